@@ -1,0 +1,663 @@
+//! The touchpoint catalog: what kinds of contact a brand has with its customers, and the
+//! mapping rules that turn raw events into them.
+//!
+//! Classification order for one event: the project's rules by ascending priority (the
+//! built-in default rules are ordinary rules with priorities from 10 000 up, so a user's
+//! rule always wins and a default can be edited or deleted), then auto-discovery — an event
+//! kind no rule claims becomes its own unclassified touchpoint (`track:Order Completed`,
+//! `page:/products`, `screen:Basket`). identify, group and alias are not contacts and get
+//! no touchpoint.
+
+use crate::event::{Event, EventType};
+use crate::i18n::Localized;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// The medium through which a contact happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    /// The brand's website.
+    Web,
+    /// The brand's mobile app.
+    App,
+    /// E-mail and newsletters.
+    Email,
+    /// Paid advertising.
+    Ads,
+    /// Search engines.
+    Search,
+    /// Social networks.
+    Social,
+    /// Review sites (Heureka, Ceneo, Trustpilot).
+    Review,
+    /// Discussion forums.
+    Forum,
+    /// Blogs and articles.
+    Blog,
+    /// Telephone.
+    Phone,
+    /// A physical store or branch.
+    Store,
+    /// Live chat.
+    Chat,
+    /// Self-service portal, help centre, FAQ.
+    SelfService,
+    /// Surveys.
+    Survey,
+    /// Anything else, and touchpoints not classified yet.
+    Other,
+}
+
+impl Channel {
+    /// Every channel.
+    pub const ALL: [Channel; 15] = [
+        Channel::Web,
+        Channel::App,
+        Channel::Email,
+        Channel::Ads,
+        Channel::Search,
+        Channel::Social,
+        Channel::Review,
+        Channel::Forum,
+        Channel::Blog,
+        Channel::Phone,
+        Channel::Store,
+        Channel::Chat,
+        Channel::SelfService,
+        Channel::Survey,
+        Channel::Other,
+    ];
+
+    /// The stored name (`self-service`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::App => "app",
+            Channel::Email => "email",
+            Channel::Ads => "ads",
+            Channel::Search => "search",
+            Channel::Social => "social",
+            Channel::Review => "review",
+            Channel::Forum => "forum",
+            Channel::Blog => "blog",
+            Channel::Phone => "phone",
+            Channel::Store => "store",
+            Channel::Chat => "chat",
+            Channel::SelfService => "self-service",
+            Channel::Survey => "survey",
+            Channel::Other => "other",
+        }
+    }
+
+    /// Parse a stored or user-typed name.
+    pub fn parse(s: &str) -> Option<Channel> {
+        let s = s.trim().to_ascii_lowercase().replace('_', "-");
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// Whether the brand runs the contact itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TouchpointKind {
+    /// Owned by the brand: its site, app, e-mails, call centre, store.
+    Direct,
+    /// Not run by the brand: reviews, forums, social posts, search results, word of mouth.
+    Indirect,
+}
+
+impl TouchpointKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TouchpointKind::Direct => "direct",
+            TouchpointKind::Indirect => "indirect",
+        }
+    }
+
+    /// Parse a stored name.
+    pub fn parse(s: &str) -> Option<TouchpointKind> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "direct" => Some(TouchpointKind::Direct),
+            "indirect" => Some(TouchpointKind::Indirect),
+            _ => None,
+        }
+    }
+}
+
+/// A stage of the journey: a key plus its names. A project has an ordered list of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    /// Stable key (`awareness`).
+    pub key: String,
+    /// The phase it belongs to: `before`, `purchase` or `after`.
+    pub phase: String,
+    /// Display names.
+    pub names: Localized,
+}
+
+impl Stage {
+    /// The default stage set: before purchase (awareness, consideration), purchase, after
+    /// purchase (retention, service, advocacy).
+    pub fn defaults() -> Vec<Stage> {
+        let s = |key: &str, phase: &str, en: &str, cs: &str, pl: &str| Stage {
+            key: key.into(),
+            phase: phase.into(),
+            names: Localized::new(en, cs, pl),
+        };
+        vec![
+            s("awareness", "before", "Awareness", "Povědomí", "Świadomość"),
+            s("consideration", "before", "Consideration", "Zvažování", "Rozważanie"),
+            s("purchase", "purchase", "Purchase", "Nákup", "Zakup"),
+            s("retention", "after", "Retention", "Udržení", "Utrzymanie"),
+            s("service", "after", "Service", "Servis a podpora", "Obsługa"),
+            s("advocacy", "after", "Advocacy", "Doporučení", "Rekomendacja"),
+        ]
+    }
+}
+
+/// One kind of contact with the brand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Touchpoint {
+    /// Stable key (`checkout`, `track:Order Completed`).
+    pub key: String,
+    /// Display names in en/cs/pl.
+    pub names: Localized,
+    /// Channel.
+    pub channel: Channel,
+    /// Direct or indirect.
+    pub kind: TouchpointKind,
+    /// Stage key, `None` while unclassified.
+    pub stage: Option<String>,
+    /// Owning department (`marketing`, `sales`, `logistics`, `customer-service`, …).
+    pub department: Option<String>,
+    /// Reaching it is a conversion goal.
+    pub conversion: bool,
+    /// Reaching it is a sign the customer is leaving.
+    pub churn: bool,
+    /// Found automatically and not yet classified by a person.
+    pub discovered: bool,
+}
+
+impl Touchpoint {
+    /// The unclassified touchpoint auto-discovery creates for an event kind.
+    pub fn discovered(key: &str, name: &str, channel: Channel) -> Touchpoint {
+        Touchpoint {
+            key: key.into(),
+            names: Localized::same(name),
+            channel,
+            kind: TouchpointKind::Direct,
+            stage: None,
+            department: None,
+            conversion: false,
+            churn: false,
+            discovered: true,
+        }
+    }
+}
+
+/// What a rule condition looks at.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "field", content = "name")]
+pub enum Field {
+    /// A property, by name; dots reach into nested objects (`product.category`).
+    Property(String),
+    /// `utm_medium` (from `context.campaign.medium` or the page URL).
+    UtmMedium,
+    /// `utm_source`.
+    UtmSource,
+    /// `utm_campaign`.
+    UtmCampaign,
+    /// The referrer's host without `www.`.
+    ReferrerDomain,
+    /// The page path (`/checkout/payment`).
+    Path,
+}
+
+/// How a condition compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// Equal, ignoring ASCII case.
+    Equals,
+    /// Not equal (a missing value counts as not equal).
+    NotEquals,
+    /// Starts with, ignoring ASCII case.
+    Prefix,
+    /// Contains, ignoring ASCII case.
+    Contains,
+    /// Equal to one of the `|`-separated values; for a domain, equal to one or a subdomain of one.
+    OneOf,
+    /// Present and not empty.
+    Exists,
+}
+
+/// One condition of a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Condition {
+    /// What to look at.
+    #[serde(flatten)]
+    pub field: Field,
+    /// How to compare.
+    pub op: Op,
+    /// The value to compare with (ignored by `exists`).
+    #[serde(default)]
+    pub value: String,
+}
+
+/// A mapping rule: events that match all of it become `touchpoint`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    /// Store id (0 before it is stored).
+    #[serde(default)]
+    pub id: i64,
+    /// Lower runs first.
+    pub priority: i32,
+    /// The touchpoint key it maps to.
+    pub touchpoint: String,
+    /// Only events of this type.
+    #[serde(default)]
+    pub event_type: Option<EventType>,
+    /// Only events with this name (track event, page or screen name), exact after NFC.
+    #[serde(default)]
+    pub event_name: Option<String>,
+    /// All must hold.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+}
+
+/// What classification looks at, extracted from an event once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts<'a> {
+    /// Page path.
+    pub path: Option<String>,
+    /// Referrer host without `www.`.
+    pub referrer_domain: Option<String>,
+    /// UTM medium.
+    pub utm_medium: Option<String>,
+    /// UTM source.
+    pub utm_source: Option<String>,
+    /// UTM campaign.
+    pub utm_campaign: Option<String>,
+    /// The properties object.
+    pub properties: Option<&'a serde_json::Map<String, Value>>,
+}
+
+impl<'a> Facts<'a> {
+    /// Extract the facts from an event's body.
+    pub fn of(event: &'a Event) -> Facts<'a> {
+        let b = &event.body;
+        let s = |p: &str| b.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let url = s("/properties/url").or_else(|| s("/context/page/url"));
+        let query = url.and_then(|u| u.split_once('?')).map(|(_, q)| q.split('#').next().unwrap_or(q));
+        let from_query = |key: &str| {
+            query.and_then(|q| {
+                q.split('&').find_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    (k == key).then(|| v.replace('+', " "))
+                })
+            })
+        };
+        let path = s("/properties/path")
+            .or_else(|| s("/context/page/path"))
+            .map(str::to_string)
+            .or_else(|| url.map(path_of_url));
+        let referrer = s("/properties/referrer").or_else(|| s("/context/page/referrer"));
+        Facts {
+            path,
+            referrer_domain: referrer.and_then(domain_of_url),
+            utm_medium: s("/context/campaign/medium").map(str::to_string).or_else(|| from_query("utm_medium")),
+            utm_source: s("/context/campaign/source").map(str::to_string).or_else(|| from_query("utm_source")),
+            utm_campaign: s("/context/campaign/name").map(str::to_string).or_else(|| from_query("utm_campaign")),
+            properties: event.properties(),
+        }
+    }
+
+    fn get(&self, field: &Field) -> Option<std::borrow::Cow<'_, str>> {
+        match field {
+            Field::Path => self.path.as_deref().map(Into::into),
+            Field::ReferrerDomain => self.referrer_domain.as_deref().map(Into::into),
+            Field::UtmMedium => self.utm_medium.as_deref().map(Into::into),
+            Field::UtmSource => self.utm_source.as_deref().map(Into::into),
+            Field::UtmCampaign => self.utm_campaign.as_deref().map(Into::into),
+            Field::Property(name) => {
+                let mut cur = self.properties?.get(name.split('.').next()?)?;
+                for part in name.split('.').skip(1) {
+                    cur = cur.get(part)?;
+                }
+                match cur {
+                    Value::String(s) => Some(s.as_str().into()),
+                    Value::Null => None,
+                    other => Some(other.to_string().into()),
+                }
+            }
+        }
+    }
+}
+
+fn path_of_url(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let path = rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
+    path.split(['?', '#']).next().unwrap_or("/").to_string()
+}
+
+fn domain_of_url(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let host = rest.split(['/', '?', '#', ':']).next()?.to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
+    (!host.is_empty()).then_some(host)
+}
+
+impl Condition {
+    /// Whether the facts satisfy this condition.
+    pub fn matches(&self, facts: &Facts<'_>) -> bool {
+        let got = facts.get(&self.field);
+        let want = self.value.as_str();
+        match (self.op, got) {
+            (Op::Exists, Some(g)) => !g.trim().is_empty(),
+            (Op::NotEquals, None) => true,
+            // Every other comparison needs a value; `exists` on a missing one is false too.
+            (_, None) => false,
+            (Op::Equals, Some(g)) => g.eq_ignore_ascii_case(want),
+            (Op::NotEquals, Some(g)) => !g.eq_ignore_ascii_case(want),
+            (Op::Prefix, Some(g)) => g.to_lowercase().starts_with(&want.to_lowercase()),
+            (Op::Contains, Some(g)) => g.to_lowercase().contains(&want.to_lowercase()),
+            (Op::OneOf, Some(g)) => {
+                let g = g.to_lowercase();
+                want.split('|').map(|w| w.trim().to_lowercase()).any(|w| {
+                    g == w || (self.field == Field::ReferrerDomain && g.ends_with(&format!(".{w}")))
+                })
+            }
+        }
+    }
+}
+
+impl Rule {
+    /// Whether an event (with its facts) matches this rule.
+    pub fn matches(&self, event: &Event, facts: &Facts<'_>) -> bool {
+        if self.event_type.is_some_and(|t| t != event.kind) {
+            return false;
+        }
+        if let Some(n) = &self.event_name {
+            if event.name.as_deref() != Some(n.as_str()) {
+                return false;
+            }
+        }
+        self.conditions.iter().all(|c| c.matches(facts))
+    }
+}
+
+/// The key auto-discovery gives an event no rule claims, or `None` for non-contacts.
+pub fn discovered_key(event: &Event, facts: &Facts<'_>) -> Option<(String, String, Channel)> {
+    match event.kind {
+        EventType::Track => {
+            let n = event.name.as_deref()?;
+            Some((format!("track:{n}"), n.to_string(), Channel::Other))
+        }
+        EventType::Screen => {
+            let n = event.name.as_deref().unwrap_or("(unnamed)");
+            Some((format!("screen:{n}"), n.to_string(), Channel::App))
+        }
+        EventType::Page => {
+            if let Some(n) = event.name.as_deref() {
+                return Some((format!("page:{n}"), n.to_string(), Channel::Web));
+            }
+            // Group pages by their first path segment so product pages are one touchpoint.
+            let p = facts.path.as_deref().unwrap_or("/");
+            let first = p.trim_start_matches('/').split('/').next().unwrap_or("");
+            let section = format!("/{first}");
+            Some((format!("page:{section}"), section.clone(), Channel::Web))
+        }
+        _ => None,
+    }
+}
+
+/// A project's catalog and rules, ready to classify events. Pure and cheap to clone behind
+/// an `Arc`; rebuilt whenever rules or touchpoints change.
+#[derive(Debug, Clone, Default)]
+pub struct Classifier {
+    rules: Vec<Rule>,
+    /// Rules indexed by exact event name, for the common case; the rest are scanned.
+    by_name: HashMap<String, Vec<usize>>,
+    unnamed: Vec<usize>,
+}
+
+impl Classifier {
+    /// Build from a project's rules (any order).
+    pub fn new(mut rules: Vec<Rule>) -> Classifier {
+        rules.sort_by_key(|r| (r.priority, r.id));
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut unnamed = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            match &r.event_name {
+                Some(n) => by_name.entry(n.clone()).or_default().push(i),
+                None => unnamed.push(i),
+            }
+        }
+        Classifier { rules, by_name, unnamed }
+    }
+
+    /// The rules, in the order they run.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Classify one event: the touchpoint key, and for a discovered kind its name and
+    /// channel. `None` for events that are not contacts.
+    pub fn classify(&self, event: &Event) -> Option<Classified> {
+        if !event.kind.is_contact() {
+            return None;
+        }
+        let facts = Facts::of(event);
+        let named = event.name.as_deref().and_then(|n| self.by_name.get(n));
+        // Walk the two candidate lists in priority order (both are ascending indexes).
+        let (mut a, mut b) = (named.map(|v| v.as_slice()).unwrap_or(&[]), self.unnamed.as_slice());
+        loop {
+            let next = match (a.first(), b.first()) {
+                (Some(&x), Some(&y)) if x < y => {
+                    a = &a[1..];
+                    x
+                }
+                (_, Some(&y)) => {
+                    b = &b[1..];
+                    y
+                }
+                (Some(&x), None) => {
+                    a = &a[1..];
+                    x
+                }
+                (None, None) => break,
+            };
+            let rule = &self.rules[next];
+            if rule.matches(event, &facts) {
+                return Some(Classified {
+                    key: rule.touchpoint.clone(),
+                    discovered: None,
+                });
+            }
+        }
+        discovered_key(event, &facts).map(|(key, name, channel)| Classified {
+            discovered: Some((name, channel)),
+            key,
+        })
+    }
+}
+
+/// The result of classifying an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classified {
+    /// The touchpoint key.
+    pub key: String,
+    /// For auto-discovered kinds: the display name and channel to create it with.
+    pub discovered: Option<(String, Channel)>,
+}
+
+/// A project's whole catalog: stages, touchpoints and rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    /// Ordered stages.
+    pub stages: Vec<Stage>,
+    /// Touchpoints.
+    pub touchpoints: Vec<Touchpoint>,
+    /// Rules.
+    pub rules: Vec<Rule>,
+}
+
+/// Priority at which the built-in default rules start.
+pub const DEFAULT_RULE_PRIORITY: i32 = 10_000;
+
+/// The catalog a new project starts with: the default stages, touchpoints for the common
+/// cases and the rules that find them.
+pub fn default_catalog() -> Catalog {
+    use Channel::*;
+    use TouchpointKind::*;
+    let tp = |key: &str, names: Localized, channel, kind, stage: &str, dept: &str| Touchpoint {
+        key: key.into(),
+        names,
+        channel,
+        kind,
+        stage: Some(stage.into()),
+        department: Some(dept.into()),
+        conversion: false,
+        churn: false,
+        discovered: false,
+    };
+    let mut touchpoints = vec![
+        tp("email-campaign", Localized::new("E-mail campaign", "E-mailová kampaň", "Kampania e-mailowa"), Email, Direct, "consideration", "marketing"),
+        tp("paid-ads", Localized::new("Paid ad", "Placená reklama", "Płatna reklama"), Ads, Direct, "awareness", "marketing"),
+        tp("social-campaign", Localized::new("Social media campaign", "Kampaň na sociálních sítích", "Kampania w mediach społecznościowych"), Social, Direct, "awareness", "marketing"),
+        tp("social-referral", Localized::new("Social network mention", "Zmínka na sociální síti", "Wzmianka w mediach społecznościowych"), Social, Indirect, "awareness", "marketing"),
+        tp("organic-search", Localized::new("Organic search", "Vyhledávání", "Wyszukiwanie organiczne"), Search, Indirect, "awareness", "marketing"),
+        tp("review-site", Localized::new("Review site", "Recenzní web", "Serwis z opiniami"), Review, Indirect, "consideration", "marketing"),
+        tp("forum", Localized::new("Discussion forum", "Diskusní fórum", "Forum dyskusyjne"), Forum, Indirect, "consideration", "marketing"),
+        tp("blog", Localized::new("Blog article", "Článek na blogu", "Artykuł na blogu"), Blog, Direct, "consideration", "marketing"),
+        tp("cart", Localized::new("Shopping cart", "Košík", "Koszyk"), Web, Direct, "purchase", "sales"),
+        tp("checkout", Localized::new("Checkout", "Pokladna", "Kasa"), Web, Direct, "purchase", "sales"),
+        tp("help-center", Localized::new("Help centre", "Centrum nápovědy", "Centrum pomocy"), SelfService, Direct, "service", "customer-service"),
+    ];
+    let mut order = tp("order-completed", Localized::new("Order completed", "Dokončená objednávka", "Zamówienie złożone"), Web, Direct, "purchase", "sales");
+    order.conversion = true;
+    touchpoints.push(order);
+
+    let page_rule = |n: i32, key: &str, field: Field, op: Op, value: &str| Rule {
+        id: 0,
+        priority: DEFAULT_RULE_PRIORITY + n,
+        touchpoint: key.into(),
+        event_type: Some(EventType::Page),
+        event_name: None,
+        conditions: vec![Condition { field, op, value: value.into() }],
+    };
+    let rules = vec![
+        page_rule(10, "email-campaign", Field::UtmMedium, Op::OneOf, "email|e-mail|newsletter|mail"),
+        page_rule(20, "paid-ads", Field::UtmMedium, Op::OneOf, "cpc|ppc|paid|paidsearch|display|banner|cpm"),
+        page_rule(30, "social-campaign", Field::UtmMedium, Op::OneOf, "social|paid_social|paidsocial|social-paid"),
+        page_rule(40, "social-referral", Field::ReferrerDomain, Op::OneOf, "facebook.com|instagram.com|t.co|twitter.com|x.com|linkedin.com|tiktok.com|youtube.com|pinterest.com|reddit.com"),
+        page_rule(50, "organic-search", Field::ReferrerDomain, Op::OneOf, "google.com|google.cz|google.pl|bing.com|seznam.cz|search.seznam.cz|duckduckgo.com|yahoo.com|onet.pl|wp.pl"),
+        page_rule(60, "review-site", Field::ReferrerDomain, Op::OneOf, "heureka.cz|heureka.sk|zbozi.cz|ceneo.pl|opineo.pl|trustpilot.com|google.com/maps"),
+        page_rule(70, "forum", Field::ReferrerDomain, Op::OneOf, "forum.cz|modrykonik.cz|emimino.cz|wykop.pl|forum.gazeta.pl"),
+        page_rule(80, "cart", Field::Path, Op::OneOf, "/cart|/kosik|/koszyk|/basket"),
+        page_rule(81, "cart", Field::Path, Op::Prefix, "/cart/"),
+        page_rule(90, "checkout", Field::Path, Op::Prefix, "/checkout"),
+        page_rule(91, "checkout", Field::Path, Op::Prefix, "/pokladna"),
+        page_rule(92, "checkout", Field::Path, Op::Prefix, "/zamowienie"),
+        page_rule(100, "help-center", Field::Path, Op::Prefix, "/help"),
+        page_rule(101, "help-center", Field::Path, Op::Prefix, "/faq"),
+        page_rule(102, "help-center", Field::Path, Op::Prefix, "/napoveda"),
+        page_rule(103, "help-center", Field::Path, Op::Prefix, "/pomoc"),
+        page_rule(110, "blog", Field::Path, Op::Prefix, "/blog"),
+        Rule {
+            id: 0,
+            priority: DEFAULT_RULE_PRIORITY + 200,
+            touchpoint: "order-completed".into(),
+            event_type: Some(EventType::Track),
+            event_name: Some("Order Completed".into()),
+            conditions: vec![],
+        },
+    ];
+    Catalog {
+        stages: Stage::defaults(),
+        touchpoints,
+        rules,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Limits, ParseContext};
+    use serde_json::json;
+
+    fn ev(v: Value) -> Event {
+        Event::parse(v, &ParseContext { received_at: 1_000, ..Default::default() }, &Limits::default()).unwrap()
+    }
+
+    /// Classify `v` with the default catalog plus `extra` rules and compare the key.
+    fn check(extra: Vec<Rule>, v: Value, want: Option<&str>) {
+        let mut rules = default_catalog().rules;
+        rules.extend(extra);
+        let c = Classifier::new(rules);
+        let got = c.classify(&ev(v.clone())).map(|c| c.key);
+        assert_eq!(got.as_deref(), want, "for {v}");
+    }
+
+    #[test]
+    fn defaults_classify_the_common_cases() {
+        let page = |props: Value| json!({"type":"page","userId":"u","properties":props});
+        check(vec![], page(json!({"url":"https://shop.cz/?utm_medium=email&utm_source=nl"})), Some("email-campaign"));
+        check(vec![], json!({"type":"page","userId":"u","context":{"campaign":{"medium":"cpc"}}}), Some("paid-ads"));
+        check(vec![], page(json!({"referrer":"https://www.facebook.com/some/post"})), Some("social-referral"));
+        check(vec![], page(json!({"referrer":"https://m.facebook.com/x"})), Some("social-referral"));
+        check(vec![], page(json!({"referrer":"https://www.google.cz/search?q=x"})), Some("organic-search"));
+        check(vec![], page(json!({"referrer":"https://obchody.heureka.cz/shop/recenze"})), Some("review-site"));
+        check(vec![], page(json!({"path":"/kosik"})), Some("cart"));
+        check(vec![], page(json!({"url":"https://shop.cz/checkout/payment?x=1"})), Some("checkout"));
+        check(vec![], page(json!({"path":"/napoveda/doprava"})), Some("help-center"));
+        check(vec![], page(json!({"path":"/products/123"})), Some("page:/products"));
+        check(vec![], json!({"type":"page","name":"Home","userId":"u"}), Some("page:Home"));
+        check(vec![], json!({"type":"track","event":"Order Completed","userId":"u"}), Some("order-completed"));
+        check(vec![], json!({"type":"track","event":"Reklamace","userId":"u"}), Some("track:Reklamace"));
+        check(vec![], json!({"type":"screen","name":"Basket","userId":"u"}), Some("screen:Basket"));
+        check(vec![], json!({"type":"identify","userId":"u"}), None);
+        // A campaign context on a track event does not make it an e-mail touchpoint.
+        check(vec![], json!({"type":"track","event":"Order Completed","userId":"u","context":{"campaign":{"medium":"email"}}}), Some("order-completed"));
+    }
+
+    #[test]
+    fn user_rules_win_and_see_properties() {
+        let rule = Rule {
+            id: 1,
+            priority: 10,
+            touchpoint: "support-call".into(),
+            event_type: Some(EventType::Track),
+            event_name: Some("Call".into()),
+            conditions: vec![
+                Condition { field: Field::Property("dept.name".into()), op: Op::Equals, value: "SUPPORT".into() },
+                Condition { field: Field::Property("duration".into()), op: Op::Exists, value: String::new() },
+            ],
+        };
+        let call = |dept: &str| json!({"type":"track","event":"Call","userId":"u","properties":{"dept":{"name":dept},"duration":30}});
+        check(vec![rule.clone()], call("support"), Some("support-call"));
+        check(vec![rule.clone()], call("sales"), Some("track:Call"));
+        let cart_override = Rule {
+            id: 2,
+            priority: 5,
+            touchpoint: "my-cart".into(),
+            event_type: None,
+            event_name: None,
+            conditions: vec![Condition { field: Field::Path, op: Op::Prefix, value: "/kosik".into() }],
+        };
+        check(vec![cart_override], json!({"type":"page","userId":"u","properties":{"path":"/kosik"}}), Some("my-cart"));
+    }
+
+    #[test]
+    fn rules_round_trip_through_json() {
+        let rules = default_catalog().rules;
+        let text = serde_json::to_string(&rules).unwrap();
+        let back: Vec<Rule> = serde_json::from_str(&text).unwrap();
+        assert_eq!(rules, back);
+        let c: Condition = serde_json::from_value(json!({"field":"property","name":"plan","op":"equals","value":"pro"})).unwrap();
+        assert_eq!(c.field, Field::Property("plan".into()));
+    }
+}

@@ -1,0 +1,618 @@
+//! Raw events of the Segment spec (track, page, screen, identify, group, alias), parsed
+//! and validated at the edge into [`Event`], with clock-skew correction.
+//!
+//! Everything that can be wrong with an incoming event is an [`EventError`] that names the
+//! field, so the API can answer `400 batch[3].userId: must be a string` and keep the raw
+//! payload as a failed event.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use unicode_normalization::UnicodeNormalization;
+
+/// The kinds of call in the Segment spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum EventType {
+    /// Something the customer did (`event` names it).
+    Track,
+    /// A web page view.
+    Page,
+    /// An app screen view.
+    Screen,
+    /// Who the customer is (traits).
+    Identify,
+    /// The customer's company or account.
+    Group,
+    /// Two ids of one person (`previousId` becomes `userId`).
+    Alias,
+}
+
+impl EventType {
+    /// Every type, in a stable order.
+    pub const ALL: [EventType; 6] = [
+        EventType::Track,
+        EventType::Page,
+        EventType::Screen,
+        EventType::Identify,
+        EventType::Group,
+        EventType::Alias,
+    ];
+
+    /// Parse a type name, case-insensitively.
+    pub fn parse(s: &str) -> Option<EventType> {
+        match s.to_ascii_lowercase().as_str() {
+            "track" => Some(EventType::Track),
+            "page" => Some(EventType::Page),
+            "screen" => Some(EventType::Screen),
+            "identify" => Some(EventType::Identify),
+            "group" => Some(EventType::Group),
+            "alias" => Some(EventType::Alias),
+            _ => None,
+        }
+    }
+
+    /// The lowercase name used on the wire and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Track => "track",
+            EventType::Page => "page",
+            EventType::Screen => "screen",
+            EventType::Identify => "identify",
+            EventType::Group => "group",
+            EventType::Alias => "alias",
+        }
+    }
+
+    /// Whether events of this type are contacts with the brand (and so touchpoints).
+    pub fn is_contact(self) -> bool {
+        matches!(self, EventType::Track | EventType::Page | EventType::Screen)
+    }
+}
+
+/// Limits checked on every event, configurable per server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest serialized event, in bytes.
+    pub max_event_bytes: usize,
+    /// Deepest nesting of objects and arrays inside one event.
+    pub max_depth: usize,
+    /// Longest id (messageId, userId, anonymousId, …) and event name, in characters.
+    pub max_id_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_event_bytes: 32 * 1024,
+            max_depth: 24,
+            max_id_chars: 256,
+        }
+    }
+}
+
+/// Bit flags recorded with each stored event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EventFlags(pub u32);
+
+impl EventFlags {
+    /// The event's time was more than a day in the future and was clamped to receipt time.
+    pub const TIMESTAMP_CLAMPED: u32 = 1;
+    /// No messageId came with the event; the server assigned one.
+    pub const MESSAGE_ID_ASSIGNED: u32 = 2;
+    /// The time was corrected for the sender's clock skew (sentAt vs receivedAt).
+    pub const SKEW_CORRECTED: u32 = 4;
+    /// The event came from a bulk import rather than the HTTP API.
+    pub const IMPORTED: u32 = 8;
+
+    /// Whether a flag is set.
+    pub fn has(self, flag: u32) -> bool {
+        self.0 & flag != 0
+    }
+}
+
+/// Why an event was rejected; `field` is a path such as `batch[3].properties`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("{field}: {message}")]
+pub struct EventError {
+    /// The field that is wrong, as a path from the request body's root.
+    pub field: String,
+    /// What is wrong with it, in words a person understands.
+    pub message: String,
+}
+
+impl EventError {
+    /// An error at a field.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        EventError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A validated event, ready to be classified and stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Dedup key within a project (sent by the client, or assigned).
+    pub message_id: String,
+    /// Kind of call.
+    pub kind: EventType,
+    /// Track event name, page or screen name (NFC-normalized); `None` for the others.
+    pub name: Option<String>,
+    /// Known user id.
+    pub user_id: Option<String>,
+    /// Anonymous (device or cookie) id.
+    pub anonymous_id: Option<String>,
+    /// For alias: the id the customer had before.
+    pub previous_id: Option<String>,
+    /// For group: the group's id.
+    pub group_id: Option<String>,
+    /// When it happened, milliseconds since the epoch, after skew correction and clamping.
+    pub timestamp: i64,
+    /// When the server received it, milliseconds since the epoch.
+    pub received_at: i64,
+    /// Flags (see [`EventFlags`]).
+    pub flags: EventFlags,
+    /// The whole event object as received (with `type` and `messageId` filled in).
+    pub body: Value,
+}
+
+/// What the edge knows about an event besides its body.
+#[derive(Debug, Clone, Default)]
+pub struct ParseContext<'a> {
+    /// The type implied by the endpoint (`/v1/track` means track); `None` for batches.
+    pub endpoint_type: Option<EventType>,
+    /// The path prefix for error messages (`batch[3]`), empty for a single event.
+    pub path: String,
+    /// When the request arrived (ms since the epoch).
+    pub received_at: i64,
+    /// A batch-level `sentAt`, used for events that lack their own.
+    pub batch_sent_at: Option<&'a Value>,
+    /// A batch-level `context`, merged under each event's own.
+    pub batch_context: Option<&'a Map<String, Value>>,
+    /// Where to get a message id when none is sent: `None` means a random UUID.
+    pub derive_message_id: bool,
+    /// Mark events as imported.
+    pub imported: bool,
+}
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+impl Event {
+    /// Parse and validate one event object.
+    pub fn parse(value: Value, cx: &ParseContext<'_>, limits: &Limits) -> Result<Event, EventError> {
+        let at = |f: &str| -> String {
+            if cx.path.is_empty() {
+                f.to_string()
+            } else if f.is_empty() {
+                cx.path.clone()
+            } else {
+                format!("{}.{f}", cx.path)
+            }
+        };
+        let Value::Object(mut obj) = value else {
+            return Err(EventError::new(
+                at(""),
+                format!("an event must be a JSON object, not {}", json_kind(&value)),
+            ));
+        };
+        let depth = depth_of(&Value::Object(Map::new())) + obj.values().map(depth_of).max().unwrap_or(0);
+        if depth > limits.max_depth {
+            return Err(EventError::new(
+                at(""),
+                format!("nested {depth} levels deep; at most {} are allowed", limits.max_depth),
+            ));
+        }
+
+        let kind = match (cx.endpoint_type, obj.get("type")) {
+            (Some(t), _) => t,
+            (None, Some(Value::String(s))) => EventType::parse(s).ok_or_else(|| {
+                EventError::new(
+                    at("type"),
+                    format!("unknown type {s:?}; expected track, page, screen, identify, group or alias"),
+                )
+            })?,
+            (None, Some(other)) => {
+                return Err(EventError::new(at("type"), format!("must be a string, not {}", json_kind(other))))
+            }
+            (None, None) => {
+                return Err(EventError::new(
+                    at("type"),
+                    "is missing; every event in a batch needs one of track, page, screen, identify, group, alias",
+                ))
+            }
+        };
+        obj.insert("type".into(), Value::String(kind.as_str().into()));
+
+        let id = |obj: &Map<String, Value>, f: &str| -> Result<Option<String>, EventError> {
+            match obj.get(f) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+                Some(Value::String(s)) if s.chars().count() > limits.max_id_chars => Err(EventError::new(
+                    at(f),
+                    format!("is longer than {} characters", limits.max_id_chars),
+                )),
+                Some(Value::String(s)) => Ok(Some(s.nfc().collect())),
+                Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                Some(other) => Err(EventError::new(
+                    at(f),
+                    format!("must be a string, not {}", json_kind(other)),
+                )),
+            }
+        };
+        let user_id = id(&obj, "userId")?;
+        let anonymous_id = id(&obj, "anonymousId")?;
+        let mut previous_id = None;
+        let mut group_id = None;
+        match kind {
+            EventType::Alias => {
+                previous_id = id(&obj, "previousId")?;
+                if previous_id.is_none() {
+                    return Err(EventError::new(at("previousId"), "is required for alias"));
+                }
+                if user_id.is_none() {
+                    return Err(EventError::new(at("userId"), "is required for alias"));
+                }
+            }
+            _ => {
+                if user_id.is_none() && anonymous_id.is_none() {
+                    return Err(EventError::new(
+                        at("userId"),
+                        "either userId or anonymousId is required",
+                    ));
+                }
+            }
+        }
+        if kind == EventType::Group {
+            group_id = id(&obj, "groupId")?;
+            if group_id.is_none() {
+                return Err(EventError::new(at("groupId"), "is required for group"));
+            }
+        }
+
+        let name = match kind {
+            EventType::Track => match obj.get("event") {
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().nfc().collect::<String>()),
+                Some(Value::String(_)) | None | Some(Value::Null) => {
+                    return Err(EventError::new(at("event"), "is required for track and must not be empty"))
+                }
+                Some(other) => {
+                    return Err(EventError::new(at("event"), format!("must be a string, not {}", json_kind(other))))
+                }
+            },
+            EventType::Page | EventType::Screen => match obj.get("name") {
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().nfc().collect::<String>()),
+                None | Some(Value::Null) | Some(Value::String(_)) => None,
+                Some(other) => {
+                    return Err(EventError::new(at("name"), format!("must be a string, not {}", json_kind(other))))
+                }
+            },
+            _ => None,
+        };
+        if let Some(n) = &name {
+            if n.chars().count() > limits.max_id_chars {
+                let f = if kind == EventType::Track { "event" } else { "name" };
+                return Err(EventError::new(at(f), format!("is longer than {} characters", limits.max_id_chars)));
+            }
+        }
+
+        for f in ["properties", "traits", "context", "integrations"] {
+            match obj.get(f) {
+                None | Some(Value::Null) | Some(Value::Object(_)) => {}
+                Some(other) => {
+                    return Err(EventError::new(at(f), format!("must be an object, not {}", json_kind(other))))
+                }
+            }
+        }
+        if let Some(bc) = cx.batch_context {
+            let ctx = obj.entry("context").or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(own) = ctx {
+                for (k, v) in bc {
+                    own.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            } else {
+                *ctx = Value::Object(bc.clone());
+            }
+        }
+
+        // Time: explicit `timestamp` wins; otherwise originalTimestamp corrected by sentAt.
+        let mut flags = 0u32;
+        let time_field = |obj: &Map<String, Value>, f: &str| -> Result<Option<i64>, EventError> {
+            match obj.get(f) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => parse_time(v).map(Some).map_err(|m| EventError::new(at(f), m)),
+            }
+        };
+        let explicit = time_field(&obj, "timestamp")?;
+        let original = time_field(&obj, "originalTimestamp")?;
+        let sent_at = match obj.get("sentAt") {
+            None | Some(Value::Null) => match cx.batch_sent_at {
+                Some(v) => Some(parse_time(v).map_err(|m| EventError::new("sentAt", m))?),
+                None => None,
+            },
+            Some(v) => Some(parse_time(v).map_err(|m| EventError::new(at("sentAt"), m))?),
+        };
+        let mut timestamp = match (explicit, original, sent_at) {
+            (Some(t), _, _) => t,
+            (None, Some(o), Some(s)) => {
+                flags |= EventFlags::SKEW_CORRECTED;
+                cx.received_at - (s - o)
+            }
+            (None, Some(o), None) => o,
+            (None, None, _) => cx.received_at,
+        };
+        if timestamp > cx.received_at + DAY_MS {
+            timestamp = cx.received_at;
+            flags |= EventFlags::TIMESTAMP_CLAMPED;
+        }
+
+        let message_id = match id(&obj, "messageId")? {
+            Some(m) => m,
+            None => {
+                flags |= EventFlags::MESSAGE_ID_ASSIGNED;
+                let m = if cx.derive_message_id {
+                    derived_message_id(&obj)
+                } else {
+                    uuid::Uuid::new_v4().to_string()
+                };
+                obj.insert("messageId".into(), Value::String(m.clone()));
+                m
+            }
+        };
+        if cx.imported {
+            flags |= EventFlags::IMPORTED;
+        }
+
+        let body = Value::Object(obj);
+        let size = serde_json::to_string(&body).map(|s| s.len()).unwrap_or(usize::MAX);
+        if size > limits.max_event_bytes {
+            return Err(EventError::new(
+                at(""),
+                format!("the event is {size} bytes; at most {} are allowed", limits.max_event_bytes),
+            ));
+        }
+
+        Ok(Event {
+            message_id,
+            kind,
+            name,
+            user_id,
+            anonymous_id,
+            previous_id,
+            group_id,
+            timestamp,
+            received_at: cx.received_at,
+            flags: EventFlags(flags),
+            body,
+        })
+    }
+
+    /// The event's `properties` object, if any.
+    pub fn properties(&self) -> Option<&Map<String, Value>> {
+        self.body.get("properties").and_then(Value::as_object)
+    }
+
+    /// The event's `traits` (identify, group) or `context.traits`.
+    pub fn traits(&self) -> Option<&Map<String, Value>> {
+        self.body
+            .get("traits")
+            .and_then(Value::as_object)
+            .or_else(|| self.body.pointer("/context/traits").and_then(Value::as_object))
+    }
+}
+
+/// A message id derived from the event's content, so that importing the same file twice
+/// stores nothing twice.
+fn derived_message_id(obj: &Map<String, Value>) -> String {
+    let text = serde_json::to_string(obj).unwrap_or_default();
+    // FNV-1a 128 over the canonical text: stable across runs and platforms.
+    let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
+    for b in text.as_bytes() {
+        h ^= *b as u128;
+        h = h.wrapping_mul(0x0000000001000000000000000000013B);
+    }
+    format!("imp-{h:032x}")
+}
+
+/// A short name of a JSON value's kind, for error messages.
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// How deeply a value nests (a scalar is 0, `{}` is 1).
+pub fn depth_of(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(depth_of).max().unwrap_or(0),
+        Value::Object(o) => 1 + o.values().map(depth_of).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Parse an event time: an ISO-8601 / RFC 3339 string (a missing zone means UTC), a date,
+/// or a number of milliseconds since the epoch.
+pub fn parse_time(v: &Value) -> Result<i64, String> {
+    match v {
+        Value::String(s) => parse_time_str(s),
+        Value::Number(n) => n
+            .as_i64()
+            .filter(|ms| (-62_135_596_800_000..=253_402_300_799_999).contains(ms))
+            .ok_or_else(|| format!("{n} is not a time in milliseconds between years 1 and 9999")),
+        other => Err(format!("must be an ISO-8601 time string, not {}", json_kind(other))),
+    }
+}
+
+/// Parse a time string in the formats people and SDKs send.
+pub fn parse_time_str(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.timestamp_millis());
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Ok(n.and_utc().timestamp_millis());
+        }
+    }
+    for fmt in ["%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y"] {
+        if let Ok(d) = NaiveDate::parse_from_str(t, fmt) {
+            return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis());
+        }
+    }
+    Err(format!(
+        "{s:?} is not a time; use ISO 8601 such as 2026-11-22T13:45:00Z"
+    ))
+}
+
+/// Format milliseconds since the epoch as RFC 3339 UTC with milliseconds.
+pub fn format_time(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: i64 = 1_790_000_000_000;
+
+    fn cx() -> ParseContext<'static> {
+        ParseContext {
+            received_at: NOW,
+            ..Default::default()
+        }
+    }
+
+    /// Parse `v` as a batch item and return the error text, or "ok".
+    fn check(v: Value, want: &str) {
+        let got = match Event::parse(v.clone(), &cx(), &Limits::default()) {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert!(got.contains(want), "for {v}\n  got  {got}\n  want {want}");
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        check(json!({"type":"track","event":"A","userId":"u"}), "ok");
+        check(json!({"type":"TRACK","event":"A","anonymousId":"a"}), "ok");
+        check(json!({"event":"A","userId":"u"}), "type: is missing");
+        check(json!({"type":"bogus","userId":"u"}), "type: unknown type \"bogus\"");
+        check(json!({"type":"track","userId":"u"}), "event: is required");
+        check(json!({"type":"track","event":"","userId":"u"}), "event: is required");
+        check(json!({"type":"track","event":5,"userId":"u"}), "event: must be a string, not a number");
+        check(json!({"type":"track","event":"A"}), "userId: either userId or anonymousId is required");
+        check(json!({"type":"track","event":"A","userId":""}), "either userId or anonymousId");
+        check(json!({"type":"track","event":"A","userId":{"a":1}}), "userId: must be a string, not an object");
+        check(json!({"type":"track","event":"A","userId":42}), "ok");
+        check(json!({"type":"track","event":"A","userId":"u","properties":[1]}), "properties: must be an object, not an array");
+        check(json!({"type":"track","event":"A","userId":"u","context":"x"}), "context: must be an object");
+        check(json!({"type":"alias","userId":"u"}), "previousId: is required for alias");
+        check(json!({"type":"alias","previousId":"a"}), "userId: is required for alias");
+        check(json!({"type":"group","userId":"u"}), "groupId: is required for group");
+        check(json!({"type":"page","userId":"u"}), "ok");
+        check(json!({"type":"track","event":"A","userId":"u","timestamp":"yesterday"}), "timestamp: \"yesterday\" is not a time");
+        check(json!({"type":"track","event":"A","userId":"u","timestamp":true}), "timestamp: must be an ISO-8601 time string");
+        check(json!([1, 2]), "an event must be a JSON object, not an array");
+    }
+
+    #[test]
+    fn batch_paths_prefix_the_field() {
+        let c = ParseContext { path: "batch[3]".into(), ..cx() };
+        let e = Event::parse(json!({"type":"track","userId":"u"}), &c, &Limits::default()).unwrap_err();
+        assert_eq!(e.field, "batch[3].event");
+    }
+
+    #[test]
+    fn depth_and_size_limits() {
+        let mut deep = json!(1);
+        for _ in 0..30 {
+            deep = json!({ "x": deep });
+        }
+        check(json!({"type":"track","event":"A","userId":"u","properties":deep}), "levels deep");
+        let big = "x".repeat(40 * 1024);
+        check(json!({"type":"track","event":"A","userId":"u","properties":{"b":big}}), "bytes; at most 32768");
+    }
+
+    #[test]
+    fn skew_is_corrected_the_segment_way() {
+        // The device clock is 10 minutes fast: it says the event happened at 12:10 and was
+        // sent at 12:11, and the server got it at NOW.
+        let v = json!({"type":"track","event":"A","userId":"u",
+            "originalTimestamp":"2026-01-01T12:10:00Z","sentAt":"2026-01-01T12:11:00Z"});
+        let e = Event::parse(v, &cx(), &Limits::default()).unwrap();
+        assert_eq!(e.timestamp, NOW - 60_000);
+        assert!(e.flags.has(EventFlags::SKEW_CORRECTED));
+        // An explicit timestamp is used as it is.
+        let v = json!({"type":"track","event":"A","userId":"u","timestamp":"2020-05-01T00:00:00+02:00",
+            "sentAt":"2026-01-01T12:11:00Z"});
+        let e = Event::parse(v, &cx(), &Limits::default()).unwrap();
+        assert_eq!(format_time(e.timestamp), "2020-04-30T22:00:00.000Z");
+    }
+
+    #[test]
+    fn far_future_is_clamped_and_the_past_is_kept() {
+        for (ts, clamped) in [
+            ("9999-12-31T23:59:59Z", true),
+            ("1970-01-01T00:00:00Z", false),
+        ] {
+            let v = json!({"type":"track","event":"A","userId":"u","timestamp":ts});
+            let e = Event::parse(v, &cx(), &Limits::default()).unwrap();
+            assert_eq!(e.flags.has(EventFlags::TIMESTAMP_CLAMPED), clamped, "{ts}");
+            if clamped {
+                assert_eq!(e.timestamp, NOW);
+            } else {
+                assert_eq!(e.timestamp, 0);
+            }
+        }
+        // Tomorrow is within a day: kept as sent.
+        let tomorrow = format_time(NOW + DAY_MS - 1000);
+        let v = json!({"type":"track","event":"A","userId":"u","timestamp":tomorrow});
+        let e = Event::parse(v, &cx(), &Limits::default()).unwrap();
+        assert_eq!(e.timestamp, NOW + DAY_MS - 1000);
+    }
+
+    #[test]
+    fn names_are_nfc_normalized() {
+        let nfd = "Objedna\u{301}vka";
+        let v = json!({"type":"track","event":nfd,"userId":"u"});
+        let e = Event::parse(v, &cx(), &Limits::default()).unwrap();
+        assert_eq!(e.name.as_deref(), Some("Objednávka"));
+    }
+
+    #[test]
+    fn message_ids_are_assigned_or_derived() {
+        let v = json!({"type":"track","event":"A","userId":"u","timestamp":"2026-01-01"});
+        let a = Event::parse(v.clone(), &cx(), &Limits::default()).unwrap();
+        let b = Event::parse(v.clone(), &cx(), &Limits::default()).unwrap();
+        assert_ne!(a.message_id, b.message_id, "random ids for API events");
+        assert!(a.flags.has(EventFlags::MESSAGE_ID_ASSIGNED));
+        let d = ParseContext { derive_message_id: true, ..cx() };
+        let a = Event::parse(v.clone(), &d, &Limits::default()).unwrap();
+        let b = Event::parse(v, &d, &Limits::default()).unwrap();
+        assert_eq!(a.message_id, b.message_id, "derived ids are stable");
+    }
+
+    #[test]
+    fn time_formats() {
+        for (s, want) in [
+            ("2026-11-22T13:45:00Z", "2026-11-22T13:45:00.000Z"),
+            ("2026-11-22T13:45:00.123+01:00", "2026-11-22T12:45:00.123Z"),
+            ("2026-11-22 13:45:00", "2026-11-22T13:45:00.000Z"),
+            ("2026-11-22", "2026-11-22T00:00:00.000Z"),
+            ("22.11.2026", "2026-11-22T00:00:00.000Z"),
+            ("22.11.2026 08:05", "2026-11-22T08:05:00.000Z"),
+        ] {
+            assert_eq!(format_time(parse_time_str(s).unwrap()), want, "{s}");
+        }
+        assert!(parse_time_str("10000-01-01T00:00:00Z").is_err());
+    }
+}
