@@ -1,1 +1,340 @@
-//! placeholder
+//! Storage for Touchpoint, behind two traits: [`EventStore`] (raw events, failed events,
+//! volumes — the part that moves to ClickHouse at scale) and [`MetaStore`] (projects, keys,
+//! the touchpoint catalog, customers and identities — the part that moves to PostgreSQL).
+//! [`Store`] joins them and adds the one write the ingest path makes per group commit.
+//!
+//! The embedded backend ([`sqlite::SqliteStore`]) keeps both in one SQLite file. Every
+//! backend must pass [`conformance`]; the single writer ([`writer`]) is the only code that
+//! writes events, so a backend never has to think about concurrent ingest.
+
+pub mod conformance;
+pub mod migrate;
+pub mod sqlite;
+pub mod writer;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use touchpoint_core::{
+    catalog::Catalog, CustomerId, Event, EventType, IdentityKind, IdentityOp, KeyKind, ProjectId, Rule, Stage,
+    Touchpoint,
+};
+
+/// A storage failure. Callers log it and answer 500/503; its text is never shown to API clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database said no.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Something stored could not be read back.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// A unique name or key was taken.
+    #[error("{0} already exists")]
+    Exists(String),
+    /// The thing asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The data directory is in use by another process.
+    #[error("{0}")]
+    Locked(String),
+    /// I/O outside the database.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Result of storage calls.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    /// Id.
+    pub id: ProjectId,
+    /// Unique name.
+    pub name: String,
+    /// IANA time zone for daily, weekly and monthly buckets.
+    pub timezone: String,
+    /// Days of silence after which a customer counts as churned.
+    pub churn_horizon_days: i64,
+    /// Ordered journey stages.
+    pub stages: Vec<Stage>,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// A key as listed (never the token itself, which is shown once at creation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    /// Id.
+    pub id: i64,
+    /// Project.
+    pub project_id: ProjectId,
+    /// Write or secret.
+    pub kind: KeyKind,
+    /// The first characters of the token, to recognise it.
+    pub prefix: String,
+    /// Creation time.
+    pub created_ms: i64,
+}
+
+/// A touchpoint with its store id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredTouchpoint {
+    /// Store id (what events reference).
+    pub id: i64,
+    /// The touchpoint.
+    #[serde(flatten)]
+    pub touchpoint: Touchpoint,
+}
+
+/// An event on its way into the store, with what the writer worked out about it.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Project.
+    pub project: ProjectId,
+    /// The validated event.
+    pub event: Event,
+    /// The customer it belongs to.
+    pub customer: CustomerId,
+    /// Its touchpoint, if it is a contact.
+    pub touchpoint: Option<i64>,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Arrival order within the store.
+    pub id: i64,
+    /// Project.
+    pub project_id: ProjectId,
+    /// Dedup key.
+    pub message_id: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    /// Track event, page or screen name.
+    pub name: Option<String>,
+    /// User id as sent.
+    pub user_id: Option<String>,
+    /// Anonymous id as sent.
+    pub anonymous_id: Option<String>,
+    /// The customer it was attributed to when it arrived (follow merges for the current one).
+    pub customer_id: CustomerId,
+    /// Touchpoint id.
+    pub touchpoint_id: Option<i64>,
+    /// Event time, ms.
+    pub timestamp: i64,
+    /// Receipt time, ms.
+    pub received_at: i64,
+    /// Flags (see `EventFlags`).
+    pub flags: u32,
+    /// The event as received, JSON text.
+    pub body: String,
+}
+
+/// A rejected event on its way into the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewFailedEvent {
+    /// Project.
+    pub project: ProjectId,
+    /// When it arrived.
+    pub received_at: i64,
+    /// `api` or `import`.
+    pub source: String,
+    /// The field that was wrong.
+    pub field: String,
+    /// Why it was rejected.
+    pub reason: String,
+    /// The raw bytes as sent (possibly not UTF-8, possibly cut at the size limit).
+    pub raw: Vec<u8>,
+}
+
+/// A stored failed event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedEvent {
+    /// Id.
+    pub id: i64,
+    /// What was rejected and why.
+    #[serde(flatten)]
+    pub event: NewFailedEvent,
+}
+
+/// Events per day and touchpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeRow {
+    /// Day, as days since 1970-01-01 (UTC).
+    pub day: i64,
+    /// Touchpoint id (0: events that are not touchpoints, such as identify).
+    pub touchpoint_id: i64,
+    /// Number of events.
+    pub events: i64,
+}
+
+/// A customer as the profile shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Id.
+    pub id: CustomerId,
+    /// Project.
+    pub project_id: ProjectId,
+    /// Known user id.
+    pub user_id: Option<String>,
+    /// If merged away, the customer it now is.
+    pub merged_into: Option<CustomerId>,
+    /// Traits from identify calls (later values win).
+    pub traits: Map<String, Value>,
+    /// When first seen.
+    pub created_ms: i64,
+}
+
+/// An identity of a customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Kind.
+    pub kind: IdentityKind,
+    /// The id.
+    pub value: String,
+    /// The customer row it was attached to (a merged one, possibly).
+    pub customer_id: CustomerId,
+}
+
+/// A refused merge, kept for a person to look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// Id.
+    pub id: i64,
+    /// The customer the event went to.
+    pub customer_id: CustomerId,
+    /// The other known customer.
+    pub other_customer_id: CustomerId,
+    /// The linking identity.
+    pub identity: String,
+    /// What happened.
+    pub detail: String,
+    /// When.
+    pub created_ms: i64,
+}
+
+/// Everything one group commit writes.
+#[derive(Debug, Default)]
+pub struct CommitBatch {
+    /// Identity changes, in order.
+    pub identity_ops: Vec<IdentityOp>,
+    /// Trait patches (RFC 7396 merge) per customer, in order.
+    pub traits: Vec<(CustomerId, Map<String, Value>)>,
+    /// Events, already free of duplicates within the batch.
+    pub events: Vec<NewEvent>,
+    /// Failed events.
+    pub failed: Vec<NewFailedEvent>,
+}
+
+/// Raw events, failed events and their volumes.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Store events; returns for each whether it was new (false: its messageId was already
+    /// stored in its project). Also counts the new ones into the daily volumes.
+    async fn append_events(&self, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<bool>>;
+    /// Events in arrival order after `after_id`, optionally of one project.
+    async fn scan_events(&self, project: Option<ProjectId>, after_id: i64, limit: usize) -> Result<Vec<StoredEvent>>;
+    /// Events of these customers, newest first, strictly before the cursor (time, id).
+    async fn customer_events(
+        &self,
+        customers: &[CustomerId],
+        before: Option<(i64, i64)>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>>;
+    /// Number of stored events of a project.
+    async fn count_events(&self, project: ProjectId) -> Result<i64>;
+    /// Failed events of a project, newest first, with ids below `before_id`.
+    async fn failed_events(&self, project: ProjectId, before_id: Option<i64>, limit: usize) -> Result<Vec<FailedEvent>>;
+    /// Set events' touchpoints (re-classification).
+    async fn set_touchpoints(&self, updates: &[(i64, Option<i64>)]) -> Result<()>;
+    /// Recount a project's daily volumes from its events.
+    async fn rebuild_volume(&self, project: ProjectId) -> Result<()>;
+    /// Daily volumes of a project between two days (inclusive).
+    async fn daily_volume(&self, project: ProjectId, from_day: i64, to_day: i64) -> Result<Vec<VolumeRow>>;
+}
+
+/// Projects, keys, the catalog, customers and identities.
+#[async_trait]
+pub trait MetaStore: Send + Sync {
+    /// Create a project with a starting catalog.
+    async fn create_project(&self, name: &str, catalog: &Catalog) -> Result<Project>;
+    /// All projects.
+    async fn projects(&self) -> Result<Vec<Project>>;
+    /// One project by id.
+    async fn project(&self, id: ProjectId) -> Result<Option<Project>>;
+    /// One project by name.
+    async fn project_by_name(&self, name: &str) -> Result<Option<Project>>;
+    /// Store a key by the hash of its token.
+    async fn create_key(&self, project: ProjectId, kind: KeyKind, token_hash: &str, prefix: &str) -> Result<KeyInfo>;
+    /// Find a live key by the hash of its token.
+    async fn key_by_hash(&self, token_hash: &str) -> Result<Option<KeyInfo>>;
+    /// Keys of a project.
+    async fn keys(&self, project: ProjectId) -> Result<Vec<KeyInfo>>;
+    /// Touchpoints of a project.
+    async fn touchpoints(&self, project: ProjectId) -> Result<Vec<StoredTouchpoint>>;
+    /// Insert or replace a touchpoint by key; returns its id.
+    async fn upsert_touchpoint(&self, project: ProjectId, tp: &Touchpoint) -> Result<i64>;
+    /// Insert a touchpoint unless one with its key exists; returns the id either way.
+    async fn ensure_touchpoint(&self, project: ProjectId, tp: &Touchpoint) -> Result<i64>;
+    /// Rules of a project.
+    async fn rules(&self, project: ProjectId) -> Result<Vec<Rule>>;
+    /// Add a rule; returns it with its id.
+    async fn add_rule(&self, project: ProjectId, rule: &Rule) -> Result<Rule>;
+    /// Replace a rule.
+    async fn update_rule(&self, project: ProjectId, rule: &Rule) -> Result<()>;
+    /// Delete a rule.
+    async fn delete_rule(&self, project: ProjectId, id: i64) -> Result<()>;
+    /// Persist identity changes and trait patches.
+    async fn apply_identity(&self, ops: &[IdentityOp], traits: &[(CustomerId, Map<String, Value>)]) -> Result<()>;
+    /// Rebuild the identity graph of every project.
+    async fn load_identity_graph(&self) -> Result<touchpoint_core::IdentityGraph>;
+    /// One customer.
+    async fn customer(&self, id: CustomerId) -> Result<Option<Customer>>;
+    /// Customers of a project (canonical ones), by id, after a cursor.
+    async fn customers(&self, project: ProjectId, after_id: i64, limit: usize) -> Result<Vec<Customer>>;
+    /// A customer and every customer merged into it.
+    async fn merged_ids(&self, id: CustomerId) -> Result<Vec<CustomerId>>;
+    /// Identities of a customer and of those merged into it.
+    async fn identities(&self, id: CustomerId) -> Result<Vec<Identity>>;
+    /// Refused merges of a project, newest first.
+    async fn conflicts(&self, project: ProjectId, limit: usize) -> Result<Vec<Conflict>>;
+}
+
+/// Both stores, and the write the ingest path makes per group commit.
+#[async_trait]
+pub trait Store: EventStore + MetaStore {
+    /// Write one group commit. A backend with both halves in one database does it in one
+    /// transaction; the default writes the metadata first, then the events.
+    async fn commit(&self, batch: &CommitBatch) -> Result<Vec<bool>> {
+        self.apply_identity(&batch.identity_ops, &batch.traits).await?;
+        self.append_events(&batch.events, &batch.failed).await
+    }
+}
+
+/// Hash a key token for storage and lookup.
+pub fn hash_token(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Make a new random key token of a kind (`tpw_…` or `tps_…`, 32 random characters).
+pub fn new_token(kind: KeyKind) -> String {
+    use rand::{distributions::Alphanumeric, Rng};
+    let body: String = rand::thread_rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect();
+    format!("{}{body}", kind.prefix())
+}
+
+/// Create a key and return its token (shown once) with its listing.
+pub async fn issue_key(store: &dyn MetaStore, project: ProjectId, kind: KeyKind) -> Result<(String, KeyInfo)> {
+    let token = new_token(kind);
+    let info = store.create_key(project, kind, &hash_token(&token), &token[..8]).await?;
+    Ok((token, info))
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,238 @@
+//! The conformance suite every storage backend must pass. A backend's test calls
+//! [`run_all`] with a function that makes a fresh, empty store; the ClickHouse and
+//! PostgreSQL backends will run exactly these checks.
+
+use crate::{CommitBatch, NewEvent, NewFailedEvent, Store, StoreError};
+use serde_json::json;
+use std::future::Future;
+use std::sync::Arc;
+use touchpoint_core::catalog::{default_catalog, Catalog, Condition, Field, Op};
+use touchpoint_core::event::ParseContext;
+use touchpoint_core::{Event, IdentityGraph, IdentityKind, KeyKind, Limits, Rule, Touchpoint};
+
+/// Run every check, each on a fresh store from `make`.
+pub async fn run_all<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    projects_and_keys(make().await).await;
+    catalog(make().await).await;
+    identity(make().await).await;
+    events_and_dedup(make().await).await;
+    failed_events(make().await).await;
+    timelines(make().await).await;
+    volumes_and_reclassification(make().await).await;
+}
+
+fn event(v: serde_json::Value) -> Event {
+    Event::parse(v, &ParseContext { received_at: 1_790_000_000_000, ..Default::default() }, &Limits::default())
+        .expect("valid test event")
+}
+
+fn track(mid: &str, user: &str, name: &str, ts: &str) -> Event {
+    event(json!({"type":"track","messageId":mid,"userId":user,"event":name,"timestamp":ts}))
+}
+
+async fn projects_and_keys(s: Arc<dyn Store>) {
+    let p = s.create_project("Eshop Kočka", &default_catalog()).await.unwrap();
+    assert_eq!(p.name, "Eshop Kočka");
+    assert_eq!(p.stages.len(), 6, "default stages");
+    assert!(matches!(s.create_project("Eshop Kočka", &default_catalog()).await, Err(StoreError::Exists(_))));
+    assert_eq!(s.project_by_name("Eshop Kočka").await.unwrap().unwrap().id, p.id);
+    assert_eq!(s.project(p.id).await.unwrap().unwrap(), p);
+    assert!(s.project(p.id + 100).await.unwrap().is_none());
+    let q = s.create_project("second", &Catalog { stages: vec![], touchpoints: vec![], rules: vec![] }).await.unwrap();
+    assert_eq!(s.projects().await.unwrap().len(), 2);
+
+    let (token, info) = crate::issue_key(&*s, p.id, KeyKind::Write).await.unwrap();
+    assert!(token.starts_with("tpw_"));
+    let found = s.key_by_hash(&crate::hash_token(&token)).await.unwrap().unwrap();
+    assert_eq!(found, info);
+    assert_eq!(found.kind, KeyKind::Write);
+    assert!(s.key_by_hash(&crate::hash_token("tpw_nonsense")).await.unwrap().is_none());
+    let (secret, _) = crate::issue_key(&*s, q.id, KeyKind::Secret).await.unwrap();
+    assert_eq!(s.key_by_hash(&crate::hash_token(&secret)).await.unwrap().unwrap().project_id, q.id);
+    assert_eq!(s.keys(p.id).await.unwrap().len(), 1);
+    assert!(matches!(s.create_key(999, KeyKind::Write, "h", "p").await, Err(StoreError::NotFound(_))));
+}
+
+async fn catalog(s: Arc<dyn Store>) {
+    let p = s.create_project("p", &default_catalog()).await.unwrap();
+    let tps = s.touchpoints(p.id).await.unwrap();
+    assert_eq!(tps.len(), default_catalog().touchpoints.len());
+    let cart = tps.iter().find(|t| t.touchpoint.key == "cart").unwrap();
+    assert_eq!(cart.touchpoint.names.cs, "Košík");
+
+    let mut changed = cart.touchpoint.clone();
+    changed.stage = Some("consideration".into());
+    changed.names.pl = "Koszyk zakupowy".into();
+    assert_eq!(s.upsert_touchpoint(p.id, &changed).await.unwrap(), cart.id);
+    let again = Touchpoint::discovered("cart", "cart", touchpoint_core::Channel::Other);
+    assert_eq!(s.ensure_touchpoint(p.id, &again).await.unwrap(), cart.id);
+    let now = s.touchpoints(p.id).await.unwrap();
+    let cart2 = now.iter().find(|t| t.id == cart.id).unwrap();
+    assert_eq!(cart2.touchpoint, changed, "ensure does not overwrite a classified touchpoint");
+
+    let rules = s.rules(p.id).await.unwrap();
+    assert_eq!(rules.len(), default_catalog().rules.len());
+    assert!(rules.windows(2).all(|w| w[0].priority <= w[1].priority), "rules come in priority order");
+    let rule = Rule {
+        id: 0,
+        priority: 1,
+        touchpoint: "vip-page".into(),
+        event_type: None,
+        event_name: Some("Dárek; DROP TABLE events;--".into()),
+        conditions: vec![Condition { field: Field::Property("tier".into()), op: Op::OneOf, value: "gold|vip".into() }],
+    };
+    let stored = s.add_rule(p.id, &rule).await.unwrap();
+    assert!(stored.id > 0);
+    assert_eq!(s.rules(p.id).await.unwrap()[0], stored);
+    let mut edited = stored.clone();
+    edited.priority = 2;
+    s.update_rule(p.id, &edited).await.unwrap();
+    assert_eq!(s.rules(p.id).await.unwrap()[0], edited);
+    s.delete_rule(p.id, stored.id).await.unwrap();
+    assert!(matches!(s.delete_rule(p.id, stored.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.update_rule(p.id, &edited).await, Err(StoreError::NotFound(_))));
+}
+
+async fn identity(s: Arc<dyn Store>) {
+    let p = s.create_project("p", &default_catalog()).await.unwrap().id;
+    let mut g = IdentityGraph::new();
+    let mut ops = vec![];
+    let anon = g.resolve(p, None, Some("cookie-1"), &mut ops);
+    let alice = g.resolve(p, Some("alice"), None, &mut ops);
+    let city = json!({"city":"Brno","plan":"free"}).as_object().unwrap().clone();
+    s.apply_identity(&ops, &[(anon, city)]).await.unwrap();
+    let mut ops = vec![];
+    g.resolve(p, Some("alice"), Some("cookie-1"), &mut ops); // merges anon into alice
+    let bob = g.resolve(p, Some("bob"), Some("cookie-1"), &mut ops); // conflict
+    let plan = json!({"plan":"pro","name":"Alžběta"}).as_object().unwrap().clone();
+    s.apply_identity(&ops, &[(alice, plan)]).await.unwrap();
+
+    let loaded = s.load_identity_graph().await.unwrap();
+    assert_eq!(loaded.lookup(p, IdentityKind::Anonymous, "cookie-1"), Some(alice));
+    assert_eq!(loaded.lookup(p, IdentityKind::User, "bob"), Some(bob));
+    assert_eq!(loaded.canonical(anon), alice);
+
+    let a = s.customer(alice).await.unwrap().unwrap();
+    assert_eq!(a.user_id.as_deref(), Some("alice"));
+    assert_eq!(a.traits["plan"], "pro");
+    assert_eq!(a.traits["city"], "Brno", "traits of the merged anonymous customer carry over");
+    assert_eq!(s.customer(anon).await.unwrap().unwrap().merged_into, Some(alice));
+    let listed: Vec<_> = s.customers(p, 0, 10).await.unwrap().into_iter().map(|c| c.id).collect();
+    assert_eq!(listed, vec![alice, bob], "merged customers are not listed");
+    assert_eq!(s.merged_ids(alice).await.unwrap(), vec![anon, alice]);
+    let ids = s.identities(alice).await.unwrap();
+    assert_eq!(ids.len(), 2);
+    let conflicts = s.conflicts(p, 10).await.unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!((conflicts[0].customer_id, conflicts[0].other_customer_id), (bob, alice));
+}
+
+fn new_event(project: i64, e: Event, customer: i64, tp: Option<i64>) -> NewEvent {
+    NewEvent { project, event: e, customer, touchpoint: tp }
+}
+
+async fn events_and_dedup(s: Arc<dyn Store>) {
+    let p = s.create_project("p", &default_catalog()).await.unwrap().id;
+    let q = s.create_project("q", &default_catalog()).await.unwrap().id;
+    let a = track("m1", "u", "Objednávka", "2026-01-01T10:00:00Z");
+    let b = track("m2", "u", "Zamówienie ąęśćżźń", "2026-01-01T11:00:00Z");
+    let weird = event(json!({"type":"track","messageId":"m3","userId":"u","event":"x'); DROP TABLE events;--",
+        "properties":{"'; SELECT * FROM api_keys --":1, "select":"from"}}));
+    let flags = s
+        .append_events(&[new_event(p, a.clone(), 1, None), new_event(p, b.clone(), 1, None), new_event(p, a.clone(), 1, None), new_event(p, weird.clone(), 1, None)], &[])
+        .await
+        .unwrap();
+    assert_eq!(flags, vec![true, true, false, true], "a repeat inside one call is a duplicate");
+    let flags = s.append_events(&[new_event(p, a.clone(), 1, None), new_event(q, a.clone(), 2, None)], &[]).await.unwrap();
+    assert_eq!(flags, vec![false, true], "repeat across calls is a duplicate; another project keeps it");
+    assert_eq!(s.count_events(p).await.unwrap(), 3);
+    assert_eq!(s.count_events(q).await.unwrap(), 1);
+
+    let all = s.scan_events(Some(p), 0, 100).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.message_id.as_str()).collect::<Vec<_>>(), ["m1", "m2", "m3"]);
+    assert_eq!(all[1].name.as_deref(), Some("Zamówienie ąęśćżźń"));
+    assert_eq!(all[2].name.as_deref(), Some("x'); DROP TABLE events;--"));
+    let body: serde_json::Value = serde_json::from_str(&all[2].body).unwrap();
+    assert_eq!(body["properties"]["'; SELECT * FROM api_keys --"], 1);
+    let page = s.scan_events(None, all[0].id, 2).await.unwrap();
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0].id, all[1].id);
+
+    // The combined commit stores identity and events together.
+    let mut g = IdentityGraph::new();
+    let mut batch = CommitBatch::default();
+    let c = g.resolve(p, Some("zoe"), None, &mut batch.identity_ops);
+    batch.events.push(new_event(p, track("m9", "zoe", "A", "2026-01-02T00:00:00Z"), c, None));
+    batch.events.push(new_event(p, a, c, None));
+    assert_eq!(s.commit(&batch).await.unwrap(), vec![true, false]);
+    assert!(s.customer(c).await.unwrap().is_some());
+}
+
+async fn failed_events(s: Arc<dyn Store>) {
+    let p = s.create_project("p", &default_catalog()).await.unwrap().id;
+    let raw = vec![b'{', 0xff, 0xfe, b'}'];
+    let f = |i: u8| NewFailedEvent {
+        project: p,
+        received_at: 5,
+        source: "api".into(),
+        field: format!("batch[{i}].userId"),
+        reason: "must be a string".into(),
+        raw: if i == 0 { raw.clone() } else { vec![i] },
+    };
+    s.append_events(&[], &[f(0), f(1), f(2)]).await.unwrap();
+    let got = s.failed_events(p, None, 2).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].event, f(2), "newest first");
+    let rest = s.failed_events(p, Some(got[1].id), 10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].event.raw, raw, "raw bytes kept exactly, even when not UTF-8");
+}
+
+async fn timelines(s: Arc<dyn Store>) {
+    let p = s.create_project("p", &default_catalog()).await.unwrap().id;
+    let mut evs = vec![];
+    for i in 0..10 {
+        let e = track(&format!("t{i}"), "u", "A", &format!("2026-01-01T00:00:0{i}Z"));
+        evs.push(new_event(p, e, if i % 2 == 0 { 1 } else { 2 }, None));
+    }
+    // Two events at the same time: ties are ordered by arrival.
+    evs.push(new_event(p, track("tie", "u", "A", "2026-01-01T00:00:09Z"), 2, None));
+    s.append_events(&evs, &[]).await.unwrap();
+    let first = s.customer_events(&[1, 2], None, 4).await.unwrap();
+    assert_eq!(first.iter().map(|e| e.message_id.as_str()).collect::<Vec<_>>(), ["tie", "t9", "t8", "t7"]);
+    let last = first.last().unwrap();
+    let next = s.customer_events(&[1, 2], Some((last.timestamp, last.id)), 100).await.unwrap();
+    assert_eq!(next.len(), 7);
+    assert_eq!(next[0].message_id, "t6");
+    assert_eq!(s.customer_events(&[1], None, 100).await.unwrap().len(), 5);
+    assert!(s.customer_events(&[], None, 100).await.unwrap().is_empty());
+}
+
+async fn volumes_and_reclassification(s: Arc<dyn Store>) {
+    let p = s.create_project("p", &default_catalog()).await.unwrap().id;
+    let day = |d: i64| 20_454 + d; // 2026-01-01 is day 20454
+    let mut evs = vec![];
+    for (i, (date, tp)) in [("2026-01-01T01:00:00Z", 1), ("2026-01-01T23:00:00Z", 1), ("2026-01-02T00:00:00Z", 2), ("2026-01-02T05:00:00Z", 0)]
+        .iter()
+        .enumerate()
+    {
+        evs.push(new_event(p, track(&format!("v{i}"), "u", "A", date), 1, (*tp > 0).then_some(*tp)));
+    }
+    s.append_events(&evs, &[]).await.unwrap();
+    s.append_events(&evs[..1], &[]).await.unwrap(); // a duplicate is not counted
+    let vol = s.daily_volume(p, day(0), day(1)).await.unwrap();
+    let as_tuples: Vec<_> = vol.iter().map(|v| (v.day, v.touchpoint_id, v.events)).collect();
+    assert_eq!(as_tuples, vec![(day(0), 1, 2), (day(1), 0, 1), (day(1), 2, 1)]);
+
+    let ids: Vec<i64> = s.scan_events(Some(p), 0, 10).await.unwrap().iter().map(|e| e.id).collect();
+    s.set_touchpoints(&[(ids[0], Some(7)), (ids[3], Some(7))]).await.unwrap();
+    s.rebuild_volume(p).await.unwrap();
+    let vol = s.daily_volume(p, day(0), day(1)).await.unwrap();
+    let as_tuples: Vec<_> = vol.iter().map(|v| (v.day, v.touchpoint_id, v.events)).collect();
+    assert_eq!(as_tuples, vec![(day(0), 1, 1), (day(0), 7, 1), (day(1), 2, 1), (day(1), 7, 1)]);
+    assert!(s.daily_volume(p, day(5), day(6)).await.unwrap().is_empty());
+}

@@ -1,0 +1,825 @@
+//! The embedded backend: every table in one SQLite file (`touchpoint.db`) in the data
+//! directory, in WAL mode. With `durable` on, each commit is fsynced before it returns, so
+//! an acknowledged event survives a power cut; with it off, it survives a crash of the
+//! process (`kill -9`) but maybe not of the machine.
+//!
+//! A process that writes events holds an exclusive lock on `touchpoint.lock` in the data
+//! directory: the single writer keeps the identity graph in memory, so two of them on one
+//! file would stitch customers inconsistently. Administration (projects, keys) and reading
+//! need no lock and work beside a running server.
+
+use crate::{
+    migrate, now_ms, CommitBatch, Conflict, Customer, EventStore, FailedEvent, Identity, KeyInfo, MetaStore,
+    NewEvent, NewFailedEvent, Project, Result, Store, StoreError, StoredEvent, StoredTouchpoint, VolumeRow,
+};
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use serde_json::{Map, Value};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use touchpoint_core::catalog::{Catalog, Condition};
+use touchpoint_core::{
+    Channel, CustomerId, EventType, IdentityGraph, IdentityKind, IdentityOp, KeyKind, Localized, ProjectId, Rule,
+    Touchpoint, TouchpointKind,
+};
+
+/// How to open the data directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// This process will write events: take the directory's exclusive lock.
+    Writer,
+    /// Read and administer only, beside a running writer.
+    Shared,
+}
+
+/// Options of the embedded store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// fsync every commit (`synchronous = FULL`); off means `NORMAL`.
+    pub durable: bool,
+    /// SQLite page cache, in MiB.
+    pub cache_mib: i64,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            durable: true,
+            cache_mib: 256,
+        }
+    }
+}
+
+/// The embedded store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: PathBuf,
+    /// Held for the life of the store in writer mode.
+    _lock: Option<std::sync::Arc<std::fs::File>>,
+}
+
+/// Events per multi-row INSERT (12 parameters each, well under SQLite's 32 766).
+const CHUNK: usize = 500;
+
+impl SqliteStore {
+    /// Open (creating if needed) the store in a data directory and bring its schema up to date.
+    pub async fn open(dir: &Path, mode: OpenMode, opts: &SqliteOptions) -> Result<SqliteStore> {
+        std::fs::create_dir_all(dir)?;
+        let lock = if mode == OpenMode::Writer {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(dir.join("touchpoint.lock"))?;
+            f.try_lock().map_err(|_| {
+                StoreError::Locked(format!(
+                    "the data directory {} is in use by another touchpoint process (serve, demo or import); stop it first",
+                    dir.display()
+                ))
+            })?;
+            Some(std::sync::Arc::new(f))
+        } else {
+            None
+        };
+        let path = dir.join("touchpoint.db");
+        let connect = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if opts.durable {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
+            .busy_timeout(std::time::Duration::from_secs(30))
+            .pragma("cache_size", format!("-{}", opts.cache_mib * 1024))
+            .pragma("temp_store", "memory")
+            .foreign_keys(false);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .connect_with(connect)
+            .await?;
+        migrate::run_sqlite(&pool).await?;
+        Ok(SqliteStore { pool, path, _lock: lock })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The pool, for tests that look at the file directly.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn event_row(r: &SqliteRow) -> Result<StoredEvent> {
+    let kind: String = r.try_get("type")?;
+    Ok(StoredEvent {
+        id: r.try_get("id")?,
+        project_id: r.try_get("project_id")?,
+        message_id: r.try_get("message_id")?,
+        kind: EventType::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("event type {kind}")))?,
+        name: r.try_get("name")?,
+        user_id: r.try_get("user_id")?,
+        anonymous_id: r.try_get("anonymous_id")?,
+        customer_id: r.try_get("customer_id")?,
+        touchpoint_id: r.try_get("touchpoint_id")?,
+        timestamp: r.try_get("ts_ms")?,
+        received_at: r.try_get("received_ms")?,
+        flags: r.try_get::<i64, _>("flags")? as u32,
+        body: r.try_get("body")?,
+    })
+}
+
+const EVENT_COLS: &str =
+    "id, project_id, message_id, type, name, user_id, anonymous_id, customer_id, touchpoint_id, ts_ms, received_ms, flags, body";
+
+fn project_row(r: &SqliteRow) -> Result<Project> {
+    let stages: String = r.try_get("stages")?;
+    Ok(Project {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        timezone: r.try_get("timezone")?,
+        churn_horizon_days: r.try_get("churn_horizon_days")?,
+        stages: serde_json::from_str(&stages).map_err(|e| StoreError::Corrupt(format!("stages: {e}")))?,
+        created_ms: r.try_get("created_ms")?,
+    })
+}
+
+fn key_row(r: &SqliteRow) -> Result<KeyInfo> {
+    let kind: String = r.try_get("kind")?;
+    Ok(KeyInfo {
+        id: r.try_get("id")?,
+        project_id: r.try_get("project_id")?,
+        kind: KeyKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("key kind {kind}")))?,
+        prefix: r.try_get("prefix")?,
+        created_ms: r.try_get("created_ms")?,
+    })
+}
+
+fn touchpoint_row(r: &SqliteRow) -> Result<StoredTouchpoint> {
+    let channel: String = r.try_get("channel")?;
+    let kind: String = r.try_get("kind")?;
+    Ok(StoredTouchpoint {
+        id: r.try_get("id")?,
+        touchpoint: Touchpoint {
+            key: r.try_get("key")?,
+            names: Localized {
+                en: r.try_get("name_en")?,
+                cs: r.try_get("name_cs")?,
+                pl: r.try_get("name_pl")?,
+            },
+            channel: Channel::parse(&channel).unwrap_or(Channel::Other),
+            kind: TouchpointKind::parse(&kind).unwrap_or(TouchpointKind::Direct),
+            stage: r.try_get("stage")?,
+            department: r.try_get("department")?,
+            conversion: r.try_get("conversion")?,
+            churn: r.try_get("churn")?,
+            discovered: r.try_get("discovered")?,
+        },
+    })
+}
+
+fn rule_row(r: &SqliteRow) -> Result<Rule> {
+    let conditions: String = r.try_get("conditions")?;
+    let event_type: Option<String> = r.try_get("event_type")?;
+    Ok(Rule {
+        id: r.try_get("id")?,
+        priority: r.try_get::<i64, _>("priority")? as i32,
+        touchpoint: r.try_get("touchpoint_key")?,
+        event_type: event_type.as_deref().and_then(EventType::parse),
+        event_name: r.try_get("event_name")?,
+        conditions: serde_json::from_str::<Vec<Condition>>(&conditions)
+            .map_err(|e| StoreError::Corrupt(format!("rule conditions: {e}")))?,
+    })
+}
+
+fn customer_row(r: &SqliteRow) -> Result<Customer> {
+    let traits: String = r.try_get("traits")?;
+    Ok(Customer {
+        id: r.try_get("id")?,
+        project_id: r.try_get("project_id")?,
+        user_id: r.try_get("user_id")?,
+        merged_into: r.try_get("merged_into")?,
+        traits: serde_json::from_str(&traits).unwrap_or_default(),
+        created_ms: r.try_get("created_ms")?,
+    })
+}
+
+async fn insert_touchpoint(c: &mut SqliteConnection, project: ProjectId, tp: &Touchpoint) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO touchpoints (project_id, key, name_en, name_cs, name_pl, channel, kind, stage, department,
+             conversion, churn, discovered, created_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (project_id, key) DO UPDATE SET name_en = excluded.name_en, name_cs = excluded.name_cs,
+             name_pl = excluded.name_pl, channel = excluded.channel, kind = excluded.kind, stage = excluded.stage,
+             department = excluded.department, conversion = excluded.conversion, churn = excluded.churn,
+             discovered = excluded.discovered
+         RETURNING id",
+    )
+    .bind(project)
+    .bind(&tp.key)
+    .bind(&tp.names.en)
+    .bind(&tp.names.cs)
+    .bind(&tp.names.pl)
+    .bind(tp.channel.as_str())
+    .bind(tp.kind.as_str())
+    .bind(&tp.stage)
+    .bind(&tp.department)
+    .bind(tp.conversion)
+    .bind(tp.churn)
+    .bind(tp.discovered)
+    .bind(now_ms())
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(id)
+}
+
+async fn insert_rule(c: &mut SqliteConnection, project: ProjectId, rule: &Rule) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO rules (project_id, priority, touchpoint_key, event_type, event_name, conditions, created_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(project)
+    .bind(rule.priority)
+    .bind(&rule.touchpoint)
+    .bind(rule.event_type.map(|t| t.as_str()))
+    .bind(&rule.event_name)
+    .bind(serde_json::to_string(&rule.conditions).expect("conditions serialize"))
+    .bind(now_ms())
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(id)
+}
+
+async fn apply_identity_in(
+    c: &mut SqliteConnection,
+    ops: &[IdentityOp],
+    traits: &[(CustomerId, Map<String, Value>)],
+) -> Result<()> {
+    let now = now_ms();
+    for op in ops {
+        match op {
+            IdentityOp::NewCustomer { id, project, user_id } => {
+                sqlx::query(
+                    "INSERT INTO customers (id, project_id, user_id, merged_into, traits, created_ms, updated_ms)
+                     VALUES (?, ?, ?, NULL, '{}', ?, ?)",
+                )
+                .bind(id)
+                .bind(project)
+                .bind(user_id)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *c)
+                .await?;
+            }
+            IdentityOp::AddIdentity { project, kind, value, customer } => {
+                sqlx::query(
+                    "INSERT INTO identities (project_id, kind, value, customer_id, created_ms) VALUES (?, ?, ?, ?, ?)
+                     ON CONFLICT (project_id, kind, value) DO UPDATE SET customer_id = excluded.customer_id",
+                )
+                .bind(project)
+                .bind(kind.as_str())
+                .bind(value)
+                .bind(customer)
+                .bind(now)
+                .execute(&mut *c)
+                .await?;
+            }
+            IdentityOp::SetUserId { customer, user_id } => {
+                sqlx::query("UPDATE customers SET user_id = ?, updated_ms = ? WHERE id = ?")
+                    .bind(user_id)
+                    .bind(now)
+                    .bind(customer)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            IdentityOp::Merge { from, into } => {
+                sqlx::query("UPDATE customers SET merged_into = ?, updated_ms = ? WHERE id = ? OR merged_into = ?")
+                    .bind(into)
+                    .bind(now)
+                    .bind(from)
+                    .bind(from)
+                    .execute(&mut *c)
+                    .await?;
+                // Traits of the anonymous customer carry over where the known one has none.
+                sqlx::query(
+                    "UPDATE customers SET traits = json_patch((SELECT traits FROM customers WHERE id = ?), traits)
+                     WHERE id = ?",
+                )
+                .bind(from)
+                .bind(into)
+                .execute(&mut *c)
+                .await?;
+            }
+            IdentityOp::Conflict { project, customer, other, identity, detail } => {
+                sqlx::query(
+                    "INSERT INTO identity_conflicts (project_id, customer_id, other_customer_id, identity, detail, created_ms)
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(project)
+                .bind(customer)
+                .bind(other)
+                .bind(identity)
+                .bind(detail)
+                .bind(now)
+                .execute(&mut *c)
+                .await?;
+            }
+        }
+    }
+    for (customer, patch) in traits {
+        sqlx::query("UPDATE customers SET traits = json_patch(traits, ?), updated_ms = ? WHERE id = ?")
+            .bind(Value::Object(patch.clone()).to_string())
+            .bind(now)
+            .bind(customer)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+async fn append_in(c: &mut SqliteConnection, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<bool>> {
+    let mut inserted = vec![false; events.len()];
+    let mut volume: HashMap<(ProjectId, i64, i64), i64> = HashMap::new();
+    for (chunk_no, chunk) in events.chunks(CHUNK).enumerate() {
+        let base = chunk_no * CHUNK;
+        let mut sql = String::with_capacity(64 + chunk.len() * 30);
+        sql.push_str(
+            "INSERT INTO events (project_id, message_id, type, name, user_id, anonymous_id, customer_id, touchpoint_id,
+                 ts_ms, received_ms, flags, body) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 { "(?,?,?,?,?,?,?,?,?,?,?,?)" } else { ",(?,?,?,?,?,?,?,?,?,?,?,?)" });
+        }
+        sql.push_str(" ON CONFLICT (project_id, message_id) DO NOTHING RETURNING project_id, message_id");
+        let mut q = sqlx::query(&sql);
+        let mut index: HashMap<(ProjectId, &str), usize> = HashMap::with_capacity(chunk.len());
+        for (i, e) in chunk.iter().enumerate() {
+            index.entry((e.project, e.event.message_id.as_str())).or_insert(base + i);
+            q = q
+                .bind(e.project)
+                .bind(&e.event.message_id)
+                .bind(e.event.kind.as_str())
+                .bind(&e.event.name)
+                .bind(&e.event.user_id)
+                .bind(&e.event.anonymous_id)
+                .bind(e.customer)
+                .bind(e.touchpoint)
+                .bind(e.event.timestamp)
+                .bind(e.event.received_at)
+                .bind(e.event.flags.0 as i64)
+                .bind(e.event.body.to_string());
+        }
+        let rows = q.fetch_all(&mut *c).await?;
+        for r in rows {
+            let p: i64 = r.try_get(0)?;
+            let m: String = r.try_get(1)?;
+            if let Some(&i) = index.get(&(p, m.as_str())) {
+                inserted[i] = true;
+                let e = &events[i];
+                *volume
+                    .entry((e.project, e.event.timestamp.div_euclid(DAY_MS), e.touchpoint.unwrap_or(0)))
+                    .or_default() += 1;
+            }
+        }
+    }
+    for ((project, day, tp), n) in volume {
+        sqlx::query(
+            "INSERT INTO daily_volume (project_id, day, touchpoint_id, events) VALUES (?, ?, ?, ?)
+             ON CONFLICT (project_id, day, touchpoint_id) DO UPDATE SET events = daily_volume.events + excluded.events",
+        )
+        .bind(project)
+        .bind(day)
+        .bind(tp)
+        .bind(n)
+        .execute(&mut *c)
+        .await?;
+    }
+    for f in failed {
+        sqlx::query(
+            "INSERT INTO failed_events (project_id, received_ms, source, field, reason, raw) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(f.project)
+        .bind(f.received_at)
+        .bind(&f.source)
+        .bind(&f.field)
+        .bind(&f.reason)
+        .bind(&f.raw)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(inserted)
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn append_events(&self, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<bool>> {
+        let mut tx = self.pool.begin().await?;
+        let r = append_in(&mut tx, events, failed).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+
+    async fn scan_events(&self, project: Option<ProjectId>, after_id: i64, limit: usize) -> Result<Vec<StoredEvent>> {
+        let rows = match project {
+            Some(p) => {
+                sqlx::query(&format!(
+                    "SELECT {EVENT_COLS} FROM events WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?"
+                ))
+                .bind(p)
+                .bind(after_id)
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!("SELECT {EVENT_COLS} FROM events WHERE id > ? ORDER BY id LIMIT ?"))
+                    .bind(after_id)
+                    .bind(limit as i64)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(event_row).collect()
+    }
+
+    async fn customer_events(
+        &self,
+        customers: &[CustomerId],
+        before: Option<(i64, i64)>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
+        if customers.is_empty() {
+            return Ok(vec![]);
+        }
+        let marks = vec!["?"; customers.len()].join(",");
+        let (bt, bi) = before.unwrap_or((i64::MAX, i64::MAX));
+        let sql = format!(
+            "SELECT {EVENT_COLS} FROM events WHERE customer_id IN ({marks}) AND (ts_ms < ? OR (ts_ms = ? AND id < ?))
+             ORDER BY ts_ms DESC, id DESC LIMIT ?"
+        );
+        let mut q = sqlx::query(&sql);
+        for c in customers {
+            q = q.bind(c);
+        }
+        let rows = q.bind(bt).bind(bt).bind(bi).bind(limit as i64).fetch_all(&self.pool).await?;
+        rows.iter().map(event_row).collect()
+    }
+
+    async fn count_events(&self, project: ProjectId) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE project_id = ?")
+            .bind(project)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn failed_events(&self, project: ProjectId, before_id: Option<i64>, limit: usize) -> Result<Vec<FailedEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, project_id, received_ms, source, field, reason, raw FROM failed_events
+             WHERE project_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(project)
+        .bind(before_id.unwrap_or(i64::MAX))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FailedEvent {
+                    id: r.try_get("id")?,
+                    event: NewFailedEvent {
+                        project: r.try_get("project_id")?,
+                        received_at: r.try_get("received_ms")?,
+                        source: r.try_get("source")?,
+                        field: r.try_get("field")?,
+                        reason: r.try_get("reason")?,
+                        raw: r.try_get("raw")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn set_touchpoints(&self, updates: &[(i64, Option<i64>)]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (id, tp) in updates {
+            sqlx::query("UPDATE events SET touchpoint_id = ? WHERE id = ?")
+                .bind(tp)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rebuild_volume(&self, project: ProjectId) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM daily_volume WHERE project_id = ?")
+            .bind(project)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO daily_volume (project_id, day, touchpoint_id, events)
+             SELECT project_id, (ts_ms - ((ts_ms % 86400000) + 86400000) % 86400000) / 86400000, COALESCE(touchpoint_id, 0), COUNT(*)
+             FROM events WHERE project_id = ? GROUP BY 1, 2, 3",
+        )
+        .bind(project)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn daily_volume(&self, project: ProjectId, from_day: i64, to_day: i64) -> Result<Vec<VolumeRow>> {
+        let rows = sqlx::query(
+            "SELECT day, touchpoint_id, events FROM daily_volume WHERE project_id = ? AND day >= ? AND day <= ?
+             ORDER BY day, touchpoint_id",
+        )
+        .bind(project)
+        .bind(from_day)
+        .bind(to_day)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(VolumeRow {
+                    day: r.try_get(0)?,
+                    touchpoint_id: r.try_get(1)?,
+                    events: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl MetaStore for SqliteStore {
+    async fn create_project(&self, name: &str, catalog: &Catalog) -> Result<Project> {
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM projects WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Err(StoreError::Exists(format!("project {name:?}")));
+        }
+        let now = now_ms();
+        let id: i64 = sqlx::query_scalar("INSERT INTO projects (name, stages, created_ms) VALUES (?, ?, ?) RETURNING id")
+            .bind(name)
+            .bind(serde_json::to_string(&catalog.stages).expect("stages serialize"))
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        for tp in &catalog.touchpoints {
+            insert_touchpoint(&mut tx, id, tp).await?;
+        }
+        for r in &catalog.rules {
+            insert_rule(&mut tx, id, r).await?;
+        }
+        tx.commit().await?;
+        self.project(id).await?.ok_or_else(|| StoreError::NotFound(format!("project {id}")))
+    }
+
+    async fn projects(&self) -> Result<Vec<Project>> {
+        let rows = sqlx::query("SELECT * FROM projects ORDER BY id").fetch_all(&self.pool).await?;
+        rows.iter().map(project_row).collect()
+    }
+
+    async fn project(&self, id: ProjectId) -> Result<Option<Project>> {
+        let row = sqlx::query("SELECT * FROM projects WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(project_row).transpose()
+    }
+
+    async fn project_by_name(&self, name: &str) -> Result<Option<Project>> {
+        let row = sqlx::query("SELECT * FROM projects WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(project_row).transpose()
+    }
+
+    async fn create_key(&self, project: ProjectId, kind: KeyKind, token_hash: &str, prefix: &str) -> Result<KeyInfo> {
+        if self.project(project).await?.is_none() {
+            return Err(StoreError::NotFound(format!("project {project}")));
+        }
+        let row = sqlx::query(
+            "INSERT INTO api_keys (project_id, kind, token_hash, prefix, created_ms) VALUES (?, ?, ?, ?, ?)
+             RETURNING id, project_id, kind, prefix, created_ms",
+        )
+        .bind(project)
+        .bind(kind.as_str())
+        .bind(token_hash)
+        .bind(prefix)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        key_row(&row)
+    }
+
+    async fn key_by_hash(&self, token_hash: &str) -> Result<Option<KeyInfo>> {
+        let row = sqlx::query(
+            "SELECT id, project_id, kind, prefix, created_ms FROM api_keys WHERE token_hash = ? AND revoked_ms IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(key_row).transpose()
+    }
+
+    async fn keys(&self, project: ProjectId) -> Result<Vec<KeyInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, project_id, kind, prefix, created_ms FROM api_keys WHERE project_id = ? AND revoked_ms IS NULL ORDER BY id",
+        )
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(key_row).collect()
+    }
+
+    async fn touchpoints(&self, project: ProjectId) -> Result<Vec<StoredTouchpoint>> {
+        let rows = sqlx::query("SELECT * FROM touchpoints WHERE project_id = ? ORDER BY id")
+            .bind(project)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(touchpoint_row).collect()
+    }
+
+    async fn upsert_touchpoint(&self, project: ProjectId, tp: &Touchpoint) -> Result<i64> {
+        let mut c = self.pool.acquire().await?;
+        insert_touchpoint(&mut c, project, tp).await
+    }
+
+    async fn ensure_touchpoint(&self, project: ProjectId, tp: &Touchpoint) -> Result<i64> {
+        let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM touchpoints WHERE project_id = ? AND key = ?")
+            .bind(project)
+            .bind(&tp.key)
+            .fetch_optional(&self.pool)
+            .await?;
+        match existing {
+            Some(id) => Ok(id),
+            None => self.upsert_touchpoint(project, tp).await,
+        }
+    }
+
+    async fn rules(&self, project: ProjectId) -> Result<Vec<Rule>> {
+        let rows = sqlx::query("SELECT * FROM rules WHERE project_id = ? ORDER BY priority, id")
+            .bind(project)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rule_row).collect()
+    }
+
+    async fn add_rule(&self, project: ProjectId, rule: &Rule) -> Result<Rule> {
+        let mut c = self.pool.acquire().await?;
+        let id = insert_rule(&mut c, project, rule).await?;
+        Ok(Rule { id, ..rule.clone() })
+    }
+
+    async fn update_rule(&self, project: ProjectId, rule: &Rule) -> Result<()> {
+        let n = sqlx::query(
+            "UPDATE rules SET priority = ?, touchpoint_key = ?, event_type = ?, event_name = ?, conditions = ?
+             WHERE id = ? AND project_id = ?",
+        )
+        .bind(rule.priority)
+        .bind(&rule.touchpoint)
+        .bind(rule.event_type.map(|t| t.as_str()))
+        .bind(&rule.event_name)
+        .bind(serde_json::to_string(&rule.conditions).expect("conditions serialize"))
+        .bind(rule.id)
+        .bind(project)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("rule {}", rule.id)));
+        }
+        Ok(())
+    }
+
+    async fn delete_rule(&self, project: ProjectId, id: i64) -> Result<()> {
+        let n = sqlx::query("DELETE FROM rules WHERE id = ? AND project_id = ?")
+            .bind(id)
+            .bind(project)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("rule {id}")));
+        }
+        Ok(())
+    }
+
+    async fn apply_identity(&self, ops: &[IdentityOp], traits: &[(CustomerId, Map<String, Value>)]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        apply_identity_in(&mut tx, ops, traits).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn load_identity_graph(&self) -> Result<IdentityGraph> {
+        let mut g = IdentityGraph::new();
+        let mut rows = sqlx::query("SELECT id, user_id, merged_into FROM customers").fetch(&self.pool);
+        while let Some(r) = rows.try_next().await? {
+            g.load_customer(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        }
+        drop(rows);
+        let mut rows = sqlx::query("SELECT project_id, kind, value, customer_id FROM identities").fetch(&self.pool);
+        while let Some(r) = rows.try_next().await? {
+            let kind: String = r.try_get(1)?;
+            let kind = IdentityKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("identity kind {kind}")))?;
+            g.load_identity(r.try_get(0)?, kind, r.try_get(2)?, r.try_get(3)?);
+        }
+        Ok(g)
+    }
+
+    async fn customer(&self, id: CustomerId) -> Result<Option<Customer>> {
+        let row = sqlx::query("SELECT * FROM customers WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(customer_row).transpose()
+    }
+
+    async fn customers(&self, project: ProjectId, after_id: i64, limit: usize) -> Result<Vec<Customer>> {
+        let rows = sqlx::query(
+            "SELECT * FROM customers WHERE project_id = ? AND merged_into IS NULL AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(project)
+        .bind(after_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(customer_row).collect()
+    }
+
+    async fn merged_ids(&self, id: CustomerId) -> Result<Vec<CustomerId>> {
+        Ok(sqlx::query_scalar("SELECT id FROM customers WHERE id = ? OR merged_into = ? ORDER BY id")
+            .bind(id)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn identities(&self, id: CustomerId) -> Result<Vec<Identity>> {
+        let rows = sqlx::query(
+            "SELECT kind, value, customer_id FROM identities WHERE customer_id IN
+                 (SELECT id FROM customers WHERE id = ? OR merged_into = ?) ORDER BY kind DESC, created_ms, value",
+        )
+        .bind(id)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get(0)?;
+                Ok(Identity {
+                    kind: IdentityKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("identity kind {kind}")))?,
+                    value: r.try_get(1)?,
+                    customer_id: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn conflicts(&self, project: ProjectId, limit: usize) -> Result<Vec<Conflict>> {
+        let rows = sqlx::query(
+            "SELECT id, customer_id, other_customer_id, identity, detail, created_ms FROM identity_conflicts
+             WHERE project_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(project)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Conflict {
+                    id: r.try_get(0)?,
+                    customer_id: r.try_get(1)?,
+                    other_customer_id: r.try_get(2)?,
+                    identity: r.try_get(3)?,
+                    detail: r.try_get(4)?,
+                    created_ms: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn commit(&self, batch: &CommitBatch) -> Result<Vec<bool>> {
+        let mut tx = self.pool.begin().await?;
+        apply_identity_in(&mut tx, &batch.identity_ops, &batch.traits).await?;
+        let r = append_in(&mut tx, &batch.events, &batch.failed).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+}

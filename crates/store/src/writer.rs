@@ -1,0 +1,457 @@
+//! The single writer: every event, from the HTTP API, an import or the demo, goes through
+//! here. Requests hand over their validated events; the writer classifies them, stitches
+//! identities, drops duplicates and commits many requests in one transaction (group
+//! commit), then answers each request only after that commit — so an acknowledged event
+//! is on disk.
+//!
+//! Memory is bounded: a request must get one permit per event from a semaphore of
+//! `queue_events` before it is queued, so a store that cannot keep up makes callers wait
+//! ([`Writer::submit_wait`], the importer) or turns them away at once ([`Writer::submit`],
+//! the API, which answers 503 with `Retry-After`).
+
+use crate::{CommitBatch, NewEvent, NewFailedEvent, Store, StoreError};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use touchpoint_core::catalog::Classifier;
+use touchpoint_core::{Event, EventType, IdentityGraph, ProjectId, Touchpoint};
+
+/// Writer settings.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterConfig {
+    /// Events that may wait for a commit at once (the bound on queued memory).
+    pub queue_events: usize,
+    /// Most events in one group commit.
+    pub max_group_events: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            queue_events: 200_000,
+            max_group_events: 20_000,
+        }
+    }
+}
+
+/// Events handed to the writer by one request.
+#[derive(Debug, Default)]
+pub struct Submission {
+    /// Project.
+    pub project: ProjectId,
+    /// Valid events.
+    pub events: Vec<Event>,
+    /// Rejected events, to be kept.
+    pub failed: Vec<NewFailedEvent>,
+}
+
+/// What became of a submission, once committed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Receipt {
+    /// Events stored now.
+    pub stored: usize,
+    /// Events already stored before (same project and messageId), or twice in this batch.
+    pub duplicates: usize,
+    /// Failed events kept.
+    pub failed: usize,
+}
+
+/// Why a submission was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The queue is full: try again shortly.
+    #[error("the ingest queue is full")]
+    Busy,
+    /// The store failed or the writer stopped; nothing of this submission was acknowledged.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Counters the server exposes as Prometheus metrics.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Events stored.
+    pub stored: AtomicU64,
+    /// Duplicate events acknowledged and not stored.
+    pub duplicates: AtomicU64,
+    /// Failed events kept.
+    pub failed: AtomicU64,
+    /// Group commits made.
+    pub commits: AtomicU64,
+    /// Group commits that failed.
+    pub commit_errors: AtomicU64,
+    /// Events waiting for a commit now.
+    pub queued: AtomicU64,
+    /// Commit latency histogram: counts per bucket of [`COMMIT_BUCKETS`] (seconds), plus +Inf.
+    pub commit_hist: [AtomicU64; COMMIT_BUCKETS.len() + 1],
+    /// Sum of commit latencies, in microseconds.
+    pub commit_us_sum: AtomicU64,
+}
+
+/// Upper bounds of the commit latency histogram buckets, in seconds.
+pub const COMMIT_BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+impl WriterStats {
+    fn observe_commit(&self, secs: f64) {
+        let i = COMMIT_BUCKETS.iter().position(|&b| secs <= b).unwrap_or(COMMIT_BUCKETS.len());
+        self.commit_hist[i].fetch_add(1, Relaxed);
+        self.commit_us_sum.fetch_add((secs * 1e6) as u64, Relaxed);
+        self.commits.fetch_add(1, Relaxed);
+    }
+}
+
+struct Job {
+    sub: Submission,
+    reply: oneshot::Sender<Result<Receipt, String>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+enum Msg {
+    Write(Job),
+    Reload(ProjectId, oneshot::Sender<()>),
+}
+
+/// A handle to the writer task; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::UnboundedSender<Msg>,
+    permits: Arc<Semaphore>,
+    capacity: usize,
+    stats: Arc<WriterStats>,
+    store: Arc<dyn Store>,
+}
+
+impl Writer {
+    /// Load the identity graph and start the writer task. It runs until every handle is
+    /// dropped, finishing the jobs already queued.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        config: WriterConfig,
+    ) -> Result<(Writer, tokio::task::JoinHandle<()>), StoreError> {
+        let graph = store.load_identity_graph().await?;
+        tracing::info!(
+            customers = graph.customer_count(),
+            identities = graph.identity_count(),
+            "identity graph loaded"
+        );
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(WriterStats::default());
+        let task = Task {
+            store: store.clone(),
+            graph,
+            projects: HashMap::new(),
+            stats: stats.clone(),
+            max_group: config.max_group_events.max(1),
+        };
+        let handle = tokio::spawn(task.run(rx));
+        let capacity = config.queue_events.max(1);
+        Ok((
+            Writer {
+                tx,
+                permits: Arc::new(Semaphore::new(capacity)),
+                capacity,
+                stats,
+                store,
+            },
+            handle,
+        ))
+    }
+
+    /// The writer's counters.
+    pub fn stats(&self) -> &Arc<WriterStats> {
+        &self.stats
+    }
+
+    /// The store it writes to.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn weight(&self, sub: &Submission) -> u32 {
+        (sub.events.len() + sub.failed.len()).clamp(1, self.capacity) as u32
+    }
+
+    /// Submit, or fail with [`SubmitError::Busy`] at once when the queue is full.
+    pub async fn submit(&self, sub: Submission) -> Result<Receipt, SubmitError> {
+        let permit = self
+            .permits
+            .clone()
+            .try_acquire_many_owned(self.weight(&sub))
+            .map_err(|_| SubmitError::Busy)?;
+        self.send(sub, permit).await
+    }
+
+    /// Submit, waiting for room in the queue.
+    pub async fn submit_wait(&self, sub: Submission) -> Result<Receipt, SubmitError> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_many_owned(self.weight(&sub))
+            .await
+            .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+        self.send(sub, permit).await
+    }
+
+    async fn send(&self, sub: Submission, permit: OwnedSemaphorePermit) -> Result<Receipt, SubmitError> {
+        let (reply, rx) = oneshot::channel();
+        let n = (sub.events.len() + sub.failed.len()) as u64;
+        self.stats.queued.fetch_add(n, Relaxed);
+        let sent = self.tx.send(Msg::Write(Job {
+            sub,
+            reply,
+            _permit: permit,
+        }));
+        let result = match sent {
+            Ok(()) => rx.await.map_err(|_| SubmitError::Unavailable("the writer stopped".into())),
+            Err(_) => Err(SubmitError::Unavailable("the writer stopped".into())),
+        };
+        self.stats.queued.fetch_sub(n, Relaxed);
+        result?.map_err(SubmitError::Unavailable)
+    }
+
+    /// Make the writer re-read a project's rules and touchpoints (after they changed).
+    /// Returns once events after this call are classified by the new rules.
+    pub async fn reload(&self, project: ProjectId) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Reload(project, tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Re-classify a project's stored events with its current rules: reload the writer,
+    /// then rewrite every event whose touchpoint changed, then recount the daily volumes.
+    pub async fn reclassify(&self, project: ProjectId) -> Result<ReclassifyReport, StoreError> {
+        self.reload(project).await;
+        let store = &self.store;
+        let classifier = Classifier::new(store.rules(project).await?);
+        let mut ids: HashMap<String, i64> = store
+            .touchpoints(project)
+            .await?
+            .into_iter()
+            .map(|t| (t.touchpoint.key, t.id))
+            .collect();
+        let mut report = ReclassifyReport::default();
+        let mut after = 0;
+        loop {
+            let page = store.scan_events(Some(project), after, 5_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            let mut updates = vec![];
+            for e in &page {
+                report.scanned += 1;
+                let body: serde_json::Value = serde_json::from_str(&e.body)
+                    .map_err(|err| StoreError::Corrupt(format!("event {}: {err}", e.id)))?;
+                let event = Event {
+                    message_id: e.message_id.clone(),
+                    kind: e.kind,
+                    name: e.name.clone(),
+                    user_id: e.user_id.clone(),
+                    anonymous_id: e.anonymous_id.clone(),
+                    previous_id: None,
+                    group_id: None,
+                    timestamp: e.timestamp,
+                    received_at: e.received_at,
+                    flags: touchpoint_core::EventFlags(e.flags),
+                    body,
+                };
+                let tp = match classifier.classify(&event) {
+                    None => None,
+                    Some(c) => Some(match ids.get(&c.key) {
+                        Some(&id) => id,
+                        None => {
+                            let (name, channel) = c.discovered.clone().unwrap_or((c.key.clone(), touchpoint_core::Channel::Other));
+                            let id = store.ensure_touchpoint(project, &Touchpoint::discovered(&c.key, &name, channel)).await?;
+                            ids.insert(c.key, id);
+                            id
+                        }
+                    }),
+                };
+                if tp != e.touchpoint_id {
+                    updates.push((e.id, tp));
+                }
+            }
+            report.changed += updates.len() as u64;
+            store.set_touchpoints(&updates).await?;
+        }
+        store.rebuild_volume(project).await?;
+        self.reload(project).await;
+        Ok(report)
+    }
+}
+
+/// What a re-classification did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReclassifyReport {
+    /// Events looked at.
+    pub scanned: u64,
+    /// Events whose touchpoint changed.
+    pub changed: u64,
+}
+
+struct ProjectState {
+    classifier: Classifier,
+    touchpoints: HashMap<String, i64>,
+}
+
+struct Task {
+    store: Arc<dyn Store>,
+    graph: IdentityGraph,
+    projects: HashMap<ProjectId, ProjectState>,
+    stats: Arc<WriterStats>,
+    max_group: usize,
+}
+
+impl Task {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        let mut pending: Option<Msg> = None;
+        loop {
+            let first = match pending.take() {
+                Some(m) => m,
+                None => match rx.recv().await {
+                    Some(m) => m,
+                    None => break,
+                },
+            };
+            let mut jobs = match first {
+                Msg::Reload(p, done) => {
+                    self.projects.remove(&p);
+                    let _ = done.send(());
+                    continue;
+                }
+                Msg::Write(j) => vec![j],
+            };
+            let mut n = jobs[0].sub.events.len();
+            while n < self.max_group {
+                match rx.try_recv() {
+                    Ok(Msg::Write(j)) => {
+                        n += j.sub.events.len();
+                        jobs.push(j);
+                    }
+                    Ok(other) => {
+                        // A reload must wait until the jobs queued before it are committed.
+                        pending = Some(other);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.process(jobs).await;
+        }
+    }
+
+    async fn project(&mut self, p: ProjectId) -> Result<&mut ProjectState, StoreError> {
+        if !self.projects.contains_key(&p) {
+            let classifier = Classifier::new(self.store.rules(p).await?);
+            let touchpoints = self
+                .store
+                .touchpoints(p)
+                .await?
+                .into_iter()
+                .map(|t| (t.touchpoint.key, t.id))
+                .collect();
+            self.projects.insert(p, ProjectState { classifier, touchpoints });
+        }
+        Ok(self.projects.get_mut(&p).expect("just inserted"))
+    }
+
+    async fn touchpoint_of(&mut self, p: ProjectId, event: &Event) -> Result<Option<i64>, StoreError> {
+        let state = self.project(p).await?;
+        let Some(c) = state.classifier.classify(event) else { return Ok(None) };
+        if let Some(&id) = state.touchpoints.get(&c.key) {
+            return Ok(Some(id));
+        }
+        let (name, channel) = c.discovered.clone().unwrap_or((c.key.clone(), touchpoint_core::Channel::Other));
+        let id = self
+            .store
+            .ensure_touchpoint(p, &Touchpoint::discovered(&c.key, &name, channel))
+            .await?;
+        tracing::info!(project = p, key = %c.key, "new touchpoint discovered");
+        self.project(p).await?.touchpoints.insert(c.key, id);
+        Ok(Some(id))
+    }
+
+    async fn build(&mut self, jobs: &mut [Job]) -> Result<(CommitBatch, Vec<Vec<Option<usize>>>), StoreError> {
+        let mut batch = CommitBatch::default();
+        let mut seen: HashSet<(ProjectId, String)> = HashSet::new();
+        let mut slots = Vec::with_capacity(jobs.len());
+        for job in jobs.iter_mut() {
+            let p = job.sub.project;
+            let mut job_slots = Vec::with_capacity(job.sub.events.len());
+            for event in std::mem::take(&mut job.sub.events) {
+                if !seen.insert((p, event.message_id.clone())) {
+                    job_slots.push(None);
+                    continue;
+                }
+                let touchpoint = self.touchpoint_of(p, &event).await?;
+                let customer = match (event.kind, &event.previous_id, &event.user_id) {
+                    (EventType::Alias, Some(prev), Some(user)) => self.graph.alias(p, prev, user, &mut batch.identity_ops),
+                    _ => self.graph.resolve(
+                        p,
+                        event.user_id.as_deref(),
+                        event.anonymous_id.as_deref(),
+                        &mut batch.identity_ops,
+                    ),
+                };
+                if event.kind == EventType::Identify {
+                    if let Some(t) = event.body.get("traits").and_then(|t| t.as_object()) {
+                        if !t.is_empty() {
+                            batch.traits.push((customer, t.clone()));
+                        }
+                    }
+                }
+                job_slots.push(Some(batch.events.len()));
+                batch.events.push(NewEvent {
+                    project: p,
+                    event,
+                    customer,
+                    touchpoint,
+                });
+            }
+            batch.failed.append(&mut job.sub.failed.clone());
+            slots.push(job_slots);
+        }
+        Ok((batch, slots))
+    }
+
+    async fn process(&mut self, mut jobs: Vec<Job>) {
+        let built = self.build(&mut jobs).await;
+        let started = Instant::now();
+        let result = match built {
+            Ok((batch, slots)) => self.store.commit(&batch).await.map(|flags| (flags, slots)),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok((flags, slots)) => {
+                self.stats.observe_commit(started.elapsed().as_secs_f64());
+                for (job, job_slots) in jobs.into_iter().zip(slots) {
+                    let stored = job_slots.iter().filter(|s| s.is_some_and(|i| flags[i])).count();
+                    let receipt = Receipt {
+                        stored,
+                        duplicates: job_slots.len() - stored,
+                        failed: job.sub.failed.len(),
+                    };
+                    self.stats.stored.fetch_add(receipt.stored as u64, Relaxed);
+                    self.stats.duplicates.fetch_add(receipt.duplicates as u64, Relaxed);
+                    self.stats.failed.fetch_add(receipt.failed as u64, Relaxed);
+                    let _ = job.reply.send(Ok(receipt));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "group commit failed; reloading the identity graph");
+                self.stats.commit_errors.fetch_add(1, Relaxed);
+                // The in-memory graph may hold changes that were not committed.
+                match self.store.load_identity_graph().await {
+                    Ok(g) => self.graph = g,
+                    Err(e2) => tracing::error!(error = %e2, "could not reload the identity graph"),
+                }
+                self.projects.clear();
+                for job in jobs {
+                    let _ = job.reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
