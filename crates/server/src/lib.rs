@@ -1,1 +1,177 @@
-//! placeholder
+//! Touchpoint's HTTP server. This is the only crate that knows HTTP: the Segment-compatible
+//! capture API ([`capture`]), the read and admin API ([`read`]), health checks, Prometheus
+//! metrics and the OpenAPI document.
+//!
+//! A server is [`run`]`(listener, config, shutdown)`: tests bind port 0 and pass a future
+//! that ends the server. [`Server`] splits that in two for callers that need the store
+//! and the writer before serving (the demo loads its data through the same writer).
+
+pub mod auth;
+pub mod capture;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod ratelimit;
+pub mod read;
+
+pub use config::Config;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
+use touchpoint_store::writer::{Writer, WriterConfig};
+use touchpoint_store::Store;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store (reads go straight to it; writes go through the writer).
+    pub store: Arc<dyn Store>,
+    /// The single writer.
+    pub writer: Writer,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Found API keys.
+    pub keys: Arc<auth::KeyCache>,
+    /// Per-key rate limits.
+    pub limiter: Arc<ratelimit::RateLimiter>,
+    /// HTTP counters.
+    pub metrics: Arc<metrics::HttpMetrics>,
+}
+
+/// A server whose store is open and whose writer runs, not yet serving.
+pub struct Server {
+    state: AppState,
+    writer_task: tokio::task::JoinHandle<()>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] touchpoint_store::StoreError),
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Server {
+    /// Open the embedded store in the configured data directory and start the writer.
+    pub async fn open(config: Config) -> Result<Server, ServerError> {
+        let store = SqliteStore::open(
+            &config.data_dir,
+            OpenMode::Writer,
+            &SqliteOptions {
+                durable: config.durable,
+                cache_mib: config.cache_mib,
+            },
+        )
+        .await?;
+        Server::with_store(config, Arc::new(store)).await
+    }
+
+    /// Start the writer on a store that is already open.
+    pub async fn with_store(config: Config, store: Arc<dyn Store>) -> Result<Server, ServerError> {
+        let (writer, writer_task) = Writer::start(
+            store.clone(),
+            WriterConfig {
+                queue_events: config.queue_events,
+                max_group_events: config.max_group_events,
+            },
+        )
+        .await?;
+        let state = AppState {
+            store,
+            writer,
+            limiter: Arc::new(ratelimit::RateLimiter::new(config.rate_limit, config.rate_burst)),
+            config: Arc::new(config),
+            keys: Arc::default(),
+            metrics: Arc::default(),
+        };
+        Ok(Server { state, writer_task })
+    }
+
+    /// The state, for loading data before serving.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve until `shutdown` completes, then finish queued writes and stop.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+        let app = router(self.state.clone());
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        let Server { state, writer_task } = self;
+        drop(state);
+        let _ = writer_task.await;
+        Ok(())
+    }
+}
+
+/// Open the store, start the writer and serve until `shutdown`.
+pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+    Server::open(config).await?.serve(listener, shutdown).await
+}
+
+/// Every route of the API.
+pub fn router(state: AppState) -> Router {
+    let capture = Router::new()
+        .route("/v1/track", post(capture::track))
+        .route("/v1/page", post(capture::page))
+        .route("/v1/screen", post(capture::screen))
+        .route("/v1/identify", post(capture::identify))
+        .route("/v1/group", post(capture::group))
+        .route("/v1/alias", post(capture::alias))
+        .route("/v1/batch", post(capture::batch))
+        .layer(tower_http::cors::CorsLayer::very_permissive().max_age(std::time::Duration::from_secs(86_400)));
+    Router::new()
+        .merge(capture)
+        .route("/api/project", get(read::project))
+        .route("/api/touchpoints", get(read::touchpoints))
+        .route("/api/touchpoints/{key}", put(read::put_touchpoint))
+        .route("/api/rules", get(read::rules).post(read::add_rule))
+        .route("/api/rules/{id}", put(read::put_rule).delete(read::delete_rule))
+        .route("/api/customers", get(read::customers))
+        .route("/api/customers/lookup", get(read::lookup))
+        .route("/api/customers/{id}", get(read::customer))
+        .route("/api/customers/{id}/timeline", get(read::timeline))
+        .route("/api/failed-events", get(read::failed_events))
+        .route("/api/identity-conflicts", get(read::conflicts))
+        .route("/api/volume", get(read::volume))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_requests))
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::NotFound(format!("no route {}; see /openapi.json", uri.path()))
+}
+
+/// `GET /healthz`: the process is alive.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive")))]
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the store answers and the writer runs.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready"), (status = 503, description = "Not ready")))]
+pub async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    match s.store.projects().await {
+        Ok(p) => (StatusCode::OK, Json(serde_json::json!({"status": "ready", "projects": p.len()}))),
+        Err(e) => {
+            tracing::error!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable"})))
+        }
+    }
+}

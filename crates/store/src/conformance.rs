@@ -126,6 +126,9 @@ async fn identity(s: Arc<dyn Store>) {
     assert_eq!(s.merged_ids(alice).await.unwrap(), vec![anon, alice]);
     let ids = s.identities(alice).await.unwrap();
     assert_eq!(ids.len(), 2);
+    assert_eq!(s.find_identity(p, IdentityKind::Anonymous, "cookie-1").await.unwrap(), Some(anon));
+    assert_eq!(s.find_identity(p, IdentityKind::User, "bob").await.unwrap(), Some(bob));
+    assert_eq!(s.find_identity(p, IdentityKind::User, "nobody").await.unwrap(), None);
     let conflicts = s.conflicts(p, 10).await.unwrap();
     assert_eq!(conflicts.len(), 1);
     assert_eq!((conflicts[0].customer_id, conflicts[0].other_customer_id), (bob, alice));

@@ -291,6 +291,8 @@ pub trait MetaStore: Send + Sync {
     async fn apply_identity(&self, ops: &[IdentityOp], traits: &[(CustomerId, Map<String, Value>)]) -> Result<()>;
     /// Rebuild the identity graph of every project.
     async fn load_identity_graph(&self) -> Result<touchpoint_core::IdentityGraph>;
+    /// The customer an identity was attached to (follow `merged_into` for the current one).
+    async fn find_identity(&self, project: ProjectId, kind: IdentityKind, value: &str) -> Result<Option<CustomerId>>;
     /// One customer.
     async fn customer(&self, id: CustomerId) -> Result<Option<Customer>>;
     /// Customers of a project (canonical ones), by id, after a cursor.

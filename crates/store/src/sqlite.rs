@@ -743,6 +743,15 @@ impl MetaStore for SqliteStore {
         Ok(g)
     }
 
+    async fn find_identity(&self, project: ProjectId, kind: IdentityKind, value: &str) -> Result<Option<CustomerId>> {
+        Ok(sqlx::query_scalar("SELECT customer_id FROM identities WHERE project_id = ? AND kind = ? AND value = ?")
+            .bind(project)
+            .bind(kind.as_str())
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     async fn customer(&self, id: CustomerId) -> Result<Option<Customer>> {
         let row = sqlx::query("SELECT * FROM customers WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(customer_row).transpose()

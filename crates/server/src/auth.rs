@@ -1,0 +1,75 @@
+//! API keys on requests: HTTP Basic with the key as user name (what Segment SDKs send),
+//! `Authorization: Bearer <key>`, or `writeKey` in a capture request's body. Keys are
+//! looked up by their SHA-256 hash; found keys are cached for the life of the process.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::http::{header, HeaderMap};
+use base64::Engine;
+use std::collections::HashMap;
+use std::sync::RwLock;
+use touchpoint_store::{hash_token, KeyInfo};
+
+/// Found keys by token hash.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    found: RwLock<HashMap<String, KeyInfo>>,
+}
+
+/// The token a request carries in its headers, if any.
+pub fn header_token(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let bad = |why: &str| ApiError::Unauthorized {
+        code: "invalid_key",
+        message: format!("the Authorization header {why}; send `Basic base64(<key>:)` or `Bearer <key>`"),
+    };
+    let value = value.to_str().map_err(|_| bad("is not ASCII"))?;
+    let (scheme, rest) = value.split_once(' ').ok_or_else(|| bad("has no scheme"))?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "basic" => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .map_err(|_| bad("is not valid base64"))?;
+            let text = String::from_utf8(decoded).map_err(|_| bad("is not UTF-8"))?;
+            let user = text.split(':').next().unwrap_or("");
+            Ok((!user.is_empty()).then(|| user.to_string()))
+        }
+        "bearer" => Ok(Some(rest.trim().to_string())),
+        _ => Err(bad("has an unknown scheme")),
+    }
+}
+
+impl AppState {
+    /// Find the key a token names, or answer 401.
+    pub async fn key(&self, token: Option<&str>) -> Result<KeyInfo, ApiError> {
+        let token = token.ok_or(ApiError::Unauthorized {
+            code: "missing_key",
+            message: "no API key: send the write key as the Basic auth user name, as a Bearer token, or as writeKey in the body".into(),
+        })?;
+        let hash = hash_token(token);
+        if let Some(k) = self.keys.found.read().expect("key cache lock").get(&hash) {
+            return Ok(k.clone());
+        }
+        match self.store.key_by_hash(&hash).await? {
+            Some(k) => {
+                self.keys.found.write().expect("key cache lock").insert(hash, k.clone());
+                Ok(k)
+            }
+            None => Err(ApiError::Unauthorized {
+                code: "invalid_key",
+                message: "this API key is not known (or was revoked)".into(),
+            }),
+        }
+    }
+
+    /// The key of a read or admin request: a secret key in the headers.
+    pub async fn secret_key(&self, headers: &HeaderMap) -> Result<KeyInfo, ApiError> {
+        let key = self.key(header_token(headers)?.as_deref()).await?;
+        if !key.kind.can_read() {
+            return Err(ApiError::Forbidden(
+                "a write key can only send events; use a secret key (tps_…) to read and administer".into(),
+            ));
+        }
+        Ok(key)
+    }
+}

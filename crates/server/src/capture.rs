@@ -1,0 +1,293 @@
+//! The capture API, compatible with Segment's HTTP Tracking API: `/v1/track`, `/v1/page`,
+//! `/v1/screen`, `/v1/identify`, `/v1/group`, `/v1/alias` and `/v1/batch`.
+//!
+//! A request is read with a size limit (checked again after gzip decompression, so a gzip
+//! bomb is refused), parsed, authenticated, validated event by event, rate limited and
+//! handed to the single writer; the answer comes only after the group commit that stored
+//! it. Whatever is rejected for its content is kept as a failed event with its reason.
+
+use crate::auth::header_token;
+use crate::error::{ApiError, ItemError};
+use crate::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::Json;
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::Value;
+use std::io::Read;
+use touchpoint_core::event::{json_kind, ParseContext};
+use touchpoint_core::{Event, EventType};
+use touchpoint_store::writer::{Submission, SubmitError};
+use touchpoint_store::{now_ms, KeyInfo, NewFailedEvent};
+
+/// The answer to a capture request.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CaptureResponse {
+    /// Always true on a 200.
+    pub success: bool,
+    /// Events stored by this request.
+    pub stored: usize,
+    /// Events already stored before (same messageId): acknowledged, not stored twice.
+    pub duplicates: usize,
+    /// Batch items that were rejected and kept as failed events.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<ItemError>,
+}
+
+macro_rules! endpoint {
+    ($name:ident, $ty:expr, $path:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "capture",
+            request_body(content = Object, description = "One Segment-spec event", content_type = "application/json"),
+            responses(
+                (status = 200, description = "Stored (durably committed)", body = CaptureResponse),
+                (status = 400, description = "Invalid JSON or event; kept as a failed event"),
+                (status = 401, description = "Missing or unknown write key"),
+                (status = 413, description = "Body or event too large"),
+                (status = 429, description = "Rate limit; see Retry-After"),
+                (status = 503, description = "The store cannot keep up; see Retry-After"),
+            ),
+            security(("basic" = []))
+        )]
+        pub async fn $name(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<CaptureResponse>, ApiError> {
+            capture(s, headers, body, Some($ty)).await
+        }
+    };
+}
+
+endpoint!(track, EventType::Track, "/v1/track", "Record an action the customer took.");
+endpoint!(page, EventType::Page, "/v1/page", "Record a web page view.");
+endpoint!(screen, EventType::Screen, "/v1/screen", "Record an app screen view.");
+endpoint!(identify, EventType::Identify, "/v1/identify", "Say who the customer is, with traits.");
+endpoint!(group, EventType::Group, "/v1/group", "Tie the customer to a group (company, account).");
+endpoint!(alias, EventType::Alias, "/v1/alias", "Say that two ids are one customer.");
+
+/// Record many events of any type: `{"batch": [...], "sentAt": ..., "context": ...}`.
+#[utoipa::path(post, path = "/v1/batch", tag = "capture",
+    request_body(content = Object, description = "`{\"batch\": [event, …]}`", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Valid events stored; rejected items listed in `failed`", body = CaptureResponse),
+        (status = 400, description = "Not a batch, or every item rejected"),
+        (status = 401, description = "Missing or unknown write key"),
+        (status = 413, description = "Body too large"),
+        (status = 429, description = "Rate limit; see Retry-After"),
+        (status = 503, description = "The store cannot keep up; see Retry-After"),
+    ),
+    security(("basic" = []))
+)]
+pub async fn batch(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<CaptureResponse>, ApiError> {
+    capture(s, headers, body, None).await
+}
+
+enum ReadError {
+    TooLarge(Vec<u8>),
+    Io(String),
+}
+
+/// Read a body up to `limit` bytes; past it, keep what was read.
+async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ReadError> {
+    let mut stream = body.into_data_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ReadError::Io(e.to_string()))?;
+        if buf.len() + chunk.len() > limit {
+            buf.extend_from_slice(&chunk[..limit - buf.len()]);
+            return Err(ReadError::TooLarge(buf));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.into())
+}
+
+/// Undo a Content-Encoding, refusing output over `limit` bytes.
+fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, (ApiError, Vec<u8>)> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    let mut out = Vec::new();
+    let read = match encoding.as_str() {
+        "" | "identity" => return Ok(raw),
+        "gzip" | "x-gzip" => flate2::read::GzDecoder::new(&raw[..]).take(limit as u64 + 1).read_to_end(&mut out),
+        "deflate" => flate2::read::ZlibDecoder::new(&raw[..]).take(limit as u64 + 1).read_to_end(&mut out),
+        other => {
+            return Err((
+                ApiError::UnsupportedEncoding(format!("Content-Encoding {other:?} is not supported; use gzip, deflate or none")),
+                raw.to_vec(),
+            ))
+        }
+    };
+    match read {
+        Err(e) => Err((
+            ApiError::invalid("invalid_body", None, format!("the body is not valid {encoding}: {e}")),
+            raw.to_vec(),
+        )),
+        Ok(_) if out.len() > limit => {
+            out.truncate(limit);
+            Err((
+                ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes after {encoding} decompression")),
+                out,
+            ))
+        }
+        Ok(_) => Ok(out.into()),
+    }
+}
+
+fn failed(project: i64, at: i64, field: &str, reason: &str, raw: Vec<u8>) -> NewFailedEvent {
+    NewFailedEvent {
+        project,
+        received_at: at,
+        source: "api".into(),
+        field: field.into(),
+        reason: reason.into(),
+        raw,
+    }
+}
+
+impl AppState {
+    /// Keep a whole rejected request as one failed event (when we know its project), then
+    /// return the error.
+    async fn reject(&self, key: Option<&KeyInfo>, at: i64, err: ApiError, raw: Vec<u8>) -> ApiError {
+        if let Some(k) = key {
+            let field = match &err {
+                ApiError::BadRequest { field: Some(f), .. } => f.clone(),
+                _ => String::new(),
+            };
+            let sub = Submission {
+                project: k.project_id,
+                events: vec![],
+                failed: vec![failed(k.project_id, at, &field, &err.to_string(), raw)],
+            };
+            if let Err(e) = self.writer.submit_wait(sub).await {
+                tracing::warn!(error = %e, "could not keep a failed request");
+            }
+        }
+        self.metrics.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        err
+    }
+}
+
+async fn capture(s: AppState, headers: HeaderMap, body: Body, endpoint: Option<EventType>) -> Result<Json<CaptureResponse>, ApiError> {
+    let at = now_ms();
+    let header_key = match header_token(&headers)? {
+        Some(t) => Some(s.key(Some(&t)).await?),
+        None => None,
+    };
+    let limit = s.config.max_batch_bytes;
+    let raw = match read_limited(body, limit).await {
+        Ok(b) => b,
+        Err(ReadError::TooLarge(partial)) => {
+            let err = ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes; send smaller batches"));
+            return Err(s.reject(header_key.as_ref(), at, err, partial).await);
+        }
+        Err(ReadError::Io(e)) => return Err(ApiError::invalid("invalid_body", None, format!("could not read the body: {e}"))),
+    };
+    let bytes = match decode(&headers, raw, limit) {
+        Ok(b) => b,
+        Err((err, raw)) => return Err(s.reject(header_key.as_ref(), at, err, raw).await),
+    };
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            let message = if e.to_string().contains("recursion limit") {
+                "the body is not valid JSON: it is nested more than 128 levels deep".to_string()
+            } else {
+                format!("the body is not valid JSON: {e}")
+            };
+            let err = ApiError::invalid("invalid_json", None, message);
+            return Err(s.reject(header_key.as_ref(), at, err, bytes.to_vec()).await);
+        }
+    };
+    let key = match header_key {
+        Some(k) => k,
+        None => s.key(value.get("writeKey").and_then(Value::as_str)).await?,
+    };
+    let project = key.project_id;
+    let limits = s.config.limits();
+    let mut sub = Submission { project, ..Default::default() };
+    let mut item_errors = vec![];
+    match endpoint {
+        Some(ty) => {
+            let cx = ParseContext { endpoint_type: Some(ty), received_at: at, ..Default::default() };
+            match Event::parse(value, &cx, &limits) {
+                Ok(e) => sub.events.push(e),
+                Err(e) => {
+                    let err = ApiError::invalid("invalid_event", Some(e.field.clone()), e.to_string());
+                    return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await);
+                }
+            }
+        }
+        None => {
+            let Value::Object(mut obj) = value else {
+                let err = ApiError::invalid(
+                    "invalid_batch",
+                    None,
+                    format!("the body must be an object like {{\"batch\": [...]}}, not {}", json_kind(&value)),
+                );
+                return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await);
+            };
+            let items = match obj.remove("batch") {
+                Some(Value::Array(items)) => items,
+                other => {
+                    let what = other.as_ref().map(json_kind).unwrap_or("missing");
+                    let err = ApiError::invalid("invalid_batch", Some("batch".into()), format!("batch: must be an array of events, not {what}"));
+                    return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await);
+                }
+            };
+            let context = obj.get("context").and_then(Value::as_object);
+            for (i, item) in items.into_iter().enumerate() {
+                let cx = ParseContext {
+                    path: format!("batch[{i}]"),
+                    received_at: at,
+                    batch_sent_at: obj.get("sentAt"),
+                    batch_context: context,
+                    ..Default::default()
+                };
+                let raw_item = serde_json::to_vec(&item).unwrap_or_default();
+                match Event::parse(item, &cx, &limits) {
+                    Ok(e) => sub.events.push(e),
+                    Err(e) => {
+                        sub.failed.push(failed(project, at, &e.field, &e.message, raw_item));
+                        item_errors.push(ItemError { index: i, field: e.field.clone(), message: e.to_string() });
+                    }
+                }
+            }
+        }
+    }
+    if let Err(retry_after) = s.limiter.take(key.id, sub.events.len().max(1)) {
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    let all_failed = sub.events.is_empty() && !item_errors.is_empty();
+    let receipt = s.writer.submit(sub).await.map_err(|e| match e {
+        SubmitError::Busy => ApiError::Unavailable {
+            retry_after: 1,
+            message: "Touchpoint is receiving more events than it can store right now; nothing was stored, retry shortly".into(),
+        },
+        SubmitError::Unavailable(cause) => {
+            tracing::error!(%cause, "store unavailable");
+            ApiError::Unavailable {
+                retry_after: 5,
+                message: "the event store is unavailable; nothing was stored, retry shortly".into(),
+            }
+        }
+    })?;
+    if all_failed {
+        let n = item_errors.len();
+        return Err(ApiError::BadRequest {
+            code: "invalid_batch",
+            message: format!("all {n} events of the batch were rejected (kept as failed events)"),
+            field: Some("batch".into()),
+            failed: item_errors,
+        });
+    }
+    Ok(Json(CaptureResponse {
+        success: true,
+        stored: receipt.stored,
+        duplicates: receipt.duplicates,
+        failed: item_errors,
+    }))
+}

@@ -1,0 +1,191 @@
+//! Server configuration, layered: built-in defaults < a TOML file < `TOUCHPOINT_…`
+//! environment variables < command-line flags. Unknown keys in a file are an error (a typo
+//! should not silently do nothing); unknown environment variables are ignored.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded store keeps its files.
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    pub listen: String,
+    /// fsync each group commit before acknowledging (off: survives a process crash, not a power cut).
+    pub durable: bool,
+    /// Largest event, in bytes, after decompression.
+    pub max_event_bytes: usize,
+    /// Largest request body, in bytes, after decompression.
+    pub max_batch_bytes: usize,
+    /// Deepest JSON nesting inside one event.
+    pub max_depth: usize,
+    /// Events per second each key may send (0: no limit).
+    pub rate_limit: f64,
+    /// Events a key may send in one burst above its rate.
+    pub rate_burst: f64,
+    /// Events that may wait for a commit at once; beyond this the API answers 503.
+    pub queue_events: usize,
+    /// Most events in one group commit.
+    pub max_group_events: usize,
+    /// SQLite page cache, in MiB.
+    pub cache_mib: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("touchpoint-data"),
+            listen: "127.0.0.1:8080".into(),
+            durable: true,
+            max_event_bytes: 32 * 1024,
+            max_batch_bytes: 500 * 1024,
+            max_depth: 24,
+            rate_limit: 50_000.0,
+            rate_burst: 100_000.0,
+            queue_events: 200_000,
+            max_group_events: 20_000,
+            cache_mib: 256,
+        }
+    }
+}
+
+/// A configuration that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("the config file {path} is not valid TOML: {message}")]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// A value has the wrong type, or a key is unknown.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Build the configuration from its layers. `env` is the process environment (only
+    /// `TOUCHPOINT_<FIELD>` variables count); `flags` are `(field, value)` pairs given on
+    /// the command line.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &[(&str, String)],
+    ) -> Result<Config, ConfigError> {
+        let defaults = serde_json::to_value(Config::default()).expect("config serializes");
+        let mut merged: Map<String, Value> = defaults.as_object().cloned().unwrap_or_default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Toml {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+            let as_json = serde_json::to_value(table).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            for (k, v) in as_json.as_object().cloned().unwrap_or_default() {
+                let k = k.replace('-', "_");
+                if !merged.contains_key(&k) {
+                    return Err(ConfigError::Invalid(format!(
+                        "unknown key {k:?} in {}; known keys: {}",
+                        path.display(),
+                        merged.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )));
+                }
+                merged.insert(k, v);
+            }
+        }
+        let mut overlay = |k: &str, raw: &str, source: &str| -> Result<(), ConfigError> {
+            let Some(default) = defaults.get(k) else { return Ok(()) };
+            let v = typed(default, raw)
+                .ok_or_else(|| ConfigError::Invalid(format!("{source}: {raw:?} is not a valid value for {k}")))?;
+            merged.insert(k.to_string(), v);
+            Ok(())
+        };
+        for (name, raw) in env {
+            if let Some(k) = name.strip_prefix("TOUCHPOINT_") {
+                overlay(&k.to_ascii_lowercase(), &raw, &name)?;
+            }
+        }
+        for (k, raw) in flags {
+            overlay(k, raw, &format!("--{}", k.replace('_', "-")))?;
+        }
+        serde_json::from_value(Value::Object(merged)).map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    /// The event limits in the core's terms.
+    pub fn limits(&self) -> touchpoint_core::Limits {
+        touchpoint_core::Limits {
+            max_event_bytes: self.max_event_bytes,
+            max_depth: self.max_depth,
+            ..Default::default()
+        }
+    }
+}
+
+/// Read a raw string as the same JSON type as the default value.
+fn typed(default: &Value, raw: &str) -> Option<Value> {
+    let raw = raw.trim();
+    match default {
+        Value::Bool(_) => match raw.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Some(Value::Bool(true)),
+            "0" | "false" | "no" | "off" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        Value::Number(n) if n.is_f64() => raw.parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)),
+        Value::Number(_) => raw.parse::<u64>().ok().map(|u| Value::Number(u.into())),
+        _ => Some(Value::String(raw.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("touchpoint.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\ndurable = false\nrate-limit = 10.0\nqueue_events = 7\n").unwrap();
+        let env = vec![
+            ("TOUCHPOINT_LISTEN".to_string(), "127.0.0.1:7000".to_string()),
+            ("TOUCHPOINT_QUEUE_EVENTS".to_string(), "9".to_string()),
+            ("TOUCHPOINT_SOMETHING_ELSE".to_string(), "ignored".to_string()),
+            ("HOME".to_string(), "/root".to_string()),
+        ];
+        let c = Config::load(Some(&file), env, &[("queue_events", "11".into())]).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:7000", "env beats file");
+        assert!(!c.durable, "file beats default");
+        assert_eq!(c.rate_limit, 10.0);
+        assert_eq!(c.queue_events, 11, "flag beats env");
+        assert_eq!(c.max_event_bytes, 32 * 1024, "default stays");
+    }
+
+    #[test]
+    fn mistakes_are_reported_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let e = Config::load(Some(&file), vec![], &[]).unwrap_err().to_string();
+        assert!(e.contains("unknown key \"lisen\""), "{e}");
+        let e = Config::load(None, vec![("TOUCHPOINT_DURABLE".into(), "perhaps".into())], &[]).unwrap_err().to_string();
+        assert!(e.contains("TOUCHPOINT_DURABLE") && e.contains("perhaps"), "{e}");
+        std::fs::write(&file, "listen = [").unwrap();
+        let e = Config::load(Some(&file), vec![], &[]).unwrap_err().to_string();
+        assert!(e.contains("not valid TOML"), "{e}");
+    }
+}

@@ -1,0 +1,499 @@
+//! The read and admin API under `/api`, for secret keys: the touchpoint catalog and its
+//! rules (changing a rule re-classifies past events), customers with their identities and
+//! timelines, failed events, identity conflicts and daily volume per touchpoint.
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::Json;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use touchpoint_core::event::format_time;
+use touchpoint_core::{Channel, IdentityKind, Lang, Localized, Rule, Touchpoint, TouchpointKind};
+use touchpoint_store::writer::ReclassifyReport;
+use touchpoint_store::{Conflict, Identity, Project, StoredEvent, StoredTouchpoint};
+
+/// The language asked for by `?lang=` or `Accept-Language`, English by default.
+fn lang(query: Option<&str>, headers: &HeaderMap) -> Lang {
+    query
+        .and_then(Lang::parse)
+        .or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)?
+                .to_str()
+                .ok()?
+                .split(',')
+                .find_map(|part| Lang::parse(part.split(';').next()?.trim()))
+        })
+        .unwrap_or(Lang::En)
+}
+
+/// `GET /api/project`: the key's project.
+#[utoipa::path(get, path = "/api/project", tag = "read", responses((status = 200, body = Object, description = "The project, its stages and settings")), security(("bearer" = [])))]
+pub async fn project(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Project>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    Ok(Json(s.store.project(key.project_id).await?.ok_or_else(|| ApiError::NotFound("project not found".into()))?))
+}
+
+/// A touchpoint as the API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TouchpointView {
+    /// Store id.
+    pub id: i64,
+    /// Key.
+    pub key: String,
+    /// Name in the asked language.
+    pub name: String,
+    /// Names in every language.
+    #[schema(value_type = Object)]
+    pub names: Localized,
+    /// Channel.
+    #[schema(value_type = String)]
+    pub channel: Channel,
+    /// direct / indirect.
+    #[schema(value_type = String)]
+    pub kind: TouchpointKind,
+    /// Stage key.
+    pub stage: Option<String>,
+    /// Owning department.
+    pub department: Option<String>,
+    /// Conversion goal.
+    pub conversion: bool,
+    /// Churn signal.
+    pub churn: bool,
+    /// Found automatically, not classified yet.
+    pub discovered: bool,
+}
+
+fn view(t: &StoredTouchpoint, lang: Lang) -> TouchpointView {
+    let tp = &t.touchpoint;
+    TouchpointView {
+        id: t.id,
+        key: tp.key.clone(),
+        name: tp.names.get(lang).to_string(),
+        names: tp.names.clone(),
+        channel: tp.channel,
+        kind: tp.kind,
+        stage: tp.stage.clone(),
+        department: tp.department.clone(),
+        conversion: tp.conversion,
+        churn: tp.churn,
+        discovered: tp.discovered,
+    }
+}
+
+/// `?lang=`
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct LangQuery {
+    /// en, cs or pl.
+    pub lang: Option<String>,
+}
+
+/// `GET /api/touchpoints`
+#[utoipa::path(get, path = "/api/touchpoints", tag = "catalog", params(LangQuery), responses((status = 200, body = [TouchpointView])), security(("bearer" = [])))]
+pub async fn touchpoints(State(s): State<AppState>, headers: HeaderMap, ApiQuery(q): ApiQuery<LangQuery>) -> Result<Json<Vec<TouchpointView>>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    let l = lang(q.lang.as_deref(), &headers);
+    Ok(Json(s.store.touchpoints(key.project_id).await?.iter().map(|t| view(t, l)).collect()))
+}
+
+/// The classification of a touchpoint, as sent to `PUT /api/touchpoints/{key}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TouchpointInput {
+    /// Names in en/cs/pl; missing ones keep their value.
+    #[schema(value_type = Object)]
+    pub names: Option<Localized>,
+    /// Channel (web, app, email, ads, search, social, review, forum, blog, phone, store, chat, self-service, survey, other).
+    #[schema(value_type = String)]
+    pub channel: Channel,
+    /// direct or indirect.
+    #[schema(value_type = String)]
+    pub kind: TouchpointKind,
+    /// One of the project's stage keys.
+    pub stage: Option<String>,
+    /// Owning department.
+    pub department: Option<String>,
+    /// A conversion goal.
+    #[serde(default)]
+    pub conversion: bool,
+    /// A churn signal.
+    #[serde(default)]
+    pub churn: bool,
+}
+
+/// `PUT /api/touchpoints/{key}`: create or classify a touchpoint.
+#[utoipa::path(put, path = "/api/touchpoints/{key}", tag = "catalog", params(("key" = String, Path, description = "Touchpoint key")), request_body = TouchpointInput,
+    responses((status = 200, body = TouchpointView), (status = 400, description = "Unknown stage or invalid field")), security(("bearer" = [])))]
+pub async fn put_touchpoint(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(tp_key): Path<String>,
+    ApiJson(input): ApiJson<TouchpointInput>,
+) -> Result<Json<TouchpointView>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    let project = s.store.project(key.project_id).await?.ok_or_else(|| ApiError::NotFound("project not found".into()))?;
+    if let Some(stage) = &input.stage {
+        if !project.stages.iter().any(|st| &st.key == stage) {
+            let known: Vec<_> = project.stages.iter().map(|s| s.key.as_str()).collect();
+            return Err(ApiError::invalid("invalid_field", Some("stage".into()), format!("stage {stage:?} is not one of this project's stages: {}", known.join(", "))));
+        }
+    }
+    let existing = s.store.touchpoints(project.id).await?.into_iter().find(|t| t.touchpoint.key == tp_key);
+    let names = input
+        .names
+        .or_else(|| existing.as_ref().map(|e| e.touchpoint.names.clone()))
+        .unwrap_or_else(|| Localized::same(&tp_key));
+    let tp = Touchpoint {
+        key: tp_key.clone(),
+        names,
+        channel: input.channel,
+        kind: input.kind,
+        stage: input.stage,
+        department: input.department,
+        conversion: input.conversion,
+        churn: input.churn,
+        discovered: false,
+    };
+    let id = s.store.upsert_touchpoint(project.id, &tp).await?;
+    s.writer.reload(project.id).await;
+    Ok(Json(view(&StoredTouchpoint { id, touchpoint: tp }, lang(None, &headers))))
+}
+
+/// `GET /api/rules`
+#[utoipa::path(get, path = "/api/rules", tag = "catalog", responses((status = 200, body = [Object], description = "Mapping rules in the order they run")), security(("bearer" = [])))]
+pub async fn rules(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<Rule>>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    Ok(Json(s.store.rules(key.project_id).await?))
+}
+
+/// A rule change and the re-classification it caused.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RuleChange {
+    /// The rule (absent after a delete).
+    #[schema(value_type = Object)]
+    pub rule: Option<Rule>,
+    /// Events looked at and changed.
+    #[schema(value_type = Object)]
+    pub reclassified: ReclassifyReport,
+}
+
+async fn check_rule(s: &AppState, project: i64, rule: &Rule) -> Result<(), ApiError> {
+    let tps = s.store.touchpoints(project).await?;
+    if !tps.iter().any(|t| t.touchpoint.key == rule.touchpoint) {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            Some("touchpoint".into()),
+            format!("touchpoint {:?} does not exist; create it first with PUT /api/touchpoints/{{key}}", rule.touchpoint),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /api/rules`: add a rule and re-classify past events.
+#[utoipa::path(post, path = "/api/rules", tag = "catalog", request_body(content = Object, description = "A rule: priority, touchpoint, event_type, event_name, conditions"),
+    responses((status = 200, body = RuleChange)), security(("bearer" = [])))]
+pub async fn add_rule(State(s): State<AppState>, headers: HeaderMap, ApiJson(rule): ApiJson<Rule>) -> Result<Json<RuleChange>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    check_rule(&s, key.project_id, &rule).await?;
+    let rule = s.store.add_rule(key.project_id, &rule).await?;
+    let reclassified = s.writer.reclassify(key.project_id).await?;
+    Ok(Json(RuleChange { rule: Some(rule), reclassified }))
+}
+
+/// `PUT /api/rules/{id}`: change a rule and re-classify past events.
+#[utoipa::path(put, path = "/api/rules/{id}", tag = "catalog", params(("id" = i64, Path)), request_body(content = Object), responses((status = 200, body = RuleChange), (status = 404)), security(("bearer" = [])))]
+pub async fn put_rule(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>, ApiJson(rule): ApiJson<Rule>) -> Result<Json<RuleChange>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    check_rule(&s, key.project_id, &rule).await?;
+    let rule = Rule { id, ..rule };
+    s.store.update_rule(key.project_id, &rule).await?;
+    let reclassified = s.writer.reclassify(key.project_id).await?;
+    Ok(Json(RuleChange { rule: Some(rule), reclassified }))
+}
+
+/// `DELETE /api/rules/{id}`: remove a rule and re-classify past events.
+#[utoipa::path(delete, path = "/api/rules/{id}", tag = "catalog", params(("id" = i64, Path)), responses((status = 200, body = RuleChange), (status = 404)), security(("bearer" = [])))]
+pub async fn delete_rule(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Result<Json<RuleChange>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    s.store.delete_rule(key.project_id, id).await?;
+    let reclassified = s.writer.reclassify(key.project_id).await?;
+    Ok(Json(RuleChange { rule: None, reclassified }))
+}
+
+/// Paging of lists.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct Page {
+    /// Items per page (1–1000, default 100).
+    pub limit: Option<usize>,
+    /// Cursor from the previous page's `next`.
+    pub cursor: Option<String>,
+    /// en, cs or pl.
+    pub lang: Option<String>,
+}
+
+impl Page {
+    fn limit(&self) -> usize {
+        self.limit.unwrap_or(100).clamp(1, 1000)
+    }
+    fn cursor_i64(&self) -> Result<Option<i64>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|c| c.parse().map_err(|_| ApiError::invalid("invalid_query", Some("cursor".into()), format!("cursor {c:?} is not one this API gave out"))))
+            .transpose()
+    }
+}
+
+/// A page of items.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Paged<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Cursor of the next page, if there is one.
+    pub next: Option<String>,
+}
+
+/// A customer's profile.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Profile {
+    /// Id.
+    pub id: i64,
+    /// Known user id.
+    pub user_id: Option<String>,
+    /// Traits from identify calls.
+    #[schema(value_type = Object)]
+    pub traits: serde_json::Map<String, Value>,
+    /// First seen.
+    pub created_at: String,
+    /// Every id of this customer, including those of merged anonymous customers.
+    #[schema(value_type = [Object])]
+    pub identities: Vec<Identity>,
+    /// Customers merged into this one.
+    pub merged: Vec<i64>,
+    /// Links to other known customers that were refused.
+    #[schema(value_type = [Object])]
+    pub conflicts: Vec<Conflict>,
+}
+
+/// `GET /api/customers`
+#[utoipa::path(get, path = "/api/customers", tag = "customers", params(Page), responses((status = 200, body = Object, description = "A page of customers")), security(("bearer" = [])))]
+pub async fn customers(State(s): State<AppState>, headers: HeaderMap, ApiQuery(p): ApiQuery<Page>) -> Result<Json<Paged<Value>>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    let limit = p.limit();
+    let list = s.store.customers(key.project_id, p.cursor_i64()?.unwrap_or(0), limit).await?;
+    let next = (list.len() == limit).then(|| list.last().map(|c| c.id.to_string())).flatten();
+    let items = list
+        .into_iter()
+        .map(|c| serde_json::json!({"id": c.id, "user_id": c.user_id, "traits": c.traits, "created_at": format_time(c.created_ms)}))
+        .collect();
+    Ok(Json(Paged { items, next }))
+}
+
+/// `?user_id=` or `?anonymous_id=`
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct Lookup {
+    /// A known user id.
+    pub user_id: Option<String>,
+    /// An anonymous id.
+    pub anonymous_id: Option<String>,
+}
+
+async fn canonical(s: &AppState, project: i64, id: i64) -> Result<i64, ApiError> {
+    let c = s.store.customer(id).await?.filter(|c| c.project_id == project).ok_or_else(|| ApiError::NotFound(format!("customer {id} not found")))?;
+    Ok(c.merged_into.unwrap_or(c.id))
+}
+
+async fn profile_of(s: &AppState, project: i64, id: i64) -> Result<Profile, ApiError> {
+    let id = canonical(s, project, id).await?;
+    let c = s.store.customer(id).await?.ok_or_else(|| ApiError::NotFound(format!("customer {id} not found")))?;
+    let merged_ids = s.store.merged_ids(id).await?;
+    let conflicts = s.store.conflicts(project, 1000).await?.into_iter().filter(|x| x.customer_id == id || x.other_customer_id == id).collect();
+    Ok(Profile {
+        id,
+        user_id: c.user_id,
+        traits: c.traits,
+        created_at: format_time(c.created_ms),
+        identities: s.store.identities(id).await?,
+        merged: merged_ids.into_iter().filter(|&m| m != id).collect(),
+        conflicts,
+    })
+}
+
+/// `GET /api/customers/lookup`: find a customer by one of its ids.
+#[utoipa::path(get, path = "/api/customers/lookup", tag = "customers", params(Lookup), responses((status = 200, body = Profile), (status = 404)), security(("bearer" = [])))]
+pub async fn lookup(State(s): State<AppState>, headers: HeaderMap, ApiQuery(q): ApiQuery<Lookup>) -> Result<Json<Profile>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    let (kind, value) = match (&q.user_id, &q.anonymous_id) {
+        (Some(u), _) => (IdentityKind::User, u),
+        (None, Some(a)) => (IdentityKind::Anonymous, a),
+        (None, None) => return Err(ApiError::invalid("invalid_query", None, "give user_id or anonymous_id")),
+    };
+    let id = s.store.find_identity(key.project_id, kind, value).await?.ok_or_else(|| ApiError::NotFound(format!("no customer has the {} id {value:?}", kind.as_str())))?;
+    Ok(Json(profile_of(&s, key.project_id, id).await?))
+}
+
+/// `GET /api/customers/{id}`: traits, identities, merges and conflicts.
+#[utoipa::path(get, path = "/api/customers/{id}", tag = "customers", params(("id" = i64, Path)), responses((status = 200, body = Profile), (status = 404)), security(("bearer" = [])))]
+pub async fn customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Result<Json<Profile>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    Ok(Json(profile_of(&s, key.project_id, id).await?))
+}
+
+/// One entry of a timeline.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TimelineEntry {
+    /// Event id.
+    pub id: i64,
+    /// messageId.
+    pub message_id: String,
+    /// Event type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Track event, page or screen name.
+    pub name: Option<String>,
+    /// Touchpoint key.
+    pub touchpoint: Option<String>,
+    /// Touchpoint name in the asked language.
+    pub touchpoint_name: Option<String>,
+    /// Channel.
+    pub channel: Option<String>,
+    /// Stage.
+    pub stage: Option<String>,
+    /// When it happened.
+    pub timestamp: String,
+    /// Properties.
+    #[schema(value_type = Object)]
+    pub properties: Value,
+}
+
+/// `GET /api/customers/{id}/timeline`: the customer's touchpoints, newest first.
+#[utoipa::path(get, path = "/api/customers/{id}/timeline", tag = "customers", params(("id" = i64, Path), Page), responses((status = 200, body = Object, description = "A page of timeline entries")), security(("bearer" = [])))]
+pub async fn timeline(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>, ApiQuery(p): ApiQuery<Page>) -> Result<Json<Paged<TimelineEntry>>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    let id = canonical(&s, key.project_id, id).await?;
+    let before = match p.cursor.as_deref() {
+        None => None,
+        Some(c) => Some(
+            c.split_once(':')
+                .and_then(|(t, i)| Some((t.parse().ok()?, i.parse().ok()?)))
+                .ok_or_else(|| ApiError::invalid("invalid_query", Some("cursor".into()), format!("cursor {c:?} is not one this API gave out")))?,
+        ),
+    };
+    let limit = p.limit();
+    let ids = s.store.merged_ids(id).await?;
+    let events = s.store.customer_events(&ids, before, limit).await?;
+    let l = lang(p.lang.as_deref(), &headers);
+    let tps: HashMap<i64, StoredTouchpoint> = s.store.touchpoints(key.project_id).await?.into_iter().map(|t| (t.id, t)).collect();
+    let next = (events.len() == limit).then(|| events.last().map(|e| format!("{}:{}", e.timestamp, e.id))).flatten();
+    let items = events.into_iter().map(|e| entry(e, &tps, l)).collect();
+    Ok(Json(Paged { items, next }))
+}
+
+fn entry(e: StoredEvent, tps: &HashMap<i64, StoredTouchpoint>, l: Lang) -> TimelineEntry {
+    let tp = e.touchpoint_id.and_then(|id| tps.get(&id)).map(|t| &t.touchpoint);
+    let body: Value = serde_json::from_str(&e.body).unwrap_or(Value::Null);
+    TimelineEntry {
+        id: e.id,
+        message_id: e.message_id,
+        kind: e.kind.as_str().into(),
+        name: e.name,
+        touchpoint: tp.map(|t| t.key.clone()),
+        touchpoint_name: tp.map(|t| t.names.get(l).to_string()),
+        channel: tp.map(|t| t.channel.as_str().to_string()),
+        stage: tp.and_then(|t| t.stage.clone()),
+        timestamp: format_time(e.timestamp),
+        properties: body.get("properties").cloned().unwrap_or(Value::Null),
+    }
+}
+
+/// `GET /api/failed-events`: rejected events with their reasons, newest first.
+#[utoipa::path(get, path = "/api/failed-events", tag = "read", params(Page), responses((status = 200, body = Object, description = "A page of failed events")), security(("bearer" = [])))]
+pub async fn failed_events(State(s): State<AppState>, headers: HeaderMap, ApiQuery(p): ApiQuery<Page>) -> Result<Json<Paged<Value>>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    let limit = p.limit();
+    let list = s.store.failed_events(key.project_id, p.cursor_i64()?, limit).await?;
+    let next = (list.len() == limit).then(|| list.last().map(|f| f.id.to_string())).flatten();
+    let items = list
+        .into_iter()
+        .map(|f| {
+            let raw = String::from_utf8_lossy(&f.event.raw).into_owned();
+            serde_json::json!({"id": f.id, "received_at": format_time(f.event.received_at), "source": f.event.source,
+                "field": f.event.field, "reason": f.event.reason, "raw": raw,
+                "raw_is_utf8": std::str::from_utf8(&f.event.raw).is_ok()})
+        })
+        .collect();
+    Ok(Json(Paged { items, next }))
+}
+
+/// `GET /api/identity-conflicts`: refused merges of two known customers.
+#[utoipa::path(get, path = "/api/identity-conflicts", tag = "customers", responses((status = 200, body = [Object])), security(("bearer" = [])))]
+pub async fn conflicts(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<Conflict>>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    Ok(Json(s.store.conflicts(key.project_id, 1000).await?))
+}
+
+/// `?from=&to=` dates.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct Range {
+    /// First day, YYYY-MM-DD (default: 30 days before `to`).
+    pub from: Option<String>,
+    /// Last day, YYYY-MM-DD (default: today).
+    pub to: Option<String>,
+    /// en, cs or pl.
+    pub lang: Option<String>,
+}
+
+/// Events of one touchpoint on one day.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VolumeView {
+    /// Day (UTC).
+    pub day: String,
+    /// Touchpoint key (null: events that are not touchpoints, such as identify).
+    pub touchpoint: Option<String>,
+    /// Touchpoint name.
+    pub name: Option<String>,
+    /// Events.
+    pub events: i64,
+}
+
+fn day_of(field: &str, s: &str) -> Result<i64, ApiError> {
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ApiError::invalid("invalid_query", Some(field.into()), format!("{field}: {s:?} is not a date like 2026-11-22")))?;
+    Ok(d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days())
+}
+
+/// `GET /api/volume`: events per day and touchpoint.
+#[utoipa::path(get, path = "/api/volume", tag = "read", params(Range), responses((status = 200, body = [VolumeView])), security(("bearer" = [])))]
+pub async fn volume(State(s): State<AppState>, headers: HeaderMap, ApiQuery(r): ApiQuery<Range>) -> Result<Json<Vec<VolumeView>>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    let to = match &r.to {
+        Some(t) => day_of("to", t)?,
+        None => touchpoint_store::now_ms().div_euclid(86_400_000),
+    };
+    let from = match &r.from {
+        Some(f) => day_of("from", f)?,
+        None => to - 30,
+    };
+    if from > to {
+        return Err(ApiError::invalid("invalid_query", Some("from".into()), "from is after to"));
+    }
+    let l = lang(r.lang.as_deref(), &headers);
+    let tps: HashMap<i64, StoredTouchpoint> = s.store.touchpoints(key.project_id).await?.into_iter().map(|t| (t.id, t)).collect();
+    let rows = s.store.daily_volume(key.project_id, from, to).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|v| {
+                let tp = tps.get(&v.touchpoint_id);
+                VolumeView {
+                    day: format_time(v.day * 86_400_000)[..10].to_string(),
+                    touchpoint: tp.map(|t| t.touchpoint.key.clone()),
+                    name: tp.map(|t| t.touchpoint.names.get(l).to_string()),
+                    events: v.events,
+                }
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,467 @@
+//! Every route through the real server, and the bad inputs a collector meets in the wild:
+//! each answered with the right status and a message naming the field, and nothing lost —
+//! every rejected event is kept as a failed event.
+
+mod common;
+
+use common::{spawn_app, spawn_app_with};
+use serde_json::{json, Value};
+use std::io::Write;
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+#[tokio::test]
+async fn every_capture_route_stores_its_event() {
+    let app = spawn_app().await;
+    let cases = [
+        ("/v1/track", json!({"anonymousId":"a1","event":"Product Viewed","properties":{"sku":"X"}})),
+        ("/v1/page", json!({"anonymousId":"a1","properties":{"path":"/kosik"}})),
+        ("/v1/screen", json!({"anonymousId":"a1","name":"Basket"})),
+        ("/v1/identify", json!({"anonymousId":"a1","userId":"jana","traits":{"name":"Jana Nováková","city":"Brno"}})),
+        ("/v1/group", json!({"userId":"jana","groupId":"acme","traits":{"name":"ACME s.r.o."}})),
+        ("/v1/alias", json!({"previousId":"jana","userId":"jana@example.cz"})),
+        ("/v1/batch", json!({"batch":[{"type":"track","userId":"jana","event":"Order Completed","properties":{"total":990}}]})),
+    ];
+    for (path, body) in &cases {
+        let (status, resp) = app.post(path, body).await;
+        assert_eq!(status, 200, "{path}: {resp}");
+        assert_eq!(resp["success"], true);
+        assert_eq!(resp["stored"], 1, "{path}");
+    }
+    assert_eq!(app.stored().await, 7);
+
+    // All seven are one customer: anonymous a1, identified as jana, aliased to the e-mail.
+    let (s, profile) = app.get("/api/customers/lookup?anonymous_id=a1").await;
+    assert_eq!(s, 200, "{profile}");
+    assert_eq!(profile["user_id"], "jana");
+    assert_eq!(profile["traits"]["name"], "Jana Nováková");
+    let ids: Vec<&str> = profile["identities"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"a1") && ids.contains(&"jana") && ids.contains(&"jana@example.cz"), "{ids:?}");
+    let id = profile["id"].as_i64().unwrap();
+    let (_, tl) = app.get(&format!("/api/customers/{id}/timeline?lang=cs")).await;
+    let items = tl["items"].as_array().unwrap();
+    assert_eq!(items.len(), 7);
+    let cart = items.iter().find(|e| e["touchpoint"] == "cart").expect("page /kosik is the cart");
+    assert_eq!(cart["touchpoint_name"], "Košík");
+    assert_eq!(items[0]["touchpoint"], "order-completed", "newest first");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn keys_are_checked() {
+    let app = spawn_app().await;
+    let url = format!("{}/v1/track", app.base);
+    let ev = json!({"userId":"u","event":"E"});
+    let r = app.client.post(&url).json(&ev).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "missing_key");
+    let r = app.client.post(&url).basic_auth("tpw_wrong", Some("")).json(&ev).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid_key");
+    let r = app.client.post(&url).header("authorization", "Digest abc").json(&ev).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    // writeKey in the body, and a Bearer token, both work.
+    let mut with_key = ev.clone();
+    with_key["writeKey"] = json!(app.write_key);
+    assert_eq!(app.client.post(&url).json(&with_key).send().await.unwrap().status(), 200);
+    assert_eq!(app.client.post(&url).bearer_auth(&app.write_key).json(&ev).send().await.unwrap().status(), 200);
+    // A write key cannot read.
+    let r = app.client.get(format!("{}/api/touchpoints", app.base)).basic_auth(&app.write_key, Some("")).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = app.client.get(format!("{}/api/touchpoints", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn browsers_can_send_cors_beacons_and_gzip() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/batch", app.base))
+        .header("origin", "https://zahradka.cz")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type,authorization")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert_eq!(r.headers()["access-control-allow-origin"], "https://zahradka.cz");
+    // sendBeacon posts text/plain.
+    let body = json!({"userId":"u","event":"Beacon"}).to_string();
+    let (s, v, _) = app.post_raw("/v1/track", body.clone(), &[("content-type", "text/plain;charset=UTF-8")]).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v, _) = app.post_raw("/v1/track", gzip(body.as_bytes()), &[("content-encoding", "gzip")]).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["duplicates"], 0);
+    assert_eq!(app.stored().await, 2);
+    app.stop().await;
+}
+
+/// One bad request: what is sent, the status and code wanted, and text the message must contain.
+struct Bad {
+    name: &'static str,
+    path: &'static str,
+    body: Vec<u8>,
+    headers: Vec<(&'static str, &'static str)>,
+    status: u16,
+    code: &'static str,
+    message: &'static str,
+}
+
+fn bad(name: &'static str, path: &'static str, body: impl Into<Vec<u8>>, status: u16, code: &'static str, message: &'static str) -> Bad {
+    Bad { name, path, body: body.into(), headers: vec![], status, code, message }
+}
+
+#[tokio::test]
+async fn bad_inputs_get_clear_errors_and_are_kept() {
+    let app = spawn_app().await;
+    let mut deep = json!("x");
+    for _ in 0..40 {
+        deep = json!({"n": deep});
+    }
+    let very_deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+    let huge_prop = "x".repeat(40 * 1024);
+    let cases = vec![
+        bad("truncated JSON", "/v1/track", r#"{"userId":"u","event":"A""#, 400, "invalid_json", "not valid JSON"),
+        bad("not JSON", "/v1/track", "userId=u&event=A", 400, "invalid_json", "not valid JSON"),
+        bad("invalid UTF-8", "/v1/track", b"{\"userId\":\"u\xff\xfe\",\"event\":\"A\"}".to_vec(), 400, "invalid_json", "not valid JSON"),
+        bad("batch not an array", "/v1/batch", r#"{"batch":{"type":"track"}}"#, 400, "invalid_batch", "batch: must be an array of events, not an object"),
+        bad("batch missing", "/v1/batch", r#"{"events":[]}"#, 400, "invalid_batch", "not missing"),
+        bad("body is an array", "/v1/batch", r#"[{"type":"track"}]"#, 400, "invalid_batch", "must be an object"),
+        bad("wrong type of userId", "/v1/track", r#"{"userId":["u"],"event":"A"}"#, 400, "invalid_event", "userId: must be a string, not an array"),
+        bad("event not a string", "/v1/track", r#"{"userId":"u","event":{"x":1}}"#, 400, "invalid_event", "event: must be a string"),
+        bad("properties not an object", "/v1/track", r#"{"userId":"u","event":"A","properties":"x"}"#, 400, "invalid_event", "properties: must be an object"),
+        bad("no ids", "/v1/track", r#"{"event":"A"}"#, 400, "invalid_event", "either userId or anonymousId is required"),
+        bad("no event name", "/v1/track", r#"{"userId":"u"}"#, 400, "invalid_event", "event: is required"),
+        bad("bad timestamp", "/v1/track", r#"{"userId":"u","event":"A","timestamp":"31/02/2026 25:00"}"#, 400, "invalid_event", "timestamp:"),
+        bad("oversized event", "/v1/track", json!({"userId":"u","event":"A","properties":{"blob":huge_prop}}).to_string(), 400, "invalid_event", "at most 32768 are allowed"),
+        bad("deep nesting", "/v1/track", json!({"userId":"u","event":"A","properties":deep}).to_string(), 400, "invalid_event", "levels deep"),
+        bad("nesting past the parser", "/v1/track", format!(r#"{{"userId":"u","event":"A","properties":{{"x":{very_deep}}}}}"#), 400, "invalid_json", "nested more than 128 levels"),
+        bad("empty body", "/v1/track", "", 400, "invalid_json", "not valid JSON"),
+        Bad { headers: vec![("content-encoding", "gzip")], ..bad("corrupt gzip", "/v1/track", "not gzip at all", 400, "invalid_body", "not valid gzip") },
+        Bad { headers: vec![("content-encoding", "br")], ..bad("brotli", "/v1/track", "x", 415, "unsupported_encoding", "\"br\" is not supported") },
+    ];
+    let mut kept = app.failed().await;
+    for c in cases {
+        let headers: Vec<(&str, &str)> = c.headers.clone();
+        let (status, v, _) = app.post_raw(c.path, c.body.clone(), &headers).await;
+        assert_eq!(status, c.status, "{}: {v}", c.name);
+        assert_eq!(v["success"], false, "{}", c.name);
+        assert_eq!(v["error"]["code"], c.code, "{}: {v}", c.name);
+        let msg = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(c.message), "{}: message {msg:?} lacks {:?}", c.name, c.message);
+        let now = app.failed().await;
+        assert_eq!(now, kept + 1, "{}: the rejected request is kept as a failed event", c.name);
+        kept = now;
+    }
+    assert_eq!(app.stored().await, 0, "nothing bad was stored as an event");
+    let (_, failed) = app.get("/api/failed-events?limit=100").await;
+    let items = failed["items"].as_array().unwrap();
+    let utf8 = items.iter().find(|f| f["raw_is_utf8"] == false).expect("the invalid UTF-8 body is kept as it came");
+    assert!(utf8["reason"].as_str().unwrap().contains("not valid JSON"));
+    assert!(items.iter().any(|f| f["field"] == "userId"), "the field is recorded");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_batch_keeps_the_good_and_reports_the_bad() {
+    let app = spawn_app().await;
+    let batch = json!({"sentAt": "2026-11-22T10:00:00Z", "batch": [
+        {"type":"track","userId":"u","event":"Good","messageId":"g1"},
+        {"type":"track","userId":5.5,"event":"Odd but fine","messageId":"g2"},
+        {"type":"track","event":"No ids"},
+        {"type":"fly","userId":"u"},
+        {"type":"identify","userId":"u","traits":"not an object"},
+        "a string",
+    ]});
+    let (s, v) = app.post("/v1/batch", &batch).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["stored"], 2);
+    let failed = v["failed"].as_array().unwrap();
+    let got: Vec<(u64, &str)> = failed.iter().map(|f| (f["index"].as_u64().unwrap(), f["field"].as_str().unwrap())).collect();
+    assert_eq!(got, vec![(2, "batch[2].userId"), (3, "batch[3].type"), (4, "batch[4].traits"), (5, "batch[5]")]);
+    assert_eq!(app.failed().await, 4);
+    // A batch with nothing valid is a 400, and still kept.
+    let (s, v) = app.post("/v1/batch", &json!({"batch":[{"type":"track"}]})).await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["failed"][0]["field"], "batch[0].userId");
+    assert_eq!(app.failed().await, 5);
+    // An empty batch is fine and stores nothing.
+    let (s, v) = app.post("/v1/batch", &json!({"batch":[]})).await;
+    assert_eq!((s, v["stored"].as_u64()), (200, Some(0)));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_and_gzip_bombs_are_refused() {
+    let app = spawn_app().await;
+    let big: Vec<Value> = (0..3000).map(|i| json!({"type":"track","userId":"u","event":"E","properties":{"i":i,"pad":"x".repeat(200)}})).collect();
+    let body = serde_json::to_vec(&json!({"batch": big})).unwrap();
+    assert!(body.len() > 500 * 1024);
+    let (s, v, _) = app.post_raw("/v1/batch", body.clone(), &[]).await;
+    assert_eq!(s, 413, "{v}");
+    assert_eq!(v["error"]["code"], "payload_too_large");
+    // A gzip bomb: 50 MB of zeros in a tiny body.
+    let bomb = gzip(&vec![b' '; 50 * 1024 * 1024]);
+    assert!(bomb.len() < 200 * 1024);
+    let (s, v, _) = app.post_raw("/v1/batch", bomb, &[("content-encoding", "gzip")]).await;
+    assert_eq!(s, 413, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("after gzip decompression"));
+    assert_eq!(app.stored().await, 0);
+    assert_eq!(app.failed().await, 2, "both kept (cut at the limit) as failed events");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn duplicates_are_acknowledged_and_stored_once() {
+    let app = spawn_app().await;
+    let ev = |mid: &str| json!({"type":"track","userId":"u","event":"E","messageId":mid});
+    let (_, v) = app.post("/v1/batch", &json!({"batch":[ev("m1"), ev("m1"), ev("m2")]})).await;
+    assert_eq!((v["stored"].as_u64(), v["duplicates"].as_u64()), (Some(2), Some(1)), "inside one batch");
+    let (s, v) = app.post("/v1/batch", &json!({"batch":[ev("m1"), ev("m3")]})).await;
+    assert_eq!(s, 200);
+    assert_eq!((v["stored"].as_u64(), v["duplicates"].as_u64()), (Some(1), Some(1)), "across batches");
+    let (s, v) = app.post("/v1/track", &ev("m2")).await;
+    assert_eq!((s, v["duplicates"].as_u64()), (200, Some(1)));
+    assert_eq!(app.stored().await, 3);
+    // The same messageId in another project is another event.
+    let r = app.client.post(format!("{}/v1/track", app.base)).basic_auth(&app.other_write_key, Some("")).json(&ev("m1")).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["stored"], 1);
+    use touchpoint_store::EventStore;
+    assert_eq!(app.store.count_events(2).await.unwrap(), 1);
+    // Without a messageId, each send is a new event.
+    let (_, a) = app.post("/v1/track", &json!({"userId":"u","event":"E"})).await;
+    let (_, b) = app.post("/v1/track", &json!({"userId":"u","event":"E"})).await;
+    assert_eq!((a["stored"].as_u64(), b["stored"].as_u64()), (Some(1), Some(1)));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn times_from_1970_to_9999_and_text_in_any_normal_form() {
+    let app = spawn_app().await;
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::hours(20)).to_rfc3339();
+    let batch = json!({"batch":[
+        {"type":"track","userId":"u","event":"Old","timestamp":"1970-01-01T00:00:00Z","messageId":"t1"},
+        {"type":"track","userId":"u","event":"Far","timestamp":"9999-12-31T23:59:59Z","messageId":"t2"},
+        {"type":"track","userId":"u","event":"Soon","timestamp":tomorrow,"messageId":"t3"},
+        {"type":"track","userId":"u","event":"Objedna\u{301}vka","messageId":"n1","properties":{"pozna\u{301}mka":"žluťoučký kůň"}},
+        {"type":"track","userId":"u","event":"Objednávka","messageId":"n2"},
+        {"type":"track","userId":"u","event":"Zamówienie","messageId":"n3","properties":{"uwagi":"zażółć gęślą jaźń"}},
+        {"type":"track","userId":"u","event":"Robert'); DROP TABLE events;--","messageId":"s1",
+         "properties":{"'; DELETE FROM customers; --":"x","SELECT":1,"\"quoted\"":true}},
+    ]});
+    let (s, v) = app.post("/v1/batch", &batch).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["stored"], 7);
+    use touchpoint_store::EventStore;
+    let evs = app.store.scan_events(Some(1), 0, 100).await.unwrap();
+    let by = |m: &str| evs.iter().find(|e| e.message_id == m).unwrap();
+    assert_eq!(by("t1").timestamp, 0);
+    assert_eq!(by("t2").flags & touchpoint_core::EventFlags::TIMESTAMP_CLAMPED, 1, "9999 is clamped and flagged");
+    assert!((by("t2").timestamp - by("t2").received_at).abs() < 1000);
+    assert_eq!(by("t3").flags & touchpoint_core::EventFlags::TIMESTAMP_CLAMPED, 0, "tomorrow is kept");
+    assert_eq!(by("n1").touchpoint_id, by("n2").touchpoint_id, "NFD and NFC names are one touchpoint");
+    assert!(by("n1").body.contains("pozna\u{301}mka"), "properties are kept exactly as sent");
+    assert!(by("s1").body.contains("DELETE FROM customers"));
+    let (_, tps) = app.get("/api/touchpoints").await;
+    let keys: Vec<&str> = tps.as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap()).collect();
+    assert!(keys.contains(&"track:Objednávka") && keys.contains(&"track:Zamówienie"));
+    assert!(keys.contains(&"track:Robert'); DROP TABLE events;--"));
+    assert_eq!(app.get("/api/customers").await.1["items"].as_array().unwrap().len(), 1, "the customers table is intact");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit = 5.0;
+        c.rate_burst = 10.0;
+    })
+    .await;
+    let batch = |n: usize| json!({"batch": (0..n).map(|_| json!({"type":"track","userId":"u","event":"E"})).collect::<Vec<_>>()});
+    let (s, _) = app.post("/v1/batch", &batch(10)).await;
+    assert_eq!(s, 200);
+    let (s, v, h) = app.post_raw("/v1/batch", serde_json::to_vec(&batch(5)).unwrap(), &[]).await;
+    assert_eq!(s, 429, "{v}");
+    assert_eq!(v["error"]["code"], "rate_limited");
+    assert!(h["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    assert_eq!(app.stored().await, 10);
+    // Another project's key has its own budget.
+    let r = app.client.post(format!("{}/v1/batch", app.base)).basic_auth(&app.other_write_key, Some("")).json(&batch(10)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_503_and_stores_only_what_it_acknowledged() {
+    let app = spawn_app_with(|c| {
+        c.queue_events = 1;
+        c.rate_limit = 0.0;
+    })
+    .await;
+    let mut tasks = vec![];
+    for i in 0..60 {
+        let client = app.client.clone();
+        let url = format!("{}/v1/track", app.base);
+        let key = app.write_key.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = client.post(url).basic_auth(key, Some("")).json(&json!({"userId":"u","event":"E","messageId":format!("q{i}")})).send().await.unwrap();
+            let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), retry)
+        }));
+    }
+    let mut ok = 0;
+    let mut busy = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (200, _) => ok += 1,
+            (503, Some(r)) => {
+                assert_eq!(r, "1");
+                busy += 1
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(busy > 0, "with room for one event some of 60 concurrent requests are turned away");
+    assert_eq!(app.stored().await, ok, "exactly the acknowledged events are stored");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn changing_a_rule_reclassifies_past_events() {
+    let app = spawn_app().await;
+    let call = |wait: u32, mid: &str| json!({"type":"track","userId":"u","event":"Support Call","messageId":mid,"properties":{"wait_minutes":wait}});
+    let (s, _) = app.post("/v1/batch", &json!({"batch":[call(3, "c1"), call(25, "c2"), call(40, "c3")]})).await;
+    assert_eq!(s, 200);
+    // Create the touchpoint, then a rule for long waits.
+    let (s, v) = app
+        .send(reqwest::Method::PUT, "/api/touchpoints/long-wait-call", Some(&json!({"names":{"en":"Support call, long wait","cs":"Hovor na podporu, dlouhé čekání","pl":"Połączenie z infolinią, długie oczekiwanie"},
+            "channel":"phone","kind":"direct","stage":"service","department":"customer-service","churn":false})))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app.send(reqwest::Method::PUT, "/api/touchpoints/x", Some(&json!({"channel":"phone","kind":"direct","stage":"nirvana"}))).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("not one of this project's stages"));
+    let (s, v) = app.send(reqwest::Method::PUT, "/api/touchpoints/x", Some(&json!({"channel":"pigeon","kind":"direct"}))).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (400, Some("invalid_json")), "{v}");
+
+    let rule = json!({"priority":1,"touchpoint":"long-wait-call","event_name":"Support Call",
+        "conditions":[{"field":"property","name":"wait_minutes","op":"one_of","value":"25|40|60"}]});
+    let (s, v) = app.send(reqwest::Method::POST, "/api/rules", Some(&rule)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["reclassified"]["scanned"], 3);
+    assert_eq!(v["reclassified"]["changed"], 2);
+    let rule_id = v["rule"]["id"].as_i64().unwrap();
+    let (_, p) = app.get("/api/customers/lookup?user_id=u").await;
+    let (_, tl) = app.get(&format!("/api/customers/{}/timeline", p["id"])).await;
+    let mut tps: Vec<&str> = tl["items"].as_array().unwrap().iter().map(|e| e["touchpoint"].as_str().unwrap()).collect();
+    tps.sort();
+    assert_eq!(tps, ["long-wait-call", "long-wait-call", "track:Support Call"]);
+    // New events follow the rule at once.
+    app.post("/v1/track", &call(60, "c4")).await;
+    let (_, vol) = app.get("/api/volume?from=2000-01-01&to=2100-01-01").await;
+    let long: i64 = vol.as_array().unwrap().iter().filter(|r| r["touchpoint"] == "long-wait-call").map(|r| r["events"].as_i64().unwrap()).sum();
+    assert_eq!(long, 3, "the daily volume follows re-classification");
+    // Deleting the rule puts them back.
+    let (s, v) = app.send(reqwest::Method::DELETE, &format!("/api/rules/{rule_id}"), None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["reclassified"]["changed"], 3);
+    let (s, _) = app.send(reqwest::Method::DELETE, &format!("/api/rules/{rule_id}"), None).await;
+    assert_eq!(s, 404);
+    let (s, v) = app.send(reqwest::Method::POST, "/api/rules", Some(&json!({"priority":1,"touchpoint":"nope"}))).await;
+    assert_eq!(s, 400, "{v}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn identity_conflicts_are_recorded_not_merged() {
+    let app = spawn_app().await;
+    app.post("/v1/identify", &json!({"userId":"alice","anonymousId":"shared-tablet"})).await;
+    app.post("/v1/identify", &json!({"userId":"bob","anonymousId":"shared-tablet"})).await;
+    let (_, a) = app.get("/api/customers/lookup?user_id=alice").await;
+    let (_, b) = app.get("/api/customers/lookup?user_id=bob").await;
+    assert_ne!(a["id"], b["id"]);
+    let (_, c) = app.get("/api/identity-conflicts").await;
+    assert_eq!(c.as_array().unwrap().len(), 1);
+    assert_eq!(b["conflicts"].as_array().unwrap().len(), 1, "the profile shows it");
+    let (s, _) = app.get("/api/customers/lookup?user_id=carol").await;
+    assert_eq!(s, 404);
+    let (s, v) = app.get("/api/customers/lookup").await;
+    assert_eq!(s, 400, "{v}");
+    let (s, _) = app.get("/api/customers/999999").await;
+    assert_eq!(s, 404);
+    let (s, v) = app.get(&format!("/api/customers/{}/timeline?cursor=garbage", a["id"])).await;
+    assert_eq!(s, 400, "{v}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn timelines_page_through_every_event() {
+    let app = spawn_app().await;
+    let batch: Vec<Value> = (0..25).map(|i| json!({"type":"page","userId":"u","timestamp":format!("2026-03-01T10:{i:02}:00Z"),"properties":{"path":format!("/p{i}")}})).collect();
+    app.post("/v1/batch", &json!({"batch": batch})).await;
+    let (_, p) = app.get("/api/customers/lookup?user_id=u").await;
+    let mut seen = vec![];
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let (s, page) = app.get(&format!("/api/customers/{}/timeline?limit=10{q}", p["id"])).await;
+        assert_eq!(s, 200);
+        for e in page["items"].as_array().unwrap() {
+            seen.push(e["timestamp"].as_str().unwrap().to_string());
+        }
+        match page["next"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn operations_endpoints() {
+    let app = spawn_app().await;
+    app.post("/v1/batch", &json!({"batch":[{"type":"track","userId":"u","event":"E","messageId":"x"},{"type":"track","userId":"u","event":"E","messageId":"x"},{"type":"track"}]})).await;
+    let health = app.client.get(format!("{}/healthz", app.base)).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready: Value = app.client.get(format!("{}/readyz", app.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    for line in [
+        "touchpoint_events_accepted_total 1",
+        "touchpoint_events_duplicate_total 1",
+        "touchpoint_events_failed_total 1",
+        "touchpoint_ingest_queue_depth 0",
+        "touchpoint_commit_seconds_count",
+        "touchpoint_http_requests_total{route=\"/v1/batch\",status=\"200\"} 1",
+    ] {
+        assert!(metrics.contains(line), "metrics lack {line:?}:\n{metrics}");
+    }
+    let doc: Value = app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/v1/track", "/v1/page", "/v1/screen", "/v1/identify", "/v1/group", "/v1/alias", "/v1/batch",
+        "/api/project", "/api/touchpoints", "/api/touchpoints/{key}", "/api/rules", "/api/rules/{id}",
+        "/api/customers", "/api/customers/lookup", "/api/customers/{id}", "/api/customers/{id}/timeline",
+        "/api/failed-events", "/api/identity-conflicts", "/api/volume", "/healthz", "/readyz", "/metrics", "/openapi.json",
+    ] {
+        assert!(paths.contains_key(p), "OpenAPI lacks {p}");
+    }
+    assert_eq!(paths.len(), 23, "every documented path is a route and every route is documented");
+    let (s, v) = app.get("/nope").await;
+    assert_eq!((s, v["error"]["code"].as_str()), (404, Some("not_found")));
+    let (s, v) = app.get("/api/project").await;
+    assert_eq!((s, v["name"].as_str()), (200, Some("test")));
+    let (s, v) = app.get("/api/volume?from=yesterday").await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["error"]["field"], "from");
+    app.stop().await;
+}

@@ -1,0 +1,132 @@
+//! `spawn_app()`: a real Touchpoint server on port 0 over a real SQLite file in a temporary
+//! directory, with one project and its keys, for the API tests.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::sync::Arc;
+use touchpoint_core::catalog::default_catalog;
+use touchpoint_core::KeyKind;
+use touchpoint_server::{Config, Server};
+use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
+use touchpoint_store::{issue_key, MetaStore, Store};
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    /// Write key of the test project.
+    pub write_key: String,
+    /// Secret key of the test project.
+    pub secret_key: String,
+    /// Write key of a second project.
+    pub other_write_key: String,
+    /// The store, for looking behind the API.
+    pub store: Arc<SqliteStore>,
+    /// Keeps the data directory alive.
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Start a server with the default configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Start a server after `tweak` adjusts its configuration.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    tweak(&mut config);
+    let store = Arc::new(SqliteStore::open(dir.path(), OpenMode::Writer, &SqliteOptions { durable: config.durable, cache_mib: 16 }).await.unwrap());
+    let p = store.create_project("test", &default_catalog()).await.unwrap();
+    let q = store.create_project("other", &default_catalog()).await.unwrap();
+    let (write_key, _) = issue_key(&*store, p.id, KeyKind::Write).await.unwrap();
+    let (secret_key, _) = issue_key(&*store, p.id, KeyKind::Secret).await.unwrap();
+    let (other_write_key, _) = issue_key(&*store, q.id, KeyKind::Write).await.unwrap();
+    let server = Server::with_store(config, store.clone() as Arc<dyn Store>).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server.serve(listener, async { let _ = stopped.await; }).await.unwrap();
+    });
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        write_key,
+        secret_key,
+        other_write_key,
+        store,
+        dir,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    /// POST raw bytes to a capture route with the write key as Basic user.
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>, headers: &[(&str, &str)]) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut req = self.client.post(format!("{}{path}", self.base)).basic_auth(&self.write_key, Some("")).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)), headers)
+    }
+
+    /// POST JSON to a capture route with the write key.
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let (s, v, _) = self.post_raw(path, serde_json::to_vec(body).unwrap(), &[("content-type", "application/json")]).await;
+        (s, v)
+    }
+
+    /// GET a read route with the secret key.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self.client.get(format!("{}{path}", self.base)).bearer_auth(&self.secret_key).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Send a request with a method and JSON body to a read/admin route with the secret key.
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.secret_key);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Number of stored events of the test project.
+    pub async fn stored(&self) -> i64 {
+        use touchpoint_store::EventStore;
+        self.store.count_events(1).await.unwrap()
+    }
+
+    /// Number of failed events of the test project.
+    pub async fn failed(&self) -> usize {
+        use touchpoint_store::EventStore;
+        self.store.failed_events(1, None, 100_000).await.unwrap().len()
+    }
+
+    /// Stop the server and wait for it to finish its writes.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap();
+        }
+    }
+}
