@@ -1,1 +1,170 @@
-fn main() {}
+//! The `touchpoint` binary: one command for everything — `serve`, `demo`, `import`,
+//! `export`, `project`, `key`, `gen` and `bench`. Parsing arguments and talking to people
+//! (progress bars, tables, `--json`) happens here; the work is done by the library crates.
+
+mod admin;
+mod bench;
+mod demo;
+mod export;
+mod import;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use touchpoint_server::Config;
+
+/// Touchpoint: every customer contact, recorded, mapped and measured.
+#[derive(Parser)]
+#[command(name = "touchpoint", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Settings shared by every command that opens the data directory. Each one can also be
+/// set in the config file or as a `TOUCHPOINT_…` environment variable.
+#[derive(Args, Clone, Default)]
+pub struct Common {
+    /// A TOML config file (defaults < file < TOUCHPOINT_* environment < flags).
+    #[arg(long, env = "TOUCHPOINT_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Data directory of the embedded store.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+/// Flags of the server.
+#[derive(Args, Clone, Default)]
+pub struct ServeFlags {
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long)]
+    listen: Option<String>,
+    /// fsync each group commit before acknowledging it (true/false).
+    #[arg(long)]
+    durable: Option<bool>,
+    /// Events per second each key may send (0 = no limit).
+    #[arg(long)]
+    rate_limit: Option<f64>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        flags: ServeFlags,
+    },
+    /// Make a fresh demo data directory, load a generated e-shop into it and serve it.
+    Demo(demo::DemoArgs),
+    /// Import events from an NDJSON (Segment-shaped) or CSV file.
+    Import(import::ImportArgs),
+    /// Export a project's events as NDJSON or CSV.
+    Export(export::ExportArgs),
+    /// Create and list projects.
+    Project {
+        #[command(subcommand)]
+        cmd: admin::ProjectCmd,
+    },
+    /// Create and list API keys.
+    Key {
+        #[command(subcommand)]
+        cmd: admin::KeyCmd,
+    },
+    /// Write the demo brand's generated events as NDJSON (for benchmarks and other tools).
+    Gen(demo::GenArgs),
+    /// Benchmarks: HTTP ingest, and import against DuckDB.
+    Bench {
+        #[command(subcommand)]
+        cmd: bench::BenchCmd,
+    },
+}
+
+/// Build the configuration from defaults, the file, the environment and these flags.
+pub fn load_config(common: &Common, flags: &ServeFlags) -> anyhow_lite::Result<Config> {
+    let mut over: Vec<(&str, String)> = vec![];
+    if let Some(d) = &common.data_dir {
+        over.push(("data_dir", d.display().to_string()));
+    }
+    if let Some(l) = &flags.listen {
+        over.push(("listen", l.clone()));
+    }
+    if let Some(d) = flags.durable {
+        over.push(("durable", d.to_string()));
+    }
+    if let Some(r) = flags.rate_limit {
+        over.push(("rate_limit", r.to_string()));
+    }
+    Ok(Config::load(common.config.as_deref(), std::env::vars(), &over)?)
+}
+
+/// A tiny error type for the binary: any error, shown as its message.
+pub mod anyhow_lite {
+    /// Any error.
+    pub type Error = Box<dyn std::error::Error + Send + Sync>;
+    /// Result with any error.
+    pub type Result<T> = std::result::Result<T, Error>;
+    /// An error from a message.
+    pub fn msg(m: impl Into<String>) -> Error {
+        m.into().into()
+    }
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TOUCHPOINT_LOG")
+                .unwrap_or_else(|_| "warn,touchpoint=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Serve { common, flags } => serve(common, flags).await,
+            Command::Demo(a) => demo::run(a).await,
+            Command::Import(a) => import::run(a).await,
+            Command::Export(a) => export::run(a).await,
+            Command::Project { cmd } => admin::project(cmd).await,
+            Command::Key { cmd } => admin::key(cmd).await,
+            Command::Gen(a) => demo::gen(a),
+            Command::Bench { cmd } => bench::run(cmd).await,
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Wait for Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    eprintln!("shutting down: finishing queued writes");
+}
+
+async fn serve(common: Common, flags: ServeFlags) -> anyhow_lite::Result<()> {
+    let config = load_config(&common, &flags)?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| anyhow_lite::msg(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener.local_addr()?;
+    let server = touchpoint_server::Server::open(config.clone()).await?;
+    eprintln!("touchpoint listening on http://{addr} (data in {})", config.data_dir.display());
+    // A line on stdout that scripts and tests can wait for.
+    println!("listening on http://{addr}");
+    server.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}

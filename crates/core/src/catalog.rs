@@ -366,9 +366,9 @@ impl Condition {
             (Op::Contains, Some(g)) => g.to_lowercase().contains(&want.to_lowercase()),
             (Op::OneOf, Some(g)) => {
                 let g = g.to_lowercase();
-                want.split('|').map(|w| w.trim().to_lowercase()).any(|w| {
-                    g == w || (self.field == Field::ReferrerDomain && g.ends_with(&format!(".{w}")))
-                })
+                want.split('|')
+                    .map(|w| w.trim().to_lowercase())
+                    .any(|w| g == w || (self.field == Field::ReferrerDomain && g.ends_with(&format!(".{w}"))))
             }
         }
     }
@@ -472,16 +472,10 @@ impl Classifier {
             };
             let rule = &self.rules[next];
             if rule.matches(event, &facts) {
-                return Some(Classified {
-                    key: rule.touchpoint.clone(),
-                    discovered: None,
-                });
+                return Some(Classified { key: rule.touchpoint.clone(), discovered: None });
             }
         }
-        discovered_key(event, &facts).map(|(key, name, channel)| Classified {
-            discovered: Some((name, channel)),
-            key,
-        })
+        discovered_key(event, &facts).map(|(key, name, channel)| Classified { discovered: Some((name, channel)), key })
     }
 }
 
@@ -525,19 +519,93 @@ pub fn default_catalog() -> Catalog {
         discovered: false,
     };
     let mut touchpoints = vec![
-        tp("email-campaign", Localized::new("E-mail campaign", "E-mailová kampaň", "Kampania e-mailowa"), Email, Direct, "consideration", "marketing"),
-        tp("paid-ads", Localized::new("Paid ad", "Placená reklama", "Płatna reklama"), Ads, Direct, "awareness", "marketing"),
-        tp("social-campaign", Localized::new("Social media campaign", "Kampaň na sociálních sítích", "Kampania w mediach społecznościowych"), Social, Direct, "awareness", "marketing"),
-        tp("social-referral", Localized::new("Social network mention", "Zmínka na sociální síti", "Wzmianka w mediach społecznościowych"), Social, Indirect, "awareness", "marketing"),
-        tp("organic-search", Localized::new("Organic search", "Vyhledávání", "Wyszukiwanie organiczne"), Search, Indirect, "awareness", "marketing"),
-        tp("review-site", Localized::new("Review site", "Recenzní web", "Serwis z opiniami"), Review, Indirect, "consideration", "marketing"),
-        tp("forum", Localized::new("Discussion forum", "Diskusní fórum", "Forum dyskusyjne"), Forum, Indirect, "consideration", "marketing"),
-        tp("blog", Localized::new("Blog article", "Článek na blogu", "Artykuł na blogu"), Blog, Direct, "consideration", "marketing"),
+        tp(
+            "email-campaign",
+            Localized::new("E-mail campaign", "E-mailová kampaň", "Kampania e-mailowa"),
+            Email,
+            Direct,
+            "consideration",
+            "marketing",
+        ),
+        tp(
+            "paid-ads",
+            Localized::new("Paid ad", "Placená reklama", "Płatna reklama"),
+            Ads,
+            Direct,
+            "awareness",
+            "marketing",
+        ),
+        tp(
+            "social-campaign",
+            Localized::new(
+                "Social media campaign",
+                "Kampaň na sociálních sítích",
+                "Kampania w mediach społecznościowych",
+            ),
+            Social,
+            Direct,
+            "awareness",
+            "marketing",
+        ),
+        tp(
+            "social-referral",
+            Localized::new("Social network mention", "Zmínka na sociální síti", "Wzmianka w mediach społecznościowych"),
+            Social,
+            Indirect,
+            "awareness",
+            "marketing",
+        ),
+        tp(
+            "organic-search",
+            Localized::new("Organic search", "Vyhledávání", "Wyszukiwanie organiczne"),
+            Search,
+            Indirect,
+            "awareness",
+            "marketing",
+        ),
+        tp(
+            "review-site",
+            Localized::new("Review site", "Recenzní web", "Serwis z opiniami"),
+            Review,
+            Indirect,
+            "consideration",
+            "marketing",
+        ),
+        tp(
+            "forum",
+            Localized::new("Discussion forum", "Diskusní fórum", "Forum dyskusyjne"),
+            Forum,
+            Indirect,
+            "consideration",
+            "marketing",
+        ),
+        tp(
+            "blog",
+            Localized::new("Blog article", "Článek na blogu", "Artykuł na blogu"),
+            Blog,
+            Direct,
+            "consideration",
+            "marketing",
+        ),
         tp("cart", Localized::new("Shopping cart", "Košík", "Koszyk"), Web, Direct, "purchase", "sales"),
         tp("checkout", Localized::new("Checkout", "Pokladna", "Kasa"), Web, Direct, "purchase", "sales"),
-        tp("help-center", Localized::new("Help centre", "Centrum nápovědy", "Centrum pomocy"), SelfService, Direct, "service", "customer-service"),
+        tp(
+            "help-center",
+            Localized::new("Help centre", "Centrum nápovědy", "Centrum pomocy"),
+            SelfService,
+            Direct,
+            "service",
+            "customer-service",
+        ),
     ];
-    let mut order = tp("order-completed", Localized::new("Order completed", "Dokončená objednávka", "Zamówienie złożone"), Web, Direct, "purchase", "sales");
+    let mut order = tp(
+        "order-completed",
+        Localized::new("Order completed", "Dokončená objednávka", "Zamówienie złożone"),
+        Web,
+        Direct,
+        "purchase",
+        "sales",
+    );
     order.conversion = true;
     touchpoints.push(order);
 
@@ -576,11 +644,7 @@ pub fn default_catalog() -> Catalog {
             conditions: vec![],
         },
     ];
-    Catalog {
-        stages: Stage::defaults(),
-        touchpoints,
-        rules,
-    }
+    Catalog { stages: Stage::defaults(), touchpoints, rules }
 }
 
 #[cfg(test)]
@@ -621,7 +685,11 @@ mod tests {
         check(vec![], json!({"type":"screen","name":"Basket","userId":"u"}), Some("screen:Basket"));
         check(vec![], json!({"type":"identify","userId":"u"}), None);
         // A campaign context on a track event does not make it an e-mail touchpoint.
-        check(vec![], json!({"type":"track","event":"Order Completed","userId":"u","context":{"campaign":{"medium":"email"}}}), Some("order-completed"));
+        check(
+            vec![],
+            json!({"type":"track","event":"Order Completed","userId":"u","context":{"campaign":{"medium":"email"}}}),
+            Some("order-completed"),
+        );
     }
 
     #[test]
@@ -657,7 +725,8 @@ mod tests {
         let text = serde_json::to_string(&rules).unwrap();
         let back: Vec<Rule> = serde_json::from_str(&text).unwrap();
         assert_eq!(rules, back);
-        let c: Condition = serde_json::from_value(json!({"field":"property","name":"plan","op":"equals","value":"pro"})).unwrap();
+        let c: Condition =
+            serde_json::from_value(json!({"field":"property","name":"plan","op":"equals","value":"pro"})).unwrap();
         assert_eq!(c.field, Field::Property("plan".into()));
     }
 }

@@ -30,14 +30,8 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in a stable order.
-    pub const ALL: [EventType; 6] = [
-        EventType::Track,
-        EventType::Page,
-        EventType::Screen,
-        EventType::Identify,
-        EventType::Group,
-        EventType::Alias,
-    ];
+    pub const ALL: [EventType; 6] =
+        [EventType::Track, EventType::Page, EventType::Screen, EventType::Identify, EventType::Group, EventType::Alias];
 
     /// Parse a type name, case-insensitively.
     pub fn parse(s: &str) -> Option<EventType> {
@@ -83,11 +77,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_event_bytes: 32 * 1024,
-            max_depth: 24,
-            max_id_chars: 256,
-        }
+        Limits { max_event_bytes: 32 * 1024, max_depth: 24, max_id_chars: 256 }
     }
 }
 
@@ -124,10 +114,7 @@ pub struct EventError {
 impl EventError {
     /// An error at a field.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        EventError {
-            field: field.into(),
-            message: message.into(),
-        }
+        EventError { field: field.into(), message: message.into() }
     }
 }
 
@@ -192,10 +179,7 @@ impl Event {
             }
         };
         let Value::Object(mut obj) = value else {
-            return Err(EventError::new(
-                at(""),
-                format!("an event must be a JSON object, not {}", json_kind(&value)),
-            ));
+            return Err(EventError::new(at(""), format!("an event must be a JSON object, not {}", json_kind(&value))));
         };
         let depth = depth_of(&Value::Object(Map::new())) + obj.values().map(depth_of).max().unwrap_or(0);
         if depth > limits.max_depth {
@@ -229,16 +213,12 @@ impl Event {
             match obj.get(f) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-                Some(Value::String(s)) if s.chars().count() > limits.max_id_chars => Err(EventError::new(
-                    at(f),
-                    format!("is longer than {} characters", limits.max_id_chars),
-                )),
+                Some(Value::String(s)) if s.chars().count() > limits.max_id_chars => {
+                    Err(EventError::new(at(f), format!("is longer than {} characters", limits.max_id_chars)))
+                }
                 Some(Value::String(s)) => Ok(Some(s.nfc().collect())),
                 Some(Value::Number(n)) => Ok(Some(n.to_string())),
-                Some(other) => Err(EventError::new(
-                    at(f),
-                    format!("must be a string, not {}", json_kind(other)),
-                )),
+                Some(other) => Err(EventError::new(at(f), format!("must be a string, not {}", json_kind(other)))),
             }
         };
         let user_id = id(&obj, "userId")?;
@@ -257,10 +237,7 @@ impl Event {
             }
             _ => {
                 if user_id.is_none() && anonymous_id.is_none() {
-                    return Err(EventError::new(
-                        at("userId"),
-                        "either userId or anonymousId is required",
-                    ));
+                    return Err(EventError::new(at("userId"), "either userId or anonymousId is required"));
                 }
             }
         }
@@ -351,11 +328,7 @@ impl Event {
             Some(m) => m,
             None => {
                 flags |= EventFlags::MESSAGE_ID_ASSIGNED;
-                let m = if cx.derive_message_id {
-                    derived_message_id(&obj)
-                } else {
-                    uuid::Uuid::new_v4().to_string()
-                };
+                let m = if cx.derive_message_id { derived_message_id(&obj) } else { uuid::Uuid::new_v4().to_string() };
                 obj.insert("messageId".into(), Value::String(m.clone()));
                 m
             }
@@ -455,7 +428,8 @@ pub fn parse_time_str(s: &str) -> Result<i64, String> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.timestamp_millis());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M"] {
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M"]
+    {
         if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
             return Ok(n.and_utc().timestamp_millis());
         }
@@ -465,9 +439,7 @@ pub fn parse_time_str(s: &str) -> Result<i64, String> {
             return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis());
         }
     }
-    Err(format!(
-        "{s:?} is not a time; use ISO 8601 such as 2026-11-22T13:45:00Z"
-    ))
+    Err(format!("{s:?} is not a time; use ISO 8601 such as 2026-11-22T13:45:00Z"))
 }
 
 /// Format milliseconds since the epoch as RFC 3339 UTC with milliseconds.
@@ -485,10 +457,7 @@ mod tests {
     const NOW: i64 = 1_790_000_000_000;
 
     fn cx() -> ParseContext<'static> {
-        ParseContext {
-            received_at: NOW,
-            ..Default::default()
-        }
+        ParseContext { received_at: NOW, ..Default::default() }
     }
 
     /// Parse `v` as a batch item and return the error text, or "ok".
@@ -513,14 +482,23 @@ mod tests {
         check(json!({"type":"track","event":"A","userId":""}), "either userId or anonymousId");
         check(json!({"type":"track","event":"A","userId":{"a":1}}), "userId: must be a string, not an object");
         check(json!({"type":"track","event":"A","userId":42}), "ok");
-        check(json!({"type":"track","event":"A","userId":"u","properties":[1]}), "properties: must be an object, not an array");
+        check(
+            json!({"type":"track","event":"A","userId":"u","properties":[1]}),
+            "properties: must be an object, not an array",
+        );
         check(json!({"type":"track","event":"A","userId":"u","context":"x"}), "context: must be an object");
         check(json!({"type":"alias","userId":"u"}), "previousId: is required for alias");
         check(json!({"type":"alias","previousId":"a"}), "userId: is required for alias");
         check(json!({"type":"group","userId":"u"}), "groupId: is required for group");
         check(json!({"type":"page","userId":"u"}), "ok");
-        check(json!({"type":"track","event":"A","userId":"u","timestamp":"yesterday"}), "timestamp: \"yesterday\" is not a time");
-        check(json!({"type":"track","event":"A","userId":"u","timestamp":true}), "timestamp: must be an ISO-8601 time string");
+        check(
+            json!({"type":"track","event":"A","userId":"u","timestamp":"yesterday"}),
+            "timestamp: \"yesterday\" is not a time",
+        );
+        check(
+            json!({"type":"track","event":"A","userId":"u","timestamp":true}),
+            "timestamp: must be an ISO-8601 time string",
+        );
         check(json!([1, 2]), "an event must be a JSON object, not an array");
     }
 
@@ -560,10 +538,7 @@ mod tests {
 
     #[test]
     fn far_future_is_clamped_and_the_past_is_kept() {
-        for (ts, clamped) in [
-            ("9999-12-31T23:59:59Z", true),
-            ("1970-01-01T00:00:00Z", false),
-        ] {
+        for (ts, clamped) in [("9999-12-31T23:59:59Z", true), ("1970-01-01T00:00:00Z", false)] {
             let v = json!({"type":"track","event":"A","userId":"u","timestamp":ts});
             let e = Event::parse(v, &cx(), &Limits::default()).unwrap();
             assert_eq!(e.flags.has(EventFlags::TIMESTAMP_CLAMPED), clamped, "{ts}");

@@ -45,11 +45,7 @@ pub struct Localized {
 impl Localized {
     /// A text given in all three languages.
     pub fn new(en: &str, cs: &str, pl: &str) -> Self {
-        Localized {
-            en: en.into(),
-            cs: cs.into(),
-            pl: pl.into(),
-        }
+        Localized { en: en.into(), cs: cs.into(), pl: pl.into() }
     }
 
     /// The same text in every language (a name nobody has translated yet).

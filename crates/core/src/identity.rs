@@ -117,10 +117,7 @@ pub struct IdentityGraph {
 impl IdentityGraph {
     /// An empty graph whose first customer gets id 1.
     pub fn new() -> Self {
-        IdentityGraph {
-            next_id: 1,
-            ..Default::default()
-        }
+        IdentityGraph { next_id: 1, ..Default::default() }
     }
 
     /// Number of customers (merged ones included).
@@ -140,9 +137,7 @@ impl IdentityGraph {
 
     /// The canonical customer an identity points at.
     pub fn lookup(&self, project: ProjectId, kind: IdentityKind, value: &str) -> Option<CustomerId> {
-        self.ids
-            .get(&(project, kind, value.to_string()))
-            .map(|&c| self.canonical(c))
+        self.ids.get(&(project, kind, value.to_string())).map(|&c| self.canonical(c))
     }
 
     /// A customer's user id, if known.
@@ -152,21 +147,13 @@ impl IdentityGraph {
 
     /// Rebuild: a customer row.
     pub fn load_customer(&mut self, id: CustomerId, user_id: Option<String>, merged_into: Option<CustomerId>) {
-        let entry = self.customers.entry(id).or_insert(Customer {
-            user_id: None,
-            merged_into: None,
-            children: vec![],
-        });
+        let entry = self.customers.entry(id).or_insert(Customer { user_id: None, merged_into: None, children: vec![] });
         entry.user_id = user_id;
         entry.merged_into = merged_into;
         if let Some(p) = merged_into {
             self.customers
                 .entry(p)
-                .or_insert(Customer {
-                    user_id: None,
-                    merged_into: None,
-                    children: vec![],
-                })
+                .or_insert(Customer { user_id: None, merged_into: None, children: vec![] })
                 .children
                 .push(id);
         }
@@ -216,23 +203,21 @@ impl IdentityGraph {
 
     fn create(&mut self, project: ProjectId, user_id: Option<&str>, ops: &mut Vec<IdentityOp>) -> CustomerId {
         let id = self.next_id;
-        let op = IdentityOp::NewCustomer {
-            id,
-            project,
-            user_id: user_id.map(str::to_string),
-        };
+        let op = IdentityOp::NewCustomer { id, project, user_id: user_id.map(str::to_string) };
         self.apply(&op);
         ops.push(op);
         id
     }
 
-    fn add(&mut self, project: ProjectId, kind: IdentityKind, value: &str, customer: CustomerId, ops: &mut Vec<IdentityOp>) {
-        let op = IdentityOp::AddIdentity {
-            project,
-            kind,
-            value: value.to_string(),
-            customer,
-        };
+    fn add(
+        &mut self,
+        project: ProjectId,
+        kind: IdentityKind,
+        value: &str,
+        customer: CustomerId,
+        ops: &mut Vec<IdentityOp>,
+    ) {
+        let op = IdentityOp::AddIdentity { project, kind, value: value.to_string(), customer };
         self.apply(&op);
         ops.push(op);
     }
@@ -275,13 +260,7 @@ impl IdentityGraph {
             }
             None => match (anonymous_id, a) {
                 (Some(_), Some(ca)) if self.user_id(ca).is_none() => {
-                    self.push(
-                        IdentityOp::SetUserId {
-                            customer: ca,
-                            user_id: user.to_string(),
-                        },
-                        ops,
-                    );
+                    self.push(IdentityOp::SetUserId { customer: ca, user_id: user.to_string() }, ops);
                     self.add(project, User, user, ca, ops);
                     ca
                 }
@@ -289,7 +268,14 @@ impl IdentityGraph {
                     // The device already belongs to another known customer: a shared device.
                     let c = self.create(project, Some(user), ops);
                     self.add(project, User, user, c, ops);
-                    self.conflict(project, c, ca, format!("anonymous:{anon}"), "anonymous id already belongs to another known customer; not merged", ops);
+                    self.conflict(
+                        project,
+                        c,
+                        ca,
+                        format!("anonymous:{anon}"),
+                        "anonymous id already belongs to another known customer; not merged",
+                        ops,
+                    );
                     c
                 }
                 (anon, _) => {
@@ -305,27 +291,49 @@ impl IdentityGraph {
     }
 
     /// The anonymous id `anon` points at `ca` and is now seen with known customer `cu`.
-    fn link_anonymous(&mut self, project: ProjectId, anon: &str, ca: CustomerId, cu: CustomerId, ops: &mut Vec<IdentityOp>) {
+    fn link_anonymous(
+        &mut self,
+        project: ProjectId,
+        anon: &str,
+        ca: CustomerId,
+        cu: CustomerId,
+        ops: &mut Vec<IdentityOp>,
+    ) {
         if self.user_id(ca).is_none() {
             self.push(IdentityOp::Merge { from: ca, into: cu }, ops);
         } else {
-            self.conflict(project, cu, ca, format!("anonymous:{anon}"), "anonymous id already belongs to another known customer; not merged", ops);
+            self.conflict(
+                project,
+                cu,
+                ca,
+                format!("anonymous:{anon}"),
+                "anonymous id already belongs to another known customer; not merged",
+                ops,
+            );
         }
     }
 
-    fn conflict(&mut self, project: ProjectId, customer: CustomerId, other: CustomerId, identity: String, detail: &str, ops: &mut Vec<IdentityOp>) {
-        ops.push(IdentityOp::Conflict {
-            project,
-            customer,
-            other,
-            identity,
-            detail: detail.to_string(),
-        });
+    fn conflict(
+        &mut self,
+        project: ProjectId,
+        customer: CustomerId,
+        other: CustomerId,
+        identity: String,
+        detail: &str,
+        ops: &mut Vec<IdentityOp>,
+    ) {
+        ops.push(IdentityOp::Conflict { project, customer, other, identity, detail: detail.to_string() });
     }
 
     /// An alias call: `previous_id` (a user id or an anonymous id) is the same person as
     /// `user_id`. Returns the customer the alias event belongs to.
-    pub fn alias(&mut self, project: ProjectId, previous_id: &str, user_id: &str, ops: &mut Vec<IdentityOp>) -> CustomerId {
+    pub fn alias(
+        &mut self,
+        project: ProjectId,
+        previous_id: &str,
+        user_id: &str,
+        ops: &mut Vec<IdentityOp>,
+    ) -> CustomerId {
         use IdentityKind::*;
         let Some(cp) = self.lookup(project, User, previous_id) else {
             return self.resolve(project, Some(user_id), Some(previous_id), ops);
@@ -333,7 +341,14 @@ impl IdentityGraph {
         match self.lookup(project, User, user_id) {
             Some(cu) if cu == cp => cp,
             Some(cu) => {
-                self.conflict(project, cu, cp, format!("user:{previous_id}"), "alias would join two known customers; not merged", ops);
+                self.conflict(
+                    project,
+                    cu,
+                    cp,
+                    format!("user:{previous_id}"),
+                    "alias would join two known customers; not merged",
+                    ops,
+                );
                 cu
             }
             None => {

@@ -77,7 +77,11 @@ endpoint!(alias, EventType::Alias, "/v1/alias", "Say that two ids are one custom
     ),
     security(("basic" = []))
 )]
-pub async fn batch(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<CaptureResponse>, ApiError> {
+pub async fn batch(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<CaptureResponse>, ApiError> {
     capture(s, headers, body, None).await
 }
 
@@ -116,7 +120,9 @@ fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, (ApiEr
         "deflate" => flate2::read::ZlibDecoder::new(&raw[..]).take(limit as u64 + 1).read_to_end(&mut out),
         other => {
             return Err((
-                ApiError::UnsupportedEncoding(format!("Content-Encoding {other:?} is not supported; use gzip, deflate or none")),
+                ApiError::UnsupportedEncoding(format!(
+                    "Content-Encoding {other:?} is not supported; use gzip, deflate or none"
+                )),
                 raw.to_vec(),
             ))
         }
@@ -129,7 +135,9 @@ fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, (ApiEr
         Ok(_) if out.len() > limit => {
             out.truncate(limit);
             Err((
-                ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes after {encoding} decompression")),
+                ApiError::PayloadTooLarge(format!(
+                    "the body is larger than {limit} bytes after {encoding} decompression"
+                )),
                 out,
             ))
         }
@@ -138,14 +146,7 @@ fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, (ApiEr
 }
 
 fn failed(project: i64, at: i64, field: &str, reason: &str, raw: Vec<u8>) -> NewFailedEvent {
-    NewFailedEvent {
-        project,
-        received_at: at,
-        source: "api".into(),
-        field: field.into(),
-        reason: reason.into(),
-        raw,
-    }
+    NewFailedEvent { project, received_at: at, source: "api".into(), field: field.into(), reason: reason.into(), raw }
 }
 
 impl AppState {
@@ -171,7 +172,12 @@ impl AppState {
     }
 }
 
-async fn capture(s: AppState, headers: HeaderMap, body: Body, endpoint: Option<EventType>) -> Result<Json<CaptureResponse>, ApiError> {
+async fn capture(
+    s: AppState,
+    headers: HeaderMap,
+    body: Body,
+    endpoint: Option<EventType>,
+) -> Result<Json<CaptureResponse>, ApiError> {
     let at = now_ms();
     let header_key = match header_token(&headers)? {
         Some(t) => Some(s.key(Some(&t)).await?),
@@ -184,7 +190,9 @@ async fn capture(s: AppState, headers: HeaderMap, body: Body, endpoint: Option<E
             let err = ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes; send smaller batches"));
             return Err(s.reject(header_key.as_ref(), at, err, partial).await);
         }
-        Err(ReadError::Io(e)) => return Err(ApiError::invalid("invalid_body", None, format!("could not read the body: {e}"))),
+        Err(ReadError::Io(e)) => {
+            return Err(ApiError::invalid("invalid_body", None, format!("could not read the body: {e}")))
+        }
     };
     let bytes = match decode(&headers, raw, limit) {
         Ok(b) => b,
@@ -234,7 +242,11 @@ async fn capture(s: AppState, headers: HeaderMap, body: Body, endpoint: Option<E
                 Some(Value::Array(items)) => items,
                 other => {
                     let what = other.as_ref().map(json_kind).unwrap_or("missing");
-                    let err = ApiError::invalid("invalid_batch", Some("batch".into()), format!("batch: must be an array of events, not {what}"));
+                    let err = ApiError::invalid(
+                        "invalid_batch",
+                        Some("batch".into()),
+                        format!("batch: must be an array of events, not {what}"),
+                    );
                     return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await);
                 }
             };
@@ -265,7 +277,9 @@ async fn capture(s: AppState, headers: HeaderMap, body: Body, endpoint: Option<E
     let receipt = s.writer.submit(sub).await.map_err(|e| match e {
         SubmitError::Busy => ApiError::Unavailable {
             retry_after: 1,
-            message: "Touchpoint is receiving more events than it can store right now; nothing was stored, retry shortly".into(),
+            message:
+                "Touchpoint is receiving more events than it can store right now; nothing was stored, retry shortly"
+                    .into(),
         },
         SubmitError::Unavailable(cause) => {
             tracing::error!(%cause, "store unavailable");

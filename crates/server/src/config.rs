@@ -88,14 +88,10 @@ impl Config {
         let defaults = serde_json::to_value(Config::default()).expect("config serializes");
         let mut merged: Map<String, Value> = defaults.as_object().cloned().unwrap_or_default();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Toml {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+            let table: toml::Table = toml::from_str(&text)
+                .map_err(|e| ConfigError::Toml { path: path.to_path_buf(), message: e.to_string() })?;
             let as_json = serde_json::to_value(table).map_err(|e| ConfigError::Invalid(e.to_string()))?;
             for (k, v) in as_json.as_object().cloned().unwrap_or_default() {
                 let k = k.replace('-', "_");
@@ -146,7 +142,9 @@ fn typed(default: &Value, raw: &str) -> Option<Value> {
             "0" | "false" | "no" | "off" => Some(Value::Bool(false)),
             _ => None,
         },
-        Value::Number(n) if n.is_f64() => raw.parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)),
+        Value::Number(n) if n.is_f64() => {
+            raw.parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+        }
         Value::Number(_) => raw.parse::<u64>().ok().map(|u| Value::Number(u.into())),
         _ => Some(Value::String(raw.to_string())),
     }
@@ -160,7 +158,8 @@ mod tests {
     fn layers_apply_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("touchpoint.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\ndurable = false\nrate-limit = 10.0\nqueue_events = 7\n").unwrap();
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\ndurable = false\nrate-limit = 10.0\nqueue_events = 7\n")
+            .unwrap();
         let env = vec![
             ("TOUCHPOINT_LISTEN".to_string(), "127.0.0.1:7000".to_string()),
             ("TOUCHPOINT_QUEUE_EVENTS".to_string(), "9".to_string()),

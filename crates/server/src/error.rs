@@ -93,12 +93,7 @@ struct ErrorBody<'a> {
 impl ApiError {
     /// A 400 about a field.
     pub fn invalid(code: &'static str, field: Option<String>, message: impl Into<String>) -> ApiError {
-        ApiError::BadRequest {
-            code,
-            message: message.into(),
-            field,
-            failed: vec![],
-        }
+        ApiError::BadRequest { code, message: message.into(), field, failed: vec![] }
     }
 
     /// The HTTP status.
@@ -158,19 +153,10 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest { field, failed, .. } => (field.as_deref(), failed.as_slice()),
             _ => (None, &[][..]),
         };
-        let body = Body {
-            success: false,
-            error: ErrorBody {
-                code: self.code(),
-                message,
-                field,
-            },
-            failed,
-        };
+        let body = Body { success: false, error: ErrorBody { code: self.code(), message, field }, failed };
         let mut resp = (status, axum::Json(body)).into_response();
         if let ApiError::RateLimited { retry_after } | ApiError::Unavailable { retry_after, .. } = self {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
         }
         resp
     }

@@ -69,10 +69,7 @@ impl Server {
         let store = SqliteStore::open(
             &config.data_dir,
             OpenMode::Writer,
-            &SqliteOptions {
-                durable: config.durable,
-                cache_mib: config.cache_mib,
-            },
+            &SqliteOptions { durable: config.durable, cache_mib: config.cache_mib },
         )
         .await?;
         Server::with_store(config, Arc::new(store)).await
@@ -82,10 +79,7 @@ impl Server {
     pub async fn with_store(config: Config, store: Arc<dyn Store>) -> Result<Server, ServerError> {
         let (writer, writer_task) = Writer::start(
             store.clone(),
-            WriterConfig {
-                queue_events: config.queue_events,
-                max_group_events: config.max_group_events,
-            },
+            WriterConfig { queue_events: config.queue_events, max_group_events: config.max_group_events },
         )
         .await?;
         let state = AppState {
@@ -105,7 +99,11 @@ impl Server {
     }
 
     /// Serve until `shutdown` completes, then finish queued writes and stop.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
         let app = router(self.state.clone());
         axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
         let Server { state, writer_task } = self;
@@ -116,7 +114,11 @@ impl Server {
 }
 
 /// Open the store, start the writer and serve until `shutdown`.
-pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     Server::open(config).await?.serve(listener, shutdown).await
 }
 

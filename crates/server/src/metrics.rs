@@ -23,18 +23,10 @@ pub struct HttpMetrics {
 
 /// Middleware that counts every request by its route and status.
 pub async fn count_requests(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let resp = next.run(req).await;
-    *s.metrics
-        .requests
-        .lock()
-        .expect("metrics lock")
-        .entry((route, resp.status().as_u16()))
-        .or_default() += 1;
+    *s.metrics.requests.lock().expect("metrics lock").entry((route, resp.status().as_u16())).or_default() += 1;
     resp
 }
 
@@ -47,16 +39,27 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
     };
     counter("touchpoint_events_accepted_total", "Events stored.", w.stored.load(Relaxed));
-    counter("touchpoint_events_duplicate_total", "Events acknowledged as duplicates and not stored again.", w.duplicates.load(Relaxed));
+    counter(
+        "touchpoint_events_duplicate_total",
+        "Events acknowledged as duplicates and not stored again.",
+        w.duplicates.load(Relaxed),
+    );
     counter("touchpoint_events_failed_total", "Rejected events kept as failed events.", w.failed.load(Relaxed));
-    counter("touchpoint_requests_rejected_total", "Whole requests rejected for their content.", s.metrics.rejected.load(Relaxed));
+    counter(
+        "touchpoint_requests_rejected_total",
+        "Whole requests rejected for their content.",
+        s.metrics.rejected.load(Relaxed),
+    );
     counter("touchpoint_commit_errors_total", "Group commits that failed.", w.commit_errors.load(Relaxed));
     let _ = writeln!(
         out,
         "# HELP touchpoint_ingest_queue_depth Events waiting for a commit.\n# TYPE touchpoint_ingest_queue_depth gauge\ntouchpoint_ingest_queue_depth {}",
         w.queued.load(Relaxed)
     );
-    let _ = writeln!(out, "# HELP touchpoint_commit_seconds Group commit latency.\n# TYPE touchpoint_commit_seconds histogram");
+    let _ = writeln!(
+        out,
+        "# HELP touchpoint_commit_seconds Group commit latency.\n# TYPE touchpoint_commit_seconds histogram"
+    );
     let mut cumulative = 0;
     for (i, bound) in COMMIT_BUCKETS.iter().enumerate() {
         cumulative += w.commit_hist[i].load(Relaxed);

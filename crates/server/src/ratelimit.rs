@@ -17,11 +17,7 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// `rate` events/s (0 turns limiting off), `burst` events at most at once.
     pub fn new(rate: f64, burst: f64) -> Self {
-        RateLimiter {
-            rate,
-            burst: burst.max(rate).max(1.0),
-            buckets: Mutex::new(HashMap::new()),
-        }
+        RateLimiter { rate, burst: burst.max(rate).max(1.0), buckets: Mutex::new(HashMap::new()) }
     }
 
     /// Take `n` events from a key's bucket, or say how many seconds to wait.

@@ -95,7 +95,11 @@ pub struct LangQuery {
 
 /// `GET /api/touchpoints`
 #[utoipa::path(get, path = "/api/touchpoints", tag = "catalog", params(LangQuery), responses((status = 200, body = [TouchpointView])), security(("bearer" = [])))]
-pub async fn touchpoints(State(s): State<AppState>, headers: HeaderMap, ApiQuery(q): ApiQuery<LangQuery>) -> Result<Json<Vec<TouchpointView>>, ApiError> {
+pub async fn touchpoints(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<LangQuery>,
+) -> Result<Json<Vec<TouchpointView>>, ApiError> {
     let key = s.secret_key(&headers).await?;
     let l = lang(q.lang.as_deref(), &headers);
     Ok(Json(s.store.touchpoints(key.project_id).await?.iter().map(|t| view(t, l)).collect()))
@@ -136,11 +140,16 @@ pub async fn put_touchpoint(
     ApiJson(input): ApiJson<TouchpointInput>,
 ) -> Result<Json<TouchpointView>, ApiError> {
     let key = s.secret_key(&headers).await?;
-    let project = s.store.project(key.project_id).await?.ok_or_else(|| ApiError::NotFound("project not found".into()))?;
+    let project =
+        s.store.project(key.project_id).await?.ok_or_else(|| ApiError::NotFound("project not found".into()))?;
     if let Some(stage) = &input.stage {
         if !project.stages.iter().any(|st| &st.key == stage) {
             let known: Vec<_> = project.stages.iter().map(|s| s.key.as_str()).collect();
-            return Err(ApiError::invalid("invalid_field", Some("stage".into()), format!("stage {stage:?} is not one of this project's stages: {}", known.join(", "))));
+            return Err(ApiError::invalid(
+                "invalid_field",
+                Some("stage".into()),
+                format!("stage {stage:?} is not one of this project's stages: {}", known.join(", ")),
+            ));
         }
     }
     let existing = s.store.touchpoints(project.id).await?.into_iter().find(|t| t.touchpoint.key == tp_key);
@@ -188,7 +197,10 @@ async fn check_rule(s: &AppState, project: i64, rule: &Rule) -> Result<(), ApiEr
         return Err(ApiError::invalid(
             "invalid_field",
             Some("touchpoint".into()),
-            format!("touchpoint {:?} does not exist; create it first with PUT /api/touchpoints/{{key}}", rule.touchpoint),
+            format!(
+                "touchpoint {:?} does not exist; create it first with PUT /api/touchpoints/{{key}}",
+                rule.touchpoint
+            ),
         ));
     }
     Ok(())
@@ -197,7 +209,11 @@ async fn check_rule(s: &AppState, project: i64, rule: &Rule) -> Result<(), ApiEr
 /// `POST /api/rules`: add a rule and re-classify past events.
 #[utoipa::path(post, path = "/api/rules", tag = "catalog", request_body(content = Object, description = "A rule: priority, touchpoint, event_type, event_name, conditions"),
     responses((status = 200, body = RuleChange)), security(("bearer" = [])))]
-pub async fn add_rule(State(s): State<AppState>, headers: HeaderMap, ApiJson(rule): ApiJson<Rule>) -> Result<Json<RuleChange>, ApiError> {
+pub async fn add_rule(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(rule): ApiJson<Rule>,
+) -> Result<Json<RuleChange>, ApiError> {
     let key = s.secret_key(&headers).await?;
     check_rule(&s, key.project_id, &rule).await?;
     let rule = s.store.add_rule(key.project_id, &rule).await?;
@@ -207,7 +223,12 @@ pub async fn add_rule(State(s): State<AppState>, headers: HeaderMap, ApiJson(rul
 
 /// `PUT /api/rules/{id}`: change a rule and re-classify past events.
 #[utoipa::path(put, path = "/api/rules/{id}", tag = "catalog", params(("id" = i64, Path)), request_body(content = Object), responses((status = 200, body = RuleChange), (status = 404)), security(("bearer" = [])))]
-pub async fn put_rule(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>, ApiJson(rule): ApiJson<Rule>) -> Result<Json<RuleChange>, ApiError> {
+pub async fn put_rule(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    ApiJson(rule): ApiJson<Rule>,
+) -> Result<Json<RuleChange>, ApiError> {
     let key = s.secret_key(&headers).await?;
     check_rule(&s, key.project_id, &rule).await?;
     let rule = Rule { id, ..rule };
@@ -218,7 +239,11 @@ pub async fn put_rule(State(s): State<AppState>, headers: HeaderMap, Path(id): P
 
 /// `DELETE /api/rules/{id}`: remove a rule and re-classify past events.
 #[utoipa::path(delete, path = "/api/rules/{id}", tag = "catalog", params(("id" = i64, Path)), responses((status = 200, body = RuleChange), (status = 404)), security(("bearer" = [])))]
-pub async fn delete_rule(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Result<Json<RuleChange>, ApiError> {
+pub async fn delete_rule(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<RuleChange>, ApiError> {
     let key = s.secret_key(&headers).await?;
     s.store.delete_rule(key.project_id, id).await?;
     let reclassified = s.writer.reclassify(key.project_id).await?;
@@ -243,7 +268,15 @@ impl Page {
     fn cursor_i64(&self) -> Result<Option<i64>, ApiError> {
         self.cursor
             .as_deref()
-            .map(|c| c.parse().map_err(|_| ApiError::invalid("invalid_query", Some("cursor".into()), format!("cursor {c:?} is not one this API gave out"))))
+            .map(|c| {
+                c.parse().map_err(|_| {
+                    ApiError::invalid(
+                        "invalid_query",
+                        Some("cursor".into()),
+                        format!("cursor {c:?} is not one this API gave out"),
+                    )
+                })
+            })
             .transpose()
     }
 }
@@ -281,7 +314,11 @@ pub struct Profile {
 
 /// `GET /api/customers`
 #[utoipa::path(get, path = "/api/customers", tag = "customers", params(Page), responses((status = 200, body = Object, description = "A page of customers")), security(("bearer" = [])))]
-pub async fn customers(State(s): State<AppState>, headers: HeaderMap, ApiQuery(p): ApiQuery<Page>) -> Result<Json<Paged<Value>>, ApiError> {
+pub async fn customers(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(p): ApiQuery<Page>,
+) -> Result<Json<Paged<Value>>, ApiError> {
     let key = s.secret_key(&headers).await?;
     let limit = p.limit();
     let list = s.store.customers(key.project_id, p.cursor_i64()?.unwrap_or(0), limit).await?;
@@ -303,7 +340,12 @@ pub struct Lookup {
 }
 
 async fn canonical(s: &AppState, project: i64, id: i64) -> Result<i64, ApiError> {
-    let c = s.store.customer(id).await?.filter(|c| c.project_id == project).ok_or_else(|| ApiError::NotFound(format!("customer {id} not found")))?;
+    let c = s
+        .store
+        .customer(id)
+        .await?
+        .filter(|c| c.project_id == project)
+        .ok_or_else(|| ApiError::NotFound(format!("customer {id} not found")))?;
     Ok(c.merged_into.unwrap_or(c.id))
 }
 
@@ -311,7 +353,13 @@ async fn profile_of(s: &AppState, project: i64, id: i64) -> Result<Profile, ApiE
     let id = canonical(s, project, id).await?;
     let c = s.store.customer(id).await?.ok_or_else(|| ApiError::NotFound(format!("customer {id} not found")))?;
     let merged_ids = s.store.merged_ids(id).await?;
-    let conflicts = s.store.conflicts(project, 1000).await?.into_iter().filter(|x| x.customer_id == id || x.other_customer_id == id).collect();
+    let conflicts = s
+        .store
+        .conflicts(project, 1000)
+        .await?
+        .into_iter()
+        .filter(|x| x.customer_id == id || x.other_customer_id == id)
+        .collect();
     Ok(Profile {
         id,
         user_id: c.user_id,
@@ -325,20 +373,32 @@ async fn profile_of(s: &AppState, project: i64, id: i64) -> Result<Profile, ApiE
 
 /// `GET /api/customers/lookup`: find a customer by one of its ids.
 #[utoipa::path(get, path = "/api/customers/lookup", tag = "customers", params(Lookup), responses((status = 200, body = Profile), (status = 404)), security(("bearer" = [])))]
-pub async fn lookup(State(s): State<AppState>, headers: HeaderMap, ApiQuery(q): ApiQuery<Lookup>) -> Result<Json<Profile>, ApiError> {
+pub async fn lookup(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<Lookup>,
+) -> Result<Json<Profile>, ApiError> {
     let key = s.secret_key(&headers).await?;
     let (kind, value) = match (&q.user_id, &q.anonymous_id) {
         (Some(u), _) => (IdentityKind::User, u),
         (None, Some(a)) => (IdentityKind::Anonymous, a),
         (None, None) => return Err(ApiError::invalid("invalid_query", None, "give user_id or anonymous_id")),
     };
-    let id = s.store.find_identity(key.project_id, kind, value).await?.ok_or_else(|| ApiError::NotFound(format!("no customer has the {} id {value:?}", kind.as_str())))?;
+    let id = s
+        .store
+        .find_identity(key.project_id, kind, value)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no customer has the {} id {value:?}", kind.as_str())))?;
     Ok(Json(profile_of(&s, key.project_id, id).await?))
 }
 
 /// `GET /api/customers/{id}`: traits, identities, merges and conflicts.
 #[utoipa::path(get, path = "/api/customers/{id}", tag = "customers", params(("id" = i64, Path)), responses((status = 200, body = Profile), (status = 404)), security(("bearer" = [])))]
-pub async fn customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Result<Json<Profile>, ApiError> {
+pub async fn customer(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<Profile>, ApiError> {
     let key = s.secret_key(&headers).await?;
     Ok(Json(profile_of(&s, key.project_id, id).await?))
 }
@@ -372,22 +432,32 @@ pub struct TimelineEntry {
 
 /// `GET /api/customers/{id}/timeline`: the customer's touchpoints, newest first.
 #[utoipa::path(get, path = "/api/customers/{id}/timeline", tag = "customers", params(("id" = i64, Path), Page), responses((status = 200, body = Object, description = "A page of timeline entries")), security(("bearer" = [])))]
-pub async fn timeline(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>, ApiQuery(p): ApiQuery<Page>) -> Result<Json<Paged<TimelineEntry>>, ApiError> {
+pub async fn timeline(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    ApiQuery(p): ApiQuery<Page>,
+) -> Result<Json<Paged<TimelineEntry>>, ApiError> {
     let key = s.secret_key(&headers).await?;
     let id = canonical(&s, key.project_id, id).await?;
     let before = match p.cursor.as_deref() {
         None => None,
-        Some(c) => Some(
-            c.split_once(':')
-                .and_then(|(t, i)| Some((t.parse().ok()?, i.parse().ok()?)))
-                .ok_or_else(|| ApiError::invalid("invalid_query", Some("cursor".into()), format!("cursor {c:?} is not one this API gave out")))?,
-        ),
+        Some(c) => {
+            Some(c.split_once(':').and_then(|(t, i)| Some((t.parse().ok()?, i.parse().ok()?))).ok_or_else(|| {
+                ApiError::invalid(
+                    "invalid_query",
+                    Some("cursor".into()),
+                    format!("cursor {c:?} is not one this API gave out"),
+                )
+            })?)
+        }
     };
     let limit = p.limit();
     let ids = s.store.merged_ids(id).await?;
     let events = s.store.customer_events(&ids, before, limit).await?;
     let l = lang(p.lang.as_deref(), &headers);
-    let tps: HashMap<i64, StoredTouchpoint> = s.store.touchpoints(key.project_id).await?.into_iter().map(|t| (t.id, t)).collect();
+    let tps: HashMap<i64, StoredTouchpoint> =
+        s.store.touchpoints(key.project_id).await?.into_iter().map(|t| (t.id, t)).collect();
     let next = (events.len() == limit).then(|| events.last().map(|e| format!("{}:{}", e.timestamp, e.id))).flatten();
     let items = events.into_iter().map(|e| entry(e, &tps, l)).collect();
     Ok(Json(Paged { items, next }))
@@ -412,7 +482,11 @@ fn entry(e: StoredEvent, tps: &HashMap<i64, StoredTouchpoint>, l: Lang) -> Timel
 
 /// `GET /api/failed-events`: rejected events with their reasons, newest first.
 #[utoipa::path(get, path = "/api/failed-events", tag = "read", params(Page), responses((status = 200, body = Object, description = "A page of failed events")), security(("bearer" = [])))]
-pub async fn failed_events(State(s): State<AppState>, headers: HeaderMap, ApiQuery(p): ApiQuery<Page>) -> Result<Json<Paged<Value>>, ApiError> {
+pub async fn failed_events(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(p): ApiQuery<Page>,
+) -> Result<Json<Paged<Value>>, ApiError> {
     let key = s.secret_key(&headers).await?;
     let limit = p.limit();
     let list = s.store.failed_events(key.project_id, p.cursor_i64()?, limit).await?;
@@ -461,13 +535,19 @@ pub struct VolumeView {
 }
 
 fn day_of(field: &str, s: &str) -> Result<i64, ApiError> {
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ApiError::invalid("invalid_query", Some(field.into()), format!("{field}: {s:?} is not a date like 2026-11-22")))?;
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        ApiError::invalid("invalid_query", Some(field.into()), format!("{field}: {s:?} is not a date like 2026-11-22"))
+    })?;
     Ok(d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days())
 }
 
 /// `GET /api/volume`: events per day and touchpoint.
 #[utoipa::path(get, path = "/api/volume", tag = "read", params(Range), responses((status = 200, body = [VolumeView])), security(("bearer" = [])))]
-pub async fn volume(State(s): State<AppState>, headers: HeaderMap, ApiQuery(r): ApiQuery<Range>) -> Result<Json<Vec<VolumeView>>, ApiError> {
+pub async fn volume(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(r): ApiQuery<Range>,
+) -> Result<Json<Vec<VolumeView>>, ApiError> {
     let key = s.secret_key(&headers).await?;
     let to = match &r.to {
         Some(t) => day_of("to", t)?,
@@ -481,7 +561,8 @@ pub async fn volume(State(s): State<AppState>, headers: HeaderMap, ApiQuery(r): 
         return Err(ApiError::invalid("invalid_query", Some("from".into()), "from is after to"));
     }
     let l = lang(r.lang.as_deref(), &headers);
-    let tps: HashMap<i64, StoredTouchpoint> = s.store.touchpoints(key.project_id).await?.into_iter().map(|t| (t.id, t)).collect();
+    let tps: HashMap<i64, StoredTouchpoint> =
+        s.store.touchpoints(key.project_id).await?.into_iter().map(|t| (t.id, t)).collect();
     let rows = s.store.daily_volume(key.project_id, from, to).await?;
     Ok(Json(
         rows.into_iter()

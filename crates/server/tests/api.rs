@@ -24,7 +24,10 @@ async fn every_capture_route_stores_its_event() {
         ("/v1/identify", json!({"anonymousId":"a1","userId":"jana","traits":{"name":"Jana Nováková","city":"Brno"}})),
         ("/v1/group", json!({"userId":"jana","groupId":"acme","traits":{"name":"ACME s.r.o."}})),
         ("/v1/alias", json!({"previousId":"jana","userId":"jana@example.cz"})),
-        ("/v1/batch", json!({"batch":[{"type":"track","userId":"jana","event":"Order Completed","properties":{"total":990}}]})),
+        (
+            "/v1/batch",
+            json!({"batch":[{"type":"track","userId":"jana","event":"Order Completed","properties":{"total":990}}]}),
+        ),
     ];
     for (path, body) in &cases {
         let (status, resp) = app.post(path, body).await;
@@ -39,7 +42,8 @@ async fn every_capture_route_stores_its_event() {
     assert_eq!(s, 200, "{profile}");
     assert_eq!(profile["user_id"], "jana");
     assert_eq!(profile["traits"]["name"], "Jana Nováková");
-    let ids: Vec<&str> = profile["identities"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        profile["identities"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
     assert!(ids.contains(&"a1") && ids.contains(&"jana") && ids.contains(&"jana@example.cz"), "{ids:?}");
     let id = profile["id"].as_i64().unwrap();
     let (_, tl) = app.get(&format!("/api/customers/{id}/timeline?lang=cs")).await;
@@ -71,7 +75,13 @@ async fn keys_are_checked() {
     assert_eq!(app.client.post(&url).json(&with_key).send().await.unwrap().status(), 200);
     assert_eq!(app.client.post(&url).bearer_auth(&app.write_key).json(&ev).send().await.unwrap().status(), 200);
     // A write key cannot read.
-    let r = app.client.get(format!("{}/api/touchpoints", app.base)).basic_auth(&app.write_key, Some("")).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/api/touchpoints", app.base))
+        .basic_auth(&app.write_key, Some(""))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     let r = app.client.get(format!("{}/api/touchpoints", app.base)).send().await.unwrap();
     assert_eq!(r.status(), 401);
@@ -114,7 +124,14 @@ struct Bad {
     message: &'static str,
 }
 
-fn bad(name: &'static str, path: &'static str, body: impl Into<Vec<u8>>, status: u16, code: &'static str, message: &'static str) -> Bad {
+fn bad(
+    name: &'static str,
+    path: &'static str,
+    body: impl Into<Vec<u8>>,
+    status: u16,
+    code: &'static str,
+    message: &'static str,
+) -> Bad {
     Bad { name, path, body: body.into(), headers: vec![], status, code, message }
 }
 
@@ -130,22 +147,98 @@ async fn bad_inputs_get_clear_errors_and_are_kept() {
     let cases = vec![
         bad("truncated JSON", "/v1/track", r#"{"userId":"u","event":"A""#, 400, "invalid_json", "not valid JSON"),
         bad("not JSON", "/v1/track", "userId=u&event=A", 400, "invalid_json", "not valid JSON"),
-        bad("invalid UTF-8", "/v1/track", b"{\"userId\":\"u\xff\xfe\",\"event\":\"A\"}".to_vec(), 400, "invalid_json", "not valid JSON"),
-        bad("batch not an array", "/v1/batch", r#"{"batch":{"type":"track"}}"#, 400, "invalid_batch", "batch: must be an array of events, not an object"),
+        bad(
+            "invalid UTF-8",
+            "/v1/track",
+            b"{\"userId\":\"u\xff\xfe\",\"event\":\"A\"}".to_vec(),
+            400,
+            "invalid_json",
+            "not valid JSON",
+        ),
+        bad(
+            "batch not an array",
+            "/v1/batch",
+            r#"{"batch":{"type":"track"}}"#,
+            400,
+            "invalid_batch",
+            "batch: must be an array of events, not an object",
+        ),
         bad("batch missing", "/v1/batch", r#"{"events":[]}"#, 400, "invalid_batch", "not missing"),
         bad("body is an array", "/v1/batch", r#"[{"type":"track"}]"#, 400, "invalid_batch", "must be an object"),
-        bad("wrong type of userId", "/v1/track", r#"{"userId":["u"],"event":"A"}"#, 400, "invalid_event", "userId: must be a string, not an array"),
-        bad("event not a string", "/v1/track", r#"{"userId":"u","event":{"x":1}}"#, 400, "invalid_event", "event: must be a string"),
-        bad("properties not an object", "/v1/track", r#"{"userId":"u","event":"A","properties":"x"}"#, 400, "invalid_event", "properties: must be an object"),
-        bad("no ids", "/v1/track", r#"{"event":"A"}"#, 400, "invalid_event", "either userId or anonymousId is required"),
+        bad(
+            "wrong type of userId",
+            "/v1/track",
+            r#"{"userId":["u"],"event":"A"}"#,
+            400,
+            "invalid_event",
+            "userId: must be a string, not an array",
+        ),
+        bad(
+            "event not a string",
+            "/v1/track",
+            r#"{"userId":"u","event":{"x":1}}"#,
+            400,
+            "invalid_event",
+            "event: must be a string",
+        ),
+        bad(
+            "properties not an object",
+            "/v1/track",
+            r#"{"userId":"u","event":"A","properties":"x"}"#,
+            400,
+            "invalid_event",
+            "properties: must be an object",
+        ),
+        bad(
+            "no ids",
+            "/v1/track",
+            r#"{"event":"A"}"#,
+            400,
+            "invalid_event",
+            "either userId or anonymousId is required",
+        ),
         bad("no event name", "/v1/track", r#"{"userId":"u"}"#, 400, "invalid_event", "event: is required"),
-        bad("bad timestamp", "/v1/track", r#"{"userId":"u","event":"A","timestamp":"31/02/2026 25:00"}"#, 400, "invalid_event", "timestamp:"),
-        bad("oversized event", "/v1/track", json!({"userId":"u","event":"A","properties":{"blob":huge_prop}}).to_string(), 400, "invalid_event", "at most 32768 are allowed"),
-        bad("deep nesting", "/v1/track", json!({"userId":"u","event":"A","properties":deep}).to_string(), 400, "invalid_event", "levels deep"),
-        bad("nesting past the parser", "/v1/track", format!(r#"{{"userId":"u","event":"A","properties":{{"x":{very_deep}}}}}"#), 400, "invalid_json", "nested more than 128 levels"),
+        bad(
+            "bad timestamp",
+            "/v1/track",
+            r#"{"userId":"u","event":"A","timestamp":"31/02/2026 25:00"}"#,
+            400,
+            "invalid_event",
+            "timestamp:",
+        ),
+        bad(
+            "oversized event",
+            "/v1/track",
+            json!({"userId":"u","event":"A","properties":{"blob":huge_prop}}).to_string(),
+            400,
+            "invalid_event",
+            "at most 32768 are allowed",
+        ),
+        bad(
+            "deep nesting",
+            "/v1/track",
+            json!({"userId":"u","event":"A","properties":deep}).to_string(),
+            400,
+            "invalid_event",
+            "levels deep",
+        ),
+        bad(
+            "nesting past the parser",
+            "/v1/track",
+            format!(r#"{{"userId":"u","event":"A","properties":{{"x":{very_deep}}}}}"#),
+            400,
+            "invalid_json",
+            "nested more than 128 levels",
+        ),
         bad("empty body", "/v1/track", "", 400, "invalid_json", "not valid JSON"),
-        Bad { headers: vec![("content-encoding", "gzip")], ..bad("corrupt gzip", "/v1/track", "not gzip at all", 400, "invalid_body", "not valid gzip") },
-        Bad { headers: vec![("content-encoding", "br")], ..bad("brotli", "/v1/track", "x", 415, "unsupported_encoding", "\"br\" is not supported") },
+        Bad {
+            headers: vec![("content-encoding", "gzip")],
+            ..bad("corrupt gzip", "/v1/track", "not gzip at all", 400, "invalid_body", "not valid gzip")
+        },
+        Bad {
+            headers: vec![("content-encoding", "br")],
+            ..bad("brotli", "/v1/track", "x", 415, "unsupported_encoding", "\"br\" is not supported")
+        },
     ];
     let mut kept = app.failed().await;
     for c in cases {
@@ -184,7 +277,8 @@ async fn a_batch_keeps_the_good_and_reports_the_bad() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["stored"], 2);
     let failed = v["failed"].as_array().unwrap();
-    let got: Vec<(u64, &str)> = failed.iter().map(|f| (f["index"].as_u64().unwrap(), f["field"].as_str().unwrap())).collect();
+    let got: Vec<(u64, &str)> =
+        failed.iter().map(|f| (f["index"].as_u64().unwrap(), f["field"].as_str().unwrap())).collect();
     assert_eq!(got, vec![(2, "batch[2].userId"), (3, "batch[3].type"), (4, "batch[4].traits"), (5, "batch[5]")]);
     assert_eq!(app.failed().await, 4);
     // A batch with nothing valid is a 400, and still kept.
@@ -201,7 +295,9 @@ async fn a_batch_keeps_the_good_and_reports_the_bad() {
 #[tokio::test]
 async fn oversized_bodies_and_gzip_bombs_are_refused() {
     let app = spawn_app().await;
-    let big: Vec<Value> = (0..3000).map(|i| json!({"type":"track","userId":"u","event":"E","properties":{"i":i,"pad":"x".repeat(200)}})).collect();
+    let big: Vec<Value> = (0..3000)
+        .map(|i| json!({"type":"track","userId":"u","event":"E","properties":{"i":i,"pad":"x".repeat(200)}}))
+        .collect();
     let body = serde_json::to_vec(&json!({"batch": big})).unwrap();
     assert!(body.len() > 500 * 1024);
     let (s, v, _) = app.post_raw("/v1/batch", body.clone(), &[]).await;
@@ -231,7 +327,14 @@ async fn duplicates_are_acknowledged_and_stored_once() {
     assert_eq!((s, v["duplicates"].as_u64()), (200, Some(1)));
     assert_eq!(app.stored().await, 3);
     // The same messageId in another project is another event.
-    let r = app.client.post(format!("{}/v1/track", app.base)).basic_auth(&app.other_write_key, Some("")).json(&ev("m1")).send().await.unwrap();
+    let r = app
+        .client
+        .post(format!("{}/v1/track", app.base))
+        .basic_auth(&app.other_write_key, Some(""))
+        .json(&ev("m1"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["stored"], 1);
     use touchpoint_store::EventStore;
     assert_eq!(app.store.count_events(2).await.unwrap(), 1);
@@ -273,7 +376,11 @@ async fn times_from_1970_to_9999_and_text_in_any_normal_form() {
     let keys: Vec<&str> = tps.as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap()).collect();
     assert!(keys.contains(&"track:Objednávka") && keys.contains(&"track:Zamówienie"));
     assert!(keys.contains(&"track:Robert'); DROP TABLE events;--"));
-    assert_eq!(app.get("/api/customers").await.1["items"].as_array().unwrap().len(), 1, "the customers table is intact");
+    assert_eq!(
+        app.get("/api/customers").await.1["items"].as_array().unwrap().len(),
+        1,
+        "the customers table is intact"
+    );
     app.stop().await;
 }
 
@@ -293,7 +400,14 @@ async fn rate_limits_answer_429_with_retry_after() {
     assert!(h["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
     assert_eq!(app.stored().await, 10);
     // Another project's key has its own budget.
-    let r = app.client.post(format!("{}/v1/batch", app.base)).basic_auth(&app.other_write_key, Some("")).json(&batch(10)).send().await.unwrap();
+    let r = app
+        .client
+        .post(format!("{}/v1/batch", app.base))
+        .basic_auth(&app.other_write_key, Some(""))
+        .json(&batch(10))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     app.stop().await;
 }
@@ -311,7 +425,13 @@ async fn a_full_queue_answers_503_and_stores_only_what_it_acknowledged() {
         let url = format!("{}/v1/track", app.base);
         let key = app.write_key.clone();
         tasks.push(tokio::spawn(async move {
-            let r = client.post(url).basic_auth(key, Some("")).json(&json!({"userId":"u","event":"E","messageId":format!("q{i}")})).send().await.unwrap();
+            let r = client
+                .post(url)
+                .basic_auth(key, Some(""))
+                .json(&json!({"userId":"u","event":"E","messageId":format!("q{i}")}))
+                .send()
+                .await
+                .unwrap();
             let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
             (r.status().as_u16(), retry)
         }));
@@ -345,10 +465,17 @@ async fn changing_a_rule_reclassifies_past_events() {
             "channel":"phone","kind":"direct","stage":"service","department":"customer-service","churn":false})))
         .await;
     assert_eq!(s, 200, "{v}");
-    let (s, v) = app.send(reqwest::Method::PUT, "/api/touchpoints/x", Some(&json!({"channel":"phone","kind":"direct","stage":"nirvana"}))).await;
+    let (s, v) = app
+        .send(
+            reqwest::Method::PUT,
+            "/api/touchpoints/x",
+            Some(&json!({"channel":"phone","kind":"direct","stage":"nirvana"})),
+        )
+        .await;
     assert_eq!(s, 400, "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("not one of this project's stages"));
-    let (s, v) = app.send(reqwest::Method::PUT, "/api/touchpoints/x", Some(&json!({"channel":"pigeon","kind":"direct"}))).await;
+    let (s, v) =
+        app.send(reqwest::Method::PUT, "/api/touchpoints/x", Some(&json!({"channel":"pigeon","kind":"direct"}))).await;
     assert_eq!((s, v["error"]["code"].as_str()), (400, Some("invalid_json")), "{v}");
 
     let rule = json!({"priority":1,"touchpoint":"long-wait-call","event_name":"Support Call",
@@ -360,13 +487,20 @@ async fn changing_a_rule_reclassifies_past_events() {
     let rule_id = v["rule"]["id"].as_i64().unwrap();
     let (_, p) = app.get("/api/customers/lookup?user_id=u").await;
     let (_, tl) = app.get(&format!("/api/customers/{}/timeline", p["id"])).await;
-    let mut tps: Vec<&str> = tl["items"].as_array().unwrap().iter().map(|e| e["touchpoint"].as_str().unwrap()).collect();
+    let mut tps: Vec<&str> =
+        tl["items"].as_array().unwrap().iter().map(|e| e["touchpoint"].as_str().unwrap()).collect();
     tps.sort();
     assert_eq!(tps, ["long-wait-call", "long-wait-call", "track:Support Call"]);
     // New events follow the rule at once.
     app.post("/v1/track", &call(60, "c4")).await;
     let (_, vol) = app.get("/api/volume?from=2000-01-01&to=2100-01-01").await;
-    let long: i64 = vol.as_array().unwrap().iter().filter(|r| r["touchpoint"] == "long-wait-call").map(|r| r["events"].as_i64().unwrap()).sum();
+    let long: i64 = vol
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["touchpoint"] == "long-wait-call")
+        .map(|r| r["events"].as_i64().unwrap())
+        .sum();
     assert_eq!(long, 3, "the daily volume follows re-classification");
     // Deleting the rule puts them back.
     let (s, v) = app.send(reqwest::Method::DELETE, &format!("/api/rules/{rule_id}"), None).await;
@@ -448,10 +582,29 @@ async fn operations_endpoints() {
     let doc: Value = app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
     let paths = doc["paths"].as_object().unwrap();
     for p in [
-        "/v1/track", "/v1/page", "/v1/screen", "/v1/identify", "/v1/group", "/v1/alias", "/v1/batch",
-        "/api/project", "/api/touchpoints", "/api/touchpoints/{key}", "/api/rules", "/api/rules/{id}",
-        "/api/customers", "/api/customers/lookup", "/api/customers/{id}", "/api/customers/{id}/timeline",
-        "/api/failed-events", "/api/identity-conflicts", "/api/volume", "/healthz", "/readyz", "/metrics", "/openapi.json",
+        "/v1/track",
+        "/v1/page",
+        "/v1/screen",
+        "/v1/identify",
+        "/v1/group",
+        "/v1/alias",
+        "/v1/batch",
+        "/api/project",
+        "/api/touchpoints",
+        "/api/touchpoints/{key}",
+        "/api/rules",
+        "/api/rules/{id}",
+        "/api/customers",
+        "/api/customers/lookup",
+        "/api/customers/{id}",
+        "/api/customers/{id}/timeline",
+        "/api/failed-events",
+        "/api/identity-conflicts",
+        "/api/volume",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
     ] {
         assert!(paths.contains_key(p), "OpenAPI lacks {p}");
     }

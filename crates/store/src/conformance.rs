@@ -146,11 +146,20 @@ async fn events_and_dedup(s: Arc<dyn Store>) {
     let weird = event(json!({"type":"track","messageId":"m3","userId":"u","event":"x'); DROP TABLE events;--",
         "properties":{"'; SELECT * FROM api_keys --":1, "select":"from"}}));
     let flags = s
-        .append_events(&[new_event(p, a.clone(), 1, None), new_event(p, b.clone(), 1, None), new_event(p, a.clone(), 1, None), new_event(p, weird.clone(), 1, None)], &[])
+        .append_events(
+            &[
+                new_event(p, a.clone(), 1, None),
+                new_event(p, b.clone(), 1, None),
+                new_event(p, a.clone(), 1, None),
+                new_event(p, weird.clone(), 1, None),
+            ],
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(flags, vec![true, true, false, true], "a repeat inside one call is a duplicate");
-    let flags = s.append_events(&[new_event(p, a.clone(), 1, None), new_event(q, a.clone(), 2, None)], &[]).await.unwrap();
+    let flags =
+        s.append_events(&[new_event(p, a.clone(), 1, None), new_event(q, a.clone(), 2, None)], &[]).await.unwrap();
     assert_eq!(flags, vec![false, true], "repeat across calls is a duplicate; another project keeps it");
     assert_eq!(s.count_events(p).await.unwrap(), 3);
     assert_eq!(s.count_events(q).await.unwrap(), 1);
@@ -219,9 +228,14 @@ async fn volumes_and_reclassification(s: Arc<dyn Store>) {
     let p = s.create_project("p", &default_catalog()).await.unwrap().id;
     let day = |d: i64| 20_454 + d; // 2026-01-01 is day 20454
     let mut evs = vec![];
-    for (i, (date, tp)) in [("2026-01-01T01:00:00Z", 1), ("2026-01-01T23:00:00Z", 1), ("2026-01-02T00:00:00Z", 2), ("2026-01-02T05:00:00Z", 0)]
-        .iter()
-        .enumerate()
+    for (i, (date, tp)) in [
+        ("2026-01-01T01:00:00Z", 1),
+        ("2026-01-01T23:00:00Z", 1),
+        ("2026-01-02T00:00:00Z", 2),
+        ("2026-01-02T05:00:00Z", 0),
+    ]
+    .iter()
+    .enumerate()
     {
         evs.push(new_event(p, track(&format!("v{i}"), "u", "A", date), 1, (*tp > 0).then_some(*tp)));
     }

@@ -247,7 +247,8 @@ pub trait EventStore: Send + Sync {
     /// Number of stored events of a project.
     async fn count_events(&self, project: ProjectId) -> Result<i64>;
     /// Failed events of a project, newest first, with ids below `before_id`.
-    async fn failed_events(&self, project: ProjectId, before_id: Option<i64>, limit: usize) -> Result<Vec<FailedEvent>>;
+    async fn failed_events(&self, project: ProjectId, before_id: Option<i64>, limit: usize)
+        -> Result<Vec<FailedEvent>>;
     /// Set events' touchpoints (re-classification).
     async fn set_touchpoints(&self, updates: &[(i64, Option<i64>)]) -> Result<()>;
     /// Recount a project's daily volumes from its events.

@@ -9,8 +9,8 @@
 //! need no lock and work beside a running server.
 
 use crate::{
-    migrate, now_ms, CommitBatch, Conflict, Customer, EventStore, FailedEvent, Identity, KeyInfo, MetaStore,
-    NewEvent, NewFailedEvent, Project, Result, Store, StoreError, StoredEvent, StoredTouchpoint, VolumeRow,
+    migrate, now_ms, CommitBatch, Conflict, Customer, EventStore, FailedEvent, Identity, KeyInfo, MetaStore, NewEvent,
+    NewFailedEvent, Project, Result, Store, StoreError, StoredEvent, StoredTouchpoint, VolumeRow,
 };
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -46,10 +46,7 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions {
-            durable: true,
-            cache_mib: 256,
-        }
+        SqliteOptions { durable: true, cache_mib: 256 }
     }
 }
 
@@ -90,20 +87,12 @@ impl SqliteStore {
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(if opts.durable {
-                SqliteSynchronous::Full
-            } else {
-                SqliteSynchronous::Normal
-            })
+            .synchronous(if opts.durable { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
             .busy_timeout(std::time::Duration::from_secs(30))
             .pragma("cache_size", format!("-{}", opts.cache_mib * 1024))
             .pragma("temp_store", "memory")
             .foreign_keys(false);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .min_connections(1)
-            .connect_with(connect)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(connect).await?;
         migrate::run_sqlite(&pool).await?;
         Ok(SqliteStore { pool, path, _lock: lock })
     }
@@ -171,11 +160,7 @@ fn touchpoint_row(r: &SqliteRow) -> Result<StoredTouchpoint> {
         id: r.try_get("id")?,
         touchpoint: Touchpoint {
             key: r.try_get("key")?,
-            names: Localized {
-                en: r.try_get("name_en")?,
-                cs: r.try_get("name_cs")?,
-                pl: r.try_get("name_pl")?,
-            },
+            names: Localized { en: r.try_get("name_en")?, cs: r.try_get("name_cs")?, pl: r.try_get("name_pl")? },
             channel: Channel::parse(&channel).unwrap_or(Channel::Other),
             kind: TouchpointKind::parse(&kind).unwrap_or(TouchpointKind::Direct),
             stage: r.try_get("stage")?,
@@ -483,7 +468,12 @@ impl EventStore for SqliteStore {
             .await?)
     }
 
-    async fn failed_events(&self, project: ProjectId, before_id: Option<i64>, limit: usize) -> Result<Vec<FailedEvent>> {
+    async fn failed_events(
+        &self,
+        project: ProjectId,
+        before_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<FailedEvent>> {
         let rows = sqlx::query(
             "SELECT id, project_id, received_ms, source, field, reason, raw FROM failed_events
              WHERE project_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
@@ -513,11 +503,7 @@ impl EventStore for SqliteStore {
     async fn set_touchpoints(&self, updates: &[(i64, Option<i64>)]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for (id, tp) in updates {
-            sqlx::query("UPDATE events SET touchpoint_id = ? WHERE id = ?")
-                .bind(tp)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("UPDATE events SET touchpoint_id = ? WHERE id = ?").bind(tp).bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -525,10 +511,7 @@ impl EventStore for SqliteStore {
 
     async fn rebuild_volume(&self, project: ProjectId) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM daily_volume WHERE project_id = ?")
-            .bind(project)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM daily_volume WHERE project_id = ?").bind(project).execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO daily_volume (project_id, day, touchpoint_id, events)
              SELECT project_id, (ts_ms - ((ts_ms % 86400000) + 86400000) % 86400000) / 86400000, COALESCE(touchpoint_id, 0), COUNT(*)
@@ -552,13 +535,7 @@ impl EventStore for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok(VolumeRow {
-                    day: r.try_get(0)?,
-                    touchpoint_id: r.try_get(1)?,
-                    events: r.try_get(2)?,
-                })
-            })
+            .map(|r| Ok(VolumeRow { day: r.try_get(0)?, touchpoint_id: r.try_get(1)?, events: r.try_get(2)? }))
             .collect()
     }
 }
@@ -567,20 +544,19 @@ impl EventStore for SqliteStore {
 impl MetaStore for SqliteStore {
     async fn create_project(&self, name: &str, catalog: &Catalog) -> Result<Project> {
         let mut tx = self.pool.begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM projects WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM projects WHERE name = ?").bind(name).fetch_optional(&mut *tx).await?;
         if exists.is_some() {
             return Err(StoreError::Exists(format!("project {name:?}")));
         }
         let now = now_ms();
-        let id: i64 = sqlx::query_scalar("INSERT INTO projects (name, stages, created_ms) VALUES (?, ?, ?) RETURNING id")
-            .bind(name)
-            .bind(serde_json::to_string(&catalog.stages).expect("stages serialize"))
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
+        let id: i64 =
+            sqlx::query_scalar("INSERT INTO projects (name, stages, created_ms) VALUES (?, ?, ?) RETURNING id")
+                .bind(name)
+                .bind(serde_json::to_string(&catalog.stages).expect("stages serialize"))
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
         for tp in &catalog.touchpoints {
             insert_touchpoint(&mut tx, id, tp).await?;
         }
@@ -602,10 +578,7 @@ impl MetaStore for SqliteStore {
     }
 
     async fn project_by_name(&self, name: &str) -> Result<Option<Project>> {
-        let row = sqlx::query("SELECT * FROM projects WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT * FROM projects WHERE name = ?").bind(name).fetch_optional(&self.pool).await?;
         row.as_ref().map(project_row).transpose()
     }
 
@@ -737,7 +710,8 @@ impl MetaStore for SqliteStore {
         let mut rows = sqlx::query("SELECT project_id, kind, value, customer_id FROM identities").fetch(&self.pool);
         while let Some(r) = rows.try_next().await? {
             let kind: String = r.try_get(1)?;
-            let kind = IdentityKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("identity kind {kind}")))?;
+            let kind =
+                IdentityKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("identity kind {kind}")))?;
             g.load_identity(r.try_get(0)?, kind, r.try_get(2)?, r.try_get(3)?);
         }
         Ok(g)
@@ -790,7 +764,8 @@ impl MetaStore for SqliteStore {
             .map(|r| {
                 let kind: String = r.try_get(0)?;
                 Ok(Identity {
-                    kind: IdentityKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("identity kind {kind}")))?,
+                    kind: IdentityKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("identity kind {kind}")))?,
                     value: r.try_get(1)?,
                     customer_id: r.try_get(2)?,
                 })

@@ -30,10 +30,7 @@ pub struct WriterConfig {
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        WriterConfig {
-            queue_events: 200_000,
-            max_group_events: 20_000,
-        }
+        WriterConfig { queue_events: 200_000, max_group_events: 20_000 }
     }
 }
 
@@ -148,16 +145,7 @@ impl Writer {
         };
         let handle = tokio::spawn(task.run(rx));
         let capacity = config.queue_events.max(1);
-        Ok((
-            Writer {
-                tx,
-                permits: Arc::new(Semaphore::new(capacity)),
-                capacity,
-                stats,
-                store,
-            },
-            handle,
-        ))
+        Ok((Writer { tx, permits: Arc::new(Semaphore::new(capacity)), capacity, stats, store }, handle))
     }
 
     /// The writer's counters.
@@ -176,11 +164,7 @@ impl Writer {
 
     /// Submit, or fail with [`SubmitError::Busy`] at once when the queue is full.
     pub async fn submit(&self, sub: Submission) -> Result<Receipt, SubmitError> {
-        let permit = self
-            .permits
-            .clone()
-            .try_acquire_many_owned(self.weight(&sub))
-            .map_err(|_| SubmitError::Busy)?;
+        let permit = self.permits.clone().try_acquire_many_owned(self.weight(&sub)).map_err(|_| SubmitError::Busy)?;
         self.send(sub, permit).await
     }
 
@@ -199,11 +183,7 @@ impl Writer {
         let (reply, rx) = oneshot::channel();
         let n = (sub.events.len() + sub.failed.len()) as u64;
         self.stats.queued.fetch_add(n, Relaxed);
-        let sent = self.tx.send(Msg::Write(Job {
-            sub,
-            reply,
-            _permit: permit,
-        }));
+        let sent = self.tx.send(Msg::Write(Job { sub, reply, _permit: permit }));
         let result = match sent {
             Ok(()) => rx.await.map_err(|_| SubmitError::Unavailable("the writer stopped".into())),
             Err(_) => Err(SubmitError::Unavailable("the writer stopped".into())),
@@ -227,12 +207,8 @@ impl Writer {
         self.reload(project).await;
         let store = &self.store;
         let classifier = Classifier::new(store.rules(project).await?);
-        let mut ids: HashMap<String, i64> = store
-            .touchpoints(project)
-            .await?
-            .into_iter()
-            .map(|t| (t.touchpoint.key, t.id))
-            .collect();
+        let mut ids: HashMap<String, i64> =
+            store.touchpoints(project).await?.into_iter().map(|t| (t.touchpoint.key, t.id)).collect();
         let mut report = ReclassifyReport::default();
         let mut after = 0;
         loop {
@@ -262,8 +238,11 @@ impl Writer {
                     Some(c) => Some(match ids.get(&c.key) {
                         Some(&id) => id,
                         None => {
-                            let (name, channel) = c.discovered.clone().unwrap_or((c.key.clone(), touchpoint_core::Channel::Other));
-                            let id = store.ensure_touchpoint(project, &Touchpoint::discovered(&c.key, &name, channel)).await?;
+                            let (name, channel) =
+                                c.discovered.clone().unwrap_or((c.key.clone(), touchpoint_core::Channel::Other));
+                            let id = store
+                                .ensure_touchpoint(project, &Touchpoint::discovered(&c.key, &name, channel))
+                                .await?;
                             ids.insert(c.key, id);
                             id
                         }
@@ -345,13 +324,7 @@ impl Task {
     async fn project(&mut self, p: ProjectId) -> Result<&mut ProjectState, StoreError> {
         if !self.projects.contains_key(&p) {
             let classifier = Classifier::new(self.store.rules(p).await?);
-            let touchpoints = self
-                .store
-                .touchpoints(p)
-                .await?
-                .into_iter()
-                .map(|t| (t.touchpoint.key, t.id))
-                .collect();
+            let touchpoints = self.store.touchpoints(p).await?.into_iter().map(|t| (t.touchpoint.key, t.id)).collect();
             self.projects.insert(p, ProjectState { classifier, touchpoints });
         }
         Ok(self.projects.get_mut(&p).expect("just inserted"))
@@ -364,10 +337,7 @@ impl Task {
             return Ok(Some(id));
         }
         let (name, channel) = c.discovered.clone().unwrap_or((c.key.clone(), touchpoint_core::Channel::Other));
-        let id = self
-            .store
-            .ensure_touchpoint(p, &Touchpoint::discovered(&c.key, &name, channel))
-            .await?;
+        let id = self.store.ensure_touchpoint(p, &Touchpoint::discovered(&c.key, &name, channel)).await?;
         tracing::info!(project = p, key = %c.key, "new touchpoint discovered");
         self.project(p).await?.touchpoints.insert(c.key, id);
         Ok(Some(id))
@@ -387,7 +357,9 @@ impl Task {
                 }
                 let touchpoint = self.touchpoint_of(p, &event).await?;
                 let customer = match (event.kind, &event.previous_id, &event.user_id) {
-                    (EventType::Alias, Some(prev), Some(user)) => self.graph.alias(p, prev, user, &mut batch.identity_ops),
+                    (EventType::Alias, Some(prev), Some(user)) => {
+                        self.graph.alias(p, prev, user, &mut batch.identity_ops)
+                    }
                     _ => self.graph.resolve(
                         p,
                         event.user_id.as_deref(),
@@ -403,12 +375,7 @@ impl Task {
                     }
                 }
                 job_slots.push(Some(batch.events.len()));
-                batch.events.push(NewEvent {
-                    project: p,
-                    event,
-                    customer,
-                    touchpoint,
-                });
+                batch.events.push(NewEvent { project: p, event, customer, touchpoint });
             }
             batch.failed.append(&mut job.sub.failed.clone());
             slots.push(job_slots);
@@ -428,11 +395,8 @@ impl Task {
                 self.stats.observe_commit(started.elapsed().as_secs_f64());
                 for (job, job_slots) in jobs.into_iter().zip(slots) {
                     let stored = job_slots.iter().filter(|s| s.is_some_and(|i| flags[i])).count();
-                    let receipt = Receipt {
-                        stored,
-                        duplicates: job_slots.len() - stored,
-                        failed: job.sub.failed.len(),
-                    };
+                    let receipt =
+                        Receipt { stored, duplicates: job_slots.len() - stored, failed: job.sub.failed.len() };
                     self.stats.stored.fetch_add(receipt.stored as u64, Relaxed);
                     self.stats.duplicates.fetch_add(receipt.duplicates as u64, Relaxed);
                     self.stats.failed.fetch_add(receipt.failed as u64, Relaxed);

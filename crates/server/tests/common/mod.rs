@@ -39,12 +39,13 @@ pub async fn spawn_app() -> TestApp {
 /// Start a server after `tweak` adjusts its configuration.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
+    let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
     tweak(&mut config);
-    let store = Arc::new(SqliteStore::open(dir.path(), OpenMode::Writer, &SqliteOptions { durable: config.durable, cache_mib: 16 }).await.unwrap());
+    let store = Arc::new(
+        SqliteStore::open(dir.path(), OpenMode::Writer, &SqliteOptions { durable: config.durable, cache_mib: 16 })
+            .await
+            .unwrap(),
+    );
     let p = store.create_project("test", &default_catalog()).await.unwrap();
     let q = store.create_project("other", &default_catalog()).await.unwrap();
     let (write_key, _) = issue_key(&*store, p.id, KeyKind::Write).await.unwrap();
@@ -55,7 +56,12 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        server.serve(listener, async { let _ = stopped.await; }).await.unwrap();
+        server
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
     });
     TestApp {
         base,
@@ -72,7 +78,12 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 impl TestApp {
     /// POST raw bytes to a capture route with the write key as Basic user.
-    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>, headers: &[(&str, &str)]) -> (u16, Value, reqwest::header::HeaderMap) {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
         let mut req = self.client.post(format!("{}{path}", self.base)).basic_auth(&self.write_key, Some("")).body(body);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -86,7 +97,8 @@ impl TestApp {
 
     /// POST JSON to a capture route with the write key.
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let (s, v, _) = self.post_raw(path, serde_json::to_vec(body).unwrap(), &[("content-type", "application/json")]).await;
+        let (s, v, _) =
+            self.post_raw(path, serde_json::to_vec(body).unwrap(), &[("content-type", "application/json")]).await;
         (s, v)
     }
 

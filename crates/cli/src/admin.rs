@@ -1,0 +1,172 @@
+//! `touchpoint project …` and `touchpoint key …`: administration straight on the data
+//! directory (beside a running server, too), with `--json` for scripts.
+
+use crate::anyhow_lite::{msg, Result};
+use crate::Common;
+use clap::Subcommand;
+use serde_json::json;
+use touchpoint_core::catalog::default_catalog;
+use touchpoint_core::KeyKind;
+use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
+use touchpoint_store::{issue_key, MetaStore, Project};
+
+/// `touchpoint project …`
+#[derive(Subcommand)]
+pub enum ProjectCmd {
+    /// Create a project with the default catalog, a write key and a secret key.
+    Create {
+        /// Its name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List projects.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// `touchpoint key …`
+#[derive(Subcommand)]
+pub enum KeyCmd {
+    /// Create a key; its token is shown once.
+    Create {
+        /// Project name or id.
+        #[arg(long)]
+        project: String,
+        /// write (send events) or secret (read and administer).
+        #[arg(long, default_value = "write")]
+        kind: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List a project's keys (their prefixes only).
+    List {
+        /// Project name or id.
+        #[arg(long)]
+        project: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Open the data directory for administration.
+pub async fn open_shared(common: &Common) -> Result<SqliteStore> {
+    let config = crate::load_config(common, &Default::default())?;
+    Ok(SqliteStore::open(&config.data_dir, OpenMode::Shared, &SqliteOptions { durable: true, cache_mib: 16 }).await?)
+}
+
+/// Find a project by name or id.
+pub async fn find_project(store: &dyn MetaStore, which: &str) -> Result<Project> {
+    if let Some(p) = store.project_by_name(which).await? {
+        return Ok(p);
+    }
+    if let Ok(id) = which.parse::<i64>() {
+        if let Some(p) = store.project(id).await? {
+            return Ok(p);
+        }
+    }
+    let names: Vec<String> = store.projects().await?.into_iter().map(|p| p.name).collect();
+    Err(msg(format!(
+        "no project {which:?}; projects here: {}",
+        if names.is_empty() {
+            "none (create one with `touchpoint project create NAME`)".into()
+        } else {
+            names.join(", ")
+        }
+    )))
+}
+
+/// Create a project with a write and a secret key; returns (project, write, secret).
+pub async fn create_project(
+    store: &dyn MetaStore,
+    name: &str,
+    catalog: &touchpoint_core::Catalog,
+) -> Result<(Project, String, String)> {
+    let p = store.create_project(name, catalog).await?;
+    let (write, _) = issue_key(store, p.id, KeyKind::Write).await?;
+    let (secret, _) = issue_key(store, p.id, KeyKind::Secret).await?;
+    Ok((p, write, secret))
+}
+
+pub async fn project(cmd: ProjectCmd) -> Result<()> {
+    match cmd {
+        ProjectCmd::Create { name, json, common } => {
+            let store = open_shared(&common).await?;
+            let (p, write, secret) = create_project(&store, &name, &default_catalog()).await?;
+            if json {
+                println!("{}", json!({"id": p.id, "name": p.name, "write_key": write, "secret_key": secret}));
+            } else {
+                println!("Created project {:?} (id {}).", p.name, p.id);
+                println!("  write key  (for SDKs and the browser): {write}");
+                println!("  secret key (to read and administer):  {secret}");
+                println!("The keys are shown only now; keep the secret key secret.");
+            }
+        }
+        ProjectCmd::List { json, common } => {
+            let store = open_shared(&common).await?;
+            let list = store.projects().await?;
+            if json {
+                println!("{}", serde_json::to_string(&list)?);
+            } else if list.is_empty() {
+                println!("No projects yet: create one with `touchpoint project create NAME`.");
+            } else {
+                println!("{:>4}  {:<30} {:<10} stages", "id", "name", "timezone");
+                for p in list {
+                    let stages: Vec<_> = p.stages.iter().map(|s| s.key.as_str()).collect();
+                    println!("{:>4}  {:<30} {:<10} {}", p.id, p.name, p.timezone, stages.join(" → "));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn key(cmd: KeyCmd) -> Result<()> {
+    match cmd {
+        KeyCmd::Create { project, kind, json, common } => {
+            let kind = KeyKind::parse(&kind).ok_or_else(|| msg(format!("--kind {kind:?}: use write or secret")))?;
+            let store = open_shared(&common).await?;
+            let p = find_project(&store, &project).await?;
+            let (token, info) = issue_key(&store, p.id, kind).await?;
+            if json {
+                println!("{}", json!({"id": info.id, "project_id": p.id, "kind": kind, "key": token}));
+            } else {
+                println!("Created a {} key for {:?}: {token}", kind.as_str(), p.name);
+                println!("It is shown only now.");
+            }
+        }
+        KeyCmd::List { project, json, common } => {
+            let store = open_shared(&common).await?;
+            let p = find_project(&store, &project).await?;
+            let keys = store.keys(p.id).await?;
+            if json {
+                println!("{}", serde_json::to_string(&keys)?);
+            } else {
+                for k in keys {
+                    println!(
+                        "{:>4}  {:<7} {}…  created {}",
+                        k.id,
+                        k.kind.as_str(),
+                        k.prefix,
+                        touchpoint_core::event::format_time(k.created_ms)
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! `touchpoint bench …`: the speed goals, measured (never in timed unit tests).
+//!
+//! - `ingest`: a real server on loopback and a load generator of ours in the same run:
+//!   N keep-alive connections sending batches of generated events, durable acks; prints
+//!   throughput and latency percentiles.
+//! - `import`: the demo NDJSON imported by us, then loaded by DuckDB into a database file,
+//!   on the same file in the same run; prints both and the ratio.
+
+use crate::anyhow_lite::{msg, Result};
+use clap::Subcommand;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use touchpoint_gen::{brand_catalog, GenConfig, Generator};
+use touchpoint_server::{Config, Server};
+
+/// Benchmarks.
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// HTTP ingest throughput and latency on loopback.
+    Ingest {
+        /// Events to send.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Events per request.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// Concurrent keep-alive connections.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// fsync before each acknowledgement.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        durable: bool,
+        /// Print the result as JSON too.
+        #[arg(long)]
+        json: bool,
+    },
+    /// `touchpoint import` of the demo NDJSON against DuckDB on the same file.
+    Import {
+        /// Events in the file.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Print the result as JSON too.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(cmd: BenchCmd) -> Result<()> {
+    match cmd {
+        BenchCmd::Ingest { events, batch, connections, durable, json } => {
+            ingest(events, batch, connections, durable, json).await
+        }
+        BenchCmd::Import { events, json } => import(events, json).await,
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+async fn ingest(events: usize, batch: usize, connections: usize, durable: bool, json: bool) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = Config { data_dir: dir.path().to_path_buf(), durable, rate_limit: 0.0, ..Config::default() };
+    let server = Server::open(config).await?;
+    let (project, write, _) = crate::admin::create_project(&*server.state().store, "bench", &brand_catalog()).await?;
+    let _ = project;
+
+    eprintln!("Preparing {events} events in batches of {batch}…");
+    let generator = Generator::new(GenConfig::for_events(events, 7));
+    let mut bodies: Vec<(usize, Vec<u8>)> = vec![];
+    let mut current = vec![];
+    let mut total = 0;
+    'outer: for i in 0.. {
+        for v in generator.customer(i) {
+            current.push(v);
+            total += 1;
+            if current.len() == batch {
+                bodies.push((
+                    current.len(),
+                    serde_json::to_vec(&serde_json::json!({"batch": std::mem::take(&mut current)}))?,
+                ));
+            }
+            if total == events {
+                break 'outer;
+            }
+        }
+    }
+    if !current.is_empty() {
+        bodies.push((current.len(), serde_json::to_vec(&serde_json::json!({"batch": current}))?));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/v1/batch", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let store = server.state().store.clone();
+    let serving = tokio::spawn(server.serve(listener, async {
+        let _ = stopped.await;
+    }));
+
+    eprintln!("Sending over {connections} connections (durable acks: {durable})…");
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for _ in 0..connections {
+        let (bodies, next, url, write) = (bodies.clone(), next.clone(), url.clone(), write.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
+            let mut lat = vec![];
+            let mut errors = 0usize;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((_, body)) = bodies.get(i) else { break };
+                let t = Instant::now();
+                let r = client.post(&url).basic_auth(&write, Some("")).body(body.clone()).send().await;
+                match r {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                    }
+                    _ => errors += 1,
+                }
+                lat.push(t.elapsed().as_micros() as u64);
+            }
+            (lat, errors)
+        }));
+    }
+    let mut lat = vec![];
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.map_err(|e| msg(e.to_string()))?;
+        lat.extend(l);
+        errors += e;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let _ = stop.send(());
+    serving.await.map_err(|e| msg(e.to_string()))??;
+    let stored = touchpoint_store::EventStore::count_events(&*store, 1).await?;
+    let sent: usize = bodies.iter().map(|(n, _)| n).sum();
+    let rate = sent as f64 / secs;
+    println!("HTTP ingest, batches of {batch}, {connections} connections, durable={durable}, 127.0.0.1");
+    println!("  events sent      {sent:>12}");
+    println!("  events stored    {stored:>12}");
+    println!("  failed requests  {errors:>12}");
+    println!("  wall time        {secs:>12.2} s");
+    println!("  throughput       {rate:>12.0} events/s   ({:.0} requests/s)", bodies.len() as f64 / secs);
+    println!("  latency p50      {:>12.2} ms", percentile(&lat, 0.50));
+    println!("  latency p90      {:>12.2} ms", percentile(&lat, 0.90));
+    println!("  latency p99      {:>12.2} ms", percentile(&lat, 0.99));
+    println!("  latency max      {:>12.2} ms", percentile(&lat, 1.0));
+    println!("  vs the published RudderStack gateway figure (1,700 events/s on 2 cores): {:.0}×", rate / 1700.0);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"bench":"ingest","events":sent,"stored":stored,"errors":errors,"seconds":secs,"events_per_s":rate,
+                "p50_ms":percentile(&lat,0.5),"p99_ms":percentile(&lat,0.99),"durable":durable,"batch":batch,"connections":connections})
+        );
+    }
+    if stored as usize != sent || errors > 0 {
+        return Err(msg(format!("{sent} events sent but {stored} stored and {errors} requests failed")));
+    }
+    Ok(())
+}
+
+/// Time DuckDB loading an NDJSON file into a database file; `None` when DuckDB is not installed.
+fn duckdb_load(file: &Path, db: &Path) -> Result<Option<(f64, u64)>> {
+    let script = r#"
+import sys, time
+try:
+    import duckdb
+except ImportError:
+    print("missing"); sys.exit(0)
+con = duckdb.connect(sys.argv[2])
+con.execute("SET threads TO 2")
+t = time.perf_counter()
+con.execute("CREATE TABLE events AS SELECT * FROM read_json_auto(?, format='newline_delimited')", [sys.argv[1]])
+con.execute("CHECKPOINT")
+dt = time.perf_counter() - t
+n = con.execute("SELECT count(*) FROM events").fetchone()[0]
+print(f"{dt} {n}")
+"#;
+    let out = std::process::Command::new("python3").arg("-c").arg(script).arg(file).arg(db).output();
+    let out = match out {
+        Ok(o) => o,
+        Err(_) => return Ok(None),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.trim() == "missing" || !out.status.success() {
+        if !out.status.success() {
+            eprintln!("DuckDB failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        return Ok(None);
+    }
+    let mut parts = text.split_whitespace();
+    let secs: f64 =
+        parts.next().and_then(|s| s.parse().ok()).ok_or_else(|| msg(format!("unexpected DuckDB output {text:?}")))?;
+    let rows: u64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok(Some((secs, rows)))
+}
+
+async fn import(events: usize, json: bool) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("demo.ndjson");
+    eprintln!("Generating {events} events into {}…", file.display());
+    let generator = Generator::new(GenConfig::for_events(events, 7));
+    let n =
+        generator.write_ndjson(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&file)?), |_| {})?;
+    let bytes = std::fs::metadata(&file)?.len();
+
+    eprintln!("touchpoint import…");
+    let config = Config { data_dir: dir.path().join("tp"), ..Config::default() };
+    let server = Server::open(config).await?;
+    let (project, _, _) = crate::admin::create_project(&*server.state().store, "bench", &brand_catalog()).await?;
+    let s = crate::import::import_with(&server.state().writer, project.id, &file, false).await?;
+    drop(server);
+    let ours = s.seconds;
+
+    eprintln!("DuckDB read_json_auto into a database file…");
+    let duck = duckdb_load(&file, &dir.path().join("duck.db"))?;
+    println!("NDJSON load of {n} events ({:.0} MB), 2 threads", bytes as f64 / 1e6);
+    println!(
+        "  touchpoint import  {ours:>8.2} s  {:>10.0} events/s  (stored {}, duplicates {}, failed {})",
+        n as f64 / ours,
+        s.stored,
+        s.duplicates,
+        s.failed
+    );
+    match duck {
+        Some((secs, rows)) => {
+            println!("  DuckDB             {secs:>8.2} s  {:>10.0} events/s  (rows {rows})", n as f64 / secs);
+            println!(
+                "  ratio DuckDB time / touchpoint time: {:.2} ({})",
+                secs / ours,
+                if secs >= ours { "touchpoint is as fast or faster" } else { "DuckDB is faster" }
+            );
+        }
+        None => println!("  DuckDB             skipped: not installed (pip install duckdb)"),
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"bench":"import","events":n,"touchpoint_s":ours,"duckdb_s":duck.map(|d| d.0),"ratio":duck.map(|d| d.0 / ours)})
+        );
+    }
+    if s.stored != n {
+        return Err(msg(format!("{n} events in the file but {} stored", s.stored)));
+    }
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! `touchpoint demo` and `touchpoint gen`: the demo brand from the one seeded generator.
+//! `demo` makes a fresh data directory, loads the brand through the same writer as the
+//! API, and serves it; `gen` writes the same events as NDJSON for benchmarks and peers.
+
+use crate::anyhow_lite::{msg, Result};
+use crate::{Common, ServeFlags};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use touchpoint_core::event::ParseContext;
+use touchpoint_core::{Event, Limits};
+use touchpoint_gen::{brand_catalog, GenConfig, Generator};
+use touchpoint_store::now_ms;
+use touchpoint_store::writer::{Submission, Writer};
+
+/// `touchpoint demo`
+#[derive(Args)]
+pub struct DemoArgs {
+    /// About how many events to generate (from a few thousand to 100 M).
+    #[arg(long, default_value_t = 200_000)]
+    pub events: usize,
+    /// Seed of the generator: the same seed gives the same brand and customers.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Load the data and exit instead of serving.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Print the address and keys as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub flags: ServeFlags,
+}
+
+/// `touchpoint gen`
+#[derive(Args)]
+pub struct GenArgs {
+    /// About how many events.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output file (default: standard output).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+}
+
+const MARKER: &str = ".touchpoint-demo";
+
+/// Make `dir` a fresh, empty demo directory: an earlier demo directory is wiped; anything
+/// else that is not empty is left alone and refused.
+fn fresh_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)?.next().is_none();
+        if !empty && !dir.join(MARKER).exists() {
+            return Err(msg(format!(
+                "{} exists and is not an earlier demo directory; give the demo another --data-dir",
+                dir.display()
+            )));
+        }
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join(MARKER), "made by `touchpoint demo`; the next demo run wipes this directory\n")?;
+    Ok(())
+}
+
+/// Generate the brand's events and submit them through a writer, with a progress bar.
+pub async fn load(writer: &Writer, project: i64, cfg: GenConfig, quiet: bool) -> Result<crate::import::Summary> {
+    let started = std::time::Instant::now();
+    let customers = cfg.customers;
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(customers as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} generating customers [{bar:40}] {pos}/{len} ({eta} left) {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Submission>(8);
+    let bar2 = bar.clone();
+    let producer = std::thread::spawn(move || -> Result<u64> {
+        let generator = Generator::new(cfg);
+        let cx = ParseContext { received_at: now_ms(), ..Default::default() };
+        let limits = Limits::default();
+        let mut sub = Submission { project, ..Default::default() };
+        let mut records = 0u64;
+        for i in 0..customers {
+            for v in generator.customer(i) {
+                records += 1;
+                match Event::parse(v, &cx, &limits) {
+                    Ok(e) => sub.events.push(e),
+                    Err(e) => return Err(msg(format!("the generator made an invalid event: {e}"))),
+                }
+            }
+            if sub.events.len() >= 5_000 {
+                let full = std::mem::replace(&mut sub, Submission { project, ..Default::default() });
+                tx.blocking_send(full).map_err(|_| msg("loading stopped"))?;
+            }
+            bar2.inc(1);
+        }
+        if !sub.events.is_empty() {
+            tx.blocking_send(sub).map_err(|_| msg("loading stopped"))?;
+        }
+        Ok(records)
+    });
+    let mut summary =
+        crate::import::drain(writer, &mut rx, |s| bar.set_message(format!("{} events stored", s.stored))).await?;
+    summary.records = producer.join().map_err(|_| msg("the generator thread panicked"))??;
+    summary.seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    Ok(summary)
+}
+
+pub async fn run(a: DemoArgs) -> Result<()> {
+    let mut common = a.common.clone();
+    let dir = common.data_dir.clone().unwrap_or_else(|| PathBuf::from("touchpoint-demo"));
+    common.data_dir = Some(dir.clone());
+    fresh_dir(&dir)?;
+    let config = crate::load_config(&common, &a.flags)?;
+    let listener = if a.no_serve {
+        None
+    } else {
+        Some(
+            tokio::net::TcpListener::bind(&config.listen)
+                .await
+                .map_err(|e| msg(format!("cannot listen on {}: {e}", config.listen)))?,
+        )
+    };
+    let server = touchpoint_server::Server::open(config).await?;
+    let state = server.state().clone();
+    let name = format!("{} (demo)", touchpoint_gen::BRAND_NAME);
+    let (project, write, secret) = crate::admin::create_project(&*state.store, &name, &brand_catalog()).await?;
+    let cfg = GenConfig::for_events(a.events, a.seed);
+    if !a.json {
+        eprintln!(
+            "Generating {name}: about {} events of {} customers (seed {}) into {}",
+            a.events,
+            cfg.customers,
+            a.seed,
+            dir.display()
+        );
+    }
+    let s = load(&state.writer, project.id, cfg, a.json).await?;
+    let keys = serde_json::json!({"project": name, "project_id": project.id, "write_key": write, "secret_key": secret});
+    std::fs::write(dir.join("demo-keys.json"), serde_json::to_string_pretty(&keys)?)?;
+    let addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    if a.json {
+        let mut v = keys.clone();
+        v["events"] = s.stored.into();
+        v["address"] = addr.map(|a| format!("http://{a}")).into();
+        println!("{v}");
+    } else {
+        println!(
+            "Loaded {} events in {:.1} s ({:.0} events/s).",
+            s.stored,
+            s.seconds,
+            s.stored as f64 / s.seconds.max(1e-9)
+        );
+        println!("Project:    {name}");
+        println!("Write key:  {write}");
+        println!("Secret key: {secret}");
+        println!("(also saved in {})", dir.join("demo-keys.json").display());
+        if let Some(addr) = addr {
+            println!();
+            println!("Touchpoint is running at http://{addr}");
+            println!("Try:");
+            println!("  curl -s -H 'Authorization: Bearer {secret}' http://{addr}/api/touchpoints?lang=cs");
+            println!("  curl -s -H 'Authorization: Bearer {secret}' 'http://{addr}/api/volume?from=2026-05-01&to=2026-11-01'");
+            println!("  curl -s -u '{write}:' -d '{{\"userId\":\"jana\",\"event\":\"Order Completed\"}}' http://{addr}/v1/track");
+            println!("Press Ctrl-C to stop.");
+        }
+    }
+    match listener {
+        Some(l) => {
+            if a.json {
+                // Scripts read the JSON line; stdout must be flushed before serving.
+                std::io::stdout().flush()?;
+            }
+            server.serve(l, crate::shutdown_signal()).await?;
+        }
+        None => drop(server),
+    }
+    Ok(())
+}
+
+pub fn gen(a: GenArgs) -> Result<()> {
+    let cfg = GenConfig::for_events(a.events, a.seed);
+    let generator = Generator::new(cfg);
+    let bar = ProgressBar::new(a.events as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} generating [{bar:40}] {pos}/~{len} events ({eta} left)")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let out: Box<dyn Write> = match &a.out {
+        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| msg(format!("cannot write {}: {e}", p.display())))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let n = generator.write_ndjson(std::io::BufWriter::with_capacity(1 << 20, out), |n| bar.set_position(n))?;
+    bar.finish_and_clear();
+    eprintln!("Wrote {n} events.");
+    Ok(())
+}

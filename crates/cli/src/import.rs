@@ -1,0 +1,630 @@
+//! `touchpoint import FILE`: bulk import of Segment-shaped NDJSON, or of CSV with column
+//! mapping (a CRM export with columns like customer, date, channel, touchpoint imports
+//! without code). Events take the same path as the HTTP API — validation, classification,
+//! identity, dedup by messageId, failed events — through the same single writer.
+//!
+//! A reader thread parses lines into batches while the writer commits earlier ones; events
+//! without a messageId get one derived from their content, so importing a file twice
+//! stores nothing twice.
+
+use crate::anyhow_lite::{msg, Result};
+use crate::{Common, ServeFlags};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use touchpoint_core::event::ParseContext;
+use touchpoint_core::{Event, EventType, Limits, ProjectId};
+use touchpoint_store::writer::{Submission, Writer};
+use touchpoint_store::{now_ms, NewFailedEvent};
+
+/// File formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON event per line (Segment spec).
+    Ndjson,
+    /// Comma-, semicolon- or tab-separated values with a header row.
+    Csv,
+}
+
+/// `touchpoint import`
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The file to import.
+    pub file: PathBuf,
+    /// Project name or id.
+    #[arg(long)]
+    pub project: String,
+    /// File format (default: by extension: .csv/.tsv are CSV, anything else NDJSON).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// CSV: map a field to a column, e.g. `--column user_id="Customer ID"`. Fields: user_id,
+    /// anonymous_id, timestamp, event, type, message_id, property.NAME, ignore. Unmapped
+    /// columns become properties named after their header.
+    #[arg(long = "column", value_name = "FIELD=HEADER")]
+    pub columns: Vec<String>,
+    /// CSV: the event type of each row.
+    #[arg(long, default_value = "track")]
+    pub event_type: String,
+    /// CSV: the delimiter (default: guessed from the header row among , ; and tab).
+    #[arg(long)]
+    pub delimiter: Option<char>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub flags: ServeFlags,
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Summary {
+    /// Records read (lines or rows, blank lines not counted).
+    pub records: u64,
+    /// Events stored.
+    pub stored: u64,
+    /// Events already there (same messageId).
+    pub duplicates: u64,
+    /// Records rejected, kept as failed events.
+    pub failed: u64,
+    /// The first few reasons for rejection.
+    pub first_errors: Vec<String>,
+    /// Seconds taken.
+    pub seconds: f64,
+}
+
+/// Options of one import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Format.
+    pub format: Format,
+    /// Column mapping (CSV).
+    pub columns: Vec<String>,
+    /// Event type of CSV rows.
+    pub event_type: EventType,
+    /// CSV delimiter.
+    pub delimiter: Option<u8>,
+    /// Limits of each event.
+    pub limits: Limits,
+}
+
+const BATCH: usize = 5_000;
+const IN_FLIGHT: usize = 4;
+
+pub async fn run(a: ImportArgs) -> Result<()> {
+    let config = crate::load_config(&a.common, &a.flags)?;
+    let format = a.format.unwrap_or_else(|| guess_format(&a.file));
+    let event_type = EventType::parse(&a.event_type).ok_or_else(|| {
+        msg(format!("--event-type {:?}: use track, page, screen, identify, group or alias", a.event_type))
+    })?;
+    let delimiter = match a.delimiter {
+        Some(c) if c.is_ascii() => Some(c as u8),
+        Some(c) => return Err(msg(format!("--delimiter {c:?} must be a single ASCII character"))),
+        None => None,
+    };
+    let opts = ImportOptions { format, columns: a.columns.clone(), event_type, delimiter, limits: config.limits() };
+    let server = touchpoint_server::Server::open(config).await?;
+    let state = server.state();
+    let project = crate::admin::find_project(&*state.store, &a.project).await?;
+    let size = std::fs::metadata(&a.file).map_err(|e| msg(format!("cannot read {}: {e}", a.file.display())))?.len();
+    let bar = if a.quiet || a.json { ProgressBar::hidden() } else { ProgressBar::new(size) };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} importing [{bar:40}] {bytes}/{total_bytes} ({eta} left) {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let summary = import_file(&state.writer, project.id, &a.file, &opts, bar.clone()).await?;
+    bar.finish_and_clear();
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print_summary(&summary, &project.name);
+    }
+    drop(server);
+    Ok(())
+}
+
+fn print_summary(s: &Summary, project: &str) {
+    println!(
+        "Imported into {project:?} in {:.1} s ({:.0} records/s):",
+        s.seconds,
+        s.records as f64 / s.seconds.max(1e-9)
+    );
+    println!("  {:>10} records read", s.records);
+    println!("  {:>10} events stored", s.stored);
+    println!("  {:>10} duplicates (already stored, skipped)", s.duplicates);
+    println!("  {:>10} rejected (kept as failed events; see GET /api/failed-events)", s.failed);
+    for e in &s.first_errors {
+        println!("             {e}");
+    }
+}
+
+/// The format a file name suggests.
+pub fn guess_format(p: &Path) -> Format {
+    match p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("csv" | "tsv") => Format::Csv,
+        _ => Format::Ndjson,
+    }
+}
+
+/// Import a file through a writer; `bar` counts bytes read.
+pub async fn import_file(
+    writer: &Writer,
+    project: ProjectId,
+    path: &Path,
+    opts: &ImportOptions,
+    bar: ProgressBar,
+) -> Result<Summary> {
+    let started = Instant::now();
+    let file = std::fs::File::open(path).map_err(|e| msg(format!("cannot open {}: {e}", path.display())))?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Submission>(IN_FLIGHT * 2);
+    let opts2 = opts.clone();
+    let bar2 = bar.clone();
+    let reader = std::thread::spawn(move || -> Result<(u64, Vec<String>)> {
+        let counted = CountingReader { inner: file, bar: bar2 };
+        match opts2.format {
+            Format::Ndjson => read_ndjson(counted, project, &opts2, &tx),
+            Format::Csv => read_csv(counted, project, &opts2, &tx),
+        }
+    });
+    let mut summary = drain(writer, &mut rx, |s| bar.set_message(format!("{} stored", s.stored))).await?;
+    let (records, first_errors) = reader.join().map_err(|_| msg("the reader thread panicked"))??;
+    summary.records = records;
+    summary.first_errors = first_errors;
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Submit everything that arrives on `rx`, a few submissions in flight at once so the
+/// writer can group them, and add up the receipts.
+pub async fn drain(
+    writer: &Writer,
+    rx: &mut tokio::sync::mpsc::Receiver<Submission>,
+    mut progress: impl FnMut(&Summary),
+) -> Result<Summary> {
+    let mut summary = Summary::default();
+    let mut pending = tokio::task::JoinSet::new();
+    while let Some(sub) = rx.recv().await {
+        while pending.len() >= IN_FLIGHT {
+            add(&mut summary, pending.join_next().await)?;
+            progress(&summary);
+        }
+        let w = writer.clone();
+        pending.spawn(async move { w.submit_wait(sub).await });
+    }
+    while let Some(r) = pending.join_next().await {
+        add(&mut summary, Some(r))?;
+    }
+    progress(&summary);
+    Ok(summary)
+}
+
+type Joined = Option<
+    std::result::Result<
+        std::result::Result<touchpoint_store::writer::Receipt, touchpoint_store::writer::SubmitError>,
+        tokio::task::JoinError,
+    >,
+>;
+
+fn add(s: &mut Summary, r: Joined) -> Result<()> {
+    if let Some(r) = r {
+        let receipt = r.map_err(|e| msg(e.to_string()))??;
+        s.stored += receipt.stored as u64;
+        s.duplicates += receipt.duplicates as u64;
+        s.failed += receipt.failed as u64;
+    }
+    Ok(())
+}
+
+struct CountingReader<R> {
+    inner: R,
+    bar: ProgressBar,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+/// Collects a reader's events into submissions.
+struct Batcher<'a> {
+    project: ProjectId,
+    tx: &'a tokio::sync::mpsc::Sender<Submission>,
+    sub: Submission,
+    first_errors: Vec<String>,
+    received_at: i64,
+    limits: Limits,
+}
+
+impl Batcher<'_> {
+    fn event(&mut self, value: Value, line: u64, raw: &[u8]) -> Result<()> {
+        let cx = ParseContext {
+            received_at: self.received_at,
+            derive_message_id: true,
+            imported: true,
+            ..Default::default()
+        };
+        match Event::parse(value, &cx, &self.limits) {
+            Ok(e) => self.sub.events.push(e),
+            Err(e) => self.fail(line, &e.field, &e.to_string(), raw),
+        }
+        self.maybe_flush()
+    }
+
+    fn fail(&mut self, line: u64, field: &str, reason: &str, raw: &[u8]) {
+        let reason = format!("line {line}: {reason}");
+        if self.first_errors.len() < 5 {
+            self.first_errors.push(reason.clone());
+        }
+        self.sub.failed.push(NewFailedEvent {
+            project: self.project,
+            received_at: self.received_at,
+            source: "import".into(),
+            field: field.into(),
+            reason,
+            raw: raw.to_vec(),
+        });
+    }
+
+    fn maybe_flush(&mut self) -> Result<()> {
+        if self.sub.events.len() + self.sub.failed.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.sub.events.is_empty() && self.sub.failed.is_empty() {
+            return Ok(());
+        }
+        let sub = std::mem::replace(&mut self.sub, Submission { project: self.project, ..Default::default() });
+        self.tx.blocking_send(sub).map_err(|_| msg("the import stopped"))
+    }
+}
+
+fn batcher<'a>(project: ProjectId, opts: &ImportOptions, tx: &'a tokio::sync::mpsc::Sender<Submission>) -> Batcher<'a> {
+    Batcher {
+        project,
+        tx,
+        sub: Submission { project, ..Default::default() },
+        first_errors: vec![],
+        received_at: now_ms(),
+        limits: opts.limits,
+    }
+}
+
+fn read_ndjson(
+    r: impl Read,
+    project: ProjectId,
+    opts: &ImportOptions,
+    tx: &tokio::sync::mpsc::Sender<Submission>,
+) -> Result<(u64, Vec<String>)> {
+    let mut reader = BufReader::with_capacity(1 << 20, r);
+    let mut b = batcher(project, opts, tx);
+    let mut line = Vec::new();
+    let (mut n, mut records) = (0u64, 0u64);
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        n += 1;
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        records += 1;
+        if text.len() > opts.limits.max_event_bytes * 2 {
+            b.fail(
+                n,
+                "",
+                &format!(
+                    "the line is {} bytes; at most {} are allowed per event",
+                    text.len(),
+                    opts.limits.max_event_bytes
+                ),
+                &text[..opts.limits.max_event_bytes],
+            );
+            b.maybe_flush()?;
+            continue;
+        }
+        match serde_json::from_slice::<Value>(text) {
+            Ok(v) => b.event(v, n, text)?,
+            Err(e) => {
+                b.fail(n, "", &format!("not valid JSON: {e}"), text);
+                b.maybe_flush()?;
+            }
+        }
+    }
+    b.flush()?;
+    Ok((records, b.first_errors))
+}
+
+/// Where each field of an event comes from in a CSV row.
+#[derive(Debug, Default, PartialEq)]
+pub struct CsvMapping {
+    user_id: Option<usize>,
+    anonymous_id: Option<usize>,
+    timestamp: Option<usize>,
+    event: Option<usize>,
+    event_type: Option<usize>,
+    message_id: Option<usize>,
+    /// (column, property name)
+    properties: Vec<(usize, String)>,
+}
+
+fn fold(s: &str) -> String {
+    s.trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'á' | 'ą' => 'a',
+            'č' | 'ć' => 'c',
+            'ď' => 'd',
+            'é' | 'ě' | 'ę' => 'e',
+            'í' => 'i',
+            'ł' => 'l',
+            'ň' | 'ń' => 'n',
+            'ó' => 'o',
+            'ř' => 'r',
+            'š' | 'ś' => 's',
+            'ť' => 't',
+            'ú' | 'ů' => 'u',
+            'ý' => 'y',
+            'ž' | 'ź' | 'ż' => 'z',
+            ' ' | '-' | '.' => '_',
+            c => c,
+        })
+        .collect()
+}
+
+/// Work out the mapping from the header row and `--column` options.
+pub fn csv_mapping(headers: &[String], columns: &[String]) -> Result<CsvMapping> {
+    let find =
+        |h: &str| headers.iter().position(|x| x == h).or_else(|| headers.iter().position(|x| fold(x) == fold(h)));
+    let mut m = CsvMapping::default();
+    let mut taken = vec![false; headers.len()];
+    for spec in columns {
+        let (field, header) = spec
+            .split_once('=')
+            .ok_or_else(|| msg(format!("--column {spec:?}: write FIELD=HEADER, e.g. user_id=\"Customer ID\"")))?;
+        let i = find(header).ok_or_else(|| {
+            msg(format!("--column {spec:?}: there is no column {header:?}; the columns are: {}", headers.join(", ")))
+        })?;
+        taken[i] = true;
+        match field.trim() {
+            "user_id" => m.user_id = Some(i),
+            "anonymous_id" => m.anonymous_id = Some(i),
+            "timestamp" => m.timestamp = Some(i),
+            "event" => m.event = Some(i),
+            "type" => m.event_type = Some(i),
+            "message_id" => m.message_id = Some(i),
+            "ignore" => {}
+            f => match f.strip_prefix("property.") {
+                Some(name) if !name.is_empty() => m.properties.push((i, name.to_string())),
+                _ => return Err(msg(format!("--column {spec:?}: unknown field {f:?}; use user_id, anonymous_id, timestamp, event, type, message_id, property.NAME or ignore"))),
+            },
+        }
+    }
+    let guesses: [(&[&str], fn(&mut CsvMapping) -> &mut Option<usize>); 6] = [
+        (
+            &[
+                "user_id",
+                "userid",
+                "customer_id",
+                "customer",
+                "client_id",
+                "client",
+                "zakaznik",
+                "id_zakaznika",
+                "klient",
+                "email",
+                "e_mail",
+            ],
+            |m| &mut m.user_id,
+        ),
+        (&["anonymous_id", "anonymousid", "device_id", "cookie_id"], |m| &mut m.anonymous_id),
+        (&["timestamp", "datetime", "date", "time", "occurred_at", "datum", "cas", "data"], |m| &mut m.timestamp),
+        (
+            &[
+                "event",
+                "touchpoint",
+                "event_name",
+                "activity",
+                "action",
+                "interaction",
+                "udalost",
+                "aktivita",
+                "akce",
+                "zdarzenie",
+            ],
+            |m| &mut m.event,
+        ),
+        (&["type", "event_type"], |m| &mut m.event_type),
+        (&["message_id", "messageid"], |m| &mut m.message_id),
+    ];
+    for (names, slot) in guesses {
+        if slot(&mut m).is_some() {
+            continue;
+        }
+        if let Some(i) =
+            names.iter().find_map(|n| headers.iter().enumerate().position(|(j, h)| !taken[j] && fold(h) == *n))
+        {
+            taken[i] = true;
+            *slot(&mut m) = Some(i);
+        }
+    }
+    for (i, h) in headers.iter().enumerate() {
+        if !taken[i] {
+            m.properties.push((i, h.trim().to_string()));
+        }
+    }
+    if m.user_id.is_none() && m.anonymous_id.is_none() {
+        return Err(msg(format!(
+            "cannot tell which column holds the customer; add --column user_id=<column>. The columns are: {}",
+            headers.join(", ")
+        )));
+    }
+    if m.event.is_none() {
+        return Err(msg(format!(
+            "cannot tell which column holds the touchpoint or event name; add --column event=<column>. The columns are: {}",
+            headers.join(", ")
+        )));
+    }
+    Ok(m)
+}
+
+fn cell_value(s: &str) -> Value {
+    if let Ok(i) = s.parse::<i64>() {
+        if !(s.starts_with('0') && s.len() > 1) {
+            return Value::from(i);
+        }
+    }
+    Value::String(s.to_string())
+}
+
+fn read_csv(
+    r: impl Read,
+    project: ProjectId,
+    opts: &ImportOptions,
+    tx: &tokio::sync::mpsc::Sender<Submission>,
+) -> Result<(u64, Vec<String>)> {
+    let mut buf = BufReader::with_capacity(1 << 20, r);
+    let head = buf.fill_buf()?;
+    let head = head.strip_prefix(b"\xEF\xBB\xBF".as_slice()).map(|h| h.to_vec()).unwrap_or_else(|| head.to_vec());
+    let bom = head.len() != buf.buffer().len();
+    if bom {
+        buf.consume(3);
+    }
+    let first_line = head.split(|&c| c == b'\n').next().unwrap_or(&[]);
+    let delimiter = opts.delimiter.unwrap_or_else(|| {
+        [b',', b';', b'\t'].into_iter().max_by_key(|d| first_line.iter().filter(|c| *c == d).count()).unwrap_or(b',')
+    });
+    let mut rdr = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(buf);
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| msg(format!("cannot read the CSV header row: {e}")))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let m = csv_mapping(&headers, &opts.columns)?;
+    let mut b = batcher(project, opts, tx);
+    let mut records = 0u64;
+    let mut row = csv::ByteRecord::new();
+    loop {
+        let line = rdr.position().line() + 1;
+        match rdr.read_byte_record(&mut row) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                records += 1;
+                b.fail(line, "", &format!("not valid CSV: {e}"), &[]);
+                b.maybe_flush()?;
+                continue;
+            }
+        }
+        records += 1;
+        let raw: Vec<u8> = row.iter().collect::<Vec<_>>().join(&delimiter);
+        let rec = match csv::StringRecord::from_byte_record(row.clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                b.fail(line, "", &format!("not valid UTF-8: {e}"), &raw);
+                b.maybe_flush()?;
+                continue;
+            }
+        };
+        let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty());
+        let mut obj = Map::new();
+        obj.insert("type".into(), Value::String(get(m.event_type).unwrap_or(opts.event_type.as_str()).to_string()));
+        for (k, i) in [
+            ("userId", m.user_id),
+            ("anonymousId", m.anonymous_id),
+            ("timestamp", m.timestamp),
+            ("messageId", m.message_id),
+        ] {
+            if let Some(v) = get(i) {
+                obj.insert(k.into(), Value::String(v.to_string()));
+            }
+        }
+        let ty = obj["type"].as_str().and_then(EventType::parse);
+        let name_key = if matches!(ty, Some(EventType::Page | EventType::Screen)) { "name" } else { "event" };
+        if let Some(v) = get(m.event) {
+            obj.insert(name_key.into(), Value::String(v.to_string()));
+        }
+        let mut props = Map::new();
+        for (i, name) in &m.properties {
+            if let Some(v) = get(Some(*i)) {
+                props.insert(name.clone(), cell_value(v));
+            }
+        }
+        obj.insert("properties".into(), Value::Object(props));
+        b.event(Value::Object(obj), line, &raw)?;
+    }
+    b.flush()?;
+    Ok((records, b.first_errors))
+}
+
+/// Import into an already running writer (for the demo and the benchmark).
+pub async fn import_with(writer: &Writer, project: ProjectId, path: &Path, quiet: bool) -> Result<Summary> {
+    let opts = ImportOptions {
+        format: guess_format(path),
+        columns: vec![],
+        event_type: EventType::Track,
+        delimiter: None,
+        limits: Limits::default(),
+    };
+    let size = std::fs::metadata(path)?.len();
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(size) };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} importing [{bar:40}] {bytes}/{total_bytes} ({eta} left) {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let s = import_file(writer, project, path, &opts, bar.clone()).await;
+    bar.finish_and_clear();
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn crm_headers_are_recognised() {
+        let m = csv_mapping(&h(&["Zákazník", "Datum", "Kanál", "Touchpoint", "Poznámka"]), &[]).unwrap();
+        assert_eq!((m.user_id, m.timestamp, m.event), (Some(0), Some(1), Some(3)));
+        assert_eq!(m.properties, vec![(2, "Kanál".to_string()), (4, "Poznámka".to_string())]);
+        let m =
+            csv_mapping(&h(&["Customer ID", "When", "What"]), &["timestamp=When".into(), "event=what".into()]).unwrap();
+        assert_eq!((m.user_id, m.timestamp, m.event), (Some(0), Some(1), Some(2)));
+        assert!(m.properties.is_empty());
+    }
+
+    #[test]
+    fn missing_columns_are_explained() {
+        let e = csv_mapping(&h(&["a", "b"]), &[]).unwrap_err().to_string();
+        assert!(e.contains("--column user_id=") && e.contains("a, b"), "{e}");
+        let e = csv_mapping(&h(&["customer", "b"]), &[]).unwrap_err().to_string();
+        assert!(e.contains("--column event="), "{e}");
+        let e = csv_mapping(&h(&["customer"]), &["event=nope".into()]).unwrap_err().to_string();
+        assert!(e.contains("there is no column \"nope\""), "{e}");
+        let e = csv_mapping(&h(&["customer"]), &["colour=customer".into()]).unwrap_err().to_string();
+        assert!(e.contains("unknown field"), "{e}");
+    }
+}

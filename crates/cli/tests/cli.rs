@@ -1,0 +1,178 @@
+//! The `touchpoint` binary as a person or a script uses it: projects and keys with
+//! `--json`, NDJSON and CSV imports with their summaries, exports that spreadsheets open
+//! safely, configuration errors, and the demo.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("TOUCHPOINT_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn ok_json(dir: &Path, args: &[&str]) -> Value {
+    let out = run(dir, args);
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
+}
+
+#[test]
+fn projects_and_keys_for_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = ok_json(dir.path(), &["project", "create", "Kavárna", "--json"]);
+    assert!(p["write_key"].as_str().unwrap().starts_with("tpw_"));
+    assert!(p["secret_key"].as_str().unwrap().starts_with("tps_"));
+    let k = ok_json(dir.path(), &["key", "create", "--project", "Kavárna", "--kind", "secret", "--json"]);
+    assert!(k["key"].as_str().unwrap().starts_with("tps_"));
+    let list = ok_json(dir.path(), &["key", "list", "--project", "1", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    let out = run(dir.path(), &["project", "create", "Kavárna"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    let out = run(dir.path(), &["key", "create", "--project", "nope"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no project \"nope\"; projects here: Kavárna"));
+    let out = run(dir.path(), &["key", "create", "--project", "Kavárna", "--kind", "god"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use write or secret"));
+}
+
+#[test]
+fn ndjson_import_is_validated_deduplicated_and_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    ok_json(dir.path(), &["project", "create", "shop", "--json"]);
+    let file = dir.path().join("events.ndjson");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"type":"track","userId":"jana","event":"Order Completed","timestamp":"2026-05-01T10:00:00Z","messageId":"a"}"#, "\n",
+            r#"{"type":"page","anonymousId":"x1","timestamp":"2026-05-01T09:00:00Z","properties":{"path":"/kosik"}}"#, "\n",
+            "\n",
+            r#"{"type":"track","userId":"jana","event":"Order Completed","timestamp":"2026-05-01T10:00:00Z","messageId":"a"}"#, "\n",
+            r#"{"type":"track","event":"No one"}"#, "\n",
+            r#"{"type":"track", broken"#, "\n",
+            r#"{"type":"identify","userId":"jana","anonymousId":"x1","traits":{"city":"Ostrava"}}"#, "\n",
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let s = ok_json(dir.path(), &["import", f, "--project", "shop", "--json"]);
+    assert_eq!(
+        (s["records"].as_u64(), s["stored"].as_u64(), s["duplicates"].as_u64(), s["failed"].as_u64()),
+        (Some(6), Some(3), Some(1), Some(2)),
+        "{s}"
+    );
+    let errors: Vec<&str> = s["first_errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert!(errors[0].starts_with("line 5: userId: either userId or anonymousId"), "{errors:?}");
+    assert!(errors[1].starts_with("line 6: not valid JSON"), "{errors:?}");
+    // Again: events without a messageId get the same derived one, so nothing is stored twice.
+    let s = ok_json(dir.path(), &["import", f, "--project", "shop", "--json"]);
+    assert_eq!((s["stored"].as_u64(), s["duplicates"].as_u64()), (Some(0), Some(4)), "{s}");
+
+    // Export and import into another project: the same events.
+    let out = dir.path().join("out.ndjson");
+    let o = run(dir.path(), &["export", "--project", "shop", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().any(|l| l["touchpoint"] == "cart" && l["timestamp"] == "2026-05-01T09:00:00.000Z"));
+    ok_json(dir.path(), &["project", "create", "copy", "--json"]);
+    let s = ok_json(dir.path(), &["import", out.to_str().unwrap(), "--project", "copy", "--json"]);
+    assert_eq!(s["stored"].as_u64(), Some(3), "{s}");
+}
+
+#[test]
+fn a_crm_csv_imports_without_code_and_exports_safely() {
+    let dir = tempfile::tempdir().unwrap();
+    ok_json(dir.path(), &["project", "create", "crm", "--json"]);
+    let file = dir.path().join("crm-export.csv");
+    // A Czech Excel export: BOM, semicolons, Czech headers and dates, a formula-looking note.
+    std::fs::write(
+        &file,
+        "\u{feff}Zákazník;Datum;Kanál;Touchpoint;Poznámka\n\
+         C-1001;03.04.2026 10:15;phone;Reklamace;=HYPERLINK(\"http://evil\")\n\
+         C-1001;05.04.2026;email;Newsletter otevřen;\n\
+         C-1002;2026-04-06;store;Návštěva prodejny;+420 777 123 456\n\
+         ;2026-04-07;web;Bez zákazníka;\n\
+         C-1003;31.02.2026;web;Špatné datum;\n",
+    )
+    .unwrap();
+    let s = ok_json(dir.path(), &["import", file.to_str().unwrap(), "--project", "crm", "--json"]);
+    assert_eq!((s["records"].as_u64(), s["stored"].as_u64(), s["failed"].as_u64()), (Some(5), Some(3), Some(2)), "{s}");
+    let csv_out = dir.path().join("out.csv");
+    let o = run(dir.path(), &["export", "--project", "crm", "--format", "csv", "--out", csv_out.to_str().unwrap()]);
+    assert!(o.status.success());
+    let text = std::fs::read_to_string(&csv_out).unwrap();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(&rows[0][2], "Reklamace");
+    assert_eq!(&rows[0][9], "2026-04-03T10:15:00.000Z");
+    assert!(rows[0][11].contains("HYPERLINK"), "the note is a property");
+    assert!(rows[0][11].starts_with('{'));
+    assert!(
+        text.lines().all(|l| l.split(',').all(|cell| !cell.starts_with('=') && !cell.starts_with('+'))),
+        "no cell starts a formula:\n{text}"
+    );
+    // A header nobody can guess is explained.
+    std::fs::write(&file, "a,b\n1,2\n").unwrap();
+    let o = run(dir.path(), &["import", file.to_str().unwrap(), "--project", "crm"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("add --column user_id=<column>. The columns are: a, b"));
+    let o = run(
+        dir.path(),
+        &[
+            "import",
+            file.to_str().unwrap(),
+            "--project",
+            "crm",
+            "--column",
+            "user_id=a",
+            "--column",
+            "event=b",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn bad_configuration_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("touchpoint.toml");
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nqueue_evnts = 5\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_touchpoint")).args(["serve", "--config"]).arg(&cfg).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown key \"queue_evnts\""));
+    let o = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .env("TOUCHPOINT_DURABLE", "maybe")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("TOUCHPOINT_DURABLE"));
+}
+
+#[test]
+fn the_demo_loads_the_brand() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("demo");
+    let v = ok_json(&dir, &["demo", "--events", "20000", "--no-serve", "--json"]);
+    let stored = v["events"].as_u64().unwrap();
+    assert!((15_000..=25_000).contains(&stored), "{v}");
+    assert!(dir.join("demo-keys.json").exists());
+    // A second run wipes its own directory; a foreign one is refused.
+    ok_json(&dir, &["demo", "--events", "3000", "--no-serve", "--json"]);
+    let foreign = root.path().join("mine");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("precious.txt"), "x").unwrap();
+    let o = run(&foreign, &["demo", "--no-serve"]);
+    assert!(!o.status.success());
+    assert!(foreign.join("precious.txt").exists());
+}

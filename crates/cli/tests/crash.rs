@@ -1,0 +1,123 @@
+//! Kill the real `touchpoint serve` process with SIGKILL while clients send, start it
+//! again on the same data directory, and find every acknowledged event exactly once.
+
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_touchpoint"));
+    c.env_remove("TOUCHPOINT_CONFIG");
+    c
+}
+
+/// Start `touchpoint serve` on port 0 and return it with its address.
+fn serve(dir: &std::path::Path) -> (Child, String) {
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").expect("the server says where it listens").to_string();
+    (child, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_events_survive_kill_9_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin().args(["project", "create", "crash", "--json", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let keys: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let write = keys["write_key"].as_str().unwrap().to_string();
+
+    let (mut child, base) = serve(dir.path());
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut clients = vec![];
+    for c in 0..6 {
+        let (acked, base, write) = (acked.clone(), base.clone(), write.clone());
+        clients.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for b in 0.. {
+                let ids: Vec<String> = (0..50).map(|k| format!("c{c}-b{b}-e{k}")).collect();
+                let batch: Vec<Value> = ids
+                    .iter()
+                    .map(|id| json!({"type":"track","userId":format!("u{c}"),"event":"Crash Test","messageId":id}))
+                    .collect();
+                let r = client
+                    .post(format!("{base}/v1/batch"))
+                    .basic_auth(&write, Some(""))
+                    .json(&json!({"batch": batch}))
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 200 => acked.lock().unwrap().extend(ids),
+                    _ => break,
+                }
+            }
+        }));
+    }
+    // Let them send for a while, then pull the plug.
+    let t = Instant::now();
+    while acked.lock().unwrap().len() < 20_000 && t.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    for c in clients {
+        c.await.unwrap();
+    }
+    let acked: Vec<String> = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 1_000, "only {} events were acknowledged before the kill", acked.len());
+
+    // Start again on the same directory: it must come up and hold every acknowledged event.
+    let (mut child, base) = serve(dir.path());
+    let store = touchpoint_store::sqlite::SqliteStore::open(
+        dir.path(),
+        touchpoint_store::sqlite::OpenMode::Shared,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT message_id, COUNT(*) FROM events GROUP BY message_id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert!(rows.iter().all(|(_, n)| *n == 1), "no event is stored twice");
+    let stored: HashSet<String> = rows.into_iter().map(|(m, _)| m).collect();
+    let missing: Vec<&String> = acked.iter().filter(|m| !stored.contains(*m)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events were lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(3)]
+    );
+
+    // Sending the acknowledged ones again stores nothing new.
+    let client = reqwest::Client::new();
+    let sample: Vec<Value> = acked
+        .iter()
+        .take(100)
+        .map(|id| json!({"type":"track","userId":"u0","event":"Crash Test","messageId":id}))
+        .collect();
+    let r: Value = client
+        .post(format!("{base}/v1/batch"))
+        .basic_auth(&write, Some(""))
+        .json(&json!({"batch": sample}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((r["stored"].as_u64(), r["duplicates"].as_u64()), (Some(0), Some(100)));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
