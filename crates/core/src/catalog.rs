@@ -232,6 +232,14 @@ pub enum Op {
     OneOf,
     /// Present and not empty.
     Exists,
+    /// A number greater than the value.
+    Gt,
+    /// A number greater than or equal to the value.
+    Gte,
+    /// A number less than the value.
+    Lt,
+    /// A number less than or equal to the value.
+    Lte,
 }
 
 /// One condition of a rule.
@@ -353,23 +361,68 @@ fn domain_of_url(url: &str) -> Option<String> {
 impl Condition {
     /// Whether the facts satisfy this condition.
     pub fn matches(&self, facts: &Facts<'_>) -> bool {
-        let got = facts.get(&self.field);
-        let want = self.value.as_str();
-        match (self.op, got) {
-            (Op::Exists, Some(g)) => !g.trim().is_empty(),
-            (Op::NotEquals, None) => true,
-            // Every other comparison needs a value; `exists` on a missing one is false too.
-            (_, None) => false,
-            (Op::Equals, Some(g)) => g.eq_ignore_ascii_case(want),
-            (Op::NotEquals, Some(g)) => !g.eq_ignore_ascii_case(want),
-            (Op::Prefix, Some(g)) => g.to_lowercase().starts_with(&want.to_lowercase()),
-            (Op::Contains, Some(g)) => g.to_lowercase().contains(&want.to_lowercase()),
-            (Op::OneOf, Some(g)) => {
-                let g = g.to_lowercase();
-                want.split('|')
-                    .map(|w| w.trim().to_lowercase())
-                    .any(|w| g == w || (self.field == Field::ReferrerDomain && g.ends_with(&format!(".{w}"))))
+        Compiled::new(self).matches(facts)
+    }
+}
+
+/// A condition with its value prepared once for matching many events: lowercased, split
+/// into alternatives, or read as a number.
+#[derive(Debug, Clone)]
+struct Compiled {
+    field: Field,
+    op: Op,
+    values: Vec<String>,
+    number: Option<f64>,
+}
+
+/// `s` lowercased, without allocating when it has no uppercase letter.
+fn lower(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_uppercase) {
+        s.to_lowercase().into()
+    } else {
+        s.into()
+    }
+}
+
+impl Compiled {
+    fn new(c: &Condition) -> Compiled {
+        let values = match c.op {
+            Op::OneOf => c.value.split('|').map(|w| w.trim().to_lowercase()).filter(|w| !w.is_empty()).collect(),
+            _ => vec![c.value.trim().to_lowercase()],
+        };
+        Compiled { field: c.field.clone(), op: c.op, values, number: c.value.trim().parse().ok() }
+    }
+
+    fn matches(&self, facts: &Facts<'_>) -> bool {
+        let Some(got) = facts.get(&self.field) else {
+            // Every comparison needs a value, except "not equal", which a missing one is.
+            return self.op == Op::NotEquals;
+        };
+        let want = self.values.first().map(String::as_str).unwrap_or("");
+        let number = |cmp: fn(f64, f64) -> bool| match (got.trim().parse::<f64>(), self.number) {
+            (Ok(g), Some(w)) => cmp(g, w),
+            _ => false,
+        };
+        match self.op {
+            Op::Exists => !got.trim().is_empty(),
+            Op::Equals => lower(&got) == want,
+            Op::NotEquals => lower(&got) != want,
+            Op::Prefix => lower(&got).starts_with(want),
+            Op::Contains => lower(&got).contains(want),
+            Op::OneOf => {
+                let g = lower(&got);
+                self.values.iter().any(|w| {
+                    *g == **w
+                        || (self.field == Field::ReferrerDomain
+                            && g.len() > w.len()
+                            && g.ends_with(w.as_str())
+                            && g.as_bytes()[g.len() - w.len() - 1] == b'.')
+                })
             }
+            Op::Gt => number(|g, w| g > w),
+            Op::Gte => number(|g, w| g >= w),
+            Op::Lt => number(|g, w| g < w),
+            Op::Lte => number(|g, w| g <= w),
         }
     }
 }
@@ -377,6 +430,11 @@ impl Condition {
 impl Rule {
     /// Whether an event (with its facts) matches this rule.
     pub fn matches(&self, event: &Event, facts: &Facts<'_>) -> bool {
+        let conditions: Vec<Compiled> = self.conditions.iter().map(Compiled::new).collect();
+        self.matches_compiled(event, facts, &conditions)
+    }
+
+    fn matches_compiled(&self, event: &Event, facts: &Facts<'_>, conditions: &[Compiled]) -> bool {
         if self.event_type.is_some_and(|t| t != event.kind) {
             return false;
         }
@@ -385,7 +443,7 @@ impl Rule {
                 return false;
             }
         }
-        self.conditions.iter().all(|c| c.matches(facts))
+        conditions.iter().all(|c| c.matches(facts))
     }
 }
 
@@ -419,6 +477,8 @@ pub fn discovered_key(event: &Event, facts: &Facts<'_>) -> Option<(String, Strin
 #[derive(Debug, Clone, Default)]
 pub struct Classifier {
     rules: Vec<Rule>,
+    /// Each rule's conditions, prepared.
+    compiled: Vec<Vec<Compiled>>,
     /// Rules indexed by exact event name, for the common case; the rest are scanned.
     by_name: HashMap<String, Vec<usize>>,
     unnamed: Vec<usize>,
@@ -436,7 +496,8 @@ impl Classifier {
                 None => unnamed.push(i),
             }
         }
-        Classifier { rules, by_name, unnamed }
+        let compiled = rules.iter().map(|r| r.conditions.iter().map(Compiled::new).collect()).collect();
+        Classifier { rules, compiled, by_name, unnamed }
     }
 
     /// The rules, in the order they run.
@@ -471,7 +532,7 @@ impl Classifier {
                 (None, None) => break,
             };
             let rule = &self.rules[next];
-            if rule.matches(event, &facts) {
+            if rule.matches_compiled(event, &facts, &self.compiled[next]) {
                 return Some(Classified { key: rule.touchpoint.clone(), discovered: None });
             }
         }
@@ -705,6 +766,19 @@ mod tests {
                 Condition { field: Field::Property("duration".into()), op: Op::Exists, value: String::new() },
             ],
         };
+        let long_wait = Rule {
+            id: 3,
+            priority: 1,
+            touchpoint: "long-wait".into(),
+            event_type: None,
+            event_name: Some("Call".into()),
+            conditions: vec![Condition { field: Field::Property("duration".into()), op: Op::Gt, value: "15".into() }],
+        };
+        let minutes = |m: Value| json!({"type":"track","event":"Call","userId":"u","properties":{"duration":m}});
+        check(vec![long_wait.clone()], minutes(json!(16)), Some("long-wait"));
+        check(vec![long_wait.clone()], minutes(json!("15.5")), Some("long-wait"));
+        check(vec![long_wait.clone()], minutes(json!(15)), Some("track:Call"));
+        check(vec![long_wait], minutes(json!("many")), Some("track:Call"));
         let call = |dept: &str| json!({"type":"track","event":"Call","userId":"u","properties":{"dept":{"name":dept},"duration":30}});
         check(vec![rule.clone()], call("support"), Some("support-call"));
         check(vec![rule.clone()], call("sales"), Some("track:Call"));

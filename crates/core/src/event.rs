@@ -143,6 +143,9 @@ pub struct Event {
     pub flags: EventFlags,
     /// The whole event object as received (with `type` and `messageId` filled in).
     pub body: Value,
+    /// `body` as JSON text, made once at the edge (where requests run in parallel) so the
+    /// single writer does not have to.
+    pub body_json: String,
 }
 
 /// What the edge knows about an event besides its body.
@@ -216,7 +219,7 @@ impl Event {
                 Some(Value::String(s)) if s.chars().count() > limits.max_id_chars => {
                     Err(EventError::new(at(f), format!("is longer than {} characters", limits.max_id_chars)))
                 }
-                Some(Value::String(s)) => Ok(Some(s.nfc().collect())),
+                Some(Value::String(s)) => Ok(Some(nfc(s))),
                 Some(Value::Number(n)) => Ok(Some(n.to_string())),
                 Some(other) => Err(EventError::new(at(f), format!("must be a string, not {}", json_kind(other)))),
             }
@@ -250,7 +253,7 @@ impl Event {
 
         let name = match kind {
             EventType::Track => match obj.get("event") {
-                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().nfc().collect::<String>()),
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(nfc(s.trim())),
                 Some(Value::String(_)) | None | Some(Value::Null) => {
                     return Err(EventError::new(at("event"), "is required for track and must not be empty"))
                 }
@@ -259,7 +262,7 @@ impl Event {
                 }
             },
             EventType::Page | EventType::Screen => match obj.get("name") {
-                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().nfc().collect::<String>()),
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(nfc(s.trim())),
                 None | Some(Value::Null) | Some(Value::String(_)) => None,
                 Some(other) => {
                     return Err(EventError::new(at("name"), format!("must be a string, not {}", json_kind(other))))
@@ -338,7 +341,8 @@ impl Event {
         }
 
         let body = Value::Object(obj);
-        let size = serde_json::to_string(&body).map(|s| s.len()).unwrap_or(usize::MAX);
+        let body_json = serde_json::to_string(&body).unwrap_or_default();
+        let size = body_json.len();
         if size > limits.max_event_bytes {
             return Err(EventError::new(
                 at(""),
@@ -358,6 +362,7 @@ impl Event {
             received_at: cx.received_at,
             flags: EventFlags(flags),
             body,
+            body_json,
         })
     }
 
@@ -386,6 +391,38 @@ fn derived_message_id(obj: &Map<String, Value>) -> String {
         h = h.wrapping_mul(0x0000000001000000000000000000013B);
     }
     format!("imp-{h:032x}")
+}
+
+/// `s` in Unicode normal form C (names and ids typed on different systems compare equal).
+fn nfc(s: &str) -> String {
+    if unicode_normalization::is_nfc(s) {
+        s.to_string()
+    } else {
+        s.nfc().collect()
+    }
+}
+
+/// Merge `patch` into `target` as RFC 7396 says: objects merge key by key, `null` removes a
+/// key, anything else replaces.
+pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    for (k, v) in patch {
+        match v {
+            Value::Null => {
+                target.remove(k);
+            }
+            Value::Object(p) => match target.get_mut(k) {
+                Some(Value::Object(t)) => merge_patch(t, p),
+                _ => {
+                    let mut fresh = Map::new();
+                    merge_patch(&mut fresh, p);
+                    target.insert(k.clone(), Value::Object(fresh));
+                }
+            },
+            other => {
+                target.insert(k.clone(), other.clone());
+            }
+        }
+    }
 }
 
 /// A short name of a JSON value's kind, for error messages.
@@ -574,6 +611,14 @@ mod tests {
         let a = Event::parse(v.clone(), &d, &Limits::default()).unwrap();
         let b = Event::parse(v, &d, &Limits::default()).unwrap();
         assert_eq!(a.message_id, b.message_id, "derived ids are stable");
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut t = json!({"a":"b","c":{"d":"e","f":"g"},"x":1}).as_object().unwrap().clone();
+        let p = json!({"a":"z","c":{"f":null,"h":{"i":null}},"x":null}).as_object().unwrap().clone();
+        merge_patch(&mut t, &p);
+        assert_eq!(Value::Object(t), json!({"a":"z","c":{"d":"e","h":{}}}));
     }
 
     #[test]

@@ -9,7 +9,10 @@ use touchpoint_gen::{GenConfig, Generator};
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let events: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000_000);
-    let path = args.next().map(std::path::PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("touchpoint-gen-speed.ndjson"));
+    let path = args
+        .next()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("touchpoint-gen-speed.ndjson"));
     let gen = Generator::new(GenConfig::for_events(events, 42));
     if path.as_os_str() == "-" {
         let started = Instant::now();

@@ -99,27 +99,71 @@ fn main() {
     let mean = sizes.iter().sum::<usize>() as f64 / n;
     let sd = (sizes.iter().map(|&s| (s as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
     for block in [400usize, 4000] {
-        let means: Vec<f64> = sizes.chunks_exact(block).map(|c| c.iter().sum::<usize>() as f64 / block as f64).collect();
+        let means: Vec<f64> =
+            sizes.chunks_exact(block).map(|c| c.iter().sum::<usize>() as f64 / block as f64).collect();
         let off = means.iter().filter(|m| (*m / mean - 1.0).abs() > 0.15).count();
         let lo = means.iter().cloned().fold(f64::MAX, f64::min);
         let hi = means.iter().cloned().fold(0.0, f64::max);
-        println!("blocks of {block}: {} blocks, {off} off by >15 %, range {lo:.1}..{hi:.1}; sd per customer {sd:.1}", means.len());
+        println!(
+            "blocks of {block}: {} blocks, {off} off by >15 %, range {lo:.1}..{hi:.1}; sd per customer {sd:.1}",
+            means.len()
+        );
     }
     let total: usize = sizes.iter().sum();
     sizes.sort();
     let q = |p: f64| sizes[((sizes.len() - 1) as f64 * p) as usize];
-    println!("customers {customers}, events {total}, mean {:.2}, bytes/event {:.0}", total as f64 / n, bytes as f64 / total as f64);
+    println!(
+        "customers {customers}, events {total}, mean {:.2}, bytes/event {:.0}",
+        total as f64 / n,
+        bytes as f64 / total as f64
+    );
     println!(
         "per customer: p10 {} p25 {} p50 {} p75 {} p90 {} p99 {} max {}; 1-5 events {:.1} %",
-        q(0.1), q(0.25), q(0.5), q(0.75), q(0.9), q(0.99), q(1.0),
+        q(0.1),
+        q(0.25),
+        q(0.5),
+        q(0.75),
+        q(0.9),
+        q(0.99),
+        q(1.0),
         100.0 * sizes.iter().filter(|&&s| (1..=5).contains(&s)).count() as f64 / n
     );
-    println!("identified {:.1} %, ordered {:.1} %, explicit churn {:.1} %", 100.0 * known as f64 / n, 100.0 * ordered as f64 / n, 100.0 * churned as f64 / n);
+    println!(
+        "identified {:.1} %, ordered {:.1} %, explicit churn {:.1} %",
+        100.0 * known as f64 / n,
+        100.0 * ordered as f64 / n,
+        100.0 * churned as f64 / n
+    );
     let r = |a: [u32; 2]| 100.0 * a[1] as f64 / a[0].max(1) as f64;
-    println!("late delivery: churn {:.1} % of {} vs {:.1} % of {}  ratio {:.2}", r(late[0]), late[0][0], r(late[1]), late[1][0], r(late[0]) / r(late[1]));
-    println!("  ordered again after the first late / on-time delivery: late {:.1} % vs on time {:.1} %", r(repeat_after[0]), r(repeat_after[1]));
-    println!("payment failed: no order {:.1} % of {} attempts vs {:.1} % of {}  ratio {:.2}", r(pay[0]), pay[0][0], r(pay[1]), pay[1][0], r(pay[0]) / r(pay[1]));
-    println!("long wait: churn {:.1} % of {} vs {:.1} % of {}  ratio {:.2}", r(wait[0]), wait[0][0], r(wait[1]), wait[1][0], r(wait[0]) / r(wait[1]));
+    println!(
+        "late delivery: churn {:.1} % of {} vs {:.1} % of {}  ratio {:.2}",
+        r(late[0]),
+        late[0][0],
+        r(late[1]),
+        late[1][0],
+        r(late[0]) / r(late[1])
+    );
+    println!(
+        "  ordered again after the first late / on-time delivery: late {:.1} % vs on time {:.1} %",
+        r(repeat_after[0]),
+        r(repeat_after[1])
+    );
+    println!(
+        "payment failed: no order {:.1} % of {} attempts vs {:.1} % of {}  ratio {:.2}",
+        r(pay[0]),
+        pay[0][0],
+        r(pay[1]),
+        pay[1][0],
+        r(pay[0]) / r(pay[1])
+    );
+    println!(
+        "long wait: churn {:.1} % of {} vs {:.1} % of {}  ratio {:.2}",
+        r(wait[0]),
+        wait[0][0],
+        r(wait[1]),
+        wait[1][0],
+        r(wait[0]) / r(wait[1])
+    );
     let known_keys: HashSet<&str> = cat.touchpoints.iter().map(|t| t.key.as_str()).collect();
     for (k, c) in &by_key {
         let mark = if known_keys.contains(k.as_str()) { "" } else { "   <-- NOT IN CATALOG" };

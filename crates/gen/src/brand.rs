@@ -83,11 +83,18 @@ impl Product {
 pub(crate) const CATEGORIES: &[Category] = &[
     Category { name: ["Zahradní nářadí", "Narzędzia ogrodowe"], slug: ["zahradni-naradi", "narzedzia-ogrodowe"] },
     Category { name: ["Zavlažování", "Nawadnianie"], slug: ["zavlazovani", "nawadnianie"] },
-    Category { name: ["Semínka a sazenice", "Nasiona i sadzonki"], slug: ["seminka-a-sazenice", "nasiona-i-sadzonki"] },
-    Category { name: ["Hnojiva a substráty", "Nawozy i podłoża"], slug: ["hnojiva-a-substraty", "nawozy-i-podloza"] },
+    Category {
+        name: ["Semínka a sazenice", "Nasiona i sadzonki"], slug: ["seminka-a-sazenice", "nasiona-i-sadzonki"]
+    },
+    Category {
+        name: ["Hnojiva a substráty", "Nawozy i podłoża"], slug: ["hnojiva-a-substraty", "nawozy-i-podloza"]
+    },
     Category { name: ["Zahradní nábytek", "Meble ogrodowe"], slug: ["zahradni-nabytek", "meble-ogrodowe"] },
     Category { name: ["Sekačky", "Kosiarki"], slug: ["sekacky", "kosiarki"] },
-    Category { name: ["Květináče a truhlíky", "Doniczki i skrzynki"], slug: ["kvetinace-a-truhliky", "doniczki-i-skrzynki"] },
+    Category {
+        name: ["Květináče a truhlíky", "Doniczki i skrzynki"],
+        slug: ["kvetinace-a-truhliky", "doniczki-i-skrzynki"],
+    },
     Category { name: ["Grily", "Grille"], slug: ["grily", "grille"] },
 ];
 
@@ -106,24 +113,112 @@ pub(crate) const PRODUCTS: &[Product] = &[
     p!(1, "Zahradní hadice 25 m", "Wąż ogrodowy 25 m", "zahradni-hadice-25-m", "waz-ogrodowy-25-m", 749, 13999),
     p!(1, "Zavlažovací počítač", "Sterownik nawadniania", "zavlazovaci-pocitac", "sterownik-nawadniania", 1490, 27900),
     p!(1, "Kropicí pistole", "Pistolet zraszający", "kropici-pistole", "pistolet-zraszajacy", 199, 3999),
-    p!(1, "Sud na dešťovou vodu 300 l", "Beczka na deszczówkę 300 l", "sud-na-destovou-vodu-300-l", "beczka-na-deszczowke-300-l", 1290, 23900),
-    p!(2, "Rajčata Cherry, semínka", "Pomidor koktajlowy, nasiona", "rajcata-cherry-seminka", "pomidor-koktajlowy-nasiona", 39, 699),
-    p!(2, "Sazenice jahodníku 10 ks", "Sadzonki truskawek 10 szt.", "sazenice-jahodniku-10-ks", "sadzonki-truskawek-10-szt", 249, 4499),
+    p!(
+        1,
+        "Sud na dešťovou vodu 300 l",
+        "Beczka na deszczówkę 300 l",
+        "sud-na-destovou-vodu-300-l",
+        "beczka-na-deszczowke-300-l",
+        1290,
+        23900
+    ),
+    p!(
+        2,
+        "Rajčata Cherry, semínka",
+        "Pomidor koktajlowy, nasiona",
+        "rajcata-cherry-seminka",
+        "pomidor-koktajlowy-nasiona",
+        39,
+        699
+    ),
+    p!(
+        2,
+        "Sazenice jahodníku 10 ks",
+        "Sadzonki truskawek 10 szt.",
+        "sazenice-jahodniku-10-ks",
+        "sadzonki-truskawek-10-szt",
+        249,
+        4499
+    ),
     p!(2, "Travní směs 2 kg", "Mieszanka traw 2 kg", "travni-smes-2-kg", "mieszanka-traw-2-kg", 459, 8499),
     p!(2, "Levandule v květináči", "Lawenda w doniczce", "levandule-v-kvetinaci", "lawenda-w-doniczce", 159, 2999),
-    p!(3, "Substrát pro rajčata 50 l", "Podłoże do pomidorów 50 l", "substrat-pro-rajcata-50-l", "podloze-do-pomidorow-50-l", 189, 3499),
-    p!(3, "Hnojivo na trávník 5 kg", "Nawóz do trawnika 5 kg", "hnojivo-na-travnik-5-kg", "nawoz-do-trawnika-5-kg", 399, 6999),
+    p!(
+        3,
+        "Substrát pro rajčata 50 l",
+        "Podłoże do pomidorów 50 l",
+        "substrat-pro-rajcata-50-l",
+        "podloze-do-pomidorow-50-l",
+        189,
+        3499
+    ),
+    p!(
+        3,
+        "Hnojivo na trávník 5 kg",
+        "Nawóz do trawnika 5 kg",
+        "hnojivo-na-travnik-5-kg",
+        "nawoz-do-trawnika-5-kg",
+        399,
+        6999
+    ),
     p!(3, "Kompostér 400 l", "Kompostownik 400 l", "komposter-400-l", "kompostownik-400-l", 1190, 21900),
-    p!(4, "Zahradní lavice z akátu", "Ławka ogrodowa z akacji", "zahradni-lavice-z-akatu", "lawka-ogrodowa-z-akacji", 3990, 74900),
-    p!(4, "Sestava ratanového nábytku", "Zestaw mebli rattanowych", "sestava-ratanoveho-nabytku", "zestaw-mebli-rattanowych", 12990, 239900),
+    p!(
+        4,
+        "Zahradní lavice z akátu",
+        "Ławka ogrodowa z akacji",
+        "zahradni-lavice-z-akatu",
+        "lawka-ogrodowa-z-akacji",
+        3990,
+        74900
+    ),
+    p!(
+        4,
+        "Sestava ratanového nábytku",
+        "Zestaw mebli rattanowych",
+        "sestava-ratanoveho-nabytku",
+        "zestaw-mebli-rattanowych",
+        12990,
+        239900
+    ),
     p!(4, "Slunečník 3 m", "Parasol ogrodowy 3 m", "slunecnik-3-m", "parasol-ogrodowy-3-m", 1590, 29900),
     p!(4, "Houpací síť", "Hamak ogrodowy", "houpaci-sit", "hamak-ogrodowy", 690, 12999),
-    p!(5, "Akumulátorová sekačka 36 V", "Kosiarka akumulatorowa 36 V", "akumulatorova-sekacka-36-v", "kosiarka-akumulatorowa-36-v", 7490, 139900),
-    p!(5, "Benzínová sekačka 46 cm", "Kosiarka spalinowa 46 cm", "benzinova-sekacka-46-cm", "kosiarka-spalinowa-46-cm", 8990, 169900),
+    p!(
+        5,
+        "Akumulátorová sekačka 36 V",
+        "Kosiarka akumulatorowa 36 V",
+        "akumulatorova-sekacka-36-v",
+        "kosiarka-akumulatorowa-36-v",
+        7490,
+        139900
+    ),
+    p!(
+        5,
+        "Benzínová sekačka 46 cm",
+        "Kosiarka spalinowa 46 cm",
+        "benzinova-sekacka-46-cm",
+        "kosiarka-spalinowa-46-cm",
+        8990,
+        169900
+    ),
     p!(5, "Robotická sekačka", "Kosiarka automatyczna", "roboticka-sekacka", "kosiarka-automatyczna", 19990, 369900),
     p!(5, "Strunová sekačka", "Podkaszarka żyłkowa", "strunova-sekacka", "podkaszarka-zylkowa", 1990, 36900),
-    p!(6, "Keramický květináč 30 cm", "Doniczka ceramiczna 30 cm", "keramicky-kvetinac-30-cm", "doniczka-ceramiczna-30-cm", 449, 8499),
-    p!(6, "Truhlík na balkon 80 cm", "Skrzynka balkonowa 80 cm", "truhlik-na-balkon-80-cm", "skrzynka-balkonowa-80-cm", 229, 4299),
+    p!(
+        6,
+        "Keramický květináč 30 cm",
+        "Doniczka ceramiczna 30 cm",
+        "keramicky-kvetinac-30-cm",
+        "doniczka-ceramiczna-30-cm",
+        449,
+        8499
+    ),
+    p!(
+        6,
+        "Truhlík na balkon 80 cm",
+        "Skrzynka balkonowa 80 cm",
+        "truhlik-na-balkon-80-cm",
+        "skrzynka-balkonowa-80-cm",
+        229,
+        4299
+    ),
     p!(6, "Vyvýšený záhon", "Podwyższona grządka", "vyvyseny-zahon", "podwyzszona-grzadka", 2490, 45900),
     p!(7, "Kotlový gril 57 cm", "Grill węglowy 57 cm", "kotlovy-gril-57-cm", "grill-weglowy-57-cm", 3490, 64900),
     p!(7, "Plynový gril", "Grill gazowy", "plynovy-gril", "grill-gazowy", 9990, 184900),
@@ -139,7 +234,8 @@ pub(crate) mod paths {
     /// The cart.
     pub const CART: [&str; 2] = ["/kosik", "/koszyk"];
     /// Checkout steps: delivery, payment.
-    pub const CHECKOUT: [[&str; 2]; 2] = [["/pokladna/doprava", "/pokladna/platba"], ["/zamowienie/dostawa", "/zamowienie/platnosc"]];
+    pub const CHECKOUT: [[&str; 2]; 2] =
+        [["/pokladna/doprava", "/pokladna/platba"], ["/zamowienie/dostawa", "/zamowienie/platnosc"]];
     /// Help-centre root.
     pub const HELP: [&str; 2] = ["/napoveda/", "/pomoc/"];
     /// Blog root.
@@ -217,12 +313,32 @@ pub(crate) const PAID_SOCIAL_SOURCES: &[(&str, u32)] = &[("facebook", 65), ("ins
 /// Seasonal campaign names `[cs, pl]` for months 1–12 (index month − 1).
 pub(crate) const SEASON_CAMPAIGNS: [[&str; 12]; 2] = [
     [
-        "zimni-vyprodej", "zimni-vyprodej", "jaro-2026", "jaro-2026", "jaro-2026", "leto-2026",
-        "leto-2026", "leto-2026", "podzim-2026", "podzim-2026", "podzim-2026", "vanoce-2026",
+        "zimni-vyprodej",
+        "zimni-vyprodej",
+        "jaro-2026",
+        "jaro-2026",
+        "jaro-2026",
+        "leto-2026",
+        "leto-2026",
+        "leto-2026",
+        "podzim-2026",
+        "podzim-2026",
+        "podzim-2026",
+        "vanoce-2026",
     ],
     [
-        "zimowa-wyprzedaz", "zimowa-wyprzedaz", "wiosna-2026", "wiosna-2026", "wiosna-2026", "lato-2026",
-        "lato-2026", "lato-2026", "jesien-2026", "jesien-2026", "jesien-2026", "swieta-2026",
+        "zimowa-wyprzedaz",
+        "zimowa-wyprzedaz",
+        "wiosna-2026",
+        "wiosna-2026",
+        "wiosna-2026",
+        "lato-2026",
+        "lato-2026",
+        "lato-2026",
+        "jesien-2026",
+        "jesien-2026",
+        "jesien-2026",
+        "swieta-2026",
     ],
 ];
 
@@ -231,13 +347,12 @@ pub(crate) const PAYMENT_METHODS: [&[(&str, u32)]; 2] = [
     &[("card", 45), ("gopay", 20), ("bank-transfer", 15), ("cash-on-delivery", 20)],
     &[("blik", 45), ("card", 25), ("payu", 20), ("cash-on-delivery", 10)],
 ];
-/// Why a payment fails.
-pub(crate) const PAYMENT_FAILURES: &[(&str, u32)] = &[
-    ("card-declined", 40),
-    ("3ds-timeout", 25),
-    ("gateway-error", 20),
-    ("insufficient-funds", 15),
-];
+/// Why a card or payment-gateway payment fails.
+pub(crate) const PAYMENT_FAILURES: &[(&str, u32)] =
+    &[("card-declined", 40), ("3ds-timeout", 25), ("gateway-error", 20), ("insufficient-funds", 15)];
+/// Why a BLIK payment (a six-digit code confirmed in the banking app) fails.
+pub(crate) const BLIK_FAILURES: &[(&str, u32)] =
+    &[("blik-code-expired", 55), ("blik-rejected-in-app", 30), ("gateway-error", 15)];
 /// Carriers `[cs, pl]`.
 pub(crate) const CARRIERS: [&[(&str, u32)]; 2] = [
     &[("PPL", 40), ("Zásilkovna", 35), ("DPD", 15), ("Česká pošta", 10)],
@@ -256,22 +371,21 @@ pub(crate) const COMPETITORS: [&[(&str, u32)]; 2] = [
 /// Reasons given for leaving (exit survey or account deletion).
 pub(crate) const CHURN_REASONS: &[&str] = &["late-delivery", "price", "assortment", "customer-service", "other"];
 /// Return reasons.
-pub(crate) const RETURN_REASONS: &[(&str, u32)] = &[("changed-mind", 45), ("wrong-size", 25), ("damaged", 15), ("not-as-described", 15)];
+pub(crate) const RETURN_REASONS: &[(&str, u32)] =
+    &[("changed-mind", 45), ("wrong-size", 25), ("damaged", 15), ("not-as-described", 15)];
 /// Complaint reasons.
-pub(crate) const COMPLAINT_REASONS: &[(&str, u32)] = &[("damaged-in-transit", 40), ("defect", 35), ("missing-part", 25)];
+pub(crate) const COMPLAINT_REASONS: &[(&str, u32)] =
+    &[("damaged-in-transit", 40), ("defect", 35), ("missing-part", 25)];
 /// The word for a formal complaint `[cs, pl]`.
 pub(crate) const COMPLAINT_WORD: [&str; 2] = ["reklamace", "reklamacja"];
 /// Review sites where customers write reviews `[cs, pl]`.
-pub(crate) const REVIEW_SITES: [&[(&str, u32)]; 2] = [&[("heureka.cz", 75), ("google.com", 25)], &[("ceneo.pl", 75), ("google.com", 25)]];
+pub(crate) const REVIEW_SITES: [&[(&str, u32)]; 2] =
+    [&[("heureka.cz", 75), ("google.com", 25)], &[("ceneo.pl", 75), ("google.com", 25)]];
 /// Networks products are shared on.
 pub(crate) const SHARE_NETWORKS: &[(&str, u32)] = &[("facebook", 50), ("pinterest", 30), ("whatsapp", 20)];
 /// Customer segments (a trait from the CRM).
-pub(crate) const SEGMENTS: &[(&str, u32)] = &[
-    ("hobby-gardener", 45),
-    ("balcony-grower", 25),
-    ("new-homeowner", 20),
-    ("landscaper", 10),
-];
+pub(crate) const SEGMENTS: &[(&str, u32)] =
+    &[("hobby-gardener", 45), ("balcony-grower", 25), ("new-homeowner", 20), ("landscaper", 10)];
 /// The mobile app's version.
 pub(crate) const APP_VERSION: &str = "3.4.1";
 
@@ -317,56 +431,176 @@ pub(crate) const COMMENTS_WAIT: [&[&str]; 2] = [
 /// Female first names `[cs, pl]`.
 pub(crate) const FIRST_F: [&[&str]; 2] = [
     &[
-        "Jana", "Eva", "Hana", "Anna", "Lenka", "Kateřina", "Lucie", "Věra", "Alena", "Petra", "Veronika",
-        "Jaroslava", "Tereza", "Martina", "Zdeňka", "Markéta", "Ludmila", "Jiřina",
+        "Jana",
+        "Eva",
+        "Hana",
+        "Anna",
+        "Lenka",
+        "Kateřina",
+        "Lucie",
+        "Věra",
+        "Alena",
+        "Petra",
+        "Veronika",
+        "Jaroslava",
+        "Tereza",
+        "Martina",
+        "Zdeňka",
+        "Markéta",
+        "Ludmila",
+        "Jiřina",
     ],
     &[
-        "Anna", "Maria", "Katarzyna", "Małgorzata", "Agnieszka", "Barbara", "Ewa", "Krystyna", "Magdalena",
-        "Joanna", "Zofia", "Dorota", "Elżbieta", "Bożena", "Grażyna", "Łucja",
+        "Anna",
+        "Maria",
+        "Katarzyna",
+        "Małgorzata",
+        "Agnieszka",
+        "Barbara",
+        "Ewa",
+        "Krystyna",
+        "Magdalena",
+        "Joanna",
+        "Zofia",
+        "Dorota",
+        "Elżbieta",
+        "Bożena",
+        "Grażyna",
+        "Łucja",
     ],
 ];
 /// Male first names `[cs, pl]`.
 pub(crate) const FIRST_M: [&[&str]; 2] = [
     &[
-        "Jiří", "Jan", "Petr", "Josef", "Pavel", "Martin", "Tomáš", "Jaroslav", "Miroslav", "Zdeněk", "Václav",
-        "Michal", "František", "Lukáš", "Ondřej", "Radek", "Luboš", "Stanislav",
+        "Jiří",
+        "Jan",
+        "Petr",
+        "Josef",
+        "Pavel",
+        "Martin",
+        "Tomáš",
+        "Jaroslav",
+        "Miroslav",
+        "Zdeněk",
+        "Václav",
+        "Michal",
+        "František",
+        "Lukáš",
+        "Ondřej",
+        "Radek",
+        "Luboš",
+        "Stanislav",
     ],
     &[
-        "Piotr", "Krzysztof", "Andrzej", "Tomasz", "Paweł", "Michał", "Marcin", "Grzegorz", "Łukasz",
-        "Wojciech", "Jakub", "Mateusz", "Józef", "Zbigniew", "Sławomir",
+        "Piotr",
+        "Krzysztof",
+        "Andrzej",
+        "Tomasz",
+        "Paweł",
+        "Michał",
+        "Marcin",
+        "Grzegorz",
+        "Łukasz",
+        "Wojciech",
+        "Jakub",
+        "Mateusz",
+        "Józef",
+        "Zbigniew",
+        "Sławomir",
     ],
 ];
 /// Surnames `(male, female)` `[cs, pl]`.
 pub(crate) const SURNAMES: [&[(&str, &str)]; 2] = [
     &[
-        ("Novák", "Nováková"), ("Svoboda", "Svobodová"), ("Novotný", "Novotná"), ("Dvořák", "Dvořáková"),
-        ("Černý", "Černá"), ("Procházka", "Procházková"), ("Kučera", "Kučerová"), ("Veselý", "Veselá"),
-        ("Horák", "Horáková"), ("Němec", "Němcová"), ("Pospíšil", "Pospíšilová"), ("Pokorný", "Pokorná"),
-        ("Hájek", "Hájková"), ("Král", "Králová"), ("Jelínek", "Jelínková"), ("Růžička", "Růžičková"),
-        ("Beneš", "Benešová"), ("Fiala", "Fialová"), ("Sedláček", "Sedláčková"), ("Doležal", "Doležalová"),
-        ("Zeman", "Zemanová"), ("Kolář", "Kolářová"), ("Šťastný", "Šťastná"), ("Žák", "Žáková"),
+        ("Novák", "Nováková"),
+        ("Svoboda", "Svobodová"),
+        ("Novotný", "Novotná"),
+        ("Dvořák", "Dvořáková"),
+        ("Černý", "Černá"),
+        ("Procházka", "Procházková"),
+        ("Kučera", "Kučerová"),
+        ("Veselý", "Veselá"),
+        ("Horák", "Horáková"),
+        ("Němec", "Němcová"),
+        ("Pospíšil", "Pospíšilová"),
+        ("Pokorný", "Pokorná"),
+        ("Hájek", "Hájková"),
+        ("Král", "Králová"),
+        ("Jelínek", "Jelínková"),
+        ("Růžička", "Růžičková"),
+        ("Beneš", "Benešová"),
+        ("Fiala", "Fialová"),
+        ("Sedláček", "Sedláčková"),
+        ("Doležal", "Doležalová"),
+        ("Zeman", "Zemanová"),
+        ("Kolář", "Kolářová"),
+        ("Šťastný", "Šťastná"),
+        ("Žák", "Žáková"),
     ],
     &[
-        ("Nowak", "Nowak"), ("Kowalski", "Kowalska"), ("Wiśniewski", "Wiśniewska"), ("Wójcik", "Wójcik"),
-        ("Kowalczyk", "Kowalczyk"), ("Kamiński", "Kamińska"), ("Lewandowski", "Lewandowska"),
-        ("Zieliński", "Zielińska"), ("Szymański", "Szymańska"), ("Woźniak", "Woźniak"),
-        ("Dąbrowski", "Dąbrowska"), ("Kozłowski", "Kozłowska"), ("Jankowski", "Jankowska"), ("Mazur", "Mazur"),
-        ("Kwiatkowski", "Kwiatkowska"), ("Krawczyk", "Krawczyk"), ("Piotrowski", "Piotrowska"),
-        ("Grabowski", "Grabowska"), ("Pawłowski", "Pawłowska"), ("Michalski", "Michalska"), ("Król", "Król"),
-        ("Wieczorek", "Wieczorek"), ("Jabłoński", "Jabłońska"), ("Wróbel", "Wróbel"), ("Stępień", "Stępień"),
+        ("Nowak", "Nowak"),
+        ("Kowalski", "Kowalska"),
+        ("Wiśniewski", "Wiśniewska"),
+        ("Wójcik", "Wójcik"),
+        ("Kowalczyk", "Kowalczyk"),
+        ("Kamiński", "Kamińska"),
+        ("Lewandowski", "Lewandowska"),
+        ("Zieliński", "Zielińska"),
+        ("Szymański", "Szymańska"),
+        ("Woźniak", "Woźniak"),
+        ("Dąbrowski", "Dąbrowska"),
+        ("Kozłowski", "Kozłowska"),
+        ("Jankowski", "Jankowska"),
+        ("Mazur", "Mazur"),
+        ("Kwiatkowski", "Kwiatkowska"),
+        ("Krawczyk", "Krawczyk"),
+        ("Piotrowski", "Piotrowska"),
+        ("Grabowski", "Grabowska"),
+        ("Pawłowski", "Pawłowska"),
+        ("Michalski", "Michalska"),
+        ("Król", "Król"),
+        ("Wieczorek", "Wieczorek"),
+        ("Jabłoński", "Jabłońska"),
+        ("Wróbel", "Wróbel"),
+        ("Stępień", "Stępień"),
     ],
 ];
 /// Cities `[cs, pl]`, by weight.
 pub(crate) const CITIES: [&[(&str, u32)]; 2] = [
     &[
-        ("Praha", 30), ("Brno", 14), ("Ostrava", 8), ("Plzeň", 6), ("Liberec", 4), ("Olomouc", 4),
-        ("České Budějovice", 4), ("Hradec Králové", 4), ("Ústí nad Labem", 3), ("Pardubice", 3), ("Zlín", 3),
-        ("Kladno", 2), ("Jihlava", 2), ("Třebíč", 1), ("Říčany", 1),
+        ("Praha", 30),
+        ("Brno", 14),
+        ("Ostrava", 8),
+        ("Plzeň", 6),
+        ("Liberec", 4),
+        ("Olomouc", 4),
+        ("České Budějovice", 4),
+        ("Hradec Králové", 4),
+        ("Ústí nad Labem", 3),
+        ("Pardubice", 3),
+        ("Zlín", 3),
+        ("Kladno", 2),
+        ("Jihlava", 2),
+        ("Třebíč", 1),
+        ("Říčany", 1),
     ],
     &[
-        ("Warszawa", 22), ("Kraków", 14), ("Łódź", 8), ("Wrocław", 9), ("Poznań", 7), ("Gdańsk", 6),
-        ("Szczecin", 4), ("Bydgoszcz", 4), ("Lublin", 4), ("Białystok", 3), ("Katowice", 5), ("Gdynia", 3),
-        ("Częstochowa", 2), ("Rzeszów", 3), ("Toruń", 2), ("Bielsko-Biała", 2),
+        ("Warszawa", 22),
+        ("Kraków", 14),
+        ("Łódź", 8),
+        ("Wrocław", 9),
+        ("Poznań", 7),
+        ("Gdańsk", 6),
+        ("Szczecin", 4),
+        ("Bydgoszcz", 4),
+        ("Lublin", 4),
+        ("Białystok", 3),
+        ("Katowice", 5),
+        ("Gdynia", 3),
+        ("Częstochowa", 2),
+        ("Rzeszów", 3),
+        ("Toruń", 2),
+        ("Bielsko-Biała", 2),
     ],
 ];
 /// E-mail providers `[cs, pl]`, by weight.

@@ -6,7 +6,7 @@
 //! rule layout is:
 //!
 //! * track events by exact event name, priorities 100–199 (a long support-line wait is the
-//!   same `Support Call` event with `long_wait = true`, claimed by a rule that runs first);
+//!   same `Support Call` event with `wait_minutes` over 15, claimed by a rule that runs first);
 //! * app screens by screen name, priorities 300–399;
 //! * extra referrer domains (garden forums), priority 9 000, before the default rules;
 //! * web pages by path prefix, priorities from 20 000, *after* the default rules, so that a
@@ -16,9 +16,7 @@
 
 use crate::brand::{self, paths};
 use touchpoint_core::catalog::{default_catalog, DEFAULT_RULE_PRIORITY};
-use touchpoint_core::{
-    Catalog, Channel, Condition, EventType, Field, Localized, Op, Rule, Touchpoint, TouchpointKind,
-};
+use touchpoint_core::{Catalog, Channel, Condition, EventType, Field, Localized, Op, Rule, Touchpoint, TouchpointKind};
 
 /// The touchpoint keys of the planted pain points, most harmful first:
 /// a late delivery, a failed payment at checkout, a long wait on the support line.
@@ -104,28 +102,161 @@ pub fn brand_catalog() -> Catalog {
     let d = |key, names, channel, kind, stage, department| Def { key, names, channel, kind, stage, department };
     let defs = [
         d("home-page", ["Home page", "Úvodní stránka", "Strona główna"], Web, Direct, "awareness", "marketing"),
-        d("category-page", ["Category page", "Kategorie zboží", "Strona kategorii"], Web, Direct, "consideration", "marketing"),
-        d("product-page", ["Product page", "Detail produktu", "Karta produktu"], Web, Direct, "consideration", "product"),
-        d("app-installed", ["App installed", "Instalace aplikace", "Instalacja aplikacji"], App, Direct, "consideration", "product"),
-        d("app-browse", ["Browsing in the app", "Prohlížení v aplikaci", "Przeglądanie w aplikacji"], App, Direct, "consideration", "product"),
+        d(
+            "category-page",
+            ["Category page", "Kategorie zboží", "Strona kategorii"],
+            Web,
+            Direct,
+            "consideration",
+            "marketing",
+        ),
+        d(
+            "product-page",
+            ["Product page", "Detail produktu", "Karta produktu"],
+            Web,
+            Direct,
+            "consideration",
+            "product",
+        ),
+        d(
+            "app-installed",
+            ["App installed", "Instalace aplikace", "Instalacja aplikacji"],
+            App,
+            Direct,
+            "consideration",
+            "product",
+        ),
+        d(
+            "app-browse",
+            ["Browsing in the app", "Prohlížení v aplikaci", "Przeglądanie w aplikacji"],
+            App,
+            Direct,
+            "consideration",
+            "product",
+        ),
         d("sign-up", ["Sign-up", "Registrace", "Rejestracja"], Web, Direct, "consideration", "marketing"),
-        d("payment-failed", ["Payment failed", "Neúspěšná platba", "Nieudana płatność"], Web, Direct, "purchase", "sales"),
-        d("order-shipped", ["Order shipped", "Objednávka odeslána", "Zamówienie wysłane"], Email, Direct, "service", "logistics"),
-        d("order-delivered", ["Order delivered", "Objednávka doručena", "Zamówienie doręczone"], Other, Indirect, "service", "logistics"),
-        d("delivery-late", ["Delivery delayed", "Doručení zpožděno", "Opóźniona dostawa"], Other, Indirect, "service", "logistics"),
-        d("store-pickup", ["Pick-up in a garden centre", "Vyzvednutí v zahradním centru", "Odbiór w centrum ogrodniczym"], Store, Direct, "service", "logistics"),
+        d(
+            "payment-failed",
+            ["Payment failed", "Neúspěšná platba", "Nieudana płatność"],
+            Web,
+            Direct,
+            "purchase",
+            "sales",
+        ),
+        d(
+            "order-shipped",
+            ["Order shipped", "Objednávka odeslána", "Zamówienie wysłane"],
+            Email,
+            Direct,
+            "service",
+            "logistics",
+        ),
+        d(
+            "order-delivered",
+            ["Order delivered", "Objednávka doručena", "Zamówienie doręczone"],
+            Other,
+            Indirect,
+            "service",
+            "logistics",
+        ),
+        d(
+            "delivery-late",
+            ["Delivery delayed", "Doručení zpožděno", "Opóźniona dostawa"],
+            Other,
+            Indirect,
+            "service",
+            "logistics",
+        ),
+        d(
+            "store-pickup",
+            ["Pick-up in a garden centre", "Vyzvednutí v zahradním centru", "Odbiór w centrum ogrodniczym"],
+            Store,
+            Direct,
+            "service",
+            "logistics",
+        ),
         d("chat", ["Live chat", "Chat s podporou", "Czat z obsługą"], Chat, Direct, "service", "customer-service"),
-        d("support-call", ["Support call", "Hovor na zákaznickou linku", "Rozmowa z infolinią"], Phone, Direct, "service", "customer-service"),
-        d("support-call-long-wait", ["Support call, long wait", "Hovor s dlouhým čekáním", "Rozmowa z długim oczekiwaniem"], Phone, Direct, "service", "customer-service"),
-        d("return-request", ["Return request", "Vrácení zboží", "Zwrot towaru"], SelfService, Direct, "service", "customer-service"),
+        d(
+            "support-call",
+            ["Support call", "Hovor na zákaznickou linku", "Rozmowa z infolinią"],
+            Phone,
+            Direct,
+            "service",
+            "customer-service",
+        ),
+        d(
+            "support-call-long-wait",
+            ["Support call, long wait", "Hovor s dlouhým čekáním", "Rozmowa z długim oczekiwaniem"],
+            Phone,
+            Direct,
+            "service",
+            "customer-service",
+        ),
+        d(
+            "return-request",
+            ["Return request", "Vrácení zboží", "Zwrot towaru"],
+            SelfService,
+            Direct,
+            "service",
+            "customer-service",
+        ),
         d("complaint", ["Complaint", "Reklamace", "Reklamacja"], SelfService, Direct, "service", "customer-service"),
-        d("newsletter-opened", ["Newsletter opened", "Otevřený newsletter", "Otwarty newsletter"], Email, Direct, "retention", "marketing"),
-        d("push-opened", ["Push notification opened", "Otevřená notifikace", "Otwarte powiadomienie"], App, Direct, "retention", "marketing"),
-        d("account-closed", ["Account closed", "Zrušení účtu", "Usunięcie konta"], SelfService, Direct, "retention", "customer-service"),
-        d("switched-to-competitor", ["Switched to a competitor", "Odchod ke konkurenci", "Przejście do konkurencji"], Survey, Direct, "retention", "marketing"),
-        d("survey-answered", ["Survey answered", "Vyplněný dotazník", "Wypełniona ankieta"], Survey, Direct, "advocacy", "customer-service"),
-        d("review-written", ["Review written", "Napsaná recenze", "Napisana opinia"], Review, Indirect, "advocacy", "marketing"),
-        d("product-shared", ["Product shared", "Sdílení produktu", "Udostępnienie produktu"], Social, Indirect, "advocacy", "marketing"),
+        d(
+            "newsletter-opened",
+            ["Newsletter opened", "Otevřený newsletter", "Otwarty newsletter"],
+            Email,
+            Direct,
+            "retention",
+            "marketing",
+        ),
+        d(
+            "push-opened",
+            ["Push notification opened", "Otevřená notifikace", "Otwarte powiadomienie"],
+            App,
+            Direct,
+            "retention",
+            "marketing",
+        ),
+        d(
+            "account-closed",
+            ["Account closed", "Zrušení účtu", "Usunięcie konta"],
+            SelfService,
+            Direct,
+            "retention",
+            "customer-service",
+        ),
+        d(
+            "switched-to-competitor",
+            ["Switched to a competitor", "Odchod ke konkurenci", "Przejście do konkurencji"],
+            Survey,
+            Direct,
+            "retention",
+            "marketing",
+        ),
+        d(
+            "survey-answered",
+            ["Survey answered", "Vyplněný dotazník", "Wypełniona ankieta"],
+            Survey,
+            Direct,
+            "advocacy",
+            "customer-service",
+        ),
+        d(
+            "review-written",
+            ["Review written", "Napsaná recenze", "Napisana opinia"],
+            Review,
+            Indirect,
+            "advocacy",
+            "marketing",
+        ),
+        d(
+            "product-shared",
+            ["Product shared", "Sdílení produktu", "Udostępnienie produktu"],
+            Social,
+            Indirect,
+            "advocacy",
+            "marketing",
+        ),
     ];
     for def in defs {
         let churn = matches!(def.key, "account-closed" | "switched-to-competitor");
@@ -151,7 +282,7 @@ pub fn brand_catalog() -> Catalog {
         event_name: Some(name.into()),
         conditions,
     };
-    let long_wait = Condition { field: Field::Property("long_wait".into()), op: Op::Equals, value: "true".into() };
+    let long_wait = Condition { field: Field::Property("wait_minutes".into()), op: Op::Gt, value: "15".into() };
     let tracks = [
         (SUPPORT_CALL, "support-call-long-wait"),
         (SUPPORT_CALL, "support-call"),

@@ -147,7 +147,8 @@ fn needs_escape(s: &str) -> bool {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // Exact tests for "some byte is zero" and "some byte is below 0x20".
     let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
-    let flagged = |x: u64| x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0 || zero(x ^ (ONES * 0x22)) || zero(x ^ (ONES * 0x5c));
+    let flagged =
+        |x: u64| x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0 || zero(x ^ (ONES * 0x22)) || zero(x ^ (ONES * 0x5c));
     let bytes = s.as_bytes();
     let mut chunks = bytes.chunks_exact(8);
     for c in &mut chunks {
@@ -337,12 +338,8 @@ pub(crate) fn rfc3339_millis(ms: i64) -> [u8; 24] {
     let rem = ms.rem_euclid(86_400_000);
     let (y, m, d) = civil_from_days(days);
     let y = y.clamp(0, 9999) as u32;
-    let (hh, mm, ss, mss) = (
-        (rem / 3_600_000) as u32,
-        (rem / 60_000 % 60) as u32,
-        (rem / 1000 % 60) as u32,
-        (rem % 1000) as u32,
-    );
+    let (hh, mm, ss, mss) =
+        ((rem / 3_600_000) as u32, (rem / 60_000 % 60) as u32, (rem / 1000 % 60) as u32, (rem % 1000) as u32);
     let mut b = *b"0000-00-00T00:00:00.000Z";
     let put = |b: &mut [u8; 24], at: usize, width: usize, mut v: u32| {
         for i in (at..at + width).rev() {

@@ -108,9 +108,12 @@ impl Generator {
     pub fn new(cfg: GenConfig) -> Generator {
         let mut key = [0u8; 32];
         for (k, chunk) in key.chunks_exact_mut(8).enumerate() {
-            chunk.copy_from_slice(&render::mix64(cfg.seed ^ (k as u64).wrapping_mul(0xa076_1d64_78bd_642f)).to_le_bytes());
+            chunk.copy_from_slice(
+                &render::mix64(cfg.seed ^ (k as u64).wrapping_mul(0xa076_1d64_78bd_642f)).to_le_bytes(),
+            );
         }
-        let offsets = [render::mix64(cfg.seed ^ 0x51ed_270b_2737_9e3d), render::mix64(cfg.seed ^ 0x2f3c_9d1e_8b47_a5c3)];
+        let offsets =
+            [render::mix64(cfg.seed ^ 0x51ed_270b_2737_9e3d), render::mix64(cfg.seed ^ 0x2f3c_9d1e_8b47_a5c3)];
         Generator { cfg, key, keys: render::Keys::new(cfg.seed), offsets }
     }
 

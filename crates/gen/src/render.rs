@@ -310,7 +310,8 @@ fn traits<O: Out>(o: &mut O, p: &Profile) {
 }
 
 fn order_id<O: Out>(o: &mut O, p: &Profile, order: u16) {
-    let id = Small::new().push(p.country.code()).push_dec(p.index as u64, 7).push("-").push_dec(u64::from(order) + 1, 1);
+    let id =
+        Small::new().push(p.country.code()).push_dec(p.index as u64, 7).push("-").push_dec(u64::from(order) + 1, 1);
     o.kv("order_id", id.as_str());
 }
 

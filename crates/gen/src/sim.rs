@@ -126,29 +126,50 @@ pub(crate) enum Survey {
     Csat,
 }
 
-/// A track event with its properties.
+/// A track event with its properties (the names are in [`crate::events`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Track {
+    /// The app was installed (`Application Installed`).
     AppInstalled,
+    /// An account or newsletter sign-up (`Signed Up`).
     SignedUp { method: &'static str, newsletter: bool },
+    /// A product went into the cart (`Product Added`).
     ProductAdded { product: u8, quantity: u8 },
+    /// Checkout began for order attempt `order` (`Checkout Started`).
     CheckoutStarted { order: u16, value: i64, items: u8 },
+    /// The gateway refused the payment (`Payment Failed`): pain point 2.
     PaymentFailed { order: u16, value: i64, method: &'static str, reason: &'static str },
+    /// The order was placed (`Order Completed`): the conversion goal.
     OrderCompleted { order: u16, value: i64, items: u8, method: &'static str, shipping: &'static str, first: bool },
+    /// The parcel left the warehouse (`Order Shipped`).
     OrderShipped { order: u16, carrier: &'static str },
+    /// The carrier missed the promised date (`Delivery Delayed`): pain point 1.
     DeliveryDelayed { order: u16, carrier: &'static str, days_late: u8 },
+    /// The parcel arrived, `days_late` after the promise (`Order Delivered`).
     OrderDelivered { order: u16, carrier: &'static str, days_late: u8 },
+    /// A click-and-collect order was picked up (`Order Picked Up`).
     OrderPickedUp { order: u16, store: &'static str },
+    /// A live chat (`Chat Started`).
     ChatStarted { topic: &'static str, wait_seconds: u16 },
+    /// A call to the support line (`Support Call`); over 15 minutes' wait is pain point 3.
     SupportCall { topic: &'static str, wait_minutes: u8, duration_minutes: u8 },
+    /// A return in the customer portal (`Return Requested`).
     ReturnRequested { order: u16, reason: &'static str },
+    /// A formal complaint, reklamace (`Complaint Filed`).
     ComplaintFiled { order: u16, reason: &'static str },
+    /// An NPS or CSAT answer (`Survey Answered`); `trigger` is the touchpoint that prompted it.
     SurveyAnswered { survey: Survey, score: u8, comment: Option<&'static str>, trigger: &'static str, order: u16 },
+    /// A review on a review site (`Review Written`).
     ReviewWritten { order: u16, site: &'static str, rating: u8 },
+    /// A product shared on a social network (`Product Shared`).
     ProductShared { product: u8, network: &'static str },
+    /// A newsletter was opened (`Email Opened`).
     EmailOpened,
+    /// A push notification was opened (`Push Notification Opened`).
     PushOpened,
+    /// The customer deleted the account (`Account Deleted`): a churn signal.
     AccountDeleted { reason: &'static str },
+    /// The exit survey names a competitor (`Switched To Competitor`): a churn signal.
     SwitchedToCompetitor { competitor: &'static str, reason: &'static str },
 }
 
@@ -226,13 +247,53 @@ struct Persona {
 
 const PERSONAS: [Persona; 4] = [
     // Casual visitors: one or two visits, mostly bounces.
-    Persona { weight: 43, ret: 0.25, gap_days: 12.0, pages: 1.8, buy: 0.20, bounce: 0.60, app: 0.0, second: 0.05, skew: 1.0 },
+    Persona {
+        weight: 43,
+        ret: 0.25,
+        gap_days: 12.0,
+        pages: 1.8,
+        buy: 0.20,
+        bounce: 0.60,
+        app: 0.0,
+        second: 0.05,
+        skew: 1.0,
+    },
     // Shoppers: a few visits, a purchase now and then.
-    Persona { weight: 28, ret: 0.75, gap_days: 8.0, pages: 3.5, buy: 0.20, bounce: 0.30, app: 0.10, second: 0.20, skew: 1.5 },
+    Persona {
+        weight: 28,
+        ret: 0.75,
+        gap_days: 8.0,
+        pages: 3.5,
+        buy: 0.20,
+        bounce: 0.30,
+        app: 0.10,
+        second: 0.20,
+        skew: 1.5,
+    },
     // Regulars: keen gardeners who come back every few days.
-    Persona { weight: 18, ret: 0.94, gap_days: 3.5, pages: 5.5, buy: 0.16, bounce: 0.10, app: 0.35, second: 0.30, skew: 2.0 },
+    Persona {
+        weight: 18,
+        ret: 0.94,
+        gap_days: 3.5,
+        pages: 5.5,
+        buy: 0.16,
+        bounce: 0.10,
+        app: 0.35,
+        second: 0.30,
+        skew: 2.0,
+    },
     // Fans: the shop is their hobby; a visit every day or two.
-    Persona { weight: 11, ret: 0.985, gap_days: 1.5, pages: 6.5, buy: 0.14, bounce: 0.05, app: 0.55, second: 0.35, skew: 3.0 },
+    Persona {
+        weight: 11,
+        ret: 0.985,
+        gap_days: 1.5,
+        pages: 6.5,
+        buy: 0.14,
+        bounce: 0.05,
+        app: 0.55,
+        second: 0.35,
+        skew: 3.0,
+    },
 ];
 
 /// Where a visit comes from.
@@ -366,7 +427,7 @@ pub(crate) struct Sim<'a> {
     known: bool,
     /// Per device: logged in.
     logged_in: [bool; 3],
-    /// Receives the weekly newsletter.
+    /// Receives the newsletter.
     subscribed: bool,
     /// Chance of opening a newsletter.
     p_open: f64,
@@ -507,8 +568,9 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// Weekly newsletters (Thursdays 07:00 UTC) sent in `(from, to)`: opens, and maybe a
-    /// click that starts the next visit (its time is returned).
+    /// Newsletters (Mondays and Thursdays, 07:00 UTC) sent in `(from, to)`: opens, at
+    /// `scale` times the customer's usual rate, and maybe a click that starts the next visit
+    /// (its time is returned).
     fn newsletters(&mut self, from: i64, to: i64, scale: f64, click: bool) -> Option<i64> {
         if !self.subscribed {
             return None;
@@ -555,7 +617,11 @@ impl<'a> Sim<'a> {
                 let via = if source == Source::Ads {
                     Via::Campaign { medium: "cpc", source: pick(self.rng, brand::AD_SOURCES[c]), newsletter: false }
                 } else {
-                    Via::Campaign { medium: "paid_social", source: pick(self.rng, brand::PAID_SOCIAL_SOURCES), newsletter: false }
+                    Via::Campaign {
+                        medium: "paid_social",
+                        source: pick(self.rng, brand::PAID_SOCIAL_SOURCES),
+                        newsletter: false,
+                    }
                 };
                 let page = match r {
                     0..=54 => product(self),
@@ -789,7 +855,11 @@ impl<'a> Sim<'a> {
         let can_fail = !matches!(method, "cash-on-delivery" | "bank-transfer");
         if can_fail && self.rng.gen_bool(P_PAYMENT_FAIL) {
             t += self.rng.gen_range(20 * SECOND..2 * MINUTE);
-            let reason = pick(self.rng, brand::PAYMENT_FAILURES);
+            let reason = if method == "blik" {
+                pick(self.rng, brand::BLIK_FAILURES)
+            } else {
+                pick(self.rng, brand::PAYMENT_FAILURES)
+            };
             self.track(t, who, Track::PaymentFailed { order, value, method, reason });
             if !self.rng.gen_bool(P_RETRY_AFTER_FAIL) {
                 // Gives up, and is much less keen on the shop from now on.
@@ -855,7 +925,11 @@ impl<'a> Sim<'a> {
             };
             let topic = if late { "delivery" } else { one(self.rng, &["return", "complaint", "product-question"]) };
             if self.rng.gen_bool(0.5) {
-                let help = if late { brand::HELP_TRACKING } else { one(self.rng, &[brand::HELP_RETURNS, brand::HELP_COMPLAINT]) };
+                let help = if late {
+                    brand::HELP_TRACKING
+                } else {
+                    one(self.rng, &[brand::HELP_RETURNS, brand::HELP_COMPLAINT])
+                };
                 self.push(at, Who::Known(dev), What::Page(Page::Help(help), Via::Direct));
                 at += self.rng.gen_range(MINUTE..10 * MINUTE);
             }
@@ -866,7 +940,8 @@ impl<'a> Sim<'a> {
                 self.track(at, Who::Known(dev), Track::ChatStarted { topic, wait_seconds });
                 trigger = "chat";
             } else if how < 88 {
-                let wait = if self.rng.gen_bool(P_LONG_WAIT) { self.rng.gen_range(16..50) } else { self.rng.gen_range(1..13) };
+                let wait =
+                    if self.rng.gen_bool(P_LONG_WAIT) { self.rng.gen_range(16..50) } else { self.rng.gen_range(1..13) };
                 long_wait = wait > 15;
                 let duration_minutes = self.rng.gen_range(2..20);
                 self.track(at, Who::Server, Track::SupportCall { topic, wait_minutes: wait, duration_minutes });
@@ -883,7 +958,11 @@ impl<'a> Sim<'a> {
                     pick(self.rng, &[(1u8, 3), (2, 5), (3, 12), (4, 40), (5, 40)])
                 };
                 let comment = (long_wait && self.rng.gen_bool(0.4)).then(|| one(self.rng, brand::COMMENTS_WAIT[c]));
-                self.track(at, Who::Server, Track::SurveyAnswered { survey: Survey::Csat, score, comment, trigger, order });
+                self.track(
+                    at,
+                    Who::Server,
+                    Track::SurveyAnswered { survey: Survey::Csat, score, comment, trigger, order },
+                );
             }
             last = last.max(at);
         }
@@ -904,7 +983,10 @@ impl<'a> Sim<'a> {
             let day = done + self.rng.gen_range(1..3) * DAY;
             let at = self.daytime(day);
             let score = if late {
-                pick(self.rng, &[(0u8, 12), (1, 10), (2, 12), (3, 14), (4, 12), (5, 10), (6, 8), (7, 10), (8, 6), (9, 4), (10, 2)])
+                pick(
+                    self.rng,
+                    &[(0u8, 12), (1, 10), (2, 12), (3, 14), (4, 12), (5, 10), (6, 8), (7, 10), (8, 6), (9, 4), (10, 2)],
+                )
             } else if long_wait {
                 pick(self.rng, &[(2u8, 10), (3, 10), (4, 10), (5, 15), (6, 15), (7, 15), (8, 12), (9, 8), (10, 5)])
             } else {
@@ -924,7 +1006,13 @@ impl<'a> Sim<'a> {
             } else {
                 None
             };
-            let trigger = if late { "delivery-late" } else if pickup { "store-pickup" } else { "order-delivered" };
+            let trigger = if late {
+                "delivery-late"
+            } else if pickup {
+                "store-pickup"
+            } else {
+                "order-delivered"
+            };
             self.track(at, Who::Server, Track::SurveyAnswered { survey: Survey::Nps, score, comment, trigger, order });
             last = last.max(at);
         }

@@ -26,7 +26,10 @@ fn anonymous_then_identified_then_known() {
                     if e.kind == touchpoint_core::EventType::Identify {
                         let traits = e.traits().expect("identify has traits");
                         for t in ["name", "email", "city", "country", "language", "segment"] {
-                            assert!(traits.get(t).and_then(|x| x.as_str()).is_some_and(|s| !s.is_empty()), "{t} in {v}");
+                            assert!(
+                                traits.get(t).and_then(|x| x.as_str()).is_some_and(|s| !s.is_empty()),
+                                "{t} in {v}"
+                            );
                         }
                         assert!(["CZ", "PL"].contains(&traits["country"].as_str().unwrap_or("")));
                         linked.insert(a.clone());

@@ -36,11 +36,7 @@ fn traffic_is_heavy_tailed_and_converts_sensibly() {
     assert!((40.0..=60.0).contains(&mean), "mean {mean}");
     assert!(short > 0.3, "share of 1–5 event customers {short}");
     assert!(max >= 300, "the most loyal customer has only {max} events");
-    let ordered = all
-        .iter()
-        .filter(|evs| evs.iter().any(|v| v["event"] == events::ORDER_COMPLETED))
-        .count() as f64
-        / n;
+    let ordered = all.iter().filter(|evs| evs.iter().any(|v| v["event"] == events::ORDER_COMPLETED)).count() as f64 / n;
     assert!((0.20..=0.35).contains(&ordered), "conversion {ordered}");
     let start = cfg.start_ms();
     for evs in &all {

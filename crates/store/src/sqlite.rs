@@ -244,40 +244,76 @@ async fn insert_rule(c: &mut SqliteConnection, project: ProjectId, rule: &Rule) 
     Ok(id)
 }
 
+/// `INSERT … VALUES (?,…),(?,…)…` for `rows` rows of `cols` columns, then `suffix`.
+fn values_sql(prefix: &str, cols: usize, rows: usize, suffix: &str) -> String {
+    let one = format!("({})", vec!["?"; cols].join(","));
+    let mut sql = String::with_capacity(prefix.len() + suffix.len() + rows * (one.len() + 1) + 8);
+    sql.push_str(prefix);
+    sql.push_str(" VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&one);
+    }
+    sql.push(' ');
+    sql.push_str(suffix);
+    sql
+}
+
+/// Rows per multi-row statement for small rows (5 parameters each).
+const SMALL_CHUNK: usize = 2_000;
+
 async fn apply_identity_in(
     c: &mut SqliteConnection,
     ops: &[IdentityOp],
     traits: &[(CustomerId, Map<String, Value>)],
 ) -> Result<()> {
     let now = now_ms();
+    // New customers and identities go in bulk first: the updates below refer to them.
+    let new_customers: Vec<_> = ops
+        .iter()
+        .filter_map(|op| match op {
+            IdentityOp::NewCustomer { id, project, user_id } => Some((id, project, user_id)),
+            _ => None,
+        })
+        .collect();
+    for chunk in new_customers.chunks(SMALL_CHUNK) {
+        let sql = values_sql(
+            "INSERT INTO customers (id, project_id, user_id, merged_into, traits, created_ms, updated_ms)",
+            7,
+            chunk.len(),
+            "",
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, project, user_id) in chunk {
+            q = q.bind(*id).bind(*project).bind(*user_id).bind(None::<i64>).bind("{}").bind(now).bind(now);
+        }
+        q.execute(&mut *c).await?;
+    }
+    let new_ids: Vec<_> = ops
+        .iter()
+        .filter_map(|op| match op {
+            IdentityOp::AddIdentity { project, kind, value, customer } => Some((project, kind, value, customer)),
+            _ => None,
+        })
+        .collect();
+    for chunk in new_ids.chunks(SMALL_CHUNK) {
+        let sql = values_sql(
+            "INSERT INTO identities (project_id, kind, value, customer_id, created_ms)",
+            5,
+            chunk.len(),
+            "ON CONFLICT (project_id, kind, value) DO UPDATE SET customer_id = excluded.customer_id",
+        );
+        let mut q = sqlx::query(&sql);
+        for (project, kind, value, customer) in chunk {
+            q = q.bind(*project).bind(kind.as_str()).bind(*value).bind(*customer).bind(now);
+        }
+        q.execute(&mut *c).await?;
+    }
     for op in ops {
         match op {
-            IdentityOp::NewCustomer { id, project, user_id } => {
-                sqlx::query(
-                    "INSERT INTO customers (id, project_id, user_id, merged_into, traits, created_ms, updated_ms)
-                     VALUES (?, ?, ?, NULL, '{}', ?, ?)",
-                )
-                .bind(id)
-                .bind(project)
-                .bind(user_id)
-                .bind(now)
-                .bind(now)
-                .execute(&mut *c)
-                .await?;
-            }
-            IdentityOp::AddIdentity { project, kind, value, customer } => {
-                sqlx::query(
-                    "INSERT INTO identities (project_id, kind, value, customer_id, created_ms) VALUES (?, ?, ?, ?, ?)
-                     ON CONFLICT (project_id, kind, value) DO UPDATE SET customer_id = excluded.customer_id",
-                )
-                .bind(project)
-                .bind(kind.as_str())
-                .bind(value)
-                .bind(customer)
-                .bind(now)
-                .execute(&mut *c)
-                .await?;
-            }
+            IdentityOp::NewCustomer { .. } | IdentityOp::AddIdentity { .. } => {}
             IdentityOp::SetUserId { customer, user_id } => {
                 sqlx::query("UPDATE customers SET user_id = ?, updated_ms = ? WHERE id = ?")
                     .bind(user_id)
@@ -338,15 +374,13 @@ async fn append_in(c: &mut SqliteConnection, events: &[NewEvent], failed: &[NewF
     let mut volume: HashMap<(ProjectId, i64, i64), i64> = HashMap::new();
     for (chunk_no, chunk) in events.chunks(CHUNK).enumerate() {
         let base = chunk_no * CHUNK;
-        let mut sql = String::with_capacity(64 + chunk.len() * 30);
-        sql.push_str(
+        let sql = values_sql(
             "INSERT INTO events (project_id, message_id, type, name, user_id, anonymous_id, customer_id, touchpoint_id,
-                 ts_ms, received_ms, flags, body) VALUES ",
+                 ts_ms, received_ms, flags, body)",
+            12,
+            chunk.len(),
+            "ON CONFLICT (project_id, message_id) DO NOTHING RETURNING project_id, message_id",
         );
-        for i in 0..chunk.len() {
-            sql.push_str(if i == 0 { "(?,?,?,?,?,?,?,?,?,?,?,?)" } else { ",(?,?,?,?,?,?,?,?,?,?,?,?)" });
-        }
-        sql.push_str(" ON CONFLICT (project_id, message_id) DO NOTHING RETURNING project_id, message_id");
         let mut q = sqlx::query(&sql);
         let mut index: HashMap<(ProjectId, &str), usize> = HashMap::with_capacity(chunk.len());
         for (i, e) in chunk.iter().enumerate() {
@@ -363,7 +397,7 @@ async fn append_in(c: &mut SqliteConnection, events: &[NewEvent], failed: &[NewF
                 .bind(e.event.timestamp)
                 .bind(e.event.received_at)
                 .bind(e.event.flags.0 as i64)
-                .bind(e.event.body.to_string());
+                .bind(&e.event.body_json);
         }
         let rows = q.fetch_all(&mut *c).await?;
         for r in rows {
@@ -378,17 +412,19 @@ async fn append_in(c: &mut SqliteConnection, events: &[NewEvent], failed: &[NewF
             }
         }
     }
-    for ((project, day, tp), n) in volume {
-        sqlx::query(
-            "INSERT INTO daily_volume (project_id, day, touchpoint_id, events) VALUES (?, ?, ?, ?)
-             ON CONFLICT (project_id, day, touchpoint_id) DO UPDATE SET events = daily_volume.events + excluded.events",
-        )
-        .bind(project)
-        .bind(day)
-        .bind(tp)
-        .bind(n)
-        .execute(&mut *c)
-        .await?;
+    let volume: Vec<_> = volume.into_iter().collect();
+    for chunk in volume.chunks(SMALL_CHUNK) {
+        let sql = values_sql(
+            "INSERT INTO daily_volume (project_id, day, touchpoint_id, events)",
+            4,
+            chunk.len(),
+            "ON CONFLICT (project_id, day, touchpoint_id) DO UPDATE SET events = daily_volume.events + excluded.events",
+        );
+        let mut q = sqlx::query(&sql);
+        for ((project, day, tp), n) in chunk {
+            q = q.bind(*project).bind(*day).bind(*tp).bind(*n);
+        }
+        q.execute(&mut *c).await?;
     }
     for f in failed {
         sqlx::query(

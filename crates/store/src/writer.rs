@@ -11,13 +11,15 @@
 
 use crate::{CommitBatch, NewEvent, NewFailedEvent, Store, StoreError};
 use serde::Serialize;
+use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use touchpoint_core::catalog::Classifier;
-use touchpoint_core::{Event, EventType, IdentityGraph, ProjectId, Touchpoint};
+use touchpoint_core::event::merge_patch;
+use touchpoint_core::{CustomerId, Event, EventType, IdentityGraph, ProjectId, Touchpoint};
 
 /// Writer settings.
 #[derive(Debug, Clone, Copy)]
@@ -142,6 +144,8 @@ impl Writer {
             projects: HashMap::new(),
             stats: stats.clone(),
             max_group: config.max_group_events.max(1),
+            epoch: 1,
+            failed: Arc::new(AtomicU64::new(0)),
         };
         let handle = tokio::spawn(task.run(rx));
         let capacity = config.queue_events.max(1);
@@ -232,6 +236,7 @@ impl Writer {
                     received_at: e.received_at,
                     flags: touchpoint_core::EventFlags(e.flags),
                     body,
+                    body_json: String::new(),
                 };
                 let tp = match classifier.classify(&event) {
                     None => None,
@@ -281,10 +286,28 @@ struct Task {
     projects: HashMap<ProjectId, ProjectState>,
     stats: Arc<WriterStats>,
     max_group: usize,
+    /// Generation of the in-memory state; a failed commit ends its generation.
+    epoch: u64,
+    /// The highest generation whose commit failed (0: none).
+    failed: Arc<AtomicU64>,
+}
+
+/// What the builder hands the committer.
+enum Built {
+    /// A group ready to commit, built on state of generation `epoch`.
+    Group { epoch: u64, batch: CommitBatch, jobs: Vec<Job>, slots: Vec<Vec<Option<usize>>> },
+    /// A group that could not be built.
+    Failed { jobs: Vec<Job>, error: String },
+    /// Fires once everything before it is committed.
+    Barrier(oneshot::Sender<()>),
 }
 
 impl Task {
+    /// The builder: classifies and stitches group N+1 while the committer commits group N.
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        let (to_commit, from_builder) = mpsc::channel::<Built>(1);
+        let committer =
+            tokio::spawn(commit_loop(self.store.clone(), self.stats.clone(), self.failed.clone(), from_builder));
         let mut pending: Option<Msg> = None;
         loop {
             let first = match pending.take() {
@@ -297,7 +320,8 @@ impl Task {
             let mut jobs = match first {
                 Msg::Reload(p, done) => {
                     self.projects.remove(&p);
-                    let _ = done.send(());
+                    // Answer once the groups classified by the old rules are committed.
+                    let _ = to_commit.send(Built::Barrier(done)).await;
                     continue;
                 }
                 Msg::Write(j) => vec![j],
@@ -310,15 +334,48 @@ impl Task {
                         jobs.push(j);
                     }
                     Ok(other) => {
-                        // A reload must wait until the jobs queued before it are committed.
                         pending = Some(other);
                         break;
                     }
                     Err(_) => break,
                 }
             }
-            self.process(jobs).await;
+            if self.failed.load(Relaxed) >= self.epoch {
+                self.resync(&to_commit).await;
+            }
+            let built = match self.build(&mut jobs).await {
+                Ok((batch, slots)) => Built::Group { epoch: self.epoch, batch, jobs, slots },
+                Err(e) => {
+                    tracing::error!(error = %e, "could not prepare a group commit");
+                    self.stats.commit_errors.fetch_add(1, Relaxed);
+                    let failed = Built::Failed { jobs, error: e.to_string() };
+                    let _ = to_commit.send(failed).await;
+                    // The graph may hold changes of the group that was dropped.
+                    self.resync(&to_commit).await;
+                    continue;
+                }
+            };
+            if to_commit.send(built).await.is_err() {
+                break;
+            }
         }
+        drop(to_commit);
+        let _ = committer.await;
+    }
+
+    /// Wait for every group in flight, then reload the identity graph and the catalogs
+    /// from the store and start a new generation.
+    async fn resync(&mut self, to_commit: &mpsc::Sender<Built>) {
+        let (tx, rx) = oneshot::channel();
+        if to_commit.send(Built::Barrier(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        match self.store.load_identity_graph().await {
+            Ok(g) => self.graph = g,
+            Err(e) => tracing::error!(error = %e, "could not reload the identity graph"),
+        }
+        self.projects.clear();
+        self.epoch = self.epoch.max(self.failed.load(Relaxed)) + 1;
     }
 
     async fn project(&mut self, p: ProjectId) -> Result<&mut ProjectState, StoreError> {
@@ -377,43 +434,77 @@ impl Task {
                 job_slots.push(Some(batch.events.len()));
                 batch.events.push(NewEvent { project: p, event, customer, touchpoint });
             }
-            batch.failed.append(&mut job.sub.failed.clone());
+            batch.failed.extend(job.sub.failed.iter().cloned());
             slots.push(job_slots);
         }
-        Ok((batch, slots))
-    }
-
-    async fn process(&mut self, mut jobs: Vec<Job>) {
-        let built = self.build(&mut jobs).await;
-        let started = Instant::now();
-        let result = match built {
-            Ok((batch, slots)) => self.store.commit(&batch).await.map(|flags| (flags, slots)),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok((flags, slots)) => {
-                self.stats.observe_commit(started.elapsed().as_secs_f64());
-                for (job, job_slots) in jobs.into_iter().zip(slots) {
-                    let stored = job_slots.iter().filter(|s| s.is_some_and(|i| flags[i])).count();
-                    let receipt =
-                        Receipt { stored, duplicates: job_slots.len() - stored, failed: job.sub.failed.len() };
-                    self.stats.stored.fetch_add(receipt.stored as u64, Relaxed);
-                    self.stats.duplicates.fetch_add(receipt.duplicates as u64, Relaxed);
-                    self.stats.failed.fetch_add(receipt.failed as u64, Relaxed);
-                    let _ = job.reply.send(Ok(receipt));
+        // One patch per customer, addressed to the customer it is now (a merge later in
+        // this batch moves an anonymous customer's traits to the known one).
+        let mut traits: Vec<(CustomerId, Map<String, Value>)> = vec![];
+        let mut at: HashMap<CustomerId, usize> = HashMap::new();
+        for (c, patch) in std::mem::take(&mut batch.traits) {
+            let c = self.graph.canonical(c);
+            match at.get(&c) {
+                Some(&i) => merge_patch(&mut traits[i].1, &patch),
+                None => {
+                    at.insert(c, traits.len());
+                    traits.push((c, patch));
                 }
             }
-            Err(e) => {
-                tracing::error!(error = %e, "group commit failed; reloading the identity graph");
-                self.stats.commit_errors.fetch_add(1, Relaxed);
-                // The in-memory graph may hold changes that were not committed.
-                match self.store.load_identity_graph().await {
-                    Ok(g) => self.graph = g,
-                    Err(e2) => tracing::error!(error = %e2, "could not reload the identity graph"),
-                }
-                self.projects.clear();
+        }
+        batch.traits = traits;
+        Ok((batch, slots))
+    }
+}
+
+/// The committer: commits built groups in order and answers their requests.
+async fn commit_loop(
+    store: Arc<dyn Store>,
+    stats: Arc<WriterStats>,
+    failed: Arc<AtomicU64>,
+    mut rx: mpsc::Receiver<Built>,
+) {
+    while let Some(built) = rx.recv().await {
+        match built {
+            Built::Barrier(done) => {
+                let _ = done.send(());
+            }
+            Built::Failed { jobs, error } => {
                 for job in jobs {
-                    let _ = job.reply.send(Err(e.to_string()));
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+            }
+            Built::Group { epoch, batch, jobs, slots } => {
+                if failed.load(Relaxed) >= epoch {
+                    // Built on the state of a group whose commit failed.
+                    for job in jobs {
+                        let _ = job
+                            .reply
+                            .send(Err("an earlier group commit failed; nothing of this request was stored".into()));
+                    }
+                    continue;
+                }
+                let started = Instant::now();
+                match store.commit(&batch).await {
+                    Ok(flags) => {
+                        stats.observe_commit(started.elapsed().as_secs_f64());
+                        for (job, job_slots) in jobs.into_iter().zip(slots) {
+                            let stored = job_slots.iter().filter(|s| s.is_some_and(|i| flags[i])).count();
+                            let receipt =
+                                Receipt { stored, duplicates: job_slots.len() - stored, failed: job.sub.failed.len() };
+                            stats.stored.fetch_add(receipt.stored as u64, Relaxed);
+                            stats.duplicates.fetch_add(receipt.duplicates as u64, Relaxed);
+                            stats.failed.fetch_add(receipt.failed as u64, Relaxed);
+                            let _ = job.reply.send(Ok(receipt));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "group commit failed");
+                        stats.commit_errors.fetch_add(1, Relaxed);
+                        failed.fetch_max(epoch, Relaxed);
+                        for job in jobs {
+                            let _ = job.reply.send(Err(e.to_string()));
+                        }
+                    }
                 }
             }
         }
