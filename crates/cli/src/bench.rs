@@ -177,6 +177,7 @@ except ImportError:
     print("missing"); sys.exit(0)
 con = duckdb.connect(sys.argv[2])
 con.execute("SET threads TO 2")
+con.execute("SET enable_progress_bar = false")
 t = time.perf_counter()
 con.execute("CREATE TABLE events AS SELECT * FROM read_json_auto(?, format='newline_delimited')", [sys.argv[1]])
 con.execute("CHECKPOINT")
@@ -196,7 +197,7 @@ print(f"{dt} {n}")
         }
         return Ok(None);
     }
-    let mut parts = text.split_whitespace();
+    let mut parts = text.lines().last().unwrap_or_default().split_whitespace();
     let secs: f64 =
         parts.next().and_then(|s| s.parse().ok()).ok_or_else(|| msg(format!("unexpected DuckDB output {text:?}")))?;
     let rows: u64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);

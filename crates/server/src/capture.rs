@@ -15,7 +15,12 @@ use axum::http::{header, HeaderMap};
 use axum::Json;
 use futures::StreamExt;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
+use std::collections::HashMap;
+
+/// A batch body with its members still raw.
+type BatchBody<'a> = HashMap<String, &'a RawValue>;
 use std::io::Read;
 use touchpoint_core::event::{json_kind, ParseContext};
 use touchpoint_core::{Event, EventType};
@@ -198,31 +203,37 @@ async fn capture(
         Ok(b) => b,
         Err((err, raw)) => return Err(s.reject(header_key.as_ref(), at, err, raw).await),
     };
-    let value: Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t,
         Err(e) => {
-            let message = if e.to_string().contains("recursion limit") {
-                "the body is not valid JSON: it is nested more than 128 levels deep".to_string()
-            } else {
-                format!("the body is not valid JSON: {e}")
-            };
+            let message = format!("the body is not valid JSON: it is not UTF-8 ({e})");
             let err = ApiError::invalid("invalid_json", None, message);
             return Err(s.reject(header_key.as_ref(), at, err, bytes.to_vec()).await);
         }
     };
-    let key = match header_key {
-        Some(k) => k,
-        None => s.key(value.get("writeKey").and_then(Value::as_str)).await?,
+    let json_error = |e: serde_json::Error| {
+        let message = if e.to_string().contains("recursion limit") {
+            "the body is not valid JSON: it is nested more than 128 levels deep".to_string()
+        } else {
+            format!("the body is not valid JSON: {e}")
+        };
+        ApiError::invalid("invalid_json", None, message)
     };
-    let project = key.project_id;
     let limits = s.config.limits();
-    let mut sub = Submission { project, ..Default::default() };
     let mut item_errors = vec![];
-    match endpoint {
+    let (key, sub) = match endpoint {
         Some(ty) => {
+            let value: Value = match serde_json::from_str(text) {
+                Ok(v) => v,
+                Err(e) => return Err(s.reject(header_key.as_ref(), at, json_error(e), bytes.to_vec()).await),
+            };
+            let key = match header_key {
+                Some(k) => k,
+                None => s.key(value.get("writeKey").and_then(Value::as_str)).await?,
+            };
             let cx = ParseContext { endpoint_type: Some(ty), received_at: at, ..Default::default() };
             match Event::parse(value, &cx, &limits) {
-                Ok(e) => sub.events.push(e),
+                Ok(e) => (key.clone(), Submission { project: key.project_id, events: vec![e], failed: vec![] }),
                 Err(e) => {
                     let err = ApiError::invalid("invalid_event", Some(e.field.clone()), e.to_string());
                     return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await);
@@ -230,18 +241,37 @@ async fn capture(
             }
         }
         None => {
-            let Value::Object(mut obj) = value else {
-                let err = ApiError::invalid(
-                    "invalid_batch",
-                    None,
-                    format!("the body must be an object like {{\"batch\": [...]}}, not {}", json_kind(&value)),
-                );
-                return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await);
+            // Items stay raw until each is parsed on its own, so a rejected one is kept
+            // exactly as it was sent.
+            let parsed: Result<BatchBody<'_>, _> = match serde_json::from_str::<&RawValue>(text) {
+                Err(e) => return Err(s.reject(header_key.as_ref(), at, json_error(e), bytes.to_vec()).await),
+                Ok(raw) if !raw.get().trim_start().starts_with('{') => {
+                    let kind = serde_json::from_str::<Value>(raw.get()).map(|v| json_kind(&v)).unwrap_or("not an object");
+                    let err = ApiError::invalid(
+                        "invalid_batch",
+                        None,
+                        format!("the body must be an object like {{\"batch\": [...]}}, not {kind}"),
+                    );
+                    return Err(s.reject(header_key.as_ref(), at, err, bytes.to_vec()).await);
+                }
+                Ok(raw) => serde_json::from_str(raw.get()),
             };
-            let items = match obj.remove("batch") {
-                Some(Value::Array(items)) => items,
+            let body = match parsed {
+                Ok(b) => b,
+                Err(e) => return Err(s.reject(header_key.as_ref(), at, json_error(e), bytes.to_vec()).await),
+            };
+            let key = match header_key {
+                Some(k) => k,
+                None => s.key(body.get("writeKey").and_then(|v| serde_json::from_str::<&str>(v.get()).ok())).await?,
+            };
+            let project = key.project_id;
+            let items: Vec<&RawValue> = match body.get("batch").map(|b| serde_json::from_str::<Vec<&RawValue>>(b.get())) {
+                Some(Ok(items)) => items,
                 other => {
-                    let what = other.as_ref().map(json_kind).unwrap_or("missing");
+                    let what = match other {
+                        None => "missing",
+                        Some(_) => body.get("batch").and_then(|b| serde_json::from_str::<Value>(b.get()).ok()).as_ref().map(json_kind).unwrap_or("invalid"),
+                    };
                     let err = ApiError::invalid(
                         "invalid_batch",
                         Some("batch".into()),
@@ -250,26 +280,31 @@ async fn capture(
                     return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await);
                 }
             };
-            let context = obj.get("context").and_then(Value::as_object);
+            let sent_at: Option<Value> = body.get("sentAt").and_then(|v| serde_json::from_str(v.get()).ok());
+            let context: Option<serde_json::Map<String, Value>> = body.get("context").and_then(|v| serde_json::from_str(v.get()).ok());
+            let mut sub = Submission { project, ..Default::default() };
             for (i, item) in items.into_iter().enumerate() {
                 let cx = ParseContext {
                     path: format!("batch[{i}]"),
                     received_at: at,
-                    batch_sent_at: obj.get("sentAt"),
-                    batch_context: context,
+                    batch_sent_at: sent_at.as_ref(),
+                    batch_context: context.as_ref(),
                     ..Default::default()
                 };
-                let raw_item = serde_json::to_vec(&item).unwrap_or_default();
-                match Event::parse(item, &cx, &limits) {
+                let parsed = serde_json::from_str::<Value>(item.get())
+                    .map_err(|e| touchpoint_core::EventError::new(cx.path.clone(), format!("not valid JSON: {e}")))
+                    .and_then(|v| Event::parse(v, &cx, &limits));
+                match parsed {
                     Ok(e) => sub.events.push(e),
                     Err(e) => {
-                        sub.failed.push(failed(project, at, &e.field, &e.message, raw_item));
+                        sub.failed.push(failed(project, at, &e.field, &e.message, item.get().as_bytes().to_vec()));
                         item_errors.push(ItemError { index: i, field: e.field.clone(), message: e.to_string() });
                     }
                 }
             }
+            (key, sub)
         }
-    }
+    };
     if let Err(retry_after) = s.limiter.take(key.id, sub.events.len().max(1)) {
         return Err(ApiError::RateLimited { retry_after });
     }
