@@ -246,7 +246,8 @@ async fn capture(
             let parsed: Result<BatchBody<'_>, _> = match serde_json::from_str::<&RawValue>(text) {
                 Err(e) => return Err(s.reject(header_key.as_ref(), at, json_error(e), bytes.to_vec()).await),
                 Ok(raw) if !raw.get().trim_start().starts_with('{') => {
-                    let kind = serde_json::from_str::<Value>(raw.get()).map(|v| json_kind(&v)).unwrap_or("not an object");
+                    let kind =
+                        serde_json::from_str::<Value>(raw.get()).map(|v| json_kind(&v)).unwrap_or("not an object");
                     let err = ApiError::invalid(
                         "invalid_batch",
                         None,
@@ -265,12 +266,18 @@ async fn capture(
                 None => s.key(body.get("writeKey").and_then(|v| serde_json::from_str::<&str>(v.get()).ok())).await?,
             };
             let project = key.project_id;
-            let items: Vec<&RawValue> = match body.get("batch").map(|b| serde_json::from_str::<Vec<&RawValue>>(b.get())) {
+            let items: Vec<&RawValue> = match body.get("batch").map(|b| serde_json::from_str::<Vec<&RawValue>>(b.get()))
+            {
                 Some(Ok(items)) => items,
                 other => {
                     let what = match other {
                         None => "missing",
-                        Some(_) => body.get("batch").and_then(|b| serde_json::from_str::<Value>(b.get()).ok()).as_ref().map(json_kind).unwrap_or("invalid"),
+                        Some(_) => body
+                            .get("batch")
+                            .and_then(|b| serde_json::from_str::<Value>(b.get()).ok())
+                            .as_ref()
+                            .map(json_kind)
+                            .unwrap_or("invalid"),
                     };
                     let err = ApiError::invalid(
                         "invalid_batch",
@@ -281,7 +288,8 @@ async fn capture(
                 }
             };
             let sent_at: Option<Value> = body.get("sentAt").and_then(|v| serde_json::from_str(v.get()).ok());
-            let context: Option<serde_json::Map<String, Value>> = body.get("context").and_then(|v| serde_json::from_str(v.get()).ok());
+            let context: Option<serde_json::Map<String, Value>> =
+                body.get("context").and_then(|v| serde_json::from_str(v.get()).ok());
             let mut sub = Submission { project, ..Default::default() };
             for (i, item) in items.into_iter().enumerate() {
                 let cx = ParseContext {
