@@ -11,10 +11,12 @@
 pub mod attribution;
 pub mod churn;
 pub mod funnel;
+pub mod index;
 pub mod journey_map;
 pub mod journeys;
 pub mod paths;
 pub mod retention;
+pub mod select;
 pub mod stats;
 
 pub use journeys::{Dictionary, Journey, JourneySet, Tp};

@@ -11,6 +11,7 @@ pub mod capture;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod journeys;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
@@ -44,12 +45,15 @@ pub struct AppState {
     pub limiter: Arc<ratelimit::RateLimiter>,
     /// HTTP counters.
     pub metrics: Arc<metrics::HttpMetrics>,
+    /// The live journey index.
+    pub journeys: Arc<journeys::Journeys>,
 }
 
 /// A server whose store is open and whose writer runs, not yet serving.
 pub struct Server {
     state: AppState,
     writer_task: tokio::task::JoinHandle<()>,
+    ticker: tokio::task::JoinHandle<()>,
 }
 
 /// Why the server could not start.
@@ -77,11 +81,14 @@ impl Server {
 
     /// Start the writer on a store that is already open.
     pub async fn with_store(config: Config, store: Arc<dyn Store>) -> Result<Server, ServerError> {
+        let journeys = Arc::new(journeys::Journeys::open(store.clone()).await?);
         let (writer, writer_task) = Writer::start(
             store.clone(),
             WriterConfig { queue_events: config.queue_events, max_group_events: config.max_group_events },
+            Some(journeys.clone() as Arc<dyn touchpoint_store::writer::CommitObserver>),
         )
         .await?;
+        let ticker = journeys.spawn_ticker();
         let state = AppState {
             store,
             writer,
@@ -89,8 +96,9 @@ impl Server {
             config: Arc::new(config),
             keys: Arc::default(),
             metrics: Arc::default(),
+            journeys,
         };
-        Ok(Server { state, writer_task })
+        Ok(Server { state, writer_task, ticker })
     }
 
     /// The state, for loading data before serving.
@@ -106,9 +114,10 @@ impl Server {
     ) -> Result<(), ServerError> {
         let app = router(self.state.clone());
         axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
-        let Server { state, writer_task } = self;
+        let Server { state, writer_task, ticker } = self;
         drop(state);
         let _ = writer_task.await;
+        ticker.abort();
         Ok(())
     }
 }

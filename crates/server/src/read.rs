@@ -170,6 +170,7 @@ pub async fn put_touchpoint(
     };
     let id = s.store.upsert_touchpoint(project.id, &tp).await?;
     s.writer.reload(project.id).await;
+    s.journeys.refresh_dictionary(project.id).await?;
     Ok(Json(view(&StoredTouchpoint { id, touchpoint: tp }, lang(None, &headers))))
 }
 
@@ -218,6 +219,7 @@ pub async fn add_rule(
     check_rule(&s, key.project_id, &rule).await?;
     let rule = s.store.add_rule(key.project_id, &rule).await?;
     let reclassified = s.writer.reclassify(key.project_id).await?;
+    s.journeys.reload(key.project_id).await?;
     Ok(Json(RuleChange { rule: Some(rule), reclassified }))
 }
 
@@ -234,6 +236,7 @@ pub async fn put_rule(
     let rule = Rule { id, ..rule };
     s.store.update_rule(key.project_id, &rule).await?;
     let reclassified = s.writer.reclassify(key.project_id).await?;
+    s.journeys.reload(key.project_id).await?;
     Ok(Json(RuleChange { rule: Some(rule), reclassified }))
 }
 
@@ -247,6 +250,7 @@ pub async fn delete_rule(
     let key = s.secret_key(&headers).await?;
     s.store.delete_rule(key.project_id, id).await?;
     let reclassified = s.writer.reclassify(key.project_id).await?;
+    s.journeys.reload(key.project_id).await?;
     Ok(Json(RuleChange { rule: None, reclassified }))
 }
 

@@ -126,6 +126,10 @@ async fn identity(s: Arc<dyn Store>) {
     assert_eq!(s.merged_ids(alice).await.unwrap(), vec![anon, alice]);
     let ids = s.identities(alice).await.unwrap();
     assert_eq!(ids.len(), 2);
+    assert_eq!(s.merged_customers(p).await.unwrap(), vec![(anon, alice)]);
+    let cities = s.trait_values(p, "city").await.unwrap();
+    assert_eq!(cities, vec![(alice, "Brno".to_string())], "merged customers' traits live on the survivor");
+    assert!(s.trait_values(p, "x\"; DROP TABLE customers; --").await.unwrap().is_empty());
     assert_eq!(s.find_identity(p, IdentityKind::Anonymous, "cookie-1").await.unwrap(), Some(anon));
     assert_eq!(s.find_identity(p, IdentityKind::User, "bob").await.unwrap(), Some(bob));
     assert_eq!(s.find_identity(p, IdentityKind::User, "nobody").await.unwrap(), None);
@@ -157,9 +161,11 @@ async fn events_and_dedup(s: Arc<dyn Store>) {
         )
         .await
         .unwrap();
+    let flags: Vec<bool> = flags.iter().map(Option::is_some).collect();
     assert_eq!(flags, vec![true, true, false, true], "a repeat inside one call is a duplicate");
     let flags =
         s.append_events(&[new_event(p, a.clone(), 1, None), new_event(q, a.clone(), 2, None)], &[]).await.unwrap();
+    let flags: Vec<bool> = flags.iter().map(Option::is_some).collect();
     assert_eq!(flags, vec![false, true], "repeat across calls is a duplicate; another project keeps it");
     assert_eq!(s.count_events(p).await.unwrap(), 3);
     assert_eq!(s.count_events(q).await.unwrap(), 1);
@@ -180,7 +186,8 @@ async fn events_and_dedup(s: Arc<dyn Store>) {
     let c = g.resolve(p, Some("zoe"), None, &mut batch.identity_ops);
     batch.events.push(new_event(p, track("m9", "zoe", "A", "2026-01-02T00:00:00Z"), c, None));
     batch.events.push(new_event(p, a, c, None));
-    assert_eq!(s.commit(&batch).await.unwrap(), vec![true, false]);
+    let ids = s.commit(&batch).await.unwrap();
+    assert!(ids[0].is_some_and(|id| id > all[2].id) && ids[1].is_none(), "{ids:?}");
     assert!(s.customer(c).await.unwrap().is_some());
 }
 
@@ -221,6 +228,8 @@ async fn timelines(s: Arc<dyn Store>) {
     assert_eq!(next.len(), 7);
     assert_eq!(next[0].message_id, "t6");
     assert_eq!(s.customer_events(&[1], None, 100).await.unwrap().len(), 5);
+    let points = s.scan_points(p, 0, 100).await.unwrap();
+    assert!(points.is_empty(), "events without a touchpoint are not journey points");
     assert!(s.customer_events(&[], None, 100).await.unwrap().is_empty());
 }
 
@@ -246,6 +255,13 @@ async fn volumes_and_reclassification(s: Arc<dyn Store>) {
     assert_eq!(as_tuples, vec![(day(0), 1, 2), (day(1), 0, 1), (day(1), 2, 1)]);
 
     let ids: Vec<i64> = s.scan_events(Some(p), 0, 10).await.unwrap().iter().map(|e| e.id).collect();
+    let points = s.scan_points(p, 0, 10).await.unwrap();
+    assert_eq!(
+        points.iter().map(|x| x.3).collect::<Vec<_>>(),
+        vec![1, 1, 2],
+        "touchpoint events only, in arrival order"
+    );
+    assert_eq!(points[0].2, 1_767_229_200_000);
     s.set_touchpoints(&[(ids[0], Some(7)), (ids[3], Some(7))]).await.unwrap();
     s.rebuild_volume(p).await.unwrap();
     let vol = s.daily_volume(p, day(0), day(1)).await.unwrap();

@@ -232,9 +232,9 @@ pub struct CommitBatch {
 /// Raw events, failed events and their volumes.
 #[async_trait]
 pub trait EventStore: Send + Sync {
-    /// Store events; returns for each whether it was new (false: its messageId was already
-    /// stored in its project). Also counts the new ones into the daily volumes.
-    async fn append_events(&self, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<bool>>;
+    /// Store events; returns for each its new id, or `None` when its messageId was already
+    /// stored in its project. Also counts the new ones into the daily volumes.
+    async fn append_events(&self, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<Option<i64>>>;
     /// Events in arrival order after `after_id`, optionally of one project.
     async fn scan_events(&self, project: Option<ProjectId>, after_id: i64, limit: usize) -> Result<Vec<StoredEvent>>;
     /// Events of these customers, newest first, strictly before the cursor (time, id).
@@ -244,6 +244,14 @@ pub trait EventStore: Send + Sync {
         before: Option<(i64, i64)>,
         limit: usize,
     ) -> Result<Vec<StoredEvent>>;
+    /// The touchpoint events of a project after `after_id`, in arrival order, without
+    /// bodies: `(id, customer_id, ts_ms, touchpoint_id)`. What the journey index loads.
+    async fn scan_points(
+        &self,
+        project: ProjectId,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, CustomerId, i64, i64)>>;
     /// Number of stored events of a project.
     async fn count_events(&self, project: ProjectId) -> Result<i64>;
     /// Failed events of a project, newest first, with ids below `before_id`.
@@ -298,6 +306,10 @@ pub trait MetaStore: Send + Sync {
     async fn customer(&self, id: CustomerId) -> Result<Option<Customer>>;
     /// Customers of a project (canonical ones), by id, after a cursor.
     async fn customers(&self, project: ProjectId, after_id: i64, limit: usize) -> Result<Vec<Customer>>;
+    /// Every merged-away customer of a project and the customer it is now: `(from, into)`.
+    async fn merged_customers(&self, project: ProjectId) -> Result<Vec<(CustomerId, CustomerId)>>;
+    /// The value of one trait for every customer of a project that has it (as text).
+    async fn trait_values(&self, project: ProjectId, key: &str) -> Result<Vec<(CustomerId, String)>>;
     /// A customer and every customer merged into it.
     async fn merged_ids(&self, id: CustomerId) -> Result<Vec<CustomerId>>;
     /// Identities of a customer and of those merged into it.
@@ -311,7 +323,7 @@ pub trait MetaStore: Send + Sync {
 pub trait Store: EventStore + MetaStore {
     /// Write one group commit. A backend with both halves in one database does it in one
     /// transaction; the default writes the metadata first, then the events.
-    async fn commit(&self, batch: &CommitBatch) -> Result<Vec<bool>> {
+    async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {
         self.apply_identity(&batch.identity_ops, &batch.traits).await?;
         self.append_events(&batch.events, &batch.failed).await
     }

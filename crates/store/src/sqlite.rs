@@ -369,8 +369,12 @@ async fn apply_identity_in(
 
 const DAY_MS: i64 = 86_400_000;
 
-async fn append_in(c: &mut SqliteConnection, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<bool>> {
-    let mut inserted = vec![false; events.len()];
+async fn append_in(
+    c: &mut SqliteConnection,
+    events: &[NewEvent],
+    failed: &[NewFailedEvent],
+) -> Result<Vec<Option<i64>>> {
+    let mut inserted = vec![None; events.len()];
     let mut volume: HashMap<(ProjectId, i64, i64), i64> = HashMap::new();
     for (chunk_no, chunk) in events.chunks(CHUNK).enumerate() {
         let base = chunk_no * CHUNK;
@@ -379,7 +383,7 @@ async fn append_in(c: &mut SqliteConnection, events: &[NewEvent], failed: &[NewF
                  ts_ms, received_ms, flags, body)",
             12,
             chunk.len(),
-            "ON CONFLICT (project_id, message_id) DO NOTHING RETURNING project_id, message_id",
+            "ON CONFLICT (project_id, message_id) DO NOTHING RETURNING project_id, message_id, id",
         );
         let mut q = sqlx::query(&sql);
         let mut index: HashMap<(ProjectId, &str), usize> = HashMap::with_capacity(chunk.len());
@@ -403,8 +407,9 @@ async fn append_in(c: &mut SqliteConnection, events: &[NewEvent], failed: &[NewF
         for r in rows {
             let p: i64 = r.try_get(0)?;
             let m: String = r.try_get(1)?;
+            let id: i64 = r.try_get(2)?;
             if let Some(&i) = index.get(&(p, m.as_str())) {
-                inserted[i] = true;
+                inserted[i] = Some(id);
                 let e = &events[i];
                 *volume
                     .entry((e.project, e.event.timestamp.div_euclid(DAY_MS), e.touchpoint.unwrap_or(0)))
@@ -444,7 +449,7 @@ async fn append_in(c: &mut SqliteConnection, events: &[NewEvent], failed: &[NewF
 
 #[async_trait]
 impl EventStore for SqliteStore {
-    async fn append_events(&self, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<bool>> {
+    async fn append_events(&self, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<Option<i64>>> {
         let mut tx = self.pool.begin().await?;
         let r = append_in(&mut tx, events, failed).await?;
         tx.commit().await?;
@@ -495,6 +500,23 @@ impl EventStore for SqliteStore {
         }
         let rows = q.bind(bt).bind(bt).bind(bi).bind(limit as i64).fetch_all(&self.pool).await?;
         rows.iter().map(event_row).collect()
+    }
+
+    async fn scan_points(
+        &self,
+        project: ProjectId,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, CustomerId, i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, customer_id, ts_ms, touchpoint_id FROM events
+             WHERE project_id = ? AND id > ? AND touchpoint_id IS NOT NULL ORDER BY id LIMIT ?",
+        )
+        .bind(project)
+        .bind(after_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn count_events(&self, project: ProjectId) -> Result<i64> {
@@ -779,6 +801,26 @@ impl MetaStore for SqliteStore {
         rows.iter().map(customer_row).collect()
     }
 
+    async fn merged_customers(&self, project: ProjectId) -> Result<Vec<(CustomerId, CustomerId)>> {
+        Ok(sqlx::query_as("SELECT id, merged_into FROM customers WHERE project_id = ? AND merged_into IS NOT NULL")
+            .bind(project)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn trait_values(&self, project: ProjectId, key: &str) -> Result<Vec<(CustomerId, String)>> {
+        let path = format!("$.\"{}\"", key.replace('"', "\\\""));
+        Ok(sqlx::query_as(
+            "SELECT id, CAST(json_extract(traits, ?) AS TEXT) FROM customers
+             WHERE project_id = ? AND merged_into IS NULL AND json_extract(traits, ?) IS NOT NULL",
+        )
+        .bind(&path)
+        .bind(project)
+        .bind(&path)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn merged_ids(&self, id: CustomerId) -> Result<Vec<CustomerId>> {
         Ok(sqlx::query_scalar("SELECT id FROM customers WHERE id = ? OR merged_into = ? ORDER BY id")
             .bind(id)
@@ -835,7 +877,7 @@ impl MetaStore for SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn commit(&self, batch: &CommitBatch) -> Result<Vec<bool>> {
+    async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {
         let mut tx = self.pool.begin().await?;
         apply_identity_in(&mut tx, &batch.identity_ops, &batch.traits).await?;
         let r = append_in(&mut tx, &batch.events, &batch.failed).await?;

@@ -102,6 +102,13 @@ impl WriterStats {
     }
 }
 
+/// Told about every successful group commit, in commit order (the journey index uses it).
+/// It runs on the committer task: it must be quick and must not block.
+pub trait CommitObserver: Send + Sync {
+    /// `inserted[i]` is the new id of `batch.events[i]`, or `None` for a duplicate.
+    fn committed(&self, batch: &CommitBatch, inserted: &[Option<i64>]);
+}
+
 struct Job {
     sub: Submission,
     reply: oneshot::Sender<Result<Receipt, String>>,
@@ -129,6 +136,7 @@ impl Writer {
     pub async fn start(
         store: Arc<dyn Store>,
         config: WriterConfig,
+        observer: Option<Arc<dyn CommitObserver>>,
     ) -> Result<(Writer, tokio::task::JoinHandle<()>), StoreError> {
         let graph = store.load_identity_graph().await?;
         tracing::info!(
@@ -146,6 +154,7 @@ impl Writer {
             max_group: config.max_group_events.max(1),
             epoch: 1,
             failed: Arc::new(AtomicU64::new(0)),
+            observer,
         };
         let handle = tokio::spawn(task.run(rx));
         let capacity = config.queue_events.max(1);
@@ -290,6 +299,8 @@ struct Task {
     epoch: u64,
     /// The highest generation whose commit failed (0: none).
     failed: Arc<AtomicU64>,
+    /// Told about each commit.
+    observer: Option<Arc<dyn CommitObserver>>,
 }
 
 /// What the builder hands the committer.
@@ -306,8 +317,13 @@ impl Task {
     /// The builder: classifies and stitches group N+1 while the committer commits group N.
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
         let (to_commit, from_builder) = mpsc::channel::<Built>(1);
-        let committer =
-            tokio::spawn(commit_loop(self.store.clone(), self.stats.clone(), self.failed.clone(), from_builder));
+        let committer = tokio::spawn(commit_loop(
+            self.store.clone(),
+            self.stats.clone(),
+            self.failed.clone(),
+            self.observer.clone(),
+            from_builder,
+        ));
         let mut pending: Option<Msg> = None;
         loop {
             let first = match pending.take() {
@@ -461,6 +477,7 @@ async fn commit_loop(
     store: Arc<dyn Store>,
     stats: Arc<WriterStats>,
     failed: Arc<AtomicU64>,
+    observer: Option<Arc<dyn CommitObserver>>,
     mut rx: mpsc::Receiver<Built>,
 ) {
     while let Some(built) = rx.recv().await {
@@ -487,8 +504,11 @@ async fn commit_loop(
                 match store.commit(&batch).await {
                     Ok(flags) => {
                         stats.observe_commit(started.elapsed().as_secs_f64());
+                        if let Some(o) = &observer {
+                            o.committed(&batch, &flags);
+                        }
                         for (job, job_slots) in jobs.into_iter().zip(slots) {
-                            let stored = job_slots.iter().filter(|s| s.is_some_and(|i| flags[i])).count();
+                            let stored = job_slots.iter().filter(|s| s.is_some_and(|i| flags[i].is_some())).count();
                             let receipt =
                                 Receipt { stored, duplicates: job_slots.len() - stored, failed: job.sub.failed.len() };
                             stats.stored.fetch_add(receipt.stored as u64, Relaxed);

@@ -1,0 +1,112 @@
+//! An analysis plan: which analysis, on which customers and events (filter), split how
+//! (breakdown), with which parameters (the analysis' own query). Plans are plain data
+//! (JSON): the HTTP API and `touchpoint report` take them, and a SQL backend can later
+//! execute the same plans and be held to the same answers.
+
+use crate::journeys::{Dictionary, JourneySet};
+use crate::select::{self, Breakdown, Filter, Traits};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// Which events and customers.
+    #[serde(default)]
+    pub filter: Filter,
+    /// How to split the customers (none: one group, `all`).
+    #[serde(default)]
+    pub breakdown: Option<Breakdown>,
+    /// Most groups of a breakdown; the rest are `(other)`.
+    #[serde(default = "default_groups")]
+    pub max_groups: usize,
+    /// The analysis' own parameters.
+    #[serde(default)]
+    pub query: Value,
+}
+
+fn default_groups() -> usize {
+    10
+}
+
+/// The result of one group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupResult {
+    /// Group label (`all` without a breakdown).
+    pub group: String,
+    /// Customers in the group.
+    pub customers: usize,
+    /// Events in the group.
+    pub events: usize,
+    /// The analysis' report.
+    pub report: Value,
+}
+
+/// Why a plan could not run: always the caller's mistake, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanError(pub String);
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+type Kernel = fn(&JourneySet, &Dictionary, &Value) -> Result<Value, PlanError>;
+
+/// Run one analysis kind on a set with a JSON query.
+fn kernel<Q, R, E>(
+    f: fn(&JourneySet, &Dictionary, &Q) -> Result<R, E>,
+) -> impl Fn(&JourneySet, &Dictionary, &Value) -> Result<Value, PlanError>
+where
+    Q: serde::de::DeserializeOwned,
+    R: Serialize,
+    E: std::fmt::Display,
+{
+    move |set, dict, q| {
+        let q: Q = serde_json::from_value(if q.is_null() { Value::Object(Default::default()) } else { q.clone() })
+            .map_err(|e| PlanError(format!("query: {e}")))?;
+        let r = f(set, dict, &q).map_err(|e| PlanError(e.to_string()))?;
+        serde_json::to_value(r).map_err(|e| PlanError(format!("report: {e}")))
+    }
+}
+
+/// The analyses, by name.
+pub fn kinds() -> Vec<(&'static str, Kernel)> {
+    macro_rules! k {
+        ($f:path) => {
+            |s: &JourneySet, d: &Dictionary, q: &Value| kernel($f)(s, d, q)
+        };
+    }
+    vec![
+        ("journey-map", k!(crate::journey_map::run)),
+        ("funnel", k!(crate::funnel::run)),
+        ("transitions", k!(crate::paths::transitions)),
+        ("sankey", k!(crate::paths::sankey)),
+        ("retention", k!(crate::retention::run)),
+        ("churn", k!(crate::churn::run)),
+        ("attribution", k!(crate::attribution::run)),
+    ]
+}
+
+/// Execute a plan of a kind over a snapshot.
+pub fn execute(kind: &str, set: &JourneySet, dict: &Dictionary, plan: &Plan, traits: &Traits) -> Result<Vec<GroupResult>, PlanError> {
+    let kinds = kinds();
+    let Some((_, run)) = kinds.iter().find(|(k, _)| *k == kind) else {
+        let names: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();
+        return Err(PlanError(format!("unknown analysis {kind:?}; there are: {}", names.join(", "))));
+    };
+    let filtered = select::filter(set, dict, &plan.filter, traits);
+    let groups = match &plan.breakdown {
+        None => vec![("all".to_string(), filtered)],
+        Some(b) => select::breakdown(&filtered, dict, b, traits, plan.max_groups),
+    };
+    groups
+        .into_iter()
+        .map(|(group, s)| {
+            let report = run(&s, dict, &plan.query)?;
+            Ok(GroupResult { group, customers: s.customer_count(), events: s.event_count(), report })
+        })
+        .collect()
+}
