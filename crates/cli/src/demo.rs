@@ -5,7 +5,6 @@
 use crate::anyhow_lite::{msg, Result};
 use crate::{Common, ServeFlags};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use touchpoint_core::event::ParseContext;
@@ -73,11 +72,10 @@ fn fresh_dir(dir: &Path) -> Result<()> {
 pub async fn load(writer: &Writer, project: i64, cfg: GenConfig, quiet: bool) -> Result<crate::import::Summary> {
     let started = std::time::Instant::now();
     let customers = cfg.customers;
-    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(customers as u64) };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} generating customers [{bar:40}] {pos}/{len} ({eta} left) {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
+    let bar = crate::progress_bar(
+        customers as u64,
+        "{spinner} generating customers [{bar:40}] {pos}/{len} ({eta} left) {msg}",
+        quiet,
     );
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Submission>(8);
     let bar2 = bar.clone();
@@ -189,12 +187,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
 pub fn gen(a: GenArgs) -> Result<()> {
     let cfg = GenConfig::for_events(a.events, a.seed);
     let generator = Generator::new(cfg);
-    let bar = ProgressBar::new(a.events as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} generating [{bar:40}] {pos}/~{len} events ({eta} left)")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let bar = crate::progress_bar(a.events as u64, "{spinner} generating [{bar:40}] {pos}/~{len} events ({eta} left)", false);
     let out: Box<dyn Write> = match &a.out {
         Some(p) => Box::new(std::fs::File::create(p).map_err(|e| msg(format!("cannot write {}: {e}", p.display())))?),
         None => Box::new(std::io::stdout().lock()),

@@ -10,7 +10,7 @@
 use crate::anyhow_lite::{msg, Result};
 use crate::{Common, ServeFlags};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::io::{BufRead, BufReader, Read};
@@ -115,12 +115,7 @@ pub async fn run(a: ImportArgs) -> Result<()> {
     let state = server.state();
     let project = crate::admin::find_project(&*state.store, &a.project).await?;
     let size = std::fs::metadata(&a.file).map_err(|e| msg(format!("cannot read {}: {e}", a.file.display())))?.len();
-    let bar = if a.quiet || a.json { ProgressBar::hidden() } else { ProgressBar::new(size) };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} importing [{bar:40}] {bytes}/{total_bytes} ({eta} left) {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let bar = crate::progress_bar(size, crate::IMPORT_BAR, a.quiet || a.json);
     let summary = import_file(&state.writer, project.id, &a.file, &opts, bar.clone()).await?;
     bar.finish_and_clear();
     if a.json {
@@ -586,12 +581,7 @@ pub async fn import_with(writer: &Writer, project: ProjectId, path: &Path, quiet
         limits: Limits::default(),
     };
     let size = std::fs::metadata(path)?.len();
-    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(size) };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} importing [{bar:40}] {bytes}/{total_bytes} ({eta} left) {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let bar = crate::progress_bar(size, crate::IMPORT_BAR, quiet);
     let s = import_file(writer, project, path, &opts, bar.clone()).await;
     bar.finish_and_clear();
     s

@@ -143,6 +143,21 @@ fn main() {
     }
 }
 
+/// A progress bar on standard error (hidden when `quiet`) with the project's look.
+pub fn progress_bar(len: u64, template: &str, quiet: bool) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template).expect("valid progress template").progress_chars("=> "),
+    );
+    bar
+}
+
+/// The template of byte-counting import bars.
+pub const IMPORT_BAR: &str = "{spinner} importing [{bar:40}] {bytes}/{total_bytes} ({eta} left) {msg}";
+
 /// Wait for Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

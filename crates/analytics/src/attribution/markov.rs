@@ -53,8 +53,6 @@ pub(crate) struct Chain {
     q: Vec<f64>,
     /// One-step conversion probabilities.
     r: Vec<f64>,
-    /// How many times each transient state was left (its visits).
-    pub visits: Vec<u64>,
 }
 
 impl Chain {
@@ -84,7 +82,7 @@ impl Chain {
                 }
             }
         }
-        Chain { codes, q, r, visits }
+        Chain { codes, q, r }
     }
 
     /// The number of transient states (start included).

@@ -1,0 +1,159 @@
+//! `touchpoint report KIND`: run an analysis on a project's journeys straight from the data
+//! directory (beside a running server, too) and print a readable table, or `--json`.
+//! The same plans as `POST /api/analytics/{kind}`.
+
+use crate::anyhow_lite::{msg, Result};
+use crate::Common;
+use clap::Args;
+use serde_json::{json, Map, Value};
+use touchpoint_analytics::plan::{self, GroupResult, Plan};
+use touchpoint_analytics::select::Breakdown;
+
+/// `touchpoint report`
+#[derive(Args)]
+pub struct ReportArgs {
+    /// journey-map, funnel, transitions, sankey, retention, churn or attribution.
+    pub kind: String,
+    /// Project name or id.
+    #[arg(long)]
+    pub project: String,
+    /// Funnel steps, comma-separated touchpoint keys.
+    #[arg(long, value_delimiter = ',')]
+    pub steps: Vec<String>,
+    /// Funnel conversion window: 7d, 24h, 30m or seconds.
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Conversion goal touchpoint (journey map, attribution).
+    #[arg(long)]
+    pub goal: Option<String>,
+    /// Sankey start touchpoint.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Sankey end touchpoint.
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Retention period: day, week or month.
+    #[arg(long)]
+    pub period: Option<String>,
+    /// Attribution by touchpoint or channel.
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Analysis parameters as JSON (merged over the flags above).
+    #[arg(long)]
+    pub query: Option<String>,
+    /// A filter as JSON, e.g. '{"channels":["web"],"from":1767225600}'.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Breakdown: first_touch_channel, first_touch_stage or trait:NAME.
+    #[arg(long)]
+    pub breakdown: Option<String>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Parse `7d`, `24h`, `30m`, `45s` or plain seconds.
+pub fn duration_s(s: &str) -> Result<i64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last() {
+        Some('d') => (&s[..s.len() - 1], 86_400),
+        Some('h') => (&s[..s.len() - 1], 3_600),
+        Some('m') => (&s[..s.len() - 1], 60),
+        Some('s') => (&s[..s.len() - 1], 1),
+        _ => (s, 1),
+    };
+    num.trim().parse::<i64>().map(|n| n * mult).map_err(|_| msg(format!("{s:?} is not a duration; write 7d, 24h, 30m or 3600")))
+}
+
+fn query_of(a: &ReportArgs, now_s: i64) -> Result<Value> {
+    let mut q = Map::new();
+    if !a.steps.is_empty() {
+        q.insert("steps".into(), json!(a.steps));
+    }
+    if let Some(w) = &a.window {
+        q.insert("window_s".into(), json!(duration_s(w)?));
+    }
+    if let Some(g) = &a.goal {
+        q.insert("goal".into(), json!(g));
+    }
+    if let Some(s) = &a.start {
+        q.insert("start".into(), json!(s));
+    }
+    if let Some(e) = &a.end {
+        q.insert("end".into(), json!(e));
+    }
+    if let Some(p) = &a.period {
+        q.insert("period".into(), json!(p));
+    }
+    if let Some(b) = &a.by {
+        q.insert("by".into(), json!(b));
+    }
+    if matches!(a.kind.as_str(), "journey-map" | "churn") {
+        q.insert("now_s".into(), json!(now_s));
+    }
+    if let Some(text) = &a.query {
+        let extra: Value = serde_json::from_str(text).map_err(|e| msg(format!("--query is not valid JSON: {e}")))?;
+        let Value::Object(extra) = extra else { return Err(msg("--query must be a JSON object")) };
+        q.extend(extra);
+    }
+    Ok(Value::Object(q))
+}
+
+fn breakdown_of(s: &str) -> Result<Breakdown> {
+    match s {
+        "first_touch_channel" | "channel" => Ok(Breakdown::FirstTouchChannel),
+        "first_touch_stage" | "stage" => Ok(Breakdown::FirstTouchStage),
+        other => match other.strip_prefix("trait:") {
+            Some(k) if !k.is_empty() => Ok(Breakdown::Trait(k.to_string())),
+            _ => Err(msg(format!("--breakdown {other:?}: use first_touch_channel, first_touch_stage or trait:NAME"))),
+        },
+    }
+}
+
+pub async fn run(a: ReportArgs) -> Result<()> {
+    let store = crate::admin::open_shared(&a.common).await?;
+    let project = crate::admin::find_project(&store, &a.project).await?;
+    let started = std::time::Instant::now();
+    let (set, dict, _, _) = touchpoint_server::journeys::load(&store, project.id).await?;
+    let loaded = started.elapsed();
+    // "Now" for churn and exits: the end of the data, so a demo generated in the past reads well.
+    let now_s = set.times.iter().max().map(|&t| set.epoch_s + t as i64 + 1).unwrap_or_else(|| touchpoint_store::now_ms() / 1000);
+    let filter = match &a.filter {
+        Some(f) => serde_json::from_str(f).map_err(|e| msg(format!("--filter: {e}")))?,
+        None => Default::default(),
+    };
+    let plan = Plan {
+        filter,
+        breakdown: a.breakdown.as_deref().map(breakdown_of).transpose()?,
+        max_groups: 10,
+        query: query_of(&a, now_s)?,
+    };
+    let traits = touchpoint_server::analytics::traits_for(&store, project.id, &plan).await?;
+    let t = std::time::Instant::now();
+    let groups = plan::execute(&a.kind, &set, &dict, &plan, &traits).map_err(|e| msg(e.0))?;
+    let took = t.elapsed();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json!({"kind": a.kind, "groups": groups}))?);
+    } else {
+        eprintln!(
+            "{}: {} customers, {} events (loaded in {:.2} s, analysed in {:.1} ms)",
+            project.name,
+            set.customer_count(),
+            set.event_count(),
+            loaded.as_secs_f64(),
+            took.as_secs_f64() * 1000.0
+        );
+        for g in &groups {
+            print_group(&a.kind, g);
+        }
+    }
+    Ok(())
+}
+
+fn print_group(kind: &str, g: &GroupResult) {
+    println!();
+    println!("== {} — {} customers, {} events", g.group, g.customers, g.events);
+    crate::tables::print(kind, &g.report);
+}
