@@ -250,22 +250,29 @@ impl Plan {
         s.reached = 0;
         s.best_level = 0;
         s.seen_first = false;
-        let mut group_t = 0u32;
+        // Gather the step events first, without a branch per event (most events are not
+        // steps, in no predictable pattern).
+        if s.steps.len() < times.len() {
+            s.steps.resize(times.len(), (0, 0));
+        }
+        let mut m = 0;
         for (&t, &tp) in times.iter().zip(tps) {
             let slot = self.slot_of[usize::from(tp)];
-            if slot == 0 {
-                continue;
-            }
-            if s.present != 0 && t != group_t && self.flush(group_t, s) {
-                return s.best_level;
-            }
-            group_t = t;
-            let slot = usize::from(slot - 1);
-            s.count[slot] = s.count[slot].saturating_add(1);
-            s.present |= 1 << slot;
+            s.steps[m] = (t, slot);
+            m += usize::from(slot != 0);
         }
-        if s.present != 0 {
-            self.flush(group_t, s);
+        let mut i = 0;
+        while i < m {
+            let t = s.steps[i].0;
+            while i < m && s.steps[i].0 == t {
+                let slot = usize::from(s.steps[i].1 - 1);
+                s.count[slot] = s.count[slot].saturating_add(1);
+                s.present |= 1 << slot;
+                i += 1;
+            }
+            if self.flush(t, s) {
+                break;
+            }
         }
         s.best_level
     }
@@ -273,6 +280,63 @@ impl Plan {
     /// Apply the group of step events at time `t` (counted in `s.count`), clear it, and
     /// say whether scanning this customer can stop.
     fn flush(&self, t: u32, s: &mut Scratch) -> bool {
+        let single = s.present & (s.present - 1) == 0 && s.count[s.present.trailing_zeros() as usize] == 1;
+        let reached = if single { self.apply_one(t, s) } else { self.apply_group(t, s) };
+        s.reached = reached;
+        if reached > s.best_level {
+            s.best_level = reached;
+            s.best[..reached].copy_from_slice(&s.chain[reached - 1][..reached]);
+        }
+        let mut stop = reached == self.k;
+        if self.strict {
+            s.seen_first |= s.count[usize::from(self.step_slot[0])] > 0;
+            if s.seen_first {
+                // A touchpoint serving steps j (0-based) is in order if some j ≤ reached.
+                let allowed = (1u64 << (reached + 1)) - 1;
+                let mut p = s.present;
+                while p != 0 {
+                    let slot = p.trailing_zeros() as usize;
+                    p &= p - 1;
+                    if u64::from(self.slot_steps[slot]) & allowed == 0 {
+                        stop = true;
+                    }
+                }
+            }
+        }
+        let mut p = s.present;
+        while p != 0 {
+            s.count[p.trailing_zeros() as usize] = 0;
+            p &= p - 1;
+        }
+        s.present = 0;
+        stop
+    }
+
+    /// The common case, a group of one event: it can fill one step only, so each step it
+    /// serves (highest first) extends the kept chain one level below. Returns the levels
+    /// reached.
+    fn apply_one(&self, t: u32, s: &mut Scratch) -> usize {
+        let old = s.reached;
+        let mut reached = old;
+        let mut steps = self.slot_steps[s.present.trailing_zeros() as usize];
+        while steps != 0 {
+            let j = 31 - steps.leading_zeros() as usize;
+            steps &= !(1 << j);
+            if j > 0 {
+                if j > old || u64::from(t - s.chain[j - 1][0]) > self.window {
+                    continue;
+                }
+                let (below, above) = s.chain.split_at_mut(j);
+                above[0][..j].copy_from_slice(&below[j - 1][..j]);
+            }
+            s.chain[j][j] = t;
+            reached = reached.max(j + 1);
+        }
+        reached
+    }
+
+    /// A group of several events with one timestamp. Returns the levels reached.
+    fn apply_group(&self, t: u32, s: &mut Scratch) -> usize {
         let k = self.k;
         // lo[j]: the lowest step a such that the group can fill steps a..=j with distinct
         // events (a > j when step j's touchpoint is not in the group). Non-decreasing in j.
@@ -313,34 +377,7 @@ impl Plan {
             s.chain[j][a..=j].fill(t);
             reached = reached.max(j + 1);
         }
-        s.reached = reached;
-        if reached > s.best_level {
-            s.best_level = reached;
-            s.best[..reached].copy_from_slice(&s.chain[reached - 1][..reached]);
-        }
-        let mut stop = reached == k;
-        if self.strict {
-            s.seen_first |= s.count[usize::from(self.step_slot[0])] > 0;
-            if s.seen_first {
-                // A touchpoint serving steps j (0-based) is in order if some j ≤ reached.
-                let allowed = (1u64 << (reached + 1)) - 1;
-                let mut p = s.present;
-                while p != 0 {
-                    let slot = p.trailing_zeros() as usize;
-                    p &= p - 1;
-                    if u64::from(self.slot_steps[slot]) & allowed == 0 {
-                        stop = true;
-                    }
-                }
-            }
-        }
-        let mut p = s.present;
-        while p != 0 {
-            s.count[p.trailing_zeros() as usize] = 0;
-            p &= p - 1;
-        }
-        s.present = 0;
-        stop
+        reached
     }
 }
 
@@ -358,6 +395,8 @@ struct Scratch {
     /// The current timestamp group: events per slot, and which slots have any.
     count: [u8; MAX_STEPS],
     present: u32,
+    /// The customer's step events: time and 1 + slot (grows to the longest journey).
+    steps: Vec<(u32, u8)>,
 }
 
 impl Scratch {
@@ -370,6 +409,7 @@ impl Scratch {
             seen_first: false,
             count: [0; MAX_STEPS],
             present: 0,
+            steps: Vec::new(),
         })
     }
 }

@@ -15,6 +15,7 @@ pub mod index;
 pub mod journey_map;
 pub mod journeys;
 pub mod paths;
+pub mod plan;
 pub mod retention;
 pub mod select;
 pub mod stats;

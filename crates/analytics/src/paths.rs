@@ -51,11 +51,13 @@ fn default_min_share() -> f64 {
 /// A multiplicative hasher for small integer keys (the standard SipHash is several times
 /// slower and its protection against flooding is not needed for counting our own codes).
 #[derive(Default, Clone, Copy)]
-struct IntHasher(u64);
+pub(crate) struct IntHasher(u64);
 
 impl Hasher for IntHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The product's high bits depend on every bit of the key; the table's bucket index
+        // is taken from the low bits, so bring them down.
+        self.0.rotate_left(26)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -69,7 +71,8 @@ impl Hasher for IntHasher {
     }
 }
 
-type IntMap<V> = HashMap<u64, V, BuildHasherDefault<IntHasher>>;
+/// A hash map from small integer codes, with [`IntHasher`].
+pub(crate) type IntMap<V> = HashMap<u64, V, BuildHasherDefault<IntHasher>>;
 
 // ---------------------------------------------------------------------------------------
 // Transitions.
@@ -187,7 +190,8 @@ pub fn transitions(set: &JourneySet, dict: &Dictionary, q: &TransitionsQuery) ->
     let total: u64 = pairs.iter().map(|p| p.2).sum();
     let names = Names::new(dict, n);
     let mut pairs = pairs;
-    let order = |x: &(Tp, Tp, u64)| (std::cmp::Reverse(x.2), names.rank[usize::from(x.0)], names.rank[usize::from(x.1)]);
+    let order =
+        |x: &(Tp, Tp, u64)| (std::cmp::Reverse(x.2), names.rank[usize::from(x.0)], names.rank[usize::from(x.1)]);
     if pairs.len() > q.top {
         pairs.select_nth_unstable_by_key(q.top - 1, order);
         pairs.truncate(q.top);
@@ -358,10 +362,7 @@ pub fn sankey(set: &JourneySet, dict: &Dictionary, q: &SankeyQuery) -> Result<Sa
         _ => return Err(QueryError::new("start, end: give exactly one of them")),
     };
     if q.steps == 0 || q.steps > MAX_SANKEY_STEPS {
-        return Err(QueryError::new(format!(
-            "steps: must be from 1 to {MAX_SANKEY_STEPS}, not {}",
-            q.steps
-        )));
+        return Err(QueryError::new(format!("steps: must be from 1 to {MAX_SANKEY_STEPS}, not {}", q.steps)));
     }
     if !(0.0..=1.0).contains(&q.min_share) {
         return Err(QueryError::new(format!("min_share: must be between 0 and 1, not {}", q.min_share)));
@@ -437,8 +438,10 @@ pub fn sankey(set: &JourneySet, dict: &Dictionary, q: &SankeyQuery) -> Result<Sa
             (c1 + c2, big)
         },
     );
-    let links: Vec<(usize, u32, u32, u64)> =
-        links.into_iter().map(|(k, c)| ((k >> 40) as usize, (k >> 20 & 0xF_FFFF) as u32, (k & 0xF_FFFF) as u32, c)).collect();
+    let links: Vec<(usize, u32, u32, u64)> = links
+        .into_iter()
+        .map(|(k, c)| ((k >> 40) as usize, (k >> 20 & 0xF_FFFF) as u32, (k & 0xF_FFFF) as u32, c))
+        .collect();
 
     // Customers per node: paths into it (forward) or out of it (backward); the anchor has all.
     let mut nodes: HashMap<(usize, u32), u64> = HashMap::new();

@@ -80,18 +80,33 @@ pub fn kinds() -> Vec<(&'static str, Kernel)> {
         };
     }
     vec![
-        ("journey-map", k!(crate::journey_map::run)),
+        ("journey-map", k!(crate::journey_map::journey_map)),
         ("funnel", k!(crate::funnel::run)),
         ("transitions", k!(crate::paths::transitions)),
         ("sankey", k!(crate::paths::sankey)),
         ("retention", k!(crate::retention::run)),
-        ("churn", k!(crate::churn::run)),
+        ("churn", k!(churn)),
         ("attribution", k!(crate::attribution::run)),
     ]
 }
 
+/// Churn, which cannot fail, in the shape the others have.
+fn churn(
+    set: &JourneySet,
+    dict: &Dictionary,
+    q: &crate::churn::ChurnQuery,
+) -> Result<crate::churn::ChurnReport, std::convert::Infallible> {
+    Ok(crate::churn::churn(set, dict, q))
+}
+
 /// Execute a plan of a kind over a snapshot.
-pub fn execute(kind: &str, set: &JourneySet, dict: &Dictionary, plan: &Plan, traits: &Traits) -> Result<Vec<GroupResult>, PlanError> {
+pub fn execute(
+    kind: &str,
+    set: &JourneySet,
+    dict: &Dictionary,
+    plan: &Plan,
+    traits: &Traits,
+) -> Result<Vec<GroupResult>, PlanError> {
     let kinds = kinds();
     let Some((_, run)) = kinds.iter().find(|(k, _)| *k == kind) else {
         let names: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();

@@ -1,1 +1,348 @@
-//! (being written)
+//! Retention cohorts: of the customers who arrived (or first reached a touchpoint) in a
+//! day, week or month, how many came back in each following one.
+//!
+//! A customer *enters* at their first event in the set (or their first event of touchpoint
+//! A) and belongs to the cohort of the calendar period that contains that moment. They are
+//! *retained in period n* (n ≥ 1) when they have an event (any, or of touchpoint B) in the
+//! n-th calendar period after the entry period. Periods are calendar days, ISO weeks
+//! (Monday to Sunday) or calendar months of the project's local time, which is UTC shifted
+//! by a fixed `tz_offset_s`: daylight saving time is approximated (a project in Prague
+//! uses +1 h or +2 h all year, so events within an hour of midnight may land in the
+//! neighbouring day during part of the year).
+//!
+//! Period 0 is the cohort itself (100 %). A period that starts after the last event time
+//! in the set cannot be observed yet: its count and rate are `None`, not 0. A period that
+//! has started is counted even if it has not ended (the partly observed current period).
+//!
+//! `first_seen` needs each customer's whole history: give the kernel the unrestricted set
+//! and restrict the cohorts with `from` / `to` (the entry time range) instead of cutting
+//! the set by time.
+//!
+//! The kernel is one pass over each customer's events (period boundaries are computed once
+//! per period change, not per event), in parallel over customers.
+
+use crate::funnel::{resolve, QueryError};
+use crate::journeys::{Dictionary, JourneySet};
+use crate::paths::IntMap;
+use serde::{Deserialize, Serialize};
+
+/// The default number of periods after the entry period.
+pub const DEFAULT_PERIODS: usize = 8;
+/// The most periods a query may ask for.
+pub const MAX_PERIODS: usize = 1000;
+/// The largest time-zone offset, in seconds (just under a day).
+pub const MAX_TZ_OFFSET_S: i64 = 86_399;
+
+const DAY: i64 = 86_400;
+
+fn default_periods() -> usize {
+    DEFAULT_PERIODS
+}
+
+/// What puts a customer into a cohort.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CohortBy {
+    /// Their first event (JSON `"first_seen"`).
+    #[default]
+    FirstSeen,
+    /// Their first event of this touchpoint key (JSON `{"first_touchpoint": "checkout"}`).
+    FirstTouchpoint(String),
+}
+
+/// The length of a retention period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    /// A calendar day.
+    Day,
+    /// An ISO week, Monday to Sunday.
+    #[default]
+    Week,
+    /// A calendar month.
+    Month,
+}
+
+impl Period {
+    /// The period that contains a local time (seconds since 1970-01-01T00:00 local), as a
+    /// number that grows by one from each period to the next.
+    fn index(self, local_s: i64) -> i64 {
+        let day = local_s.div_euclid(DAY);
+        match self {
+            Period::Day => day,
+            // 1970-01-01 was a Thursday; 1969-12-29, day −3, the Monday of week 0.
+            Period::Week => (day + 3).div_euclid(7),
+            Period::Month => {
+                let (y, m, _) = civil_from_days(day);
+                y * 12 + i64::from(m) - 1
+            }
+        }
+    }
+
+    /// The first day (days since 1970-01-01) of a period.
+    fn first_day(self, index: i64) -> i64 {
+        match self {
+            Period::Day => index,
+            Period::Week => index * 7 - 3,
+            Period::Month => days_from_civil(index.div_euclid(12), index.rem_euclid(12) as u32 + 1, 1),
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date (year, month, day) of a day number (days since 1970-01-01).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `YYYY-MM-DD` of a day number.
+fn iso_date(day: i64) -> String {
+    let (y, m, d) = civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// A retention query: the backend-neutral plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionQuery {
+    /// What starts a customer's cohort (default: the first event).
+    #[serde(default)]
+    pub cohort: CohortBy,
+    /// The touchpoint key that counts as coming back; `None` (default): any event.
+    #[serde(default)]
+    pub returning: Option<String>,
+    /// Day, week (default) or month.
+    #[serde(default)]
+    pub period: Period,
+    /// How many periods after the entry period to report (1 to 1000, default 8).
+    #[serde(default = "default_periods")]
+    pub periods: usize,
+    /// The project's fixed offset from UTC in seconds (default 0; DST is approximated).
+    #[serde(default)]
+    pub tz_offset_s: i64,
+    /// Only customers who enter at or after this time (unix seconds).
+    #[serde(default)]
+    pub from: Option<i64>,
+    /// Only customers who enter before this time (unix seconds).
+    #[serde(default)]
+    pub to: Option<i64>,
+}
+
+impl Default for RetentionQuery {
+    fn default() -> Self {
+        RetentionQuery {
+            cohort: CohortBy::FirstSeen,
+            returning: None,
+            period: Period::Week,
+            periods: DEFAULT_PERIODS,
+            tz_offset_s: 0,
+            from: None,
+            to: None,
+        }
+    }
+}
+
+/// One cohort: the customers who entered in one period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetentionCohort {
+    /// The first day of the entry period, local time (`2026-05-04`).
+    pub start: String,
+    /// Customers in the cohort.
+    pub size: u64,
+    /// Customers retained in period n = 0..=periods (period 0 = `size`); `None` for
+    /// periods that start after the last event in the set.
+    pub retained: Vec<Option<u64>>,
+    /// `retained[n] / size`.
+    pub rates: Vec<Option<f64>>,
+}
+
+/// Every cohort together, weighted by size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetentionOverall {
+    /// Customers in all cohorts.
+    pub size: u64,
+    /// For each n: customers retained in period n, summed over the cohorts in which period
+    /// n can be observed (`None` when it can be in none).
+    pub retained: Vec<Option<u64>>,
+    /// For each n: `retained[n]` / the total size of those same cohorts.
+    pub rates: Vec<Option<f64>>,
+}
+
+/// The result of a retention query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetentionReport {
+    /// The period length used.
+    pub period: Period,
+    /// Cohorts that have customers, oldest first.
+    pub cohorts: Vec<RetentionCohort>,
+    /// The size-weighted average of the cohorts.
+    pub overall: RetentionOverall,
+}
+
+/// Per range of customers: counts per entry period, and the last event time seen.
+struct Acc {
+    /// Entry period → its row in `rows`.
+    index: IntMap<usize>,
+    /// The entry period of each row.
+    keys: Vec<i64>,
+    /// Rows of `periods + 1` counts, one after the other.
+    rows: Vec<u64>,
+    last: Option<u32>,
+}
+
+/// Compute retention cohorts.
+pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<RetentionReport, QueryError> {
+    let entry_tp = match &q.cohort {
+        CohortBy::FirstSeen => None,
+        CohortBy::FirstTouchpoint(key) => Some(resolve(dict, "cohort.first_touchpoint", key)?),
+    };
+    let returning = q.returning.as_deref().map(|key| resolve(dict, "returning", key)).transpose()?;
+    if q.periods == 0 || q.periods > MAX_PERIODS {
+        return Err(QueryError::new(format!("periods: must be from 1 to {MAX_PERIODS}, not {}", q.periods)));
+    }
+    if !(-MAX_TZ_OFFSET_S..=MAX_TZ_OFFSET_S).contains(&q.tz_offset_s) {
+        return Err(QueryError::new(format!(
+            "tz_offset_s: a time-zone offset is less than a day (±{MAX_TZ_OFFSET_S} s), not {}",
+            q.tz_offset_s
+        )));
+    }
+    if let (Some(from), Some(to)) = (q.from, q.to) {
+        if from >= to {
+            return Err(QueryError::new(format!("from, to: the range is empty ({from} is not before {to})")));
+        }
+    }
+    let periods = q.periods as i64;
+    let period = q.period;
+    // Local time of an event = its set time + shift.
+    let shift = set.epoch_s + q.tz_offset_s;
+    let stride = q.periods + 1;
+    let acc = set.fold(
+        || Acc { index: IntMap::default(), keys: Vec::new(), rows: Vec::new(), last: None },
+        |mut acc, j| {
+            let Some(&last) = j.times.last() else { return acc };
+            acc.last = acc.last.max(Some(last));
+            let entry = match entry_tp {
+                None => 0,
+                Some(a) => match j.touchpoints.iter().position(|&t| t == a) {
+                    Some(i) => i,
+                    None => return acc,
+                },
+            };
+            let entered = set.epoch_s + i64::from(j.times[entry]);
+            if q.from.is_some_and(|f| entered < f) || q.to.is_some_and(|t| entered >= t) {
+                return acc;
+            }
+            let p0 = period.index(entered + q.tz_offset_s);
+            let at = *acc.index.entry(p0 as u64).or_insert_with(|| {
+                acc.keys.push(p0);
+                acc.rows.resize(acc.rows.len() + stride, 0);
+                acc.rows.len() - stride
+            });
+            let row = &mut acc.rows[at..at + stride];
+            row[0] += 1;
+            // The current period's n and where the next period starts (local seconds).
+            let mut n = 0i64;
+            let mut next = period.first_day(p0 + 1) * DAY;
+            let mut counted = 0i64;
+            for (&t, &tp) in j.times[entry + 1..].iter().zip(&j.touchpoints[entry + 1..]) {
+                if returning.is_some_and(|b| b != tp) {
+                    continue;
+                }
+                let local = shift + i64::from(t);
+                if local >= next {
+                    let p = period.index(local);
+                    n = p - p0;
+                    if n > periods {
+                        break;
+                    }
+                    next = period.first_day(p + 1) * DAY;
+                }
+                if n != counted {
+                    row[n as usize] += 1;
+                    counted = n;
+                }
+            }
+            acc
+        },
+        |mut a, b| {
+            for (p0, row) in b.keys.iter().zip(b.rows.chunks_exact(stride)) {
+                let at = *a.index.entry(*p0 as u64).or_insert_with(|| {
+                    a.keys.push(*p0);
+                    a.rows.resize(a.rows.len() + stride, 0);
+                    a.rows.len() - stride
+                });
+                a.rows[at..at + stride].iter_mut().zip(row).for_each(|(x, y)| *x += y);
+            }
+            a.last = a.last.max(b.last);
+            a
+        },
+    );
+    let last_local = acc.last.map_or(i64::MIN, |t| shift + i64::from(t));
+    let observable = |p0: i64, n: usize| period.first_day(p0 + n as i64) * DAY <= last_local;
+    let mut overall_size = 0u64;
+    let mut sums = vec![(0u64, 0u64, false); q.periods + 1];
+    let mut order: Vec<(i64, &[u64])> = acc.keys.iter().copied().zip(acc.rows.chunks_exact(stride)).collect();
+    order.sort_unstable_by_key(|x| x.0);
+    let cohorts = order
+        .into_iter()
+        .map(|(p0, row)| {
+            let size = row[0];
+            overall_size += size;
+            let retained: Vec<Option<u64>> =
+                row.iter().enumerate().map(|(n, &c)| observable(p0, n).then_some(c)).collect();
+            for (sum, r) in sums.iter_mut().zip(&retained) {
+                if let Some(c) = r {
+                    *sum = (sum.0 + c, sum.1 + size, true);
+                }
+            }
+            RetentionCohort {
+                start: iso_date(period.first_day(p0)),
+                size,
+                rates: retained.iter().map(|r| r.map(|c| c as f64 / size as f64)).collect(),
+                retained,
+            }
+        })
+        .collect();
+    let overall = RetentionOverall {
+        size: overall_size,
+        retained: sums.iter().map(|&(c, _, seen)| seen.then_some(c)).collect(),
+        rates: sums.iter().map(|&(c, size, seen)| seen.then(|| c as f64 / size as f64)).collect(),
+    };
+    Ok(RetentionReport { period, cohorts, overall })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_arithmetic_round_trips() {
+        for day in -800_000..800_000 {
+            let (y, m, d) = civil_from_days(day);
+            assert_eq!(days_from_civil(y, m, d), day);
+        }
+        assert_eq!(iso_date(0), "1970-01-01");
+        assert_eq!(iso_date(Period::Week.first_day(0)), "1969-12-29");
+        assert_eq!(iso_date(days_from_civil(2024, 2, 29)), "2024-02-29");
+        assert_eq!(Period::Month.index(days_from_civil(2026, 11, 1) * DAY), 2026 * 12 + 10);
+    }
+}

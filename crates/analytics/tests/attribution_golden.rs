@@ -422,7 +422,10 @@ fn the_query_has_defaults_and_rejects_unknown_fields() {
     let q: AttributionQuery =
         serde_json::from_str(r#"{"goal":"buy","by":"channel","conversions":"every","models":["markov-2","shapley"]}"#)
             .unwrap();
-    assert_eq!((q.by, q.conversions, q.models), (Grouping::Channel, ConversionCount::Every, vec![Model::Markov2, Model::Shapley]));
+    assert_eq!(
+        (q.by, q.conversions, q.models),
+        (Grouping::Channel, ConversionCount::Every, vec![Model::Markov2, Model::Shapley])
+    );
     let err = serde_json::from_str::<AttributionQuery>(r#"{"goal":"buy","lookback":5}"#).unwrap_err();
     assert!(err.to_string().contains("unknown field `lookback`"), "{err}");
     for m in Model::ALL {

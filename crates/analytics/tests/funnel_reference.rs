@@ -170,13 +170,7 @@ fn arb_set() -> impl Strategy<Value = JourneySet> {
 }
 
 fn arb_query() -> impl Strategy<Value = FunnelQuery> {
-    (
-        prop::collection::vec(0..4usize, 1..5),
-        1..14i64,
-        prop::bool::ANY,
-        prop::option::of(1..4usize),
-        0..4usize,
-    )
+    (prop::collection::vec(0..4usize, 1..5), 1..14i64, prop::bool::ANY, prop::option::of(1..4usize), 0..4usize)
         .prop_map(|(steps, window_s, strict, dropped, limit)| {
             let k = steps.len();
             FunnelQuery {
@@ -251,7 +245,15 @@ fn parse_set(text: &str) -> JourneySet {
 
 /// Run `steps` with `window` and `mode` over `data`; compare the customers per step and the
 /// median seconds per step (`None` for step 1).
-fn check(name: &str, data: &str, steps: &str, window: i64, mode: FunnelMode, customers: &[u64], medians: &[Option<u64>]) {
+fn check(
+    name: &str,
+    data: &str,
+    steps: &str,
+    window: i64,
+    mode: FunnelMode,
+    customers: &[u64],
+    medians: &[Option<u64>],
+) {
     let set = parse_set(data);
     let mut q = FunnelQuery::new(steps.split_whitespace());
     q.window_s = window;
@@ -299,15 +301,27 @@ fn golden_strict_mode() {
     check("the stop is for good", "a@0 c@1 a@5 b@6 c@7", "a b c", 10, S, &[1, 0, 0], &[None, None, None]);
     check("out-of-window step does not stop", "a@0 b@20 a@21 b@22", "a b", 10, S, &[1, 1], &[None, Some(1)]);
     check("before step 1 nothing stops", "c@0 b@1 a@2 b@3 c@4", "a b c", 10, S, &[1, 1, 1], &[None, Some(1), Some(1)]);
-    check("a reached level is never forgotten", "a@0 b@1 a@2 c@3", "a b c", 10, S, &[1, 1, 1], &[None, Some(1), Some(2)]);
+    check(
+        "a reached level is never forgotten",
+        "a@0 b@1 a@2 c@3",
+        "a b c",
+        10,
+        S,
+        &[1, 1, 1],
+        &[None, Some(1), Some(2)],
+    );
     check("a tie fills steps in order", "b@0 a@0 c@1", "a b c", 10, S, &[1, 1, 1], &[None, Some(0), Some(1)]);
     check("a tie that skips a step stops", "c@0 a@0 b@1", "a b c", 10, S, &[1, 0, 0], &[None, None, None]);
     check("a repeated step serves either", "a@0 b@1 a@2", "a b a", 10, S, &[1, 1, 1], &[None, Some(1), Some(1)]);
-    check("default mode for comparison", "a@0 c@1 b@2 c@3", "a b c", 10, FunnelMode::Default, &[1, 1, 1], &[
-        None,
-        Some(2),
-        Some(1),
-    ]);
+    check(
+        "default mode for comparison",
+        "a@0 c@1 b@2 c@3",
+        "a b c",
+        10,
+        FunnelMode::Default,
+        &[1, 1, 1],
+        &[None, Some(2), Some(1)],
+    );
 }
 
 #[test]

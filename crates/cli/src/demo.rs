@@ -187,7 +187,8 @@ pub async fn run(a: DemoArgs) -> Result<()> {
 pub fn gen(a: GenArgs) -> Result<()> {
     let cfg = GenConfig::for_events(a.events, a.seed);
     let generator = Generator::new(cfg);
-    let bar = crate::progress_bar(a.events as u64, "{spinner} generating [{bar:40}] {pos}/~{len} events ({eta} left)", false);
+    let bar =
+        crate::progress_bar(a.events as u64, "{spinner} generating [{bar:40}] {pos}/~{len} events ({eta} left)", false);
     let out: Box<dyn Write> = match &a.out {
         Some(p) => Box::new(std::fs::File::create(p).map_err(|e| msg(format!("cannot write {}: {e}", p.display())))?),
         None => Box::new(std::io::stdout().lock()),

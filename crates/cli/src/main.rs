@@ -7,6 +7,8 @@ mod bench;
 mod demo;
 mod export;
 mod import;
+mod report;
+mod tables;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -76,6 +78,9 @@ enum Command {
         #[command(subcommand)]
         cmd: admin::KeyCmd,
     },
+    /// Journey analytics in the terminal: journey-map, funnel, transitions, sankey,
+    /// retention, churn, attribution.
+    Report(report::ReportArgs),
     /// Write the demo brand's generated events as NDJSON (for benchmarks and other tools).
     Gen(demo::GenArgs),
     /// Benchmarks: HTTP ingest, and import against DuckDB.
@@ -134,6 +139,7 @@ fn main() {
             Command::Project { cmd } => admin::project(cmd).await,
             Command::Key { cmd } => admin::key(cmd).await,
             Command::Gen(a) => demo::gen(a),
+            Command::Report(a) => report::run(a).await,
             Command::Bench { cmd } => bench::run(cmd).await,
         }
     });

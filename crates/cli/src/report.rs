@@ -64,7 +64,10 @@ pub fn duration_s(s: &str) -> Result<i64> {
         Some('s') => (&s[..s.len() - 1], 1),
         _ => (s, 1),
     };
-    num.trim().parse::<i64>().map(|n| n * mult).map_err(|_| msg(format!("{s:?} is not a duration; write 7d, 24h, 30m or 3600")))
+    num.trim()
+        .parse::<i64>()
+        .map(|n| n * mult)
+        .map_err(|_| msg(format!("{s:?} is not a duration; write 7d, 24h, 30m or 3600")))
 }
 
 fn query_of(a: &ReportArgs, now_s: i64) -> Result<Value> {
@@ -119,7 +122,12 @@ pub async fn run(a: ReportArgs) -> Result<()> {
     let (set, dict, _, _) = touchpoint_server::journeys::load(&store, project.id).await?;
     let loaded = started.elapsed();
     // "Now" for churn and exits: the end of the data, so a demo generated in the past reads well.
-    let now_s = set.times.iter().max().map(|&t| set.epoch_s + t as i64 + 1).unwrap_or_else(|| touchpoint_store::now_ms() / 1000);
+    let now_s = set
+        .times
+        .iter()
+        .max()
+        .map(|&t| set.epoch_s + t as i64 + 1)
+        .unwrap_or_else(|| touchpoint_store::now_ms() / 1000);
     let filter = match &a.filter {
         Some(f) => serde_json::from_str(f).map_err(|e| msg(format!("--filter: {e}")))?,
         None => Default::default(),

@@ -6,6 +6,7 @@
 //! that ends the server. [`Server`] splits that in two for callers that need the store
 //! and the writer before serving (the demo loads its data through the same writer).
 
+pub mod analytics;
 pub mod auth;
 pub mod capture;
 pub mod config;
@@ -156,6 +157,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/failed-events", get(read::failed_events))
         .route("/api/identity-conflicts", get(read::conflicts))
         .route("/api/volume", get(read::volume))
+        .route("/api/analytics/{kind}", post(analytics::analyze))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::metrics))

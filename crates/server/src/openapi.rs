@@ -24,7 +24,7 @@ impl Modify for Security {
         crate::read::project, crate::read::touchpoints, crate::read::put_touchpoint,
         crate::read::rules, crate::read::add_rule, crate::read::put_rule, crate::read::delete_rule,
         crate::read::customers, crate::read::lookup, crate::read::customer, crate::read::timeline,
-        crate::read::failed_events, crate::read::conflicts, crate::read::volume,
+        crate::read::failed_events, crate::read::conflicts, crate::read::volume, crate::analytics::analyze,
         crate::healthz, crate::readyz, crate::metrics::metrics, openapi_json,
     ),
     modifiers(&Security)

@@ -608,7 +608,7 @@ async fn operations_endpoints() {
     ] {
         assert!(paths.contains_key(p), "OpenAPI lacks {p}");
     }
-    assert_eq!(paths.len(), 23, "every documented path is a route and every route is documented");
+    assert_eq!(paths.len(), 24, "every documented path is a route and every route is documented");
     let (s, v) = app.get("/nope").await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("not_found")));
     let (s, v) = app.get("/api/project").await;

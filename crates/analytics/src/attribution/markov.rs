@@ -206,4 +206,32 @@ mod tests {
         assert_eq!(last_player(START), None);
         assert_eq!(push(c, 0, 1), 1);
     }
+    #[test]
+    #[ignore = "timing: cargo test --release -p touchpoint-analytics --lib solve_time -- --ignored --nocapture"]
+    fn solve_time() {
+        // An order-3-like chain over 15 players: each state has ~17 successors.
+        for m in [250u64, 500, 1000, 2000] {
+            let mut x = 7u64;
+            let mut next = move || {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x >> 33
+            };
+            let mut counts = vec![];
+            for f in 0..m {
+                for _ in 0..15 {
+                    counts.push((f, 1 + next() % (m - 1), 1 + next() % 5));
+                }
+                counts.push((f, CONVERSION, 1 + next() % 3));
+                counts.push((f, NULL, 1 + next() % 3));
+            }
+            let chain = Chain::from_counts(&counts);
+            let mut groups = vec![vec![]; 15];
+            for i in 1..chain.len() {
+                groups[i % 15].push(i);
+            }
+            let t0 = std::time::Instant::now();
+            removal(&chain, &groups).unwrap();
+            println!("{} states: {:.0} ms", chain.len(), t0.elapsed().as_secs_f64() * 1e3);
+        }
+    }
 }

@@ -1,0 +1,146 @@
+//! Readable terminal tables for the analyses' JSON reports (`touchpoint report`).
+//! Anything a table does not show is in `--json`.
+
+use serde_json::Value;
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(x) => x.clone(),
+        Value::Null => "–".into(),
+        other => other.to_string(),
+    }
+}
+
+fn pct(v: &Value) -> String {
+    v.as_f64().map(|f| format!("{:.1} %", f * 100.0)).unwrap_or_else(|| "–".into())
+}
+
+fn num(v: &Value) -> String {
+    v.as_f64()
+        .map(|f| if f.fract() == 0.0 { format!("{f:.0}") } else { format!("{f:.2}") })
+        .unwrap_or_else(|| "–".into())
+}
+
+/// Seconds as a short human duration.
+fn dur(v: &Value) -> String {
+    let Some(x) = v.as_f64() else { return "–".into() };
+    match x {
+        x if x < 120.0 => format!("{x:.0} s"),
+        x if x < 7200.0 => format!("{:.0} min", x / 60.0),
+        x if x < 172_800.0 => format!("{:.1} h", x / 3600.0),
+        x => format!("{:.1} d", x / 86_400.0),
+    }
+}
+
+/// Print rows as an aligned table with a header.
+pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut w: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < w.len() {
+                w[i] = w[i].max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let pad = w[i].saturating_sub(c.chars().count());
+            // First column left-aligned, numbers right-aligned.
+            if i == 0 {
+                out.push_str(c);
+                out.push_str(&" ".repeat(pad));
+            } else {
+                out.push_str(&" ".repeat(pad));
+                out.push_str(c);
+            }
+            out.push_str("  ");
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    line(w.iter().map(|n| "─".repeat(*n)).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+fn arr(v: &Value) -> &[Value] {
+    v.as_array().map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// Print a report of a kind.
+pub fn print(kind: &str, r: &Value) {
+    match kind {
+        "funnel" => {
+            let rows: Vec<Vec<String>> = arr(&r["steps"])
+                .iter()
+                .map(|st| {
+                    vec![
+                        format!("{}. {}", s(&st["step"]), s(&st["key"])),
+                        s(&st["customers"]),
+                        pct(&st["from_previous"]),
+                        pct(&st["from_first"]),
+                        dur(&st["median_s"]),
+                        dur(&st["p90_s"]),
+                    ]
+                })
+                .collect();
+            table(&["step", "customers", "from previous", "from first", "median time", "p90 time"], &rows);
+            if let Some(d) = r.get("dropped").filter(|d| !d.is_null()) {
+                println!("{} customers dropped after step {}; first ids: {}", s(&d["total"]), s(&d["step"]), {
+                    let ids: Vec<String> = arr(&d["customers"]).iter().take(10).map(s).collect();
+                    ids.join(", ")
+                });
+            }
+        }
+        "transitions" => {
+            let rows: Vec<Vec<String>> = arr(&r["transitions"])
+                .iter()
+                .map(|t| vec![format!("{} → {}", s(&t["from"]), s(&t["to"])), s(&t["count"]), pct(&t["share"])])
+                .collect();
+            table(&["transition", "count", "share"], &rows);
+        }
+        "sankey" => {
+            let nodes = arr(&r["nodes"]);
+            let name = |id: &Value| {
+                nodes
+                    .iter()
+                    .find(|n| n["id"] == *id)
+                    .map(|n| format!("{}:{}", s(&n["step"]), s(&n["key"])))
+                    .unwrap_or_else(|| s(id))
+            };
+            let rows: Vec<Vec<String>> = arr(&r["links"])
+                .iter()
+                .map(|l| vec![format!("{} → {}", name(&l["source"]), name(&l["target"])), s(&l["customers"])])
+                .collect();
+            table(&["flow (step:touchpoint)", "customers"], &rows);
+        }
+        "retention" => {
+            let cohorts = arr(&r["cohorts"]);
+            let periods = cohorts.first().map(|c| arr(&c["rates"]).len()).unwrap_or(0);
+            let mut header = vec!["cohort".to_string(), "size".to_string()];
+            header.extend((0..periods).map(|n| format!("{n}")));
+            let mut rows: Vec<Vec<String>> = cohorts
+                .iter()
+                .map(|c| {
+                    let mut row = vec![s(&c["start"]), s(&c["size"])];
+                    row.extend(arr(&c["rates"]).iter().map(pct));
+                    row
+                })
+                .collect();
+            let o = &r["overall"];
+            let mut row = vec!["all".to_string(), s(&o["size"])];
+            row.extend(arr(&o["rates"]).iter().map(pct));
+            rows.push(row);
+            let h: Vec<&str> = header.iter().map(String::as_str).collect();
+            table(&h, &rows);
+        }
+        _ => println!("{}", serde_json::to_string_pretty(r).unwrap_or_default()),
+    }
+}
+
+#[allow(dead_code)]
+fn _use(v: &Value) -> String {
+    num(v)
+}
