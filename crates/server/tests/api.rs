@@ -618,3 +618,59 @@ async fn operations_endpoints() {
     assert_eq!(v["error"]["field"], "from");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn analyses_see_acknowledged_events_and_reclassification() {
+    let app = spawn_app().await;
+    // Three customers walk a funnel; one stops at the cart.
+    let mut batch = vec![];
+    for (user, pages) in [("a", 3), ("b", 3), ("c", 2)] {
+        for (i, path) in ["/produkt/1", "/kosik", "/pokladna"].iter().take(pages).enumerate() {
+            batch.push(json!({"type":"page","userId":user,"timestamp":format!("2026-06-01T10:0{i}:00Z"),"properties":{"path":path}}));
+        }
+    }
+    batch.push(json!({"type":"track","userId":"a","event":"Order Completed","timestamp":"2026-06-01T10:05:00Z"}));
+    let (s, v) = app.post("/v1/batch", &json!({"batch": batch})).await;
+    assert_eq!(s, 200, "{v}");
+    let plan = json!({"query": {"steps": ["page:/produkt", "cart", "checkout", "order-completed"], "window_s": 3600}});
+    let counts = |v: &Value| -> Vec<u64> {
+        v["groups"][0]["report"]["steps"].as_array().map(|a| a.iter().map(|s| s["customers"].as_u64().unwrap()).collect()).unwrap_or_default()
+    };
+    // Acknowledged events (and the touchpoints they made known) reach the index within a
+    // tick; poll rather than sleep.
+    let mut got = vec![];
+    for _ in 0..100 {
+        let (s, v) = app.send(reqwest::Method::POST, "/api/analytics/funnel", Some(&plan)).await;
+        assert!(s == 200 || v["error"]["message"].as_str().unwrap_or("").contains("unknown touchpoint"), "{v}");
+        got = counts(&v);
+        if got == [3, 3, 2, 1] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(got, vec![3, 3, 2, 1]);
+
+    // Re-classify: checkout pages become "cart"; the index follows.
+    let rule = json!({"priority":1,"touchpoint":"cart","event_type":"page","conditions":[{"field":"path","op":"prefix","value":"/pokladna"}]});
+    let (s, v) = app.send(reqwest::Method::POST, "/api/rules", Some(&rule)).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, v) = app.send(reqwest::Method::POST, "/api/analytics/transitions", Some(&json!({}))).await;
+    let pairs: Vec<(String, String)> = v["groups"][0]["report"]["transitions"].as_array().unwrap().iter()
+        .map(|t| (t["from"].as_str().unwrap().to_string(), t["to"].as_str().unwrap().to_string())).collect();
+    assert!(pairs.contains(&("cart".into(), "cart".into())), "{pairs:?}");
+    assert!(!pairs.iter().any(|(a, b)| a == "checkout" || b == "checkout"), "{pairs:?}");
+
+    // Breakdowns and filters; clear errors for bad plans.
+    let (s, v) = app.send(reqwest::Method::POST, "/api/analytics/transitions", Some(&json!({"breakdown": {"by": "first_touch_channel"}}))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["groups"][0]["group"], "web");
+    let (s, v) = app.send(reqwest::Method::POST, "/api/analytics/funnel", Some(&json!({"query": {"steps": ["nope"]}}))).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("nope"), "{v}");
+    let (s, v) = app.send(reqwest::Method::POST, "/api/analytics/horoscope", Some(&json!({}))).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("there are: journey-map, funnel"), "{v}");
+    let (s, v) = app.send(reqwest::Method::POST, "/api/analytics/funnel", Some(&json!({"filtre": {}}))).await;
+    assert_eq!(s, 400, "{v}");
+    app.stop().await;
+}

@@ -103,6 +103,8 @@ pub(crate) struct Removal {
 /// Solve the chain exactly and the conversion probability with each group of transient
 /// states (indexes into [`Chain::codes`], never start) removed.
 pub(crate) fn removal(chain: &Chain, groups: &[Vec<usize>]) -> Result<Removal, Singular> {
+    /// Columns of `G` solved together.
+    const BLOCK: usize = 32;
     let n = chain.len();
     let mut m: Vec<f64> = chain.q.iter().map(|&x| -x).collect();
     for i in 0..n {
@@ -115,11 +117,15 @@ pub(crate) fn removal(chain: &Chain, groups: &[Vec<usize>]) -> Result<Removal, S
     needed.sort_unstable();
     needed.dedup();
     let columns: Vec<Vec<f64>> = needed
-        .par_iter()
-        .map(|&a| {
-            let mut e = vec![0.0; n];
-            e[a] = 1.0;
-            lu.solve(&e)
+        .par_chunks(BLOCK)
+        .flat_map_iter(|block| {
+            let k = block.len();
+            let mut e = vec![0.0; n * k];
+            for (c, &a) in block.iter().enumerate() {
+                e[a * k + c] = 1.0;
+            }
+            let x = lu.solve_many(&e, k);
+            (0..k).map(move |c| (0..n).map(|i| x[i * k + c]).collect::<Vec<f64>>())
         })
         .collect();
     let column = |a: usize| &columns[needed.binary_search(&a).expect("a needed column")];
@@ -210,7 +216,7 @@ mod tests {
     #[ignore = "timing: cargo test --release -p touchpoint-analytics --lib solve_time -- --ignored --nocapture"]
     fn solve_time() {
         // An order-3-like chain over 15 players: each state has ~17 successors.
-        for m in [250u64, 500, 1000, 2000] {
+        for m in [250u64, 500, 1000, 1500] {
             let mut x = 7u64;
             let mut next = move || {
                 x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
