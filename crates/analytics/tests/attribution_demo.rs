@@ -174,10 +174,10 @@ fn markov_by_channel_on_10m_events() {
         set.customer_count(),
         rayon::current_num_threads()
     );
-    let time = |label: &str, q: &AttributionQuery| {
+    let time = |label: &str, q: &AttributionQuery, reps: usize| {
         let mut ms = vec![];
         let mut report = None;
-        for _ in 0..7 {
+        for _ in 0..reps {
             let t0 = Instant::now();
             match run(&set, &dict, q) {
                 Ok(r) => report = Some(r),
@@ -193,18 +193,17 @@ fn markov_by_channel_on_10m_events() {
         report
     };
     let base = AttributionQuery { goal: GOAL.into(), by: Grouping::Channel, ..Default::default() };
-    let r = time("markov by channel", &AttributionQuery { models: vec![Model::Markov], ..base.clone() });
+    let r = time("markov by channel", &AttributionQuery { models: vec![Model::Markov], ..base.clone() }, 11);
     sane(&r.expect("markov by channel runs"));
-    time(
-        "markov by touchpoint",
-        &AttributionQuery { models: vec![Model::Markov], by: Grouping::Touchpoint, ..base.clone() },
-    );
-    time(
-        "markov orders 1-3 by channel",
-        &AttributionQuery { models: vec![Model::Markov, Model::Markov2, Model::Markov3], ..base.clone() },
-    );
-    time("default models by channel", &base);
-    let r = time("default models by touchpoint", &AttributionQuery { by: Grouping::Touchpoint, ..base.clone() });
+    let markov = |by| AttributionQuery { models: vec![Model::Markov], by, ..base.clone() };
+    time("markov by touchpoint", &markov(Grouping::Touchpoint), 11);
+    let orders = |models: &[Model]| AttributionQuery { models: models.to_vec(), ..base.clone() };
+    time("markov order 2 by channel", &orders(&[Model::Markov2]), 5);
+    time("markov order 3 by channel", &orders(&[Model::Markov3]), 1);
+    time("heuristics by channel", &orders(&Model::DEFAULT[..5]), 5);
+    time("default models by channel", &base, 5);
+    // Above 16 players Shapley is sampled: 20 000 orders over every distinct touch set.
+    let r = time("default models by touchpoint", &AttributionQuery { by: Grouping::Touchpoint, ..base.clone() }, 1);
     if let Some(r) = r {
         println!("shapley by touchpoint: {:?}", r.models.last().unwrap().method);
     }

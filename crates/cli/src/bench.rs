@@ -36,6 +36,21 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Journey analytics against chdb, DuckDB and ChannelAttribution on the same journeys.
+    Analytics {
+        /// About how many events.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Timed runs per query (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// The peers' script.
+        #[arg(long, default_value = "bench/peers.py")]
+        peers: std::path::PathBuf,
+        /// Print the result as JSON too.
+        #[arg(long)]
+        json: bool,
+    },
     /// `touchpoint import` of the demo NDJSON against DuckDB on the same file.
     Import {
         /// Events in the file.
@@ -53,6 +68,9 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
             ingest(events, batch, connections, durable, json).await
         }
         BenchCmd::Import { events, json } => import(events, json).await,
+        BenchCmd::Analytics { events, runs, peers, json } => {
+            crate::bench_analytics::run(events, runs, &peers, json).await
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod admin;
 mod bench;
+mod bench_analytics;
 mod demo;
 mod export;
 mod import;

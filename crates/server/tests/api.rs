@@ -634,7 +634,10 @@ async fn analyses_see_acknowledged_events_and_reclassification() {
     assert_eq!(s, 200, "{v}");
     let plan = json!({"query": {"steps": ["page:/produkt", "cart", "checkout", "order-completed"], "window_s": 3600}});
     let counts = |v: &Value| -> Vec<u64> {
-        v["groups"][0]["report"]["steps"].as_array().map(|a| a.iter().map(|s| s["customers"].as_u64().unwrap()).collect()).unwrap_or_default()
+        v["groups"][0]["report"]["steps"]
+            .as_array()
+            .map(|a| a.iter().map(|s| s["customers"].as_u64().unwrap()).collect())
+            .unwrap_or_default()
     };
     // Acknowledged events (and the touchpoints they made known) reach the index within a
     // tick; poll rather than sleep.
@@ -655,16 +658,27 @@ async fn analyses_see_acknowledged_events_and_reclassification() {
     let (s, v) = app.send(reqwest::Method::POST, "/api/rules", Some(&rule)).await;
     assert_eq!(s, 200, "{v}");
     let (_, v) = app.send(reqwest::Method::POST, "/api/analytics/transitions", Some(&json!({}))).await;
-    let pairs: Vec<(String, String)> = v["groups"][0]["report"]["transitions"].as_array().unwrap().iter()
-        .map(|t| (t["from"].as_str().unwrap().to_string(), t["to"].as_str().unwrap().to_string())).collect();
+    let pairs: Vec<(String, String)> = v["groups"][0]["report"]["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["from"].as_str().unwrap().to_string(), t["to"].as_str().unwrap().to_string()))
+        .collect();
     assert!(pairs.contains(&("cart".into(), "cart".into())), "{pairs:?}");
     assert!(!pairs.iter().any(|(a, b)| a == "checkout" || b == "checkout"), "{pairs:?}");
 
     // Breakdowns and filters; clear errors for bad plans.
-    let (s, v) = app.send(reqwest::Method::POST, "/api/analytics/transitions", Some(&json!({"breakdown": {"by": "first_touch_channel"}}))).await;
+    let (s, v) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/analytics/transitions",
+            Some(&json!({"breakdown": {"by": "first_touch_channel"}})),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["groups"][0]["group"], "web");
-    let (s, v) = app.send(reqwest::Method::POST, "/api/analytics/funnel", Some(&json!({"query": {"steps": ["nope"]}}))).await;
+    let (s, v) =
+        app.send(reqwest::Method::POST, "/api/analytics/funnel", Some(&json!({"query": {"steps": ["nope"]}}))).await;
     assert_eq!(s, 400, "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("nope"), "{v}");
     let (s, v) = app.send(reqwest::Method::POST, "/api/analytics/horoscope", Some(&json!({}))).await;
