@@ -366,6 +366,8 @@ pub enum AttributionError {
     },
     /// A Markov chain is too large for the exact solver.
     TooManyStates {
+        /// What the players were.
+        by: Grouping,
         /// The chain's order.
         order: usize,
         /// Its transient states.
@@ -403,11 +405,14 @@ impl fmt::Display for AttributionError {
                 f,
                 "the journeys use touchpoint number {index}, but the dictionary has only {dictionary_len} touchpoints"
             ),
-            AttributionError::TooManyStates { order, states, max } => write!(
-                f,
-                "the order-{order} Markov chain has {states} states and the exact solver takes at most {max}: \
-                 attribute by channel or use a lower order"
-            ),
+            AttributionError::TooManyStates { by, order, states, max } => {
+                let advice = match (by, order) {
+                    (Grouping::Touchpoint, _) => "attribute by channel or use a lower order",
+                    (Grouping::Channel, 1) => "this needs fewer channels",
+                    (Grouping::Channel, _) => "use a lower order",
+                };
+                write!(f, "the order-{order} Markov chain has {states} states and the exact solver takes at most {max}: {advice}")
+            }
             AttributionError::Numerical { message } => write!(f, "numerical failure: {message}"),
         }
     }
@@ -481,7 +486,12 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &AttributionQuery) -> Result<
         };
         let chain = Chain::from_counts(&counts);
         if chain.len() > MAX_MARKOV_STATES {
-            return Err(AttributionError::TooManyStates { order, states: chain.len(), max: MAX_MARKOV_STATES });
+            return Err(AttributionError::TooManyStates {
+                by: q.by,
+                order,
+                states: chain.len(),
+                max: MAX_MARKOV_STATES,
+            });
         }
         let mut groups: Vec<Vec<usize>> = vec![Vec::new(); n];
         for (i, &code) in chain.codes.iter().enumerate() {

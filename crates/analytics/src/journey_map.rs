@@ -449,7 +449,7 @@ impl Acc {
                 }
             }
             let col = u32::from(info.col);
-            let staged = (col as usize) < stages;
+            let staged = false && (col as usize) < stages;
             if staged && col > lowest {
                 // Everything waiting in an earlier stage moves on now.
                 let mut rest = u32::MAX;
@@ -467,7 +467,7 @@ impl Acc {
             let tp = tp as usize;
             if first_pos[tp] == UNSEEN {
                 // A column is entered at the first occurrence of one of its touchpoints.
-                for key in [tp] {
+                for key in [tp, n + col as usize] {
                     if first_pos[key] == UNSEEN {
                         first_pos[key] = i as u32;
                         touched.push(key as u32);
@@ -604,16 +604,10 @@ pub fn journey_map(
         }
         let by_col = query.compare == Comparison::Stage && (info.col as usize) < stages;
         let col = &acc.counts[n + info.col as usize];
-        let (churn_n, churn_x) = if by_col {
-            (col.before_churn, col.churned)
-        } else {
-            (acc.some_before_churn, acc.some_before_churn_churned)
-        };
-        let (goal_n, goal_x) = if by_col {
-            (col.before_goal, col.converted)
-        } else {
-            (acc.some_before_goal, acc.some_before_goal_converted)
-        };
+        let (churn_n, churn_x) =
+            if by_col { (col.before_churn, col.churned) } else { (acc.some_before_churn, acc.some_before_churn_churned) };
+        let (goal_n, goal_x) =
+            if by_col { (col.before_goal, col.converted) } else { (acc.some_before_goal, acc.some_before_goal_converted) };
         let mut push = |churn: bool, x1: u64, n1: u64, x2: u64, n2: u64| {
             if n1 >= min.max(1) && n2 >= min.max(1) {
                 tests.push(Pending { tp, churn, x1, n1, x2, n2 });
@@ -702,11 +696,13 @@ pub fn journey_map(
             conversion_test: conversion_tests[tp].clone(),
             satisfaction: None,
         };
-        let adverse: Vec<(PainReason, f64)> =
-            [(PainReason::Churn, &stats.churn_test), (PainReason::Conversion, &stats.conversion_test)]
-                .into_iter()
-                .filter_map(|(reason, t)| t.as_ref().filter(|t| t.adverse).map(|t| (reason, t.customers_lost)))
-                .collect();
+        let adverse: Vec<(PainReason, f64)> = [
+            (PainReason::Churn, &stats.churn_test),
+            (PainReason::Conversion, &stats.conversion_test),
+        ]
+        .into_iter()
+        .filter_map(|(reason, t)| t.as_ref().filter(|t| t.adverse).map(|t| (reason, t.customers_lost)))
+        .collect();
         if !adverse.is_empty() {
             pain_points.push(PainPoint {
                 touchpoint: stats.key.clone(),

@@ -488,3 +488,25 @@ fn repeated_models_make_one_column() {
     assert_eq!(json["rows"][0]["credits"]["markov"]["credit"], 1.0);
     assert_eq!(json["models"][1]["model"], "markov");
 }
+
+#[test]
+fn chains_too_large_for_the_exact_solver_are_refused_in_words() {
+    // Every triple of 12 touchpoints once: 1 + 12 + 144 + 1 728 order-3 states.
+    let mut keys = vec![("buy", Channel::Web)];
+    let names: Vec<String> = (0..12).map(|i| format!("t{i}")).collect();
+    keys.extend(names.iter().map(|k| (k.as_str(), Channel::Web)));
+    let dict = dictionary(&keys);
+    let mut events = vec![];
+    for c in 0..1728i64 {
+        let (a, b, d) = (c / 144, c / 12 % 12, c % 12);
+        events.extend([(c, 0, a as u16 + 1), (c, 1, b as u16 + 1), (c, 2, d as u16 + 1), (c, 3, 0)]);
+    }
+    let set = JourneySet::from_events(0, events);
+    let e = run(&set, &dict, &all(&[Model::Markov3])).unwrap_err();
+    assert!(matches!(e, AttributionError::TooManyStates { order: 3, states: 1885, .. }), "{e:?}");
+    assert!(e.to_string().ends_with("attribute by channel or use a lower order"), "{e}");
+    // Order 2 fits (157 states), and by channel everything collapses to one player.
+    assert_eq!(run(&set, &dict, &all(&[Model::Markov2])).unwrap().markov[0].states, 1 + 12 + 144 + 2);
+    let by_channel = AttributionQuery { by: Grouping::Channel, ..all(&[Model::Markov3]) };
+    assert_eq!(run(&set, &dict, &by_channel).unwrap().markov[0].states, 1 + 3 + 2);
+}

@@ -136,11 +136,102 @@ pub fn print(kind: &str, r: &Value) {
             let h: Vec<&str> = header.iter().map(String::as_str).collect();
             table(&h, &rows);
         }
+        "journey-map" => {
+            let b = &r["baseline"];
+            println!(
+                "Baseline: {} journeys, conversion {}, churn {} (goal {})",
+                s(&b["journeys"]),
+                pct(&b["conversion_rate"]),
+                pct(&b["churn_rate"]),
+                s(&r["goal"])
+            );
+            for st in arr(&r["stages"]) {
+                println!();
+                println!("Stage {} — {} customers, conversion {}, churn {}", s(&st["key"]), s(&st["customers"]), pct(&st["conversion_rate"]), pct(&st["churn_rate"]));
+                let rows: Vec<Vec<String>> = arr(&st["touchpoints"])
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            s(&t["key"]),
+                            s(&t["reach"]),
+                            pct(&t["share"]),
+                            pct(&t["conversion_rate"]),
+                            t["conversion_lift"].as_f64().map(|l| format!("{l:.2}×")).unwrap_or_else(|| "–".into()),
+                            pct(&t["exit_rate"]),
+                            dur(&t["median_s_to_next_stage"]),
+                        ]
+                    })
+                    .collect();
+                table(&["touchpoint", "reach", "share", "conversion", "lift", "exit rate", "to next stage"], &rows);
+            }
+            println!();
+            println!("Pain points (significant after Benjamini–Hochberg), by customers they cost:");
+            let rows: Vec<Vec<String>> = arr(&r["pain_points"])
+                .iter()
+                .map(|p| {
+                    let test = |t: &Value| {
+                        if t.is_null() {
+                            "–".to_string()
+                        } else {
+                            format!("{} vs {} (q={:.1e})", pct(&t["rate"]), pct(&t["peer_rate"]), t["q"].as_f64().unwrap_or(1.0))
+                        }
+                    };
+                    vec![s(&p["touchpoint"]), s(&p["stage"]), s(&p["reach"]), num(&p["customers_lost"]), test(&p["churn"]), test(&p["conversion"])]
+                })
+                .collect();
+            table(&["touchpoint", "stage", "reach", "customers lost", "churn (with vs without)", "conversion (with vs without)"], &rows);
+        }
+        "churn" => {
+            println!(
+                "{} of {} customers churned ({}): {} by a churn signal, {} by silence.",
+                s(&r["churned"]),
+                s(&r["customers"]),
+                pct(&r["churn_rate"]),
+                s(&r["by_signal"]),
+                s(&r["by_silence"])
+            );
+            println!("Churn drivers — touchpoints over-represented in the last touchpoints before churn:");
+            let rows: Vec<Vec<String>> = arr(&r["drivers"])
+                .iter()
+                .filter(|d| d["driver"].as_bool().unwrap_or(false))
+                .map(|d| {
+                    vec![
+                        s(&d["touchpoint"]),
+                        pct(&d["churned_share"]),
+                        pct(&d["stayed_share"]),
+                        d["lift"].as_f64().map(|l| format!("{l:.2}×")).unwrap_or_else(|| "–".into()),
+                        format!("{:.1e}", d["q"].as_f64().unwrap_or(1.0)),
+                    ]
+                })
+                .collect();
+            table(&["touchpoint", "churned", "stayed", "lift", "q"], &rows);
+        }
+        "attribution" => {
+            println!(
+                "{} conversions of {} by {} journeys ({} converting); credit by {}:",
+                s(&r["conversions"]),
+                s(&r["goal"]),
+                s(&r["journeys"]),
+                s(&r["converting_journeys"]),
+                s(&r["by"])
+            );
+            let models: Vec<String> = arr(&r["models"]).iter().map(|m| s(&m["model"])).collect();
+            let mut header = vec!["key".to_string()];
+            header.extend(models.iter().cloned());
+            let rows: Vec<Vec<String>> = arr(&r["rows"])
+                .iter()
+                .map(|row| {
+                    let mut cells = vec![s(&row["key"])];
+                    cells.extend(models.iter().map(|m| num(&row["credits"][m]["credit"])));
+                    cells
+                })
+                .collect();
+            let h: Vec<&str> = header.iter().map(String::as_str).collect();
+            table(&h, &rows);
+            for m in arr(&r["models"]) {
+                println!("  {}: {}", s(&m["model"]), s(&m["method"]));
+            }
+        }
         _ => println!("{}", serde_json::to_string_pretty(r).unwrap_or_default()),
     }
-}
-
-#[allow(dead_code)]
-fn _use(v: &Value) -> String {
-    num(v)
 }

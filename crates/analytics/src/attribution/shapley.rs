@@ -20,6 +20,11 @@
 //! `φ_j = Σ_{T ∋ j} r(T) / |T|`; the kernel nevertheless evaluates the definition —
 //! [`ConversionGame::exact`] over all `2ⁿ` coalitions, [`ConversionGame::sampled`] by
 //! random permutations — and the tests use the closed form as one more check.
+//!
+//! A sample costs about `Σ_T min(|T|, (n + 1) / (|T| + 1))` steps over the distinct touch
+//! sets: 20 000 samples over 80 000 distinct sets of ~25 of 34 touchpoints (uniformly random
+//! 10 M-event data) take about 8 s on two cores, where the closed form would take
+//! milliseconds and have no sampling error.
 
 use rayon::prelude::*;
 
@@ -98,6 +103,19 @@ impl ConversionGame {
         const BLOCK: usize = 256;
         let n = self.players;
         let blocks = samples.div_ceil(BLOCK);
+        // A set's last member is found by walking the order backwards until a member turns
+        // up (about (n + 1) / (|T| + 1) steps, with at most 64 players: sets as bit masks)
+        // or by comparing its members' positions (|T| steps), whichever is shorter. Both
+        // kinds are kept in flat arrays for a tight loop.
+        let (mut masks, mut lists, mut members) = (Vec::new(), Vec::new(), Vec::new());
+        for (t, r) in &self.coalitions {
+            if n <= 64 && (n + 1) / (t.len() + 1) < t.len() {
+                masks.push((t.iter().fold(0u64, |m, &p| m | 1 << p), *r));
+            } else {
+                lists.push((members.len() as u32, t.len() as u32, *r));
+                members.extend_from_slice(t);
+            }
+        }
         let partial: Vec<(Vec<u64>, Vec<u128>)> = (0..blocks)
             .into_par_iter()
             .map(|b| {
@@ -113,7 +131,12 @@ impl ConversionGame {
                     for (i, &p) in order.iter().enumerate() {
                         position[p as usize] = i as u32;
                     }
-                    for (t, r) in &self.coalitions {
+                    for &(mask, r) in &masks {
+                        let last = *order.iter().rev().find(|&&p| mask >> p & 1 == 1).expect("a member");
+                        marginal[last as usize] += r;
+                    }
+                    for &(start, len, r) in &lists {
+                        let t = &members[start as usize..(start + len) as usize];
                         let last = t.iter().copied().max_by_key(|&p| position[p as usize]).expect("non-empty set");
                         marginal[last as usize] += r;
                     }
