@@ -33,9 +33,11 @@
 //!   [`Model::Markov2`] and [`Model::Markov3`] are the same with a state for each sequence of
 //!   the last 2 or 3 players (shorter at the start of a path); removing `x` sends every
 //!   transition into a state whose latest player is `x` to null.
-//! - **Shapley**: the conversion game of Zhao et al. (2018), see [`shapley`]: exact over
-//!   every coalition up to [`shapley::EXACT_MAX_PLAYERS`] players, otherwise estimated from
-//!   `shapley_samples` random permutations (reported as `sampled`, with standard errors).
+//! - **Shapley**: the conversion game of Zhao et al. (2018), see [`shapley`]. The game is a
+//!   sum of unanimity games, so its Shapley values have an exact closed form for any number
+//!   of players (each conversion's credit split equally over its touch set); the coalition
+//!   enumeration and the permutation sampler in [`shapley`] remain as cross-checks in the
+//!   tests. `shapley_samples` is accepted and unused.
 //!
 //! Heuristic credits are accumulated per conversion in fixed point (2⁻³² of a conversion),
 //! each conversion's shares summing to exactly one, so reports do not depend on how the
@@ -553,7 +555,7 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &AttributionQuery) -> Result<
         let game = shapley::ConversionGame { players: active.len(), coalitions };
         let value_empty = acc.direct as f64;
         let value_all = value_empty + game.coalitions.iter().map(|&(_, r)| r as f64).sum::<f64>();
-        let mut details = ShapleyDetails {
+        let details = ShapleyDetails {
             shapley_method: ShapleyMethod::Exact,
             players: active.len(),
             touch_sets: game.coalitions.len(),
@@ -563,37 +565,19 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &AttributionQuery) -> Result<
             value_all,
             value_empty,
         };
-        let values = match game.exact() {
-            Some(v) => v,
-            None => {
-                let est = game.sampled(q.shapley_samples, q.seed);
-                details.shapley_method = ShapleyMethod::Sampled;
-                details.samples = Some(est.samples);
-                details.seed = Some(q.seed);
-                for (i, &p) in active.iter().enumerate() {
-                    details.standard_errors.insert(players.keys[p].clone(), est.standard_errors[i]);
-                }
-                est.values
-            }
-        };
+        // The game is a sum of unanimity games (one per touch set), so its Shapley values
+        // have a closed form that is exact for any number of players.
+        let values = game.closed_form();
         let mut credits = vec![0.0; n];
         for (i, &p) in active.iter().enumerate() {
             credits[p] = values[i];
         }
         credit.insert(Model::Shapley, credits);
-        let method = match details.shapley_method {
-            ShapleyMethod::Exact => format!(
-                "exact Shapley values of the conversion game (Zhao et al. 2018) over all 2^{} coalitions",
-                active.len()
-            ),
-            ShapleyMethod::Sampled => format!(
-                "sampled: Shapley values of the conversion game (Zhao et al. 2018) estimated from {} random \
-                 permutations of {} players (seed {})",
-                q.shapley_samples,
-                active.len(),
-                q.seed
-            ),
-        };
+        let method = format!(
+            "exact Shapley values of the conversion game (Zhao et al. 2018) for {} players: each conversion's \
+             credit split equally over its touch set (closed form of a sum of unanimity games)",
+            active.len()
+        );
         summaries.insert(Model::Shapley, summary(Model::Shapley, method, value_empty));
         shapley_details = Some(details);
     }

@@ -356,6 +356,11 @@ impl Counts {
 struct Info {
     /// Column index (stages, then unclassified).
     col: u16,
+    /// Stage order for the time to the next stage: the column for a stage, 0 for the
+    /// unclassified column (so it never moves anyone on).
+    rank: u16,
+    /// It has a stage.
+    staged: bool,
     /// [`GOAL`] | [`SIGNAL`].
     flags: u8,
 }
@@ -366,6 +371,14 @@ const GOAL: u8 = 1;
 const SIGNAL: u8 = 2;
 /// Not seen in the current journey.
 const UNSEEN: u32 = u32::MAX;
+
+/// A key waiting for an event in a later stage.
+#[derive(Debug, Clone, Copy, Default)]
+struct Waiting {
+    stage: u32,
+    key: u32,
+    since: u32,
+}
 
 /// Per-chunk counts, durations and scratch. Keys: touchpoints `0..n`, columns `n..n + cols`.
 struct Acc {
@@ -382,12 +395,11 @@ struct Acc {
     some_before_goal_converted: u64,
     /// Per key, seconds to the next stage: one buffer per chunk, moved (not copied) on merge.
     durations: Vec<Vec<Vec<u32>>>,
-    // Scratch, reset after every journey.
+    // Scratch, reset after every journey. The two lists are written unconditionally
+    // (and only counted when the write is meant), so they hold every key plus one.
     first_pos: Vec<u32>,
-    first_t: Vec<u32>,
     touched: Vec<u32>,
-    /// `(stage, key)` waiting for an event in a later stage.
-    pending: Vec<(u32, u32)>,
+    pending: Vec<Waiting>,
 }
 
 impl Acc {
@@ -404,9 +416,8 @@ impl Acc {
             some_before_goal_converted: 0,
             durations: (0..keys).map(|_| vec![Vec::new()]).collect(),
             first_pos: vec![UNSEEN; keys],
-            first_t: vec![0; keys],
-            touched: Vec::new(),
-            pending: Vec::new(),
+            touched: vec![0; keys + 2],
+            pending: vec![Waiting::default(); keys + 2],
         }
     }
 
@@ -424,7 +435,7 @@ impl Acc {
         self
     }
 
-    fn add(&mut self, j: Journey<'_>, infos: &[Info], stages: usize, k: &Kernel) {
+    fn add(&mut self, j: Journey<'_>, infos: &[Info], k: &Kernel) {
         let len = observed_len(j.times, k.now_rel);
         if len == 0 {
             return;
@@ -433,10 +444,10 @@ impl Acc {
         let (times, tps) = (&j.times[..len], &j.touchpoints[..len]);
         let (mut first_signal, mut first_goal) = (len, len);
         // Locals, so the hot loop keeps them in registers.
-        let (first_pos, first_t, touched, pending) =
-            (&mut self.first_pos[..], &mut self.first_t[..], &mut self.touched, &mut self.pending);
+        let (first_pos, touched, pending) = (&mut self.first_pos[..], &mut self.touched[..], &mut self.pending[..]);
         let durations = &mut self.durations;
-        // The smallest stage with a pending key (u32::MAX: none).
+        let (mut seen, mut waiting) = (0usize, 0usize);
+        // The smallest stage with a waiting key (u32::MAX: none).
         let mut lowest = u32::MAX;
         for (i, (&tp, &t)) in tps.iter().zip(times).enumerate() {
             let Some(&info) = infos.get(tp as usize) else { continue };
@@ -448,39 +459,43 @@ impl Acc {
                     first_goal = i;
                 }
             }
-            let col = u32::from(info.col);
-            let staged = false && (col as usize) < stages;
-            if staged && col > lowest {
+            let rank = u32::from(info.rank);
+            if rank > lowest {
                 // Everything waiting in an earlier stage moves on now.
-                let mut rest = u32::MAX;
-                pending.retain(|&(s, key)| {
-                    if s < col {
-                        durations[key as usize][0].push(t - first_t[key as usize]);
-                        false
+                let mut kept = 0;
+                lowest = u32::MAX;
+                for w in 0..waiting {
+                    let x = pending[w];
+                    if x.stage < rank {
+                        durations[x.key as usize][0].push(t - x.since);
                     } else {
-                        rest = rest.min(s);
-                        true
-                    }
-                });
-                lowest = rest;
-            }
-            let tp = tp as usize;
-            if first_pos[tp] == UNSEEN {
-                // A column is entered at the first occurrence of one of its touchpoints.
-                for key in [tp, n + col as usize] {
-                    if first_pos[key] == UNSEEN {
-                        first_pos[key] = i as u32;
-                        touched.push(key as u32);
-                        if staged {
-                            first_t[key] = t;
-                            pending.push((col, key as u32));
-                            lowest = lowest.min(col);
-                        }
+                        pending[kept] = x;
+                        kept += 1;
+                        lowest = lowest.min(x.stage);
                     }
                 }
+                waiting = kept;
+            }
+            // First occurrences, without branches: a first event is either new for both
+            // the touchpoint and its column, or new for the touchpoint only.
+            let (tp, col) = (tp as usize, n + info.col as usize);
+            let (old, old_col) = (first_pos[tp], first_pos[col]);
+            let (new, new_col) = (old == UNSEEN, old_col == UNSEEN);
+            first_pos[tp] = old.min(i as u32);
+            first_pos[col] = old_col.min(i as u32);
+            touched[seen] = tp as u32;
+            seen += usize::from(new);
+            touched[seen] = col as u32;
+            seen += usize::from(new_col);
+            pending[waiting] = Waiting { stage: rank, key: tp as u32, since: t };
+            waiting += usize::from(new & info.staged);
+            pending[waiting] = Waiting { stage: rank, key: col as u32, since: t };
+            waiting += usize::from(new_col & info.staged);
+            if new & info.staged {
+                lowest = lowest.min(rank);
             }
         }
-        pending.clear();
+        let touched = &touched[..seen];
 
         let reason = churn_reason(first_signal < len, times[len - 1], k.now_rel, k.horizon_s);
         let churned = reason.is_some();
@@ -510,7 +525,7 @@ impl Acc {
                 self.counts[n + info.col as usize].exits += 1;
             }
         }
-        for &key in touched.iter() {
+        for &key in touched {
             let key = key as usize;
             let pos = first_pos[key] as usize;
             first_pos[key] = UNSEEN;
@@ -525,7 +540,6 @@ impl Acc {
                 c.churned += u64::from(churned);
             }
         }
-        touched.clear();
     }
 }
 
@@ -560,9 +574,14 @@ pub fn journey_map(
     let n = dict.touchpoints.len();
     let stages = dict.stages.len();
     let infos: Vec<Info> = (0..n)
-        .map(|i| Info {
-            col: dict.stage_index(i as Tp).unwrap_or(stages) as u16,
-            flags: if goal == Some(i as Tp) { GOAL } else { 0 } | if dict.touchpoints[i].churn { SIGNAL } else { 0 },
+        .map(|i| {
+            let stage = dict.stage_index(i as Tp);
+            Info {
+                col: stage.unwrap_or(stages) as u16,
+                rank: stage.unwrap_or(0) as u16,
+                staged: stage.is_some(),
+                flags: if goal == Some(i as Tp) { GOAL } else { 0 } | if dict.touchpoints[i].churn { SIGNAL } else { 0 },
+            }
         })
         .collect();
     let cols = stages + 1;
@@ -570,7 +589,7 @@ pub fn journey_map(
     let acc = set.fold(
         || Acc::new(n + cols),
         |mut acc, j| {
-            acc.add(j, &infos, stages, &kernel);
+            acc.add(j, &infos, &kernel);
             acc
         },
         Acc::merge,

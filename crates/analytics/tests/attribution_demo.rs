@@ -109,10 +109,8 @@ fn demo_data_gives_sane_attribution() {
     let checkout = r.markov[0].removal_effects["checkout"];
     assert!(checkout > 0.9, "checkout removal effect {checkout}");
     let s = r.shapley.as_ref().unwrap();
-    match s.shapley_method {
-        ShapleyMethod::Exact => assert!(s.players <= 16 && s.standard_errors.is_empty()),
-        ShapleyMethod::Sampled => assert_eq!(s.standard_errors.len(), s.players),
-    }
+    assert_eq!(s.shapley_method, ShapleyMethod::Exact);
+    assert!(s.standard_errors.is_empty());
 
     // By channel: at most 15 players, so Shapley is exact; the higher orders fit too.
     let by_channel = AttributionQuery { by: Grouping::Channel, models: Model::ALL.to_vec(), ..by_tp.clone() };
@@ -202,7 +200,7 @@ fn markov_by_channel_on_10m_events() {
     time("markov order 3 by channel", &orders(&[Model::Markov3]), 1);
     time("heuristics by channel", &orders(&Model::DEFAULT[..5]), 5);
     time("default models by channel", &base, 5);
-    // Above 16 players Shapley is sampled: 20 000 orders over every distinct touch set.
+    // Shapley by touchpoint is exact by the closed form, whatever the number of players.
     let r = time("default models by touchpoint", &AttributionQuery { by: Grouping::Touchpoint, ..base.clone() }, 1);
     if let Some(r) = r {
         println!("shapley by touchpoint: {:?}", r.models.last().unwrap().method);

@@ -383,9 +383,11 @@ proptest! {
         let exact = g.exact().unwrap();
         let brute = brute_force(&g);
         let closed = closed_form(&g);
+        let kernel = g.closed_form();
         for j in 0..n {
             prop_assert!((exact[j] - brute[j]).abs() < 1e-9, "player {}: {} vs {}", j, exact[j], brute[j]);
             prop_assert!((exact[j] - closed[j]).abs() < 1e-9);
+            prop_assert!((kernel[j] - brute[j]).abs() < 1e-9, "closed form, player {}: {} vs {}", j, kernel[j], brute[j]);
             prop_assert!(exact[j] >= 0.0);
         }
         // Efficiency: Σφ = v(N) − v(∅) (v(∅) = 0: empty touch sets are not in the game).
@@ -438,7 +440,7 @@ fn sampled_shapley_is_within_a_few_standard_errors_of_exact() {
 }
 
 #[test]
-fn large_games_are_sampled_and_reported_as_such() {
+fn large_games_are_exact_by_the_closed_form() {
     // 20 touchpoints, each journey a different pair of them: 20 Shapley players.
     let keys: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
     let mut touchpoints = vec![{
@@ -463,15 +465,14 @@ fn large_games_are_sampled_and_reported_as_such() {
     };
     let r = run(&set, &dict, &q).unwrap();
     let s = r.shapley.as_ref().unwrap();
-    assert!(s.players > EXACT_MAX_PLAYERS);
-    assert_eq!((s.shapley_method, s.samples, s.seed), (ShapleyMethod::Sampled, Some(4_000), Some(3)));
-    assert_eq!(s.standard_errors.len(), s.players);
-    assert!(r.models[0].method.starts_with("sampled"), "{}", r.models[0].method);
+    assert!(s.players > EXACT_MAX_PLAYERS, "more players than coalition enumeration handles");
+    assert_eq!((s.shapley_method, s.samples, s.seed), (ShapleyMethod::Exact, None, None));
+    assert!(s.standard_errors.is_empty());
+    assert!(r.models[0].method.starts_with("exact"), "{}", r.models[0].method);
     let json = serde_json::to_value(&r).unwrap();
-    assert_eq!(json["shapley"]["shapley_method"], "sampled");
-    // Sampled credits still add up exactly (every order hands out v(N)).
+    assert_eq!(json["shapley"]["shapley_method"], "exact");
     assert!((r.models[0].attributed - 60.0).abs() < 1e-9);
-    // Within a few standard errors of the closed form.
+    // Each conversion's credit is split equally over its touch set.
     let mut want: HashMap<String, f64> = HashMap::new();
     for c in 0..60i64 {
         let (a, b) = (c % 20, (c * 7 + 3) % 20);
@@ -481,8 +482,7 @@ fn large_games_are_sampled_and_reported_as_such() {
     }
     for row in &r.rows {
         let got = row.credits[&Model::Shapley].credit;
-        let se = s.standard_errors[&row.key];
-        assert!((got - want[&row.key]).abs() <= 4.0 * se + 1e-9, "{}: {got} ± {se} vs {}", row.key, want[&row.key]);
+        assert!((got - want[&row.key]).abs() <= 1e-9, "{}: {got} vs {}", row.key, want[&row.key]);
     }
 }
 

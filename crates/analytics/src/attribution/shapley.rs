@@ -54,6 +54,23 @@ pub struct ShapleyEstimate {
 }
 
 impl ConversionGame {
+    /// Exact Shapley values for any number of players. `v` is a sum of unanimity games
+    /// (one per touch set T, weighted by its conversions r(T)), and a unanimity game's
+    /// Shapley value gives each member of T an equal share: φ_j = Σ_{T∋j} r(T) / |T|.
+    pub fn closed_form(&self) -> Vec<f64> {
+        let mut phi = vec![0.0; self.players];
+        for (set, r) in &self.coalitions {
+            if set.is_empty() {
+                continue;
+            }
+            let each = *r as f64 / set.len() as f64;
+            for &p in set {
+                phi[p as usize] += each;
+            }
+        }
+        phi
+    }
+
     /// The worth `v(S)` of a coalition given by membership flags (`members.len() == players`),
     /// counting only the listed (non-empty) touch sets.
     pub fn value(&self, members: &[bool]) -> f64 {
