@@ -282,13 +282,14 @@ pub fn churn(set: &JourneySet, dict: &Dictionary, query: &ChurnQuery) -> ChurnRe
     let n = dict.touchpoints.len();
     let signal: Vec<bool> = dict.touchpoints.iter().map(|t| t.churn).collect();
     let now_rel = query.now_s.saturating_sub(set.epoch_s);
+    // Boxed: the accumulator moves through the fold once per journey.
     let acc = set.fold(
-        || Acc::new(n),
+        || Box::new(Acc::new(n)),
         |mut acc, j| {
             acc.add(j, &signal, query, now_rel);
             acc
         },
-        |a, b| a.merge(b, query.max_customer_ids),
+        |a, b| Box::new(a.merge(*b, query.max_customer_ids)),
     );
 
     let churned = acc.by_signal + acc.by_silence;

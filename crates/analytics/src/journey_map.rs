@@ -32,7 +32,7 @@
 //! * **time to the next stage**: from the customer's first event of it (the touchpoint,
 //!   or the stage column) to the next event whose stage is later in the stage order, in
 //!   seconds; the median over the customers who have such an event, with linear
-//!   interpolation ([`crate::stats::percentile_in_place`]). None for unclassified columns.
+//!   interpolation ([`crate::stats::percentile_in_place`]). None when unclassified.
 //!
 //! The **baseline** is the same numbers over all journeys: conversion = converted /
 //! journeys, churn = churned / journeys.
@@ -65,10 +65,13 @@
 //!
 //! # Cost
 //!
-//! One parallel pass over the journeys with per-chunk counters and scratch (no allocation
-//! per event or per customer); the only per-customer output is one `(key, seconds)` pair
-//! per touchpoint and column reached before a later stage, for the medians, which are then
-//! found by selection.
+//! One parallel pass over the journeys ([`JourneySet::fold`]) with per-chunk counters and
+//! scratch, no allocation per event or per customer. Per event: the touchpoint's column and
+//! flags, a first-occurrence check, and one comparison with the lowest stage that has a
+//! touchpoint waiting for a later stage. The only per-customer output is the seconds to
+//! the next stage of each touchpoint and column that reached one, kept per key; the
+//! medians are then found by selection, keys in parallel. About 50 ms of CPU for 10 M
+//! events of demo-shaped journeys (`tests/journey_map_bench.rs`).
 
 use crate::churn::{churn_reason, observed_len, ChurnReason, DEFAULT_ALPHA, DEFAULT_CHURN_HORIZON_S};
 use crate::journeys::{Dictionary, Journey, JourneySet, Tp};
@@ -356,11 +359,6 @@ impl Counts {
 struct Info {
     /// Column index (stages, then unclassified).
     col: u16,
-    /// Stage order for the time to the next stage: the column for a stage, 0 for the
-    /// unclassified column (so it never moves anyone on).
-    rank: u16,
-    /// It has a stage.
-    staged: bool,
     /// [`GOAL`] | [`SIGNAL`].
     flags: u8,
 }
@@ -371,14 +369,6 @@ const GOAL: u8 = 1;
 const SIGNAL: u8 = 2;
 /// Not seen in the current journey.
 const UNSEEN: u32 = u32::MAX;
-
-/// A key waiting for an event in a later stage.
-#[derive(Debug, Clone, Copy, Default)]
-struct Waiting {
-    stage: u32,
-    key: u32,
-    since: u32,
-}
 
 /// Per-chunk counts, durations and scratch. Keys: touchpoints `0..n`, columns `n..n + cols`.
 struct Acc {
@@ -395,11 +385,12 @@ struct Acc {
     some_before_goal_converted: u64,
     /// Per key, seconds to the next stage: one buffer per chunk, moved (not copied) on merge.
     durations: Vec<Vec<Vec<u32>>>,
-    // Scratch, reset after every journey. The two lists are written unconditionally
-    // (and only counted when the write is meant), so they hold every key plus one.
+    // Scratch, reset after every journey.
     first_pos: Vec<u32>,
+    first_t: Vec<u32>,
     touched: Vec<u32>,
-    pending: Vec<Waiting>,
+    /// `(stage, key)` waiting for an event in a later stage.
+    pending: Vec<(u32, u32)>,
 }
 
 impl Acc {
@@ -416,8 +407,9 @@ impl Acc {
             some_before_goal_converted: 0,
             durations: (0..keys).map(|_| vec![Vec::new()]).collect(),
             first_pos: vec![UNSEEN; keys],
-            touched: vec![0; keys + 2],
-            pending: vec![Waiting::default(); keys + 2],
+            first_t: vec![0; keys],
+            touched: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -435,7 +427,7 @@ impl Acc {
         self
     }
 
-    fn add(&mut self, j: Journey<'_>, infos: &[Info], k: &Kernel) {
+    fn add(&mut self, j: Journey<'_>, infos: &[Info], stages: usize, k: &Kernel) {
         let len = observed_len(j.times, k.now_rel);
         if len == 0 {
             return;
@@ -444,10 +436,10 @@ impl Acc {
         let (times, tps) = (&j.times[..len], &j.touchpoints[..len]);
         let (mut first_signal, mut first_goal) = (len, len);
         // Locals, so the hot loop keeps them in registers.
-        let (first_pos, touched, pending) = (&mut self.first_pos[..], &mut self.touched[..], &mut self.pending[..]);
+        let (first_pos, first_t, touched, pending) =
+            (&mut self.first_pos[..], &mut self.first_t[..], &mut self.touched, &mut self.pending);
         let durations = &mut self.durations;
-        let (mut seen, mut waiting) = (0usize, 0usize);
-        // The smallest stage with a waiting key (u32::MAX: none).
+        // The smallest stage with a pending key (u32::MAX: none).
         let mut lowest = u32::MAX;
         for (i, (&tp, &t)) in tps.iter().zip(times).enumerate() {
             let Some(&info) = infos.get(tp as usize) else { continue };
@@ -459,43 +451,39 @@ impl Acc {
                     first_goal = i;
                 }
             }
-            let rank = u32::from(info.rank);
-            if rank > lowest {
+            let col = u32::from(info.col);
+            let staged = (col as usize) < stages;
+            if staged && col > lowest {
                 // Everything waiting in an earlier stage moves on now.
-                let mut kept = 0;
-                lowest = u32::MAX;
-                for w in 0..waiting {
-                    let x = pending[w];
-                    if x.stage < rank {
-                        durations[x.key as usize][0].push(t - x.since);
+                let mut rest = u32::MAX;
+                pending.retain(|&(s, key)| {
+                    if s < col {
+                        durations[key as usize][0].push(t - first_t[key as usize]);
+                        false
                     } else {
-                        pending[kept] = x;
-                        kept += 1;
-                        lowest = lowest.min(x.stage);
+                        rest = rest.min(s);
+                        true
+                    }
+                });
+                lowest = rest;
+            }
+            let tp = tp as usize;
+            if first_pos[tp] == UNSEEN {
+                // A column is entered at the first occurrence of one of its touchpoints.
+                for key in [tp, n + col as usize] {
+                    if first_pos[key] == UNSEEN {
+                        first_pos[key] = i as u32;
+                        touched.push(key as u32);
+                        if staged {
+                            first_t[key] = t;
+                            pending.push((col, key as u32));
+                            lowest = lowest.min(col);
+                        }
                     }
                 }
-                waiting = kept;
-            }
-            // First occurrences, without branches: a first event is either new for both
-            // the touchpoint and its column, or new for the touchpoint only.
-            let (tp, col) = (tp as usize, n + info.col as usize);
-            let (old, old_col) = (first_pos[tp], first_pos[col]);
-            let (new, new_col) = (old == UNSEEN, old_col == UNSEEN);
-            first_pos[tp] = old.min(i as u32);
-            first_pos[col] = old_col.min(i as u32);
-            touched[seen] = tp as u32;
-            seen += usize::from(new);
-            touched[seen] = col as u32;
-            seen += usize::from(new_col);
-            pending[waiting] = Waiting { stage: rank, key: tp as u32, since: t };
-            waiting += usize::from(new & info.staged);
-            pending[waiting] = Waiting { stage: rank, key: col as u32, since: t };
-            waiting += usize::from(new_col & info.staged);
-            if new & info.staged {
-                lowest = lowest.min(rank);
             }
         }
-        let touched = &touched[..seen];
+        pending.clear();
 
         let reason = churn_reason(first_signal < len, times[len - 1], k.now_rel, k.horizon_s);
         let churned = reason.is_some();
@@ -525,7 +513,7 @@ impl Acc {
                 self.counts[n + info.col as usize].exits += 1;
             }
         }
-        for &key in touched {
+        for &key in touched.iter() {
             let key = key as usize;
             let pos = first_pos[key] as usize;
             first_pos[key] = UNSEEN;
@@ -540,6 +528,7 @@ impl Acc {
                 c.churned += u64::from(churned);
             }
         }
+        touched.clear();
     }
 }
 
@@ -574,25 +563,21 @@ pub fn journey_map(
     let n = dict.touchpoints.len();
     let stages = dict.stages.len();
     let infos: Vec<Info> = (0..n)
-        .map(|i| {
-            let stage = dict.stage_index(i as Tp);
-            Info {
-                col: stage.unwrap_or(stages) as u16,
-                rank: stage.unwrap_or(0) as u16,
-                staged: stage.is_some(),
-                flags: if goal == Some(i as Tp) { GOAL } else { 0 } | if dict.touchpoints[i].churn { SIGNAL } else { 0 },
-            }
+        .map(|i| Info {
+            col: dict.stage_index(i as Tp).unwrap_or(stages) as u16,
+            flags: if goal == Some(i as Tp) { GOAL } else { 0 } | if dict.touchpoints[i].churn { SIGNAL } else { 0 },
         })
         .collect();
     let cols = stages + 1;
     let kernel = Kernel { now_rel: query.now_s.saturating_sub(set.epoch_s), horizon_s: query.churn_horizon_s };
+    // Boxed: the accumulator moves through the fold once per journey.
     let acc = set.fold(
-        || Acc::new(n + cols),
+        || Box::new(Acc::new(n + cols)),
         |mut acc, j| {
-            acc.add(j, &infos, &kernel);
+            acc.add(j, &infos, stages, &kernel);
             acc
         },
-        Acc::merge,
+        |a, b| Box::new(a.merge(*b)),
     );
     let medians: Vec<(usize, Option<f64>)> = acc.durations.into_par_iter().map(median).collect();
 
@@ -623,10 +608,16 @@ pub fn journey_map(
         }
         let by_col = query.compare == Comparison::Stage && (info.col as usize) < stages;
         let col = &acc.counts[n + info.col as usize];
-        let (churn_n, churn_x) =
-            if by_col { (col.before_churn, col.churned) } else { (acc.some_before_churn, acc.some_before_churn_churned) };
-        let (goal_n, goal_x) =
-            if by_col { (col.before_goal, col.converted) } else { (acc.some_before_goal, acc.some_before_goal_converted) };
+        let (churn_n, churn_x) = if by_col {
+            (col.before_churn, col.churned)
+        } else {
+            (acc.some_before_churn, acc.some_before_churn_churned)
+        };
+        let (goal_n, goal_x) = if by_col {
+            (col.before_goal, col.converted)
+        } else {
+            (acc.some_before_goal, acc.some_before_goal_converted)
+        };
         let mut push = |churn: bool, x1: u64, n1: u64, x2: u64, n2: u64| {
             if n1 >= min.max(1) && n2 >= min.max(1) {
                 tests.push(Pending { tp, churn, x1, n1, x2, n2 });
@@ -715,13 +706,11 @@ pub fn journey_map(
             conversion_test: conversion_tests[tp].clone(),
             satisfaction: None,
         };
-        let adverse: Vec<(PainReason, f64)> = [
-            (PainReason::Churn, &stats.churn_test),
-            (PainReason::Conversion, &stats.conversion_test),
-        ]
-        .into_iter()
-        .filter_map(|(reason, t)| t.as_ref().filter(|t| t.adverse).map(|t| (reason, t.customers_lost)))
-        .collect();
+        let adverse: Vec<(PainReason, f64)> =
+            [(PainReason::Churn, &stats.churn_test), (PainReason::Conversion, &stats.conversion_test)]
+                .into_iter()
+                .filter_map(|(reason, t)| t.as_ref().filter(|t| t.adverse).map(|t| (reason, t.customers_lost)))
+                .collect();
         if !adverse.is_empty() {
             pain_points.push(PainPoint {
                 touchpoint: stats.key.clone(),

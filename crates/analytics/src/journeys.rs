@@ -174,6 +174,55 @@ impl JourneySet {
             .reduce(&identity, &reduce)
     }
 
+    /// The set as bytes (little-endian columns behind a small header), to persist it.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + self.resident_bytes());
+        out.extend_from_slice(b"TPJS");
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&self.epoch_s.to_le_bytes());
+        out.extend_from_slice(&(self.customers.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.times.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.offsets.len() as u64).to_le_bytes());
+        self.customers.iter().for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
+        self.offsets.iter().for_each(|o| out.extend_from_slice(&o.to_le_bytes()));
+        self.times.iter().for_each(|t| out.extend_from_slice(&t.to_le_bytes()));
+        self.touchpoints.iter().for_each(|t| out.extend_from_slice(&t.to_le_bytes()));
+        out
+    }
+
+    /// Read a set written by [`JourneySet::to_bytes`], checking its shape.
+    pub fn from_bytes(b: &[u8]) -> Result<JourneySet, String> {
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Result<&[u8], String> {
+            let s = b.get(at..at + n).ok_or("the journey file is cut short")?;
+            at += n;
+            Ok(s)
+        };
+        if take(4)? != b"TPJS" {
+            return Err("not a journey file".into());
+        }
+        let version = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes"));
+        if version != 1 {
+            return Err(format!("journey file version {version} is not supported"));
+        }
+        let epoch_s = i64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
+        let nc = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes")) as usize;
+        let ne = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes")) as usize;
+        let no = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes")) as usize;
+        if no != nc + 1 && !(nc == 0 && no == 0) {
+            return Err("the journey file's offsets do not match its customers".into());
+        }
+        let customers = take(nc * 8)?.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8"))).collect();
+        let offsets: Vec<u32> =
+            take(no * 4)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4"))).collect();
+        let times = take(ne * 4)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4"))).collect();
+        let touchpoints = take(ne * 2)?.chunks_exact(2).map(|c| u16::from_le_bytes(c.try_into().expect("2"))).collect();
+        if offsets.last().is_some_and(|&l| l as usize != ne) || offsets.windows(2).any(|w| w[0] > w[1]) {
+            return Err("the journey file's offsets are inconsistent".into());
+        }
+        Ok(JourneySet { epoch_s, customers, offsets, times, touchpoints })
+    }
+
     /// Bytes held by the columns.
     pub fn resident_bytes(&self) -> usize {
         self.customers.len() * 8 + self.offsets.len() * 4 + self.times.len() * 4 + self.touchpoints.len() * 2
@@ -196,6 +245,16 @@ mod tests {
         let total = set.fold(|| 0usize, |n, j| n + j.len(), |a, b| a + b);
         assert_eq!(total, 6);
         assert!(JourneySet::from_events(0, []).iter().next().is_none());
+    }
+
+    #[test]
+    fn bytes_round_trip_and_damage_is_detected() {
+        for set in [JourneySet::from_events(7, [(3, 9, 1), (1, 8, 2), (3, 10, 0)]), JourneySet::from_events(0, [])] {
+            let b = set.to_bytes();
+            assert_eq!(JourneySet::from_bytes(&b).unwrap(), set);
+            assert!(JourneySet::from_bytes(&b[..b.len() - 1]).is_err() || set.event_count() == 0);
+        }
+        assert!(JourneySet::from_bytes(b"nope").is_err());
     }
 
     #[test]

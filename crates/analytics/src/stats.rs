@@ -15,8 +15,8 @@
 //!   and [`t_quantile`] stay accurate to about 1e-12 relative even for large degrees of
 //!   freedom.
 //!
-//! Every function is pure and cheap; none allocates except [`benjamini_hochberg`] (its
-//! output) and [`mean_t_interval`] (nothing; two passes over the input).
+//! Every function is pure and cheap; none allocates except [`benjamini_hochberg`] (for
+//! its output and the sort order).
 
 use serde::{Deserialize, Serialize};
 

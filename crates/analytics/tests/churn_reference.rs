@@ -92,6 +92,10 @@ fn golden_churn() {
     // The id list is capped, keeping the smallest ids.
     let r = churn(&set, &dict, &ChurnQuery { max_customer_ids: 2, ..q.clone() });
     assert_eq!(r.churned_customers, vec![1, 2]);
+    // The query is a plan: JSON with defaults.
+    let parsed: ChurnQuery = serde_json::from_str(r#"{"now_s": 1000, "last_k": 2}"#).unwrap();
+    assert_eq!(parsed, ChurnQuery { last_k: 2, ..ChurnQuery::new(1000) });
+    assert!(serde_json::to_string(&r).is_ok());
     // Now before the epoch: nobody.
     let r = churn(&set, &dict, &ChurnQuery::new(-1));
     assert_eq!((r.customers, r.churned, r.churn_rate), (0, 0, 0.0));

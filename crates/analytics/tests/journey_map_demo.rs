@@ -213,19 +213,26 @@ fn pain_points_across_seeds_and_sizes() {
     for (events, seed) in [(150_000, 1), (150_000, 7), (150_000, 42), (150_000, 2026), (1_000_000, 7)] {
         let d = build(events, seed);
         let map = journey_map(&d.set, &d.dict, &JourneyMapQuery::new(d.now_s)).unwrap();
-        let top: Vec<(&str, f64)> = map
+        let top: Vec<String> = map
             .pain_points
             .iter()
             .take(6)
-            .map(|p| (p.touchpoint.as_str(), (p.customers_lost * 10.0).round() / 10.0))
+            .map(|p| {
+                let t = if p.reasons[0] == PainReason::Churn { &p.churn } else { &p.conversion };
+                let t = t.as_ref().expect("an adverse test");
+                let (rate, peers) = (t.rate, t.peer_rate);
+                format!(
+                    "{} {:?}: {rate:.3} of {} vs {peers:.3} of {}, lost {:.1}",
+                    p.touchpoint, p.reasons, t.customers, t.peers, p.customers_lost
+                )
+            })
             .collect();
         let q = ChurnQuery { min_customers: 20, ..ChurnQuery::new(d.now_s) };
         let ch = churn(&d.set, &d.dict, &q);
         let drivers: Vec<&str> =
             ch.drivers.iter().filter(|x| x.driver).take(6).map(|x| x.touchpoint.as_str()).collect();
-        eprintln!(
-            "{events} events, seed {seed}: {} customers\n  pain points {top:?}\n  drivers {drivers:?}",
-            d.set.customer_count()
-        );
+        eprintln!("{events} events, seed {seed}: {} customers", d.set.customer_count());
+        top.iter().for_each(|t| eprintln!("  pain point {t}"));
+        eprintln!("  churn drivers {drivers:?}");
     }
 }

@@ -168,6 +168,11 @@ fn golden_journey_map() {
     assert!(
         journey_map(&set, &dict, &JourneyMapQuery { goal: Some("nope".into()), ..JourneyMapQuery::new(0) }).is_err()
     );
+    // The query is a plan: JSON with defaults, and the report serializes.
+    let parsed: JourneyMapQuery = serde_json::from_str(r#"{"now_s": 1000}"#).unwrap();
+    assert_eq!(parsed, JourneyMapQuery::new(1000));
+    assert_eq!(parsed.churn_horizon_s, 90 * 86_400);
+    assert!(serde_json::to_string(&journey_map(&set, &dict, &parsed).unwrap()).unwrap().contains("\"emotion_curve\""));
     // Before the epoch nothing is observed.
     let r = journey_map(&set, &dict, &JourneyMapQuery::new(-5)).unwrap();
     assert_eq!(r.baseline.journeys, 0);
@@ -285,8 +290,7 @@ fn reference(set: &JourneySet, dict: &Dictionary, goal: Option<Tp>, now_s: i64, 
         if fg > 0 {
             r.any_before_goal.insert(c);
         }
-        for i in 0..ev.len() {
-            let tp = ev[i].1;
+        for (i, &(_, tp)) in ev.iter().enumerate() {
             if !known(tp) {
                 continue;
             }

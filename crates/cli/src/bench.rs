@@ -236,7 +236,7 @@ async fn import(events: usize, json: bool) -> Result<()> {
     let server = Server::open(config).await?;
     let (project, _, _) = crate::admin::create_project(&*server.state().store, "bench", &brand_catalog()).await?;
     let s = crate::import::import_with(&server.state().writer, project.id, &file, false).await?;
-    drop(server);
+    server.close().await?;
     let ours = s.seconds;
 
     eprintln!("DuckDB read_json_auto into a database file…");

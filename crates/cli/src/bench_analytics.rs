@@ -31,7 +31,7 @@ pub fn journeys(events: usize, seed: u64) -> (JourneySet, Dictionary) {
         dict.touchpoints.iter().enumerate().map(|(i, t)| (t.key.as_str(), i as Tp)).collect();
     let classifier = Classifier::new(catalog.rules.clone());
     let cfg = GenConfig::for_events(events, seed);
-    let generator = Generator::new(cfg.clone());
+    let generator = Generator::new(cfg);
     let cx = ParseContext { received_at: cfg.end_ms + 86_400_000, ..Default::default() };
     let limits = Limits::default();
     let points: Vec<(i64, i64, Tp)> = (0..cfg.customers)

@@ -171,6 +171,9 @@ pub async fn run(a: DemoArgs) -> Result<()> {
             println!("Press Ctrl-C to stop.");
         }
     }
+    // The server's own state must be the last handle on its writer, or stopping would wait
+    // for this one forever.
+    drop(state);
     match listener {
         Some(l) => {
             if a.json {
@@ -179,7 +182,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
             }
             server.serve(l, crate::shutdown_signal()).await?;
         }
-        None => drop(server),
+        None => server.close().await?,
     }
     Ok(())
 }

@@ -40,7 +40,7 @@ pub struct ExportArgs {
 
 enum Sink<W: Write> {
     Ndjson(W),
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
 }
 
 const CSV_HEADER: [&str; 12] = [
@@ -73,7 +73,7 @@ pub async fn run(a: ExportArgs) -> Result<()> {
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
             w.write_record(CSV_HEADER)?;
-            Sink::Csv(w)
+            Sink::Csv(Box::new(w))
         }
     };
     let mut after = 0;

@@ -123,7 +123,7 @@ pub async fn run(a: ImportArgs) -> Result<()> {
     } else {
         print_summary(&summary, &project.name);
     }
-    drop(server);
+    server.close().await?;
     Ok(())
 }
 
@@ -413,7 +413,8 @@ pub fn csv_mapping(headers: &[String], columns: &[String]) -> Result<CsvMapping>
             },
         }
     }
-    let guesses: [(&[&str], fn(&mut CsvMapping) -> &mut Option<usize>); 6] = [
+    type Slot = fn(&mut CsvMapping) -> &mut Option<usize>;
+    let guesses: [(&[&str], Slot); 6] = [
         (
             &[
                 "user_id",

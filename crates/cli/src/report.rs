@@ -119,7 +119,12 @@ pub async fn run(a: ReportArgs) -> Result<()> {
     let store = crate::admin::open_shared(&a.common).await?;
     let project = crate::admin::find_project(&store, &a.project).await?;
     let started = std::time::Instant::now();
-    let (set, dict, _, _) = touchpoint_server::journeys::load(&store, project.id).await?;
+    let config = crate::load_config(&a.common, &Default::default())?;
+    let store: std::sync::Arc<dyn touchpoint_store::Store> = std::sync::Arc::new(store);
+    let journeys =
+        touchpoint_server::journeys::Journeys::open(store.clone(), Some(config.data_dir.join("journeys"))).await?;
+    let snap = journeys.index.snapshot(project.id).ok_or_else(|| msg("this project has no journeys yet"))?;
+    let (set, dict) = (snap.set.clone(), snap.dict.clone());
     let loaded = started.elapsed();
     // "Now" for churn and exits: the end of the data, so a demo generated in the past reads well.
     let now_s = set
@@ -138,7 +143,7 @@ pub async fn run(a: ReportArgs) -> Result<()> {
         max_groups: 10,
         query: query_of(&a, now_s)?,
     };
-    let traits = touchpoint_server::analytics::traits_for(&store, project.id, &plan).await?;
+    let traits = touchpoint_server::analytics::traits_for(&*store, project.id, &plan).await?;
     let t = std::time::Instant::now();
     let groups = plan::execute(&a.kind, &set, &dict, &plan, &traits).map_err(|e| msg(e.0))?;
     let took = t.elapsed();

@@ -147,7 +147,13 @@ pub fn print(kind: &str, r: &Value) {
             );
             for st in arr(&r["stages"]) {
                 println!();
-                println!("Stage {} — {} customers, conversion {}, churn {}", s(&st["key"]), s(&st["customers"]), pct(&st["conversion_rate"]), pct(&st["churn_rate"]));
+                println!(
+                    "Stage {} — {} customers, conversion {}, churn {}",
+                    s(&st["key"]),
+                    s(&st["customers"]),
+                    pct(&st["conversion_rate"]),
+                    pct(&st["churn_rate"])
+                );
                 let rows: Vec<Vec<String>> = arr(&st["touchpoints"])
                     .iter()
                     .map(|t| {
@@ -173,13 +179,35 @@ pub fn print(kind: &str, r: &Value) {
                         if t.is_null() {
                             "–".to_string()
                         } else {
-                            format!("{} vs {} (q={:.1e})", pct(&t["rate"]), pct(&t["peer_rate"]), t["q"].as_f64().unwrap_or(1.0))
+                            format!(
+                                "{} vs {} (q={:.1e})",
+                                pct(&t["rate"]),
+                                pct(&t["peer_rate"]),
+                                t["q"].as_f64().unwrap_or(1.0)
+                            )
                         }
                     };
-                    vec![s(&p["touchpoint"]), s(&p["stage"]), s(&p["reach"]), num(&p["customers_lost"]), test(&p["churn"]), test(&p["conversion"])]
+                    vec![
+                        s(&p["touchpoint"]),
+                        s(&p["stage"]),
+                        s(&p["reach"]),
+                        num(&p["customers_lost"]),
+                        test(&p["churn"]),
+                        test(&p["conversion"]),
+                    ]
                 })
                 .collect();
-            table(&["touchpoint", "stage", "reach", "customers lost", "churn (with vs without)", "conversion (with vs without)"], &rows);
+            table(
+                &[
+                    "touchpoint",
+                    "stage",
+                    "reach",
+                    "customers lost",
+                    "churn (with vs without)",
+                    "conversion (with vs without)",
+                ],
+                &rows,
+            );
         }
         "churn" => {
             println!(

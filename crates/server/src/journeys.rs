@@ -1,9 +1,17 @@
-//! The server's live journey index: loaded from the store at start-up, fed by the writer
-//! after every commit, folded into a new snapshot every 250 ms (so an acknowledged event is
-//! in every analysis within a second), and reloaded for a project whose touchpoints were
+//! The server's live journey index: loaded at start-up, fed by the writer after every
+//! commit, folded into a new snapshot every 250 ms (so an acknowledged event is in every
+//! analysis within a second), and reloaded for a project whose touchpoints were
 //! re-classified.
+//!
+//! Start-up reads each project's saved journey file (`journeys/<project>.tpj` in the data
+//! directory: the columns plus the last event id they hold) and replays only the events
+//! stored after it; without a usable file it scans the store. Files are written on clean
+//! shutdown, every few minutes while serving and after a reload, atomically (write, then
+//! rename); re-classification deletes a project's file. A lost or stale file costs time,
+//! never correctness: the store is the truth.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use touchpoint_analytics::index::{LiveIndex, Point, EPOCH_S};
 use touchpoint_analytics::{Dictionary, JourneySet, Tp};
@@ -13,6 +21,9 @@ use touchpoint_store::{now_ms, CommitBatch, Store, StoreError};
 
 /// How often the delta is folded in.
 pub const TICK: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Journey files are rewritten every this many ticks (5 minutes) while serving.
+const SAVE_EVERY_TICKS: u64 = 1200;
 
 #[derive(Default)]
 struct Incoming {
@@ -27,8 +38,10 @@ pub struct Journeys {
     pub index: LiveIndex,
     store: Arc<dyn Store>,
     incoming: Mutex<Incoming>,
-    /// Per project, the last event id the loaded snapshot already holds.
+    /// Per project, the last event id the snapshot already holds.
     loaded_upto: Mutex<HashMap<ProjectId, i64>>,
+    /// Where journey files live (None: not persisted).
+    dir: Option<PathBuf>,
     /// Serializes ticks and reloads.
     busy: tokio::sync::Mutex<()>,
 }
@@ -69,19 +82,107 @@ pub async fn load(
 }
 
 impl Journeys {
-    /// Load every project.
-    pub async fn open(store: Arc<dyn Store>) -> Result<Journeys, StoreError> {
+    /// Load every project, from its journey file in `dir` where there is a usable one.
+    pub async fn open(store: Arc<dyn Store>, dir: Option<PathBuf>) -> Result<Journeys, StoreError> {
+        if let Some(d) = &dir {
+            std::fs::create_dir_all(d)?;
+        }
         let j = Journeys {
             index: LiveIndex::new(),
             store,
             incoming: Mutex::default(),
             loaded_upto: Mutex::default(),
+            dir,
             busy: tokio::sync::Mutex::new(()),
         };
         for p in j.store.projects().await? {
-            j.reload_now(p.id).await?;
+            if !j.load_saved(p.id).await? {
+                j.reload_now(p.id).await?;
+                j.save(p.id)?;
+            }
         }
         Ok(j)
+    }
+
+    fn file(&self, project: ProjectId) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(format!("{project}.tpj")))
+    }
+
+    /// Load a project from its journey file and the events stored after it. False when
+    /// there is no usable file.
+    async fn load_saved(&self, project: ProjectId) -> Result<bool, StoreError> {
+        let Some(path) = self.file(project) else { return Ok(false) };
+        let Ok(bytes) = std::fs::read(&path) else { return Ok(false) };
+        let started = std::time::Instant::now();
+        let parsed = (|| -> Result<(i64, usize, JourneySet), String> {
+            let head = bytes.get(..16).ok_or("cut short")?;
+            let upto = i64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+            let n_tps = u64::from_le_bytes(head[8..16].try_into().expect("8 bytes")) as usize;
+            Ok((upto, n_tps, JourneySet::from_bytes(&bytes[16..])?))
+        })();
+        let (upto, n_tps, set) = match parsed {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(project, file = %path.display(), error = %e, "journey file unusable; scanning the store");
+                return Ok(false);
+            }
+        };
+        let (dict, ids) = dictionary(&*self.store, project).await?;
+        if dict.touchpoints.len() < n_tps {
+            return Ok(false);
+        }
+        self.index.install(project, set, dict, ids, now_ms());
+        // Replay what was stored after the file, and every merge (old ones are no-ops).
+        let merges = self.store.merged_customers(project).await?;
+        let mut after = upto;
+        let mut replayed = 0;
+        loop {
+            let page = self.store.scan_points(project, after, 100_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.0;
+            let points: Vec<Point> = page
+                .iter()
+                .filter_map(|&(_, customer, ts, tp_id)| {
+                    Some(Point { customer, time_s: ts.div_euclid(1000), tp: self.index.tp_of(project, tp_id)? })
+                })
+                .collect();
+            replayed += points.len();
+            self.index.add(project, &points, &[]);
+        }
+        self.index.add(project, &[], &merges);
+        self.index.compact(now_ms());
+        self.loaded_upto.lock().expect("lock").insert(project, after);
+        tracing::info!(
+            project,
+            replayed,
+            ms = started.elapsed().as_millis() as u64,
+            "journey index loaded from its file"
+        );
+        Ok(true)
+    }
+
+    /// Write a project's journey file.
+    pub fn save(&self, project: ProjectId) -> Result<(), StoreError> {
+        let (Some(path), Some(snap)) = (self.file(project), self.index.snapshot(project)) else { return Ok(()) };
+        let upto = self.loaded_upto.lock().expect("lock").get(&project).copied().unwrap_or(0);
+        let mut bytes = Vec::with_capacity(16 + snap.set.resident_bytes() + 64);
+        bytes.extend_from_slice(&upto.to_le_bytes());
+        bytes.extend_from_slice(&(snap.dict.touchpoints.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&snap.set.to_bytes());
+        let tmp = path.with_extension("tpj.tmp");
+        std::fs::write(&tmp, &bytes)?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(())
+    }
+
+    /// Fold what arrived and write every project's journey file.
+    pub async fn save_all(&self) -> Result<(), StoreError> {
+        self.tick().await?;
+        let _busy = self.busy.lock().await;
+        for p in self.store.projects().await? {
+            self.save(p.id)?;
+        }
+        Ok(())
     }
 
     async fn reload_now(&self, project: ProjectId) -> Result<(), StoreError> {
@@ -103,7 +204,11 @@ impl Journeys {
     /// Reload a project from the store (after its events were re-classified).
     pub async fn reload(&self, project: ProjectId) -> Result<(), StoreError> {
         let _busy = self.busy.lock().await;
-        self.reload_now(project).await
+        if let Some(f) = self.file(project) {
+            let _ = std::fs::remove_file(f);
+        }
+        self.reload_now(project).await?;
+        self.save(project)
     }
 
     /// Re-read a project's touchpoints (names, stages, flags changed or added).
@@ -137,6 +242,11 @@ impl Journeys {
             if upto.get(&project).is_some_and(|&u| id <= u) {
                 continue;
             }
+            {
+                let mut up = self.loaded_upto.lock().expect("lock");
+                let e = up.entry(project).or_insert(0);
+                *e = (*e).max(id);
+            }
             let tp = match self.index.tp_of(project, tp_id) {
                 Some(tp) => tp,
                 None => {
@@ -166,9 +276,12 @@ impl Journeys {
         tokio::spawn(async move {
             let mut every = tokio::time::interval(TICK);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut n: u64 = 0;
             loop {
                 every.tick().await;
-                if let Err(e) = me.tick().await {
+                n += 1;
+                let r = if n.is_multiple_of(SAVE_EVERY_TICKS) { me.save_all().await } else { me.tick().await.map(|_| ()) };
+                if let Err(e) = r {
                     tracing::error!(error = %e, "journey index update failed");
                 }
             }

@@ -82,7 +82,7 @@ impl Server {
 
     /// Start the writer on a store that is already open.
     pub async fn with_store(config: Config, store: Arc<dyn Store>) -> Result<Server, ServerError> {
-        let journeys = Arc::new(journeys::Journeys::open(store.clone()).await?);
+        let journeys = Arc::new(journeys::Journeys::open(store.clone(), Some(config.data_dir.join("journeys"))).await?);
         let (writer, writer_task) = Writer::start(
             store.clone(),
             WriterConfig { queue_events: config.queue_events, max_group_events: config.max_group_events },
@@ -115,10 +115,19 @@ impl Server {
     ) -> Result<(), ServerError> {
         let app = router(self.state.clone());
         axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        self.close().await
+    }
+
+    /// Stop without serving (after an import or a demo load): finish queued writes, then
+    /// write the journey files so the next start is quick. Every clone of the state must
+    /// be dropped first: the writer stops when its last handle goes.
+    pub async fn close(self) -> Result<(), ServerError> {
         let Server { state, writer_task, ticker } = self;
+        let journeys = state.journeys.clone();
         drop(state);
         let _ = writer_task.await;
         ticker.abort();
+        journeys.save_all().await?;
         Ok(())
     }
 }

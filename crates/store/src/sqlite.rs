@@ -460,7 +460,7 @@ impl EventStore for SqliteStore {
         let rows = match project {
             Some(p) => {
                 sqlx::query(&format!(
-                    "SELECT {EVENT_COLS} FROM events WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?"
+                    "SELECT {EVENT_COLS} FROM events WHERE +project_id = ? AND id > ? ORDER BY id LIMIT ?"
                 ))
                 .bind(p)
                 .bind(after_id)
@@ -508,9 +508,11 @@ impl EventStore for SqliteStore {
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<(i64, CustomerId, i64, i64)>> {
+        // `+project_id`: walk the rowid range; the (project_id, message_id) index would
+        // make SQLite read and sort the whole project for every page.
         Ok(sqlx::query_as(
             "SELECT id, customer_id, ts_ms, touchpoint_id FROM events
-             WHERE project_id = ? AND id > ? AND touchpoint_id IS NOT NULL ORDER BY id LIMIT ?",
+             WHERE +project_id = ? AND id > ? AND touchpoint_id IS NOT NULL ORDER BY id LIMIT ?",
         )
         .bind(project)
         .bind(after_id)
