@@ -280,7 +280,8 @@ impl Journeys {
             loop {
                 every.tick().await;
                 n += 1;
-                let r = if n.is_multiple_of(SAVE_EVERY_TICKS) { me.save_all().await } else { me.tick().await.map(|_| ()) };
+                let r =
+                    if n.is_multiple_of(SAVE_EVERY_TICKS) { me.save_all().await } else { me.tick().await.map(|_| ()) };
                 if let Err(e) = r {
                     tracing::error!(error = %e, "journey index update failed");
                 }
