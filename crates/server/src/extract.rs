@@ -4,19 +4,21 @@
 use crate::error::ApiError;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
-use axum::Json;
 use serde::de::DeserializeOwned;
 
-/// A JSON body.
+/// A JSON body, whatever the Content-Type says (`curl -d` sends a form type).
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(e) => Err(ApiError::invalid("invalid_json", None, e.body_text())),
-        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::invalid("invalid_body", None, e.body_text()))?;
+        let text = if bytes.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { &bytes[..] };
+        serde_json::from_slice(text)
+            .map(ApiJson)
+            .map_err(|e| ApiError::invalid("invalid_json", None, format!("the body is not a valid request: {e}")))
     }
 }
 

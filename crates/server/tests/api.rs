@@ -686,5 +686,16 @@ async fn analyses_see_acknowledged_events_and_reclassification() {
     assert!(v["error"]["message"].as_str().unwrap().contains("there are: journey-map, funnel"), "{v}");
     let (s, v) = app.send(reqwest::Method::POST, "/api/analytics/funnel", Some(&json!({"filtre": {}}))).await;
     assert_eq!(s, 400, "{v}");
+    // `curl -d` sends a form content type; the JSON body is read all the same.
+    let r = app
+        .client
+        .post(format!("{}/api/analytics/transitions", app.base))
+        .bearer_auth(&app.secret_key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("{\"query\":{\"top\":3}}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     app.stop().await;
 }
