@@ -44,13 +44,13 @@ pub const DEFAULT_LAST_K: usize = 3;
 /// The default number of churned customer ids listed.
 pub const DEFAULT_MAX_CUSTOMER_IDS: usize = 1000;
 
-fn default_horizon() -> i64 {
+pub(crate) fn default_horizon() -> i64 {
     DEFAULT_CHURN_HORIZON_S
 }
-fn default_alpha() -> f64 {
+pub(crate) fn default_alpha() -> f64 {
     DEFAULT_ALPHA
 }
-fn default_min_customers() -> usize {
+pub(crate) fn default_min_customers() -> usize {
     DEFAULT_MIN_CUSTOMERS
 }
 fn default_last_k() -> usize {

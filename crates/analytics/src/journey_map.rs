@@ -73,7 +73,11 @@
 //! medians are then found by selection, keys in parallel. About 50 ms of CPU for 10 M
 //! events of demo-shaped journeys (`tests/journey_map_bench.rs`).
 
-use crate::churn::{churn_reason, observed_len, ChurnReason, DEFAULT_ALPHA, DEFAULT_CHURN_HORIZON_S};
+pub use crate::churn::DEFAULT_MIN_CUSTOMERS;
+use crate::churn::{
+    churn_reason, default_alpha, default_horizon, default_min_customers, observed_len, ChurnReason, DEFAULT_ALPHA,
+    DEFAULT_CHURN_HORIZON_S,
+};
 use crate::journeys::{Dictionary, Journey, JourneySet, Tp};
 use crate::stats::{benjamini_hochberg, percentile_in_place, two_proportion_z};
 use rayon::prelude::*;
@@ -81,18 +85,6 @@ use serde::{Deserialize, Serialize};
 
 /// The key of the last column, for touchpoints without a (known) stage.
 pub const UNCLASSIFIED: &str = "unclassified";
-/// The default smallest group a pain-point test needs.
-pub const DEFAULT_MIN_CUSTOMERS: usize = 30;
-
-fn default_horizon() -> i64 {
-    DEFAULT_CHURN_HORIZON_S
-}
-fn default_alpha() -> f64 {
-    DEFAULT_ALPHA
-}
-fn default_min_customers() -> usize {
-    DEFAULT_MIN_CUSTOMERS
-}
 
 /// Whom a touchpoint's customers are compared with in the pain-point tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
