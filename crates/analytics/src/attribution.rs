@@ -35,9 +35,7 @@
 //!   transition into a state whose latest player is `x` to null.
 //! - **Shapley**: the conversion game of Zhao et al. (2018), see [`shapley`]. The game is a
 //!   sum of unanimity games, so its Shapley values have an exact closed form for any number
-//!   of players (each conversion's credit split equally over its touch set); the coalition
-//!   enumeration and the permutation sampler in [`shapley`] remain as cross-checks in the
-//!   tests. `shapley_samples` is accepted and unused.
+//!   of players: each conversion's credit split equally over its touch set.
 //!
 //! Heuristic credits are accumulated per conversion in fixed point (2⁻³² of a conversion),
 //! each conversion's shares summing to exactly one, so reports do not depend on how the
@@ -61,8 +59,6 @@ const DAY_S: i64 = 86_400;
 pub const DEFAULT_LOOKBACK_S: i64 = 30 * DAY_S;
 /// The default time-decay half-life: 7 days.
 pub const DEFAULT_HALF_LIFE_S: i64 = 7 * DAY_S;
-/// The default number of permutations for a sampled Shapley estimate.
-pub const DEFAULT_SHAPLEY_SAMPLES: usize = 20_000;
 /// The most transient states (start included) a Markov chain may have for the exact solve.
 /// Its cost grows with the cube of the states: about 0.2 s at 1 000 and 0.8 s at 1 500 on
 /// two cores. A first-order chain by channel has at most 16; a third-order one by channel
@@ -198,11 +194,6 @@ pub struct AttributionQuery {
     pub half_life_s: i64,
     /// The models to run (report columns in this order; repeats ignored).
     pub models: Vec<Model>,
-    /// Random permutations for the Shapley estimate above
-    /// [`shapley::EXACT_MAX_PLAYERS`] players.
-    pub shapley_samples: usize,
-    /// Seed of the Shapley permutations.
-    pub seed: u64,
 }
 
 impl Default for AttributionQuery {
@@ -214,8 +205,6 @@ impl Default for AttributionQuery {
             by: Grouping::Touchpoint,
             half_life_s: DEFAULT_HALF_LIFE_S,
             models: Model::DEFAULT.to_vec(),
-            shapley_samples: DEFAULT_SHAPLEY_SAMPLES,
-            seed: 0,
         }
     }
 }
@@ -253,16 +242,6 @@ pub struct ModelSummary {
     pub unattributed: f64,
 }
 
-/// How the Shapley values were obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ShapleyMethod {
-    /// Exactly, over every coalition.
-    Exact,
-    /// Estimated from random permutations.
-    Sampled,
-}
-
 /// Details of a Markov model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MarkovDetails {
@@ -287,18 +266,10 @@ pub struct MarkovDetails {
 /// Details of the Shapley model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShapleyDetails {
-    /// Exact or sampled.
-    pub shapley_method: ShapleyMethod,
     /// Players: touchpoints (or channels) in at least one converting touch set.
     pub players: usize,
     /// Distinct non-empty touch sets of conversions.
     pub touch_sets: usize,
-    /// Permutations drawn (sampled only).
-    pub samples: Option<usize>,
-    /// The seed used (sampled only).
-    pub seed: Option<u64>,
-    /// Standard error of each estimate, by key (sampled only; empty when exact).
-    pub standard_errors: BTreeMap<String, f64>,
     /// `v(N)`: conversions with at least one touch, plus `v(∅)`.
     pub value_all: f64,
     /// `v(∅)`: conversions without touches.
@@ -555,16 +526,8 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &AttributionQuery) -> Result<
         let game = shapley::ConversionGame { players: active.len(), coalitions };
         let value_empty = acc.direct as f64;
         let value_all = value_empty + game.coalitions.iter().map(|&(_, r)| r as f64).sum::<f64>();
-        let details = ShapleyDetails {
-            shapley_method: ShapleyMethod::Exact,
-            players: active.len(),
-            touch_sets: game.coalitions.len(),
-            samples: None,
-            seed: None,
-            standard_errors: BTreeMap::new(),
-            value_all,
-            value_empty,
-        };
+        let details =
+            ShapleyDetails { players: active.len(), touch_sets: game.coalitions.len(), value_all, value_empty };
         // The game is a sum of unanimity games (one per touch set), so its Shapley values
         // have a closed form that is exact for any number of players.
         let values = game.closed_form();
@@ -651,9 +614,6 @@ fn validate(q: &AttributionQuery, models: &[Model]) -> Result<(), AttributionErr
     }
     if q.half_life_s <= 0 {
         return bad("half_life_s", "the time-decay half-life must be at least one second");
-    }
-    if models.contains(&Model::Shapley) && q.shapley_samples < 2 {
-        return bad("shapley_samples", "a sampled Shapley estimate needs at least 2 permutations");
     }
     Ok(())
 }

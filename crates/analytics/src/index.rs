@@ -122,11 +122,6 @@ impl LiveIndex {
         Some(self.get(project)?.snapshot.read().expect("index lock").clone())
     }
 
-    /// Events waiting in a project's delta.
-    pub fn pending(&self, project: ProjectId) -> usize {
-        self.get(project).map(|p| p.delta.lock().expect("index lock").points.len()).unwrap_or(0)
-    }
-
     /// Fold every project's delta into a new snapshot. Returns the events folded in.
     pub fn compact(&self, now_ms: i64) -> usize {
         let projects: Vec<Arc<Project>> = self.projects.read().expect("index lock").values().cloned().collect();

@@ -21,6 +21,14 @@ pub struct Dictionary {
 }
 
 impl Dictionary {
+    /// The dictionary of a catalog: its touchpoints in order and its stage keys.
+    pub fn from_catalog(catalog: &touchpoint_core::Catalog) -> Dictionary {
+        Dictionary {
+            touchpoints: catalog.touchpoints.clone(),
+            stages: catalog.stages.iter().map(|s| s.key.clone()).collect(),
+        }
+    }
+
     /// The index of a touchpoint key.
     pub fn find(&self, key: &str) -> Option<Tp> {
         self.touchpoints.iter().position(|t| t.key == key).map(|i| i as Tp)

@@ -2,7 +2,7 @@
 //! query's defaults and errors in words.
 
 use touchpoint_analytics::attribution::{
-    run, AttributionError, AttributionQuery, AttributionReport, ConversionCount, Grouping, Model, ShapleyMethod,
+    run, AttributionError, AttributionQuery, AttributionReport, ConversionCount, Grouping, Model,
 };
 use touchpoint_analytics::{Dictionary, JourneySet};
 use touchpoint_core::{Channel, Touchpoint};
@@ -179,7 +179,7 @@ fn classic_three_paths() {
     assert_eq!(r.markov[0].transitions, 9);
     assert_eq!(r.markov[1].order, 2);
     let s = r.shapley.as_ref().unwrap();
-    assert_eq!((s.shapley_method, s.players, s.touch_sets), (ShapleyMethod::Exact, 3, 1));
+    assert_eq!((s.players, s.touch_sets), (3, 1));
     let cols: Vec<Model> = r.models.iter().map(|m| m.model).collect();
     assert_eq!(cols, Model::ALL.to_vec(), "columns in query order");
 }
@@ -415,7 +415,6 @@ fn the_query_has_defaults_and_rejects_unknown_fields() {
     assert_eq!(q, AttributionQuery::default());
     assert_eq!(q.lookback_s, 30 * DAY);
     assert_eq!(q.half_life_s, 7 * DAY);
-    assert_eq!(q.shapley_samples, 20_000);
     assert_eq!(q.conversions, ConversionCount::First);
     assert_eq!(q.by, Grouping::Touchpoint);
     assert_eq!(q.models, Model::DEFAULT.to_vec());
@@ -468,8 +467,6 @@ fn errors_are_in_words() {
     assert!(e.to_string().starts_with("lookback_s: "), "{e}");
     let e = err(&dict, q(&|q| q.models.clear()));
     assert!(e.to_string().starts_with("models: "), "{e}");
-    let e = err(&dict, q(&|q| q.shapley_samples = 1));
-    assert!(e.to_string().starts_with("shapley_samples: "), "{e}");
 
     let small = dictionary(&[("buy", Channel::Web)]);
     let e = err(&small, q(&|_| {}));

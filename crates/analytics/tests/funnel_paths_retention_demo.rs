@@ -9,61 +9,23 @@ use touchpoint_analytics::funnel::{self, FunnelMode, FunnelQuery};
 use touchpoint_analytics::paths::{self, SankeyNodeKind, SankeyQuery, TransitionsQuery};
 use touchpoint_analytics::retention::{self, RetentionQuery};
 use touchpoint_analytics::{Dictionary, JourneySet, Tp};
-use touchpoint_core::event::{Limits, ParseContext};
-use touchpoint_core::{Classifier, CustomerId, Event, Touchpoint};
-use touchpoint_gen::{brand_catalog, GenConfig, Generator, DEFAULT_DAYS, DEFAULT_END_MS};
+use touchpoint_core::CustomerId;
+use touchpoint_gen::{brand_catalog, BrandClassifier, GenConfig, Generator, DEFAULT_DAYS, DEFAULT_END_MS};
 
 const CUSTOMERS: usize = 2_000;
 
-/// Generate the demo customers, parse and classify every event, and build the journey set
-/// (customer `i` of the generator is customer id `i`). Built once for all tests here.
+/// Generate the demo customers, classify every event with the brand catalog, and build the
+/// journey set (customer `i` of the generator is customer id `i`). Built once for all tests.
 fn demo() -> &'static (JourneySet, Dictionary) {
     static DATA: OnceLock<(JourneySet, Dictionary)> = OnceLock::new();
     DATA.get_or_init(|| {
         let cfg = GenConfig { seed: 2026, customers: CUSTOMERS, end_ms: DEFAULT_END_MS, days: DEFAULT_DAYS };
         let gen = Generator::new(cfg);
-        let catalog = brand_catalog();
-        let classifier = Classifier::new(catalog.rules.clone());
-        let cx = ParseContext { received_at: cfg.end_ms + 86_400_000, ..Default::default() };
-        let mut dict = Dictionary {
-            touchpoints: catalog.touchpoints.clone(),
-            stages: catalog.stages.iter().map(|s| s.key.clone()).collect(),
-        };
-        let half = CUSTOMERS / 2;
-        let run = |range: std::ops::Range<usize>| {
-            range
-                .map(|i| {
-                    gen.customer(i)
-                        .into_iter()
-                        .filter_map(|v| {
-                            let ev = Event::parse(v, &cx, &Limits::default()).expect("generated events are valid");
-                            classifier.classify(&ev).map(|c| (ev.timestamp.div_euclid(1000), c.key))
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .collect::<Vec<_>>()
-        };
-        let classified: Vec<Vec<(i64, String)>> = std::thread::scope(|s| {
-            let first = s.spawn(|| run(0..half));
-            let mut rest = run(half..CUSTOMERS);
-            let mut all = first.join().expect("generator thread");
-            all.append(&mut rest);
-            all
-        });
-        let mut events = vec![];
-        for (i, evs) in classified.into_iter().enumerate() {
-            for (t, key) in evs {
-                let tp = match dict.find(&key) {
-                    Some(tp) => tp,
-                    None => {
-                        dict.touchpoints.push(Touchpoint::discovered(&key, &key, touchpoint_core::Channel::Other));
-                        (dict.touchpoints.len() - 1) as Tp
-                    }
-                };
-                events.push((i as CustomerId, t, tp));
-            }
-        }
-        (JourneySet::from_events(cfg.start_ms() / 1000, events), dict)
+        let classifier = BrandClassifier::new(&cfg);
+        let events: Vec<(CustomerId, i64, Tp)> = (0..CUSTOMERS)
+            .flat_map(|i| classifier.touchpoints(&gen, i).into_iter().map(move |(t, tp)| (i as CustomerId, t, tp)))
+            .collect();
+        (JourneySet::from_events(cfg.start_ms() / 1000, events), Dictionary::from_catalog(&brand_catalog()))
     })
 }
 

@@ -30,10 +30,7 @@ fn demo_shaped(events: usize, copies: i64) -> (JourneySet, Dictionary, i64) {
     let gen = Generator::new(cfg);
     let catalog = brand_catalog();
     let classifier = Classifier::new(catalog.rules.clone());
-    let dict = Dictionary {
-        touchpoints: catalog.touchpoints.clone(),
-        stages: catalog.stages.iter().map(|s| s.key.clone()).collect(),
-    };
+    let dict = Dictionary::from_catalog(&catalog);
     let cx = ParseContext { received_at: cfg.end_ms + DAY * 1000, ..Default::default() };
     // (anonymousId, userId, unix s, touchpoint) per event, customers in parallel.
     type Row = (Option<String>, Option<String>, i64, Option<Tp>);
@@ -74,10 +71,7 @@ fn demo_shaped(events: usize, copies: i64) -> (JourneySet, Dictionary, i64) {
 
 fn synthetic(customers: i64, per: u64) -> (JourneySet, Dictionary, i64) {
     let catalog = brand_catalog();
-    let dict = Dictionary {
-        touchpoints: catalog.touchpoints.clone(),
-        stages: catalog.stages.iter().map(|s| s.key.clone()).collect(),
-    };
+    let dict = Dictionary::from_catalog(&catalog);
     let by_stage: Vec<Vec<Tp>> = (0..dict.stages.len())
         .map(|s| (0..dict.touchpoints.len() as Tp).filter(|&t| dict.stage_index(t) == Some(s)).collect())
         .collect();

@@ -38,10 +38,7 @@ fn build(events: usize, seed: u64) -> Demo {
     let gen = Generator::new(cfg);
     let catalog = brand_catalog();
     let classifier = Classifier::new(catalog.rules.clone());
-    let dict = Dictionary {
-        touchpoints: catalog.touchpoints.clone(),
-        stages: catalog.stages.iter().map(|s| s.key.clone()).collect(),
-    };
+    let dict = Dictionary::from_catalog(&catalog);
     let cx = ParseContext { received_at: cfg.end_ms + 86_400_000, ..Default::default() };
     let limits = Limits::default();
     // Generate and parse on two threads (debug builds are slow).

@@ -15,40 +15,18 @@ use std::path::Path;
 use std::time::Instant;
 use touchpoint_analytics::index::EPOCH_S;
 use touchpoint_analytics::{attribution, funnel, journey_map, paths, retention, Dictionary, JourneySet, Tp};
-use touchpoint_core::catalog::Classifier;
-use touchpoint_core::event::ParseContext;
-use touchpoint_core::{Event, Limits};
-use touchpoint_gen::{brand_catalog, GenConfig, Generator};
+use touchpoint_gen::{brand_catalog, BrandClassifier, GenConfig, Generator};
 
 /// Build the demo brand's journeys straight from the generator, in parallel.
 pub fn journeys(events: usize, seed: u64) -> (JourneySet, Dictionary) {
-    let catalog = brand_catalog();
-    let dict = Dictionary {
-        touchpoints: catalog.touchpoints.clone(),
-        stages: catalog.stages.iter().map(|s| s.key.clone()).collect(),
-    };
-    let by_key: HashMap<&str, Tp> =
-        dict.touchpoints.iter().enumerate().map(|(i, t)| (t.key.as_str(), i as Tp)).collect();
-    let classifier = Classifier::new(catalog.rules.clone());
     let cfg = GenConfig::for_events(events, seed);
     let generator = Generator::new(cfg);
-    let cx = ParseContext { received_at: cfg.end_ms + 86_400_000, ..Default::default() };
-    let limits = Limits::default();
+    let classifier = BrandClassifier::new(&cfg);
     let points: Vec<(i64, i64, Tp)> = (0..cfg.customers)
         .into_par_iter()
-        .flat_map_iter(|i| {
-            generator
-                .customer(i)
-                .into_iter()
-                .filter_map(|v| Event::parse(v, &cx, &limits).ok())
-                .filter_map(|e| {
-                    let c = classifier.classify(&e)?;
-                    Some((i as i64, e.timestamp.div_euclid(1000), *by_key.get(c.key.as_str())?))
-                })
-                .collect::<Vec<_>>()
-        })
+        .flat_map_iter(|i| classifier.touchpoints(&generator, i).into_iter().map(move |(t, tp)| (i as i64, t, tp)))
         .collect();
-    (JourneySet::from_events(EPOCH_S, points), dict)
+    (JourneySet::from_events(EPOCH_S, points), Dictionary::from_catalog(&brand_catalog()))
 }
 
 fn write_csv(set: &JourneySet, dict: &Dictionary, path: &Path) -> Result<()> {

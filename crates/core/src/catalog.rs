@@ -358,13 +358,6 @@ fn domain_of_url(url: &str) -> Option<String> {
     (!host.is_empty()).then_some(host)
 }
 
-impl Condition {
-    /// Whether the facts satisfy this condition.
-    pub fn matches(&self, facts: &Facts<'_>) -> bool {
-        Compiled::new(self).matches(facts)
-    }
-}
-
 /// A condition with its value prepared once for matching many events: lowercased, split
 /// into alternatives, or read as a number.
 #[derive(Debug, Clone)]
@@ -428,13 +421,8 @@ impl Compiled {
 }
 
 impl Rule {
-    /// Whether an event (with its facts) matches this rule.
-    pub fn matches(&self, event: &Event, facts: &Facts<'_>) -> bool {
-        let conditions: Vec<Compiled> = self.conditions.iter().map(Compiled::new).collect();
-        self.matches_compiled(event, facts, &conditions)
-    }
-
-    fn matches_compiled(&self, event: &Event, facts: &Facts<'_>, conditions: &[Compiled]) -> bool {
+    /// Whether an event (with its facts) matches this rule, given its prepared conditions.
+    fn matches(&self, event: &Event, facts: &Facts<'_>, conditions: &[Compiled]) -> bool {
         if self.event_type.is_some_and(|t| t != event.kind) {
             return false;
         }
@@ -532,7 +520,7 @@ impl Classifier {
                 (None, None) => break,
             };
             let rule = &self.rules[next];
-            if rule.matches_compiled(event, &facts, &self.compiled[next]) {
+            if rule.matches(event, &facts, &self.compiled[next]) {
                 return Some(Classified { key: rule.touchpoint.clone(), discovered: None });
             }
         }

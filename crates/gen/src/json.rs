@@ -7,6 +7,7 @@
 //! escaped exactly as serde_json escapes them, and floats are written by serde_json itself.
 
 use serde_json::{Map, Value};
+pub(crate) use touchpoint_core::calendar::civil_from_days;
 
 /// A JSON sink that events are rendered into. Only objects are needed (no arrays).
 pub(crate) trait Out {
@@ -355,21 +356,6 @@ pub(crate) fn rfc3339_millis(ms: i64) -> [u8; 24] {
     put(&mut b, 17, 2, ss);
     put(&mut b, 20, 3, mss);
     b
-}
-
-/// Year, month and day of a day number counted from 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, proleptic Gregorian).
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

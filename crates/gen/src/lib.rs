@@ -27,12 +27,14 @@
 
 mod brand;
 mod catalog;
+mod classify;
 mod json;
 mod render;
 mod sim;
 
 pub use brand::BRAND_NAME;
 pub use catalog::{brand_catalog, events, PAIN_POINTS};
+pub use classify::BrandClassifier;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -166,11 +166,6 @@ impl Writer {
         &self.stats
     }
 
-    /// The store it writes to.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     fn weight(&self, sub: &Submission) -> u32 {
         (sub.events.len() + sub.failed.len()).clamp(1, self.capacity) as u32
     }
