@@ -551,8 +551,14 @@ pub struct Catalog {
 /// Priority at which the built-in default rules start.
 pub const DEFAULT_RULE_PRIORITY: i32 = 10_000;
 
+/// The track event a completed survey response is recorded as in the customer's journey.
+pub const SURVEY_EVENT: &str = "Survey Answered";
+/// The touchpoint survey responses map to by default.
+pub const SURVEY_TOUCHPOINT: &str = "survey-answered";
+
 /// The catalog a new project starts with: the default stages, touchpoints for the common
 /// cases and the rules that find them.
+
 pub fn default_catalog() -> Catalog {
     use Channel::*;
     use TouchpointKind::*;
@@ -646,6 +652,14 @@ pub fn default_catalog() -> Catalog {
             "service",
             "customer-service",
         ),
+        tp(
+            SURVEY_TOUCHPOINT,
+            Localized::new("Survey answered", "Vyplněný dotazník", "Wypełniona ankieta"),
+            Survey,
+            Direct,
+            "advocacy",
+            "customer-service",
+        ),
     ];
     let mut order = tp(
         "order-completed",
@@ -684,6 +698,14 @@ pub fn default_catalog() -> Catalog {
         page_rule(102, "help-center", Field::Path, Op::Prefix, "/napoveda"),
         page_rule(103, "help-center", Field::Path, Op::Prefix, "/pomoc"),
         page_rule(110, "blog", Field::Path, Op::Prefix, "/blog"),
+        Rule {
+            id: 0,
+            priority: DEFAULT_RULE_PRIORITY + 190,
+            touchpoint: SURVEY_TOUCHPOINT.into(),
+            event_type: Some(EventType::Track),
+            event_name: Some(SURVEY_EVENT.into()),
+            conditions: vec![],
+        },
         Rule {
             id: 0,
             priority: DEFAULT_RULE_PRIORITY + 200,

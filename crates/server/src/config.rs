@@ -32,6 +32,11 @@ pub struct Config {
     pub max_group_events: usize,
     /// SQLite page cache, in MiB.
     pub cache_mib: i64,
+    /// The address customers reach this server at, for survey links
+    /// (`https://feedback.example.com`); empty: the request's Host.
+    pub public_url: String,
+    /// Survey form submissions each client address may make per minute (0: no limit).
+    pub survey_posts_per_minute: f64,
 }
 
 impl Default for Config {
@@ -48,6 +53,8 @@ impl Default for Config {
             queue_events: 200_000,
             max_group_events: 20_000,
             cache_mib: 256,
+            public_url: String::new(),
+            survey_posts_per_minute: 30.0,
         }
     }
 }

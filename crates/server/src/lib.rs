@@ -15,8 +15,10 @@ pub mod extract;
 pub mod journeys;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod ratelimit;
 pub mod read;
+pub mod surveys;
 
 pub use config::Config;
 
@@ -48,6 +50,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::HttpMetrics>,
     /// The live journey index.
     pub journeys: Arc<journeys::Journeys>,
+    /// Survey form submissions per client address.
+    pub page_limiter: Arc<ratelimit::RateLimiter>,
 }
 
 /// A server whose store is open and whose writer runs, not yet serving.
@@ -94,6 +98,10 @@ impl Server {
             store,
             writer,
             limiter: Arc::new(ratelimit::RateLimiter::new(config.rate_limit, config.rate_burst)),
+            page_limiter: Arc::new(ratelimit::RateLimiter::new(
+                config.survey_posts_per_minute / 60.0,
+                config.survey_posts_per_minute,
+            )),
             config: Arc::new(config),
             keys: Arc::default(),
             metrics: Arc::default(),
@@ -114,7 +122,9 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let app = router(self.state.clone());
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await?;
         self.close().await
     }
 
@@ -167,6 +177,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/identity-conflicts", get(read::conflicts))
         .route("/api/volume", get(read::volume))
         .route("/api/analytics/{kind}", post(analytics::analyze))
+        .route("/api/surveys", get(surveys::list).post(surveys::create))
+        .route("/api/surveys/{key}", get(surveys::get_one).put(surveys::edit))
+        .route("/api/surveys/{key}/publish", post(surveys::publish))
+        .route("/api/surveys/{key}/close", post(surveys::close))
+        .route("/api/surveys/{key}/invitations", post(surveys::invitations))
+        .route("/api/surveys/{key}/responses", get(surveys::export).post(surveys::post_responses))
+        .route("/s/{token}", get(pages::invitation_page).post(pages::invitation_submit))
+        .route("/o/{public_id}", get(pages::open_page).post(pages::open_submit))
+        .route("/widget.js", get(pages::widget_js))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::metrics))

@@ -23,6 +23,8 @@ where
     failed_events(make().await).await;
     timelines(make().await).await;
     volumes_and_reclassification(make().await).await;
+    surveys_and_versions(make().await).await;
+    responses_once(make().await).await;
 }
 
 fn event(v: serde_json::Value) -> Event {
@@ -268,4 +270,113 @@ async fn volumes_and_reclassification(s: Arc<dyn Store>) {
     let as_tuples: Vec<_> = vol.iter().map(|v| (v.day, v.touchpoint_id, v.events)).collect();
     assert_eq!(as_tuples, vec![(day(0), 1, 1), (day(0), 7, 1), (day(1), 2, 1), (day(1), 7, 1)]);
     assert!(s.daily_volume(p, day(5), day(6)).await.unwrap().is_empty());
+}
+
+async fn surveys_and_versions(s: Arc<dyn Store>) {
+    use crate::listen::SurveyStatus;
+    let p = s.create_project("listening", &default_catalog()).await.unwrap();
+    let secret = s.project_secret(p.id).await.unwrap();
+    assert!(secret.len() >= 32, "a secret long enough to sign with");
+    assert_eq!(s.project_secret(p.id).await.unwrap(), secret, "the secret stays the same");
+    assert_ne!(s.project_secret(p.id + 1).await.unwrap(), secret, "each project has its own");
+
+    let v1 = json!({"title": {"en": "One"}});
+    let survey = s.create_survey(p.id, "nps", &v1).await.unwrap();
+    assert_eq!((survey.version, survey.status, &survey.definition), (1, SurveyStatus::Draft, &v1));
+    assert!(matches!(s.create_survey(p.id, "nps", &v1).await, Err(StoreError::Exists(_))));
+    assert_eq!(s.survey_by_key(p.id, "nps").await.unwrap().unwrap().id, survey.id);
+    assert_eq!(s.survey_by_public_id(&survey.public_id).await.unwrap().unwrap().id, survey.id);
+    assert!(s.survey_by_public_id("nope").await.unwrap().is_none());
+
+    // A draft is edited in place; a live survey gets a new version and keeps the old one.
+    let v1b = json!({"title": {"en": "One, edited"}});
+    assert_eq!(s.update_survey(survey.id, &v1b).await.unwrap().version, 1);
+    s.set_survey_status(survey.id, SurveyStatus::Live).await.unwrap();
+    let v2 = json!({"title": {"en": "Two"}});
+    let live = s.update_survey(survey.id, &v2).await.unwrap();
+    assert_eq!((live.version, live.status, &live.definition), (2, SurveyStatus::Live, &v2));
+    assert_eq!(s.survey_versions(survey.id).await.unwrap(), vec![(1, v1b), (2, v2)]);
+    assert_eq!(s.set_survey_status(survey.id, SurveyStatus::Closed).await.unwrap().status, SurveyStatus::Closed);
+    assert!(matches!(s.set_survey_status(9999, SurveyStatus::Live).await, Err(StoreError::NotFound(_))));
+    assert_eq!(s.surveys(p.id).await.unwrap().len(), 1);
+
+    let b = crate::listen::BenchmarkRow {
+        source: "CHI 2024".into(),
+        metric: "nps".into(),
+        segment: "pharmacies".into(),
+        value: 41.0,
+        n: Some(120.0),
+        se: None,
+    };
+    assert_eq!(s.add_benchmarks(p.id, std::slice::from_ref(&b)).await.unwrap(), 1);
+    assert_eq!(s.benchmarks(p.id).await.unwrap(), vec![b]);
+}
+
+async fn responses_once(s: Arc<dyn Store>) {
+    use crate::listen::{NewInvitation, NewResponse, ResponseKey, SaveOutcome};
+    let p = s.create_project("answers", &default_catalog()).await.unwrap();
+    let survey = s.create_survey(p.id, "csat", &json!({})).await.unwrap();
+    let inv = NewInvitation { customer: "u1".into(), touchpoint: Some("delivery".into()), lang: Some("cs".into()), expires_ms: 5 };
+    let ids = s.create_invitations(p.id, survey.id, &[inv.clone(), inv.clone()]).await.unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(s.invitation(ids[0]).await.unwrap().unwrap().invitation, inv);
+    let r = |answers: serde_json::Value| NewResponse {
+        project_id: p.id,
+        survey_id: survey.id,
+        version: 1,
+        customer: Some("u1".into()),
+        touchpoint: Some("delivery".into()),
+        lang: Some("cs".into()),
+        answers,
+        dimensions: json!({}),
+        weight: 1.0,
+        source: "page".into(),
+        external_id: None,
+        at_ms: None,
+    };
+    let key = ResponseKey::Invitation(ids[0]);
+    // Page by page: partial answers are kept, then completed once.
+    let SaveOutcome::Saved(id) = s.save_answers(&key, &r(json!({"csat": {"score": 2}})), 1, false).await.unwrap() else {
+        panic!("a first page is saved")
+    };
+    let partial = s.response_by_key(survey.id, &key).await.unwrap().unwrap();
+    assert_eq!((partial.id, partial.complete, partial.page), (id, false, 1));
+    assert_eq!(partial.response.answers, json!({"csat": {"score": 2}}));
+    assert!(s.responses(p.id, Some(survey.id), true, 0, 10).await.unwrap().is_empty(), "partial is not complete");
+    let done = r(json!({"csat": {"score": 2}, "why": {"text": "late"}}));
+    assert_eq!(s.save_answers(&key, &done, 2, true).await.unwrap(), SaveOutcome::Completed(id));
+    assert_eq!(s.save_answers(&key, &r(json!({})), 2, true).await.unwrap(), SaveOutcome::AlreadyComplete(id));
+    let stored = s.response_by_key(survey.id, &key).await.unwrap().unwrap();
+    assert!(stored.complete && stored.completed_ms.is_some());
+    assert_eq!(stored.response.answers, done.answers, "a late second submit changes nothing");
+
+    // Two simultaneous submissions of one link: exactly one completes, one row exists.
+    let key2 = ResponseKey::Invitation(ids[1]);
+    let (five, one) = (r(json!({"csat": {"score": 5}})), r(json!({"csat": {"score": 1}})));
+    let (a, b) = tokio::join!(s.save_answers(&key2, &five, 1, true), s.save_answers(&key2, &one, 1, true));
+    let outcomes = [a.unwrap(), b.unwrap()];
+    let completed = outcomes.iter().filter(|o| matches!(o, SaveOutcome::Completed(_))).count();
+    let already = outcomes.iter().filter(|o| matches!(o, SaveOutcome::AlreadyComplete(_))).count();
+    assert_eq!((completed, already), (1, 1), "{outcomes:?}");
+
+    // Open links: one response per browser session.
+    let sess = ResponseKey::Session("browser-1".into());
+    assert!(matches!(s.save_answers(&sess, &r(json!({"csat": {"score": 4}})), 1, true).await.unwrap(), SaveOutcome::Completed(_)));
+    assert!(matches!(s.save_answers(&sess, &r(json!({})), 1, true).await.unwrap(), SaveOutcome::AlreadyComplete(_)));
+    assert!(s.response_by_key(survey.id, &ResponseKey::Session("other".into())).await.unwrap().is_none());
+
+    // Imported responses are deduplicated by their external id.
+    let mut imported = r(json!({"csat": {"score": 3}}));
+    imported.external_id = Some("crm-7".into());
+    imported.source = "import".into();
+    imported.at_ms = Some(1_700_000_000_000);
+    let first = s.insert_responses(&[imported.clone(), imported.clone()]).await.unwrap();
+    assert!(first[0].is_some() && first[1].is_none(), "{first:?}");
+    assert_eq!(s.insert_responses(&[imported]).await.unwrap(), vec![None]);
+    let all = s.responses(p.id, Some(survey.id), true, 0, 100).await.unwrap();
+    assert_eq!(all.len(), 4, "two invitations, one session, one import");
+    assert_eq!(all.iter().filter(|r| r.response.source == "import").count(), 1);
+    let imported = all.iter().find(|r| r.response.source == "import").unwrap();
+    assert_eq!(imported.completed_ms, Some(1_700_000_000_000));
+    assert_eq!(s.responses(p.id, Some(survey.id), true, all[1].id, 100).await.unwrap().len(), 2, "cursor");
 }

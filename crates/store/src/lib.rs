@@ -1,6 +1,7 @@
 //! Storage for Touchpoint, behind two traits: [`EventStore`] (raw events, failed events,
 //! volumes — the part that moves to ClickHouse at scale) and [`MetaStore`] (projects, keys,
-//! the touchpoint catalog, customers and identities — the part that moves to PostgreSQL).
+//! the touchpoint catalog, customers and identities — the part that moves to PostgreSQL)
+//! and [`ListenStore`] (surveys, invitations, responses; PostgreSQL too).
 //! [`Store`] joins them and adds the one write the ingest path makes per group commit.
 //!
 //! The embedded backend ([`sqlite::SqliteStore`]) keeps both in one SQLite file. Every
@@ -8,9 +9,13 @@
 //! writes events, so a backend never has to think about concurrent ingest.
 
 pub mod conformance;
+pub mod listen;
 pub mod migrate;
 pub mod sqlite;
+mod sqlite_listen;
 pub mod writer;
+
+pub use listen::ListenStore;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -318,9 +323,9 @@ pub trait MetaStore: Send + Sync {
     async fn conflicts(&self, project: ProjectId, limit: usize) -> Result<Vec<Conflict>>;
 }
 
-/// Both stores, and the write the ingest path makes per group commit.
+/// All stores, and the write the ingest path makes per group commit.
 #[async_trait]
-pub trait Store: EventStore + MetaStore {
+pub trait Store: EventStore + MetaStore + ListenStore {
     /// Write one group commit. A backend with both halves in one database does it in one
     /// transaction; the default writes the metadata first, then the events.
     async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {

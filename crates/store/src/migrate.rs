@@ -12,7 +12,10 @@ pub enum Dialect {
 }
 
 /// Every migration, in order: (version, name, SQL with placeholders).
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "listening", include_str!("../migrations/0002_listening.sql")),
+];
 
 /// A migration's SQL for a dialect.
 pub fn render(sql: &str, dialect: Dialect) -> String {

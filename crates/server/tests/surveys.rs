@@ -1,0 +1,453 @@
+//! Surveys end to end over HTTP on a real server: the admin API, invitation links (signed,
+//! expiring, single use, tamper-proof), the no-JavaScript survey pages with branching and
+//! partial answers, CSRF, open links with one response per browser, escaping of everything
+//! authors and respondents write, responses posted through the API, the CSV export and the
+//! response's place in the customer's journey.
+
+mod common;
+
+use common::{spawn_app, TestApp};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::{json, Value};
+
+/// A browser without JavaScript: keeps its one cookie, does not follow redirects.
+struct Browser {
+    client: reqwest::Client,
+    cookie: Option<String>,
+    lang: &'static str,
+    base: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp, lang: &'static str) -> Self {
+        let client = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+        Browser { client, cookie: None, lang, base: app.base.clone() }
+    }
+
+    fn url(&self, url: &str) -> String {
+        if url.starts_with('/') {
+            format!("{}{url}", self.base)
+        } else {
+            url.to_string()
+        }
+    }
+
+    fn keep_cookie(&mut self, r: &reqwest::Response) {
+        if let Some(c) = r.headers().get(SET_COOKIE) {
+            self.cookie = Some(c.to_str().unwrap().split(';').next().unwrap().to_string());
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> (u16, String) {
+        let mut req = self.client.get(self.url(url)).header("Accept-Language", self.lang);
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, c);
+        }
+        let r = req.send().await.unwrap();
+        self.keep_cookie(&r);
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Submit a form; returns the status and the redirect target or the page.
+    async fn post(&mut self, url: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let mut req = self
+            .client
+            .post(self.url(url))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Accept-Language", self.lang)
+            .body(body);
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, c);
+        }
+        let r = req.send().await.unwrap();
+        self.keep_cookie(&r);
+        let status = r.status().as_u16();
+        match r.headers().get(LOCATION) {
+            Some(l) => (status, l.to_str().unwrap().to_string()),
+            None => (status, r.text().await.unwrap()),
+        }
+    }
+}
+
+/// The value of a hidden field in a page.
+fn hidden(page: &str, name: &str) -> String {
+    let at = page.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no {name} in {page}"));
+    let rest = &page[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+/// The form's action.
+fn action(page: &str) -> String {
+    let at = page.find("action=\"").unwrap();
+    let rest = &page[at + 8..];
+    rest[..rest.find('"').unwrap()].replace("&amp;", "&").replace("&#x2f;", "/")
+}
+
+async fn admin(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = app.client.request(method, format!("{}{path}", app.base)).bearer_auth(&app.secret_key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// An NPS survey whose title and follow-up carry markup, published.
+async fn nps_survey(app: &TestApp) -> Value {
+    let (st, created) =
+        admin(app, reqwest::Method::POST, "/api/surveys", Some(json!({"key": "nps", "template": "nps", "trigger": "delivery"})))
+            .await;
+    assert_eq!(st, 200, "{created}");
+    let mut def = created["definition"].clone();
+    def["title"]["cs"] = json!("Jak se nám daří? <script>alert(1)</script>");
+    let (st, edited) = admin(app, reqwest::Method::PUT, "/api/surveys/nps", Some(def)).await;
+    assert_eq!(st, 200, "{edited}");
+    assert_eq!(edited["version"], 1, "a draft is edited in place");
+    let (st, live) = admin(app, reqwest::Method::POST, "/api/surveys/nps/publish", None).await;
+    assert_eq!((st, live["status"].as_str()), (200, Some("live")));
+    live
+}
+
+async fn invite(app: &TestApp, customers: Value) -> Vec<Value> {
+    let (st, links) =
+        admin(app, reqwest::Method::POST, "/api/surveys/nps/invitations", Some(json!({ "customers": customers }))).await;
+    assert_eq!(st, 200, "{links}");
+    links.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn an_invitation_in_czech_with_a_follow_up_ends_in_the_metrics_and_the_journey() {
+    let app = spawn_app().await;
+    nps_survey(&app).await;
+    let links = invite(&app, json!([{"customer": "jana", "touchpoint": "delivery", "lang": "cs"}])).await;
+    let url = links[0]["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with(&format!("{}/s/", app.base)), "{url}");
+
+    let mut b = Browser::new(&app, "en-US");
+    let (st, page) = b.get(&url).await;
+    assert_eq!(st, 200, "{page}");
+    assert!(page.contains("<html lang=\"cs\">"), "the invitation's language wins over Accept-Language");
+    assert!(page.contains("Jak pravděpodobně byste nás doporučili"), "{page}");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;"), "author markup is escaped: {page}");
+    assert!(!page.contains("<script>"), "no script on survey pages");
+    assert!(page.contains("type=\"radio\" name=\"q.nps\" value=\"10\""), "an 11-point scale of radios");
+
+    // Without the CSRF token the form is refused.
+    let (st, _) = b.post(&url, &[("_page", "0"), ("q.nps", "3")]).await;
+    assert_eq!(st, 403);
+    // Nothing chosen: the page comes back with the error in Czech.
+    let (st, again) = b.post(&action(&page), &[("_csrf", &hidden(&page, "_csrf")), ("_page", "0")]).await;
+    assert_eq!(st, 422);
+    assert!(again.contains("odpovězte prosím na tuto otázku"), "{again}");
+
+    // A detractor is asked what went wrong.
+    let (st, next) = b.post(&action(&page), &[("_csrf", &hidden(&page, "_csrf")), ("_page", "0"), ("q.nps", "3")]).await;
+    assert_eq!(st, 303, "{next}");
+    let (st, page2) = b.get(&format!("{}{}", app.base, next)).await;
+    assert_eq!(st, 200);
+    assert!(page2.contains("Co se nepovedlo?"), "{page2}");
+    assert!(!page2.contains("Co se vám líbilo nejvíc?"), "the promoters' follow-up is not shown");
+
+    // Partial answers are kept: a fresh browser on the same link resumes on page 2.
+    let mut other = Browser::new(&app, "cs");
+    let (_, resumed) = other.get(&url).await;
+    assert!(resumed.contains("Co se nepovedlo?"), "partial answers resume where they stopped");
+
+    let comment = "Kurýr nepřišel <b>vůbec</b> & =SUM(A1)";
+    let (st, done) = b
+        .post(&action(&page2), &[("_csrf", &hidden(&page2, "_csrf")), ("_page", "1"), ("q.wrong", comment)])
+        .await;
+    assert_eq!(st, 303, "{done}");
+    assert!(done.contains("done=1"));
+    let (st, thanks) = b.get(&format!("{}{}", app.base, done)).await;
+    assert_eq!(st, 200);
+    assert!(thanks.contains("Děkujeme"), "{thanks}");
+
+    // Used: the link now says so, in Czech, and a replayed submit changes nothing.
+    let (st, used) = b.get(&url).await;
+    assert_eq!(st, 410);
+    assert!(used.contains("už byl vyplněn"), "{used}");
+    let (st, _) =
+        b.post(&action(&page2), &[("_csrf", &hidden(&page2, "_csrf")), ("_page", "0"), ("q.nps", "10")]).await;
+    assert_eq!(st, 409);
+
+    // The stored response, and its export: the answer exactly, the cell made safe.
+    let (st, exported) = admin(&app, reqwest::Method::GET, "/api/surveys/nps/responses?format=json", None).await;
+    assert_eq!(st, 200);
+    let rows = exported.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{exported}");
+    assert_eq!(rows[0]["answers"], json!({"nps": {"score": 3}, "wrong": {"text": comment}}));
+    assert_eq!((rows[0]["customer"].as_str(), rows[0]["touchpoint"].as_str()), (Some("jana"), Some("delivery")));
+    let csv = app
+        .client
+        .get(format!("{}/api/surveys/nps/responses", app.base))
+        .bearer_auth(&app.secret_key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.lines().next().unwrap().contains("nps,wrong,best"), "{csv}");
+    assert!(csv.contains("Kurýr nepřišel <b>vůbec</b> & =SUM(A1)"), "text kept as written inside the cell: {csv}");
+
+    // The answer is a touchpoint in Jana's journey.
+    let mut found = false;
+    for _ in 0..50 {
+        let r = app
+            .client
+            .get(format!("{}/api/customers/lookup?user_id=jana", app.base))
+            .bearer_auth(&app.secret_key)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            let profile: Value = r.json().await.unwrap();
+            let id = profile["id"].as_i64().unwrap();
+            let tl: Value = app
+                .client
+                .get(format!("{}/api/customers/{id}/timeline", app.base))
+                .bearer_auth(&app.secret_key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let text = tl.to_string();
+            if text.contains("survey-answered") {
+                assert!(text.contains("\"score\":3") && text.contains("\"trigger\":\"delivery\""), "{text}");
+                found = true;
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(found, "the response is in the customer's timeline");
+}
+
+#[tokio::test]
+async fn tampered_expired_foreign_and_closed_links_get_a_clear_page() {
+    let app = spawn_app().await;
+    nps_survey(&app).await;
+    let links = invite(&app, json!([{"customer": "a", "lang": "pl"}, {"customer": "b"}])).await;
+    let url = links[0]["url"].as_str().unwrap();
+    let mut b = Browser::new(&app, "pl");
+
+    // Change one character of the signed part.
+    let (head, sig) = url.rsplit_once('.').unwrap();
+    let flipped = if sig.starts_with('A') { sig.replacen('A', "B", 1) } else { format!("A{}", &sig[1..]) };
+    let (st, page) = b.get(&format!("{head}.{flipped}")).await;
+    assert_eq!(st, 403);
+    assert!(page.contains("Link jest nieprawidłowy"), "{page}");
+    // Change the claims (another customer) but keep the signature.
+    let body_at = url.find("/s/").unwrap() + 3;
+    let (claims, sig) = url[body_at..].split_once('.').unwrap();
+    let mut decoded: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
+    )
+    .unwrap();
+    decoded["c"] = json!("mallory");
+    let forged = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, decoded.to_string());
+    let (st, _) = b.get(&format!("{}/s/{forged}.{sig}", app.base)).await;
+    assert_eq!(st, 403);
+    let (st, _) = b.get(&format!("{}/s/garbage", app.base)).await;
+    assert_eq!(st, 403);
+
+    // An expired link: signed by the server itself, with an expiry in the past.
+    let secret = touchpoint_store::ListenStore::project_secret(&*app.store, decoded["p"].as_i64().unwrap()).await.unwrap();
+    let mut claims: touchpoint_listen::invite::Claims = serde_json::from_value(decoded.clone()).unwrap();
+    claims.customer = "a".into();
+    claims.expires_s = 1_000;
+    let expired = touchpoint_listen::invite::sign(&claims, &secret);
+    let (st, page) = b.get(&format!("{}/s/{expired}", app.base)).await;
+    assert_eq!(st, 410);
+    assert!(page.contains("Link wygasł"), "{page}");
+
+    // A closed survey takes no more answers.
+    let (st, _) = admin(&app, reqwest::Method::POST, "/api/surveys/nps/close", None).await;
+    assert_eq!(st, 200);
+    let (st, page) = b.get(links[1]["url"].as_str().unwrap()).await;
+    assert_eq!(st, 410);
+    assert!(page.contains("closed") || page.contains("zamknięta"), "{page}");
+}
+
+#[tokio::test]
+async fn two_simultaneous_submissions_of_one_link_store_one_response() {
+    let app = spawn_app().await;
+    nps_survey(&app).await;
+    let links = invite(&app, json!([{"customer": "twice"}])).await;
+    let url = links[0]["url"].as_str().unwrap().to_string();
+    let mut b = Browser::new(&app, "en");
+    let (_, page) = b.get(&url).await;
+    let (csrf, act) = (hidden(&page, "_csrf"), action(&page));
+    // Promoters see one more page; answer 10 and then send the last page twice at once.
+    let (st, _) = b.post(&act, &[("_csrf", &csrf), ("_page", "0"), ("q.nps", "10")]).await;
+    assert_eq!(st, 303);
+    let mut tasks = vec![];
+    for text in ["first", "second", "third", "fourth"] {
+        let client = b.client.clone();
+        let cookie = b.cookie.clone().unwrap();
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("_csrf", csrf.as_str()), ("_page", "1"), ("q.best", text)])
+            .finish();
+        let act = b.url(&act);
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(&act)
+                .header(COOKIE, cookie)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = vec![];
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, vec![303, 409, 409, 409], "exactly one submission completes");
+    let (_, exported) = admin(&app, reqwest::Method::GET, "/api/surveys/nps/responses?format=json&partial=true", None).await;
+    assert_eq!(exported.as_array().unwrap().len(), 1, "{exported}");
+}
+
+#[tokio::test]
+async fn open_links_take_one_response_per_browser_and_hidden_dimensions() {
+    let app = spawn_app().await;
+    let def = json!({
+        "title": {"en": "Quick question", "pl": "Szybkie pytanie"},
+        "dimensions": ["store"],
+        "questions": [
+            {"id": "csat", "type": "csat", "text": {"en": "How satisfied are you?", "pl": "Jak bardzo jesteś zadowolony?"}, "required": true},
+            {"id": "areas", "type": "matrix", "text": {"en": "Rate"}, "areas": [
+                {"key": "staff", "label": {"en": "Staff"}}, {"key": "prices", "label": {"en": "Prices"}}]},
+            {"id": "topics", "type": "multiple", "text": {"en": "About what?"}, "options": [
+                {"key": "delivery", "label": {"en": "Delivery"}}, {"key": "returns", "label": {"en": "Returns"}}]}
+        ]
+    });
+    let (st, created) = admin(&app, reqwest::Method::POST, "/api/surveys", Some(json!({"key": "csat", "definition": def}))).await;
+    assert_eq!(st, 200, "{created}");
+    let open = created["open_url"].as_str().unwrap().to_string();
+    let mut b = Browser::new(&app, "pl-PL,pl;q=0.9");
+    let (st, _) = b.get(&open).await;
+    assert_eq!(st, 404, "a draft is not open yet");
+    admin(&app, reqwest::Method::POST, "/api/surveys/csat/publish", None).await;
+    let (st, page) = b.get(&format!("{open}?d.store=Brno&aid=visitor-1")).await;
+    assert_eq!(st, 200);
+    assert!(page.contains("Jak bardzo jesteś zadowolony?"), "Accept-Language picks Polish");
+    assert!(page.contains("Staff"), "a locale without a translation falls back to English");
+    let (st, out) = b
+        .post(
+            &action(&page),
+            &[
+                ("_csrf", &hidden(&page, "_csrf")),
+                ("_page", "0"),
+                ("q.csat", "4"),
+                ("q.areas.staff", "9"),
+                ("q.areas.prices", "5"),
+                ("q.topics", "delivery"),
+                ("q.topics", "returns"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 303, "{out}");
+    let (st, _) = b.get(&open).await;
+    assert_eq!(st, 410, "one response per browser");
+    let mut fresh = Browser::new(&app, "en");
+    let (st, _) = fresh.get(&open).await;
+    assert_eq!(st, 200, "another browser may answer");
+
+    let (_, exported) = admin(&app, reqwest::Method::GET, "/api/surveys/csat/responses?format=json", None).await;
+    let r = &exported[0];
+    assert_eq!(
+        r["answers"],
+        json!({"csat": {"score": 4}, "areas": {"matrix": {"staff": 9, "prices": 5}}, "topics": {"choices": ["delivery", "returns"]}})
+    );
+    assert_eq!(r["dimensions"], json!({"store": "Brno"}));
+    assert_eq!(r["lang"], "pl");
+}
+
+#[tokio::test]
+async fn the_admin_api_checks_definitions_versions_and_posted_responses() {
+    let app = spawn_app().await;
+    let bad = json!({"key": "x", "definition": {"title": {"en": "T"}, "questions": [
+        {"id": "a", "type": "nps", "text": {"en": "Q"}},
+        {"id": "b", "type": "text", "text": {"en": "Why"}, "show_if": {"question": "zzz", "max": 6}}]}});
+    let (st, err) = admin(&app, reqwest::Method::POST, "/api/surveys", Some(bad)).await;
+    assert_eq!(st, 400);
+    assert_eq!(err["error"]["field"], "definition.questions[1].show_if.question", "{err}");
+
+    let live = nps_survey(&app).await;
+    // A live survey edited gets a new version; changing a question's kind is refused.
+    let mut def = live["definition"].clone();
+    def["questions"][0]["text"]["en"] = json!("Would you recommend us?");
+    let (st, v2) = admin(&app, reqwest::Method::PUT, "/api/surveys/nps", Some(def.clone())).await;
+    assert_eq!((st, v2["version"].as_i64()), (200, Some(2)), "{v2}");
+    def["questions"][0]["type"] = json!("csat");
+    let (st, err) = admin(&app, reqwest::Method::PUT, "/api/surveys/nps", Some(def)).await;
+    assert_eq!(st, 400);
+    assert_eq!(err["error"]["code"], "incompatible_edit", "{err}");
+
+    // Responses collected elsewhere: valid ones stored once, invalid ones named.
+    let posted = json!([
+        {"answers": {"nps": 10, "best": "Rychlost"}, "customer": "petr", "external_id": "crm-1", "answered_at": "2026-11-01T10:00:00Z"},
+        {"answers": {"nps": 11}, "customer": "eva"},
+        {"answers": {"wrong": "no score"}, "customer": "olga"},
+        {"answers": {"nps": 5}, "weight": -1}
+    ]);
+    let (st, receipt) = admin(&app, reqwest::Method::POST, "/api/surveys/nps/responses", Some(posted.clone())).await;
+    assert_eq!(st, 200, "{receipt}");
+    assert_eq!(receipt["stored"], 1);
+    let failed: Vec<(u64, String)> = receipt["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["index"].as_u64().unwrap(), f["field"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        failed,
+        vec![
+            (1, "responses[1].answers.nps".to_string()),
+            (2, "responses[2].answers.nps".to_string()),
+            (3, "responses[3].weight".to_string())
+        ]
+    );
+    let (_, again) = admin(&app, reqwest::Method::POST, "/api/surveys/nps/responses", Some(json!([posted[0]]))).await;
+    assert_eq!((again["stored"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(1)));
+
+    let r = app
+        .client
+        .post(format!("{}/api/surveys/nps/invitations", app.base))
+        .bearer_auth(&app.secret_key)
+        .header("Content-Type", "text/csv")
+        .body("customer,lang\nu1,cs\n,pl\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["error"]["field"], "line 3", "{err}");
+    let r = app
+        .client
+        .post(format!("{}/api/surveys/nps/invitations", app.base))
+        .bearer_auth(&app.secret_key)
+        .header("Content-Type", "text/csv")
+        .body("customer,touchpoint,lang\nu1,delivery,cs\nu2,,pl\n")
+        .send()
+        .await
+        .unwrap();
+    let links: Value = r.json().await.unwrap();
+    assert_eq!(links.as_array().unwrap().len(), 2, "{links}");
+
+    // Without the secret key nothing is shown.
+    let r = app.client.get(format!("{}/api/surveys", app.base)).bearer_auth(&app.write_key).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+}
