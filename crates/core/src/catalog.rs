@@ -558,7 +558,6 @@ pub const SURVEY_TOUCHPOINT: &str = "survey-answered";
 
 /// The catalog a new project starts with: the default stages, touchpoints for the common
 /// cases and the rules that find them.
-
 pub fn default_catalog() -> Catalog {
     use Channel::*;
     use TouchpointKind::*;

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod journeys;
+pub mod listening;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
@@ -177,6 +178,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/identity-conflicts", get(read::conflicts))
         .route("/api/volume", get(read::volume))
         .route("/api/analytics/{kind}", post(analytics::analyze))
+        .route("/api/listening/{kind}", post(listening::analyze))
+        .route("/api/benchmarks", post(listening::post_benchmarks))
         .route("/api/surveys", get(surveys::list).post(surveys::create))
         .route("/api/surveys/{key}", get(surveys::get_one).put(surveys::edit))
         .route("/api/surveys/{key}/publish", post(surveys::publish))

@@ -1,0 +1,422 @@
+//! The listening analyses over stored responses, for `POST /api/listening/{kind}` and
+//! `touchpoint report nps | csat | ces | rating | drivers | text | gaps | benchmark |
+//! touchpoints`: load a survey's complete responses (every version; answers keep the
+//! meaning of the version they were given to), filter them, and hand plain numbers to the
+//! pure functions of `touchpoint-listen`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use touchpoint_core::event::parse_time_str;
+use touchpoint_listen::metrics::{self, Bucket, Metric, Obs};
+use touchpoint_listen::survey::{Answer, Answers, QuestionKind, SurveyDef};
+use touchpoint_listen::{benchmark, drivers, gaps, text};
+use touchpoint_store::listen::SurveyRow;
+use touchpoint_store::Store;
+
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::AppState;
+
+/// What every listening analysis takes.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenQuery {
+    /// The survey's key.
+    pub survey: String,
+    /// The question (default: the survey's first question of the analysis' kind).
+    pub question: Option<String>,
+    /// Answered at or after (ISO 8601).
+    pub from: Option<String>,
+    /// Answered before (ISO 8601).
+    pub to: Option<String>,
+    /// Keep responses whose `touchpoint`, `lang`, `source` or dimension equals the value.
+    pub filter: BTreeMap<String, String>,
+    /// Segment by `touchpoint`, `lang`, `source` or a dimension; each segment is tested
+    /// against the rest.
+    pub by: Option<String>,
+    /// Trend per `day`, `week` or `month`.
+    #[schema(value_type = Option<String>)]
+    pub bucket: Option<Bucket>,
+    /// Offset of the time zone for trend buckets, seconds east of UTC.
+    pub tz_offset_s: i32,
+    /// Ignore response weights.
+    pub unweighted: bool,
+    /// Drivers: the outcome question (default: the first NPS question).
+    pub outcome: Option<String>,
+    /// Text: the two groups' values of `by` (default with no `by`: detractors vs promoters).
+    pub a: Option<String>,
+    /// Text: see `a`.
+    pub b: Option<String>,
+    /// Text: terms reported per group.
+    pub top: Option<usize>,
+}
+
+/// A complete response, ready for analysis.
+struct Resp {
+    answers: Answers,
+    weight: f64,
+    at_s: i64,
+    touchpoint: Option<String>,
+    lang: Option<String>,
+    source: String,
+    dims: BTreeMap<String, String>,
+}
+
+impl Resp {
+    fn attr(&self, key: &str) -> Option<String> {
+        match key {
+            "touchpoint" => self.touchpoint.clone(),
+            "lang" => self.lang.clone(),
+            "source" => Some(self.source.clone()),
+            d => self.dims.get(d).cloned(),
+        }
+    }
+}
+
+async fn load(store: &dyn Store, project: i64, q: &ListenQuery) -> Result<(SurveyRow, SurveyDef, Vec<Resp>), ApiError> {
+    let row = store
+        .survey_by_key(project, &q.survey)
+        .await?
+        .ok_or_else(|| ApiError::invalid("invalid_query", Some("survey".into()), format!("survey: no survey {:?}", q.survey)))?;
+    let def = crate::surveys::definition(&row)?;
+    let from = q.from.as_deref().map(parse_time_str).transpose().map_err(|e| ApiError::invalid("invalid_query", Some("from".into()), format!("from: {e}")))?;
+    let to = q.to.as_deref().map(parse_time_str).transpose().map_err(|e| ApiError::invalid("invalid_query", Some("to".into()), format!("to: {e}")))?;
+    let mut out = vec![];
+    let mut after = 0;
+    loop {
+        let page = store.responses(project, Some(row.id), true, after, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for r in page {
+            let at = r.completed_ms.unwrap_or(r.created_ms);
+            if from.is_some_and(|f| at < f) || to.is_some_and(|t| at >= t) {
+                continue;
+            }
+            let dims: BTreeMap<String, String> = r
+                .response
+                .dimensions
+                .as_object()
+                .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+                .unwrap_or_default();
+            let resp = Resp {
+                answers: serde_json::from_value(r.response.answers).unwrap_or_default(),
+                weight: if q.unweighted { 1.0 } else { r.response.weight },
+                at_s: at.div_euclid(1000),
+                touchpoint: r.response.touchpoint,
+                lang: r.response.lang,
+                source: r.response.source,
+                dims,
+            };
+            if q.filter.iter().all(|(k, v)| resp.attr(k).as_deref() == Some(v.as_str())) {
+                out.push(resp);
+            }
+        }
+    }
+    Ok((row, def, out))
+}
+
+fn pick_question<'a>(def: &'a SurveyDef, asked: Option<&str>, ok: impl Fn(&QuestionKind) -> bool, what: &str) -> Result<&'a touchpoint_listen::survey::Question, ApiError> {
+    match asked {
+        Some(id) => match def.question(id) {
+            Some(q) if ok(&q.kind) => Ok(q),
+            Some(q) => Err(ApiError::invalid("invalid_query", Some("question".into()), format!("question: {id:?} is a {} question, not {what}", q.kind.name()))),
+            None => Err(ApiError::invalid("invalid_query", Some("question".into()), format!("question: the survey has no question {id:?}"))),
+        },
+        None => def.questions.iter().find(|q| ok(&q.kind)).ok_or_else(|| {
+            ApiError::invalid("invalid_query", Some("question".into()), format!("question: the survey has no {what} question"))
+        }),
+    }
+}
+
+/// The metric an analysis kind computes and the question kinds it accepts.
+fn metric_of(kind: &str) -> Option<(Metric, fn(&QuestionKind) -> bool)> {
+    Some(match kind {
+        "nps" => (Metric::Nps, |k| matches!(k, QuestionKind::Nps)),
+        "csat" => (Metric::Csat, |k| matches!(k, QuestionKind::Csat)),
+        "ces" => (Metric::Mean, |k| matches!(k, QuestionKind::Ces)),
+        "rating" => (Metric::Mean, |k| matches!(k, QuestionKind::Rating { .. } | QuestionKind::Nps | QuestionKind::Csat | QuestionKind::Ces)),
+        _ => return None,
+    })
+}
+
+/// Run one analysis (shared by the API and the CLI).
+pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -> Result<Value, ApiError> {
+    let (row, def, resps) = load(store, project, q).await?;
+    let base = json!({"survey": row.key, "version": row.version, "responses": resps.len()});
+    let mut out = match kind {
+        k if metric_of(k).is_some() => {
+            let (metric, ok) = metric_of(k).unwrap_or((Metric::Mean, |_| false));
+            let question = pick_question(&def, q.question.as_deref(), ok, k)?;
+            let obs_of = |rs: &[&Resp]| -> Vec<Obs> {
+                rs.iter().filter_map(|r| Some(Obs::weighted(r.answers.score(&question.id)?, r.weight))).collect()
+            };
+            let all: Vec<&Resp> = resps.iter().collect();
+            let obs = obs_of(&all);
+            let scale = match (&question.kind, metric) {
+                (QuestionKind::Rating { min, max }, _) => metrics::Scale::Rating { min: *min as i32, max: *max as i32 },
+                (QuestionKind::Nps, _) => metrics::Scale::Nps,
+                (QuestionKind::Csat, _) => metrics::Scale::Csat,
+                _ => metrics::Scale::Ces,
+            };
+            let mut v = json!({
+                "question": question.id,
+                "metric": metric,
+                "result": metrics::compute(metric, &obs),
+                "distribution": metrics::distribution(&obs, scale),
+            });
+            if let Some(by) = &q.by {
+                let mut groups: BTreeMap<String, Vec<&Resp>> = BTreeMap::new();
+                for r in &resps {
+                    groups.entry(r.attr(by).unwrap_or_else(|| "(none)".into())).or_default().push(r);
+                }
+                let named: Vec<(String, Vec<Obs>)> = groups.iter().map(|(k, rs)| (k.clone(), obs_of(rs))).collect();
+                let segments: Vec<Value> = named
+                    .iter()
+                    .zip(metrics::compare_many(metric, &named))
+                    .map(|((name, o), cmp)| json!({"segment": name, "result": metrics::compute(metric, o), "vs_rest": cmp}))
+                    .collect();
+                v["by"] = json!(by);
+                v["segments"] = json!(segments);
+            }
+            if let Some(bucket) = q.bucket {
+                let timed: Vec<(i64, Obs)> = resps
+                    .iter()
+                    .filter_map(|r| Some((r.at_s, Obs::weighted(r.answers.score(&question.id)?, r.weight))))
+                    .collect();
+                v["trend"] = json!(metrics::trend(metric, &timed, bucket, q.tz_offset_s));
+            }
+            v
+        }
+        "drivers" => {
+            let outcome = pick_question(&def, q.outcome.as_deref().or(q.question.as_deref()), |k| k.scale().is_some(), "scored")?;
+            let matrix = def.questions.iter().find(|q| matches!(q.kind, QuestionKind::Matrix { .. }));
+            let (area_keys, area_names): (Vec<String>, Vec<String>) = match matrix.map(|m| &m.kind) {
+                Some(QuestionKind::Matrix { areas }) => areas
+                    .iter()
+                    .map(|a| (a.key.clone(), touchpoint_listen::survey::text_for(&a.label, "en", &def.default_locale).to_string()))
+                    .unzip(),
+                _ => {
+                    // Rating questions that name an area.
+                    def.questions
+                        .iter()
+                        .filter(|q| q.area.is_some() && q.kind.scale().is_some() && q.id != outcome.id)
+                        .map(|q| (q.id.clone(), q.area.clone().unwrap_or_default()))
+                        .unzip()
+                }
+            };
+            if area_keys.len() < 2 {
+                return Err(ApiError::invalid("invalid_query", Some("survey".into()), "survey: drivers need a matrix question or at least two rating questions with an area"));
+            }
+            let area_value = |r: &Resp, k: &str| -> f64 {
+                match matrix.and_then(|m| r.answers.0.get(&m.id)) {
+                    Some(Answer::Matrix(m)) => m.get(k).map(|v| *v as f64).unwrap_or(f64::NAN),
+                    _ => r.answers.score(k).unwrap_or(f64::NAN),
+                }
+            };
+            let mut x = vec![];
+            let mut y = vec![];
+            let mut w = vec![];
+            for r in &resps {
+                let Some(o) = r.answers.score(&outcome.id) else { continue };
+                x.push(area_keys.iter().map(|k| area_value(r, k)).collect::<Vec<f64>>());
+                y.push(o);
+                w.push(r.weight);
+            }
+            let rw = drivers::relative_weights(&x, &y, Some(&w))
+                .map_err(|e| ApiError::invalid("not_enough_data", Some("survey".into()), e.to_string()))?;
+            let perf: Vec<drivers::AreaScore> = area_keys
+                .iter()
+                .enumerate()
+                .map(|(j, _)| {
+                    let obs: Vec<Obs> = x.iter().zip(&w).filter(|(row, _)| row[j].is_finite()).map(|(row, w)| Obs::weighted(row[j], *w)).collect();
+                    let importance = rw.areas.iter().find(|a| a.index == j).map(|a| a.share_pct).unwrap_or(0.0);
+                    drivers::AreaScore {
+                        name: area_names[j].clone(),
+                        importance,
+                        performance: metrics::mean(&obs).map(|m| m.mean).unwrap_or(f64::NAN),
+                    }
+                })
+                .collect();
+            let areas: Vec<Value> = rw
+                .areas
+                .iter()
+                .map(|a| json!({"area": area_keys[a.index], "name": area_names[a.index], "r": a.r, "raw": a.raw, "share_pct": a.share_pct, "rank": a.rank, "performance": perf[a.index].performance}))
+                .collect();
+            json!({
+                "outcome": outcome.id,
+                "method": "johnson_relative_weights",
+                "n": rw.n, "n_eff": rw.n_eff, "dropped": rw.dropped, "r2": rw.r2,
+                "areas": areas,
+                "quadrants": drivers::importance_performance_matrix(&perf),
+            })
+        }
+        "gaps" => {
+            let mut rows: Vec<((String, String), f64, f64, f64)> = vec![];
+            for qn in def.questions.iter().filter(|q| matches!(q.kind, QuestionKind::Pair { .. })) {
+                let area = qn.area.clone().unwrap_or_else(|| qn.id.clone());
+                for r in &resps {
+                    if let Some(Answer::Pair { expectation, experience }) = r.answers.0.get(&qn.id) {
+                        let tp = r.touchpoint.clone().unwrap_or_else(|| "(all)".into());
+                        rows.push(((area.clone(), tp), *expectation as f64, *experience as f64, r.weight));
+                    }
+                }
+            }
+            let by_area: Vec<(String, f64, f64, f64)> = rows.iter().map(|((a, _), e, x, w)| (a.clone(), *e, *x, *w)).collect();
+            let area_results: Vec<Value> = gaps::gaps_by(&by_area).into_iter().map(|(a, g)| json!({"area": a, "gap": g})).collect();
+            let cells: Vec<Value> = gaps::gaps_by(&rows).into_iter().map(|((a, t), g)| json!({"area": a, "touchpoint": t, "gap": g})).collect();
+            json!({"areas": area_results, "by_touchpoint": cells})
+        }
+        "text" => {
+            let questions: Vec<&str> = match q.question.as_deref() {
+                Some(id) => vec![pick_question(&def, Some(id), |k| matches!(k, QuestionKind::Text { .. }), "text")?.id.as_str()],
+                None => def.questions.iter().filter(|q| matches!(q.kind, QuestionKind::Text { .. })).map(|q| q.id.as_str()).collect(),
+            };
+            let texts = |r: &Resp| -> Vec<String> { questions.iter().filter_map(|id| r.answers.text(id)).map(str::to_string).collect() };
+            let (label_a, label_b, a, b): (String, String, Vec<String>, Vec<String>) = match &q.by {
+                Some(by) => {
+                    let (va, vb) = match (&q.a, &q.b) {
+                        (Some(a), Some(b)) => (a.clone(), b.clone()),
+                        _ => return Err(ApiError::invalid("invalid_query", Some("a".into()), "a, b: name the two values of `by` to compare")),
+                    };
+                    let pick = |v: &str| resps.iter().filter(|r| r.attr(by).as_deref() == Some(v)).flat_map(texts).collect();
+                    (va.clone(), vb.clone(), pick(&va), pick(&vb))
+                }
+                None => {
+                    let nps = pick_question(&def, None, |k| matches!(k, QuestionKind::Nps), "NPS")?;
+                    let pick = |lo: f64, hi: f64| {
+                        resps.iter().filter(|r| r.answers.score(&nps.id).is_some_and(|s| s >= lo && s <= hi)).flat_map(texts).collect()
+                    };
+                    ("detractors".into(), "promoters".into(), pick(0.0, 6.0), pick(9.0, 10.0))
+                }
+            };
+            let opts = text::TextOptions { top: q.top.unwrap_or(15), ..Default::default() };
+            let report = text::distinguishing_terms(&a, &b, &opts).map_err(|e| ApiError::invalid("invalid_query", None, e.to_string()))?;
+            json!({"a": label_a, "b": label_b, "answers_a": a.len(), "answers_b": b.len(), "report": report})
+        }
+        "benchmark" => {
+            let matrix = def.questions.iter().find(|q| matches!(q.kind, QuestionKind::Matrix { .. }));
+            let Some(matrix) = matrix else {
+                return Err(ApiError::invalid("invalid_query", Some("survey".into()), "survey: a benchmark needs a matrix question of areas"));
+            };
+            let nps = def.questions.iter().find(|q| matches!(q.kind, QuestionKind::Nps));
+            let rows: Vec<benchmark::BenchRow> = resps
+                .iter()
+                .filter_map(|r| {
+                    let Some(Answer::Matrix(m)) = r.answers.0.get(&matrix.id) else { return None };
+                    Some(benchmark::BenchRow {
+                        category: r.dims.get("category").cloned().unwrap_or_else(|| "(all)".into()),
+                        brand: r.dims.get("brand").cloned().unwrap_or_else(|| "(own)".into()),
+                        areas: m.iter().map(|(k, v)| (k.clone(), *v as f64)).collect(),
+                        recommend: nps.and_then(|n| r.answers.score(&n.id)),
+                        weight: r.weight,
+                    })
+                })
+                .collect();
+            let report = benchmark::analyze(&rows).map_err(|e| ApiError::invalid("not_enough_data", Some("survey".into()), e.to_string()))?;
+            let external: Vec<benchmark::ExternalBenchmark> = store
+                .benchmarks(project)
+                .await?
+                .into_iter()
+                .map(|b| benchmark::ExternalBenchmark { metric: b.metric, segment: b.segment, value: b.value, n: b.n, se: b.se })
+                .collect();
+            let vs = benchmark::compare_report(&report, &external);
+            json!({"report": report, "external": vs})
+        }
+        "touchpoints" => {
+            // Satisfaction where it was measured: per triggering touchpoint, the survey's
+            // headline question.
+            let head = def.headline().ok_or_else(|| ApiError::invalid("invalid_query", Some("survey".into()), "survey: no NPS, CSAT or CES question"))?;
+            let metric = match head.kind {
+                QuestionKind::Nps => Metric::Nps,
+                QuestionKind::Csat => Metric::Csat,
+                _ => Metric::Mean,
+            };
+            let mut groups: BTreeMap<String, Vec<Obs>> = BTreeMap::new();
+            for r in &resps {
+                if let (Some(t), Some(s)) = (&r.touchpoint, r.answers.score(&head.id)) {
+                    groups.entry(t.clone()).or_default().push(Obs::weighted(s, r.weight));
+                }
+            }
+            let named: Vec<(String, Vec<Obs>)> = groups.into_iter().collect();
+            let rows: Vec<Value> = named
+                .iter()
+                .zip(metrics::compare_many(metric, &named))
+                .map(|((t, o), cmp)| json!({"touchpoint": t, "result": metrics::compute(metric, o), "vs_rest": cmp}))
+                .collect();
+            json!({"question": head.id, "metric": metric, "touchpoints": rows})
+        }
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "no listening analysis {other:?}; known: nps, csat, ces, rating, drivers, gaps, text, benchmark, touchpoints"
+            )))
+        }
+    };
+    if let (Some(o), Some(b)) = (out.as_object_mut(), base.as_object()) {
+        for (k, v) in b {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The answer of `POST /api/listening/{kind}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListenResponse {
+    /// The analysis.
+    pub kind: String,
+    /// Its result.
+    #[schema(value_type = Object)]
+    pub result: Value,
+}
+
+/// `POST /api/listening/{kind}`: NPS, CSAT, CES, rating means (with intervals, segments
+/// tested against the rest, trends), key drivers, expectation gaps, open-text terms,
+/// benchmarks, satisfaction per touchpoint.
+#[utoipa::path(post, path = "/api/listening/{kind}", tag = "listening", params(("kind" = String, Path, description = "nps, csat, ces, rating, drivers, gaps, text, benchmark or touchpoints")), request_body = ListenQuery, responses((status = 200, body = ListenResponse), (status = 400, description = "Bad query, with the field")), security(("bearer" = [])))]
+pub async fn analyze(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(kind): Path<String>,
+    ApiJson(q): ApiJson<ListenQuery>,
+) -> Result<Json<ListenResponse>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    let result = run(&*s.store, key.project_id, &kind, &q).await?;
+    Ok(Json(ListenResponse { kind, result }))
+}
+
+/// `POST /api/benchmarks` body: CSV `metric,segment,value,n[,se]`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BenchmarkImport {
+    /// Where the figures come from.
+    pub source: String,
+    /// The table, as CSV with a header.
+    pub csv: String,
+}
+
+/// Parse and store an external benchmark table (shared with the CLI).
+pub async fn import_benchmarks(store: &dyn Store, project: i64, source: &str, csv: &str) -> Result<usize, ApiError> {
+    let rows = benchmark::parse_external_csv(csv).map_err(|e| ApiError::invalid("invalid_csv", Some("csv".into()), e.to_string()))?;
+    let rows: Vec<touchpoint_store::listen::BenchmarkRow> = rows
+        .into_iter()
+        .map(|b| touchpoint_store::listen::BenchmarkRow { source: source.into(), metric: b.metric, segment: b.segment, value: b.value, n: b.n, se: b.se })
+        .collect();
+    Ok(store.add_benchmarks(project, &rows).await?)
+}
+
+/// `POST /api/benchmarks`: import an external benchmark table.
+#[utoipa::path(post, path = "/api/benchmarks", tag = "listening", request_body = BenchmarkImport, responses((status = 200, description = "Rows stored"), (status = 400, description = "Bad table, with line and column")), security(("bearer" = [])))]
+pub async fn post_benchmarks(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<BenchmarkImport>,
+) -> Result<Json<Value>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    let n = import_benchmarks(&*s.store, key.project_id, &b.source, &b.csv).await?;
+    Ok(Json(json!({"stored": n})))
+}
