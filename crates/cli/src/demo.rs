@@ -142,6 +142,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
         );
     }
     let s = load(&state.writer, project.id, cfg, a.json).await?;
+    let listening = crate::demo_listen::load(&*state.store, project.id, a.seed).await?;
     let keys = serde_json::json!({"project": name, "project_id": project.id, "write_key": write, "secret_key": secret});
     std::fs::write(dir.join("demo-keys.json"), serde_json::to_string_pretty(&keys)?)?;
     let addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
@@ -156,6 +157,10 @@ pub async fn run(a: DemoArgs) -> Result<()> {
             s.stored,
             s.seconds,
             s.stored as f64 / s.seconds.max(1e-9)
+        );
+        println!(
+            "Surveys: {} answers to the NPS and CSAT surveys, {} ratings in the benchmark study.",
+            listening.responses, listening.benchmark
         );
         println!("Project:    {name}");
         println!("Write key:  {write}");

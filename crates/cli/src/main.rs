@@ -6,9 +6,12 @@ mod admin;
 mod bench;
 mod bench_analytics;
 mod demo;
+mod demo_listen;
 mod export;
 mod import;
+mod listen_tables;
 mod report;
+mod survey;
 mod tables;
 
 use clap::{Args, Parser, Subcommand};
@@ -81,7 +84,17 @@ enum Command {
     },
     /// Journey analytics in the terminal: journey-map, funnel, transitions, sankey,
     /// retention, churn, attribution.
-    Report(report::ReportArgs),
+    Report(Box<report::ReportArgs>),
+    /// Surveys: create, edit, publish, close, list, export, invite, import responses.
+    Survey {
+        #[command(subcommand)]
+        cmd: survey::SurveyCmd,
+    },
+    /// External benchmark tables.
+    Benchmark {
+        #[command(subcommand)]
+        cmd: BenchmarkCmd,
+    },
     /// Write the demo brand's generated events as NDJSON (for benchmarks and other tools).
     Gen(demo::GenArgs),
     /// Benchmarks: HTTP ingest, and import against DuckDB.
@@ -92,6 +105,24 @@ enum Command {
 }
 
 /// Build the configuration from defaults, the file, the environment and these flags.
+/// `touchpoint benchmark …`
+#[derive(Subcommand)]
+enum BenchmarkCmd {
+    /// Import a benchmark table: CSV `metric,segment,value,n[,se]`.
+    Import {
+        /// Project name or id.
+        #[arg(long)]
+        project: String,
+        /// Where the figures come from (a study's name).
+        #[arg(long)]
+        source: String,
+        /// The CSV file.
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
 pub fn load_config(common: &Common, flags: &ServeFlags) -> anyhow_lite::Result<Config> {
     let mut over: Vec<(&str, String)> = vec![];
     if let Some(d) = &common.data_dir {
@@ -140,7 +171,11 @@ fn main() {
             Command::Project { cmd } => admin::project(cmd).await,
             Command::Key { cmd } => admin::key(cmd).await,
             Command::Gen(a) => demo::gen(a),
-            Command::Report(a) => report::run(a).await,
+            Command::Report(a) => report::run(*a).await,
+            Command::Survey { cmd } => survey::run(cmd).await,
+            Command::Benchmark { cmd: BenchmarkCmd::Import { project, source, file, common } } => {
+                survey::import_benchmark(project, source, file, common).await
+            }
             Command::Bench { cmd } => bench::run(cmd).await,
         }
     });

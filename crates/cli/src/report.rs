@@ -35,7 +35,7 @@ pub struct ReportArgs {
     /// Retention period: day, week or month.
     #[arg(long)]
     pub period: Option<String>,
-    /// Attribution by touchpoint or channel.
+    /// Attribution by touchpoint or channel; listening: segment by touchpoint, lang or a dimension.
     #[arg(long)]
     pub by: Option<String>,
     /// Analysis parameters as JSON (merged over the flags above).
@@ -47,6 +47,21 @@ pub struct ReportArgs {
     /// Breakdown: first_touch_channel, first_touch_stage or trait:NAME.
     #[arg(long)]
     pub breakdown: Option<String>,
+    /// Listening: the survey's key (nps, csat, ces, rating, drivers, gaps, text, benchmark, touchpoints).
+    #[arg(long)]
+    pub survey: Option<String>,
+    /// Listening: the question id.
+    #[arg(long)]
+    pub question: Option<String>,
+    /// Listening: trend per day, week or month.
+    #[arg(long)]
+    pub bucket: Option<String>,
+    /// Listening, text: the two values of --by to compare.
+    #[arg(long)]
+    pub a: Option<String>,
+    /// Listening, text: see --a.
+    #[arg(long)]
+    pub b: Option<String>,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -115,9 +130,46 @@ fn breakdown_of(s: &str) -> Result<Breakdown> {
     }
 }
 
+const LISTENING: [&str; 9] = ["nps", "csat", "ces", "rating", "drivers", "gaps", "text", "benchmark", "touchpoints"];
+
+async fn listening(a: &ReportArgs, store: &touchpoint_store::sqlite::SqliteStore, project: i64) -> Result<()> {
+    let survey = a.survey.clone().ok_or_else(|| msg(format!("report {} needs --survey KEY", a.kind)))?;
+    let bucket = match a.bucket.as_deref() {
+        None => None,
+        Some(b) => {
+            Some(serde_json::from_value(json!(b)).map_err(|_| msg(format!("--bucket {b:?}: use day, week or month")))?)
+        }
+    };
+    let mut q = touchpoint_server::listening::ListenQuery {
+        survey,
+        question: a.question.clone(),
+        by: a.by.clone(),
+        bucket,
+        a: a.a.clone(),
+        b: a.b.clone(),
+        ..Default::default()
+    };
+    if let Some(text) = &a.query {
+        let extra: Value = serde_json::from_str(text).map_err(|e| msg(format!("--query is not valid JSON: {e}")))?;
+        if let Some(f) = extra.get("filter") {
+            q.filter = serde_json::from_value(f.clone()).map_err(|e| msg(format!("--query filter: {e}")))?;
+        }
+    }
+    let v = touchpoint_server::listening::run(store, project, &a.kind, &q).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        crate::listen_tables::print(&a.kind, &v);
+    }
+    Ok(())
+}
+
 pub async fn run(a: ReportArgs) -> Result<()> {
     let store = crate::admin::open_shared(&a.common).await?;
     let project = crate::admin::find_project(&store, &a.project).await?;
+    if LISTENING.contains(&a.kind.as_str()) {
+        return listening(&a, &store, project.id).await;
+    }
     let started = std::time::Instant::now();
     let config = crate::load_config(&a.common, &Default::default())?;
     let store: std::sync::Arc<dyn touchpoint_store::Store> = std::sync::Arc::new(store);

@@ -234,14 +234,6 @@ pub fn brand_catalog() -> Catalog {
             "marketing",
         ),
         d(
-            "survey-answered",
-            ["Survey answered", "Vyplněný dotazník", "Wypełniona ankieta"],
-            Survey,
-            Direct,
-            "advocacy",
-            "customer-service",
-        ),
-        d(
             "review-written",
             ["Review written", "Napsaná recenze", "Napisana opinia"],
             Review,

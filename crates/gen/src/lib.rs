@@ -27,6 +27,7 @@
 
 mod brand;
 mod catalog;
+pub mod chi;
 mod classify;
 mod json;
 mod render;

@@ -135,9 +135,8 @@ impl QuestionKind {
                 let new = keys(b);
                 keys(a).iter().all(|k| new.contains(k))
             }
-            (QuestionKind::Text { .. }, QuestionKind::Text { .. }) | (QuestionKind::Pair { .. }, QuestionKind::Pair { .. }) => {
-                true
-            }
+            (QuestionKind::Text { .. }, QuestionKind::Text { .. })
+            | (QuestionKind::Pair { .. }, QuestionKind::Pair { .. }) => true,
             _ => self.name() == new.name() && self.scale() == new.scale(),
         }
     }
@@ -316,7 +315,10 @@ impl SurveyDef {
                 let scored = earlier.kind.scale().is_some();
                 let choice = matches!(earlier.kind, QuestionKind::Single { .. } | QuestionKind::Multiple { .. });
                 if (cond.min.is_some() || cond.max.is_some()) && !scored {
-                    return Err(FieldError::new(at("show_if"), "min/max need a scored question (nps, csat, ces, rating)"));
+                    return Err(FieldError::new(
+                        at("show_if"),
+                        "min/max need a scored question (nps, csat, ces, rating)",
+                    ));
                 }
                 if !cond.any_of.is_empty() && !choice {
                     return Err(FieldError::new(at("show_if"), "any_of needs a choice question"));
@@ -560,9 +562,11 @@ enum Msg {
 
 fn msg(m: Msg, lang: Lang) -> String {
     let l = match m {
-        Msg::UnknownQuestion => {
-            Localized::new("no such question in this survey", "takovou otázku dotazník nemá", "ankieta nie ma takiego pytania")
-        }
+        Msg::UnknownQuestion => Localized::new(
+            "no such question in this survey",
+            "takovou otázku dotazník nemá",
+            "ankieta nie ma takiego pytania",
+        ),
         Msg::Required => Localized::new(
             "please answer this question",
             "odpovězte prosím na tuto otázku",
@@ -722,11 +726,7 @@ pub fn nps_template(trigger: Option<&str>) -> SurveyDef {
             Question {
                 id: "best".into(),
                 kind: QuestionKind::Text { multiline: true },
-                text: t(
-                    "What did you like most?",
-                    "Co se vám líbilo nejvíc?",
-                    "Co podobało Ci się najbardziej?",
-                ),
+                text: t("What did you like most?", "Co se vám líbilo nejvíc?", "Co podobało Ci się najbardziej?"),
                 help: Texts::new(),
                 required: false,
                 area: None,

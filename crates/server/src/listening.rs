@@ -79,13 +79,21 @@ impl Resp {
 }
 
 async fn load(store: &dyn Store, project: i64, q: &ListenQuery) -> Result<(SurveyRow, SurveyDef, Vec<Resp>), ApiError> {
-    let row = store
-        .survey_by_key(project, &q.survey)
-        .await?
-        .ok_or_else(|| ApiError::invalid("invalid_query", Some("survey".into()), format!("survey: no survey {:?}", q.survey)))?;
+    let row = store.survey_by_key(project, &q.survey).await?.ok_or_else(|| {
+        ApiError::invalid("invalid_query", Some("survey".into()), format!("survey: no survey {:?}", q.survey))
+    })?;
     let def = crate::surveys::definition(&row)?;
-    let from = q.from.as_deref().map(parse_time_str).transpose().map_err(|e| ApiError::invalid("invalid_query", Some("from".into()), format!("from: {e}")))?;
-    let to = q.to.as_deref().map(parse_time_str).transpose().map_err(|e| ApiError::invalid("invalid_query", Some("to".into()), format!("to: {e}")))?;
+    let from = q
+        .from
+        .as_deref()
+        .map(parse_time_str)
+        .transpose()
+        .map_err(|e| ApiError::invalid("invalid_query", Some("from".into()), format!("from: {e}")))?;
+    let to =
+        q.to.as_deref()
+            .map(parse_time_str)
+            .transpose()
+            .map_err(|e| ApiError::invalid("invalid_query", Some("to".into()), format!("to: {e}")))?;
     let mut out = vec![];
     let mut after = 0;
     loop {
@@ -120,26 +128,48 @@ async fn load(store: &dyn Store, project: i64, q: &ListenQuery) -> Result<(Surve
     Ok((row, def, out))
 }
 
-fn pick_question<'a>(def: &'a SurveyDef, asked: Option<&str>, ok: impl Fn(&QuestionKind) -> bool, what: &str) -> Result<&'a touchpoint_listen::survey::Question, ApiError> {
+fn pick_question<'a>(
+    def: &'a SurveyDef,
+    asked: Option<&str>,
+    ok: impl Fn(&QuestionKind) -> bool,
+    what: &str,
+) -> Result<&'a touchpoint_listen::survey::Question, ApiError> {
     match asked {
         Some(id) => match def.question(id) {
             Some(q) if ok(&q.kind) => Ok(q),
-            Some(q) => Err(ApiError::invalid("invalid_query", Some("question".into()), format!("question: {id:?} is a {} question, not {what}", q.kind.name()))),
-            None => Err(ApiError::invalid("invalid_query", Some("question".into()), format!("question: the survey has no question {id:?}"))),
+            Some(q) => Err(ApiError::invalid(
+                "invalid_query",
+                Some("question".into()),
+                format!("question: {id:?} is a {} question, not {what}", q.kind.name()),
+            )),
+            None => Err(ApiError::invalid(
+                "invalid_query",
+                Some("question".into()),
+                format!("question: the survey has no question {id:?}"),
+            )),
         },
         None => def.questions.iter().find(|q| ok(&q.kind)).ok_or_else(|| {
-            ApiError::invalid("invalid_query", Some("question".into()), format!("question: the survey has no {what} question"))
+            ApiError::invalid(
+                "invalid_query",
+                Some("question".into()),
+                format!("question: the survey has no {what} question"),
+            )
         }),
     }
 }
 
+/// Which question kinds an analysis accepts.
+type KindTest = fn(&QuestionKind) -> bool;
+
 /// The metric an analysis kind computes and the question kinds it accepts.
-fn metric_of(kind: &str) -> Option<(Metric, fn(&QuestionKind) -> bool)> {
+fn metric_of(kind: &str) -> Option<(Metric, KindTest)> {
     Some(match kind {
         "nps" => (Metric::Nps, |k| matches!(k, QuestionKind::Nps)),
         "csat" => (Metric::Csat, |k| matches!(k, QuestionKind::Csat)),
         "ces" => (Metric::Mean, |k| matches!(k, QuestionKind::Ces)),
-        "rating" => (Metric::Mean, |k| matches!(k, QuestionKind::Rating { .. } | QuestionKind::Nps | QuestionKind::Csat | QuestionKind::Ces)),
+        "rating" => (Metric::Mean, |k| {
+            matches!(k, QuestionKind::Rating { .. } | QuestionKind::Nps | QuestionKind::Csat | QuestionKind::Ces)
+        }),
         _ => return None,
     })
 }
@@ -401,10 +431,18 @@ pub struct BenchmarkImport {
 
 /// Parse and store an external benchmark table (shared with the CLI).
 pub async fn import_benchmarks(store: &dyn Store, project: i64, source: &str, csv: &str) -> Result<usize, ApiError> {
-    let rows = benchmark::parse_external_csv(csv).map_err(|e| ApiError::invalid("invalid_csv", Some("csv".into()), e.to_string()))?;
+    let rows = benchmark::parse_external_csv(csv)
+        .map_err(|e| ApiError::invalid("invalid_csv", Some("csv".into()), e.to_string()))?;
     let rows: Vec<touchpoint_store::listen::BenchmarkRow> = rows
         .into_iter()
-        .map(|b| touchpoint_store::listen::BenchmarkRow { source: source.into(), metric: b.metric, segment: b.segment, value: b.value, n: b.n, se: b.se })
+        .map(|b| touchpoint_store::listen::BenchmarkRow {
+            source: source.into(),
+            metric: b.metric,
+            segment: b.segment,
+            value: b.value,
+            n: b.n,
+            se: b.se,
+        })
         .collect();
     Ok(store.add_benchmarks(project, &rows).await?)
 }

@@ -71,11 +71,9 @@ fn ui(lang: Lang, key: &str) -> &'static str {
         "required" => ["required", "povinné", "wymagane"],
         "fix" => ["Please check these questions:", "Zkontrolujte prosím tyto otázky:", "Sprawdź proszę te pytania:"],
         "thanks_h" => ["Thank you!", "Děkujeme!", "Dziękujemy!"],
-        "thanks" => [
-            "Your answers have been saved.",
-            "Vaše odpovědi jsme uložili.",
-            "Twoje odpowiedzi zostały zapisane.",
-        ],
+        "thanks" => {
+            ["Your answers have been saved.", "Vaše odpovědi jsme uložili.", "Twoje odpowiedzi zostały zapisane."]
+        }
         "done_h" => ["Already answered", "Už vyplněno", "Już wypełniono"],
         "done" => [
             "This survey has already been answered. Thank you!",
@@ -368,7 +366,9 @@ fn build_ctx(
     let dimensions: Map<String, Value> = def
         .dimensions
         .iter()
-        .filter_map(|d| q.rest.get(&format!("d.{d}")).map(|v| (d.clone(), Value::String(v.chars().take(200).collect()))))
+        .filter_map(|d| {
+            q.rest.get(&format!("d.{d}")).map(|v| (d.clone(), Value::String(v.chars().take(200).collect())))
+        })
         .collect();
     let mut action = path.clone();
     let mut params: Vec<String> = vec![];
@@ -498,10 +498,10 @@ fn render_page(
                     experience,
                     default("What you got (0–10)", "Co jste dostali (0–10)", "Co otrzymałeś (0–10)"),
                 ));
-                item["expectation"] =
-                    serde_json::to_value(scale(0, 10, int(value.and_then(|v| v.get("expectation"))))).unwrap_or_default();
-                item["experience"] =
-                    serde_json::to_value(scale(0, 10, int(value.and_then(|v| v.get("experience"))))).unwrap_or_default();
+                item["expectation"] = serde_json::to_value(scale(0, 10, int(value.and_then(|v| v.get("expectation")))))
+                    .unwrap_or_default();
+                item["experience"] = serde_json::to_value(scale(0, 10, int(value.and_then(|v| v.get("experience")))))
+                    .unwrap_or_default();
             }
         }
         questions.push(item);
@@ -665,7 +665,8 @@ async fn submit(s: &AppState, mut ctx: Ctx, client: ClientAddr, body: Bytes) -> 
     if existing.as_ref().is_some_and(|r| r.complete) {
         return message(StatusCode::CONFLICT, ctx.lang, "done", ctx.embed);
     }
-    let saved: Answers = existing.map(|r| serde_json::from_value(r.response.answers).unwrap_or_default()).unwrap_or_default();
+    let saved: Answers =
+        existing.map(|r| serde_json::from_value(r.response.answers).unwrap_or_default()).unwrap_or_default();
     let range = pages[page_index].clone();
     let posted = form_answers(&ctx.def, range.clone(), &fields);
     let mut raw = saved.to_raw();
@@ -717,7 +718,8 @@ async fn submit(s: &AppState, mut ctx: Ctx, client: ClientAddr, body: Bytes) -> 
     match outcome {
         Ok(SaveOutcome::Saved(_)) => back(false),
         Ok(SaveOutcome::Completed(id)) => {
-            if let Some(e) = journey_event(&ctx.survey, &ctx.def, id, &response, &answers, ctx.anonymous_id.as_deref()) {
+            if let Some(e) = journey_event(&ctx.survey, &ctx.def, id, &response, &answers, ctx.anonymous_id.as_deref())
+            {
                 submit_events(s, ctx.survey.project_id, vec![e]).await;
             }
             back(true)

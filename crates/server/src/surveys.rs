@@ -102,16 +102,28 @@ pub async fn create_survey(store: &dyn Store, project: i64, input: NewSurvey) ->
         || input.key.len() > 64
         || !input.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return Err(ApiError::invalid("invalid_survey", Some("key".into()), "key: use letters, digits, - and _ (at most 64)"));
+        return Err(ApiError::invalid(
+            "invalid_survey",
+            Some("key".into()),
+            "key: use letters, digits, - and _ (at most 64)",
+        ));
     }
     let def = match (input.definition, input.template.as_deref()) {
         (Some(d), None) => SurveyDef::parse(d).map_err(bad_definition)?,
         (None, Some("nps")) => touchpoint_listen::survey::nps_template(input.trigger.as_deref()),
         (None, Some(other)) => {
-            return Err(ApiError::invalid("invalid_survey", Some("template".into()), format!("template: unknown template {other:?}; known: nps")))
+            return Err(ApiError::invalid(
+                "invalid_survey",
+                Some("template".into()),
+                format!("template: unknown template {other:?}; known: nps"),
+            ))
         }
         _ => {
-            return Err(ApiError::invalid("invalid_survey", Some("definition".into()), "give either definition or template"))
+            return Err(ApiError::invalid(
+                "invalid_survey",
+                Some("definition".into()),
+                "give either definition or template",
+            ))
         }
     };
     let value = serde_json::to_value(&def).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -151,7 +163,11 @@ pub async fn edit_survey(store: &dyn Store, row: &SurveyRow, new: Value) -> Resu
             let old: SurveyDef = serde_json::from_value(old)
                 .map_err(|e| ApiError::Internal(format!("survey {} v{version}: {e}", row.id)))?;
             old.check_edit(&def).map_err(|e| {
-                ApiError::invalid("incompatible_edit", Some(format!("definition.{}", e.field)), format!("version {version}: {}", e.message))
+                ApiError::invalid(
+                    "incompatible_edit",
+                    Some(format!("definition.{}", e.field)),
+                    format!("version {version}: {}", e.message),
+                )
             })?;
         }
     }
@@ -175,17 +191,30 @@ pub async fn edit(
 
 /// `POST /api/surveys/{key}/publish`: start taking answers.
 #[utoipa::path(post, path = "/api/surveys/{key}/publish", tag = "surveys", params(("key" = String, Path)), responses((status = 200, body = SurveyView)), security(("bearer" = [])))]
-pub async fn publish(State(s): State<AppState>, headers: HeaderMap, Path(survey): Path<String>) -> Result<Json<SurveyView>, ApiError> {
+pub async fn publish(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(survey): Path<String>,
+) -> Result<Json<SurveyView>, ApiError> {
     set_status(s, headers, survey, SurveyStatus::Live).await
 }
 
 /// `POST /api/surveys/{key}/close`: stop taking answers.
 #[utoipa::path(post, path = "/api/surveys/{key}/close", tag = "surveys", params(("key" = String, Path)), responses((status = 200, body = SurveyView)), security(("bearer" = [])))]
-pub async fn close(State(s): State<AppState>, headers: HeaderMap, Path(survey): Path<String>) -> Result<Json<SurveyView>, ApiError> {
+pub async fn close(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(survey): Path<String>,
+) -> Result<Json<SurveyView>, ApiError> {
     set_status(s, headers, survey, SurveyStatus::Closed).await
 }
 
-async fn set_status(s: AppState, headers: HeaderMap, survey: String, status: SurveyStatus) -> Result<Json<SurveyView>, ApiError> {
+async fn set_status(
+    s: AppState,
+    headers: HeaderMap,
+    survey: String,
+    status: SurveyStatus,
+) -> Result<Json<SurveyView>, ApiError> {
     let key = s.secret_key(&headers).await?;
     let row = find(&s, key.project_id, &survey).await?;
     let row = s.store.set_survey_status(row.id, status).await?;
@@ -231,19 +260,31 @@ pub struct InviteLink {
 /// Parse a CSV list of customers to invite (header `customer[,touchpoint][,lang]`).
 pub fn parse_invite_csv(text: &str) -> Result<Vec<InviteInput>, ApiError> {
     let mut rdr = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::All).from_reader(text.as_bytes());
-    let headers = rdr.headers().map_err(|e| ApiError::invalid("invalid_csv", Some("line 1".into()), format!("line 1: {e}")))?.clone();
+    let headers = rdr
+        .headers()
+        .map_err(|e| ApiError::invalid("invalid_csv", Some("line 1".into()), format!("line 1: {e}")))?
+        .clone();
     let col = |n: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(n));
     let Some(c) = col("customer").or_else(|| col("user_id")).or_else(|| col("userId")) else {
-        return Err(ApiError::invalid("invalid_csv", Some("line 1".into()), "line 1: the header needs a `customer` column"));
+        return Err(ApiError::invalid(
+            "invalid_csv",
+            Some("line 1".into()),
+            "line 1: the header needs a `customer` column",
+        ));
     };
     let (t, l) = (col("touchpoint"), col("lang"));
     let mut out = vec![];
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
-        let rec = rec.map_err(|e| ApiError::invalid("invalid_csv", Some(format!("line {line}")), format!("line {line}: {e}")))?;
+        let rec = rec
+            .map_err(|e| ApiError::invalid("invalid_csv", Some(format!("line {line}")), format!("line {line}: {e}")))?;
         let get = |j: Option<usize>| j.and_then(|j| rec.get(j)).filter(|v| !v.is_empty()).map(str::to_string);
         let customer = get(Some(c)).ok_or_else(|| {
-            ApiError::invalid("invalid_csv", Some(format!("line {line}")), format!("line {line}: the customer cell is empty"))
+            ApiError::invalid(
+                "invalid_csv",
+                Some(format!("line {line}")),
+                format!("line {line}: the customer cell is empty"),
+            )
         })?;
         out.push(InviteInput { customer, touchpoint: get(t), lang: get(l) });
     }
@@ -259,22 +300,39 @@ pub async fn create_invitations(
     base: &str,
 ) -> Result<Vec<InviteLink>, ApiError> {
     if !(expires_days > 0.0 && expires_days <= 366.0) {
-        return Err(ApiError::invalid("invalid_invitation", Some("expires_days".into()), "expires_days: between 0 and 366"));
+        return Err(ApiError::invalid(
+            "invalid_invitation",
+            Some("expires_days".into()),
+            "expires_days: between 0 and 366",
+        ));
     }
     for (i, c) in customers.iter().enumerate() {
         if c.customer.trim().is_empty() || c.customer.len() > 256 {
-            return Err(ApiError::invalid("invalid_invitation", Some(format!("customers[{i}].customer")), format!("customers[{i}].customer: 1 to 256 characters")));
+            return Err(ApiError::invalid(
+                "invalid_invitation",
+                Some(format!("customers[{i}].customer")),
+                format!("customers[{i}].customer: 1 to 256 characters"),
+            ));
         }
         if let Some(l) = &c.lang {
             if l.len() > 12 || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return Err(ApiError::invalid("invalid_invitation", Some(format!("customers[{i}].lang")), format!("customers[{i}].lang: not a locale")));
+                return Err(ApiError::invalid(
+                    "invalid_invitation",
+                    Some(format!("customers[{i}].lang")),
+                    format!("customers[{i}].lang: not a locale"),
+                ));
             }
         }
     }
     let expires_ms = now_ms() + (expires_days * 86_400_000.0) as i64;
     let items: Vec<NewInvitation> = customers
         .iter()
-        .map(|c| NewInvitation { customer: c.customer.clone(), touchpoint: c.touchpoint.clone(), lang: c.lang.clone(), expires_ms })
+        .map(|c| NewInvitation {
+            customer: c.customer.clone(),
+            touchpoint: c.touchpoint.clone(),
+            lang: c.lang.clone(),
+            expires_ms,
+        })
         .collect();
     let ids = store.create_invitations(row.project_id, row.id, &items).await?;
     let secret = store.project_secret(row.project_id).await?;
@@ -311,8 +369,10 @@ pub async fn invitations(
 ) -> Result<Json<Vec<InviteLink>>, ApiError> {
     let key = s.secret_key(&headers).await?;
     let row = find(&s, key.project_id, &survey).await?;
-    let is_csv = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/csv"));
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::invalid("invalid_body", None, "the body is not UTF-8"))?;
+    let is_csv =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/csv"));
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::invalid("invalid_body", None, "the body is not UTF-8"))?;
     let (customers, days) = if is_csv {
         (parse_invite_csv(text)?, 14.0)
     } else {
@@ -657,7 +717,11 @@ pub async fn export(
             }
             Ok(Json(all).into_response())
         }
-        other => Err(ApiError::invalid("invalid_query", Some("format".into()), format!("format: {other:?} is not csv or json"))),
+        other => Err(ApiError::invalid(
+            "invalid_query",
+            Some("format".into()),
+            format!("format: {other:?} is not csv or json"),
+        )),
     }
 }
 

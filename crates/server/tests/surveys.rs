@@ -98,9 +98,13 @@ async fn admin(app: &TestApp, method: reqwest::Method, path: &str, body: Option<
 
 /// An NPS survey whose title and follow-up carry markup, published.
 async fn nps_survey(app: &TestApp) -> Value {
-    let (st, created) =
-        admin(app, reqwest::Method::POST, "/api/surveys", Some(json!({"key": "nps", "template": "nps", "trigger": "delivery"})))
-            .await;
+    let (st, created) = admin(
+        app,
+        reqwest::Method::POST,
+        "/api/surveys",
+        Some(json!({"key": "nps", "template": "nps", "trigger": "delivery"})),
+    )
+    .await;
     assert_eq!(st, 200, "{created}");
     let mut def = created["definition"].clone();
     def["title"]["cs"] = json!("Jak se nám daří? <script>alert(1)</script>");
@@ -114,7 +118,8 @@ async fn nps_survey(app: &TestApp) -> Value {
 
 async fn invite(app: &TestApp, customers: Value) -> Vec<Value> {
     let (st, links) =
-        admin(app, reqwest::Method::POST, "/api/surveys/nps/invitations", Some(json!({ "customers": customers }))).await;
+        admin(app, reqwest::Method::POST, "/api/surveys/nps/invitations", Some(json!({ "customers": customers })))
+            .await;
     assert_eq!(st, 200, "{links}");
     links.as_array().unwrap().clone()
 }
@@ -145,7 +150,8 @@ async fn an_invitation_in_czech_with_a_follow_up_ends_in_the_metrics_and_the_jou
     assert!(again.contains("odpovězte prosím na tuto otázku"), "{again}");
 
     // A detractor is asked what went wrong.
-    let (st, next) = b.post(&action(&page), &[("_csrf", &hidden(&page, "_csrf")), ("_page", "0"), ("q.nps", "3")]).await;
+    let (st, next) =
+        b.post(&action(&page), &[("_csrf", &hidden(&page, "_csrf")), ("_page", "0"), ("q.nps", "3")]).await;
     assert_eq!(st, 303, "{next}");
     let (st, page2) = b.get(&format!("{}{}", app.base, next)).await;
     assert_eq!(st, 200);
@@ -158,9 +164,8 @@ async fn an_invitation_in_czech_with_a_follow_up_ends_in_the_metrics_and_the_jou
     assert!(resumed.contains("Co se nepovedlo?"), "partial answers resume where they stopped");
 
     let comment = "Kurýr nepřišel <b>vůbec</b> & =SUM(A1)";
-    let (st, done) = b
-        .post(&action(&page2), &[("_csrf", &hidden(&page2, "_csrf")), ("_page", "1"), ("q.wrong", comment)])
-        .await;
+    let (st, done) =
+        b.post(&action(&page2), &[("_csrf", &hidden(&page2, "_csrf")), ("_page", "1"), ("q.wrong", comment)]).await;
     assert_eq!(st, 303, "{done}");
     assert!(done.contains("done=1"));
     let (st, thanks) = b.get(&format!("{}{}", app.base, done)).await;
@@ -259,7 +264,8 @@ async fn tampered_expired_foreign_and_closed_links_get_a_clear_page() {
     assert_eq!(st, 403);
 
     // An expired link: signed by the server itself, with an expiry in the past.
-    let secret = touchpoint_store::ListenStore::project_secret(&*app.store, decoded["p"].as_i64().unwrap()).await.unwrap();
+    let secret =
+        touchpoint_store::ListenStore::project_secret(&*app.store, decoded["p"].as_i64().unwrap()).await.unwrap();
     let mut claims: touchpoint_listen::invite::Claims = serde_json::from_value(decoded.clone()).unwrap();
     claims.customer = "a".into();
     claims.expires_s = 1_000;
@@ -315,7 +321,8 @@ async fn two_simultaneous_submissions_of_one_link_store_one_response() {
     }
     statuses.sort();
     assert_eq!(statuses, vec![303, 409, 409, 409], "exactly one submission completes");
-    let (_, exported) = admin(&app, reqwest::Method::GET, "/api/surveys/nps/responses?format=json&partial=true", None).await;
+    let (_, exported) =
+        admin(&app, reqwest::Method::GET, "/api/surveys/nps/responses?format=json&partial=true", None).await;
     assert_eq!(exported.as_array().unwrap().len(), 1, "{exported}");
 }
 
@@ -333,7 +340,8 @@ async fn open_links_take_one_response_per_browser_and_hidden_dimensions() {
                 {"key": "delivery", "label": {"en": "Delivery"}}, {"key": "returns", "label": {"en": "Returns"}}]}
         ]
     });
-    let (st, created) = admin(&app, reqwest::Method::POST, "/api/surveys", Some(json!({"key": "csat", "definition": def}))).await;
+    let (st, created) =
+        admin(&app, reqwest::Method::POST, "/api/surveys", Some(json!({"key": "csat", "definition": def}))).await;
     assert_eq!(st, 200, "{created}");
     let open = created["open_url"].as_str().unwrap().to_string();
     let mut b = Browser::new(&app, "pl-PL,pl;q=0.9");

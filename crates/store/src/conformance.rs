@@ -316,7 +316,12 @@ async fn responses_once(s: Arc<dyn Store>) {
     use crate::listen::{NewInvitation, NewResponse, ResponseKey, SaveOutcome};
     let p = s.create_project("answers", &default_catalog()).await.unwrap();
     let survey = s.create_survey(p.id, "csat", &json!({})).await.unwrap();
-    let inv = NewInvitation { customer: "u1".into(), touchpoint: Some("delivery".into()), lang: Some("cs".into()), expires_ms: 5 };
+    let inv = NewInvitation {
+        customer: "u1".into(),
+        touchpoint: Some("delivery".into()),
+        lang: Some("cs".into()),
+        expires_ms: 5,
+    };
     let ids = s.create_invitations(p.id, survey.id, &[inv.clone(), inv.clone()]).await.unwrap();
     assert_eq!(ids.len(), 2);
     assert_eq!(s.invitation(ids[0]).await.unwrap().unwrap().invitation, inv);
@@ -336,7 +341,8 @@ async fn responses_once(s: Arc<dyn Store>) {
     };
     let key = ResponseKey::Invitation(ids[0]);
     // Page by page: partial answers are kept, then completed once.
-    let SaveOutcome::Saved(id) = s.save_answers(&key, &r(json!({"csat": {"score": 2}})), 1, false).await.unwrap() else {
+    let SaveOutcome::Saved(id) = s.save_answers(&key, &r(json!({"csat": {"score": 2}})), 1, false).await.unwrap()
+    else {
         panic!("a first page is saved")
     };
     let partial = s.response_by_key(survey.id, &key).await.unwrap().unwrap();
@@ -361,7 +367,10 @@ async fn responses_once(s: Arc<dyn Store>) {
 
     // Open links: one response per browser session.
     let sess = ResponseKey::Session("browser-1".into());
-    assert!(matches!(s.save_answers(&sess, &r(json!({"csat": {"score": 4}})), 1, true).await.unwrap(), SaveOutcome::Completed(_)));
+    assert!(matches!(
+        s.save_answers(&sess, &r(json!({"csat": {"score": 4}})), 1, true).await.unwrap(),
+        SaveOutcome::Completed(_)
+    ));
     assert!(matches!(s.save_answers(&sess, &r(json!({})), 1, true).await.unwrap(), SaveOutcome::AlreadyComplete(_)));
     assert!(s.response_by_key(survey.id, &ResponseKey::Session("other".into())).await.unwrap().is_none());
 

@@ -216,8 +216,7 @@ pub trait ListenStore: Send + Sync {
     /// session, completing the response when `complete`. Exactly one response per key is
     /// ever stored, and it completes once: a second completion, even at the same instant,
     /// gets [`SaveOutcome::AlreadyComplete`].
-    async fn save_answers(&self, key: &ResponseKey, r: &NewResponse, page: i64, complete: bool)
-        -> Result<SaveOutcome>;
+    async fn save_answers(&self, key: &ResponseKey, r: &NewResponse, page: i64, complete: bool) -> Result<SaveOutcome>;
     /// Store complete responses (API, import); one whose `external_id` is already stored
     /// in the project is skipped (`None`).
     async fn insert_responses(&self, rs: &[NewResponse]) -> Result<Vec<Option<i64>>>;

@@ -76,12 +76,14 @@ fn key_sql(key: &ResponseKey) -> (&'static str, Option<i64>, Option<&str>) {
 #[async_trait]
 impl ListenStore for SqliteStore {
     async fn project_secret(&self, project: ProjectId) -> Result<Vec<u8>> {
-        sqlx::query("INSERT INTO project_secrets (project_id, secret, created_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-            .bind(project)
-            .bind(random_id(48))
-            .bind(now_ms())
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO project_secrets (project_id, secret, created_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(project)
+        .bind(random_id(48))
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
         let s: String = sqlx::query_scalar("SELECT secret FROM project_secrets WHERE project_id = ?")
             .bind(project)
             .fetch_one(self.pool())
@@ -164,13 +166,15 @@ impl ListenStore for SqliteStore {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
         if current.status == SurveyStatus::Draft {
-            sqlx::query("UPDATE survey_versions SET definition = ?, created_ms = ? WHERE survey_id = ? AND version = ?")
-                .bind(definition.to_string())
-                .bind(now)
-                .bind(id)
-                .bind(current.version)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE survey_versions SET definition = ?, created_ms = ? WHERE survey_id = ? AND version = ?",
+            )
+            .bind(definition.to_string())
+            .bind(now)
+            .bind(id)
+            .bind(current.version)
+            .execute(&mut *tx)
+            .await?;
         } else {
             let version = current.version + 1;
             sqlx::query("INSERT INTO survey_versions (survey_id, version, definition, created_ms) VALUES (?, ?, ?, ?)")
@@ -256,13 +260,7 @@ impl ListenStore for SqliteStore {
         row.as_ref().map(response_row).transpose()
     }
 
-    async fn save_answers(
-        &self,
-        key: &ResponseKey,
-        r: &NewResponse,
-        page: i64,
-        complete: bool,
-    ) -> Result<SaveOutcome> {
+    async fn save_answers(&self, key: &ResponseKey, r: &NewResponse, page: i64, complete: bool) -> Result<SaveOutcome> {
         let now = now_ms();
         let (cond, inv, session) = key_sql(key);
         sqlx::query(
@@ -306,10 +304,8 @@ impl ListenStore for SqliteStore {
         if let Some(id) = updated {
             return Ok(if complete { SaveOutcome::Completed(id) } else { SaveOutcome::Saved(id) });
         }
-        let existing = self
-            .response_by_key(r.survey_id, key)
-            .await?
-            .ok_or_else(|| StoreError::NotFound("response".into()))?;
+        let existing =
+            self.response_by_key(r.survey_id, key).await?.ok_or_else(|| StoreError::NotFound("response".into()))?;
         Ok(SaveOutcome::AlreadyComplete(existing.id))
     }
 

@@ -1,0 +1,313 @@
+//! `touchpoint survey …` and `touchpoint benchmark import`: create, edit, publish, close,
+//! list and export surveys, make invitation links from a CSV of customers, import
+//! responses collected elsewhere (recorded in the customers' journeys through the writer),
+//! and load external benchmark tables — the same functions as the admin API.
+
+use crate::anyhow_lite::{msg, Result};
+use crate::Common;
+use clap::Subcommand;
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+use touchpoint_server::surveys::{self, InviteInput, NewSurvey, ResponseInput};
+use touchpoint_store::listen::SurveyStatus;
+use touchpoint_store::ListenStore;
+
+/// `touchpoint survey …`
+#[derive(Subcommand)]
+pub enum SurveyCmd {
+    /// Create a draft survey from a JSON definition or the NPS template.
+    Create {
+        /// Project name or id.
+        #[arg(long)]
+        project: String,
+        /// The survey's key.
+        #[arg(long)]
+        key: String,
+        /// The definition (JSON file).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Or a template: nps.
+        #[arg(long)]
+        template: Option<String>,
+        /// The touchpoint that triggers it (with --template).
+        #[arg(long)]
+        trigger: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Replace the definition (a live survey gets a new version).
+    Edit {
+        /// Project name or id.
+        #[arg(long)]
+        project: String,
+        /// The survey's key.
+        #[arg(long)]
+        key: String,
+        /// The new definition (JSON file).
+        #[arg(long)]
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Start taking answers.
+    Publish {
+        /// Project name or id.
+        #[arg(long)]
+        project: String,
+        /// The survey's key.
+        #[arg(long)]
+        key: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Stop taking answers.
+    Close {
+        /// Project name or id.
+        #[arg(long)]
+        project: String,
+        /// The survey's key.
+        #[arg(long)]
+        key: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List surveys.
+    List {
+        /// Project name or id.
+        #[arg(long)]
+        project: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Export responses as CSV (safe for spreadsheets) or JSON.
+    Export {
+        /// Project name or id.
+        #[arg(long)]
+        project: String,
+        /// The survey's key.
+        #[arg(long)]
+        key: String,
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Make signed, single-use invitation links for the customers in a CSV file
+    /// (`customer[,touchpoint][,lang]`); prints `customer,url` CSV.
+    Invite {
+        /// Project name or id.
+        #[arg(long)]
+        project: String,
+        /// The survey's key.
+        #[arg(long)]
+        key: String,
+        /// The customers.
+        #[arg(long)]
+        csv: PathBuf,
+        /// Days until the links expire.
+        #[arg(long, default_value_t = 14.0)]
+        days: f64,
+        /// Where customers reach the server (`https://feedback.example.com`).
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        base_url: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Import responses collected elsewhere: a CSV with a column per question id, and
+    /// optionally customer, touchpoint, lang, weight, external_id, answered_at and
+    /// `dim.NAME` columns (matrix rows as `QUESTION.AREA`, pairs as
+    /// `QUESTION.expectation` / `QUESTION.experience`).
+    Import {
+        /// Project name or id.
+        #[arg(long)]
+        project: String,
+        /// The survey's key.
+        #[arg(long)]
+        key: String,
+        /// The CSV file.
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+async fn survey_of(
+    store: &touchpoint_store::sqlite::SqliteStore,
+    project: i64,
+    key: &str,
+) -> Result<touchpoint_store::listen::SurveyRow> {
+    store.survey_by_key(project, key).await?.ok_or_else(|| msg(format!("no survey {key:?} in this project")))
+}
+
+fn read_json(path: &PathBuf) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| msg(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| msg(format!("{} is not valid JSON: {e}", path.display())))
+}
+
+pub async fn run(cmd: SurveyCmd) -> Result<()> {
+    match cmd {
+        SurveyCmd::Create { project, key, file, template, trigger, common } => {
+            let store = crate::admin::open_shared(&common).await?;
+            let p = crate::admin::find_project(&store, &project).await?;
+            let definition = file.as_ref().map(read_json).transpose()?;
+            let row = surveys::create_survey(&store, p.id, NewSurvey { key, definition, template, trigger }).await?;
+            println!("Created draft survey {} (open link /o/{}); publish it to take answers.", row.key, row.public_id);
+        }
+        SurveyCmd::Edit { project, key, file, common } => {
+            let store = crate::admin::open_shared(&common).await?;
+            let p = crate::admin::find_project(&store, &project).await?;
+            let row = survey_of(&store, p.id, &key).await?;
+            let row = surveys::edit_survey(&store, &row, read_json(&file)?).await?;
+            println!("Survey {} is now at version {}.", row.key, row.version);
+        }
+        SurveyCmd::Publish { project, key, common } => set_status(project, key, common, SurveyStatus::Live).await?,
+        SurveyCmd::Close { project, key, common } => set_status(project, key, common, SurveyStatus::Closed).await?,
+        SurveyCmd::List { project, json, common } => {
+            let store = crate::admin::open_shared(&common).await?;
+            let p = crate::admin::find_project(&store, &project).await?;
+            let rows = store.surveys(p.id).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                let table: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.key.clone(),
+                            r.status.as_str().into(),
+                            r.version.to_string(),
+                            format!("/o/{}", r.public_id),
+                        ]
+                    })
+                    .collect();
+                crate::tables::table(&["survey", "status", "version", "open link"], &table);
+            }
+        }
+        SurveyCmd::Export { project, key, out, common } => {
+            let store = crate::admin::open_shared(&common).await?;
+            let p = crate::admin::find_project(&store, &project).await?;
+            let row = survey_of(&store, p.id, &key).await?;
+            let csv = surveys::export_csv(&store, &row, false).await?;
+            match out {
+                Some(path) => std::fs::write(&path, csv)?,
+                None => print!("{csv}"),
+            }
+        }
+        SurveyCmd::Invite { project, key, csv, days, base_url, common } => {
+            let store = crate::admin::open_shared(&common).await?;
+            let p = crate::admin::find_project(&store, &project).await?;
+            let row = survey_of(&store, p.id, &key).await?;
+            let text = std::fs::read_to_string(&csv).map_err(|e| msg(format!("cannot read {}: {e}", csv.display())))?;
+            let customers: Vec<InviteInput> = surveys::parse_invite_csv(&text)?;
+            let links =
+                surveys::create_invitations(&store, &row, &customers, days, base_url.trim_end_matches('/')).await?;
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            w.write_record(["customer", "url", "expires"])?;
+            for l in &links {
+                w.write_record([touchpoint_core::csvsafe::safe_cell(&l.customer).as_ref(), &l.url, &l.expires])?;
+            }
+            w.flush()?;
+            eprintln!("{} invitations created.", links.len());
+        }
+        SurveyCmd::Import { project, key, file, common } => import(project, key, file, common).await?,
+    }
+    Ok(())
+}
+
+/// Publish or close.
+async fn set_status(project: String, key: String, common: Common, status: SurveyStatus) -> Result<()> {
+    let store = crate::admin::open_shared(&common).await?;
+    let p = crate::admin::find_project(&store, &project).await?;
+    let row = survey_of(&store, p.id, &key).await?;
+    let row = store.set_survey_status(row.id, status).await?;
+    println!("Survey {} is {}.", row.key, row.status.as_str());
+    Ok(())
+}
+
+/// Turn one CSV record into a response input.
+fn response_of(headers: &csv::StringRecord, rec: &csv::StringRecord) -> ResponseInput {
+    let mut answers = Map::new();
+    let mut dimensions = Map::new();
+    let mut input = ResponseInput {
+        answers: Map::new(),
+        customer: None,
+        touchpoint: None,
+        lang: None,
+        dimensions: Map::new(),
+        weight: None,
+        external_id: None,
+        answered_at: None,
+    };
+    for (h, v) in headers.iter().zip(rec.iter()) {
+        if v.is_empty() {
+            continue;
+        }
+        match h {
+            "customer" => input.customer = Some(v.into()),
+            "touchpoint" => input.touchpoint = Some(v.into()),
+            "lang" => input.lang = Some(v.into()),
+            "weight" => input.weight = v.parse().ok().or(Some(f64::NAN)),
+            "external_id" => input.external_id = Some(v.into()),
+            "answered_at" => input.answered_at = Some(v.into()),
+            _ => {
+                if let Some(d) = h.strip_prefix("dim.") {
+                    dimensions.insert(d.into(), json!(v));
+                } else if let Some((q, part)) = h.split_once('.') {
+                    let entry = answers.entry(q.to_string()).or_insert_with(|| json!({}));
+                    entry[part] = json!(v);
+                } else {
+                    answers.insert(h.into(), json!(v));
+                }
+            }
+        }
+    }
+    input.answers = answers;
+    input.dimensions = dimensions;
+    input
+}
+
+async fn import(project: String, key: String, file: PathBuf, common: Common) -> Result<()> {
+    let config = crate::load_config(&common, &Default::default())?;
+    let server = touchpoint_server::Server::open(config).await?;
+    let state = server.state().clone();
+    let p = crate::admin::find_project(&*state.store, &project).await?;
+    let row = state.store.survey_by_key(p.id, &key).await?.ok_or_else(|| msg(format!("no survey {key:?}")))?;
+    let def = surveys::definition(&row)?;
+    let mut rdr = csv::Reader::from_path(&file).map_err(|e| msg(format!("cannot read {}: {e}", file.display())))?;
+    let headers = rdr.headers()?.clone();
+    let mut inputs = vec![];
+    for rec in rdr.records() {
+        inputs.push(response_of(&headers, &rec?));
+    }
+    let n = inputs.len();
+    let (ok, failed) = surveys::validate_responses(&row, &def, inputs, "import");
+    let receipt = surveys::store_responses(&state, &row, &def, ok).await?;
+    drop(state);
+    server.close().await?;
+    println!(
+        "{n} rows: {} responses stored, {} already there, {} rejected.",
+        receipt.stored,
+        receipt.duplicates,
+        failed.len()
+    );
+    for f in failed.iter().take(20) {
+        // Line numbers: the header is line 1.
+        println!("  line {}: {} — {}", f.index + 2, f.field, f.message);
+    }
+    Ok(())
+}
+
+/// `touchpoint benchmark import FILE`: an external benchmark table
+/// (`metric,segment,value,n[,se]`).
+pub async fn import_benchmark(project: String, source: String, file: PathBuf, common: Common) -> Result<()> {
+    let store = crate::admin::open_shared(&common).await?;
+    let p = crate::admin::find_project(&store, &project).await?;
+    let text = std::fs::read_to_string(&file).map_err(|e| msg(format!("cannot read {}: {e}", file.display())))?;
+    let n = touchpoint_server::listening::import_benchmarks(&store, p.id, &source, &text).await?;
+    println!("{n} benchmark rows from {source} stored.");
+    Ok(())
+}
