@@ -459,3 +459,44 @@ async fn the_admin_api_checks_definitions_versions_and_posted_responses() {
     let r = app.client.get(format!("{}/api/surveys", app.base)).bearer_auth(&app.write_key).send().await.unwrap();
     assert_eq!(r.status(), 403);
 }
+
+#[tokio::test]
+async fn the_listening_api_computes_nps_with_its_interval_segments_and_errors() {
+    let app = spawn_app().await;
+    nps_survey(&app).await;
+    // 10 answers: promoters 10, 10, 9, 9, 10 (5), passives 8, 7 (2), detractors 6, 5, 0 (3).
+    let scores = [10, 10, 9, 8, 7, 6, 5, 0, 9, 10];
+    let posted: Vec<Value> = scores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            json!({"answers": {"nps": s}, "customer": format!("c{i}"),
+                   "touchpoint": if i < 5 { "delivery" } else { "support" }})
+        })
+        .collect();
+    let (st, receipt) = admin(&app, reqwest::Method::POST, "/api/surveys/nps/responses", Some(json!(posted))).await;
+    assert_eq!((st, receipt["stored"].as_u64()), (200, Some(10)), "{receipt}");
+    let (st, v) =
+        admin(&app, reqwest::Method::POST, "/api/listening/nps", Some(json!({"survey": "nps", "by": "touchpoint"})))
+            .await;
+    assert_eq!(st, 200, "{v}");
+    let r = &v["result"]["result"];
+    // NPS = 50 − 30 = 20; SE = 100·sqrt((.5·.5 + .3·.7 + 2·.5·.3)/10) = 100·sqrt(0.076) = 27.568…
+    assert_eq!(r["n"], 10);
+    assert!((r["score"].as_f64().unwrap() - 20.0).abs() < 1e-9, "{r}");
+    assert!((r["se"].as_f64().unwrap() - 27.568_097_504).abs() < 1e-6, "{r}");
+    assert!((r["interval"]["low"].as_f64().unwrap() - (20.0 - 1.959_964 * 27.568_097_504)).abs() < 1e-3, "{r}");
+    assert_eq!(r["warning"]["code"], "small_sample", "10 answers: below 30");
+    let segments = v["result"]["segments"].as_array().unwrap();
+    let delivery = segments.iter().find(|s| s["segment"] == "delivery").unwrap();
+    // delivery: 10, 10, 9, 8, 7 → 60 − 0 = 60.
+    assert!((delivery["result"]["score"].as_f64().unwrap() - 60.0).abs() < 1e-9, "{delivery}");
+
+    let (st, err) = admin(&app, reqwest::Method::POST, "/api/listening/csat", Some(json!({"survey": "nps"}))).await;
+    assert_eq!(st, 400);
+    assert_eq!(err["error"]["field"], "question", "{err}");
+    let (st, _) = admin(&app, reqwest::Method::POST, "/api/listening/nps", Some(json!({"survey": "nope"}))).await;
+    assert_eq!(st, 400);
+    let (st, _) = admin(&app, reqwest::Method::POST, "/api/listening/horoscope", Some(json!({"survey": "nps"}))).await;
+    assert_eq!(st, 404);
+}
