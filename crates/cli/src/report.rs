@@ -197,7 +197,13 @@ pub async fn run(a: ReportArgs) -> Result<()> {
     };
     let traits = touchpoint_server::analytics::traits_for(&*store, project.id, &plan).await?;
     let t = std::time::Instant::now();
-    let groups = plan::execute(&a.kind, &set, &dict, &plan, &traits).map_err(|e| msg(e.0))?;
+    let mut groups = plan::execute(&a.kind, &set, &dict, &plan, &traits).map_err(|e| msg(e.0))?;
+    if a.kind == "journey-map" {
+        let by_tp = touchpoint_server::listening::satisfaction_by_touchpoint(&*store, project.id).await?;
+        for g in &mut groups {
+            touchpoint_server::listening::fill_journey_map(&mut g.report, &by_tp);
+        }
+    }
     let took = t.elapsed();
     if a.json {
         println!("{}", serde_json::to_string_pretty(&json!({"kind": a.kind, "groups": groups}))?);

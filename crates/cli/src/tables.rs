@@ -32,6 +32,15 @@ fn dur(v: &Value) -> String {
     }
 }
 
+/// Survey satisfaction on 0–10 with its interval and n (`–` where nobody was asked).
+fn satisfaction(v: &Value) -> String {
+    match (v["mean"].as_f64(), v["interval"]["low"].as_f64(), v["interval"]["high"].as_f64()) {
+        (Some(m), Some(l), Some(h)) => format!("{m:.1} [{l:.1}–{h:.1}] n={}", s(&v["n"])),
+        (Some(m), _, _) => format!("{m:.1} n={}", s(&v["n"])),
+        _ => "–".into(),
+    }
+}
+
 /// Print rows as an aligned table with a header.
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
     let mut w: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
@@ -148,11 +157,12 @@ pub fn print(kind: &str, r: &Value) {
             for st in arr(&r["stages"]) {
                 println!();
                 println!(
-                    "Stage {} — {} customers, conversion {}, churn {}",
+                    "Stage {} — {} customers, conversion {}, churn {}, satisfaction {}",
                     s(&st["key"]),
                     s(&st["customers"]),
                     pct(&st["conversion_rate"]),
-                    pct(&st["churn_rate"])
+                    pct(&st["churn_rate"]),
+                    satisfaction(&st["satisfaction_detail"])
                 );
                 let rows: Vec<Vec<String>> = arr(&st["touchpoints"])
                     .iter()
@@ -165,10 +175,39 @@ pub fn print(kind: &str, r: &Value) {
                             t["conversion_lift"].as_f64().map(|l| format!("{l:.2}×")).unwrap_or_else(|| "–".into()),
                             pct(&t["exit_rate"]),
                             dur(&t["median_s_to_next_stage"]),
+                            satisfaction(&t["satisfaction_detail"]),
                         ]
                     })
                     .collect();
-                table(&["touchpoint", "reach", "share", "conversion", "lift", "exit rate", "to next stage"], &rows);
+                table(
+                    &[
+                        "touchpoint",
+                        "reach",
+                        "share",
+                        "conversion",
+                        "lift",
+                        "exit rate",
+                        "to next stage",
+                        "satisfaction",
+                    ],
+                    &rows,
+                );
+            }
+            let curve: Vec<String> = arr(&r["stages"])
+                .iter()
+                .zip(arr(&r["emotion_curve"]))
+                .map(|(st, v)| {
+                    let bar =
+                        v.as_f64().map(|m| "▁▂▃▄▅▆▇█".chars().nth(((m / 10.0) * 7.0).round().clamp(0.0, 7.0) as usize));
+                    match (v.as_f64(), bar.flatten()) {
+                        (Some(m), Some(b)) => format!("{} {b} {m:.1}", s(&st["key"])),
+                        _ => format!("{} –", s(&st["key"])),
+                    }
+                })
+                .collect();
+            if !curve.is_empty() {
+                println!();
+                println!("Emotion curve (survey satisfaction 0–10 by stage): {}", curve.join("  →  "));
             }
             println!();
             println!("Pain points (significant after Benjamini–Hochberg), by customers they cost:");

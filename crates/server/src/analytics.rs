@@ -79,7 +79,13 @@ pub async fn analyze(
     })
     .await
     .map_err(|e| ApiError::Internal(format!("analysis task: {e}")))?;
-    let groups = groups.map_err(|e| ApiError::invalid("invalid_query", Some("query".into()), e.0))?;
+    let mut groups = groups.map_err(|e| ApiError::invalid("invalid_query", Some("query".into()), e.0))?;
+    if kind == "journey-map" {
+        let by_tp = crate::listening::satisfaction_by_touchpoint(&*s.store, key.project_id).await?;
+        for g in &mut groups {
+            crate::listening::fill_journey_map(&mut g.report, &by_tp);
+        }
+    }
     Ok(Json(AnalysisResponse {
         kind,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,

@@ -458,3 +458,83 @@ pub async fn post_benchmarks(
     let n = import_benchmarks(&*s.store, key.project_id, &b.source, &b.csv).await?;
     Ok(Json(json!({"stored": n})))
 }
+
+/// Satisfaction measured at one touchpoint (or stage), on 0–10.
+#[derive(Debug, Clone, Serialize)]
+pub struct Satisfaction {
+    /// Mean of the surveys' headline answers rescaled to 0–10 (NPS as is, CSAT
+    /// `(x − 1)·2.5`, CES `(x − 1)·10/6`).
+    pub mean: f64,
+    /// Its 95 % t interval.
+    pub interval: Option<touchpoint_analytics::stats::Interval>,
+    /// Answers.
+    pub n: usize,
+    /// NPS of the NPS answers among them, with its interval.
+    pub nps: Option<metrics::NpsResult>,
+}
+
+/// Every complete response's headline answer on 0–10, by the touchpoint that triggered it.
+pub async fn satisfaction_by_touchpoint(
+    store: &dyn Store,
+    project: i64,
+) -> Result<BTreeMap<String, (Vec<Obs>, Vec<Obs>)>, ApiError> {
+    let mut out: BTreeMap<String, (Vec<Obs>, Vec<Obs>)> = BTreeMap::new();
+    for survey in store.surveys(project).await? {
+        let def = crate::surveys::definition(&survey)?;
+        let Some(head) = def.headline() else { continue };
+        let scale = |x: f64| match head.kind {
+            QuestionKind::Csat => (x - 1.0) * 2.5,
+            QuestionKind::Ces => (x - 1.0) * 10.0 / 6.0,
+            _ => x,
+        };
+        let mut after = 0;
+        loop {
+            let page = store.responses(project, Some(survey.id), true, after, 10_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for r in page {
+                let Some(tp) = r.response.touchpoint.clone() else { continue };
+                let answers: Answers = serde_json::from_value(r.response.answers).unwrap_or_default();
+                let Some(x) = answers.score(&head.id) else { continue };
+                let entry = out.entry(tp).or_default();
+                entry.0.push(Obs::weighted(scale(x), r.response.weight));
+                if matches!(head.kind, QuestionKind::Nps) {
+                    entry.1.push(Obs::weighted(x, r.response.weight));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn satisfaction_of(all: &[Obs], nps: &[Obs]) -> Option<Satisfaction> {
+    let m = metrics::mean(all)?;
+    Some(Satisfaction { mean: m.mean, interval: m.interval, n: m.n, nps: metrics::nps(nps) })
+}
+
+/// Fill a journey map report's satisfaction slots and its emotion curve (the mean
+/// satisfaction of each stage, in column order) from the survey answers.
+pub fn fill_journey_map(report: &mut Value, by_tp: &BTreeMap<String, (Vec<Obs>, Vec<Obs>)>) {
+    let Some(stages) = report.get_mut("stages").and_then(Value::as_array_mut) else { return };
+    let mut curve = vec![];
+    for stage in stages.iter_mut() {
+        let (mut all, mut nps) = (vec![], vec![]);
+        if let Some(tps) = stage.get_mut("touchpoints").and_then(Value::as_array_mut) {
+            for tp in tps {
+                let key = tp["key"].as_str().unwrap_or_default().to_string();
+                if let Some((a, n)) = by_tp.get(&key) {
+                    let sat = satisfaction_of(a, n);
+                    tp["satisfaction"] = json!(sat.as_ref().map(|s| s.mean));
+                    tp["satisfaction_detail"] = json!(sat);
+                    all.extend_from_slice(a);
+                    nps.extend_from_slice(n);
+                }
+            }
+        }
+        let sat = satisfaction_of(&all, &nps);
+        stage["satisfaction"] = json!(sat.as_ref().map(|s| s.mean));
+        stage["satisfaction_detail"] = json!(sat);
+        curve.push(sat.map(|s| s.mean));
+    }
+    report["emotion_curve"] = json!(curve);
+}
