@@ -41,6 +41,10 @@ pub enum Breakdown {
     FirstTouchChannel,
     /// By the stage of the customer's first touchpoint.
     FirstTouchStage,
+    /// By the kind (direct / indirect) of the customer's first touchpoint.
+    FirstTouchKind,
+    /// By the department owning the customer's first touchpoint.
+    FirstTouchDepartment,
     /// By the value of a trait (customers without it are in `(none)`).
     Trait(String),
 }
@@ -112,6 +116,10 @@ pub fn breakdown(
         match b {
             Breakdown::FirstTouchChannel => dict.get(j.touchpoints[0]).channel.as_str().to_string(),
             Breakdown::FirstTouchStage => dict.get(j.touchpoints[0]).stage.clone().unwrap_or_else(|| "(none)".into()),
+            Breakdown::FirstTouchKind => dict.get(j.touchpoints[0]).kind.as_str().to_string(),
+            Breakdown::FirstTouchDepartment => {
+                dict.get(j.touchpoints[0]).department.clone().unwrap_or_else(|| "(none)".into())
+            }
             Breakdown::Trait(k) => {
                 traits.get(k).and_then(|m| m.get(&j.customer)).cloned().unwrap_or_else(|| "(none)".into())
             }
@@ -204,5 +212,12 @@ mod tests {
         assert_eq!(got, vec![("ads".to_string(), vec![1, 3]), ("web".to_string(), vec![2])]);
         let g = breakdown(&set(), &d, &Breakdown::FirstTouchStage, &Traits::new(), 1);
         assert_eq!(g.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>(), ["awareness", "(other)"]);
+        let g = breakdown(&set(), &d, &Breakdown::FirstTouchKind, &Traits::new(), 10);
+        assert_eq!(g.iter().map(|(l, s)| (l.as_str(), s.customer_count())).collect::<Vec<_>>(), [("direct", 3)]);
+        let mut d2 = d.clone();
+        d2.touchpoints[0].department = Some("marketing".into());
+        let g = breakdown(&set(), &d2, &Breakdown::FirstTouchDepartment, &Traits::new(), 10);
+        let got: Vec<(String, Vec<CustomerId>)> = g.iter().map(|(l, s)| (l.clone(), s.customers.clone())).collect();
+        assert_eq!(got, vec![("marketing".to_string(), vec![1, 3]), ("(none)".to_string(), vec![2])]);
     }
 }

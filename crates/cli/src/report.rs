@@ -44,7 +44,7 @@ pub struct ReportArgs {
     /// A filter as JSON, e.g. '{"channels":["web"],"from":1767225600}'.
     #[arg(long)]
     pub filter: Option<String>,
-    /// Breakdown: first_touch_channel, first_touch_stage or trait:NAME.
+    /// Breakdown: first_touch_channel, first_touch_stage, first_touch_kind, first_touch_department or trait:NAME.
     #[arg(long)]
     pub breakdown: Option<String>,
     /// Listening: the survey's key (nps, csat, ces, rating, drivers, gaps, text, benchmark, touchpoints).
@@ -123,9 +123,14 @@ fn breakdown_of(s: &str) -> Result<Breakdown> {
     match s {
         "first_touch_channel" | "channel" => Ok(Breakdown::FirstTouchChannel),
         "first_touch_stage" | "stage" => Ok(Breakdown::FirstTouchStage),
+        "first_touch_kind" | "kind" => Ok(Breakdown::FirstTouchKind),
+        "first_touch_department" | "department" => Ok(Breakdown::FirstTouchDepartment),
         other => match other.strip_prefix("trait:") {
             Some(k) if !k.is_empty() => Ok(Breakdown::Trait(k.to_string())),
-            _ => Err(msg(format!("--breakdown {other:?}: use first_touch_channel, first_touch_stage or trait:NAME"))),
+            _ => Err(msg(format!(
+                "--breakdown {other:?}: use first_touch_channel, first_touch_stage, first_touch_kind, \
+                 first_touch_department or trait:NAME"
+            ))),
         },
     }
 }

@@ -176,3 +176,51 @@ fn the_demo_loads_the_brand() {
     assert!(!o.status.success());
     assert!(foreign.join("precious.txt").exists());
 }
+
+#[test]
+fn surveys_from_the_command_line_import_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    ok_json(dir.path(), &["project", "create", "shop", "--json"]);
+    let d = dir.path();
+    let create = run(d, &["survey", "create", "--project", "shop", "--key", "nps", "--template", "nps"]);
+    assert!(create.status.success(), "{}", String::from_utf8_lossy(&create.stderr));
+    assert!(run(d, &["survey", "publish", "--project", "shop", "--key", "nps"]).status.success());
+    let list = ok_json_pretty(d, &["survey", "list", "--project", "shop", "--json"]);
+    assert_eq!(list[0]["status"], "live");
+
+    let csv = d.join("answers.csv");
+    std::fs::write(
+        &csv,
+        "external_id,customer,touchpoint,nps,wrong,best,dim.store\n\
+         r1,jana,delivery,3,\"=pozdě, a \"\"nikdo\"\" nevolal\",,Brno\n\
+         r2,petr,delivery,10,,Rychlé,Praha\n\
+         r3,eva,delivery,12,,,Praha\n",
+    )
+    .unwrap();
+    let out = run(d, &["survey", "import", "--project", "shop", "--key", "nps", csv.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("3 rows: 2 responses stored, 0 already there, 1 rejected."), "{text}");
+    assert!(text.contains("line 4: responses[2].answers.nps"), "the bad row is named by its line: {text}");
+    let again = run(d, &["survey", "import", "--project", "shop", "--key", "nps", csv.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 responses stored, 2 already there"));
+
+    let report =
+        ok_json_pretty(d, &["report", "nps", "--project", "shop", "--survey", "nps", "--by", "store", "--json"]);
+    assert_eq!(report["result"]["n"], 2);
+    assert_eq!(report["result"]["score"], 0.0, "one promoter, one detractor");
+    assert_eq!(report["segments"].as_array().unwrap().len(), 2);
+    let table = run(d, &["report", "nps", "--project", "shop", "--survey", "nps"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("95 % interval"));
+
+    let export = run(d, &["survey", "export", "--project", "shop", "--key", "nps"]);
+    let exported = String::from_utf8_lossy(&export.stdout);
+    assert!(exported.contains("\"'=pozdě, a \"\"nikdo\"\" nevolal\""), "formula defused: {exported}");
+}
+
+/// Run a command whose whole standard output is one JSON document.
+fn ok_json_pretty(dir: &Path, args: &[&str]) -> Value {
+    let out = run(dir, args);
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}

@@ -36,8 +36,8 @@ pub struct ListenQuery {
     pub to: Option<String>,
     /// Keep responses whose `touchpoint`, `lang`, `source` or dimension equals the value.
     pub filter: BTreeMap<String, String>,
-    /// Segment by `touchpoint`, `lang`, `source` or a dimension; each segment is tested
-    /// against the rest.
+    /// Segment by `touchpoint`, `lang`, `source`, a dimension, or a period (`day`, `week`,
+    /// `month`, UTC); each segment is tested against the rest.
     pub by: Option<String>,
     /// Trend per `day`, `week` or `month`.
     #[schema(value_type = Option<String>)]
@@ -69,7 +69,25 @@ struct Resp {
 
 impl Resp {
     fn attr(&self, key: &str) -> Option<String> {
+        use touchpoint_core::calendar::{civil_from_days, days_from_civil};
+        let day = self.at_s.div_euclid(86_400);
         match key {
+            // Periods (UTC), to compare one month, week or day with the others.
+            "day" => {
+                let (y, m, d) = civil_from_days(day);
+                Some(format!("{y:04}-{m:02}-{d:02}"))
+            }
+            "week" => {
+                // ISO weeks start on Monday; 1970-01-01 was a Thursday.
+                let monday = day - (day + 3).rem_euclid(7);
+                let (y, m, d) = civil_from_days(monday);
+                Some(format!("week of {y:04}-{m:02}-{d:02}"))
+            }
+            "month" => {
+                let (y, m, _) = civil_from_days(day);
+                debug_assert!(days_from_civil(y, m, 1) <= day);
+                Some(format!("{y:04}-{m:02}"))
+            }
             "touchpoint" => self.touchpoint.clone(),
             "lang" => self.lang.clone(),
             "source" => Some(self.source.clone()),

@@ -500,3 +500,74 @@ async fn the_listening_api_computes_nps_with_its_interval_segments_and_errors() 
     let (st, _) = admin(&app, reqwest::Method::POST, "/api/listening/horoscope", Some(json!({"survey": "nps"}))).await;
     assert_eq!(st, 404);
 }
+
+#[tokio::test]
+async fn the_journey_map_shows_satisfaction_where_it_was_measured_and_the_emotion_curve() {
+    let app = spawn_app().await;
+    nps_survey(&app).await;
+    // Four customers go through checkout; their answers are tied to it.
+    let batch: Vec<Value> = (0..4)
+        .map(|i| {
+            json!({"type": "page", "userId": format!("u{i}"), "properties": {"path": "/checkout"},
+                   "timestamp": "2026-10-01T10:00:00Z", "messageId": format!("p{i}")})
+        })
+        .collect();
+    let (st, _) = app.post("/v1/batch", &json!({ "batch": batch })).await;
+    assert_eq!(st, 200);
+    let posted: Vec<Value> = [10, 9, 6, 3]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| json!({"answers": {"nps": s}, "customer": format!("u{i}"), "touchpoint": "checkout"}))
+        .collect();
+    let (st, _) = admin(&app, reqwest::Method::POST, "/api/surveys/nps/responses", Some(json!(posted))).await;
+    assert_eq!(st, 200);
+    let mut map = Value::Null;
+    for _ in 0..50 {
+        let (st, v) = admin(
+            &app,
+            reqwest::Method::POST,
+            "/api/analytics/journey-map",
+            Some(json!({"query": {"now_s": 1_800_000_000}})),
+        )
+        .await;
+        assert_eq!(st, 200, "{v}");
+        if v.to_string().contains("\"checkout\"") {
+            map = v;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let report = &map["groups"][0]["report"];
+    let stages = report["stages"].as_array().unwrap_or_else(|| panic!("{map}"));
+    let (i, purchase) = stages.iter().enumerate().find(|(_, s)| s["key"] == "purchase").unwrap();
+    let checkout = purchase["touchpoints"].as_array().unwrap().iter().find(|t| t["key"] == "checkout").unwrap();
+    // Mean of 10, 9, 6, 3 = 7; NPS = 50 − 50 = 0.
+    assert_eq!(checkout["satisfaction"], 7.0, "{checkout}");
+    assert_eq!(checkout["satisfaction_detail"]["n"], 4);
+    assert_eq!(checkout["satisfaction_detail"]["nps"]["score"], 0.0);
+    assert_eq!(purchase["satisfaction"], 7.0);
+    assert_eq!(report["emotion_curve"][i], 7.0);
+    assert!(report["emotion_curve"][0].is_null(), "no answers in awareness");
+}
+
+#[tokio::test]
+async fn answers_shown_again_on_a_page_are_escaped() {
+    let app = spawn_app().await;
+    let def = json!({"title": {"en": "T"}, "questions": [
+        {"id": "why", "type": "text", "text": {"en": "Why?"}},
+        {"id": "ces", "type": "ces", "required": true, "text": {"en": "It was easy"}}]});
+    admin(&app, reqwest::Method::POST, "/api/surveys", Some(json!({"key": "ces", "definition": def}))).await;
+    let (_, live) = admin(&app, reqwest::Method::POST, "/api/surveys/ces/publish", None).await;
+    let mut b = Browser::new(&app, "en");
+    let (_, page) = b.get(live["open_url"].as_str().unwrap()).await;
+    let evil = "</textarea><script>alert('x')</script>";
+    let (st, again) =
+        b.post(&action(&page), &[("_csrf", &hidden(&page, "_csrf")), ("_page", "0"), ("q.why", evil)]).await;
+    assert_eq!(st, 422, "the required CES question is missing");
+    assert!(again.contains("please answer this question"), "{again}");
+    assert!(!again.contains("<script>") && again.contains("&lt;script&gt;"), "the answer is escaped: {again}");
+    let (st, _) = b
+        .post(&action(&page), &[("_csrf", &hidden(&page, "_csrf")), ("_page", "0"), ("q.why", evil), ("q.ces", "9")])
+        .await;
+    assert_eq!(st, 422, "9 is outside the CES scale 1–7");
+}
