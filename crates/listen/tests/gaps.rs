@@ -5,37 +5,11 @@
 // Reference values are written with all the digits they were computed to.
 #![allow(clippy::excessive_precision)]
 
+mod common;
+use common::*;
 use proptest::prelude::*;
 use touchpoint_listen::gaps::*;
 use touchpoint_listen::metrics::{mean, Obs};
-
-/// One expected value: a name, what the code computed, the reference and the allowed
-/// absolute error.
-struct Case {
-    name: String,
-    got: f64,
-    want: f64,
-    tol: f64,
-}
-
-fn case(name: impl Into<String>, got: f64, want: f64, tol: f64) -> Case {
-    Case { name: name.into(), got, want, tol }
-}
-
-/// Whether a case is within its tolerance (a NaN never is, an exact match always is).
-fn passes(c: &Case) -> bool {
-    c.got == c.want || (c.got - c.want).abs() <= c.tol
-}
-
-/// Check every case; panic with a table of those that failed.
-fn check(cases: &[Case]) {
-    let failed: Vec<String> = cases
-        .iter()
-        .filter(|c| !passes(c))
-        .map(|c| format!("{:40} got {:.15e} want {:.15e} (tol {:.0e})", c.name, c.got, c.want, c.tol))
-        .collect();
-    assert!(failed.is_empty(), "{} of {} cases failed:\n{}", failed.len(), cases.len(), failed.join("\n"));
-}
 
 fn or_nan(x: Option<f64>) -> f64 {
     x.unwrap_or(f64::NAN)
