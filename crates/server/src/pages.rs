@@ -184,6 +184,8 @@ pub struct PageQuery {
     pub aid: Option<String>,
     /// Show the thank-you page.
     pub done: Option<String>,
+    /// The browser's session when it keeps no cookie (a survey framed on another site).
+    pub sid: Option<String>,
     /// Everything else (hidden dimensions as `d.brand=…`).
     #[serde(flatten)]
     pub rest: BTreeMap<String, String>,
@@ -213,6 +215,10 @@ fn pick_locale(def: &SurveyDef, invited: Option<&str>, query: Option<&str>, head
         .unwrap_or_else(|| def.default_locale.clone())
 }
 
+fn valid_session(s: &str) -> bool {
+    (16..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 fn session_of(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -220,7 +226,7 @@ fn session_of(headers: &HeaderMap) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, v)| *k == SESSION_COOKIE && v.len() >= 16 && v.chars().all(|c| c.is_ascii_alphanumeric()))
+        .find(|(k, v)| *k == SESSION_COOKIE && valid_session(v))
         .map(|(_, v)| v.to_string())
 }
 
@@ -251,7 +257,10 @@ struct Ctx {
     embed: bool,
     dimensions: Map<String, Value>,
     session: String,
-    new_session: bool,
+    /// The request came with the session cookie.
+    has_cookie: bool,
+    /// The session was made up for this request (no cookie, no `sid`, no form field).
+    fresh: bool,
     /// CSRF scope: the page's path.
     scope: String,
     /// The project's secret (signs the CSRF token), read before a page is shown.
@@ -355,9 +364,12 @@ fn build_ctx(
         SurveyStatus::Closed => return Entry::Stop(message(StatusCode::GONE, lang, "closed", embed)),
         SurveyStatus::Draft => return Entry::Stop(message(StatusCode::NOT_FOUND, lang, "missing", embed)),
     }
-    let (session, new_session) = match session_of(headers) {
-        Some(sess) => (sess, false),
-        None => (new_session(), true),
+    // A browser that keeps no cookie for us (third-party frames) carries its session in
+    // the page's links and forms instead.
+    let (session, has_cookie, fresh) = match (session_of(headers), q.sid.as_deref().filter(|s| valid_session(s))) {
+        (Some(sess), _) => (sess, true, false),
+        (None, Some(sid)) => (sid.to_string(), false, false),
+        (None, None) => (new_session(), false, true),
     };
     let key = match key {
         ResponseKey::Session(_) => ResponseKey::Session(session.clone()),
@@ -400,7 +412,8 @@ fn build_ctx(
         embed,
         dimensions,
         session,
-        new_session,
+        has_cookie,
+        fresh,
         scope: path,
         secret: vec![],
     }))
@@ -521,6 +534,7 @@ fn render_page(
             questions,
             errors => !errors.is_empty(),
             csrf,
+            session => ctx.session,
             action => ctx.action,
             embed => ctx.embed,
             last,
@@ -537,7 +551,7 @@ fn render_page(
         Ok(b) => html(
             if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY },
             b,
-            ctx.new_session.then(|| session_cookie(s, &ctx.session)),
+            (!ctx.has_cookie).then(|| session_cookie(s, &ctx.session)),
         ),
         Err(e) => {
             tracing::error!(error = %e, "survey page did not render");
@@ -569,7 +583,7 @@ async fn show(s: &AppState, mut ctx: Ctx, done: bool) -> Response {
         }
     };
     // An open link without a session cookie has no response yet, whatever the key says.
-    let existing = if ctx.new_session && matches!(ctx.key, ResponseKey::Session(_)) { None } else { existing };
+    let existing = if ctx.fresh && matches!(ctx.key, ResponseKey::Session(_)) { None } else { existing };
     match existing {
         Some(r) if r.complete => {
             if done {
@@ -650,7 +664,16 @@ async fn submit(s: &AppState, mut ctx: Ctx, client: ClientAddr, body: Bytes) -> 
     }
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let field = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    if ctx.new_session || !invite::check_csrf(&ctx.secret, &ctx.session, &ctx.scope, field("_csrf").unwrap_or("")) {
+    if !ctx.has_cookie {
+        if let Some(sess) = field("_session").filter(|s| valid_session(s)) {
+            ctx.session = sess.to_string();
+            ctx.fresh = false;
+            if let ResponseKey::Session(_) = ctx.key {
+                ctx.key = ResponseKey::Session(ctx.session.clone());
+            }
+        }
+    }
+    if ctx.fresh || !invite::check_csrf(&ctx.secret, &ctx.session, &ctx.scope, field("_csrf").unwrap_or("")) {
         return message(StatusCode::FORBIDDEN, ctx.lang, "csrf", ctx.embed);
     }
     let pages = ctx.def.pages();
@@ -712,7 +735,11 @@ async fn submit(s: &AppState, mut ctx: Ctx, client: ClientAddr, body: Bytes) -> 
     let outcome = s.store.save_answers(&ctx.key, &response, next.unwrap_or(page_index) as i64, next.is_none()).await;
     let back = |done: bool| {
         let sep = if ctx.action.contains('?') { '&' } else { '?' };
-        let to = if done { format!("{}{sep}done=1", ctx.action) } else { ctx.action.clone() };
+        let mut to = if done { format!("{}{sep}done=1", ctx.action) } else { ctx.action.clone() };
+        if !ctx.has_cookie {
+            let sep = if to.contains('?') { '&' } else { '?' };
+            to = format!("{to}{sep}sid={}", ctx.session);
+        }
         Redirect::to(&to).into_response()
     };
     match outcome {

@@ -130,6 +130,13 @@ impl Driver {
         panic!("the page never showed {text:?}: {}", self.source().await);
     }
 
+    /// Work inside the frame an element is.
+    async fn enter_frame(&self, css: &str) {
+        let id = self.find(css).await;
+        let r = self.call(reqwest::Method::POST, "/frame", json!({"id": {ELEMENT: id}})).await;
+        assert!(r.is_null(), "entering {css}: {r}");
+    }
+
     async fn quit(&self) {
         self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await.ok();
     }
@@ -185,4 +192,70 @@ async fn chromium_answers_a_czech_nps_invitation_and_the_metrics_count_it() {
         .unwrap();
     assert_eq!(text[0]["answers"]["wrong"]["text"], "Zásilka přišla o týden později.");
     assert_eq!(text[0]["lang"], "cs");
+}
+
+#[tokio::test]
+async fn the_widget_opens_a_survey_in_a_frame_on_another_site_and_takes_an_answer() {
+    let Some(browser) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    let admin = |path: &str, body: Value| {
+        app.client.post(format!("{}{path}", app.base)).bearer_auth(&app.secret_key).json(&body).send()
+    };
+    let def = json!({"title": {"en": "Quick question", "pl": "Szybkie pytanie"}, "questions": [
+        {"id": "csat", "type": "csat", "required": true,
+         "text": {"en": "How satisfied are you?", "pl": "Jak bardzo jesteś zadowolony?"}},
+        {"id": "why", "type": "text", "show_if": {"question": "csat", "max": 3},
+         "text": {"en": "What was missing?", "pl": "Czego zabrakło?"}}]});
+    let created: Value =
+        admin("/api/surveys", json!({"key": "csat", "definition": def})).await.unwrap().json().await.unwrap();
+    assert!(admin("/api/surveys/csat/publish", json!({})).await.unwrap().status().is_success());
+    let public_id = created["open_url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    // A shop's page on another site (`localhost` is another site than `127.0.0.1`), served
+    // by a minimal HTTP server of its own, that embeds the widget.
+    let html = format!(
+        "<!doctype html><html lang=pl><body><h1>Sklep</h1>\
+         <script src=\"{}/widget.js\" data-survey=\"{public_id}\" data-lang=\"pl\"></script></body></html>",
+        app.base
+    );
+    let shop = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shop_port = shop.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut conn, _)) = shop.accept().await {
+            let mut buf = vec![0u8; 4096];
+            let _ = conn.read(&mut buf).await;
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                html.len()
+            );
+            let _ = conn.write_all(reply.as_bytes()).await;
+        }
+    });
+    browser.go(&format!("http://localhost:{shop_port}/")).await;
+    browser.wait_for_text("Opinia").await;
+    browser.click("button").await;
+    browser.enter_frame("iframe").await;
+    browser.wait_for_text("Jak bardzo jesteś zadowolony?").await;
+    browser.click("input[name='csat'][value='2'], input[name='q.csat'][value='2']").await;
+    browser.click("button[type=submit]").await;
+    // A low score asks what was missing, on the next step, still inside the frame.
+    browser.wait_for_text("Czego zabrakło?").await;
+    browser.type_into("textarea[name='q.why']", "Dostawa w weekend").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Dziękujemy").await;
+    browser.quit().await;
+
+    let rows: Value = app
+        .client
+        .get(format!("{}/api/surveys/csat/responses?format=json", app.base))
+        .bearer_auth(&app.secret_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(rows[0]["answers"], json!({"csat": {"score": 2}, "why": {"text": "Dostawa w weekend"}}));
+    assert_eq!((rows[0]["source"].as_str(), rows[0]["lang"].as_str()), (Some("widget"), Some("pl")));
 }

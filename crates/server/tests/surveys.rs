@@ -17,12 +17,14 @@ struct Browser {
     cookie: Option<String>,
     lang: &'static str,
     base: String,
+    /// Refuse cookies, like a survey framed on another site.
+    no_cookies: bool,
 }
 
 impl Browser {
     fn new(app: &TestApp, lang: &'static str) -> Self {
         let client = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
-        Browser { client, cookie: None, lang, base: app.base.clone() }
+        Browser { client, cookie: None, lang, base: app.base.clone(), no_cookies: false }
     }
 
     fn url(&self, url: &str) -> String {
@@ -34,6 +36,9 @@ impl Browser {
     }
 
     fn keep_cookie(&mut self, r: &reqwest::Response) {
+        if self.no_cookies {
+            return;
+        }
         if let Some(c) = r.headers().get(SET_COOKIE) {
             self.cookie = Some(c.to_str().unwrap().split(';').next().unwrap().to_string());
         }
@@ -570,4 +575,55 @@ async fn answers_shown_again_on_a_page_are_escaped() {
         .post(&action(&page), &[("_csrf", &hidden(&page, "_csrf")), ("_page", "0"), ("q.why", evil), ("q.ces", "9")])
         .await;
     assert_eq!(st, 422, "9 is outside the CES scale 1–7");
+}
+
+#[tokio::test]
+async fn a_browser_without_cookies_answers_a_multi_page_survey() {
+    let app = spawn_app().await;
+    let (_, created) =
+        admin(&app, reqwest::Method::POST, "/api/surveys", Some(json!({"key": "nps", "template": "nps"}))).await;
+    admin(&app, reqwest::Method::POST, "/api/surveys/nps/publish", None).await;
+    let mut b = Browser::new(&app, "en");
+    b.no_cookies = true;
+    let (_, page) = b.get(created["open_url"].as_str().unwrap()).await;
+    let (st, next) = b
+        .post(
+            &action(&page),
+            &[
+                ("_csrf", &hidden(&page, "_csrf")),
+                ("_session", &hidden(&page, "_session")),
+                ("_page", "0"),
+                ("q.nps", "9"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 303);
+    assert!(next.contains("sid="), "the session travels in the link: {next}");
+    let (_, page2) = b.get(&next).await;
+    assert!(page2.contains("What did you like most?"), "the answer so far was kept: {page2}");
+    let (st, done) = b
+        .post(
+            &action(&page2),
+            &[
+                ("_csrf", &hidden(&page2, "_csrf")),
+                ("_session", &hidden(&page2, "_session")),
+                ("_page", "1"),
+                ("q.best", "Fast"),
+            ],
+        )
+        .await;
+    assert_eq!(st, 303);
+    let (st, thanks) = b.get(&done).await;
+    assert_eq!(st, 200);
+    assert!(thanks.contains("Thank you"), "{thanks}");
+    // A forged token for that session is refused.
+    let (st, _) = b
+        .post(
+            &action(&page2),
+            &[("_csrf", "AAAAAAAAAAAAAAAAAAAAAAAA"), ("_session", &hidden(&page2, "_session")), ("_page", "1")],
+        )
+        .await;
+    assert_eq!(st, 403);
+    let (_, rows) = admin(&app, reqwest::Method::GET, "/api/surveys/nps/responses?format=json", None).await;
+    assert_eq!(rows[0]["answers"], json!({"nps": {"score": 9}, "best": {"text": "Fast"}}));
 }
