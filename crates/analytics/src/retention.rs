@@ -6,9 +6,9 @@
 //! *retained in period n* (n ≥ 1) when they have an event (any, or of touchpoint B) in the
 //! n-th calendar period after the entry period. Periods are calendar days, ISO weeks
 //! (Monday to Sunday) or calendar months of the project's local time, which is UTC shifted
-//! by a fixed `tz_offset_s`: daylight saving time is approximated (a project in Prague
-//! uses +1 h or +2 h all year, so events within an hour of midnight may land in the
-//! neighbouring day during part of the year).
+//! by `tz_offset_s` until the first of `tz_transitions` and by each transition's offset
+//! from its instant on: the server fills the transitions from the project's IANA zone, so
+//! daylight saving time is exact; with no transitions the offset is fixed.
 //!
 //! Period 0 is the cohort itself (100 %). A period that starts after the last event time
 //! in the set cannot be observed yet: its count and rate are `None`, not 0. A period that
@@ -112,9 +112,13 @@ pub struct RetentionQuery {
     /// How many periods after the entry period to report (1 to 1000, default 8).
     #[serde(default = "default_periods")]
     pub periods: usize,
-    /// The project's fixed offset from UTC in seconds (default 0; DST is approximated).
+    /// The offset from UTC in seconds before the first transition (default 0).
     #[serde(default)]
     pub tz_offset_s: i64,
+    /// Changes of the offset (daylight saving time): `(unix second from which, offset)`,
+    /// in time order. Empty (default): `tz_offset_s` all the time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tz_transitions: Vec<(i64, i64)>,
     /// Only customers who enter at or after this time (unix seconds).
     #[serde(default)]
     pub from: Option<i64>,
@@ -131,6 +135,7 @@ impl Default for RetentionQuery {
             period: Period::Week,
             periods: DEFAULT_PERIODS,
             tz_offset_s: 0,
+            tz_transitions: Vec::new(),
             from: None,
             to: None,
         }
@@ -183,6 +188,8 @@ struct Acc {
     /// Rows of `periods + 1` counts, one after the other.
     rows: Vec<u64>,
     last: Option<u32>,
+    /// Periods a journey came back in (exact time zones only; reused between journeys).
+    scratch: Vec<i64>,
 }
 
 /// Compute retention cohorts.
@@ -201,6 +208,23 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
             q.tz_offset_s
         )));
     }
+    for (i, &(at, off)) in q.tz_transitions.iter().enumerate() {
+        if !(-MAX_TZ_OFFSET_S..=MAX_TZ_OFFSET_S).contains(&off) {
+            return Err(QueryError::new(format!("tz_transitions[{i}]: an offset is less than a day, not {off}")));
+        }
+        if i > 0 && q.tz_transitions[i - 1].0 >= at {
+            return Err(QueryError::new(format!("tz_transitions[{i}]: transitions must be in time order")));
+        }
+    }
+    // The offset in force at a unix second.
+    let transitions = &q.tz_transitions;
+    let offset_at = |t: i64| -> i64 {
+        match transitions.partition_point(|&(at, _)| at <= t) {
+            0 => q.tz_offset_s,
+            i => transitions[i - 1].1,
+        }
+    };
+    let exact = !transitions.is_empty();
     if let (Some(from), Some(to)) = (q.from, q.to) {
         if from >= to {
             return Err(QueryError::new(format!("from, to: the range is empty ({from} is not before {to})")));
@@ -212,7 +236,7 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
     let shift = set.epoch_s + q.tz_offset_s;
     let stride = q.periods + 1;
     let acc = set.fold(
-        || Acc { index: IntMap::default(), keys: Vec::new(), rows: Vec::new(), last: None },
+        || Acc { index: IntMap::default(), keys: Vec::new(), rows: Vec::new(), last: None, scratch: Vec::new() },
         |mut acc, j| {
             let Some(&last) = j.times.last() else { return acc };
             acc.last = acc.last.max(Some(last));
@@ -227,7 +251,7 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
             if q.from.is_some_and(|f| entered < f) || q.to.is_some_and(|t| entered >= t) {
                 return acc;
             }
-            let p0 = period.index(entered + q.tz_offset_s);
+            let p0 = period.index(entered + offset_at(entered));
             let at = *acc.index.entry(p0 as u64).or_insert_with(|| {
                 acc.keys.push(p0);
                 acc.rows.resize(acc.rows.len() + stride, 0);
@@ -235,14 +259,31 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
             });
             let row = &mut acc.rows[at..at + stride];
             row[0] += 1;
+            let later = j.times[entry + 1..].iter().zip(&j.touchpoints[entry + 1..]);
+            let later = later.filter(|(_, &tp)| returning.is_none_or(|b| b == tp));
+            if exact {
+                // Local time steps back when the clocks do: collect the periods, then count
+                // each once.
+                acc.scratch.clear();
+                for (&t, _) in later {
+                    let abs = set.epoch_s + i64::from(t);
+                    let n = period.index(abs + offset_at(abs)) - p0;
+                    if (1..=periods).contains(&n) {
+                        acc.scratch.push(n);
+                    }
+                }
+                acc.scratch.sort_unstable();
+                acc.scratch.dedup();
+                for &n in &acc.scratch {
+                    row[n as usize] += 1;
+                }
+                return acc;
+            }
             // The current period's n and where the next period starts (local seconds).
             let mut n = 0i64;
             let mut next = period.first_day(p0 + 1) * DAY;
             let mut counted = 0i64;
-            for (&t, &tp) in j.times[entry + 1..].iter().zip(&j.touchpoints[entry + 1..]) {
-                if returning.is_some_and(|b| b != tp) {
-                    continue;
-                }
+            for (&t, _) in later {
                 let local = shift + i64::from(t);
                 if local >= next {
                     let p = period.index(local);
@@ -272,7 +313,10 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
             a
         },
     );
-    let last_local = acc.last.map_or(i64::MIN, |t| shift + i64::from(t));
+    let last_local = acc.last.map_or(i64::MIN, |t| {
+        let abs = set.epoch_s + i64::from(t);
+        abs + offset_at(abs)
+    });
     let observable = |p0: i64, n: usize| period.first_day(p0 + n as i64) * DAY <= last_local;
     let mut overall_size = 0u64;
     let mut sums = vec![(0u64, 0u64, false); q.periods + 1];

@@ -29,8 +29,16 @@ fn tp(key: &str) -> Tp {
 // ---------------------------------------------------------------------------------------
 // The reference.
 
-fn local(unix: i64, tz: i64) -> NaiveDateTime {
-    DateTime::from_timestamp(unix + tz, 0).unwrap().naive_utc()
+/// Local time at a unix second: the offset of the last transition at or before it, or the
+/// base offset before every transition (a linear scan).
+fn local(unix: i64, q: &RetentionQuery) -> NaiveDateTime {
+    let mut off = q.tz_offset_s;
+    for &(at, o) in &q.tz_transitions {
+        if at <= unix {
+            off = o;
+        }
+    }
+    DateTime::from_timestamp(unix + off, 0).unwrap().naive_utc()
 }
 
 /// The first day of the period containing a date.
@@ -61,8 +69,7 @@ fn nth_start(a: NaiveDate, n: usize, p: Period) -> NaiveDate {
 }
 
 fn ref_report(set: &JourneySet, q: &RetentionQuery) -> RetentionReport {
-    let tz = q.tz_offset_s;
-    let last = set.times.iter().max().map(|&t| local(set.epoch_s + i64::from(t), tz));
+    let last = set.times.iter().max().map(|&t| local(set.epoch_s + i64::from(t), q));
     let mut cohorts: std::collections::BTreeMap<NaiveDate, Vec<u64>> = Default::default();
     for j in set.iter() {
         let events: Vec<(i64, &str)> = j
@@ -79,13 +86,15 @@ fn ref_report(set: &JourneySet, q: &RetentionQuery) -> RetentionReport {
         if q.from.is_some_and(|f| entered < f) || q.to.is_some_and(|t| entered >= t) {
             continue;
         }
-        let start = period_start(local(entered, tz).date(), q.period);
+        let start = period_start(local(entered, q).date(), q.period);
         let row = cohorts.entry(start).or_insert_with(|| vec![0; q.periods + 1]);
         row[0] += 1;
         for (n, cell) in row.iter_mut().enumerate().skip(1) {
+            // Any event from the entry on (at the same second too) in the n-th period.
             let back = events.iter().any(|&(t, key)| {
-                q.returning.as_deref().is_none_or(|b| b == key)
-                    && periods_between(start, period_start(local(t, tz).date(), q.period), q.period) == n as i64
+                t >= entered
+                    && q.returning.as_deref().is_none_or(|b| b == key)
+                    && periods_between(start, period_start(local(t, q).date(), q.period), q.period) == n as i64
             });
             *cell += u64::from(back);
         }
@@ -142,13 +151,25 @@ fn arb_query() -> impl Strategy<Value = RetentionQuery> {
         prop::sample::select(vec![0i64, 3_600, 7_200, -18_000, 49_500, -39_600, 86_399, -86_399]),
         prop::option::of(0..150i64),
         prop::option::of(1..60i64),
+        // Clock changes anywhere in the data, by up to ±3 h at a time (DST and odder zones).
+        prop::collection::btree_map(0..150 * 86_400i64, -3..=3i64, 0..4),
     )
-        .prop_map(|(cohort, returning, period, periods, tz_offset_s, from_day, len_days)| RetentionQuery {
+        .prop_map(|(cohort, returning, period, periods, tz_offset_s, from_day, len_days, changes)| RetentionQuery {
             cohort: cohort.map_or(CohortBy::FirstSeen, |i| CohortBy::FirstTouchpoint(KEYS[i].into())),
             returning: returning.map(|i| KEYS[i].into()),
             period,
             periods,
             tz_offset_s,
+            tz_transitions: {
+                let mut off = tz_offset_s;
+                changes
+                    .into_iter()
+                    .map(|(at, step)| {
+                        off = (off + step * 3_600).clamp(-86_399, 86_399);
+                        (EPOCH + at, off)
+                    })
+                    .collect()
+            },
             from: from_day.map(|d| EPOCH + d * 86_400),
             to: from_day.zip(len_days).map(|(d, l)| EPOCH + (d + l) * 86_400),
         })
@@ -229,6 +250,21 @@ fn golden_cases() {
         "a@2026-01-04T23:30 a@2026-01-12T10:00",
         q(Period::Week, 2),
         &["overall 1: 1 0 1", "2025-12-29 1: 1 0 1"],
+    );
+    // Prague: +1 h until 2026-03-29 01:00 UTC, +2 h after. 22:30 UTC on Sunday 29 March is
+    // 00:30 on Monday in summer time: the next ISO week (a fixed +1 h would say Sunday).
+    let prague = vec![(1_774_746_000, 7_200)];
+    check(
+        "daylight saving time moves an event into the next week",
+        "a@2026-03-23T10:00 a@2026-03-29T22:30",
+        RetentionQuery { tz_offset_s: 3_600, tz_transitions: prague.clone(), ..q(Period::Week, 1) },
+        &["overall 1: 1 1", "2026-03-23 1: 1 1"],
+    );
+    check(
+        "the same with a fixed offset: still Sunday, and the next week has not begun",
+        "a@2026-03-23T10:00 a@2026-03-29T22:30",
+        RetentionQuery { tz_offset_s: 3_600, ..q(Period::Week, 1) },
+        &["overall 1: 1 -", "2026-03-23 1: 1 -"],
     );
     check(
         "calendar months: 31 January to 1 February is the next month",
