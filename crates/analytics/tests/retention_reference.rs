@@ -154,24 +154,26 @@ fn arb_query() -> impl Strategy<Value = RetentionQuery> {
         // Clock changes anywhere in the data, by up to ±3 h at a time (DST and odder zones).
         prop::collection::btree_map(0..150 * 86_400i64, -3..=3i64, 0..4),
     )
-        .prop_map(|(cohort, returning, period, periods, tz_offset_s, from_day, len_days, changes)| RetentionQuery {
-            cohort: cohort.map_or(CohortBy::FirstSeen, |i| CohortBy::FirstTouchpoint(KEYS[i].into())),
-            returning: returning.map(|i| KEYS[i].into()),
-            period,
-            periods,
-            tz_offset_s,
-            tz_transitions: {
-                let mut off = tz_offset_s;
-                changes
-                    .into_iter()
-                    .map(|(at, step)| {
-                        off = (off + step * 3_600).clamp(-86_399, 86_399);
-                        (EPOCH + at, off)
-                    })
-                    .collect()
-            },
-            from: from_day.map(|d| EPOCH + d * 86_400),
-            to: from_day.zip(len_days).map(|(d, l)| EPOCH + (d + l) * 86_400),
+        .prop_map(|(cohort, returning, period, periods, tz_offset_s, from_day, len_days, changes)| {
+            RetentionQuery {
+                cohort: cohort.map_or(CohortBy::FirstSeen, |i| CohortBy::FirstTouchpoint(KEYS[i].into())),
+                returning: returning.map(|i| KEYS[i].into()),
+                period,
+                periods,
+                tz_offset_s,
+                tz_transitions: {
+                    let mut off = tz_offset_s;
+                    changes
+                        .into_iter()
+                        .map(|(at, step)| {
+                            off = (off + step * 3_600).clamp(-86_399, 86_399);
+                            (EPOCH + at, off)
+                        })
+                        .collect()
+                },
+                from: from_day.map(|d| EPOCH + d * 86_400),
+                to: from_day.zip(len_days).map(|(d, l)| EPOCH + (d + l) * 86_400),
+            }
         })
 }
 

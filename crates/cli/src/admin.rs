@@ -23,6 +23,19 @@ pub enum ProjectCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Change a project's time zone (IANA, e.g. Europe/Prague) or churn horizon.
+    Set {
+        /// Project name or id.
+        name: String,
+        /// IANA time zone for days, weeks and months.
+        #[arg(long)]
+        timezone: Option<String>,
+        /// Days of silence after which a customer counts as churned.
+        #[arg(long)]
+        churn_horizon_days: Option<i64>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// List projects.
     List {
         /// Print JSON.
@@ -115,6 +128,16 @@ pub async fn project(cmd: ProjectCmd) -> Result<()> {
                 println!("  secret key (to read and administer):  {secret}");
                 println!("The keys are shown only now; keep the secret key secret.");
             }
+        }
+        ProjectCmd::Set { name, timezone, churn_horizon_days, common } => {
+            let store = open_shared(&common).await?;
+            let p = find_project(&store, &name).await?;
+            let settings = touchpoint_server::read::ProjectSettings { timezone, churn_horizon_days };
+            let p = touchpoint_server::read::update_project(&store, &p, settings).await?;
+            println!(
+                "Project {:?}: time zone {}, churn after {} days of silence.",
+                p.name, p.timezone, p.churn_horizon_days
+            );
         }
         ProjectCmd::List { json, common } => {
             let store = open_shared(&common).await?;

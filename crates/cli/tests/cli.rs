@@ -224,3 +224,19 @@ fn ok_json_pretty(dir: &Path, args: &[&str]) -> Value {
     assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
 }
+
+#[test]
+fn a_project_time_zone_is_checked_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    ok_json(dir.path(), &["project", "create", "shop", "--json"]);
+    let out = run(dir.path(), &["project", "set", "shop", "--timezone", "Europe/Praha"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an IANA time zone"));
+    let out = run(dir.path(), &["project", "set", "shop", "--timezone", "Europe/Prague", "--churn-horizon-days", "60"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list = ok_json(dir.path(), &["project", "list", "--json"]);
+    assert_eq!(
+        (list[0]["timezone"].as_str(), list[0]["churn_horizon_days"].as_i64()),
+        (Some("Europe/Prague"), Some(60))
+    );
+}

@@ -20,6 +20,7 @@ pub mod pages;
 pub mod ratelimit;
 pub mod read;
 pub mod surveys;
+pub mod tz;
 
 pub use config::Config;
 
@@ -165,7 +166,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::cors::CorsLayer::very_permissive().max_age(std::time::Duration::from_secs(86_400)));
     Router::new()
         .merge(capture)
-        .route("/api/project", get(read::project))
+        .route("/api/project", get(read::project).put(read::put_project))
         .route("/api/touchpoints", get(read::touchpoints))
         .route("/api/touchpoints/{key}", put(read::put_touchpoint))
         .route("/api/rules", get(read::rules).post(read::add_rule))

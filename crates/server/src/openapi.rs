@@ -21,7 +21,7 @@ impl Modify for Security {
     paths(
         crate::capture::track, crate::capture::page, crate::capture::screen, crate::capture::identify,
         crate::capture::group, crate::capture::alias, crate::capture::batch,
-        crate::read::project, crate::read::touchpoints, crate::read::put_touchpoint,
+        crate::read::project, crate::read::put_project, crate::read::touchpoints, crate::read::put_touchpoint,
         crate::read::rules, crate::read::add_rule, crate::read::put_rule, crate::read::delete_rule,
         crate::read::customers, crate::read::lookup, crate::read::customer, crate::read::timeline,
         crate::read::failed_events, crate::read::conflicts, crate::read::volume, crate::analytics::analyze,

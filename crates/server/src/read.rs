@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use touchpoint_core::event::format_time;
 use touchpoint_core::{Channel, IdentityKind, Lang, Localized, Rule, Touchpoint, TouchpointKind};
 use touchpoint_store::writer::ReclassifyReport;
-use touchpoint_store::{Conflict, Identity, Project, StoredEvent, StoredTouchpoint};
+use touchpoint_store::{Conflict, Identity, Project, Store, StoredEvent, StoredTouchpoint};
 
 /// The language asked for by `?lang=` or `Accept-Language`, English by default.
 fn lang(query: Option<&str>, headers: &HeaderMap) -> Lang {
@@ -37,6 +37,50 @@ fn lang(query: Option<&str>, headers: &HeaderMap) -> Lang {
 pub async fn project(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Project>, ApiError> {
     let key = s.secret_key(&headers).await?;
     Ok(Json(s.store.project(key.project_id).await?.ok_or_else(|| ApiError::NotFound("project not found".into()))?))
+}
+
+/// What `PUT /api/project` may change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSettings {
+    /// IANA time zone for days, weeks and months (`Europe/Prague`).
+    pub timezone: Option<String>,
+    /// Days of silence after which a customer counts as churned (1 to 3650).
+    pub churn_horizon_days: Option<i64>,
+}
+
+/// Check and apply project settings (shared with the CLI).
+pub async fn update_project(store: &dyn Store, project: &Project, set: ProjectSettings) -> Result<Project, ApiError> {
+    let timezone = match set.timezone {
+        Some(tz) => {
+            crate::tz::parse_zone(&tz)
+                .map_err(|e| ApiError::invalid("invalid_project", Some("timezone".into()), format!("timezone: {e}")))?;
+            tz
+        }
+        None => project.timezone.clone(),
+    };
+    let horizon = set.churn_horizon_days.unwrap_or(project.churn_horizon_days);
+    if !(1..=3650).contains(&horizon) {
+        return Err(ApiError::invalid(
+            "invalid_project",
+            Some("churn_horizon_days".into()),
+            "churn_horizon_days: from 1 to 3650",
+        ));
+    }
+    Ok(store.update_project(project.id, &timezone, horizon).await?)
+}
+
+/// `PUT /api/project`: the project's time zone and churn horizon.
+#[utoipa::path(put, path = "/api/project", tag = "read", request_body = ProjectSettings, responses((status = 200, body = Object, description = "The project"), (status = 400, description = "Unknown time zone or bad horizon")), security(("bearer" = [])))]
+pub async fn put_project(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(set): ApiJson<ProjectSettings>,
+) -> Result<Json<Project>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    let project =
+        s.store.project(key.project_id).await?.ok_or_else(|| ApiError::NotFound("project not found".into()))?;
+    Ok(Json(update_project(&*s.store, &project, set).await?))
 }
 
 /// A touchpoint as the API shows it.

@@ -708,3 +708,39 @@ async fn analyses_see_acknowledged_events_and_reclassification() {
     assert_eq!(r.status(), 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn retention_weeks_follow_the_project_time_zone_with_daylight_saving() {
+    let app = spawn_app().await;
+    let (s, v) = app.send(reqwest::Method::PUT, "/api/project", Some(&json!({"timezone": "Europe/Praha"}))).await;
+    assert_eq!((s, v["error"]["field"].as_str()), (400, Some("timezone")), "{v}");
+    let (s, v) = app.send(reqwest::Method::PUT, "/api/project", Some(&json!({"timezone": "Europe/Prague"}))).await;
+    assert_eq!((s, v["timezone"].as_str()), (200, Some("Europe/Prague")), "{v}");
+    // 22:30 UTC on Sunday 29 March 2026 is 00:30 on Monday in Prague (summer time since 01:00 UTC).
+    let ev = |id: &str, user: &str, ts: &str| json!({"type": "page", "userId": user, "messageId": id, "timestamp": ts, "properties": {"path": "/checkout"}});
+    let batch = json!({"batch": [
+        ev("1", "a", "2026-03-23T10:00:00Z"), ev("2", "a", "2026-03-29T22:30:00Z"), ev("3", "b", "2026-04-10T10:00:00Z")]});
+    assert_eq!(app.post("/v1/batch", &batch).await.0, 200);
+    let q = |tz: Option<i64>| {
+        let mut query = json!({"period": "week", "periods": 1, "from": 1_774_224_000, "to": 1_774_828_800});
+        if let Some(o) = tz {
+            query["tz_offset_s"] = json!(o);
+        }
+        json!({ "query": query })
+    };
+    let mut local = Value::Null;
+    for _ in 0..50 {
+        let (s, v) = app.send(reqwest::Method::POST, "/api/analytics/retention", Some(&q(None))).await;
+        assert_eq!(s, 200, "{v}");
+        if v["groups"][0]["report"]["cohorts"][0]["size"] == 1 {
+            local = v;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let cohort = &local["groups"][0]["report"]["cohorts"][0];
+    assert_eq!((cohort["start"].as_str(), cohort["retained"][1].as_u64()), (Some("2026-03-23"), Some(1)), "{local}");
+    // A query that names its own offset keeps it: at a fixed +1 h the return is still Sunday.
+    let (_, fixed) = app.send(reqwest::Method::POST, "/api/analytics/retention", Some(&q(Some(3_600)))).await;
+    assert_eq!(fixed["groups"][0]["report"]["cohorts"][0]["retained"][1], 0, "{fixed}");
+}

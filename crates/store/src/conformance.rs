@@ -44,6 +44,12 @@ async fn projects_and_keys(s: Arc<dyn Store>) {
     assert_eq!(s.project_by_name("Eshop Kočka").await.unwrap().unwrap().id, p.id);
     assert_eq!(s.project(p.id).await.unwrap().unwrap(), p);
     assert!(s.project(p.id + 100).await.unwrap().is_none());
+    assert_eq!(p.timezone, "UTC", "projects start in UTC");
+    let moved = s.update_project(p.id, "Europe/Prague", 60).await.unwrap();
+    assert_eq!((moved.timezone.as_str(), moved.churn_horizon_days), ("Europe/Prague", 60));
+    assert_eq!(s.project(p.id).await.unwrap().unwrap(), moved);
+    assert!(matches!(s.update_project(p.id + 100, "UTC", 90).await, Err(StoreError::NotFound(_))));
+    let p = moved;
     let q = s.create_project("second", &Catalog { stages: vec![], touchpoints: vec![], rules: vec![] }).await.unwrap();
     assert_eq!(s.projects().await.unwrap().len(), 2);
 

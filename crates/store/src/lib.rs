@@ -281,6 +281,8 @@ pub trait MetaStore: Send + Sync {
     async fn project(&self, id: ProjectId) -> Result<Option<Project>>;
     /// One project by name.
     async fn project_by_name(&self, name: &str) -> Result<Option<Project>>;
+    /// Change a project's time zone (IANA name, checked by the caller) and churn horizon.
+    async fn update_project(&self, id: ProjectId, timezone: &str, churn_horizon_days: i64) -> Result<Project>;
     /// Store a key by the hash of its token.
     async fn create_key(&self, project: ProjectId, kind: KeyKind, token_hash: &str, prefix: &str) -> Result<KeyInfo>;
     /// Find a live key by the hash of its token.

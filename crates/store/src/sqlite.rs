@@ -642,6 +642,19 @@ impl MetaStore for SqliteStore {
         row.as_ref().map(project_row).transpose()
     }
 
+    async fn update_project(&self, id: ProjectId, timezone: &str, churn_horizon_days: i64) -> Result<Project> {
+        let done = sqlx::query("UPDATE projects SET timezone = ?, churn_horizon_days = ? WHERE id = ?")
+            .bind(timezone)
+            .bind(churn_horizon_days)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("project {id}")));
+        }
+        self.project(id).await?.ok_or_else(|| StoreError::NotFound(format!("project {id}")))
+    }
+
     async fn create_key(&self, project: ProjectId, kind: KeyKind, token_hash: &str, prefix: &str) -> Result<KeyInfo> {
         if self.project(project).await?.is_none() {
             return Err(StoreError::NotFound(format!("project {project}")));

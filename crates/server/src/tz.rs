@@ -1,0 +1,100 @@
+//! Projects' time zones: IANA names checked with chrono-tz, and the offsets and their
+//! transitions (daylight saving time) over a span of time, handed to the pure retention
+//! kernel as data so that days, weeks and months are the project's own.
+
+use chrono::{Offset, TimeZone};
+use chrono_tz::Tz;
+use serde_json::{json, Value};
+
+/// Parse an IANA time zone name (`Europe/Prague`), with a message that says what is wrong.
+pub fn parse_zone(name: &str) -> Result<Tz, String> {
+    name.parse::<Tz>().map_err(|_| format!("{name:?} is not an IANA time zone (such as Europe/Prague or UTC)"))
+}
+
+fn offset_at(tz: Tz, unix_s: i64) -> i64 {
+    match chrono::DateTime::from_timestamp(unix_s, 0) {
+        Some(t) => i64::from(tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()),
+        None => 0,
+    }
+}
+
+/// The offset in force at `from_s` and every change of it up to `to_s`: `(unix second from
+/// which, offset)`. Zones change their clocks at most a few times a year and never twice
+/// within an hour, so hourly samples find every change and a bisection finds its second.
+pub fn transitions(tz: Tz, from_s: i64, to_s: i64) -> (i64, Vec<(i64, i64)>) {
+    const STEP: i64 = 3_600;
+    let base = offset_at(tz, from_s);
+    let mut out = vec![];
+    let (mut t, mut off) = (from_s, base);
+    while t < to_s {
+        let next = (t + STEP).min(to_s);
+        let o = offset_at(tz, next);
+        if o != off {
+            // The first second with the new offset is in (t, next].
+            let (mut lo, mut hi) = (t, next);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if offset_at(tz, mid) == off {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            out.push((hi, o));
+            off = o;
+        }
+        t = next;
+    }
+    (base, out)
+}
+
+/// Give a retention query the project's time zone between `from_s` and `to_s`, unless the
+/// query names an offset itself.
+pub fn localize(kind: &str, query: &mut Value, timezone: &str, from_s: i64, to_s: i64) {
+    if kind != "retention" || timezone == "UTC" {
+        return;
+    }
+    let Some(q) = query.as_object_mut() else { return };
+    if q.contains_key("tz_offset_s") || q.contains_key("tz_transitions") {
+        return;
+    }
+    match parse_zone(timezone) {
+        Ok(tz) => {
+            let (base, changes) = transitions(tz, from_s, to_s);
+            q.insert("tz_offset_s".into(), json!(base));
+            q.insert("tz_transitions".into(), json!(changes));
+        }
+        Err(e) => tracing::warn!(error = %e, "project time zone ignored"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prague_changes_its_clocks_twice_a_year_at_the_exact_second() {
+        let tz = parse_zone("Europe/Prague").unwrap();
+        // 2026-01-01 to 2027-01-01.
+        let (base, changes) = transitions(tz, 1_767_225_600, 1_798_761_600);
+        assert_eq!(base, 3_600);
+        // 29 March 01:00 UTC to summer time, 25 October 01:00 UTC back.
+        assert_eq!(changes, vec![(1_774_746_000, 7_200), (1_792_890_000, 3_600)]);
+        assert_eq!(transitions(parse_zone("UTC").unwrap(), 0, 1_000_000_000), (0, vec![]));
+        assert!(parse_zone("Europe/Praha").unwrap_err().contains("not an IANA time zone"));
+    }
+
+    #[test]
+    fn a_query_gets_the_zone_unless_it_names_one() {
+        let mut q = json!({"period": "week"});
+        localize("retention", &mut q, "Europe/Warsaw", 1_767_225_600, 1_798_761_600);
+        assert_eq!(q["tz_offset_s"], 3_600);
+        assert_eq!(q["tz_transitions"].as_array().unwrap().len(), 2);
+        let mut own = json!({"tz_offset_s": 0});
+        localize("retention", &mut own, "Europe/Warsaw", 0, 1);
+        assert_eq!(own, json!({"tz_offset_s": 0}));
+        let mut other = json!({});
+        localize("funnel", &mut other, "Europe/Warsaw", 0, 1);
+        assert_eq!(other, json!({}));
+    }
+}
