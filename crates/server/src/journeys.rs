@@ -57,28 +57,47 @@ pub async fn dictionary(store: &dyn Store, project: ProjectId) -> Result<(Dictio
 }
 
 /// Load a project's journeys from the store; returns the set, its dictionary, the id map and
-/// the last event id read.
+/// the last event id read. The id range is read in two halves at once (one per core): the
+/// store's rows are decoded on both.
 pub async fn load(
-    store: &dyn Store,
+    store: &Arc<dyn Store>,
     project: ProjectId,
 ) -> Result<(JourneySet, Dictionary, HashMap<i64, Tp>, i64), StoreError> {
-    let (dict, ids) = dictionary(store, project).await?;
-    let merged: HashMap<CustomerId, CustomerId> = store.merged_customers(project).await?.into_iter().collect();
-    let mut events: Vec<(CustomerId, i64, Tp)> = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = store.scan_points(project, after, 200_000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.0;
-        events.reserve(page.len());
-        for (_, customer, ts, tp_id) in page {
-            if let Some(&tp) = ids.get(&tp_id) {
-                let c = merged.get(&customer).copied().unwrap_or(customer);
-                events.push((c, ts.div_euclid(1000), tp));
+    let (dict, ids) = dictionary(&**store, project).await?;
+    let merged: Arc<HashMap<CustomerId, CustomerId>> =
+        Arc::new(store.merged_customers(project).await?.into_iter().collect());
+    let ids = Arc::new(ids);
+    let Some((lo, hi)) = store.event_id_range(project).await? else {
+        return Ok((JourneySet::from_events(EPOCH_S, Vec::new()), dict, Arc::unwrap_or_clone(ids), 0));
+    };
+    let mid = lo + (hi - lo) / 2;
+    let part = |after: i64, upto: i64| {
+        let (store, ids, merged) = (store.clone(), ids.clone(), merged.clone());
+        tokio::spawn(async move {
+            let mut events: Vec<(CustomerId, i64, Tp)> = Vec::new();
+            let mut after = after;
+            loop {
+                let page = store.scan_points(project, after, Some(upto), 200_000).await?;
+                let Some(last) = page.last() else { break };
+                after = last.0;
+                events.reserve(page.len());
+                for (_, customer, ts, tp_id) in page {
+                    if let Some(&tp) = ids.get(&tp_id) {
+                        let c = merged.get(&customer).copied().unwrap_or(customer);
+                        events.push((c, ts.div_euclid(1000), tp));
+                    }
+                }
             }
-        }
-    }
-    Ok((JourneySet::from_events(EPOCH_S, events), dict, ids, after))
+            Ok::<_, StoreError>(events)
+        })
+    };
+    let (first, second) = tokio::join!(part(lo - 1, mid), part(mid, hi));
+    let join = |r: Result<Result<Vec<_>, StoreError>, tokio::task::JoinError>| {
+        r.map_err(|e| StoreError::Corrupt(format!("journey load task: {e}")))?
+    };
+    let mut events = join(first)?;
+    events.extend(join(second)?);
+    Ok((JourneySet::from_events(EPOCH_S, events), dict, Arc::unwrap_or_clone(ids), hi))
 }
 
 impl Journeys {
@@ -137,7 +156,7 @@ impl Journeys {
         let mut after = upto;
         let mut replayed = 0;
         loop {
-            let page = self.store.scan_points(project, after, 100_000).await?;
+            let page = self.store.scan_points(project, after, None, 100_000).await?;
             let Some(last) = page.last() else { break };
             after = last.0;
             let points: Vec<Point> = page
@@ -187,7 +206,7 @@ impl Journeys {
 
     async fn reload_now(&self, project: ProjectId) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
-        let (set, dict, ids, upto) = load(&*self.store, project).await?;
+        let (set, dict, ids, upto) = load(&self.store, project).await?;
         tracing::info!(
             project,
             events = set.event_count(),

@@ -236,7 +236,7 @@ async fn timelines(s: Arc<dyn Store>) {
     assert_eq!(next.len(), 7);
     assert_eq!(next[0].message_id, "t6");
     assert_eq!(s.customer_events(&[1], None, 100).await.unwrap().len(), 5);
-    let points = s.scan_points(p, 0, 100).await.unwrap();
+    let points = s.scan_points(p, 0, None, 100).await.unwrap();
     assert!(points.is_empty(), "events without a touchpoint are not journey points");
     assert!(s.customer_events(&[], None, 100).await.unwrap().is_empty());
 }
@@ -263,13 +263,18 @@ async fn volumes_and_reclassification(s: Arc<dyn Store>) {
     assert_eq!(as_tuples, vec![(day(0), 1, 2), (day(1), 0, 1), (day(1), 2, 1)]);
 
     let ids: Vec<i64> = s.scan_events(Some(p), 0, 10).await.unwrap().iter().map(|e| e.id).collect();
-    let points = s.scan_points(p, 0, 10).await.unwrap();
+    let points = s.scan_points(p, 0, None, 10).await.unwrap();
     assert_eq!(
         points.iter().map(|x| x.3).collect::<Vec<_>>(),
         vec![1, 1, 2],
         "touchpoint events only, in arrival order"
     );
     assert_eq!(points[0].2, 1_767_229_200_000);
+    assert_eq!(s.event_id_range(p).await.unwrap(), Some((ids[0], ids[3])));
+    assert_eq!(s.event_id_range(p + 1000).await.unwrap(), None);
+    let upto = s.scan_points(p, 0, Some(ids[1]), 10).await.unwrap();
+    let rest = s.scan_points(p, ids[1], Some(ids[3]), 10).await.unwrap();
+    assert_eq!((upto.len(), rest.len()), (2, 1), "ranges split the points");
     s.set_touchpoints(&[(ids[0], Some(7)), (ids[3], Some(7))]).await.unwrap();
     s.rebuild_volume(p).await.unwrap();
     let vol = s.daily_volume(p, day(0), day(1)).await.unwrap();

@@ -249,14 +249,18 @@ pub trait EventStore: Send + Sync {
         before: Option<(i64, i64)>,
         limit: usize,
     ) -> Result<Vec<StoredEvent>>;
-    /// The touchpoint events of a project after `after_id`, in arrival order, without
-    /// bodies: `(id, customer_id, ts_ms, touchpoint_id)`. What the journey index loads.
+    /// The touchpoint events of a project with ids in `(after_id, upto_id]` (no upper bound
+    /// when `None`), in arrival order, without bodies: `(id, customer_id, ts_ms,
+    /// touchpoint_id)`. What the journey index loads.
     async fn scan_points(
         &self,
         project: ProjectId,
         after_id: i64,
+        upto_id: Option<i64>,
         limit: usize,
     ) -> Result<Vec<(i64, CustomerId, i64, i64)>>;
+    /// The lowest and highest event id of a project (`None` without events).
+    async fn event_id_range(&self, project: ProjectId) -> Result<Option<(i64, i64)>>;
     /// Number of stored events of a project.
     async fn count_events(&self, project: ProjectId) -> Result<i64>;
     /// Failed events of a project, newest first, with ids below `before_id`.

@@ -15,6 +15,7 @@ pub enum Dialect {
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "listening", include_str!("../migrations/0002_listening.sql")),
+    (3, "points_index", include_str!("../migrations/0003_points_index.sql")),
 ];
 
 /// A migration's SQL for a dialect.
