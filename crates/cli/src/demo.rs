@@ -173,6 +173,11 @@ pub async fn run(a: DemoArgs) -> Result<()> {
             println!("  curl -s -H 'Authorization: Bearer {secret}' http://{addr}/api/touchpoints?lang=cs");
             println!("  curl -s -H 'Authorization: Bearer {secret}' 'http://{addr}/api/volume?from=2026-05-01&to=2026-11-01'");
             println!("  curl -s -u '{write}:' -d '{{\"userId\":\"jana\",\"event\":\"Order Completed\"}}' http://{addr}/v1/track");
+            println!("  curl -s -H 'Authorization: Bearer {secret}' -d '{{\"survey\":\"nps-after-delivery\",\"by\":\"touchpoint\"}}' http://{addr}/api/listening/nps");
+            println!(
+                "The NPS survey in Czech, as a customer sees it: http://{addr}/o/{}?lang=cs",
+                listening.nps_public_id
+            );
             println!("Press Ctrl-C to stop.");
         }
     }

@@ -75,6 +75,8 @@ pub struct ListenSummary {
     pub responses: usize,
     /// Benchmark ratings.
     pub benchmark: usize,
+    /// The public id of the NPS survey's open link (`/o/{id}`).
+    pub nps_public_id: String,
 }
 
 /// Create the demo's surveys and fill them.
@@ -168,5 +170,5 @@ pub async fn load(store: &dyn Store, project: i64, seed: u64) -> Result<ListenSu
     for chunk in rows.chunks(5_000) {
         store.insert_responses(chunk).await?;
     }
-    Ok(ListenSummary { responses, benchmark })
+    Ok(ListenSummary { responses, benchmark, nps_public_id: nps.public_id })
 }
