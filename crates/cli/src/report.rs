@@ -201,10 +201,9 @@ pub async fn run(a: ReportArgs) -> Result<()> {
         query: query_of(&a, now_s)?,
     };
     let mut plan = plan;
-    if let (Some(lo), Some(hi)) = (set.times.iter().min(), set.times.iter().max()) {
-        let (from, to) = (set.epoch_s + i64::from(*lo), set.epoch_s + i64::from(*hi) + 86_400);
-        touchpoint_server::tz::localize(&a.kind, &mut plan.query, &project.timezone, from, to);
-    }
+    touchpoint_server::tz::localize(&a.kind, &mut plan.query, &project.timezone, || {
+        touchpoint_server::tz::span_of(&set)
+    });
     let traits = touchpoint_server::analytics::traits_for(&*store, project.id, &plan).await?;
     let t = std::time::Instant::now();
     let mut groups = plan::execute(&a.kind, &set, &dict, &plan, &traits).map_err(|e| msg(e.0))?;

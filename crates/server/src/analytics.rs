@@ -76,10 +76,7 @@ pub async fn analyze(
     let timezone = s.store.project(key.project_id).await?.map(|p| p.timezone).unwrap_or_else(|| "UTC".into());
     let mut plan = plan;
     let (groups, customers, events) = tokio::task::spawn_blocking(move || {
-        if let (Some(lo), Some(hi)) = (snap.set.times.iter().min(), snap.set.times.iter().max()) {
-            let (from, to) = (snap.set.epoch_s + i64::from(*lo), snap.set.epoch_s + i64::from(*hi) + 86_400);
-            crate::tz::localize(&kind2, &mut plan.query, &timezone, from, to);
-        }
+        crate::tz::localize(&kind2, &mut plan.query, &timezone, || crate::tz::span_of(&snap.set));
         let r = plan::execute(&kind2, &snap.set, &snap.dict, &plan, &traits);
         (r, snap.set.customer_count(), snap.set.event_count())
     })

@@ -113,34 +113,28 @@ async fn load(store: &dyn Store, project: i64, q: &ListenQuery) -> Result<(Surve
             .transpose()
             .map_err(|e| ApiError::invalid("invalid_query", Some("to".into()), format!("to: {e}")))?;
     let mut out = vec![];
-    let mut after = 0;
-    loop {
-        let page = store.responses(project, Some(row.id), true, after, 10_000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for r in page {
-            let at = r.completed_ms.unwrap_or(r.created_ms);
-            if from.is_some_and(|f| at < f) || to.is_some_and(|t| at >= t) {
-                continue;
-            }
-            let dims: BTreeMap<String, String> = r
-                .response
-                .dimensions
-                .as_object()
-                .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
-                .unwrap_or_default();
-            let resp = Resp {
-                answers: serde_json::from_value(r.response.answers).unwrap_or_default(),
-                weight: if q.unweighted { 1.0 } else { r.response.weight },
-                at_s: at.div_euclid(1000),
-                touchpoint: r.response.touchpoint,
-                lang: r.response.lang,
-                source: r.response.source,
-                dims,
-            };
-            if q.filter.iter().all(|(k, v)| resp.attr(k).as_deref() == Some(v.as_str())) {
-                out.push(resp);
-            }
+    for r in crate::surveys::all_responses(store, &row, true).await? {
+        let at = r.completed_ms.unwrap_or(r.created_ms);
+        if from.is_some_and(|f| at < f) || to.is_some_and(|t| at >= t) {
+            continue;
+        }
+        let dims: BTreeMap<String, String> = r
+            .response
+            .dimensions
+            .as_object()
+            .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default();
+        let resp = Resp {
+            answers: serde_json::from_value(r.response.answers).unwrap_or_default(),
+            weight: if q.unweighted { 1.0 } else { r.response.weight },
+            at_s: at.div_euclid(1000),
+            touchpoint: r.response.touchpoint,
+            lang: r.response.lang,
+            source: r.response.source,
+            dims,
+        };
+        if q.filter.iter().all(|(k, v)| resp.attr(k).as_deref() == Some(v.as_str())) {
+            out.push(resp);
         }
     }
     Ok((row, def, out))
@@ -505,20 +499,14 @@ pub async fn satisfaction_by_touchpoint(
             QuestionKind::Ces => (x - 1.0) * 10.0 / 6.0,
             _ => x,
         };
-        let mut after = 0;
-        loop {
-            let page = store.responses(project, Some(survey.id), true, after, 10_000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.id;
-            for r in page {
-                let Some(tp) = r.response.touchpoint.clone() else { continue };
-                let answers: Answers = serde_json::from_value(r.response.answers).unwrap_or_default();
-                let Some(x) = answers.score(&head.id) else { continue };
-                let entry = out.entry(tp).or_default();
-                entry.0.push(Obs::weighted(scale(x), r.response.weight));
-                if matches!(head.kind, QuestionKind::Nps) {
-                    entry.1.push(Obs::weighted(x, r.response.weight));
-                }
+        for r in crate::surveys::all_responses(store, &survey, true).await? {
+            let Some(tp) = r.response.touchpoint.clone() else { continue };
+            let answers: Answers = serde_json::from_value(r.response.answers).unwrap_or_default();
+            let Some(x) = answers.score(&head.id) else { continue };
+            let entry = out.entry(tp).or_default();
+            entry.0.push(Obs::weighted(scale(x), r.response.weight));
+            if matches!(head.kind, QuestionKind::Nps) {
+                entry.1.push(Obs::weighted(x, r.response.weight));
             }
         }
     }

@@ -325,11 +325,11 @@ async fn open_ctx(s: &AppState, public_id: &str, q: &PageQuery, headers: &Header
             return Entry::Stop(message(StatusCode::SERVICE_UNAVAILABLE, lang, "error", embed));
         }
     };
-    let session = session_of(headers).unwrap_or_default();
     let aid = q.aid.clone().filter(|a| !a.is_empty() && a.len() <= 200);
     build_ctx(
         survey,
-        ResponseKey::Session(session),
+        // The session is settled in `build_ctx` (cookie, `sid` or a new one).
+        ResponseKey::Session(String::new()),
         None,
         aid,
         q.rest.get("touchpoint").cloned(),
@@ -382,23 +382,22 @@ fn build_ctx(
             q.rest.get(&format!("d.{d}")).map(|v| (d.clone(), Value::String(v.chars().take(200).collect())))
         })
         .collect();
-    let mut action = path.clone();
-    let mut params: Vec<String> = vec![];
+    // The form posts back to the same page with what the link carried.
+    let mut carried = form_urlencoded::Serializer::new(String::new());
     if embed {
-        params.push("embed=1".into());
+        carried.append_pair("embed", "1");
     }
     if let Some(a) = &anonymous_id {
-        params.push(format!("aid={}", form_urlencoded::byte_serialize(a.as_bytes()).collect::<String>()));
+        carried.append_pair("aid", a);
     }
     if let Some(t) = q.rest.get("touchpoint").filter(|_| matches!(key, ResponseKey::Session(_))) {
-        params.push(format!("touchpoint={}", form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()));
+        carried.append_pair("touchpoint", t);
     }
     for (k, v) in &dimensions {
-        let v = v.as_str().unwrap_or_default();
-        params.push(format!("d.{k}={}", form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()));
+        carried.append_pair(&format!("d.{k}"), v.as_str().unwrap_or_default());
     }
-    params.push(format!("lang={locale}"));
-    action = format!("{action}?{}", params.join("&"));
+    carried.append_pair("lang", &locale);
+    let action = format!("{path}?{}", carried.finish());
     Entry::Ready(Box::new(Ctx {
         survey,
         def,

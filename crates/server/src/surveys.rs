@@ -601,6 +601,23 @@ pub struct ExportQuery {
     pub partial: Option<bool>,
 }
 
+/// Every response of a survey (complete ones only if asked), in id order, read page by page.
+pub async fn all_responses(
+    store: &dyn Store,
+    row: &SurveyRow,
+    complete_only: bool,
+) -> Result<Vec<touchpoint_store::listen::ResponseRow>, ApiError> {
+    let mut all = vec![];
+    let mut after = 0;
+    loop {
+        let page = store.responses(row.project_id, Some(row.id), complete_only, after, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        all.extend(page);
+    }
+    Ok(all)
+}
+
 /// Responses of a survey as CSV rows: one column per question (matrix areas and pair
 /// halves get their own), cells made safe for spreadsheets.
 pub async fn export_csv(store: &dyn Store, row: &SurveyRow, partial: bool) -> Result<String, ApiError> {
@@ -621,14 +638,7 @@ pub async fn export_csv(store: &dyn Store, row: &SurveyRow, partial: bool) -> Re
             _ => cols.push((q.id.clone(), q.id.clone(), None)),
         }
     }
-    let mut all = vec![];
-    let mut after = 0;
-    loop {
-        let page = store.responses(row.project_id, Some(row.id), !partial, after, 5000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        all.extend(page);
-    }
+    let all = all_responses(store, row, !partial).await?;
     let mut dims: Vec<String> = def.dimensions.clone();
     for r in &all {
         if let Some(o) = r.response.dimensions.as_object() {
@@ -706,17 +716,7 @@ pub async fn export(
             }
             Ok(resp)
         }
-        "json" => {
-            let mut all = vec![];
-            let mut after = 0;
-            loop {
-                let page = s.store.responses(row.project_id, Some(row.id), !partial, after, 5000).await?;
-                let Some(last) = page.last() else { break };
-                after = last.id;
-                all.extend(page);
-            }
-            Ok(Json(all).into_response())
-        }
+        "json" => Ok(Json(all_responses(&*s.store, &row, !partial).await?).into_response()),
         other => Err(ApiError::invalid(
             "invalid_query",
             Some("format".into()),

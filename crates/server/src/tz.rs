@@ -48,12 +48,20 @@ pub fn transitions(tz: Tz, from_s: i64, to_s: i64) -> (i64, Vec<(i64, i64)>) {
     (base, out)
 }
 
-/// Give a retention query the project's time zone between `from_s` and `to_s`, unless the
-/// query names an offset itself.
-pub fn localize(kind: &str, query: &mut Value, timezone: &str, from_s: i64, to_s: i64) {
+/// The first and last second of a journey set, plus a day (`None` when empty).
+pub fn span_of(set: &touchpoint_analytics::JourneySet) -> Option<(i64, i64)> {
+    let (lo, hi) = (set.times.iter().min()?, set.times.iter().max()?);
+    Some((set.epoch_s + i64::from(*lo), set.epoch_s + i64::from(*hi) + 86_400))
+}
+
+/// Give a retention query the project's time zone over the data's span, unless the query
+/// names an offset itself. `span` (first and last second, when there is data) is only
+/// computed when it is needed: other analyses and UTC projects pay nothing.
+pub fn localize(kind: &str, query: &mut Value, timezone: &str, span: impl FnOnce() -> Option<(i64, i64)>) {
     if kind != "retention" || timezone == "UTC" {
         return;
     }
+    let Some((from_s, to_s)) = span() else { return };
     let Some(q) = query.as_object_mut() else { return };
     if q.contains_key("tz_offset_s") || q.contains_key("tz_transitions") {
         return;
@@ -87,14 +95,14 @@ mod tests {
     #[test]
     fn a_query_gets_the_zone_unless_it_names_one() {
         let mut q = json!({"period": "week"});
-        localize("retention", &mut q, "Europe/Warsaw", 1_767_225_600, 1_798_761_600);
+        localize("retention", &mut q, "Europe/Warsaw", || Some((1_767_225_600, 1_798_761_600)));
         assert_eq!(q["tz_offset_s"], 3_600);
         assert_eq!(q["tz_transitions"].as_array().unwrap().len(), 2);
         let mut own = json!({"tz_offset_s": 0});
-        localize("retention", &mut own, "Europe/Warsaw", 0, 1);
+        localize("retention", &mut own, "Europe/Warsaw", || Some((0, 1)));
         assert_eq!(own, json!({"tz_offset_s": 0}));
         let mut other = json!({});
-        localize("funnel", &mut other, "Europe/Warsaw", 0, 1);
+        localize("funnel", &mut other, "Europe/Warsaw", || unreachable!("a funnel needs no time zone"));
         assert_eq!(other, json!({}));
     }
 }

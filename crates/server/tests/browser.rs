@@ -180,16 +180,7 @@ async fn chromium_answers_a_czech_nps_invitation_and_the_metrics_count_it() {
     let result = &nps["result"]["result"];
     assert_eq!(result["n"], 1, "{nps}");
     assert_eq!(result["score"], -100.0, "one detractor: NPS −100 ({nps})");
-    let text: Value = app
-        .client
-        .get(format!("{}/api/surveys/nps/responses?format=json", app.base))
-        .bearer_auth(&app.secret_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, text) = app.get("/api/surveys/nps/responses?format=json").await;
     assert_eq!(text[0]["answers"]["wrong"]["text"], "Zásilka přišla o týden později.");
     assert_eq!(text[0]["lang"], "cs");
 }
@@ -245,16 +236,7 @@ async fn the_widget_opens_a_survey_in_a_frame_on_another_site_and_takes_an_answe
     browser.wait_for_text("Dziękujemy").await;
     browser.quit().await;
 
-    let rows: Value = app
-        .client
-        .get(format!("{}/api/surveys/csat/responses?format=json", app.base))
-        .bearer_auth(&app.secret_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, rows) = app.get("/api/surveys/csat/responses?format=json").await;
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
     assert_eq!(rows[0]["answers"], json!({"csat": {"score": 2}, "why": {"text": "Dostawa w weekend"}}));
     assert_eq!((rows[0]["source"].as_str(), rows[0]["lang"].as_str()), (Some("widget"), Some("pl")));

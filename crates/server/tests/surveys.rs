@@ -91,14 +91,7 @@ fn action(page: &str) -> String {
 }
 
 async fn admin(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = app.client.request(method, format!("{}{path}", app.base)).bearer_auth(&app.secret_key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    app.send(method, path, body.as_ref()).await
 }
 
 /// An NPS survey whose title and follow-up carry markup, published.
