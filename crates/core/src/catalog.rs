@@ -276,9 +276,11 @@ pub struct Rule {
     pub conditions: Vec<Condition>,
 }
 
-/// What classification looks at, extracted from an event once.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Facts<'a> {
+/// What classification looks at besides type and name, extracted from the event object
+/// once, where it is parsed (at the edge, where requests run in parallel), so the single
+/// writer never walks a JSON tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
     /// Page path.
     pub path: Option<String>,
     /// Referrer host without `www.`.
@@ -289,16 +291,19 @@ pub struct Facts<'a> {
     pub utm_source: Option<String>,
     /// UTM campaign.
     pub utm_campaign: Option<String>,
-    /// The properties object.
-    pub properties: Option<&'a serde_json::Map<String, Value>>,
 }
 
-impl<'a> Facts<'a> {
-    /// Extract the facts from an event's body.
-    pub fn of(event: &'a Event) -> Facts<'a> {
-        let b = &event.body;
-        let s = |p: &str| b.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty());
-        let url = s("/properties/url").or_else(|| s("/context/page/url"));
+impl Facts {
+    /// Extract the facts from an event object.
+    pub fn of(obj: &serde_json::Map<String, Value>) -> Facts {
+        let s = |outer: &str, inner: &str, key: &str| {
+            let mut v = obj.get(outer)?;
+            if !inner.is_empty() {
+                v = v.get(inner)?;
+            }
+            v.get(key)?.as_str().filter(|s| !s.is_empty())
+        };
+        let url = s("properties", "", "url").or_else(|| s("context", "page", "url"));
         let query = url.and_then(|u| u.split_once('?')).map(|(_, q)| q.split('#').next().unwrap_or(q));
         let from_query = |key: &str| {
             query.and_then(|q| {
@@ -308,37 +313,67 @@ impl<'a> Facts<'a> {
                 })
             })
         };
-        let path = s("/properties/path")
-            .or_else(|| s("/context/page/path"))
+        let path = s("properties", "", "path")
+            .or_else(|| s("context", "page", "path"))
             .map(str::to_string)
             .or_else(|| url.map(path_of_url));
-        let referrer = s("/properties/referrer").or_else(|| s("/context/page/referrer"));
+        let referrer = s("properties", "", "referrer").or_else(|| s("context", "page", "referrer"));
+        let campaign = |key: &str| s("context", "campaign", key).map(str::to_string);
         Facts {
             path,
             referrer_domain: referrer.and_then(domain_of_url),
-            utm_medium: s("/context/campaign/medium").map(str::to_string).or_else(|| from_query("utm_medium")),
-            utm_source: s("/context/campaign/source").map(str::to_string).or_else(|| from_query("utm_source")),
-            utm_campaign: s("/context/campaign/name").map(str::to_string).or_else(|| from_query("utm_campaign")),
-            properties: event.properties(),
+            utm_medium: campaign("medium").or_else(|| from_query("utm_medium")),
+            utm_source: campaign("source").or_else(|| from_query("utm_source")),
+            utm_campaign: campaign("name").or_else(|| from_query("utm_campaign")),
+        }
+    }
+}
+
+/// One event as the rules see it: its facts, and its properties parsed from the stored
+/// JSON text only if a rule asks about a property.
+struct Seen<'a> {
+    facts: &'a Facts,
+    properties_json: Option<&'a str>,
+    properties: std::cell::OnceCell<Option<serde_json::Map<String, Value>>>,
+    /// Each fact lowercased, once (path, referrer domain, medium, source, campaign).
+    lowered: [std::cell::OnceCell<Option<std::borrow::Cow<'a, str>>>; 5],
+}
+
+impl<'a> Seen<'a> {
+    fn new(event: &'a Event) -> Seen<'a> {
+        Seen {
+            facts: &event.facts,
+            properties_json: event.properties_json(),
+            properties: Default::default(),
+            lowered: Default::default(),
         }
     }
 
+    /// The field's value, lowercased (every comparison ignores case).
     fn get(&self, field: &Field) -> Option<std::borrow::Cow<'_, str>> {
+        let f = self.facts;
+        let fact = |i: usize, v: &'a Option<String>| {
+            self.lowered[i].get_or_init(|| v.as_deref().map(lower)).as_deref().map(std::borrow::Cow::Borrowed)
+        };
         match field {
-            Field::Path => self.path.as_deref().map(Into::into),
-            Field::ReferrerDomain => self.referrer_domain.as_deref().map(Into::into),
-            Field::UtmMedium => self.utm_medium.as_deref().map(Into::into),
-            Field::UtmSource => self.utm_source.as_deref().map(Into::into),
-            Field::UtmCampaign => self.utm_campaign.as_deref().map(Into::into),
+            Field::Path => fact(0, &f.path),
+            Field::ReferrerDomain => fact(1, &f.referrer_domain),
+            Field::UtmMedium => fact(2, &f.utm_medium),
+            Field::UtmSource => fact(3, &f.utm_source),
+            Field::UtmCampaign => fact(4, &f.utm_campaign),
             Field::Property(name) => {
-                let mut cur = self.properties?.get(name.split('.').next()?)?;
+                let props = self
+                    .properties
+                    .get_or_init(|| self.properties_json.and_then(|j| serde_json::from_str(j).ok()))
+                    .as_ref()?;
+                let mut cur = props.get(name.split('.').next()?)?;
                 for part in name.split('.').skip(1) {
                     cur = cur.get(part)?;
                 }
                 match cur {
-                    Value::String(s) => Some(s.as_str().into()),
+                    Value::String(s) => Some(lower(s)),
                     Value::Null => None,
-                    other => Some(other.to_string().into()),
+                    other => Some(other.to_string().to_lowercase().into()),
                 }
             }
         }
@@ -386,8 +421,8 @@ impl Compiled {
         Compiled { field: c.field.clone(), op: c.op, values, number: c.value.trim().parse().ok() }
     }
 
-    fn matches(&self, facts: &Facts<'_>) -> bool {
-        let Some(got) = facts.get(&self.field) else {
+    fn matches(&self, seen: &Seen<'_>) -> bool {
+        let Some(got) = seen.get(&self.field) else {
             // Every comparison needs a value, except "not equal", which a missing one is.
             return self.op == Op::NotEquals;
         };
@@ -398,12 +433,12 @@ impl Compiled {
         };
         match self.op {
             Op::Exists => !got.trim().is_empty(),
-            Op::Equals => lower(&got) == want,
-            Op::NotEquals => lower(&got) != want,
-            Op::Prefix => lower(&got).starts_with(want),
-            Op::Contains => lower(&got).contains(want),
+            Op::Equals => got == want,
+            Op::NotEquals => got != want,
+            Op::Prefix => got.starts_with(want),
+            Op::Contains => got.contains(want),
             Op::OneOf => {
-                let g = lower(&got);
+                let g = &got;
                 self.values.iter().any(|w| {
                     *g == **w
                         || (self.field == Field::ReferrerDomain
@@ -422,7 +457,7 @@ impl Compiled {
 
 impl Rule {
     /// Whether an event (with its facts) matches this rule, given its prepared conditions.
-    fn matches(&self, event: &Event, facts: &Facts<'_>, conditions: &[Compiled]) -> bool {
+    fn matches(&self, event: &Event, seen: &Seen<'_>, conditions: &[Compiled]) -> bool {
         if self.event_type.is_some_and(|t| t != event.kind) {
             return false;
         }
@@ -431,12 +466,12 @@ impl Rule {
                 return false;
             }
         }
-        conditions.iter().all(|c| c.matches(facts))
+        conditions.iter().all(|c| c.matches(seen))
     }
 }
 
 /// The key auto-discovery gives an event no rule claims, or `None` for non-contacts.
-pub fn discovered_key(event: &Event, facts: &Facts<'_>) -> Option<(String, String, Channel)> {
+pub fn discovered_key(event: &Event) -> Option<(String, String, Channel)> {
     match event.kind {
         EventType::Track => {
             let n = event.name.as_deref()?;
@@ -451,7 +486,7 @@ pub fn discovered_key(event: &Event, facts: &Facts<'_>) -> Option<(String, Strin
                 return Some((format!("page:{n}"), n.to_string(), Channel::Web));
             }
             // Group pages by their first path segment so product pages are one touchpoint.
-            let p = facts.path.as_deref().unwrap_or("/");
+            let p = event.facts.path.as_deref().unwrap_or("/");
             let first = p.trim_start_matches('/').split('/').next().unwrap_or("");
             let section = format!("/{first}");
             Some((format!("page:{section}"), section.clone(), Channel::Web))
@@ -499,7 +534,7 @@ impl Classifier {
         if !event.kind.is_contact() {
             return None;
         }
-        let facts = Facts::of(event);
+        let seen = Seen::new(event);
         let named = event.name.as_deref().and_then(|n| self.by_name.get(n));
         // Walk the two candidate lists in priority order (both are ascending indexes).
         let (mut a, mut b) = (named.map(|v| v.as_slice()).unwrap_or(&[]), self.unnamed.as_slice());
@@ -520,11 +555,11 @@ impl Classifier {
                 (None, None) => break,
             };
             let rule = &self.rules[next];
-            if rule.matches(event, &facts, &self.compiled[next]) {
+            if rule.matches(event, &seen, &self.compiled[next]) {
                 return Some(Classified { key: rule.touchpoint.clone(), discovered: None });
             }
         }
-        discovered_key(event, &facts).map(|(key, name, channel)| Classified { discovered: Some((name, channel)), key })
+        discovered_key(event).map(|(key, name, channel)| Classified { discovered: Some((name, channel)), key })
     }
 }
 

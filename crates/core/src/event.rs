@@ -5,6 +5,7 @@
 //! field, so the API can answer `400 batch[3].userId: must be a string` and keep the raw
 //! payload as a failed event.
 
+use crate::catalog::Facts;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -141,11 +142,16 @@ pub struct Event {
     pub received_at: i64,
     /// Flags (see [`EventFlags`]).
     pub flags: EventFlags,
-    /// The whole event object as received (with `type` and `messageId` filled in).
-    pub body: Value,
-    /// `body` as JSON text, made once at the edge (where requests run in parallel) so the
-    /// single writer does not have to.
+    /// What the touchpoint rules look at (page path, referrer, UTM), extracted at parse.
+    pub facts: Facts,
+    /// The `traits` of an identify call, when there are any.
+    pub traits: Option<Map<String, Value>>,
+    /// The whole event object as received (with `type` and `messageId` filled in), as JSON
+    /// text, made once at the edge (where requests run in parallel) so the single writer
+    /// never builds or walks a JSON tree.
     pub body_json: String,
+    /// Where the `properties` object is in `body_json`.
+    pub properties_at: Option<std::ops::Range<usize>>,
 }
 
 /// What the edge knows about an event besides its body.
@@ -340,8 +346,12 @@ impl Event {
             flags |= EventFlags::IMPORTED;
         }
 
-        let body = Value::Object(obj);
-        let body_json = serde_json::to_string(&body).unwrap_or_default();
+        let facts = Facts::of(&obj);
+        let traits = match (kind, obj.get("traits")) {
+            (EventType::Identify, Some(Value::Object(t))) if !t.is_empty() => Some(t.clone()),
+            _ => None,
+        };
+        let (body_json, properties_at) = object_json(&obj, "properties");
         let size = body_json.len();
         if size > limits.max_event_bytes {
             return Err(EventError::new(
@@ -361,23 +371,40 @@ impl Event {
             timestamp,
             received_at: cx.received_at,
             flags: EventFlags(flags),
-            body,
+            facts,
+            traits,
             body_json,
+            properties_at,
         })
     }
 
-    /// The event's `properties` object, if any.
-    pub fn properties(&self) -> Option<&Map<String, Value>> {
-        self.body.get("properties").and_then(Value::as_object)
+    /// The event's `properties` object as JSON text, if it has one.
+    pub fn properties_json(&self) -> Option<&str> {
+        self.properties_at.clone().and_then(|r| self.body_json.get(r))
     }
+}
 
-    /// The event's `traits` (identify, group) or `context.traits`.
-    pub fn traits(&self) -> Option<&Map<String, Value>> {
-        self.body
-            .get("traits")
-            .and_then(Value::as_object)
-            .or_else(|| self.body.pointer("/context/traits").and_then(Value::as_object))
+/// `obj` as compact JSON text (the same text `serde_json::to_string` makes), and where the
+/// value of `key` is in it.
+pub fn object_json(obj: &Map<String, Value>, key: &str) -> (String, Option<std::ops::Range<usize>>) {
+    let mut out = Vec::with_capacity(512);
+    let mut at = None;
+    out.push(b'{');
+    for (i, (k, v)) in obj.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Writing to a Vec cannot fail, and keys are strings.
+        let _ = serde_json::to_writer(&mut out, k);
+        out.push(b':');
+        let start = out.len();
+        let _ = serde_json::to_writer(&mut out, v);
+        if k == key {
+            at = Some(start..out.len());
+        }
     }
+    out.push(b'}');
+    (String::from_utf8(out).unwrap_or_default(), at)
 }
 
 /// A message id derived from the event's content, so that importing the same file twice

@@ -24,7 +24,7 @@ fn anonymous_then_identified_then_known() {
                 (Some(u), Some(a)) => {
                     assert_eq!(u, &user);
                     if e.kind == touchpoint_core::EventType::Identify {
-                        let traits = e.traits().expect("identify has traits");
+                        let traits = e.traits.as_ref().expect("identify has traits");
                         for t in ["name", "email", "city", "country", "language", "segment"] {
                             assert!(
                                 traits.get(t).and_then(|x| x.as_str()).is_some_and(|s| !s.is_empty()),

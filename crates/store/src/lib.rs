@@ -31,6 +31,9 @@ pub enum StoreError {
     /// The database said no.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// The database said no, on the raw write path.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// Something stored could not be read back.
     #[error("corrupt data: {0}")]
     Corrupt(String),

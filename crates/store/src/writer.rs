@@ -226,8 +226,9 @@ impl Writer {
             let mut updates = vec![];
             for e in &page {
                 report.scanned += 1;
-                let body: serde_json::Value = serde_json::from_str(&e.body)
+                let body: Map<String, Value> = serde_json::from_str(&e.body)
                     .map_err(|err| StoreError::Corrupt(format!("event {}: {err}", e.id)))?;
+                let (body_json, properties_at) = touchpoint_core::event::object_json(&body, "properties");
                 let event = Event {
                     message_id: e.message_id.clone(),
                     kind: e.kind,
@@ -239,8 +240,10 @@ impl Writer {
                     timestamp: e.timestamp,
                     received_at: e.received_at,
                     flags: touchpoint_core::EventFlags(e.flags),
-                    body,
-                    body_json: String::new(),
+                    facts: touchpoint_core::catalog::Facts::of(&body),
+                    traits: None,
+                    body_json,
+                    properties_at,
                 };
                 let tp = match classifier.classify(&event) {
                     None => None,
@@ -418,7 +421,7 @@ impl Task {
         for job in jobs.iter_mut() {
             let p = job.sub.project;
             let mut job_slots = Vec::with_capacity(job.sub.events.len());
-            for event in std::mem::take(&mut job.sub.events) {
+            for mut event in std::mem::take(&mut job.sub.events) {
                 if !seen.insert((p, event.message_id.clone())) {
                     job_slots.push(None);
                     continue;
@@ -435,12 +438,8 @@ impl Task {
                         &mut batch.identity_ops,
                     ),
                 };
-                if event.kind == EventType::Identify {
-                    if let Some(t) = event.body.get("traits").and_then(|t| t.as_object()) {
-                        if !t.is_empty() {
-                            batch.traits.push((customer, t.clone()));
-                        }
-                    }
+                if let Some(t) = event.traits.take() {
+                    batch.traits.push((customer, t));
                 }
                 job_slots.push(Some(batch.events.len()));
                 batch.events.push(NewEvent { project: p, event, customer, touchpoint });
