@@ -324,11 +324,14 @@ fn parse_line(text: &[u8], limits: &Limits, received_at: i64) -> Line {
             &text[..limits.max_event_bytes],
         );
     }
+    let cx = ParseContext { received_at, derive_message_id: true, imported: true, ..Default::default() };
+    if let Some(e) = std::str::from_utf8(text).ok().and_then(|t| Event::parse_fast(t, &cx, limits)) {
+        return Line::Event(Box::new(e));
+    }
     let value = match serde_json::from_slice::<Value>(text) {
         Ok(v) => v,
         Err(e) => return failed("", format!("not valid JSON: {e}"), text),
     };
-    let cx = ParseContext { received_at, derive_message_id: true, imported: true, ..Default::default() };
     match Event::parse(value, &cx, limits) {
         Ok(e) => Line::Event(Box::new(e)),
         Err(e) => failed(&e.field, e.to_string(), text),

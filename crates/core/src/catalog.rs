@@ -293,6 +293,31 @@ pub struct Facts {
     pub utm_campaign: Option<String>,
 }
 
+/// The strings facts are made of, wherever they were read from: `properties.url`,
+/// `properties.path`, `properties.referrer`, the same three of `context.page`, and
+/// `context.campaign` medium, source and name.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FactSources<'s> {
+    /// `properties.url`.
+    pub url: Option<&'s str>,
+    /// `properties.path`.
+    pub path: Option<&'s str>,
+    /// `properties.referrer`.
+    pub referrer: Option<&'s str>,
+    /// `context.page.url`.
+    pub page_url: Option<&'s str>,
+    /// `context.page.path`.
+    pub page_path: Option<&'s str>,
+    /// `context.page.referrer`.
+    pub page_referrer: Option<&'s str>,
+    /// `context.campaign.medium`.
+    pub medium: Option<&'s str>,
+    /// `context.campaign.source`.
+    pub source: Option<&'s str>,
+    /// `context.campaign.name`.
+    pub campaign: Option<&'s str>,
+}
+
 impl Facts {
     /// Extract the facts from an event object.
     pub fn of(obj: &serde_json::Map<String, Value>) -> Facts {
@@ -301,9 +326,28 @@ impl Facts {
             if !inner.is_empty() {
                 v = v.get(inner)?;
             }
-            v.get(key)?.as_str().filter(|s| !s.is_empty())
+            v.get(key)?.as_str()
         };
-        let url = s("properties", "", "url").or_else(|| s("context", "page", "url"));
+        Facts::from_sources(&FactSources {
+            url: s("properties", "", "url"),
+            path: s("properties", "", "path"),
+            referrer: s("properties", "", "referrer"),
+            page_url: s("context", "page", "url"),
+            page_path: s("context", "page", "path"),
+            page_referrer: s("context", "page", "referrer"),
+            medium: s("context", "campaign", "medium"),
+            source: s("context", "campaign", "source"),
+            campaign: s("context", "campaign", "name"),
+        })
+    }
+
+    /// The facts from their sources: properties win over `context.page`, campaign fields
+    /// over the URL's `utm_` parameters; empty strings count as missing.
+    pub fn from_sources<'s>(f: &FactSources<'s>) -> Facts {
+        fn some(v: Option<&str>) -> Option<&str> {
+            v.filter(|s| !s.is_empty())
+        }
+        let url = some(f.url).or(some(f.page_url));
         let query = url.and_then(|u| u.split_once('?')).map(|(_, q)| q.split('#').next().unwrap_or(q));
         let from_query = |key: &str| {
             query.and_then(|q| {
@@ -313,18 +357,14 @@ impl Facts {
                 })
             })
         };
-        let path = s("properties", "", "path")
-            .or_else(|| s("context", "page", "path"))
-            .map(str::to_string)
-            .or_else(|| url.map(path_of_url));
-        let referrer = s("properties", "", "referrer").or_else(|| s("context", "page", "referrer"));
-        let campaign = |key: &str| s("context", "campaign", key).map(str::to_string);
+        let path = some(f.path).or(some(f.page_path)).map(str::to_string).or_else(|| url.map(path_of_url));
+        let referrer = some(f.referrer).or(some(f.page_referrer));
         Facts {
             path,
             referrer_domain: referrer.and_then(domain_of_url),
-            utm_medium: campaign("medium").or_else(|| from_query("utm_medium")),
-            utm_source: campaign("source").or_else(|| from_query("utm_source")),
-            utm_campaign: campaign("name").or_else(|| from_query("utm_campaign")),
+            utm_medium: some(f.medium).map(str::to_string).or_else(|| from_query("utm_medium")),
+            utm_source: some(f.source).map(str::to_string).or_else(|| from_query("utm_source")),
+            utm_campaign: some(f.campaign).map(str::to_string).or_else(|| from_query("utm_campaign")),
         }
     }
 }

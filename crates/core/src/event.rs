@@ -6,6 +6,8 @@
 //! payload as a failed event.
 
 use crate::catalog::Facts;
+
+mod fast;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -385,7 +387,7 @@ impl Event {
 }
 
 /// `obj` as compact JSON text (the same text `serde_json::to_string` makes), and where the
-/// value of `key` is in it.
+/// value of `key` is in it (`None` when it is missing or `null`).
 pub fn object_json(obj: &Map<String, Value>, key: &str) -> (String, Option<std::ops::Range<usize>>) {
     let mut out = Vec::with_capacity(512);
     let mut at = None;
@@ -399,7 +401,7 @@ pub fn object_json(obj: &Map<String, Value>, key: &str) -> (String, Option<std::
         out.push(b':');
         let start = out.len();
         let _ = serde_json::to_writer(&mut out, v);
-        if k == key {
+        if k == key && !v.is_null() {
             at = Some(start..out.len());
         }
     }

@@ -299,9 +299,12 @@ async fn capture(
                     batch_context: context.as_ref(),
                     ..Default::default()
                 };
-                let parsed = serde_json::from_str::<Value>(item.get())
-                    .map_err(|e| touchpoint_core::EventError::new(cx.path.clone(), format!("not valid JSON: {e}")))
-                    .and_then(|v| Event::parse(v, &cx, &limits));
+                let parsed = match Event::parse_fast(item.get(), &cx, &limits) {
+                    Some(e) => Ok(e),
+                    None => serde_json::from_str::<Value>(item.get())
+                        .map_err(|e| touchpoint_core::EventError::new(cx.path.clone(), format!("not valid JSON: {e}")))
+                        .and_then(|v| Event::parse(v, &cx, &limits)),
+                };
                 match parsed {
                     Ok(e) => sub.events.push(e),
                     Err(e) => {

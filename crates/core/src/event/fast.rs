@@ -1,0 +1,247 @@
+//! The fast path of event parsing: an event whose JSON text is already well-formed in the
+//! common way (its own `type` and `messageId`, string ids and times, no batch-level
+//! context to merge) is read straight from its text, borrowing strings, without building
+//! a JSON tree, and its text is kept as the stored body.
+//!
+//! It never decides anything on its own: whenever an event is unusual or wrong in any way
+//! it answers `None`, and the caller parses it the full way ([`Event::parse`]), which
+//! gives the error. So both paths accept the same events and make the same [`Event`]
+//! (tested on every generated event and on edge cases in `tests/fast_parse.rs`).
+
+use super::{nfc, parse_time, parse_time_str, Event, EventFlags, EventType, Limits, ParseContext, DAY_MS};
+use crate::catalog::{FactSources, Facts};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// The top-level fields the parser looks at; any other field is skipped (and kept in the
+/// body text). Strings are borrowed, so one with an escape sends the event the full way.
+#[derive(Deserialize)]
+struct Top<'a> {
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+    #[serde(rename = "messageId")]
+    message_id: Option<&'a str>,
+    #[serde(rename = "userId")]
+    user_id: Option<&'a str>,
+    #[serde(rename = "anonymousId")]
+    anonymous_id: Option<&'a str>,
+    #[serde(rename = "previousId")]
+    previous_id: Option<&'a str>,
+    #[serde(rename = "groupId")]
+    group_id: Option<&'a str>,
+    event: Option<&'a str>,
+    name: Option<&'a str>,
+    timestamp: Option<&'a str>,
+    #[serde(rename = "originalTimestamp")]
+    original_timestamp: Option<&'a str>,
+    #[serde(rename = "sentAt")]
+    sent_at: Option<&'a str>,
+    #[serde(borrow)]
+    properties: Option<&'a RawValue>,
+    #[serde(borrow)]
+    traits: Option<&'a RawValue>,
+    #[serde(borrow)]
+    context: Option<&'a RawValue>,
+    #[serde(borrow)]
+    integrations: Option<&'a RawValue>,
+}
+
+/// The page fields of `properties` or `context.page`.
+#[derive(Deserialize, Default)]
+struct Page<'a> {
+    #[serde(borrow)]
+    url: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    path: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    referrer: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Campaign<'a> {
+    #[serde(borrow)]
+    medium: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    source: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Context<'a> {
+    #[serde(borrow)]
+    page: Option<Page<'a>>,
+    #[serde(borrow)]
+    campaign: Option<Campaign<'a>>,
+}
+
+/// The deepest nesting of objects and arrays in JSON text (a flat object is 1), as
+/// [`super::depth_of`] counts it on the tree.
+fn text_depth(text: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in text {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// An object's raw text, or `None` when the value is something else.
+fn object(v: Option<&RawValue>) -> Result<Option<&RawValue>, ()> {
+    match v {
+        None => Ok(None),
+        Some(r) if r.get().starts_with('{') => Ok(Some(r)),
+        Some(r) if r.get() == "null" => Ok(None),
+        Some(_) => Err(()),
+    }
+}
+
+impl Event {
+    /// Parse an event from its JSON text the fast way, or `None` when it must take the
+    /// full way (see the module documentation). Never wrong where it answers.
+    pub fn parse_fast(text: &str, cx: &ParseContext<'_>, limits: &Limits) -> Option<Event> {
+        let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
+        if !text.starts_with('{') || text.len() > limits.max_event_bytes || cx.batch_context.is_some() {
+            return None;
+        }
+        let top: Top<'_> = serde_json::from_str(text).ok()?;
+        if text_depth(text.as_bytes()) > limits.max_depth {
+            return None;
+        }
+        // The body must already say what the full way would write into it.
+        let kind = EventType::parse(top.kind?)?;
+        if cx.endpoint_type.is_some_and(|t| t != kind) {
+            return None;
+        }
+        let id = |v: Option<&str>| -> Result<Option<String>, ()> {
+            match v {
+                None => Ok(None),
+                Some(s) if s.trim().is_empty() => Ok(None),
+                Some(s) if s.chars().count() > limits.max_id_chars => Err(()),
+                Some(s) => Ok(Some(nfc(s))),
+            }
+        };
+        let message_id = id(top.message_id).ok()??;
+        let user_id = id(top.user_id).ok()?;
+        let anonymous_id = id(top.anonymous_id).ok()?;
+        let (mut previous_id, mut group_id) = (None, None);
+        match kind {
+            EventType::Alias => {
+                previous_id = Some(id(top.previous_id).ok()??);
+                user_id.as_ref()?;
+            }
+            _ if user_id.is_none() && anonymous_id.is_none() => return None,
+            _ => {}
+        }
+        if kind == EventType::Group {
+            group_id = Some(id(top.group_id).ok()??);
+        }
+        let name = match kind {
+            EventType::Track => Some(nfc(top.event.map(str::trim).filter(|s| !s.is_empty())?)),
+            EventType::Page | EventType::Screen => top.name.map(str::trim).filter(|s| !s.is_empty()).map(nfc),
+            _ => None,
+        };
+        if name.as_ref().is_some_and(|n| n.chars().count() > limits.max_id_chars) {
+            return None;
+        }
+        let properties = object(top.properties).ok()?;
+        let traits = object(top.traits).ok()?;
+        let context = object(top.context).ok()?;
+        object(top.integrations).ok()?;
+
+        let mut flags = 0u32;
+        let time = |v: Option<&str>| v.map(parse_time_str).transpose();
+        let explicit = time(top.timestamp).ok()?;
+        let original = time(top.original_timestamp).ok()?;
+        let sent_at = match top.sent_at {
+            Some(s) => Some(parse_time_str(s).ok()?),
+            None => match cx.batch_sent_at {
+                Some(v) => Some(parse_time(v).ok()?),
+                None => None,
+            },
+        };
+        let mut timestamp = match (explicit, original, sent_at) {
+            (Some(t), _, _) => t,
+            (None, Some(o), Some(s)) => {
+                flags |= EventFlags::SKEW_CORRECTED;
+                cx.received_at - (s - o)
+            }
+            (None, Some(o), None) => o,
+            (None, None, _) => cx.received_at,
+        };
+        if timestamp > cx.received_at + DAY_MS {
+            timestamp = cx.received_at;
+            flags |= EventFlags::TIMESTAMP_CLAMPED;
+        }
+        if cx.imported {
+            flags |= EventFlags::IMPORTED;
+        }
+
+        let page: Page<'_> = match properties {
+            Some(p) => serde_json::from_str(p.get()).ok()?,
+            None => Page::default(),
+        };
+        let ctx: Context<'_> = match context {
+            Some(c) => serde_json::from_str(c.get()).ok()?,
+            None => Context::default(),
+        };
+        let cpage = ctx.page.unwrap_or_default();
+        let camp = ctx.campaign.unwrap_or_default();
+        let facts = Facts::from_sources(&FactSources {
+            url: page.url.as_deref(),
+            path: page.path.as_deref(),
+            referrer: page.referrer.as_deref(),
+            page_url: cpage.url.as_deref(),
+            page_path: cpage.path.as_deref(),
+            page_referrer: cpage.referrer.as_deref(),
+            medium: camp.medium.as_deref(),
+            source: camp.source.as_deref(),
+            campaign: camp.name.as_deref(),
+        });
+        let traits = match (kind, traits) {
+            (EventType::Identify, Some(t)) => {
+                let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(t.get()).ok()?;
+                (!map.is_empty()).then_some(map)
+            }
+            _ => None,
+        };
+        // Where `properties` is in the text: its slice's offset (both borrow `text`).
+        let properties_at = properties.map(|p| {
+            let start = p.get().as_ptr() as usize - text.as_ptr() as usize;
+            start..start + p.get().len()
+        });
+        Some(Event {
+            message_id,
+            kind,
+            name,
+            user_id,
+            anonymous_id,
+            previous_id,
+            group_id,
+            timestamp,
+            received_at: cx.received_at,
+            flags: EventFlags(flags),
+            facts,
+            traits,
+            body_json: text.to_string(),
+            properties_at,
+        })
+    }
+}
