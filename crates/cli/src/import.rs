@@ -283,7 +283,8 @@ impl Batcher<'_> {
         if self.sub.events.is_empty() && self.sub.failed.is_empty() {
             return Ok(());
         }
-        let sub = std::mem::replace(&mut self.sub, Submission { project: self.project, ..Default::default() });
+        let next = Submission { project: self.project, events: Vec::with_capacity(BATCH), failed: vec![] };
+        let sub = std::mem::replace(&mut self.sub, next);
         self.tx.blocking_send(sub).map_err(|_| msg("the import stopped"))
     }
 }
@@ -300,11 +301,12 @@ fn batcher<'a>(project: ProjectId, opts: &ImportOptions, tx: &'a tokio::sync::mp
 }
 
 /// One NDJSON line, parsed.
+#[allow(clippy::large_enum_variant)] // lines move once, from the parser to the batch
 enum Line {
     /// Nothing but white space.
     Blank,
     /// A valid event.
-    Event(Box<Event>),
+    Event(Event),
     /// A rejected record: the field at fault, why, and the bytes to keep.
     Failed { field: String, reason: String, raw: Vec<u8> },
 }
@@ -326,14 +328,14 @@ fn parse_line(text: &[u8], limits: &Limits, received_at: i64) -> Line {
     }
     let cx = ParseContext { received_at, derive_message_id: true, imported: true, ..Default::default() };
     if let Some(e) = std::str::from_utf8(text).ok().and_then(|t| Event::parse_fast(t, &cx, limits)) {
-        return Line::Event(Box::new(e));
+        return Line::Event(e);
     }
     let value = match serde_json::from_slice::<Value>(text) {
         Ok(v) => v,
         Err(e) => return failed("", format!("not valid JSON: {e}"), text),
     };
     match Event::parse(value, &cx, limits) {
-        Ok(e) => Line::Event(Box::new(e)),
+        Ok(e) => Line::Event(e),
         Err(e) => failed(&e.field, e.to_string(), text),
     }
 }
@@ -383,7 +385,7 @@ fn read_ndjson(
             n += 1;
             match line {
                 Line::Blank => continue,
-                Line::Event(e) => b.sub.events.push(*e),
+                Line::Event(e) => b.sub.events.push(e),
                 Line::Failed { field, reason, raw } => b.fail(n, &field, &reason, &raw),
             }
             records += 1;

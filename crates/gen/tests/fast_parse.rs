@@ -45,7 +45,7 @@ fn check(text: &str, cx: &ParseContext<'_>, want_fast: Option<bool>) {
 #[test]
 fn every_generated_event_parses_the_same_both_ways_and_almost_all_take_the_fast_path() {
     let cfg = GenConfig::for_events(20_000, 11);
-    let gen = Generator::new(cfg.clone());
+    let gen = Generator::new(cfg);
     let cx = common::context(&cfg);
     let import = ParseContext { derive_message_id: true, imported: true, ..common::context(&cfg) };
     let (mut total, mut fast_n) = (0usize, 0usize);

@@ -415,7 +415,8 @@ impl Task {
     }
 
     async fn build(&mut self, jobs: &mut [Job]) -> Result<(CommitBatch, Vec<Vec<Option<usize>>>), StoreError> {
-        let mut batch = CommitBatch::default();
+        let n: usize = jobs.iter().map(|j| j.sub.events.len()).sum();
+        let mut batch = CommitBatch { events: Vec::with_capacity(n), ..Default::default() };
         let mut seen: HashSet<(ProjectId, String)> = HashSet::new();
         let mut slots = Vec::with_capacity(jobs.len());
         for job in jobs.iter_mut() {
@@ -510,6 +511,9 @@ async fn commit_loop(
                             stats.failed.fetch_add(receipt.failed as u64, Relaxed);
                             let _ = job.reply.send(Ok(receipt));
                         }
+                        // Freeing tens of thousands of events takes a while: not on the
+                        // committer, which the next group is waiting for.
+                        tokio::task::spawn_blocking(move || drop(batch));
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "group commit failed");

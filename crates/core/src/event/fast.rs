@@ -122,7 +122,10 @@ impl Event {
             return None;
         }
         let top: Top<'_> = serde_json::from_str(text).ok()?;
-        if text_depth(text.as_bytes()) > limits.max_depth {
+        // Nesting can only be as deep as there are brackets: count them first (a quick,
+        // vectorized pass), and walk the text only when there are many.
+        let brackets = text.bytes().filter(|&b| b == b'{' || b == b'[').count();
+        if brackets > limits.max_depth && text_depth(text.as_bytes()) > limits.max_depth {
             return None;
         }
         // The body must already say what the full way would write into it.
