@@ -87,8 +87,8 @@ impl SqliteStore {
             .synchronous(if opts.durable { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
             .busy_timeout(std::time::Duration::from_secs(30))
             .pragma("cache_size", format!("-{}", opts.cache_mib * 1024))
-            // New files only (a page size cannot change in WAL mode): event rows are a few
-            // hundred bytes, and 16 KiB pages cut B-tree splits on bulk appends (~15 % faster import).
+            // New files only (a page size cannot change in WAL mode). Event rows are a few
+            // hundred bytes; with 16 KiB pages the import ran about 15 % faster than with 4 KiB.
             .page_size(16_384)
             .pragma("temp_store", "memory")
             .foreign_keys(false);
