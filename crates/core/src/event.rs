@@ -321,19 +321,7 @@ impl Event {
             },
             Some(v) => Some(parse_time(v).map_err(|m| EventError::new(at("sentAt"), m))?),
         };
-        let mut timestamp = match (explicit, original, sent_at) {
-            (Some(t), _, _) => t,
-            (None, Some(o), Some(s)) => {
-                flags |= EventFlags::SKEW_CORRECTED;
-                cx.received_at - (s - o)
-            }
-            (None, Some(o), None) => o,
-            (None, None, _) => cx.received_at,
-        };
-        if timestamp > cx.received_at + DAY_MS {
-            timestamp = cx.received_at;
-            flags |= EventFlags::TIMESTAMP_CLAMPED;
-        }
+        let timestamp = settle_time(explicit, original, sent_at, cx.received_at, &mut flags);
 
         let message_id = match id(&obj, "messageId")? {
             Some(m) => m,
@@ -384,6 +372,33 @@ impl Event {
     pub fn properties_json(&self) -> Option<&str> {
         self.properties_at.clone().and_then(|r| self.body_json.get(r))
     }
+}
+
+/// When an event happened: its own `timestamp`; else `originalTimestamp` corrected for
+/// the client's clock the Segment way (`receivedAt − (sentAt − originalTimestamp)`); else
+/// when it arrived. A time more than a day after arrival is clamped to the arrival. Sets
+/// the flags that say which of these happened.
+fn settle_time(
+    explicit: Option<i64>,
+    original: Option<i64>,
+    sent_at: Option<i64>,
+    received_at: i64,
+    flags: &mut u32,
+) -> i64 {
+    let timestamp = match (explicit, original, sent_at) {
+        (Some(t), _, _) => t,
+        (None, Some(o), Some(s)) => {
+            *flags |= EventFlags::SKEW_CORRECTED;
+            received_at - (s - o)
+        }
+        (None, Some(o), None) => o,
+        (None, None, _) => received_at,
+    };
+    if timestamp > received_at + DAY_MS {
+        *flags |= EventFlags::TIMESTAMP_CLAMPED;
+        return received_at;
+    }
+    timestamp
 }
 
 /// `obj` as compact JSON text (the same text `serde_json::to_string` makes), and where the

@@ -8,7 +8,7 @@
 //! gives the error. So both paths accept the same events and make the same [`Event`]
 //! (tested on every generated event and on edge cases in `tests/fast_parse.rs`).
 
-use super::{nfc, parse_time, parse_time_str, Event, EventFlags, EventType, Limits, ParseContext, DAY_MS};
+use super::{nfc, parse_time, parse_time_str, settle_time, Event, EventFlags, EventType, Limits, ParseContext};
 use crate::catalog::{FactSources, Facts};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -180,19 +180,7 @@ impl Event {
                 None => None,
             },
         };
-        let mut timestamp = match (explicit, original, sent_at) {
-            (Some(t), _, _) => t,
-            (None, Some(o), Some(s)) => {
-                flags |= EventFlags::SKEW_CORRECTED;
-                cx.received_at - (s - o)
-            }
-            (None, Some(o), None) => o,
-            (None, None, _) => cx.received_at,
-        };
-        if timestamp > cx.received_at + DAY_MS {
-            timestamp = cx.received_at;
-            flags |= EventFlags::TIMESTAMP_CLAMPED;
-        }
+        let timestamp = settle_time(explicit, original, sent_at, cx.received_at, &mut flags);
         if cx.imported {
             flags |= EventFlags::IMPORTED;
         }
