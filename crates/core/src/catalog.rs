@@ -343,7 +343,7 @@ impl Facts {
 
     /// The facts from their sources: properties win over `context.page`, campaign fields
     /// over the URL's `utm_` parameters; empty strings count as missing.
-    pub fn from_sources<'s>(f: &FactSources<'s>) -> Facts {
+    pub fn from_sources(f: &FactSources<'_>) -> Facts {
         fn some(v: Option<&str>) -> Option<&str> {
             v.filter(|s| !s.is_empty())
         }

@@ -5,9 +5,9 @@
 //! field, so the API can answer `400 batch[3].userId: must be a string` and keep the raw
 //! payload as a failed event.
 
-use crate::catalog::Facts;
-
 mod fast;
+
+use crate::catalog::Facts;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -33,6 +33,12 @@ fn assert_same(text: &str, fast: &Event, full: &Event) {
 fn check(text: &str, cx: &ParseContext<'_>, want_fast: Option<bool>) {
     let limits = Limits::default();
     let (fast, full) = both(text, cx, &limits);
+    if let Ok(full) = &full {
+        // Re-reading a stored body either defers or finds what the parser found.
+        if let Some((facts, at)) = Event::facts_of_text(&full.body_json) {
+            assert_eq!((facts, at), (full.facts.clone(), full.properties_at.clone()), "re-read facts of {text}");
+        }
+    }
     if let Some(want) = want_fast {
         assert_eq!(fast.is_some(), want, "fast path answered {:?} for {text}", fast.is_some());
     }
@@ -55,6 +61,10 @@ fn every_generated_event_parses_the_same_both_ways_and_almost_all_take_the_fast_
             for cx in [&cx, &import] {
                 let (fast, full) = both(&text, cx, &Limits::default());
                 let full = full.unwrap_or_else(|e| panic!("generated event rejected ({e}): {text}"));
+                // A stored body gives back the same facts and properties when re-read.
+                let (facts, at) = Event::facts_of_text(&full.body_json).expect("facts of a stored body");
+                assert_eq!(facts, full.facts, "facts of {text}");
+                assert_eq!(at, full.properties_at, "properties of {text}");
                 total += 1;
                 if let Some(fast) = fast {
                     fast_n += 1;
@@ -131,6 +141,9 @@ fn edge_cases_agree_or_take_the_full_path() {
     check(&with("properties", json!([1, 2])), &cx, Some(false));
     check(&with("context", json!("web")), &cx, Some(false));
     check(&with("properties", json!({"url": 5})), &cx, Some(false));
+    let odd =
+        Event::parse(serde_json::from_str(&with("properties", json!({"url": 5}))).unwrap(), &cx, &Limits::default());
+    assert_eq!(Event::facts_of_text(&odd.unwrap().body_json), None, "a numeric url defers to the full reading");
     check(&with("userId", json!("x".repeat(300))), &cx, Some(false));
     check(&without("userId"), &cx, Some(false));
     check(&json!({"type":"alias","messageId":"al","userId":"u"}).to_string(), &cx, Some(false));

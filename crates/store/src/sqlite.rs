@@ -244,7 +244,6 @@ async fn insert_rule(c: &mut SqliteConnection, project: ProjectId, rule: &Rule) 
     Ok(id)
 }
 
-/// `INSERT … VALUES (?,…),(?,…)…` for `rows` rows of `cols` columns, then `suffix`.
 /// Run `f` on the connection's own SQLite handle through rusqlite, inside whatever
 /// transaction the sqlx connection has open. The write path goes this way: one prepared
 /// single-row statement per table, bound straight from borrowed values, instead of sqlx's

@@ -224,11 +224,17 @@ impl Writer {
             let Some(last) = page.last() else { break };
             after = last.id;
             let mut updates = vec![];
-            for e in &page {
+            for mut e in page {
                 report.scanned += 1;
-                let body: Map<String, Value> = serde_json::from_str(&e.body)
-                    .map_err(|err| StoreError::Corrupt(format!("event {}: {err}", e.id)))?;
-                let (body_json, properties_at) = touchpoint_core::event::object_json(&body, "properties");
+                let (facts, body_json, properties_at) = match Event::facts_of_text(&e.body) {
+                    Some((facts, at)) => (facts, std::mem::take(&mut e.body), at),
+                    None => {
+                        let body: Map<String, Value> = serde_json::from_str(&e.body)
+                            .map_err(|err| StoreError::Corrupt(format!("event {}: {err}", e.id)))?;
+                        let (json, at) = touchpoint_core::event::object_json(&body, "properties");
+                        (touchpoint_core::catalog::Facts::of(&body), json, at)
+                    }
+                };
                 let event = Event {
                     message_id: e.message_id.clone(),
                     kind: e.kind,
@@ -240,7 +246,7 @@ impl Writer {
                     timestamp: e.timestamp,
                     received_at: e.received_at,
                     flags: touchpoint_core::EventFlags(e.flags),
-                    facts: touchpoint_core::catalog::Facts::of(&body),
+                    facts,
                     traits: None,
                     body_json,
                     properties_at,

@@ -13,6 +13,7 @@ use crate::catalog::{FactSources, Facts};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::ops::Range;
 
 /// The top-level fields the parser looks at; any other field is skipped (and kept in the
 /// body text). Strings are borrowed, so one with an escape sends the event the full way.
@@ -185,27 +186,7 @@ impl Event {
             flags |= EventFlags::IMPORTED;
         }
 
-        let page: Page<'_> = match properties {
-            Some(p) => serde_json::from_str(p.get()).ok()?,
-            None => Page::default(),
-        };
-        let ctx: Context<'_> = match context {
-            Some(c) => serde_json::from_str(c.get()).ok()?,
-            None => Context::default(),
-        };
-        let cpage = ctx.page.unwrap_or_default();
-        let camp = ctx.campaign.unwrap_or_default();
-        let facts = Facts::from_sources(&FactSources {
-            url: page.url.as_deref(),
-            path: page.path.as_deref(),
-            referrer: page.referrer.as_deref(),
-            page_url: cpage.url.as_deref(),
-            page_path: cpage.path.as_deref(),
-            page_referrer: cpage.referrer.as_deref(),
-            medium: camp.medium.as_deref(),
-            source: camp.source.as_deref(),
-            campaign: camp.name.as_deref(),
-        });
+        let facts = facts_from(properties, context)?;
         let traits = match (kind, traits) {
             (EventType::Identify, Some(t)) => {
                 let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(t.get()).ok()?;
@@ -213,11 +194,7 @@ impl Event {
             }
             _ => None,
         };
-        // Where `properties` is in the text: its slice's offset (both borrow `text`).
-        let properties_at = properties.map(|p| {
-            let start = p.get().as_ptr() as usize - text.as_ptr() as usize;
-            start..start + p.get().len()
-        });
+        let properties_at = properties.map(|p| range_in(text, p));
         Some(Event {
             message_id,
             kind,
@@ -235,4 +212,53 @@ impl Event {
             properties_at,
         })
     }
+
+    /// An event body's facts and where its `properties` are, read from its text (a stored
+    /// body, for re-classification) without building a tree; `None` when a field there has
+    /// an unexpected type, and then [`Facts::of`] on the parsed object decides.
+    pub fn facts_of_text(text: &str) -> Option<(Facts, Option<Range<usize>>)> {
+        #[derive(Deserialize)]
+        struct Parts<'a> {
+            #[serde(borrow)]
+            properties: Option<&'a RawValue>,
+            #[serde(borrow)]
+            context: Option<&'a RawValue>,
+        }
+        let parts: Parts<'_> = serde_json::from_str(text).ok()?;
+        let properties = object(parts.properties).ok()?;
+        let facts = facts_from(properties, object(parts.context).ok()?)?;
+        Some((facts, properties.map(|p| range_in(text, p))))
+    }
+}
+
+/// Where `part` (a slice of `text`, as serde_json's raw values are) is in `text`.
+fn range_in(text: &str, part: &RawValue) -> Range<usize> {
+    let start = part.get().as_ptr() as usize - text.as_ptr() as usize;
+    start..start + part.get().len()
+}
+
+/// The facts from the raw `properties` and `context` objects; `None` when a field the
+/// facts use has another type than a string.
+fn facts_from(properties: Option<&RawValue>, context: Option<&RawValue>) -> Option<Facts> {
+    let page: Page<'_> = match properties {
+        Some(p) => serde_json::from_str(p.get()).ok()?,
+        None => Page::default(),
+    };
+    let ctx: Context<'_> = match context {
+        Some(c) => serde_json::from_str(c.get()).ok()?,
+        None => Context::default(),
+    };
+    let cpage = ctx.page.unwrap_or_default();
+    let camp = ctx.campaign.unwrap_or_default();
+    Some(Facts::from_sources(&FactSources {
+        url: page.url.as_deref(),
+        path: page.path.as_deref(),
+        referrer: page.referrer.as_deref(),
+        page_url: cpage.url.as_deref(),
+        page_path: cpage.path.as_deref(),
+        page_referrer: cpage.referrer.as_deref(),
+        medium: camp.medium.as_deref(),
+        source: camp.source.as_deref(),
+        campaign: camp.name.as_deref(),
+    }))
 }
