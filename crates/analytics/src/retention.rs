@@ -216,15 +216,9 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
             return Err(QueryError::new(format!("tz_transitions[{i}]: transitions must be in time order")));
         }
     }
-    // The offset in force at a unix second.
-    let transitions = &q.tz_transitions;
-    let offset_at = |t: i64| -> i64 {
-        match transitions.partition_point(|&(at, _)| at <= t) {
-            0 => q.tz_offset_s,
-            i => transitions[i - 1].1,
-        }
-    };
-    let exact = !transitions.is_empty();
+    let clock = touchpoint_core::calendar::Clock { base_s: q.tz_offset_s, changes: q.tz_transitions.clone() };
+    let offset_at = |t: i64| clock.offset_at(t);
+    let exact = !clock.changes.is_empty();
     if let (Some(from), Some(to)) = (q.from, q.to) {
         if from >= to {
             return Err(QueryError::new(format!("from, to: the range is empty ({from} is not before {to})")));

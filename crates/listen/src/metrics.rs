@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use touchpoint_analytics::stats::{benjamini_hochberg, normal_quantile, normal_sf, t_cdf, t_quantile, Interval};
-use touchpoint_core::calendar::{civil_from_days, days_from_civil};
+use touchpoint_core::calendar::{civil_from_days, days_from_civil, Clock};
 use touchpoint_core::i18n::Localized;
 
 /// The confidence level of every interval in this module (95 %).
@@ -54,8 +54,6 @@ pub const MAX_SCALE_POINTS: i64 = 1001;
 /// The most points [`trend`] fills in: when the span from the first to the last bucket is
 /// longer, only the buckets that hold answers are returned (no gaps are filled).
 pub const MAX_TREND_POINTS: i64 = 100_000;
-
-const DAY_S: i64 = 86_400;
 
 /// `z = Φ⁻¹((1 + LEVEL) / 2)`, 1.959963984540054 for 95 %.
 fn z_level() -> f64 {
@@ -631,17 +629,16 @@ fn date_string(day: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// `metric` per day, ISO week or month of local time (UTC shifted by `tz_offset_s`
-/// seconds, a fixed offset), sorted by bucket. `obs` pairs a Unix timestamp in seconds with
+/// `metric` per day, ISO week or month of local time (`clock`: the project's zone with its
+/// daylight-saving changes, or a fixed offset), sorted by bucket. `obs` pairs a Unix timestamp in seconds with
 /// an answer. Every bucket from the first to the last that holds a valid answer is
 /// returned, those in between without one with `result: None`, so a chart shows the gaps
 /// (unless the span exceeds [`MAX_TREND_POINTS`] buckets: then only buckets with answers).
 /// Empty when no answer is valid.
-pub fn trend(metric: Metric, obs: &[(i64, Obs)], bucket: Bucket, tz_offset_s: i32) -> Vec<TrendPoint> {
+pub fn trend(metric: Metric, obs: &[(i64, Obs)], bucket: Bucket, clock: &Clock) -> Vec<TrendPoint> {
     let mut groups: BTreeMap<i64, Vec<Obs>> = BTreeMap::new();
     for &(t, o) in obs.iter().filter(|(_, o)| o.is_valid()) {
-        let day = t.saturating_add(i64::from(tz_offset_s)).div_euclid(DAY_S);
-        groups.entry(bucket.start(day)).or_default().push(o);
+        groups.entry(bucket.start(clock.day_of(t))).or_default().push(o);
     }
     let (Some(&first), Some(&last)) = (groups.keys().next(), groups.keys().next_back()) else {
         return Vec::new();

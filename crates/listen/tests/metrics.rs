@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use touchpoint_analytics::stats::{mean_t_interval, two_proportion_z, wilson};
-use touchpoint_core::calendar::days_from_civil;
+use touchpoint_core::calendar::{days_from_civil, Clock};
 use touchpoint_listen::metrics::*;
 
 fn obs(values: &[f64]) -> Vec<Obs> {
@@ -342,16 +342,16 @@ fn trend_buckets_and_gaps() {
     let at = |t: i64, v: f64| (t, Obs::new(v));
     // Across a month boundary: 2024-01-31 23:30 and 2024-02-01 00:30 UTC.
     let data = [at(ts(2024, 1, 31, 23, 30), 10.0), at(ts(2024, 2, 1, 0, 30), 0.0)];
-    let month = trend(Metric::Nps, &data, Bucket::Month, 0);
+    let month = trend(Metric::Nps, &data, Bucket::Month, &Clock::fixed(0));
     assert_eq!(starts(&month), [("2024-01-01", Some(1)), ("2024-02-01", Some(1))]);
     // One hour east (UTC+1) both answers are in February.
-    let month = trend(Metric::Nps, &data, Bucket::Month, 3600);
+    let month = trend(Metric::Nps, &data, Bucket::Month, &Clock::fixed(3600));
     assert_eq!(starts(&month), [("2024-02-01", Some(2))]);
     assert_eq!(month[0].result.as_ref().map(|r| r.score), Some(0.0));
     // One hour west (UTC−1) the 00:30 answer moves to the previous day, 2024-01-31.
-    let day = trend(Metric::Nps, &data, Bucket::Day, -3600);
+    let day = trend(Metric::Nps, &data, Bucket::Day, &Clock::fixed(-3600));
     assert_eq!(starts(&day), [("2024-01-31", Some(2))]);
-    let day = trend(Metric::Nps, &data, Bucket::Day, 0);
+    let day = trend(Metric::Nps, &data, Bucket::Day, &Clock::fixed(0));
     assert_eq!(starts(&day), [("2024-01-31", Some(1)), ("2024-02-01", Some(1))]);
     assert_eq!(day[1].start_day, days_from_civil(2024, 2, 1));
 
@@ -363,41 +363,55 @@ fn trend_buckets_and_gaps() {
         at(ts(2024, 1, 8, 13, 0), 6.0),
         at(ts(2024, 1, 24, 9, 0), 7.0),
     ];
-    let week = trend(Metric::Ces, &data, Bucket::Week, 0);
+    let week = trend(Metric::Ces, &data, Bucket::Week, &Clock::fixed(0));
     assert_eq!(
         starts(&week),
         [("2024-01-01", Some(1)), ("2024-01-08", Some(2)), ("2024-01-15", None), ("2024-01-22", Some(1))]
     );
     assert_eq!(week[1].result.as_ref().map(|r| r.score), Some(5.0));
     // Sunday 23:30 UTC is Monday 00:30 at UTC+1: the next week.
-    let week = trend(Metric::Ces, &[at(ts(2024, 1, 7, 23, 30), 5.0)], Bucket::Week, 3600);
+    let week = trend(Metric::Ces, &[at(ts(2024, 1, 7, 23, 30), 5.0)], Bucket::Week, &Clock::fixed(3600));
     assert_eq!(starts(&week), [("2024-01-08", Some(1))]);
+    // A zone with daylight saving time: Prague moves from +1 h to +2 h at 01:00 UTC on
+    // 29 March 2026. 22:30 UTC on the 28th is still the 28th (23:30); 22:30 UTC on the 29th
+    // is already the 30th (00:30 summer time), where a fixed +1 h would say the 29th.
+    let prague = Clock { base_s: 3600, changes: vec![(ts(2026, 3, 29, 1, 0), 7200)] };
+    let data = [at(ts(2026, 3, 28, 22, 30), 10.0), at(ts(2026, 3, 29, 22, 30), 0.0)];
+    let day = trend(Metric::Nps, &data, Bucket::Day, &prague);
+    assert_eq!(starts(&day), [("2026-03-28", Some(1)), ("2026-03-29", None), ("2026-03-30", Some(1))]);
+    let day = trend(Metric::Nps, &data, Bucket::Day, &Clock::fixed(3600));
+    assert_eq!(starts(&day), [("2026-03-28", Some(1)), ("2026-03-29", Some(1))]);
 
     // Months across a year boundary with an empty January; input order does not matter.
     let data = [at(ts(2024, 2, 10, 8, 0), 5.0), at(ts(2023, 12, 15, 8, 0), 4.0)];
-    let month = trend(Metric::Csat, &data, Bucket::Month, 0);
+    let month = trend(Metric::Csat, &data, Bucket::Month, &Clock::fixed(0));
     assert_eq!(starts(&month), [("2023-12-01", Some(1)), ("2024-01-01", None), ("2024-02-01", Some(1))]);
 
     // Days: a gap of two days is filled; a bucket whose answers are all off the scale is a
     // gap too.
     let data = [at(ts(2024, 3, 1, 8, 0), 5.0), at(ts(2024, 3, 2, 8, 0), 9.0), at(ts(2024, 3, 4, 8, 0), 4.0)];
-    let day = trend(Metric::Csat, &data, Bucket::Day, 0);
+    let day = trend(Metric::Csat, &data, Bucket::Day, &Clock::fixed(0));
     assert_eq!(
         starts(&day),
         [("2024-03-01", Some(1)), ("2024-03-02", None), ("2024-03-03", None), ("2024-03-04", Some(1))]
     );
 
     // Before 1970 and extreme times do not panic; a huge span is not filled.
-    let day = trend(Metric::Mean, &[at(-1, 3.0)], Bucket::Day, 0);
+    let day = trend(Metric::Mean, &[at(-1, 3.0)], Bucket::Day, &Clock::fixed(0));
     assert_eq!(starts(&day), [("1969-12-31", Some(1))]);
-    let wide = trend(Metric::Mean, &[at(0, 1.0), at(i64::MAX, 2.0), at(i64::MIN, 3.0)], Bucket::Day, i32::MIN);
+    let wide = trend(
+        Metric::Mean,
+        &[at(0, 1.0), at(i64::MAX, 2.0), at(i64::MIN, 3.0)],
+        Bucket::Day,
+        &Clock::fixed(i32::MIN as i64),
+    );
     assert_eq!(wide.len(), 3);
     for bucket in [Bucket::Week, Bucket::Month] {
-        let wide = trend(Metric::Mean, &[at(i64::MIN, 1.0), at(0, 2.0), at(i64::MAX, 3.0)], bucket, 0);
+        let wide = trend(Metric::Mean, &[at(i64::MIN, 1.0), at(0, 2.0), at(i64::MAX, 3.0)], bucket, &Clock::fixed(0));
         assert_eq!(wide.len(), 3);
         assert_eq!(wide[1].start, if bucket == Bucket::Week { "1969-12-29" } else { "1970-01-01" });
     }
-    assert!(trend(Metric::Mean, &[], Bucket::Month, 0).is_empty());
+    assert!(trend(Metric::Mean, &[], Bucket::Month, &Clock::fixed(0)).is_empty());
 }
 
 #[test]

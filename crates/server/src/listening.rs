@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use touchpoint_core::calendar::Clock;
 use touchpoint_core::event::parse_time_str;
 use touchpoint_listen::metrics::{self, Bucket, Metric, Obs};
 use touchpoint_listen::survey::{Answer, Answers, QuestionKind, SurveyDef};
@@ -37,13 +38,14 @@ pub struct ListenQuery {
     /// Keep responses whose `touchpoint`, `lang`, `source` or dimension equals the value.
     pub filter: BTreeMap<String, String>,
     /// Segment by `touchpoint`, `lang`, `source`, a dimension, or a period (`day`, `week`,
-    /// `month`, UTC); each segment is tested against the rest.
+    /// `month`, in the project's time zone); each segment is tested against the rest.
     pub by: Option<String>,
     /// Trend per `day`, `week` or `month`.
     #[schema(value_type = Option<String>)]
     pub bucket: Option<Bucket>,
-    /// Offset of the time zone for trend buckets, seconds east of UTC.
-    pub tz_offset_s: i32,
+    /// A fixed offset for periods and trend buckets, seconds east of UTC, instead of the
+    /// project's time zone (whose daylight-saving changes are followed exactly).
+    pub tz_offset_s: Option<i32>,
     /// Ignore response weights.
     pub unweighted: bool,
     /// Drivers: the outcome question (default: the first NPS question).
@@ -61,6 +63,8 @@ struct Resp {
     answers: Answers,
     weight: f64,
     at_s: i64,
+    /// Local day number of `at_s` in the analysis' clock.
+    day: i64,
     touchpoint: Option<String>,
     lang: Option<String>,
     source: String,
@@ -70,9 +74,9 @@ struct Resp {
 impl Resp {
     fn attr(&self, key: &str) -> Option<String> {
         use touchpoint_core::calendar::{civil_from_days, days_from_civil};
-        let day = self.at_s.div_euclid(86_400);
+        let day = self.day;
         match key {
-            // Periods (UTC), to compare one month, week or day with the others.
+            // Periods (local days), to compare one month, week or day with the others.
             "day" => {
                 let (y, m, d) = civil_from_days(day);
                 Some(format!("{y:04}-{m:02}-{d:02}"))
@@ -96,7 +100,40 @@ impl Resp {
     }
 }
 
-async fn load(store: &dyn Store, project: i64, q: &ListenQuery) -> Result<(SurveyRow, SurveyDef, Vec<Resp>), ApiError> {
+/// The clock of an analysis: a fixed offset when the query names one, else the project's
+/// zone with its changes over `span` (first and last second of the answers).
+async fn clock_for(
+    store: &dyn Store,
+    project: i64,
+    q: &ListenQuery,
+    span: Option<(i64, i64)>,
+) -> Result<Clock, ApiError> {
+    if let Some(o) = q.tz_offset_s {
+        if o.unsigned_abs() >= 86_400 {
+            return Err(ApiError::invalid(
+                "invalid_query",
+                Some("tz_offset_s".into()),
+                format!("tz_offset_s: a time-zone offset is less than a day (±86399 s), not {o}"),
+            ));
+        }
+        return Ok(Clock::fixed(i64::from(o)));
+    }
+    let Some((from_s, to_s)) = span else { return Ok(Clock::default()) };
+    let zone = store.project(project).await?.map(|p| p.timezone).unwrap_or_default();
+    Ok(match crate::tz::parse_zone(&zone) {
+        Ok(tz) => {
+            let (base_s, changes) = crate::tz::transitions(tz, from_s, to_s + 86_400);
+            Clock { base_s, changes }
+        }
+        Err(_) => Clock::default(),
+    })
+}
+
+async fn load(
+    store: &dyn Store,
+    project: i64,
+    q: &ListenQuery,
+) -> Result<(SurveyRow, SurveyDef, Vec<Resp>, Clock), ApiError> {
     let row = store.survey_by_key(project, &q.survey).await?.ok_or_else(|| {
         ApiError::invalid("invalid_query", Some("survey".into()), format!("survey: no survey {:?}", q.survey))
     })?;
@@ -124,20 +161,24 @@ async fn load(store: &dyn Store, project: i64, q: &ListenQuery) -> Result<(Surve
             .as_object()
             .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
             .unwrap_or_default();
-        let resp = Resp {
+        out.push(Resp {
             answers: serde_json::from_value(r.response.answers).unwrap_or_default(),
             weight: if q.unweighted { 1.0 } else { r.response.weight },
             at_s: at.div_euclid(1000),
+            day: 0,
             touchpoint: r.response.touchpoint,
             lang: r.response.lang,
             source: r.response.source,
             dims,
-        };
-        if q.filter.iter().all(|(k, v)| resp.attr(k).as_deref() == Some(v.as_str())) {
-            out.push(resp);
-        }
+        });
     }
-    Ok((row, def, out))
+    let span = out.iter().map(|r| r.at_s).min().zip(out.iter().map(|r| r.at_s).max());
+    let clock = clock_for(store, project, q, span).await?;
+    for r in &mut out {
+        r.day = clock.day_of(r.at_s);
+    }
+    out.retain(|r| q.filter.iter().all(|(k, v)| r.attr(k).as_deref() == Some(v.as_str())));
+    Ok((row, def, out, clock))
 }
 
 fn pick_question<'a>(
@@ -188,7 +229,7 @@ fn metric_of(kind: &str) -> Option<(Metric, KindTest)> {
 
 /// Run one analysis (shared by the API and the CLI).
 pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -> Result<Value, ApiError> {
-    let (row, def, resps) = load(store, project, q).await?;
+    let (row, def, resps, clock) = load(store, project, q).await?;
     let base = json!({"survey": row.key, "version": row.version, "responses": resps.len()});
     let mut out = match kind {
         k if metric_of(k).is_some() => {
@@ -230,7 +271,7 @@ pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -
                     .iter()
                     .filter_map(|r| Some((r.at_s, Obs::weighted(r.answers.score(&question.id)?, r.weight))))
                     .collect();
-                v["trend"] = json!(metrics::trend(metric, &timed, bucket, q.tz_offset_s));
+                v["trend"] = json!(metrics::trend(metric, &timed, bucket, &clock));
             }
             v
         }

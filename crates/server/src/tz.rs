@@ -1,6 +1,7 @@
 //! Projects' time zones: IANA names checked with chrono-tz, and the offsets and their
 //! transitions (daylight saving time) over a span of time, handed to the pure retention
-//! kernel as data so that days, weeks and months are the project's own.
+//! kernel and the listening analyses as data so that days, weeks and months are the
+//! project's own.
 
 use chrono::{Offset, TimeZone};
 use chrono_tz::Tz;

@@ -500,6 +500,56 @@ async fn the_listening_api_computes_nps_with_its_interval_segments_and_errors() 
 }
 
 #[tokio::test]
+async fn listening_periods_and_trends_follow_the_projects_time_zone_across_daylight_saving() {
+    let app = spawn_app().await;
+    nps_survey(&app).await;
+    let (st, v) = admin(&app, reqwest::Method::PUT, "/api/project", Some(json!({"timezone": "Europe/Prague"}))).await;
+    assert_eq!(st, 200, "{v}");
+    // Prague moves to summer time at 01:00 UTC on 29 March 2026. 22:30 UTC on the 28th is
+    // 23:30 on the 28th there; 22:30 UTC on the 29th is already 00:30 on the 30th.
+    let posted = json!([
+        {"answers": {"nps": 10}, "customer": "a", "answered_at": "2026-03-28T22:30:00Z"},
+        {"answers": {"nps": 0}, "customer": "b", "answered_at": "2026-03-29T22:30:00Z"},
+        {"answers": {"nps": 0}, "customer": "c", "answered_at": "2026-03-30T10:00:00Z"}
+    ]);
+    let (st, receipt) = admin(&app, reqwest::Method::POST, "/api/surveys/nps/responses", Some(posted)).await;
+    assert_eq!((st, receipt["stored"].as_u64()), (200, Some(3)), "{receipt}");
+    let trend = |v: &Value| -> Vec<(String, Option<u64>)> {
+        v["result"]["trend"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no trend in {v}"))
+            .iter()
+            .map(|p| (p["start"].as_str().unwrap().to_string(), p["result"]["n"].as_u64()))
+            .collect()
+    };
+    let day = |s: &str, n: Option<u64>| (s.to_string(), n);
+    let (st, v) =
+        admin(&app, reqwest::Method::POST, "/api/listening/nps", Some(json!({"survey": "nps", "bucket": "day"}))).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(trend(&v), [day("2026-03-28", Some(1)), day("2026-03-29", None), day("2026-03-30", Some(2))]);
+    // A fixed offset named in the query wins: at +1 h all year the second answer is on the 29th.
+    let q = json!({"survey": "nps", "bucket": "day", "tz_offset_s": 3600});
+    let (_, v) = admin(&app, reqwest::Method::POST, "/api/listening/nps", Some(q)).await;
+    assert_eq!(trend(&v), [day("2026-03-28", Some(1)), day("2026-03-29", Some(1)), day("2026-03-30", Some(1))]);
+    // Periods as segments and filters are local days too.
+    let q = json!({"survey": "nps", "by": "day"});
+    let (_, v) = admin(&app, reqwest::Method::POST, "/api/listening/nps", Some(q)).await;
+    let segments: Vec<(&str, u64)> = v["result"]["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["segment"].as_str().unwrap(), s["result"]["n"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(segments, [("2026-03-28", 1), ("2026-03-30", 2)], "{v}");
+    let q = json!({"survey": "nps", "filter": {"day": "2026-03-30"}});
+    let (_, v) = admin(&app, reqwest::Method::POST, "/api/listening/nps", Some(q)).await;
+    assert_eq!(v["result"]["responses"], 2, "{v}");
+    let q = json!({"survey": "nps", "bucket": "day", "tz_offset_s": 90000});
+    let (st, err) = admin(&app, reqwest::Method::POST, "/api/listening/nps", Some(q)).await;
+    assert_eq!((st, err["error"]["field"].as_str()), (400, Some("tz_offset_s")), "{err}");
+}
+
+#[tokio::test]
 async fn the_journey_map_shows_satisfaction_where_it_was_measured_and_the_emotion_curve() {
     let app = spawn_app().await;
     nps_survey(&app).await;
