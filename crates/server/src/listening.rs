@@ -120,6 +120,9 @@ async fn clock_for(
     }
     let Some((from_s, to_s)) = span else { return Ok(Clock::default()) };
     let zone = store.project(project).await?.map(|p| p.timezone).unwrap_or_default();
+    if zone == "UTC" {
+        return Ok(Clock::default());
+    }
     Ok(match crate::tz::parse_zone(&zone) {
         Ok(tz) => {
             let (base_s, changes) = crate::tz::transitions(tz, from_s, to_s + 86_400);
