@@ -630,11 +630,11 @@ fn date_string(day: i64) -> String {
 }
 
 /// `metric` per day, ISO week or month of local time (`clock`: the project's zone with its
-/// daylight-saving changes, or a fixed offset), sorted by bucket. `obs` pairs a Unix timestamp in seconds with
-/// an answer. Every bucket from the first to the last that holds a valid answer is
-/// returned, those in between without one with `result: None`, so a chart shows the gaps
-/// (unless the span exceeds [`MAX_TREND_POINTS`] buckets: then only buckets with answers).
-/// Empty when no answer is valid.
+/// daylight-saving changes, or a fixed offset), sorted by bucket. `obs` pairs a Unix
+/// timestamp in seconds with an answer. Every bucket from the first to the last that holds
+/// a valid answer is returned, those in between without one with `result: None`, so a
+/// chart shows the gaps (unless the span exceeds [`MAX_TREND_POINTS`] buckets: then only
+/// buckets with answers). Empty when no answer is valid.
 pub fn trend(metric: Metric, obs: &[(i64, Obs)], bucket: Bucket, clock: &Clock) -> Vec<TrendPoint> {
     let mut groups: BTreeMap<i64, Vec<Obs>> = BTreeMap::new();
     for &(t, o) in obs.iter().filter(|(_, o)| o.is_valid()) {
