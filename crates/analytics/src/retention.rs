@@ -217,7 +217,6 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
         }
     }
     let clock = touchpoint_core::calendar::Clock { base_s: q.tz_offset_s, changes: q.tz_transitions.clone() };
-    let offset_at = |t: i64| clock.offset_at(t);
     let exact = !clock.changes.is_empty();
     if let (Some(from), Some(to)) = (q.from, q.to) {
         if from >= to {
@@ -245,7 +244,7 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
             if q.from.is_some_and(|f| entered < f) || q.to.is_some_and(|t| entered >= t) {
                 return acc;
             }
-            let p0 = period.index(entered + offset_at(entered));
+            let p0 = period.index(entered + clock.offset_at(entered));
             let at = *acc.index.entry(p0 as u64).or_insert_with(|| {
                 acc.keys.push(p0);
                 acc.rows.resize(acc.rows.len() + stride, 0);
@@ -261,7 +260,7 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
                 acc.scratch.clear();
                 for (&t, _) in later {
                     let abs = set.epoch_s + i64::from(t);
-                    let n = period.index(abs + offset_at(abs)) - p0;
+                    let n = period.index(abs + clock.offset_at(abs)) - p0;
                     if (1..=periods).contains(&n) {
                         acc.scratch.push(n);
                     }
@@ -309,7 +308,7 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
     );
     let last_local = acc.last.map_or(i64::MIN, |t| {
         let abs = set.epoch_s + i64::from(t);
-        abs + offset_at(abs)
+        abs + clock.offset_at(abs)
     });
     let observable = |p0: i64, n: usize| period.first_day(p0 + n as i64) * DAY <= last_local;
     let mut overall_size = 0u64;

@@ -119,17 +119,8 @@ async fn clock_for(
         return Ok(Clock::fixed(i64::from(o)));
     }
     let Some((from_s, to_s)) = span else { return Ok(Clock::default()) };
-    let zone = store.project(project).await?.map(|p| p.timezone).unwrap_or_default();
-    if zone == "UTC" {
-        return Ok(Clock::default());
-    }
-    Ok(match crate::tz::parse_zone(&zone) {
-        Ok(tz) => {
-            let (base_s, changes) = crate::tz::transitions(tz, from_s, to_s + 86_400);
-            Clock { base_s, changes }
-        }
-        Err(_) => Clock::default(),
-    })
+    let zone = store.project(project).await?.map_or_else(|| "UTC".to_string(), |p| p.timezone);
+    Ok(crate::tz::clock(&zone, from_s, to_s + 86_400))
 }
 
 async fn load(

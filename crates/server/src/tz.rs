@@ -6,6 +6,7 @@
 use chrono::{Offset, TimeZone};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
+use touchpoint_core::calendar::Clock;
 
 /// Parse an IANA time zone name (`Europe/Prague`), with a message that says what is wrong.
 pub fn parse_zone(name: &str) -> Result<Tz, String> {
@@ -55,6 +56,24 @@ pub fn span_of(set: &touchpoint_analytics::JourneySet) -> Option<(i64, i64)> {
     Some((set.epoch_s + i64::from(*lo), set.epoch_s + i64::from(*hi) + 86_400))
 }
 
+/// The clock of a project's zone over `[from_s, to_s]`: its offset and every change. UTC,
+/// and a zone that no longer parses (logged), give the UTC clock.
+pub fn clock(timezone: &str, from_s: i64, to_s: i64) -> Clock {
+    if timezone == "UTC" {
+        return Clock::default();
+    }
+    match parse_zone(timezone) {
+        Ok(tz) => {
+            let (base_s, changes) = transitions(tz, from_s, to_s);
+            Clock { base_s, changes }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "project time zone ignored");
+            Clock::default()
+        }
+    }
+}
+
 /// Give a retention query the project's time zone over the data's span, unless the query
 /// names an offset itself. `span` (first and last second, when there is data) is only
 /// computed when it is needed: other analyses and UTC projects pay nothing.
@@ -62,19 +81,14 @@ pub fn localize(kind: &str, query: &mut Value, timezone: &str, span: impl FnOnce
     if kind != "retention" || timezone == "UTC" {
         return;
     }
-    let Some((from_s, to_s)) = span() else { return };
     let Some(q) = query.as_object_mut() else { return };
     if q.contains_key("tz_offset_s") || q.contains_key("tz_transitions") {
         return;
     }
-    match parse_zone(timezone) {
-        Ok(tz) => {
-            let (base, changes) = transitions(tz, from_s, to_s);
-            q.insert("tz_offset_s".into(), json!(base));
-            q.insert("tz_transitions".into(), json!(changes));
-        }
-        Err(e) => tracing::warn!(error = %e, "project time zone ignored"),
-    }
+    let Some((from_s, to_s)) = span() else { return };
+    let c = clock(timezone, from_s, to_s);
+    q.insert("tz_offset_s".into(), json!(c.base_s));
+    q.insert("tz_transitions".into(), json!(c.changes));
 }
 
 #[cfg(test)]
