@@ -109,7 +109,8 @@ struct Customer {
 /// The identity graph of all projects.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdentityGraph {
-    ids: HashMap<(ProjectId, IdentityKind, String), CustomerId>,
+    /// Identities by project and kind, then value (nested, so a lookup borrows the value).
+    ids: HashMap<(ProjectId, IdentityKind), HashMap<String, CustomerId>>,
     customers: HashMap<CustomerId, Customer>,
     next_id: CustomerId,
 }
@@ -127,7 +128,7 @@ impl IdentityGraph {
 
     /// Number of identities.
     pub fn identity_count(&self) -> usize {
-        self.ids.len()
+        self.ids.values().map(HashMap::len).sum()
     }
 
     /// The surviving customer for an id.
@@ -137,7 +138,7 @@ impl IdentityGraph {
 
     /// The canonical customer an identity points at.
     pub fn lookup(&self, project: ProjectId, kind: IdentityKind, value: &str) -> Option<CustomerId> {
-        self.ids.get(&(project, kind, value.to_string())).map(|&c| self.canonical(c))
+        self.ids.get(&(project, kind))?.get(value).map(|&c| self.canonical(c))
     }
 
     /// A customer's user id, if known.
@@ -162,7 +163,7 @@ impl IdentityGraph {
 
     /// Rebuild: an identity row.
     pub fn load_identity(&mut self, project: ProjectId, kind: IdentityKind, value: String, customer: CustomerId) {
-        self.ids.insert((project, kind, value), customer);
+        self.ids.entry((project, kind)).or_default().insert(value, customer);
     }
 
     /// Apply an op as it was persisted (used to rebuild and in tests).

@@ -23,6 +23,7 @@ where
     failed_events(make().await).await;
     timelines(make().await).await;
     volumes_and_reclassification(make().await).await;
+    many_events(make().await).await;
     surveys_and_versions(make().await).await;
     responses_once(make().await).await;
 }
@@ -281,6 +282,93 @@ async fn volumes_and_reclassification(s: Arc<dyn Store>) {
     let as_tuples: Vec<_> = vol.iter().map(|v| (v.day, v.touchpoint_id, v.events)).collect();
     assert_eq!(as_tuples, vec![(day(0), 1, 1), (day(0), 7, 1), (day(1), 2, 1), (day(1), 7, 1)]);
     assert!(s.daily_volume(p, day(5), day(6)).await.unwrap().is_empty());
+}
+
+/// Thousands of events of two projects, interleaved in one call and repeated in part in a
+/// second: every read must agree with a plain reference built from the events sent.
+async fn many_events(s: Arc<dyn Store>) {
+    let p = s.create_project("p", &default_catalog()).await.unwrap().id;
+    let q = s.create_project("q", &default_catalog()).await.unwrap().id;
+    let make = |i: usize| {
+        let project = if i.is_multiple_of(3) { q } else { p };
+        // Times go back and forth so that arrival order and time order differ.
+        let ts = format!("2026-02-{:02}T{:02}:00:00Z", 1 + (i * 7) % 27, i % 24);
+        let e = track(&format!("e{i}"), "u", "A", &ts);
+        let customer = (i % 7) as i64 + if project == p { 1 } else { 100 };
+        new_event(project, e, customer, (!i.is_multiple_of(4)).then_some(1 + (i % 5) as i64))
+    };
+    let first: Vec<NewEvent> = (0..5000).map(make).collect();
+    let ids = s.append_events(&first, &[]).await.unwrap();
+    assert!(ids.iter().all(Option::is_some));
+    // Half repeats, half new.
+    let second: Vec<NewEvent> = (4500..5500).map(make).collect();
+    let ids2 = s.append_events(&second, &[]).await.unwrap();
+    assert_eq!(ids2.iter().filter(|i| i.is_some()).count(), 500, "the 500 repeats are duplicates");
+
+    let sent: Vec<&NewEvent> = first.iter().chain(&second[500..]).collect();
+    let of_p: Vec<&NewEvent> = sent.iter().copied().filter(|e| e.project == p).collect();
+    assert_eq!(s.count_events(p).await.unwrap(), of_p.len() as i64);
+    let all = s.scan_events(Some(p), 0, usize::MAX).await.unwrap();
+    let mids: Vec<&str> = all.iter().map(|e| e.message_id.as_str()).collect();
+    let want: Vec<&str> = of_p.iter().map(|e| e.event.message_id.as_str()).collect();
+    assert!(mids == want, "a project's events in arrival order");
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(s.event_id_range(p).await.unwrap(), Some((all[0].id, all[all.len() - 1].id)));
+    let mut paged = vec![];
+    let mut after = 0;
+    loop {
+        let page = s.scan_events(Some(p), after, 333).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        assert!(page.len() <= 333);
+        paged.extend(page);
+    }
+    assert!(paged == all, "pages of 333 add up to the whole");
+    assert_eq!(s.scan_events(None, 0, usize::MAX).await.unwrap().len(), sent.len());
+
+    // Timelines: newest first, paged with the cursor, across projects' segments.
+    let mut want: Vec<(i64, i64)> = all.iter().filter(|e| e.customer_id == 3).map(|e| (e.timestamp, e.id)).collect();
+    want.sort_unstable_by(|a, b| b.cmp(a));
+    let mut got = vec![];
+    let mut cursor = None;
+    loop {
+        let page = s.customer_events(&[3], cursor, 50).await.unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = Some((last.timestamp, last.id));
+        got.extend(page.iter().map(|e| (e.timestamp, e.id)));
+    }
+    assert!(got == want, "customer 3's timeline: {} events, {} expected", got.len(), want.len());
+    let first_page = s.customer_events(&[3], None, 5).await.unwrap();
+    let by_id: std::collections::HashMap<i64, &crate::StoredEvent> = all.iter().map(|e| (e.id, e)).collect();
+    assert!(first_page.iter().all(|e| by_id[&e.id] == e), "timeline events read back whole");
+
+    // Journey points, paged, and re-classification across segments.
+    let points = |all: &[crate::StoredEvent]| -> Vec<(i64, i64, i64, i64)> {
+        all.iter().filter_map(|e| e.touchpoint_id.map(|t| (e.id, e.customer_id, e.timestamp, t))).collect()
+    };
+    let mut paged = vec![];
+    let mut after = 0;
+    loop {
+        let page = s.scan_points(p, after, None, 100).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.0;
+        paged.extend(page);
+    }
+    assert!(paged == points(&all), "journey points paged by 100");
+    let updates: Vec<(i64, Option<i64>)> =
+        all.iter().step_by(3).map(|e| (e.id, if e.touchpoint_id.is_some() { None } else { Some(9) })).collect();
+    s.set_touchpoints(&updates).await.unwrap();
+    let after_update = s.scan_events(Some(p), 0, usize::MAX).await.unwrap();
+    for (before, now) in all.iter().zip(&after_update) {
+        let want = updates.iter().find(|u| u.0 == before.id).map_or(before.touchpoint_id, |u| u.1);
+        assert_eq!(now.touchpoint_id, want, "event {}", before.id);
+    }
+    assert!(s.scan_points(p, 0, None, usize::MAX).await.unwrap() == points(&after_update), "points after updates");
+    s.rebuild_volume(p).await.unwrap();
+    let vol = s.daily_volume(p, 0, 100_000).await.unwrap();
+    assert_eq!(vol.iter().map(|v| v.events).sum::<i64>(), all.len() as i64);
+    let nines = after_update.iter().filter(|e| e.touchpoint_id == Some(9)).count() as i64;
+    assert_eq!(vol.iter().filter(|v| v.touchpoint_id == 9).map(|v| v.events).sum::<i64>(), nines);
 }
 
 async fn surveys_and_versions(s: Arc<dyn Store>) {

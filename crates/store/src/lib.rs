@@ -11,7 +11,9 @@
 pub mod conformance;
 pub mod listen;
 pub mod migrate;
+pub mod segment;
 pub mod sqlite;
+mod sqlite_events;
 mod sqlite_listen;
 pub mod writer;
 

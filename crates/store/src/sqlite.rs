@@ -8,16 +8,16 @@
 //! file would stitch customers inconsistently. Administration (projects, keys) and reading
 //! need no lock and work beside a running server.
 
+use crate::sqlite_events::{append_raw, convert_row_events, Appender};
 use crate::{
-    migrate, now_ms, CommitBatch, Conflict, Customer, EventStore, FailedEvent, Identity, KeyInfo, MetaStore, NewEvent,
-    NewFailedEvent, Project, Result, Store, StoreError, StoredEvent, StoredTouchpoint, VolumeRow,
+    migrate, now_ms, CommitBatch, Conflict, Customer, Identity, KeyInfo, MetaStore, Project, Result, Store, StoreError,
+    StoredTouchpoint,
 };
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use touchpoint_core::catalog::{Catalog, Condition};
@@ -57,6 +57,9 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Held for the life of the store in writer mode.
     _lock: Option<std::sync::Arc<std::fs::File>>,
+    /// What appending events needs to know (the dedup set); held while events are written,
+    /// so writes of one process to the event segments never overlap.
+    pub(crate) appender: std::sync::Arc<tokio::sync::Mutex<Appender>>,
 }
 
 impl SqliteStore {
@@ -94,7 +97,8 @@ impl SqliteStore {
             .foreign_keys(false);
         let pool = SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(connect).await?;
         migrate::run_sqlite(&pool).await?;
-        Ok(SqliteStore { pool, path, _lock: lock })
+        convert_row_events(&pool).await?;
+        Ok(SqliteStore { pool, path, _lock: lock, appender: Default::default() })
     }
 
     /// The database file.
@@ -107,28 +111,6 @@ impl SqliteStore {
         &self.pool
     }
 }
-
-fn event_row(r: &SqliteRow) -> Result<StoredEvent> {
-    let kind: String = r.try_get("type")?;
-    Ok(StoredEvent {
-        id: r.try_get("id")?,
-        project_id: r.try_get("project_id")?,
-        message_id: r.try_get("message_id")?,
-        kind: EventType::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("event type {kind}")))?,
-        name: r.try_get("name")?,
-        user_id: r.try_get("user_id")?,
-        anonymous_id: r.try_get("anonymous_id")?,
-        customer_id: r.try_get("customer_id")?,
-        touchpoint_id: r.try_get("touchpoint_id")?,
-        timestamp: r.try_get("ts_ms")?,
-        received_at: r.try_get("received_ms")?,
-        flags: r.try_get::<i64, _>("flags")? as u32,
-        body: r.try_get("body")?,
-    })
-}
-
-const EVENT_COLS: &str =
-    "id, project_id, message_id, type, name, user_id, anonymous_id, customer_id, touchpoint_id, ts_ms, received_ms, flags, body";
 
 fn project_row(r: &SqliteRow) -> Result<Project> {
     let stages: String = r.try_get("stages")?;
@@ -248,9 +230,9 @@ async fn insert_rule(c: &mut SqliteConnection, project: ProjectId, rule: &Rule) 
 /// transaction the sqlx connection has open. The write path goes this way: one prepared
 /// single-row statement per table, bound straight from borrowed values, instead of sqlx's
 /// owned argument buffers and its hand-off to a worker thread.
-async fn with_raw<T>(
+pub(crate) async fn with_raw<T>(
     c: &mut SqliteConnection,
-    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
 ) -> Result<T> {
     let mut handle = c.lock_handle().await?;
     // SAFETY: the handle stays locked (no other use of the connection) until `handle` is
@@ -259,7 +241,7 @@ async fn with_raw<T>(
     let conn = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
     let r = f(&conn);
     drop(conn);
-    Ok(r?)
+    r
 }
 
 fn apply_identity_raw(
@@ -322,238 +304,6 @@ fn apply_identity_raw(
         patch_traits.execute(rusqlite::params![patch, now, customer])?;
     }
     Ok(())
-}
-
-const DAY_MS: i64 = 86_400_000;
-
-/// Insert events (skipping those whose `(project, messageId)` is stored already) and
-/// failed events, and count the new events into `daily_volume`. Returns the new id of
-/// each event, `None` for a duplicate.
-fn append_raw(
-    c: &rusqlite::Connection,
-    events: &[NewEvent],
-    failed: &[NewFailedEvent],
-) -> rusqlite::Result<Vec<Option<i64>>> {
-    let mut inserted = vec![None; events.len()];
-    let mut volume: HashMap<(ProjectId, i64, i64), i64> = HashMap::new();
-    let mut insert = c.prepare_cached(
-        "INSERT INTO events (project_id, message_id, type, name, user_id, anonymous_id, customer_id, touchpoint_id,
-             ts_ms, received_ms, flags, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-         ON CONFLICT (project_id, message_id) DO NOTHING",
-    )?;
-    for (slot, e) in inserted.iter_mut().zip(events) {
-        let ev = &e.event;
-        let changed = insert.execute(rusqlite::params![
-            e.project,
-            ev.message_id,
-            ev.kind.as_str(),
-            ev.name,
-            ev.user_id,
-            ev.anonymous_id,
-            e.customer,
-            e.touchpoint,
-            ev.timestamp,
-            ev.received_at,
-            ev.flags.0 as i64,
-            ev.body_json,
-        ])?;
-        if changed == 1 {
-            *slot = Some(c.last_insert_rowid());
-            *volume.entry((e.project, ev.timestamp.div_euclid(DAY_MS), e.touchpoint.unwrap_or(0))).or_default() += 1;
-        }
-    }
-    let mut count = c.prepare_cached(
-        "INSERT INTO daily_volume (project_id, day, touchpoint_id, events) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (project_id, day, touchpoint_id) DO UPDATE SET events = daily_volume.events + excluded.events",
-    )?;
-    for ((project, day, tp), n) in volume {
-        count.execute(rusqlite::params![project, day, tp, n])?;
-    }
-    let mut fail = c.prepare_cached(
-        "INSERT INTO failed_events (project_id, received_ms, source, field, reason, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    for f in failed {
-        fail.execute(rusqlite::params![f.project, f.received_at, f.source, f.field, f.reason, f.raw])?;
-    }
-    Ok(inserted)
-}
-
-#[async_trait]
-impl EventStore for SqliteStore {
-    async fn append_events(&self, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<Option<i64>>> {
-        let mut tx = self.pool.begin().await?;
-        let r = with_raw(&mut tx, |c| append_raw(c, events, failed)).await?;
-        tx.commit().await?;
-        Ok(r)
-    }
-
-    async fn scan_events(&self, project: Option<ProjectId>, after_id: i64, limit: usize) -> Result<Vec<StoredEvent>> {
-        let rows = match project {
-            Some(p) => {
-                sqlx::query(&format!(
-                    "SELECT {EVENT_COLS} FROM events WHERE +project_id = ? AND id > ? ORDER BY id LIMIT ?"
-                ))
-                .bind(p)
-                .bind(after_id)
-                .bind(limit as i64)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(&format!("SELECT {EVENT_COLS} FROM events WHERE id > ? ORDER BY id LIMIT ?"))
-                    .bind(after_id)
-                    .bind(limit as i64)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        rows.iter().map(event_row).collect()
-    }
-
-    async fn customer_events(
-        &self,
-        customers: &[CustomerId],
-        before: Option<(i64, i64)>,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent>> {
-        if customers.is_empty() {
-            return Ok(vec![]);
-        }
-        let marks = vec!["?"; customers.len()].join(",");
-        let (bt, bi) = before.unwrap_or((i64::MAX, i64::MAX));
-        let sql = format!(
-            "SELECT {EVENT_COLS} FROM events WHERE customer_id IN ({marks}) AND (ts_ms < ? OR (ts_ms = ? AND id < ?))
-             ORDER BY ts_ms DESC, id DESC LIMIT ?"
-        );
-        let mut q = sqlx::query(&sql);
-        for c in customers {
-            q = q.bind(c);
-        }
-        let rows = q.bind(bt).bind(bt).bind(bi).bind(limit as i64).fetch_all(&self.pool).await?;
-        rows.iter().map(event_row).collect()
-    }
-
-    async fn scan_points(
-        &self,
-        project: ProjectId,
-        after_id: i64,
-        upto_id: Option<i64>,
-        limit: usize,
-    ) -> Result<Vec<(i64, CustomerId, i64, i64)>> {
-        // The covering index `events_points` (project, id, customer, time, touchpoint) is a
-        // range scan that never reads the events' bodies. The page comes back as one text
-        // (`id,customer,ts,touchpoint;…`) built inside SQLite: handing over ten million
-        // rows one by one costs the driver more than the scan itself.
-        let (packed,): (Option<String>,) = sqlx::query_as(
-            "SELECT group_concat(id || ',' || customer_id || ',' || ts_ms || ',' || touchpoint_id, ';' ORDER BY id)
-             FROM (SELECT id, customer_id, ts_ms, touchpoint_id FROM events INDEXED BY events_points
-                   WHERE project_id = ? AND id > ? AND id <= ? AND touchpoint_id IS NOT NULL ORDER BY id LIMIT ?)",
-        )
-        .bind(project)
-        .bind(after_id)
-        .bind(upto_id.unwrap_or(i64::MAX))
-        .bind(limit as i64)
-        .fetch_one(&self.pool)
-        .await?;
-        let Some(packed) = packed else { return Ok(Vec::new()) };
-        let mut out = Vec::with_capacity(limit.min(1 << 20));
-        for row in packed.split(';') {
-            let mut f = row.split(',').map(str::parse::<i64>);
-            match (f.next(), f.next(), f.next(), f.next()) {
-                (Some(Ok(id)), Some(Ok(c)), Some(Ok(ts)), Some(Ok(tp))) => out.push((id, c, ts, tp)),
-                _ => return Err(StoreError::Corrupt(format!("journey point {row:?}"))),
-            }
-        }
-        Ok(out)
-    }
-
-    async fn event_id_range(&self, project: ProjectId) -> Result<Option<(i64, i64)>> {
-        let (lo, hi): (Option<i64>, Option<i64>) =
-            sqlx::query_as("SELECT MIN(id), MAX(id) FROM events INDEXED BY events_points WHERE project_id = ?")
-                .bind(project)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(lo.zip(hi))
-    }
-
-    async fn count_events(&self, project: ProjectId) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE project_id = ?")
-            .bind(project)
-            .fetch_one(&self.pool)
-            .await?)
-    }
-
-    async fn failed_events(
-        &self,
-        project: ProjectId,
-        before_id: Option<i64>,
-        limit: usize,
-    ) -> Result<Vec<FailedEvent>> {
-        let rows = sqlx::query(
-            "SELECT id, project_id, received_ms, source, field, reason, raw FROM failed_events
-             WHERE project_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-        )
-        .bind(project)
-        .bind(before_id.unwrap_or(i64::MAX))
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(FailedEvent {
-                    id: r.try_get("id")?,
-                    event: NewFailedEvent {
-                        project: r.try_get("project_id")?,
-                        received_at: r.try_get("received_ms")?,
-                        source: r.try_get("source")?,
-                        field: r.try_get("field")?,
-                        reason: r.try_get("reason")?,
-                        raw: r.try_get("raw")?,
-                    },
-                })
-            })
-            .collect()
-    }
-
-    async fn set_touchpoints(&self, updates: &[(i64, Option<i64>)]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for (id, tp) in updates {
-            sqlx::query("UPDATE events SET touchpoint_id = ? WHERE id = ?").bind(tp).bind(id).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn rebuild_volume(&self, project: ProjectId) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM daily_volume WHERE project_id = ?").bind(project).execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO daily_volume (project_id, day, touchpoint_id, events)
-             SELECT project_id, (ts_ms - ((ts_ms % 86400000) + 86400000) % 86400000) / 86400000, COALESCE(touchpoint_id, 0), COUNT(*)
-             FROM events WHERE project_id = ? GROUP BY 1, 2, 3",
-        )
-        .bind(project)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn daily_volume(&self, project: ProjectId, from_day: i64, to_day: i64) -> Result<Vec<VolumeRow>> {
-        let rows = sqlx::query(
-            "SELECT day, touchpoint_id, events FROM daily_volume WHERE project_id = ? AND day >= ? AND day <= ?
-             ORDER BY day, touchpoint_id",
-        )
-        .bind(project)
-        .bind(from_day)
-        .bind(to_day)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok(VolumeRow { day: r.try_get(0)?, touchpoint_id: r.try_get(1)?, events: r.try_get(2)? }))
-            .collect()
-    }
 }
 
 #[async_trait]
@@ -724,7 +474,7 @@ impl MetaStore for SqliteStore {
 
     async fn apply_identity(&self, ops: &[IdentityOp], traits: &[(CustomerId, Map<String, Value>)]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        with_raw(&mut tx, |c| apply_identity_raw(c, ops, traits)).await?;
+        with_raw(&mut tx, |c| Ok(apply_identity_raw(c, ops, traits)?)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -849,13 +599,13 @@ impl MetaStore for SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {
-        let mut tx = self.pool.begin().await?;
-        let r = with_raw(&mut tx, |c| {
-            apply_identity_raw(c, &batch.identity_ops, &batch.traits)?;
-            append_raw(c, &batch.events, &batch.failed)
-        })
-        .await?;
-        tx.commit().await?;
-        Ok(r)
+        let mut appender = self.appender.lock().await;
+        let tx = self.pool.begin().await?;
+        appender
+            .write(tx, |c, a, pending| {
+                apply_identity_raw(c, &batch.identity_ops, &batch.traits)?;
+                append_raw(c, a, pending, &batch.events, &batch.failed)
+            })
+            .await
     }
 }

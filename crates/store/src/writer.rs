@@ -12,7 +12,7 @@
 use crate::{CommitBatch, NewEvent, NewFailedEvent, Store, StoreError};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
@@ -423,16 +423,13 @@ impl Task {
     async fn build(&mut self, jobs: &mut [Job]) -> Result<(CommitBatch, Vec<Vec<Option<usize>>>), StoreError> {
         let n: usize = jobs.iter().map(|j| j.sub.events.len()).sum();
         let mut batch = CommitBatch { events: Vec::with_capacity(n), ..Default::default() };
-        let mut seen: HashSet<(ProjectId, String)> = HashSet::new();
         let mut slots = Vec::with_capacity(jobs.len());
         for job in jobs.iter_mut() {
             let p = job.sub.project;
             let mut job_slots = Vec::with_capacity(job.sub.events.len());
+            // A repeated messageId (within this group too) is left to the store, which
+            // stores the first and answers `None` for the others.
             for mut event in std::mem::take(&mut job.sub.events) {
-                if !seen.insert((p, event.message_id.clone())) {
-                    job_slots.push(None);
-                    continue;
-                }
                 let touchpoint = self.touchpoint_of(p, &event).await?;
                 let customer = match (event.kind, &event.previous_id, &event.user_id) {
                     (EventType::Alias, Some(prev), Some(user)) => {

@@ -39,3 +39,144 @@ async fn reopening_keeps_data_and_does_not_rerun_migrations() {
     use touchpoint_store::MetaStore;
     assert!(s.project_by_name("keep").await.unwrap().is_some());
 }
+
+mod events {
+    //! What the segment layout must keep true beyond the conformance suite: dedup across
+    //! restarts and beside another process, a failed commit that leaves nothing behind, and
+    //! files from before segments.
+
+    use serde_json::json;
+    use std::path::Path;
+    use touchpoint_core::catalog::default_catalog;
+    use touchpoint_core::event::ParseContext;
+    use touchpoint_core::{Event, IdentityOp, Limits};
+    use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
+    use touchpoint_store::{CommitBatch, EventStore, MetaStore, NewEvent, NewFailedEvent, Store};
+
+    fn ev(project: i64, mid: &str) -> NewEvent {
+        let v =
+            json!({"type":"track","messageId":mid,"userId":"u","event":"Koupeno","timestamp":"2026-03-01T10:00:00Z"});
+        let cx = ParseContext { received_at: 1_790_000_000_000, ..Default::default() };
+        NewEvent { project, event: Event::parse(v, &cx, &Limits::default()).unwrap(), customer: 1, touchpoint: Some(3) }
+    }
+
+    async fn open(dir: &Path, mode: OpenMode) -> SqliteStore {
+        SqliteStore::open(dir, mode, &SqliteOptions::default()).await.unwrap()
+    }
+
+    fn stored(ids: &[Option<i64>]) -> Vec<bool> {
+        ids.iter().map(Option::is_some).collect()
+    }
+
+    #[tokio::test]
+    async fn duplicates_are_caught_after_a_restart_and_beside_another_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = {
+            let s = open(dir.path(), OpenMode::Writer).await;
+            let p = s.create_project("p", &default_catalog()).await.unwrap().id;
+            assert_eq!(stored(&s.append_events(&[ev(p, "a"), ev(p, "b")], &[]).await.unwrap()), [true, true]);
+            p
+        };
+        let w = open(dir.path(), OpenMode::Writer).await;
+        assert_eq!(stored(&w.append_events(&[ev(p, "a"), ev(p, "c")], &[]).await.unwrap()), [false, true]);
+        // Another handle on the same file writes; this one must notice before it writes again.
+        let other = open(dir.path(), OpenMode::Shared).await;
+        assert_eq!(stored(&other.append_events(&[ev(p, "c"), ev(p, "d")], &[]).await.unwrap()), [false, true]);
+        assert_eq!(stored(&w.append_events(&[ev(p, "d"), ev(p, "e")], &[]).await.unwrap()), [false, true]);
+        let all = w.scan_events(Some(p), 0, 100).await.unwrap();
+        let mids: Vec<&str> = all.iter().map(|e| e.message_id.as_str()).collect();
+        assert_eq!(mids, ["a", "b", "c", "d", "e"]);
+        assert!(all.windows(2).all(|x| x[0].id < x[1].id), "ids keep rising across handles");
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_fails_stores_nothing_and_forgets_its_messageids() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path(), OpenMode::Writer).await;
+        let p = s.create_project("p", &default_catalog()).await.unwrap().id;
+        // A trigger makes the last statement of the group (the failed event) fail, after
+        // the events were written into the transaction.
+        sqlx::raw_sql("CREATE TRIGGER refuse BEFORE INSERT ON failed_events BEGIN SELECT RAISE(ABORT, 'refused'); END")
+            .execute(s.pool())
+            .await
+            .unwrap();
+        let failed = NewFailedEvent {
+            project: p,
+            received_at: 1,
+            source: "api".into(),
+            field: "userId".into(),
+            reason: "missing".into(),
+            raw: b"{}".to_vec(),
+        };
+        let bad = CommitBatch {
+            identity_ops: vec![IdentityOp::NewCustomer { id: 7, project: p, user_id: None }],
+            events: vec![ev(p, "x"), ev(p, "y")],
+            failed: vec![failed],
+            ..Default::default()
+        };
+        let err = s.commit(&bad).await.unwrap_err();
+        assert!(err.to_string().contains("refused"), "{err}");
+        assert_eq!(s.count_events(p).await.unwrap(), 0);
+        assert!(s.customer(7).await.unwrap().is_none(), "the identity changes went too");
+        sqlx::raw_sql("DROP TRIGGER refuse").execute(s.pool()).await.unwrap();
+        let again = s.append_events(&[ev(p, "x"), ev(p, "y"), ev(p, "x")], &[]).await.unwrap();
+        assert_eq!(stored(&again), [true, true, false], "x and y were never stored");
+    }
+
+    #[tokio::test]
+    async fn files_with_one_row_per_event_are_converted_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (p, q) = {
+            let s = open(dir.path(), OpenMode::Writer).await;
+            let p = s.create_project("p", &default_catalog()).await.unwrap().id;
+            let q = s.create_project("q", &default_catalog()).await.unwrap().id;
+            // The table as files before segments had it, with ids that interleave projects
+            // and have a gap.
+            sqlx::raw_sql(
+                "CREATE TABLE events (id INTEGER PRIMARY KEY, project_id BIGINT NOT NULL, message_id TEXT NOT NULL,
+                     type TEXT NOT NULL, name TEXT, user_id TEXT, anonymous_id TEXT, customer_id BIGINT NOT NULL,
+                     touchpoint_id BIGINT, ts_ms BIGINT NOT NULL, received_ms BIGINT NOT NULL, flags INTEGER NOT NULL,
+                     body TEXT NOT NULL, UNIQUE (project_id, message_id))",
+            )
+            .execute(s.pool())
+            .await
+            .unwrap();
+            for (id, project, mid, tp) in
+                [(5, p, "m5", Some(2)), (6, p, "m6", None), (7, q, "m7", Some(1)), (9, p, "m9", Some(4))]
+            {
+                sqlx::query(
+                    "INSERT INTO events VALUES (?, ?, ?, 'page', 'Domů', NULL, 'anon-ž', 11, ?, 1767225600000, 1767225601000, 8, ?)",
+                )
+                .bind(id)
+                .bind(project)
+                .bind(mid)
+                .bind(tp)
+                .bind(format!("{{\"messageId\":\"{mid}\"}}"))
+                .execute(s.pool())
+                .await
+                .unwrap();
+            }
+            (p, q)
+        };
+        let s = open(dir.path(), OpenMode::Writer).await;
+        let gone: Option<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE name = 'events'")
+            .fetch_optional(s.pool())
+            .await
+            .unwrap();
+        assert_eq!(gone, None, "the old table is dropped");
+        let of_p = s.scan_events(Some(p), 0, 10).await.unwrap();
+        assert_eq!(
+            of_p.iter().map(|e| (e.id, e.message_id.as_str(), e.touchpoint_id)).collect::<Vec<_>>(),
+            [(5, "m5", Some(2)), (6, "m6", None), (9, "m9", Some(4))]
+        );
+        assert_eq!(of_p[0].anonymous_id.as_deref(), Some("anon-ž"));
+        assert_eq!(
+            (of_p[0].name.as_deref(), of_p[0].flags, of_p[0].body.as_str()),
+            (Some("Domů"), 8, "{\"messageId\":\"m5\"}")
+        );
+        assert_eq!(s.scan_events(Some(q), 0, 10).await.unwrap()[0].id, 7);
+        assert_eq!(s.customer_events(&[11], None, 10).await.unwrap().len(), 4, "the timeline index is built too");
+        assert_eq!(stored(&s.append_events(&[ev(p, "m6"), ev(p, "new")], &[]).await.unwrap()), [false, true]);
+        assert_eq!(s.scan_events(Some(p), 9, 10).await.unwrap()[0].id, 10, "new ids continue after the old ones");
+    }
+}

@@ -1,0 +1,602 @@
+//! [`EventStore`] for the embedded SQLite store: events in segments ([`crate::segment`]),
+//! one row per up to [`SEGMENT_EVENTS`] events of a project, plus a timeline index of which
+//! segments hold a customer's events, in the same file and the same transactions as the
+//! rest of the store — so crash safety is SQLite's.
+//!
+//! Dedup by `(project, messageId)` uses the stored 128-bit hashes: the [`Appender`] holds
+//! them in memory (about 40 bytes per stored event), loads them at the first write and
+//! catches up whenever the file has segments it has not seen, so a store never trusts a
+//! stale set. Hashes of a write join the set only once its transaction has committed.
+
+use crate::segment::{
+    self, decode_event, message_hash, unpack, HashSet128, Points, Row, SegmentBuilder, SEGMENT_EVENTS,
+};
+use crate::sqlite::{with_raw, SqliteStore};
+use crate::{EventStore, FailedEvent, NewEvent, NewFailedEvent, Result, StoreError, StoredEvent, VolumeRow};
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use sqlx::{Row as _, SqlitePool};
+use std::collections::HashMap;
+use touchpoint_core::{CustomerId, EventType, ProjectId};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// What appending events needs to know about the events stored already.
+#[derive(Debug, Default)]
+pub(crate) struct Appender {
+    /// The highest segment id whose hashes are in `seen` (0: none loaded).
+    upto: i64,
+    /// messageId hashes of every stored event, per project.
+    seen: HashMap<ProjectId, HashSet128>,
+    /// Buffers for encoding segments, kept from one write to the next (fresh buffers of
+    /// a few hundred KiB each time cost the kernel more in zeroed pages than the copying).
+    scratch: Scratch,
+}
+
+/// What one write added to the [`Appender`], to confirm or take back.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    hashes: Vec<(ProjectId, u128)>,
+    upto: i64,
+}
+
+impl Appender {
+    /// A write has committed: its segments are known.
+    pub(crate) fn committed(&mut self, pending: Pending) {
+        self.upto = self.upto.max(pending.upto);
+    }
+
+    /// A write did not commit: forget its hashes. Should it have reached the file after
+    /// all, the next [`Appender::catch_up`] finds its segments, whose ids are above `upto`.
+    pub(crate) fn rolled_back(&mut self, pending: Pending) {
+        for (p, h) in pending.hashes {
+            if let Some(set) = self.seen.get_mut(&p) {
+                set.remove(&h);
+            }
+        }
+    }
+
+    /// Run a write of events (`f` gets the appender and the pending list) in a transaction
+    /// of `tx`, and keep the dedup set true to what committed.
+    pub(crate) async fn write<T>(
+        &mut self,
+        mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+        f: impl FnOnce(&rusqlite::Connection, &mut Appender, &mut Pending) -> Result<T>,
+    ) -> Result<T> {
+        let mut pending = Pending::default();
+        let done = match with_raw(&mut tx, |c| f(c, self, &mut pending)).await {
+            Ok(r) => tx.commit().await.map(|()| r).map_err(StoreError::from),
+            Err(e) => Err(e),
+        };
+        match done {
+            Ok(r) => {
+                self.committed(pending);
+                Ok(r)
+            }
+            Err(e) => {
+                self.rolled_back(pending);
+                Err(e)
+            }
+        }
+    }
+
+    /// Load the hashes of segments written since the last look (by this process before
+    /// it knew of them, or by another one); returns the highest segment id.
+    fn catch_up(&mut self, c: &rusqlite::Connection) -> Result<i64> {
+        let max: i64 = c.query_row("SELECT COALESCE(MAX(last_id), 0) FROM event_segments", [], |r| r.get(0))?;
+        if max > self.upto {
+            let mut st = c.prepare("SELECT project_id, points FROM event_segments WHERE last_id > ?1")?;
+            let mut rows = st.query([self.upto])?;
+            while let Some(r) = rows.next()? {
+                let project: ProjectId = r.get(0)?;
+                let bytes = r.get_ref(1)?.as_blob().map_err(|e| StoreError::Corrupt(format!("segment points: {e}")))?;
+                let points = points_of(bytes)?;
+                let set = self.seen.entry(project).or_default();
+                set.extend((0..points.len()).map(|i| points.hash(i)));
+            }
+            self.upto = max;
+        }
+        Ok(max)
+    }
+}
+
+fn points_of(bytes: &[u8]) -> Result<Points<'_>> {
+    Points::new(bytes).ok_or_else(|| StoreError::Corrupt(format!("segment points of {} bytes", bytes.len())))
+}
+
+fn corrupt(e: segment::Corrupt) -> StoreError {
+    StoreError::Corrupt(e.0)
+}
+
+/// Buffers for encoding a segment.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    segment: SegmentBuilder,
+    points: Vec<u8>,
+    data: Vec<u8>,
+}
+
+impl Scratch {
+    /// Write the segment encoded here (see [`Scratch::encode`]) with its timeline entries.
+    fn insert(&mut self, c: &rusqlite::Connection, project: ProjectId, first_id: i64) -> Result<()> {
+        let n = self.segment.len() as i64;
+        let last_id = first_id + n - 1;
+        c.prepare_cached(
+            "INSERT INTO event_segments (last_id, project_id, first_id, events, points, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(rusqlite::params![last_id, project, first_id, n, self.points, self.data])?;
+        let mut timeline =
+            c.prepare_cached("INSERT OR IGNORE INTO event_timeline (customer_id, segment_id) VALUES (?1, ?2)")?;
+        for customer in self.segment.customers() {
+            timeline.execute([customer, last_id])?;
+        }
+        self.segment.clear();
+        Ok(())
+    }
+
+    /// Encode the events pushed into `self.segment`.
+    fn encode(&mut self) {
+        self.segment.finish_into(&mut self.points, &mut self.data);
+    }
+}
+
+fn row_of(e: &NewEvent) -> Row<'_> {
+    let ev = &e.event;
+    Row {
+        message_id: &ev.message_id,
+        kind: ev.kind,
+        name: ev.name.as_deref(),
+        user_id: ev.user_id.as_deref(),
+        anonymous_id: ev.anonymous_id.as_deref(),
+        customer: e.customer,
+        touchpoint: e.touchpoint,
+        timestamp: ev.timestamp,
+        received_at: ev.received_at,
+        flags: ev.flags.0,
+        body: &ev.body_json,
+    }
+}
+
+/// Store events (skipping those whose `(project, messageId)` is stored already or came
+/// earlier in this call) and failed events, and count the new events into `daily_volume`.
+/// Returns the new id of each event, `None` for a duplicate. A project's new events get
+/// consecutive ids in the order given.
+///
+/// The hashes of the new events go into the appender's set at once and are listed in
+/// `pending`: the caller must hand `pending` to [`Appender::committed`] or, when the
+/// transaction does not commit, to [`Appender::rolled_back`].
+pub(crate) fn append_raw(
+    c: &rusqlite::Connection,
+    appender: &mut Appender,
+    pending: &mut Pending,
+    events: &[NewEvent],
+    failed: &[NewFailedEvent],
+) -> Result<Vec<Option<i64>>> {
+    let mut next = appender.catch_up(c)? + 1;
+    let mut inserted = vec![None; events.len()];
+    // The new events of each project, in order of the project's first appearance.
+    let mut fresh: Vec<(ProjectId, Vec<(usize, u128)>)> = vec![];
+    for (i, e) in events.iter().enumerate() {
+        let h = message_hash(&e.event.message_id);
+        if !appender.seen.entry(e.project).or_default().insert(h) {
+            continue;
+        }
+        pending.hashes.push((e.project, h));
+        match fresh.last_mut() {
+            Some((p, v)) if *p == e.project => v.push((i, h)),
+            _ => match fresh.iter_mut().find(|(p, _)| *p == e.project) {
+                Some((_, v)) => v.push((i, h)),
+                None => fresh.push((e.project, vec![(i, h)])),
+            },
+        }
+    }
+    let mut volume: HashMap<(ProjectId, i64, i64), i64> = HashMap::new();
+    let scratch = &mut appender.scratch;
+    for (project, new) in &fresh {
+        for chunk in new.chunks(SEGMENT_EVENTS) {
+            let first_id = next;
+            for &(i, h) in chunk {
+                let e = &events[i];
+                scratch.segment.push(h, &row_of(e));
+                inserted[i] = Some(next);
+                next += 1;
+                let day = e.event.timestamp.div_euclid(DAY_MS);
+                *volume.entry((*project, day, e.touchpoint.unwrap_or(0))).or_default() += 1;
+            }
+            scratch.encode();
+            scratch.insert(c, *project, first_id)?;
+        }
+    }
+    pending.upto = next - 1;
+    let mut count = c.prepare_cached(
+        "INSERT INTO daily_volume (project_id, day, touchpoint_id, events) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (project_id, day, touchpoint_id) DO UPDATE SET events = daily_volume.events + excluded.events",
+    )?;
+    for ((project, day, tp), n) in volume {
+        count.execute(rusqlite::params![project, day, tp, n])?;
+    }
+    let mut fail = c.prepare_cached(
+        "INSERT INTO failed_events (project_id, received_ms, source, field, reason, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for f in failed {
+        fail.execute(rusqlite::params![f.project, f.received_at, f.source, f.field, f.reason, f.raw])?;
+    }
+    Ok(inserted)
+}
+
+/// Files made before segments kept one row per event in `events`: move those rows into
+/// segments, keeping their ids, and drop the table. One transaction; a no-op once done.
+pub(crate) async fn convert_row_events(pool: &SqlitePool) -> Result<()> {
+    let old: Option<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'")
+            .fetch_optional(pool)
+            .await?;
+    if old.is_none() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    let moved = with_raw(&mut tx, |c| {
+        let mut st = c.prepare(
+            "SELECT id, project_id, message_id, type, name, user_id, anonymous_id, customer_id, touchpoint_id, ts_ms,
+                 received_ms, flags, body FROM events ORDER BY id",
+        )?;
+        let mut rows = st.query([])?;
+        // The open segment: its project and first id.
+        let mut open: Option<(ProjectId, i64)> = None;
+        let mut scratch = Scratch::default();
+        let mut moved = 0u64;
+        while let Some(r) = rows.next()? {
+            let kind: String = r.get(3)?;
+            let e = StoredEvent {
+                id: r.get(0)?,
+                project_id: r.get(1)?,
+                message_id: r.get(2)?,
+                kind: EventType::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("event type {kind}")))?,
+                name: r.get(4)?,
+                user_id: r.get(5)?,
+                anonymous_id: r.get(6)?,
+                customer_id: r.get(7)?,
+                touchpoint_id: r.get(8)?,
+                timestamp: r.get(9)?,
+                received_at: r.get(10)?,
+                flags: r.get::<_, i64>(11)? as u32,
+                body: r.get(12)?,
+            };
+            // A segment holds consecutive ids of one project.
+            let n = scratch.segment.len();
+            let continues =
+                open.is_some_and(|(p, first)| p == e.project_id && first + n as i64 == e.id && n < SEGMENT_EVENTS);
+            if !continues {
+                if let Some((p, first)) = open {
+                    scratch.encode();
+                    scratch.insert(c, p, first)?;
+                }
+                open = Some((e.project_id, e.id));
+            }
+            scratch.segment.push(message_hash(&e.message_id), &Row::of_stored(&e));
+            moved += 1;
+        }
+        if let Some((p, first)) = open {
+            scratch.encode();
+            scratch.insert(c, p, first)?;
+        }
+        drop(rows);
+        drop(st);
+        c.execute_batch("DROP TABLE events")?;
+        Ok(moved)
+    })
+    .await?;
+    tx.commit().await?;
+    if moved > 0 {
+        tracing::info!(events = moved, "moved events from rows into segments");
+    }
+    Ok(())
+}
+
+/// A segment's points and where it starts, read from a query row.
+struct SegPoints {
+    last_id: i64,
+    project: ProjectId,
+    first_id: i64,
+    points: Vec<u8>,
+}
+
+impl SegPoints {
+    fn points(&self) -> Result<Points<'_>> {
+        points_of(&self.points)
+    }
+}
+
+fn decode_all(
+    project: ProjectId,
+    first_id: i64,
+    points: &[u8],
+    data: &[u8],
+    after_id: i64,
+    limit: usize,
+    out: &mut Vec<StoredEvent>,
+) -> Result<()> {
+    let p = points_of(points)?;
+    let data = unpack(data).map_err(corrupt)?;
+    let from = (after_id + 1 - first_id).max(0) as usize;
+    for i in from..p.len() {
+        if out.len() >= limit {
+            break;
+        }
+        out.push(decode_event(project, first_id, &p, &data, i).map_err(corrupt)?);
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn append_events(&self, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<Option<i64>>> {
+        let mut appender = self.appender.lock().await;
+        let tx = self.pool().begin().await?;
+        appender.write(tx, |c, a, pending| append_raw(c, a, pending, events, failed)).await
+    }
+
+    async fn scan_events(&self, project: Option<ProjectId>, after_id: i64, limit: usize) -> Result<Vec<StoredEvent>> {
+        let mut out = Vec::with_capacity(limit.min(SEGMENT_EVENTS));
+        let mut after = after_id;
+        while out.len() < limit {
+            let rows = match project {
+                Some(p) => {
+                    sqlx::query(
+                        "SELECT last_id, project_id, first_id, points, data FROM event_segments
+                         WHERE project_id = ? AND last_id > ? ORDER BY last_id LIMIT 4",
+                    )
+                    .bind(p)
+                    .bind(after)
+                    .fetch_all(self.pool())
+                    .await?
+                }
+                None => {
+                    sqlx::query(
+                        "SELECT last_id, project_id, first_id, points, data FROM event_segments
+                         WHERE last_id > ? ORDER BY last_id LIMIT 4",
+                    )
+                    .bind(after)
+                    .fetch_all(self.pool())
+                    .await?
+                }
+            };
+            let Some(last) = rows.last() else { break };
+            after = last.try_get(0)?;
+            for r in &rows {
+                let (p, first): (ProjectId, i64) = (r.try_get(1)?, r.try_get(2)?);
+                decode_all(p, first, r.try_get(3)?, r.try_get(4)?, after_id, limit, &mut out)?;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn customer_events(
+        &self,
+        customers: &[CustomerId],
+        before: Option<(i64, i64)>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
+        if customers.is_empty() || limit == 0 {
+            return Ok(vec![]);
+        }
+        let marks = vec!["?"; customers.len()].join(",");
+        let sql = format!(
+            "SELECT last_id, project_id, first_id, points FROM event_segments
+             WHERE last_id IN (SELECT segment_id FROM event_timeline WHERE customer_id IN ({marks}))"
+        );
+        let mut q = sqlx::query(&sql);
+        for c in customers {
+            q = q.bind(c);
+        }
+        let segs = q
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(SegPoints {
+                    last_id: r.try_get(0)?,
+                    project: r.try_get(1)?,
+                    first_id: r.try_get(2)?,
+                    points: r.try_get(3)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let cursor = before.unwrap_or((i64::MAX, i64::MAX));
+        // (time, id, segment, position) of every event of these customers before the cursor.
+        let mut found = vec![];
+        for (s, seg) in segs.iter().enumerate() {
+            let p = seg.points()?;
+            for i in 0..p.len() {
+                let key = (p.time(i), seg.first_id + i as i64);
+                if key < cursor && customers.contains(&p.customer(i)) {
+                    found.push((key, s, i));
+                }
+            }
+        }
+        found.sort_unstable_by_key(|f| std::cmp::Reverse(f.0));
+        found.truncate(limit);
+        // Bodies only of the segments that hold a chosen event, each read once.
+        let mut out = Vec::with_capacity(found.len());
+        let mut by_segment: Vec<(usize, usize)> = found.iter().map(|&(_, s, i)| (s, i)).collect();
+        by_segment.sort_unstable();
+        for group in by_segment.chunk_by(|a, b| a.0 == b.0) {
+            let seg = &segs[group[0].0];
+            let data: Vec<u8> = sqlx::query_scalar("SELECT data FROM event_segments WHERE last_id = ?")
+                .bind(seg.last_id)
+                .fetch_one(self.pool())
+                .await?;
+            let data = unpack(&data).map_err(corrupt)?;
+            let p = seg.points()?;
+            for &(_, i) in group {
+                out.push(decode_event(seg.project, seg.first_id, &p, &data, i).map_err(corrupt)?);
+            }
+        }
+        out.sort_unstable_by_key(|e| std::cmp::Reverse((e.timestamp, e.id)));
+        Ok(out)
+    }
+
+    async fn scan_points(
+        &self,
+        project: ProjectId,
+        after_id: i64,
+        upto_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, CustomerId, i64, i64)>> {
+        // Only the points column is read: the journey index never touches event bodies.
+        let upto = upto_id.unwrap_or(i64::MAX);
+        let mut out = Vec::with_capacity(limit.min(1 << 20));
+        let mut rows = sqlx::query(
+            "SELECT first_id, points FROM event_segments
+             WHERE project_id = ? AND last_id > ? AND first_id <= ? ORDER BY last_id",
+        )
+        .bind(project)
+        .bind(after_id)
+        .bind(upto)
+        .fetch(self.pool());
+        'segments: while let Some(r) = rows.try_next().await? {
+            let first: i64 = r.try_get(0)?;
+            let p = points_of(r.try_get(1)?)?;
+            for i in 0..p.len() {
+                let id = first + i as i64;
+                if id <= after_id || p.touchpoint(i) == 0 {
+                    continue;
+                }
+                if id > upto || out.len() >= limit {
+                    break 'segments;
+                }
+                out.push((id, p.customer(i), p.time(i), p.touchpoint(i)));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn event_id_range(&self, project: ProjectId) -> Result<Option<(i64, i64)>> {
+        let (lo, hi): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT first_id FROM event_segments WHERE project_id = ?1 ORDER BY last_id LIMIT 1),
+                    (SELECT MAX(last_id) FROM event_segments WHERE project_id = ?1)",
+        )
+        .bind(project)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(lo.zip(hi))
+    }
+
+    async fn count_events(&self, project: ProjectId) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(SUM(events), 0) FROM event_segments WHERE project_id = ?")
+            .bind(project)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    async fn failed_events(
+        &self,
+        project: ProjectId,
+        before_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<FailedEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, project_id, received_ms, source, field, reason, raw FROM failed_events
+             WHERE project_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(project)
+        .bind(before_id.unwrap_or(i64::MAX))
+        .bind(limit as i64)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FailedEvent {
+                    id: r.try_get("id")?,
+                    event: NewFailedEvent {
+                        project: r.try_get("project_id")?,
+                        received_at: r.try_get("received_ms")?,
+                        source: r.try_get("source")?,
+                        field: r.try_get("field")?,
+                        reason: r.try_get("reason")?,
+                        raw: r.try_get("raw")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn set_touchpoints(&self, updates: &[(i64, Option<i64>)]) -> Result<()> {
+        let mut updates = updates.to_vec();
+        updates.sort_unstable_by_key(|u| u.0);
+        let _appender = self.appender.lock().await;
+        let mut tx = self.pool().begin().await?;
+        let mut k = 0;
+        while k < updates.len() {
+            let seg: Option<(i64, i64, Vec<u8>)> = sqlx::query_as(
+                "SELECT last_id, first_id, points FROM event_segments WHERE last_id >= ? ORDER BY last_id LIMIT 1",
+            )
+            .bind(updates[k].0)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((last_id, first_id, mut points)) = seg else { break };
+            let n = points_of(&points)?.len() as i64;
+            let mut changed = false;
+            while k < updates.len() && updates[k].0 <= last_id {
+                let (id, tp) = updates[k];
+                if id >= first_id && id - first_id < n {
+                    segment::set_touchpoint(&mut points, (id - first_id) as usize, tp);
+                    changed = true;
+                }
+                k += 1;
+            }
+            if changed {
+                sqlx::query("UPDATE event_segments SET points = ? WHERE last_id = ?")
+                    .bind(points)
+                    .bind(last_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rebuild_volume(&self, project: ProjectId) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        let mut volume: HashMap<(i64, i64), i64> = HashMap::new();
+        {
+            let mut rows =
+                sqlx::query("SELECT points FROM event_segments WHERE project_id = ?").bind(project).fetch(&mut *tx);
+            while let Some(r) = rows.try_next().await? {
+                let p = points_of(r.try_get(0)?)?;
+                for i in 0..p.len() {
+                    *volume.entry((p.time(i).div_euclid(DAY_MS), p.touchpoint(i))).or_default() += 1;
+                }
+            }
+        }
+        sqlx::query("DELETE FROM daily_volume WHERE project_id = ?").bind(project).execute(&mut *tx).await?;
+        for ((day, tp), n) in volume {
+            sqlx::query("INSERT INTO daily_volume (project_id, day, touchpoint_id, events) VALUES (?, ?, ?, ?)")
+                .bind(project)
+                .bind(day)
+                .bind(tp)
+                .bind(n)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn daily_volume(&self, project: ProjectId, from_day: i64, to_day: i64) -> Result<Vec<VolumeRow>> {
+        let rows = sqlx::query(
+            "SELECT day, touchpoint_id, events FROM daily_volume WHERE project_id = ? AND day >= ? AND day <= ?
+             ORDER BY day, touchpoint_id",
+        )
+        .bind(project)
+        .bind(from_day)
+        .bind(to_day)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok(VolumeRow { day: r.try_get(0)?, touchpoint_id: r.try_get(1)?, events: r.try_get(2)? }))
+            .collect()
+    }
+}
