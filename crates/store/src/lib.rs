@@ -233,7 +233,8 @@ pub struct CommitBatch {
     pub identity_ops: Vec<IdentityOp>,
     /// Trait patches (RFC 7396 merge) per customer, in order.
     pub traits: Vec<(CustomerId, Map<String, Value>)>,
-    /// Events, already free of duplicates within the batch.
+    /// Events. A messageId repeated in its project (in this batch too) is stored once: the
+    /// store answers `None` for the repeats.
     pub events: Vec<NewEvent>,
     /// Failed events.
     pub failed: Vec<NewFailedEvent>,

@@ -4,9 +4,10 @@
 //! rest of the store — so crash safety is SQLite's.
 //!
 //! Dedup by `(project, messageId)` uses the stored 128-bit hashes: the [`Appender`] holds
-//! them in memory (about 40 bytes per stored event), loads them at the first write and
+//! them in memory (20–40 bytes per stored event), loads them at the first write and
 //! catches up whenever the file has segments it has not seen, so a store never trusts a
-//! stale set. Hashes of a write join the set only once its transaction has committed.
+//! stale set. A write adds its hashes at once and takes them back if its transaction does
+//! not commit.
 
 use crate::segment::{
     self, decode_event, message_hash, unpack, HashSet128, Points, Row, SegmentBuilder, SEGMENT_EVENTS,
@@ -196,6 +197,7 @@ pub(crate) fn append_raw(
     for (project, new) in &fresh {
         for chunk in new.chunks(SEGMENT_EVENTS) {
             let first_id = next;
+            scratch.segment.clear(); // in case an earlier write failed half-way
             for &(i, h) in chunk {
                 let e = &events[i];
                 scratch.segment.push(h, &row_of(e));
