@@ -96,7 +96,11 @@ pub struct ImportOptions {
     pub limits: Limits,
 }
 
-const BATCH: usize = 5_000;
+/// Events per submission to the writer. Larger groups cost fewer commits: 10 000 made the
+/// import of 1 M events about 10 % faster than 5 000 (paired runs) for ~90 MB more peak
+/// memory; 20 000 gained 3 % more for another ~180 MB, so it stopped here.
+const BATCH: usize = 10_000;
+/// Submissions waiting for the writer at once.
 const IN_FLIGHT: usize = 4;
 
 pub async fn run(a: ImportArgs) -> Result<()> {
