@@ -373,7 +373,9 @@ impl Facts {
 /// JSON text only if a rule asks about a property.
 struct Seen<'a> {
     facts: &'a Facts,
-    properties_json: Option<&'a str>,
+    /// The event, for its properties (looked at only when a condition asks for one: the
+    /// body is usually cold in this thread's cache).
+    event: &'a Event,
     properties: std::cell::OnceCell<Option<serde_json::Map<String, Value>>>,
     /// Each fact lowercased, once (path, referrer domain, medium, source, campaign).
     lowered: [std::cell::OnceCell<Option<std::borrow::Cow<'a, str>>>; 5],
@@ -383,7 +385,7 @@ impl<'a> Seen<'a> {
     fn new(event: &'a Event) -> Seen<'a> {
         Seen {
             facts: &event.facts,
-            properties_json: event.properties_json(),
+            event,
             properties: Default::default(),
             lowered: Default::default(),
         }
@@ -404,7 +406,7 @@ impl<'a> Seen<'a> {
             Field::Property(name) => {
                 let props = self
                     .properties
-                    .get_or_init(|| self.properties_json.and_then(|j| serde_json::from_str(j).ok()))
+                    .get_or_init(|| self.event.properties_json().and_then(|j| serde_json::from_str(j).ok()))
                     .as_ref()?;
                 let mut cur = props.get(name.split('.').next()?)?;
                 for part in name.split('.').skip(1) {
