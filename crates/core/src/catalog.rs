@@ -383,12 +383,7 @@ struct Seen<'a> {
 
 impl<'a> Seen<'a> {
     fn new(event: &'a Event) -> Seen<'a> {
-        Seen {
-            facts: &event.facts,
-            event,
-            properties: Default::default(),
-            lowered: Default::default(),
-        }
+        Seen { facts: &event.facts, event, properties: Default::default(), lowered: Default::default() }
     }
 
     /// The field's value, lowercased (every comparison ignores case).
