@@ -188,7 +188,7 @@ pub async fn import_file(
 }
 
 /// Parsing runs ahead of the single writer and waits when the queue is full, while the
-/// writer's two stages (building, committing) are what bound an import. So the parsing
+/// writer's two stages (building, committing) run one group at a time. So the parsing
 /// threads yield to them: at nice 5 the import ran about 5 % faster (paired runs).
 fn lower_priority() {
     #[cfg(target_os = "linux")]

@@ -372,9 +372,8 @@ impl Facts {
 /// One event as the rules see it: its facts, and its properties parsed from the stored
 /// JSON text only if a rule asks about a property.
 struct Seen<'a> {
-    facts: &'a Facts,
-    /// The event, for its properties (looked at only when a condition asks for one: the
-    /// body is usually cold in this thread's cache).
+    /// The event. Its properties are looked at only when a condition asks for one: the
+    /// body is usually cold in the writer's cache.
     event: &'a Event,
     properties: std::cell::OnceCell<Option<serde_json::Map<String, Value>>>,
     /// Each fact lowercased, once (path, referrer domain, medium, source, campaign).
@@ -383,12 +382,12 @@ struct Seen<'a> {
 
 impl<'a> Seen<'a> {
     fn new(event: &'a Event) -> Seen<'a> {
-        Seen { facts: &event.facts, event, properties: Default::default(), lowered: Default::default() }
+        Seen { event, properties: Default::default(), lowered: Default::default() }
     }
 
     /// The field's value, lowercased (every comparison ignores case).
     fn get(&self, field: &Field) -> Option<std::borrow::Cow<'_, str>> {
-        let f = self.facts;
+        let f = &self.event.facts;
         let fact = |i: usize, v: &'a Option<String>| {
             self.lowered[i].get_or_init(|| v.as_deref().map(lower)).as_deref().map(std::borrow::Cow::Borrowed)
         };

@@ -43,13 +43,13 @@ pub(crate) struct Pending {
 
 impl Appender {
     /// A write has committed: its segments are known.
-    pub(crate) fn committed(&mut self, pending: Pending) {
+    fn committed(&mut self, pending: Pending) {
         self.upto = self.upto.max(pending.upto);
     }
 
     /// A write did not commit: forget its hashes. Should it have reached the file after
     /// all, the next [`Appender::catch_up`] finds its segments, whose ids are above `upto`.
-    pub(crate) fn rolled_back(&mut self, pending: Pending) {
+    fn rolled_back(&mut self, pending: Pending) {
         for (p, h) in pending.hashes {
             if let Some(set) = self.seen.get_mut(&p) {
                 set.remove(&h);
@@ -103,10 +103,6 @@ impl Appender {
 
 fn points_of(bytes: &[u8]) -> Result<Points<'_>> {
     Points::new(bytes).ok_or_else(|| StoreError::Corrupt(format!("segment points of {} bytes", bytes.len())))
-}
-
-fn corrupt(e: segment::Corrupt) -> StoreError {
-    StoreError::Corrupt(e.0)
 }
 
 /// Buffers for encoding a segment.
@@ -165,8 +161,7 @@ fn row_of(e: &NewEvent) -> Row<'_> {
 /// consecutive ids in the order given.
 ///
 /// The hashes of the new events go into the appender's set at once and are listed in
-/// `pending`: the caller must hand `pending` to [`Appender::committed`] or, when the
-/// transaction does not commit, to [`Appender::rolled_back`].
+/// `pending`, so that [`Appender::write`] can take them back if the transaction fails.
 pub(crate) fn append_raw(
     c: &rusqlite::Connection,
     appender: &mut Appender,
@@ -320,13 +315,13 @@ fn decode_all(
     out: &mut Vec<StoredEvent>,
 ) -> Result<()> {
     let p = points_of(points)?;
-    let data = unpack(data).map_err(corrupt)?;
+    let data = unpack(data)?;
     let from = (after_id + 1 - first_id).max(0) as usize;
     for i in from..p.len() {
         if out.len() >= limit {
             break;
         }
-        out.push(decode_event(project, first_id, &p, &data, i).map_err(corrupt)?);
+        out.push(decode_event(project, first_id, &p, &data, i)?);
     }
     Ok(())
 }
@@ -429,10 +424,10 @@ impl EventStore for SqliteStore {
                 .bind(seg.last_id)
                 .fetch_one(self.pool())
                 .await?;
-            let data = unpack(&data).map_err(corrupt)?;
+            let data = unpack(&data)?;
             let p = seg.points()?;
             for &(_, i) in group {
-                out.push(decode_event(seg.project, seg.first_id, &p, &data, i).map_err(corrupt)?);
+                out.push(decode_event(seg.project, seg.first_id, &p, &data, i)?);
             }
         }
         out.sort_unstable_by_key(|e| std::cmp::Reverse((e.timestamp, e.id)));

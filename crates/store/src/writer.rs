@@ -310,7 +310,8 @@ struct Task {
 /// What the builder hands the committer.
 enum Built {
     /// A group ready to commit, built on state of generation `epoch`.
-    Group { epoch: u64, batch: CommitBatch, jobs: Vec<Job>, slots: Vec<Vec<Option<usize>>> },
+    /// `slots[j]` are the indexes in `batch.events` of job `j`'s events.
+    Group { epoch: u64, batch: CommitBatch, jobs: Vec<Job>, slots: Vec<std::ops::Range<usize>> },
     /// A group that could not be built.
     Failed { jobs: Vec<Job>, error: String },
     /// Fires once everything before it is committed.
@@ -420,13 +421,13 @@ impl Task {
         Ok(Some(id))
     }
 
-    async fn build(&mut self, jobs: &mut [Job]) -> Result<(CommitBatch, Vec<Vec<Option<usize>>>), StoreError> {
+    async fn build(&mut self, jobs: &mut [Job]) -> Result<(CommitBatch, Vec<std::ops::Range<usize>>), StoreError> {
         let n: usize = jobs.iter().map(|j| j.sub.events.len()).sum();
         let mut batch = CommitBatch { events: Vec::with_capacity(n), ..Default::default() };
         let mut slots = Vec::with_capacity(jobs.len());
         for job in jobs.iter_mut() {
             let p = job.sub.project;
-            let mut job_slots = Vec::with_capacity(job.sub.events.len());
+            let start = batch.events.len();
             // A repeated messageId (within this group too) is left to the store, which
             // stores the first and answers `None` for the others.
             for mut event in std::mem::take(&mut job.sub.events) {
@@ -445,11 +446,10 @@ impl Task {
                 if let Some(t) = event.traits.take() {
                     batch.traits.push((customer, t));
                 }
-                job_slots.push(Some(batch.events.len()));
                 batch.events.push(NewEvent { project: p, event, customer, touchpoint });
             }
             batch.failed.extend(job.sub.failed.iter().cloned());
-            slots.push(job_slots);
+            slots.push(start..batch.events.len());
         }
         // One patch per customer, addressed to the customer it is now (a merge later in
         // this batch moves an anonymous customer's traits to the known one).
@@ -506,7 +506,7 @@ async fn commit_loop(
                             o.committed(&batch, &flags);
                         }
                         for (job, job_slots) in jobs.into_iter().zip(slots) {
-                            let stored = job_slots.iter().filter(|s| s.is_some_and(|i| flags[i].is_some())).count();
+                            let stored = flags[job_slots.clone()].iter().filter(|f| f.is_some()).count();
                             let receipt =
                                 Receipt { stored, duplicates: job_slots.len() - stored, failed: job.sub.failed.len() };
                             stats.stored.fetch_add(receipt.stored as u64, Relaxed);
