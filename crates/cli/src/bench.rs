@@ -233,11 +233,13 @@ async fn import(events: usize, json: bool) -> Result<()> {
 
     eprintln!("touchpoint import…");
     let config = Config { data_dir: dir.path().join("tp"), ..Config::default() };
-    let server = Server::open(config).await?;
+    let server = Server::open_bulk(config).await?;
     let (project, _, _) = crate::admin::create_project(&*server.state().store, "bench", &brand_catalog()).await?;
+    let started = std::time::Instant::now();
     let s = crate::import::import_with(&server.state().writer, project.id, &file, false).await?;
+    // Closing builds the journey index and writes its file: part of the import's work.
     server.close().await?;
-    let ours = s.seconds;
+    let ours = started.elapsed().as_secs_f64();
 
     eprintln!("DuckDB read_json_auto into a database file…");
     let duck = duckdb_load(&file, &dir.path().join("duck.db"))?;

@@ -103,24 +103,50 @@ pub async fn load(
 impl Journeys {
     /// Load every project, from its journey file in `dir` where there is a usable one.
     pub async fn open(store: Arc<dyn Store>, dir: Option<PathBuf>) -> Result<Journeys, StoreError> {
+        let j = Journeys::empty(store, dir)?;
+        for p in j.store.projects().await? {
+            if j.load(p.id).await? {
+                j.save(p.id)?;
+            }
+        }
+        Ok(j)
+    }
+
+    /// An index that holds nothing yet, for a bulk load that builds it once at the end
+    /// ([`Journeys::load_and_save_all`]) instead of feeding it commit by commit.
+    pub fn empty(store: Arc<dyn Store>, dir: Option<PathBuf>) -> Result<Journeys, StoreError> {
         if let Some(d) = &dir {
             std::fs::create_dir_all(d)?;
         }
-        let j = Journeys {
+        Ok(Journeys {
             index: LiveIndex::new(),
             store,
             incoming: Mutex::default(),
             loaded_upto: Mutex::default(),
             dir,
             busy: tokio::sync::Mutex::new(()),
-        };
-        for p in j.store.projects().await? {
-            if !j.load_saved(p.id).await? {
-                j.reload_now(p.id).await?;
-                j.save(p.id)?;
-            }
+        })
+    }
+
+    /// Load a project from its file and what was stored after it, or else from the store;
+    /// true when it had to scan the store.
+    async fn load(&self, project: ProjectId) -> Result<bool, StoreError> {
+        if self.load_saved(project).await? {
+            return Ok(false);
         }
-        Ok(j)
+        self.reload_now(project).await?;
+        Ok(true)
+    }
+
+    /// After a bulk load into an [`Journeys::empty`] index: load every project (its file
+    /// plus the events stored after it) and write the files.
+    pub async fn load_and_save_all(&self) -> Result<(), StoreError> {
+        let _busy = self.busy.lock().await;
+        for p in self.store.projects().await? {
+            self.load(p.id).await?;
+            self.save(p.id)?;
+        }
+        Ok(())
     }
 
     fn file(&self, project: ProjectId) -> Option<PathBuf> {

@@ -1,5 +1,5 @@
-//! The journey index survives a restart through its file, and events stored while the
-//! server was down are replayed from the store.
+//! The journey index survives a restart through its file, events stored while the server
+//! was down are replayed from the store, and a bulk load builds it once at its end.
 
 use serde_json::json;
 use std::sync::Arc;
@@ -79,4 +79,54 @@ async fn the_index_is_saved_on_shutdown_and_catches_up_on_start() {
             .unwrap();
     assert_eq!(server.state().journeys.index.snapshot(p.id).unwrap().set.event_count(), 5);
     server.close().await.unwrap();
+}
+
+/// `n` page views of the cart by customer `customer`, from `from` seconds on.
+fn cart_views(project: i64, customer: i64, cart: i64, from: usize, n: usize) -> Vec<NewEvent> {
+    (from..from + n)
+        .map(|i| {
+            let e = touchpoint_core::Event::parse(
+                json!({"type":"page","userId":"u","messageId":format!("m{i}"),"timestamp":format!("2026-01-02T00:{:02}:{:02}Z", i / 60, i % 60),"properties":{"path":"/kosik"}}),
+                &touchpoint_core::event::ParseContext { received_at: 1_790_000_000_000, ..Default::default() },
+                &touchpoint_core::Limits::default(),
+            )
+            .unwrap();
+            NewEvent { project, event: e, customer, touchpoint: Some(cart) }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_bulk_load_builds_the_index_when_it_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+    let store = open(dir.path()).await;
+    let p = store.create_project("p", &default_catalog()).await.unwrap();
+    let cart = store.touchpoints(p.id).await.unwrap().iter().find(|t| t.touchpoint.key == "cart").unwrap().id;
+    let file = dir.path().join("journeys").join(format!("{}.tpj", p.id));
+    let commit = |events: Vec<NewEvent>| {
+        let store = store.clone();
+        async move { store.commit(&CommitBatch { events, ..Default::default() }).await.unwrap() }
+    };
+
+    // A first load into a new project: nothing is indexed while it runs, all of it after.
+    let server = Server::bulk_with_store(config.clone(), store.clone() as Arc<dyn Store>).await.unwrap();
+    commit(cart_views(p.id, 1, cart, 0, 4)).await;
+    assert!(server.state().journeys.index.snapshot(p.id).is_none(), "no live index during a bulk load");
+    server.close().await.unwrap();
+    assert!(file.exists(), "closing writes the journey file");
+    let server = Server::with_store(config.clone(), store.clone() as Arc<dyn Store>).await.unwrap();
+    assert_eq!(server.state().journeys.index.snapshot(p.id).unwrap().set.event_count(), 4);
+    server.close().await.unwrap();
+
+    // A second load on top: the file is read and only the new events are added.
+    let server = Server::bulk_with_store(config.clone(), store.clone() as Arc<dyn Store>).await.unwrap();
+    commit(cart_views(p.id, 2, cart, 4, 3)).await;
+    server.close().await.unwrap();
+    let before = std::fs::metadata(&file).unwrap().len();
+    let server = Server::with_store(config, store.clone() as Arc<dyn Store>).await.unwrap();
+    let snap = server.state().journeys.index.snapshot(p.id).unwrap();
+    assert_eq!((snap.set.event_count(), snap.set.customer_count()), (7, 2));
+    server.close().await.unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), before, "the file already held all seven");
 }

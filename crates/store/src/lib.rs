@@ -238,6 +238,18 @@ pub struct CommitBatch {
     pub events: Vec<NewEvent>,
     /// Failed events.
     pub failed: Vec<NewFailedEvent>,
+    /// What [`Store::prepare`] worked out for exactly this batch, if anything.
+    pub prepared: Option<Prepared>,
+}
+
+/// A store's own work on one [`CommitBatch`], done ahead of its commit
+/// ([`Store::prepare`]); only the store that made it knows what is inside.
+pub struct Prepared(pub Box<dyn std::any::Any + Send + Sync>);
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Prepared(..)")
+    }
 }
 
 /// Raw events, failed events and their volumes.
@@ -343,6 +355,15 @@ pub trait Store: EventStore + MetaStore + ListenStore {
     async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {
         self.apply_identity(&batch.identity_ops, &batch.traits).await?;
         self.append_events(&batch.events, &batch.failed).await
+    }
+
+    /// Work on a group commit that needs nothing from the stored data (hashing, encoding),
+    /// which the writer runs beside the commit of the group before, so that the commits —
+    /// one at a time, the ingest path's bottleneck — are shorter. The writer puts the result
+    /// into [`CommitBatch::prepared`] and changes the batch no more; [`Store::commit`] gives
+    /// the same result with or without it. The default prepares nothing.
+    fn prepare(&self, _batch: &CommitBatch) -> Option<Prepared> {
+        None
     }
 }
 

@@ -8,10 +8,10 @@
 //! file would stitch customers inconsistently. Administration (projects, keys) and reading
 //! need no lock and work beside a running server.
 
-use crate::sqlite_events::{append_raw, convert_row_events, Appender};
+use crate::sqlite_events::{append_raw, convert_row_events, prepare_segments, Appender, PreparedSegments};
 use crate::{
-    migrate, now_ms, CommitBatch, Conflict, Customer, Identity, KeyInfo, MetaStore, Project, Result, Store, StoreError,
-    StoredTouchpoint,
+    migrate, now_ms, CommitBatch, Conflict, Customer, Identity, KeyInfo, MetaStore, Prepared, Project, Result, Store,
+    StoreError, StoredTouchpoint,
 };
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -95,7 +95,13 @@ impl SqliteStore {
             .page_size(16_384)
             .pragma("temp_store", "memory")
             .foreign_keys(false);
-        let pool = SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(connect).await?;
+        // An in-process database does not go away under us: no ping before each use.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .test_before_acquire(false)
+            .connect_with(connect)
+            .await?;
         migrate::run_sqlite(&pool).await?;
         convert_row_events(&pool).await?;
         Ok(SqliteStore { pool, path, _lock: lock, appender: Default::default() })
@@ -600,12 +606,17 @@ impl MetaStore for SqliteStore {
 impl Store for SqliteStore {
     async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {
         let mut appender = self.appender.lock().await;
-        let tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
         appender
-            .write(tx, |c, a, pending| {
+            .write(&mut conn, |c, a, pending| {
                 apply_identity_raw(c, &batch.identity_ops, &batch.traits)?;
-                append_raw(c, a, pending, &batch.events, &batch.failed)
+                let prepared = batch.prepared.as_ref().and_then(|p| p.0.downcast_ref::<PreparedSegments>());
+                append_raw(c, a, pending, &batch.events, &batch.failed, prepared)
             })
             .await
+    }
+
+    fn prepare(&self, batch: &CommitBatch) -> Option<Prepared> {
+        Some(Prepared(Box::new(prepare_segments(&batch.events))))
     }
 }

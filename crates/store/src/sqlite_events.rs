@@ -57,18 +57,29 @@ impl Appender {
         }
     }
 
-    /// Run a write of events (`f` gets the appender and the pending list) in a transaction
-    /// of `tx`, and keep the dedup set true to what committed.
+    /// Run a write of events (`f` gets the appender and the pending list) in one
+    /// transaction on `conn`, and keep the dedup set true to what committed.
+    ///
+    /// The transaction is begun and ended on the raw handle too, so a write costs one
+    /// hand-over of the connection instead of three trips to sqlx's worker thread (begin,
+    /// the work, commit); the connection goes back to the pool outside any transaction.
     pub(crate) async fn write<T>(
         &mut self,
-        mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+        conn: &mut sqlx::SqliteConnection,
         f: impl FnOnce(&rusqlite::Connection, &mut Appender, &mut Pending) -> Result<T>,
     ) -> Result<T> {
         let mut pending = Pending::default();
-        let done = match with_raw(&mut tx, |c| f(c, self, &mut pending)).await {
-            Ok(r) => tx.commit().await.map(|()| r).map_err(StoreError::from),
-            Err(e) => Err(e),
-        };
+        let done = with_raw(conn, |c| {
+            c.execute_batch("BEGIN IMMEDIATE")?;
+            let done = f(c, self, &mut pending).and_then(|r| Ok(c.execute_batch("COMMIT").map(|()| r)?));
+            if done.is_err() && !c.is_autocommit() {
+                // Whatever the failure, end the transaction here; an error ending it is
+                // not the one to report.
+                let _ = c.execute_batch("ROLLBACK");
+            }
+            done
+        })
+        .await;
         match done {
             Ok(r) => {
                 self.committed(pending);
@@ -113,21 +124,34 @@ pub(crate) struct Scratch {
     data: Vec<u8>,
 }
 
+/// Write one encoded segment of `n` events and its timeline entries.
+fn insert_segment(
+    c: &rusqlite::Connection,
+    project: ProjectId,
+    first_id: i64,
+    n: usize,
+    encoded: (&[u8], &[u8]),
+    customers: &[CustomerId],
+) -> Result<()> {
+    let last_id = first_id + n as i64 - 1;
+    c.prepare_cached(
+        "INSERT INTO event_segments (last_id, project_id, first_id, events, points, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(rusqlite::params![last_id, project, first_id, n as i64, encoded.0, encoded.1])?;
+    let mut timeline =
+        c.prepare_cached("INSERT OR IGNORE INTO event_timeline (customer_id, segment_id) VALUES (?1, ?2)")?;
+    for &customer in customers {
+        timeline.execute([customer, last_id])?;
+    }
+    Ok(())
+}
+
 impl Scratch {
     /// Write the segment encoded here (see [`Scratch::encode`]) with its timeline entries.
     fn insert(&mut self, c: &rusqlite::Connection, project: ProjectId, first_id: i64) -> Result<()> {
-        let n = self.segment.len() as i64;
-        let last_id = first_id + n - 1;
-        c.prepare_cached(
-            "INSERT INTO event_segments (last_id, project_id, first_id, events, points, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(rusqlite::params![last_id, project, first_id, n, self.points, self.data])?;
-        let mut timeline =
-            c.prepare_cached("INSERT OR IGNORE INTO event_timeline (customer_id, segment_id) VALUES (?1, ?2)")?;
-        for customer in self.segment.customers() {
-            timeline.execute([customer, last_id])?;
-        }
+        let customers = self.segment.customers();
+        insert_segment(c, project, first_id, self.segment.len(), (&self.points, &self.data), &customers)?;
         self.segment.clear();
         Ok(())
     }
@@ -155,6 +179,74 @@ fn row_of(e: &NewEvent) -> Row<'_> {
     }
 }
 
+/// A batch's segments encoded ahead of its commit ([`crate::Store::prepare`]), as if every
+/// event were new: the commit writes a chunk as it is when all its events turn out new, and
+/// encodes the new ones again otherwise (a repeated messageId is rare).
+#[derive(Debug)]
+pub(crate) struct PreparedSegments {
+    /// The messageId hash of every event of the batch, in order.
+    hashes: Vec<u128>,
+    /// Per project, in order of first appearance, its events in runs of at most
+    /// [`SEGMENT_EVENTS`].
+    chunks: Vec<PreparedChunk>,
+}
+
+#[derive(Debug)]
+struct PreparedChunk {
+    project: ProjectId,
+    /// Indexes of the events in the batch.
+    events: Vec<usize>,
+    points: Vec<u8>,
+    data: Vec<u8>,
+    customers: Vec<CustomerId>,
+}
+
+/// The events of each project, in order of the project's first appearance.
+fn by_project(events: &[NewEvent], keep: impl Fn(usize) -> bool) -> Vec<(ProjectId, Vec<usize>)> {
+    let mut out: Vec<(ProjectId, Vec<usize>)> = vec![];
+    for (i, e) in events.iter().enumerate().filter(|&(i, _)| keep(i)) {
+        match out.last_mut() {
+            Some((p, v)) if *p == e.project => v.push(i),
+            _ => match out.iter_mut().find(|(p, _)| *p == e.project) {
+                Some((_, v)) => v.push(i),
+                None => out.push((e.project, vec![i])),
+            },
+        }
+    }
+    out
+}
+
+thread_local! {
+    /// Encoding buffers of the thread preparing segments, kept from one batch to the next.
+    static PREPARING: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// Hash and encode a batch's events (see [`PreparedSegments`]).
+pub(crate) fn prepare_segments(events: &[NewEvent]) -> PreparedSegments {
+    let hashes: Vec<u128> = events.iter().map(|e| message_hash(&e.event.message_id)).collect();
+    let mut chunks = vec![];
+    PREPARING.with_borrow_mut(|scratch| {
+        for (project, all) in by_project(events, |_| true) {
+            for run in all.chunks(SEGMENT_EVENTS) {
+                scratch.segment.clear();
+                for &i in run {
+                    scratch.segment.push(hashes[i], &row_of(&events[i]));
+                }
+                scratch.encode();
+                chunks.push(PreparedChunk {
+                    project,
+                    events: run.to_vec(),
+                    // Copies of the exact size: the buffers stay for the next run.
+                    points: scratch.points.clone(),
+                    data: scratch.data.clone(),
+                    customers: scratch.segment.customers(),
+                });
+            }
+        }
+    });
+    PreparedSegments { hashes, chunks }
+}
+
 /// Store events (skipping those whose `(project, messageId)` is stored already or came
 /// earlier in this call) and failed events, and count the new events into `daily_volume`.
 /// Returns the new id of each event, `None` for a duplicate. A project's new events get
@@ -168,41 +260,66 @@ pub(crate) fn append_raw(
     pending: &mut Pending,
     events: &[NewEvent],
     failed: &[NewFailedEvent],
+    prepared: Option<&PreparedSegments>,
 ) -> Result<Vec<Option<i64>>> {
+    let prepared = prepared.filter(|p| p.hashes.len() == events.len());
     let mut next = appender.catch_up(c)? + 1;
-    let mut inserted = vec![None; events.len()];
-    // The new events of each project, in order of the project's first appearance.
-    let mut fresh: Vec<(ProjectId, Vec<(usize, u128)>)> = vec![];
-    for (i, e) in events.iter().enumerate() {
-        let h = message_hash(&e.event.message_id);
-        if !appender.seen.entry(e.project).or_default().insert(h) {
-            continue;
-        }
-        pending.hashes.push((e.project, h));
-        match fresh.last_mut() {
-            Some((p, v)) if *p == e.project => v.push((i, h)),
-            _ => match fresh.iter_mut().find(|(p, _)| *p == e.project) {
-                Some((_, v)) => v.push((i, h)),
-                None => fresh.push((e.project, vec![(i, h)])),
-            },
+    let hashes: std::borrow::Cow<'_, [u128]> = match prepared {
+        Some(p) => (&p.hashes[..]).into(),
+        None => events.iter().map(|e| message_hash(&e.event.message_id)).collect::<Vec<_>>().into(),
+    };
+    let mut new = vec![false; events.len()];
+    for (i, (e, &h)) in events.iter().zip(hashes.iter()).enumerate() {
+        if appender.seen.entry(e.project).or_default().insert(h) {
+            pending.hashes.push((e.project, h));
+            new[i] = true;
         }
     }
+    let mut inserted = vec![None; events.len()];
     let mut volume: HashMap<(ProjectId, i64, i64), i64> = HashMap::new();
+    let mut assign = |i: usize, id: i64| {
+        let e = &events[i];
+        inserted[i] = Some(id);
+        let day = e.event.timestamp.div_euclid(DAY_MS);
+        *volume.entry((e.project, day, e.touchpoint.unwrap_or(0))).or_default() += 1;
+    };
+    // Encode the new events of a run of one project here, and write them.
     let scratch = &mut appender.scratch;
-    for (project, new) in &fresh {
-        for chunk in new.chunks(SEGMENT_EVENTS) {
-            let first_id = next;
-            scratch.segment.clear(); // in case an earlier write failed half-way
-            for &(i, h) in chunk {
-                let e = &events[i];
-                scratch.segment.push(h, &row_of(e));
-                inserted[i] = Some(next);
-                next += 1;
-                let day = e.event.timestamp.div_euclid(DAY_MS);
-                *volume.entry((*project, day, e.touchpoint.unwrap_or(0))).or_default() += 1;
+    let mut encode_and_insert = |project: ProjectId, run: &[usize], first_id: i64| -> Result<()> {
+        scratch.segment.clear(); // in case an earlier write failed half-way
+        for &i in run {
+            scratch.segment.push(hashes[i], &row_of(&events[i]));
+        }
+        scratch.encode();
+        scratch.insert(c, project, first_id)
+    };
+    match prepared {
+        Some(p) => {
+            for chunk in &p.chunks {
+                let first_id = next;
+                let fresh: Vec<usize> = chunk.events.iter().copied().filter(|&i| new[i]).collect();
+                if fresh.len() == chunk.events.len() {
+                    let encoded = (chunk.points.as_slice(), chunk.data.as_slice());
+                    insert_segment(c, chunk.project, first_id, fresh.len(), encoded, &chunk.customers)?;
+                } else if !fresh.is_empty() {
+                    encode_and_insert(chunk.project, &fresh, first_id)?;
+                }
+                for i in fresh {
+                    assign(i, next);
+                    next += 1;
+                }
             }
-            scratch.encode();
-            scratch.insert(c, *project, first_id)?;
+        }
+        None => {
+            for (project, fresh) in by_project(events, |i| new[i]) {
+                for run in fresh.chunks(SEGMENT_EVENTS) {
+                    encode_and_insert(project, run, next)?;
+                    for &i in run {
+                        assign(i, next);
+                        next += 1;
+                    }
+                }
+            }
         }
     }
     pending.upto = next - 1;
@@ -330,8 +447,8 @@ fn decode_all(
 impl EventStore for SqliteStore {
     async fn append_events(&self, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<Option<i64>>> {
         let mut appender = self.appender.lock().await;
-        let tx = self.pool().begin().await?;
-        appender.write(tx, |c, a, pending| append_raw(c, a, pending, events, failed)).await
+        let mut conn = self.pool().acquire().await?;
+        appender.write(&mut conn, |c, a, pending| append_raw(c, a, pending, events, failed, None)).await
     }
 
     async fn scan_events(&self, project: Option<ProjectId>, after_id: i64, limit: usize) -> Result<Vec<StoredEvent>> {

@@ -309,9 +309,15 @@ struct Task {
 
 /// What the builder hands the committer.
 enum Built {
-    /// A group ready to commit, built on state of generation `epoch`.
+    /// A group ready to commit once the store has prepared it ([`Store::prepare`], on a
+    /// blocking thread beside the commit before), built on state of generation `epoch`.
     /// `slots[j]` are the indexes in `batch.events` of job `j`'s events.
-    Group { epoch: u64, batch: CommitBatch, jobs: Vec<Job>, slots: Vec<std::ops::Range<usize>> },
+    Group {
+        epoch: u64,
+        batch: tokio::task::JoinHandle<CommitBatch>,
+        jobs: Vec<Job>,
+        slots: Vec<std::ops::Range<usize>>,
+    },
     /// A group that could not be built.
     Failed { jobs: Vec<Job>, error: String },
     /// Fires once everything before it is committed.
@@ -365,7 +371,14 @@ impl Task {
                 self.resync(&to_commit).await;
             }
             let built = match self.build(&mut jobs).await {
-                Ok((batch, slots)) => Built::Group { epoch: self.epoch, batch, jobs, slots },
+                Ok((mut batch, slots)) => {
+                    let store = self.store.clone();
+                    let batch = tokio::task::spawn_blocking(move || {
+                        batch.prepared = store.prepare(&batch);
+                        batch
+                    });
+                    Built::Group { epoch: self.epoch, batch, jobs, slots }
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "could not prepare a group commit");
                     self.stats.commit_errors.fetch_add(1, Relaxed);
@@ -489,6 +502,18 @@ async fn commit_loop(
                 }
             }
             Built::Group { epoch, batch, jobs, slots } => {
+                let batch = match batch.await {
+                    Ok(batch) => batch,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not prepare a group commit");
+                        stats.commit_errors.fetch_add(1, Relaxed);
+                        failed.fetch_max(epoch, Relaxed);
+                        for job in jobs {
+                            let _ = job.reply.send(Err("the group commit could not be prepared".into()));
+                        }
+                        continue;
+                    }
+                };
                 if failed.load(Relaxed) >= epoch {
                     // Built on the state of a group whose commit failed.
                     for job in jobs {

@@ -89,6 +89,78 @@ mod events {
         assert!(all.windows(2).all(|x| x[0].id < x[1].id), "ids keep rising across handles");
     }
 
+    /// A batch of events `m{i}` for `ids`, of project `p` where `i % 3 != 0` and of `q`
+    /// otherwise, of a few customers and touchpoints.
+    fn mixed(p: i64, q: i64, ids: impl Iterator<Item = usize>) -> CommitBatch {
+        let events = ids
+            .map(|i| {
+                let mut e = ev(if i % 3 == 0 { q } else { p }, &format!("m{i}"));
+                e.customer = (i % 37) as i64 + 1;
+                e.touchpoint = (i % 5 != 0).then_some((i % 4) as i64 + 1);
+                e.event.timestamp += i as i64 * 1000;
+                e
+            })
+            .collect();
+        CommitBatch { events, ..Default::default() }
+    }
+
+    #[tokio::test]
+    async fn prepared_commits_store_exactly_what_plain_ones_do() {
+        // Two stores get the same batches, the second with Store::prepare as the writer
+        // does it: runs longer than a segment, two projects interleaved, repeats of stored
+        // messageIds and repeats within a batch (which make a prepared run be encoded again).
+        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (open(da.path(), OpenMode::Writer).await, open(db.path(), OpenMode::Writer).await);
+        let mut projects = vec![];
+        for s in [&a, &b] {
+            let p = s.create_project("p", &default_catalog()).await.unwrap().id;
+            let q = s.create_project("q", &default_catalog()).await.unwrap().id;
+            projects.push((p, q));
+        }
+        assert_eq!(projects[0], projects[1]);
+        let (p, q) = projects[0];
+        let batches: Vec<Box<dyn Fn() -> CommitBatch>> = vec![
+            Box::new(move || mixed(p, q, 0..5000)),
+            Box::new(move || mixed(p, q, (4000..7000).chain(6500..6600))),
+            Box::new(move || mixed(p, q, (0..3000).map(|i| i * 3))),
+            // One repeat in a run, and a run left with one new event.
+            Box::new(move || mixed(p, q, (7000..9000).chain([7501]))),
+            Box::new(move || mixed(p, q, [100, 9001].into_iter())),
+        ];
+        for make in &batches {
+            let plain = a.commit(&make()).await.unwrap();
+            let mut batch = make();
+            batch.prepared = b.prepare(&batch);
+            assert!(batch.prepared.is_some(), "the SQLite store prepares its commits");
+            assert_eq!(b.commit(&batch).await.unwrap(), plain);
+        }
+        for project in [p, q] {
+            let (ea, eb) = (
+                a.scan_events(Some(project), 0, 100_000).await.unwrap(),
+                b.scan_events(Some(project), 0, 100_000).await.unwrap(),
+            );
+            assert!(ea.len() > 2048, "more than a segment");
+            assert_eq!(ea, eb);
+            let (pa, pb) = (
+                a.scan_points(project, 0, None, 100_000).await.unwrap(),
+                b.scan_points(project, 0, None, 100_000).await.unwrap(),
+            );
+            assert_eq!(pa, pb);
+            assert_eq!(
+                a.daily_volume(project, 0, 100_000).await.unwrap(),
+                b.daily_volume(project, 0, 100_000).await.unwrap()
+            );
+        }
+        for customer in [1, 17, 37] {
+            let (ta, tb) = (
+                a.customer_events(&[customer], None, 10_000).await.unwrap(),
+                b.customer_events(&[customer], None, 10_000).await.unwrap(),
+            );
+            assert!(!ta.is_empty());
+            assert_eq!(ta, tb);
+        }
+    }
+
     #[tokio::test]
     async fn a_commit_that_fails_stores_nothing_and_forgets_its_messageids() {
         let dir = tempfile::tempdir().unwrap();
