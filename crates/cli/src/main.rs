@@ -153,14 +153,15 @@ pub mod anyhow_lite {
 }
 
 fn main() {
+    let cli = Cli::parse();
+    // Benchmarks print tables: the store's progress lines would land in the middle of them.
+    let default_log = if matches!(cli.command, Command::Bench { .. }) { "warn" } else { "warn,touchpoint=info" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TOUCHPOINT_LOG")
-                .unwrap_or_else(|_| "warn,touchpoint=info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("TOUCHPOINT_LOG").unwrap_or_else(|_| default_log.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = rt.block_on(async move {
         match cli.command {
