@@ -160,6 +160,16 @@ impl Scratch {
     fn encode(&mut self) {
         self.segment.finish_into(&mut self.points, &mut self.data);
     }
+
+    /// Encode the events `run` of `events` (whose messageId hashes are `hashes`) as one
+    /// segment, whatever was pushed before (an earlier write may have failed half-way).
+    fn encode_run(&mut self, events: &[NewEvent], hashes: &[u128], run: &[usize]) {
+        self.segment.clear();
+        for &i in run {
+            self.segment.push(hashes[i], &row_of(&events[i]));
+        }
+        self.encode();
+    }
 }
 
 fn row_of(e: &NewEvent) -> Row<'_> {
@@ -228,11 +238,7 @@ pub(crate) fn prepare_segments(events: &[NewEvent]) -> PreparedSegments {
     PREPARING.with_borrow_mut(|scratch| {
         for (project, all) in by_project(events, |_| true) {
             for run in all.chunks(SEGMENT_EVENTS) {
-                scratch.segment.clear();
-                for &i in run {
-                    scratch.segment.push(hashes[i], &row_of(&events[i]));
-                }
-                scratch.encode();
+                scratch.encode_run(events, &hashes, run);
                 chunks.push(PreparedChunk {
                     project,
                     events: run.to_vec(),
@@ -286,11 +292,7 @@ pub(crate) fn append_raw(
     // Encode the new events of a run of one project here, and write them.
     let scratch = &mut appender.scratch;
     let mut encode_and_insert = |project: ProjectId, run: &[usize], first_id: i64| -> Result<()> {
-        scratch.segment.clear(); // in case an earlier write failed half-way
-        for &i in run {
-            scratch.segment.push(hashes[i], &row_of(&events[i]));
-        }
-        scratch.encode();
+        scratch.encode_run(events, &hashes, run);
         scratch.insert(c, project, first_id)
     };
     match prepared {

@@ -506,11 +506,7 @@ async fn commit_loop(
                     Ok(batch) => batch,
                     Err(e) => {
                         tracing::error!(error = %e, "could not prepare a group commit");
-                        stats.commit_errors.fetch_add(1, Relaxed);
-                        failed.fetch_max(epoch, Relaxed);
-                        for job in jobs {
-                            let _ = job.reply.send(Err("the group commit could not be prepared".into()));
-                        }
+                        fail_group(&stats, &failed, epoch, jobs, "the group commit could not be prepared");
                         continue;
                     }
                 };
@@ -545,14 +541,20 @@ async fn commit_loop(
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "group commit failed");
-                        stats.commit_errors.fetch_add(1, Relaxed);
-                        failed.fetch_max(epoch, Relaxed);
-                        for job in jobs {
-                            let _ = job.reply.send(Err(e.to_string()));
-                        }
+                        fail_group(&stats, &failed, epoch, jobs, &e.to_string());
                     }
                 }
             }
         }
+    }
+}
+
+/// A group of generation `epoch` did not commit: answer its requests with `error` and end
+/// the generation, so the builder reloads its state from the store before the next group.
+fn fail_group(stats: &WriterStats, failed: &AtomicU64, epoch: u64, jobs: Vec<Job>, error: &str) {
+    stats.commit_errors.fetch_add(1, Relaxed);
+    failed.fetch_max(epoch, Relaxed);
+    for job in jobs {
+        let _ = job.reply.send(Err(error.to_string()));
     }
 }
