@@ -279,7 +279,7 @@ pub struct Rule {
 /// What classification looks at besides type and name, extracted from the event object
 /// once, where it is parsed (at the edge, where requests run in parallel), so the single
 /// writer never walks a JSON tree.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Facts {
     /// Page path.
     pub path: Option<String>,
@@ -564,6 +564,12 @@ impl Classifier {
         &self.rules
     }
 
+    /// Whether a rule looks at properties; if none does, an event's touchpoint depends
+    /// only on its type, name and facts (see [`Memo`]).
+    pub fn reads_properties(&self) -> bool {
+        self.compiled.iter().flatten().any(|c| matches!(c.field, Field::Property(_)))
+    }
+
     /// Classify one event: the touchpoint key, and for a discovered kind its name and
     /// channel. `None` for events that are not contacts.
     pub fn classify(&self, event: &Event) -> Option<Classified> {
@@ -596,6 +602,57 @@ impl Classifier {
             }
         }
         discovered_key(event).map(|(key, name, channel)| Classified { discovered: Some((name, channel)), key })
+    }
+}
+
+/// What events were classified as, by what classification reads of them: type, name and
+/// facts. Events repeat these a lot (every view of a product page, every e-mail click of a
+/// campaign), so the writer classifies each combination once. It remembers nothing when a
+/// rule reads properties, which differ from event to event.
+#[derive(Debug)]
+pub struct Memo<T> {
+    /// Off when the classifier reads properties.
+    enabled: bool,
+    state: foldhash::fast::RandomState,
+    /// By hash of (type, name, facts): the inputs, to compare on a hit, and the result.
+    seen: foldhash::HashMap<u64, (EventType, Option<String>, Facts, T)>,
+}
+
+impl<T: Clone> Memo<T> {
+    /// Combinations remembered at most; then it starts again (facts can be as many as
+    /// pages, so a bound keeps memory flat).
+    pub const CAPACITY: usize = 1 << 16;
+
+    /// An empty memo for results of `classifier`.
+    pub fn new(classifier: &Classifier) -> Memo<T> {
+        Memo { enabled: !classifier.reads_properties(), state: Default::default(), seen: Default::default() }
+    }
+
+    fn key(&self, event: &Event) -> u64 {
+        use std::hash::BuildHasher;
+        self.state.hash_one((event.kind, event.name.as_deref(), &event.facts))
+    }
+
+    /// The result remembered for an event with this type, name and facts.
+    pub fn get(&self, event: &Event) -> Option<T> {
+        if !self.enabled {
+            return None;
+        }
+        let (kind, name, facts, t) = self.seen.get(&self.key(event))?;
+        (*kind == event.kind && name.as_deref() == event.name.as_deref() && *facts == event.facts).then(|| t.clone())
+    }
+
+    /// Remember the result for `event`'s type, name and facts. Of two combinations with
+    /// the same hash, the first stays and the second is classified each time.
+    pub fn insert(&mut self, event: &Event, result: T) {
+        if !self.enabled {
+            return;
+        }
+        if self.seen.len() >= Self::CAPACITY {
+            self.seen.clear();
+        }
+        let key = self.key(event);
+        self.seen.entry(key).or_insert_with(|| (event.kind, event.name.clone(), event.facts.clone(), result));
     }
 }
 
@@ -871,6 +928,56 @@ mod tests {
             conditions: vec![Condition { field: Field::Path, op: Op::Prefix, value: "/kosik".into() }],
         };
         check(vec![cart_override], json!({"type":"page","userId":"u","properties":{"path":"/kosik"}}), Some("my-cart"));
+    }
+
+    proptest::proptest! {
+        /// Classifying through a [`Memo`] gives what classifying each event gives, with and
+        /// without a rule that reads properties (which must turn the memo off).
+        #[test]
+        fn a_memo_answers_what_the_classifier_does(
+            with_property_rule: bool,
+            events in proptest::collection::vec(
+                (0..4usize, 0..3usize, 0..4usize, 0..3usize, 0..3usize, 0..40u32), 1..60),
+        ) {
+            let mut rules = default_catalog().rules;
+            if with_property_rule {
+                rules.push(Rule {
+                    id: 1,
+                    priority: 1,
+                    touchpoint: "long-visit".into(),
+                    event_type: None,
+                    event_name: None,
+                    conditions: vec![Condition { field: Field::Property("seconds".into()), op: Op::Gt, value: "20".into() }],
+                });
+            }
+            let classifier = Classifier::new(rules);
+            let mut memo = Memo::new(&classifier);
+            proptest::prop_assert_eq!(memo.enabled, !with_property_rule);
+            for (kind, name, path, referrer, medium, seconds) in events {
+                let kind = ["page", "track", "screen", "identify"][kind];
+                let name = [None, Some("Home"), Some("Order Completed")][name].or((kind == "track").then_some("Call"));
+                let path = ["/", "/kosik", "/products/1", "/Checkout"][path];
+                let referrer = ["", "https://www.google.com/", "https://facebook.com/x"][referrer];
+                let medium = ["", "email", "CPC"][medium];
+                let mut v = json!({"type": kind, "userId": "u",
+                    "properties": {"path": path, "referrer": referrer, "seconds": seconds},
+                    "context": {"campaign": {"medium": medium}}});
+                if let Some(n) = name {
+                    v[if kind == "track" { "event" } else { "name" }] = json!(n);
+                }
+                let e = ev(v);
+                let want = classifier.classify(&e).map(|c| c.key);
+                let got = match memo.get(&e) {
+                    Some(k) => k,
+                    None => {
+                        let k = classifier.classify(&e).map(|c| c.key);
+                        memo.insert(&e, k.clone());
+                        k
+                    }
+                };
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
     }
 
     #[test]

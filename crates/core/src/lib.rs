@@ -13,7 +13,7 @@ pub mod i18n;
 pub mod identity;
 pub mod keys;
 
-pub use catalog::{Catalog, Channel, Classifier, Condition, Field, Op, Rule, Stage, Touchpoint, TouchpointKind};
+pub use catalog::{Catalog, Channel, Classifier, Condition, Field, Memo, Op, Rule, Stage, Touchpoint, TouchpointKind};
 pub use event::{Event, EventError, EventFlags, EventType, Limits};
 pub use i18n::{Lang, Localized};
 pub use identity::{CustomerId, IdentityGraph, IdentityKind, IdentityOp};

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
-use touchpoint_core::catalog::Classifier;
+use touchpoint_core::catalog::{Classifier, Memo};
 use touchpoint_core::event::merge_patch;
 use touchpoint_core::{CustomerId, Event, EventType, IdentityGraph, ProjectId, Touchpoint};
 
@@ -291,6 +291,9 @@ pub struct ReclassifyReport {
 struct ProjectState {
     classifier: Classifier,
     touchpoints: HashMap<String, i64>,
+    /// The touchpoint each (type, name, facts) was given, with `classifier` and `touchpoints`
+    /// as they are: rebuilt with them.
+    memo: Memo<Option<i64>>,
 }
 
 struct Task {
@@ -416,22 +419,33 @@ impl Task {
         if !self.projects.contains_key(&p) {
             let classifier = Classifier::new(self.store.rules(p).await?);
             let touchpoints = self.store.touchpoints(p).await?.into_iter().map(|t| (t.touchpoint.key, t.id)).collect();
-            self.projects.insert(p, ProjectState { classifier, touchpoints });
+            let memo = Memo::new(&classifier);
+            self.projects.insert(p, ProjectState { classifier, touchpoints, memo });
         }
         Ok(self.projects.get_mut(&p).expect("just inserted"))
     }
 
     async fn touchpoint_of(&mut self, p: ProjectId, event: &Event) -> Result<Option<i64>, StoreError> {
         let state = self.project(p).await?;
-        let Some(c) = state.classifier.classify(event) else { return Ok(None) };
-        if let Some(&id) = state.touchpoints.get(&c.key) {
-            return Ok(Some(id));
+        if let Some(known) = state.memo.get(event) {
+            return Ok(known);
         }
-        let (name, channel) = c.discovered.clone().unwrap_or((c.key.clone(), touchpoint_core::Channel::Other));
-        let id = self.store.ensure_touchpoint(p, &Touchpoint::discovered(&c.key, &name, channel)).await?;
-        tracing::info!(project = p, key = %c.key, "new touchpoint discovered");
-        self.project(p).await?.touchpoints.insert(c.key, id);
-        Ok(Some(id))
+        let found = match state.classifier.classify(event) {
+            None => None,
+            Some(c) => match state.touchpoints.get(&c.key) {
+                Some(&id) => Some(id),
+                None => {
+                    let (name, channel) =
+                        c.discovered.clone().unwrap_or((c.key.clone(), touchpoint_core::Channel::Other));
+                    let id = self.store.ensure_touchpoint(p, &Touchpoint::discovered(&c.key, &name, channel)).await?;
+                    tracing::info!(project = p, key = %c.key, "new touchpoint discovered");
+                    self.project(p).await?.touchpoints.insert(c.key, id);
+                    Some(id)
+                }
+            },
+        };
+        self.project(p).await?.memo.insert(event, found);
+        Ok(found)
     }
 
     async fn build(&mut self, jobs: &mut [Job]) -> Result<(CommitBatch, Vec<std::ops::Range<usize>>), StoreError> {
