@@ -152,8 +152,6 @@ pub struct Event {
     /// text, made once at the edge (where requests run in parallel) so the single writer
     /// never builds or walks a JSON tree.
     pub body_json: String,
-    /// Where the `properties` object is in `body_json`.
-    pub properties_at: Option<std::ops::Range<usize>>,
 }
 
 /// What the edge knows about an event besides its body.
@@ -341,7 +339,8 @@ impl Event {
             (EventType::Identify, Some(Value::Object(t))) if !t.is_empty() => Some(t.clone()),
             _ => None,
         };
-        let (body_json, properties_at) = object_json(&obj, "properties");
+        // Serializing a map of JSON values cannot fail.
+        let body_json = serde_json::to_string(&obj).unwrap_or_default();
         let size = body_json.len();
         if size > limits.max_event_bytes {
             return Err(EventError::new(
@@ -364,13 +363,13 @@ impl Event {
             facts,
             traits,
             body_json,
-            properties_at,
         })
     }
 
-    /// The event's `properties` object as JSON text, if it has one.
+    /// The event's `properties` object as JSON text, if it has one (found in the body
+    /// when asked: only rules about properties ask).
     pub fn properties_json(&self) -> Option<&str> {
-        self.properties_at.clone().and_then(|r| self.body_json.get(r))
+        fast::properties_in(&self.body_json)
     }
 }
 
@@ -399,29 +398,6 @@ fn settle_time(
         return received_at;
     }
     timestamp
-}
-
-/// `obj` as compact JSON text (the same text `serde_json::to_string` makes), and where the
-/// value of `key` is in it (`None` when it is missing or `null`).
-pub fn object_json(obj: &Map<String, Value>, key: &str) -> (String, Option<std::ops::Range<usize>>) {
-    let mut out = Vec::with_capacity(512);
-    let mut at = None;
-    out.push(b'{');
-    for (i, (k, v)) in obj.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        // Writing to a Vec cannot fail, and keys are strings.
-        let _ = serde_json::to_writer(&mut out, k);
-        out.push(b':');
-        let start = out.len();
-        let _ = serde_json::to_writer(&mut out, v);
-        if k == key && !v.is_null() {
-            at = Some(start..out.len());
-        }
-    }
-    out.push(b'}');
-    (String::from_utf8(out).unwrap_or_default(), at)
 }
 
 /// A message id derived from the event's content, so that importing the same file twice

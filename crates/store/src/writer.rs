@@ -226,15 +226,15 @@ impl Writer {
             let mut updates = vec![];
             for mut e in page {
                 report.scanned += 1;
-                let (facts, body_json, properties_at) = match Event::facts_of_text(&e.body) {
-                    Some((facts, at)) => (facts, std::mem::take(&mut e.body), at),
+                let facts = match Event::facts_of_text(&e.body) {
+                    Some(facts) => facts,
                     None => {
                         let body: Map<String, Value> = serde_json::from_str(&e.body)
                             .map_err(|err| StoreError::Corrupt(format!("event {}: {err}", e.id)))?;
-                        let (json, at) = touchpoint_core::event::object_json(&body, "properties");
-                        (touchpoint_core::catalog::Facts::of(&body), json, at)
+                        touchpoint_core::catalog::Facts::of(&body)
                     }
                 };
+                let body_json = std::mem::take(&mut e.body);
                 let event = Event {
                     message_id: e.message_id.clone(),
                     kind: e.kind,
@@ -249,7 +249,6 @@ impl Writer {
                     facts,
                     traits: None,
                     body_json,
-                    properties_at,
                 };
                 let tp = match classifier.classify(&event) {
                     None => None,

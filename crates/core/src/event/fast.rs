@@ -13,7 +13,6 @@ use crate::catalog::{FactSources, Facts};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::ops::Range;
 
 /// The top-level fields the parser looks at; any other field is skipped (and kept in the
 /// body text). Strings are borrowed, so one with an escape sends the event the full way.
@@ -38,14 +37,35 @@ struct Top<'a> {
     original_timestamp: Option<&'a str>,
     #[serde(rename = "sentAt")]
     sent_at: Option<&'a str>,
+    /// Read for its facts as it is scanned: the text is walked once.
     #[serde(borrow)]
-    properties: Option<&'a RawValue>,
+    properties: Option<Object<Page<'a>>>,
     #[serde(borrow)]
     traits: Option<&'a RawValue>,
     #[serde(borrow)]
-    context: Option<&'a RawValue>,
+    context: Option<Object<Context<'a>>>,
     #[serde(borrow)]
     integrations: Option<&'a RawValue>,
+}
+
+/// `T` read from a JSON object and nothing else. serde's derived structs also take an
+/// array, field by field in order, which the full path would not read as these fields.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Only<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Only<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+        d.deserialize_map(Only(std::marker::PhantomData))
+    }
 }
 
 /// The page fields of `properties` or `context.page`.
@@ -72,9 +92,9 @@ struct Campaign<'a> {
 #[derive(Deserialize, Default)]
 struct Context<'a> {
     #[serde(borrow)]
-    page: Option<Page<'a>>,
+    page: Option<Object<Page<'a>>>,
     #[serde(borrow)]
-    campaign: Option<Campaign<'a>>,
+    campaign: Option<Object<Campaign<'a>>>,
 }
 
 /// The deepest nesting of objects and arrays in JSON text (a flat object is 1), as
@@ -112,6 +132,17 @@ fn object(v: Option<&RawValue>) -> Result<Option<&RawValue>, ()> {
         Some(r) if r.get() == "null" => Ok(None),
         Some(_) => Err(()),
     }
+}
+
+/// Where the `properties` object is in an event's JSON text, if it has one.
+pub(crate) fn properties_in(text: &str) -> Option<&str> {
+    #[derive(Deserialize)]
+    struct Parts<'a> {
+        #[serde(borrow)]
+        properties: Option<&'a RawValue>,
+    }
+    let parts: Parts<'_> = serde_json::from_str(text).ok()?;
+    object(parts.properties).ok()?.map(RawValue::get)
 }
 
 impl Event {
@@ -165,9 +196,7 @@ impl Event {
         if name.as_ref().is_some_and(|n| n.chars().count() > limits.max_id_chars) {
             return None;
         }
-        let properties = object(top.properties).ok()?;
         let traits = object(top.traits).ok()?;
-        let context = object(top.context).ok()?;
         object(top.integrations).ok()?;
 
         let mut flags = 0u32;
@@ -186,7 +215,7 @@ impl Event {
             flags |= EventFlags::IMPORTED;
         }
 
-        let facts = facts_from(properties, context)?;
+        let facts = facts_from(top.properties.map(|p| p.0), top.context.map(|c| c.0));
         let traits = match (kind, traits) {
             (EventType::Identify, Some(t)) => {
                 let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(t.get()).ok()?;
@@ -194,7 +223,6 @@ impl Event {
             }
             _ => None,
         };
-        let properties_at = properties.map(|p| range_in(text, p));
         Some(Event {
             message_id,
             kind,
@@ -209,48 +237,32 @@ impl Event {
             facts,
             traits,
             body_json: text.to_string(),
-            properties_at,
         })
     }
 
-    /// An event body's facts and where its `properties` are, read from its text (a stored
-    /// body, for re-classification) without building a tree; `None` when a field there has
-    /// an unexpected type, and then [`Facts::of`] on the parsed object decides.
-    pub fn facts_of_text(text: &str) -> Option<(Facts, Option<Range<usize>>)> {
+    /// An event body's facts, read from its text (a stored body, for re-classification)
+    /// without building a tree; `None` when a field there has an unexpected type, and then
+    /// [`Facts::of`] on the parsed object decides.
+    pub fn facts_of_text(text: &str) -> Option<Facts> {
         #[derive(Deserialize)]
         struct Parts<'a> {
             #[serde(borrow)]
-            properties: Option<&'a RawValue>,
+            properties: Option<Object<Page<'a>>>,
             #[serde(borrow)]
-            context: Option<&'a RawValue>,
+            context: Option<Object<Context<'a>>>,
         }
         let parts: Parts<'_> = serde_json::from_str(text).ok()?;
-        let properties = object(parts.properties).ok()?;
-        let facts = facts_from(properties, object(parts.context).ok()?)?;
-        Some((facts, properties.map(|p| range_in(text, p))))
+        Some(facts_from(parts.properties.map(|p| p.0), parts.context.map(|c| c.0)))
     }
 }
 
-/// Where `part` (a slice of `text`, as serde_json's raw values are) is in `text`.
-fn range_in(text: &str, part: &RawValue) -> Range<usize> {
-    let start = part.get().as_ptr() as usize - text.as_ptr() as usize;
-    start..start + part.get().len()
-}
-
-/// The facts from the raw `properties` and `context` objects; `None` when a field the
-/// facts use has another type than a string.
-fn facts_from(properties: Option<&RawValue>, context: Option<&RawValue>) -> Option<Facts> {
-    let page: Page<'_> = match properties {
-        Some(p) => serde_json::from_str(p.get()).ok()?,
-        None => Page::default(),
-    };
-    let ctx: Context<'_> = match context {
-        Some(c) => serde_json::from_str(c.get()).ok()?,
-        None => Context::default(),
-    };
-    let cpage = ctx.page.unwrap_or_default();
-    let camp = ctx.campaign.unwrap_or_default();
-    Some(Facts::from_sources(&FactSources {
+/// The facts from the `properties` and `context` objects.
+fn facts_from(properties: Option<Page<'_>>, context: Option<Context<'_>>) -> Facts {
+    let page = properties.unwrap_or_default();
+    let ctx = context.unwrap_or_default();
+    let cpage = ctx.page.map(|p| p.0).unwrap_or_default();
+    let camp = ctx.campaign.map(|c| c.0).unwrap_or_default();
+    Facts::from_sources(&FactSources {
         url: page.url.as_deref(),
         path: page.path.as_deref(),
         referrer: page.referrer.as_deref(),
@@ -260,5 +272,5 @@ fn facts_from(properties: Option<&RawValue>, context: Option<&RawValue>) -> Opti
         medium: camp.medium.as_deref(),
         source: camp.source.as_deref(),
         campaign: camp.name.as_deref(),
-    }))
+    })
 }
