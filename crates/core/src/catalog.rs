@@ -424,9 +424,12 @@ fn path_of_url(url: &str) -> String {
 
 fn domain_of_url(url: &str) -> Option<String> {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let host = rest.split(['/', '?', '#', ':']).next()?.to_ascii_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
-    (!host.is_empty()).then_some(host)
+    let host = rest.split(['/', '?', '#', ':']).next()?;
+    let host = match host.get(..4) {
+        Some(www) if www.eq_ignore_ascii_case("www.") => &host[4..],
+        _ => host,
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
 /// A condition with its value prepared once for matching many events: lowercased, split

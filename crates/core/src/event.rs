@@ -38,15 +38,9 @@ impl EventType {
 
     /// Parse a type name, case-insensitively.
     pub fn parse(s: &str) -> Option<EventType> {
-        match s.to_ascii_lowercase().as_str() {
-            "track" => Some(EventType::Track),
-            "page" => Some(EventType::Page),
-            "screen" => Some(EventType::Screen),
-            "identify" => Some(EventType::Identify),
-            "group" => Some(EventType::Group),
-            "alias" => Some(EventType::Alias),
-            _ => None,
-        }
+        [EventType::Track, EventType::Page, EventType::Screen, EventType::Identify, EventType::Group, EventType::Alias]
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s))
     }
 
     /// The lowercase name used on the wire and in storage.
@@ -415,7 +409,8 @@ fn derived_message_id(obj: &Map<String, Value>) -> String {
 
 /// `s` in Unicode normal form C (names and ids typed on different systems compare equal).
 fn nfc(s: &str) -> String {
-    if unicode_normalization::is_nfc(s) {
+    // ASCII is always NFC, and checking it is a quick vectorized pass.
+    if s.is_ascii() || unicode_normalization::is_nfc(s) {
         s.to_string()
     } else {
         s.nfc().collect()

@@ -113,6 +113,12 @@ fn edge_cases_agree_or_take_the_full_path() {
     check(&with("event", json!("Objedna\u{301}vka")), &cx, Some(true)); // NFD → NFC
     check(&with("userId", json!("   ")), &cx, None); // blank id: no id (then no anonymousId: rejected)
     check(&with("properties", Value::Null), &cx, Some(true));
+    // Escaped slashes (as PHP writes them) in the fields facts are read from.
+    check(
+        r#"{"type":"page","messageId":"e","anonymousId":"a","properties":{"url":"https:\/\/Shop.cz\/k?utm_medium=email","path":"\/k","referrer":"https:\/\/WWW.Seznam.cz\/"}}"#,
+        &cx,
+        Some(true),
+    );
     check(&with("select * from events; --", json!("x")), &cx, Some(true));
     // Skew correction: no timestamp, originalTimestamp and sentAt.
     let skewed = json!({"type":"track","messageId":"s","userId":"u","event":"E",

@@ -68,25 +68,55 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     }
 }
 
+/// A string, borrowed from the text unless it has escapes. (serde borrows a `Cow` only
+/// when it is a field's whole type, never inside an `Option`.)
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Borrowing<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Borrowing<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(s.to_string())))
+            }
+        }
+        d.deserialize_str(Borrowing(std::marker::PhantomData))
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The page fields of `properties` or `context.page`.
 #[derive(Deserialize, Default)]
 struct Page<'a> {
     #[serde(borrow)]
-    url: Option<Cow<'a, str>>,
+    url: Option<Text<'a>>,
     #[serde(borrow)]
-    path: Option<Cow<'a, str>>,
+    path: Option<Text<'a>>,
     #[serde(borrow)]
-    referrer: Option<Cow<'a, str>>,
+    referrer: Option<Text<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 struct Campaign<'a> {
     #[serde(borrow)]
-    medium: Option<Cow<'a, str>>,
+    medium: Option<Text<'a>>,
     #[serde(borrow)]
-    source: Option<Cow<'a, str>>,
+    source: Option<Text<'a>>,
     #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
+    name: Option<Text<'a>>,
 }
 
 #[derive(Deserialize, Default)]
