@@ -154,6 +154,12 @@ fn text_depth(text: &[u8]) -> usize {
     max
 }
 
+/// Whether an id or name has more characters than allowed; a string of no more bytes
+/// than that cannot, and is not counted.
+fn too_long(s: &str, limits: &Limits) -> bool {
+    s.len() > limits.max_id_chars && s.chars().count() > limits.max_id_chars
+}
+
 /// An object's raw text, or `None` when the value is something else.
 fn object(v: Option<&RawValue>) -> Result<Option<&RawValue>, ()> {
     match v {
@@ -199,7 +205,7 @@ impl Event {
             match v {
                 None => Ok(None),
                 Some(s) if s.trim().is_empty() => Ok(None),
-                Some(s) if s.chars().count() > limits.max_id_chars => Err(()),
+                Some(s) if too_long(s, limits) => Err(()),
                 Some(s) => Ok(Some(nfc(s))),
             }
         };
@@ -223,7 +229,7 @@ impl Event {
             EventType::Page | EventType::Screen => top.name.map(str::trim).filter(|s| !s.is_empty()).map(nfc),
             _ => None,
         };
-        if name.as_ref().is_some_and(|n| n.chars().count() > limits.max_id_chars) {
+        if name.as_deref().is_some_and(|n| too_long(n, limits)) {
             return None;
         }
         let traits = object(top.traits).ok()?;
