@@ -27,8 +27,8 @@ const DAY_MS: i64 = 86_400_000;
 pub(crate) struct Appender {
     /// The highest segment id whose hashes are in `seen` (0: none loaded).
     upto: i64,
-    /// messageId hashes of every stored event, per project.
-    seen: HashMap<ProjectId, HashSet128>,
+    /// messageId hashes of every stored event, per project (looked up once per event).
+    seen: foldhash::HashMap<ProjectId, HashSet128>,
     /// Buffers for encoding segments, kept from one write to the next (fresh buffers of
     /// a few hundred KiB each time cost the kernel more in zeroed pages than the copying).
     scratch: Scratch,
@@ -282,7 +282,7 @@ pub(crate) fn append_raw(
         }
     }
     let mut inserted = vec![None; events.len()];
-    let mut volume: HashMap<(ProjectId, i64, i64), i64> = HashMap::new();
+    let mut volume: foldhash::HashMap<(ProjectId, i64, i64), i64> = Default::default();
     let mut assign = |i: usize, id: i64| {
         let e = &events[i];
         inserted[i] = Some(id);
