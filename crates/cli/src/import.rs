@@ -209,9 +209,9 @@ fn lower_priority() {
 
 /// A bulk load frees and allocates hundreds of megabytes, and the allocator asks the kernel
 /// for huge pages: each first touch then zeroes 2 MB, most of it never used. Turning them
-/// off for this process cut the import's kernel time by a third and its wall time by about
-/// 7 % (paired runs). It stays off for the rest of the process, which is harmless for
-/// `demo` serving afterwards.
+/// off for this process cut the import's kernel time by a third and its wall time by 4–7 %
+/// (paired runs). It stays off for the rest of the process, which is harmless for `demo`
+/// serving afterwards.
 fn no_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl(PR_SET_THP_DISABLE) only sets a flag of the calling process.
