@@ -5,6 +5,7 @@ use crate::anyhow_lite::{msg, Result};
 use crate::Common;
 use clap::Subcommand;
 use serde_json::json;
+use std::path::Path;
 use touchpoint_core::catalog::default_catalog;
 use touchpoint_core::KeyKind;
 use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
@@ -76,10 +77,37 @@ pub enum KeyCmd {
     },
 }
 
-/// Open the data directory for administration.
+/// Open an existing data directory for administration.
 pub async fn open_shared(common: &Common) -> Result<SqliteStore> {
     let config = crate::load_config(common, &Default::default())?;
-    Ok(SqliteStore::open(&config.data_dir, OpenMode::Shared, &SqliteOptions { durable: true, cache_mib: 16 }).await?)
+    require_store(&config.data_dir)?;
+    open_dir(&config.data_dir).await
+}
+
+async fn open_dir(dir: &Path) -> Result<SqliteStore> {
+    Ok(SqliteStore::open(dir, OpenMode::Shared, &SqliteOptions { durable: true, cache_mib: 16 }).await?)
+}
+
+/// Refuse a data directory that holds no store: only `project create`, `demo` and `serve`
+/// make one. The error names the directory looked in and any store directories nearby.
+pub fn require_store(dir: &Path) -> Result<()> {
+    if SqliteStore::exists(dir) {
+        return Ok(());
+    }
+    let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut nearby: Vec<String> = std::fs::read_dir(".")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| SqliteStore::exists(&e.path()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    nearby.sort();
+    let hint = match nearby.as_slice() {
+        [] => "create one with `touchpoint project create NAME --data-dir DIR` (or run `touchpoint demo`)".to_string(),
+        found => format!("data directories here: {} (pass one with --data-dir)", found.join(", ")),
+    };
+    Err(msg(format!("no Touchpoint data in {} (nothing was created there); {hint}", shown.display())))
 }
 
 /// Find a project by name or id.
@@ -118,7 +146,8 @@ pub async fn create_project(
 pub async fn project(cmd: ProjectCmd) -> Result<()> {
     match cmd {
         ProjectCmd::Create { name, json, common } => {
-            let store = open_shared(&common).await?;
+            // The one admin command that may make a new store.
+            let store = open_dir(&crate::load_config(&common, &Default::default())?.data_dir).await?;
             let (p, write, secret) = create_project(&store, &name, &default_catalog()).await?;
             if json {
                 println!("{}", json!({"id": p.id, "name": p.name, "write_key": write, "secret_key": secret}));

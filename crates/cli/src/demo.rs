@@ -51,7 +51,8 @@ pub struct GenArgs {
 const MARKER: &str = ".touchpoint-demo";
 
 /// Make `dir` a fresh, empty demo directory: an earlier demo directory is wiped; anything
-/// else that is not empty is left alone and refused.
+/// else that is not empty is left alone and refused, and so is a demo directory that a
+/// running process holds (a demo or a server still serving it: its lock file says so).
 fn fresh_dir(dir: &Path) -> Result<()> {
     if dir.exists() {
         let empty = std::fs::read_dir(dir)?.next().is_none();
@@ -61,7 +62,26 @@ fn fresh_dir(dir: &Path) -> Result<()> {
                 dir.display()
             )));
         }
-        std::fs::remove_dir_all(dir)?;
+        // Hold the directory's lock while wiping it, so no process can be using it.
+        let lock_path = dir.join(touchpoint_store::sqlite::LOCK_FILE);
+        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+        if lock.try_lock().is_err() {
+            return Err(msg(format!(
+                "{} is in use by a running touchpoint (a demo or a server): stop it first, or give this demo another --data-dir",
+                dir.display()
+            )));
+        }
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path == lock_path {
+                continue;
+            }
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path)?;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+        }
     }
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join(MARKER), "made by `touchpoint demo`; the next demo run wipes this directory\n")?;

@@ -120,6 +120,7 @@ pub async fn run(a: ImportArgs) -> Result<()> {
         None => None,
     };
     let opts = ImportOptions { format, columns: a.columns.clone(), event_type, delimiter, limits: config.limits() };
+    crate::admin::require_store(&config.data_dir)?;
     let server = touchpoint_server::Server::open_bulk(config).await?;
     let state = server.state();
     let project = crate::admin::find_project(&*state.store, &a.project).await?;

@@ -29,6 +29,10 @@ use touchpoint_server::Config;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print what happens inside (-v: progress notes, -vv: details). `RUST_LOG` or
+    /// `TOUCHPOINT_LOG` (e.g. `touchpoint=debug`) choose exactly.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
 }
 
 /// Settings shared by every command that opens the data directory. Each one can also be
@@ -154,14 +158,7 @@ pub mod anyhow_lite {
 
 fn main() {
     let cli = Cli::parse();
-    // Benchmarks print tables: the store's progress lines would land in the middle of them.
-    let default_log = if matches!(cli.command, Command::Bench { .. }) { "warn" } else { "warn,touchpoint=info" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TOUCHPOINT_LOG").unwrap_or_else(|_| default_log.into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(cli.verbose, matches!(cli.command, Command::Serve { .. }));
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = rt.block_on(async move {
         match cli.command {
@@ -184,6 +181,25 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+/// Log lines go to standard error. A command that talks to a person prints only warnings
+/// unless asked (`-v`, `RUST_LOG`, `TOUCHPOINT_LOG`); the server also notes what it does.
+/// Colour only on a terminal, and never with `NO_COLOR`.
+fn init_logging(verbose: u8, serving: bool) {
+    use std::io::IsTerminal;
+    let default = match (verbose, serving) {
+        (0, false) => "warn",
+        (0, true) | (1, _) => "warn,touchpoint=info",
+        _ => "info,touchpoint=debug",
+    };
+    let filter = ["TOUCHPOINT_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        .and_then(|s| tracing_subscriber::EnvFilter::try_new(s).ok())
+        .unwrap_or_else(|| default.into());
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour).with_writer(std::io::stderr).init();
 }
 
 /// A progress bar on standard error (hidden when `quiet`) with the project's look.

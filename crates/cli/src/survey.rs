@@ -272,6 +272,7 @@ fn response_of(headers: &csv::StringRecord, rec: &csv::StringRecord) -> Response
 
 async fn import(project: String, key: String, file: PathBuf, common: Common) -> Result<()> {
     let config = crate::load_config(&common, &Default::default())?;
+    crate::admin::require_store(&config.data_dir)?;
     let server = touchpoint_server::Server::open(config).await?;
     let state = server.state().clone();
     let p = crate::admin::find_project(&*state.store, &project).await?;

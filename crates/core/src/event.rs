@@ -211,6 +211,9 @@ impl Event {
             }
         };
         obj.insert("type".into(), Value::String(kind.as_str().into()));
+        // The write key is a credential, not part of the event: Segment's browser SDK puts
+        // it in every body.
+        obj.remove("writeKey");
 
         let id = |obj: &Map<String, Value>, f: &str| -> Result<Option<String>, EventError> {
             match obj.get(f) {
@@ -328,6 +331,12 @@ impl Event {
             flags |= EventFlags::IMPORTED;
         }
 
+        // A numeric id is the same customer as its string form: store it as the string.
+        for f in ["userId", "anonymousId", "previousId", "groupId", "messageId"] {
+            if let Some(v @ Value::Number(_)) = obj.get_mut(f) {
+                *v = Value::String(v.to_string());
+            }
+        }
         let facts = Facts::of(&obj);
         let traits = match (kind, obj.get("traits")) {
             (EventType::Identify, Some(Value::Object(t))) if !t.is_empty() => Some(t.clone()),
@@ -534,6 +543,7 @@ mod tests {
         check(json!({"type":"track","event":"A","userId":""}), "either userId or anonymousId");
         check(json!({"type":"track","event":"A","userId":{"a":1}}), "userId: must be a string, not an object");
         check(json!({"type":"track","event":"A","userId":42}), "ok");
+        check(json!({"type":"track","event":"A","anonymousId":1.5e3}), "ok");
         check(
             json!({"type":"track","event":"A","userId":"u","properties":[1]}),
             "properties: must be an object, not an array",
@@ -552,6 +562,24 @@ mod tests {
             "timestamp: must be an ISO-8601 time string",
         );
         check(json!([1, 2]), "an event must be a JSON object, not an array");
+    }
+
+    #[test]
+    fn numeric_ids_are_their_string_form_and_the_write_key_is_not_kept() {
+        let parse = |v: Value| Event::parse(v, &cx(), &Limits::default()).unwrap();
+        let n = parse(json!({"type":"track","event":"A","userId":42,"anonymousId":7,"messageId":9,"writeKey":"tpw_x"}));
+        let s = parse(json!({"type":"track","event":"A","userId":"42","anonymousId":"7","messageId":"9"}));
+        assert_eq!(
+            (n.user_id.as_deref(), n.anonymous_id.as_deref(), n.message_id.as_str()),
+            (Some("42"), Some("7"), "9")
+        );
+        assert_eq!(n.body_json, s.body_json, "the stored body holds the ids as strings and no writeKey");
+        assert!(!n.body_json.contains("writeKey"));
+        let text = r#"{"type":"track","event":"A","userId":"u","messageId":"m","writeKey":"tpw_x"}"#;
+        assert!(
+            Event::parse_fast(text, &cx(), &Limits::default()).is_none(),
+            "the fast path leaves it to the full one"
+        );
     }
 
     #[test]

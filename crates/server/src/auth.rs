@@ -62,7 +62,9 @@ impl AppState {
         }
     }
 
-    /// The key of a read or admin request: a secret key in the headers.
+    /// The key of a read or admin request: a secret key in the headers (already checked
+    /// by [`require_secret_key`] before the request reached its handler; found in the
+    /// cache then).
     pub async fn secret_key(&self, headers: &HeaderMap) -> Result<KeyInfo, ApiError> {
         let key = self.key(header_token(headers)?.as_deref()).await?;
         if !key.kind.can_read() {
@@ -71,5 +73,20 @@ impl AppState {
             ));
         }
         Ok(key)
+    }
+}
+
+/// Middleware of every `/api` route: a request without a valid secret key is answered 401
+/// or 403 before its body or its parameters are read, so what is wrong with it first is
+/// what is said.
+pub async fn require_secret_key(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match s.secret_key(req.headers()).await {
+        Ok(_) => next.run(req).await,
+        Err(e) => e.into_response(),
     }
 }

@@ -156,9 +156,15 @@ fn failed(project: i64, at: i64, field: &str, reason: &str, raw: Vec<u8>) -> New
 
 impl AppState {
     /// Keep a whole rejected request as one failed event (when we know its project), then
-    /// return the error.
+    /// return the error. A rejection costs one event of the key's rate limit: past it the
+    /// request gets 429 and nothing is kept, so a public write key cannot fill the disk
+    /// faster than its rate (and the project's failed-event quota bounds the total).
     async fn reject(&self, key: Option<&KeyInfo>, at: i64, err: ApiError, raw: Vec<u8>) -> ApiError {
+        self.metrics.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(k) = key {
+            if let Err(retry_after) = self.limiter.take(k.id, 1) {
+                return ApiError::RateLimited { retry_after };
+            }
             let field = match &err {
                 ApiError::BadRequest { field: Some(f), .. } => f.clone(),
                 _ => String::new(),
@@ -172,8 +178,20 @@ impl AppState {
                 tracing::warn!(error = %e, "could not keep a failed request");
             }
         }
-        self.metrics.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         err
+    }
+
+    /// The write key a capture request names: a secret key is refused, since a key sent
+    /// from a web page or an app is public.
+    async fn write_key(&self, token: Option<&str>) -> Result<KeyInfo, ApiError> {
+        let key = self.key(token).await?;
+        if key.kind != touchpoint_core::KeyKind::Write {
+            return Err(ApiError::Forbidden(
+                "this is a secret key (tps_…): it must never be sent from a web page or an app; send events with the project's write key (tpw_…)"
+                    .into(),
+            ));
+        }
+        Ok(key)
     }
 }
 
@@ -185,7 +203,7 @@ async fn capture(
 ) -> Result<Json<CaptureResponse>, ApiError> {
     let at = now_ms();
     let header_key = match header_token(&headers)? {
-        Some(t) => Some(s.key(Some(&t)).await?),
+        Some(t) => Some(s.write_key(Some(&t)).await?),
         None => None,
     };
     let limit = s.config.max_batch_bytes;
@@ -229,7 +247,7 @@ async fn capture(
             };
             let key = match header_key {
                 Some(k) => k,
-                None => s.key(value.get("writeKey").and_then(Value::as_str)).await?,
+                None => s.write_key(value.get("writeKey").and_then(Value::as_str)).await?,
             };
             let cx = ParseContext { endpoint_type: Some(ty), received_at: at, ..Default::default() };
             match Event::parse(value, &cx, &limits) {
@@ -263,7 +281,9 @@ async fn capture(
             };
             let key = match header_key {
                 Some(k) => k,
-                None => s.key(body.get("writeKey").and_then(|v| serde_json::from_str::<&str>(v.get()).ok())).await?,
+                None => {
+                    s.write_key(body.get("writeKey").and_then(|v| serde_json::from_str::<&str>(v.get()).ok())).await?
+                }
             };
             let project = key.project_id;
             let items: Vec<&RawValue> = match body.get("batch").map(|b| serde_json::from_str::<Vec<&RawValue>>(b.get()))
@@ -350,4 +370,51 @@ async fn capture(
         duplicates: receipt.duplicates,
         failed: item_errors,
     }))
+}
+
+/// `GET /v1/projects/{writeKey}/settings`: the settings document Segment's browser SDK
+/// (analytics.js 2.0, `@segment/analytics-next`) loads from its CDN before sending
+/// anything. Served here, a page needs only
+/// `AnalyticsBrowser.load({ writeKey, cdnURL: "https://touchpoint.example" })`: the
+/// Segment.io integration's `apiHost` points back at this server's `/v1`, and nothing
+/// else is turned on (no device-mode destinations, no middleware, no metrics to Segment).
+#[utoipa::path(get, path = "/v1/projects/{write_key}/settings", tag = "capture",
+    params(("write_key" = String, Path, description = "The project's write key")),
+    responses(
+        (status = 200, description = "The settings document for analytics-next", body = Object),
+        (status = 401, description = "Unknown write key"),
+        (status = 403, description = "A secret key: never put one in a web page"),
+    ))]
+pub async fn sdk_settings(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(write_key): axum::extract::Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    s.write_key(Some(&write_key)).await?;
+    let base = crate::surveys::base_url(&s, &headers);
+    let (protocol, host) = base.split_once("://").unwrap_or(("http", base.as_str()));
+    Ok(Json(serde_json::json!({
+        "integrations": {
+            "Segment.io": {
+                "apiKey": write_key,
+                "apiHost": format!("{host}/v1"),
+                "protocol": protocol,
+                "unbundledIntegrations": [],
+                "addBundledMetadata": false,
+                "maybeBundledConfigIds": {},
+            }
+        },
+        "plan": {
+            "track": {"__default": {"enabled": true, "integrations": {}}},
+            "identify": {"__default": {"enabled": true}},
+            "group": {"__default": {"enabled": true}},
+        },
+        "edgeFunction": {},
+        "analyticsNextEnabled": true,
+        "middlewareSettings": {},
+        "enabledMiddleware": {},
+        "metrics": {"sampleRate": 0.0},
+        "legacyVideoPluginsEnabled": false,
+        "remotePlugins": [],
+    })))
 }

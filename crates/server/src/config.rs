@@ -37,6 +37,16 @@ pub struct Config {
     pub public_url: String,
     /// Survey form submissions each client address may make per minute (0: no limit).
     pub survey_posts_per_minute: f64,
+    /// Web origins that may show survey pages in a frame (the widget), separated by spaces
+    /// (`https://shop.example https://www.shop.example`); this server's own origin always
+    /// may. Empty: no other site may frame them.
+    pub survey_frame_origins: String,
+    /// Raw bytes kept of one failed event (the rest is cut, and its reason says so).
+    pub failed_max_raw_bytes: usize,
+    /// Failed events one project keeps; past it new ones are counted and dropped.
+    pub failed_max_events: u64,
+    /// Raw bytes one project's failed events keep in all; past it new ones are dropped.
+    pub failed_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -55,6 +65,10 @@ impl Default for Config {
             cache_mib: 256,
             public_url: String::new(),
             survey_posts_per_minute: 30.0,
+            survey_frame_origins: String::new(),
+            failed_max_raw_bytes: 16 * 1024,
+            failed_max_events: 50_000,
+            failed_max_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -128,6 +142,36 @@ impl Config {
             overlay(k, raw, &format!("--{}", k.replace('_', "-")))?;
         }
         serde_json::from_value(Value::Object(merged)).map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    /// The failed-event quota in the writer's terms.
+    pub fn failed_quota(&self) -> touchpoint_store::writer::FailedQuota {
+        touchpoint_store::writer::FailedQuota {
+            max_raw_bytes: self.failed_max_raw_bytes,
+            max_events: self.failed_max_events,
+            max_bytes: self.failed_max_bytes,
+        }
+    }
+
+    /// The `frame-ancestors` of survey pages: this server and the configured origins.
+    /// Anything that is not a plain `scheme://host[:port]` origin is left out, so a
+    /// configuration cannot inject other CSP directives.
+    pub fn frame_ancestors(&self) -> String {
+        let mut out = String::from("'self'");
+        for o in self.survey_frame_origins.split_whitespace() {
+            let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                && o.split_once("://").is_some_and(|(_, host)| {
+                    !host.is_empty()
+                        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '*'))
+                });
+            if ok {
+                out.push(' ');
+                out.push_str(o);
+            } else {
+                tracing::warn!(origin = o, "survey_frame_origins: not an origin like https://shop.example; left out");
+            }
+        }
+        out
     }
 
     /// The event limits in the core's terms.

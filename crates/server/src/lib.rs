@@ -115,7 +115,11 @@ impl Server {
         let observer = live.then(|| journeys.clone() as Arc<dyn touchpoint_store::writer::CommitObserver>);
         let (writer, writer_task) = Writer::start(
             store.clone(),
-            WriterConfig { queue_events: config.queue_events, max_group_events: config.max_group_events },
+            WriterConfig {
+                queue_events: config.queue_events,
+                max_group_events: config.max_group_events,
+                failed: config.failed_quota(),
+            },
             observer,
         )
         .await?;
@@ -184,17 +188,26 @@ pub async fn run(
 
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
+    // Segment's browser SDK (analytics-next) posts to the short forms (`/v1/t`, …, and
+    // `/v1/b` when it batches); its server SDKs and RudderStack's use the long ones.
     let capture = Router::new()
         .route("/v1/track", post(capture::track))
+        .route("/v1/t", post(capture::track))
         .route("/v1/page", post(capture::page))
+        .route("/v1/p", post(capture::page))
         .route("/v1/screen", post(capture::screen))
+        .route("/v1/s", post(capture::screen))
         .route("/v1/identify", post(capture::identify))
+        .route("/v1/i", post(capture::identify))
         .route("/v1/group", post(capture::group))
+        .route("/v1/g", post(capture::group))
         .route("/v1/alias", post(capture::alias))
+        .route("/v1/a", post(capture::alias))
         .route("/v1/batch", post(capture::batch))
+        .route("/v1/b", post(capture::batch))
+        .route("/v1/projects/{write_key}/settings", get(capture::sdk_settings))
         .layer(tower_http::cors::CorsLayer::very_permissive().max_age(std::time::Duration::from_secs(86_400)));
-    Router::new()
-        .merge(capture)
+    let api = Router::new()
         .route("/api/project", get(read::project).put(read::put_project))
         .route("/api/touchpoints", get(read::touchpoints))
         .route("/api/touchpoints/{key}", put(read::put_touchpoint))
@@ -204,7 +217,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/customers/lookup", get(read::lookup))
         .route("/api/customers/{id}", get(read::customer))
         .route("/api/customers/{id}/timeline", get(read::timeline))
-        .route("/api/failed-events", get(read::failed_events))
+        .route("/api/failed-events", get(read::failed_events).delete(read::clear_failed_events))
         .route("/api/identity-conflicts", get(read::conflicts))
         .route("/api/volume", get(read::volume))
         .route("/api/analytics/{kind}", post(analytics::analyze))
@@ -216,8 +229,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/surveys/{key}/close", post(surveys::close))
         .route("/api/surveys/{key}/invitations", post(surveys::invitations))
         .route("/api/surveys/{key}/responses", get(surveys::export).post(surveys::post_responses))
+        // The key is checked before anything else of the request is read.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_secret_key));
+    let pages = Router::new()
         .route("/s/{token}", get(pages::invitation_page).post(pages::invitation_submit))
         .route("/o/{public_id}", get(pages::open_page).post(pages::open_submit))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), pages::frame_ancestors));
+    Router::new()
+        .merge(capture)
+        .merge(api)
+        .merge(pages)
         .route("/widget.js", get(pages::widget_js))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -46,6 +46,11 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     );
     counter("touchpoint_events_failed_total", "Rejected events kept as failed events.", w.failed.load(Relaxed));
     counter(
+        "touchpoint_failed_events_dropped_total",
+        "Rejected events not kept because their project's failed-event quota was full.",
+        w.failed_dropped.load(Relaxed),
+    );
+    counter(
         "touchpoint_requests_rejected_total",
         "Whole requests rejected for their content.",
         s.metrics.rejected.load(Relaxed),

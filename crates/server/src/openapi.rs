@@ -20,11 +20,11 @@ impl Modify for Security {
     info(title = "Touchpoint API", description = "Capture (Segment-compatible), catalog, customers, journey analytics, surveys and listening, operations."),
     paths(
         crate::capture::track, crate::capture::page, crate::capture::screen, crate::capture::identify,
-        crate::capture::group, crate::capture::alias, crate::capture::batch,
+        crate::capture::group, crate::capture::alias, crate::capture::batch, crate::capture::sdk_settings,
         crate::read::project, crate::read::put_project, crate::read::touchpoints, crate::read::put_touchpoint,
         crate::read::rules, crate::read::add_rule, crate::read::put_rule, crate::read::delete_rule,
         crate::read::customers, crate::read::lookup, crate::read::customer, crate::read::timeline,
-        crate::read::failed_events, crate::read::conflicts, crate::read::volume, crate::analytics::analyze,
+        crate::read::failed_events, crate::read::clear_failed_events, crate::read::conflicts, crate::read::volume, crate::analytics::analyze,
         crate::surveys::list, crate::surveys::create, crate::surveys::get_one, crate::surveys::edit,
         crate::surveys::publish, crate::surveys::close, crate::surveys::invitations, crate::surveys::post_responses,
         crate::surveys::export, crate::listening::analyze, crate::listening::post_benchmarks,

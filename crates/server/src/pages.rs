@@ -139,9 +139,7 @@ fn html(status: StatusCode, body: String, set_cookie: Option<String>) -> Respons
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors *",
-        ),
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'"),
     );
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if let Some(c) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
@@ -856,3 +854,20 @@ const WIDGET_JS: &str = r#"(function () {
   document.body.appendChild(b);
 })();
 "#;
+
+/// Middleware of the survey pages: they may be shown in a frame only by this server and
+/// the origins in `survey_frame_origins` (the brand's own site, for the widget).
+pub async fn frame_ancestors(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    let csp = h.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or("default-src 'none'");
+    let with = format!("{csp}; frame-ancestors {}", s.config.frame_ancestors());
+    if let Ok(v) = HeaderValue::from_str(&with) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    r
+}

@@ -551,6 +551,24 @@ pub async fn failed_events(
     Ok(Json(Paged { items, next }))
 }
 
+/// What clearing the failed events did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Cleared {
+    /// Failed events deleted.
+    pub deleted: u64,
+}
+
+/// `DELETE /api/failed-events`: delete the project's failed events (after they were read
+/// and mended), which makes room in its failed-event quota again.
+#[utoipa::path(delete, path = "/api/failed-events", tag = "read", responses((status = 200, body = Cleared, description = "How many were deleted")), security(("bearer" = [])))]
+pub async fn clear_failed_events(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Cleared>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    let deleted = s.store.clear_failed_events(key.project_id).await?;
+    // The writer counts the quota; it reads it again from the store.
+    s.writer.reload(key.project_id).await;
+    Ok(Json(Cleared { deleted }))
+}
+
 /// `GET /api/identity-conflicts`: refused merges of two known customers.
 #[utoipa::path(get, path = "/api/identity-conflicts", tag = "customers", responses((status = 200, body = [Object])), security(("bearer" = [])))]
 pub async fn conflicts(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<Conflict>>, ApiError> {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::spawn_app;
+use common::{spawn_app, spawn_app_with};
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -188,7 +188,12 @@ async fn chromium_answers_a_czech_nps_invitation_and_the_metrics_count_it() {
 #[tokio::test]
 async fn the_widget_opens_a_survey_in_a_frame_on_another_site_and_takes_an_answer() {
     let Some(browser) = Driver::start().await else { return };
-    let app = spawn_app().await;
+    // A shop's page on another site (`localhost` is another site than `127.0.0.1`), served
+    // by a minimal HTTP server of its own, that embeds the widget: the shop's origin is
+    // the one allowed to frame survey pages.
+    let shop = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shop_port = shop.local_addr().unwrap().port();
+    let app = spawn_app_with(|c| c.survey_frame_origins = format!("http://localhost:{shop_port}")).await;
     let admin = |path: &str, body: Value| {
         app.client.post(format!("{}{path}", app.base)).bearer_auth(&app.secret_key).json(&body).send()
     };
@@ -201,15 +206,11 @@ async fn the_widget_opens_a_survey_in_a_frame_on_another_site_and_takes_an_answe
         admin("/api/surveys", json!({"key": "csat", "definition": def})).await.unwrap().json().await.unwrap();
     assert!(admin("/api/surveys/csat/publish", json!({})).await.unwrap().status().is_success());
     let public_id = created["open_url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
-    // A shop's page on another site (`localhost` is another site than `127.0.0.1`), served
-    // by a minimal HTTP server of its own, that embeds the widget.
     let html = format!(
         "<!doctype html><html lang=pl><body><h1>Sklep</h1>\
          <script src=\"{}/widget.js\" data-survey=\"{public_id}\" data-lang=\"pl\"></script></body></html>",
         app.base
     );
-    let shop = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let shop_port = shop.local_addr().unwrap().port();
     tokio::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         while let Ok((mut conn, _)) = shop.accept().await {

@@ -2,7 +2,7 @@
 //! [`run_all`] with a function that makes a fresh, empty store; the ClickHouse and
 //! PostgreSQL backends will run exactly these checks.
 
-use crate::{CommitBatch, NewEvent, NewFailedEvent, Store, StoreError};
+use crate::{CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Store, StoreError};
 use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
@@ -218,6 +218,13 @@ async fn failed_events(s: Arc<dyn Store>) {
     let rest = s.failed_events(p, Some(got[1].id), 10).await.unwrap();
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].event.raw, raw, "raw bytes kept exactly, even when not UTF-8");
+    let other = s.create_project("q", &default_catalog()).await.unwrap().id;
+    s.append_events(&[], &[NewFailedEvent { project: other, ..f(7) }]).await.unwrap();
+    assert_eq!(s.failed_usage(p).await.unwrap(), FailedUsage { events: 3, bytes: 6 });
+    assert_eq!(s.clear_failed_events(p).await.unwrap(), 3);
+    assert_eq!(s.failed_usage(p).await.unwrap(), FailedUsage::default());
+    assert!(s.failed_events(p, None, 10).await.unwrap().is_empty());
+    assert_eq!(s.failed_usage(other).await.unwrap(), FailedUsage { events: 1, bytes: 1 }, "other projects keep theirs");
 }
 
 async fn timelines(s: Arc<dyn Store>) {

@@ -160,6 +160,15 @@ pub struct NewFailedEvent {
     pub raw: Vec<u8>,
 }
 
+/// What a project's failed events take up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedUsage {
+    /// Failed events kept.
+    pub events: u64,
+    /// Bytes of their raw bodies.
+    pub bytes: u64,
+}
+
 /// A stored failed event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailedEvent {
@@ -284,6 +293,11 @@ pub trait EventStore: Send + Sync {
     /// Failed events of a project, newest first, with ids below `before_id`.
     async fn failed_events(&self, project: ProjectId, before_id: Option<i64>, limit: usize)
         -> Result<Vec<FailedEvent>>;
+    /// How many failed events a project keeps and the bytes of their raw bodies: what the
+    /// writer holds against the project's failed-event quota.
+    async fn failed_usage(&self, project: ProjectId) -> Result<FailedUsage>;
+    /// Delete every failed event of a project (asked for by a person); returns how many.
+    async fn clear_failed_events(&self, project: ProjectId) -> Result<u64>;
     /// Set events' touchpoints (re-classification).
     async fn set_touchpoints(&self, updates: &[(i64, Option<i64>)]) -> Result<()>;
     /// Recount a project's daily volumes from its events.

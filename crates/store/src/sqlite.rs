@@ -26,6 +26,11 @@ use touchpoint_core::{
     Touchpoint, TouchpointKind,
 };
 
+/// The database file in a data directory.
+pub const DB_FILE: &str = "touchpoint.db";
+/// The lock file a writing process holds in a data directory.
+pub const LOCK_FILE: &str = "touchpoint.lock";
+
 /// How to open the data directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {
@@ -63,15 +68,17 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Whether `dir` holds an embedded store (commands that only read or add to a store
+    /// ask first, so a mistyped directory is not silently made into an empty store).
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(DB_FILE).is_file()
+    }
+
     /// Open (creating if needed) the store in a data directory and bring its schema up to date.
     pub async fn open(dir: &Path, mode: OpenMode, opts: &SqliteOptions) -> Result<SqliteStore> {
         std::fs::create_dir_all(dir)?;
         let lock = if mode == OpenMode::Writer {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(dir.join("touchpoint.lock"))?;
+            let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK_FILE))?;
             f.try_lock().map_err(|_| {
                 StoreError::Locked(format!(
                     "the data directory {} is in use by another touchpoint process (serve, demo or import); stop it first",
@@ -82,7 +89,7 @@ impl SqliteStore {
         } else {
             None
         };
-        let path = dir.join("touchpoint.db");
+        let path = dir.join(DB_FILE);
         let connect = SqliteConnectOptions::from_str("sqlite:")?
             .filename(&path)
             .create_if_missing(true)

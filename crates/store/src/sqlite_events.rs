@@ -13,7 +13,9 @@ use crate::segment::{
     self, decode_event, message_hash, unpack, HashSet128, Points, Row, SegmentBuilder, SEGMENT_EVENTS,
 };
 use crate::sqlite::{with_raw, SqliteStore};
-use crate::{EventStore, FailedEvent, NewEvent, NewFailedEvent, Result, StoreError, StoredEvent, VolumeRow};
+use crate::{
+    EventStore, FailedEvent, FailedUsage, NewEvent, NewFailedEvent, Result, StoreError, StoredEvent, VolumeRow,
+};
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use sqlx::{Row as _, SqlitePool};
@@ -604,6 +606,21 @@ impl EventStore for SqliteStore {
             .bind(project)
             .fetch_one(self.pool())
             .await?)
+    }
+
+    async fn failed_usage(&self, project: ProjectId) -> Result<FailedUsage> {
+        let (events, bytes): (i64, i64) =
+            sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(length(raw)), 0) FROM failed_events WHERE project_id = ?")
+                .bind(project)
+                .fetch_one(self.pool())
+                .await?;
+        Ok(FailedUsage { events: events as u64, bytes: bytes as u64 })
+    }
+
+    async fn clear_failed_events(&self, project: ProjectId) -> Result<u64> {
+        let done =
+            sqlx::query("DELETE FROM failed_events WHERE project_id = ?").bind(project).execute(self.pool()).await?;
+        Ok(done.rows_affected())
     }
 
     async fn failed_events(

@@ -8,8 +8,16 @@
 //! `queue_events` before it is queued, so a store that cannot keep up makes callers wait
 //! ([`Writer::submit_wait`], the importer) or turns them away at once ([`Writer::submit`],
 //! the API, which answers 503 with `Retry-After`).
+//!
+//! Disk for rejected input is bounded too ([`FailedQuota`]): a write key sits in every
+//! web page, so anyone can send rejected events. Each failed event keeps at most
+//! `max_raw_bytes` of its raw body, and a project keeps at most `max_events` failed events
+//! and `max_bytes` of raw bodies. Past that, new failed events are counted
+//! ([`WriterStats::failed_dropped`], [`Receipt::failed_dropped`]) and not kept, until a
+//! person clears the project's failed events; nothing already kept is ever dropped. The
+//! count is exact within one group commit.
 
-use crate::{CommitBatch, NewEvent, NewFailedEvent, Store, StoreError};
+use crate::{CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Store, StoreError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -28,11 +36,48 @@ pub struct WriterConfig {
     pub queue_events: usize,
     /// Most events in one group commit.
     pub max_group_events: usize,
+    /// What a project may keep of rejected input.
+    pub failed: FailedQuota,
 }
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        WriterConfig { queue_events: 200_000, max_group_events: 20_000 }
+        WriterConfig { queue_events: 200_000, max_group_events: 20_000, failed: FailedQuota::default() }
+    }
+}
+
+/// The bound on what failed events keep (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailedQuota {
+    /// Raw bytes kept of one failed event; the rest is cut and the reason says so.
+    pub max_raw_bytes: usize,
+    /// Failed events a project keeps.
+    pub max_events: u64,
+    /// Raw bytes a project's failed events keep in all.
+    pub max_bytes: u64,
+}
+
+impl Default for FailedQuota {
+    fn default() -> Self {
+        FailedQuota { max_raw_bytes: 16 * 1024, max_events: 50_000, max_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+impl FailedQuota {
+    /// Cut `f`'s raw body to the per-event limit and count it against `usage`; `None` when
+    /// the project's quota is full and it must be dropped.
+    pub fn admit(&self, usage: &mut FailedUsage, mut f: NewFailedEvent) -> Option<NewFailedEvent> {
+        if f.raw.len() > self.max_raw_bytes {
+            f.reason = format!("{} (raw body cut from {} to {} bytes)", f.reason, f.raw.len(), self.max_raw_bytes);
+            f.raw.truncate(self.max_raw_bytes);
+        }
+        let bytes = f.raw.len() as u64;
+        if usage.events >= self.max_events || usage.bytes + bytes > self.max_bytes {
+            return None;
+        }
+        usage.events += 1;
+        usage.bytes += bytes;
+        Some(f)
     }
 }
 
@@ -56,6 +101,8 @@ pub struct Receipt {
     pub duplicates: usize,
     /// Failed events kept.
     pub failed: usize,
+    /// Failed events not kept: the project's failed-event quota is full.
+    pub failed_dropped: usize,
 }
 
 /// Why a submission was not taken.
@@ -78,6 +125,8 @@ pub struct WriterStats {
     pub duplicates: AtomicU64,
     /// Failed events kept.
     pub failed: AtomicU64,
+    /// Failed events not kept because their project's quota was full.
+    pub failed_dropped: AtomicU64,
     /// Group commits made.
     pub commits: AtomicU64,
     /// Group commits that failed.
@@ -111,6 +160,8 @@ pub trait CommitObserver: Send + Sync {
 
 struct Job {
     sub: Submission,
+    /// Of `sub.failed`, how many the quota let in (the rest were dropped).
+    failed_kept: usize,
     reply: oneshot::Sender<Result<Receipt, String>>,
     _permit: OwnedSemaphorePermit,
 }
@@ -152,6 +203,7 @@ impl Writer {
             projects: HashMap::new(),
             stats: stats.clone(),
             max_group: config.max_group_events.max(1),
+            failed_quota: config.failed,
             epoch: 1,
             failed: Arc::new(AtomicU64::new(0)),
             observer,
@@ -191,7 +243,7 @@ impl Writer {
         let (reply, rx) = oneshot::channel();
         let n = (sub.events.len() + sub.failed.len()) as u64;
         self.stats.queued.fetch_add(n, Relaxed);
-        let sent = self.tx.send(Msg::Write(Job { sub, reply, _permit: permit }));
+        let sent = self.tx.send(Msg::Write(Job { sub, failed_kept: 0, reply, _permit: permit }));
         let result = match sent {
             Ok(()) => rx.await.map_err(|_| SubmitError::Unavailable("the writer stopped".into())),
             Err(_) => Err(SubmitError::Unavailable("the writer stopped".into())),
@@ -293,6 +345,8 @@ struct ProjectState {
     /// The touchpoint each (type, name, facts) was given, with `classifier` and `touchpoints`
     /// as they are: rebuilt with them.
     memo: Memo<Option<i64>>,
+    /// What the project's failed events take up, kept current as groups are built.
+    failed: FailedUsage,
 }
 
 struct Task {
@@ -301,6 +355,7 @@ struct Task {
     projects: HashMap<ProjectId, ProjectState>,
     stats: Arc<WriterStats>,
     max_group: usize,
+    failed_quota: FailedQuota,
     /// Generation of the in-memory state; a failed commit ends its generation.
     epoch: u64,
     /// The highest generation whose commit failed (0: none).
@@ -419,7 +474,8 @@ impl Task {
             let classifier = Classifier::new(self.store.rules(p).await?);
             let touchpoints = self.store.touchpoints(p).await?.into_iter().map(|t| (t.touchpoint.key, t.id)).collect();
             let memo = Memo::new(&classifier);
-            self.projects.insert(p, ProjectState { classifier, touchpoints, memo });
+            let failed = self.store.failed_usage(p).await?;
+            self.projects.insert(p, ProjectState { classifier, touchpoints, memo, failed });
         }
         Ok(self.projects.get_mut(&p).expect("just inserted"))
     }
@@ -474,7 +530,13 @@ impl Task {
                 }
                 batch.events.push(NewEvent { project: p, event, customer, touchpoint });
             }
-            batch.failed.extend(job.sub.failed.iter().cloned());
+            if !job.sub.failed.is_empty() {
+                let quota = self.failed_quota;
+                let usage = &mut self.project(p).await?.failed;
+                let before = batch.failed.len();
+                batch.failed.extend(job.sub.failed.iter().filter_map(|f| quota.admit(usage, f.clone())));
+                job.failed_kept = batch.failed.len() - before;
+            }
             slots.push(start..batch.events.len());
         }
         // One patch per customer, addressed to the customer it is now (a merge later in
@@ -541,11 +603,16 @@ async fn commit_loop(
                         }
                         for (job, job_slots) in jobs.into_iter().zip(slots) {
                             let stored = flags[job_slots.clone()].iter().filter(|f| f.is_some()).count();
-                            let receipt =
-                                Receipt { stored, duplicates: job_slots.len() - stored, failed: job.sub.failed.len() };
+                            let receipt = Receipt {
+                                stored,
+                                duplicates: job_slots.len() - stored,
+                                failed: job.failed_kept,
+                                failed_dropped: job.sub.failed.len() - job.failed_kept,
+                            };
                             stats.stored.fetch_add(receipt.stored as u64, Relaxed);
                             stats.duplicates.fetch_add(receipt.duplicates as u64, Relaxed);
                             stats.failed.fetch_add(receipt.failed as u64, Relaxed);
+                            stats.failed_dropped.fetch_add(receipt.failed_dropped as u64, Relaxed);
                             let _ = job.reply.send(Ok(receipt));
                         }
                         // Freeing tens of thousands of events takes a while: not on the

@@ -46,6 +46,9 @@ struct Top<'a> {
     context: Option<Object<Context<'a>>>,
     #[serde(borrow)]
     integrations: Option<&'a RawValue>,
+    /// A credential the full way takes out of the body.
+    #[serde(rename = "writeKey")]
+    write_key: Option<serde::de::IgnoredAny>,
 }
 
 /// `T` read from a JSON object and nothing else. serde's derived structs also take an
@@ -197,6 +200,9 @@ impl Event {
             return None;
         }
         // The body must already say what the full way would write into it.
+        if top.write_key.is_some() {
+            return None;
+        }
         let kind = EventType::parse(top.kind?)?;
         if cx.endpoint_type.is_some_and(|t| t != kind) {
             return None;
