@@ -338,8 +338,13 @@ impl Event {
             }
         }
         let facts = Facts::of(&obj);
+        // RudderStack's SDKs send an identify's traits in `context.traits` only.
         let traits = match (kind, obj.get("traits")) {
             (EventType::Identify, Some(Value::Object(t))) if !t.is_empty() => Some(t.clone()),
+            (EventType::Identify, _) => match obj.get("context").and_then(|c| c.get("traits")) {
+                Some(Value::Object(t)) if !t.is_empty() => Some(t.clone()),
+                _ => None,
+            },
             _ => None,
         };
         // Serializing a map of JSON values cannot fail.
@@ -580,6 +585,19 @@ mod tests {
             Event::parse_fast(text, &cx(), &Limits::default()).is_none(),
             "the fast path leaves it to the full one"
         );
+    }
+
+    #[test]
+    fn an_identify_takes_its_traits_from_the_context_when_it_has_none_of_its_own() {
+        let parse = |v: Value| Event::parse(v, &cx(), &Limits::default()).unwrap().traits;
+        let rudder = json!({"type":"identify","userId":"u","context":{"traits":{"email":"a@b.cz"}}});
+        assert_eq!(parse(rudder.clone()).unwrap()["email"], "a@b.cz");
+        let own = json!({"type":"identify","userId":"u","traits":{"email":"own@b.cz"},"context":{"traits":{"email":"a@b.cz"}}});
+        assert_eq!(parse(own).unwrap()["email"], "own@b.cz", "the event's own traits win");
+        assert!(parse(json!({"type":"track","event":"E","userId":"u","context":{"traits":{"x":1}}})).is_none());
+        let text =
+            json!({"type":"identify","userId":"u","messageId":"m","context":{"traits":{"email":"a@b.cz"}}}).to_string();
+        assert!(Event::parse_fast(&text, &cx(), &Limits::default()).is_none(), "left to the full way");
     }
 
     #[test]

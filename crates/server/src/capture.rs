@@ -418,3 +418,46 @@ pub async fn sdk_settings(
         "remotePlugins": [],
     })))
 }
+
+/// The query of `GET /sourceConfig`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct SourceConfigQuery {
+    /// The write key (RudderStack's SDK also sends it as the Basic auth user name).
+    #[serde(rename = "writeKey")]
+    pub write_key: Option<String>,
+}
+
+/// `GET /sourceConfig`: the source configuration RudderStack's JavaScript SDK (v3) loads
+/// from its `configUrl` before sending anything: enabled, with no device-mode destinations,
+/// so a page needs only `rudderanalytics.load(writeKey, "https://touchpoint.example",
+/// { configUrl: "https://touchpoint.example" })`.
+#[utoipa::path(get, path = "/sourceConfig", tag = "capture", params(SourceConfigQuery),
+    responses(
+        (status = 200, description = "The source configuration for RudderStack's SDK", body = Object),
+        (status = 401, description = "Missing or unknown write key"),
+        (status = 403, description = "A secret key: never put one in a web page"),
+    ))]
+pub async fn source_config(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<SourceConfigQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let token = match header_token(&headers)? {
+        Some(t) => Some(t),
+        None => q.write_key,
+    };
+    let key = s.write_key(token.as_deref()).await?;
+    let name = s.store.project(key.project_id).await?.map(|p| p.name).unwrap_or_default();
+    Ok(Json(serde_json::json!({
+        "isHosted": false,
+        "source": {
+            "id": format!("touchpoint-{}", key.project_id),
+            "name": name,
+            "writeKey": token,
+            "enabled": true,
+            "workspaceId": format!("touchpoint-{}", key.project_id),
+            "config": {},
+            "destinations": [],
+        },
+    })))
+}

@@ -206,6 +206,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/batch", post(capture::batch))
         .route("/v1/b", post(capture::batch))
         .route("/v1/projects/{write_key}/settings", get(capture::sdk_settings))
+        .route("/sourceConfig", get(capture::source_config))
+        .route("/sourceConfig/", get(capture::source_config))
         .layer(tower_http::cors::CorsLayer::very_permissive().max_age(std::time::Duration::from_secs(86_400)));
     let api = Router::new()
         .route("/api/project", get(read::project).put(read::put_project))

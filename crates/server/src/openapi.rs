@@ -20,7 +20,7 @@ impl Modify for Security {
     info(title = "Touchpoint API", description = "Capture (Segment-compatible), catalog, customers, journey analytics, surveys and listening, operations."),
     paths(
         crate::capture::track, crate::capture::page, crate::capture::screen, crate::capture::identify,
-        crate::capture::group, crate::capture::alias, crate::capture::batch, crate::capture::sdk_settings,
+        crate::capture::group, crate::capture::alias, crate::capture::batch, crate::capture::sdk_settings, crate::capture::source_config,
         crate::read::project, crate::read::put_project, crate::read::touchpoints, crate::read::put_touchpoint,
         crate::read::rules, crate::read::add_rule, crate::read::put_rule, crate::read::delete_rule,
         crate::read::customers, crate::read::lookup, crate::read::customer, crate::read::timeline,

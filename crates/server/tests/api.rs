@@ -614,12 +614,13 @@ async fn operations_endpoints() {
         "/metrics",
         "/openapi.json",
         "/v1/projects/{write_key}/settings",
+        "/sourceConfig",
     ] {
         assert!(paths.contains_key(p), "OpenAPI lacks {p}");
     }
     // Every JSON route is documented; the survey pages (/s, /o, /widget.js) are HTML for
     // people, and the browser SDK's short capture routes (/v1/t …) are the long ones' aliases.
-    assert_eq!(paths.len(), 33, "every documented path is a route and every route is documented");
+    assert_eq!(paths.len(), 34, "every documented path is a route and every route is documented");
     let (s, v) = app.get("/nope").await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("not_found")));
     let (s, v) = app.get("/api/project").await;

@@ -242,3 +242,146 @@ async fn the_widget_opens_a_survey_in_a_frame_on_another_site_and_takes_an_answe
     assert_eq!(rows[0]["answers"], json!({"csat": {"score": 2}, "why": {"text": "Dostawa w weekend"}}));
     assert_eq!((rows[0]["source"].as_str(), rows[0]["lang"].as_str()), (Some("widget"), Some("pl")));
 }
+
+/// Where `.ci/run` installs the browser SDKs from npm (`TOUCHPOINT_NPM_DIR`, or
+/// `~/.cache/touchpoint-npm`): Segment's `@segment/analytics-next` and RudderStack's
+/// `@rudderstack/analytics-js` v3, as a website would load them.
+fn sdk_bundles() -> Option<(Vec<u8>, Vec<u8>)> {
+    let dir = std::env::var_os("TOUCHPOINT_NPM_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache/touchpoint-npm")))?;
+    let modules = dir.join("node_modules");
+    let segment = std::fs::read(modules.join("@segment/analytics-next/dist/umd/index.js"));
+    let rudder = std::fs::read(modules.join("@rudderstack/analytics-js/dist/npm/modern/bundled/umd/index.js"));
+    match (segment, rudder) {
+        (Ok(s), Ok(r)) => Some((s, r)),
+        _ => {
+            let why = format!(
+                "the browser SDKs are not in {} (npm install --prefix {} @segment/analytics-next @rudderstack/analytics-js@3)",
+                modules.display(),
+                dir.display()
+            );
+            if std::env::var_os("TOUCHPOINT_REQUIRE_SERVERS").is_some() {
+                panic!("TOUCHPOINT_REQUIRE_SERVERS is set but {why}");
+            }
+            eprintln!("SKIPPED: {why}");
+            None
+        }
+    }
+}
+
+/// A website of its own origin: serves `pages` by path (`/segment.html`, `/segment.js` …).
+async fn serve_site(pages: Vec<(&'static str, &'static str, Vec<u8>)>) -> u16 {
+    let site = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = site.local_addr().unwrap().port();
+    let pages = std::sync::Arc::new(pages);
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut conn, _)) = site.accept().await {
+            let pages = pages.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]);
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let reply = match pages.iter().find(|(p, _, _)| *p == path) {
+                    Some((_, kind, body)) => {
+                        let mut r = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        r.extend_from_slice(body);
+                        r
+                    }
+                    None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+                };
+                let _ = conn.write_all(&reply).await;
+            });
+        }
+    });
+    port
+}
+
+/// Wait until the project has `n` events stored, then a little longer to see that no
+/// retry adds any; return them.
+async fn stored_events(app: &common::TestApp, n: usize) -> Vec<touchpoint_store::StoredEvent> {
+    use touchpoint_store::EventStore;
+    for _ in 0..200 {
+        if app.store.scan_events(Some(1), 0, 1000).await.unwrap().len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.store.scan_events(Some(1), 0, 1000).await.unwrap()
+}
+
+#[tokio::test]
+async fn segment_and_rudderstack_browser_sdks_send_every_event_exactly_once() {
+    let Some(browser) = Driver::start().await else { return };
+    let Some((segment_js, rudder_js)) = sdk_bundles() else { return };
+    let app = spawn_app().await;
+    let (tp, wk) = (app.base.clone(), app.write_key.clone());
+    // Each page loads its SDK with nothing but the write key and Touchpoint's address.
+    let segment_page = format!(
+        r#"<!doctype html><html><body><h1>Zahrádka</h1><script src="/segment.js"></script><script>
+        const analytics = AnalyticsNext.AnalyticsBrowser.load({{ writeKey: "{wk}", cdnURL: "{tp}" }});
+        analytics.page("Home");
+        analytics.identify("seg-jana", {{ email: "jana@example.cz" }});
+        analytics.track("Segment Clicked", {{ n: 1 }});
+        analytics.group("acme", {{ name: "ACME s.r.o." }});
+        analytics.screen("Basket");
+        analytics.alias("seg-jana-2", "seg-jana");
+        analytics.ready(() => {{ document.title = "ready"; }});
+        </script></body></html>"#
+    );
+    let rudder_page = format!(
+        r#"<!doctype html><html><body><h1>Ogród</h1><script src="/rudder.js"></script><script>
+        const rudderanalytics = new window.rudderanalytics.RudderAnalytics();
+        rudderanalytics.load("{wk}", "{tp}", {{ configUrl: "{tp}", polyfillIfRequired: false, logLevel: "ERROR" }});
+        rudderanalytics.page();
+        rudderanalytics.identify("rs-piotr", {{ email: "piotr@example.pl" }});
+        rudderanalytics.track("Rudder Clicked", {{ n: 2 }});
+        rudderanalytics.group("acme-pl", {{ name: "ACME sp. z o.o." }});
+        rudderanalytics.alias("rs-piotr-2", "rs-piotr");
+        </script></body></html>"#
+    );
+    let port = serve_site(vec![
+        ("/segment.html", "text/html; charset=utf-8", segment_page.into_bytes()),
+        ("/segment.js", "text/javascript", segment_js),
+        ("/rudder.html", "text/html; charset=utf-8", rudder_page.into_bytes()),
+        ("/rudder.js", "text/javascript", rudder_js),
+    ])
+    .await;
+    // `localhost` is another origin than the server's `127.0.0.1`: every call is cross-origin.
+    browser.go(&format!("http://localhost:{port}/segment.html")).await;
+    let events = stored_events(&app, 6).await;
+    let mut kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["alias", "group", "identify", "page", "screen", "track"], "Segment's six calls, once each");
+
+    browser.go(&format!("http://localhost:{port}/rudder.html")).await;
+    let events = stored_events(&app, 11).await;
+    browser.quit().await;
+    assert_eq!(events.len(), 11, "RudderStack's five calls, once each");
+    let mut ids: Vec<&str> = events.iter().map(|e| e.message_id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 11, "eleven distinct messages");
+    for e in &events {
+        assert!(!e.body.contains(&wk), "the write key is not kept in a stored body: {}", e.body);
+    }
+    let libraries: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::from_str::<Value>(&e.body).unwrap()["context"]["library"]["name"].to_string())
+        .collect();
+    assert_eq!(libraries.iter().filter(|l| l.contains("analytics.js")).count(), 6, "{libraries:?}");
+    assert_eq!(libraries.iter().filter(|l| l.contains("RudderLabs")).count(), 5, "{libraries:?}");
+    // Both identifies carried traits: Segment's at the top, RudderStack's in the context.
+    for (user, email) in [("seg-jana", "jana@example.cz"), ("rs-piotr", "piotr@example.pl")] {
+        let (s, profile) = app.get(&format!("/api/customers/lookup?user_id={user}")).await;
+        assert_eq!(s, 200, "{user}: {profile}");
+        assert_eq!(profile["traits"]["email"], email, "{profile}");
+    }
+}

@@ -259,9 +259,14 @@ impl Event {
 
         let facts = facts_from(top.properties.map(|p| p.0), top.context.map(|c| c.0));
         let traits = match (kind, traits) {
+            // Traits may be in the context (RudderStack): the full way looks there.
+            (EventType::Identify, None) => return None,
             (EventType::Identify, Some(t)) => {
                 let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(t.get()).ok()?;
-                (!map.is_empty()).then_some(map)
+                if map.is_empty() {
+                    return None;
+                }
+                Some(map)
             }
             _ => None,
         };
