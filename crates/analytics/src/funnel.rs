@@ -76,9 +76,12 @@ impl QueryError {
     }
 }
 
-/// Resolve a touchpoint key, or say which one is unknown.
+/// Resolve a touchpoint key, or say which one is unknown and which known ones are near.
 pub(crate) fn resolve(dict: &Dictionary, what: &str, key: &str) -> Result<Tp, QueryError> {
-    dict.find(key).ok_or_else(|| QueryError::unknown_touchpoint(what, key))
+    dict.find(key).ok_or_else(|| {
+        let hint = touchpoint_core::suggest::hint(key, dict.touchpoints.iter().map(|t| t.key.as_str()));
+        QueryError(format!("{what}: unknown touchpoint {key:?}{hint}"))
+    })
 }
 
 /// The most steps a funnel may have (ClickHouse's `windowFunnel` limit).

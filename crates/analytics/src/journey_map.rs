@@ -137,14 +137,17 @@ impl JourneyMapQuery {
 /// Why a query cannot run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JourneyMapError {
-    /// The goal is not a touchpoint of the dictionary.
-    UnknownGoal(String),
+    /// The goal is not a touchpoint of the dictionary: the key, and the nearest keys.
+    UnknownGoal(String, Vec<String>),
 }
 
 impl std::fmt::Display for JourneyMapError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            JourneyMapError::UnknownGoal(k) => write!(f, "unknown goal touchpoint {k:?}"),
+            JourneyMapError::UnknownGoal(k, near) if near.is_empty() => write!(f, "goal: unknown touchpoint {k:?}"),
+            JourneyMapError::UnknownGoal(k, near) => {
+                write!(f, "goal: unknown touchpoint {k:?}; did you mean {}?", near.join(", "))
+            }
         }
     }
 }
@@ -549,7 +552,11 @@ pub fn journey_map(
     query: &JourneyMapQuery,
 ) -> Result<JourneyMapReport, JourneyMapError> {
     let goal = match &query.goal {
-        Some(key) => Some(dict.find(key).ok_or_else(|| JourneyMapError::UnknownGoal(key.clone()))?),
+        Some(key) => Some(dict.find(key).ok_or_else(|| {
+            let known = dict.touchpoints.iter().map(|t| t.key.as_str());
+            let near = touchpoint_core::suggest::nearest(key, known).into_iter().map(String::from).collect();
+            JourneyMapError::UnknownGoal(key.clone(), near)
+        })?),
         None => dict.goals().first().copied(),
     };
     let n = dict.touchpoints.len();

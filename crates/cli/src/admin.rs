@@ -24,7 +24,8 @@ pub enum ProjectCmd {
         #[command(flatten)]
         common: Common,
     },
-    /// Change a project's time zone (IANA, e.g. Europe/Prague) or churn horizon.
+    /// Change a project's time zone (IANA, e.g. Europe/Prague), churn horizon, or the brand
+    /// and language of its survey pages. An empty value ('') removes a brand setting.
     Set {
         /// Project name or id.
         name: String,
@@ -34,6 +35,22 @@ pub enum ProjectCmd {
         /// Days of silence after which a customer counts as churned.
         #[arg(long)]
         churn_horizon_days: Option<i64>,
+        /// The brand's name in the survey pages' header.
+        #[arg(long)]
+        brand_name: Option<String>,
+        /// The brand's colour for buttons and chosen answers, as #rrggbb (e.g. '#2e7d32').
+        #[arg(long)]
+        brand_color: Option<String>,
+        /// The brand's logo in the survey pages' header: an https URL.
+        #[arg(long)]
+        logo_url: Option<String>,
+        /// The brand's privacy page, linked in the survey pages' footer: an https URL.
+        #[arg(long)]
+        privacy_url: Option<String>,
+        /// The language survey pages open in when the respondent asks for none the survey
+        /// has: en, cs or pl.
+        #[arg(long)]
+        lang: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -158,14 +175,42 @@ pub async fn project(cmd: ProjectCmd) -> Result<()> {
                 println!("The keys are shown only now; keep the secret key secret.");
             }
         }
-        ProjectCmd::Set { name, timezone, churn_horizon_days, common } => {
+        ProjectCmd::Set {
+            name,
+            timezone,
+            churn_horizon_days,
+            brand_name,
+            brand_color,
+            logo_url,
+            privacy_url,
+            lang,
+            common,
+        } => {
             let store = open_shared(&common).await?;
             let p = find_project(&store, &name).await?;
-            let settings = touchpoint_server::read::ProjectSettings { timezone, churn_horizon_days };
+            let settings = touchpoint_server::read::ProjectSettings {
+                timezone,
+                churn_horizon_days,
+                brand_name,
+                brand_color,
+                brand_logo_url: logo_url,
+                privacy_url,
+                default_lang: lang,
+            };
             let p = touchpoint_server::read::update_project(&store, &p, settings).await?;
             println!(
                 "Project {:?}: time zone {}, churn after {} days of silence.",
                 p.name, p.timezone, p.churn_horizon_days
+            );
+            let b = &p.brand;
+            let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
+            println!(
+                "Survey pages: brand {}, colour {}, logo {}, privacy page {}, language {} when the respondent asks for none.",
+                or_none(&b.brand_name),
+                or_none(&b.brand_color),
+                or_none(&b.brand_logo_url),
+                or_none(&b.privacy_url),
+                b.default_lang.clone().unwrap_or_else(|| "the survey's own".into()),
             );
         }
         ProjectCmd::List { json, common } => {

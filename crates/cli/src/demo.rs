@@ -151,7 +151,16 @@ pub async fn run(a: DemoArgs) -> Result<()> {
     let state = server.state().clone();
     let name = format!("{} (demo)", touchpoint_gen::BRAND_NAME);
     let (project, write, secret) = crate::admin::create_project(&*state.store, &name, &brand_catalog()).await?;
-    let cfg = GenConfig::for_events(a.events, a.seed);
+    // The brand on its survey pages, which open in Czech unless the respondent asks otherwise.
+    let brand = touchpoint_server::read::ProjectSettings {
+        brand_name: Some(touchpoint_gen::BRAND_NAME.into()),
+        brand_color: Some("#2e7d32".into()),
+        default_lang: Some("cs".into()),
+        ..Default::default()
+    };
+    let project = touchpoint_server::read::update_project(&*state.store, &project, brand).await?;
+    // The brand's history ends now: "now" in every analysis is the wall clock.
+    let cfg = GenConfig { end_ms: now_ms(), ..GenConfig::for_events(a.events, a.seed) };
     if !a.json {
         eprintln!(
             "Generating {name}: about {} events of {} customers (seed {}) into {}",
@@ -218,7 +227,8 @@ pub async fn run(a: DemoArgs) -> Result<()> {
 }
 
 pub fn gen(a: GenArgs) -> Result<()> {
-    let cfg = GenConfig::for_events(a.events, a.seed);
+    // The brand's history ends now: "now" in every analysis is the wall clock.
+    let cfg = GenConfig { end_ms: now_ms(), ..GenConfig::for_events(a.events, a.seed) };
     let generator = Generator::new(cfg);
     let bar =
         crate::progress_bar(a.events as u64, "{spinner} generating [{bar:40}] {pos}/~{len} events ({eta} left)", false);

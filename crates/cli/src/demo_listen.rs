@@ -17,11 +17,11 @@ fn t(en: &str, cs: &str, pl: &str) -> Value {
 
 fn nps_after_delivery() -> Value {
     json!({
-        "title": t("Your order from Zahrádka", "Vaše objednávka ze Zahrádky", "Twoje zamówienie z Zahrádki"),
+        "title": t("Your order from Zahrádka", "Vaše objednávka ze Zahrádky", "Państwa zamówienie z Zahrádki"),
         "trigger": "order-delivered",
         "questions": [
             {"id": "nps", "type": "nps", "required": true,
-             "text": t("How likely are you to recommend Zahrádka to a friend?", "Jak pravděpodobně byste Zahrádku doporučili známým?", "Jak prawdopodobne jest, że polecisz Zahrádkę znajomym?")},
+             "text": t("How likely are you to recommend Zahrádka to a friend?", "Jak pravděpodobně byste Zahrádku doporučili známým?", "Jak prawdopodobne jest, że polecą Państwo Zahrádkę znajomym?")},
             {"id": "delivery", "type": "pair", "area": "delivery-speed",
              "text": t("Delivery speed", "Rychlost doručení", "Szybkość dostawy")},
             {"id": "comment", "type": "text",
@@ -32,12 +32,12 @@ fn nps_after_delivery() -> Value {
 
 fn csat_after_support() -> Value {
     json!({
-        "title": t("How did we help?", "Jak jsme vám pomohli?", "Jak Ci pomogliśmy?"),
+        "title": t("How did we help?", "Jak jsme vám pomohli?", "Jak Państwu pomogliśmy?"),
         "trigger": "support-call",
         "questions": [
             {"id": "csat", "type": "csat", "required": true,
-             "text": t("How satisfied are you with our help?", "Jak jste spokojeni s naší pomocí?", "Jak jesteś zadowolony z naszej pomocy?")},
-            {"id": "comment", "type": "text", "text": t("Anything to add?", "Chcete něco dodat?", "Chcesz coś dodać?")}
+             "text": t("How satisfied are you with our help?", "Jak jste spokojeni s naší pomocí?", "Jak oceniają Państwo naszą pomoc?")},
+            {"id": "comment", "type": "text", "text": t("Anything to add?", "Chcete něco dodat?", "Czy chcieliby Państwo coś dodać?")}
         ]
     })
 }
@@ -53,9 +53,9 @@ fn chi_survey(study: &chi::ChiStudy) -> Value {
         "dimensions": ["category", "brand"],
         "questions": [
             {"id": "areas", "type": "matrix", "areas": areas,
-             "text": t("How satisfied are you with the brand in each area? (0–10)", "Jak jste se značkou spokojeni v jednotlivých oblastech? (0–10)", "Jak oceniasz markę w poszczególnych obszarach? (0–10)")},
+             "text": t("How satisfied are you with the brand in each area? (0–10)", "Jak jste se značkou spokojeni v jednotlivých oblastech? (0–10)", "Jak oceniają Państwo markę w poszczególnych obszarach? (0–10)")},
             {"id": "recommend", "type": "nps", "required": true,
-             "text": t("How likely are you to recommend the brand?", "Jak pravděpodobně byste značku doporučili?", "Jak prawdopodobne jest, że polecisz tę markę?")}
+             "text": t("How likely are you to recommend the brand?", "Jak pravděpodobně byste značku doporučili?", "Jak prawdopodobne jest, że polecą Państwo tę markę?")}
         ]
     })
 }

@@ -6,7 +6,7 @@ use crate::anyhow_lite::{msg, Result};
 use crate::Common;
 use clap::Args;
 use serde_json::{json, Map, Value};
-use touchpoint_analytics::plan::{self, GroupResult, Plan};
+use touchpoint_analytics::plan::{GroupResult, Plan};
 use touchpoint_analytics::select::Breakdown;
 
 /// `touchpoint report`
@@ -62,6 +62,9 @@ pub struct ReportArgs {
     /// Listening, text: see --a.
     #[arg(long)]
     pub b: Option<String>,
+    /// "Now" for churn and exits (2026-11-01 or 2026-11-01T12:00:00Z); default: the wall clock.
+    #[arg(long)]
+    pub now: Option<String>,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -85,7 +88,7 @@ pub fn duration_s(s: &str) -> Result<i64> {
         .map_err(|_| msg(format!("{s:?} is not a duration; write 7d, 24h, 30m or 3600")))
 }
 
-fn query_of(a: &ReportArgs, now_s: i64) -> Result<Value> {
+fn query_of(a: &ReportArgs) -> Result<Value> {
     let mut q = Map::new();
     if !a.steps.is_empty() {
         q.insert("steps".into(), json!(a.steps));
@@ -108,8 +111,10 @@ fn query_of(a: &ReportArgs, now_s: i64) -> Result<Value> {
     if let Some(b) = &a.by {
         q.insert("by".into(), json!(b));
     }
-    if matches!(a.kind.as_str(), "journey-map" | "churn") {
-        q.insert("now_s".into(), json!(now_s));
+    if let Some(now) = &a.now {
+        let ms = touchpoint_core::event::parse_time_str(now)
+            .map_err(|e| msg(format!("--now {now:?}: {e}; write 2026-11-01 or 2026-11-01T12:00:00Z")))?;
+        q.insert("now_s".into(), json!(ms.div_euclid(1000)));
     }
     if let Some(text) = &a.query {
         let extra: Value = serde_json::from_str(text).map_err(|e| msg(format!("--query is not valid JSON: {e}")))?;
@@ -181,15 +186,7 @@ pub async fn run(a: ReportArgs) -> Result<()> {
     let journeys =
         touchpoint_server::journeys::Journeys::open(store.clone(), Some(config.data_dir.join("journeys"))).await?;
     let snap = journeys.index.snapshot(project.id).ok_or_else(|| msg("this project has no journeys yet"))?;
-    let (set, dict) = (snap.set.clone(), snap.dict.clone());
     let loaded = started.elapsed();
-    // "Now" for churn and exits: the end of the data, so a demo generated in the past reads well.
-    let now_s = set
-        .times
-        .iter()
-        .max()
-        .map(|&t| set.epoch_s + t as i64 + 1)
-        .unwrap_or_else(|| touchpoint_store::now_ms() / 1000);
     let filter = match &a.filter {
         Some(f) => serde_json::from_str(f).map_err(|e| msg(format!("--filter: {e}")))?,
         None => Default::default(),
@@ -198,38 +195,46 @@ pub async fn run(a: ReportArgs) -> Result<()> {
         filter,
         breakdown: a.breakdown.as_deref().map(breakdown_of).transpose()?,
         max_groups: 10,
-        query: query_of(&a, now_s)?,
+        query: query_of(&a)?,
     };
-    let mut plan = plan;
-    touchpoint_server::tz::localize(&a.kind, &mut plan.query, &project.timezone, || {
-        touchpoint_server::tz::span_of(&set)
-    });
-    let traits = touchpoint_server::analytics::traits_for(&*store, project.id, &plan).await?;
     let t = std::time::Instant::now();
-    let mut groups = plan::execute(&a.kind, &set, &dict, &plan, &traits).map_err(|e| msg(e.0))?;
-    if a.kind == "journey-map" {
-        let by_tp = touchpoint_server::listening::satisfaction_by_touchpoint(&*store, project.id).await?;
-        for g in &mut groups {
-            touchpoint_server::listening::fill_journey_map(&mut g.report, &by_tp);
-        }
-    }
+    let wall_now_s = touchpoint_store::now_ms().div_euclid(1000);
+    let r = touchpoint_server::analytics::run_plan(&*store, &project, snap, &a.kind, plan, wall_now_s).await?;
     let took = t.elapsed();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"kind": a.kind, "groups": groups}))?);
+        let out = json!({"kind": a.kind, "clock": r.clock, "groups": r.groups});
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         eprintln!(
             "{}: {} customers, {} events (loaded in {:.2} s, analysed in {:.1} ms)",
             project.name,
-            set.customer_count(),
-            set.event_count(),
+            r.customers,
+            r.events,
             loaded.as_secs_f64(),
             took.as_secs_f64() * 1000.0
         );
-        for g in &groups {
+        println!("{}", clock_line(&r.clock));
+        for g in &r.groups {
             print_group(&a.kind, g);
         }
     }
     Ok(())
+}
+
+/// The clock and time range of a report, in words.
+fn clock_line(c: &touchpoint_server::analytics::ClockInfo) -> String {
+    let day = |iso: &Option<String>| iso.as_deref().map(|s| s.get(..10).unwrap_or(s).to_string());
+    let now = c.now.get(..16).unwrap_or(&c.now).replace('T', " ");
+    let from = match c.now_from.as_str() {
+        "query" => "as asked",
+        _ => "the current time",
+    };
+    match (day(&c.events_from), day(&c.events_to)) {
+        (Some(a), Some(b)) => {
+            format!("As of {now} UTC ({from}); events from {a} to {b}; days counted in {}.", c.timezone)
+        }
+        _ => format!("As of {now} UTC ({from}); no events yet; days counted in {}.", c.timezone),
+    }
 }
 
 fn print_group(kind: &str, g: &GroupResult) {

@@ -240,3 +240,89 @@ fn a_project_time_zone_is_checked_and_shown() {
         (Some("Europe/Prague"), Some(60))
     );
 }
+
+#[test]
+fn a_running_demo_is_never_wiped_by_a_second_one() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("demo");
+    ok_json(&dir, &["demo", "--events", "3000", "--no-serve", "--json"]);
+    // A demo serving that directory holds its lock.
+    let mut serving = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .env_remove("TOUCHPOINT_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(serving.stdout.take().unwrap()), &mut line).unwrap();
+    assert!(line.starts_with("listening on"), "{line}");
+    let before = std::fs::metadata(dir.join("touchpoint.db")).unwrap().len();
+    let o = run(&dir, &["demo", "--events", "3000", "--no-serve"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("in use by a running touchpoint"), "{err}");
+    assert!(dir.join("demo-keys.json").exists() && dir.join("touchpoint.db").exists(), "nothing was deleted");
+    assert!(std::fs::metadata(dir.join("touchpoint.db")).unwrap().len() >= before);
+    serving.kill().unwrap();
+    serving.wait().unwrap();
+    // Once it has stopped, a new demo may replace it.
+    ok_json(&dir, &["demo", "--events", "3000", "--no-serve", "--json"]);
+}
+
+#[test]
+fn a_mistyped_data_directory_is_named_and_not_created() {
+    let root = tempfile::tempdir().unwrap();
+    let real = root.path().join("touchpoint-data");
+    ok_json(&real, &["project", "create", "shop", "--json"]);
+    let typo = root.path().join("touchpoint-dta");
+    let commands: [&[&str]; 5] = [
+        &["project", "list"],
+        &["key", "list", "--project", "shop"],
+        &["report", "funnel", "--project", "shop", "--steps", "cart"],
+        &["export", "--project", "shop"],
+        &["import", "/dev/null", "--project", "shop"],
+    ];
+    for args in commands {
+        let o = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&typo)
+            .current_dir(root.path())
+            .env_remove("TOUCHPOINT_CONFIG")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(err.contains("no Touchpoint data in") && err.contains("touchpoint-dta"), "{args:?}: {err}");
+        assert!(err.contains("data directories here: touchpoint-data"), "{args:?}: {err}");
+        assert!(!typo.exists(), "{args:?} created {}", typo.display());
+    }
+}
+
+#[test]
+fn commands_are_quiet_unless_asked() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("demo");
+    let o = run(&dir, &["demo", "--events", "3000", "--no-serve", "--json"]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("INFO") && !err.contains('\u{1b}'), "no log lines, no colour codes: {err}");
+    let o = run(&dir, &["report", "churn", "--project", "1"]);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("INFO") && !out.contains('\u{1b}') && !err.contains('\u{1b}'), "{err}");
+    assert!(out.contains("As of ") && out.contains("(the current time)"), "the report says its clock: {out}");
+    for asked in [vec!["-v"], vec![]] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_touchpoint"));
+        c.args(["report", "churn", "--project", "1", "--data-dir"]).arg(&dir).args(&asked);
+        if asked.is_empty() {
+            c.env("RUST_LOG", "touchpoint=info");
+        }
+        let o = c.env_remove("TOUCHPOINT_CONFIG").output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("INFO"), "{asked:?} asks for log lines: {err}");
+        assert!(!err.contains('\u{1b}'), "no colour codes off a terminal: {err}");
+    }
+}

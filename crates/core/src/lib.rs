@@ -12,6 +12,7 @@ pub mod event;
 pub mod i18n;
 pub mod identity;
 pub mod keys;
+pub mod suggest;
 
 pub use catalog::{Catalog, Channel, Classifier, Condition, Field, Memo, Op, Rule, Stage, Touchpoint, TouchpointKind};
 pub use event::{Event, EventError, EventFlags, EventType, Limits};

@@ -572,29 +572,29 @@ fn msg(m: Msg, lang: Lang) -> String {
             "odpovězte prosím na tuto otázku",
             "prosimy odpowiedzieć na to pytanie",
         ),
-        Msg::NotANumber => Localized::new("choose a number", "vyberte číslo", "wybierz liczbę"),
+        Msg::NotANumber => Localized::new("choose a number", "vyberte číslo", "prosimy wybrać liczbę"),
         Msg::OutOfRange => {
             Localized::new("the number is outside the scale", "číslo je mimo stupnici", "liczba jest poza skalą")
         }
         Msg::UnknownOption => {
             Localized::new("this option is not offered", "tato možnost v nabídce není", "tej opcji nie ma do wyboru")
         }
-        Msg::OneOption => Localized::new("choose one option", "vyberte jednu možnost", "wybierz jedną opcję"),
+        Msg::OneOption => Localized::new("choose one option", "vyberte jednu možnost", "prosimy wybrać jedną opcję"),
         Msg::TooLong => Localized::new(
             "the text is too long (at most 5000 characters)",
             "text je příliš dlouhý (nejvýše 5000 znaků)",
             "tekst jest za długi (najwyżej 5000 znaków)",
         ),
-        Msg::NotText => Localized::new("write a text", "napište text", "wpisz tekst"),
+        Msg::NotText => Localized::new("write a text", "napište text", "prosimy wpisać tekst"),
         Msg::BadPair => Localized::new(
             "give both what you expected and what you got (0–10)",
             "vyplňte, co jste čekali i co jste dostali (0–10)",
-            "podaj, czego oczekiwałeś i co otrzymałeś (0–10)",
+            "prosimy podać, czego Państwo oczekiwali i co Państwo otrzymali (0–10)",
         ),
         Msg::BadMatrix => Localized::new(
             "rate each area with a number 0–10",
             "ohodnoťte každou oblast číslem 0–10",
-            "oceń każdy obszar liczbą 0–10",
+            "prosimy ocenić każdy obszar liczbą 0–10",
         ),
     };
     l.get(lang).to_string()
@@ -693,7 +693,7 @@ pub fn nps_template(trigger: Option<&str>) -> SurveyDef {
         thank_you: t(
             "Thank you! Your answer helps us do better.",
             "Děkujeme! Vaše odpověď nám pomůže zlepšit se.",
-            "Dziękujemy! Twoja odpowiedź pomoże nam działać lepiej.",
+            "Dziękujemy! Państwa odpowiedź pomoże nam działać lepiej.",
         ),
         default_locale: "en".into(),
         questions: vec![
@@ -703,13 +703,10 @@ pub fn nps_template(trigger: Option<&str>) -> SurveyDef {
                 text: t(
                     "How likely are you to recommend us to a friend or colleague?",
                     "Jak pravděpodobně byste nás doporučili příteli nebo kolegovi?",
-                    "Jak prawdopodobne jest, że polecisz nas znajomemu lub współpracownikowi?",
+                    "Jak prawdopodobne jest, że polecą nas Państwo znajomemu lub współpracownikowi?",
                 ),
-                help: t(
-                    "0 = not at all likely, 10 = extremely likely",
-                    "0 = vůbec ne, 10 = určitě ano",
-                    "0 = wcale, 10 = zdecydowanie tak",
-                ),
+                // The page labels the scale's ends itself.
+                help: Texts::new(),
                 required: true,
                 area: None,
                 show_if: None,
@@ -726,7 +723,7 @@ pub fn nps_template(trigger: Option<&str>) -> SurveyDef {
             Question {
                 id: "best".into(),
                 kind: QuestionKind::Text { multiline: true },
-                text: t("What did you like most?", "Co se vám líbilo nejvíc?", "Co podobało Ci się najbardziej?"),
+                text: t("What did you like most?", "Co se vám líbilo nejvíc?", "Co najbardziej się Państwu podobało?"),
                 help: Texts::new(),
                 required: false,
                 area: None,

@@ -1,17 +1,25 @@
-//! `POST /api/analytics/{kind}`: run an analysis plan (filter, breakdown, query) on the
-//! live journey index's current snapshot. The kernels run on a blocking thread, in
-//! parallel over customers; ingest goes on meanwhile.
+//! Journey analyses, once for every front end: [`run_plan`] runs an analysis plan
+//! (filter, breakdown, query) on a journey snapshot with the project's time zone and a
+//! clock, and says which clock and time range it used; `POST /api/analytics/{kind}` and
+//! `touchpoint report` only translate. The kernels run on a blocking thread, in parallel
+//! over customers; ingest goes on meanwhile.
+//!
+//! **The clock.** "Now" (what churn and exits are counted against) is the wall clock
+//! unless the query names it (`now_s`). It is never taken from the data: one test event
+//! dated in the future must not change every churn figure.
 
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use serde::Serialize;
 use std::collections::HashMap;
+use touchpoint_analytics::index::Snapshot;
 use touchpoint_analytics::plan::{self, GroupResult, Plan};
 use touchpoint_analytics::select::{Breakdown, Traits};
+use touchpoint_core::event::format_time;
 use touchpoint_store::Store;
 
 /// What the snapshot an answer was computed on held.
@@ -25,6 +33,85 @@ pub struct SnapshotInfo {
     pub age_ms: i64,
 }
 
+/// The clock and the time range an answer used.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ClockInfo {
+    /// "Now" (ISO 8601, UTC): only events at or before it count; churn is silence up to it.
+    pub now: String,
+    /// Where "now" came from: `wall_clock`, or `query` (the query's `now_s`).
+    pub now_from: String,
+    /// The project's time zone, in which days, weeks and months are counted.
+    pub timezone: String,
+    /// The first event the data holds (ISO 8601, UTC); none without events.
+    pub events_from: Option<String>,
+    /// The last event the data holds (ISO 8601, UTC); none without events.
+    pub events_to: Option<String>,
+}
+
+/// The analyses that count against "now" and get it as `now_s` when the query has none.
+const NOW_KINDS: [&str; 2] = ["journey-map", "churn"];
+
+/// An analysis run: its groups, the data it saw and the clock it used.
+pub struct Analysis {
+    /// One result per breakdown group.
+    pub groups: Vec<GroupResult>,
+    /// Customers in the snapshot.
+    pub customers: usize,
+    /// Touchpoint events in the snapshot.
+    pub events: usize,
+    /// The clock and time range.
+    pub clock: ClockInfo,
+}
+
+/// Run `kind` with `plan` on a snapshot of `project`'s journeys, as of `wall_now_s` unless
+/// the query names its own `now_s`: the project's time zone for retention, the traits the
+/// filter and breakdown need, survey satisfaction on the journey map.
+pub async fn run_plan(
+    store: &dyn Store,
+    project: &touchpoint_store::Project,
+    snap: Snapshot,
+    kind: &str,
+    mut plan: Plan,
+    wall_now_s: i64,
+) -> Result<Analysis, ApiError> {
+    let traits = traits_for(store, project.id, &plan).await?;
+    if plan.query.is_null() {
+        plan.query = serde_json::json!({});
+    }
+    let named = plan.query.get("now_s").and_then(serde_json::Value::as_i64);
+    let (now_s, now_from) = match named {
+        Some(n) => (n, "query"),
+        None => (wall_now_s, "wall_clock"),
+    };
+    if let (true, Some(q)) = (NOW_KINDS.contains(&kind), plan.query.as_object_mut()) {
+        q.entry("now_s").or_insert(now_s.into());
+    }
+    let span = crate::tz::span_of(&snap.set);
+    let clock = ClockInfo {
+        now: format_time(now_s * 1000),
+        now_from: now_from.into(),
+        timezone: project.timezone.clone(),
+        events_from: span.map(|(from, _)| format_time(from * 1000)),
+        events_to: snap.set.times.iter().max().map(|&t| format_time((snap.set.epoch_s + i64::from(t)) * 1000)),
+    };
+    let (kind2, timezone) = (kind.to_string(), project.timezone.clone());
+    let (groups, customers, events) = tokio::task::spawn_blocking(move || {
+        crate::tz::localize(&kind2, &mut plan.query, &timezone, || span);
+        let r = plan::execute(&kind2, &snap.set, &snap.dict, &plan, &traits);
+        (r, snap.set.customer_count(), snap.set.event_count())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("analysis task: {e}")))?;
+    let mut groups = groups.map_err(|e| ApiError::invalid("invalid_query", Some("query".into()), e.0))?;
+    if kind == "journey-map" {
+        let by_tp = crate::listening::satisfaction_by_touchpoint(store, project.id).await?;
+        for g in &mut groups {
+            crate::listening::fill_journey_map(&mut g.report, &by_tp);
+        }
+    }
+    Ok(Analysis { groups, customers, events, clock })
+}
+
 /// An analysis' answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AnalysisResponse {
@@ -34,6 +121,8 @@ pub struct AnalysisResponse {
     pub took_ms: f64,
     /// The data it saw.
     pub snapshot: SnapshotInfo,
+    /// The clock and time range it used.
+    pub clock: ClockInfo,
     /// One result per breakdown group.
     #[schema(value_type = [Object])]
     pub groups: Vec<GroupResult>,
@@ -54,7 +143,7 @@ pub async fn traits_for(store: &dyn Store, project: i64, plan: &Plan) -> Result<
 }
 
 /// `POST /api/analytics/{kind}`
-#[utoipa::path(post, path = "/api/analytics/{kind}", tag = "analytics",
+#[utoipa::path(post, path = "/api/analytics/{kind}", tag = "analytics", operation_id = "analyze_journeys",
     params(("kind" = String, Path, description = "journey-map, funnel, transitions, sankey, retention, churn or attribution")),
     request_body(content = Object, description = "A plan: `{\"filter\": {…}, \"breakdown\": {\"by\": \"first_touch_channel\"}, \"query\": {…}}`"),
     responses((status = 200, body = AnalysisResponse), (status = 400, description = "Unknown analysis or invalid query, with the reason")),
@@ -62,37 +151,24 @@ pub async fn traits_for(store: &dyn Store, project: i64, plan: &Plan) -> Result<
 pub async fn analyze(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(kind): Path<String>,
+    ApiPath(kind): ApiPath<String>,
     ApiJson(plan): ApiJson<Plan>,
 ) -> Result<Json<AnalysisResponse>, ApiError> {
     let key = s.secret_key(&headers).await?;
-    let traits = traits_for(&*s.store, key.project_id, &plan).await?;
+    let project =
+        s.store.project(key.project_id).await?.ok_or_else(|| ApiError::NotFound("project not found".into()))?;
     let Some(snap) = s.journeys.index.snapshot(key.project_id) else {
         return Err(ApiError::NotFound("this project has no journey index yet".into()));
     };
-    let age_ms = touchpoint_store::now_ms() - snap.made_ms;
-    let kind2 = kind.clone();
+    let now_ms = touchpoint_store::now_ms();
+    let age_ms = now_ms - snap.made_ms;
     let started = std::time::Instant::now();
-    let timezone = s.store.project(key.project_id).await?.map(|p| p.timezone).unwrap_or_else(|| "UTC".into());
-    let mut plan = plan;
-    let (groups, customers, events) = tokio::task::spawn_blocking(move || {
-        crate::tz::localize(&kind2, &mut plan.query, &timezone, || crate::tz::span_of(&snap.set));
-        let r = plan::execute(&kind2, &snap.set, &snap.dict, &plan, &traits);
-        (r, snap.set.customer_count(), snap.set.event_count())
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("analysis task: {e}")))?;
-    let mut groups = groups.map_err(|e| ApiError::invalid("invalid_query", Some("query".into()), e.0))?;
-    if kind == "journey-map" {
-        let by_tp = crate::listening::satisfaction_by_touchpoint(&*s.store, key.project_id).await?;
-        for g in &mut groups {
-            crate::listening::fill_journey_map(&mut g.report, &by_tp);
-        }
-    }
+    let a = run_plan(&*s.store, &project, snap, &kind, plan, now_ms.div_euclid(1000)).await?;
     Ok(Json(AnalysisResponse {
         kind,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
-        snapshot: SnapshotInfo { customers, events, age_ms },
-        groups,
+        snapshot: SnapshotInfo { customers: a.customers, events: a.events, age_ms },
+        clock: a.clock,
+        groups: a.groups,
     }))
 }

@@ -388,7 +388,7 @@ async fn capture(
 pub async fn sdk_settings(
     State(s): State<AppState>,
     headers: HeaderMap,
-    axum::extract::Path(write_key): axum::extract::Path<String>,
+    crate::extract::ApiPath(write_key): crate::extract::ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     s.write_key(Some(&write_key)).await?;
     let base = crate::surveys::base_url(&s, &headers);
@@ -421,6 +421,7 @@ pub async fn sdk_settings(
 
 /// The query of `GET /sourceConfig`.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SourceConfigQuery {
     /// The write key (RudderStack's SDK also sends it as the Basic auth user name).
     #[serde(rename = "writeKey")]

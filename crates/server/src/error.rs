@@ -74,18 +74,28 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct Body<'a> {
+    /// Always false.
     success: bool,
+    /// What went wrong.
     error: ErrorBody<'a>,
+    /// Rejected items of a batch (kept as failed events).
     #[serde(skip_serializing_if = "<[ItemError]>::is_empty")]
     failed: &'a [ItemError],
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// What went wrong, for a program (`code`) and for a person (`message`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorDetail)]
+pub struct ErrorBody<'a> {
+    /// Stable code: `invalid_json`, `invalid_event`, `missing_key`, `not_found` ….
     code: &'a str,
+    /// What is wrong, in words.
     message: String,
+    /// The field that is wrong, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
 }

@@ -1,9 +1,12 @@
-//! Extractors that turn axum's own rejections (bad JSON body, bad query string) into
+//! Extractors that turn axum's own rejections (bad JSON body, query string or path) into
 //! [`ApiError`]s, so every 4xx has the same JSON shape and says what is wrong.
 
 use crate::error::ApiError;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, RawPathParams, Request};
 use axum::http::request::Parts;
+use axum::http::Uri;
 use serde::de::DeserializeOwned;
 
 /// A JSON body, whatever the Content-Type says (`curl -d` sends a form type).
@@ -22,15 +25,75 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// A query string.
+/// A query string. A parameter with an empty value (`?cursor=`) counts as not given, as
+/// an HTML form sends an empty field.
 pub struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match Query::<T>::from_request_parts(parts, state).await {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let given = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form_urlencoded::parse(query.as_bytes()).filter(|(_, v)| !v.is_empty()))
+            .finish();
+        let uri: Uri = format!("/?{given}")
+            .parse()
+            .map_err(|e| ApiError::invalid("invalid_query", None, format!("the query string is not valid: {e}")))?;
+        match Query::<T>::try_from_uri(&uri) {
             Ok(Query(v)) => Ok(ApiQuery(v)),
             Err(e) => Err(ApiError::invalid("invalid_query", None, e.body_text())),
         }
     }
+}
+
+/// The parameters in a route's path (`/api/rules/{id}`). One that does not parse (an id
+/// past the 64-bit range, a text that is not UTF-8) is a JSON 400 naming the parameter,
+/// like every other bad request.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let rejection = match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => return Ok(ApiPath(v)),
+            Err(e) => e,
+        };
+        // A single value's error does not say which parameter it was; the route does.
+        let names: Vec<String> = match RawPathParams::from_request_parts(parts, state).await {
+            Ok(raw) => raw.iter().map(|(k, _)| k.to_string()).collect(),
+            Err(_) => vec![],
+        };
+        let only = match names.as_slice() {
+            [one] => one.clone(),
+            _ => "path".to_string(),
+        };
+        let (field, message) = match &rejection {
+            PathRejection::FailedToDeserializePathParams(e) => match e.kind() {
+                ErrorKind::ParseErrorAtKey { key, value, expected_type } => {
+                    (key.clone(), not_a(key, value, expected_type))
+                }
+                ErrorKind::ParseError { value, expected_type } => (only.clone(), not_a(&only, value, expected_type)),
+                ErrorKind::InvalidUtf8InPathParam { key } => {
+                    (key.clone(), format!("{key}: is not valid UTF-8 once percent-decoded"))
+                }
+                ErrorKind::DeserializeError { key, value, message } => {
+                    (key.clone(), format!("{key}: {value:?} is not valid: {message}"))
+                }
+                other => (only.clone(), format!("{only}: {other}")),
+            },
+            other => (only.clone(), format!("{only}: {}", other.body_text())),
+        };
+        Err(ApiError::invalid("invalid_path", Some(field), message))
+    }
+}
+
+/// `id: "x" is not a whole number …`, for a path value that does not parse as `ty`.
+fn not_a(key: &str, value: &str, ty: &str) -> String {
+    let what = match ty {
+        "i64" => "a whole number from -9223372036854775808 to 9223372036854775807".to_string(),
+        "i32" => "a whole number from -2147483648 to 2147483647".to_string(),
+        "u64" | "usize" => "a whole number from 0 to 18446744073709551615".to_string(),
+        other => format!("a valid {other}"),
+    };
+    format!("{key}: {value:?} is not {what}")
 }

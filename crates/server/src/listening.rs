@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use touchpoint_store::listen::SurveyRow;
 use touchpoint_store::Store;
 
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath};
 use crate::AppState;
 
 /// What every listening analysis takes.
@@ -454,11 +454,11 @@ pub struct ListenResponse {
 /// `POST /api/listening/{kind}`: NPS, CSAT, CES, rating means (with intervals, segments
 /// tested against the rest, trends), key drivers, expectation gaps, open-text terms,
 /// benchmarks, satisfaction per touchpoint.
-#[utoipa::path(post, path = "/api/listening/{kind}", tag = "listening", params(("kind" = String, Path, description = "nps, csat, ces, rating, drivers, gaps, text, benchmark or touchpoints")), request_body = ListenQuery, responses((status = 200, body = ListenResponse), (status = 400, description = "Bad query, with the field")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/listening/{kind}", tag = "listening", operation_id = "analyze_listening", params(("kind" = String, Path, description = "nps, csat, ces, rating, drivers, gaps, text, benchmark or touchpoints")), request_body = ListenQuery, responses((status = 200, body = ListenResponse), (status = 400, description = "Bad query, with the field")), security(("bearer" = [])))]
 pub async fn analyze(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(kind): Path<String>,
+    ApiPath(kind): ApiPath<String>,
     ApiJson(q): ApiJson<ListenQuery>,
 ) -> Result<Json<ListenResponse>, ApiError> {
     let key = s.secret_key(&headers).await?;

@@ -14,6 +14,69 @@ impl Modify for Security {
     }
 }
 
+/// The answers every route can give that its own annotation need not repeat, added in one
+/// place so the document cannot forget them: 401 and 403 on every route that takes a key
+/// (the key is checked first), 400 on every route with parameters or a body (each is parsed
+/// into a type at the edge), 404 on every route with a path parameter, and the one error
+/// body (`Error`) on every error answer.
+struct CommonAnswers;
+
+impl Modify for CommonAnswers {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{path::ParameterIn, ContentBuilder, Ref, ResponseBuilder};
+        let error = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Error"))).build())
+                .build()
+        };
+        for item in api.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.head,
+                &mut item.options,
+                &mut item.trace,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let keyed = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let params = op.parameters.as_deref().unwrap_or_default();
+                let in_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
+                let parsed = !params.is_empty() || op.request_body.is_some();
+                let answers = &mut op.responses.responses;
+                let mut add = |code: &str, what: &str| {
+                    answers.entry(code.to_string()).or_insert_with(|| error(what).into());
+                };
+                if keyed {
+                    add("401", "No key, or an unknown one");
+                    add("403", "A key of the wrong kind for this route");
+                }
+                if parsed {
+                    add("400", "A parameter or the body is not valid; `field` says which");
+                }
+                if in_path {
+                    add("404", "Nothing by that name or id");
+                }
+                for (code, answer) in answers.iter_mut() {
+                    if let utoipa::openapi::RefOr::T(r) = answer {
+                        if code.starts_with(['4', '5']) && r.content.is_empty() {
+                            r.content.insert(
+                                "application/json".into(),
+                                ContentBuilder::new().schema(Some(Ref::from_schema_name("Error"))).build(),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
@@ -21,7 +84,7 @@ impl Modify for Security {
     paths(
         crate::capture::track, crate::capture::page, crate::capture::screen, crate::capture::identify,
         crate::capture::group, crate::capture::alias, crate::capture::batch, crate::capture::sdk_settings, crate::capture::source_config,
-        crate::read::project, crate::read::put_project, crate::read::touchpoints, crate::read::put_touchpoint,
+        crate::read::project, crate::read::put_project, crate::read::touchpoints, crate::read::put_touchpoint, crate::read::post_touchpoint,
         crate::read::rules, crate::read::add_rule, crate::read::put_rule, crate::read::delete_rule,
         crate::read::customers, crate::read::lookup, crate::read::customer, crate::read::timeline,
         crate::read::failed_events, crate::read::clear_failed_events, crate::read::conflicts, crate::read::volume, crate::analytics::analyze,
@@ -30,7 +93,8 @@ impl Modify for Security {
         crate::surveys::export, crate::listening::analyze, crate::listening::post_benchmarks,
         crate::healthz, crate::readyz, crate::metrics::metrics, openapi_json,
     ),
-    modifiers(&Security)
+    components(schemas(crate::error::Body, crate::error::ErrorBody, crate::error::ItemError)),
+    modifiers(&Security, &CommonAnswers)
 )]
 pub struct ApiDoc;
 

@@ -1,13 +1,19 @@
 //! Survey pages for customers, served by the same binary: plain HTML forms that work
 //! without JavaScript, one page per step of the survey's branching, in the respondent's
-//! language (invitation, `?lang=`, `Accept-Language`, the survey's default).
+//! language (invitation, `?lang=`, `Accept-Language`, the project's default language, the
+//! survey's default), under the project's brand (name, logo, colour, privacy link).
 //!
 //! Two ways in: a signed invitation link `/s/{token}` (single use, bound to a customer, a
 //! survey and a touchpoint) and an open link `/o/{public_id}` (one response per browser,
 //! rate-limited per client address). Answers are saved after every page, so a respondent
 //! who leaves comes back to where they were. Every form carries a CSRF token bound to the
 //! browser's session cookie. Texts from survey authors and answers are HTML-escaped by the
-//! template engine; pages send a CSP that allows no script at all.
+//! template engine; pages send a CSP that allows no script at all, and images only from
+//! the origin of the brand's logo.
+//!
+//! Scales stay one row on a 360 px phone, with their ends labelled; the progress bar counts
+//! the steps answered, so it is empty before the first answer. The brand's settings are
+//! checked here too ([`BrandChange`]), for `PUT /api/project` and the CLI.
 //!
 //! `/widget.js` is the small embeddable widget: a button that opens the open link in a
 //! frame on the customer's website.
@@ -28,6 +34,7 @@ use touchpoint_core::Lang;
 use touchpoint_listen::invite::{self, LinkError};
 use touchpoint_listen::survey::{text_for, Answers, QuestionKind, SurveyDef};
 use touchpoint_store::listen::{NewResponse, ResponseKey, SaveOutcome, SurveyRow, SurveyStatus};
+use touchpoint_store::{Brand, Project};
 
 use crate::surveys::{definition, journey_event, submit_events, verify_link};
 use crate::AppState;
@@ -67,13 +74,12 @@ fn ui(lang: Lang, key: &str) -> &'static str {
     let t: [&str; 3] = match key {
         "next" => ["Next", "Další", "Dalej"],
         "submit" => ["Send", "Odeslat", "Wyślij"],
-        "progress" => ["Progress", "Průběh", "Postęp"],
         "required" => ["required", "povinné", "wymagane"],
-        "fix" => ["Please check these questions:", "Zkontrolujte prosím tyto otázky:", "Sprawdź proszę te pytania:"],
+        "fix" => ["Please check these questions:", "Zkontrolujte prosím tyto otázky:", "Prosimy sprawdzić te pytania:"],
+        "privacy" => ["Privacy policy", "Zásady ochrany osobních údajů", "Polityka prywatności"],
+        "logo" => ["Logo", "Logo", "Logo"],
         "thanks_h" => ["Thank you!", "Děkujeme!", "Dziękujemy!"],
-        "thanks" => {
-            ["Your answers have been saved.", "Vaše odpovědi jsme uložili.", "Twoje odpowiedzi zostały zapisane."]
-        }
+        "thanks" => ["Your answers have been saved.", "Vaše odpovědi jsme uložili.", "Odpowiedzi zostały zapisane."],
         "done_h" => ["Already answered", "Už vyplněno", "Już wypełniono"],
         "done" => [
             "This survey has already been answered. Thank you!",
@@ -90,7 +96,7 @@ fn ui(lang: Lang, key: &str) -> &'static str {
         "invalid" => [
             "The link is incomplete or has been changed. Please open it again from the original message.",
             "Odkaz je neúplný nebo byl změněn. Otevřete ho prosím znovu z původní zprávy.",
-            "Link jest niepełny lub został zmieniony. Otwórz go ponownie z oryginalnej wiadomości.",
+            "Link jest niepełny lub został zmieniony. Prosimy otworzyć go ponownie z oryginalnej wiadomości.",
         ],
         "closed_h" => ["This survey is closed", "Dotazník je uzavřený", "Ankieta jest zamknięta"],
         "closed" => [
@@ -104,23 +110,23 @@ fn ui(lang: Lang, key: &str) -> &'static str {
             "Na této adrese žádný dotazník není.",
             "Pod tym adresem nie ma ankiety.",
         ],
-        "csrf_h" => ["Please try again", "Zkuste to prosím znovu", "Spróbuj ponownie"],
+        "csrf_h" => ["Please try again", "Zkuste to prosím znovu", "Prosimy spróbować ponownie"],
         "csrf" => [
             "The form had expired or cookies are blocked. Reload the page and send it again.",
             "Formulář vypršel nebo jsou zablokované cookies. Načtěte stránku znovu a odešlete ji.",
-            "Formularz wygasł lub ciasteczka są zablokowane. Odśwież stronę i wyślij ponownie.",
+            "Formularz wygasł lub pliki cookie są zablokowane. Prosimy odświeżyć stronę i wysłać go ponownie.",
         ],
         "slow_h" => ["Too many attempts", "Příliš mnoho pokusů", "Zbyt wiele prób"],
         "slow" => [
             "Please wait a minute and try again.",
             "Počkejte prosím minutu a zkuste to znovu.",
-            "Odczekaj minutę i spróbuj ponownie.",
+            "Prosimy odczekać minutę i spróbować ponownie.",
         ],
         "error_h" => ["Something went wrong", "Něco se pokazilo", "Coś poszło nie tak"],
         "error" => [
             "Your answers could not be saved right now. Please try again in a moment.",
             "Odpovědi teď nešlo uložit. Zkuste to prosím za chvíli.",
-            "Nie udało się teraz zapisać odpowiedzi. Spróbuj ponownie za chwilę.",
+            "Nie udało się teraz zapisać odpowiedzi. Prosimy spróbować ponownie za chwilę.",
         ],
         _ => ["", "", ""],
     };
@@ -131,16 +137,32 @@ fn ui(lang: Lang, key: &str) -> &'static str {
     }]
 }
 
-fn html(status: StatusCode, body: String, set_cookie: Option<String>) -> Response {
+/// How a page looks: compact inside the widget's frame, under the project's brand when
+/// the project is known.
+#[derive(Clone, Copy, Default)]
+struct Look<'a> {
+    embed: bool,
+    brand: Option<&'a Brand>,
+}
+
+/// A page's HTML response. Its CSP allows inline styles and, when the brand has a logo,
+/// images from the logo's origin: nothing else, no script.
+fn html(status: StatusCode, body: String, set_cookie: Option<String>, look: Look) -> Response {
     let mut r = (status, body).into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'"),
-    );
+    let img = look.brand.and_then(|b| b.brand_logo_url.as_deref()).and_then(https_origin);
+    let csp = match img {
+        Some(origin) => format!(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src {origin}; form-action 'self'; base-uri 'none'"
+        ),
+        None => "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'".to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if let Some(c) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         h.insert(header::SET_COOKIE, c);
@@ -148,19 +170,204 @@ fn html(status: StatusCode, body: String, set_cookie: Option<String>) -> Respons
     r
 }
 
-fn message(status: StatusCode, lang: Lang, key: &str, embed: bool) -> Response {
-    message_text(status, lang, ui(lang, &format!("{key}_h")), ui(lang, key), embed)
+fn message(status: StatusCode, lang: Lang, key: &str, look: Look) -> Response {
+    message_text(status, lang, ui(lang, &format!("{key}_h")), ui(lang, key), look)
 }
 
-fn message_text(status: StatusCode, lang: Lang, heading: &str, text: &str, embed: bool) -> Response {
+fn message_text(status: StatusCode, lang: Lang, heading: &str, text: &str, look: Look) -> Response {
+    let brand = page_brand(look, lang);
+    let title = title_with_brand(heading, look);
     let body = templates()
         .get_template("message.html")
-        .and_then(|t| t.render(context! { lang => lang_code(lang), title => heading, heading, message => text, embed }))
+        .and_then(|t| {
+            t.render(context! { lang => lang_code(lang), title, heading, message => text, embed => look.embed, brand })
+        })
         .unwrap_or_else(|e| {
             tracing::error!(error = %e, "message page did not render");
             heading.to_string()
         });
-    html(status, body, None)
+    html(status, body, None, look)
+}
+
+/// A page's `<title>`: its own, then the brand's name.
+fn title_with_brand(title: &str, look: Look) -> String {
+    match look.brand.and_then(|b| b.brand_name.as_deref()) {
+        Some(name) if !title.is_empty() => format!("{title} – {name}"),
+        Some(name) => name.to_string(),
+        None => title.to_string(),
+    }
+}
+
+/// The brand as the templates show it: the header (name, logo), the colours and the
+/// privacy link, with its text in the page's language.
+#[derive(Serialize)]
+struct PageBrand {
+    name: Option<String>,
+    logo: Option<String>,
+    logo_alt: &'static str,
+    /// The brand colour (`--accent`) and the text colour on it (`--on-accent`).
+    color: Option<String>,
+    on_color: &'static str,
+    privacy: Option<String>,
+    privacy_text: &'static str,
+}
+
+fn page_brand(look: Look, lang: Lang) -> Option<PageBrand> {
+    let b = look.brand?;
+    let color = b.brand_color.as_deref().filter(|c| parse_color(c).is_some());
+    Some(PageBrand {
+        name: b.brand_name.clone(),
+        logo: b.brand_logo_url.clone().filter(|u| https_origin(u).is_some()),
+        // Next to the name the logo says nothing more.
+        logo_alt: if b.brand_name.is_some() { "" } else { ui(lang, "logo") },
+        color: color.map(str::to_string),
+        on_color: color.map(text_on).unwrap_or("#ffffff"),
+        privacy: b.privacy_url.clone().filter(|u| https_origin(u).is_some()),
+        privacy_text: ui(lang, "privacy"),
+    })
+}
+
+/// `#rrggbb` as red, green and blue.
+fn parse_color(c: &str) -> Option<[u8; 3]> {
+    let hex = c.strip_prefix('#').filter(|h| h.len() == 6 && h.bytes().all(|b| b.is_ascii_hexdigit()))?;
+    let at = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+    Some([at(0)?, at(2)?, at(4)?])
+}
+
+/// WCAG relative luminance of a colour.
+fn luminance([r, g, b]: [u8; 3]) -> f64 {
+    let lin = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.040_45 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+}
+
+/// The text colour on a brand colour: white when it has the contrast WCAG asks of text
+/// (4.5:1), else the page's dark ink.
+fn text_on(color: &str) -> &'static str {
+    let Some(rgb) = parse_color(color) else { return "#ffffff" };
+    if 1.05 / (luminance(rgb) + 0.05) >= 4.5 {
+        "#ffffff"
+    } else {
+        "#1a1a1a"
+    }
+}
+
+/// The origin (`https://host[:port]`) of an https URL that is safe to put in a page and
+/// its CSP: a host of letters, digits, dots and hyphens, an optional port, no user
+/// name, no spaces, quotes or angle brackets anywhere.
+pub fn https_origin(url: &str) -> Option<String> {
+    if url.len() > 2000 || url.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'<>\\`".contains(c)) {
+        return None;
+    }
+    let rest = url.get(..8).filter(|p| p.eq_ignore_ascii_case("https://")).map(|_| &url[8..])?;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && host.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    if !host_ok {
+        return None;
+    }
+    let host = host.to_ascii_lowercase();
+    match port {
+        None => Some(format!("https://{host}")),
+        Some(p) => {
+            let n: u16 = p.parse().ok().filter(|_| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
+            Some(if n == 443 { format!("https://{host}") } else { format!("https://{host}:{n}") })
+        }
+    }
+}
+
+/// A change of a project's brand (`PUT /api/project`, `touchpoint project set`): a field
+/// not given is kept, an empty text removes it.
+#[derive(Debug, Default)]
+pub struct BrandChange {
+    /// The brand's name (at most 100 characters).
+    pub brand_name: Option<String>,
+    /// `#rrggbb`.
+    pub brand_color: Option<String>,
+    /// An https URL.
+    pub brand_logo_url: Option<String>,
+    /// An https URL.
+    pub privacy_url: Option<String>,
+    /// `en`, `cs` or `pl`.
+    pub default_lang: Option<String>,
+}
+
+impl BrandChange {
+    /// The brand after this change, or the field that is wrong and why.
+    pub fn apply(self, brand: &Brand) -> Result<Brand, (&'static str, String)> {
+        fn set(
+            field: &'static str,
+            now: &Option<String>,
+            given: Option<String>,
+            check: impl Fn(&str) -> Result<String, String>,
+        ) -> Result<Option<String>, (&'static str, String)> {
+            match given.as_deref().map(str::trim) {
+                None => Ok(now.clone()),
+                Some("") => Ok(None),
+                Some(v) => check(v).map(Some).map_err(|e| (field, format!("{field}: {e}"))),
+            }
+        }
+        let https = |v: &str| match https_origin(v) {
+            Some(_) => Ok(v.to_string()),
+            None => Err("an https URL (https://…), without spaces or quotes, at most 2000 characters".to_string()),
+        };
+        Ok(Brand {
+            brand_name: set("brand_name", &brand.brand_name, self.brand_name, |v| {
+                if v.chars().count() > 100 || v.chars().any(char::is_control) {
+                    Err("at most 100 characters, on one line".into())
+                } else {
+                    Ok(v.to_string())
+                }
+            })?,
+            brand_color: set("brand_color", &brand.brand_color, self.brand_color, |v| match parse_color(v) {
+                Some(_) => Ok(v.to_ascii_lowercase()),
+                None => Err("a colour as #rrggbb, e.g. #2e7d32".into()),
+            })?,
+            brand_logo_url: set("brand_logo_url", &brand.brand_logo_url, self.brand_logo_url, https)?,
+            privacy_url: set("privacy_url", &brand.privacy_url, self.privacy_url, https)?,
+            default_lang: set("default_lang", &brand.default_lang, self.default_lang, |v| {
+                match Lang::parse(v).filter(|_| v.len() <= 16) {
+                    Some(l) => Ok(lang_code(l).to_string()),
+                    None => Err("en, cs or pl".into()),
+                }
+            })?,
+        })
+    }
+}
+
+/// The project's default language, when it has one.
+fn project_lang(p: Option<&Project>) -> Option<Lang> {
+    p.and_then(|p| p.brand.default_lang.as_deref()).and_then(Lang::parse)
+}
+
+/// The language of a page shown before a survey's texts are known: `?lang=`,
+/// `Accept-Language`, the project's default, English.
+fn fallback_lang(query: Option<&str>, headers: &HeaderMap, project: Option<&Project>) -> Lang {
+    query
+        .and_then(Lang::parse)
+        .or_else(|| accept_languages(headers).iter().find_map(|l| Lang::parse(l)))
+        .or_else(|| project_lang(project))
+        .unwrap_or(Lang::En)
+}
+
+fn accept_languages(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(',').filter_map(|p| p.split(';').next()).map(|s| s.trim().to_string()).collect::<Vec<_>>())
+        .unwrap_or_default()
 }
 
 fn lang_code(l: Lang) -> &'static str {
@@ -189,9 +396,15 @@ pub struct PageQuery {
     pub rest: BTreeMap<String, String>,
 }
 
-/// Choose the locale: invitation, `?lang=`, `Accept-Language`, then the survey's default;
-/// a locale counts when the survey has its title in it.
-fn pick_locale(def: &SurveyDef, invited: Option<&str>, query: Option<&str>, headers: &HeaderMap) -> String {
+/// Choose the locale: invitation, `?lang=`, `Accept-Language`, the project's default
+/// language, then the survey's default; a locale counts when the survey has its title in it.
+fn pick_locale(
+    def: &SurveyDef,
+    invited: Option<&str>,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    project: Option<&str>,
+) -> String {
     let has = |l: &str| {
         let primary = l.split(['-', '_']).next().unwrap_or(l).to_ascii_lowercase();
         if def.title.contains_key(l) {
@@ -200,15 +413,12 @@ fn pick_locale(def: &SurveyDef, invited: Option<&str>, query: Option<&str>, head
             def.title.contains_key(&primary).then_some(primary)
         }
     };
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(',').filter_map(|p| p.split(';').next()).map(|s| s.trim().to_string()).collect::<Vec<_>>())
-        .unwrap_or_default();
+    let accept = accept_languages(headers);
     invited
         .into_iter()
         .chain(query)
         .chain(accept.iter().map(String::as_str))
+        .chain(project)
         .find_map(has)
         .unwrap_or_else(|| def.default_locale.clone())
 }
@@ -263,6 +473,14 @@ struct Ctx {
     scope: String,
     /// The project's secret (signs the CSRF token), read before a page is shown.
     secret: Vec<u8>,
+    /// The project's brand.
+    brand: Brand,
+}
+
+impl Ctx {
+    fn look(&self) -> Look<'_> {
+        Look { embed: self.embed, brand: Some(&self.brand) }
+    }
 }
 
 enum Entry {
@@ -270,30 +488,59 @@ enum Entry {
     Stop(Response),
 }
 
+/// The project a survey page belongs to (its brand and language), if it can be read.
+async fn load_project(s: &AppState, id: i64) -> Option<Project> {
+    match s.store.project(id).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "project lookup failed");
+            None
+        }
+    }
+}
+
 async fn invitation_ctx(s: &AppState, token: &str, q: &PageQuery, headers: &HeaderMap) -> Entry {
-    let query_lang = q.lang.as_deref().and_then(Lang::parse);
     let embed = q.embed.is_some();
     let claims = match verify_link(&*s.store, token).await {
         Ok(c) => c,
         Err(e) => {
-            // The claims may be readable even when refused: their language, if any.
-            let lang = query_lang.or_else(|| read_lang(token)).unwrap_or(Lang::En);
+            // The claims may be readable even when refused: their language, if any, and
+            // (when only the date is wrong, so they are the project's own) their project.
+            let read = read_claims(token);
+            let project = match (&e, &read) {
+                (LinkError::Expired, Some(c)) => load_project(s, c.project).await,
+                _ => None,
+            };
+            let invited = read.as_ref().and_then(|c| c.lang.as_deref()).and_then(Lang::parse);
+            let lang = match q.lang.as_deref().and_then(Lang::parse).or(invited) {
+                Some(l) => l,
+                None => fallback_lang(None, headers, project.as_ref()),
+            };
+            let look = Look { embed, brand: project.as_ref().map(|p| &p.brand) };
             return Entry::Stop(match e {
-                LinkError::Expired => message(StatusCode::GONE, lang, "expired", embed),
-                LinkError::Malformed | LinkError::Tampered => message(StatusCode::FORBIDDEN, lang, "invalid", embed),
+                LinkError::Expired => message(StatusCode::GONE, lang, "expired", look),
+                LinkError::Malformed | LinkError::Tampered => message(StatusCode::FORBIDDEN, lang, "invalid", look),
             });
         }
     };
+    let project = load_project(s, claims.project).await;
+    let stop = |status, key| {
+        let invited = claims.lang.as_deref().and_then(Lang::parse);
+        let lang = q.lang.as_deref().and_then(Lang::parse).or(invited);
+        let lang = lang.unwrap_or_else(|| fallback_lang(None, headers, project.as_ref()));
+        Entry::Stop(message(status, lang, key, Look { embed, brand: project.as_ref().map(|p| &p.brand) }))
+    };
     let survey = match s.store.survey(claims.survey).await {
         Ok(Some(r)) if r.project_id == claims.project => r,
-        Ok(_) => return Entry::Stop(message(StatusCode::NOT_FOUND, Lang::En, "missing", embed)),
+        Ok(_) => return stop(StatusCode::NOT_FOUND, "missing"),
         Err(e) => {
             tracing::error!(error = %e, "survey lookup failed");
-            return Entry::Stop(message(StatusCode::SERVICE_UNAVAILABLE, Lang::En, "error", embed));
+            return stop(StatusCode::SERVICE_UNAVAILABLE, "error");
         }
     };
     build_ctx(
         survey,
+        project,
         ResponseKey::Invitation(claims.invitation),
         Some(claims.customer),
         None,
@@ -305,27 +552,30 @@ async fn invitation_ctx(s: &AppState, token: &str, q: &PageQuery, headers: &Head
     )
 }
 
-fn read_lang(token: &str) -> Option<Lang> {
+/// A link's claims, unverified.
+fn read_claims(token: &str) -> Option<invite::Claims> {
     let body = token.split_once('.')?.0;
     let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, body).ok()?;
-    let c: invite::Claims = serde_json::from_slice(&bytes).ok()?;
-    Lang::parse(c.lang.as_deref()?)
+    serde_json::from_slice(&bytes).ok()
 }
 
 async fn open_ctx(s: &AppState, public_id: &str, q: &PageQuery, headers: &HeaderMap) -> Entry {
     let embed = q.embed.is_some();
-    let lang = q.lang.as_deref().and_then(Lang::parse).unwrap_or(Lang::En);
+    let lang = fallback_lang(q.lang.as_deref(), headers, None);
     let survey = match s.store.survey_by_public_id(public_id).await {
         Ok(Some(r)) => r,
-        Ok(None) => return Entry::Stop(message(StatusCode::NOT_FOUND, lang, "missing", embed)),
+        Ok(None) => return Entry::Stop(message(StatusCode::NOT_FOUND, lang, "missing", Look { embed, brand: None })),
         Err(e) => {
             tracing::error!(error = %e, "survey lookup failed");
-            return Entry::Stop(message(StatusCode::SERVICE_UNAVAILABLE, lang, "error", embed));
+            let look = Look { embed, brand: None };
+            return Entry::Stop(message(StatusCode::SERVICE_UNAVAILABLE, lang, "error", look));
         }
     };
+    let project = load_project(s, survey.project_id).await;
     let aid = q.aid.clone().filter(|a| !a.is_empty() && a.len() <= 200);
     build_ctx(
         survey,
+        project,
         // The session is settled in `build_ctx` (cookie, `sid` or a new one).
         ResponseKey::Session(String::new()),
         None,
@@ -341,6 +591,7 @@ async fn open_ctx(s: &AppState, public_id: &str, q: &PageQuery, headers: &Header
 #[allow(clippy::too_many_arguments)]
 fn build_ctx(
     survey: SurveyRow,
+    project: Option<Project>,
     key: ResponseKey,
     customer: Option<String>,
     anonymous_id: Option<String>,
@@ -351,16 +602,24 @@ fn build_ctx(
     path: String,
 ) -> Entry {
     let embed = q.embed.is_some();
+    let brand = project.as_ref().map(|p| p.brand.clone()).unwrap_or_default();
+    let look = Look { embed, brand: Some(&brand) };
     let def = match definition(&survey) {
         Ok(d) => d,
-        Err(_) => return Entry::Stop(message(StatusCode::INTERNAL_SERVER_ERROR, Lang::En, "error", embed)),
+        Err(_) => {
+            let lang = invited_lang.and_then(Lang::parse);
+            let lang = lang.unwrap_or_else(|| fallback_lang(q.lang.as_deref(), headers, project.as_ref()));
+            return Entry::Stop(message(StatusCode::INTERNAL_SERVER_ERROR, lang, "error", look));
+        }
     };
-    let locale = pick_locale(&def, invited_lang, q.lang.as_deref(), headers);
-    let lang = Lang::parse(&locale).unwrap_or(Lang::En);
+    let locale = pick_locale(&def, invited_lang, q.lang.as_deref(), headers, brand.default_lang.as_deref());
+    // The page's own texts: the survey's language when they exist in it, else the
+    // project's, else English.
+    let lang = Lang::parse(&locale).or_else(|| project_lang(project.as_ref())).unwrap_or(Lang::En);
     match survey.status {
         SurveyStatus::Live => {}
-        SurveyStatus::Closed => return Entry::Stop(message(StatusCode::GONE, lang, "closed", embed)),
-        SurveyStatus::Draft => return Entry::Stop(message(StatusCode::NOT_FOUND, lang, "missing", embed)),
+        SurveyStatus::Closed => return Entry::Stop(message(StatusCode::GONE, lang, "closed", look)),
+        SurveyStatus::Draft => return Entry::Stop(message(StatusCode::NOT_FOUND, lang, "missing", look)),
     }
     // A browser that keeps no cookie for us (third-party frames) carries its session in
     // the page's links and forms instead.
@@ -413,6 +672,7 @@ fn build_ctx(
         fresh,
         scope: path,
         secret: vec![],
+        brand,
     }))
 }
 
@@ -424,6 +684,63 @@ struct ScaleOption {
 
 fn scale(lo: i64, hi: i64, chosen: Option<i64>) -> Vec<ScaleOption> {
     (lo..=hi).map(|v| ScaleOption { v, checked: chosen == Some(v) }).collect()
+}
+
+/// What the two ends of a standard scale mean, shown under them.
+fn scale_ends(kind: &QuestionKind, lang: Lang) -> Option<[&'static str; 2]> {
+    let t: [[&str; 2]; 3] = match kind {
+        QuestionKind::Nps => [
+            ["Not at all likely", "Extremely likely"],
+            ["Vůbec ne", "Určitě ano"],
+            ["Zdecydowanie nie", "Zdecydowanie tak"],
+        ],
+        QuestionKind::Csat => [
+            ["Very dissatisfied", "Very satisfied"],
+            ["Velmi nespokojeni", "Velmi spokojeni"],
+            ["Bardzo źle", "Bardzo dobrze"],
+        ],
+        QuestionKind::Ces => {
+            [["Very difficult", "Very easy"], ["Velmi obtížné", "Velmi snadné"], ["Bardzo trudno", "Bardzo łatwo"]]
+        }
+        _ => return None,
+    };
+    Some(
+        t[match lang {
+            Lang::En => 0,
+            Lang::Cs => 1,
+            Lang::Pl => 2,
+        }],
+    )
+}
+
+/// "Step 2 of 3".
+fn step_text(lang: Lang, step: usize, steps: usize) -> String {
+    match lang {
+        Lang::En => format!("Step {step} of {steps}"),
+        Lang::Cs => format!("Krok {step} z {steps}"),
+        Lang::Pl => format!("Krok {step} z {steps}"),
+    }
+}
+
+/// Where a respondent is, in steps (pages): how many are answered (the pages before this
+/// one that were shown) and how many there are (those, this one, and the later pages that
+/// may still be shown — a page waiting on an answer not given yet counts, a page whose
+/// condition is already missed does not).
+fn progress(def: &SurveyDef, page_index: usize, answers: &Answers) -> (usize, usize) {
+    let pages = def.pages();
+    let start = pages.get(page_index).map_or(0, |r| r.start);
+    let shown = |r: &std::ops::Range<usize>| def.questions[r.clone()].iter().any(|q| def.visible(q, answers));
+    let pending = |r: &std::ops::Range<usize>| {
+        def.questions[r.clone()].iter().any(|q| {
+            q.show_if.as_ref().is_some_and(|c| {
+                !answers.0.contains_key(&c.question)
+                    && def.questions.iter().position(|o| o.id == c.question).is_some_and(|i| i >= start)
+            })
+        })
+    };
+    let answered = pages.iter().take(page_index).filter(|r| shown(r)).count();
+    let later = pages.iter().skip(page_index + 1).filter(|r| shown(r) || pending(r)).count();
+    (answered, answered + 1 + later)
 }
 
 /// Render a page of the survey with the answers so far (and errors, by question id).
@@ -459,6 +776,7 @@ fn render_page(
             k @ (QuestionKind::Nps | QuestionKind::Csat | QuestionKind::Ces | QuestionKind::Rating { .. }) => {
                 let (lo, hi) = k.scale().unwrap_or((0, 10));
                 item["scale"] = serde_json::to_value(scale(lo, hi, int(value))).unwrap_or_default();
+                item["ends"] = serde_json::to_value(scale_ends(k, ctx.lang)).unwrap_or_default();
             }
             QuestionKind::Single { options } | QuestionKind::Multiple { options } => {
                 let chosen: Vec<&str> = match value {
@@ -502,11 +820,11 @@ fn render_page(
                 };
                 item["expectation_label"] = Value::from(label(
                     expectation,
-                    default("What you expected (0–10)", "Co jste očekávali (0–10)", "Czego oczekiwałeś (0–10)"),
+                    default("What you expected (0–10)", "Co jste očekávali (0–10)", "Czego Państwo oczekiwali (0–10)"),
                 ));
                 item["experience_label"] = Value::from(label(
                     experience,
-                    default("What you got (0–10)", "Co jste dostali (0–10)", "Co otrzymałeś (0–10)"),
+                    default("What you got (0–10)", "Co jste dostali (0–10)", "Co Państwo otrzymali (0–10)"),
                 ));
                 item["expectation"] = serde_json::to_value(scale(0, 10, int(value.and_then(|v| v.get("expectation")))))
                     .unwrap_or_default();
@@ -518,15 +836,17 @@ fn render_page(
     }
     let last = next_page(def, page_index, answers).is_none();
     let title = text_for(&def.title, loc, dl);
-    let progress = format!("{} {} / {}", ui(ctx.lang, "progress"), page_index + 1, pages.len());
+    let (answered, steps) = progress(def, page_index, answers);
     let csrf = invite::csrf_token(&ctx.secret, &ctx.session, &ctx.scope);
     let body = templates().get_template("survey.html").and_then(|t| {
         t.render(context! {
             lang => ctx.locale,
-            title,
+            title => title_with_brand(title, ctx.look()),
+            heading => title,
+            brand => page_brand(ctx.look(), ctx.lang),
             intro => if page_index == 0 { text_for(&def.intro, loc, dl) } else { "" },
-            pages => pages.len(),
-            page_number => page_index + 1,
+            answered,
+            steps,
             page_index,
             questions,
             errors => !errors.is_empty(),
@@ -538,7 +858,7 @@ fn render_page(
             ui => context! {
                 next => ui(ctx.lang, "next"),
                 submit => ui(ctx.lang, "submit"),
-                progress,
+                step => step_text(ctx.lang, answered + 1, steps),
                 required => ui(ctx.lang, "required"),
                 fix => ui(ctx.lang, "fix"),
             },
@@ -549,10 +869,11 @@ fn render_page(
             if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY },
             b,
             (!ctx.has_cookie).then(|| session_cookie(s, &ctx.session)),
+            ctx.look(),
         ),
         Err(e) => {
             tracing::error!(error = %e, "survey page did not render");
-            message(StatusCode::INTERNAL_SERVER_ERROR, ctx.lang, "error", ctx.embed)
+            message(StatusCode::INTERNAL_SERVER_ERROR, ctx.lang, "error", ctx.look())
         }
     }
 }
@@ -576,7 +897,7 @@ async fn show(s: &AppState, mut ctx: Ctx, done: bool) -> Response {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "response lookup failed");
-            return message(StatusCode::SERVICE_UNAVAILABLE, ctx.lang, "error", ctx.embed);
+            return message(StatusCode::SERVICE_UNAVAILABLE, ctx.lang, "error", ctx.look());
         }
     };
     // An open link without a session cookie has no response yet, whatever the key says.
@@ -586,9 +907,9 @@ async fn show(s: &AppState, mut ctx: Ctx, done: bool) -> Response {
             if done {
                 let text = text_for(&ctx.def.thank_you, &ctx.locale, &ctx.def.default_locale).to_string();
                 let text = if text.is_empty() { ui(ctx.lang, "thanks").to_string() } else { text };
-                message_text(StatusCode::OK, ctx.lang, ui(ctx.lang, "thanks_h"), &text, ctx.embed)
+                message_text(StatusCode::OK, ctx.lang, ui(ctx.lang, "thanks_h"), &text, ctx.look())
             } else {
-                message(StatusCode::GONE, ctx.lang, "done", ctx.embed)
+                message(StatusCode::GONE, ctx.lang, "done", ctx.look())
             }
         }
         Some(r) => {
@@ -607,7 +928,7 @@ async fn page_secret(s: &AppState, ctx: &Ctx) -> Result<Vec<u8>, Response> {
         Ok(secret) => Ok(secret),
         Err(e) => {
             tracing::error!(error = %e, "project secret unavailable");
-            Err(message(StatusCode::SERVICE_UNAVAILABLE, ctx.lang, "error", ctx.embed))
+            Err(message(StatusCode::SERVICE_UNAVAILABLE, ctx.lang, "error", ctx.look()))
         }
     }
 }
@@ -654,7 +975,7 @@ async fn submit(s: &AppState, mut ctx: Ctx, client: ClientAddr, body: Bytes) -> 
     if let Some(addr) = client.0 {
         let key = ip_key(addr.ip());
         if s.page_limiter.take(key, 1).is_err() {
-            let mut r = message(StatusCode::TOO_MANY_REQUESTS, ctx.lang, "slow", ctx.embed);
+            let mut r = message(StatusCode::TOO_MANY_REQUESTS, ctx.lang, "slow", ctx.look());
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
             return r;
         }
@@ -671,7 +992,7 @@ async fn submit(s: &AppState, mut ctx: Ctx, client: ClientAddr, body: Bytes) -> 
         }
     }
     if ctx.fresh || !invite::check_csrf(&ctx.secret, &ctx.session, &ctx.scope, field("_csrf").unwrap_or("")) {
-        return message(StatusCode::FORBIDDEN, ctx.lang, "csrf", ctx.embed);
+        return message(StatusCode::FORBIDDEN, ctx.lang, "csrf", ctx.look());
     }
     let pages = ctx.def.pages();
     let page_index: usize = field("_page").and_then(|p| p.parse().ok()).filter(|p| *p < pages.len()).unwrap_or(0);
@@ -679,11 +1000,11 @@ async fn submit(s: &AppState, mut ctx: Ctx, client: ClientAddr, body: Bytes) -> 
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "response lookup failed");
-            return message(StatusCode::SERVICE_UNAVAILABLE, ctx.lang, "error", ctx.embed);
+            return message(StatusCode::SERVICE_UNAVAILABLE, ctx.lang, "error", ctx.look());
         }
     };
     if existing.as_ref().is_some_and(|r| r.complete) {
-        return message(StatusCode::CONFLICT, ctx.lang, "done", ctx.embed);
+        return message(StatusCode::CONFLICT, ctx.lang, "done", ctx.look());
     }
     let saved: Answers =
         existing.map(|r| serde_json::from_value(r.response.answers).unwrap_or_default()).unwrap_or_default();
@@ -748,10 +1069,10 @@ async fn submit(s: &AppState, mut ctx: Ctx, client: ClientAddr, body: Bytes) -> 
             }
             back(true)
         }
-        Ok(SaveOutcome::AlreadyComplete(_)) => message(StatusCode::CONFLICT, ctx.lang, "done", ctx.embed),
+        Ok(SaveOutcome::AlreadyComplete(_)) => message(StatusCode::CONFLICT, ctx.lang, "done", ctx.look()),
         Err(e) => {
             tracing::error!(error = %e, "answers could not be saved");
-            message(StatusCode::SERVICE_UNAVAILABLE, ctx.lang, "error", ctx.embed)
+            message(StatusCode::SERVICE_UNAVAILABLE, ctx.lang, "error", ctx.look())
         }
     }
 }

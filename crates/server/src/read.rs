@@ -3,9 +3,9 @@
 //! timelines, failed events, identity conflicts and daily volume per touchpoint.
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
 use chrono::NaiveDate;
@@ -39,14 +39,26 @@ pub async fn project(State(s): State<AppState>, headers: HeaderMap) -> Result<Js
     Ok(Json(s.store.project(key.project_id).await?.ok_or_else(|| ApiError::NotFound("project not found".into()))?))
 }
 
-/// What `PUT /api/project` may change.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// What `PUT /api/project` may change. A field not given is kept; for the brand's
+/// fields, an empty text removes the setting.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectSettings {
     /// IANA time zone for days, weeks and months (`Europe/Prague`).
     pub timezone: Option<String>,
     /// Days of silence after which a customer counts as churned (1 to 3650).
     pub churn_horizon_days: Option<i64>,
+    /// The brand's name in the survey pages' header (at most 100 characters).
+    pub brand_name: Option<String>,
+    /// The brand's colour for buttons, progress and chosen answers, as `#rrggbb`.
+    pub brand_color: Option<String>,
+    /// The brand's logo in the survey pages' header: an https URL.
+    pub brand_logo_url: Option<String>,
+    /// The brand's privacy page, linked in the survey pages' footer: an https URL.
+    pub privacy_url: Option<String>,
+    /// The language survey pages open in when the respondent asks for none the survey
+    /// has: `en`, `cs` or `pl`.
+    pub default_lang: Option<String>,
 }
 
 /// Check and apply project settings (shared with the CLI).
@@ -67,7 +79,21 @@ pub async fn update_project(store: &dyn Store, project: &Project, set: ProjectSe
             "churn_horizon_days: from 1 to 3650",
         ));
     }
-    Ok(store.update_project(project.id, &timezone, horizon).await?)
+    let brand = crate::pages::BrandChange {
+        brand_name: set.brand_name,
+        brand_color: set.brand_color,
+        brand_logo_url: set.brand_logo_url,
+        privacy_url: set.privacy_url,
+        default_lang: set.default_lang,
+    }
+    .apply(&project.brand)
+    .map_err(|(field, message)| ApiError::invalid("invalid_project", Some(field.into()), message))?;
+    // Everything is checked before anything is written.
+    let mut updated = store.update_project(project.id, &timezone, horizon).await?;
+    if brand != updated.brand {
+        updated = store.set_project_brand(project.id, &brand).await?;
+    }
+    Ok(updated)
 }
 
 /// `PUT /api/project`: the project's time zone and churn horizon.
@@ -132,6 +158,7 @@ fn view(t: &StoredTouchpoint, lang: Lang) -> TouchpointView {
 
 /// `?lang=`
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LangQuery {
     /// en, cs or pl.
     pub lang: Option<String>,
@@ -149,73 +176,165 @@ pub async fn touchpoints(
     Ok(Json(s.store.touchpoints(key.project_id).await?.iter().map(|t| view(t, l)).collect()))
 }
 
-/// The classification of a touchpoint, as sent to `PUT /api/touchpoints/{key}`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// A change to a touchpoint, as sent to `PUT /api/touchpoints/{key}`: every field is
+/// optional and what is not sent stays as it is (`null` clears the stage or department).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TouchpointInput {
-    /// Names in en/cs/pl; missing ones keep their value.
+    /// Names in en/cs/pl.
     #[schema(value_type = Object)]
     pub names: Option<Localized>,
     /// Channel (web, app, email, ads, search, social, review, forum, blog, phone, store, chat, self-service, survey, other).
-    #[schema(value_type = String)]
-    pub channel: Channel,
+    #[schema(value_type = Option<String>)]
+    pub channel: Option<Channel>,
     /// direct or indirect.
-    #[schema(value_type = String)]
-    pub kind: TouchpointKind,
-    /// One of the project's stage keys.
-    pub stage: Option<String>,
-    /// Owning department.
-    pub department: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub kind: Option<TouchpointKind>,
+    /// One of the project's stage keys; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub stage: Option<Option<String>>,
+    /// Owning department; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub department: Option<Option<String>>,
     /// A conversion goal.
-    #[serde(default)]
-    pub conversion: bool,
+    pub conversion: Option<bool>,
     /// A churn signal.
-    #[serde(default)]
-    pub churn: bool,
+    pub churn: Option<bool>,
 }
 
-/// `PUT /api/touchpoints/{key}`: create or classify a touchpoint.
+/// A field that was sent, `null` included (`Some(None)`); absent stays `None`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A new touchpoint, as sent to `POST /api/touchpoints`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTouchpoint {
+    /// Its stable key (`order-returned`): letters, digits, `-`, `_`, `:` and `.`.
+    pub key: String,
+    /// The rest, as for a change.
+    #[serde(flatten)]
+    pub fields: TouchpointInput,
+}
+
+/// Check a stage key against the project's stages.
+fn check_stage(project: &Project, stage: &Option<String>) -> Result<(), ApiError> {
+    match stage {
+        Some(st) if !project.stages.iter().any(|s| &s.key == st) => {
+            let known: Vec<_> = project.stages.iter().map(|s| s.key.as_str()).collect();
+            Err(ApiError::invalid(
+                "invalid_field",
+                Some("stage".into()),
+                format!("stage {st:?} is not one of this project's stages: {}", known.join(", ")),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl TouchpointInput {
+    /// Apply the change to `tp` (a person classified it: it is no longer just discovered).
+    fn apply(self, project: &Project, tp: &mut Touchpoint) -> Result<(), ApiError> {
+        if let Some(stage) = &self.stage {
+            check_stage(project, stage)?;
+        }
+        let TouchpointInput { names, channel, kind, stage, department, conversion, churn } = self;
+        if let Some(n) = names {
+            tp.names = n;
+        }
+        tp.channel = channel.unwrap_or(tp.channel);
+        tp.kind = kind.unwrap_or(tp.kind);
+        tp.stage = stage.unwrap_or(tp.stage.take());
+        tp.department = department.unwrap_or(tp.department.take());
+        tp.conversion = conversion.unwrap_or(tp.conversion);
+        tp.churn = churn.unwrap_or(tp.churn);
+        tp.discovered = false;
+        Ok(())
+    }
+}
+
+/// Change a touchpoint of `project` (shared with the CLI): an unknown key is a 404 that
+/// names the nearest keys, never a new touchpoint.
+pub async fn update_touchpoint(
+    store: &dyn Store,
+    project: &Project,
+    tp_key: &str,
+    change: TouchpointInput,
+) -> Result<StoredTouchpoint, ApiError> {
+    let all = store.touchpoints(project.id).await?;
+    let Some(mut found) = all.iter().find(|t| t.touchpoint.key == tp_key).cloned() else {
+        let hint = touchpoint_core::suggest::hint(tp_key, all.iter().map(|t| t.touchpoint.key.as_str()));
+        return Err(ApiError::NotFound(format!(
+            "no touchpoint {tp_key:?}{hint} (to make a new one: POST /api/touchpoints or `touchpoint touchpoint add`)"
+        )));
+    };
+    change.apply(project, &mut found.touchpoint)?;
+    found.id = store.upsert_touchpoint(project.id, &found.touchpoint).await?;
+    Ok(found)
+}
+
+/// Add a touchpoint to `project` (shared with the CLI); a taken key is a 409.
+pub async fn create_touchpoint(
+    store: &dyn Store,
+    project: &Project,
+    new: NewTouchpoint,
+) -> Result<StoredTouchpoint, ApiError> {
+    let key = new.key.trim().to_string();
+    let ok = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | ':' | '.');
+    if key.is_empty() || key.chars().count() > 200 || !key.chars().all(ok) {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            Some("key".into()),
+            "key: 1 to 200 letters, digits, -, _, : or . (like order-returned)",
+        ));
+    }
+    if store.touchpoints(project.id).await?.iter().any(|t| t.touchpoint.key == key) {
+        return Err(ApiError::Conflict(format!(
+            "touchpoint {key:?} exists; change it with PUT /api/touchpoints/{key}"
+        )));
+    }
+    let mut tp = Touchpoint::discovered(&key, &key, Channel::Other);
+    new.fields.apply(project, &mut tp)?;
+    let id = store.upsert_touchpoint(project.id, &tp).await?;
+    Ok(StoredTouchpoint { id, touchpoint: tp })
+}
+
+/// `PUT /api/touchpoints/{key}`: classify a touchpoint; fields not sent stay as they are.
 #[utoipa::path(put, path = "/api/touchpoints/{key}", tag = "catalog", params(("key" = String, Path, description = "Touchpoint key")), request_body = TouchpointInput,
-    responses((status = 200, body = TouchpointView), (status = 400, description = "Unknown stage or invalid field")), security(("bearer" = [])))]
+    responses((status = 200, body = TouchpointView), (status = 400, description = "Unknown stage or invalid field"), (status = 404, description = "No such touchpoint; the message names the nearest keys")), security(("bearer" = [])))]
 pub async fn put_touchpoint(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(tp_key): Path<String>,
+    ApiPath(tp_key): ApiPath<String>,
     ApiJson(input): ApiJson<TouchpointInput>,
 ) -> Result<Json<TouchpointView>, ApiError> {
     let key = s.secret_key(&headers).await?;
     let project =
         s.store.project(key.project_id).await?.ok_or_else(|| ApiError::NotFound("project not found".into()))?;
-    if let Some(stage) = &input.stage {
-        if !project.stages.iter().any(|st| &st.key == stage) {
-            let known: Vec<_> = project.stages.iter().map(|s| s.key.as_str()).collect();
-            return Err(ApiError::invalid(
-                "invalid_field",
-                Some("stage".into()),
-                format!("stage {stage:?} is not one of this project's stages: {}", known.join(", ")),
-            ));
-        }
-    }
-    let existing = s.store.touchpoints(project.id).await?.into_iter().find(|t| t.touchpoint.key == tp_key);
-    let names = input
-        .names
-        .or_else(|| existing.as_ref().map(|e| e.touchpoint.names.clone()))
-        .unwrap_or_else(|| Localized::same(&tp_key));
-    let tp = Touchpoint {
-        key: tp_key.clone(),
-        names,
-        channel: input.channel,
-        kind: input.kind,
-        stage: input.stage,
-        department: input.department,
-        conversion: input.conversion,
-        churn: input.churn,
-        discovered: false,
-    };
-    let id = s.store.upsert_touchpoint(project.id, &tp).await?;
+    let tp = update_touchpoint(&*s.store, &project, &tp_key, input).await?;
     s.writer.reload(project.id).await;
     s.journeys.refresh_dictionary(project.id).await?;
-    Ok(Json(view(&StoredTouchpoint { id, touchpoint: tp }, lang(None, &headers))))
+    Ok(Json(view(&tp, lang(None, &headers))))
+}
+
+/// `POST /api/touchpoints`: add a touchpoint (events reach it through a mapping rule).
+#[utoipa::path(post, path = "/api/touchpoints", tag = "catalog", request_body = NewTouchpoint,
+    responses((status = 200, body = TouchpointView), (status = 400, description = "Bad key, unknown stage or invalid field"), (status = 409, description = "The key is taken")), security(("bearer" = [])))]
+pub async fn post_touchpoint(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<NewTouchpoint>,
+) -> Result<Json<TouchpointView>, ApiError> {
+    let key = s.secret_key(&headers).await?;
+    let project =
+        s.store.project(key.project_id).await?.ok_or_else(|| ApiError::NotFound("project not found".into()))?;
+    let tp = create_touchpoint(&*s.store, &project, input).await?;
+    s.writer.reload(project.id).await;
+    s.journeys.refresh_dictionary(project.id).await?;
+    Ok(Json(view(&tp, lang(None, &headers))))
 }
 
 /// `GET /api/rules`
@@ -272,7 +391,7 @@ pub async fn add_rule(
 pub async fn put_rule(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<Json<RuleChange>, ApiError> {
     let key = s.secret_key(&headers).await?;
@@ -289,7 +408,7 @@ pub async fn put_rule(
 pub async fn delete_rule(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RuleChange>, ApiError> {
     let key = s.secret_key(&headers).await?;
     s.store.delete_rule(key.project_id, id).await?;
@@ -300,6 +419,7 @@ pub async fn delete_rule(
 
 /// Paging of lists.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Items per page (1–1000, default 100).
     pub limit: Option<usize>,
@@ -380,6 +500,7 @@ pub async fn customers(
 
 /// `?user_id=` or `?anonymous_id=`
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Lookup {
     /// A known user id.
     pub user_id: Option<String>,
@@ -445,7 +566,7 @@ pub async fn lookup(
 pub async fn customer(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Profile>, ApiError> {
     let key = s.secret_key(&headers).await?;
     Ok(Json(profile_of(&s, key.project_id, id).await?))
@@ -483,7 +604,7 @@ pub struct TimelineEntry {
 pub async fn timeline(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(p): ApiQuery<Page>,
 ) -> Result<Json<Paged<TimelineEntry>>, ApiError> {
     let key = s.secret_key(&headers).await?;
@@ -578,6 +699,7 @@ pub async fn conflicts(State(s): State<AppState>, headers: HeaderMap) -> Result<
 
 /// `?from=&to=` dates.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Range {
     /// First day, YYYY-MM-DD (default: 30 days before `to`).
     pub from: Option<String>,

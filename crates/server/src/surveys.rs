@@ -4,7 +4,7 @@
 //! customer's journey ([`record_in_journey`]), used by the pages and the API alike.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -20,7 +20,7 @@ use touchpoint_store::writer::Submission;
 use touchpoint_store::{now_ms, Store};
 
 use crate::error::{ApiError, ItemError};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
 
 /// A survey as the API shows it.
@@ -147,7 +147,7 @@ pub async fn create(
 pub async fn get_one(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(survey): Path<String>,
+    ApiPath(survey): ApiPath<String>,
 ) -> Result<Json<SurveyView>, ApiError> {
     let key = s.secret_key(&headers).await?;
     let row = find(&s, key.project_id, &survey).await?;
@@ -180,7 +180,7 @@ pub async fn edit_survey(store: &dyn Store, row: &SurveyRow, new: Value) -> Resu
 pub async fn edit(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(survey): Path<String>,
+    ApiPath(survey): ApiPath<String>,
     ApiJson(definition): ApiJson<Value>,
 ) -> Result<Json<SurveyView>, ApiError> {
     let key = s.secret_key(&headers).await?;
@@ -194,7 +194,7 @@ pub async fn edit(
 pub async fn publish(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(survey): Path<String>,
+    ApiPath(survey): ApiPath<String>,
 ) -> Result<Json<SurveyView>, ApiError> {
     set_status(s, headers, survey, SurveyStatus::Live).await
 }
@@ -204,7 +204,7 @@ pub async fn publish(
 pub async fn close(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(survey): Path<String>,
+    ApiPath(survey): ApiPath<String>,
 ) -> Result<Json<SurveyView>, ApiError> {
     set_status(s, headers, survey, SurveyStatus::Closed).await
 }
@@ -364,7 +364,7 @@ pub async fn create_invitations(
 pub async fn invitations(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(survey): Path<String>,
+    ApiPath(survey): ApiPath<String>,
     body: Bytes,
 ) -> Result<Json<Vec<InviteLink>>, ApiError> {
     let key = s.secret_key(&headers).await?;
@@ -490,7 +490,7 @@ pub fn validate_responses(
 pub async fn post_responses(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(survey): Path<String>,
+    ApiPath(survey): ApiPath<String>,
     ApiJson(inputs): ApiJson<Vec<ResponseInput>>,
 ) -> Result<Json<ResponsesReceipt>, ApiError> {
     let key = s.secret_key(&headers).await?;
@@ -594,6 +594,7 @@ pub async fn submit_events(s: &AppState, project: i64, events: Vec<Event>) {
 
 /// `?format=csv|json`
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `csv` (default) or `json`.
     pub format: Option<String>,
@@ -700,7 +701,7 @@ pub async fn export_csv(store: &dyn Store, row: &SurveyRow, partial: bool) -> Re
 pub async fn export(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(survey): Path<String>,
+    ApiPath(survey): ApiPath<String>,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let key = s.secret_key(&headers).await?;

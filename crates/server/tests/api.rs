@@ -461,21 +461,36 @@ async fn changing_a_rule_reclassifies_past_events() {
     assert_eq!(s, 200);
     // Create the touchpoint, then a rule for long waits.
     let (s, v) = app
-        .send(reqwest::Method::PUT, "/api/touchpoints/long-wait-call", Some(&json!({"names":{"en":"Support call, long wait","cs":"Hovor na podporu, dlouhé čekání","pl":"Połączenie z infolinią, długie oczekiwanie"},
+        .send(reqwest::Method::POST, "/api/touchpoints", Some(&json!({"key":"long-wait-call","names":{"en":"Support call, long wait","cs":"Hovor na podporu, dlouhé čekání","pl":"Połączenie z infolinią, długie oczekiwanie"},
             "channel":"phone","kind":"direct","stage":"service","department":"customer-service","churn":false})))
         .await;
     assert_eq!(s, 200, "{v}");
-    let (s, v) = app
-        .send(
-            reqwest::Method::PUT,
-            "/api/touchpoints/x",
-            Some(&json!({"channel":"phone","kind":"direct","stage":"nirvana"})),
-        )
-        .await;
+    let (s, v) = app.send(reqwest::Method::POST, "/api/touchpoints", Some(&json!({"key":"long-wait-call"}))).await;
+    assert_eq!(s, 409, "a taken key: {v}");
+    // PUT changes only what it sends.
+    let (s, v) = app.send(reqwest::Method::PUT, "/api/touchpoints/long-wait-call", Some(&json!({"churn":true}))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["churn"].as_bool(), v["channel"].as_str(), v["stage"].as_str()),
+        (Some(true), Some("phone"), Some("service"))
+    );
+    let (s, v) = app.send(reqwest::Method::PUT, "/api/touchpoints/long-wait-call", Some(&json!({"stage":null}))).await;
+    assert_eq!(
+        (s, v["stage"].clone(), v["department"].as_str()),
+        (200, Value::Null, Some("customer-service")),
+        "null clears"
+    );
+    app.send(reqwest::Method::PUT, "/api/touchpoints/long-wait-call", Some(&json!({"stage":"service"}))).await;
+    // A mistyped key is not a new touchpoint: 404, with the nearest keys.
+    let (s, v) = app.send(reqwest::Method::PUT, "/api/touchpoints/long-wait-cal", Some(&json!({"churn":true}))).await;
+    assert_eq!(s, 404, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("did you mean long-wait-call?"), "{v}");
+    let (s, v) =
+        app.send(reqwest::Method::PUT, "/api/touchpoints/long-wait-call", Some(&json!({"stage":"nirvana"}))).await;
     assert_eq!(s, 400, "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("not one of this project's stages"));
     let (s, v) =
-        app.send(reqwest::Method::PUT, "/api/touchpoints/x", Some(&json!({"channel":"pigeon","kind":"direct"}))).await;
+        app.send(reqwest::Method::PUT, "/api/touchpoints/long-wait-call", Some(&json!({"channel":"pigeon"}))).await;
     assert_eq!((s, v["error"]["code"].as_str()), (400, Some("invalid_json")), "{v}");
 
     let rule = json!({"priority":1,"touchpoint":"long-wait-call","event_name":"Support Call",
@@ -746,4 +761,58 @@ async fn retention_weeks_follow_the_project_time_zone_with_daylight_saving() {
     // A query that names its own offset keeps it: at a fixed +1 h the return is still Sunday.
     let (_, fixed) = app.send(reqwest::Method::POST, "/api/analytics/retention", Some(&q(Some(3_600)))).await;
     assert_eq!(fixed["groups"][0]["report"]["cohorts"][0]["retained"][1], 0, "{fixed}");
+}
+
+#[tokio::test]
+async fn now_is_the_wall_clock_unless_the_query_names_it() {
+    let app = spawn_app().await;
+    let now_s = touchpoint_store::now_ms() / 1000;
+    let iso = |s: i64| touchpoint_core::event::format_time(s * 1000);
+    // Twenty customers last seen 89½ days ago: not yet churned (the horizon is 90 days).
+    let seen = now_s - 89 * 86_400 - 12 * 3600;
+    let batch: Vec<Value> = (0..20)
+        .map(|i| json!({"type":"track","userId":format!("quiet-{i}"),"event":"Order Completed","timestamp":iso(seen)}))
+        .collect();
+    assert_eq!(app.post("/v1/batch", &json!({"batch": batch})).await.0, 200);
+    let churned = |v: &Value| v["groups"][0]["report"]["churned"].as_u64();
+    let mut v = Value::Null;
+    for _ in 0..100 {
+        // An empty plan: every analysis has documented defaults.
+        let (s, got) = app.send(reqwest::Method::POST, "/api/analytics/churn", Some(&json!({}))).await;
+        assert_eq!(s, 200, "{got}");
+        v = got;
+        if v["snapshot"]["events"] == 20 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(churned(&v), Some(0), "{v}");
+    assert_eq!(v["clock"]["now_from"], "wall_clock");
+    let clock_now = touchpoint_core::event::parse_time_str(v["clock"]["now"].as_str().unwrap()).unwrap() / 1000;
+    assert!((clock_now - now_s).abs() < 60, "{v}");
+    assert_eq!(v["clock"]["timezone"], "UTC");
+    assert!(v["clock"]["events_from"].as_str().is_some());
+    // One test event dated 20 hours ahead (kept: within the day of clock skew allowed) must
+    // not move "now": with now taken from the newest event, all twenty would have churned.
+    let (s, _) =
+        app.post("/v1/track", &json!({"userId":"tester","event":"Test","timestamp":iso(now_s + 20 * 3600)})).await;
+    assert_eq!(s, 200);
+    for _ in 0..100 {
+        let (_, got) = app.send(reqwest::Method::POST, "/api/analytics/churn", Some(&json!({}))).await;
+        v = got;
+        if v["snapshot"]["events"] == 21 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(churned(&v), Some(0), "one future test event changed the churn figures: {v}");
+    // A query that names "now" gets that now, and says so.
+    let later = now_s + 2 * 86_400;
+    let (s, v) =
+        app.send(reqwest::Method::POST, "/api/analytics/churn", Some(&json!({"query": {"now_s": later}}))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((v["clock"]["now_from"].as_str(), churned(&v)), (Some("query"), Some(20)), "{v}");
+    let (s, v) = app.send(reqwest::Method::POST, "/api/analytics/journey-map", Some(&json!({}))).await;
+    assert_eq!(s, 200, "the journey map takes an empty plan too: {v}");
+    app.stop().await;
 }

@@ -385,3 +385,99 @@ async fn segment_and_rudderstack_browser_sdks_send_every_event_exactly_once() {
         assert_eq!(profile["traits"]["email"], email, "{profile}");
     }
 }
+
+/// A branded Czech project's NPS page on a 360 px phone: the 0–10 scale is one row with its
+/// ends labelled under it, nothing scrolls sideways, the brand's colour is on the button
+/// and the chosen number. With `TOUCHPOINT_SCREENSHOTS` set, the page is also saved as
+/// `/tmp/survey-360.png` and `/tmp/survey-1280.png`, for a person to look at.
+#[tokio::test]
+async fn an_nps_scale_stays_one_row_on_a_360_px_phone_under_the_brand() {
+    /// Make the page's viewport `width` CSS pixels wide (the window may count a frame).
+    async fn viewport(browser: &Driver, width: i64, height: i64) {
+        let mut asked = width;
+        for _ in 0..3 {
+            browser.call(reqwest::Method::POST, "/window/rect", json!({"width": asked, "height": height})).await;
+            let inner = run(browser, "return window.innerWidth").await.as_i64().unwrap();
+            if inner == width {
+                return;
+            }
+            asked += width - inner;
+        }
+        panic!("the viewport could not be made {width} px wide");
+    }
+    async fn run(browser: &Driver, script: &str) -> Value {
+        browser.call(reqwest::Method::POST, "/execute/sync", json!({"script": script, "args": []})).await
+    }
+    async fn screenshot(browser: &Driver, path: &str) {
+        use base64::Engine;
+        let png = browser.call(reqwest::Method::GET, "/screenshot", Value::Null).await;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+        eprintln!("saved {path}");
+    }
+    const MEASURE: &str = r#"
+        const rect = (e) => e.getBoundingClientRect();
+        const labels = [...document.querySelectorAll("input[name='q.nps']")].map((i) => i.closest("label"));
+        const ends = [...document.querySelectorAll(".ends > span")].map(rect);
+        const chosen = document.querySelector("input[name='q.nps']:checked + span");
+        return {
+            tops: labels.map((l) => Math.round(rect(l).top)),
+            inputs: [...document.querySelectorAll("input[name='q.nps']")].map((i) => Math.round(rect(i).top)),
+            widths: labels.map((l) => rect(l).width),
+            first: rect(labels[0]).left, last: rect(labels[labels.length - 1]).right,
+            ends: ends.map((r) => [r.left, r.right, Math.round(r.top)]),
+            below: Math.round(rect(labels[0]).bottom),
+            scroll: document.documentElement.scrollWidth,
+            button: getComputedStyle(document.querySelector("button[type=submit]")).backgroundColor,
+            chosen: chosen ? [getComputedStyle(chosen).backgroundColor, getComputedStyle(chosen).color] : null,
+        };"#;
+
+    let Some(browser) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    let admin = |method: reqwest::Method, path: &str, body: Value| {
+        app.client.request(method, format!("{}{path}", app.base)).bearer_auth(&app.secret_key).json(&body).send()
+    };
+    let brand = json!({"brand_name": "Zahrádka", "brand_color": "#2e7d32", "default_lang": "cs",
+                       "privacy_url": "https://zahradka.example/ochrana-osobnich-udaju"});
+    assert!(admin(reqwest::Method::PUT, "/api/project", brand).await.unwrap().status().is_success());
+    let created: Value = admin(reqwest::Method::POST, "/api/surveys", json!({"key": "nps", "template": "nps"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(admin(reqwest::Method::POST, "/api/surveys/nps/publish", json!({})).await.unwrap().status().is_success());
+    // Chromium asks for English first; a Czech customer's browser would not need `?lang=`.
+    let url = format!("{}?lang=cs", created["open_url"].as_str().unwrap());
+
+    for (width, height) in [(360, 800), (412, 915), (1280, 900)] {
+        viewport(&browser, width, height).await;
+        browser.go(&url).await;
+        browser.wait_for_text("Vůbec ne").await;
+        let m = run(&browser, MEASURE).await;
+        let tops: Vec<i64> = m["tops"].as_array().unwrap().iter().map(|t| t.as_i64().unwrap()).collect();
+        assert_eq!(tops.len(), 11, "{m}");
+        assert!(tops.iter().all(|t| *t == tops[0]), "at {width} px the 11 numbers are one row: {m}");
+        let inputs = m["inputs"].as_array().unwrap();
+        assert!(inputs.iter().all(|t| t.as_i64() == Some(tops[0])), "every radio lies on its number: {m}");
+        assert!(m["scroll"].as_i64().unwrap() <= width, "at {width} px nothing scrolls sideways: {m}");
+        assert!(
+            m["widths"].as_array().unwrap().iter().all(|w| w.as_f64().unwrap() >= 24.0),
+            "every number is a target of at least 24 px: {m}"
+        );
+        // The ends' labels sit under the ends of the scale.
+        let (first, last, below) = (m["first"].as_f64().unwrap(), m["last"].as_f64().unwrap(), m["below"].as_i64());
+        let ends = &m["ends"];
+        assert!((ends[0][0].as_f64().unwrap() - first).abs() < 1.0, "{m}");
+        assert!((ends[1][1].as_f64().unwrap() - last).abs() < 1.0, "{m}");
+        assert!(ends[0][2].as_i64() >= below && ends[0][2] == ends[1][2], "both under the scale, one line: {m}");
+        assert_eq!(m["button"], "rgb(46, 125, 50)", "the brand's colour: {m}");
+        browser.click("input[name='q.nps'][value='9']").await;
+        let m = run(&browser, MEASURE).await;
+        assert_eq!(m["chosen"], json!(["rgb(46, 125, 50)", "rgb(255, 255, 255)"]), "white on the brand's green: {m}");
+        if std::env::var_os("TOUCHPOINT_SCREENSHOTS").is_some() && width != 412 {
+            screenshot(&browser, &format!("/tmp/survey-{width}.png")).await;
+        }
+    }
+    browser.quit().await;
+}

@@ -670,3 +670,216 @@ async fn a_browser_without_cookies_answers_a_multi_page_survey() {
     let (_, rows) = admin(&app, reqwest::Method::GET, "/api/surveys/nps/responses?format=json", None).await;
     assert_eq!(rows[0]["answers"], json!({"nps": {"score": 9}, "best": {"text": "Fast"}}));
 }
+
+/// The brand of the test project: a Czech garden shop, its name with markup.
+fn czech_brand() -> Value {
+    json!({
+        "brand_name": "Zahrádka <b>&</b>",
+        "brand_color": "#2E7D32",
+        "brand_logo_url": "https://cdn.example.com/zahradka/logo.svg",
+        "privacy_url": "https://zahradka.example/soukromi?a=1&b=2",
+        "default_lang": "cs"
+    })
+}
+
+/// A page and its CSP, fetched without a cookie.
+async fn page_with_csp(app: &TestApp, url: &str, accept_language: &str) -> (u16, String, String) {
+    let r = app.client.get(url).header("Accept-Language", accept_language).send().await.unwrap();
+    let csp = r.headers().get("content-security-policy").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (r.status().as_u16(), csp, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_brands_survey_pages_open_in_its_language_with_its_name_colour_logo_and_privacy_link() {
+    let app = spawn_app().await;
+    let (st, p) = admin(&app, reqwest::Method::PUT, "/api/project", Some(czech_brand())).await;
+    assert_eq!(st, 200, "{p}");
+    assert_eq!((p["brand_color"].as_str(), p["default_lang"].as_str()), (Some("#2e7d32"), Some("cs")), "{p}");
+    // A partial update keeps the brand.
+    let (st, p) = admin(&app, reqwest::Method::PUT, "/api/project", Some(json!({"timezone": "Europe/Prague"}))).await;
+    assert_eq!(st, 200, "{p}");
+    assert_eq!((p["timezone"].as_str(), p["brand_name"].as_str()), (Some("Europe/Prague"), Some("Zahrádka <b>&</b>")));
+    let (_, shown) = app.get("/api/project").await;
+    assert_eq!(shown["privacy_url"], "https://zahradka.example/soukromi?a=1&b=2", "{shown}");
+
+    let (_, created) =
+        admin(&app, reqwest::Method::POST, "/api/surveys", Some(json!({"key": "nps", "template": "nps"}))).await;
+    admin(&app, reqwest::Method::POST, "/api/surveys/nps/publish", None).await;
+    let open = created["open_url"].as_str().unwrap().to_string();
+    let links = invite(&app, json!([{"customer": "jana"}, {"customer": "piotr", "lang": "pl"}])).await;
+    let (plain_invite, polish_invite) = (links[0]["url"].as_str().unwrap(), links[1]["url"].as_str().unwrap());
+
+    // (what the browser asks for, the address, the page's language, texts it must show)
+    let cases: Vec<(&str, String, &str, Vec<&str>)> = vec![
+        // Nothing the survey has: the project's language, not English.
+        (
+            "de-DE,de;q=0.9",
+            open.clone(),
+            "cs",
+            vec![
+                "Jak pravděpodobně byste nás doporučili",
+                "Vůbec ne",
+                "Určitě ano",
+                "Krok 1 z 2",
+                "Zásady ochrany osobních údajů",
+            ],
+        ),
+        ("", open.clone(), "cs", vec!["Vůbec ne", "Zásady ochrany osobních údajů"]),
+        ("de", plain_invite.to_string(), "cs", vec!["Vůbec ne", "Určitě ano"]),
+        // The browser's language comes before the project's.
+        (
+            "en-US,en;q=0.9",
+            open.clone(),
+            "en",
+            vec![
+                "How likely are you to recommend us",
+                "Not at all likely",
+                "Extremely likely",
+                "Step 1 of 2",
+                "Privacy policy",
+            ],
+        ),
+        // `?lang=` and the invitation's language come before both.
+        (
+            "en",
+            format!("{open}?lang=pl"),
+            "pl",
+            vec!["polecą nas Państwo", "Zdecydowanie nie", "Zdecydowanie tak", "Krok 1 z 2", "Polityka prywatności"],
+        ),
+        ("cs", polish_invite.to_string(), "pl", vec!["Zdecydowanie nie", "Polityka prywatności"]),
+    ];
+    for (accept, url, lang, texts) in cases {
+        let (st, csp, page) = page_with_csp(&app, &url, accept).await;
+        assert_eq!(st, 200, "{url}: {page}");
+        assert!(page.contains(&format!("<html lang=\"{lang}\">")), "{accept:?} {url} opens in {lang}: {page}");
+        for t in texts {
+            assert!(page.contains(t), "{accept:?} {url}: no {t:?} in {page}");
+        }
+        // The brand: its name escaped, its colour with white text (5.1:1), logo, privacy link.
+        assert!(page.contains("<span>Zahrádka &lt;b&gt;&amp;&lt;&#x2f;b&gt;</span>"), "{page}");
+        assert!(!page.contains("<b>"), "the brand's markup is escaped");
+        assert!(page.contains("--accent: #2e7d32; --on-accent: #ffffff;"), "{page}");
+        assert!(page.contains("<img src=\"https:&#x2f;&#x2f;cdn.example.com&#x2f;zahradka&#x2f;logo.svg\" alt=\"\">"));
+        assert!(page.contains("href=\"https:&#x2f;&#x2f;zahradka.example&#x2f;soukromi?a=1&amp;b=2\""), "{page}");
+        // Progress counts answered steps: none yet.
+        assert!(page.contains("max=\"2\" value=\"0\""), "an empty progress bar before any answer: {page}");
+        assert!(!page.contains("<script"), "no script");
+        // The CSP lets in the logo's origin, nothing else.
+        assert!(csp.contains("default-src 'none'") && csp.contains("img-src https://cdn.example.com;"), "{csp}");
+        assert!(!csp.contains("script-src") && !csp.contains("img-src *"), "{csp}");
+    }
+
+    // Answering the first step fills half the bar; the thank-you page keeps the brand.
+    let mut b = Browser::new(&app, "de");
+    let (_, page) = b.get(&open).await;
+    let (st, next) =
+        b.post(&action(&page), &[("_csrf", &hidden(&page, "_csrf")), ("_page", "0"), ("q.nps", "9")]).await;
+    assert_eq!(st, 303);
+    let (_, page2) = b.get(&next).await;
+    assert!(page2.contains("Krok 2 z 2") && page2.contains("max=\"2\" value=\"1\""), "{page2}");
+    let (st, done) =
+        b.post(&action(&page2), &[("_csrf", &hidden(&page2, "_csrf")), ("_page", "1"), ("q.best", "Rychlost")]).await;
+    assert_eq!(st, 303);
+    let (_, thanks) = b.get(&done).await;
+    assert!(thanks.contains("Děkujeme") && thanks.contains("<span>Zahrádka &lt;b&gt;"), "{thanks}");
+
+    // A light colour gets dark text; a removed logo leaves no image and no img-src.
+    let (st, _) = admin(
+        &app,
+        reqwest::Method::PUT,
+        "/api/project",
+        Some(json!({"brand_color": "#ffeb3b", "brand_logo_url": ""})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (_, csp, page) = page_with_csp(&app, &open, "de").await;
+    assert!(page.contains("--accent: #ffeb3b; --on-accent: #1a1a1a;"), "{page}");
+    assert!(!page.contains("<img") && !csp.contains("img-src"), "{csp}");
+
+    // Pages about the survey, not of it, speak the project's language too.
+    admin(&app, reqwest::Method::POST, "/api/surveys/nps/close", None).await;
+    let (st, _, closed) = page_with_csp(&app, &open, "de").await;
+    assert_eq!(st, 410);
+    assert!(closed.contains("Dotazník je uzavřený") && closed.contains("Zahrádka"), "{closed}");
+    let (st, _, missing) = page_with_csp(&app, &format!("{}/o/nothing-here", app.base), "pl").await;
+    assert_eq!(st, 404);
+    assert!(missing.contains("Nie znaleziono ankiety"), "{missing}");
+}
+
+#[tokio::test]
+async fn polish_pages_speak_politely_and_single_step_surveys_show_no_progress() {
+    let app = spawn_app().await;
+    let (_, created) =
+        admin(&app, reqwest::Method::POST, "/api/surveys", Some(json!({"key": "nps", "template": "nps"}))).await;
+    admin(&app, reqwest::Method::POST, "/api/surveys/nps/publish", None).await;
+    let mut b = Browser::new(&app, "pl-PL");
+    let (_, page) = b.get(created["open_url"].as_str().unwrap()).await;
+    let (st, again) = b.post(&action(&page), &[("_csrf", &hidden(&page, "_csrf")), ("_page", "0")]).await;
+    assert_eq!(st, 422);
+    for polite in ["Prosimy sprawdzić te pytania", "prosimy odpowiedzieć na to pytanie", "polecą nas Państwo"] {
+        assert!(again.contains(polite), "{polite:?} in {again}");
+    }
+    for informal in ["Sprawdź", "Spróbuj", "spróbuj", "Twoj", "polecisz", "jesteś", " Ci "] {
+        assert!(!again.contains(informal), "{informal:?} in {again}");
+    }
+    let (st, csrf) = b.post(&action(&page), &[("_csrf", "AAAA"), ("_page", "0"), ("q.nps", "9")]).await;
+    assert_eq!(st, 403);
+    assert!(csrf.contains("Prosimy spróbować ponownie") && csrf.contains("Prosimy odświeżyć"), "{csrf}");
+
+    // One step: no progress bar at all (it could only be empty or full).
+    let def = json!({"title": {"en": "T"}, "questions": [{"id": "ces", "type": "ces", "text": {"en": "It was easy"}}]});
+    admin(&app, reqwest::Method::POST, "/api/surveys", Some(json!({"key": "ces", "definition": def}))).await;
+    let (_, live) = admin(&app, reqwest::Method::POST, "/api/surveys/ces/publish", None).await;
+    let (_, page) = Browser::new(&app, "en").get(live["open_url"].as_str().unwrap()).await;
+    assert!(!page.contains("<progress"), "{page}");
+    assert!(page.contains("Very difficult") && page.contains("Very easy"), "CES has its ends labelled: {page}");
+}
+
+#[tokio::test]
+async fn brand_settings_are_checked_and_a_wrong_one_names_its_field() {
+    let app = spawn_app().await;
+    let long_name = "x".repeat(101);
+    let cases: Vec<(&str, &str)> = vec![
+        ("brand_color", "green"),
+        ("brand_color", "#12345"),
+        ("brand_color", "#2e7d3g"),
+        ("brand_color", "2e7d32"),
+        ("brand_color", "#2e7d32; --on-accent: red"),
+        ("brand_logo_url", "http://cdn.example.com/logo.png"),
+        ("brand_logo_url", "javascript:alert(1)"),
+        ("brand_logo_url", "https://"),
+        ("brand_logo_url", "https://cdn.example.com/a b.png"),
+        ("brand_logo_url", "https://cdn.example.com\"><script>"),
+        ("brand_logo_url", "https://x.example; script-src *"),
+        ("brand_logo_url", "https://user@cdn.example.com/logo.png"),
+        ("brand_logo_url", "data:image/svg+xml,<svg/>"),
+        ("privacy_url", "ftp://zahradka.example/privacy"),
+        ("privacy_url", "//zahradka.example/privacy"),
+        ("privacy_url", "https://zahradka.example:99999/"),
+        ("default_lang", "de"),
+        ("default_lang", "klingon"),
+        ("brand_name", long_name.as_str()),
+        ("brand_name", "two\nlines"),
+    ];
+    for (field, value) in cases {
+        // Given with a valid setting: nothing at all is applied.
+        let mut body = json!({ field: value, "timezone": "Europe/Warsaw" });
+        if field != "brand_name" {
+            body["brand_name"] = json!("Ogród");
+        }
+        let (st, v) = admin(&app, reqwest::Method::PUT, "/api/project", Some(body)).await;
+        assert_eq!(st, 400, "{field}={value:?}: {v}");
+        assert_eq!(v["error"]["code"], "invalid_project", "{v}");
+        assert_eq!(v["error"]["field"], field, "{field}={value:?}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().starts_with(field), "{v}");
+    }
+    let (_, p) = app.get("/api/project").await;
+    assert_eq!((p["timezone"].as_str(), p["brand_name"].as_str()), (Some("UTC"), None), "nothing applied: {p}");
+    // Accepted: normalized, and an empty text removes a setting.
+    let ok = json!({"brand_color": "#ABCDEF", "default_lang": "pl-PL", "privacy_url": "https://x.example:8443/p"});
+    let (st, p) = admin(&app, reqwest::Method::PUT, "/api/project", Some(ok)).await;
+    assert_eq!(st, 200, "{p}");
+    assert_eq!((p["brand_color"].as_str(), p["default_lang"].as_str()), (Some("#abcdef"), Some("pl")));
+    let (_, p) = admin(&app, reqwest::Method::PUT, "/api/project", Some(json!({"brand_color": ""}))).await;
+    assert_eq!((p["brand_color"].as_str(), p["privacy_url"].as_str()), (None, Some("https://x.example:8443/p")));
+}

@@ -2,7 +2,7 @@
 //! [`run_all`] with a function that makes a fresh, empty store; the ClickHouse and
 //! PostgreSQL backends will run exactly these checks.
 
-use crate::{CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Store, StoreError};
+use crate::{Brand, CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Store, StoreError};
 use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
@@ -50,6 +50,26 @@ async fn projects_and_keys(s: Arc<dyn Store>) {
     assert_eq!((moved.timezone.as_str(), moved.churn_horizon_days), ("Europe/Prague", 60));
     assert_eq!(s.project(p.id).await.unwrap().unwrap(), moved);
     assert!(matches!(s.update_project(p.id + 100, "UTC", 90).await, Err(StoreError::NotFound(_))));
+    // A brand: every field kept as given, the other settings untouched, and removable.
+    assert_eq!(moved.brand, Brand::default(), "projects start without a brand");
+    let brand = Brand {
+        brand_name: Some("Zahrádka <s.r.o.>".into()),
+        brand_color: Some("#2e7d32".into()),
+        brand_logo_url: Some("https://cdn.example.com/logo.svg".into()),
+        privacy_url: Some("https://zahradka.example/soukromi".into()),
+        default_lang: Some("cs".into()),
+    };
+    let branded = s.set_project_brand(p.id, &brand).await.unwrap();
+    assert_eq!(branded.brand, brand);
+    assert_eq!((branded.timezone.as_str(), branded.churn_horizon_days), ("Europe/Prague", 60));
+    assert_eq!(s.project(p.id).await.unwrap().unwrap(), branded);
+    assert_eq!(s.project_by_name("Eshop Kočka").await.unwrap().unwrap().brand, brand);
+    let retimed = s.update_project(p.id, "Europe/Prague", 61).await.unwrap();
+    assert_eq!(retimed.brand, brand, "changing other settings keeps the brand");
+    let plain = Brand { brand_logo_url: None, ..brand.clone() };
+    assert_eq!(s.set_project_brand(p.id, &plain).await.unwrap().brand, plain);
+    assert!(matches!(s.set_project_brand(p.id + 100, &brand).await, Err(StoreError::NotFound(_))));
+    let moved = s.update_project(p.id, "Europe/Prague", 60).await.unwrap();
     let p = moved;
     let q = s.create_project("second", &Catalog { stages: vec![], touchpoints: vec![], rules: vec![] }).await.unwrap();
     assert_eq!(s.projects().await.unwrap().len(), 2);

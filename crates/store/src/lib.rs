@@ -71,6 +71,26 @@ pub struct Project {
     pub stages: Vec<Stage>,
     /// Creation time, ms since the epoch.
     pub created_ms: i64,
+    /// The brand on its survey pages (shown as flat fields: `brand_name`, `brand_color` …).
+    #[serde(flatten)]
+    pub brand: Brand,
+}
+
+/// How a project's survey pages look and which language they open in. Every field may be
+/// missing; the server checks them before they are stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Brand {
+    /// The brand's name, in the pages' header.
+    pub brand_name: Option<String>,
+    /// Its colour as `#rrggbb`: buttons, progress, chosen answers.
+    pub brand_color: Option<String>,
+    /// Its logo (an https URL), in the pages' header.
+    pub brand_logo_url: Option<String>,
+    /// Its privacy page (an https URL), linked in the pages' footer.
+    pub privacy_url: Option<String>,
+    /// The language (`en`, `cs`, `pl`) pages open in when the respondent asks for none the
+    /// survey has.
+    pub default_lang: Option<String>,
 }
 
 /// A key as listed (never the token itself, which is shown once at creation).
@@ -319,6 +339,8 @@ pub trait MetaStore: Send + Sync {
     async fn project_by_name(&self, name: &str) -> Result<Option<Project>>;
     /// Change a project's time zone (IANA name, checked by the caller) and churn horizon.
     async fn update_project(&self, id: ProjectId, timezone: &str, churn_horizon_days: i64) -> Result<Project>;
+    /// Replace a project's brand (checked by the caller).
+    async fn set_project_brand(&self, id: ProjectId, brand: &Brand) -> Result<Project>;
     /// Store a key by the hash of its token.
     async fn create_key(&self, project: ProjectId, kind: KeyKind, token_hash: &str, prefix: &str) -> Result<KeyInfo>;
     /// Find a live key by the hash of its token.

@@ -10,8 +10,8 @@
 
 use crate::sqlite_events::{append_raw, convert_row_events, prepare_segments, Appender, PreparedSegments};
 use crate::{
-    migrate, now_ms, CommitBatch, Conflict, Customer, Identity, KeyInfo, MetaStore, Prepared, Project, Result, Store,
-    StoreError, StoredTouchpoint,
+    migrate, now_ms, Brand, CommitBatch, Conflict, Customer, Identity, KeyInfo, MetaStore, Prepared, Project, Result,
+    Store, StoreError, StoredTouchpoint,
 };
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -134,6 +134,13 @@ fn project_row(r: &SqliteRow) -> Result<Project> {
         churn_horizon_days: r.try_get("churn_horizon_days")?,
         stages: serde_json::from_str(&stages).map_err(|e| StoreError::Corrupt(format!("stages: {e}")))?,
         created_ms: r.try_get("created_ms")?,
+        brand: Brand {
+            brand_name: r.try_get("brand_name")?,
+            brand_color: r.try_get("brand_color")?,
+            brand_logo_url: r.try_get("brand_logo_url")?,
+            privacy_url: r.try_get("privacy_url")?,
+            default_lang: r.try_get("default_lang")?,
+        },
     })
 }
 
@@ -368,6 +375,25 @@ impl MetaStore for SqliteStore {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("project {id}")));
+        }
+        self.project(id).await?.ok_or_else(|| StoreError::NotFound(format!("project {id}")))
+    }
+
+    async fn set_project_brand(&self, id: ProjectId, brand: &Brand) -> Result<Project> {
+        let done = sqlx::query(
+            "UPDATE projects SET brand_name = ?, brand_color = ?, brand_logo_url = ?, privacy_url = ?, default_lang = ? \
+             WHERE id = ?",
+        )
+        .bind(&brand.brand_name)
+        .bind(&brand.brand_color)
+        .bind(&brand.brand_logo_url)
+        .bind(&brand.privacy_url)
+        .bind(&brand.default_lang)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("project {id}")));
         }
