@@ -103,16 +103,27 @@ impl JourneySet {
     /// Build from events in arrival order: `(customer, unix seconds, touchpoint)`. Events
     /// before `epoch_s` are clamped to it.
     pub fn from_events(epoch_s: i64, events: impl IntoIterator<Item = (CustomerId, i64, Tp)>) -> JourneySet {
-        let mut v: Vec<(CustomerId, u32, u32, Tp)> = events
+        JourneySet::from_events_ms(epoch_s, events.into_iter().map(|(c, t, tp)| (c, t.saturating_mul(1000), tp)))
+    }
+
+    /// Build from events in arrival order with their times in unix milliseconds: events of
+    /// one customer in the same second are put in millisecond order (then arrival order),
+    /// so the order does not depend on which of two events arrived first. The set keeps
+    /// whole seconds.
+    pub fn from_events_ms(epoch_s: i64, events: impl IntoIterator<Item = (CustomerId, i64, Tp)>) -> JourneySet {
+        let epoch_ms = epoch_s.saturating_mul(1000);
+        let max_ms = (u32::MAX as i64) * 1000 + 999;
+        let mut v: Vec<(CustomerId, i64, u32, Tp)> = events
             .into_iter()
             .enumerate()
-            .map(|(arrival, (c, t, tp))| (c, (t - epoch_s).clamp(0, u32::MAX as i64) as u32, arrival as u32, tp))
+            .map(|(arrival, (c, ms, tp))| (c, (ms - epoch_ms).clamp(0, max_ms), arrival as u32, tp))
             .collect();
-        v.sort_unstable_by_key(|&(c, t, a, _)| (c, t, a));
+        v.sort_unstable_by_key(|&(c, ms, a, _)| (c, ms, a));
         let mut set = JourneySet { epoch_s, offsets: vec![0], ..Default::default() };
         set.times.reserve(v.len());
         set.touchpoints.reserve(v.len());
-        for (c, t, _, tp) in v {
+        for (c, ms, _, tp) in v {
+            let t = (ms / 1000) as u32;
             if set.customers.last() != Some(&c) {
                 if !set.customers.is_empty() {
                     set.offsets.push(set.times.len() as u32);

@@ -222,39 +222,40 @@ fn no_huge_pages() {
 }
 
 /// Submit everything that arrives on `rx`, a few submissions in flight at once so the
-/// writer can group them, and add up the receipts.
+/// writer can group them, and add up the receipts. Submissions are queued one after
+/// another, so the writer stores the events in the order of the file: the same file gives
+/// the same ids, customers and journeys every time.
 pub async fn drain(
     writer: &Writer,
     rx: &mut tokio::sync::mpsc::Receiver<Submission>,
     mut progress: impl FnMut(&Summary),
 ) -> Result<Summary> {
     let mut summary = Summary::default();
-    let mut pending = tokio::task::JoinSet::new();
+    let mut pending = std::collections::VecDeque::new();
     while let Some(sub) = rx.recv().await {
         while pending.len() >= IN_FLIGHT {
-            add(&mut summary, pending.join_next().await)?;
+            add(&mut summary, pending.pop_front()).await?;
             progress(&summary);
         }
-        let w = writer.clone();
-        pending.spawn(async move { w.submit_wait(sub).await });
+        let queued = writer.queue_wait(sub).await.map_err(|e| msg(e.to_string()))?;
+        pending.push_back(tokio::spawn(queued.receipt()));
     }
-    while let Some(r) = pending.join_next().await {
-        add(&mut summary, Some(r))?;
+    while let Some(r) = pending.pop_front() {
+        add(&mut summary, Some(r)).await?;
     }
     progress(&summary);
     Ok(summary)
 }
 
 type Joined = Option<
-    std::result::Result<
+    tokio::task::JoinHandle<
         std::result::Result<touchpoint_store::writer::Receipt, touchpoint_store::writer::SubmitError>,
-        tokio::task::JoinError,
     >,
 >;
 
-fn add(s: &mut Summary, r: Joined) -> Result<()> {
+async fn add(s: &mut Summary, r: Joined) -> Result<()> {
     if let Some(r) = r {
-        let receipt = r.map_err(|e| msg(e.to_string()))??;
+        let receipt = r.await.map_err(|e| msg(e.to_string()))?.map_err(|e| msg(e.to_string()))?;
         s.stored += receipt.stored as u64;
         s.duplicates += receipt.duplicates as u64;
         s.failed += receipt.failed as u64;

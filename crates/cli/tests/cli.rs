@@ -326,3 +326,74 @@ fn commands_are_quiet_unless_asked() {
         assert!(!err.contains('\u{1b}'), "no colour codes off a terminal: {err}");
     }
 }
+
+#[test]
+fn two_imports_of_one_file_give_identical_reports() {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("brand.ndjson");
+    let o = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        .args(["gen", "--events", "60000", "--seed", "5", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reports: [&[&str]; 7] = [
+        &["journey-map"],
+        &["funnel", "--steps", "cart,checkout,order-completed", "--window", "7d"],
+        &["transitions"],
+        &["retention", "--period", "week"],
+        &["churn"],
+        &["attribution", "--goal", "order-completed", "--by", "channel"],
+        &[
+            "attribution",
+            "--goal",
+            "order-completed",
+            "--query",
+            r#"{"models":["markov","shapley","time-decay","markov-2"]}"#,
+        ],
+    ];
+    let mut outputs: Vec<Vec<String>> = vec![];
+    for run_no in 0..2 {
+        let dir = root.path().join(format!("d{run_no}"));
+        ok_json(&dir, &["project", "create", "brand", "--json"]);
+        ok_json(&dir, &["import", file.to_str().unwrap(), "--project", "brand", "--json"]);
+        let mut texts = vec![];
+        for r in reports {
+            let mut args = vec!["report"];
+            args.extend_from_slice(r);
+            args.extend_from_slice(&["--project", "brand", "--now", "2026-11-01", "--json"]);
+            let o = run(&dir, &args);
+            assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+            texts.push(String::from_utf8(o.stdout).unwrap());
+        }
+        outputs.push(texts);
+    }
+    for (i, r) in reports.iter().enumerate() {
+        assert_eq!(outputs[0][i], outputs[1][i], "{r:?} differs between two imports of one file");
+    }
+}
+
+#[test]
+fn events_in_one_second_keep_their_millisecond_order() {
+    let dir = tempfile::tempdir().unwrap();
+    ok_json(dir.path(), &["project", "create", "shop", "--json"]);
+    let file = dir.path().join("events.ndjson");
+    // The file lists the cart before the product page, but the product page came first.
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"type":"page","userId":"u","messageId":"2","timestamp":"2026-05-01T10:00:00.900Z","properties":{"path":"/kosik"}}"#,
+            "\n",
+            r#"{"type":"page","userId":"u","messageId":"1","timestamp":"2026-05-01T10:00:00.100Z","properties":{"path":"/produkt/1"}}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    ok_json(dir.path(), &["import", file.to_str().unwrap(), "--project", "shop", "--json"]);
+    let v = ok_json_pretty(
+        dir.path(),
+        &["report", "funnel", "--project", "shop", "--steps", "page:/produkt,cart", "--json", "--now", "2026-06-01"],
+    );
+    let steps = &v["groups"][0]["report"]["steps"];
+    assert_eq!((steps[0]["customers"].as_u64(), steps[1]["customers"].as_u64()), (Some(1), Some(1)), "{v}");
+}

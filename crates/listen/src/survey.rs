@@ -691,9 +691,10 @@ pub fn nps_template(trigger: Option<&str>) -> SurveyDef {
             "Dwa szybkie pytania, najwyżej minuta.",
         ),
         thank_you: t(
-            "Thank you! Your answer helps us do better.",
-            "Děkujeme! Vaše odpověď nám pomůže zlepšit se.",
-            "Dziękujemy! Państwa odpowiedź pomoże nam działać lepiej.",
+            // Under the page's own "Thank you!" heading.
+            "Your answer helps us do better.",
+            "Vaše odpověď nám pomůže zlepšit se.",
+            "Państwa odpowiedź pomoże nam działać lepiej.",
         ),
         default_locale: "en".into(),
         questions: vec![

@@ -78,7 +78,13 @@ pub async fn run_plan(
     if plan.query.is_null() {
         plan.query = serde_json::json!({});
     }
-    let named = plan.query.get("now_s").and_then(serde_json::Value::as_i64);
+    // Any plan may name "now"; only the analyses that count against it keep it.
+    let named = match plan.query.as_object_mut() {
+        Some(q) if NOW_KINDS.contains(&kind) => q.get("now_s").cloned(),
+        Some(q) => q.remove("now_s"),
+        None => None,
+    }
+    .and_then(|v| v.as_i64());
     let (now_s, now_from) = match named {
         Some(n) => (n, "query"),
         None => (wall_now_s, "wall_clock"),

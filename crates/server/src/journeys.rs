@@ -84,7 +84,7 @@ pub async fn load(
                 for (_, customer, ts, tp_id) in page {
                     if let Some(&tp) = ids.get(&tp_id) {
                         let c = merged.get(&customer).copied().unwrap_or(customer);
-                        events.push((c, ts.div_euclid(1000), tp));
+                        events.push((c, ts, tp));
                     }
                 }
             }
@@ -97,7 +97,8 @@ pub async fn load(
     };
     let mut events = join(first)?;
     events.extend(join(second)?);
-    Ok((JourneySet::from_events(EPOCH_S, events), dict, Arc::unwrap_or_clone(ids), hi))
+    // Millisecond order within a second, whatever the order events arrived in.
+    Ok((JourneySet::from_events_ms(EPOCH_S, events), dict, Arc::unwrap_or_clone(ids), hi))
 }
 
 impl Journeys {

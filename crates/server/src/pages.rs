@@ -834,9 +834,11 @@ fn render_page(
         }
         questions.push(item);
     }
-    let last = next_page(def, page_index, answers).is_none();
     let title = text_for(&def.title, loc, dl);
     let (answered, steps) = progress(def, page_index, answers);
+    // "Send" only when no later step is shown or may still be (one waiting on an answer
+    // on this page is announced by the progress, so the button says "Next").
+    let last = answered + 1 == steps;
     let csrf = invite::csrf_token(&ctx.secret, &ctx.session, &ctx.scope);
     let body = templates().get_template("survey.html").and_then(|t| {
         t.render(context! {
@@ -1191,4 +1193,66 @@ pub async fn frame_ancestors(
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_https_urls_have_an_origin() {
+        for (url, origin) in [
+            ("https://cdn.example.com/logo.svg", Some("https://cdn.example.com")),
+            ("HTTPS://CDN.Example.com", Some("https://cdn.example.com")),
+            ("https://cdn.example.com:443/a?b=1#c", Some("https://cdn.example.com")),
+            ("https://cdn.example.com:8443/a", Some("https://cdn.example.com:8443")),
+            ("https://xn--zahrdka-kwa.cz/logo.png", Some("https://xn--zahrdka-kwa.cz")),
+            ("http://cdn.example.com/logo.svg", None),
+            ("https://", None),
+            ("https:///logo.svg", None),
+            ("https://user:pw@cdn.example.com/", None),
+            ("https://cdn.example.com:0x1/", None),
+            ("https://cdn.example.com:70000/", None),
+            ("https://cdn..example.com/", None),
+            ("https://-cdn.example.com/", None),
+            ("https://zahrádka.cz/", None),
+            ("https://[::1]/", None),
+            ("https://a.example/x y", None),
+            ("https://a.example/\"onerror=", None),
+            ("https://a.example;script-src *", None),
+            ("javascript:alert(1)", None),
+            ("data:image/svg+xml,<svg/>", None),
+        ] {
+            assert_eq!(https_origin(url).as_deref(), origin, "{url}");
+        }
+    }
+
+    #[test]
+    fn text_on_the_brand_colour_is_white_only_with_enough_contrast() {
+        for (color, text) in [
+            ("#2e7d32", "#ffffff"), // 5.1:1
+            ("#0b5cad", "#ffffff"),
+            ("#000000", "#ffffff"),
+            ("#4caf50", "#1a1a1a"), // white would be 2.8:1
+            ("#ffeb3b", "#1a1a1a"),
+            ("#ffffff", "#1a1a1a"),
+            ("#777777", "#1a1a1a"), // 4.48:1, just short
+            ("#767676", "#ffffff"), // 4.54:1
+        ] {
+            assert_eq!(text_on(color), text, "{color}");
+        }
+    }
+
+    #[test]
+    fn a_brand_change_keeps_what_is_not_given_and_removes_what_is_empty() {
+        let now = Brand { brand_name: Some("Zahrádka".into()), default_lang: Some("cs".into()), ..Default::default() };
+        let change =
+            BrandChange { brand_color: Some(" #2E7D32 ".into()), default_lang: Some("".into()), ..Default::default() };
+        let after = change.apply(&now).unwrap();
+        assert_eq!(after.brand_name.as_deref(), Some("Zahrádka"));
+        assert_eq!(after.brand_color.as_deref(), Some("#2e7d32"));
+        assert_eq!(after.default_lang, None);
+        let wrong = BrandChange { default_lang: Some("de".into()), ..Default::default() }.apply(&now);
+        assert_eq!(wrong.unwrap_err().0, "default_lang");
+    }
 }

@@ -105,6 +105,25 @@ pub struct Receipt {
     pub failed_dropped: usize,
 }
 
+/// A queued submission ([`Writer::queue_wait`]): await its receipt.
+pub struct Queued {
+    rx: Option<oneshot::Receiver<Result<Receipt, String>>>,
+    n: u64,
+    stats: Arc<WriterStats>,
+}
+
+impl Queued {
+    /// What became of the submission, once committed.
+    pub async fn receipt(self) -> Result<Receipt, SubmitError> {
+        let result = match self.rx {
+            Some(rx) => rx.await.map_err(|_| SubmitError::Unavailable("the writer stopped".into())),
+            None => Err(SubmitError::Unavailable("the writer stopped".into())),
+        };
+        self.stats.queued.fetch_sub(self.n, Relaxed);
+        result?.map_err(SubmitError::Unavailable)
+    }
+}
+
 /// Why a submission was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
@@ -239,17 +258,29 @@ impl Writer {
         self.send(sub, permit).await
     }
 
-    async fn send(&self, sub: Submission, permit: OwnedSemaphorePermit) -> Result<Receipt, SubmitError> {
+    /// Queue a submission, waiting for room, and return its receipt to await later. The
+    /// writer takes submissions in the order they are queued, so a caller that queues one
+    /// after another (an import) keeps its order while several are in flight.
+    pub async fn queue_wait(&self, sub: Submission) -> Result<Queued, SubmitError> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_many_owned(self.weight(&sub))
+            .await
+            .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+        Ok(self.enqueue(sub, permit))
+    }
+
+    fn enqueue(&self, sub: Submission, permit: OwnedSemaphorePermit) -> Queued {
         let (reply, rx) = oneshot::channel();
         let n = (sub.events.len() + sub.failed.len()) as u64;
         self.stats.queued.fetch_add(n, Relaxed);
-        let sent = self.tx.send(Msg::Write(Job { sub, failed_kept: 0, reply, _permit: permit }));
-        let result = match sent {
-            Ok(()) => rx.await.map_err(|_| SubmitError::Unavailable("the writer stopped".into())),
-            Err(_) => Err(SubmitError::Unavailable("the writer stopped".into())),
-        };
-        self.stats.queued.fetch_sub(n, Relaxed);
-        result?.map_err(SubmitError::Unavailable)
+        let sent = self.tx.send(Msg::Write(Job { sub, failed_kept: 0, reply, _permit: permit })).is_ok();
+        Queued { rx: sent.then_some(rx), n, stats: self.stats.clone() }
+    }
+
+    async fn send(&self, sub: Submission, permit: OwnedSemaphorePermit) -> Result<Receipt, SubmitError> {
+        self.enqueue(sub, permit).receipt().await
     }
 
     /// Make the writer re-read a project's rules and touchpoints (after they changed).
