@@ -102,7 +102,8 @@ pub async fn open_shared(common: &Common) -> Result<SqliteStore> {
 }
 
 async fn open_dir(dir: &Path) -> Result<SqliteStore> {
-    Ok(SqliteStore::open(dir, OpenMode::Shared, &SqliteOptions { durable: true, cache_mib: 16 }).await?)
+    Ok(SqliteStore::open(dir, OpenMode::Shared, &SqliteOptions { durable: true, cache_mib: 16, ..Default::default() })
+        .await?)
 }
 
 /// Refuse a data directory that holds no store: only `project create`, `demo` and `serve`

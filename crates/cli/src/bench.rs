@@ -5,6 +5,9 @@
 //!   throughput and latency percentiles.
 //! - `import`: the demo NDJSON imported by us, then loaded by DuckDB into a database file,
 //!   on the same file in the same run; prints both and the ratio.
+//! - `restart`: a store of N events (made once, kept in `--data-dir`), then a real
+//!   `touchpoint serve` process started on it: its start-up time, the latency of its
+//!   first writes, and its resident memory (the journey index and the dedup window).
 
 use crate::anyhow_lite::{msg, Result};
 use clap::Subcommand;
@@ -51,6 +54,18 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// A server restarted on a large store: start-up, first write, resident memory.
+    Restart {
+        /// Events in the store (made once through the writer if the directory is empty).
+        #[arg(long, default_value_t = 10_000_000)]
+        events: usize,
+        /// Where the store is kept between runs.
+        #[arg(long, default_value = "touchpoint-bench-restart")]
+        data_dir: std::path::PathBuf,
+        /// Restarts to time.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// `touchpoint import` of the demo NDJSON against DuckDB on the same file.
     Import {
         /// Events in the file.
@@ -68,6 +83,7 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
             ingest(events, batch, connections, durable, json).await
         }
         BenchCmd::Import { events, json } => import(events, json).await,
+        BenchCmd::Restart { events, data_dir, runs } => restart(events, &data_dir, runs).await,
         BenchCmd::Analytics { events, runs, peers, json } => {
             crate::bench_analytics::run(events, runs, &peers, json).await
         }
@@ -270,6 +286,83 @@ async fn import(events: usize, json: bool) -> Result<()> {
     }
     if s.stored != n {
         return Err(msg(format!("{n} events in the file but {} stored", s.stored)));
+    }
+    Ok(())
+}
+
+/// Make (once) a store of about `events` demo events in `dir`, then start `touchpoint
+/// serve` on it `runs` times: time to listening, the first writes' latencies, and the
+/// process's resident memory after them.
+async fn restart(events: usize, dir: &Path, runs: usize) -> Result<()> {
+    let keys_file = dir.join("bench-keys.json");
+    if !keys_file.exists() {
+        if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+            return Err(msg(format!("{} is not empty and was not made by this benchmark", dir.display())));
+        }
+        eprintln!("Making a store of about {events} events in {} (once; kept for later runs)", dir.display());
+        let config = Config { data_dir: dir.to_path_buf(), durable: false, ..Config::default() };
+        let server = Server::open(config).await?;
+        let state = server.state().clone();
+        let (project, write, _) =
+            crate::admin::create_project(&*state.store, "bench-restart", &brand_catalog()).await?;
+        let cfg = GenConfig::for_events(events, 42);
+        let s = crate::demo::load(&state.writer, project.id, cfg, false).await?;
+        eprintln!("Loaded {} events in {:.0} s", s.stored, s.seconds);
+        drop(state);
+        server.close().await?;
+        std::fs::write(&keys_file, serde_json::json!({"write_key": write, "events": s.stored}).to_string())?;
+    }
+    let keys: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&keys_file)?)?;
+    let write = keys["write_key"].as_str().unwrap_or_default().to_string();
+    println!("store: {} events in {}", keys["events"], dir.display());
+    println!(
+        "{:>4} {:>12} {:>12} {:>12} {:>12} {:>12}",
+        "run", "start s", "1st write ms", "2nd write ms", "RSS MB", "peak MB"
+    );
+    let client = reqwest::Client::new();
+    for run in 1..=runs {
+        let started = Instant::now();
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env_remove("TOUCHPOINT_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().ok_or_else(|| msg("no output from the server"))?;
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
+        let start_s = started.elapsed().as_secs_f64();
+        let base = line.trim().strip_prefix("listening on ").ok_or_else(|| msg(format!("server said {line:?}")))?;
+        let mut writes = vec![];
+        for k in 0..2 {
+            let body = serde_json::json!({"userId": format!("bench-{run}-{k}"), "event": "Bench Restart",
+                "messageId": format!("bench-restart-{}-{run}-{k}", std::process::id())});
+            let t = Instant::now();
+            let r = client.post(format!("{base}/v1/track")).basic_auth(&write, Some("")).json(&body).send().await?;
+            if !r.status().is_success() {
+                return Err(msg(format!("write answered {}", r.status())));
+            }
+            writes.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        let kb = |name: &str| -> f64 {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        println!(
+            "{run:>4} {start_s:>12.2} {:>12.1} {:>12.1} {:>12.0} {:>12.0}",
+            writes[0],
+            writes[1],
+            kb("VmRSS:") / 1024.0,
+            kb("VmHWM:") / 1024.0
+        );
     }
     Ok(())
 }

@@ -41,6 +41,10 @@ pub struct Config {
     /// (`https://shop.example https://www.shop.example`); this server's own origin always
     /// may. Empty: no other site may frame them.
     pub survey_frame_origins: String,
+    /// How many of each project's most recent events the server's dedup remembers by
+    /// messageId (0: all of them; memory grows with the store). `touchpoint import` always
+    /// checks against every stored event.
+    pub dedup_window: usize,
     /// Raw bytes kept of one failed event (the rest is cut, and its reason says so).
     pub failed_max_raw_bytes: usize,
     /// Failed events one project keeps; past it new ones are counted and dropped.
@@ -66,6 +70,7 @@ impl Default for Config {
             public_url: String::new(),
             survey_posts_per_minute: 30.0,
             survey_frame_origins: String::new(),
+            dedup_window: touchpoint_store::sqlite::DEFAULT_DEDUP_WINDOW,
             failed_max_raw_bytes: 16 * 1024,
             failed_max_events: 50_000,
             failed_max_bytes: 64 * 1024 * 1024,

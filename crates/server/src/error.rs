@@ -46,9 +46,35 @@ pub enum ApiError {
     /// No such thing.
     #[error("{0}")]
     NotFound(String),
+    /// Something a request names, or needs, does not exist (a survey, a question of the
+    /// kind an analysis reads, the touchpoint of a rule); `field` says which part of the
+    /// request named it.
+    #[error("{message}")]
+    Missing {
+        /// Stable code (`not_found`, …).
+        code: &'static str,
+        /// Where.
+        field: String,
+        /// What is missing.
+        message: String,
+    },
     /// The request conflicts with what exists.
     #[error("{0}")]
     Conflict(String),
+    /// The request is well formed but what exists does not allow it (answers that do not
+    /// fit the survey's questions, an edit that would change old answers' meaning, too few
+    /// answers for an analysis); `field` says which part, `failed` lists rejected items.
+    #[error("{message}")]
+    Refused {
+        /// Stable code (`incompatible_edit`, `invalid_responses`, `not_enough_data`).
+        code: &'static str,
+        /// Where.
+        field: Option<String>,
+        /// Why.
+        message: String,
+        /// Rejected items.
+        failed: Vec<ItemError>,
+    },
     /// The body is too large.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -106,14 +132,24 @@ impl ApiError {
         ApiError::BadRequest { code, message: message.into(), field, failed: vec![] }
     }
 
+    /// A 404 about a field.
+    pub fn missing(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::Missing { code: "not_found", field: field.into(), message: message.into() }
+    }
+
+    /// A 409 about a field.
+    pub fn refused(code: &'static str, field: Option<String>, message: impl Into<String>) -> ApiError {
+        ApiError::Refused { code, field, message: message.into(), failed: vec![] }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::NotFound(_) | ApiError::Missing { .. } => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) | ApiError::Refused { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -125,7 +161,10 @@ impl ApiError {
     /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::BadRequest { code, .. } | ApiError::Unauthorized { code, .. } => code,
+            ApiError::BadRequest { code, .. }
+            | ApiError::Unauthorized { code, .. }
+            | ApiError::Missing { code, .. }
+            | ApiError::Refused { code, .. } => code,
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
@@ -160,7 +199,10 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let (field, failed) = match &self {
-            ApiError::BadRequest { field, failed, .. } => (field.as_deref(), failed.as_slice()),
+            ApiError::BadRequest { field, failed, .. } | ApiError::Refused { field, failed, .. } => {
+                (field.as_deref(), failed.as_slice())
+            }
+            ApiError::Missing { field, .. } => (Some(field.as_str()), &[][..]),
             _ => (None, &[][..]),
         };
         let body = Body { success: false, error: ErrorBody { code: self.code(), message, field }, failed };

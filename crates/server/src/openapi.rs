@@ -1,8 +1,11 @@
 //! The OpenAPI 3 document of every route, served at `/openapi.json`.
 
 use axum::Json;
+use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+
+mod schemas;
 
 struct Security;
 
@@ -98,8 +101,20 @@ impl Modify for CommonAnswers {
 )]
 pub struct ApiDoc;
 
+/// The document as served: the derived one, refined where deriving cannot say enough
+/// (event bodies, one operation per analysis, enums and patterns of what the parsers
+/// check; see [`schemas`]). Made once.
+pub fn document() -> &'static serde_json::Value {
+    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+        schemas::refine(&mut doc);
+        doc
+    })
+}
+
 /// `GET /openapi.json`
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "This document")))]
-pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn openapi_json() -> Json<&'static serde_json::Value> {
+    Json(document())
 }

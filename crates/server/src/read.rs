@@ -347,8 +347,8 @@ pub async fn rules(State(s): State<AppState>, headers: HeaderMap) -> Result<Json
 /// A rule change and the re-classification it caused.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RuleChange {
-    /// The rule (absent after a delete).
-    #[schema(value_type = Object)]
+    /// The rule (null after a delete).
+    #[schema(value_type = Option<Object>)]
     pub rule: Option<Rule>,
     /// Events looked at and changed.
     #[schema(value_type = Object)]
@@ -358,11 +358,10 @@ pub struct RuleChange {
 async fn check_rule(s: &AppState, project: i64, rule: &Rule) -> Result<(), ApiError> {
     let tps = s.store.touchpoints(project).await?;
     if !tps.iter().any(|t| t.touchpoint.key == rule.touchpoint) {
-        return Err(ApiError::invalid(
-            "invalid_field",
-            Some("touchpoint".into()),
+        return Err(ApiError::missing(
+            "touchpoint",
             format!(
-                "touchpoint {:?} does not exist; create it first with PUT /api/touchpoints/{{key}}",
+                "touchpoint {:?} does not exist; create it first with POST /api/touchpoints",
                 rule.touchpoint
             ),
         ));
@@ -430,23 +429,24 @@ pub struct Page {
 }
 
 impl Page {
-    fn limit(&self) -> usize {
-        self.limit.unwrap_or(100).clamp(1, 1000)
+    fn limit(&self) -> Result<usize, ApiError> {
+        match self.limit.unwrap_or(100) {
+            n @ 1..=1000 => Ok(n),
+            n => Err(ApiError::invalid("invalid_query", Some("limit".into()), format!("limit: from 1 to 1000, not {n}"))),
+        }
     }
     fn cursor_i64(&self) -> Result<Option<i64>, ApiError> {
-        self.cursor
-            .as_deref()
-            .map(|c| {
-                c.parse().map_err(|_| {
-                    ApiError::invalid(
-                        "invalid_query",
-                        Some("cursor".into()),
-                        format!("cursor {c:?} is not one this API gave out"),
-                    )
-                })
-            })
-            .transpose()
+        self.cursor.as_deref().map(|c| canonical_i64(c).ok_or_else(|| bad_cursor(c))).transpose()
     }
+}
+
+/// A number as this API writes it in a cursor (no sign, no leading zeros): what it gave out.
+fn canonical_i64(text: &str) -> Option<i64> {
+    text.parse::<i64>().ok().filter(|n| n.to_string() == text)
+}
+
+fn bad_cursor(c: &str) -> ApiError {
+    ApiError::invalid("invalid_query", Some("cursor".into()), format!("cursor {c:?} is not one this API gave out"))
 }
 
 /// A page of items.
@@ -488,7 +488,7 @@ pub async fn customers(
     ApiQuery(p): ApiQuery<Page>,
 ) -> Result<Json<Paged<Value>>, ApiError> {
     let key = s.secret_key(&headers).await?;
-    let limit = p.limit();
+    let limit = p.limit()?;
     let list = s.store.customers(key.project_id, p.cursor_i64()?.unwrap_or(0), limit).await?;
     let next = (list.len() == limit).then(|| list.last().map(|c| c.id.to_string())).flatten();
     let items = list
@@ -551,7 +551,8 @@ pub async fn lookup(
     let (kind, value) = match (&q.user_id, &q.anonymous_id) {
         (Some(u), _) => (IdentityKind::User, u),
         (None, Some(a)) => (IdentityKind::Anonymous, a),
-        (None, None) => return Err(ApiError::invalid("invalid_query", None, "give user_id or anonymous_id")),
+        // A lookup by no id finds no customer.
+        (None, None) => return Err(ApiError::NotFound("give user_id or anonymous_id: no id, no customer".into())),
     };
     let id = s
         .store
@@ -611,17 +612,13 @@ pub async fn timeline(
     let id = canonical(&s, key.project_id, id).await?;
     let before = match p.cursor.as_deref() {
         None => None,
-        Some(c) => {
-            Some(c.split_once(':').and_then(|(t, i)| Some((t.parse().ok()?, i.parse().ok()?))).ok_or_else(|| {
-                ApiError::invalid(
-                    "invalid_query",
-                    Some("cursor".into()),
-                    format!("cursor {c:?} is not one this API gave out"),
-                )
-            })?)
-        }
+        Some(c) => Some(
+            c.split_once(':')
+                .and_then(|(t, i)| Some((canonical_i64(t)?, canonical_i64(i)?)))
+                .ok_or_else(|| bad_cursor(c))?,
+        ),
     };
-    let limit = p.limit();
+    let limit = p.limit()?;
     let ids = s.store.merged_ids(id).await?;
     let events = s.store.customer_events(&ids, before, limit).await?;
     let l = lang(p.lang.as_deref(), &headers);
@@ -657,7 +654,7 @@ pub async fn failed_events(
     ApiQuery(p): ApiQuery<Page>,
 ) -> Result<Json<Paged<Value>>, ApiError> {
     let key = s.secret_key(&headers).await?;
-    let limit = p.limit();
+    let limit = p.limit()?;
     let list = s.store.failed_events(key.project_id, p.cursor_i64()?, limit).await?;
     let next = (list.len() == limit).then(|| list.last().map(|f| f.id.to_string())).flatten();
     let items = list
@@ -723,9 +720,16 @@ pub struct VolumeView {
 }
 
 fn day_of(field: &str, s: &str) -> Result<i64, ApiError> {
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        ApiError::invalid("invalid_query", Some(field.into()), format!("{field}: {s:?} is not a date like 2026-11-22"))
-    })?;
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|d| d.format("%Y-%m-%d").to_string() == s)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_query",
+                Some(field.into()),
+                format!("{field}: {s:?} is not a date like 2026-11-22"),
+            )
+        })?;
     Ok(d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days())
 }
 

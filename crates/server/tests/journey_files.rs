@@ -10,7 +10,11 @@ use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
 use touchpoint_store::{issue_key, CommitBatch, MetaStore, NewEvent, Store};
 
 async fn open(dir: &std::path::Path) -> Arc<SqliteStore> {
-    Arc::new(SqliteStore::open(dir, OpenMode::Writer, &SqliteOptions { durable: true, cache_mib: 8 }).await.unwrap())
+    Arc::new(
+        SqliteStore::open(dir, OpenMode::Writer, &SqliteOptions { durable: true, cache_mib: 8, ..Default::default() })
+            .await
+            .unwrap(),
+    )
 }
 
 #[tokio::test]

@@ -2,7 +2,9 @@
 //! expiring, single use, tamper-proof), the no-JavaScript survey pages with branching and
 //! partial answers, CSRF, open links with one response per browser, escaping of everything
 //! authors and respondents write, responses posted through the API, the CSV export and the
-//! response's place in the customer's journey.
+//! response's place in the customer's journey; the project's brand (name, colour, logo,
+//! privacy link, checked settings) and default language on its pages, progress that counts
+//! answered steps, and polite Polish.
 
 mod common;
 

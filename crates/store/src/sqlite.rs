@@ -47,11 +47,18 @@ pub struct SqliteOptions {
     pub durable: bool,
     /// SQLite page cache, in MiB.
     pub cache_mib: i64,
+    /// How many of each project's most recent events dedup remembers (`None`: every
+    /// stored event). See the guarantee in `sqlite_events`.
+    pub dedup_window: Option<usize>,
 }
+
+/// The server's dedup window: the last 2 M events of each project (≤ 4 M hashes,
+/// about 70–140 MB).
+pub const DEFAULT_DEDUP_WINDOW: usize = 2_000_000;
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { durable: true, cache_mib: 256 }
+        SqliteOptions { durable: true, cache_mib: 256, dedup_window: Some(DEFAULT_DEDUP_WINDOW) }
     }
 }
 
@@ -111,7 +118,22 @@ impl SqliteStore {
             .await?;
         migrate::run_sqlite(&pool).await?;
         convert_row_events(&pool).await?;
-        Ok(SqliteStore { pool, path, _lock: lock, appender: Default::default() })
+        let appender = Appender::new(opts.dedup_window);
+        let store = SqliteStore { pool, path, _lock: lock, appender: std::sync::Arc::new(appender.into()) };
+        if mode == OpenMode::Writer {
+            // Remember the newest events now, so the first write after a restart does not
+            // wait for them.
+            let mut appender = store.appender.lock().await;
+            let mut conn = store.pool.acquire().await?;
+            with_raw(&mut conn, |c| appender.catch_up(c)).await?;
+        }
+        Ok(store)
+    }
+
+    /// How many messageId hashes dedup remembers for a project now (for tests and
+    /// benchmarks of the dedup window).
+    pub async fn remembered(&self, project: ProjectId) -> usize {
+        self.appender.lock().await.seen.get(&project).map_or(0, |r| r.len())
     }
 
     /// The database file.

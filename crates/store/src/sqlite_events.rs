@@ -4,10 +4,20 @@
 //! rest of the store — so crash safety is SQLite's.
 //!
 //! Dedup by `(project, messageId)` uses the stored 128-bit hashes: the [`Appender`] holds
-//! them in memory (20–40 bytes per stored event), loads them at the first write and
-//! catches up whenever the file has segments it has not seen, so a store never trusts a
-//! stale set. A write adds its hashes at once and takes them back if its transaction does
-//! not commit.
+//! them in memory (20–40 bytes per remembered event) and catches up whenever the file has
+//! segments it has not seen, so a store never trusts a stale set. A write adds its hashes
+//! at once and takes them back if its transaction does not commit.
+//!
+//! **What dedup guarantees.** With a window of `W` events ([`SqliteOptions::dedup_window`],
+//! the server's default 2 M per project), a repeat of any of a project's last `W` stored
+//! events is never stored twice: the appender keeps two generations of at most `W` hashes
+//! each (memory bounded by `2 W` hashes per project, whatever the store holds), loads the
+//! newest segments' hashes when the store opens (so the first write after a restart does
+//! not wait for them) and drops the older generation when the newer one is full. Without a
+//! window (`None`: `touchpoint import`), every stored event is remembered, so importing
+//! the same file twice never stores anything twice however large the store.
+//!
+//! [`SqliteOptions::dedup_window`]: crate::sqlite::SqliteOptions::dedup_window
 
 use crate::segment::{
     self, decode_event, message_hash, unpack, HashSet128, Points, Row, SegmentBuilder, SEGMENT_EVENTS,
@@ -24,13 +34,48 @@ use touchpoint_core::{CustomerId, EventType, ProjectId};
 
 const DAY_MS: i64 = 86_400_000;
 
+/// The messageId hashes a project's dedup remembers: two generations, the newer one of at
+/// most `window` hashes, so together they hold at least the last `window` hashes added.
+#[derive(Debug, Default)]
+pub(crate) struct Recent {
+    current: HashSet128,
+    previous: HashSet128,
+}
+
+impl Recent {
+    /// Add a hash; false when it is remembered already.
+    fn insert(&mut self, h: u128, window: usize) -> bool {
+        if self.previous.contains(&h) || self.current.contains(&h) {
+            return false;
+        }
+        if self.current.len() >= window {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(h)
+    }
+
+    fn remove(&mut self, h: &u128) {
+        self.current.remove(h);
+        self.previous.remove(h);
+    }
+
+    /// Hashes remembered.
+    pub(crate) fn len(&self) -> usize {
+        self.current.len() + self.previous.len()
+    }
+}
+
 /// What appending events needs to know about the events stored already.
 #[derive(Debug, Default)]
 pub(crate) struct Appender {
-    /// The highest segment id whose hashes are in `seen` (0: none loaded).
+    /// The highest segment id whose hashes were looked at (0: none loaded yet).
     upto: i64,
-    /// messageId hashes of every stored event, per project (looked up once per event).
-    seen: foldhash::HashMap<ProjectId, HashSet128>,
+    /// Whether the newest hashes of every project have been loaded.
+    loaded: bool,
+    /// How many of a project's most recent events dedup must remember (`None`: all).
+    pub(crate) window: Option<usize>,
+    /// messageId hashes of the most recent stored events, per project (looked up once per event).
+    pub(crate) seen: foldhash::HashMap<ProjectId, Recent>,
     /// Buffers for encoding segments, kept from one write to the next (fresh buffers of
     /// a few hundred KiB each time cost the kernel more in zeroed pages than the copying).
     scratch: Scratch,
@@ -44,6 +89,11 @@ pub(crate) struct Pending {
 }
 
 impl Appender {
+    /// An appender that remembers `window` events per project (`None`: all).
+    pub(crate) fn new(window: Option<usize>) -> Appender {
+        Appender { window, ..Default::default() }
+    }
+
     /// A write has committed: its segments are known.
     fn committed(&mut self, pending: Pending) {
         self.upto = self.upto.max(pending.upto);
@@ -53,8 +103,8 @@ impl Appender {
     /// all, the next [`Appender::catch_up`] finds its segments, whose ids are above `upto`.
     fn rolled_back(&mut self, pending: Pending) {
         for (p, h) in pending.hashes {
-            if let Some(set) = self.seen.get_mut(&p) {
-                set.remove(&h);
+            if let Some(recent) = self.seen.get_mut(&p) {
+                recent.remove(&h);
             }
         }
     }
@@ -94,23 +144,62 @@ impl Appender {
         }
     }
 
+    fn window(&self) -> usize {
+        self.window.unwrap_or(usize::MAX)
+    }
+
     /// Load the hashes of segments written since the last look (by this process before
-    /// it knew of them, or by another one); returns the highest segment id.
-    fn catch_up(&mut self, c: &rusqlite::Connection) -> Result<i64> {
+    /// it knew of them, or by another one); returns the highest segment id. The first
+    /// look loads, per project, only the newest segments that cover the window.
+    pub(crate) fn catch_up(&mut self, c: &rusqlite::Connection) -> Result<i64> {
         let max: i64 = c.query_row("SELECT COALESCE(MAX(last_id), 0) FROM event_segments", [], |r| r.get(0))?;
+        if !self.loaded {
+            self.loaded = true;
+            if let Some(window) = self.window {
+                self.load_newest(c, window, max)?;
+                self.upto = max;
+                return Ok(max);
+            }
+        }
         if max > self.upto {
-            let mut st = c.prepare("SELECT project_id, points FROM event_segments WHERE last_id > ?1")?;
+            let window = self.window();
+            let mut st =
+                c.prepare("SELECT project_id, points FROM event_segments WHERE last_id > ?1 ORDER BY last_id")?;
             let mut rows = st.query([self.upto])?;
             while let Some(r) = rows.next()? {
                 let project: ProjectId = r.get(0)?;
                 let bytes = r.get_ref(1)?.as_blob().map_err(|e| StoreError::Corrupt(format!("segment points: {e}")))?;
                 let points = points_of(bytes)?;
-                let set = self.seen.entry(project).or_default();
-                set.extend((0..points.len()).map(|i| points.hash(i)));
+                let recent = self.seen.entry(project).or_default();
+                for i in 0..points.len() {
+                    recent.insert(points.hash(i), window);
+                }
             }
             self.upto = max;
         }
         Ok(max)
+    }
+
+    /// Per project, the hashes of the newest segments up to `max` until `window` are loaded.
+    fn load_newest(&mut self, c: &rusqlite::Connection, window: usize, max: i64) -> Result<()> {
+        let projects: Vec<ProjectId> = c
+            .prepare("SELECT DISTINCT project_id FROM event_segments")?
+            .query_map([], |r| r.get(0))?
+            .collect::<std::result::Result<_, _>>()?;
+        let mut st = c.prepare(
+            "SELECT points FROM event_segments WHERE project_id = ?1 AND last_id <= ?2 ORDER BY last_id DESC",
+        )?;
+        for project in projects {
+            let recent = self.seen.entry(project).or_default();
+            let mut rows = st.query(rusqlite::params![project, max])?;
+            while recent.previous.len() < window {
+                let Some(r) = rows.next()? else { break };
+                let bytes = r.get_ref(0)?.as_blob().map_err(|e| StoreError::Corrupt(format!("segment points: {e}")))?;
+                let points = points_of(bytes)?;
+                recent.previous.extend((0..points.len()).map(|i| points.hash(i)));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -277,8 +366,9 @@ pub(crate) fn append_raw(
         None => events.iter().map(|e| message_hash(&e.event.message_id)).collect::<Vec<_>>().into(),
     };
     let mut new = vec![false; events.len()];
+    let window = appender.window();
     for (i, (e, &h)) in events.iter().zip(hashes.iter()).enumerate() {
-        if appender.seen.entry(e.project).or_default().insert(h) {
+        if appender.seen.entry(e.project).or_default().insert(h, window) {
             pending.hashes.push((e.project, h));
             new[i] = true;
         }

@@ -89,6 +89,54 @@ mod events {
         assert!(all.windows(2).all(|x| x[0].id < x[1].id), "ids keep rising across handles");
     }
 
+    /// What dedup guarantees with a window of W events (the server's mode): a repeat of any
+    /// of a project's last W events is caught, in the same process and after a restart,
+    /// whatever the data before; memory holds at most 2 W hashes per project. Without a
+    /// window (imports), everything stored is remembered.
+    #[tokio::test]
+    async fn dedup_remembers_at_least_the_window_and_at_most_twice_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let windowed = SqliteOptions { dedup_window: Some(5_000), ..Default::default() };
+        let id = |i: usize| format!("m{i}");
+        let batch = |p: i64, ids: std::ops::Range<usize>| ids.map(|i| ev(p, &id(i))).collect::<Vec<_>>();
+        let (p, q) = {
+            let s = SqliteStore::open(dir.path(), OpenMode::Writer, &windowed).await.unwrap();
+            let p = s.create_project("p", &default_catalog()).await.unwrap().id;
+            let q = s.create_project("q", &default_catalog()).await.unwrap().id;
+            // 23 000 events in writes of 1 000 (segments of up to 2048 events).
+            for k in 0..23 {
+                assert!(s
+                    .append_events(&batch(p, k * 1000..(k + 1) * 1000), &[])
+                    .await
+                    .unwrap()
+                    .iter()
+                    .all(Option::is_some));
+            }
+            s.append_events(&batch(q, 0..10), &[]).await.unwrap();
+            assert!(s.remembered(p).await <= 10_000, "at most two generations: {}", s.remembered(p).await);
+            // The last 5 000 are caught, at every position in the window.
+            for i in (18_000..23_000).step_by(97) {
+                assert_eq!(s.append_events(&[ev(p, &id(i))], &[]).await.unwrap(), [None], "m{i}");
+            }
+            (p, q)
+        };
+        // After a restart: the newest segments are loaded at open, the window again.
+        let s = SqliteStore::open(dir.path(), OpenMode::Writer, &windowed).await.unwrap();
+        let remembered = s.remembered(p).await;
+        assert!((5_000..=5_000 + 2048).contains(&remembered), "{remembered}");
+        for i in (18_000..23_000).step_by(89) {
+            assert_eq!(s.append_events(&[ev(p, &id(i))], &[]).await.unwrap(), [None], "m{i} after a restart");
+        }
+        assert_eq!(s.append_events(&batch(q, 0..10), &[]).await.unwrap(), vec![None; 10], "every project's window");
+        drop(s);
+        // An import remembers everything: the oldest event is caught too.
+        let all = SqliteOptions { dedup_window: None, ..Default::default() };
+        let s = SqliteStore::open(dir.path(), OpenMode::Writer, &all).await.unwrap();
+        assert_eq!(s.remembered(p).await, 23_000);
+        assert_eq!(s.append_events(&batch(p, 0..23_000), &[]).await.unwrap(), vec![None; 23_000]);
+        assert_eq!(s.count_events(p).await.unwrap(), 23_000);
+    }
+
     /// A batch of events `m{i}` for `ids`, of project `p` where `i % 3 != 0` and of `q`
     /// otherwise, of a few customers and touchpoints.
     fn mixed(p: i64, q: i64, ids: impl Iterator<Item = usize>) -> CommitBatch {

@@ -42,9 +42,13 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
     tweak(&mut config);
     let store = Arc::new(
-        SqliteStore::open(dir.path(), OpenMode::Writer, &SqliteOptions { durable: config.durable, cache_mib: 16 })
-            .await
-            .unwrap(),
+        SqliteStore::open(
+            dir.path(),
+            OpenMode::Writer,
+            &SqliteOptions { durable: config.durable, cache_mib: 16, ..Default::default() },
+        )
+        .await
+        .unwrap(),
     );
     let p = store.create_project("test", &default_catalog()).await.unwrap();
     let q = store.create_project("other", &default_catalog()).await.unwrap();
