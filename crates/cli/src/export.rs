@@ -1,6 +1,8 @@
 //! `touchpoint export`: a project's events as NDJSON (Segment-shaped, with the corrected
 //! `timestamp`, `receivedAt`, the customer and the touchpoint, re-importable) or as CSV
 //! that spreadsheets open safely (cells that start with `=`, `+`, `-`, `@` are defused).
+//! A time sent more than a day in the future was stored as the arrival time: the export
+//! says what was sent (`sentTimestamp`, the `sent_timestamp` column).
 
 use crate::anyhow_lite::{msg, Result};
 use crate::Common;
@@ -43,7 +45,7 @@ enum Sink<W: Write> {
     Csv(Box<csv::Writer<W>>),
 }
 
-const CSV_HEADER: [&str; 12] = [
+const CSV_HEADER: [&str; 13] = [
     "message_id",
     "type",
     "event",
@@ -56,6 +58,7 @@ const CSV_HEADER: [&str; 12] = [
     "timestamp",
     "received_at",
     "properties",
+    "sent_timestamp",
 ];
 
 pub async fn run(a: ExportArgs) -> Result<()> {
@@ -87,6 +90,8 @@ pub async fn run(a: ExportArgs) -> Result<()> {
             let tp = e.touchpoint_id.and_then(|id| tps.get(&id)).map(|t| &t.touchpoint);
             let mut body: Value =
                 serde_json::from_str(&e.body).map_err(|err| msg(format!("event {} is corrupt: {err}", e.id)))?;
+            // A time more than a day in the future was clamped to the arrival: say what was sent.
+            let sent = touchpoint_core::event::sent_time(e.flags, &body);
             match &mut sink {
                 Sink::Ndjson(out) => {
                     if let Value::Object(o) = &mut body {
@@ -94,6 +99,9 @@ pub async fn run(a: ExportArgs) -> Result<()> {
                         o.insert("timestamp".into(), Value::String(format_time(e.timestamp)));
                         o.insert("receivedAt".into(), Value::String(format_time(e.received_at)));
                         o.insert("customerId".into(), Value::from(e.customer_id));
+                        if let Some(sent) = &sent {
+                            o.insert("sentTimestamp".into(), Value::String(sent.clone()));
+                        }
                         if let Some(t) = tp {
                             o.insert("touchpoint".into(), Value::String(t.key.clone()));
                         }
@@ -117,6 +125,7 @@ pub async fn run(a: ExportArgs) -> Result<()> {
                         &format_time(e.timestamp),
                         &format_time(e.received_at),
                         &props,
+                        sent.as_deref().unwrap_or(""),
                     ];
                     w.write_record(cells.iter().map(|c| safe_cell(c).into_owned()))?;
                 }

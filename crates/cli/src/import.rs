@@ -42,8 +42,8 @@ pub struct ImportArgs {
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// CSV: map a field to a column, e.g. `--column user_id="Customer ID"`. Fields: user_id,
-    /// anonymous_id, timestamp, event, type, message_id, property.NAME, ignore. Unmapped
-    /// columns become properties named after their header.
+    /// anonymous_id, timestamp, event, type, message_id, channel, property.NAME, ignore.
+    /// Unmapped columns become properties named after their header.
     #[arg(long = "column", value_name = "FIELD=HEADER")]
     pub columns: Vec<String>,
     /// CSV: the event type of each row.
@@ -52,6 +52,10 @@ pub struct ImportArgs {
     /// CSV: the delimiter (default: guessed from the header row among , ; and tab).
     #[arg(long)]
     pub delimiter: Option<char>,
+    /// CSV: the time zone of times written without an offset (`Europe/Prague`); default:
+    /// the project's (`touchpoint project set P --timezone …`).
+    #[arg(long)]
+    pub timezone: Option<String>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -94,6 +98,8 @@ pub struct ImportOptions {
     pub delimiter: Option<u8>,
     /// Limits of each event.
     pub limits: Limits,
+    /// The zone of CSV times written without an offset (`None`: UTC).
+    pub zone: Option<chrono_tz::Tz>,
 }
 
 /// Events per submission to the writer. Larger groups cost fewer commits: 10 000 made the
@@ -119,11 +125,21 @@ pub async fn run(a: ImportArgs) -> Result<()> {
         Some(c) => return Err(msg(format!("--delimiter {c:?} must be a single ASCII character"))),
         None => None,
     };
-    let opts = ImportOptions { format, columns: a.columns.clone(), event_type, delimiter, limits: config.limits() };
+    let zone = a
+        .timezone
+        .as_deref()
+        .map(|z| touchpoint_server::tz::parse_zone(z).map_err(|e| msg(format!("--timezone: {e}"))))
+        .transpose()?;
+    let mut opts =
+        ImportOptions { format, columns: a.columns.clone(), event_type, delimiter, limits: config.limits(), zone };
     crate::admin::require_store(&config.data_dir)?;
     let server = touchpoint_server::Server::open_bulk(config).await?;
     let state = server.state();
     let project = crate::admin::find_project(&*state.store, &a.project).await?;
+    // CSV times without an offset are the project's local times unless --timezone says.
+    if opts.zone.is_none() {
+        opts.zone = touchpoint_server::tz::parse_zone(&project.timezone).ok();
+    }
     let size = std::fs::metadata(&a.file).map_err(|e| msg(format!("cannot read {}: {e}", a.file.display())))?.len();
     let bar = crate::progress_bar(size, crate::IMPORT_BAR, a.quiet || a.json);
     let started = Instant::now();
@@ -449,6 +465,8 @@ pub struct CsvMapping {
     event: Option<usize>,
     event_type: Option<usize>,
     message_id: Option<usize>,
+    /// The touchpoint's channel (web, phone, store, e-mail …).
+    channel: Option<usize>,
     /// (column, property name)
     properties: Vec<(usize, String)>,
 }
@@ -496,18 +514,19 @@ pub fn csv_mapping(headers: &[String], columns: &[String]) -> Result<CsvMapping>
             "user_id" => m.user_id = Some(i),
             "anonymous_id" => m.anonymous_id = Some(i),
             "timestamp" => m.timestamp = Some(i),
+            "channel" => m.channel = Some(i),
             "event" => m.event = Some(i),
             "type" => m.event_type = Some(i),
             "message_id" => m.message_id = Some(i),
             "ignore" => {}
             f => match f.strip_prefix("property.") {
                 Some(name) if !name.is_empty() => m.properties.push((i, name.to_string())),
-                _ => return Err(msg(format!("--column {spec:?}: unknown field {f:?}; use user_id, anonymous_id, timestamp, event, type, message_id, property.NAME or ignore"))),
+                _ => return Err(msg(format!("--column {spec:?}: unknown field {f:?}; use user_id, anonymous_id, timestamp, event, type, message_id, channel, property.NAME or ignore"))),
             },
         }
     }
     type Slot = fn(&mut CsvMapping) -> &mut Option<usize>;
-    let guesses: [(&[&str], Slot); 6] = [
+    let guesses: [(&[&str], Slot); 7] = [
         (
             &[
                 "user_id",
@@ -543,6 +562,7 @@ pub fn csv_mapping(headers: &[String], columns: &[String]) -> Result<CsvMapping>
         ),
         (&["type", "event_type"], |m| &mut m.event_type),
         (&["message_id", "messageid"], |m| &mut m.message_id),
+        (&["channel", "kanal", "source_channel"], |m| &mut m.channel),
     ];
     for (names, slot) in guesses {
         if slot(&mut m).is_some() {
@@ -642,9 +662,17 @@ fn read_csv(
             ("anonymousId", m.anonymous_id),
             ("timestamp", m.timestamp),
             ("messageId", m.message_id),
+            ("channel", m.channel),
         ] {
             if let Some(v) = get(i) {
                 obj.insert(k.into(), Value::String(v.to_string()));
+            }
+        }
+        // A time without an offset is a local time of the import's zone.
+        if let (Some(zone), Some(Value::String(t))) = (opts.zone, obj.get("timestamp")) {
+            if let Ok(touchpoint_core::event::TimeText::Local(local)) = touchpoint_core::event::parse_time_parts(t) {
+                let ms = touchpoint_server::tz::local_to_ms(zone, local);
+                obj.insert("timestamp".into(), Value::String(touchpoint_core::event::format_time(ms)));
             }
         }
         let ty = obj["type"].as_str().and_then(EventType::parse);
@@ -673,6 +701,7 @@ pub async fn import_with(writer: &Writer, project: ProjectId, path: &Path, quiet
         event_type: EventType::Track,
         delimiter: None,
         limits: Limits::default(),
+        zone: None,
     };
     let size = std::fs::metadata(path)?.len();
     let bar = crate::progress_bar(size, crate::IMPORT_BAR, quiet);

@@ -113,13 +113,37 @@ fn a_crm_csv_imports_without_code_and_exports_safely() {
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 3);
     assert_eq!(&rows[0][2], "Reklamace");
-    assert_eq!(&rows[0][9], "2026-04-03T10:15:00.000Z");
+    assert_eq!(&rows[0][9], "2026-04-03T10:15:00.000Z", "a UTC project reads local times as UTC");
+    let channels: Vec<&str> = rows.iter().map(|r| &r[7]).collect();
+    assert_eq!(channels, ["phone", "email", "store"], "the Kanál column sets each touchpoint's channel");
     assert!(rows[0][11].contains("HYPERLINK"), "the note is a property");
     assert!(rows[0][11].starts_with('{'));
     assert!(
         text.lines().all(|l| l.split(',').all(|cell| !cell.starts_with('=') && !cell.starts_with('+'))),
         "no cell starts a formula:\n{text}"
     );
+    // Local times are the project's once it has a zone, or --timezone's.
+    let o = run(dir.path(), &["project", "set", "crm", "--timezone", "Europe/Prague"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(
+        &file,
+        "Zákazník;Datum;Touchpoint\nC-2001;03.07.2026 10:15;Hovor\nC-2002;2026-07-03T10:15:00Z;Hovor\n",
+    )
+    .unwrap();
+    ok_json(dir.path(), &["import", file.to_str().unwrap(), "--project", "crm", "--json"]);
+    std::fs::write(&file, "Zákazník;Datum;Touchpoint\nC-2003;03.07.2026 10:15;Hovor\n").unwrap();
+    ok_json(
+        dir.path(),
+        &["import", file.to_str().unwrap(), "--project", "crm", "--timezone", "Europe/Warsaw", "--json"],
+    );
+    let o = run(dir.path(), &["import", file.to_str().unwrap(), "--project", "crm", "--timezone", "Europe/Praha"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--timezone: \"Europe/Praha\" is not an IANA time zone"));
+    let o = run(dir.path(), &["export", "--project", "crm", "--format", "csv"]);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let at = |user: &str| text.lines().find(|l| l.contains(user)).unwrap().split(',').nth(9).unwrap().to_string();
+    assert_eq!(at("C-2001"), "2026-07-03T08:15:00.000Z", "Prague summer time");
+    assert_eq!(at("C-2002"), "2026-07-03T10:15:00.000Z", "a time with its offset stays");
+    assert_eq!(at("C-2003"), "2026-07-03T08:15:00.000Z", "Warsaw, as asked");
     // A header nobody can guess is explained.
     std::fs::write(&file, "a,b\n1,2\n").unwrap();
     let o = run(dir.path(), &["import", file.to_str().unwrap(), "--project", "crm"]);
@@ -396,4 +420,34 @@ fn events_in_one_second_keep_their_millisecond_order() {
     );
     let steps = &v["groups"][0]["report"]["steps"];
     assert_eq!((steps[0]["customers"].as_u64(), steps[1]["customers"].as_u64()), (Some(1), Some(1)), "{v}");
+}
+
+#[test]
+fn a_clamped_future_time_keeps_what_was_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    ok_json(dir.path(), &["project", "create", "shop", "--json"]);
+    let file = dir.path().join("events.ndjson");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"type":"track","userId":"u","messageId":"future","event":"Order Completed","timestamp":"2099-01-01T00:00:00Z"}"#,
+            "\n",
+            r#"{"type":"track","userId":"u","messageId":"past","event":"Order Completed","timestamp":"2026-01-01T00:00:00Z"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    ok_json(dir.path(), &["import", file.to_str().unwrap(), "--project", "shop", "--json"]);
+    let o = run(dir.path(), &["export", "--project", "shop"]);
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let future = lines.iter().find(|l| l["messageId"] == "future").unwrap();
+    assert_eq!(future["sentTimestamp"], "2099-01-01T00:00:00Z", "{future}");
+    assert!(future["timestamp"].as_str().unwrap() < "2099", "stored as its arrival: {future}");
+    let past = lines.iter().find(|l| l["messageId"] == "past").unwrap();
+    assert!(past.get("sentTimestamp").is_none(), "{past}");
+    let o = run(dir.path(), &["export", "--project", "shop", "--format", "csv"]);
+    let csv = String::from_utf8_lossy(&o.stdout);
+    assert!(csv.lines().next().unwrap().ends_with(",sent_timestamp"), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with("future,") && l.ends_with(",2099-01-01T00:00:00Z")), "{csv}");
 }

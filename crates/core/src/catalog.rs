@@ -96,6 +96,20 @@ impl Channel {
         let s = s.trim().to_ascii_lowercase().replace('_', "-");
         Channel::ALL.into_iter().find(|c| c.as_str() == s)
     }
+
+    /// The channel an event's own `channel` field names: ours, or the words SDKs and
+    /// CRM exports use for them (`mobile`, `e-mail`, `call`, `pobočka` …); `server` and
+    /// anything unknown name none.
+    pub fn of_event(s: &str) -> Option<Channel> {
+        Channel::parse(s).or_else(|| match s.trim().to_lowercase().as_str() {
+            "mobile" | "ios" | "android" | "aplikace" | "aplikacja" => Some(Channel::App),
+            "e-mail" | "mail" | "newsletter" => Some(Channel::Email),
+            "call" | "telephone" | "call-centre" | "call center" | "telefon" | "hovor" => Some(Channel::Phone),
+            "shop" | "branch" | "pobočka" | "prodejna" | "sklep" | "oddział" => Some(Channel::Store),
+            "website" | "web site" | "internet" => Some(Channel::Web),
+            _ => None,
+        })
+    }
 }
 
 /// Whether the brand runs the contact itself.
@@ -291,6 +305,9 @@ pub struct Facts {
     pub utm_source: Option<String>,
     /// UTM campaign.
     pub utm_campaign: Option<String>,
+    /// The channel the event names itself (top-level `channel`, as RudderStack's SDKs and
+    /// CRM exports send it): the channel a discovered touchpoint gets.
+    pub channel: Option<Channel>,
 }
 
 /// The strings facts are made of, wherever they were read from: `properties.url`,
@@ -316,6 +333,8 @@ pub struct FactSources<'s> {
     pub source: Option<&'s str>,
     /// `context.campaign.name`.
     pub campaign: Option<&'s str>,
+    /// Top-level `channel`.
+    pub channel: Option<&'s str>,
 }
 
 impl Facts {
@@ -338,6 +357,7 @@ impl Facts {
             medium: s("context", "campaign", "medium"),
             source: s("context", "campaign", "source"),
             campaign: s("context", "campaign", "name"),
+            channel: obj.get("channel").and_then(Value::as_str),
         })
     }
 
@@ -365,6 +385,7 @@ impl Facts {
             utm_medium: some(f.medium).map(str::to_string).or_else(|| from_query("utm_medium")),
             utm_source: some(f.source).map(str::to_string).or_else(|| from_query("utm_source")),
             utm_campaign: some(f.campaign).map(str::to_string).or_else(|| from_query("utm_campaign")),
+            channel: f.channel.and_then(Channel::of_event),
         }
     }
 }
@@ -514,7 +535,7 @@ pub fn discovered_key(event: &Event) -> Option<(String, String, Channel)> {
     match event.kind {
         EventType::Track => {
             let n = event.name.as_deref()?;
-            Some((format!("track:{n}"), n.to_string(), Channel::Other))
+            Some((format!("track:{n}"), n.to_string(), event.facts.channel.unwrap_or(Channel::Other)))
         }
         EventType::Screen => {
             let n = event.name.as_deref().unwrap_or("(unnamed)");

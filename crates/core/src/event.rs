@@ -408,6 +408,20 @@ fn settle_time(
     timestamp
 }
 
+/// When the client said a stored event happened, if that time was more than a day in the
+/// future and was clamped to its arrival (`flags` has [`EventFlags::TIMESTAMP_CLAMPED`]):
+/// the body keeps what was sent (`timestamp`, else `originalTimestamp`).
+pub fn sent_time(flags: u32, body: &Value) -> Option<String> {
+    if !EventFlags(flags).has(EventFlags::TIMESTAMP_CLAMPED) {
+        return None;
+    }
+    ["timestamp", "originalTimestamp"].iter().find_map(|f| match body.get(*f) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
 /// A message id derived from the event's content, so that importing the same file twice
 /// stores nothing twice.
 fn derived_message_id(obj: &Map<String, Value>) -> String {
@@ -480,8 +494,10 @@ pub fn depth_of(v: &Value) -> usize {
 pub fn parse_time(v: &Value) -> Result<i64, String> {
     match v {
         Value::String(s) => parse_time_str(s),
+        // A whole number is one however it is written (`1.7e12`, `-330571.0`).
         Value::Number(n) => n
             .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64))
             .filter(|ms| (-62_135_596_800_000..=253_402_300_799_999).contains(ms))
             .ok_or_else(|| format!("{n} is not a time in milliseconds between years 1 and 9999")),
         other => Err(format!("must be an ISO-8601 time string, not {}", json_kind(other))),
@@ -490,19 +506,37 @@ pub fn parse_time(v: &Value) -> Result<i64, String> {
 
 /// Parse a time string in the formats people and SDKs send.
 pub fn parse_time_str(s: &str) -> Result<i64, String> {
+    parse_time_parts(s).map(|t| match t {
+        TimeText::Exact(ms) => ms,
+        TimeText::Local(n) => n.and_utc().timestamp_millis(),
+    })
+}
+
+/// A time as written: an exact instant (it names its offset), or a wall-clock time that
+/// needs a time zone (a CRM export's `22.11.2026 13:45`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeText {
+    /// Milliseconds since the epoch.
+    Exact(i64),
+    /// A local date and time, zone not given.
+    Local(NaiveDateTime),
+}
+
+/// Read a time the way [`parse_time_str`] does, but keep a time without an offset local.
+pub fn parse_time_parts(s: &str) -> Result<TimeText, String> {
     let t = s.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-        return Ok(dt.timestamp_millis());
+        return Ok(TimeText::Exact(dt.timestamp_millis()));
     }
     for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M"]
     {
         if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
-            return Ok(n.and_utc().timestamp_millis());
+            return Ok(TimeText::Local(n));
         }
     }
     for fmt in ["%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y"] {
         if let Ok(d) = NaiveDate::parse_from_str(t, fmt) {
-            return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis());
+            return Ok(TimeText::Local(d.and_hms_opt(0, 0, 0).expect("midnight exists")));
         }
     }
     Err(format!("{s:?} is not a time; use ISO 8601 such as 2026-11-22T13:45:00Z"))

@@ -103,7 +103,9 @@ fn edge_cases_agree_or_take_the_full_path() {
         Some(true),
     );
     check(&json!({"type":"identify","messageId":"i","userId":"u","anonymousId":"a","traits":{"email":"a@b.cz","name":"Řehoř"}}).to_string(), &cx, Some(true));
-    check(&json!({"type":"identify","messageId":"i","userId":"u","traits":{}}).to_string(), &cx, Some(true));
+    check(&with("channel", json!("web")), &cx, Some(true)); // a fact: the discovered channel
+    check(&with("channel", json!("pobočka")), &cx, Some(true));
+    check(&with("channel", json!("server")), &cx, Some(true)); // names no channel of ours
     check(&json!({"type":"alias","messageId":"al","userId":"u","previousId":"a"}).to_string(), &cx, Some(true));
     check(&json!({"type":"group","messageId":"g","userId":"u","groupId":"firm"}).to_string(), &cx, Some(true));
     check(&with("originalTimestamp", json!("2026-05-01T10:00:00Z")), &cx, Some(true));
@@ -138,6 +140,15 @@ fn edge_cases_agree_or_take_the_full_path() {
     check(&without("type"), &cx, Some(false));
     check(&with("type", json!("purchase")), &cx, Some(false));
     check(&with("userId", json!(42)), &cx, Some(false)); // numbers become strings there
+    check(&with("writeKey", json!("tpw_x")), &cx, Some(false)); // a credential, taken out there
+    check(&with("channel", json!(5)), &cx, Some(false));
+    // An identify without traits of its own may have them in the context (RudderStack).
+    check(&json!({"type":"identify","messageId":"i","userId":"u","traits":{}}).to_string(), &cx, Some(false));
+    check(
+        &json!({"type":"identify","messageId":"i","userId":"u","context":{"traits":{"email":"a@b.cz"}}}).to_string(),
+        &cx,
+        Some(false),
+    );
     check(&with("event", json!("Quote \"here\"")), &cx, Some(false)); // escapes
     check(&with("event", json!("")), &cx, Some(false));
     check(&with("event", json!(7)), &cx, Some(false));

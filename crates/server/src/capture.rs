@@ -308,6 +308,11 @@ async fn capture(
                 }
             };
             let sent_at: Option<Value> = body.get("sentAt").and_then(|v| serde_json::from_str(v.get()).ok());
+            // The batch's own time is checked once, whether or not an event falls back on it.
+            if let Some(Err(m)) = sent_at.as_ref().map(touchpoint_core::event::parse_time) {
+                let err = ApiError::invalid("invalid_batch", Some("sentAt".into()), format!("sentAt: {m}"));
+                return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await);
+            }
             let context: Option<serde_json::Map<String, Value>> =
                 body.get("context").and_then(|v| serde_json::from_str(v.get()).ok());
             let mut sub = Submission { project, ..Default::default() };

@@ -128,9 +128,10 @@ async fn load(
     project: i64,
     q: &ListenQuery,
 ) -> Result<(SurveyRow, SurveyDef, Vec<Resp>, Clock), ApiError> {
-    let row = store.survey_by_key(project, &q.survey).await?.ok_or_else(|| {
-        ApiError::invalid("invalid_query", Some("survey".into()), format!("survey: no survey {:?}", q.survey))
-    })?;
+    let row = store
+        .survey_by_key(project, &q.survey)
+        .await?
+        .ok_or_else(|| ApiError::missing("survey", format!("survey: no survey {:?}", q.survey)))?;
     let def = crate::surveys::definition(&row)?;
     let from = q
         .from
@@ -184,24 +185,17 @@ fn pick_question<'a>(
     match asked {
         Some(id) => match def.question(id) {
             Some(q) if ok(&q.kind) => Ok(q),
-            Some(q) => Err(ApiError::invalid(
-                "invalid_query",
-                Some("question".into()),
+            Some(q) => Err(ApiError::missing(
+                "question",
                 format!("question: {id:?} is a {} question, not {what}", q.kind.name()),
             )),
-            None => Err(ApiError::invalid(
-                "invalid_query",
-                Some("question".into()),
-                format!("question: the survey has no question {id:?}"),
-            )),
+            None => Err(ApiError::missing("question", format!("question: the survey has no question {id:?}"))),
         },
-        None => def.questions.iter().find(|q| ok(&q.kind)).ok_or_else(|| {
-            ApiError::invalid(
-                "invalid_query",
-                Some("question".into()),
-                format!("question: the survey has no {what} question"),
-            )
-        }),
+        None => def
+            .questions
+            .iter()
+            .find(|q| ok(&q.kind))
+            .ok_or_else(|| ApiError::missing("question", format!("question: the survey has no {what} question"))),
     }
 }
 
@@ -287,7 +281,7 @@ pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -
                 }
             };
             if area_keys.len() < 2 {
-                return Err(ApiError::invalid("invalid_query", Some("survey".into()), "survey: drivers need a matrix question or at least two rating questions with an area"));
+                return Err(ApiError::missing("survey", "survey: drivers need a matrix question or at least two rating questions with an area"));
             }
             let area_value = |r: &Resp, k: &str| -> f64 {
                 match matrix.and_then(|m| r.answers.0.get(&m.id)) {
@@ -305,7 +299,7 @@ pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -
                 w.push(r.weight);
             }
             let rw = drivers::relative_weights(&x, &y, Some(&w))
-                .map_err(|e| ApiError::invalid("not_enough_data", Some("survey".into()), e.to_string()))?;
+                .map_err(|e| ApiError::refused("not_enough_data", Some("survey".into()), e.to_string()))?;
             let perf: Vec<drivers::AreaScore> = area_keys
                 .iter()
                 .enumerate()
@@ -378,7 +372,7 @@ pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -
         "benchmark" => {
             let matrix = def.questions.iter().find(|q| matches!(q.kind, QuestionKind::Matrix { .. }));
             let Some(matrix) = matrix else {
-                return Err(ApiError::invalid("invalid_query", Some("survey".into()), "survey: a benchmark needs a matrix question of areas"));
+                return Err(ApiError::missing("survey", "survey: a benchmark needs a matrix question of areas"));
             };
             let nps = def.questions.iter().find(|q| matches!(q.kind, QuestionKind::Nps));
             let rows: Vec<benchmark::BenchRow> = resps
@@ -394,7 +388,7 @@ pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -
                     })
                 })
                 .collect();
-            let report = benchmark::analyze(&rows).map_err(|e| ApiError::invalid("not_enough_data", Some("survey".into()), e.to_string()))?;
+            let report = benchmark::analyze(&rows).map_err(|e| ApiError::refused("not_enough_data", Some("survey".into()), e.to_string()))?;
             let external: Vec<benchmark::ExternalBenchmark> = store
                 .benchmarks(project)
                 .await?
@@ -407,7 +401,7 @@ pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -
         "touchpoints" => {
             // Satisfaction where it was measured: per triggering touchpoint, the survey's
             // headline question.
-            let head = def.headline().ok_or_else(|| ApiError::invalid("invalid_query", Some("survey".into()), "survey: no NPS, CSAT or CES question"))?;
+            let head = def.headline().ok_or_else(|| ApiError::missing("survey", "survey: no NPS, CSAT or CES question"))?;
             let metric = match head.kind {
                 QuestionKind::Nps => Metric::Nps,
                 QuestionKind::Csat => Metric::Csat,

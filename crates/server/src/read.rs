@@ -360,10 +360,7 @@ async fn check_rule(s: &AppState, project: i64, rule: &Rule) -> Result<(), ApiEr
     if !tps.iter().any(|t| t.touchpoint.key == rule.touchpoint) {
         return Err(ApiError::missing(
             "touchpoint",
-            format!(
-                "touchpoint {:?} does not exist; create it first with POST /api/touchpoints",
-                rule.touchpoint
-            ),
+            format!("touchpoint {:?} does not exist; create it first with POST /api/touchpoints", rule.touchpoint),
         ));
     }
     Ok(())
@@ -432,7 +429,9 @@ impl Page {
     fn limit(&self) -> Result<usize, ApiError> {
         match self.limit.unwrap_or(100) {
             n @ 1..=1000 => Ok(n),
-            n => Err(ApiError::invalid("invalid_query", Some("limit".into()), format!("limit: from 1 to 1000, not {n}"))),
+            n => {
+                Err(ApiError::invalid("invalid_query", Some("limit".into()), format!("limit: from 1 to 1000, not {n}")))
+            }
         }
     }
     fn cursor_i64(&self) -> Result<Option<i64>, ApiError> {
@@ -595,6 +594,10 @@ pub struct TimelineEntry {
     pub stage: Option<String>,
     /// When it happened.
     pub timestamp: String,
+    /// What the client sent as the time, when it was more than a day in the future and
+    /// `timestamp` is its arrival instead (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_timestamp: Option<String>,
     /// Properties.
     #[schema(value_type = Object)]
     pub properties: Value,
@@ -642,6 +645,7 @@ fn entry(e: StoredEvent, tps: &HashMap<i64, StoredTouchpoint>, l: Lang) -> Timel
         channel: tp.map(|t| t.channel.as_str().to_string()),
         stage: tp.and_then(|t| t.stage.clone()),
         timestamp: format_time(e.timestamp),
+        sent_timestamp: touchpoint_core::event::sent_time(e.flags, &body),
         properties: body.get("properties").cloned().unwrap_or(Value::Null),
     }
 }

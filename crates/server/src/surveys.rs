@@ -162,8 +162,9 @@ pub async fn edit_survey(store: &dyn Store, row: &SurveyRow, new: Value) -> Resu
         for (version, old) in store.survey_versions(row.id).await? {
             let old: SurveyDef = serde_json::from_value(old)
                 .map_err(|e| ApiError::Internal(format!("survey {} v{version}: {e}", row.id)))?;
+            // Well formed, but it does not fit the answers already given: a conflict.
             old.check_edit(&def).map_err(|e| {
-                ApiError::invalid(
+                ApiError::refused(
                     "incompatible_edit",
                     Some(format!("definition.{}", e.field)),
                     format!("version {version}: {}", e.message),
@@ -307,7 +308,7 @@ pub async fn create_invitations(
         ));
     }
     for (i, c) in customers.iter().enumerate() {
-        if c.customer.trim().is_empty() || c.customer.len() > 256 {
+        if c.customer.trim().is_empty() || c.customer.chars().count() > 256 {
             return Err(ApiError::invalid(
                 "invalid_invitation",
                 Some(format!("customers[{i}].customer")),
@@ -499,11 +500,14 @@ pub async fn post_responses(
     let n = inputs.len();
     let (ok, failed) = validate_responses(&row, &def, inputs, "api");
     if ok.is_empty() && !failed.is_empty() {
-        return Err(ApiError::BadRequest {
-            code: "invalid_responses",
-            message: format!("all {n} responses were rejected"),
-            field: Some("responses".into()),
-            failed,
+        let message = format!("all {n} responses were rejected");
+        let field = Some("responses".into());
+        // Answers that do not fit the survey's questions conflict with its definition (a
+        // 409); a response that is wrong by itself (its weight, its time) is a bad request.
+        return Err(if failed.iter().any(|f| f.field.contains(".answers")) {
+            ApiError::Refused { code: "invalid_responses", message, field, failed }
+        } else {
+            ApiError::BadRequest { code: "invalid_responses", message, field, failed }
         });
     }
     let receipt = store_responses(&s, &row, &def, ok).await?;

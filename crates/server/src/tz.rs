@@ -13,6 +13,19 @@ pub fn parse_zone(name: &str) -> Result<Tz, String> {
     name.parse::<Tz>().map_err(|_| format!("{name:?} is not an IANA time zone (such as Europe/Prague or UTC)"))
 }
 
+/// A wall-clock time of a zone as unix milliseconds. An hour that happens twice (autumn)
+/// is its first; one that does not happen (spring) is read an hour later, as clocks do.
+pub fn local_to_ms(tz: Tz, local: chrono::NaiveDateTime) -> i64 {
+    use chrono::LocalResult;
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.timestamp_millis(),
+        LocalResult::None => match tz.from_local_datetime(&(local + chrono::Duration::hours(1))) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.timestamp_millis(),
+            LocalResult::None => local.and_utc().timestamp_millis(),
+        },
+    }
+}
+
 fn offset_at(tz: Tz, unix_s: i64) -> i64 {
     match chrono::DateTime::from_timestamp(unix_s, 0) {
         Some(t) => i64::from(tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()),
@@ -105,6 +118,23 @@ mod tests {
         assert_eq!(changes, vec![(1_774_746_000, 7_200), (1_792_890_000, 3_600)]);
         assert_eq!(transitions(parse_zone("UTC").unwrap(), 0, 1_000_000_000), (0, vec![]));
         assert!(parse_zone("Europe/Praha").unwrap_err().contains("not an IANA time zone"));
+    }
+
+    #[test]
+    fn local_times_become_instants_the_way_clocks_go() {
+        let prague = parse_zone("Europe/Prague").unwrap();
+        let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let cases = [
+            ("2026-01-15 12:00", "2026-01-15T11:00:00.000Z"),
+            ("2026-07-15 12:00", "2026-07-15T10:00:00.000Z"),
+            // 29 March 02:30 does not exist: read as 03:30 summer time.
+            ("2026-03-29 02:30", "2026-03-29T01:30:00.000Z"),
+            // 25 October 02:30 happens twice: the first.
+            ("2026-10-25 02:30", "2026-10-25T00:30:00.000Z"),
+        ];
+        for (local, utc) in cases {
+            assert_eq!(touchpoint_core::event::format_time(local_to_ms(prague, at(local))), utc, "{local}");
+        }
     }
 
     #[test]

@@ -46,6 +46,8 @@ struct Top<'a> {
     context: Option<Object<Context<'a>>>,
     #[serde(borrow)]
     integrations: Option<&'a RawValue>,
+    /// The event's own channel (a fact).
+    channel: Option<&'a str>,
     /// A credential the full way takes out of the body.
     #[serde(rename = "writeKey")]
     write_key: Option<serde::de::IgnoredAny>,
@@ -257,7 +259,7 @@ impl Event {
             flags |= EventFlags::IMPORTED;
         }
 
-        let facts = facts_from(top.properties.map(|p| p.0), top.context.map(|c| c.0));
+        let facts = facts_from(top.properties.map(|p| p.0), top.context.map(|c| c.0), top.channel);
         let traits = match (kind, traits) {
             // Traits may be in the context (RudderStack): the full way looks there.
             (EventType::Identify, None) => return None,
@@ -297,14 +299,15 @@ impl Event {
             properties: Option<Object<Page<'a>>>,
             #[serde(borrow)]
             context: Option<Object<Context<'a>>>,
+            channel: Option<&'a str>,
         }
         let parts: Parts<'_> = serde_json::from_str(text).ok()?;
-        Some(facts_from(parts.properties.map(|p| p.0), parts.context.map(|c| c.0)))
+        Some(facts_from(parts.properties.map(|p| p.0), parts.context.map(|c| c.0), parts.channel))
     }
 }
 
 /// The facts from the `properties` and `context` objects.
-fn facts_from(properties: Option<Page<'_>>, context: Option<Context<'_>>) -> Facts {
+fn facts_from(properties: Option<Page<'_>>, context: Option<Context<'_>>, channel: Option<&str>) -> Facts {
     let page = properties.unwrap_or_default();
     let ctx = context.unwrap_or_default();
     let cpage = ctx.page.map(|p| p.0).unwrap_or_default();
@@ -319,5 +322,6 @@ fn facts_from(properties: Option<Page<'_>>, context: Option<Context<'_>>) -> Fac
         medium: camp.medium.as_deref(),
         source: camp.source.as_deref(),
         campaign: camp.name.as_deref(),
+        channel,
     })
 }

@@ -731,7 +731,9 @@ pub fn refine(doc: &mut Value) {
 
 /// Tighten the derived schemas of the server's own request types.
 fn refine_components(schemas: &mut Map<String, Value>) {
-    if let Some(p) = schemas.get_mut("ProjectSettings").and_then(|s| s["properties"].as_object_mut()) {
+    if let Some(p) =
+        schemas.get_mut("ProjectSettings").and_then(|s| s.get_mut("properties")).and_then(Value::as_object_mut)
+    {
         let zones = time_zones();
         let set = |p: &mut Map<String, Value>, k: &str, v: Value| {
             if p.contains_key(k) {
@@ -773,7 +775,7 @@ fn refine_components(schemas: &mut Map<String, Value>) {
     }
     if let Some(s) = schemas.get_mut("NewTouchpoint") {
         refine_touchpoint(s);
-        if let Some(k) = s["properties"].get_mut("key") {
+        if let Some(k) = s.get_mut("properties").and_then(|p| p.get_mut("key")) {
             *k = json!({"type": "string", "pattern": format!("^[{WS}]*[A-Za-z0-9_:.-]{{1,200}}[{WS}]*$"), "description": "Letters, digits, `-`, `_`, `:` and `.`."});
         }
     }
@@ -807,7 +809,7 @@ fn refine_components(schemas: &mut Map<String, Value>) {
 }
 
 fn refine_touchpoint(s: &mut Value) {
-    let Some(p) = s["properties"].as_object_mut() else { return };
+    let Some(p) = s.get_mut("properties").and_then(Value::as_object_mut) else { return };
     let set = |p: &mut Map<String, Value>, k: &str, v: Value| {
         if p.contains_key(k) {
             p.insert(k.into(), v);
