@@ -121,7 +121,7 @@ pub(crate) fn observed_len(times: &[u32], now_rel: i64) -> usize {
 pub(crate) fn churn_reason(has_signal: bool, last: u32, now_rel: i64, horizon_s: i64) -> Option<ChurnReason> {
     if has_signal {
         Some(ChurnReason::Signal)
-    } else if now_rel - i64::from(last) > horizon_s {
+    } else if now_rel.saturating_sub(i64::from(last)) > horizon_s {
         Some(ChurnReason::Silence)
     } else {
         None

@@ -56,9 +56,12 @@
 //! the map form one Benjamini–Hochberg family. A touchpoint is a pain point when a test is
 //! significant (q ≤ `alpha`) in the adverse direction (more churn, less conversion). The
 //! customers it costs are `customers × (rate − peer rate)` (excess leavers) or
-//! `customers × (peer rate − rate)` (lost conversions); when both tests are adverse and
-//! significant the larger counts (they overlap: a customer who leaves does not buy again).
-//! Pain points are ranked by that cost.
+//! `customers × (peer rate − rate)` (lost conversions), in whole customers; when both tests
+//! are adverse and significant the larger counts (they overlap: a customer who leaves does
+//! not buy again). Pain points are ranked by evidence, not by the estimate alone: by the
+//! cost's lower bound, `customers × (gap − 1.96 · SE)` with the unpooled standard error of
+//! the difference of the two rates (at least 0, whole customers), so a large gap on a few
+//! customers does not outrank a sure one on many; ties go to the larger estimate.
 //!
 //! Satisfaction per touchpoint and stage and the emotion curve are placeholders (`None`)
 //! that the surveys analyses fill in.
@@ -190,10 +193,13 @@ pub struct TestResult {
     pub q: f64,
     /// `q ≤ alpha` and the difference is adverse (more churn, less conversion).
     pub adverse: bool,
-    /// Customers it costs relative to the peers: excess leavers `customers × (rate −
-    /// peer_rate)` for churn, lost conversions `customers × (peer_rate − rate)` for
-    /// conversion. Negative when it does better than its peers.
+    /// Customers it costs relative to the peers, rounded to whole customers: excess leavers
+    /// `customers × (rate − peer_rate)` for churn, lost conversions `customers ×
+    /// (peer_rate − rate)` for conversion. Negative when it does better than its peers.
     pub customers_lost: f64,
+    /// The least it costs at 95 % confidence: `customers × (gap − 1.96 · SE)`, at least 0,
+    /// rounded down to whole customers.
+    pub customers_lost_low: f64,
 }
 
 /// One touchpoint on the map.
@@ -296,6 +302,9 @@ pub struct PainPoint {
     pub reasons: Vec<PainReason>,
     /// Customers it costs: the larger `customers_lost` of its adverse significant tests.
     pub customers_lost: f64,
+    /// The least it costs at 95 % confidence: the larger `customers_lost_low` of those
+    /// tests. Pain points are ranked by it.
+    pub customers_lost_low: f64,
     /// The churn test, when it ran.
     pub churn: Option<TestResult>,
     /// The conversion test, when it ran.
@@ -634,6 +643,7 @@ pub fn journey_map(
     for ((t, z), q) in tests.iter().zip(&tested).zip(qs) {
         let (rate, peer_rate) = (t.x1 as f64 / t.n1 as f64, t.x2 as f64 / t.n2 as f64);
         let gap = if t.churn { rate - peer_rate } else { peer_rate - rate };
+        let se = (rate * (1.0 - rate) / t.n1 as f64 + peer_rate * (1.0 - peer_rate) / t.n2 as f64).sqrt();
         let result = TestResult {
             customers: t.n1 as usize,
             rate,
@@ -643,7 +653,8 @@ pub fn journey_map(
             p: z.p,
             q,
             adverse: q <= query.alpha && gap > 0.0,
-            customers_lost: t.n1 as f64 * gap,
+            customers_lost: (t.n1 as f64 * gap).round(),
+            customers_lost_low: (t.n1 as f64 * (gap - 1.96 * se)).max(0.0).floor(),
         };
         if t.churn {
             churn_tests[t.tp] = Some(result);
@@ -705,10 +716,12 @@ pub fn journey_map(
             conversion_test: conversion_tests[tp].clone(),
             satisfaction: None,
         };
-        let adverse: Vec<(PainReason, f64)> =
+        let adverse: Vec<(PainReason, f64, f64)> =
             [(PainReason::Churn, &stats.churn_test), (PainReason::Conversion, &stats.conversion_test)]
                 .into_iter()
-                .filter_map(|(reason, t)| t.as_ref().filter(|t| t.adverse).map(|t| (reason, t.customers_lost)))
+                .filter_map(|(reason, t)| {
+                    t.as_ref().filter(|t| t.adverse).map(|t| (reason, t.customers_lost, t.customers_lost_low))
+                })
                 .collect();
         if !adverse.is_empty() {
             pain_points.push(PainPoint {
@@ -717,6 +730,7 @@ pub fn journey_map(
                 reach: stats.reach,
                 reasons: adverse.iter().map(|a| a.0).collect(),
                 customers_lost: adverse.iter().map(|a| a.1).fold(f64::NEG_INFINITY, f64::max),
+                customers_lost_low: adverse.iter().map(|a| a.2).fold(f64::NEG_INFINITY, f64::max),
                 churn: stats.churn_test.clone(),
                 conversion: stats.conversion_test.clone(),
             });
@@ -733,8 +747,9 @@ pub fn journey_map(
         [&p.churn, &p.conversion].into_iter().flatten().filter(|t| t.adverse).map(|t| t.q).fold(1.0, f64::min)
     };
     pain_points.sort_by(|a, b| {
-        b.customers_lost
-            .total_cmp(&a.customers_lost)
+        b.customers_lost_low
+            .total_cmp(&a.customers_lost_low)
+            .then_with(|| b.customers_lost.total_cmp(&a.customers_lost))
             .then_with(|| min_q(a).total_cmp(&min_q(b)))
             .then_with(|| a.touchpoint.cmp(&b.touchpoint))
     });

@@ -117,6 +117,12 @@ pub fn execute(
         None => vec![("all".to_string(), filtered)],
         Some(b) => select::breakdown(&filtered, dict, b, traits, plan.max_groups),
     };
+    if groups.is_empty() {
+        // No group to run the query on: it is checked all the same, on no journeys, so a
+        // bad query is an error whatever the data.
+        let none = JourneySet { epoch_s: set.epoch_s, offsets: vec![0], ..Default::default() };
+        run(&none, dict, &plan.query)?;
+    }
     groups
         .into_iter()
         .map(|(group, s)| {

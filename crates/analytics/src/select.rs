@@ -71,8 +71,8 @@ pub type Traits = HashMap<String, HashMap<CustomerId, String>>;
 pub fn filter(set: &JourneySet, dict: &Dictionary, f: &Filter, traits: &Traits) -> JourneySet {
     let n_tp = dict.touchpoints.len();
     let keep_tp: Vec<bool> = (0..n_tp).map(|i| f.keeps_tp(dict, i as Tp)).collect();
-    let lo = f.from.map(|t| (t - set.epoch_s).clamp(0, u32::MAX as i64) as u32).unwrap_or(0);
-    let hi = f.to.map(|t| (t - set.epoch_s).clamp(0, u32::MAX as i64) as u32).unwrap_or(u32::MAX);
+    let lo = f.from.map(|t| t.saturating_sub(set.epoch_s).clamp(0, u32::MAX as i64) as u32).unwrap_or(0);
+    let hi = f.to.map(|t| t.saturating_sub(set.epoch_s).clamp(0, u32::MAX as i64) as u32).unwrap_or(u32::MAX);
     let unbounded_to = f.to.is_none();
     let first_channels: HashSet<&str> = f.first_touch_channels.iter().map(String::as_str).collect();
     let mut out = JourneySet { epoch_s: set.epoch_s, offsets: vec![0], ..Default::default() };

@@ -440,6 +440,12 @@ fn compare(set: &JourneySet, dict: &Dictionary, q: &JourneyMapQuery) -> Result<(
         prop_assert!((got.z - z.z).abs() < 1e-12 && (got.p - z.p).abs() < 1e-12 && (got.q - qv).abs() < 1e-12);
         let gap = if e.1 { got.rate - got.peer_rate } else { got.peer_rate - got.rate };
         prop_assert_eq!(got.adverse, *qv <= q.alpha && gap > 0.0);
+        // Whole customers; the lower bound from the unpooled standard error of the gap.
+        let (r1, r2) = (e.2 as f64 / e.3 as f64, e.4 as f64 / e.5 as f64);
+        let se = (r1 * (1.0 - r1) / e.3 as f64 + r2 * (1.0 - r2) / e.5 as f64).sqrt();
+        prop_assert_eq!(got.customers_lost, (e.3 as f64 * gap).round());
+        prop_assert_eq!(got.customers_lost_low, (e.3 as f64 * (gap - 1.96 * se)).max(0.0).floor());
+        prop_assert!(got.customers_lost_low <= got.customers_lost.max(0.0) + 1.0);
         if got.adverse {
             pain.insert(key.to_string());
         }
@@ -447,7 +453,10 @@ fn compare(set: &JourneySet, dict: &Dictionary, q: &JourneyMapQuery) -> Result<(
     let listed: BTreeSet<String> = report.pain_points.iter().map(|p| p.touchpoint.clone()).collect();
     prop_assert_eq!(listed, pain);
     for w in report.pain_points.windows(2) {
-        prop_assert!(w[0].customers_lost >= w[1].customers_lost, "pain points ranked by cost");
+        prop_assert!(
+            (w[0].customers_lost_low, w[0].customers_lost) >= (w[1].customers_lost_low, w[1].customers_lost),
+            "pain points ranked by the cost's lower bound, then the estimate"
+        );
     }
     Ok(())
 }

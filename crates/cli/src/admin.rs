@@ -106,6 +106,14 @@ async fn open_dir(dir: &Path) -> Result<SqliteStore> {
         .await?)
 }
 
+/// Whether a process (a server or a demo) holds the data directory's writer lock now.
+pub fn held_by_server(dir: &Path) -> bool {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join(touchpoint_store::sqlite::LOCK_FILE))
+        .is_ok_and(|f| f.try_lock().is_err())
+}
+
 /// Refuse a data directory that holds no store: only `project create`, `demo` and `serve`
 /// make one. The error names the directory looked in and any store directories nearby.
 pub fn require_store(dir: &Path) -> Result<()> {

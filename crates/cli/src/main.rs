@@ -5,6 +5,7 @@
 mod admin;
 mod bench;
 mod bench_analytics;
+mod catalog;
 mod demo;
 mod demo_listen;
 mod export;
@@ -86,6 +87,16 @@ enum Command {
         #[command(subcommand)]
         cmd: admin::KeyCmd,
     },
+    /// The touchpoint catalog: list, show, add and classify touchpoints.
+    Touchpoint {
+        #[command(subcommand)]
+        cmd: catalog::TouchpointCmd,
+    },
+    /// Mapping rules from events to touchpoints: list, add, remove, and test one on recent events.
+    Rule {
+        #[command(subcommand)]
+        cmd: catalog::RuleCmd,
+    },
     /// Journey analytics in the terminal: journey-map, funnel, transitions, sankey,
     /// retention, churn, attribution.
     Report(Box<report::ReportArgs>),
@@ -157,6 +168,12 @@ pub mod anyhow_lite {
 }
 
 fn main() {
+    // Output piped into `head` ends quietly when the reader goes, as other tools do.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     init_logging(cli.verbose, matches!(cli.command, Command::Serve { .. }));
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
@@ -168,6 +185,8 @@ fn main() {
             Command::Export(a) => export::run(a).await,
             Command::Project { cmd } => admin::project(cmd).await,
             Command::Key { cmd } => admin::key(cmd).await,
+            Command::Touchpoint { cmd } => catalog::touchpoint(cmd).await,
+            Command::Rule { cmd } => catalog::rule(cmd).await,
             Command::Gen(a) => demo::gen(a),
             Command::Report(a) => report::run(*a).await,
             Command::Survey { cmd } => survey::run(cmd).await,

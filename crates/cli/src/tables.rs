@@ -41,8 +41,22 @@ fn satisfaction(v: &Value) -> String {
     }
 }
 
-/// Print rows as an aligned table with a header.
-pub fn table(header: &[&str], rows: &[Vec<String>]) {
+/// The widest a table may print: it fits a 100-column terminal.
+pub const MAX_WIDTH: usize = 100;
+
+/// `text` cut to `max` characters, with `…` where it was cut.
+pub fn fit(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Column widths for `header` and `rows` that fit [`MAX_WIDTH`]: the widest columns give
+/// up characters first (none goes below 8 or its header).
+fn widths(header: &[&str], rows: &[Vec<String>]) -> Vec<usize> {
     let mut w: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -51,9 +65,26 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
             }
         }
     }
+    let floor: Vec<usize> = header.iter().map(|h| h.chars().count().max(8)).collect();
+    loop {
+        let total: usize = w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
+        if total <= MAX_WIDTH {
+            break;
+        }
+        let Some(i) = (0..w.len()).filter(|&i| w[i] > floor[i]).max_by_key(|&i| w[i]) else { break };
+        w[i] -= 1;
+    }
+    w
+}
+
+/// Print rows as an aligned table with a header, at most [`MAX_WIDTH`] wide (long cells
+/// are cut with `…`; `--json` has them whole).
+pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let w = widths(header, rows);
     let line = |cells: Vec<String>| {
         let mut out = String::new();
         for (i, c) in cells.iter().enumerate() {
+            let c = &fit(c, w.get(i).copied().unwrap_or(usize::MAX));
             let pad = w[i].saturating_sub(c.chars().count());
             // First column left-aligned, numbers right-aligned.
             if i == 0 {
@@ -76,6 +107,22 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
 
 fn arr(v: &Value) -> &[Value] {
     v.as_array().map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// What an attribution model does, for people.
+fn model_in_words(model: &str) -> &'static str {
+    match model {
+        "first-touch" => "all the credit to the first contact",
+        "last-touch" => "all the credit to the last contact before the conversion",
+        "linear" => "equal credit to every contact",
+        "time-decay" => "more credit to contacts close to the conversion",
+        "position-based" => "40 % to the first contact, 40 % to the last, 20 % shared by the rest",
+        "markov" | "markov-2" | "markov-3" => {
+            "how many conversions would be lost without it (from the paths customers take)"
+        }
+        "shapley" => "its fair share of what each combination of channels converts",
+        _ => "see --json",
+    }
 }
 
 /// Print a report of a kind.
@@ -148,12 +195,20 @@ pub fn print(kind: &str, r: &Value) {
         "journey-map" => {
             let b = &r["baseline"];
             println!(
-                "Baseline: {} journeys, conversion {}, churn {} (goal {})",
+                "{} journeys; {} churned (silent too long, or a churn signal).",
                 s(&b["journeys"]),
-                pct(&b["conversion_rate"]),
-                pct(&b["churn_rate"]),
-                s(&r["goal"])
+                pct(&b["churn_rate"])
             );
+            match r["goal"].as_str() {
+                None => println!(
+                    "No conversion goal: mark a touchpoint as one (`touchpoint touchpoint set KEY --project P --goal true`) \
+                     or name it with --goal, to see conversion."
+                ),
+                Some(g) if b["converted"].as_u64() == Some(0) => {
+                    println!("Goal {g}: no customer has reached it yet, so there is no conversion to show.")
+                }
+                Some(g) => println!("Goal {g}: {} of journeys reach it.", pct(&b["conversion_rate"])),
+            }
             for st in arr(&r["stages"]) {
                 println!();
                 println!(
@@ -210,43 +265,34 @@ pub fn print(kind: &str, r: &Value) {
                 println!("Emotion curve (survey satisfaction 0–10 by stage): {}", curve.join("  →  "));
             }
             println!();
-            println!("Pain points (significant after Benjamini–Hochberg), by customers they cost:");
-            let rows: Vec<Vec<String>> = arr(&r["pain_points"])
+            let pains = arr(&r["pain_points"]);
+            if pains.is_empty() {
+                println!("No pain points: no touchpoint's customers leave or fail to convert clearly more often than others.");
+            } else {
+                println!("Pain points: where customers leave, or fail to convert, clearly more often than");
+                println!("comparable customers who did not pass there. Most certain loss first.");
+            }
+            let rows: Vec<Vec<String>> = pains
                 .iter()
                 .map(|p| {
-                    let test = |t: &Value| {
-                        if t.is_null() {
-                            "–".to_string()
-                        } else {
-                            format!(
-                                "{} vs {} (q={:.1e})",
-                                pct(&t["rate"]),
-                                pct(&t["peer_rate"]),
-                                t["q"].as_f64().unwrap_or(1.0)
-                            )
-                        }
+                    let why = |t: &Value, what: &str| {
+                        (!t.is_null() && t["adverse"] == true).then(|| {
+                            format!("{what} {} of {} vs {}", pct(&t["rate"]), s(&t["customers"]), pct(&t["peer_rate"]))
+                        })
                     };
+                    let reasons: Vec<String> =
+                        [why(&p["churn"], "left"), why(&p["conversion"], "converted")].into_iter().flatten().collect();
                     vec![
                         s(&p["touchpoint"]),
                         s(&p["stage"]),
-                        s(&p["reach"]),
-                        num(&p["customers_lost"]),
-                        test(&p["churn"]),
-                        test(&p["conversion"]),
+                        format!("{} (at least {})", num(&p["customers_lost"]), num(&p["customers_lost_low"])),
+                        reasons.join("; "),
                     ]
                 })
                 .collect();
-            table(
-                &[
-                    "touchpoint",
-                    "stage",
-                    "reach",
-                    "customers lost",
-                    "churn (with vs without)",
-                    "conversion (with vs without)",
-                ],
-                &rows,
-            );
+            if !rows.is_empty() {
+                table(&["touchpoint", "stage", "customers lost", "why (there vs elsewhere)"], &rows);
+            }
         }
         "churn" => {
             println!(
@@ -282,21 +328,24 @@ pub fn print(kind: &str, r: &Value) {
                 s(&r["converting_journeys"]),
                 s(&r["by"])
             );
+            // Shares of the conversions, one column per model; the credits themselves and
+            // the methods' technical names are in --json.
             let models: Vec<String> = arr(&r["models"]).iter().map(|m| s(&m["model"])).collect();
-            let mut header = vec!["key".to_string()];
+            let mut header = vec![s(&r["by"]), "in journeys".to_string()];
             header.extend(models.iter().cloned());
             let rows: Vec<Vec<String>> = arr(&r["rows"])
                 .iter()
                 .map(|row| {
-                    let mut cells = vec![s(&row["key"])];
-                    cells.extend(models.iter().map(|m| num(&row["credits"][m]["credit"])));
+                    let mut cells = vec![s(&row["key"]), s(&row["conversions_touched"])];
+                    cells.extend(models.iter().map(|m| pct(&row["credits"][m]["share"])));
                     cells
                 })
                 .collect();
             let h: Vec<&str> = header.iter().map(String::as_str).collect();
             table(&h, &rows);
-            for m in arr(&r["models"]) {
-                println!("  {}: {}", s(&m["model"]), s(&m["method"]));
+            println!("Shares of the conversions each model gives; \"in journeys\": conversions it was part of.");
+            for m in &models {
+                println!("  {m}: {}", model_in_words(m));
             }
         }
         _ => println!("{}", serde_json::to_string_pretty(r).unwrap_or_default()),

@@ -451,3 +451,57 @@ fn a_clamped_future_time_keeps_what_was_sent() {
     assert!(csv.lines().next().unwrap().ends_with(",sent_timestamp"), "{csv}");
     assert!(csv.lines().any(|l| l.starts_with("future,") && l.ends_with(",2099-01-01T00:00:00Z")), "{csv}");
 }
+
+#[test]
+fn the_catalog_from_the_command_line() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("demo");
+    ok_json(&dir, &["demo", "--events", "3000", "--no-serve", "--json"]);
+    let text = |args: &[&str]| {
+        let o = run(&dir, args);
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr))
+    };
+    let (ok, out) = text(&["touchpoint", "list", "--project", "1", "--lang", "cs"]);
+    assert!(ok && out.contains("Košík"), "{out}");
+    assert!(out.lines().all(|l| l.chars().count() <= 100), "tables fit 100 columns:\n{out}");
+    let (ok, out) = text(&["touchpoint", "show", "carts", "--project", "1"]);
+    assert!(!ok && out.contains("did you mean cart?"), "{out}");
+    let (ok, out) = text(&["touchpoint", "set", "cart", "--project", "1", "--channel", "webb"]);
+    assert!(!ok && out.contains("did you mean web?"), "{out}");
+    let (ok, out) = text(&["touchpoint", "set", "cart", "--project", "1", "--goal", "true"]);
+    assert!(ok && out.contains("goal"), "{out}");
+    let (ok, out) = text(&["touchpoint", "show", "cart", "--project", "1"]);
+    assert!(ok && out.contains("goal") && out.contains("stage purchase"), "set changed only the goal: {out}");
+    let (ok, out) =
+        text(&["touchpoint", "add", "store-visit", "--project", "1", "--channel", "store", "--stage", "purchase"]);
+    assert!(ok, "{out}");
+    // A rule, tested on recent events before it is added: nothing changes.
+    let rule = [
+        "--project",
+        "1",
+        "--touchpoint",
+        "store-visit",
+        "--event-type",
+        "page",
+        "--conditions",
+        r#"[{"field":"path","op":"prefix","value":"/kosik"}]"#,
+    ];
+    let mut test = vec!["rule", "test", "--json"];
+    test.extend_from_slice(&rule);
+    let t = ok_json_pretty(&dir, &test);
+    let matched = t["matched"].as_u64().unwrap();
+    assert!(matched > 0 && t["from"][0][0] == "cart", "{t}");
+    let (ok, out) = text(&["rule", "list", "--project", "1"]);
+    assert!(ok && !out.contains("store-visit"), "testing added nothing: {out}");
+    let mut add = vec!["rule", "add", "--priority", "1"];
+    add.extend_from_slice(&rule);
+    let (ok, out) = text(&add);
+    assert!(ok && out.contains(&format!(": {matched} changed touchpoint")), "the test foretold the change: {out}");
+    let (ok, out) = text(&["rule", "list", "--project", "1"]);
+    assert!(ok && out.contains("→ store-visit"), "{out}");
+    let id: String = out.lines().find(|l| l.contains("store-visit")).unwrap().split_whitespace().next().unwrap().into();
+    let (ok, out) = text(&["rule", "remove", &id, "--project", "1"]);
+    assert!(ok && out.contains("Removed rule"), "{out}");
+    let (ok, out) = text(&["rule", "add", "--project", "1", "--touchpoint", "stor-visit"]);
+    assert!(!ok && out.contains("did you mean store-visit?"), "{out}");
+}

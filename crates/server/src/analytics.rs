@@ -94,7 +94,7 @@ pub async fn run_plan(
     }
     let span = crate::tz::span_of(&snap.set);
     let clock = ClockInfo {
-        now: format_time(now_s * 1000),
+        now: format_time(now_s.saturating_mul(1000)),
         now_from: now_from.into(),
         timezone: project.timezone.clone(),
         events_from: span.map(|(from, _)| format_time(from * 1000)),
@@ -108,7 +108,7 @@ pub async fn run_plan(
     })
     .await
     .map_err(|e| ApiError::Internal(format!("analysis task: {e}")))?;
-    let mut groups = groups.map_err(|e| ApiError::invalid("invalid_query", Some("query".into()), e.0))?;
+    let mut groups = groups.map_err(plan_error)?;
     if kind == "journey-map" {
         let by_tp = crate::listening::satisfaction_by_touchpoint(store, project.id).await?;
         for g in &mut groups {
@@ -116,6 +116,26 @@ pub async fn run_plan(
         }
     }
     Ok(Analysis { groups, customers, events, clock })
+}
+
+/// A plan that cannot run, as an answer: a touchpoint the project does not have (a step, a
+/// goal, a start) is a 404 — the request names something that does not exist, as with an
+/// unknown survey; what the project's data does not allow (several conversion goals and
+/// none named, a Markov chain too large to solve) is a 409; anything else is the query's
+/// own mistake, a 400. The kernels say which in their messages (`steps[2]: unknown
+/// touchpoint "x"`, `there is no touchpoint "x" to use as the goal`), checked by a test.
+fn plan_error(e: plan::PlanError) -> ApiError {
+    let m = e.0;
+    if m.contains(": unknown touchpoint ")
+        || m.starts_with("there is no touchpoint ")
+        || m.starts_with("no goal was given and no touchpoint")
+    {
+        ApiError::missing("query", m)
+    } else if m.starts_with("no goal was given and there are several") || m.contains("Markov chain has") {
+        ApiError::refused("not_computable", Some("query".into()), m)
+    } else {
+        ApiError::invalid("invalid_query", Some("query".into()), m)
+    }
 }
 
 /// An analysis' answer.
@@ -177,4 +197,43 @@ pub async fn analyze(
         clock: a.clock,
         groups: a.groups,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use touchpoint_analytics::journeys::{Dictionary, JourneySet};
+
+    /// The kernels' own messages, classified: a key the project lacks is a 404, what its
+    /// data does not allow a 409, the rest a 400.
+    #[test]
+    fn plan_errors_say_what_is_missing() {
+        let catalog = touchpoint_core::catalog::default_catalog();
+        let dict = Dictionary::from_catalog(&catalog);
+        let no_goals = Dictionary {
+            touchpoints: dict.touchpoints.iter().filter(|t| !t.conversion).cloned().collect(),
+            stages: dict.stages.clone(),
+        };
+        let set = JourneySet { offsets: vec![0], ..Default::default() };
+        let status = |kind: &str, dict: &Dictionary, query: serde_json::Value| {
+            let plan = Plan { query, ..Default::default() };
+            let e = plan::execute(kind, &set, dict, &plan, &Default::default()).expect_err("an error");
+            (plan_error(e).status().as_u16(), kind.to_string())
+        };
+        for (kind, d, query, want) in [
+            ("funnel", &dict, json!({"steps": ["nope"]}), 404),
+            ("sankey", &dict, json!({"start": "nope"}), 404),
+            ("retention", &dict, json!({"returning": "nope"}), 404),
+            ("retention", &dict, json!({"cohort": {"first_touchpoint": "nope"}}), 404),
+            ("journey-map", &dict, json!({"goal": "nope", "now_s": 0}), 404),
+            ("attribution", &dict, json!({"goal": "nope"}), 404),
+            ("attribution", &no_goals, json!({}), 404),
+            ("funnel", &dict, json!({"steps": []}), 400),
+            ("sankey", &dict, json!({}), 400),
+            ("transitions", &dict, json!({"top": 0}), 400),
+        ] {
+            assert_eq!(status(kind, d, query.clone()), (want, kind.to_string()), "{query}");
+        }
+    }
 }

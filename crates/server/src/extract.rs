@@ -19,9 +19,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .await
             .map_err(|e| ApiError::invalid("invalid_body", None, e.body_text()))?;
         let text = if bytes.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { &bytes[..] };
-        serde_json::from_slice(text)
-            .map(ApiJson)
-            .map_err(|e| ApiError::invalid("invalid_json", None, format!("the body is not a valid request: {e}")))
+        let bad = |e: serde_json::Error| {
+            ApiError::invalid("invalid_json", None, format!("the body is not a valid request: {e}"))
+        };
+        let mut value: serde_json::Value = serde_json::from_slice(text).map_err(bad)?;
+        whole_numbers(&mut value);
+        serde_json::from_value(value).map(ApiJson).map_err(bad)
+    }
+}
+
+/// Write every whole number as an integer: JSON has one kind of number, and `5.0` is the
+/// integer 5 to every client and to JSON Schema, so a field that takes an integer takes it.
+fn whole_numbers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0) {
+                // Exactly representable: below 2^63 (or 2^64) in magnitude.
+                if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
+                    *v = Value::from(f as i64);
+                } else if (0.0..1.844_674_407_370_955_2e19).contains(&f) {
+                    *v = Value::from(f as u64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers),
+        _ => {}
     }
 }
 

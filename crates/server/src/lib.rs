@@ -9,6 +9,7 @@
 pub mod analytics;
 pub mod auth;
 pub mod capture;
+pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod extract;

@@ -224,10 +224,10 @@ pub struct NewTouchpoint {
 fn check_stage(project: &Project, stage: &Option<String>) -> Result<(), ApiError> {
     match stage {
         Some(st) if !project.stages.iter().any(|s| &s.key == st) => {
+            // The request names a stage the project does not have: not found, as a survey.
             let known: Vec<_> = project.stages.iter().map(|s| s.key.as_str()).collect();
-            Err(ApiError::invalid(
-                "invalid_field",
-                Some("stage".into()),
+            Err(ApiError::missing(
+                "stage",
                 format!("stage {st:?} is not one of this project's stages: {}", known.join(", ")),
             ))
         }

@@ -17,7 +17,7 @@ mod common;
 use base64::Engine;
 use common::{spawn_app_with, TestApp};
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Examples per operation and phase: enough to find every failure the document had, small
@@ -88,8 +88,9 @@ async fn seed(app: &TestApp) {
 }
 
 /// `schemathesis run` against the document with one key; its output on failure.
-async fn schemathesis(app: &TestApp, authorization: &str, config: &PathBuf) -> Result<String, String> {
+async fn schemathesis(app: &TestApp, authorization: &str, config: &PathBuf, dir: &Path) -> Result<String, String> {
     let mut cmd = Command::new(python());
+    cmd.current_dir(dir);
     cmd.args(["-m", "schemathesis.cli", "--no-color", "--config-file"])
         .arg(config)
         .args(["run", &format!("{}/openapi.json", app.base), "-H"])
@@ -140,7 +141,7 @@ async fn the_document_validates_and_the_server_answers_as_it_says() {
     for (who, authorization) in
         [("a secret key", format!("Bearer {}", app.secret_key)), ("a write key", format!("Basic {basic}"))]
     {
-        match schemathesis(&app, &authorization, &config).await {
+        match schemathesis(&app, &authorization, &config, dir.path()).await {
             Ok(report) => {
                 let summary: Vec<&str> = report.lines().rev().take(3).collect();
                 eprintln!("schemathesis with {who}: {}", summary.into_iter().rev().collect::<Vec<_>>().join(" | "));

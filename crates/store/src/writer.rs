@@ -309,30 +309,7 @@ impl Writer {
             let mut updates = vec![];
             for mut e in page {
                 report.scanned += 1;
-                let facts = match Event::facts_of_text(&e.body) {
-                    Some(facts) => facts,
-                    None => {
-                        let body: Map<String, Value> = serde_json::from_str(&e.body)
-                            .map_err(|err| StoreError::Corrupt(format!("event {}: {err}", e.id)))?;
-                        touchpoint_core::catalog::Facts::of(&body)
-                    }
-                };
-                let body_json = std::mem::take(&mut e.body);
-                let event = Event {
-                    message_id: e.message_id.clone(),
-                    kind: e.kind,
-                    name: e.name.clone(),
-                    user_id: e.user_id.clone(),
-                    anonymous_id: e.anonymous_id.clone(),
-                    previous_id: None,
-                    group_id: None,
-                    timestamp: e.timestamp,
-                    received_at: e.received_at,
-                    flags: touchpoint_core::EventFlags(e.flags),
-                    facts,
-                    traits: None,
-                    body_json,
-                };
+                let event = stored_as_event(&mut e)?;
                 let tp = match classifier.classify(&event) {
                     None => None,
                     Some(c) => Some(match ids.get(&c.key) {
@@ -359,6 +336,34 @@ impl Writer {
         self.reload(project).await;
         Ok(report)
     }
+}
+
+/// A stored event as the classifier sees it (its facts read again from its body, which is
+/// moved out of `e`).
+pub fn stored_as_event(e: &mut crate::StoredEvent) -> Result<Event, StoreError> {
+    let facts = match Event::facts_of_text(&e.body) {
+        Some(facts) => facts,
+        None => {
+            let body: Map<String, Value> =
+                serde_json::from_str(&e.body).map_err(|err| StoreError::Corrupt(format!("event {}: {err}", e.id)))?;
+            touchpoint_core::catalog::Facts::of(&body)
+        }
+    };
+    Ok(Event {
+        message_id: e.message_id.clone(),
+        kind: e.kind,
+        name: e.name.clone(),
+        user_id: e.user_id.clone(),
+        anonymous_id: e.anonymous_id.clone(),
+        previous_id: None,
+        group_id: None,
+        timestamp: e.timestamp,
+        received_at: e.received_at,
+        flags: touchpoint_core::EventFlags(e.flags),
+        facts,
+        traits: None,
+        body_json: std::mem::take(&mut e.body),
+    })
 }
 
 /// What a re-classification did.

@@ -182,7 +182,7 @@ fn components() -> Vec<(&'static str, Value)> {
             object(
                 &["priority", "touchpoint"],
                 json!({
-                    "id": {"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX, "description": "Ignored: the store gives ids (and `PUT` takes it from the path)."},
+                    "id": {"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX, "readOnly": true, "description": "Given by the store; ignored in a request (`PUT` takes it from the path)."},
                     "priority": {"type": "integer", "minimum": i32::MIN, "maximum": i32::MAX, "description": "Lower runs first; the built-in rules run from 10000 up."},
                     "touchpoint": {"type": "string", "description": "The key of an existing touchpoint (404 when there is none)."},
                     "event_type": {"enum": ["track", "page", "screen", "identify", "group", "alias", null]},
@@ -230,6 +230,24 @@ fn components() -> Vec<(&'static str, Value)> {
             }),
         ),
         (
+            "Labels",
+            json!({
+                "description": "A label per locale (`{\"en\": \"…\", \"cs\": \"…\"}`).",
+                "type": "object",
+                "additionalProperties": {"type": "string"}
+            }),
+        ),
+        (
+            "RequiredLabels",
+            json!({
+                "description": "A label per locale, not blank in at least one.",
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "minProperties": 1,
+                "not": {"additionalProperties": {"pattern": blank()}}
+            }),
+        ),
+        (
             "RequiredTexts",
             json!({
                 "description": "A text per locale, not blank in at least one.",
@@ -241,7 +259,7 @@ fn components() -> Vec<(&'static str, Value)> {
             }),
         ),
         ("SurveyKey", json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"})),
-        ("Choice", object(&["key", "label"], json!({"key": r("SurveyKey"), "label": r("RequiredTexts")}), false)),
+        ("Choice", object(&["key", "label"], json!({"key": r("SurveyKey"), "label": r("RequiredLabels")}), false)),
         (
             "ShowIf",
             object(
@@ -388,7 +406,7 @@ fn question() -> Value {
             kind("multiple", json!({"options": choices}), &["options"]),
             kind("text", json!({"multiline": {"type": "boolean"}}), &[]),
             kind("matrix", json!({"areas": choices}), &["areas"]),
-            kind("pair", json!({"expectation": r("Texts"), "experience": r("Texts")}), &[])
+            kind("pair", json!({"expectation": r("Labels"), "experience": r("Labels")}), &[])
         ]
     })
 }
@@ -593,6 +611,17 @@ fn https_url() -> String {
     format!("^[{WS}]*(?:[Hh][Tt][Tt][Pp][Ss]://{label}(?:\\.{label}){{0,2}}{port}(?:[/?#][!#-&(-;=?-\\[\\]-_a-~]{{0,1000}})?)?[{WS}]*$")
 }
 
+/// CSV of external benchmarks in the form the parser always reads.
+fn benchmark_csv() -> String {
+    let cell = r#"[^,"\r\n]*"#;
+    let metric = format!(r#"{cell}[^,"\r\n{WS}]{cell}"#);
+    let number = r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?";
+    let not_negative = r"[0-9]{1,15}(?:\.[0-9]{1,15})?";
+    let positive = r"[1-9][0-9]{0,14}(?:\.[0-9]{1,15})?";
+    let row = format!("{metric},{cell},{number},(?:{positive})?,(?:{not_negative})?");
+    format!(r"^metric,segment,value,n,se(?:\r?\n{row})*(?:\r?\n)?$")
+}
+
 /// Apply everything to the derived document.
 pub fn refine(doc: &mut Value) {
     let schemas = doc["components"]["schemas"].as_object_mut().expect("components.schemas");
@@ -727,6 +756,28 @@ pub fn refine(doc: &mut Value) {
             "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}
         });
     }
+    empty_means_absent(doc);
+}
+
+/// An empty query parameter (`?cursor=`) counts as not given, as an HTML form sends an
+/// empty field: every optional one also takes the empty text.
+fn empty_means_absent(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else { return };
+    for item in paths.values_mut() {
+        let Some(ops) = item.as_object_mut() else { continue };
+        for op in ops.values_mut() {
+            let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else { continue };
+            for p in params.iter_mut().filter(|p| p["in"] == "query" && p["required"] != true) {
+                let schema = p["schema"].take();
+                let plain = schema.as_object().is_some_and(|o| {
+                    o.keys().all(|k| k == "type" || k == "description")
+                        && (o["type"] == "string" || o["type"] == json!(["string", "null"]))
+                });
+                p["schema"] =
+                    if plain { schema } else { json!({"anyOf": [schema, {"type": "string", "maxLength": 0}]}) };
+            }
+        }
+    }
 }
 
 /// Tighten the derived schemas of the server's own request types.
@@ -772,14 +823,32 @@ fn refine_components(schemas: &mut Map<String, Value>) {
     }
     if let Some(s) = schemas.get_mut("TouchpointInput") {
         refine_touchpoint(s);
-    }
-    if let Some(s) = schemas.get_mut("NewTouchpoint") {
-        refine_touchpoint(s);
-        if let Some(k) = s.get_mut("properties").and_then(|p| p.get_mut("key")) {
-            *k = json!({"type": "string", "pattern": format!("^[{WS}]*[A-Za-z0-9_:.-]{{1,200}}[{WS}]*$"), "description": "Letters, digits, `-`, `_`, `:` and `.`."});
+        // Every field may be left out.
+        if let Some(o) = s.as_object_mut() {
+            o.remove("required");
         }
     }
+    // A new touchpoint: its key, and the fields of a change (flattened into one object).
+    if let (Some(input), true) = (schemas.get("TouchpointInput").cloned(), schemas.contains_key("NewTouchpoint")) {
+        let mut s = input;
+        s["properties"]["key"] = json!({
+            "type": "string",
+            "pattern": format!("^[{WS}]*[A-Za-z0-9_:.-]{{1,200}}[{WS}]*$"),
+            "description": "Its stable key (`order-returned`): letters, digits, `-`, `_`, `:` and `.` (409 when it is taken)."
+        });
+        s["required"] = json!(["key"]);
+        s["description"] = json!("A new touchpoint: its key, and any of the fields of a change.");
+        schemas.insert("NewTouchpoint".into(), s);
+    }
+    if let Some(s) = schemas.get_mut("BenchmarkImport") {
+        s["properties"]["csv"] = json!({
+            "type": "string",
+            "pattern": benchmark_csv(),
+            "description": "The table: a header `metric,segment,value,n,se`, then a line per figure (metric not blank, value a number, n positive or empty, se not negative or empty). The server also reads the columns in another order, without `n` or `se`, `;` as the delimiter with decimal commas, and quoted cells; this is the form it always reads."
+        });
+    }
     if let Some(s) = schemas.get_mut("NewSurvey") {
+        s["required"] = json!(["key"]);
         s["properties"]["key"] = r("SurveyKey");
         s["properties"]["definition"] = nullable(r("SurveyDefinition"));
         s["properties"]["template"] = json!({"enum": ["nps", null]});
