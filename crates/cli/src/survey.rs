@@ -140,7 +140,7 @@ async fn survey_of(
     project: i64,
     key: &str,
 ) -> Result<touchpoint_store::listen::SurveyRow> {
-    store.survey_by_key(project, key).await?.ok_or_else(|| msg(format!("no survey {key:?} in this project")))
+    Ok(touchpoint_server::surveys::find_survey(store, project, key).await?)
 }
 
 fn read_json(path: &PathBuf) -> Result<Value> {
@@ -276,7 +276,7 @@ async fn import(project: String, key: String, file: PathBuf, common: Common) -> 
     let server = touchpoint_server::Server::open(config).await?;
     let state = server.state().clone();
     let p = crate::admin::find_project(&*state.store, &project).await?;
-    let row = state.store.survey_by_key(p.id, &key).await?.ok_or_else(|| msg(format!("no survey {key:?}")))?;
+    let row = touchpoint_server::surveys::find_survey(&*state.store, p.id, &key).await?;
     let def = surveys::definition(&row)?;
     let mut rdr = csv::Reader::from_path(&file).map_err(|e| msg(format!("cannot read {}: {e}", file.display())))?;
     let headers = rdr.headers()?.clone();

@@ -251,6 +251,14 @@ fn valid_locale(s: &str) -> bool {
 impl SurveyDef {
     /// Parse and check a definition.
     pub fn parse(value: Value) -> Result<SurveyDef, FieldError> {
+        // A kind is named: serde would also take a variant's number (`"type": 0`).
+        let questions = value.get("questions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        if let Some(i) = questions.iter().position(|q| q.get("type").is_some_and(|t| !t.is_string())) {
+            return Err(FieldError::new(
+                format!("questions[{i}].type"),
+                "must be nps, csat, ces, rating, single, multiple, text, matrix or pair",
+            ));
+        }
         let def: SurveyDef = serde_json::from_value(value).map_err(|e| FieldError::new("survey", e.to_string()))?;
         def.check()?;
         Ok(def)

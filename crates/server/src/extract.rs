@@ -35,8 +35,9 @@ fn whole_numbers(v: &mut serde_json::Value) {
     match v {
         Value::Number(n) => {
             if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0) {
-                // Exactly representable: below 2^63 (or 2^64) in magnitude.
-                if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
+                // Strictly inside the 64-bit ranges: an integer written past them (below
+                // -2^63, above 2^64 - 1) is read as a float that rounds to their ends.
+                if f > -9.223_372_036_854_775_808e18 && f < 9.223_372_036_854_775_808e18 {
                     *v = Value::from(f as i64);
                 } else if (0.0..1.844_674_407_370_955_2e19).contains(&f) {
                     *v = Value::from(f as u64);

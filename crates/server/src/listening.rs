@@ -128,10 +128,7 @@ async fn load(
     project: i64,
     q: &ListenQuery,
 ) -> Result<(SurveyRow, SurveyDef, Vec<Resp>, Clock), ApiError> {
-    let row = store
-        .survey_by_key(project, &q.survey)
-        .await?
-        .ok_or_else(|| ApiError::missing("survey", format!("survey: no survey {:?}", q.survey)))?;
+    let row = crate::surveys::find_survey(store, project, &q.survey).await?;
     let def = crate::surveys::definition(&row)?;
     let from = q
         .from

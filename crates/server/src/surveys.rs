@@ -70,7 +70,18 @@ fn bad_definition(e: touchpoint_listen::survey::FieldError) -> ApiError {
 }
 
 async fn find(s: &AppState, project: i64, key: &str) -> Result<SurveyRow, ApiError> {
-    s.store.survey_by_key(project, key).await?.ok_or_else(|| ApiError::NotFound(format!("no survey {key:?}")))
+    find_survey(&*s.store, project, key).await
+}
+
+/// The project's survey `key`, or a 404 that names the nearest survey keys (shared with
+/// the listening analyses and the CLI).
+pub async fn find_survey(store: &dyn Store, project: i64, key: &str) -> Result<SurveyRow, ApiError> {
+    if let Some(row) = store.survey_by_key(project, key).await? {
+        return Ok(row);
+    }
+    let all = store.surveys(project).await?;
+    let hint = touchpoint_core::suggest::hint(key, all.iter().map(|s| s.key.as_str()));
+    Err(ApiError::missing("survey", format!("no survey {key:?}{hint}")))
 }
 
 /// `GET /api/surveys`

@@ -591,6 +591,11 @@ impl MetaStore for SqliteStore {
     }
 
     async fn trait_values(&self, project: ProjectId, key: &str) -> Result<Vec<(CustomerId, String)>> {
+        // SQLite's JSON paths end at a NUL: a trait whose name has one cannot be read, so
+        // no customer has a value for it.
+        if key.contains('\0') {
+            return Ok(vec![]);
+        }
         let path = format!("$.\"{}\"", key.replace('"', "\\\""));
         Ok(sqlx::query_as(
             "SELECT id, CAST(json_extract(traits, ?) AS TEXT) FROM customers

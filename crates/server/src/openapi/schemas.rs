@@ -693,6 +693,11 @@ pub fn refine(doc: &mut Value) {
         "Events per day and touchpoint, from `from` to `to` (both included). `from` must not be after `to` (default: today, and 30 days before `to`): JSON Schema cannot compare two parameters, the server answers 400.",
     );
 
+    set_body(doc, "post", "/api/touchpoints", r("NewTouchpoint"), true);
+    add_answer(doc, "post", "/api/touchpoints", "404", "No stage by that key in the project");
+    add_answer(doc, "post", "/api/touchpoints", "409", "A touchpoint with this key exists");
+    add_answer(doc, "put", "/api/touchpoints/{key}", "404", "No touchpoint by that key, or no stage by that key");
+
     // Analyses: one operation per kind, each with its own query.
     split(
         doc,
@@ -705,6 +710,10 @@ pub fn refine(doc: &mut Value) {
             let schema = format!("{}Plan", plan_name(kind));
             set_body(doc, "post", path, r(&schema), required);
             set_operation_id(doc, "post", path, &format!("analyze_{}", kind.replace('-', "_")));
+        add_answer(doc, "post", path, "404", "A touchpoint the query names does not exist, or the project has no journeys yet");
+        if kind == "attribution" {
+            add_answer(doc, "post", path, "409", "No goal named and several conversion goals, or a Markov chain too large to solve");
+        }
         },
     );
     for (kind, required, _) in analyses() {
