@@ -195,48 +195,85 @@ impl JourneySet {
 
     /// The set as bytes (little-endian columns behind a small header), to persist it.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32 + self.resident_bytes());
-        out.extend_from_slice(b"TPJS");
-        out.extend_from_slice(&1u32.to_le_bytes());
-        out.extend_from_slice(&self.epoch_s.to_le_bytes());
-        out.extend_from_slice(&(self.customers.len() as u64).to_le_bytes());
-        out.extend_from_slice(&(self.times.len() as u64).to_le_bytes());
-        out.extend_from_slice(&(self.offsets.len() as u64).to_le_bytes());
-        self.customers.iter().for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
-        self.offsets.iter().for_each(|o| out.extend_from_slice(&o.to_le_bytes()));
-        self.times.iter().for_each(|t| out.extend_from_slice(&t.to_le_bytes()));
-        self.touchpoints.iter().for_each(|t| out.extend_from_slice(&t.to_le_bytes()));
+        let mut out = Vec::with_capacity(40 + self.resident_bytes());
+        self.write_to(&mut out).expect("writing to memory cannot fail");
         out
+    }
+
+    /// Write the set as [`JourneySet::to_bytes`] lays it out, a piece at a time: saving a
+    /// large set costs no second copy of it in memory.
+    pub fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        w.write_all(b"TPJS")?;
+        w.write_all(&1u32.to_le_bytes())?;
+        w.write_all(&self.epoch_s.to_le_bytes())?;
+        for n in [self.customers.len(), self.times.len(), self.offsets.len()] {
+            w.write_all(&(n as u64).to_le_bytes())?;
+        }
+        let mut buf = Vec::with_capacity(1 << 16);
+        macro_rules! column {
+            ($col:expr) => {
+                for chunk in $col.chunks(4096) {
+                    buf.clear();
+                    chunk.iter().for_each(|x| buf.extend_from_slice(&x.to_le_bytes()));
+                    w.write_all(&buf)?;
+                }
+            };
+        }
+        column!(self.customers);
+        column!(self.offsets);
+        column!(self.times);
+        column!(self.touchpoints);
+        Ok(())
     }
 
     /// Read a set written by [`JourneySet::to_bytes`], checking its shape.
     pub fn from_bytes(b: &[u8]) -> Result<JourneySet, String> {
-        let mut at = 0usize;
-        let mut take = |n: usize| -> Result<&[u8], String> {
-            let s = b.get(at..at + n).ok_or("the journey file is cut short")?;
-            at += n;
-            Ok(s)
-        };
-        if take(4)? != b"TPJS" {
+        JourneySet::read_from(&mut &b[..], b.len() as u64)
+    }
+
+    /// Read a set from `r`, which holds `len` bytes, a column at a time: loading a large
+    /// set needs no copy of the file in memory. The header's counts are checked against
+    /// `len` before anything is allocated.
+    pub fn read_from(r: &mut impl std::io::Read, len: u64) -> Result<JourneySet, String> {
+        let short = |_| "the journey file is cut short".to_string();
+        let mut head = [0u8; 40];
+        r.read_exact(&mut head).map_err(short)?;
+        if &head[..4] != b"TPJS" {
             return Err("not a journey file".into());
         }
-        let version = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes"));
+        let word = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
+        let version = u32::from_le_bytes(head[4..8].try_into().expect("4 bytes"));
         if version != 1 {
             return Err(format!("journey file version {version} is not supported"));
         }
-        let epoch_s = i64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
-        let nc = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes")) as usize;
-        let ne = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes")) as usize;
-        let no = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes")) as usize;
+        let epoch_s = word(8) as i64;
+        let (nc, ne, no) = (word(16), word(24), word(32));
         if no != nc + 1 && !(nc == 0 && no == 0) {
             return Err("the journey file's offsets do not match its customers".into());
         }
-        let customers = take(nc * 8)?.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8"))).collect();
-        let offsets: Vec<u32> =
-            take(no * 4)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4"))).collect();
-        let times = take(ne * 4)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4"))).collect();
-        let touchpoints = take(ne * 2)?.chunks_exact(2).map(|c| u16::from_le_bytes(c.try_into().expect("2"))).collect();
-        if offsets.last().is_some_and(|&l| l as usize != ne) || offsets.windows(2).any(|w| w[0] > w[1]) {
+        let want = nc.checked_mul(8).zip(no.checked_mul(4)).zip(ne.checked_mul(6)).map(|((a, b), c)| 40 + a + b + c);
+        if want.is_none_or(|w| w > len) {
+            return Err("the journey file is cut short".into());
+        }
+        fn column<T, const N: usize>(
+            r: &mut impl std::io::Read,
+            n: usize,
+            from: fn([u8; N]) -> T,
+        ) -> Result<Vec<T>, String> {
+            let mut out = Vec::with_capacity(n);
+            let mut buf = vec![0u8; 4096 * N];
+            while out.len() < n {
+                let k = (n - out.len()).min(4096);
+                r.read_exact(&mut buf[..k * N]).map_err(|_| "the journey file is cut short".to_string())?;
+                out.extend(buf[..k * N].chunks_exact(N).map(|c| from(c.try_into().expect("N bytes"))));
+            }
+            Ok(out)
+        }
+        let customers = column(r, nc as usize, i64::from_le_bytes)?;
+        let offsets: Vec<u32> = column(r, no as usize, u32::from_le_bytes)?;
+        let times = column(r, ne as usize, u32::from_le_bytes)?;
+        let touchpoints = column(r, ne as usize, u16::from_le_bytes)?;
+        if offsets.last().is_some_and(|&l| l as u64 != ne) || offsets.windows(2).any(|w| w[0] > w[1]) {
             return Err("the journey file's offsets are inconsistent".into());
         }
         Ok(JourneySet { epoch_s, customers, offsets, times, touchpoints })
@@ -274,6 +311,11 @@ mod tests {
             assert!(JourneySet::from_bytes(&b[..b.len() - 1]).is_err() || set.event_count() == 0);
         }
         assert!(JourneySet::from_bytes(b"nope").is_err());
+        // A header that claims more than the file holds is refused before any allocation.
+        let mut huge = JourneySet::from_events(0, [(1, 1, 1)]).to_bytes();
+        huge[16..24].copy_from_slice(&(1u64 << 60).to_le_bytes());
+        huge[32..40].copy_from_slice(&((1u64 << 60) + 1).to_le_bytes());
+        assert_eq!(JourneySet::from_bytes(&huge).unwrap_err(), "the journey file is cut short");
     }
 
     #[test]

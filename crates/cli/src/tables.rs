@@ -194,6 +194,10 @@ pub fn print(kind: &str, r: &Value) {
         }
         "journey-map" => {
             let b = &r["baseline"];
+            if b["journeys"].as_u64() == Some(0) {
+                println!("No journeys yet: send events (see the README) or import a file with `touchpoint import`.");
+                return;
+            }
             println!(
                 "{} journeys; {} churned (silent too long, or a churn signal).",
                 s(&b["journeys"]),

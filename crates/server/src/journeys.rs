@@ -158,13 +158,18 @@ impl Journeys {
     /// there is no usable file.
     async fn load_saved(&self, project: ProjectId) -> Result<bool, StoreError> {
         let Some(path) = self.file(project) else { return Ok(false) };
-        let Ok(bytes) = std::fs::read(&path) else { return Ok(false) };
+        let Ok(file) = std::fs::File::open(&path) else { return Ok(false) };
         let started = std::time::Instant::now();
+        // Read a column at a time: no second copy of a large set in memory.
         let parsed = (|| -> Result<(i64, usize, JourneySet), String> {
-            let head = bytes.get(..16).ok_or("cut short")?;
+            use std::io::Read;
+            let len = file.metadata().map_err(|e| e.to_string())?.len();
+            let mut r = std::io::BufReader::with_capacity(1 << 20, file);
+            let mut head = [0u8; 16];
+            r.read_exact(&mut head).map_err(|_| "cut short")?;
             let upto = i64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
             let n_tps = u64::from_le_bytes(head[8..16].try_into().expect("8 bytes")) as usize;
-            Ok((upto, n_tps, JourneySet::from_bytes(&bytes[16..])?))
+            Ok((upto, n_tps, JourneySet::read_from(&mut r, len.saturating_sub(16))?))
         })();
         let (upto, n_tps, set) = match parsed {
             Ok(x) => x,
@@ -211,12 +216,14 @@ impl Journeys {
     pub fn save(&self, project: ProjectId) -> Result<(), StoreError> {
         let (Some(path), Some(snap)) = (self.file(project), self.index.snapshot(project)) else { return Ok(()) };
         let upto = self.loaded_upto.lock().expect("lock").get(&project).copied().unwrap_or(0);
-        let mut bytes = Vec::with_capacity(16 + snap.set.resident_bytes() + 64);
-        bytes.extend_from_slice(&upto.to_le_bytes());
-        bytes.extend_from_slice(&(snap.dict.touchpoints.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&snap.set.to_bytes());
         let tmp = path.with_extension("tpj.tmp");
-        std::fs::write(&tmp, &bytes)?;
+        // Written a piece at a time: no copy of a large set in memory.
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+        use std::io::Write;
+        w.write_all(&upto.to_le_bytes())?;
+        w.write_all(&(snap.dict.touchpoints.len() as u64).to_le_bytes())?;
+        snap.set.write_to(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         std::fs::rename(&tmp, &path)?;
         Ok(())
     }
