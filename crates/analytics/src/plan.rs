@@ -13,7 +13,7 @@ use serde_json::Value;
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     /// Which events and customers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "an_object")]
     pub filter: Filter,
     /// How to split the customers (none: one group, `all`).
     #[serde(default)]
@@ -28,6 +28,22 @@ pub struct Plan {
 
 fn default_groups() -> usize {
     10
+}
+
+/// A struct from a JSON object only: serde would also take an array of its fields in order,
+/// which no one writes on purpose and no document describes.
+fn an_object<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    struct Object<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Object<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_map(Object(std::marker::PhantomData))
 }
 
 /// The result of one group.
@@ -65,6 +81,9 @@ where
     E: std::fmt::Display,
 {
     move |set, dict, q| {
+        if !(q.is_null() || q.is_object()) {
+            return Err(PlanError("query: must be an object".into()));
+        }
         let q: Q = serde_json::from_value(if q.is_null() { Value::Object(Default::default()) } else { q.clone() })
             .map_err(|e| PlanError(format!("query: {e}")))?;
         let r = f(set, dict, &q).map_err(|e| PlanError(e.to_string()))?;

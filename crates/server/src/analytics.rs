@@ -118,9 +118,9 @@ pub async fn run_plan(
     Ok(Analysis { groups, customers, events, clock })
 }
 
-/// A plan that cannot run, as an answer: a touchpoint the project does not have (a step, a
-/// goal, a start) is a 404 — the request names something that does not exist, as with an
-/// unknown survey; what the project's data does not allow (several conversion goals and
+/// A plan that cannot run, as an answer: an analysis there is not, or a touchpoint the
+/// project does not have (a step, a goal, a start), is a 404 — the request names something
+/// that does not exist, as with an unknown survey; what the project's data does not allow (several conversion goals and
 /// none named, a Markov chain too large to solve) is a 409; anything else is the query's
 /// own mistake, a 400. The kernels say which in their messages (`steps[2]: unknown
 /// touchpoint "x"`, `there is no touchpoint "x" to use as the goal`), checked by a test.
@@ -129,6 +129,7 @@ fn plan_error(e: plan::PlanError) -> ApiError {
     if m.contains(": unknown touchpoint ")
         || m.starts_with("there is no touchpoint ")
         || m.starts_with("no goal was given and no touchpoint")
+        || m.starts_with("unknown analysis ")
     {
         ApiError::missing("query", m)
     } else if m.starts_with("no goal was given and there are several") || m.contains("Markov chain has") {
@@ -232,6 +233,7 @@ mod tests {
             ("funnel", &dict, json!({"steps": []}), 400),
             ("sankey", &dict, json!({}), 400),
             ("transitions", &dict, json!({"top": 0}), 400),
+            ("horoscope", &dict, json!({}), 404),
         ] {
             assert_eq!(status(kind, d, query.clone()), (want, kind.to_string()), "{query}");
         }

@@ -15,8 +15,8 @@ use touchpoint_store::{Project, Store};
 /// A rule change and the re-classification it caused.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RuleChange {
-    /// The rule (absent after a delete).
-    #[schema(value_type = Object)]
+    /// The rule (null after a delete).
+    #[schema(value_type = Option<Object>)]
     pub rule: Option<Rule>,
     /// Events looked at and changed.
     #[schema(value_type = Object)]
@@ -28,9 +28,8 @@ pub async fn check_rule(store: &dyn Store, project: i64, rule: &Rule) -> Result<
     let tps = store.touchpoints(project).await?;
     if !tps.iter().any(|t| t.touchpoint.key == rule.touchpoint) {
         let hint = touchpoint_core::suggest::hint(&rule.touchpoint, tps.iter().map(|t| t.touchpoint.key.as_str()));
-        return Err(ApiError::invalid(
-            "invalid_rule",
-            Some("touchpoint".into()),
+        return Err(ApiError::missing(
+            "touchpoint",
             format!(
                 "touchpoint {:?} does not exist{hint}; create it first (POST /api/touchpoints or `touchpoint touchpoint add`)",
                 rule.touchpoint

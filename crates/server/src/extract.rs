@@ -24,7 +24,43 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         };
         let mut value: serde_json::Value = serde_json::from_slice(text).map_err(bad)?;
         whole_numbers(&mut value);
-        serde_json::from_value(value).map(ApiJson).map_err(bad)
+        T::deserialize(Body(value)).map(ApiJson).map_err(bad)
+    }
+}
+
+/// A request body, where a struct comes from an object only: serde would also take an
+/// array of its fields in order, which no one sends on purpose and no document describes.
+struct Body(serde_json::Value);
+
+impl<'de> serde::Deserializer<'de> for Body {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        use serde::de::{Error, Unexpected};
+        use serde_json::Value;
+        let unexpected = match &self.0 {
+            Value::Object(_) => return self.0.deserialize_struct(name, fields, visitor),
+            Value::Array(_) => Unexpected::Seq,
+            Value::String(s) => Unexpected::Str(s),
+            Value::Number(_) => Unexpected::Other("a number"),
+            Value::Bool(b) => Unexpected::Bool(*b),
+            Value::Null => Unexpected::Unit,
+        };
+        Err(serde_json::Error::invalid_type(unexpected, &"an object"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
     }
 }
 
@@ -37,9 +73,10 @@ fn whole_numbers(v: &mut serde_json::Value) {
             if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0) {
                 // Strictly inside the 64-bit ranges: an integer written past them (below
                 // -2^63, above 2^64 - 1) is read as a float that rounds to their ends.
-                if f > -9.223_372_036_854_775_808e18 && f < 9.223_372_036_854_775_808e18 {
+                let two_63 = -(i64::MIN as f64);
+                if f > -two_63 && f < two_63 {
                     *v = Value::from(f as i64);
-                } else if (0.0..1.844_674_407_370_955_2e19).contains(&f) {
+                } else if (0.0..2.0 * two_63).contains(&f) {
                     *v = Value::from(f as u64);
                 }
             }

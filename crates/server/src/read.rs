@@ -2,6 +2,7 @@
 //! rules (changing a rule re-classifies past events), customers with their identities and
 //! timelines, failed events, identity conflicts and daily volume per touchpoint.
 
+use crate::catalog::{self, RuleChange};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
@@ -14,7 +15,6 @@ use serde_json::Value;
 use std::collections::HashMap;
 use touchpoint_core::event::format_time;
 use touchpoint_core::{Channel, IdentityKind, Lang, Localized, Rule, Touchpoint, TouchpointKind};
-use touchpoint_store::writer::ReclassifyReport;
 use touchpoint_store::{Conflict, Identity, Project, Store, StoredEvent, StoredTouchpoint};
 
 /// The language asked for by `?lang=` or `Accept-Language`, English by default.
@@ -344,28 +344,6 @@ pub async fn rules(State(s): State<AppState>, headers: HeaderMap) -> Result<Json
     Ok(Json(s.store.rules(key.project_id).await?))
 }
 
-/// A rule change and the re-classification it caused.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RuleChange {
-    /// The rule (null after a delete).
-    #[schema(value_type = Option<Object>)]
-    pub rule: Option<Rule>,
-    /// Events looked at and changed.
-    #[schema(value_type = Object)]
-    pub reclassified: ReclassifyReport,
-}
-
-async fn check_rule(s: &AppState, project: i64, rule: &Rule) -> Result<(), ApiError> {
-    let tps = s.store.touchpoints(project).await?;
-    if !tps.iter().any(|t| t.touchpoint.key == rule.touchpoint) {
-        return Err(ApiError::missing(
-            "touchpoint",
-            format!("touchpoint {:?} does not exist; create it first with POST /api/touchpoints", rule.touchpoint),
-        ));
-    }
-    Ok(())
-}
-
 /// `POST /api/rules`: add a rule and re-classify past events.
 #[utoipa::path(post, path = "/api/rules", tag = "catalog", request_body(content = Object, description = "A rule: priority, touchpoint, event_type, event_name, conditions"),
     responses((status = 200, body = RuleChange)), security(("bearer" = [])))]
@@ -375,11 +353,7 @@ pub async fn add_rule(
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<Json<RuleChange>, ApiError> {
     let key = s.secret_key(&headers).await?;
-    check_rule(&s, key.project_id, &rule).await?;
-    let rule = s.store.add_rule(key.project_id, &rule).await?;
-    let reclassified = s.writer.reclassify(key.project_id).await?;
-    s.journeys.reload(key.project_id).await?;
-    Ok(Json(RuleChange { rule: Some(rule), reclassified }))
+    Ok(Json(catalog::add_rule(&s, key.project_id, rule).await?))
 }
 
 /// `PUT /api/rules/{id}`: change a rule and re-classify past events.
@@ -391,12 +365,7 @@ pub async fn put_rule(
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<Json<RuleChange>, ApiError> {
     let key = s.secret_key(&headers).await?;
-    check_rule(&s, key.project_id, &rule).await?;
-    let rule = Rule { id, ..rule };
-    s.store.update_rule(key.project_id, &rule).await?;
-    let reclassified = s.writer.reclassify(key.project_id).await?;
-    s.journeys.reload(key.project_id).await?;
-    Ok(Json(RuleChange { rule: Some(rule), reclassified }))
+    Ok(Json(catalog::update_rule(&s, key.project_id, id, rule).await?))
 }
 
 /// `DELETE /api/rules/{id}`: remove a rule and re-classify past events.
@@ -407,10 +376,7 @@ pub async fn delete_rule(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RuleChange>, ApiError> {
     let key = s.secret_key(&headers).await?;
-    s.store.delete_rule(key.project_id, id).await?;
-    let reclassified = s.writer.reclassify(key.project_id).await?;
-    s.journeys.reload(key.project_id).await?;
-    Ok(Json(RuleChange { rule: None, reclassified }))
+    Ok(Json(catalog::delete_rule(&s, key.project_id, id).await?))
 }
 
 /// Paging of lists.

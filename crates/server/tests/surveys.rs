@@ -401,7 +401,7 @@ async fn the_admin_api_checks_definitions_versions_and_posted_responses() {
     assert_eq!((st, v2["version"].as_i64()), (200, Some(2)), "{v2}");
     def["questions"][0]["type"] = json!("csat");
     let (st, err) = admin(&app, reqwest::Method::PUT, "/api/surveys/nps", Some(def)).await;
-    assert_eq!(st, 400);
+    assert_eq!(st, 409, "it conflicts with the answers given: {err}");
     assert_eq!(err["error"]["code"], "incompatible_edit", "{err}");
 
     // Responses collected elsewhere: valid ones stored once, invalid ones named.
@@ -493,10 +493,10 @@ async fn the_listening_api_computes_nps_with_its_interval_segments_and_errors() 
     assert!((delivery["result"]["score"].as_f64().unwrap() - 60.0).abs() < 1e-9, "{delivery}");
 
     let (st, err) = admin(&app, reqwest::Method::POST, "/api/listening/csat", Some(json!({"survey": "nps"}))).await;
-    assert_eq!(st, 400);
+    assert_eq!(st, 404, "the survey has no CSAT question");
     assert_eq!(err["error"]["field"], "question", "{err}");
     let (st, _) = admin(&app, reqwest::Method::POST, "/api/listening/nps", Some(json!({"survey": "nope"}))).await;
-    assert_eq!(st, 400);
+    assert_eq!(st, 404);
     let (st, _) = admin(&app, reqwest::Method::POST, "/api/listening/horoscope", Some(json!({"survey": "nps"}))).await;
     assert_eq!(st, 404);
 }

@@ -40,9 +40,14 @@ fn any_case(word: &str) -> String {
 
 /// Decimal digits of a number from 0 to `max` without leading zeros, as a regex.
 fn up_to(max: &str) -> String {
+    format!("(?:0|{})", from_one_to(max))
+}
+
+/// Decimal digits of a number from 1 to `max` without leading zeros, as a regex.
+fn from_one_to(max: &str) -> String {
     let d: Vec<u32> = max.chars().map(|c| c.to_digit(10).expect("a decimal number")).collect();
     let n = d.len();
-    let mut alts = vec!["0".to_string()];
+    let mut alts = vec![];
     if n > 1 {
         // Fewer digits than `max`.
         alts.push(format!("[1-9][0-9]{{0,{}}}", n - 2));
@@ -61,9 +66,10 @@ fn up_to(max: &str) -> String {
     format!("(?:{})", alts.join("|"))
 }
 
-/// A 64-bit signed integer written the way Rust writes it (no `+`, no leading zeros).
+/// A 64-bit signed integer written the way Rust writes it (no `+`, no leading zeros, no
+/// `-0`).
 fn i64_text() -> String {
-    format!("(?:-?{}|-9223372036854775808)", up_to("9223372036854775807"))
+    format!("(?:0|-?{}|-9223372036854775808)", from_one_to("9223372036854775807"))
 }
 
 fn r(name: &str) -> Value {
@@ -568,7 +574,7 @@ const LISTENING: [&str; 9] = ["nps", "csat", "ces", "rating", "drivers", "gaps",
 fn listen_query(kind: &str) -> Value {
     let s = || json!({"type": ["string", "null"]});
     let mut q = object(
-        &[],
+        &["survey"],
         json!({
             "survey": {"type": "string", "description": "The survey's key (404 when there is none)."},
             "question": s(),
@@ -710,10 +716,22 @@ pub fn refine(doc: &mut Value) {
             let schema = format!("{}Plan", plan_name(kind));
             set_body(doc, "post", path, r(&schema), required);
             set_operation_id(doc, "post", path, &format!("analyze_{}", kind.replace('-', "_")));
-        add_answer(doc, "post", path, "404", "A touchpoint the query names does not exist, or the project has no journeys yet");
-        if kind == "attribution" {
-            add_answer(doc, "post", path, "409", "No goal named and several conversion goals, or a Markov chain too large to solve");
-        }
+            add_answer(
+                doc,
+                "post",
+                path,
+                "404",
+                "A touchpoint the query names does not exist, or the project has no journeys yet",
+            );
+            if kind == "attribution" {
+                add_answer(
+                    doc,
+                    "post",
+                    path,
+                    "409",
+                    "No goal named and several conversion goals, or a Markov chain too large to solve",
+                );
+            }
         },
     );
     for (kind, required, _) in analyses() {
@@ -1000,9 +1018,17 @@ mod tests {
             assert!(doc["paths"].get(path).is_some(), "{path}");
         }
         assert!(doc["paths"].get("/api/analytics/{kind}").is_none());
-        assert_eq!(
-            doc["paths"]["/v1/track"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
-            "#/components/schemas/TrackEvent"
-        );
+        assert!(doc["paths"].get("/api/listening/{kind}").is_none());
+        let body = |path: &str, method: &str| {
+            doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"].clone()
+        };
+        assert_eq!(body("/v1/track", "post"), "#/components/schemas/TrackEvent");
+        assert_eq!(body("/api/rules", "post"), "#/components/schemas/Rule");
+        assert_eq!(body("/api/analytics/funnel", "post"), "#/components/schemas/FunnelPlan");
+        // Every reference names a schema the document has.
+        let text = doc.to_string();
+        for name in text.split("\"#/components/schemas/").skip(1).map(|s| &s[..s.find('"').unwrap()]) {
+            assert!(doc["components"]["schemas"].get(name).is_some(), "{name} is referred to but missing");
+        }
     }
 }
