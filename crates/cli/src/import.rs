@@ -721,8 +721,8 @@ mod tests {
     #[test]
     fn crm_headers_are_recognised() {
         let m = csv_mapping(&h(&["Zákazník", "Datum", "Kanál", "Touchpoint", "Poznámka"]), &[]).unwrap();
-        assert_eq!((m.user_id, m.timestamp, m.event), (Some(0), Some(1), Some(3)));
-        assert_eq!(m.properties, vec![(2, "Kanál".to_string()), (4, "Poznámka".to_string())]);
+        assert_eq!((m.user_id, m.timestamp, m.channel, m.event), (Some(0), Some(1), Some(2), Some(3)));
+        assert_eq!(m.properties, vec![(4, "Poznámka".to_string())]);
         let m =
             csv_mapping(&h(&["Customer ID", "When", "What"]), &["timestamp=When".into(), "event=what".into()]).unwrap();
         assert_eq!((m.user_id, m.timestamp, m.event), (Some(0), Some(1), Some(2)));
