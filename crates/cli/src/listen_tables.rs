@@ -57,6 +57,11 @@ pub fn print(kind: &str, v: &Value) {
         s(&v["version"]),
         s(&v["responses"])
     );
+    let p = &v["period"];
+    let day = |x: &Value| x.as_str().map(|t| t.get(..10).unwrap_or(t).to_string());
+    if let (Some(from), Some(to)) = (day(&p["from"]), day(&p["to"])) {
+        println!("Answers from {from} to {to}; periods counted in {}.", s(&p["timezone"]));
+    }
     match kind {
         "nps" | "csat" | "ces" | "rating" => {
             let mut rows = vec![];

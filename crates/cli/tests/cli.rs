@@ -234,8 +234,15 @@ fn surveys_from_the_command_line_import_and_report() {
     assert_eq!(report["result"]["n"], 2);
     assert_eq!(report["result"]["score"], 0.0, "one promoter, one detractor");
     assert_eq!(report["segments"].as_array().unwrap().len(), 2);
+    let (from, to) = (report["period"]["from"].as_str().unwrap(), report["period"]["to"].as_str().unwrap());
+    assert!(from <= to && report["period"]["timezone"] == "UTC", "the report says its period: {report}");
     let table = run(d, &["report", "nps", "--project", "shop", "--survey", "nps"]);
-    assert!(String::from_utf8_lossy(&table.stdout).contains("95 % interval"));
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("95 % interval"));
+    assert!(
+        table.contains(&format!("Answers from {} to {}; periods counted in UTC.", &from[..10], &to[..10])),
+        "{table}"
+    );
 
     let export = run(d, &["survey", "export", "--project", "shop", "--key", "nps"]);
     let exported = String::from_utf8_lossy(&export.stdout);

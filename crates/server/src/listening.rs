@@ -215,7 +215,13 @@ fn metric_of(kind: &str) -> Option<(Metric, KindTest)> {
 /// Run one analysis (shared by the API and the CLI).
 pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -> Result<Value, ApiError> {
     let (row, def, resps, clock) = load(store, project, q).await?;
-    let base = json!({"survey": row.key, "version": row.version, "responses": resps.len()});
+    // The period the answers come from: the query's range, else the answers' own.
+    let iso = |s: i64| touchpoint_core::event::format_time(s.saturating_mul(1000));
+    let first = q.from.clone().or_else(|| resps.iter().map(|r| r.at_s).min().map(iso));
+    let last = q.to.clone().or_else(|| resps.iter().map(|r| r.at_s).max().map(iso));
+    let zone = store.project(project).await?.map_or_else(|| "UTC".to_string(), |p| p.timezone);
+    let period = json!({"from": first, "to": last, "timezone": zone});
+    let base = json!({"survey": row.key, "version": row.version, "responses": resps.len(), "period": period});
     let mut out = match kind {
         k if metric_of(k).is_some() => {
             let (metric, ok) = metric_of(k).unwrap_or((Metric::Mean, |_| false));
