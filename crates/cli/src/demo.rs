@@ -200,12 +200,21 @@ pub async fn run(a: DemoArgs) -> Result<()> {
             println!("Touchpoint is running at http://{addr}");
             println!("Try:");
             println!("  curl -s -H 'Authorization: Bearer {secret}' http://{addr}/api/touchpoints?lang=cs");
-            println!("  curl -s -H 'Authorization: Bearer {secret}' 'http://{addr}/api/volume?from=2026-05-01&to=2026-11-01'");
+            // The last month of the history, which ends now.
+            let day = |ms: i64| touchpoint_core::event::format_time(ms).get(..10).unwrap_or_default().to_string();
+            let (from, to) = (day(now_ms() - 30 * 86_400_000), day(now_ms()));
+            println!("  curl -s -H 'Authorization: Bearer {secret}' 'http://{addr}/api/volume?from={from}&to={to}'");
             println!("  curl -s -u '{write}:' -d '{{\"userId\":\"jana\",\"event\":\"Order Completed\"}}' http://{addr}/v1/track");
             println!("  curl -s -H 'Authorization: Bearer {secret}' -d '{{\"survey\":\"nps-after-delivery\",\"by\":\"touchpoint\"}}' http://{addr}/api/listening/nps");
             println!(
+                "  curl -s -H 'Authorization: Bearer {secret}' -d '{{}}' http://{addr}/api/analytics/journey-map"
+            );
+            println!(
                 "The NPS survey in Czech, as a customer sees it: http://{addr}/o/{}?lang=cs",
                 listening.nps_public_id
+            );
+            println!(
+                "On a web page, Segment's browser SDK: AnalyticsBrowser.load({{ writeKey: \"{write}\", cdnURL: \"http://{addr}\" }})"
             );
             println!("Press Ctrl-C to stop.");
         }
