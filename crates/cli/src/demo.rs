@@ -206,9 +206,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
             println!("  curl -s -H 'Authorization: Bearer {secret}' 'http://{addr}/api/volume?from={from}&to={to}'");
             println!("  curl -s -u '{write}:' -d '{{\"userId\":\"jana\",\"event\":\"Order Completed\"}}' http://{addr}/v1/track");
             println!("  curl -s -H 'Authorization: Bearer {secret}' -d '{{\"survey\":\"nps-after-delivery\",\"by\":\"touchpoint\"}}' http://{addr}/api/listening/nps");
-            println!(
-                "  curl -s -H 'Authorization: Bearer {secret}' -d '{{}}' http://{addr}/api/analytics/journey-map"
-            );
+            println!("  curl -s -H 'Authorization: Bearer {secret}' -d '{{}}' http://{addr}/api/analytics/journey-map");
             println!(
                 "The NPS survey in Czech, as a customer sees it: http://{addr}/o/{}?lang=cs",
                 listening.nps_public_id
