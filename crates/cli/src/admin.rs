@@ -51,6 +51,10 @@ pub enum ProjectCmd {
         /// has: en, cs or pl.
         #[arg(long)]
         lang: Option<String>,
+        /// The brand's websites, which may show its survey pages in a frame (the widget):
+        /// origins separated by spaces, e.g. 'https://zahradka.cz https://www.zahradka.cz'.
+        #[arg(long)]
+        site_origins: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -193,6 +197,7 @@ pub async fn project(cmd: ProjectCmd) -> Result<()> {
             logo_url,
             privacy_url,
             lang,
+            site_origins,
             common,
         } => {
             let store = open_shared(&common).await?;
@@ -205,6 +210,7 @@ pub async fn project(cmd: ProjectCmd) -> Result<()> {
                 brand_logo_url: logo_url,
                 privacy_url,
                 default_lang: lang,
+                site_origins,
             };
             let p = touchpoint_server::read::update_project(&store, &p, settings).await?;
             println!(
@@ -221,6 +227,9 @@ pub async fn project(cmd: ProjectCmd) -> Result<()> {
                 or_none(&b.privacy_url),
                 b.default_lang.clone().unwrap_or_else(|| "the survey's own".into()),
             );
+            if let Some(sites) = &b.site_origins {
+                println!("They may be shown in a frame on: {sites}.");
+            }
         }
         ProjectCmd::List { json, common } => {
             let store = open_shared(&common).await?;

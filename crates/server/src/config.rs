@@ -164,12 +164,7 @@ impl Config {
     pub fn frame_ancestors(&self) -> String {
         let mut out = String::from("'self'");
         for o in self.survey_frame_origins.split_whitespace() {
-            let ok = (o.starts_with("https://") || o.starts_with("http://"))
-                && o.split_once("://").is_some_and(|(_, host)| {
-                    !host.is_empty()
-                        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '*'))
-                });
-            if ok {
+            if is_origin(o) {
                 out.push(' ');
                 out.push_str(o);
             } else {
@@ -187,6 +182,15 @@ impl Config {
             ..Default::default()
         }
     }
+}
+
+/// Whether `o` is a plain web origin (`https://shop.example[:port]`, a `*.` wildcard
+/// allowed), which is all that may go into a CSP source list.
+pub fn is_origin(o: &str) -> bool {
+    (o.starts_with("https://") || o.starts_with("http://"))
+        && o.split_once("://").is_some_and(|(_, host)| {
+            !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '*'))
+        })
 }
 
 /// Read a raw string as the same JSON type as the default value.

@@ -164,6 +164,11 @@ fn html(status: StatusCode, body: String, set_cookie: Option<String>, look: Look
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // The brand's sites may frame the page ([`frame_ancestors`] adds them to the CSP).
+    if let Some(sites) = look.brand.and_then(|b| b.site_origins.clone()) {
+        r.extensions_mut().insert(SiteOrigins(sites));
+    }
+    let h = r.headers_mut();
     if let Some(c) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         h.insert(header::SET_COOKIE, c);
     }
@@ -302,6 +307,8 @@ pub struct BrandChange {
     pub privacy_url: Option<String>,
     /// `en`, `cs` or `pl`.
     pub default_lang: Option<String>,
+    /// The brand's websites that may frame its survey pages: origins separated by spaces.
+    pub site_origins: Option<String>,
 }
 
 impl BrandChange {
@@ -341,6 +348,14 @@ impl BrandChange {
                 match Lang::parse(v).filter(|_| v.len() <= 16) {
                     Some(l) => Ok(lang_code(l).to_string()),
                     None => Err("en, cs or pl".into()),
+                }
+            })?,
+            site_origins: set("site_origins", &brand.site_origins, self.site_origins, |v| {
+                let all: Vec<&str> = v.split_whitespace().collect();
+                match all.iter().find(|o| !crate::config::is_origin(o)) {
+                    _ if all.len() > 20 || v.chars().count() > 2000 => Err("at most 20 origins".into()),
+                    Some(bad) => Err(format!("{bad:?} is not an origin like https://shop.example")),
+                    None => Ok(all.join(" ")),
                 }
             })?,
         })
@@ -1178,17 +1193,29 @@ const WIDGET_JS: &str = r#"(function () {
 })();
 "#;
 
-/// Middleware of the survey pages: they may be shown in a frame only by this server and
-/// the origins in `survey_frame_origins` (the brand's own site, for the widget).
+/// The project's own sites, handed from a page to [`frame_ancestors`].
+#[derive(Clone)]
+struct SiteOrigins(String);
+
+/// Middleware of the survey pages: they may be shown in a frame only by this server, the
+/// origins in `survey_frame_origins`, and the project's own sites (`site_origins`, for the
+/// widget on the brand's website).
 pub async fn frame_ancestors(
     State(s): State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let mut r = next.run(req).await;
+    let mut ancestors = s.config.frame_ancestors();
+    if let Some(SiteOrigins(sites)) = r.extensions_mut().remove::<SiteOrigins>() {
+        for o in sites.split_whitespace().filter(|o| crate::config::is_origin(o)) {
+            ancestors.push(' ');
+            ancestors.push_str(o);
+        }
+    }
     let h = r.headers_mut();
     let csp = h.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or("default-src 'none'");
-    let with = format!("{csp}; frame-ancestors {}", s.config.frame_ancestors());
+    let with = format!("{csp}; frame-ancestors {ancestors}");
     if let Ok(v) = HeaderValue::from_str(&with) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }

@@ -59,6 +59,9 @@ pub struct ProjectSettings {
     /// The language survey pages open in when the respondent asks for none the survey
     /// has: `en`, `cs` or `pl`.
     pub default_lang: Option<String>,
+    /// The brand's websites, which may show its survey pages in a frame (the widget):
+    /// origins separated by spaces, e.g. `https://zahradka.cz https://www.zahradka.cz`.
+    pub site_origins: Option<String>,
 }
 
 /// Check and apply project settings (shared with the CLI).
@@ -85,6 +88,7 @@ pub async fn update_project(store: &dyn Store, project: &Project, set: ProjectSe
         brand_logo_url: set.brand_logo_url,
         privacy_url: set.privacy_url,
         default_lang: set.default_lang,
+        site_origins: set.site_origins,
     }
     .apply(&project.brand)
     .map_err(|(field, message)| ApiError::invalid("invalid_project", Some(field.into()), message))?;

@@ -221,3 +221,40 @@ async fn survey_pages_are_framed_only_by_their_own_origins() {
     assert!(!csp.contains("script-src"), "nothing but origins gets in: {csp}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_project_names_the_sites_that_may_frame_its_survey_pages() {
+    let app = spawn_app().await;
+    let (s, created) =
+        app.send(reqwest::Method::POST, "/api/surveys", Some(&json!({"key": "nps", "template": "nps"}))).await;
+    assert_eq!(s, 200, "{created}");
+    app.send(reqwest::Method::POST, "/api/surveys/nps/publish", Some(&json!({}))).await;
+    let page = created["open_url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let csp = |app: &common::TestApp| {
+        let url = format!("{}/o/{page}", app.base);
+        let client = app.client.clone();
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.headers()["content-security-policy"].to_str().unwrap().to_string()
+        }
+    };
+    assert!(csp(&app).await.ends_with("frame-ancestors 'self'"));
+    let (s, v) = app
+        .send(
+            reqwest::Method::PUT,
+            "/api/project",
+            Some(&json!({"site_origins": " https://zahradka.cz   https://www.zahradka.cz "})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["site_origins"], "https://zahradka.cz https://www.zahradka.cz");
+    assert!(csp(&app).await.ends_with("frame-ancestors 'self' https://zahradka.cz https://www.zahradka.cz"));
+    for bad in ["zahradka.cz", "https://zahradka.cz; script-src *", "javascript:alert(1)"] {
+        let (s, v) = app.send(reqwest::Method::PUT, "/api/project", Some(&json!({"site_origins": bad}))).await;
+        assert_eq!((s, v["error"]["field"].as_str()), (400, Some("site_origins")), "{bad}: {v}");
+    }
+    assert_eq!(app.send(reqwest::Method::PUT, "/api/project", Some(&json!({"site_origins": ""}))).await.0, 200);
+    assert!(csp(&app).await.ends_with("frame-ancestors 'self'"), "blank removes them");
+    app.stop().await;
+}

@@ -58,6 +58,7 @@ async fn projects_and_keys(s: Arc<dyn Store>) {
         brand_logo_url: Some("https://cdn.example.com/logo.svg".into()),
         privacy_url: Some("https://zahradka.example/soukromi".into()),
         default_lang: Some("cs".into()),
+        site_origins: Some("https://zahradka.example https://www.zahradka.example".into()),
     };
     let branded = s.set_project_brand(p.id, &brand).await.unwrap();
     assert_eq!(branded.brand, brand);

@@ -91,6 +91,9 @@ pub struct Brand {
     /// The language (`en`, `cs`, `pl`) pages open in when the respondent asks for none the
     /// survey has.
     pub default_lang: Option<String>,
+    /// The brand's own websites (origins, separated by spaces): the sites that may show
+    /// its survey pages in a frame (the widget).
+    pub site_origins: Option<String>,
 }
 
 /// A key as listed (never the token itself, which is shown once at creation).

@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "points_index", include_str!("../migrations/0003_points_index.sql")),
     (4, "event_segments", include_str!("../migrations/0004_event_segments.sql")),
     (5, "project_brand", include_str!("../migrations/0005_project_brand.sql")),
+    (6, "site_origins", include_str!("../migrations/0006_site_origins.sql")),
 ];
 
 /// A migration's SQL for a dialect.

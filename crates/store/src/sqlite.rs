@@ -161,6 +161,7 @@ fn project_row(r: &SqliteRow) -> Result<Project> {
             brand_logo_url: r.try_get("brand_logo_url")?,
             privacy_url: r.try_get("privacy_url")?,
             default_lang: r.try_get("default_lang")?,
+            site_origins: r.try_get("site_origins")?,
         },
     })
 }
@@ -404,14 +405,15 @@ impl MetaStore for SqliteStore {
 
     async fn set_project_brand(&self, id: ProjectId, brand: &Brand) -> Result<Project> {
         let done = sqlx::query(
-            "UPDATE projects SET brand_name = ?, brand_color = ?, brand_logo_url = ?, privacy_url = ?, default_lang = ? \
-             WHERE id = ?",
+            "UPDATE projects SET brand_name = ?, brand_color = ?, brand_logo_url = ?, privacy_url = ?, default_lang = ?, \
+             site_origins = ? WHERE id = ?",
         )
         .bind(&brand.brand_name)
         .bind(&brand.brand_color)
         .bind(&brand.brand_logo_url)
         .bind(&brand.privacy_url)
         .bind(&brand.default_lang)
+        .bind(&brand.site_origins)
         .bind(id)
         .execute(&self.pool)
         .await?;

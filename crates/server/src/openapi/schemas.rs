@@ -842,6 +842,14 @@ fn refine_components(schemas: &mut Map<String, Value>) {
                 json!({"type": ["string", "null"], "pattern": https_url(), "description": "An https URL; blank removes it."}),
             );
         }
+        let origin = "https?://[A-Za-z0-9.*:-]+";
+        set(
+            p,
+            "site_origins",
+            json!({"type": ["string", "null"], "maxLength": 2000,
+                "pattern": format!("^[{WS}]*(?:{origin}(?:[{WS}]+{origin}){{0,19}})?[{WS}]*$"),
+                "description": "Origins separated by spaces (`https://zahradka.cz https://www.zahradka.cz`), at most 20; blank removes them."}),
+        );
         set(
             p,
             "default_lang",
