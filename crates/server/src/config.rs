@@ -45,6 +45,10 @@ pub struct Config {
     /// messageId (0: all of them; memory grows with the store). `touchpoint import` always
     /// checks against every stored event.
     pub dedup_window: usize,
+    /// Touchpoints a project may have before discovery stops making new ones from new
+    /// event names (which anyone with the public write key can invent); past it such
+    /// events are stored unclassified and counted. At most 65 536.
+    pub max_touchpoints: usize,
     /// Raw bytes kept of one failed event (the rest is cut, and its reason says so).
     pub failed_max_raw_bytes: usize,
     /// Failed events one project keeps; past it new ones are counted and dropped.
@@ -71,6 +75,7 @@ impl Default for Config {
             survey_posts_per_minute: 30.0,
             survey_frame_origins: String::new(),
             dedup_window: touchpoint_store::sqlite::DEFAULT_DEDUP_WINDOW,
+            max_touchpoints: touchpoint_store::writer::DEFAULT_MAX_TOUCHPOINTS,
             failed_max_raw_bytes: 16 * 1024,
             failed_max_events: 50_000,
             failed_max_bytes: 64 * 1024 * 1024,

@@ -123,6 +123,7 @@ impl Server {
                 queue_events: config.queue_events,
                 max_group_events: config.max_group_events,
                 failed: config.failed_quota(),
+                max_touchpoints: config.max_touchpoints,
             },
             observer,
         )

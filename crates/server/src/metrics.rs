@@ -51,6 +51,11 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         w.failed_dropped.load(Relaxed),
     );
     counter(
+        "touchpoint_discovery_capped_total",
+        "New kinds of events stored unclassified because their project had all the touchpoints it may have.",
+        w.discovery_capped.load(Relaxed),
+    );
+    counter(
         "touchpoint_requests_rejected_total",
         "Whole requests rejected for their content.",
         s.metrics.rejected.load(Relaxed),

@@ -258,3 +258,22 @@ async fn a_project_names_the_sites_that_may_frame_its_survey_pages() {
     assert!(csp(&app).await.ends_with("frame-ancestors 'self'"), "blank removes them");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn invented_event_names_cannot_grow_the_catalog_without_bound() {
+    use touchpoint_store::MetaStore;
+    let catalog = touchpoint_core::catalog::default_catalog().touchpoints.len();
+    let app = spawn_app_with(|c| c.max_touchpoints = catalog + 5).await;
+    let batch: Vec<Value> =
+        (0..30).map(|i| json!({"type":"track","userId":"attacker","event":format!("Invented {i}")})).collect();
+    let (s, v) = app.post("/v1/batch", &json!({"batch": batch})).await;
+    assert_eq!((s, v["stored"].as_u64()), (200, Some(30)), "every event is still stored: {v}");
+    let tps = app.store.touchpoints(1).await.unwrap();
+    assert_eq!(tps.len(), catalog + 5, "discovery stopped at the project's cap");
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("touchpoint_discovery_capped_total 25"), "{metrics}");
+    let unclassified =
+        app.store.scan_events(Some(1), 0, 100).await.unwrap().iter().filter(|e| e.touchpoint_id.is_none()).count();
+    assert_eq!(unclassified, 25);
+    app.stop().await;
+}

@@ -38,11 +38,24 @@ pub struct WriterConfig {
     pub max_group_events: usize,
     /// What a project may keep of rejected input.
     pub failed: FailedQuota,
+    /// Touchpoints a project may have before discovery stops making new ones: event names
+    /// come from a public write key, and each new one would be a touchpoint. Past it, events
+    /// of new kinds are stored unclassified and counted ([`WriterStats::discovery_capped`]).
+    pub max_touchpoints: usize,
 }
+
+/// The default [`WriterConfig::max_touchpoints`] (the journey index numbers touchpoints in
+/// 16 bits, so never more than 65 536).
+pub const DEFAULT_MAX_TOUCHPOINTS: usize = 5_000;
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        WriterConfig { queue_events: 200_000, max_group_events: 20_000, failed: FailedQuota::default() }
+        WriterConfig {
+            queue_events: 200_000,
+            max_group_events: 20_000,
+            failed: FailedQuota::default(),
+            max_touchpoints: DEFAULT_MAX_TOUCHPOINTS,
+        }
     }
 }
 
@@ -146,6 +159,9 @@ pub struct WriterStats {
     pub failed: AtomicU64,
     /// Failed events not kept because their project's quota was full.
     pub failed_dropped: AtomicU64,
+    /// Events of a new kind stored unclassified because their project had all the
+    /// touchpoints it may have.
+    pub discovery_capped: AtomicU64,
     /// Group commits made.
     pub commits: AtomicU64,
     /// Group commits that failed.
@@ -198,6 +214,7 @@ pub struct Writer {
     capacity: usize,
     stats: Arc<WriterStats>,
     store: Arc<dyn Store>,
+    max_touchpoints: usize,
 }
 
 impl Writer {
@@ -223,13 +240,18 @@ impl Writer {
             stats: stats.clone(),
             max_group: config.max_group_events.max(1),
             failed_quota: config.failed,
+            max_touchpoints: config.max_touchpoints.min(1 << 16),
             epoch: 1,
             failed: Arc::new(AtomicU64::new(0)),
             observer,
         };
         let handle = tokio::spawn(task.run(rx));
         let capacity = config.queue_events.max(1);
-        Ok((Writer { tx, permits: Arc::new(Semaphore::new(capacity)), capacity, stats, store }, handle))
+        let max_touchpoints = config.max_touchpoints.min(1 << 16);
+        Ok((
+            Writer { tx, permits: Arc::new(Semaphore::new(capacity)), capacity, stats, store, max_touchpoints },
+            handle,
+        ))
     }
 
     /// The writer's counters.
@@ -312,8 +334,10 @@ impl Writer {
                 let event = stored_as_event(&mut e)?;
                 let tp = match classifier.classify(&event) {
                     None => None,
-                    Some(c) => Some(match ids.get(&c.key) {
-                        Some(&id) => id,
+                    Some(c) => match ids.get(&c.key) {
+                        Some(&id) => Some(id),
+                        // As in the writer: no new touchpoint past the project's cap.
+                        None if ids.len() >= self.max_touchpoints => None,
                         None => {
                             let (name, channel) =
                                 c.discovered.clone().unwrap_or((c.key.clone(), touchpoint_core::Channel::Other));
@@ -321,9 +345,9 @@ impl Writer {
                                 .ensure_touchpoint(project, &Touchpoint::discovered(&c.key, &name, channel))
                                 .await?;
                             ids.insert(c.key, id);
-                            id
+                            Some(id)
                         }
-                    }),
+                    },
                 };
                 if tp != e.touchpoint_id {
                     updates.push((e.id, tp));
@@ -392,6 +416,7 @@ struct Task {
     stats: Arc<WriterStats>,
     max_group: usize,
     failed_quota: FailedQuota,
+    max_touchpoints: usize,
     /// Generation of the in-memory state; a failed commit ends its generation.
     epoch: u64,
     /// The highest generation whose commit failed (0: none).
@@ -517,6 +542,7 @@ impl Task {
     }
 
     async fn touchpoint_of(&mut self, p: ProjectId, event: &Event) -> Result<Option<i64>, StoreError> {
+        let max = self.max_touchpoints;
         let state = self.project(p).await?;
         if let Some(known) = state.memo.get(event) {
             return Ok(known);
@@ -525,6 +551,11 @@ impl Task {
             None => None,
             Some(c) => match state.touchpoints.get(&c.key) {
                 Some(&id) => Some(id),
+                None if state.touchpoints.len() >= max => {
+                    // Counted per kind of event, once: the memo remembers the answer.
+                    self.stats.discovery_capped.fetch_add(1, Relaxed);
+                    None
+                }
                 None => {
                     let (name, channel) =
                         c.discovered.clone().unwrap_or((c.key.clone(), touchpoint_core::Channel::Other));
