@@ -1,5 +1,6 @@
 //! The `touchpoint` binary: one command for everything — `serve`, `demo`, `import`,
-//! `export`, `project`, `key`, `gen` and `bench`. Parsing arguments and talking to people
+//! `export`, `project`, `key`, `touchpoint`, `rule`, `report`, `survey`, `benchmark`, `gen`
+//! and `bench`. Parsing arguments and talking to people
 //! (progress bars, tables, `--json`) happens here; the work is done by the library crates.
 
 mod admin;
@@ -77,7 +78,7 @@ enum Command {
     Import(import::ImportArgs),
     /// Export a project's events as NDJSON or CSV.
     Export(export::ExportArgs),
-    /// Create and list projects.
+    /// Create, list and set up projects (time zone, churn horizon, survey brand).
     Project {
         #[command(subcommand)]
         cmd: admin::ProjectCmd,
@@ -112,7 +113,7 @@ enum Command {
     },
     /// Write the demo brand's generated events as NDJSON (for benchmarks and other tools).
     Gen(demo::GenArgs),
-    /// Benchmarks: HTTP ingest, and import against DuckDB.
+    /// Benchmarks: HTTP ingest, import against DuckDB, analytics against chdb, a restart on a large store.
     Bench {
         #[command(subcommand)]
         cmd: bench::BenchCmd,
