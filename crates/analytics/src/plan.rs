@@ -131,17 +131,26 @@ pub fn execute(
         let names: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();
         return Err(PlanError(format!("unknown analysis {kind:?}; there are: {}", names.join(", "))));
     };
-    let filtered = select::filter(set, dict, &plan.filter, traits);
-    let groups = match &plan.breakdown {
+    // The query is checked first, on no journeys: a bad query is an error at once, whatever
+    // the data, before any work on the journeys.
+    let none = JourneySet { epoch_s: set.epoch_s, offsets: vec![0], ..Default::default() };
+    run(&none, dict, &plan.query)?;
+    // No filter: the set itself, not a copy (a copy of 10 M events cost more than most
+    // analyses) — unless it holds touchpoints the dictionary does not, which a filter drops.
+    let n_tp = dict.touchpoints.len();
+    let filtered: std::borrow::Cow<'_, JourneySet> =
+        if plan.filter == select::Filter::default() && set.touchpoints.iter().all(|&t| (t as usize) < n_tp) {
+            std::borrow::Cow::Borrowed(set)
+        } else {
+            std::borrow::Cow::Owned(select::filter(set, dict, &plan.filter, traits))
+        };
+    let groups: Vec<(String, std::borrow::Cow<'_, JourneySet>)> = match &plan.breakdown {
         None => vec![("all".to_string(), filtered)],
-        Some(b) => select::breakdown(&filtered, dict, b, traits, plan.max_groups),
+        Some(b) => select::breakdown(&filtered, dict, b, traits, plan.max_groups)
+            .into_iter()
+            .map(|(g, s)| (g, std::borrow::Cow::Owned(s)))
+            .collect(),
     };
-    if groups.is_empty() {
-        // No group to run the query on: it is checked all the same, on no journeys, so a
-        // bad query is an error whatever the data.
-        let none = JourneySet { epoch_s: set.epoch_s, offsets: vec![0], ..Default::default() };
-        run(&none, dict, &plan.query)?;
-    }
     groups
         .into_iter()
         .map(|(group, s)| {
