@@ -109,6 +109,16 @@ fn arr(v: &Value) -> &[Value] {
     v.as_array().map(Vec::as_slice).unwrap_or(&[])
 }
 
+/// How sure a finding is, in words, from its false-discovery q-value.
+fn sureness(q: f64) -> String {
+    match q {
+        q if q < 0.001 => "very sure".into(),
+        q if q < 0.01 => "sure".into(),
+        q if q < 0.05 => "fairly sure".into(),
+        _ => "not sure".into(),
+    }
+}
+
 /// What an attribution model does, for people.
 fn model_in_words(model: &str) -> &'static str {
     match model {
@@ -307,7 +317,8 @@ pub fn print(kind: &str, r: &Value) {
                 s(&r["by_signal"]),
                 s(&r["by_silence"])
             );
-            println!("Churn drivers — touchpoints over-represented in the last touchpoints before churn:");
+            println!("Churn drivers: touchpoints seen more often just before customers left than among");
+            println!("those who stayed (the test's q-values are in --json):");
             let rows: Vec<Vec<String>> = arr(&r["drivers"])
                 .iter()
                 .filter(|d| d["driver"].as_bool().unwrap_or(false))
@@ -316,12 +327,12 @@ pub fn print(kind: &str, r: &Value) {
                         s(&d["touchpoint"]),
                         pct(&d["churned_share"]),
                         pct(&d["stayed_share"]),
-                        d["lift"].as_f64().map(|l| format!("{l:.2}×")).unwrap_or_else(|| "–".into()),
-                        format!("{:.1e}", d["q"].as_f64().unwrap_or(1.0)),
+                        d["lift"].as_f64().map(|l| format!("{l:.1}× as often")).unwrap_or_else(|| "–".into()),
+                        sureness(d["q"].as_f64().unwrap_or(1.0)),
                     ]
                 })
                 .collect();
-            table(&["touchpoint", "churned", "stayed", "lift", "q"], &rows);
+            table(&["touchpoint", "of those who left", "of those who stayed", "so", "how sure"], &rows);
         }
         "attribution" => {
             println!(
