@@ -531,7 +531,13 @@ pub async fn satisfaction_by_touchpoint(
             QuestionKind::Ces => (x - 1.0) * 10.0 / 6.0,
             _ => x,
         };
-        for r in crate::surveys::all_responses(store, &survey, true).await? {
+        // Only answers given at a touchpoint: a benchmark study's thousands have none.
+        let which = touchpoint_store::listen::ResponseFilter {
+            survey: Some(survey.id),
+            complete_only: true,
+            with_touchpoint: true,
+        };
+        for r in crate::surveys::responses_where(store, project, which).await? {
             let Some(tp) = r.response.touchpoint.clone() else { continue };
             let answers: Answers = serde_json::from_value(r.response.answers).unwrap_or_default();
             let Some(x) = answers.score(&head.id) else { continue };

@@ -623,10 +623,20 @@ pub async fn all_responses(
     row: &SurveyRow,
     complete_only: bool,
 ) -> Result<Vec<touchpoint_store::listen::ResponseRow>, ApiError> {
+    let which = touchpoint_store::listen::ResponseFilter { survey: Some(row.id), complete_only, ..Default::default() };
+    responses_where(store, row.project_id, which).await
+}
+
+/// Every response of a project that passes `which`, in id order, read page by page.
+pub async fn responses_where(
+    store: &dyn Store,
+    project: i64,
+    which: touchpoint_store::listen::ResponseFilter,
+) -> Result<Vec<touchpoint_store::listen::ResponseRow>, ApiError> {
     let mut all = vec![];
     let mut after = 0;
     loop {
-        let page = store.responses(row.project_id, Some(row.id), complete_only, after, 10_000).await?;
+        let page = store.responses(project, which, after, 10_000).await?;
         let Some(last) = page.last() else { break };
         after = last.id;
         all.extend(page);

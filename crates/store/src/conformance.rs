@@ -440,7 +440,7 @@ async fn surveys_and_versions(s: Arc<dyn Store>) {
 }
 
 async fn responses_once(s: Arc<dyn Store>) {
-    use crate::listen::{NewInvitation, NewResponse, ResponseKey, SaveOutcome};
+    use crate::listen::{NewInvitation, NewResponse, ResponseFilter, ResponseKey, SaveOutcome};
     let p = s.create_project("answers", &default_catalog()).await.unwrap();
     let survey = s.create_survey(p.id, "csat", &json!({})).await.unwrap();
     let inv = NewInvitation {
@@ -475,7 +475,8 @@ async fn responses_once(s: Arc<dyn Store>) {
     let partial = s.response_by_key(survey.id, &key).await.unwrap().unwrap();
     assert_eq!((partial.id, partial.complete, partial.page), (id, false, 1));
     assert_eq!(partial.response.answers, json!({"csat": {"score": 2}}));
-    assert!(s.responses(p.id, Some(survey.id), true, 0, 10).await.unwrap().is_empty(), "partial is not complete");
+    let complete_of = ResponseFilter { survey: Some(survey.id), complete_only: true, ..Default::default() };
+    assert!(s.responses(p.id, complete_of, 0, 10).await.unwrap().is_empty(), "partial is not complete");
     let done = r(json!({"csat": {"score": 2}, "why": {"text": "late"}}));
     assert_eq!(s.save_answers(&key, &done, 2, true).await.unwrap(), SaveOutcome::Completed(id));
     assert_eq!(s.save_answers(&key, &r(json!({})), 2, true).await.unwrap(), SaveOutcome::AlreadyComplete(id));
@@ -505,14 +506,21 @@ async fn responses_once(s: Arc<dyn Store>) {
     let mut imported = r(json!({"csat": {"score": 3}}));
     imported.external_id = Some("crm-7".into());
     imported.source = "import".into();
+    imported.touchpoint = None;
     imported.at_ms = Some(1_700_000_000_000);
     let first = s.insert_responses(&[imported.clone(), imported.clone()]).await.unwrap();
     assert!(first[0].is_some() && first[1].is_none(), "{first:?}");
     assert_eq!(s.insert_responses(&[imported]).await.unwrap(), vec![None]);
-    let all = s.responses(p.id, Some(survey.id), true, 0, 100).await.unwrap();
+    let complete = ResponseFilter { survey: Some(survey.id), complete_only: true, ..Default::default() };
+    let all = s.responses(p.id, complete, 0, 100).await.unwrap();
     assert_eq!(all.len(), 4, "two invitations, one session, one import");
     assert_eq!(all.iter().filter(|r| r.response.source == "import").count(), 1);
     let imported = all.iter().find(|r| r.response.source == "import").unwrap();
     assert_eq!(imported.completed_ms, Some(1_700_000_000_000));
-    assert_eq!(s.responses(p.id, Some(survey.id), true, all[1].id, 100).await.unwrap().len(), 2, "cursor");
+    assert_eq!(s.responses(p.id, complete, all[1].id, 100).await.unwrap().len(), 2, "cursor");
+    // Only those given at a touchpoint: the import named none.
+    let at_touchpoints = ResponseFilter { with_touchpoint: true, ..complete };
+    let got = s.responses(p.id, at_touchpoints, 0, 100).await.unwrap();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.iter().all(|r| r.response.touchpoint.as_deref() == Some("delivery")));
 }

@@ -136,6 +136,18 @@ pub struct NewResponse {
     pub at_ms: Option<i64>,
 }
 
+/// Which responses [`ListenStore::responses`] lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResponseFilter {
+    /// Of this survey only.
+    pub survey: Option<i64>,
+    /// Complete ones only.
+    pub complete_only: bool,
+    /// Only those given at a touchpoint (what satisfaction per touchpoint reads: a
+    /// benchmark study's thousands of answers have none).
+    pub with_touchpoint: bool,
+}
+
 /// A stored response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResponseRow {
@@ -220,12 +232,11 @@ pub trait ListenStore: Send + Sync {
     /// Store complete responses (API, import); one whose `external_id` is already stored
     /// in the project is skipped (`None`).
     async fn insert_responses(&self, rs: &[NewResponse]) -> Result<Vec<Option<i64>>>;
-    /// Responses of a project (of one survey, complete ones only if asked), by id after a cursor.
+    /// Responses of a project that pass `which`, by id after a cursor.
     async fn responses(
         &self,
         project: ProjectId,
-        survey: Option<i64>,
-        complete_only: bool,
+        which: ResponseFilter,
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<ResponseRow>>;

@@ -345,19 +345,19 @@ impl ListenStore for SqliteStore {
     async fn responses(
         &self,
         project: ProjectId,
-        survey: Option<i64>,
-        complete_only: bool,
+        which: ResponseFilter,
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<ResponseRow>> {
         let rows = sqlx::query(
             "SELECT * FROM responses WHERE project_id = ? AND (? IS NULL OR survey_id = ?) AND (NOT ? OR complete)
-             AND id > ? ORDER BY id LIMIT ?",
+             AND (NOT ? OR touchpoint IS NOT NULL) AND id > ? ORDER BY id LIMIT ?",
         )
         .bind(project)
-        .bind(survey)
-        .bind(survey)
-        .bind(complete_only)
+        .bind(which.survey)
+        .bind(which.survey)
+        .bind(which.complete_only)
+        .bind(which.with_touchpoint)
         .bind(after_id)
         .bind(limit as i64)
         .fetch_all(self.pool())
