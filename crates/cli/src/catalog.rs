@@ -365,7 +365,9 @@ pub async fn touchpoint(cmd: TouchpointCmd) -> Result<()> {
                 }
             );
             if crate::admin::held_by_server(&crate::load_config(&common, &Default::default())?.data_dir) {
-                println!("A server is running on this data directory: it shows the change after a restart (or use PUT /api/touchpoints/{key}).");
+                println!(
+                    "Another touchpoint process is using this data directory: a server there shows the change after a restart (or use PUT /api/touchpoints/{key})."
+                );
             }
         }
     }
@@ -395,9 +397,11 @@ async fn writer_for(common: &Common) -> Result<touchpoint_server::Server> {
     let config = crate::load_config(common, &Default::default())?;
     crate::admin::require_store(&config.data_dir)?;
     touchpoint_server::Server::open(config).await.map_err(|e| match e {
-        touchpoint_server::ServerError::Store(touchpoint_store::StoreError::Locked(_)) => msg(
-            "a server is running on this data directory: change rules through it (POST or DELETE /api/rules with the secret key), or stop it first",
-        ),
+        touchpoint_server::ServerError::Store(touchpoint_store::StoreError::Locked(_)) => {
+            msg("another touchpoint process (a server, a demo or an import) is using this data directory: \
+             when it is a server, change rules through it (POST or DELETE /api/rules with the secret key); \
+             otherwise wait for it to finish")
+        }
         other => other.into(),
     })
 }

@@ -512,3 +512,28 @@ fn the_catalog_from_the_command_line() {
     let (ok, out) = text(&["rule", "add", "--project", "1", "--touchpoint", "stor-visit"]);
     assert!(!ok && out.contains("did you mean store-visit?"), "{out}");
 }
+
+#[test]
+fn a_rule_change_beside_a_running_server_says_what_to_do() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("demo");
+    ok_json(&dir, &["demo", "--events", "2000", "--no-serve", "--json"]);
+    let mut serving = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .env_remove("TOUCHPOINT_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(serving.stdout.take().unwrap()), &mut line).unwrap();
+    let o = run(&dir, &["rule", "add", "--project", "1", "--touchpoint", "cart", "--event-name", "Basket"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("POST or DELETE /api/rules"), "{err}");
+    // Reading beside it works.
+    let o = run(&dir, &["rule", "list", "--project", "1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serving.kill().unwrap();
+    serving.wait().unwrap();
+}
