@@ -112,6 +112,22 @@ pub async fn run(events: usize, runs: usize, peers_script: &Path, json_out: bool
         .collect();
     let a_r = serde_json::to_value(a_r.map_err(|e| msg(e.to_string()))?)?;
 
+    // The same queries as plans, the way the API and `touchpoint report` run them (the
+    // query parsed and checked, the filter, the report as JSON), without HTTP.
+    eprintln!("Running them as plans ({runs} runs each, median)…");
+    let traits = touchpoint_analytics::select::Traits::new();
+    let as_plan = |kind: &str, query: Value| {
+        let plan = touchpoint_analytics::plan::Plan { query, max_groups: 10, ..Default::default() };
+        time(runs, || touchpoint_analytics::plan::execute(kind, &set, &dict, &plan, &traits)).0
+    };
+    let planned = [
+        ("funnel4", f_s, as_plan("funnel", json!({"steps": steps, "window_s": 7 * 86_400}))),
+        ("top_transitions", t_s, as_plan("transitions", json!({"top": 20}))),
+        ("weekly_retention", r_s, as_plan("retention", json!({"period": "week", "periods": 8}))),
+        ("journey_map", j_s, as_plan("journey-map", serde_json::to_value(&jq)?)),
+        ("markov_channels", a_s, as_plan("attribution", serde_json::to_value(&aq)?)),
+    ];
+
     let mut rows = vec![
         Row { query: "funnel4", ours: f_s, peers: vec![] },
         Row { query: "top_transitions", ours: t_s, peers: vec![] },
@@ -302,6 +318,20 @@ pub async fn run(events: usize, runs: usize, peers_script: &Path, json_out: bool
         }
     }
     crate::tables::table(&["query", "touchpoint", "peer", "peer time", "peer / ours", "answers"], &table);
+    println!();
+    println!("The same queries as plans, as the API runs them (parse, check, filter, report as JSON):");
+    let plan_rows: Vec<Vec<String>> = planned
+        .iter()
+        .map(|(q, kernel, plan)| {
+            vec![
+                q.to_string(),
+                format!("{:.1} ms", kernel * 1e3),
+                format!("{:.1} ms", plan * 1e3),
+                format!("{:.2}×", plan / kernel.max(1e-9)),
+            ]
+        })
+        .collect();
+    crate::tables::table(&["query", "kernel", "as a plan", "plan / kernel"], &plan_rows);
     if json_out {
         println!(
             "{}",
