@@ -16,6 +16,22 @@ fn run(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `touchpoint serve` on `dir`, once it listens.
+fn serve(dir: &Path) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env_remove("TOUCHPOINT_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    assert!(line.starts_with("listening on"), "{line}");
+    child
+}
+
 fn ok_json(dir: &Path, args: &[&str]) -> Value {
     let out = run(dir, args);
     assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -278,17 +294,7 @@ fn a_running_demo_is_never_wiped_by_a_second_one() {
     let dir = root.path().join("demo");
     ok_json(&dir, &["demo", "--events", "3000", "--no-serve", "--json"]);
     // A demo serving that directory holds its lock.
-    let mut serving = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&dir)
-        .env_remove("TOUCHPOINT_CONFIG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(serving.stdout.take().unwrap()), &mut line).unwrap();
-    assert!(line.starts_with("listening on"), "{line}");
+    let mut serving = serve(&dir);
     let before = std::fs::metadata(dir.join("touchpoint.db")).unwrap().len();
     let o = run(&dir, &["demo", "--events", "3000", "--no-serve"]);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -518,16 +524,7 @@ fn a_rule_change_beside_a_running_server_says_what_to_do() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("demo");
     ok_json(&dir, &["demo", "--events", "2000", "--no-serve", "--json"]);
-    let mut serving = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&dir)
-        .env_remove("TOUCHPOINT_CONFIG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(serving.stdout.take().unwrap()), &mut line).unwrap();
+    let mut serving = serve(&dir);
     let o = run(&dir, &["rule", "add", "--project", "1", "--touchpoint", "cart", "--event-name", "Basket"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("POST or DELETE /api/rules"), "{err}");

@@ -266,18 +266,12 @@ impl Writer {
     /// Submit, or fail with [`SubmitError::Busy`] at once when the queue is full.
     pub async fn submit(&self, sub: Submission) -> Result<Receipt, SubmitError> {
         let permit = self.permits.clone().try_acquire_many_owned(self.weight(&sub)).map_err(|_| SubmitError::Busy)?;
-        self.send(sub, permit).await
+        self.enqueue(sub, permit).receipt().await
     }
 
     /// Submit, waiting for room in the queue.
     pub async fn submit_wait(&self, sub: Submission) -> Result<Receipt, SubmitError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_many_owned(self.weight(&sub))
-            .await
-            .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
-        self.send(sub, permit).await
+        self.queue_wait(sub).await?.receipt().await
     }
 
     /// Queue a submission, waiting for room, and return its receipt to await later. The
@@ -299,10 +293,6 @@ impl Writer {
         self.stats.queued.fetch_add(n, Relaxed);
         let sent = self.tx.send(Msg::Write(Job { sub, failed_kept: 0, reply, _permit: permit })).is_ok();
         Queued { rx: sent.then_some(rx), n, stats: self.stats.clone() }
-    }
-
-    async fn send(&self, sub: Submission, permit: OwnedSemaphorePermit) -> Result<Receipt, SubmitError> {
-        self.enqueue(sub, permit).receipt().await
     }
 
     /// Make the writer re-read a project's rules and touchpoints (after they changed).
