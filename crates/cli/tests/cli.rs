@@ -16,6 +16,16 @@ fn run(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// A data directory with a project "shop" that has imported these NDJSON lines.
+fn shop_with(lines: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    ok_json(dir.path(), &["project", "create", "shop", "--json"]);
+    let file = dir.path().join("events.ndjson");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    ok_json(dir.path(), &["import", file.to_str().unwrap(), "--project", "shop", "--json"]);
+    dir
+}
+
 /// `touchpoint serve` on `dir`, once it listens.
 fn serve(dir: &Path) -> std::process::Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
@@ -412,21 +422,11 @@ fn two_imports_of_one_file_give_identical_reports() {
 
 #[test]
 fn events_in_one_second_keep_their_millisecond_order() {
-    let dir = tempfile::tempdir().unwrap();
-    ok_json(dir.path(), &["project", "create", "shop", "--json"]);
-    let file = dir.path().join("events.ndjson");
     // The file lists the cart before the product page, but the product page came first.
-    std::fs::write(
-        &file,
-        concat!(
-            r#"{"type":"page","userId":"u","messageId":"2","timestamp":"2026-05-01T10:00:00.900Z","properties":{"path":"/kosik"}}"#,
-            "\n",
-            r#"{"type":"page","userId":"u","messageId":"1","timestamp":"2026-05-01T10:00:00.100Z","properties":{"path":"/produkt/1"}}"#,
-            "\n",
-        ),
-    )
-    .unwrap();
-    ok_json(dir.path(), &["import", file.to_str().unwrap(), "--project", "shop", "--json"]);
+    let dir = shop_with(&[
+        r#"{"type":"page","userId":"u","messageId":"2","timestamp":"2026-05-01T10:00:00.900Z","properties":{"path":"/kosik"}}"#,
+        r#"{"type":"page","userId":"u","messageId":"1","timestamp":"2026-05-01T10:00:00.100Z","properties":{"path":"/produkt/1"}}"#,
+    ]);
     let v = ok_json_pretty(
         dir.path(),
         &["report", "funnel", "--project", "shop", "--steps", "page:/produkt,cart", "--json", "--now", "2026-06-01"],
@@ -437,20 +437,10 @@ fn events_in_one_second_keep_their_millisecond_order() {
 
 #[test]
 fn a_clamped_future_time_keeps_what_was_sent() {
-    let dir = tempfile::tempdir().unwrap();
-    ok_json(dir.path(), &["project", "create", "shop", "--json"]);
-    let file = dir.path().join("events.ndjson");
-    std::fs::write(
-        &file,
-        concat!(
-            r#"{"type":"track","userId":"u","messageId":"future","event":"Order Completed","timestamp":"2099-01-01T00:00:00Z"}"#,
-            "\n",
-            r#"{"type":"track","userId":"u","messageId":"past","event":"Order Completed","timestamp":"2026-01-01T00:00:00Z"}"#,
-            "\n"
-        ),
-    )
-    .unwrap();
-    ok_json(dir.path(), &["import", file.to_str().unwrap(), "--project", "shop", "--json"]);
+    let dir = shop_with(&[
+        r#"{"type":"track","userId":"u","messageId":"future","event":"Order Completed","timestamp":"2099-01-01T00:00:00Z"}"#,
+        r#"{"type":"track","userId":"u","messageId":"past","event":"Order Completed","timestamp":"2026-01-01T00:00:00Z"}"#,
+    ]);
     let o = run(dir.path(), &["export", "--project", "shop"]);
     let lines: Vec<Value> =
         String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();

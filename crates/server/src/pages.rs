@@ -13,7 +13,7 @@
 //!
 //! Scales stay one row on a 360 px phone, with their ends labelled; the progress bar counts
 //! the steps answered, so it is empty before the first answer. The brand's settings are
-//! checked here too ([`BrandChange`]), for `PUT /api/project` and the CLI.
+//! checked here too (`ProjectSettings::brand_after`), for `PUT /api/project` and the CLI.
 //!
 //! `/widget.js` is the small embeddable widget: a button that opens the open link in a
 //! frame on the customer's website.
@@ -293,31 +293,16 @@ pub fn https_origin(url: &str) -> Option<String> {
     }
 }
 
-/// A change of a project's brand (`PUT /api/project`, `touchpoint project set`): a field
-/// not given is kept, an empty text removes it.
-#[derive(Debug, Default)]
-pub struct BrandChange {
-    /// The brand's name (at most 100 characters).
-    pub brand_name: Option<String>,
-    /// `#rrggbb`.
-    pub brand_color: Option<String>,
-    /// An https URL.
-    pub brand_logo_url: Option<String>,
-    /// An https URL.
-    pub privacy_url: Option<String>,
-    /// `en`, `cs` or `pl`.
-    pub default_lang: Option<String>,
-    /// The brand's websites that may frame its survey pages: origins separated by spaces.
-    pub site_origins: Option<String>,
-}
-
-impl BrandChange {
-    /// The brand after this change, or the field that is wrong and why.
-    pub fn apply(self, brand: &Brand) -> Result<Brand, (&'static str, String)> {
+/// The brand part of project settings (`PUT /api/project`, `touchpoint project set`),
+/// checked here beside the pages that show it: a field not given is kept, an empty text
+/// removes it.
+impl crate::read::ProjectSettings {
+    /// The brand after these settings, or the field that is wrong and why.
+    pub fn brand_after(&self, brand: &Brand) -> Result<Brand, (&'static str, String)> {
         fn set(
             field: &'static str,
             now: &Option<String>,
-            given: Option<String>,
+            given: &Option<String>,
             check: impl Fn(&str) -> Result<String, String>,
         ) -> Result<Option<String>, (&'static str, String)> {
             match given.as_deref().map(str::trim) {
@@ -331,26 +316,26 @@ impl BrandChange {
             None => Err("an https URL (https://…), without spaces or quotes, at most 2000 characters".to_string()),
         };
         Ok(Brand {
-            brand_name: set("brand_name", &brand.brand_name, self.brand_name, |v| {
+            brand_name: set("brand_name", &brand.brand_name, &self.brand_name, |v| {
                 if v.chars().count() > 100 || v.chars().any(char::is_control) {
                     Err("at most 100 characters, on one line".into())
                 } else {
                     Ok(v.to_string())
                 }
             })?,
-            brand_color: set("brand_color", &brand.brand_color, self.brand_color, |v| match parse_color(v) {
+            brand_color: set("brand_color", &brand.brand_color, &self.brand_color, |v| match parse_color(v) {
                 Some(_) => Ok(v.to_ascii_lowercase()),
                 None => Err("a colour as #rrggbb, e.g. #2e7d32".into()),
             })?,
-            brand_logo_url: set("brand_logo_url", &brand.brand_logo_url, self.brand_logo_url, https)?,
-            privacy_url: set("privacy_url", &brand.privacy_url, self.privacy_url, https)?,
-            default_lang: set("default_lang", &brand.default_lang, self.default_lang, |v| {
+            brand_logo_url: set("brand_logo_url", &brand.brand_logo_url, &self.brand_logo_url, https)?,
+            privacy_url: set("privacy_url", &brand.privacy_url, &self.privacy_url, https)?,
+            default_lang: set("default_lang", &brand.default_lang, &self.default_lang, |v| {
                 match Lang::parse(v).filter(|_| v.len() <= 16) {
                     Some(l) => Ok(lang_code(l).to_string()),
                     None => Err("en, cs or pl".into()),
                 }
             })?,
-            site_origins: set("site_origins", &brand.site_origins, self.site_origins, |v| {
+            site_origins: set("site_origins", &brand.site_origins, &self.site_origins, |v| {
                 let all: Vec<&str> = v.split_whitespace().collect();
                 match all.iter().find(|o| !crate::config::is_origin(o)) {
                     _ if all.len() > 20 || v.chars().count() > 2000 => Err("at most 20 origins".into()),
@@ -1273,13 +1258,17 @@ mod tests {
     #[test]
     fn a_brand_change_keeps_what_is_not_given_and_removes_what_is_empty() {
         let now = Brand { brand_name: Some("Zahrádka".into()), default_lang: Some("cs".into()), ..Default::default() };
-        let change =
-            BrandChange { brand_color: Some(" #2E7D32 ".into()), default_lang: Some("".into()), ..Default::default() };
-        let after = change.apply(&now).unwrap();
+        let change = crate::read::ProjectSettings {
+            brand_color: Some(" #2E7D32 ".into()),
+            default_lang: Some("".into()),
+            ..Default::default()
+        };
+        let after = change.brand_after(&now).unwrap();
         assert_eq!(after.brand_name.as_deref(), Some("Zahrádka"));
         assert_eq!(after.brand_color.as_deref(), Some("#2e7d32"));
         assert_eq!(after.default_lang, None);
-        let wrong = BrandChange { default_lang: Some("de".into()), ..Default::default() }.apply(&now);
+        let wrong =
+            crate::read::ProjectSettings { default_lang: Some("de".into()), ..Default::default() }.brand_after(&now);
         assert_eq!(wrong.unwrap_err().0, "default_lang");
     }
 }

@@ -66,11 +66,11 @@ pub struct ProjectSettings {
 
 /// Check and apply project settings (shared with the CLI).
 pub async fn update_project(store: &dyn Store, project: &Project, set: ProjectSettings) -> Result<Project, ApiError> {
-    let timezone = match set.timezone {
+    let timezone = match &set.timezone {
         Some(tz) => {
-            crate::tz::parse_zone(&tz)
+            crate::tz::parse_zone(tz)
                 .map_err(|e| ApiError::invalid("invalid_project", Some("timezone".into()), format!("timezone: {e}")))?;
-            tz
+            tz.clone()
         }
         None => project.timezone.clone(),
     };
@@ -82,16 +82,9 @@ pub async fn update_project(store: &dyn Store, project: &Project, set: ProjectSe
             "churn_horizon_days: from 1 to 3650",
         ));
     }
-    let brand = crate::pages::BrandChange {
-        brand_name: set.brand_name,
-        brand_color: set.brand_color,
-        brand_logo_url: set.brand_logo_url,
-        privacy_url: set.privacy_url,
-        default_lang: set.default_lang,
-        site_origins: set.site_origins,
-    }
-    .apply(&project.brand)
-    .map_err(|(field, message)| ApiError::invalid("invalid_project", Some(field.into()), message))?;
+    let brand = set
+        .brand_after(&project.brand)
+        .map_err(|(field, message)| ApiError::invalid("invalid_project", Some(field.into()), message))?;
     // Everything is checked before anything is written.
     let mut updated = store.update_project(project.id, &timezone, horizon).await?;
     if brand != updated.brand {
@@ -100,8 +93,9 @@ pub async fn update_project(store: &dyn Store, project: &Project, set: ProjectSe
     Ok(updated)
 }
 
-/// `PUT /api/project`: the project's time zone and churn horizon.
-#[utoipa::path(put, path = "/api/project", tag = "read", request_body = ProjectSettings, responses((status = 200, body = Object, description = "The project"), (status = 400, description = "Unknown time zone or bad horizon")), security(("bearer" = [])))]
+/// `PUT /api/project`: the project's time zone, churn horizon, and its survey pages' brand,
+/// language and framing sites.
+#[utoipa::path(put, path = "/api/project", tag = "read", request_body = ProjectSettings, responses((status = 200, body = Object, description = "The project"), (status = 400, description = "A setting is not valid; `field` says which")), security(("bearer" = [])))]
 pub async fn put_project(
     State(s): State<AppState>,
     headers: HeaderMap,
