@@ -1,7 +1,7 @@
 //! Survey pages for customers, served by the same binary: plain HTML forms that work
 //! without JavaScript, one page per step of the survey's branching, in the respondent's
-//! language (invitation, `?lang=`, `Accept-Language`, the project's default language, the
-//! survey's default), under the project's brand (name, logo, colour, privacy link).
+//! language (invitation, `?lang=`, the project's default language, `Accept-Language`, the
+//! survey's default: a Czech brand's page opens in Czech in a browser set to English), under the project's brand (name, logo, colour, privacy link).
 //!
 //! Two ways in: a signed invitation link `/s/{token}` (single use, bound to a customer, a
 //! survey and a touchpoint) and an open link `/o/{public_id}` (one response per browser,
@@ -352,13 +352,13 @@ fn project_lang(p: Option<&Project>) -> Option<Lang> {
     p.and_then(|p| p.brand.default_lang.as_deref()).and_then(Lang::parse)
 }
 
-/// The language of a page shown before a survey's texts are known: `?lang=`,
-/// `Accept-Language`, the project's default, English.
+/// The language of a page shown before a survey's texts are known: `?lang=`, the
+/// project's default, `Accept-Language`, English.
 fn fallback_lang(query: Option<&str>, headers: &HeaderMap, project: Option<&Project>) -> Lang {
     query
         .and_then(Lang::parse)
-        .or_else(|| accept_languages(headers).iter().find_map(|l| Lang::parse(l)))
         .or_else(|| project_lang(project))
+        .or_else(|| accept_languages(headers).iter().find_map(|l| Lang::parse(l)))
         .unwrap_or(Lang::En)
 }
 
@@ -396,8 +396,10 @@ pub struct PageQuery {
     pub rest: BTreeMap<String, String>,
 }
 
-/// Choose the locale: invitation, `?lang=`, `Accept-Language`, the project's default
-/// language, then the survey's default; a locale counts when the survey has its title in it.
+/// Choose the locale: invitation, `?lang=`, the project's default language (a brand that
+/// set one wants its pages in it, whatever language a browser was installed in),
+/// `Accept-Language`, then the survey's default; a locale counts when the survey has its
+/// title in it.
 fn pick_locale(
     def: &SurveyDef,
     invited: Option<&str>,
@@ -417,8 +419,8 @@ fn pick_locale(
     invited
         .into_iter()
         .chain(query)
-        .chain(accept.iter().map(String::as_str))
         .chain(project)
+        .chain(accept.iter().map(String::as_str))
         .find_map(has)
         .unwrap_or_else(|| def.default_locale.clone())
 }

@@ -728,10 +728,13 @@ async fn a_brands_survey_pages_open_in_its_language_with_its_name_colour_logo_an
         ),
         ("", open.clone(), "cs", vec!["Vůbec ne", "Zásady ochrany osobních údajů"]),
         ("de", plain_invite.to_string(), "cs", vec!["Vůbec ne", "Určitě ano"]),
-        // The browser's language comes before the project's.
+        // The project's language comes before the browser's: a Czech brand's page opens
+        // in Czech in a browser installed in English.
+        ("en-US,en;q=0.9", open.clone(), "cs", vec!["Jak pravděpodobně byste nás doporučili", "Vůbec ne"]),
+        // `?lang=` and the invitation's language come before both.
         (
-            "en-US,en;q=0.9",
-            open.clone(),
+            "en",
+            format!("{open}?lang=en"),
             "en",
             vec![
                 "How likely are you to recommend us",
@@ -741,7 +744,6 @@ async fn a_brands_survey_pages_open_in_its_language_with_its_name_colour_logo_an
                 "Privacy policy",
             ],
         ),
-        // `?lang=` and the invitation's language come before both.
         (
             "en",
             format!("{open}?lang=pl"),
