@@ -202,7 +202,7 @@ pub async fn project(cmd: ProjectCmd) -> Result<()> {
         } => {
             let store = open_shared(&common).await?;
             let p = find_project(&store, &name).await?;
-            let settings = touchpoint_server::read::ProjectSettings {
+            let settings = touchpoint_engine::read::ProjectSettings {
                 timezone,
                 churn_horizon_days,
                 brand_name,
@@ -212,7 +212,7 @@ pub async fn project(cmd: ProjectCmd) -> Result<()> {
                 default_lang: lang,
                 site_origins,
             };
-            let p = touchpoint_server::read::update_project(&store, &p, settings).await?;
+            let p = touchpoint_engine::read::update_project(&store, &p, settings).await?;
             println!(
                 "Project {:?}: time zone {}, churn after {} days of silence.",
                 p.name, p.timezone, p.churn_horizon_days

@@ -15,8 +15,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+use touchpoint_engine::{Config, Node};
 use touchpoint_gen::{brand_catalog, GenConfig, Generator};
-use touchpoint_server::{Config, Server};
+use touchpoint_server::Server;
 
 /// Benchmarks.
 #[derive(Subcommand)]
@@ -249,12 +250,12 @@ async fn import(events: usize, json: bool) -> Result<()> {
 
     eprintln!("touchpoint import…");
     let config = Config { data_dir: dir.path().join("tp"), ..Config::default() };
-    let server = Server::open_bulk(config).await?;
-    let (project, _, _) = crate::admin::create_project(&*server.state().store, "bench", &brand_catalog()).await?;
+    let node = Node::open_bulk(config).await?;
+    let (project, _, _) = crate::admin::create_project(&*node.engine().store, "bench", &brand_catalog()).await?;
     let started = std::time::Instant::now();
-    let s = crate::import::import_with(&server.state().writer, project.id, &file, false).await?;
+    let s = crate::import::import_with(&node.engine().writer, project.id, &file, false).await?;
     // Closing builds the journey index and writes its file: part of the import's work.
-    server.close().await?;
+    node.close().await?;
     let ours = started.elapsed().as_secs_f64();
 
     eprintln!("DuckDB read_json_auto into a database file…");
@@ -301,15 +302,15 @@ async fn restart(events: usize, dir: &Path, runs: usize) -> Result<()> {
         }
         eprintln!("Making a store of about {events} events in {} (once; kept for later runs)", dir.display());
         let config = Config { data_dir: dir.to_path_buf(), durable: false, ..Config::default() };
-        let server = Server::open(config).await?;
-        let state = server.state().clone();
+        let node = Node::open(config).await?;
+        let state = node.engine().clone();
         let (project, write, _) =
             crate::admin::create_project(&*state.store, "bench-restart", &brand_catalog()).await?;
         let cfg = GenConfig::for_events(events, 42);
         let s = crate::demo::load(&state.writer, project.id, cfg, false).await?;
         eprintln!("Loaded {} events in {:.0} s", s.stored, s.seconds);
         drop(state);
-        server.close().await?;
+        node.close().await?;
         std::fs::write(&keys_file, serde_json::json!({"write_key": write, "events": s.stored}).to_string())?;
     }
     let keys: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&keys_file)?)?;

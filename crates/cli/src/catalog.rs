@@ -13,7 +13,7 @@ use crate::Common;
 use clap::Subcommand;
 use serde_json::json;
 use touchpoint_core::{Channel, Lang, Localized, Rule, TouchpointKind};
-use touchpoint_server::read::{NewTouchpoint, TouchpointInput};
+use touchpoint_engine::read::{NewTouchpoint, TouchpointInput};
 use touchpoint_store::{MetaStore, Project, StoredTouchpoint};
 
 /// The fields of a touchpoint that `add` and `set` take.
@@ -346,14 +346,14 @@ pub async fn touchpoint(cmd: TouchpointCmd) -> Result<()> {
         TouchpointCmd::Add { key, project, fields, common } => {
             let (store, p) = project_of(&common, &project).await?;
             let new = NewTouchpoint { key, fields: fields.input(None)? };
-            let t = touchpoint_server::read::create_touchpoint(&store, &p, new).await?;
+            let t = touchpoint_engine::read::create_touchpoint(&store, &p, new).await?;
             println!("Added touchpoint {:?} to {:?}. Map events to it: `touchpoint rule add --project {:?} --touchpoint {} …`", t.touchpoint.key, p.name, p.name, t.touchpoint.key);
         }
         TouchpointCmd::Set { key, project, fields, common } => {
             let (store, p) = project_of(&common, &project).await?;
             let old = store.touchpoints(p.id).await?.into_iter().find(|t| t.touchpoint.key == key);
             let input = fields.input(old.as_ref().map(|o| &o.touchpoint.names))?;
-            let t = touchpoint_server::read::update_touchpoint(&store, &p, &key, input).await?;
+            let t = touchpoint_engine::read::update_touchpoint(&store, &p, &key, input).await?;
             println!(
                 "{}: channel {}, stage {}{}",
                 t.touchpoint.key,
@@ -393,11 +393,11 @@ fn describe(r: &Rule) -> String {
 }
 
 /// Open the data directory's writer for a rule change, or say why not.
-async fn writer_for(common: &Common) -> Result<touchpoint_server::Server> {
+async fn writer_for(common: &Common) -> Result<touchpoint_engine::Node> {
     let config = crate::load_config(common, &Default::default())?;
     crate::admin::require_store(&config.data_dir)?;
-    touchpoint_server::Server::open(config).await.map_err(|e| match e {
-        touchpoint_server::ServerError::Store(touchpoint_store::StoreError::Locked(_)) => {
+    touchpoint_engine::Node::open(config).await.map_err(|e| match e {
+        touchpoint_store::StoreError::Locked(_) => {
             msg("another touchpoint process (a server, a demo or an import) is using this data directory: \
              when it is a server, change rules through it (POST or DELETE /api/rules with the secret key); \
              otherwise wait for it to finish")
@@ -423,12 +423,12 @@ pub async fn rule(cmd: RuleCmd) -> Result<()> {
         }
         RuleCmd::Add { rule, common } => {
             let r = rule.rule()?;
-            let server = writer_for(&common).await?;
-            let state = server.state().clone();
+            let node = writer_for(&common).await?;
+            let state = node.engine().clone();
             let p = crate::admin::find_project(&*state.store, &rule.project).await?;
-            let change = touchpoint_server::catalog::add_rule(&state, p.id, r).await;
+            let change = touchpoint_engine::catalog::add_rule(&state, p.id, r).await;
             drop(state);
-            server.close().await?;
+            node.close().await?;
             let change = change?;
             let id = change.rule.as_ref().map_or(0, |r| r.id);
             println!(
@@ -437,12 +437,12 @@ pub async fn rule(cmd: RuleCmd) -> Result<()> {
             );
         }
         RuleCmd::Remove { id, project, common } => {
-            let server = writer_for(&common).await?;
-            let state = server.state().clone();
+            let node = writer_for(&common).await?;
+            let state = node.engine().clone();
             let p = crate::admin::find_project(&*state.store, &project).await?;
-            let change = touchpoint_server::catalog::delete_rule(&state, p.id, id).await;
+            let change = touchpoint_engine::catalog::delete_rule(&state, p.id, id).await;
             drop(state);
-            server.close().await?;
+            node.close().await?;
             let change = change?;
             println!(
                 "Removed rule {id}. Re-classified {} events: {} changed touchpoint.",
@@ -452,7 +452,7 @@ pub async fn rule(cmd: RuleCmd) -> Result<()> {
         RuleCmd::Test { rule, last, json, common } => {
             let r = rule.rule()?;
             let (store, p) = project_of(&common, &rule.project).await?;
-            let t = touchpoint_server::catalog::test_rule(&store, &p, &r, last).await?;
+            let t = touchpoint_engine::catalog::test_rule(&store, &p, &r, last).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&t)?);
                 return Ok(());

@@ -147,18 +147,18 @@ pub async fn run(a: DemoArgs) -> Result<()> {
                 .map_err(|e| msg(format!("cannot listen on {}: {e}", config.listen)))?,
         )
     };
-    let server = touchpoint_server::Server::open(config).await?;
-    let state = server.state().clone();
+    let node = touchpoint_engine::Node::open(config).await?;
+    let state = node.engine().clone();
     let name = format!("{} (demo)", touchpoint_gen::BRAND_NAME);
     let (project, write, secret) = crate::admin::create_project(&*state.store, &name, &brand_catalog()).await?;
     // The brand on its survey pages, which open in Czech unless the respondent asks otherwise.
-    let brand = touchpoint_server::read::ProjectSettings {
+    let brand = touchpoint_engine::read::ProjectSettings {
         brand_name: Some(touchpoint_gen::BRAND_NAME.into()),
         brand_color: Some("#2e7d32".into()),
         default_lang: Some("cs".into()),
         ..Default::default()
     };
-    let project = touchpoint_server::read::update_project(&*state.store, &project, brand).await?;
+    let project = touchpoint_engine::read::update_project(&*state.store, &project, brand).await?;
     // The brand's history ends now: "now" in every analysis is the wall clock.
     let cfg = GenConfig { end_ms: now_ms(), ..GenConfig::for_events(a.events, a.seed) };
     if !a.json {
@@ -226,9 +226,9 @@ pub async fn run(a: DemoArgs) -> Result<()> {
                 // Scripts read the JSON line; stdout must be flushed before serving.
                 std::io::stdout().flush()?;
             }
-            server.serve(l, crate::shutdown_signal()).await?;
+            touchpoint_server::Server::new(node).serve(l, crate::shutdown_signal()).await?;
         }
-        None => server.close().await?,
+        None => node.close().await?,
     }
     Ok(())
 }

@@ -128,17 +128,17 @@ pub async fn run(a: ImportArgs) -> Result<()> {
     let zone = a
         .timezone
         .as_deref()
-        .map(|z| touchpoint_server::tz::parse_zone(z).map_err(|e| msg(format!("--timezone: {e}"))))
+        .map(|z| touchpoint_engine::tz::parse_zone(z).map_err(|e| msg(format!("--timezone: {e}"))))
         .transpose()?;
     let mut opts =
         ImportOptions { format, columns: a.columns.clone(), event_type, delimiter, limits: config.limits(), zone };
     crate::admin::require_store(&config.data_dir)?;
-    let server = touchpoint_server::Server::open_bulk(config).await?;
-    let state = server.state();
+    let node = touchpoint_engine::Node::open_bulk(config).await?;
+    let state = node.engine();
     let project = crate::admin::find_project(&*state.store, &a.project).await?;
     // CSV times without an offset are the project's local times unless --timezone says.
     if opts.zone.is_none() {
-        opts.zone = touchpoint_server::tz::parse_zone(&project.timezone).ok();
+        opts.zone = touchpoint_engine::tz::parse_zone(&project.timezone).ok();
     }
     let size = std::fs::metadata(&a.file).map_err(|e| msg(format!("cannot read {}: {e}", a.file.display())))?.len();
     let bar = crate::progress_bar(size, crate::IMPORT_BAR, a.quiet || a.json);
@@ -146,7 +146,7 @@ pub async fn run(a: ImportArgs) -> Result<()> {
     let mut summary = import_file(&state.writer, project.id, &a.file, &opts, bar.clone()).await?;
     bar.finish_and_clear();
     // Closing builds the journey index: part of the import, and of its time.
-    server.close().await?;
+    node.close().await?;
     summary.seconds = started.elapsed().as_secs_f64();
     if a.json {
         println!("{}", serde_json::to_string(&summary)?);
@@ -671,7 +671,7 @@ fn read_csv(
         // A time without an offset is a local time of the import's zone.
         if let (Some(zone), Some(Value::String(t))) = (opts.zone, obj.get("timestamp")) {
             if let Ok(touchpoint_core::event::TimeText::Local(local)) = touchpoint_core::event::parse_time_parts(t) {
-                let ms = touchpoint_server::tz::local_to_ms(zone, local);
+                let ms = touchpoint_engine::tz::local_to_ms(zone, local);
                 obj.insert("timestamp".into(), Value::String(touchpoint_core::event::format_time(ms)));
             }
         }

@@ -23,7 +23,7 @@ use clap::{Args, Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
-use touchpoint_server::Config;
+use touchpoint_engine::Config;
 
 /// Touchpoint: every customer contact, recorded, mapped and measured.
 #[derive(Parser)]

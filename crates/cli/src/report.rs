@@ -150,7 +150,7 @@ async fn listening(a: &ReportArgs, store: &touchpoint_store::sqlite::SqliteStore
             Some(serde_json::from_value(json!(b)).map_err(|_| msg(format!("--bucket {b:?}: use day, week or month")))?)
         }
     };
-    let mut q = touchpoint_server::listening::ListenQuery {
+    let mut q = touchpoint_engine::listening::ListenQuery {
         survey,
         question: a.question.clone(),
         by: a.by.clone(),
@@ -165,7 +165,7 @@ async fn listening(a: &ReportArgs, store: &touchpoint_store::sqlite::SqliteStore
             q.filter = serde_json::from_value(f.clone()).map_err(|e| msg(format!("--query filter: {e}")))?;
         }
     }
-    let v = touchpoint_server::listening::run(store, project, &a.kind, &q).await?;
+    let v = touchpoint_engine::listening::run(store, project, &a.kind, &q).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
@@ -184,7 +184,7 @@ pub async fn run(a: ReportArgs) -> Result<()> {
     let config = crate::load_config(&a.common, &Default::default())?;
     let store: std::sync::Arc<dyn touchpoint_store::Store> = std::sync::Arc::new(store);
     let journeys =
-        touchpoint_server::journeys::Journeys::open(store.clone(), Some(config.data_dir.join("journeys"))).await?;
+        touchpoint_engine::journeys::Journeys::open(store.clone(), Some(config.data_dir.join("journeys"))).await?;
     let snap = journeys.index.snapshot(project.id).ok_or_else(|| msg("this project has no journeys yet"))?;
     let loaded = started.elapsed();
     let filter = match &a.filter {
@@ -199,7 +199,7 @@ pub async fn run(a: ReportArgs) -> Result<()> {
     };
     let t = std::time::Instant::now();
     let wall_now_s = touchpoint_store::now_ms().div_euclid(1000);
-    let r = touchpoint_server::analytics::run_plan(&*store, &project, snap, &a.kind, plan, wall_now_s).await?;
+    let r = touchpoint_engine::analyses::run_plan(&*store, &project, snap, &a.kind, plan, wall_now_s).await?;
     let took = t.elapsed();
     if a.json {
         let out = json!({"kind": a.kind, "clock": r.clock, "groups": r.groups});
@@ -222,7 +222,7 @@ pub async fn run(a: ReportArgs) -> Result<()> {
 }
 
 /// The clock and time range of a report, in words.
-fn clock_line(c: &touchpoint_server::analytics::ClockInfo) -> String {
+fn clock_line(c: &touchpoint_engine::analyses::ClockInfo) -> String {
     let day = |iso: &Option<String>| iso.as_deref().map(|s| s.get(..10).unwrap_or(s).to_string());
     let now = c.now.get(..16).unwrap_or(&c.now).replace('T', " ");
     let from = match c.now_from.as_str() {

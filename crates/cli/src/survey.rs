@@ -8,7 +8,7 @@ use crate::Common;
 use clap::Subcommand;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
-use touchpoint_server::surveys::{self, InviteInput, NewSurvey, ResponseInput};
+use touchpoint_engine::surveys::{self, InviteInput, NewSurvey, ResponseInput};
 use touchpoint_store::listen::SurveyStatus;
 use touchpoint_store::ListenStore;
 
@@ -140,7 +140,7 @@ async fn survey_of(
     project: i64,
     key: &str,
 ) -> Result<touchpoint_store::listen::SurveyRow> {
-    Ok(touchpoint_server::surveys::find_survey(store, project, key).await?)
+    Ok(touchpoint_engine::surveys::find_survey(store, project, key).await?)
 }
 
 fn read_json(path: &PathBuf) -> Result<Value> {
@@ -273,10 +273,10 @@ fn response_of(headers: &csv::StringRecord, rec: &csv::StringRecord) -> Response
 async fn import(project: String, key: String, file: PathBuf, common: Common) -> Result<()> {
     let config = crate::load_config(&common, &Default::default())?;
     crate::admin::require_store(&config.data_dir)?;
-    let server = touchpoint_server::Server::open(config).await?;
-    let state = server.state().clone();
+    let node = touchpoint_engine::Node::open(config).await?;
+    let state = node.engine().clone();
     let p = crate::admin::find_project(&*state.store, &project).await?;
-    let row = touchpoint_server::surveys::find_survey(&*state.store, p.id, &key).await?;
+    let row = touchpoint_engine::surveys::find_survey(&*state.store, p.id, &key).await?;
     let def = surveys::definition(&row)?;
     let mut rdr = csv::Reader::from_path(&file).map_err(|e| msg(format!("cannot read {}: {e}", file.display())))?;
     let headers = rdr.headers()?.clone();
@@ -288,7 +288,7 @@ async fn import(project: String, key: String, file: PathBuf, common: Common) -> 
     let (ok, failed) = surveys::validate_responses(&row, &def, inputs, "import");
     let receipt = surveys::store_responses(&state, &row, &def, ok).await?;
     drop(state);
-    server.close().await?;
+    node.close().await?;
     println!(
         "{n} rows: {} responses stored, {} already there, {} rejected.",
         receipt.stored,
@@ -308,7 +308,7 @@ pub async fn import_benchmark(project: String, source: String, file: PathBuf, co
     let store = crate::admin::open_shared(&common).await?;
     let p = crate::admin::find_project(&store, &project).await?;
     let text = std::fs::read_to_string(&file).map_err(|e| msg(format!("cannot read {}: {e}", file.display())))?;
-    let n = touchpoint_server::listening::import_benchmarks(&store, p.id, &source, &text).await?;
+    let n = touchpoint_engine::listening::import_benchmarks(&store, p.id, &source, &text).await?;
     println!("{n} benchmark rows from {source} stored.");
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! `Authorization: Bearer <key>`, or `writeKey` in a capture request's body. Keys are
 //! looked up by their SHA-256 hash; found keys are cached for the life of the process.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code, Error};
 use crate::AppState;
 use axum::http::{header, HeaderMap};
 use base64::Engine;
@@ -19,9 +19,11 @@ pub struct KeyCache {
 /// The token a request carries in its headers, if any.
 pub fn header_token(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
-    let bad = |why: &str| ApiError::Unauthorized {
-        code: "invalid_key",
-        message: format!("the Authorization header {why}; send `Basic base64(<key>:)` or `Bearer <key>`"),
+    let bad = |why: &str| {
+        Error::new(
+            Code::InvalidKey,
+            format!("the Authorization header {why}; send `Basic base64(<key>:)` or `Bearer <key>`"),
+        )
     };
     let value = value.to_str().map_err(|_| bad("is not ASCII"))?;
     let (scheme, rest) = value.split_once(' ').ok_or_else(|| bad("has no scheme"))?;
@@ -35,16 +37,18 @@ pub fn header_token(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
             Ok((!user.is_empty()).then(|| user.to_string()))
         }
         "bearer" => Ok(Some(rest.trim().to_string())),
-        _ => Err(bad("has an unknown scheme")),
+        _ => Err(bad("has an unknown scheme").into()),
     }
 }
 
 impl AppState {
     /// Find the key a token names, or answer 401.
     pub async fn key(&self, token: Option<&str>) -> Result<KeyInfo, ApiError> {
-        let token = token.ok_or(ApiError::Unauthorized {
-            code: "missing_key",
-            message: "no API key: send the write key as the Basic auth user name, as a Bearer token, or as writeKey in the body".into(),
+        let token = token.ok_or_else(|| {
+            Error::new(
+                Code::MissingKey,
+                "no API key: send the write key as the Basic auth user name, as a Bearer token, or as writeKey in the body",
+            )
         })?;
         let hash = hash_token(token);
         if let Some(k) = self.keys.found.read().expect("key cache lock").get(&hash) {
@@ -55,10 +59,7 @@ impl AppState {
                 self.keys.found.write().expect("key cache lock").insert(hash, k.clone());
                 Ok(k)
             }
-            None => Err(ApiError::Unauthorized {
-                code: "invalid_key",
-                message: "this API key is not known (or was revoked)".into(),
-            }),
+            None => Err(Error::new(Code::InvalidKey, "this API key is not known (or was revoked)").into()),
         }
     }
 
@@ -68,9 +69,10 @@ impl AppState {
     pub async fn secret_key(&self, headers: &HeaderMap) -> Result<KeyInfo, ApiError> {
         let key = self.key(header_token(headers)?.as_deref()).await?;
         if !key.kind.can_read() {
-            return Err(ApiError::Forbidden(
-                "a write key can only send events; use a secret key (tps_…) to read and administer".into(),
-            ));
+            return Err(Error::forbidden(
+                "a write key can only send events; use a secret key (tps_…) to read and administer",
+            )
+            .into());
         }
         Ok(key)
     }

@@ -7,7 +7,7 @@
 //! it. Whatever is rejected for its content is kept as a failed event with its reason.
 
 use crate::auth::header_token;
-use crate::error::{ApiError, ItemError};
+use crate::error::{ApiError, Code, Error, ItemError};
 use crate::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -111,7 +111,7 @@ async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ReadError> {
 }
 
 /// Undo a Content-Encoding, refusing output over `limit` bytes.
-fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, (ApiError, Vec<u8>)> {
+fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, (Error, Vec<u8>)> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -125,24 +125,26 @@ fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, (ApiEr
         "deflate" => flate2::read::ZlibDecoder::new(&raw[..]).take(limit as u64 + 1).read_to_end(&mut out),
         other => {
             return Err((
-                ApiError::UnsupportedEncoding(format!(
-                    "Content-Encoding {other:?} is not supported; use gzip, deflate or none"
-                )),
+                Error::new(
+                    Code::UnsupportedEncoding,
+                    format!("Content-Encoding {other:?} is not supported; use gzip, deflate or none"),
+                ),
                 raw.to_vec(),
             ))
         }
     };
     match read {
         Err(e) => Err((
-            ApiError::invalid("invalid_body", None, format!("the body is not valid {encoding}: {e}")),
+            Error::invalid(Code::InvalidBody, None, format!("the body is not valid {encoding}: {e}")),
             raw.to_vec(),
         )),
         Ok(_) if out.len() > limit => {
             out.truncate(limit);
             Err((
-                ApiError::PayloadTooLarge(format!(
-                    "the body is larger than {limit} bytes after {encoding} decompression"
-                )),
+                Error::new(
+                    Code::PayloadTooLarge,
+                    format!("the body is larger than {limit} bytes after {encoding} decompression"),
+                ),
                 out,
             ))
         }
@@ -159,26 +161,23 @@ impl AppState {
     /// return the error. A rejection costs one event of the key's rate limit: past it the
     /// request gets 429 and nothing is kept, so a public write key cannot fill the disk
     /// faster than its rate (and the project's failed-event quota bounds the total).
-    async fn reject(&self, key: Option<&KeyInfo>, at: i64, err: ApiError, raw: Vec<u8>) -> ApiError {
+    async fn reject(&self, key: Option<&KeyInfo>, at: i64, err: Error, raw: Vec<u8>) -> ApiError {
         self.metrics.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(k) = key {
             if let Err(retry_after) = self.limiter.take(k.id, 1) {
-                return ApiError::RateLimited { retry_after };
+                return Error::rate_limited(retry_after).into();
             }
-            let field = match &err {
-                ApiError::BadRequest { field: Some(f), .. } => f.clone(),
-                _ => String::new(),
-            };
+            let field = err.field.clone().unwrap_or_default();
             let sub = Submission {
                 project: k.project_id,
                 events: vec![],
-                failed: vec![failed(k.project_id, at, &field, &err.to_string(), raw)],
+                failed: vec![failed(k.project_id, at, &field, &err.message, raw)],
             };
             if let Err(e) = self.writer.submit_wait(sub).await {
                 tracing::warn!(error = %e, "could not keep a failed request");
             }
         }
-        err
+        err.into()
     }
 
     /// The write key a capture request names: a secret key is refused, since a key sent
@@ -186,10 +185,10 @@ impl AppState {
     async fn write_key(&self, token: Option<&str>) -> Result<KeyInfo, ApiError> {
         let key = self.key(token).await?;
         if key.kind != touchpoint_core::KeyKind::Write {
-            return Err(ApiError::Forbidden(
+            return Err(Error::forbidden(
                 "this is a secret key (tps_…): it must never be sent from a web page or an app; send events with the project's write key (tpw_…)"
-                    .into(),
-            ));
+                    ,
+            ).into());
         }
         Ok(key)
     }
@@ -210,11 +209,14 @@ async fn capture(
     let raw = match read_limited(body, limit).await {
         Ok(b) => b,
         Err(ReadError::TooLarge(partial)) => {
-            let err = ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes; send smaller batches"));
+            let err = Error::new(
+                Code::PayloadTooLarge,
+                format!("the body is larger than {limit} bytes; send smaller batches"),
+            );
             return Err(s.reject(header_key.as_ref(), at, err, partial).await);
         }
         Err(ReadError::Io(e)) => {
-            return Err(ApiError::invalid("invalid_body", None, format!("could not read the body: {e}")))
+            return Err(Error::invalid(Code::InvalidBody, None, format!("could not read the body: {e}")).into())
         }
     };
     let bytes = match decode(&headers, raw, limit) {
@@ -225,7 +227,7 @@ async fn capture(
         Ok(t) => t,
         Err(e) => {
             let message = format!("the body is not valid JSON: it is not UTF-8 ({e})");
-            let err = ApiError::invalid("invalid_json", None, message);
+            let err = Error::invalid(Code::InvalidJson, None, message);
             return Err(s.reject(header_key.as_ref(), at, err, bytes.to_vec()).await);
         }
     };
@@ -235,7 +237,7 @@ async fn capture(
         } else {
             format!("the body is not valid JSON: {e}")
         };
-        ApiError::invalid("invalid_json", None, message)
+        Error::invalid(Code::InvalidJson, None, message)
     };
     let limits = s.config.limits();
     let mut item_errors = vec![];
@@ -253,7 +255,7 @@ async fn capture(
             match Event::parse(value, &cx, &limits) {
                 Ok(e) => (key.clone(), Submission { project: key.project_id, events: vec![e], failed: vec![] }),
                 Err(e) => {
-                    let err = ApiError::invalid("invalid_event", Some(e.field.clone()), e.to_string());
+                    let err = Error::invalid(Code::InvalidEvent, Some(e.field.clone()), e.to_string());
                     return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await);
                 }
             }
@@ -266,8 +268,8 @@ async fn capture(
                 Ok(raw) if !raw.get().trim_start().starts_with('{') => {
                     let kind =
                         serde_json::from_str::<Value>(raw.get()).map(|v| json_kind(&v)).unwrap_or("not an object");
-                    let err = ApiError::invalid(
-                        "invalid_batch",
+                    let err = Error::invalid(
+                        Code::InvalidBatch,
                         None,
                         format!("the body must be an object like {{\"batch\": [...]}}, not {kind}"),
                     );
@@ -299,8 +301,8 @@ async fn capture(
                             .map(json_kind)
                             .unwrap_or("invalid"),
                     };
-                    let err = ApiError::invalid(
-                        "invalid_batch",
+                    let err = Error::invalid(
+                        Code::InvalidBatch,
                         Some("batch".into()),
                         format!("batch: must be an array of events, not {what}"),
                     );
@@ -310,7 +312,7 @@ async fn capture(
             let sent_at: Option<Value> = body.get("sentAt").and_then(|v| serde_json::from_str(v.get()).ok());
             // The batch's own time is checked once, whether or not an event falls back on it.
             if let Some(Err(m)) = sent_at.as_ref().map(touchpoint_core::event::parse_time) {
-                let err = ApiError::invalid("invalid_batch", Some("sentAt".into()), format!("sentAt: {m}"));
+                let err = Error::invalid(Code::InvalidBatch, Some("sentAt".into()), format!("sentAt: {m}"));
                 return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await);
             }
             let context: Option<serde_json::Map<String, Value>> =
@@ -342,32 +344,23 @@ async fn capture(
         }
     };
     if let Err(retry_after) = s.limiter.take(key.id, sub.events.len().max(1)) {
-        return Err(ApiError::RateLimited { retry_after });
+        return Err(Error::rate_limited(retry_after).into());
     }
     let all_failed = sub.events.is_empty() && !item_errors.is_empty();
     let receipt = s.writer.submit(sub).await.map_err(|e| match e {
-        SubmitError::Busy => ApiError::Unavailable {
-            retry_after: 1,
-            message:
-                "Touchpoint is receiving more events than it can store right now; nothing was stored, retry shortly"
-                    .into(),
-        },
+        SubmitError::Busy => Error::overloaded(
+            1,
+            "Touchpoint is receiving more events than it can store right now; nothing was stored, retry shortly",
+        ),
         SubmitError::Unavailable(cause) => {
             tracing::error!(%cause, "store unavailable");
-            ApiError::Unavailable {
-                retry_after: 5,
-                message: "the event store is unavailable; nothing was stored, retry shortly".into(),
-            }
+            Error::overloaded(5, "the event store is unavailable; nothing was stored, retry shortly")
         }
     })?;
     if all_failed {
         let n = item_errors.len();
-        return Err(ApiError::BadRequest {
-            code: "invalid_batch",
-            message: format!("all {n} events of the batch were rejected (kept as failed events)"),
-            field: Some("batch".into()),
-            failed: item_errors,
-        });
+        let message = format!("all {n} events of the batch were rejected (kept as failed events)");
+        return Err(Error::invalid(Code::InvalidBatch, Some("batch".into()), message).with_failed(item_errors).into());
     }
     Ok(Json(CaptureResponse {
         success: true,

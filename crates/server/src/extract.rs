@@ -1,7 +1,7 @@
 //! Extractors that turn axum's own rejections (bad JSON body, query string or path) into
 //! [`ApiError`]s, so every 4xx has the same JSON shape and says what is wrong.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code, Error};
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, RawPathParams, Request};
@@ -17,14 +17,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::invalid("invalid_body", None, e.body_text()))?;
+            .map_err(|e| Error::invalid(Code::InvalidBody, None, e.body_text()))?;
         let text = if bytes.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { &bytes[..] };
         let bad = |e: serde_json::Error| {
-            ApiError::invalid("invalid_json", None, format!("the body is not a valid request: {e}"))
+            Error::invalid(Code::InvalidJson, None, format!("the body is not a valid request: {e}"))
         };
         let mut value: serde_json::Value = serde_json::from_slice(text).map_err(bad)?;
         whole_numbers(&mut value);
-        T::deserialize(Body(value)).map(ApiJson).map_err(bad)
+        Ok(T::deserialize(Body(value)).map(ApiJson).map_err(bad)?)
     }
 }
 
@@ -100,10 +100,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             .finish();
         let uri: Uri = format!("/?{given}")
             .parse()
-            .map_err(|e| ApiError::invalid("invalid_query", None, format!("the query string is not valid: {e}")))?;
+            .map_err(|e| Error::invalid(Code::InvalidQuery, None, format!("the query string is not valid: {e}")))?;
         match Query::<T>::try_from_uri(&uri) {
             Ok(Query(v)) => Ok(ApiQuery(v)),
-            Err(e) => Err(ApiError::invalid("invalid_query", None, e.body_text())),
+            Err(e) => Err(Error::invalid(Code::InvalidQuery, None, e.body_text()).into()),
         }
     }
 }
@@ -145,7 +145,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             },
             other => (only.clone(), format!("{only}: {}", other.body_text())),
         };
-        Err(ApiError::invalid("invalid_path", Some(field), message))
+        Err(Error::invalid(Code::InvalidPath, Some(field), message).into())
     }
 }
 

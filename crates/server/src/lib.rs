@@ -9,11 +9,8 @@
 pub mod analytics;
 pub mod auth;
 pub mod capture;
-pub mod catalog;
-pub mod config;
 pub mod error;
 pub mod extract;
-pub mod journeys;
 pub mod listening;
 pub mod metrics;
 pub mod openapi;
@@ -21,9 +18,8 @@ pub mod pages;
 pub mod ratelimit;
 pub mod read;
 pub mod surveys;
-pub mod tz;
 
-pub use config::Config;
+pub use touchpoint_engine::{config, Config, Engine, Node};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -32,37 +28,35 @@ use axum::{Json, Router};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
-use touchpoint_store::writer::{Writer, WriterConfig};
-use touchpoint_store::Store;
 
-/// What every handler can reach.
+/// What every handler can reach: the engine (through `Deref`: `s.store`, `s.writer`, …)
+/// and what only HTTP needs.
 #[derive(Clone)]
 pub struct AppState {
-    /// The store (reads go straight to it; writes go through the writer).
-    pub store: Arc<dyn Store>,
-    /// The single writer.
-    pub writer: Writer,
-    /// The configuration.
-    pub config: Arc<Config>,
+    /// The engine every use case runs on.
+    pub engine: Engine,
     /// Found API keys.
     pub keys: Arc<auth::KeyCache>,
     /// Per-key rate limits.
     pub limiter: Arc<ratelimit::RateLimiter>,
     /// HTTP counters.
     pub metrics: Arc<metrics::HttpMetrics>,
-    /// The live journey index.
-    pub journeys: Arc<journeys::Journeys>,
     /// Survey form submissions per client address.
     pub page_limiter: Arc<ratelimit::RateLimiter>,
 }
 
-/// A server whose store is open and whose writer runs, not yet serving.
+impl std::ops::Deref for AppState {
+    type Target = Engine;
+
+    fn deref(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+/// A server: a running [`Node`] and the HTTP state around its engine, not yet serving.
 pub struct Server {
     state: AppState,
-    writer_task: tokio::task::JoinHandle<()>,
-    /// Folds commits into the journey index; `None` for a bulk load ([`Server::open_bulk`]).
-    ticker: Option<tokio::task::JoinHandle<()>>,
+    node: Node,
 }
 
 /// Why the server could not start.
@@ -79,73 +73,27 @@ pub enum ServerError {
 impl Server {
     /// Open the embedded store in the configured data directory and start the writer.
     pub async fn open(config: Config) -> Result<Server, ServerError> {
-        let window = (config.dedup_window > 0).then_some(config.dedup_window);
-        let store = Server::open_store(&config, window).await?;
-        Server::with_store(config, Arc::new(store)).await
+        Ok(Server::new(Node::open(config).await?))
     }
 
-    /// Open for a bulk load that nothing reads while it runs (`touchpoint import`): the
-    /// journey index is not fed commit by commit but built once by [`Server::close`], from
-    /// the journey files and the events stored after them (an import without the live
-    /// index measured 0.96 of the time in paired runs).
-    pub async fn open_bulk(config: Config) -> Result<Server, ServerError> {
-        // A bulk load checks every stored event: the same file imported twice never
-        // stores anything twice, however large the store.
-        let store = Server::open_store(&config, None).await?;
-        Server::bulk_with_store(config, Arc::new(store)).await
-    }
-
-    /// [`Server::open_bulk`] on a store that is already open.
-    pub async fn bulk_with_store(config: Config, store: Arc<dyn Store>) -> Result<Server, ServerError> {
-        Server::start(config, store, false).await
-    }
-
-    async fn open_store(config: &Config, dedup_window: Option<usize>) -> Result<SqliteStore, ServerError> {
-        let options = SqliteOptions { durable: config.durable, cache_mib: config.cache_mib, dedup_window };
-        Ok(SqliteStore::open(&config.data_dir, OpenMode::Writer, &options).await?)
-    }
-
-    /// Start the writer on a store that is already open.
-    pub async fn with_store(config: Config, store: Arc<dyn Store>) -> Result<Server, ServerError> {
-        Server::start(config, store, true).await
-    }
-
-    async fn start(config: Config, store: Arc<dyn Store>, live: bool) -> Result<Server, ServerError> {
-        let dir = Some(config.data_dir.join("journeys"));
-        let journeys = Arc::new(match live {
-            true => journeys::Journeys::open(store.clone(), dir).await?,
-            false => journeys::Journeys::empty(store.clone(), dir)?,
-        });
-        let observer = live.then(|| journeys.clone() as Arc<dyn touchpoint_store::writer::CommitObserver>);
-        let (writer, writer_task) = Writer::start(
-            store.clone(),
-            WriterConfig {
-                queue_events: config.queue_events,
-                max_group_events: config.max_group_events,
-                failed: config.failed_quota(),
-                max_touchpoints: config.max_touchpoints,
-            },
-            observer,
-        )
-        .await?;
-        let ticker = live.then(|| journeys.spawn_ticker());
+    /// Serve a node that is already running (the demo loads its data first).
+    pub fn new(node: Node) -> Server {
+        let engine = node.engine().clone();
+        let config = &engine.config;
         let state = AppState {
-            store,
-            writer,
             limiter: Arc::new(ratelimit::RateLimiter::new(config.rate_limit, config.rate_burst)),
             page_limiter: Arc::new(ratelimit::RateLimiter::new(
                 config.survey_posts_per_minute / 60.0,
                 config.survey_posts_per_minute,
             )),
-            config: Arc::new(config),
             keys: Arc::default(),
             metrics: Arc::default(),
-            journeys,
+            engine,
         };
-        Ok(Server { state, writer_task, ticker })
+        Server { state, node }
     }
 
-    /// The state, for loading data before serving.
+    /// The state, for tests that look inside.
     pub fn state(&self) -> &AppState {
         &self.state
     }
@@ -160,25 +108,9 @@ impl Server {
         axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await?;
-        self.close().await
-    }
-
-    /// Stop without serving (after an import or a demo load): finish queued writes, then
-    /// write the journey files so the next start is quick. Every clone of the state must
-    /// be dropped first: the writer stops when its last handle goes.
-    pub async fn close(self) -> Result<(), ServerError> {
-        let Server { state, writer_task, ticker } = self;
-        let journeys = state.journeys.clone();
+        let Server { state, node } = self;
         drop(state);
-        let _ = writer_task.await;
-        match ticker {
-            Some(ticker) => {
-                ticker.abort();
-                journeys.save_all().await?;
-            }
-            None => journeys.load_and_save_all().await?,
-        }
-        Ok(())
+        Ok(node.close().await?)
     }
 }
 
@@ -257,7 +189,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found(uri: axum::http::Uri) -> error::ApiError {
-    error::ApiError::NotFound(format!("no route {}; see /openapi.json", uri.path()))
+    error::Error::not_found(format!("no route {}; see /openapi.json", uri.path())).into()
 }
 
 /// `GET /healthz`: the process is alive.

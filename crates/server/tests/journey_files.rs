@@ -5,7 +5,7 @@ use serde_json::json;
 use std::sync::Arc;
 use touchpoint_core::catalog::default_catalog;
 use touchpoint_core::KeyKind;
-use touchpoint_server::{Config, Server};
+use touchpoint_server::{Config, Node, Server};
 use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
 use touchpoint_store::{issue_key, CommitBatch, MetaStore, NewEvent, Store};
 
@@ -26,7 +26,7 @@ async fn the_index_is_saved_on_shutdown_and_catches_up_on_start() {
     let (key, _) = issue_key(&*store, p.id, KeyKind::Write).await.unwrap();
 
     // Serve, send three page views, stop.
-    let server = Server::with_store(config.clone(), store.clone() as Arc<dyn Store>).await.unwrap();
+    let server = Server::new(Node::with_store(config.clone(), store.clone() as Arc<dyn Store>).await.unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1/batch", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -68,8 +68,8 @@ async fn the_index_is_saved_on_shutdown_and_catches_up_on_start() {
     store.commit(&batch).await.unwrap();
 
     // Start again: the file plus the replay give all five, in order.
-    let server = Server::with_store(config, store.clone() as Arc<dyn Store>).await.unwrap();
-    let snap = server.state().journeys.index.snapshot(p.id).unwrap();
+    let server = Node::with_store(config, store.clone() as Arc<dyn Store>).await.unwrap();
+    let snap = server.engine().journeys.index.snapshot(p.id).unwrap();
     assert_eq!(snap.set.event_count(), 5);
     let keys: Vec<&str> = snap.set.journey(0).touchpoints.iter().map(|&t| snap.dict.key(t)).collect();
     assert_eq!(keys, ["cart", "checkout", "cart", "cart", "cart"]);
@@ -78,10 +78,10 @@ async fn the_index_is_saved_on_shutdown_and_catches_up_on_start() {
     // A damaged file is not trusted: the store is scanned instead.
     std::fs::write(&file, b"garbage").unwrap();
     let server =
-        Server::with_store(Config { data_dir: dir.path().to_path_buf(), ..Config::default() }, store as Arc<dyn Store>)
+        Node::with_store(Config { data_dir: dir.path().to_path_buf(), ..Config::default() }, store as Arc<dyn Store>)
             .await
             .unwrap();
-    assert_eq!(server.state().journeys.index.snapshot(p.id).unwrap().set.event_count(), 5);
+    assert_eq!(server.engine().journeys.index.snapshot(p.id).unwrap().set.event_count(), 5);
     server.close().await.unwrap();
 }
 
@@ -114,22 +114,22 @@ async fn a_bulk_load_builds_the_index_when_it_closes() {
     };
 
     // A first load into a new project: nothing is indexed while it runs, all of it after.
-    let server = Server::bulk_with_store(config.clone(), store.clone() as Arc<dyn Store>).await.unwrap();
+    let server = Node::bulk_with_store(config.clone(), store.clone() as Arc<dyn Store>).await.unwrap();
     commit(cart_views(p.id, 1, cart, 0, 4)).await;
-    assert!(server.state().journeys.index.snapshot(p.id).is_none(), "no live index during a bulk load");
+    assert!(server.engine().journeys.index.snapshot(p.id).is_none(), "no live index during a bulk load");
     server.close().await.unwrap();
     assert!(file.exists(), "closing writes the journey file");
-    let server = Server::with_store(config.clone(), store.clone() as Arc<dyn Store>).await.unwrap();
-    assert_eq!(server.state().journeys.index.snapshot(p.id).unwrap().set.event_count(), 4);
+    let server = Node::with_store(config.clone(), store.clone() as Arc<dyn Store>).await.unwrap();
+    assert_eq!(server.engine().journeys.index.snapshot(p.id).unwrap().set.event_count(), 4);
     server.close().await.unwrap();
 
     // A second load on top: the file is read and only the new events are added.
-    let server = Server::bulk_with_store(config.clone(), store.clone() as Arc<dyn Store>).await.unwrap();
+    let server = Node::bulk_with_store(config.clone(), store.clone() as Arc<dyn Store>).await.unwrap();
     commit(cart_views(p.id, 2, cart, 4, 3)).await;
     server.close().await.unwrap();
     let before = std::fs::metadata(&file).unwrap().len();
-    let server = Server::with_store(config, store.clone() as Arc<dyn Store>).await.unwrap();
-    let snap = server.state().journeys.index.snapshot(p.id).unwrap();
+    let server = Node::with_store(config, store.clone() as Arc<dyn Store>).await.unwrap();
+    let snap = server.engine().journeys.index.snapshot(p.id).unwrap();
     assert_eq!((snap.set.event_count(), snap.set.customer_count()), (7, 2));
     server.close().await.unwrap();
     assert_eq!(std::fs::metadata(&file).unwrap().len(), before, "the file already held all seven");

@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use touchpoint_core::catalog::default_catalog;
 use touchpoint_core::KeyKind;
-use touchpoint_server::{Config, Server};
+use touchpoint_server::{Config, Node, Server};
 use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
 use touchpoint_store::{issue_key, MetaStore, Store};
 
@@ -55,7 +55,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let (write_key, _) = issue_key(&*store, p.id, KeyKind::Write).await.unwrap();
     let (secret_key, _) = issue_key(&*store, p.id, KeyKind::Secret).await.unwrap();
     let (other_write_key, _) = issue_key(&*store, q.id, KeyKind::Write).await.unwrap();
-    let server = Server::with_store(config, store.clone() as Arc<dyn Store>).await.unwrap();
+    let server = Server::new(Node::with_store(config, store.clone() as Arc<dyn Store>).await.unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -4,8 +4,8 @@
 //! shows which recent events it would take, and from which touchpoints, without changing
 //! anything.
 
-use crate::error::ApiError;
-use crate::AppState;
+use crate::error::Error;
+use crate::Engine;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use touchpoint_core::{Classifier, Rule};
@@ -24,11 +24,11 @@ pub struct RuleChange {
 }
 
 /// A rule must map to a touchpoint that exists: say which keys are near when it does not.
-pub async fn check_rule(store: &dyn Store, project: i64, rule: &Rule) -> Result<(), ApiError> {
+pub async fn check_rule(store: &dyn Store, project: i64, rule: &Rule) -> Result<(), Error> {
     let tps = store.touchpoints(project).await?;
     if !tps.iter().any(|t| t.touchpoint.key == rule.touchpoint) {
         let hint = touchpoint_core::suggest::hint(&rule.touchpoint, tps.iter().map(|t| t.touchpoint.key.as_str()));
-        return Err(ApiError::missing(
+        return Err(Error::missing(
             "touchpoint",
             format!(
                 "touchpoint {:?} does not exist{hint}; create it first (POST /api/touchpoints or `touchpoint touchpoint add`)",
@@ -40,21 +40,21 @@ pub async fn check_rule(store: &dyn Store, project: i64, rule: &Rule) -> Result<
 }
 
 /// Re-classify a project's events with its current rules and rebuild its journeys.
-async fn reclassify(s: &AppState, project: i64) -> Result<ReclassifyReport, ApiError> {
+async fn reclassify(s: &Engine, project: i64) -> Result<ReclassifyReport, Error> {
     let report = s.writer.reclassify(project).await?;
     s.journeys.reload(project).await?;
     Ok(report)
 }
 
 /// Add a rule; past events are re-classified.
-pub async fn add_rule(s: &AppState, project: i64, rule: Rule) -> Result<RuleChange, ApiError> {
+pub async fn add_rule(s: &Engine, project: i64, rule: Rule) -> Result<RuleChange, Error> {
     check_rule(&*s.store, project, &rule).await?;
     let rule = s.store.add_rule(project, &rule).await?;
     Ok(RuleChange { rule: Some(rule), reclassified: reclassify(s, project).await? })
 }
 
 /// Change rule `id`; past events are re-classified.
-pub async fn update_rule(s: &AppState, project: i64, id: i64, rule: Rule) -> Result<RuleChange, ApiError> {
+pub async fn update_rule(s: &Engine, project: i64, id: i64, rule: Rule) -> Result<RuleChange, Error> {
     check_rule(&*s.store, project, &rule).await?;
     let rule = Rule { id, ..rule };
     s.store.update_rule(project, &rule).await?;
@@ -62,7 +62,7 @@ pub async fn update_rule(s: &AppState, project: i64, id: i64, rule: Rule) -> Res
 }
 
 /// Remove rule `id`; past events are re-classified.
-pub async fn delete_rule(s: &AppState, project: i64, id: i64) -> Result<RuleChange, ApiError> {
+pub async fn delete_rule(s: &Engine, project: i64, id: i64) -> Result<RuleChange, Error> {
     s.store.delete_rule(project, id).await?;
     Ok(RuleChange { rule: None, reclassified: reclassify(s, project).await? })
 }
@@ -97,7 +97,7 @@ pub struct RuleTest {
 }
 
 /// Which of the project's last `last` events `rule` would take. Nothing is changed.
-pub async fn test_rule(store: &dyn Store, project: &Project, rule: &Rule, last: usize) -> Result<RuleTest, ApiError> {
+pub async fn test_rule(store: &dyn Store, project: &Project, rule: &Rule, last: usize) -> Result<RuleTest, Error> {
     check_rule(store, project.id, rule).await?;
     let keys: BTreeMap<i64, String> =
         store.touchpoints(project.id).await?.into_iter().map(|t| (t.id, t.touchpoint.key)).collect();

@@ -1,0 +1,179 @@
+//! Journey analyses, once for every front end: [`run_plan`] runs an analysis plan
+//! (filter, breakdown, query) on a journey snapshot with the project's time zone and a
+//! clock, and says which clock and time range it used; `POST /api/analytics/{kind}` and
+//! `touchpoint report` only translate. The kernels run on a blocking thread, in parallel
+//! over customers; ingest goes on meanwhile.
+//!
+//! **The clock.** "Now" (what churn and exits are counted against) is the wall clock
+//! unless the query names it (`now_s`). It is never taken from the data: one test event
+//! dated in the future must not change every churn figure.
+
+use crate::error::{Code, Error};
+use serde::Serialize;
+use std::collections::HashMap;
+use touchpoint_analytics::index::Snapshot;
+use touchpoint_analytics::plan::{self, GroupResult, Plan};
+use touchpoint_analytics::select::{Breakdown, Traits};
+use touchpoint_core::event::format_time;
+use touchpoint_store::Store;
+
+/// The clock and the time range an answer used.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ClockInfo {
+    /// "Now" (ISO 8601, UTC): only events at or before it count; churn is silence up to it.
+    pub now: String,
+    /// Where "now" came from: `wall_clock`, or `query` (the query's `now_s`).
+    pub now_from: String,
+    /// The project's time zone, in which days, weeks and months are counted.
+    pub timezone: String,
+    /// The first event the data holds (ISO 8601, UTC); none without events.
+    pub events_from: Option<String>,
+    /// The last event the data holds (ISO 8601, UTC); none without events.
+    pub events_to: Option<String>,
+}
+
+/// The analyses that count against "now" and get it as `now_s` when the query has none.
+const NOW_KINDS: [&str; 2] = ["journey-map", "churn"];
+
+/// An analysis run: its groups, the data it saw and the clock it used.
+pub struct Analysis {
+    /// One result per breakdown group.
+    pub groups: Vec<GroupResult>,
+    /// Customers in the snapshot.
+    pub customers: usize,
+    /// Touchpoint events in the snapshot.
+    pub events: usize,
+    /// The clock and time range.
+    pub clock: ClockInfo,
+}
+
+/// Run `kind` with `plan` on a snapshot of `project`'s journeys, as of `wall_now_s` unless
+/// the query names its own `now_s`: the project's time zone for retention, the traits the
+/// filter and breakdown need, survey satisfaction on the journey map.
+pub async fn run_plan(
+    store: &dyn Store,
+    project: &touchpoint_store::Project,
+    snap: Snapshot,
+    kind: &str,
+    mut plan: Plan,
+    wall_now_s: i64,
+) -> Result<Analysis, Error> {
+    let traits = traits_for(store, project.id, &plan).await?;
+    if plan.query.is_null() {
+        plan.query = serde_json::json!({});
+    }
+    // Any plan may name "now"; only the analyses that count against it keep it.
+    let named = match plan.query.as_object_mut() {
+        Some(q) if NOW_KINDS.contains(&kind) => q.get("now_s").cloned(),
+        Some(q) => q.remove("now_s"),
+        None => None,
+    }
+    .and_then(|v| v.as_i64());
+    let (now_s, now_from) = match named {
+        Some(n) => (n, "query"),
+        None => (wall_now_s, "wall_clock"),
+    };
+    if let (true, Some(q)) = (NOW_KINDS.contains(&kind), plan.query.as_object_mut()) {
+        q.entry("now_s").or_insert(now_s.into());
+    }
+    let span = crate::tz::span_of(&snap.set);
+    let clock = ClockInfo {
+        now: format_time(now_s.saturating_mul(1000)),
+        now_from: now_from.into(),
+        timezone: project.timezone.clone(),
+        events_from: span.map(|(from, _)| format_time(from * 1000)),
+        events_to: snap.set.times.iter().max().map(|&t| format_time((snap.set.epoch_s + i64::from(t)) * 1000)),
+    };
+    let (kind2, timezone) = (kind.to_string(), project.timezone.clone());
+    let (groups, customers, events) = tokio::task::spawn_blocking(move || {
+        crate::tz::localize(&kind2, &mut plan.query, &timezone, || span);
+        let r = plan::execute(&kind2, &snap.set, &snap.dict, &plan, &traits);
+        (r, snap.set.customer_count(), snap.set.event_count())
+    })
+    .await
+    .map_err(|e| Error::internal(format!("analysis task: {e}")))?;
+    let mut groups = groups.map_err(plan_error)?;
+    if kind == "journey-map" {
+        let by_tp = crate::listening::satisfaction_by_touchpoint(store, project.id).await?;
+        for g in &mut groups {
+            crate::listening::fill_journey_map(&mut g.report, &by_tp);
+        }
+    }
+    Ok(Analysis { groups, customers, events, clock })
+}
+
+/// A plan that cannot run, as an answer: an analysis there is not, or a touchpoint the
+/// project does not have (a step, a goal, a start), is a 404 — the request names something
+/// that does not exist, as with an unknown survey; what the project's data does not allow (several conversion goals and
+/// none named, a Markov chain too large to solve) is a 409; anything else is the query's
+/// own mistake, a 400. The kernels say which in their messages (`steps[2]: unknown
+/// touchpoint "x"`, `there is no touchpoint "x" to use as the goal`), checked by a test.
+fn plan_error(e: plan::PlanError) -> Error {
+    let m = e.0;
+    if m.contains(": unknown touchpoint ")
+        || m.starts_with("there is no touchpoint ")
+        || m.starts_with("no goal was given and no touchpoint")
+        || m.starts_with("unknown analysis ")
+    {
+        Error::missing("query", m)
+    } else if m.starts_with("no goal was given and there are several") || m.contains("Markov chain has") {
+        Error::refused(Code::NotComputable, Some("query".into()), m)
+    } else {
+        Error::invalid(Code::InvalidQuery, Some("query".into()), m)
+    }
+}
+
+/// The trait values a plan's filter and breakdown need.
+pub async fn traits_for(store: &dyn Store, project: i64, plan: &Plan) -> Result<Traits, touchpoint_store::StoreError> {
+    let mut keys = plan.filter.trait_keys();
+    if let Some(Breakdown::Trait(k)) = &plan.breakdown {
+        keys.push(k.clone());
+    }
+    let mut traits = Traits::new();
+    for k in keys {
+        let values: HashMap<_, _> = store.trait_values(project, &k).await?.into_iter().collect();
+        traits.insert(k, values);
+    }
+    Ok(traits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Class;
+    use serde_json::json;
+    use touchpoint_analytics::journeys::{Dictionary, JourneySet};
+
+    /// The kernels' own messages, classified: a key the project lacks is not found, what its
+    /// data does not allow a conflict, the rest invalid.
+    #[test]
+    fn plan_errors_say_what_is_missing() {
+        let catalog = touchpoint_core::catalog::default_catalog();
+        let dict = Dictionary::from_catalog(&catalog);
+        let no_goals = Dictionary {
+            touchpoints: dict.touchpoints.iter().filter(|t| !t.conversion).cloned().collect(),
+            stages: dict.stages.clone(),
+        };
+        let set = JourneySet { offsets: vec![0], ..Default::default() };
+        let status = |kind: &str, dict: &Dictionary, query: serde_json::Value| {
+            let plan = Plan { query, ..Default::default() };
+            let e = plan::execute(kind, &set, dict, &plan, &Default::default()).expect_err("an error");
+            (plan_error(e).class(), kind.to_string())
+        };
+        for (kind, d, query, want) in [
+            ("funnel", &dict, json!({"steps": ["nope"]}), Class::NotFound),
+            ("sankey", &dict, json!({"start": "nope"}), Class::NotFound),
+            ("retention", &dict, json!({"returning": "nope"}), Class::NotFound),
+            ("retention", &dict, json!({"cohort": {"first_touchpoint": "nope"}}), Class::NotFound),
+            ("journey-map", &dict, json!({"goal": "nope", "now_s": 0}), Class::NotFound),
+            ("attribution", &dict, json!({"goal": "nope"}), Class::NotFound),
+            ("attribution", &no_goals, json!({}), Class::NotFound),
+            ("funnel", &dict, json!({"steps": []}), Class::Invalid),
+            ("sankey", &dict, json!({}), Class::Invalid),
+            ("transitions", &dict, json!({"top": 0}), Class::Invalid),
+            ("horoscope", &dict, json!({}), Class::NotFound),
+        ] {
+            assert_eq!(status(kind, d, query.clone()), (want, kind.to_string()), "{query}");
+        }
+    }
+}
