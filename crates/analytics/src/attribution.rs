@@ -20,7 +20,7 @@
 //!   conversion; shares are proportional to the weights.
 //! - **position based** (40/20/40): 40 % to the first touch, 40 % to the last, 20 % spread
 //!   evenly over the touches between; one touch gets 100 %, two get 50 % each.
-//! - **Markov** (removal effect, as PRODUCT.md defines it): one path per customer — the
+//! - **Markov** (removal effect, as `docs/definitions.md` defines it): one path per customer — the
 //!   touchpoints before the customer's first goal event, ending in *conversion*, or all of
 //!   them ending in *null* when the customer never converts; the lookback does not apply and
 //!   non-converting customers count. Every consecutive pair is a transition, repeats and

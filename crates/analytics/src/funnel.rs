@@ -2,7 +2,7 @@
 //! window, how long each step takes, and who drops off where.
 //!
 //! The default mode has the semantics of ClickHouse `windowFunnel(window)` that the
-//! product definition fixes (see `PRODUCT.md`, "Funnel"), so that the ClickHouse backend
+//! product definition fixes (see `docs/definitions.md`, "Funnel"), so that the ClickHouse backend
 //! can run the same [`FunnelQuery`] in SQL and be held to the same answers. Precisely:
 //!
 //! * A *chain of level k* is a list of k **distinct** events `e1 … ek` of the customer

@@ -1,7 +1,7 @@
 //! Paths: which touchpoint follows which (top transitions), and where customers go after
 //! a touchpoint or come from before one (a Sankey diagram of the next or previous steps).
 //!
-//! **Transitions** follow the product definition (`PRODUCT.md`, "Transitions"): the
+//! **Transitions** follow the product definition (`docs/definitions.md`, "Transitions"): the
 //! consecutive touchpoints of one customer in time order, ties in arrival order (the
 //! [`JourneySet`]'s order), counted as `(from, to)` pairs; with `collapse_repeats` a pair
 //! of the same touchpoint (`A A`) is not counted, which is the same as collapsing runs

@@ -273,7 +273,7 @@ fn repeats_and_self_loops() {
 #[test]
 fn the_lookback_limits_touch_based_models_but_not_markov() {
     // X is 45 days before the conversion, Y 5 days: with a 30-day lookback only Y counts
-    // for the touch-based models. Markov's path (PRODUCT.md) has no lookback: X → Y →
+    // for the touch-based models. Markov's path (docs/definitions.md) has no lookback: X → Y →
     // conversion, both removal effects 1, half each. The second customer's only touch is
     // 31 days old: unattributed for the touch-based models, still in Markov's chain.
     use Model::*;

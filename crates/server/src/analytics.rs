@@ -8,11 +8,11 @@
 //! unless the query names it (`now_s`). It is never taken from the data: one test event
 //! dated in the future must not change every churn figure.
 
+use crate::auth::SecretKey;
 use crate::error::{ApiError, Error};
 use crate::extract::{ApiJson, ApiPath};
 use crate::AppState;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::Json;
 use serde::Serialize;
 use touchpoint_analytics::plan::{GroupResult, Plan};
@@ -53,11 +53,10 @@ pub struct AnalysisResponse {
     security(("bearer" = [])))]
 pub async fn analyze(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SecretKey(key): SecretKey,
     ApiPath(kind): ApiPath<String>,
     ApiJson(plan): ApiJson<Plan>,
 ) -> Result<Json<AnalysisResponse>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let project = s.store.project(key.project_id).await?.ok_or_else(|| Error::not_found("project not found"))?;
     let Some(snap) = s.journeys.index.snapshot(key.project_id) else {
         return Err(Error::not_found("this project has no journey index yet").into());

@@ -63,10 +63,8 @@ impl AppState {
         }
     }
 
-    /// The key of a read or admin request: a secret key in the headers (already checked
-    /// by [`require_secret_key`] before the request reached its handler; found in the
-    /// cache then).
-    pub async fn secret_key(&self, headers: &HeaderMap) -> Result<KeyInfo, ApiError> {
+    /// The key of a read or admin request: a secret key in the headers.
+    async fn secret_key(&self, headers: &HeaderMap) -> Result<KeyInfo, ApiError> {
         let key = self.key(header_token(headers)?.as_deref()).await?;
         if !key.kind.can_read() {
             return Err(Error::forbidden(
@@ -80,15 +78,34 @@ impl AppState {
 
 /// Middleware of every `/api` route: a request without a valid secret key is answered 401
 /// or 403 before its body or its parameters are read, so what is wrong with it first is
-/// what is said.
+/// what is said. The key found goes with the request to its handler as [`SecretKey`]:
+/// a key is looked up once per request, and no handler reads the headers for it.
 pub async fn require_secret_key(
     axum::extract::State(s): axum::extract::State<AppState>,
-    req: axum::extract::Request,
+    mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     match s.secret_key(req.headers()).await {
-        Ok(_) => next.run(req).await,
+        Ok(key) => {
+            req.extensions_mut().insert(SecretKey(key));
+            next.run(req).await
+        }
         Err(e) => e.into_response(),
+    }
+}
+
+/// The secret key of an `/api` request, as [`require_secret_key`] found it.
+#[derive(Debug, Clone)]
+pub struct SecretKey(pub KeyInfo);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SecretKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        // Only a route without the middleware lacks it: a bug, not the client's mistake.
+        parts.extensions.get::<SecretKey>().cloned().ok_or_else(|| {
+            Error::internal(format!("{} is served without the secret-key middleware", parts.uri.path())).into()
+        })
     }
 }

@@ -4,11 +4,11 @@
 //! meaning of the version they were given to), filter them, and hand plain numbers to the
 //! pure functions of `touchpoint-listen`.
 
+use crate::auth::SecretKey;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::AppState;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -30,11 +30,10 @@ pub struct ListenResponse {
 #[utoipa::path(post, path = "/api/listening/{kind}", tag = "listening", operation_id = "analyze_listening", params(("kind" = String, Path, description = "nps, csat, ces, rating, drivers, gaps, text, benchmark or touchpoints")), request_body = ListenQuery, responses((status = 200, body = ListenResponse), (status = 400, description = "Bad query, with the field")), security(("bearer" = [])))]
 pub async fn analyze(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SecretKey(key): SecretKey,
     ApiPath(kind): ApiPath<String>,
     ApiJson(q): ApiJson<ListenQuery>,
 ) -> Result<Json<ListenResponse>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let result = run(&*s.store, key.project_id, &kind, &q).await?;
     Ok(Json(ListenResponse { kind, result }))
 }
@@ -53,10 +52,9 @@ pub struct BenchmarkImport {
 #[utoipa::path(post, path = "/api/benchmarks", tag = "listening", request_body = BenchmarkImport, responses((status = 200, description = "Rows stored"), (status = 400, description = "Bad table, with line and column")), security(("bearer" = [])))]
 pub async fn post_benchmarks(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SecretKey(key): SecretKey,
     ApiJson(b): ApiJson<BenchmarkImport>,
 ) -> Result<Json<Value>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let n = import_benchmarks(&*s.store, key.project_id, &b.source, &b.csv).await?;
     Ok(Json(json!({"stored": n})))
 }

@@ -2,6 +2,7 @@
 //! rules (changing a rule re-classifies past events), customers with their identities and
 //! timelines, failed events, identity conflicts and daily volume per touchpoint.
 
+use crate::auth::SecretKey;
 use crate::error::{ApiError, Code, Error};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
@@ -34,8 +35,7 @@ fn lang(query: Option<&str>, headers: &HeaderMap) -> Lang {
 
 /// `GET /api/project`: the key's project.
 #[utoipa::path(get, path = "/api/project", tag = "read", responses((status = 200, body = Object, description = "The project, its stages and settings")), security(("bearer" = [])))]
-pub async fn project(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Project>, ApiError> {
-    let key = s.secret_key(&headers).await?;
+pub async fn project(State(s): State<AppState>, SecretKey(key): SecretKey) -> Result<Json<Project>, ApiError> {
     Ok(Json(s.store.project(key.project_id).await?.ok_or_else(|| Error::not_found("project not found"))?))
 }
 
@@ -44,10 +44,9 @@ pub async fn project(State(s): State<AppState>, headers: HeaderMap) -> Result<Js
 #[utoipa::path(put, path = "/api/project", tag = "read", request_body = ProjectSettings, responses((status = 200, body = Object, description = "The project"), (status = 400, description = "A setting is not valid; `field` says which")), security(("bearer" = [])))]
 pub async fn put_project(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SecretKey(key): SecretKey,
     ApiJson(set): ApiJson<ProjectSettings>,
 ) -> Result<Json<Project>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let project = s.store.project(key.project_id).await?.ok_or_else(|| Error::not_found("project not found"))?;
     Ok(Json(update_project(&*s.store, &project, set).await?))
 }
@@ -64,10 +63,10 @@ pub struct LangQuery {
 #[utoipa::path(get, path = "/api/touchpoints", tag = "catalog", params(LangQuery), responses((status = 200, body = [TouchpointView])), security(("bearer" = [])))]
 pub async fn touchpoints(
     State(s): State<AppState>,
+    SecretKey(key): SecretKey,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<LangQuery>,
 ) -> Result<Json<Vec<TouchpointView>>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let l = lang(q.lang.as_deref(), &headers);
     Ok(Json(s.store.touchpoints(key.project_id).await?.iter().map(|t| view(t, l)).collect()))
 }
@@ -77,11 +76,11 @@ pub async fn touchpoints(
     responses((status = 200, body = TouchpointView), (status = 400, description = "Unknown stage or invalid field"), (status = 404, description = "No such touchpoint; the message names the nearest keys")), security(("bearer" = [])))]
 pub async fn put_touchpoint(
     State(s): State<AppState>,
+    SecretKey(key): SecretKey,
     headers: HeaderMap,
     ApiPath(tp_key): ApiPath<String>,
     ApiJson(input): ApiJson<TouchpointInput>,
 ) -> Result<Json<TouchpointView>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let project = s.store.project(key.project_id).await?.ok_or_else(|| Error::not_found("project not found"))?;
     let tp = update_touchpoint(&*s.store, &project, &tp_key, input).await?;
     s.writer.reload(project.id).await;
@@ -94,10 +93,10 @@ pub async fn put_touchpoint(
     responses((status = 200, body = TouchpointView), (status = 400, description = "Bad key, unknown stage or invalid field"), (status = 409, description = "The key is taken")), security(("bearer" = [])))]
 pub async fn post_touchpoint(
     State(s): State<AppState>,
+    SecretKey(key): SecretKey,
     headers: HeaderMap,
     ApiJson(input): ApiJson<NewTouchpoint>,
 ) -> Result<Json<TouchpointView>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let project = s.store.project(key.project_id).await?.ok_or_else(|| Error::not_found("project not found"))?;
     let tp = create_touchpoint(&*s.store, &project, input).await?;
     s.writer.reload(project.id).await;
@@ -107,8 +106,7 @@ pub async fn post_touchpoint(
 
 /// `GET /api/rules`
 #[utoipa::path(get, path = "/api/rules", tag = "catalog", responses((status = 200, body = [Object], description = "Mapping rules in the order they run")), security(("bearer" = [])))]
-pub async fn rules(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<Rule>>, ApiError> {
-    let key = s.secret_key(&headers).await?;
+pub async fn rules(State(s): State<AppState>, SecretKey(key): SecretKey) -> Result<Json<Vec<Rule>>, ApiError> {
     Ok(Json(s.store.rules(key.project_id).await?))
 }
 
@@ -117,10 +115,9 @@ pub async fn rules(State(s): State<AppState>, headers: HeaderMap) -> Result<Json
     responses((status = 200, body = RuleChange)), security(("bearer" = [])))]
 pub async fn add_rule(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SecretKey(key): SecretKey,
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<Json<RuleChange>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     Ok(Json(catalog::add_rule(&s, key.project_id, rule).await?))
 }
 
@@ -128,11 +125,10 @@ pub async fn add_rule(
 #[utoipa::path(put, path = "/api/rules/{id}", tag = "catalog", params(("id" = i64, Path)), request_body(content = Object), responses((status = 200, body = RuleChange), (status = 404)), security(("bearer" = [])))]
 pub async fn put_rule(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SecretKey(key): SecretKey,
     ApiPath(id): ApiPath<i64>,
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<Json<RuleChange>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     Ok(Json(catalog::update_rule(&s, key.project_id, id, rule).await?))
 }
 
@@ -140,10 +136,9 @@ pub async fn put_rule(
 #[utoipa::path(delete, path = "/api/rules/{id}", tag = "catalog", params(("id" = i64, Path)), responses((status = 200, body = RuleChange), (status = 404)), security(("bearer" = [])))]
 pub async fn delete_rule(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SecretKey(key): SecretKey,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RuleChange>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     Ok(Json(catalog::delete_rule(&s, key.project_id, id).await?))
 }
 
@@ -151,10 +146,9 @@ pub async fn delete_rule(
 #[utoipa::path(get, path = "/api/customers", tag = "customers", params(Page), responses((status = 200, body = Object, description = "A page of customers")), security(("bearer" = [])))]
 pub async fn customers(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SecretKey(key): SecretKey,
     ApiQuery(p): ApiQuery<Page>,
 ) -> Result<Json<Paged<Value>>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let limit = p.limit()?;
     let list = s.store.customers(key.project_id, p.cursor_i64()?.unwrap_or(0), limit).await?;
     let next = (list.len() == limit).then(|| list.last().map(|c| c.id.to_string())).flatten();
@@ -179,10 +173,9 @@ pub struct Lookup {
 #[utoipa::path(get, path = "/api/customers/lookup", tag = "customers", params(Lookup), responses((status = 200, body = Profile), (status = 404)), security(("bearer" = [])))]
 pub async fn lookup(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SecretKey(key): SecretKey,
     ApiQuery(q): ApiQuery<Lookup>,
 ) -> Result<Json<Profile>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let (kind, value) = match (&q.user_id, &q.anonymous_id) {
         (Some(u), _) => (IdentityKind::User, u),
         (None, Some(a)) => (IdentityKind::Anonymous, a),
@@ -201,10 +194,9 @@ pub async fn lookup(
 #[utoipa::path(get, path = "/api/customers/{id}", tag = "customers", params(("id" = i64, Path)), responses((status = 200, body = Profile), (status = 404)), security(("bearer" = [])))]
 pub async fn customer(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SecretKey(key): SecretKey,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Profile>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     Ok(Json(profile_of(&s, key.project_id, id).await?))
 }
 
@@ -212,11 +204,11 @@ pub async fn customer(
 #[utoipa::path(get, path = "/api/customers/{id}/timeline", tag = "customers", params(("id" = i64, Path), Page), responses((status = 200, body = Object, description = "A page of timeline entries")), security(("bearer" = [])))]
 pub async fn timeline(
     State(s): State<AppState>,
+    SecretKey(key): SecretKey,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(p): ApiQuery<Page>,
 ) -> Result<Json<Paged<TimelineEntry>>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let id = canonical(&s, key.project_id, id).await?;
     let before = match p.cursor.as_deref() {
         None => None,
@@ -241,10 +233,9 @@ pub async fn timeline(
 #[utoipa::path(get, path = "/api/failed-events", tag = "read", params(Page), responses((status = 200, body = Object, description = "A page of failed events")), security(("bearer" = [])))]
 pub async fn failed_events(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SecretKey(key): SecretKey,
     ApiQuery(p): ApiQuery<Page>,
 ) -> Result<Json<Paged<Value>>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let limit = p.limit()?;
     let list = s.store.failed_events(key.project_id, p.cursor_i64()?, limit).await?;
     let next = (list.len() == limit).then(|| list.last().map(|f| f.id.to_string())).flatten();
@@ -263,8 +254,10 @@ pub async fn failed_events(
 /// `DELETE /api/failed-events`: delete the project's failed events (after they were read
 /// and mended), which makes room in its failed-event quota again.
 #[utoipa::path(delete, path = "/api/failed-events", tag = "read", responses((status = 200, body = Cleared, description = "How many were deleted")), security(("bearer" = [])))]
-pub async fn clear_failed_events(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Cleared>, ApiError> {
-    let key = s.secret_key(&headers).await?;
+pub async fn clear_failed_events(
+    State(s): State<AppState>,
+    SecretKey(key): SecretKey,
+) -> Result<Json<Cleared>, ApiError> {
     let deleted = s.store.clear_failed_events(key.project_id).await?;
     // The writer counts the quota; it reads it again from the store.
     s.writer.reload(key.project_id).await;
@@ -273,8 +266,7 @@ pub async fn clear_failed_events(State(s): State<AppState>, headers: HeaderMap) 
 
 /// `GET /api/identity-conflicts`: refused merges of two known customers.
 #[utoipa::path(get, path = "/api/identity-conflicts", tag = "customers", responses((status = 200, body = [Object])), security(("bearer" = [])))]
-pub async fn conflicts(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<Conflict>>, ApiError> {
-    let key = s.secret_key(&headers).await?;
+pub async fn conflicts(State(s): State<AppState>, SecretKey(key): SecretKey) -> Result<Json<Vec<Conflict>>, ApiError> {
     Ok(Json(s.store.conflicts(key.project_id, 1000).await?))
 }
 
@@ -282,10 +274,10 @@ pub async fn conflicts(State(s): State<AppState>, headers: HeaderMap) -> Result<
 #[utoipa::path(get, path = "/api/volume", tag = "read", params(Range), responses((status = 200, body = [VolumeView])), security(("bearer" = [])))]
 pub async fn volume(
     State(s): State<AppState>,
+    SecretKey(key): SecretKey,
     headers: HeaderMap,
     ApiQuery(r): ApiQuery<Range>,
 ) -> Result<Json<Vec<VolumeView>>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let to = match &r.to {
         Some(t) => day_of("to", t)?,
         None => touchpoint_store::now_ms().div_euclid(86_400_000),

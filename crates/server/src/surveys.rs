@@ -3,6 +3,7 @@
 //! Also the one place that turns a completed response into a `Survey Answered` event in the
 //! customer's journey ([`record_in_journey`]), used by the pages and the API alike.
 
+use crate::auth::SecretKey;
 use crate::error::{ApiError, Code, Error};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use touchpoint_engine::surveys::*;
 use touchpoint_store::listen::{SurveyRow, SurveyStatus};
+use touchpoint_store::KeyInfo;
 
 /// A survey as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -58,8 +60,11 @@ async fn find(s: &AppState, project: i64, key: &str) -> Result<SurveyRow, ApiErr
 
 /// `GET /api/surveys`
 #[utoipa::path(get, path = "/api/surveys", tag = "surveys", responses((status = 200, body = [SurveyView])), security(("bearer" = [])))]
-pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<SurveyView>>, ApiError> {
-    let key = s.secret_key(&headers).await?;
+pub async fn list(
+    State(s): State<AppState>,
+    SecretKey(key): SecretKey,
+    headers: HeaderMap,
+) -> Result<Json<Vec<SurveyView>>, ApiError> {
     let rows = s.store.surveys(key.project_id).await?;
     Ok(Json(rows.into_iter().map(|r| view(&s, &headers, r)).collect()))
 }
@@ -68,10 +73,10 @@ pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<
 #[utoipa::path(post, path = "/api/surveys", tag = "surveys", request_body = NewSurvey, responses((status = 200, body = SurveyView), (status = 400, description = "Invalid definition, with the field"), (status = 409, description = "Key taken")), security(("bearer" = [])))]
 pub async fn create(
     State(s): State<AppState>,
+    SecretKey(key): SecretKey,
     headers: HeaderMap,
     ApiJson(input): ApiJson<NewSurvey>,
 ) -> Result<Json<SurveyView>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let row = create_survey(&*s.store, key.project_id, input).await?;
     Ok(Json(view(&s, &headers, row)))
 }
@@ -80,10 +85,10 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/surveys/{key}", tag = "surveys", params(("key" = String, Path)), responses((status = 200, body = SurveyView), (status = 404, description = "No such survey")), security(("bearer" = [])))]
 pub async fn get_one(
     State(s): State<AppState>,
+    SecretKey(key): SecretKey,
     headers: HeaderMap,
     ApiPath(survey): ApiPath<String>,
 ) -> Result<Json<SurveyView>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let row = find(&s, key.project_id, &survey).await?;
     Ok(Json(view(&s, &headers, row)))
 }
@@ -92,11 +97,11 @@ pub async fn get_one(
 #[utoipa::path(put, path = "/api/surveys/{key}", tag = "surveys", params(("key" = String, Path)), request_body = Object, responses((status = 200, body = SurveyView), (status = 400, description = "Invalid or incompatible definition")), security(("bearer" = [])))]
 pub async fn edit(
     State(s): State<AppState>,
+    SecretKey(key): SecretKey,
     headers: HeaderMap,
     ApiPath(survey): ApiPath<String>,
     ApiJson(definition): ApiJson<Value>,
 ) -> Result<Json<SurveyView>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let row = find(&s, key.project_id, &survey).await?;
     let row = edit_survey(&*s.store, &row, definition).await?;
     Ok(Json(view(&s, &headers, row)))
@@ -106,29 +111,31 @@ pub async fn edit(
 #[utoipa::path(post, path = "/api/surveys/{key}/publish", tag = "surveys", params(("key" = String, Path)), responses((status = 200, body = SurveyView)), security(("bearer" = [])))]
 pub async fn publish(
     State(s): State<AppState>,
+    SecretKey(key): SecretKey,
     headers: HeaderMap,
     ApiPath(survey): ApiPath<String>,
 ) -> Result<Json<SurveyView>, ApiError> {
-    set_status(s, headers, survey, SurveyStatus::Live).await
+    set_status(s, key, headers, survey, SurveyStatus::Live).await
 }
 
 /// `POST /api/surveys/{key}/close`: stop taking answers.
 #[utoipa::path(post, path = "/api/surveys/{key}/close", tag = "surveys", params(("key" = String, Path)), responses((status = 200, body = SurveyView)), security(("bearer" = [])))]
 pub async fn close(
     State(s): State<AppState>,
+    SecretKey(key): SecretKey,
     headers: HeaderMap,
     ApiPath(survey): ApiPath<String>,
 ) -> Result<Json<SurveyView>, ApiError> {
-    set_status(s, headers, survey, SurveyStatus::Closed).await
+    set_status(s, key, headers, survey, SurveyStatus::Closed).await
 }
 
 async fn set_status(
     s: AppState,
+    key: KeyInfo,
     headers: HeaderMap,
     survey: String,
     status: SurveyStatus,
 ) -> Result<Json<SurveyView>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let row = find(&s, key.project_id, &survey).await?;
     let row = s.store.set_survey_status(row.id, status).await?;
     Ok(Json(view(&s, &headers, row)))
@@ -149,11 +156,11 @@ pub struct InviteRequest {
 #[utoipa::path(post, path = "/api/surveys/{key}/invitations", tag = "surveys", params(("key" = String, Path)), request_body = InviteRequest, responses((status = 200, body = [InviteLink]), (status = 400, description = "Bad list, with the line or field")), security(("bearer" = [])))]
 pub async fn invitations(
     State(s): State<AppState>,
+    SecretKey(key): SecretKey,
     headers: HeaderMap,
     ApiPath(survey): ApiPath<String>,
     body: Bytes,
 ) -> Result<Json<Vec<InviteLink>>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let row = find(&s, key.project_id, &survey).await?;
     let is_csv =
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/csv"));
@@ -173,11 +180,10 @@ pub async fn invitations(
 #[utoipa::path(post, path = "/api/surveys/{key}/responses", tag = "surveys", params(("key" = String, Path)), request_body = [ResponseInput], responses((status = 200, body = ResponsesReceipt), (status = 400, description = "All rejected, with fields")), security(("bearer" = [])))]
 pub async fn post_responses(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SecretKey(key): SecretKey,
     ApiPath(survey): ApiPath<String>,
     ApiJson(inputs): ApiJson<Vec<ResponseInput>>,
 ) -> Result<Json<ResponsesReceipt>, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let row = find(&s, key.project_id, &survey).await?;
     let def = definition(&row)?;
     let n = inputs.len();
@@ -211,11 +217,10 @@ pub struct ExportQuery {
 #[utoipa::path(get, path = "/api/surveys/{key}/responses", tag = "surveys", params(("key" = String, Path), ExportQuery), responses((status = 200, description = "CSV or JSON")), security(("bearer" = [])))]
 pub async fn export(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    SecretKey(key): SecretKey,
     ApiPath(survey): ApiPath<String>,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let key = s.secret_key(&headers).await?;
     let row = find(&s, key.project_id, &survey).await?;
     let partial = q.partial.unwrap_or(false);
     match q.format.as_deref().unwrap_or("csv") {
