@@ -49,30 +49,37 @@
 //! would stop `[A, B, A]` at the first A).
 
 use crate::journeys::{Dictionary, JourneySet, Tp};
+use crate::plan::PlanErrorKind;
 use serde::{Deserialize, Serialize};
 use touchpoint_core::CustomerId;
 
-/// Why a query cannot run, in words a person understands (shared by every kernel).
+/// Why a query cannot run, in words a person understands (shared by every kernel), and
+/// what kind of mistake it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueryError(pub String);
+pub struct QueryError {
+    /// What is wrong, naming the field.
+    pub message: String,
+    /// A mistake in the query itself, or a key the project does not have.
+    pub kind: PlanErrorKind,
+}
 
 impl std::fmt::Display for QueryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
 impl std::error::Error for QueryError {}
 
 impl QueryError {
-    /// An error with a message.
+    /// A mistake in the query, with a message.
     pub fn new(message: impl Into<String>) -> QueryError {
-        QueryError(message.into())
+        QueryError { message: message.into(), kind: PlanErrorKind::Invalid }
     }
 
     /// The error for a touchpoint key the project's dictionary does not have.
     pub fn unknown_touchpoint(what: &str, key: &str) -> QueryError {
-        QueryError(format!("{what}: unknown touchpoint {key:?}"))
+        QueryError { message: format!("{what}: unknown touchpoint {key:?}"), kind: PlanErrorKind::Unknown }
     }
 }
 
@@ -80,7 +87,7 @@ impl QueryError {
 pub(crate) fn resolve(dict: &Dictionary, what: &str, key: &str) -> Result<Tp, QueryError> {
     dict.find(key).ok_or_else(|| {
         let hint = touchpoint_core::suggest::hint(key, dict.touchpoints.iter().map(|t| t.key.as_str()));
-        QueryError(format!("{what}: unknown touchpoint {key:?}{hint}"))
+        QueryError { message: format!("{what}: unknown touchpoint {key:?}{hint}"), kind: PlanErrorKind::Unknown }
     })
 }
 

@@ -1,12 +1,26 @@
 //! An analysis plan: which analysis, on which customers and events (filter), split how
-//! (breakdown), with which parameters (the analysis' own query). Plans are plain data
-//! (JSON): the HTTP API and `touchpoint report` take them, and a SQL backend can later
-//! execute the same plans and be held to the same answers.
+//! (breakdown), with which parameters (the analysis' own query).
+//!
+//! A [`Plan`] is the plan as it arrives (JSON, from the HTTP API or `touchpoint report`).
+//! [`AnalysisPlan::new`] types it: the [`Analysis`] with its typed query, checked at once
+//! on no journeys, with everything an executor needs and nothing patched in later —
+//! "now" (the wall clock unless the query names it), the project's calendar for the
+//! analyses that count periods, the filter, the breakdown and the trait values they read.
+//! An [`Executor`] runs a typed plan; the in-memory journey index ([`Snapshot`]) is the
+//! first, and a SQL executor can be added and held to the same answers.
 
+use crate::attribution::{AttributionError, AttributionQuery};
+use crate::churn::ChurnQuery;
+use crate::funnel::{FunnelQuery, QueryError};
+use crate::index::Snapshot;
+use crate::journey_map::{JourneyMapError, JourneyMapQuery};
 use crate::journeys::{Dictionary, JourneySet};
+use crate::paths::{SankeyQuery, TransitionsQuery};
+use crate::retention::RetentionQuery;
 use crate::select::{self, Breakdown, Filter, Traits};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
+use touchpoint_core::calendar::Clock;
 
 /// A plan.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -59,82 +73,275 @@ pub struct GroupResult {
     pub report: Value,
 }
 
-/// Why a plan could not run: always the caller's mistake, in words.
+/// What kind of mistake a plan error is: what a front end needs to answer it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PlanErrorKind {
+    /// The query itself is wrong (a field out of range, a bad shape).
+    Invalid,
+    /// The query names something the project does not have (an analysis, a touchpoint).
+    Unknown,
+    /// The query is fine but the project's data does not allow it (several conversion
+    /// goals and none named, a Markov chain too large to solve).
+    NotComputable,
+}
+
+/// Why a plan could not run, in words, and what kind of mistake it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanError(pub String);
+pub struct PlanError {
+    /// What kind.
+    pub kind: PlanErrorKind,
+    /// What is wrong, naming the field.
+    pub message: String,
+}
+
+impl PlanError {
+    fn invalid(message: impl Into<String>) -> PlanError {
+        PlanError { kind: PlanErrorKind::Invalid, message: message.into() }
+    }
+}
 
 impl std::fmt::Display for PlanError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
-type Kernel = fn(&JourneySet, &Dictionary, &Value) -> Result<Value, PlanError>;
+/// A kernel's error as a plan error.
+trait KernelError: std::fmt::Display {
+    fn kind(&self) -> PlanErrorKind;
 
-/// Run one analysis kind on a set with a JSON query.
-fn kernel<Q, R, E>(
-    f: fn(&JourneySet, &Dictionary, &Q) -> Result<R, E>,
-) -> impl Fn(&JourneySet, &Dictionary, &Value) -> Result<Value, PlanError>
-where
-    Q: serde::de::DeserializeOwned,
-    R: Serialize,
-    E: std::fmt::Display,
-{
-    move |set, dict, q| {
-        if !(q.is_null() || q.is_object()) {
-            return Err(PlanError("query: must be an object".into()));
+    fn plan_error(&self) -> PlanError {
+        PlanError { kind: self.kind(), message: self.to_string() }
+    }
+}
+
+impl KernelError for QueryError {
+    fn kind(&self) -> PlanErrorKind {
+        self.kind
+    }
+}
+
+impl KernelError for JourneyMapError {
+    fn kind(&self) -> PlanErrorKind {
+        match self {
+            JourneyMapError::UnknownGoal(..) => PlanErrorKind::Unknown,
         }
-        let q: Q = serde_json::from_value(if q.is_null() { Value::Object(Default::default()) } else { q.clone() })
-            .map_err(|e| PlanError(format!("query: {e}")))?;
-        let r = f(set, dict, &q).map_err(|e| PlanError(e.to_string()))?;
-        serde_json::to_value(r).map_err(|e| PlanError(format!("report: {e}")))
     }
 }
 
-/// The analyses, by name.
-pub fn kinds() -> Vec<(&'static str, Kernel)> {
-    macro_rules! k {
-        ($f:path) => {
-            |s: &JourneySet, d: &Dictionary, q: &Value| kernel($f)(s, d, q)
+impl KernelError for AttributionError {
+    fn kind(&self) -> PlanErrorKind {
+        match self {
+            AttributionError::UnknownGoal { .. } | AttributionError::NoGoalInDictionary => PlanErrorKind::Unknown,
+            AttributionError::AmbiguousGoal { .. } | AttributionError::TooManyStates { .. } => {
+                PlanErrorKind::NotComputable
+            }
+            AttributionError::InvalidQuery { .. }
+            | AttributionError::UnknownTouchpoint { .. }
+            | AttributionError::Numerical { .. } => PlanErrorKind::Invalid,
+        }
+    }
+}
+
+/// An analysis with its typed query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "query", rename_all = "kebab-case")]
+pub enum Analysis {
+    /// Stages, reach, exits, satisfaction and pain points per touchpoint.
+    JourneyMap(JourneyMapQuery),
+    /// Ordered steps within a window.
+    Funnel(FunnelQuery),
+    /// The most frequent consecutive pairs.
+    Transitions(TransitionsQuery),
+    /// Paths from or to a touchpoint.
+    Sankey(SankeyQuery),
+    /// Cohorts coming back, period by period.
+    Retention(RetentionQuery),
+    /// Who went silent as of "now", and what preceded it.
+    Churn(ChurnQuery),
+    /// Credit of touchpoints or channels for conversions.
+    Attribution(AttributionQuery),
+}
+
+/// Where "now" came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NowFrom {
+    /// The wall clock.
+    WallClock,
+    /// The query's `now_s`.
+    Query,
+}
+
+/// What a plan is typed with: "now" and the project's calendar.
+pub struct Context<'a> {
+    /// "Now" when the query does not name it: the wall clock, unix seconds.
+    pub now_s: i64,
+    /// The project's clock (its offset from UTC and every change) over the data, for the
+    /// analyses that count calendar periods when the query names no offset; `None` is
+    /// UTC. Called only when an analysis needs it.
+    pub clock: &'a dyn Fn() -> Option<Clock>,
+}
+
+impl Analysis {
+    /// The analyses, by name.
+    pub const NAMES: [&'static str; 7] =
+        ["journey-map", "funnel", "transitions", "sankey", "retention", "churn", "attribution"];
+
+    /// The analysis' name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Analysis::JourneyMap(_) => "journey-map",
+            Analysis::Funnel(_) => "funnel",
+            Analysis::Transitions(_) => "transitions",
+            Analysis::Sankey(_) => "sankey",
+            Analysis::Retention(_) => "retention",
+            Analysis::Churn(_) => "churn",
+            Analysis::Attribution(_) => "attribution",
+        }
+    }
+
+    /// Whether the analysis counts against "now" (silence up to it, exits before it).
+    pub fn counts_against_now(kind: &str) -> bool {
+        matches!(kind, "journey-map" | "churn")
+    }
+
+    /// Type `kind` with its JSON query in `ctx`: "now" goes into the analyses that count
+    /// against it unless the query names `now_s` (any plan may name it; the others do not
+    /// keep it), and the project's clock into retention unless the query names an offset.
+    /// Returns "now" and where it came from, too.
+    pub fn parse(kind: &str, query: &Value, ctx: &Context<'_>) -> Result<(Analysis, i64, NowFrom), PlanError> {
+        if !Analysis::NAMES.contains(&kind) {
+            return Err(PlanError {
+                kind: PlanErrorKind::Unknown,
+                message: format!("unknown analysis {kind:?}; there are: {}", Analysis::NAMES.join(", ")),
+            });
+        }
+        let mut q: Map<String, Value> = match query {
+            Value::Null => Map::new(),
+            Value::Object(m) => m.clone(),
+            _ => return Err(PlanError::invalid("query: must be an object")),
         };
+        let named = match Analysis::counts_against_now(kind) {
+            true => q.get("now_s").and_then(Value::as_i64),
+            false => q.remove("now_s").and_then(|v| v.as_i64()),
+        };
+        let (now_s, now_from) = match named {
+            Some(n) => (n, NowFrom::Query),
+            None => (ctx.now_s, NowFrom::WallClock),
+        };
+        if Analysis::counts_against_now(kind) {
+            q.entry("now_s").or_insert(now_s.into());
+        }
+        if kind == "retention" && !q.contains_key("tz_offset_s") && !q.contains_key("tz_transitions") {
+            if let Some(c) = (ctx.clock)() {
+                q.insert("tz_offset_s".into(), c.base_s.into());
+                q.insert("tz_transitions".into(), serde_json::json!(c.changes));
+            }
+        }
+        fn typed<Q: serde::de::DeserializeOwned>(q: Map<String, Value>) -> Result<Q, PlanError> {
+            serde_json::from_value(Value::Object(q)).map_err(|e| PlanError::invalid(format!("query: {e}")))
+        }
+        let analysis = match kind {
+            "journey-map" => Analysis::JourneyMap(typed(q)?),
+            "funnel" => Analysis::Funnel(typed(q)?),
+            "transitions" => Analysis::Transitions(typed(q)?),
+            "sankey" => Analysis::Sankey(typed(q)?),
+            "retention" => Analysis::Retention(typed(q)?),
+            "churn" => Analysis::Churn(typed(q)?),
+            _ => Analysis::Attribution(typed(q)?),
+        };
+        Ok((analysis, now_s, now_from))
     }
-    vec![
-        ("journey-map", k!(crate::journey_map::journey_map)),
-        ("funnel", k!(crate::funnel::run)),
-        ("transitions", k!(crate::paths::transitions)),
-        ("sankey", k!(crate::paths::sankey)),
-        ("retention", k!(crate::retention::run)),
-        ("churn", k!(churn)),
-        ("attribution", k!(crate::attribution::run)),
-    ]
+
+    /// Run the kernel on a set; the report as JSON.
+    pub fn run(&self, set: &JourneySet, dict: &Dictionary) -> Result<Value, PlanError> {
+        fn json<R: Serialize, E: KernelError>(r: Result<R, E>) -> Result<Value, PlanError> {
+            let r = r.map_err(|e| e.plan_error())?;
+            serde_json::to_value(r).map_err(|e| PlanError::invalid(format!("report: {e}")))
+        }
+        match self {
+            Analysis::JourneyMap(q) => json(crate::journey_map::journey_map(set, dict, q)),
+            Analysis::Funnel(q) => json(crate::funnel::run(set, dict, q)),
+            Analysis::Transitions(q) => json(crate::paths::transitions(set, dict, q)),
+            Analysis::Sankey(q) => json(crate::paths::sankey(set, dict, q)),
+            Analysis::Retention(q) => json(crate::retention::run(set, dict, q)),
+            Analysis::Churn(q) => json(Ok::<_, QueryError>(crate::churn::churn(set, dict, q))),
+            Analysis::Attribution(q) => json(crate::attribution::run(set, dict, q)),
+        }
+    }
 }
 
-/// Churn, which cannot fail, in the shape the others have.
-fn churn(
-    set: &JourneySet,
-    dict: &Dictionary,
-    q: &crate::churn::ChurnQuery,
-) -> Result<crate::churn::ChurnReport, std::convert::Infallible> {
-    Ok(crate::churn::churn(set, dict, q))
+/// A typed, complete plan: everything an executor needs.
+#[derive(Debug, Clone)]
+pub struct AnalysisPlan {
+    /// The analysis and its typed query (with "now" and the calendar in it).
+    pub analysis: Analysis,
+    /// "Now", unix seconds.
+    pub now_s: i64,
+    /// Where "now" came from.
+    pub now_from: NowFrom,
+    /// Which events and customers.
+    pub filter: Filter,
+    /// How to split the customers.
+    pub breakdown: Option<Breakdown>,
+    /// Most groups of a breakdown.
+    pub max_groups: usize,
+    /// The trait values the filter and the breakdown read (see [`Plan::trait_keys`]).
+    pub traits: Traits,
 }
 
-/// Execute a plan of a kind over a snapshot.
-pub fn execute(
-    kind: &str,
-    set: &JourneySet,
-    dict: &Dictionary,
-    plan: &Plan,
-    traits: &Traits,
-) -> Result<Vec<GroupResult>, PlanError> {
-    let kinds = kinds();
-    let Some((_, run)) = kinds.iter().find(|(k, _)| *k == kind) else {
-        let names: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();
-        return Err(PlanError(format!("unknown analysis {kind:?}; there are: {}", names.join(", "))));
-    };
-    // The query is checked first, on no journeys: a bad query is an error at once, whatever
-    // the data, before any work on the journeys.
-    let none = JourneySet { epoch_s: set.epoch_s, offsets: vec![0], ..Default::default() };
-    run(&none, dict, &plan.query)?;
+impl Plan {
+    /// The trait keys the filter and the breakdown read.
+    pub fn trait_keys(&self) -> Vec<String> {
+        let mut keys = self.filter.trait_keys();
+        if let Some(Breakdown::Trait(k)) = &self.breakdown {
+            keys.push(k.clone());
+        }
+        keys
+    }
+}
+
+impl AnalysisPlan {
+    /// Type `plan` as analysis `kind` in `ctx`, and check the query at once, on no
+    /// journeys: a bad query is an error before any work, whatever the data. `traits`
+    /// are the values of [`Plan::trait_keys`].
+    pub fn new(
+        kind: &str,
+        plan: Plan,
+        ctx: &Context<'_>,
+        dict: &Dictionary,
+        traits: Traits,
+    ) -> Result<AnalysisPlan, PlanError> {
+        let (analysis, now_s, now_from) = Analysis::parse(kind, &plan.query, ctx)?;
+        analysis.run(&JourneySet { offsets: vec![0], ..Default::default() }, dict)?;
+        Ok(AnalysisPlan {
+            analysis,
+            now_s,
+            now_from,
+            filter: plan.filter,
+            breakdown: plan.breakdown,
+            max_groups: plan.max_groups,
+            traits,
+        })
+    }
+}
+
+/// Runs typed plans where the data is.
+pub trait Executor {
+    /// One result per breakdown group.
+    fn execute(&self, plan: &AnalysisPlan) -> Result<Vec<GroupResult>, PlanError>;
+}
+
+/// The in-memory journey index: a snapshot's set and dictionary.
+impl Executor for Snapshot {
+    fn execute(&self, plan: &AnalysisPlan) -> Result<Vec<GroupResult>, PlanError> {
+        execute_on(&self.set, &self.dict, plan)
+    }
+}
+
+/// Execute a typed plan over a journey set.
+pub fn execute_on(set: &JourneySet, dict: &Dictionary, plan: &AnalysisPlan) -> Result<Vec<GroupResult>, PlanError> {
     // No filter: the set itself, not a copy (a copy of 10 M events cost more than most
     // analyses) — unless it holds touchpoints the dictionary does not, which a filter drops.
     let n_tp = dict.touchpoints.len();
@@ -142,11 +349,11 @@ pub fn execute(
         if plan.filter == select::Filter::default() && set.touchpoints.iter().all(|&t| (t as usize) < n_tp) {
             std::borrow::Cow::Borrowed(set)
         } else {
-            std::borrow::Cow::Owned(select::filter(set, dict, &plan.filter, traits))
+            std::borrow::Cow::Owned(select::filter(set, dict, &plan.filter, &plan.traits))
         };
     let groups: Vec<(String, std::borrow::Cow<'_, JourneySet>)> = match &plan.breakdown {
         None => vec![("all".to_string(), filtered)],
-        Some(b) => select::breakdown(&filtered, dict, b, traits, plan.max_groups)
+        Some(b) => select::breakdown(&filtered, dict, b, &plan.traits, plan.max_groups)
             .into_iter()
             .map(|(g, s)| (g, std::borrow::Cow::Owned(s)))
             .collect(),
@@ -154,8 +361,80 @@ pub fn execute(
     groups
         .into_iter()
         .map(|(group, s)| {
-            let report = run(&s, dict, &plan.query)?;
+            let report = plan.analysis.run(&s, dict)?;
             Ok(GroupResult { group, customers: s.customer_count(), events: s.event_count(), report })
         })
         .collect()
+}
+
+/// Type and execute a plan in one call, as of `now_s` in UTC (benchmarks and tests).
+pub fn execute(
+    kind: &str,
+    set: &JourneySet,
+    dict: &Dictionary,
+    plan: &Plan,
+    now_s: i64,
+    traits: &Traits,
+) -> Result<Vec<GroupResult>, PlanError> {
+    let ctx = Context { now_s, clock: &|| None };
+    execute_on(set, dict, &AnalysisPlan::new(kind, plan.clone(), &ctx, dict, traits.clone())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn dict() -> Dictionary {
+        Dictionary::from_catalog(&touchpoint_core::catalog::default_catalog())
+    }
+
+    /// Typing a plan: what "now" becomes and where it came from, the calendar retention
+    /// gets, and the kind of each mistake — one case per line.
+    #[test]
+    fn plans_are_typed_with_their_context() {
+        let warsaw = || Some(Clock { base_s: 3_600, changes: vec![(1_774_746_000, 7_200)] });
+        let ctx = Context { now_s: 1_000, clock: &warsaw };
+        let check = |kind: &str, query: Value| {
+            AnalysisPlan::new(kind, Plan { query, ..Default::default() }, &ctx, &dict(), Traits::new())
+                .map(|p| (serde_json::to_value(&p.analysis).unwrap()["query"].clone(), p.now_s, p.now_from))
+        };
+        // "Now": the wall clock unless named; only churn and the journey map keep it.
+        let (q, now, from) = check("churn", json!({})).unwrap();
+        assert_eq!((q["now_s"].as_i64(), now, from), (Some(1_000), 1_000, NowFrom::WallClock));
+        let (q, now, from) = check("journey-map", json!({"now_s": 7})).unwrap();
+        assert_eq!((q["now_s"].as_i64(), now, from), (Some(7), 7, NowFrom::Query));
+        let (q, now, from) = check("transitions", json!({"now_s": 7})).unwrap();
+        assert_eq!((q.get("now_s"), now, from), (None, 7, NowFrom::Query));
+        // The calendar: the project's, unless the query names an offset.
+        let (q, _, _) = check("retention", json!({})).unwrap();
+        assert_eq!(
+            (q["tz_offset_s"].clone(), q["tz_transitions"].clone()),
+            (json!(3_600), json!([[1_774_746_000, 7_200]]))
+        );
+        let (q, _, _) = check("retention", json!({"tz_offset_s": 0})).unwrap();
+        assert_eq!((q["tz_offset_s"].clone(), q.get("tz_transitions")), (json!(0), None));
+        // Mistakes, by kind, before any work.
+        let kind = |k: &str, q: Value| check(k, q).map(|_| ()).unwrap_err().kind;
+        assert_eq!(kind("horoscope", json!({})), PlanErrorKind::Unknown);
+        assert_eq!(kind("funnel", json!({"steps": ["nope"]})), PlanErrorKind::Unknown);
+        assert_eq!(kind("funnel", json!({"steps": []})), PlanErrorKind::Invalid);
+        assert_eq!(kind("funnel", json!([1])), PlanErrorKind::Invalid);
+        assert_eq!(kind("transitions", json!({"top": 0})), PlanErrorKind::Invalid);
+        assert_eq!(kind("sankey", json!({"colour": 1})), PlanErrorKind::Invalid);
+    }
+
+    /// The calendar is not computed for analyses that do not count periods.
+    #[test]
+    fn the_calendar_is_asked_for_only_by_retention() {
+        let ctx = Context { now_s: 0, clock: &|| unreachable!("only retention counts calendar periods") };
+        for kind in ["funnel", "transitions", "churn", "journey-map", "attribution"] {
+            let query = match kind {
+                "funnel" => json!({"steps": ["page:Home"]}),
+                _ => json!({}),
+            };
+            let r = AnalysisPlan::new(kind, Plan { query, ..Default::default() }, &ctx, &dict(), Traits::new());
+            assert!(r.is_ok() || r.unwrap_err().kind != PlanErrorKind::Invalid, "{kind}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! directory (beside a running server, too), with `--json` for scripts.
 
 use crate::anyhow_lite::{msg, Result};
+use crate::args::ProjectArgs;
 use crate::Common;
 use clap::Subcommand;
 use serde_json::json;
@@ -73,34 +74,30 @@ pub enum ProjectCmd {
 pub enum KeyCmd {
     /// Create a key; its token is shown once.
     Create {
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
         /// write (send events) or secret (read and administer).
         #[arg(long, default_value = "write")]
         kind: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        common: Common,
     },
     /// List a project's keys (their prefixes only).
     List {
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        common: Common,
     },
 }
 
 /// Open an existing data directory for administration.
 pub async fn open_shared(common: &Common) -> Result<SqliteStore> {
-    let config = crate::load_config(common, &Default::default())?;
+    let config = common.config()?;
     require_store(&config.data_dir)?;
     open_dir(&config.data_dir).await
 }
@@ -177,7 +174,7 @@ pub async fn project(cmd: ProjectCmd) -> Result<()> {
     match cmd {
         ProjectCmd::Create { name, json, common } => {
             // The one admin command that may make a new store.
-            let store = open_dir(&crate::load_config(&common, &Default::default())?.data_dir).await?;
+            let store = open_dir(&common.config()?.data_dir).await?;
             let (p, write, secret) = create_project(&store, &name, &default_catalog()).await?;
             if json {
                 println!("{}", json!({"id": p.id, "name": p.name, "write_key": write, "secret_key": secret}));
@@ -252,10 +249,9 @@ pub async fn project(cmd: ProjectCmd) -> Result<()> {
 
 pub async fn key(cmd: KeyCmd) -> Result<()> {
     match cmd {
-        KeyCmd::Create { project, kind, json, common } => {
+        KeyCmd::Create { project, kind, json } => {
             let kind = KeyKind::parse(&kind).ok_or_else(|| msg(format!("--kind {kind:?}: use write or secret")))?;
-            let store = open_shared(&common).await?;
-            let p = find_project(&store, &project).await?;
+            let (store, p) = project.open().await?;
             let (token, info) = issue_key(&store, p.id, kind).await?;
             if json {
                 println!("{}", json!({"id": info.id, "project_id": p.id, "kind": kind, "key": token}));
@@ -264,9 +260,8 @@ pub async fn key(cmd: KeyCmd) -> Result<()> {
                 println!("It is shown only now.");
             }
         }
-        KeyCmd::List { project, json, common } => {
-            let store = open_shared(&common).await?;
-            let p = find_project(&store, &project).await?;
+        KeyCmd::List { project, json } => {
+            let (store, p) = project.open().await?;
             let keys = store.keys(p.id).await?;
             if json {
                 println!("{}", serde_json::to_string(&keys)?);

@@ -118,7 +118,7 @@ pub async fn run(events: usize, runs: usize, peers_script: &Path, json_out: bool
     let traits = touchpoint_analytics::select::Traits::new();
     let as_plan = |kind: &str, query: Value| {
         let plan = touchpoint_analytics::plan::Plan { query, max_groups: 10, ..Default::default() };
-        time(runs, || touchpoint_analytics::plan::execute(kind, &set, &dict, &plan, &traits)).0
+        time(runs, || touchpoint_analytics::plan::execute(kind, &set, &dict, &plan, now_s, &traits)).0
     };
     let planned = [
         ("funnel4", f_s, as_plan("funnel", json!({"steps": steps, "window_s": 7 * 86_400}))),

@@ -8,13 +8,13 @@
 //! writer: with a server running, the command says to use the API instead.
 
 use crate::anyhow_lite::{msg, Result};
+use crate::args::ProjectArgs;
 use crate::tables::{fit, table};
-use crate::Common;
 use clap::Subcommand;
 use serde_json::json;
 use touchpoint_core::{Channel, Lang, Localized, Rule, TouchpointKind};
 use touchpoint_engine::read::{NewTouchpoint, TouchpointInput};
-use touchpoint_store::{MetaStore, Project, StoredTouchpoint};
+use touchpoint_store::{MetaStore, StoredTouchpoint};
 
 /// The fields of a touchpoint that `add` and `set` take.
 #[derive(clap::Args, Clone, Default)]
@@ -47,54 +47,48 @@ pub struct TouchpointFlags {
 pub enum TouchpointCmd {
     /// The project's touchpoints: channel, stage, goal and churn flags, what is unclassified.
     List {
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
         /// Names in en, cs or pl.
         #[arg(long, default_value = "en")]
         lang: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        common: Common,
     },
     /// One touchpoint and the rules that map events to it.
     Show {
         /// Its key.
         key: String,
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        common: Common,
     },
     /// Add a touchpoint (events reach it through a rule: `touchpoint rule add`).
     Add {
         /// Its key, e.g. order-returned.
         key: String,
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// What it is: channel, kind, stage, department, flags, names.
         #[command(flatten)]
         fields: TouchpointFlags,
-        #[command(flatten)]
-        common: Common,
     },
     /// Classify a touchpoint; what is not given stays as it is.
     Set {
         /// Its key.
         key: String,
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// What it is: channel, kind, stage, department, flags, names.
         #[command(flatten)]
         fields: TouchpointFlags,
-        #[command(flatten)]
-        common: Common,
     },
 }
 
@@ -103,34 +97,36 @@ pub enum TouchpointCmd {
 pub enum RuleCmd {
     /// The project's mapping rules in the order they run.
     List {
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        common: Common,
     },
     /// Add a rule and re-classify past events (stop a running server first, or use POST /api/rules).
     Add {
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// The rule.
         #[command(flatten)]
         rule: RuleFlags,
-        #[command(flatten)]
-        common: Common,
     },
     /// Remove a rule and re-classify past events.
     Remove {
         /// The rule's id (`touchpoint rule list`).
         id: i64,
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
         #[command(flatten)]
-        common: Common,
+        project: ProjectArgs,
     },
     /// Which of the most recent events a rule would map, and from which touchpoints; changes nothing.
     Test {
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// The rule.
         #[command(flatten)]
         rule: RuleFlags,
         /// How many of the newest events to look at.
@@ -139,17 +135,12 @@ pub enum RuleCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        common: Common,
     },
 }
 
 /// A rule from flags, or whole as JSON.
 #[derive(clap::Args, Clone)]
 pub struct RuleFlags {
-    /// Project name or id.
-    #[arg(long)]
-    project: String,
     /// The touchpoint key events map to.
     #[arg(long, required_unless_present = "json_rule")]
     touchpoint: Option<String>,
@@ -254,12 +245,6 @@ impl TouchpointFlags {
     }
 }
 
-async fn project_of(common: &Common, which: &str) -> Result<(touchpoint_store::sqlite::SqliteStore, Project)> {
-    let store = crate::admin::open_shared(common).await?;
-    let p = crate::admin::find_project(&store, which).await?;
-    Ok((store, p))
-}
-
 fn flags(t: &touchpoint_core::Touchpoint) -> String {
     let mut f = vec![];
     if t.conversion {
@@ -299,8 +284,8 @@ fn print_touchpoints(list: &[StoredTouchpoint], lang: Lang) {
 
 pub async fn touchpoint(cmd: TouchpointCmd) -> Result<()> {
     match cmd {
-        TouchpointCmd::List { project, lang, json, common } => {
-            let (store, p) = project_of(&common, &project).await?;
+        TouchpointCmd::List { project, lang, json } => {
+            let (store, p) = project.open().await?;
             let lang = Lang::parse(&lang).ok_or_else(|| msg(format!("--lang {lang:?}: use en, cs or pl")))?;
             let list = store.touchpoints(p.id).await?;
             if json {
@@ -309,8 +294,8 @@ pub async fn touchpoint(cmd: TouchpointCmd) -> Result<()> {
                 print_touchpoints(&list, lang);
             }
         }
-        TouchpointCmd::Show { key, project, json, common } => {
-            let (store, p) = project_of(&common, &project).await?;
+        TouchpointCmd::Show { key, project, json } => {
+            let (store, p) = project.open().await?;
             let all = store.touchpoints(p.id).await?;
             let Some(t) = all.iter().find(|t| t.touchpoint.key == key) else {
                 let hint = touchpoint_core::suggest::hint(&key, all.iter().map(|t| t.touchpoint.key.as_str()));
@@ -343,14 +328,14 @@ pub async fn touchpoint(cmd: TouchpointCmd) -> Result<()> {
                 }
             }
         }
-        TouchpointCmd::Add { key, project, fields, common } => {
-            let (store, p) = project_of(&common, &project).await?;
+        TouchpointCmd::Add { key, project, fields } => {
+            let (store, p) = project.open().await?;
             let new = NewTouchpoint { key, fields: fields.input(None)? };
             let t = touchpoint_engine::read::create_touchpoint(&store, &p, new).await?;
             println!("Added touchpoint {:?} to {:?}. Map events to it: `touchpoint rule add --project {:?} --touchpoint {} …`", t.touchpoint.key, p.name, p.name, t.touchpoint.key);
         }
-        TouchpointCmd::Set { key, project, fields, common } => {
-            let (store, p) = project_of(&common, &project).await?;
+        TouchpointCmd::Set { key, project, fields } => {
+            let (store, p) = project.open().await?;
             let old = store.touchpoints(p.id).await?.into_iter().find(|t| t.touchpoint.key == key);
             let input = fields.input(old.as_ref().map(|o| &o.touchpoint.names))?;
             let t = touchpoint_engine::read::update_touchpoint(&store, &p, &key, input).await?;
@@ -364,7 +349,7 @@ pub async fn touchpoint(cmd: TouchpointCmd) -> Result<()> {
                     f => format!(", {f}"),
                 }
             );
-            if crate::admin::held_by_server(&crate::load_config(&common, &Default::default())?.data_dir) {
+            if crate::admin::held_by_server(&project.config()?.data_dir) {
                 println!(
                     "Another touchpoint process is using this data directory: a server there shows the change after a restart (or use PUT /api/touchpoints/{key})."
                 );
@@ -393,8 +378,8 @@ fn describe(r: &Rule) -> String {
 }
 
 /// Open the data directory's writer for a rule change, or say why not.
-async fn writer_for(common: &Common) -> Result<touchpoint_engine::Node> {
-    let config = crate::load_config(common, &Default::default())?;
+async fn writer_for(project: &ProjectArgs) -> Result<touchpoint_engine::Node> {
+    let config = project.config()?;
     crate::admin::require_store(&config.data_dir)?;
     touchpoint_engine::Node::open(config).await.map_err(|e| match e {
         touchpoint_store::StoreError::Locked(_) => {
@@ -408,8 +393,8 @@ async fn writer_for(common: &Common) -> Result<touchpoint_engine::Node> {
 
 pub async fn rule(cmd: RuleCmd) -> Result<()> {
     match cmd {
-        RuleCmd::List { project, json, common } => {
-            let (store, p) = project_of(&common, &project).await?;
+        RuleCmd::List { project, json } => {
+            let (store, p) = project.open().await?;
             let rules = store.rules(p.id).await?;
             if json {
                 println!("{}", serde_json::to_string(&rules)?);
@@ -421,11 +406,11 @@ pub async fn rule(cmd: RuleCmd) -> Result<()> {
                 }
             }
         }
-        RuleCmd::Add { rule, common } => {
+        RuleCmd::Add { project, rule } => {
             let r = rule.rule()?;
-            let node = writer_for(&common).await?;
+            let node = writer_for(&project).await?;
             let state = node.engine().clone();
-            let p = crate::admin::find_project(&*state.store, &rule.project).await?;
+            let p = project.find(&*state.store).await?;
             let change = touchpoint_engine::catalog::add_rule(&state, p.id, r).await;
             drop(state);
             node.close().await?;
@@ -436,10 +421,10 @@ pub async fn rule(cmd: RuleCmd) -> Result<()> {
                 change.reclassified.scanned, change.reclassified.changed
             );
         }
-        RuleCmd::Remove { id, project, common } => {
-            let node = writer_for(&common).await?;
+        RuleCmd::Remove { id, project } => {
+            let node = writer_for(&project).await?;
             let state = node.engine().clone();
-            let p = crate::admin::find_project(&*state.store, &project).await?;
+            let p = project.find(&*state.store).await?;
             let change = touchpoint_engine::catalog::delete_rule(&state, p.id, id).await;
             drop(state);
             node.close().await?;
@@ -449,9 +434,9 @@ pub async fn rule(cmd: RuleCmd) -> Result<()> {
                 change.reclassified.scanned, change.reclassified.changed
             );
         }
-        RuleCmd::Test { rule, last, json, common } => {
+        RuleCmd::Test { project, rule, last, json } => {
             let r = rule.rule()?;
-            let (store, p) = project_of(&common, &rule.project).await?;
+            let (store, p) = project.open().await?;
             let t = touchpoint_engine::catalog::test_rule(&store, &p, &r, last).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&t)?);

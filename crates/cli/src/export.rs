@@ -5,7 +5,7 @@
 //! says what was sent (`sentTimestamp`, the `sent_timestamp` column).
 
 use crate::anyhow_lite::{msg, Result};
-use crate::Common;
+use crate::args::ProjectArgs;
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -27,17 +27,15 @@ pub enum ExportFormat {
 /// `touchpoint export`
 #[derive(Args)]
 pub struct ExportArgs {
-    /// Project name or id.
-    #[arg(long)]
-    project: String,
+    /// The project, and where its data directory is.
+    #[command(flatten)]
+    project: ProjectArgs,
     /// Format.
     #[arg(long, value_enum, default_value = "ndjson")]
     format: ExportFormat,
     /// Output file (default: standard output).
     #[arg(long, short)]
     out: Option<PathBuf>,
-    #[command(flatten)]
-    common: Common,
 }
 
 enum Sink<W: Write> {
@@ -62,8 +60,7 @@ const CSV_HEADER: [&str; 13] = [
 ];
 
 pub async fn run(a: ExportArgs) -> Result<()> {
-    let store = crate::admin::open_shared(&a.common).await?;
-    let project = crate::admin::find_project(&store, &a.project).await?;
+    let (store, project) = a.project.open().await?;
     let tps: HashMap<i64, StoredTouchpoint> =
         store.touchpoints(project.id).await?.into_iter().map(|t| (t.id, t)).collect();
     let out: Box<dyn Write> = match &a.out {

@@ -8,7 +8,8 @@
 //! stores nothing twice.
 
 use crate::anyhow_lite::{msg, Result};
-use crate::{Common, ServeFlags};
+use crate::args::ProjectArgs;
+use crate::ServeFlags;
 use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
 use serde::Serialize;
@@ -35,9 +36,9 @@ pub enum Format {
 pub struct ImportArgs {
     /// The file to import.
     pub file: PathBuf,
-    /// Project name or id.
-    #[arg(long)]
-    pub project: String,
+    /// The project, and where its data directory is.
+    #[command(flatten)]
+    pub project: ProjectArgs,
     /// File format (default: by extension: .csv/.tsv are CSV, anything else NDJSON).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -62,8 +63,7 @@ pub struct ImportArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
-    #[command(flatten)]
-    pub common: Common,
+    /// Server settings that apply to the import's writer too (`--durable`, …).
     #[command(flatten)]
     pub flags: ServeFlags,
 }
@@ -115,7 +115,7 @@ const IN_FLIGHT: usize = 4;
 const QUEUED: usize = 1;
 
 pub async fn run(a: ImportArgs) -> Result<()> {
-    let config = crate::load_config(&a.common, &a.flags)?;
+    let config = crate::load_config(&a.project.common, &a.flags)?;
     let format = a.format.unwrap_or_else(|| guess_format(&a.file));
     let event_type = EventType::parse(&a.event_type).ok_or_else(|| {
         msg(format!("--event-type {:?}: use track, page, screen, identify, group or alias", a.event_type))
@@ -135,7 +135,7 @@ pub async fn run(a: ImportArgs) -> Result<()> {
     crate::admin::require_store(&config.data_dir)?;
     let node = touchpoint_engine::Node::open_bulk(config).await?;
     let state = node.engine();
-    let project = crate::admin::find_project(&*state.store, &a.project).await?;
+    let project = a.project.find(&*state.store).await?;
     // CSV times without an offset are the project's local times unless --timezone says.
     if opts.zone.is_none() {
         opts.zone = touchpoint_engine::tz::parse_zone(&project.timezone).ok();

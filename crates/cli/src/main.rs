@@ -4,6 +4,7 @@
 //! (progress bars, tables, `--json`) happens here; the work is done by the library crates.
 
 mod admin;
+mod args;
 mod bench;
 mod bench_analytics;
 mod catalog;
@@ -47,6 +48,14 @@ pub struct Common {
     /// Data directory of the embedded store.
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+}
+
+impl Common {
+    /// The configuration from defaults, the file, the environment and these flags (no
+    /// server flags).
+    pub fn config(&self) -> anyhow_lite::Result<Config> {
+        load_config(self, &ServeFlags::default())
+    }
 }
 
 /// Flags of the server.
@@ -120,25 +129,23 @@ enum Command {
     },
 }
 
-/// Build the configuration from defaults, the file, the environment and these flags.
 /// `touchpoint benchmark …`
 #[derive(Subcommand)]
 enum BenchmarkCmd {
     /// Import a benchmark table: CSV `metric,segment,value,n[,se]`.
     Import {
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: args::ProjectArgs,
         /// Where the figures come from (a study's name).
         #[arg(long)]
         source: String,
         /// The CSV file.
         file: PathBuf,
-        #[command(flatten)]
-        common: Common,
     },
 }
 
+/// Build the configuration from defaults, the file, the environment and these flags.
 pub fn load_config(common: &Common, flags: &ServeFlags) -> anyhow_lite::Result<Config> {
     let mut over: Vec<(&str, String)> = vec![];
     if let Some(d) = &common.data_dir {
@@ -191,8 +198,8 @@ fn main() {
             Command::Gen(a) => demo::gen(a),
             Command::Report(a) => report::run(*a).await,
             Command::Survey { cmd } => survey::run(cmd).await,
-            Command::Benchmark { cmd: BenchmarkCmd::Import { project, source, file, common } } => {
-                survey::import_benchmark(project, source, file, common).await
+            Command::Benchmark { cmd: BenchmarkCmd::Import { project, source, file } } => {
+                survey::import_benchmark(&project, &source, &file).await
             }
             Command::Bench { cmd } => bench::run(cmd).await,
         }

@@ -3,7 +3,7 @@
 //! The same plans as `POST /api/analytics/{kind}`.
 
 use crate::anyhow_lite::{msg, Result};
-use crate::Common;
+use crate::args::ProjectArgs;
 use clap::Args;
 use serde_json::{json, Map, Value};
 use touchpoint_analytics::plan::{GroupResult, Plan};
@@ -14,9 +14,9 @@ use touchpoint_analytics::select::Breakdown;
 pub struct ReportArgs {
     /// journey-map, funnel, transitions, sankey, retention, churn or attribution.
     pub kind: String,
-    /// Project name or id.
-    #[arg(long)]
-    pub project: String,
+    /// The project, and where its data directory is.
+    #[command(flatten)]
+    pub project: ProjectArgs,
     /// Funnel steps, comma-separated touchpoint keys.
     #[arg(long, value_delimiter = ',')]
     pub steps: Vec<String>,
@@ -68,8 +68,6 @@ pub struct ReportArgs {
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
-    #[command(flatten)]
-    pub common: Common,
 }
 
 /// Parse `7d`, `24h`, `30m`, `45s` or plain seconds.
@@ -175,13 +173,12 @@ async fn listening(a: &ReportArgs, store: &touchpoint_store::sqlite::SqliteStore
 }
 
 pub async fn run(a: ReportArgs) -> Result<()> {
-    let store = crate::admin::open_shared(&a.common).await?;
-    let project = crate::admin::find_project(&store, &a.project).await?;
+    let (store, project) = a.project.open().await?;
     if LISTENING.contains(&a.kind.as_str()) {
         return listening(&a, &store, project.id).await;
     }
     let started = std::time::Instant::now();
-    let config = crate::load_config(&a.common, &Default::default())?;
+    let config = a.project.config()?;
     let store: std::sync::Arc<dyn touchpoint_store::Store> = std::sync::Arc::new(store);
     let journeys =
         touchpoint_engine::journeys::Journeys::open(store.clone(), Some(config.data_dir.join("journeys"))).await?;

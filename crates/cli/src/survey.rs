@@ -4,10 +4,10 @@
 //! and load external benchmark tables — the same functions as the admin API.
 
 use crate::anyhow_lite::{msg, Result};
-use crate::Common;
+use crate::args::ProjectArgs;
 use clap::Subcommand;
 use serde_json::{json, Map, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use touchpoint_engine::surveys::{self, InviteInput, NewSurvey, ResponseInput};
 use touchpoint_store::listen::SurveyStatus;
 use touchpoint_store::ListenStore;
@@ -17,9 +17,9 @@ use touchpoint_store::ListenStore;
 pub enum SurveyCmd {
     /// Create a draft survey from a JSON definition or the NPS template.
     Create {
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
         /// The survey's key.
         #[arg(long)]
         key: String,
@@ -32,76 +32,64 @@ pub enum SurveyCmd {
         /// The touchpoint that triggers it (with --template).
         #[arg(long)]
         trigger: Option<String>,
-        #[command(flatten)]
-        common: Common,
     },
     /// Replace the definition (a live survey gets a new version).
     Edit {
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
         /// The survey's key.
         #[arg(long)]
         key: String,
         /// The new definition (JSON file).
         #[arg(long)]
         file: PathBuf,
-        #[command(flatten)]
-        common: Common,
     },
     /// Start taking answers.
     Publish {
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
         /// The survey's key.
         #[arg(long)]
         key: String,
-        #[command(flatten)]
-        common: Common,
     },
     /// Stop taking answers.
     Close {
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
         /// The survey's key.
         #[arg(long)]
         key: String,
-        #[command(flatten)]
-        common: Common,
     },
     /// List surveys.
     List {
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        common: Common,
     },
     /// Export responses as CSV (safe for spreadsheets) or JSON.
     Export {
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
         /// The survey's key.
         #[arg(long)]
         key: String,
         /// Output file (default: standard output).
         #[arg(long, short)]
         out: Option<PathBuf>,
-        #[command(flatten)]
-        common: Common,
     },
     /// Make signed, single-use invitation links for the customers in a CSV file
     /// (`customer[,touchpoint][,lang]`); prints `customer,url` CSV.
     Invite {
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
         /// The survey's key.
         #[arg(long)]
         key: String,
@@ -114,24 +102,20 @@ pub enum SurveyCmd {
         /// Where customers reach the server (`https://feedback.example.com`).
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         base_url: String,
-        #[command(flatten)]
-        common: Common,
     },
     /// Import responses collected elsewhere: a CSV with a column per question id, and
     /// optionally customer, touchpoint, lang, weight, external_id, answered_at and
     /// `dim.NAME` columns (matrix rows as `QUESTION.AREA`, pairs as
     /// `QUESTION.expectation` / `QUESTION.experience`).
     Import {
-        /// Project name or id.
-        #[arg(long)]
-        project: String,
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
         /// The survey's key.
         #[arg(long)]
         key: String,
         /// The CSV file.
         file: PathBuf,
-        #[command(flatten)]
-        common: Common,
     },
 }
 
@@ -150,25 +134,22 @@ fn read_json(path: &PathBuf) -> Result<Value> {
 
 pub async fn run(cmd: SurveyCmd) -> Result<()> {
     match cmd {
-        SurveyCmd::Create { project, key, file, template, trigger, common } => {
-            let store = crate::admin::open_shared(&common).await?;
-            let p = crate::admin::find_project(&store, &project).await?;
+        SurveyCmd::Create { project, key, file, template, trigger } => {
+            let (store, p) = project.open().await?;
             let definition = file.as_ref().map(read_json).transpose()?;
             let row = surveys::create_survey(&store, p.id, NewSurvey { key, definition, template, trigger }).await?;
             println!("Created draft survey {} (open link /o/{}); publish it to take answers.", row.key, row.public_id);
         }
-        SurveyCmd::Edit { project, key, file, common } => {
-            let store = crate::admin::open_shared(&common).await?;
-            let p = crate::admin::find_project(&store, &project).await?;
+        SurveyCmd::Edit { project, key, file } => {
+            let (store, p) = project.open().await?;
             let row = survey_of(&store, p.id, &key).await?;
             let row = surveys::edit_survey(&store, &row, read_json(&file)?).await?;
             println!("Survey {} is now at version {}.", row.key, row.version);
         }
-        SurveyCmd::Publish { project, key, common } => set_status(project, key, common, SurveyStatus::Live).await?,
-        SurveyCmd::Close { project, key, common } => set_status(project, key, common, SurveyStatus::Closed).await?,
-        SurveyCmd::List { project, json, common } => {
-            let store = crate::admin::open_shared(&common).await?;
-            let p = crate::admin::find_project(&store, &project).await?;
+        SurveyCmd::Publish { project, key } => set_status(&project, &key, SurveyStatus::Live).await?,
+        SurveyCmd::Close { project, key } => set_status(&project, &key, SurveyStatus::Closed).await?,
+        SurveyCmd::List { project, json } => {
+            let (store, p) = project.open().await?;
             let rows = store.surveys(p.id).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -187,9 +168,8 @@ pub async fn run(cmd: SurveyCmd) -> Result<()> {
                 crate::tables::table(&["survey", "status", "version", "open link"], &table);
             }
         }
-        SurveyCmd::Export { project, key, out, common } => {
-            let store = crate::admin::open_shared(&common).await?;
-            let p = crate::admin::find_project(&store, &project).await?;
+        SurveyCmd::Export { project, key, out } => {
+            let (store, p) = project.open().await?;
             let row = survey_of(&store, p.id, &key).await?;
             let csv = surveys::export_csv(&store, &row, false).await?;
             match out {
@@ -197,9 +177,8 @@ pub async fn run(cmd: SurveyCmd) -> Result<()> {
                 None => print!("{csv}"),
             }
         }
-        SurveyCmd::Invite { project, key, csv, days, base_url, common } => {
-            let store = crate::admin::open_shared(&common).await?;
-            let p = crate::admin::find_project(&store, &project).await?;
+        SurveyCmd::Invite { project, key, csv, days, base_url } => {
+            let (store, p) = project.open().await?;
             let row = survey_of(&store, p.id, &key).await?;
             let text = std::fs::read_to_string(&csv).map_err(|e| msg(format!("cannot read {}: {e}", csv.display())))?;
             let customers: Vec<InviteInput> = surveys::parse_invite_csv(&text)?;
@@ -213,16 +192,15 @@ pub async fn run(cmd: SurveyCmd) -> Result<()> {
             w.flush()?;
             eprintln!("{} invitations created.", links.len());
         }
-        SurveyCmd::Import { project, key, file, common } => import(project, key, file, common).await?,
+        SurveyCmd::Import { project, key, file } => import(&project, &key, &file).await?,
     }
     Ok(())
 }
 
 /// Publish or close.
-async fn set_status(project: String, key: String, common: Common, status: SurveyStatus) -> Result<()> {
-    let store = crate::admin::open_shared(&common).await?;
-    let p = crate::admin::find_project(&store, &project).await?;
-    let row = survey_of(&store, p.id, &key).await?;
+async fn set_status(project: &ProjectArgs, key: &str, status: SurveyStatus) -> Result<()> {
+    let (store, p) = project.open().await?;
+    let row = survey_of(&store, p.id, key).await?;
     let row = store.set_survey_status(row.id, status).await?;
     println!("Survey {} is {}.", row.key, row.status.as_str());
     Ok(())
@@ -270,15 +248,15 @@ fn response_of(headers: &csv::StringRecord, rec: &csv::StringRecord) -> Response
     input
 }
 
-async fn import(project: String, key: String, file: PathBuf, common: Common) -> Result<()> {
-    let config = crate::load_config(&common, &Default::default())?;
+async fn import(project: &ProjectArgs, key: &str, file: &Path) -> Result<()> {
+    let config = project.config()?;
     crate::admin::require_store(&config.data_dir)?;
     let node = touchpoint_engine::Node::open(config).await?;
     let state = node.engine().clone();
-    let p = crate::admin::find_project(&*state.store, &project).await?;
-    let row = touchpoint_engine::surveys::find_survey(&*state.store, p.id, &key).await?;
+    let p = project.find(&*state.store).await?;
+    let row = touchpoint_engine::surveys::find_survey(&*state.store, p.id, key).await?;
     let def = surveys::definition(&row)?;
-    let mut rdr = csv::Reader::from_path(&file).map_err(|e| msg(format!("cannot read {}: {e}", file.display())))?;
+    let mut rdr = csv::Reader::from_path(file).map_err(|e| msg(format!("cannot read {}: {e}", file.display())))?;
     let headers = rdr.headers()?.clone();
     let mut inputs = vec![];
     for rec in rdr.records() {
@@ -304,11 +282,10 @@ async fn import(project: String, key: String, file: PathBuf, common: Common) -> 
 
 /// `touchpoint benchmark import FILE`: an external benchmark table
 /// (`metric,segment,value,n[,se]`).
-pub async fn import_benchmark(project: String, source: String, file: PathBuf, common: Common) -> Result<()> {
-    let store = crate::admin::open_shared(&common).await?;
-    let p = crate::admin::find_project(&store, &project).await?;
-    let text = std::fs::read_to_string(&file).map_err(|e| msg(format!("cannot read {}: {e}", file.display())))?;
-    let n = touchpoint_engine::listening::import_benchmarks(&store, p.id, &source, &text).await?;
+pub async fn import_benchmark(project: &ProjectArgs, source: &str, file: &Path) -> Result<()> {
+    let (store, p) = project.open().await?;
+    let text = std::fs::read_to_string(file).map_err(|e| msg(format!("cannot read {}: {e}", file.display())))?;
+    let n = touchpoint_engine::listening::import_benchmarks(&store, p.id, source, &text).await?;
     println!("{n} benchmark rows from {source} stored.");
     Ok(())
 }

@@ -12,8 +12,10 @@ use crate::error::{Code, Error};
 use serde::Serialize;
 use std::collections::HashMap;
 use touchpoint_analytics::index::Snapshot;
-use touchpoint_analytics::plan::{self, GroupResult, Plan};
-use touchpoint_analytics::select::{Breakdown, Traits};
+use touchpoint_analytics::plan::{
+    AnalysisPlan, Context, Executor, GroupResult, NowFrom, Plan, PlanError, PlanErrorKind,
+};
+use touchpoint_analytics::select::Traits;
 use touchpoint_core::event::format_time;
 use touchpoint_store::Store;
 
@@ -32,9 +34,6 @@ pub struct ClockInfo {
     pub events_to: Option<String>,
 }
 
-/// The analyses that count against "now" and get it as `now_s` when the query has none.
-const NOW_KINDS: [&str; 2] = ["journey-map", "churn"];
-
 /// An analysis run: its groups, the data it saw and the clock it used.
 pub struct Analysis {
     /// One result per breakdown group.
@@ -48,52 +47,51 @@ pub struct Analysis {
 }
 
 /// Run `kind` with `plan` on a snapshot of `project`'s journeys, as of `wall_now_s` unless
-/// the query names its own `now_s`: the project's time zone for retention, the traits the
-/// filter and breakdown need, survey satisfaction on the journey map.
+/// the query names its own `now_s`. The plan is typed and checked first (before any work),
+/// with "now" and the project's calendar; then the trait values its filter and breakdown
+/// read are loaded, the snapshot executes it on a blocking thread, and the journey map
+/// gets survey satisfaction per touchpoint.
 pub async fn run_plan(
     store: &dyn Store,
     project: &touchpoint_store::Project,
     snap: Snapshot,
     kind: &str,
-    mut plan: Plan,
+    plan: Plan,
     wall_now_s: i64,
 ) -> Result<Analysis, Error> {
-    let traits = traits_for(store, project.id, &plan).await?;
-    if plan.query.is_null() {
-        plan.query = serde_json::json!({});
-    }
-    // Any plan may name "now"; only the analyses that count against it keep it.
-    let named = match plan.query.as_object_mut() {
-        Some(q) if NOW_KINDS.contains(&kind) => q.get("now_s").cloned(),
-        Some(q) => q.remove("now_s"),
-        None => None,
-    }
-    .and_then(|v| v.as_i64());
-    let (now_s, now_from) = match named {
-        Some(n) => (n, "query"),
-        None => (wall_now_s, "wall_clock"),
-    };
-    if let (true, Some(q)) = (NOW_KINDS.contains(&kind), plan.query.as_object_mut()) {
-        q.entry("now_s").or_insert(now_s.into());
-    }
     let span = crate::tz::span_of(&snap.set);
+    let keys = plan.trait_keys();
+    // The context lives only while the plan is typed (it is not Send; nothing awaits here).
+    let mut typed = {
+        let zone = project.timezone.as_str();
+        let calendar = || match span {
+            Some((from_s, to_s)) if zone != "UTC" => Some(crate::tz::clock(zone, from_s, to_s)),
+            _ => None,
+        };
+        let ctx = Context { now_s: wall_now_s, clock: &calendar };
+        AnalysisPlan::new(kind, plan, &ctx, &snap.dict, Traits::new()).map_err(plan_error)?
+    };
+    typed.traits = traits_for(store, project.id, &keys).await?;
     let clock = ClockInfo {
-        now: format_time(now_s.saturating_mul(1000)),
-        now_from: now_from.into(),
+        now: format_time(typed.now_s.saturating_mul(1000)),
+        now_from: match typed.now_from {
+            NowFrom::WallClock => "wall_clock",
+            NowFrom::Query => "query",
+        }
+        .into(),
         timezone: project.timezone.clone(),
         events_from: span.map(|(from, _)| format_time(from * 1000)),
         events_to: snap.set.times.iter().max().map(|&t| format_time((snap.set.epoch_s + i64::from(t)) * 1000)),
     };
-    let (kind2, timezone) = (kind.to_string(), project.timezone.clone());
+    let journey_map = matches!(typed.analysis, touchpoint_analytics::plan::Analysis::JourneyMap(_));
     let (groups, customers, events) = tokio::task::spawn_blocking(move || {
-        crate::tz::localize(&kind2, &mut plan.query, &timezone, || span);
-        let r = plan::execute(&kind2, &snap.set, &snap.dict, &plan, &traits);
+        let r = snap.execute(&typed);
         (r, snap.set.customer_count(), snap.set.event_count())
     })
     .await
     .map_err(|e| Error::internal(format!("analysis task: {e}")))?;
     let mut groups = groups.map_err(plan_error)?;
-    if kind == "journey-map" {
+    if journey_map {
         let by_tp = crate::listening::satisfaction_by_touchpoint(store, project.id).await?;
         for g in &mut groups {
             crate::listening::fill_journey_map(&mut g.report, &by_tp);
@@ -102,37 +100,28 @@ pub async fn run_plan(
     Ok(Analysis { groups, customers, events, clock })
 }
 
-/// A plan that cannot run, as an answer: an analysis there is not, or a touchpoint the
-/// project does not have (a step, a goal, a start), is a 404 — the request names something
-/// that does not exist, as with an unknown survey; what the project's data does not allow (several conversion goals and
-/// none named, a Markov chain too large to solve) is a 409; anything else is the query's
-/// own mistake, a 400. The kernels say which in their messages (`steps[2]: unknown
-/// touchpoint "x"`, `there is no touchpoint "x" to use as the goal`), checked by a test.
-fn plan_error(e: plan::PlanError) -> Error {
-    let m = e.0;
-    if m.contains(": unknown touchpoint ")
-        || m.starts_with("there is no touchpoint ")
-        || m.starts_with("no goal was given and no touchpoint")
-        || m.starts_with("unknown analysis ")
-    {
-        Error::missing("query", m)
-    } else if m.starts_with("no goal was given and there are several") || m.contains("Markov chain has") {
-        Error::refused(Code::NotComputable, Some("query".into()), m)
-    } else {
-        Error::invalid(Code::InvalidQuery, Some("query".into()), m)
+/// A plan that cannot run, as an error: an analysis there is not, or a touchpoint the
+/// project does not have (a step, a goal, a start), is not found — the request names
+/// something that does not exist, as with an unknown survey; what the project's data does
+/// not allow is not computable; anything else is the query's own mistake.
+fn plan_error(e: PlanError) -> Error {
+    match e.kind {
+        PlanErrorKind::Unknown => Error::missing("query", e.message),
+        PlanErrorKind::NotComputable => Error::refused(Code::NotComputable, Some("query".into()), e.message),
+        PlanErrorKind::Invalid => Error::invalid(Code::InvalidQuery, Some("query".into()), e.message),
     }
 }
 
-/// The trait values a plan's filter and breakdown need.
-pub async fn traits_for(store: &dyn Store, project: i64, plan: &Plan) -> Result<Traits, touchpoint_store::StoreError> {
-    let mut keys = plan.filter.trait_keys();
-    if let Some(Breakdown::Trait(k)) = &plan.breakdown {
-        keys.push(k.clone());
-    }
+/// The values of trait `keys` in a project.
+pub async fn traits_for(
+    store: &dyn Store,
+    project: i64,
+    keys: &[String],
+) -> Result<Traits, touchpoint_store::StoreError> {
     let mut traits = Traits::new();
     for k in keys {
-        let values: HashMap<_, _> = store.trait_values(project, &k).await?.into_iter().collect();
-        traits.insert(k, values);
+        let values: HashMap<_, _> = store.trait_values(project, k).await?.into_iter().collect();
+        traits.insert(k.clone(), values);
     }
     Ok(traits)
 }
@@ -157,7 +146,8 @@ mod tests {
         let set = JourneySet { offsets: vec![0], ..Default::default() };
         let status = |kind: &str, dict: &Dictionary, query: serde_json::Value| {
             let plan = Plan { query, ..Default::default() };
-            let e = plan::execute(kind, &set, dict, &plan, &Default::default()).expect_err("an error");
+            let e = touchpoint_analytics::plan::execute(kind, &set, dict, &plan, 0, &Default::default())
+                .expect_err("an error");
             (plan_error(e).class(), kind.to_string())
         };
         for (kind, d, query, want) in [

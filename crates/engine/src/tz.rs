@@ -5,7 +5,6 @@
 
 use chrono::{Offset, TimeZone};
 use chrono_tz::Tz;
-use serde_json::{json, Value};
 use touchpoint_core::calendar::Clock;
 
 /// Parse an IANA time zone name (`Europe/Prague`), with a message that says what is wrong.
@@ -87,23 +86,6 @@ pub fn clock(timezone: &str, from_s: i64, to_s: i64) -> Clock {
     }
 }
 
-/// Give a retention query the project's time zone over the data's span, unless the query
-/// names an offset itself. `span` (first and last second, when there is data) is only
-/// computed when it is needed: other analyses and UTC projects pay nothing.
-pub fn localize(kind: &str, query: &mut Value, timezone: &str, span: impl FnOnce() -> Option<(i64, i64)>) {
-    if kind != "retention" || timezone == "UTC" {
-        return;
-    }
-    let Some(q) = query.as_object_mut() else { return };
-    if q.contains_key("tz_offset_s") || q.contains_key("tz_transitions") {
-        return;
-    }
-    let Some((from_s, to_s)) = span() else { return };
-    let c = clock(timezone, from_s, to_s);
-    q.insert("tz_offset_s".into(), json!(c.base_s));
-    q.insert("tz_transitions".into(), json!(c.changes));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,19 +117,5 @@ mod tests {
         for (local, utc) in cases {
             assert_eq!(touchpoint_core::event::format_time(local_to_ms(prague, at(local))), utc, "{local}");
         }
-    }
-
-    #[test]
-    fn a_query_gets_the_zone_unless_it_names_one() {
-        let mut q = json!({"period": "week"});
-        localize("retention", &mut q, "Europe/Warsaw", || Some((1_767_225_600, 1_798_761_600)));
-        assert_eq!(q["tz_offset_s"], 3_600);
-        assert_eq!(q["tz_transitions"].as_array().unwrap().len(), 2);
-        let mut own = json!({"tz_offset_s": 0});
-        localize("retention", &mut own, "Europe/Warsaw", || Some((0, 1)));
-        assert_eq!(own, json!({"tz_offset_s": 0}));
-        let mut other = json!({});
-        localize("funnel", &mut other, "Europe/Warsaw", || unreachable!("a funnel needs no time zone"));
-        assert_eq!(other, json!({}));
     }
 }
