@@ -1,14 +1,22 @@
 //! The conformance suite every storage backend must pass. A backend's test calls
 //! [`run_all`] with a function that makes a fresh, empty store; the ClickHouse and
 //! PostgreSQL backends will run exactly these checks.
+//!
+//! Erasure ([`crate::erasure`]) is checked on [`erasure_scenario`], a store with many
+//! customers whose events share storage, one of them (`alice`) spread over a merge, a
+//! shared device, a failed event and survey answers, with a unique marker in an event and a
+//! trait: a backend's own tests can build it too and look at its files afterwards.
 
-use crate::{Brand, CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Store, StoreError};
+use crate::erasure::ErasureReceipt;
+use crate::listen::{NewInvitation, NewResponse, ResponseFilter, ResponseKey};
+use crate::writer::{Submission, Writer, WriterConfig};
+use crate::{Brand, CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Store, StoreError, StoredEvent};
 use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
 use touchpoint_core::catalog::{default_catalog, Catalog, Condition, Field, Op};
 use touchpoint_core::event::ParseContext;
-use touchpoint_core::{Event, IdentityGraph, IdentityKind, KeyKind, Limits, Rule, Touchpoint};
+use touchpoint_core::{CustomerId, Event, IdentityGraph, IdentityKind, KeyKind, Limits, ProjectId, Rule, Touchpoint};
 
 /// Run every check, each on a fresh store from `make`.
 pub async fn run_all<F, Fut>(make: F)
@@ -26,6 +34,8 @@ where
     many_events(make().await).await;
     surveys_and_versions(make().await).await;
     responses_once(make().await).await;
+    export_and_erasure(make().await).await;
+    erasure_through_the_writer(make().await).await;
 }
 
 fn event(v: serde_json::Value) -> Event {
@@ -523,4 +533,432 @@ async fn responses_once(s: Arc<dyn Store>) {
     let got = s.responses(p.id, at_touchpoints, 0, 100).await.unwrap();
     assert_eq!(got.len(), 3, "{got:?}");
     assert!(got.iter().all(|r| r.response.touchpoint.as_deref() == Some("delivery")));
+}
+
+/// A store set up for erasure checks by [`erasure_scenario`]: what was written and who.
+#[derive(Debug, Clone)]
+pub struct ErasureScenario {
+    /// The project of the erased customer.
+    pub project: ProjectId,
+    /// Another project, where a customer has alice's user id too (suppression is per project).
+    pub other_project: ProjectId,
+    /// Alice, the customer to erase (canonical).
+    pub alice: CustomerId,
+    /// Alice's second anonymous visit, merged into `alice` (the highest customer id).
+    pub alice_merged: CustomerId,
+    /// Bob, whose one event was sent from alice's device (a refused merge).
+    pub bob: CustomerId,
+    /// Alice's user id (unique in the store's bytes but for the other project's customer).
+    pub alice_user: String,
+    /// The unique marker in one of alice's events, a trait, a failed event and an answer.
+    pub marker: String,
+    /// Alice's anonymous ids.
+    pub alice_cookies: [String; 2],
+    /// The survey.
+    pub survey: i64,
+    /// Alice's invitation.
+    pub alice_invitation: i64,
+}
+
+impl ErasureScenario {
+    /// Whether a stored event is alice's, worked out from what was sent (not from the
+    /// store's own rules).
+    pub fn is_alices(&self, e: &StoredEvent) -> bool {
+        e.project_id == self.project
+            && (e.customer_id == self.alice
+                || e.customer_id == self.alice_merged
+                || e.user_id.as_deref() == Some(&self.alice_user)
+                || e.anonymous_id.as_ref().is_some_and(|a| self.alice_cookies.contains(a)))
+    }
+}
+
+/// Events are written in commits of this many, so they spread over several storage units.
+const SCENARIO_COMMIT: usize = 700;
+
+/// Build the erasure scenario on a fresh store: 26 customers and 7 000+ events in the
+/// project (alice's every 9th), merges, a refused merge from alice's device, failed
+/// events, a survey with invitations and responses, and another project.
+pub async fn erasure_scenario(s: &dyn Store) -> ErasureScenario {
+    let p = s.create_project("erasure", &default_catalog()).await.unwrap().id;
+    let q = s.create_project("erasure-other", &default_catalog()).await.unwrap().id;
+    let marker = "zq-erase-marker-7f3a".to_string();
+    let alice_user = "alice.9c1e@example.test".to_string();
+    let cookies = ["ck-alice-6b1d".to_string(), "ck-alice-e20a".to_string()];
+    let mut g = s.load_identity_graph().await.unwrap();
+    let mut batch = CommitBatch::default();
+    let mut n = 0usize;
+    let mut add = |g: &mut IdentityGraph, batch: &mut CommitBatch, project: ProjectId, v: serde_json::Value| {
+        let e = event(v);
+        let c = g.resolve(project, e.user_id.as_deref(), e.anonymous_id.as_deref(), &mut batch.identity_ops);
+        if let Some(t) = e.traits.clone() {
+            batch.traits.push((g.canonical(c), t));
+        }
+        batch.events.push(new_event(project, e, c, Some(1 + (n % 3) as i64)));
+        n += 1;
+        c
+    };
+    let ts = |i: usize| format!("2026-03-{:02}T{:02}:{:02}:00Z", 1 + i % 20, i % 24, i % 60);
+    // Alice's first anonymous visit, then she identifies from that device (with the marker
+    // in a trait, then another trait patch: the first version is rewritten in place).
+    let alice = add(
+        &mut g,
+        &mut batch,
+        p,
+        json!({"type":"page","messageId":"a-0","anonymousId":cookies[0],"name":"Home","timestamp":ts(0)}),
+    );
+    add(
+        &mut g,
+        &mut batch,
+        p,
+        json!({"type":"identify","messageId":"a-1","anonymousId":cookies[0],"userId":alice_user,
+        "traits":{"note":marker,"email":alice_user},"timestamp":ts(1)}),
+    );
+    s.commit(&std::mem::take(&mut batch)).await.unwrap();
+    add(
+        &mut g,
+        &mut batch,
+        p,
+        json!({"type":"identify","messageId":"a-2","userId":alice_user,"traits":{"plan":"gold"},"timestamp":ts(2)}),
+    );
+    let bob = add(
+        &mut g,
+        &mut batch,
+        p,
+        json!({"type":"track","messageId":"b-0","userId":"bob","event":"Start","timestamp":ts(3)}),
+    );
+    s.commit(&std::mem::take(&mut batch)).await.unwrap();
+    // Many events of many customers, alice's among them.
+    for i in 0..7000 {
+        let v = if i % 9 == 4 {
+            let mut props = json!({"sku": format!("s{i}")});
+            if i == 2002 {
+                props["note"] = json!(marker);
+            }
+            json!({"type":"track","messageId":format!("a-t{i}"),"userId":alice_user,"event":"Koupeno","properties":props,"timestamp":ts(i)})
+        } else {
+            json!({"type":"track","messageId":format!("o-{i}"),"userId":format!("user-{}", i % 23),"event":"Viewed",
+                "properties":{"sku": format!("s{i}")},"timestamp":ts(i)})
+        };
+        add(&mut g, &mut batch, p, v);
+        if batch.events.len() >= SCENARIO_COMMIT {
+            s.commit(&std::mem::take(&mut batch)).await.unwrap();
+        }
+    }
+    // Bob on alice's device: his event carries her cookie; the link is refused.
+    add(
+        &mut g,
+        &mut batch,
+        p,
+        json!({"type":"track","messageId":"b-1","userId":"bob","anonymousId":cookies[0],"event":"Shared","timestamp":ts(7)}),
+    );
+    // Someone with alice's user id in the other project.
+    for i in 0..5 {
+        add(
+            &mut g,
+            &mut batch,
+            q,
+            json!({"type":"track","messageId":format!("q-{i}"),"userId":alice_user,"event":"Elsewhere","timestamp":ts(i)}),
+        );
+    }
+    s.commit(&std::mem::take(&mut batch)).await.unwrap();
+    // Alice's second device, the newest customer, then merged into her.
+    let alice_merged = add(
+        &mut g,
+        &mut batch,
+        p,
+        json!({"type":"page","messageId":"a-m0","anonymousId":cookies[1],"name":"Promo","timestamp":ts(8)}),
+    );
+    add(
+        &mut g,
+        &mut batch,
+        p,
+        json!({"type":"track","messageId":"a-m1","anonymousId":cookies[1],"userId":alice_user,"event":"Login","timestamp":ts(9)}),
+    );
+    add(
+        &mut g,
+        &mut batch,
+        p,
+        json!({"type":"track","messageId":"o-last","userId":"user-1","event":"Viewed","timestamp":ts(10)}),
+    );
+    s.commit(&std::mem::take(&mut batch)).await.unwrap();
+    assert_eq!(g.canonical(alice_merged), alice, "the second device was merged into alice");
+    // Failed events: one naming alice (and the marker), others not.
+    let failed = |raw: String| NewFailedEvent {
+        project: p,
+        received_at: 1,
+        source: "api".into(),
+        field: "timestamp".into(),
+        reason: "not a date".into(),
+        raw: raw.into_bytes(),
+    };
+    s.append_events(
+        &[],
+        &[
+            failed(format!(r#"{{"type":"track","userId":"{alice_user}","event":"{marker}","timestamp":"yesterday"}}"#)),
+            failed(r#"{"type":"track","userId":"user-1","timestamp":"never"}"#.into()),
+            failed(r#"{"type":"track","userId":"alice.9c1e@example","timestamp":"never"}"#.into()),
+        ],
+    )
+    .await
+    .unwrap();
+    // A survey: invitations of alice and user-1, answered; an imported answer of alice.
+    let survey = s.create_survey(p, "nps", &json!({})).await.unwrap().id;
+    let inv = |c: &str| NewInvitation { customer: c.into(), touchpoint: None, lang: None, expires_ms: i64::MAX };
+    let ids = s.create_invitations(p, survey, &[inv(&alice_user), inv("user-1")]).await.unwrap();
+    let answer = |customer: &str, text: &str| NewResponse {
+        project_id: p,
+        survey_id: survey,
+        version: 1,
+        customer: Some(customer.into()),
+        touchpoint: None,
+        lang: None,
+        answers: json!({"nps": {"score": 9}, "why": {"text": text}}),
+        dimensions: json!({}),
+        weight: 1.0,
+        source: "page".into(),
+        external_id: None,
+        at_ms: None,
+    };
+    s.save_answers(&ResponseKey::Invitation(ids[0]), &answer(&alice_user, &marker), 1, true).await.unwrap();
+    s.save_answers(&ResponseKey::Invitation(ids[1]), &answer("user-1", "fine"), 1, true).await.unwrap();
+    s.insert_responses(&[NewResponse { external_id: Some("crm-1".into()), ..answer(&alice_user, "imported") }])
+        .await
+        .unwrap();
+    ErasureScenario {
+        project: p,
+        other_project: q,
+        alice,
+        alice_merged,
+        bob,
+        alice_user,
+        marker,
+        alice_cookies: cookies,
+        survey,
+        alice_invitation: ids[0],
+    }
+}
+
+fn all(s: &ErasureScenario) -> ResponseFilter {
+    ResponseFilter { survey: Some(s.survey), ..Default::default() }
+}
+
+/// Export returns everything of alice; erasure removes exactly that from every store,
+/// keeps everything else as it was, suppresses her ids and says so in a verified receipt.
+async fn export_and_erasure(s: Arc<dyn Store>) {
+    let sc = erasure_scenario(&*s).await;
+    let (p, q) = (sc.project, sc.other_project);
+    let before = s.scan_events(Some(p), 0, usize::MAX).await.unwrap();
+    let before_q = s.scan_events(Some(q), 0, usize::MAX).await.unwrap();
+    assert!(before.len() > 3 * 2048, "more events than fit in a few storage units");
+    let alices: Vec<&StoredEvent> = before.iter().filter(|e| sc.is_alices(e)).collect();
+    let kept: Vec<&StoredEvent> = before.iter().filter(|e| !sc.is_alices(e)).collect();
+    assert!(alices.len() > 600 && alices.iter().any(|e| e.customer_id == sc.bob), "bob's event from her device");
+
+    // Export (asked for by the merged id: the person is the canonical customer).
+    let export = s.export_customer(sc.alice_merged).await.unwrap();
+    assert_eq!((export.profile.id, export.requested_id, export.project_id), (sc.alice, sc.alice_merged, p));
+    assert_eq!(export.profile.traits["note"], sc.marker.as_str(), "the trait");
+    assert_eq!(export.profile.traits["plan"], "gold");
+    assert_eq!(export.merged.iter().map(|c| c.id).collect::<Vec<_>>(), [sc.alice_merged]);
+    let mut values: Vec<&str> = export.identities.iter().map(|i| i.value.as_str()).collect();
+    values.sort_unstable();
+    assert_eq!(values, [sc.alice_user.as_str(), &sc.alice_cookies[0], &sc.alice_cookies[1]]);
+    assert!(export.events.iter().map(|e| e.id).eq(alices.iter().map(|e| e.id)), "every event of hers, in order");
+    assert!(export.events.iter().zip(&alices).all(|(a, b)| a == *b), "whole events, bodies too");
+    assert!(export.events.iter().any(|e| e.body.contains(&sc.marker)), "the marker-bearing event");
+    assert_eq!(export.failed_events.len(), 1);
+    assert!(export.failed_events[0].raw_text.as_deref().unwrap().contains(&sc.marker));
+    assert_eq!(export.responses.len(), 2, "through her invitation and imported");
+    assert!(export.responses.iter().any(|r| r.response.answers["why"]["text"] == sc.marker.as_str()));
+    assert_eq!(export.invitations.iter().map(|i| i.id).collect::<Vec<_>>(), [sc.alice_invitation]);
+    assert_eq!(export.conflicts.len(), 1, "the refused merge from her device");
+    let doc = serde_json::to_value(&export).unwrap();
+    assert_eq!(doc["profile"]["traits"]["note"], sc.marker.as_str(), "one JSON document");
+    assert!(doc["events"].as_array().unwrap().len() == alices.len());
+
+    // Erase, asked for by the merged id too.
+    let volume_before: i64 = s.daily_volume(p, 0, 100_000).await.unwrap().iter().map(|v| v.events).sum();
+    let r: ErasureReceipt = s.erase_customer(sc.alice_merged).await.unwrap();
+    assert!(r.verified, "{r:#?}");
+    assert!(r.found.is_zero() && r.purge.purged, "{r:#?}");
+    assert_eq!((r.customer_id, r.requested_id, r.project_id), (sc.alice, sc.alice_merged, p));
+    assert_eq!(r.customer_ids, [sc.alice, sc.alice_merged]);
+    assert_eq!(r.removed.events, alices.len() as u64);
+    assert!(r.removed.segments_rewritten >= 1);
+    assert_eq!((r.removed.customers, r.removed.identities, r.removed.conflicts), (2, 3, 1));
+    assert_eq!(r.removed.traits, 3, "note, email, plan");
+    assert_eq!((r.removed.failed_events, r.removed.responses, r.removed.invitations), (1, 2, 1));
+    assert_eq!((r.removed.suppressed_ids, r.identity_values), (3, 3));
+    let text = serde_json::to_string(&r).unwrap();
+    assert!(!text.contains(&sc.alice_user) && !text.contains(&sc.alice_cookies[0]), "the receipt names no id");
+
+    // Everything else is as it was: same ids, same content.
+    let after = s.scan_events(Some(p), 0, usize::MAX).await.unwrap();
+    assert_eq!(after.len(), kept.len());
+    assert!(after.iter().zip(&kept).all(|(a, b)| a == *b), "other events unchanged, ids kept");
+    assert_eq!(s.count_events(p).await.unwrap(), (before.len() - alices.len()) as i64);
+    assert!(s.scan_events(Some(q), 0, usize::MAX).await.unwrap() == before_q, "the other project untouched");
+    let volume_after: i64 = s.daily_volume(p, 0, 100_000).await.unwrap().iter().map(|v| v.events).sum();
+    assert_eq!(volume_after, volume_before - alices.len() as i64, "daily volumes drop by her events");
+    let points = s.scan_points(p, 0, None, usize::MAX).await.unwrap();
+    let want: Vec<_> =
+        kept.iter().filter_map(|e| e.touchpoint_id.map(|t| (e.id, e.customer_id, e.timestamp, t))).collect();
+    assert!(points == want, "journey points: the others' exactly");
+    assert!(s.customer_events(&[sc.alice, sc.alice_merged], None, 100).await.unwrap().is_empty());
+    let bobs = s.customer_events(&[sc.bob], None, 100).await.unwrap();
+    assert_eq!(bobs.len(), 1, "bob keeps his own event, not the one sent from her device");
+    let (lo, hi) = s.event_id_range(p).await.unwrap().unwrap();
+    assert!(lo <= kept[0].id && hi >= kept[kept.len() - 1].id);
+
+    // Nothing of her is left anywhere.
+    assert!(s.customer(sc.alice).await.unwrap().is_none() && s.customer(sc.alice_merged).await.unwrap().is_none());
+    assert!(s.identities(sc.alice).await.unwrap().is_empty());
+    for v in [&sc.alice_user, &sc.alice_cookies[0], &sc.alice_cookies[1]] {
+        for kind in [IdentityKind::User, IdentityKind::Anonymous] {
+            assert_eq!(s.find_identity(p, kind, v).await.unwrap(), None);
+        }
+    }
+    assert!(s.conflicts(p, 100).await.unwrap().is_empty());
+    assert!(s.trait_values(p, "note").await.unwrap().is_empty());
+    let failed = s.failed_events(p, None, 100).await.unwrap();
+    assert_eq!(failed.len(), 2, "the others' failed events stay (a shorter id is another id)");
+    let responses = s.responses(p, all(&sc), 0, 100).await.unwrap();
+    assert_eq!(responses.iter().map(|r| r.response.customer.as_deref()).collect::<Vec<_>>(), [Some("user-1")]);
+    assert!(s.invitation(sc.alice_invitation).await.unwrap().is_none());
+    assert!(s.find_identity(q, IdentityKind::User, &sc.alice_user).await.unwrap().is_some(), "the other project's");
+    assert!(matches!(s.export_customer(sc.alice).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.erase_customer(sc.alice).await, Err(StoreError::NotFound(_))), "erased: unknown now");
+    assert!(matches!(s.erase_customer(987_654_321).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.export_customer(987_654_321).await, Err(StoreError::NotFound(_))));
+
+    // Suppressed from now on: a repeat of an erased event, a new event with her ids, a
+    // failed event naming her; all refused and counted. Others are stored as before.
+    let stats = s.suppression_stats(p).await.unwrap();
+    assert_eq!((stats.ids, stats.refused_events), (3, 0));
+    let repeat = new_event(p, stored_as_event(alices[5]), sc.alice, None);
+    let fresh = event(json!({"type":"track","messageId":"a-new","userId":sc.alice_user,"event":"Back"}));
+    let device = event(json!({"type":"page","messageId":"a-new2","anonymousId":sc.alice_cookies[1]}));
+    let other = event(json!({"type":"track","messageId":"u-new","userId":"user-3","event":"Back"}));
+    let naming = NewFailedEvent {
+        project: p,
+        received_at: 2,
+        source: "api".into(),
+        field: "event".into(),
+        reason: "missing".into(),
+        raw: format!(r#"{{"userId":"{}"}}"#, sc.alice_user).into_bytes(),
+    };
+    let usage = s.failed_usage(p).await.unwrap();
+    let user3 = s.find_identity(p, IdentityKind::User, "user-3").await.unwrap().unwrap();
+    let ids = s
+        .append_events(
+            // (Attributed to bob here: they are refused for the ids they name.)
+            &[
+                repeat,
+                new_event(p, fresh, sc.bob, None),
+                new_event(p, device, sc.bob, None),
+                new_event(p, other, user3, None),
+            ],
+            &[naming],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids.iter().map(Option::is_some).collect::<Vec<_>>(), [false, false, false, true]);
+    assert_eq!(s.failed_usage(p).await.unwrap(), usage, "not kept as a failed event either");
+    assert_eq!(s.suppression_stats(p).await.unwrap().refused_events, 4);
+    let list = s.suppression_list(p).await.unwrap();
+    assert!(list.contains(&sc.alice_user) && list.contains(&sc.alice_cookies[0]) && !list.contains("user-3"));
+    assert!(s.suppression_list(q).await.unwrap().is_empty(), "per project");
+    let elsewhere = event(json!({"type":"track","messageId":"q-new","userId":sc.alice_user,"event":"Still"}));
+    let hers_elsewhere = s.find_identity(q, IdentityKind::User, &sc.alice_user).await.unwrap().unwrap();
+    assert!(s.append_events(&[new_event(q, elsewhere, hers_elsewhere, None)], &[]).await.unwrap()[0].is_some());
+
+    // A writer that still knows her (its graph predates the erasure) cannot bring her back
+    // through identity changes either, and erased customer ids are never given out again.
+    let mut g = IdentityGraph::new();
+    let mut batch = CommitBatch::default();
+    let c = g.resolve(p, Some(&sc.alice_user), Some("ck-new-device"), &mut batch.identity_ops);
+    batch.traits.push((c, json!({"note": sc.marker}).as_object().unwrap().clone()));
+    batch.events.push(new_event(
+        p,
+        event(json!({"type":"identify","messageId":"a-new3","userId":sc.alice_user})),
+        c,
+        None,
+    ));
+    assert_eq!(s.commit(&batch).await.unwrap(), [None]);
+    assert_eq!(s.find_identity(p, IdentityKind::User, &sc.alice_user).await.unwrap(), None);
+    assert!(s.trait_values(p, "note").await.unwrap().is_empty());
+    // One whose graph no longer knows her but who ignores suppression creates no customer
+    // with her id, nor a trait from her event; erased customer ids are never given again.
+    let mut g = s.load_identity_graph().await.unwrap();
+    let mut batch = CommitBatch::default();
+    let c = g.resolve(p, Some(&sc.alice_user), Some("ck-new-device-2"), &mut batch.identity_ops);
+    assert!(c > sc.alice_merged, "{c} reuses an erased id");
+    batch.traits.push((c, json!({"note": sc.marker}).as_object().unwrap().clone()));
+    batch.events.push(new_event(
+        p,
+        event(json!({"type":"identify","messageId":"a-new4","userId":sc.alice_user})),
+        c,
+        None,
+    ));
+    assert_eq!(s.commit(&batch).await.unwrap(), [None]);
+    assert!(s.customer(c).await.unwrap().is_none(), "no customer with her user id");
+    assert_eq!(s.find_identity(p, IdentityKind::Anonymous, "ck-new-device-2").await.unwrap(), None);
+    assert!(s.trait_values(p, "note").await.unwrap().is_empty());
+    let mut g = s.load_identity_graph().await.unwrap();
+    let newcomer = g.resolve(p, Some("newcomer"), None, &mut vec![]);
+    assert!(newcomer > sc.alice_merged, "{newcomer} reuses an erased id");
+}
+
+/// The event a stored event was made from (for sending it again).
+fn stored_as_event(e: &StoredEvent) -> Event {
+    crate::writer::stored_as_event(&mut e.clone()).unwrap()
+}
+
+/// Erasing through the writer: ingest waits for it, then refuses the erased ids, counts
+/// them in the receipt, the writer's stats and the store; erasing the store directly while
+/// the writer runs makes it reload before its next group.
+async fn erasure_through_the_writer(s: Arc<dyn Store>) {
+    let p = s.create_project("w", &default_catalog()).await.unwrap().id;
+    let (writer, task) = Writer::start(s.clone(), WriterConfig::default(), None).await.unwrap();
+    let sub = |events: Vec<Event>, failed: Vec<NewFailedEvent>| Submission { project: p, events, failed };
+    let tr = |mid: &str, user: &str| event(json!({"type":"track","messageId":mid,"userId":user,"event":"A"}));
+    let r = writer
+        .submit(sub((0..50).map(|i| tr(&format!("c{i}"), if i % 2 == 0 { "carol" } else { "dave" })).collect(), vec![]))
+        .await
+        .unwrap();
+    assert_eq!(r.stored, 50);
+    let carol = s.find_identity(p, IdentityKind::User, "carol").await.unwrap().unwrap();
+    let dave = s.find_identity(p, IdentityKind::User, "dave").await.unwrap().unwrap();
+
+    let receipt = writer.erase_customer(carol).await.unwrap();
+    assert!(receipt.verified && receipt.removed.events == 25, "{receipt:#?}");
+    let naming = NewFailedEvent {
+        project: p,
+        received_at: 1,
+        source: "api".into(),
+        field: "timestamp".into(),
+        reason: "bad".into(),
+        raw: br#"{"userId":"carol","timestamp":"x"}"#.to_vec(),
+    };
+    let r = writer.submit(sub(vec![tr("c0", "carol"), tr("c-new", "carol"), tr("d-new", "dave")], vec![naming])).await;
+    let r = r.unwrap();
+    assert_eq!((r.stored, r.duplicates, r.suppressed, r.failed, r.failed_dropped), (1, 0, 3, 0, 0), "{r:?}");
+    assert_eq!(writer.stats().suppressed.load(std::sync::atomic::Ordering::Relaxed), 3);
+    assert_eq!(
+        s.suppression_stats(p).await.unwrap().refused_events,
+        3,
+        "the writer's refusals are counted in the store"
+    );
+    assert_eq!(s.failed_usage(p).await.unwrap(), FailedUsage::default());
+
+    // Erased on the store, beside the running writer.
+    assert!(s.erase_customer(dave).await.unwrap().verified);
+    let r = writer.submit(sub(vec![tr("d-again", "dave"), tr("e-0", "erin")], vec![])).await.unwrap();
+    assert_eq!((r.stored, r.suppressed), (1, 1), "{r:?}");
+    let erin = s.find_identity(p, IdentityKind::User, "erin").await.unwrap().unwrap();
+    assert!(erin > dave && erin > carol, "erased ids are not given out again");
+    assert!(s.customer(dave).await.unwrap().is_none());
+    assert_eq!(s.count_events(p).await.unwrap(), 1, "only erin's");
+    drop(writer);
+    task.await.unwrap();
 }

@@ -7,16 +7,27 @@
 //! The embedded backend ([`sqlite::SqliteStore`]) keeps both in one SQLite file. Every
 //! backend must pass [`conformance`]; the single writer ([`writer`]) is the only code that
 //! writes events, so a backend never has to think about concurrent ingest.
+//!
+//! Every store can also export and erase one customer ([`erasure`]: GDPR articles 15, 17
+//! and 20): each finds and removes its own part ([`EventStore::erase_subject_events`],
+//! [`MetaStore::erase_subject_meta`], [`ListenStore::erase_subject_listen`]) and
+//! [`Store::export_customer`] / [`Store::erase_customer`] put the parts together.
 
 pub mod conformance;
+pub mod erasure;
 pub mod listen;
 pub mod migrate;
 pub mod segment;
 pub mod sqlite;
+mod sqlite_erasure;
 mod sqlite_events;
 mod sqlite_listen;
 pub mod writer;
 
+pub use erasure::{
+    CustomerExport, ErasureCounts, ErasureReceipt, EventErasure, ListenErasure, MetaErasure, PurgeReport, Subject,
+    SuppressionList, SuppressionStats,
+};
 pub use listen::ListenStore;
 
 use async_trait::async_trait;
@@ -272,6 +283,10 @@ pub struct CommitBatch {
     pub failed: Vec<NewFailedEvent>,
     /// What [`Store::prepare`] worked out for exactly this batch, if anything.
     pub prepared: Option<Prepared>,
+    /// Events the writer refused because they named a suppressed identity value
+    /// ([`erasure::SuppressionList`]), per project: the store adds them to the project's
+    /// count ([`MetaStore::suppression_stats`]) in the same commit.
+    pub refused: Vec<(ProjectId, u64)>,
 }
 
 /// A store's own work on one [`CommitBatch`], done ahead of its commit
@@ -327,6 +342,18 @@ pub trait EventStore: Send + Sync {
     async fn rebuild_volume(&self, project: ProjectId) -> Result<()>;
     /// Daily volumes of a project between two days (inclusive).
     async fn daily_volume(&self, project: ProjectId, from_day: i64, to_day: i64) -> Result<Vec<VolumeRow>>;
+
+    /// Every stored event of a subject ([`Subject::owns`]), whole, in arrival order.
+    async fn subject_events(&self, subject: &Subject) -> Result<Vec<StoredEvent>>;
+    /// The failed events of the subject's project whose raw bytes name one of its identity
+    /// values ([`Subject::mentions`]), oldest first.
+    async fn subject_failed_events(&self, subject: &Subject) -> Result<Vec<FailedEvent>>;
+    /// Remove a subject's events ([`EventStore::subject_events`]) and the failed events
+    /// that name it ([`EventStore::subject_failed_events`]). Every other event keeps its id
+    /// and its content; counts and daily volumes drop by exactly the removed events; the
+    /// dedup set forgets the removed events' messageIds (a repeat is refused by
+    /// suppression, not taken for a duplicate).
+    async fn erase_subject_events(&self, subject: &Subject) -> Result<EventErasure>;
 }
 
 /// Projects, keys, the catalog, customers and identities.
@@ -384,6 +411,48 @@ pub trait MetaStore: Send + Sync {
     async fn identities(&self, id: CustomerId) -> Result<Vec<Identity>>;
     /// Refused merges of a project, newest first.
     async fn conflicts(&self, project: ProjectId, limit: usize) -> Result<Vec<Conflict>>;
+
+    /// The subject a customer id belongs to: its canonical customer (the id itself, or the
+    /// one it was merged into), every customer merged into that, and their identity values
+    /// (identities and user ids). `None` for an unknown id.
+    async fn subject(&self, id: CustomerId) -> Result<Option<Subject>> {
+        let Some(asked) = self.customer(id).await? else { return Ok(None) };
+        let canonical = match asked.merged_into {
+            Some(into) => self.customer(into).await?.unwrap_or(asked),
+            None => asked,
+        };
+        let customers = self.merged_ids(canonical.id).await?;
+        let mut values: Vec<String> = self.identities(canonical.id).await?.into_iter().map(|i| i.value).collect();
+        for &c in &customers {
+            if let Some(user_id) = self.customer(c).await?.and_then(|row| row.user_id) {
+                values.push(user_id);
+            }
+        }
+        Ok(Some(Subject::new(canonical.project_id, canonical.id, customers, values)))
+    }
+    /// Customer rows of a subject: its customers, and any customer of its project whose
+    /// user id is one of its values; by id.
+    async fn subject_customers(&self, subject: &Subject) -> Result<Vec<Customer>>;
+    /// Identities attached to one of a subject's customers, or of its project with one of
+    /// its values.
+    async fn subject_identities(&self, subject: &Subject) -> Result<Vec<Identity>>;
+    /// Identity conflicts of the subject's project that name it ([`Subject::names_conflict`]),
+    /// oldest first.
+    async fn subject_conflicts(&self, subject: &Subject) -> Result<Vec<Conflict>>;
+    /// Remove a subject's customers (with their traits), identities and conflicts
+    /// ([`MetaStore::subject_customers`], [`MetaStore::subject_identities`],
+    /// [`MetaStore::subject_conflicts`]). The removed customer ids are never given to a new
+    /// customer ([`MetaStore::load_identity_graph`] starts numbering above them).
+    async fn erase_subject_meta(&self, subject: &Subject) -> Result<MetaErasure>;
+    /// Add identity values to a project's suppression list (as keyed hashes, never the
+    /// values); returns how many were not on it yet.
+    async fn suppress(&self, project: ProjectId, values: &[String]) -> Result<u64>;
+    /// A project's suppression list, to check events against.
+    async fn suppression_list(&self, project: ProjectId) -> Result<SuppressionList>;
+    /// How many values a project suppresses and how many events it refused for them.
+    async fn suppression_stats(&self, project: ProjectId) -> Result<SuppressionStats>;
+    /// Count `n` events refused for a project because they named a suppressed value.
+    async fn count_refused(&self, project: ProjectId, n: u64) -> Result<()>;
 }
 
 /// All stores, and the write the ingest path makes per group commit.
@@ -393,6 +462,9 @@ pub trait Store: EventStore + MetaStore + ListenStore {
     /// transaction; the default writes the metadata first, then the events.
     async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {
         self.apply_identity(&batch.identity_ops, &batch.traits).await?;
+        for &(project, n) in &batch.refused {
+            self.count_refused(project, n).await?;
+        }
         self.append_events(&batch.events, &batch.failed).await
     }
 
@@ -403,6 +475,32 @@ pub trait Store: EventStore + MetaStore + ListenStore {
     /// the same result with or without it. The default prepares nothing.
     fn prepare(&self, _batch: &CommitBatch) -> Option<Prepared> {
         None
+    }
+
+    /// Everything stored about a customer (and the customers merged into it) as one
+    /// document (GDPR articles 15 and 20). NotFound for an unknown id.
+    async fn export_customer(&self, id: CustomerId) -> Result<CustomerExport> {
+        erasure::export_customer(self, id).await
+    }
+
+    /// Erase a customer (and the customers merged into it) from every store, suppress its
+    /// identity values, purge the backend's files and re-read every store (GDPR article
+    /// 17; see [`erasure`] for the order, the guarantee and what is not covered).
+    /// NotFound for an unknown id. With a [`writer::Writer`] running on this store, erase
+    /// through [`writer::Writer::erase_customer`], which keeps ingest out meanwhile.
+    async fn erase_customer(&self, id: CustomerId) -> Result<ErasureReceipt> {
+        erasure::erase_customer(self, id).await
+    }
+
+    /// Make the backend's files forget everything removed so far (free pages, logs,
+    /// journals), so that no file holds the removed bytes. Part of every erasure; call it
+    /// again when a receipt's purge failed.
+    async fn purge_erased(&self) -> Result<PurgeReport>;
+
+    /// How many erasures this store handle has committed: the writer reloads its identity
+    /// graph and suppression lists when the number changes.
+    fn erasures(&self) -> u64 {
+        0
     }
 }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use touchpoint_core::ProjectId;
 
+use crate::erasure::{ListenErasure, Subject};
 use crate::Result;
 
 /// Where a survey is in its life.
@@ -244,4 +245,13 @@ pub trait ListenStore: Send + Sync {
     async fn add_benchmarks(&self, project: ProjectId, rows: &[BenchmarkRow]) -> Result<usize>;
     /// The project's external benchmark rows.
     async fn benchmarks(&self, project: ProjectId) -> Result<Vec<BenchmarkRow>>;
+
+    /// Invitations of the subject's project addressed to one of its identity values, by id.
+    async fn subject_invitations(&self, subject: &Subject) -> Result<Vec<InvitationRow>>;
+    /// Responses of the subject's project given by one of its identity values or through
+    /// one of its invitations, by id.
+    async fn subject_responses(&self, subject: &Subject) -> Result<Vec<ResponseRow>>;
+    /// Remove a subject's invitations and responses ([`ListenStore::subject_invitations`],
+    /// [`ListenStore::subject_responses`]).
+    async fn erase_subject_listen(&self, subject: &Subject) -> Result<ListenErasure>;
 }

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "event_segments", include_str!("../migrations/0004_event_segments.sql")),
     (5, "project_brand", include_str!("../migrations/0005_project_brand.sql")),
     (6, "site_origins", include_str!("../migrations/0006_site_origins.sql")),
+    (7, "erasure", include_str!("../migrations/0007_erasure.sql")),
 ];
 
 /// A migration's SQL for a dialect.

@@ -6,8 +6,15 @@
 //! A process that writes events holds an exclusive lock on `touchpoint.lock` in the data
 //! directory: the single writer keeps the identity graph in memory, so two of them on one
 //! file would stitch customers inconsistently. Administration (projects, keys) and reading
-//! need no lock and work beside a running server.
+//! need no lock and work beside a running server — except erasing a customer, which
+//! changes what the running writer holds in memory: a shared handle takes the lock for it,
+//! and is refused while a writer runs.
+//!
+//! Every connection runs with `secure_delete = ON`: removed rows and freed pages are
+//! overwritten with zeros (erasure, [`crate::erasure`], also rebuilds the file).
 
+use crate::erasure::{ErasureReceipt, MetaErasure, PurgeReport, Subject, SuppressionList, SuppressionStats};
+use crate::sqlite_erasure::{self, count_refused_raw, state, CUSTOMER_ID_FLOOR};
 use crate::sqlite_events::{append_raw, convert_row_events, prepare_segments, Appender, PreparedSegments};
 use crate::{
     migrate, now_ms, Brand, CommitBatch, Conflict, Customer, Identity, KeyInfo, MetaStore, Prepared, Project, Result,
@@ -17,8 +24,10 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use touchpoint_core::catalog::{Catalog, Condition};
 use touchpoint_core::{
     Channel, CustomerId, EventType, IdentityGraph, IdentityKind, IdentityOp, KeyKind, Localized, ProjectId, Rule,
@@ -71,6 +80,8 @@ pub struct SqliteStore {
     /// What appending events needs to know (the dedup set); held while events are written,
     /// so writes of one process to the event segments never overlap.
     pub(crate) appender: std::sync::Arc<tokio::sync::Mutex<Appender>>,
+    /// Erasures committed through this handle ([`Store::erasures`]).
+    pub(crate) erasures: std::sync::Arc<AtomicU64>,
 }
 
 impl SqliteStore {
@@ -107,6 +118,8 @@ impl SqliteStore {
             // hundred bytes; with 16 KiB pages the import ran about 15 % faster than with 4 KiB.
             .page_size(16_384)
             .pragma("temp_store", "memory")
+            // Removed rows and freed pages are overwritten with zeros (see crate::erasure).
+            .pragma("secure_delete", "ON")
             .foreign_keys(false);
         // An in-process database does not go away under us: no ping before each use.
         let pool = SqlitePoolOptions::new()
@@ -118,8 +131,19 @@ impl SqliteStore {
         migrate::run_sqlite(&pool).await?;
         convert_row_events(&pool).await?;
         let appender = Appender::new(opts.dedup_window);
-        let store = SqliteStore { pool, path, _lock: lock, appender: std::sync::Arc::new(appender.into()) };
+        let store = SqliteStore {
+            pool,
+            path,
+            _lock: lock,
+            appender: std::sync::Arc::new(appender.into()),
+            erasures: Default::default(),
+        };
         if mode == OpenMode::Writer {
+            // An erasure cut short (a crash) may have left removed data in the files.
+            if sqlite_erasure::purge_pending(&store).await? {
+                let report = sqlite_erasure::purge_erased(&store).await?;
+                tracing::warn!(purged = report.purged, steps = ?report.steps, "finished the purge of an erasure");
+            }
             // Remember the newest events now, so the first write after a restart does not
             // wait for them.
             let mut appender = store.appender.lock().await;
@@ -144,6 +168,101 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// For an erasure by a shared handle: the data directory's lock, so that no writer
+    /// runs (its identity graph would still hold the erased customer) or starts meanwhile.
+    fn erasure_lock(&self) -> Result<Option<std::fs::File>> {
+        if self._lock.is_some() {
+            return Ok(None);
+        }
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK_FILE))?;
+        f.try_lock().map_err(|_| {
+            StoreError::Locked(format!(
+                "the data directory {} is in use by another touchpoint process; erase through it, or stop it first",
+                dir.display()
+            ))
+        })?;
+        Ok(Some(f))
+    }
+}
+
+/// Trait patches per customer, as a commit carries them.
+type TraitPatches = [(CustomerId, Map<String, Value>)];
+
+/// The identity changes and trait patches of a commit, without what would bring an erased
+/// customer back: changes that name a customer this handle erased, and those that attach
+/// a suppressed identity value (with the new customer it would have created, and the
+/// traits sent along). The writer refuses such events before it stitches them; this is for
+/// a writer whose graph or lists are older than an erasure.
+fn admitted_identity<'a>(
+    appender: &mut Appender,
+    c: &rusqlite::Connection,
+    ops: &'a [IdentityOp],
+    traits: &'a TraitPatches,
+) -> Result<(Cow<'a, [IdentityOp]>, Cow<'a, TraitPatches>)> {
+    appender.refresh_suppression(c)?;
+    // Customers this batch would give a suppressed value, and the values.
+    let mut gone: std::collections::HashSet<CustomerId> = Default::default();
+    let mut suppressed: std::collections::HashSet<(CustomerId, &str)> = Default::default();
+    // Conflicts (by position) whose linking identity is suppressed.
+    let mut conflicts: std::collections::HashSet<usize> = Default::default();
+    for (i, op) in ops.iter().enumerate() {
+        // (project, the value the op attaches)
+        let named = match op {
+            IdentityOp::NewCustomer { project, user_id: Some(u), .. } => Some((*project, u.as_str())),
+            IdentityOp::AddIdentity { project, value, .. } => Some((*project, value.as_str())),
+            IdentityOp::Conflict { project, identity, .. } => identity.split_once(':').map(|(_, v)| (*project, v)),
+            _ => None,
+        };
+        let Some((project, value)) = named else { continue };
+        if !appender.cached_suppression(c, project)?.contains(value) {
+            continue;
+        }
+        match op {
+            IdentityOp::NewCustomer { id, .. } => {
+                gone.insert(*id);
+            }
+            IdentityOp::AddIdentity { customer, .. } => {
+                suppressed.insert((*customer, value));
+            }
+            _ => {
+                conflicts.insert(i);
+            }
+        }
+    }
+    let erased = &appender.erased;
+    if gone.is_empty() && suppressed.is_empty() && conflicts.is_empty() && erased.is_empty() {
+        return Ok((Cow::Borrowed(ops), Cow::Borrowed(traits)));
+    }
+    let out = |id: &CustomerId| erased.contains(id) || gone.contains(id);
+    let mut keep = Vec::with_capacity(ops.len());
+    for (i, op) in ops.iter().enumerate() {
+        keep.push(match op {
+            IdentityOp::NewCustomer { id, .. } => !out(id),
+            IdentityOp::AddIdentity { value, customer, .. } => {
+                !out(customer) && !suppressed.contains(&(*customer, value.as_str()))
+            }
+            IdentityOp::SetUserId { customer, user_id } => {
+                !out(customer) && !suppressed.contains(&(*customer, user_id.as_str()))
+            }
+            IdentityOp::Merge { from, into } => !out(from) && !out(into),
+            IdentityOp::Conflict { customer, other, .. } => !out(customer) && !out(other) && !conflicts.contains(&i),
+        });
+    }
+    let ops = if keep.iter().all(|&k| k) {
+        Cow::Borrowed(ops)
+    } else {
+        Cow::Owned(ops.iter().zip(&keep).filter(|(_, &k)| k).map(|(op, _)| op.clone()).collect())
+    };
+    // Traits of those customers came with the refused events.
+    let dropped = |id: &CustomerId| out(id) || suppressed.iter().any(|(c, _)| c == id);
+    let traits = if traits.iter().any(|(c, _)| dropped(c)) {
+        Cow::Owned(traits.iter().filter(|(c, _)| !dropped(c)).cloned().collect())
+    } else {
+        Cow::Borrowed(traits)
+    };
+    Ok((ops, traits))
 }
 
 fn project_row(r: &SqliteRow) -> Result<Project> {
@@ -210,7 +329,7 @@ fn rule_row(r: &SqliteRow) -> Result<Rule> {
     })
 }
 
-fn customer_row(r: &SqliteRow) -> Result<Customer> {
+pub(crate) fn customer_row(r: &SqliteRow) -> Result<Customer> {
     let traits: String = r.try_get("traits")?;
     Ok(Customer {
         id: r.try_get("id")?,
@@ -535,8 +654,13 @@ impl MetaStore for SqliteStore {
     }
 
     async fn apply_identity(&self, ops: &[IdentityOp], traits: &[(CustomerId, Map<String, Value>)]) -> Result<()> {
+        let mut appender = self.appender.lock().await;
         let mut tx = self.pool.begin().await?;
-        with_raw(&mut tx, |c| Ok(apply_identity_raw(c, ops, traits)?)).await?;
+        with_raw(&mut tx, |c| {
+            let (ops, traits) = admitted_identity(&mut appender, c, ops, traits)?;
+            Ok(apply_identity_raw(c, &ops, &traits)?)
+        })
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -549,8 +673,18 @@ impl MetaStore for SqliteStore {
             let mut g = IdentityGraph::new();
             let mut st = c.prepare("SELECT id, user_id, merged_into FROM customers")?;
             let mut rows = st.query([])?;
+            let mut highest = 0;
             while let Some(r) = rows.next()? {
-                g.load_customer(r.get(0)?, r.get(1)?, r.get(2)?);
+                let id: CustomerId = r.get(0)?;
+                highest = highest.max(id);
+                g.load_customer(id, r.get(1)?, r.get(2)?);
+            }
+            drop(rows);
+            // Erased ids are never given out again: a customer without identities, events
+            // or row holds the highest one, so the graph numbers new customers above it.
+            let floor = state(c, CUSTOMER_ID_FLOOR)?;
+            if floor > highest {
+                g.load_customer(floor, None, None);
             }
             let mut st = c.prepare("SELECT project_id, kind, value, customer_id FROM identities")?;
             let mut rows = st.query([])?;
@@ -646,6 +780,38 @@ impl MetaStore for SqliteStore {
             .collect()
     }
 
+    async fn subject_customers(&self, subject: &Subject) -> Result<Vec<Customer>> {
+        sqlite_erasure::subject_customers(self, subject).await
+    }
+
+    async fn subject_identities(&self, subject: &Subject) -> Result<Vec<Identity>> {
+        sqlite_erasure::subject_identities(self, subject).await
+    }
+
+    async fn subject_conflicts(&self, subject: &Subject) -> Result<Vec<Conflict>> {
+        sqlite_erasure::subject_conflicts(self, subject).await
+    }
+
+    async fn erase_subject_meta(&self, subject: &Subject) -> Result<MetaErasure> {
+        sqlite_erasure::erase_subject_meta(self, subject).await
+    }
+
+    async fn suppress(&self, project: ProjectId, values: &[String]) -> Result<u64> {
+        sqlite_erasure::suppress(self, project, values).await
+    }
+
+    async fn suppression_list(&self, project: ProjectId) -> Result<SuppressionList> {
+        sqlite_erasure::suppression_list(self, project).await
+    }
+
+    async fn suppression_stats(&self, project: ProjectId) -> Result<SuppressionStats> {
+        sqlite_erasure::suppression_stats(self, project).await
+    }
+
+    async fn count_refused(&self, project: ProjectId, n: u64) -> Result<()> {
+        sqlite_erasure::count_refused(self, project, n).await
+    }
+
     async fn conflicts(&self, project: ProjectId, limit: usize) -> Result<Vec<Conflict>> {
         let rows = sqlx::query(
             "SELECT id, customer_id, other_customer_id, identity, detail, created_ms FROM identity_conflicts
@@ -677,7 +843,11 @@ impl Store for SqliteStore {
         let mut conn = self.pool.acquire().await?;
         appender
             .write(&mut conn, |c, a, pending| {
-                apply_identity_raw(c, &batch.identity_ops, &batch.traits)?;
+                let (ops, traits) = admitted_identity(a, c, &batch.identity_ops, &batch.traits)?;
+                apply_identity_raw(c, &ops, &traits)?;
+                for &(project, n) in &batch.refused {
+                    count_refused_raw(c, project, n)?;
+                }
                 let prepared = batch.prepared.as_ref().and_then(|p| p.0.downcast_ref::<PreparedSegments>());
                 append_raw(c, a, pending, &batch.events, &batch.failed, prepared)
             })
@@ -686,5 +856,18 @@ impl Store for SqliteStore {
 
     fn prepare(&self, batch: &CommitBatch) -> Option<Prepared> {
         Some(Prepared(Box::new(prepare_segments(&batch.events))))
+    }
+
+    async fn erase_customer(&self, id: CustomerId) -> Result<ErasureReceipt> {
+        let _lock = self.erasure_lock()?;
+        crate::erasure::erase_customer(self, id).await
+    }
+
+    async fn purge_erased(&self) -> Result<PurgeReport> {
+        sqlite_erasure::purge_erased(self).await
+    }
+
+    fn erasures(&self) -> u64 {
+        self.erasures.load(Ordering::SeqCst)
     }
 }

@@ -17,12 +17,22 @@
 //! window (`None`: `touchpoint import`), every stored event is remembered, so importing
 //! the same file twice never stores anything twice however large the store.
 //!
+//!
+//! **Erasure.** An erased event leaves an empty slot in its segment (see [`crate::segment`]):
+//! every reader here skips such slots, the `events` column counts only the others, and the
+//! dedup set never holds their hashes. A write refuses events and failed events that name
+//! a suppressed identity value ([`crate::erasure::SuppressionList`], cached per project and
+//! read again whenever the file's lists change) or belong to a customer this handle erased.
+//!
 //! [`SqliteOptions::dedup_window`]: crate::sqlite::SqliteOptions::dedup_window
 
+use crate::erasure::{EventErasure, Subject, SuppressionList};
 use crate::segment::{
     self, decode_event, message_hash, unpack, HashSet128, Points, Row, SegmentBuilder, SEGMENT_EVENTS,
 };
 use crate::sqlite::{with_raw, SqliteStore};
+use crate::sqlite_erasure;
+use crate::sqlite_erasure::{count_refused_raw, state, suppression_list_raw, SUPPRESSION_VERSION};
 use crate::{
     EventStore, FailedEvent, FailedUsage, NewEvent, NewFailedEvent, Result, StoreError, StoredEvent, VolumeRow,
 };
@@ -32,7 +42,7 @@ use sqlx::{Row as _, SqlitePool};
 use std::collections::HashMap;
 use touchpoint_core::{CustomerId, EventType, ProjectId};
 
-const DAY_MS: i64 = 86_400_000;
+pub(crate) const DAY_MS: i64 = 86_400_000;
 
 /// The messageId hashes a project's dedup remembers: two generations, the newer one of at
 /// most `window` hashes, so together they hold at least the last `window` hashes added.
@@ -54,7 +64,7 @@ impl Recent {
         self.current.insert(h)
     }
 
-    fn remove(&mut self, h: &u128) {
+    pub(crate) fn remove(&mut self, h: &u128) {
         self.current.remove(h);
         self.previous.remove(h);
     }
@@ -79,6 +89,13 @@ pub(crate) struct Appender {
     /// Buffers for encoding segments, kept from one write to the next (fresh buffers of
     /// a few hundred KiB each time cost the kernel more in zeroed pages than the copying).
     scratch: Scratch,
+    /// Customers this handle erased: events attributed to them are refused and identity
+    /// changes naming them dropped (a writer that has not reloaded its graph yet).
+    pub(crate) erased: std::collections::HashSet<CustomerId>,
+    /// Suppression lists of the projects written to, as of `suppression_version`.
+    suppression: foldhash::HashMap<ProjectId, std::sync::Arc<SuppressionList>>,
+    /// The file's `suppression_version` the lists were read at (-1: none read).
+    suppression_version: i64,
 }
 
 /// What one write added to the [`Appender`], to confirm or take back.
@@ -91,7 +108,67 @@ pub(crate) struct Pending {
 impl Appender {
     /// An appender that remembers `window` events per project (`None`: all).
     pub(crate) fn new(window: Option<usize>) -> Appender {
-        Appender { window, ..Default::default() }
+        Appender { window, suppression_version: -1, ..Default::default() }
+    }
+
+    /// Forget the cached suppression lists if the file's lists changed since they were
+    /// read (by this process or another).
+    pub(crate) fn refresh_suppression(&mut self, c: &rusqlite::Connection) -> Result<()> {
+        let version = state(c, SUPPRESSION_VERSION)?;
+        if version != self.suppression_version {
+            self.suppression.clear();
+            self.suppression_version = version;
+        }
+        Ok(())
+    }
+
+    /// A project's suppression list, as cached (see [`Appender::refresh_suppression`]).
+    pub(crate) fn cached_suppression(
+        &mut self,
+        c: &rusqlite::Connection,
+        project: ProjectId,
+    ) -> Result<std::sync::Arc<SuppressionList>> {
+        if let Some(list) = self.suppression.get(&project) {
+            return Ok(list.clone());
+        }
+        let list = std::sync::Arc::new(suppression_list_raw(c, project)?);
+        self.suppression.insert(project, list.clone());
+        Ok(list)
+    }
+
+    /// Which events and failed events of a write are refused (they name a suppressed
+    /// identity value, or belong to an erased customer); counts them per project.
+    fn refusals(
+        &mut self,
+        c: &rusqlite::Connection,
+        events: &[NewEvent],
+        failed: &[NewFailedEvent],
+    ) -> Result<(Vec<bool>, Vec<bool>)> {
+        self.refresh_suppression(c)?;
+        let mut counts: foldhash::HashMap<ProjectId, u64> = Default::default();
+        let mut list: Option<(ProjectId, std::sync::Arc<SuppressionList>)> = None;
+        let mut refused_events = vec![false; events.len()];
+        for (i, e) in events.iter().enumerate() {
+            if list.as_ref().is_none_or(|(p, _)| *p != e.project) {
+                list = Some((e.project, self.cached_suppression(c, e.project)?));
+            }
+            let (_, l) = list.as_ref().expect("just set");
+            if self.erased.contains(&e.customer) || l.refuses_event(&e.event) {
+                refused_events[i] = true;
+                *counts.entry(e.project).or_default() += 1;
+            }
+        }
+        let mut refused_failed = vec![false; failed.len()];
+        for (i, f) in failed.iter().enumerate() {
+            if self.cached_suppression(c, f.project)?.refuses_raw(&f.raw) {
+                refused_failed[i] = true;
+                *counts.entry(f.project).or_default() += 1;
+            }
+        }
+        for (project, n) in counts {
+            count_refused_raw(c, project, n)?;
+        }
+        Ok((refused_events, refused_failed))
     }
 
     /// A write has committed: its segments are known.
@@ -171,7 +248,7 @@ impl Appender {
                 let bytes = r.get_ref(1)?.as_blob().map_err(|e| StoreError::Corrupt(format!("segment points: {e}")))?;
                 let points = points_of(bytes)?;
                 let recent = self.seen.entry(project).or_default();
-                for i in 0..points.len() {
+                for i in (0..points.len()).filter(|&i| !points.is_erased(i)) {
                     recent.insert(points.hash(i), window);
                 }
             }
@@ -196,14 +273,14 @@ impl Appender {
                 let Some(r) = rows.next()? else { break };
                 let bytes = r.get_ref(0)?.as_blob().map_err(|e| StoreError::Corrupt(format!("segment points: {e}")))?;
                 let points = points_of(bytes)?;
-                recent.previous.extend((0..points.len()).map(|i| points.hash(i)));
+                recent.previous.extend((0..points.len()).filter(|&i| !points.is_erased(i)).map(|i| points.hash(i)));
             }
         }
         Ok(())
     }
 }
 
-fn points_of(bytes: &[u8]) -> Result<Points<'_>> {
+pub(crate) fn points_of(bytes: &[u8]) -> Result<Points<'_>> {
     Points::new(bytes).ok_or_else(|| StoreError::Corrupt(format!("segment points of {} bytes", bytes.len())))
 }
 
@@ -347,7 +424,9 @@ pub(crate) fn prepare_segments(events: &[NewEvent]) -> PreparedSegments {
 /// Store events (skipping those whose `(project, messageId)` is stored already or came
 /// earlier in this call) and failed events, and count the new events into `daily_volume`.
 /// Returns the new id of each event, `None` for a duplicate. A project's new events get
-/// consecutive ids in the order given.
+/// consecutive ids in the order given. Events and failed events that name a suppressed
+/// identity value (or belong to a customer this handle erased) are refused: not stored,
+/// answered `None`, and counted in `suppression_counts`.
 ///
 /// The hashes of the new events go into the appender's set at once and are listed in
 /// `pending`, so that [`Appender::write`] can take them back if the transaction fails.
@@ -365,10 +444,11 @@ pub(crate) fn append_raw(
         Some(p) => (&p.hashes[..]).into(),
         None => events.iter().map(|e| message_hash(&e.event.message_id)).collect::<Vec<_>>().into(),
     };
+    let (refused, refused_failed) = appender.refusals(c, events, failed)?;
     let mut new = vec![false; events.len()];
     let window = appender.window();
     for (i, (e, &h)) in events.iter().zip(hashes.iter()).enumerate() {
-        if appender.seen.entry(e.project).or_default().insert(h, window) {
+        if !refused[i] && appender.seen.entry(e.project).or_default().insert(h, window) {
             pending.hashes.push((e.project, h));
             new[i] = true;
         }
@@ -427,7 +507,7 @@ pub(crate) fn append_raw(
     let mut fail = c.prepare_cached(
         "INSERT INTO failed_events (project_id, received_ms, source, field, reason, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for f in failed {
+    for (f, _) in failed.iter().zip(refused_failed).filter(|(_, refused)| !refused) {
         fail.execute(rusqlite::params![f.project, f.received_at, f.source, f.field, f.reason, f.raw])?;
     }
     Ok(inserted)
@@ -528,7 +608,7 @@ fn decode_all(
     let p = points_of(points)?;
     let data = unpack(data)?;
     let from = (after_id + 1 - first_id).max(0) as usize;
-    for i in from..p.len() {
+    for i in (from..p.len()).filter(|&i| !p.is_erased(i)) {
         if out.len() >= limit {
             break;
         }
@@ -618,7 +698,7 @@ impl EventStore for SqliteStore {
             let p = seg.points()?;
             for i in 0..p.len() {
                 let key = (p.time(i), seg.first_id + i as i64);
-                if key < cursor && customers.contains(&p.customer(i)) {
+                if key < cursor && !p.is_erased(i) && customers.contains(&p.customer(i)) {
                     found.push((key, s, i));
                 }
             }
@@ -668,7 +748,7 @@ impl EventStore for SqliteStore {
             let p = points_of(r.try_get(1)?)?;
             for i in 0..p.len() {
                 let id = first + i as i64;
-                if id <= after_id || p.touchpoint(i) == 0 {
+                if id <= after_id || p.touchpoint(i) == 0 || p.is_erased(i) {
                     continue;
                 }
                 if id > upto || out.len() >= limit {
@@ -682,8 +762,8 @@ impl EventStore for SqliteStore {
 
     async fn event_id_range(&self, project: ProjectId) -> Result<Option<(i64, i64)>> {
         let (lo, hi): (Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT (SELECT first_id FROM event_segments WHERE project_id = ?1 ORDER BY last_id LIMIT 1),
-                    (SELECT MAX(last_id) FROM event_segments WHERE project_id = ?1)",
+            "SELECT (SELECT first_id FROM event_segments WHERE project_id = ?1 AND events > 0 ORDER BY last_id LIMIT 1),
+                    (SELECT MAX(last_id) FROM event_segments WHERE project_id = ?1 AND events > 0)",
         )
         .bind(project)
         .fetch_one(self.pool())
@@ -763,7 +843,8 @@ impl EventStore for SqliteStore {
             let mut changed = false;
             while k < updates.len() && updates[k].0 <= last_id {
                 let (id, tp) = updates[k];
-                if id >= first_id && id - first_id < n {
+                // An erased slot stays empty.
+                if id >= first_id && id - first_id < n && !points_of(&points)?.is_erased((id - first_id) as usize) {
                     segment::set_touchpoint(&mut points, (id - first_id) as usize, tp);
                     changed = true;
                 }
@@ -789,7 +870,7 @@ impl EventStore for SqliteStore {
                 sqlx::query("SELECT points FROM event_segments WHERE project_id = ?").bind(project).fetch(&mut *tx);
             while let Some(r) = rows.try_next().await? {
                 let p = points_of(r.try_get(0)?)?;
-                for i in 0..p.len() {
+                for i in (0..p.len()).filter(|&i| !p.is_erased(i)) {
                     *volume.entry((p.time(i).div_euclid(DAY_MS), p.touchpoint(i))).or_default() += 1;
                 }
             }
@@ -806,6 +887,18 @@ impl EventStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn subject_events(&self, subject: &Subject) -> Result<Vec<StoredEvent>> {
+        sqlite_erasure::subject_events(self, subject).await
+    }
+
+    async fn subject_failed_events(&self, subject: &Subject) -> Result<Vec<FailedEvent>> {
+        sqlite_erasure::subject_failed_events(self, subject).await
+    }
+
+    async fn erase_subject_events(&self, subject: &Subject) -> Result<EventErasure> {
+        sqlite_erasure::erase_subject_events(self, subject).await
     }
 
     async fn daily_volume(&self, project: ProjectId, from_day: i64, to_day: i64) -> Result<Vec<VolumeRow>> {

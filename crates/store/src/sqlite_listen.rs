@@ -9,6 +9,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use touchpoint_core::ProjectId;
 
+use crate::erasure::{ListenErasure, Subject};
 use crate::listen::*;
 use crate::sqlite::SqliteStore;
 use crate::{now_ms, Result, StoreError};
@@ -33,7 +34,7 @@ fn survey_row(r: &SqliteRow) -> Result<SurveyRow> {
     })
 }
 
-fn response_row(r: &SqliteRow) -> Result<ResponseRow> {
+pub(crate) fn response_row(r: &SqliteRow) -> Result<ResponseRow> {
     Ok(ResponseRow {
         id: r.try_get("id")?,
         response: NewResponse {
@@ -55,6 +56,21 @@ fn response_row(r: &SqliteRow) -> Result<ResponseRow> {
         page: r.try_get("page")?,
         created_ms: r.try_get("created_ms")?,
         completed_ms: r.try_get("completed_ms")?,
+    })
+}
+
+pub(crate) fn invitation_row(r: &SqliteRow) -> Result<InvitationRow> {
+    Ok(InvitationRow {
+        id: r.try_get("id")?,
+        project_id: r.try_get("project_id")?,
+        survey_id: r.try_get("survey_id")?,
+        invitation: NewInvitation {
+            customer: r.try_get("customer")?,
+            touchpoint: r.try_get("touchpoint")?,
+            lang: r.try_get("lang")?,
+            expires_ms: r.try_get("expires_ms")?,
+        },
+        created_ms: r.try_get("created_ms")?,
     })
 }
 
@@ -230,21 +246,7 @@ impl ListenStore for SqliteStore {
 
     async fn invitation(&self, id: i64) -> Result<Option<InvitationRow>> {
         let row = sqlx::query("SELECT * FROM invitations WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
-        row.map(|r| {
-            Ok(InvitationRow {
-                id: r.try_get("id")?,
-                project_id: r.try_get("project_id")?,
-                survey_id: r.try_get("survey_id")?,
-                invitation: NewInvitation {
-                    customer: r.try_get("customer")?,
-                    touchpoint: r.try_get("touchpoint")?,
-                    lang: r.try_get("lang")?,
-                    expires_ms: r.try_get("expires_ms")?,
-                },
-                created_ms: r.try_get("created_ms")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(invitation_row).transpose()
     }
 
     async fn response_by_key(&self, survey: i64, key: &ResponseKey) -> Result<Option<ResponseRow>> {
@@ -386,6 +388,18 @@ impl ListenStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(rows.len())
+    }
+
+    async fn subject_invitations(&self, subject: &Subject) -> Result<Vec<InvitationRow>> {
+        crate::sqlite_erasure::subject_invitations(self, subject).await
+    }
+
+    async fn subject_responses(&self, subject: &Subject) -> Result<Vec<ResponseRow>> {
+        crate::sqlite_erasure::subject_responses(self, subject).await
+    }
+
+    async fn erase_subject_listen(&self, subject: &Subject) -> Result<ListenErasure> {
+        crate::sqlite_erasure::erase_subject_listen(self, subject).await
     }
 
     async fn benchmarks(&self, project: ProjectId) -> Result<Vec<BenchmarkRow>> {

@@ -16,7 +16,17 @@
 //! ([`WriterStats::failed_dropped`], [`Receipt::failed_dropped`]) and not kept, until a
 //! person clears the project's failed events; nothing already kept is ever dropped. The
 //! count is exact within one group commit.
+//!
+//! Erased customers stay erased ([`crate::erasure`]): events that name a suppressed
+//! identity value, and failed events whose raw bytes do, are refused before they are
+//! classified or stitched — not stored, not kept as failed events, counted in the receipt
+//! ([`Receipt::suppressed`]), the writer's stats and the project's count in the store. An
+//! erasure goes through the writer ([`Writer::erase_customer`]): it waits for the groups
+//! before it, the groups after it wait for it, and the writer reloads its identity graph
+//! and suppression lists before the next group. An erasure made on the store directly is
+//! noticed too ([`Store::erasures`]) and causes the same reload before the next group.
 
+use crate::erasure::{ErasureReceipt, SuppressionList};
 use crate::{CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Store, StoreError};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -116,6 +126,9 @@ pub struct Receipt {
     pub failed: usize,
     /// Failed events not kept: the project's failed-event quota is full.
     pub failed_dropped: usize,
+    /// Events and failed events refused because they name an erased customer's identity
+    /// value (suppressed): neither stored nor kept.
+    pub suppressed: usize,
 }
 
 /// A queued submission ([`Writer::queue_wait`]): await its receipt.
@@ -159,6 +172,8 @@ pub struct WriterStats {
     pub failed: AtomicU64,
     /// Failed events not kept because their project's quota was full.
     pub failed_dropped: AtomicU64,
+    /// Events and failed events refused because they named a suppressed identity value.
+    pub suppressed: AtomicU64,
     /// Events of a new kind stored unclassified because their project had all the
     /// touchpoints it may have.
     pub discovery_capped: AtomicU64,
@@ -195,8 +210,12 @@ pub trait CommitObserver: Send + Sync {
 
 struct Job {
     sub: Submission,
-    /// Of `sub.failed`, how many the quota let in (the rest were dropped).
+    /// Of `sub.failed`, how many the quota let in (the rest were dropped or refused).
     failed_kept: usize,
+    /// Of `sub.failed`, how many were refused because they named a suppressed value.
+    failed_refused: usize,
+    /// Events and failed events refused because they named a suppressed value.
+    suppressed: usize,
     reply: oneshot::Sender<Result<Receipt, String>>,
     _permit: OwnedSemaphorePermit,
 }
@@ -204,6 +223,7 @@ struct Job {
 enum Msg {
     Write(Job),
     Reload(ProjectId, oneshot::Sender<()>),
+    Erase(CustomerId, oneshot::Sender<Result<ErasureReceipt, StoreError>>),
 }
 
 /// A handle to the writer task; cheap to clone.
@@ -244,6 +264,7 @@ impl Writer {
             epoch: 1,
             failed: Arc::new(AtomicU64::new(0)),
             observer,
+            erasures: store.erasures(),
         };
         let handle = tokio::spawn(task.run(rx));
         let capacity = config.queue_events.max(1);
@@ -291,7 +312,8 @@ impl Writer {
         let (reply, rx) = oneshot::channel();
         let n = (sub.events.len() + sub.failed.len()) as u64;
         self.stats.queued.fetch_add(n, Relaxed);
-        let sent = self.tx.send(Msg::Write(Job { sub, failed_kept: 0, reply, _permit: permit })).is_ok();
+        let job = Job { sub, failed_kept: 0, failed_refused: 0, suppressed: 0, reply, _permit: permit };
+        let sent = self.tx.send(Msg::Write(job)).is_ok();
         Queued { rx: sent.then_some(rx), n, stats: self.stats.clone() }
     }
 
@@ -302,6 +324,22 @@ impl Writer {
         if self.tx.send(Msg::Reload(project, tx)).is_ok() {
             let _ = rx.await;
         }
+    }
+
+    /// Erase a customer ([`Store::erase_customer`]) in line with ingest: once the groups
+    /// queued before it are committed, and before any queued after it, which are built on
+    /// the identity graph and suppression lists as the erasure left them. Nothing queued
+    /// can bring the customer back. Ingest waits meanwhile (the erasure rebuilds the
+    /// store's files, which takes a while on a big store); reads go on.
+    pub async fn erase_customer(&self, id: CustomerId) -> Result<ErasureReceipt, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Erase(id, tx)).is_ok() {
+            if let Ok(done) = rx.await {
+                return done;
+            }
+        }
+        // The writer has stopped: nothing writes, the store can be erased as it is.
+        self.store.erase_customer(id).await
     }
 
     /// Re-classify a project's stored events with its current rules: reload the writer,
@@ -397,6 +435,8 @@ struct ProjectState {
     memo: Memo<Option<i64>>,
     /// What the project's failed events take up, kept current as groups are built.
     failed: FailedUsage,
+    /// The project's suppressed identity values: events naming one are refused.
+    suppression: Arc<SuppressionList>,
 }
 
 struct Task {
@@ -413,6 +453,8 @@ struct Task {
     failed: Arc<AtomicU64>,
     /// Told about each commit.
     observer: Option<Arc<dyn CommitObserver>>,
+    /// The store's erasure count the graph and project states were loaded at.
+    erasures: u64,
 }
 
 /// What the builder hands the committer.
@@ -459,6 +501,17 @@ impl Task {
                     let _ = to_commit.send(Built::Barrier(done)).await;
                     continue;
                 }
+                Msg::Erase(id, reply) => {
+                    // Every group before it committed, none after it built yet.
+                    let (tx, rx) = oneshot::channel();
+                    if to_commit.send(Built::Barrier(tx)).await.is_ok() {
+                        let _ = rx.await;
+                    }
+                    let done = self.store.erase_customer(id).await;
+                    self.resync(&to_commit).await;
+                    let _ = reply.send(done);
+                    continue;
+                }
                 Msg::Write(j) => vec![j],
             };
             let mut n = jobs[0].sub.events.len();
@@ -475,7 +528,7 @@ impl Task {
                     Err(_) => break,
                 }
             }
-            if self.failed.load(Relaxed) >= self.epoch {
+            if self.failed.load(Relaxed) >= self.epoch || self.store.erasures() != self.erasures {
                 self.resync(&to_commit).await;
             }
             let built = match self.build(&mut jobs).await {
@@ -505,13 +558,14 @@ impl Task {
         let _ = committer.await;
     }
 
-    /// Wait for every group in flight, then reload the identity graph and the catalogs
-    /// from the store and start a new generation.
+    /// Wait for every group in flight, then reload the identity graph, the catalogs and
+    /// the suppression lists from the store and start a new generation.
     async fn resync(&mut self, to_commit: &mpsc::Sender<Built>) {
         let (tx, rx) = oneshot::channel();
         if to_commit.send(Built::Barrier(tx)).await.is_ok() {
             let _ = rx.await;
         }
+        self.erasures = self.store.erasures();
         match self.store.load_identity_graph().await {
             Ok(g) => self.graph = g,
             Err(e) => tracing::error!(error = %e, "could not reload the identity graph"),
@@ -526,7 +580,8 @@ impl Task {
             let touchpoints = self.store.touchpoints(p).await?.into_iter().map(|t| (t.touchpoint.key, t.id)).collect();
             let memo = Memo::new(&classifier);
             let failed = self.store.failed_usage(p).await?;
-            self.projects.insert(p, ProjectState { classifier, touchpoints, memo, failed });
+            let suppression = Arc::new(self.store.suppression_list(p).await?);
+            self.projects.insert(p, ProjectState { classifier, touchpoints, memo, failed, suppression });
         }
         Ok(self.projects.get_mut(&p).expect("just inserted"))
     }
@@ -564,12 +619,19 @@ impl Task {
         let n: usize = jobs.iter().map(|j| j.sub.events.len()).sum();
         let mut batch = CommitBatch { events: Vec::with_capacity(n), ..Default::default() };
         let mut slots = Vec::with_capacity(jobs.len());
+        let mut refused: Vec<(ProjectId, u64)> = vec![];
         for job in jobs.iter_mut() {
             let p = job.sub.project;
             let start = batch.events.len();
+            let suppression = self.project(p).await?.suppression.clone();
             // A repeated messageId (within this group too) is left to the store, which
             // stores the first and answers `None` for the others.
             for mut event in std::mem::take(&mut job.sub.events) {
+                // An erased customer's ids: refused before anything is worked out from it.
+                if suppression.refuses_event(&event) {
+                    job.suppressed += 1;
+                    continue;
+                }
                 let touchpoint = self.touchpoint_of(p, &event).await?;
                 let customer = match (event.kind, &event.previous_id, &event.user_id) {
                     (EventType::Alias, Some(prev), Some(user)) => {
@@ -591,11 +653,26 @@ impl Task {
                 let quota = self.failed_quota;
                 let usage = &mut self.project(p).await?.failed;
                 let before = batch.failed.len();
-                batch.failed.extend(job.sub.failed.iter().filter_map(|f| quota.admit(usage, f.clone())));
+                for f in &job.sub.failed {
+                    // What would be kept of it (the quota cuts raw bodies) must not name one.
+                    if suppression.refuses_raw(&f.raw[..f.raw.len().min(quota.max_raw_bytes)]) {
+                        job.failed_refused += 1;
+                    } else if let Some(f) = quota.admit(usage, f.clone()) {
+                        batch.failed.push(f);
+                    }
+                }
                 job.failed_kept = batch.failed.len() - before;
+                job.suppressed += job.failed_refused;
+            }
+            if job.suppressed > 0 {
+                match refused.iter_mut().find(|(q, _)| *q == p) {
+                    Some((_, n)) => *n += job.suppressed as u64,
+                    None => refused.push((p, job.suppressed as u64)),
+                }
             }
             slots.push(start..batch.events.len());
         }
+        batch.refused = refused;
         // One patch per customer, addressed to the customer it is now (a merge later in
         // this batch moves an anonymous customer's traits to the known one).
         let mut traits: Vec<(CustomerId, Map<String, Value>)> = vec![];
@@ -664,12 +741,14 @@ async fn commit_loop(
                                 stored,
                                 duplicates: job_slots.len() - stored,
                                 failed: job.failed_kept,
-                                failed_dropped: job.sub.failed.len() - job.failed_kept,
+                                failed_dropped: job.sub.failed.len() - job.failed_kept - job.failed_refused,
+                                suppressed: job.suppressed,
                             };
                             stats.stored.fetch_add(receipt.stored as u64, Relaxed);
                             stats.duplicates.fetch_add(receipt.duplicates as u64, Relaxed);
                             stats.failed.fetch_add(receipt.failed as u64, Relaxed);
                             stats.failed_dropped.fetch_add(receipt.failed_dropped as u64, Relaxed);
+                            stats.suppressed.fetch_add(receipt.suppressed as u64, Relaxed);
                             let _ = job.reply.send(Ok(receipt));
                         }
                         // Freeing tens of thousands of events takes a while: not on the
