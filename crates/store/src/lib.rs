@@ -47,6 +47,9 @@ pub enum StoreError {
     /// The database said no, on the raw write path.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A backend's database said no (its driver's error, in words; no driver types).
+    #[error("database error: {0}")]
+    Backend(String),
     /// Something stored could not be read back.
     #[error("corrupt data: {0}")]
     Corrupt(String),
