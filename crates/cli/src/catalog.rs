@@ -377,19 +377,22 @@ fn describe(r: &Rule) -> String {
     format!("{} → {} (priority {})", parts.join(", "), r.touchpoint, r.priority)
 }
 
-/// Open the data directory's writer for a rule change, or say why not.
-async fn writer_for(project: &ProjectArgs) -> Result<touchpoint_engine::Node> {
+/// Open the data directory's writer for a change, or say why not; `through_server` says
+/// how to make the change through a server that holds the directory.
+pub async fn writer_for(project: &ProjectArgs, through_server: &str) -> Result<touchpoint_engine::Node> {
     let config = project.config()?;
     crate::admin::require_store(&config.data_dir)?;
     touchpoint_engine::Node::open(config).await.map_err(|e| match e {
-        touchpoint_store::StoreError::Locked(_) => {
-            msg("another touchpoint process (a server, a demo or an import) is using this data directory: \
-             when it is a server, change rules through it (POST or DELETE /api/rules with the secret key); \
-             otherwise wait for it to finish")
-        }
+        touchpoint_store::StoreError::Locked(_) => msg(format!(
+            "another touchpoint process (a server, a demo or an import) is using this data directory: \
+             when it is a server, {through_server}; otherwise wait for it to finish"
+        )),
         other => other.into(),
     })
 }
+
+/// How a rule changes through a running server.
+const RULES_THROUGH_SERVER: &str = "change rules through it (POST or DELETE /api/rules with the secret key)";
 
 pub async fn rule(cmd: RuleCmd) -> Result<()> {
     match cmd {
@@ -408,7 +411,7 @@ pub async fn rule(cmd: RuleCmd) -> Result<()> {
         }
         RuleCmd::Add { project, rule } => {
             let r = rule.rule()?;
-            let node = writer_for(&project).await?;
+            let node = writer_for(&project, RULES_THROUGH_SERVER).await?;
             let state = node.engine().clone();
             let p = project.find(&*state.store).await?;
             let change = touchpoint_engine::catalog::add_rule(&state, p.id, r).await;
@@ -422,7 +425,7 @@ pub async fn rule(cmd: RuleCmd) -> Result<()> {
             );
         }
         RuleCmd::Remove { id, project } => {
-            let node = writer_for(&project).await?;
+            let node = writer_for(&project, RULES_THROUGH_SERVER).await?;
             let state = node.engine().clone();
             let p = project.find(&*state.store).await?;
             let change = touchpoint_engine::catalog::delete_rule(&state, p.id, id).await;

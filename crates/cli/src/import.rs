@@ -79,6 +79,8 @@ pub struct Summary {
     pub duplicates: u64,
     /// Records rejected, kept as failed events.
     pub failed: u64,
+    /// Events refused because they name an erased customer's id (not stored, not kept).
+    pub suppressed: u64,
     /// The first few reasons for rejection.
     pub first_errors: Vec<String>,
     /// Seconds taken.
@@ -166,6 +168,9 @@ fn print_summary(s: &Summary, project: &str) {
     println!("  {:>10} events stored", s.stored);
     println!("  {:>10} duplicates (already stored, skipped)", s.duplicates);
     println!("  {:>10} rejected (kept as failed events; see GET /api/failed-events)", s.failed);
+    if s.suppressed > 0 {
+        println!("  {:>10} refused: they name an erased customer", s.suppressed);
+    }
     for e in &s.first_errors {
         println!("             {e}");
     }
@@ -275,6 +280,7 @@ async fn add(s: &mut Summary, r: Joined) -> Result<()> {
         s.stored += receipt.stored as u64;
         s.duplicates += receipt.duplicates as u64;
         s.failed += receipt.failed as u64;
+        s.suppressed += receipt.suppressed as u64;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ mod args;
 mod bench;
 mod bench_analytics;
 mod catalog;
+mod customer;
 mod demo;
 mod demo_listen;
 mod export;
@@ -107,6 +108,11 @@ enum Command {
         #[command(subcommand)]
         cmd: catalog::RuleCmd,
     },
+    /// A customer's data: export it as one document, or erase it everywhere (GDPR).
+    Customer {
+        #[command(subcommand)]
+        cmd: customer::CustomerCmd,
+    },
     /// Journey analytics in the terminal: journey-map, funnel, transitions, sankey,
     /// retention, churn, attribution.
     Report(Box<report::ReportArgs>),
@@ -195,6 +201,7 @@ fn main() {
             Command::Key { cmd } => admin::key(cmd).await,
             Command::Touchpoint { cmd } => catalog::touchpoint(cmd).await,
             Command::Rule { cmd } => catalog::rule(cmd).await,
+            Command::Customer { cmd } => customer::run(cmd).await,
             Command::Gen(a) => demo::gen(a),
             Command::Report(a) => report::run(*a).await,
             Command::Survey { cmd } => survey::run(cmd).await,

@@ -524,3 +524,118 @@ fn a_rule_change_beside_a_running_server_says_what_to_do() {
     serving.kill().unwrap();
     serving.wait().unwrap();
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Erase the hard way: one customer with a unique marker in an event property and a trait
+/// among thousands of generated ones. Export finds it all; after erase no file in the data
+/// directory holds the marker or the user id, every analysis counts one customer fewer,
+/// and a new event with the erased id is refused and counted.
+#[test]
+fn an_erased_customer_leaves_no_byte_behind() {
+    const MARKER: &str = "zq-erase-marker-7f3a";
+    const USER: &str = "erase-me-5d1c";
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("brand.ndjson");
+    let o = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        .args(["gen", "--events", "20000", "--seed", "3", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    for (i, line) in [
+        format!(r#"{{"type":"identify","userId":"{USER}","messageId":"erase-0","timestamp":"2026-10-01T09:00:00Z","traits":{{"nickname":"{MARKER}"}}}}"#),
+        format!(r#"{{"type":"page","userId":"{USER}","messageId":"erase-1","timestamp":"2026-10-01T10:00:00Z","name":"Home","properties":{{"path":"/","note":"{MARKER}"}}}}"#),
+        format!(r#"{{"type":"track","userId":"{USER}","messageId":"erase-2","timestamp":"2026-10-02T10:00:00Z","event":"Order Completed","properties":{{"note":"{MARKER}"}}}}"#),
+    ]
+    .iter()
+    .enumerate()
+    {
+        // Among the generated events, not after them.
+        let at = text.match_indices('\n').nth(100 + i * 5000).unwrap().0 + 1;
+        text.insert_str(at, &format!("{line}\n"));
+    }
+    std::fs::write(&file, text).unwrap();
+    let dir = root.path().join("data");
+    ok_json(&dir, &["project", "create", "brand", "--json"]);
+    ok_json(&dir, &["import", file.to_str().unwrap(), "--project", "brand", "--json"]);
+    std::fs::remove_file(&file).unwrap();
+    let holding = |needle: &str| -> Vec<String> {
+        files_under(&dir)
+            .into_iter()
+            .filter(|p| std::fs::read(p).unwrap().windows(needle.len()).any(|w| w == needle.as_bytes()))
+            .map(|p| p.display().to_string())
+            .collect()
+    };
+    assert!(!holding(MARKER).is_empty(), "the marker must be on disk before the erase, or the test proves nothing");
+    let reports: [&[&str]; 6] = [
+        &["journey-map"],
+        &["funnel", "--steps", "page:Home,order-completed", "--window", "30d"],
+        &["transitions"],
+        &["retention", "--period", "week"],
+        &["churn"],
+        &["attribution", "--goal", "order-completed", "--by", "channel"],
+    ];
+    let customers = || -> Vec<u64> {
+        reports
+            .iter()
+            .map(|r| {
+                let mut args = vec!["report"];
+                args.extend_from_slice(r);
+                args.extend_from_slice(&["--project", "brand", "--now", "2026-11-01", "--json"]);
+                let o = run(&dir, &args);
+                assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+                let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+                v["groups"][0]["customers"].as_u64().unwrap()
+            })
+            .collect()
+    };
+    let before = customers();
+
+    let export = dir.join("../export.json");
+    let o =
+        run(&dir, &["customer", "export", "--project", "brand", "--user-id", USER, "--out", export.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    assert_eq!(doc["events"].as_array().unwrap().len(), 3, "{doc}");
+    assert_eq!(doc["profile"]["traits"]["nickname"], MARKER);
+    assert!(doc["identities"].as_array().unwrap().iter().any(|i| i["value"] == USER), "{doc}");
+
+    let receipt = ok_json_pretty(&dir, &["customer", "erase", "--project", "brand", "--user-id", USER, "--json"]);
+    assert_eq!(receipt["verified"], true, "{receipt}");
+    assert_eq!(receipt["stores"]["removed"]["events"], 3, "{receipt}");
+    assert_eq!(holding(MARKER), Vec::<String>::new(), "files still holding the marker");
+    assert_eq!(holding(USER), Vec::<String>::new(), "files still holding the user id");
+    let after = customers();
+    let fewer: Vec<u64> = before.iter().zip(&after).map(|(b, a)| b - a).collect();
+    assert_eq!(fewer, vec![1; reports.len()], "customers before {before:?}, after {after:?}");
+
+    // The id is refused from now on, and counted; nothing else changes.
+    let again = root.path().join("again.ndjson");
+    std::fs::write(&again, format!("{{\"type\":\"track\",\"userId\":\"{USER}\",\"messageId\":\"erase-3\",\"timestamp\":\"2026-10-03T10:00:00Z\",\"event\":\"Order Completed\"}}\n")).unwrap();
+    let s = ok_json(&dir, &["import", again.to_str().unwrap(), "--project", "brand", "--json"]);
+    assert_eq!((s["stored"].as_u64(), s["suppressed"].as_u64()), (Some(0), Some(1)), "{s}");
+    assert_eq!(customers(), after);
+    assert_eq!(holding(USER), Vec::<String>::new());
+    // A customer that is not there is named, not a crash.
+    let o = run(&dir, &["customer", "erase", "--project", "brand", "--user-id", USER]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no customer of this project has the user id"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -228,6 +228,11 @@ impl Journeys {
         Ok(())
     }
 
+    /// Whether the index keeps journey files (not when opened without a directory).
+    pub fn keeps_files(&self) -> bool {
+        self.dir.is_some()
+    }
+
     /// Fold what arrived and write every project's journey file.
     pub async fn save_all(&self) -> Result<(), StoreError> {
         self.tick().await?;

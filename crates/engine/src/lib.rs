@@ -7,7 +7,8 @@
 //! - [`error`] is the one error type, with the one enum of stable codes ([`Code`]) that
 //!   front ends map to their own answers (HTTP statuses, CLI messages) in one place each.
 //! - The use cases: [`read`] (projects, touchpoints, customers, failed events, volume),
-//!   [`catalog`] (mapping rules with re-classification), [`analyses`] (journey analyses
+//!   [`catalog`] (mapping rules with re-classification), [`privacy`] (a customer's
+//!   export and erasure), [`analyses`] (journey analyses
 //!   with their clock), [`listening`] (survey analyses), [`surveys`] (definitions,
 //!   invitations, responses), with the runtime pieces [`journeys`] (the live index) and
 //!   [`tz`] (time zones), and [`brand`] (the checks of a project's brand settings).
@@ -19,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod journeys;
 pub mod listening;
+pub mod privacy;
 pub mod read;
 pub mod surveys;
 pub mod tz;

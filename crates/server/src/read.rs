@@ -15,8 +15,9 @@ use std::collections::HashMap;
 use touchpoint_core::event::format_time;
 use touchpoint_core::{IdentityKind, Lang, Rule};
 use touchpoint_engine::catalog::{self, RuleChange};
+use touchpoint_engine::privacy::{self, Erasure, Who};
 use touchpoint_engine::read::*;
-use touchpoint_store::{Conflict, Project, StoredTouchpoint};
+use touchpoint_store::{Conflict, CustomerExport, Project, StoredTouchpoint};
 
 /// The language asked for by `?lang=` or `Accept-Language`, English by default.
 fn lang(query: Option<&str>, headers: &HeaderMap) -> Lang {
@@ -198,6 +199,30 @@ pub async fn customer(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Profile>, ApiError> {
     Ok(Json(profile_of(&s, key.project_id, id).await?))
+}
+
+/// `DELETE /api/customers/{id}`: erase the customer (and the customers merged into it)
+/// from every store and from the journeys, suppress their ids, and answer with a receipt
+/// whose `verified` says a re-read of every store found nothing (GDPR article 17).
+#[utoipa::path(delete, path = "/api/customers/{id}", tag = "customers", params(("id" = i64, Path)), responses((status = 200, body = Erasure, description = "The erasure's receipt"), (status = 404)), security(("bearer" = [])))]
+pub async fn erase_customer(
+    State(s): State<AppState>,
+    SecretKey(key): SecretKey,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Erasure>, ApiError> {
+    Ok(Json(privacy::erase(&s, key.project_id, &Who::Customer(id)).await?))
+}
+
+/// `GET /api/customers/{id}/export`: everything stored about the customer, as one JSON
+/// document (GDPR articles 15 and 20): profile, identities, traits, every event, failed
+/// events that name them, survey invitations and responses.
+#[utoipa::path(get, path = "/api/customers/{id}/export", tag = "customers", params(("id" = i64, Path)), responses((status = 200, body = Object, description = "The export"), (status = 404)), security(("bearer" = [])))]
+pub async fn export_customer(
+    State(s): State<AppState>,
+    SecretKey(key): SecretKey,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<CustomerExport>, ApiError> {
+    Ok(Json(privacy::export(&s, key.project_id, &Who::Customer(id)).await?))
 }
 
 /// `GET /api/customers/{id}/timeline`: the customer's touchpoints, newest first.

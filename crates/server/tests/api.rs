@@ -631,13 +631,14 @@ async fn operations_endpoints() {
         "/openapi.json",
         "/v1/projects/{write_key}/settings",
         "/sourceConfig",
+        "/api/customers/{id}/export",
     ] {
         assert!(paths.contains_key(p), "OpenAPI lacks {p}");
     }
     // Every JSON route is documented, each analysis (7) and listening analysis (9) as its own
     // path with its own query; the survey pages (/s, /o, /widget.js) are HTML for people,
     // and the browser SDK's short capture routes (/v1/t …) are the long ones' aliases.
-    assert_eq!(paths.len(), 48, "every documented path is a route and every route is documented");
+    assert_eq!(paths.len(), 49, "every documented path is a route and every route is documented");
     let (s, v) = app.get("/nope").await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("not_found")));
     let (s, v) = app.get("/api/project").await;
@@ -816,5 +817,52 @@ async fn now_is_the_wall_clock_unless_the_query_names_it() {
     assert_eq!((v["clock"]["now_from"].as_str(), churned(&v)), (Some("query"), Some(20)), "{v}");
     let (s, v) = app.send(reqwest::Method::POST, "/api/analytics/journey-map", Some(&json!({}))).await;
     assert_eq!(s, 200, "the journey map takes an empty plan too: {v}");
+    app.stop().await;
+}
+
+/// A customer's data through the API: the export holds every event and trait; erase
+/// answers a verified receipt, the customer is gone from the API and the analyses, the
+/// other customer stays, and a new event with an erased id is acknowledged but not stored.
+#[tokio::test]
+async fn a_customer_is_exported_and_erased_through_the_api() {
+    let app = spawn_app().await;
+    for (user, page) in [("ewa", "/kosik"), ("ewa", "/"), ("piotr", "/")] {
+        let (s, r) = app.post("/v1/page", &json!({"userId": user, "properties": {"path": page, "note": "x"}})).await;
+        assert_eq!((s, r["stored"].clone()), (200, json!(1)), "{r}");
+    }
+    app.post("/v1/identify", &json!({"userId": "ewa", "traits": {"city": "Kraków"}})).await;
+    let (_, ewa) = app.get("/api/customers/lookup?user_id=ewa").await;
+    let id = ewa["id"].as_i64().unwrap();
+    let (s, doc) = app.get(&format!("/api/customers/{id}/export")).await;
+    assert_eq!(s, 200, "{doc}");
+    assert_eq!(doc["events"].as_array().unwrap().len(), 3, "{doc}");
+    assert_eq!(doc["profile"]["traits"]["city"], "Kraków");
+    // The journey index sees both customers within a tick.
+    async fn journeys(app: &common::TestApp) -> u64 {
+        let (_, r) = app.send(reqwest::Method::POST, "/api/analytics/transitions", Some(&json!({}))).await;
+        r["snapshot"]["customers"].as_u64().unwrap_or(0)
+    }
+    let mut before = 0;
+    for _ in 0..50 {
+        before = journeys(&app).await;
+        if before == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(before, 2);
+    let (s, receipt) = app.send(reqwest::Method::DELETE, &format!("/api/customers/{id}"), None).await;
+    assert_eq!(s, 200, "{receipt}");
+    assert_eq!(receipt["verified"], true, "{receipt}");
+    assert_eq!(receipt["stores"]["removed"]["events"], 3, "{receipt}");
+    assert_eq!(receipt["journeys"]["customers_after"], 1, "{receipt}");
+    assert_eq!(app.get(&format!("/api/customers/{id}")).await.0, 404);
+    assert_eq!(app.get("/api/customers/lookup?user_id=ewa").await.0, 404);
+    assert_eq!(app.get("/api/customers/lookup?user_id=piotr").await.0, 200);
+    assert_eq!(journeys(&app).await, 1);
+    let (s, r) = app.post("/v1/track", &json!({"userId": "ewa", "event": "Came Back"})).await;
+    assert_eq!((s, r["stored"].clone()), (200, json!(0)), "{r}");
+    assert_eq!(app.stored().await, 1);
+    assert_eq!(app.send(reqwest::Method::DELETE, &format!("/api/customers/{id}"), None).await.0, 404);
     app.stop().await;
 }

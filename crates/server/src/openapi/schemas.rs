@@ -685,8 +685,13 @@ pub fn refine(doc: &mut Value) {
     page(doc, "get", "/api/customers", Some(id_cursor.clone()));
     page(doc, "get", "/api/failed-events", Some(id_cursor));
     page(doc, "get", "/api/customers/{id}/timeline", Some(format!("^{}:{}$", i64_text(), i64_text())));
-    for path in ["/api/customers/{id}", "/api/customers/{id}/timeline"] {
-        set_param(doc, "get", path, "id", json!({"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX}));
+    for (method, path) in [
+        ("get", "/api/customers/{id}"),
+        ("delete", "/api/customers/{id}"),
+        ("get", "/api/customers/{id}/export"),
+        ("get", "/api/customers/{id}/timeline"),
+    ] {
+        set_param(doc, method, path, "id", json!({"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX}));
     }
     add_answer(doc, "get", "/api/customers/lookup", "404", "No customer has the id, or no id was given");
     for p in ["from", "to"] {
