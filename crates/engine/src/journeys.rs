@@ -269,6 +269,14 @@ impl Journeys {
         self.save(project)
     }
 
+    /// Drop what arrived for these customers and is not folded in yet (an erasure: their
+    /// events are gone from the store, and the next tick must not bring them back).
+    pub fn forget(&self, customers: &[CustomerId]) {
+        let mut inc = self.incoming.lock().expect("lock");
+        inc.points.retain(|p| !customers.contains(&p.2));
+        inc.merges.retain(|(from, into)| !customers.contains(from) && !customers.contains(into));
+    }
+
     /// Re-read a project's touchpoints (names, stages, flags changed or added).
     pub async fn refresh_dictionary(&self, project: ProjectId) -> Result<(), StoreError> {
         let (dict, ids) = dictionary(&*self.store, project).await?;

@@ -86,6 +86,9 @@ pub async fn erase(engine: &Engine, project: ProjectId, who: &Who) -> Result<Era
     let id = find(engine, project, who).await?;
     let customers_before = customers_in(engine, project);
     let stores = engine.writer.erase_customer(id).await?;
+    // The writer committed every event queued before the erase, so every point of theirs
+    // has reached the index's queue: drop those not folded in yet, then rebuild.
+    engine.journeys.forget(&stores.customer_ids);
     engine.journeys.reload(project).await?;
     engine.journeys.save(project)?;
     let file_rewritten = engine.journeys.keeps_files();
