@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use touchpoint_analytics::index::{LiveIndex, Point, EPOCH_S};
 use touchpoint_analytics::{Dictionary, JourneySet, Tp};
 use touchpoint_core::{CustomerId, IdentityOp, ProjectId};
-use touchpoint_store::writer::CommitObserver;
+use touchpoint_store::bus::{Delivery, Subscription};
 use touchpoint_store::{now_ms, CommitBatch, Store, StoreError};
 
 /// How often the delta is folded in.
@@ -44,6 +44,8 @@ pub struct Journeys {
     dir: Option<PathBuf>,
     /// Serializes ticks and reloads.
     busy: tokio::sync::Mutex<()>,
+    /// The last commit (bus sequence number) taken into the queue.
+    seen: tokio::sync::watch::Sender<u64>,
 }
 
 /// A project's dictionary (touchpoints in id order, so new ones append) and the map from
@@ -126,6 +128,7 @@ impl Journeys {
             loaded_upto: Mutex::default(),
             dir,
             busy: tokio::sync::Mutex::new(()),
+            seen: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -356,8 +359,9 @@ impl Journeys {
     }
 }
 
-impl CommitObserver for Journeys {
-    fn committed(&self, batch: &CommitBatch, inserted: &[Option<i64>]) {
+impl Journeys {
+    /// Take a commit into the queue the next tick folds in.
+    fn take(&self, batch: &CommitBatch, inserted: &[Option<i64>]) {
         let mut inc = self.incoming.lock().expect("lock");
         for op in &batch.identity_ops {
             if let IdentityOp::Merge { from, into } = op {
@@ -369,5 +373,48 @@ impl CommitObserver for Journeys {
                 inc.points.push((e.project, *id, e.customer, e.event.timestamp, tp));
             }
         }
+    }
+
+    /// Follow the writer's commits on the bus until it closes: each commit goes into the
+    /// queue the next tick folds in; after a lag (the queue was full) every project is
+    /// reloaded from the store, which holds every event.
+    pub fn spawn_follower(self: &Arc<Self>, mut sub: Subscription) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            while let Some(d) = sub.recv().await {
+                let seq = match d {
+                    Delivery::Commit(c) => {
+                        me.take(&c.batch, &c.inserted);
+                        let seq = c.seq;
+                        // The last holder frees a large batch: not on an async worker.
+                        tokio::task::spawn_blocking(move || drop(c));
+                        seq
+                    }
+                    Delivery::Lagged { first_missed_seq, missed } => {
+                        tracing::warn!(missed, "the journey index fell behind the writer; reloading it from the store");
+                        let projects = match me.store.projects().await {
+                            Ok(p) => p,
+                            Err(e) => {
+                                tracing::error!(error = %e, "journey index catch-up failed");
+                                continue;
+                            }
+                        };
+                        for p in projects {
+                            if let Err(e) = me.reload(p.id).await {
+                                tracing::error!(error = %e, project = p.id, "journey index catch-up failed");
+                            }
+                        }
+                        first_missed_seq + missed - 1
+                    }
+                };
+                me.seen.send_replace(seq);
+            }
+        })
+    }
+
+    /// Wait until every commit up to `seq` is in the queue (or folded in).
+    pub async fn caught_up(&self, seq: u64) {
+        let mut seen = self.seen.subscribe();
+        let _ = seen.wait_for(|s| *s >= seq).await;
     }
 }

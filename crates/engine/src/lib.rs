@@ -29,6 +29,7 @@ pub use config::Config;
 pub use error::{Class, Code, Error, ItemError, Result};
 
 use std::sync::Arc;
+use touchpoint_store::bus::CommitBus;
 use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
 use touchpoint_store::writer::{Writer, WriterConfig};
 use touchpoint_store::{Store, StoreError};
@@ -45,7 +46,14 @@ pub struct Engine {
     pub config: Arc<Config>,
     /// The live journey index.
     pub journeys: Arc<journeys::Journeys>,
+    /// Every commit of the writer, for whoever subscribes (the journey index; triggers and
+    /// live dashboards next).
+    pub bus: Arc<CommitBus>,
 }
+
+/// Commits the journey index's queue holds before it falls behind and catches up from the
+/// store (a group commit holds up to thousands of events).
+const JOURNEY_QUEUE_COMMITS: usize = 4096;
 
 /// An engine whose store is open and whose writer runs: what `serve`, `demo`, `import`
 /// and the catalog commands open, use through [`Node::engine`], and [`Node::close`].
@@ -54,6 +62,8 @@ pub struct Node {
     writer_task: tokio::task::JoinHandle<()>,
     /// Folds commits into the journey index; `None` for a bulk load ([`Node::open_bulk`]).
     ticker: Option<tokio::task::JoinHandle<()>>,
+    /// Takes commits off the bus into the journey index's queue; `None` for a bulk load.
+    follower: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Node {
@@ -96,7 +106,10 @@ impl Node {
             true => journeys::Journeys::open(store.clone(), dir).await?,
             false => journeys::Journeys::empty(store.clone(), dir)?,
         });
-        let observer = live.then(|| journeys.clone() as Arc<dyn touchpoint_store::writer::CommitObserver>);
+        // Every commit goes on the bus; the live journey index follows it with a queue of
+        // its own (a bulk load's index is built at its end instead).
+        let bus = CommitBus::new();
+        let follower = live.then(|| journeys.spawn_follower(bus.subscribe("journeys", JOURNEY_QUEUE_COMMITS)));
         let (writer, writer_task) = Writer::start(
             store.clone(),
             WriterConfig {
@@ -105,12 +118,12 @@ impl Node {
                 failed: config.failed_quota(),
                 max_touchpoints: config.max_touchpoints,
             },
-            observer,
+            Some(bus.clone()),
         )
         .await?;
         let ticker = live.then(|| journeys.spawn_ticker());
-        let engine = Engine { store, writer, config: Arc::new(config), journeys };
-        Ok(Node { engine, writer_task, ticker })
+        let engine = Engine { store, writer, config: Arc::new(config), journeys, bus };
+        Ok(Node { engine, writer_task, ticker, follower })
     }
 
     /// The engine, for use cases (and for loading data before serving).
@@ -122,10 +135,14 @@ impl Node {
     /// quick. Every clone of the engine must be dropped first: the writer stops when its
     /// last handle goes.
     pub async fn close(self) -> Result<(), StoreError> {
-        let Node { engine, writer_task, ticker } = self;
+        let Node { engine, writer_task, ticker, follower } = self;
         let journeys = engine.journeys.clone();
         drop(engine);
         let _ = writer_task.await;
+        // The writer is gone, and with it the bus: the follower takes what is left and ends.
+        if let Some(f) = follower {
+            let _ = f.await;
+        }
         match ticker {
             Some(ticker) => {
                 ticker.abort();

@@ -86,8 +86,10 @@ pub async fn erase(engine: &Engine, project: ProjectId, who: &Who) -> Result<Era
     let id = find(engine, project, who).await?;
     let customers_before = customers_in(engine, project);
     let stores = engine.writer.erase_customer(id).await?;
-    // The writer committed every event queued before the erase, so every point of theirs
-    // has reached the index's queue: drop those not folded in yet, then rebuild.
+    // The writer committed every event queued before the erase; once the index has taken
+    // every commit so far off the bus, every point of theirs is in its queue: drop those
+    // not folded in yet, then rebuild.
+    engine.journeys.caught_up(engine.bus.last_seq()).await;
     engine.journeys.forget(&stores.customer_ids);
     engine.journeys.reload(project).await?;
     engine.journeys.save(project)?;

@@ -13,6 +13,7 @@
 //! [`MetaStore::erase_subject_meta`], [`ListenStore::erase_subject_listen`]) and
 //! [`Store::export_customer`] / [`Store::erase_customer`] put the parts together.
 
+pub mod bus;
 pub mod conformance;
 pub mod erasure;
 pub mod listen;

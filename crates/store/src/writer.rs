@@ -26,6 +26,7 @@
 //! and suppression lists before the next group. An erasure made on the store directly is
 //! noticed too ([`Store::erasures`]) and causes the same reload before the next group.
 
+use crate::bus::CommitBus;
 use crate::erasure::{ErasureReceipt, SuppressionList};
 use crate::{CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Store, StoreError};
 use serde::Serialize;
@@ -201,13 +202,6 @@ impl WriterStats {
     }
 }
 
-/// Told about every successful group commit, in commit order (the journey index uses it).
-/// It runs on the committer task: it must be quick and must not block.
-pub trait CommitObserver: Send + Sync {
-    /// `inserted[i]` is the new id of `batch.events[i]`, or `None` for a duplicate.
-    fn committed(&self, batch: &CommitBatch, inserted: &[Option<i64>]);
-}
-
 struct Job {
     sub: Submission,
     /// Of `sub.failed`, how many the quota let in (the rest were dropped or refused).
@@ -243,7 +237,7 @@ impl Writer {
     pub async fn start(
         store: Arc<dyn Store>,
         config: WriterConfig,
-        observer: Option<Arc<dyn CommitObserver>>,
+        bus: Option<Arc<CommitBus>>,
     ) -> Result<(Writer, tokio::task::JoinHandle<()>), StoreError> {
         let graph = store.load_identity_graph().await?;
         tracing::info!(
@@ -263,7 +257,7 @@ impl Writer {
             max_touchpoints: config.max_touchpoints.min(1 << 16),
             epoch: 1,
             failed: Arc::new(AtomicU64::new(0)),
-            observer,
+            bus,
             erasures: store.erasures(),
         };
         let handle = tokio::spawn(task.run(rx));
@@ -452,7 +446,7 @@ struct Task {
     /// The highest generation whose commit failed (0: none).
     failed: Arc<AtomicU64>,
     /// Told about each commit.
-    observer: Option<Arc<dyn CommitObserver>>,
+    bus: Option<Arc<CommitBus>>,
     /// The store's erasure count the graph and project states were loaded at.
     erasures: u64,
 }
@@ -482,7 +476,7 @@ impl Task {
             self.store.clone(),
             self.stats.clone(),
             self.failed.clone(),
-            self.observer.clone(),
+            self.bus.clone(),
             from_builder,
         ));
         let mut pending: Option<Msg> = None;
@@ -697,7 +691,7 @@ async fn commit_loop(
     store: Arc<dyn Store>,
     stats: Arc<WriterStats>,
     failed: Arc<AtomicU64>,
-    observer: Option<Arc<dyn CommitObserver>>,
+    bus: Option<Arc<CommitBus>>,
     mut rx: mpsc::Receiver<Built>,
 ) {
     while let Some(built) = rx.recv().await {
@@ -732,9 +726,15 @@ async fn commit_loop(
                 match store.commit(&batch).await {
                     Ok(flags) => {
                         stats.observe_commit(started.elapsed().as_secs_f64());
-                        if let Some(o) = &observer {
-                            o.committed(&batch, &flags);
-                        }
+                        // Every subscriber gets the commit before anyone is answered (none
+                        // waits: an acknowledged event is on the bus); freeing tens of
+                        // thousands of events takes a while: not on the committer, which the
+                        // next group is waiting for.
+                        let done: Box<dyn std::any::Any + Send> = match &bus {
+                            Some(bus) => Box::new(bus.publish(batch, flags.clone())),
+                            None => Box::new(batch),
+                        };
+                        tokio::task::spawn_blocking(move || drop(done));
                         for (job, job_slots) in jobs.into_iter().zip(slots) {
                             let stored = flags[job_slots.clone()].iter().filter(|f| f.is_some()).count();
                             let receipt = Receipt {
@@ -751,9 +751,6 @@ async fn commit_loop(
                             stats.suppressed.fetch_add(receipt.suppressed as u64, Relaxed);
                             let _ = job.reply.send(Ok(receipt));
                         }
-                        // Freeing tens of thousands of events takes a while: not on the
-                        // committer, which the next group is waiting for.
-                        tokio::task::spawn_blocking(move || drop(batch));
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "group commit failed");
