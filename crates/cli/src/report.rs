@@ -138,8 +138,6 @@ fn breakdown_of(s: &str) -> Result<Breakdown> {
     }
 }
 
-const LISTENING: [&str; 9] = ["nps", "csat", "ces", "rating", "drivers", "gaps", "text", "benchmark", "touchpoints"];
-
 async fn listening(a: &ReportArgs, store: &touchpoint_store::sqlite::SqliteStore, project: i64) -> Result<()> {
     let survey = a.survey.clone().ok_or_else(|| msg(format!("report {} needs --survey KEY", a.kind)))?;
     let bucket = match a.bucket.as_deref() {
@@ -163,7 +161,8 @@ async fn listening(a: &ReportArgs, store: &touchpoint_store::sqlite::SqliteStore
             q.filter = serde_json::from_value(f.clone()).map_err(|e| msg(format!("--query filter: {e}")))?;
         }
     }
-    let v = touchpoint_engine::listening::run(store, project, &a.kind, &q).await?;
+    let analysis = touchpoint_engine::listening::ListenAnalysis::parse(&a.kind)?;
+    let v = touchpoint_engine::listening::run(store, project, analysis, &q).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
@@ -174,7 +173,7 @@ async fn listening(a: &ReportArgs, store: &touchpoint_store::sqlite::SqliteStore
 
 pub async fn run(a: ReportArgs) -> Result<()> {
     let (store, project) = a.project.open().await?;
-    if LISTENING.contains(&a.kind.as_str()) {
+    if touchpoint_engine::listening::ListenAnalysis::parse(&a.kind).is_ok() {
         return listening(&a, &store, project.id).await;
     }
     let started = std::time::Instant::now();

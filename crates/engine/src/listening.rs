@@ -186,21 +186,82 @@ fn pick_question<'a>(
 /// Which question kinds an analysis accepts.
 type KindTest = fn(&QuestionKind) -> bool;
 
-/// The metric an analysis kind computes and the question kinds it accepts.
-fn metric_of(kind: &str) -> Option<(Metric, KindTest)> {
-    Some(match kind {
-        "nps" => (Metric::Nps, |k| matches!(k, QuestionKind::Nps)),
-        "csat" => (Metric::Csat, |k| matches!(k, QuestionKind::Csat)),
-        "ces" => (Metric::Mean, |k| matches!(k, QuestionKind::Ces)),
-        "rating" => (Metric::Mean, |k| {
-            matches!(k, QuestionKind::Rating { .. } | QuestionKind::Nps | QuestionKind::Csat | QuestionKind::Ces)
-        }),
-        _ => return None,
-    })
+/// A listening analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenAnalysis {
+    /// Net Promoter Score.
+    Nps,
+    /// Customer satisfaction (share of 4–5).
+    Csat,
+    /// Customer effort (mean of 1–7).
+    Ces,
+    /// The mean of a rating question.
+    Rating,
+    /// Key drivers of an outcome (relative weights, importance–performance).
+    Drivers,
+    /// Expectation gaps of pair questions.
+    Gaps,
+    /// Open-text terms, group against group.
+    Text,
+    /// A study against the benchmark tables.
+    Benchmark,
+    /// Satisfaction per touchpoint.
+    Touchpoints,
+}
+
+impl ListenAnalysis {
+    /// Every analysis, in the order they are documented.
+    pub const ALL: [ListenAnalysis; 9] = [
+        ListenAnalysis::Nps,
+        ListenAnalysis::Csat,
+        ListenAnalysis::Ces,
+        ListenAnalysis::Rating,
+        ListenAnalysis::Drivers,
+        ListenAnalysis::Gaps,
+        ListenAnalysis::Text,
+        ListenAnalysis::Benchmark,
+        ListenAnalysis::Touchpoints,
+    ];
+
+    /// Its name in routes and commands.
+    pub fn name(self) -> &'static str {
+        match self {
+            ListenAnalysis::Nps => "nps",
+            ListenAnalysis::Csat => "csat",
+            ListenAnalysis::Ces => "ces",
+            ListenAnalysis::Rating => "rating",
+            ListenAnalysis::Drivers => "drivers",
+            ListenAnalysis::Gaps => "gaps",
+            ListenAnalysis::Text => "text",
+            ListenAnalysis::Benchmark => "benchmark",
+            ListenAnalysis::Touchpoints => "touchpoints",
+        }
+    }
+
+    /// The analysis a name names, or which there are.
+    pub fn parse(kind: &str) -> Result<ListenAnalysis, Error> {
+        ListenAnalysis::ALL.into_iter().find(|a| a.name() == kind).ok_or_else(|| {
+            let names: Vec<&str> = ListenAnalysis::ALL.iter().map(|a| a.name()).collect();
+            Error::not_found(format!("no listening analysis {kind:?}; known: {}", names.join(", ")))
+        })
+    }
+
+    /// The metric it computes and the question kinds it accepts, for the score analyses.
+    fn metric(self) -> Option<(Metric, KindTest)> {
+        Some(match self {
+            ListenAnalysis::Nps => (Metric::Nps, |k| matches!(k, QuestionKind::Nps)),
+            ListenAnalysis::Csat => (Metric::Csat, |k| matches!(k, QuestionKind::Csat)),
+            ListenAnalysis::Ces => (Metric::Mean, |k| matches!(k, QuestionKind::Ces)),
+            ListenAnalysis::Rating => (Metric::Mean, |k| {
+                matches!(k, QuestionKind::Rating { .. } | QuestionKind::Nps | QuestionKind::Csat | QuestionKind::Ces)
+            }),
+            _ => return None,
+        })
+    }
 }
 
 /// Run one analysis (shared by the API and the CLI).
-pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -> Result<Value, Error> {
+pub async fn run(store: &dyn Store, project: i64, analysis: ListenAnalysis, q: &ListenQuery) -> Result<Value, Error> {
     let (row, def, resps, clock) = load(store, project, q).await?;
     // The period the answers come from: the query's range, else the answers' own.
     let iso = |s: i64| touchpoint_core::event::format_time(s.saturating_mul(1000));
@@ -209,10 +270,10 @@ pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -
     let zone = store.project(project).await?.map_or_else(|| "UTC".to_string(), |p| p.timezone);
     let period = json!({"from": first, "to": last, "timezone": zone});
     let base = json!({"survey": row.key, "version": row.version, "responses": resps.len(), "period": period});
-    let mut out = match kind {
-        k if metric_of(k).is_some() => {
-            let (metric, ok) = metric_of(k).unwrap_or((Metric::Mean, |_| false));
-            let question = pick_question(&def, q.question.as_deref(), ok, k)?;
+    let mut out = match analysis {
+        a if a.metric().is_some() => {
+            let (metric, ok) = a.metric().unwrap_or((Metric::Mean, |_| false));
+            let question = pick_question(&def, q.question.as_deref(), ok, a.name())?;
             let obs_of = |rs: &[&Resp]| -> Vec<Obs> {
                 rs.iter().filter_map(|r| Some(Obs::weighted(r.answers.score(&question.id)?, r.weight))).collect()
             };
@@ -253,13 +314,19 @@ pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -
             }
             v
         }
-        "drivers" => {
-            let outcome = pick_question(&def, q.outcome.as_deref().or(q.question.as_deref()), |k| k.scale().is_some(), "scored")?;
+        ListenAnalysis::Drivers => {
+            let outcome =
+                pick_question(&def, q.outcome.as_deref().or(q.question.as_deref()), |k| k.scale().is_some(), "scored")?;
             let matrix = def.questions.iter().find(|q| matches!(q.kind, QuestionKind::Matrix { .. }));
             let (area_keys, area_names): (Vec<String>, Vec<String>) = match matrix.map(|m| &m.kind) {
                 Some(QuestionKind::Matrix { areas }) => areas
                     .iter()
-                    .map(|a| (a.key.clone(), touchpoint_listen::survey::text_for(&a.label, "en", &def.default_locale).to_string()))
+                    .map(|a| {
+                        (
+                            a.key.clone(),
+                            touchpoint_listen::survey::text_for(&a.label, "en", &def.default_locale).to_string(),
+                        )
+                    })
                     .unzip(),
                 _ => {
                     // Rating questions that name an area.
@@ -271,7 +338,10 @@ pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -
                 }
             };
             if area_keys.len() < 2 {
-                return Err(Error::missing("survey", "survey: drivers need a matrix question or at least two rating questions with an area"));
+                return Err(Error::missing(
+                    "survey",
+                    "survey: drivers need a matrix question or at least two rating questions with an area",
+                ));
             }
             let area_value = |r: &Resp, k: &str| -> f64 {
                 match matrix.and_then(|m| r.answers.0.get(&m.id)) {
@@ -294,7 +364,12 @@ pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -
                 .iter()
                 .enumerate()
                 .map(|(j, _)| {
-                    let obs: Vec<Obs> = x.iter().zip(&w).filter(|(row, _)| row[j].is_finite()).map(|(row, w)| Obs::weighted(row[j], *w)).collect();
+                    let obs: Vec<Obs> = x
+                        .iter()
+                        .zip(&w)
+                        .filter(|(row, _)| row[j].is_finite())
+                        .map(|(row, w)| Obs::weighted(row[j], *w))
+                        .collect();
                     let importance = rw.areas.iter().find(|a| a.index == j).map(|a| a.share_pct).unwrap_or(0.0);
                     drivers::AreaScore {
                         name: area_names[j].clone(),
@@ -316,7 +391,7 @@ pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -
                 "quadrants": drivers::importance_performance_matrix(&perf),
             })
         }
-        "gaps" => {
+        ListenAnalysis::Gaps => {
             let mut rows: Vec<((String, String), f64, f64, f64)> = vec![];
             for qn in def.questions.iter().filter(|q| matches!(q.kind, QuestionKind::Pair { .. })) {
                 let area = qn.area.clone().unwrap_or_else(|| qn.id.clone());
@@ -327,39 +402,65 @@ pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -
                     }
                 }
             }
-            let by_area: Vec<(String, f64, f64, f64)> = rows.iter().map(|((a, _), e, x, w)| (a.clone(), *e, *x, *w)).collect();
-            let area_results: Vec<Value> = gaps::gaps_by(&by_area).into_iter().map(|(a, g)| json!({"area": a, "gap": g})).collect();
-            let cells: Vec<Value> = gaps::gaps_by(&rows).into_iter().map(|((a, t), g)| json!({"area": a, "touchpoint": t, "gap": g})).collect();
+            let by_area: Vec<(String, f64, f64, f64)> =
+                rows.iter().map(|((a, _), e, x, w)| (a.clone(), *e, *x, *w)).collect();
+            let area_results: Vec<Value> =
+                gaps::gaps_by(&by_area).into_iter().map(|(a, g)| json!({"area": a, "gap": g})).collect();
+            let cells: Vec<Value> = gaps::gaps_by(&rows)
+                .into_iter()
+                .map(|((a, t), g)| json!({"area": a, "touchpoint": t, "gap": g}))
+                .collect();
             json!({"areas": area_results, "by_touchpoint": cells})
         }
-        "text" => {
+        ListenAnalysis::Text => {
             let questions: Vec<&str> = match q.question.as_deref() {
-                Some(id) => vec![pick_question(&def, Some(id), |k| matches!(k, QuestionKind::Text { .. }), "text")?.id.as_str()],
-                None => def.questions.iter().filter(|q| matches!(q.kind, QuestionKind::Text { .. })).map(|q| q.id.as_str()).collect(),
+                Some(id) => {
+                    vec![pick_question(&def, Some(id), |k| matches!(k, QuestionKind::Text { .. }), "text")?.id.as_str()]
+                }
+                None => def
+                    .questions
+                    .iter()
+                    .filter(|q| matches!(q.kind, QuestionKind::Text { .. }))
+                    .map(|q| q.id.as_str())
+                    .collect(),
             };
-            let texts = |r: &Resp| -> Vec<String> { questions.iter().filter_map(|id| r.answers.text(id)).map(str::to_string).collect() };
+            let texts = |r: &Resp| -> Vec<String> {
+                questions.iter().filter_map(|id| r.answers.text(id)).map(str::to_string).collect()
+            };
             let (label_a, label_b, a, b): (String, String, Vec<String>, Vec<String>) = match &q.by {
                 Some(by) => {
                     let (va, vb) = match (&q.a, &q.b) {
                         (Some(a), Some(b)) => (a.clone(), b.clone()),
-                        _ => return Err(Error::invalid(Code::InvalidQuery, Some("a".into()), "a, b: name the two values of `by` to compare")),
+                        _ => {
+                            return Err(Error::invalid(
+                                Code::InvalidQuery,
+                                Some("a".into()),
+                                "a, b: name the two values of `by` to compare",
+                            ))
+                        }
                     };
-                    let pick = |v: &str| resps.iter().filter(|r| r.attr(by).as_deref() == Some(v)).flat_map(texts).collect();
+                    let pick =
+                        |v: &str| resps.iter().filter(|r| r.attr(by).as_deref() == Some(v)).flat_map(texts).collect();
                     (va.clone(), vb.clone(), pick(&va), pick(&vb))
                 }
                 None => {
                     let nps = pick_question(&def, None, |k| matches!(k, QuestionKind::Nps), "NPS")?;
                     let pick = |lo: f64, hi: f64| {
-                        resps.iter().filter(|r| r.answers.score(&nps.id).is_some_and(|s| s >= lo && s <= hi)).flat_map(texts).collect()
+                        resps
+                            .iter()
+                            .filter(|r| r.answers.score(&nps.id).is_some_and(|s| s >= lo && s <= hi))
+                            .flat_map(texts)
+                            .collect()
                     };
                     ("detractors".into(), "promoters".into(), pick(0.0, 6.0), pick(9.0, 10.0))
                 }
             };
             let opts = text::TextOptions { top: q.top.unwrap_or(15), ..Default::default() };
-            let report = text::distinguishing_terms(&a, &b, &opts).map_err(|e| Error::invalid(Code::InvalidQuery, None, e.to_string()))?;
+            let report = text::distinguishing_terms(&a, &b, &opts)
+                .map_err(|e| Error::invalid(Code::InvalidQuery, None, e.to_string()))?;
             json!({"a": label_a, "b": label_b, "answers_a": a.len(), "answers_b": b.len(), "report": report})
         }
-        "benchmark" => {
+        ListenAnalysis::Benchmark => {
             let matrix = def.questions.iter().find(|q| matches!(q.kind, QuestionKind::Matrix { .. }));
             let Some(matrix) = matrix else {
                 return Err(Error::missing("survey", "survey: a benchmark needs a matrix question of areas"));
@@ -378,20 +479,28 @@ pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -
                     })
                 })
                 .collect();
-            let report = benchmark::analyze(&rows).map_err(|e| Error::refused(Code::NotEnoughData, Some("survey".into()), e.to_string()))?;
+            let report = benchmark::analyze(&rows)
+                .map_err(|e| Error::refused(Code::NotEnoughData, Some("survey".into()), e.to_string()))?;
             let external: Vec<benchmark::ExternalBenchmark> = store
                 .benchmarks(project)
                 .await?
                 .into_iter()
-                .map(|b| benchmark::ExternalBenchmark { metric: b.metric, segment: b.segment, value: b.value, n: b.n, se: b.se })
+                .map(|b| benchmark::ExternalBenchmark {
+                    metric: b.metric,
+                    segment: b.segment,
+                    value: b.value,
+                    n: b.n,
+                    se: b.se,
+                })
                 .collect();
             let vs = benchmark::compare_report(&report, &external);
             json!({"report": report, "external": vs})
         }
-        "touchpoints" => {
+        ListenAnalysis::Touchpoints => {
             // Satisfaction where it was measured: per triggering touchpoint, the survey's
             // headline question.
-            let head = def.headline().ok_or_else(|| Error::missing("survey", "survey: no NPS, CSAT or CES question"))?;
+            let head =
+                def.headline().ok_or_else(|| Error::missing("survey", "survey: no NPS, CSAT or CES question"))?;
             let metric = match head.kind {
                 QuestionKind::Nps => Metric::Nps,
                 QuestionKind::Csat => Metric::Csat,
@@ -411,10 +520,8 @@ pub async fn run(store: &dyn Store, project: i64, kind: &str, q: &ListenQuery) -
                 .collect();
             json!({"question": head.id, "metric": metric, "touchpoints": rows})
         }
-        other => {
-            return Err(Error::not_found(format!(
-                "no listening analysis {other:?}; known: nps, csat, ces, rating, drivers, gaps, text, benchmark, touchpoints"
-            )))
+        ListenAnalysis::Nps | ListenAnalysis::Csat | ListenAnalysis::Ces | ListenAnalysis::Rating => {
+            unreachable!("the score analyses are matched above")
         }
     };
     if let (Some(o), Some(b)) = (out.as_object_mut(), base.as_object()) {

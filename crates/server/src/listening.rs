@@ -34,7 +34,7 @@ pub async fn analyze(
     ApiPath(kind): ApiPath<String>,
     ApiJson(q): ApiJson<ListenQuery>,
 ) -> Result<Json<ListenResponse>, ApiError> {
-    let result = run(&*s.store, key.project_id, &kind, &q).await?;
+    let result = run(&*s.store, key.project_id, ListenAnalysis::parse(&kind)?, &q).await?;
     Ok(Json(ListenResponse { kind, result }))
 }
 
