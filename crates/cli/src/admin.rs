@@ -7,9 +7,11 @@ use crate::Common;
 use clap::Subcommand;
 use serde_json::json;
 use std::path::Path;
+use std::sync::Arc;
 use touchpoint_core::catalog::default_catalog;
 use touchpoint_core::KeyKind;
-use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
+use touchpoint_store::sqlite::SqliteStore;
+use touchpoint_store::Store;
 use touchpoint_store::{issue_key, MetaStore, Project};
 
 /// `touchpoint project …`
@@ -96,15 +98,16 @@ pub enum KeyCmd {
 }
 
 /// Open an existing data directory for administration.
-pub async fn open_shared(common: &Common) -> Result<SqliteStore> {
+pub async fn open_shared(common: &Common) -> Result<Arc<dyn Store>> {
     let config = common.config()?;
     require_store(&config.data_dir)?;
-    open_dir(&config.data_dir).await
+    open_config(&config).await
 }
 
-async fn open_dir(dir: &Path) -> Result<SqliteStore> {
-    Ok(SqliteStore::open(dir, OpenMode::Shared, &SqliteOptions { durable: true, cache_mib: 16, ..Default::default() })
-        .await?)
+/// The configured store beside a running writer: the data directory's, with the metadata
+/// on PostgreSQL when `meta_store` (or `TOUCHPOINT_META_STORE`) names it.
+async fn open_config(config: &touchpoint_engine::Config) -> Result<Arc<dyn Store>> {
+    Ok(touchpoint_engine::backends::open_shared_store(config).await?)
 }
 
 /// Whether a process (a server or a demo) holds the data directory's writer lock now.
@@ -174,8 +177,8 @@ pub async fn project(cmd: ProjectCmd) -> Result<()> {
     match cmd {
         ProjectCmd::Create { name, json, common } => {
             // The one admin command that may make a new store.
-            let store = open_dir(&common.config()?.data_dir).await?;
-            let (p, write, secret) = create_project(&store, &name, &default_catalog()).await?;
+            let store = open_config(&common.config()?).await?;
+            let (p, write, secret) = create_project(&*store, &name, &default_catalog()).await?;
             if json {
                 println!("{}", json!({"id": p.id, "name": p.name, "write_key": write, "secret_key": secret}));
             } else {
@@ -198,7 +201,7 @@ pub async fn project(cmd: ProjectCmd) -> Result<()> {
             common,
         } => {
             let store = open_shared(&common).await?;
-            let p = find_project(&store, &name).await?;
+            let p = find_project(&*store, &name).await?;
             let settings = touchpoint_engine::read::ProjectSettings {
                 timezone,
                 churn_horizon_days,
@@ -209,7 +212,7 @@ pub async fn project(cmd: ProjectCmd) -> Result<()> {
                 default_lang: lang,
                 site_origins,
             };
-            let p = touchpoint_engine::read::update_project(&store, &p, settings).await?;
+            let p = touchpoint_engine::read::update_project(&*store, &p, settings).await?;
             println!(
                 "Project {:?}: time zone {}, churn after {} days of silence.",
                 p.name, p.timezone, p.churn_horizon_days
@@ -252,7 +255,7 @@ pub async fn key(cmd: KeyCmd) -> Result<()> {
         KeyCmd::Create { project, kind, json } => {
             let kind = KeyKind::parse(&kind).ok_or_else(|| msg(format!("--kind {kind:?}: use write or secret")))?;
             let (store, p) = project.open().await?;
-            let (token, info) = issue_key(&store, p.id, kind).await?;
+            let (token, info) = issue_key(&*store, p.id, kind).await?;
             if json {
                 println!("{}", json!({"id": info.id, "project_id": p.id, "kind": kind, "key": token}));
             } else {

@@ -5,9 +5,9 @@
 use crate::anyhow_lite::Result;
 use crate::Common;
 use clap::Args;
+use std::sync::Arc;
 use touchpoint_engine::Config;
-use touchpoint_store::sqlite::SqliteStore;
-use touchpoint_store::{MetaStore, Project};
+use touchpoint_store::{MetaStore, Project, Store};
 
 /// `--project P` with `--config` and `--data-dir`. Flatten it where `--project` is to be
 /// listed in the command's help (first among its options, before the other required
@@ -31,9 +31,9 @@ impl ProjectArgs {
     /// Open the data directory's store beside a running server (shared, not the writer)
     /// and find the project in it. A data directory that holds no store is refused and
     /// named; a project that is not there is named along with the projects that are.
-    pub async fn open(&self) -> Result<(SqliteStore, Project)> {
+    pub async fn open(&self) -> Result<(Arc<dyn Store>, Project)> {
         let store = crate::admin::open_shared(&self.common).await?;
-        let project = self.find(&store).await?;
+        let project = self.find(&*store).await?;
         Ok((store, project))
     }
 

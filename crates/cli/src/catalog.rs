@@ -14,7 +14,7 @@ use clap::Subcommand;
 use serde_json::json;
 use touchpoint_core::{Channel, Lang, Localized, Rule, TouchpointKind};
 use touchpoint_engine::read::{NewTouchpoint, TouchpointInput};
-use touchpoint_store::{MetaStore, StoredTouchpoint};
+use touchpoint_store::StoredTouchpoint;
 
 /// The fields of a touchpoint that `add` and `set` take.
 #[derive(clap::Args, Clone, Default)]
@@ -331,14 +331,14 @@ pub async fn touchpoint(cmd: TouchpointCmd) -> Result<()> {
         TouchpointCmd::Add { key, project, fields } => {
             let (store, p) = project.open().await?;
             let new = NewTouchpoint { key, fields: fields.input(None)? };
-            let t = touchpoint_engine::read::create_touchpoint(&store, &p, new).await?;
+            let t = touchpoint_engine::read::create_touchpoint(&*store, &p, new).await?;
             println!("Added touchpoint {:?} to {:?}. Map events to it: `touchpoint rule add --project {:?} --touchpoint {} …`", t.touchpoint.key, p.name, p.name, t.touchpoint.key);
         }
         TouchpointCmd::Set { key, project, fields } => {
             let (store, p) = project.open().await?;
             let old = store.touchpoints(p.id).await?.into_iter().find(|t| t.touchpoint.key == key);
             let input = fields.input(old.as_ref().map(|o| &o.touchpoint.names))?;
-            let t = touchpoint_engine::read::update_touchpoint(&store, &p, &key, input).await?;
+            let t = touchpoint_engine::read::update_touchpoint(&*store, &p, &key, input).await?;
             println!(
                 "{}: channel {}, stage {}{}",
                 t.touchpoint.key,
@@ -440,7 +440,7 @@ pub async fn rule(cmd: RuleCmd) -> Result<()> {
         RuleCmd::Test { project, rule, last, json } => {
             let r = rule.rule()?;
             let (store, p) = project.open().await?;
-            let t = touchpoint_engine::catalog::test_rule(&store, &p, &r, last).await?;
+            let t = touchpoint_engine::catalog::test_rule(&*store, &p, &r, last).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&t)?);
                 return Ok(());

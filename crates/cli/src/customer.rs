@@ -73,16 +73,16 @@ pub async fn run(cmd: CustomerCmd) -> Result<()> {
             let (store, p) = project.open().await?;
             let id = match who.who()? {
                 privacy::Who::Customer(id) => id,
-                privacy::Who::UserId(v) => find(&store, p.id, touchpoint_core::IdentityKind::User, &v).await?,
+                privacy::Who::UserId(v) => find(&*store, p.id, touchpoint_core::IdentityKind::User, &v).await?,
                 privacy::Who::AnonymousId(v) => {
-                    find(&store, p.id, touchpoint_core::IdentityKind::Anonymous, &v).await?
+                    find(&*store, p.id, touchpoint_core::IdentityKind::Anonymous, &v).await?
                 }
             };
-            let customer = touchpoint_store::MetaStore::customer(&store, id)
+            let customer = touchpoint_store::MetaStore::customer(&*store, id)
                 .await?
                 .filter(|c| c.project_id == p.id)
                 .ok_or_else(|| msg(format!("customer {id} is not in project {}", p.name)))?;
-            let export = touchpoint_store::Store::export_customer(&store, customer.merged_into.unwrap_or(id)).await?;
+            let export = touchpoint_store::Store::export_customer(&*store, customer.merged_into.unwrap_or(id)).await?;
             let text = serde_json::to_string_pretty(&export)?;
             match out {
                 Some(path) => {
@@ -144,7 +144,7 @@ pub async fn run(cmd: CustomerCmd) -> Result<()> {
 }
 
 async fn find(
-    store: &touchpoint_store::sqlite::SqliteStore,
+    store: &dyn touchpoint_store::Store,
     project: i64,
     kind: touchpoint_core::IdentityKind,
     value: &str,

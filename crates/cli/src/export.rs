@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use touchpoint_core::csvsafe::safe_cell;
 use touchpoint_core::event::format_time;
-use touchpoint_store::{EventStore, MetaStore, StoredTouchpoint};
+use touchpoint_store::StoredTouchpoint;
 
 /// Export formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -71,6 +71,11 @@ pub struct ServeFlags {
     /// Events per second each key may send (0 = no limit).
     #[arg(long)]
     rate_limit: Option<f64>,
+    /// Keep the metadata (projects, keys, catalog, customers, surveys) in PostgreSQL,
+    /// e.g. postgres://user:password@host:5432/touchpoint; events stay in the data
+    /// directory. Unset: everything in the data directory.
+    #[arg(long, value_name = "URL")]
+    meta_store: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -165,6 +170,9 @@ pub fn load_config(common: &Common, flags: &ServeFlags) -> anyhow_lite::Result<C
     }
     if let Some(r) = flags.rate_limit {
         over.push(("rate_limit", r.to_string()));
+    }
+    if let Some(m) = &flags.meta_store {
+        over.push(("meta_store", m.clone()));
     }
     Ok(Config::load(common.config.as_deref(), std::env::vars(), &over)?)
 }

@@ -138,7 +138,7 @@ fn breakdown_of(s: &str) -> Result<Breakdown> {
     }
 }
 
-async fn listening(a: &ReportArgs, store: &touchpoint_store::sqlite::SqliteStore, project: i64) -> Result<()> {
+async fn listening(a: &ReportArgs, store: &dyn touchpoint_store::Store, project: i64) -> Result<()> {
     let survey = a.survey.clone().ok_or_else(|| msg(format!("report {} needs --survey KEY", a.kind)))?;
     let bucket = match a.bucket.as_deref() {
         None => None,
@@ -174,11 +174,10 @@ async fn listening(a: &ReportArgs, store: &touchpoint_store::sqlite::SqliteStore
 pub async fn run(a: ReportArgs) -> Result<()> {
     let (store, project) = a.project.open().await?;
     if touchpoint_engine::listening::ListenAnalysis::parse(&a.kind).is_ok() {
-        return listening(&a, &store, project.id).await;
+        return listening(&a, &*store, project.id).await;
     }
     let started = std::time::Instant::now();
     let config = a.project.config()?;
-    let store: std::sync::Arc<dyn touchpoint_store::Store> = std::sync::Arc::new(store);
     let journeys =
         touchpoint_engine::journeys::Journeys::open(store.clone(), Some(config.data_dir.join("journeys"))).await?;
     let snap = journeys.index.snapshot(project.id).ok_or_else(|| msg("this project has no journeys yet"))?;

@@ -10,7 +10,6 @@ use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use touchpoint_engine::surveys::{self, InviteInput, NewSurvey, ResponseInput};
 use touchpoint_store::listen::SurveyStatus;
-use touchpoint_store::ListenStore;
 
 /// `touchpoint survey …`
 #[derive(Subcommand)]
@@ -120,7 +119,7 @@ pub enum SurveyCmd {
 }
 
 async fn survey_of(
-    store: &touchpoint_store::sqlite::SqliteStore,
+    store: &dyn touchpoint_store::Store,
     project: i64,
     key: &str,
 ) -> Result<touchpoint_store::listen::SurveyRow> {
@@ -137,13 +136,13 @@ pub async fn run(cmd: SurveyCmd) -> Result<()> {
         SurveyCmd::Create { project, key, file, template, trigger } => {
             let (store, p) = project.open().await?;
             let definition = file.as_ref().map(read_json).transpose()?;
-            let row = surveys::create_survey(&store, p.id, NewSurvey { key, definition, template, trigger }).await?;
+            let row = surveys::create_survey(&*store, p.id, NewSurvey { key, definition, template, trigger }).await?;
             println!("Created draft survey {} (open link /o/{}); publish it to take answers.", row.key, row.public_id);
         }
         SurveyCmd::Edit { project, key, file } => {
             let (store, p) = project.open().await?;
-            let row = survey_of(&store, p.id, &key).await?;
-            let row = surveys::edit_survey(&store, &row, read_json(&file)?).await?;
+            let row = survey_of(&*store, p.id, &key).await?;
+            let row = surveys::edit_survey(&*store, &row, read_json(&file)?).await?;
             println!("Survey {} is now at version {}.", row.key, row.version);
         }
         SurveyCmd::Publish { project, key } => set_status(&project, &key, SurveyStatus::Live).await?,
@@ -170,8 +169,8 @@ pub async fn run(cmd: SurveyCmd) -> Result<()> {
         }
         SurveyCmd::Export { project, key, out } => {
             let (store, p) = project.open().await?;
-            let row = survey_of(&store, p.id, &key).await?;
-            let csv = surveys::export_csv(&store, &row, false).await?;
+            let row = survey_of(&*store, p.id, &key).await?;
+            let csv = surveys::export_csv(&*store, &row, false).await?;
             match out {
                 Some(path) => std::fs::write(&path, csv)?,
                 None => print!("{csv}"),
@@ -179,11 +178,11 @@ pub async fn run(cmd: SurveyCmd) -> Result<()> {
         }
         SurveyCmd::Invite { project, key, csv, days, base_url } => {
             let (store, p) = project.open().await?;
-            let row = survey_of(&store, p.id, &key).await?;
+            let row = survey_of(&*store, p.id, &key).await?;
             let text = std::fs::read_to_string(&csv).map_err(|e| msg(format!("cannot read {}: {e}", csv.display())))?;
             let customers: Vec<InviteInput> = surveys::parse_invite_csv(&text)?;
             let links =
-                surveys::create_invitations(&store, &row, &customers, days, base_url.trim_end_matches('/')).await?;
+                surveys::create_invitations(&*store, &row, &customers, days, base_url.trim_end_matches('/')).await?;
             let mut w = csv::Writer::from_writer(std::io::stdout());
             w.write_record(["customer", "url", "expires"])?;
             for l in &links {
@@ -200,7 +199,7 @@ pub async fn run(cmd: SurveyCmd) -> Result<()> {
 /// Publish or close.
 async fn set_status(project: &ProjectArgs, key: &str, status: SurveyStatus) -> Result<()> {
     let (store, p) = project.open().await?;
-    let row = survey_of(&store, p.id, key).await?;
+    let row = survey_of(&*store, p.id, key).await?;
     let row = store.set_survey_status(row.id, status).await?;
     println!("Survey {} is {}.", row.key, row.status.as_str());
     Ok(())
@@ -285,7 +284,7 @@ async fn import(project: &ProjectArgs, key: &str, file: &Path) -> Result<()> {
 pub async fn import_benchmark(project: &ProjectArgs, source: &str, file: &Path) -> Result<()> {
     let (store, p) = project.open().await?;
     let text = std::fs::read_to_string(file).map_err(|e| msg(format!("cannot read {}: {e}", file.display())))?;
-    let n = touchpoint_engine::listening::import_benchmarks(&store, p.id, source, &text).await?;
+    let n = touchpoint_engine::listening::import_benchmarks(&*store, p.id, source, &text).await?;
     println!("{n} benchmark rows from {source} stored.");
     Ok(())
 }

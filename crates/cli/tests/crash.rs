@@ -1,5 +1,7 @@
 //! Kill the real `touchpoint serve` process with SIGKILL while clients send, start it
-//! again on the same data directory, and find every acknowledged event exactly once.
+//! again on the same data directory, and find every acknowledged event exactly once — with
+//! everything in the data directory, and with the metadata on a real PostgreSQL
+//! (`--meta-store`, here through `TOUCHPOINT_META_STORE`).
 
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -9,15 +11,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use touchpoint_store::EventStore;
 
-fn bin() -> Command {
+/// The binary, with the metadata store `meta` (`None`: the data directory).
+fn bin(meta: Option<&str>) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_touchpoint"));
     c.env_remove("TOUCHPOINT_CONFIG");
+    match meta {
+        Some(url) => c.env("TOUCHPOINT_META_STORE", url),
+        None => c.env_remove("TOUCHPOINT_META_STORE"),
+    };
     c
 }
 
 /// Start `touchpoint serve` on port 0 and return it with its address.
-fn serve(dir: &std::path::Path) -> (Child, String) {
-    let mut child = bin()
+fn serve(dir: &std::path::Path, meta: Option<&str>) -> (Child, String) {
+    let mut child = bin(meta)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .stdout(Stdio::piped())
@@ -32,13 +39,25 @@ fn serve(dir: &std::path::Path) -> (Child, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_events_survive_kill_9_exactly_once() {
+    survive_kill_9(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_events_survive_kill_9_exactly_once_with_postgres_metadata() {
+    // `None` after the harness said SKIPPED (no PostgreSQL here, and not required).
+    if let Some(url) = touchpoint_store_postgres::testing::fresh_database().await {
+        survive_kill_9(Some(&url)).await;
+    }
+}
+
+async fn survive_kill_9(meta: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
-    let out = bin().args(["project", "create", "crash", "--json", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let out = bin(meta).args(["project", "create", "crash", "--json", "--data-dir"]).arg(dir.path()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let keys: Value = serde_json::from_slice(&out.stdout).unwrap();
     let write = keys["write_key"].as_str().unwrap().to_string();
 
-    let (mut child, base) = serve(dir.path());
+    let (mut child, base) = serve(dir.path(), meta);
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut clients = vec![];
     for c in 0..6 {
@@ -79,7 +98,7 @@ async fn acknowledged_events_survive_kill_9_exactly_once() {
     assert!(acked.len() >= 1_000, "only {} events were acknowledged before the kill", acked.len());
 
     // Start again on the same directory: it must come up and hold every acknowledged event.
-    let (mut child, base) = serve(dir.path());
+    let (mut child, base) = serve(dir.path(), meta);
     let store = touchpoint_store::sqlite::SqliteStore::open(
         dir.path(),
         touchpoint_store::sqlite::OpenMode::Shared,

@@ -61,6 +61,10 @@ impl EventType {
     }
 }
 
+/// Ids and names are text in every store, and some stores (PostgreSQL) cannot keep the
+/// NUL character in text: an id or a name with one is refused at the edge, with this.
+const NUL: &str = "must not contain the NUL character (\\u0000)";
+
 /// Limits checked on every event, configurable per server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
@@ -219,6 +223,7 @@ impl Event {
             match obj.get(f) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+                Some(Value::String(s)) if s.contains('\0') => Err(EventError::new(at(f), NUL)),
                 Some(Value::String(s)) if s.chars().count() > limits.max_id_chars => {
                     Err(EventError::new(at(f), format!("is longer than {} characters", limits.max_id_chars)))
                 }
@@ -274,8 +279,11 @@ impl Event {
             _ => None,
         };
         if let Some(n) = &name {
+            let f = if kind == EventType::Track { "event" } else { "name" };
+            if n.contains('\0') {
+                return Err(EventError::new(at(f), NUL));
+            }
             if n.chars().count() > limits.max_id_chars {
-                let f = if kind == EventType::Track { "event" } else { "name" };
                 return Err(EventError::new(at(f), format!("is longer than {} characters", limits.max_id_chars)));
             }
         }
@@ -582,6 +590,12 @@ mod tests {
         check(json!({"type":"track","event":"A","userId":""}), "either userId or anonymousId");
         check(json!({"type":"track","event":"A","userId":{"a":1}}), "userId: must be a string, not an object");
         check(json!({"type":"track","event":"A","userId":42}), "ok");
+        // NUL cannot be kept as text by every store (PostgreSQL): refused where it is.
+        check(json!({"type":"track","event":"A","userId":"u\u{0}x"}), "userId: must not contain the NUL character");
+        check(json!({"type":"track","event":"A\u{0}","userId":"u"}), "event: must not contain the NUL character");
+        check(json!({"type":"page","name":"\u{0}","anonymousId":"a"}), "name: must not contain the NUL character");
+        check(json!({"type":"track","event":"A","userId":"u","messageId":"m\u{0}"}), "messageId: must not contain");
+        check(json!({"type":"track","event":"A","userId":"u","properties":{"note":"a\u{0}b"}}), "ok");
         check(json!({"type":"track","event":"A","anonymousId":1.5e3}), "ok");
         check(
             json!({"type":"track","event":"A","userId":"u","properties":[1]}),

@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// Where the embedded store keeps its files.
     pub data_dir: PathBuf,
+    /// Where the metadata (projects, keys, catalog, customers, surveys …) is kept: a
+    /// PostgreSQL URL (`postgres://user:password@host:5432/touchpoint`), with the events
+    /// staying in the embedded store in `data_dir`; unset (or empty): everything in the
+    /// embedded store. See [`crate::backends`].
+    pub meta_store: Option<String>,
     /// Address to listen on.
     pub listen: String,
     /// fsync each group commit before acknowledging (off: survives a process crash, not a power cut).
@@ -61,6 +66,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from("touchpoint-data"),
+            meta_store: None,
             listen: "127.0.0.1:8080".into(),
             durable: true,
             max_event_bytes: 32 * 1024,
@@ -237,6 +243,21 @@ mod tests {
         assert_eq!(c.rate_limit, 10.0);
         assert_eq!(c.queue_events, 11, "flag beats env");
         assert_eq!(c.max_event_bytes, 32 * 1024, "default stays");
+    }
+
+    #[test]
+    fn the_meta_store_comes_from_any_layer() {
+        assert_eq!(Config::load(None, vec![], &[]).unwrap().meta_store, None, "the embedded store by default");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("touchpoint.toml");
+        std::fs::write(&file, "meta-store = \"postgres://file/db\"\n").unwrap();
+        let c = Config::load(Some(&file), vec![], &[]).unwrap();
+        assert_eq!(c.meta_store.as_deref(), Some("postgres://file/db"));
+        let env = vec![("TOUCHPOINT_META_STORE".to_string(), "postgres://env/db".to_string())];
+        let c = Config::load(Some(&file), env.clone(), &[]).unwrap();
+        assert_eq!(c.meta_store.as_deref(), Some("postgres://env/db"), "env beats file");
+        let c = Config::load(Some(&file), env, &[("meta_store", "postgresql://flag/db".into())]).unwrap();
+        assert_eq!(c.meta_store.as_deref(), Some("postgresql://flag/db"), "flag beats env");
     }
 
     #[test]

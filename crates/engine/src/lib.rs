@@ -14,6 +14,7 @@
 //!   [`tz`] (time zones), and [`brand`] (the checks of a project's brand settings).
 
 pub mod analyses;
+pub mod backends;
 pub mod brand;
 pub mod catalog;
 pub mod config;
@@ -30,7 +31,6 @@ pub use error::{Class, Code, Error, ItemError, Result};
 
 use std::sync::Arc;
 use touchpoint_store::bus::CommitBus;
-use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
 use touchpoint_store::writer::{Writer, WriterConfig};
 use touchpoint_store::{Store, StoreError};
 
@@ -67,11 +67,12 @@ pub struct Node {
 }
 
 impl Node {
-    /// Open the embedded store in the configured data directory and start the writer.
+    /// Open the configured store ([`backends`]: the embedded store in the data directory,
+    /// or the metadata on PostgreSQL with the events there) and start the writer.
     pub async fn open(config: Config) -> Result<Node, StoreError> {
         let window = (config.dedup_window > 0).then_some(config.dedup_window);
-        let store = Node::open_store(&config, window).await?;
-        Node::with_store(config, Arc::new(store)).await
+        let store = backends::open_store(&config, window).await?;
+        Node::with_store(config, store).await
     }
 
     /// Open for a bulk load that nothing reads while it runs (`touchpoint import`): the
@@ -81,18 +82,13 @@ impl Node {
     pub async fn open_bulk(config: Config) -> Result<Node, StoreError> {
         // A bulk load checks every stored event: the same file imported twice never
         // stores anything twice, however large the store.
-        let store = Node::open_store(&config, None).await?;
-        Node::bulk_with_store(config, Arc::new(store)).await
+        let store = backends::open_store(&config, None).await?;
+        Node::bulk_with_store(config, store).await
     }
 
     /// [`Node::open_bulk`] on a store that is already open.
     pub async fn bulk_with_store(config: Config, store: Arc<dyn Store>) -> Result<Node, StoreError> {
         Node::start(config, store, false).await
-    }
-
-    async fn open_store(config: &Config, dedup_window: Option<usize>) -> Result<SqliteStore, StoreError> {
-        let options = SqliteOptions { durable: config.durable, cache_mib: config.cache_mib, dedup_window };
-        SqliteStore::open(&config.data_dir, OpenMode::Writer, &options).await
     }
 
     /// Start the writer on a store that is already open.

@@ -336,7 +336,6 @@ async fn duplicates_are_acknowledged_and_stored_once() {
         .await
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["stored"], 1);
-    use touchpoint_store::EventStore;
     assert_eq!(app.store.count_events(2).await.unwrap(), 1);
     // Without a messageId, each send is a new event.
     let (_, a) = app.post("/v1/track", &json!({"userId":"u","event":"E"})).await;
@@ -362,7 +361,6 @@ async fn times_from_1970_to_9999_and_text_in_any_normal_form() {
     let (s, v) = app.post("/v1/batch", &batch).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["stored"], 7);
-    use touchpoint_store::EventStore;
     let evs = app.store.scan_events(Some(1), 0, 100).await.unwrap();
     let by = |m: &str| evs.iter().find(|e| e.message_id == m).unwrap();
     assert_eq!(by("t1").timestamp, 0);

@@ -306,7 +306,6 @@ async fn serve_site(pages: Vec<(&'static str, &'static str, Vec<u8>)>) -> u16 {
 /// Wait until the project has `n` events stored, then a little longer to see that no
 /// retry adds any; return them.
 async fn stored_events(app: &common::TestApp, n: usize) -> Vec<touchpoint_store::StoredEvent> {
-    use touchpoint_store::EventStore;
     for _ in 0..200 {
         if app.store.scan_events(Some(1), 0, 1000).await.unwrap().len() >= n {
             break;

@@ -6,7 +6,6 @@ mod common;
 
 use common::{spawn_app, spawn_app_with};
 use serde_json::{json, Value};
-use touchpoint_store::EventStore;
 
 #[tokio::test]
 async fn the_browser_sdk_short_routes_store_like_the_long_ones() {
@@ -261,7 +260,6 @@ async fn a_project_names_the_sites_that_may_frame_its_survey_pages() {
 
 #[tokio::test]
 async fn invented_event_names_cannot_grow_the_catalog_without_bound() {
-    use touchpoint_store::MetaStore;
     let catalog = touchpoint_core::catalog::default_catalog().touchpoints.len();
     let app = spawn_app_with(|c| c.max_touchpoints = catalog + 5).await;
     let batch: Vec<Value> =
@@ -275,5 +273,27 @@ async fn invented_event_names_cannot_grow_the_catalog_without_bound() {
     let unclassified =
         app.store.scan_events(Some(1), 0, 100).await.unwrap().iter().filter(|e| e.touchpoint_id.is_none()).count();
     assert_eq!(unclassified, 25);
+    app.stop().await;
+}
+
+/// An id or an event name with the NUL character is refused at the edge (400, kept as a
+/// failed event), never a failed group commit: PostgreSQL cannot keep NUL in text, and a
+/// 503 for everyone in the group would be a denial of service from the public write key.
+#[tokio::test]
+async fn a_nul_character_is_refused_not_a_failed_commit() {
+    let app = spawn_app().await;
+    for body in [
+        json!({"userId": "a\u{0}b", "event": "A"}),
+        json!({"userId": "u", "event": "A\u{0}"}),
+        json!({"anonymousId": "x", "event": "A", "messageId": "m\u{0}"}),
+    ] {
+        let (s, r) = app.post("/v1/track", &body).await;
+        assert_eq!(s, 400, "{r}");
+        assert!(r["error"]["message"].as_str().unwrap().contains("NUL"), "{r}");
+    }
+    // The same group commits carry on for everyone else.
+    let (s, r) = app.post("/v1/track", &json!({"userId": "u", "event": "A"})).await;
+    assert_eq!((s, r["stored"].clone()), (200, json!(1)), "{r}");
+    assert_eq!(app.failed().await, 3);
     app.stop().await;
 }

@@ -8,7 +8,6 @@ mod common;
 
 use common::spawn_app;
 use std::collections::HashSet;
-use touchpoint_store::EventStore;
 
 /// The npm directory `.ci/run` fills (`TOUCHPOINT_NPM_DIR`, or `~/.cache/touchpoint-npm`),
 /// when Node.js and both SDKs are there.

@@ -1,6 +1,8 @@
 //! The conformance suite every storage backend must pass. A backend's test calls
-//! [`run_all`] with a function that makes a fresh, empty store; the ClickHouse and
-//! PostgreSQL backends will run exactly these checks.
+//! [`run_all`] with a function that makes a fresh, empty store, or generates one test per
+//! check with [`conformance_tests!`](crate::conformance_tests) (each check on its own
+//! store, so they run in parallel and fail one by one); the ClickHouse and PostgreSQL
+//! backends run exactly these checks.
 //!
 //! Erasure ([`crate::erasure`]) is checked on [`erasure_scenario`], a store with many
 //! customers whose events share storage, one of them (`alice`) spread over a merge, a
@@ -18,7 +20,8 @@ use touchpoint_core::catalog::{default_catalog, Catalog, Condition, Field, Op};
 use touchpoint_core::event::ParseContext;
 use touchpoint_core::{CustomerId, Event, IdentityGraph, IdentityKind, KeyKind, Limits, ProjectId, Rule, Touchpoint};
 
-/// Run every check, each on a fresh store from `make`.
+/// Run every check, each on a fresh store from `make` (the same checks, in the same order,
+/// as [`conformance_tests!`](crate::conformance_tests) makes tests of).
 pub async fn run_all<F, Fut>(make: F)
 where
     F: Fn() -> Fut,
@@ -38,6 +41,38 @@ where
     erasure_through_the_writer(make().await).await;
 }
 
+/// One `#[tokio::test]` per conformance check (every check [`run_all`] runs, by the same
+/// name), each on a fresh store from `$make`: an async function returning
+/// `Option<(Arc<dyn Store>, G)>`, where `G` is whatever must live as long as the store
+/// (a temporary directory, a database) and `None` means the backend is not available
+/// here (the function says why; the test then passes without checking). Use it inside a
+/// module of its own:
+///
+/// ```ignore
+/// mod checks {
+///     touchpoint_store::conformance_tests!(super::fresh_store);
+/// }
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:path) => {
+        $crate::conformance_tests!(@each $make;
+            projects_and_keys catalog identity events_and_dedup failed_events timelines
+            volumes_and_reclassification many_events surveys_and_versions responses_once
+            export_and_erasure erasure_through_the_writer);
+    };
+    (@each $make:path; $($check:ident)*) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let Some((store, keep)) = $make().await else { return };
+                $crate::conformance::$check(store).await;
+                drop(keep);
+            }
+        )*
+    };
+}
+
 fn event(v: serde_json::Value) -> Event {
     Event::parse(v, &ParseContext { received_at: 1_790_000_000_000, ..Default::default() }, &Limits::default())
         .expect("valid test event")
@@ -47,7 +82,8 @@ fn track(mid: &str, user: &str, name: &str, ts: &str) -> Event {
     event(json!({"type":"track","messageId":mid,"userId":user,"event":name,"timestamp":ts}))
 }
 
-async fn projects_and_keys(s: Arc<dyn Store>) {
+/// Projects (unique names, settings, brand) and keys (found by the hash of their token).
+pub async fn projects_and_keys(s: Arc<dyn Store>) {
     let p = s.create_project("Eshop Kočka", &default_catalog()).await.unwrap();
     assert_eq!(p.name, "Eshop Kočka");
     assert_eq!(p.stages.len(), 6, "default stages");
@@ -97,7 +133,8 @@ async fn projects_and_keys(s: Arc<dyn Store>) {
     assert!(matches!(s.create_key(999, KeyKind::Write, "h", "p").await, Err(StoreError::NotFound(_))));
 }
 
-async fn catalog(s: Arc<dyn Store>) {
+/// Touchpoints (upsert, ensure) and rules (in priority order; add, edit, delete).
+pub async fn catalog(s: Arc<dyn Store>) {
     let p = s.create_project("p", &default_catalog()).await.unwrap();
     let tps = s.touchpoints(p.id).await.unwrap();
     assert_eq!(tps.len(), default_catalog().touchpoints.len());
@@ -137,7 +174,8 @@ async fn catalog(s: Arc<dyn Store>) {
     assert!(matches!(s.update_rule(p.id, &edited).await, Err(StoreError::NotFound(_))));
 }
 
-async fn identity(s: Arc<dyn Store>) {
+/// Identity changes and traits: merges, conflicts, the graph read back, customers listed.
+pub async fn identity(s: Arc<dyn Store>) {
     let p = s.create_project("p", &default_catalog()).await.unwrap().id;
     let mut g = IdentityGraph::new();
     let mut ops = vec![];
@@ -182,7 +220,8 @@ fn new_event(project: i64, e: Event, customer: i64, tp: Option<i64>) -> NewEvent
     NewEvent { project, event: e, customer, touchpoint: tp }
 }
 
-async fn events_and_dedup(s: Arc<dyn Store>) {
+/// Events stored once per project and messageId, read back whole; the combined commit.
+pub async fn events_and_dedup(s: Arc<dyn Store>) {
     let p = s.create_project("p", &default_catalog()).await.unwrap().id;
     let q = s.create_project("q", &default_catalog()).await.unwrap().id;
     let a = track("m1", "u", "Objednávka", "2026-01-01T10:00:00Z");
@@ -231,7 +270,8 @@ async fn events_and_dedup(s: Arc<dyn Store>) {
     assert!(s.customer(c).await.unwrap().is_some());
 }
 
-async fn failed_events(s: Arc<dyn Store>) {
+/// Failed events: raw bytes kept exactly, newest first, usage and clearing per project.
+pub async fn failed_events(s: Arc<dyn Store>) {
     let p = s.create_project("p", &default_catalog()).await.unwrap().id;
     let raw = vec![b'{', 0xff, 0xfe, b'}'];
     let f = |i: u8| NewFailedEvent {
@@ -258,7 +298,8 @@ async fn failed_events(s: Arc<dyn Store>) {
     assert_eq!(s.failed_usage(other).await.unwrap(), FailedUsage { events: 1, bytes: 1 }, "other projects keep theirs");
 }
 
-async fn timelines(s: Arc<dyn Store>) {
+/// A customer's events newest first, paged by (time, id).
+pub async fn timelines(s: Arc<dyn Store>) {
     let p = s.create_project("p", &default_catalog()).await.unwrap().id;
     let mut evs = vec![];
     for i in 0..10 {
@@ -280,7 +321,8 @@ async fn timelines(s: Arc<dyn Store>) {
     assert!(s.customer_events(&[], None, 100).await.unwrap().is_empty());
 }
 
-async fn volumes_and_reclassification(s: Arc<dyn Store>) {
+/// Daily volumes, journey points and re-classification.
+pub async fn volumes_and_reclassification(s: Arc<dyn Store>) {
     let p = s.create_project("p", &default_catalog()).await.unwrap().id;
     let day = |d: i64| 20_454 + d; // 2026-01-01 is day 20454
     let mut evs = vec![];
@@ -324,7 +366,7 @@ async fn volumes_and_reclassification(s: Arc<dyn Store>) {
 
 /// Thousands of events of two projects, interleaved in one call and repeated in part in a
 /// second: every read must agree with a plain reference built from the events sent.
-async fn many_events(s: Arc<dyn Store>) {
+pub async fn many_events(s: Arc<dyn Store>) {
     let p = s.create_project("p", &default_catalog()).await.unwrap().id;
     let q = s.create_project("q", &default_catalog()).await.unwrap().id;
     let make = |i: usize| {
@@ -409,7 +451,8 @@ async fn many_events(s: Arc<dyn Store>) {
     assert_eq!(vol.iter().filter(|v| v.touchpoint_id == 9).map(|v| v.events).sum::<i64>(), nines);
 }
 
-async fn surveys_and_versions(s: Arc<dyn Store>) {
+/// Project secrets, surveys, versions and benchmarks.
+pub async fn surveys_and_versions(s: Arc<dyn Store>) {
     use crate::listen::SurveyStatus;
     let p = s.create_project("listening", &default_catalog()).await.unwrap();
     let secret = s.project_secret(p.id).await.unwrap();
@@ -449,7 +492,8 @@ async fn surveys_and_versions(s: Arc<dyn Store>) {
     assert_eq!(s.benchmarks(p.id).await.unwrap(), vec![b]);
 }
 
-async fn responses_once(s: Arc<dyn Store>) {
+/// Invitations and responses: saved page by page, completed exactly once, imports deduplicated.
+pub async fn responses_once(s: Arc<dyn Store>) {
     use crate::listen::{NewInvitation, NewResponse, ResponseFilter, ResponseKey, SaveOutcome};
     let p = s.create_project("answers", &default_catalog()).await.unwrap();
     let survey = s.create_survey(p.id, "csat", &json!({})).await.unwrap();
@@ -744,7 +788,7 @@ fn all(s: &ErasureScenario) -> ResponseFilter {
 
 /// Export returns everything of alice; erasure removes exactly that from every store,
 /// keeps everything else as it was, suppresses her ids and says so in a verified receipt.
-async fn export_and_erasure(s: Arc<dyn Store>) {
+pub async fn export_and_erasure(s: Arc<dyn Store>) {
     let sc = erasure_scenario(&*s).await;
     let (p, q) = (sc.project, sc.other_project);
     let before = s.scan_events(Some(p), 0, usize::MAX).await.unwrap();
@@ -917,7 +961,7 @@ fn stored_as_event(e: &StoredEvent) -> Event {
 /// Erasing through the writer: ingest waits for it, then refuses the erased ids, counts
 /// them in the receipt, the writer's stats and the store; erasing the store directly while
 /// the writer runs makes it reload before its next group.
-async fn erasure_through_the_writer(s: Arc<dyn Store>) {
+pub async fn erasure_through_the_writer(s: Arc<dyn Store>) {
     let p = s.create_project("w", &default_catalog()).await.unwrap().id;
     let (writer, task) = Writer::start(s.clone(), WriterConfig::default(), None).await.unwrap();
     let sub = |events: Vec<Event>, failed: Vec<NewFailedEvent>| Submission { project: p, events, failed };

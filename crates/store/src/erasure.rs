@@ -56,9 +56,11 @@
 use crate::listen::{InvitationRow, ResponseRow};
 use crate::{Conflict, Customer, FailedEvent, Identity, Result, Store, StoreError, StoredEvent};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::HashSet;
-use touchpoint_core::{CustomerId, Event, EventType, ProjectId};
+use touchpoint_core::{CustomerId, Event, EventType, IdentityOp, ProjectId};
 
 /// One person in one project: what every store looks for when it exports or erases them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -488,6 +490,100 @@ pub struct CustomerExport {
     pub invitations: Vec<InvitationRow>,
     /// Survey responses given by the customer.
     pub responses: Vec<ResponseRow>,
+}
+
+/// Trait patches per customer, as a commit carries them ([`crate::CommitBatch::traits`]).
+pub type TraitPatches = [(CustomerId, Map<String, Value>)];
+
+/// The project and identity value an identity change attaches, if any (what suppression
+/// is checked against).
+fn attached_value(op: &IdentityOp) -> Option<(ProjectId, &str)> {
+    match op {
+        IdentityOp::NewCustomer { project, user_id: Some(u), .. } => Some((*project, u.as_str())),
+        IdentityOp::AddIdentity { project, value, .. } => Some((*project, value.as_str())),
+        IdentityOp::Conflict { project, identity, .. } => identity.split_once(':').map(|(_, v)| (*project, v)),
+        _ => None,
+    }
+}
+
+/// The projects whose suppression lists [`admitted_identity`] looks at for these changes
+/// (each once, in order of first mention).
+pub fn identity_projects(ops: &[IdentityOp]) -> Vec<ProjectId> {
+    let mut out = vec![];
+    for (project, _) in ops.iter().filter_map(attached_value) {
+        if !out.contains(&project) {
+            out.push(project);
+        }
+    }
+    out
+}
+
+/// The identity changes and trait patches of a commit, without what would bring an erased
+/// customer back: changes that name a customer in `erased` (erased through this store
+/// handle), and those that attach an identity value `suppressed(project, value)` says is
+/// suppressed (with the new customer it would have created, and the traits sent along).
+/// The writer refuses such events before it stitches them; this is for a writer whose
+/// graph or lists are older than an erasure. Every backend applies it in the transaction
+/// that writes the changes, so they all keep erased customers erased the same way.
+pub fn admitted_identity<'a>(
+    ops: &'a [IdentityOp],
+    traits: &'a TraitPatches,
+    suppressed: impl Fn(ProjectId, &str) -> bool,
+    erased: &HashSet<CustomerId>,
+) -> (Cow<'a, [IdentityOp]>, Cow<'a, TraitPatches>) {
+    // Customers this batch would give a suppressed value, and the values.
+    let mut gone: HashSet<CustomerId> = Default::default();
+    let mut values: HashSet<(CustomerId, &str)> = Default::default();
+    // Conflicts (by position) whose linking identity is suppressed.
+    let mut conflicts: HashSet<usize> = Default::default();
+    for (i, op) in ops.iter().enumerate() {
+        let Some((project, value)) = attached_value(op) else { continue };
+        if !suppressed(project, value) {
+            continue;
+        }
+        match op {
+            IdentityOp::NewCustomer { id, .. } => {
+                gone.insert(*id);
+            }
+            IdentityOp::AddIdentity { customer, .. } => {
+                values.insert((*customer, value));
+            }
+            _ => {
+                conflicts.insert(i);
+            }
+        }
+    }
+    if gone.is_empty() && values.is_empty() && conflicts.is_empty() && erased.is_empty() {
+        return (Cow::Borrowed(ops), Cow::Borrowed(traits));
+    }
+    let out = |id: &CustomerId| erased.contains(id) || gone.contains(id);
+    let mut keep = Vec::with_capacity(ops.len());
+    for (i, op) in ops.iter().enumerate() {
+        keep.push(match op {
+            IdentityOp::NewCustomer { id, .. } => !out(id),
+            IdentityOp::AddIdentity { value, customer, .. } => {
+                !out(customer) && !values.contains(&(*customer, value.as_str()))
+            }
+            IdentityOp::SetUserId { customer, user_id } => {
+                !out(customer) && !values.contains(&(*customer, user_id.as_str()))
+            }
+            IdentityOp::Merge { from, into } => !out(from) && !out(into),
+            IdentityOp::Conflict { customer, other, .. } => !out(customer) && !out(other) && !conflicts.contains(&i),
+        });
+    }
+    let ops = if keep.iter().all(|&k| k) {
+        Cow::Borrowed(ops)
+    } else {
+        Cow::Owned(ops.iter().zip(&keep).filter(|(_, &k)| k).map(|(op, _)| op.clone()).collect())
+    };
+    // Traits of those customers came with the refused events.
+    let dropped = |id: &CustomerId| out(id) || values.iter().any(|(c, _)| c == id);
+    let traits = if traits.iter().any(|(c, _)| dropped(c)) {
+        Cow::Owned(traits.iter().filter(|(c, _)| !dropped(c)).cloned().collect())
+    } else {
+        Cow::Borrowed(traits)
+    };
+    (ops, traits)
 }
 
 /// The subject of a customer id, or NotFound.

@@ -13,7 +13,9 @@
 //! Every connection runs with `secure_delete = ON`: removed rows and freed pages are
 //! overwritten with zeros (erasure, [`crate::erasure`], also rebuilds the file).
 
-use crate::erasure::{ErasureReceipt, MetaErasure, PurgeReport, Subject, SuppressionList, SuppressionStats};
+use crate::erasure::{
+    ErasureReceipt, MetaErasure, PurgeReport, Subject, SuppressionList, SuppressionStats, TraitPatches,
+};
 use crate::sqlite_erasure::{self, count_refused_raw, state, CUSTOMER_ID_FLOOR};
 use crate::sqlite_events::{append_raw, convert_row_events, prepare_segments, Appender, PreparedSegments};
 use crate::{
@@ -170,8 +172,10 @@ impl SqliteStore {
     }
 
     /// For an erasure by a shared handle: the data directory's lock, so that no writer
-    /// runs (its identity graph would still hold the erased customer) or starts meanwhile.
-    fn erasure_lock(&self) -> Result<Option<std::fs::File>> {
+    /// runs (its identity graph would still hold the erased customer) or starts meanwhile;
+    /// `None` for a writer's handle, which holds it already. A store that keeps its events
+    /// here and its metadata elsewhere takes it for its erasures too.
+    pub fn erasure_lock(&self) -> Result<Option<std::fs::File>> {
         if self._lock.is_some() {
             return Ok(None);
         }
@@ -187,14 +191,8 @@ impl SqliteStore {
     }
 }
 
-/// Trait patches per customer, as a commit carries them.
-type TraitPatches = [(CustomerId, Map<String, Value>)];
-
-/// The identity changes and trait patches of a commit, without what would bring an erased
-/// customer back: changes that name a customer this handle erased, and those that attach
-/// a suppressed identity value (with the new customer it would have created, and the
-/// traits sent along). The writer refuses such events before it stitches them; this is for
-/// a writer whose graph or lists are older than an erasure.
+/// [`crate::erasure::admitted_identity`] on the lists of this file and the customers this
+/// handle erased.
 fn admitted_identity<'a>(
     appender: &mut Appender,
     c: &rusqlite::Connection,
@@ -202,67 +200,12 @@ fn admitted_identity<'a>(
     traits: &'a TraitPatches,
 ) -> Result<(Cow<'a, [IdentityOp]>, Cow<'a, TraitPatches>)> {
     appender.refresh_suppression(c)?;
-    // Customers this batch would give a suppressed value, and the values.
-    let mut gone: std::collections::HashSet<CustomerId> = Default::default();
-    let mut suppressed: std::collections::HashSet<(CustomerId, &str)> = Default::default();
-    // Conflicts (by position) whose linking identity is suppressed.
-    let mut conflicts: std::collections::HashSet<usize> = Default::default();
-    for (i, op) in ops.iter().enumerate() {
-        // (project, the value the op attaches)
-        let named = match op {
-            IdentityOp::NewCustomer { project, user_id: Some(u), .. } => Some((*project, u.as_str())),
-            IdentityOp::AddIdentity { project, value, .. } => Some((*project, value.as_str())),
-            IdentityOp::Conflict { project, identity, .. } => identity.split_once(':').map(|(_, v)| (*project, v)),
-            _ => None,
-        };
-        let Some((project, value)) = named else { continue };
-        if !appender.cached_suppression(c, project)?.contains(value) {
-            continue;
-        }
-        match op {
-            IdentityOp::NewCustomer { id, .. } => {
-                gone.insert(*id);
-            }
-            IdentityOp::AddIdentity { customer, .. } => {
-                suppressed.insert((*customer, value));
-            }
-            _ => {
-                conflicts.insert(i);
-            }
-        }
+    let mut lists = std::collections::HashMap::new();
+    for project in crate::erasure::identity_projects(ops) {
+        lists.insert(project, appender.cached_suppression(c, project)?);
     }
-    let erased = &appender.erased;
-    if gone.is_empty() && suppressed.is_empty() && conflicts.is_empty() && erased.is_empty() {
-        return Ok((Cow::Borrowed(ops), Cow::Borrowed(traits)));
-    }
-    let out = |id: &CustomerId| erased.contains(id) || gone.contains(id);
-    let mut keep = Vec::with_capacity(ops.len());
-    for (i, op) in ops.iter().enumerate() {
-        keep.push(match op {
-            IdentityOp::NewCustomer { id, .. } => !out(id),
-            IdentityOp::AddIdentity { value, customer, .. } => {
-                !out(customer) && !suppressed.contains(&(*customer, value.as_str()))
-            }
-            IdentityOp::SetUserId { customer, user_id } => {
-                !out(customer) && !suppressed.contains(&(*customer, user_id.as_str()))
-            }
-            IdentityOp::Merge { from, into } => !out(from) && !out(into),
-            IdentityOp::Conflict { customer, other, .. } => !out(customer) && !out(other) && !conflicts.contains(&i),
-        });
-    }
-    let ops = if keep.iter().all(|&k| k) {
-        Cow::Borrowed(ops)
-    } else {
-        Cow::Owned(ops.iter().zip(&keep).filter(|(_, &k)| k).map(|(op, _)| op.clone()).collect())
-    };
-    // Traits of those customers came with the refused events.
-    let dropped = |id: &CustomerId| out(id) || suppressed.iter().any(|(c, _)| c == id);
-    let traits = if traits.iter().any(|(c, _)| dropped(c)) {
-        Cow::Owned(traits.iter().filter(|(c, _)| !dropped(c)).cloned().collect())
-    } else {
-        Cow::Borrowed(traits)
-    };
-    Ok((ops, traits))
+    let suppressed = |project: ProjectId, value: &str| lists.get(&project).is_some_and(|l| l.contains(value));
+    Ok(crate::erasure::admitted_identity(ops, traits, suppressed, &appender.erased))
 }
 
 fn project_row(r: &SqliteRow) -> Result<Project> {
@@ -836,22 +779,49 @@ impl MetaStore for SqliteStore {
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {
+impl SqliteStore {
+    /// Only the event half of a group commit: its events and failed events (with what
+    /// [`Store::prepare`] worked out for it), in one transaction, exactly as
+    /// [`Store::commit`] writes them — without its identity changes, trait patches and
+    /// refusal counts, for a store that keeps those in another database and commits them
+    /// there first.
+    pub async fn commit_events(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {
+        self.commit_parts(batch, false).await
+    }
+
+    /// A group commit in one transaction, with its metadata half (`with_meta`) or without.
+    async fn commit_parts(&self, batch: &CommitBatch, with_meta: bool) -> Result<Vec<Option<i64>>> {
         let mut appender = self.appender.lock().await;
         let mut conn = self.pool.acquire().await?;
         appender
             .write(&mut conn, |c, a, pending| {
-                let (ops, traits) = admitted_identity(a, c, &batch.identity_ops, &batch.traits)?;
-                apply_identity_raw(c, &ops, &traits)?;
-                for &(project, n) in &batch.refused {
-                    count_refused_raw(c, project, n)?;
+                if with_meta {
+                    let (ops, traits) = admitted_identity(a, c, &batch.identity_ops, &batch.traits)?;
+                    apply_identity_raw(c, &ops, &traits)?;
+                    for &(project, n) in &batch.refused {
+                        count_refused_raw(c, project, n)?;
+                    }
                 }
                 let prepared = batch.prepared.as_ref().and_then(|p| p.0.downcast_ref::<PreparedSegments>());
                 append_raw(c, a, pending, &batch.events, &batch.failed, prepared)
             })
             .await
+    }
+
+    /// Make a project's suppression list in this file a copy of one kept elsewhere: the
+    /// same key and (at least) these hashes ([`crate::erasure::SuppressionList`]). A
+    /// store that keeps its metadata in another database keeps its list there and copies
+    /// it here, so that this file's writes refuse the same events. A list here under
+    /// another key is replaced.
+    pub async fn adopt_suppression(&self, project: ProjectId, key: &[u8], hashes: &[[u8; 32]]) -> Result<()> {
+        sqlite_erasure::adopt_suppression(self, project, key, hashes).await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {
+        self.commit_parts(batch, true).await
     }
 
     fn prepare(&self, batch: &CommitBatch) -> Option<Prepared> {

@@ -615,6 +615,46 @@ pub(crate) async fn suppress(store: &SqliteStore, project: ProjectId, values: &[
     .await
 }
 
+/// [`SqliteStore::adopt_suppression`]: the list's version changes only when the list did.
+pub(crate) async fn adopt_suppression(
+    store: &SqliteStore,
+    project: ProjectId,
+    key: &[u8],
+    hashes: &[[u8; 32]],
+) -> Result<()> {
+    let mut conn = store.pool().acquire().await?;
+    with_raw(&mut conn, |c| {
+        in_tx(c, |c| {
+            let now = now_ms();
+            let current: Option<Vec<u8>> = c
+                .prepare_cached("SELECT secret FROM suppression_keys WHERE project_id = ?1")?
+                .query_row([project], |r| r.get(0))
+                .optional()?;
+            let mut changed = current.as_deref() != Some(key);
+            if changed {
+                // Hashes under another key match nothing the new key hashes.
+                c.prepare_cached("DELETE FROM suppressed_ids WHERE project_id = ?1")?.execute([project])?;
+                c.prepare_cached(
+                    "INSERT INTO suppression_keys (project_id, secret, created_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (project_id) DO UPDATE SET secret = excluded.secret",
+                )?
+                .execute(rusqlite::params![project, key, now])?;
+            }
+            let mut insert = c.prepare_cached(
+                "INSERT INTO suppressed_ids (project_id, hash, created_ms) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            )?;
+            for h in hashes {
+                changed |= insert.execute(rusqlite::params![project, &h[..], now])? > 0;
+            }
+            if changed {
+                set_state(c, SUPPRESSION_VERSION, state(c, SUPPRESSION_VERSION)? + 1)?;
+            }
+            Ok(())
+        })
+    })
+    .await
+}
+
 pub(crate) async fn suppression_list(store: &SqliteStore, project: ProjectId) -> Result<SuppressionList> {
     let mut conn = store.pool().acquire().await?;
     with_raw(&mut conn, |c| suppression_list_raw(c, project)).await

@@ -18,6 +18,18 @@ async fn sqlite_passes_the_conformance_suite() {
     .await;
 }
 
+/// A fresh embedded store, opened as the writer, and its data directory.
+async fn fresh_store() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path(), OpenMode::Writer, &SqliteOptions::default()).await.unwrap();
+    Some((Arc::new(s) as Arc<dyn Store>, dir))
+}
+
+/// The same checks, one test each (what a backend with a failing check shows best).
+mod checks {
+    touchpoint_store::conformance_tests!(super::fresh_store);
+}
+
 #[tokio::test]
 async fn a_second_writer_is_refused_and_readers_are_not() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,5 +1,7 @@
 //! `spawn_app()`: a real Touchpoint server on port 0 over a real SQLite file in a temporary
-//! directory, with one project and its keys, for the API tests.
+//! directory, with one project and its keys, for the API tests. With
+//! `TOUCHPOINT_TEST_META_STORE=postgres` the metadata goes to a real, throwaway PostgreSQL
+//! instead (the events stay in the SQLite file): the same tests, the second backend.
 
 #![allow(dead_code)]
 
@@ -9,7 +11,7 @@ use touchpoint_core::catalog::default_catalog;
 use touchpoint_core::KeyKind;
 use touchpoint_server::{Config, Node, Server};
 use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
-use touchpoint_store::{issue_key, MetaStore, Store};
+use touchpoint_store::{issue_key, Store};
 
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
@@ -24,11 +26,31 @@ pub struct TestApp {
     /// Write key of a second project.
     pub other_write_key: String,
     /// The store, for looking behind the API.
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
     /// Keeps the data directory alive.
     pub dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The store of a test server: SQLite, or PostgreSQL metadata with SQLite events when
+/// `TOUCHPOINT_TEST_META_STORE=postgres` (and PostgreSQL is here; else the harness says
+/// SKIPPED, or fails when servers are required).
+async fn open_store(dir: &std::path::Path, config: &Config) -> Arc<dyn Store> {
+    if std::env::var("TOUCHPOINT_TEST_META_STORE").as_deref() == Ok("postgres") {
+        if let Some(split) = touchpoint_store_postgres::testing::split_store(dir).await {
+            return Arc::new(split);
+        }
+    }
+    Arc::new(
+        SqliteStore::open(
+            dir,
+            OpenMode::Writer,
+            &SqliteOptions { durable: config.durable, cache_mib: 16, ..Default::default() },
+        )
+        .await
+        .unwrap(),
+    )
 }
 
 /// Start a server with the default configuration.
@@ -41,21 +63,13 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
     tweak(&mut config);
-    let store = Arc::new(
-        SqliteStore::open(
-            dir.path(),
-            OpenMode::Writer,
-            &SqliteOptions { durable: config.durable, cache_mib: 16, ..Default::default() },
-        )
-        .await
-        .unwrap(),
-    );
+    let store = open_store(dir.path(), &config).await;
     let p = store.create_project("test", &default_catalog()).await.unwrap();
     let q = store.create_project("other", &default_catalog()).await.unwrap();
     let (write_key, _) = issue_key(&*store, p.id, KeyKind::Write).await.unwrap();
     let (secret_key, _) = issue_key(&*store, p.id, KeyKind::Secret).await.unwrap();
     let (other_write_key, _) = issue_key(&*store, q.id, KeyKind::Write).await.unwrap();
-    let server = Server::new(Node::with_store(config, store.clone() as Arc<dyn Store>).await.unwrap());
+    let server = Server::new(Node::with_store(config, store.clone()).await.unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -126,13 +140,11 @@ impl TestApp {
 
     /// Number of stored events of the test project.
     pub async fn stored(&self) -> i64 {
-        use touchpoint_store::EventStore;
         self.store.count_events(1).await.unwrap()
     }
 
     /// Number of failed events of the test project.
     pub async fn failed(&self) -> usize {
-        use touchpoint_store::EventStore;
         self.store.failed_events(1, None, 100_000).await.unwrap().len()
     }
 

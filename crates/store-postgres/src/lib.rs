@@ -1,0 +1,194 @@
+//! PostgreSQL as Touchpoint's metadata store: [`PgMetaStore`] keeps projects, keys, the
+//! touchpoint catalog, customers and identities (with conflicts and traits), the
+//! suppression list of erased customers ([`touchpoint_store::MetaStore`]) and surveys,
+//! invitations, responses and benchmarks ([`touchpoint_store::ListenStore`]) in a
+//! PostgreSQL database, with the same semantics as the embedded SQLite store — the same
+//! ids, orders, `NotFound`/`Exists` answers and JSON text — so that both pass the same
+//! conformance suite ([`touchpoint_store::conformance`]). [`SplitStore`] joins it to the
+//! embedded event store into a whole [`touchpoint_store::Store`].
+//!
+//! The schema is the one the embedded store has (`touchpoint_store::migrate`, rendered for
+//! [`touchpoint_store::migrate::Dialect::Postgres`]), applied under an advisory lock so
+//! that processes starting together migrate once. Its event tables stay empty: events
+//! live in the embedded store.
+//!
+//! Driver errors become [`StoreError::Backend`] in words ([`store_error`]), a unique
+//! violation [`StoreError::Exists`]; no driver type leaves this crate.
+//!
+//! Text columns keep text as given, but PostgreSQL's `text` cannot hold the character
+//! U+0000: a value with one is refused by the database (`Backend` error), where SQLite
+//! stores it.
+
+mod erasure;
+mod identity;
+mod listen;
+mod meta;
+pub mod split;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use split::SplitStore;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use touchpoint_core::{CustomerId, ProjectId};
+use touchpoint_store::migrate::{render, Dialect, MIGRATIONS};
+use touchpoint_store::{Result, StoreError, SuppressionList};
+
+/// How to connect to PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Most connections the pool keeps open.
+    pub max_connections: u32,
+    /// How long a query waits for a connection before it fails.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions { max_connections: 10, acquire_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// The metadata store on PostgreSQL (see the crate documentation). Cheap to clone: clones
+/// share the pool and what the store remembers of erasures.
+#[derive(Debug, Clone)]
+pub struct PgMetaStore {
+    pool: PgPool,
+    /// What identity changes are checked against; held while a commit writes them, so
+    /// this handle's commits of identity changes never overlap.
+    admission: Arc<tokio::sync::Mutex<Admission>>,
+    /// Erasures committed through this handle ([`touchpoint_store::Store::erasures`]).
+    erasures: Arc<AtomicU64>,
+}
+
+/// What [`touchpoint_store::erasure::admitted_identity`] needs: the customers this handle
+/// erased and the projects' suppression lists, cached until `suppression_version` changes.
+#[derive(Debug)]
+struct Admission {
+    /// Customers erased through this handle: identity changes naming them are dropped.
+    erased: HashSet<CustomerId>,
+    /// Suppression lists read at `version`.
+    lists: HashMap<ProjectId, Arc<SuppressionList>>,
+    /// The database's `suppression_version` the lists were read at (-1: none read).
+    version: i64,
+}
+
+/// Turn a driver error into a [`StoreError`]: a unique violation is `Exists`, a missing
+/// row `NotFound`, a value that cannot be read `Corrupt`, anything else `Backend` (in
+/// words).
+pub fn store_error(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Exists(d.constraint().map_or_else(|| "a unique value".to_string(), str::to_string))
+        }
+        sqlx::Error::RowNotFound => StoreError::NotFound("row".into()),
+        e @ (sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::ColumnNotFound(_)) => {
+            StoreError::Corrupt(e.to_string())
+        }
+        e => StoreError::Backend(e.to_string()),
+    }
+}
+
+/// `.db()`: a driver result as a store result ([`store_error`]).
+pub(crate) trait Db<T> {
+    /// The result with its error mapped.
+    fn db(self) -> Result<T>;
+}
+
+impl<T> Db<T> for std::result::Result<T, sqlx::Error> {
+    fn db(self) -> Result<T> {
+        self.map_err(store_error)
+    }
+}
+
+/// A row limit as SQL takes it (`usize::MAX`: no limit).
+pub(crate) fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The advisory lock migrations run under (any fixed number; "touchpoi").
+const MIGRATION_LOCK: i64 = 0x746f_7563_6870_6f69;
+
+impl PgMetaStore {
+    /// Connect to a database (`postgres://user:password@host:port/database`) and bring its
+    /// schema up to date.
+    pub async fn connect(url: &str, options: &PgOptions) -> Result<PgMetaStore> {
+        let connect = PgConnectOptions::from_str(url).db()?.application_name("touchpoint");
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .db()?;
+        migrate(&pool).await?;
+        Ok(PgMetaStore {
+            pool,
+            admission: Arc::new(tokio::sync::Mutex::new(Admission {
+                erased: HashSet::new(),
+                lists: HashMap::new(),
+                version: -1,
+            })),
+            erasures: Default::default(),
+        })
+    }
+
+    /// The pool, for tests that look at the database directly.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// How many erasures this handle has committed ([`touchpoint_store::Store::erasures`]).
+    pub fn erasures(&self) -> u64 {
+        self.erasures.load(Ordering::SeqCst)
+    }
+
+    /// Close the pool (its connections end once they are returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Bring the database's schema up to date: every migration not applied yet, each in a
+/// transaction of its own, under an advisory lock.
+pub async fn migrate(pool: &PgPool) -> Result<()> {
+    let mut conn = pool.acquire().await.db()?;
+    sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await.db()?;
+    let done = migrate_locked(&mut conn).await;
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await;
+    done?;
+    unlocked.db()?;
+    Ok(())
+}
+
+async fn migrate_locked(conn: &mut sqlx::PgConnection) -> Result<()> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await
+    .db()?;
+    let done: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM schema_migrations").fetch_all(&mut *conn).await.db()?;
+    for (version, name, sql) in MIGRATIONS {
+        if done.contains(version) {
+            continue;
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.db()?;
+        sqlx::raw_sql(&render(sql, Dialect::Postgres)).execute(&mut *tx).await.db()?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_ms) VALUES ($1, $2, $3)")
+            .bind(version)
+            .bind(name)
+            .bind(touchpoint_store::now_ms())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+        tx.commit().await.db()?;
+        tracing::info!(version, name, "applied migration (PostgreSQL)");
+    }
+    Ok(())
+}

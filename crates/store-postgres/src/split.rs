@@ -1,0 +1,448 @@
+//! [`SplitStore`]: metadata on PostgreSQL ([`PgMetaStore`]), events in the embedded store
+//! in the data directory ([`SqliteStore`]) — one [`Store`] for the writer and the server.
+//! Reads and administration go to the half that keeps the data; a group commit and an
+//! erasure use both.
+//!
+//! **Group commits, and what a crash between the halves leaves.** [`Store::commit`] writes
+//! the batch's metadata first — identity changes, trait patches and the counts of refused
+//! events, in one PostgreSQL transaction ([`PgMetaStore::commit_identity`]) — and then its
+//! events and failed events, in one SQLite transaction
+//! ([`SqliteStore::commit_events`], with what [`Store::prepare`] encoded beforehand). The
+//! writer acknowledges a request only after both committed. So:
+//! - an acknowledged event is in the event store: nothing acknowledged is lost by a crash
+//!   at any point (the event store is as durable as the embedded store's settings make it);
+//! - every stored event's customer exists in PostgreSQL (its identity changes committed
+//!   first), unless it was erased since;
+//! - a crash (or a failure) after the PostgreSQL commit and before the SQLite one leaves
+//!   the batch's customers, identities and traits without its events. Its requests were
+//!   not acknowledged; the writer reloads its identity graph from PostgreSQL (after a
+//!   failure, or at the next start) and the clients' retries attach the same events to
+//!   the customers already there. Identity changes are idempotent when applied again
+//!   (see [`crate::identity`]), trait patches set the same values again; a refused merge
+//!   and the refusal counts may be recorded twice, as when a client sends an event twice.
+//!
+//! The two halves are never in one transaction: a reader may see a batch's customers a
+//! moment before its events.
+//!
+//! **Erasure** ([`touchpoint_store::erasure`]) runs its usual order across both halves:
+//! the suppression list is kept in PostgreSQL and copied into the event store
+//! ([`SqliteStore::adopt_suppression`]), whose writes refuse the same events the embedded
+//! store would; events and failed events are removed from the event store, listening data,
+//! customers and identities from PostgreSQL; the purge covers both
+//! ([`PgMetaStore::purge_erased`] says what PostgreSQL's covers). Events a write refuses
+//! are counted by the half that refused them: [`MetaStore::suppression_stats`] adds both
+//! counts. [`SplitStore::open`] and [`SplitStore::shared`] copy every suppression list
+//! again (an erasure cut short between the copies is completed); the writer's
+//! [`SplitStore::open`] also finishes a purge left pending in PostgreSQL.
+
+use crate::PgMetaStore;
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use touchpoint_core::catalog::Catalog;
+use touchpoint_core::{CustomerId, IdentityGraph, IdentityKind, IdentityOp, KeyKind, ProjectId, Rule, Touchpoint};
+use touchpoint_store::erasure::{
+    ErasureReceipt, EventErasure, ListenErasure, MetaErasure, PurgeReport, Subject, SuppressionList, SuppressionStats,
+};
+use touchpoint_store::listen::{
+    BenchmarkRow, InvitationRow, NewInvitation, NewResponse, ResponseFilter, ResponseKey, ResponseRow, SaveOutcome,
+    SurveyRow, SurveyStatus,
+};
+use touchpoint_store::sqlite::SqliteStore;
+use touchpoint_store::{
+    Brand, CommitBatch, Conflict, Customer, EventStore, FailedEvent, FailedUsage, Identity, KeyInfo, ListenStore,
+    MetaStore, NewEvent, NewFailedEvent, Prepared, Project, Result, Store, StoredEvent, StoredTouchpoint, VolumeRow,
+};
+
+/// Metadata on PostgreSQL, events in the embedded store (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct SplitStore {
+    /// The metadata half.
+    pub meta: PgMetaStore,
+    /// The event half: the embedded store in the data directory, of which only the events,
+    /// failed events, volumes and (a copy of) the suppression lists are used.
+    pub events: Arc<SqliteStore>,
+}
+
+impl SplitStore {
+    /// Join the halves for the process that writes (the event store opened as the
+    /// writer): [`SplitStore::shared`], then finish a purge PostgreSQL has pending (left
+    /// by an erasure cut short), as the embedded store does when a writer opens it.
+    pub async fn open(meta: PgMetaStore, events: Arc<SqliteStore>) -> Result<SplitStore> {
+        let store = SplitStore::shared(meta, events).await?;
+        if store.meta.purge_pending().await? {
+            let report = store.meta.purge_erased().await?;
+            tracing::warn!(purged = report.purged, steps = ?report.steps, "finished the purge of an erasure");
+        }
+        Ok(store)
+    }
+
+    /// Join the halves (for administration beside a running writer, too): copy
+    /// PostgreSQL's suppression lists into the event store, so that its writes refuse
+    /// what they name even if an erasure was cut short between the copies.
+    pub async fn shared(meta: PgMetaStore, events: Arc<SqliteStore>) -> Result<SplitStore> {
+        let store = SplitStore { meta, events };
+        for project in store.meta.suppressing_projects().await? {
+            store.copy_suppression(project).await?;
+        }
+        Ok(store)
+    }
+
+    /// Copy a project's suppression list from PostgreSQL into the event store.
+    async fn copy_suppression(&self, project: ProjectId) -> Result<()> {
+        if let Some((key, hashes)) = self.meta.suppression_entries(project).await? {
+            self.events.adopt_suppression(project, &key, &hashes).await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventStore for SplitStore {
+    async fn append_events(&self, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<Option<i64>>> {
+        self.events.append_events(events, failed).await
+    }
+
+    async fn scan_events(&self, project: Option<ProjectId>, after_id: i64, limit: usize) -> Result<Vec<StoredEvent>> {
+        self.events.scan_events(project, after_id, limit).await
+    }
+
+    async fn customer_events(
+        &self,
+        customers: &[CustomerId],
+        before: Option<(i64, i64)>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
+        self.events.customer_events(customers, before, limit).await
+    }
+
+    async fn scan_points(
+        &self,
+        project: ProjectId,
+        after_id: i64,
+        upto_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, CustomerId, i64, i64)>> {
+        self.events.scan_points(project, after_id, upto_id, limit).await
+    }
+
+    async fn event_id_range(&self, project: ProjectId) -> Result<Option<(i64, i64)>> {
+        self.events.event_id_range(project).await
+    }
+
+    async fn count_events(&self, project: ProjectId) -> Result<i64> {
+        self.events.count_events(project).await
+    }
+
+    async fn failed_events(
+        &self,
+        project: ProjectId,
+        before_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<FailedEvent>> {
+        self.events.failed_events(project, before_id, limit).await
+    }
+
+    async fn failed_usage(&self, project: ProjectId) -> Result<FailedUsage> {
+        self.events.failed_usage(project).await
+    }
+
+    async fn clear_failed_events(&self, project: ProjectId) -> Result<u64> {
+        self.events.clear_failed_events(project).await
+    }
+
+    async fn set_touchpoints(&self, updates: &[(i64, Option<i64>)]) -> Result<()> {
+        self.events.set_touchpoints(updates).await
+    }
+
+    async fn rebuild_volume(&self, project: ProjectId) -> Result<()> {
+        self.events.rebuild_volume(project).await
+    }
+
+    async fn daily_volume(&self, project: ProjectId, from_day: i64, to_day: i64) -> Result<Vec<VolumeRow>> {
+        self.events.daily_volume(project, from_day, to_day).await
+    }
+
+    async fn subject_events(&self, subject: &Subject) -> Result<Vec<StoredEvent>> {
+        self.events.subject_events(subject).await
+    }
+
+    async fn subject_failed_events(&self, subject: &Subject) -> Result<Vec<FailedEvent>> {
+        self.events.subject_failed_events(subject).await
+    }
+
+    async fn erase_subject_events(&self, subject: &Subject) -> Result<EventErasure> {
+        // As in the embedded store, where both halves share one list of erased customers:
+        // identity changes naming them are dropped from now on too.
+        self.meta.note_erased(subject.customers.iter().copied()).await;
+        self.events.erase_subject_events(subject).await
+    }
+}
+
+#[async_trait]
+impl MetaStore for SplitStore {
+    async fn create_project(&self, name: &str, catalog: &Catalog) -> Result<Project> {
+        self.meta.create_project(name, catalog).await
+    }
+
+    async fn projects(&self) -> Result<Vec<Project>> {
+        self.meta.projects().await
+    }
+
+    async fn project(&self, id: ProjectId) -> Result<Option<Project>> {
+        self.meta.project(id).await
+    }
+
+    async fn project_by_name(&self, name: &str) -> Result<Option<Project>> {
+        self.meta.project_by_name(name).await
+    }
+
+    async fn update_project(&self, id: ProjectId, timezone: &str, churn_horizon_days: i64) -> Result<Project> {
+        self.meta.update_project(id, timezone, churn_horizon_days).await
+    }
+
+    async fn set_project_brand(&self, id: ProjectId, brand: &Brand) -> Result<Project> {
+        self.meta.set_project_brand(id, brand).await
+    }
+
+    async fn create_key(&self, project: ProjectId, kind: KeyKind, token_hash: &str, prefix: &str) -> Result<KeyInfo> {
+        self.meta.create_key(project, kind, token_hash, prefix).await
+    }
+
+    async fn key_by_hash(&self, token_hash: &str) -> Result<Option<KeyInfo>> {
+        self.meta.key_by_hash(token_hash).await
+    }
+
+    async fn keys(&self, project: ProjectId) -> Result<Vec<KeyInfo>> {
+        self.meta.keys(project).await
+    }
+
+    async fn touchpoints(&self, project: ProjectId) -> Result<Vec<StoredTouchpoint>> {
+        self.meta.touchpoints(project).await
+    }
+
+    async fn upsert_touchpoint(&self, project: ProjectId, tp: &Touchpoint) -> Result<i64> {
+        self.meta.upsert_touchpoint(project, tp).await
+    }
+
+    async fn ensure_touchpoint(&self, project: ProjectId, tp: &Touchpoint) -> Result<i64> {
+        self.meta.ensure_touchpoint(project, tp).await
+    }
+
+    async fn rules(&self, project: ProjectId) -> Result<Vec<Rule>> {
+        self.meta.rules(project).await
+    }
+
+    async fn add_rule(&self, project: ProjectId, rule: &Rule) -> Result<Rule> {
+        self.meta.add_rule(project, rule).await
+    }
+
+    async fn update_rule(&self, project: ProjectId, rule: &Rule) -> Result<()> {
+        self.meta.update_rule(project, rule).await
+    }
+
+    async fn delete_rule(&self, project: ProjectId, id: i64) -> Result<()> {
+        self.meta.delete_rule(project, id).await
+    }
+
+    async fn apply_identity(&self, ops: &[IdentityOp], traits: &[(CustomerId, Map<String, Value>)]) -> Result<()> {
+        self.meta.apply_identity(ops, traits).await
+    }
+
+    async fn load_identity_graph(&self) -> Result<IdentityGraph> {
+        self.meta.load_identity_graph().await
+    }
+
+    async fn find_identity(&self, project: ProjectId, kind: IdentityKind, value: &str) -> Result<Option<CustomerId>> {
+        self.meta.find_identity(project, kind, value).await
+    }
+
+    async fn customer(&self, id: CustomerId) -> Result<Option<Customer>> {
+        self.meta.customer(id).await
+    }
+
+    async fn customers(&self, project: ProjectId, after_id: i64, limit: usize) -> Result<Vec<Customer>> {
+        self.meta.customers(project, after_id, limit).await
+    }
+
+    async fn merged_customers(&self, project: ProjectId) -> Result<Vec<(CustomerId, CustomerId)>> {
+        self.meta.merged_customers(project).await
+    }
+
+    async fn trait_values(&self, project: ProjectId, key: &str) -> Result<Vec<(CustomerId, String)>> {
+        self.meta.trait_values(project, key).await
+    }
+
+    async fn merged_ids(&self, id: CustomerId) -> Result<Vec<CustomerId>> {
+        self.meta.merged_ids(id).await
+    }
+
+    async fn identities(&self, id: CustomerId) -> Result<Vec<Identity>> {
+        self.meta.identities(id).await
+    }
+
+    async fn conflicts(&self, project: ProjectId, limit: usize) -> Result<Vec<Conflict>> {
+        self.meta.conflicts(project, limit).await
+    }
+
+    async fn subject(&self, id: CustomerId) -> Result<Option<Subject>> {
+        self.meta.subject(id).await
+    }
+
+    async fn subject_customers(&self, subject: &Subject) -> Result<Vec<Customer>> {
+        self.meta.subject_customers(subject).await
+    }
+
+    async fn subject_identities(&self, subject: &Subject) -> Result<Vec<Identity>> {
+        self.meta.subject_identities(subject).await
+    }
+
+    async fn subject_conflicts(&self, subject: &Subject) -> Result<Vec<Conflict>> {
+        self.meta.subject_conflicts(subject).await
+    }
+
+    async fn erase_subject_meta(&self, subject: &Subject) -> Result<MetaErasure> {
+        self.meta.erase_subject_meta(subject).await
+    }
+
+    async fn suppress(&self, project: ProjectId, values: &[String]) -> Result<u64> {
+        let added = self.meta.suppress(project, values).await?;
+        self.copy_suppression(project).await?;
+        Ok(added)
+    }
+
+    async fn suppression_list(&self, project: ProjectId) -> Result<SuppressionList> {
+        self.meta.suppression_list(project).await
+    }
+
+    async fn suppression_stats(&self, project: ProjectId) -> Result<SuppressionStats> {
+        let meta = self.meta.suppression_stats(project).await?;
+        // Events the event store's writes refused were counted there.
+        let events = self.events.suppression_stats(project).await?;
+        Ok(SuppressionStats { ids: meta.ids, refused_events: meta.refused_events + events.refused_events })
+    }
+
+    async fn count_refused(&self, project: ProjectId, n: u64) -> Result<()> {
+        self.meta.count_refused(project, n).await
+    }
+}
+
+#[async_trait]
+impl ListenStore for SplitStore {
+    async fn project_secret(&self, project: ProjectId) -> Result<Vec<u8>> {
+        self.meta.project_secret(project).await
+    }
+
+    async fn create_survey(&self, project: ProjectId, key: &str, definition: &Value) -> Result<SurveyRow> {
+        self.meta.create_survey(project, key, definition).await
+    }
+
+    async fn surveys(&self, project: ProjectId) -> Result<Vec<SurveyRow>> {
+        self.meta.surveys(project).await
+    }
+
+    async fn survey(&self, id: i64) -> Result<Option<SurveyRow>> {
+        self.meta.survey(id).await
+    }
+
+    async fn survey_by_key(&self, project: ProjectId, key: &str) -> Result<Option<SurveyRow>> {
+        self.meta.survey_by_key(project, key).await
+    }
+
+    async fn survey_by_public_id(&self, public_id: &str) -> Result<Option<SurveyRow>> {
+        self.meta.survey_by_public_id(public_id).await
+    }
+
+    async fn survey_versions(&self, id: i64) -> Result<Vec<(i64, Value)>> {
+        self.meta.survey_versions(id).await
+    }
+
+    async fn update_survey(&self, id: i64, definition: &Value) -> Result<SurveyRow> {
+        self.meta.update_survey(id, definition).await
+    }
+
+    async fn set_survey_status(&self, id: i64, status: SurveyStatus) -> Result<SurveyRow> {
+        self.meta.set_survey_status(id, status).await
+    }
+
+    async fn create_invitations(&self, project: ProjectId, survey: i64, items: &[NewInvitation]) -> Result<Vec<i64>> {
+        self.meta.create_invitations(project, survey, items).await
+    }
+
+    async fn invitation(&self, id: i64) -> Result<Option<InvitationRow>> {
+        self.meta.invitation(id).await
+    }
+
+    async fn response_by_key(&self, survey: i64, key: &ResponseKey) -> Result<Option<ResponseRow>> {
+        self.meta.response_by_key(survey, key).await
+    }
+
+    async fn save_answers(&self, key: &ResponseKey, r: &NewResponse, page: i64, complete: bool) -> Result<SaveOutcome> {
+        self.meta.save_answers(key, r, page, complete).await
+    }
+
+    async fn insert_responses(&self, rs: &[NewResponse]) -> Result<Vec<Option<i64>>> {
+        self.meta.insert_responses(rs).await
+    }
+
+    async fn responses(
+        &self,
+        project: ProjectId,
+        which: ResponseFilter,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<ResponseRow>> {
+        self.meta.responses(project, which, after_id, limit).await
+    }
+
+    async fn add_benchmarks(&self, project: ProjectId, rows: &[BenchmarkRow]) -> Result<usize> {
+        self.meta.add_benchmarks(project, rows).await
+    }
+
+    async fn benchmarks(&self, project: ProjectId) -> Result<Vec<BenchmarkRow>> {
+        self.meta.benchmarks(project).await
+    }
+
+    async fn subject_invitations(&self, subject: &Subject) -> Result<Vec<InvitationRow>> {
+        self.meta.subject_invitations(subject).await
+    }
+
+    async fn subject_responses(&self, subject: &Subject) -> Result<Vec<ResponseRow>> {
+        self.meta.subject_responses(subject).await
+    }
+
+    async fn erase_subject_listen(&self, subject: &Subject) -> Result<ListenErasure> {
+        self.meta.erase_subject_listen(subject).await
+    }
+}
+
+#[async_trait]
+impl Store for SplitStore {
+    async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {
+        // Metadata first: see the module documentation for why this order.
+        self.meta.commit_identity(&batch.identity_ops, &batch.traits, &batch.refused).await?;
+        self.events.commit_events(batch).await
+    }
+
+    fn prepare(&self, batch: &CommitBatch) -> Option<Prepared> {
+        self.events.prepare(batch)
+    }
+
+    async fn erase_customer(&self, id: CustomerId) -> Result<ErasureReceipt> {
+        // No writer may run on the data directory meanwhile (a shared handle's erasure).
+        let _lock = self.events.erasure_lock()?;
+        touchpoint_store::erasure::erase_customer(self, id).await
+    }
+
+    async fn purge_erased(&self) -> Result<PurgeReport> {
+        let events = self.events.purge_erased().await?;
+        let meta = self.meta.purge_erased().await?;
+        let mut steps = events.steps;
+        steps.extend(meta.steps);
+        Ok(PurgeReport { purged: events.purged && meta.purged, steps })
+    }
+
+    fn erasures(&self) -> u64 {
+        self.meta.erasures() + self.events.erasures()
+    }
+}
