@@ -384,11 +384,11 @@ impl Journeys {
             while let Some(d) = sub.recv().await {
                 let seq = match d {
                     Delivery::Commit(c) => {
+                        // Dropped here: the writer frees the batch on a blocking thread
+                        // unless this is the last holder. A blocking task per commit here
+                        // too measured worse (ingest p99 35–63 ms against 25–45, paired runs).
                         me.take(&c.batch, &c.inserted);
-                        let seq = c.seq;
-                        // The last holder frees a large batch: not on an async worker.
-                        tokio::task::spawn_blocking(move || drop(c));
-                        seq
+                        c.seq
                     }
                     Delivery::Lagged { first_missed_seq, missed } => {
                         tracing::warn!(missed, "the journey index fell behind the writer; reloading it from the store");
