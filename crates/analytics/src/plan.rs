@@ -346,7 +346,7 @@ pub fn execute_on(set: &JourneySet, dict: &Dictionary, plan: &AnalysisPlan) -> R
     // analyses) — unless it holds touchpoints the dictionary does not, which a filter drops.
     let n_tp = dict.touchpoints.len();
     let filtered: std::borrow::Cow<'_, JourneySet> =
-        if plan.filter == select::Filter::default() && set.touchpoints.iter().all(|&t| (t as usize) < n_tp) {
+        if plan.filter == select::Filter::default() && largest_touchpoint(set).is_none_or(|t| (t as usize) < n_tp) {
             std::borrow::Cow::Borrowed(set)
         } else {
             std::borrow::Cow::Owned(select::filter(set, dict, &plan.filter, &plan.traits))
@@ -365,6 +365,13 @@ pub fn execute_on(set: &JourneySet, dict: &Dictionary, plan: &AnalysisPlan) -> R
             Ok(GroupResult { group, customers: s.customer_count(), events: s.event_count(), report })
         })
         .collect()
+}
+
+/// The largest touchpoint index a set holds: a maximum over the column, on every core (it
+/// vectorizes; a short-circuiting scan did not, and cost a third of a 10 M-event retention).
+fn largest_touchpoint(set: &JourneySet) -> Option<crate::Tp> {
+    use rayon::prelude::*;
+    set.touchpoints.par_chunks(1 << 16).filter_map(|c| c.iter().copied().max()).max()
 }
 
 /// Type and execute a plan in one call, as of `now_s` in UTC (benchmarks and tests).
