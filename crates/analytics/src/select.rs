@@ -69,39 +69,109 @@ pub type Traits = HashMap<String, HashMap<CustomerId, String>>;
 
 /// Apply a filter. Customers left without events are dropped.
 pub fn filter(set: &JourneySet, dict: &Dictionary, f: &Filter, traits: &Traits) -> JourneySet {
-    let n_tp = dict.touchpoints.len();
-    let keep_tp: Vec<bool> = (0..n_tp).map(|i| f.keeps_tp(dict, i as Tp)).collect();
-    let lo = f.from.map(|t| t.saturating_sub(set.epoch_s).clamp(0, u32::MAX as i64) as u32).unwrap_or(0);
-    let hi = f.to.map(|t| t.saturating_sub(set.epoch_s).clamp(0, u32::MAX as i64) as u32).unwrap_or(u32::MAX);
-    let unbounded_to = f.to.is_none();
-    let first_channels: HashSet<&str> = f.first_touch_channels.iter().map(String::as_str).collect();
-    let mut out = JourneySet { epoch_s: set.epoch_s, offsets: vec![0], ..Default::default() };
-    for j in set.iter() {
-        if !f.traits.iter().all(|(k, v)| traits.get(k).and_then(|m| m.get(&j.customer)) == Some(v)) {
-            continue;
+    use rayon::prelude::*;
+    let keep = Keep::new(set, dict, f, traits);
+    // Customer ranges of about equal events, each filtered on its own core into columns of
+    // its own, then joined in order: the same set a single pass makes (a test says so).
+    let parts: Vec<Part> = set
+        .chunks(rayon::current_num_threads() * 4)
+        .into_par_iter()
+        .map(|r| {
+            let mut part = Part::default();
+            for i in r {
+                keep.journey(set.journey(i), &mut part);
+            }
+            part
+        })
+        .collect();
+    let events: usize = parts.iter().map(|p| p.times.len()).sum();
+    let customers: usize = parts.iter().map(|p| p.customers.len()).sum();
+    let mut out = JourneySet {
+        epoch_s: set.epoch_s,
+        customers: Vec::with_capacity(customers),
+        offsets: Vec::with_capacity(customers + 1),
+        times: Vec::with_capacity(events),
+        touchpoints: Vec::with_capacity(events),
+    };
+    if customers == 0 {
+        return out;
+    }
+    out.offsets.push(0);
+    for p in parts {
+        let base = out.times.len() as u32;
+        out.customers.extend_from_slice(&p.customers);
+        out.offsets.extend(p.ends.iter().map(|e| base + e));
+        out.times.extend_from_slice(&p.times);
+        out.touchpoints.extend_from_slice(&p.touchpoints);
+    }
+    out
+}
+
+/// The journeys one core kept: their customers, where each ends in the part's columns,
+/// and the columns.
+#[derive(Default)]
+struct Part {
+    customers: Vec<CustomerId>,
+    ends: Vec<u32>,
+    times: Vec<u32>,
+    touchpoints: Vec<Tp>,
+}
+
+/// A filter made ready to apply to one journey at a time.
+struct Keep<'a> {
+    f: &'a Filter,
+    dict: &'a Dictionary,
+    traits: &'a Traits,
+    keep_tp: Vec<bool>,
+    lo: u32,
+    hi: u32,
+    unbounded_to: bool,
+    first_channels: HashSet<&'a str>,
+}
+
+impl<'a> Keep<'a> {
+    fn new(set: &JourneySet, dict: &'a Dictionary, f: &'a Filter, traits: &'a Traits) -> Keep<'a> {
+        let n_tp = dict.touchpoints.len();
+        Keep {
+            f,
+            dict,
+            traits,
+            keep_tp: (0..n_tp).map(|i| f.keeps_tp(dict, i as Tp)).collect(),
+            lo: f.from.map(|t| t.saturating_sub(set.epoch_s).clamp(0, u32::MAX as i64) as u32).unwrap_or(0),
+            hi: f.to.map(|t| t.saturating_sub(set.epoch_s).clamp(0, u32::MAX as i64) as u32).unwrap_or(u32::MAX),
+            unbounded_to: f.to.is_none(),
+            first_channels: f.first_touch_channels.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// Append what the filter keeps of `j` to `out`.
+    fn journey(&self, j: crate::Journey<'_>, out: &mut Part) {
+        if !self.f.traits.iter().all(|(k, v)| self.traits.get(k).and_then(|m| m.get(&j.customer)) == Some(v)) {
+            return;
         }
         let start = out.times.len();
         for (&t, &tp) in j.times.iter().zip(j.touchpoints) {
-            if t >= lo && (unbounded_to || t < hi) && keep_tp.get(tp as usize).copied().unwrap_or(false) {
+            if t >= self.lo
+                && (self.unbounded_to || t < self.hi)
+                && self.keep_tp.get(tp as usize).copied().unwrap_or(false)
+            {
                 out.times.push(t);
                 out.touchpoints.push(tp);
             }
         }
         if out.times.len() == start {
-            continue;
+            return;
         }
-        if !first_channels.is_empty() && !first_channels.contains(dict.get(out.touchpoints[start]).channel.as_str()) {
+        if !self.first_channels.is_empty()
+            && !self.first_channels.contains(self.dict.get(out.touchpoints[start]).channel.as_str())
+        {
             out.times.truncate(start);
             out.touchpoints.truncate(start);
-            continue;
+            return;
         }
         out.customers.push(j.customer);
-        out.offsets.push(out.times.len() as u32);
+        out.ends.push(out.times.len() as u32);
     }
-    if out.customers.is_empty() {
-        out.offsets.clear();
-    }
-    out
 }
 
 /// Split a set into groups, largest first (at most `max_groups`; the rest go to `(other)`).
@@ -202,6 +272,44 @@ mod tests {
         traits.insert("country".into(), HashMap::from([(1, "CZ".to_string()), (2, "PL".to_string())]));
         let f = Filter { traits: BTreeMap::from([("country".to_string(), "PL".to_string())]), ..Default::default() };
         assert_eq!(shape(&filter(&set(), &d, &f, &traits)), vec![(2, vec![1, 2])]);
+    }
+
+    /// The filter on every core makes the same set as one pass over the journeys in order,
+    /// for sets large enough to be cut into many ranges.
+    #[test]
+    fn the_parallel_filter_is_the_single_pass() {
+        let d = dict();
+        let big = JourneySet::from_events(0, (0..20_000i64).map(|i| ((i * 7919) % 1_500, i % 5_000, (i % 3) as Tp)));
+        let mut traits = Traits::new();
+        traits.insert(
+            "country".into(),
+            (0..1_500).map(|c| (c, if c % 4 == 0 { "PL" } else { "CZ" }.to_string())).collect(),
+        );
+        for f in [
+            Filter::default(),
+            Filter { from: Some(1_000), to: Some(3_000), ..Default::default() },
+            Filter { channels: vec!["web".into()], ..Default::default() },
+            Filter {
+                first_touch_channels: vec!["ads".into()],
+                stages: vec!["purchase".into(), "awareness".into()],
+                ..Default::default()
+            },
+            Filter { traits: BTreeMap::from([("country".to_string(), "PL".to_string())]), ..Default::default() },
+            Filter { kind: Some("indirect".into()), ..Default::default() },
+        ] {
+            let mut one = Part::default();
+            let keep = Keep::new(&big, &d, &f, &traits);
+            for j in big.iter() {
+                keep.journey(j, &mut one);
+            }
+            let got = filter(&big, &d, &f, &traits);
+            assert_eq!(got.customers, one.customers, "{f:?}");
+            assert_eq!(got.times, one.times, "{f:?}");
+            assert_eq!(got.touchpoints, one.touchpoints, "{f:?}");
+            let ends: Vec<u32> = got.offsets.iter().skip(1).copied().collect();
+            assert_eq!(ends, one.ends, "{f:?}");
+            assert!(got.customers.is_empty() == got.offsets.is_empty(), "{f:?}");
+        }
     }
 
     #[test]
