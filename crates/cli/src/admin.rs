@@ -10,9 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 use touchpoint_core::catalog::default_catalog;
 use touchpoint_core::KeyKind;
-use touchpoint_store::sqlite::SqliteStore;
 use touchpoint_store::Store;
 use touchpoint_store::{issue_key, MetaStore, Project};
+use touchpoint_store_sqlite::SqliteStore;
 
 /// `touchpoint project …`
 #[derive(Subcommand)]
@@ -114,7 +114,7 @@ async fn open_config(config: &touchpoint_engine::Config) -> Result<Arc<dyn Store
 pub fn held_by_server(dir: &Path) -> bool {
     std::fs::OpenOptions::new()
         .write(true)
-        .open(dir.join(touchpoint_store::sqlite::LOCK_FILE))
+        .open(dir.join(touchpoint_store_sqlite::LOCK_FILE))
         .is_ok_and(|f| f.try_lock().is_err())
 }
 

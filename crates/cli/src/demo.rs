@@ -63,7 +63,7 @@ fn fresh_dir(dir: &Path) -> Result<()> {
             )));
         }
         // Hold the directory's lock while wiping it, so no process can be using it.
-        let lock_path = dir.join(touchpoint_store::sqlite::LOCK_FILE);
+        let lock_path = dir.join(touchpoint_store_sqlite::LOCK_FILE);
         let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
         if lock.try_lock().is_err() {
             return Err(msg(format!(

@@ -99,9 +99,9 @@ async fn survive_kill_9(meta: Option<&str>) {
 
     // Start again on the same directory: it must come up and hold every acknowledged event.
     let (mut child, base) = serve(dir.path(), meta);
-    let store = touchpoint_store::sqlite::SqliteStore::open(
+    let store = touchpoint_store_sqlite::SqliteStore::open(
         dir.path(),
-        touchpoint_store::sqlite::OpenMode::Shared,
+        touchpoint_store_sqlite::OpenMode::Shared,
         &Default::default(),
     )
     .await

@@ -8,9 +8,9 @@
 
 use crate::Config;
 use std::sync::Arc;
-use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
 use touchpoint_store::{Store, StoreError};
 use touchpoint_store_postgres::{PgMetaStore, PgOptions, SplitStore};
+use touchpoint_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
 
 /// Where the metadata goes, as [`Config::meta_store`] says.
 #[derive(Debug, Clone, PartialEq, Eq)]

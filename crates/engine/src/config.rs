@@ -80,7 +80,7 @@ impl Default for Config {
             public_url: String::new(),
             survey_posts_per_minute: 30.0,
             survey_frame_origins: String::new(),
-            dedup_window: touchpoint_store::sqlite::DEFAULT_DEDUP_WINDOW,
+            dedup_window: touchpoint_store_sqlite::DEFAULT_DEDUP_WINDOW,
             max_touchpoints: touchpoint_store::writer::DEFAULT_MAX_TOUCHPOINTS,
             failed_max_raw_bytes: 16 * 1024,
             failed_max_events: 50_000,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use touchpoint_core::catalog::default_catalog;
 use touchpoint_core::KeyKind;
 use touchpoint_server::{Config, Node, Server};
-use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
 use touchpoint_store::{issue_key, CommitBatch, MetaStore, NewEvent, Store};
+use touchpoint_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
 
 async fn open(dir: &std::path::Path) -> Arc<SqliteStore> {
     Arc::new(

@@ -4,7 +4,7 @@
 //! invitations, responses and benchmarks ([`touchpoint_store::ListenStore`]) in a
 //! PostgreSQL database, with the same semantics as the embedded SQLite store — the same
 //! ids, orders, `NotFound`/`Exists` answers and JSON text — so that both pass the same
-//! conformance suite ([`touchpoint_store::conformance`]). [`SplitStore`] joins it to the
+//! conformance suite (`touchpoint-store-conformance`). [`SplitStore`] joins it to the
 //! embedded event store into a whole [`touchpoint_store::Store`].
 //!
 //! The schema is the one the embedded store has (`touchpoint_store::migrate`, rendered for

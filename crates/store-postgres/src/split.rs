@@ -48,11 +48,11 @@ use touchpoint_store::listen::{
     BenchmarkRow, InvitationRow, NewInvitation, NewResponse, ResponseFilter, ResponseKey, ResponseRow, SaveOutcome,
     SurveyRow, SurveyStatus,
 };
-use touchpoint_store::sqlite::SqliteStore;
 use touchpoint_store::{
     Brand, CommitBatch, Conflict, Customer, EventStore, FailedEvent, FailedUsage, Identity, KeyInfo, ListenStore,
     MetaStore, NewEvent, NewFailedEvent, Prepared, Project, Result, Store, StoredEvent, StoredTouchpoint, VolumeRow,
 };
+use touchpoint_store_sqlite::SqliteStore;
 
 /// Metadata on PostgreSQL, events in the embedded store (see the module documentation).
 #[derive(Debug, Clone)]

@@ -378,7 +378,7 @@ pub async fn fresh_database() -> Option<String> {
 /// `dir` (the embedded store, opened as the writer): what the conformance suite and the
 /// server's tests run on. `None` after the skip.
 pub async fn split_store(dir: &Path) -> Option<crate::SplitStore> {
-    use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
+    use touchpoint_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
     let url = fresh_database().await?;
     let meta = crate::PgMetaStore::connect(&url, &crate::PgOptions::default()).await.expect("connect to PostgreSQL");
     let events =

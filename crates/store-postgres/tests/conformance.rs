@@ -9,10 +9,10 @@ use std::sync::Arc;
 use touchpoint_core::catalog::default_catalog;
 use touchpoint_core::event::ParseContext;
 use touchpoint_core::{Event, IdentityGraph, IdentityKind, Limits};
-use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
 use touchpoint_store::writer::{Submission, Writer, WriterConfig};
 use touchpoint_store::{CommitBatch, EventStore, MetaStore, NewEvent, Store};
 use touchpoint_store_postgres::{testing, PgMetaStore, PgOptions, SplitStore};
+use touchpoint_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
 
 /// A fresh split store and the data directory it keeps its events in.
 async fn fresh_store() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
@@ -22,7 +22,7 @@ async fn fresh_store() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
 }
 
 mod checks {
-    touchpoint_store::conformance_tests!(super::fresh_store);
+    touchpoint_store_conformance::conformance_tests!(super::fresh_store);
 }
 
 fn event(v: serde_json::Value) -> Event {

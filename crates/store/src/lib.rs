@@ -4,9 +4,13 @@
 //! and [`ListenStore`] (surveys, invitations, responses; PostgreSQL too).
 //! [`Store`] joins them and adds the one write the ingest path makes per group commit.
 //!
-//! The embedded backend ([`sqlite::SqliteStore`]) keeps both in one SQLite file. Every
-//! backend must pass [`conformance`]; the single writer ([`writer`]) is the only code that
-//! writes events, so a backend never has to think about concurrent ingest.
+//! This crate is the interface: traits, row types, the single writer, the commit bus, the
+//! generic part of erasure and the schema's text ([`migrate`]); it knows no SQL driver. The
+//! backends live in their own crates: `touchpoint-store-sqlite` (the embedded store, both
+//! halves in one SQLite file) and `touchpoint-store-postgres` (metadata on PostgreSQL).
+//! Every backend must pass the conformance suite (`touchpoint-store-conformance`); the
+//! single writer ([`writer`]) is the only code that writes events, so a backend never has
+//! to think about concurrent ingest.
 //!
 //! Every store can also export and erase one customer ([`erasure`]: GDPR articles 15, 17
 //! and 20): each finds and removes its own part ([`EventStore::erase_subject_events`],
@@ -14,15 +18,9 @@
 //! [`Store::export_customer`] / [`Store::erase_customer`] put the parts together.
 
 pub mod bus;
-pub mod conformance;
 pub mod erasure;
 pub mod listen;
 pub mod migrate;
-pub mod segment;
-pub mod sqlite;
-mod sqlite_erasure;
-mod sqlite_events;
-mod sqlite_listen;
 pub mod writer;
 
 pub use erasure::{
@@ -42,12 +40,6 @@ use touchpoint_core::{
 /// A storage failure. Callers log it and answer 500/503; its text is never shown to API clients.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database said no.
-    #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
-    /// The database said no, on the raw write path.
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
     /// A backend's database said no (its driver's error, in words; no driver types).
     #[error("database error: {0}")]
     Backend(String),

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use touchpoint_core::catalog::default_catalog;
 use touchpoint_core::KeyKind;
 use touchpoint_server::{Config, Node, Server};
-use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
 use touchpoint_store::{issue_key, Store};
+use touchpoint_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
 
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {

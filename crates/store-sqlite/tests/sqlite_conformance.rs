@@ -1,14 +1,14 @@
 //! The embedded SQLite backend against the conformance suite, on real files.
 
 use std::sync::Arc;
-use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
 use touchpoint_store::Store;
+use touchpoint_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
 
 #[tokio::test]
 async fn sqlite_passes_the_conformance_suite() {
     let root = tempfile::tempdir().unwrap();
     let counter = std::sync::atomic::AtomicUsize::new(0);
-    touchpoint_store::conformance::run_all(|| {
+    touchpoint_store_conformance::run_all(|| {
         let dir = root.path().join(counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst).to_string());
         async move {
             let s = SqliteStore::open(&dir, OpenMode::Writer, &SqliteOptions::default()).await.unwrap();
@@ -27,7 +27,7 @@ async fn fresh_store() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
 
 /// The same checks, one test each (what a backend with a failing check shows best).
 mod checks {
-    touchpoint_store::conformance_tests!(super::fresh_store);
+    touchpoint_store_conformance::conformance_tests!(super::fresh_store);
 }
 
 #[tokio::test]
@@ -62,8 +62,8 @@ mod events {
     use touchpoint_core::catalog::default_catalog;
     use touchpoint_core::event::ParseContext;
     use touchpoint_core::{Event, IdentityOp, Limits};
-    use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
     use touchpoint_store::{CommitBatch, EventStore, MetaStore, NewEvent, NewFailedEvent, Store};
+    use touchpoint_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
 
     fn ev(project: i64, mid: &str) -> NewEvent {
         let v =

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use touchpoint_core::catalog::default_catalog;
 use touchpoint_core::event::ParseContext;
 use touchpoint_core::{Event, IdentityKind, Limits};
-use touchpoint_store::conformance::erasure_scenario;
-use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
 use touchpoint_store::{EventStore, ListenStore, MetaStore, NewEvent, Store, StoreError};
+use touchpoint_store_conformance::erasure_scenario;
+use touchpoint_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
 
 /// Every file under `dir`, recursively.
 fn files(dir: &Path) -> Vec<PathBuf> {

@@ -11,17 +11,11 @@
 //! and is refused while a writer runs.
 //!
 //! Every connection runs with `secure_delete = ON`: removed rows and freed pages are
-//! overwritten with zeros (erasure, [`crate::erasure`], also rebuilds the file).
+//! overwritten with zeros (erasure, [`touchpoint_store::erasure`], also rebuilds the file).
 
-use crate::erasure::{
-    ErasureReceipt, MetaErasure, PurgeReport, Subject, SuppressionList, SuppressionStats, TraitPatches,
-};
+use crate::error::Db;
 use crate::sqlite_erasure::{self, count_refused_raw, state, CUSTOMER_ID_FLOOR};
 use crate::sqlite_events::{append_raw, convert_row_events, prepare_segments, Appender, PreparedSegments};
-use crate::{
-    migrate, now_ms, Brand, CommitBatch, Conflict, Customer, Identity, KeyInfo, MetaStore, Prepared, Project, Result,
-    Store, StoreError, StoredTouchpoint,
-};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
@@ -34,6 +28,13 @@ use touchpoint_core::catalog::{Catalog, Condition};
 use touchpoint_core::{
     Channel, CustomerId, EventType, IdentityGraph, IdentityKind, IdentityOp, KeyKind, Localized, ProjectId, Rule,
     Touchpoint, TouchpointKind,
+};
+use touchpoint_store::erasure::{
+    ErasureReceipt, MetaErasure, PurgeReport, Subject, SuppressionList, SuppressionStats, TraitPatches,
+};
+use touchpoint_store::{
+    now_ms, Brand, CommitBatch, Conflict, Customer, Identity, KeyInfo, MetaStore, Prepared, Project, Result, Store,
+    StoreError, StoredTouchpoint,
 };
 
 /// The database file in a data directory.
@@ -109,7 +110,8 @@ impl SqliteStore {
             None
         };
         let path = dir.join(DB_FILE);
-        let connect = SqliteConnectOptions::from_str("sqlite:")?
+        let connect = SqliteConnectOptions::from_str("sqlite:")
+            .db()?
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -120,7 +122,7 @@ impl SqliteStore {
             // hundred bytes; with 16 KiB pages the import ran about 15 % faster than with 4 KiB.
             .page_size(16_384)
             .pragma("temp_store", "memory")
-            // Removed rows and freed pages are overwritten with zeros (see crate::erasure).
+            // Removed rows and freed pages are overwritten with zeros (see touchpoint_store::erasure).
             .pragma("secure_delete", "ON")
             .foreign_keys(false);
         // An in-process database does not go away under us: no ping before each use.
@@ -129,8 +131,9 @@ impl SqliteStore {
             .min_connections(1)
             .test_before_acquire(false)
             .connect_with(connect)
-            .await?;
-        migrate::run_sqlite(&pool).await?;
+            .await
+            .db()?;
+        crate::migrate::run_sqlite(&pool).await?;
         convert_row_events(&pool).await?;
         let appender = Appender::new(opts.dedup_window);
         let store = SqliteStore {
@@ -149,7 +152,7 @@ impl SqliteStore {
             // Remember the newest events now, so the first write after a restart does not
             // wait for them.
             let mut appender = store.appender.lock().await;
-            let mut conn = store.pool.acquire().await?;
+            let mut conn = store.pool.acquire().await.db()?;
             with_raw(&mut conn, |c| appender.catch_up(c)).await?;
         }
         Ok(store)
@@ -191,7 +194,7 @@ impl SqliteStore {
     }
 }
 
-/// [`crate::erasure::admitted_identity`] on the lists of this file and the customers this
+/// [`touchpoint_store::erasure::admitted_identity`] on the lists of this file and the customers this
 /// handle erased.
 fn admitted_identity<'a>(
     appender: &mut Appender,
@@ -201,86 +204,90 @@ fn admitted_identity<'a>(
 ) -> Result<(Cow<'a, [IdentityOp]>, Cow<'a, TraitPatches>)> {
     appender.refresh_suppression(c)?;
     let mut lists = std::collections::HashMap::new();
-    for project in crate::erasure::identity_projects(ops) {
+    for project in touchpoint_store::erasure::identity_projects(ops) {
         lists.insert(project, appender.cached_suppression(c, project)?);
     }
     let suppressed = |project: ProjectId, value: &str| lists.get(&project).is_some_and(|l| l.contains(value));
-    Ok(crate::erasure::admitted_identity(ops, traits, suppressed, &appender.erased))
+    Ok(touchpoint_store::erasure::admitted_identity(ops, traits, suppressed, &appender.erased))
 }
 
 fn project_row(r: &SqliteRow) -> Result<Project> {
-    let stages: String = r.try_get("stages")?;
+    let stages: String = r.try_get("stages").db()?;
     Ok(Project {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        timezone: r.try_get("timezone")?,
-        churn_horizon_days: r.try_get("churn_horizon_days")?,
+        id: r.try_get("id").db()?,
+        name: r.try_get("name").db()?,
+        timezone: r.try_get("timezone").db()?,
+        churn_horizon_days: r.try_get("churn_horizon_days").db()?,
         stages: serde_json::from_str(&stages).map_err(|e| StoreError::Corrupt(format!("stages: {e}")))?,
-        created_ms: r.try_get("created_ms")?,
+        created_ms: r.try_get("created_ms").db()?,
         brand: Brand {
-            brand_name: r.try_get("brand_name")?,
-            brand_color: r.try_get("brand_color")?,
-            brand_logo_url: r.try_get("brand_logo_url")?,
-            privacy_url: r.try_get("privacy_url")?,
-            default_lang: r.try_get("default_lang")?,
-            site_origins: r.try_get("site_origins")?,
+            brand_name: r.try_get("brand_name").db()?,
+            brand_color: r.try_get("brand_color").db()?,
+            brand_logo_url: r.try_get("brand_logo_url").db()?,
+            privacy_url: r.try_get("privacy_url").db()?,
+            default_lang: r.try_get("default_lang").db()?,
+            site_origins: r.try_get("site_origins").db()?,
         },
     })
 }
 
 fn key_row(r: &SqliteRow) -> Result<KeyInfo> {
-    let kind: String = r.try_get("kind")?;
+    let kind: String = r.try_get("kind").db()?;
     Ok(KeyInfo {
-        id: r.try_get("id")?,
-        project_id: r.try_get("project_id")?,
+        id: r.try_get("id").db()?,
+        project_id: r.try_get("project_id").db()?,
         kind: KeyKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("key kind {kind}")))?,
-        prefix: r.try_get("prefix")?,
-        created_ms: r.try_get("created_ms")?,
+        prefix: r.try_get("prefix").db()?,
+        created_ms: r.try_get("created_ms").db()?,
     })
 }
 
 fn touchpoint_row(r: &SqliteRow) -> Result<StoredTouchpoint> {
-    let channel: String = r.try_get("channel")?;
-    let kind: String = r.try_get("kind")?;
+    let channel: String = r.try_get("channel").db()?;
+    let kind: String = r.try_get("kind").db()?;
     Ok(StoredTouchpoint {
-        id: r.try_get("id")?,
+        id: r.try_get("id").db()?,
         touchpoint: Touchpoint {
-            key: r.try_get("key")?,
-            names: Localized { en: r.try_get("name_en")?, cs: r.try_get("name_cs")?, pl: r.try_get("name_pl")? },
+            key: r.try_get("key").db()?,
+            names: Localized {
+                en: r.try_get("name_en").db()?,
+                cs: r.try_get("name_cs").db()?,
+                pl: r.try_get("name_pl").db()?,
+            },
             channel: Channel::parse(&channel).unwrap_or(Channel::Other),
             kind: TouchpointKind::parse(&kind).unwrap_or(TouchpointKind::Direct),
-            stage: r.try_get("stage")?,
-            department: r.try_get("department")?,
-            conversion: r.try_get("conversion")?,
-            churn: r.try_get("churn")?,
-            discovered: r.try_get("discovered")?,
+            stage: r.try_get("stage").db()?,
+            department: r.try_get("department").db()?,
+            conversion: r.try_get("conversion").db()?,
+            churn: r.try_get("churn").db()?,
+            discovered: r.try_get("discovered").db()?,
         },
     })
 }
 
 fn rule_row(r: &SqliteRow) -> Result<Rule> {
-    let conditions: String = r.try_get("conditions")?;
-    let event_type: Option<String> = r.try_get("event_type")?;
+    let conditions: String = r.try_get("conditions").db()?;
+    let event_type: Option<String> = r.try_get("event_type").db()?;
     Ok(Rule {
-        id: r.try_get("id")?,
-        priority: r.try_get::<i64, _>("priority")? as i32,
-        touchpoint: r.try_get("touchpoint_key")?,
+        id: r.try_get("id").db()?,
+        priority: r.try_get::<i64, _>("priority").db()? as i32,
+        touchpoint: r.try_get("touchpoint_key").db()?,
         event_type: event_type.as_deref().and_then(EventType::parse),
-        event_name: r.try_get("event_name")?,
+        event_name: r.try_get("event_name").db()?,
         conditions: serde_json::from_str::<Vec<Condition>>(&conditions)
             .map_err(|e| StoreError::Corrupt(format!("rule conditions: {e}")))?,
     })
 }
 
 pub(crate) fn customer_row(r: &SqliteRow) -> Result<Customer> {
-    let traits: String = r.try_get("traits")?;
+    let traits: String = r.try_get("traits").db()?;
     Ok(Customer {
-        id: r.try_get("id")?,
-        project_id: r.try_get("project_id")?,
-        user_id: r.try_get("user_id")?,
-        merged_into: r.try_get("merged_into")?,
+        id: r.try_get("id").db()?,
+        project_id: r.try_get("project_id").db()?,
+        user_id: r.try_get("user_id").db()?,
+        merged_into: r.try_get("merged_into").db()?,
         traits: serde_json::from_str(&traits).unwrap_or_default(),
-        created_ms: r.try_get("created_ms")?,
+        created_ms: r.try_get("created_ms").db()?,
     })
 }
 
@@ -309,7 +316,8 @@ async fn insert_touchpoint(c: &mut SqliteConnection, project: ProjectId, tp: &To
     .bind(tp.discovered)
     .bind(now_ms())
     .fetch_one(&mut *c)
-    .await?;
+    .await
+    .db()?;
     Ok(id)
 }
 
@@ -326,7 +334,8 @@ async fn insert_rule(c: &mut SqliteConnection, project: ProjectId, rule: &Rule) 
     .bind(serde_json::to_string(&rule.conditions).expect("conditions serialize"))
     .bind(now_ms())
     .fetch_one(&mut *c)
-    .await?;
+    .await
+    .db()?;
     Ok(id)
 }
 
@@ -338,11 +347,11 @@ pub(crate) async fn with_raw<T>(
     c: &mut SqliteConnection,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
 ) -> Result<T> {
-    let mut handle = c.lock_handle().await?;
+    let mut handle = c.lock_handle().await.db()?;
     // SAFETY: the handle stays locked (no other use of the connection) until `handle` is
     // dropped at the end of this function. `from_handle` does not take ownership: dropping
     // `conn` finalizes its cached statements and leaves the database handle open.
-    let conn = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
+    let conn = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }.db()?;
     let r = f(&conn);
     drop(conn);
     r
@@ -413,9 +422,12 @@ fn apply_identity_raw(
 #[async_trait]
 impl MetaStore for SqliteStore {
     async fn create_project(&self, name: &str, catalog: &Catalog) -> Result<Project> {
-        let mut tx = self.pool.begin().await?;
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM projects WHERE name = ?").bind(name).fetch_optional(&mut *tx).await?;
+        let mut tx = self.pool.begin().await.db()?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM projects WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .db()?;
         if exists.is_some() {
             return Err(StoreError::Exists(format!("project {name:?}")));
         }
@@ -426,29 +438,31 @@ impl MetaStore for SqliteStore {
                 .bind(serde_json::to_string(&catalog.stages).expect("stages serialize"))
                 .bind(now)
                 .fetch_one(&mut *tx)
-                .await?;
+                .await
+                .db()?;
         for tp in &catalog.touchpoints {
             insert_touchpoint(&mut tx, id, tp).await?;
         }
         for r in &catalog.rules {
             insert_rule(&mut tx, id, r).await?;
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         self.project(id).await?.ok_or_else(|| StoreError::NotFound(format!("project {id}")))
     }
 
     async fn projects(&self) -> Result<Vec<Project>> {
-        let rows = sqlx::query("SELECT * FROM projects ORDER BY id").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM projects ORDER BY id").fetch_all(&self.pool).await.db()?;
         rows.iter().map(project_row).collect()
     }
 
     async fn project(&self, id: ProjectId) -> Result<Option<Project>> {
-        let row = sqlx::query("SELECT * FROM projects WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM projects WHERE id = ?").bind(id).fetch_optional(&self.pool).await.db()?;
         row.as_ref().map(project_row).transpose()
     }
 
     async fn project_by_name(&self, name: &str) -> Result<Option<Project>> {
-        let row = sqlx::query("SELECT * FROM projects WHERE name = ?").bind(name).fetch_optional(&self.pool).await?;
+        let row =
+            sqlx::query("SELECT * FROM projects WHERE name = ?").bind(name).fetch_optional(&self.pool).await.db()?;
         row.as_ref().map(project_row).transpose()
     }
 
@@ -458,7 +472,8 @@ impl MetaStore for SqliteStore {
             .bind(churn_horizon_days)
             .bind(id)
             .execute(&self.pool)
-            .await?;
+            .await
+            .db()?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("project {id}")));
         }
@@ -478,7 +493,7 @@ impl MetaStore for SqliteStore {
         .bind(&brand.site_origins)
         .bind(id)
         .execute(&self.pool)
-        .await?;
+        .await.db()?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("project {id}")));
         }
@@ -499,7 +514,8 @@ impl MetaStore for SqliteStore {
         .bind(prefix)
         .bind(now_ms())
         .fetch_one(&self.pool)
-        .await?;
+        .await
+        .db()?;
         key_row(&row)
     }
 
@@ -509,7 +525,8 @@ impl MetaStore for SqliteStore {
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
-        .await?;
+        .await
+        .db()?;
         row.as_ref().map(key_row).transpose()
     }
 
@@ -519,7 +536,7 @@ impl MetaStore for SqliteStore {
         )
         .bind(project)
         .fetch_all(&self.pool)
-        .await?;
+        .await.db()?;
         rows.iter().map(key_row).collect()
     }
 
@@ -527,12 +544,13 @@ impl MetaStore for SqliteStore {
         let rows = sqlx::query("SELECT * FROM touchpoints WHERE project_id = ? ORDER BY id")
             .bind(project)
             .fetch_all(&self.pool)
-            .await?;
+            .await
+            .db()?;
         rows.iter().map(touchpoint_row).collect()
     }
 
     async fn upsert_touchpoint(&self, project: ProjectId, tp: &Touchpoint) -> Result<i64> {
-        let mut c = self.pool.acquire().await?;
+        let mut c = self.pool.acquire().await.db()?;
         insert_touchpoint(&mut c, project, tp).await
     }
 
@@ -541,7 +559,8 @@ impl MetaStore for SqliteStore {
             .bind(project)
             .bind(&tp.key)
             .fetch_optional(&self.pool)
-            .await?;
+            .await
+            .db()?;
         match existing {
             Some(id) => Ok(id),
             None => self.upsert_touchpoint(project, tp).await,
@@ -552,12 +571,13 @@ impl MetaStore for SqliteStore {
         let rows = sqlx::query("SELECT * FROM rules WHERE project_id = ? ORDER BY priority, id")
             .bind(project)
             .fetch_all(&self.pool)
-            .await?;
+            .await
+            .db()?;
         rows.iter().map(rule_row).collect()
     }
 
     async fn add_rule(&self, project: ProjectId, rule: &Rule) -> Result<Rule> {
-        let mut c = self.pool.acquire().await?;
+        let mut c = self.pool.acquire().await.db()?;
         let id = insert_rule(&mut c, project, rule).await?;
         Ok(Rule { id, ..rule.clone() })
     }
@@ -575,7 +595,8 @@ impl MetaStore for SqliteStore {
         .bind(rule.id)
         .bind(project)
         .execute(&self.pool)
-        .await?
+        .await
+        .db()?
         .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound(format!("rule {}", rule.id)));
@@ -588,7 +609,8 @@ impl MetaStore for SqliteStore {
             .bind(id)
             .bind(project)
             .execute(&self.pool)
-            .await?
+            .await
+            .db()?
             .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound(format!("rule {id}")));
@@ -598,29 +620,29 @@ impl MetaStore for SqliteStore {
 
     async fn apply_identity(&self, ops: &[IdentityOp], traits: &[(CustomerId, Map<String, Value>)]) -> Result<()> {
         let mut appender = self.appender.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin().await.db()?;
         with_raw(&mut tx, |c| {
             let (ops, traits) = admitted_identity(&mut appender, c, ops, traits)?;
-            Ok(apply_identity_raw(c, &ops, &traits)?)
+            apply_identity_raw(c, &ops, &traits).db()
         })
         .await?;
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(())
     }
 
     async fn load_identity_graph(&self) -> Result<IdentityGraph> {
         // Millions of rows at start-up: read on SQLite's own handle, without sqlx's
         // per-row hand-over (3.1 M identities took ~9 s through sqlx).
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.pool.acquire().await.db()?;
         with_raw(&mut conn, |c| {
             let mut g = IdentityGraph::new();
-            let mut st = c.prepare("SELECT id, user_id, merged_into FROM customers")?;
-            let mut rows = st.query([])?;
+            let mut st = c.prepare("SELECT id, user_id, merged_into FROM customers").db()?;
+            let mut rows = st.query([]).db()?;
             let mut highest = 0;
-            while let Some(r) = rows.next()? {
-                let id: CustomerId = r.get(0)?;
+            while let Some(r) = rows.next().db()? {
+                let id: CustomerId = r.get(0).db()?;
                 highest = highest.max(id);
-                g.load_customer(id, r.get(1)?, r.get(2)?);
+                g.load_customer(id, r.get(1).db()?, r.get(2).db()?);
             }
             drop(rows);
             // Erased ids are never given out again: a customer without identities, events
@@ -629,13 +651,14 @@ impl MetaStore for SqliteStore {
             if floor > highest {
                 g.load_customer(floor, None, None);
             }
-            let mut st = c.prepare("SELECT project_id, kind, value, customer_id FROM identities")?;
-            let mut rows = st.query([])?;
-            while let Some(r) = rows.next()? {
-                let kind = r.get_ref(1)?.as_str().map_err(|e| StoreError::Corrupt(format!("identity kind: {e}")))?;
+            let mut st = c.prepare("SELECT project_id, kind, value, customer_id FROM identities").db()?;
+            let mut rows = st.query([]).db()?;
+            while let Some(r) = rows.next().db()? {
+                let kind =
+                    r.get_ref(1).db()?.as_str().map_err(|e| StoreError::Corrupt(format!("identity kind: {e}")))?;
                 let kind =
                     IdentityKind::parse(kind).ok_or_else(|| StoreError::Corrupt(format!("identity kind {kind}")))?;
-                g.load_identity(r.get(0)?, kind, r.get(2)?, r.get(3)?);
+                g.load_identity(r.get(0).db()?, kind, r.get(2).db()?, r.get(3).db()?);
             }
             Ok(g)
         })
@@ -648,11 +671,12 @@ impl MetaStore for SqliteStore {
             .bind(kind.as_str())
             .bind(value)
             .fetch_optional(&self.pool)
-            .await?)
+            .await
+            .db()?)
     }
 
     async fn customer(&self, id: CustomerId) -> Result<Option<Customer>> {
-        let row = sqlx::query("SELECT * FROM customers WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM customers WHERE id = ?").bind(id).fetch_optional(&self.pool).await.db()?;
         row.as_ref().map(customer_row).transpose()
     }
 
@@ -664,7 +688,8 @@ impl MetaStore for SqliteStore {
         .bind(after_id)
         .bind(limit as i64)
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .db()?;
         rows.iter().map(customer_row).collect()
     }
 
@@ -672,7 +697,8 @@ impl MetaStore for SqliteStore {
         Ok(sqlx::query_as("SELECT id, merged_into FROM customers WHERE project_id = ? AND merged_into IS NOT NULL")
             .bind(project)
             .fetch_all(&self.pool)
-            .await?)
+            .await
+            .db()?)
     }
 
     async fn trait_values(&self, project: ProjectId, key: &str) -> Result<Vec<(CustomerId, String)>> {
@@ -690,7 +716,8 @@ impl MetaStore for SqliteStore {
         .bind(project)
         .bind(&path)
         .fetch_all(&self.pool)
-        .await?)
+        .await
+        .db()?)
     }
 
     async fn merged_ids(&self, id: CustomerId) -> Result<Vec<CustomerId>> {
@@ -698,7 +725,8 @@ impl MetaStore for SqliteStore {
             .bind(id)
             .bind(id)
             .fetch_all(&self.pool)
-            .await?)
+            .await
+            .db()?)
     }
 
     async fn identities(&self, id: CustomerId) -> Result<Vec<Identity>> {
@@ -709,15 +737,16 @@ impl MetaStore for SqliteStore {
         .bind(id)
         .bind(id)
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .db()?;
         rows.iter()
             .map(|r| {
-                let kind: String = r.try_get(0)?;
+                let kind: String = r.try_get(0).db()?;
                 Ok(Identity {
                     kind: IdentityKind::parse(&kind)
                         .ok_or_else(|| StoreError::Corrupt(format!("identity kind {kind}")))?,
-                    value: r.try_get(1)?,
-                    customer_id: r.try_get(2)?,
+                    value: r.try_get(1).db()?,
+                    customer_id: r.try_get(2).db()?,
                 })
             })
             .collect()
@@ -763,16 +792,17 @@ impl MetaStore for SqliteStore {
         .bind(project)
         .bind(limit as i64)
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .db()?;
         rows.iter()
             .map(|r| {
                 Ok(Conflict {
-                    id: r.try_get(0)?,
-                    customer_id: r.try_get(1)?,
-                    other_customer_id: r.try_get(2)?,
-                    identity: r.try_get(3)?,
-                    detail: r.try_get(4)?,
-                    created_ms: r.try_get(5)?,
+                    id: r.try_get(0).db()?,
+                    customer_id: r.try_get(1).db()?,
+                    other_customer_id: r.try_get(2).db()?,
+                    identity: r.try_get(3).db()?,
+                    detail: r.try_get(4).db()?,
+                    created_ms: r.try_get(5).db()?,
                 })
             })
             .collect()
@@ -792,12 +822,12 @@ impl SqliteStore {
     /// A group commit in one transaction, with its metadata half (`with_meta`) or without.
     async fn commit_parts(&self, batch: &CommitBatch, with_meta: bool) -> Result<Vec<Option<i64>>> {
         let mut appender = self.appender.lock().await;
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.pool.acquire().await.db()?;
         appender
             .write(&mut conn, |c, a, pending| {
                 if with_meta {
                     let (ops, traits) = admitted_identity(a, c, &batch.identity_ops, &batch.traits)?;
-                    apply_identity_raw(c, &ops, &traits)?;
+                    apply_identity_raw(c, &ops, &traits).db()?;
                     for &(project, n) in &batch.refused {
                         count_refused_raw(c, project, n)?;
                     }
@@ -809,7 +839,7 @@ impl SqliteStore {
     }
 
     /// Make a project's suppression list in this file a copy of one kept elsewhere: the
-    /// same key and (at least) these hashes ([`crate::erasure::SuppressionList`]). A
+    /// same key and (at least) these hashes ([`touchpoint_store::erasure::SuppressionList`]). A
     /// store that keeps its metadata in another database keeps its list there and copies
     /// it here, so that this file's writes refuse the same events. A list here under
     /// another key is replaced.
@@ -830,7 +860,7 @@ impl Store for SqliteStore {
 
     async fn erase_customer(&self, id: CustomerId) -> Result<ErasureReceipt> {
         let _lock = self.erasure_lock()?;
-        crate::erasure::erase_customer(self, id).await
+        touchpoint_store::erasure::erase_customer(self, id).await
     }
 
     async fn purge_erased(&self) -> Result<PurgeReport> {

@@ -8,9 +8,9 @@ use touchpoint_core::catalog::default_catalog;
 use touchpoint_core::event::ParseContext;
 use touchpoint_core::{Event, Limits};
 use touchpoint_store::bus::{CommitBus, Delivery};
-use touchpoint_store::sqlite::{OpenMode, SqliteOptions, SqliteStore};
 use touchpoint_store::writer::{Submission, Writer, WriterConfig};
 use touchpoint_store::Store;
+use touchpoint_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_subscriber_does_not_stall_ingest_nor_lose_its_place() {

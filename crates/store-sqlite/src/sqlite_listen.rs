@@ -3,74 +3,75 @@
 //! `complete = 0`), so two simultaneous submissions of one link serialise in SQLite and
 //! exactly one of them completes the response.
 
+use crate::error::Db;
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use touchpoint_core::ProjectId;
 
-use crate::erasure::{ListenErasure, Subject};
-use crate::listen::*;
 use crate::sqlite::SqliteStore;
-use crate::{now_ms, Result, StoreError};
+use touchpoint_store::erasure::{ListenErasure, Subject};
+use touchpoint_store::listen::*;
+use touchpoint_store::{now_ms, Result, StoreError};
 
 fn json(r: &SqliteRow, col: &str) -> Result<Value> {
-    let text: String = r.try_get(col)?;
+    let text: String = r.try_get(col).db()?;
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
 fn survey_row(r: &SqliteRow) -> Result<SurveyRow> {
-    let status: String = r.try_get("status")?;
+    let status: String = r.try_get("status").db()?;
     Ok(SurveyRow {
-        id: r.try_get("id")?,
-        project_id: r.try_get("project_id")?,
-        key: r.try_get("key")?,
+        id: r.try_get("id").db()?,
+        project_id: r.try_get("project_id").db()?,
+        key: r.try_get("key").db()?,
         status: SurveyStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("survey status {status}")))?,
-        version: r.try_get("version")?,
-        public_id: r.try_get("public_id")?,
+        version: r.try_get("version").db()?,
+        public_id: r.try_get("public_id").db()?,
         definition: json(r, "definition")?,
-        created_ms: r.try_get("created_ms")?,
-        updated_ms: r.try_get("updated_ms")?,
+        created_ms: r.try_get("created_ms").db()?,
+        updated_ms: r.try_get("updated_ms").db()?,
     })
 }
 
 pub(crate) fn response_row(r: &SqliteRow) -> Result<ResponseRow> {
     Ok(ResponseRow {
-        id: r.try_get("id")?,
+        id: r.try_get("id").db()?,
         response: NewResponse {
-            project_id: r.try_get("project_id")?,
-            survey_id: r.try_get("survey_id")?,
-            version: r.try_get("version")?,
-            customer: r.try_get("customer")?,
-            touchpoint: r.try_get("touchpoint")?,
-            lang: r.try_get("lang")?,
+            project_id: r.try_get("project_id").db()?,
+            survey_id: r.try_get("survey_id").db()?,
+            version: r.try_get("version").db()?,
+            customer: r.try_get("customer").db()?,
+            touchpoint: r.try_get("touchpoint").db()?,
+            lang: r.try_get("lang").db()?,
             answers: json(r, "answers")?,
             dimensions: json(r, "dimensions")?,
-            weight: r.try_get("weight")?,
-            source: r.try_get("source")?,
-            external_id: r.try_get("external_id")?,
-            at_ms: r.try_get("completed_ms")?,
+            weight: r.try_get("weight").db()?,
+            source: r.try_get("source").db()?,
+            external_id: r.try_get("external_id").db()?,
+            at_ms: r.try_get("completed_ms").db()?,
         },
-        invitation_id: r.try_get("invitation_id")?,
-        complete: r.try_get("complete")?,
-        page: r.try_get("page")?,
-        created_ms: r.try_get("created_ms")?,
-        completed_ms: r.try_get("completed_ms")?,
+        invitation_id: r.try_get("invitation_id").db()?,
+        complete: r.try_get("complete").db()?,
+        page: r.try_get("page").db()?,
+        created_ms: r.try_get("created_ms").db()?,
+        completed_ms: r.try_get("completed_ms").db()?,
     })
 }
 
 pub(crate) fn invitation_row(r: &SqliteRow) -> Result<InvitationRow> {
     Ok(InvitationRow {
-        id: r.try_get("id")?,
-        project_id: r.try_get("project_id")?,
-        survey_id: r.try_get("survey_id")?,
+        id: r.try_get("id").db()?,
+        project_id: r.try_get("project_id").db()?,
+        survey_id: r.try_get("survey_id").db()?,
         invitation: NewInvitation {
-            customer: r.try_get("customer")?,
-            touchpoint: r.try_get("touchpoint")?,
-            lang: r.try_get("lang")?,
-            expires_ms: r.try_get("expires_ms")?,
+            customer: r.try_get("customer").db()?,
+            touchpoint: r.try_get("touchpoint").db()?,
+            lang: r.try_get("lang").db()?,
+            expires_ms: r.try_get("expires_ms").db()?,
         },
-        created_ms: r.try_get("created_ms")?,
+        created_ms: r.try_get("created_ms").db()?,
     })
 }
 
@@ -99,21 +100,24 @@ impl ListenStore for SqliteStore {
         .bind(random_id(48))
         .bind(now_ms())
         .execute(self.pool())
-        .await?;
+        .await
+        .db()?;
         let s: String = sqlx::query_scalar("SELECT secret FROM project_secrets WHERE project_id = ?")
             .bind(project)
             .fetch_one(self.pool())
-            .await?;
+            .await
+            .db()?;
         Ok(s.into_bytes())
     }
 
     async fn create_survey(&self, project: ProjectId, key: &str, definition: &Value) -> Result<SurveyRow> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin().await.db()?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM surveys WHERE project_id = ? AND key = ?")
             .bind(project)
             .bind(key)
             .fetch_optional(&mut *tx)
-            .await?;
+            .await
+            .db()?;
         if exists.is_some() {
             return Err(StoreError::Exists(format!("survey {key:?}")));
         }
@@ -128,14 +132,16 @@ impl ListenStore for SqliteStore {
         .bind(now)
         .bind(now)
         .fetch_one(&mut *tx)
-        .await?;
+        .await
+        .db()?;
         sqlx::query("INSERT INTO survey_versions (survey_id, version, definition, created_ms) VALUES (?, 1, ?, ?)")
             .bind(id)
             .bind(definition.to_string())
             .bind(now)
             .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+            .await
+            .db()?;
+        tx.commit().await.db()?;
         self.survey(id).await?.ok_or_else(|| StoreError::NotFound(format!("survey {id}")))
     }
 
@@ -143,12 +149,14 @@ impl ListenStore for SqliteStore {
         let rows = sqlx::query(&format!("{SURVEY_SELECT} WHERE s.project_id = ? ORDER BY s.id"))
             .bind(project)
             .fetch_all(self.pool())
-            .await?;
+            .await
+            .db()?;
         rows.iter().map(survey_row).collect()
     }
 
     async fn survey(&self, id: i64) -> Result<Option<SurveyRow>> {
-        let row = sqlx::query(&format!("{SURVEY_SELECT} WHERE s.id = ?")).bind(id).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query(&format!("{SURVEY_SELECT} WHERE s.id = ?")).bind(id).fetch_optional(self.pool()).await.db()?;
         row.as_ref().map(survey_row).transpose()
     }
 
@@ -157,7 +165,8 @@ impl ListenStore for SqliteStore {
             .bind(project)
             .bind(key)
             .fetch_optional(self.pool())
-            .await?;
+            .await
+            .db()?;
         row.as_ref().map(survey_row).transpose()
     }
 
@@ -165,7 +174,8 @@ impl ListenStore for SqliteStore {
         let row = sqlx::query(&format!("{SURVEY_SELECT} WHERE s.public_id = ?"))
             .bind(public_id)
             .fetch_optional(self.pool())
-            .await?;
+            .await
+            .db()?;
         row.as_ref().map(survey_row).transpose()
     }
 
@@ -173,14 +183,15 @@ impl ListenStore for SqliteStore {
         let rows = sqlx::query("SELECT version, definition FROM survey_versions WHERE survey_id = ? ORDER BY version")
             .bind(id)
             .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("version")?, json(r, "definition")?))).collect()
+            .await
+            .db()?;
+        rows.iter().map(|r| Ok((r.try_get("version").db()?, json(r, "definition")?))).collect()
     }
 
     async fn update_survey(&self, id: i64, definition: &Value) -> Result<SurveyRow> {
         let current = self.survey(id).await?.ok_or_else(|| StoreError::NotFound(format!("survey {id}")))?;
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin().await.db()?;
         if current.status == SurveyStatus::Draft {
             sqlx::query(
                 "UPDATE survey_versions SET definition = ?, created_ms = ? WHERE survey_id = ? AND version = ?",
@@ -190,7 +201,8 @@ impl ListenStore for SqliteStore {
             .bind(id)
             .bind(current.version)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .db()?;
         } else {
             let version = current.version + 1;
             sqlx::query("INSERT INTO survey_versions (survey_id, version, definition, created_ms) VALUES (?, ?, ?, ?)")
@@ -199,11 +211,22 @@ impl ListenStore for SqliteStore {
                 .bind(definition.to_string())
                 .bind(now)
                 .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE surveys SET version = ? WHERE id = ?").bind(version).bind(id).execute(&mut *tx).await?;
+                .await
+                .db()?;
+            sqlx::query("UPDATE surveys SET version = ? WHERE id = ?")
+                .bind(version)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .db()?;
         }
-        sqlx::query("UPDATE surveys SET updated_ms = ? WHERE id = ?").bind(now).bind(id).execute(&mut *tx).await?;
-        tx.commit().await?;
+        sqlx::query("UPDATE surveys SET updated_ms = ? WHERE id = ?")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+        tx.commit().await.db()?;
         self.survey(id).await?.ok_or_else(|| StoreError::NotFound(format!("survey {id}")))
     }
 
@@ -213,7 +236,8 @@ impl ListenStore for SqliteStore {
             .bind(now_ms())
             .bind(id)
             .execute(self.pool())
-            .await?;
+            .await
+            .db()?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("survey {id}")));
         }
@@ -222,7 +246,7 @@ impl ListenStore for SqliteStore {
 
     async fn create_invitations(&self, project: ProjectId, survey: i64, items: &[NewInvitation]) -> Result<Vec<i64>> {
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin().await.db()?;
         let mut ids = Vec::with_capacity(items.len());
         for i in items {
             let id: i64 = sqlx::query_scalar(
@@ -237,15 +261,17 @@ impl ListenStore for SqliteStore {
             .bind(i.expires_ms)
             .bind(now)
             .fetch_one(&mut *tx)
-            .await?;
+            .await
+            .db()?;
             ids.push(id);
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(ids)
     }
 
     async fn invitation(&self, id: i64) -> Result<Option<InvitationRow>> {
-        let row = sqlx::query("SELECT * FROM invitations WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query("SELECT * FROM invitations WHERE id = ?").bind(id).fetch_optional(self.pool()).await.db()?;
         row.as_ref().map(invitation_row).transpose()
     }
 
@@ -254,11 +280,12 @@ impl ListenStore for SqliteStore {
         let sql = format!("SELECT id FROM responses WHERE survey_id = ? AND {cond}");
         let q = sqlx::query_scalar::<_, i64>(&sql).bind(survey);
         let id = match inv {
-            Some(id) => q.bind(id).fetch_optional(self.pool()).await?,
-            None => q.bind(session.unwrap_or_default()).fetch_optional(self.pool()).await?,
+            Some(id) => q.bind(id).fetch_optional(self.pool()).await.db()?,
+            None => q.bind(session.unwrap_or_default()).fetch_optional(self.pool()).await.db()?,
         };
         let Some(id) = id else { return Ok(None) };
-        let row = sqlx::query("SELECT * FROM responses WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query("SELECT * FROM responses WHERE id = ?").bind(id).fetch_optional(self.pool()).await.db()?;
         row.as_ref().map(response_row).transpose()
     }
 
@@ -284,7 +311,8 @@ impl ListenStore for SqliteStore {
         .bind(now)
         .bind(now)
         .execute(self.pool())
-        .await?;
+        .await
+        .db()?;
         let update = format!(
             "UPDATE responses SET answers = ?, page = ?, lang = ?, updated_ms = ?, complete = ?,
                  completed_ms = CASE WHEN ? THEN ? ELSE NULL END
@@ -300,8 +328,8 @@ impl ListenStore for SqliteStore {
             .bind(r.at_ms.unwrap_or(now))
             .bind(r.survey_id);
         let updated = match (inv, session) {
-            (Some(id), _) => q.bind(id).fetch_optional(self.pool()).await?,
-            (None, s) => q.bind(s.unwrap_or_default()).fetch_optional(self.pool()).await?,
+            (Some(id), _) => q.bind(id).fetch_optional(self.pool()).await.db()?,
+            (None, s) => q.bind(s.unwrap_or_default()).fetch_optional(self.pool()).await.db()?,
         };
         if let Some(id) = updated {
             return Ok(if complete { SaveOutcome::Completed(id) } else { SaveOutcome::Saved(id) });
@@ -313,7 +341,7 @@ impl ListenStore for SqliteStore {
 
     async fn insert_responses(&self, rs: &[NewResponse]) -> Result<Vec<Option<i64>>> {
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin().await.db()?;
         let mut out = Vec::with_capacity(rs.len());
         for r in rs {
             let at = r.at_ms.unwrap_or(now);
@@ -337,10 +365,11 @@ impl ListenStore for SqliteStore {
             .bind(at)
             .bind(at)
             .fetch_optional(&mut *tx)
-            .await?;
+            .await
+            .db()?;
             out.push(id);
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(out)
     }
 
@@ -363,13 +392,14 @@ impl ListenStore for SqliteStore {
         .bind(after_id)
         .bind(limit as i64)
         .fetch_all(self.pool())
-        .await?;
+        .await
+        .db()?;
         rows.iter().map(response_row).collect()
     }
 
     async fn add_benchmarks(&self, project: ProjectId, rows: &[BenchmarkRow]) -> Result<usize> {
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin().await.db()?;
         for b in rows {
             sqlx::query(
                 "INSERT INTO benchmarks (project_id, source, metric, segment, value, n, se, created_ms)
@@ -384,9 +414,10 @@ impl ListenStore for SqliteStore {
             .bind(b.se)
             .bind(now)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .db()?;
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(rows.len())
     }
 
@@ -406,16 +437,17 @@ impl ListenStore for SqliteStore {
         let rows = sqlx::query("SELECT * FROM benchmarks WHERE project_id = ? ORDER BY id")
             .bind(project)
             .fetch_all(self.pool())
-            .await?;
+            .await
+            .db()?;
         rows.iter()
             .map(|r| {
                 Ok(BenchmarkRow {
-                    source: r.try_get("source")?,
-                    metric: r.try_get("metric")?,
-                    segment: r.try_get("segment")?,
-                    value: r.try_get("value")?,
-                    n: r.try_get("n")?,
-                    se: r.try_get("se")?,
+                    source: r.try_get("source").db()?,
+                    metric: r.try_get("metric").db()?,
+                    segment: r.try_get("segment").db()?,
+                    value: r.try_get("value").db()?,
+                    n: r.try_get("n").db()?,
+                    se: r.try_get("se").db()?,
                 })
             })
             .collect()

@@ -1,24 +1,25 @@
 //! The conformance suite every storage backend must pass. A backend's test calls
 //! [`run_all`] with a function that makes a fresh, empty store, or generates one test per
 //! check with [`conformance_tests!`](crate::conformance_tests) (each check on its own
-//! store, so they run in parallel and fail one by one); the ClickHouse and PostgreSQL
-//! backends run exactly these checks.
+//! store, so they run in parallel and fail one by one); the embedded SQLite store and
+//! PostgreSQL metadata run exactly these checks. It is a crate of its own so that it is
+//! only ever a dev-dependency of the backends' tests, never compiled into a binary.
 //!
-//! Erasure ([`crate::erasure`]) is checked on [`erasure_scenario`], a store with many
+//! Erasure ([`touchpoint_store::erasure`]) is checked on [`erasure_scenario`], a store with many
 //! customers whose events share storage, one of them (`alice`) spread over a merge, a
 //! shared device, a failed event and survey answers, with a unique marker in an event and a
 //! trait: a backend's own tests can build it too and look at its files afterwards.
 
-use crate::erasure::ErasureReceipt;
-use crate::listen::{NewInvitation, NewResponse, ResponseFilter, ResponseKey};
-use crate::writer::{Submission, Writer, WriterConfig};
-use crate::{Brand, CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Store, StoreError, StoredEvent};
 use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
 use touchpoint_core::catalog::{default_catalog, Catalog, Condition, Field, Op};
 use touchpoint_core::event::ParseContext;
 use touchpoint_core::{CustomerId, Event, IdentityGraph, IdentityKind, KeyKind, Limits, ProjectId, Rule, Touchpoint};
+use touchpoint_store::erasure::ErasureReceipt;
+use touchpoint_store::listen::{NewInvitation, NewResponse, ResponseFilter, ResponseKey};
+use touchpoint_store::writer::{Submission, Writer, WriterConfig};
+use touchpoint_store::{Brand, CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Store, StoreError, StoredEvent};
 
 /// Run every check, each on a fresh store from `make` (the same checks, in the same order,
 /// as [`conformance_tests!`](crate::conformance_tests) makes tests of).
@@ -50,7 +51,7 @@ where
 ///
 /// ```ignore
 /// mod checks {
-///     touchpoint_store::conformance_tests!(super::fresh_store);
+///     touchpoint_store_conformance::conformance_tests!(super::fresh_store);
 /// }
 /// ```
 #[macro_export]
@@ -66,7 +67,7 @@ macro_rules! conformance_tests {
             #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $check() {
                 let Some((store, keep)) = $make().await else { return };
-                $crate::conformance::$check(store).await;
+                $crate::$check(store).await;
                 drop(keep);
             }
         )*
@@ -121,14 +122,14 @@ pub async fn projects_and_keys(s: Arc<dyn Store>) {
     let q = s.create_project("second", &Catalog { stages: vec![], touchpoints: vec![], rules: vec![] }).await.unwrap();
     assert_eq!(s.projects().await.unwrap().len(), 2);
 
-    let (token, info) = crate::issue_key(&*s, p.id, KeyKind::Write).await.unwrap();
+    let (token, info) = touchpoint_store::issue_key(&*s, p.id, KeyKind::Write).await.unwrap();
     assert!(token.starts_with("tpw_"));
-    let found = s.key_by_hash(&crate::hash_token(&token)).await.unwrap().unwrap();
+    let found = s.key_by_hash(&touchpoint_store::hash_token(&token)).await.unwrap().unwrap();
     assert_eq!(found, info);
     assert_eq!(found.kind, KeyKind::Write);
-    assert!(s.key_by_hash(&crate::hash_token("tpw_nonsense")).await.unwrap().is_none());
-    let (secret, _) = crate::issue_key(&*s, q.id, KeyKind::Secret).await.unwrap();
-    assert_eq!(s.key_by_hash(&crate::hash_token(&secret)).await.unwrap().unwrap().project_id, q.id);
+    assert!(s.key_by_hash(&touchpoint_store::hash_token("tpw_nonsense")).await.unwrap().is_none());
+    let (secret, _) = touchpoint_store::issue_key(&*s, q.id, KeyKind::Secret).await.unwrap();
+    assert_eq!(s.key_by_hash(&touchpoint_store::hash_token(&secret)).await.unwrap().unwrap().project_id, q.id);
     assert_eq!(s.keys(p.id).await.unwrap().len(), 1);
     assert!(matches!(s.create_key(999, KeyKind::Write, "h", "p").await, Err(StoreError::NotFound(_))));
 }
@@ -419,11 +420,11 @@ pub async fn many_events(s: Arc<dyn Store>) {
     }
     assert!(got == want, "customer 3's timeline: {} events, {} expected", got.len(), want.len());
     let first_page = s.customer_events(&[3], None, 5).await.unwrap();
-    let by_id: std::collections::HashMap<i64, &crate::StoredEvent> = all.iter().map(|e| (e.id, e)).collect();
+    let by_id: std::collections::HashMap<i64, &touchpoint_store::StoredEvent> = all.iter().map(|e| (e.id, e)).collect();
     assert!(first_page.iter().all(|e| by_id[&e.id] == e), "timeline events read back whole");
 
     // Journey points, paged, and re-classification across segments.
-    let points = |all: &[crate::StoredEvent]| -> Vec<(i64, i64, i64, i64)> {
+    let points = |all: &[touchpoint_store::StoredEvent]| -> Vec<(i64, i64, i64, i64)> {
         all.iter().filter_map(|e| e.touchpoint_id.map(|t| (e.id, e.customer_id, e.timestamp, t))).collect()
     };
     let mut paged = vec![];
@@ -453,7 +454,7 @@ pub async fn many_events(s: Arc<dyn Store>) {
 
 /// Project secrets, surveys, versions and benchmarks.
 pub async fn surveys_and_versions(s: Arc<dyn Store>) {
-    use crate::listen::SurveyStatus;
+    use touchpoint_store::listen::SurveyStatus;
     let p = s.create_project("listening", &default_catalog()).await.unwrap();
     let secret = s.project_secret(p.id).await.unwrap();
     assert!(secret.len() >= 32, "a secret long enough to sign with");
@@ -480,7 +481,7 @@ pub async fn surveys_and_versions(s: Arc<dyn Store>) {
     assert!(matches!(s.set_survey_status(9999, SurveyStatus::Live).await, Err(StoreError::NotFound(_))));
     assert_eq!(s.surveys(p.id).await.unwrap().len(), 1);
 
-    let b = crate::listen::BenchmarkRow {
+    let b = touchpoint_store::listen::BenchmarkRow {
         source: "CHI 2024".into(),
         metric: "nps".into(),
         segment: "pharmacies".into(),
@@ -494,7 +495,7 @@ pub async fn surveys_and_versions(s: Arc<dyn Store>) {
 
 /// Invitations and responses: saved page by page, completed exactly once, imports deduplicated.
 pub async fn responses_once(s: Arc<dyn Store>) {
-    use crate::listen::{NewInvitation, NewResponse, ResponseFilter, ResponseKey, SaveOutcome};
+    use touchpoint_store::listen::{NewInvitation, NewResponse, ResponseFilter, ResponseKey, SaveOutcome};
     let p = s.create_project("answers", &default_catalog()).await.unwrap();
     let survey = s.create_survey(p.id, "csat", &json!({})).await.unwrap();
     let inv = NewInvitation {
@@ -955,7 +956,7 @@ pub async fn export_and_erasure(s: Arc<dyn Store>) {
 
 /// The event a stored event was made from (for sending it again).
 fn stored_as_event(e: &StoredEvent) -> Event {
-    crate::writer::stored_as_event(&mut e.clone()).unwrap()
+    touchpoint_store::writer::stored_as_event(&mut e.clone()).unwrap()
 }
 
 /// Erasing through the writer: ingest waits for it, then refuses the erased ids, counts

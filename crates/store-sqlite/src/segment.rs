@@ -13,16 +13,16 @@
 //! Storing a segment is one row insert instead of a row and three index entries per event;
 //! that halved the import of 1 M events. This module does no I/O.
 //!
-//! **Erased slots.** Erasing a customer ([`crate::erasure`]) rewrites the segments that
+//! **Erased slots.** Erasing a customer ([`touchpoint_store::erasure`]) rewrites the segments that
 //! held their events with each of those events replaced by an empty slot: messageId hash 0,
 //! customer [`ERASED`], time 0, no touchpoint, and an empty record. The slot keeps its id
 //! (a segment's ids stay consecutive, so every other event keeps its id) but nothing of the
 //! event; readers skip it ([`Points::is_erased`]).
 
-use crate::{StoreError, StoredEvent};
 use siphasher::sip128::SipHasher13;
 use std::hash::{BuildHasherDefault, Hasher};
 use touchpoint_core::{CustomerId, EventType, ProjectId};
+use touchpoint_store::{StoreError, StoredEvent};
 
 /// Most events in one segment. Reading one event of a timeline reads its segment's data
 /// (a few hundred KiB at this size); writing fewer, larger rows is what makes ingest fast.

@@ -1,4 +1,4 @@
-//! The embedded store's part of erasure ([`crate::erasure`]): finding, exporting and
+//! The embedded store's part of erasure ([`touchpoint_store::erasure`]): finding, exporting and
 //! removing a subject in the one SQLite file (`touchpoint.db` and its `-wal`/`-shm`
 //! companions; the store keeps no other database file), the suppression list, and the
 //! purge that makes the files forget what was removed.
@@ -20,20 +20,23 @@
 //! readers). `purge_pending` in `erasure_state` stays 1 until both succeeded; a writer that
 //! opens a file with it set purges first.
 
-use crate::erasure::{
-    EventErasure, ListenErasure, MetaErasure, PurgeReport, Subject, SuppressionList, SuppressionStats,
-};
-use crate::listen::{InvitationRow, ResponseRow};
+use crate::error::Db;
 use crate::segment::{decode_event, event_ids, unpack, Points, Row, SegmentBuilder};
 use crate::sqlite::{customer_row, with_raw, SqliteStore};
 use crate::sqlite_events::{points_of, DAY_MS};
 use crate::sqlite_listen::{invitation_row, response_row};
-use crate::{now_ms, Conflict, Customer, FailedEvent, Identity, NewFailedEvent, Result, StoreError, StoredEvent};
 use futures::TryStreamExt;
 use rusqlite::OptionalExtension;
 use sqlx::Row as _;
 use std::collections::HashMap;
 use touchpoint_core::{CustomerId, IdentityKind, ProjectId};
+use touchpoint_store::erasure::{
+    EventErasure, ListenErasure, MetaErasure, PurgeReport, Subject, SuppressionList, SuppressionStats,
+};
+use touchpoint_store::listen::{InvitationRow, ResponseRow};
+use touchpoint_store::{
+    now_ms, Conflict, Customer, FailedEvent, Identity, NewFailedEvent, Result, StoreError, StoredEvent,
+};
 
 /// `erasure_state` names.
 pub(crate) const SUPPRESSION_VERSION: &str = "suppression_version";
@@ -42,24 +45,26 @@ pub(crate) const PURGE_PENDING: &str = "purge_pending";
 
 /// A number kept in `erasure_state` (0 when unset).
 pub(crate) fn state(c: &rusqlite::Connection, name: &str) -> Result<i64> {
-    Ok(c.prepare_cached("SELECT value FROM erasure_state WHERE name = ?1")?
+    Ok(c.prepare_cached("SELECT value FROM erasure_state WHERE name = ?1")
+        .db()?
         .query_row([name], |r| r.get(0))
-        .optional()?
+        .optional()
+        .db()?
         .unwrap_or(0))
 }
 
 fn set_state(c: &rusqlite::Connection, name: &str, value: i64) -> Result<()> {
     c.prepare_cached(
         "INSERT INTO erasure_state (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-    )?
-    .execute(rusqlite::params![name, value])?;
+    ).db()?
+    .execute(rusqlite::params![name, value]).db()?;
     Ok(())
 }
 
 /// Run `f` in a write transaction on the raw handle.
 fn in_tx<T>(c: &rusqlite::Connection, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
-    c.execute_batch("BEGIN IMMEDIATE")?;
-    let done = f(c).and_then(|r| Ok(c.execute_batch("COMMIT").map(|()| r)?));
+    c.execute_batch("BEGIN IMMEDIATE").db()?;
+    let done = f(c).and_then(|r| c.execute_batch("COMMIT").map(|()| r).db());
     if done.is_err() && !c.is_autocommit() {
         let _ = c.execute_batch("ROLLBACK");
     }
@@ -125,14 +130,14 @@ async fn scan_segments(
     .bind(subject.project)
     .bind(after)
     .fetch(store.pool());
-    while let Some(r) = rows.try_next().await? {
-        let (last_id, first_id): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+    while let Some(r) = rows.try_next().await.db()? {
+        let (last_id, first_id): (i64, i64) = (r.try_get(0).db()?, r.try_get(1).db()?);
         upto = upto.max(last_id);
-        let p = points_of(r.try_get(2)?)?;
+        let p = points_of(r.try_get(2).db()?)?;
         if surely_not_owned(subject, &p) {
             continue;
         }
-        let data = unpack(r.try_get(3)?)?;
+        let data = unpack(r.try_get(3).db()?)?;
         let slots = owned_slots(subject, first_id, &p, &data)?;
         if !slots.is_empty() {
             found(last_id, first_id, &p, &data, slots)?;
@@ -180,19 +185,19 @@ pub(crate) async fn subject_failed_events(store: &SqliteStore, subject: &Subject
     for n in needles {
         q = q.bind(n);
     }
-    let rows = q.fetch_all(store.pool()).await?;
+    let rows = q.fetch_all(store.pool()).await.db()?;
     let mut out = vec![];
     for r in &rows {
-        let raw: Vec<u8> = r.try_get("raw")?;
+        let raw: Vec<u8> = r.try_get("raw").db()?;
         if subject.mentions(&raw) {
             out.push(FailedEvent {
-                id: r.try_get("id")?,
+                id: r.try_get("id").db()?,
                 event: NewFailedEvent {
-                    project: r.try_get("project_id")?,
-                    received_at: r.try_get("received_ms")?,
-                    source: r.try_get("source")?,
-                    field: r.try_get("field")?,
-                    reason: r.try_get("reason")?,
+                    project: r.try_get("project_id").db()?,
+                    received_at: r.try_get("received_ms").db()?,
+                    source: r.try_get("source").db()?,
+                    field: r.try_get("field").db()?,
+                    reason: r.try_get("reason").db()?,
                     raw,
                 },
             });
@@ -222,9 +227,11 @@ fn rewrite_segment(
     removed: &mut Removed,
 ) -> Result<()> {
     let row: Option<(ProjectId, i64, Vec<u8>, Vec<u8>)> = c
-        .prepare_cached("SELECT project_id, first_id, points, data FROM event_segments WHERE last_id = ?1")?
+        .prepare_cached("SELECT project_id, first_id, points, data FROM event_segments WHERE last_id = ?1")
+        .db()?
         .query_row([last_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .optional()?;
+        .optional()
+        .db()?;
     let Some((project, first_id, points, data)) = row else { return Ok(()) };
     if project != subject.project {
         return Ok(());
@@ -252,16 +259,18 @@ fn rewrite_segment(
     let live = p.live() - owned.len();
     let (mut new_points, mut new_data) = (vec![], vec![]);
     builder.finish_into(&mut new_points, &mut new_data);
-    c.prepare_cached("DELETE FROM event_timeline WHERE segment_id = ?1")?.execute([last_id])?;
+    c.prepare_cached("DELETE FROM event_timeline WHERE segment_id = ?1").db()?.execute([last_id]).db()?;
     if live == 0 && last_id < newest {
-        c.prepare_cached("DELETE FROM event_segments WHERE last_id = ?1")?.execute([last_id])?;
+        c.prepare_cached("DELETE FROM event_segments WHERE last_id = ?1").db()?.execute([last_id]).db()?;
     } else {
-        c.prepare_cached("UPDATE event_segments SET points = ?1, data = ?2, events = ?3 WHERE last_id = ?4")?
-            .execute(rusqlite::params![new_points, new_data, live as i64, last_id])?;
+        c.prepare_cached("UPDATE event_segments SET points = ?1, data = ?2, events = ?3 WHERE last_id = ?4")
+            .db()?
+            .execute(rusqlite::params![new_points, new_data, live as i64, last_id])
+            .db()?;
         let mut timeline =
-            c.prepare_cached("INSERT OR IGNORE INTO event_timeline (customer_id, segment_id) VALUES (?1, ?2)")?;
+            c.prepare_cached("INSERT OR IGNORE INTO event_timeline (customer_id, segment_id) VALUES (?1, ?2)").db()?;
         for customer in builder.customers() {
-            timeline.execute([customer, last_id])?;
+            timeline.execute([customer, last_id]).db()?;
         }
     }
     removed.events += owned.len() as u64;
@@ -279,30 +288,30 @@ pub(crate) async fn erase_subject_events(store: &SqliteStore, subject: &Subject)
     .await?;
     let mut appender = store.appender.lock().await;
     appender.erased.extend(subject.customers.iter().copied());
-    let mut conn = store.pool().acquire().await?;
+    let mut conn = store.pool().acquire().await.db()?;
     let (done, hashes) = with_raw(&mut conn, |c| {
         in_tx(c, |c| {
             // Segments written since the scan.
             let mut st = c.prepare(
                 "SELECT last_id, first_id, points, data FROM event_segments WHERE project_id = ?1 AND last_id > ?2
                  ORDER BY last_id",
-            )?;
-            let mut rows = st.query(rusqlite::params![subject.project, upto])?;
-            while let Some(r) = rows.next()? {
-                let (last_id, first_id): (i64, i64) = (r.get(0)?, r.get(1)?);
-                let points = r.get_ref(2)?.as_blob().map_err(|e| StoreError::Corrupt(format!("segment points: {e}")))?;
+            ).db()?;
+            let mut rows = st.query(rusqlite::params![subject.project, upto]).db()?;
+            while let Some(r) = rows.next().db()? {
+                let (last_id, first_id): (i64, i64) = (r.get(0).db()?, r.get(1).db()?);
+                let points = r.get_ref(2).db()?.as_blob().map_err(|e| StoreError::Corrupt(format!("segment points: {e}")))?;
                 let p = points_of(points)?;
                 if surely_not_owned(subject, &p) {
                     continue;
                 }
-                let data = r.get_ref(3)?.as_blob().map_err(|e| StoreError::Corrupt(format!("segment data: {e}")))?;
+                let data = r.get_ref(3).db()?.as_blob().map_err(|e| StoreError::Corrupt(format!("segment data: {e}")))?;
                 if !owned_slots(subject, first_id, &p, &unpack(data)?)?.is_empty() {
                     candidates.push(last_id);
                 }
             }
             drop(rows);
             drop(st);
-            let newest: i64 = c.query_row("SELECT COALESCE(MAX(last_id), 0) FROM event_segments", [], |r| r.get(0))?;
+            let newest: i64 = c.query_row("SELECT COALESCE(MAX(last_id), 0) FROM event_segments", [], |r| r.get(0)).db()?;
             let mut removed = Removed::default();
             let mut builder = SegmentBuilder::default();
             for &last_id in &candidates {
@@ -310,31 +319,31 @@ pub(crate) async fn erase_subject_events(store: &SqliteStore, subject: &Subject)
             }
             let mut decrement = c.prepare_cached(
                 "UPDATE daily_volume SET events = events - ?1 WHERE project_id = ?2 AND day = ?3 AND touchpoint_id = ?4",
-            )?;
+            ).db()?;
             for (&(day, tp), &n) in &removed.volume {
-                decrement.execute(rusqlite::params![n, subject.project, day, tp])?;
+                decrement.execute(rusqlite::params![n, subject.project, day, tp]).db()?;
             }
-            c.execute("DELETE FROM daily_volume WHERE project_id = ?1 AND events <= 0", [subject.project])?;
+            c.execute("DELETE FROM daily_volume WHERE project_id = ?1 AND events <= 0", [subject.project]).db()?;
             let sql = format!("DELETE FROM event_timeline WHERE customer_id IN ({})", marks(subject.customers.len()));
-            c.execute(&sql, rusqlite::params_from_iter(int_values(&subject.customers)))?;
+            c.execute(&sql, rusqlite::params_from_iter(int_values(&subject.customers))).db()?;
             // Failed events that name the subject.
             let (sql, needles) = failed_query(subject);
             let mut args: Vec<rusqlite::types::Value> = vec![rusqlite::types::Value::Integer(subject.project)];
             args.extend(needles.into_iter().map(rusqlite::types::Value::Blob));
-            let mut st = c.prepare(&sql)?;
-            let mut rows = st.query(rusqlite::params_from_iter(args))?;
+            let mut st = c.prepare(&sql).db()?;
+            let mut rows = st.query(rusqlite::params_from_iter(args)).db()?;
             let mut failed = vec![];
-            while let Some(r) = rows.next()? {
-                let raw = r.get_ref(6)?.as_blob().map_err(|e| StoreError::Corrupt(format!("failed event: {e}")))?;
+            while let Some(r) = rows.next().db()? {
+                let raw = r.get_ref(6).db()?.as_blob().map_err(|e| StoreError::Corrupt(format!("failed event: {e}")))?;
                 if subject.mentions(raw) {
-                    failed.push(r.get::<_, i64>(0)?);
+                    failed.push(r.get::<_, i64>(0).db()?);
                 }
             }
             drop(rows);
             drop(st);
-            let mut delete = c.prepare_cached("DELETE FROM failed_events WHERE id = ?1")?;
+            let mut delete = c.prepare_cached("DELETE FROM failed_events WHERE id = ?1").db()?;
             for id in &failed {
-                delete.execute([id])?;
+                delete.execute([id]).db()?;
             }
             set_state(c, PURGE_PENDING, 1)?;
             let done = EventErasure {
@@ -391,26 +400,26 @@ pub(crate) async fn subject_invitations(store: &SqliteStore, subject: &Subject) 
     for v in &subject.values {
         q = q.bind(v);
     }
-    q.fetch_all(store.pool()).await?.iter().map(invitation_row).collect()
+    q.fetch_all(store.pool()).await.db()?.iter().map(invitation_row).collect()
 }
 
 pub(crate) async fn subject_responses(store: &SqliteStore, subject: &Subject) -> Result<Vec<ResponseRow>> {
     let sql = format!("SELECT * FROM responses WHERE {} ORDER BY id", responses_where(subject));
-    bind_responses(sqlx::query(&sql), subject).fetch_all(store.pool()).await?.iter().map(response_row).collect()
+    bind_responses(sqlx::query(&sql), subject).fetch_all(store.pool()).await.db()?.iter().map(response_row).collect()
 }
 
 pub(crate) async fn erase_subject_listen(store: &SqliteStore, subject: &Subject) -> Result<ListenErasure> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.pool().begin().await.db()?;
     let sql = format!("DELETE FROM responses WHERE {}", responses_where(subject));
-    let responses = bind_responses(sqlx::query(&sql), subject).execute(&mut *tx).await?.rows_affected();
+    let responses = bind_responses(sqlx::query(&sql), subject).execute(&mut *tx).await.db()?.rows_affected();
     let sql = format!("DELETE FROM invitations WHERE project_id = ? AND customer IN ({})", marks(subject.values.len()));
     let mut q = sqlx::query(&sql).bind(subject.project);
     for v in &subject.values {
         q = q.bind(v);
     }
-    let invitations = q.execute(&mut *tx).await?.rows_affected();
+    let invitations = q.execute(&mut *tx).await.db()?.rows_affected();
     with_raw(&mut tx, |c| set_state(c, PURGE_PENDING, 1)).await?;
-    tx.commit().await?;
+    tx.commit().await.db()?;
     Ok(ListenErasure { responses, invitations })
 }
 
@@ -449,21 +458,21 @@ fn bind_all<'q>(
 pub(crate) async fn subject_customers(store: &SqliteStore, subject: &Subject) -> Result<Vec<Customer>> {
     let (cond, args) = ids_or_values(subject, "id", "user_id");
     let sql = format!("SELECT * FROM customers WHERE {cond} ORDER BY id");
-    bind_all(sqlx::query(&sql), args).fetch_all(store.pool()).await?.iter().map(customer_row).collect()
+    bind_all(sqlx::query(&sql), args).fetch_all(store.pool()).await.db()?.iter().map(customer_row).collect()
 }
 
 pub(crate) async fn subject_identities(store: &SqliteStore, subject: &Subject) -> Result<Vec<Identity>> {
     let (cond, args) = ids_or_values(subject, "customer_id", "value");
     let sql =
         format!("SELECT kind, value, customer_id FROM identities WHERE {cond} ORDER BY kind DESC, created_ms, value");
-    let rows = bind_all(sqlx::query(&sql), args).fetch_all(store.pool()).await?;
+    let rows = bind_all(sqlx::query(&sql), args).fetch_all(store.pool()).await.db()?;
     rows.iter()
         .map(|r| {
-            let kind: String = r.try_get(0)?;
+            let kind: String = r.try_get(0).db()?;
             Ok(Identity {
                 kind: IdentityKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("identity kind {kind}")))?,
-                value: r.try_get(1)?,
-                customer_id: r.try_get(2)?,
+                value: r.try_get(1).db()?,
+                customer_id: r.try_get(2).db()?,
             })
         })
         .collect()
@@ -490,16 +499,16 @@ pub(crate) async fn subject_conflicts(store: &SqliteStore, subject: &Subject) ->
         "SELECT id, customer_id, other_customer_id, identity, detail, created_ms FROM identity_conflicts
          WHERE {cond} ORDER BY id"
     );
-    let rows = bind_all(sqlx::query(&sql), args).fetch_all(store.pool()).await?;
+    let rows = bind_all(sqlx::query(&sql), args).fetch_all(store.pool()).await.db()?;
     rows.iter()
         .map(|r| {
             Ok(Conflict {
-                id: r.try_get(0)?,
-                customer_id: r.try_get(1)?,
-                other_customer_id: r.try_get(2)?,
-                identity: r.try_get(3)?,
-                detail: r.try_get(4)?,
-                created_ms: r.try_get(5)?,
+                id: r.try_get(0).db()?,
+                customer_id: r.try_get(1).db()?,
+                other_customer_id: r.try_get(2).db()?,
+                identity: r.try_get(3).db()?,
+                detail: r.try_get(4).db()?,
+                created_ms: r.try_get(5).db()?,
             })
         })
         .collect()
@@ -513,30 +522,31 @@ pub(crate) async fn erase_subject_meta(store: &SqliteStore, subject: &Subject) -
         appender.erased.extend(subject.customers.iter().copied());
         appender.erased.extend(rows.iter().map(|r| r.id));
     }
-    let mut conn = store.pool().acquire().await?;
+    let mut conn = store.pool().acquire().await.db()?;
     let done = with_raw(&mut conn, |c| {
         in_tx(c, |c| {
             // Customers as they are inside the transaction.
             let (cond, args) = ids_or_values(subject, "id", "user_id");
-            let mut st = c.prepare(&format!("SELECT id, traits FROM customers WHERE {cond}"))?;
+            let mut st = c.prepare(&format!("SELECT id, traits FROM customers WHERE {cond}")).db()?;
             let mut found: Vec<(CustomerId, u64)> = vec![];
-            let mut rows = st.query(rusqlite::params_from_iter(args.clone()))?;
-            while let Some(r) = rows.next()? {
-                let traits: String = r.get(1)?;
+            let mut rows = st.query(rusqlite::params_from_iter(args.clone())).db()?;
+            while let Some(r) = rows.next().db()? {
+                let traits: String = r.get(1).db()?;
                 let n =
                     serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&traits).map_or(0, |t| t.len());
-                found.push((r.get(0)?, n as u64));
+                found.push((r.get(0).db()?, n as u64));
             }
             drop(rows);
             drop(st);
             let customers =
-                c.execute(&format!("DELETE FROM customers WHERE {cond}"), rusqlite::params_from_iter(args))?;
+                c.execute(&format!("DELETE FROM customers WHERE {cond}"), rusqlite::params_from_iter(args)).db()?;
             let (cond, args) = ids_or_values(subject, "customer_id", "value");
             let identities =
-                c.execute(&format!("DELETE FROM identities WHERE {cond}"), rusqlite::params_from_iter(args))?;
+                c.execute(&format!("DELETE FROM identities WHERE {cond}"), rusqlite::params_from_iter(args)).db()?;
             let (cond, args) = conflicts_where(subject);
-            let conflicts =
-                c.execute(&format!("DELETE FROM identity_conflicts WHERE {cond}"), rusqlite::params_from_iter(args))?;
+            let conflicts = c
+                .execute(&format!("DELETE FROM identity_conflicts WHERE {cond}"), rusqlite::params_from_iter(args))
+                .db()?;
             let highest = found.iter().map(|f| f.0).chain(subject.customers.iter().copied()).max().unwrap_or(0);
             set_state(c, CUSTOMER_ID_FLOOR, state(c, CUSTOMER_ID_FLOOR)?.max(highest))?;
             set_state(c, PURGE_PENDING, 1)?;
@@ -559,15 +569,17 @@ pub(crate) async fn erase_subject_meta(store: &SqliteStore, subject: &Subject) -
 /// A project's suppression list, read inside whatever transaction `c` has open.
 pub(crate) fn suppression_list_raw(c: &rusqlite::Connection, project: ProjectId) -> Result<SuppressionList> {
     let key: Option<Vec<u8>> = c
-        .prepare_cached("SELECT secret FROM suppression_keys WHERE project_id = ?1")?
+        .prepare_cached("SELECT secret FROM suppression_keys WHERE project_id = ?1")
+        .db()?
         .query_row([project], |r| r.get(0))
-        .optional()?;
+        .optional()
+        .db()?;
     let Some(key) = key else { return Ok(SuppressionList::default()) };
-    let mut st = c.prepare_cached("SELECT hash FROM suppressed_ids WHERE project_id = ?1")?;
-    let mut rows = st.query([project])?;
+    let mut st = c.prepare_cached("SELECT hash FROM suppressed_ids WHERE project_id = ?1").db()?;
+    let mut rows = st.query([project]).db()?;
     let mut hashes = vec![];
-    while let Some(r) = rows.next()? {
-        let h = r.get_ref(0)?.as_blob().map_err(|e| StoreError::Corrupt(format!("suppressed id: {e}")))?;
+    while let Some(r) = rows.next().db()? {
+        let h = r.get_ref(0).db()?.as_blob().map_err(|e| StoreError::Corrupt(format!("suppressed id: {e}")))?;
         hashes.push(<[u8; 32]>::try_from(h).map_err(|_| StoreError::Corrupt("suppressed id hash size".into()))?);
     }
     Ok(SuppressionList::new(&key, hashes))
@@ -579,8 +591,10 @@ pub(crate) fn count_refused_raw(c: &rusqlite::Connection, project: ProjectId, n:
         c.prepare_cached(
             "INSERT INTO suppression_counts (project_id, refused) VALUES (?1, ?2)
              ON CONFLICT (project_id) DO UPDATE SET refused = suppression_counts.refused + excluded.refused",
-        )?
-        .execute(rusqlite::params![project, n as i64])?;
+        )
+        .db()?
+        .execute(rusqlite::params![project, n as i64])
+        .db()?;
     }
     Ok(())
 }
@@ -589,24 +603,24 @@ pub(crate) async fn suppress(store: &SqliteStore, project: ProjectId, values: &[
     use rand::RngCore;
     let mut fresh = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut fresh);
-    let mut conn = store.pool().acquire().await?;
+    let mut conn = store.pool().acquire().await.db()?;
     with_raw(&mut conn, |c| {
         in_tx(c, |c| {
             let now = now_ms();
             c.prepare_cached(
                 "INSERT INTO suppression_keys (project_id, secret, created_ms) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-            )?
-            .execute(rusqlite::params![project, &fresh[..], now])?;
+            ).db()?
+            .execute(rusqlite::params![project, &fresh[..], now]).db()?;
             let key: Vec<u8> = c
-                .prepare_cached("SELECT secret FROM suppression_keys WHERE project_id = ?1")?
-                .query_row([project], |r| r.get(0))?;
+                .prepare_cached("SELECT secret FROM suppression_keys WHERE project_id = ?1").db()?
+                .query_row([project], |r| r.get(0)).db()?;
             let mut insert = c.prepare_cached(
                 "INSERT INTO suppressed_ids (project_id, hash, created_ms) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-            )?;
+            ).db()?;
             let mut added = 0;
             for v in values.iter().filter(|v| !v.is_empty()) {
-                let h = crate::erasure::suppression_hash(&key, v);
-                added += insert.execute(rusqlite::params![project, &h[..], now])? as u64;
+                let h = touchpoint_store::erasure::suppression_hash(&key, v);
+                added += insert.execute(rusqlite::params![project, &h[..], now]).db()? as u64;
             }
             set_state(c, SUPPRESSION_VERSION, state(c, SUPPRESSION_VERSION)? + 1)?;
             Ok(added)
@@ -622,29 +636,33 @@ pub(crate) async fn adopt_suppression(
     key: &[u8],
     hashes: &[[u8; 32]],
 ) -> Result<()> {
-    let mut conn = store.pool().acquire().await?;
+    let mut conn = store.pool().acquire().await.db()?;
     with_raw(&mut conn, |c| {
         in_tx(c, |c| {
             let now = now_ms();
             let current: Option<Vec<u8>> = c
-                .prepare_cached("SELECT secret FROM suppression_keys WHERE project_id = ?1")?
+                .prepare_cached("SELECT secret FROM suppression_keys WHERE project_id = ?1")
+                .db()?
                 .query_row([project], |r| r.get(0))
-                .optional()?;
+                .optional()
+                .db()?;
             let mut changed = current.as_deref() != Some(key);
             if changed {
                 // Hashes under another key match nothing the new key hashes.
-                c.prepare_cached("DELETE FROM suppressed_ids WHERE project_id = ?1")?.execute([project])?;
+                c.prepare_cached("DELETE FROM suppressed_ids WHERE project_id = ?1").db()?.execute([project]).db()?;
                 c.prepare_cached(
                     "INSERT INTO suppression_keys (project_id, secret, created_ms) VALUES (?1, ?2, ?3)
                      ON CONFLICT (project_id) DO UPDATE SET secret = excluded.secret",
-                )?
-                .execute(rusqlite::params![project, key, now])?;
+                )
+                .db()?
+                .execute(rusqlite::params![project, key, now])
+                .db()?;
             }
             let mut insert = c.prepare_cached(
                 "INSERT INTO suppressed_ids (project_id, hash, created_ms) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-            )?;
+            ).db()?;
             for h in hashes {
-                changed |= insert.execute(rusqlite::params![project, &h[..], now])? > 0;
+                changed |= insert.execute(rusqlite::params![project, &h[..], now]).db()? > 0;
             }
             if changed {
                 set_state(c, SUPPRESSION_VERSION, state(c, SUPPRESSION_VERSION)? + 1)?;
@@ -656,7 +674,7 @@ pub(crate) async fn adopt_suppression(
 }
 
 pub(crate) async fn suppression_list(store: &SqliteStore, project: ProjectId) -> Result<SuppressionList> {
-    let mut conn = store.pool().acquire().await?;
+    let mut conn = store.pool().acquire().await.db()?;
     with_raw(&mut conn, |c| suppression_list_raw(c, project)).await
 }
 
@@ -667,12 +685,13 @@ pub(crate) async fn suppression_stats(store: &SqliteStore, project: ProjectId) -
     )
     .bind(project)
     .fetch_one(store.pool())
-    .await?;
+    .await
+    .db()?;
     Ok(SuppressionStats { ids: ids as u64, refused_events: refused as u64 })
 }
 
 pub(crate) async fn count_refused(store: &SqliteStore, project: ProjectId, n: u64) -> Result<()> {
-    let mut conn = store.pool().acquire().await?;
+    let mut conn = store.pool().acquire().await.db()?;
     with_raw(&mut conn, |c| in_tx(c, |c| count_refused_raw(c, project, n))).await
 }
 
@@ -686,15 +705,15 @@ const CHECKPOINT_TRIES: usize = 3;
 pub(crate) async fn purge_erased(store: &SqliteStore) -> Result<PurgeReport> {
     // This process writes nothing meanwhile; readers go on (on the snapshot they began).
     let _appender = store.appender.lock().await;
-    let mut conn = store.pool().acquire().await?;
+    let mut conn = store.pool().acquire().await.db()?;
     let mut steps = vec![];
-    let secure: i64 = sqlx::query_scalar("PRAGMA secure_delete").fetch_one(&mut *conn).await?;
+    let secure: i64 = sqlx::query_scalar("PRAGMA secure_delete").fetch_one(&mut *conn).await.db()?;
     steps.push(format!("secure_delete = {}", if secure == 1 { "ON" } else { "OFF" }));
     // The rebuild's temporary copy goes to a file: in memory it would take the whole
     // database's size.
-    sqlx::query("PRAGMA temp_store = FILE").execute(&mut *conn).await?;
+    sqlx::query("PRAGMA temp_store = FILE").execute(&mut *conn).await.db()?;
     let vacuum = sqlx::query("VACUUM").execute(&mut *conn).await;
-    sqlx::query("PRAGMA temp_store = MEMORY").execute(&mut *conn).await?;
+    sqlx::query("PRAGMA temp_store = MEMORY").execute(&mut *conn).await.db()?;
     let vacuumed = match vacuum {
         Ok(_) => {
             steps.push("VACUUM: the file was rebuilt from the data kept".into());
@@ -708,7 +727,7 @@ pub(crate) async fn purge_erased(store: &SqliteStore) -> Result<PurgeReport> {
     let mut truncated = false;
     for attempt in 1..=CHECKPOINT_TRIES {
         let (busy, log, done): (i64, i64, i64) =
-            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *conn).await?;
+            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *conn).await.db()?;
         if busy == 0 && log == done {
             steps.push("wal_checkpoint(TRUNCATE): the write-ahead log is empty".into());
             truncated = true;
@@ -730,6 +749,6 @@ pub(crate) async fn purge_erased(store: &SqliteStore) -> Result<PurgeReport> {
 
 /// Whether a purge was left unfinished (a crash during an erasure).
 pub(crate) async fn purge_pending(store: &SqliteStore) -> Result<bool> {
-    let mut conn = store.pool().acquire().await?;
+    let mut conn = store.pool().acquire().await.db()?;
     Ok(with_raw(&mut conn, |c| state(c, PURGE_PENDING)).await? != 0)
 }

@@ -21,26 +21,27 @@
 //! **Erasure.** An erased event leaves an empty slot in its segment (see [`crate::segment`]):
 //! every reader here skips such slots, the `events` column counts only the others, and the
 //! dedup set never holds their hashes. A write refuses events and failed events that name
-//! a suppressed identity value ([`crate::erasure::SuppressionList`], cached per project and
+//! a suppressed identity value ([`touchpoint_store::erasure::SuppressionList`], cached per project and
 //! read again whenever the file's lists change) or belong to a customer this handle erased.
 //!
 //! [`SqliteOptions::dedup_window`]: crate::sqlite::SqliteOptions::dedup_window
 
-use crate::erasure::{EventErasure, Subject, SuppressionList};
+use crate::error::Db;
 use crate::segment::{
     self, decode_event, message_hash, unpack, HashSet128, Points, Row, SegmentBuilder, SEGMENT_EVENTS,
 };
 use crate::sqlite::{with_raw, SqliteStore};
 use crate::sqlite_erasure;
 use crate::sqlite_erasure::{count_refused_raw, state, suppression_list_raw, SUPPRESSION_VERSION};
-use crate::{
-    EventStore, FailedEvent, FailedUsage, NewEvent, NewFailedEvent, Result, StoreError, StoredEvent, VolumeRow,
-};
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use sqlx::{Row as _, SqlitePool};
 use std::collections::HashMap;
 use touchpoint_core::{CustomerId, EventType, ProjectId};
+use touchpoint_store::erasure::{EventErasure, Subject, SuppressionList};
+use touchpoint_store::{
+    EventStore, FailedEvent, FailedUsage, NewEvent, NewFailedEvent, Result, StoreError, StoredEvent, VolumeRow,
+};
 
 pub(crate) const DAY_MS: i64 = 86_400_000;
 
@@ -199,8 +200,8 @@ impl Appender {
     ) -> Result<T> {
         let mut pending = Pending::default();
         let done = with_raw(conn, |c| {
-            c.execute_batch("BEGIN IMMEDIATE")?;
-            let done = f(c, self, &mut pending).and_then(|r| Ok(c.execute_batch("COMMIT").map(|()| r)?));
+            c.execute_batch("BEGIN IMMEDIATE").db()?;
+            let done = f(c, self, &mut pending).and_then(|r| c.execute_batch("COMMIT").map(|()| r).db());
             if done.is_err() && !c.is_autocommit() {
                 // Whatever the failure, end the transaction here; an error ending it is
                 // not the one to report.
@@ -229,7 +230,7 @@ impl Appender {
     /// it knew of them, or by another one); returns the highest segment id. The first
     /// look loads, per project, only the newest segments that cover the window.
     pub(crate) fn catch_up(&mut self, c: &rusqlite::Connection) -> Result<i64> {
-        let max: i64 = c.query_row("SELECT COALESCE(MAX(last_id), 0) FROM event_segments", [], |r| r.get(0))?;
+        let max: i64 = c.query_row("SELECT COALESCE(MAX(last_id), 0) FROM event_segments", [], |r| r.get(0)).db()?;
         if !self.loaded {
             self.loaded = true;
             if let Some(window) = self.window {
@@ -241,11 +242,12 @@ impl Appender {
         if max > self.upto {
             let window = self.window();
             let mut st =
-                c.prepare("SELECT project_id, points FROM event_segments WHERE last_id > ?1 ORDER BY last_id")?;
-            let mut rows = st.query([self.upto])?;
-            while let Some(r) = rows.next()? {
-                let project: ProjectId = r.get(0)?;
-                let bytes = r.get_ref(1)?.as_blob().map_err(|e| StoreError::Corrupt(format!("segment points: {e}")))?;
+                c.prepare("SELECT project_id, points FROM event_segments WHERE last_id > ?1 ORDER BY last_id").db()?;
+            let mut rows = st.query([self.upto]).db()?;
+            while let Some(r) = rows.next().db()? {
+                let project: ProjectId = r.get(0).db()?;
+                let bytes =
+                    r.get_ref(1).db()?.as_blob().map_err(|e| StoreError::Corrupt(format!("segment points: {e}")))?;
                 let points = points_of(bytes)?;
                 let recent = self.seen.entry(project).or_default();
                 for i in (0..points.len()).filter(|&i| !points.is_erased(i)) {
@@ -260,18 +262,22 @@ impl Appender {
     /// Per project, the hashes of the newest segments up to `max` until `window` are loaded.
     fn load_newest(&mut self, c: &rusqlite::Connection, window: usize, max: i64) -> Result<()> {
         let projects: Vec<ProjectId> = c
-            .prepare("SELECT DISTINCT project_id FROM event_segments")?
-            .query_map([], |r| r.get(0))?
-            .collect::<std::result::Result<_, _>>()?;
-        let mut st = c.prepare(
-            "SELECT points FROM event_segments WHERE project_id = ?1 AND last_id <= ?2 ORDER BY last_id DESC",
-        )?;
+            .prepare("SELECT DISTINCT project_id FROM event_segments")
+            .db()?
+            .query_map([], |r| r.get(0))
+            .db()?
+            .collect::<std::result::Result<_, _>>()
+            .db()?;
+        let mut st = c
+            .prepare("SELECT points FROM event_segments WHERE project_id = ?1 AND last_id <= ?2 ORDER BY last_id DESC")
+            .db()?;
         for project in projects {
             let recent = self.seen.entry(project).or_default();
-            let mut rows = st.query(rusqlite::params![project, max])?;
+            let mut rows = st.query(rusqlite::params![project, max]).db()?;
             while recent.previous.len() < window {
-                let Some(r) = rows.next()? else { break };
-                let bytes = r.get_ref(0)?.as_blob().map_err(|e| StoreError::Corrupt(format!("segment points: {e}")))?;
+                let Some(r) = rows.next().db()? else { break };
+                let bytes =
+                    r.get_ref(0).db()?.as_blob().map_err(|e| StoreError::Corrupt(format!("segment points: {e}")))?;
                 let points = points_of(bytes)?;
                 recent.previous.extend((0..points.len()).filter(|&i| !points.is_erased(i)).map(|i| points.hash(i)));
             }
@@ -305,12 +311,14 @@ fn insert_segment(
     c.prepare_cached(
         "INSERT INTO event_segments (last_id, project_id, first_id, events, points, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(rusqlite::params![last_id, project, first_id, n as i64, encoded.0, encoded.1])?;
+    )
+    .db()?
+    .execute(rusqlite::params![last_id, project, first_id, n as i64, encoded.0, encoded.1])
+    .db()?;
     let mut timeline =
-        c.prepare_cached("INSERT OR IGNORE INTO event_timeline (customer_id, segment_id) VALUES (?1, ?2)")?;
+        c.prepare_cached("INSERT OR IGNORE INTO event_timeline (customer_id, segment_id) VALUES (?1, ?2)").db()?;
     for &customer in customers {
-        timeline.execute([customer, last_id])?;
+        timeline.execute([customer, last_id]).db()?;
     }
     Ok(())
 }
@@ -357,7 +365,7 @@ fn row_of(e: &NewEvent) -> Row<'_> {
     }
 }
 
-/// A batch's segments encoded ahead of its commit ([`crate::Store::prepare`]), as if every
+/// A batch's segments encoded ahead of its commit ([`touchpoint_store::Store::prepare`]), as if every
 /// event were new: the commit writes a chunk as it is when all its events turn out new, and
 /// encodes the new ones again otherwise (a repeated messageId is rare).
 #[derive(Debug)]
@@ -497,18 +505,20 @@ pub(crate) fn append_raw(
         }
     }
     pending.upto = next - 1;
-    let mut count = c.prepare_cached(
-        "INSERT INTO daily_volume (project_id, day, touchpoint_id, events) VALUES (?1, ?2, ?3, ?4)
+    let mut count = c
+        .prepare_cached(
+            "INSERT INTO daily_volume (project_id, day, touchpoint_id, events) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (project_id, day, touchpoint_id) DO UPDATE SET events = daily_volume.events + excluded.events",
-    )?;
+        )
+        .db()?;
     for ((project, day, tp), n) in volume {
-        count.execute(rusqlite::params![project, day, tp, n])?;
+        count.execute(rusqlite::params![project, day, tp, n]).db()?;
     }
     let mut fail = c.prepare_cached(
         "INSERT INTO failed_events (project_id, received_ms, source, field, reason, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
+    ).db()?;
     for (f, _) in failed.iter().zip(refused_failed).filter(|(_, refused)| !refused) {
-        fail.execute(rusqlite::params![f.project, f.received_at, f.source, f.field, f.reason, f.raw])?;
+        fail.execute(rusqlite::params![f.project, f.received_at, f.source, f.field, f.reason, f.raw]).db()?;
     }
     Ok(inserted)
 }
@@ -519,37 +529,38 @@ pub(crate) async fn convert_row_events(pool: &SqlitePool) -> Result<()> {
     let old: Option<String> =
         sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'")
             .fetch_optional(pool)
-            .await?;
+            .await
+            .db()?;
     if old.is_none() {
         return Ok(());
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin().await.db()?;
     let moved = with_raw(&mut tx, |c| {
         let mut st = c.prepare(
             "SELECT id, project_id, message_id, type, name, user_id, anonymous_id, customer_id, touchpoint_id, ts_ms,
                  received_ms, flags, body FROM events ORDER BY id",
-        )?;
-        let mut rows = st.query([])?;
+        ).db()?;
+        let mut rows = st.query([]).db()?;
         // The open segment: its project and first id.
         let mut open: Option<(ProjectId, i64)> = None;
         let mut scratch = Scratch::default();
         let mut moved = 0u64;
-        while let Some(r) = rows.next()? {
-            let kind: String = r.get(3)?;
+        while let Some(r) = rows.next().db()? {
+            let kind: String = r.get(3).db()?;
             let e = StoredEvent {
-                id: r.get(0)?,
-                project_id: r.get(1)?,
-                message_id: r.get(2)?,
+                id: r.get(0).db()?,
+                project_id: r.get(1).db()?,
+                message_id: r.get(2).db()?,
                 kind: EventType::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("event type {kind}")))?,
-                name: r.get(4)?,
-                user_id: r.get(5)?,
-                anonymous_id: r.get(6)?,
-                customer_id: r.get(7)?,
-                touchpoint_id: r.get(8)?,
-                timestamp: r.get(9)?,
-                received_at: r.get(10)?,
-                flags: r.get::<_, i64>(11)? as u32,
-                body: r.get(12)?,
+                name: r.get(4).db()?,
+                user_id: r.get(5).db()?,
+                anonymous_id: r.get(6).db()?,
+                customer_id: r.get(7).db()?,
+                touchpoint_id: r.get(8).db()?,
+                timestamp: r.get(9).db()?,
+                received_at: r.get(10).db()?,
+                flags: r.get::<_, i64>(11).db()? as u32,
+                body: r.get(12).db()?,
             };
             // A segment holds consecutive ids of one project.
             let n = scratch.segment.len();
@@ -571,11 +582,11 @@ pub(crate) async fn convert_row_events(pool: &SqlitePool) -> Result<()> {
         }
         drop(rows);
         drop(st);
-        c.execute_batch("DROP TABLE events")?;
+        c.execute_batch("DROP TABLE events").db()?;
         Ok(moved)
     })
     .await?;
-    tx.commit().await?;
+    tx.commit().await.db()?;
     if moved > 0 {
         tracing::info!(events = moved, "moved events from rows into segments");
     }
@@ -621,7 +632,7 @@ fn decode_all(
 impl EventStore for SqliteStore {
     async fn append_events(&self, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<Option<i64>>> {
         let mut appender = self.appender.lock().await;
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.pool().acquire().await.db()?;
         appender.write(&mut conn, |c, a, pending| append_raw(c, a, pending, events, failed, None)).await
     }
 
@@ -630,31 +641,29 @@ impl EventStore for SqliteStore {
         let mut after = after_id;
         while out.len() < limit {
             let rows = match project {
-                Some(p) => {
-                    sqlx::query(
-                        "SELECT last_id, project_id, first_id, points, data FROM event_segments
+                Some(p) => sqlx::query(
+                    "SELECT last_id, project_id, first_id, points, data FROM event_segments
                          WHERE project_id = ? AND last_id > ? ORDER BY last_id LIMIT 4",
-                    )
-                    .bind(p)
-                    .bind(after)
-                    .fetch_all(self.pool())
-                    .await?
-                }
-                None => {
-                    sqlx::query(
-                        "SELECT last_id, project_id, first_id, points, data FROM event_segments
+                )
+                .bind(p)
+                .bind(after)
+                .fetch_all(self.pool())
+                .await
+                .db()?,
+                None => sqlx::query(
+                    "SELECT last_id, project_id, first_id, points, data FROM event_segments
                          WHERE last_id > ? ORDER BY last_id LIMIT 4",
-                    )
-                    .bind(after)
-                    .fetch_all(self.pool())
-                    .await?
-                }
+                )
+                .bind(after)
+                .fetch_all(self.pool())
+                .await
+                .db()?,
             };
             let Some(last) = rows.last() else { break };
-            after = last.try_get(0)?;
+            after = last.try_get(0).db()?;
             for r in &rows {
-                let (p, first): (ProjectId, i64) = (r.try_get(1)?, r.try_get(2)?);
-                decode_all(p, first, r.try_get(3)?, r.try_get(4)?, after_id, limit, &mut out)?;
+                let (p, first): (ProjectId, i64) = (r.try_get(1).db()?, r.try_get(2).db()?);
+                decode_all(p, first, r.try_get(3).db()?, r.try_get(4).db()?, after_id, limit, &mut out)?;
             }
         }
         Ok(out)
@@ -680,14 +689,15 @@ impl EventStore for SqliteStore {
         }
         let segs = q
             .fetch_all(self.pool())
-            .await?
+            .await
+            .db()?
             .iter()
             .map(|r| {
                 Ok(SegPoints {
-                    last_id: r.try_get(0)?,
-                    project: r.try_get(1)?,
-                    first_id: r.try_get(2)?,
-                    points: r.try_get(3)?,
+                    last_id: r.try_get(0).db()?,
+                    project: r.try_get(1).db()?,
+                    first_id: r.try_get(2).db()?,
+                    points: r.try_get(3).db()?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -714,7 +724,8 @@ impl EventStore for SqliteStore {
             let data: Vec<u8> = sqlx::query_scalar("SELECT data FROM event_segments WHERE last_id = ?")
                 .bind(seg.last_id)
                 .fetch_one(self.pool())
-                .await?;
+                .await
+                .db()?;
             let data = unpack(&data)?;
             let p = seg.points()?;
             for &(_, i) in group {
@@ -743,9 +754,9 @@ impl EventStore for SqliteStore {
         .bind(after_id)
         .bind(upto)
         .fetch(self.pool());
-        'segments: while let Some(r) = rows.try_next().await? {
-            let first: i64 = r.try_get(0)?;
-            let p = points_of(r.try_get(1)?)?;
+        'segments: while let Some(r) = rows.try_next().await.db()? {
+            let first: i64 = r.try_get(0).db()?;
+            let p = points_of(r.try_get(1).db()?)?;
             for i in 0..p.len() {
                 let id = first + i as i64;
                 if id <= after_id || p.touchpoint(i) == 0 || p.is_erased(i) {
@@ -767,7 +778,7 @@ impl EventStore for SqliteStore {
         )
         .bind(project)
         .fetch_one(self.pool())
-        .await?;
+        .await.db()?;
         Ok(lo.zip(hi))
     }
 
@@ -775,7 +786,8 @@ impl EventStore for SqliteStore {
         Ok(sqlx::query_scalar("SELECT COALESCE(SUM(events), 0) FROM event_segments WHERE project_id = ?")
             .bind(project)
             .fetch_one(self.pool())
-            .await?)
+            .await
+            .db()?)
     }
 
     async fn failed_usage(&self, project: ProjectId) -> Result<FailedUsage> {
@@ -783,13 +795,17 @@ impl EventStore for SqliteStore {
             sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(length(raw)), 0) FROM failed_events WHERE project_id = ?")
                 .bind(project)
                 .fetch_one(self.pool())
-                .await?;
+                .await
+                .db()?;
         Ok(FailedUsage { events: events as u64, bytes: bytes as u64 })
     }
 
     async fn clear_failed_events(&self, project: ProjectId) -> Result<u64> {
-        let done =
-            sqlx::query("DELETE FROM failed_events WHERE project_id = ?").bind(project).execute(self.pool()).await?;
+        let done = sqlx::query("DELETE FROM failed_events WHERE project_id = ?")
+            .bind(project)
+            .execute(self.pool())
+            .await
+            .db()?;
         Ok(done.rows_affected())
     }
 
@@ -807,18 +823,19 @@ impl EventStore for SqliteStore {
         .bind(before_id.unwrap_or(i64::MAX))
         .bind(limit as i64)
         .fetch_all(self.pool())
-        .await?;
+        .await
+        .db()?;
         rows.iter()
             .map(|r| {
                 Ok(FailedEvent {
-                    id: r.try_get("id")?,
+                    id: r.try_get("id").db()?,
                     event: NewFailedEvent {
-                        project: r.try_get("project_id")?,
-                        received_at: r.try_get("received_ms")?,
-                        source: r.try_get("source")?,
-                        field: r.try_get("field")?,
-                        reason: r.try_get("reason")?,
-                        raw: r.try_get("raw")?,
+                        project: r.try_get("project_id").db()?,
+                        received_at: r.try_get("received_ms").db()?,
+                        source: r.try_get("source").db()?,
+                        field: r.try_get("field").db()?,
+                        reason: r.try_get("reason").db()?,
+                        raw: r.try_get("raw").db()?,
                     },
                 })
             })
@@ -829,7 +846,7 @@ impl EventStore for SqliteStore {
         let mut updates = updates.to_vec();
         updates.sort_unstable_by_key(|u| u.0);
         let _appender = self.appender.lock().await;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin().await.db()?;
         let mut k = 0;
         while k < updates.len() {
             let seg: Option<(i64, i64, Vec<u8>)> = sqlx::query_as(
@@ -837,7 +854,8 @@ impl EventStore for SqliteStore {
             )
             .bind(updates[k].0)
             .fetch_optional(&mut *tx)
-            .await?;
+            .await
+            .db()?;
             let Some((last_id, first_id, mut points)) = seg else { break };
             let n = points_of(&points)?.len() as i64;
             let mut changed = false;
@@ -855,27 +873,28 @@ impl EventStore for SqliteStore {
                     .bind(points)
                     .bind(last_id)
                     .execute(&mut *tx)
-                    .await?;
+                    .await
+                    .db()?;
             }
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(())
     }
 
     async fn rebuild_volume(&self, project: ProjectId) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin().await.db()?;
         let mut volume: HashMap<(i64, i64), i64> = HashMap::new();
         {
             let mut rows =
                 sqlx::query("SELECT points FROM event_segments WHERE project_id = ?").bind(project).fetch(&mut *tx);
-            while let Some(r) = rows.try_next().await? {
-                let p = points_of(r.try_get(0)?)?;
+            while let Some(r) = rows.try_next().await.db()? {
+                let p = points_of(r.try_get(0).db()?)?;
                 for i in (0..p.len()).filter(|&i| !p.is_erased(i)) {
                     *volume.entry((p.time(i).div_euclid(DAY_MS), p.touchpoint(i))).or_default() += 1;
                 }
             }
         }
-        sqlx::query("DELETE FROM daily_volume WHERE project_id = ?").bind(project).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM daily_volume WHERE project_id = ?").bind(project).execute(&mut *tx).await.db()?;
         for ((day, tp), n) in volume {
             sqlx::query("INSERT INTO daily_volume (project_id, day, touchpoint_id, events) VALUES (?, ?, ?, ?)")
                 .bind(project)
@@ -883,9 +902,10 @@ impl EventStore for SqliteStore {
                 .bind(tp)
                 .bind(n)
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .db()?;
         }
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(())
     }
 
@@ -910,9 +930,12 @@ impl EventStore for SqliteStore {
         .bind(from_day)
         .bind(to_day)
         .fetch_all(self.pool())
-        .await?;
+        .await
+        .db()?;
         rows.iter()
-            .map(|r| Ok(VolumeRow { day: r.try_get(0)?, touchpoint_id: r.try_get(1)?, events: r.try_get(2)? }))
+            .map(|r| {
+                Ok(VolumeRow { day: r.try_get(0).db()?, touchpoint_id: r.try_get(1).db()?, events: r.try_get(2).db()? })
+            })
             .collect()
     }
 }

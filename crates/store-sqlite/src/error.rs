@@ -1,0 +1,26 @@
+//! Driver errors as store errors. The interface crate's [`StoreError`] has no driver
+//! variants (it must not depend on sqlx or rusqlite), and the orphan rule forbids
+//! `From<sqlx::Error> for StoreError` here, so every fallible driver call in this crate
+//! goes through `.db()` ([`Db`]).
+
+use touchpoint_store::{Result, StoreError};
+
+/// `.db()`: a driver result as a store result. Every driver error is
+/// [`StoreError::Backend`] with the driver's words; the backend itself says when something
+/// exists, is missing or is locked.
+pub(crate) trait Db<T> {
+    /// The result with its error mapped.
+    fn db(self) -> Result<T>;
+}
+
+impl<T> Db<T> for std::result::Result<T, sqlx::Error> {
+    fn db(self) -> Result<T> {
+        self.map_err(|e| StoreError::Backend(e.to_string()))
+    }
+}
+
+impl<T> Db<T> for std::result::Result<T, rusqlite::Error> {
+    fn db(self) -> Result<T> {
+        self.map_err(|e| StoreError::Backend(e.to_string()))
+    }
+}
