@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
-/// Everything the server can be told.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Everything the server can be told. Its `Debug` hides the password of `meta_store`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where the embedded store keeps its files.
@@ -90,6 +90,26 @@ impl Default for Config {
 }
 
 /// A configuration that could not be read.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut v = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        if let Some(url) = self.meta_store.as_deref() {
+            v["meta_store"] = Value::String(without_password(url));
+        }
+        write!(f, "Config {v}")
+    }
+}
+
+/// A URL with its password (`user:password@`) replaced by `***`, for logs and messages.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@').map(|at| (at, rest[..at].split_once(':'))) {
+        Some((at, Some((user, _)))) => format!("{scheme}://{user}:***@{}", &rest[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
@@ -243,6 +263,18 @@ mod tests {
         assert_eq!(c.rate_limit, 10.0);
         assert_eq!(c.queue_events, 11, "flag beats env");
         assert_eq!(c.max_event_bytes, 32 * 1024, "default stays");
+    }
+
+    #[test]
+    fn a_password_never_shows_in_debug() {
+        let c =
+            Config { meta_store: Some("postgres://tp:s3cr3t@db.example:5432/touchpoint".into()), ..Config::default() };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cr3t") && shown.contains("postgres://tp:***@db.example:5432/touchpoint"), "{shown}");
+        assert_eq!(without_password("postgres://db/x"), "postgres://db/x");
+        assert_eq!(without_password("postgres://u@db/x"), "postgres://u@db/x");
+        assert_eq!(without_password("postgres://u:p@ss@db/x?a=b@c"), "postgres://u:***@db/x?a=b@c");
+        assert_eq!(without_password("not a url"), "not a url");
     }
 
     #[test]
