@@ -10,7 +10,8 @@
 //!   [`catalog`] (mapping rules with re-classification), [`privacy`] (a customer's
 //!   export and erasure), [`analyses`] (journey analyses
 //!   with their clock), [`listening`] (survey analyses), [`surveys`] (definitions,
-//!   invitations, responses), with the runtime pieces [`journeys`] (the live index) and
+//!   invitations, responses), [`respond`] (a respondent answering page by page), with
+//!   the runtime pieces [`journeys`] (the live index) and
 //!   [`tz`] (time zones), and [`brand`] (the checks of a project's brand settings).
 
 pub mod analyses;
@@ -23,6 +24,7 @@ pub mod journeys;
 pub mod listening;
 pub mod privacy;
 pub mod read;
+pub mod respond;
 pub mod surveys;
 pub mod tz;
 

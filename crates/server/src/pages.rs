@@ -32,10 +32,11 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use touchpoint_core::Lang;
 use touchpoint_engine::brand::{https_origin, lang_code, parse_color};
-use touchpoint_engine::surveys::{definition, journey_event, submit_events, verify_link};
+use touchpoint_engine::respond::{self, progress, Respondent, Step};
+use touchpoint_engine::surveys::{definition, verify_link};
 use touchpoint_listen::invite::{self, LinkError};
 use touchpoint_listen::survey::{text_for, Answers, QuestionKind, SurveyDef};
-use touchpoint_store::listen::{NewResponse, ResponseKey, SaveOutcome, SurveyRow, SurveyStatus};
+use touchpoint_store::listen::{ResponseKey, SurveyRow, SurveyStatus};
 use touchpoint_store::{Brand, Project};
 
 /// The session cookie that keeps one response per browser and binds CSRF tokens.
@@ -624,27 +625,6 @@ fn step_text(lang: Lang, step: usize, steps: usize) -> String {
     }
 }
 
-/// Where a respondent is, in steps (pages): how many are answered (the pages before this
-/// one that were shown) and how many there are (those, this one, and the later pages that
-/// may still be shown — a page waiting on an answer not given yet counts, a page whose
-/// condition is already missed does not).
-fn progress(def: &SurveyDef, page_index: usize, answers: &Answers) -> (usize, usize) {
-    let pages = def.pages();
-    let start = pages.get(page_index).map_or(0, |r| r.start);
-    let shown = |r: &std::ops::Range<usize>| def.questions[r.clone()].iter().any(|q| def.visible(q, answers));
-    let pending = |r: &std::ops::Range<usize>| {
-        def.questions[r.clone()].iter().any(|q| {
-            q.show_if.as_ref().is_some_and(|c| {
-                !answers.0.contains_key(&c.question)
-                    && def.questions.iter().position(|o| o.id == c.question).is_some_and(|i| i >= start)
-            })
-        })
-    };
-    let answered = pages.iter().take(page_index).filter(|r| shown(r)).count();
-    let later = pages.iter().skip(page_index + 1).filter(|r| shown(r) || pending(r)).count();
-    (answered, answered + 1 + later)
-}
-
 /// Render a page of the survey with the answers so far (and errors, by question id).
 fn render_page(
     s: &AppState,
@@ -782,22 +762,12 @@ fn render_page(
     }
 }
 
-/// The next page after `current` with a question to show, if any.
-fn next_page(def: &SurveyDef, current: usize, answers: &Answers) -> Option<usize> {
-    def.pages()
-        .iter()
-        .enumerate()
-        .skip(current + 1)
-        .find(|(_, r)| def.questions[(*r).clone()].iter().any(|q| def.visible(q, answers)))
-        .map(|(i, _)| i)
-}
-
 async fn show(s: &AppState, mut ctx: Ctx, done: bool) -> Response {
     match page_secret(s, &ctx).await {
         Ok(secret) => ctx.secret = secret,
         Err(r) => return r,
     }
-    let existing = match s.store.response_by_key(ctx.survey.id, &ctx.key).await {
+    let existing = match respond::saved(s, &ctx.survey, &ctx.key).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "response lookup failed");
@@ -900,61 +870,19 @@ async fn submit(s: &AppState, mut ctx: Ctx, client: ClientAddr, body: Bytes) -> 
     }
     let pages = ctx.def.pages();
     let page_index: usize = field("_page").and_then(|p| p.parse().ok()).filter(|p| *p < pages.len()).unwrap_or(0);
-    let existing = match s.store.response_by_key(ctx.survey.id, &ctx.key).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "response lookup failed");
-            return message(StatusCode::SERVICE_UNAVAILABLE, ctx.lang, "error", ctx.look());
-        }
-    };
-    if existing.as_ref().is_some_and(|r| r.complete) {
-        return message(StatusCode::CONFLICT, ctx.lang, "done", ctx.look());
-    }
-    let saved: Answers =
-        existing.map(|r| serde_json::from_value(r.response.answers).unwrap_or_default()).unwrap_or_default();
-    let range = pages[page_index].clone();
-    let posted = form_answers(&ctx.def, range.clone(), &fields);
-    let mut raw = saved.to_raw();
-    for q in &ctx.def.questions[range.clone()] {
-        raw.remove(&q.id);
-    }
-    // Answers on later pages may no longer apply after this page changes; they are
-    // re-checked below and dropped when their question is hidden.
-    raw.extend(posted.clone());
-    let mut errors = BTreeMap::new();
-    let answers = match ctx.def.parse_answers(&raw, false, ctx.lang) {
-        Ok(a) => a,
-        Err(e) => {
-            errors.insert(e.field.clone(), e.message);
-            // Show the page again with what was posted.
-            let partial = ctx.def.parse_answers(&saved.to_raw(), false, ctx.lang).unwrap_or_default();
-            return render_page(s, &ctx, page_index, &partial, &raw, &errors);
-        }
-    };
-    for q in &ctx.def.questions[range] {
-        if q.required && ctx.def.visible(q, &answers) && !answers.0.contains_key(&q.id) {
-            errors.insert(q.id.clone(), touchpoint_listen::survey::required_message(ctx.lang));
-        }
-    }
-    if !errors.is_empty() {
-        return render_page(s, &ctx, page_index, &answers, &raw, &errors);
-    }
-    let next = next_page(&ctx.def, page_index, &answers);
-    let response = NewResponse {
-        project_id: ctx.survey.project_id,
-        survey_id: ctx.survey.id,
-        version: ctx.survey.version,
+    let posted = form_answers(&ctx.def, pages[page_index].clone(), &fields);
+    let respondent = Respondent {
+        survey: &ctx.survey,
+        def: &ctx.def,
+        key: ctx.key.clone(),
         customer: ctx.customer.clone(),
         touchpoint: ctx.touchpoint.clone(),
-        lang: Some(ctx.locale.clone()),
-        answers: serde_json::to_value(&answers).unwrap_or_default(),
-        dimensions: Value::Object(ctx.dimensions.clone()),
-        weight: 1.0,
-        source: if ctx.embed { "widget".into() } else { "page".into() },
-        external_id: None,
-        at_ms: None,
+        locale: ctx.locale.clone(),
+        lang: ctx.lang,
+        dimensions: ctx.dimensions.clone(),
+        source: if ctx.embed { "widget" } else { "page" },
+        anonymous_id: ctx.anonymous_id.clone(),
     };
-    let outcome = s.store.save_answers(&ctx.key, &response, next.unwrap_or(page_index) as i64, next.is_none()).await;
     let back = |done: bool| {
         let sep = if ctx.action.contains('?') { '&' } else { '?' };
         let mut to = if done { format!("{}{sep}done=1", ctx.action) } else { ctx.action.clone() };
@@ -964,16 +892,11 @@ async fn submit(s: &AppState, mut ctx: Ctx, client: ClientAddr, body: Bytes) -> 
         }
         Redirect::to(&to).into_response()
     };
-    match outcome {
-        Ok(SaveOutcome::Saved(_)) => back(false),
-        Ok(SaveOutcome::Completed(id)) => {
-            if let Some(e) = journey_event(&ctx.survey, &ctx.def, id, &response, &answers, ctx.anonymous_id.as_deref())
-            {
-                submit_events(s, ctx.survey.project_id, vec![e]).await;
-            }
-            back(true)
-        }
-        Ok(SaveOutcome::AlreadyComplete(_)) => message(StatusCode::CONFLICT, ctx.lang, "done", ctx.look()),
+    match respond::answer_page(s, &respondent, page_index, posted).await {
+        Ok(Step::Saved { .. }) => back(false),
+        Ok(Step::Completed) => back(true),
+        Ok(Step::AlreadyComplete) => message(StatusCode::CONFLICT, ctx.lang, "done", ctx.look()),
+        Ok(Step::Invalid { answers, raw, errors }) => render_page(s, &ctx, page_index, &answers, &raw, &errors),
         Err(e) => {
             tracing::error!(error = %e, "answers could not be saved");
             message(StatusCode::SERVICE_UNAVAILABLE, ctx.lang, "error", ctx.look())
