@@ -429,3 +429,91 @@ pub fn day_of(field: &str, s: &str) -> Result<i64, Error> {
         })?;
     Ok(d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days())
 }
+
+/// A page of a project's customers, by id.
+pub async fn customers_page(s: &Engine, project: i64, p: &Page) -> Result<Paged<Value>, Error> {
+    let limit = p.limit()?;
+    let list = s.store.customers(project, p.cursor_i64()?.unwrap_or(0), limit).await?;
+    let next = (list.len() == limit).then(|| list.last().map(|c| c.id.to_string())).flatten();
+    let items = list
+        .into_iter()
+        .map(|c| serde_json::json!({"id": c.id, "user_id": c.user_id, "traits": c.traits, "created_at": format_time(c.created_ms)}))
+        .collect();
+    Ok(Paged { items, next })
+}
+
+/// A page of a customer's touchpoints (with those of the customers merged into them),
+/// newest first; the cursor is `time:id` of the last entry of the page before.
+pub async fn timeline_page(
+    s: &Engine,
+    project: i64,
+    id: i64,
+    p: &Page,
+    l: Lang,
+) -> Result<Paged<TimelineEntry>, Error> {
+    let id = canonical(s, project, id).await?;
+    let before = match p.cursor.as_deref() {
+        None => None,
+        Some(c) => Some(
+            c.split_once(':')
+                .and_then(|(t, i)| Some((canonical_i64(t)?, canonical_i64(i)?)))
+                .ok_or_else(|| bad_cursor(c))?,
+        ),
+    };
+    let limit = p.limit()?;
+    let ids = s.store.merged_ids(id).await?;
+    let events = s.store.customer_events(&ids, before, limit).await?;
+    let tps: HashMap<i64, StoredTouchpoint> =
+        s.store.touchpoints(project).await?.into_iter().map(|t| (t.id, t)).collect();
+    let next = (events.len() == limit).then(|| events.last().map(|e| format!("{}:{}", e.timestamp, e.id))).flatten();
+    let items = events.into_iter().map(|e| entry(e, &tps, l)).collect();
+    Ok(Paged { items, next })
+}
+
+/// A page of a project's failed events, newest first, with their raw bytes as text.
+pub async fn failed_page(s: &Engine, project: i64, p: &Page) -> Result<Paged<Value>, Error> {
+    let limit = p.limit()?;
+    let list = s.store.failed_events(project, p.cursor_i64()?, limit).await?;
+    let next = (list.len() == limit).then(|| list.last().map(|f| f.id.to_string())).flatten();
+    let items = list
+        .into_iter()
+        .map(|f| {
+            let raw = String::from_utf8_lossy(&f.event.raw).into_owned();
+            serde_json::json!({"id": f.id, "received_at": format_time(f.event.received_at), "source": f.event.source,
+                "field": f.event.field, "reason": f.event.reason, "raw": raw,
+                "raw_is_utf8": std::str::from_utf8(&f.event.raw).is_ok()})
+        })
+        .collect();
+    Ok(Paged { items, next })
+}
+
+/// Events per day and touchpoint from `from` to `to` (both included; default: the 30 days
+/// before today, UTC).
+pub async fn daily_volume(s: &Engine, project: i64, r: &Range, l: Lang) -> Result<Vec<VolumeView>, Error> {
+    let to = match &r.to {
+        Some(t) => day_of("to", t)?,
+        None => touchpoint_store::now_ms().div_euclid(86_400_000),
+    };
+    let from = match &r.from {
+        Some(f) => day_of("from", f)?,
+        None => to - 30,
+    };
+    if from > to {
+        return Err(Error::invalid(Code::InvalidQuery, Some("from".into()), "from is after to"));
+    }
+    let tps: HashMap<i64, StoredTouchpoint> =
+        s.store.touchpoints(project).await?.into_iter().map(|t| (t.id, t)).collect();
+    let rows = s.store.daily_volume(project, from, to).await?;
+    Ok(rows
+        .into_iter()
+        .map(|v| {
+            let tp = tps.get(&v.touchpoint_id);
+            VolumeView {
+                day: format_time(v.day * 86_400_000)[..10].to_string(),
+                touchpoint: tp.map(|t| t.touchpoint.key.clone()),
+                name: tp.map(|t| t.touchpoint.names.get(l).to_string()),
+                events: v.events,
+            }
+        })
+        .collect())
+}

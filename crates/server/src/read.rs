@@ -3,7 +3,7 @@
 //! timelines, failed events, identity conflicts and daily volume per touchpoint.
 
 use crate::auth::SecretKey;
-use crate::error::{ApiError, Code, Error};
+use crate::error::{ApiError, Error};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
 use axum::extract::State;
@@ -11,13 +11,11 @@ use axum::http::{header, HeaderMap};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::HashMap;
-use touchpoint_core::event::format_time;
 use touchpoint_core::{IdentityKind, Lang, Rule};
 use touchpoint_engine::catalog::{self, RuleChange};
 use touchpoint_engine::privacy::{self, Erasure, Who};
 use touchpoint_engine::read::*;
-use touchpoint_store::{Conflict, CustomerExport, Project, StoredTouchpoint};
+use touchpoint_store::{Conflict, CustomerExport, Project};
 
 /// The language asked for by `?lang=` or `Accept-Language`, English by default.
 fn lang(query: Option<&str>, headers: &HeaderMap) -> Lang {
@@ -150,14 +148,7 @@ pub async fn customers(
     SecretKey(key): SecretKey,
     ApiQuery(p): ApiQuery<Page>,
 ) -> Result<Json<Paged<Value>>, ApiError> {
-    let limit = p.limit()?;
-    let list = s.store.customers(key.project_id, p.cursor_i64()?.unwrap_or(0), limit).await?;
-    let next = (list.len() == limit).then(|| list.last().map(|c| c.id.to_string())).flatten();
-    let items = list
-        .into_iter()
-        .map(|c| serde_json::json!({"id": c.id, "user_id": c.user_id, "traits": c.traits, "created_at": format_time(c.created_ms)}))
-        .collect();
-    Ok(Json(Paged { items, next }))
+    Ok(Json(customers_page(&s, key.project_id, &p).await?))
 }
 
 /// `?user_id=` or `?anonymous_id=`
@@ -234,24 +225,8 @@ pub async fn timeline(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(p): ApiQuery<Page>,
 ) -> Result<Json<Paged<TimelineEntry>>, ApiError> {
-    let id = canonical(&s, key.project_id, id).await?;
-    let before = match p.cursor.as_deref() {
-        None => None,
-        Some(c) => Some(
-            c.split_once(':')
-                .and_then(|(t, i)| Some((canonical_i64(t)?, canonical_i64(i)?)))
-                .ok_or_else(|| bad_cursor(c))?,
-        ),
-    };
-    let limit = p.limit()?;
-    let ids = s.store.merged_ids(id).await?;
-    let events = s.store.customer_events(&ids, before, limit).await?;
     let l = lang(p.lang.as_deref(), &headers);
-    let tps: HashMap<i64, StoredTouchpoint> =
-        s.store.touchpoints(key.project_id).await?.into_iter().map(|t| (t.id, t)).collect();
-    let next = (events.len() == limit).then(|| events.last().map(|e| format!("{}:{}", e.timestamp, e.id))).flatten();
-    let items = events.into_iter().map(|e| entry(e, &tps, l)).collect();
-    Ok(Json(Paged { items, next }))
+    Ok(Json(timeline_page(&s, key.project_id, id, &p, l).await?))
 }
 
 /// `GET /api/failed-events`: rejected events with their reasons, newest first.
@@ -261,19 +236,7 @@ pub async fn failed_events(
     SecretKey(key): SecretKey,
     ApiQuery(p): ApiQuery<Page>,
 ) -> Result<Json<Paged<Value>>, ApiError> {
-    let limit = p.limit()?;
-    let list = s.store.failed_events(key.project_id, p.cursor_i64()?, limit).await?;
-    let next = (list.len() == limit).then(|| list.last().map(|f| f.id.to_string())).flatten();
-    let items = list
-        .into_iter()
-        .map(|f| {
-            let raw = String::from_utf8_lossy(&f.event.raw).into_owned();
-            serde_json::json!({"id": f.id, "received_at": format_time(f.event.received_at), "source": f.event.source,
-                "field": f.event.field, "reason": f.event.reason, "raw": raw,
-                "raw_is_utf8": std::str::from_utf8(&f.event.raw).is_ok()})
-        })
-        .collect();
-    Ok(Json(Paged { items, next }))
+    Ok(Json(failed_page(&s, key.project_id, &p).await?))
 }
 
 /// `DELETE /api/failed-events`: delete the project's failed events (after they were read
@@ -303,32 +266,6 @@ pub async fn volume(
     headers: HeaderMap,
     ApiQuery(r): ApiQuery<Range>,
 ) -> Result<Json<Vec<VolumeView>>, ApiError> {
-    let to = match &r.to {
-        Some(t) => day_of("to", t)?,
-        None => touchpoint_store::now_ms().div_euclid(86_400_000),
-    };
-    let from = match &r.from {
-        Some(f) => day_of("from", f)?,
-        None => to - 30,
-    };
-    if from > to {
-        return Err(Error::invalid(Code::InvalidQuery, Some("from".into()), "from is after to").into());
-    }
     let l = lang(r.lang.as_deref(), &headers);
-    let tps: HashMap<i64, StoredTouchpoint> =
-        s.store.touchpoints(key.project_id).await?.into_iter().map(|t| (t.id, t)).collect();
-    let rows = s.store.daily_volume(key.project_id, from, to).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|v| {
-                let tp = tps.get(&v.touchpoint_id);
-                VolumeView {
-                    day: format_time(v.day * 86_400_000)[..10].to_string(),
-                    touchpoint: tp.map(|t| t.touchpoint.key.clone()),
-                    name: tp.map(|t| t.touchpoint.names.get(l).to_string()),
-                    events: v.events,
-                }
-            })
-            .collect(),
-    ))
+    Ok(Json(daily_volume(&s, key.project_id, &r, l).await?))
 }
