@@ -6,7 +6,8 @@
 //!   journey index, and hands out an [`Engine`]: the handle every use case takes.
 //! - [`error`] is the one error type, with the one enum of stable codes ([`Code`]) that
 //!   front ends map to their own answers (HTTP statuses, CLI messages) in one place each.
-//! - The use cases: [`import`] (NDJSON and CSV files through the writer), [`read`] (projects, touchpoints, customers, failed events, volume),
+//! - The use cases: [`capture`] (Segment-spec bodies into submissions for the writer),
+//!   [`import`] (NDJSON and CSV files through the writer), [`read`] (projects, touchpoints, customers, failed events, volume),
 //!   [`catalog`] (mapping rules with re-classification), [`privacy`] (a customer's
 //!   export and erasure), [`analyses`] (journey analyses
 //!   with their clock), [`listening`] (survey analyses), [`surveys`] (definitions,
@@ -17,6 +18,7 @@
 pub mod analyses;
 pub mod backends;
 pub mod brand;
+pub mod capture;
 pub mod catalog;
 pub mod config;
 pub mod error;

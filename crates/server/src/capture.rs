@@ -17,15 +17,13 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::collections::HashMap;
 
-/// A batch body with its members still raw.
-type BatchBody<'a> = HashMap<String, &'a RawValue>;
 use std::io::Read;
-use touchpoint_core::event::{json_kind, ParseContext};
-use touchpoint_core::{Event, EventType};
-use touchpoint_store::writer::{Submission, SubmitError};
-use touchpoint_store::{now_ms, KeyInfo, NewFailedEvent};
+use touchpoint_core::event::json_kind;
+use touchpoint_core::EventType;
+use touchpoint_engine::capture::{self, failed, BatchBody};
+use touchpoint_store::writer::Submission;
+use touchpoint_store::{now_ms, KeyInfo};
 
 /// The answer to a capture request.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -152,10 +150,6 @@ fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, (Error
     }
 }
 
-fn failed(project: i64, at: i64, field: &str, reason: &str, raw: Vec<u8>) -> NewFailedEvent {
-    NewFailedEvent { project, received_at: at, source: "api".into(), field: field.into(), reason: reason.into(), raw }
-}
-
 impl AppState {
     /// Keep a whole rejected request as one failed event (when we know its project), then
     /// return the error. A rejection costs one event of the key's rate limit: past it the
@@ -251,13 +245,9 @@ async fn capture(
                 Some(k) => k,
                 None => s.write_key(value.get("writeKey").and_then(Value::as_str)).await?,
             };
-            let cx = ParseContext { endpoint_type: Some(ty), received_at: at, ..Default::default() };
-            match Event::parse(value, &cx, &limits) {
+            match capture::parse_one(value, ty, at, &limits) {
                 Ok(e) => (key.clone(), Submission { project: key.project_id, events: vec![e], failed: vec![] }),
-                Err(e) => {
-                    let err = Error::invalid(Code::InvalidEvent, Some(e.field.clone()), e.to_string());
-                    return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await);
-                }
+                Err(err) => return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await),
             }
         }
         None => {
@@ -287,76 +277,20 @@ async fn capture(
                     s.write_key(body.get("writeKey").and_then(|v| serde_json::from_str::<&str>(v.get()).ok())).await?
                 }
             };
-            let project = key.project_id;
-            let items: Vec<&RawValue> = match body.get("batch").map(|b| serde_json::from_str::<Vec<&RawValue>>(b.get()))
-            {
-                Some(Ok(items)) => items,
-                other => {
-                    let what = match other {
-                        None => "missing",
-                        Some(_) => body
-                            .get("batch")
-                            .and_then(|b| serde_json::from_str::<Value>(b.get()).ok())
-                            .as_ref()
-                            .map(json_kind)
-                            .unwrap_or("invalid"),
-                    };
-                    let err = Error::invalid(
-                        Code::InvalidBatch,
-                        Some("batch".into()),
-                        format!("batch: must be an array of events, not {what}"),
-                    );
-                    return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await);
+            match capture::parse_batch(&body, key.project_id, at, &limits) {
+                Ok((sub, errors)) => {
+                    item_errors = errors;
+                    (key, sub)
                 }
-            };
-            let sent_at: Option<Value> = body.get("sentAt").and_then(|v| serde_json::from_str(v.get()).ok());
-            // The batch's own time is checked once, whether or not an event falls back on it.
-            if let Some(Err(m)) = sent_at.as_ref().map(touchpoint_core::event::parse_time) {
-                let err = Error::invalid(Code::InvalidBatch, Some("sentAt".into()), format!("sentAt: {m}"));
-                return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await);
+                Err(err) => return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await),
             }
-            let context: Option<serde_json::Map<String, Value>> =
-                body.get("context").and_then(|v| serde_json::from_str(v.get()).ok());
-            let mut sub = Submission { project, ..Default::default() };
-            for (i, item) in items.into_iter().enumerate() {
-                let cx = ParseContext {
-                    path: format!("batch[{i}]"),
-                    received_at: at,
-                    batch_sent_at: sent_at.as_ref(),
-                    batch_context: context.as_ref(),
-                    ..Default::default()
-                };
-                let parsed = match Event::parse_fast(item.get(), &cx, &limits) {
-                    Some(e) => Ok(e),
-                    None => serde_json::from_str::<Value>(item.get())
-                        .map_err(|e| touchpoint_core::EventError::new(cx.path.clone(), format!("not valid JSON: {e}")))
-                        .and_then(|v| Event::parse(v, &cx, &limits)),
-                };
-                match parsed {
-                    Ok(e) => sub.events.push(e),
-                    Err(e) => {
-                        sub.failed.push(failed(project, at, &e.field, &e.message, item.get().as_bytes().to_vec()));
-                        item_errors.push(ItemError { index: i, field: e.field.clone(), message: e.to_string() });
-                    }
-                }
-            }
-            (key, sub)
         }
     };
     if let Err(retry_after) = s.limiter.take(key.id, sub.events.len().max(1)) {
         return Err(Error::rate_limited(retry_after).into());
     }
     let all_failed = sub.events.is_empty() && !item_errors.is_empty();
-    let receipt = s.writer.submit(sub).await.map_err(|e| match e {
-        SubmitError::Busy => Error::overloaded(
-            1,
-            "Touchpoint is receiving more events than it can store right now; nothing was stored, retry shortly",
-        ),
-        SubmitError::Unavailable(cause) => {
-            tracing::error!(%cause, "store unavailable");
-            Error::overloaded(5, "the event store is unavailable; nothing was stored, retry shortly")
-        }
-    })?;
+    let receipt = capture::submit(&s, sub).await?;
     if all_failed {
         let n = item_errors.len();
         let message = format!("all {n} events of the batch were rejected (kept as failed events)");

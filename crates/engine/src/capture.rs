@@ -1,0 +1,108 @@
+//! Capture, once for every front end: a Segment-spec body turned into a submission for the
+//! single writer — one event for the single-event routes, a batch whose items are parsed
+//! one by one (a rejected item is kept as a failed event with its reason and exactly the
+//! bytes it was sent as, the others go on) — and handing a submission to the writer. The
+//! HTTP capture routes read the body (size limits, decompression), find the write key,
+//! count the key's rate limit and keep whole rejected bodies; the rest is here.
+
+use crate::error::{Code, Error, ItemError};
+use crate::Engine;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use touchpoint_core::event::{json_kind, ParseContext};
+use touchpoint_core::{Event, EventType, Limits, ProjectId};
+use touchpoint_store::writer::{Receipt, Submission, SubmitError};
+use touchpoint_store::NewFailedEvent;
+
+/// A batch body with its members still raw.
+pub type BatchBody<'a> = HashMap<String, &'a RawValue>;
+
+/// A rejected item or body, kept as a failed event.
+pub fn failed(project: ProjectId, at: i64, field: &str, reason: &str, raw: Vec<u8>) -> NewFailedEvent {
+    NewFailedEvent { project, received_at: at, source: "api".into(), field: field.into(), reason: reason.into(), raw }
+}
+
+/// One event of a single-event route (`/v1/track` …), received at `at`.
+pub fn parse_one(value: Value, endpoint: EventType, at: i64, limits: &Limits) -> Result<Event, Error> {
+    let cx = ParseContext { endpoint_type: Some(endpoint), received_at: at, ..Default::default() };
+    Event::parse(value, &cx, limits)
+        .map_err(|e| Error::invalid(Code::InvalidEvent, Some(e.field.clone()), e.to_string()))
+}
+
+/// A batch body (`{"batch": [...], "sentAt", "context"}`) of `project`, received at `at`:
+/// the submission (the items that parse, and the failed ones with their raw bytes) and the
+/// rejected items. An error is about the body as a whole (no `batch` array, a bad
+/// `sentAt`): nothing of it is stored.
+pub fn parse_batch(
+    body: &BatchBody<'_>,
+    project: ProjectId,
+    at: i64,
+    limits: &Limits,
+) -> Result<(Submission, Vec<ItemError>), Error> {
+    let items: Vec<&RawValue> = match body.get("batch").map(|b| serde_json::from_str::<Vec<&RawValue>>(b.get())) {
+        Some(Ok(items)) => items,
+        other => {
+            let what = match other {
+                None => "missing",
+                Some(_) => body
+                    .get("batch")
+                    .and_then(|b| serde_json::from_str::<Value>(b.get()).ok())
+                    .as_ref()
+                    .map(json_kind)
+                    .unwrap_or("invalid"),
+            };
+            return Err(Error::invalid(
+                Code::InvalidBatch,
+                Some("batch".into()),
+                format!("batch: must be an array of events, not {what}"),
+            ));
+        }
+    };
+    let sent_at: Option<Value> = body.get("sentAt").and_then(|v| serde_json::from_str(v.get()).ok());
+    // The batch's own time is checked once, whether or not an event falls back on it.
+    if let Some(Err(m)) = sent_at.as_ref().map(touchpoint_core::event::parse_time) {
+        return Err(Error::invalid(Code::InvalidBatch, Some("sentAt".into()), format!("sentAt: {m}")));
+    }
+    let context: Option<Map<String, Value>> = body.get("context").and_then(|v| serde_json::from_str(v.get()).ok());
+    let mut sub = Submission { project, ..Default::default() };
+    let mut item_errors = vec![];
+    for (i, item) in items.into_iter().enumerate() {
+        let cx = ParseContext {
+            path: format!("batch[{i}]"),
+            received_at: at,
+            batch_sent_at: sent_at.as_ref(),
+            batch_context: context.as_ref(),
+            ..Default::default()
+        };
+        let parsed = match Event::parse_fast(item.get(), &cx, limits) {
+            Some(e) => Ok(e),
+            None => serde_json::from_str::<Value>(item.get())
+                .map_err(|e| touchpoint_core::EventError::new(cx.path.clone(), format!("not valid JSON: {e}")))
+                .and_then(|v| Event::parse(v, &cx, limits)),
+        };
+        match parsed {
+            Ok(e) => sub.events.push(e),
+            Err(e) => {
+                sub.failed.push(failed(project, at, &e.field, &e.message, item.get().as_bytes().to_vec()));
+                item_errors.push(ItemError { index: i, field: e.field.clone(), message: e.to_string() });
+            }
+        }
+    }
+    Ok((sub, item_errors))
+}
+
+/// Hand a submission to the writer and wait for the group commit that holds it; a writer
+/// that cannot keep up (or a store that is down) is `overloaded`: nothing was stored.
+pub async fn submit(engine: &Engine, sub: Submission) -> Result<Receipt, Error> {
+    engine.writer.submit(sub).await.map_err(|e| match e {
+        SubmitError::Busy => Error::overloaded(
+            1,
+            "Touchpoint is receiving more events than it can store right now; nothing was stored, retry shortly",
+        ),
+        SubmitError::Unavailable(cause) => {
+            tracing::error!(%cause, "store unavailable");
+            Error::overloaded(5, "the event store is unavailable; nothing was stored, retry shortly")
+        }
+    })
+}
