@@ -36,6 +36,10 @@ pub enum BenchCmd {
         /// fsync before each acknowledgement.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         durable: bool,
+        /// Keep the metadata on this PostgreSQL database (an empty one) instead of the
+        /// data directory, to measure ingest with the split store.
+        #[arg(long, value_name = "URL")]
+        meta_store: Option<String>,
         /// Print the result as JSON too.
         #[arg(long)]
         json: bool,
@@ -80,8 +84,8 @@ pub enum BenchCmd {
 
 pub async fn run(cmd: BenchCmd) -> Result<()> {
     match cmd {
-        BenchCmd::Ingest { events, batch, connections, durable, json } => {
-            ingest(events, batch, connections, durable, json).await
+        BenchCmd::Ingest { events, batch, connections, durable, meta_store, json } => {
+            ingest(events, batch, connections, durable, meta_store, json).await
         }
         BenchCmd::Import { events, json } => import(events, json).await,
         BenchCmd::Restart { events, data_dir, runs } => restart(events, &data_dir, runs).await,
@@ -99,9 +103,17 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
-async fn ingest(events: usize, batch: usize, connections: usize, durable: bool, json: bool) -> Result<()> {
+async fn ingest(
+    events: usize,
+    batch: usize,
+    connections: usize,
+    durable: bool,
+    meta_store: Option<String>,
+    json: bool,
+) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let config = Config { data_dir: dir.path().to_path_buf(), durable, rate_limit: 0.0, ..Config::default() };
+    let config =
+        Config { data_dir: dir.path().to_path_buf(), durable, rate_limit: 0.0, meta_store, ..Config::default() };
     let server = Server::open(config).await?;
     let (project, write, _) = crate::admin::create_project(&*server.state().store, "bench", &brand_catalog()).await?;
     let _ = project;
