@@ -18,8 +18,9 @@
 
 use crate::meta::{conflict_row, customer_row, identity_row, IDENTITY_ORDER};
 use crate::{Db, PgMetaStore};
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{PgConnection, Postgres, Row};
 use std::sync::atomic::Ordering;
 use touchpoint_core::{CustomerId, ProjectId};
 use touchpoint_store::erasure::{
@@ -67,19 +68,28 @@ fn ids_or_values(id_col: &str, value_col: &str) -> String {
 const CONFLICTS_WHERE: &str =
     "project_id = $1 AND (customer_id = ANY($2) OR other_customer_id = ANY($2) OR identity = ANY($3))";
 
+/// `sql` (with an [`ids_or_values`] clause) bound to the subject's customers, project and values.
+fn by_ids_or_values<'q>(sql: &'q str, subject: &'q Subject) -> Query<'q, Postgres, PgArguments> {
+    sqlx::query(sql).bind(&subject.customers).bind(subject.project).bind(&subject.values)
+}
+
+/// `sql` (with [`CONFLICTS_WHERE`]) bound to the subject's project, customers and identities.
+fn by_conflicts<'q>(sql: &'q str, subject: &'q Subject) -> Query<'q, Postgres, PgArguments> {
+    sqlx::query(sql).bind(subject.project).bind(&subject.customers).bind(subject.conflict_identities())
+}
+
+/// `sql` (with `$1` the project and `$2` the values) bound to the subject.
+fn by_values<'q>(sql: &'q str, subject: &'q Subject) -> Query<'q, Postgres, PgArguments> {
+    sqlx::query(sql).bind(subject.project).bind(&subject.values)
+}
+
 /// `project_id = $1 AND (customer = ANY($2) OR invitation_id IN (those invitations))`.
 const RESPONSES_WHERE: &str = "project_id = $1 AND (customer = ANY($2) OR invitation_id IN
      (SELECT id FROM invitations WHERE project_id = $1 AND customer = ANY($2)))";
 
 pub(crate) async fn subject_customers(store: &PgMetaStore, subject: &Subject) -> Result<Vec<Customer>> {
     let sql = format!("SELECT * FROM customers WHERE {} ORDER BY id", ids_or_values("id", "user_id"));
-    let rows = sqlx::query(&sql)
-        .bind(&subject.customers)
-        .bind(subject.project)
-        .bind(&subject.values)
-        .fetch_all(&store.pool)
-        .await
-        .db()?;
+    let rows = by_ids_or_values(&sql, subject).fetch_all(&store.pool).await.db()?;
     rows.iter().map(customer_row).collect()
 }
 
@@ -88,13 +98,7 @@ pub(crate) async fn subject_identities(store: &PgMetaStore, subject: &Subject) -
         "SELECT kind, value, customer_id FROM identities WHERE {} {IDENTITY_ORDER}",
         ids_or_values("customer_id", "value")
     );
-    let rows = sqlx::query(&sql)
-        .bind(&subject.customers)
-        .bind(subject.project)
-        .bind(&subject.values)
-        .fetch_all(&store.pool)
-        .await
-        .db()?;
+    let rows = by_ids_or_values(&sql, subject).fetch_all(&store.pool).await.db()?;
     rows.iter().map(identity_row).collect()
 }
 
@@ -103,13 +107,7 @@ pub(crate) async fn subject_conflicts(store: &PgMetaStore, subject: &Subject) ->
         "SELECT id, customer_id, other_customer_id, identity, detail, created_ms FROM identity_conflicts
          WHERE {CONFLICTS_WHERE} ORDER BY id"
     );
-    let rows = sqlx::query(&sql)
-        .bind(subject.project)
-        .bind(&subject.customers)
-        .bind(subject.conflict_identities())
-        .fetch_all(&store.pool)
-        .await
-        .db()?;
+    let rows = by_conflicts(&sql, subject).fetch_all(&store.pool).await.db()?;
     rows.iter().map(conflict_row).collect()
 }
 
@@ -134,26 +132,18 @@ pub(crate) async fn erase_subject_meta(store: &PgMetaStore, subject: &Subject) -
             serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t).map_or(0, |t| t.len()) as u64
         })
         .sum();
-    let customers = sqlx::query(&format!("DELETE FROM customers WHERE {cond}"))
-        .bind(&subject.customers)
-        .bind(subject.project)
-        .bind(&subject.values)
+    let customers = by_ids_or_values(&format!("DELETE FROM customers WHERE {cond}"), subject)
         .execute(&mut *tx)
         .await
         .db()?
         .rows_affected();
-    let identities = sqlx::query(&format!("DELETE FROM identities WHERE {}", ids_or_values("customer_id", "value")))
-        .bind(&subject.customers)
-        .bind(subject.project)
-        .bind(&subject.values)
-        .execute(&mut *tx)
-        .await
-        .db()?
-        .rows_affected();
-    let conflicts = sqlx::query(&format!("DELETE FROM identity_conflicts WHERE {CONFLICTS_WHERE}"))
-        .bind(subject.project)
-        .bind(&subject.customers)
-        .bind(subject.conflict_identities())
+    let identities =
+        by_ids_or_values(&format!("DELETE FROM identities WHERE {}", ids_or_values("customer_id", "value")), subject)
+            .execute(&mut *tx)
+            .await
+            .db()?
+            .rows_affected();
+    let conflicts = by_conflicts(&format!("DELETE FROM identity_conflicts WHERE {CONFLICTS_WHERE}"), subject)
         .execute(&mut *tx)
         .await
         .db()?
@@ -168,9 +158,7 @@ pub(crate) async fn erase_subject_meta(store: &PgMetaStore, subject: &Subject) -
 }
 
 pub(crate) async fn subject_invitations(store: &PgMetaStore, subject: &Subject) -> Result<Vec<InvitationRow>> {
-    let rows = sqlx::query("SELECT * FROM invitations WHERE project_id = $1 AND customer = ANY($2) ORDER BY id")
-        .bind(subject.project)
-        .bind(&subject.values)
+    let rows = by_values("SELECT * FROM invitations WHERE project_id = $1 AND customer = ANY($2) ORDER BY id", subject)
         .fetch_all(&store.pool)
         .await
         .db()?;
@@ -178,9 +166,7 @@ pub(crate) async fn subject_invitations(store: &PgMetaStore, subject: &Subject) 
 }
 
 pub(crate) async fn subject_responses(store: &PgMetaStore, subject: &Subject) -> Result<Vec<ResponseRow>> {
-    let rows = sqlx::query(&format!("SELECT * FROM responses WHERE {RESPONSES_WHERE} ORDER BY id"))
-        .bind(subject.project)
-        .bind(&subject.values)
+    let rows = by_values(&format!("SELECT * FROM responses WHERE {RESPONSES_WHERE} ORDER BY id"), subject)
         .fetch_all(&store.pool)
         .await
         .db()?;
@@ -189,16 +175,12 @@ pub(crate) async fn subject_responses(store: &PgMetaStore, subject: &Subject) ->
 
 pub(crate) async fn erase_subject_listen(store: &PgMetaStore, subject: &Subject) -> Result<ListenErasure> {
     let mut tx = store.pool.begin().await.db()?;
-    let responses = sqlx::query(&format!("DELETE FROM responses WHERE {RESPONSES_WHERE}"))
-        .bind(subject.project)
-        .bind(&subject.values)
+    let responses = by_values(&format!("DELETE FROM responses WHERE {RESPONSES_WHERE}"), subject)
         .execute(&mut *tx)
         .await
         .db()?
         .rows_affected();
-    let invitations = sqlx::query("DELETE FROM invitations WHERE project_id = $1 AND customer = ANY($2)")
-        .bind(subject.project)
-        .bind(&subject.values)
+    let invitations = by_values("DELETE FROM invitations WHERE project_id = $1 AND customer = ANY($2)", subject)
         .execute(&mut *tx)
         .await
         .db()?

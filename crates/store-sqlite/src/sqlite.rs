@@ -231,6 +231,18 @@ fn project_row(r: &SqliteRow) -> Result<Project> {
     })
 }
 
+/// A conflict from `id, customer_id, other_customer_id, identity, detail, created_ms`.
+pub(crate) fn conflict_row(r: &SqliteRow) -> Result<Conflict> {
+    Ok(Conflict {
+        id: r.try_get(0).db()?,
+        customer_id: r.try_get(1).db()?,
+        other_customer_id: r.try_get(2).db()?,
+        identity: r.try_get(3).db()?,
+        detail: r.try_get(4).db()?,
+        created_ms: r.try_get(5).db()?,
+    })
+}
+
 fn key_row(r: &SqliteRow) -> Result<KeyInfo> {
     let kind: String = r.try_get("kind").db()?;
     Ok(KeyInfo {
@@ -794,18 +806,7 @@ impl MetaStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .db()?;
-        rows.iter()
-            .map(|r| {
-                Ok(Conflict {
-                    id: r.try_get(0).db()?,
-                    customer_id: r.try_get(1).db()?,
-                    other_customer_id: r.try_get(2).db()?,
-                    identity: r.try_get(3).db()?,
-                    detail: r.try_get(4).db()?,
-                    created_ms: r.try_get(5).db()?,
-                })
-            })
-            .collect()
+        rows.iter().map(conflict_row).collect()
     }
 }
 

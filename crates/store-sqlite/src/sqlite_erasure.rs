@@ -22,8 +22,8 @@
 
 use crate::error::Db;
 use crate::segment::{decode_event, event_ids, unpack, Points, Row, SegmentBuilder};
-use crate::sqlite::{customer_row, with_raw, SqliteStore};
-use crate::sqlite_events::{points_of, DAY_MS};
+use crate::sqlite::{conflict_row, customer_row, with_raw, SqliteStore};
+use crate::sqlite_events::{failed_event_row, points_of, DAY_MS};
 use crate::sqlite_listen::{invitation_row, response_row};
 use futures::TryStreamExt;
 use rusqlite::OptionalExtension;
@@ -34,9 +34,7 @@ use touchpoint_store::erasure::{
     EventErasure, ListenErasure, MetaErasure, PurgeReport, Subject, SuppressionList, SuppressionStats,
 };
 use touchpoint_store::listen::{InvitationRow, ResponseRow};
-use touchpoint_store::{
-    now_ms, Conflict, Customer, FailedEvent, Identity, NewFailedEvent, Result, StoreError, StoredEvent,
-};
+use touchpoint_store::{now_ms, Conflict, Customer, FailedEvent, Identity, Result, StoreError, StoredEvent};
 
 /// `erasure_state` names.
 pub(crate) const SUPPRESSION_VERSION: &str = "suppression_version";
@@ -188,19 +186,9 @@ pub(crate) async fn subject_failed_events(store: &SqliteStore, subject: &Subject
     let rows = q.fetch_all(store.pool()).await.db()?;
     let mut out = vec![];
     for r in &rows {
-        let raw: Vec<u8> = r.try_get("raw").db()?;
-        if subject.mentions(&raw) {
-            out.push(FailedEvent {
-                id: r.try_get("id").db()?,
-                event: NewFailedEvent {
-                    project: r.try_get("project_id").db()?,
-                    received_at: r.try_get("received_ms").db()?,
-                    source: r.try_get("source").db()?,
-                    field: r.try_get("field").db()?,
-                    reason: r.try_get("reason").db()?,
-                    raw,
-                },
-            });
+        let failed = failed_event_row(r)?;
+        if subject.mentions(&failed.event.raw) {
+            out.push(failed);
         }
     }
     Ok(out)
@@ -367,57 +355,46 @@ pub(crate) async fn erase_subject_events(store: &SqliteStore, subject: &Subject)
 // ---------------------------------------------------------------------------------------
 // Listening
 
-/// `project_id = ? AND (customer IN (values) OR invitation_id IN (those invitations))`.
-fn responses_where(subject: &Subject) -> String {
-    let m = marks(subject.values.len());
-    format!(
-        "project_id = ? AND (customer IN ({m}) OR invitation_id IN
-             (SELECT id FROM invitations WHERE project_id = ? AND customer IN ({m})))"
-    )
+/// `project_id = ? AND customer IN (values)`, with its arguments.
+fn invitations_where(subject: &Subject) -> (String, Vec<rusqlite::types::Value>) {
+    let sql = format!("project_id = ? AND customer IN ({})", marks(subject.values.len()));
+    let mut args = vec![rusqlite::types::Value::Integer(subject.project)];
+    args.extend(text_values(&subject.values));
+    (sql, args)
 }
 
-fn bind_responses<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    subject: &'q Subject,
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    q = q.bind(subject.project);
-    for v in &subject.values {
-        q = q.bind(v);
-    }
-    q = q.bind(subject.project);
-    for v in &subject.values {
-        q = q.bind(v);
-    }
-    q
+/// `project_id = ? AND (customer IN (values) OR invitation_id IN (those invitations))`,
+/// with its arguments.
+fn responses_where(subject: &Subject) -> (String, Vec<rusqlite::types::Value>) {
+    let (invitations, mut args) = invitations_where(subject);
+    let sql = format!(
+        "project_id = ? AND (customer IN ({}) OR invitation_id IN (SELECT id FROM invitations WHERE {invitations}))",
+        marks(subject.values.len())
+    );
+    args.extend(args.clone());
+    (sql, args)
 }
 
 pub(crate) async fn subject_invitations(store: &SqliteStore, subject: &Subject) -> Result<Vec<InvitationRow>> {
-    let sql = format!(
-        "SELECT * FROM invitations WHERE project_id = ? AND customer IN ({}) ORDER BY id",
-        marks(subject.values.len())
-    );
-    let mut q = sqlx::query(&sql).bind(subject.project);
-    for v in &subject.values {
-        q = q.bind(v);
-    }
-    q.fetch_all(store.pool()).await.db()?.iter().map(invitation_row).collect()
+    let (cond, args) = invitations_where(subject);
+    let sql = format!("SELECT * FROM invitations WHERE {cond} ORDER BY id");
+    bind_all(sqlx::query(&sql), args).fetch_all(store.pool()).await.db()?.iter().map(invitation_row).collect()
 }
 
 pub(crate) async fn subject_responses(store: &SqliteStore, subject: &Subject) -> Result<Vec<ResponseRow>> {
-    let sql = format!("SELECT * FROM responses WHERE {} ORDER BY id", responses_where(subject));
-    bind_responses(sqlx::query(&sql), subject).fetch_all(store.pool()).await.db()?.iter().map(response_row).collect()
+    let (cond, args) = responses_where(subject);
+    let sql = format!("SELECT * FROM responses WHERE {cond} ORDER BY id");
+    bind_all(sqlx::query(&sql), args).fetch_all(store.pool()).await.db()?.iter().map(response_row).collect()
 }
 
 pub(crate) async fn erase_subject_listen(store: &SqliteStore, subject: &Subject) -> Result<ListenErasure> {
     let mut tx = store.pool().begin().await.db()?;
-    let sql = format!("DELETE FROM responses WHERE {}", responses_where(subject));
-    let responses = bind_responses(sqlx::query(&sql), subject).execute(&mut *tx).await.db()?.rows_affected();
-    let sql = format!("DELETE FROM invitations WHERE project_id = ? AND customer IN ({})", marks(subject.values.len()));
-    let mut q = sqlx::query(&sql).bind(subject.project);
-    for v in &subject.values {
-        q = q.bind(v);
-    }
-    let invitations = q.execute(&mut *tx).await.db()?.rows_affected();
+    let (cond, args) = responses_where(subject);
+    let sql = format!("DELETE FROM responses WHERE {cond}");
+    let responses = bind_all(sqlx::query(&sql), args).execute(&mut *tx).await.db()?.rows_affected();
+    let (cond, args) = invitations_where(subject);
+    let sql = format!("DELETE FROM invitations WHERE {cond}");
+    let invitations = bind_all(sqlx::query(&sql), args).execute(&mut *tx).await.db()?.rows_affected();
     with_raw(&mut tx, |c| set_state(c, PURGE_PENDING, 1)).await?;
     tx.commit().await.db()?;
     Ok(ListenErasure { responses, invitations })
@@ -500,18 +477,7 @@ pub(crate) async fn subject_conflicts(store: &SqliteStore, subject: &Subject) ->
          WHERE {cond} ORDER BY id"
     );
     let rows = bind_all(sqlx::query(&sql), args).fetch_all(store.pool()).await.db()?;
-    rows.iter()
-        .map(|r| {
-            Ok(Conflict {
-                id: r.try_get(0).db()?,
-                customer_id: r.try_get(1).db()?,
-                other_customer_id: r.try_get(2).db()?,
-                identity: r.try_get(3).db()?,
-                detail: r.try_get(4).db()?,
-                created_ms: r.try_get(5).db()?,
-            })
-        })
-        .collect()
+    rows.iter().map(conflict_row).collect()
 }
 
 pub(crate) async fn erase_subject_meta(store: &SqliteStore, subject: &Subject) -> Result<MetaErasure> {

@@ -825,21 +825,7 @@ impl EventStore for SqliteStore {
         .fetch_all(self.pool())
         .await
         .db()?;
-        rows.iter()
-            .map(|r| {
-                Ok(FailedEvent {
-                    id: r.try_get("id").db()?,
-                    event: NewFailedEvent {
-                        project: r.try_get("project_id").db()?,
-                        received_at: r.try_get("received_ms").db()?,
-                        source: r.try_get("source").db()?,
-                        field: r.try_get("field").db()?,
-                        reason: r.try_get("reason").db()?,
-                        raw: r.try_get("raw").db()?,
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(failed_event_row).collect()
     }
 
     async fn set_touchpoints(&self, updates: &[(i64, Option<i64>)]) -> Result<()> {
@@ -938,4 +924,19 @@ impl EventStore for SqliteStore {
             })
             .collect()
     }
+}
+
+/// A failed event from `id, project_id, received_ms, source, field, reason, raw`.
+pub(crate) fn failed_event_row(r: &sqlx::sqlite::SqliteRow) -> Result<FailedEvent> {
+    Ok(FailedEvent {
+        id: r.try_get("id").db()?,
+        event: NewFailedEvent {
+            project: r.try_get("project_id").db()?,
+            received_at: r.try_get("received_ms").db()?,
+            source: r.try_get("source").db()?,
+            field: r.try_get("field").db()?,
+            reason: r.try_get("reason").db()?,
+            raw: r.try_get("raw").db()?,
+        },
+    })
 }
