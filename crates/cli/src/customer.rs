@@ -67,22 +67,9 @@ impl WhoArgs {
 pub async fn run(cmd: CustomerCmd) -> Result<()> {
     match cmd {
         CustomerCmd::Export { project, who, out } => {
-            let config = project.config()?;
-            crate::admin::require_store(&config.data_dir)?;
-            // Read beside a server: the shared store, and an engine that does not write.
+            // Read beside a server: the shared store, not the writer.
             let (store, p) = project.open().await?;
-            let id = match who.who()? {
-                privacy::Who::Customer(id) => id,
-                privacy::Who::UserId(v) => find(&*store, p.id, touchpoint_core::IdentityKind::User, &v).await?,
-                privacy::Who::AnonymousId(v) => {
-                    find(&*store, p.id, touchpoint_core::IdentityKind::Anonymous, &v).await?
-                }
-            };
-            let customer = touchpoint_store::MetaStore::customer(&*store, id)
-                .await?
-                .filter(|c| c.project_id == p.id)
-                .ok_or_else(|| msg(format!("customer {id} is not in project {}", p.name)))?;
-            let export = touchpoint_store::Store::export_customer(&*store, customer.merged_into.unwrap_or(id)).await?;
+            let export = privacy::export(&*store, p.id, &who.who()?).await?;
             let text = serde_json::to_string_pretty(&export)?;
             match out {
                 Some(path) => {
@@ -141,15 +128,4 @@ pub async fn run(cmd: CustomerCmd) -> Result<()> {
         }
     }
     Ok(())
-}
-
-async fn find(
-    store: &dyn touchpoint_store::Store,
-    project: i64,
-    kind: touchpoint_core::IdentityKind,
-    value: &str,
-) -> Result<i64> {
-    touchpoint_store::MetaStore::find_identity(store, project, kind, value)
-        .await?
-        .ok_or_else(|| msg(format!("no customer of this project has the {} id {value:?}", kind.as_str())))
 }

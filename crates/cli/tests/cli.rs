@@ -638,4 +638,12 @@ fn an_erased_customer_leaves_no_byte_behind() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // Export names them the same way: both go through the engine's `privacy::find`.
+    let o = run(&dir, &["customer", "export", "--project", "brand", "--user-id", USER]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no customer of this project has the user id"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

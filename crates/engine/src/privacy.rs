@@ -16,7 +16,7 @@ use crate::error::{Code, Error};
 use crate::Engine;
 use serde::Serialize;
 use touchpoint_core::{CustomerId, IdentityKind, ProjectId};
-use touchpoint_store::{CustomerExport, ErasureReceipt};
+use touchpoint_store::{CustomerExport, ErasureReceipt, Store};
 
 /// How a request names a customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,8 +58,9 @@ pub struct Erasure {
 }
 
 /// The customer a request names, in `project`: their canonical id (a merged-away id names
-/// the customer it was merged into).
-pub async fn find(engine: &Engine, project: ProjectId, who: &Who) -> Result<CustomerId, Error> {
+/// the customer it was merged into). Needs only the store, so it reads beside a running
+/// writer too (`touchpoint customer export`).
+pub async fn find(store: &dyn Store, project: ProjectId, who: &Who) -> Result<CustomerId, Error> {
     let id = match who {
         Who::Customer(id) => *id,
         Who::UserId(v) | Who::AnonymousId(v) => {
@@ -67,23 +68,24 @@ pub async fn find(engine: &Engine, project: ProjectId, who: &Who) -> Result<Cust
                 Who::UserId(_) => IdentityKind::User,
                 _ => IdentityKind::Anonymous,
             };
-            engine.store.find_identity(project, kind, v).await?.ok_or_else(|| {
+            store.find_identity(project, kind, v).await?.ok_or_else(|| {
                 Error::not_found(format!("no customer of this project has the {} id {v:?}", kind.as_str()))
             })?
         }
     };
-    crate::read::canonical(engine, project, id).await
+    crate::read::canonical(store, project, id).await
 }
 
-/// Everything stored about a customer of `project`, as one document.
-pub async fn export(engine: &Engine, project: ProjectId, who: &Who) -> Result<CustomerExport, Error> {
-    let id = find(engine, project, who).await?;
-    Ok(engine.store.export_customer(id).await?)
+/// Everything stored about a customer of `project`, as one document. Needs only the
+/// store, like [`find`].
+pub async fn export(store: &dyn Store, project: ProjectId, who: &Who) -> Result<CustomerExport, Error> {
+    let id = find(store, project, who).await?;
+    Ok(store.export_customer(id).await?)
 }
 
 /// Erase a customer of `project` from every store and from the live journey index.
 pub async fn erase(engine: &Engine, project: ProjectId, who: &Who) -> Result<Erasure, Error> {
-    let id = find(engine, project, who).await?;
+    let id = find(&*engine.store, project, who).await?;
     let customers_before = customers_in(engine, project);
     let stores = engine.writer.erase_customer(id).await?;
     // The writer committed every event queued before the erase; once the index has taken

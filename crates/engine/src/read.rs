@@ -264,11 +264,11 @@ impl Page {
 }
 
 /// A number as this API writes it in a cursor (no sign, no leading zeros): what it gave out.
-pub fn canonical_i64(text: &str) -> Option<i64> {
+fn canonical_i64(text: &str) -> Option<i64> {
     text.parse::<i64>().ok().filter(|n| n.to_string() == text)
 }
 
-pub fn bad_cursor(c: &str) -> Error {
+fn bad_cursor(c: &str) -> Error {
     Error::invalid(Code::InvalidQuery, Some("cursor".into()), format!("cursor {c:?} is not one this API gave out"))
 }
 
@@ -303,9 +303,10 @@ pub struct Profile {
     pub conflicts: Vec<Conflict>,
 }
 
-pub async fn canonical(s: &Engine, project: i64, id: i64) -> Result<i64, Error> {
-    let c = s
-        .store
+/// A customer of `project` by id, as their canonical id (a merged-away id names the
+/// customer it was merged into).
+pub(crate) async fn canonical(store: &dyn Store, project: i64, id: i64) -> Result<i64, Error> {
+    let c = store
         .customer(id)
         .await?
         .filter(|c| c.project_id == project)
@@ -314,7 +315,7 @@ pub async fn canonical(s: &Engine, project: i64, id: i64) -> Result<i64, Error> 
 }
 
 pub async fn profile_of(s: &Engine, project: i64, id: i64) -> Result<Profile, Error> {
-    let id = canonical(s, project, id).await?;
+    let id = canonical(&*s.store, project, id).await?;
     let c = s.store.customer(id).await?.ok_or_else(|| Error::not_found(format!("customer {id} not found")))?;
     let merged_ids = s.store.merged_ids(id).await?;
     let conflicts = s
@@ -366,7 +367,7 @@ pub struct TimelineEntry {
     pub properties: Value,
 }
 
-pub fn entry(e: StoredEvent, tps: &HashMap<i64, StoredTouchpoint>, l: Lang) -> TimelineEntry {
+fn entry(e: StoredEvent, tps: &HashMap<i64, StoredTouchpoint>, l: Lang) -> TimelineEntry {
     let tp = e.touchpoint_id.and_then(|id| tps.get(&id)).map(|t| &t.touchpoint);
     let body: Value = serde_json::from_str(&e.body).unwrap_or(Value::Null);
     TimelineEntry {
@@ -416,7 +417,7 @@ pub struct VolumeView {
     pub events: i64,
 }
 
-pub fn day_of(field: &str, s: &str) -> Result<i64, Error> {
+fn day_of(field: &str, s: &str) -> Result<i64, Error> {
     let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .ok()
         .filter(|d| d.format("%Y-%m-%d").to_string() == s)
@@ -451,7 +452,7 @@ pub async fn timeline_page(
     p: &Page,
     l: Lang,
 ) -> Result<Paged<TimelineEntry>, Error> {
-    let id = canonical(s, project, id).await?;
+    let id = canonical(&*s.store, project, id).await?;
     let before = match p.cursor.as_deref() {
         None => None,
         Some(c) => Some(

@@ -213,7 +213,7 @@ pub async fn export_customer(
     SecretKey(key): SecretKey,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<CustomerExport>, ApiError> {
-    Ok(Json(privacy::export(&s, key.project_id, &Who::Customer(id)).await?))
+    Ok(Json(privacy::export(&*s.store, key.project_id, &Who::Customer(id)).await?))
 }
 
 /// `GET /api/customers/{id}/timeline`: the customer's touchpoints, newest first.

@@ -12,7 +12,7 @@
 //! also check its own order.
 
 use crate::CommitBatch;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -57,26 +57,28 @@ pub struct SubscriberStats {
     pub lags: u64,
 }
 
-/// What the bus and one subscription share.
+/// What the bus and one subscription share. One lock, so that a commit published while the
+/// subscriber takes its lag notice is either in that notice or queued after it: never
+/// lost, nor counted twice.
 #[derive(Debug, Default)]
 struct Lag {
     /// Behind: nothing is queued for it until it has taken the [`Delivery::Lagged`].
-    behind: AtomicBool,
+    behind: bool,
     /// The first commit it missed in the current lag.
-    first_missed: AtomicU64,
+    first_missed: u64,
     /// Missed in the current lag.
-    missed_now: AtomicU64,
+    missed_now: u64,
     /// Missed in all.
-    missed_total: AtomicU64,
+    missed_total: u64,
     /// Lags in all.
-    lags: AtomicU64,
+    lags: u64,
 }
 
 struct Sub {
     name: String,
     tx: mpsc::Sender<Arc<Commit>>,
     capacity: usize,
-    lag: Arc<Lag>,
+    lag: Arc<Mutex<Lag>>,
 }
 
 /// The bus. Cheap to share (`Arc`).
@@ -89,7 +91,7 @@ pub struct CommitBus {
 /// One subscriber's end.
 pub struct Subscription {
     rx: mpsc::Receiver<Arc<Commit>>,
-    lag: Arc<Lag>,
+    lag: Arc<Mutex<Lag>>,
 }
 
 impl CommitBus {
@@ -102,7 +104,7 @@ impl CommitBus {
     pub fn subscribe(&self, name: &str, capacity: usize) -> Subscription {
         let capacity = capacity.max(1);
         let (tx, rx) = mpsc::channel(capacity);
-        let lag = Arc::new(Lag::default());
+        let lag = Arc::new(Mutex::new(Lag::default()));
         self.subs.lock().expect("bus lock").push(Sub { name: name.into(), tx, capacity, lag: lag.clone() });
         Subscription { rx, lag }
     }
@@ -114,19 +116,22 @@ impl CommitBus {
         let seq = self.seq.fetch_add(1, SeqCst) + 1;
         let commit = Arc::new(Commit { seq, batch, inserted });
         subs.retain(|s| {
-            if s.lag.behind.load(SeqCst) {
-                s.lag.missed_now.fetch_add(1, SeqCst);
-                s.lag.missed_total.fetch_add(1, SeqCst);
+            let mut lag = s.lag.lock().expect("lag lock");
+            if lag.behind {
+                lag.missed_now += 1;
+                lag.missed_total += 1;
                 return true;
             }
             match s.tx.try_send(commit.clone()) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    s.lag.first_missed.store(seq, SeqCst);
-                    s.lag.missed_now.store(1, SeqCst);
-                    s.lag.missed_total.fetch_add(1, SeqCst);
-                    s.lag.lags.fetch_add(1, SeqCst);
-                    s.lag.behind.store(true, SeqCst);
+                    *lag = Lag {
+                        behind: true,
+                        first_missed: seq,
+                        missed_now: 1,
+                        missed_total: lag.missed_total + 1,
+                        lags: lag.lags + 1,
+                    };
                     true
                 }
                 // The subscriber is gone.
@@ -147,12 +152,15 @@ impl CommitBus {
             .lock()
             .expect("bus lock")
             .iter()
-            .map(|s| SubscriberStats {
-                name: s.name.clone(),
-                queued: s.capacity - s.tx.capacity(),
-                capacity: s.capacity,
-                missed: s.lag.missed_total.load(SeqCst),
-                lags: s.lag.lags.load(SeqCst),
+            .map(|s| {
+                let lag = s.lag.lock().expect("lag lock");
+                SubscriberStats {
+                    name: s.name.clone(),
+                    queued: s.capacity - s.tx.capacity(),
+                    capacity: s.capacity,
+                    missed: lag.missed_total,
+                    lags: lag.lags,
+                }
             })
             .collect()
     }
@@ -181,13 +189,13 @@ impl Subscription {
 
     /// The lag notice, once the queue is drained: the bus then queues again.
     fn take_lag(&mut self) -> Option<Delivery> {
-        if !self.lag.behind.load(SeqCst) {
+        let mut lag = self.lag.lock().expect("lag lock");
+        if !lag.behind {
             return None;
         }
-        let first_missed_seq = self.lag.first_missed.load(SeqCst);
-        let missed = self.lag.missed_now.swap(0, SeqCst);
-        self.lag.behind.store(false, SeqCst);
-        Some(Delivery::Lagged { first_missed_seq, missed })
+        lag.behind = false;
+        let missed = std::mem::take(&mut lag.missed_now);
+        Some(Delivery::Lagged { first_missed_seq: lag.first_missed, missed })
     }
 }
 
