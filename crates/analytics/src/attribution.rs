@@ -45,7 +45,7 @@ mod linalg;
 mod markov;
 pub mod shapley;
 
-use crate::journeys::{Dictionary, Journey, JourneySet, Tp};
+use crate::journeys::{Dictionary, Journey, Journeys, Tp};
 use markov::{Chain, CONVERSION, NULL, START};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -394,7 +394,11 @@ impl fmt::Display for AttributionError {
 impl std::error::Error for AttributionError {}
 
 /// Compute an attribution report.
-pub fn run(set: &JourneySet, dict: &Dictionary, q: &AttributionQuery) -> Result<AttributionReport, AttributionError> {
+pub fn run(
+    set: &impl Journeys,
+    dict: &Dictionary,
+    q: &AttributionQuery,
+) -> Result<AttributionReport, AttributionError> {
     let goal = resolve_goal(dict, &q.goal)?;
     let mut models: Vec<Model> = Vec::with_capacity(q.models.len());
     for &m in &q.models {
@@ -403,7 +407,7 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &AttributionQuery) -> Result<
         }
     }
     validate(q, &models)?;
-    if let Some(&max) = set.touchpoints.iter().max() {
+    if let Some(max) = set.max_touchpoint() {
         if max as usize >= dict.touchpoints.len() {
             return Err(AttributionError::UnknownTouchpoint { index: max, dictionary_len: dict.touchpoints.len() });
         }

@@ -26,7 +26,7 @@
 //! One parallel pass over the journeys ([`JourneySet::fold`]); per-chunk scratch only, no
 //! allocation per event or per customer.
 
-use crate::journeys::{Dictionary, Journey, JourneySet, Tp};
+use crate::journeys::{Dictionary, Journey, Journeys, Tp};
 use crate::stats::{benjamini_hochberg, two_proportion_z};
 use serde::{Deserialize, Serialize};
 use touchpoint_core::CustomerId;
@@ -278,10 +278,10 @@ impl Acc {
 
 /// Who churned as of `query.now_s`, and the churn drivers. Touchpoint indexes outside the
 /// dictionary count as events (for silence) but are not analysed.
-pub fn churn(set: &JourneySet, dict: &Dictionary, query: &ChurnQuery) -> ChurnReport {
+pub fn churn(set: &impl Journeys, dict: &Dictionary, query: &ChurnQuery) -> ChurnReport {
     let n = dict.touchpoints.len();
     let signal: Vec<bool> = dict.touchpoints.iter().map(|t| t.churn).collect();
-    let now_rel = query.now_s.saturating_sub(set.epoch_s);
+    let now_rel = query.now_s.saturating_sub(set.epoch_s());
     // Boxed: the accumulator moves through the fold once per journey.
     let acc = set.fold(
         || Box::new(Acc::new(n)),

@@ -48,7 +48,7 @@
 //! repeated touchpoint, an event that can serve any of its steps is in order (ClickHouse
 //! would stop `[A, B, A]` at the first A).
 
-use crate::journeys::{Dictionary, JourneySet, Tp};
+use crate::journeys::{Dictionary, Journeys, Tp};
 use crate::plan::PlanErrorKind;
 use serde::{Deserialize, Serialize};
 use touchpoint_core::CustomerId;
@@ -454,7 +454,7 @@ fn fraction(part: u64, whole: u64) -> f64 {
 }
 
 /// Run a funnel over a journey set.
-pub fn run(set: &JourneySet, dict: &Dictionary, q: &FunnelQuery) -> Result<FunnelReport, QueryError> {
+pub fn run(set: &impl Journeys, dict: &Dictionary, q: &FunnelQuery) -> Result<FunnelReport, QueryError> {
     let plan = Plan::new(dict, q)?;
     let k = plan.k;
     let limit = q.dropped_limit;
@@ -522,5 +522,5 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &FunnelQuery) -> Result<Funne
         })
         .collect();
     let dropped = q.dropped_step.map(|step| FunnelDropped { step, total: acc.dropped_total, customers: acc.dropped });
-    Ok(FunnelReport { total_customers: set.customer_count() as u64, steps, dropped })
+    Ok(FunnelReport { total_customers: acc.levels.iter().sum(), steps, dropped })
 }

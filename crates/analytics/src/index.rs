@@ -308,7 +308,8 @@ mod tests {
                 touchpoints: catalog.touchpoints.into_iter().take(5).collect(),
                 stages: catalog.stages.iter().map(|s| s.key.clone()).collect(),
             };
-            let kept = crate::select::filter(&got.set, &dict, &Default::default(), &Default::default());
+            let (no_filter, no_traits) = Default::default();
+            let kept = crate::select::Selection::new(&got.set, &dict, &no_filter, &no_traits).to_set();
             prop_assert_eq!(flat(&kept), flat(&got.set));
             prop_assert_eq!((kept.customer_count(), kept.event_count()), (got.set.customer_count(), got.set.event_count()));
         }

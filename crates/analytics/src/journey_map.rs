@@ -81,7 +81,7 @@ use crate::churn::{
     churn_reason, default_alpha, default_horizon, default_min_customers, observed_len, ChurnReason, DEFAULT_ALPHA,
     DEFAULT_CHURN_HORIZON_S,
 };
-use crate::journeys::{Dictionary, Journey, JourneySet, Tp};
+use crate::journeys::{Dictionary, Journey, Journeys, Tp};
 use crate::stats::{benjamini_hochberg, percentile_in_place, two_proportion_z};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -556,7 +556,7 @@ fn lift(rate: Option<f64>, base: Option<f64>) -> Option<f64> {
 /// The journey map of `set` as of `query.now_s`. Touchpoint indexes outside the dictionary
 /// count as events (for silence) but are not analysed. Fails only for an unknown goal.
 pub fn journey_map(
-    set: &JourneySet,
+    set: &impl Journeys,
     dict: &Dictionary,
     query: &JourneyMapQuery,
 ) -> Result<JourneyMapReport, JourneyMapError> {
@@ -577,7 +577,7 @@ pub fn journey_map(
         })
         .collect();
     let cols = stages + 1;
-    let kernel = Kernel { now_rel: query.now_s.saturating_sub(set.epoch_s), horizon_s: query.churn_horizon_s };
+    let kernel = Kernel { now_rel: query.now_s.saturating_sub(set.epoch_s()), horizon_s: query.churn_horizon_s };
     // Boxed: the accumulator moves through the fold once per journey.
     let acc = set.fold(
         || Box::new(Acc::new(n + cols)),

@@ -20,4 +20,4 @@ pub mod retention;
 pub mod select;
 pub mod stats;
 
-pub use journeys::{Dictionary, Journey, JourneySet, Tp};
+pub use journeys::{Dictionary, Journey, JourneySet, Journeys, Tp};

@@ -16,7 +16,7 @@
 //! [`SankeyReport`] for the exact layout and the grouping of rare nodes into `(other)`.
 
 use crate::funnel::{resolve, QueryError};
-use crate::journeys::{Dictionary, JourneySet, Tp};
+use crate::journeys::{Dictionary, Journeys, Tp};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -124,13 +124,17 @@ enum Counts {
 }
 
 /// Count the top transitions.
-pub fn transitions(set: &JourneySet, dict: &Dictionary, q: &TransitionsQuery) -> Result<TransitionsReport, QueryError> {
+pub fn transitions(
+    set: &impl Journeys,
+    dict: &Dictionary,
+    q: &TransitionsQuery,
+) -> Result<TransitionsReport, QueryError> {
     if q.top == 0 {
         return Err(QueryError::new("top: ask for at least 1 transition"));
     }
     let n = dict.touchpoints.len();
     // Touchpoints the dictionary does not have are counted, under their index.
-    let n = n.max(set.touchpoints.iter().copied().max().map_or(0, |m| usize::from(m) + 1));
+    let n = n.max(set.max_touchpoint().map_or(0, |m| usize::from(m) + 1));
     let collapse = q.collapse_repeats;
     let dense = n <= DENSE_UP_TO;
     let counts = set.fold(
@@ -355,7 +359,7 @@ fn link_key(step: usize, from: u32, to: u32) -> u64 {
 }
 
 /// Draw the paths after (or before) a touchpoint.
-pub fn sankey(set: &JourneySet, dict: &Dictionary, q: &SankeyQuery) -> Result<SankeyReport, QueryError> {
+pub fn sankey(set: &impl Journeys, dict: &Dictionary, q: &SankeyQuery) -> Result<SankeyReport, QueryError> {
     let (anchor, forward) = match (&q.start, &q.end) {
         (Some(k), None) => (resolve(dict, "start", k)?, true),
         (None, Some(k)) => (resolve(dict, "end", k)?, false),

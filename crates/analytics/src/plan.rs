@@ -14,10 +14,10 @@ use crate::churn::ChurnQuery;
 use crate::funnel::{FunnelQuery, QueryError};
 use crate::index::Snapshot;
 use crate::journey_map::{JourneyMapError, JourneyMapQuery};
-use crate::journeys::{Dictionary, JourneySet};
+use crate::journeys::{Dictionary, JourneySet, Journeys};
 use crate::paths::{SankeyQuery, TransitionsQuery};
 use crate::retention::RetentionQuery;
-use crate::select::{self, Breakdown, Filter, Traits};
+use crate::select::{self, Breakdown, Filter, Selection, Traits};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use touchpoint_core::calendar::Clock;
@@ -255,7 +255,7 @@ impl Analysis {
     }
 
     /// Run the kernel on a set; the report as JSON.
-    pub fn run(&self, set: &JourneySet, dict: &Dictionary) -> Result<Value, PlanError> {
+    pub fn run(&self, set: &impl Journeys, dict: &Dictionary) -> Result<Value, PlanError> {
         fn json<R: Serialize, E: KernelError>(r: Result<R, E>) -> Result<Value, PlanError> {
             let r = r.map_err(|e| e.plan_error())?;
             serde_json::to_value(r).map_err(|e| PlanError::invalid(format!("report: {e}")))
@@ -340,38 +340,31 @@ impl Executor for Snapshot {
     }
 }
 
-/// Execute a typed plan over a journey set.
+/// Execute a typed plan over a journey set. The filter and the breakdown groups are
+/// selections the kernel folds in place, on every core; no journey is copied unless a
+/// touchpoint filter must drop events from it, and then one journey at a time.
 pub fn execute_on(set: &JourneySet, dict: &Dictionary, plan: &AnalysisPlan) -> Result<Vec<GroupResult>, PlanError> {
-    // No filter: the set itself, not a copy (a copy of 10 M events cost more than most
-    // analyses) — unless it holds touchpoints the dictionary does not, which a filter drops.
-    let n_tp = dict.touchpoints.len();
-    let filtered: std::borrow::Cow<'_, JourneySet> =
-        if plan.filter == select::Filter::default() && largest_touchpoint(set).is_none_or(|t| (t as usize) < n_tp) {
-            std::borrow::Cow::Borrowed(set)
+    let sel = Selection::new(set, dict, &plan.filter, &plan.traits);
+    let Some(b) = &plan.breakdown else {
+        // Nothing filtered: the set itself, read the way the kernels read it bare.
+        let (report, customers, events) = if sel.is_everything() {
+            (plan.analysis.run(set, dict)?, set.customer_count(), set.event_count())
         } else {
-            std::borrow::Cow::Owned(select::filter(set, dict, &plan.filter, &plan.traits))
+            let report = plan.analysis.run(&sel, dict)?;
+            let (c, e) = sel.counts();
+            (report, c, e)
         };
-    let groups: Vec<(String, std::borrow::Cow<'_, JourneySet>)> = match &plan.breakdown {
-        None => vec![("all".to_string(), filtered)],
-        Some(b) => select::breakdown(&filtered, dict, b, &plan.traits, plan.max_groups)
-            .into_iter()
-            .map(|(g, s)| (g, std::borrow::Cow::Owned(s)))
-            .collect(),
+        return Ok(vec![GroupResult { group: "all".to_string(), customers, events, report }]);
     };
-    groups
-        .into_iter()
-        .map(|(group, s)| {
-            let report = plan.analysis.run(&s, dict)?;
-            Ok(GroupResult { group, customers: s.customer_count(), events: s.event_count(), report })
+    let groups = select::breakdown(&sel, dict, b, &plan.traits, plan.max_groups);
+    (0..groups.labels.len())
+        .map(|g| {
+            let part = sel.group(&groups, g as u32);
+            let report = plan.analysis.run(&part, dict)?;
+            let (customers, events) = part.counts();
+            Ok(GroupResult { group: groups.labels[g].clone(), customers, events, report })
         })
         .collect()
-}
-
-/// The largest touchpoint index a set holds: a maximum over the column, on every core (it
-/// vectorizes; a short-circuiting scan did not, and cost a third of a 10 M-event retention).
-fn largest_touchpoint(set: &JourneySet) -> Option<crate::Tp> {
-    use rayon::prelude::*;
-    set.touchpoints.par_chunks(1 << 16).filter_map(|c| c.iter().copied().max()).max()
 }
 
 /// Type and execute a plan in one call, as of `now_s` in UTC (benchmarks and tests).

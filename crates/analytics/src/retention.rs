@@ -22,7 +22,7 @@
 //! per period change, not per event), in parallel over customers.
 
 use crate::funnel::{resolve, QueryError};
-use crate::journeys::{Dictionary, JourneySet};
+use crate::journeys::{Dictionary, Journeys};
 use crate::paths::IntMap;
 use serde::{Deserialize, Serialize};
 use touchpoint_core::calendar::{civil_from_days, days_from_civil};
@@ -193,7 +193,7 @@ struct Acc {
 }
 
 /// Compute retention cohorts.
-pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<RetentionReport, QueryError> {
+pub fn run(set: &impl Journeys, dict: &Dictionary, q: &RetentionQuery) -> Result<RetentionReport, QueryError> {
     let entry_tp = match &q.cohort {
         CohortBy::FirstSeen => None,
         CohortBy::FirstTouchpoint(key) => Some(resolve(dict, "cohort.first_touchpoint", key)?),
@@ -226,7 +226,7 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
     let periods = q.periods as i64;
     let period = q.period;
     // Local time of an event = its set time + shift.
-    let shift = set.epoch_s + q.tz_offset_s;
+    let shift = set.epoch_s() + q.tz_offset_s;
     let stride = q.periods + 1;
     let acc = set.fold(
         || Acc { index: IntMap::default(), keys: Vec::new(), rows: Vec::new(), last: None, scratch: Vec::new() },
@@ -240,7 +240,7 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
                     None => return acc,
                 },
             };
-            let entered = set.epoch_s + i64::from(j.times[entry]);
+            let entered = set.epoch_s() + i64::from(j.times[entry]);
             if q.from.is_some_and(|f| entered < f) || q.to.is_some_and(|t| entered >= t) {
                 return acc;
             }
@@ -259,7 +259,7 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
                 // each once.
                 acc.scratch.clear();
                 for (&t, _) in later {
-                    let abs = set.epoch_s + i64::from(t);
+                    let abs = set.epoch_s() + i64::from(t);
                     let n = period.index(abs + clock.offset_at(abs)) - p0;
                     if (1..=periods).contains(&n) {
                         acc.scratch.push(n);
@@ -307,7 +307,7 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
         },
     );
     let last_local = acc.last.map_or(i64::MIN, |t| {
-        let abs = set.epoch_s + i64::from(t);
+        let abs = set.epoch_s() + i64::from(t);
         abs + clock.offset_at(abs)
     });
     let observable = |p0: i64, n: usize| period.first_day(p0 + n as i64) * DAY <= last_local;

@@ -6,9 +6,10 @@
 //! only matching customers. A breakdown splits the customers into groups by a dimension
 //! and the analysis runs once per group.
 
-use crate::journeys::{Dictionary, JourneySet, Tp};
+use crate::journeys::{Dictionary, Journey, JourneySet, Journeys, Tp};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 use touchpoint_core::CustomerId;
 
 /// Which events and customers an analysis looks at.
@@ -67,163 +68,324 @@ impl Filter {
 /// Trait values of customers, for trait filters and breakdowns: key → customer → value.
 pub type Traits = HashMap<String, HashMap<CustomerId, String>>;
 
-/// Apply a filter. Customers left without events are dropped.
-pub fn filter(set: &JourneySet, dict: &Dictionary, f: &Filter, traits: &Traits) -> JourneySet {
-    use rayon::prelude::*;
-    let keep = Keep::new(set, dict, f, traits);
-    // Customer ranges of about equal events, each filtered on its own core into columns of
-    // its own, then joined in order: the same set a single pass makes (a test says so).
-    let parts: Vec<Part> = set
-        .chunks(rayon::current_num_threads() * 4)
-        .into_par_iter()
-        .map(|r| {
-            let mut part = Part::default();
-            for i in r {
-                keep.journey(set.journey(i), &mut part);
-            }
-            part
-        })
-        .collect();
-    let events: usize = parts.iter().map(|p| p.times.len()).sum();
-    let customers: usize = parts.iter().map(|p| p.customers.len()).sum();
-    let mut out = JourneySet {
-        epoch_s: set.epoch_s,
-        customers: Vec::with_capacity(customers),
-        offsets: Vec::with_capacity(customers + 1),
-        times: Vec::with_capacity(events),
-        touchpoints: Vec::with_capacity(events),
-    };
-    if customers == 0 {
-        return out;
-    }
-    out.offsets.push(0);
-    for p in parts {
-        let base = out.times.len() as u32;
-        out.customers.extend_from_slice(&p.customers);
-        out.offsets.extend(p.ends.iter().map(|e| base + e));
-        out.times.extend_from_slice(&p.times);
-        out.touchpoints.extend_from_slice(&p.touchpoints);
-    }
-    out
+/// The journeys a filter (and a breakdown group) keeps, read in place: a [`Journeys`] the
+/// kernels fold like a whole set. Each core filters the journeys of its customer range as
+/// it folds them: a time range alone is a sub-slice of each journey (two binary searches);
+/// touchpoint filters copy one journey at a time into a buffer of the core's own.
+/// Customers left without events are not visited.
+pub struct Selection<'a> {
+    set: &'a JourneySet,
+    keep: Keep<'a>,
+    /// A breakdown group: every customer's group (by customer index) and the one kept.
+    group: Option<(&'a [u32], u32)>,
+    /// The largest touchpoint the selection can hold.
+    max_tp: Option<Tp>,
+    /// Customers and events selected, once a fold has counted them.
+    counted: OnceLock<(usize, usize)>,
 }
 
-/// The journeys one core kept: their customers, where each ends in the part's columns,
-/// and the columns.
+/// A filter made ready to apply to one journey at a time.
+#[derive(Clone)]
+struct Keep<'a> {
+    /// The customer-level trait conditions: the values of the key, and the value wanted
+    /// (`None` when no customer has the key: the filter keeps nobody).
+    traits: Vec<(Option<&'a HashMap<CustomerId, String>>, &'a str)>,
+    /// Per touchpoint index: whether its events are kept (those the dictionary does not
+    /// have: not). Every index has an entry, so reading one needs no bounds check.
+    keep_tp: Box<[bool; 1 << 16]>,
+    /// Every touchpoint of the set is kept: only the time range selects events.
+    every_tp: bool,
+    /// Kept times: `lo ≤ t` and, unless `unbounded_to`, `t < hi`.
+    lo: u32,
+    hi: u32,
+    unbounded_to: bool,
+    /// First-touch channels: per touchpoint, whether a journey may start with it.
+    first_ok: Option<Vec<bool>>,
+}
+
+/// A core's buffers for the journeys a touchpoint filter copies.
 #[derive(Default)]
-struct Part {
-    customers: Vec<CustomerId>,
-    ends: Vec<u32>,
+struct Buffer {
     times: Vec<u32>,
     touchpoints: Vec<Tp>,
 }
 
-/// A filter made ready to apply to one journey at a time.
-struct Keep<'a> {
-    f: &'a Filter,
-    dict: &'a Dictionary,
-    traits: &'a Traits,
-    keep_tp: Vec<bool>,
-    lo: u32,
-    hi: u32,
-    unbounded_to: bool,
-    first_channels: HashSet<&'a str>,
-}
-
 impl<'a> Keep<'a> {
-    fn new(set: &JourneySet, dict: &'a Dictionary, f: &'a Filter, traits: &'a Traits) -> Keep<'a> {
-        let n_tp = dict.touchpoints.len();
+    fn new(set: &JourneySet, max_tp: Option<Tp>, dict: &'a Dictionary, f: &'a Filter, traits: &'a Traits) -> Keep<'a> {
+        let mut keep_tp = Box::new([false; 1 << 16]);
+        for (i, keep) in keep_tp.iter_mut().enumerate().take(dict.touchpoints.len()) {
+            *keep = f.keeps_tp(dict, i as Tp);
+        }
+        let every_tp = max_tp.is_none_or(|m| keep_tp[..=usize::from(m)].iter().all(|&x| x));
+        let first_ok = (!f.first_touch_channels.is_empty()).then(|| {
+            dict.touchpoints.iter().map(|t| f.first_touch_channels.iter().any(|c| c == t.channel.as_str())).collect()
+        });
+        let rel = |t: i64| t.saturating_sub(set.epoch_s).clamp(0, u32::MAX as i64) as u32;
         Keep {
-            f,
-            dict,
-            traits,
-            keep_tp: (0..n_tp).map(|i| f.keeps_tp(dict, i as Tp)).collect(),
-            lo: f.from.map(|t| t.saturating_sub(set.epoch_s).clamp(0, u32::MAX as i64) as u32).unwrap_or(0),
-            hi: f.to.map(|t| t.saturating_sub(set.epoch_s).clamp(0, u32::MAX as i64) as u32).unwrap_or(u32::MAX),
+            traits: f.traits.iter().map(|(k, v)| (traits.get(k), v.as_str())).collect(),
+            keep_tp,
+            every_tp,
+            lo: f.from.map(rel).unwrap_or(0),
+            hi: f.to.map(rel).unwrap_or(u32::MAX),
             unbounded_to: f.to.is_none(),
-            first_channels: f.first_touch_channels.iter().map(String::as_str).collect(),
+            first_ok,
         }
     }
 
-    /// Append what the filter keeps of `j` to `out`.
-    fn journey(&self, j: crate::Journey<'_>, out: &mut Part) {
-        if !self.f.traits.iter().all(|(k, v)| self.traits.get(k).and_then(|m| m.get(&j.customer)) == Some(v)) {
-            return;
+    /// Whether the filter keeps every event of every customer.
+    fn keeps_everything(&self) -> bool {
+        self.every_tp && self.lo == 0 && self.unbounded_to && self.traits.is_empty() && self.first_ok.is_none()
+    }
+
+    /// What the filter keeps of `j` (borrowing `buf` when it must copy), or `None`.
+    fn journey<'j>(&self, j: Journey<'j>, buf: &'j mut Buffer) -> Option<Journey<'j>> {
+        if !self.traits.iter().all(|(values, want)| values.and_then(|m| m.get(&j.customer)).is_some_and(|v| v == want))
+        {
+            return None;
         }
-        let start = out.times.len();
-        for (&t, &tp) in j.times.iter().zip(j.touchpoints) {
-            if t >= self.lo
-                && (self.unbounded_to || t < self.hi)
-                && self.keep_tp.get(tp as usize).copied().unwrap_or(false)
-            {
-                out.times.push(t);
-                out.touchpoints.push(tp);
+        let kept = if self.every_tp {
+            let a = if self.lo == 0 { 0 } else { j.times.partition_point(|&t| t < self.lo) };
+            let b = if self.unbounded_to { j.len() } else { j.times.partition_point(|&t| t < self.hi) };
+            let b = b.max(a);
+            Journey { customer: j.customer, times: &j.times[a..b], touchpoints: &j.touchpoints[a..b] }
+        } else {
+            // Every event is written and the end moves on only past kept ones: no branch
+            // per event (which events a filter keeps follows no pattern).
+            if buf.times.len() < j.len() {
+                buf.times.resize(j.len(), 0);
+                buf.touchpoints.resize(j.len(), 0);
+            }
+            let (hi, keep_tp) = (if self.unbounded_to { u32::MAX } else { self.hi }, &*self.keep_tp);
+            let mut n = 0;
+            for (&t, &tp) in j.times.iter().zip(j.touchpoints) {
+                buf.times[n] = t;
+                buf.touchpoints[n] = tp;
+                n += usize::from(keep_tp[usize::from(tp)] & (t >= self.lo) & (t < hi || self.unbounded_to));
+            }
+            Journey { customer: j.customer, times: &buf.times[..n], touchpoints: &buf.touchpoints[..n] }
+        };
+        let first = *kept.touchpoints.first()?;
+        if let Some(ok) = &self.first_ok {
+            if !ok.get(usize::from(first)).copied().unwrap_or(false) {
+                return None;
             }
         }
-        if out.times.len() == start {
-            return;
-        }
-        if !self.first_channels.is_empty()
-            && !self.first_channels.contains(self.dict.get(out.touchpoints[start]).channel.as_str())
-        {
-            out.times.truncate(start);
-            out.touchpoints.truncate(start);
-            return;
-        }
-        out.customers.push(j.customer);
-        out.ends.push(out.times.len() as u32);
+        Some(kept)
     }
 }
 
-/// Split a set into groups, largest first (at most `max_groups`; the rest go to `(other)`).
-pub fn breakdown(
-    set: &JourneySet,
-    dict: &Dictionary,
-    b: &Breakdown,
-    traits: &Traits,
-    max_groups: usize,
-) -> Vec<(String, JourneySet)> {
-    let label = |j: &crate::Journey<'_>| -> String {
-        match b {
-            Breakdown::FirstTouchChannel => dict.get(j.touchpoints[0]).channel.as_str().to_string(),
-            Breakdown::FirstTouchStage => dict.get(j.touchpoints[0]).stage.clone().unwrap_or_else(|| "(none)".into()),
-            Breakdown::FirstTouchKind => dict.get(j.touchpoints[0]).kind.as_str().to_string(),
-            Breakdown::FirstTouchDepartment => {
-                dict.get(j.touchpoints[0]).department.clone().unwrap_or_else(|| "(none)".into())
+impl<'a> Selection<'a> {
+    /// The journeys of `set` that `f` keeps (touchpoints `dict` does not have are dropped).
+    pub fn new(set: &'a JourneySet, dict: &'a Dictionary, f: &'a Filter, traits: &'a Traits) -> Selection<'a> {
+        let set_max = set.max_touchpoint();
+        let keep = Keep::new(set, set_max, dict, f, traits);
+        let max_tp = set_max.and_then(|m| (0..=m).rev().find(|&t| keep.keep_tp[usize::from(t)]));
+        Selection { set, keep, group: None, max_tp, counted: OnceLock::new() }
+    }
+
+    /// Whether the selection is the whole set, journey for journey: then a kernel may as
+    /// well read the set.
+    pub fn is_everything(&self) -> bool {
+        self.group.is_none() && self.keep.keeps_everything()
+    }
+
+    /// The part of this selection in group `g` of a breakdown.
+    pub fn group(&self, groups: &'a Groups, g: u32) -> Selection<'a> {
+        Selection {
+            set: self.set,
+            keep: self.keep.clone(),
+            group: Some((&groups.of_customer, g)),
+            max_tp: self.max_tp,
+            counted: OnceLock::new(),
+        }
+    }
+
+    /// Fold the selected journeys of the customers in `range`, in order.
+    fn fold_range<T>(
+        &self,
+        range: std::ops::Range<usize>,
+        mut acc: T,
+        buf: &mut Buffer,
+        mut f: impl FnMut(T, Journey<'_>) -> T,
+    ) -> T {
+        for i in range {
+            if let Some((of, g)) = self.group {
+                if of[i] != g {
+                    continue;
+                }
             }
-            Breakdown::Trait(k) => {
-                traits.get(k).and_then(|m| m.get(&j.customer)).cloned().unwrap_or_else(|| "(none)".into())
+            if let Some(j) = self.keep.journey(self.set.journey(i), buf) {
+                acc = f(acc, j);
             }
         }
+        acc
+    }
+
+    /// Fold on every core, counting the customers and events visited.
+    fn fold_counting<T, F, R>(&self, identity: impl Fn() -> T + Sync + Send, fold: F, reduce: R) -> (T, usize, usize)
+    where
+        T: Send,
+        F: Fn(T, Journey<'_>) -> T + Sync + Send,
+        R: Fn(T, T) -> T + Sync + Send,
+    {
+        use rayon::prelude::*;
+        self.set
+            .chunks(rayon::current_num_threads() * 4)
+            .into_par_iter()
+            .map(|r| {
+                let mut buf = Buffer::default();
+                self.fold_range(r, (identity(), 0, 0), &mut buf, |(acc, c, e), j| {
+                    let n = j.len();
+                    (fold(acc, j), c + 1, e + n)
+                })
+            })
+            .reduce(|| (identity(), 0, 0), |a, b| (reduce(a.0, b.0), a.1 + b.1, a.2 + b.2))
+    }
+
+    /// Customers and events selected.
+    pub fn counts(&self) -> (usize, usize) {
+        if let Some(&c) = self.counted.get() {
+            return c;
+        }
+        let ((), c, e) = self.fold_counting(|| (), |(), _| (), |(), ()| ());
+        *self.counted.get_or_init(|| (c, e))
+    }
+
+    /// The selected journeys as a set of their own (for tests and callers that keep them).
+    pub fn to_set(&self) -> JourneySet {
+        let mut out = JourneySet { epoch_s: self.set.epoch_s, offsets: vec![0], ..Default::default() };
+        let mut buf = Buffer::default();
+        out = self.fold_range(0..self.set.customer_count(), out, &mut buf, |mut out, j| {
+            out.customers.push(j.customer);
+            out.times.extend_from_slice(j.times);
+            out.touchpoints.extend_from_slice(j.touchpoints);
+            out.offsets.push(out.times.len() as u32);
+            out
+        });
+        if out.customers.is_empty() {
+            out.offsets.clear();
+        }
+        out
+    }
+}
+
+impl Journeys for Selection<'_> {
+    fn epoch_s(&self) -> i64 {
+        self.set.epoch_s
+    }
+
+    fn max_touchpoint(&self) -> Option<Tp> {
+        self.max_tp
+    }
+
+    fn fold<T, F, R>(&self, identity: impl Fn() -> T + Sync + Send, fold: F, reduce: R) -> T
+    where
+        T: Send,
+        F: Fn(T, Journey<'_>) -> T + Sync + Send,
+        R: Fn(T, T) -> T + Sync + Send,
+    {
+        let (acc, c, e) = self.fold_counting(identity, fold, reduce);
+        let _ = self.counted.set((c, e));
+        acc
+    }
+}
+
+/// The groups of a breakdown: their labels, largest group first, and every customer's
+/// group.
+pub struct Groups {
+    /// Group labels, largest group first (ties by label); `(other)` collects the groups
+    /// beyond the most asked for.
+    pub labels: Vec<String>,
+    /// By customer index: the group's position in `labels` (`u32::MAX`: not selected).
+    of_customer: Vec<u32>,
+}
+
+/// Split a selection's customers into groups by a dimension of their (selected) journey,
+/// largest first (at most `max_groups`; the rest go to `(other)`).
+pub fn breakdown(sel: &Selection<'_>, dict: &Dictionary, b: &Breakdown, traits: &Traits, max_groups: usize) -> Groups {
+    use rayon::prelude::*;
+    const NONE: &str = "(none)";
+    // Every label a customer can get, interned: one per touchpoint for the first-touch
+    // dimensions, one per trait value for a trait.
+    let mut names: Vec<String> = vec![];
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut intern = |l: &str| -> u32 {
+        if let Some(&g) = index.get(l) {
+            return g;
+        }
+        names.push(l.to_string());
+        index.insert(l.to_string(), names.len() as u32 - 1);
+        names.len() as u32 - 1
     };
-    let labels: Vec<String> = set.iter().map(|j| label(&j)).collect();
-    let mut sizes: HashMap<&str, usize> = HashMap::new();
-    for l in &labels {
-        *sizes.entry(l).or_default() += 1;
-    }
-    let mut order: Vec<(&str, usize)> = sizes.into_iter().collect();
-    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let kept: HashSet<&str> = order.iter().take(max_groups.max(1)).map(|x| x.0).collect();
-    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, l) in labels.iter().enumerate() {
-        let g = if kept.contains(l.as_str()) { l.clone() } else { "(other)".to_string() };
-        groups.entry(g).or_default().push(i);
-    }
-    let mut out: Vec<(String, JourneySet)> = groups
-        .into_iter()
-        .map(|(g, idx)| {
-            let mut s = JourneySet { epoch_s: set.epoch_s, offsets: vec![0], ..Default::default() };
-            for i in idx {
-                let j = set.journey(i);
-                s.customers.push(j.customer);
-                s.times.extend_from_slice(j.times);
-                s.touchpoints.extend_from_slice(j.touchpoints);
-                s.offsets.push(s.times.len() as u32);
-            }
-            (g, s)
+    let by_tp: Vec<u32> = dict
+        .touchpoints
+        .iter()
+        .map(|t| match b {
+            Breakdown::FirstTouchChannel => intern(t.channel.as_str()),
+            Breakdown::FirstTouchStage => intern(t.stage.as_deref().unwrap_or(NONE)),
+            Breakdown::FirstTouchKind => intern(t.kind.as_str()),
+            Breakdown::FirstTouchDepartment => intern(t.department.as_deref().unwrap_or(NONE)),
+            Breakdown::Trait(_) => 0,
         })
         .collect();
-    out.sort_by(|a, b| b.1.customer_count().cmp(&a.1.customer_count()).then(a.0.cmp(&b.0)));
-    out
+    let by_customer: Option<(HashMap<CustomerId, u32>, u32)> = match b {
+        Breakdown::Trait(k) => {
+            let none = intern(NONE);
+            let values = traits.get(k).into_iter().flatten().map(|(&c, v)| (c, intern(v))).collect();
+            Some((values, none))
+        }
+        _ => None,
+    };
+    // Each customer's label, on every core (a selection keeps known touchpoints only).
+    let set = sel.set;
+    let labelled: Vec<Vec<u32>> = set
+        .chunks(rayon::current_num_threads() * 4)
+        .into_par_iter()
+        .map(|r| {
+            let mut buf = Buffer::default();
+            r.map(|i| match sel.keep.journey(set.journey(i), &mut buf) {
+                None => u32::MAX,
+                Some(j) => match &by_customer {
+                    Some((values, none)) => values.get(&j.customer).copied().unwrap_or(*none),
+                    None => by_tp[usize::from(j.touchpoints[0])],
+                },
+            })
+            .collect()
+        })
+        .collect();
+    let mut of_customer = Vec::with_capacity(set.customer_count());
+    labelled.into_iter().for_each(|part| of_customer.extend(part));
+    let mut sizes = vec![0usize; names.len()];
+    for &g in of_customer.iter().filter(|&&g| g != u32::MAX) {
+        sizes[g as usize] += 1;
+    }
+    // The largest groups keep their label; the others become `(other)`.
+    let mut order: Vec<u32> = (0..names.len() as u32).filter(|&g| sizes[g as usize] > 0).collect();
+    order.sort_by(|&a, &b| sizes[b as usize].cmp(&sizes[a as usize]).then(names[a as usize].cmp(&names[b as usize])));
+    let kept = max_groups.max(1).min(order.len());
+    let mut groups: Vec<(String, usize)> =
+        order[..kept].iter().map(|&g| (names[g as usize].clone(), sizes[g as usize])).collect();
+    if kept < order.len() {
+        groups.push(("(other)".to_string(), order[kept..].iter().map(|&g| sizes[g as usize]).sum()));
+    }
+    let mut slot = vec![kept as u32; names.len()];
+    for (rank, &g) in order[..kept].iter().enumerate() {
+        slot[g as usize] = rank as u32;
+    }
+    // Largest first, ties by label.
+    let mut by_size: Vec<u32> = (0..groups.len() as u32).collect();
+    by_size.sort_by(|&a, &b| {
+        let (x, y) = (&groups[a as usize], &groups[b as usize]);
+        y.1.cmp(&x.1).then(x.0.cmp(&y.0))
+    });
+    let mut position = vec![0u32; groups.len()];
+    for (p, &g) in by_size.iter().enumerate() {
+        position[g as usize] = p as u32;
+    }
+    for c in of_customer.iter_mut().filter(|c| **c != u32::MAX) {
+        *c = position[slot[*c as usize] as usize];
+    }
+    Groups { labels: by_size.iter().map(|&g| groups[g as usize].0.clone()).collect(), of_customer }
 }
 
 #[cfg(test)]
@@ -255,6 +417,10 @@ mod tests {
         s.iter().map(|j| (j.customer, j.touchpoints.to_vec())).collect()
     }
 
+    fn filter(set: &JourneySet, d: &Dictionary, f: &Filter, traits: &Traits) -> JourneySet {
+        Selection::new(set, d, f, traits).to_set()
+    }
+
     #[test]
     fn filters() {
         let d = dict();
@@ -264,20 +430,37 @@ mod tests {
         };
         check(Filter::default(), vec![(1, vec![0, 1, 2]), (2, vec![1, 2]), (3, vec![0])]);
         check(Filter { from: Some(20), to: Some(30), ..Default::default() }, vec![(1, vec![1]), (2, vec![2])]);
+        check(Filter { from: Some(26), ..Default::default() }, vec![(1, vec![2]), (3, vec![0])]);
+        check(Filter { to: Some(15), ..Default::default() }, vec![(1, vec![0])]);
+        check(Filter { from: Some(30), to: Some(20), ..Default::default() }, vec![]);
         check(Filter { channels: vec!["ads".into()], ..Default::default() }, vec![(1, vec![0]), (3, vec![0])]);
         check(Filter { stages: vec!["purchase".into()], ..Default::default() }, vec![(1, vec![2]), (2, vec![2])]);
         check(Filter { first_touch_channels: vec!["web".into()], ..Default::default() }, vec![(2, vec![1, 2])]);
+        check(
+            Filter { first_touch_channels: vec!["web".into()], from: Some(12), ..Default::default() },
+            vec![(1, vec![1, 2]), (2, vec![1, 2])],
+        );
         check(Filter { kind: Some("indirect".into()), ..Default::default() }, vec![]);
         let mut traits = Traits::new();
         traits.insert("country".into(), HashMap::from([(1, "CZ".to_string()), (2, "PL".to_string())]));
         let f = Filter { traits: BTreeMap::from([("country".to_string(), "PL".to_string())]), ..Default::default() };
         assert_eq!(shape(&filter(&set(), &d, &f, &traits)), vec![(2, vec![1, 2])]);
+        let f = Filter { traits: BTreeMap::from([("plan".to_string(), "pro".to_string())]), ..Default::default() };
+        assert_eq!(shape(&filter(&set(), &d, &f, &traits)), vec![], "a trait no customer has keeps nobody");
+        // Touchpoints the dictionary does not have are dropped, also without a filter.
+        let odd = JourneySet::from_events(0, [(1, 10, 0), (1, 20, 7), (2, 5, 9)]);
+        let all = Filter::default();
+        let sel = Selection::new(&odd, &d, &all, &none);
+        assert!(!sel.is_everything());
+        // Its largest touchpoint is a bound within the dictionary.
+        assert_eq!((shape(&sel.to_set()), sel.max_touchpoint(), sel.counts()), (vec![(1, vec![0])], Some(2), (1, 1)));
+        assert!(Selection::new(&set(), &d, &all, &none).is_everything());
     }
 
-    /// The filter on every core makes the same set as one pass over the journeys in order,
-    /// for sets large enough to be cut into many ranges.
+    /// Folding a selection on every core visits the same journeys as one pass in order,
+    /// for sets large enough to be cut into many ranges, and counts them.
     #[test]
-    fn the_parallel_filter_is_the_single_pass() {
+    fn the_parallel_fold_is_the_single_pass() {
         let d = dict();
         let big = JourneySet::from_events(0, (0..20_000i64).map(|i| ((i * 7919) % 1_500, i % 5_000, (i % 3) as Tp)));
         let mut traits = Traits::new();
@@ -297,35 +480,54 @@ mod tests {
             Filter { traits: BTreeMap::from([("country".to_string(), "PL".to_string())]), ..Default::default() },
             Filter { kind: Some("indirect".into()), ..Default::default() },
         ] {
-            let mut one = Part::default();
-            let keep = Keep::new(&big, &d, &f, &traits);
-            for j in big.iter() {
-                keep.journey(j, &mut one);
-            }
-            let got = filter(&big, &d, &f, &traits);
-            assert_eq!(got.customers, one.customers, "{f:?}");
-            assert_eq!(got.times, one.times, "{f:?}");
-            assert_eq!(got.touchpoints, one.touchpoints, "{f:?}");
-            let ends: Vec<u32> = got.offsets.iter().skip(1).copied().collect();
-            assert_eq!(ends, one.ends, "{f:?}");
-            assert!(got.customers.is_empty() == got.offsets.is_empty(), "{f:?}");
+            let sel = Selection::new(&big, &d, &f, &traits);
+            let one = sel.to_set();
+            type Seen = Vec<(CustomerId, Vec<u32>, Vec<Tp>)>;
+            let got: Seen = sel.fold(
+                Vec::new,
+                |mut v: Seen, j| {
+                    v.push((j.customer, j.times.to_vec(), j.touchpoints.to_vec()));
+                    v
+                },
+                |mut a, mut b| {
+                    a.append(&mut b);
+                    a
+                },
+            );
+            let want: Seen = one.iter().map(|j| (j.customer, j.times.to_vec(), j.touchpoints.to_vec())).collect();
+            assert_eq!(got, want, "{f:?}");
+            assert_eq!(sel.counts(), (one.customer_count(), one.event_count()), "{f:?}");
+            assert!(one.customers.is_empty() == one.offsets.is_empty(), "{f:?}");
         }
     }
 
     #[test]
     fn breakdowns() {
         let d = dict();
-        let g = breakdown(&set(), &d, &Breakdown::FirstTouchChannel, &Traits::new(), 10);
-        let got: Vec<(String, Vec<CustomerId>)> = g.iter().map(|(l, s)| (l.clone(), s.customers.clone())).collect();
-        assert_eq!(got, vec![("ads".to_string(), vec![1, 3]), ("web".to_string(), vec![2])]);
-        let g = breakdown(&set(), &d, &Breakdown::FirstTouchStage, &Traits::new(), 1);
-        assert_eq!(g.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>(), ["awareness", "(other)"]);
-        let g = breakdown(&set(), &d, &Breakdown::FirstTouchKind, &Traits::new(), 10);
-        assert_eq!(g.iter().map(|(l, s)| (l.as_str(), s.customer_count())).collect::<Vec<_>>(), [("direct", 3)]);
+        let none = Traits::new();
+        let all = Filter::default();
+        let split = |d: &Dictionary, f: &Filter, b: Breakdown, max: usize| -> Vec<(String, Vec<CustomerId>)> {
+            let s = set();
+            let sel = Selection::new(&s, d, f, &none);
+            let groups = breakdown(&sel, d, &b, &none, max);
+            (0..groups.labels.len())
+                .map(|g| (groups.labels[g].clone(), sel.group(&groups, g as u32).to_set().customers))
+                .collect()
+        };
+        let g = |pairs: &[(&str, &[CustomerId])]| -> Vec<(String, Vec<CustomerId>)> {
+            pairs.iter().map(|(l, c)| (l.to_string(), c.to_vec())).collect()
+        };
+        assert_eq!(split(&d, &all, Breakdown::FirstTouchChannel, 10), g(&[("ads", &[1, 3]), ("web", &[2])]));
+        assert_eq!(split(&d, &all, Breakdown::FirstTouchStage, 1), g(&[("awareness", &[1, 3]), ("(other)", &[2])]));
+        assert_eq!(split(&d, &all, Breakdown::FirstTouchKind, 10), g(&[("direct", &[1, 2, 3])]));
         let mut d2 = d.clone();
         d2.touchpoints[0].department = Some("marketing".into());
-        let g = breakdown(&set(), &d2, &Breakdown::FirstTouchDepartment, &Traits::new(), 10);
-        let got: Vec<(String, Vec<CustomerId>)> = g.iter().map(|(l, s)| (l.clone(), s.customers.clone())).collect();
-        assert_eq!(got, vec![("marketing".to_string(), vec![1, 3]), ("(none)".to_string(), vec![2])]);
+        assert_eq!(
+            split(&d2, &all, Breakdown::FirstTouchDepartment, 10),
+            g(&[("marketing", &[1, 3]), ("(none)", &[2])])
+        );
+        // The first touch is the first one the filter keeps.
+        let later = Filter { from: Some(12), ..Default::default() };
+        assert_eq!(split(&d, &later, Breakdown::FirstTouchChannel, 10), g(&[("web", &[1, 2]), ("ads", &[3])]));
     }
 }

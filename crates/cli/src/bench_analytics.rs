@@ -116,26 +116,33 @@ pub async fn run(events: usize, runs: usize, peers_script: &Path, json_out: bool
     // query parsed and checked, the filter, the report as JSON), without HTTP.
     eprintln!("Running them as plans ({runs} runs each, median)…");
     let traits = touchpoint_analytics::select::Traits::new();
-    let as_plan_with = |kind: &str, query: Value, filter: touchpoint_analytics::select::Filter| {
-        let plan = touchpoint_analytics::plan::Plan { query, filter, max_groups: 10, ..Default::default() };
+    use touchpoint_analytics::select::{Breakdown, Filter};
+    let as_plan_by = |kind: &str, query: Value, filter: Filter, breakdown: Option<Breakdown>| {
+        let plan = touchpoint_analytics::plan::Plan { query, filter, breakdown, max_groups: 10 };
         time(runs, || touchpoint_analytics::plan::execute(kind, &set, &dict, &plan, now_s, &traits)).0
     };
+    let as_plan_with = |kind: &str, query: Value, filter: Filter| as_plan_by(kind, query, filter, None);
     let as_plan = |kind: &str, query: Value| as_plan_with(kind, query, Default::default());
-    // A filter the API takes often: the last 90 days of events. The plan filters the set
-    // (on every core) before the kernel runs; compared with the kernel on the whole set.
-    let last_90_days = touchpoint_analytics::select::Filter { from: Some(now_s - 90 * 86_400), ..Default::default() };
+    // Filters the API takes often, compared with the kernel on the whole set: the last 90
+    // days of events (each journey cut in place), two channels (each journey's kept events
+    // copied on its core), and a breakdown by first-touch channel (one run per group).
+    let last_90_days = Filter { from: Some(now_s - 90 * 86_400), ..Default::default() };
+    let two_channels = Filter { channels: vec!["web".into(), "email".into()], ..Default::default() };
+    let funnel = || json!({"steps": steps, "window_s": 7 * 86_400});
     let planned = [
-        ("funnel4", f_s, as_plan("funnel", json!({"steps": steps, "window_s": 7 * 86_400}))),
+        ("funnel4", f_s, as_plan("funnel", funnel())),
         ("top_transitions", t_s, as_plan("transitions", json!({"top": 20}))),
         ("weekly_retention", r_s, as_plan("retention", json!({"period": "week", "periods": 8}))),
         ("journey_map", j_s, as_plan("journey-map", serde_json::to_value(&jq)?)),
         ("markov_channels", a_s, as_plan("attribution", serde_json::to_value(&aq)?)),
-        (
-            "funnel4, last 90 days",
-            f_s,
-            as_plan_with("funnel", json!({"steps": steps, "window_s": 7 * 86_400}), last_90_days.clone()),
-        ),
+        ("funnel4, last 90 days", f_s, as_plan_with("funnel", funnel(), last_90_days.clone())),
         ("weekly_retention, last 90 days", r_s, as_plan_with("retention", json!({"period": "week"}), last_90_days)),
+        ("funnel4, web and e-mail", f_s, as_plan_with("funnel", funnel(), two_channels)),
+        (
+            "funnel4 by first-touch channel",
+            f_s,
+            as_plan_by("funnel", funnel(), Filter::default(), Some(Breakdown::FirstTouchChannel)),
+        ),
     ];
 
     let mut rows = vec![
