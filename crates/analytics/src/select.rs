@@ -1,10 +1,11 @@
-//! Filters and breakdowns, applied to a snapshot before any analysis runs, so that every
-//! kernel sees a plain [`JourneySet`] and none has to know about filters.
+//! Filters and breakdowns, as selections of a journey set that the kernels fold in place:
+//! a kernel reads [`Journeys`] and never knows whether they were filtered, and a filter
+//! never copies the set.
 //!
 //! Event-level filters (time range, touchpoint channel / stage / kind / department) keep
 //! only matching events; customer-level filters (first-touch channel, trait values) keep
-//! only matching customers. A breakdown splits the customers into groups by a dimension
-//! and the analysis runs once per group.
+//! only matching customers. A breakdown labels every selected customer by a dimension and
+//! the analysis runs once per group, each group a selection of its own.
 
 use crate::journeys::{Dictionary, Journey, JourneySet, Journeys, Tp};
 use serde::{Deserialize, Serialize};

@@ -101,15 +101,12 @@ pub async fn test_rule(store: &dyn Store, project: &Project, rule: &Rule, last: 
     check_rule(store, project.id, rule).await?;
     let keys: BTreeMap<i64, String> =
         store.touchpoints(project.id).await?.into_iter().map(|t| (t.id, t.touchpoint.key)).collect();
-    let Some((lo, hi)) = store.event_id_range(project.id).await? else {
-        return Ok(RuleTest { scanned: 0, matched: 0, from: vec![], examples: vec![] });
-    };
     let alone = Classifier::new(vec![rule.clone()]);
-    let events = store.scan_events(Some(project.id), (hi - last as i64).max(lo - 1), last).await?;
+    let events = store.recent_events(project.id, last).await?;
     let (scanned, mut matched) = (events.len(), 0);
     let mut from: BTreeMap<String, usize> = BTreeMap::new();
     let mut examples = vec![];
-    for mut e in events.into_iter().rev() {
+    for mut e in events {
         let now = e.touchpoint_id.and_then(|id| keys.get(&id)).cloned();
         let event = touchpoint_store::writer::stored_as_event(&mut e)?;
         if alone.classify(&event).is_some_and(|c| c.key == rule.touchpoint && c.discovered.is_none()) {

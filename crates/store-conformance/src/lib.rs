@@ -256,6 +256,10 @@ pub async fn events_and_dedup(s: Arc<dyn Store>) {
     assert_eq!(all[2].name.as_deref(), Some("x'); DROP TABLE events;--"));
     let body: serde_json::Value = serde_json::from_str(&all[2].body).unwrap();
     assert_eq!(body["properties"]["'; SELECT * FROM api_keys --"], 1);
+    let recent: Vec<String> = s.recent_events(p, 2).await.unwrap().into_iter().map(|e| e.message_id).collect();
+    assert_eq!(recent, ["m3", "m2"], "the most recent first");
+    assert_eq!(s.recent_events(p, 100).await.unwrap().len(), 3);
+    assert!(s.recent_events(p + 1000, 10).await.unwrap().is_empty());
     let page = s.scan_events(None, all[0].id, 2).await.unwrap();
     assert_eq!(page.len(), 2);
     assert_eq!(page[0].id, all[1].id);
@@ -405,6 +409,10 @@ pub async fn many_events(s: Arc<dyn Store>) {
         paged.extend(page);
     }
     assert!(paged == all, "pages of 333 add up to the whole");
+    // The most recent events, newest first, across segments.
+    let recent = s.recent_events(p, 1_234).await.unwrap();
+    assert!(recent.iter().eq(all.iter().rev().take(1_234)), "the last 1234 events, newest first");
+    assert_eq!(s.recent_events(p, usize::MAX).await.unwrap().len(), all.len());
     assert_eq!(s.scan_events(None, 0, usize::MAX).await.unwrap().len(), sent.len());
 
     // Timelines: newest first, paged with the cursor, across projects' segments.

@@ -107,6 +107,10 @@ impl EventStore for SplitStore {
         self.events.scan_events(project, after_id, limit).await
     }
 
+    async fn recent_events(&self, project: ProjectId, limit: usize) -> Result<Vec<StoredEvent>> {
+        self.events.recent_events(project, limit).await
+    }
+
     async fn customer_events(
         &self,
         customers: &[CustomerId],

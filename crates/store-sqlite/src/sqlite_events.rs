@@ -669,6 +669,41 @@ impl EventStore for SqliteStore {
         Ok(out)
     }
 
+    async fn recent_events(&self, project: ProjectId, limit: usize) -> Result<Vec<StoredEvent>> {
+        let mut out = Vec::with_capacity(limit.min(SEGMENT_EVENTS));
+        let mut before = i64::MAX;
+        while out.len() < limit {
+            let rows = sqlx::query(
+                "SELECT last_id, first_id, points, data FROM event_segments
+                     WHERE project_id = ? AND last_id < ? ORDER BY last_id DESC LIMIT 4",
+            )
+            .bind(project)
+            .bind(before)
+            .fetch_all(self.pool())
+            .await
+            .db()?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                before = r.try_get(0).db()?;
+                let mut segment = vec![];
+                decode_all(
+                    project,
+                    r.try_get(1).db()?,
+                    r.try_get(2).db()?,
+                    r.try_get(3).db()?,
+                    0,
+                    usize::MAX,
+                    &mut segment,
+                )?;
+                let room = limit - out.len();
+                out.extend(segment.into_iter().rev().take(room));
+            }
+        }
+        Ok(out)
+    }
+
     async fn customer_events(
         &self,
         customers: &[CustomerId],

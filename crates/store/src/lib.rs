@@ -296,6 +296,15 @@ impl std::fmt::Debug for Prepared {
 }
 
 /// Raw events, failed events and their volumes.
+///
+/// What callers may assume of event ids, and nothing more: an id is unique in the store
+/// and ids grow in the order events were stored, so an id is a cursor (`after_id`, the
+/// last one read). Ids are not dense (nothing counts events by subtracting ids, and the
+/// "last n events" are [`EventStore::recent_events`]), and an id says nothing about a
+/// project or a time. What is not abstracted yet, and a columnar, eventually
+/// deduplicating store (ClickHouse) will need: dedup answers at append time (`None` for a
+/// duplicate; the journey index trusts it), and re-classification rewrites an event's
+/// touchpoint in place ([`EventStore::set_touchpoints`]).
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// Store events; returns for each its new id, or `None` when its messageId was already
@@ -303,6 +312,8 @@ pub trait EventStore: Send + Sync {
     async fn append_events(&self, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<Option<i64>>>;
     /// Events in arrival order after `after_id`, optionally of one project.
     async fn scan_events(&self, project: Option<ProjectId>, after_id: i64, limit: usize) -> Result<Vec<StoredEvent>>;
+    /// A project's last `limit` stored events, the most recent first.
+    async fn recent_events(&self, project: ProjectId, limit: usize) -> Result<Vec<StoredEvent>>;
     /// Events of these customers, newest first, strictly before the cursor (time, id).
     async fn customer_events(
         &self,
