@@ -76,6 +76,10 @@ pub struct ServeFlags {
     /// directory. Unset: everything in the data directory.
     #[arg(long, value_name = "URL")]
     meta_store: Option<String>,
+    /// Where the events are kept: `embedded` (the default, in the data directory) is the
+    /// only event store so far.
+    #[arg(long, value_name = "URL")]
+    event_store: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -173,6 +177,9 @@ pub fn load_config(common: &Common, flags: &ServeFlags) -> anyhow_lite::Result<C
     }
     if let Some(m) = &flags.meta_store {
         over.push(("meta_store", m.clone()));
+    }
+    if let Some(e) = &flags.event_store {
+        over.push(("event_store", e.clone()));
     }
     Ok(Config::load(common.config.as_deref(), std::env::vars(), &over)?)
 }

@@ -38,10 +38,32 @@ pub fn meta_backend(meta_store: Option<&str>) -> Result<MetaBackend, StoreError>
     }
 }
 
+/// The values `event_store` takes, for messages.
+pub const SUPPORTED_EVENTS: &str =
+    "leave event_store unset (or set it to `embedded`) for the embedded event store in the data directory; \
+     it is the only event store so far";
+
+/// Read [`Config::event_store`]: the embedded event store is the only one so far, so any
+/// other value is an error that says so (and never repeats the URL).
+pub fn event_backend(event_store: Option<&str>) -> Result<(), StoreError> {
+    match event_store.map(str::trim).filter(|u| !u.is_empty()) {
+        None => Ok(()),
+        Some(v) if v.eq_ignore_ascii_case("embedded") => Ok(()),
+        Some(url) => {
+            let what = match url.split_once("://") {
+                Some((scheme, _)) => format!("event_store: unsupported URL scheme {:?}", scheme.to_ascii_lowercase()),
+                None => "event_store: not `embedded` nor a URL".to_string(),
+            };
+            Err(StoreError::Backend(format!("{what}; {SUPPORTED_EVENTS}")))
+        }
+    }
+}
+
 /// Open the store the configuration names (see the module documentation), with dedup
 /// remembering `dedup_window` events per project (`None`: every stored event).
 pub async fn open_store(config: &Config, dedup_window: Option<usize>) -> Result<Arc<dyn Store>, StoreError> {
     let backend = meta_backend(config.meta_store.as_deref())?;
+    event_backend(config.event_store.as_deref())?;
     let options = SqliteOptions { durable: config.durable, cache_mib: config.cache_mib, dedup_window };
     // The data directory first: its lock says whether another process writes here.
     let events = SqliteStore::open(&config.data_dir, OpenMode::Writer, &options).await?;
@@ -61,6 +83,7 @@ pub async fn open_store(config: &Config, dedup_window: Option<usize>) -> Result<
 /// through such a handle takes the data directory's lock (refused while a writer runs).
 pub async fn open_shared_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
     let backend = meta_backend(config.meta_store.as_deref())?;
+    event_backend(config.event_store.as_deref())?;
     let options = SqliteOptions { durable: true, cache_mib: 16, ..Default::default() };
     let events = SqliteStore::open(&config.data_dir, OpenMode::Shared, &options).await?;
     match backend {
@@ -93,6 +116,17 @@ mod tests {
         assert!(e.contains("not a URL") && e.contains("postgres://"), "{e}");
     }
 
+    #[test]
+    fn the_embedded_event_store_is_the_only_one_so_far() {
+        for ok in [None, Some(""), Some("embedded"), Some(" Embedded ")] {
+            assert!(event_backend(ok).is_ok(), "{ok:?}");
+        }
+        let e = event_backend(Some("clickhouse://u:secret@ch:8123/tp")).unwrap_err().to_string();
+        assert!(e.contains("\"clickhouse\"") && e.contains("embedded") && !e.contains("secret"), "{e}");
+        let e = event_backend(Some("embeded")).unwrap_err().to_string();
+        assert!(e.contains("not `embedded`") && e.contains("event_store"), "{e}");
+    }
+
     #[tokio::test]
     async fn the_embedded_store_by_default() {
         let dir = tempfile::tempdir().unwrap();
@@ -103,6 +137,9 @@ mod tests {
         drop(store);
         let config = Config { meta_store: Some("mysql://db/tp".into()), ..config };
         assert!(open_store(&config, None).await.is_err());
+        let config = Config { meta_store: None, event_store: Some("clickhouse://ch/tp".into()), ..config };
+        assert!(open_store(&config, None).await.is_err());
+        assert!(open_shared_store(&config).await.is_err());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

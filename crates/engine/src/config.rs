@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
-/// Everything the server can be told. Its `Debug` hides the password of `meta_store`.
+/// Everything the server can be told. Its `Debug` hides the passwords of `meta_store` and
+/// `event_store`.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -17,6 +18,10 @@ pub struct Config {
     /// staying in the embedded store in `data_dir`; unset (or empty): everything in the
     /// embedded store. See [`crate::backends`].
     pub meta_store: Option<String>,
+    /// Where the events are kept: unset, empty or `embedded`: the embedded event store in
+    /// `data_dir` (the only event store so far; any other value is refused, naming what
+    /// is supported). See [`crate::backends`].
+    pub event_store: Option<String>,
     /// Address to listen on.
     pub listen: String,
     /// fsync each group commit before acknowledging (off: survives a process crash, not a power cut).
@@ -67,6 +72,7 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("touchpoint-data"),
             meta_store: None,
+            event_store: None,
             listen: "127.0.0.1:8080".into(),
             durable: true,
             max_event_bytes: 32 * 1024,
@@ -93,8 +99,10 @@ impl Default for Config {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut v = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
-        if let Some(url) = self.meta_store.as_deref() {
-            v["meta_store"] = Value::String(without_password(url));
+        for (key, url) in [("meta_store", &self.meta_store), ("event_store", &self.event_store)] {
+            if let Some(url) = url.as_deref() {
+                v[key] = Value::String(without_password(url));
+            }
         }
         write!(f, "Config {v}")
     }
