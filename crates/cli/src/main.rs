@@ -17,6 +17,7 @@ mod listen_tables;
 mod report;
 mod survey;
 mod tables;
+mod user;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -101,6 +102,11 @@ enum Command {
     Project {
         #[command(subcommand)]
         cmd: admin::ProjectCmd,
+    },
+    /// People who sign in to the dashboard: create accounts, list them, give roles.
+    User {
+        #[command(subcommand)]
+        cmd: user::UserCmd,
     },
     /// Create and list API keys.
     Key {
@@ -213,6 +219,7 @@ fn main() {
             Command::Import(a) => import::run(a).await,
             Command::Export(a) => export::run(a).await,
             Command::Project { cmd } => admin::project(cmd).await,
+            Command::User { cmd } => user::run(cmd).await,
             Command::Key { cmd } => admin::key(cmd).await,
             Command::Touchpoint { cmd } => catalog::touchpoint(cmd).await,
             Command::Rule { cmd } => catalog::rule(cmd).await,

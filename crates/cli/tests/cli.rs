@@ -647,3 +647,64 @@ fn an_erased_customer_leaves_no_byte_behind() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// `touchpoint user …` with the password piped in, as a script makes the first owner; the
+/// account then signs in through the engine with that password, and mistakes are named.
+#[test]
+fn people_who_sign_in_are_made_from_the_command_line() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    ok_json(dir.path(), &["project", "create", "Kavárna", "--json"]);
+    let create = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+            .args(["user", "create"])
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env_remove("TOUCHPOINT_CONFIG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out =
+        create(&["--email", " Ana@Kavarna.CZ", "--role", "owner", "--project", "Kavárna", "--json"], "ten chars!!\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let made: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((made["email"].as_str(), made["role"].as_str()), (Some("ana@kavarna.cz"), Some("owner")));
+    let refused = |args: &[&str], stdin: &str, says: &str| {
+        let out = create(args, stdin);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{args:?}: {err}");
+    };
+    refused(&["--email", "ana@kavarna.cz", "--role", "viewer"], "another password\n", "already has an account");
+    refused(&["--email", "bo@kavarna.cz", "--role", "viewer"], "short\n", "at least 10 characters");
+    refused(&["--email", "bo@kavarna.cz", "--role", "viewer"], "", "no password on standard input");
+    refused(&["--email", "bo@kavarna.cz", "--role", "boss"], "a long password\n", "use owner, analyst or viewer");
+    refused(&["--email", "bo", "--role", "viewer"], "a long password\n", "not an e-mail address");
+    refused(
+        &["--email", "bo@kavarna.cz", "--role", "viewer", "--project", "Kavarna"],
+        "a long password\n",
+        "projects here: Kavárna",
+    );
+    let list = ok_json(dir.path(), &["user", "list", "--json"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "nothing refused was made: {list}");
+    assert_eq!(list[0]["roles"][0]["role"], "owner");
+
+    // The piped password is the one that signs in.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let config = touchpoint_engine::Config { data_dir: dir.path().to_path_buf(), ..Default::default() };
+        let store = touchpoint_engine::backends::open_shared_store(&config).await.unwrap();
+        let limiter = touchpoint_engine::accounts::SignInLimiter::default();
+        let now = 1_800_000_000_000;
+        let signed = touchpoint_engine::accounts::sign_in(&*store, &limiter, "ana@kavarna.cz", "ten chars!!", "t", now);
+        assert!(signed.await.is_ok());
+        let wrong =
+            touchpoint_engine::accounts::sign_in(&*store, &limiter, "ana@kavarna.cz", "ten chars!!\n", "t", now);
+        assert!(wrong.await.is_err(), "the newline was not part of the password");
+    });
+}

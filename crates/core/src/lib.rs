@@ -5,6 +5,7 @@
 //! gives values out, so that every rule here can be tested exhaustively and reused by the
 //! server, the importer, the demo generator and any later storage backend.
 
+pub mod access;
 pub mod calendar;
 pub mod catalog;
 pub mod csvsafe;

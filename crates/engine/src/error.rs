@@ -100,8 +100,14 @@ codes! {
     InvalidResponse = "invalid_response" => Invalid,
     /// An invitation list that is wrong.
     InvalidInvitation = "invalid_invitation" => Invalid,
+    /// An e-mail address or password that is not acceptable.
+    InvalidAccount = "invalid_account" => Invalid,
     /// No key was given.
     MissingKey = "missing_key" => Unauthenticated,
+    /// The e-mail address and password do not match an account.
+    BadCredentials = "bad_credentials" => Unauthenticated,
+    /// A set-password link that is unknown, used or expired.
+    InvalidLink = "invalid_link" => NotFound,
     /// The key given is not known.
     InvalidKey = "invalid_key" => Unauthenticated,
     /// The key may not do this.

@@ -15,6 +15,7 @@
 //!   the runtime pieces [`journeys`] (the live index) and
 //!   [`tz`] (time zones), and [`brand`] (the checks of a project's brand settings).
 
+pub mod accounts;
 pub mod analyses;
 pub mod backends;
 pub mod brand;

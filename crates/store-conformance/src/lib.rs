@@ -13,12 +13,14 @@
 use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
+use touchpoint_core::access::Role;
 use touchpoint_core::catalog::{default_catalog, Catalog, Condition, Field, Op};
 use touchpoint_core::event::ParseContext;
 use touchpoint_core::{CustomerId, Event, IdentityGraph, IdentityKind, KeyKind, Limits, ProjectId, Rule, Touchpoint};
 use touchpoint_store::erasure::ErasureReceipt;
 use touchpoint_store::listen::{NewInvitation, NewResponse, ResponseFilter, ResponseKey};
 use touchpoint_store::writer::{Submission, Writer, WriterConfig};
+use touchpoint_store::Grant;
 use touchpoint_store::{Brand, CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Store, StoreError, StoredEvent};
 
 /// Run every check, each on a fresh store from `make` (the same checks, in the same order,
@@ -40,6 +42,7 @@ where
     responses_once(make().await).await;
     export_and_erasure(make().await).await;
     erasure_through_the_writer(make().await).await;
+    accounts(make().await).await;
 }
 
 /// One `#[tokio::test]` per conformance check (every check [`run_all`] runs, by the same
@@ -60,7 +63,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $make;
             projects_and_keys catalog identity events_and_dedup failed_events timelines
             volumes_and_reclassification many_events surveys_and_versions responses_once
-            export_and_erasure erasure_through_the_writer);
+            export_and_erasure erasure_through_the_writer accounts);
     };
     (@each $make:path; $($check:ident)*) => {
         $(
@@ -1014,4 +1017,61 @@ pub async fn erasure_through_the_writer(s: Arc<dyn Store>) {
     assert_eq!(s.count_events(p).await.unwrap(), 1, "only erin's");
     drop(writer);
     task.await.unwrap();
+}
+
+/// Accounts: unique addresses, passwords replaced, roles per project and on every
+/// project, sessions that expire and end (one, or all of an account's), and set-password
+/// links that work once, also when two use one at the same time.
+pub async fn accounts(s: Arc<dyn Store>) {
+    let ana = s.create_user("ana@example.cz", Some("$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA")).await.unwrap();
+    let bo = s.create_user("bo@example.pl", None).await.unwrap();
+    assert!(bo.id != ana.id && bo.password_hash.is_none() && ana.created_ms > 0);
+    assert!(matches!(s.create_user("ana@example.cz", None).await, Err(StoreError::Exists(_))));
+    assert_eq!(s.user_by_email("ana@example.cz").await.unwrap(), Some(ana.clone()));
+    assert_eq!(s.user(bo.id).await.unwrap().map(|u| u.email), Some("bo@example.pl".into()));
+    assert_eq!(s.user_by_email("nobody@example.cz").await.unwrap(), None);
+    assert_eq!(s.users().await.unwrap().iter().map(|u| u.id).collect::<Vec<_>>(), [ana.id, bo.id]);
+    s.set_password(bo.id, "hash-2").await.unwrap();
+    assert_eq!(s.user(bo.id).await.unwrap().and_then(|u| u.password_hash), Some("hash-2".into()));
+    assert!(matches!(s.set_password(9_999, "x").await, Err(StoreError::NotFound(_))));
+
+    // Roles: one per project, replaced, taken away; every project is its own grant.
+    s.set_role(ana.id, Some(7), Some(Role::Viewer)).await.unwrap();
+    s.set_role(ana.id, Some(7), Some(Role::Analyst)).await.unwrap();
+    s.set_role(ana.id, Some(3), Some(Role::Owner)).await.unwrap();
+    s.set_role(ana.id, None, Some(Role::Viewer)).await.unwrap();
+    let grants = s.grants(ana.id).await.unwrap();
+    assert_eq!(
+        grants,
+        [
+            Grant { project: None, role: Role::Viewer },
+            Grant { project: Some(3), role: Role::Owner },
+            Grant { project: Some(7), role: Role::Analyst }
+        ]
+    );
+    s.set_role(ana.id, Some(3), None).await.unwrap();
+    assert_eq!(s.grants(ana.id).await.unwrap().len(), 2);
+    assert!(s.grants(bo.id).await.unwrap().is_empty());
+    assert!(matches!(s.set_role(9_999, None, Some(Role::Owner)).await, Err(StoreError::NotFound(_))));
+
+    // Sessions.
+    s.create_session("s1", ana.id, 2_000).await.unwrap();
+    s.create_session("s2", ana.id, 5_000).await.unwrap();
+    s.create_session("s3", bo.id, 5_000).await.unwrap();
+    assert_eq!(s.session("s1", 1_999).await.unwrap().map(|x| (x.user_id, x.expires_ms)), Some((ana.id, 2_000)));
+    assert_eq!(s.session("s1", 2_000).await.unwrap(), None, "expired");
+    assert_eq!(s.session("nope", 0).await.unwrap(), None);
+    s.delete_session("s2").await.unwrap();
+    assert_eq!(s.session("s2", 0).await.unwrap(), None);
+    assert_eq!(s.delete_sessions(ana.id).await.unwrap(), 1);
+    assert!(s.session("s3", 0).await.unwrap().is_some(), "another account's session stays");
+
+    // Set-password links: once, and not after they expire.
+    s.create_password_link("l1", bo.id, 10_000).await.unwrap();
+    s.create_password_link("l2", bo.id, 10_000).await.unwrap();
+    let (a, b) = tokio::join!(s.take_password_link("l1", 0), s.take_password_link("l1", 0));
+    let used: Vec<Option<i64>> = vec![a.unwrap(), b.unwrap()];
+    assert!(used.contains(&Some(bo.id)) && used.contains(&None), "one use wins: {used:?}");
+    assert_eq!(s.take_password_link("l2", 10_000).await.unwrap(), None, "expired");
+    assert_eq!(s.take_password_link("l2", 0).await.unwrap(), None, "an expired link is gone too");
 }

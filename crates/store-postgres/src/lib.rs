@@ -19,6 +19,7 @@
 //! U+0000: a value with one is refused by the database (`Backend` error), where SQLite
 //! stores it.
 
+mod accounts;
 mod erasure;
 mod identity;
 mod listen;

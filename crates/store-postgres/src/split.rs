@@ -39,8 +39,10 @@ use crate::PgMetaStore;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use std::sync::Arc;
+use touchpoint_core::access::Role;
 use touchpoint_core::catalog::Catalog;
 use touchpoint_core::{CustomerId, IdentityGraph, IdentityKind, IdentityOp, KeyKind, ProjectId, Rule, Touchpoint};
+use touchpoint_store::accounts::{AccountStore, Grant, Session, User};
 use touchpoint_store::erasure::{
     ErasureReceipt, EventErasure, ListenErasure, MetaErasure, PurgeReport, Subject, SuppressionList, SuppressionStats,
 };
@@ -328,6 +330,61 @@ impl MetaStore for SplitStore {
 
     async fn count_refused(&self, project: ProjectId, n: u64) -> Result<()> {
         self.meta.count_refused(project, n).await
+    }
+}
+
+#[async_trait]
+impl AccountStore for SplitStore {
+    async fn create_user(&self, email: &str, password_hash: Option<&str>) -> Result<User> {
+        self.meta.create_user(email, password_hash).await
+    }
+
+    async fn user(&self, id: i64) -> Result<Option<User>> {
+        self.meta.user(id).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        self.meta.user_by_email(email).await
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        self.meta.users().await
+    }
+
+    async fn set_password(&self, user: i64, password_hash: &str) -> Result<()> {
+        self.meta.set_password(user, password_hash).await
+    }
+
+    async fn set_role(&self, user: i64, project: Option<ProjectId>, role: Option<Role>) -> Result<()> {
+        self.meta.set_role(user, project, role).await
+    }
+
+    async fn grants(&self, user: i64) -> Result<Vec<Grant>> {
+        self.meta.grants(user).await
+    }
+
+    async fn create_session(&self, token_hash: &str, user: i64, expires_ms: i64) -> Result<()> {
+        self.meta.create_session(token_hash, user, expires_ms).await
+    }
+
+    async fn session(&self, token_hash: &str, now_ms: i64) -> Result<Option<Session>> {
+        self.meta.session(token_hash, now_ms).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        self.meta.delete_session(token_hash).await
+    }
+
+    async fn delete_sessions(&self, user: i64) -> Result<u64> {
+        self.meta.delete_sessions(user).await
+    }
+
+    async fn create_password_link(&self, token_hash: &str, user: i64, expires_ms: i64) -> Result<()> {
+        self.meta.create_password_link(token_hash, user, expires_ms).await
+    }
+
+    async fn take_password_link(&self, token_hash: &str, now_ms: i64) -> Result<Option<i64>> {
+        self.meta.take_password_link(token_hash, now_ms).await
     }
 }
 

@@ -14,6 +14,7 @@ mod error;
 pub mod migrate;
 pub mod segment;
 mod sqlite;
+mod sqlite_accounts;
 mod sqlite_erasure;
 mod sqlite_events;
 mod sqlite_listen;

@@ -1,7 +1,8 @@
 //! Storage for Touchpoint, behind two traits: [`EventStore`] (raw events, failed events,
 //! volumes — the part that moves to ClickHouse at scale) and [`MetaStore`] (projects, keys,
 //! the touchpoint catalog, customers and identities — the part that moves to PostgreSQL)
-//! and [`ListenStore`] (surveys, invitations, responses; PostgreSQL too).
+//! and [`ListenStore`] (surveys, invitations, responses; PostgreSQL too) and
+//! [`AccountStore`] (people who sign in to the dashboard; PostgreSQL too).
 //! [`Store`] joins them and adds the one write the ingest path makes per group commit.
 //!
 //! This crate is the interface: traits, row types, the single writer, the commit bus, the
@@ -17,12 +18,14 @@
 //! [`MetaStore::erase_subject_meta`], [`ListenStore::erase_subject_listen`]) and
 //! [`Store::export_customer`] / [`Store::erase_customer`] put the parts together.
 
+pub mod accounts;
 pub mod bus;
 pub mod erasure;
 pub mod listen;
 pub mod migrate;
 pub mod writer;
 
+pub use accounts::{AccountStore, Grant, Session, User};
 pub use erasure::{
     CustomerExport, ErasureCounts, ErasureReceipt, EventErasure, ListenErasure, MetaErasure, PurgeReport, Subject,
     SuppressionList, SuppressionStats,
@@ -464,7 +467,7 @@ pub trait MetaStore: Send + Sync {
 
 /// All stores, and the write the ingest path makes per group commit.
 #[async_trait]
-pub trait Store: EventStore + MetaStore + ListenStore {
+pub trait Store: EventStore + MetaStore + ListenStore + AccountStore {
     /// Write one group commit. A backend with both halves in one database does it in one
     /// transaction; the default writes the metadata first, then the events.
     async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {

@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "project_brand", include_str!("../migrations/0005_project_brand.sql")),
     (6, "site_origins", include_str!("../migrations/0006_site_origins.sql")),
     (7, "erasure", include_str!("../migrations/0007_erasure.sql")),
+    (8, "accounts", include_str!("../migrations/0008_accounts.sql")),
 ];
 
 /// A migration's SQL for a dialect.
