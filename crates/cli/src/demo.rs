@@ -7,6 +7,7 @@ use crate::{Common, ServeFlags};
 use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use touchpoint_core::access::Role;
 use touchpoint_core::event::ParseContext;
 use touchpoint_core::{Event, Limits};
 use touchpoint_gen::{brand_catalog, GenConfig, Generator};
@@ -132,6 +133,9 @@ pub async fn load(writer: &Writer, project: i64, cfg: GenConfig, quiet: bool) ->
     Ok(summary)
 }
 
+/// The demo's dashboard account.
+pub const DEMO_EMAIL: &str = "demo@touchpoint.example";
+
 pub async fn run(a: DemoArgs) -> Result<()> {
     let mut common = a.common.clone();
     let dir = common.data_dir.clone().unwrap_or_else(|| PathBuf::from("touchpoint-demo"));
@@ -172,7 +176,17 @@ pub async fn run(a: DemoArgs) -> Result<()> {
     }
     let s = load(&state.writer, project.id, cfg, a.json).await?;
     let listening = crate::demo_listen::load(&*state.store, project.id, a.seed).await?;
-    let keys = serde_json::json!({"project": name, "project_id": project.id, "write_key": write, "secret_key": secret});
+    // A person to sign in to the dashboard as: an owner of every project, with a fresh
+    // random password (written beside the keys, and printed).
+    let demo_password: String = {
+        use rand::{distributions::Alphanumeric, Rng};
+        rand::thread_rng().sample_iter(&Alphanumeric).take(16).map(char::from).collect()
+    };
+    touchpoint_engine::accounts::create_user(&*state.store, DEMO_EMAIL, Some(&demo_password), Role::Owner, None)
+        .await
+        .map_err(|e| msg(e.message))?;
+    let keys = serde_json::json!({"project": name, "project_id": project.id, "write_key": write, "secret_key": secret,
+        "login": {"email": DEMO_EMAIL, "password": demo_password}});
     std::fs::write(dir.join("demo-keys.json"), serde_json::to_string_pretty(&keys)?)?;
     let addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
     if a.json {
@@ -198,6 +212,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
         if let Some(addr) = addr {
             println!();
             println!("Touchpoint is running at http://{addr}");
+            println!("Dashboard:  open http://{addr}/ and sign in as {DEMO_EMAIL} with the password {demo_password}");
             println!("Try:");
             println!("  curl -s -H 'Authorization: Bearer {secret}' http://{addr}/api/touchpoints?lang=cs");
             // The last month of the history, which ends now.

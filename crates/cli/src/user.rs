@@ -24,7 +24,7 @@ pub enum UserCmd {
         /// catalog, surveys and rules) or viewer (reads).
         #[arg(long)]
         role: String,
-        /// The project (name or id); without it, the role holds on every project.
+        /// Project name or id; without it, the role holds on every project.
         #[arg(long)]
         project: Option<String>,
         /// The config file and the data directory.
@@ -51,7 +51,7 @@ pub enum UserCmd {
         /// owner, analyst or viewer.
         #[arg(long, required_unless_present = "remove")]
         role: Option<String>,
-        /// The project (name or id); without it, every project.
+        /// Project name or id; without it, every project.
         #[arg(long)]
         project: Option<String>,
         /// Take the role there away instead.

@@ -8,7 +8,7 @@
 //! unless the query names it (`now_s`). It is never taken from the data: one test event
 //! dated in the future must not change every churn figure.
 
-use crate::auth::SecretKey;
+use crate::auth::ApiCaller;
 use crate::error::{ApiError, Error};
 use crate::extract::{ApiJson, ApiPath};
 use crate::AppState;
@@ -53,7 +53,7 @@ pub struct AnalysisResponse {
     security(("bearer" = [])))]
 pub async fn analyze(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiPath(kind): ApiPath<String>,
     ApiJson(plan): ApiJson<Plan>,
 ) -> Result<Json<AnalysisResponse>, ApiError> {

@@ -76,35 +76,67 @@ impl AppState {
     }
 }
 
-/// Middleware of every `/api` route: a request without a valid secret key is answered 401
-/// or 403 before its body or its parameters are read, so what is wrong with it first is
-/// what is said. The key found goes with the request to its handler as [`SecretKey`]:
-/// a key is looked up once per request, and no handler reads the headers for it.
+/// Middleware of every `/api` route: a request without a valid secret key or a
+/// signed-in session allowed this request is answered 401 or 403 before its body or its
+/// parameters are read, so what is wrong with it first is what is said. Who called goes
+/// with the request to its handler as [`ApiCaller`]: looked up once per request, and no
+/// handler reads the headers for it. A request with an `Authorization` header is a
+/// machine's (a key); one without, carrying the dashboard's session cookie, a person's
+/// (see [`crate::dashboard::session_caller`]).
 pub async fn require_secret_key(
     axum::extract::State(s): axum::extract::State<AppState>,
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match s.secret_key(req.headers()).await {
-        Ok(key) => {
-            req.extensions_mut().insert(SecretKey(key));
+    let caller = match crate::dashboard::session_token(req.headers()) {
+        Some(token) if !req.headers().contains_key(header::AUTHORIZATION) => {
+            crate::dashboard::session_caller(&s, &token, req.method(), req.uri().path(), req.headers()).await
+        }
+        _ => s.secret_key(req.headers()).await.map(|k| Caller { project_id: k.project_id, by: By::Key(k.id) }),
+    };
+    match caller {
+        Ok(caller) => {
+            req.extensions_mut().insert(ApiCaller(caller));
             next.run(req).await
         }
         Err(e) => e.into_response(),
     }
 }
 
-/// The secret key of an `/api` request, as [`require_secret_key`] found it.
+/// Who called an `/api` route, and for which project.
 #[derive(Debug, Clone)]
-pub struct SecretKey(pub KeyInfo);
+pub struct Caller {
+    /// The project the request is about.
+    pub project_id: touchpoint_core::ProjectId,
+    /// A key or a person.
+    pub by: By,
+}
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SecretKey {
+/// A machine's key or a signed-in person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    /// A secret key, by id.
+    Key(i64),
+    /// A person, by account id, with their role on the project.
+    Person {
+        /// The account.
+        user_id: i64,
+        /// Their role on the project.
+        role: touchpoint_core::access::Role,
+    },
+}
+
+/// The caller of an `/api` request, as [`require_secret_key`] found it.
+#[derive(Debug, Clone)]
+pub struct ApiCaller(pub Caller);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
         // Only a route without the middleware lacks it: a bug, not the client's mistake.
-        parts.extensions.get::<SecretKey>().cloned().ok_or_else(|| {
+        parts.extensions.get::<ApiCaller>().cloned().ok_or_else(|| {
             Error::internal(format!("{} is served without the secret-key middleware", parts.uri.path())).into()
         })
     }

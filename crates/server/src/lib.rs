@@ -9,6 +9,7 @@
 pub mod analytics;
 pub mod auth;
 pub mod capture;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod listening;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::HttpMetrics>,
     /// Survey form submissions per client address.
     pub page_limiter: Arc<ratelimit::RateLimiter>,
+    /// Failed dashboard sign-ins per address and per client.
+    pub sign_in: Arc<touchpoint_engine::accounts::SignInLimiter>,
 }
 
 impl std::ops::Deref for AppState {
@@ -88,6 +91,7 @@ impl Server {
             )),
             keys: Arc::default(),
             metrics: Arc::default(),
+            sign_in: Arc::default(),
             engine,
         };
         Server { state, node }
@@ -180,6 +184,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(pages)
         .route("/widget.js", get(pages::widget_js))
+        .route("/", get(dashboard::dashboard))
+        .route("/login", get(dashboard::login_form).post(dashboard::login))
+        .route("/logout", axum::routing::post(dashboard::logout))
+        .route("/assets/{name}", get(dashboard::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::metrics))

@@ -4,7 +4,7 @@
 //! meaning of the version they were given to), filter them, and hand plain numbers to the
 //! pure functions of `touchpoint-listen`.
 
-use crate::auth::SecretKey;
+use crate::auth::ApiCaller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::AppState;
@@ -30,7 +30,7 @@ pub struct ListenResponse {
 #[utoipa::path(post, path = "/api/listening/{kind}", tag = "listening", operation_id = "analyze_listening", params(("kind" = String, Path, description = "nps, csat, ces, rating, drivers, gaps, text, benchmark or touchpoints")), request_body = ListenQuery, responses((status = 200, body = ListenResponse), (status = 400, description = "Bad query, with the field")), security(("bearer" = [])))]
 pub async fn analyze(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiPath(kind): ApiPath<String>,
     ApiJson(q): ApiJson<ListenQuery>,
 ) -> Result<Json<ListenResponse>, ApiError> {
@@ -52,7 +52,7 @@ pub struct BenchmarkImport {
 #[utoipa::path(post, path = "/api/benchmarks", tag = "listening", request_body = BenchmarkImport, responses((status = 200, description = "Rows stored"), (status = 400, description = "Bad table, with line and column")), security(("bearer" = [])))]
 pub async fn post_benchmarks(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiJson(b): ApiJson<BenchmarkImport>,
 ) -> Result<Json<Value>, ApiError> {
     let n = import_benchmarks(&*s.store, key.project_id, &b.source, &b.csv).await?;

@@ -2,7 +2,7 @@
 //! rules (changing a rule re-classifies past events), customers with their identities and
 //! timelines, failed events, identity conflicts and daily volume per touchpoint.
 
-use crate::auth::SecretKey;
+use crate::auth::ApiCaller;
 use crate::error::{ApiError, Error};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
@@ -34,7 +34,7 @@ fn lang(query: Option<&str>, headers: &HeaderMap) -> Lang {
 
 /// `GET /api/project`: the key's project.
 #[utoipa::path(get, path = "/api/project", tag = "read", responses((status = 200, body = Object, description = "The project, its stages and settings")), security(("bearer" = [])))]
-pub async fn project(State(s): State<AppState>, SecretKey(key): SecretKey) -> Result<Json<Project>, ApiError> {
+pub async fn project(State(s): State<AppState>, ApiCaller(key): ApiCaller) -> Result<Json<Project>, ApiError> {
     Ok(Json(s.store.project(key.project_id).await?.ok_or_else(|| Error::not_found("project not found"))?))
 }
 
@@ -43,7 +43,7 @@ pub async fn project(State(s): State<AppState>, SecretKey(key): SecretKey) -> Re
 #[utoipa::path(put, path = "/api/project", tag = "read", request_body = ProjectSettings, responses((status = 200, body = Object, description = "The project"), (status = 400, description = "A setting is not valid; `field` says which")), security(("bearer" = [])))]
 pub async fn put_project(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiJson(set): ApiJson<ProjectSettings>,
 ) -> Result<Json<Project>, ApiError> {
     let project = s.store.project(key.project_id).await?.ok_or_else(|| Error::not_found("project not found"))?;
@@ -62,7 +62,7 @@ pub struct LangQuery {
 #[utoipa::path(get, path = "/api/touchpoints", tag = "catalog", params(LangQuery), responses((status = 200, body = [TouchpointView])), security(("bearer" = [])))]
 pub async fn touchpoints(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<LangQuery>,
 ) -> Result<Json<Vec<TouchpointView>>, ApiError> {
@@ -75,7 +75,7 @@ pub async fn touchpoints(
     responses((status = 200, body = TouchpointView), (status = 400, description = "Unknown stage or invalid field"), (status = 404, description = "No such touchpoint; the message names the nearest keys")), security(("bearer" = [])))]
 pub async fn put_touchpoint(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     headers: HeaderMap,
     ApiPath(tp_key): ApiPath<String>,
     ApiJson(input): ApiJson<TouchpointInput>,
@@ -92,7 +92,7 @@ pub async fn put_touchpoint(
     responses((status = 200, body = TouchpointView), (status = 400, description = "Bad key, unknown stage or invalid field"), (status = 409, description = "The key is taken")), security(("bearer" = [])))]
 pub async fn post_touchpoint(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     headers: HeaderMap,
     ApiJson(input): ApiJson<NewTouchpoint>,
 ) -> Result<Json<TouchpointView>, ApiError> {
@@ -105,7 +105,7 @@ pub async fn post_touchpoint(
 
 /// `GET /api/rules`
 #[utoipa::path(get, path = "/api/rules", tag = "catalog", responses((status = 200, body = [Object], description = "Mapping rules in the order they run")), security(("bearer" = [])))]
-pub async fn rules(State(s): State<AppState>, SecretKey(key): SecretKey) -> Result<Json<Vec<Rule>>, ApiError> {
+pub async fn rules(State(s): State<AppState>, ApiCaller(key): ApiCaller) -> Result<Json<Vec<Rule>>, ApiError> {
     Ok(Json(s.store.rules(key.project_id).await?))
 }
 
@@ -114,7 +114,7 @@ pub async fn rules(State(s): State<AppState>, SecretKey(key): SecretKey) -> Resu
     responses((status = 200, body = RuleChange)), security(("bearer" = [])))]
 pub async fn add_rule(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<Json<RuleChange>, ApiError> {
     Ok(Json(catalog::add_rule(&s, key.project_id, rule).await?))
@@ -124,7 +124,7 @@ pub async fn add_rule(
 #[utoipa::path(put, path = "/api/rules/{id}", tag = "catalog", params(("id" = i64, Path)), request_body(content = Object), responses((status = 200, body = RuleChange), (status = 404)), security(("bearer" = [])))]
 pub async fn put_rule(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiPath(id): ApiPath<i64>,
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<Json<RuleChange>, ApiError> {
@@ -135,7 +135,7 @@ pub async fn put_rule(
 #[utoipa::path(delete, path = "/api/rules/{id}", tag = "catalog", params(("id" = i64, Path)), responses((status = 200, body = RuleChange), (status = 404)), security(("bearer" = [])))]
 pub async fn delete_rule(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RuleChange>, ApiError> {
     Ok(Json(catalog::delete_rule(&s, key.project_id, id).await?))
@@ -145,7 +145,7 @@ pub async fn delete_rule(
 #[utoipa::path(get, path = "/api/customers", tag = "customers", params(Page), responses((status = 200, body = Object, description = "A page of customers")), security(("bearer" = [])))]
 pub async fn customers(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiQuery(p): ApiQuery<Page>,
 ) -> Result<Json<Paged<Value>>, ApiError> {
     Ok(Json(customers_page(&s, key.project_id, &p).await?))
@@ -165,7 +165,7 @@ pub struct Lookup {
 #[utoipa::path(get, path = "/api/customers/lookup", tag = "customers", params(Lookup), responses((status = 200, body = Profile), (status = 404)), security(("bearer" = [])))]
 pub async fn lookup(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiQuery(q): ApiQuery<Lookup>,
 ) -> Result<Json<Profile>, ApiError> {
     let (kind, value) = match (&q.user_id, &q.anonymous_id) {
@@ -186,7 +186,7 @@ pub async fn lookup(
 #[utoipa::path(get, path = "/api/customers/{id}", tag = "customers", params(("id" = i64, Path)), responses((status = 200, body = Profile), (status = 404)), security(("bearer" = [])))]
 pub async fn customer(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Profile>, ApiError> {
     Ok(Json(profile_of(&s, key.project_id, id).await?))
@@ -198,7 +198,7 @@ pub async fn customer(
 #[utoipa::path(delete, path = "/api/customers/{id}", tag = "customers", params(("id" = i64, Path)), responses((status = 200, body = Erasure, description = "The erasure's receipt"), (status = 404)), security(("bearer" = [])))]
 pub async fn erase_customer(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Erasure>, ApiError> {
     Ok(Json(privacy::erase(&s, key.project_id, &Who::Customer(id)).await?))
@@ -210,7 +210,7 @@ pub async fn erase_customer(
 #[utoipa::path(get, path = "/api/customers/{id}/export", tag = "customers", params(("id" = i64, Path)), responses((status = 200, body = Object, description = "The export"), (status = 404)), security(("bearer" = [])))]
 pub async fn export_customer(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<CustomerExport>, ApiError> {
     Ok(Json(privacy::export(&*s.store, key.project_id, &Who::Customer(id)).await?))
@@ -220,7 +220,7 @@ pub async fn export_customer(
 #[utoipa::path(get, path = "/api/customers/{id}/timeline", tag = "customers", params(("id" = i64, Path), Page), responses((status = 200, body = Object, description = "A page of timeline entries")), security(("bearer" = [])))]
 pub async fn timeline(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     headers: HeaderMap,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(p): ApiQuery<Page>,
@@ -233,7 +233,7 @@ pub async fn timeline(
 #[utoipa::path(get, path = "/api/failed-events", tag = "read", params(Page), responses((status = 200, body = Object, description = "A page of failed events")), security(("bearer" = [])))]
 pub async fn failed_events(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiQuery(p): ApiQuery<Page>,
 ) -> Result<Json<Paged<Value>>, ApiError> {
     Ok(Json(failed_page(&s, key.project_id, &p).await?))
@@ -244,7 +244,7 @@ pub async fn failed_events(
 #[utoipa::path(delete, path = "/api/failed-events", tag = "read", responses((status = 200, body = Cleared, description = "How many were deleted")), security(("bearer" = [])))]
 pub async fn clear_failed_events(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
 ) -> Result<Json<Cleared>, ApiError> {
     let deleted = s.store.clear_failed_events(key.project_id).await?;
     // The writer counts the quota; it reads it again from the store.
@@ -254,7 +254,7 @@ pub async fn clear_failed_events(
 
 /// `GET /api/identity-conflicts`: refused merges of two known customers.
 #[utoipa::path(get, path = "/api/identity-conflicts", tag = "customers", responses((status = 200, body = [Object])), security(("bearer" = [])))]
-pub async fn conflicts(State(s): State<AppState>, SecretKey(key): SecretKey) -> Result<Json<Vec<Conflict>>, ApiError> {
+pub async fn conflicts(State(s): State<AppState>, ApiCaller(key): ApiCaller) -> Result<Json<Vec<Conflict>>, ApiError> {
     Ok(Json(s.store.conflicts(key.project_id, 1000).await?))
 }
 
@@ -262,7 +262,7 @@ pub async fn conflicts(State(s): State<AppState>, SecretKey(key): SecretKey) -> 
 #[utoipa::path(get, path = "/api/volume", tag = "read", params(Range), responses((status = 200, body = [VolumeView])), security(("bearer" = [])))]
 pub async fn volume(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     headers: HeaderMap,
     ApiQuery(r): ApiQuery<Range>,
 ) -> Result<Json<Vec<VolumeView>>, ApiError> {

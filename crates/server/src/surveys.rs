@@ -3,7 +3,7 @@
 //! Also the one place that turns a completed response into a `Survey Answered` event in the
 //! customer's journey ([`record_in_journey`]), used by the pages and the API alike.
 
-use crate::auth::SecretKey;
+use crate::auth::ApiCaller;
 use crate::error::{ApiError, Code, Error};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use touchpoint_engine::surveys::*;
 use touchpoint_store::listen::{SurveyRow, SurveyStatus};
-use touchpoint_store::KeyInfo;
 
 /// A survey as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -62,7 +61,7 @@ async fn find(s: &AppState, project: i64, key: &str) -> Result<SurveyRow, ApiErr
 #[utoipa::path(get, path = "/api/surveys", tag = "surveys", responses((status = 200, body = [SurveyView])), security(("bearer" = [])))]
 pub async fn list(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     headers: HeaderMap,
 ) -> Result<Json<Vec<SurveyView>>, ApiError> {
     let rows = s.store.surveys(key.project_id).await?;
@@ -73,7 +72,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/surveys", tag = "surveys", request_body = NewSurvey, responses((status = 200, body = SurveyView), (status = 400, description = "Invalid definition, with the field"), (status = 409, description = "Key taken")), security(("bearer" = [])))]
 pub async fn create(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     headers: HeaderMap,
     ApiJson(input): ApiJson<NewSurvey>,
 ) -> Result<Json<SurveyView>, ApiError> {
@@ -85,7 +84,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/surveys/{key}", tag = "surveys", params(("key" = String, Path)), responses((status = 200, body = SurveyView), (status = 404, description = "No such survey")), security(("bearer" = [])))]
 pub async fn get_one(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     headers: HeaderMap,
     ApiPath(survey): ApiPath<String>,
 ) -> Result<Json<SurveyView>, ApiError> {
@@ -97,7 +96,7 @@ pub async fn get_one(
 #[utoipa::path(put, path = "/api/surveys/{key}", tag = "surveys", params(("key" = String, Path)), request_body = Object, responses((status = 200, body = SurveyView), (status = 400, description = "Invalid or incompatible definition")), security(("bearer" = [])))]
 pub async fn edit(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     headers: HeaderMap,
     ApiPath(survey): ApiPath<String>,
     ApiJson(definition): ApiJson<Value>,
@@ -111,7 +110,7 @@ pub async fn edit(
 #[utoipa::path(post, path = "/api/surveys/{key}/publish", tag = "surveys", params(("key" = String, Path)), responses((status = 200, body = SurveyView)), security(("bearer" = [])))]
 pub async fn publish(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     headers: HeaderMap,
     ApiPath(survey): ApiPath<String>,
 ) -> Result<Json<SurveyView>, ApiError> {
@@ -122,7 +121,7 @@ pub async fn publish(
 #[utoipa::path(post, path = "/api/surveys/{key}/close", tag = "surveys", params(("key" = String, Path)), responses((status = 200, body = SurveyView)), security(("bearer" = [])))]
 pub async fn close(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     headers: HeaderMap,
     ApiPath(survey): ApiPath<String>,
 ) -> Result<Json<SurveyView>, ApiError> {
@@ -131,7 +130,7 @@ pub async fn close(
 
 async fn set_status(
     s: AppState,
-    key: KeyInfo,
+    key: crate::auth::Caller,
     headers: HeaderMap,
     survey: String,
     status: SurveyStatus,
@@ -156,7 +155,7 @@ pub struct InviteRequest {
 #[utoipa::path(post, path = "/api/surveys/{key}/invitations", tag = "surveys", params(("key" = String, Path)), request_body = InviteRequest, responses((status = 200, body = [InviteLink]), (status = 400, description = "Bad list, with the line or field")), security(("bearer" = [])))]
 pub async fn invitations(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     headers: HeaderMap,
     ApiPath(survey): ApiPath<String>,
     body: Bytes,
@@ -180,7 +179,7 @@ pub async fn invitations(
 #[utoipa::path(post, path = "/api/surveys/{key}/responses", tag = "surveys", params(("key" = String, Path)), request_body = [ResponseInput], responses((status = 200, body = ResponsesReceipt), (status = 400, description = "All rejected, with fields")), security(("bearer" = [])))]
 pub async fn post_responses(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiPath(survey): ApiPath<String>,
     ApiJson(inputs): ApiJson<Vec<ResponseInput>>,
 ) -> Result<Json<ResponsesReceipt>, ApiError> {
@@ -217,7 +216,7 @@ pub struct ExportQuery {
 #[utoipa::path(get, path = "/api/surveys/{key}/responses", tag = "surveys", params(("key" = String, Path), ExportQuery), responses((status = 200, description = "CSV or JSON")), security(("bearer" = [])))]
 pub async fn export(
     State(s): State<AppState>,
-    SecretKey(key): SecretKey,
+    ApiCaller(key): ApiCaller,
     ApiPath(survey): ApiPath<String>,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {

@@ -137,6 +137,56 @@ impl Driver {
         assert!(r.is_null(), "entering {css}: {r}");
     }
 
+    /// Resize the window (CSS pixels).
+    async fn size(&self, width: u32, height: u32) {
+        self.call(reqwest::Method::POST, "/window/rect", json!({"width": width, "height": height})).await;
+    }
+
+    /// A PNG of the viewport, written to `target/…/tmp/screenshots/<name>.png` for a person
+    /// to look at.
+    async fn screenshot(&self, name: &str) -> std::path::PathBuf {
+        use base64::Engine;
+        let v = self.call(reqwest::Method::GET, "/screenshot", Value::Null).await;
+        let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or_default()).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    /// Run a script in the page; its result.
+    async fn eval(&self, script: &str) -> Value {
+        self.call(reqwest::Method::POST, "/execute/sync", json!({"script": script, "args": []})).await
+    }
+
+    /// The serious and critical accessibility violations axe-core finds on the page (its
+    /// rule and the elements), or `None` when axe-core is not installed (then the test
+    /// says so, or fails under `TOUCHPOINT_REQUIRE_SERVERS`).
+    async fn axe(&self) -> Option<Vec<String>> {
+        let dir = std::env::var_os("TOUCHPOINT_NPM_DIR")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache/touchpoint-npm")))?;
+        let Ok(source) = std::fs::read_to_string(dir.join("node_modules/axe-core/axe.min.js")) else {
+            let why = format!("axe-core is not in {} (npm install --prefix {} axe-core)", dir.display(), dir.display());
+            if std::env::var_os("TOUCHPOINT_REQUIRE_SERVERS").is_some() {
+                panic!("TOUCHPOINT_REQUIRE_SERVERS is set but {why}");
+            }
+            eprintln!("SKIPPED (accessibility check): {why}");
+            return None;
+        };
+        self.eval(&format!("{source}\nreturn true;")).await;
+        let script = "const done = arguments[arguments.length - 1];
+            axe.run(document, {resultTypes: ['violations']}).then((r) => done(r.violations
+                .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                .map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', '))));";
+        let v = self.call(reqwest::Method::POST, "/execute/async", json!({"script": script, "args": []})).await;
+        Some(
+            v.as_array().unwrap_or_else(|| panic!("axe-core did not run: {v}")).iter().map(|x| x.to_string()).collect(),
+        )
+    }
+
     async fn quit(&self) {
         self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await.ok();
     }
@@ -478,5 +528,98 @@ async fn an_nps_scale_stays_one_row_on_a_360_px_phone_under_the_brand() {
             screenshot(&browser, &format!("/tmp/survey-{width}.png")).await;
         }
     }
+    browser.quit().await;
+}
+
+/// The dashboard as a person meets it: the address sends them to sign in; a wrong password
+/// is refused in their language; signed in, the overview's event count is the API's for
+/// the same days; Czech and Polish are a choice away and stay after a reload; the journey
+/// map is one click further and its address, shared, opens the same view. Screenshots of
+/// both views at 360 and 1280 px are written for a person to look at.
+#[tokio::test]
+async fn the_dashboard_signs_in_and_shows_the_numbers_the_api_gives() {
+    let Some(browser) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    let now = chrono::Utc::now();
+    let mut batch = vec![];
+    for c in 0..40 {
+        for (i, ev) in [("page", "Home"), ("track", "Product Viewed"), ("track", "Order Completed")].iter().enumerate()
+        {
+            if i == 2 && c % 3 != 0 {
+                continue;
+            }
+            let ts = now - chrono::Duration::hours(c * 5 + i as i64);
+            let mut e = json!({"type": ev.0, "userId": format!("c{c}"), "timestamp": ts.to_rfc3339(), "messageId": format!("m{c}-{i}")});
+            e[if ev.0 == "page" { "name" } else { "event" }] = json!(ev.1);
+            batch.push(e);
+        }
+    }
+    let (status, _) = app.post("/v1/batch", &json!({ "batch": batch })).await;
+    assert_eq!(status, 200);
+    touchpoint_engine::accounts::create_user(
+        &*app.store,
+        "ana@eshop.cz",
+        Some("ana's long password"),
+        touchpoint_core::access::Role::Owner,
+        Some(1),
+    )
+    .await
+    .unwrap();
+
+    browser.size(1280, 900).await;
+    browser.go(&format!("{}/", app.base)).await;
+    browser.wait_for_text("Sign in").await;
+    if let Some(found) = browser.axe().await {
+        assert!(found.is_empty(), "axe-core on the sign-in page: {found:?}");
+    }
+    browser.type_into("#email", "ana@eshop.cz").await;
+    browser.type_into("#password", "not the password").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("The e-mail address or the password is wrong.").await;
+    browser.type_into("#password", "ana's long password").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Events per day and channel").await;
+
+    // The overview's count is the API's for the same 30 days.
+    let today = now.date_naive();
+    let from = today - chrono::Duration::days(29);
+    let (_, volume) = app.get(&format!("/api/volume?from={from}&to={today}")).await;
+    let want: i64 = volume.as_array().unwrap().iter().map(|r| r["events"].as_i64().unwrap()).sum();
+    assert!(want >= 90, "{volume}");
+    let shown = browser.eval("return document.getElementById('total-events').dataset.v").await;
+    assert_eq!(shown.as_str().and_then(|v| v.parse::<i64>().ok()), Some(want));
+    if let Some(found) = browser.axe().await {
+        assert!(found.is_empty(), "axe-core on the overview: {found:?}");
+    }
+    browser.screenshot("dashboard-overview-1280").await;
+    browser.size(360, 800).await;
+    browser.screenshot("dashboard-overview-360").await;
+
+    // Czech, remembered across a reload; then the journey map, shared by its address.
+    browser.click("#lang option[value=cs]").await;
+    browser.wait_for_text("Události po dnech a kanálech").await;
+    browser.click("nav.views a[data-view=journey]").await;
+    browser.wait_for_text("Mapa cesty").await;
+    browser.wait_for_text("Dosah").await;
+    let url = browser.eval("return location.href").await;
+    let url = url.as_str().unwrap().to_string();
+    assert!(url.contains("view=journey") && url.contains("lang=cs"), "{url}");
+    if let Some(found) = browser.axe().await {
+        assert!(found.is_empty(), "axe-core on the journey map: {found:?}");
+    }
+    browser.screenshot("dashboard-journey-360").await;
+    browser.size(1280, 900).await;
+    browser.screenshot("dashboard-journey-1280").await;
+    browser.go(&format!("{}/", app.base)).await;
+    browser.go(&url).await;
+    browser.wait_for_text("Mapa cesty").await;
+    browser.click("#lang option[value=pl]").await;
+    browser.wait_for_text("Mapa ścieżki").await;
+
+    // Signing out ends the session: the API refuses the cookie, the address asks to sign in.
+    browser.click(".who button[type=submit]").await;
+    browser.wait_for_text("Wylogowano").await;
+    browser.go(&format!("{}/", app.base)).await;
+    browser.wait_for_text("Logowanie").await;
     browser.quit().await;
 }

@@ -1,0 +1,465 @@
+//! The dashboard's doors: sign-in and sign-out pages, the session a person's browser
+//! carries, and the page the dashboard's script runs in. The views themselves are
+//! `web/app.js`, which reads the same `/api` routes as any client, with the session
+//! instead of a key: the `/api` middleware ([`crate::auth::require_secret_key`]) asks
+//! [`session_caller`] for the person's role on the project the request names, and what
+//! the role allows ([`permission`]).
+//!
+//! **Cookies.** `tp_dash` holds the session token (HttpOnly, SameSite=Lax, Path=/,
+//! `Secure` when the server is reached over HTTPS: `public_url` says so or a proxy sends
+//! `X-Forwarded-Proto: https`). The store keeps only its SHA-256 hash.
+//!
+//! **CSRF.** Every `/api` request with a session that changes something must carry
+//! `X-CSRF-Token`: a hash of the session token the page hands to its script, which
+//! another site can neither read nor guess (and SameSite keeps the cookie off its
+//! requests anyway). The sign-in form carries a token matching a cookie of its own; the
+//! sign-out form, the session's.
+//!
+//! Pages need no inline script: the dashboard page hands its data to `app.js` as JSON in
+//! a `<script type="application/json">`, under a Content-Security-Policy of `'self'`.
+
+use crate::auth::{By, Caller};
+use crate::error::{ApiError, Code, Error};
+use crate::pages::ClientAddr;
+use crate::AppState;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use minijinja::{context, Environment};
+use serde::Deserialize;
+use std::sync::OnceLock;
+use touchpoint_core::access::{Permission, Role};
+use touchpoint_core::i18n::Lang;
+use touchpoint_engine::accounts;
+
+/// The session cookie.
+pub const COOKIE: &str = "tp_dash";
+/// The sign-in form's own CSRF cookie.
+const LOGIN_COOKIE: &str = "tp_login";
+/// The language the person chose (set by the dashboard's script).
+const LANG_COOKIE: &str = "tp_lang";
+
+/// A cookie's value.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == name && !v.is_empty()).then(|| v.to_string())
+    })
+}
+
+/// The dashboard session token a request carries, if any.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, COOKIE)
+}
+
+/// The CSRF token of a session: a hash of its token.
+pub fn csrf_of(token: &str) -> String {
+    touchpoint_store::hash_token(&format!("csrf:{token}"))[..32].to_string()
+}
+
+/// What an `/api` request needs of a person's role: reading (also running an analysis),
+/// editing (catalog, rules, surveys, benchmarks), or administering (the project's
+/// settings, failed events, a customer's export and erasure).
+pub fn permission(method: &Method, path: &str) -> Permission {
+    let customer = path.strip_prefix("/api/customers/").is_some_and(|rest| rest.split('/').next() != Some("lookup"));
+    if customer && (path.ends_with("/export") || method == Method::DELETE) {
+        return Permission::Admin;
+    }
+    if method == Method::GET || method == Method::HEAD {
+        return Permission::Read;
+    }
+    if path.starts_with("/api/analytics/") || path.starts_with("/api/listening/") {
+        return Permission::Read;
+    }
+    if path == "/api/project" || path == "/api/failed-events" {
+        return Permission::Admin;
+    }
+    Permission::Edit
+}
+
+/// The caller of an `/api` request made with a session: the person, their role on the
+/// project named by `X-Touchpoint-Project`, checked against what the request needs.
+pub async fn session_caller(
+    s: &AppState,
+    token: &str,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
+    let now = touchpoint_store::now_ms();
+    let Some((user, grants)) = accounts::session_user(&*s.store, token, now).await? else {
+        return Err(Error::new(Code::MissingKey, "your session has ended; sign in again at /login").into());
+    };
+    let project = headers
+        .get("x-touchpoint-project")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .ok_or_else(|| {
+            Error::invalid(
+                Code::InvalidQuery,
+                Some("X-Touchpoint-Project".into()),
+                "say which project: its id in the X-Touchpoint-Project header",
+            )
+        })?;
+    let role = accounts::role_on(&grants, project)
+        .ok_or_else(|| Error::forbidden(format!("{} has no role on project {project}", user.email)))?;
+    let need = permission(method, path);
+    if !role.allows(need) {
+        let what = match need {
+            Permission::Admin => "an owner",
+            _ => "an analyst or an owner",
+        };
+        return Err(Error::forbidden(format!("only {what} may do this; {} is a {role} here", user.email)).into());
+    }
+    if method != Method::GET && method != Method::HEAD {
+        let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+        if sent != Some(csrf_of(token).as_str()) {
+            return Err(Error::forbidden("the X-CSRF-Token header is missing or wrong; reload the page").into());
+        }
+    }
+    Ok(Caller { project_id: project, by: By::Person { user_id: user.id, role } })
+}
+
+/// The language of a page: `?lang=`, then the person's choice, then the browser's.
+fn page_lang(query: Option<&str>, headers: &HeaderMap) -> Lang {
+    query
+        .and_then(Lang::parse)
+        .or_else(|| cookie(headers, LANG_COOKIE).as_deref().and_then(Lang::parse))
+        .or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)?
+                .to_str()
+                .ok()?
+                .split(',')
+                .find_map(|part| Lang::parse(part.split(';').next()?.trim()))
+        })
+        .unwrap_or(Lang::En)
+}
+
+fn code(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "en",
+        Lang::Cs => "cs",
+        Lang::Pl => "pl",
+    }
+}
+
+/// The sign-in page's texts.
+fn text(lang: Lang, key: &str) -> &'static str {
+    let t: [&'static str; 3] = match key {
+        "title" => ["Sign in", "Přihlášení", "Logowanie"],
+        "email" => ["E-mail", "E-mail", "E-mail"],
+        "password" => ["Password", "Heslo", "Hasło"],
+        "submit" => ["Sign in", "Přihlásit se", "Zaloguj się"],
+        "wrong" => [
+            "The e-mail address or the password is wrong.",
+            "E-mail nebo heslo nejsou správné.",
+            "Adres e-mail lub hasło są nieprawidłowe.",
+        ],
+        "wait" => [
+            "Too many failed attempts. Try again in a few minutes.",
+            "Příliš mnoho neúspěšných pokusů. Zkuste to znovu za několik minut.",
+            "Zbyt wiele nieudanych prób. Spróbuj ponownie za kilka minut.",
+        ],
+        "expired" => [
+            "The form expired. Please sign in again.",
+            "Formulář vypršel. Přihlaste se prosím znovu.",
+            "Formularz wygasł. Zaloguj się ponownie.",
+        ],
+        "signed_out" => ["You are signed out.", "Jste odhlášeni.", "Wylogowano."],
+        "language" => ["Language", "Jazyk", "Język"],
+        _ => [""; 3],
+    };
+    t[Lang::ALL.iter().position(|l| *l == lang).unwrap_or(0)]
+}
+
+fn templates() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, src) in [
+            ("login.html", include_str!("../templates/login.html")),
+            ("dashboard.html", include_str!("../templates/dashboard.html")),
+        ] {
+            if let Err(e) = env.add_template(name, src) {
+                tracing::error!(error = %e, name, "dashboard template does not parse");
+            }
+        }
+        env
+    })
+}
+
+/// An HTML page with the dashboard's headers: no framing, no inline script, no caching.
+fn html(status: StatusCode, body: String, cookies: &[String]) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+fn render(name: &str, ctx: minijinja::Value) -> String {
+    templates().get_template(name).and_then(|t| t.render(ctx)).unwrap_or_else(|e| {
+        tracing::error!(error = %e, name, "rendering a dashboard page");
+        "<!doctype html><title>Touchpoint</title><p>Something went wrong.</p>".to_string()
+    })
+}
+
+/// Whether cookies must be `Secure`: the server is reached over HTTPS.
+fn secure(s: &AppState, headers: &HeaderMap) -> bool {
+    s.config.public_url.starts_with("https://")
+        || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https")
+}
+
+fn set_cookie(name: &str, value: &str, path: &str, max_age_s: i64, secure: bool, same_site: &str) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path={path}; Max-Age={max_age_s}; HttpOnly; SameSite={same_site}{secure}")
+}
+
+/// A local path to go to after signing in (anything else goes to the dashboard).
+fn local_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+/// `?lang=`, `?next=`, `?out=1` of the sign-in page.
+#[derive(Deserialize, Default)]
+pub struct LoginQuery {
+    lang: Option<String>,
+    next: Option<String>,
+    out: Option<String>,
+}
+
+fn login_page(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    next: &str,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let csrf =
+        touchpoint_store::hash_token(&format!("{}{}", touchpoint_store::now_ms(), rand_token()))[..32].to_string();
+    let t = |k| text(lang, k);
+    let body = render(
+        "login.html",
+        context! {
+            lang => code(lang), title => t("title"), email_label => t("email"), password_label => t("password"),
+            submit => t("submit"), language => t("language"), next => next, email => email, error => error, csrf => csrf,
+            langs => Lang::ALL.iter().map(|l| code(*l)).collect::<Vec<_>>(), next_q => query_escape(next),
+        },
+    );
+    html(status, body, &[set_cookie(LOGIN_COOKIE, &csrf, "/login", 3_600, secure(s, headers), "Strict")])
+}
+
+/// A value for a URL's query string: every byte but `A–Z a–z 0–9 - _ . ~ /` as `%XX`.
+fn query_escape(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn rand_token() -> String {
+    use rand::Rng;
+    rand::thread_rng().gen::<u128>().to_string()
+}
+
+/// `GET /login`
+pub async fn login_form(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+    let lang = page_lang(q.lang.as_deref(), &headers);
+    let note = q.out.is_some().then(|| text(lang, "signed_out"));
+    login_page(&s, &headers, lang, &local_next(q.next.as_deref()), "", note, StatusCode::OK)
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+/// `POST /login`
+pub async fn login(
+    State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let lang = page_lang(f.lang.as_deref(), &headers);
+    let next = local_next(f.next.as_deref());
+    if f.csrf.is_empty() || cookie(&headers, LOGIN_COOKIE).as_deref() != Some(f.csrf.as_str()) {
+        return login_page(&s, &headers, lang, &next, &f.email, Some(text(lang, "expired")), StatusCode::FORBIDDEN);
+    }
+    let client = addr.map(|a| a.ip().to_string()).unwrap_or_default();
+    let now = touchpoint_store::now_ms();
+    match accounts::sign_in(&*s.store, &s.sign_in, &f.email, &f.password, &client, now).await {
+        Ok(signed) => {
+            let max_age = (signed.expires_ms - now) / 1000;
+            let mut r = Redirect::to(&next).into_response();
+            let sec = secure(&s, &headers);
+            for c in [
+                set_cookie(COOKIE, &signed.token, "/", max_age, sec, "Lax"),
+                set_cookie(LOGIN_COOKIE, "", "/login", 0, sec, "Strict"),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&c) {
+                    r.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            r
+        }
+        Err(e) if e.code == Code::RateLimited => {
+            login_page(&s, &headers, lang, &next, &f.email, Some(text(lang, "wait")), StatusCode::TOO_MANY_REQUESTS)
+        }
+        Err(e) if e.code == Code::BadCredentials => {
+            login_page(&s, &headers, lang, &next, &f.email, Some(text(lang, "wrong")), StatusCode::UNAUTHORIZED)
+        }
+        Err(e) => {
+            tracing::error!(error = %e.message, "signing in");
+            login_page(&s, &headers, lang, &next, &f.email, Some(text(lang, "wait")), StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
+/// The sign-out form.
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /logout`
+pub async fn logout(State(s): State<AppState>, headers: HeaderMap, Form(f): Form<LogoutForm>) -> Response {
+    let Some(token) = session_token(&headers) else { return Redirect::to("/login").into_response() };
+    if f.csrf != csrf_of(&token) {
+        return (StatusCode::FORBIDDEN, "the sign-out form expired; reload the page").into_response();
+    }
+    if let Err(e) = accounts::sign_out(&*s.store, &token).await {
+        tracing::error!(error = %e.message, "signing out");
+    }
+    let mut r = Redirect::to("/login?out=1").into_response();
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(COOKIE, "", "/", 0, secure(&s, &headers), "Lax")) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// `GET /`: the dashboard, for a signed-in person; otherwise the sign-in page.
+pub async fn dashboard(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+    let now = touchpoint_store::now_ms();
+    let session = match session_token(&headers) {
+        Some(t) => accounts::session_user(&*s.store, &t, now).await.ok().flatten().map(|u| (t, u)),
+        None => None,
+    };
+    let Some((token, (user, grants))) = session else {
+        let to = match q.lang.as_deref().and_then(Lang::parse) {
+            Some(l) => format!("/login?lang={}", code(l)),
+            None => "/login".to_string(),
+        };
+        return Redirect::to(&to).into_response();
+    };
+    let projects = match s.store.projects().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "listing projects for the dashboard");
+            return (StatusCode::SERVICE_UNAVAILABLE, "the store does not answer; try again").into_response();
+        }
+    };
+    let visible: Vec<serde_json::Value> = projects
+        .iter()
+        .filter_map(|p| {
+            let role: Role = accounts::role_on(&grants, p.id)?;
+            Some(serde_json::json!({"id": p.id, "name": p.name, "role": role, "timezone": p.timezone}))
+        })
+        .collect();
+    let lang = page_lang(q.lang.as_deref(), &headers);
+    let boot = serde_json::json!({
+        "user": {"email": user.email}, "projects": visible, "csrf": csrf_of(&token), "lang": code(lang),
+    });
+    // JSON inside <script type="application/json">: `<` escaped so no text ends the element.
+    let boot = boot.to_string().replace('<', "\\u003c");
+    html(StatusCode::OK, render("dashboard.html", context! { lang => code(lang), boot => boot }), &[])
+}
+
+/// `GET /assets/{name}`: the dashboard's script and style, embedded in the binary.
+pub async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let (body, kind) = match name.as_str() {
+        "app.js" => (include_str!("../web/app.js"), "text/javascript; charset=utf-8"),
+        "app.css" => (include_str!("../web/app.css"), "text/css; charset=utf-8"),
+        _ => return (StatusCode::NOT_FOUND, "no such file").into_response(),
+    };
+    let mut r = body.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What each `/api` request needs of a person's role, one case per line.
+    #[test]
+    fn requests_need_what_their_role_must_allow() {
+        let check = |m: Method, path: &str, want: Permission| assert_eq!(permission(&m, path), want, "{m} {path}");
+        check(Method::GET, "/api/touchpoints", Permission::Read);
+        check(Method::POST, "/api/analytics/funnel", Permission::Read);
+        check(Method::POST, "/api/listening/nps", Permission::Read);
+        check(Method::POST, "/api/touchpoints", Permission::Edit);
+        check(Method::PUT, "/api/rules/3", Permission::Edit);
+        check(Method::POST, "/api/surveys/nps/publish", Permission::Edit);
+        check(Method::POST, "/api/benchmarks", Permission::Edit);
+        check(Method::PUT, "/api/project", Permission::Admin);
+        check(Method::DELETE, "/api/failed-events", Permission::Admin);
+        check(Method::DELETE, "/api/customers/42", Permission::Admin);
+        check(Method::GET, "/api/customers/42/export", Permission::Admin);
+        check(Method::GET, "/api/customers/42", Permission::Read);
+        check(Method::GET, "/api/customers/lookup", Permission::Read);
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(query_escape("/#view=journey&lang=cs"), "/%23view%3Djourney%26lang%3Dcs");
+        assert_eq!(local_next(Some("/#view=journey")), "/#view=journey");
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)"] {
+            assert_eq!(local_next(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(local_next(None), "/");
+    }
+
+    #[test]
+    fn cookies_are_read_by_name() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("tp_session=a; tp_dash=xyz; tp_lang=cs"));
+        assert_eq!(session_token(&h).as_deref(), Some("xyz"));
+        assert_eq!(page_lang(None, &h), Lang::Cs);
+        assert_eq!(page_lang(Some("pl"), &h), Lang::Pl);
+        assert_eq!(cookie(&h, "tp_das"), None);
+    }
+}

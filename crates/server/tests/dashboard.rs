@@ -1,0 +1,210 @@
+//! The dashboard's doors over HTTP, as a browser and as a hostile client would try them:
+//! signing in (the form's CSRF token, wrong passwords, the failure limit), the session
+//! cookie's attributes, what each role may do through `/api` with the cookie, the CSRF
+//! header on changes, and signing out. A real server on a fresh data directory.
+
+mod common;
+
+use common::spawn_app;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::{json, Value};
+use touchpoint_core::access::Role;
+
+/// A client that does not follow redirects (to see them) and keeps no cookies (the test
+/// sends them).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+}
+
+/// The value of a cookie set by a response.
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    r.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let (kv, attrs) = v.split_once(';').unwrap_or((v, ""));
+        let (k, val) = kv.split_once('=')?;
+        (k == name).then(|| (val.to_string(), attrs.to_string()))
+    })
+}
+
+/// Sign in through the form as a browser does: the form's token, then the post. Returns the
+/// response of the post.
+async fn sign_in(base: &str, email: &str, password: &str) -> reqwest::Response {
+    let c = client();
+    let page = c.get(format!("{base}/login")).send().await.unwrap();
+    let (token, _) = set_cookie(&page, "tp_login").expect("the form sets its token");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&format!("value=\"{token}\"")), "the form carries the same token");
+    c.post(format!("{base}/login"))
+        .header(COOKIE, format!("tp_login={token}"))
+        .form(&[("email", email), ("password", password), ("csrf", &token), ("next", "/#view=journey")])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The session cookie and the CSRF token the dashboard page hands to its script.
+async fn session(base: &str, email: &str, password: &str) -> (String, String) {
+    let r = sign_in(base, email, password).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(r.headers()[LOCATION], "/#view=journey");
+    let (token, attrs) = set_cookie(&r, "tp_dash").expect("a session cookie");
+    assert!(attrs.contains("HttpOnly") && attrs.contains("SameSite=Lax") && attrs.contains("Path=/"), "{attrs}");
+    assert!(!attrs.contains("Secure"), "plain HTTP on 127.0.0.1: not Secure ({attrs})");
+    let page = client().get(format!("{base}/")).header(COOKIE, format!("tp_dash={token}")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    let html = page.text().await.unwrap();
+    let boot = html.split("id=\"boot\">").nth(1).and_then(|s| s.split("</script>").next()).unwrap();
+    let boot: Value = serde_json::from_str(boot).unwrap();
+    (token, boot["csrf"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn people_sign_in_and_their_role_decides_what_the_api_lets_them_do() {
+    let app = spawn_app().await;
+    let base = app.base.clone();
+    let make = |email: &'static str, role: Role, project: Option<i64>| {
+        let store = app.store.clone();
+        async move {
+            touchpoint_engine::accounts::create_user(&*store, email, Some("a long enough password"), role, project)
+                .await
+                .unwrap()
+        }
+    };
+    make("owner@eshop.cz", Role::Owner, Some(1)).await;
+    make("viewer@eshop.cz", Role::Viewer, Some(1)).await;
+    make("analyst@eshop.cz", Role::Analyst, None).await;
+
+    // Without a session, the dashboard's address sends to the sign-in page.
+    let r = client().get(format!("{base}/?lang=cs")).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()[LOCATION].to_str().unwrap()), (303, "/login?lang=cs"));
+    let cs = client().get(format!("{base}/login?lang=cs")).send().await.unwrap().text().await.unwrap();
+    assert!(cs.contains("Přihlásit se") && cs.contains("lang=\"cs\""), "{cs}");
+
+    // The form without its token, or with another one, is refused and signs nobody in.
+    let r = client()
+        .post(format!("{base}/login"))
+        .form(&[("email", "owner@eshop.cz"), ("password", "a long enough password"), ("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status() == 403 && set_cookie(&r, "tp_dash").is_none());
+
+    let (owner, owner_csrf) = session(&base, "OWNER@eshop.cz ", "a long enough password").await;
+    let (viewer, viewer_csrf) = session(&base, "viewer@eshop.cz", "a long enough password").await;
+    let (analyst, analyst_csrf) = session(&base, "analyst@eshop.cz", "a long enough password").await;
+
+    let call = |method: reqwest::Method,
+                path: &str,
+                cookie: &str,
+                csrf: Option<&str>,
+                project: Option<&str>,
+                body: Option<Value>| {
+        let mut req = client().request(method, format!("{base}{path}")).header(COOKIE, format!("tp_dash={cookie}"));
+        if let Some(c) = csrf {
+            req = req.header("x-csrf-token", c);
+        }
+        if let Some(p) = project {
+            req = req.header("x-touchpoint-project", p);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    use reqwest::Method;
+    let tp = json!({"key": "hotline", "names": {"en": "Hotline", "cs": "Linka", "pl": "Infolinia"}, "channel": "phone", "kind": "direct"});
+    // Reading: every role; the project must be named, and be one the person has a role on.
+    assert_eq!(call(Method::GET, "/api/touchpoints", &viewer, None, Some("1"), None).await.0, 200);
+    let (s, e) = call(Method::GET, "/api/touchpoints", &viewer, None, None, None).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (400, Some("invalid_query")), "{e}");
+    let (s, e) = call(Method::GET, "/api/touchpoints", &viewer, None, Some("2"), None).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (403, Some("forbidden")), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("no role on project 2"), "{e}");
+    assert_eq!(call(Method::GET, "/api/touchpoints", &analyst, None, Some("2"), None).await.0, 200, "every project");
+    let (s, _) =
+        call(Method::POST, "/api/analytics/journey-map", &viewer, Some(&viewer_csrf), Some("1"), Some(json!({}))).await;
+    assert_eq!(s, 200, "running an analysis is reading");
+    // Editing: analysts and owners, with the CSRF header.
+    let (s, e) = call(Method::POST, "/api/touchpoints", &viewer, Some(&viewer_csrf), Some("1"), Some(tp.clone())).await;
+    assert_eq!(s, 403, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("viewer"), "{e}");
+    let (s, e) = call(Method::POST, "/api/touchpoints", &analyst, None, Some("1"), Some(tp.clone())).await;
+    assert_eq!((s, e["error"]["message"].as_str().map(|m| m.contains("X-CSRF-Token"))), (403, Some(true)), "{e}");
+    let (s, e) = call(Method::POST, "/api/touchpoints", &analyst, Some(&owner_csrf), Some("1"), Some(tp.clone())).await;
+    assert_eq!(s, 403, "another session's token is wrong: {e}");
+    let (s, e) =
+        call(Method::POST, "/api/touchpoints", &analyst, Some(&analyst_csrf), Some("1"), Some(tp.clone())).await;
+    assert!(s == 200 || s == 201, "{s} {e}");
+    // Administering: owners only.
+    let settings = json!({"timezone": "Europe/Prague", "churn_horizon_days": 60});
+    let (s, _) =
+        call(Method::PUT, "/api/project", &analyst, Some(&analyst_csrf), Some("1"), Some(settings.clone())).await;
+    assert_eq!(s, 403);
+    let (s, e) = call(Method::PUT, "/api/project", &owner, Some(&owner_csrf), Some("1"), Some(settings)).await;
+    assert_eq!(s, 200, "{e}");
+    // Keys keep working for machines, whatever cookie comes along.
+    let r = client()
+        .get(format!("{base}/api/touchpoints"))
+        .bearer_auth(&app.secret_key)
+        .header(COOKIE, format!("tp_dash={viewer}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Signing out ends the session: its cookie no longer reads anything.
+    let r = client()
+        .post(format!("{base}/logout"))
+        .header(COOKIE, format!("tp_dash={viewer}"))
+        .form(&[("csrf", viewer_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (s, e) = call(Method::GET, "/api/touchpoints", &viewer, None, Some("1"), None).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (401, Some("missing_key")), "{e}");
+    let r = client().get(format!("{base}/")).header(COOKIE, format!("tp_dash={viewer}")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+}
+
+#[tokio::test]
+async fn guessing_passwords_is_refused_alike_then_stopped() {
+    let app = spawn_app().await;
+    touchpoint_engine::accounts::create_user(
+        &*app.store,
+        "ana@eshop.cz",
+        Some("the right password"),
+        Role::Owner,
+        None,
+    )
+    .await
+    .unwrap();
+    // A wrong password and an unknown address get the same page and status.
+    let wrong = sign_in(&app.base, "ana@eshop.cz", "guess number one").await;
+    let unknown = sign_in(&app.base, "bo@eshop.cz", "guess number one").await;
+    assert_eq!(
+        (wrong.status(), unknown.status()),
+        (reqwest::StatusCode::UNAUTHORIZED, reqwest::StatusCode::UNAUTHORIZED)
+    );
+    let (a, b) = (wrong.text().await.unwrap(), unknown.text().await.unwrap());
+    assert!(a.contains("is wrong") && b.contains("is wrong"));
+    for _ in 0..3 {
+        assert_eq!(sign_in(&app.base, "ana@eshop.cz", "more guessing").await.status(), 401);
+    }
+    // This client has failed five times: even the right password waits now.
+    let r = sign_in(&app.base, "ana@eshop.cz", "the right password").await;
+    assert_eq!(r.status(), 429);
+    assert!(set_cookie(&r, "tp_dash").is_none());
+    assert!(r.text().await.unwrap().contains("Too many failed attempts"));
+    // Odd bodies are answered, not crashed on.
+    let r = client().post(format!("{}/login", app.base)).body("%%%").send().await.unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let r = client().post(format!("{}/logout", app.base)).form(&[("csrf", "x")]).send().await.unwrap();
+    assert_eq!(r.status(), 303, "signing out without a session just goes to the sign-in page");
+}
