@@ -610,6 +610,18 @@ async fn the_dashboard_signs_in_and_shows_the_numbers_the_api_gives() {
     browser.screenshot("dashboard-journey-360").await;
     browser.size(1280, 900).await;
     browser.screenshot("dashboard-journey-1280").await;
+    // Churn and listening, still in Czech.
+    browser.click("nav.views a[data-view=churn]").await;
+    browser.wait_for_text("Zákazníci, kteří odešli").await;
+    if let Some(found) = browser.axe().await {
+        assert!(found.is_empty(), "axe-core on churn: {found:?}");
+    }
+    browser.screenshot("dashboard-churn-1280").await;
+    browser.click("nav.views a[data-view=listening]").await;
+    browser.wait_for_text("Zatím žádné průzkumy").await;
+    if let Some(found) = browser.axe().await {
+        assert!(found.is_empty(), "axe-core on listening: {found:?}");
+    }
     browser.go(&format!("{}/", app.base)).await;
     browser.go(&url).await;
     browser.wait_for_text("Mapa cesty").await;

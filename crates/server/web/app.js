@@ -7,6 +7,13 @@ const boot = JSON.parse(document.getElementById("boot").textContent);
 
 const T = {
   en: {
+    churnView: "Churn", listening: "Listening", churned: "Customers who left", ofCustomers: (n) => `of ${n} customers`, how: "How they left",
+    bySignal: "Said so (a churn touchpoint)", bySilence: "Went silent", drivers: "What preceded leaving",
+    driversHelp: "Touchpoints more common among customers who left than among those who stayed, significant after correcting for the number of tests.",
+    amongChurned: "Among those who left", amongStayed: "Among those who stayed", lift: "Lift", noDrivers: "No touchpoint is significantly more common before leaving.",
+    signals: "Churn touchpoints", survey: "Survey", metric: "Metric", noSurveys: "No surveys yet.", byTouchpoint: "By the touchpoint asked about",
+    intervalsHelp: "Each line is a 95 % interval; red marks a touchpoint significantly worse than the rest.", everyone: "Everyone",
+    intervalsLabel: (m) => `${m} by touchpoint with 95 % intervals`, worse: "significantly worse", better: "significantly better", vsRest: "Against the rest",
     overview: "Overview", journey: "Journey map", project: "Project", period: "Period", compare: "Compare to the previous period",
     language: "Language", signout: "Sign out", days: (n) => `Last ${n} days`, events: "Events", touchpointEvents: "Touchpoint events",
     vsPrevious: "vs the previous period", noPrevious: "no events in the previous period", perDay: "Events per day and channel",
@@ -15,10 +22,17 @@ const T = {
     exitRate: "Exit rate", conversion: "Conversion", churn: "Churn", significance: "q-value", customers: "Customers",
     noData: "No events in this period yet.", openJourney: "Open the journey map", error: "Could not load this view",
     chartLabel: (n, d) => `Bar chart of ${n} events over ${d} days, by channel`, none: "none",
-    unclassified: "No stage", emptyStage: "No customers at this stage in this period.", painPoint: "Pain point",
+    customersNote: "with a touchpoint in the period", unclassified: "No stage", emptyStage: "No customers at this stage in this period.", painPoint: "Pain point",
     noPain: "No touchpoint stands out as a pain point in this period.", why: "Why", moreChurn: "more churn", lessConversion: "less conversion",
   },
   cs: {
+    churnView: "Odchody", listening: "Naslouchání", churned: "Zákazníci, kteří odešli", ofCustomers: (n) => `z ${n} zákazníků`, how: "Jak odešli",
+    bySignal: "Řekli to (kontaktní bod odchodu)", bySilence: "Odmlčeli se", drivers: "Co odchodu předcházelo",
+    driversHelp: "Kontaktní body častější u zákazníků, kteří odešli, než u těch, kteří zůstali, významné i po korekci na počet testů.",
+    amongChurned: "U odešlých", amongStayed: "U zůstávajících", lift: "Násobek", noDrivers: "Žádný kontaktní bod není před odchodem významně častější.",
+    signals: "Kontaktní body odchodu", survey: "Průzkum", metric: "Metrika", noSurveys: "Zatím žádné průzkumy.", byTouchpoint: "Podle kontaktního bodu, na který se ptáme",
+    intervalsHelp: "Každá úsečka je 95% interval; červeně kontaktní bod významně horší než ostatní.", everyone: "Všichni",
+    intervalsLabel: (m) => `${m} podle kontaktního bodu s 95% intervaly`, worse: "významně horší", better: "významně lepší", vsRest: "Oproti ostatním",
     overview: "Přehled", journey: "Mapa cesty", project: "Projekt", period: "Období", compare: "Porovnat s předchozím obdobím",
     language: "Jazyk", signout: "Odhlásit se", days: (n) => `Posledních ${n} dní`, events: "Události", touchpointEvents: "Události kontaktních bodů",
     vsPrevious: "oproti předchozímu období", noPrevious: "v předchozím období žádné události", perDay: "Události po dnech a kanálech",
@@ -27,10 +41,17 @@ const T = {
     exitRate: "Míra odchodu", conversion: "Konverze", churn: "Odchod", significance: "q-hodnota", customers: "Zákazníci",
     noData: "V tomto období zatím nejsou žádné události.", openJourney: "Otevřít mapu cesty", error: "Tento pohled se nepodařilo načíst",
     chartLabel: (n, d) => `Sloupcový graf ${n} událostí za ${d} dní podle kanálu`, none: "žádné",
-    unclassified: "Bez fáze", emptyStage: "V tomto období v této fázi nejsou žádní zákazníci.", painPoint: "Problémové místo",
+    customersNote: "s kontaktním bodem v období", unclassified: "Bez fáze", emptyStage: "V tomto období v této fázi nejsou žádní zákazníci.", painPoint: "Problémové místo",
     noPain: "Žádný kontaktní bod v tomto období nevyčnívá jako problémové místo.", why: "Proč", moreChurn: "vyšší odchod", lessConversion: "nižší konverze",
   },
   pl: {
+    churnView: "Odejścia", listening: "Słuchanie klientów", churned: "Klienci, którzy odeszli", ofCustomers: (n) => `z ${n} klientów`, how: "Jak odeszli",
+    bySignal: "Powiedzieli to (punkt styku odejścia)", bySilence: "Zamilkli", drivers: "Co poprzedzało odejście",
+    driversHelp: "Punkty styku częstsze u klientów, którzy odeszli, niż u tych, którzy zostali, istotne także po korekcie na liczbę testów.",
+    amongChurned: "Wśród odchodzących", amongStayed: "Wśród pozostających", lift: "Krotność", noDrivers: "Żaden punkt styku nie jest istotnie częstszy przed odejściem.",
+    signals: "Punkty styku odejścia", survey: "Ankieta", metric: "Miara", noSurveys: "Brak ankiet.", byTouchpoint: "Według punktu styku, o który pytamy",
+    intervalsHelp: "Każdy odcinek to 95% przedział; na czerwono punkt styku istotnie gorszy od pozostałych.", everyone: "Wszyscy",
+    intervalsLabel: (m) => `${m} według punktu styku z 95% przedziałami`, worse: "istotnie gorszy", better: "istotnie lepszy", vsRest: "Względem pozostałych",
     overview: "Przegląd", journey: "Mapa ścieżki", project: "Projekt", period: "Okres", compare: "Porównaj z poprzednim okresem",
     language: "Język", signout: "Wyloguj", days: (n) => `Ostatnie ${n} dni`, events: "Zdarzenia", touchpointEvents: "Zdarzenia punktów styku",
     vsPrevious: "względem poprzedniego okresu", noPrevious: "brak zdarzeń w poprzednim okresie", perDay: "Zdarzenia dziennie według kanału",
@@ -39,12 +60,12 @@ const T = {
     exitRate: "Odsetek wyjść", conversion: "Konwersja", churn: "Odejścia", significance: "wartość q", customers: "Klienci",
     noData: "Brak zdarzeń w tym okresie.", openJourney: "Otwórz mapę ścieżki", error: "Nie udało się wczytać tego widoku",
     chartLabel: (n, d) => `Wykres słupkowy ${n} zdarzeń z ${d} dni według kanału`, none: "brak",
-    unclassified: "Bez etapu", emptyStage: "W tym okresie na tym etapie nie ma klientów.", painPoint: "Punkt bólu",
+    customersNote: "z punktem styku w okresie", unclassified: "Bez etapu", emptyStage: "W tym okresie na tym etapie nie ma klientów.", painPoint: "Punkt bólu",
     noPain: "Żaden punkt styku nie wyróżnia się w tym okresie jako punkt bólu.", why: "Dlaczego", moreChurn: "więcej odejść", lessConversion: "mniej konwersji",
   },
 };
 const LANGS = { en: "English", cs: "Čeština", pl: "Polski" };
-const VIEWS = ["overview", "journey"];
+const VIEWS = ["overview", "journey", "churn", "listening"];
 const RANGES = [7, 30, 90, 365];
 const COLOURS = ["#0b5cad", "#d9480f", "#2b8a3e", "#862e9c", "#c92a2a", "#1098ad", "#5c940d", "#e67700", "#495057"];
 
@@ -65,6 +86,8 @@ const t = (k, ...a) => { const v = T[state.lang][k] ?? T.en[k] ?? k; return type
 function go(change) {
   state = { ...state, ...change };
   const h = new URLSearchParams({ project: state.project ?? "", view: state.view, range: state.range, compare: state.compare ? "1" : "0", lang: state.lang });
+  const old = new URLSearchParams(location.hash.slice(1));
+  for (const k of ["survey", "metric"]) if (old.get(k) && state.view === "listening") h.set(k, old.get(k));
   if ("#" + h.toString() !== location.hash) location.hash = h.toString(); else render();
 }
 window.addEventListener("hashchange", () => { state = readState(); render(); });
@@ -84,6 +107,8 @@ async function api(path, body) {
 }
 
 // ---- Small helpers ----------------------------------------------------------------------
+// Charts are drawn at the width they are shown at, so their text stays readable on a phone.
+const chartWidth = () => Math.max(300, Math.min(1200, (document.getElementById("view")?.clientWidth || 960) - 66));
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const fmt = (n, d = 0) => (n == null || Number.isNaN(n) ? "–" : Number(n).toLocaleString(state.lang, { maximumFractionDigits: d, minimumFractionDigits: d }));
 const pct = (x, d = 1) => (x == null ? "–" : fmt(100 * x, d) + " %");
@@ -121,7 +146,7 @@ function header() {
   const projects = boot.projects.map((p) => `<option value="${p.id}"${String(p.id) === state.project ? " selected" : ""}>${esc(p.name)}</option>`).join("");
   el.innerHTML = `<div class="bar">
     <span class="brand">Touchpoint</span>
-    <nav class="views" aria-label="Views">${VIEWS.map((v) => `<a href="#" data-view="${v}"${v === state.view ? ' aria-current="page"' : ""}>${esc(t(v))}</a>`).join("")}</nav>
+    <nav class="views" aria-label="Views">${VIEWS.map((v) => `<a href="#" data-view="${v}"${v === state.view ? ' aria-current="page"' : ""}>${esc(t(v === "churn" ? "churnView" : v))}</a>`).join("")}</nav>
     <div class="who"><span>${esc(boot.user.email)}</span>
       <form method="post" action="/logout"><input type="hidden" name="csrf" value="${esc(boot.csrf)}"><button class="quiet" type="submit">${esc(t("signout"))}</button></form></div>
   </div>
@@ -171,7 +196,7 @@ async function overview(main) {
     : `<p class="delta ${delta >= 0 ? "up" : "down"}">${delta >= 0 ? "▲" : "▼"} ${pct(Math.abs(delta))} <span class="muted">${esc(t("vsPrevious"))} (${fmt(prevTotal)})</span></p>`;
 
   // The stacked bars, drawn as SVG.
-  const W = 720, H = 240, pad = 28, bw = (W - pad) / Math.max(days.length, 1);
+  const W = chartWidth(), H = Math.round(Math.min(260, W * 0.45)), pad = 56, bw = (W - pad) / Math.max(days.length, 1);
   const max = Math.max(1, ...days.map((d) => Object.values(byDay[d] || {}).reduce((a, b) => a + b, 0)));
   let bars = "";
   days.forEach((d, i) => {
@@ -197,7 +222,7 @@ async function overview(main) {
   const painRows = pains.map((p) => {
     const why = [p.churn?.adverse ? t("moreChurn") : null, p.conversion?.adverse ? t("lessConversion") : null].filter(Boolean).join(", ");
     const q = Math.min(p.churn?.q ?? 1, p.conversion?.q ?? 1);
-    return `<tr><td>${esc(name[p.touchpoint] || p.touchpoint)}</td><td>${esc(p.stage)}</td><td class="n" data-v="${p.reach}">${fmt(p.reach)}</td><td class="n" data-v="${p.customers_lost}">${fmt(p.customers_lost, 1)}</td><td>${esc(why)}</td><td class="n" data-v="${q}">${q < 0.001 ? "&lt; 0.001" : fmt(q, 3)}</td></tr>`;
+    return `<tr><td>${esc(name[p.touchpoint] || p.touchpoint)}</td><td>${esc(p.stage)}</td><td class="n" data-v="${p.reach}">${fmt(p.reach)}</td><td class="n" data-v="${p.customers_lost}">${fmt(p.customers_lost, 1)}</td><td>${esc(why)}</td><td class="n" data-v="${q}">${q < 0.001 ? "&lt; " + fmt(0.001, 3) : fmt(q, 3)}</td></tr>`;
   }).join("");
 
   main.innerHTML = `<h1>${esc(t("overview"))}</h1>
@@ -205,7 +230,7 @@ async function overview(main) {
     <section class="panel" aria-labelledby="k1"><h2 id="k1">${esc(t("events"))}</h2><p class="kpi" id="total-events" data-v="${total}">${fmt(total)}</p>${deltaText}
       <p class="muted">${esc(t("touchpointEvents"))}: <span id="touchpoint-events">${fmt(touch)}</span> · ${now.from} – ${now.to}</p></section>
     <section class="panel" aria-labelledby="k2"><h2 id="k2">${esc(t("customers"))}</h2><p class="kpi">${fmt(map.groups?.[0]?.customers ?? 0)}</p>
-      <p class="muted">${esc(t("reach"))} · ${now.from} – ${now.to}</p></section>
+      <p class="muted">${esc(t("customersNote"))} · ${now.from} – ${now.to}</p></section>
   </div>
   <section class="panel chart" aria-labelledby="c1"><h2 id="c1">${esc(t("perDay"))}</h2>
     ${total ? svg + `<ul class="legend">${legend}</ul>` : `<p>${esc(t("noData"))}</p>`}
@@ -255,6 +280,85 @@ async function journey(main) {
   main.querySelector("#csv-journey").addEventListener("click", () => download(`journey-map-${now.from}-${now.to}.csv`, tableCsv(main.querySelector("#journey-table"))));
 }
 
+// ---- Churn ------------------------------------------------------------------------------
+async function churn(main) {
+  const now = period(state.range);
+  const [res, tps] = await Promise.all([
+    api("/api/analytics/churn", { filter: { from: now.fromS, to: now.toS }, query: {} }),
+    api(`/api/touchpoints?lang=${state.lang}`),
+  ]);
+  const name = Object.fromEntries(tps.map((x) => [x.key, x.names?.[state.lang] || x.key]));
+  const r = res.groups?.[0]?.report || { drivers: [], signals: [] };
+  const drivers = (r.drivers || []).filter((d) => d.driver).slice(0, 12);
+  const maxLift = Math.max(1, ...drivers.map((d) => d.lift || 0));
+  const rows = drivers.map((d) => `<tr><td>${esc(name[d.touchpoint] || d.touchpoint)}</td>
+    <td class="n" data-v="${d.churned_share}">${pct(d.churned_share)}</td><td class="n" data-v="${d.stayed_share}">${pct(d.stayed_share)}</td>
+    <td class="n" data-v="${d.lift ?? ""}">${d.lift == null ? "–" : fmt(d.lift, 1) + "×"}<div class="meter" aria-hidden="true"><span style="width:${((100 * (d.lift || 0)) / maxLift).toFixed(1)}%"></span></div></td>
+    <td class="n" data-v="${d.q}">${d.q < 0.001 ? "&lt; " + fmt(0.001, 3) : fmt(d.q, 3)}</td></tr>`).join("");
+  const signals = (r.signals || []).map((x) => `<tr><td>${esc(name[x.touchpoint] || x.touchpoint)}</td><td class="n">${fmt(x.customers)}</td></tr>`).join("");
+  main.innerHTML = `<h1>${esc(t("churnView"))}</h1><p class="muted">${now.from} – ${now.to}</p>
+  <div class="grid">
+    <section class="panel" aria-labelledby="ch1"><h2 id="ch1">${esc(t("churned"))}</h2><p class="kpi" data-v="${r.churned}">${fmt(r.churned)}</p>
+      <p class="muted">${pct(r.churn_rate)} ${esc(t("ofCustomers", fmt(r.customers)))}</p></section>
+    <section class="panel" aria-labelledby="ch2"><h2 id="ch2">${esc(t("how"))}</h2>
+      <p>${esc(t("bySignal"))}: <strong>${fmt(r.by_signal)}</strong><br>${esc(t("bySilence"))}: <strong>${fmt(r.by_silence)}</strong></p></section>
+  </div>
+  <section class="panel" aria-labelledby="ch3"><h2 id="ch3">${esc(t("drivers"))}</h2><p class="muted">${esc(t("driversHelp"))}</p>
+    ${drivers.length ? `<div class="scroll"><table id="drivers-table"><thead><tr><th>${esc(t("touchpoint"))}</th><th class="n">${esc(t("amongChurned"))}</th><th class="n">${esc(t("amongStayed"))}</th><th class="n">${esc(t("lift"))}</th><th class="n">${esc(t("significance"))}</th></tr></thead><tbody>${rows}</tbody></table></div>
+    <div class="tools"><button class="quiet" id="csv-drivers" type="button">${esc(t("csv"))}</button></div>` : `<p>${esc(t("noDrivers"))}</p>`}
+  </section>
+  ${signals ? `<section class="panel" aria-labelledby="ch4"><h2 id="ch4">${esc(t("signals"))}</h2><div class="scroll"><table><thead><tr><th>${esc(t("touchpoint"))}</th><th class="n">${esc(t("customers"))}</th></tr></thead><tbody>${signals}</tbody></table></div></section>` : ""}`;
+  main.querySelector("#csv-drivers")?.addEventListener("click", () => download(`churn-drivers-${now.from}-${now.to}.csv`, tableCsv(main.querySelector("#drivers-table"))));
+}
+
+// ---- Listening --------------------------------------------------------------------------
+async function listening(main) {
+  const [surveys, tps] = await Promise.all([api("/api/surveys"), api(`/api/touchpoints?lang=${state.lang}`)]);
+  const name = Object.fromEntries(tps.map((x) => [x.key, x.names?.[state.lang] || x.key]));
+  const usable = surveys.filter((x) => x.status !== "draft");
+  const h = new URLSearchParams(location.hash.slice(1));
+  const survey = usable.find((x) => x.key === h.get("survey"))?.key || usable[0]?.key;
+  const metric = ["nps", "csat", "ces"].includes(h.get("metric")) ? h.get("metric") : survey && /csat/.test(survey) ? "csat" : "nps";
+  const pick = (id, label, options, value) => `<div class="field"><label for="${id}">${esc(label)}</label><select id="${id}">${options.map(([v, l]) => `<option value="${esc(v)}"${v === value ? " selected" : ""}>${esc(l)}</option>`).join("")}</select></div>`;
+  const controls = `<div class="controls">${pick("survey", t("survey"), usable.map((x) => [x.key, x.definition?.title?.[state.lang] || x.key]), survey)}${pick("metric", t("metric"), [["nps", "NPS"], ["csat", "CSAT"], ["ces", "CES"]], metric)}</div>`;
+  if (!survey) { main.innerHTML = `<h1>${esc(t("listening"))}</h1><p class="panel">${esc(t("noSurveys"))}</p>`; return; }
+  let res, failure = null;
+  try { res = await api(`/api/listening/${metric}`, { survey, by: "touchpoint" }); } catch (e) { failure = e.message; }
+  const r = res?.result;
+  const score = (x) => (metric === "nps" ? fmt(x, 0) : fmt(x, 2));
+  const segs = (r?.segments || []).filter((x) => x.result?.score != null);
+  // Each segment's score with its 95 % interval, on one axis.
+  const all = [r?.result, ...segs.map((x) => x.result)].filter((x) => x?.interval);
+  const lo = Math.min(...all.map((x) => x.interval.low)), hi = Math.max(...all.map((x) => x.interval.high));
+  const W = chartWidth(), row = 30, left = Math.round(Math.min(260, W * 0.42)), H = row * (segs.length + 1) + 30;
+  const X = (v) => left + ((W - left - 20) * (v - lo)) / Math.max(hi - lo, 1e-9);
+  const fit = Math.floor((left - 24) / 7.5);
+  const short = (label) => (label.length > fit ? label.slice(0, fit - 1) + "…" : label);
+  const line = (y, x, label, strong, flag) => `<text x="${left - 8}" y="${y + 5}" text-anchor="end" font-size="14" fill="#1a1a1a"${strong ? ' font-weight="700"' : ""}>${esc(short(label))}${flag ? " ●" : ""}</text>
+    <line x1="${X(x.interval.low).toFixed(1)}" x2="${X(x.interval.high).toFixed(1)}" y1="${y}" y2="${y}" stroke="${flag ? "#a4001d" : "#0b5cad"}" stroke-width="4" stroke-linecap="round"/>
+    <circle cx="${X(x.score).toFixed(1)}" cy="${y}" r="6" fill="${flag ? "#a4001d" : "#0b5cad"}"><title>${esc(label)}: ${score(x.score)} (${score(x.interval.low)} – ${score(x.interval.high)}, n = ${x.n})</title></circle>`;
+  const chart = r ? `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(t("intervalsLabel", metric.toUpperCase()))}" xmlns="http://www.w3.org/2000/svg">
+    <line x1="${X(r.result.score).toFixed(1)}" x2="${X(r.result.score).toFixed(1)}" y1="0" y2="${H - 24}" stroke="#8a8a8a" stroke-dasharray="4 4"/>
+    ${line(20, r.result, t("everyone"), true, false)}
+    ${segs.map((x, i) => line(20 + row * (i + 1), x.result, name[x.segment] || x.segment, false, x.vs_rest?.significant && x.result.score < r.result.score)).join("")}
+    <text x="${left}" y="${H - 4}" font-size="12" fill="#4d4d4d">${score(lo)}</text><text x="${W - 20}" y="${H - 4}" text-anchor="end" font-size="12" fill="#4d4d4d">${score(hi)}</text></svg>` : "";
+  const rows = segs.map((x) => `<tr><td>${esc(name[x.segment] || x.segment)}</td><td class="n" data-v="${x.result.score}">${score(x.result.score)}</td>
+    <td class="n">${score(x.result.interval.low)} – ${score(x.result.interval.high)}</td><td class="n">${fmt(x.result.n)}</td>
+    <td>${x.vs_rest?.significant ? esc(x.result.score < r.result.score ? t("worse") : t("better")) : ""}</td></tr>`).join("");
+  main.innerHTML = `<h1>${esc(t("listening"))}</h1>${controls}
+  ${failure ? `<p class="notice" role="alert">${esc(failure)}</p>` : `
+  <div class="grid">
+    <section class="panel" aria-labelledby="l1"><h2 id="l1">${metric.toUpperCase()}</h2><p class="kpi" id="score">${score(r.result.score)}</p>
+      <p class="muted">95 %: ${score(r.result.interval.low)} – ${score(r.result.interval.high)} · n = ${fmt(r.result.n)}</p></section>
+  </div>
+  <section class="panel chart" aria-labelledby="l2"><h2 id="l2">${esc(t("byTouchpoint"))}</h2><p class="muted">${esc(t("intervalsHelp"))}</p>${chart}
+    <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="segments-table"><thead><tr><th>${esc(t("touchpoint"))}</th><th class="n">${metric.toUpperCase()}</th><th class="n">95 %</th><th class="n">n</th><th>${esc(t("vsRest"))}</th></tr></thead><tbody>${rows}</tbody></table></div></details>
+    <div class="tools"><button class="quiet" id="csv-segments" type="button">${esc(t("csv"))}</button></div></section>`}`;
+  main.querySelector("#survey").addEventListener("change", (e) => { const p = new URLSearchParams(location.hash.slice(1)); p.set("survey", e.target.value); p.delete("metric"); location.hash = p; });
+  main.querySelector("#metric").addEventListener("change", (e) => { const p = new URLSearchParams(location.hash.slice(1)); p.set("metric", e.target.value); location.hash = p; });
+  main.querySelector("#csv-segments")?.addEventListener("click", () => download(`${metric}-${survey}.csv`, tableCsv(main.querySelector("#segments-table"))));
+}
+
 // ---- Rendering --------------------------------------------------------------------------
 let generation = 0;
 async function render() {
@@ -264,7 +368,7 @@ async function render() {
   main.setAttribute("aria-busy", "true");
   try {
     const el = document.createElement("div");
-    await (state.view === "journey" ? journey : overview)(el);
+    await ({ overview, journey, churn, listening }[state.view] || overview)(el);
     if (mine !== generation) return;
     main.replaceChildren(...el.childNodes);
   } catch (e) {
