@@ -333,8 +333,8 @@ async function listening(main) {
   const W = chartWidth(), row = 30, left = Math.round(Math.min(260, W * 0.42)), H = row * (segs.length + 1) + 30;
   const X = (v) => left + ((W - left - 20) * (v - lo)) / Math.max(hi - lo, 1e-9);
   const fit = Math.floor((left - 24) / 7.5);
-  const short = (label) => (label.length > fit ? label.slice(0, fit - 1) + "…" : label);
-  const line = (y, x, label, strong, flag) => `<text x="${left - 8}" y="${y + 5}" text-anchor="end" font-size="14" fill="#1a1a1a"${strong ? ' font-weight="700"' : ""}>${esc(short(label))}${flag ? " ●" : ""}</text>
+  const short = (label, room = fit) => (label.length > room ? label.slice(0, room - 1) + "…" : label);
+  const line = (y, x, label, strong, flag) => `<text x="${left - 8}" y="${y + 5}" text-anchor="end" font-size="14" fill="#1a1a1a"${strong ? ' font-weight="700"' : ""}>${esc(short(label, flag ? fit - 2 : fit))}${flag ? " ●" : ""}</text>
     <line x1="${X(x.interval.low).toFixed(1)}" x2="${X(x.interval.high).toFixed(1)}" y1="${y}" y2="${y}" stroke="${flag ? "#a4001d" : "#0b5cad"}" stroke-width="4" stroke-linecap="round"/>
     <circle cx="${X(x.score).toFixed(1)}" cy="${y}" r="6" fill="${flag ? "#a4001d" : "#0b5cad"}"><title>${esc(label)}: ${score(x.score)} (${score(x.interval.low)} – ${score(x.interval.high)}, n = ${x.n})</title></circle>`;
   const chart = r ? `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(t("intervalsLabel", metric.toUpperCase()))}" xmlns="http://www.w3.org/2000/svg">
@@ -377,4 +377,10 @@ async function render() {
     if (mine === generation) main.removeAttribute("aria-busy");
   }
 }
+// Charts are drawn for a width: drawn again when the window's width changes much.
+let drawnFor = chartWidth(), resizing = 0;
+window.addEventListener("resize", () => {
+  clearTimeout(resizing);
+  resizing = setTimeout(() => { if (Math.abs(chartWidth() - drawnFor) > 40) { drawnFor = chartWidth(); render(); } }, 250);
+});
 render();
