@@ -610,7 +610,33 @@ async fn the_dashboard_signs_in_and_shows_the_numbers_the_api_gives() {
     browser.screenshot("dashboard-journey-360").await;
     browser.size(1280, 900).await;
     browser.screenshot("dashboard-journey-1280").await;
-    // Churn and listening, still in Czech.
+    // The funnel builder, churn and listening, still in Czech.
+    browser.click("nav.views a[data-view=funnel]").await;
+    browser.wait_for_text("Okno konverze").await;
+    // Steps picked from the catalog: Product Viewed, then Home (each customer's product
+    // view came an hour before their visit to Home).
+    let (_, tps) = app.get("/api/touchpoints").await;
+    let key_of = |name: &str| {
+        let t = tps
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["names"]["en"] == name)
+            .unwrap_or_else(|| panic!("{name}: {tps}"));
+        t["key"].as_str().unwrap().to_string()
+    };
+    let steps = format!("{},{}", key_of("Product Viewed"), key_of("Home"));
+    browser.eval(&format!("const p = new URLSearchParams(location.hash.slice(1)); p.set('steps', {steps:?}); location.hash = p; return 1")).await;
+    browser.wait_for_text("Krok 2").await;
+    if let Some(found) = browser.axe().await {
+        assert!(found.is_empty(), "axe-core on the funnel: {found:?}");
+    }
+    // Bars take their widths from the data (set through the DOM: the page's policy
+    // forbids inline styles): step 1 is the whole bar.
+    let widths =
+        browser.eval("return [...document.querySelectorAll('.funnel .meter span')].map((s) => s.style.width)").await;
+    assert_eq!(widths, json!(["100%", "100%"]), "every customer who viewed a product came to Home");
+    browser.screenshot("dashboard-funnel-1280").await;
     browser.click("nav.views a[data-view=churn]").await;
     browser.wait_for_text("Zákazníci, kteří odešli").await;
     if let Some(found) = browser.axe().await {

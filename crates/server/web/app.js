@@ -7,6 +7,10 @@ const boot = JSON.parse(document.getElementById("boot").textContent);
 
 const T = {
   en: {
+    funnel: "Funnel", step: (n) => `Step ${n}`, addStep: "Add a step", removeStep: "Remove the last step", window: "Conversion window",
+    strict: "Strict order", breakdown: "Breakdown", noBreakdown: "None", firstChannel: "First-touch channel", firstStage: "First-touch stage",
+    fromPrevious: "from the previous step", fromFirst: "from step 1", median: "median time", whoDropped: "Who dropped here",
+    droppedAfter: (s, n) => `Dropped after step ${s}: ${n} customers (the first 100 ids)`, allCustomers: "All customers",
     churnView: "Churn", listening: "Listening", churned: "Customers who left", ofCustomers: (n) => `of ${n} customers`, how: "How they left",
     bySignal: "Said so (a churn touchpoint)", bySilence: "Went silent", drivers: "What preceded leaving",
     driversHelp: "Touchpoints more common among customers who left than among those who stayed, significant after correcting for the number of tests.",
@@ -26,6 +30,10 @@ const T = {
     noPain: "No touchpoint stands out as a pain point in this period.", why: "Why", moreChurn: "more churn", lessConversion: "less conversion",
   },
   cs: {
+    funnel: "Trychtýř", step: (n) => `Krok ${n}`, addStep: "Přidat krok", removeStep: "Odebrat poslední krok", window: "Okno konverze",
+    strict: "Přísné pořadí", breakdown: "Rozpad", noBreakdown: "Žádný", firstChannel: "Kanál prvního kontaktu", firstStage: "Fáze prvního kontaktu",
+    fromPrevious: "z předchozího kroku", fromFirst: "z kroku 1", median: "medián času", whoDropped: "Kdo tu odpadl",
+    droppedAfter: (s, n) => `Odpadli po kroku ${s}: ${n} zákazníků (prvních 100 id)`, allCustomers: "Všichni zákazníci",
     churnView: "Odchody", listening: "Naslouchání", churned: "Zákazníci, kteří odešli", ofCustomers: (n) => `z ${n} zákazníků`, how: "Jak odešli",
     bySignal: "Řekli to (kontaktní bod odchodu)", bySilence: "Odmlčeli se", drivers: "Co odchodu předcházelo",
     driversHelp: "Kontaktní body častější u zákazníků, kteří odešli, než u těch, kteří zůstali, významné i po korekci na počet testů.",
@@ -45,6 +53,10 @@ const T = {
     noPain: "Žádný kontaktní bod v tomto období nevyčnívá jako problémové místo.", why: "Proč", moreChurn: "vyšší odchod", lessConversion: "nižší konverze",
   },
   pl: {
+    funnel: "Lejek", step: (n) => `Krok ${n}`, addStep: "Dodaj krok", removeStep: "Usuń ostatni krok", window: "Okno konwersji",
+    strict: "Ścisła kolejność", breakdown: "Podział", noBreakdown: "Brak", firstChannel: "Kanał pierwszego kontaktu", firstStage: "Etap pierwszego kontaktu",
+    fromPrevious: "z poprzedniego kroku", fromFirst: "z kroku 1", median: "mediana czasu", whoDropped: "Kto tu odpadł",
+    droppedAfter: (s, n) => `Odpadli po kroku ${s}: ${n} klientów (pierwsze 100 id)`, allCustomers: "Wszyscy klienci",
     churnView: "Odejścia", listening: "Słuchanie klientów", churned: "Klienci, którzy odeszli", ofCustomers: (n) => `z ${n} klientów`, how: "Jak odeszli",
     bySignal: "Powiedzieli to (punkt styku odejścia)", bySilence: "Zamilkli", drivers: "Co poprzedzało odejście",
     driversHelp: "Punkty styku częstsze u klientów, którzy odeszli, niż u tych, którzy zostali, istotne także po korekcie na liczbę testów.",
@@ -65,7 +77,7 @@ const T = {
   },
 };
 const LANGS = { en: "English", cs: "Čeština", pl: "Polski" };
-const VIEWS = ["overview", "journey", "churn", "listening"];
+const VIEWS = ["overview", "journey", "funnel", "churn", "listening"];
 const RANGES = [7, 30, 90, 365];
 const COLOURS = ["#0b5cad", "#d9480f", "#2b8a3e", "#862e9c", "#c92a2a", "#1098ad", "#5c940d", "#e67700", "#495057"];
 
@@ -87,7 +99,8 @@ function go(change) {
   state = { ...state, ...change };
   const h = new URLSearchParams({ project: state.project ?? "", view: state.view, range: state.range, compare: state.compare ? "1" : "0", lang: state.lang });
   const old = new URLSearchParams(location.hash.slice(1));
-  for (const k of ["survey", "metric"]) if (old.get(k) && state.view === "listening") h.set(k, old.get(k));
+  const own = { listening: ["survey", "metric"], funnel: ["steps", "window", "strict", "by", "dropped"] }[state.view] || [];
+  for (const k of own) if (old.get(k)) h.set(k, old.get(k));
   if ("#" + h.toString() !== location.hash) location.hash = h.toString(); else render();
 }
 window.addEventListener("hashchange", () => { state = readState(); render(); });
@@ -210,7 +223,7 @@ async function overview(main) {
   const ticks = [0, 0.5, 1].map((f) => `<text x="${pad - 4}" y="${(H - 20 - (H - 40) * f + 4).toFixed(1)}" text-anchor="end" font-size="11" fill="#4d4d4d">${fmt(max * f)}</text>`).join("");
   const labels = [days[0], days[days.length - 1]].map((d, i) => `<text x="${i ? W : pad}" y="${H - 4}" text-anchor="${i ? "end" : "start"}" font-size="11" fill="#4d4d4d">${d}</text>`).join("");
   const svg = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(t("chartLabel", fmt(touch), days.length))}" xmlns="http://www.w3.org/2000/svg"><line x1="${pad}" x2="${W}" y1="${H - 20}" y2="${H - 20}" stroke="#8a8a8a"/>${ticks}${bars}${labels}</svg>`;
-  const legend = order.map((ch) => `<li><i style="background:${colour(ch)}"></i>${esc(ch)} <span class="muted">${fmt(channels[ch])}</span></li>`).join("");
+  const legend = order.map((ch) => `<li><i data-bg="${colour(ch)}"></i>${esc(ch)} <span class="muted">${fmt(channels[ch])}</span></li>`).join("");
   const table = `<table id="volume-table"><caption>${esc(t("perDay"))}</caption><thead><tr><th>${esc(t("day"))}</th>${order.map((c) => `<th class="n">${esc(c)}</th>`).join("")}<th class="n">${esc(t("total"))}</th></tr></thead><tbody>${days.map((d) => {
     const v = byDay[d] || {}; const s = Object.values(v).reduce((a, b) => a + b, 0);
     return `<tr><td>${d}</td>${order.map((c) => `<td class="n" data-v="${v[c] || 0}">${fmt(v[c] || 0)}</td>`).join("")}<td class="n" data-v="${s}">${fmt(s)}</td></tr>`;
@@ -265,7 +278,7 @@ async function journey(main) {
     <h2 id="st-${esc(s.key)}"><span>${esc(stageName[s.key] || s.key)}</span><span class="muted" title="${esc(t("customers"))}">${fmt(s.customers)}</span></h2>
     ${s.touchpoints.length ? `<ul class="tps">${s.touchpoints.map((x) => `<li>
       <p class="tp">${painful.has(x.key) ? `<span class="pain" role="img" aria-label="${esc(t("painPoint"))}">⚠</span> ` : ""}${esc(name[x.key] || x.key)}</p>
-      <div class="meter" aria-hidden="true"><span style="width:${((100 * x.reach) / maxReach).toFixed(1)}%"></span></div>
+      <div class="meter" aria-hidden="true"><span data-w="${((100 * x.reach) / maxReach).toFixed(1)}"></span></div>
       <dl class="stats">${stat(t("reach"), fmt(x.reach))}${stat(t("exitRate"), pct(x.exit_rate))}${stat(t("conversion"), pct(x.conversion_rate))}${stat(t("churn"), pct(x.churn_rate))}</dl>
     </li>`).join("")}</ul>` : `<p class="muted">${esc(t("emptyStage"))}</p>`}</section>`).join("");
   const rows = report.stages.flatMap((s) => s.touchpoints.map((x) => `<tr><td>${esc(stageName[s.key] || s.key)}</td><td>${esc(name[x.key] || x.key)}</td>
@@ -278,6 +291,69 @@ async function journey(main) {
       <tbody>${rows}</tbody></table></div></details>
       <div class="tools"><button class="quiet" id="csv-journey" type="button">${esc(t("csv"))}</button></div></section>`;
   main.querySelector("#csv-journey").addEventListener("click", () => download(`journey-map-${now.from}-${now.to}.csv`, tableCsv(main.querySelector("#journey-table"))));
+}
+
+// ---- Funnel builder ---------------------------------------------------------------------
+const WINDOWS = [[3600, "1 h"], [86400, "1 d"], [7 * 86400, "7 d"], [14 * 86400, "14 d"], [30 * 86400, "30 d"]];
+function hashParam(k) { return new URLSearchParams(location.hash.slice(1)).get(k); }
+function setParams(change) {
+  const p = new URLSearchParams(location.hash.slice(1));
+  for (const [k, v] of Object.entries(change)) v == null || v === "" ? p.delete(k) : p.set(k, v);
+  location.hash = p;
+}
+async function funnel(main) {
+  const now = period(state.range);
+  const tps = await api(`/api/touchpoints?lang=${state.lang}`);
+  const name = Object.fromEntries(tps.map((x) => [x.key, x.names?.[state.lang] || x.key]));
+  const keys = tps.map((x) => x.key);
+  const preferred = ["product-page", "cart", "checkout", "order-completed"].filter((k) => keys.includes(k));
+  let steps = (hashParam("steps") || "").split(",").filter((k) => keys.includes(k));
+  if (!steps.length) steps = preferred.length >= 2 ? preferred : keys.slice(0, 3);
+  const win = Number(hashParam("window")) || 7 * 86400;
+  const strict = hashParam("strict") === "1";
+  const by = ["first_touch_channel", "first_touch_stage"].includes(hashParam("by")) ? hashParam("by") : "";
+  const dropped = Number(hashParam("dropped")) || null;
+  const stepOptions = (value) => tps.map((x) => `<option value="${esc(x.key)}"${x.key === value ? " selected" : ""}>${esc(name[x.key])}</option>`).join("");
+  const controls = `<form class="controls" id="funnel-form">
+    ${steps.map((k, i) => `<div class="field"><label for="step-${i}">${esc(t("step", i + 1))}</label><select id="step-${i}" data-step="${i}">${stepOptions(k)}</select></div>`).join("")}
+    <div class="field"><button class="quiet" type="button" id="add-step"${steps.length >= 8 ? " disabled" : ""}>${esc(t("addStep"))}</button></div>
+    ${steps.length > 2 ? `<div class="field"><button class="quiet" type="button" id="remove-step">${esc(t("removeStep"))}</button></div>` : ""}
+    <div class="field"><label for="window">${esc(t("window"))}</label><select id="window">${WINDOWS.map(([v, l]) => `<option value="${v}"${v === win ? " selected" : ""}>${l}</option>`).join("")}</select></div>
+    <div class="field check"><input type="checkbox" id="strict"${strict ? " checked" : ""}><label for="strict">${esc(t("strict"))}</label></div>
+    <div class="field"><label for="by">${esc(t("breakdown"))}</label><select id="by"><option value="">${esc(t("noBreakdown"))}</option>
+      <option value="first_touch_channel"${by === "first_touch_channel" ? " selected" : ""}>${esc(t("firstChannel"))}</option>
+      <option value="first_touch_stage"${by === "first_touch_stage" ? " selected" : ""}>${esc(t("firstStage"))}</option></select></div>
+  </form>`;
+  const query = { steps, window_s: win, mode: strict ? "strict" : "default" };
+  if (dropped && dropped < steps.length) query.dropped_step = dropped;
+  const res = await api("/api/analytics/funnel", { filter: { from: now.fromS, to: now.toS }, ...(by ? { breakdown: { by } } : {}), max_groups: 6, query });
+  const dur = (s) => (s == null ? "–" : s < 3600 ? fmt(s / 60, 0) + " min" : s < 86400 ? fmt(s / 3600, 1) + " h" : fmt(s / 86400, 1) + " d");
+  const groups = res.groups || [];
+  const body = groups.map((g, gi) => {
+    const st = g.report.steps;
+    const first = st[0]?.customers || 0;
+    const bars = st.map((x) => `<li><div class="tp">${esc(name[x.key] || x.key)}</div><div class="meter big" aria-hidden="true"><span data-w="${first ? ((100 * x.customers) / first).toFixed(1) : 0}"></span></div>
+      <div class="muted">${fmt(x.customers)} · ${pct(x.from_first)}${x.step > 1 ? ` · ${esc(t("fromPrevious"))} ${pct(x.from_previous)} · ${esc(t("median"))} ${dur(x.median_s)}` : ""}</div></li>`).join("");
+    const rows = st.map((x) => `<tr><td>${x.step}</td><td>${esc(name[x.key] || x.key)}</td><td class="n" data-v="${x.customers}">${fmt(x.customers)}</td>
+      <td class="n" data-v="${x.from_previous}">${pct(x.from_previous)}</td><td class="n" data-v="${x.from_first}">${pct(x.from_first)}</td><td class="n" data-v="${x.median_s ?? ""}">${dur(x.median_s)}</td><td class="n" data-v="${x.p90_s ?? ""}">${dur(x.p90_s)}</td>
+      <td>${gi === 0 && !by && x.step < st.length ? `<a href="#" data-dropped="${x.step}">${esc(t("whoDropped"))}</a>` : ""}</td></tr>`).join("");
+    return `<section class="panel" aria-labelledby="fg-${gi}"><h2 id="fg-${gi}">${esc(g.group === "all" ? t("allCustomers") : g.group)} <span class="muted">${fmt(g.customers)}</span></h2>
+      <ol class="funnel">${bars}</ol>
+      <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table class="funnel-table"><thead><tr><th>#</th><th>${esc(t("touchpoint"))}</th><th class="n">${esc(t("customers"))}</th><th class="n">${esc(t("fromPrevious"))}</th><th class="n">${esc(t("fromFirst"))}</th><th class="n">${esc(t("median"))}</th><th class="n">p90</th><th></th></tr></thead><tbody>${rows}</tbody></table></div></details>
+      ${g.report.dropped ? `<h3>${esc(t("droppedAfter", g.report.dropped.step, fmt(g.report.dropped.total)))}</h3><p class="ids" id="dropped-ids">${g.report.dropped.customers.map((c) => `<code>${esc(c)}</code>`).join(" ") || esc(t("none"))}</p>` : ""}
+    </section>`;
+  }).join("");
+  main.innerHTML = `<h1>${esc(t("funnel"))}</h1><p class="muted">${now.from} – ${now.to}</p>${controls}${body}
+    <div class="tools"><button class="quiet" id="csv-funnel" type="button">${esc(t("csv"))}</button></div>`;
+  const read = () => [...main.querySelectorAll("[data-step]")].map((el) => el.value);
+  main.querySelectorAll("[data-step]").forEach((el) => el.addEventListener("change", () => setParams({ steps: read().join(","), dropped: null })));
+  main.querySelector("#add-step").addEventListener("click", () => setParams({ steps: [...read(), keys.find((k) => !read().includes(k)) || keys[0]].join(",") }));
+  main.querySelector("#remove-step")?.addEventListener("click", () => setParams({ steps: read().slice(0, -1).join(","), dropped: null }));
+  main.querySelector("#window").addEventListener("change", (e) => setParams({ window: e.target.value }));
+  main.querySelector("#strict").addEventListener("change", (e) => setParams({ strict: e.target.checked ? "1" : null }));
+  main.querySelector("#by").addEventListener("change", (e) => setParams({ by: e.target.value, dropped: null }));
+  main.querySelectorAll("[data-dropped]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); setParams({ steps: steps.join(","), dropped: a.dataset.dropped }); }));
+  main.querySelector("#csv-funnel").addEventListener("click", () => download(`funnel-${now.from}-${now.to}.csv`, [...main.querySelectorAll(".funnel-table")].map(tableCsv).join("\n")));
 }
 
 // ---- Churn ------------------------------------------------------------------------------
@@ -293,7 +369,7 @@ async function churn(main) {
   const maxLift = Math.max(1, ...drivers.map((d) => d.lift || 0));
   const rows = drivers.map((d) => `<tr><td>${esc(name[d.touchpoint] || d.touchpoint)}</td>
     <td class="n" data-v="${d.churned_share}">${pct(d.churned_share)}</td><td class="n" data-v="${d.stayed_share}">${pct(d.stayed_share)}</td>
-    <td class="n" data-v="${d.lift ?? ""}">${d.lift == null ? "–" : fmt(d.lift, 1) + "×"}<div class="meter" aria-hidden="true"><span style="width:${((100 * (d.lift || 0)) / maxLift).toFixed(1)}%"></span></div></td>
+    <td class="n" data-v="${d.lift ?? ""}">${d.lift == null ? "–" : fmt(d.lift, 1) + "×"}<div class="meter" aria-hidden="true"><span data-w="${((100 * (d.lift || 0)) / maxLift).toFixed(1)}"></span></div></td>
     <td class="n" data-v="${d.q}">${d.q < 0.001 ? "&lt; " + fmt(0.001, 3) : fmt(d.q, 3)}</td></tr>`).join("");
   const signals = (r.signals || []).map((x) => `<tr><td>${esc(name[x.touchpoint] || x.touchpoint)}</td><td class="n">${fmt(x.customers)}</td></tr>`).join("");
   main.innerHTML = `<h1>${esc(t("churnView"))}</h1><p class="muted">${now.from} – ${now.to}</p>
@@ -368,8 +444,12 @@ async function render() {
   main.setAttribute("aria-busy", "true");
   try {
     const el = document.createElement("div");
-    await ({ overview, journey, churn, listening }[state.view] || overview)(el);
+    await ({ overview, journey, funnel, churn, listening }[state.view] || overview)(el);
     if (mine !== generation) return;
+    // Widths and colours set through the DOM: the Content-Security-Policy forbids inline
+    // style attributes.
+    el.querySelectorAll("[data-w]").forEach((x) => { x.style.width = `${x.dataset.w}%`; });
+    el.querySelectorAll("[data-bg]").forEach((x) => { x.style.background = x.dataset.bg; });
     main.replaceChildren(...el.childNodes);
   } catch (e) {
     if (mine === generation) main.innerHTML = `<p class="notice" role="alert">${esc(t("error"))}: ${esc(e.message)}</p>`;
