@@ -7,6 +7,10 @@ const boot = JSON.parse(document.getElementById("boot").textContent);
 
 const T = {
   en: {
+    customersView: "Customers", customer: "Customer", findCustomer: "Find a customer", findHint: "user id, anonymous id or #number", find: "Find",
+    notFound: (q) => `No customer has the id ${q}.`, name: "Name", userId: "User id", since: "Since", profile: "Profile", identities: "Identities",
+    conflicts: (n) => `${n} identity conflicts: ids that point to another known customer.`, timeline: "Timeline", noEvents: "No events.",
+    export: "Export (JSON)", erase: "Erase everywhere", eraseConfirm: (id) => `Erase customer #${id} from every store? This cannot be undone.`, erased: "Erased.",
     funnel: "Funnel", step: (n) => `Step ${n}`, addStep: "Add a step", removeStep: "Remove the last step", window: "Conversion window",
     strict: "Strict order", breakdown: "Breakdown", noBreakdown: "None", firstChannel: "First-touch channel", firstStage: "First-touch stage",
     fromPrevious: "from the previous step", fromFirst: "from step 1", median: "median time", whoDropped: "Who dropped here",
@@ -30,6 +34,10 @@ const T = {
     noPain: "No touchpoint stands out as a pain point in this period.", why: "Why", moreChurn: "more churn", lessConversion: "less conversion",
   },
   cs: {
+    customersView: "Zákazníci", customer: "Zákazník", findCustomer: "Najít zákazníka", findHint: "user id, anonymní id nebo #číslo", find: "Najít",
+    notFound: (q) => `Žádný zákazník nemá id ${q}.`, name: "Jméno", userId: "User id", since: "Od", profile: "Profil", identities: "Identity",
+    conflicts: (n) => `${n} konfliktů identit: id, která ukazují na jiného známého zákazníka.`, timeline: "Časová osa", noEvents: "Žádné události.",
+    export: "Export (JSON)", erase: "Vymazat všude", eraseConfirm: (id) => `Vymazat zákazníka #${id} ze všech úložišť? Nelze vrátit.`, erased: "Vymazáno.",
     funnel: "Trychtýř", step: (n) => `Krok ${n}`, addStep: "Přidat krok", removeStep: "Odebrat poslední krok", window: "Okno konverze",
     strict: "Přísné pořadí", breakdown: "Rozpad", noBreakdown: "Žádný", firstChannel: "Kanál prvního kontaktu", firstStage: "Fáze prvního kontaktu",
     fromPrevious: "z předchozího kroku", fromFirst: "z kroku 1", median: "medián času", whoDropped: "Kdo tu odpadl",
@@ -53,6 +61,10 @@ const T = {
     noPain: "Žádný kontaktní bod v tomto období nevyčnívá jako problémové místo.", why: "Proč", moreChurn: "vyšší odchod", lessConversion: "nižší konverze",
   },
   pl: {
+    customersView: "Klienci", customer: "Klient", findCustomer: "Znajdź klienta", findHint: "user id, anonimowe id lub #numer", find: "Szukaj",
+    notFound: (q) => `Żaden klient nie ma id ${q}.`, name: "Imię i nazwisko", userId: "User id", since: "Od", profile: "Profil", identities: "Tożsamości",
+    conflicts: (n) => `${n} konfliktów tożsamości: id wskazujące na innego znanego klienta.`, timeline: "Oś czasu", noEvents: "Brak zdarzeń.",
+    export: "Eksport (JSON)", erase: "Usuń wszędzie", eraseConfirm: (id) => `Usunąć klienta #${id} ze wszystkich magazynów? Tego nie można cofnąć.`, erased: "Usunięto.",
     funnel: "Lejek", step: (n) => `Krok ${n}`, addStep: "Dodaj krok", removeStep: "Usuń ostatni krok", window: "Okno konwersji",
     strict: "Ścisła kolejność", breakdown: "Podział", noBreakdown: "Brak", firstChannel: "Kanał pierwszego kontaktu", firstStage: "Etap pierwszego kontaktu",
     fromPrevious: "z poprzedniego kroku", fromFirst: "z kroku 1", median: "mediana czasu", whoDropped: "Kto tu odpadł",
@@ -77,7 +89,7 @@ const T = {
   },
 };
 const LANGS = { en: "English", cs: "Čeština", pl: "Polski" };
-const VIEWS = ["overview", "journey", "funnel", "churn", "listening"];
+const VIEWS = ["overview", "journey", "funnel", "churn", "listening", "customers"];
 const RANGES = [7, 30, 90, 365];
 const COLOURS = ["#0b5cad", "#d9480f", "#2b8a3e", "#862e9c", "#c92a2a", "#1098ad", "#5c940d", "#e67700", "#495057"];
 
@@ -99,7 +111,7 @@ function go(change) {
   state = { ...state, ...change };
   const h = new URLSearchParams({ project: state.project ?? "", view: state.view, range: state.range, compare: state.compare ? "1" : "0", lang: state.lang });
   const old = new URLSearchParams(location.hash.slice(1));
-  const own = { listening: ["survey", "metric"], funnel: ["steps", "window", "strict", "by", "dropped"] }[state.view] || [];
+  const own = { listening: ["survey", "metric"], funnel: ["steps", "window", "strict", "by", "dropped"], customers: ["customer", "q"] }[state.view] || [];
   for (const k of own) if (old.get(k)) h.set(k, old.get(k));
   if ("#" + h.toString() !== location.hash) location.hash = h.toString(); else render();
 }
@@ -159,7 +171,7 @@ function header() {
   const projects = boot.projects.map((p) => `<option value="${p.id}"${String(p.id) === state.project ? " selected" : ""}>${esc(p.name)}</option>`).join("");
   el.innerHTML = `<div class="bar">
     <span class="brand">Touchpoint</span>
-    <nav class="views" aria-label="Views">${VIEWS.map((v) => `<a href="#" data-view="${v}"${v === state.view ? ' aria-current="page"' : ""}>${esc(t(v === "churn" ? "churnView" : v))}</a>`).join("")}</nav>
+    <nav class="views" aria-label="Views">${VIEWS.map((v) => `<a href="#" data-view="${v}"${v === state.view ? ' aria-current="page"' : ""}>${esc(t({ churn: "churnView", customers: "customersView" }[v] || v))}</a>`).join("")}</nav>
     <div class="who"><span>${esc(boot.user.email)}</span>
       <form method="post" action="/logout"><input type="hidden" name="csrf" value="${esc(boot.csrf)}"><button class="quiet" type="submit">${esc(t("signout"))}</button></form></div>
   </div>
@@ -340,7 +352,7 @@ async function funnel(main) {
     return `<section class="panel" aria-labelledby="fg-${gi}"><h2 id="fg-${gi}">${esc(g.group === "all" ? t("allCustomers") : g.group)} <span class="muted">${fmt(g.customers)}</span></h2>
       <ol class="funnel">${bars}</ol>
       <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table class="funnel-table"><thead><tr><th>#</th><th>${esc(t("touchpoint"))}</th><th class="n">${esc(t("customers"))}</th><th class="n">${esc(t("fromPrevious"))}</th><th class="n">${esc(t("fromFirst"))}</th><th class="n">${esc(t("median"))}</th><th class="n">p90</th><th></th></tr></thead><tbody>${rows}</tbody></table></div></details>
-      ${g.report.dropped ? `<h3>${esc(t("droppedAfter", g.report.dropped.step, fmt(g.report.dropped.total)))}</h3><p class="ids" id="dropped-ids">${g.report.dropped.customers.map((c) => `<code>${esc(c)}</code>`).join(" ") || esc(t("none"))}</p>` : ""}
+      ${g.report.dropped ? `<h3>${esc(t("droppedAfter", g.report.dropped.step, fmt(g.report.dropped.total)))}</h3><p class="ids" id="dropped-ids">${g.report.dropped.customers.map((c) => `<a href="#project=${esc(state.project)}&view=customers&customer=${esc(c)}&lang=${state.lang}">#${esc(c)}</a>`).join(" ") || esc(t("none"))}</p>` : ""}
     </section>`;
   }).join("");
   main.innerHTML = `<h1>${esc(t("funnel"))}</h1><p class="muted">${now.from} – ${now.to}</p>${controls}${body}
@@ -354,6 +366,63 @@ async function funnel(main) {
   main.querySelector("#by").addEventListener("change", (e) => setParams({ by: e.target.value, dropped: null }));
   main.querySelectorAll("[data-dropped]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); setParams({ steps: steps.join(","), dropped: a.dataset.dropped }); }));
   main.querySelector("#csv-funnel").addEventListener("click", () => download(`funnel-${now.from}-${now.to}.csv`, [...main.querySelectorAll(".funnel-table")].map(tableCsv).join("\n")));
+}
+
+// ---- Customers --------------------------------------------------------------------------
+const role = () => boot.projects.find((p) => String(p.id) === state.project)?.role;
+async function customers(main) {
+  const id = hashParam("customer");
+  const search = `<form class="controls" id="find" role="search"><div class="field"><label for="q">${esc(t("findCustomer"))}</label>
+    <input type="text" id="q" name="q" value="${esc(hashParam("q") || "")}" placeholder="${esc(t("findHint"))}"></div>
+    <div class="field"><button type="submit">${esc(t("find"))}</button></div></form>`;
+  const bind = () => main.querySelector("#find").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const q = main.querySelector("#q").value.trim();
+    if (!q) return setParams({ customer: null, q: null });
+    for (const path of [`/api/customers/lookup?user_id=${encodeURIComponent(q)}`, `/api/customers/lookup?anonymous_id=${encodeURIComponent(q)}`, /^#?\d+$/.test(q) ? `/api/customers/${q.replace("#", "")}` : null]) {
+      if (!path) continue;
+      try { const c = await api(path); return setParams({ customer: c.id, q }); } catch (_) { /* next way */ }
+    }
+    const out = main.querySelector("#found"); out.innerHTML = `<p class="notice" role="alert">${esc(t("notFound", q))}</p>`;
+  });
+  if (!id) {
+    const list = await api("/api/customers?limit=50");
+    const label = (c) => c.traits?.name || c.traits?.email || c.user_id || `#${c.id}`;
+    main.innerHTML = `<h1>${esc(t("customersView"))}</h1>${search}<div id="found"></div>
+      <section class="panel"><div class="scroll"><table><thead><tr><th>#</th><th>${esc(t("name"))}</th><th>${esc(t("userId"))}</th><th>${esc(t("since"))}</th></tr></thead><tbody>
+      ${list.items.map((c) => `<tr><td><a href="#" data-customer="${c.id}">${c.id}</a></td><td>${esc(label(c))}</td><td>${esc(c.user_id || "–")}</td><td>${esc(c.created_at.slice(0, 10))}</td></tr>`).join("")}
+      </tbody></table></div></section>`;
+    bind();
+    main.querySelectorAll("[data-customer]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); setParams({ customer: a.dataset.customer }); }));
+    return;
+  }
+  const [c, tl] = await Promise.all([api(`/api/customers/${encodeURIComponent(id)}`), api(`/api/customers/${encodeURIComponent(id)}/timeline?limit=100&lang=${state.lang}`)]);
+  const traits = Object.entries(c.traits || {}).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(typeof v === "object" ? JSON.stringify(v) : v)}</td></tr>`).join("");
+  const ids = (c.identities || []).map((x) => `<li>${esc(x.kind)}: <code>${esc(x.value)}</code></li>`).join("");
+  const when = (ts) => new Date(ts).toLocaleString(state.lang, { dateStyle: "medium", timeStyle: "short" });
+  const events = tl.items.map((e) => `<li><time datetime="${esc(e.timestamp)}">${esc(when(e.timestamp))}</time> <strong>${esc(e.touchpoint_name || e.name || e.type)}</strong>
+    <span class="muted">${esc([e.channel, e.stage].filter(Boolean).join(" · "))}</span></li>`).join("");
+  const owner = role() === "owner";
+  main.innerHTML = `<h1>${esc(t("customer"))} #${esc(c.id)}</h1>${search}<div id="found"></div>
+    <div class="grid">
+      <section class="panel" aria-labelledby="cu1"><h2 id="cu1">${esc(t("profile"))}</h2><p>${esc(t("userId"))}: <strong>${esc(c.user_id || "–")}</strong></p>
+        ${traits ? `<div class="scroll"><table>${traits}</table></div>` : ""}
+        ${owner ? `<div class="tools"><button class="quiet" type="button" id="export">${esc(t("export"))}</button><button class="quiet danger" type="button" id="erase">${esc(t("erase"))}</button></div>` : ""}
+        <div id="done" role="status"></div></section>
+      <section class="panel" aria-labelledby="cu2"><h2 id="cu2">${esc(t("identities"))}</h2><ul>${ids}</ul>
+        ${(c.conflicts || []).length ? `<p class="notice">${esc(t("conflicts", c.conflicts.length))}</p>` : ""}</section>
+    </div>
+    <section class="panel" aria-labelledby="cu3"><h2 id="cu3">${esc(t("timeline"))}</h2>${events ? `<ol class="timeline">${events}</ol>` : `<p>${esc(t("noEvents"))}</p>`}</section>`;
+  bind();
+  main.querySelector("#export")?.addEventListener("click", async () => {
+    const doc = await api(`/api/customers/${c.id}/export`);
+    download(`customer-${c.id}.json`, JSON.stringify(doc, null, 2), "application/json");
+  });
+  main.querySelector("#erase")?.addEventListener("click", async () => {
+    if (!confirm(t("eraseConfirm", c.id))) return;
+    const r = await fetch(`/api/customers/${c.id}`, { method: "DELETE", headers: { "X-Touchpoint-Project": state.project, "X-CSRF-Token": boot.csrf } });
+    main.querySelector("#done").textContent = r.ok ? t("erased") : (await r.json().catch(() => ({}))).error?.message || r.statusText;
+  });
 }
 
 // ---- Churn ------------------------------------------------------------------------------
@@ -444,7 +513,7 @@ async function render() {
   main.setAttribute("aria-busy", "true");
   try {
     const el = document.createElement("div");
-    await ({ overview, journey, funnel, churn, listening }[state.view] || overview)(el);
+    await ({ overview, journey, funnel, churn, listening, customers }[state.view] || overview)(el);
     if (mine !== generation) return;
     // Widths and colours set through the DOM: the Content-Security-Policy forbids inline
     // style attributes.
