@@ -209,6 +209,11 @@ struct Plan {
     step_slot: [u8; MAX_STEPS],
     /// For each slot, the steps (bit j = step j + 1) its touchpoint serves.
     slot_steps: [u32; MAX_STEPS],
+    /// Default mode and no touchpoint repeats in the steps: slot = step, and customers
+    /// whose step events all have distinct times take [`Plan::eval_distinct`].
+    distinct: bool,
+    /// `slot_of` as a fixed-size table (no bounds checks in the hot loop).
+    step_of: Box<[u8; 1 << 16]>,
 }
 
 impl Plan {
@@ -252,11 +257,121 @@ impl Plan {
             step_slot[j] = slot;
             slot_steps[usize::from(slot)] |= 1 << j;
         }
-        Ok(Plan { k, window: q.window_s as u64, strict: q.mode == FunnelMode::Strict, slot_of, step_slot, slot_steps })
+        let strict = q.mode == FunnelMode::Strict;
+        let distinct = !strict && usize::from(slots) == k;
+        let mut step_of = Box::new([0u8; 1 << 16]);
+        step_of.copy_from_slice(&slot_of);
+        Ok(Plan { k, window: q.window_s as u64, strict, slot_of, step_slot, slot_steps, distinct, step_of })
     }
 
     /// The customer's level, leaving the times of its chain in `s.best[..level]`.
     fn eval(&self, times: &[u32], tps: &[Tp], s: &mut Scratch) -> usize {
+        if self.distinct {
+            if let Some(level) = self.eval_distinct(times, tps, s) {
+                return level;
+            }
+        }
+        self.eval_groups(times, tps, s)
+    }
+
+    /// The fast path for [`Plan::distinct`]: `None` when two of the customer's step events
+    /// have the same time (then the general kernel decides).
+    ///
+    /// Without ties each event serves at most one step and comes strictly after the step
+    /// events before it, so the greedy scan needs only the latest chain start per level:
+    /// `start[1]` is the time of the latest step-1 event, and `start[j]` (level j ≥ 2)
+    /// becomes `start[j − 1]` when a step-j event is within the window of it. A first pass
+    /// over the touchpoints alone (no branch per event) notes the events of steps 2.. with
+    /// the latest step-1 event before each; the scan then reads only their times. The chain
+    /// that reached the level L first, each step as late as possible, ends at the first
+    /// event that reached L; it is rebuilt backwards: the latest step L − 1 event before it,
+    /// then the latest step L − 2 event before that one, … (each step as late as the chain
+    /// above allows; its start is then at least as late as that of any chain ending there,
+    /// so it is within the window).
+    fn eval_distinct(&self, times: &[u32], tps: &[Tp], s: &mut Scratch) -> Option<usize> {
+        const NONE: u64 = 1 << 63;
+        let n = times.len();
+        if s.later.len() < n {
+            s.later.resize(n, 0);
+        }
+        let later = &mut s.later[..n];
+        let step_of: &[u8; 1 << 16] = &self.step_of;
+        // Gather the events of steps 2.. (their index << 32) with the index of the latest
+        // step-1 event before each (u32::MAX: none), reading only the touchpoints.
+        let mut m = 0;
+        let mut last1 = u64::from(u32::MAX);
+        let mut at = 0u64;
+        for &tp in tps {
+            let d = step_of[usize::from(tp)];
+            last1 = if d == 1 { at >> 32 } else { last1 };
+            later[m] = at | last1;
+            m += usize::from(d >= 2);
+            at += 1 << 32;
+        }
+        if last1 == u64::from(u32::MAX) {
+            return Some(0);
+        }
+        let start = &mut s.start;
+        start[2..=self.k].fill(NONE);
+        let w = self.window;
+        let mut reached = 1usize;
+        let mut top = 0usize;
+        let mut tie = false;
+        for (x, &e) in later[..m].iter().enumerate() {
+            let p = (e >> 32) as usize;
+            let l1 = (e as u32) as usize;
+            let t = u64::from(times[p]);
+            let d = step_of[usize::from(tps[p])];
+            // A tie with a neighbour (equal times are adjacent).
+            tie |= (p > 0 && u64::from(times[p - 1]) == t) | (p + 1 < n && u64::from(times[p + 1]) == t);
+            start[1] = if l1 < p { u64::from(times[l1]) } else { NONE };
+            let from = start[usize::from(d - 1)];
+            let ok = t.wrapping_sub(from) <= w;
+            start[usize::from(if ok { d } else { u8::MAX })] = from;
+            let nd = if ok { usize::from(d) } else { 0 };
+            if nd > reached {
+                reached = nd;
+                top = x;
+            }
+        }
+        if tie && self.step_tie(times, tps) {
+            return None;
+        }
+        if reached > 1 {
+            let pos = |x: usize| (later[x] >> 32) as usize;
+            let mut at = top;
+            s.best[reached - 1] = times[pos(at)];
+            let mut want = reached - 1;
+            let mut x = top;
+            while want > 1 {
+                x -= 1;
+                if usize::from(step_of[usize::from(tps[pos(x)])]) == want {
+                    want -= 1;
+                    s.best[want] = times[pos(x)];
+                    at = x;
+                }
+            }
+            s.best[0] = times[(later[at] as u32) as usize];
+        }
+        Some(reached)
+    }
+
+    /// Whether two step events have the same time.
+    fn step_tie(&self, times: &[u32], tps: &[Tp]) -> bool {
+        let mut last = None;
+        for (&t, &tp) in times.iter().zip(tps) {
+            if self.step_of[usize::from(tp)] != 0 {
+                if last == Some(t) {
+                    return true;
+                }
+                last = Some(t);
+            }
+        }
+        false
+    }
+
+    /// The general kernel: timestamp groups, repeated step touchpoints, strict mode.
+    fn eval_groups(&self, times: &[u32], tps: &[Tp], s: &mut Scratch) -> usize {
         s.reached = 0;
         s.best_level = 0;
         s.seen_first = false;
@@ -407,6 +522,12 @@ struct Scratch {
     present: u32,
     /// The customer's step events: time and 1 + slot (grows to the longest journey).
     steps: Vec<(u32, u8)>,
+    /// [`Plan::eval_distinct`]: `start[j]`, the latest start of a chain of level j (1 << 63:
+    /// none yet); `start[0]` is the current event's time.
+    start: [u64; 256],
+    /// [`Plan::eval_distinct`]: the customer's events of steps 2.., `time << 8 | step`
+    /// (1-based), with the time of the latest step-1 event before each.
+    later: Vec<u64>,
 }
 
 impl Scratch {
@@ -420,6 +541,8 @@ impl Scratch {
             count: [0; MAX_STEPS],
             present: 0,
             steps: Vec::new(),
+            start: [0; 256],
+            later: Vec::new(),
         })
     }
 }
