@@ -192,6 +192,29 @@ struct Acc {
     scratch: Vec<i64>,
 }
 
+/// Count the periods 1..=`periods` after the entry period `p0` that hold one of `times`
+/// (set times, sorted; local time = `shift` + time) in `row`. With a fixed offset, a binary
+/// search jumps from each period counted to the first event after it, so the events of one
+/// period are not read one by one.
+fn count_periods(times: &[u32], shift: i64, period: Period, p0: i64, periods: i64, row: &mut [u64]) {
+    let mut rest = times;
+    let mut next = period.first_day(p0 + 1) * DAY;
+    loop {
+        // The first event at or after `next`.
+        let bound = u32::try_from((next - shift).max(0)).unwrap_or(u32::MAX);
+        let Some(at) = rest.iter().position(|&t| t >= bound) else { return };
+        rest = &rest[at..];
+        let t = rest[0];
+        let p = period.index(shift + i64::from(t));
+        let n = p - p0;
+        if n > periods {
+            return;
+        }
+        row[n as usize] += 1;
+        next = period.first_day(p + 1) * DAY;
+    }
+}
+
 /// Compute retention cohorts.
 pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<RetentionReport, QueryError> {
     let entry_tp = match &q.cohort {
@@ -270,6 +293,10 @@ pub fn run(set: &JourneySet, dict: &Dictionary, q: &RetentionQuery) -> Result<Re
                 for &n in &acc.scratch {
                     row[n as usize] += 1;
                 }
+                return acc;
+            }
+            if returning.is_none() {
+                count_periods(&j.times[entry + 1..], shift, period, p0, periods, row);
                 return acc;
             }
             // The current period's n and where the next period starts (local seconds).
