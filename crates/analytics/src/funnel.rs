@@ -300,13 +300,24 @@ impl Plan {
         // step-1 event before each (u32::MAX: none), reading only the touchpoints.
         let mut m = 0;
         let mut last1 = u64::from(u32::MAX);
-        let mut at = 0u64;
-        for &tp in tps {
+        let mut i = 0u64;
+        let quads = tps.chunks_exact(4);
+        let tail = quads.remainder();
+        for quad in quads {
+            for &tp in quad {
+                let d = step_of[usize::from(tp)];
+                last1 = if d == 1 { i } else { last1 };
+                later[m] = i << 32 | last1;
+                m += usize::from(d >= 2);
+                i += 1;
+            }
+        }
+        for &tp in tail {
             let d = step_of[usize::from(tp)];
-            last1 = if d == 1 { at >> 32 } else { last1 };
-            later[m] = at | last1;
+            last1 = if d == 1 { i } else { last1 };
+            later[m] = i << 32 | last1;
             m += usize::from(d >= 2);
-            at += 1 << 32;
+            i += 1;
         }
         if last1 == u64::from(u32::MAX) {
             return Some(0);
