@@ -22,7 +22,12 @@
 //! start `t1` (a later start only makes the window easier to meet later on). All events of
 //! one timestamp are applied together: the steps `a..=s` that the group can fill with
 //! distinct events extend the best chain of level `a − 1` (or start one at `t` when
-//! `a = 0`). This is exact, single pass, and allocates nothing per event.
+//! `a = 0`). This is exact, single pass, and allocates nothing per event. When no touchpoint
+//! repeats in the steps (default mode), a customer none of whose step events share a time
+//! takes a faster form of the same scan: each event serves one step, so a first pass over the
+//! touchpoints alone picks the events of steps 2.. (with the latest step-1 event before each),
+//! only their times are read, and the step times are rebuilt backwards from the event that
+//! first reached the level (see `Plan::eval_distinct`).
 //!
 //! **Step times.** For each customer the reported times between steps come from one chain:
 //! the one that reached the customer's level *earliest* (smallest `tk` for the level k),
@@ -533,11 +538,12 @@ struct Scratch {
     present: u32,
     /// The customer's step events: time and 1 + slot (grows to the longest journey).
     steps: Vec<(u32, u8)>,
-    /// [`Plan::eval_distinct`]: `start[j]`, the latest start of a chain of level j (1 << 63:
-    /// none yet); `start[0]` is the current event's time.
+    /// [`Plan::eval_distinct`]: `start[j]`, the latest start of a chain of level j ≥ 1
+    /// (1 << 63: none yet); `start[255]` takes the writes that change nothing.
     start: [u64; 256],
-    /// [`Plan::eval_distinct`]: the customer's events of steps 2.., `time << 8 | step`
-    /// (1-based), with the time of the latest step-1 event before each.
+    /// [`Plan::eval_distinct`]: the customer's events of steps 2.., `index << 32 | index of
+    /// the latest step-1 event before it` (`u32::MAX`: none), in journey order (grows to the
+    /// longest journey).
     later: Vec<u64>,
 }
 

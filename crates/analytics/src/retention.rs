@@ -19,7 +19,9 @@
 //! the set by time.
 //!
 //! The kernel is one pass over each customer's events (period boundaries are computed once
-//! per period change, not per event), in parallel over customers.
+//! per period change, not per event), in parallel over customers. When any event counts as
+//! coming back and the offset is fixed, it skips from each period counted to the first event
+//! at or after the start of the next one (one comparison per event).
 
 use crate::funnel::{resolve, QueryError};
 use crate::journeys::{Dictionary, JourneySet};
