@@ -21,7 +21,8 @@
 //! The kernel is one pass over each customer's events (period boundaries are computed once
 //! per period change, not per event), in parallel over customers. When any event counts as
 //! coming back and the offset is fixed, it skips from each period counted to the first event
-//! at or after the start of the next one (one comparison per event).
+//! at or after the start of the next one (one comparison per event), and places it by the
+//! period starts that follow.
 
 use crate::funnel::{resolve, QueryError};
 use crate::journeys::{Dictionary, JourneySet};
@@ -195,25 +196,34 @@ struct Acc {
 }
 
 /// Count the periods 1..=`periods` after the entry period `p0` that hold one of `times`
-/// (set times, sorted; local time = `shift` + time) in `row`. With a fixed offset, a binary
-/// search jumps from each period counted to the first event after it, so the events of one
-/// period are not read one by one.
+/// (set times, sorted; local time = `shift` + time) in `row`: from each period counted, skip
+/// to the first event after it with one comparison per event, and place that event by
+/// comparing it with the next period starts (no division).
 fn count_periods(times: &[u32], shift: i64, period: Period, p0: i64, periods: i64, row: &mut [u64]) {
+    // Where period p0 + n starts, in set time.
+    let start = |n: i64| period.first_day(p0 + n) * DAY - shift;
     let mut rest = times;
-    let mut next = period.first_day(p0 + 1) * DAY;
+    let mut n = 1;
+    let mut lo = start(1);
     loop {
-        // The first event at or after `next`.
-        let bound = u32::try_from((next - shift).max(0)).unwrap_or(u32::MAX);
+        let bound = u32::try_from(lo.max(0)).unwrap_or(u32::MAX);
         let Some(at) = rest.iter().position(|&t| t >= bound) else { return };
         rest = &rest[at..];
-        let t = rest[0];
-        let p = period.index(shift + i64::from(t));
-        let n = p - p0;
+        let t = i64::from(rest[0]);
+        let mut hi = start(n + 1);
+        while t >= hi {
+            n += 1;
+            if n > periods {
+                return;
+            }
+            hi = start(n + 1);
+        }
+        row[n as usize] += 1;
+        n += 1;
         if n > periods {
             return;
         }
-        row[n as usize] += 1;
-        next = period.first_day(p + 1) * DAY;
+        lo = hi;
     }
 }
 
