@@ -285,9 +285,10 @@ impl Plan {
     /// Without ties each event serves at most one step and comes strictly after the step
     /// events before it, so the greedy scan needs only the latest chain start per level:
     /// `start[1]` is the time of the latest step-1 event, and `start[j]` (level j ≥ 2)
-    /// becomes `start[j − 1]` when a step-j event is within the window of it. A first pass
-    /// over the touchpoints alone (no branch per event) notes the events of steps 2.. with
-    /// the latest step-1 event before each; the scan then reads only their times. The chain
+    /// becomes `start[j − 1]` when a step-j event is within the window of it. For each 64
+    /// events, a pass over the touchpoints alone (no branch per event) notes the events of
+    /// steps 2.. with the latest step-1 event before each, then the scan reads only their
+    /// times; it stops after the 64 in which the last step is reached. The chain
     /// that reached the level L first, each step as late as possible, ends at the first
     /// event that reached L; it is rebuilt backwards: the latest step L − 1 event before it,
     /// then the latest step L − 2 event before that one, … (each step as late as the chain
@@ -301,54 +302,61 @@ impl Plan {
         }
         let later = &mut s.later[..n];
         let step_of: &[u8; 1 << 16] = &self.step_of;
-        // Gather the events of steps 2.. (their index << 32) with the index of the latest
-        // step-1 event before each (u32::MAX: none), reading only the touchpoints.
-        let mut m = 0;
+        let start = &mut s.start;
+        start[2..=self.k].fill(NONE);
+        let w = self.window;
+        let (mut m, mut done) = (0, 0);
         let mut last1 = u64::from(u32::MAX);
-        let mut i = 0u64;
-        let quads = tps.chunks_exact(4);
-        let tail = quads.remainder();
-        for quad in quads {
-            for &tp in quad {
+        let mut reached = 1usize;
+        let mut top = 0usize;
+        let mut tie = false;
+        // 64 events at a time, until the last step is reached.
+        for (b, block) in tps.chunks(64).enumerate() {
+            // Gather the events of steps 2.. (their index << 32) with the index of the
+            // latest step-1 event before each (u32::MAX: none), reading only touchpoints.
+            let mut i = (b * 64) as u64;
+            let quads = block.chunks_exact(4);
+            let tail = quads.remainder();
+            for quad in quads {
+                for &tp in quad {
+                    let d = step_of[usize::from(tp)];
+                    last1 = if d == 1 { i } else { last1 };
+                    later[m] = i << 32 | last1;
+                    m += usize::from(d >= 2);
+                    i += 1;
+                }
+            }
+            for &tp in tail {
                 let d = step_of[usize::from(tp)];
                 last1 = if d == 1 { i } else { last1 };
                 later[m] = i << 32 | last1;
                 m += usize::from(d >= 2);
                 i += 1;
             }
-        }
-        for &tp in tail {
-            let d = step_of[usize::from(tp)];
-            last1 = if d == 1 { i } else { last1 };
-            later[m] = i << 32 | last1;
-            m += usize::from(d >= 2);
-            i += 1;
+            for (x, &e) in later[..m].iter().enumerate().skip(done) {
+                let p = (e >> 32) as usize;
+                let l1 = (e as u32) as usize;
+                let t = u64::from(times[p]);
+                let d = step_of[usize::from(tps[p])];
+                // A tie with a neighbour (equal times are adjacent).
+                tie |= (p > 0 && u64::from(times[p - 1]) == t) | (p + 1 < n && u64::from(times[p + 1]) == t);
+                start[1] = if l1 < p { u64::from(times[l1]) } else { NONE };
+                let from = start[usize::from(d - 1)];
+                let ok = t.wrapping_sub(from) <= w;
+                start[usize::from(if ok { d } else { u8::MAX })] = from;
+                let nd = if ok { usize::from(d) } else { 0 };
+                if nd > reached {
+                    reached = nd;
+                    top = x;
+                }
+            }
+            done = m;
+            if self.k > 1 && reached == self.k {
+                break;
+            }
         }
         if last1 == u64::from(u32::MAX) {
             return Some(0);
-        }
-        let start = &mut s.start;
-        start[2..=self.k].fill(NONE);
-        let w = self.window;
-        let mut reached = 1usize;
-        let mut top = 0usize;
-        let mut tie = false;
-        for (x, &e) in later[..m].iter().enumerate() {
-            let p = (e >> 32) as usize;
-            let l1 = (e as u32) as usize;
-            let t = u64::from(times[p]);
-            let d = step_of[usize::from(tps[p])];
-            // A tie with a neighbour (equal times are adjacent).
-            tie |= (p > 0 && u64::from(times[p - 1]) == t) | (p + 1 < n && u64::from(times[p + 1]) == t);
-            start[1] = if l1 < p { u64::from(times[l1]) } else { NONE };
-            let from = start[usize::from(d - 1)];
-            let ok = t.wrapping_sub(from) <= w;
-            start[usize::from(if ok { d } else { u8::MAX })] = from;
-            let nd = if ok { usize::from(d) } else { 0 };
-            if nd > reached {
-                reached = nd;
-                top = x;
-            }
         }
         if tie && self.step_tie(times, tps) {
             return None;

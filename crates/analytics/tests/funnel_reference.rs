@@ -190,6 +190,13 @@ fn arb_sparse_set() -> impl Strategy<Value = JourneySet> {
         .prop_map(|evs| JourneySet::from_events(EPOCH, evs.into_iter().map(|(c, t, tp)| (c * 7 + 3, EPOCH + t, tp))))
 }
 
+/// Few customers with long journeys (the fast path reads 64 events at a time and stops
+/// once the last step is reached).
+fn arb_long_set() -> impl Strategy<Value = JourneySet> {
+    prop::collection::vec((0..3i64, 0..4000i64, 0..6u16), 100..400)
+        .prop_map(|evs| JourneySet::from_events(EPOCH, evs.into_iter().map(|(c, t, tp)| (c * 7 + 3, EPOCH + t, tp))))
+}
+
 /// Default mode, no touchpoint repeated in the steps.
 fn arb_distinct_query() -> impl Strategy<Value = FunnelQuery> {
     (prop::sample::subsequence(vec![0usize, 1, 2, 3, 4], 1..=5).prop_shuffle(), 1..300i64, prop::option::of(1..5usize))
@@ -241,6 +248,15 @@ proptest! {
     fn kernel_matches_reference(set in arb_set(), q in arb_query()) {
         let got = funnel::run(&set, &dict(), &q).unwrap();
         prop_assert_eq!(got, ref_report(&set, &q));
+    }
+
+    /// Long journeys with short windows (so that the reference stays fast).
+    #[test]
+    fn long_journeys_match_reference(set in arb_long_set(), mut q in arb_distinct_query(), w in 1..150i64) {
+        q.window_s = w;
+        let got = funnel::run(&set, &dict(), &q).unwrap();
+        prop_assert_eq!(got, ref_report(&set, &q));
+        check_each_customer(&set, &q)?;
     }
 
     /// One customer at a time, so every step time of every customer's chain is checked.
