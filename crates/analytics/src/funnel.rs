@@ -23,8 +23,8 @@
 //! one timestamp are applied together: the steps `a..=s` that the group can fill with
 //! distinct events extend the best chain of level `a − 1` (or start one at `t` when
 //! `a = 0`). This is exact, single pass, and allocates nothing per event. When no touchpoint
-//! repeats in the steps (default mode), a customer none of whose step events share a time
-//! takes a faster form of the same scan: each event serves one step, so a first pass over the
+//! repeats in the steps (default mode), a customer whose step events of one time come in
+//! step order takes a faster form of the same scan: each event serves one step, so a pass over the
 //! touchpoints alone picks the events of steps 2.. (with the latest step-1 event before each),
 //! only their times are read, and the step times are rebuilt backwards from the event that
 //! first reached the level (see `Plan::eval_distinct`).
@@ -215,7 +215,7 @@ struct Plan {
     /// For each slot, the steps (bit j = step j + 1) its touchpoint serves.
     slot_steps: [u32; MAX_STEPS],
     /// Default mode and no touchpoint repeats in the steps: slot = step, and customers
-    /// whose step events all have distinct times take [`Plan::eval_distinct`].
+    /// whose step events of one time come in step order take [`Plan::eval_distinct`].
     distinct: bool,
     /// `slot_of` as a fixed-size table (no bounds checks in the hot loop).
     step_of: Box<[u8; 1 << 16]>,
@@ -280,10 +280,12 @@ impl Plan {
     }
 
     /// The fast path for [`Plan::distinct`]: `None` when two of the customer's step events
-    /// have the same time (then the general kernel decides).
+    /// with the same time come with the later step first (then the general kernel decides).
     ///
-    /// Without ties each event serves at most one step and comes strictly after the step
-    /// events before it, so the greedy scan needs only the latest chain start per level:
+    /// Each event serves at most one step, and step events of one time come in step order,
+    /// so reading the events in journey order is reading them as the timestamp groups do
+    /// (each group's events by step), and the greedy scan needs only the latest chain start
+    /// per level:
     /// `start[1]` is the time of the latest step-1 event, and `start[j]` (level j ≥ 2)
     /// becomes `start[j − 1]` when a step-j event is within the window of it. For each 64
     /// events, a pass over the touchpoints alone (no branch per event) notes the events of
@@ -309,7 +311,7 @@ impl Plan {
         let mut last1 = u64::from(u32::MAX);
         let mut reached = 1usize;
         let mut top = 0usize;
-        let mut tie = false;
+        let mut out_of_order = false;
         // 64 events at a time, until the last step is reached.
         for (b, block) in tps.chunks(64).enumerate() {
             // Gather the events of steps 2.. (their index << 32) with the index of the
@@ -338,8 +340,11 @@ impl Plan {
                 let l1 = (e as u32) as usize;
                 let t = u64::from(times[p]);
                 let d = step_of[usize::from(tps[p])];
-                // A tie with a neighbour (equal times are adjacent).
-                tie |= (p > 0 && u64::from(times[p - 1]) == t) | (p + 1 < n && u64::from(times[p + 1]) == t);
+                // A step event of the same time after it with a lower step? (Every such
+                // pair of step events has an event of steps 2.. first.)
+                if p + 1 < n && u64::from(times[p + 1]) == t {
+                    out_of_order |= self.lower_step_after(times, tps, p);
+                }
                 start[1] = if l1 < p { u64::from(times[l1]) } else { NONE };
                 let from = start[usize::from(d - 1)];
                 let ok = t.wrapping_sub(from) <= w;
@@ -358,7 +363,7 @@ impl Plan {
         if last1 == u64::from(u32::MAX) {
             return Some(0);
         }
-        if tie && self.step_tie(times, tps) {
+        if out_of_order {
             return None;
         }
         if reached > 1 {
@@ -380,18 +385,11 @@ impl Plan {
         Some(reached)
     }
 
-    /// Whether two step events have the same time.
-    fn step_tie(&self, times: &[u32], tps: &[Tp]) -> bool {
-        let mut last = None;
-        for (&t, &tp) in times.iter().zip(tps) {
-            if self.step_of[usize::from(tp)] != 0 {
-                if last == Some(t) {
-                    return true;
-                }
-                last = Some(t);
-            }
-        }
-        false
+    /// Whether an event after `p` with the same time is of a lower step than `p`'s.
+    fn lower_step_after(&self, times: &[u32], tps: &[Tp], p: usize) -> bool {
+        let d = self.step_of[usize::from(tps[p])];
+        let same = times[p + 1..].iter().take_while(|&&t| t == times[p]).count();
+        tps[p + 1..p + 1 + same].iter().any(|&tp| (1..d).contains(&self.step_of[usize::from(tp)]))
     }
 
     /// The general kernel: timestamp groups, repeated step touchpoints, strict mode.
