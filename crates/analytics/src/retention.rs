@@ -207,6 +207,10 @@ fn count_periods(times: &[u32], shift: i64, period: Period, p0: i64, periods: i6
     let mut lo = start(1);
     loop {
         let bound = u32::try_from(lo.max(0)).unwrap_or(u32::MAX);
+        // None left (the last time is at hand: no scan through the last period's events).
+        if rest.last().is_none_or(|&t| t < bound) {
+            return;
+        }
         let Some(at) = rest.iter().position(|&t| t >= bound) else { return };
         rest = &rest[at..];
         let t = i64::from(rest[0]);
