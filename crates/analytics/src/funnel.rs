@@ -22,12 +22,14 @@
 //! start `t1` (a later start only makes the window easier to meet later on). All events of
 //! one timestamp are applied together: the steps `a..=s` that the group can fill with
 //! distinct events extend the best chain of level `a − 1` (or start one at `t` when
-//! `a = 0`). This is exact, single pass, and allocates nothing per event. When no touchpoint
-//! repeats in the steps (default mode), a customer whose step events of one time come in
-//! step order takes a faster form of the same scan: each event serves one step, so a pass over the
-//! touchpoints alone picks the events of steps 2.. (with the latest step-1 event before each),
-//! only their times are read, and the step times are rebuilt backwards from the event that
-//! first reached the level (see `Plan::eval_distinct`).
+//! `a = 0`). This is exact, single pass, and allocates nothing per event.
+//!
+//! When no touchpoint repeats in the steps (default mode), a customer whose step events of
+//! one time come in step order takes a faster form of the same scan: each event serves one
+//! step, so a pass over the touchpoints alone picks the events of steps 2.. (with the latest
+//! step-1 event before each), only their times are read, the scan stops once the last step is
+//! reached, and the step times are rebuilt backwards from the event that first reached the
+//! level (see `Plan::eval_distinct`).
 //!
 //! **Step times.** For each customer the reported times between steps come from one chain:
 //! the one that reached the customer's level *earliest* (smallest `tk` for the level k),
@@ -285,17 +287,17 @@ impl Plan {
     /// Each event serves at most one step, and step events of one time come in step order,
     /// so reading the events in journey order is reading them as the timestamp groups do
     /// (each group's events by step), and the greedy scan needs only the latest chain start
-    /// per level:
-    /// `start[1]` is the time of the latest step-1 event, and `start[j]` (level j ≥ 2)
-    /// becomes `start[j − 1]` when a step-j event is within the window of it. For each 64
-    /// events, a pass over the touchpoints alone (no branch per event) notes the events of
+    /// per level: `start[1]` is the time of the latest step-1 event, and `start[j]` (level
+    /// j ≥ 2) becomes `start[j − 1]` when a step-j event is within the window of it. For each
+    /// 64 events, a pass over the touchpoints alone (no branch per event) notes the events of
     /// steps 2.. with the latest step-1 event before each, then the scan reads only their
-    /// times; it stops after the 64 in which the last step is reached. The chain
-    /// that reached the level L first, each step as late as possible, ends at the first
-    /// event that reached L; it is rebuilt backwards: the latest step L − 1 event before it,
-    /// then the latest step L − 2 event before that one, … (each step as late as the chain
-    /// above allows; its start is then at least as late as that of any chain ending there,
-    /// so it is within the window).
+    /// times; it stops after the 64 in which the last step is reached (later events cannot
+    /// change the answer; a tie across that point is still checked). The chain that reached
+    /// the level L first, each step as late as possible, ends at the first event that reached
+    /// L; it is rebuilt backwards: the latest step L − 1 event before it, then the latest step
+    /// L − 2 event before that one, … (each step as late as the chain above allows; its start
+    /// is then at least as late as that of any chain ending there, so it is within the
+    /// window).
     fn eval_distinct(&self, times: &[u32], tps: &[Tp], s: &mut Scratch) -> Option<usize> {
         const NONE: u64 = 1 << 63;
         let n = times.len();
