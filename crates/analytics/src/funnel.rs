@@ -319,23 +319,28 @@ impl Plan {
             // Gather the events of steps 2.. (their index << 32) with the index of the
             // latest step-1 event before each (u32::MAX: none), reading only touchpoints.
             let mut i = (b * 64) as u64;
-            let quads = block.chunks_exact(4);
-            let tail = quads.remainder();
-            for quad in quads {
-                for &tp in quad {
+            if let (Ok(block), Some(out)) = (<&[Tp; 64]>::try_from(block), later.get_mut(m..m + 64)) {
+                // A whole 64: at most 64 notes, written without bounds checks.
+                let out: &mut [u64; 64] = out.try_into().expect("64 notes");
+                let mut k = 0;
+                for quad in block.chunks_exact(4) {
+                    for &tp in quad {
+                        let d = step_of[usize::from(tp)];
+                        last1 = if d == 1 { i } else { last1 };
+                        out[k & 63] = i << 32 | last1;
+                        k += usize::from(d >= 2);
+                        i += 1;
+                    }
+                }
+                m += k;
+            } else {
+                for &tp in block {
                     let d = step_of[usize::from(tp)];
                     last1 = if d == 1 { i } else { last1 };
                     later[m] = i << 32 | last1;
                     m += usize::from(d >= 2);
                     i += 1;
                 }
-            }
-            for &tp in tail {
-                let d = step_of[usize::from(tp)];
-                last1 = if d == 1 { i } else { last1 };
-                later[m] = i << 32 | last1;
-                m += usize::from(d >= 2);
-                i += 1;
             }
             for (x, &e) in later[..m].iter().enumerate().skip(done) {
                 let p = (e >> 32) as usize;
