@@ -206,7 +206,7 @@ fn count_periods(times: &[u32], shift: i64, period: Period, p0: i64, periods: i6
     let mut n = 1;
     let mut lo = start(1);
     loop {
-        let bound = u32::try_from(lo.max(0)).unwrap_or(u32::MAX);
+        let Ok(bound) = u32::try_from(lo.max(0)) else { return };
         // None left (the last time is at hand: no scan through the last period's events).
         if rest.last().is_none_or(|&t| t < bound) {
             return;
