@@ -24,6 +24,13 @@
 //! distinct events extend the best chain of level `a − 1` (or start one at `t` when
 //! `a = 0`). This is exact, single pass, and allocates nothing per event.
 //!
+//! When no touchpoint repeats in the steps (default mode), a customer whose step events of
+//! one time come in step order takes a faster form of the same scan: each event serves one
+//! step, so a pass over the touchpoints alone picks the events of steps 2.. (with the latest
+//! step-1 event before each), only their times are read, the scan stops once the last step is
+//! reached, and the step times are rebuilt backwards from the event that first reached the
+//! level (see `Plan::eval_distinct`).
+//!
 //! **Step times.** For each customer the reported times between steps come from one chain:
 //! the one that reached the customer's level *earliest* (smallest `tk` for the level k),
 //! and among those the one whose every step happened as *late* as possible. (The kernel's
@@ -209,6 +216,11 @@ struct Plan {
     step_slot: [u8; MAX_STEPS],
     /// For each slot, the steps (bit j = step j + 1) its touchpoint serves.
     slot_steps: [u32; MAX_STEPS],
+    /// Default mode and no touchpoint repeats in the steps: slot = step, and customers
+    /// whose step events of one time come in step order take [`Plan::eval_distinct`].
+    distinct: bool,
+    /// `slot_of` as a fixed-size table (no bounds checks in the hot loop).
+    step_of: Box<[u8; 1 << 16]>,
 }
 
 impl Plan {
@@ -252,11 +264,143 @@ impl Plan {
             step_slot[j] = slot;
             slot_steps[usize::from(slot)] |= 1 << j;
         }
-        Ok(Plan { k, window: q.window_s as u64, strict: q.mode == FunnelMode::Strict, slot_of, step_slot, slot_steps })
+        let strict = q.mode == FunnelMode::Strict;
+        let distinct = !strict && usize::from(slots) == k;
+        let mut step_of = Box::new([0u8; 1 << 16]);
+        step_of.copy_from_slice(&slot_of);
+        Ok(Plan { k, window: q.window_s as u64, strict, slot_of, step_slot, slot_steps, distinct, step_of })
     }
 
     /// The customer's level, leaving the times of its chain in `s.best[..level]`.
     fn eval(&self, times: &[u32], tps: &[Tp], s: &mut Scratch) -> usize {
+        if self.distinct {
+            if let Some(level) = self.eval_distinct(times, tps, s) {
+                return level;
+            }
+        }
+        self.eval_groups(times, tps, s)
+    }
+
+    /// The fast path for [`Plan::distinct`]: `None` when two of the customer's step events
+    /// with the same time come with the later step first (then the general kernel decides).
+    ///
+    /// Each event serves at most one step, and step events of one time come in step order,
+    /// so reading the events in journey order is reading them as the timestamp groups do
+    /// (each group's events by step), and the greedy scan needs only the latest chain start
+    /// per level: `start[1]` is the time of the latest step-1 event, and `start[j]` (level
+    /// j ≥ 2) becomes `start[j − 1]` when a step-j event is within the window of it. For each
+    /// 64 events, a pass over the touchpoints alone (no branch per event) notes the events of
+    /// steps 2.. with the latest step-1 event before each, then the scan reads only their
+    /// times; it stops after the 64 in which the last step is reached (later events cannot
+    /// change the answer; a tie across that point is still checked). The chain that reached
+    /// the level L first, each step as late as possible, ends at the first event that reached
+    /// L; it is rebuilt backwards: the latest step L − 1 event before it, then the latest step
+    /// L − 2 event before that one, … (each step as late as the chain above allows; its start
+    /// is then at least as late as that of any chain ending there, so it is within the
+    /// window).
+    fn eval_distinct(&self, times: &[u32], tps: &[Tp], s: &mut Scratch) -> Option<usize> {
+        const NONE: u64 = 1 << 63;
+        let n = times.len();
+        if s.later.len() < n {
+            s.later.resize(n, 0);
+        }
+        let later = &mut s.later[..n];
+        let step_of: &[u8; 1 << 16] = &self.step_of;
+        let start = &mut s.start;
+        start[2..=self.k].fill(NONE);
+        let w = self.window;
+        let (mut m, mut done) = (0, 0);
+        let mut last1 = u64::from(u32::MAX);
+        let mut reached = 1usize;
+        let mut top = 0usize;
+        let mut out_of_order = false;
+        // 64 events at a time, until the last step is reached.
+        for (b, block) in tps.chunks(64).enumerate() {
+            // Gather the events of steps 2.. (their index << 32) with the index of the
+            // latest step-1 event before each (u32::MAX: none), reading only touchpoints.
+            let mut i = (b * 64) as u64;
+            if let (Ok(block), Some(out)) = (<&[Tp; 64]>::try_from(block), later.get_mut(m..m + 64)) {
+                // A whole 64: at most 64 notes, written without bounds checks.
+                let out: &mut [u64; 64] = out.try_into().expect("64 notes");
+                let mut k = 0;
+                for quad in block.chunks_exact(4) {
+                    for &tp in quad {
+                        let d = step_of[usize::from(tp)];
+                        last1 = if d == 1 { i } else { last1 };
+                        out[k & 63] = i << 32 | last1;
+                        k += usize::from(d >= 2);
+                        i += 1;
+                    }
+                }
+                m += k;
+            } else {
+                for &tp in block {
+                    let d = step_of[usize::from(tp)];
+                    last1 = if d == 1 { i } else { last1 };
+                    later[m] = i << 32 | last1;
+                    m += usize::from(d >= 2);
+                    i += 1;
+                }
+            }
+            for (x, &e) in later[..m].iter().enumerate().skip(done) {
+                let p = (e >> 32) as usize;
+                let l1 = (e as u32) as usize;
+                let t = u64::from(times[p]);
+                let d = step_of[usize::from(tps[p])];
+                // A step event of the same time after it with a lower step? (Every such
+                // pair of step events has an event of steps 2.. first.)
+                if p + 1 < n && u64::from(times[p + 1]) == t {
+                    out_of_order |= self.lower_step_after(times, tps, p);
+                }
+                start[1] = if l1 < p { u64::from(times[l1]) } else { NONE };
+                let from = start[usize::from(d - 1)];
+                let ok = t.wrapping_sub(from) <= w;
+                start[usize::from(if ok { d } else { u8::MAX })] = from;
+                let nd = if ok { usize::from(d) } else { 0 };
+                if nd > reached {
+                    reached = nd;
+                    top = x;
+                }
+            }
+            done = m;
+            if self.k > 1 && reached == self.k {
+                break;
+            }
+        }
+        if last1 == u64::from(u32::MAX) {
+            return Some(0);
+        }
+        if out_of_order {
+            return None;
+        }
+        if reached > 1 {
+            let pos = |x: usize| (later[x] >> 32) as usize;
+            let mut at = top;
+            s.best[reached - 1] = times[pos(at)];
+            let mut want = reached - 1;
+            let mut x = top;
+            while want > 1 {
+                x -= 1;
+                if usize::from(step_of[usize::from(tps[pos(x)])]) == want {
+                    want -= 1;
+                    s.best[want] = times[pos(x)];
+                    at = x;
+                }
+            }
+            s.best[0] = times[(later[at] as u32) as usize];
+        }
+        Some(reached)
+    }
+
+    /// Whether an event after `p` with the same time is of a lower step than `p`'s.
+    fn lower_step_after(&self, times: &[u32], tps: &[Tp], p: usize) -> bool {
+        let d = self.step_of[usize::from(tps[p])];
+        let same = times[p + 1..].iter().take_while(|&&t| t == times[p]).count();
+        tps[p + 1..p + 1 + same].iter().any(|&tp| (1..d).contains(&self.step_of[usize::from(tp)]))
+    }
+
+    /// The general kernel: timestamp groups, repeated step touchpoints, strict mode.
+    fn eval_groups(&self, times: &[u32], tps: &[Tp], s: &mut Scratch) -> usize {
         s.reached = 0;
         s.best_level = 0;
         s.seen_first = false;
@@ -407,6 +551,13 @@ struct Scratch {
     present: u32,
     /// The customer's step events: time and 1 + slot (grows to the longest journey).
     steps: Vec<(u32, u8)>,
+    /// [`Plan::eval_distinct`]: `start[j]`, the latest start of a chain of level j ≥ 1
+    /// (1 << 63: none yet); `start[255]` takes the writes that change nothing.
+    start: [u64; 256],
+    /// [`Plan::eval_distinct`]: the customer's events of steps 2.., `index << 32 | index of
+    /// the latest step-1 event before it` (`u32::MAX`: none), in journey order (grows to the
+    /// longest journey).
+    later: Vec<u64>,
 }
 
 impl Scratch {
@@ -420,6 +571,8 @@ impl Scratch {
             count: [0; MAX_STEPS],
             present: 0,
             steps: Vec::new(),
+            start: [0; 256],
+            later: Vec::new(),
         })
     }
 }

@@ -19,7 +19,10 @@
 //! the set by time.
 //!
 //! The kernel is one pass over each customer's events (period boundaries are computed once
-//! per period change, not per event), in parallel over customers.
+//! per period change, not per event), in parallel over customers. When any event counts as
+//! coming back and the offset is fixed, it skips from each period counted to the first event
+//! at or after the start of the next one (8 times at a time), and places it by the period
+//! starts that follow.
 
 use crate::funnel::{resolve, QueryError};
 use crate::journeys::{Dictionary, Journeys};
@@ -192,6 +195,54 @@ struct Acc {
     scratch: Vec<i64>,
 }
 
+/// Count the periods 1..=`periods` after the entry period `p0` that hold one of `times`
+/// (set times, sorted; local time = `shift` + time) in `row`: from each period counted, skip
+/// to the first event after it (8 times at a time, no branch per time), and place that event
+/// by comparing it with the next period starts (no division).
+fn count_periods(times: &[u32], shift: i64, period: Period, p0: i64, periods: i64, row: &mut [u64]) {
+    // Where period p0 + n starts, in set time.
+    let start = |n: i64| period.first_day(p0 + n) * DAY - shift;
+    let mut rest = times;
+    let mut n = 1;
+    let mut lo = start(1);
+    loop {
+        let Ok(bound) = u32::try_from(lo.max(0)) else { return };
+        // None left (the last time is at hand: no scan through the last period's events).
+        if rest.last().is_none_or(|&t| t < bound) {
+            return;
+        }
+        // The first time at or after `bound` (one exists): 8 times at a time (sorted, so
+        // the count below `bound` is the position), without a branch per time.
+        let mut at = 0;
+        for eight in rest.chunks_exact(8) {
+            let below = eight.iter().map(|&t| usize::from(t < bound)).sum::<usize>();
+            at += below;
+            if below < 8 {
+                break;
+            }
+        }
+        if at == rest.len() - rest.len() % 8 {
+            at += rest[at..].iter().take_while(|&&t| t < bound).count();
+        }
+        rest = &rest[at..];
+        let t = i64::from(rest[0]);
+        let mut hi = start(n + 1);
+        while t >= hi {
+            n += 1;
+            if n > periods {
+                return;
+            }
+            hi = start(n + 1);
+        }
+        row[n as usize] += 1;
+        n += 1;
+        if n > periods {
+            return;
+        }
+        lo = hi;
+    }
+}
+
 /// Compute retention cohorts.
 pub fn run(set: &impl Journeys, dict: &Dictionary, q: &RetentionQuery) -> Result<RetentionReport, QueryError> {
     let entry_tp = match &q.cohort {
@@ -270,6 +321,10 @@ pub fn run(set: &impl Journeys, dict: &Dictionary, q: &RetentionQuery) -> Result
                 for &n in &acc.scratch {
                     row[n as usize] += 1;
                 }
+                return acc;
+            }
+            if returning.is_none() {
+                count_periods(&j.times[entry + 1..], shift, period, p0, periods, row);
                 return acc;
             }
             // The current period's n and where the next period starts (local seconds).

@@ -183,8 +183,66 @@ fn arb_query() -> impl Strategy<Value = FunnelQuery> {
         })
 }
 
+/// A wide time range: most customers have no two events in the same second (the kernel's
+/// fast path for distinct steps), some still do.
+fn arb_sparse_set() -> impl Strategy<Value = JourneySet> {
+    prop::collection::vec((0..7i64, 0..400i64, 0..6u16), 1..80)
+        .prop_map(|evs| JourneySet::from_events(EPOCH, evs.into_iter().map(|(c, t, tp)| (c * 7 + 3, EPOCH + t, tp))))
+}
+
+/// Few customers with long journeys (the fast path reads 64 events at a time and stops
+/// once the last step is reached).
+fn arb_long_set() -> impl Strategy<Value = JourneySet> {
+    prop::collection::vec((0..3i64, 0..4000i64, 0..6u16), 100..400)
+        .prop_map(|evs| JourneySet::from_events(EPOCH, evs.into_iter().map(|(c, t, tp)| (c * 7 + 3, EPOCH + t, tp))))
+}
+
+/// Default mode, no touchpoint repeated in the steps.
+fn arb_distinct_query() -> impl Strategy<Value = FunnelQuery> {
+    (prop::sample::subsequence(vec![0usize, 1, 2, 3, 4], 1..=5).prop_shuffle(), 1..300i64, prop::option::of(1..5usize))
+        .prop_map(|(steps, window_s, dropped)| {
+            let k = steps.len();
+            FunnelQuery {
+                steps: steps.into_iter().map(|i| KEYS[i].to_string()).collect(),
+                window_s,
+                mode: FunnelMode::Default,
+                dropped_step: dropped.filter(|&d| d < k),
+                dropped_limit: 3,
+            }
+        })
+}
+
+/// Every customer's level and step times against the reference, one customer at a time.
+fn check_each_customer(set: &JourneySet, q: &FunnelQuery) -> Result<(), TestCaseError> {
+    let steps: Vec<Tp> = q.steps.iter().map(|k| tp(k)).collect();
+    for j in set.iter() {
+        let one = JourneySet::from_events(
+            EPOCH,
+            j.times.iter().zip(j.touchpoints).map(|(&t, &p)| (j.customer, EPOCH + i64::from(t), p)),
+        );
+        let got = funnel::run(&one, &dict(), q).unwrap();
+        let ev: Vec<(u32, Tp)> = j.times.iter().copied().zip(j.touchpoints.iter().copied()).collect();
+        let (level, times) = ref_customer(&ev, &steps, q.window_s as u64, q.mode);
+        let got_level = got.steps.iter().filter(|s| s.customers == 1).count();
+        prop_assert_eq!(got_level, level, "customer {:?}", ev);
+        for s in 1..level {
+            prop_assert_eq!(got.steps[s].median_s, Some(u64::from(times[s] - times[s - 1])), "{:?}", ev);
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Distinct steps on mostly tie-free customers: the fast path, and the general kernel
+    /// for the customers with tied step events.
+    #[test]
+    fn distinct_steps_match_reference(set in arb_sparse_set(), q in arb_distinct_query()) {
+        let got = funnel::run(&set, &dict(), &q).unwrap();
+        prop_assert_eq!(got, ref_report(&set, &q));
+        check_each_customer(&set, &q)?;
+    }
 
     #[test]
     fn kernel_matches_reference(set in arb_set(), q in arb_query()) {
@@ -192,24 +250,19 @@ proptest! {
         prop_assert_eq!(got, ref_report(&set, &q));
     }
 
+    /// Long journeys with short windows (so that the reference stays fast).
+    #[test]
+    fn long_journeys_match_reference(set in arb_long_set(), mut q in arb_distinct_query(), w in 1..150i64) {
+        q.window_s = w;
+        let got = funnel::run(&set, &dict(), &q).unwrap();
+        prop_assert_eq!(got, ref_report(&set, &q));
+        check_each_customer(&set, &q)?;
+    }
+
     /// One customer at a time, so every step time of every customer's chain is checked.
     #[test]
     fn each_customers_chain_matches_reference(set in arb_set(), q in arb_query()) {
-        let steps: Vec<Tp> = q.steps.iter().map(|k| tp(k)).collect();
-        for j in set.iter() {
-            let one = JourneySet::from_events(
-                EPOCH,
-                j.times.iter().zip(j.touchpoints).map(|(&t, &p)| (j.customer, EPOCH + i64::from(t), p)),
-            );
-            let got = funnel::run(&one, &dict(), &q).unwrap();
-            let ev: Vec<(u32, Tp)> = j.times.iter().copied().zip(j.touchpoints.iter().copied()).collect();
-            let (level, times) = ref_customer(&ev, &steps, q.window_s as u64, q.mode);
-            let got_level = got.steps.iter().filter(|s| s.customers == 1).count();
-            prop_assert_eq!(got_level, level, "customer {:?}", ev);
-            for s in 1..level {
-                prop_assert_eq!(got.steps[s].median_s, Some(u64::from(times[s] - times[s - 1])), "{:?}", ev);
-            }
-        }
+        check_each_customer(&set, &q)?;
     }
 
     /// Windows exactly at an event's distance and one second shorter.

@@ -177,8 +177,27 @@ fn arb_query() -> impl Strategy<Value = RetentionQuery> {
         })
 }
 
+/// Few customers with bursts of events on a few days (dozens in one period, then periods
+/// without any), any event counting as a return, a fixed offset: the kernel's skip over a
+/// period's events.
+fn arb_dense_set() -> impl Strategy<Value = JourneySet> {
+    let day = prop::sample::select(vec![0i64, 1, 2, 3, 12, 13, 30, 31, 32, 75, 76, 140]);
+    prop::collection::vec((0..3i64, day, 0..86_400i64, 0..4u16), 20..400).prop_map(|evs| {
+        JourneySet::from_events(EPOCH, evs.into_iter().map(|(c, day, s, tp)| (c, EPOCH + day * 86_400 + s, tp)))
+    })
+}
+
+fn arb_fixed_query() -> impl Strategy<Value = RetentionQuery> {
+    arb_query().prop_map(|q| RetentionQuery { returning: None, tz_transitions: vec![], ..q })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn dense_journeys_match_reference(set in arb_dense_set(), q in arb_fixed_query()) {
+        prop_assert_eq!(retention::run(&set, &dict(), &q).unwrap(), ref_report(&set, &q));
+    }
 
     #[test]
     fn kernel_matches_reference(set in arb_set(), q in arb_query()) {
