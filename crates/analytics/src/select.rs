@@ -77,8 +77,8 @@ pub type Traits = HashMap<String, HashMap<CustomerId, String>>;
 pub struct Selection<'a> {
     set: &'a JourneySet,
     keep: Keep<'a>,
-    /// A breakdown group: every customer's group (by customer index) and the one kept.
-    group: Option<(&'a [u32], u32)>,
+    /// A breakdown group: the indexes of its customers, ascending.
+    group: Option<&'a [u32]>,
     /// The largest touchpoint the selection can hold.
     max_tp: Option<Tp>,
     /// Customers and events selected, once a fold has counted them.
@@ -151,17 +151,23 @@ impl<'a> Keep<'a> {
             Journey { customer: j.customer, times: &j.times[a..b], touchpoints: &j.touchpoints[a..b] }
         } else {
             // Every event is written and the end moves on only past kept ones: no branch
-            // per event (which events a filter keeps follows no pattern).
-            if buf.times.len() < j.len() {
-                buf.times.resize(j.len(), 0);
-                buf.touchpoints.resize(j.len(), 0);
+            // per event (which events a filter keeps follows no pattern). Everything the
+            // loop reads is in locals, so nothing is reloaded per event.
+            if !self.unbounded_to && self.hi == 0 {
+                return None;
             }
-            let (hi, keep_tp) = (if self.unbounded_to { u32::MAX } else { self.hi }, &*self.keep_tp);
+            let len = j.len();
+            if buf.times.len() < len {
+                buf.times.resize(len, 0);
+                buf.touchpoints.resize(len, 0);
+            }
+            let (out_t, out_p) = (&mut buf.times[..len], &mut buf.touchpoints[..len]);
+            let (lo, last, keep) = (self.lo, if self.unbounded_to { u32::MAX } else { self.hi - 1 }, &*self.keep_tp);
             let mut n = 0;
             for (&t, &tp) in j.times.iter().zip(j.touchpoints) {
-                buf.times[n] = t;
-                buf.touchpoints[n] = tp;
-                n += usize::from(keep_tp[usize::from(tp)] & (t >= self.lo) & (t < hi || self.unbounded_to));
+                out_t[n] = t;
+                out_p[n] = tp;
+                n += usize::from(keep[usize::from(tp)] & (t >= lo) & (t <= last));
             }
             Journey { customer: j.customer, times: &buf.times[..n], touchpoints: &buf.touchpoints[..n] }
         };
@@ -195,13 +201,14 @@ impl<'a> Selection<'a> {
         Selection {
             set: self.set,
             keep: self.keep.clone(),
-            group: Some((&groups.of_customer, g)),
+            group: Some(&groups.members[g as usize]),
             max_tp: self.max_tp,
             counted: OnceLock::new(),
         }
     }
 
-    /// Fold the selected journeys of the customers in `range`, in order.
+    /// Fold the selected journeys of the customers in `range` (customer indexes, or
+    /// positions in the group's members), in order.
     fn fold_range<T>(
         &self,
         range: std::ops::Range<usize>,
@@ -209,17 +216,46 @@ impl<'a> Selection<'a> {
         buf: &mut Buffer,
         mut f: impl FnMut(T, Journey<'_>) -> T,
     ) -> T {
-        for i in range {
-            if let Some((of, g)) = self.group {
-                if of[i] != g {
-                    continue;
+        let mut visit = |i: usize, acc: T| match self.keep.journey(self.set.journey(i), buf) {
+            Some(j) => f(acc, j),
+            None => acc,
+        };
+        match self.group {
+            Some(members) => {
+                for &i in &members[range] {
+                    acc = visit(i as usize, acc);
                 }
             }
-            if let Some(j) = self.keep.journey(self.set.journey(i), buf) {
-                acc = f(acc, j);
+            None => {
+                for i in range {
+                    acc = visit(i, acc);
+                }
             }
         }
         acc
+    }
+
+    /// Ranges to fold on every core, of about equal events: of customer indexes, or of
+    /// positions in the group's members (a group's customers are spread over the whole
+    /// set, so ranges of the set would leave one core with most of them).
+    fn ranges(&self) -> Vec<std::ops::Range<usize>> {
+        let n = rayon::current_num_threads() * 4;
+        let Some(members) = self.group else { return self.set.chunks(n) };
+        let len = |i: u32| (self.set.offsets[i as usize + 1] - self.set.offsets[i as usize]) as usize;
+        let total: usize = members.iter().map(|&i| len(i)).sum();
+        let per = (total / n).max(1);
+        let (mut out, mut start, mut acc) = (vec![], 0, 0);
+        for (p, &i) in members.iter().enumerate() {
+            acc += len(i);
+            if acc >= per {
+                out.push(start..p + 1);
+                (start, acc) = (p + 1, 0);
+            }
+        }
+        if start < members.len() {
+            out.push(start..members.len());
+        }
+        out
     }
 
     /// Fold on every core, counting the customers and events visited.
@@ -230,8 +266,7 @@ impl<'a> Selection<'a> {
         R: Fn(T, T) -> T + Sync + Send,
     {
         use rayon::prelude::*;
-        self.set
-            .chunks(rayon::current_num_threads() * 4)
+        self.ranges()
             .into_par_iter()
             .map(|r| {
                 let mut buf = Buffer::default();
@@ -256,7 +291,8 @@ impl<'a> Selection<'a> {
     pub fn to_set(&self) -> JourneySet {
         let mut out = JourneySet { epoch_s: self.set.epoch_s, offsets: vec![0], ..Default::default() };
         let mut buf = Buffer::default();
-        out = self.fold_range(0..self.set.customer_count(), out, &mut buf, |mut out, j| {
+        let all = self.group.map_or(self.set.customer_count(), <[u32]>::len);
+        out = self.fold_range(0..all, out, &mut buf, |mut out, j| {
             out.customers.push(j.customer);
             out.times.extend_from_slice(j.times);
             out.touchpoints.extend_from_slice(j.touchpoints);
@@ -297,8 +333,8 @@ pub struct Groups {
     /// Group labels, largest group first (ties by label); `(other)` collects the groups
     /// beyond the most asked for.
     pub labels: Vec<String>,
-    /// By customer index: the group's position in `labels` (`u32::MAX`: not selected).
-    of_customer: Vec<u32>,
+    /// Each group's customers (indexes into the set, ascending), in the order of `labels`.
+    members: Vec<Vec<u32>>,
 }
 
 /// Split a selection's customers into groups by a dimension of their (selected) journey,
@@ -383,10 +419,11 @@ pub fn breakdown(sel: &Selection<'_>, dict: &Dictionary, b: &Breakdown, traits: 
     for (p, &g) in by_size.iter().enumerate() {
         position[g as usize] = p as u32;
     }
-    for c in of_customer.iter_mut().filter(|c| **c != u32::MAX) {
-        *c = position[slot[*c as usize] as usize];
+    let mut members: Vec<Vec<u32>> = by_size.iter().map(|&g| Vec::with_capacity(groups[g as usize].1)).collect();
+    for (i, &c) in of_customer.iter().enumerate().filter(|(_, c)| **c != u32::MAX) {
+        members[position[slot[c as usize] as usize] as usize].push(i as u32);
     }
-    Groups { labels: by_size.iter().map(|&g| groups[g as usize].0.clone()).collect(), of_customer }
+    Groups { labels: by_size.iter().map(|&g| groups[g as usize].0.clone()).collect(), members }
 }
 
 #[cfg(test)]
