@@ -8,6 +8,8 @@
 //! - `restart`: a store of N events (made once, kept in `--data-dir`), then a real
 //!   `touchpoint serve` process started on it: its start-up time, the latency of its
 //!   first writes, and its resident memory (the journey index and the dedup window).
+//! - `dashboard`: each dashboard view's data from a real server on N events, and the first
+//!   view's bytes (`bench_dashboard.rs`).
 
 use crate::anyhow_lite::{msg, Result};
 use clap::Subcommand;
@@ -71,6 +73,18 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// The dashboard's budgets on a real server: each view's data, the first view's bytes.
+    Dashboard {
+        /// Events in the store (made once if the directory is empty).
+        #[arg(long, default_value_t = 10_000_000)]
+        events: usize,
+        /// Where the store is kept between runs.
+        #[arg(long, default_value = "touchpoint-bench-dashboard")]
+        data_dir: std::path::PathBuf,
+        /// Timed runs of each view (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// `touchpoint import` of the demo NDJSON against DuckDB on the same file.
     Import {
         /// Events in the file.
@@ -89,6 +103,7 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
         }
         BenchCmd::Import { events, json } => import(events, json).await,
         BenchCmd::Restart { events, data_dir, runs } => restart(events, &data_dir, runs).await,
+        BenchCmd::Dashboard { events, data_dir, runs } => crate::bench_dashboard::run(events, &data_dir, runs).await,
         BenchCmd::Analytics { events, runs, peers, json } => {
             crate::bench_analytics::run(events, runs, &peers, json).await
         }

@@ -7,6 +7,7 @@ mod admin;
 mod args;
 mod bench;
 mod bench_analytics;
+mod bench_dashboard;
 mod catalog;
 mod customer;
 mod demo;

@@ -104,10 +104,18 @@ impl Driver {
         panic!("no element {css} on {}", self.source().await);
     }
 
+    /// Click an element; found again if the page redrew it between finding and clicking.
     async fn click(&self, css: &str) {
-        let id = self.find(css).await;
-        let r = self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({})).await;
-        assert!(r.is_null(), "clicking {css}: {r}");
+        for _ in 0..5 {
+            let id = self.find(css).await;
+            let r = self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({})).await;
+            if r["error"] == "stale element reference" {
+                continue;
+            }
+            assert!(r.is_null(), "clicking {css}: {r}");
+            return;
+        }
+        panic!("{css} was redrawn five times while being clicked");
     }
 
     async fn type_into(&self, css: &str, text: &str) {
@@ -536,11 +544,9 @@ async fn an_nps_scale_stays_one_row_on_a_360_px_phone_under_the_brand() {
 /// the same days; Czech and Polish are a choice away and stay after a reload; the journey
 /// map is one click further and its address, shared, opens the same view. Screenshots of
 /// both views at 360 and 1280 px are written for a person to look at.
-#[tokio::test]
-async fn the_dashboard_signs_in_and_shows_the_numbers_the_api_gives() {
-    let Some(browser) = Driver::start().await else { return };
-    let app = spawn_app().await;
-    let now = chrono::Utc::now();
+/// Forty customers over the last eight days: each visits Home an hour after viewing a
+/// product, every third completes an order; and Ana, an owner of the project.
+async fn dashboard_data(app: &common::TestApp, now: chrono::DateTime<chrono::Utc>) {
     let mut batch = vec![];
     for c in 0..40 {
         for (i, ev) in [("page", "Home"), ("track", "Product Viewed"), ("track", "Order Completed")].iter().enumerate()
@@ -565,6 +571,51 @@ async fn the_dashboard_signs_in_and_shows_the_numbers_the_api_gives() {
     )
     .await
     .unwrap();
+}
+
+/// Sign in as Ana and wait for the overview.
+async fn sign_in(browser: &Driver, app: &common::TestApp) {
+    browser.go(&format!("{}/login", app.base)).await;
+    browser.type_into("#email", "ana@eshop.cz").await;
+    browser.type_into("#password", "ana's long password").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Events per day and channel").await;
+}
+
+/// Wait until the dashboard has drawn its view (it marks the view busy while it loads).
+async fn drawn(browser: &Driver) {
+    for _ in 0..100 {
+        if browser.eval("return document.getElementById('view').getAttribute('aria-busy')").await.is_null() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the view never finished loading: {}", browser.source().await);
+}
+
+/// axe-core finds nothing serious or critical; screenshots at 1280 and 360 px.
+async fn look(browser: &Driver, name: &str) {
+    drawn(browser).await;
+    if let Some(found) = browser.axe().await {
+        assert!(found.is_empty(), "axe-core on {name}: {found:?}");
+    }
+    browser.screenshot(&format!("dashboard-{name}-1280")).await;
+    browser.size(360, 800).await;
+    drawn(browser).await;
+    if let Some(found) = browser.axe().await {
+        assert!(found.is_empty(), "axe-core on {name} at 360 px: {found:?}");
+    }
+    browser.screenshot(&format!("dashboard-{name}-360")).await;
+    browser.size(1280, 900).await;
+    drawn(browser).await;
+}
+
+#[tokio::test]
+async fn the_dashboard_signs_in_and_shows_the_numbers_the_api_gives() {
+    let Some(browser) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    let now = chrono::Utc::now();
+    dashboard_data(&app, now).await;
 
     browser.size(1280, 900).await;
     browser.go(&format!("{}/", app.base)).await;
@@ -659,5 +710,158 @@ async fn the_dashboard_signs_in_and_shows_the_numbers_the_api_gives() {
     browser.wait_for_text("Wylogowano").await;
     browser.go(&format!("{}/", app.base)).await;
     browser.wait_for_text("Logowanie").await;
+    browser.quit().await;
+}
+
+/// The later views in Chromium, each checked by axe-core and photographed at 1280 and
+/// 360 px: paths, retention and attribution answer what the API answers for the same
+/// query (and change with a filter); a discovered touchpoint is classified in the catalog;
+/// a survey is created, published and its page opened; an event sent through the API is
+/// on the data-health page in under 2 s; every view has its title in Czech and Polish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_view_opens_answers_like_the_api_and_acts() {
+    let Some(browser) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    let now = chrono::Utc::now();
+    dashboard_data(&app, now).await;
+    let gift = json!({"type": "track", "event": "Gift Card Redeemed", "userId": "c1", "timestamp": now.to_rfc3339()});
+    assert_eq!(app.post("/v1/track", &gift).await.0, 200);
+    let (_, tps) = app.get("/api/touchpoints").await;
+    let key_of = |name: &str| {
+        let t = tps.as_array().unwrap().iter().find(|t| t["names"]["en"] == name);
+        t.unwrap_or_else(|| panic!("{name}: {tps}"))["key"].as_str().unwrap().to_string()
+    };
+    let (home, order, gift_key) = (key_of("Home"), key_of("Order Completed"), key_of("Gift Card Redeemed"));
+    // The period the dashboard asks for: the last 30 days, today included (UTC).
+    let to = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp() + 86_400;
+    let from = to - 30 * 86_400;
+    browser.size(1280, 900).await;
+    sign_in(&browser, &app).await;
+    let view = |rest: &str| format!("{}/#project=1&range=30&lang=en&{rest}", app.base);
+
+    // A funnel from product view to order; who dropped after step 1, and one of them.
+    browser.go(&view(&format!("view=funnel&steps={},{order}", key_of("Product Viewed")))).await;
+    browser.wait_for_text("Who dropped here").await;
+    browser.click("a[data-dropped='1']").await;
+    browser.wait_for_text("Dropped after step 1").await;
+    browser.click("#dropped-ids a").await;
+    browser.wait_for_text("Timeline").await;
+    let shown = browser.eval("return document.querySelector('#view h1').textContent").await;
+    assert!(shown.as_str().unwrap().starts_with("Customer #"), "{shown}");
+    look(&browser, "customer").await;
+
+    // Paths before the order: one table row per link of the API's Sankey.
+    browser.go(&view(&format!("view=paths&dir=before&at={order}"))).await;
+    browser.wait_for_text("Paths before").await;
+    drawn(&browser).await;
+    let (_, sankey) = app
+        .send(reqwest::Method::POST, "/api/analytics/sankey", Some(&json!({"filter": {"from": from, "to": to}, "query": {"end": order, "steps": 4, "min_share": 0.03}})))
+        .await;
+    let links = sankey["groups"][0]["report"]["links"].as_array().unwrap().len();
+    assert!(links >= 1, "{sankey}");
+    let rows = browser.eval("return document.querySelectorAll('#paths-table tbody tr').length").await;
+    assert_eq!(rows, json!(links));
+    look(&browser, "paths").await;
+
+    // Retention: the overall row is the API's; coming back to Home changes it.
+    let overall = |v: &Value| v["groups"][0]["report"]["overall"]["rates"].as_array().unwrap().iter().map(|r| r.as_f64()).collect::<Vec<_>>();
+    let shown = || async {
+        let v = browser.eval("return [...document.querySelector('#retention-table tbody tr').cells].slice(2).map((c) => c.dataset.v)").await;
+        v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().parse::<f64>().ok()).collect::<Vec<_>>()
+    };
+    let retention = |returning: Option<&str>| {
+        let mut q = json!({"period": "week", "periods": 4, "from": from, "to": to});
+        if let Some(r) = returning {
+            q["returning"] = json!(r);
+        }
+        json!({ "query": q })
+    };
+    browser.go(&view("view=retention")).await;
+    browser.wait_for_text("Coming back means").await;
+    drawn(&browser).await;
+    let (_, any) = app.send(reqwest::Method::POST, "/api/analytics/retention", Some(&retention(None))).await;
+    assert_eq!(shown().await, overall(&any), "{any}");
+    browser.click(&format!("#returning option[value='{home}']")).await;
+    let (_, back) = app.send(reqwest::Method::POST, "/api/analytics/retention", Some(&retention(Some(&home)))).await;
+    assert_ne!(overall(&any), overall(&back), "a filter that changes nothing tests nothing");
+    for _ in 0..50 {
+        if shown().await == overall(&back) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown().await, overall(&back));
+    look(&browser, "retention").await;
+
+    // Attribution: the conversions the API counts.
+    browser.go(&view("view=attribution")).await;
+    browser.wait_for_text("Credit by").await;
+    drawn(&browser).await;
+    let (_, attr) = app
+        .send(reqwest::Method::POST, "/api/analytics/attribution", Some(&json!({"filter": {"from": from, "to": to}, "query": {"goal": order, "by": "touchpoint"}})))
+        .await;
+    let conversions = attr["groups"][0]["report"]["conversions"].as_u64().unwrap();
+    assert!(conversions >= 10, "{attr}");
+    let kpi = browser.eval("return document.getElementById('conversions').textContent").await;
+    assert_eq!(kpi, json!(conversions.to_string()));
+    look(&browser, "attribution").await;
+
+    // Catalog: the discovered touchpoint, classified through the form.
+    browser.go(&view("view=catalog")).await;
+    browser.wait_for_text("Unclassified touchpoints").await;
+    look(&browser, "catalog").await;
+    browser.click(&format!("#stage-{gift_key} option[value=retention]")).await;
+    browser.click(&format!("#channel-{gift_key} option[value=store]")).await;
+    let cs = browser.find(&format!("#name-cs-{gift_key}")).await;
+    browser.call(reqwest::Method::POST, &format!("/element/{cs}/clear"), json!({})).await;
+    browser.type_into(&format!("#name-cs-{gift_key}"), "Uplatněná dárková karta").await;
+    browser.click(&format!("form[data-key='{gift_key}'] button[type=submit]")).await;
+    browser.wait_for_text("Classified").await;
+    let (_, tp) = app.get("/api/touchpoints").await;
+    let tp = tp.as_array().unwrap().iter().find(|t| t["key"] == gift_key.as_str()).unwrap().clone();
+    assert_eq!((&tp["stage"], &tp["channel"], &tp["discovered"]), (&json!("retention"), &json!("store"), &json!(false)), "{tp}");
+    assert_eq!(tp["names"]["cs"], "Uplatněná dárková karta");
+
+    // Surveys: create one from the NPS template, publish it, open its page.
+    browser.go(&view("view=surveys")).await;
+    browser.wait_for_text("New NPS survey").await;
+    look(&browser, "surveys").await;
+    browser.type_into("#survey-key", "nps-after-gift").await;
+    browser.click(&format!("#survey-trigger option[value='{gift_key}']")).await;
+    browser.click("#new-survey button[type=submit]").await;
+    browser.wait_for_text("nps-after-gift").await;
+    browser.click("button[data-act=publish][data-key=nps-after-gift]").await;
+    browser.wait_for_text("Open link").await;
+    let (_, survey) = app.get("/api/surveys/nps-after-gift").await;
+    assert_eq!(survey["status"], "live", "{survey}");
+    let open = browser.eval("return document.querySelector('a[href*=\"/o/\"]').href").await;
+    browser.go(open.as_str().unwrap()).await;
+    browser.wait_for_text("How likely are you to recommend us").await;
+
+    // Data health: an event sent now is on screen in under 2 s.
+    browser.go(&view("view=health")).await;
+    browser.wait_for_text("Arriving now").await;
+    drawn(&browser).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = std::time::Instant::now();
+    let live = json!({"type": "track", "event": "Live Check", "userId": "c2"});
+    assert_eq!(app.post("/v1/track", &live).await.0, 200);
+    browser.wait_for_text("Live Check").await;
+    let took = sent.elapsed();
+    assert!(took < Duration::from_secs(2), "the event took {took:?} to show");
+    look(&browser, "health").await;
+
+    // Every view has its title in Czech and Polish.
+    for (lang, titles) in [
+        ("cs", ["Cesty", "Udržení", "Atribuce", "Katalog", "Průzkumy", "Stav dat"]),
+        ("pl", ["Ścieżki", "Retencja", "Atrybucja", "Katalog", "Ankiety", "Stan danych"]),
+    ] {
+        for (v, title) in ["paths", "retention", "attribution", "catalog", "surveys", "health"].iter().zip(titles) {
+            browser.go(&format!("{}/#project=1&view={v}&lang={lang}", app.base)).await;
+            drawn(&browser).await;
+            let h1 = browser.eval("return document.querySelector('#view h1')?.textContent").await;
+            assert_eq!(h1, json!(title), "{v} in {lang}");
+        }
+    }
     browser.quit().await;
 }

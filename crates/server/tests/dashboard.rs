@@ -208,3 +208,42 @@ async fn guessing_passwords_is_refused_alike_then_stopped() {
     let r = client().post(format!("{}/logout", app.base)).form(&[("csrf", "x")]).send().await.unwrap();
     assert_eq!(r.status(), 303, "signing out without a session just goes to the sign-in page");
 }
+
+/// The first view's budget: the page, its script and its style, as a browser downloads
+/// them (gzip), are at most 400 KB in all; the gzipped files are the files.
+#[tokio::test]
+async fn the_first_view_downloads_in_well_under_400_kb() {
+    use std::io::Read;
+    let app = spawn_app().await;
+    touchpoint_engine::accounts::create_user(&*app.store, "ana@eshop.cz", Some("a long enough password"), Role::Owner, Some(1))
+        .await
+        .unwrap();
+    let (token, _) = session(&app.base, "ana@eshop.cz", "a long enough password").await;
+    let mut total = 0;
+    for path in ["/", "/assets/app.js", "/assets/app.css"] {
+        let get = |gzip: bool| {
+            let mut r = client().get(format!("{}{path}", app.base)).header(COOKIE, format!("tp_dash={token}"));
+            if gzip {
+                r = r.header("accept-encoding", "gzip, deflate, br");
+            }
+            r.send()
+        };
+        let zipped = get(true).await.unwrap();
+        assert_eq!(zipped.status(), 200, "{path}");
+        let encoded = zipped.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_string());
+        let body = zipped.bytes().await.unwrap();
+        total += body.len();
+        let plain = get(false).await.unwrap();
+        assert!(plain.headers().get("content-encoding").is_none(), "{path}: plain to a client that takes no gzip");
+        let plain = plain.bytes().await.unwrap();
+        if path.starts_with("/assets/") {
+            assert_eq!(encoded.as_deref(), Some("gzip"), "{path}");
+            let mut unzipped = vec![];
+            flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut unzipped).unwrap();
+            assert_eq!(unzipped, plain.to_vec(), "{path}: the gzipped file is the file");
+            assert!(body.len() * 2 < plain.len(), "{path}: {} gzipped of {}", body.len(), plain.len());
+        }
+    }
+    assert!(total <= 400 * 1024, "the first view is {total} bytes");
+    eprintln!("the first view: {total} bytes gzipped");
+}

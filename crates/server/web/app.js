@@ -88,8 +88,117 @@ const T = {
     noPain: "Żaden punkt styku nie wyróżnia się w tym okresie jako punkt bólu.", why: "Dlaczego", moreChurn: "więcej odejść", lessConversion: "mniej konwersji",
   },
 };
+// Words of the later views, added to each language above.
+Object.assign(T.en, {
+  paths: "Paths", retention: "Retention", attribution: "Attribution", catalog: "Catalog", surveys: "Surveys", health: "Data health",
+  after: "After", before: "Before", direction: "Direction", steps: "Steps", startAt: "Paths after", endAt: "Paths before",
+  pathsLabel: (k, n) => `Sankey diagram of the paths of ${n} customers around ${k}`, pathsTable: "Customers from one touchpoint to the next",
+  from: "From", to: "To", noPaths: "No customer has this touchpoint in the period.", other: "(other)", end: "(left)", start: "(came in)",
+  cohortBy: "Cohort by", firstSeen: "First event", returning: "Coming back means", anyEvent: "Any event", cohort: "Cohort",
+  periodN: (n, u) => `${u} ${n}`, unit: { day: "Day", week: "Week", month: "Month" }, size: "Customers", overall: "All cohorts",
+  retentionHelp: "Share of each cohort that came back in each later period; darker is more.", noCohorts: "No customer entered in this period.",
+  retentionLabel: (n) => `Cohort heatmap of ${n} cohorts`,
+  goal: "Goal", by: "Credit by", byTouchpoint2: "Touchpoint", byChannel: "Channel", conversions: "Conversions", models: "Models",
+  attributionHelp: "Each dot is one model's share of the credit for the goal's conversions.", noGoal: "No touchpoint is a conversion goal yet; mark one in the catalog.",
+  attributionLabel: (g) => `Share of credit for ${g} by model`, share: "Share",
+  model: { "first-touch": "First touch", "last-touch": "Last touch", linear: "Linear", "time-decay": "Time decay", "position-based": "Position based", markov: "Markov", "markov-2": "Markov (2nd order)", "markov-3": "Markov (3rd order)", shapley: "Shapley" },
+  unclassifiedTps: "Unclassified touchpoints", unclassifiedHelp: "Touchpoints discovered from new event names. Give each a stage and a channel.",
+  allClassified: "Every touchpoint is classified.", save: "Save", saved: "Saved.", namesIn: (l) => `Name (${l})`, goalFlag: "Conversion goal", churnFlag: "Churn signal",
+  touchpoints: "Touchpoints", rules: "Rules", priority: "Priority", eventType: "Event type", eventName: "Event name", conditions: "Conditions", flags: "Flags",
+  noRules: "No rules yet.", readOnly: "You can read this project; editing needs the analyst or owner role.",
+  status: { draft: "Draft", live: "Live", closed: "Closed" }, perDayOnly: "Events per day", statusLabel: "Status", version: "Version", openLink: "Open link",
+  publish: "Publish", close: "Close", responses: "Responses (CSV)", newSurvey: "New NPS survey", key: "Key", trigger: "Asked after", create: "Create",
+  questions: "Questions", noQuestions: "No questions.",
+  failed: "Failed events", failedHelp: "Events the API refused, with the field and the reason; kept within a quota.", noFailed: "No failed events.",
+  received: "Received", source: "Source", field: "Field", reason: "Reason", raw: "As sent", clearFailed: "Delete the failed events", clearConfirm: "Delete every failed event of this project?",
+  cleared: (n) => `${n} deleted.`, liveTitle: "Arriving now", liveHelp: "Events as they are acknowledged, newest first.", liveWaiting: "Waiting for events…",
+  liveLagged: (n) => `The stream fell behind; ${n} commits were skipped.`, liveOff: "The live stream is not available.", perSecond: "events in the last second",
+  classified: "Classified", notTouchpoint: "Not a touchpoint",
+});
+Object.assign(T.cs, {
+  paths: "Cesty", retention: "Udržení", attribution: "Atribuce", catalog: "Katalog", surveys: "Průzkumy", health: "Stav dat",
+  after: "Po", before: "Před", direction: "Směr", steps: "Kroky", startAt: "Cesty po", endAt: "Cesty před",
+  pathsLabel: (k, n) => `Sankeyův diagram cest ${n} zákazníků kolem bodu ${k}`, pathsTable: "Zákazníci z jednoho kontaktního bodu do dalšího",
+  from: "Z", to: "Do", noPaths: "Tento kontaktní bod v období nemá žádný zákazník.", other: "(ostatní)", end: "(odešli)", start: "(přišli)",
+  cohortBy: "Kohorta podle", firstSeen: "První události", returning: "Návrat znamená", anyEvent: "Jakákoli událost", cohort: "Kohorta",
+  periodN: (n, u) => `${u} ${n}`, unit: { day: "Den", week: "Týden", month: "Měsíc" }, size: "Zákazníci", overall: "Všechny kohorty",
+  retentionHelp: "Podíl každé kohorty, který se vrátil v dalších obdobích; tmavší znamená víc.", noCohorts: "V tomto období nepřišel žádný zákazník.",
+  retentionLabel: (n) => `Teplotní mapa ${n} kohort`,
+  goal: "Cíl", by: "Zásluhy podle", byTouchpoint2: "Kontaktní bod", byChannel: "Kanál", conversions: "Konverze", models: "Modely",
+  attributionHelp: "Každá tečka je podíl zásluh jednoho modelu na konverzích cíle.", noGoal: "Žádný kontaktní bod zatím není cílem konverze; označte ho v katalogu.",
+  attributionLabel: (g) => `Podíl zásluh na cíli ${g} podle modelu`, share: "Podíl",
+  model: { "first-touch": "První kontakt", "last-touch": "Poslední kontakt", linear: "Lineární", "time-decay": "Časový útlum", "position-based": "Podle pozice", markov: "Markov", "markov-2": "Markov (2. řádu)", "markov-3": "Markov (3. řádu)", shapley: "Shapley" },
+  unclassifiedTps: "Nezařazené kontaktní body", unclassifiedHelp: "Kontaktní body objevené z nových názvů událostí. Každému dejte fázi a kanál.",
+  allClassified: "Všechny kontaktní body jsou zařazené.", save: "Uložit", saved: "Uloženo.", namesIn: (l) => `Název (${l})`, goalFlag: "Cíl konverze", churnFlag: "Signál odchodu",
+  touchpoints: "Kontaktní body", rules: "Pravidla", priority: "Priorita", eventType: "Typ události", eventName: "Název události", conditions: "Podmínky", flags: "Příznaky",
+  noRules: "Zatím žádná pravidla.", readOnly: "Tento projekt můžete číst; úpravy vyžadují roli analytik nebo vlastník.",
+  status: { draft: "Koncept", live: "Sbírá odpovědi", closed: "Uzavřený" }, perDayOnly: "Události po dnech", statusLabel: "Stav", version: "Verze", openLink: "Otevřený odkaz",
+  publish: "Zveřejnit", close: "Uzavřít", responses: "Odpovědi (CSV)", newSurvey: "Nový průzkum NPS", key: "Klíč", trigger: "Ptát se po", create: "Vytvořit",
+  questions: "Otázky", noQuestions: "Žádné otázky.",
+  failed: "Odmítnuté události", failedHelp: "Události, které API odmítlo, s polem a důvodem; uchovávají se v rámci kvóty.", noFailed: "Žádné odmítnuté události.",
+  received: "Přijato", source: "Zdroj", field: "Pole", reason: "Důvod", raw: "Jak přišlo", clearFailed: "Smazat odmítnuté události", clearConfirm: "Smazat všechny odmítnuté události tohoto projektu?",
+  cleared: (n) => `Smazáno: ${n}.`, liveTitle: "Právě přichází", liveHelp: "Události, jak jsou potvrzovány, nejnovější nahoře.", liveWaiting: "Čekám na události…",
+  liveLagged: (n) => `Proud nestíhal; ${n} zápisů přeskočeno.`, liveOff: "Živý proud není k dispozici.", perSecond: "událostí za poslední sekundu",
+  classified: "Zařazeno", notTouchpoint: "Není kontaktní bod",
+});
+Object.assign(T.pl, {
+  paths: "Ścieżki", retention: "Retencja", attribution: "Atrybucja", catalog: "Katalog", surveys: "Ankiety", health: "Stan danych",
+  after: "Po", before: "Przed", direction: "Kierunek", steps: "Kroki", startAt: "Ścieżki po", endAt: "Ścieżki przed",
+  pathsLabel: (k, n) => `Diagram Sankeya ścieżek ${n} klientów wokół punktu ${k}`, pathsTable: "Klienci z jednego punktu styku do następnego",
+  from: "Z", to: "Do", noPaths: "Żaden klient nie ma tego punktu styku w tym okresie.", other: "(inne)", end: "(odeszli)", start: "(przyszli)",
+  cohortBy: "Kohorta według", firstSeen: "Pierwszego zdarzenia", returning: "Powrót oznacza", anyEvent: "Dowolne zdarzenie", cohort: "Kohorta",
+  periodN: (n, u) => `${u} ${n}`, unit: { day: "Dzień", week: "Tydzień", month: "Miesiąc" }, size: "Klienci", overall: "Wszystkie kohorty",
+  retentionHelp: "Odsetek każdej kohorty, który wrócił w kolejnych okresach; ciemniej znaczy więcej.", noCohorts: "W tym okresie nie przyszedł żaden klient.",
+  retentionLabel: (n) => `Mapa cieplna ${n} kohort`,
+  goal: "Cel", by: "Zasługi według", byTouchpoint2: "Punkt styku", byChannel: "Kanał", conversions: "Konwersje", models: "Modele",
+  attributionHelp: "Każda kropka to udział jednego modelu w zasługach za konwersje celu.", noGoal: "Żaden punkt styku nie jest jeszcze celem konwersji; oznacz go w katalogu.",
+  attributionLabel: (g) => `Udział w zasługach za cel ${g} według modelu`, share: "Udział",
+  model: { "first-touch": "Pierwszy kontakt", "last-touch": "Ostatni kontakt", linear: "Liniowy", "time-decay": "Zanik w czasie", "position-based": "Według pozycji", markov: "Markow", "markov-2": "Markow (2. rzędu)", "markov-3": "Markow (3. rzędu)", shapley: "Shapley" },
+  unclassifiedTps: "Niesklasyfikowane punkty styku", unclassifiedHelp: "Punkty styku odkryte z nowych nazw zdarzeń. Nadaj każdemu etap i kanał.",
+  allClassified: "Wszystkie punkty styku są sklasyfikowane.", save: "Zapisz", saved: "Zapisano.", namesIn: (l) => `Nazwa (${l})`, goalFlag: "Cel konwersji", churnFlag: "Sygnał odejścia",
+  touchpoints: "Punkty styku", rules: "Reguły", priority: "Priorytet", eventType: "Typ zdarzenia", eventName: "Nazwa zdarzenia", conditions: "Warunki", flags: "Flagi",
+  noRules: "Brak reguł.", readOnly: "Możesz czytać ten projekt; edycja wymaga roli analityka lub właściciela.",
+  status: { draft: "Szkic", live: "Zbiera odpowiedzi", closed: "Zamknięta" }, perDayOnly: "Zdarzenia dziennie", statusLabel: "Stan", version: "Wersja", openLink: "Link otwarty",
+  publish: "Opublikuj", close: "Zamknij", responses: "Odpowiedzi (CSV)", newSurvey: "Nowa ankieta NPS", key: "Klucz", trigger: "Pytaj po", create: "Utwórz",
+  questions: "Pytania", noQuestions: "Brak pytań.",
+  failed: "Odrzucone zdarzenia", failedHelp: "Zdarzenia odrzucone przez API, z polem i powodem; przechowywane w ramach limitu.", noFailed: "Brak odrzuconych zdarzeń.",
+  received: "Odebrano", source: "Źródło", field: "Pole", reason: "Powód", raw: "Jak przyszło", clearFailed: "Usuń odrzucone zdarzenia", clearConfirm: "Usunąć wszystkie odrzucone zdarzenia tego projektu?",
+  cleared: (n) => `Usunięto: ${n}.`, liveTitle: "Właśnie przychodzi", liveHelp: "Zdarzenia w chwili potwierdzenia, najnowsze na górze.", liveWaiting: "Czekam na zdarzenia…",
+  liveLagged: (n) => `Strumień nie nadążał; pominięto ${n} zapisów.`, liveOff: "Strumień na żywo jest niedostępny.", perSecond: "zdarzeń w ostatniej sekundzie",
+  classified: "Sklasyfikowano", notTouchpoint: "To nie punkt styku",
+});
+Object.assign(T.en, {
+  distribution: "Answers", distLabel: (m) => `Distribution of ${m} answers`, answer: "Answer", trend: "Trend by week", trendLabel: (m, n) => `${m} over ${n} weeks with its 95 % interval band`,
+  trendHelp: "The line is the score of each week, the band its 95 % interval.", weekOf: "Week of",
+  detractorsSay: "What detractors say that promoters do not", detractorsHelp: (a, b) => `Words and phrases in ${a} detractors' answers, compared with ${b} promoters'; z above 2 is significant. Each with an answer that says it.`,
+  term: "Word or phrase", amongDetractors: "Detractors", amongPromoters: "Promoters", quote: "In their words",
+  driversTitle: "Key drivers", driversQuadrantHelp: (r2) => `Each area's share of what explains the overall rating (relative weights, ${r2} % explained) against how it is rated. Red: above-median importance, below-median rating.`,
+  fixFirst: "Fix first", importance: "Importance", performance: "Rating", area: "Area", rank: "Rank",
+  benchHeat: "Benchmark: categories × areas", benchHelp: (n) => `Mean rating of each area in each category, ${n} answers; darker is better within this table.`, category: "Category", index: "Index",
+  brandRanking: "Brands by index", intervalsHelp2: "Each line is a 95 % interval; brands whose lines overlap are not told apart by the data.",
+});
+Object.assign(T.cs, {
+  distribution: "Odpovědi", distLabel: (m) => `Rozložení odpovědí ${m}`, answer: "Odpověď", trend: "Vývoj po týdnech", trendLabel: (m, n) => `${m} za ${n} týdnů s pásem 95% intervalu`,
+  trendHelp: "Čára je skóre každého týdne, pás jeho 95% interval.", weekOf: "Týden od",
+  detractorsSay: "Co říkají kritici a propagátoři ne", detractorsHelp: (a, b) => `Slova a fráze v odpovědích ${a} kritiků ve srovnání s ${b} propagátory; z nad 2 je významné. U každého odpověď, která to říká.`,
+  term: "Slovo nebo fráze", amongDetractors: "Kritici", amongPromoters: "Propagátoři", quote: "Jejich slovy",
+  driversTitle: "Klíčové faktory", driversQuadrantHelp: (r2) => `Podíl každé oblasti na vysvětlení celkového hodnocení (relativní váhy, vysvětleno ${r2} %) proti tomu, jak je hodnocena. Červeně: nadprůměrně důležité, podprůměrně hodnocené.`,
+  fixFirst: "Opravit nejdřív", importance: "Důležitost", performance: "Hodnocení", area: "Oblast", rank: "Pořadí",
+  benchHeat: "Benchmark: kategorie × oblasti", benchHelp: (n) => `Průměrné hodnocení každé oblasti v každé kategorii, ${n} odpovědí; tmavší je v této tabulce lepší.`, category: "Kategorie", index: "Index",
+  brandRanking: "Značky podle indexu", intervalsHelp2: "Každá úsečka je 95% interval; značky, jejichž úsečky se překrývají, data nerozliší.",
+});
+Object.assign(T.pl, {
+  distribution: "Odpowiedzi", distLabel: (m) => `Rozkład odpowiedzi ${m}`, answer: "Odpowiedź", trend: "Trend tygodniowy", trendLabel: (m, n) => `${m} w ciągu ${n} tygodni z pasmem 95% przedziału`,
+  trendHelp: "Linia to wynik każdego tygodnia, pasmo jego 95% przedział.", weekOf: "Tydzień od",
+  detractorsSay: "Co mówią krytycy, a promotorzy nie", detractorsHelp: (a, b) => `Słowa i frazy w odpowiedziach ${a} krytyków w porównaniu z ${b} promotorami; z powyżej 2 jest istotne. Przy każdym odpowiedź, która to mówi.`,
+  term: "Słowo lub fraza", amongDetractors: "Krytycy", amongPromoters: "Promotorzy", quote: "Ich słowami",
+  driversTitle: "Kluczowe czynniki", driversQuadrantHelp: (r2) => `Udział każdego obszaru w wyjaśnieniu oceny ogólnej (wagi względne, wyjaśniono ${r2} %) wobec jego oceny. Na czerwono: ważność powyżej mediany, ocena poniżej.`,
+  fixFirst: "Napraw najpierw", importance: "Ważność", performance: "Ocena", area: "Obszar", rank: "Miejsce",
+  benchHeat: "Benchmark: kategorie × obszary", benchHelp: (n) => `Średnia ocena każdego obszaru w każdej kategorii, ${n} odpowiedzi; ciemniej znaczy lepiej w tej tabeli.`, category: "Kategoria", index: "Indeks",
+  brandRanking: "Marki według indeksu", intervalsHelp2: "Każdy odcinek to 95% przedział; marek, których odcinki się nakładają, dane nie rozróżniają.",
+});
 const LANGS = { en: "English", cs: "Čeština", pl: "Polski" };
-const VIEWS = ["overview", "journey", "funnel", "churn", "listening", "customers"];
+const VIEWS = ["overview", "journey", "funnel", "paths", "retention", "churn", "attribution", "listening", "customers", "catalog", "surveys", "health"];
 const RANGES = [7, 30, 90, 365];
 const COLOURS = ["#0b5cad", "#d9480f", "#2b8a3e", "#862e9c", "#c92a2a", "#1098ad", "#5c940d", "#e67700", "#495057"];
 
@@ -111,7 +220,7 @@ function go(change) {
   state = { ...state, ...change };
   const h = new URLSearchParams({ project: state.project ?? "", view: state.view, range: state.range, compare: state.compare ? "1" : "0", lang: state.lang });
   const old = new URLSearchParams(location.hash.slice(1));
-  const own = { listening: ["survey", "metric"], funnel: ["steps", "window", "strict", "by", "dropped"], customers: ["customer", "q"] }[state.view] || [];
+  const own = { listening: ["survey", "metric"], funnel: ["steps", "window", "strict", "by", "dropped"], customers: ["customer", "q"], paths: ["dir", "at", "steps"], retention: ["cohort", "returning"], attribution: ["goal", "by"] }[state.view] || [];
   for (const k of own) if (old.get(k)) h.set(k, old.get(k));
   if ("#" + h.toString() !== location.hash) location.hash = h.toString(); else render();
 }
@@ -165,11 +274,14 @@ function svgPng(svg, name) {
 }
 
 // ---- The header -------------------------------------------------------------------------
+let drawnHeader = "";
 function header() {
   const el = document.getElementById("top");
   document.documentElement.lang = state.lang;
   const projects = boot.projects.map((p) => `<option value="${p.id}"${String(p.id) === state.project ? " selected" : ""}>${esc(p.name)}</option>`).join("");
-  el.innerHTML = `<div class="bar">
+  // Drawn again only when it changes, so a redraw of the view (a resize, a reload of the
+  // data) never replaces a control someone is about to use.
+  const html = `<div class="bar">
     <span class="brand">Touchpoint</span>
     <nav class="views" aria-label="Views">${VIEWS.map((v) => `<a href="#" data-view="${v}"${v === state.view ? ' aria-current="page"' : ""}>${esc(t({ churn: "churnView", customers: "customersView" }[v] || v))}</a>`).join("")}</nav>
     <div class="who"><span>${esc(boot.user.email)}</span>
@@ -181,6 +293,9 @@ function header() {
     <div class="field check"><input type="checkbox" id="compare"${state.compare ? " checked" : ""}><label for="compare">${esc(t("compare"))}</label></div>
     <div class="field"><label for="lang">${esc(t("language"))}</label><select id="lang">${Object.entries(LANGS).map(([k, v]) => `<option value="${k}" lang="${k}"${k === state.lang ? " selected" : ""}>${v}</option>`).join("")}</select></div>
   </div>`;
+  if (html === drawnHeader) return;
+  drawnHeader = html;
+  el.innerHTML = html;
   el.querySelectorAll("[data-view]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); go({ view: a.dataset.view }); }));
   el.querySelector("#project").addEventListener("change", (e) => go({ project: e.target.value }));
   el.querySelector("#range").addEventListener("change", (e) => go({ range: Number(e.target.value) }));
@@ -252,7 +367,7 @@ async function overview(main) {
 
   main.innerHTML = `<h1>${esc(t("overview"))}</h1>
   <div class="grid">
-    <section class="panel" aria-labelledby="k1"><h2 id="k1">${esc(t("events"))}</h2><p class="kpi" id="total-events" data-v="${total}">${fmt(total)}</p>${deltaText}
+    <section class="panel" aria-labelledby="k1"><h2 id="k1">${esc(t("events"))}</h2><p class="kpi" id="total-events" data-v="${total}">${fmt(total)}</p>${deltaText}<p class="muted live-note" id="live-note" aria-live="off"></p>
       <p class="muted">${esc(t("touchpointEvents"))}: <span id="touchpoint-events">${fmt(touch)}</span> · ${now.from} – ${now.to}</p></section>
     <section class="panel" aria-labelledby="k2"><h2 id="k2">${esc(t("customers"))}</h2><p class="kpi">${fmt(map.groups?.[0]?.customers ?? 0)}</p>
       <p class="muted">${esc(t("customersNote"))} · ${now.from} – ${now.to}</p></section>
@@ -269,6 +384,13 @@ async function overview(main) {
   main.querySelector("#csv-volume").addEventListener("click", () => download(`volume-${now.from}-${now.to}.csv`, tableCsv(main.querySelector("#volume-table"))));
   main.querySelector("#png-volume")?.addEventListener("click", () => svgPng(main.querySelector(".chart svg"), `volume-${now.from}-${now.to}.png`));
   main.querySelector("#to-journey").addEventListener("click", (e) => { e.preventDefault(); go({ view: "journey" }); });
+  // Today is in every period: what arrives now is added to the count as it is acknowledged.
+  live((tick) => {
+    const k = document.getElementById("total-events"), note = document.getElementById("live-note");
+    if (!k || !tick.events) return;
+    k.dataset.v = Number(k.dataset.v) + tick.events; k.textContent = fmt(Number(k.dataset.v));
+    note.textContent = `${fmt(tick.events)} ${t("perSecond")}`;
+  });
 }
 
 // ---- Journey map ------------------------------------------------------------------------
@@ -345,7 +467,7 @@ async function funnel(main) {
     const st = g.report.steps;
     const first = st[0]?.customers || 0;
     const bars = st.map((x) => `<li><div class="tp">${esc(name[x.key] || x.key)}</div><div class="meter big" aria-hidden="true"><span data-w="${first ? ((100 * x.customers) / first).toFixed(1) : 0}"></span></div>
-      <div class="muted">${fmt(x.customers)} · ${pct(x.from_first)}${x.step > 1 ? ` · ${esc(t("fromPrevious"))} ${pct(x.from_previous)} · ${esc(t("median"))} ${dur(x.median_s)}` : ""}</div></li>`).join("");
+      <div class="muted">${fmt(x.customers)} · ${pct(x.from_first)}${x.step > 1 ? ` · ${esc(t("fromPrevious"))} ${pct(x.from_previous)} · ${esc(t("median"))} ${dur(x.median_s)}` : ""}${gi === 0 && !by && x.step < st.length ? ` · <a href="#" data-dropped="${x.step}">${esc(t("whoDropped"))}</a>` : ""}</div></li>`).join("");
     const rows = st.map((x) => `<tr><td>${x.step}</td><td>${esc(name[x.key] || x.key)}</td><td class="n" data-v="${x.customers}">${fmt(x.customers)}</td>
       <td class="n" data-v="${x.from_previous}">${pct(x.from_previous)}</td><td class="n" data-v="${x.from_first}">${pct(x.from_first)}</td><td class="n" data-v="${x.median_s ?? ""}">${dur(x.median_s)}</td><td class="n" data-v="${x.p90_s ?? ""}">${dur(x.p90_s)}</td>
       <td>${gi === 0 && !by && x.step < st.length ? `<a href="#" data-dropped="${x.step}">${esc(t("whoDropped"))}</a>` : ""}</td></tr>`).join("");
@@ -456,6 +578,89 @@ async function churn(main) {
   main.querySelector("#csv-drivers")?.addEventListener("click", () => download(`churn-drivers-${now.from}-${now.to}.csv`, tableCsv(main.querySelector("#drivers-table"))));
 }
 
+// ---- Listening's further sections: distribution, trend, what detractors say, drivers, benchmark ----
+const band = (s) => (s.score == null || !s.interval ? null : s);
+function distributionChart(dist, metric) {
+  if (!dist?.length) return "";
+  const W = chartWidth(), H = 170, pad = 30, bw = (W - pad) / dist.length, max = Math.max(1, ...dist.map((d) => d.count));
+  const colour = (v) => (metric !== "nps" ? "#0b5cad" : v <= 6 ? "#a4001d" : v <= 8 ? "#6b6b6b" : "#0a6b2f");
+  const bars = dist.map((d, i) => { const h = ((H - 44) * d.count) / max, x = pad + i * bw;
+    return `<rect x="${(x + bw * 0.12).toFixed(1)}" y="${(H - 22 - h).toFixed(1)}" width="${(bw * 0.76).toFixed(1)}" height="${h.toFixed(1)}" fill="${colour(d.value)}"><title>${d.value}: ${fmt(d.count)} (${fmt(d.pct, 1)} %)</title></rect>
+      <text x="${(x + bw / 2).toFixed(1)}" y="${H - 6}" text-anchor="middle" font-size="12" fill="#1a1a1a">${d.value}</text>
+      <text x="${(x + bw / 2).toFixed(1)}" y="${(H - 26 - h).toFixed(1)}" text-anchor="middle" font-size="11" fill="#4d4d4d">${fmt(d.pct, 0)}%</text>`; }).join("");
+  return `<svg id="dist-svg" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(t("distLabel", metric.toUpperCase()))}" xmlns="http://www.w3.org/2000/svg">${bars}</svg>
+    <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="dist-table"><thead><tr><th>${esc(t("answer"))}</th><th class="n">n</th><th class="n">%</th></tr></thead><tbody>${dist.map((d) => `<tr><td>${d.value}</td><td class="n" data-v="${d.count}">${fmt(d.count)}</td><td class="n" data-v="${d.pct}">${fmt(d.pct, 1)}</td></tr>`).join("")}</tbody></table></div></details>`;
+}
+function trendChart(segments, metric) {
+  const pts = (segments || []).filter((s) => band(s.result)).slice(-26);
+  if (pts.length < 2) return "";
+  const W = chartWidth(), H = 220, left = 44, right = 12, top = 12, bottom = 26;
+  const lo = Math.min(...pts.map((p) => p.result.interval.low)), hi = Math.max(...pts.map((p) => p.result.interval.high));
+  const X = (i) => left + ((W - left - right) * i) / (pts.length - 1), Y = (v) => top + ((H - top - bottom) * (hi - v)) / Math.max(hi - lo, 1e-9);
+  const d = (metric === "nps" ? 0 : 2);
+  const upper = pts.map((p, i) => `${X(i).toFixed(1)},${Y(p.result.interval.high).toFixed(1)}`), lower = pts.map((p, i) => `${X(i).toFixed(1)},${Y(p.result.interval.low).toFixed(1)}`).reverse();
+  const label = (s) => s.segment.replace(/^week of /, "");
+  return `<svg id="trend-svg" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(t("trendLabel", metric.toUpperCase(), pts.length))}" xmlns="http://www.w3.org/2000/svg">
+    <polygon points="${[...upper, ...lower].join(" ")}" fill="#0b5cad" fill-opacity="0.15"/>
+    <polyline points="${pts.map((p, i) => `${X(i).toFixed(1)},${Y(p.result.score).toFixed(1)}`).join(" ")}" fill="none" stroke="#0b5cad" stroke-width="2.5"/>
+    ${pts.map((p, i) => `<circle cx="${X(i).toFixed(1)}" cy="${Y(p.result.score).toFixed(1)}" r="3.5" fill="#0b5cad"><title>${esc(label(p))}: ${fmt(p.result.score, d)} (${fmt(p.result.interval.low, d)} – ${fmt(p.result.interval.high, d)}, n = ${p.result.n})</title></circle>`).join("")}
+    <text x="${left - 6}" y="${Y(hi) + 4}" text-anchor="end" font-size="11" fill="#4d4d4d">${fmt(hi, d)}</text><text x="${left - 6}" y="${Y(lo) + 4}" text-anchor="end" font-size="11" fill="#4d4d4d">${fmt(lo, d)}</text>
+    <text x="${left}" y="${H - 6}" font-size="11" fill="#4d4d4d">${esc(label(pts[0]))}</text><text x="${W - right}" y="${H - 6}" text-anchor="end" font-size="11" fill="#4d4d4d">${esc(label(pts[pts.length - 1]))}</text></svg>
+    <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="trend-table"><thead><tr><th>${esc(t("weekOf"))}</th><th class="n">${metric.toUpperCase()}</th><th class="n">95 %</th><th class="n">n</th></tr></thead><tbody>
+    ${pts.map((p) => `<tr><td class="date">${esc(label(p))}</td><td class="n" data-v="${p.result.score}">${fmt(p.result.score, d)}</td><td class="n">${fmt(p.result.interval.low, d)} – ${fmt(p.result.interval.high, d)}</td><td class="n">${fmt(p.result.n)}</td></tr>`).join("")}</tbody></table></div></details>`;
+}
+function saySection(text) {
+  // One line per answer quoted: the terms of one repeated answer say the same thing.
+  const quoted = new Set();
+  const terms = (text?.report?.group_a || []).filter((x) => { const q = x.examples?.[0] || x.term; if (quoted.has(q)) return false; quoted.add(q); return true; }).slice(0, 8);
+  if (!terms.length) return "";
+  return `<section class="panel" aria-labelledby="l4"><h2 id="l4">${esc(t("detractorsSay"))}</h2><p class="muted">${esc(t("detractorsHelp", fmt(text.answers_a), fmt(text.answers_b)))}</p>
+    <div class="scroll"><table id="say-table"><thead><tr><th>${esc(t("term"))}</th><th class="n">${esc(t("amongDetractors"))}</th><th class="n">${esc(t("amongPromoters"))}</th><th class="n">z</th><th>${esc(t("quote"))}</th></tr></thead><tbody>
+    ${terms.map((x) => `<tr><td><strong>${esc(x.term)}</strong></td><td class="n">${fmt(x.answers_a)}</td><td class="n">${fmt(x.answers_b)}</td><td class="n">${fmt(x.z, 1)}</td><td><q>${esc(x.examples?.[0] || "")}</q></td></tr>`).join("")}</tbody></table></div></section>`;
+}
+function driversSection(drivers) {
+  const a = drivers?.areas || [];
+  if (a.length < 2) return "";
+  const W = chartWidth(), H = Math.round(Math.min(360, W * 0.7)), pad = 40;
+  const xs = a.map((x) => x.share_pct), ys = a.map((x) => x.performance);
+  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+  const mid = (v) => [...v].sort((p, q) => p - q)[Math.floor(v.length / 2)];
+  const X = (v) => pad + ((W - pad * 2) * (v - x0)) / Math.max(x1 - x0, 1e-9), Y = (v) => pad / 2 + ((H - pad * 1.5) * (y1 - v)) / Math.max(y1 - y0, 1e-9);
+  const mx = X(mid(xs)), my = Y(mid(ys));
+  const dots = a.map((x) => { const weak = x.share_pct >= mid(xs) && x.performance < mid(ys);
+    return `<circle cx="${X(x.share_pct).toFixed(1)}" cy="${Y(x.performance).toFixed(1)}" r="6" fill="${weak ? "#a4001d" : "#0b5cad"}"><title>${esc(x.name)}: ${fmt(x.share_pct, 1)} %, ${fmt(x.performance, 2)}</title></circle>
+    <text x="${(X(x.share_pct) + (X(x.share_pct) > W * 0.7 ? -9 : 9)).toFixed(1)}" y="${(Y(x.performance) + 4).toFixed(1)}" text-anchor="${X(x.share_pct) > W * 0.7 ? "end" : "start"}" font-size="12" fill="#1a1a1a" stroke="#fff" stroke-width="3" paint-order="stroke">${esc(x.name.length > 26 ? x.name.slice(0, 25) + "…" : x.name)}</text>`; }).join("");
+  return `<section class="panel chart" aria-labelledby="l5"><h2 id="l5">${esc(t("driversTitle"))}</h2><p class="muted">${esc(t("driversQuadrantHelp", fmt(drivers.r2 * 100, 0)))}</p>
+    <svg id="drivers-svg" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(t("driversTitle"))}" xmlns="http://www.w3.org/2000/svg">
+    <line x1="${mx.toFixed(1)}" x2="${mx.toFixed(1)}" y1="0" y2="${H - pad}" stroke="#8a8a8a" stroke-dasharray="4 4"/><line x1="${pad}" x2="${W - pad}" y1="${my.toFixed(1)}" y2="${my.toFixed(1)}" stroke="#8a8a8a" stroke-dasharray="4 4"/>
+    <text x="${W - pad}" y="${(my + 16).toFixed(1)}" text-anchor="end" font-size="12" font-weight="700" fill="#a4001d">${esc(t("fixFirst"))}</text>
+    ${dots}<text x="${pad}" y="${H - 4}" font-size="11" fill="#4d4d4d">${esc(t("importance"))} →</text><text x="4" y="12" font-size="11" fill="#4d4d4d">↑ ${esc(t("performance"))}</text></svg>
+    <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="drivers-q-table"><thead><tr><th>${esc(t("area"))}</th><th class="n">${esc(t("importance"))}</th><th class="n">${esc(t("performance"))}</th><th class="n">${esc(t("rank"))}</th></tr></thead><tbody>
+    ${[...a].sort((p, q) => p.rank - q.rank).map((x) => `<tr><td>${esc(x.name)}</td><td class="n" data-v="${x.share_pct}">${fmt(x.share_pct, 1)} %</td><td class="n" data-v="${x.performance}">${fmt(x.performance, 2)}</td><td class="n">${x.rank}</td></tr>`).join("")}</tbody></table></div></details></section>`;
+}
+function benchmarkSection(bench, areaName) {
+  const r = bench?.report;
+  if (!r?.categories?.length) return "";
+  const all = r.categories.flatMap((c) => c.scores.areas.map((x) => x?.value)).filter((v) => v != null);
+  const lo = Math.min(...all), hi = Math.max(...all);
+  const cell = (x) => { if (x?.value == null) return `<td class="n heat"></td>`; const [bg, fg] = shade((x.value - lo) / Math.max(hi - lo, 1e-9) * 0.999);
+    return `<td class="n heat" data-v="${x.value}" data-bg="${bg}" data-fg="${fg}" title="${fmt(x.interval.low, 2)} – ${fmt(x.interval.high, 2)}, n = ${x.n}">${fmt(x.value, 2)}</td>`; };
+  const heat = `<table id="bench-table" class="heatmap"><thead><tr><th>${esc(t("category"))}</th><th class="n">${esc(t("index"))}</th>${r.areas.map((k) => `<th class="n">${esc(areaName[k] || k)}</th>`).join("")}</tr></thead><tbody>
+    ${r.categories.map((c) => `<tr><th scope="row">${esc(c.category)}</th><td class="n" data-v="${c.scores.index.value}">${fmt(c.scores.index.value, 2)}</td>${c.scores.areas.map(cell).join("")}</tr>`).join("")}</tbody></table>`;
+  const brands = r.brands.slice(0, 15);
+  const blo = Math.min(...brands.map((b) => b.scores.index.interval.low)), bhi = Math.max(...brands.map((b) => b.scores.index.interval.high));
+  const W = chartWidth(), left = Math.round(Math.min(240, W * 0.42)), rh = 26, H = rh * brands.length + 26;
+  const X = (v) => left + ((W - left - 16) * (v - blo)) / Math.max(bhi - blo, 1e-9);
+  const ranks = brands.map((b, i) => { const y = 14 + rh * i, s = b.scores.index, l = `${b.rank}. ${b.brand}`;
+    return `<text x="${left - 8}" y="${y + 4}" text-anchor="end" font-size="12" fill="#1a1a1a">${esc(l.length > Math.floor((left - 10) / 7) ? l.slice(0, Math.floor((left - 10) / 7) - 1) + "…" : l)}</text>
+      <line x1="${X(s.interval.low).toFixed(1)}" x2="${X(s.interval.high).toFixed(1)}" y1="${y}" y2="${y}" stroke="#0b5cad" stroke-width="4" stroke-linecap="round"/><circle cx="${X(s.value).toFixed(1)}" cy="${y}" r="5" fill="#0b5cad"><title>${esc(b.brand)} (${esc(b.category)}): ${fmt(s.value, 2)} (${fmt(s.interval.low, 2)} – ${fmt(s.interval.high, 2)}, n = ${s.n})</title></circle>`; }).join("");
+  return `<section class="panel" aria-labelledby="l6"><h2 id="l6">${esc(t("benchHeat"))}</h2><p class="muted">${esc(t("benchHelp", fmt(bench.responses)))}</p>
+      <div class="scroll" role="region" tabindex="0" aria-label="${esc(t("benchHeat"))}">${heat}</div>${toolButtons("bench", false)}</section>
+    <section class="panel chart" aria-labelledby="l7"><h2 id="l7">${esc(t("brandRanking"))}</h2><p class="muted">${esc(t("intervalsHelp2"))}</p>
+      <svg id="brands-svg" class="tall" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(t("brandRanking"))}" xmlns="http://www.w3.org/2000/svg">${ranks}
+      <text x="${left}" y="${H - 4}" font-size="11" fill="#4d4d4d">${fmt(blo, 2)}</text><text x="${W - 16}" y="${H - 4}" text-anchor="end" font-size="11" fill="#4d4d4d">${fmt(bhi, 2)}</text></svg></section>`;
+}
+
 // ---- Listening --------------------------------------------------------------------------
 async function listening(main) {
   const [surveys, tps] = await Promise.all([api("/api/surveys"), api(`/api/touchpoints?lang=${state.lang}`)]);
@@ -468,10 +673,18 @@ async function listening(main) {
   const controls = `<div class="controls">${pick("survey", t("survey"), usable.map((x) => [x.key, x.definition?.title?.[state.lang] || x.key]), survey)}${pick("metric", t("metric"), [["nps", "NPS"], ["csat", "CSAT"], ["ces", "CES"]], metric)}</div>`;
   if (!survey) { main.innerHTML = `<h1>${esc(t("listening"))}</h1><p class="panel">${esc(t("noSurveys"))}</p>`; return; }
   let res, failure = null;
-  try { res = await api(`/api/listening/${metric}`, { survey, by: "touchpoint" }); } catch (e) { failure = e.message; }
+  const optional = (p) => p.catch(() => null);
+  const [week, text, drivers, bench] = await Promise.all([
+    optional(api(`/api/listening/${metric}`, { survey, by: "week" })),
+    metric === "nps" ? optional(api("/api/listening/text", { survey })) : null,
+    optional(api("/api/listening/drivers", { survey })),
+    optional(api("/api/listening/benchmark", { survey })),
+    api(`/api/listening/${metric}`, { survey, by: "touchpoint" }).then((x) => { res = x; }, (e) => { failure = e.message; }),
+  ]);
+  const areaName = Object.fromEntries((drivers?.result?.areas || []).map((x) => [x.area, x.name]));
   const r = res?.result;
   const score = (x) => (metric === "nps" ? fmt(x, 0) : fmt(x, 2));
-  const segs = (r?.segments || []).filter((x) => x.result?.score != null);
+  const segs = (r?.segments || []).filter((x) => x.result?.score != null && x.segment !== "(none)");
   // Each segment's score with its 95 % interval, on one axis.
   const all = [r?.result, ...segs.map((x) => x.result)].filter((x) => x?.interval);
   const lo = Math.min(...all.map((x) => x.interval.low)), hi = Math.max(...all.map((x) => x.interval.high));
@@ -496,13 +709,284 @@ async function listening(main) {
     <section class="panel" aria-labelledby="l1"><h2 id="l1">${metric.toUpperCase()}</h2><p class="kpi" id="score">${score(r.result.score)}</p>
       <p class="muted">95 %: ${score(r.result.interval.low)} – ${score(r.result.interval.high)} · n = ${fmt(r.result.n)}</p></section>
   </div>
-  <section class="panel chart" aria-labelledby="l2"><h2 id="l2">${esc(t("byTouchpoint"))}</h2><p class="muted">${esc(t("intervalsHelp"))}</p>${chart}
+  ${segs.length ? `<section class="panel chart" aria-labelledby="l2"><h2 id="l2">${esc(t("byTouchpoint"))}</h2><p class="muted">${esc(t("intervalsHelp"))}</p>${chart}
     <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="segments-table"><thead><tr><th>${esc(t("touchpoint"))}</th><th class="n">${metric.toUpperCase()}</th><th class="n">95 %</th><th class="n">n</th><th>${esc(t("vsRest"))}</th></tr></thead><tbody>${rows}</tbody></table></div></details>
-    <div class="tools"><button class="quiet" id="csv-segments" type="button">${esc(t("csv"))}</button></div></section>`}`;
+    ${toolButtons("segments")}</section>` : ""}
+  ${r?.distribution?.length ? `<section class="panel chart" aria-labelledby="l2a"><h2 id="l2a">${esc(t("distribution"))}</h2>${distributionChart(r.distribution, metric)}${toolButtons("dist")}</section>` : ""}
+  ${trendChart(week?.result?.segments, metric) ? `<section class="panel chart" aria-labelledby="l3"><h2 id="l3">${esc(t("trend"))}</h2><p class="muted">${esc(t("trendHelp"))}</p>${trendChart(week.result.segments, metric)}${toolButtons("trend")}</section>` : ""}
+  ${saySection(text?.result)}${driversSection(drivers?.result)}${benchmarkSection(bench?.result, areaName)}`}`;
   main.querySelector("#survey").addEventListener("change", (e) => { const p = new URLSearchParams(location.hash.slice(1)); p.set("survey", e.target.value); p.delete("metric"); location.hash = p; });
   main.querySelector("#metric").addEventListener("change", (e) => { const p = new URLSearchParams(location.hash.slice(1)); p.set("metric", e.target.value); location.hash = p; });
-  main.querySelector("#csv-segments")?.addEventListener("click", () => download(`${metric}-${survey}.csv`, tableCsv(main.querySelector("#segments-table"))));
+  chartTools(main, "segments", ".chart svg", "#segments-table", `${metric}-${survey}-by-touchpoint`);
+  chartTools(main, "dist", "#dist-svg", "#dist-table", `${metric}-${survey}-answers`);
+  chartTools(main, "trend", "#trend-svg", "#trend-table", `${metric}-${survey}-by-week`);
+  chartTools(main, "bench", null, "#bench-table", `${survey}-benchmark`);
 }
+
+// ---- Shared by the later views ------------------------------------------------------------
+const can = (what) => ({ owner: ["read", "edit", "admin"], analyst: ["read", "edit"], viewer: ["read"] }[role()] || []).includes(what);
+const names = async () => {
+  const tps = await api(`/api/touchpoints?lang=${state.lang}`);
+  return { tps, name: Object.fromEntries(tps.map((x) => [x.key, x.names?.[state.lang] || x.name || x.key])) };
+};
+const select = (id, label, options, value) => `<div class="field"><label for="${id}">${esc(label)}</label><select id="${id}">${options.map(([v, l]) => `<option value="${esc(v)}"${String(v) === String(value) ? " selected" : ""}>${esc(l)}</option>`).join("")}</select></div>`;
+const onChange = (main, id, param) => main.querySelector("#" + id)?.addEventListener("change", (e) => setParams({ [param]: e.target.type === "checkbox" ? (e.target.checked ? "1" : "0") : e.target.value }));
+const qv = (q) => (q < 0.001 ? "&lt; " + fmt(0.001, 3) : fmt(q, 3));
+function chartTools(main, id, svgSel, tableSel, file) {
+  main.querySelector(`#csv-${id}`)?.addEventListener("click", () => download(`${file}.csv`, tableCsv(main.querySelector(tableSel))));
+  main.querySelector(`#png-${id}`)?.addEventListener("click", () => svgPng(typeof svgSel === "function" ? svgSel() : main.querySelector(svgSel), `${file}.png`));
+}
+const toolButtons = (id, png = true) => `<div class="tools"><button class="quiet" id="csv-${id}" type="button">${esc(t("csv"))}</button>${png ? `<button class="quiet" id="png-${id}" type="button">${esc(t("png"))}</button>` : ""}</div>`;
+
+// ---- Paths: a Sankey after a start or before an end touchpoint -----------------------------
+async function paths(main) {
+  const now = period(state.range);
+  const { tps, name } = await names();
+  const keys = tps.map((x) => x.key);
+  const dir = hashParam("dir") === "before" ? "before" : "after";
+  const anchor = keys.includes(hashParam("at")) ? hashParam("at") : keys.includes(dir === "after" ? "product-page" : "order-completed") ? (dir === "after" ? "product-page" : "order-completed") : keys[0];
+  const steps = Math.min(6, Math.max(2, Number(hashParam("steps")) || 4));
+  const controls = `<div class="controls">${select("dir", t("direction"), [["after", t("startAt")], ["before", t("endAt")]], dir)}
+    ${select("at", t("touchpoint"), tps.map((x) => [x.key, name[x.key]]), anchor)}${select("steps", t("steps"), [2, 3, 4, 5, 6].map((n) => [n, n]), steps)}</div>`;
+  if (!anchor) { main.innerHTML = `<h1>${esc(t("paths"))}</h1><p class="panel">${esc(t("noData"))}</p>`; return; }
+  const res = await api("/api/analytics/sankey", { filter: { from: now.fromS, to: now.toS }, query: { [dir === "after" ? "start" : "end"]: anchor, steps, min_share: 0.03 } });
+  const r = res.groups?.[0]?.report || { nodes: [], links: [], customers: 0 };
+  const label = (n) => ({ other: t("other"), end: t("end"), start: t("start") }[n.kind] || name[n.key] || n.key);
+  // Layout: one column per step, nodes stacked with their height by customers, links as
+  // bands whose width is their customers.
+  const W = Math.max(640, chartWidth()), cols = r.steps + 1, nodeW = 12, padY = 10, top = 10, labelRoom = Math.min(170, W / (cols + 1));
+  const perStep = []; for (const n of r.nodes) (perStep[n.step] ??= []).push(n);
+  const H = Math.max(220, Math.min(520, 60 * Math.max(1, ...perStep.map((s) => s?.length || 0))));
+  const colX = (s) => 8 + ((W - 16 - nodeW - labelRoom) * s) / Math.max(cols - 1, 1);
+  const scale = Math.min(...perStep.filter(Boolean).map((s) => (H - top * 2 - padY * (s.length - 1)) / Math.max(1, s.reduce((a, n) => a + n.customers, 0))));
+  const pos = {};
+  perStep.forEach((s, step) => { let y = top; for (const n of s || []) { pos[n.id] = { x: colX(step), y, h: Math.max(1, n.customers * scale), out: 0, in: 0 }; y += pos[n.id].h + padY; } });
+  const colourOf = (n) => (n.kind === "touchpoint" ? COLOURS[Math.abs([...n.key].reduce((a, c) => a * 31 + c.charCodeAt(0), 7)) % (COLOURS.length - 1)] : "#8a8a8a");
+  const byId = Object.fromEntries(r.nodes.map((n) => [n.id, n]));
+  let bands = "";
+  for (const l of r.links) {
+    const s = pos[l.source], d = pos[l.target], w = l.customers * scale;
+    const y0 = s.y + s.out + w / 2, y1 = d.y + d.in + w / 2; s.out += w; d.in += w;
+    const x0 = s.x + nodeW, x1 = d.x, mx = (x0 + x1) / 2;
+    bands += `<path d="M${x0.toFixed(1)},${y0.toFixed(1)} C${mx.toFixed(1)},${y0.toFixed(1)} ${mx.toFixed(1)},${y1.toFixed(1)} ${x1.toFixed(1)},${y1.toFixed(1)}" fill="none" stroke="${colourOf(byId[l.source])}" stroke-opacity="0.35" stroke-width="${Math.max(1, w).toFixed(1)}"><title>${esc(label(byId[l.source]))} → ${esc(label(byId[l.target]))}: ${fmt(l.customers)}</title></path>`;
+  }
+  const nodes = r.nodes.map((n) => {
+    const p = pos[n.id], room = Math.floor((labelRoom - 8) / 6.6);
+    const text = `${label(n)} · ${fmt(n.customers)}`;
+    return `<rect x="${p.x.toFixed(1)}" y="${p.y.toFixed(1)}" width="${nodeW}" height="${p.h.toFixed(1)}" fill="${colourOf(n)}"><title>${esc(text)}</title></rect>
+      ${p.h >= 12 ? `<text x="${(p.x + nodeW + 4).toFixed(1)}" y="${(p.y + p.h / 2 + 4).toFixed(1)}" font-size="12" fill="#1a1a1a" stroke="#fff" stroke-width="3" paint-order="stroke">${esc(text.length > room ? text.slice(0, room - 1) + "…" : text)}</text>` : ""}`;
+  }).join("");
+  const svg = `<svg viewBox="0 0 ${W} ${H}" width="${W}" role="img" aria-label="${esc(t("pathsLabel", name[anchor], fmt(r.customers)))}" xmlns="http://www.w3.org/2000/svg">${bands}${nodes}</svg>`;
+  const rows = r.links.map((l) => `<tr><td class="n">${byId[l.source].step}</td><td>${esc(label(byId[l.source]))}</td><td>${esc(label(byId[l.target]))}</td><td class="n" data-v="${l.customers}">${fmt(l.customers)}</td></tr>`).join("");
+  main.innerHTML = `<h1>${esc(t("paths"))}</h1>${controls}
+    <section class="panel chart" aria-labelledby="pa1"><h2 id="pa1">${esc(t(dir === "after" ? "startAt" : "endAt"))} ${esc(name[anchor])} <span class="muted">${fmt(r.customers)} · ${now.from} – ${now.to}</span></h2>
+    ${r.customers ? `<div class="scroll sankey">${svg}</div>` : `<p>${esc(t("noPaths"))}</p>`}
+    <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="paths-table"><caption>${esc(t("pathsTable"))}</caption><thead><tr><th class="n">${esc(t("step", ""))}</th><th>${esc(t("from"))}</th><th>${esc(t("to"))}</th><th class="n">${esc(t("customers"))}</th></tr></thead><tbody>${rows}</tbody></table></div></details>
+    ${toolButtons("paths", r.customers > 0)}</section>`;
+  for (const [id, p] of [["dir", "dir"], ["at", "at"], ["steps", "steps"]]) onChange(main, id, p);
+  chartTools(main, "paths", ".sankey svg", "#paths-table", `paths-${dir}-${anchor}-${now.from}-${now.to}`);
+}
+
+// ---- Retention: the cohort heatmap ----------------------------------------------------------
+// Six shades with the text colour that keeps AA contrast on each.
+const SHADES = [["#f1f6fc", "#1a1a1a"], ["#d3e3f5", "#1a1a1a"], ["#a9c8ea", "#1a1a1a"], ["#6fa3d9", "#1a1a1a"], ["#2f74c0", "#fff"], ["#0b4f96", "#fff"]];
+const shade = (r) => SHADES[r == null ? 0 : Math.min(5, Math.floor(r * 6))];
+async function retention(main) {
+  const now = period(state.range);
+  const { tps, name } = await names();
+  const unit = state.range <= 7 ? "day" : state.range <= 90 ? "week" : "month";
+  const count = { day: 7, week: state.range <= 30 ? 4 : 12, month: 11 }[unit];
+  const back = tps.some((x) => x.key === hashParam("returning")) ? hashParam("returning") : "";
+  const entry = tps.some((x) => x.key === hashParam("cohort")) ? hashParam("cohort") : "";
+  const controls = `<div class="controls">${select("cohort", t("cohortBy"), [["", t("firstSeen")], ...tps.map((x) => [x.key, name[x.key]])], entry)}
+    ${select("returning", t("returning"), [["", t("anyEvent")], ...tps.map((x) => [x.key, name[x.key]])], back)}</div>`;
+  const query = { period: unit, periods: count, from: now.fromS, to: now.toS, ...(back ? { returning: back } : {}), ...(entry ? { cohort: { first_touchpoint: entry } } : {}) };
+  const res = await api("/api/analytics/retention", { query });
+  const r = res.groups?.[0]?.report || { cohorts: [], overall: { size: 0, rates: [] } };
+  const u = t("unit")[unit];
+  const head = `<tr><th>${esc(t("cohort"))}</th><th class="n">${esc(t("size"))}</th>${Array.from({ length: count + 1 }, (_, i) => `<th class="n">${esc(t("periodN", i, u))}</th>`).join("")}</tr>`;
+  const cell = (rate, n) => { if (rate == null) return `<td class="n heat" data-v=""></td>`; const [bg, fg] = shade(rate); return `<td class="n heat" data-v="${rate}" data-bg="${bg}" data-fg="${fg}" title="${fmt(n)}">${pct(rate, 0)}</td>`; };
+  const row = (label, c) => `<tr><th scope="row">${esc(label)}</th><td class="n" data-v="${c.size}">${fmt(c.size)}</td>${c.rates.map((x, i) => cell(x, c.retained[i])).join("")}</tr>`;
+  const table = `<table id="retention-table" class="heatmap"><thead>${head}</thead><tbody>${row(t("overall"), r.overall)}${r.cohorts.map((c) => row(c.start, c)).join("")}</tbody></table>`;
+  // The same heatmap as a picture, for the PNG download.
+  const picture = () => {
+    const cw = 64, lw = 120, rh = 26, W = lw + cw * (count + 2), H = rh * (r.cohorts.length + 2);
+    const cells = [r.overall, ...r.cohorts].map((c, y) => [`<text x="4" y="${rh * (y + 1) + 17}" font-size="12">${esc(y ? c.start : t("overall"))}</text><text x="${lw + cw - 6}" y="${rh * (y + 1) + 17}" font-size="12" text-anchor="end">${fmt(c.size)}</text>`,
+      ...c.rates.map((x, i) => { const [bg, fg] = shade(x); return x == null ? "" : `<rect x="${lw + cw * (i + 1)}" y="${rh * (y + 1)}" width="${cw - 2}" height="${rh - 2}" fill="${bg}"/><text x="${lw + cw * (i + 2) - 8}" y="${rh * (y + 1) + 17}" font-size="12" text-anchor="end" fill="${fg}">${pct(x, 0)}</text>`; })].join("")).join("");
+    const heads = Array.from({ length: count + 1 }, (_, i) => `<text x="${lw + cw * (i + 2) - 8}" y="17" font-size="12" text-anchor="end" font-weight="700">${esc(t("periodN", i, u))}</text>`).join("");
+    return new DOMParser().parseFromString(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" font-family="sans-serif">${heads}${cells}</svg>`, "image/svg+xml").documentElement;
+  };
+  main.innerHTML = `<h1>${esc(t("retention"))}</h1>${controls}
+    <section class="panel" aria-labelledby="re1"><h2 id="re1">${esc(t("retention"))} <span class="muted">${now.from} – ${now.to}</span></h2><p class="muted">${esc(t("retentionHelp"))}</p>
+    ${r.cohorts.length ? `<div class="scroll" role="region" aria-label="${esc(t("retentionLabel", r.cohorts.length))}" tabindex="0">${table}</div>` : `<p>${esc(t("noCohorts"))}</p>`}
+    ${toolButtons("retention", r.cohorts.length > 0)}</section>`;
+  onChange(main, "cohort", "cohort"); onChange(main, "returning", "returning");
+  chartTools(main, "retention", picture, "#retention-table", `retention-${now.from}-${now.to}`);
+}
+
+// ---- Attribution: every model side by side ----------------------------------------------------
+async function attribution(main) {
+  const now = period(state.range);
+  const { tps, name } = await names();
+  const goals = tps.filter((x) => x.conversion);
+  const goal = goals.some((x) => x.key === hashParam("goal")) ? hashParam("goal") : goals[0]?.key;
+  const by = hashParam("by") === "channel" ? "channel" : "touchpoint";
+  const controls = `<div class="controls">${select("goal", t("goal"), goals.map((x) => [x.key, name[x.key]]), goal)}${select("by", t("by"), [["touchpoint", t("byTouchpoint2")], ["channel", t("byChannel")]], by)}</div>`;
+  if (!goal) { main.innerHTML = `<h1>${esc(t("attribution"))}</h1><p class="panel">${esc(t("noGoal"))}</p>`; return; }
+  const res = await api("/api/analytics/attribution", { filter: { from: now.fromS, to: now.toS }, query: { goal, by } });
+  const r = res.groups?.[0]?.report || { rows: [], models: [] };
+  const models = r.models.map((m) => m.model);
+  const label = (k) => (by === "channel" ? k : name[k] || k);
+  const top = (x) => Math.max(...models.map((m) => x.credits[m]?.share || 0));
+  const rows = [...r.rows].sort((a, b) => top(b) - top(a)).slice(0, 15);
+  const W = chartWidth(), left = Math.round(Math.min(220, W * 0.38)), rh = 28, H = rh * rows.length + 34;
+  const max = Math.max(0.05, ...rows.flatMap((x) => models.map((m) => x.credits[m]?.share || 0)));
+  const X = (v) => left + ((W - left - 16) * v) / max;
+  const fit = Math.floor((left - 12) / 7.8);
+  const dots = rows.map((x, i) => { const y = 16 + rh * i; const l = label(x.key);
+    return `<text x="${left - 8}" y="${y + 4}" text-anchor="end" font-size="13" fill="#1a1a1a">${esc(l.length > fit ? l.slice(0, fit - 1) + "…" : l)}</text><line x1="${left}" x2="${W - 16}" y1="${y}" y2="${y}" stroke="#e3e7ee"/>
+      ${models.map((m, j) => `<circle cx="${X(x.credits[m]?.share || 0).toFixed(1)}" cy="${y}" r="5" fill="${COLOURS[j % COLOURS.length]}"><title>${esc(l)} · ${esc(t("model")[m] || m)}: ${pct(x.credits[m]?.share)}</title></circle>`).join("")}`; }).join("");
+  const axis = [0, 0.5, 1].map((f) => `<text x="${X(max * f).toFixed(1)}" y="${H - 4}" text-anchor="${f === 0 ? "start" : f === 1 ? "end" : "middle"}" font-size="11" fill="#4d4d4d">${pct(max * f, 0)}</text>`).join("");
+  const svg = `<svg class="tall" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(t("attributionLabel", name[goal]))}" xmlns="http://www.w3.org/2000/svg">${dots}${axis}</svg>`;
+  const legend = models.map((m, j) => `<li><i data-bg="${COLOURS[j % COLOURS.length]}"></i>${esc(t("model")[m] || m)}</li>`).join("");
+  const table = `<table id="attribution-table"><thead><tr><th>${esc(by === "channel" ? t("channel") : t("touchpoint"))}</th>${models.map((m) => `<th class="n">${esc(t("model")[m] || m)}</th>`).join("")}</tr></thead><tbody>
+    ${r.rows.map((x) => `<tr><td>${esc(label(x.key))}</td>${models.map((m) => `<td class="n" data-v="${x.credits[m]?.share ?? ""}">${pct(x.credits[m]?.share)}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
+  main.innerHTML = `<h1>${esc(t("attribution"))}</h1>${controls}
+    <div class="grid"><section class="panel" aria-labelledby="at0"><h2 id="at0">${esc(t("conversions"))}</h2><p class="kpi" id="conversions">${fmt(r.conversions)}</p><p class="muted">${esc(name[goal])} · ${now.from} – ${now.to}</p></section></div>
+    <section class="panel chart" aria-labelledby="at1"><h2 id="at1">${esc(t("models"))}</h2><p class="muted">${esc(t("attributionHelp"))}</p>
+    ${rows.length ? svg + `<ul class="legend">${legend}</ul>` : `<p>${esc(t("noData"))}</p>`}
+    <details><summary>${esc(t("asTable"))}</summary><div class="scroll">${table}</div></details>${toolButtons("attribution", rows.length > 0)}</section>`;
+  onChange(main, "goal", "goal"); onChange(main, "by", "by");
+  chartTools(main, "attribution", ".chart svg", "#attribution-table", `attribution-${goal}-${by}-${now.from}-${now.to}`);
+}
+
+// ---- Catalog: touchpoints by stage and channel, the unclassified ones first -----------------------
+const CHANNELS = ["web", "app", "email", "ads", "search", "social", "review", "forum", "blog", "phone", "store", "chat", "self-service", "survey", "other"];
+async function catalog(main) {
+  const [{ tps, name }, project, rules] = await Promise.all([names(), api("/api/project"), api("/api/rules")]);
+  const stageName = Object.fromEntries((project.stages || []).map((s) => [s.key, s.names?.[state.lang] || s.key]));
+  const edit = can("edit");
+  const open = tps.filter((x) => x.discovered);
+  const stageOpts = [["", "–"], ...(project.stages || []).map((s) => [s.key, stageName[s.key]])];
+  const form = (x) => `<form class="panel classify" data-key="${esc(x.key)}" aria-labelledby="cl-${esc(x.key)}"><h3 id="cl-${esc(x.key)}"><code>${esc(x.key)}</code></h3>
+    <div class="controls">${select(`stage-${x.key}`, t("stage"), stageOpts, x.stage || "")}${select(`channel-${x.key}`, t("channel"), CHANNELS.map((c) => [c, c]), x.channel)}
+    ${Object.keys(LANGS).map((l) => `<div class="field"><label for="name-${l}-${esc(x.key)}">${esc(t("namesIn", l))}</label><input type="text" id="name-${l}-${esc(x.key)}" data-lang="${l}" value="${esc(x.names?.[l] || "")}"></div>`).join("")}
+    <div class="field check"><input type="checkbox" id="goal-${esc(x.key)}"${x.conversion ? " checked" : ""}><label for="goal-${esc(x.key)}">${esc(t("goalFlag"))}</label></div>
+    <div class="field check"><input type="checkbox" id="churn-${esc(x.key)}"${x.churn ? " checked" : ""}><label for="churn-${esc(x.key)}">${esc(t("churnFlag"))}</label></div>
+    <div class="field"><button type="submit">${esc(t("save"))}</button></div></div><p role="status" class="muted"></p></form>`;
+  const flagsOf = (x) => [x.conversion ? t("goalFlag") : null, x.churn ? t("churnFlag") : null].filter(Boolean).join(", ");
+  const stageAt = (k) => { const i = (project.stages || []).findIndex((x) => x.key === k); return i < 0 ? 1e9 : i; };
+  const list = [...tps].sort((a, b) => stageAt(a.stage) - stageAt(b.stage) || a.channel.localeCompare(b.channel) || a.key.localeCompare(b.key));
+  const OPS = { eq: "=", ne: "≠", gt: ">", gte: "≥", lt: "<", lte: "≤" };
+  const cond = (r) => (r.conditions || []).map(({ op, value, ...f }) => `${f.field === "property" || f.field === "trait" ? `${f.field}.${f.name}` : f.field} ${OPS[op] || op.replace(/_/g, " ")}${op === "exists" ? "" : " " + value}`).join("; ");
+  main.innerHTML = `<h1>${esc(t("catalog"))}</h1>${edit ? "" : `<p class="muted">${esc(t("readOnly"))}</p>`}
+    <section class="panel" aria-labelledby="ca1"><h2 id="ca1">${esc(t("unclassifiedTps"))} <span class="muted">${fmt(open.length)}</span></h2><p class="muted">${esc(t("unclassifiedHelp"))}</p>
+      ${open.length ? (edit ? open.slice(0, 20).map(form).join("") : `<ul>${open.map((x) => `<li><code>${esc(x.key)}</code></li>`).join("")}</ul>`) : `<p>${esc(t("allClassified"))}</p>`}</section>
+    <section class="panel" aria-labelledby="ca2"><h2 id="ca2">${esc(t("touchpoints"))} <span class="muted">${fmt(tps.length)}</span></h2><div class="scroll"><table id="catalog-table"><thead><tr><th>${esc(t("stage"))}</th><th>${esc(t("channel"))}</th><th>${esc(t("touchpoint"))}</th><th>${esc(t("key"))}</th><th>${esc(t("flags"))}</th></tr></thead><tbody>
+      ${list.map((x) => `<tr><td>${esc(x.stage ? stageName[x.stage] || x.stage : "–")}</td><td>${esc(x.channel)}</td><td>${esc(name[x.key])}</td><td><code>${esc(x.key)}</code></td><td>${esc(flagsOf(x))}</td></tr>`).join("")}</tbody></table></div>${toolButtons("catalog", false)}</section>
+    <section class="panel" aria-labelledby="ca3"><h2 id="ca3">${esc(t("rules"))} <span class="muted">${fmt(rules.length)}</span></h2>
+      ${rules.length ? `<div class="scroll"><table id="rules-table"><thead><tr><th class="n">${esc(t("priority"))}</th><th>${esc(t("touchpoint"))}</th><th>${esc(t("eventType"))}</th><th>${esc(t("eventName"))}</th><th>${esc(t("conditions"))}</th></tr></thead><tbody>
+      ${rules.map((r) => `<tr><td class="n">${fmt(r.priority)}</td><td>${esc(name[r.touchpoint] || r.touchpoint)}</td><td>${esc(r.event_type || "–")}</td><td>${esc(r.event_name || "–")}</td><td>${esc(cond(r))}</td></tr>`).join("")}</tbody></table></div>` : `<p>${esc(t("noRules"))}</p>`}</section>`;
+  chartTools(main, "catalog", null, "#catalog-table", "touchpoints");
+  main.querySelectorAll("form.classify").forEach((f) => f.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const k = f.dataset.key, out = f.querySelector("[role=status]");
+    const body = { stage: f.querySelector(`#stage-${CSS.escape(k)}`).value || null, channel: f.querySelector(`#channel-${CSS.escape(k)}`).value,
+      conversion: f.querySelector(`#goal-${CSS.escape(k)}`).checked, churn: f.querySelector(`#churn-${CSS.escape(k)}`).checked,
+      names: Object.fromEntries([...f.querySelectorAll("input[data-lang]")].map((i) => [i.dataset.lang, i.value.trim() || k])) };
+    try { await send("PUT", `/api/touchpoints/${encodeURIComponent(k)}`, body); out.textContent = t("classified"); setTimeout(render, 600); } catch (err) { out.textContent = err.message; }
+  }));
+}
+// A change through the API (PUT, DELETE, POST), with the CSRF token.
+async function send(method, path, body) {
+  const r = await fetch(path, { method, credentials: "same-origin", headers: { "X-Touchpoint-Project": state.project, "X-CSRF-Token": boot.csrf, ...(body === undefined ? {} : { "Content-Type": "application/json" }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(data.error?.message || r.statusText);
+  return data;
+}
+
+// ---- Surveys: list, create from the NPS template, publish, close, responses -----------------------
+async function surveys(main) {
+  const [list, { tps, name }] = await Promise.all([api("/api/surveys"), names()]);
+  const edit = can("edit");
+  const title = (s) => s.definition?.title?.[state.lang] || s.definition?.title?.en || s.key;
+  const qtext = (q) => q.text?.[state.lang] || q.text?.en || q.title?.[state.lang] || q.title?.en || q.id || "";
+  const items = list.map((s) => `<section class="panel" aria-labelledby="sv-${esc(s.key)}"><h2 id="sv-${esc(s.key)}">${esc(title(s))} <span class="muted">${esc(s.key)}</span></h2>
+    <p><span class="badge ${esc(s.status)}">${esc(t("status")[s.status] || s.status)}</span> · ${esc(t("version"))} ${fmt(s.version)}${s.status === "live" ? ` · <a href="${esc(s.open_url)}?lang=${state.lang}" target="_blank" rel="noopener">${esc(t("openLink"))}</a>` : ""}</p>
+    <details><summary>${esc(t("questions"))} (${fmt((s.definition?.questions || []).length)})</summary><ol>${(s.definition?.questions || []).map((q) => `<li>${esc(qtext(q))} <span class="muted">${esc(typeof q.kind === "string" ? q.kind : Object.keys(q.kind || {})[0] || "")}</span></li>`).join("") || `<li>${esc(t("noQuestions"))}</li>`}</ol></details>
+    <div class="tools">${edit && s.status === "draft" ? `<button type="button" data-act="publish" data-key="${esc(s.key)}">${esc(t("publish"))}</button>` : ""}
+      ${edit && s.status === "live" ? `<button class="quiet" type="button" data-act="close" data-key="${esc(s.key)}">${esc(t("close"))}</button>` : ""}
+      ${s.status !== "draft" ? `<button class="quiet" type="button" data-act="csv" data-key="${esc(s.key)}">${esc(t("responses"))}</button>` : ""}</div><p role="status" class="muted"></p></section>`).join("");
+  const create = edit ? `<form class="panel" id="new-survey" aria-labelledby="sv-new"><h2 id="sv-new">${esc(t("newSurvey"))}</h2><div class="controls">
+    <div class="field"><label for="survey-key">${esc(t("key"))}</label><input type="text" id="survey-key" required pattern="[a-z0-9][a-z0-9_-]{0,63}" placeholder="nps-checkout"></div>
+    ${select("survey-trigger", t("trigger"), [["", "–"], ...tps.map((x) => [x.key, name[x.key]])], "")}<div class="field"><button type="submit">${esc(t("create"))}</button></div></div><p role="status" class="muted"></p></form>` : "";
+  main.innerHTML = `<h1>${esc(t("surveys"))}</h1>${edit ? "" : `<p class="muted">${esc(t("readOnly"))}</p>`}${items || `<p class="panel">${esc(t("noSurveys"))}</p>`}${create}`;
+  main.querySelectorAll("[data-act]").forEach((b) => b.addEventListener("click", async () => {
+    const out = b.closest("section").querySelector("[role=status]");
+    try {
+      if (b.dataset.act === "csv") {
+        const r = await fetch(`/api/surveys/${encodeURIComponent(b.dataset.key)}/responses?format=csv`, { headers: { "X-Touchpoint-Project": state.project } });
+        if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error?.message || r.statusText);
+        download(`${b.dataset.key}-responses.csv`, await r.text());
+      } else { await send("POST", `/api/surveys/${encodeURIComponent(b.dataset.key)}/${b.dataset.act}`); render(); }
+    } catch (err) { out.textContent = err.message; }
+  }));
+  main.querySelector("#new-survey")?.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = e.target.querySelector("[role=status]"), trigger = main.querySelector("#survey-trigger").value;
+    try { await send("POST", "/api/surveys", { key: main.querySelector("#survey-key").value.trim(), template: "nps", ...(trigger ? { trigger } : {}) }); render(); } catch (err) { out.textContent = err.message; }
+  });
+}
+
+// ---- Data health: volume, failed events, and the events arriving now ----------------------------
+async function health(main) {
+  const now = period(state.range);
+  const [rows, failed] = await Promise.all([api(`/api/volume?from=${now.from}&to=${now.to}&lang=${state.lang}`), api("/api/failed-events?limit=100")]);
+  const byDay = {};
+  for (const r of rows) { const d = (byDay[r.day] ??= { all: 0, tp: 0 }); d.all += r.events; if (r.touchpoint) d.tp += r.events; }
+  const days = Object.keys(byDay).sort().reverse();
+  const when = (ts) => new Date(ts).toLocaleString(state.lang, { dateStyle: "short", timeStyle: "medium" });
+  main.innerHTML = `<h1>${esc(t("health"))}</h1>
+    <section class="panel" aria-labelledby="he0"><h2 id="he0">${esc(t("liveTitle"))} <span class="muted" id="live-rate"></span></h2><p class="muted">${esc(t("liveHelp"))}</p>
+      <ol class="timeline live" id="live-list" aria-live="polite"><li class="muted">${esc(t("liveWaiting"))}</li></ol></section>
+    <section class="panel" aria-labelledby="he1"><h2 id="he1">${esc(t("failed"))} <span class="muted">${fmt(failed.items.length)}${failed.next ? "+" : ""}</span></h2><p class="muted">${esc(t("failedHelp"))}</p>
+      ${failed.items.length ? `<div class="scroll"><table id="failed-table"><thead><tr><th>${esc(t("received"))}</th><th>${esc(t("source"))}</th><th>${esc(t("field"))}</th><th>${esc(t("reason"))}</th><th>${esc(t("raw"))}</th></tr></thead><tbody>
+      ${failed.items.map((f) => `<tr><td>${esc(when(f.received_at))}</td><td>${esc(f.source)}</td><td><code>${esc(f.field)}</code></td><td>${esc(f.reason)}</td><td><details><summary>${fmt(f.raw.length)} B</summary><pre>${esc(f.raw.slice(0, 2000))}</pre></details></td></tr>`).join("")}</tbody></table></div>
+      <div class="tools"><button class="quiet" id="csv-failed" type="button">${esc(t("csv"))}</button>${can("admin") ? `<button class="quiet danger" id="clear-failed" type="button">${esc(t("clearFailed"))}</button>` : ""}</div><p role="status" class="muted" id="failed-status"></p>` : `<p>${esc(t("noFailed"))}</p>`}</section>
+    <section class="panel" aria-labelledby="he2"><h2 id="he2">${esc(t("perDayOnly"))}</h2><div class="scroll"><table id="health-volume"><thead><tr><th>${esc(t("day"))}</th><th class="n">${esc(t("events"))}</th><th class="n">${esc(t("touchpointEvents"))}</th><th class="n">${esc(t("notTouchpoint"))}</th></tr></thead><tbody>
+      ${days.map((d) => `<tr><td class="date">${d}</td><td class="n" data-v="${byDay[d].all}">${fmt(byDay[d].all)}</td><td class="n" data-v="${byDay[d].tp}">${fmt(byDay[d].tp)}</td><td class="n" data-v="${byDay[d].all - byDay[d].tp}">${fmt(byDay[d].all - byDay[d].tp)}</td></tr>`).join("") || `<tr><td colspan="4">${esc(t("noData"))}</td></tr>`}</tbody></table></div>${toolButtons("health", false)}</section>`;
+  chartTools(main, "health", null, "#health-volume", `volume-${now.from}-${now.to}`);
+  chartTools(main, "failed", null, "#failed-table", "failed-events");
+  const { name } = await names();
+  live((tick) => {
+    const list = document.getElementById("live-list"), rate = document.getElementById("live-rate");
+    if (!list) return;
+    if (tick.off) { list.innerHTML = `<li class="notice">${esc(t("liveOff"))}</li>`; return; }
+    if (tick.lagged) { list.insertAdjacentHTML("afterbegin", `<li class="notice">${esc(t("liveLagged", fmt(tick.lagged.missed)))}</li>`); return; }
+    rate.textContent = `${fmt(tick.events)} ${t("perSecond")}`;
+    if (!tick.samples?.length) return;
+    list.querySelector("li.muted:only-child")?.remove();
+    list.insertAdjacentHTML("afterbegin", [...tick.samples].reverse().map((x) => sampleItem(x, name)).join(""));
+    while (list.children.length > 50) list.lastElementChild.remove();
+  });
+  main.querySelector("#clear-failed")?.addEventListener("click", async () => {
+    if (!confirm(t("clearConfirm"))) return;
+    try { const r = await send("DELETE", "/api/failed-events"); main.querySelector("#failed-status").textContent = t("cleared", r.deleted); } catch (err) { main.querySelector("#failed-status").textContent = err.message; }
+  });
+}
+
+// ---- The live stream: events as they are acknowledged (server-sent events) --------------------
+let stream = null;
+function live(onTick) {
+  stream?.close();
+  const mine = new EventSource(`/api/live?project=${encodeURIComponent(state.project)}`);
+  stream = mine;
+  mine.addEventListener("tick", (e) => { if (stream === mine) onTick(JSON.parse(e.data)); });
+  mine.addEventListener("lagged", (e) => { if (stream === mine) onTick({ lagged: JSON.parse(e.data) }); });
+  mine.onerror = () => { if (mine.readyState === EventSource.CLOSED && stream === mine) onTick({ off: true }); };
+}
+const sampleItem = (x, name) => `<li><time datetime="${new Date(x.at_ms).toISOString()}">${esc(new Date(x.at_ms).toLocaleTimeString(state.lang))}</time> <strong>${esc((x.touchpoint && name[x.touchpoint]) || x.name || x.type)}</strong>
+  <span class="muted">${esc([x.type, x.channel, x.customer].filter(Boolean).join(" · "))}</span></li>`;
 
 // ---- Rendering --------------------------------------------------------------------------
 let generation = 0;
@@ -510,15 +994,17 @@ async function render() {
   header();
   const main = document.getElementById("view");
   const mine = ++generation;
+  stream?.close(); stream = null;
   main.setAttribute("aria-busy", "true");
   try {
     const el = document.createElement("div");
-    await ({ overview, journey, funnel, churn, listening, customers }[state.view] || overview)(el);
+    await ({ overview, journey, funnel, paths, retention, churn, attribution, listening, customers, catalog, surveys, health }[state.view] || overview)(el);
     if (mine !== generation) return;
     // Widths and colours set through the DOM: the Content-Security-Policy forbids inline
     // style attributes.
     el.querySelectorAll("[data-w]").forEach((x) => { x.style.width = `${x.dataset.w}%`; });
     el.querySelectorAll("[data-bg]").forEach((x) => { x.style.background = x.dataset.bg; });
+    el.querySelectorAll("[data-fg]").forEach((x) => { x.style.color = x.dataset.fg; });
     main.replaceChildren(...el.childNodes);
   } catch (e) {
     if (mine === generation) main.innerHTML = `<p class="notice" role="alert">${esc(t("error"))}: ${esc(e.message)}</p>`;
