@@ -65,6 +65,9 @@ pub struct Config {
     pub failed_max_events: u64,
     /// Raw bytes one project's failed events keep in all; past it new ones are dropped.
     pub failed_max_bytes: u64,
+    /// Live streams of arriving events (`GET /api/live`, the dashboard's live view) this
+    /// server serves at once; past it opening one answers 503 `too_many_streams`.
+    pub live_streams: usize,
 }
 
 impl Default for Config {
@@ -91,6 +94,7 @@ impl Default for Config {
             failed_max_raw_bytes: 16 * 1024,
             failed_max_events: 50_000,
             failed_max_bytes: 64 * 1024 * 1024,
+            live_streams: crate::live::DEFAULT_MAX_STREAMS,
         }
     }
 }

@@ -40,7 +40,8 @@ pub enum Class {
     Unsupported,
     /// The key's rate limit is used up (429).
     RateLimited,
-    /// The store cannot keep up or is down; nothing was stored (503).
+    /// The server cannot do it now: the store cannot keep up or is down (nothing was
+    /// stored), or a limit of the server is reached; retry later (503).
     Unavailable,
     /// A bug or a failure inside (500).
     Internal,
@@ -132,6 +133,8 @@ codes! {
     RateLimited = "rate_limited" => RateLimited,
     /// The store cannot keep up; retry later.
     Overloaded = "overloaded" => Unavailable,
+    /// The server serves as many live streams as it may (`live_streams`); retry later.
+    TooManyStreams = "too_many_streams" => Unavailable,
     /// Something went wrong inside.
     Internal = "internal" => Internal,
 }

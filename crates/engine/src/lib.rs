@@ -12,8 +12,9 @@
 //!   export and erasure), [`analyses`] (journey analyses
 //!   with their clock), [`listening`] (survey analyses), [`surveys`] (definitions,
 //!   invitations, responses), [`respond`] (a respondent answering page by page), with
-//!   the runtime pieces [`journeys`] (the live index) and
-//!   [`tz`] (time zones), and [`brand`] (the checks of a project's brand settings).
+//!   the runtime pieces [`journeys`] (the live index), [`live`] (the live stream of
+//!   arriving events for the dashboard) and [`tz`] (time zones), and [`brand`] (the
+//!   checks of a project's brand settings).
 
 pub mod accounts;
 pub mod analyses;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod import;
 pub mod journeys;
 pub mod listening;
+pub mod live;
 pub mod privacy;
 pub mod read;
 pub mod respond;
@@ -52,9 +54,11 @@ pub struct Engine {
     pub config: Arc<Config>,
     /// The live journey index.
     pub journeys: Arc<journeys::Journeys>,
-    /// Every commit of the writer, for whoever subscribes (the journey index; triggers and
-    /// live dashboards next).
+    /// Every commit of the writer, for whoever subscribes (the journey index, the live
+    /// streams; triggers next).
     pub bus: Arc<CommitBus>,
+    /// The live streams this node serves ([`live::open`]), bounded by `live_streams`.
+    pub live: Arc<live::Streams>,
 }
 
 /// Commits the journey index's queue holds before it falls behind and catches up from the
@@ -124,7 +128,8 @@ impl Node {
         )
         .await?;
         let ticker = live.then(|| journeys.spawn_ticker());
-        let engine = Engine { store, writer, config: Arc::new(config), journeys, bus };
+        let live = Arc::new(live::Streams::new(config.live_streams));
+        let engine = Engine { store, writer, config: Arc::new(config), journeys, bus, live };
         Ok(Node { engine, writer_task, ticker, follower })
     }
 
@@ -138,6 +143,8 @@ impl Node {
     /// last handle goes.
     pub async fn close(self) -> Result<(), StoreError> {
         let Node { engine, writer_task, ticker, follower } = self;
+        // Live streams end first: nothing waits for a dashboard that is still open.
+        engine.live.shut_down();
         let journeys = engine.journeys.clone();
         drop(engine);
         let _ = writer_task.await;

@@ -91,7 +91,7 @@ pub async fn require_secret_key(
     use axum::response::IntoResponse;
     let caller = match crate::dashboard::session_token(req.headers()) {
         Some(token) if !req.headers().contains_key(header::AUTHORIZATION) => {
-            crate::dashboard::session_caller(&s, &token, req.method(), req.uri().path(), req.headers()).await
+            crate::dashboard::session_caller(&s, &token, req.method(), req.uri(), req.headers()).await
         }
         _ => s.secret_key(req.headers()).await.map(|k| Caller { project_id: k.project_id, by: By::Key(k.id) }),
     };

@@ -3,7 +3,8 @@
 //! `web/app.js`, which reads the same `/api` routes as any client, with the session
 //! instead of a key: the `/api` middleware ([`crate::auth::require_secret_key`]) asks
 //! [`session_caller`] for the person's role on the project the request names, and what
-//! the role allows ([`permission`]).
+//! the role allows ([`permission`]). The project is named by the `X-Touchpoint-Project`
+//! header, or on `GET /api/live` only (an `EventSource` sends no headers) by `?project=`.
 //!
 //! **Cookies.** `tp_dash` holds the session token (HttpOnly, SameSite=Lax, Path=/,
 //! `Secure` when the server is reached over HTTPS: `public_url` says so or a proxy sends
@@ -23,7 +24,7 @@ use crate::error::{ApiError, Code, Error};
 use crate::pages::ClientAddr;
 use crate::AppState;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use minijinja::{context, Environment};
@@ -78,30 +79,57 @@ pub fn permission(method: &Method, path: &str) -> Permission {
     Permission::Edit
 }
 
+/// The route a session may also name its project for with `?project=ID`: a browser's
+/// `EventSource` (the live view) cannot send the `X-Touchpoint-Project` header. Only for
+/// reading it (`GET`), and the role check is the same.
+pub const PROJECT_IN_QUERY: &str = "/api/live";
+
+/// The project `?project=` names on [`PROJECT_IN_QUERY`]; `None` on any other request or
+/// when it is not given (or empty).
+fn project_in_query(method: &Method, path: &str, query: Option<&str>) -> Result<Option<i64>, ApiError> {
+    if (method != Method::GET && method != Method::HEAD) || path != PROJECT_IN_QUERY {
+        return Ok(None);
+    }
+    let given = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(k, v)| k == "project" && !v.is_empty())
+        .last()
+        .map(|(_, v)| v.into_owned());
+    match given {
+        None => Ok(None),
+        Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
+            Error::invalid(Code::InvalidQuery, Some("project".into()), format!("project: {v:?} is not a project id"))
+                .into()
+        }),
+    }
+}
+
 /// The caller of an `/api` request made with a session: the person, their role on the
-/// project named by `X-Touchpoint-Project`, checked against what the request needs.
+/// project named by `X-Touchpoint-Project` (or, on [`PROJECT_IN_QUERY`] only, by
+/// `?project=`), checked against what the request needs.
 pub async fn session_caller(
     s: &AppState,
     token: &str,
     method: &Method,
-    path: &str,
+    uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<Caller, ApiError> {
+    let path = uri.path();
     let now = touchpoint_store::now_ms();
     let Some((user, grants)) = accounts::session_user(&*s.store, token, now).await? else {
         return Err(Error::new(Code::MissingKey, "your session has ended; sign in again at /login").into());
     };
-    let project = headers
-        .get("x-touchpoint-project")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .ok_or_else(|| {
-            Error::invalid(
-                Code::InvalidQuery,
-                Some("X-Touchpoint-Project".into()),
-                "say which project: its id in the X-Touchpoint-Project header",
-            )
-        })?;
+    let in_header =
+        headers.get("x-touchpoint-project").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
+    let project = match in_header {
+        Some(p) => p,
+        None => project_in_query(method, path, uri.query())?.ok_or_else(|| {
+            let how = match path {
+                PROJECT_IN_QUERY => "?project=ID, or its id in the X-Touchpoint-Project header",
+                _ => "its id in the X-Touchpoint-Project header",
+            };
+            Error::invalid(Code::InvalidQuery, Some("X-Touchpoint-Project".into()), format!("say which project: {how}"))
+        })?,
+    };
     let role = accounts::role_on(&grants, project)
         .ok_or_else(|| Error::forbidden(format!("{} has no role on project {project}", user.email)))?;
     let need = permission(method, path);
@@ -474,6 +502,20 @@ mod tests {
         check(Method::GET, "/api/customers/42/export", Permission::Admin);
         check(Method::GET, "/api/customers/42", Permission::Read);
         check(Method::GET, "/api/customers/lookup", Permission::Read);
+    }
+
+    /// `?project=` names the project on the live stream only, and only for reading.
+    #[test]
+    fn only_the_live_stream_takes_its_project_from_the_query() {
+        let get = |path: &str, q: &str| project_in_query(&Method::GET, path, Some(q)).map_err(|e| e.0.code);
+        assert_eq!(get("/api/live", "project=3"), Ok(Some(3)));
+        assert_eq!(get("/api/live", "lang=cs&project=%203"), Ok(Some(3)));
+        assert_eq!(get("/api/live", "project="), Ok(None), "empty counts as not given");
+        assert_eq!(get("/api/live", "project=x"), Err(Code::InvalidQuery));
+        assert_eq!(get("/api/touchpoints", "project=3"), Ok(None));
+        assert_eq!(get("/api/live/x", "project=3"), Ok(None));
+        assert_eq!(project_in_query(&Method::POST, "/api/live", Some("project=3")).unwrap(), None);
+        assert_eq!(project_in_query(&Method::GET, "/api/live", None).unwrap(), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Touchpoint's HTTP server. This is the only crate that knows HTTP: the Segment-compatible
-//! capture API ([`capture`]), the read and admin API ([`read`]), health checks, Prometheus
-//! metrics and the OpenAPI document.
+//! capture API ([`capture`]), the read and admin API ([`read`]), the live stream of
+//! arriving events ([`live`]), health checks, Prometheus metrics and the OpenAPI document.
 //!
 //! A server is [`run`]`(listener, config, shutdown)`: tests bind port 0 and pass a future
 //! that ends the server. [`Server`] splits that in two for callers that need the store
@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod listening;
+pub mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
@@ -109,6 +110,13 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let app = router(self.state.clone());
+        // Open live streams never end by themselves: they are ended when the server is
+        // told to stop, or the graceful shutdown would wait for them.
+        let live = self.state.live.clone();
+        let shutdown = async move {
+            shutdown.await;
+            live.shut_down();
+        };
         axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await?;
@@ -164,6 +172,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/failed-events", get(read::failed_events).delete(read::clear_failed_events))
         .route("/api/identity-conflicts", get(read::conflicts))
         .route("/api/volume", get(read::volume))
+        .route("/api/live", get(live::live))
         .route("/api/analytics/{kind}", post(analytics::analyze))
         .route("/api/listening/{kind}", post(listening::analyze))
         .route("/api/benchmarks", post(listening::post_benchmarks))

@@ -1,6 +1,7 @@
 //! Prometheus metrics at `/metrics`, in the text exposition format: events accepted,
-//! rejected and deduplicated, the ingest queue's depth, commit latency, and HTTP requests
-//! by route and status. Plain atomics; no metrics library.
+//! rejected and deduplicated, the ingest queue's depth, commit latency, open live streams
+//! and commit-bus subscribers, and HTTP requests by route and status. Plain atomics; no
+//! metrics library.
 
 use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -79,6 +80,16 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let _ = writeln!(out, "touchpoint_commit_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
     let _ = writeln!(out, "touchpoint_commit_seconds_sum {}", w.commit_us_sum.load(Relaxed) as f64 / 1e6);
     let _ = writeln!(out, "touchpoint_commit_seconds_count {}", w.commits.load(Relaxed));
+    let _ = writeln!(
+        out,
+        "# HELP touchpoint_live_streams Live streams of arriving events open now (GET /api/live).\n# TYPE touchpoint_live_streams gauge\ntouchpoint_live_streams {}",
+        s.live.open_now()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP touchpoint_bus_subscribers Subscribers of the commit bus (the journey index, each live stream).\n# TYPE touchpoint_bus_subscribers gauge\ntouchpoint_bus_subscribers {}",
+        s.bus.stats().len()
+    );
     let _ = writeln!(out, "# HELP touchpoint_http_requests_total HTTP requests by route and status.\n# TYPE touchpoint_http_requests_total counter");
     for ((route, status), n) in s.metrics.requests.lock().expect("metrics lock").iter() {
         let _ = writeln!(out, "touchpoint_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");

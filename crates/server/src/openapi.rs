@@ -91,13 +91,17 @@ impl Modify for CommonAnswers {
         crate::read::rules, crate::read::add_rule, crate::read::put_rule, crate::read::delete_rule,
         crate::read::customers, crate::read::lookup, crate::read::customer, crate::read::erase_customer,
         crate::read::export_customer, crate::read::timeline,
-        crate::read::failed_events, crate::read::clear_failed_events, crate::read::conflicts, crate::read::volume, crate::analytics::analyze,
+        crate::read::failed_events, crate::read::clear_failed_events, crate::read::conflicts, crate::read::volume, crate::live::live, crate::analytics::analyze,
         crate::surveys::list, crate::surveys::create, crate::surveys::get_one, crate::surveys::edit,
         crate::surveys::publish, crate::surveys::close, crate::surveys::invitations, crate::surveys::post_responses,
         crate::surveys::export, crate::listening::analyze, crate::listening::post_benchmarks,
         crate::healthz, crate::readyz, crate::metrics::metrics, openapi_json,
     ),
-    components(schemas(crate::error::Body, crate::error::ErrorBody, crate::error::ItemError)),
+    components(schemas(
+        crate::error::Body, crate::error::ErrorBody, crate::error::ItemError,
+        touchpoint_engine::live::Tick, touchpoint_engine::live::Sample, touchpoint_engine::live::SampleCustomer,
+        touchpoint_engine::live::Lagged,
+    )),
     modifiers(&Security, &CommonAnswers)
 )]
 pub struct ApiDoc;

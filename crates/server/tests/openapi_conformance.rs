@@ -2,7 +2,9 @@
 //! (every check, a fixed seed, bounded examples, every phase) finds no request that the
 //! server answers otherwise than the document says: not with a secret key (the `/api`
 //! routes; the capture routes answer 403), and not with a write key (the capture routes,
-//! the SDK settings and `/sourceConfig`; the `/api` routes answer 403).
+//! the SDK settings and `/sourceConfig`; the `/api` routes answer 403). Every operation
+//! but `GET /api/live`, whose answer is an event stream that never ends (`tests/live.rs`
+//! tests it).
 //!
 //! The server is a real one on a fresh data directory with a little data in it (events, a
 //! live NPS survey with answers), so the tools reach past the 404s. How schemathesis is

@@ -116,6 +116,10 @@ impl CommitBus {
         let seq = self.seq.fetch_add(1, SeqCst) + 1;
         let commit = Arc::new(Commit { seq, batch, inserted });
         subs.retain(|s| {
+            // The subscriber is gone (also one that was behind, which is sent nothing).
+            if s.tx.is_closed() {
+                return false;
+            }
             let mut lag = s.lag.lock().expect("lag lock");
             if lag.behind {
                 lag.missed_now += 1;
@@ -134,7 +138,7 @@ impl CommitBus {
                     };
                     true
                 }
-                // The subscriber is gone.
+                // The subscriber went away just now.
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             }
         });
@@ -236,7 +240,8 @@ mod tests {
         assert_eq!((stats[1].missed, stats[1].lags, stats[0].missed), (3, 1, 0));
     }
 
-    /// A subscriber that went away is dropped from the bus.
+    /// A subscriber that went away is dropped from the bus on the next publish, also one
+    /// that went away while it was behind (and so was being sent nothing).
     #[test]
     fn a_closed_subscription_is_dropped() {
         let bus = CommitBus::new();
@@ -244,5 +249,14 @@ mod tests {
         drop(s);
         bus.publish(batch(), vec![]);
         assert!(bus.stats().is_empty());
+        let behind = bus.subscribe("behind", 1);
+        let _stays = bus.subscribe("stays", 1);
+        bus.publish(batch(), vec![]);
+        bus.publish(batch(), vec![]);
+        assert_eq!(bus.stats()[0].lags, 1, "behind now");
+        drop(behind);
+        bus.publish(batch(), vec![]);
+        let names: Vec<String> = bus.stats().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, vec!["stays"]);
     }
 }
