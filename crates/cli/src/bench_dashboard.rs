@@ -49,7 +49,14 @@ fn views(last_day: chrono::NaiveDate) -> Vec<(&'static str, Vec<Call>)> {
                 post("/api/analytics/journey-map", json!({"filter": filter, "query": {}})),
             ],
         ),
-        ("journey map", vec![post("/api/analytics/journey-map", json!({"filter": filter, "query": {}})), tps(), get("/api/project")]),
+        (
+            "journey map",
+            vec![
+                post("/api/analytics/journey-map", json!({"filter": filter, "query": {}})),
+                tps(),
+                get("/api/project"),
+            ],
+        ),
         (
             "funnel",
             vec![
@@ -70,10 +77,37 @@ fn views(last_day: chrono::NaiveDate) -> Vec<(&'static str, Vec<Call>)> {
                 ),
             ],
         ),
-        ("paths", vec![tps(), post("/api/analytics/sankey", json!({"filter": filter, "query": {"end": "order-completed", "steps": 4, "min_share": 0.03}}))]),
-        ("retention", vec![tps(), post("/api/analytics/retention", json!({"query": {"period": "week", "periods": 4, "from": from, "to": to}}))]),
+        (
+            "paths",
+            vec![
+                tps(),
+                post(
+                    "/api/analytics/sankey",
+                    json!({"filter": filter, "query": {"end": "order-completed", "steps": 4, "min_share": 0.03}}),
+                ),
+            ],
+        ),
+        (
+            "retention",
+            vec![
+                tps(),
+                post(
+                    "/api/analytics/retention",
+                    json!({"query": {"period": "week", "periods": 4, "from": from, "to": to}}),
+                ),
+            ],
+        ),
         ("churn", vec![post("/api/analytics/churn", json!({"filter": filter, "query": {}})), tps()]),
-        ("attribution", vec![tps(), post("/api/analytics/attribution", json!({"filter": filter, "query": {"goal": "order-completed", "by": "touchpoint"}}))]),
+        (
+            "attribution",
+            vec![
+                tps(),
+                post(
+                    "/api/analytics/attribution",
+                    json!({"filter": filter, "query": {"goal": "order-completed", "by": "touchpoint"}}),
+                ),
+            ],
+        ),
         ("customers", vec![get("/api/customers?limit=50")]),
         ("catalog", vec![tps(), get("/api/project"), get("/api/rules")]),
         ("surveys", vec![get("/api/surveys"), tps()]),
@@ -137,7 +171,8 @@ async fn measure(child: &mut std::process::Child, secret: &str, keys: &Value, ru
     // The journey index is read in the background after start-up: wait for it.
     let waiting = Instant::now();
     let last = loop {
-        let (status, body) = send(&post("/api/analytics/funnel", json!({"query": {"steps": ["cart", "checkout"]}}))).await?;
+        let (status, body) =
+            send(&post("/api/analytics/funnel", json!({"query": {"steps": ["cart", "checkout"]}}))).await?;
         if status.is_success() {
             let v: Value = serde_json::from_slice(&body)?;
             if v["snapshot"]["events"].as_u64().unwrap_or(0) > 0 {

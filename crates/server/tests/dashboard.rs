@@ -215,9 +215,15 @@ async fn guessing_passwords_is_refused_alike_then_stopped() {
 async fn the_first_view_downloads_in_well_under_400_kb() {
     use std::io::Read;
     let app = spawn_app().await;
-    touchpoint_engine::accounts::create_user(&*app.store, "ana@eshop.cz", Some("a long enough password"), Role::Owner, Some(1))
-        .await
-        .unwrap();
+    touchpoint_engine::accounts::create_user(
+        &*app.store,
+        "ana@eshop.cz",
+        Some("a long enough password"),
+        Role::Owner,
+        Some(1),
+    )
+    .await
+    .unwrap();
     let (token, _) = session(&app.base, "ana@eshop.cz", "a long enough password").await;
     let mut total = 0;
     for path in ["/", "/assets/app.js", "/assets/app.css"] {

@@ -112,7 +112,7 @@ Object.assign(T.en, {
   failed: "Failed events", failedHelp: "Events the API refused, with the field and the reason; kept within a quota.", noFailed: "No failed events.",
   received: "Received", source: "Source", field: "Field", reason: "Reason", raw: "As sent", clearFailed: "Delete the failed events", clearConfirm: "Delete every failed event of this project?",
   cleared: (n) => `${n} deleted.`, liveTitle: "Arriving now", liveHelp: "Events as they are acknowledged, newest first.", liveWaiting: "Waiting for events…",
-  liveLagged: (n) => `The stream fell behind; ${n} commits were skipped.`, liveOff: "The live stream is not available.", perSecond: "events in the last second",
+  liveLagged: (n) => `The stream fell behind; ${n} commits were skipped.`, liveOff: "The live stream is not available.", perSecond: "new in the last second",
   classified: "Classified", notTouchpoint: "Not a touchpoint",
 });
 Object.assign(T.cs, {
@@ -138,7 +138,7 @@ Object.assign(T.cs, {
   failed: "Odmítnuté události", failedHelp: "Události, které API odmítlo, s polem a důvodem; uchovávají se v rámci kvóty.", noFailed: "Žádné odmítnuté události.",
   received: "Přijato", source: "Zdroj", field: "Pole", reason: "Důvod", raw: "Jak přišlo", clearFailed: "Smazat odmítnuté události", clearConfirm: "Smazat všechny odmítnuté události tohoto projektu?",
   cleared: (n) => `Smazáno: ${n}.`, liveTitle: "Právě přichází", liveHelp: "Události, jak jsou potvrzovány, nejnovější nahoře.", liveWaiting: "Čekám na události…",
-  liveLagged: (n) => `Proud nestíhal; ${n} zápisů přeskočeno.`, liveOff: "Živý proud není k dispozici.", perSecond: "událostí za poslední sekundu",
+  liveLagged: (n) => `Proud nestíhal; ${n} zápisů přeskočeno.`, liveOff: "Živý proud není k dispozici.", perSecond: "nových za poslední sekundu",
   classified: "Zařazeno", notTouchpoint: "Není kontaktní bod",
 });
 Object.assign(T.pl, {
@@ -164,7 +164,7 @@ Object.assign(T.pl, {
   failed: "Odrzucone zdarzenia", failedHelp: "Zdarzenia odrzucone przez API, z polem i powodem; przechowywane w ramach limitu.", noFailed: "Brak odrzuconych zdarzeń.",
   received: "Odebrano", source: "Źródło", field: "Pole", reason: "Powód", raw: "Jak przyszło", clearFailed: "Usuń odrzucone zdarzenia", clearConfirm: "Usunąć wszystkie odrzucone zdarzenia tego projektu?",
   cleared: (n) => `Usunięto: ${n}.`, liveTitle: "Właśnie przychodzi", liveHelp: "Zdarzenia w chwili potwierdzenia, najnowsze na górze.", liveWaiting: "Czekam na zdarzenia…",
-  liveLagged: (n) => `Strumień nie nadążał; pominięto ${n} zapisów.`, liveOff: "Strumień na żywo jest niedostępny.", perSecond: "zdarzeń w ostatniej sekundzie",
+  liveLagged: (n) => `Strumień nie nadążał; pominięto ${n} zapisów.`, liveOff: "Strumień na żywo jest niedostępny.", perSecond: "nowych w ostatniej sekundzie",
   classified: "Sklasyfikowano", notTouchpoint: "To nie punkt styku",
 });
 Object.assign(T.en, {
@@ -655,7 +655,7 @@ function benchmarkSection(bench, areaName) {
     return `<text x="${left - 8}" y="${y + 4}" text-anchor="end" font-size="12" fill="#1a1a1a">${esc(l.length > Math.floor((left - 10) / 7) ? l.slice(0, Math.floor((left - 10) / 7) - 1) + "…" : l)}</text>
       <line x1="${X(s.interval.low).toFixed(1)}" x2="${X(s.interval.high).toFixed(1)}" y1="${y}" y2="${y}" stroke="#0b5cad" stroke-width="4" stroke-linecap="round"/><circle cx="${X(s.value).toFixed(1)}" cy="${y}" r="5" fill="#0b5cad"><title>${esc(b.brand)} (${esc(b.category)}): ${fmt(s.value, 2)} (${fmt(s.interval.low, 2)} – ${fmt(s.interval.high, 2)}, n = ${s.n})</title></circle>`; }).join("");
   return `<section class="panel" aria-labelledby="l6"><h2 id="l6">${esc(t("benchHeat"))}</h2><p class="muted">${esc(t("benchHelp", fmt(bench.responses)))}</p>
-      <div class="scroll" role="region" tabindex="0" aria-label="${esc(t("benchHeat"))}">${heat}</div>${toolButtons("bench", false)}</section>
+      <div class="scroll" role="region" aria-label="${esc(t("benchHeat"))}">${heat}</div>${toolButtons("bench", false)}</section>
     <section class="panel chart" aria-labelledby="l7"><h2 id="l7">${esc(t("brandRanking"))}</h2><p class="muted">${esc(t("intervalsHelp2"))}</p>
       <svg id="brands-svg" class="tall" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(t("brandRanking"))}" xmlns="http://www.w3.org/2000/svg">${ranks}
       <text x="${left}" y="${H - 4}" font-size="11" fill="#4d4d4d">${fmt(blo, 2)}</text><text x="${W - 16}" y="${H - 4}" text-anchor="end" font-size="11" fill="#4d4d4d">${fmt(bhi, 2)}</text></svg></section>`;
@@ -780,7 +780,7 @@ async function paths(main) {
   const rows = r.links.map((l) => `<tr><td class="n">${byId[l.source].step}</td><td>${esc(label(byId[l.source]))}</td><td>${esc(label(byId[l.target]))}</td><td class="n" data-v="${l.customers}">${fmt(l.customers)}</td></tr>`).join("");
   main.innerHTML = `<h1>${esc(t("paths"))}</h1>${controls}
     <section class="panel chart" aria-labelledby="pa1"><h2 id="pa1">${esc(t(dir === "after" ? "startAt" : "endAt"))} ${esc(name[anchor])} <span class="muted">${fmt(r.customers)} · ${now.from} – ${now.to}</span></h2>
-    ${r.customers ? `<div class="scroll sankey">${svg}</div>` : `<p>${esc(t("noPaths"))}</p>`}
+    ${r.customers ? `<div class="scroll sankey" role="region" aria-label="${esc(t("pathsLabel", name[anchor], fmt(r.customers)))}">${svg}</div>` : `<p>${esc(t("noPaths"))}</p>`}
     <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="paths-table"><caption>${esc(t("pathsTable"))}</caption><thead><tr><th class="n">${esc(t("step", ""))}</th><th>${esc(t("from"))}</th><th>${esc(t("to"))}</th><th class="n">${esc(t("customers"))}</th></tr></thead><tbody>${rows}</tbody></table></div></details>
     ${toolButtons("paths", r.customers > 0)}</section>`;
   for (const [id, p] of [["dir", "dir"], ["at", "at"], ["steps", "steps"]]) onChange(main, id, p);
@@ -818,7 +818,7 @@ async function retention(main) {
   };
   main.innerHTML = `<h1>${esc(t("retention"))}</h1>${controls}
     <section class="panel" aria-labelledby="re1"><h2 id="re1">${esc(t("retention"))} <span class="muted">${now.from} – ${now.to}</span></h2><p class="muted">${esc(t("retentionHelp"))}</p>
-    ${r.cohorts.length ? `<div class="scroll" role="region" aria-label="${esc(t("retentionLabel", r.cohorts.length))}" tabindex="0">${table}</div>` : `<p>${esc(t("noCohorts"))}</p>`}
+    ${r.cohorts.length ? `<div class="scroll" role="region" aria-label="${esc(t("retentionLabel", r.cohorts.length))}">${table}</div>` : `<p>${esc(t("noCohorts"))}</p>`}
     ${toolButtons("retention", r.cohorts.length > 0)}</section>`;
   onChange(main, "cohort", "cohort"); onChange(main, "returning", "returning");
   chartTools(main, "retention", picture, "#retention-table", `retention-${now.from}-${now.to}`);
@@ -868,11 +868,15 @@ async function catalog(main) {
   const edit = can("edit");
   const open = tps.filter((x) => x.discovered);
   const stageOpts = [["", "–"], ...(project.stages || []).map((s) => [s.key, stageName[s.key]])];
-  const form = (x) => `<form class="panel classify" data-key="${esc(x.key)}" aria-labelledby="cl-${esc(x.key)}"><h3 id="cl-${esc(x.key)}"><code>${esc(x.key)}</code></h3>
-    <div class="controls">${select(`stage-${x.key}`, t("stage"), stageOpts, x.stage || "")}${select(`channel-${x.key}`, t("channel"), CHANNELS.map((c) => [c, c]), x.channel)}
-    ${Object.keys(LANGS).map((l) => `<div class="field"><label for="name-${l}-${esc(x.key)}">${esc(t("namesIn", l))}</label><input type="text" id="name-${l}-${esc(x.key)}" data-lang="${l}" value="${esc(x.names?.[l] || "")}"></div>`).join("")}
-    <div class="field check"><input type="checkbox" id="goal-${esc(x.key)}"${x.conversion ? " checked" : ""}><label for="goal-${esc(x.key)}">${esc(t("goalFlag"))}</label></div>
-    <div class="field check"><input type="checkbox" id="churn-${esc(x.key)}"${x.churn ? " checked" : ""}><label for="churn-${esc(x.key)}">${esc(t("churnFlag"))}</label></div>
+  // A discovered key is the event's own name (`track:Gift Card Redeemed`), so the form's
+  // ids are numbered and its fields named.
+  const opts = (list, value) => list.map(([v, l]) => `<option value="${esc(v)}"${v === value ? " selected" : ""}>${esc(l)}</option>`).join("");
+  const form = (x, i) => `<form class="panel classify" data-key="${esc(x.key)}" aria-labelledby="cl-${i}"><h3 id="cl-${i}"><code>${esc(x.key)}</code></h3>
+    <div class="controls"><div class="field"><label for="stage-${i}">${esc(t("stage"))}</label><select id="stage-${i}" name="stage">${opts(stageOpts, x.stage || "")}</select></div>
+    <div class="field"><label for="channel-${i}">${esc(t("channel"))}</label><select id="channel-${i}" name="channel">${opts(CHANNELS.map((c) => [c, c]), x.channel)}</select></div>
+    ${Object.keys(LANGS).map((l) => `<div class="field"><label for="name-${l}-${i}">${esc(t("namesIn", l))}</label><input type="text" id="name-${l}-${i}" name="name-${l}" data-lang="${l}" value="${esc(x.names?.[l] || "")}"></div>`).join("")}
+    <div class="field check"><input type="checkbox" id="goal-${i}" name="goal"${x.conversion ? " checked" : ""}><label for="goal-${i}">${esc(t("goalFlag"))}</label></div>
+    <div class="field check"><input type="checkbox" id="churn-${i}" name="churn"${x.churn ? " checked" : ""}><label for="churn-${i}">${esc(t("churnFlag"))}</label></div>
     <div class="field"><button type="submit">${esc(t("save"))}</button></div></div><p role="status" class="muted"></p></form>`;
   const flagsOf = (x) => [x.conversion ? t("goalFlag") : null, x.churn ? t("churnFlag") : null].filter(Boolean).join(", ");
   const stageAt = (k) => { const i = (project.stages || []).findIndex((x) => x.key === k); return i < 0 ? 1e9 : i; };
@@ -881,7 +885,7 @@ async function catalog(main) {
   const cond = (r) => (r.conditions || []).map(({ op, value, ...f }) => `${f.field === "property" || f.field === "trait" ? `${f.field}.${f.name}` : f.field} ${OPS[op] || op.replace(/_/g, " ")}${op === "exists" ? "" : " " + value}`).join("; ");
   main.innerHTML = `<h1>${esc(t("catalog"))}</h1>${edit ? "" : `<p class="muted">${esc(t("readOnly"))}</p>`}
     <section class="panel" aria-labelledby="ca1"><h2 id="ca1">${esc(t("unclassifiedTps"))} <span class="muted">${fmt(open.length)}</span></h2><p class="muted">${esc(t("unclassifiedHelp"))}</p>
-      ${open.length ? (edit ? open.slice(0, 20).map(form).join("") : `<ul>${open.map((x) => `<li><code>${esc(x.key)}</code></li>`).join("")}</ul>`) : `<p>${esc(t("allClassified"))}</p>`}</section>
+      ${open.length ? (edit ? open.slice(0, 20).map((x, i) => form(x, i)).join("") : `<ul>${open.map((x) => `<li><code>${esc(x.key)}</code></li>`).join("")}</ul>`) : `<p>${esc(t("allClassified"))}</p>`}</section>
     <section class="panel" aria-labelledby="ca2"><h2 id="ca2">${esc(t("touchpoints"))} <span class="muted">${fmt(tps.length)}</span></h2><div class="scroll"><table id="catalog-table"><thead><tr><th>${esc(t("stage"))}</th><th>${esc(t("channel"))}</th><th>${esc(t("touchpoint"))}</th><th>${esc(t("key"))}</th><th>${esc(t("flags"))}</th></tr></thead><tbody>
       ${list.map((x) => `<tr><td>${esc(x.stage ? stageName[x.stage] || x.stage : "–")}</td><td>${esc(x.channel)}</td><td>${esc(name[x.key])}</td><td><code>${esc(x.key)}</code></td><td>${esc(flagsOf(x))}</td></tr>`).join("")}</tbody></table></div>${toolButtons("catalog", false)}</section>
     <section class="panel" aria-labelledby="ca3"><h2 id="ca3">${esc(t("rules"))} <span class="muted">${fmt(rules.length)}</span></h2>
@@ -890,9 +894,8 @@ async function catalog(main) {
   chartTools(main, "catalog", null, "#catalog-table", "touchpoints");
   main.querySelectorAll("form.classify").forEach((f) => f.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const k = f.dataset.key, out = f.querySelector("[role=status]");
-    const body = { stage: f.querySelector(`#stage-${CSS.escape(k)}`).value || null, channel: f.querySelector(`#channel-${CSS.escape(k)}`).value,
-      conversion: f.querySelector(`#goal-${CSS.escape(k)}`).checked, churn: f.querySelector(`#churn-${CSS.escape(k)}`).checked,
+    const k = f.dataset.key, out = f.querySelector("[role=status]"), field = (n) => f.elements.namedItem(n);
+    const body = { stage: field("stage").value || null, channel: field("channel").value, conversion: field("goal").checked, churn: field("churn").checked,
       names: Object.fromEntries([...f.querySelectorAll("input[data-lang]")].map((i) => [i.dataset.lang, i.value.trim() || k])) };
     try { await send("PUT", `/api/touchpoints/${encodeURIComponent(k)}`, body); out.textContent = t("classified"); setTimeout(render, 600); } catch (err) { out.textContent = err.message; }
   }));
@@ -962,11 +965,12 @@ async function health(main) {
     const list = document.getElementById("live-list"), rate = document.getElementById("live-rate");
     if (!list) return;
     if (tick.off) { list.innerHTML = `<li class="notice">${esc(t("liveOff"))}</li>`; return; }
-    if (tick.lagged) { list.insertAdjacentHTML("afterbegin", `<li class="notice">${esc(t("liveLagged", fmt(tick.lagged.missed)))}</li>`); return; }
+    if (tick.lagged) { list.insertAdjacentHTML("afterbegin", `<li class="notice">${esc(t("liveLagged", fmt(tick.lagged.missed_commits)))}</li>`); return; }
     rate.textContent = `${fmt(tick.events)} ${t("perSecond")}`;
     if (!tick.samples?.length) return;
     list.querySelector("li.muted:only-child")?.remove();
-    list.insertAdjacentHTML("afterbegin", [...tick.samples].reverse().map((x) => sampleItem(x, name)).join(""));
+    // Samples come newest first.
+    list.insertAdjacentHTML("afterbegin", tick.samples.map((x) => sampleItem(x, name)).join(""));
     while (list.children.length > 50) list.lastElementChild.remove();
   });
   main.querySelector("#clear-failed")?.addEventListener("click", async () => {
@@ -985,8 +989,12 @@ function live(onTick) {
   mine.addEventListener("lagged", (e) => { if (stream === mine) onTick({ lagged: JSON.parse(e.data) }); });
   mine.onerror = () => { if (mine.readyState === EventSource.CLOSED && stream === mine) onTick({ off: true }); };
 }
-const sampleItem = (x, name) => `<li><time datetime="${new Date(x.at_ms).toISOString()}">${esc(new Date(x.at_ms).toLocaleTimeString(state.lang))}</time> <strong>${esc((x.touchpoint && name[x.touchpoint]) || x.name || x.type)}</strong>
-  <span class="muted">${esc([x.type, x.channel, x.customer].filter(Boolean).join(" · "))}</span></li>`;
+// One arriving event: when it was received, what it is, and who (a link to the profile).
+const sampleItem = (x, name) => {
+  const c = x.customer || {}, who = c.user_id || c.anonymous_id || (c.id ? `#${c.id}` : "");
+  return `<li><time datetime="${new Date(x.received_ms).toISOString()}">${esc(new Date(x.received_ms).toLocaleTimeString(state.lang))}</time> <strong>${esc((x.touchpoint && name[x.touchpoint]) || x.name || x.type)}</strong>
+  <span class="muted">${esc([x.type, x.channel].filter(Boolean).join(" · "))}</span>${c.id ? ` <a href="#project=${esc(state.project)}&view=customers&customer=${esc(c.id)}&lang=${state.lang}">${esc(who)}</a>` : ""}</li>`;
+};
 
 // ---- Rendering --------------------------------------------------------------------------
 let generation = 0;
@@ -1005,17 +1013,26 @@ async function render() {
     el.querySelectorAll("[data-w]").forEach((x) => { x.style.width = `${x.dataset.w}%`; });
     el.querySelectorAll("[data-bg]").forEach((x) => { x.style.background = x.dataset.bg; });
     el.querySelectorAll("[data-fg]").forEach((x) => { x.style.color = x.dataset.fg; });
-    main.replaceChildren(...el.childNodes);
+    // The view's own box goes in whole: its handlers find their elements through it.
+    main.replaceChildren(el);
+    focusableScrolls();
   } catch (e) {
     if (mine === generation) main.innerHTML = `<p class="notice" role="alert">${esc(t("error"))}: ${esc(e.message)}</p>`;
   } finally {
     if (mine === generation) main.removeAttribute("aria-busy");
   }
 }
+// A box that scrolls sideways (a wide table, the Sankey) can be reached with the keyboard
+// and scrolled with the arrow keys; one that fits is not a stop on the way.
+function focusableScrolls() {
+  document.querySelectorAll("#view .scroll").forEach((x) => {
+    if (x.scrollWidth > x.clientWidth + 1) x.setAttribute("tabindex", "0"); else x.removeAttribute("tabindex");
+  });
+}
 // Charts are drawn for a width: drawn again when the window's width changes much.
 let drawnFor = chartWidth(), resizing = 0;
 window.addEventListener("resize", () => {
   clearTimeout(resizing);
-  resizing = setTimeout(() => { if (Math.abs(chartWidth() - drawnFor) > 40) { drawnFor = chartWidth(); render(); } }, 250);
+  resizing = setTimeout(() => { if (Math.abs(chartWidth() - drawnFor) > 40) { drawnFor = chartWidth(); render(); } else focusableScrolls(); }, 250);
 });
 render();
