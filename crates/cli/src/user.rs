@@ -15,7 +15,8 @@ use touchpoint_engine::accounts;
 #[derive(Subcommand)]
 pub enum UserCmd {
     /// Make an account with a role on one project (--project) or on every project. The
-    /// password comes from standard input (typed, unseen, at a terminal; or piped).
+    /// password comes from standard input (typed, unseen, at a terminal; or piped), or,
+    /// with --link, the person sets it through a one-time link this prints.
     Create {
         /// The person's e-mail address (their sign-in name).
         #[arg(long)]
@@ -27,6 +28,10 @@ pub enum UserCmd {
         /// Project name or id; without it, the role holds on every project.
         #[arg(long)]
         project: Option<String>,
+        /// Print a one-time link (valid 7 days) with which the person sets their own
+        /// password, instead of reading one from standard input.
+        #[arg(long)]
+        link: bool,
         /// The config file and the data directory.
         #[command(flatten)]
         common: Common,
@@ -95,7 +100,7 @@ fn read_password(email: &str) -> Result<String> {
 
 pub async fn run(cmd: UserCmd) -> Result<()> {
     match cmd {
-        UserCmd::Create { email, role: r, project, common, json } => {
+        UserCmd::Create { email, role: r, project, link, common, json } => {
             let r = role(&r)?;
             let address = accounts::email(&email).map_err(|e| msg(e.message))?;
             let store = crate::admin::open_shared(&common).await?;
@@ -108,19 +113,31 @@ pub async fn run(cmd: UserCmd) -> Result<()> {
                     "{address} already has an account (touchpoint user role gives it another role)"
                 )));
             }
-            let password = read_password(&address)?;
-            accounts::check_password(&password).map_err(|e| msg(e.message))?;
-            let made = accounts::create_user(&*store, &address, Some(&password), r, project.as_ref().map(|p| p.id))
+            let password = if link { None } else { Some(read_password(&address)?) };
+            if let Some(p) = &password {
+                accounts::check_password(p).map_err(|e| msg(e.message))?;
+            }
+            let made = accounts::create_user(&*store, &address, password.as_deref(), r, project.as_ref().map(|p| p.id))
                 .await
                 .map_err(|e| msg(e.message))?;
+            // Where the server is reached: its public address, or where it listens.
+            let config = common.config()?;
+            let base = match config.public_url.trim_end_matches('/') {
+                "" => format!("http://{}", config.listen),
+                url => url.to_string(),
+            };
+            let url = made.link.map(|t| format!("{base}/set-password?link={t}"));
             let on = project.as_ref().map_or("every project".to_string(), |p| format!("project {:?}", p.name));
             if json {
                 println!(
                     "{}",
-                    json!({"id": made.user.id, "email": made.user.email, "role": r, "project_id": project.map(|p| p.id)})
+                    json!({"id": made.user.id, "email": made.user.email, "role": r, "project_id": project.map(|p| p.id), "link": url})
                 );
             } else {
                 println!("Created the account {} ({} on {on}).", made.user.email, r);
+                if let Some(url) = url {
+                    println!("Send them this one-time link to set their password (valid 7 days):\n  {url}");
+                }
             }
         }
         UserCmd::List { common, json } => {

@@ -707,4 +707,21 @@ fn people_who_sign_in_are_made_from_the_command_line() {
             touchpoint_engine::accounts::sign_in(&*store, &limiter, "ana@kavarna.cz", "ten chars!!\n", "t", now);
         assert!(wrong.await.is_err(), "the newline was not part of the password");
     });
+
+    // --link: no password read; a one-time link that sets it, at the server's address.
+    let out = create(&["--email", "cyril@kavarna.cz", "--role", "analyst", "--project", "Kavárna", "--link"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    let link = said
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("http://127.0.0.1:8080/set-password?link="))
+        .unwrap_or_else(|| panic!("{said}"));
+    rt.block_on(async {
+        let config = touchpoint_engine::Config { data_dir: dir.path().to_path_buf(), ..Default::default() };
+        let store = touchpoint_engine::backends::open_shared_store(&config).await.unwrap();
+        let now = touchpoint_store::now_ms();
+        let user =
+            touchpoint_engine::accounts::set_password_with_link(&*store, link, "cyril's password", now).await.unwrap();
+        assert_eq!(user.email, "cyril@kavarna.cz");
+    });
 }

@@ -114,7 +114,7 @@ pub fn allows(grants: &[Grant], project: ProjectId, permission: Permission) -> b
 pub struct NewAccount {
     /// The account.
     pub user: User,
-    /// A set-password link token (for `/set-password#<token>`), when no password was given.
+    /// A set-password link token (for `/set-password?link=<token>`), when no password was given.
     pub link: Option<String>,
 }
 

@@ -209,6 +209,7 @@ fn templates() -> &'static Environment<'static> {
         for (name, src) in [
             ("login.html", include_str!("../templates/login.html")),
             ("dashboard.html", include_str!("../templates/dashboard.html")),
+            ("set_password.html", include_str!("../templates/set_password.html")),
         ] {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(error = %e, name, "dashboard template does not parse");
@@ -432,6 +433,228 @@ pub async fn dashboard(State(s): State<AppState>, headers: HeaderMap, Query(q): 
     // JSON inside <script type="application/json">: `<` escaped so no text ends the element.
     let boot = boot.to_string().replace('<', "\\u003c");
     html(StatusCode::OK, render("dashboard.html", context! { lang => code(lang), boot => boot }), &[])
+}
+
+// ---- Accounts: setting a password by link, changing it, inviting colleagues ------------
+
+/// The set-password form's own CSRF cookie.
+const LINK_COOKIE: &str = "tp_link";
+
+/// The set-password page's texts.
+fn link_text(lang: Lang, key: &str) -> &'static str {
+    let t: [&'static str; 3] = match key {
+        "title" => ["Choose your password", "Zvolte si heslo", "Ustal hasło"],
+        "password" => [
+            "New password (at least 10 characters)",
+            "Nové heslo (alespoň 10 znaků)",
+            "Nowe hasło (co najmniej 10 znaków)",
+        ],
+        "submit" => ["Save and sign in", "Uložit a přihlásit se", "Zapisz i zaloguj się"],
+        "invalid" => [
+            "This link is unknown, already used or expired. Ask the person who invited you for a new one.",
+            "Tento odkaz neznáme, už byl použit nebo vypršel. Požádejte toho, kdo vás pozval, o nový.",
+            "Ten link jest nieznany, już użyty lub wygasł. Poproś osobę, która cię zaprosiła, o nowy.",
+        ],
+        "short" => [
+            "The password must have at least 10 characters.",
+            "Heslo musí mít alespoň 10 znaků.",
+            "Hasło musi mieć co najmniej 10 znaków.",
+        ],
+        "expired" => [
+            "The form expired. Please try again.",
+            "Formulář vypršel. Zkuste to prosím znovu.",
+            "Formularz wygasł. Spróbuj ponownie.",
+        ],
+        "language" => ["Language", "Jazyk", "Język"],
+        _ => [""; 3],
+    };
+    t[Lang::ALL.iter().position(|l| *l == lang).unwrap_or(0)]
+}
+
+/// `?link=`, `?lang=` of the set-password page.
+#[derive(Deserialize, Default)]
+pub struct LinkQuery {
+    #[serde(default)]
+    link: String,
+    lang: Option<String>,
+}
+
+fn link_page(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    link: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let csrf =
+        touchpoint_store::hash_token(&format!("{}{}", touchpoint_store::now_ms(), rand_token()))[..32].to_string();
+    let t = |k| link_text(lang, k);
+    let body = render(
+        "set_password.html",
+        context! {
+            lang => code(lang), title => t("title"), password_label => t("password"), submit => t("submit"),
+            language => t("language"), link => link, error => error, csrf => csrf,
+            langs => Lang::ALL.iter().map(|l| code(*l)).collect::<Vec<_>>(), link_q => query_escape(link),
+        },
+    );
+    html(status, body, &[set_cookie(LINK_COOKIE, &csrf, "/set-password", 3_600, secure(s, headers), "Strict")])
+}
+
+/// `GET /set-password?link=…`: the page a one-time link opens (from an invitation or
+/// `touchpoint user create --link`).
+pub async fn set_password_form(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<LinkQuery>) -> Response {
+    let lang = page_lang(q.lang.as_deref(), &headers);
+    link_page(&s, &headers, lang, &q.link, None, StatusCode::OK)
+}
+
+/// The set-password form.
+#[derive(Deserialize)]
+pub struct LinkForm {
+    #[serde(default)]
+    link: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+/// `POST /set-password`: the link is used up, the password set, the person signed in.
+pub async fn set_password(
+    State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Form(f): Form<LinkForm>,
+) -> Response {
+    let lang = page_lang(f.lang.as_deref(), &headers);
+    if f.csrf.is_empty() || cookie(&headers, LINK_COOKIE).as_deref() != Some(f.csrf.as_str()) {
+        return link_page(&s, &headers, lang, &f.link, Some(link_text(lang, "expired")), StatusCode::FORBIDDEN);
+    }
+    if accounts::check_password(&f.password).is_err() {
+        return link_page(&s, &headers, lang, &f.link, Some(link_text(lang, "short")), StatusCode::BAD_REQUEST);
+    }
+    let now = touchpoint_store::now_ms();
+    let user = match accounts::set_password_with_link(&*s.store, &f.link, &f.password, now).await {
+        Ok(u) => u,
+        Err(e) if e.code == Code::InvalidLink => {
+            return link_page(&s, &headers, lang, &f.link, Some(link_text(lang, "invalid")), StatusCode::BAD_REQUEST)
+        }
+        Err(e) => {
+            tracing::error!(error = %e.message, "setting a password by link");
+            return (StatusCode::SERVICE_UNAVAILABLE, "the store does not answer; try again").into_response();
+        }
+    };
+    let client = addr.map(|a| a.ip().to_string()).unwrap_or_default();
+    match accounts::sign_in(&*s.store, &s.sign_in, &user.email, &f.password, &client, now).await {
+        Ok(signed) => {
+            let mut r = Redirect::to("/").into_response();
+            let sec = secure(&s, &headers);
+            for c in [
+                set_cookie(COOKIE, &signed.token, "/", (signed.expires_ms - now) / 1000, sec, "Lax"),
+                set_cookie(LINK_COOKIE, "", "/set-password", 0, sec, "Strict"),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&c) {
+                    r.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            r
+        }
+        // The password is set; signing in is the sign-in page's business.
+        Err(_) => Redirect::to("/login").into_response(),
+    }
+}
+
+/// The signed-in person of an `/account` request, with the CSRF header checked on
+/// changes.
+async fn account_caller(
+    s: &AppState,
+    headers: &HeaderMap,
+    change: bool,
+) -> Result<(touchpoint_store::User, Vec<touchpoint_store::Grant>), ApiError> {
+    let token = session_token(headers).ok_or_else(|| Error::new(Code::MissingKey, "sign in first, at /login"))?;
+    let Some(found) = accounts::session_user(&*s.store, &token, touchpoint_store::now_ms()).await? else {
+        return Err(Error::new(Code::MissingKey, "your session has ended; sign in again at /login").into());
+    };
+    if change && headers.get("x-csrf-token").and_then(|v| v.to_str().ok()) != Some(csrf_of(&token).as_str()) {
+        return Err(Error::forbidden("the X-CSRF-Token header is missing or wrong; reload the page").into());
+    }
+    Ok(found)
+}
+
+/// A password change.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password now.
+    current: String,
+    /// The new one.
+    new: String,
+}
+
+/// `POST /account/password`: change one's password; every session ends (sign in again).
+pub async fn change_password(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    crate::extract::ApiJson(p): crate::extract::ApiJson<PasswordChange>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let (user, _) = account_caller(&s, &headers, true).await?;
+    accounts::change_password(&*s.store, &user, &p.current, &p.new).await?;
+    Ok(axum::Json(serde_json::json!({"changed": true, "signed_out": true})))
+}
+
+/// An invitation to a project.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invitation {
+    /// The project.
+    project: i64,
+    /// The colleague's address.
+    email: String,
+    /// Their role there.
+    role: Role,
+}
+
+/// `POST /account/invitations`: an owner invites a colleague; the answer has the
+/// set-password link to send them when the account has no password yet.
+pub async fn invite(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    crate::extract::ApiJson(i): crate::extract::ApiJson<Invitation>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let (_, grants) = account_caller(&s, &headers, true).await?;
+    let made = accounts::invite(&*s.store, &grants, &i.email, i.project, i.role).await?;
+    let link = made.link.map(|t| format!("{}/set-password?link={t}", crate::surveys::base_url(&s, &headers)));
+    Ok(axum::Json(serde_json::json!({"email": made.user.email, "role": i.role, "project": i.project, "link": link})))
+}
+
+/// `?project=` of the people list.
+#[derive(Deserialize)]
+pub struct PeopleQuery {
+    project: i64,
+}
+
+/// `GET /account/people?project=`: who has a role on a project (its owners only).
+pub async fn people(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PeopleQuery>,
+) -> Result<axum::Json<Vec<serde_json::Value>>, ApiError> {
+    let (_, grants) = account_caller(&s, &headers, false).await?;
+    if !accounts::allows(&grants, q.project, Permission::Admin) {
+        return Err(Error::forbidden("only an owner of the project may see who has a role on it").into());
+    }
+    let all = accounts::users(&*s.store).await?;
+    Ok(axum::Json(
+        all.into_iter()
+            .filter_map(|(u, g)| {
+                let role = accounts::role_on(&g, q.project)?;
+                Some(serde_json::json!({"email": u.email, "role": role, "has_password": u.password_hash.is_some(),
+                    "every_project": g.iter().any(|x| x.project.is_none())}))
+            })
+            .collect(),
+    ))
 }
 
 /// The dashboard's files, embedded in the binary: name, text, type.

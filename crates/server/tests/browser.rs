@@ -885,12 +885,25 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     assert!(took < Duration::from_secs(2), "the event took {took:?} to show");
     look(&browser, "health").await;
 
+    // Her account: she invites a colleague and gets the link to send.
+    browser.go(&view("view=account")).await;
+    browser.wait_for_text("Invite a colleague").await;
+    look(&browser, "account").await;
+    browser.type_into("#invite-email", "bo@eshop.cz").await;
+    browser.click("#invite-role option[value=analyst]").await;
+    browser.click("#invite-form button[type=submit]").await;
+    browser.wait_for_text("Send this link").await;
+    let link = browser.eval("return document.getElementById('invite-link').textContent").await;
+    assert!(link.as_str().unwrap().contains("/set-password?link="), "{link}");
+
     // Every view has its title in Czech and Polish.
     for (lang, titles) in [
-        ("cs", ["Cesty", "Udržení", "Atribuce", "Katalog", "Průzkumy", "Stav dat"]),
-        ("pl", ["Ścieżki", "Retencja", "Atrybucja", "Katalog", "Ankiety", "Stan danych"]),
+        ("cs", ["Cesty", "Udržení", "Atribuce", "Katalog", "Průzkumy", "Stav dat", "Váš účet"]),
+        ("pl", ["Ścieżki", "Retencja", "Atrybucja", "Katalog", "Ankiety", "Stan danych", "Twoje konto"]),
     ] {
-        for (v, title) in ["paths", "retention", "attribution", "catalog", "surveys", "health"].iter().zip(titles) {
+        for (v, title) in
+            ["paths", "retention", "attribution", "catalog", "surveys", "health", "account"].iter().zip(titles)
+        {
             browser.go(&format!("{}/#project=1&view={v}&lang={lang}", app.base)).await;
             drawn(&browser).await;
             let h1 = browser.eval("return document.querySelector('#view h1')?.textContent").await;

@@ -253,3 +253,131 @@ async fn the_first_view_downloads_in_well_under_400_kb() {
     assert!(total <= 400 * 1024, "the first view is {total} bytes");
     eprintln!("the first view: {total} bytes gzipped");
 }
+
+/// An owner invites a colleague from the dashboard; the colleague opens the one-time link,
+/// chooses a password, is signed in with the role given; the link works once. A viewer
+/// cannot invite; an invitation without the CSRF header is refused.
+#[tokio::test]
+async fn a_colleague_is_invited_by_link_and_sets_their_password() {
+    let app = spawn_app().await;
+    let base = app.base.clone();
+    for (email, role) in [("owner@eshop.cz", Role::Owner), ("viewer@eshop.cz", Role::Viewer)] {
+        touchpoint_engine::accounts::create_user(&*app.store, email, Some("a long enough password"), role, Some(1))
+            .await
+            .unwrap();
+    }
+    let (owner, csrf) = session(&base, "owner@eshop.cz", "a long enough password").await;
+    let invite = |token: String, csrf: Option<String>, body: Value| {
+        let mut r =
+            client().post(format!("{base}/account/invitations")).header(COOKIE, format!("tp_dash={token}")).json(&body);
+        if let Some(c) = csrf {
+            r = r.header("x-csrf-token", c);
+        }
+        r.send()
+    };
+    let body = json!({"project": 1, "email": "Bo@Eshop.cz", "role": "analyst"});
+    let r = invite(owner.clone(), None, body.clone()).await.unwrap();
+    assert_eq!(r.status(), 403, "no CSRF header");
+    let (viewer, viewer_csrf) = session(&base, "viewer@eshop.cz", "a long enough password").await;
+    let r = invite(viewer, Some(viewer_csrf), body.clone()).await.unwrap();
+    assert_eq!(r.status(), 403, "a viewer may not invite");
+    let r =
+        invite(owner.clone(), Some(csrf.clone()), json!({"project": 1, "email": "not an address", "role": "analyst"}))
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = invite(owner.clone(), Some(csrf.clone()), body).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let made: Value = r.json().await.unwrap();
+    assert_eq!(made["email"], "bo@eshop.cz");
+    let link = made["link"].as_str().expect("a link for an account without a password").to_string();
+    assert!(link.starts_with(&format!("{base}/set-password?link=")), "{link}");
+
+    // The people on the project, as its owner sees them.
+    let people: Value = client()
+        .get(format!("{base}/account/people?project=1"))
+        .header(COOKIE, format!("tp_dash={owner}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bo = people.as_array().unwrap().iter().find(|p| p["email"] == "bo@eshop.cz").unwrap();
+    assert_eq!((&bo["role"], &bo["has_password"]), (&json!("analyst"), &json!(false)));
+
+    // The link's page, in Czech; a short password is refused; then the password is set.
+    let page = client().get(format!("{link}&lang=cs")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let (form_token, _) = set_cookie(&page, "tp_link").expect("the form sets its token");
+    assert!(page.text().await.unwrap().contains("Zvolte si heslo"));
+    let token = link.split("link=").nth(1).unwrap().to_string();
+    let post = |password: &'static str, token: String, form_token: String| {
+        client()
+            .post(format!("{base}/set-password"))
+            .header(COOKIE, format!("tp_link={form_token}"))
+            .form(&[("link", token.as_str()), ("password", password), ("csrf", form_token.as_str()), ("lang", "en")])
+            .send()
+    };
+    let r = post("short", token.clone(), form_token.clone()).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("at least 10 characters"));
+    let r = post("bo's own long password", token.clone(), form_token.clone()).await.unwrap();
+    assert_eq!(r.status(), 303);
+    let (bo_session, _) = set_cookie(&r, "tp_dash").expect("signed in");
+    let r = client()
+        .get(format!("{base}/api/touchpoints"))
+        .header(COOKIE, format!("tp_dash={bo_session}"))
+        .header("x-touchpoint-project", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "bo reads the project as an analyst");
+    let again = post("another long password", token, form_token).await.unwrap();
+    assert_eq!(again.status(), 400, "the link works once");
+    assert!(again.text().await.unwrap().contains("already used"));
+}
+
+/// Changing one's password needs the current one and ends every session.
+#[tokio::test]
+async fn a_password_change_needs_the_current_password_and_ends_the_sessions() {
+    let app = spawn_app().await;
+    let base = app.base.clone();
+    touchpoint_engine::accounts::create_user(
+        &*app.store,
+        "ana@eshop.cz",
+        Some("a long enough password"),
+        Role::Owner,
+        Some(1),
+    )
+    .await
+    .unwrap();
+    let (token, csrf) = session(&base, "ana@eshop.cz", "a long enough password").await;
+    let change = |current: &str, new: &str| {
+        client()
+            .post(format!("{base}/account/password"))
+            .header(COOKIE, format!("tp_dash={token}"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"current": current, "new": new}))
+            .send()
+    };
+    let r = change("a wrong password", "a new long password").await.unwrap();
+    assert_eq!(r.status(), 401);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["field"], "current", "{e}");
+    let r = change("a long enough password", "short").await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = change("a long enough password", "a new long password").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client()
+        .get(format!("{base}/api/touchpoints"))
+        .header(COOKIE, format!("tp_dash={token}"))
+        .header("x-touchpoint-project", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the session ended");
+    let r = sign_in(&base, "ana@eshop.cz", "a long enough password").await;
+    assert_eq!(r.status(), 401, "the old password no longer opens");
+    session(&base, "ana@eshop.cz", "a new long password").await;
+}

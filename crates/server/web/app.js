@@ -197,8 +197,31 @@ Object.assign(T.pl, {
   benchHeat: "Benchmark: kategorie × obszary", benchHelp: (n) => `Średnia ocena każdego obszaru w każdej kategorii, ${n} odpowiedzi; ciemniej znaczy lepiej w tej tabeli.`, category: "Kategoria", index: "Indeks",
   brandRanking: "Marki według indeksu", intervalsHelp2: "Każdy odcinek to 95% przedział; marek, których odcinki się nakładają, dane nie rozróżniają.",
 });
+Object.assign(T.en, {
+  account: "Your account", changePassword: "Change your password", currentPassword: "Current password", newPassword: "New password (at least 10 characters)",
+  repeatPassword: "The new password again", mismatch: "The two new passwords differ.", changed: "Changed. Every session has ended: sign in again.",
+  invite: "Invite a colleague", inviteHelp: "They get the role on this project. Send them the link it gives; with it they choose their password.",
+  roleLabel: "Role", roles: { owner: "Owner", analyst: "Analyst", viewer: "Viewer" }, sendLink: "Send this link (valid 7 days):", hadPassword: "Done: the account already had a password.",
+  people: "People on this project", waiting: "has not set a password yet", everyProject: "every project",
+});
+Object.assign(T.cs, {
+  account: "Váš účet", changePassword: "Změnit heslo", currentPassword: "Současné heslo", newPassword: "Nové heslo (alespoň 10 znaků)",
+  repeatPassword: "Nové heslo znovu", mismatch: "Nová hesla se liší.", changed: "Změněno. Všechna přihlášení skončila: přihlaste se znovu.",
+  invite: "Pozvat kolegu", inviteHelp: "Dostane roli v tomto projektu. Pošlete mu odkaz, který se zobrazí; s ním si zvolí heslo.",
+  roleLabel: "Role", roles: { owner: "Vlastník", analyst: "Analytik", viewer: "Čtenář" }, sendLink: "Pošlete tento odkaz (platí 7 dní):", hadPassword: "Hotovo: účet už heslo měl.",
+  people: "Lidé v tomto projektu", waiting: "si ještě nezvolil heslo", everyProject: "všechny projekty",
+});
+Object.assign(T.pl, {
+  account: "Twoje konto", changePassword: "Zmień hasło", currentPassword: "Obecne hasło", newPassword: "Nowe hasło (co najmniej 10 znaków)",
+  repeatPassword: "Nowe hasło ponownie", mismatch: "Nowe hasła się różnią.", changed: "Zmieniono. Wszystkie sesje zakończone: zaloguj się ponownie.",
+  invite: "Zaproś współpracownika", inviteHelp: "Otrzyma rolę w tym projekcie. Wyślij mu link, który się pojawi; z nim ustali hasło.",
+  roleLabel: "Rola", roles: { owner: "Właściciel", analyst: "Analityk", viewer: "Czytelnik" }, sendLink: "Wyślij ten link (ważny 7 dni):", hadPassword: "Gotowe: konto miało już hasło.",
+  people: "Osoby w tym projekcie", waiting: "nie ustaliła jeszcze hasła", everyProject: "wszystkie projekty",
+});
 const LANGS = { en: "English", cs: "Čeština", pl: "Polski" };
 const VIEWS = ["overview", "journey", "funnel", "paths", "retention", "churn", "attribution", "listening", "customers", "catalog", "surveys", "health"];
+// Views reached from elsewhere than the list of views.
+const OTHER_VIEWS = ["account"];
 const RANGES = [7, 30, 90, 365];
 const COLOURS = ["#0b5cad", "#d9480f", "#2b8a3e", "#862e9c", "#c92a2a", "#1098ad", "#5c940d", "#e67700", "#495057"];
 
@@ -209,7 +232,7 @@ function readState() {
   const lang = [h.get("lang"), saved, boot.lang].find((l) => l && T[l]) || "en";
   const projects = boot.projects.map((p) => String(p.id));
   const project = projects.includes(h.get("project")) ? h.get("project") : projects[0];
-  const view = VIEWS.includes(h.get("view")) ? h.get("view") : "overview";
+  const view = [...VIEWS, ...OTHER_VIEWS].includes(h.get("view")) ? h.get("view") : "overview";
   const range = RANGES.includes(Number(h.get("range"))) ? Number(h.get("range")) : 30;
   return { lang, project, view, range, compare: h.get("compare") === "1" };
 }
@@ -284,7 +307,7 @@ function header() {
   const html = `<div class="bar">
     <span class="brand">Touchpoint</span>
     <nav class="views" aria-label="Views">${VIEWS.map((v) => `<a href="#" data-view="${v}"${v === state.view ? ' aria-current="page"' : ""}>${esc(t({ churn: "churnView", customers: "customersView" }[v] || v))}</a>`).join("")}</nav>
-    <div class="who"><span>${esc(boot.user.email)}</span>
+    <div class="who"><a href="#" data-view="account"${state.view === "account" ? ' aria-current="page"' : ""} title="${esc(t("account"))}">${esc(boot.user.email)}</a>
       <form method="post" action="/logout"><input type="hidden" name="csrf" value="${esc(boot.csrf)}"><button class="quiet" type="submit">${esc(t("signout"))}</button></form></div>
   </div>
   <div class="bar controls">
@@ -979,6 +1002,38 @@ async function health(main) {
   });
 }
 
+// ---- Your account: password, and (owners) colleagues ------------------------------------------
+async function account(main) {
+  const owner = role() === "owner";
+  const people = owner ? await api(`/account/people?project=${encodeURIComponent(state.project)}`) : [];
+  const field = (id, label, type, extra = "") => `<div class="field"><label for="${id}">${esc(label)}</label><input type="${type}" id="${id}" name="${id}" ${extra}></div>`;
+  main.innerHTML = `<h1>${esc(t("account"))}</h1><p class="muted">${esc(boot.user.email)}</p>
+    <form class="panel" id="pw-form" aria-labelledby="ac1"><h2 id="ac1">${esc(t("changePassword"))}</h2><div class="controls">
+      ${field("current", t("currentPassword"), "password", 'autocomplete="current-password" required')}${field("new", t("newPassword"), "password", 'autocomplete="new-password" minlength="10" required')}
+      ${field("again", t("repeatPassword"), "password", 'autocomplete="new-password" minlength="10" required')}<div class="field"><button type="submit">${esc(t("save"))}</button></div></div>
+      <p role="status" class="muted"></p></form>
+    ${owner ? `<form class="panel" id="invite-form" aria-labelledby="ac2"><h2 id="ac2">${esc(t("invite"))}</h2><p class="muted">${esc(t("inviteHelp"))}</p><div class="controls">
+      ${field("invite-email", "E-mail", "email", 'autocomplete="off" required')}${select("invite-role", t("roleLabel"), ["viewer", "analyst", "owner"].map((r) => [r, t("roles")[r]]), "viewer")}
+      <div class="field"><button type="submit">${esc(t("invite"))}</button></div></div><div role="status" id="invite-out"></div></form>
+    <section class="panel" aria-labelledby="ac3"><h2 id="ac3">${esc(t("people"))}</h2><div class="scroll"><table id="people-table"><thead><tr><th>E-mail</th><th>${esc(t("roleLabel"))}</th><th></th></tr></thead><tbody>
+      ${people.map((p) => `<tr><td>${esc(p.email)}</td><td>${esc(t("roles")[p.role] || p.role)}${p.every_project ? ` <span class="muted">(${esc(t("everyProject"))})</span>` : ""}</td><td class="muted">${p.has_password ? "" : esc(t("waiting"))}</td></tr>`).join("")}</tbody></table></div></section>` : ""}`;
+  const pw = main.querySelector("#pw-form");
+  pw.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = pw.querySelector("[role=status]"), v = (n) => pw.elements.namedItem(n).value;
+    if (v("new") !== v("again")) { out.textContent = t("mismatch"); return; }
+    try { await send("POST", "/account/password", { current: v("current"), new: v("new") }); out.textContent = t("changed"); setTimeout(() => { location.href = "/login"; }, 1500); } catch (err) { out.textContent = err.message; }
+  });
+  main.querySelector("#invite-form")?.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = e.target, out = f.querySelector("#invite-out");
+    try {
+      const r = await send("POST", "/account/invitations", { project: Number(state.project), email: f.elements.namedItem("invite-email").value.trim(), role: f.elements.namedItem("invite-role").value });
+      out.innerHTML = r.link ? `<p>${esc(t("sendLink"))}</p><p><code id="invite-link">${esc(r.link)}</code></p>` : `<p>${esc(t("hadPassword"))}</p>`;
+    } catch (err) { out.textContent = err.message; }
+  });
+}
+
 // ---- The live stream: events as they are acknowledged (server-sent events) --------------------
 let stream = null;
 function live(onTick) {
@@ -1006,7 +1061,7 @@ async function render() {
   main.setAttribute("aria-busy", "true");
   try {
     const el = document.createElement("div");
-    await ({ overview, journey, funnel, paths, retention, churn, attribution, listening, customers, catalog, surveys, health }[state.view] || overview)(el);
+    await ({ overview, journey, funnel, paths, retention, churn, attribution, listening, customers, catalog, surveys, health, account }[state.view] || overview)(el);
     if (mine !== generation) return;
     // Widths and colours set through the DOM: the Content-Security-Policy forbids inline
     // style attributes.
