@@ -70,7 +70,7 @@ pub fn permission(method: &Method, path: &str) -> Permission {
     if method == Method::GET || method == Method::HEAD {
         return Permission::Read;
     }
-    if path.starts_with("/api/analytics/") || path.starts_with("/api/listening/") {
+    if path.starts_with("/api/analytics/") || path.starts_with("/api/listening/") || path == "/api/rules/test" {
         return Permission::Read;
     }
     if path == "/api/project" || path == "/api/failed-events" {
@@ -717,6 +717,7 @@ mod tests {
         check(Method::POST, "/api/listening/nps", Permission::Read);
         check(Method::POST, "/api/touchpoints", Permission::Edit);
         check(Method::PUT, "/api/rules/3", Permission::Edit);
+        check(Method::POST, "/api/rules/test", Permission::Read);
         check(Method::POST, "/api/surveys/nps/publish", Permission::Edit);
         check(Method::POST, "/api/benchmarks", Permission::Edit);
         check(Method::PUT, "/api/project", Permission::Admin);

@@ -163,6 +163,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/touchpoints", get(read::touchpoints).post(read::post_touchpoint))
         .route("/api/touchpoints/{key}", put(read::put_touchpoint))
         .route("/api/rules", get(read::rules).post(read::add_rule))
+        .route("/api/rules/test", post(read::test_rule))
         .route("/api/rules/{id}", put(read::put_rule).delete(read::delete_rule))
         .route("/api/customers", get(read::customers))
         .route("/api/customers/lookup", get(read::lookup))

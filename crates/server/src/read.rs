@@ -120,6 +120,37 @@ pub async fn add_rule(
     Ok(Json(catalog::add_rule(&s, key.project_id, rule).await?))
 }
 
+/// `?last=` of a rule test.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RuleTestQuery {
+    /// How many of the project's most recent events to look at (1 to 10 000, default 1 000).
+    pub last: Option<usize>,
+}
+
+/// `POST /api/rules/test`: which of the project's most recent events a rule would take,
+/// before it is added. Nothing changes.
+#[utoipa::path(post, path = "/api/rules/test", tag = "catalog", params(RuleTestQuery), request_body(content = Object, description = "A rule: priority, touchpoint, event_type, event_name, conditions"),
+    responses((status = 200, description = "What the rule would take: scanned, matched, from (touchpoint, events), examples"), (status = 400, description = "Invalid rule, with the field"), (status = 404, description = "No such touchpoint")), security(("bearer" = [])))]
+pub async fn test_rule(
+    State(s): State<AppState>,
+    ApiCaller(key): ApiCaller,
+    ApiQuery(q): ApiQuery<RuleTestQuery>,
+    ApiJson(rule): ApiJson<Rule>,
+) -> Result<Json<catalog::RuleTest>, ApiError> {
+    let last = q.last.unwrap_or(1_000);
+    if !(1..=10_000).contains(&last) {
+        return Err(Error::invalid(
+            touchpoint_engine::error::Code::InvalidQuery,
+            Some("last".into()),
+            format!("last: {last} is not between 1 and 10000"),
+        )
+        .into());
+    }
+    let project = s.store.project(key.project_id).await?.ok_or_else(|| Error::not_found("project not found"))?;
+    Ok(Json(catalog::test_rule(&*s.store, &project, &rule, last).await?))
+}
+
 /// `PUT /api/rules/{id}`: change a rule and re-classify past events.
 #[utoipa::path(put, path = "/api/rules/{id}", tag = "catalog", params(("id" = i64, Path)), request_body(content = Object), responses((status = 200, body = RuleChange), (status = 404)), security(("bearer" = [])))]
 pub async fn put_rule(

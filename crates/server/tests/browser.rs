@@ -856,6 +856,25 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     );
     assert_eq!(tp["names"]["cs"], "Uplatněná dárková karta");
 
+    // The catalog is drawn again without the classified touchpoint's form.
+    let gone = format!("return document.querySelector(\"form[data-key='{gift_key}']\") === null");
+    for _ in 0..50 {
+        if browser.eval(&gone).await == json!(true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(browser.eval(&gone).await, json!(true), "the classified touchpoint left the list");
+    drawn(&browser).await;
+
+    // A rule, previewed as it is typed: what it would take of the last 1,000 events is
+    // what the API says.
+    browser.type_into("#rule-name", "Product Viewed").await;
+    let rule = json!({"priority": 50, "touchpoint": tps[0]["key"], "event_type": "track", "event_name": "Product Viewed", "conditions": []});
+    let (_, test) = app.send(reqwest::Method::POST, "/api/rules/test?last=1000", Some(&rule)).await;
+    assert_eq!(test["matched"], 60, "{test}");
+    browser.wait_for_text(&format!("It would take 60 of the last {} events", test["scanned"])).await;
+
     // Surveys: create one from the NPS template, publish it, open its page.
     browser.go(&view("view=surveys")).await;
     browser.wait_for_text("New NPS survey").await;

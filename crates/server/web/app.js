@@ -218,6 +218,24 @@ Object.assign(T.pl, {
   roleLabel: "Rola", roles: { owner: "Właściciel", analyst: "Analityk", viewer: "Czytelnik" }, sendLink: "Wyślij ten link (ważny 7 dni):", hadPassword: "Gotowe: konto miało już hasło.",
   people: "Osoby w tym projekcie", waiting: "nie ustaliła jeszcze hasła", everyProject: "wszystkie projekty",
 });
+Object.assign(T.en, {
+  newRule: "A new rule", newRuleHelp: "Events that match become the touchpoint. The preview shows what it would take of the last 1,000 events, as you type.",
+  anyType: "Any type", condition: "Condition", noCondition: "No condition", propertyName: "Property", value: "Value", how: "How",
+  ops: { equals: "equals", not_equals: "does not equal", prefix: "starts with", contains: "contains", one_of: "is one of (a|b)", exists: "is present", gt: ">", gte: "≥", lt: "<", lte: "≤" },
+  wouldTake: (m, n) => `It would take ${m} of the last ${n} events.`, nowAre: "They are now", addRule: "Add the rule", ruleAdded: (n) => `Added; ${n} past events changed touchpoint.`,
+});
+Object.assign(T.cs, {
+  newRule: "Nové pravidlo", newRuleHelp: "Události, které odpovídají, se stanou kontaktním bodem. Náhled ukazuje, co by vzalo z posledních 1 000 událostí, už při psaní.",
+  anyType: "Jakýkoli typ", condition: "Podmínka", noCondition: "Bez podmínky", propertyName: "Vlastnost", value: "Hodnota", how: "Jak",
+  ops: { equals: "rovná se", not_equals: "nerovná se", prefix: "začíná na", contains: "obsahuje", one_of: "je jedno z (a|b)", exists: "je vyplněno", gt: ">", gte: "≥", lt: "<", lte: "≤" },
+  wouldTake: (m, n) => `Vzalo by ${m} z posledních ${n} událostí.`, nowAre: "Nyní jsou", addRule: "Přidat pravidlo", ruleAdded: (n) => `Přidáno; ${n} minulých událostí změnilo kontaktní bod.`,
+});
+Object.assign(T.pl, {
+  newRule: "Nowa reguła", newRuleHelp: "Pasujące zdarzenia stają się punktem styku. Podgląd pokazuje, co wzięłaby z ostatnich 1000 zdarzeń, już podczas pisania.",
+  anyType: "Dowolny typ", condition: "Warunek", noCondition: "Bez warunku", propertyName: "Właściwość", value: "Wartość", how: "Jak",
+  ops: { equals: "równa się", not_equals: "nie równa się", prefix: "zaczyna się od", contains: "zawiera", one_of: "jest jednym z (a|b)", exists: "jest obecne", gt: ">", gte: "≥", lt: "<", lte: "≤" },
+  wouldTake: (m, n) => `Wzięłaby ${m} z ostatnich ${n} zdarzeń.`, nowAre: "Teraz są", addRule: "Dodaj regułę", ruleAdded: (n) => `Dodano; ${n} wcześniejszych zdarzeń zmieniło punkt styku.`,
+});
 const LANGS = { en: "English", cs: "Čeština", pl: "Polski" };
 const VIEWS = ["overview", "journey", "funnel", "paths", "retention", "churn", "attribution", "listening", "customers", "catalog", "surveys", "health"];
 // Views reached from elsewhere than the list of views.
@@ -883,6 +901,53 @@ async function attribution(main) {
   chartTools(main, "attribution", ".chart svg", "#attribution-table", `attribution-${goal}-${by}-${now.from}-${now.to}`);
 }
 
+// The catalog's rule builder: a rule typed field by field, previewed on the project's
+// last 1,000 events as it is typed (`POST /api/rules/test`), added by analysts and owners.
+const FIELDS = ["path", "referrer_domain", "utm_medium", "utm_source", "utm_campaign", "property"];
+function ruleForm(tps, name, edit) {
+  const opts = (list, value) => list.map(([v, l]) => `<option value="${esc(v)}"${v === value ? " selected" : ""}>${esc(l)}</option>`).join("");
+  const f = (id, label, control) => `<div class="field"><label for="${id}">${esc(label)}</label>${control}</div>`;
+  return `<form class="panel" id="rule-form" aria-labelledby="ru1"><h2 id="ru1">${esc(t("newRule"))}</h2><p class="muted">${esc(t("newRuleHelp"))}</p><div class="controls">
+    ${f("rule-touchpoint", t("touchpoint"), `<select id="rule-touchpoint" name="touchpoint">${opts(tps.filter((x) => !x.discovered).map((x) => [x.key, name[x.key]]), "")}</select>`)}
+    ${f("rule-type", t("eventType"), `<select id="rule-type" name="event_type">${opts([["", t("anyType")], ["track", "track"], ["page", "page"], ["screen", "screen"]], "track")}</select>`)}
+    ${f("rule-name", t("eventName"), `<input type="text" id="rule-name" name="event_name" autocomplete="off">`)}
+    ${f("rule-field", t("condition"), `<select id="rule-field" name="field">${opts([["", t("noCondition")], ...FIELDS.map((x) => [x, x])], "")}</select>`)}
+    ${f("rule-property", t("propertyName"), `<input type="text" id="rule-property" name="property" autocomplete="off">`)}
+    ${f("rule-op", t("how"), `<select id="rule-op" name="op">${opts(Object.entries(t("ops")), "equals")}</select>`)}
+    ${f("rule-value", t("value"), `<input type="text" id="rule-value" name="value" autocomplete="off">`)}
+    ${f("rule-priority", t("priority"), `<input type="number" id="rule-priority" name="priority" value="50" min="-1000000" max="1000000">`)}
+    ${edit ? `<div class="field"><button type="submit">${esc(t("addRule"))}</button></div>` : ""}</div>
+    <div id="rule-preview" role="status" aria-live="polite"></div></form>`;
+}
+function ruleOf(form) {
+  const v = (n) => form.elements.namedItem(n).value.trim();
+  const field = v("field"), conditions = [];
+  if (field) conditions.push({ field, ...(field === "property" ? { name: v("property") } : {}), op: v("op"), value: v("value") });
+  return { priority: Number(v("priority")) || 0, touchpoint: v("touchpoint"), event_type: v("event_type") || null, event_name: v("event_name") || null, conditions };
+}
+function bindRuleForm(main, name) {
+  const form = main.querySelector("#rule-form");
+  if (!form) return;
+  const out = form.querySelector("#rule-preview");
+  let timer = 0, asked = 0;
+  const preview = async () => {
+    const mine = ++asked;
+    try {
+      const r = await send("POST", "/api/rules/test?last=1000", ruleOf(form));
+      if (mine !== asked) return;
+      out.innerHTML = `<p><strong>${esc(t("wouldTake", fmt(r.matched), fmt(r.scanned)))}</strong>${r.from.length ? ` ${esc(t("nowAre"))}: ${r.from.map(([k, n]) => `${esc(name[k] || k)} (${fmt(n)})`).join(", ")}` : ""}</p>
+        ${r.examples.length ? `<ul class="timeline">${r.examples.map((x) => `<li><time>${esc(x.timestamp.replace("T", " ").slice(0, 19))}</time> <strong>${esc(x.name || x.path || x.type)}</strong> <span class="muted">${esc([x.type, x.path].filter(Boolean).join(" · "))}</span></li>`).join("")}</ul>` : ""}`;
+    } catch (err) { if (mine === asked) out.innerHTML = `<p class="notice">${esc(err.message)}</p>`; }
+  };
+  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(preview, 350); });
+  form.addEventListener("change", () => { clearTimeout(timer); timer = setTimeout(preview, 50); });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try { const r = await send("POST", "/api/rules", ruleOf(form)); out.innerHTML = `<p>${esc(t("ruleAdded", fmt(r.reclassified?.changed ?? 0)))}</p>`; setTimeout(render, 1200); }
+    catch (err) { out.innerHTML = `<p class="notice">${esc(err.message)}</p>`; }
+  });
+}
+
 // ---- Catalog: touchpoints by stage and channel, the unclassified ones first -----------------------
 const CHANNELS = ["web", "app", "email", "ads", "search", "social", "review", "forum", "blog", "phone", "store", "chat", "self-service", "survey", "other"];
 async function catalog(main) {
@@ -913,7 +978,9 @@ async function catalog(main) {
       ${list.map((x) => `<tr><td>${esc(x.stage ? stageName[x.stage] || x.stage : "–")}</td><td>${esc(x.channel)}</td><td>${esc(name[x.key])}</td><td><code>${esc(x.key)}</code></td><td>${esc(flagsOf(x))}</td></tr>`).join("")}</tbody></table></div>${toolButtons("catalog", false)}</section>
     <section class="panel" aria-labelledby="ca3"><h2 id="ca3">${esc(t("rules"))} <span class="muted">${fmt(rules.length)}</span></h2>
       ${rules.length ? `<div class="scroll"><table id="rules-table"><thead><tr><th class="n">${esc(t("priority"))}</th><th>${esc(t("touchpoint"))}</th><th>${esc(t("eventType"))}</th><th>${esc(t("eventName"))}</th><th>${esc(t("conditions"))}</th></tr></thead><tbody>
-      ${rules.map((r) => `<tr><td class="n">${fmt(r.priority)}</td><td>${esc(name[r.touchpoint] || r.touchpoint)}</td><td>${esc(r.event_type || "–")}</td><td>${esc(r.event_name || "–")}</td><td>${esc(cond(r))}</td></tr>`).join("")}</tbody></table></div>` : `<p>${esc(t("noRules"))}</p>`}</section>`;
+      ${rules.map((r) => `<tr><td class="n">${fmt(r.priority)}</td><td>${esc(name[r.touchpoint] || r.touchpoint)}</td><td>${esc(r.event_type || "–")}</td><td>${esc(r.event_name || "–")}</td><td>${esc(cond(r))}</td></tr>`).join("")}</tbody></table></div>` : `<p>${esc(t("noRules"))}</p>`}</section>
+    ${ruleForm(tps, name, edit)}`;
+  bindRuleForm(main, name);
   chartTools(main, "catalog", null, "#catalog-table", "touchpoints");
   main.querySelectorAll("form.classify").forEach((f) => f.addEventListener("submit", async (e) => {
     e.preventDefault();

@@ -662,10 +662,12 @@ pub fn refine(doc: &mut Value) {
     set_body(doc, "put", "/api/touchpoints/{key}", r("TouchpointInput"), false);
     set_body(doc, "post", "/api/rules", r("Rule"), true);
     set_body(doc, "put", "/api/rules/{id}", r("Rule"), true);
+    set_body(doc, "post", "/api/rules/test", r("Rule"), true);
+    set_param(doc, "post", "/api/rules/test", "last", json!({"type": "integer", "minimum": 1, "maximum": 10_000}));
     for (method, path) in [("put", "/api/rules/{id}"), ("delete", "/api/rules/{id}")] {
         set_param(doc, method, path, "id", json!({"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX}));
     }
-    for path in ["/api/rules", "/api/rules/{id}"] {
+    for path in ["/api/rules", "/api/rules/{id}", "/api/rules/test"] {
         for method in ["post", "put"] {
             if op(doc, method, path).is_some() {
                 add_answer(doc, method, path, "404", "No touchpoint with the rule's key (or no rule with this id)");
