@@ -751,6 +751,18 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     sign_in(&browser, &app).await;
     let view = |rest: &str| format!("{}/#project=1&range=30&lang=en&{rest}", app.base);
 
+    // A period of one's own: the overview counts what the API counts for those days.
+    let (d1, d2) = (now.date_naive() - chrono::Duration::days(3), now.date_naive() - chrono::Duration::days(1));
+    browser.go(&format!("{}/#project=1&view=overview&lang=en&range=custom&from={d1}&to={d2}", app.base)).await;
+    browser.wait_for_text("Custom dates").await;
+    drawn(&browser).await;
+    let (_, volume) = app.get(&format!("/api/volume?from={d1}&to={d2}")).await;
+    let want: i64 = volume.as_array().unwrap().iter().map(|r| r["events"].as_i64().unwrap()).sum();
+    assert!(want > 0, "{volume}");
+    let shown = browser.eval("return document.getElementById('total-events').dataset.v").await;
+    assert_eq!(shown, json!(want.to_string()));
+    assert_eq!(browser.eval("return document.getElementById('from').value").await, json!(d1.to_string()));
+
     // A funnel from product view to order; who dropped after step 1, and one of them.
     browser.go(&view(&format!("view=funnel&steps={},{order}", key_of("Product Viewed")))).await;
     browser.wait_for_text("Who dropped here").await;

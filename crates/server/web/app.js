@@ -198,21 +198,21 @@ Object.assign(T.pl, {
   brandRanking: "Marki według indeksu", intervalsHelp2: "Każdy odcinek to 95% przedział; marek, których odcinki się nakładają, dane nie rozróżniają.",
 });
 Object.assign(T.en, {
-  account: "Your account", changePassword: "Change your password", currentPassword: "Current password", newPassword: "New password (at least 10 characters)",
+  account: "Your account", customRange: "Custom dates", dateFrom: "From", dateTo: "To", changePassword: "Change your password", currentPassword: "Current password", newPassword: "New password (at least 10 characters)",
   repeatPassword: "The new password again", mismatch: "The two new passwords differ.", changed: "Changed. Every session has ended: sign in again.",
   invite: "Invite a colleague", inviteHelp: "They get the role on this project. Send them the link it gives; with it they choose their password.",
   roleLabel: "Role", roles: { owner: "Owner", analyst: "Analyst", viewer: "Viewer" }, sendLink: "Send this link (valid 7 days):", hadPassword: "Done: the account already had a password.",
   people: "People on this project", waiting: "has not set a password yet", everyProject: "every project",
 });
 Object.assign(T.cs, {
-  account: "Váš účet", changePassword: "Změnit heslo", currentPassword: "Současné heslo", newPassword: "Nové heslo (alespoň 10 znaků)",
+  account: "Váš účet", customRange: "Vlastní data", dateFrom: "Od", dateTo: "Do", changePassword: "Změnit heslo", currentPassword: "Současné heslo", newPassword: "Nové heslo (alespoň 10 znaků)",
   repeatPassword: "Nové heslo znovu", mismatch: "Nová hesla se liší.", changed: "Změněno. Všechna přihlášení skončila: přihlaste se znovu.",
   invite: "Pozvat kolegu", inviteHelp: "Dostane roli v tomto projektu. Pošlete mu odkaz, který se zobrazí; s ním si zvolí heslo.",
   roleLabel: "Role", roles: { owner: "Vlastník", analyst: "Analytik", viewer: "Čtenář" }, sendLink: "Pošlete tento odkaz (platí 7 dní):", hadPassword: "Hotovo: účet už heslo měl.",
   people: "Lidé v tomto projektu", waiting: "si ještě nezvolil heslo", everyProject: "všechny projekty",
 });
 Object.assign(T.pl, {
-  account: "Twoje konto", changePassword: "Zmień hasło", currentPassword: "Obecne hasło", newPassword: "Nowe hasło (co najmniej 10 znaków)",
+  account: "Twoje konto", customRange: "Własne daty", dateFrom: "Od", dateTo: "Do", changePassword: "Zmień hasło", currentPassword: "Obecne hasło", newPassword: "Nowe hasło (co najmniej 10 znaków)",
   repeatPassword: "Nowe hasło ponownie", mismatch: "Nowe hasła się różnią.", changed: "Zmieniono. Wszystkie sesje zakończone: zaloguj się ponownie.",
   invite: "Zaproś współpracownika", inviteHelp: "Otrzyma rolę w tym projekcie. Wyślij mu link, który się pojawi; z nim ustali hasło.",
   roleLabel: "Rola", roles: { owner: "Właściciel", analyst: "Analityk", viewer: "Czytelnik" }, sendLink: "Wyślij ten link (ważny 7 dni):", hadPassword: "Gotowe: konto miało już hasło.",
@@ -251,8 +251,12 @@ function readState() {
   const projects = boot.projects.map((p) => String(p.id));
   const project = projects.includes(h.get("project")) ? h.get("project") : projects[0];
   const view = [...VIEWS, ...OTHER_VIEWS].includes(h.get("view")) ? h.get("view") : "overview";
-  const range = RANGES.includes(Number(h.get("range"))) ? Number(h.get("range")) : 30;
-  return { lang, project, view, range, compare: h.get("compare") === "1" };
+  // A period of its own: two days (UTC), the first not after the second, at most ten years.
+  const iso = (d) => (/^\d{4}-\d{2}-\d{2}$/.test(d || "") && !Number.isNaN(Date.parse(d + "T00:00:00Z")) ? d : null);
+  const [from, to] = [iso(h.get("from")), iso(h.get("to"))];
+  const custom = h.get("range") === "custom" && from && to && from <= to && Date.parse(to) - Date.parse(from) <= 3660 * 864e5;
+  const range = custom ? "custom" : RANGES.includes(Number(h.get("range"))) ? Number(h.get("range")) : 30;
+  return { lang, project, view, range, from: custom ? from : null, to: custom ? to : null, compare: h.get("compare") === "1" };
 }
 let state = readState();
 const t = (k, ...a) => { const v = T[state.lang][k] ?? T.en[k] ?? k; return typeof v === "function" ? v(...a) : v; };
@@ -260,6 +264,7 @@ const t = (k, ...a) => { const v = T[state.lang][k] ?? T.en[k] ?? k; return type
 function go(change) {
   state = { ...state, ...change };
   const h = new URLSearchParams({ project: state.project ?? "", view: state.view, range: state.range, compare: state.compare ? "1" : "0", lang: state.lang });
+  if (state.range === "custom") { h.set("from", state.from); h.set("to", state.to); }
   const old = new URLSearchParams(location.hash.slice(1));
   const own = { listening: ["survey", "metric"], funnel: ["steps", "window", "strict", "by", "dropped"], customers: ["customer", "q"], paths: ["dir", "at", "steps"], retention: ["cohort", "returning"], attribution: ["goal", "by"] }[state.view] || [];
   for (const k of own) if (old.get(k)) h.set(k, old.get(k));
@@ -288,9 +293,14 @@ const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "
 const fmt = (n, d = 0) => (n == null || Number.isNaN(n) ? "–" : Number(n).toLocaleString(state.lang, { maximumFractionDigits: d, minimumFractionDigits: d }));
 const pct = (x, d = 1) => (x == null ? "–" : fmt(100 * x, d) + " %");
 const day = (d) => d.toISOString().slice(0, 10);
+// Days in the period shown.
+const rangeDays = () => (state.range === "custom" ? Math.round((Date.parse(state.to) - Date.parse(state.from)) / 864e5) + 1 : state.range);
+// The period shown (`back` = 1: the one before it, as long), as days and as seconds.
 function period(range, back = 0) {
-  const to = new Date(); to.setUTCHours(0, 0, 0, 0); to.setUTCDate(to.getUTCDate() - back * range);
-  const from = new Date(to); from.setUTCDate(from.getUTCDate() - (range - 1));
+  const n = rangeDays();
+  const to = range === "custom" ? new Date(state.to + "T00:00:00Z") : new Date();
+  to.setUTCHours(0, 0, 0, 0); to.setUTCDate(to.getUTCDate() - back * n);
+  const from = new Date(to); from.setUTCDate(from.getUTCDate() - (n - 1));
   return { from: day(from), to: day(to), fromS: from.getTime() / 1000, toS: to.getTime() / 1000 + 86400 };
 }
 function download(name, text, type = "text/csv;charset=utf-8") {
@@ -330,7 +340,9 @@ function header() {
   </div>
   <div class="bar controls">
     <div class="field"><label for="project">${esc(t("project"))}</label><select id="project">${projects}</select></div>
-    <div class="field"><label for="range">${esc(t("period"))}</label><select id="range">${RANGES.map((r) => `<option value="${r}"${r === state.range ? " selected" : ""}>${esc(t("days", r))}</option>`).join("")}</select></div>
+    <div class="field"><label for="range">${esc(t("period"))}</label><select id="range">${RANGES.map((r) => `<option value="${r}"${r === state.range ? " selected" : ""}>${esc(t("days", r))}</option>`).join("")}<option value="custom"${state.range === "custom" ? " selected" : ""}>${esc(t("customRange"))}</option></select></div>
+    ${state.range === "custom" ? `<div class="field"><label for="from">${esc(t("dateFrom"))}</label><input type="date" id="from" value="${esc(state.from)}" max="${esc(state.to)}"></div>
+      <div class="field"><label for="to">${esc(t("dateTo"))}</label><input type="date" id="to" value="${esc(state.to)}" min="${esc(state.from)}"></div>` : ""}
     <div class="field check"><input type="checkbox" id="compare"${state.compare ? " checked" : ""}><label for="compare">${esc(t("compare"))}</label></div>
     <div class="field"><label for="lang">${esc(t("language"))}</label><select id="lang">${Object.entries(LANGS).map(([k, v]) => `<option value="${k}" lang="${k}"${k === state.lang ? " selected" : ""}>${v}</option>`).join("")}</select></div>
   </div>`;
@@ -339,7 +351,18 @@ function header() {
   el.innerHTML = html;
   el.querySelectorAll("[data-view]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); go({ view: a.dataset.view }); }));
   el.querySelector("#project").addEventListener("change", (e) => go({ project: e.target.value }));
-  el.querySelector("#range").addEventListener("change", (e) => go({ range: Number(e.target.value) }));
+  el.querySelector("#range").addEventListener("change", (e) => {
+    if (e.target.value !== "custom") return go({ range: Number(e.target.value), from: null, to: null });
+    const p = period(state.range);
+    go({ range: "custom", from: p.from, to: p.to });
+  });
+  for (const id of ["from", "to"]) {
+    el.querySelector("#" + id)?.addEventListener("change", (e) => {
+      const v = e.target.value, other = id === "from" ? state.to : state.from;
+      if (!v || (id === "from" ? v > other : v < other)) return;
+      go({ [id]: v });
+    });
+  }
   el.querySelector("#compare").addEventListener("change", (e) => go({ compare: e.target.checked }));
   el.querySelector("#lang").addEventListener("change", (e) => {
     localStorage.setItem("tp.lang", e.target.value);
@@ -425,8 +448,8 @@ async function overview(main) {
   main.querySelector("#csv-volume").addEventListener("click", () => download(`volume-${now.from}-${now.to}.csv`, tableCsv(main.querySelector("#volume-table"))));
   main.querySelector("#png-volume")?.addEventListener("click", () => svgPng(main.querySelector(".chart svg"), `volume-${now.from}-${now.to}.png`));
   main.querySelector("#to-journey").addEventListener("click", (e) => { e.preventDefault(); go({ view: "journey" }); });
-  // Today is in every period: what arrives now is added to the count as it is acknowledged.
-  live((tick) => {
+  // What arrives now is added to the count as it is acknowledged, when today is in the period.
+  if (now.to >= day(new Date())) live((tick) => {
     const k = document.getElementById("total-events"), note = document.getElementById("live-note");
     if (!k || !tick.events) return;
     k.dataset.v = Number(k.dataset.v) + tick.events; k.textContent = fmt(Number(k.dataset.v));
@@ -835,8 +858,9 @@ const shade = (r) => SHADES[r == null ? 0 : Math.min(5, Math.floor(r * 6))];
 async function retention(main) {
   const now = period(state.range);
   const { tps, name } = await names();
-  const unit = state.range <= 7 ? "day" : state.range <= 90 ? "week" : "month";
-  const count = { day: 7, week: state.range <= 30 ? 4 : 12, month: 11 }[unit];
+  const days = rangeDays();
+  const unit = days <= 14 ? "day" : days <= 120 ? "week" : "month";
+  const count = { day: 7, week: days <= 31 ? 4 : 12, month: 11 }[unit];
   const back = tps.some((x) => x.key === hashParam("returning")) ? hashParam("returning") : "";
   const entry = tps.some((x) => x.key === hashParam("cohort")) ? hashParam("cohort") : "";
   const controls = `<div class="controls">${select("cohort", t("cohortBy"), [["", t("firstSeen")], ...tps.map((x) => [x.key, name[x.key]])], entry)}
