@@ -895,6 +895,30 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     browser.click(&format!("#survey-trigger option[value='{gift_key}']")).await;
     browser.click("#new-survey button[type=submit]").await;
     browser.wait_for_text("nps-after-gift").await;
+    // The builder: a fourth question, a single choice, written in English and Czech and
+    // previewed in Czech, then saved.
+    browser.click("button[data-act=edit][data-key=nps-after-gift]").await;
+    browser.wait_for_text("Add a question").await;
+    look(&browser, "survey-builder").await;
+    let before = browser.eval("return document.querySelectorAll('fieldset.question').length").await.as_u64().unwrap();
+    browser.click("#b-add").await;
+    let i = before;
+    browser.click(&format!("#q{i}-type option[value=single]")).await;
+    browser.type_into(&format!("#q{i}-choices"), "fast | Fast delivery | Rychlé doručení | Szybka dostawa").await;
+    browser.type_into(&format!("#q{i}-text-en"), "What pleased you?").await;
+    browser.type_into(&format!("#q{i}-text-cs"), "Co vás potěšilo?").await;
+    browser.click("#b-lang option[value=cs]").await;
+    browser.wait_for_text("Co vás potěšilo?").await;
+    browser.wait_for_text("Rychlé doručení").await;
+    browser.click("#b-save").await;
+    browser.wait_for_text("Publish").await;
+    let (_, saved) = app.get("/api/surveys/nps-after-gift").await;
+    let q = &saved["definition"]["questions"][i as usize];
+    assert_eq!(
+        (&q["type"], &q["text"]["cs"], &q["options"][0]["label"]["cs"]),
+        (&json!("single"), &json!("Co vás potěšilo?"), &json!("Rychlé doručení")),
+        "{saved}"
+    );
     browser.click("button[data-act=publish][data-key=nps-after-gift]").await;
     browser.wait_for_text("Open link").await;
     let (_, survey) = app.get("/api/surveys/nps-after-gift").await;

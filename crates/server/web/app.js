@@ -236,6 +236,24 @@ Object.assign(T.pl, {
   ops: { equals: "równa się", not_equals: "nie równa się", prefix: "zaczyna się od", contains: "zawiera", one_of: "jest jednym z (a|b)", exists: "jest obecne", gt: ">", gte: "≥", lt: "<", lte: "≤" },
   wouldTake: (m, n) => `Wzięłaby ${m} z ostatnich ${n} zdarzeń.`, nowAre: "Teraz są", addRule: "Dodaj regułę", ruleAdded: (n) => `Dodano; ${n} wcześniejszych zdarzeń zmieniło punkt styku.`,
 });
+Object.assign(T.en, {
+  editSurvey: "Edit", questionN: (n) => `Question ${n}`, questionType: "Kind", required: "Must be answered", questionText: "Question", choicesHelp: "Options, one a line: key | English | Czech | Polish",
+  expectation: "Expected", experience: "Experienced", showIf: "Show only when", always: "Always", atLeast: "it is at least", atMost: "it is at most", anyOf: "or one of (keys, commas)",
+  removeQuestion: "Remove", surveyTitle: "Title", addQuestion: "Add a question", cancel: "Cancel", previewIn: "Preview in",
+  shownWhen: (q, c) => `Shown when ${q}: ${c}`, noText: (l) => `no text in ${l} yet`,
+});
+Object.assign(T.cs, {
+  editSurvey: "Upravit", questionN: (n) => `Otázka ${n}`, questionType: "Druh", required: "Povinná", questionText: "Otázka", choicesHelp: "Možnosti, jedna na řádek: klíč | anglicky | česky | polsky",
+  expectation: "Očekávání", experience: "Zkušenost", showIf: "Zobrazit jen když", always: "Vždy", atLeast: "je alespoň", atMost: "je nejvýš", anyOf: "nebo jedno z (klíče, čárky)",
+  removeQuestion: "Odebrat", surveyTitle: "Název", addQuestion: "Přidat otázku", cancel: "Zrušit", previewIn: "Náhled v jazyce",
+  shownWhen: (q, c) => `Zobrazí se, když ${q}: ${c}`, noText: (l) => `zatím bez textu v jazyce ${l}`,
+});
+Object.assign(T.pl, {
+  editSurvey: "Edytuj", questionN: (n) => `Pytanie ${n}`, questionType: "Rodzaj", required: "Obowiązkowe", questionText: "Pytanie", choicesHelp: "Opcje, jedna w wierszu: klucz | angielski | czeski | polski",
+  expectation: "Oczekiwanie", experience: "Doświadczenie", showIf: "Pokaż tylko gdy", always: "Zawsze", atLeast: "wynosi co najmniej", atMost: "wynosi co najwyżej", anyOf: "lub jedno z (klucze, przecinki)",
+  removeQuestion: "Usuń", surveyTitle: "Tytuł", addQuestion: "Dodaj pytanie", cancel: "Anuluj", previewIn: "Podgląd w języku",
+  shownWhen: (q, c) => `Pokazane, gdy ${q}: ${c}`, noText: (l) => `brak tekstu w języku ${l}`,
+});
 const LANGS = { en: "English", cs: "Čeština", pl: "Polski" };
 const VIEWS = ["overview", "journey", "funnel", "paths", "retention", "churn", "attribution", "listening", "customers", "catalog", "surveys", "health"];
 // Views reached from elsewhere than the list of views.
@@ -266,7 +284,7 @@ function go(change) {
   const h = new URLSearchParams({ project: state.project ?? "", view: state.view, range: state.range, compare: state.compare ? "1" : "0", lang: state.lang });
   if (state.range === "custom") { h.set("from", state.from); h.set("to", state.to); }
   const old = new URLSearchParams(location.hash.slice(1));
-  const own = { listening: ["survey", "metric"], funnel: ["steps", "window", "strict", "by", "dropped"], customers: ["customer", "q"], paths: ["dir", "at", "steps"], retention: ["cohort", "returning"], attribution: ["goal", "by"] }[state.view] || [];
+  const own = { listening: ["survey", "metric"], funnel: ["steps", "window", "strict", "by", "dropped"], customers: ["customer", "q"], paths: ["dir", "at", "steps"], retention: ["cohort", "returning"], attribution: ["goal", "by"], surveys: ["edit"] }[state.view] || [];
   for (const k of own) if (old.get(k)) h.set(k, old.get(k));
   if ("#" + h.toString() !== location.hash) location.hash = h.toString(); else render();
 }
@@ -1022,6 +1040,108 @@ async function send(method, path, body) {
   return data;
 }
 
+// ---- The survey builder: every question kind, branching, a live preview in each language ----
+const KINDS = ["nps", "csat", "ces", "rating", "single", "multiple", "text", "matrix", "pair"];
+const SCALES = { nps: [0, 10], csat: [1, 5], ces: [1, 7] };
+// Options and matrix areas are edited as lines: `key | English | Czech | Polish`.
+const choiceLines = (list) => (list || []).map((c) => [c.key, c.label?.en || "", c.label?.cs || "", c.label?.pl || ""].join(" | ")).join("\n");
+const parseChoices = (text) => text.split("\n").map((l) => l.split("|").map((x) => x.trim())).filter((p) => p[0])
+  .map(([key, en, cs, pl]) => ({ key, label: Object.fromEntries(Object.entries({ en, cs, pl }).filter(([, v]) => v)) }));
+function previewSurvey(def, lang) {
+  const tx = (o) => o?.[lang] || o?.[def.default_locale] || o?.en || "";
+  const scale = (a, b) => `<div class="scale" aria-hidden="true">${Array.from({ length: b - a + 1 }, (_, i) => `<span>${a + i}</span>`).join("")}</div>`;
+  const body = (q) => {
+    if (SCALES[q.type]) return scale(...SCALES[q.type]);
+    switch (q.type) {
+      case "rating": return scale(q.min ?? 0, q.max ?? 10);
+      case "single": case "multiple": return `<ul class="choices">${(q.options || []).map((c) => `<li>${q.type === "single" ? "○" : "☐"} ${esc(tx(c.label) || c.key)}</li>`).join("")}</ul>`;
+      case "text": return `<div class="box${q.multiline === false ? "" : " tall"}"></div>`;
+      case "matrix": return `<ul class="choices">${(q.areas || []).map((c) => `<li>${esc(tx(c.label) || c.key)} ${scale(0, 10)}</li>`).join("")}</ul>`;
+      case "pair": return `<p class="muted">${esc(tx(q.expectation))}</p>${scale(0, 10)}<p class="muted">${esc(tx(q.experience))}</p>${scale(0, 10)}`;
+      default: return "";
+    }
+  };
+  const when = (s) => (!s?.question ? "" : `<p class="muted">${esc(t("shownWhen", s.question, [s.min != null ? `≥ ${s.min}` : "", s.max != null ? `≤ ${s.max}` : "", (s.any_of || []).length ? s.any_of.join(" / ") : ""].filter(Boolean).join(", ")))}</p>`);
+  return `<div class="preview" lang="${lang}"><h3>${esc(tx(def.title))}</h3>${tx(def.intro) ? `<p>${esc(tx(def.intro))}</p>` : ""}
+    <ol>${def.questions.map((q) => `<li>${when(q.show_if)}<p><strong>${esc(tx(q.text)) || `<span class="notice">${esc(t("noText", lang))}</span>`}</strong>${q.required ? " *" : ""}</p>${body(q)}</li>`).join("")}</ol></div>`;
+}
+function surveyBuilder(host, survey, done) {
+  const def = JSON.parse(JSON.stringify(survey.definition));
+  let lang = state.lang;
+  const input = (id, label, value, attrs = "") => `<div class="field"><label for="${id}">${esc(label)}</label><input type="text" id="${id}" value="${esc(value ?? "")}" ${attrs}></div>`;
+  const texts = (id, label, obj, attrs) => Object.keys(LANGS).map((l) => input(`${id}-${l}`, `${label} (${l})`, obj?.[l], `${attrs} data-lang="${l}"`)).join("");
+  const card = (q, i) => {
+    const opts = (list, v) => list.map((x) => `<option value="${esc(x)}"${x === v ? " selected" : ""}>${esc(x)}</option>`).join("");
+    const earlier = def.questions.slice(0, i).map((x) => x.id);
+    return `<fieldset class="question" data-i="${i}"><legend>${esc(t("questionN", i + 1))} · ${esc(q.id)}</legend><div class="controls">
+      ${input(`q${i}-id`, "id", q.id, 'data-f="id"')}
+      <div class="field"><label for="q${i}-type">${esc(t("questionType"))}</label><select id="q${i}-type" data-f="type">${opts(KINDS, q.type)}</select></div>
+      <div class="field check"><input type="checkbox" id="q${i}-req" data-f="required"${q.required ? " checked" : ""}><label for="q${i}-req">${esc(t("required"))}</label></div></div>
+      <div class="controls">${texts(`q${i}-text`, t("questionText"), q.text, 'data-f="text"')}</div>
+      ${q.type === "rating" ? `<div class="controls">${input(`q${i}-min`, "min", q.min ?? 0, 'data-f="min" inputmode="numeric"')}${input(`q${i}-max`, "max", q.max ?? 10, 'data-f="max" inputmode="numeric"')}</div>` : ""}
+      ${["single", "multiple", "matrix"].includes(q.type) ? `<div class="field"><label for="q${i}-choices">${esc(t("choicesHelp"))}</label><textarea id="q${i}-choices" data-f="choices" rows="4">${esc(choiceLines(q.type === "matrix" ? q.areas : q.options))}</textarea></div>` : ""}
+      ${q.type === "pair" ? `<div class="controls">${texts(`q${i}-exp`, t("expectation"), q.expectation, 'data-f="expectation"')}${texts(`q${i}-got`, t("experience"), q.experience, 'data-f="experience"')}</div>` : ""}
+      ${earlier.length ? `<div class="controls"><div class="field"><label for="q${i}-if">${esc(t("showIf"))}</label><select id="q${i}-if" data-f="show_q"><option value="">${esc(t("always"))}</option>${opts(earlier, q.show_if?.question)}</select></div>
+        ${input(`q${i}-ifmin`, t("atLeast"), q.show_if?.min, 'data-f="show_min" inputmode="numeric"')}${input(`q${i}-ifmax`, t("atMost"), q.show_if?.max, 'data-f="show_max" inputmode="numeric"')}
+        ${input(`q${i}-ifany`, t("anyOf"), (q.show_if?.any_of || []).join(", "), 'data-f="show_any"')}</div>` : ""}
+      <div class="tools"><button class="quiet" type="button" data-move="-1"${i ? "" : " disabled"}>↑</button><button class="quiet" type="button" data-move="1"${i < def.questions.length - 1 ? "" : " disabled"}>↓</button>
+        <button class="quiet danger" type="button" data-remove>${esc(t("removeQuestion"))}</button></div></fieldset>`;
+  };
+  // The form's fields, read back into the definition.
+  const read = () => {
+    const v = (id) => host.querySelector("#" + id);
+    for (const l of Object.keys(LANGS)) { const x = v(`b-title-${l}`).value.trim(); if (x) def.title[l] = x; else delete def.title[l]; }
+    def.questions = def.questions.map((q, i) => {
+      const f = (name) => host.querySelector(`fieldset[data-i="${i}"] [data-f="${name}"]`);
+      const loc = (name) => Object.fromEntries([...host.querySelectorAll(`fieldset[data-i="${i}"] [data-f="${name}"]`)].map((x) => [x.dataset.lang, x.value.trim()]).filter(([, x]) => x));
+      const type = f("type").value, out = { id: f("id").value.trim(), type, text: loc("text"), required: f("required").checked };
+      if (q.help && Object.keys(q.help).length) out.help = q.help;
+      if (q.area) out.area = q.area;
+      if (type === "rating") { out.min = Number(f("min")?.value ?? 0); out.max = Number(f("max")?.value ?? 10); }
+      if (type === "text") out.multiline = q.multiline ?? true;
+      if (type === "single" || type === "multiple") out.options = f("choices") ? parseChoices(f("choices").value) : q.options || [];
+      if (type === "matrix") out.areas = f("choices") ? parseChoices(f("choices").value) : q.areas || [];
+      if (type === "pair") { out.expectation = loc("expectation"); out.experience = loc("experience"); }
+      const sq = f("show_q")?.value;
+      if (sq) {
+        const num = (x) => (x === "" || x == null ? undefined : Number(x));
+        out.show_if = { question: sq, min: num(f("show_min").value), max: num(f("show_max").value), any_of: f("show_any").value.split(",").map((x) => x.trim()).filter(Boolean) };
+      }
+      return out;
+    });
+  };
+  const preview = () => { host.querySelector("#b-preview").innerHTML = previewSurvey(def, lang); };
+  const draw = () => {
+    host.innerHTML = `<div class="builder"><div class="builder-form"><div class="controls">${texts("b-title", t("surveyTitle"), def.title, "")}</div>
+      ${def.questions.map(card).join("")}
+      <div class="tools"><button class="quiet" type="button" id="b-add">${esc(t("addQuestion"))}</button><button type="button" id="b-save">${esc(t("save"))}</button><button class="quiet" type="button" id="b-cancel">${esc(t("cancel"))}</button></div>
+      <p role="status" class="muted" id="b-status"></p></div>
+      <div class="builder-preview"><div class="controls">${select("b-lang", t("previewIn"), Object.entries(LANGS), lang)}</div><div id="b-preview"></div></div></div>`;
+    preview();
+  };
+  draw();
+  host.addEventListener("input", (e) => { if (e.target.id === "b-lang") return; read(); preview(); });
+  host.addEventListener("change", (e) => {
+    if (e.target.id === "b-lang") { lang = e.target.value; preview(); return; }
+    read();
+    // A new kind or a new branch changes which fields a question has.
+    if (["type", "show_q"].includes(e.target.dataset.f)) draw(); else preview();
+  });
+  host.addEventListener("click", async (e) => {
+    const b = e.target.closest("button"); if (!b) return;
+    const i = Number(b.closest("fieldset")?.dataset.i);
+    if (b.id === "b-add") { read(); def.questions.push({ id: `q${def.questions.length + 1}`, type: "text", text: {}, required: false, multiline: true }); draw(); }
+    else if (b.dataset.move) { read(); const j = i + Number(b.dataset.move); [def.questions[i], def.questions[j]] = [def.questions[j], def.questions[i]]; draw(); }
+    else if (b.hasAttribute("data-remove")) { read(); def.questions.splice(i, 1); draw(); }
+    else if (b.id === "b-cancel") done(false);
+    else if (b.id === "b-save") {
+      read();
+      try { await send("PUT", `/api/surveys/${encodeURIComponent(survey.key)}`, def); done(true); }
+      catch (err) { host.querySelector("#b-status").textContent = err.message; }
+    }
+  });
+}
+
 // ---- Surveys: list, create from the NPS template, publish, close, responses -----------------------
 async function surveys(main) {
   const [list, { tps, name }] = await Promise.all([api("/api/surveys"), names()]);
@@ -1030,8 +1150,10 @@ async function surveys(main) {
   const qtext = (q) => q.text?.[state.lang] || q.text?.en || q.title?.[state.lang] || q.title?.en || q.id || "";
   const items = list.map((s) => `<section class="panel" aria-labelledby="sv-${esc(s.key)}"><h2 id="sv-${esc(s.key)}">${esc(title(s))} <span class="muted">${esc(s.key)}</span></h2>
     <p><span class="badge ${esc(s.status)}">${esc(t("status")[s.status] || s.status)}</span> · ${esc(t("version"))} ${fmt(s.version)}${s.status === "live" ? ` · <a href="${esc(s.open_url)}?lang=${state.lang}" target="_blank" rel="noopener">${esc(t("openLink"))}</a>` : ""}</p>
-    <details><summary>${esc(t("questions"))} (${fmt((s.definition?.questions || []).length)})</summary><ol>${(s.definition?.questions || []).map((q) => `<li>${esc(qtext(q))} <span class="muted">${esc(typeof q.kind === "string" ? q.kind : Object.keys(q.kind || {})[0] || "")}</span></li>`).join("") || `<li>${esc(t("noQuestions"))}</li>`}</ol></details>
-    <div class="tools">${edit && s.status === "draft" ? `<button type="button" data-act="publish" data-key="${esc(s.key)}">${esc(t("publish"))}</button>` : ""}
+    <details><summary>${esc(t("questions"))} (${fmt((s.definition?.questions || []).length)})</summary><ol>${(s.definition?.questions || []).map((q) => `<li>${esc(qtext(q))} <span class="muted">${esc(q.type || "")}</span></li>`).join("") || `<li>${esc(t("noQuestions"))}</li>`}</ol></details>
+    <div class="builder-host" data-key="${esc(s.key)}"></div>
+    <div class="tools">${edit && s.status !== "closed" && hashParam("edit") !== s.key ? `<button class="quiet" type="button" data-act="edit" data-key="${esc(s.key)}">${esc(t("editSurvey"))}</button>` : ""}
+      ${edit && s.status === "draft" ? `<button type="button" data-act="publish" data-key="${esc(s.key)}">${esc(t("publish"))}</button>` : ""}
       ${edit && s.status === "live" ? `<button class="quiet" type="button" data-act="close" data-key="${esc(s.key)}">${esc(t("close"))}</button>` : ""}
       ${s.status !== "draft" ? `<button class="quiet" type="button" data-act="csv" data-key="${esc(s.key)}">${esc(t("responses"))}</button>` : ""}</div><p role="status" class="muted"></p></section>`).join("");
   const create = edit ? `<form class="panel" id="new-survey" aria-labelledby="sv-new"><h2 id="sv-new">${esc(t("newSurvey"))}</h2><div class="controls">
@@ -1041,6 +1163,7 @@ async function surveys(main) {
   main.querySelectorAll("[data-act]").forEach((b) => b.addEventListener("click", async () => {
     const out = b.closest("section").querySelector("[role=status]");
     try {
+      if (b.dataset.act === "edit") { setParams({ edit: b.dataset.key }); return; }
       if (b.dataset.act === "csv") {
         const r = await fetch(`/api/surveys/${encodeURIComponent(b.dataset.key)}/responses?format=csv`, { headers: { "X-Touchpoint-Project": state.project } });
         if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error?.message || r.statusText);
@@ -1048,6 +1171,8 @@ async function surveys(main) {
       } else { await send("POST", `/api/surveys/${encodeURIComponent(b.dataset.key)}/${b.dataset.act}`); render(); }
     } catch (err) { out.textContent = err.message; }
   }));
+  const editing = edit && list.find((x) => x.key === hashParam("edit") && x.status !== "closed");
+  if (editing) surveyBuilder(main.querySelector(`.builder-host[data-key="${CSS.escape(editing.key)}"]`), editing, () => setParams({ edit: null }));
   main.querySelector("#new-survey")?.addEventListener("submit", async (e) => {
     e.preventDefault();
     const out = e.target.querySelector("[role=status]"), trigger = main.querySelector("#survey-trigger").value;
