@@ -779,6 +779,39 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     browser.click("#find button[type=submit]").await;
     browser.wait_for_text(&format!("Customer #{}", c5["id"])).await;
 
+    // A filter: customers who first came through the web. The funnel's counts change and
+    // are the API's for the same plan.
+    let product = key_of("Product Viewed");
+    let funnel = |ftc: Option<&str>| {
+        let mut filter = json!({"from": from, "to": to});
+        if let Some(c) = ftc {
+            filter["first_touch_channels"] = json!([c]);
+        }
+        json!({"filter": filter, "max_groups": 6, "query": {"steps": [product, order], "window_s": 604_800, "mode": "default"}})
+    };
+    let counts = |v: &Value| {
+        v["groups"][0]["report"]["steps"].as_array().unwrap().iter().map(|s| s["customers"].clone()).collect::<Vec<_>>()
+    };
+    let (_, all) = app.send(reqwest::Method::POST, "/api/analytics/funnel", Some(&funnel(None))).await;
+    let (_, web) = app.send(reqwest::Method::POST, "/api/analytics/funnel", Some(&funnel(Some("web")))).await;
+    assert_ne!(counts(&all), counts(&web), "the filter changes the answer");
+    browser.go(&view(&format!("view=funnel&steps={product},{order}"))).await;
+    browser.wait_for_text("Events of channel").await;
+    drawn(&browser).await;
+    browser.click("#f-ftc option[value=web]").await;
+    let shown = || async {
+        let v = browser.eval("return [...document.querySelectorAll('.funnel-table tbody tr')].map((r) => Number(r.cells[2].dataset.v))").await;
+        v.as_array().unwrap().clone()
+    };
+    for _ in 0..50 {
+        if shown().await == counts(&web) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown().await, counts(&web));
+    assert!(browser.eval("return location.hash").await.as_str().unwrap().contains("ftc=web"));
+
     // Paths before the order: one table row per link of the API's Sankey.
     browser.go(&view(&format!("view=paths&dir=before&at={order}"))).await;
     browser.wait_for_text("Paths before").await;
@@ -795,6 +828,9 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     let rows = browser.eval("return document.querySelectorAll('#paths-table tbody tr').length").await;
     assert_eq!(rows, json!(links));
     look(&browser, "paths").await;
+    // Drawn: no coordinate is missing (a path that starts late leaves columns empty).
+    let svg = browser.eval("return document.querySelector('.sankey svg').outerHTML").await;
+    assert!(!svg.as_str().unwrap().contains("NaN"), "{svg}");
 
     // Retention: the overall row is the API's; counting only a gift card as coming back
     // changes it.
@@ -911,7 +947,14 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     browser.wait_for_text("Co vás potěšilo?").await;
     browser.wait_for_text("Rychlé doručení").await;
     browser.click("#b-save").await;
-    browser.wait_for_text("Publish").await;
+    // Saved: the builder closes.
+    for _ in 0..50 {
+        if browser.eval("return document.getElementById('b-add') === null").await == json!(true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drawn(&browser).await;
     let (_, saved) = app.get("/api/surveys/nps-after-gift").await;
     let q = &saved["definition"]["questions"][i as usize];
     assert_eq!(

@@ -198,21 +198,21 @@ Object.assign(T.pl, {
   brandRanking: "Marki według indeksu", intervalsHelp2: "Każdy odcinek to 95% przedział; marek, których odcinki się nakładają, dane nie rozróżniają.",
 });
 Object.assign(T.en, {
-  account: "Your account", customRange: "Custom dates", dateFrom: "From", dateTo: "To", changePassword: "Change your password", currentPassword: "Current password", newPassword: "New password (at least 10 characters)",
+  account: "Your account", filtersOn: (n) => `${n} filter${n > 1 ? "s" : ""}`, fChannel: "Events of channel", fFirst: "First came through", fTrait: "Customers with trait", allChannels: "All channels", customRange: "Custom dates", dateFrom: "From", dateTo: "To", changePassword: "Change your password", currentPassword: "Current password", newPassword: "New password (at least 10 characters)",
   repeatPassword: "The new password again", mismatch: "The two new passwords differ.", changed: "Changed. Every session has ended: sign in again.",
   invite: "Invite a colleague", inviteHelp: "They get the role on this project. Send them the link it gives; with it they choose their password.",
   roleLabel: "Role", roles: { owner: "Owner", analyst: "Analyst", viewer: "Viewer" }, sendLink: "Send this link (valid 7 days):", hadPassword: "Done: the account already had a password.",
   people: "People on this project", waiting: "has not set a password yet", everyProject: "every project",
 });
 Object.assign(T.cs, {
-  account: "Váš účet", customRange: "Vlastní data", dateFrom: "Od", dateTo: "Do", changePassword: "Změnit heslo", currentPassword: "Současné heslo", newPassword: "Nové heslo (alespoň 10 znaků)",
+  account: "Váš účet", filtersOn: (n) => `filtry: ${n}`, fChannel: "Události kanálu", fFirst: "Poprvé přišli přes", fTrait: "Zákazníci s vlastností", allChannels: "Všechny kanály", customRange: "Vlastní data", dateFrom: "Od", dateTo: "Do", changePassword: "Změnit heslo", currentPassword: "Současné heslo", newPassword: "Nové heslo (alespoň 10 znaků)",
   repeatPassword: "Nové heslo znovu", mismatch: "Nová hesla se liší.", changed: "Změněno. Všechna přihlášení skončila: přihlaste se znovu.",
   invite: "Pozvat kolegu", inviteHelp: "Dostane roli v tomto projektu. Pošlete mu odkaz, který se zobrazí; s ním si zvolí heslo.",
   roleLabel: "Role", roles: { owner: "Vlastník", analyst: "Analytik", viewer: "Čtenář" }, sendLink: "Pošlete tento odkaz (platí 7 dní):", hadPassword: "Hotovo: účet už heslo měl.",
   people: "Lidé v tomto projektu", waiting: "si ještě nezvolil heslo", everyProject: "všechny projekty",
 });
 Object.assign(T.pl, {
-  account: "Twoje konto", customRange: "Własne daty", dateFrom: "Od", dateTo: "Do", changePassword: "Zmień hasło", currentPassword: "Obecne hasło", newPassword: "Nowe hasło (co najmniej 10 znaków)",
+  account: "Twoje konto", filtersOn: (n) => `filtry: ${n}`, fChannel: "Zdarzenia kanału", fFirst: "Pierwszy raz przez", fTrait: "Klienci z cechą", allChannels: "Wszystkie kanały", customRange: "Własne daty", dateFrom: "Od", dateTo: "Do", changePassword: "Zmień hasło", currentPassword: "Obecne hasło", newPassword: "Nowe hasło (co najmniej 10 znaków)",
   repeatPassword: "Nowe hasło ponownie", mismatch: "Nowe hasła się różnią.", changed: "Zmieniono. Wszystkie sesje zakończone: zaloguj się ponownie.",
   invite: "Zaproś współpracownika", inviteHelp: "Otrzyma rolę w tym projekcie. Wyślij mu link, który się pojawi; z nim ustali hasło.",
   roleLabel: "Rola", roles: { owner: "Właściciel", analyst: "Analityk", viewer: "Czytelnik" }, sendLink: "Wyślij ten link (ważny 7 dni):", hadPassword: "Gotowe: konto miało już hasło.",
@@ -254,6 +254,7 @@ Object.assign(T.pl, {
   removeQuestion: "Usuń", surveyTitle: "Tytuł", addQuestion: "Dodaj pytanie", cancel: "Anuluj", previewIn: "Podgląd w języku",
   shownWhen: (q, c) => `Pokazane, gdy ${q}: ${c}`, noText: (l) => `brak tekstu w języku ${l}`,
 });
+const CHANNELS = ["web", "app", "email", "ads", "search", "social", "review", "forum", "blog", "phone", "store", "chat", "self-service", "survey", "other"];
 const LANGS = { en: "English", cs: "Čeština", pl: "Polski" };
 const VIEWS = ["overview", "journey", "funnel", "paths", "retention", "churn", "attribution", "listening", "customers", "catalog", "surveys", "health"];
 // Views reached from elsewhere than the list of views.
@@ -274,7 +275,11 @@ function readState() {
   const [from, to] = [iso(h.get("from")), iso(h.get("to"))];
   const custom = h.get("range") === "custom" && from && to && from <= to && Date.parse(to) - Date.parse(from) <= 3660 * 864e5;
   const range = custom ? "custom" : RANGES.includes(Number(h.get("range"))) ? Number(h.get("range")) : 30;
-  return { lang, project, view, range, from: custom ? from : null, to: custom ? to : null, compare: h.get("compare") === "1" };
+  // The analyses' filters: events of one channel, customers who first came through one,
+  // customers with a trait (`country=CZ`).
+  const ch = CHANNELS.includes(h.get("ch")) ? h.get("ch") : "", ftc = CHANNELS.includes(h.get("ftc")) ? h.get("ftc") : "";
+  const trait = /^[A-Za-z0-9_.-]{1,64}=.{1,200}$/.test(h.get("trait") || "") ? h.get("trait") : "";
+  return { lang, project, view, range, from: custom ? from : null, to: custom ? to : null, compare: h.get("compare") === "1", ch, ftc, trait };
 }
 let state = readState();
 const t = (k, ...a) => { const v = T[state.lang][k] ?? T.en[k] ?? k; return typeof v === "function" ? v(...a) : v; };
@@ -283,12 +288,23 @@ function go(change) {
   state = { ...state, ...change };
   const h = new URLSearchParams({ project: state.project ?? "", view: state.view, range: state.range, compare: state.compare ? "1" : "0", lang: state.lang });
   if (state.range === "custom") { h.set("from", state.from); h.set("to", state.to); }
+  for (const k of ["ch", "ftc", "trait"]) if (state[k]) h.set(k, state[k]);
   const old = new URLSearchParams(location.hash.slice(1));
   const own = { listening: ["survey", "metric"], funnel: ["steps", "window", "strict", "by", "dropped"], customers: ["customer", "q"], paths: ["dir", "at", "steps"], retention: ["cohort", "returning"], attribution: ["goal", "by"], surveys: ["edit"] }[state.view] || [];
   for (const k of own) if (old.get(k)) h.set(k, old.get(k));
   if ("#" + h.toString() !== location.hash) location.hash = h.toString(); else render();
 }
 window.addEventListener("hashchange", () => { state = readState(); render(); });
+
+// The views whose analyses take the filters, and the filter of a plan for a period.
+const FILTER_VIEWS = ["journey", "funnel", "paths", "retention", "churn", "attribution"];
+function planFilter(now) {
+  const f = now ? { from: now.fromS, to: now.toS } : {};
+  if (state.ch) f.channels = [state.ch];
+  if (state.ftc) f.first_touch_channels = [state.ftc];
+  if (state.trait) { const i = state.trait.indexOf("="); f.traits = { [state.trait.slice(0, i).trim()]: state.trait.slice(i + 1).trim() }; }
+  return f;
+}
 
 // ---- Talking to the API -----------------------------------------------------------------
 async function api(path, body) {
@@ -343,7 +359,13 @@ function svgPng(svg, name) {
 }
 
 // ---- The header -------------------------------------------------------------------------
-let drawnHeader = "";
+// Folded on a phone when the page opens; then as the person leaves them.
+let drawnHeader = "", openSettings = window.innerWidth > 640;
+// The settings in one line: the period, and how many filters hold.
+function settingsSummary() {
+  const p = period(state.range), n = FILTER_VIEWS.includes(state.view) ? ["ch", "ftc", "trait"].filter((k) => state[k]).length : 0;
+  return `${t("period")}: ${p.from} – ${p.to}${state.compare ? " · " + t("compare") : ""}${n ? " · " + t("filtersOn", n) : ""} · ${LANGS[state.lang]}`;
+}
 function header() {
   const el = document.getElementById("top");
   document.documentElement.lang = state.lang;
@@ -356,17 +378,22 @@ function header() {
     <div class="who"><a href="#" data-view="account"${state.view === "account" ? ' aria-current="page"' : ""} title="${esc(t("account"))}">${esc(boot.user.email)}</a>
       <form method="post" action="/logout"><input type="hidden" name="csrf" value="${esc(boot.csrf)}"><button class="quiet" type="submit">${esc(t("signout"))}</button></form></div>
   </div>
-  <div class="bar controls">
+  <details class="settings"${openSettings ? " open" : ""}><summary class="bar">${esc(settingsSummary())}</summary><div class="bar controls">
     <div class="field"><label for="project">${esc(t("project"))}</label><select id="project">${projects}</select></div>
     <div class="field"><label for="range">${esc(t("period"))}</label><select id="range">${RANGES.map((r) => `<option value="${r}"${r === state.range ? " selected" : ""}>${esc(t("days", r))}</option>`).join("")}<option value="custom"${state.range === "custom" ? " selected" : ""}>${esc(t("customRange"))}</option></select></div>
     ${state.range === "custom" ? `<div class="field"><label for="from">${esc(t("dateFrom"))}</label><input type="date" id="from" value="${esc(state.from)}" max="${esc(state.to)}"></div>
       <div class="field"><label for="to">${esc(t("dateTo"))}</label><input type="date" id="to" value="${esc(state.to)}" min="${esc(state.from)}"></div>` : ""}
     <div class="field check"><input type="checkbox" id="compare"${state.compare ? " checked" : ""}><label for="compare">${esc(t("compare"))}</label></div>
+    ${FILTER_VIEWS.includes(state.view) ? `<div class="field"><label for="f-ch">${esc(t("fChannel"))}</label><select id="f-ch"><option value="">${esc(t("allChannels"))}</option>${CHANNELS.map((c) => `<option value="${c}"${c === state.ch ? " selected" : ""}>${c}</option>`).join("")}</select></div>
+      <div class="field"><label for="f-ftc">${esc(t("fFirst"))}</label><select id="f-ftc"><option value="">${esc(t("allChannels"))}</option>${CHANNELS.map((c) => `<option value="${c}"${c === state.ftc ? " selected" : ""}>${c}</option>`).join("")}</select></div>
+      <div class="field"><label for="f-trait">${esc(t("fTrait"))}</label><input type="text" id="f-trait" value="${esc(state.trait)}" placeholder="country=CZ" size="14"></div>` : ""}
     <div class="field"><label for="lang">${esc(t("language"))}</label><select id="lang">${Object.entries(LANGS).map(([k, v]) => `<option value="${k}" lang="${k}"${k === state.lang ? " selected" : ""}>${v}</option>`).join("")}</select></div>
-  </div>`;
+  </div></details>`;
   if (html === drawnHeader) return;
   drawnHeader = html;
   el.innerHTML = html;
+  // On a phone the settings fold away under a one-line summary; opened, they stay open.
+  el.querySelector("details.settings").addEventListener("toggle", (e) => { openSettings = e.target.open; });
   el.querySelectorAll("[data-view]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); go({ view: a.dataset.view }); }));
   el.querySelector("#project").addEventListener("change", (e) => go({ project: e.target.value }));
   el.querySelector("#range").addEventListener("change", (e) => {
@@ -382,6 +409,9 @@ function header() {
     });
   }
   el.querySelector("#compare").addEventListener("change", (e) => go({ compare: e.target.checked }));
+  el.querySelector("#f-ch")?.addEventListener("change", (e) => go({ ch: e.target.value }));
+  el.querySelector("#f-ftc")?.addEventListener("change", (e) => go({ ftc: e.target.value }));
+  el.querySelector("#f-trait")?.addEventListener("change", (e) => { const v = e.target.value.trim(); if (!v || /^[A-Za-z0-9_.-]{1,64}=.{1,200}$/.test(v)) go({ trait: v }); else e.target.setAttribute("aria-invalid", "true"); });
   el.querySelector("#lang").addEventListener("change", (e) => {
     localStorage.setItem("tp.lang", e.target.value);
     document.cookie = `tp_lang=${e.target.value}; Path=/; Max-Age=31536000; SameSite=Lax`;
@@ -479,7 +509,7 @@ async function overview(main) {
 async function journey(main) {
   const now = period(state.range);
   const [map, tps, project] = await Promise.all([
-    api("/api/analytics/journey-map", { filter: { from: now.fromS, to: now.toS }, query: {} }),
+    api("/api/analytics/journey-map", { filter: planFilter(now), query: {} }),
     api(`/api/touchpoints?lang=${state.lang}`),
     api("/api/project"),
   ]);
@@ -542,7 +572,7 @@ async function funnel(main) {
   </form>`;
   const query = { steps, window_s: win, mode: strict ? "strict" : "default" };
   if (dropped && dropped < steps.length) query.dropped_step = dropped;
-  const res = await api("/api/analytics/funnel", { filter: { from: now.fromS, to: now.toS }, ...(by ? { breakdown: { by } } : {}), max_groups: 6, query });
+  const res = await api("/api/analytics/funnel", { filter: planFilter(now), ...(by ? { breakdown: { by } } : {}), max_groups: 6, query });
   const dur = (s) => (s == null ? "–" : s < 3600 ? fmt(s / 60, 0) + " min" : s < 86400 ? fmt(s / 3600, 1) + " h" : fmt(s / 86400, 1) + " d");
   const groups = res.groups || [];
   const body = groups.map((g, gi) => {
@@ -633,7 +663,7 @@ async function customers(main) {
 async function churn(main) {
   const now = period(state.range);
   const [res, tps] = await Promise.all([
-    api("/api/analytics/churn", { filter: { from: now.fromS, to: now.toS }, query: {} }),
+    api("/api/analytics/churn", { filter: planFilter(now), query: {} }),
     api(`/api/touchpoints?lang=${state.lang}`),
   ]);
   const name = Object.fromEntries(tps.map((x) => [x.key, x.names?.[state.lang] || x.key]));
@@ -831,18 +861,20 @@ async function paths(main) {
   const controls = `<div class="controls">${select("dir", t("direction"), [["after", t("startAt")], ["before", t("endAt")]], dir)}
     ${select("at", t("touchpoint"), tps.map((x) => [x.key, name[x.key]]), anchor)}${select("steps", t("steps"), [2, 3, 4, 5, 6].map((n) => [n, n]), steps)}</div>`;
   if (!anchor) { main.innerHTML = `<h1>${esc(t("paths"))}</h1><p class="panel">${esc(t("noData"))}</p>`; return; }
-  const res = await api("/api/analytics/sankey", { filter: { from: now.fromS, to: now.toS }, query: { [dir === "after" ? "start" : "end"]: anchor, steps, min_share: 0.03 } });
+  const res = await api("/api/analytics/sankey", { filter: planFilter(now), query: { [dir === "after" ? "start" : "end"]: anchor, steps, min_share: 0.03 } });
   const r = res.groups?.[0]?.report || { nodes: [], links: [], customers: 0 };
   const label = (n) => ({ other: t("other"), end: t("end"), start: t("start") }[n.kind] || name[n.key] || n.key);
   // Layout: one column per step, nodes stacked with their height by customers, links as
   // bands whose width is their customers.
   const W = Math.max(640, chartWidth()), cols = r.steps + 1, nodeW = 12, padY = 10, top = 10, labelRoom = Math.min(170, W / (cols + 1));
-  const perStep = []; for (const n of r.nodes) (perStep[n.step] ??= []).push(n);
-  const H = Math.max(220, Math.min(520, 60 * Math.max(1, ...perStep.map((s) => s?.length || 0))));
+  // Every step a column, empty ones too (a backward path that starts late leaves the
+  // first columns empty).
+  const perStep = Array.from({ length: cols }, () => []); for (const n of r.nodes) perStep[n.step]?.push(n);
+  const H = Math.max(220, Math.min(520, 60 * Math.max(1, ...perStep.map((s) => s.length))));
   const colX = (s) => 8 + ((W - 16 - nodeW - labelRoom) * s) / Math.max(cols - 1, 1);
-  const scale = Math.min(...perStep.filter(Boolean).map((s) => (H - top * 2 - padY * (s.length - 1)) / Math.max(1, s.reduce((a, n) => a + n.customers, 0))));
+  const scale = Math.min(...perStep.filter((s) => s.length).map((s) => (H - top * 2 - padY * (s.length - 1)) / Math.max(1, s.reduce((a, n) => a + n.customers, 0))));
   const pos = {};
-  perStep.forEach((s, step) => { let y = top; for (const n of s || []) { pos[n.id] = { x: colX(step), y, h: Math.max(1, n.customers * scale), out: 0, in: 0 }; y += pos[n.id].h + padY; } });
+  perStep.forEach((s, step) => { let y = top; for (const n of s) { pos[n.id] = { x: colX(step), y, h: Math.max(1, n.customers * scale), out: 0, in: 0 }; y += pos[n.id].h + padY; } });
   const colourOf = (n) => (n.kind === "touchpoint" ? COLOURS[Math.abs([...n.key].reduce((a, c) => a * 31 + c.charCodeAt(0), 7)) % (COLOURS.length - 1)] : "#8a8a8a");
   const byId = Object.fromEntries(r.nodes.map((n) => [n.id, n]));
   let bands = "";
@@ -884,7 +916,7 @@ async function retention(main) {
   const controls = `<div class="controls">${select("cohort", t("cohortBy"), [["", t("firstSeen")], ...tps.map((x) => [x.key, name[x.key]])], entry)}
     ${select("returning", t("returning"), [["", t("anyEvent")], ...tps.map((x) => [x.key, name[x.key]])], back)}</div>`;
   const query = { period: unit, periods: count, from: now.fromS, to: now.toS, ...(back ? { returning: back } : {}), ...(entry ? { cohort: { first_touchpoint: entry } } : {}) };
-  const res = await api("/api/analytics/retention", { query });
+  const res = await api("/api/analytics/retention", { filter: planFilter(null), query });
   const r = res.groups?.[0]?.report || { cohorts: [], overall: { size: 0, rates: [] } };
   const u = t("unit")[unit];
   const head = `<tr><th>${esc(t("cohort"))}</th><th class="n">${esc(t("size"))}</th>${Array.from({ length: count + 1 }, (_, i) => `<th class="n">${esc(t("periodN", i, u))}</th>`).join("")}</tr>`;
@@ -916,7 +948,7 @@ async function attribution(main) {
   const by = hashParam("by") === "channel" ? "channel" : "touchpoint";
   const controls = `<div class="controls">${select("goal", t("goal"), goals.map((x) => [x.key, name[x.key]]), goal)}${select("by", t("by"), [["touchpoint", t("byTouchpoint2")], ["channel", t("byChannel")]], by)}</div>`;
   if (!goal) { main.innerHTML = `<h1>${esc(t("attribution"))}</h1><p class="panel">${esc(t("noGoal"))}</p>`; return; }
-  const res = await api("/api/analytics/attribution", { filter: { from: now.fromS, to: now.toS }, query: { goal, by } });
+  const res = await api("/api/analytics/attribution", { filter: planFilter(now), query: { goal, by } });
   const r = res.groups?.[0]?.report || { rows: [], models: [] };
   const models = r.models.map((m) => m.model);
   const label = (k) => (by === "channel" ? k : name[k] || k);
@@ -991,7 +1023,6 @@ function bindRuleForm(main, name) {
 }
 
 // ---- Catalog: touchpoints by stage and channel, the unclassified ones first -----------------------
-const CHANNELS = ["web", "app", "email", "ads", "search", "social", "review", "forum", "blog", "phone", "store", "chat", "self-service", "survey", "other"];
 async function catalog(main) {
   const [{ tps, name }, project, rules] = await Promise.all([names(), api("/api/project"), api("/api/rules")]);
   const stageName = Object.fromEntries((project.stages || []).map((s) => [s.key, s.names?.[state.lang] || s.key]));
