@@ -27,15 +27,15 @@ fn post(path: impl Into<String>, body: Value) -> Call {
     Call { path: path.into(), body: Some(body) }
 }
 
-/// The requests of each view, for the 30 days that end on the data's last day (the
+/// The requests of each view, for the 90 days that end on the data's last day (the
 /// dashboard's default period; anchored to the data so a store made last month measures
 /// the same thing).
 fn views(last_day: chrono::NaiveDate) -> Vec<(&'static str, Vec<Call>)> {
-    let from_day = last_day - chrono::Duration::days(29);
+    let from_day = last_day - chrono::Duration::days(89);
     let prev_to = from_day - chrono::Duration::days(1);
-    let prev_from = prev_to - chrono::Duration::days(29);
+    let prev_from = prev_to - chrono::Duration::days(89);
     let from = from_day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp()).unwrap_or(0);
-    let to = from + 30 * 86_400;
+    let to = from + 90 * 86_400;
     let filter = json!({"from": from, "to": to});
     let volume = format!("/api/volume?from={from_day}&to={last_day}&lang=cs");
     let tps = || get("/api/touchpoints?lang=cs");

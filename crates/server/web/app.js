@@ -259,7 +259,10 @@ const LANGS = { en: "English", cs: "Čeština", pl: "Polski" };
 const VIEWS = ["overview", "journey", "funnel", "paths", "retention", "churn", "attribution", "listening", "customers", "catalog", "surveys", "health"];
 // Views reached from elsewhere than the list of views.
 const OTHER_VIEWS = ["account"];
-const RANGES = [7, 30, 90, 365];
+const RANGES = [7, 30, 90, 180, 365];
+// Ninety days by default: churn is silence, and a shorter period has not had the time to
+// show who left (the journey map's exits and churn drivers would be empty).
+const DEFAULT_RANGE = 90;
 const COLOURS = ["#0b5cad", "#d9480f", "#2b8a3e", "#862e9c", "#c92a2a", "#1098ad", "#5c940d", "#e67700", "#495057"];
 
 // ---- State in the address -------------------------------------------------------------
@@ -274,7 +277,7 @@ function readState() {
   const iso = (d) => (/^\d{4}-\d{2}-\d{2}$/.test(d || "") && !Number.isNaN(Date.parse(d + "T00:00:00Z")) ? d : null);
   const [from, to] = [iso(h.get("from")), iso(h.get("to"))];
   const custom = h.get("range") === "custom" && from && to && from <= to && Date.parse(to) - Date.parse(from) <= 3660 * 864e5;
-  const range = custom ? "custom" : RANGES.includes(Number(h.get("range"))) ? Number(h.get("range")) : 30;
+  const range = custom ? "custom" : RANGES.includes(Number(h.get("range"))) ? Number(h.get("range")) : DEFAULT_RANGE;
   // The analyses' filters: events of one channel, customers who first came through one,
   // customers with a trait (`country=CZ`).
   const ch = CHANNELS.includes(h.get("ch")) ? h.get("ch") : "", ftc = CHANNELS.includes(h.get("ftc")) ? h.get("ftc") : "";
