@@ -67,6 +67,10 @@ pub fn permission(method: &Method, path: &str) -> Permission {
     if customer && (path.ends_with("/export") || method == Method::DELETE) {
         return Permission::Admin;
     }
+    // Keys read and administer the project: seeing them too is the owners'.
+    if path == "/api/keys" {
+        return Permission::Admin;
+    }
     if method == Method::GET || method == Method::HEAD {
         return Permission::Read;
     }
@@ -718,6 +722,8 @@ mod tests {
         check(Method::POST, "/api/touchpoints", Permission::Edit);
         check(Method::PUT, "/api/rules/3", Permission::Edit);
         check(Method::POST, "/api/rules/test", Permission::Read);
+        check(Method::GET, "/api/keys", Permission::Admin);
+        check(Method::POST, "/api/keys", Permission::Admin);
         check(Method::POST, "/api/surveys/nps/publish", Permission::Edit);
         check(Method::POST, "/api/benchmarks", Permission::Edit);
         check(Method::PUT, "/api/project", Permission::Admin);

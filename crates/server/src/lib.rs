@@ -160,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::cors::CorsLayer::very_permissive().max_age(std::time::Duration::from_secs(86_400)));
     let api = Router::new()
         .route("/api/project", get(read::project).put(read::put_project))
+        .route("/api/keys", get(read::keys).post(read::add_key))
         .route("/api/touchpoints", get(read::touchpoints).post(read::post_touchpoint))
         .route("/api/touchpoints/{key}", put(read::put_touchpoint))
         .route("/api/rules", get(read::rules).post(read::add_rule))

@@ -70,6 +70,37 @@ pub async fn touchpoints(
     Ok(Json(s.store.touchpoints(key.project_id).await?.iter().map(|t| view(t, l)).collect()))
 }
 
+/// A new key's kind.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// `write` (sends events; public, in web pages and apps) or `secret` (reads and
+    /// administers).
+    #[schema(value_type = String)]
+    pub kind: touchpoint_core::KeyKind,
+}
+
+/// `GET /api/keys`: the project's keys, by their first characters (a key's token is shown
+/// once, when it is made). Owners only.
+#[utoipa::path(get, path = "/api/keys", tag = "read", responses((status = 200, body = [Object], description = "id, kind, prefix, created_ms of each key")), security(("bearer" = [])))]
+pub async fn keys(
+    State(s): State<AppState>,
+    ApiCaller(key): ApiCaller,
+) -> Result<Json<Vec<touchpoint_store::KeyInfo>>, ApiError> {
+    Ok(Json(s.store.keys(key.project_id).await?))
+}
+
+/// `POST /api/keys`: a new key; its token is in this answer and nowhere else. Owners only.
+#[utoipa::path(post, path = "/api/keys", tag = "read", request_body = NewKey, responses((status = 200, body = Object, description = "token (shown once) and key")), security(("bearer" = [])))]
+pub async fn add_key(
+    State(s): State<AppState>,
+    ApiCaller(key): ApiCaller,
+    ApiJson(new): ApiJson<NewKey>,
+) -> Result<Json<Value>, ApiError> {
+    let (token, info) = touchpoint_store::issue_key(&*s.store, key.project_id, new.kind).await?;
+    Ok(Json(serde_json::json!({"token": token, "key": info})))
+}
+
 /// `PUT /api/touchpoints/{key}`: classify a touchpoint; fields not sent stay as they are.
 #[utoipa::path(put, path = "/api/touchpoints/{key}", tag = "catalog", params(("key" = String, Path, description = "Touchpoint key")), request_body = TouchpointInput,
     responses((status = 200, body = TouchpointView), (status = 400, description = "Unknown stage or invalid field"), (status = 404, description = "No such touchpoint; the message names the nearest keys")), security(("bearer" = [])))]

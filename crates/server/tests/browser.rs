@@ -19,7 +19,13 @@ struct Driver {
     session: String,
     http: reqwest::Client,
     _profile: tempfile::TempDir,
+    /// One browser at a time: six Chromiums at once on two cores (beside the servers under
+    /// test) made chromedriver drop connections.
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
+
+/// Whose turn it is to drive a browser.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -45,6 +51,7 @@ impl Driver {
             eprintln!("SKIPPED: {why}");
             return None;
         };
+        let turn = TURN.lock().await;
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(driver)
             .arg(format!("--port={port}"))
@@ -68,7 +75,7 @@ impl Driver {
                      "--disable-dev-shm-usage", "--window-size=412,915",
                      format!("--user-data-dir={}", profile.path().display())]
         }}}});
-        let mut d = Driver { child, base, session: String::new(), http, _profile: profile };
+        let mut d = Driver { child, base, session: String::new(), http, _profile: profile, _turn: turn };
         let created = d.call(reqwest::Method::POST, "/session", caps).await;
         d.session = created["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {created}")).to_string();
         Some(d)
@@ -982,6 +989,10 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     let took = sent.elapsed();
     assert!(took < Duration::from_secs(2), "the event took {took:?} to show");
     look(&browser, "health").await;
+    browser.click("button[data-key-kind=write]").await;
+    browser.wait_for_text("Copy it now").await;
+    let token = browser.eval("return document.getElementById('new-key-token').textContent").await;
+    assert!(token.as_str().unwrap().starts_with("tpw_"), "{token}");
 
     // Her account: she invites a colleague and gets the link to send.
     browser.go(&view("view=account")).await;

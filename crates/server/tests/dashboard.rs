@@ -381,3 +381,50 @@ async fn a_password_change_needs_the_current_password_and_ends_the_sessions() {
     assert_eq!(r.status(), 401, "the old password no longer opens");
     session(&base, "ana@eshop.cz", "a new long password").await;
 }
+
+/// Keys are the owners': an analyst may neither list nor make them; an owner makes a write
+/// key in the page and it sends an event.
+#[tokio::test]
+async fn owners_make_keys_in_the_page_and_only_they_see_them() {
+    let app = spawn_app().await;
+    let base = app.base.clone();
+    for (email, role) in [("owner@eshop.cz", Role::Owner), ("analyst@eshop.cz", Role::Analyst)] {
+        touchpoint_engine::accounts::create_user(&*app.store, email, Some("a long enough password"), role, Some(1))
+            .await
+            .unwrap();
+    }
+    let call = |token: &str, csrf: &str, method: reqwest::Method, body: Option<Value>| {
+        let mut r = client()
+            .request(method, format!("{base}/api/keys"))
+            .header(COOKIE, format!("tp_dash={token}"))
+            .header("x-touchpoint-project", "1")
+            .header("x-csrf-token", csrf);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send()
+    };
+    let (analyst, a_csrf) = session(&base, "analyst@eshop.cz", "a long enough password").await;
+    assert_eq!(call(&analyst, &a_csrf, reqwest::Method::GET, None).await.unwrap().status(), 403);
+    let r = call(&analyst, &a_csrf, reqwest::Method::POST, Some(json!({"kind": "secret"}))).await.unwrap();
+    assert_eq!(r.status(), 403);
+    let (owner, o_csrf) = session(&base, "owner@eshop.cz", "a long enough password").await;
+    let r = call(&owner, &o_csrf, reqwest::Method::POST, Some(json!({"kind": "root"}))).await.unwrap();
+    assert_eq!(r.status(), 400, "an unknown kind");
+    let r = call(&owner, &o_csrf, reqwest::Method::POST, Some(json!({"kind": "write"}))).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let made: Value = r.json().await.unwrap();
+    let token = made["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("tpw_"), "{made}");
+    let listed: Value = call(&owner, &o_csrf, reqwest::Method::GET, None).await.unwrap().json().await.unwrap();
+    assert!(listed.as_array().unwrap().iter().any(|k| k["prefix"] == token[..8]), "{listed}");
+    assert!(!listed.to_string().contains(&token), "a key's token is never listed");
+    let sent = client()
+        .post(format!("{base}/v1/track"))
+        .basic_auth(&token, Some(""))
+        .json(&json!({"userId": "u1", "event": "Signed Up"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200, "the new write key sends events");
+}

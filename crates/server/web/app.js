@@ -198,21 +198,21 @@ Object.assign(T.pl, {
   brandRanking: "Marki według indeksu", intervalsHelp2: "Każdy odcinek to 95% przedział; marek, których odcinki się nakładają, dane nie rozróżniają.",
 });
 Object.assign(T.en, {
-  account: "Your account", filtersOn: (n) => `${n} filter${n > 1 ? "s" : ""}`, fChannel: "Events of channel", fFirst: "First came through", fTrait: "Customers with trait", allChannels: "All channels", customRange: "Custom dates", dateFrom: "From", dateTo: "To", changePassword: "Change your password", currentPassword: "Current password", newPassword: "New password (at least 10 characters)",
+  account: "Your account", keys: "API keys", keysHelp: "Write keys send events from sites and apps (they are public); secret keys read and administer the project. A key is shown once, when it is made.", keyKind: "Kind", keyStart: "Starts with", keyKinds: { write: "Write", secret: "Secret" }, newKey: (k) => `New ${k.toLowerCase()} key`, keyOnce: "Copy it now: it is not shown again.", filtersOn: (n) => `${n} filter${n > 1 ? "s" : ""}`, fChannel: "Events of channel", fFirst: "First came through", fTrait: "Customers with trait", allChannels: "All channels", customRange: "Custom dates", dateFrom: "From", dateTo: "To", changePassword: "Change your password", currentPassword: "Current password", newPassword: "New password (at least 10 characters)",
   repeatPassword: "The new password again", mismatch: "The two new passwords differ.", changed: "Changed. Every session has ended: sign in again.",
   invite: "Invite a colleague", inviteHelp: "They get the role on this project. Send them the link it gives; with it they choose their password.",
   roleLabel: "Role", roles: { owner: "Owner", analyst: "Analyst", viewer: "Viewer" }, sendLink: "Send this link (valid 7 days):", hadPassword: "Done: the account already had a password.",
   people: "People on this project", waiting: "has not set a password yet", everyProject: "every project",
 });
 Object.assign(T.cs, {
-  account: "Váš účet", filtersOn: (n) => `filtry: ${n}`, fChannel: "Události kanálu", fFirst: "Poprvé přišli přes", fTrait: "Zákazníci s vlastností", allChannels: "Všechny kanály", customRange: "Vlastní data", dateFrom: "Od", dateTo: "Do", changePassword: "Změnit heslo", currentPassword: "Současné heslo", newPassword: "Nové heslo (alespoň 10 znaků)",
+  account: "Váš účet", keys: "API klíče", keysHelp: "Zapisovací klíče posílají události z webů a aplikací (jsou veřejné); tajné klíče čtou a spravují projekt. Klíč se zobrazí jen jednou, při vytvoření.", keyKind: "Druh", keyStart: "Začíná", keyKinds: { write: "Zapisovací", secret: "Tajný" }, newKey: (k) => `Nový klíč: ${k.toLowerCase()}`, keyOnce: "Zkopírujte si ho hned: znovu se nezobrazí.", filtersOn: (n) => `filtry: ${n}`, fChannel: "Události kanálu", fFirst: "Poprvé přišli přes", fTrait: "Zákazníci s vlastností", allChannels: "Všechny kanály", customRange: "Vlastní data", dateFrom: "Od", dateTo: "Do", changePassword: "Změnit heslo", currentPassword: "Současné heslo", newPassword: "Nové heslo (alespoň 10 znaků)",
   repeatPassword: "Nové heslo znovu", mismatch: "Nová hesla se liší.", changed: "Změněno. Všechna přihlášení skončila: přihlaste se znovu.",
   invite: "Pozvat kolegu", inviteHelp: "Dostane roli v tomto projektu. Pošlete mu odkaz, který se zobrazí; s ním si zvolí heslo.",
   roleLabel: "Role", roles: { owner: "Vlastník", analyst: "Analytik", viewer: "Čtenář" }, sendLink: "Pošlete tento odkaz (platí 7 dní):", hadPassword: "Hotovo: účet už heslo měl.",
   people: "Lidé v tomto projektu", waiting: "si ještě nezvolil heslo", everyProject: "všechny projekty",
 });
 Object.assign(T.pl, {
-  account: "Twoje konto", filtersOn: (n) => `filtry: ${n}`, fChannel: "Zdarzenia kanału", fFirst: "Pierwszy raz przez", fTrait: "Klienci z cechą", allChannels: "Wszystkie kanały", customRange: "Własne daty", dateFrom: "Od", dateTo: "Do", changePassword: "Zmień hasło", currentPassword: "Obecne hasło", newPassword: "Nowe hasło (co najmniej 10 znaków)",
+  account: "Twoje konto", keys: "Klucze API", keysHelp: "Klucze zapisu wysyłają zdarzenia ze stron i aplikacji (są publiczne); klucze tajne czytają i administrują projektem. Klucz jest pokazywany raz, przy utworzeniu.", keyKind: "Rodzaj", keyStart: "Zaczyna się od", keyKinds: { write: "Zapisu", secret: "Tajny" }, newKey: (k) => `Nowy klucz: ${k.toLowerCase()}`, keyOnce: "Skopiuj go teraz: nie zostanie pokazany ponownie.", filtersOn: (n) => `filtry: ${n}`, fChannel: "Zdarzenia kanału", fFirst: "Pierwszy raz przez", fTrait: "Klienci z cechą", allChannels: "Wszystkie kanały", customRange: "Własne daty", dateFrom: "Od", dateTo: "Do", changePassword: "Zmień hasło", currentPassword: "Obecne hasło", newPassword: "Nowe hasło (co najmniej 10 znaków)",
   repeatPassword: "Nowe hasło ponownie", mismatch: "Nowe hasła się różnią.", changed: "Zmieniono. Wszystkie sesje zakończone: zaloguj się ponownie.",
   invite: "Zaproś współpracownika", inviteHelp: "Otrzyma rolę w tym projekcie. Wyślij mu link, który się pojawi; z nim ustali hasło.",
   roleLabel: "Rola", roles: { owner: "Właściciel", analyst: "Analityk", viewer: "Czytelnik" }, sendLink: "Wyślij ten link (ważny 7 dni):", hadPassword: "Gotowe: konto miało już hasło.",
@@ -1217,7 +1217,7 @@ async function surveys(main) {
 // ---- Data health: volume, failed events, and the events arriving now ----------------------------
 async function health(main) {
   const now = period(state.range);
-  const [rows, failed] = await Promise.all([api(`/api/volume?from=${now.from}&to=${now.to}&lang=${state.lang}`), api("/api/failed-events?limit=100")]);
+  const [rows, failed, keys] = await Promise.all([api(`/api/volume?from=${now.from}&to=${now.to}&lang=${state.lang}`), api("/api/failed-events?limit=100"), can("admin") ? api("/api/keys") : null]);
   const byDay = {};
   for (const r of rows) { const d = (byDay[r.day] ??= { all: 0, tp: 0 }); d.all += r.events; if (r.touchpoint) d.tp += r.events; }
   const days = Object.keys(byDay).sort().reverse();
@@ -1229,6 +1229,11 @@ async function health(main) {
       ${failed.items.length ? `<div class="scroll"><table id="failed-table"><thead><tr><th>${esc(t("received"))}</th><th>${esc(t("source"))}</th><th>${esc(t("field"))}</th><th>${esc(t("reason"))}</th><th>${esc(t("raw"))}</th></tr></thead><tbody>
       ${failed.items.map((f) => `<tr><td>${esc(when(f.received_at))}</td><td>${esc(f.source)}</td><td><code>${esc(f.field)}</code></td><td>${esc(f.reason)}</td><td><details><summary>${fmt(f.raw.length)} B</summary><pre>${esc(f.raw.slice(0, 2000))}</pre></details></td></tr>`).join("")}</tbody></table></div>
       <div class="tools"><button class="quiet" id="csv-failed" type="button">${esc(t("csv"))}</button>${can("admin") ? `<button class="quiet danger" id="clear-failed" type="button">${esc(t("clearFailed"))}</button>` : ""}</div><p role="status" class="muted" id="failed-status"></p>` : `<p>${esc(t("noFailed"))}</p>`}</section>
+    ${keys ? `<section class="panel" aria-labelledby="he3"><h2 id="he3">${esc(t("keys"))}</h2><p class="muted">${esc(t("keysHelp"))}</p>
+      <div class="scroll"><table id="keys-table"><thead><tr><th>${esc(t("keyKind"))}</th><th>${esc(t("keyStart"))}</th><th>${esc(t("since"))}</th></tr></thead><tbody>
+      ${keys.map((k) => `<tr><td>${esc(t("keyKinds")[k.kind] || k.kind)}</td><td><code>${esc(k.prefix)}…</code></td><td class="date">${esc(new Date(k.created_ms).toISOString().slice(0, 10))}</td></tr>`).join("")}</tbody></table></div>
+      <div class="tools"><button class="quiet" type="button" data-key-kind="write">${esc(t("newKey", t("keyKinds").write))}</button><button class="quiet" type="button" data-key-kind="secret">${esc(t("newKey", t("keyKinds").secret))}</button></div>
+      <div role="status" id="new-key"></div></section>` : ""}
     <section class="panel" aria-labelledby="he2"><h2 id="he2">${esc(t("perDayOnly"))}</h2><div class="scroll"><table id="health-volume"><thead><tr><th>${esc(t("day"))}</th><th class="n">${esc(t("events"))}</th><th class="n">${esc(t("touchpointEvents"))}</th><th class="n">${esc(t("notTouchpoint"))}</th></tr></thead><tbody>
       ${days.map((d) => `<tr><td class="date">${d}</td><td class="n" data-v="${byDay[d].all}">${fmt(byDay[d].all)}</td><td class="n" data-v="${byDay[d].tp}">${fmt(byDay[d].tp)}</td><td class="n" data-v="${byDay[d].all - byDay[d].tp}">${fmt(byDay[d].all - byDay[d].tp)}</td></tr>`).join("") || `<tr><td colspan="4">${esc(t("noData"))}</td></tr>`}</tbody></table></div>${toolButtons("health", false)}</section>`;
   chartTools(main, "health", null, "#health-volume", `volume-${now.from}-${now.to}`);
@@ -1246,6 +1251,11 @@ async function health(main) {
     list.insertAdjacentHTML("afterbegin", tick.samples.map((x) => sampleItem(x, name)).join(""));
     while (list.children.length > 50) list.lastElementChild.remove();
   });
+  main.querySelectorAll("[data-key-kind]").forEach((b) => b.addEventListener("click", async () => {
+    const out = main.querySelector("#new-key");
+    try { const r = await send("POST", "/api/keys", { kind: b.dataset.keyKind }); out.innerHTML = `<p>${esc(t("keyOnce"))}</p><p><code id="new-key-token">${esc(r.token)}</code></p>`; }
+    catch (err) { out.textContent = err.message; }
+  }));
   main.querySelector("#clear-failed")?.addEventListener("click", async () => {
     if (!confirm(t("clearConfirm"))) return;
     try { const r = await send("DELETE", "/api/failed-events"); main.querySelector("#failed-status").textContent = t("cleared", r.deleted); } catch (err) { main.querySelector("#failed-status").textContent = err.message; }

@@ -663,6 +663,14 @@ pub fn refine(doc: &mut Value) {
     set_body(doc, "post", "/api/rules", r("Rule"), true);
     set_body(doc, "put", "/api/rules/{id}", r("Rule"), true);
     set_body(doc, "post", "/api/rules/test", r("Rule"), true);
+    set_body(
+        doc,
+        "post",
+        "/api/keys",
+        json!({"type": "object", "required": ["kind"], "additionalProperties": false,
+            "properties": {"kind": {"type": "string", "enum": ["write", "secret"]}}}),
+        true,
+    );
     set_param(doc, "post", "/api/rules/test", "last", json!({"type": "integer", "minimum": 1, "maximum": 10_000}));
     for (method, path) in [("put", "/api/rules/{id}"), ("delete", "/api/rules/{id}")] {
         set_param(doc, method, path, "id", json!({"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX}));
