@@ -788,13 +788,16 @@ async function listening(main) {
   const controls = `<div class="controls">${pick("survey", t("survey"), usable.map((x) => [x.key, x.definition?.title?.[state.lang] || x.key]), survey)}${pick("metric", t("metric"), [["nps", "NPS"], ["csat", "CSAT"], ["ces", "CES"]], metric)}</div>`;
   if (!survey) { main.innerHTML = `<h1>${esc(t("listening"))}</h1><p class="panel">${esc(t("noSurveys"))}</p>`; return; }
   let res, failure = null;
+  // The answers given in the period shown.
+  const now = period(state.range);
+  const answered = { survey, from: new Date(now.fromS * 1000).toISOString(), to: new Date(now.toS * 1000).toISOString() };
   const optional = (p) => p.catch(() => null);
   const [week, text, drivers, bench] = await Promise.all([
-    optional(api(`/api/listening/${metric}`, { survey, by: "week" })),
-    metric === "nps" ? optional(api("/api/listening/text", { survey })) : null,
-    optional(api("/api/listening/drivers", { survey })),
-    optional(api("/api/listening/benchmark", { survey })),
-    api(`/api/listening/${metric}`, { survey, by: "touchpoint" }).then((x) => { res = x; }, (e) => { failure = e.message; }),
+    optional(api(`/api/listening/${metric}`, { ...answered, by: "week" })),
+    metric === "nps" ? optional(api("/api/listening/text", answered)) : null,
+    optional(api("/api/listening/drivers", answered)),
+    optional(api("/api/listening/benchmark", answered)),
+    api(`/api/listening/${metric}`, { ...answered, by: "touchpoint" }).then((x) => { res = x; }, (e) => { failure = e.message; }),
   ]);
   const areaName = Object.fromEntries((drivers?.result?.areas || []).map((x) => [x.area, x.name]));
   const r = res?.result;
@@ -818,7 +821,7 @@ async function listening(main) {
   const rows = segs.map((x) => `<tr><td>${esc(name[x.segment] || x.segment)}</td><td class="n" data-v="${x.result.score}">${score(x.result.score)}</td>
     <td class="n">${score(x.result.interval.low)} – ${score(x.result.interval.high)}</td><td class="n">${fmt(x.result.n)}</td>
     <td>${x.vs_rest?.significant ? esc(x.result.score < r.result.score ? t("worse") : t("better")) : ""}</td></tr>`).join("");
-  main.innerHTML = `<h1>${esc(t("listening"))}</h1>${controls}
+  main.innerHTML = `<h1>${esc(t("listening"))}</h1><p class="muted">${now.from} – ${now.to}</p>${controls}
   ${failure ? `<p class="notice" role="alert">${esc(failure)}</p>` : `
   <div class="grid">
     <section class="panel" aria-labelledby="l1"><h2 id="l1">${metric.toUpperCase()}</h2><p class="kpi" id="score">${score(r.result.score)}</p>
