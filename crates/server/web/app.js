@@ -425,12 +425,14 @@ function header() {
 // ---- Overview ---------------------------------------------------------------------------
 async function overview(main) {
   const now = period(state.range), prev = period(state.range, 1);
-  const [rows, tps, before, map] = await Promise.all([
+  const [rows, tps, before, map, project] = await Promise.all([
     api(`/api/volume?from=${now.from}&to=${now.to}&lang=${state.lang}`),
     api(`/api/touchpoints?lang=${state.lang}`),
     state.compare ? api(`/api/volume?from=${prev.from}&to=${prev.to}&lang=${state.lang}`) : Promise.resolve(null),
     api("/api/analytics/journey-map", { filter: { from: now.fromS, to: now.toS }, query: {} }),
+    api("/api/project"),
   ]);
+  const stageName = Object.fromEntries((project.stages || []).map((x) => [x.key, x.names?.[state.lang] || x.key]));
   const channelOf = Object.fromEntries(tps.map((x) => [x.key, x.channel]));
   const days = []; for (let d = new Date(now.from + "T00:00:00Z"); day(d) <= now.to; d.setUTCDate(d.getUTCDate() + 1)) days.push(day(d));
   const byDay = {}, channels = {};
@@ -477,7 +479,7 @@ async function overview(main) {
   const painRows = pains.map((p) => {
     const why = [p.churn?.adverse ? t("moreChurn") : null, p.conversion?.adverse ? t("lessConversion") : null].filter(Boolean).join(", ");
     const q = Math.min(p.churn?.q ?? 1, p.conversion?.q ?? 1);
-    return `<tr><td>${esc(name[p.touchpoint] || p.touchpoint)}</td><td>${esc(p.stage)}</td><td class="n" data-v="${p.reach}">${fmt(p.reach)}</td><td class="n" data-v="${p.customers_lost}">${fmt(p.customers_lost, 1)}</td><td>${esc(why)}</td><td class="n" data-v="${q}">${q < 0.001 ? "&lt; " + fmt(0.001, 3) : fmt(q, 3)}</td></tr>`;
+    return `<tr><td>${esc(name[p.touchpoint] || p.touchpoint)}</td><td>${esc(stageName[p.stage] || p.stage)}</td><td class="n" data-v="${p.reach}">${fmt(p.reach)}</td><td class="n" data-v="${p.customers_lost}">${fmt(p.customers_lost, 1)}</td><td>${esc(why)}</td><td class="n" data-v="${q}">${q < 0.001 ? "&lt; " + fmt(0.001, 3) : fmt(q, 3)}</td></tr>`;
   }).join("");
 
   main.innerHTML = `<h1>${esc(t("overview"))}</h1>
