@@ -608,10 +608,16 @@ fn fraction(part: u64, whole: u64) -> f64 {
 
 /// Run a funnel over a journey set.
 pub fn run(set: &impl Journeys, dict: &Dictionary, q: &FunnelQuery) -> Result<FunnelReport, QueryError> {
+    Ok(run_groups(set, dict, q)?.swap_remove(0))
+}
+
+/// Run a funnel over each group of a journey set (one report per group, see
+/// [`Journeys::fold_groups`]), in one pass.
+pub fn run_groups(set: &impl Journeys, dict: &Dictionary, q: &FunnelQuery) -> Result<Vec<FunnelReport>, QueryError> {
     let plan = Plan::new(dict, q)?;
     let k = plan.k;
     let limit = q.dropped_limit;
-    let acc = set.fold(
+    let accs = set.fold_groups(
         || Acc {
             levels: vec![0; k + 1],
             gaps: vec![Vec::new(); k],
@@ -650,6 +656,12 @@ pub fn run(set: &impl Journeys, dict: &Dictionary, q: &FunnelQuery) -> Result<Fu
             a
         },
     );
+    Ok(accs.into_iter().map(|acc| report(q, acc)).collect())
+}
+
+/// A group's report from its accumulator.
+fn report(q: &FunnelQuery, acc: Acc) -> FunnelReport {
+    let k = q.steps.len();
     let mut at_least = vec![0u64; k + 1];
     for level in (0..=k).rev() {
         at_least[level] = acc.levels[level] + at_least.get(level + 1).copied().unwrap_or(0);
@@ -675,5 +687,5 @@ pub fn run(set: &impl Journeys, dict: &Dictionary, q: &FunnelQuery) -> Result<Fu
         })
         .collect();
     let dropped = q.dropped_step.map(|step| FunnelDropped { step, total: acc.dropped_total, customers: acc.dropped });
-    Ok(FunnelReport { total_customers: acc.levels.iter().sum(), steps, dropped })
+    FunnelReport { total_customers: acc.levels.iter().sum(), steps, dropped }
 }

@@ -304,6 +304,23 @@ pub trait Journeys: Sync {
         T: Send,
         F: Fn(T, Journey<'_>) -> T + Sync + Send,
         R: Fn(T, T) -> T + Sync + Send;
+
+    /// [`Journeys::fold`] with one accumulator per group, in one pass over the journeys:
+    /// each journey is folded into its group's accumulator. A whole set or an unsplit
+    /// selection is one group; a selection split by a breakdown
+    /// ([`Selection::split`](crate::select::Selection::split)) has one per group, in the
+    /// order of its [`groups`](crate::select::Selection::groups). Accumulators are reduced
+    /// in a fixed order, but a group that collects several labels (`(other)`) reduces
+    /// theirs label by label, not in customer order: `reduce` must not depend on which
+    /// customers came first (counts, sorted lists, multisets do not).
+    fn fold_groups<T, F, R>(&self, identity: impl Fn() -> T + Sync + Send, fold: F, reduce: R) -> Vec<T>
+    where
+        T: Send,
+        F: Fn(T, Journey<'_>) -> T + Sync + Send,
+        R: Fn(T, T) -> T + Sync + Send,
+    {
+        vec![self.fold(identity, fold, reduce)]
+    }
 }
 
 impl Journeys for JourneySet {

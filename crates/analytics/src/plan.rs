@@ -270,6 +270,23 @@ impl Analysis {
             Analysis::Attribution(q) => json(crate::attribution::run(set, dict, q)),
         }
     }
+
+    /// Run the kernel on every group of a split selection in one pass
+    /// ([`Journeys::fold_groups`]); the reports as JSON, in group order. `None` for the
+    /// kernels that fold one group at a time: they run on each group's selection.
+    pub fn run_groups(&self, set: &impl Journeys, dict: &Dictionary) -> Option<Result<Vec<Value>, PlanError>> {
+        fn json<R: Serialize, E: KernelError>(r: Result<Vec<R>, E>) -> Result<Vec<Value>, PlanError> {
+            let r = r.map_err(|e| e.plan_error())?;
+            r.into_iter()
+                .map(|r| serde_json::to_value(r).map_err(|e| PlanError::invalid(format!("report: {e}"))))
+                .collect()
+        }
+        match self {
+            Analysis::Funnel(q) => Some(json(crate::funnel::run_groups(set, dict, q))),
+            Analysis::Retention(q) => Some(json(crate::retention::run_groups(set, dict, q))),
+            _ => None,
+        }
+    }
 }
 
 /// A typed, complete plan: everything an executor needs.
@@ -342,7 +359,10 @@ impl Executor for Snapshot {
 
 /// Execute a typed plan over a journey set. The filter and the breakdown groups are
 /// selections the kernel folds in place, on every core; no journey is copied unless a
-/// touchpoint filter must drop events from it, and then one journey at a time.
+/// touchpoint filter must drop events from it, and then one journey at a time. A
+/// breakdown is one pass over the selection, each customer folded into its group's
+/// accumulator, for the kernels that fold by group ([`Analysis::run_groups`]); the others
+/// run once per group.
 pub fn execute_on(set: &JourneySet, dict: &Dictionary, plan: &AnalysisPlan) -> Result<Vec<GroupResult>, PlanError> {
     let sel = Selection::new(set, dict, &plan.filter, &plan.traits);
     let Some(b) = &plan.breakdown else {
@@ -356,6 +376,25 @@ pub fn execute_on(set: &JourneySet, dict: &Dictionary, plan: &AnalysisPlan) -> R
         };
         return Ok(vec![GroupResult { group: "all".to_string(), customers, events, report }]);
     };
+    // The kernels that fold by group: one pass, each customer labelled as it is read.
+    let labeller = select::Labeller::new(dict, b, &plan.traits, plan.max_groups);
+    if let Some(split) = sel.split(&labeller) {
+        if let Some(reports) = plan.analysis.run_groups(&split, dict) {
+            let reports = reports?;
+            let groups = split.groups().unwrap_or_default();
+            return Ok(groups
+                .iter()
+                .zip(reports)
+                .map(|(g, report)| GroupResult {
+                    group: g.label.clone(),
+                    customers: g.customers,
+                    events: g.events,
+                    report,
+                })
+                .collect());
+        }
+    }
+    // The others, and breakdowns of too many labels: a selection per group.
     let groups = select::breakdown(&sel, dict, b, &plan.traits, plan.max_groups);
     (0..groups.labels.len())
         .map(|g| {

@@ -245,6 +245,16 @@ fn count_periods(times: &[u32], shift: i64, period: Period, p0: i64, periods: i6
 
 /// Compute retention cohorts.
 pub fn run(set: &impl Journeys, dict: &Dictionary, q: &RetentionQuery) -> Result<RetentionReport, QueryError> {
+    Ok(run_groups(set, dict, q)?.swap_remove(0))
+}
+
+/// Compute retention cohorts of each group of a journey set (one report per group, see
+/// [`Journeys::fold_groups`]), in one pass.
+pub fn run_groups(
+    set: &impl Journeys,
+    dict: &Dictionary,
+    q: &RetentionQuery,
+) -> Result<Vec<RetentionReport>, QueryError> {
     let entry_tp = match &q.cohort {
         CohortBy::FirstSeen => None,
         CohortBy::FirstTouchpoint(key) => Some(resolve(dict, "cohort.first_touchpoint", key)?),
@@ -279,7 +289,7 @@ pub fn run(set: &impl Journeys, dict: &Dictionary, q: &RetentionQuery) -> Result
     // Local time of an event = its set time + shift.
     let shift = set.epoch_s() + q.tz_offset_s;
     let stride = q.periods + 1;
-    let acc = set.fold(
+    let accs = set.fold_groups(
         || Acc { index: IntMap::default(), keys: Vec::new(), rows: Vec::new(), last: None, scratch: Vec::new() },
         |mut acc, j| {
             let Some(&last) = j.times.last() else { return acc };
@@ -361,41 +371,44 @@ pub fn run(set: &impl Journeys, dict: &Dictionary, q: &RetentionQuery) -> Result
             a
         },
     );
-    let last_local = acc.last.map_or(i64::MIN, |t| {
-        let abs = set.epoch_s() + i64::from(t);
-        abs + clock.offset_at(abs)
-    });
-    let observable = |p0: i64, n: usize| period.first_day(p0 + n as i64) * DAY <= last_local;
-    let mut overall_size = 0u64;
-    let mut sums = vec![(0u64, 0u64, false); q.periods + 1];
-    let mut order: Vec<(i64, &[u64])> = acc.keys.iter().copied().zip(acc.rows.chunks_exact(stride)).collect();
-    order.sort_unstable_by_key(|x| x.0);
-    let cohorts = order
-        .into_iter()
-        .map(|(p0, row)| {
-            let size = row[0];
-            overall_size += size;
-            let retained: Vec<Option<u64>> =
-                row.iter().enumerate().map(|(n, &c)| observable(p0, n).then_some(c)).collect();
-            for (sum, r) in sums.iter_mut().zip(&retained) {
-                if let Some(c) = r {
-                    *sum = (sum.0 + c, sum.1 + size, true);
+    let report = |acc: Acc| {
+        let last_local = acc.last.map_or(i64::MIN, |t| {
+            let abs = set.epoch_s() + i64::from(t);
+            abs + clock.offset_at(abs)
+        });
+        let observable = |p0: i64, n: usize| period.first_day(p0 + n as i64) * DAY <= last_local;
+        let mut overall_size = 0u64;
+        let mut sums = vec![(0u64, 0u64, false); q.periods + 1];
+        let mut order: Vec<(i64, &[u64])> = acc.keys.iter().copied().zip(acc.rows.chunks_exact(stride)).collect();
+        order.sort_unstable_by_key(|x| x.0);
+        let cohorts = order
+            .into_iter()
+            .map(|(p0, row)| {
+                let size = row[0];
+                overall_size += size;
+                let retained: Vec<Option<u64>> =
+                    row.iter().enumerate().map(|(n, &c)| observable(p0, n).then_some(c)).collect();
+                for (sum, r) in sums.iter_mut().zip(&retained) {
+                    if let Some(c) = r {
+                        *sum = (sum.0 + c, sum.1 + size, true);
+                    }
                 }
-            }
-            RetentionCohort {
-                start: iso_date(period.first_day(p0)),
-                size,
-                rates: retained.iter().map(|r| r.map(|c| c as f64 / size as f64)).collect(),
-                retained,
-            }
-        })
-        .collect();
-    let overall = RetentionOverall {
-        size: overall_size,
-        retained: sums.iter().map(|&(c, _, seen)| seen.then_some(c)).collect(),
-        rates: sums.iter().map(|&(c, size, seen)| seen.then(|| c as f64 / size as f64)).collect(),
+                RetentionCohort {
+                    start: iso_date(period.first_day(p0)),
+                    size,
+                    rates: retained.iter().map(|r| r.map(|c| c as f64 / size as f64)).collect(),
+                    retained,
+                }
+            })
+            .collect();
+        let overall = RetentionOverall {
+            size: overall_size,
+            retained: sums.iter().map(|&(c, _, seen)| seen.then_some(c)).collect(),
+            rates: sums.iter().map(|&(c, size, seen)| seen.then(|| c as f64 / size as f64)).collect(),
+        };
+        RetentionReport { period, cohorts, overall }
     };
-    Ok(RetentionReport { period, cohorts, overall })
+    Ok(accs.into_iter().map(report).collect())
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 //!
 //! Event-level filters (time range, touchpoint channel / stage / kind / department) keep
 //! only matching events; customer-level filters (first-touch channel, trait values) keep
-//! only matching customers. A breakdown labels every selected customer by a dimension and
-//! the analysis runs once per group, each group a selection of its own.
+//! only matching customers. A breakdown labels every selected customer by a dimension;
+//! the analysis then runs once over the selection split by the groups, each customer's
+//! journey folded into its group's accumulator ([`Selection::split`]), or, for a kernel
+//! that folds one group at a time, once per group, each group a selection of its own.
 
 use crate::journeys::{Dictionary, Journey, JourneySet, Journeys, Tp};
 use serde::{Deserialize, Serialize};
@@ -79,6 +81,11 @@ pub struct Selection<'a> {
     keep: Keep<'a>,
     /// A breakdown group: the indexes of its customers, ascending.
     group: Option<&'a [u32]>,
+    /// A breakdown: how to label each selected customer. Only [`Journeys::fold_groups`]
+    /// reads it.
+    split: Option<&'a Labeller>,
+    /// The groups of the breakdown, once [`Journeys::fold_groups`] has counted them.
+    groups: OnceLock<Vec<Group>>,
     /// The largest touchpoint the selection can hold.
     max_tp: Option<Tp>,
     /// Customers and events selected, once a fold has counted them.
@@ -187,7 +194,7 @@ impl<'a> Selection<'a> {
         let set_max = set.max_touchpoint();
         let keep = Keep::new(set, set_max, dict, f, traits);
         let max_tp = set_max.and_then(|m| (0..=m).rev().find(|&t| keep.keep_tp[usize::from(t)]));
-        Selection { set, keep, group: None, max_tp, counted: OnceLock::new() }
+        Selection { set, keep, group: None, split: None, groups: OnceLock::new(), max_tp, counted: OnceLock::new() }
     }
 
     /// Whether the selection is the whole set, journey for journey: then a kernel may as
@@ -202,9 +209,44 @@ impl<'a> Selection<'a> {
             set: self.set,
             keep: self.keep.clone(),
             group: Some(&groups.members[g as usize]),
+            split: None,
+            groups: OnceLock::new(),
             max_tp: self.max_tp,
             counted: OnceLock::new(),
         }
+    }
+
+    /// This selection (not a group of one) split by a breakdown: folded with
+    /// [`Journeys::fold_groups`], it is one pass over the selected customers, each folded
+    /// into the accumulator of its label as it is read (rather than labelling every
+    /// customer first, then a pass per group over its scattered members); the labels that
+    /// become `(other)` are reduced into one accumulator after the pass. Folded as one, it
+    /// is this selection (every selected customer is in a group).
+    ///
+    /// `None` when the breakdown has more than [`MAX_SPLIT_LABELS`] labels (a trait of
+    /// many values): every core would hold an accumulator per label; run the groups one
+    /// at a time instead ([`breakdown`], [`Selection::group`]).
+    pub fn split(&self, by: &'a Labeller) -> Option<Selection<'a>> {
+        debug_assert!(self.group.is_none(), "a breakdown splits a selection, not a group");
+        (by.names.len() <= MAX_SPLIT_LABELS && self.group.is_none()).then(|| Selection {
+            set: self.set,
+            keep: self.keep.clone(),
+            group: None,
+            split: Some(by),
+            groups: OnceLock::new(),
+            max_tp: self.max_tp,
+            counted: OnceLock::new(),
+        })
+    }
+
+    /// A split selection's groups, largest first, with their customers and events, in the
+    /// order of [`Journeys::fold_groups`]' accumulators (`None` unsplit).
+    pub fn groups(&self) -> Option<&[Group]> {
+        self.split?;
+        if self.groups.get().is_none() {
+            self.fold_groups(|| (), |(), _| (), |(), ()| ());
+        }
+        self.groups.get().map(Vec::as_slice)
     }
 
     /// Fold the selected journeys of the customers in `range` (customer indexes, or
@@ -325,6 +367,70 @@ impl Journeys for Selection<'_> {
         let _ = self.counted.set((c, e));
         acc
     }
+
+    fn fold_groups<T, F, R>(&self, identity: impl Fn() -> T + Sync + Send, fold: F, reduce: R) -> Vec<T>
+    where
+        T: Send,
+        F: Fn(T, Journey<'_>) -> T + Sync + Send,
+        R: Fn(T, T) -> T + Sync + Send,
+    {
+        use rayon::prelude::*;
+        let Some(by) = self.split else {
+            return vec![self.fold(identity, fold, reduce)];
+        };
+        // Nothing filtered: every journey is the set's, read as is.
+        let whole = self.keep.keeps_everything();
+        let n = by.names.len();
+        // Per label: its accumulator (`None`: nobody yet), customers and events.
+        type Part<T> = Vec<(Option<T>, usize, usize)>;
+        let none = || -> Part<T> { (0..n).map(|_| (None, 0, 0)).collect() };
+        let parts = self
+            .set
+            .chunks(rayon::current_num_threads() * 4)
+            .into_par_iter()
+            .map(|r| {
+                let mut part = none();
+                let mut buf = Buffer::default();
+                for i in r {
+                    let j = self.set.journey(i);
+                    let Some(j) = (if whole { Some(j) } else { self.keep.journey(j, &mut buf) }) else { continue };
+                    if j.is_empty() {
+                        continue;
+                    }
+                    let (acc, customers, events) = &mut part[by.label(&j) as usize];
+                    *customers += 1;
+                    *events += j.len();
+                    *acc = Some(fold(acc.take().unwrap_or_else(&identity), j));
+                }
+                part
+            })
+            .reduce(none, |a, b| {
+                a.into_iter()
+                    .zip(b)
+                    .map(|((x, c, e), (y, d, f))| {
+                        let acc = match (x, y) {
+                            (Some(x), Some(y)) => Some(reduce(x, y)),
+                            (x, None) => x,
+                            (None, y) => y,
+                        };
+                        (acc, c + d, e + f)
+                    })
+                    .collect()
+            });
+        let counts: Vec<(usize, usize)> = parts.iter().map(|&(_, c, e)| (c, e)).collect();
+        let groups = by.rank(&counts);
+        let mut accs: Vec<Option<T>> = parts.into_iter().map(|p| p.0).collect();
+        let out = groups
+            .iter()
+            .map(|(_, labels)| {
+                // The labels of `(other)` in ascending order.
+                let acc = labels.iter().filter_map(|&g| accs[g as usize].take()).reduce(&reduce);
+                acc.unwrap_or_else(&identity)
+            })
+            .collect();
+        let _ = self.groups.set(groups.into_iter().map(|(g, _)| g).collect());
+        out
+    }
 }
 
 /// The groups of a breakdown: their labels, largest group first, and every customer's
@@ -337,42 +443,112 @@ pub struct Groups {
     members: Vec<Vec<u32>>,
 }
 
+/// A group of a breakdown, with the customers and events selected in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// Its label.
+    pub label: String,
+    /// Customers selected in it.
+    pub customers: usize,
+    /// Events selected in it.
+    pub events: usize,
+}
+
+/// The most labels a breakdown may have to be folded in one pass ([`Selection::split`]).
+pub const MAX_SPLIT_LABELS: usize = 64;
+
+/// How a breakdown labels a selected customer: by a dimension of the first touchpoint of
+/// its selected journey, or by a trait value. Labels are interned (one per touchpoint
+/// value of the dimension, one per trait value); which of them become groups and which go
+/// to `(other)` depends on their sizes (see [`Labeller::rank`]).
+pub struct Labeller {
+    /// Every label a customer can get.
+    names: Vec<String>,
+    /// First-touch dimensions: each touchpoint's label.
+    by_tp: Vec<u32>,
+    /// A trait: each customer's label, and the label of customers without the trait.
+    by_customer: Option<(HashMap<CustomerId, u32>, u32)>,
+    /// Most groups; the rest are `(other)`.
+    max_groups: usize,
+}
+
+impl Labeller {
+    /// The labeller of breakdown `b`, keeping at most `max_groups` groups.
+    pub fn new(dict: &Dictionary, b: &Breakdown, traits: &Traits, max_groups: usize) -> Labeller {
+        const NONE: &str = "(none)";
+        let mut names: Vec<String> = vec![];
+        let mut index: HashMap<String, u32> = HashMap::new();
+        let mut intern = |l: &str| -> u32 {
+            if let Some(&g) = index.get(l) {
+                return g;
+            }
+            names.push(l.to_string());
+            index.insert(l.to_string(), names.len() as u32 - 1);
+            names.len() as u32 - 1
+        };
+        let by_tp: Vec<u32> = dict
+            .touchpoints
+            .iter()
+            .map(|t| match b {
+                Breakdown::FirstTouchChannel => intern(t.channel.as_str()),
+                Breakdown::FirstTouchStage => intern(t.stage.as_deref().unwrap_or(NONE)),
+                Breakdown::FirstTouchKind => intern(t.kind.as_str()),
+                Breakdown::FirstTouchDepartment => intern(t.department.as_deref().unwrap_or(NONE)),
+                Breakdown::Trait(_) => 0,
+            })
+            .collect();
+        let by_customer = match b {
+            Breakdown::Trait(k) => {
+                let none = intern(NONE);
+                let values = traits.get(k).into_iter().flatten().map(|(&c, v)| (c, intern(v))).collect();
+                Some((values, none))
+            }
+            _ => None,
+        };
+        Labeller { names, by_tp, by_customer, max_groups }
+    }
+
+    /// The label of a selected journey (it has events, of touchpoints the dictionary has).
+    fn label(&self, j: &Journey<'_>) -> u32 {
+        match &self.by_customer {
+            Some((values, none)) => values.get(&j.customer).copied().unwrap_or(*none),
+            None => self.by_tp[usize::from(j.touchpoints[0])],
+        }
+    }
+
+    /// The groups, given the customers and events of each label: the largest labels keep
+    /// theirs (at most `max_groups`), the others become `(other)`; largest first, ties by
+    /// label. Each group with the labels it collects, ascending.
+    fn rank(&self, counts: &[(usize, usize)]) -> Vec<(Group, Vec<u32>)> {
+        let (names, size) = (&self.names, |g: u32| counts[g as usize].0);
+        let mut order: Vec<u32> = (0..names.len() as u32).filter(|&g| size(g) > 0).collect();
+        order.sort_by(|&a, &b| size(b).cmp(&size(a)).then(names[a as usize].cmp(&names[b as usize])));
+        let kept = self.max_groups.max(1).min(order.len());
+        let mut groups: Vec<(Group, Vec<u32>)> = order[..kept]
+            .iter()
+            .map(|&g| {
+                let (customers, events) = counts[g as usize];
+                (Group { label: names[g as usize].clone(), customers, events }, vec![g])
+            })
+            .collect();
+        if kept < order.len() {
+            let mut rest = order[kept..].to_vec();
+            rest.sort_unstable();
+            let sum = |f: fn(&(usize, usize)) -> usize| rest.iter().map(|&g| f(&counts[g as usize])).sum();
+            let other = Group { label: "(other)".to_string(), customers: sum(|c| c.0), events: sum(|c| c.1) };
+            groups.push((other, rest));
+        }
+        // Largest first, ties by label.
+        groups.sort_by(|(x, _), (y, _)| y.customers.cmp(&x.customers).then(x.label.cmp(&y.label)));
+        groups
+    }
+}
+
 /// Split a selection's customers into groups by a dimension of their (selected) journey,
 /// largest first (at most `max_groups`; the rest go to `(other)`).
 pub fn breakdown(sel: &Selection<'_>, dict: &Dictionary, b: &Breakdown, traits: &Traits, max_groups: usize) -> Groups {
     use rayon::prelude::*;
-    const NONE: &str = "(none)";
-    // Every label a customer can get, interned: one per touchpoint for the first-touch
-    // dimensions, one per trait value for a trait.
-    let mut names: Vec<String> = vec![];
-    let mut index: HashMap<String, u32> = HashMap::new();
-    let mut intern = |l: &str| -> u32 {
-        if let Some(&g) = index.get(l) {
-            return g;
-        }
-        names.push(l.to_string());
-        index.insert(l.to_string(), names.len() as u32 - 1);
-        names.len() as u32 - 1
-    };
-    let by_tp: Vec<u32> = dict
-        .touchpoints
-        .iter()
-        .map(|t| match b {
-            Breakdown::FirstTouchChannel => intern(t.channel.as_str()),
-            Breakdown::FirstTouchStage => intern(t.stage.as_deref().unwrap_or(NONE)),
-            Breakdown::FirstTouchKind => intern(t.kind.as_str()),
-            Breakdown::FirstTouchDepartment => intern(t.department.as_deref().unwrap_or(NONE)),
-            Breakdown::Trait(_) => 0,
-        })
-        .collect();
-    let by_customer: Option<(HashMap<CustomerId, u32>, u32)> = match b {
-        Breakdown::Trait(k) => {
-            let none = intern(NONE);
-            let values = traits.get(k).into_iter().flatten().map(|(&c, v)| (c, intern(v))).collect();
-            Some((values, none))
-        }
-        _ => None,
-    };
+    let labeller = Labeller::new(dict, b, traits, max_groups);
     // Each customer's label, on every core (a selection keeps known touchpoints only).
     let set = sel.set;
     let labelled: Vec<Vec<u32>> = set
@@ -380,50 +556,27 @@ pub fn breakdown(sel: &Selection<'_>, dict: &Dictionary, b: &Breakdown, traits: 
         .into_par_iter()
         .map(|r| {
             let mut buf = Buffer::default();
-            r.map(|i| match sel.keep.journey(set.journey(i), &mut buf) {
-                None => u32::MAX,
-                Some(j) => match &by_customer {
-                    Some((values, none)) => values.get(&j.customer).copied().unwrap_or(*none),
-                    None => by_tp[usize::from(j.touchpoints[0])],
-                },
-            })
-            .collect()
+            r.map(|i| sel.keep.journey(set.journey(i), &mut buf).map_or(u32::MAX, |j| labeller.label(&j))).collect()
         })
         .collect();
     let mut of_customer = Vec::with_capacity(set.customer_count());
     labelled.into_iter().for_each(|part| of_customer.extend(part));
-    let mut sizes = vec![0usize; names.len()];
+    // Customers per label (the ranking needs no events: they are counted as the groups
+    // are folded).
+    let mut counts = vec![(0usize, 0usize); labeller.names.len()];
     for &g in of_customer.iter().filter(|&&g| g != u32::MAX) {
-        sizes[g as usize] += 1;
+        counts[g as usize].0 += 1;
     }
-    // The largest groups keep their label; the others become `(other)`.
-    let mut order: Vec<u32> = (0..names.len() as u32).filter(|&g| sizes[g as usize] > 0).collect();
-    order.sort_by(|&a, &b| sizes[b as usize].cmp(&sizes[a as usize]).then(names[a as usize].cmp(&names[b as usize])));
-    let kept = max_groups.max(1).min(order.len());
-    let mut groups: Vec<(String, usize)> =
-        order[..kept].iter().map(|&g| (names[g as usize].clone(), sizes[g as usize])).collect();
-    if kept < order.len() {
-        groups.push(("(other)".to_string(), order[kept..].iter().map(|&g| sizes[g as usize]).sum()));
+    let groups = labeller.rank(&counts);
+    let mut position = vec![0u32; labeller.names.len()];
+    for (p, (_, labels)) in groups.iter().enumerate() {
+        labels.iter().for_each(|&g| position[g as usize] = p as u32);
     }
-    let mut slot = vec![kept as u32; names.len()];
-    for (rank, &g) in order[..kept].iter().enumerate() {
-        slot[g as usize] = rank as u32;
+    let mut members: Vec<Vec<u32>> = groups.iter().map(|(g, _)| Vec::with_capacity(g.customers)).collect();
+    for (i, &g) in of_customer.iter().enumerate().filter(|(_, g)| **g != u32::MAX) {
+        members[position[g as usize] as usize].push(i as u32);
     }
-    // Largest first, ties by label.
-    let mut by_size: Vec<u32> = (0..groups.len() as u32).collect();
-    by_size.sort_by(|&a, &b| {
-        let (x, y) = (&groups[a as usize], &groups[b as usize]);
-        y.1.cmp(&x.1).then(x.0.cmp(&y.0))
-    });
-    let mut position = vec![0u32; groups.len()];
-    for (p, &g) in by_size.iter().enumerate() {
-        position[g as usize] = p as u32;
-    }
-    let mut members: Vec<Vec<u32>> = by_size.iter().map(|&g| Vec::with_capacity(groups[g as usize].1)).collect();
-    for (i, &c) in of_customer.iter().enumerate().filter(|(_, c)| **c != u32::MAX) {
-        members[position[slot[c as usize] as usize] as usize].push(i as u32);
-    }
-    Groups { labels: by_size.iter().map(|&g| groups[g as usize].0.clone()).collect(), members }
+    Groups { labels: groups.into_iter().map(|(g, _)| g.label).collect(), members }
 }
 
 #[cfg(test)]

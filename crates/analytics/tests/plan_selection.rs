@@ -8,8 +8,8 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use touchpoint_analytics::plan::{self, Plan};
-use touchpoint_analytics::select::{Breakdown, Filter, Traits};
-use touchpoint_analytics::{Dictionary, JourneySet, Tp};
+use touchpoint_analytics::select::{self, Breakdown, Filter, Selection, Traits};
+use touchpoint_analytics::{funnel, retention, Dictionary, JourneySet, Tp};
 use touchpoint_core::CustomerId;
 
 const EPOCH: i64 = 1_763_164_800;
@@ -27,7 +27,9 @@ fn dict() -> Dictionary {
 
 fn traits() -> Traits {
     let country = (0..20).filter(|c| c % 3 != 2).map(|c| (c, if c % 3 == 0 { "CZ" } else { "PL" }.to_string()));
-    Traits::from([("country".to_string(), country.collect())])
+    // Many values: more labels than a breakdown folds in one pass (in the larger sets).
+    let city = (0..700).filter(|c| c % 7 != 0).map(|c| (c, format!("city {}", c % 90)));
+    Traits::from([("country".to_string(), country.collect()), ("city".to_string(), city.collect())])
 }
 
 /// A customer and the events kept of their journey (unix seconds, touchpoint).
@@ -189,6 +191,7 @@ fn arb_breakdown() -> impl Strategy<Value = Option<Breakdown>> {
         Breakdown::FirstTouchKind,
         Breakdown::FirstTouchDepartment,
         Breakdown::Trait("country".into()),
+        Breakdown::Trait("city".into()),
     ]))
 }
 
@@ -197,6 +200,11 @@ fn queries() -> Vec<(&'static str, Value)> {
     let key = |i: usize| d.touchpoints[i].key.clone();
     vec![
         ("funnel", json!({"steps": [key(0), key(1), key(7)], "window_s": 10 * DAY})),
+        (
+            "funnel",
+            json!({"steps": [key(1), key(2), key(1), key(7)], "window_s": 20 * DAY, "mode": "strict",
+                   "dropped_step": 1, "dropped_limit": 3}),
+        ),
         ("transitions", json!({"top": 5})),
         ("sankey", json!({"start": key(1)})),
         ("retention", json!({"period": "week", "periods": 6})),
@@ -216,6 +224,80 @@ proptest! {
         for (kind, query) in queries() {
             check(&set, kind, query, &f, b.clone(), max_groups);
         }
+    }
+}
+
+/// The funnels (default and strict, with a drop-off list) and retentions of a breakdown,
+/// folded in one pass over the split selection, against each group's selection folded on
+/// its own: the same reports, to the byte.
+fn one_pass_equals_per_group(set: &JourneySet, f: &Filter, b: &Breakdown, max_groups: usize) {
+    let (d, traits) = (dict(), traits());
+    let key = |i: usize| d.touchpoints[i].key.clone();
+    let sel = Selection::new(set, &d, f, &traits);
+    let groups = select::breakdown(&sel, &d, b, &traits, max_groups);
+    let by = select::Labeller::new(&d, b, &traits, max_groups);
+    let Some(split) = sel.split(&by) else {
+        // Too many labels for one pass (the city trait): the plan runs each group alone.
+        assert!(matches!(b, Breakdown::Trait(k) if k == "city"), "{b:?}");
+        return;
+    };
+    // The groups the one pass finds: those of the breakdown, with the same counts.
+    let found: Vec<(String, usize, usize)> =
+        split.groups().unwrap().iter().map(|g| (g.label.clone(), g.customers, g.events)).collect();
+    let want: Vec<(String, usize, usize)> = (0..groups.labels.len())
+        .map(|g| {
+            let (c, e) = sel.group(&groups, g as u32).counts();
+            (groups.labels[g].clone(), c, e)
+        })
+        .collect();
+    assert_eq!(found, want, "{f:?} {b:?}");
+    let funnels = [
+        funnel::FunnelQuery { window_s: 10 * DAY, ..funnel::FunnelQuery::new([key(0), key(1), key(7)]) },
+        funnel::FunnelQuery {
+            mode: funnel::FunnelMode::Strict,
+            dropped_step: Some(1),
+            dropped_limit: 2,
+            ..funnel::FunnelQuery::new([key(1), key(2), key(1), key(7)])
+        },
+        funnel::FunnelQuery { dropped_step: Some(2), ..funnel::FunnelQuery::new([key(2), key(3), key(5)]) },
+    ];
+    for q in &funnels {
+        let one = funnel::run_groups(&split, &d, q).unwrap();
+        assert_eq!(one.len(), groups.labels.len());
+        for (g, r) in one.iter().enumerate() {
+            let each = funnel::run(&sel.group(&groups, g as u32), &d, q).unwrap();
+            assert_eq!(text(r), text(&each), "{q:?} {f:?} {b:?} group {}", groups.labels[g]);
+        }
+    }
+    for q in [
+        retention::RetentionQuery { period: retention::Period::Week, periods: 6, ..Default::default() },
+        serde_json::from_value(json!({"period": "day", "periods": 20, "returning": key(7),
+            "tz_offset_s": 3_600, "tz_transitions": [[EPOCH + 20 * DAY, 7_200]]}))
+        .unwrap(),
+    ] {
+        let one = retention::run_groups(&split, &d, &q).unwrap();
+        assert_eq!(one.len(), groups.labels.len());
+        for (g, r) in one.iter().enumerate() {
+            let each = retention::run(&sel.group(&groups, g as u32), &d, &q).unwrap();
+            assert_eq!(text(r), text(&each), "{q:?} {f:?} {b:?} group {}", groups.labels[g]);
+        }
+    }
+}
+
+/// A report as JSON text, to compare reports byte for byte.
+fn text<T: serde::Serialize>(report: &T) -> String {
+    serde_json::to_string(report).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn breakdowns_in_one_pass_equal_each_group_on_its_own(
+        set in arb_set(), f in arb_filter(), b in arb_breakdown(), max_groups in 1..4usize,
+    ) {
+        let b = b.unwrap_or(Breakdown::FirstTouchChannel);
+        one_pass_equals_per_group(&set, &f, &b, max_groups);
     }
 }
 
@@ -242,6 +324,25 @@ fn golden(set: &JourneySet) {
             check(set, kind, query.clone(), f, None, 10);
             check(set, kind, query.clone(), f, Some(Breakdown::FirstTouchChannel), 2);
             check(set, kind, query.clone(), f, Some(Breakdown::Trait("country".into())), 10);
+            // 90 labels: each group in a pass of its own.
+            check(set, kind, query.clone(), f, Some(Breakdown::Trait("city".into())), 5);
+        }
+    }
+    let (d, traits) = (dict(), traits());
+    let sel = Selection::new(set, &d, &none, &traits);
+    let many = select::Labeller::new(&d, &Breakdown::Trait("city".into()), &traits, 5);
+    assert!(sel.split(&many).is_none(), "more labels than one pass folds");
+    // Many customers cut into many ranges, every breakdown kind, one pass against each group.
+    for f in [&none, &range, &by_channel] {
+        for b in [
+            Breakdown::FirstTouchChannel,
+            Breakdown::FirstTouchStage,
+            Breakdown::FirstTouchKind,
+            Breakdown::FirstTouchDepartment,
+            Breakdown::Trait("country".into()),
+        ] {
+            one_pass_equals_per_group(set, f, &b, 2);
+            one_pass_equals_per_group(set, f, &b, 10);
         }
     }
 }
