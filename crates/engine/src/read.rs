@@ -443,6 +443,41 @@ pub async fn customers_page(s: &Engine, project: i64, p: &Page) -> Result<Paged<
     Ok(Paged { items, next })
 }
 
+/// Customers whose trait `key` is `value` (as text, ignoring ASCII case), at most `limit`,
+/// in id order: searching by e-mail address, phone or a CRM id kept as a trait.
+pub async fn customers_with_trait(
+    s: &Engine,
+    project: i64,
+    key: &str,
+    value: &str,
+    limit: usize,
+) -> Result<Vec<Value>, Error> {
+    if key.is_empty() || key.chars().count() > 200 || value.is_empty() || value.chars().count() > 1000 {
+        return Err(Error::invalid(
+            crate::error::Code::InvalidQuery,
+            Some("trait".into()),
+            "trait and value: a trait's name (up to 200 characters) and the value to find (up to 1000)",
+        ));
+    }
+    let mut ids: Vec<i64> = s
+        .store
+        .trait_values(project, key)
+        .await?
+        .into_iter()
+        .filter(|(_, v)| v.trim().eq_ignore_ascii_case(value.trim()))
+        .map(|(id, _)| id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = vec![];
+    for id in ids.into_iter().take(limit) {
+        if let Some(c) = s.store.customer(id).await?.filter(|c| c.project_id == project) {
+            out.push(serde_json::json!({"id": c.id, "user_id": c.user_id, "traits": c.traits, "created_at": format_time(c.created_ms)}));
+        }
+    }
+    Ok(out)
+}
+
 /// A page of a customer's touchpoints (with those of the customers merged into them),
 /// newest first; the cursor is `time:id` of the last entry of the page before.
 pub async fn timeline_page(

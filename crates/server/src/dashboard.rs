@@ -63,7 +63,9 @@ pub fn csrf_of(token: &str) -> String {
 /// editing (catalog, rules, surveys, benchmarks), or administering (the project's
 /// settings, failed events, a customer's export and erasure).
 pub fn permission(method: &Method, path: &str) -> Permission {
-    let customer = path.strip_prefix("/api/customers/").is_some_and(|rest| rest.split('/').next() != Some("lookup"));
+    let customer = path
+        .strip_prefix("/api/customers/")
+        .is_some_and(|rest| !matches!(rest.split('/').next(), Some("lookup" | "search")));
     if customer && (path.ends_with("/export") || method == Method::DELETE) {
         return Permission::Admin;
     }

@@ -168,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/rules/{id}", put(read::put_rule).delete(read::delete_rule))
         .route("/api/customers", get(read::customers))
         .route("/api/customers/lookup", get(read::lookup))
+        .route("/api/customers/search", get(read::search_customers))
         .route("/api/customers/{id}", get(read::customer).delete(read::erase_customer))
         .route("/api/customers/{id}/export", get(read::export_customer))
         .route("/api/customers/{id}/timeline", get(read::timeline))

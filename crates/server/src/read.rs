@@ -213,6 +213,39 @@ pub async fn customers(
     Ok(Json(customers_page(&s, key.project_id, &p).await?))
 }
 
+/// `?trait=&value=&limit=` of a customer search.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TraitSearch {
+    /// The trait's name (`email`, `phone`, `crm_id` …).
+    #[serde(rename = "trait")]
+    pub name: String,
+    /// The value to find (as text, ignoring ASCII case).
+    pub value: String,
+    /// At most this many (1 to 1000, default 50).
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/customers/search?trait=email&value=…`: the customers with a trait's value.
+#[utoipa::path(get, path = "/api/customers/search", tag = "customers", params(TraitSearch), responses((status = 200, body = Object, description = "items: the customers found"), (status = 400, description = "No trait or value, with the field")), security(("bearer" = [])))]
+pub async fn search_customers(
+    State(s): State<AppState>,
+    ApiCaller(key): ApiCaller,
+    ApiQuery(q): ApiQuery<TraitSearch>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::invalid(
+            touchpoint_engine::error::Code::InvalidQuery,
+            Some("limit".into()),
+            format!("limit: {limit} is not between 1 and 1000"),
+        )
+        .into());
+    }
+    let items = customers_with_trait(&s, key.project_id, &q.name, &q.value, limit).await?;
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
 /// `?user_id=` or `?anonymous_id=`
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -769,6 +769,16 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     let shown = browser.eval("return document.getElementById('total-events').dataset.v").await;
     assert_eq!(shown, json!(want.to_string()));
     assert_eq!(browser.eval("return document.getElementById('from').value").await, json!(d1.to_string()));
+    let goals: i64 = volume
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["touchpoint"] == "order-completed")
+        .map(|r| r["events"].as_i64().unwrap())
+        .sum();
+    assert!(goals > 0, "{volume}");
+    let shown = browser.eval("return document.getElementById('conversions-kpi').dataset.v").await;
+    assert_eq!(shown, json!(goals.to_string()), "conversions are the goal's events");
 
     // A funnel from product view to order; who dropped after step 1, and one of them.
     browser.go(&view(&format!("view=funnel&steps={},{order}", key_of("Product Viewed")))).await;
@@ -785,6 +795,23 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     browser.type_into("#q", "c5").await;
     browser.click("#find button[type=submit]").await;
     browser.wait_for_text(&format!("Customer #{}", c5["id"])).await;
+    // And by a trait: the e-mail address the shop sent with identify.
+    let identify = json!({"type": "identify", "userId": "c7", "traits": {"email": "Jana.Novakova@eshop.cz"}});
+    assert_eq!(app.post("/v1/identify", &identify).await.0, 200);
+    let (_, c7) = app.get("/api/customers/lookup?user_id=c7").await;
+    let (_, found) = app.get("/api/customers/search?trait=email&value=jana.novakova@eshop.cz").await;
+    assert_eq!(
+        found["items"].as_array().map(|v| v.iter().map(|c| c["id"].clone()).collect::<Vec<_>>()),
+        Some(vec![c7["id"].clone()]),
+        "{found}"
+    );
+    let (status, _) = app.get("/api/customers/search?trait=&value=x").await;
+    assert_eq!(status, 400, "an empty trait name");
+    let q = browser.find("#q").await;
+    browser.call(reqwest::Method::POST, &format!("/element/{q}/clear"), json!({})).await;
+    browser.type_into("#q", "jana.novakova@eshop.cz").await;
+    browser.click("#find button[type=submit]").await;
+    browser.wait_for_text(&format!("Customer #{}", c7["id"])).await;
 
     // A filter: customers who first came through the web. The funnel's counts change and
     // are the API's for the same plan.
@@ -976,6 +1003,33 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     let open = browser.eval("return document.querySelector('a[href*=\"/o/\"]').href").await;
     browser.go(open.as_str().unwrap()).await;
     browser.wait_for_text("How likely are you to recommend us").await;
+
+    // Listening, with answers over three weeks: the score is the API's, the charts are
+    // drawn and accessible.
+    let answers: Vec<Value> = (0..60)
+        .map(|i| {
+            let score = (i * 7) % 11;
+            let mut said = json!({"nps": score});
+            if score <= 6 {
+                said["wrong"] = json!("Delivery was late again");
+            }
+            json!({"answers": said, "customer": format!("c{}", i % 40), "touchpoint": gift_key, "external_id": format!("r{i}"),
+                "answered_at": (now - chrono::Duration::days(i % 21)).to_rfc3339()})
+        })
+        .collect();
+    let (status, receipt) =
+        app.send(reqwest::Method::POST, "/api/surveys/nps-after-gift/responses", Some(&json!(answers))).await;
+    assert_eq!((status, &receipt["stored"]), (200, &json!(60)), "{receipt}");
+    browser.go(&view("view=listening&survey=nps-after-gift&metric=nps")).await;
+    browser.wait_for_text("Trend by week").await;
+    drawn(&browser).await;
+    let listen = json!({"survey": "nps-after-gift", "by": "touchpoint",
+        "from": chrono::DateTime::from_timestamp(from, 0).unwrap().to_rfc3339(), "to": chrono::DateTime::from_timestamp(to, 0).unwrap().to_rfc3339()});
+    let (_, nps) = app.send(reqwest::Method::POST, "/api/listening/nps", Some(&listen)).await;
+    let score = nps["result"]["result"]["score"].as_f64().unwrap_or_else(|| panic!("{nps}"));
+    let shown = browser.eval("return document.getElementById('score').textContent").await;
+    assert_eq!(shown, json!(format!("{}", score.round() as i64)), "{nps}");
+    look(&browser, "listening").await;
 
     // Data health: an event sent now is on screen in under 2 s.
     browser.go(&view("view=health")).await;

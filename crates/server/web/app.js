@@ -7,7 +7,7 @@ const boot = JSON.parse(document.getElementById("boot").textContent);
 
 const T = {
   en: {
-    customersView: "Customers", customer: "Customer", findCustomer: "Find a customer", findHint: "user id, anonymous id or #number", find: "Find",
+    customersView: "Customers", customer: "Customer", findCustomer: "Find a customer", findHint: "user id, e-mail, #number or trait=value", find: "Find",
     notFound: (q) => `No customer has the id ${q}.`, name: "Name", userId: "User id", since: "Since", profile: "Profile", identities: "Identities",
     conflicts: (n) => `${n} identity conflicts: ids that point to another known customer.`, timeline: "Timeline", noEvents: "No events.",
     export: "Export (JSON)", erase: "Erase everywhere", eraseConfirm: (id) => `Erase customer #${id} from every store? This cannot be undone.`, erased: "Erased.",
@@ -34,7 +34,7 @@ const T = {
     noPain: "No touchpoint stands out as a pain point in this period.", why: "Why", moreChurn: "more churn", lessConversion: "less conversion",
   },
   cs: {
-    customersView: "Zákazníci", customer: "Zákazník", findCustomer: "Najít zákazníka", findHint: "user id, anonymní id nebo #číslo", find: "Najít",
+    customersView: "Zákazníci", customer: "Zákazník", findCustomer: "Najít zákazníka", findHint: "user id, e-mail, #číslo nebo vlastnost=hodnota", find: "Najít",
     notFound: (q) => `Žádný zákazník nemá id ${q}.`, name: "Jméno", userId: "User id", since: "Od", profile: "Profil", identities: "Identity",
     conflicts: (n) => `${n} konfliktů identit: id, která ukazují na jiného známého zákazníka.`, timeline: "Časová osa", noEvents: "Žádné události.",
     export: "Export (JSON)", erase: "Vymazat všude", eraseConfirm: (id) => `Vymazat zákazníka #${id} ze všech úložišť? Nelze vrátit.`, erased: "Vymazáno.",
@@ -61,7 +61,7 @@ const T = {
     noPain: "Žádný kontaktní bod v tomto období nevyčnívá jako problémové místo.", why: "Proč", moreChurn: "vyšší odchod", lessConversion: "nižší konverze",
   },
   pl: {
-    customersView: "Klienci", customer: "Klient", findCustomer: "Znajdź klienta", findHint: "user id, anonimowe id lub #numer", find: "Szukaj",
+    customersView: "Klienci", customer: "Klient", findCustomer: "Znajdź klienta", findHint: "user id, e-mail, #numer lub cecha=wartość", find: "Szukaj",
     notFound: (q) => `Żaden klient nie ma id ${q}.`, name: "Imię i nazwisko", userId: "User id", since: "Od", profile: "Profil", identities: "Tożsamości",
     conflicts: (n) => `${n} konfliktów tożsamości: id wskazujące na innego znanego klienta.`, timeline: "Oś czasu", noEvents: "Brak zdarzeń.",
     export: "Eksport (JSON)", erase: "Usuń wszędzie", eraseConfirm: (id) => `Usunąć klienta #${id} ze wszystkich magazynów? Tego nie można cofnąć.`, erased: "Usunięto.",
@@ -198,21 +198,21 @@ Object.assign(T.pl, {
   brandRanking: "Marki według indeksu", intervalsHelp2: "Każdy odcinek to 95% przedział; marek, których odcinki się nakładają, dane nie rozróżniają.",
 });
 Object.assign(T.en, {
-  account: "Your account", keys: "API keys", keysHelp: "Write keys send events from sites and apps (they are public); secret keys read and administer the project. A key is shown once, when it is made.", keyKind: "Kind", keyStart: "Starts with", keyKinds: { write: "Write", secret: "Secret" }, newKey: (k) => `New ${k.toLowerCase()} key`, keyOnce: "Copy it now: it is not shown again.", filtersOn: (n) => `${n} filter${n > 1 ? "s" : ""}`, fChannel: "Events of channel", fFirst: "First came through", fTrait: "Customers with trait", allChannels: "All channels", customRange: "Custom dates", dateFrom: "From", dateTo: "To", changePassword: "Change your password", currentPassword: "Current password", newPassword: "New password (at least 10 characters)",
+  account: "Your account", brand: "Brand", satTrend: (m) => `${m} by week`, openListening: "Open listening", openChurn: "Open churn", keys: "API keys", keysHelp: "Write keys send events from sites and apps (they are public); secret keys read and administer the project. A key is shown once, when it is made.", keyKind: "Kind", keyStart: "Starts with", keyKinds: { write: "Write", secret: "Secret" }, newKey: (k) => `New ${k.toLowerCase()} key`, keyOnce: "Copy it now: it is not shown again.", filtersOn: (n) => `${n} filter${n > 1 ? "s" : ""}`, fChannel: "Events of channel", fFirst: "First came through", fTrait: "Customers with trait", allChannels: "All channels", customRange: "Custom dates", dateFrom: "From", dateTo: "To", changePassword: "Change your password", currentPassword: "Current password", newPassword: "New password (at least 10 characters)",
   repeatPassword: "The new password again", mismatch: "The two new passwords differ.", changed: "Changed. Every session has ended: sign in again.",
   invite: "Invite a colleague", inviteHelp: "They get the role on this project. Send them the link it gives; with it they choose their password.",
   roleLabel: "Role", roles: { owner: "Owner", analyst: "Analyst", viewer: "Viewer" }, sendLink: "Send this link (valid 7 days):", hadPassword: "Done: the account already had a password.",
   people: "People on this project", waiting: "has not set a password yet", everyProject: "every project",
 });
 Object.assign(T.cs, {
-  account: "Váš účet", keys: "API klíče", keysHelp: "Zapisovací klíče posílají události z webů a aplikací (jsou veřejné); tajné klíče čtou a spravují projekt. Klíč se zobrazí jen jednou, při vytvoření.", keyKind: "Druh", keyStart: "Začíná", keyKinds: { write: "Zapisovací", secret: "Tajný" }, newKey: (k) => `Nový klíč: ${k.toLowerCase()}`, keyOnce: "Zkopírujte si ho hned: znovu se nezobrazí.", filtersOn: (n) => `filtry: ${n}`, fChannel: "Události kanálu", fFirst: "Poprvé přišli přes", fTrait: "Zákazníci s vlastností", allChannels: "Všechny kanály", customRange: "Vlastní data", dateFrom: "Od", dateTo: "Do", changePassword: "Změnit heslo", currentPassword: "Současné heslo", newPassword: "Nové heslo (alespoň 10 znaků)",
+  account: "Váš účet", brand: "Značka", satTrend: (m) => `${m} po týdnech`, openListening: "Otevřít naslouchání", openChurn: "Otevřít odchody", keys: "API klíče", keysHelp: "Zapisovací klíče posílají události z webů a aplikací (jsou veřejné); tajné klíče čtou a spravují projekt. Klíč se zobrazí jen jednou, při vytvoření.", keyKind: "Druh", keyStart: "Začíná", keyKinds: { write: "Zapisovací", secret: "Tajný" }, newKey: (k) => `Nový klíč: ${k.toLowerCase()}`, keyOnce: "Zkopírujte si ho hned: znovu se nezobrazí.", filtersOn: (n) => `filtry: ${n}`, fChannel: "Události kanálu", fFirst: "Poprvé přišli přes", fTrait: "Zákazníci s vlastností", allChannels: "Všechny kanály", customRange: "Vlastní data", dateFrom: "Od", dateTo: "Do", changePassword: "Změnit heslo", currentPassword: "Současné heslo", newPassword: "Nové heslo (alespoň 10 znaků)",
   repeatPassword: "Nové heslo znovu", mismatch: "Nová hesla se liší.", changed: "Změněno. Všechna přihlášení skončila: přihlaste se znovu.",
   invite: "Pozvat kolegu", inviteHelp: "Dostane roli v tomto projektu. Pošlete mu odkaz, který se zobrazí; s ním si zvolí heslo.",
   roleLabel: "Role", roles: { owner: "Vlastník", analyst: "Analytik", viewer: "Čtenář" }, sendLink: "Pošlete tento odkaz (platí 7 dní):", hadPassword: "Hotovo: účet už heslo měl.",
   people: "Lidé v tomto projektu", waiting: "si ještě nezvolil heslo", everyProject: "všechny projekty",
 });
 Object.assign(T.pl, {
-  account: "Twoje konto", keys: "Klucze API", keysHelp: "Klucze zapisu wysyłają zdarzenia ze stron i aplikacji (są publiczne); klucze tajne czytają i administrują projektem. Klucz jest pokazywany raz, przy utworzeniu.", keyKind: "Rodzaj", keyStart: "Zaczyna się od", keyKinds: { write: "Zapisu", secret: "Tajny" }, newKey: (k) => `Nowy klucz: ${k.toLowerCase()}`, keyOnce: "Skopiuj go teraz: nie zostanie pokazany ponownie.", filtersOn: (n) => `filtry: ${n}`, fChannel: "Zdarzenia kanału", fFirst: "Pierwszy raz przez", fTrait: "Klienci z cechą", allChannels: "Wszystkie kanały", customRange: "Własne daty", dateFrom: "Od", dateTo: "Do", changePassword: "Zmień hasło", currentPassword: "Obecne hasło", newPassword: "Nowe hasło (co najmniej 10 znaków)",
+  account: "Twoje konto", brand: "Marka", satTrend: (m) => `${m} tygodniowo`, openListening: "Otwórz słuchanie klientów", openChurn: "Otwórz odejścia", keys: "Klucze API", keysHelp: "Klucze zapisu wysyłają zdarzenia ze stron i aplikacji (są publiczne); klucze tajne czytają i administrują projektem. Klucz jest pokazywany raz, przy utworzeniu.", keyKind: "Rodzaj", keyStart: "Zaczyna się od", keyKinds: { write: "Zapisu", secret: "Tajny" }, newKey: (k) => `Nowy klucz: ${k.toLowerCase()}`, keyOnce: "Skopiuj go teraz: nie zostanie pokazany ponownie.", filtersOn: (n) => `filtry: ${n}`, fChannel: "Zdarzenia kanału", fFirst: "Pierwszy raz przez", fTrait: "Klienci z cechą", allChannels: "Wszystkie kanały", customRange: "Własne daty", dateFrom: "Od", dateTo: "Do", changePassword: "Zmień hasło", currentPassword: "Obecne hasło", newPassword: "Nowe hasło (co najmniej 10 znaków)",
   repeatPassword: "Nowe hasło ponownie", mismatch: "Nowe hasła się różnią.", changed: "Zmieniono. Wszystkie sesje zakończone: zaloguj się ponownie.",
   invite: "Zaproś współpracownika", inviteHelp: "Otrzyma rolę w tym projekcie. Wyślij mu link, który się pojawi; z nim ustali hasło.",
   roleLabel: "Rola", roles: { owner: "Właściciel", analyst: "Analityk", viewer: "Czytelnik" }, sendLink: "Wyślij ten link (ważny 7 dni):", hadPassword: "Gotowe: konto miało już hasło.",
@@ -425,13 +425,21 @@ function header() {
 // ---- Overview ---------------------------------------------------------------------------
 async function overview(main) {
   const now = period(state.range), prev = period(state.range, 1);
-  const [rows, tps, before, map, project] = await Promise.all([
+  const answered = { from: new Date(now.fromS * 1000).toISOString(), to: new Date(now.toS * 1000).toISOString() };
+  const [rows, tps, before, map, project, churned, surveyList] = await Promise.all([
     api(`/api/volume?from=${now.from}&to=${now.to}&lang=${state.lang}`),
     api(`/api/touchpoints?lang=${state.lang}`),
     state.compare ? api(`/api/volume?from=${prev.from}&to=${prev.to}&lang=${state.lang}`) : Promise.resolve(null),
     api("/api/analytics/journey-map", { filter: { from: now.fromS, to: now.toS }, query: {} }),
     api("/api/project"),
+    api("/api/analytics/churn", { filter: { from: now.fromS, to: now.toS }, query: {} }).catch(() => null),
+    api("/api/surveys"),
   ]);
+  // The satisfaction trend: the first survey taking answers, NPS if it asks it, else CSAT.
+  const taking = surveyList.filter((x) => x.status !== "draft");
+  const sat = taking.find((x) => (x.definition?.questions || []).some((q) => q.type === "nps")) || taking.find((x) => (x.definition?.questions || []).some((q) => q.type === "csat"));
+  const satMetric = sat && (sat.definition.questions.some((q) => q.type === "nps") ? "nps" : "csat");
+  const trend = sat ? await api(`/api/listening/${satMetric}`, { survey: sat.key, ...answered, by: "week" }).catch(() => null) : null;
   const stageName = Object.fromEntries((project.stages || []).map((x) => [x.key, x.names?.[state.lang] || x.key]));
   const channelOf = Object.fromEntries(tps.map((x) => [x.key, x.channel]));
   const days = []; for (let d = new Date(now.from + "T00:00:00Z"); day(d) <= now.to; d.setUTCDate(d.getUTCDate() + 1)) days.push(day(d));
@@ -447,6 +455,12 @@ async function overview(main) {
   }
   const order = Object.keys(channels).sort((a, b) => channels[b] - channels[a]);
   const colour = (ch) => COLOURS[Math.min(order.indexOf(ch), COLOURS.length - 1)];
+  // Conversions: events of the catalog's goal touchpoints.
+  const goals = new Set(tps.filter((x) => x.conversion).map((x) => x.key));
+  const conversions = rows.filter((r) => goals.has(r.touchpoint)).reduce((a, r) => a + r.events, 0);
+  const prevConversions = before ? before.filter((r) => goals.has(r.touchpoint)).reduce((a, r) => a + r.events, 0) : null;
+  const change = (x, was) => (was == null ? "" : !was ? `<p class="muted">${esc(t("noPrevious"))}</p>`
+    : `<p class="delta ${x >= was ? "up" : "down"}">${x >= was ? "▲" : "▼"} ${pct(Math.abs(x - was) / was)} <span class="muted">${esc(t("vsPrevious"))} (${fmt(was)})</span></p>`);
   const prevTotal = before ? before.reduce((s, r) => s + r.events, 0) : null;
   const delta = prevTotal ? (total - prevTotal) / prevTotal : null;
   const deltaText = before == null ? "" : delta == null ? `<p class="muted">${esc(t("noPrevious"))}</p>`
@@ -488,7 +502,11 @@ async function overview(main) {
       <p class="muted">${esc(t("touchpointEvents"))}: <span id="touchpoint-events">${fmt(touch)}</span> · ${now.from} – ${now.to}</p></section>
     <section class="panel" aria-labelledby="k2"><h2 id="k2">${esc(t("customers"))}</h2><p class="kpi">${fmt(map.groups?.[0]?.customers ?? 0)}</p>
       <p class="muted">${esc(t("customersNote"))} · ${now.from} – ${now.to}</p></section>
+    ${goals.size ? `<section class="panel" aria-labelledby="k3"><h2 id="k3">${esc(t("conversions"))}</h2><p class="kpi" id="conversions-kpi" data-v="${conversions}">${fmt(conversions)}</p>${change(conversions, prevConversions)}
+      <p class="muted">${esc([...goals].map((k) => name[k] || k).join(", "))}</p></section>` : ""}
   </div>
+  ${trendChart(trend?.result?.segments, satMetric || "nps") ? `<section class="panel chart" aria-labelledby="k4"><h2 id="k4">${esc(t("satTrend", satMetric.toUpperCase()))} <span class="muted">${esc(sat.definition?.title?.[state.lang] || sat.key)}</span></h2>
+    <p class="muted">${esc(t("trendHelp"))}</p>${trendChart(trend.result.segments, satMetric)}<div class="tools"><a href="#project=${esc(state.project)}&view=listening&survey=${esc(sat.key)}&metric=${satMetric}&lang=${state.lang}">${esc(t("openListening"))}</a></div></section>` : ""}
   <section class="panel chart" aria-labelledby="c1"><h2 id="c1">${esc(t("perDay"))}</h2>
     ${total ? svg + `<ul class="legend">${legend}</ul>` : `<p>${esc(t("noData"))}</p>`}
     <details><summary>${esc(t("asTable"))}</summary><div class="scroll">${table}</div></details>
@@ -497,7 +515,10 @@ async function overview(main) {
   <section class="panel" aria-labelledby="p1"><h2 id="p1">${esc(t("painPoints"))}</h2>
     ${pains.length ? `<div class="scroll"><table id="pain-table"><thead><tr><th>${esc(t("touchpoint"))}</th><th>${esc(t("stage"))}</th><th class="n">${esc(t("reach"))}</th><th class="n">${esc(t("lost"))}</th><th>${esc(t("why"))}</th><th class="n">${esc(t("significance"))}</th></tr></thead><tbody>${painRows}</tbody></table></div>` : `<p>${esc(t("noPain"))}</p>`}
     <div class="tools"><a href="#" id="to-journey">${esc(t("openJourney"))}</a></div>
-  </section>`;
+  </section>
+  ${(churned?.groups?.[0]?.report?.drivers || []).filter((d) => d.driver).length ? `<section class="panel" aria-labelledby="p2"><h2 id="p2">${esc(t("drivers"))}</h2><div class="scroll"><table id="overview-drivers"><thead><tr><th>${esc(t("touchpoint"))}</th><th class="n">${esc(t("amongChurned"))}</th><th class="n">${esc(t("amongStayed"))}</th><th class="n">${esc(t("lift"))}</th></tr></thead><tbody>
+    ${churned.groups[0].report.drivers.filter((d) => d.driver).slice(0, 5).map((d) => `<tr><td>${esc(name[d.touchpoint] || d.touchpoint)}</td><td class="n">${pct(d.churned_share)}</td><td class="n">${pct(d.stayed_share)}</td><td class="n">${d.lift == null ? "–" : fmt(d.lift, 1) + "×"}</td></tr>`).join("")}</tbody></table></div>
+    <div class="tools"><a href="#project=${esc(state.project)}&view=churn&lang=${state.lang}">${esc(t("openChurn"))}</a></div></section>` : ""}`;
   main.querySelector("#csv-volume").addEventListener("click", () => download(`volume-${now.from}-${now.to}.csv`, tableCsv(main.querySelector("#volume-table"))));
   main.querySelector("#png-volume")?.addEventListener("click", () => svgPng(main.querySelector(".chart svg"), `volume-${now.from}-${now.to}.png`));
   main.querySelector("#to-journey").addEventListener("click", (e) => { e.preventDefault(); go({ view: "journey" }); });
@@ -618,6 +639,16 @@ async function customers(main) {
     e.preventDefault();
     const q = main.querySelector("#q").value.trim();
     if (!q) return setParams({ customer: null, q: null });
+    // A trait: `email=ana@eshop.cz`, or an e-mail address alone.
+    const byTrait = /^([A-Za-z0-9_.-]{1,200})=(.+)$/.exec(q) || (q.includes("@") ? [q, "email", q] : null);
+    if (byTrait) {
+      const found = await api(`/api/customers/search?trait=${encodeURIComponent(byTrait[1])}&value=${encodeURIComponent(byTrait[2])}`).catch(() => ({ items: [] }));
+      if (found.items.length === 1) return setParams({ customer: found.items[0].id, q });
+      if (found.items.length > 1) {
+        main.querySelector("#found").innerHTML = `<ul class="ids">${found.items.map((c) => `<li><a href="#project=${esc(state.project)}&view=customers&customer=${c.id}&lang=${state.lang}">#${c.id} ${esc(c.traits?.name || c.user_id || "")}</a></li>`).join("")}</ul>`;
+        return;
+      }
+    }
     for (const path of [`/api/customers/lookup?user_id=${encodeURIComponent(q)}`, `/api/customers/lookup?anonymous_id=${encodeURIComponent(q)}`, /^#?\d+$/.test(q) ? `/api/customers/${q.replace("#", "")}` : null]) {
       if (!path) continue;
       try { const c = await api(path); return setParams({ customer: c.id, q }); } catch (_) { /* next way */ }
@@ -753,7 +784,7 @@ function driversSection(drivers) {
     <text x="${W - pad}" y="${(my + 16).toFixed(1)}" text-anchor="end" font-size="12" font-weight="700" fill="#a4001d">${esc(t("fixFirst"))}</text>
     ${dots}<text x="${pad}" y="${H - 4}" font-size="11" fill="#4d4d4d">${esc(t("importance"))} →</text><text x="4" y="12" font-size="11" fill="#4d4d4d">↑ ${esc(t("performance"))}</text></svg>
     <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="drivers-q-table"><thead><tr><th>${esc(t("area"))}</th><th class="n">${esc(t("importance"))}</th><th class="n">${esc(t("performance"))}</th><th class="n">${esc(t("rank"))}</th></tr></thead><tbody>
-    ${[...a].sort((p, q) => p.rank - q.rank).map((x) => `<tr><td>${esc(x.name)}</td><td class="n" data-v="${x.share_pct}">${fmt(x.share_pct, 1)} %</td><td class="n" data-v="${x.performance}">${fmt(x.performance, 2)}</td><td class="n">${x.rank}</td></tr>`).join("")}</tbody></table></div></details></section>`;
+    ${[...a].sort((p, q) => p.rank - q.rank).map((x) => `<tr><td>${esc(x.name)}</td><td class="n" data-v="${x.share_pct}">${fmt(x.share_pct, 1)} %</td><td class="n" data-v="${x.performance}">${fmt(x.performance, 2)}</td><td class="n">${x.rank}</td></tr>`).join("")}</tbody></table></div></details>${toolButtons("drivers-q")}</section>`;
 }
 function benchmarkSection(bench, areaName) {
   const r = bench?.report;
@@ -775,7 +806,9 @@ function benchmarkSection(bench, areaName) {
       <div class="scroll" role="region" aria-label="${esc(t("benchHeat"))}">${heat}</div>${toolButtons("bench", false)}</section>
     <section class="panel chart" aria-labelledby="l7"><h2 id="l7">${esc(t("brandRanking"))}</h2><p class="muted">${esc(t("intervalsHelp2"))}</p>
       <svg id="brands-svg" class="tall" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(t("brandRanking"))}" xmlns="http://www.w3.org/2000/svg">${ranks}
-      <text x="${left}" y="${H - 4}" font-size="11" fill="#4d4d4d">${fmt(blo, 2)}</text><text x="${W - 16}" y="${H - 4}" text-anchor="end" font-size="11" fill="#4d4d4d">${fmt(bhi, 2)}</text></svg></section>`;
+      <text x="${left}" y="${H - 4}" font-size="11" fill="#4d4d4d">${fmt(blo, 2)}</text><text x="${W - 16}" y="${H - 4}" text-anchor="end" font-size="11" fill="#4d4d4d">${fmt(bhi, 2)}</text></svg>
+      <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="brands-table"><thead><tr><th class="n">${esc(t("rank"))}</th><th>${esc(t("brand"))}</th><th>${esc(t("category"))}</th><th class="n">${esc(t("index"))}</th><th class="n">95 %</th><th class="n">n</th></tr></thead><tbody>
+      ${r.brands.map((b) => `<tr><td class="n">${b.rank}</td><td>${esc(b.brand)}</td><td>${esc(b.category)}</td><td class="n" data-v="${b.scores.index.value}">${fmt(b.scores.index.value, 2)}</td><td class="n">${fmt(b.scores.index.interval.low, 2)} – ${fmt(b.scores.index.interval.high, 2)}</td><td class="n">${fmt(b.scores.index.n)}</td></tr>`).join("")}</tbody></table></div></details>${toolButtons("brands")}</section>`;
 }
 
 // ---- Listening --------------------------------------------------------------------------
@@ -841,6 +874,8 @@ async function listening(main) {
   chartTools(main, "dist", "#dist-svg", "#dist-table", `${metric}-${survey}-answers`);
   chartTools(main, "trend", "#trend-svg", "#trend-table", `${metric}-${survey}-by-week`);
   chartTools(main, "bench", null, "#bench-table", `${survey}-benchmark`);
+  chartTools(main, "drivers-q", "#drivers-svg", "#drivers-q-table", `${survey}-drivers`);
+  chartTools(main, "brands", "#brands-svg", "#brands-table", `${survey}-brands`);
 }
 
 // ---- Shared by the later views ------------------------------------------------------------

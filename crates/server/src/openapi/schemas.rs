@@ -704,6 +704,21 @@ pub fn refine(doc: &mut Value) {
         set_param(doc, method, path, "id", json!({"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX}));
     }
     add_answer(doc, "get", "/api/customers/lookup", "404", "No customer has the id, or no id was given");
+    set_param(
+        doc,
+        "get",
+        "/api/customers/search",
+        "trait",
+        json!({"type": "string", "minLength": 1, "maxLength": 200}),
+    );
+    set_param(
+        doc,
+        "get",
+        "/api/customers/search",
+        "value",
+        json!({"type": "string", "minLength": 1, "maxLength": 1000}),
+    );
+    set_param(doc, "get", "/api/customers/search", "limit", json!({"type": "integer", "minimum": 1, "maximum": 1000}));
     for p in ["from", "to"] {
         set_param(doc, "get", "/api/volume", p, json!({"type": "string", "format": "date"}));
     }
