@@ -47,6 +47,10 @@ fn views(last_day: chrono::NaiveDate) -> Vec<(&'static str, Vec<Call>)> {
                 tps(),
                 get(format!("/api/volume?from={prev_from}&to={prev_to}&lang=cs")),
                 post("/api/analytics/journey-map", json!({"filter": filter, "query": {}})),
+                get("/api/project"),
+                post("/api/analytics/churn", json!({"filter": filter, "query": {}})),
+                // The store has no surveys: the satisfaction trend's request is not sent.
+                get("/api/surveys"),
             ],
         ),
         (
@@ -109,6 +113,7 @@ fn views(last_day: chrono::NaiveDate) -> Vec<(&'static str, Vec<Call>)> {
             ],
         ),
         ("customers", vec![get("/api/customers?limit=50")]),
+        ("customer search by a trait", vec![get("/api/customers/search?trait=email&value=nobody@example.com")]),
         ("catalog", vec![tps(), get("/api/project"), get("/api/rules")]),
         ("surveys", vec![get("/api/surveys"), tps()]),
         ("data health", vec![get(&volume), get("/api/failed-events?limit=100")]),
