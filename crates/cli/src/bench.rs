@@ -318,6 +318,29 @@ async fn import(events: usize, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// A `touchpoint serve` process on the data directory `dir`, at a free port of loopback,
+/// and the address it said it listens at (once it is listening).
+pub fn serve_on(dir: &Path) -> Result<(std::process::Child, String)> {
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env_remove("TOUCHPOINT_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let mut line = String::new();
+    let stdout = child.stdout.take().ok_or_else(|| msg("no output from the server"))?;
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
+    match line.trim().strip_prefix("listening on ") {
+        Some(base) => Ok((child, base.to_string())),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(msg(format!("the server said {line:?}")))
+        }
+    }
+}
+
 /// Make (once) a store of about `events` demo events in `dir`, then start `touchpoint
 /// serve` on it `runs` times: time to listening, the first writes' latencies, and the
 /// process's resident memory after them.
@@ -350,18 +373,8 @@ async fn restart(events: usize, dir: &Path, runs: usize) -> Result<()> {
     let client = reqwest::Client::new();
     for run in 1..=runs {
         let started = Instant::now();
-        let mut child = std::process::Command::new(std::env::current_exe()?)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .env_remove("TOUCHPOINT_CONFIG")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()?;
-        let mut line = String::new();
-        let stdout = child.stdout.take().ok_or_else(|| msg("no output from the server"))?;
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
+        let (mut child, base) = serve_on(dir)?;
         let start_s = started.elapsed().as_secs_f64();
-        let base = line.trim().strip_prefix("listening on ").ok_or_else(|| msg(format!("server said {line:?}")))?;
         let mut writes = vec![];
         for k in 0..2 {
             let body = serde_json::json!({"userId": format!("bench-{run}-{k}"), "event": "Bench Restart",

@@ -140,24 +140,14 @@ pub async fn run(events: usize, dir: &Path, runs: usize) -> Result<()> {
     }
     let keys: Value = serde_json::from_str(&std::fs::read_to_string(&keys_file)?)?;
     let secret = keys["secret_key"].as_str().unwrap_or_default().to_string();
-    let mut child = std::process::Command::new(std::env::current_exe()?)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env_remove("TOUCHPOINT_CONFIG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    let result = measure(&mut child, &secret, &keys, runs).await;
+    let (mut child, base) = crate::bench::serve_on(dir)?;
+    let result = measure(&base, &secret, &keys, runs).await;
     let _ = child.kill();
     let _ = child.wait();
     result
 }
 
-async fn measure(child: &mut std::process::Child, secret: &str, keys: &Value, runs: usize) -> Result<()> {
-    let mut line = String::new();
-    let stdout = child.stdout.take().ok_or_else(|| msg("no output from the server"))?;
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
-    let base = line.trim().strip_prefix("listening on ").ok_or_else(|| msg(format!("server said {line:?}")))?;
+async fn measure(base: &str, secret: &str, keys: &Value, runs: usize) -> Result<()> {
     let client = reqwest::Client::new();
     // One request, answered and read whole: its status and, when it failed, its body.
     let send = |c: &Call| {

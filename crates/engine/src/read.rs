@@ -251,15 +251,18 @@ pub struct Page {
 
 impl Page {
     pub fn limit(&self) -> Result<usize, Error> {
-        match self.limit.unwrap_or(100) {
-            n @ 1..=1000 => Ok(n),
-            n => {
-                Err(Error::invalid(Code::InvalidQuery, Some("limit".into()), format!("limit: from 1 to 1000, not {n}")))
-            }
-        }
+        count_in("limit", self.limit, 100, 1000)
     }
     pub fn cursor_i64(&self) -> Result<Option<i64>, Error> {
         self.cursor.as_deref().map(|c| canonical_i64(c).ok_or_else(|| bad_cursor(c))).transpose()
+    }
+}
+
+/// A count a query names (`limit`, `last`): `default` when absent, else from 1 to `max`.
+pub fn count_in(field: &str, given: Option<usize>, default: usize, max: usize) -> Result<usize, Error> {
+    match given.unwrap_or(default) {
+        n if (1..=max).contains(&n) => Ok(n),
+        n => Err(Error::invalid(Code::InvalidQuery, Some(field.into()), format!("{field}: from 1 to {max}, not {n}"))),
     }
 }
 

@@ -213,6 +213,7 @@ fn templates() -> &'static Environment<'static> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         for (name, src) in [
+            ("door.html", include_str!("../templates/door.html")),
             ("login.html", include_str!("../templates/login.html")),
             ("dashboard.html", include_str!("../templates/dashboard.html")),
             ("set_password.html", include_str!("../templates/set_password.html")),
@@ -298,7 +299,8 @@ fn login_page(
         context! {
             lang => code(lang), title => t("title"), email_label => t("email"), password_label => t("password"),
             submit => t("submit"), language => t("language"), next => next, email => email, error => error, csrf => csrf,
-            langs => Lang::ALL.iter().map(|l| code(*l)).collect::<Vec<_>>(), next_q => query_escape(next),
+            langs => Lang::ALL.iter().map(|l| code(*l)).collect::<Vec<_>>(),
+            lang_path => "/login", lang_param => "next", lang_value => query_escape(next),
         },
     );
     html(status, body, &[set_cookie(LOGIN_COOKIE, &csrf, "/login", 3_600, secure(s, headers), "Strict")])
@@ -501,7 +503,8 @@ fn link_page(
         context! {
             lang => code(lang), title => t("title"), password_label => t("password"), submit => t("submit"),
             language => t("language"), link => link, error => error, csrf => csrf,
-            langs => Lang::ALL.iter().map(|l| code(*l)).collect::<Vec<_>>(), link_q => query_escape(link),
+            langs => Lang::ALL.iter().map(|l| code(*l)).collect::<Vec<_>>(),
+            lang_path => "/set-password", lang_param => "link", lang_value => query_escape(link),
         },
     );
     html(status, body, &[set_cookie(LINK_COOKIE, &csrf, "/set-password", 3_600, secure(s, headers), "Strict")])

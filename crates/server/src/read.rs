@@ -169,15 +169,7 @@ pub async fn test_rule(
     ApiQuery(q): ApiQuery<RuleTestQuery>,
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<Json<catalog::RuleTest>, ApiError> {
-    let last = q.last.unwrap_or(1_000);
-    if !(1..=10_000).contains(&last) {
-        return Err(Error::invalid(
-            touchpoint_engine::error::Code::InvalidQuery,
-            Some("last".into()),
-            format!("last: {last} is not between 1 and 10000"),
-        )
-        .into());
-    }
+    let last = count_in("last", q.last, 1_000, 10_000)?;
     let project = s.store.project(key.project_id).await?.ok_or_else(|| Error::not_found("project not found"))?;
     Ok(Json(catalog::test_rule(&*s.store, &project, &rule, last).await?))
 }
@@ -233,15 +225,7 @@ pub async fn search_customers(
     ApiCaller(key): ApiCaller,
     ApiQuery(q): ApiQuery<TraitSearch>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=1000).contains(&limit) {
-        return Err(Error::invalid(
-            touchpoint_engine::error::Code::InvalidQuery,
-            Some("limit".into()),
-            format!("limit: {limit} is not between 1 and 1000"),
-        )
-        .into());
-    }
+    let limit = count_in("limit", q.limit, 50, 1000)?;
     let items = customers_with_trait(&s, key.project_id, &q.name, &q.value, limit).await?;
     Ok(Json(serde_json::json!({ "items": items })))
 }
