@@ -957,6 +957,33 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     assert_eq!(test["matched"], 60, "{test}");
     browser.wait_for_text(&format!("It would take 60 of the last {} events", test["scanned"])).await;
 
+    // A rule changed (its priority) and another deleted, in the page.
+    let (_, rules) = app.get("/api/rules").await;
+    // Two rules for events this test never sends (the order's rule stays).
+    let spare: Vec<&Value> =
+        rules.as_array().unwrap().iter().filter(|r| r["touchpoint"] != "order-completed").collect();
+    assert!(spare.len() >= 2, "{rules}");
+    let (changed, deleted) = (spare[0]["id"].clone(), spare[1]["id"].clone());
+    let changed_value = spare[0]["conditions"][0]["value"].clone();
+    browser.click(&format!("[data-rule-edit='{changed}']")).await;
+    browser.wait_for_text(&format!("Changing rule {changed}")).await;
+    assert_eq!(browser.eval("return document.getElementById('rule-value').value").await, changed_value);
+    let priority = browser.find("#rule-priority").await;
+    browser.call(reqwest::Method::POST, &format!("/element/{priority}/clear"), json!({})).await;
+    browser.type_into("#rule-priority", "77").await;
+    browser.click("#rule-form button[type=submit]").await;
+    browser.wait_for_text("Saved;").await;
+    browser.wait_for_text(&format!("data-rule-delete=\"{deleted}\"")).await;
+    drawn(&browser).await;
+    browser.click(&format!("[data-rule-delete='{deleted}']")).await;
+    let accepted = browser.call(reqwest::Method::POST, "/alert/accept", json!({})).await;
+    assert!(accepted.is_null(), "the confirmation: {accepted}");
+    browser.wait_for_text("Deleted;").await;
+    let (_, after) = app.get("/api/rules").await;
+    let after = after.as_array().unwrap();
+    assert!(after.iter().all(|r| r["id"] != deleted), "deleted");
+    assert_eq!(after.iter().find(|r| r["id"] == changed).unwrap()["priority"], 77);
+
     // Surveys: create one from the NPS template, publish it, open its page.
     browser.go(&view("view=surveys")).await;
     browser.wait_for_text("New NPS survey").await;

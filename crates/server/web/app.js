@@ -198,21 +198,21 @@ Object.assign(T.pl, {
   brandRanking: "Marki według indeksu", intervalsHelp2: "Każdy odcinek to 95% przedział; marek, których odcinki się nakładają, dane nie rozróżniają.",
 });
 Object.assign(T.en, {
-  account: "Your account", brand: "Brand", satTrend: (m) => `${m} by week`, openListening: "Open listening", openChurn: "Open churn", keys: "API keys", keysHelp: "Write keys send events from sites and apps (they are public); secret keys read and administer the project. A key is shown once, when it is made.", keyKind: "Kind", keyStart: "Starts with", keyKinds: { write: "Write", secret: "Secret" }, newKey: (k) => `New ${k.toLowerCase()} key`, keyOnce: "Copy it now: it is not shown again.", filtersOn: (n) => `${n} filter${n > 1 ? "s" : ""}`, fChannel: "Events of channel", fFirst: "First came through", fTrait: "Customers with trait", allChannels: "All channels", customRange: "Custom dates", dateFrom: "From", dateTo: "To", changePassword: "Change your password", currentPassword: "Current password", newPassword: "New password (at least 10 characters)",
+  account: "Your account", editRule: "Change", deleteRule: "Delete", editingRule: (id) => `Changing rule ${id}`, saveRule: "Save the rule", ruleSaved: (n) => `Saved; ${n} past events changed touchpoint.`, deleteRuleConfirm: (id) => `Delete rule ${id}? Past events are classified again without it.`, ruleDeleted: (n) => `Deleted; ${n} past events changed touchpoint.`, brand: "Brand", satTrend: (m) => `${m} by week`, openListening: "Open listening", openChurn: "Open churn", keys: "API keys", keysHelp: "Write keys send events from sites and apps (they are public); secret keys read and administer the project. A key is shown once, when it is made.", keyKind: "Kind", keyStart: "Starts with", keyKinds: { write: "Write", secret: "Secret" }, newKey: (k) => `New ${k.toLowerCase()} key`, keyOnce: "Copy it now: it is not shown again.", filtersOn: (n) => `${n} filter${n > 1 ? "s" : ""}`, fChannel: "Events of channel", fFirst: "First came through", fTrait: "Customers with trait", allChannels: "All channels", customRange: "Custom dates", dateFrom: "From", dateTo: "To", changePassword: "Change your password", currentPassword: "Current password", newPassword: "New password (at least 10 characters)",
   repeatPassword: "The new password again", mismatch: "The two new passwords differ.", changed: "Changed. Every session has ended: sign in again.",
   invite: "Invite a colleague", inviteHelp: "They get the role on this project. Send them the link it gives; with it they choose their password.",
   roleLabel: "Role", roles: { owner: "Owner", analyst: "Analyst", viewer: "Viewer" }, sendLink: "Send this link (valid 7 days):", hadPassword: "Done: the account already had a password.",
   people: "People on this project", waiting: "has not set a password yet", everyProject: "every project",
 });
 Object.assign(T.cs, {
-  account: "Váš účet", brand: "Značka", satTrend: (m) => `${m} po týdnech`, openListening: "Otevřít naslouchání", openChurn: "Otevřít odchody", keys: "API klíče", keysHelp: "Zapisovací klíče posílají události z webů a aplikací (jsou veřejné); tajné klíče čtou a spravují projekt. Klíč se zobrazí jen jednou, při vytvoření.", keyKind: "Druh", keyStart: "Začíná", keyKinds: { write: "Zapisovací", secret: "Tajný" }, newKey: (k) => `Nový klíč: ${k.toLowerCase()}`, keyOnce: "Zkopírujte si ho hned: znovu se nezobrazí.", filtersOn: (n) => `filtry: ${n}`, fChannel: "Události kanálu", fFirst: "Poprvé přišli přes", fTrait: "Zákazníci s vlastností", allChannels: "Všechny kanály", customRange: "Vlastní data", dateFrom: "Od", dateTo: "Do", changePassword: "Změnit heslo", currentPassword: "Současné heslo", newPassword: "Nové heslo (alespoň 10 znaků)",
+  account: "Váš účet", editRule: "Změnit", deleteRule: "Smazat", editingRule: (id) => `Změna pravidla ${id}`, saveRule: "Uložit pravidlo", ruleSaved: (n) => `Uloženo; ${n} minulých událostí změnilo kontaktní bod.`, deleteRuleConfirm: (id) => `Smazat pravidlo ${id}? Minulé události se zařadí znovu bez něj.`, ruleDeleted: (n) => `Smazáno; ${n} minulých událostí změnilo kontaktní bod.`, brand: "Značka", satTrend: (m) => `${m} po týdnech`, openListening: "Otevřít naslouchání", openChurn: "Otevřít odchody", keys: "API klíče", keysHelp: "Zapisovací klíče posílají události z webů a aplikací (jsou veřejné); tajné klíče čtou a spravují projekt. Klíč se zobrazí jen jednou, při vytvoření.", keyKind: "Druh", keyStart: "Začíná", keyKinds: { write: "Zapisovací", secret: "Tajný" }, newKey: (k) => `Nový klíč: ${k.toLowerCase()}`, keyOnce: "Zkopírujte si ho hned: znovu se nezobrazí.", filtersOn: (n) => `filtry: ${n}`, fChannel: "Události kanálu", fFirst: "Poprvé přišli přes", fTrait: "Zákazníci s vlastností", allChannels: "Všechny kanály", customRange: "Vlastní data", dateFrom: "Od", dateTo: "Do", changePassword: "Změnit heslo", currentPassword: "Současné heslo", newPassword: "Nové heslo (alespoň 10 znaků)",
   repeatPassword: "Nové heslo znovu", mismatch: "Nová hesla se liší.", changed: "Změněno. Všechna přihlášení skončila: přihlaste se znovu.",
   invite: "Pozvat kolegu", inviteHelp: "Dostane roli v tomto projektu. Pošlete mu odkaz, který se zobrazí; s ním si zvolí heslo.",
   roleLabel: "Role", roles: { owner: "Vlastník", analyst: "Analytik", viewer: "Čtenář" }, sendLink: "Pošlete tento odkaz (platí 7 dní):", hadPassword: "Hotovo: účet už heslo měl.",
   people: "Lidé v tomto projektu", waiting: "si ještě nezvolil heslo", everyProject: "všechny projekty",
 });
 Object.assign(T.pl, {
-  account: "Twoje konto", brand: "Marka", satTrend: (m) => `${m} tygodniowo`, openListening: "Otwórz słuchanie klientów", openChurn: "Otwórz odejścia", keys: "Klucze API", keysHelp: "Klucze zapisu wysyłają zdarzenia ze stron i aplikacji (są publiczne); klucze tajne czytają i administrują projektem. Klucz jest pokazywany raz, przy utworzeniu.", keyKind: "Rodzaj", keyStart: "Zaczyna się od", keyKinds: { write: "Zapisu", secret: "Tajny" }, newKey: (k) => `Nowy klucz: ${k.toLowerCase()}`, keyOnce: "Skopiuj go teraz: nie zostanie pokazany ponownie.", filtersOn: (n) => `filtry: ${n}`, fChannel: "Zdarzenia kanału", fFirst: "Pierwszy raz przez", fTrait: "Klienci z cechą", allChannels: "Wszystkie kanały", customRange: "Własne daty", dateFrom: "Od", dateTo: "Do", changePassword: "Zmień hasło", currentPassword: "Obecne hasło", newPassword: "Nowe hasło (co najmniej 10 znaków)",
+  account: "Twoje konto", editRule: "Zmień", deleteRule: "Usuń", editingRule: (id) => `Zmiana reguły ${id}`, saveRule: "Zapisz regułę", ruleSaved: (n) => `Zapisano; ${n} wcześniejszych zdarzeń zmieniło punkt styku.`, deleteRuleConfirm: (id) => `Usunąć regułę ${id}? Wcześniejsze zdarzenia zostaną sklasyfikowane ponownie bez niej.`, ruleDeleted: (n) => `Usunięto; ${n} wcześniejszych zdarzeń zmieniło punkt styku.`, brand: "Marka", satTrend: (m) => `${m} tygodniowo`, openListening: "Otwórz słuchanie klientów", openChurn: "Otwórz odejścia", keys: "Klucze API", keysHelp: "Klucze zapisu wysyłają zdarzenia ze stron i aplikacji (są publiczne); klucze tajne czytają i administrują projektem. Klucz jest pokazywany raz, przy utworzeniu.", keyKind: "Rodzaj", keyStart: "Zaczyna się od", keyKinds: { write: "Zapisu", secret: "Tajny" }, newKey: (k) => `Nowy klucz: ${k.toLowerCase()}`, keyOnce: "Skopiuj go teraz: nie zostanie pokazany ponownie.", filtersOn: (n) => `filtry: ${n}`, fChannel: "Zdarzenia kanału", fFirst: "Pierwszy raz przez", fTrait: "Klienci z cechą", allChannels: "Wszystkie kanały", customRange: "Własne daty", dateFrom: "Od", dateTo: "Do", changePassword: "Zmień hasło", currentPassword: "Obecne hasło", newPassword: "Nowe hasło (co najmniej 10 znaków)",
   repeatPassword: "Nowe hasło ponownie", mismatch: "Nowe hasła się różnią.", changed: "Zmieniono. Wszystkie sesje zakończone: zaloguj się ponownie.",
   invite: "Zaproś współpracownika", inviteHelp: "Otrzyma rolę w tym projekcie. Wyślij mu link, który się pojawi; z nim ustali hasło.",
   roleLabel: "Rola", roles: { owner: "Właściciel", analyst: "Analityk", viewer: "Czytelnik" }, sendLink: "Wyślij ten link (ważny 7 dni):", hadPassword: "Gotowe: konto miało już hasło.",
@@ -1042,11 +1042,31 @@ function ruleOf(form) {
   if (field) conditions.push({ field, ...(field === "property" ? { name: v("property") } : {}), op: v("op"), value: v("value") });
   return { priority: Number(v("priority")) || 0, touchpoint: v("touchpoint"), event_type: v("event_type") || null, event_name: v("event_name") || null, conditions };
 }
-function bindRuleForm(main, name) {
+function bindRuleForm(main, name, rules) {
   const form = main.querySelector("#rule-form");
   if (!form) return;
   const out = form.querySelector("#rule-preview");
+  // Which rule the form changes (null: it adds a new one).
+  let editing = null;
   let timer = 0, asked = 0;
+  main.querySelectorAll("[data-rule-edit]").forEach((b) => b.addEventListener("click", () => {
+    const r = rules.find((x) => String(x.id) === b.dataset.ruleEdit); if (!r) return;
+    editing = r.id;
+    const set = (n, v) => { form.elements.namedItem(n).value = v ?? ""; };
+    const c = r.conditions?.[0] || {};
+    set("touchpoint", r.touchpoint); set("event_type", r.event_type || ""); set("event_name", r.event_name || ""); set("priority", r.priority);
+    set("field", c.field || ""); set("property", c.name || ""); set("op", c.op || "equals"); set("value", c.value || "");
+    form.querySelector("#ru1").textContent = t("editingRule", r.id);
+    const submit = form.querySelector("button[type=submit]"); if (submit) submit.textContent = t("saveRule");
+    form.scrollIntoView({ block: "start" });
+    form.dispatchEvent(new Event("change"));
+  }));
+  main.querySelectorAll("[data-rule-delete]").forEach((b) => b.addEventListener("click", async () => {
+    if (!confirm(t("deleteRuleConfirm", b.dataset.ruleDelete))) return;
+    const status = main.querySelector("#rules-status");
+    try { const r = await send("DELETE", `/api/rules/${b.dataset.ruleDelete}`); status.textContent = t("ruleDeleted", fmt(r.reclassified?.changed ?? 0)); setTimeout(render, 1200); }
+    catch (err) { status.textContent = err.message; }
+  }));
   const preview = async () => {
     const mine = ++asked;
     try {
@@ -1060,7 +1080,12 @@ function bindRuleForm(main, name) {
   form.addEventListener("change", () => { clearTimeout(timer); timer = setTimeout(preview, 50); });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    try { const r = await send("POST", "/api/rules", ruleOf(form)); out.innerHTML = `<p>${esc(t("ruleAdded", fmt(r.reclassified?.changed ?? 0)))}</p>`; setTimeout(render, 1200); }
+    // A preview still on its way must not write over what the change did.
+    clearTimeout(timer); asked++;
+    try {
+      const r = editing == null ? await send("POST", "/api/rules", ruleOf(form)) : await send("PUT", `/api/rules/${editing}`, ruleOf(form));
+      out.innerHTML = `<p>${esc(t(editing == null ? "ruleAdded" : "ruleSaved", fmt(r.reclassified?.changed ?? 0)))}</p>`; setTimeout(render, 1200);
+    }
     catch (err) { out.innerHTML = `<p class="notice">${esc(err.message)}</p>`; }
   });
 }
@@ -1093,10 +1118,10 @@ async function catalog(main) {
     <section class="panel" aria-labelledby="ca2"><h2 id="ca2">${esc(t("touchpoints"))} <span class="muted">${fmt(tps.length)}</span></h2><div class="scroll"><table id="catalog-table"><thead><tr><th>${esc(t("stage"))}</th><th>${esc(t("channel"))}</th><th>${esc(t("touchpoint"))}</th><th>${esc(t("key"))}</th><th>${esc(t("flags"))}</th></tr></thead><tbody>
       ${list.map((x) => `<tr><td>${esc(x.stage ? stageName[x.stage] || x.stage : "–")}</td><td>${esc(x.channel)}</td><td>${esc(name[x.key])}</td><td><code>${esc(x.key)}</code></td><td>${esc(flagsOf(x))}</td></tr>`).join("")}</tbody></table></div>${toolButtons("catalog", false)}</section>
     <section class="panel" aria-labelledby="ca3"><h2 id="ca3">${esc(t("rules"))} <span class="muted">${fmt(rules.length)}</span></h2>
-      ${rules.length ? `<div class="scroll"><table id="rules-table"><thead><tr><th class="n">${esc(t("priority"))}</th><th>${esc(t("touchpoint"))}</th><th>${esc(t("eventType"))}</th><th>${esc(t("eventName"))}</th><th>${esc(t("conditions"))}</th></tr></thead><tbody>
-      ${rules.map((r) => `<tr><td class="n">${fmt(r.priority)}</td><td>${esc(name[r.touchpoint] || r.touchpoint)}</td><td>${esc(r.event_type || "–")}</td><td>${esc(r.event_name || "–")}</td><td>${esc(cond(r))}</td></tr>`).join("")}</tbody></table></div>` : `<p>${esc(t("noRules"))}</p>`}</section>
+      ${rules.length ? `<div class="scroll"><table id="rules-table"><thead><tr><th class="n">${esc(t("priority"))}</th><th>${esc(t("touchpoint"))}</th><th>${esc(t("eventType"))}</th><th>${esc(t("eventName"))}</th><th>${esc(t("conditions"))}</th>${edit ? "<th></th>" : ""}</tr></thead><tbody>
+      ${rules.map((r) => `<tr><td class="n">${fmt(r.priority)}</td><td>${esc(name[r.touchpoint] || r.touchpoint)}</td><td>${esc(r.event_type || "–")}</td><td>${esc(r.event_name || "–")}</td><td>${esc(cond(r))}</td>${edit ? `<td class="actions"><button class="quiet" type="button" data-rule-edit="${r.id}">${esc(t("editRule"))}</button> <button class="quiet danger" type="button" data-rule-delete="${r.id}">${esc(t("deleteRule"))}</button></td>` : ""}</tr>`).join("")}</tbody></table></div>` : `<p>${esc(t("noRules"))}</p>`}<p role="status" class="muted" id="rules-status"></p></section>
     ${ruleForm(tps, name, edit)}`;
-  bindRuleForm(main, name);
+  bindRuleForm(main, name, rules);
   chartTools(main, "catalog", null, "#catalog-table", "touchpoints");
   main.querySelectorAll("form.classify").forEach((f) => f.addEventListener("submit", async (e) => {
     e.preventDefault();
