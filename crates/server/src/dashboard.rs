@@ -160,14 +160,7 @@ fn page_lang(query: Option<&str>, headers: &HeaderMap) -> Lang {
     query
         .and_then(Lang::parse)
         .or_else(|| cookie(headers, LANG_COOKIE).as_deref().and_then(Lang::parse))
-        .or_else(|| {
-            headers
-                .get(header::ACCEPT_LANGUAGE)?
-                .to_str()
-                .ok()?
-                .split(',')
-                .find_map(|part| Lang::parse(part.split(';').next()?.trim()))
-        })
+        .or_else(|| crate::pages::accept_language(headers))
         .unwrap_or(Lang::En)
 }
 

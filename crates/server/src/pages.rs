@@ -267,8 +267,14 @@ fn fallback_lang(query: Option<&str>, headers: &HeaderMap, project: Option<&Proj
     query
         .and_then(Lang::parse)
         .or_else(|| project_lang(project))
-        .or_else(|| accept_languages(headers).iter().find_map(|l| Lang::parse(l)))
+        .or_else(|| accept_language(headers))
         .unwrap_or(Lang::En)
+}
+
+/// The first language of `Accept-Language` Touchpoint speaks, if any (every page and
+/// route that falls back to the browser's language asks this).
+pub(crate) fn accept_language(headers: &HeaderMap) -> Option<Lang> {
+    accept_languages(headers).iter().find_map(|l| Lang::parse(l))
 }
 
 fn accept_languages(headers: &HeaderMap) -> Vec<String> {

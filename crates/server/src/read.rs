@@ -7,7 +7,7 @@ use crate::error::{ApiError, Error};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
@@ -19,17 +19,7 @@ use touchpoint_store::{Conflict, CustomerExport, Project};
 
 /// The language asked for by `?lang=` or `Accept-Language`, English by default.
 fn lang(query: Option<&str>, headers: &HeaderMap) -> Lang {
-    query
-        .and_then(Lang::parse)
-        .or_else(|| {
-            headers
-                .get(header::ACCEPT_LANGUAGE)?
-                .to_str()
-                .ok()?
-                .split(',')
-                .find_map(|part| Lang::parse(part.split(';').next()?.trim()))
-        })
-        .unwrap_or(Lang::En)
+    query.and_then(Lang::parse).or_else(|| crate::pages::accept_language(headers)).unwrap_or(Lang::En)
 }
 
 /// `GET /api/project`: the key's project.

@@ -11,6 +11,13 @@ use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 use touchpoint_core::access::Role;
 
+/// An account with the tests' password and a role on project 1.
+async fn account(app: &common::TestApp, email: &str, role: Role) {
+    touchpoint_engine::accounts::create_user(&*app.store, email, Some("a long enough password"), role, Some(1))
+        .await
+        .unwrap();
+}
+
 /// A client that does not follow redirects (to see them) and keeps no cookies (the test
 /// sends them).
 fn client() -> reqwest::Client {
@@ -215,15 +222,7 @@ async fn guessing_passwords_is_refused_alike_then_stopped() {
 async fn the_first_view_downloads_in_well_under_400_kb() {
     use std::io::Read;
     let app = spawn_app().await;
-    touchpoint_engine::accounts::create_user(
-        &*app.store,
-        "ana@eshop.cz",
-        Some("a long enough password"),
-        Role::Owner,
-        Some(1),
-    )
-    .await
-    .unwrap();
+    account(&app, "ana@eshop.cz", Role::Owner).await;
     let (token, _) = session(&app.base, "ana@eshop.cz", "a long enough password").await;
     let mut total = 0;
     for path in ["/", "/assets/app.js", "/assets/app.css"] {
@@ -262,9 +261,7 @@ async fn a_colleague_is_invited_by_link_and_sets_their_password() {
     let app = spawn_app().await;
     let base = app.base.clone();
     for (email, role) in [("owner@eshop.cz", Role::Owner), ("viewer@eshop.cz", Role::Viewer)] {
-        touchpoint_engine::accounts::create_user(&*app.store, email, Some("a long enough password"), role, Some(1))
-            .await
-            .unwrap();
+        account(&app, email, role).await;
     }
     let (owner, csrf) = session(&base, "owner@eshop.cz", "a long enough password").await;
     let invite = |token: String, csrf: Option<String>, body: Value| {
@@ -343,15 +340,7 @@ async fn a_colleague_is_invited_by_link_and_sets_their_password() {
 async fn a_password_change_needs_the_current_password_and_ends_the_sessions() {
     let app = spawn_app().await;
     let base = app.base.clone();
-    touchpoint_engine::accounts::create_user(
-        &*app.store,
-        "ana@eshop.cz",
-        Some("a long enough password"),
-        Role::Owner,
-        Some(1),
-    )
-    .await
-    .unwrap();
+    account(&app, "ana@eshop.cz", Role::Owner).await;
     let (token, csrf) = session(&base, "ana@eshop.cz", "a long enough password").await;
     let change = |current: &str, new: &str| {
         client()
@@ -389,9 +378,7 @@ async fn owners_make_keys_in_the_page_and_only_they_see_them() {
     let app = spawn_app().await;
     let base = app.base.clone();
     for (email, role) in [("owner@eshop.cz", Role::Owner), ("analyst@eshop.cz", Role::Analyst)] {
-        touchpoint_engine::accounts::create_user(&*app.store, email, Some("a long enough password"), role, Some(1))
-            .await
-            .unwrap();
+        account(&app, email, role).await;
     }
     let call = |token: &str, csrf: &str, method: reqwest::Method, body: Option<Value>| {
         let mut r = client()
