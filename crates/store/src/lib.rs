@@ -23,6 +23,7 @@ pub mod bus;
 pub mod erasure;
 pub mod listen;
 pub mod migrate;
+pub mod triggers;
 pub mod writer;
 
 pub use accounts::{AccountStore, Grant, Session, User};
@@ -31,6 +32,7 @@ pub use erasure::{
     SuppressionList, SuppressionStats,
 };
 pub use listen::ListenStore;
+pub use triggers::TriggerStore;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -467,7 +469,7 @@ pub trait MetaStore: Send + Sync {
 
 /// All stores, and the write the ingest path makes per group commit.
 #[async_trait]
-pub trait Store: EventStore + MetaStore + ListenStore + AccountStore {
+pub trait Store: EventStore + MetaStore + ListenStore + AccountStore + TriggerStore {
     /// Write one group commit. A backend with both halves in one database does it in one
     /// transaction; the default writes the metadata first, then the events.
     async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {

@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "site_origins", include_str!("../migrations/0006_site_origins.sql")),
     (7, "erasure", include_str!("../migrations/0007_erasure.sql")),
     (8, "accounts", include_str!("../migrations/0008_accounts.sql")),
+    (9, "triggers", include_str!("../migrations/0009_triggers.sql")),
 ];
 
 /// A migration's SQL for a dialect.
