@@ -43,6 +43,7 @@ where
     export_and_erasure(make().await).await;
     erasure_through_the_writer(make().await).await;
     accounts(make().await).await;
+    triggers(make().await).await;
 }
 
 /// One `#[tokio::test]` per conformance check (every check [`run_all`] runs, by the same
@@ -63,7 +64,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $make;
             projects_and_keys catalog identity events_and_dedup failed_events timelines
             volumes_and_reclassification many_events surveys_and_versions responses_once
-            export_and_erasure erasure_through_the_writer accounts);
+            export_and_erasure erasure_through_the_writer accounts triggers);
     };
     (@each $make:path; $($check:ident)*) => {
         $(
@@ -1074,4 +1075,322 @@ pub async fn accounts(s: Arc<dyn Store>) {
     assert!(used.contains(&Some(bo.id)) && used.contains(&None), "one use wins: {used:?}");
     assert_eq!(s.take_password_link("l2", 10_000).await.unwrap(), None, "expired");
     assert_eq!(s.take_password_link("l2", 0).await.unwrap(), None, "an expired link is gone too");
+}
+
+/// Trigger rules (keys unique per project; listed per project and all; changed), the
+/// outbox (a firing decided at most once per rule, customer and event, also by two
+/// deciders at once; decisions and the cursor in one transaction; the cursor never moving
+/// back; open firings due in order; state changes; listings by every filter, paged;
+/// counts per state) and customers' preferences.
+pub async fn triggers(s: Arc<dyn Store>) {
+    use std::collections::BTreeMap;
+    use touchpoint_store::triggers::{
+        FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Preference, TriggerStatus,
+    };
+    let p = s.create_project("acting", &default_catalog()).await.unwrap().id;
+    let q = s.create_project("elsewhere", &default_catalog()).await.unwrap().id;
+
+    // Rules: definitions come back as given (nested, non-ASCII), keys are unique per project.
+    let def = json!({"when": {"event": "Objednávka doručena", "late_by_h": 24}, "then": [{"webhook": "https://hooks.example/a"}], "z": null, "a": 1.5});
+    let late = s.create_trigger_rule(p, "late-delivery", TriggerStatus::Draft, &def).await.unwrap();
+    assert_eq!(
+        (late.project_id, late.key.as_str(), late.status, &late.definition),
+        (p, "late-delivery", TriggerStatus::Draft, &def)
+    );
+    assert!(late.created_ms > 1_700_000_000_000 && late.updated_ms == late.created_ms, "{late:?}");
+    assert_eq!(
+        serde_json::to_string(&late.definition).unwrap(),
+        serde_json::to_string(&def).unwrap(),
+        "keys keep their order"
+    );
+    let welcome = s.create_trigger_rule(p, "welcome", TriggerStatus::Live, &json!({"n": 1})).await.unwrap();
+    let other = s.create_trigger_rule(q, "late-delivery", TriggerStatus::Paused, &json!([1, "dva"])).await.unwrap();
+    assert_eq!(
+        (other.status, &other.definition),
+        (TriggerStatus::Paused, &json!([1, "dva"])),
+        "a key is unique per project only"
+    );
+    let taken = s.create_trigger_rule(p, "late-delivery", TriggerStatus::Live, &json!({})).await;
+    assert!(matches!(taken, Err(StoreError::Exists(_))), "{taken:?}");
+    assert_eq!(
+        s.trigger_rule(p, "late-delivery").await.unwrap(),
+        Some(late.clone()),
+        "a refused create changes nothing"
+    );
+    assert_eq!(s.trigger_rule(q, "welcome").await.unwrap(), None);
+    assert_eq!(s.trigger_rules(Some(p)).await.unwrap(), [late.clone(), welcome.clone()]);
+    assert_eq!(s.trigger_rules(Some(q)).await.unwrap(), std::slice::from_ref(&other));
+    assert_eq!(s.trigger_rules(None).await.unwrap(), [late.clone(), welcome.clone(), other.clone()]);
+    assert!(s.trigger_rules(Some(q + 100)).await.unwrap().is_empty());
+
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let def2 = json!({"when": {"event": "Objednávka doručena", "late_by_h": 48}});
+    let changed = s.update_trigger_rule(p, "late-delivery", TriggerStatus::Live, &def2).await.unwrap();
+    assert_eq!(
+        (changed.id, changed.status, &changed.definition, changed.created_ms),
+        (late.id, TriggerStatus::Live, &def2, late.created_ms)
+    );
+    assert!(changed.updated_ms > late.updated_ms, "{changed:?}");
+    assert_eq!(s.trigger_rule(p, "late-delivery").await.unwrap(), Some(changed.clone()));
+    assert_eq!(s.trigger_rule(q, "late-delivery").await.unwrap(), Some(other.clone()), "another project's rule stays");
+    let paused = s.update_trigger_rule(p, "late-delivery", TriggerStatus::Paused, &def2).await.unwrap();
+    assert_eq!(paused.status, TriggerStatus::Paused);
+    let missing = s.update_trigger_rule(p, "nope", TriggerStatus::Live, &def2).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    let elsewhere = s.update_trigger_rule(q + 100, "late-delivery", TriggerStatus::Live, &def2).await;
+    assert!(matches!(elsewhere, Err(StoreError::NotFound(_))), "{elsewhere:?}");
+    assert_eq!(s.trigger_rules(None).await.unwrap().len(), 3);
+
+    // Deciding: at most once per (rule, customer, event), within one call and across calls.
+    let (ra, rb) = (late.id, welcome.id);
+    let f = |id: &str, rule: i64, customer: CustomerId, event: i64, state: FiringState, next_ms: i64| NewFiring {
+        id: id.into(),
+        project_id: p,
+        rule_id: rule,
+        customer_id: customer,
+        event_id: event,
+        event_ms: event * 1_000,
+        state,
+        held_out: state == FiringState::HeldOut,
+        next_ms,
+        reason: match state {
+            FiringState::Suppressed => Some("cap".into()),
+            FiringState::HeldOut => Some("holdout".into()),
+            _ => None,
+        },
+        payload: json!({"event": event, "text": "Omlouváme se 🙏", "customer": {"id": customer}}),
+        decided_ms: 5_000 + event,
+    };
+    assert_eq!(s.trigger_cursor().await.unwrap(), None, "no cursor before the first decision");
+    assert_eq!(s.next_due_ms().await.unwrap(), None);
+    let first = [
+        f("msg_k1", ra, 10, 100, FiringState::Pending, 3_000),
+        f("msg_j2", ra, 11, 100, FiringState::Waiting, 2_000),
+        f("msg_dup", ra, 10, 100, FiringState::Pending, 1), // msg_k1's key again
+        f("msg_i3", rb, 10, 100, FiringState::Suppressed, 0), // the same customer and event, another rule
+    ];
+    assert_eq!(s.decide_firings(&first, Some(100)).await.unwrap(), [true, true, false, true]);
+    assert_eq!(s.trigger_cursor().await.unwrap(), Some(100));
+    assert_eq!(s.firing("msg_dup").await.unwrap(), None, "a repeat is not recorded");
+    let k1 = s.firing("msg_k1").await.unwrap().unwrap();
+    assert_eq!(k1, FiringRow { seq: k1.seq, firing: first[0].clone(), attempts: 0, last_error: None, done_ms: None });
+    let second = [
+        f("msg_j2b", ra, 11, 100, FiringState::Pending, 0), // msg_j2's key, decided again
+        f("msg_h4", ra, 10, 101, FiringState::Pending, 2_000),
+        f("msg_g5", ra, 12, 102, FiringState::HeldOut, 0),
+        f("msg_f6", ra, 13, 103, FiringState::Waiting, 2_000),
+        f("msg_e8", ra, 14, 104, FiringState::Pending, 500),
+    ];
+    assert_eq!(s.decide_firings(&second, Some(90)).await.unwrap(), [false, true, true, true, true]);
+    assert_eq!(s.trigger_cursor().await.unwrap(), Some(100), "the cursor never moves back");
+    assert_eq!(s.firing("msg_j2b").await.unwrap(), None);
+    assert_eq!(s.firing("msg_j2").await.unwrap().unwrap().firing, first[1], "the first decision stays as it was");
+    assert_eq!(s.decide_firings(&first[..1], Some(150)).await.unwrap(), [false], "only repeats");
+    assert_eq!(s.trigger_cursor().await.unwrap(), Some(150), "the cursor moves on all the same");
+    assert!(s.decide_firings(&[], None).await.unwrap().is_empty());
+    assert_eq!(s.decide_firings(&[], Some(149)).await.unwrap(), Vec::<bool>::new());
+    assert_eq!(s.trigger_cursor().await.unwrap(), Some(150));
+    let theirs = NewFiring { project_id: q, ..f("msg_q1", other.id, 10, 105, FiringState::Pending, 9_000) };
+    assert_eq!(s.decide_firings(std::slice::from_ref(&theirs), Some(151)).await.unwrap(), [true]);
+    assert_eq!(s.trigger_cursor().await.unwrap(), Some(151));
+
+    // One transaction: a call that fails (a firing id already used) records none of its
+    // firings and leaves the cursor where it was.
+    let failing =
+        [f("msg_new", ra, 30, 300, FiringState::Pending, 0), f("msg_k1", ra, 31, 301, FiringState::Pending, 0)];
+    assert!(s.decide_firings(&failing, Some(400)).await.is_err(), "a firing id is unique");
+    assert_eq!(s.firing("msg_new").await.unwrap(), None, "nothing of a failed call is recorded");
+    assert_eq!(s.trigger_cursor().await.unwrap(), Some(151), "nor is its cursor");
+    assert_eq!(s.firing("msg_k1").await.unwrap(), Some(k1.clone()));
+
+    let seq = |id: &str| {
+        let s = s.clone();
+        let id = id.to_string();
+        async move { s.firing(&id).await.unwrap().unwrap().seq }
+    };
+    let order = ["msg_k1", "msg_j2", "msg_i3", "msg_h4", "msg_g5", "msg_f6", "msg_e8"];
+    let mut seqs = vec![];
+    for id in order {
+        seqs.push(seq(id).await);
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seq grows with each decision: {seqs:?}");
+    assert!(seq("msg_q1").await > seqs[6]);
+
+    // Due: open (waiting, pending) and next_ms <= now; the earliest first, then in the
+    // order decided.
+    let ids = |rows: Vec<FiringRow>| rows.into_iter().map(|r| r.firing.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.due_firings(2_000, 10).await.unwrap()), ["msg_e8", "msg_j2", "msg_h4", "msg_f6"]);
+    assert_eq!(ids(s.due_firings(2_000, 2).await.unwrap()), ["msg_e8", "msg_j2"]);
+    assert_eq!(ids(s.due_firings(1_999, 10).await.unwrap()), ["msg_e8"]);
+    assert_eq!(ids(s.due_firings(499, 10).await.unwrap()), Vec::<String>::new());
+    assert_eq!(ids(s.due_firings(3_000, 10).await.unwrap()), ["msg_e8", "msg_j2", "msg_h4", "msg_f6", "msg_k1"]);
+    assert_eq!(ids(s.due_firings(9_000, 10).await.unwrap()).len(), 6, "every project's");
+    let due = s.due_firings(2_000, 1).await.unwrap();
+    assert_eq!(due[0].firing, second[4], "due firings are whole");
+    assert_eq!(s.next_due_ms().await.unwrap(), Some(500));
+
+    // Changing state.
+    let delivered = FiringUpdate {
+        state: FiringState::Delivered,
+        next_ms: 500,
+        attempts: 1,
+        last_error: None,
+        reason: None,
+        done_ms: Some(2_100),
+    };
+    s.update_firing("msg_e8", &delivered).await.unwrap();
+    let e8 = s.firing("msg_e8").await.unwrap().unwrap();
+    assert_eq!(
+        (e8.firing.state, e8.attempts, e8.done_ms, e8.last_error.clone()),
+        (FiringState::Delivered, 1, Some(2_100), None)
+    );
+    assert_eq!(e8.firing, NewFiring { state: FiringState::Delivered, ..second[4].clone() }, "the decision stays");
+    assert_eq!(ids(s.due_firings(2_000, 10).await.unwrap()), ["msg_j2", "msg_h4", "msg_f6"], "delivered is not due");
+    assert_eq!(s.next_due_ms().await.unwrap(), Some(2_000));
+    let retry = FiringUpdate {
+        state: FiringState::Pending,
+        next_ms: 8_000,
+        attempts: 2,
+        last_error: Some("HTTP 503 – zkuste později".into()),
+        reason: Some("quiet_hours".into()),
+        done_ms: None,
+    };
+    s.update_firing("msg_j2", &retry).await.unwrap();
+    let j2 = s.firing("msg_j2").await.unwrap().unwrap();
+    let expected = NewFiring {
+        state: FiringState::Pending,
+        next_ms: 8_000,
+        reason: Some("quiet_hours".into()),
+        ..first[1].clone()
+    };
+    assert_eq!((j2.firing, j2.attempts, j2.last_error, j2.done_ms), (expected, 2, retry.last_error.clone(), None));
+    assert_eq!(ids(s.due_firings(2_000, 10).await.unwrap()), ["msg_h4", "msg_f6"], "rescheduled");
+    let cancelled = FiringUpdate {
+        state: FiringState::Cancelled,
+        next_ms: 2_000,
+        attempts: 0,
+        last_error: None,
+        reason: None,
+        done_ms: Some(1_500),
+    };
+    s.update_firing("msg_f6", &cancelled).await.unwrap();
+    assert_eq!(s.firing("msg_f6").await.unwrap().unwrap().done_ms, Some(1_500));
+    let nope = s.update_firing("msg_nope", &delivered).await;
+    assert!(matches!(nope, Err(StoreError::NotFound(_))), "{nope:?}");
+    assert_eq!(s.firing("msg_nope").await.unwrap(), None);
+
+    // Listing: the project's, newest first; every filter narrows.
+    let list = |filter: FiringFilter, limit: usize| {
+        let s = s.clone();
+        async move { ids(s.firings(p, &filter, limit).await.unwrap()) }
+    };
+    let all = list(FiringFilter::default(), 100).await;
+    assert_eq!(all, ["msg_e8", "msg_f6", "msg_g5", "msg_h4", "msg_i3", "msg_j2", "msg_k1"]);
+    assert_eq!(list(FiringFilter::default(), 3).await, ["msg_e8", "msg_f6", "msg_g5"]);
+    assert_eq!(ids(s.firings(q, &FiringFilter::default(), 100).await.unwrap()), ["msg_q1"]);
+    assert!(s.firings(q + 100, &FiringFilter::default(), 100).await.unwrap().is_empty());
+    let by_rule = FiringFilter { rule_id: Some(rb), ..Default::default() };
+    assert_eq!(list(by_rule, 100).await, ["msg_i3"]);
+    let by_state = FiringFilter { state: Some(FiringState::Pending), ..Default::default() };
+    assert_eq!(list(by_state, 100).await, ["msg_h4", "msg_j2", "msg_k1"]);
+    let held = FiringFilter { state: Some(FiringState::HeldOut), ..Default::default() };
+    let g5 = s.firings(p, &held, 100).await.unwrap();
+    assert_eq!(g5.iter().map(|r| (r.firing.id.as_str(), r.firing.held_out)).collect::<Vec<_>>(), [("msg_g5", true)]);
+    let by_customer = FiringFilter { customer_id: Some(10), ..Default::default() };
+    assert_eq!(list(by_customer, 100).await, ["msg_h4", "msg_i3", "msg_k1"], "not another project's");
+    let since = FiringFilter { since_ms: Some(102_000), ..Default::default() };
+    assert_eq!(list(since, 100).await, ["msg_e8", "msg_f6", "msg_g5"], "triggered at or after");
+    let before = FiringFilter { before_seq: Some(seqs[3]), ..Default::default() };
+    assert_eq!(list(before, 100).await, ["msg_i3", "msg_j2", "msg_k1"], "strictly before");
+    let narrow = FiringFilter { rule_id: Some(ra), customer_id: Some(10), ..Default::default() };
+    assert_eq!(list(narrow, 100).await, ["msg_h4", "msg_k1"]);
+    let every = FiringFilter {
+        rule_id: Some(ra),
+        state: Some(FiringState::Pending),
+        customer_id: Some(10),
+        since_ms: Some(101_000),
+        before_seq: Some(seqs[4]),
+    };
+    assert_eq!(list(every.clone(), 100).await, ["msg_h4"]);
+    assert!(list(FiringFilter { before_seq: Some(seqs[3]), ..every }, 100).await.is_empty());
+    // Paging by before_seq goes through everything once.
+    let mut paged = vec![];
+    let mut cursor = None;
+    loop {
+        let page = s.firings(p, &FiringFilter { before_seq: cursor, ..Default::default() }, 3).await.unwrap();
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.seq);
+        paged.extend(ids(page));
+    }
+    assert_eq!(paged, all);
+
+    // Counts per state, of one rule in one project.
+    let counts = |project: ProjectId, rule: i64| {
+        let s = s.clone();
+        async move {
+            let mut m = BTreeMap::new();
+            for (state, n) in s.firing_counts(project, rule).await.unwrap() {
+                assert!(m.insert(state.as_str(), n).is_none(), "each state once");
+            }
+            m.retain(|_, n| *n != 0);
+            m
+        }
+    };
+    let expected = BTreeMap::from([("pending", 3), ("held_out", 1), ("cancelled", 1), ("delivered", 1)]);
+    assert_eq!(counts(p, ra).await, expected);
+    assert_eq!(counts(p, rb).await, BTreeMap::from([("suppressed", 1)]));
+    assert_eq!(counts(q, other.id).await, BTreeMap::from([("pending", 1)]));
+    assert!(counts(q, ra).await.is_empty(), "per project");
+
+    // Two deciders at once: one records the firing, the other finds it there.
+    let race = |id: &str| NewFiring { project_id: q, ..f(id, other.id, 20, 200, FiringState::Pending, 0) };
+    let (r1, r2) = ([race("msg_r1")], [race("msg_r2")]);
+    let (x, y) = tokio::join!(s.decide_firings(&r1, None), s.decide_firings(&r2, None));
+    let mut won = [x.unwrap(), y.unwrap()].concat();
+    won.sort();
+    assert_eq!(won, [false, true]);
+    let raced = FiringFilter { customer_id: Some(20), ..Default::default() };
+    assert_eq!(s.firings(q, &raced, 10).await.unwrap().len(), 1);
+    assert_eq!(s.trigger_cursor().await.unwrap(), Some(151), "no cursor given, none moved");
+
+    // Preferences: one per category, replaced, per customer and project.
+    let pref = |category: &str, allowed: bool, updated_ms: i64, source: &str| Preference {
+        category: category.into(),
+        allowed,
+        updated_ms,
+        source: source.into(),
+    };
+    let sorted = |mut v: Vec<Preference>| {
+        v.sort_by(|a, b| a.category.cmp(&b.category));
+        v
+    };
+    assert!(s.preferences(p, 10).await.unwrap().is_empty());
+    s.set_preference(p, 10, &pref("marketing", false, 100, "unsubscribe_link")).await.unwrap();
+    s.set_preference(p, 10, &pref("service", true, 101, "api")).await.unwrap();
+    s.set_preference(p, 10, &pref("all", true, 102, "portal")).await.unwrap();
+    s.set_preference(p, 11, &pref("marketing", true, 103, "event")).await.unwrap();
+    s.set_preference(q, 10, &pref("surveys", false, 104, "api")).await.unwrap();
+    assert_eq!(
+        sorted(s.preferences(p, 10).await.unwrap()),
+        [
+            pref("all", true, 102, "portal"),
+            pref("marketing", false, 100, "unsubscribe_link"),
+            pref("service", true, 101, "api")
+        ]
+    );
+    s.set_preference(p, 10, &pref("marketing", true, 200, "portal")).await.unwrap();
+    s.set_preference(p, 10, &pref("all", false, 201, "unsubscribe_link")).await.unwrap();
+    assert_eq!(
+        sorted(s.preferences(p, 10).await.unwrap()),
+        [
+            pref("all", false, 201, "unsubscribe_link"),
+            pref("marketing", true, 200, "portal"),
+            pref("service", true, 101, "api")
+        ],
+        "replaced, not added"
+    );
+    assert_eq!(s.preferences(p, 11).await.unwrap(), [pref("marketing", true, 103, "event")]);
+    assert_eq!(s.preferences(q, 10).await.unwrap(), [pref("surveys", false, 104, "api")]);
+    assert!(s.preferences(q, 11).await.unwrap().is_empty());
 }

@@ -1,10 +1,13 @@
 //! PostgreSQL as Touchpoint's metadata store: [`PgMetaStore`] keeps projects, keys, the
 //! touchpoint catalog, customers and identities (with conflicts and traits), the
 //! suppression list of erased customers ([`touchpoint_store::MetaStore`]) and surveys,
-//! invitations, responses and benchmarks ([`touchpoint_store::ListenStore`]) in a
-//! PostgreSQL database, with the same semantics as the embedded SQLite store — the same
-//! ids, orders, `NotFound`/`Exists` answers and JSON text — so that both pass the same
-//! conformance suite (`touchpoint-store-conformance`). [`SplitStore`] joins it to the
+//! invitations, responses and benchmarks ([`touchpoint_store::ListenStore`]), dashboard
+//! accounts ([`touchpoint_store::AccountStore`]) and trigger rules, their outbox and
+//! customers' preferences ([`touchpoint_store::TriggerStore`], with SQL shared with the
+//! embedded store: `touchpoint_store_sqlite::sql_triggers`) in a PostgreSQL database,
+//! with the same semantics as the embedded SQLite store — the same ids, orders,
+//! `NotFound`/`Exists` answers and JSON text — so that both pass the same conformance
+//! suite (`touchpoint-store-conformance`). [`SplitStore`] joins it to the
 //! embedded event store into a whole [`touchpoint_store::Store`].
 //!
 //! The schema is the one the embedded store has (`touchpoint_store::migrate`, rendered for
@@ -27,6 +30,7 @@ mod meta;
 pub mod split;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod triggers;
 
 pub use split::SplitStore;
 

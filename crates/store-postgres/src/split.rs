@@ -50,6 +50,10 @@ use touchpoint_store::listen::{
     BenchmarkRow, InvitationRow, NewInvitation, NewResponse, ResponseFilter, ResponseKey, ResponseRow, SaveOutcome,
     SurveyRow, SurveyStatus,
 };
+use touchpoint_store::triggers::{
+    FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Preference, TriggerRuleRow, TriggerStatus,
+    TriggerStore,
+};
 use touchpoint_store::{
     Brand, CommitBatch, Conflict, Customer, EventStore, FailedEvent, FailedUsage, Identity, KeyInfo, ListenStore,
     MetaStore, NewEvent, NewFailedEvent, Prepared, Project, Result, Store, StoredEvent, StoredTouchpoint, VolumeRow,
@@ -474,6 +478,77 @@ impl ListenStore for SplitStore {
 
     async fn erase_subject_listen(&self, subject: &Subject) -> Result<ListenErasure> {
         self.meta.erase_subject_listen(subject).await
+    }
+}
+
+#[async_trait]
+impl TriggerStore for SplitStore {
+    async fn create_trigger_rule(
+        &self,
+        project: ProjectId,
+        key: &str,
+        status: TriggerStatus,
+        definition: &Value,
+    ) -> Result<TriggerRuleRow> {
+        self.meta.create_trigger_rule(project, key, status, definition).await
+    }
+
+    async fn trigger_rules(&self, project: Option<ProjectId>) -> Result<Vec<TriggerRuleRow>> {
+        self.meta.trigger_rules(project).await
+    }
+
+    async fn trigger_rule(&self, project: ProjectId, key: &str) -> Result<Option<TriggerRuleRow>> {
+        self.meta.trigger_rule(project, key).await
+    }
+
+    async fn update_trigger_rule(
+        &self,
+        project: ProjectId,
+        key: &str,
+        status: TriggerStatus,
+        definition: &Value,
+    ) -> Result<TriggerRuleRow> {
+        self.meta.update_trigger_rule(project, key, status, definition).await
+    }
+
+    async fn decide_firings(&self, firings: &[NewFiring], cursor: Option<i64>) -> Result<Vec<bool>> {
+        self.meta.decide_firings(firings, cursor).await
+    }
+
+    async fn trigger_cursor(&self) -> Result<Option<i64>> {
+        self.meta.trigger_cursor().await
+    }
+
+    async fn due_firings(&self, now_ms: i64, limit: usize) -> Result<Vec<FiringRow>> {
+        self.meta.due_firings(now_ms, limit).await
+    }
+
+    async fn next_due_ms(&self) -> Result<Option<i64>> {
+        self.meta.next_due_ms().await
+    }
+
+    async fn update_firing(&self, id: &str, update: &FiringUpdate) -> Result<()> {
+        self.meta.update_firing(id, update).await
+    }
+
+    async fn firing(&self, id: &str) -> Result<Option<FiringRow>> {
+        self.meta.firing(id).await
+    }
+
+    async fn firings(&self, project: ProjectId, filter: &FiringFilter, limit: usize) -> Result<Vec<FiringRow>> {
+        self.meta.firings(project, filter, limit).await
+    }
+
+    async fn firing_counts(&self, project: ProjectId, rule_id: i64) -> Result<Vec<(FiringState, i64)>> {
+        self.meta.firing_counts(project, rule_id).await
+    }
+
+    async fn set_preference(&self, project: ProjectId, customer: CustomerId, pref: &Preference) -> Result<()> {
+        self.meta.set_preference(project, customer, pref).await
+    }
+
+    async fn preferences(&self, project: ProjectId, customer: CustomerId) -> Result<Vec<Preference>> {
+        self.meta.preferences(project, customer).await
     }
 }
 
