@@ -18,6 +18,7 @@ mod listen_tables;
 mod report;
 mod survey;
 mod tables;
+mod trigger;
 mod user;
 
 use clap::{Args, Parser, Subcommand};
@@ -137,6 +138,12 @@ enum Command {
         #[command(subcommand)]
         cmd: survey::SurveyCmd,
     },
+    /// Trigger rules: act at key moments (webhooks, e-mails, survey invitations, team
+    /// alerts) with a hold-out, and measure the uplift.
+    Trigger {
+        #[command(subcommand)]
+        cmd: trigger::TriggerCmd,
+    },
     /// External benchmark tables.
     Benchmark {
         #[command(subcommand)]
@@ -228,6 +235,7 @@ fn main() {
             Command::Gen(a) => demo::gen(a),
             Command::Report(a) => report::run(*a).await,
             Command::Survey { cmd } => survey::run(cmd).await,
+            Command::Trigger { cmd } => trigger::run(cmd).await,
             Command::Benchmark { cmd: BenchmarkCmd::Import { project, source, file } } => {
                 survey::import_benchmark(&project, &source, &file).await
             }

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
-/// Everything the server can be told. Its `Debug` hides the passwords of `meta_store` and
-/// `event_store`.
+/// Everything the server can be told. Its `Debug` hides the passwords of `meta_store`,
+/// `event_store` and `smtp_url`.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -68,6 +68,18 @@ pub struct Config {
     /// Live streams of arriving events (`GET /api/live`, the dashboard's live view) this
     /// server serves at once; past it opening one answers 503 `too_many_streams`.
     pub live_streams: usize,
+    /// The SMTP server trigger rules send e-mail through (`smtp://host:port`, or
+    /// `smtp://user:password@host:port`); empty: e-mails go to the dead-letter list with
+    /// a message saying so.
+    pub smtp_url: String,
+    /// The sender of those e-mails (`Shop <hello@shop.example>`).
+    pub smtp_from: String,
+    /// Messages one customer may get per channel (e-mail, webhook) per day from all
+    /// trigger rules together (0: no cap across rules).
+    pub messages_per_customer_per_day: u32,
+    /// Retry delays divided by this (1: Standard Webhooks' schedule over 27 hours; tests
+    /// and demos speed it up).
+    pub retry_speedup: f64,
 }
 
 impl Default for Config {
@@ -95,6 +107,10 @@ impl Default for Config {
             failed_max_events: 50_000,
             failed_max_bytes: 64 * 1024 * 1024,
             live_streams: crate::live::DEFAULT_MAX_STREAMS,
+            smtp_url: String::new(),
+            smtp_from: "Touchpoint <touchpoint@localhost>".into(),
+            messages_per_customer_per_day: 3,
+            retry_speedup: 1.0,
         }
     }
 }
@@ -103,7 +119,8 @@ impl Default for Config {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut v = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
-        for (key, url) in [("meta_store", &self.meta_store), ("event_store", &self.event_store)] {
+        let smtp = Some(self.smtp_url.clone());
+        for (key, url) in [("meta_store", &self.meta_store), ("event_store", &self.event_store), ("smtp_url", &smtp)] {
             if let Some(url) = url.as_deref() {
                 v[key] = Value::String(without_password(url));
             }

@@ -101,6 +101,8 @@ codes! {
     InvalidResponse = "invalid_response" => Invalid,
     /// An invitation list that is wrong.
     InvalidInvitation = "invalid_invitation" => Invalid,
+    /// A trigger rule that is wrong.
+    InvalidTrigger = "invalid_trigger" => Invalid,
     /// An e-mail address or password that is not acceptable.
     InvalidAccount = "invalid_account" => Invalid,
     /// No key was given.

@@ -32,6 +32,7 @@ pub mod privacy;
 pub mod read;
 pub mod respond;
 pub mod surveys;
+pub mod triggers;
 pub mod tz;
 
 pub use config::Config;
@@ -59,6 +60,30 @@ pub struct Engine {
     pub bus: Arc<CommitBus>,
     /// The live streams this node serves ([`live::open`]), bounded by `live_streams`.
     pub live: Arc<live::Streams>,
+    /// Tells the trigger tasks that rules changed or firings are due.
+    pub triggers: Arc<TriggerSignals>,
+}
+
+/// What the trigger use cases tell the trigger tasks ([`triggers::decider`],
+/// [`triggers::deliver`]).
+#[derive(Debug, Default)]
+pub struct TriggerSignals {
+    /// Rules were created, changed, paused or resumed.
+    pub changed: tokio::sync::Notify,
+    /// Firings were decided or replayed.
+    pub wake: tokio::sync::Notify,
+}
+
+impl Engine {
+    /// Tell the decider to read the rules again.
+    pub fn triggers_changed(&self) {
+        self.triggers.changed.notify_one();
+    }
+
+    /// Tell the delivery loop to look at the outbox now.
+    pub fn triggers_wake(&self) {
+        self.triggers.wake.notify_one();
+    }
 }
 
 /// Commits the journey index's queue holds before it falls behind and catches up from the
@@ -74,6 +99,15 @@ pub struct Node {
     ticker: Option<tokio::task::JoinHandle<()>>,
     /// Takes commits off the bus into the journey index's queue; `None` for a bulk load.
     follower: Option<tokio::task::JoinHandle<()>>,
+    /// The trigger tasks, once started ([`Node::start_triggers`]).
+    triggers: Option<Triggers>,
+}
+
+/// The running trigger tasks.
+struct Triggers {
+    decider: tokio::task::JoinHandle<()>,
+    deliver: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Node {
@@ -129,8 +163,21 @@ impl Node {
         .await?;
         let ticker = live.then(|| journeys.spawn_ticker());
         let live = Arc::new(live::Streams::new(config.live_streams));
-        let engine = Engine { store, writer, config: Arc::new(config), journeys, bus, live };
-        Ok(Node { engine, writer_task, ticker, follower })
+        let triggers = Arc::new(TriggerSignals::default());
+        let engine = Engine { store, writer, config: Arc::new(config), journeys, bus, live, triggers };
+        Ok(Node { engine, writer_task, ticker, follower, triggers: None })
+    }
+
+    /// Start acting on trigger rules: the decider (on the commit bus) and the delivery
+    /// loop. Only the process that serves does this (`serve`, `demo`), so a command run
+    /// beside it never sends a message.
+    pub fn start_triggers(&mut self) {
+        if self.triggers.is_none() {
+            let (stop, rx) = tokio::sync::watch::channel(false);
+            let decider = triggers::decider::spawn(self.engine.clone(), rx.clone());
+            let deliver = triggers::deliver::spawn(self.engine.clone(), rx);
+            self.triggers = Some(Triggers { decider, deliver, stop });
+        }
     }
 
     /// The engine, for use cases (and for loading data before serving).
@@ -142,9 +189,20 @@ impl Node {
     /// quick. Every clone of the engine must be dropped first: the writer stops when its
     /// last handle goes.
     pub async fn close(self) -> Result<(), StoreError> {
-        let Node { engine, writer_task, ticker, follower } = self;
+        let Node { engine, writer_task, ticker, follower, triggers } = self;
         // Live streams end first: nothing waits for a dashboard that is still open.
         engine.live.shut_down();
+        // The trigger tasks hold engine clones, so they stop before the writer can: the
+        // decider writes its cursor (commits after it are decided at the next start), the
+        // delivery loop lets what it is sending finish.
+        let decider = triggers.map(|t| {
+            let _ = t.stop.send(true);
+            (t.decider, t.deliver)
+        });
+        if let Some((decider, deliver)) = decider {
+            let _ = decider.await;
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(6), deliver).await;
+        }
         let journeys = engine.journeys.clone();
         drop(engine);
         let _ = writer_task.await;

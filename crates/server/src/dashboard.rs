@@ -76,7 +76,11 @@ pub fn permission(method: &Method, path: &str) -> Permission {
     if method == Method::GET || method == Method::HEAD {
         return Permission::Read;
     }
-    if path.starts_with("/api/analytics/") || path.starts_with("/api/listening/") || path == "/api/rules/test" {
+    if path.starts_with("/api/analytics/")
+        || path.starts_with("/api/listening/")
+        || path == "/api/rules/test"
+        || path == "/api/triggers/preview"
+    {
         return Permission::Read;
     }
     if path == "/api/project" || path == "/api/failed-events" {

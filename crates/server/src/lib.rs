@@ -20,6 +20,7 @@ pub mod pages;
 pub mod ratelimit;
 pub mod read;
 pub mod surveys;
+pub mod triggers;
 
 pub use touchpoint_engine::{config, Config, Engine, Node};
 
@@ -81,7 +82,9 @@ impl Server {
     }
 
     /// Serve a node that is already running (the demo loads its data first).
-    pub fn new(node: Node) -> Server {
+    pub fn new(mut node: Node) -> Server {
+        // The serving process is the one that acts on trigger rules.
+        node.start_triggers();
         let engine = node.engine().clone();
         let config = &engine.config;
         let state = AppState {
@@ -179,6 +182,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/analytics/{kind}", post(analytics::analyze))
         .route("/api/listening/{kind}", post(listening::analyze))
         .route("/api/benchmarks", post(listening::post_benchmarks))
+        .route("/api/triggers", get(triggers::list).post(triggers::create))
+        .route("/api/triggers/preview", post(triggers::preview_definition))
+        .route("/api/triggers/{key}", get(triggers::get_one).put(triggers::edit))
+        .route("/api/triggers/{key}/pause", post(triggers::pause))
+        .route("/api/triggers/{key}/resume", post(triggers::resume))
+        .route("/api/triggers/{key}/rotate-secret", post(triggers::rotate))
+        .route("/api/triggers/{key}/preview", get(triggers::preview))
+        .route("/api/triggers/{key}/report", get(triggers::report))
+        .route("/api/triggers/{key}/firings", get(triggers::firings))
+        .route("/api/triggers/{key}/replay", post(triggers::replay))
         .route("/api/surveys", get(surveys::list).post(surveys::create))
         .route("/api/surveys/{key}", get(surveys::get_one).put(surveys::edit))
         .route("/api/surveys/{key}/publish", post(surveys::publish))
@@ -190,6 +203,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .route("/s/{token}", get(pages::invitation_page).post(pages::invitation_submit))
         .route("/o/{public_id}", get(pages::open_page).post(pages::open_submit))
+        .route("/u/{token}", get(triggers::unsubscribe_form).post(triggers::unsubscribe_post))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), pages::frame_ancestors));
     Router::new()
         .merge(capture)

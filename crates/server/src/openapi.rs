@@ -95,6 +95,9 @@ impl Modify for CommonAnswers {
         crate::surveys::list, crate::surveys::create, crate::surveys::get_one, crate::surveys::edit,
         crate::surveys::publish, crate::surveys::close, crate::surveys::invitations, crate::surveys::post_responses,
         crate::surveys::export, crate::listening::analyze, crate::listening::post_benchmarks,
+        crate::triggers::list, crate::triggers::create, crate::triggers::get_one, crate::triggers::edit,
+        crate::triggers::pause, crate::triggers::resume, crate::triggers::rotate, crate::triggers::preview,
+        crate::triggers::preview_definition, crate::triggers::report, crate::triggers::firings, crate::triggers::replay,
         crate::healthz, crate::readyz, crate::metrics::metrics, openapi_json,
     ),
     components(schemas(

@@ -180,12 +180,26 @@ fn message(status: StatusCode, lang: Lang, key: &str, look: Look) -> Response {
 }
 
 fn message_text(status: StatusCode, lang: Lang, heading: &str, text: &str, look: Look) -> Response {
+    message_form(status, lang, heading, text, None, look)
+}
+
+/// A message page, with a button that posts to `form`'s address when given (`(action,
+/// button text)`).
+fn message_form(
+    status: StatusCode,
+    lang: Lang,
+    heading: &str,
+    text: &str,
+    form: Option<(&str, &str)>,
+    look: Look,
+) -> Response {
     let brand = page_brand(look, lang);
     let title = title_with_brand(heading, look);
+    let (action, button) = form.unzip();
     let body = templates()
         .get_template("message.html")
         .and_then(|t| {
-            t.render(context! { lang => lang_code(lang), title, heading, message => text, embed => look.embed, brand })
+            t.render(context! { lang => lang_code(lang), title, heading, message => text, embed => look.embed, brand, action, button })
         })
         .unwrap_or_else(|e| {
             tracing::error!(error = %e, "message page did not render");
@@ -1037,6 +1051,47 @@ pub async fn frame_ancestors(
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     r
+}
+
+/// The page an e-mail's unsubscribe link opens: `done` false asks (a button that posts
+/// back, since mail scanners follow links), true confirms.
+pub(crate) fn unsubscribe_page(lang: Lang, brand: Option<&Brand>, done: bool, action: &str) -> Response {
+    let look = Look { embed: false, brand };
+    let pick = |t: [&'static str; 3]| t[lang as usize];
+    if done {
+        let h = pick(["You are unsubscribed", "Odhlášení proběhlo", "Wypisano Cię"]);
+        let m = pick([
+            "You will not get these messages any more.",
+            "Tyto zprávy už vám nebudeme posílat.",
+            "Nie będziemy już wysyłać Ci tych wiadomości.",
+        ]);
+        return message_form(StatusCode::OK, lang, h, m, None, look);
+    }
+    let h = pick(["Unsubscribe", "Odhlásit odběr", "Wypisz się"]);
+    let m = pick([
+        "Do you want to stop getting these messages?",
+        "Opravdu už nechcete tyto zprávy dostávat?",
+        "Czy na pewno nie chcesz już otrzymywać tych wiadomości?",
+    ]);
+    let b = pick(["Unsubscribe", "Odhlásit", "Wypisz mnie"]);
+    message_form(StatusCode::OK, lang, h, m, Some((action, b)), look)
+}
+
+/// The page of an unsubscribe link that does not hold.
+pub(crate) fn unsubscribe_invalid(lang: Lang) -> Response {
+    let pick = |t: [&'static str; 3]| t[lang as usize];
+    message_form(
+        StatusCode::NOT_FOUND,
+        lang,
+        pick(["This link does not work", "Tento odkaz nefunguje", "Ten link nie działa"]),
+        pick([
+            "It may have been cut in two by your e-mail program. Open the whole link from the e-mail.",
+            "Možná ho váš e-mailový program rozdělil. Otevřete celý odkaz z e-mailu.",
+            "Być może program pocztowy go podzielił. Otwórz cały link z wiadomości.",
+        ]),
+        None,
+        Look { embed: false, brand: None },
+    )
 }
 
 #[cfg(test)]

@@ -1237,6 +1237,7 @@ pub async fn triggers(s: Arc<dyn Store>) {
         last_error: None,
         reason: None,
         done_ms: Some(2_100),
+        payload: None,
     };
     s.update_firing("msg_e8", &delivered).await.unwrap();
     let e8 = s.firing("msg_e8").await.unwrap().unwrap();
@@ -1254,6 +1255,7 @@ pub async fn triggers(s: Arc<dyn Store>) {
         last_error: Some("HTTP 503 – zkuste později".into()),
         reason: Some("quiet_hours".into()),
         done_ms: None,
+        payload: Some(serde_json::json!({"survey_url": "https://x.example/s/1", "kept": "for every retry"})),
     };
     s.update_firing("msg_j2", &retry).await.unwrap();
     let j2 = s.firing("msg_j2").await.unwrap().unwrap();
@@ -1261,6 +1263,7 @@ pub async fn triggers(s: Arc<dyn Store>) {
         state: FiringState::Pending,
         next_ms: 8_000,
         reason: Some("quiet_hours".into()),
+        payload: retry.payload.clone().unwrap(),
         ..first[1].clone()
     };
     assert_eq!((j2.firing, j2.attempts, j2.last_error, j2.done_ms), (expected, 2, retry.last_error.clone(), None));
@@ -1272,6 +1275,7 @@ pub async fn triggers(s: Arc<dyn Store>) {
         last_error: None,
         reason: None,
         done_ms: Some(1_500),
+        payload: None,
     };
     s.update_firing("msg_f6", &cancelled).await.unwrap();
     assert_eq!(s.firing("msg_f6").await.unwrap().unwrap().done_ms, Some(1_500));

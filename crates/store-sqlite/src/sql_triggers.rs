@@ -303,7 +303,8 @@ where
     /// Change a firing's state; `NotFound` when there is none.
     pub async fn update_firing(&self, id: &str, update: &FiringUpdate) -> Result<()> {
         let row = sqlx::query(
-            "UPDATE firings SET state = $1, next_ms = $2, attempts = $3, last_error = $4, reason = $5, done_ms = $6
+            "UPDATE firings SET state = $1, next_ms = $2, attempts = $3, last_error = $4, reason = $5, done_ms = $6,
+             payload = COALESCE($8, payload)
              WHERE id = $7 RETURNING seq",
         )
         .bind(update.state.as_str().to_string())
@@ -313,6 +314,7 @@ where
         .bind(update.reason.clone())
         .bind(update.done_ms)
         .bind(id.to_string())
+        .bind(update.payload.as_ref().map(|p| p.to_string()))
         .fetch_optional(self.0)
         .await
         .sql()?;

@@ -187,6 +187,8 @@ pub struct FiringUpdate {
     pub reason: Option<String>,
     /// When it was finished, ms.
     pub done_ms: Option<i64>,
+    /// A new payload (the survey link made for it, kept for every retry); `None` keeps it.
+    pub payload: Option<Value>,
 }
 
 /// Which firings [`TriggerStore::firings`] lists (every field narrows; newest first).

@@ -1,0 +1,21 @@
+//! The e-mail integration: messages rendered per language (`template`) and sent over SMTP
+//! (`send`, with lettre): plain text and HTML, a `Message-ID` made of the firing's id (so
+//! a repeat is recognisable), and a one-click `List-Unsubscribe` (RFC 2369, RFC 8058) whose
+//! link is also in the body. Its integration test (`tests/email.rs`) sends Czech and
+//! Polish messages through a real SMTP server (Python's `aiosmtpd`).
+
+pub mod send;
+pub mod template;
+
+use serde::{Deserialize, Serialize};
+
+/// Where and as whom to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// The SMTP server: `smtp://host:port` (plain, for a relay on the same machine or
+    /// network).
+    pub url: String,
+    /// The sender, `Name <address>`.
+    pub from: String,
+}

@@ -1,0 +1,846 @@
+//! A trigger rule as its author writes it: *when* something happens (or does not follow),
+//! *who* it is for, *then* what to send, the hold-out share, the goal its report measures,
+//! and the guard rails (caps, quiet hours, re-entry). Parsed at the edge with
+//! [`RuleDef::parse`], whose errors name the field (`when.within`, `then.templates.cs`),
+//! so every front end shows the same message.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// A rule that does not hold together, with the field it is about.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct RuleError {
+    /// Dotted path of the field (`when.touchpoint`).
+    pub field: String,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> RuleError {
+    RuleError { field: field.into(), message: message.into() }
+}
+
+/// A length of time, written `90s`, `30m`, `1h`, `2d` or `1w`; kept in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span(pub i64);
+
+impl Span {
+    /// Parse `90s`, `30m`, `1h`, `2d`, `1w` (a whole number and a unit).
+    pub fn parse(s: &str) -> Option<Span> {
+        let s = s.trim();
+        let unit = s.chars().last()?;
+        let n: i64 = s[..s.len() - unit.len_utf8()].trim().parse().ok()?;
+        let ms = match unit {
+            's' => 1_000,
+            'm' => 60_000,
+            'h' => 3_600_000,
+            'd' => 86_400_000,
+            'w' => 7 * 86_400_000,
+            _ => return None,
+        };
+        (n > 0 && n <= 366 * 86_400_000 / ms).then_some(Span(n * ms))
+    }
+
+    /// Milliseconds.
+    pub fn ms(self) -> i64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (unit, ms) in [('w', 7 * 86_400_000), ('d', 86_400_000), ('h', 3_600_000), ('m', 60_000)] {
+            if self.0 % ms == 0 {
+                return write!(f, "{}{unit}", self.0 / ms);
+            }
+        }
+        write!(f, "{}s", self.0 / 1000)
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Span::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{s:?} is not a length of time (write 90s, 30m, 1h, 2d or 1w; at most 366 days)"
+            ))
+        })
+    }
+}
+
+/// How a condition compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// Equal (numbers compare as numbers, `"5"` equals `5`).
+    Eq,
+    /// Not equal (also true when missing).
+    Ne,
+    /// One of a list.
+    In,
+    /// Greater than.
+    Gt,
+    /// At least.
+    Gte,
+    /// Less than.
+    Lt,
+    /// At most.
+    Lte,
+    /// Present and not null.
+    Exists,
+    /// Text that contains the value (case-insensitive).
+    Contains,
+}
+
+/// One condition on an event property or a customer trait.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// The property or trait; a dotted path reads inside objects (`order.total`).
+    pub field: String,
+    /// How to compare.
+    pub op: Op,
+    /// What to compare with (absent for `exists`; a list for `in`).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub value: Value,
+}
+
+/// What starts a firing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum When {
+    /// A touchpoint happens (and its properties meet every condition).
+    Happens {
+        /// The touchpoint's key.
+        touchpoint: String,
+        /// Conditions on the event's properties.
+        #[serde(default, rename = "where", skip_serializing_if = "Vec::is_empty")]
+        conditions: Vec<Condition>,
+    },
+    /// A touchpoint happens and none of `followed_by` follows within `within`.
+    NotFollowed {
+        /// The touchpoint's key.
+        touchpoint: String,
+        /// Conditions on the event's properties.
+        #[serde(default, rename = "where", skip_serializing_if = "Vec::is_empty")]
+        conditions: Vec<Condition>,
+        /// Touchpoints any one of which cancels the firing.
+        followed_by: Vec<String>,
+        /// How long to wait for them.
+        within: Span,
+    },
+    /// A customer's first touchpoint of a journey stage.
+    StageEntered {
+        /// The stage's key.
+        stage: String,
+    },
+    /// A survey answer whose score is within `[min, max]` (a detractor: 0–6 on NPS).
+    SurveyScore {
+        /// The survey's key.
+        survey: String,
+        /// Lowest score that fires.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        /// Highest score that fires.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<f64>,
+    },
+}
+
+impl When {
+    /// The touchpoint it starts from, if it names one.
+    pub fn touchpoint(&self) -> Option<&str> {
+        match self {
+            When::Happens { touchpoint, .. } | When::NotFollowed { touchpoint, .. } => Some(touchpoint),
+            _ => None,
+        }
+    }
+}
+
+/// Who a rule is for; every field narrows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Who {
+    /// Conditions on the customer's traits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traits: Vec<Condition>,
+    /// Only customers whose first touchpoint came through one of these channels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_channel: Vec<String>,
+}
+
+/// One language's message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    /// Subject line (a template).
+    pub subject: String,
+    /// Plain-text body (a template).
+    pub text: String,
+    /// HTML body (a template, auto-escaped); the text body as paragraphs when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+}
+
+/// A Standard Webhooks endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// Where to POST (http or https).
+    pub url: String,
+    /// The signing secret, `whsec_` and base64 (made for you when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// The secret it replaced, still signed with until `previous_until_ms` (rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<String>,
+    /// End of the rotation's overlap, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_until_ms: Option<i64>,
+    /// Why it no longer receives (it answered 410 Gone), if it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<String>,
+}
+
+/// What a firing sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Then {
+    /// A signed webhook with the firing (customer, event, survey link).
+    Webhook {
+        /// The receiver.
+        endpoint: Endpoint,
+        /// Attach a signed single-use invitation to this survey.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        survey: Option<String>,
+    },
+    /// An e-mail to the customer, in their language, with an unsubscribe link.
+    Email {
+        /// The preference category it belongs to (`service`, `marketing`, `surveys`).
+        #[serde(default = "default_category")]
+        category: String,
+        /// Messages by language (`cs`, `pl`, `en` …); the first is the fallback.
+        templates: BTreeMap<String, Template>,
+        /// Attach a signed single-use invitation to this survey (`{{ survey_url }}`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        survey: Option<String>,
+        /// Which language is the fallback (default: `en` if written, else the first).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fallback: Option<String>,
+    },
+    /// An alert to the service team (an e-mail address, or a webhook), about a customer.
+    TeamAlert {
+        /// The team's address.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        email: Option<String>,
+        /// Or the team's webhook (a chat or ticketing tool).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<Endpoint>,
+        /// Messages by language, for the e-mail (a plain default when absent).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        templates: BTreeMap<String, Template>,
+    },
+}
+
+fn default_category() -> String {
+    "service".into()
+}
+
+impl Then {
+    /// The channel caps count against: `email` or `webhook`.
+    pub fn channel(&self) -> &'static str {
+        match self {
+            Then::Webhook { .. } => "webhook",
+            Then::Email { .. } => "email",
+            Then::TeamAlert { endpoint: Some(_), .. } => "team_webhook",
+            Then::TeamAlert { .. } => "team_email",
+        }
+    }
+
+    /// Whether it goes to the customer (consent, caps and quiet hours apply) or to the team.
+    pub fn to_customer(&self) -> bool {
+        !matches!(self, Then::TeamAlert { .. })
+    }
+
+    /// The consent category it needs from the customer.
+    pub fn category(&self) -> Option<&str> {
+        match self {
+            Then::Email { category, .. } => Some(category),
+            Then::Webhook { .. } => Some("service"),
+            Then::TeamAlert { .. } => None,
+        }
+    }
+
+    /// The survey whose invitation it carries.
+    pub fn survey(&self) -> Option<&str> {
+        match self {
+            Then::Webhook { survey, .. } | Then::Email { survey, .. } => survey.as_deref(),
+            Then::TeamAlert { .. } => None,
+        }
+    }
+
+    /// Its webhook endpoint, if it has one.
+    pub fn endpoint_mut(&mut self) -> Option<&mut Endpoint> {
+        match self {
+            Then::Webhook { endpoint, .. } | Then::TeamAlert { endpoint: Some(endpoint), .. } => Some(endpoint),
+            _ => None,
+        }
+    }
+
+    /// Its webhook endpoint, if it has one.
+    pub fn endpoint(&self) -> Option<&Endpoint> {
+        match self {
+            Then::Webhook { endpoint, .. } | Then::TeamAlert { endpoint: Some(endpoint), .. } => Some(endpoint),
+            _ => None,
+        }
+    }
+}
+
+/// What the report measures: the customers who reach `touchpoint` within `within` of the
+/// firing (or of the moment it would have fired, for the hold-out).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Goal {
+    /// The goal touchpoint's key.
+    pub touchpoint: String,
+    /// The horizon.
+    pub within: Span,
+}
+
+/// At most `max` firings per customer in any window of `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cap {
+    /// Firings allowed.
+    pub max: u32,
+    /// In this window.
+    pub per: Span,
+}
+
+/// A local-time window in which nothing is sent: held until it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    /// Start, `HH:MM` local time.
+    #[serde(with = "hhmm")]
+    pub from: u32,
+    /// End, `HH:MM` local time (may be the next morning).
+    #[serde(with = "hhmm")]
+    pub to: u32,
+}
+
+/// Minutes of the day as `HH:MM`.
+mod hhmm {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{:02}:{:02}", m / 60, m % 60))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let s = String::deserialize(d)?;
+        let parsed = s.split_once(':').and_then(|(h, m)| {
+            let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+            (h < 24 && m < 60 && m.to_string().len() <= 2).then_some(h * 60 + m)
+        });
+        parsed.ok_or_else(|| {
+            serde::de::Error::custom(format!("{s:?} is not a time of day (write HH:MM, 00:00 to 23:59)"))
+        })
+    }
+}
+
+/// How often one customer may go through the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Reentry {
+    /// Once ever.
+    Once,
+    /// At most once in each window of the given length.
+    OncePer(Span),
+    /// Every time the rule's event happens (caps still apply).
+    #[default]
+    EveryTime,
+}
+
+/// The guard rails.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guard {
+    /// This rule's cap per customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<Cap>,
+    /// Quiet hours in the customer's time zone (the project's when theirs is unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
+    /// Re-entry policy.
+    #[serde(default)]
+    pub reentry: Reentry,
+}
+
+/// A trigger rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDef {
+    /// A name for people.
+    pub name: String,
+    /// What starts it.
+    pub when: When,
+    /// Who it is for.
+    #[serde(default)]
+    pub who: Who,
+    /// What it sends.
+    pub then: Then,
+    /// The share of customers held out (not sent, recorded as "would have fired"):
+    /// 0 to 0.5, default 0.1.
+    #[serde(default = "default_holdout")]
+    pub holdout: f64,
+    /// What its report measures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<Goal>,
+    /// Caps, quiet hours, re-entry.
+    #[serde(default)]
+    pub guard: Guard,
+}
+
+fn default_holdout() -> f64 {
+    0.1
+}
+
+/// What a rule's checks need to know of the project.
+pub trait Names {
+    /// Whether a touchpoint key exists.
+    fn touchpoint(&self, key: &str) -> bool;
+    /// Whether a stage key exists.
+    fn stage(&self, key: &str) -> bool;
+    /// Whether a survey key exists.
+    fn survey(&self, key: &str) -> bool;
+}
+
+impl RuleDef {
+    /// Parse and check a definition; errors name the field.
+    pub fn parse(v: &Value, names: &dyn Names) -> Result<RuleDef, RuleError> {
+        let def: RuleDef = serde_json::from_value(v.clone()).map_err(|e| {
+            let text = e.to_string();
+            // serde names the unknown or missing field in its words; keep them, they are clear.
+            err(field_of(&text).unwrap_or_else(|| "definition".into()), text)
+        })?;
+        def.check(names)?;
+        Ok(def)
+    }
+
+    /// The checks serde cannot make.
+    pub fn check(&self, names: &dyn Names) -> Result<(), RuleError> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(err("name", "1 to 200 characters"));
+        }
+        if !(0.0..=0.5).contains(&self.holdout) {
+            return Err(err("holdout", "a share between 0 and 0.5 (0.1 holds out 10 %)"));
+        }
+        let tp = |field: &str, key: &str| {
+            if names.touchpoint(key) {
+                Ok(())
+            } else {
+                Err(err(field, format!("no touchpoint {key:?} in this project")))
+            }
+        };
+        match &self.when {
+            When::Happens { touchpoint, conditions } => {
+                tp("when.touchpoint", touchpoint)?;
+                check_conditions("when.where", conditions)?;
+            }
+            When::NotFollowed { touchpoint, conditions, followed_by, .. } => {
+                tp("when.touchpoint", touchpoint)?;
+                check_conditions("when.where", conditions)?;
+                if followed_by.is_empty() {
+                    return Err(err("when.followed_by", "name at least one touchpoint"));
+                }
+                for (i, k) in followed_by.iter().enumerate() {
+                    tp(&format!("when.followed_by[{i}]"), k)?;
+                }
+            }
+            When::StageEntered { stage } => {
+                if !names.stage(stage) {
+                    return Err(err("when.stage", format!("no stage {stage:?} in this project")));
+                }
+            }
+            When::SurveyScore { survey, min, max } => {
+                if !names.survey(survey) {
+                    return Err(err("when.survey", format!("no survey {survey:?} in this project")));
+                }
+                if min.is_none() && max.is_none() {
+                    return Err(err("when.min", "give min, max or both (0 to 6 for NPS detractors)"));
+                }
+                if let (Some(a), Some(b)) = (min, max) {
+                    if a > b {
+                        return Err(err("when.max", "at least min"));
+                    }
+                }
+            }
+        }
+        check_conditions("who.traits", &self.who.traits)?;
+        if let Some(goal) = &self.goal {
+            tp("goal.touchpoint", &goal.touchpoint)?;
+        }
+        if let Some(cap) = &self.guard.cap {
+            if cap.max == 0 {
+                return Err(err("guard.cap.max", "at least 1"));
+            }
+        }
+        if let Some(q) = &self.guard.quiet_hours {
+            if q.from == q.to {
+                return Err(err("guard.quiet_hours.to", "the same as from: quiet all day would hold every message"));
+            }
+        }
+        match &self.then {
+            Then::Webhook { endpoint, survey } => {
+                check_endpoint("then.endpoint", endpoint)?;
+                if let Some(s) = survey {
+                    if !names.survey(s) {
+                        return Err(err("then.survey", format!("no survey {s:?} in this project")));
+                    }
+                }
+            }
+            Then::Email { templates, survey, fallback, category } => {
+                if templates.is_empty() {
+                    return Err(err("then.templates", "write the message in at least one language"));
+                }
+                if category.trim().is_empty() || category.len() > 40 {
+                    return Err(err("then.category", "1 to 40 characters"));
+                }
+                check_templates(templates)?;
+                if let Some(f) = fallback {
+                    if !templates.contains_key(f) {
+                        return Err(err("then.fallback", format!("no template in {f:?}")));
+                    }
+                }
+                if let Some(s) = survey {
+                    if !names.survey(s) {
+                        return Err(err("then.survey", format!("no survey {s:?} in this project")));
+                    }
+                }
+            }
+            Then::TeamAlert { email, endpoint, templates } => {
+                match (email, endpoint) {
+                    (Some(e), None) => {
+                        if !looks_like_email(e) {
+                            return Err(err("then.email", format!("{e:?} is not an e-mail address")));
+                        }
+                    }
+                    (None, Some(ep)) => check_endpoint("then.endpoint", ep)?,
+                    _ => return Err(err("then.email", "give the team's e-mail or an endpoint, one of the two")),
+                }
+                check_templates(templates)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The language of the template to use for a customer who speaks `lang` (`cs-CZ`
+    /// counts as `cs`): theirs if written, else the fallback (`en` when written), else the
+    /// first.
+    pub fn pick_language<'a>(
+        templates: &'a BTreeMap<String, Template>,
+        fallback: Option<&str>,
+        lang: Option<&str>,
+    ) -> Option<&'a str> {
+        let primary = lang.map(|l| l.split(['-', '_']).next().unwrap_or(l).to_ascii_lowercase());
+        if let Some(p) = primary {
+            if let Some((k, _)) = templates.get_key_value(p.as_str()) {
+                return Some(k);
+            }
+        }
+        let fb = fallback.or(templates.contains_key("en").then_some("en"));
+        fb.and_then(|f| templates.get_key_value(f).map(|(k, _)| k.as_str()))
+            .or_else(|| templates.keys().next().map(String::as_str))
+    }
+}
+
+fn field_of(serde_text: &str) -> Option<String> {
+    for pre in ["unknown field `", "missing field `"] {
+        if let Some(i) = serde_text.find(pre) {
+            let rest = &serde_text[i + pre.len()..];
+            return rest.split('`').next().map(str::to_owned);
+        }
+    }
+    None
+}
+
+fn looks_like_email(s: &str) -> bool {
+    let s = s.trim();
+    s.len() <= 254
+        && s.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.') && !b.ends_with('.'))
+        && !s.chars().any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
+}
+
+fn check_conditions(field: &str, cs: &[Condition]) -> Result<(), RuleError> {
+    for (i, c) in cs.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        if c.field.trim().is_empty() || c.field.len() > 200 {
+            return Err(err(format!("{f}.field"), "1 to 200 characters"));
+        }
+        match c.op {
+            Op::Exists => {}
+            Op::In if !c.value.is_array() => return Err(err(format!("{f}.value"), "a list for \"in\"")),
+            Op::Gt | Op::Gte | Op::Lt | Op::Lte if !c.value.is_number() => {
+                return Err(err(format!("{f}.value"), "a number to compare with"))
+            }
+            _ if c.value.is_null() => return Err(err(format!("{f}.value"), "a value to compare with")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_endpoint(field: &str, e: &Endpoint) -> Result<(), RuleError> {
+    let url = e.url.trim();
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() <= 2000
+        && url.len() > 8
+        && !url.chars().any(char::is_whitespace);
+    if !ok {
+        return Err(err(format!("{field}.url"), format!("{url:?} is not an http(s) address")));
+    }
+    for (name, s) in [("secret", &e.secret), ("previous_secret", &e.previous_secret)] {
+        if let Some(s) = s {
+            if crate::webhook::sign::secret_bytes(s).is_none() {
+                return Err(err(format!("{field}.{name}"), "a whsec_ secret: whsec_ and 24 to 64 bytes in base64"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_templates(templates: &BTreeMap<String, Template>) -> Result<(), RuleError> {
+    for (lang, t) in templates {
+        let f = format!("then.templates.{lang}");
+        if lang.is_empty() || lang.len() > 12 || !lang.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(err(f, "a language code (cs, pl, en …)"));
+        }
+        for (name, text) in [("subject", Some(&t.subject)), ("text", Some(&t.text)), ("html", t.html.as_ref())] {
+            let Some(text) = text else { continue };
+            if name != "html" && text.trim().is_empty() {
+                return Err(err(format!("{f}.{name}"), "empty"));
+            }
+            if let Err(e) = crate::email::template::check(text) {
+                return Err(err(format!("{f}.{name}"), e));
+            }
+        }
+        if t.subject.contains(['\r', '\n']) {
+            return Err(err(format!("{f}.subject"), "one line"));
+        }
+    }
+    Ok(())
+}
+
+/// Read a dotted path (`order.total`) inside a JSON object.
+pub fn lookup<'a>(obj: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(v) = obj.get(path) {
+        return Some(v);
+    }
+    let mut parts = path.split('.');
+    let mut cur = obj.get(parts.next()?)?;
+    for p in parts {
+        cur = cur.as_object()?.get(p)?;
+    }
+    Some(cur)
+}
+
+fn as_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        Value::Bool(_) | Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+fn equal(a: &Value, b: &Value) -> bool {
+    match (as_number(a), as_number(b)) {
+        (Some(x), Some(y)) if a.is_number() || b.is_number() => x == y,
+        _ => match (a, b) {
+            (Value::String(x), Value::String(y)) => x == y,
+            _ => a == b,
+        },
+    }
+}
+
+impl Condition {
+    /// Whether an object (an event's properties, a customer's traits) meets it.
+    pub fn holds(&self, obj: &Map<String, Value>) -> bool {
+        let v = lookup(obj, &self.field).filter(|v| !v.is_null());
+        match self.op {
+            Op::Exists => v.is_some(),
+            Op::Ne => v.is_none_or(|v| !equal(v, &self.value)),
+            _ => {
+                let Some(v) = v else { return false };
+                match self.op {
+                    Op::Eq => equal(v, &self.value),
+                    Op::In => self.value.as_array().is_some_and(|l| l.iter().any(|x| equal(v, x))),
+                    Op::Contains => match (v.as_str(), self.value.as_str()) {
+                        (Some(a), Some(b)) => a.to_lowercase().contains(&b.to_lowercase()),
+                        _ => false,
+                    },
+                    Op::Gt | Op::Gte | Op::Lt | Op::Lte => match (as_number(v), as_number(&self.value)) {
+                        (Some(a), Some(b)) => match self.op {
+                            Op::Gt => a > b,
+                            Op::Gte => a >= b,
+                            Op::Lt => a < b,
+                            _ => a <= b,
+                        },
+                        _ => false,
+                    },
+                    Op::Exists | Op::Ne => unreachable!("handled above"),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Demo;
+    impl Names for Demo {
+        fn touchpoint(&self, key: &str) -> bool {
+            ["delivery-late", "support-contact", "order-completed", "cart-add", "checkout"].contains(&key)
+        }
+        fn stage(&self, key: &str) -> bool {
+            key == "purchase"
+        }
+        fn survey(&self, key: &str) -> bool {
+            key == "csat-delivery"
+        }
+    }
+
+    fn late_delivery() -> Value {
+        json!({
+            "name": "Late delivery apology",
+            "when": {"kind": "not_followed", "touchpoint": "delivery-late", "followed_by": ["support-contact"], "within": "2d"},
+            "who": {"traits": [{"field": "country", "op": "in", "value": ["CZ", "PL"]}]},
+            "then": {"kind": "email", "templates": {
+                "cs": {"subject": "Omlouváme se", "text": "Dobrý den {{ name }}, {{ survey_url }}"},
+                "pl": {"subject": "Przepraszamy", "text": "Dzień dobry {{ name }}, {{ survey_url }}"}
+            }, "survey": "csat-delivery"},
+            "goal": {"touchpoint": "order-completed", "within": "14d"},
+            "guard": {"cap": {"max": 1, "per": "1d"}, "quiet_hours": {"from": "21:00", "to": "08:00"}, "reentry": {"once_per": "30d"}}
+        })
+    }
+
+    #[test]
+    fn the_issue_rule_parses_and_round_trips() {
+        let def = RuleDef::parse(&late_delivery(), &Demo).unwrap();
+        assert_eq!(def.holdout, 0.1);
+        assert_eq!(def.guard.reentry, Reentry::OncePer(Span(30 * 86_400_000)));
+        assert_eq!(def.guard.quiet_hours, Some(QuietHours { from: 21 * 60, to: 8 * 60 }));
+        let again = RuleDef::parse(&serde_json::to_value(&def).unwrap(), &Demo).unwrap();
+        assert_eq!(again, def);
+    }
+
+    /// One bad definition per row: the change, and the field the error must name.
+    #[test]
+    fn errors_name_the_field() {
+        fn check(patch: Value, field: &str) {
+            let mut v = late_delivery();
+            merge(&mut v, &patch);
+            let e = RuleDef::parse(&v, &Demo).unwrap_err();
+            assert_eq!(e.field, field, "{patch} gave {e}");
+        }
+        check(json!({"name": " "}), "name");
+        check(json!({"holdout": 0.9}), "holdout");
+        check(json!({"when": {"touchpoint": "nope"}}), "when.touchpoint");
+        check(json!({"when": {"followed_by": ["x"]}}), "when.followed_by[0]");
+        check(json!({"when": {"followed_by": []}}), "when.followed_by");
+        check(json!({"goal": {"touchpoint": "nope"}}), "goal.touchpoint");
+        check(json!({"who": {"traits": [{"field": "age", "op": "gt", "value": "x"}]}}), "who.traits[0].value");
+        check(json!({"then": {"templates": {"cs": {"subject": "a\nb"}}}}), "then.templates.cs.subject");
+        check(json!({"then": {"templates": {"cs": {"text": "{{ oops"}}}}), "then.templates.cs.text");
+        check(json!({"then": {"survey": "nope"}}), "then.survey");
+        check(json!({"guard": {"cap": {"max": 0}}}), "guard.cap.max");
+        check(json!({"guard": {"quiet_hours": {"to": "21:00"}}}), "guard.quiet_hours.to");
+        check(json!({"surprise": 1}), "surprise");
+        check(
+            json!({"then": {"kind": "webhook", "endpoint": {"url": "ftp://x"}, "templates": null, "survey": null, "category": null}}),
+            "then.endpoint.url",
+        );
+    }
+
+    #[test]
+    fn bad_spans_and_times_say_how_to_write_them() {
+        let mut v = late_delivery();
+        v["when"]["within"] = json!("2 days");
+        assert!(RuleDef::parse(&v, &Demo).unwrap_err().message.contains("write 90s"));
+        let mut v = late_delivery();
+        v["guard"]["quiet_hours"]["from"] = json!("25:00");
+        assert!(RuleDef::parse(&v, &Demo).unwrap_err().message.contains("HH:MM"));
+    }
+
+    fn merge(a: &mut Value, b: &Value) {
+        match (a, b) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in b {
+                    if v.is_null() {
+                        a.remove(k);
+                    } else {
+                        merge(a.entry(k.clone()).or_insert(Value::Null), v);
+                    }
+                }
+            }
+            (a, b) => *a = b.clone(),
+        }
+    }
+
+    #[test]
+    fn conditions() {
+        let props = json!({"carrier": "PPL", "days_late": 3, "order": {"total": "1200.5"}, "gone": null});
+        let props = props.as_object().unwrap();
+        let c = |field: &str, op: Op, value: Value| Condition { field: field.into(), op, value }.holds(props);
+        assert!(c("carrier", Op::Eq, json!("PPL")));
+        assert!(!c("carrier", Op::Eq, json!("ppl")));
+        assert!(c("carrier", Op::Contains, json!("pp")));
+        assert!(c("days_late", Op::Gte, json!(3)));
+        assert!(!c("days_late", Op::Gt, json!(3)));
+        assert!(c("order.total", Op::Gt, json!(1000)));
+        assert!(c("days_late", Op::Eq, json!("3")));
+        assert!(c("days_late", Op::In, json!([1, 3])));
+        assert!(!c("gone", Op::Exists, Value::Null));
+        assert!(c("missing", Op::Ne, json!("x")));
+        assert!(!c("missing", Op::Lt, json!(5)));
+    }
+
+    #[test]
+    fn languages_fall_back() {
+        let t = |s: &str| Template { subject: s.into(), text: s.into(), html: None };
+        let m: BTreeMap<String, Template> = [("cs".to_string(), t("a")), ("pl".to_string(), t("b"))].into();
+        assert_eq!(RuleDef::pick_language(&m, None, Some("pl-PL")), Some("pl"));
+        assert_eq!(RuleDef::pick_language(&m, None, Some("de")), Some("cs"));
+        assert_eq!(RuleDef::pick_language(&m, Some("pl"), None), Some("pl"));
+        let mut m2 = m.clone();
+        m2.insert("en".into(), t("c"));
+        assert_eq!(RuleDef::pick_language(&m2, None, Some("de")), Some("en"));
+    }
+
+    #[test]
+    fn spans() {
+        for (s, ms) in
+            [("90s", 90_000), ("30m", 1_800_000), ("1h", 3_600_000), ("2d", 172_800_000), ("1w", 604_800_000)]
+        {
+            assert_eq!(Span::parse(s), Some(Span(ms)));
+        }
+        for s in ["", "d", "0d", "-1h", "1y", "367d", "1.5h"] {
+            assert_eq!(Span::parse(s), None, "{s}");
+        }
+        assert_eq!(Span(172_800_000).to_string(), "2d");
+        assert_eq!(Span(90_000).to_string(), "90s");
+    }
+}

@@ -1,0 +1,494 @@
+//! The delivery loop: takes the outbox's due firings and acts on each.
+//!
+//! * A **waiting** firing ("not followed within") whose time has come reads the customer's
+//!   events in the window: a follow-up cancels it, none makes it due to send.
+//! * A firing due to send for the first time meets the **guards** (consent, the rule's
+//!   cap, the channel's cap across rules, quiet hours in the customer's zone, else the
+//!   project's): suppressed, held until the quiet hours end, or sent — or, in the
+//!   hold-out group, recorded as held out at the moment it would have been sent.
+//! * Sending is **at least once with the same id**: each firing taken is leased first
+//!   (its next look moved a minute on), so a crash mid-send sends it again after the
+//!   lease, with the same `webhook-id` / `Message-ID`; failures retry on the Standard
+//!   Webhooks schedule (a receiver's `Retry-After` honoured), then go to the dead-letter
+//!   list; a 410 disables the endpoint and pauses the rule.
+//!
+//! Up to [`IN_FLIGHT`] firings are sent at once, so one slow receiver does not hold the
+//! others.
+
+use super::definition;
+use crate::Engine;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use touchpoint_act::decide::{self, ChannelCap, Consent, History, Verdict};
+use touchpoint_act::email::{send::Mailer, template, SmtpConfig};
+use touchpoint_act::rule::{Endpoint, Then, When};
+use touchpoint_act::webhook::{send as hook, Schedule};
+use touchpoint_act::RuleDef;
+use touchpoint_store::triggers::{FiringFilter, FiringRow, FiringState, FiringUpdate, TriggerRuleRow, TriggerStatus};
+use touchpoint_store::{now_ms, Store, StoreError};
+
+/// Firings sent at once.
+pub const IN_FLIGHT: usize = 16;
+/// How long a firing taken for sending is not taken again (a crash mid-send).
+const LEASE_MS: i64 = 60_000;
+/// Longest sleep when nothing is due (rules or timers may change meanwhile).
+const IDLE: Duration = Duration::from_secs(1);
+
+/// What every delivery shares.
+struct Shared {
+    engine: Engine,
+    http: reqwest::Client,
+    mailer: Option<Result<Mailer, String>>,
+    schedule: Schedule,
+}
+
+/// Start the delivery loop; it ends when `stop` fires.
+pub fn spawn(engine: Engine, mut stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    let c = &engine.config;
+    let mailer = (!c.smtp_url.is_empty())
+        .then(|| Mailer::new(&SmtpConfig { url: c.smtp_url.clone(), from: c.smtp_from.clone() }));
+    let schedule = Schedule::default().scaled(c.retry_speedup.max(1.0));
+    let shared = Arc::new(Shared { engine: engine.clone(), http: hook::client(), mailer, schedule });
+    tokio::spawn(async move {
+        let limit = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let now = now_ms();
+            let due = match shared.engine.store.due_firings(now, 4 * IN_FLIGHT).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(error = %e, "the outbox could not be read");
+                    Vec::new()
+                }
+            };
+            if due.is_empty() {
+                let next = shared.engine.store.next_due_ms().await.ok().flatten();
+                let wait = next.map_or(IDLE, |t| Duration::from_millis((t - now).clamp(1, 1000) as u64));
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shared.engine.triggers.wake.notified() => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            for f in due {
+                // The lease: nobody takes it again for a minute, whatever happens to us.
+                let lease = FiringUpdate {
+                    state: f.firing.state,
+                    next_ms: now + LEASE_MS,
+                    attempts: f.attempts,
+                    last_error: f.last_error.clone(),
+                    reason: f.firing.reason.clone(),
+                    done_ms: None,
+                    payload: None,
+                };
+                if let Err(e) = shared.engine.store.update_firing(&f.firing.id, &lease).await {
+                    tracing::error!(error = %e, "a firing could not be leased");
+                    continue;
+                }
+                let Ok(permit) = limit.clone().acquire_owned().await else { break };
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = act(&shared, f).await {
+                        tracing::error!(error = %e, "a firing could not be acted on");
+                    }
+                    drop(permit);
+                });
+            }
+        }
+        // Let what is being sent finish (a firing cut short is sent again after its lease).
+        let _ = tokio::time::timeout(Duration::from_secs(5), limit.acquire_many(IN_FLIGHT as u32)).await;
+    })
+}
+
+fn update(f: &FiringRow, state: FiringState) -> FiringUpdate {
+    FiringUpdate {
+        state,
+        next_ms: f.firing.next_ms,
+        attempts: f.attempts,
+        last_error: f.last_error.clone(),
+        reason: f.firing.reason.clone(),
+        done_ms: (!state.is_open()).then(now_ms),
+        payload: None,
+    }
+}
+
+async fn rule_of(store: &dyn Store, f: &FiringRow) -> Result<Option<TriggerRuleRow>, StoreError> {
+    Ok(store.trigger_rules(Some(f.firing.project_id)).await?.into_iter().find(|r| r.id == f.firing.rule_id))
+}
+
+/// Act on one due firing.
+async fn act(sh: &Shared, mut f: FiringRow) -> Result<(), StoreError> {
+    let store = &*sh.engine.store;
+    let Some(row) = rule_of(store, &f).await? else { return Ok(()) };
+    let Ok(def) = definition(&row) else {
+        let mut up = update(&f, FiringState::Dead);
+        up.last_error = Some("the rule's definition cannot be read".into());
+        return store.update_firing(&f.firing.id, &up).await;
+    };
+    if f.firing.state == FiringState::Waiting {
+        if followed(store, &f, &def).await? {
+            let mut up = update(&f, FiringState::Cancelled);
+            up.reason = Some("followed".into());
+            return store.update_firing(&f.firing.id, &up).await;
+        }
+        f.firing.state = FiringState::Pending;
+    }
+    let customer = store.customer(f.firing.customer_id).await?;
+    let traits = customer.as_ref().map(|c| c.traits.clone()).unwrap_or_default();
+    if f.attempts == 0 {
+        let now = now_ms();
+        let verdict = guards(sh, &f, &def, &traits, now).await?;
+        match verdict {
+            Verdict::Suppress(why) => {
+                let mut up = update(&f, FiringState::Suppressed);
+                up.reason = Some(why.into());
+                return store.update_firing(&f.firing.id, &up).await;
+            }
+            Verdict::HoldUntil(t) => {
+                let mut up = update(&f, FiringState::Pending);
+                up.next_ms = t;
+                up.reason = Some("quiet_hours".into());
+                return store.update_firing(&f.firing.id, &up).await;
+            }
+            Verdict::Go if f.firing.held_out => {
+                return store.update_firing(&f.firing.id, &update(&f, FiringState::HeldOut)).await;
+            }
+            Verdict::Go => {}
+        }
+    }
+    send(sh, &row, &def, f, traits).await
+}
+
+/// Whether one of the rule's follow-ups came within its window.
+async fn followed(store: &dyn Store, f: &FiringRow, def: &RuleDef) -> Result<bool, StoreError> {
+    let When::NotFollowed { followed_by, within, .. } = &def.when else { return Ok(false) };
+    let keys: HashMap<i64, String> = store
+        .touchpoints(f.firing.project_id)
+        .await?
+        .into_iter()
+        .filter(|t| followed_by.contains(&t.touchpoint.key))
+        .map(|t| (t.id, t.touchpoint.key))
+        .collect();
+    let (from, to) = (f.firing.event_ms, f.firing.event_ms.saturating_add(within.ms()));
+    let mut ids = vec![f.firing.customer_id];
+    ids.extend(store.merged_ids(f.firing.customer_id).await.unwrap_or_default());
+    // Newest first from the window's end; stop at its start.
+    let mut before = Some((to.saturating_add(1), i64::MIN));
+    for _ in 0..40 {
+        let page = store.customer_events(&ids, before, 500).await?;
+        for e in &page {
+            if e.timestamp < from {
+                return Ok(false);
+            }
+            if e.timestamp <= to && e.id != f.firing.event_id && e.touchpoint_id.is_some_and(|t| keys.contains_key(&t))
+            {
+                return Ok(true);
+            }
+        }
+        match page.last() {
+            Some(e) if page.len() == 500 => before = Some((e.timestamp, e.id)),
+            _ => return Ok(false),
+        }
+    }
+    Ok(false)
+}
+
+/// Consent for a category: a stored preference wins, then the triggering event's
+/// `context.consent.categoryPreferences` (Segment's consent), else unknown.
+async fn consent(store: &dyn Store, f: &FiringRow, category: &str) -> Result<Consent, StoreError> {
+    for p in store.preferences(f.firing.project_id, f.firing.customer_id).await? {
+        if (p.category == category || p.category == "all") && !p.allowed {
+            return Ok(Consent::Refused);
+        }
+    }
+    if let Some(prefs) = f.firing.payload["consent"].as_object() {
+        for (k, v) in prefs {
+            if k.eq_ignore_ascii_case(category) {
+                return Ok(match v.as_bool() {
+                    Some(false) => Consent::Refused,
+                    Some(true) => Consent::Given,
+                    None => Consent::Unknown,
+                });
+            }
+        }
+    }
+    Ok(Consent::Unknown)
+}
+
+async fn guards(
+    sh: &Shared,
+    f: &FiringRow,
+    def: &RuleDef,
+    traits: &Map<String, Value>,
+    now: i64,
+) -> Result<Verdict, StoreError> {
+    let store = &*sh.engine.store;
+    if !def.then.to_customer() {
+        return Ok(Verdict::Go);
+    }
+    let consent = consent(store, f, def.then.category().unwrap_or("service")).await?;
+    // What was sent (or held out) to the customer in the last week, by this rule and by
+    // every rule on the same channel.
+    let filter = FiringFilter { customer_id: Some(f.firing.customer_id), since_ms: None, ..Default::default() };
+    let earlier = store.firings(f.firing.project_id, &filter, 1000).await?;
+    let rules = store.trigger_rules(Some(f.firing.project_id)).await?;
+    let channel_of: HashMap<i64, &'static str> =
+        rules.iter().filter_map(|r| definition(r).ok().map(|d| (r.id, d.then.channel()))).collect();
+    let mut history = History::default();
+    for e in earlier.iter().filter(|e| e.firing.id != f.firing.id) {
+        if !matches!(e.firing.state, FiringState::Delivered | FiringState::HeldOut) {
+            continue;
+        }
+        let Some(at) = e.done_ms else { continue };
+        if e.firing.rule_id == f.firing.rule_id {
+            history.rule_sent_ms.push(at);
+        }
+        if channel_of.get(&e.firing.rule_id) == Some(&def.then.channel()) {
+            history.channel_sent_ms.push(at);
+        }
+    }
+    let cap = sh.engine.config.messages_per_customer_per_day;
+    let channel_cap = (cap > 0).then_some(ChannelCap { max: cap, per_ms: 86_400_000 });
+    let zone = match traits.get("timezone").and_then(Value::as_str).filter(|z| crate::tz::parse_zone(z).is_ok()) {
+        Some(z) => z.to_string(),
+        None => store.project(f.firing.project_id).await?.map(|p| p.timezone).unwrap_or_else(|| "UTC".into()),
+    };
+    let clock = crate::tz::clock(&zone, now / 1000 - 86_400, now / 1000 + 3 * 86_400);
+    Ok(decide::guard(def, consent, &history, channel_cap, &clock, now))
+}
+
+/// The address links in messages start with.
+fn base_url(engine: &Engine) -> String {
+    let c = &engine.config;
+    if c.public_url.is_empty() {
+        format!("http://{}", c.listen)
+    } else {
+        c.public_url.trim_end_matches('/').to_string()
+    }
+}
+
+/// The customer's language: their trait, else the triggering event's locale.
+fn language(traits: &Map<String, Value>, payload: &Value) -> Option<String> {
+    ["language", "locale", "lang"]
+        .iter()
+        .find_map(|k| traits.get(*k).and_then(Value::as_str))
+        .or_else(|| payload["locale"].as_str())
+        .map(str::to_owned)
+}
+
+async fn send(
+    sh: &Shared,
+    row: &TriggerRuleRow,
+    def: &RuleDef,
+    f: FiringRow,
+    traits: Map<String, Value>,
+) -> Result<(), StoreError> {
+    let store = &*sh.engine.store;
+    let base = base_url(&sh.engine);
+    let lang = language(&traits, &f.firing.payload);
+    let mut payload = f.firing.payload.clone();
+    // The survey invitation is made once and kept in the payload, so every retry sends the
+    // same link.
+    if let (Some(survey), None) = (def.then.survey(), payload.get("survey_url").filter(|v| !v.is_null())) {
+        let url = invitation(sh, f.firing.project_id, survey, &payload, lang.as_deref(), &base).await;
+        payload["survey_url"] = url.map_or(Value::Null, Value::String);
+        let mut up = update(&f, FiringState::Pending);
+        up.next_ms = now_ms() + LEASE_MS;
+        up.payload = Some(payload.clone());
+        store.update_firing(&f.firing.id, &up).await?;
+    }
+    let outcome = match &def.then {
+        Then::Webhook { endpoint, .. } => webhook(sh, endpoint, row, &f, &payload, &traits).await,
+        Then::TeamAlert { endpoint: Some(endpoint), .. } => webhook(sh, endpoint, row, &f, &payload, &traits).await,
+        Then::Email { templates, fallback, category, .. } => {
+            let Some(to) = traits.get("email").and_then(Value::as_str) else {
+                let mut up = update(&f, FiringState::Suppressed);
+                up.reason = Some("no_email_address".into());
+                return store.update_firing(&f.firing.id, &up).await;
+            };
+            let Some(l) = RuleDef::pick_language(templates, fallback.as_deref(), lang.as_deref()) else {
+                return Ok(());
+            };
+            let secret = store.project_secret(f.firing.project_id).await?;
+            let token = super::unsubscribe_token(&secret, f.firing.project_id, f.firing.customer_id, category);
+            let unsub = format!("{base}/u/{token}");
+            email(sh, to, &f, &templates[l], l, &context(&traits, &payload, Some(&unsub)), Some(&unsub)).await
+        }
+        Then::TeamAlert { email: Some(to), templates, .. } => {
+            let l = RuleDef::pick_language(templates, None, None).unwrap_or("en").to_string();
+            let t = templates.get(&l).cloned().unwrap_or_else(|| touchpoint_act::rule::Template {
+                subject: format!("{}: {{{{ customer.user_id or customer.id }}}}", def.name),
+                text: format!(
+                    "{}\n\nCustomer: {{{{ customer.user_id or customer.id }}}} {{{{ customer.email }}}}\nWhat happened: {{{{ event_name }}}} at {{{{ event_time }}}}\nProfile: {base}/#view=customers&customer={}",
+                    def.name, f.firing.customer_id
+                ),
+                html: None,
+            });
+            email(sh, to, &f, &t, &l, &context(&traits, &payload, None), None).await
+        }
+        Then::TeamAlert { .. } => Outcome::Failed("the team alert has no address".into()),
+    };
+    finish(sh, row, &f, outcome, payload).await
+}
+
+/// What an attempt came to, for either integration.
+enum Outcome {
+    Delivered,
+    Retry(String, Option<i64>),
+    Gone,
+    Failed(String),
+}
+
+fn context(traits: &Map<String, Value>, payload: &Value, unsubscribe: Option<&str>) -> Value {
+    let mut ctx = traits.clone();
+    let mut customer = traits.clone();
+    customer.insert("id".into(), payload["customer"]["id"].clone());
+    customer.insert("user_id".into(), payload["customer"]["user_id"].clone());
+    ctx.insert("customer".into(), Value::Object(customer));
+    ctx.insert("event".into(), payload["event"]["properties"].clone());
+    ctx.insert("event_name".into(), payload["event"]["name"].clone());
+    ctx.insert("event_time".into(), payload["event"]["time"].clone());
+    ctx.insert("survey_url".into(), payload.get("survey_url").cloned().unwrap_or(Value::Null));
+    ctx.insert("unsubscribe_url".into(), unsubscribe.map_or(Value::Null, |u| Value::String(u.into())));
+    Value::Object(ctx)
+}
+
+async fn invitation(
+    sh: &Shared,
+    project: i64,
+    survey: &str,
+    payload: &Value,
+    lang: Option<&str>,
+    base: &str,
+) -> Option<String> {
+    let store = &*sh.engine.store;
+    let user = payload["customer"]["user_id"].as_str()?;
+    let row = crate::surveys::find_survey(store, project, survey).await.ok()?;
+    let input = crate::surveys::InviteInput {
+        customer: user.to_string(),
+        touchpoint: payload["event"]["touchpoint"].as_str().map(str::to_owned),
+        lang: lang.map(|l| l.split(['-', '_']).next().unwrap_or(l).to_ascii_lowercase()),
+    };
+    match crate::surveys::create_invitations(store, &row, &[input], 14.0, base).await {
+        Ok(mut links) => links.pop().map(|l| l.url),
+        Err(e) => {
+            tracing::warn!(error = %e.message, "a trigger's survey invitation could not be made");
+            None
+        }
+    }
+}
+
+async fn webhook(
+    sh: &Shared,
+    endpoint: &Endpoint,
+    row: &TriggerRuleRow,
+    f: &FiringRow,
+    payload: &Value,
+    traits: &Map<String, Value>,
+) -> Outcome {
+    let now = now_ms();
+    let mut customer = payload["customer"].clone();
+    customer["traits"] = Value::Object(traits.clone());
+    let body = json!({
+        "type": "trigger.fired",
+        "timestamp": touchpoint_core::event::format_time(now),
+        "data": {
+            "firing_id": f.firing.id,
+            "rule": row.key,
+            "customer": customer,
+            "event": payload["event"],
+            "survey_url": payload.get("survey_url").cloned().unwrap_or(Value::Null),
+        }
+    });
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    match hook::post(&sh.http, endpoint, &f.firing.id, &body, now).await {
+        hook::Outcome::Delivered => Outcome::Delivered,
+        hook::Outcome::Retry { error, retry_after_ms } => Outcome::Retry(error, retry_after_ms),
+        hook::Outcome::Gone => Outcome::Gone,
+    }
+}
+
+async fn email(
+    sh: &Shared,
+    to: &str,
+    f: &FiringRow,
+    t: &touchpoint_act::rule::Template,
+    lang: &str,
+    ctx: &Value,
+    unsubscribe: Option<&str>,
+) -> Outcome {
+    let mailer = match &sh.mailer {
+        None => return Outcome::Failed("no SMTP server is configured (set smtp_url and smtp_from)".into()),
+        Some(Err(e)) => return Outcome::Failed(e.clone()),
+        Some(Ok(m)) => m,
+    };
+    let msg = match template::render(t, lang, ctx, unsubscribe) {
+        Ok(m) => m,
+        Err(e) => return Outcome::Failed(format!("the message could not be written: {e}")),
+    };
+    match mailer.send(to, &f.firing.id, &msg, unsubscribe).await {
+        touchpoint_act::email::send::Outcome::Delivered => Outcome::Delivered,
+        touchpoint_act::email::send::Outcome::Retry(e) => Outcome::Retry(e, None),
+        touchpoint_act::email::send::Outcome::Failed(e) => Outcome::Failed(e),
+    }
+}
+
+async fn finish(
+    sh: &Shared,
+    row: &TriggerRuleRow,
+    f: &FiringRow,
+    outcome: Outcome,
+    payload: Value,
+) -> Result<(), StoreError> {
+    let store = &*sh.engine.store;
+    let attempts = f.attempts + 1;
+    let now = now_ms();
+    let mut up = FiringUpdate {
+        state: FiringState::Delivered,
+        next_ms: now,
+        attempts,
+        last_error: None,
+        reason: f.firing.reason.clone(),
+        done_ms: Some(now),
+        payload: Some(payload),
+    };
+    match outcome {
+        Outcome::Delivered => {}
+        Outcome::Retry(error, retry_after) => match sh.schedule.next_delay(attempts, retry_after) {
+            Some(delay) => {
+                up.state = FiringState::Pending;
+                up.next_ms = now + delay;
+                up.done_ms = None;
+                up.last_error = Some(error);
+            }
+            None => {
+                up.state = FiringState::Dead;
+                up.last_error = Some(format!("{error} (gave up after {attempts} attempts)"));
+            }
+        },
+        Outcome::Failed(error) => {
+            up.state = FiringState::Dead;
+            up.last_error = Some(error);
+        }
+        Outcome::Gone => {
+            up.state = FiringState::Dead;
+            up.last_error =
+                Some("the endpoint answered 410 Gone: it no longer receives, and the rule is paused".into());
+            let mut value = row.definition.clone();
+            if let Some(ep) = value["then"]["endpoint"].as_object_mut() {
+                ep.insert(
+                    "disabled".into(),
+                    json!(format!("answered 410 Gone at {}", touchpoint_core::event::format_time(now))),
+                );
+            }
+            store.update_trigger_rule(row.project_id, &row.key, TriggerStatus::Paused, &value).await?;
+            sh.engine.triggers_changed();
+        }
+    }
+    store.update_firing(&f.firing.id, &up).await
+}
