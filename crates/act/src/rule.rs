@@ -430,8 +430,10 @@ impl RuleDef {
     pub fn parse(v: &Value, names: &dyn Names) -> Result<RuleDef, RuleError> {
         let def: RuleDef = serde_json::from_value(v.clone()).map_err(|e| {
             let text = e.to_string();
-            // serde names the unknown or missing field in its words; keep them, they are clear.
-            err(field_of(&text).unwrap_or_else(|| "definition".into()), text)
+            // serde names an unknown or missing field in its words; otherwise find the
+            // section that does not read by reading each alone.
+            let field = field_of(&text).or_else(|| failing_section(v)).unwrap_or_else(|| "definition".into());
+            err(field, text)
         })?;
         def.check(names)?;
         Ok(def)
@@ -563,6 +565,24 @@ impl RuleDef {
         fb.and_then(|f| templates.get_key_value(f).map(|(k, _)| k.as_str()))
             .or_else(|| templates.keys().next().map(String::as_str))
     }
+}
+
+/// The top-level section of a definition that does not read by itself, if one does not.
+fn failing_section(v: &Value) -> Option<String> {
+    fn fails<T: serde::de::DeserializeOwned>(v: Option<&Value>) -> bool {
+        v.is_some_and(|v| serde_json::from_value::<T>(v.clone()).is_err())
+    }
+    let o = v.as_object()?;
+    let checks: [(&str, bool); 7] = [
+        ("name", fails::<String>(o.get("name"))),
+        ("when", fails::<When>(o.get("when"))),
+        ("who", fails::<Who>(o.get("who"))),
+        ("then", fails::<Then>(o.get("then"))),
+        ("holdout", fails::<f64>(o.get("holdout"))),
+        ("goal", fails::<Option<Goal>>(o.get("goal"))),
+        ("guard", fails::<Guard>(o.get("guard"))),
+    ];
+    checks.iter().find(|(_, f)| *f).map(|(k, _)| (*k).to_string())
 }
 
 fn field_of(serde_text: &str) -> Option<String> {
@@ -779,10 +799,14 @@ mod tests {
     fn bad_spans_and_times_say_how_to_write_them() {
         let mut v = late_delivery();
         v["when"]["within"] = json!("2 days");
-        assert!(RuleDef::parse(&v, &Demo).unwrap_err().message.contains("write 90s"));
+        let e = RuleDef::parse(&v, &Demo).unwrap_err();
+        assert!(e.message.contains("write 90s"), "{e}");
+        assert_eq!(e.field, "when");
         let mut v = late_delivery();
         v["guard"]["quiet_hours"]["from"] = json!("25:00");
-        assert!(RuleDef::parse(&v, &Demo).unwrap_err().message.contains("HH:MM"));
+        let e = RuleDef::parse(&v, &Demo).unwrap_err();
+        assert!(e.message.contains("HH:MM"));
+        assert_eq!(e.field, "guard");
     }
 
     fn merge(a: &mut Value, b: &Value) {

@@ -68,8 +68,9 @@ pub struct Engine {
 /// [`triggers::deliver`]).
 #[derive(Debug, Default)]
 pub struct TriggerSignals {
-    /// Rules were created, changed, paused or resumed.
-    pub changed: tokio::sync::Notify,
+    /// Counts rule changes (created, changed, paused, resumed): the decider reads the
+    /// rules again before its next decision whenever it differs from what it read.
+    pub version: std::sync::atomic::AtomicU64,
     /// Firings were decided or replayed.
     pub wake: tokio::sync::Notify,
 }
@@ -77,7 +78,7 @@ pub struct TriggerSignals {
 impl Engine {
     /// Tell the decider to read the rules again.
     pub fn triggers_changed(&self) {
-        self.triggers.changed.notify_one();
+        self.triggers.version.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Tell the delivery loop to look at the outbox now.

@@ -24,3 +24,12 @@ impl<T> Db<T> for std::result::Result<T, rusqlite::Error> {
         self.map_err(|e| StoreError::Backend(e.to_string()))
     }
 }
+
+/// Begin a transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`), waiting
+/// for it within the busy timeout. A deferred transaction that reads first and writes
+/// later fails at once (`SQLITE_BUSY_SNAPSHOT`, no waiting) when another connection wrote
+/// in between — the trigger tasks, the survey pages and the writer all write to the one
+/// file, so every write transaction here starts immediate.
+pub(crate) async fn begin(pool: &sqlx::SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await.db()
+}

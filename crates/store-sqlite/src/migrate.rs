@@ -16,7 +16,7 @@ pub async fn run_sqlite(pool: &sqlx::SqlitePool) -> touchpoint_store::Result<()>
         if done.contains(version) {
             continue;
         }
-        let mut tx = pool.begin().await.db()?;
+        let mut tx = crate::error::begin(pool).await?;
         sqlx::raw_sql(&render(sql, Dialect::Sqlite)).execute(&mut *tx).await.db()?;
         sqlx::query("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)")
             .bind(version)

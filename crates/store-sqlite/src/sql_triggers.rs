@@ -10,8 +10,10 @@
 //!
 //! - sqlx has no generic "rows affected" (a database's `QueryResult` is its own type), so
 //!   every write that must say whether it did something ends in `RETURNING` and is read
-//!   with `fetch_optional`: no row back means the insert met its unique key or the update
-//!   found nothing.
+//!   with `fetch_all`: no row back means the insert met its unique key or the update
+//!   found nothing. Never `fetch_optional`: on SQLite it leaves the statement unfinished,
+//!   and an unfinished write statement keeps the file's write lock until the connection
+//!   is used again — the writer then waits out its busy timeout and fails a group commit.
 //! - Text is never sorted by the database (PostgreSQL sorts by its collation, SQLite
 //!   byte-wise); where an order of text matters it is made here.
 //!
@@ -173,9 +175,10 @@ where
             .bind(status.as_str().to_string())
             .bind(definition.to_string())
             .bind(now)
-            .fetch_optional(self.0)
+            .fetch_all(self.0)
             .await
-            .sql()?;
+            .sql()?
+            .pop();
         match row {
             Some(r) => Self::rule_row(&r),
             None => Err(StoreError::Exists(format!("trigger rule {key:?}"))),
@@ -201,7 +204,7 @@ where
     /// One rule by key.
     pub async fn trigger_rule(&self, project: ProjectId, key: &str) -> Result<Option<TriggerRuleRow>> {
         let sql = format!("SELECT {RULE_COLUMNS} FROM trigger_rules WHERE project_id = $1 AND key = $2");
-        let row = sqlx::query(&sql).bind(project).bind(key.to_string()).fetch_optional(self.0).await.sql()?;
+        let row = sqlx::query(&sql).bind(project).bind(key.to_string()).fetch_all(self.0).await.sql()?.pop();
         row.as_ref().map(Self::rule_row).transpose()
     }
 
@@ -223,9 +226,10 @@ where
             .bind(now_ms())
             .bind(project)
             .bind(key.to_string())
-            .fetch_optional(self.0)
+            .fetch_all(self.0)
             .await
-            .sql()?;
+            .sql()?
+            .pop();
         match row {
             Some(r) => Self::rule_row(&r),
             None => Err(StoreError::NotFound(format!("trigger rule {key:?}"))),
@@ -257,9 +261,10 @@ where
             .bind(f.reason.clone())
             .bind(f.payload.to_string())
             .bind(f.decided_ms)
-            .fetch_optional(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
-            .sql()?;
+            .sql()?
+            .pop();
             recorded.push(seq.is_some());
         }
         if let Some(event_id) = cursor {
@@ -280,7 +285,7 @@ where
 
     /// The last event id the worker decided on, if any.
     pub async fn trigger_cursor(&self) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT event_id FROM trigger_cursor WHERE id = 1").fetch_optional(self.0).await.sql()?;
+        let row = sqlx::query("SELECT event_id FROM trigger_cursor WHERE id = 1").fetch_all(self.0).await.sql()?.pop();
         row.as_ref().map(|r| Self::get(r, "event_id")).transpose()
     }
 
@@ -296,7 +301,7 @@ where
     /// When the next open firing is due, if any.
     pub async fn next_due_ms(&self) -> Result<Option<i64>> {
         let sql = format!("SELECT next_ms FROM firings WHERE {OPEN} ORDER BY next_ms LIMIT 1");
-        let row = sqlx::query(&sql).fetch_optional(self.0).await.sql()?;
+        let row = sqlx::query(&sql).fetch_all(self.0).await.sql()?.pop();
         row.as_ref().map(|r| Self::get(r, "next_ms")).transpose()
     }
 
@@ -315,9 +320,10 @@ where
         .bind(update.done_ms)
         .bind(id.to_string())
         .bind(update.payload.as_ref().map(|p| p.to_string()))
-        .fetch_optional(self.0)
+        .fetch_all(self.0)
         .await
-        .sql()?;
+        .sql()?
+        .pop();
         match row {
             Some(_) => Ok(()),
             None => Err(StoreError::NotFound(format!("firing {id:?}"))),
@@ -327,7 +333,7 @@ where
     /// One firing.
     pub async fn firing(&self, id: &str) -> Result<Option<FiringRow>> {
         let sql = format!("SELECT {FIRING_COLUMNS} FROM firings WHERE id = $1");
-        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(self.0).await.sql()?;
+        let row = sqlx::query(&sql).bind(id.to_string()).fetch_all(self.0).await.sql()?.pop();
         row.as_ref().map(Self::firing_row).transpose()
     }
 

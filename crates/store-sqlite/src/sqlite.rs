@@ -434,7 +434,7 @@ fn apply_identity_raw(
 #[async_trait]
 impl MetaStore for SqliteStore {
     async fn create_project(&self, name: &str, catalog: &Catalog) -> Result<Project> {
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = crate::error::begin(&self.pool).await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM projects WHERE name = ?")
             .bind(name)
             .fetch_optional(&mut *tx)
@@ -525,9 +525,13 @@ impl MetaStore for SqliteStore {
         .bind(token_hash)
         .bind(prefix)
         .bind(now_ms())
-        .fetch_one(&self.pool)
+        // Not fetch_one: a write statement left unfinished keeps the write lock (see
+        // `sql_triggers`).
+        .fetch_all(&self.pool)
         .await
-        .db()?;
+        .db()?
+        .pop()
+        .ok_or_else(|| StoreError::Backend("a new key returned no row".into()))?;
         key_row(&row)
     }
 
@@ -632,7 +636,7 @@ impl MetaStore for SqliteStore {
 
     async fn apply_identity(&self, ops: &[IdentityOp], traits: &[(CustomerId, Map<String, Value>)]) -> Result<()> {
         let mut appender = self.appender.lock().await;
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = crate::error::begin(&self.pool).await?;
         with_raw(&mut tx, |c| {
             let (ops, traits) = admitted_identity(&mut appender, c, ops, traits)?;
             apply_identity_raw(c, &ops, &traits).db()

@@ -29,9 +29,11 @@ impl AccountStore for SqliteStore {
         .bind(email)
         .bind(password_hash)
         .bind(now_ms())
-        .fetch_optional(self.pool())
+        // Not fetch_optional: a write statement left unfinished keeps the write lock.
+        .fetch_all(self.pool())
         .await
-        .db()?;
+        .db()?
+        .pop();
         match row {
             Some(r) => user_row(&r),
             None => Err(StoreError::Exists(format!("an account for {email:?}"))),

@@ -388,7 +388,7 @@ pub(crate) async fn subject_responses(store: &SqliteStore, subject: &Subject) ->
 }
 
 pub(crate) async fn erase_subject_listen(store: &SqliteStore, subject: &Subject) -> Result<ListenErasure> {
-    let mut tx = store.pool().begin().await.db()?;
+    let mut tx = crate::error::begin(store.pool()).await?;
     let (cond, args) = responses_where(subject);
     let sql = format!("DELETE FROM responses WHERE {cond}");
     let responses = bind_all(sqlx::query(&sql), args).execute(&mut *tx).await.db()?.rows_affected();

@@ -534,7 +534,7 @@ pub(crate) async fn convert_row_events(pool: &SqlitePool) -> Result<()> {
     if old.is_none() {
         return Ok(());
     }
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = crate::error::begin(pool).await?;
     let moved = with_raw(&mut tx, |c| {
         let mut st = c.prepare(
             "SELECT id, project_id, message_id, type, name, user_id, anonymous_id, customer_id, touchpoint_id, ts_ms,
@@ -867,7 +867,7 @@ impl EventStore for SqliteStore {
         let mut updates = updates.to_vec();
         updates.sort_unstable_by_key(|u| u.0);
         let _appender = self.appender.lock().await;
-        let mut tx = self.pool().begin().await.db()?;
+        let mut tx = crate::error::begin(self.pool()).await?;
         let mut k = 0;
         while k < updates.len() {
             let seg: Option<(i64, i64, Vec<u8>)> = sqlx::query_as(
@@ -903,7 +903,7 @@ impl EventStore for SqliteStore {
     }
 
     async fn rebuild_volume(&self, project: ProjectId) -> Result<()> {
-        let mut tx = self.pool().begin().await.db()?;
+        let mut tx = crate::error::begin(self.pool()).await?;
         let mut volume: HashMap<(i64, i64), i64> = HashMap::new();
         {
             let mut rows =

@@ -111,7 +111,7 @@ impl ListenStore for SqliteStore {
     }
 
     async fn create_survey(&self, project: ProjectId, key: &str, definition: &Value) -> Result<SurveyRow> {
-        let mut tx = self.pool().begin().await.db()?;
+        let mut tx = crate::error::begin(self.pool()).await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM surveys WHERE project_id = ? AND key = ?")
             .bind(project)
             .bind(key)
@@ -191,7 +191,7 @@ impl ListenStore for SqliteStore {
     async fn update_survey(&self, id: i64, definition: &Value) -> Result<SurveyRow> {
         let current = self.survey(id).await?.ok_or_else(|| StoreError::NotFound(format!("survey {id}")))?;
         let now = now_ms();
-        let mut tx = self.pool().begin().await.db()?;
+        let mut tx = crate::error::begin(self.pool()).await?;
         if current.status == SurveyStatus::Draft {
             sqlx::query(
                 "UPDATE survey_versions SET definition = ?, created_ms = ? WHERE survey_id = ? AND version = ?",
@@ -246,7 +246,7 @@ impl ListenStore for SqliteStore {
 
     async fn create_invitations(&self, project: ProjectId, survey: i64, items: &[NewInvitation]) -> Result<Vec<i64>> {
         let now = now_ms();
-        let mut tx = self.pool().begin().await.db()?;
+        let mut tx = crate::error::begin(self.pool()).await?;
         let mut ids = Vec::with_capacity(items.len());
         for i in items {
             let id: i64 = sqlx::query_scalar(
@@ -341,7 +341,7 @@ impl ListenStore for SqliteStore {
 
     async fn insert_responses(&self, rs: &[NewResponse]) -> Result<Vec<Option<i64>>> {
         let now = now_ms();
-        let mut tx = self.pool().begin().await.db()?;
+        let mut tx = crate::error::begin(self.pool()).await?;
         let mut out = Vec::with_capacity(rs.len());
         for r in rs {
             let at = r.at_ms.unwrap_or(now);
@@ -399,7 +399,7 @@ impl ListenStore for SqliteStore {
 
     async fn add_benchmarks(&self, project: ProjectId, rows: &[BenchmarkRow]) -> Result<usize> {
         let now = now_ms();
-        let mut tx = self.pool().begin().await.db()?;
+        let mut tx = crate::error::begin(self.pool()).await?;
         for b in rows {
             sqlx::query(
                 "INSERT INTO benchmarks (project_id, source, metric, segment, value, n, se, created_ms)

@@ -1,6 +1,7 @@
 //! [`TriggerStore`] on the embedded store: trigger rules, the outbox of their firings, the
 //! trigger worker's cursor and customers' preferences. The SQL is shared with PostgreSQL
-//! ([`crate::sql_triggers`]); this is only the embedded store's pool handed to it.
+//! ([`crate::sql_triggers`]); this is only the embedded store's pool handed to it, and the
+//! writer's gate around the one transaction of several statements.
 
 use crate::sql_triggers::TriggerSql;
 use crate::sqlite::SqliteStore;
@@ -51,6 +52,12 @@ impl TriggerStore for SqliteStore {
     }
 
     async fn decide_firings(&self, firings: &[NewFiring], cursor: Option<i64>) -> Result<Vec<bool>> {
+        // A transaction of several statements holds SQLite's write lock across awaits. The
+        // writer takes that lock synchronously (its busy wait blocks the thread it runs
+        // on), so a transaction that must be polled again to finish could wait for the
+        // very thread the writer blocks: take the writer's own gate first, and the two
+        // never meet inside SQLite.
+        let _gate = self.appender.lock().await;
         self.triggers().decide_firings(firings, cursor).await
     }
 

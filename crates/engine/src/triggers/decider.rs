@@ -65,6 +65,8 @@ pub struct Decider {
     rules: HashMap<ProjectId, Vec<Live>>,
     touchpoints: HashMap<ProjectId, HashMap<i64, StoredTouchpoint>>,
     loaded: Option<Instant>,
+    /// The rule version (`TriggerSignals::version`) the loaded rules are.
+    version: u64,
     cursor: i64,
     written_cursor: i64,
     written_at: Instant,
@@ -81,6 +83,7 @@ pub fn spawn(engine: Engine, stop: tokio::sync::watch::Receiver<bool>) -> tokio:
             rules: HashMap::new(),
             touchpoints: HashMap::new(),
             loaded: None,
+            version: 0,
             cursor: 0,
             written_cursor: 0,
             written_at: Instant::now(),
@@ -112,7 +115,6 @@ impl Decider {
         };
         self.written_cursor = self.cursor;
         self.catch_up().await?;
-        let signals = self.engine.triggers.clone();
         loop {
             if *stop.borrow() {
                 break;
@@ -146,7 +148,6 @@ impl Decider {
                         }
                     }
                 },
-                _ = signals.changed.notified() => self.loaded = None,
             }
         }
         self.write_cursor(true).await
@@ -184,9 +185,11 @@ impl Decider {
     }
 
     async fn reload(&mut self) -> Result<(), StoreError> {
-        if self.loaded.is_some_and(|t| t.elapsed() < RULES_TTL) {
+        let version = self.engine.triggers.version.load(std::sync::atomic::Ordering::SeqCst);
+        if self.loaded.is_some_and(|t| t.elapsed() < RULES_TTL) && version == self.version {
             return Ok(());
         }
+        self.version = version;
         let mut rules: HashMap<ProjectId, Vec<Live>> = HashMap::new();
         for row in self.engine.store.trigger_rules(None).await? {
             if row.status != TriggerStatus::Live || row.definition["then"]["endpoint"].get("disabled").is_some() {

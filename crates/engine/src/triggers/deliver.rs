@@ -161,6 +161,11 @@ async fn act(sh: &Shared, mut f: FiringRow) -> Result<(), StoreError> {
             Verdict::Go => {}
         }
     }
+    if let Some(why) = def.then.endpoint().and_then(|e| e.disabled.clone()) {
+        let mut up = update(&f, FiringState::Dead);
+        up.last_error = Some(format!("the endpoint is disabled ({why}); fix it, switch the rule on and replay"));
+        return store.update_firing(&f.firing.id, &up).await;
+    }
     send(sh, &row, &def, f, traits).await
 }
 
@@ -480,7 +485,7 @@ async fn finish(
             up.last_error =
                 Some("the endpoint answered 410 Gone: it no longer receives, and the rule is paused".into());
             let mut value = row.definition.clone();
-            if let Some(ep) = value["then"]["endpoint"].as_object_mut() {
+            if let Some(ep) = value.get_mut("then").and_then(|t| t.get_mut("endpoint")).and_then(Value::as_object_mut) {
                 ep.insert(
                     "disabled".into(),
                     json!(format!("answered 410 Gone at {}", touchpoint_core::event::format_time(now))),

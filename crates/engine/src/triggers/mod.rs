@@ -93,7 +93,7 @@ fn mask(secret: &str) -> String {
 
 fn masked(def: &Value) -> Value {
     let mut def = def.clone();
-    for ep in [&mut def["then"]["endpoint"]] {
+    if let Some(ep) = def.get_mut("then").and_then(|t| t.get_mut("endpoint")) {
         if let Some(o) = ep.as_object_mut() {
             for k in ["secret", "previous_secret"] {
                 if let Some(Value::String(s)) = o.get(k) {
@@ -225,7 +225,8 @@ pub async fn set_status(
     let mut value = row.definition.clone();
     if status == TriggerStatus::Live {
         // Switching on again re-enables an endpoint that answered 410.
-        if let Some(ep) = value["then"]["endpoint"].as_object_mut() {
+        // (`get_mut`, not `[..]`: indexing a JSON value mutably adds the key it looks for.)
+        if let Some(ep) = value.get_mut("then").and_then(|t| t.get_mut("endpoint")).and_then(Value::as_object_mut) {
             ep.remove("disabled");
         }
     }

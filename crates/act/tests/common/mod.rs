@@ -1,0 +1,2 @@
+//! What the integration tests share: the real receivers.
+pub mod receivers;
