@@ -10,6 +10,8 @@
 //!   first writes, and its resident memory (the journey index and the dedup window).
 //! - `dashboard`: each dashboard view's data from a real server on N events, and the first
 //!   view's bytes (`bench_dashboard.rs`).
+//! - `triggers`: ingest with 50 live trigger rules against none in one run, and the
+//!   firing latency (`bench_triggers.rs`).
 
 use crate::anyhow_lite::{msg, Result};
 use clap::Subcommand;
@@ -42,6 +44,21 @@ pub enum BenchCmd {
         /// data directory, to measure ingest with the split store.
         #[arg(long, value_name = "URL")]
         meta_store: Option<String>,
+        /// Print the result as JSON too.
+        #[arg(long)]
+        json: bool,
+    },
+    /// HTTP ingest with 50 live trigger rules against none, in one run; firing latency.
+    Triggers {
+        /// Events to send (twice).
+        #[arg(long, default_value_t = 300_000)]
+        events: usize,
+        /// Events per request.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// Concurrent keep-alive connections.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
         /// Print the result as JSON too.
         #[arg(long)]
         json: bool,
@@ -102,6 +119,9 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
             ingest(events, batch, connections, durable, meta_store, json).await
         }
         BenchCmd::Import { events, json } => import(events, json).await,
+        BenchCmd::Triggers { events, batch, connections, json } => {
+            crate::bench_triggers::run(events, batch, connections, json).await
+        }
         BenchCmd::Restart { events, data_dir, runs } => restart(events, &data_dir, runs).await,
         BenchCmd::Dashboard { events, data_dir, runs } => crate::bench_dashboard::run(events, &data_dir, runs).await,
         BenchCmd::Analytics { events, runs, peers, json } => {

@@ -176,6 +176,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
     }
     let s = load(&state.writer, project.id, cfg, a.json).await?;
     let listening = crate::demo_listen::load(&*state.store, project.id, a.seed).await?;
+    crate::demo_act::load(&*state.store, project.id).await?;
     // A person to sign in to the dashboard as: an owner of every project, with a fresh
     // random password (written beside the keys, and printed).
     let demo_password: String = {
@@ -189,6 +190,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
         "login": {"email": DEMO_EMAIL, "password": demo_password}});
     std::fs::write(dir.join("demo-keys.json"), serde_json::to_string_pretty(&keys)?)?;
     let addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let state_smtp = state.config.smtp_url.clone();
     if a.json {
         let mut v = keys.clone();
         v["events"] = s.stored.into();
@@ -229,6 +231,15 @@ pub async fn run(a: DemoArgs) -> Result<()> {
             println!(
                 "On a web page, Segment's browser SDK: AnalyticsBrowser.load({{ writeKey: \"{write}\", cdnURL: \"http://{addr}\" }})"
             );
+            let rule = crate::demo_act::KEY;
+            println!("A trigger rule, a draft: what it would have done over the last 30 days, then switch it on:");
+            println!("  curl -s -H 'Authorization: Bearer {secret}' http://{addr}/api/triggers/{rule}/preview");
+            println!("  curl -s -X POST -H 'Authorization: Bearer {secret}' http://{addr}/api/triggers/{rule}/resume");
+            if state_smtp.is_empty() {
+                println!(
+                    "  (its e-mails need an SMTP server: start the demo with TOUCHPOINT_SMTP_URL=smtp://HOST:PORT)"
+                );
+            }
             println!("Press Ctrl-C to stop.");
         }
     }

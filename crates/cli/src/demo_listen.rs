@@ -30,7 +30,7 @@ fn nps_after_delivery() -> Value {
     })
 }
 
-fn csat_after_support() -> Value {
+pub fn csat_after_support() -> Value {
     json!({
         "title": t("How did we help?", "Jak jsme vám pomohli?", "Jak Państwu pomogliśmy?"),
         "trigger": "support-call",

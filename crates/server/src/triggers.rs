@@ -20,7 +20,9 @@ use touchpoint_store::triggers::TriggerStatus;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTrigger {
-    /// Stable key (`late-delivery-apology`): 1 to 64 of a-z, 0-9 and `-`.
+    /// Stable key (`late-delivery-apology`): 1 to 64 of a-z, 0-9 and `-`, not starting
+    /// with `-`; `preview` is taken by the routes.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,63}$")]
     pub key: String,
     /// The rule: `name`, `when`, `who`, `then`, `holdout`, `goal`, `guard`.
     #[schema(value_type = Object)]
@@ -31,7 +33,7 @@ pub struct NewTrigger {
 }
 
 /// `GET /api/triggers`
-#[utoipa::path(get, path = "/api/triggers", tag = "triggers", responses((status = 200, body = [TriggerView])), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/triggers", operation_id = "list_triggers", tag = "triggers", responses((status = 200, body = [TriggerView])), security(("bearer" = [])))]
 pub async fn list(State(s): State<AppState>, ApiCaller(key): ApiCaller) -> Result<Json<Vec<TriggerView>>, ApiError> {
     let mut out = vec![];
     for row in s.store.trigger_rules(Some(key.project_id)).await? {
@@ -41,7 +43,7 @@ pub async fn list(State(s): State<AppState>, ApiCaller(key): ApiCaller) -> Resul
 }
 
 /// `POST /api/triggers`: create a rule (a draft unless `live`).
-#[utoipa::path(post, path = "/api/triggers", tag = "triggers", request_body = NewTrigger, responses((status = 200, body = Created), (status = 400, description = "Invalid definition, with the field"), (status = 409, description = "Key taken")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/triggers", operation_id = "create_trigger", tag = "triggers", request_body = NewTrigger, responses((status = 200, body = Created), (status = 400, description = "Invalid definition, with the field"), (status = 409, description = "Key taken")), security(("bearer" = [])))]
 pub async fn create(
     State(s): State<AppState>,
     ApiCaller(key): ApiCaller,
@@ -53,7 +55,7 @@ pub async fn create(
 }
 
 /// `GET /api/triggers/{key}`
-#[utoipa::path(get, path = "/api/triggers/{key}", tag = "triggers", params(("key" = String, Path)), responses((status = 200, body = TriggerView), (status = 404, description = "No such rule")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/triggers/{key}", operation_id = "get_trigger", tag = "triggers", params(("key" = String, Path)), responses((status = 200, body = TriggerView), (status = 404, description = "No such rule")), security(("bearer" = [])))]
 pub async fn get_one(
     State(s): State<AppState>,
     ApiCaller(key): ApiCaller,
@@ -64,7 +66,7 @@ pub async fn get_one(
 }
 
 /// `PUT /api/triggers/{key}`: change the definition (the status stays).
-#[utoipa::path(put, path = "/api/triggers/{key}", tag = "triggers", params(("key" = String, Path)), request_body = Object, responses((status = 200, body = TriggerView), (status = 400, description = "Invalid definition")), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/api/triggers/{key}", operation_id = "edit_trigger", tag = "triggers", params(("key" = String, Path)), request_body = Object, responses((status = 200, body = TriggerView), (status = 400, description = "Invalid definition")), security(("bearer" = [])))]
 pub async fn edit(
     State(s): State<AppState>,
     ApiCaller(key): ApiCaller,
@@ -77,7 +79,7 @@ pub async fn edit(
 }
 
 /// `POST /api/triggers/{key}/resume`: switch on.
-#[utoipa::path(post, path = "/api/triggers/{key}/resume", tag = "triggers", params(("key" = String, Path)), responses((status = 200, body = TriggerView)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/triggers/{key}/resume", operation_id = "resume_trigger", tag = "triggers", params(("key" = String, Path)), responses((status = 200, body = TriggerView)), security(("bearer" = [])))]
 pub async fn resume(
     State(s): State<AppState>,
     ApiCaller(key): ApiCaller,
@@ -89,7 +91,7 @@ pub async fn resume(
 }
 
 /// `POST /api/triggers/{key}/pause`: switch off (what was decided is still delivered).
-#[utoipa::path(post, path = "/api/triggers/{key}/pause", tag = "triggers", params(("key" = String, Path)), responses((status = 200, body = TriggerView)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/triggers/{key}/pause", operation_id = "pause_trigger", tag = "triggers", params(("key" = String, Path)), responses((status = 200, body = TriggerView)), security(("bearer" = [])))]
 pub async fn pause(
     State(s): State<AppState>,
     ApiCaller(key): ApiCaller,
@@ -102,9 +104,11 @@ pub async fn pause(
 
 /// How long both secrets sign after a rotation.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Rotate {
     /// Hours the old secret still signs (0 to 168, default 24).
+    #[param(minimum = 0, maximum = 168)]
     pub overlap_hours: Option<i64>,
 }
 
@@ -117,7 +121,7 @@ pub struct Rotated {
 
 /// `POST /api/triggers/{key}/rotate-secret`: a new webhook secret; the old one keeps
 /// signing (a second signature) for the overlap.
-#[utoipa::path(post, path = "/api/triggers/{key}/rotate-secret", tag = "triggers", params(("key" = String, Path), Rotate), responses((status = 200, body = Rotated)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/triggers/{key}/rotate-secret", operation_id = "rotate_trigger_secret", tag = "triggers", params(("key" = String, Path), Rotate), responses((status = 200, body = Rotated)), security(("bearer" = [])))]
 pub async fn rotate(
     State(s): State<AppState>,
     ApiCaller(key): ApiCaller,
@@ -135,9 +139,11 @@ pub async fn rotate(
 
 /// How far back a preview looks.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Days {
     /// Days (1 to 366, default 30).
+    #[param(minimum = 1, maximum = 366)]
     pub days: Option<i64>,
 }
 
@@ -150,7 +156,7 @@ fn days(d: Option<i64>) -> Result<i64, ApiError> {
 }
 
 /// `GET /api/triggers/{key}/preview`: what the rule would have done over the last days.
-#[utoipa::path(get, path = "/api/triggers/{key}/preview", tag = "triggers", params(("key" = String, Path), Days), responses((status = 200, body = measure::Preview)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/triggers/{key}/preview", operation_id = "preview_trigger", tag = "triggers", params(("key" = String, Path), Days), responses((status = 200, body = measure::Preview)), security(("bearer" = [])))]
 pub async fn preview(
     State(s): State<AppState>,
     ApiCaller(key): ApiCaller,
@@ -168,11 +174,12 @@ pub struct PreviewBody {
     #[schema(value_type = Object)]
     pub definition: Value,
     /// Days to look back (1 to 366, default 30).
+    #[schema(minimum = 1, maximum = 366)]
     pub days: Option<i64>,
 }
 
 /// `POST /api/triggers/preview`: what an unsaved rule would have done.
-#[utoipa::path(post, path = "/api/triggers/preview", tag = "triggers", request_body = PreviewBody, responses((status = 200, body = measure::Preview), (status = 400, description = "Invalid definition")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/triggers/preview", operation_id = "preview_trigger_definition", tag = "triggers", request_body = PreviewBody, responses((status = 200, body = measure::Preview), (status = 400, description = "Invalid definition")), security(("bearer" = [])))]
 pub async fn preview_definition(
     State(s): State<AppState>,
     ApiCaller(key): ApiCaller,
@@ -182,7 +189,7 @@ pub async fn preview_definition(
 }
 
 /// `GET /api/triggers/{key}/report`: treated against held-out customers on the goal.
-#[utoipa::path(get, path = "/api/triggers/{key}/report", tag = "triggers", params(("key" = String, Path)), responses((status = 200, body = measure::Report)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/triggers/{key}/report", operation_id = "trigger_report", tag = "triggers", params(("key" = String, Path)), responses((status = 200, body = measure::Report)), security(("bearer" = [])))]
 pub async fn report(
     State(s): State<AppState>,
     ApiCaller(key): ApiCaller,
@@ -193,6 +200,7 @@ pub async fn report(
 
 /// Which firings to list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FiringQuery {
     /// Only in this state (`dead` is the dead-letter list).
@@ -200,11 +208,12 @@ pub struct FiringQuery {
     /// Only before this `seq` (paging).
     pub before: Option<i64>,
     /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
 /// `GET /api/triggers/{key}/firings`
-#[utoipa::path(get, path = "/api/triggers/{key}/firings", tag = "triggers", params(("key" = String, Path), FiringQuery), responses((status = 200, body = [FiringView])), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/triggers/{key}/firings", operation_id = "trigger_firings", tag = "triggers", params(("key" = String, Path), FiringQuery), responses((status = 200, body = [FiringView])), security(("bearer" = [])))]
 pub async fn firings(
     State(s): State<AppState>,
     ApiCaller(key): ApiCaller,
@@ -234,7 +243,7 @@ pub struct Replayed {
 }
 
 /// `POST /api/triggers/{key}/replay`: send dead firings again, with their ids.
-#[utoipa::path(post, path = "/api/triggers/{key}/replay", tag = "triggers", params(("key" = String, Path)), request_body = Replay, responses((status = 200, body = Replayed)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/triggers/{key}/replay", operation_id = "replay_trigger_firings", tag = "triggers", params(("key" = String, Path)), request_body = Replay, responses((status = 200, body = Replayed)), security(("bearer" = [])))]
 pub async fn replay(
     State(s): State<AppState>,
     ApiCaller(key): ApiCaller,

@@ -173,7 +173,11 @@ async fn at_most_64_streams_and_a_closed_one_gives_its_place_back() {
         open.push(Stream::open(with_key(&app)).await);
     }
     assert_eq!(gauge(&app, "touchpoint_live_streams").await, 64);
-    assert_eq!(gauge(&app, "touchpoint_bus_subscribers").await, 65, "the journey index and 64 streams");
+    assert_eq!(
+        gauge(&app, "touchpoint_bus_subscribers").await,
+        66,
+        "the journey index, the trigger decider and 64 streams"
+    );
     let r = with_key(&app).send().await.unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()[RETRY_AFTER], "5");
@@ -200,7 +204,7 @@ async fn at_most_64_streams_and_a_closed_one_gives_its_place_back() {
     assert!(eventually(Duration::from_secs(20), || async { gauge(&app, "touchpoint_live_streams").await == 0 }).await);
     // The bus drops a closed subscription on its next publish.
     track(&app, &app.write_key.clone(), "After", "after-1").await;
-    assert_eq!(gauge(&app, "touchpoint_bus_subscribers").await, 1, "only the journey index");
+    assert_eq!(gauge(&app, "touchpoint_bus_subscribers").await, 2, "only the journey index and the trigger decider");
     app.stop().await;
 }
 

@@ -790,6 +790,8 @@ pub fn refine(doc: &mut Value) {
         set_param(doc, method, path, "key", json!({"type": "string"}));
     }
     set_body(doc, "post", "/api/surveys", r("NewSurvey"), true);
+    // An empty body replays every dead firing of the rule.
+    set_body(doc, "post", "/api/triggers/{key}/replay", r("Replay"), false);
     set_body(doc, "put", "/api/surveys/{key}", r("SurveyDefinition"), true);
     add_answer(
         doc,

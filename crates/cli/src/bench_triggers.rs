@@ -1,0 +1,256 @@
+//! `touchpoint bench triggers`: what acting at key moments costs ingest, and how soon a
+//! firing leaves. One run, the same generated batches sent twice to a real server on
+//! loopback: first with no trigger rules, then with 50 live rules (half fire a signed
+//! webhook at once — to a receiver in this process —, half start "not followed within an
+//! hour" timers), and prints both throughputs and their ratio. During the second send a
+//! probe event every 50 ms, alone in its request, fires a rule of its own: the time from
+//! its acknowledgement to its webhook's arrival is the firing latency (p50, p99).
+
+use crate::anyhow_lite::{msg, Result};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use touchpoint_engine::Config;
+use touchpoint_gen::{brand_catalog, GenConfig, Generator};
+use touchpoint_server::Server;
+
+/// Rules in the second send.
+const RULES: usize = 50;
+
+/// Run the benchmark.
+pub async fn run(events: usize, batch: usize, connections: usize, json_out: bool) -> Result<()> {
+    let bodies = Arc::new(batches(events, batch)?);
+    eprintln!("Sending {events} events in batches of {batch} over {connections} connections, without rules…");
+    let base = send(&bodies, events, connections, false).await?;
+    eprintln!("…and again with {RULES} live rules and a probe every 50 ms.");
+    let with = send(&bodies, events, connections, true).await?;
+    let ratio = with.rate / base.rate;
+    let mut lat = with.firing_ms.clone();
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(f64::NAN);
+    println!("HTTP ingest with trigger rules, batches of {batch}, {connections} connections, durable acks, 127.0.0.1");
+    println!("  without rules        {:>10.0} events/s", base.rate);
+    println!("  with {RULES} rules        {:>10.0} events/s   ({:.2} of the throughput without)", with.rate, ratio);
+    println!("  firings sent         {:>10}   (webhooks that reached the receiver during the run)", with.webhooks);
+    println!(
+        "  firing latency p50   {:>10.1} ms   (acknowledged probe → its webhook received; {} probes)",
+        pct(0.5),
+        lat.len()
+    );
+    println!("  firing latency p99   {:>10.1} ms", pct(0.99));
+    if json_out {
+        println!(
+            "{}",
+            json!({"bench": "triggers", "events": events, "rules": RULES, "events_per_s_without": base.rate,
+                "events_per_s_with": with.rate, "ratio": ratio, "firing_p50_ms": pct(0.5), "firing_p99_ms": pct(0.99),
+                "probes": lat.len(), "webhooks": with.webhooks})
+        );
+    }
+    Ok(())
+}
+
+/// The generated events as request bodies.
+fn batches(events: usize, batch: usize) -> Result<Vec<Vec<u8>>> {
+    let generator = Generator::new(GenConfig::for_events(events, 7));
+    let (mut out, mut current, mut total) = (vec![], vec![], 0);
+    'all: for i in 0.. {
+        for v in generator.customer(i) {
+            current.push(v);
+            total += 1;
+            if current.len() == batch {
+                out.push(serde_json::to_vec(&json!({"batch": std::mem::take(&mut current)}))?);
+            }
+            if total == events {
+                break 'all;
+            }
+        }
+    }
+    if !current.is_empty() {
+        out.push(serde_json::to_vec(&json!({"batch": current}))?);
+    }
+    Ok(out)
+}
+
+/// What one send measured.
+struct Sent {
+    rate: f64,
+    firing_ms: Vec<f64>,
+    webhooks: usize,
+}
+
+/// A webhook receiver in this process: answers 204 to everything, and notes when each
+/// probe's webhook arrived (by the probe number in its body) and how many came.
+async fn receiver() -> Result<(String, Arc<Mutex<HashMap<u64, Instant>>>, Arc<AtomicUsize>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let arrived: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    let count = Arc::new(AtomicUsize::new(0));
+    let (a, c) = (arrived.clone(), count.clone());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let (a, c) = (a.clone(), c.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::with_capacity(4096);
+                let mut chunk = [0u8; 8192];
+                loop {
+                    // One request at a time on a keep-alive connection.
+                    let Some(head_end) = find(&buf, b"\r\n\r\n") else {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                        .unwrap_or(0);
+                    while buf.len() < head_end + 4 + len {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let now = Instant::now();
+                    let body: Value =
+                        serde_json::from_slice(&buf[head_end + 4..head_end + 4 + len]).unwrap_or(Value::Null);
+                    c.fetch_add(1, Ordering::Relaxed);
+                    if let Some(p) = body["data"]["event"]["properties"]["probe"].as_u64() {
+                        a.lock().expect("probe map").entry(p).or_insert(now);
+                    }
+                    buf.drain(..head_end + 4 + len);
+                    if sock.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok((url, arrived, count))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The 50 rules: on the brand's touchpoints in turn, half at once to the webhook (every
+/// tenth customer held out), half as hour-long "not followed" timers; plus the probe's.
+fn rules(hook: &str) -> Vec<(String, Value)> {
+    let keys: Vec<String> = brand_catalog().touchpoints.iter().map(|t| t.key.clone()).collect();
+    let endpoint = json!({"url": hook});
+    let mut out = vec![];
+    for i in 0..RULES - 1 {
+        let tp = &keys[i % keys.len()];
+        let when = if i % 2 == 0 {
+            json!({"kind": "happens", "touchpoint": tp})
+        } else {
+            json!({"kind": "not_followed", "touchpoint": tp, "followed_by": [keys[(i + 1) % keys.len()]], "within": "1h"})
+        };
+        out.push((
+            format!("bench-{i}"),
+            json!({"name": format!("bench {i}"), "when": when, "then": {"kind": "webhook", "endpoint": endpoint}}),
+        ));
+    }
+    out.push((
+        "probe".into(),
+        json!({"name": "probe", "when": {"kind": "happens", "touchpoint": "track:Bench Probe"},
+            "then": {"kind": "webhook", "endpoint": endpoint}, "holdout": 0}),
+    ));
+    out
+}
+
+async fn send(bodies: &Arc<Vec<Vec<u8>>>, events: usize, connections: usize, with_rules: bool) -> Result<Sent> {
+    let dir = tempfile::tempdir()?;
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        rate_limit: 0.0,
+        // No cap across rules: every firing is sent.
+        messages_per_customer_per_day: 0,
+        ..Config::default()
+    };
+    let server = Server::open(config).await?;
+    let store = server.state().store.clone();
+    let (project, write, _) = crate::admin::create_project(&*store, "bench", &brand_catalog()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let (hook, arrived, count) = receiver().await?;
+    if with_rules {
+        // The probe's touchpoint is discovered from its first event.
+        let warm =
+            json!({"type": "track", "userId": "probe", "event": "Bench Probe", "properties": {"probe": u64::MAX}});
+        client.post(format!("{base}/v1/track")).basic_auth(&write, Some("")).json(&warm).send().await?;
+        for (key, def) in rules(&hook) {
+            touchpoint_engine::triggers::create(&*store, project.id, &key, &def, true).await?;
+        }
+    }
+    let next = Arc::new(AtomicUsize::new(0));
+    let url = format!("{base}/v1/batch");
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for _ in 0..connections {
+        let (bodies, next, url, write) = (bodies.clone(), next.clone(), url.clone(), write.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
+            let mut errors = 0usize;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                match client.post(&url).basic_auth(&write, Some("")).body(body.clone()).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                    }
+                    _ => errors += 1,
+                }
+            }
+            errors
+        }));
+    }
+    // The probes: one event per request, every 50 ms while the load runs.
+    let mut acked: HashMap<u64, Instant> = HashMap::new();
+    if with_rules {
+        let mut p = 0u64;
+        while next.load(Ordering::Relaxed) < bodies.len() {
+            let ev = json!({"type": "track", "userId": format!("probe-{p}"), "event": "Bench Probe", "properties": {"probe": p}});
+            let r = client.post(format!("{base}/v1/track")).basic_auth(&write, Some("")).json(&ev).send().await?;
+            if r.status().is_success() {
+                acked.insert(p, Instant::now());
+            }
+            p += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let mut errors = 0;
+    for t in tasks {
+        errors += t.await.map_err(|e| msg(e.to_string()))?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    // Let the last probes' webhooks arrive.
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(10) && arrived.lock().expect("probe map").len() < acked.len() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    serving.await.map_err(|e| msg(e.to_string()))??;
+    if errors > 0 {
+        return Err(msg(format!("{errors} requests failed")));
+    }
+    let arrived = arrived.lock().expect("probe map").clone();
+    let firing_ms = acked
+        .iter()
+        .filter_map(|(p, at)| arrived.get(p).map(|got| got.saturating_duration_since(*at).as_secs_f64() * 1000.0))
+        .collect();
+    let missing = acked.keys().filter(|p| !arrived.contains_key(p)).count();
+    if missing > 0 {
+        eprintln!("{missing} probes' webhooks did not arrive within 10 s of the end");
+    }
+    Ok(Sent { rate: events as f64 / secs, firing_ms, webhooks: count.load(Ordering::Relaxed) })
+}
