@@ -15,6 +15,8 @@ pub const KEY: &str = "late-delivery-apology";
 pub async fn load(store: &dyn Store, project: i64) -> Result<()> {
     let survey = store.create_survey(project, "csat-late-delivery", &crate::demo_listen::csat_after_support()).await?;
     store.set_survey_status(survey.id, SurveyStatus::Live).await?;
+    let brand = touchpoint_gen::BRAND_NAME;
+    let sign = |text: &str| text.replace("{brand}", brand);
     let rule = json!({
         "name": "Late delivery apology",
         "when": {"kind": "not_followed", "touchpoint": "delivery-late",
@@ -22,11 +24,11 @@ pub async fn load(store: &dyn Store, project: i64) -> Result<()> {
         "who": {"traits": [{"field": "country", "op": "in", "value": ["CZ", "PL"]}]},
         "then": {"kind": "email", "category": "service", "survey": "csat-late-delivery", "templates": {
             "cs": {"subject": "Omlouváme se za zpožděnou zásilku",
-                   "text": "Dobrý den, {{ firstName }},\n\nvaše zásilka dorazila později, než jsme slíbili. Omlouváme se. Řekněte nám prosím jednou kliknutím, jak jsme to zvládli: {{ survey_url }}\n\nTým Zahrada a dům"},
+                   "text": sign("Dobrý den, {{ firstName }},\n\nvaše zásilka dorazila později, než jsme slíbili. Omlouváme se. Řekněte nám prosím jednou kliknutím, jak jsme to zvládli: {{ survey_url }}\n\nS pozdravem\n{brand}")},
             "pl": {"subject": "Przepraszamy za opóźnioną przesyłkę",
-                   "text": "Dzień dobry, {{ firstName }},\n\nTwoja przesyłka dotarła później, niż obiecaliśmy. Przepraszamy. Powiedz nam jednym kliknięciem, jak nam poszło: {{ survey_url }}\n\nZespół Zahrada a dům"},
+                   "text": sign("Dzień dobry, {{ firstName }},\n\nTwoja przesyłka dotarła później, niż obiecaliśmy. Przepraszamy. Powiedz nam jednym kliknięciem, jak nam poszło: {{ survey_url }}\n\nPozdrawiamy\n{brand}")},
             "en": {"subject": "Sorry your parcel was late",
-                   "text": "Hello {{ firstName }},\n\nyour parcel arrived later than we promised. We are sorry. Tell us in one click how we did: {{ survey_url }}\n\nThe Zahrada a dům team"}
+                   "text": sign("Hello {{ firstName }},\n\nyour parcel arrived later than we promised. We are sorry. Tell us in one click how we did: {{ survey_url }}\n\nBest regards,\n{brand}")}
         }},
         "holdout": 0.1,
         "goal": {"touchpoint": "order-completed", "within": "30d"},

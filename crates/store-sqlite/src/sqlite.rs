@@ -77,6 +77,13 @@ impl Default for SqliteOptions {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The outbox's connections (`TriggerStore`): the same file with `synchronous=NORMAL`.
+    /// In WAL mode a commit there is safe from a process crash but waits for no fsync;
+    /// after a power cut the last decisions are made again (their cursor went back with
+    /// them) and the last deliveries sent again under their ids — at least once still
+    /// holds, and the outbox's writes do not each hold the file's write lock for an fsync
+    /// while ingest waits for it.
+    pub(crate) outbox: SqlitePool,
     path: PathBuf,
     /// Held for the life of the store in writer mode.
     _lock: Option<std::sync::Arc<std::fs::File>>,
@@ -130,14 +137,20 @@ impl SqliteStore {
             .max_connections(4)
             .min_connections(1)
             .test_before_acquire(false)
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await
             .db()?;
+        let outbox = SqlitePoolOptions::new()
+            .max_connections(2)
+            .min_connections(0)
+            .test_before_acquire(false)
+            .connect_lazy_with(connect.synchronous(SqliteSynchronous::Normal));
         crate::migrate::run_sqlite(&pool).await?;
         convert_row_events(&pool).await?;
         let appender = Appender::new(opts.dedup_window);
         let store = SqliteStore {
             pool,
+            outbox,
             path,
             _lock: lock,
             appender: std::sync::Arc::new(appender.into()),

@@ -15,9 +15,9 @@ use touchpoint_store::triggers::{
 use touchpoint_store::Result;
 
 impl SqliteStore {
-    /// The shared trigger SQL on this store's pool.
+    /// The shared trigger SQL on this store's outbox connections.
     fn triggers(&self) -> TriggerSql<'_, sqlx::Sqlite> {
-        TriggerSql(self.pool())
+        TriggerSql(&self.outbox)
     }
 }
 

@@ -275,7 +275,8 @@ impl Decider {
         let mut customer = None;
         for r in candidates {
             let Some(start) = decide::starts(&r.def, &occ) else { continue };
-            if customer.is_none() {
+            // The customer's row only when the rule reads traits; the user id is the event's.
+            if customer.is_none() && !r.def.who.traits.is_empty() {
                 customer = Some(store.customer(e.customer).await?);
             }
             let c = customer.as_ref().and_then(|c| c.as_ref());
@@ -335,7 +336,7 @@ impl Decider {
                     },
                     "customer": {
                         "id": e.customer,
-                        "user_id": c.and_then(|c| c.user_id.clone()),
+                        "user_id": body.get("userId").and_then(Value::as_str).map(str::to_owned).or_else(|| c.and_then(|c| c.user_id.clone())),
                     },
                     "consent": context.and_then(|c| c.get("consent")).and_then(|c| c.get("categoryPreferences")),
                     "locale": context.and_then(|c| c.get("locale")),

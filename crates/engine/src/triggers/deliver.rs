@@ -75,6 +75,14 @@ pub fn spawn(engine: Engine, mut stop: tokio::sync::watch::Receiver<bool>) -> to
                 }
                 continue;
             }
+            // The rules, read once for the round.
+            let rules = match shared.engine.store.trigger_rules(None).await {
+                Ok(r) => Arc::new(r),
+                Err(e) => {
+                    tracing::error!(error = %e, "the trigger rules could not be read");
+                    continue;
+                }
+            };
             for f in due {
                 // The lease: nobody takes it again for a minute, whatever happens to us.
                 let lease = FiringUpdate {
@@ -91,9 +99,9 @@ pub fn spawn(engine: Engine, mut stop: tokio::sync::watch::Receiver<bool>) -> to
                     continue;
                 }
                 let Ok(permit) = limit.clone().acquire_owned().await else { break };
-                let shared = shared.clone();
+                let (shared, rules) = (shared.clone(), rules.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = act(&shared, f).await {
+                    if let Err(e) = act(&shared, &rules, f).await {
                         tracing::error!(error = %e, "a firing could not be acted on");
                     }
                     drop(permit);
@@ -117,14 +125,11 @@ fn update(f: &FiringRow, state: FiringState) -> FiringUpdate {
     }
 }
 
-async fn rule_of(store: &dyn Store, f: &FiringRow) -> Result<Option<TriggerRuleRow>, StoreError> {
-    Ok(store.trigger_rules(Some(f.firing.project_id)).await?.into_iter().find(|r| r.id == f.firing.rule_id))
-}
 
 /// Act on one due firing.
-async fn act(sh: &Shared, mut f: FiringRow) -> Result<(), StoreError> {
+async fn act(sh: &Shared, rules: &[TriggerRuleRow], mut f: FiringRow) -> Result<(), StoreError> {
     let store = &*sh.engine.store;
-    let Some(row) = rule_of(store, &f).await? else { return Ok(()) };
+    let Some(row) = rules.iter().find(|r| r.id == f.firing.rule_id).cloned() else { return Ok(()) };
     let Ok(def) = definition(&row) else {
         let mut up = update(&f, FiringState::Dead);
         up.last_error = Some("the rule's definition cannot be read".into());
@@ -142,7 +147,7 @@ async fn act(sh: &Shared, mut f: FiringRow) -> Result<(), StoreError> {
     let traits = customer.as_ref().map(|c| c.traits.clone()).unwrap_or_default();
     if f.attempts == 0 {
         let now = now_ms();
-        let verdict = guards(sh, &f, &def, &traits, now).await?;
+        let verdict = guards(sh, rules, &f, &def, &traits, now).await?;
         match verdict {
             Verdict::Suppress(why) => {
                 let mut up = update(&f, FiringState::Suppressed);
@@ -227,6 +232,7 @@ async fn consent(store: &dyn Store, f: &FiringRow, category: &str) -> Result<Con
 
 async fn guards(
     sh: &Shared,
+    rules: &[TriggerRuleRow],
     f: &FiringRow,
     def: &RuleDef,
     traits: &Map<String, Value>,
@@ -241,7 +247,6 @@ async fn guards(
     // every rule on the same channel.
     let filter = FiringFilter { customer_id: Some(f.firing.customer_id), since_ms: None, ..Default::default() };
     let earlier = store.firings(f.firing.project_id, &filter, 1000).await?;
-    let rules = store.trigger_rules(Some(f.firing.project_id)).await?;
     let channel_of: HashMap<i64, &'static str> =
         rules.iter().filter_map(|r| definition(r).ok().map(|d| (r.id, d.then.channel()))).collect();
     let mut history = History::default();
