@@ -160,9 +160,22 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// complaint …), not its page views — rules act on moments, and what they cost ingest
 /// is measured at the volume such moments have in the generated history.
 const MOMENTS: &[&str] = &[
-    "payment-failed", "order-shipped", "order-delivered", "delivery-late", "store-pickup", "chat", "support-call",
-    "support-call-long-wait", "return-request", "complaint", "account-closed", "switched-to-competitor",
-    "review-written", "product-shared", "sign-up", "survey-answered",
+    "payment-failed",
+    "order-shipped",
+    "order-delivered",
+    "delivery-late",
+    "store-pickup",
+    "chat",
+    "support-call",
+    "support-call-long-wait",
+    "return-request",
+    "complaint",
+    "account-closed",
+    "switched-to-competitor",
+    "review-written",
+    "product-shared",
+    "sign-up",
+    "survey-answered",
 ];
 
 /// The 50 rules: on the key moments in turn, half at once to the webhook (every tenth
@@ -275,7 +288,11 @@ async fn send(
     }
     let mut decided = 0;
     for r in touchpoint_store::TriggerStore::trigger_rules(&*store, Some(project.id)).await? {
-        decided += touchpoint_store::TriggerStore::firing_counts(&*store, project.id, r.id).await?.iter().map(|(_, n)| n).sum::<i64>();
+        decided += touchpoint_store::TriggerStore::firing_counts(&*store, project.id, r.id)
+            .await?
+            .iter()
+            .map(|(_, n)| n)
+            .sum::<i64>();
     }
     drop(engine);
     let _ = stop.send(());
@@ -288,5 +305,11 @@ async fn send(
         .iter()
         .filter_map(|(p, at)| arrived.get(p).map(|got| got.saturating_duration_since(*at).as_secs_f64() * 1000.0))
         .collect();
-    Ok(Sent { rate: events as f64 / secs, firing_ms, webhooks: count.load(Ordering::Relaxed), decided, probes: acked.len() })
+    Ok(Sent {
+        rate: events as f64 / secs,
+        firing_ms,
+        webhooks: count.load(Ordering::Relaxed),
+        decided,
+        probes: acked.len(),
+    })
 }

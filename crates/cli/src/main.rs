@@ -255,9 +255,11 @@ fn main() {
 /// Colour only on a terminal, and never with `NO_COLOR`.
 fn init_logging(verbose: u8, serving: bool) {
     use std::io::IsTerminal;
+    // sqlx warns of every statement slower than a second: under load that is a lock wait,
+    // nothing a person can act on, so it is shown only when asked.
     let default = match (verbose, serving) {
-        (0, false) => "warn",
-        (0, true) | (1, _) => "warn,touchpoint=info",
+        (0, false) => "warn,sqlx::query=error",
+        (0, true) | (1, _) => "warn,touchpoint=info,sqlx::query=error",
         _ => "info,touchpoint=debug",
     };
     let filter = ["TOUCHPOINT_LOG", "RUST_LOG"]

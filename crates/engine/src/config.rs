@@ -69,8 +69,9 @@ pub struct Config {
     /// server serves at once; past it opening one answers 503 `too_many_streams`.
     pub live_streams: usize,
     /// The SMTP server trigger rules send e-mail through (`smtp://host:port`, or
-    /// `smtp://user:password@host:port`); empty: e-mails go to the dead-letter list with
-    /// a message saying so.
+    /// `smtp://user:password@host:port`; with TLS `smtps://host` or
+    /// `smtp://host:587?tls=required`); empty: e-mails go to the dead-letter list with a
+    /// message saying so.
     pub smtp_url: String,
     /// The sender of those e-mails (`Shop <hello@shop.example>`).
     pub smtp_from: String,

@@ -30,7 +30,20 @@ impl Mailer {
     pub fn new(config: &SmtpConfig) -> Result<Mailer, String> {
         let from: Mailbox =
             config.from.parse().map_err(|e| format!("smtp.from: {:?} is not an address ({e})", config.from))?;
-        let bad = || format!("smtp.url: {:?} is not an SMTP address (write smtp://host:port)", config.url);
+        let bad = || {
+            format!(
+                "smtp.url: {:?} is not an SMTP address (write smtp://host:port, smtps://host, or smtp://host:587?tls=required)",
+                config.url
+            )
+        };
+        // TLS (implicit, or STARTTLS when asked) as lettre reads it from the URL.
+        if config.url.starts_with("smtps://") || config.url.contains("?tls=") {
+            let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&config.url)
+                .map_err(|e| format!("{} ({e})", bad()))?
+                .timeout(Some(std::time::Duration::from_secs(30)))
+                .build();
+            return Ok(Mailer { transport, from });
+        }
         let rest = config.url.strip_prefix("smtp://").ok_or_else(bad)?;
         let rest = rest.trim_end_matches('/');
         let (user, hostport) = match rest.rsplit_once('@') {
@@ -117,6 +130,8 @@ mod tests {
         assert!(ok("smtp://localhost:2525"));
         assert!(ok("smtp://user:p%40ss@mail.example.cz:587"));
         assert!(ok("smtp://mail.example.cz"));
+        assert!(ok("smtps://user:secret@mail.example.cz"));
+        assert!(ok("smtp://mail.example.cz:587?tls=required"));
         assert!(!ok("http://x"));
         assert!(!ok("smtp://host:port"));
         assert!(!ok("smtp://"));

@@ -125,7 +125,6 @@ fn update(f: &FiringRow, state: FiringState) -> FiringUpdate {
     }
 }
 
-
 /// Act on one due firing.
 async fn act(sh: &Shared, rules: &[TriggerRuleRow], mut f: FiringRow) -> Result<(), StoreError> {
     let store = &*sh.engine.store;
