@@ -16,7 +16,8 @@ use touchpoint_engine::privacy;
 #[derive(Subcommand)]
 pub enum CustomerCmd {
     /// Everything stored about a customer, as one JSON document (profile, identities,
-    /// traits, every event, failed events naming them, survey invitations and responses).
+    /// traits, every event, failed events naming them, survey invitations and responses,
+    /// trigger firings and message preferences).
     Export {
         /// The project, and where its data directory is.
         #[command(flatten)]
@@ -105,12 +106,14 @@ pub async fn run(cmd: CustomerCmd) -> Result<()> {
                 let r = &e.stores;
                 println!("Erased customer {} of project {}.", r.customer_id, p.name);
                 println!(
-                    "  removed: {} events, {} identities, {} failed events, {} responses, {} invitations",
+                    "  removed: {} events, {} identities, {} failed events, {} responses, {} invitations, {} trigger firings, {} preferences",
                     r.removed.events,
                     r.removed.identities,
                     r.removed.failed_events,
                     r.removed.responses,
-                    r.removed.invitations
+                    r.removed.invitations,
+                    r.removed.firings,
+                    r.removed.preferences
                 );
                 println!("  {} ids suppressed: new events with them are refused.", r.identity_values);
                 println!(

@@ -275,7 +275,8 @@ pub async fn erase_customer(
 
 /// `GET /api/customers/{id}/export`: everything stored about the customer, as one JSON
 /// document (GDPR articles 15 and 20): profile, identities, traits, every event, failed
-/// events that name them, survey invitations and responses.
+/// events that name them, survey invitations and responses, trigger firings and message
+/// preferences.
 #[utoipa::path(get, path = "/api/customers/{id}/export", tag = "customers", params(("id" = i64, Path)), responses((status = 200, body = Object, description = "The export"), (status = 404)), security(("bearer" = [])))]
 pub async fn export_customer(
     State(s): State<AppState>,

@@ -193,6 +193,18 @@ async fn late_delivery_without_support_gets_an_apology_in_the_customers_language
     .await;
     assert!(suppressed, "Jana's second firing is suppressed for consent");
     assert_eq!(smtp.messages().len(), 2);
+
+    // Erasing Jana takes her firings and her preference with her.
+    let (_, c) = app.get("/api/customers/lookup?user_id=jana").await;
+    let jana = c["id"].as_i64().unwrap();
+    let (st, receipt) = api(&app, Method::DELETE, &format!("/api/customers/{jana}"), None).await;
+    assert_eq!(st, 200, "{receipt}");
+    let removed = &receipt["stores"]["removed"];
+    assert_eq!((removed["firings"].as_u64(), removed["preferences"].as_u64()), (Some(2), Some(1)), "{receipt}");
+    assert_eq!(receipt["verified"], true, "{receipt}");
+    let (_, f) = api(&app, Method::GET, "/api/triggers/late-delivery-apology/firings", None).await;
+    assert!(f.as_array().unwrap().iter().all(|x| x["customer_id"] != jana), "{f}");
+    assert_eq!(f.as_array().unwrap().len(), 2, "Łukasz's and Petr's stay: {f}");
     app.stop().await;
 }
 

@@ -1397,4 +1397,20 @@ pub async fn triggers(s: Arc<dyn Store>) {
     assert_eq!(s.preferences(p, 11).await.unwrap(), [pref("marketing", true, 103, "event")]);
     assert_eq!(s.preferences(q, 10).await.unwrap(), [pref("surveys", false, 104, "api")]);
     assert!(s.preferences(q, 11).await.unwrap().is_empty());
+    // Erasure: a subject's firings and preferences go; another customer's, and the same
+    // customer id in another project, stay.
+    let subject = touchpoint_store::erasure::Subject::new(p, 10, vec![10], Vec::<String>::new());
+    let ids = |v: Vec<FiringRow>| v.into_iter().map(|f| f.firing.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.subject_firings(&subject).await.unwrap()), ["msg_k1", "msg_i3", "msg_h4"]);
+    assert_eq!(s.subject_preferences(&subject).await.unwrap().len(), 3);
+    let elsewhere = FiringFilter { customer_id: Some(10), ..Default::default() };
+    let kept_elsewhere = s.firings(q, &elsewhere, 100).await.unwrap().len();
+    assert!(kept_elsewhere > 0);
+    assert_eq!(s.erase_subject_triggers(&subject).await.unwrap(), (3, 3));
+    assert!(s.subject_firings(&subject).await.unwrap().is_empty());
+    assert!(s.subject_preferences(&subject).await.unwrap().is_empty());
+    assert_eq!(s.erase_subject_triggers(&subject).await.unwrap(), (0, 0), "nothing left to remove");
+    assert_eq!(s.firings(q, &elsewhere, 100).await.unwrap().len(), kept_elsewhere);
+    assert_eq!(s.preferences(p, 11).await.unwrap(), [pref("marketing", true, 103, "event")]);
+    assert_eq!(s.preferences(q, 10).await.unwrap(), [pref("surveys", false, 104, "api")]);
 }

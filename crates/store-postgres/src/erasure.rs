@@ -35,7 +35,8 @@ pub(crate) const CUSTOMER_ID_FLOOR: &str = "customer_id_floor";
 pub(crate) const PURGE_PENDING: &str = "purge_pending";
 
 /// The tables an erasure removes rows from: what the purge rewrites.
-const ERASED_TABLES: [&str; 5] = ["customers", "identities", "identity_conflicts", "invitations", "responses"];
+const ERASED_TABLES: [&str; 7] =
+    ["customers", "identities", "identity_conflicts", "invitations", "responses", "firings", "preferences"];
 
 /// A number kept in `erasure_state` (0 when unset).
 pub(crate) async fn state_in(c: &mut PgConnection, name: &str) -> Result<i64> {

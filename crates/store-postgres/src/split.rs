@@ -550,6 +550,18 @@ impl TriggerStore for SplitStore {
     async fn preferences(&self, project: ProjectId, customer: CustomerId) -> Result<Vec<Preference>> {
         self.meta.preferences(project, customer).await
     }
+
+    async fn subject_firings(&self, subject: &Subject) -> Result<Vec<FiringRow>> {
+        self.meta.subject_firings(subject).await
+    }
+
+    async fn subject_preferences(&self, subject: &Subject) -> Result<Vec<Preference>> {
+        self.meta.subject_preferences(subject).await
+    }
+
+    async fn erase_subject_triggers(&self, subject: &Subject) -> Result<(u64, u64)> {
+        self.meta.erase_subject_triggers(subject).await
+    }
 }
 
 #[async_trait]

@@ -24,6 +24,7 @@
 use serde_json::Value;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 use touchpoint_core::{CustomerId, ProjectId};
+use touchpoint_store::erasure::Subject;
 use touchpoint_store::triggers::{
     FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Preference, TriggerRuleRow, TriggerStatus,
 };
@@ -441,5 +442,52 @@ where
             .collect::<Result<Vec<_>>>()?;
         prefs.sort_by(|a, b| a.category.cmp(&b.category));
         Ok(prefs)
+    }
+
+    /// The firings of a subject's customers, in outbox order.
+    pub async fn subject_firings(&self, subject: &Subject) -> Result<Vec<FiringRow>> {
+        let sql =
+            format!("SELECT {FIRING_COLUMNS} FROM firings WHERE project_id = $1 AND customer_id = $2 ORDER BY seq");
+        let mut out = vec![];
+        for &c in &subject.customers {
+            let rows = sqlx::query(&sql).bind(subject.project).bind(c).fetch_all(self.0).await.sql()?;
+            for r in &rows {
+                out.push(Self::firing_row(r)?);
+            }
+        }
+        out.sort_by_key(|f| f.seq);
+        Ok(out)
+    }
+
+    /// The preferences of a subject's customers.
+    pub async fn subject_preferences(&self, subject: &Subject) -> Result<Vec<Preference>> {
+        let mut out = vec![];
+        for &c in &subject.customers {
+            out.extend(self.preferences(subject.project, c).await?);
+        }
+        Ok(out)
+    }
+
+    /// Remove a subject's firings and preferences: (firings, preferences) removed.
+    pub async fn erase_subject_triggers(&self, subject: &Subject) -> Result<(u64, u64)> {
+        let (mut firings, mut prefs) = (0, 0);
+        for &c in &subject.customers {
+            firings += sqlx::query("DELETE FROM firings WHERE project_id = $1 AND customer_id = $2 RETURNING seq")
+                .bind(subject.project)
+                .bind(c)
+                .fetch_all(self.0)
+                .await
+                .sql()?
+                .len() as u64;
+            prefs +=
+                sqlx::query("DELETE FROM preferences WHERE project_id = $1 AND customer_id = $2 RETURNING category")
+                    .bind(subject.project)
+                    .bind(c)
+                    .fetch_all(self.0)
+                    .await
+                    .sql()?
+                    .len() as u64;
+        }
+        Ok((firings, prefs))
     }
 }

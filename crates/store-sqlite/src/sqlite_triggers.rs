@@ -8,6 +8,7 @@ use crate::sqlite::SqliteStore;
 use async_trait::async_trait;
 use serde_json::Value;
 use touchpoint_core::{CustomerId, ProjectId};
+use touchpoint_store::erasure::Subject;
 use touchpoint_store::triggers::{
     FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Preference, TriggerRuleRow, TriggerStatus,
     TriggerStore,
@@ -95,5 +96,17 @@ impl TriggerStore for SqliteStore {
 
     async fn preferences(&self, project: ProjectId, customer: CustomerId) -> Result<Vec<Preference>> {
         self.triggers().preferences(project, customer).await
+    }
+
+    async fn subject_firings(&self, subject: &Subject) -> Result<Vec<FiringRow>> {
+        self.triggers().subject_firings(subject).await
+    }
+
+    async fn subject_preferences(&self, subject: &Subject) -> Result<Vec<Preference>> {
+        self.triggers().subject_preferences(subject).await
+    }
+
+    async fn erase_subject_triggers(&self, subject: &Subject) -> Result<(u64, u64)> {
+        self.triggers().erase_subject_triggers(subject).await
     }
 }

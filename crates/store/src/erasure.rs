@@ -403,6 +403,12 @@ pub struct ErasureCounts {
     pub responses: u64,
     /// Survey invitations.
     pub invitations: u64,
+    /// Trigger firings (decisions about the customer, their payloads naming them).
+    #[serde(default)]
+    pub firings: u64,
+    /// Message preferences.
+    #[serde(default)]
+    pub preferences: u64,
     /// Removed: identity values added to the suppression list. Re-read: identity values
     /// that are *not* suppressed.
     pub suppressed_ids: u64,
@@ -490,6 +496,12 @@ pub struct CustomerExport {
     pub invitations: Vec<InvitationRow>,
     /// Survey responses given by the customer.
     pub responses: Vec<ResponseRow>,
+    /// Trigger firings decided about the customer (sent, held out, suppressed …).
+    #[serde(default)]
+    pub firings: Vec<crate::triggers::FiringRow>,
+    /// The customer's message preferences.
+    #[serde(default)]
+    pub preferences: Vec<crate::triggers::Preference>,
 }
 
 /// Trait patches per customer, as a commit carries them ([`crate::CommitBatch::traits`]).
@@ -623,6 +635,8 @@ pub async fn export_customer<S: Store + ?Sized>(store: &S, id: CustomerId) -> Re
         conflicts: store.subject_conflicts(&subject).await?,
         invitations: store.subject_invitations(&subject).await?,
         responses: store.subject_responses(&subject).await?,
+        firings: store.subject_firings(&subject).await?,
+        preferences: store.subject_preferences(&subject).await?,
     })
 }
 
@@ -640,6 +654,7 @@ pub async fn erase_customer<S: Store + ?Sized>(store: &S, id: CustomerId) -> Res
     let suppressed = store.suppress(subject.project, &subject.values).await?;
     let events = store.erase_subject_events(&subject).await?;
     let listen = store.erase_subject_listen(&subject).await?;
+    let (firings, preferences) = store.erase_subject_triggers(&subject).await?;
     let meta = store.erase_subject_meta(&subject).await?;
     let purge = store.purge_erased().await?;
     let removed = ErasureCounts {
@@ -652,6 +667,8 @@ pub async fn erase_customer<S: Store + ?Sized>(store: &S, id: CustomerId) -> Res
         failed_events: events.failed_events,
         responses: listen.responses,
         invitations: listen.invitations,
+        firings,
+        preferences,
         suppressed_ids: suppressed,
     };
     let found = reread(store, &subject).await?;
@@ -690,6 +707,8 @@ pub async fn reread<S: Store + ?Sized>(store: &S, subject: &Subject) -> Result<E
     found.conflicts = store.subject_conflicts(subject).await?.len() as u64;
     found.invitations = store.subject_invitations(subject).await?.len() as u64;
     found.responses = store.subject_responses(subject).await?.len() as u64;
+    found.firings = store.subject_firings(subject).await?.len() as u64;
+    found.preferences = store.subject_preferences(subject).await?.len() as u64;
     let list = store.suppression_list(subject.project).await?;
     found.suppressed_ids = subject.values.iter().filter(|v| !list.contains(v)).count() as u64;
     Ok(found)

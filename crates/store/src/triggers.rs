@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use touchpoint_core::{CustomerId, ProjectId};
 
+use crate::erasure::Subject;
 use crate::Result;
 
 /// Whether a rule acts.
@@ -264,4 +265,11 @@ pub trait TriggerStore: Send + Sync {
     async fn set_preference(&self, project: ProjectId, customer: CustomerId, pref: &Preference) -> Result<()>;
     /// A customer's choices.
     async fn preferences(&self, project: ProjectId, customer: CustomerId) -> Result<Vec<Preference>>;
+    /// The firings of a subject's customers (export, erasure's re-read).
+    async fn subject_firings(&self, subject: &Subject) -> Result<Vec<FiringRow>>;
+    /// The preferences of a subject's customers.
+    async fn subject_preferences(&self, subject: &Subject) -> Result<Vec<Preference>>;
+    /// Remove a subject's firings (their payloads name the customer) and preferences;
+    /// answers how many of each.
+    async fn erase_subject_triggers(&self, subject: &Subject) -> Result<(u64, u64)>;
 }
