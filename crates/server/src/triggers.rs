@@ -7,7 +7,7 @@ use crate::auth::ApiCaller;
 use crate::error::{ApiError, Code, Error};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -255,23 +255,45 @@ pub async fn replay(
     Ok(Json(Replayed { replayed }))
 }
 
+/// `?lang=` of an unsubscribe link: the language of the message it came in.
+#[derive(Debug, Default, Deserialize)]
+pub struct UnsubscribeQuery {
+    /// `cs`, `pl`, `en` …
+    pub lang: Option<String>,
+}
+
 /// `GET /u/{token}`: the unsubscribe page (asks; mail scanners follow links).
-pub async fn unsubscribe_form(State(s): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
-    unsubscribe(s, headers, token, false).await
+pub async fn unsubscribe_form(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Query(q): Query<UnsubscribeQuery>,
+) -> Response {
+    unsubscribe(s, headers, token, q, false).await
 }
 
 /// `POST /u/{token}`: unsubscribe (the page's button, or a mail client's one-click
 /// `List-Unsubscribe=One-Click`).
-pub async fn unsubscribe_post(State(s): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
-    unsubscribe(s, headers, token, true).await
+pub async fn unsubscribe_post(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Query(q): Query<UnsubscribeQuery>,
+) -> Response {
+    unsubscribe(s, headers, token, q, true).await
 }
 
-async fn unsubscribe(s: AppState, headers: HeaderMap, token: String, post: bool) -> Response {
-    let lang = crate::pages::accept_language(&headers).unwrap_or(touchpoint_core::i18n::Lang::En);
+/// The page's language: the message's (`?lang=`), the browser's, the project's, English.
+async fn unsubscribe(s: AppState, headers: HeaderMap, token: String, q: UnsubscribeQuery, post: bool) -> Response {
+    use touchpoint_core::i18n::Lang;
+    let asked = q.lang.as_deref().and_then(Lang::parse).or_else(|| crate::pages::accept_language(&headers));
     let Ok((project, customer, category)) = t::read_unsubscribe(&*s.store, &token).await else {
-        return crate::pages::unsubscribe_invalid(lang);
+        return crate::pages::unsubscribe_invalid(asked.unwrap_or(Lang::En));
     };
     let p = s.store.project(project).await.ok().flatten();
+    let lang = asked
+        .or_else(|| p.as_ref().and_then(|p| p.brand.default_lang.as_deref()).and_then(Lang::parse))
+        .unwrap_or(Lang::En);
     if post {
         if let Err(e) = t::set_preference(&*s.store, project, customer, &category, false, "unsubscribe_link").await {
             tracing::error!(error = %e.message, "an unsubscribe could not be recorded");
@@ -279,5 +301,9 @@ async fn unsubscribe(s: AppState, headers: HeaderMap, token: String, post: bool)
             return (axum::http::StatusCode::SERVICE_UNAVAILABLE, text).into_response();
         }
     }
-    crate::pages::unsubscribe_page(lang, p.as_ref().map(|p| &p.brand), post, &format!("/u/{token}"))
+    let action = match &q.lang {
+        Some(l) if Lang::parse(l).is_some() => format!("/u/{token}?lang={}", touchpoint_engine::brand::lang_code(lang)),
+        _ => format!("/u/{token}"),
+    };
+    crate::pages::unsubscribe_page(lang, p.as_ref().map(|p| &p.brand), post, &action)
 }

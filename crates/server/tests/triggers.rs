@@ -153,6 +153,7 @@ async fn late_delivery_without_support_gets_an_apology_in_the_customers_language
     let pl = by_to("lukasz@example.pl");
     assert_eq!(pl["subject"], "Przepraszamy za opóźnienie, Łukasz");
     assert!(pl["text"].as_str().unwrap().contains("Wypisz się: https://feedback.zahrada.example/u/"));
+    assert!(pl["list_unsubscribe"].as_str().unwrap().ends_with("?lang=pl>"), "{pl}");
     assert!(cs["message_id"].as_str().unwrap().starts_with("<msg_"));
 
     // The survey link opens the survey (on this server, whatever the public address).
@@ -171,9 +172,12 @@ async fn late_delivery_without_support_gets_an_apology_in_the_customers_language
         .trim_matches(['<', '>'])
         .trim_start_matches("https://feedback.zahrada.example")
         .to_string();
-    let page = app.client.get(format!("{}{unsub}", app.base)).header("accept-language", "cs").send().await.unwrap();
+    assert!(unsub.ends_with("?lang=cs"), "the link keeps the message's language: {unsub}");
+    // An English browser still gets the page in the language of the e-mail.
+    let page = app.client.get(format!("{}{unsub}", app.base)).header("accept-language", "en").send().await.unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains("Odhlásit odběr"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Odhlásit odběr") && html.contains("?lang=cs"), "{html}");
     let done = app
         .client
         .post(format!("{}{unsub}", app.base))
@@ -183,7 +187,7 @@ async fn late_delivery_without_support_gets_an_apology_in_the_customers_language
         .await
         .unwrap();
     assert_eq!(done.status(), 200);
-    let tampered = app.client.post(format!("{}{}x", app.base, unsub)).send().await.unwrap();
+    let tampered = app.client.post(format!("{}{}", app.base, unsub.replace("?lang", "x?lang"))).send().await.unwrap();
     assert_eq!(tampered.status(), 404);
     track(&app, "jana", "Delivery Late", json!({"carrier": "DPD"}), &now_iso(0)).await;
     let suppressed = wait_until(15, async || {

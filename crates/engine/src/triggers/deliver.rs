@@ -325,7 +325,8 @@ async fn send(
             };
             let secret = store.project_secret(f.firing.project_id).await?;
             let token = super::unsubscribe_token(&secret, f.firing.project_id, f.firing.customer_id, category);
-            let unsub = format!("{base}/u/{token}");
+            // In the message's language, so the page a click opens speaks it too.
+            let unsub = format!("{base}/u/{token}?lang={l}");
             email(sh, to, &f, &templates[l], l, &context(&traits, &payload, Some(&unsub)), Some(&unsub)).await
         }
         Then::TeamAlert { email: Some(to), templates, .. } => {
