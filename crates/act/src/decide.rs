@@ -197,7 +197,7 @@ pub fn quiet_until(q: QuietHours, clock: &Clock, now_ms: i64) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rule::{Cap, Names, Span};
+    use crate::rule::{Names, Span};
     use serde_json::json;
 
     struct Any;
@@ -337,7 +337,6 @@ mod tests {
             templates: Default::default(),
         };
         assert_eq!(guard(&r, Consent::Refused, &two_today, None, &prague, late), Verdict::Go);
-        let _ = Cap { max: 1, per: Span(day) };
     }
 
     /// Every instant of two days against a slow reference: a minute is quiet when its local

@@ -138,22 +138,9 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
-async fn ingest(
-    events: usize,
-    batch: usize,
-    connections: usize,
-    durable: bool,
-    meta_store: Option<String>,
-    json: bool,
-) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let config =
-        Config { data_dir: dir.path().to_path_buf(), durable, rate_limit: 0.0, meta_store, ..Config::default() };
-    let server = Server::open(config).await?;
-    let (project, write, _) = crate::admin::create_project(&*server.state().store, "bench", &brand_catalog()).await?;
-    let _ = project;
-
-    eprintln!("Preparing {events} events in batches of {batch}…");
+/// The generated brand's first `events` events as `/v1/batch` bodies of `batch` events
+/// each, with how many events each holds (shared by `ingest` and `triggers`).
+pub fn batches(events: usize, batch: usize) -> Result<Vec<(usize, Vec<u8>)>> {
     let generator = Generator::new(GenConfig::for_events(events, 7));
     let mut bodies: Vec<(usize, Vec<u8>)> = vec![];
     let mut current = vec![];
@@ -176,6 +163,26 @@ async fn ingest(
     if !current.is_empty() {
         bodies.push((current.len(), serde_json::to_vec(&serde_json::json!({"batch": current}))?));
     }
+    Ok(bodies)
+}
+
+async fn ingest(
+    events: usize,
+    batch: usize,
+    connections: usize,
+    durable: bool,
+    meta_store: Option<String>,
+    json: bool,
+) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config =
+        Config { data_dir: dir.path().to_path_buf(), durable, rate_limit: 0.0, meta_store, ..Config::default() };
+    let server = Server::open(config).await?;
+    let (project, write, _) = crate::admin::create_project(&*server.state().store, "bench", &brand_catalog()).await?;
+    let _ = project;
+
+    eprintln!("Preparing {events} events in batches of {batch}…");
+    let bodies = batches(events, batch)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/v1/batch", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

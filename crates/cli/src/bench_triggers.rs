@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use touchpoint_engine::Config;
-use touchpoint_gen::{brand_catalog, GenConfig, Generator};
+use touchpoint_gen::brand_catalog;
 
 use touchpoint_server::Server;
 
@@ -24,7 +24,8 @@ const RULES: usize = 50;
 
 /// Run the benchmark.
 pub async fn run(events: usize, batch: usize, connections: usize, json_out: bool) -> Result<()> {
-    let bodies = Arc::new(batches(events, batch)?);
+    let bodies: Arc<Vec<Vec<u8>>> =
+        Arc::new(crate::bench::batches(events, batch)?.into_iter().map(|(_, body)| body).collect());
     eprintln!("Sending {events} events in batches of {batch} over {connections} connections, without rules…");
     let base = send(&bodies, events, connections, false, 0).await?;
     eprintln!("…and again with {RULES} live rules and a probe every 50 ms.");
@@ -66,28 +67,6 @@ pub async fn run(events: usize, batch: usize, connections: usize, json_out: bool
         );
     }
     Ok(())
-}
-
-/// The generated events as request bodies.
-fn batches(events: usize, batch: usize) -> Result<Vec<Vec<u8>>> {
-    let generator = Generator::new(GenConfig::for_events(events, 7));
-    let (mut out, mut current, mut total) = (vec![], vec![], 0);
-    'all: for i in 0.. {
-        for v in generator.customer(i) {
-            current.push(v);
-            total += 1;
-            if current.len() == batch {
-                out.push(serde_json::to_vec(&json!({"batch": std::mem::take(&mut current)}))?);
-            }
-            if total == events {
-                break 'all;
-            }
-        }
-    }
-    if !current.is_empty() {
-        out.push(serde_json::to_vec(&json!({"batch": current}))?);
-    }
-    Ok(out)
 }
 
 /// What one send measured.

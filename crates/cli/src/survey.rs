@@ -126,7 +126,8 @@ async fn survey_of(
     Ok(touchpoint_engine::surveys::find_survey(store, project, key).await?)
 }
 
-fn read_json(path: &PathBuf) -> Result<Value> {
+/// A JSON file, or a message naming it and what is wrong.
+pub fn read_json(path: &PathBuf) -> Result<Value> {
     let text = std::fs::read_to_string(path).map_err(|e| msg(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| msg(format!("{} is not valid JSON: {e}", path.display())))
 }

@@ -4,10 +4,10 @@
 //! journeys, so they open the data directory themselves and, when a server holds it, say
 //! which API route answers the same.
 
-use crate::anyhow_lite::{msg, Result};
+use crate::anyhow_lite::Result;
 use crate::args::ProjectArgs;
+use crate::survey::read_json;
 use clap::Subcommand;
-use serde_json::Value;
 use std::path::PathBuf;
 use touchpoint_engine::triggers::{self as t, measure};
 use touchpoint_store::triggers::TriggerStatus;
@@ -133,11 +133,6 @@ pub enum TriggerCmd {
         #[arg(long)]
         id: Option<String>,
     },
-}
-
-fn read_json(path: &PathBuf) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| msg(format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| msg(format!("{} is not valid JSON: {e}", path.display())))
 }
 
 fn counts(v: &t::TriggerView) -> String {

@@ -206,12 +206,15 @@ impl Decider {
         Ok(())
     }
 
-    async fn touchpoint(&mut self, project: ProjectId, id: i64) -> Result<Option<StoredTouchpoint>, StoreError> {
-        if !self.touchpoints.get(&project).is_some_and(|m| m.contains_key(&id)) {
+    /// The project's touchpoints by store id, read again when `id` is not among them (a
+    /// touchpoint discovered since).
+    async fn touchpoints(&mut self, project: ProjectId, id: Option<i64>) -> Result<(), StoreError> {
+        let known = self.touchpoints.get(&project).is_some_and(|m| id.is_none_or(|id| m.contains_key(&id)));
+        if !known {
             let all = self.engine.store.touchpoints(project).await?;
             self.touchpoints.insert(project, all.into_iter().map(|t| (t.id, t)).collect());
         }
-        Ok(self.touchpoints.get(&project).and_then(|m| m.get(&id)).cloned())
+        Ok(())
     }
 
     /// Decide on a run of events (ids ascending) and move the cursor to `last`.
@@ -237,10 +240,9 @@ impl Decider {
     }
 
     async fn decide(&mut self, e: &Seen<'_>, out: &mut Vec<NewFiring>) -> Result<(), StoreError> {
-        let tp = match e.touchpoint_id {
-            Some(id) => self.touchpoint(e.project, id).await?,
-            None => None,
-        };
+        self.touchpoints(e.project, e.touchpoint_id).await?;
+        let tps = &self.touchpoints[&e.project];
+        let tp = e.touchpoint_id.and_then(|id| tps.get(&id));
         let store = self.engine.store.clone();
         let Some(rules) = self.rules.get(&e.project) else { return Ok(()) };
         // Cheap first: which rules could this event start, by touchpoint, stage or name?
@@ -263,7 +265,7 @@ impl Decider {
         let mut stage_entered = None;
         if let Some(stage) = tp.as_ref().and_then(|t| t.touchpoint.stage.clone()) {
             if candidates.iter().any(|r| matches!(&r.def.when, touchpoint_act::rule::When::StageEntered { .. })) {
-                stage_entered = first_of_stage(&*store, e, &stage).await?.then_some(stage);
+                stage_entered = first_of_stage(&*store, tps, e, &stage).await?.then_some(stage);
             }
         }
         let occ = Occurrence {
@@ -272,7 +274,7 @@ impl Decider {
             stage_entered: stage_entered.as_deref(),
             properties,
         };
-        let mut customer = None;
+        let (mut customer, mut first) = (None, None);
         for r in candidates {
             let Some(start) = decide::starts(&r.def, &occ) else { continue };
             // The customer's row only when the rule reads traits; the user id is the event's.
@@ -282,12 +284,11 @@ impl Decider {
             let c = customer.as_ref().and_then(|c| c.as_ref());
             let empty_traits = Map::new();
             let traits = c.map(|c| &c.traits).unwrap_or(&empty_traits);
-            let first_channel = if r.def.who.first_channel.is_empty() {
-                None
-            } else {
-                first_channel(&*store, e.project, e.customer).await?
-            };
-            if !decide::is_for(&r.def, &CustomerFacts { traits, first_channel: first_channel.as_deref() }) {
+            if first.is_none() && !r.def.who.first_channel.is_empty() {
+                first = Some(first_channel(&*store, tps, e.customer).await?);
+            }
+            let first_channel = first.as_ref().and_then(|f| f.as_deref());
+            if !decide::is_for(&r.def, &CustomerFacts { traits, first_channel }) {
                 continue;
             }
             // Re-entry reads the rule's earlier decisions for the customer, stored and in this step.
@@ -363,13 +364,17 @@ pub fn new_id() -> String {
 }
 
 /// Whether `e` is its customer's first event of `stage`.
-async fn first_of_stage(store: &dyn Store, e: &Seen<'_>, stage: &str) -> Result<bool, StoreError> {
-    let tps: HashMap<i64, Option<String>> =
-        store.touchpoints(e.project).await?.into_iter().map(|t| (t.id, t.touchpoint.stage)).collect();
+async fn first_of_stage(
+    store: &dyn Store,
+    tps: &HashMap<i64, StoredTouchpoint>,
+    e: &Seen<'_>,
+    stage: &str,
+) -> Result<bool, StoreError> {
     let mut before = Some((e.time_ms, e.id));
     for _ in 0..20 {
         let page = store.customer_events(&[e.customer], before, 500).await?;
-        if page.iter().any(|x| x.touchpoint_id.and_then(|t| tps.get(&t)).is_some_and(|s| s.as_deref() == Some(stage))) {
+        let of_stage = |t: &i64| tps.get(t).is_some_and(|t| t.touchpoint.stage.as_deref() == Some(stage));
+        if page.iter().any(|x| x.touchpoint_id.as_ref().is_some_and(of_stage)) {
             return Ok(false);
         }
         match page.last() {
@@ -381,23 +386,17 @@ async fn first_of_stage(store: &dyn Store, e: &Seen<'_>, stage: &str) -> Result<
 }
 
 /// The channel of a customer's first touchpoint.
-pub async fn first_channel(
+async fn first_channel(
     store: &dyn Store,
-    project: ProjectId,
+    tps: &HashMap<i64, StoredTouchpoint>,
     customer: CustomerId,
-) -> Result<Option<String>, StoreError> {
-    let tps: HashMap<i64, String> = store
-        .touchpoints(project)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t.touchpoint.channel.as_str().to_string()))
-        .collect();
+) -> Result<Option<&'static str>, StoreError> {
     let mut before = None;
     let mut first = None;
     for _ in 0..20 {
         let page = store.customer_events(&[customer], before, 500).await?;
-        if let Some(ch) = page.iter().rev().find_map(|x| x.touchpoint_id.and_then(|t| tps.get(&t))) {
-            first = Some(ch.clone());
+        if let Some(t) = page.iter().rev().find_map(|x| x.touchpoint_id.and_then(|t| tps.get(&t))) {
+            first = Some(t.touchpoint.channel.as_str());
         }
         match page.last() {
             Some(x) if page.len() == 500 => before = Some((x.timestamp, x.id)),

@@ -75,9 +75,9 @@ pub fn spawn(engine: Engine, mut stop: tokio::sync::watch::Receiver<bool>) -> to
                 }
                 continue;
             }
-            // The rules, read once for the round.
-            let rules = match shared.engine.store.trigger_rules(None).await {
-                Ok(r) => Arc::new(r),
+            // The rules, read and parsed once for the round.
+            let rules: Arc<Rules> = match shared.engine.store.trigger_rules(None).await {
+                Ok(r) => Arc::new(r.into_iter().map(|row| (row.id, (definition(&row).ok(), row))).collect()),
                 Err(e) => {
                     tracing::error!(error = %e, "the trigger rules could not be read");
                     continue;
@@ -85,15 +85,7 @@ pub fn spawn(engine: Engine, mut stop: tokio::sync::watch::Receiver<bool>) -> to
             };
             for f in due {
                 // The lease: nobody takes it again for a minute, whatever happens to us.
-                let lease = FiringUpdate {
-                    state: f.firing.state,
-                    next_ms: now + LEASE_MS,
-                    attempts: f.attempts,
-                    last_error: f.last_error.clone(),
-                    reason: f.firing.reason.clone(),
-                    done_ms: None,
-                    payload: None,
-                };
+                let lease = FiringUpdate { next_ms: now + LEASE_MS, ..update(&f, f.firing.state) };
                 if let Err(e) = shared.engine.store.update_firing(&f.firing.id, &lease).await {
                     tracing::error!(error = %e, "a firing could not be leased");
                     continue;
@@ -113,6 +105,10 @@ pub fn spawn(engine: Engine, mut stop: tokio::sync::watch::Receiver<bool>) -> to
     })
 }
 
+/// The rules of a delivery round by id, each with its definition when it reads.
+type Rules = HashMap<i64, (Option<RuleDef>, TriggerRuleRow)>;
+
+/// A firing's state as it is, moved to `state` (finished now when `state` is not open).
 fn update(f: &FiringRow, state: FiringState) -> FiringUpdate {
     FiringUpdate {
         state,
@@ -126,16 +122,16 @@ fn update(f: &FiringRow, state: FiringState) -> FiringUpdate {
 }
 
 /// Act on one due firing.
-async fn act(sh: &Shared, rules: &[TriggerRuleRow], mut f: FiringRow) -> Result<(), StoreError> {
+async fn act(sh: &Shared, rules: &Rules, mut f: FiringRow) -> Result<(), StoreError> {
     let store = &*sh.engine.store;
-    let Some(row) = rules.iter().find(|r| r.id == f.firing.rule_id).cloned() else { return Ok(()) };
-    let Ok(def) = definition(&row) else {
+    let Some((def, row)) = rules.get(&f.firing.rule_id) else { return Ok(()) };
+    let Some(def) = def else {
         let mut up = update(&f, FiringState::Dead);
         up.last_error = Some("the rule's definition cannot be read".into());
         return store.update_firing(&f.firing.id, &up).await;
     };
     if f.firing.state == FiringState::Waiting {
-        if followed(store, &f, &def).await? {
+        if followed(store, &f, def).await? {
             let mut up = update(&f, FiringState::Cancelled);
             up.reason = Some("followed".into());
             return store.update_firing(&f.firing.id, &up).await;
@@ -146,7 +142,7 @@ async fn act(sh: &Shared, rules: &[TriggerRuleRow], mut f: FiringRow) -> Result<
     let traits = customer.as_ref().map(|c| c.traits.clone()).unwrap_or_default();
     if f.attempts == 0 {
         let now = now_ms();
-        let verdict = guards(sh, rules, &f, &def, &traits, now).await?;
+        let verdict = guards(sh, rules, &f, def, &traits, now).await?;
         match verdict {
             Verdict::Suppress(why) => {
                 let mut up = update(&f, FiringState::Suppressed);
@@ -170,7 +166,7 @@ async fn act(sh: &Shared, rules: &[TriggerRuleRow], mut f: FiringRow) -> Result<
         up.last_error = Some(format!("the endpoint is disabled ({why}); fix it, switch the rule on and replay"));
         return store.update_firing(&f.firing.id, &up).await;
     }
-    send(sh, &row, &def, f, traits).await
+    send(sh, row, def, f, traits).await
 }
 
 /// Whether one of the rule's follow-ups came within its window.
@@ -231,7 +227,7 @@ async fn consent(store: &dyn Store, f: &FiringRow, category: &str) -> Result<Con
 
 async fn guards(
     sh: &Shared,
-    rules: &[TriggerRuleRow],
+    rules: &Rules,
     f: &FiringRow,
     def: &RuleDef,
     traits: &Map<String, Value>,
@@ -242,12 +238,27 @@ async fn guards(
         return Ok(Verdict::Go);
     }
     let consent = consent(store, f, def.then.category().unwrap_or("service")).await?;
-    // What was sent (or held out) to the customer in the last week, by this rule and by
-    // every rule on the same channel.
-    let filter = FiringFilter { customer_id: Some(f.firing.customer_id), since_ms: None, ..Default::default() };
+    // What was sent (or held out) to the customer within the longer of the caps' windows
+    // (the rule's, and the day of the channel's), by this rule and by every rule on the
+    // same channel.
+    // The outbox narrows by the triggering event's time; a firing is sent up to its
+    // rule's wait and a night of quiet hours later, so look back that much further.
+    let window = def.guard.cap.map_or(0, |c| c.per.ms()).max(86_400_000);
+    let longest_wait = rules
+        .values()
+        .filter_map(|(d, _)| match d.as_ref().map(|d| &d.when) {
+            Some(When::NotFollowed { within, .. }) => Some(within.ms()),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let filter = FiringFilter {
+        customer_id: Some(f.firing.customer_id),
+        since_ms: Some(now - window - longest_wait - 86_400_000),
+        ..Default::default()
+    };
     let earlier = store.firings(f.firing.project_id, &filter, 1000).await?;
-    let channel_of: HashMap<i64, &'static str> =
-        rules.iter().filter_map(|r| definition(r).ok().map(|d| (r.id, d.then.channel()))).collect();
+    let channel = |rule: i64| rules.get(&rule).and_then(|(d, _)| d.as_ref()).map(|d| d.then.channel());
     let mut history = History::default();
     for e in earlier.iter().filter(|e| e.firing.id != f.firing.id) {
         if !matches!(e.firing.state, FiringState::Delivered | FiringState::HeldOut) {
@@ -257,7 +268,7 @@ async fn guards(
         if e.firing.rule_id == f.firing.rule_id {
             history.rule_sent_ms.push(at);
         }
-        if channel_of.get(&e.firing.rule_id) == Some(&def.then.channel()) {
+        if channel(e.firing.rule_id) == Some(def.then.channel()) {
             history.channel_sent_ms.push(at);
         }
     }
