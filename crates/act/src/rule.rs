@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct RuleError {
-    /// Dotted path of the field (`when.touchpoint`).
+    /// Dotted path of the field (`when.touchpoint`); empty for the definition as a whole.
     pub field: String,
     /// What is wrong, for a person.
     pub message: String,
@@ -428,11 +428,15 @@ pub trait Names {
 impl RuleDef {
     /// Parse and check a definition; errors name the field.
     pub fn parse(v: &Value, names: &dyn Names) -> Result<RuleDef, RuleError> {
+        // An error about the definition as a whole has an empty field.
+        if !v.is_object() {
+            return Err(err("", "must be an object: name, when, who, then, holdout, goal, guard"));
+        }
         let def: RuleDef = serde_json::from_value(v.clone()).map_err(|e| {
             let text = e.to_string();
             // serde names an unknown or missing field in its words; otherwise find the
             // section that does not read by reading each alone.
-            let field = field_of(&text).or_else(|| failing_section(v)).unwrap_or_else(|| "definition".into());
+            let field = field_of(&text).or_else(|| failing_section(v)).unwrap_or_default();
             err(field, text)
         })?;
         def.check(names)?;
@@ -789,6 +793,7 @@ mod tests {
         check(json!({"guard": {"cap": {"max": 0}}}), "guard.cap.max");
         check(json!({"guard": {"quiet_hours": {"to": "21:00"}}}), "guard.quiet_hours.to");
         check(json!({"surprise": 1}), "surprise");
+        assert_eq!(RuleDef::parse(&json!([1, 2]), &Demo).unwrap_err().field, "", "not an object");
         check(
             json!({"then": {"kind": "webhook", "endpoint": {"url": "ftp://x"}, "templates": null, "survey": null, "category": null}}),
             "then.endpoint.url",

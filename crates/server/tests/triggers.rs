@@ -97,6 +97,9 @@ async fn late_delivery_without_support_gets_an_apology_in_the_customers_language
     bad["when"]["within"] = json!("2 days");
     let (st, e) = api(&app, Method::POST, "/api/triggers", Some(json!({"key": "late", "definition": bad}))).await;
     assert_eq!((st, e["error"]["field"].as_str()), (400, Some("definition.when")), "{e}");
+    let (st, e) = api(&app, Method::POST, "/api/triggers", Some(json!({"key": "late", "definition": [1, 2]}))).await;
+    assert_eq!((st, e["error"]["field"].as_str()), (400, Some("definition")), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("must be an object"), "{e}");
     let (st, created) =
         api(&app, Method::POST, "/api/triggers", Some(json!({"key": "late-delivery-apology", "definition": rule})))
             .await;

@@ -61,7 +61,8 @@ pub async fn names(store: &dyn Store, project: ProjectId) -> Result<ProjectNames
 pub async fn parse(store: &dyn Store, project: ProjectId, definition: &Value) -> Result<RuleDef> {
     let names = names(store, project).await?;
     RuleDef::parse(definition, &names).map_err(|e| {
-        Error::invalid(Code::InvalidTrigger, Some(format!("definition.{}", e.field)), format!("definition.{e}"))
+        let field = if e.field.is_empty() { "definition".to_string() } else { format!("definition.{}", e.field) };
+        Error::invalid(Code::InvalidTrigger, Some(field.clone()), format!("{field}: {}", e.message))
     })
 }
 
