@@ -60,6 +60,21 @@ pub fn starts(rule: &RuleDef, occ: &Occurrence<'_>) -> Option<Start> {
     }
 }
 
+/// How late a message may be and still be sent: a start whose moment to act (the event's
+/// time, plus the wait of a `not_followed` rule) is more than this before the decision is
+/// not acted on. An import of last year's history, or a phone's week-old offline queue,
+/// must not send "your parcel is late" today.
+pub const STALE_AFTER_MS: i64 = 86_400_000;
+
+/// Whether a start from an event at `event_ms`, decided at `now_ms`, is too late to act on.
+pub fn stale(start: Start, event_ms: i64, now_ms: i64) -> bool {
+    let act_at = match start {
+        Start::Now => event_ms,
+        Start::Wait(ms) => event_ms.saturating_add(ms),
+    };
+    act_at < now_ms.saturating_sub(STALE_AFTER_MS)
+}
+
 /// What a rule's "who" reads of a customer.
 #[derive(Debug, Clone, Copy)]
 pub struct CustomerFacts<'a> {
@@ -223,6 +238,23 @@ mod tests {
             v[k] = x.clone();
         }
         RuleDef::parse(&v, &Any).unwrap()
+    }
+
+    #[test]
+    fn a_start_is_stale_when_its_moment_to_act_is_over_a_day_gone() {
+        let (day, hour, now) = (86_400_000, 3_600_000, 1_800_000_000_000);
+        let check = |start: Start, age: i64, want: bool| {
+            assert_eq!(stale(start, now - age, now), want, "{start:?}, {age} ms old");
+        };
+        check(Start::Now, 0, false);
+        check(Start::Now, day, false);
+        check(Start::Now, day + 1, true);
+        // A two-day wait from an event three days old acts a day late: still on time.
+        check(Start::Wait(2 * day), 3 * day, false);
+        check(Start::Wait(2 * day), 3 * day + 1, true);
+        check(Start::Wait(hour), 30 * day, true);
+        // The future is never stale.
+        check(Start::Now, -hour, false);
     }
 
     #[test]

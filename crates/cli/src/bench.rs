@@ -139,14 +139,20 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 }
 
 /// The generated brand's first `events` events as `/v1/batch` bodies of `batch` events
-/// each, with how many events each holds (shared by `ingest` and `triggers`).
-pub fn batches(events: usize, batch: usize) -> Result<Vec<(usize, Vec<u8>)>> {
+/// each, with how many events each holds (shared by `ingest` and `triggers`). With
+/// `live_from`, the events are played as a live stream: the k-th happens at
+/// `live_from + k` ms (each customer's order kept), so trigger rules act on them as on
+/// today's traffic rather than on history.
+pub fn batches(events: usize, batch: usize, live_from: Option<i64>) -> Result<Vec<(usize, Vec<u8>)>> {
     let generator = Generator::new(GenConfig::for_events(events, 7));
     let mut bodies: Vec<(usize, Vec<u8>)> = vec![];
     let mut current = vec![];
     let mut total = 0;
     'outer: for i in 0.. {
-        for v in generator.customer(i) {
+        for mut v in generator.customer(i) {
+            if let Some(from) = live_from {
+                v["timestamp"] = serde_json::Value::String(touchpoint_core::event::format_time(from + total as i64));
+            }
             current.push(v);
             total += 1;
             if current.len() == batch {
@@ -182,7 +188,7 @@ async fn ingest(
     let _ = project;
 
     eprintln!("Preparing {events} events in batches of {batch}…");
-    let bodies = batches(events, batch)?;
+    let bodies = batches(events, batch, None)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/v1/batch", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

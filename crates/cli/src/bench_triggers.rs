@@ -1,6 +1,6 @@
 //! `touchpoint bench triggers`: what acting at key moments costs ingest, and how soon a
-//! firing leaves. One run, the same generated batches sent twice to a real server on
-//! loopback: first with no trigger rules, then with 50 live rules on the brand's key
+//! firing leaves. One run, the same generated batches — played as a live stream, since
+//! rules act on the present — sent twice to a real server on loopback: first with no trigger rules, then with 50 live rules on the brand's key
 //! moments (half fire a signed webhook at once — to a receiver in this process —, half
 //! start "not followed within an hour" timers), and prints both throughputs and their
 //! ratio. During the second send a
@@ -24,8 +24,11 @@ const RULES: usize = 50;
 
 /// Run the benchmark.
 pub async fn run(events: usize, batch: usize, connections: usize, json_out: bool) -> Result<()> {
+    // A live stream: the events happen in the run's last minutes, as today's traffic does;
+    // history starts no rule (`decide::stale`).
+    let live_from = touchpoint_store::now_ms() - events as i64;
     let bodies: Arc<Vec<Vec<u8>>> =
-        Arc::new(crate::bench::batches(events, batch)?.into_iter().map(|(_, body)| body).collect());
+        Arc::new(crate::bench::batches(events, batch, Some(live_from))?.into_iter().map(|(_, body)| body).collect());
     eprintln!("Sending {events} events in batches of {batch} over {connections} connections, without rules…");
     let base = send(&bodies, events, connections, false, 0).await?;
     eprintln!("…and again with {RULES} live rules and a probe every 50 ms.");

@@ -439,3 +439,60 @@ async fn preview_counts_what_the_rule_would_have_done() {
     assert!(e["error"]["message"].as_str().unwrap().contains("late"), "a hint: {e}");
     app.stop().await;
 }
+
+/// Caps hold when firings race: three rules fire on the same event for one customer, and
+/// with one message a day per channel exactly one webhook leaves, whichever is first; the
+/// others are suppressed by the channel's cap. An event from two days ago (an import)
+/// starts nothing.
+#[tokio::test]
+async fn one_event_three_rules_one_message_under_the_channel_cap() {
+    if !available("one_event_three_rules_one_message_under_the_channel_cap") {
+        return;
+    }
+    let secret = touchpoint_act::webhook::sign::new_secret();
+    let hook = Receiver::webhook(&secret, &json!({}));
+    let app = spawn_app_with(|c| c.messages_per_customer_per_day = 1).await;
+    warm_up(&app, &["Payment Failed"]).await;
+    for i in 0..3 {
+        let rule = json!({
+            "name": format!("payment {i}"),
+            "when": {"kind": "happens", "touchpoint": "track:Payment Failed"},
+            "then": {"kind": "webhook", "endpoint": {"url": hook.url(), "secret": secret}},
+            "holdout": 0
+        });
+        let (st, v) =
+            api(&app, Method::POST, "/api/triggers", Some(json!({"key": format!("pay-{i}"), "definition": rule})))
+                .await;
+        assert_eq!(st, 200, "{v}");
+        api(&app, Method::POST, &format!("/api/triggers/pay-{i}/resume"), None).await;
+    }
+    track(&app, "old", "Payment Failed", json!({}), &now_iso(-2 * 86_400_000)).await;
+    track(&app, "eva", "Payment Failed", json!({}), &now_iso(0)).await;
+    let states = async || {
+        let mut all = vec![];
+        for i in 0..3 {
+            let (_, f) = api(&app, Method::GET, &format!("/api/triggers/pay-{i}/firings"), None).await;
+            all.extend(f.as_array().unwrap().iter().map(|x| (x["state"].as_str().unwrap().to_string(), x.clone())));
+        }
+        all
+    };
+    assert!(
+        wait_until(15, async || {
+            let s = states().await;
+            s.len() == 3 && s.iter().all(|(st, _)| st == "delivered" || st == "suppressed")
+        })
+        .await,
+        "{:?}",
+        states().await
+    );
+    let s = states().await;
+    assert_eq!(s.iter().filter(|(st, _)| st == "delivered").count(), 1, "{s:?}");
+    for (st, f) in &s {
+        if st == "suppressed" {
+            assert_eq!(f["reason"], "channel_cap", "{f}");
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hook.requests().len(), 1, "one message: {:?}", hook.requests());
+    app.stop().await;
+}

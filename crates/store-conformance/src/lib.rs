@@ -1283,6 +1283,17 @@ pub async fn triggers(s: Arc<dyn Store>) {
     assert!(matches!(nope, Err(StoreError::NotFound(_))), "{nope:?}");
     assert_eq!(s.firing("msg_nope").await.unwrap(), None);
 
+    // Leasing: what is due, taken once, in due order, and due again when the lease ends.
+    let h4 = s.firing("msg_h4").await.unwrap().unwrap();
+    assert_eq!(ids(s.due_firings(9_000, 10).await.unwrap()), ["msg_h4", "msg_k1", "msg_j2", "msg_q1"]);
+    let taken = s.lease_due_firings(9_000, 3, 60_000).await.unwrap();
+    assert_eq!(ids(taken.clone()), ["msg_k1", "msg_j2", "msg_h4"], "the first due, in decision order");
+    assert!(taken.iter().all(|f| f.firing.next_ms == 60_000), "returned as leased");
+    assert_eq!(taken[2].firing, NewFiring { next_ms: 60_000, ..h4.firing.clone() }, "nothing but the next look moves");
+    assert_eq!(ids(s.lease_due_firings(9_000, 10, 60_000).await.unwrap()), ["msg_q1"], "taken once");
+    assert!(s.lease_due_firings(59_999, 10, 90_000).await.unwrap().is_empty());
+    assert_eq!(s.lease_due_firings(60_000, 10, 90_000).await.unwrap().len(), 4, "due again when the lease ends");
+
     // Listing: the project's, newest first; every filter narrows.
     let list = |filter: FiringFilter, limit: usize| {
         let s = s.clone();

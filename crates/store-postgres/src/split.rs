@@ -51,8 +51,8 @@ use touchpoint_store::listen::{
     SurveyRow, SurveyStatus,
 };
 use touchpoint_store::triggers::{
-    FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Preference, TriggerRuleRow, TriggerStatus,
-    TriggerStore,
+    FiringBrief, FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Preference, TriggerRuleRow,
+    TriggerStatus, TriggerStore,
 };
 use touchpoint_store::{
     Brand, CommitBatch, Conflict, Customer, EventStore, FailedEvent, FailedUsage, Identity, KeyInfo, ListenStore,
@@ -523,6 +523,10 @@ impl TriggerStore for SplitStore {
         self.meta.due_firings(now_ms, limit).await
     }
 
+    async fn lease_due_firings(&self, now_ms: i64, limit: usize, until_ms: i64) -> Result<Vec<FiringRow>> {
+        self.meta.lease_due_firings(now_ms, limit, until_ms).await
+    }
+
     async fn next_due_ms(&self) -> Result<Option<i64>> {
         self.meta.next_due_ms().await
     }
@@ -537,6 +541,16 @@ impl TriggerStore for SplitStore {
 
     async fn firings(&self, project: ProjectId, filter: &FiringFilter, limit: usize) -> Result<Vec<FiringRow>> {
         self.meta.firings(project, filter, limit).await
+    }
+
+    async fn firing_history(
+        &self,
+        project: ProjectId,
+        customer: CustomerId,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<FiringBrief>> {
+        self.meta.firing_history(project, customer, since_ms, limit).await
     }
 
     async fn firing_counts(&self, project: ProjectId, rule_id: i64) -> Result<Vec<(FiringState, i64)>> {

@@ -9,8 +9,8 @@ use serde_json::Value;
 use touchpoint_core::{CustomerId, ProjectId};
 use touchpoint_store::erasure::Subject;
 use touchpoint_store::triggers::{
-    FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Preference, TriggerRuleRow, TriggerStatus,
-    TriggerStore,
+    FiringBrief, FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Preference, TriggerRuleRow,
+    TriggerStatus, TriggerStore,
 };
 use touchpoint_store::Result;
 use touchpoint_store_sqlite::sql_triggers::TriggerSql;
@@ -64,6 +64,10 @@ impl TriggerStore for PgMetaStore {
         self.triggers().due_firings(now_ms, limit).await
     }
 
+    async fn lease_due_firings(&self, now_ms: i64, limit: usize, until_ms: i64) -> Result<Vec<FiringRow>> {
+        self.triggers().lease_due_firings(now_ms, limit, until_ms).await
+    }
+
     async fn next_due_ms(&self) -> Result<Option<i64>> {
         self.triggers().next_due_ms().await
     }
@@ -78,6 +82,16 @@ impl TriggerStore for PgMetaStore {
 
     async fn firings(&self, project: ProjectId, filter: &FiringFilter, limit: usize) -> Result<Vec<FiringRow>> {
         self.triggers().firings(project, filter, limit).await
+    }
+
+    async fn firing_history(
+        &self,
+        project: ProjectId,
+        customer: CustomerId,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<FiringBrief>> {
+        self.triggers().firing_history(project, customer, since_ms, limit).await
     }
 
     async fn firing_counts(&self, project: ProjectId, rule_id: i64) -> Result<Vec<(FiringState, i64)>> {

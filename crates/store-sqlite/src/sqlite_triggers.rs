@@ -1,19 +1,54 @@
 //! [`TriggerStore`] on the embedded store: trigger rules, the outbox of their firings, the
 //! trigger worker's cursor and customers' preferences. The SQL is shared with PostgreSQL
 //! ([`crate::sql_triggers`]); this is only the embedded store's pool handed to it, and the
-//! writer's gate around the one transaction of several statements.
+//! one transaction of several statements run as the writer's writes are (synchronously,
+//! under the writer's gate).
 
-use crate::sql_triggers::TriggerSql;
-use crate::sqlite::SqliteStore;
+use crate::error::Db;
+use crate::sql_triggers::{TriggerSql, INSERT_FIRINGS, INSERT_FIRINGS_END, MOVE_CURSOR};
+use crate::sqlite::{with_raw, SqliteStore};
 use async_trait::async_trait;
 use serde_json::Value;
 use touchpoint_core::{CustomerId, ProjectId};
 use touchpoint_store::erasure::Subject;
 use touchpoint_store::triggers::{
-    FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Preference, TriggerRuleRow, TriggerStatus,
-    TriggerStore,
+    FiringBrief, FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Preference, TriggerRuleRow,
+    TriggerStatus, TriggerStore,
 };
 use touchpoint_store::Result;
+
+/// [`TriggerStore::decide_firings`] on a raw connection, in one `BEGIN IMMEDIATE`
+/// transaction, with the SQL PostgreSQL runs.
+fn decide_raw(c: &rusqlite::Connection, firings: &[NewFiring], cursor: Option<i64>) -> rusqlite::Result<Vec<bool>> {
+    let tx = rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Immediate)?;
+    let mut recorded = Vec::with_capacity(firings.len());
+    {
+        let sql = format!("{INSERT_FIRINGS} ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) {INSERT_FIRINGS_END}");
+        let mut insert = tx.prepare_cached(&sql)?;
+        for f in firings {
+            let mut rows = insert.query(rusqlite::params![
+                f.id,
+                f.project_id,
+                f.rule_id,
+                f.customer_id,
+                f.event_id,
+                f.event_ms,
+                f.state.as_str(),
+                f.held_out,
+                f.next_ms,
+                f.reason,
+                f.payload.to_string(),
+                f.decided_ms,
+            ])?;
+            recorded.push(rows.next()?.is_some());
+        }
+        if let Some(event_id) = cursor {
+            tx.prepare_cached(MOVE_CURSOR)?.execute([event_id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(recorded)
+}
 
 impl SqliteStore {
     /// The shared trigger SQL on this store's outbox connections.
@@ -53,13 +88,14 @@ impl TriggerStore for SqliteStore {
     }
 
     async fn decide_firings(&self, firings: &[NewFiring], cursor: Option<i64>) -> Result<Vec<bool>> {
-        // A transaction of several statements holds SQLite's write lock across awaits. The
-        // writer takes that lock synchronously (its busy wait blocks the thread it runs
-        // on), so a transaction that must be polled again to finish could wait for the
-        // very thread the writer blocks: take the writer's own gate first, and the two
-        // never meet inside SQLite.
+        // The one transaction of several statements. Run as sqlx runs statements, it would
+        // hold SQLite's write lock across awaits — a round trip to the connection's thread
+        // per statement, milliseconds each on busy cores — while ingest's writer waits
+        // for the lock. So it runs as the writer's own writes do: synchronously on the raw
+        // connection, under the writer's gate, the lock held only while SQLite works.
+        let mut conn = self.outbox.acquire().await.db()?;
         let _gate = self.appender.lock().await;
-        self.triggers().decide_firings(firings, cursor).await
+        with_raw(&mut conn, |c| decide_raw(c, firings, cursor).db()).await
     }
 
     async fn trigger_cursor(&self) -> Result<Option<i64>> {
@@ -68,6 +104,10 @@ impl TriggerStore for SqliteStore {
 
     async fn due_firings(&self, now_ms: i64, limit: usize) -> Result<Vec<FiringRow>> {
         self.triggers().due_firings(now_ms, limit).await
+    }
+
+    async fn lease_due_firings(&self, now_ms: i64, limit: usize, until_ms: i64) -> Result<Vec<FiringRow>> {
+        self.triggers().lease_due_firings(now_ms, limit, until_ms).await
     }
 
     async fn next_due_ms(&self) -> Result<Option<i64>> {
@@ -84,6 +124,16 @@ impl TriggerStore for SqliteStore {
 
     async fn firings(&self, project: ProjectId, filter: &FiringFilter, limit: usize) -> Result<Vec<FiringRow>> {
         self.triggers().firings(project, filter, limit).await
+    }
+
+    async fn firing_history(
+        &self,
+        project: ProjectId,
+        customer: CustomerId,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<FiringBrief>> {
+        self.triggers().firing_history(project, customer, since_ms, limit).await
     }
 
     async fn firing_counts(&self, project: ProjectId, rule_id: i64) -> Result<Vec<(FiringState, i64)>> {

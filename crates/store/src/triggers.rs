@@ -173,6 +173,21 @@ pub struct FiringRow {
     pub done_ms: Option<i64>,
 }
 
+/// What the guard rails and re-entry read of a customer's earlier firing: no payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FiringBrief {
+    /// Its id.
+    pub id: String,
+    /// Its rule.
+    pub rule_id: i64,
+    /// Its state.
+    pub state: FiringState,
+    /// When its triggering event happened, ms.
+    pub event_ms: i64,
+    /// When it was finished, if it was, ms.
+    pub done_ms: Option<i64>,
+}
+
 /// A change of a firing's delivery state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FiringUpdate {
@@ -251,6 +266,11 @@ pub trait TriggerStore: Send + Sync {
     async fn trigger_cursor(&self) -> Result<Option<i64>>;
     /// Open firings (waiting or pending) due at `now_ms`, the earliest first.
     async fn due_firings(&self, now_ms: i64, limit: usize) -> Result<Vec<FiringRow>>;
+    /// Take the first `limit` open firings due at `now_ms` for acting on: in one write, each
+    /// one's next look moves to `until_ms` (a lease: whoever crashes mid-send, the firing
+    /// is due again then). Returned as they are after the lease, in decision order; a
+    /// firing is taken by one caller only, whichever node calls.
+    async fn lease_due_firings(&self, now_ms: i64, limit: usize, until_ms: i64) -> Result<Vec<FiringRow>>;
     /// When the next open firing is due, if any.
     async fn next_due_ms(&self) -> Result<Option<i64>>;
     /// Change a firing's state; `NotFound` when there is none.
@@ -259,6 +279,15 @@ pub trait TriggerStore: Send + Sync {
     async fn firing(&self, id: &str) -> Result<Option<FiringRow>>;
     /// A project's firings, the newest decision first.
     async fn firings(&self, project: ProjectId, filter: &FiringFilter, limit: usize) -> Result<Vec<FiringRow>>;
+    /// A customer's firings triggered at or after `since_ms`, every rule's, newest decision
+    /// first, up to `limit`, without their payloads.
+    async fn firing_history(
+        &self,
+        project: ProjectId,
+        customer: CustomerId,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<FiringBrief>>;
     /// How many of a rule's firings are in each state.
     async fn firing_counts(&self, project: ProjectId, rule_id: i64) -> Result<Vec<(FiringState, i64)>>;
     /// Record a customer's choice for a category (replacing an earlier one).

@@ -11,6 +11,10 @@
 //! a lag notice. On a store it has never seen it starts at the newest event: switching
 //! triggers on does not fire for the past.
 //!
+//! Rules act on the present: a start whose moment to act is more than a day gone
+//! ([`decide::stale`]) — an import of history, a phone's old offline queue — is not
+//! recorded.
+//!
 //! The cursor moves with each decision; when a commit decides nothing it is written at
 //! most once a second, so a busy ingest does not pay a write per group commit.
 
@@ -277,6 +281,10 @@ impl Decider {
         let (mut customer, mut first) = (None, None);
         for r in candidates {
             let Some(start) = decide::starts(&r.def, &occ) else { continue };
+            // History arriving late (an import, an old offline queue) starts nothing.
+            if decide::stale(start, e.time_ms, now_ms()) {
+                continue;
+            }
             // The customer's row only when the rule reads traits; the user id is the event's.
             if customer.is_none() && !r.def.who.traits.is_empty() {
                 customer = Some(store.customer(e.customer).await?);

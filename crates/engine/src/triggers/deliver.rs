@@ -2,7 +2,8 @@
 //!
 //! * A **waiting** firing ("not followed within") whose time has come reads the customer's
 //!   events in the window: a follow-up cancels it, none makes it due to send.
-//! * A firing due to send for the first time meets the **guards** (consent, the rule's
+//! * A firing due to send for the first time more than a day after its moment (the server
+//!   was down) is suppressed as too late ([`decide::stale`]); else it meets the **guards** (consent, the rule's
 //!   cap, the channel's cap across rules, quiet hours in the customer's zone, else the
 //!   project's): suppressed, held until the quiet hours end, or sent — or, in the
 //!   hold-out group, recorded as held out at the moment it would have been sent.
@@ -12,7 +13,11 @@
 //!   Webhooks schedule (a receiver's `Retry-After` honoured), then go to the dead-letter
 //!   list; a 410 disables the endpoint and pauses the rule.
 //!
-//! Up to [`IN_FLIGHT`] firings are sent at once, so one slow receiver does not hold the
+//! A round takes up to `4 × IN_FLIGHT` due firings in one write (their lease) and acts on
+//! them by customer: one task per customer, their firings in turn, and one turn per
+//! customer at a time, across rounds too — so a cap counts every send before it, and the
+//! customer's row, preferences and recent sends are read once a turn. Up to
+//! [`IN_FLIGHT`] customers are served at once, so one slow receiver does not hold the
 //! others.
 
 use super::definition;
@@ -20,19 +25,24 @@ use crate::Engine;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use touchpoint_act::decide::{self, ChannelCap, Consent, History, Verdict};
 use touchpoint_act::email::{send::Mailer, template, SmtpConfig};
 use touchpoint_act::rule::{Endpoint, Then, When};
 use touchpoint_act::webhook::{send as hook, Schedule};
 use touchpoint_act::RuleDef;
-use touchpoint_store::triggers::{FiringFilter, FiringRow, FiringState, FiringUpdate, TriggerRuleRow, TriggerStatus};
+use touchpoint_store::triggers::{
+    FiringBrief, FiringRow, FiringState, FiringUpdate, Preference, TriggerRuleRow, TriggerStatus,
+};
 use touchpoint_store::{now_ms, Store, StoreError};
 
-/// Firings sent at once.
+/// Customers served at once.
 pub const IN_FLIGHT: usize = 16;
 /// How long a firing taken for sending is not taken again (a crash mid-send).
 const LEASE_MS: i64 = 60_000;
+/// How long the rules read for a round serve later rounds without being told they changed
+/// (a rule changed by the CLI beside a running server).
+const RULES_TTL: Duration = Duration::from_secs(2);
 /// Longest sleep when nothing is due (rules or timers may change meanwhile).
 const IDLE: Duration = Duration::from_secs(1);
 
@@ -53,12 +63,15 @@ pub fn spawn(engine: Engine, mut stop: tokio::sync::watch::Receiver<bool>) -> to
     let shared = Arc::new(Shared { engine: engine.clone(), http: hook::client(), mailer, schedule });
     tokio::spawn(async move {
         let limit = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+        let mut rules = None;
+        let turns = Arc::new(Turns::default());
         loop {
             if *stop.borrow() {
                 break;
             }
             let now = now_ms();
-            let due = match shared.engine.store.due_firings(now, 4 * IN_FLIGHT).await {
+            // The lease: nobody takes them again for a minute, whatever happens to us.
+            let due = match shared.engine.store.lease_due_firings(now, 4 * IN_FLIGHT, now + LEASE_MS).await {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::error!(error = %e, "the outbox could not be read");
@@ -75,27 +88,37 @@ pub fn spawn(engine: Engine, mut stop: tokio::sync::watch::Receiver<bool>) -> to
                 }
                 continue;
             }
-            // The rules, read and parsed once for the round.
-            let rules: Arc<Rules> = match shared.engine.store.trigger_rules(None).await {
-                Ok(r) => Arc::new(r.into_iter().map(|row| (row.id, (definition(&row).ok(), row))).collect()),
+            // What the round's firings share, read once: the rules, and their projects'
+            // zones and touchpoints. (A failed read leaves the firings to their lease.)
+            let round = match Round::read(&shared.engine, &mut rules, &due).await {
+                Ok(r) => Arc::new(r),
                 Err(e) => {
                     tracing::error!(error = %e, "the trigger rules could not be read");
                     continue;
                 }
             };
+            // One task per customer acts on their firings in turn, and one customer's turn
+            // at a time (across rounds too): each firing's caps see the sends before it.
+            let mut groups: Vec<(i64, Vec<FiringRow>)> = Vec::new();
             for f in due {
-                // The lease: nobody takes it again for a minute, whatever happens to us.
-                let lease = FiringUpdate { next_ms: now + LEASE_MS, ..update(&f, f.firing.state) };
-                if let Err(e) = shared.engine.store.update_firing(&f.firing.id, &lease).await {
-                    tracing::error!(error = %e, "a firing could not be leased");
-                    continue;
+                match groups.iter_mut().find(|(c, _)| *c == f.firing.customer_id) {
+                    Some((_, g)) => g.push(f),
+                    None => groups.push((f.firing.customer_id, vec![f])),
                 }
+            }
+            for (customer, firings) in groups {
                 let Ok(permit) = limit.clone().acquire_owned().await else { break };
-                let (shared, rules) = (shared.clone(), rules.clone());
+                let (shared, round, turns) = (shared.clone(), round.clone(), turns.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = act(&shared, &rules, f).await {
-                        tracing::error!(error = %e, "a firing could not be acted on");
+                    let turn = turns.take(customer).await;
+                    let mut about = Turn::default();
+                    for f in firings {
+                        if let Err(e) = act(&shared, &round, f, &mut about).await {
+                            tracing::error!(error = %e, "a firing could not be acted on");
+                        }
                     }
+                    drop(turn);
+                    turns.release(customer);
                     drop(permit);
                 });
             }
@@ -107,6 +130,104 @@ pub fn spawn(engine: Engine, mut stop: tokio::sync::watch::Receiver<bool>) -> to
 
 /// The rules of a delivery round by id, each with its definition when it reads.
 type Rules = HashMap<i64, (Option<RuleDef>, TriggerRuleRow)>;
+
+/// Whose turn it is: a customer's firings are acted on by one task at a time.
+#[derive(Default)]
+struct Turns(std::sync::Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>);
+
+impl Turns {
+    /// Wait for the customer's turn.
+    async fn take(&self, customer: i64) -> tokio::sync::OwnedMutexGuard<()> {
+        let turn = self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(customer).or_default().clone();
+        turn.lock_owned().await
+    }
+
+    /// Forget the customer once nobody holds or waits for their turn.
+    fn release(&self, customer: i64) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(&customer).is_some_and(|t| Arc::strong_count(t) == 1) {
+            map.remove(&customer);
+        }
+    }
+}
+
+/// What a customer's turn reads about them, once, when a firing first needs it.
+#[derive(Default)]
+struct Turn {
+    /// Their traits (their row's; empty when they have none).
+    traits: Option<Map<String, Value>>,
+    /// Their stored preferences.
+    preferences: Option<Vec<Preference>>,
+    /// What they have been sent (and held out from) within the caps' reach, kept up to
+    /// date as their firings are acted on: what the caps count.
+    sent: Option<Vec<FiringBrief>>,
+}
+
+/// What a delivery round's firings share, read once for the round.
+struct Round {
+    /// Every rule.
+    rules: Arc<Rules>,
+    /// The time zone of each project with a firing in the round.
+    zones: HashMap<i64, String>,
+    /// The touchpoints (store id → key) of each project with a waiting firing.
+    touchpoints: HashMap<i64, HashMap<i64, String>>,
+    /// How far back a customer's firings matter to a cap: the longest cap's window (a day
+    /// at least: the channel's cap), plus the longest "not followed" wait (a firing is
+    /// sent that much after its event) and a night of quiet hours.
+    cap_reach: i64,
+}
+
+impl Round {
+    /// Read what `due` needs; the rules are `cache`'s while they are current (the rule
+    /// version unchanged and read less than [`RULES_TTL`] ago).
+    async fn read(
+        engine: &Engine,
+        cache: &mut Option<(u64, Instant, Arc<Rules>)>,
+        due: &[FiringRow],
+    ) -> Result<Round, StoreError> {
+        let store = &*engine.store;
+        let version = engine.triggers.version.load(std::sync::atomic::Ordering::SeqCst);
+        let rules = match cache {
+            Some((v, at, rules)) if *v == version && at.elapsed() < RULES_TTL => rules.clone(),
+            _ => {
+                let rules: Arc<Rules> = Arc::new(
+                    store
+                        .trigger_rules(None)
+                        .await?
+                        .into_iter()
+                        .map(|row| (row.id, (definition(&row).ok(), row)))
+                        .collect(),
+                );
+                *cache = Some((version, Instant::now(), rules.clone()));
+                rules
+            }
+        };
+        let longest_wait = rules
+            .values()
+            .filter_map(|(d, _)| match d.as_ref().map(|d| &d.when) {
+                Some(When::NotFollowed { within, .. }) => Some(within.ms()),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let longest_cap = rules
+            .values()
+            .filter_map(|(d, _)| d.as_ref().and_then(|d| d.guard.cap).map(|c| c.per.ms()))
+            .fold(86_400_000, i64::max);
+        let (mut zones, mut touchpoints) = (HashMap::new(), HashMap::new());
+        for f in due {
+            let p = f.firing.project_id;
+            if let std::collections::hash_map::Entry::Vacant(e) = zones.entry(p) {
+                e.insert(store.project(p).await?.map(|p| p.timezone).unwrap_or_else(|| "UTC".into()));
+            }
+            if f.firing.state == FiringState::Waiting && !touchpoints.contains_key(&p) {
+                let all = store.touchpoints(p).await?;
+                touchpoints.insert(p, all.into_iter().map(|t| (t.id, t.touchpoint.key)).collect());
+            }
+        }
+        Ok(Round { rules, zones, touchpoints, cap_reach: longest_cap + longest_wait + 86_400_000 })
+    }
+}
 
 /// A firing's state as it is, moved to `state` (finished now when `state` is not open).
 fn update(f: &FiringRow, state: FiringState) -> FiringUpdate {
@@ -122,27 +243,39 @@ fn update(f: &FiringRow, state: FiringState) -> FiringUpdate {
 }
 
 /// Act on one due firing.
-async fn act(sh: &Shared, rules: &Rules, mut f: FiringRow) -> Result<(), StoreError> {
+async fn act(sh: &Shared, round: &Round, mut f: FiringRow, about: &mut Turn) -> Result<(), StoreError> {
     let store = &*sh.engine.store;
-    let Some((def, row)) = rules.get(&f.firing.rule_id) else { return Ok(()) };
+    let Some((def, row)) = round.rules.get(&f.firing.rule_id) else { return Ok(()) };
     let Some(def) = def else {
         let mut up = update(&f, FiringState::Dead);
         up.last_error = Some("the rule's definition cannot be read".into());
         return store.update_firing(&f.firing.id, &up).await;
     };
     if f.firing.state == FiringState::Waiting {
-        if followed(store, &f, def).await? {
+        if followed(store, round, &f, def).await? {
             let mut up = update(&f, FiringState::Cancelled);
             up.reason = Some("followed".into());
             return store.update_firing(&f.firing.id, &up).await;
         }
         f.firing.state = FiringState::Pending;
     }
-    let customer = store.customer(f.firing.customer_id).await?;
-    let traits = customer.as_ref().map(|c| c.traits.clone()).unwrap_or_default();
+    if about.traits.is_none() {
+        about.traits = Some(store.customer(f.firing.customer_id).await?.map(|c| c.traits).unwrap_or_default());
+    }
+    let traits = about.traits.clone().unwrap_or_default();
     if f.attempts == 0 {
         let now = now_ms();
-        let verdict = guards(sh, rules, &f, def, &traits, now).await?;
+        // Decided in time but not sent in time (the server was down for days): too late.
+        let start = match &def.when {
+            When::NotFollowed { within, .. } => decide::Start::Wait(within.ms()),
+            _ => decide::Start::Now,
+        };
+        if decide::stale(start, f.firing.event_ms, now) {
+            let mut up = update(&f, FiringState::Suppressed);
+            up.reason = Some("too_late".into());
+            return store.update_firing(&f.firing.id, &up).await;
+        }
+        let verdict = guards(sh, round, &f, def, &traits, now, about).await?;
         match verdict {
             Verdict::Suppress(why) => {
                 let mut up = update(&f, FiringState::Suppressed);
@@ -156,7 +289,10 @@ async fn act(sh: &Shared, rules: &Rules, mut f: FiringRow) -> Result<(), StoreEr
                 return store.update_firing(&f.firing.id, &up).await;
             }
             Verdict::Go if f.firing.held_out => {
-                return store.update_firing(&f.firing.id, &update(&f, FiringState::HeldOut)).await;
+                let up = update(&f, FiringState::HeldOut);
+                store.update_firing(&f.firing.id, &up).await?;
+                note(about, &f, &up);
+                return Ok(());
             }
             Verdict::Go => {}
         }
@@ -166,19 +302,31 @@ async fn act(sh: &Shared, rules: &Rules, mut f: FiringRow) -> Result<(), StoreEr
         up.last_error = Some(format!("the endpoint is disabled ({why}); fix it, switch the rule on and replay"));
         return store.update_firing(&f.firing.id, &up).await;
     }
-    send(sh, row, def, f, traits).await
+    let (f, up) = send(sh, row, def, f, traits).await?;
+    note(about, &f, &up);
+    Ok(())
+}
+
+/// Keep a firing's end in the customer's record, when the record is read and the firing
+/// was sent or held out.
+fn note(about: &mut Turn, f: &FiringRow, up: &FiringUpdate) {
+    if let (Some(sent), FiringState::Delivered | FiringState::HeldOut) = (about.sent.as_mut(), up.state) {
+        sent.push(FiringBrief {
+            id: f.firing.id.clone(),
+            rule_id: f.firing.rule_id,
+            state: up.state,
+            event_ms: f.firing.event_ms,
+            done_ms: up.done_ms,
+        });
+    }
 }
 
 /// Whether one of the rule's follow-ups came within its window.
-async fn followed(store: &dyn Store, f: &FiringRow, def: &RuleDef) -> Result<bool, StoreError> {
+async fn followed(store: &dyn Store, round: &Round, f: &FiringRow, def: &RuleDef) -> Result<bool, StoreError> {
     let When::NotFollowed { followed_by, within, .. } = &def.when else { return Ok(false) };
-    let keys: HashMap<i64, String> = store
-        .touchpoints(f.firing.project_id)
-        .await?
-        .into_iter()
-        .filter(|t| followed_by.contains(&t.touchpoint.key))
-        .map(|t| (t.id, t.touchpoint.key))
-        .collect();
+    let none = HashMap::new();
+    let keys = round.touchpoints.get(&f.firing.project_id).unwrap_or(&none);
+    let follow_up = |t: &i64| keys.get(t).is_some_and(|k| followed_by.contains(k));
     let (from, to) = (f.firing.event_ms, f.firing.event_ms.saturating_add(within.ms()));
     let mut ids = vec![f.firing.customer_id];
     ids.extend(store.merged_ids(f.firing.customer_id).await.unwrap_or_default());
@@ -190,8 +338,7 @@ async fn followed(store: &dyn Store, f: &FiringRow, def: &RuleDef) -> Result<boo
             if e.timestamp < from {
                 return Ok(false);
             }
-            if e.timestamp <= to && e.id != f.firing.event_id && e.touchpoint_id.is_some_and(|t| keys.contains_key(&t))
-            {
+            if e.timestamp <= to && e.id != f.firing.event_id && e.touchpoint_id.as_ref().is_some_and(follow_up) {
                 return Ok(true);
             }
         }
@@ -205,8 +352,11 @@ async fn followed(store: &dyn Store, f: &FiringRow, def: &RuleDef) -> Result<boo
 
 /// Consent for a category: a stored preference wins, then the triggering event's
 /// `context.consent.categoryPreferences` (Segment's consent), else unknown.
-async fn consent(store: &dyn Store, f: &FiringRow, category: &str) -> Result<Consent, StoreError> {
-    for p in store.preferences(f.firing.project_id, f.firing.customer_id).await? {
+async fn consent(store: &dyn Store, f: &FiringRow, category: &str, about: &mut Turn) -> Result<Consent, StoreError> {
+    if about.preferences.is_none() {
+        about.preferences = Some(store.preferences(f.firing.project_id, f.firing.customer_id).await?);
+    }
+    for p in about.preferences.iter().flatten() {
         if (p.category == category || p.category == "all") && !p.allowed {
             return Ok(Consent::Refused);
         }
@@ -227,48 +377,36 @@ async fn consent(store: &dyn Store, f: &FiringRow, category: &str) -> Result<Con
 
 async fn guards(
     sh: &Shared,
-    rules: &Rules,
+    round: &Round,
     f: &FiringRow,
     def: &RuleDef,
     traits: &Map<String, Value>,
     now: i64,
+    about: &mut Turn,
 ) -> Result<Verdict, StoreError> {
     let store = &*sh.engine.store;
     if !def.then.to_customer() {
         return Ok(Verdict::Go);
     }
-    let consent = consent(store, f, def.then.category().unwrap_or("service")).await?;
-    // What was sent (or held out) to the customer within the longer of the caps' windows
-    // (the rule's, and the day of the channel's), by this rule and by every rule on the
-    // same channel.
-    // The outbox narrows by the triggering event's time; a firing is sent up to its
-    // rule's wait and a night of quiet hours later, so look back that much further.
-    let window = def.guard.cap.map_or(0, |c| c.per.ms()).max(86_400_000);
-    let longest_wait = rules
-        .values()
-        .filter_map(|(d, _)| match d.as_ref().map(|d| &d.when) {
-            Some(When::NotFollowed { within, .. }) => Some(within.ms()),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0);
-    let filter = FiringFilter {
-        customer_id: Some(f.firing.customer_id),
-        since_ms: Some(now - window - longest_wait - 86_400_000),
-        ..Default::default()
-    };
-    let earlier = store.firings(f.firing.project_id, &filter, 1000).await?;
-    let channel = |rule: i64| rules.get(&rule).and_then(|(d, _)| d.as_ref()).map(|d| d.then.channel());
+    let consent = consent(store, f, def.then.category().unwrap_or("service"), about).await?;
+    // What was sent (or held out) to the customer within the caps' reach, by every rule:
+    // read once in the customer's turn, then kept up to date by `note`.
+    if about.sent.is_none() {
+        let since = now - round.cap_reach;
+        about.sent = Some(store.firing_history(f.firing.project_id, f.firing.customer_id, since, 1000).await?);
+    }
+    let earlier = about.sent.as_deref().unwrap_or_default();
+    let channel = |rule: i64| round.rules.get(&rule).and_then(|(d, _)| d.as_ref()).map(|d| d.then.channel());
     let mut history = History::default();
-    for e in earlier.iter().filter(|e| e.firing.id != f.firing.id) {
-        if !matches!(e.firing.state, FiringState::Delivered | FiringState::HeldOut) {
+    for e in earlier.iter().filter(|e| e.id != f.firing.id) {
+        if !matches!(e.state, FiringState::Delivered | FiringState::HeldOut) {
             continue;
         }
         let Some(at) = e.done_ms else { continue };
-        if e.firing.rule_id == f.firing.rule_id {
+        if e.rule_id == f.firing.rule_id {
             history.rule_sent_ms.push(at);
         }
-        if channel(e.firing.rule_id) == Some(def.then.channel()) {
+        if channel(e.rule_id) == Some(def.then.channel()) {
             history.channel_sent_ms.push(at);
         }
     }
@@ -276,7 +414,7 @@ async fn guards(
     let channel_cap = (cap > 0).then_some(ChannelCap { max: cap, per_ms: 86_400_000 });
     let zone = match traits.get("timezone").and_then(Value::as_str).filter(|z| crate::tz::parse_zone(z).is_ok()) {
         Some(z) => z.to_string(),
-        None => store.project(f.firing.project_id).await?.map(|p| p.timezone).unwrap_or_else(|| "UTC".into()),
+        None => round.zones.get(&f.firing.project_id).cloned().unwrap_or_else(|| "UTC".into()),
     };
     let clock = crate::tz::clock(&zone, now / 1000 - 86_400, now / 1000 + 3 * 86_400);
     Ok(decide::guard(def, consent, &history, channel_cap, &clock, now))
@@ -307,7 +445,7 @@ async fn send(
     def: &RuleDef,
     f: FiringRow,
     traits: Map<String, Value>,
-) -> Result<(), StoreError> {
+) -> Result<(FiringRow, FiringUpdate), StoreError> {
     let store = &*sh.engine.store;
     let base = base_url(&sh.engine);
     let lang = language(&traits, &f.firing.payload);
@@ -329,10 +467,12 @@ async fn send(
             let Some(to) = traits.get("email").and_then(Value::as_str) else {
                 let mut up = update(&f, FiringState::Suppressed);
                 up.reason = Some("no_email_address".into());
-                return store.update_firing(&f.firing.id, &up).await;
+                store.update_firing(&f.firing.id, &up).await?;
+                return Ok((f, up));
             };
             let Some(l) = RuleDef::pick_language(templates, fallback.as_deref(), lang.as_deref()) else {
-                return Ok(());
+                // No template at all: a rule's check refuses that; leave it to its lease.
+                return Ok((f.clone(), update(&f, f.firing.state)));
             };
             let secret = store.project_secret(f.firing.project_id).await?;
             let token = super::unsubscribe_token(&secret, f.firing.project_id, f.firing.customer_id, category);
@@ -354,7 +494,8 @@ async fn send(
         }
         Then::TeamAlert { .. } => Outcome::Failed("the team alert has no address".into()),
     };
-    finish(sh, row, &f, outcome, payload).await
+    let up = finish(sh, row, &f, outcome, payload).await?;
+    Ok((f, up))
 }
 
 /// What an attempt came to, for either integration.
@@ -465,7 +606,7 @@ async fn finish(
     f: &FiringRow,
     outcome: Outcome,
     payload: Value,
-) -> Result<(), StoreError> {
+) -> Result<FiringUpdate, StoreError> {
     let store = &*sh.engine.store;
     let attempts = f.attempts + 1;
     let now = now_ms();
@@ -511,5 +652,6 @@ async fn finish(
             sh.engine.triggers_changed();
         }
     }
-    store.update_firing(&f.firing.id, &up).await
+    store.update_firing(&f.firing.id, &up).await?;
+    Ok(up)
 }
