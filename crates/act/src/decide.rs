@@ -82,6 +82,8 @@ pub struct CustomerFacts<'a> {
     pub traits: &'a Map<String, Value>,
     /// The channel of their first touchpoint, if known.
     pub first_channel: Option<&'a str>,
+    /// Their stage when the event happened, if they have one.
+    pub stage: Option<&'a str>,
 }
 
 /// Whether the rule is for this customer.
@@ -89,6 +91,7 @@ pub fn is_for(rule: &RuleDef, c: &CustomerFacts<'_>) -> bool {
     rule.who.traits.iter().all(|t| t.holds(c.traits))
         && (rule.who.first_channel.is_empty()
             || c.first_channel.is_some_and(|ch| rule.who.first_channel.iter().any(|x| x == ch)))
+        && (rule.who.stage.is_empty() || c.stage.is_some_and(|s| rule.who.stage.iter().any(|x| x == s)))
 }
 
 /// Whether a customer is in the rule's hold-out: the first 8 bytes of
@@ -295,11 +298,19 @@ mod tests {
         );
         let t = json!({"country": "CZ"});
         let t = t.as_object().unwrap();
-        assert!(is_for(&r, &CustomerFacts { traits: t, first_channel: Some("email") }));
-        assert!(!is_for(&r, &CustomerFacts { traits: t, first_channel: Some("paid") }));
-        assert!(!is_for(&r, &CustomerFacts { traits: t, first_channel: None }));
+        let facts = |first_channel, stage| CustomerFacts { traits: t, first_channel, stage };
+        assert!(is_for(&r, &facts(Some("email"), None)));
+        assert!(!is_for(&r, &facts(Some("paid"), None)));
+        assert!(!is_for(&r, &facts(None, None)));
         let pl = json!({"country": "PL"});
-        assert!(!is_for(&r, &CustomerFacts { traits: pl.as_object().unwrap(), first_channel: Some("email") }));
+        assert!(!is_for(
+            &r,
+            &CustomerFacts { traits: pl.as_object().unwrap(), first_channel: Some("email"), stage: None }
+        ));
+        let r = rule(json!({"who": {"stage": ["purchase", "service"]}}));
+        assert!(is_for(&r, &facts(None, Some("service"))));
+        assert!(!is_for(&r, &facts(Some("email"), Some("awareness"))));
+        assert!(!is_for(&r, &facts(None, None)), "no stage yet is in no stage");
     }
 
     /// The hold-out share on 10 000 customers is within binomial bounds (±4 σ), and a

@@ -176,6 +176,10 @@ pub struct Who {
     /// Only customers whose first touchpoint came through one of these channels.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub first_channel: Vec<String>,
+    /// Only customers in one of these stages when the event happens: the stage of their
+    /// latest touchpoint that has one, the triggering event's included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stage: Vec<String>,
 }
 
 /// One language's message.
@@ -494,6 +498,11 @@ impl RuleDef {
             }
         }
         check_conditions("who.traits", &self.who.traits)?;
+        for (i, stage) in self.who.stage.iter().enumerate() {
+            if !names.stage(stage) {
+                return Err(err(&format!("who.stage[{i}]"), format!("no stage {stage:?} in this project")));
+            }
+        }
         if let Some(goal) = &self.goal {
             tp("goal.touchpoint", &goal.touchpoint)?;
         }
@@ -787,6 +796,7 @@ mod tests {
         check(json!({"when": {"followed_by": []}}), "when.followed_by");
         check(json!({"goal": {"touchpoint": "nope"}}), "goal.touchpoint");
         check(json!({"who": {"traits": [{"field": "age", "op": "gt", "value": "x"}]}}), "who.traits[0].value");
+        check(json!({"who": {"stage": ["purchase", "purchse"]}}), "who.stage[1]");
         check(json!({"then": {"templates": {"cs": {"subject": "a\nb"}}}}), "then.templates.cs.subject");
         check(json!({"then": {"templates": {"cs": {"text": "{{ oops"}}}}), "then.templates.cs.text");
         check(json!({"then": {"survey": "nope"}}), "then.survey");

@@ -734,6 +734,8 @@ mod tests {
         check(Method::GET, "/api/customers/42/export", Permission::Admin);
         check(Method::GET, "/api/customers/42", Permission::Read);
         check(Method::GET, "/api/customers/lookup", Permission::Read);
+        check(Method::GET, "/api/customers/42/preferences", Permission::Read);
+        check(Method::PUT, "/api/customers/42/preferences", Permission::Edit);
     }
 
     /// `?project=` names the project on the live stream only, and only for reading.

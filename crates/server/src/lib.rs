@@ -175,6 +175,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/customers/{id}", get(read::customer).delete(read::erase_customer))
         .route("/api/customers/{id}/export", get(read::export_customer))
         .route("/api/customers/{id}/timeline", get(read::timeline))
+        .route("/api/customers/{id}/preferences", get(triggers::preferences).put(triggers::put_preferences))
         .route("/api/failed-events", get(read::failed_events).delete(read::clear_failed_events))
         .route("/api/identity-conflicts", get(read::conflicts))
         .route("/api/volume", get(read::volume))

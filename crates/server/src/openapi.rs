@@ -98,6 +98,7 @@ impl Modify for CommonAnswers {
         crate::triggers::list, crate::triggers::create, crate::triggers::get_one, crate::triggers::edit,
         crate::triggers::pause, crate::triggers::resume, crate::triggers::rotate, crate::triggers::preview,
         crate::triggers::preview_definition, crate::triggers::report, crate::triggers::firings, crate::triggers::replay,
+        crate::triggers::preferences, crate::triggers::put_preferences,
         crate::healthz, crate::readyz, crate::metrics::metrics, openapi_json,
     ),
     components(schemas(

@@ -1,5 +1,6 @@
 //! The trigger rule routes (`/api/triggers`: create, list, show, change, pause, resume,
-//! rotate a webhook secret, preview, report, firings, replay the dead-letter list) and the
+//! rotate a webhook secret, preview, report, firings, replay the dead-letter list), a
+//! customer's message preferences (`/api/customers/{id}/preferences`), and the
 //! unsubscribe page an e-mail's link opens (`/u/{token}`, one-click by RFC 8058). Each
 //! handler translates to `touchpoint_engine::triggers` and back.
 
@@ -13,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use touchpoint_engine::triggers::{self as t, measure, Created, FiringView, TriggerView};
+use touchpoint_engine::triggers::{
+    self as t, measure, Created, FiringView, PreferenceChange, PreferenceView, TriggerView,
+};
 use touchpoint_store::triggers::TriggerStatus;
 
 /// A rule to create.
@@ -260,6 +263,36 @@ pub async fn replay(
 pub struct UnsubscribeQuery {
     /// `cs`, `pl`, `en` …
     pub lang: Option<String>,
+}
+
+/// `GET /api/customers/{id}/preferences`: the customer's message preferences.
+#[utoipa::path(get, path = "/api/customers/{id}/preferences", operation_id = "get_preferences", tag = "customers", params(("id" = i64, Path)), responses((status = 200, body = [PreferenceView]), (status = 404, description = "No such customer")), security(("bearer" = [])))]
+pub async fn preferences(
+    State(s): State<AppState>,
+    ApiCaller(key): ApiCaller,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<PreferenceView>>, ApiError> {
+    Ok(Json(t::customer_preferences(&*s.store, key.project_id, id).await?))
+}
+
+/// Changes of a customer's preferences.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesBody {
+    /// Each category's new choice; categories not named stay as they are.
+    pub preferences: Vec<PreferenceChange>,
+}
+
+/// `PUT /api/customers/{id}/preferences`: record the customer's choices (a service agent
+/// noting an opt-out on the phone, a CRM's subscription centre); answers with all of them.
+#[utoipa::path(put, path = "/api/customers/{id}/preferences", operation_id = "put_preferences", tag = "customers", params(("id" = i64, Path)), request_body = PreferencesBody, responses((status = 200, body = [PreferenceView]), (status = 400, description = "A category that is not one, with where"), (status = 404, description = "No such customer")), security(("bearer" = [])))]
+pub async fn put_preferences(
+    State(s): State<AppState>,
+    ApiCaller(key): ApiCaller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<PreferencesBody>,
+) -> Result<Json<Vec<PreferenceView>>, ApiError> {
+    Ok(Json(t::set_customer_preferences(&*s.store, key.project_id, id, &body.preferences, "api").await?))
 }
 
 /// `GET /u/{token}`: the unsubscribe page (asks; mail scanners follow links).

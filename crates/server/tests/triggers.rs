@@ -496,3 +496,109 @@ async fn one_event_three_rules_one_message_under_the_channel_cap() {
     assert_eq!(hook.requests().len(), 1, "one message: {:?}", hook.requests());
     app.stop().await;
 }
+
+/// A customer's preferences through the API: recorded, read back, obeyed by the next
+/// firing (suppressed for consent); a category that is not one is named with where it
+/// is, and a customer of no one is not found.
+#[tokio::test]
+async fn preferences_set_through_the_api_are_obeyed() {
+    if !available("preferences_set_through_the_api_are_obeyed") {
+        return;
+    }
+    let secret = touchpoint_act::webhook::sign::new_secret();
+    let hook = Receiver::webhook(&secret, &json!({}));
+    let app = spawn_app_with(|_| {}).await;
+    warm_up(&app, &["Payment Failed"]).await;
+    identify(&app, "vera", json!({"email": "vera@example.cz"})).await;
+    let (st, profile) = api(&app, Method::GET, "/api/customers/lookup?user_id=vera", None).await;
+    assert_eq!(st, 200, "{profile}");
+    let id = profile["id"].as_i64().unwrap();
+    let path = format!("/api/customers/{id}/preferences");
+    let (st, p) = api(&app, Method::GET, &path, None).await;
+    assert_eq!((st, p), (200, json!([])));
+
+    let (st, e) = api(
+        &app,
+        Method::PUT,
+        &path,
+        Some(json!({"preferences": [{"category": "service", "allowed": false}, {"category": "Marketing!", "allowed": false}]})),
+    )
+    .await;
+    assert_eq!((st, e["error"]["field"].as_str()), (400, Some("preferences[1].category")), "{e}");
+    let (_, p) = api(&app, Method::GET, &path, None).await;
+    assert_eq!(p, json!([]), "all or nothing");
+    let (st, p) =
+        api(&app, Method::PUT, &path, Some(json!({"preferences": [{"category": "service", "allowed": false}]}))).await;
+    assert_eq!(st, 200, "{p}");
+    assert_eq!(
+        (p[0]["category"].as_str(), p[0]["allowed"].as_bool(), p[0]["source"].as_str()),
+        (Some("service"), Some(false), Some("api")),
+        "{p}"
+    );
+    let (st, _) = api(&app, Method::GET, "/api/customers/999999/preferences", None).await;
+    assert_eq!(st, 404);
+
+    let rule = json!({
+        "name": "payment",
+        "when": {"kind": "happens", "touchpoint": "track:Payment Failed"},
+        "then": {"kind": "webhook", "endpoint": {"url": hook.url(), "secret": secret}},
+        "holdout": 0
+    });
+    api(&app, Method::POST, "/api/triggers", Some(json!({"key": "pay", "definition": rule, "live": true}))).await;
+    track(&app, "vera", "Payment Failed", json!({}), &now_iso(0)).await;
+    track(&app, "otto", "Payment Failed", json!({}), &now_iso(0)).await;
+    let done = async || {
+        let (_, f) = api(&app, Method::GET, "/api/triggers/pay/firings", None).await;
+        f.as_array().unwrap().iter().filter(|x| x["state"] != "pending").cloned().collect::<Vec<_>>()
+    };
+    assert!(wait_until(15, async || done().await.len() == 2).await, "{:?}", done().await);
+    let f = done().await;
+    let vera = f.iter().find(|x| x["customer_id"] == id).unwrap();
+    assert_eq!((vera["state"].as_str(), vera["reason"].as_str()), (Some("suppressed"), Some("consent")), "{vera}");
+    assert!(f.iter().any(|x| x["customer_id"] != id && x["state"] == "delivered"), "{f:?}");
+    assert_eq!(hook.requests().len(), 1, "otto's only");
+    app.stop().await;
+}
+
+/// `who.stage`: the rule is for customers whose latest staged touchpoint, up to the event,
+/// is in one of its stages — live and in the preview alike.
+#[tokio::test]
+async fn who_by_stage_live_and_in_the_preview() {
+    let app = spawn_app_with(|_| {}).await;
+    warm_up(&app, &["Checkout Started", "Payment Failed"]).await;
+    let (st, v) =
+        api(&app, Method::PUT, "/api/touchpoints/track:Checkout%20Started", Some(json!({"stage": "purchase"}))).await;
+    assert_eq!(st, 200, "{v}");
+    let rule = json!({
+        "name": "failed at the till",
+        "when": {"kind": "happens", "touchpoint": "track:Payment Failed"},
+        "who": {"stage": ["purchase"]},
+        "then": {"kind": "webhook", "endpoint": {"url": "http://127.0.0.1:9/x"}},
+        "holdout": 0
+    });
+    let mut typo = rule.clone();
+    typo["who"]["stage"] = json!(["purchse"]);
+    let (st, e) = api(&app, Method::POST, "/api/triggers", Some(json!({"key": "till", "definition": typo}))).await;
+    assert_eq!((st, e["error"]["field"].as_str()), (400, Some("definition.who.stage[0]")), "{e}");
+    let (st, v) =
+        api(&app, Method::POST, "/api/triggers", Some(json!({"key": "till", "definition": rule, "live": true}))).await;
+    assert_eq!(st, 200, "{v}");
+    track(&app, "buyer", "Checkout Started", json!({}), &now_iso(-1000)).await;
+    track(&app, "buyer", "Payment Failed", json!({}), &now_iso(0)).await;
+    track(&app, "browser", "Payment Failed", json!({}), &now_iso(0)).await;
+    let firings = async || {
+        let (_, f) = api(&app, Method::GET, "/api/triggers/till/firings", None).await;
+        f.as_array().unwrap().clone()
+    };
+    assert!(wait_until(10, async || firings().await.len() == 1).await, "{:?}", firings().await);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let f = firings().await;
+    assert_eq!(f.len(), 1, "the buyer's only: {f:?}");
+    let (_, buyer) = api(&app, Method::GET, "/api/customers/lookup?user_id=buyer", None).await;
+    assert_eq!(f[0]["customer_id"], buyer["id"]);
+    let (st, p) = api(&app, Method::GET, "/api/triggers/till/preview?days=30", None).await;
+    // The warm-up customer's checkout and failed payment of a day ago count too; the
+    // browser's, with no stage, does not.
+    assert_eq!((st, p["fired"].as_u64(), p["not_for_them"].as_u64()), (200, Some(2), Some(1)), "{p}");
+    app.stop().await;
+}

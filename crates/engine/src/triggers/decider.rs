@@ -278,7 +278,7 @@ impl Decider {
             stage_entered: stage_entered.as_deref(),
             properties,
         };
-        let (mut customer, mut first) = (None, None);
+        let (mut customer, mut first, mut stage) = (None, None, None);
         for r in candidates {
             let Some(start) = decide::starts(&r.def, &occ) else { continue };
             // History arriving late (an import, an old offline queue) starts nothing.
@@ -296,7 +296,14 @@ impl Decider {
                 first = Some(first_channel(&*store, tps, e.customer).await?);
             }
             let first_channel = first.as_ref().and_then(|f| f.as_deref());
-            if !decide::is_for(&r.def, &CustomerFacts { traits, first_channel }) {
+            if stage.is_none() && !r.def.who.stage.is_empty() {
+                stage = Some(match tp.and_then(|t| t.touchpoint.stage.clone()) {
+                    Some(s) => Some(s),
+                    None => stage_before(&*store, tps, e).await?,
+                });
+            }
+            let stage = stage.as_ref().and_then(|s| s.as_deref());
+            if !decide::is_for(&r.def, &CustomerFacts { traits, first_channel, stage }) {
                 continue;
             }
             // Re-entry reads the rule's earlier decisions for the customer, stored and in this step.
@@ -391,6 +398,27 @@ async fn first_of_stage(
         }
     }
     Ok(true)
+}
+
+/// The stage of the customer's latest touchpoint before `e` that has one.
+async fn stage_before(
+    store: &dyn Store,
+    tps: &HashMap<i64, StoredTouchpoint>,
+    e: &Seen<'_>,
+) -> Result<Option<String>, StoreError> {
+    let mut before = Some((e.time_ms, e.id));
+    for _ in 0..20 {
+        let page = store.customer_events(&[e.customer], before, 500).await?;
+        let staged = page.iter().find_map(|x| x.touchpoint_id.and_then(|t| tps.get(&t)?.touchpoint.stage.clone()));
+        if staged.is_some() {
+            return Ok(staged);
+        }
+        match page.last() {
+            Some(x) if page.len() == 500 => before = Some((x.timestamp, x.id)),
+            _ => break,
+        }
+    }
+    Ok(None)
 }
 
 /// The channel of a customer's first touchpoint.

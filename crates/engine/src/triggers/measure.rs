@@ -210,16 +210,25 @@ pub async fn preview(
     while i < found.len() {
         let c = found[i].customer;
         let mut history = History::default();
-        let facts = CustomerFacts {
-            traits: traits.get(&c).unwrap_or(&empty),
-            first_channel: first_channel.get(&c).map(String::as_str),
-        };
-        let is_for = decide::is_for(&def, &facts);
         let journey = set.customers.binary_search(&c).ok().map(|k| set.journey(k));
         while i < found.len() && found[i].customer == c {
             let t_ms = found[i].t * 1000;
             i += 1;
-            if !is_for {
+            // Their stage then: that of their latest touchpoint with one, up to the event.
+            let stage = journey.and_then(|j| {
+                j.times
+                    .iter()
+                    .zip(j.touchpoints)
+                    .take_while(|(&x, _)| set.epoch_s + i64::from(x) <= t_ms / 1000)
+                    .filter_map(|(_, &tp)| dict.get(tp).stage.as_deref())
+                    .last()
+            });
+            let facts = CustomerFacts {
+                traits: traits.get(&c).unwrap_or(&empty),
+                first_channel: first_channel.get(&c).map(String::as_str),
+                stage,
+            };
+            if !decide::is_for(&def, &facts) {
                 out.not_for_them += 1;
                 continue;
             }

@@ -17,7 +17,7 @@ pub mod deliver;
 pub mod measure;
 
 use crate::error::{Code, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use touchpoint_act::rule::Names;
@@ -405,4 +405,83 @@ pub async fn set_preference(
     let pref = Preference { category: category.into(), allowed, updated_ms: now_ms(), source: source.into() };
     store.set_preference(project, customer, &pref).await?;
     Ok(())
+}
+
+/// One change of a customer's message preferences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreferenceChange {
+    /// The category a rule's message belongs to (`marketing`, `service`, `surveys` …, as
+    /// its `then.category` says), or `all`: 1 to 64 of a-z, 0-9, `_` and `-`.
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
+    pub category: String,
+    /// Whether the customer accepts these messages.
+    pub allowed: bool,
+}
+
+/// A customer's choice about one category of messages, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PreferenceView {
+    /// The category, or `all`.
+    pub category: String,
+    /// Whether they accept it.
+    pub allowed: bool,
+    /// When they said so (RFC 3339, UTC).
+    pub updated: String,
+    /// Where they said so: `unsubscribe_link`, `api`, `portal`.
+    pub source: String,
+}
+
+fn preference_views(prefs: Vec<Preference>) -> Vec<PreferenceView> {
+    prefs
+        .into_iter()
+        .map(|p| PreferenceView {
+            category: p.category,
+            allowed: p.allowed,
+            updated: touchpoint_core::event::format_time(p.updated_ms),
+            source: p.source,
+        })
+        .collect()
+}
+
+/// A customer's stored message preferences (the consent every rule's messages obey,
+/// before the event's own `context.consent`). A customer merged into another answers
+/// with the one it was merged into.
+pub async fn customer_preferences(
+    store: &dyn Store,
+    project: ProjectId,
+    customer: CustomerId,
+) -> Result<Vec<PreferenceView>> {
+    let id = crate::read::canonical(store, project, customer).await?;
+    Ok(preference_views(store.preferences(project, id).await?))
+}
+
+/// Record changes of a customer's preferences (all or none: each is checked first), as
+/// said at `source` (`api`, `portal` …); answers with the preferences as they are now.
+pub async fn set_customer_preferences(
+    store: &dyn Store,
+    project: ProjectId,
+    customer: CustomerId,
+    changes: &[PreferenceChange],
+    source: &str,
+) -> Result<Vec<PreferenceView>> {
+    let id = crate::read::canonical(store, project, customer).await?;
+    for (i, c) in changes.iter().enumerate() {
+        let ok = (1..=64).contains(&c.category.len())
+            && c.category.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !ok {
+            return Err(Error::invalid(
+                Code::InvalidField,
+                Some(format!("preferences[{i}].category")),
+                format!(
+                    "{:?} is not a category: use 1 to 64 of a-z, 0-9, _ and - (marketing, service, surveys, all)",
+                    c.category
+                ),
+            ));
+        }
+    }
+    for c in changes {
+        set_preference(store, project, id, &c.category, c.allowed, source).await?;
+    }
+    Ok(preference_views(store.preferences(project, id).await?))
 }
