@@ -500,7 +500,7 @@ impl RuleDef {
         check_conditions("who.traits", &self.who.traits)?;
         for (i, stage) in self.who.stage.iter().enumerate() {
             if !names.stage(stage) {
-                return Err(err(&format!("who.stage[{i}]"), format!("no stage {stage:?} in this project")));
+                return Err(err(format!("who.stage[{i}]"), format!("no stage {stage:?} in this project")));
             }
         }
         if let Some(goal) = &self.goal {
