@@ -1058,6 +1058,45 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     assert_eq!(shown, json!(format!("{}", score.round() as i64)), "{nps}");
     look(&browser, "listening").await;
 
+    // Trigger rules: a draft is previewed with the numbers the API gives, switched on, and
+    // its effect asked for (nothing to compare yet, said so).
+    let (_, tps) = app.get("/api/touchpoints").await;
+    let key_of = |needle: &str| {
+        tps.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["key"].as_str())
+            .find(|k| k.to_lowercase().contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} in {tps}"))
+            .to_string()
+    };
+    let (viewed, ordered) = (key_of("product"), key_of("order"));
+    let rule = json!({"name": "Viewed, not ordered",
+        "when": {"kind": "not_followed", "touchpoint": viewed, "followed_by": [ordered], "within": "1h"},
+        "then": {"kind": "webhook", "endpoint": {"url": "http://127.0.0.1:9/x"}},
+        "goal": {"touchpoint": ordered, "within": "7d"}});
+    let (st, v) = app
+        .send(reqwest::Method::POST, "/api/triggers", Some(&json!({"key": "viewed-not-ordered", "definition": rule})))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    browser.go(&view("view=triggers")).await;
+    browser.wait_for_text("Viewed, not ordered").await;
+    look(&browser, "triggers").await;
+    browser.click("button[data-act=preview]").await;
+    browser.wait_for_text("Over the last 30 days").await;
+    let (_, p) = app.get("/api/triggers/viewed-not-ordered/preview?days=30").await;
+    assert!(p["fired"].as_u64().unwrap() > 0, "{p}");
+    let shown = browser.eval("return document.querySelector('[data-k=preview]').textContent").await;
+    let want = format!("fired {} times for {} customers", p["fired"], p["customers"]);
+    assert!(shown.as_str().unwrap().contains(&want), "{shown} against {p}");
+    look(&browser, "triggers-preview").await;
+    browser.click("button[data-act=resume]").await;
+    browser.wait_for_text("Pause").await;
+    let (_, r) = app.get("/api/triggers/viewed-not-ordered").await;
+    assert_eq!(r["status"], "live");
+    browser.click("button[data-act=report]").await;
+    browser.wait_for_text("Not enough to compare yet").await;
+
     // Data health: an event sent now is on screen in under 2 s.
     browser.go(&view("view=health")).await;
     browser.wait_for_text("Arriving now").await;
@@ -1088,11 +1127,15 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
 
     // Every view has its title in Czech and Polish.
     for (lang, titles) in [
-        ("cs", ["Cesty", "Udržení", "Atribuce", "Katalog", "Průzkumy", "Stav dat", "Váš účet"]),
-        ("pl", ["Ścieżki", "Retencja", "Atrybucja", "Katalog", "Ankiety", "Stan danych", "Twoje konto"]),
+        ("cs", ["Cesty", "Udržení", "Atribuce", "Katalog", "Průzkumy", "Pravidla akcí", "Stav dat", "Váš účet"]),
+        (
+            "pl",
+            ["Ścieżki", "Retencja", "Atrybucja", "Katalog", "Ankiety", "Reguły działań", "Stan danych", "Twoje konto"],
+        ),
     ] {
-        for (v, title) in
-            ["paths", "retention", "attribution", "catalog", "surveys", "health", "account"].iter().zip(titles)
+        for (v, title) in ["paths", "retention", "attribution", "catalog", "surveys", "triggers", "health", "account"]
+            .iter()
+            .zip(titles)
         {
             browser.go(&format!("{}/#project=1&view={v}&lang={lang}", app.base)).await;
             drawn(&browser).await;

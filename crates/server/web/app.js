@@ -254,9 +254,57 @@ Object.assign(T.pl, {
   removeQuestion: "Usuń", surveyTitle: "Tytuł", addQuestion: "Dodaj pytanie", cancel: "Anuluj", previewIn: "Podgląd w języku",
   shownWhen: (q, c) => `Pokazane, gdy ${q}: ${c}`, noText: (l) => `brak tekstu w języku ${l}`,
 });
+Object.assign(T.en, {
+  triggers: "Trigger rules", triggersHelp: "Messages sent at the key moments, each rule with a hold-out group so its effect can be measured.",
+  noTriggers: "No trigger rules yet. Create one with the API (/api/triggers) or `touchpoint trigger create`, then preview it here.",
+  tstatus: { draft: "Draft", live: "Live", paused: "Paused" }, whenLabel: "When", thenLabel: "Then", holdoutLabel: "Held out",
+  when: { happens: (k) => `${k} happens`, not_followed: (k, f, w) => `${k} not followed by ${f} within ${w}`, stage_entered: (s) => `stage ${s} entered`, survey_score: (s) => `a score of survey ${s} arrives` },
+  thenKind: { webhook: "a webhook", email: "an e-mail", team_alert: "an alert to the team" }, withSurvey: (s) => ` with survey ${s}`,
+  fstate: { delivered: "Sent", held_out: "Held out", waiting: "Waiting", pending: "Due", suppressed: "Suppressed", cancelled: "Cancelled", dead: "Failed" },
+  previewRule: "Preview the last 30 days", report: "Effect", pause: "Pause", resume: "Switch on",
+  wouldHave: (n, m) => `Over the last 30 days this rule would have fired ${n} times for ${m} customers.`,
+  heldBack: (q, c, h) => `${q} held by quiet hours, ${c} kept back by caps, ${h} in the hold-out group.`,
+  goalLabel: "Goal", treatedLabel: "Sent the message", heldOutLabel: "Held out", convertedOf: (x, n) => `${x} of ${n}`,
+  differenceLabel: "Difference", intervalLabel: "95 % interval", pValue: "p-value", movedLabel: "Customers moved",
+  noUplift: (t, h, m) => `Not enough to compare yet: ${t} sent, ${h} held out, ${m} still within the goal's horizon.`,
+  noGoal: "This rule has no goal: give it one (goal.touchpoint, goal.within) to measure its effect.",
+  significantUp: "The message made a significant difference.", notSignificant: "No significant difference so far.",
+});
+Object.assign(T.cs, {
+  triggers: "Pravidla akcí", triggersHelp: "Zprávy odeslané v klíčových chvílích; každé pravidlo má kontrolní skupinu, aby šel jeho účinek změřit.",
+  noTriggers: "Zatím žádná pravidla akcí. Vytvořte je přes API (/api/triggers) nebo `touchpoint trigger create` a tady si je vyzkoušejte.",
+  tstatus: { draft: "Koncept", live: "Zapnuté", paused: "Pozastavené" }, whenLabel: "Kdy", thenLabel: "Co", holdoutLabel: "Kontrolní skupina",
+  when: { happens: (k) => `nastane ${k}`, not_followed: (k, f, w) => `po ${k} nenásleduje ${f} do ${w}`, stage_entered: (s) => `zákazník vstoupí do fáze ${s}`, survey_score: (s) => `přijde hodnocení z průzkumu ${s}` },
+  thenKind: { webhook: "webhook", email: "e-mail", team_alert: "upozornění týmu" }, withSurvey: (s) => ` s průzkumem ${s}`,
+  fstate: { delivered: "Odesláno", held_out: "Kontrolní skupina", waiting: "Čeká", pending: "K odeslání", suppressed: "Potlačeno", cancelled: "Zrušeno", dead: "Selhalo" },
+  previewRule: "Vyzkoušet na posledních 30 dnech", report: "Účinek", pause: "Pozastavit", resume: "Zapnout",
+  wouldHave: (n, m) => `Za posledních 30 dní by pravidlo zasáhlo ${n}krát u ${m} zákazníků.`,
+  heldBack: (q, c, h) => `${q} podrženo kvůli nočnímu klidu, ${c} zastaveno limity, ${h} v kontrolní skupině.`,
+  goalLabel: "Cíl", treatedLabel: "Dostali zprávu", heldOutLabel: "Kontrolní skupina", convertedOf: (x, n) => `${x} z ${n}`,
+  differenceLabel: "Rozdíl", intervalLabel: "95% interval", pValue: "p-hodnota", movedLabel: "Získaní zákazníci",
+  noUplift: (t, h, m) => `Zatím není co porovnat: odesláno ${t}, v kontrolní skupině ${h}, ${m} ještě v horizontu cíle.`,
+  noGoal: "Pravidlo nemá cíl: doplňte ho (goal.touchpoint, goal.within), aby šel jeho účinek změřit.",
+  significantUp: "Zpráva měla významný účinek.", notSignificant: "Zatím bez významného rozdílu.",
+});
+Object.assign(T.pl, {
+  triggers: "Reguły działań", triggersHelp: "Wiadomości wysyłane w kluczowych momentach; każda reguła ma grupę kontrolną, by dało się zmierzyć jej skutek.",
+  noTriggers: "Brak reguł działań. Utwórz je przez API (/api/triggers) lub `touchpoint trigger create`, a tutaj je wypróbuj.",
+  tstatus: { draft: "Szkic", live: "Włączona", paused: "Wstrzymana" }, whenLabel: "Kiedy", thenLabel: "Co", holdoutLabel: "Grupa kontrolna",
+  when: { happens: (k) => `następuje ${k}`, not_followed: (k, f, w) => `po ${k} nie następuje ${f} w ciągu ${w}`, stage_entered: (s) => `klient wchodzi w etap ${s}`, survey_score: (s) => `przychodzi ocena z ankiety ${s}` },
+  thenKind: { webhook: "webhook", email: "e-mail", team_alert: "powiadomienie zespołu" }, withSurvey: (s) => ` z ankietą ${s}`,
+  fstate: { delivered: "Wysłane", held_out: "Grupa kontrolna", waiting: "Czeka", pending: "Do wysłania", suppressed: "Wstrzymane", cancelled: "Anulowane", dead: "Nieudane" },
+  previewRule: "Wypróbuj na ostatnich 30 dniach", report: "Skutek", pause: "Wstrzymaj", resume: "Włącz",
+  wouldHave: (n, m) => `W ostatnich 30 dniach reguła zadziałałaby ${n} razy dla ${m} klientów.`,
+  heldBack: (q, c, h) => `${q} wstrzymane przez ciszę nocną, ${c} zatrzymane przez limity, ${h} w grupie kontrolnej.`,
+  goalLabel: "Cel", treatedLabel: "Dostali wiadomość", heldOutLabel: "Grupa kontrolna", convertedOf: (x, n) => `${x} z ${n}`,
+  differenceLabel: "Różnica", intervalLabel: "Przedział 95%", pValue: "wartość p", movedLabel: "Pozyskani klienci",
+  noUplift: (t, h, m) => `Jeszcze nie ma czego porównać: wysłane ${t}, w grupie kontrolnej ${h}, ${m} jeszcze w horyzoncie celu.`,
+  noGoal: "Reguła nie ma celu: dodaj go (goal.touchpoint, goal.within), by zmierzyć jej skutek.",
+  significantUp: "Wiadomość miała istotny skutek.", notSignificant: "Na razie bez istotnej różnicy.",
+});
 const CHANNELS = ["web", "app", "email", "ads", "search", "social", "review", "forum", "blog", "phone", "store", "chat", "self-service", "survey", "other"];
 const LANGS = { en: "English", cs: "Čeština", pl: "Polski" };
-const VIEWS = ["overview", "journey", "funnel", "paths", "retention", "churn", "attribution", "listening", "customers", "catalog", "surveys", "health"];
+const VIEWS = ["overview", "journey", "funnel", "paths", "retention", "churn", "attribution", "listening", "customers", "catalog", "surveys", "triggers", "health"];
 // Views reached from elsewhere than the list of views.
 const OTHER_VIEWS = ["account"];
 const RANGES = [7, 30, 90, 180, 365];
@@ -1279,6 +1327,60 @@ async function surveys(main) {
   });
 }
 
+// ---- Trigger rules: what each does, its firings, a preview, its measured effect ------------------
+async function triggers(main) {
+  const [list, { name }] = await Promise.all([api("/api/triggers"), names()]);
+  const edit = can("edit");
+  const tp = (k) => name[k] || k;
+  const said = (d) => {
+    const w = d.when || {}, f = T[state.lang].when?.[w.kind] ?? T.en.when[w.kind];
+    const what = !f ? w.kind : w.kind === "not_followed" ? f(tp(w.touchpoint), (w.followed_by || []).map(tp).join(", "), w.within) : w.kind === "stage_entered" ? f(w.stage) : w.kind === "survey_score" ? f(w.survey) : f(tp(w.touchpoint));
+    const then = (t("thenKind")[d.then?.kind] || d.then?.kind || "") + (d.then?.survey ? t("withSurvey", d.then.survey) : "");
+    return [what, then];
+  };
+  const items = list.map((r) => {
+    const d = r.definition || {}, [what, then] = said(d), id = `tr-${esc(r.key)}`;
+    const states = Object.entries(r.firings || {});
+    return `<section class="panel" aria-labelledby="${id}"><h2 id="${id}">${esc(d.name || r.key)} <span class="muted">${esc(r.key)}</span></h2>
+    <p><span class="badge ${esc(r.status)}">${esc(t("tstatus")[r.status] || r.status)}</span></p>
+    <dl class="facts"><dt>${esc(t("whenLabel"))}</dt><dd>${esc(what)}</dd><dt>${esc(t("thenLabel"))}</dt><dd>${esc(then)}</dd>
+      <dt>${esc(t("holdoutLabel"))}</dt><dd>${pct(d.holdout ?? 0.1, 0)}</dd></dl>
+    ${states.length ? `<ul class="counts">${states.map(([k, n]) => `<li>${esc(t("fstate")[k] || k)} <b data-state="${esc(k)}">${fmt(n)}</b></li>`).join("")}</ul>` : ""}
+    <div class="tools"><button class="quiet" type="button" data-act="preview" data-key="${esc(r.key)}">${esc(t("previewRule"))}</button>
+      <button class="quiet" type="button" data-act="report" data-key="${esc(r.key)}">${esc(t("report"))}</button>
+      ${edit && r.status === "live" ? `<button class="quiet" type="button" data-act="pause" data-key="${esc(r.key)}">${esc(t("pause"))}</button>` : ""}
+      ${edit && r.status !== "live" ? `<button type="button" data-act="resume" data-key="${esc(r.key)}">${esc(t("resume"))}</button>` : ""}</div>
+    <div class="answer" aria-live="polite"></div><p role="status" class="muted"></p></section>`;
+  }).join("");
+  main.innerHTML = `<h1>${esc(t("triggers"))}</h1><p class="muted">${esc(t("triggersHelp"))}</p>${edit ? "" : `<p class="muted">${esc(t("readOnly"))}</p>`}${items || `<p class="panel">${esc(t("noTriggers"))}</p>`}`;
+  const report = (r) => {
+    const u = r.uplift;
+    if (!r.goal) return `<p>${esc(t("noGoal"))}</p>`;
+    if (!u) return `<p>${esc(t("goalLabel"))}: ${esc(r.goal)}</p><p>${esc(t("noUplift", fmt(r.treated), fmt(r.held_out), fmt(r.maturing)))}</p>`;
+    const g = (x) => `${esc(t("convertedOf", fmt(x.converted), fmt(x.customers)))} (${pct(x.rate)}; ${pct(x.interval.low)} – ${pct(x.interval.high)})`;
+    return `<p>${esc(t("goalLabel"))}: ${esc(r.goal)}</p><table class="report"><tbody>
+      <tr><th scope="row">${esc(t("treatedLabel"))}</th><td data-k="treated">${g(u.treated)}</td></tr>
+      <tr><th scope="row">${esc(t("heldOutLabel"))}</th><td data-k="held_out">${g(u.held_out)}</td></tr>
+      <tr><th scope="row">${esc(t("differenceLabel"))}</th><td data-k="difference">${pct(u.difference)}</td></tr>
+      <tr><th scope="row">${esc(t("intervalLabel"))}</th><td data-k="interval">${pct(u.interval.low)} – ${pct(u.interval.high)}</td></tr>
+      <tr><th scope="row">${esc(t("pValue"))}</th><td data-k="p">${fmt(u.p_value, 3)}</td></tr>
+      <tr><th scope="row">${esc(t("movedLabel"))}</th><td data-k="moved">${fmt(u.moved, 1)}</td></tr></tbody></table>
+      <p>${esc(t(u.significant ? "significantUp" : "notSignificant"))}</p>`;
+  };
+  main.querySelectorAll("[data-act]").forEach((b) => b.addEventListener("click", async () => {
+    const sec = b.closest("section"), out = sec.querySelector("[role=status]"), answer = sec.querySelector(".answer"), key = encodeURIComponent(b.dataset.key);
+    out.textContent = "";
+    try {
+      if (b.dataset.act === "preview") {
+        const p = await api(`/api/triggers/${key}/preview?days=30`);
+        answer.innerHTML = `<p data-k="preview">${esc(t("wouldHave", fmt(p.fired), fmt(p.customers)))}</p><p class="muted">${esc(t("heldBack", fmt(p.held_by_quiet_hours), fmt(p.suppressed_by_caps), fmt(p.held_out)))}</p>`;
+      } else if (b.dataset.act === "report") {
+        answer.innerHTML = report(await api(`/api/triggers/${key}/report`));
+      } else { await send("POST", `/api/triggers/${key}/${b.dataset.act}`); render(); }
+    } catch (err) { out.textContent = err.message; }
+  }));
+}
+
 // ---- Data health: volume, failed events, and the events arriving now ----------------------------
 async function health(main) {
   const now = period(state.range);
@@ -1386,7 +1488,7 @@ async function render() {
   main.setAttribute("aria-busy", "true");
   try {
     const el = document.createElement("div");
-    await ({ overview, journey, funnel, paths, retention, churn, attribution, listening, customers, catalog, surveys, health, account }[state.view] || overview)(el);
+    await ({ overview, journey, funnel, paths, retention, churn, attribution, listening, customers, catalog, surveys, triggers, health, account }[state.view] || overview)(el);
     if (mine !== generation) return;
     // Widths and colours set through the DOM: the Content-Security-Policy forbids inline
     // style attributes.
