@@ -3,10 +3,11 @@
 //! * A **waiting** firing ("not followed within") whose time has come reads the customer's
 //!   events in the window: a follow-up cancels it, none makes it due to send.
 //! * A firing due to send for the first time more than a day after its moment (the server
-//!   was down) is suppressed as too late ([`decide::stale`]); else it meets the **guards** (consent, the rule's
-//!   cap, the channel's cap across rules, quiet hours in the customer's zone, else the
-//!   project's): suppressed, held until the quiet hours end, or sent — or, in the
-//!   hold-out group, recorded as held out at the moment it would have been sent.
+//!   was down) is suppressed as too late ([`decide::stale`]); else it meets the
+//!   **guards** (consent, the rule's cap, the channel's cap across rules, quiet hours in
+//!   the customer's zone, else the project's): suppressed, held until the quiet hours
+//!   end, or sent — or, in the hold-out group, recorded as held out at the moment it
+//!   would have been sent.
 //! * Sending is **at least once with the same id**: each firing taken is leased first
 //!   (its next look moved a minute on), so a crash mid-send sends it again after the
 //!   lease, with the same `webhook-id` / `Message-ID`; failures retry on the Standard
