@@ -602,3 +602,65 @@ async fn who_by_stage_live_and_in_the_preview() {
     assert_eq!((st, p["fired"].as_u64(), p["not_for_them"].as_u64()), (200, Some(2), Some(1)), "{p}");
     app.stop().await;
 }
+
+/// A firing belongs to the person, not to the id its event arrived with: an anonymous
+/// visitor who then signs in is the known customer they merged into — whose opt-out
+/// stops the message, and whose follow-up, done signed in, cancels the timer.
+#[tokio::test]
+async fn a_visitor_who_signs_in_is_the_customer_they_became() {
+    if !available("a_visitor_who_signs_in_is_the_customer_they_became") {
+        return;
+    }
+    let secret = touchpoint_act::webhook::sign::new_secret();
+    let hook = Receiver::webhook(&secret, &json!({}));
+    let app = spawn_app_with(|_| {}).await;
+    warm_up(&app, &["Checkout Started", "Order Completed"]).await;
+    let rule = json!({
+        "name": "checkout left",
+        "when": {"kind": "not_followed", "touchpoint": "track:Checkout Started", "followed_by": ["order-completed"], "within": "2s"},
+        "then": {"kind": "webhook", "endpoint": {"url": hook.url(), "secret": secret}},
+        "holdout": 0
+    });
+    let (st, v) =
+        api(&app, Method::POST, "/api/triggers", Some(json!({"key": "left", "definition": rule, "live": true}))).await;
+    assert_eq!(st, 200, "{v}");
+    for user in ["mila", "noah", "ida"] {
+        identify(&app, user, json!({"email": format!("{user}@example.cz")})).await;
+    }
+    let (_, mila) = api(&app, Method::GET, "/api/customers/lookup?user_id=mila", None).await;
+    let path = format!("/api/customers/{}/preferences", mila["id"]);
+    let (st, _) =
+        api(&app, Method::PUT, &path, Some(json!({"preferences": [{"category": "service", "allowed": false}]}))).await;
+    assert_eq!(st, 200);
+    // Each starts a checkout anonymously, then signs in; Noah then orders, signed in.
+    for user in ["mila", "noah", "ida"] {
+        let anon = format!("anon-{user}");
+        let ev = json!({"anonymousId": anon, "event": "Checkout Started", "timestamp": now_iso(0)});
+        assert_eq!(app.post("/v1/track", &ev).await.0, 200);
+        let (st, b) = app.post("/v1/identify", &json!({"anonymousId": anon, "userId": user})).await;
+        assert_eq!(st, 200, "{b}");
+    }
+    track(&app, "noah", "Order Completed", json!({}), &now_iso(500)).await;
+    let done = async || {
+        let (_, f) = api(&app, Method::GET, "/api/triggers/left/firings", None).await;
+        f.as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| !matches!(x["state"].as_str(), Some("waiting" | "pending")))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert!(wait_until(15, async || done().await.len() == 3).await, "{:?}", done().await);
+    let mut got: Vec<(String, String)> = done()
+        .await
+        .iter()
+        .map(|x| (x["state"].as_str().unwrap().to_string(), x["reason"].as_str().unwrap_or("").to_string()))
+        .collect();
+    got.sort();
+    let want = [("cancelled", "followed"), ("delivered", ""), ("suppressed", "consent")];
+    assert_eq!(got, want.map(|(a, b)| (a.to_string(), b.to_string())), "Noah ordered, Ida is sent, Mila opted out");
+    let sent = hook.requests();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["body"]["data"]["customer"]["traits"]["email"], "ida@example.cz", "{:?}", sent[0]);
+    app.stop().await;
+}

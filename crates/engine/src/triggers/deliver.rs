@@ -152,10 +152,15 @@ impl Turns {
     }
 }
 
-/// What a customer's turn reads about them, once, when a firing first needs it.
+/// What a customer's turn reads about them, once, when a firing first needs it. A firing
+/// names the customer its event arrived as; that customer may since have been merged into
+/// another (an anonymous visitor who signed in): the person is the one it now is, with
+/// every customer merged into it.
 #[derive(Default)]
 struct Turn {
-    /// Their traits (their row's; empty when they have none).
+    /// The person's customer ids: the one they now are first, then every one merged into it.
+    ids: Vec<i64>,
+    /// Their traits (the row of the customer they now are; empty when there is none).
     traits: Option<Map<String, Value>>,
     /// Their stored preferences.
     preferences: Option<Vec<Preference>>,
@@ -252,16 +257,26 @@ async fn act(sh: &Shared, round: &Round, mut f: FiringRow, about: &mut Turn) -> 
         up.last_error = Some("the rule's definition cannot be read".into());
         return store.update_firing(&f.firing.id, &up).await;
     };
+    if about.traits.is_none() {
+        let mut row = store.customer(f.firing.customer_id).await?;
+        if let Some(into) = row.as_ref().and_then(|c| c.merged_into) {
+            row = store.customer(into).await?;
+        }
+        let now = row.as_ref().map_or(f.firing.customer_id, |c| c.id);
+        about.ids = vec![now];
+        about.ids.extend(store.merged_ids(now).await?.into_iter().filter(|&c| c != now));
+        if !about.ids.contains(&f.firing.customer_id) {
+            about.ids.push(f.firing.customer_id);
+        }
+        about.traits = Some(row.map(|c| c.traits).unwrap_or_default());
+    }
     if f.firing.state == FiringState::Waiting {
-        if followed(store, round, &f, def).await? {
+        if followed(store, round, &f, def, &about.ids).await? {
             let mut up = update(&f, FiringState::Cancelled);
             up.reason = Some("followed".into());
             return store.update_firing(&f.firing.id, &up).await;
         }
         f.firing.state = FiringState::Pending;
-    }
-    if about.traits.is_none() {
-        about.traits = Some(store.customer(f.firing.customer_id).await?.map(|c| c.traits).unwrap_or_default());
     }
     let traits = about.traits.clone().unwrap_or_default();
     if f.attempts == 0 {
@@ -323,18 +338,22 @@ fn note(about: &mut Turn, f: &FiringRow, up: &FiringUpdate) {
 }
 
 /// Whether one of the rule's follow-ups came within its window.
-async fn followed(store: &dyn Store, round: &Round, f: &FiringRow, def: &RuleDef) -> Result<bool, StoreError> {
+async fn followed(
+    store: &dyn Store,
+    round: &Round,
+    f: &FiringRow,
+    def: &RuleDef,
+    ids: &[i64],
+) -> Result<bool, StoreError> {
     let When::NotFollowed { followed_by, within, .. } = &def.when else { return Ok(false) };
     let none = HashMap::new();
     let keys = round.touchpoints.get(&f.firing.project_id).unwrap_or(&none);
     let follow_up = |t: &i64| keys.get(t).is_some_and(|k| followed_by.contains(k));
     let (from, to) = (f.firing.event_ms, f.firing.event_ms.saturating_add(within.ms()));
-    let mut ids = vec![f.firing.customer_id];
-    ids.extend(store.merged_ids(f.firing.customer_id).await.unwrap_or_default());
     // Newest first from the window's end; stop at its start.
     let mut before = Some((to.saturating_add(1), i64::MIN));
     for _ in 0..40 {
-        let page = store.customer_events(&ids, before, 500).await?;
+        let page = store.customer_events(ids, before, 500).await?;
         for e in &page {
             if e.timestamp < from {
                 return Ok(false);
@@ -355,7 +374,16 @@ async fn followed(store: &dyn Store, round: &Round, f: &FiringRow, def: &RuleDef
 /// `context.consent.categoryPreferences` (Segment's consent), else unknown.
 async fn consent(store: &dyn Store, f: &FiringRow, category: &str, about: &mut Turn) -> Result<Consent, StoreError> {
     if about.preferences.is_none() {
-        about.preferences = Some(store.preferences(f.firing.project_id, f.firing.customer_id).await?);
+        // Every customer the person has been: the latest choice per category wins.
+        let mut latest: HashMap<String, Preference> = HashMap::new();
+        for &id in &about.ids {
+            for p in store.preferences(f.firing.project_id, id).await? {
+                if latest.get(&p.category).is_none_or(|q| q.updated_ms < p.updated_ms) {
+                    latest.insert(p.category.clone(), p);
+                }
+            }
+        }
+        about.preferences = Some(latest.into_values().collect());
     }
     for p in about.preferences.iter().flatten() {
         if (p.category == category || p.category == "all") && !p.allowed {
@@ -394,7 +422,11 @@ async fn guards(
     // read once in the customer's turn, then kept up to date by `note`.
     if about.sent.is_none() {
         let since = now - round.cap_reach;
-        about.sent = Some(store.firing_history(f.firing.project_id, f.firing.customer_id, since, 1000).await?);
+        let mut sent = Vec::new();
+        for &id in &about.ids {
+            sent.extend(store.firing_history(f.firing.project_id, id, since, 1000).await?);
+        }
+        about.sent = Some(sent);
     }
     let earlier = about.sent.as_deref().unwrap_or_default();
     let channel = |rule: i64| round.rules.get(&rule).and_then(|(d, _)| d.as_ref()).map(|d| d.then.channel());
