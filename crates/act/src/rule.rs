@@ -255,6 +255,14 @@ pub enum Then {
     },
 }
 
+/// What a preference category must be: a rule's `then.category`, a customer's choice.
+pub const CATEGORY_RULE: &str = "1 to 40 characters, not only spaces (service, marketing, surveys; all: every one)";
+
+/// Whether `category` is one ([`CATEGORY_RULE`]).
+pub fn category_ok(category: &str) -> bool {
+    !category.trim().is_empty() && category.len() <= 40
+}
+
 fn default_category() -> String {
     "service".into()
 }
@@ -529,8 +537,8 @@ impl RuleDef {
                 if templates.is_empty() {
                     return Err(err("then.templates", "write the message in at least one language"));
                 }
-                if category.trim().is_empty() || category.len() > 40 {
-                    return Err(err("then.category", "1 to 40 characters"));
+                if !category_ok(category) {
+                    return Err(err("then.category", CATEGORY_RULE));
                 }
                 check_templates(templates)?;
                 if let Some(f) = fallback {

@@ -172,6 +172,41 @@ pub fn batches(events: usize, batch: usize, live_from: Option<i64>) -> Result<Ve
     Ok(bodies)
 }
 
+/// Post `bodies` to `url` with the write key over `connections` keep-alive connections,
+/// each taking the next body (counted in `next`) until none is left. Each task answers
+/// with its requests' latencies (µs) and how many failed.
+pub fn send_all(
+    bodies: &Arc<Vec<(usize, Vec<u8>)>>,
+    url: &str,
+    write: &str,
+    connections: usize,
+    next: &Arc<AtomicUsize>,
+) -> Vec<tokio::task::JoinHandle<(Vec<u64>, usize)>> {
+    (0..connections)
+        .map(|_| {
+            let (bodies, next, url, write) = (bodies.clone(), next.clone(), url.to_string(), write.to_string());
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
+                let mut lat = vec![];
+                let mut errors = 0usize;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((_, body)) = bodies.get(i) else { break };
+                    let t = Instant::now();
+                    match client.post(&url).basic_auth(&write, Some("")).body(body.clone()).send().await {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                        }
+                        _ => errors += 1,
+                    }
+                    lat.push(t.elapsed().as_micros() as u64);
+                }
+                (lat, errors)
+            })
+        })
+        .collect()
+}
+
 async fn ingest(
     events: usize,
     batch: usize,
@@ -201,29 +236,7 @@ async fn ingest(
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let mut tasks = vec![];
-    for _ in 0..connections {
-        let (bodies, next, url, write) = (bodies.clone(), next.clone(), url.clone(), write.clone());
-        tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
-            let mut lat = vec![];
-            let mut errors = 0usize;
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((_, body)) = bodies.get(i) else { break };
-                let t = Instant::now();
-                let r = client.post(&url).basic_auth(&write, Some("")).body(body.clone()).send().await;
-                match r {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                    }
-                    _ => errors += 1,
-                }
-                lat.push(t.elapsed().as_micros() as u64);
-            }
-            (lat, errors)
-        }));
-    }
+    let tasks = send_all(&bodies, &url, &write, connections, &next);
     let mut lat = vec![];
     let mut errors = 0;
     for t in tasks {

@@ -27,8 +27,7 @@ pub async fn run(events: usize, batch: usize, connections: usize, json_out: bool
     // A live stream: the events happen in the run's last minutes, as today's traffic does;
     // history starts no rule (`decide::stale`).
     let live_from = touchpoint_store::now_ms() - events as i64;
-    let bodies: Arc<Vec<Vec<u8>>> =
-        Arc::new(crate::bench::batches(events, batch, Some(live_from))?.into_iter().map(|(_, body)| body).collect());
+    let bodies = Arc::new(crate::bench::batches(events, batch, Some(live_from))?);
     eprintln!("Sending {events} events in batches of {batch} over {connections} connections, without rules…");
     let base = send(&bodies, events, connections, false, 0).await?;
     eprintln!("…and again with {RULES} live rules and a probe every 50 ms.");
@@ -186,7 +185,7 @@ fn rules(hook: &str) -> Vec<(String, Value)> {
 }
 
 async fn send(
-    bodies: &Arc<Vec<Vec<u8>>>,
+    bodies: &Arc<Vec<(usize, Vec<u8>)>>,
     events: usize,
     connections: usize,
     with_rules: bool,
@@ -225,25 +224,7 @@ async fn send(
     let next = Arc::new(AtomicUsize::new(0));
     let url = format!("{base}/v1/batch");
     let started = Instant::now();
-    let mut tasks = vec![];
-    for _ in 0..connections {
-        let (bodies, next, url, write) = (bodies.clone(), next.clone(), url.clone(), write.clone());
-        tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
-            let mut errors = 0usize;
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(i) else { break };
-                match client.post(&url).basic_auth(&write, Some("")).body(body.clone()).send().await {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                    }
-                    _ => errors += 1,
-                }
-            }
-            errors
-        }));
-    }
+    let tasks = crate::bench::send_all(bodies, &url, &write, connections, &next);
     // The probes: one event per request, every 50 ms while the load runs.
     let mut acked: HashMap<u64, Instant> = HashMap::new();
     if with_rules {
@@ -260,7 +241,7 @@ async fn send(
     }
     let mut errors = 0;
     for t in tasks {
-        errors += t.await.map_err(|e| msg(e.to_string()))?;
+        errors += t.await.map_err(|e| msg(e.to_string()))?.1;
     }
     let secs = started.elapsed().as_secs_f64();
     // Let the last probes' webhooks arrive.

@@ -3,10 +3,13 @@
 //! everything in the data directory, and with the metadata on a real PostgreSQL
 //! (`--meta-store`, here through `TOUCHPOINT_META_STORE`).
 
+#[path = "common/serve.rs"]
+mod serve;
+use serve::serve;
+
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use touchpoint_store::EventStore;
@@ -20,21 +23,6 @@ fn bin(meta: Option<&str>) -> Command {
         None => c.env_remove("TOUCHPOINT_META_STORE"),
     };
     c
-}
-
-/// Start `touchpoint serve` on port 0 and return it with its address.
-fn serve(dir: &std::path::Path, meta: Option<&str>) -> (Child, String) {
-    let mut child = bin(meta)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").expect("the server says where it listens").to_string();
-    (child, addr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,7 +45,7 @@ async fn survive_kill_9(meta: Option<&str>) {
     let keys: Value = serde_json::from_slice(&out.stdout).unwrap();
     let write = keys["write_key"].as_str().unwrap().to_string();
 
-    let (mut child, base) = serve(dir.path(), meta);
+    let (mut child, base) = serve(bin(meta), dir.path());
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut clients = vec![];
     for c in 0..6 {
@@ -98,7 +86,7 @@ async fn survive_kill_9(meta: Option<&str>) {
     assert!(acked.len() >= 1_000, "only {} events were acknowledged before the kill", acked.len());
 
     // Start again on the same directory: it must come up and hold every acknowledged event.
-    let (mut child, base) = serve(dir.path(), meta);
+    let (mut child, base) = serve(bin(meta), dir.path());
     let store = touchpoint_store_sqlite::SqliteStore::open(
         dir.path(),
         touchpoint_store_sqlite::OpenMode::Shared,

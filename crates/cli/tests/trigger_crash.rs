@@ -5,14 +5,17 @@
 //! reached the webhook receiver — which checks each signature with the Standard Webhooks
 //! reference implementation and fails each id's first attempt — under its one id.
 
+#[path = "common/serve.rs"]
+mod serve;
+use serve::serve;
+
 #[path = "../../act/tests/common/receivers.rs"]
 mod receivers;
 
 use receivers::{available, Receiver};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn bin() -> Command {
@@ -21,20 +24,6 @@ fn bin() -> Command {
     // Retries a thousand times sooner than Standard Webhooks' schedule: 5 ms, 300 ms, 1.8 s …
     c.env("TOUCHPOINT_RETRY_SPEEDUP", "1000");
     c
-}
-
-fn serve(dir: &std::path::Path) -> (Child, String) {
-    let mut child = bin()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").expect("the server says where it listens").to_string();
-    (child, addr)
 }
 
 fn now_iso() -> String {
@@ -57,7 +46,7 @@ async fn firings_survive_kill_9_decided_once_and_delivered() {
     let hook = Receiver::webhook(&hook_secret, &json!({"fail_first": 1, "fail_status": 503}));
     let client = reqwest::Client::new();
 
-    let (mut child, base) = serve(dir.path());
+    let (mut child, base) = serve(bin(), dir.path());
     let track = |user: String, event: &'static str, id: String| json!({"type": "track", "userId": user, "event": event, "messageId": id, "timestamp": now_iso()});
     // The touchpoints the rules name, then the rules.
     let warm: Vec<Value> =
@@ -122,7 +111,7 @@ async fn firings_survive_kill_9_decided_once_and_delivered() {
     child.wait().unwrap();
     let before = hook.requests().len();
 
-    let (mut child, base) = serve(dir.path());
+    let (mut child, base) = serve(bin(), dir.path());
     let firings = |key: &'static str| {
         let (client, base, secret) = (client.clone(), base.clone(), secret.clone());
         async move {

@@ -1085,7 +1085,7 @@ pub async fn accounts(s: Arc<dyn Store>) {
 pub async fn triggers(s: Arc<dyn Store>) {
     use std::collections::BTreeMap;
     use touchpoint_store::triggers::{
-        FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Preference, TriggerStatus,
+        FiringBrief, FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Preference, TriggerStatus,
     };
     let p = s.create_project("acting", &default_catalog()).await.unwrap().id;
     let q = s.create_project("elsewhere", &default_catalog()).await.unwrap().id;
@@ -1293,6 +1293,33 @@ pub async fn triggers(s: Arc<dyn Store>) {
     assert_eq!(ids(s.lease_due_firings(9_000, 10, 60_000).await.unwrap()), ["msg_q1"], "taken once");
     assert!(s.lease_due_firings(59_999, 10, 90_000).await.unwrap().is_empty());
     assert_eq!(s.lease_due_firings(60_000, 10, 90_000).await.unwrap().len(), 4, "due again when the lease ends");
+
+    // A person's recent firings (a customer and those merged into it), every rule's,
+    // newest decision first, without payloads; the project's only.
+    let history = |customers: Vec<CustomerId>, since: i64, limit: usize| {
+        let s = s.clone();
+        async move { s.firing_history(p, &customers, since, limit).await.unwrap() }
+    };
+    let brief_ids = |b: Vec<FiringBrief>| b.into_iter().map(|b| b.id).collect::<Vec<_>>();
+    assert_eq!(
+        brief_ids(history(vec![10], 0, 10).await),
+        ["msg_h4", "msg_i3", "msg_k1"],
+        "not msg_q1: another project"
+    );
+    assert_eq!(brief_ids(history(vec![10, 11], 0, 10).await), ["msg_h4", "msg_i3", "msg_j2", "msg_k1"]);
+    assert_eq!(brief_ids(history(vec![10, 11], 0, 2).await), ["msg_h4", "msg_i3"]);
+    assert_eq!(brief_ids(history(vec![10], 101_000, 10).await), ["msg_h4"], "triggered since");
+    assert!(history(vec![], 0, 10).await.is_empty());
+    assert_eq!(
+        history(vec![14], 0, 10).await,
+        [FiringBrief {
+            id: "msg_e8".into(),
+            rule_id: ra,
+            state: FiringState::Delivered,
+            event_ms: 104_000,
+            done_ms: Some(2_100)
+        }]
+    );
 
     // Listing: the project's, newest first; every filter narrows.
     let list = |filter: FiringFilter, limit: usize| {

@@ -546,11 +546,11 @@ impl TriggerStore for SplitStore {
     async fn firing_history(
         &self,
         project: ProjectId,
-        customer: CustomerId,
+        customers: &[CustomerId],
         since_ms: i64,
         limit: usize,
     ) -> Result<Vec<FiringBrief>> {
-        self.meta.firing_history(project, customer, since_ms, limit).await
+        self.meta.firing_history(project, customers, since_ms, limit).await
     }
 
     async fn firing_counts(&self, project: ProjectId, rule_id: i64) -> Result<Vec<(FiringState, i64)>> {

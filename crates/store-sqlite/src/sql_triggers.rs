@@ -147,9 +147,14 @@ where
         })
     }
 
+    /// A row's firing state (column `state`).
+    fn state(r: &DB::Row) -> Result<FiringState> {
+        let state: String = Self::get(r, "state")?;
+        FiringState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("firing state {state:?}")))
+    }
+
     /// A firing from its [`FIRING_COLUMNS`].
     fn firing_row(r: &DB::Row) -> Result<FiringRow> {
-        let state: String = Self::get(r, "state")?;
         Ok(FiringRow {
             seq: Self::get(r, "seq")?,
             firing: NewFiring {
@@ -159,8 +164,7 @@ where
                 customer_id: Self::get(r, "customer_id")?,
                 event_id: Self::get(r, "event_id")?,
                 event_ms: Self::get(r, "event_ms")?,
-                state: FiringState::parse(&state)
-                    .ok_or_else(|| StoreError::Corrupt(format!("firing state {state:?}")))?,
+                state: Self::state(r)?,
                 held_out: Self::get(r, "held_out")?,
                 next_ms: Self::get(r, "next_ms")?,
                 reason: Self::get(r, "reason")?,
@@ -420,33 +424,34 @@ where
         rows.iter().map(Self::firing_row).collect()
     }
 
-    /// A customer's firings since `since_ms`, newest first, without payloads.
+    /// Customers' firings since `since_ms`, newest first, without payloads.
     pub async fn firing_history(
         &self,
         project: ProjectId,
-        customer: CustomerId,
+        customers: &[CustomerId],
         since_ms: i64,
         limit: usize,
     ) -> Result<Vec<FiringBrief>> {
-        let rows = sqlx::query(
+        if customers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = (0..customers.len()).map(|i| format!("${}", i + 4)).collect();
+        let sql = format!(
             "SELECT id, rule_id, state, event_ms, done_ms FROM firings
-             WHERE project_id = $1 AND customer_id = $2 AND event_ms >= $3 ORDER BY seq DESC LIMIT $4",
-        )
-        .bind(project)
-        .bind(customer)
-        .bind(since_ms)
-        .bind(self::limit(limit))
-        .fetch_all(self.0)
-        .await
-        .sql()?;
+             WHERE project_id = $1 AND event_ms >= $2 AND customer_id IN ({}) ORDER BY seq DESC LIMIT $3",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(project).bind(since_ms).bind(self::limit(limit));
+        for &c in customers {
+            q = q.bind(c);
+        }
+        let rows = q.fetch_all(self.0).await.sql()?;
         rows.iter()
             .map(|r| {
-                let state: String = Self::get(r, "state")?;
                 Ok(FiringBrief {
                     id: Self::get(r, "id")?,
                     rule_id: Self::get(r, "rule_id")?,
-                    state: FiringState::parse(&state)
-                        .ok_or_else(|| StoreError::Corrupt(format!("firing state {state:?}")))?,
+                    state: Self::state(r)?,
                     event_ms: Self::get(r, "event_ms")?,
                     done_ms: Self::get(r, "done_ms")?,
                 })
@@ -465,15 +470,8 @@ where
         .fetch_all(self.0)
         .await
         .sql()?;
-        let mut counts = rows
-            .iter()
-            .map(|r| {
-                let state: String = Self::get(r, "state")?;
-                let state =
-                    FiringState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("firing state {state:?}")))?;
-                Ok((state, Self::get::<i64>(r, "n")?))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut counts =
+            rows.iter().map(|r| Ok((Self::state(r)?, Self::get::<i64>(r, "n")?))).collect::<Result<Vec<_>>>()?;
         counts.sort_by_key(|(state, _)| FiringState::ALL.iter().position(|s| s == state));
         Ok(counts)
     }

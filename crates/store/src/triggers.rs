@@ -279,12 +279,13 @@ pub trait TriggerStore: Send + Sync {
     async fn firing(&self, id: &str) -> Result<Option<FiringRow>>;
     /// A project's firings, the newest decision first.
     async fn firings(&self, project: ProjectId, filter: &FiringFilter, limit: usize) -> Result<Vec<FiringRow>>;
-    /// A customer's firings triggered at or after `since_ms`, every rule's, newest decision
-    /// first, up to `limit`, without their payloads.
+    /// The firings of `customers` (a person: a customer and those merged into it) triggered
+    /// at or after `since_ms`, every rule's, newest decision first, up to `limit`, without
+    /// their payloads.
     async fn firing_history(
         &self,
         project: ProjectId,
-        customer: CustomerId,
+        customers: &[CustomerId],
         since_ms: i64,
         limit: usize,
     ) -> Result<Vec<FiringBrief>>;

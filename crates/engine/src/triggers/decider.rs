@@ -30,8 +30,8 @@ use touchpoint_store::triggers::{FiringFilter, FiringState, NewFiring, TriggerSt
 use touchpoint_store::{now_ms, Store, StoreError, StoredTouchpoint};
 
 /// How often the rules are read again without being told they changed (a rule changed by
-/// the CLI beside a running server).
-const RULES_TTL: Duration = Duration::from_secs(2);
+/// the CLI beside a running server); the delivery loop's too.
+pub(super) const RULES_TTL: Duration = Duration::from_secs(2);
 /// Events read per step when catching up from the store.
 const CATCH_UP_PAGE: usize = 2_000;
 /// Longest the cursor may lag behind what was decided when nothing fired.

@@ -21,6 +21,7 @@
 //! [`IN_FLIGHT`] customers are served at once, so one slow receiver does not hold the
 //! others.
 
+use super::decider::RULES_TTL;
 use super::definition;
 use crate::Engine;
 use serde_json::{json, Map, Value};
@@ -41,9 +42,6 @@ use touchpoint_store::{now_ms, Store, StoreError};
 pub const IN_FLIGHT: usize = 16;
 /// How long a firing taken for sending is not taken again (a crash mid-send).
 const LEASE_MS: i64 = 60_000;
-/// How long the rules read for a round serve later rounds without being told they changed
-/// (a rule changed by the CLI beside a running server).
-const RULES_TTL: Duration = Duration::from_secs(2);
 /// Longest sleep when nothing is due (rules or timers may change meanwhile).
 const IDLE: Duration = Duration::from_secs(1);
 
@@ -258,17 +256,8 @@ async fn act(sh: &Shared, round: &Round, mut f: FiringRow, about: &mut Turn) -> 
         return store.update_firing(&f.firing.id, &up).await;
     };
     if about.traits.is_none() {
-        let mut row = store.customer(f.firing.customer_id).await?;
-        if let Some(into) = row.as_ref().and_then(|c| c.merged_into) {
-            row = store.customer(into).await?;
-        }
-        let now = row.as_ref().map_or(f.firing.customer_id, |c| c.id);
-        about.ids = vec![now];
-        about.ids.extend(store.merged_ids(now).await?.into_iter().filter(|&c| c != now));
-        if !about.ids.contains(&f.firing.customer_id) {
-            about.ids.push(f.firing.customer_id);
-        }
-        about.traits = Some(row.map(|c| c.traits).unwrap_or_default());
+        about.ids = super::person_ids(store, f.firing.customer_id).await?;
+        about.traits = Some(store.customer(about.ids[0]).await?.map(|c| c.traits).unwrap_or_default());
     }
     if f.firing.state == FiringState::Waiting {
         if followed(store, round, &f, def, &about.ids).await? {
@@ -374,16 +363,7 @@ async fn followed(
 /// `context.consent.categoryPreferences` (Segment's consent), else unknown.
 async fn consent(store: &dyn Store, f: &FiringRow, category: &str, about: &mut Turn) -> Result<Consent, StoreError> {
     if about.preferences.is_none() {
-        // Every customer the person has been: the latest choice per category wins.
-        let mut latest: HashMap<String, Preference> = HashMap::new();
-        for &id in &about.ids {
-            for p in store.preferences(f.firing.project_id, id).await? {
-                if latest.get(&p.category).is_none_or(|q| q.updated_ms < p.updated_ms) {
-                    latest.insert(p.category.clone(), p);
-                }
-            }
-        }
-        about.preferences = Some(latest.into_values().collect());
+        about.preferences = Some(super::person_preferences(store, f.firing.project_id, &about.ids).await?);
     }
     for p in about.preferences.iter().flatten() {
         if (p.category == category || p.category == "all") && !p.allowed {
@@ -422,11 +402,7 @@ async fn guards(
     // read once in the customer's turn, then kept up to date by `note`.
     if about.sent.is_none() {
         let since = now - round.cap_reach;
-        let mut sent = Vec::new();
-        for &id in &about.ids {
-            sent.extend(store.firing_history(f.firing.project_id, id, since, 1000).await?);
-        }
-        about.sent = Some(sent);
+        about.sent = Some(store.firing_history(f.firing.project_id, &about.ids, since, 1000).await?);
     }
     let earlier = about.sent.as_deref().unwrap_or_default();
     let channel = |rule: i64| round.rules.get(&rule).and_then(|(d, _)| d.as_ref()).map(|d| d.then.channel());

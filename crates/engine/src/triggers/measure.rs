@@ -214,8 +214,9 @@ pub async fn preview(
         while i < found.len() && found[i].customer == c {
             let t_ms = found[i].t * 1000;
             i += 1;
-            // Their stage then: that of their latest touchpoint with one, up to the event.
-            let stage = journey.and_then(|j| {
+            // Their stage then, when the rule asks: that of their latest touchpoint with
+            // one, up to the event.
+            let stage = journey.filter(|_| !def.who.stage.is_empty()).and_then(|j| {
                 j.times
                     .iter()
                     .zip(j.touchpoints)

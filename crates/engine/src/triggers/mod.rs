@@ -412,8 +412,8 @@ pub async fn set_preference(
 #[serde(deny_unknown_fields)]
 pub struct PreferenceChange {
     /// The category a rule's message belongs to (`marketing`, `service`, `surveys` …, as
-    /// its `then.category` says), or `all`: 1 to 64 of a-z, 0-9, `_` and `-`.
-    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
+    /// its `then.category` says), or `all`: 1 to 40 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 40)]
     pub category: String,
     /// Whether the customer accepts these messages.
     pub allowed: bool,
@@ -444,16 +444,53 @@ fn preference_views(prefs: Vec<Preference>) -> Vec<PreferenceView> {
         .collect()
 }
 
-/// A customer's stored message preferences (the consent every rule's messages obey,
-/// before the event's own `context.consent`). A customer merged into another answers
-/// with the one it was merged into.
+/// A person's preferences: those stored for each of their customer ids (the customer they
+/// are now, and those merged into it — an unsubscribe link names the customer the message
+/// went to), the latest choice per category. What the delivery loop obeys and the API shows.
+pub async fn person_preferences(
+    store: &dyn Store,
+    project: ProjectId,
+    ids: &[CustomerId],
+) -> touchpoint_store::Result<Vec<Preference>> {
+    let mut latest: BTreeMap<String, Preference> = BTreeMap::new();
+    for &id in ids {
+        for p in store.preferences(project, id).await? {
+            if latest.get(&p.category).is_none_or(|q| q.updated_ms < p.updated_ms) {
+                latest.insert(p.category.clone(), p);
+            }
+        }
+    }
+    Ok(latest.into_values().collect())
+}
+
+/// A person's customer ids: the customer `customer` is now (after merges) first, then
+/// every customer merged into it, `customer` among them.
+pub async fn person_ids(store: &dyn Store, customer: CustomerId) -> touchpoint_store::Result<Vec<CustomerId>> {
+    let now = store.customer(customer).await?.and_then(|c| c.merged_into).unwrap_or(customer);
+    let mut ids = vec![now];
+    ids.extend(store.merged_ids(now).await?.into_iter().filter(|&c| c != now));
+    if !ids.contains(&customer) {
+        ids.push(customer);
+    }
+    Ok(ids)
+}
+
+/// A project's customer, as the person they are ([`person_ids`]); not found in another
+/// project.
+async fn person(store: &dyn Store, project: ProjectId, customer: CustomerId) -> Result<Vec<CustomerId>> {
+    crate::read::canonical(store, project, customer).await?;
+    Ok(person_ids(store, customer).await?)
+}
+
+/// A customer's message preferences (the consent every rule's messages obey, before the
+/// event's own `context.consent`), as [`person_preferences`] reads them.
 pub async fn customer_preferences(
     store: &dyn Store,
     project: ProjectId,
     customer: CustomerId,
 ) -> Result<Vec<PreferenceView>> {
-    let id = crate::read::canonical(store, project, customer).await?;
-    Ok(preference_views(store.preferences(project, id).await?))
+    let ids = person(store, project, customer).await?;
+    Ok(preference_views(person_preferences(store, project, &ids).await?))
 }
 
 /// Record changes of a customer's preferences (all or none: each is checked first), as
@@ -465,23 +502,18 @@ pub async fn set_customer_preferences(
     changes: &[PreferenceChange],
     source: &str,
 ) -> Result<Vec<PreferenceView>> {
-    let id = crate::read::canonical(store, project, customer).await?;
+    let ids = person(store, project, customer).await?;
     for (i, c) in changes.iter().enumerate() {
-        let ok = (1..=64).contains(&c.category.len())
-            && c.category.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if !ok {
+        if !touchpoint_act::rule::category_ok(&c.category) {
             return Err(Error::invalid(
                 Code::InvalidField,
                 Some(format!("preferences[{i}].category")),
-                format!(
-                    "{:?} is not a category: use 1 to 64 of a-z, 0-9, _ and - (marketing, service, surveys, all)",
-                    c.category
-                ),
+                format!("{:?} is not a category: {}", c.category, touchpoint_act::rule::CATEGORY_RULE),
             ));
         }
     }
     for c in changes {
-        set_preference(store, project, id, &c.category, c.allowed, source).await?;
+        set_preference(store, project, ids[0], &c.category, c.allowed, source).await?;
     }
-    Ok(preference_views(store.preferences(project, id).await?))
+    Ok(preference_views(person_preferences(store, project, &ids).await?))
 }
