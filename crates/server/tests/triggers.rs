@@ -521,7 +521,9 @@ async fn preferences_set_through_the_api_are_obeyed() {
         &app,
         Method::PUT,
         &path,
-        Some(json!({"preferences": [{"category": "service", "allowed": false}, {"category": "   ", "allowed": false}]})),
+        Some(
+            json!({"preferences": [{"category": "service", "allowed": false}, {"category": "   ", "allowed": false}]}),
+        ),
     )
     .await;
     assert_eq!((st, e["error"]["field"].as_str()), (400, Some("preferences[1].category")), "{e}");
