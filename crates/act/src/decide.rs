@@ -57,6 +57,8 @@ pub fn starts(rule: &RuleDef, occ: &Occurrence<'_>) -> Option<Start> {
             let score = occ.properties.get("score").and_then(Value::as_f64)?;
             (min.is_none_or(|m| score >= m) && max.is_none_or(|m| score <= m)).then_some(Start::Now)
         }
+        // Started by the health check, never by one customer's event.
+        When::HealthAlert { .. } => None,
     }
 }
 

@@ -154,6 +154,50 @@ pub enum When {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max: Option<f64>,
     },
+    /// A touchpoint's day significantly off its own baseline: its volume or its exit rate
+    /// (`touchpoint_analytics::health`), every touchpoint and metric of the project tested
+    /// together with a Benjamini–Hochberg correction. Checked every few minutes on the
+    /// last complete day (the day before it for exits); fires once per touchpoint, metric
+    /// and day. Only a team alert can follow: it is about a touchpoint, not a customer.
+    HealthAlert {
+        /// Only this touchpoint (every touchpoint when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        touchpoint: Option<String>,
+        /// Only this metric (`volume`, `exit_rate`; both when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metric: Option<HealthMetric>,
+        /// Only this direction (`up`, `down`; both when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        direction: Option<Direction>,
+        /// The false-discovery rate: an alert when the corrected p-value (q) is at most
+        /// this, 0.0001 to 0.2 (default 0.01).
+        #[serde(default = "default_alpha")]
+        alpha: f64,
+    },
+}
+
+/// What a health alert watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthMetric {
+    /// Events per day.
+    Volume,
+    /// The share of the day's customers who left there.
+    ExitRate,
+}
+
+/// Which way a health alert's metric moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Above its baseline.
+    Up,
+    /// Below it.
+    Down,
+}
+
+fn default_alpha() -> f64 {
+    0.01
 }
 
 impl When {
@@ -253,7 +297,17 @@ pub enum Then {
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         templates: BTreeMap<String, Template>,
     },
+    /// A survey shown in the customer's browser by the capture snippet (`/touchpoint.js`),
+    /// the next time one of their pages asks (it asks after every event it sends and when
+    /// a page opens), within [`IN_PAGE_DAYS`] of the triggering event.
+    InPage {
+        /// The survey to show (its open link, in the visitor's journey and language).
+        survey: String,
+    },
 }
+
+/// How long an in-page action waits for the customer's page to take it, days.
+pub const IN_PAGE_DAYS: i64 = 7;
 
 /// What a preference category must be: a rule's `then.category`, a customer's choice.
 pub const CATEGORY_RULE: &str = "1 to 40 characters, not only spaces (service, marketing, surveys; all: every one)";
@@ -275,6 +329,7 @@ impl Then {
             Then::Email { .. } => "email",
             Then::TeamAlert { endpoint: Some(_), .. } => "team_webhook",
             Then::TeamAlert { .. } => "team_email",
+            Then::InPage { .. } => "in_page",
         }
     }
 
@@ -288,6 +343,7 @@ impl Then {
         match self {
             Then::Email { category, .. } => Some(category),
             Then::Webhook { .. } => Some("service"),
+            Then::InPage { .. } => Some("surveys"),
             Then::TeamAlert { .. } => None,
         }
     }
@@ -296,6 +352,7 @@ impl Then {
     pub fn survey(&self) -> Option<&str> {
         match self {
             Then::Webhook { survey, .. } | Then::Email { survey, .. } => survey.as_deref(),
+            Then::InPage { survey } => Some(survey),
             Then::TeamAlert { .. } => None,
         }
     }
@@ -504,6 +561,20 @@ impl RuleDef {
                     }
                 }
             }
+            When::HealthAlert { touchpoint, alpha, .. } => {
+                if let Some(t) = touchpoint {
+                    tp("when.touchpoint", t)?;
+                }
+                if !(0.0001..=0.2).contains(alpha) {
+                    return Err(err("when.alpha", "a false-discovery rate from 0.0001 to 0.2 (0.01 by default)"));
+                }
+                if !matches!(self.then, Then::TeamAlert { .. }) {
+                    return Err(err(
+                        "then.kind",
+                        "a health alert is about a touchpoint, not a customer: send a team_alert",
+                    ));
+                }
+            }
         }
         check_conditions("who.traits", &self.who.traits)?;
         for (i, stage) in self.who.stage.iter().enumerate() {
@@ -563,6 +634,17 @@ impl RuleDef {
                     _ => return Err(err("then.email", "give the team's e-mail or an endpoint, one of the two")),
                 }
                 check_templates(templates)?;
+            }
+            Then::InPage { survey } => {
+                if !names.survey(survey) {
+                    return Err(err("then.survey", format!("no survey {survey:?} in this project")));
+                }
+                if self.guard.quiet_hours.is_some() {
+                    return Err(err(
+                        "guard.quiet_hours",
+                        "an in-page survey shows only while the customer has your page open: quiet hours do not apply",
+                    ));
+                }
             }
         }
         Ok(())
@@ -816,6 +898,40 @@ mod tests {
             json!({"then": {"kind": "webhook", "endpoint": {"url": "ftp://x"}, "templates": null, "survey": null, "category": null}}),
             "then.endpoint.url",
         );
+        let in_page = json!({"kind": "in_page", "survey": "csat-delivery", "templates": null, "category": null});
+        check(json!({"then": in_page}), "guard.quiet_hours");
+        check(
+            json!({"then": {"kind": "in_page", "survey": "nope", "templates": null, "category": null}}),
+            "then.survey",
+        );
+        check(json!({"then": {"kind": "in_page", "survey": null, "templates": null, "category": null}}), "survey");
+        check(json!({"then": {"kind": "in_page", "url": "x", "templates": null, "category": null}}), "url");
+
+        let mut v = late_delivery();
+        merge(&mut v, &json!({"then": in_page, "guard": {"quiet_hours": null}}));
+        let def = RuleDef::parse(&v, &Demo).unwrap();
+        assert_eq!(
+            (def.then.channel(), def.then.category(), def.then.survey()),
+            ("in_page", Some("surveys"), Some("csat-delivery"))
+        );
+    }
+
+    /// A health alert: about a touchpoint, so only the team hears of it; its fields checked.
+    #[test]
+    fn health_alerts_go_to_the_team() {
+        let rule = |when: Value, then: Value| json!({"name": "Checkout health", "when": when, "then": then});
+        let team = json!({"kind": "team_alert", "email": "tym@zahrada.example"});
+        let def = RuleDef::parse(&rule(json!({"kind": "health_alert"}), team.clone()), &Demo).unwrap();
+        let When::HealthAlert { touchpoint, metric, direction, alpha } = &def.when else { panic!("{def:?}") };
+        assert_eq!((touchpoint.as_deref(), *metric, *direction, *alpha), (None, None, None, 0.01));
+        let full = json!({"kind": "health_alert", "touchpoint": "checkout", "metric": "exit_rate", "direction": "up", "alpha": 0.05});
+        assert!(RuleDef::parse(&rule(full, team.clone()), &Demo).is_ok());
+        let field = |when: Value, then: Value| RuleDef::parse(&rule(when, then), &Demo).unwrap_err().field;
+        assert_eq!(field(json!({"kind": "health_alert", "touchpoint": "nope"}), team.clone()), "when.touchpoint");
+        assert_eq!(field(json!({"kind": "health_alert", "alpha": 0.5}), team.clone()), "when.alpha");
+        assert_eq!(field(json!({"kind": "health_alert", "metric": "speed"}), team), "when");
+        let email = json!({"kind": "email", "templates": {"cs": {"subject": "a", "text": "b"}}});
+        assert_eq!(field(json!({"kind": "health_alert"}), email), "then.kind");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod attribution;
 pub mod churn;
 pub mod funnel;
+pub mod health;
 pub mod index;
 pub mod journey_map;
 pub mod journeys;

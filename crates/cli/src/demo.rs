@@ -231,6 +231,9 @@ pub async fn run(a: DemoArgs) -> Result<()> {
             println!(
                 "On a web page, Segment's browser SDK: AnalyticsBrowser.load({{ writeKey: \"{write}\", cdnURL: \"http://{addr}\" }})"
             );
+            println!(
+                "  or Touchpoint's snippet (page views, identify, consent, in-page surveys): <script src=\"http://{addr}/touchpoint.js\" data-key=\"{write}\" async></script>"
+            );
             let rule = crate::demo_act::KEY;
             println!("A trigger rule, a draft: what it would have done over the last 30 days, then switch it on:");
             println!("  curl -s -H 'Authorization: Bearer {secret}' http://{addr}/api/triggers/{rule}/preview");

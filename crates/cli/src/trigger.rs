@@ -114,7 +114,7 @@ pub enum TriggerCmd {
         /// The rule's key.
         #[arg(long)]
         key: String,
-        /// Only in this state: waiting, pending, delivered, held_out, suppressed, cancelled, dead.
+        /// Only in this state: waiting, pending, delivered, held_out, suppressed, cancelled, dead, ready.
         #[arg(long)]
         state: Option<String>,
         /// At most this many.

@@ -108,6 +108,7 @@ pub struct Node {
 struct Triggers {
     decider: tokio::task::JoinHandle<()>,
     deliver: tokio::task::JoinHandle<()>,
+    health: tokio::task::JoinHandle<()>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -176,8 +177,9 @@ impl Node {
         if self.triggers.is_none() {
             let (stop, rx) = tokio::sync::watch::channel(false);
             let decider = triggers::decider::spawn(self.engine.clone(), rx.clone());
-            let deliver = triggers::deliver::spawn(self.engine.clone(), rx);
-            self.triggers = Some(Triggers { decider, deliver, stop });
+            let deliver = triggers::deliver::spawn(self.engine.clone(), rx.clone());
+            let health = triggers::health::spawn(self.engine.clone(), rx);
+            self.triggers = Some(Triggers { decider, deliver, health, stop });
         }
     }
 
@@ -198,10 +200,11 @@ impl Node {
         // delivery loop lets what it is sending finish.
         let decider = triggers.map(|t| {
             let _ = t.stop.send(true);
-            (t.decider, t.deliver)
+            (t.decider, t.deliver, t.health)
         });
-        if let Some((decider, deliver)) = decider {
+        if let Some((decider, deliver, health)) = decider {
             let _ = decider.await;
+            let _ = health.await;
             let _ = tokio::time::timeout(std::time::Duration::from_secs(6), deliver).await;
         }
         let journeys = engine.journeys.clone();

@@ -304,6 +304,67 @@ async fn capture(
     }))
 }
 
+/// `GET /v1/in-page`'s query.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InPageQuery {
+    /// The project's write key (or in an `Authorization: Basic` header, as Segment sends it).
+    #[serde(rename = "writeKey")]
+    #[param(rename = "writeKey")]
+    pub write_key: Option<String>,
+    /// The visitor's anonymous id: 1 to 200 characters.
+    #[serde(rename = "anonymousId", default)]
+    #[param(rename = "anonymousId", required = true, min_length = 1, max_length = 200)]
+    pub anonymous_id: String,
+    /// The visitor's user id, once identified: at most 200 characters.
+    #[serde(rename = "userId")]
+    #[param(rename = "userId", max_length = 200)]
+    pub user_id: Option<String>,
+    /// The page's language, used when the customer's is not known.
+    pub lang: Option<String>,
+}
+
+/// What a page is asked to show.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InPageResponse {
+    /// At most one action: the next in-page survey a rule decided for this visitor.
+    pub actions: Vec<touchpoint_engine::triggers::in_page::InPageAction>,
+}
+
+/// `GET /v1/in-page`: what the capture snippet (`/touchpoint.js`) asks after it sends
+/// events and when a page opens — the next in-page survey a trigger rule
+/// (`then: {kind: in_page}`) decided for this visitor, taken so that no other page shows
+/// it again. Authenticated by the write key, like capture, and rate limited with it.
+#[utoipa::path(get, path = "/v1/in-page", tag = "capture",
+    params(InPageQuery),
+    responses(
+        (status = 200, description = "The actions to take (empty when none)", body = InPageResponse),
+        (status = 429, description = "Rate limit; see Retry-After"),
+    ),
+    security(("basic" = []))
+)]
+pub async fn in_page(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<InPageQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    use touchpoint_engine::triggers::in_page;
+    let key = match header_token(&headers)? {
+        Some(t) => s.write_key(Some(&t)).await?,
+        None => s.write_key(q.write_key.as_deref()).await?,
+    };
+    let visitor = in_page::Visitor::parse(Some(&q.anonymous_id), q.user_id.as_deref(), q.lang.as_deref())?;
+    if let Err(retry_after) = s.limiter.take(key.id, 1) {
+        return Err(Error::rate_limited(retry_after).into());
+    }
+    let base = crate::surveys::base_url(&s, &headers);
+    let actions = in_page::take(&*s.store, key.project_id, &visitor, &base).await?;
+    let mut r = Json(InPageResponse { actions }).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
 /// `GET /v1/projects/{writeKey}/settings`: the settings document Segment's browser SDK
 /// (analytics.js 2.0, `@segment/analytics-next`) loads from its CDN before sending
 /// anything. Served here, a page needs only

@@ -664,9 +664,10 @@ pub async fn people(
 }
 
 /// The dashboard's files, embedded in the binary: name, text, type.
-const ASSETS: [(&str, &str, &str); 2] = [
+const ASSETS: [(&str, &str, &str); 3] = [
     ("app.js", include_str!("../web/app.js"), "text/javascript; charset=utf-8"),
     ("app.css", include_str!("../web/app.css"), "text/css; charset=utf-8"),
+    ("touchpoint.js", include_str!("../web/touchpoint.js"), "text/javascript; charset=utf-8"),
 ];
 
 /// Each asset gzipped, once, on its first request.
@@ -689,6 +690,18 @@ fn gzipped(i: usize) -> &'static [u8] {
 /// `GET /assets/{name}`: the dashboard's script and style, gzipped for browsers that take
 /// it (all of them: a quarter of the bytes).
 pub async fn asset(axum::extract::Path(name): axum::extract::Path<String>, headers: HeaderMap) -> Response {
+    serve_asset(&name, &headers, "no-cache")
+}
+
+/// `GET /touchpoint.js`: the capture snippet (`web/touchpoint.js`: page views, identify,
+/// track, consent, in-page surveys), for the brand's every page:
+/// `<script src="https://…/touchpoint.js" data-key="WRITE_KEY" async></script>`. Cached
+/// for five minutes, as it loads on every page view.
+pub async fn snippet(headers: HeaderMap) -> Response {
+    serve_asset("touchpoint.js", &headers, "public, max-age=300")
+}
+
+fn serve_asset(name: &str, headers: &HeaderMap, cache: &'static str) -> Response {
     let Some(i) = ASSETS.iter().position(|(n, _, _)| *n == name) else {
         return (StatusCode::NOT_FOUND, "no such file").into_response();
     };
@@ -705,7 +718,7 @@ pub async fn asset(axum::extract::Path(name): axum::extract::Path<String>, heade
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     r
 }

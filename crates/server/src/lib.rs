@@ -158,6 +158,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/batch", post(capture::batch))
         .route("/v1/b", post(capture::batch))
         .route("/v1/projects/{write_key}/settings", get(capture::sdk_settings))
+        .route("/v1/in-page", get(capture::in_page))
         .route("/sourceConfig", get(capture::source_config))
         .route("/sourceConfig/", get(capture::source_config))
         .layer(tower_http::cors::CorsLayer::very_permissive().max_age(std::time::Duration::from_secs(86_400)));
@@ -211,6 +212,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(pages)
         .route("/widget.js", get(pages::widget_js))
+        .route("/touchpoint.js", get(dashboard::snippet))
         .route("/", get(dashboard::dashboard))
         .route("/login", get(dashboard::login_form).post(dashboard::login))
         .route("/logout", axum::routing::post(dashboard::logout))

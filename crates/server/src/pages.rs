@@ -16,7 +16,8 @@
 //! checked here too (`ProjectSettings::brand_after`), for `PUT /api/project` and the CLI.
 //!
 //! `/widget.js` is the small embeddable widget: a button that opens the open link in a
-//! frame on the customer's website.
+//! frame on the customer's website. `/touchpoint.js` is the capture snippet, which opens
+//! the same frame when a trigger rule decides to show a survey in the page.
 
 use crate::AppState;
 use axum::body::Bytes;

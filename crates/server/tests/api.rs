@@ -648,7 +648,7 @@ async fn operations_endpoints() {
     // Every JSON route is documented, each analysis (7) and listening analysis (9) as its own
     // path with its own query; the survey and unsubscribe pages (/s, /o, /u, /widget.js) are HTML for people,
     // and the browser SDK's short capture routes (/v1/t …) are the long ones' aliases.
-    assert_eq!(paths.len(), 64, "every documented path is a route and every route is documented");
+    assert_eq!(paths.len(), 65, "every documented path is a route and every route is documented");
     let (s, v) = app.get("/nope").await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("not_found")));
     let (s, v) = app.get("/api/project").await;

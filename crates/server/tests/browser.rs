@@ -308,6 +308,159 @@ async fn the_widget_opens_a_survey_in_a_frame_on_another_site_and_takes_an_answe
     assert_eq!((rows[0]["source"].as_str(), rows[0]["lang"].as_str()), (Some("widget"), Some("pl")));
 }
 
+/// The capture snippet (`/touchpoint.js`) on a shop's own site: it sends the page views
+/// with their UTM campaign and referrer, the identify and consent the page queued before it
+/// loaded; and when a live rule with an in-page action fires at the pricing page, the
+/// survey opens in the page in the customer's language, takes an answer that lands at the
+/// rule's touchpoint, and is not shown again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snippet_captures_the_visit_and_shows_the_survey_a_rule_decides() {
+    let Some(browser) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    let (tp, wk) = (app.base.clone(), app.write_key.clone());
+    let admin = |method: reqwest::Method, path: &str, body: Value| {
+        app.client.request(method, format!("{}{path}", app.base)).bearer_auth(&app.secret_key).json(&body).send()
+    };
+    let def = json!({"title": {"en": "Quick question", "cs": "Krátká otázka"}, "questions": [
+        {"id": "csat", "type": "csat", "required": true,
+         "text": {"en": "How clear are our prices?", "cs": "Jak srozumitelné jsou naše ceny?"}}]});
+    let created: Value = admin(reqwest::Method::POST, "/api/surveys", json!({"key": "prices", "definition": def}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(created["open_url"].is_string(), "{created}");
+    assert!(admin(reqwest::Method::POST, "/api/surveys/prices/publish", json!({}))
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+    // The pricing page's touchpoint exists once someone has seen it.
+    let (st, _) = app
+        .post("/v1/page", &json!({"anonymousId": "earlier-visitor", "properties": {"path": "/cenik"}, "context": {"page": {"path": "/cenik"}}}))
+        .await;
+    assert_eq!(st, 200);
+    let rule = json!({"name": "Ask about prices on the pricing page",
+        "when": {"kind": "happens", "touchpoint": "page:/cenik"},
+        "then": {"kind": "in_page", "survey": "prices"}, "holdout": 0, "guard": {"reentry": "once"}});
+    let r =
+        admin(reqwest::Method::POST, "/api/triggers", json!({"key": "ask-prices", "definition": rule, "live": true}))
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    let snippet = format!(
+        r#"<script>window.touchpoint = window.touchpoint || [];
+        touchpoint.push(['identify', 'jana', {{ email: 'jana@example.cz', language: 'cs' }}]);
+        touchpoint.push(['consent', {{ surveys: true, marketing: false }}]);</script>
+        <script src="{tp}/touchpoint.js" data-key="{wk}" async></script>"#
+    );
+    let home = format!(
+        "<!doctype html><html lang=cs><head><title>Zahrádka</title></head><body><main><h1>Zahrádka</h1>\
+         <a id=prices href=/cenik>Ceník</a></main>{snippet}</body></html>"
+    );
+    let prices = format!(
+        "<!doctype html><html lang=cs><head><title>Ceník</title></head><body><main><h1>Ceník</h1><p>Sazenice od 49 Kč.</p></main>{snippet}</body></html>"
+    );
+    let port = serve_site(vec![
+        ("/?utm_source=newsletter&utm_medium=email&utm_campaign=jaro", "text/html; charset=utf-8", home.into_bytes()),
+        ("/cenik", "text/html; charset=utf-8", prices.into_bytes()),
+    ])
+    .await;
+    let site = format!("http://localhost:{port}");
+    // The shop's site may show its survey pages in a frame.
+    let r = admin(reqwest::Method::PUT, "/api/project", json!({"site_origins": site})).await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    browser.size(1280, 900).await;
+    // From the newsletter to the home page, then a click to the pricing page.
+    let landing = format!("{site}/?utm_source=newsletter&utm_medium=email&utm_campaign=jaro");
+    browser.go(&landing).await;
+    browser.click("#prices").await;
+    // The survey opens by itself, in Czech (the customer's language), within seconds.
+    let dialog = browser.find("[role=dialog][data-touchpoint] iframe").await;
+    assert!(!dialog.is_empty());
+    if let Some(found) = browser.axe().await {
+        assert!(found.is_empty(), "axe-core on the shop's page with the survey: {found:?}");
+    }
+    browser.screenshot("snippet-survey-1280").await;
+    browser.size(360, 800).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fits = browser
+        .eval("const r = document.querySelector('[role=dialog]').getBoundingClientRect(); return r.left >= 0 && r.right <= window.innerWidth && r.top >= 0;")
+        .await;
+    assert_eq!(fits, json!(true), "the survey fits a 360 px phone");
+    browser.screenshot("snippet-survey-360").await;
+    browser.enter_frame("[role=dialog] iframe").await;
+    browser.wait_for_text("Jak srozumitelné jsou naše ceny?").await;
+    browser.click("input[name='q.csat'][value='5']").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_text("Děkujeme").await;
+    browser.call(reqwest::Method::POST, "/frame", json!({"id": null})).await;
+    let anonymous_id = browser.eval("return touchpoint.ids().anonymousId").await;
+    let anonymous_id = anonymous_id.as_str().unwrap().to_string();
+    assert!(anonymous_id.len() >= 32, "a random id: {anonymous_id}");
+
+    // Shown once: another view of the pricing page opens nothing (the rule enters once).
+    browser.go(&format!("{site}/cenik")).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(browser.eval("return document.querySelectorAll('[role=dialog]').length").await, json!(0));
+    browser.quit().await;
+
+    let (_, rows) = app.get("/api/surveys/prices/responses?format=json").await;
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(rows[0]["answers"], json!({"csat": {"score": 5}}));
+    assert_eq!(
+        (rows[0]["lang"].as_str(), rows[0]["touchpoint"].as_str(), rows[0]["source"].as_str()),
+        (Some("cs"), Some("page:/cenik"), Some("widget")),
+        "{rows}"
+    );
+    let (_, firings) = app.get("/api/triggers/ask-prices/firings").await;
+    let states: Vec<&str> = firings.as_array().unwrap().iter().map(|f| f["state"].as_str().unwrap()).collect();
+    assert_eq!(states.iter().filter(|s| **s == "delivered").count(), 1, "{firings}");
+    assert!(!states.contains(&"ready"), "nothing left to show: {firings}");
+
+    // What the page sent: the newsletter's campaign on the landing, the referrer of the
+    // click, the queued identify and consent, all under the browser's one anonymous id.
+    let events = app.store.scan_events(Some(1), 0, 1000).await.unwrap();
+    let bodies: Vec<Value> = events
+        .iter()
+        .map(|e| serde_json::from_str::<Value>(&e.body).unwrap())
+        .filter(|b| b["anonymousId"] == anonymous_id.as_str())
+        .collect();
+    let page = |path: &str| {
+        bodies
+            .iter()
+            .find(|b| b["type"] == "page" && b["properties"]["path"] == path)
+            .unwrap_or_else(|| panic!("no page view of {path}: {bodies:?}"))
+    };
+    let (home, pricing) = (page("/"), page("/cenik"));
+    assert_eq!(home["context"]["campaign"], json!({"source": "newsletter", "medium": "email", "name": "jaro"}));
+    assert_eq!(home["properties"]["url"], landing);
+    assert_eq!(pricing["context"]["page"]["referrer"], landing);
+    assert_eq!(pricing["context"]["campaign"], Value::Null, "a campaign is the landing's only");
+    assert_eq!(pricing["userId"], "jana");
+    assert_eq!(pricing["context"]["consent"]["categoryPreferences"], json!({"surveys": true, "marketing": false}));
+    let touchpoint = |b: &Value| {
+        events.iter().find(|e| e.message_id == b["messageId"].as_str().unwrap()).and_then(|e| e.touchpoint_id)
+    };
+    let (_, tps) = app.get("/api/touchpoints").await;
+    let key =
+        |id: Option<i64>| tps.as_array().unwrap().iter().find(|t| t["id"].as_i64() == id).map(|t| t["key"].clone());
+    assert_eq!(key(touchpoint(home)), Some(json!("email-campaign")), "the newsletter's landing");
+    assert_eq!(key(touchpoint(pricing)), Some(json!("page:/cenik")));
+    assert!(!pricing.to_string().contains(&wk), "the write key is not kept in a stored body");
+    let kinds: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    // Each of the three pages runs the queue (identify, then consent) and sends its view.
+    assert_eq!(kinds.iter().filter(|k| **k == "identify").count(), 6, "{kinds:?}");
+    let tracked = bodies.iter().filter(|b| b["type"] == "track").map(|b| b["event"].clone()).collect::<Vec<_>>();
+    assert_eq!(tracked, [json!("Survey Answered")], "the answer is in the visitor's journey");
+    assert_eq!(kinds.iter().filter(|k| **k == "page").count(), 3, "home, pricing, pricing again: {kinds:?}");
+    let (st, profile) = app.get("/api/customers/lookup?user_id=jana").await;
+    assert_eq!((st, profile["traits"]["language"].as_str()), (200, Some("cs")), "{profile}");
+}
+
 /// Where `.ci/run` installs the browser SDKs from npm (`TOUCHPOINT_NPM_DIR`, or
 /// `~/.cache/touchpoint-npm`): Segment's `@segment/analytics-next` and RudderStack's
 /// `@rudderstack/analytics-js` v3, as a website would load them.

@@ -666,3 +666,207 @@ async fn a_visitor_who_signs_in_is_the_customer_they_became() {
     assert_eq!(sent[0]["body"]["data"]["customer"]["traits"]["email"], "ida@example.cz", "{:?}", sent[0]);
     app.stop().await;
 }
+
+/// `GET /v1/in-page` as a page and as a hostile client holding the public write key: the
+/// visitor's next in-page survey, taken once and by that person only (their anonymous and
+/// known ids alike), in their language, at the rule's touchpoint; a consent refused on the
+/// event suppresses it; bad parameters are 400s naming them, keys are checked as capture
+/// checks them. The snippet itself is served small, gzipped and cacheable.
+#[tokio::test]
+async fn the_in_page_endpoint_gives_each_visitor_their_survey_once() {
+    let app = spawn_app_with(|c| c.public_url = "https://tp.zahrada.example".into()).await;
+    warm_up(&app, &["Cart Viewed"]).await;
+    let (st, v) = api(&app, Method::POST, "/api/surveys", Some(json!({"key": "cart", "template": "nps"}))).await;
+    assert_eq!(st, 200, "{v}");
+    let public_id = v["open_url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    assert_eq!(api(&app, Method::POST, "/api/surveys/cart/publish", None).await.0, 200);
+    let rule = json!({"name": "Ask at the cart", "when": {"kind": "happens", "touchpoint": "track:Cart Viewed"},
+        "then": {"kind": "in_page", "survey": "cart"}, "holdout": 0});
+    let (st, v) =
+        api(&app, Method::POST, "/api/triggers", Some(json!({"key": "ask-cart", "definition": rule, "live": true})))
+            .await;
+    assert_eq!(st, 200, "{v}");
+    // Quiet hours make no sense for a page the customer has open: refused, by name.
+    let mut quiet = rule.clone();
+    quiet["guard"] = json!({"quiet_hours": {"from": "21:00", "to": "08:00"}});
+    let (st, e) = api(&app, Method::POST, "/api/triggers", Some(json!({"key": "quiet", "definition": quiet}))).await;
+    assert_eq!((st, e["error"]["field"].as_str()), (400, Some("definition.guard.quiet_hours")), "{e}");
+
+    let ask = |query: String| {
+        let url = format!("{}/v1/in-page?{query}", app.base);
+        async move {
+            let r = reqwest::get(url).await.unwrap();
+            let st = r.status().as_u16();
+            let cache = r.headers().get("cache-control").map(|v| v.to_str().unwrap().to_string());
+            (st, r.json::<Value>().await.unwrap(), cache)
+        }
+    };
+    let wk = app.write_key.clone();
+    // An anonymous visitor who views the cart in Polish, one who refused surveys, and a
+    // known customer (an identify joined their browser to their user id).
+    for (visitor, consent, locale) in
+        [("anon-pl", json!({"surveys": true}), "pl-PL"), ("anon-no", json!({"surveys": false}), "cs-CZ")]
+    {
+        let event = json!({"anonymousId": visitor, "event": "Cart Viewed", "properties": {},
+            "context": {"locale": locale, "consent": {"categoryPreferences": consent}}});
+        assert_eq!(app.post("/v1/track", &event).await.0, 200);
+    }
+    assert_eq!(
+        app.post("/v1/identify", &json!({"anonymousId": "anon-jana", "userId": "jana", "traits": {"language": "cs"}}))
+            .await
+            .0,
+        200
+    );
+    track(&app, "jana", "Cart Viewed", json!({}), &now_iso(0)).await;
+    assert!(
+        wait_until(10, async || {
+            let (_, f) = api(&app, Method::GET, "/api/triggers/ask-cart/firings", None).await;
+            let f = f.as_array().cloned().unwrap_or_default();
+            f.len() == 3 && f.iter().all(|f| f["state"] == "ready" || f["state"] == "suppressed")
+        })
+        .await,
+        "three firings decided and past their guards"
+    );
+    let (_, f) = api(&app, Method::GET, "/api/triggers/ask-cart/firings?state=suppressed", None).await;
+    assert_eq!(f.as_array().unwrap().len(), 1, "{f}");
+    assert_eq!(f[0]["reason"], "consent", "{f}");
+
+    // Hostile and careless calls.
+    let (st, e, _) = ask("anonymousId=anon-pl".into()).await;
+    assert_eq!((st, e["error"]["code"].as_str()), (401, Some("missing_key")), "{e}");
+    let (st, e, _) = ask(format!("writeKey={}&anonymousId=anon-pl", app.secret_key)).await;
+    assert_eq!(st, 403, "a secret key is never sent from a page: {e}");
+    let (st, e, _) = ask(format!("writeKey={wk}")).await;
+    assert_eq!((st, e["error"]["field"].as_str()), (400, Some("anonymousId")), "{e}");
+    let (st, e, _) = ask(format!("writeKey={wk}&anonymousId={}", "x".repeat(201))).await;
+    assert_eq!((st, e["error"]["field"].as_str()), (400, Some("anonymousId")), "{e}");
+    let (st, e, _) = ask(format!("writeKey={wk}&anonymousId=a&userId={}", "u".repeat(201))).await;
+    assert_eq!((st, e["error"]["field"].as_str()), (400, Some("userId")), "{e}");
+    let (st, v, _) = ask(format!("writeKey={}&anonymousId=anon-pl", app.other_write_key)).await;
+    assert_eq!((st, v), (200, json!({"actions": []})), "another project's key sees nothing");
+    let (st, v, _) = ask(format!("writeKey={wk}&anonymousId=nobody-ever")).await;
+    assert_eq!((st, v), (200, json!({"actions": []})));
+    let (_, v, _) = ask(format!("writeKey={wk}&anonymousId=anon-no")).await;
+    assert_eq!(v, json!({"actions": []}), "consent refused: nothing to show");
+
+    // The Polish visitor's survey, once, in Polish, at the cart.
+    let (st, v, cache) = ask(format!("writeKey={wk}&anonymousId=anon-pl&lang=en-GB")).await;
+    assert_eq!((st, cache.as_deref()), (200, Some("no-store")), "{v}");
+    let actions = v["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{v}");
+    assert_eq!((actions[0]["rule"].as_str(), actions[0]["kind"].as_str()), (Some("ask-cart"), Some("survey")));
+    assert_eq!(
+        actions[0]["url"],
+        format!(
+            "https://tp.zahrada.example/o/{public_id}?embed=1&lang=pl-PL&aid=anon-pl&touchpoint=track%3ACart+Viewed"
+        )
+    );
+    let (_, again, _) = ask(format!("writeKey={wk}&anonymousId=anon-pl")).await;
+    assert_eq!(again, json!({"actions": []}), "taken once");
+    // Jana's, asked by her browser's anonymous id and her user id, in her language.
+    let (_, v, _) = ask(format!("writeKey={wk}&anonymousId=anon-jana&userId=jana")).await;
+    let url = v["actions"][0]["url"].as_str().unwrap_or_else(|| panic!("{v}"));
+    assert!(url.contains("lang=cs&aid=anon-jana&"), "{url}");
+    let (_, f) = api(&app, Method::GET, "/api/triggers/ask-cart/firings?state=delivered", None).await;
+    assert_eq!(f.as_array().unwrap().len(), 2, "{f}");
+
+    // The snippet: small, gzipped for browsers, cached for five minutes.
+    let r =
+        app.client.get(format!("{}/touchpoint.js", app.base)).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(r.headers()["cache-control"], "public, max-age=300");
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let gz = r.bytes().await.unwrap();
+    assert!(gz.len() < 4096, "a few KB: {} bytes gzipped", gz.len());
+    let plain = reqwest::get(format!("{}/touchpoint.js", app.base)).await.unwrap().text().await.unwrap();
+    assert!(plain.contains("/v1/in-page") && plain.len() < 12_000, "{} bytes", plain.len());
+}
+
+/// A touchpoint's health, end to end: 28 steady days of checkouts and page views, then a
+/// day when checkouts fall to a fifth. A live health rule is checked at once: one signed
+/// `touchpoint.health_alert` webhook and one e-mail to the team (the default text, into a
+/// real SMTP server) about the checkouts, none about the steady page views though every
+/// touchpoint was tested; checking again (a rule change) records nothing new; the preview
+/// counts the alert.
+#[tokio::test]
+async fn a_touchpoint_off_its_baseline_alerts_the_team_once() {
+    if !available("a_touchpoint_off_its_baseline_alerts_the_team_once") {
+        return;
+    }
+    let secret = touchpoint_act::webhook::sign::new_secret();
+    let hook = Receiver::webhook(&secret, &json!({}));
+    let smtp = Receiver::smtp();
+    let port = smtp.port;
+    let app = spawn_app_with(|c| c.smtp_url = format!("smtp://127.0.0.1:{port}")).await;
+    let today = chrono::Utc::now().timestamp_millis().div_euclid(86_400_000);
+    for d in (today - 29)..today {
+        let checkouts = if d == today - 1 { 8 } else { 40 + d % 3 };
+        let mut batch = Vec::new();
+        for k in 0..checkouts.max(30) {
+            let at = chrono::DateTime::from_timestamp_millis(d * 86_400_000 + 43_200_000 + k * 1000).unwrap();
+            let ts = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let user = format!("c-{d}-{k}");
+            if k < checkouts {
+                batch.push(json!({"type": "track", "userId": user, "event": "Checkout Started", "timestamp": ts}));
+            }
+            if k < 30 {
+                batch.push(json!({"type": "page", "userId": user, "name": "Home", "timestamp": ts}));
+            }
+        }
+        let (st, v) = app.post("/v1/batch", &json!({"batch": batch})).await;
+        assert_eq!(st, 200, "{v}");
+    }
+    // The journey index folds what was stored within a quarter second.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let team = |endpoint: Value| json!({"kind": "team_alert", "endpoint": endpoint});
+    let hook_rule = json!({"name": "Checkouts falling", "when": {"kind": "health_alert", "touchpoint": "track:Checkout Started",
+        "metric": "volume", "direction": "down"}, "then": team(json!({"url": hook.url(), "secret": secret}))});
+    let mail_rule = json!({"name": "Any touchpoint off", "when": {"kind": "health_alert"},
+        "then": {"kind": "team_alert", "email": "provoz@zahrada.example"}});
+    let (st, v) =
+        api(&app, Method::POST, "/api/triggers/preview", Some(json!({"definition": hook_rule, "days": 3}))).await;
+    assert_eq!((st, v["fired"].as_u64()), (200, Some(1)), "the preview finds yesterday's fall: {v}");
+    assert!(v["notes"][0].as_str().unwrap().contains("track:Checkout Started volume"), "{v}");
+    for (key, rule) in [("checkouts", &hook_rule), ("anything", &mail_rule)] {
+        let (st, v) =
+            api(&app, Method::POST, "/api/triggers", Some(json!({"key": key, "definition": rule, "live": true}))).await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let got =
+        hook.wait_for(15, |r| r.requests().into_iter().find(|x| x["status"] == 200)).await.expect("the alert arrives");
+    assert_eq!(got["valid"], true, "signed to the Standard Webhooks spec");
+    let body = &got["body"];
+    assert_eq!(
+        (body["type"].as_str(), body["data"]["rule"].as_str()),
+        (Some("touchpoint.health_alert"), Some("checkouts"))
+    );
+    let alert = &body["data"]["alert"];
+    let yesterday =
+        chrono::DateTime::from_timestamp_millis((today - 1) * 86_400_000).unwrap().format("%Y-%m-%d").to_string();
+    assert_eq!(
+        (alert["touchpoint"].as_str(), alert["metric"].as_str(), alert["direction"].as_str(), alert["day"].as_str()),
+        (Some("track:Checkout Started"), Some("volume"), Some("down"), Some(yesterday.as_str()))
+    );
+    assert_eq!((alert["observed"].as_f64(), alert["baseline_n"].as_u64()), (Some(8.0), Some(28)));
+    let expected = alert["expected"].as_f64().unwrap();
+    assert!((expected - 41.0).abs() < 0.2, "{alert}");
+    assert!(alert["q"].as_f64().unwrap() < 0.01 && alert["p"].as_f64().unwrap() <= alert["q"].as_f64().unwrap());
+    let mail = smtp.wait_for(15, |r| r.messages().into_iter().next()).await.expect("the team's e-mail arrives");
+    assert_eq!(mail["envelope"]["to"], json!(["provoz@zahrada.example"]), "{mail}");
+    let subject = mail["subject"].as_str().unwrap();
+    assert!(subject.contains("volume down on") && subject.contains(&yesterday), "{subject}");
+    assert!(mail["text"].as_str().unwrap().contains("8 events, against 41"), "{mail}");
+    // Every touchpoint was tested, only the one that fell alerts; the page views' steady
+    // days do not, and checking again decides nothing new.
+    assert_eq!(api(&app, Method::POST, "/api/triggers/anything/pause", None).await.0, 200);
+    assert_eq!(api(&app, Method::POST, "/api/triggers/anything/resume", None).await.0, 200);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for key in ["checkouts", "anything"] {
+        let (_, f) = api(&app, Method::GET, &format!("/api/triggers/{key}/firings"), None).await;
+        let f = f.as_array().unwrap();
+        assert_eq!(f.len(), 1, "{key}: {f:?}");
+        assert_eq!(f[0]["state"], "delivered", "{key}: {f:?}");
+    }
+    assert_eq!(hook.requests().len(), 1);
+    assert_eq!(smtp.messages().len(), 1);
+}

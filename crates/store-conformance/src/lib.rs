@@ -44,6 +44,7 @@ where
     erasure_through_the_writer(make().await).await;
     accounts(make().await).await;
     triggers(make().await).await;
+    in_page_firings(make().await).await;
 }
 
 /// One `#[tokio::test]` per conformance check (every check [`run_all`] runs, by the same
@@ -64,7 +65,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $make;
             projects_and_keys catalog identity events_and_dedup failed_events timelines
             volumes_and_reclassification many_events surveys_and_versions responses_once
-            export_and_erasure erasure_through_the_writer accounts triggers);
+            export_and_erasure erasure_through_the_writer accounts triggers in_page_firings);
     };
     (@each $make:path; $($check:ident)*) => {
         $(
@@ -1451,4 +1452,87 @@ pub async fn triggers(s: Arc<dyn Store>) {
     assert_eq!(s.firings(q, &elsewhere, 100).await.unwrap().len(), kept_elsewhere);
     assert_eq!(s.preferences(p, 11).await.unwrap(), [pref("marketing", true, 103, "event")]);
     assert_eq!(s.preferences(q, 10).await.unwrap(), [pref("surveys", false, 104, "api")]);
+}
+
+/// In-page actions: a person's ready firings are taken once (delivered in the same
+/// write), the first decided first, `limit` at a time, since a time, in one project only;
+/// nothing else is taken, and a taken firing counts in the history as delivered.
+pub async fn in_page_firings(s: Arc<dyn Store>) {
+    use touchpoint_store::triggers::{FiringState, FiringUpdate, NewFiring, TriggerStatus};
+    let p = s.create_project("in-page", &default_catalog()).await.unwrap().id;
+    let q = s.create_project("in-page-elsewhere", &default_catalog()).await.unwrap().id;
+    let rule = s.create_trigger_rule(p, "ask", TriggerStatus::Live, &json!({})).await.unwrap().id;
+    let theirs = s.create_trigger_rule(q, "ask", TriggerStatus::Live, &json!({})).await.unwrap().id;
+    let f = |id: &str, project: ProjectId, rule: i64, customer: CustomerId, event: i64| NewFiring {
+        id: id.into(),
+        project_id: project,
+        rule_id: rule,
+        customer_id: customer,
+        event_id: event,
+        event_ms: event * 1_000,
+        state: FiringState::Pending,
+        held_out: false,
+        next_ms: 0,
+        reason: None,
+        payload: json!({"in_page": {"survey": "csat", "lang": "cs"}}),
+        decided_ms: event * 1_000 + 5,
+    };
+    let all = [
+        f("ip_old", p, rule, 20, 1),   // before `since`
+        f("ip_a", p, rule, 20, 5),     // the person's first
+        f("ip_b", p, rule, 21, 6),     // merged into the same person
+        f("ip_c", p, rule, 20, 7),     // the person's third
+        f("ip_other", p, rule, 22, 8), // someone else
+        f("ip_q", q, theirs, 20, 9),   // another project
+        f("ip_due", p, rule, 20, 10),  // still pending: not an in-page action yet
+    ];
+    assert!(s.decide_firings(&all, None).await.unwrap().iter().all(|&new| new));
+    let ready = FiringUpdate {
+        state: FiringState::Ready,
+        next_ms: 0,
+        attempts: 1,
+        last_error: None,
+        reason: None,
+        done_ms: Some(3_000),
+        payload: None,
+    };
+    for id in ["ip_old", "ip_a", "ip_b", "ip_c", "ip_other", "ip_q"] {
+        s.update_firing(id, &ready).await.unwrap();
+    }
+    assert!(
+        s.lease_due_firings(i64::MAX, 100, 0).await.unwrap().iter().all(|f| f.firing.id == "ip_due"),
+        "ready is not due"
+    );
+    let take = |customers: Vec<CustomerId>, limit: usize| {
+        let s = s.clone();
+        async move {
+            let rows = s.take_ready_firings(p, &customers, 2_000, 9_000, limit).await.unwrap();
+            rows.into_iter().map(|r| (r.firing.id, r.firing.state, r.done_ms)).collect::<Vec<_>>()
+        }
+    };
+    let delivered = |id: &str| (id.to_string(), FiringState::Delivered, Some(9_000));
+    assert_eq!(take(vec![20, 21], 1).await, [delivered("ip_a")], "the first decided, one at a time");
+    assert_eq!(take(vec![21, 20], 5).await, [delivered("ip_b"), delivered("ip_c")], "the rest, in decision order");
+    assert!(take(vec![20, 21], 5).await.is_empty(), "each once");
+    assert!(take(vec![], 5).await.is_empty());
+    assert!(take(vec![22], 0).await.is_empty());
+    let old = s.firing("ip_old").await.unwrap().unwrap();
+    assert_eq!((old.firing.state, old.done_ms), (FiringState::Ready, Some(3_000)), "older than since: left");
+    let q_row = s.firing("ip_q").await.unwrap().unwrap();
+    assert_eq!(q_row.firing.state, FiringState::Ready, "another project's: left");
+    let a = s.firing("ip_a").await.unwrap().unwrap();
+    assert_eq!(a.firing, NewFiring { state: FiringState::Delivered, ..all[1].clone() }, "only the state moves");
+    assert_eq!((a.attempts, a.done_ms), (1, Some(9_000)));
+    let history = s.firing_history(p, &[20], 0, 10).await.unwrap();
+    let states: Vec<_> = history.iter().map(|b| (b.id.as_str(), b.state)).collect();
+    assert_eq!(
+        states,
+        [
+            ("ip_due", FiringState::Pending),
+            ("ip_c", FiringState::Delivered),
+            ("ip_a", FiringState::Delivered),
+            ("ip_old", FiringState::Ready)
+        ]
+    );
+    assert_eq!(take(vec![22], 5).await, [delivered("ip_other")]);
 }

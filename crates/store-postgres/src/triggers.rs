@@ -94,6 +94,17 @@ impl TriggerStore for PgMetaStore {
         self.triggers().firing_history(project, customers, since_ms, limit).await
     }
 
+    async fn take_ready_firings(
+        &self,
+        project: ProjectId,
+        customers: &[CustomerId],
+        since_ms: i64,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<FiringRow>> {
+        self.triggers().take_ready_firings(project, customers, since_ms, now_ms, limit).await
+    }
+
     async fn firing_counts(&self, project: ProjectId, rule_id: i64) -> Result<Vec<(FiringState, i64)>> {
         self.triggers().firing_counts(project, rule_id).await
     }

@@ -459,6 +459,37 @@ where
             .collect()
     }
 
+    /// Take a person's ready firings: delivered now, in one write.
+    pub async fn take_ready_firings(
+        &self,
+        project: ProjectId,
+        customers: &[CustomerId],
+        since_ms: i64,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<FiringRow>> {
+        if customers.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = (0..customers.len()).map(|i| format!("${}", i + 5)).collect();
+        let sql = format!(
+            "UPDATE firings SET state = 'delivered', done_ms = $3 WHERE state = 'ready' AND seq IN \
+             (SELECT seq FROM firings WHERE project_id = $1 AND state = 'ready' AND event_ms >= $2 \
+              AND customer_id IN ({}) ORDER BY seq LIMIT $4) \
+             RETURNING {FIRING_COLUMNS}",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(project).bind(since_ms).bind(now_ms).bind(self::limit(limit));
+        for &c in customers {
+            q = q.bind(c);
+        }
+        let rows = q.fetch_all(self.0).await.sql()?;
+        let mut taken: Vec<FiringRow> = rows.iter().map(Self::firing_row).collect::<Result<_>>()?;
+        // RETURNING has no order of its own.
+        taken.sort_by_key(|f| f.seq);
+        Ok(taken)
+    }
+
     /// How many of a rule's firings are in each state: the states it has firings in, in
     /// the order of [`FiringState::ALL`].
     pub async fn firing_counts(&self, project: ProjectId, rule_id: i64) -> Result<Vec<(FiringState, i64)>> {

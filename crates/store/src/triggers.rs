@@ -89,11 +89,14 @@ pub enum FiringState {
     Cancelled,
     /// Every attempt failed, or the endpoint is gone: in the dead-letter list, to replay.
     Dead,
+    /// An in-page action past its guards, waiting for the customer's page to take it
+    /// ([`TriggerStore::take_ready_firings`]); delivered when one does.
+    Ready,
 }
 
 impl FiringState {
     /// Every state.
-    pub const ALL: [FiringState; 7] = [
+    pub const ALL: [FiringState; 8] = [
         FiringState::Waiting,
         FiringState::Pending,
         FiringState::Delivered,
@@ -101,6 +104,7 @@ impl FiringState {
         FiringState::Suppressed,
         FiringState::Cancelled,
         FiringState::Dead,
+        FiringState::Ready,
     ];
 
     /// As stored.
@@ -113,6 +117,7 @@ impl FiringState {
             FiringState::Suppressed => "suppressed",
             FiringState::Cancelled => "cancelled",
             FiringState::Dead => "dead",
+            FiringState::Ready => "ready",
         }
     }
 
@@ -289,6 +294,17 @@ pub trait TriggerStore: Send + Sync {
         since_ms: i64,
         limit: usize,
     ) -> Result<Vec<FiringBrief>>;
+    /// Take the first `limit` ready firings (in-page actions) of `customers` (a person) in
+    /// `project` triggered at or after `since_ms`: in one write each becomes delivered at
+    /// `now_ms`, so two pages asking at once never both get one. Returned in decision order.
+    async fn take_ready_firings(
+        &self,
+        project: ProjectId,
+        customers: &[CustomerId],
+        since_ms: i64,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<FiringRow>>;
     /// How many of a rule's firings are in each state.
     async fn firing_counts(&self, project: ProjectId, rule_id: i64) -> Result<Vec<(FiringState, i64)>>;
     /// Record a customer's choice for a category (replacing an earlier one).

@@ -315,7 +315,9 @@ async fn act(sh: &Shared, round: &Round, mut f: FiringRow, about: &mut Turn) -> 
 /// Keep a firing's end in the customer's record, when the record is read and the firing
 /// was sent or held out.
 fn note(about: &mut Turn, f: &FiringRow, up: &FiringUpdate) {
-    if let (Some(sent), FiringState::Delivered | FiringState::HeldOut) = (about.sent.as_mut(), up.state) {
+    if let (Some(sent), FiringState::Delivered | FiringState::HeldOut | FiringState::Ready) =
+        (about.sent.as_mut(), up.state)
+    {
         sent.push(FiringBrief {
             id: f.firing.id.clone(),
             rule_id: f.firing.rule_id,
@@ -408,7 +410,8 @@ async fn guards(
     let channel = |rule: i64| round.rules.get(&rule).and_then(|(d, _)| d.as_ref()).map(|d| d.then.channel());
     let mut history = History::default();
     for e in earlier.iter().filter(|e| e.id != f.firing.id) {
-        if !matches!(e.state, FiringState::Delivered | FiringState::HeldOut) {
+        // A ready in-page survey counts from when it was made ready.
+        if !matches!(e.state, FiringState::Delivered | FiringState::HeldOut | FiringState::Ready) {
             continue;
         }
         let Some(at) = e.done_ms else { continue };
@@ -459,6 +462,15 @@ async fn send(
     let base = base_url(&sh.engine);
     let lang = language(&traits, &f.firing.payload);
     let mut payload = f.firing.payload.clone();
+    // An in-page survey waits for the customer's page to ask (`super::in_page`).
+    if let Then::InPage { survey } = &def.then {
+        payload["in_page"] = json!({"survey": survey, "lang": lang});
+        let mut up = update(&f, FiringState::Ready);
+        up.attempts = f.attempts + 1;
+        up.payload = Some(payload);
+        store.update_firing(&f.firing.id, &up).await?;
+        return Ok((f, up));
+    }
     // The survey invitation is made once and kept in the payload, so every retry sends the
     // same link.
     if let (Some(survey), None) = (def.then.survey(), payload.get("survey_url").filter(|v| !v.is_null())) {
@@ -491,17 +503,22 @@ async fn send(
         }
         Then::TeamAlert { email: Some(to), templates, .. } => {
             let l = RuleDef::pick_language(templates, None, None).unwrap_or("en").to_string();
-            let t = templates.get(&l).cloned().unwrap_or_else(|| touchpoint_act::rule::Template {
+            let t = templates.get(&l).cloned().unwrap_or_else(|| match payload.get("alert") {
+                Some(_) => health_template(&def.name, &base),
+                None => touchpoint_act::rule::Template {
                 subject: format!("{}: {{{{ customer.user_id or customer.id }}}}", def.name),
                 text: format!(
                     "{}\n\nCustomer: {{{{ customer.user_id or customer.id }}}} {{{{ customer.email }}}}\nWhat happened: {{{{ event_name }}}} at {{{{ event_time }}}}\nProfile: {base}/#view=customers&customer={}",
                     def.name, f.firing.customer_id
                 ),
                 html: None,
+            },
             });
             email(sh, to, &f, &t, &l, &context(&traits, &payload, None), None).await
         }
         Then::TeamAlert { .. } => Outcome::Failed("the team alert has no address".into()),
+        // Made ready above, never sent from here.
+        Then::InPage { .. } => return Ok((f.clone(), update(&f, FiringState::Ready))),
     };
     let up = finish(sh, row, &f, outcome, payload).await?;
     Ok((f, up))
@@ -515,6 +532,26 @@ enum Outcome {
     Failed(String),
 }
 
+/// A health alert's e-mail when the rule has no template of its own.
+fn health_template(rule: &str, base: &str) -> touchpoint_act::rule::Template {
+    touchpoint_act::rule::Template {
+        subject: format!(
+            "{rule}: {{{{ alert.name }}}} {{% if alert.metric == 'volume' %}}volume{{% else %}}exit rate{{% endif %}} \
+             {{% if alert.direction == 'up' %}}up{{% else %}}down{{% endif %}} on {{{{ alert.day }}}}"
+        ),
+        text: format!(
+            "{{{{ alert.name }}}} ({{{{ alert.touchpoint }}}}) on {{{{ alert.day }}}} (UTC):\n\
+             {{% if alert.metric == 'volume' %}}{{{{ alert.n }}}} events, against {{{{ alert.expected | round(1) }}}} a day \
+             over the {{{{ alert.baseline_n }}}} days before.\
+             {{% else %}}{{{{ (alert.observed * 100) | round(1) }}}} % of its {{{{ alert.n }}}} customers left there, \
+             against {{{{ (alert.expected * 100) | round(1) }}}} % of {{{{ alert.baseline_n }}}} over the 28 days before.{{% endif %}}\n\
+             p = {{{{ alert.p_text }}}}, corrected for every touchpoint tested: q = {{{{ alert.q_text }}}}.\n\n\
+             The touchpoint's volume: {base}/#view=overview"
+        ),
+        html: None,
+    }
+}
+
 fn context(traits: &Map<String, Value>, payload: &Value, unsubscribe: Option<&str>) -> Value {
     let mut ctx = traits.clone();
     let mut customer = traits.clone();
@@ -526,6 +563,7 @@ fn context(traits: &Map<String, Value>, payload: &Value, unsubscribe: Option<&st
     ctx.insert("event_time".into(), payload["event"]["time"].clone());
     ctx.insert("survey_url".into(), payload.get("survey_url").cloned().unwrap_or(Value::Null));
     ctx.insert("unsubscribe_url".into(), unsubscribe.map_or(Value::Null, |u| Value::String(u.into())));
+    ctx.insert("alert".into(), payload.get("alert").cloned().unwrap_or(Value::Null));
     Value::Object(ctx)
 }
 
@@ -563,19 +601,29 @@ async fn webhook(
     traits: &Map<String, Value>,
 ) -> Outcome {
     let now = now_ms();
-    let mut customer = payload["customer"].clone();
-    customer["traits"] = Value::Object(traits.clone());
-    let body = json!({
-        "type": "trigger.fired",
-        "timestamp": touchpoint_core::event::format_time(now),
-        "data": {
-            "firing_id": f.firing.id,
-            "rule": row.key,
-            "customer": customer,
-            "event": payload["event"],
-            "survey_url": payload.get("survey_url").cloned().unwrap_or(Value::Null),
+    let body = match payload.get("alert") {
+        // A touchpoint's health: no customer.
+        Some(alert) => json!({
+            "type": "touchpoint.health_alert",
+            "timestamp": touchpoint_core::event::format_time(now),
+            "data": {"firing_id": f.firing.id, "rule": row.key, "alert": alert},
+        }),
+        None => {
+            let mut customer = payload["customer"].clone();
+            customer["traits"] = Value::Object(traits.clone());
+            json!({
+                "type": "trigger.fired",
+                "timestamp": touchpoint_core::event::format_time(now),
+                "data": {
+                    "firing_id": f.firing.id,
+                    "rule": row.key,
+                    "customer": customer,
+                    "event": payload["event"],
+                    "survey_url": payload.get("survey_url").cloned().unwrap_or(Value::Null),
+                }
+            })
         }
-    });
+    };
     let body = serde_json::to_vec(&body).unwrap_or_default();
     match hook::post(&sh.http, endpoint, &f.firing.id, &body, now).await {
         hook::Outcome::Delivered => Outcome::Delivered,

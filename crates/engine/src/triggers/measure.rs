@@ -59,6 +59,50 @@ pub struct Preview {
     pub notes: Vec<String>,
 }
 
+/// A health rule's preview: the health check run on each day of the window as it would
+/// have run the morning after (volume that day, exits the day before), the alerts it asks
+/// for counted. No customers, no hold-out, no caps: it is about touchpoints.
+async fn preview_health(
+    snap: &touchpoint_analytics::index::Snapshot,
+    def: &touchpoint_act::RuleDef,
+    mut out: Preview,
+    now: i64,
+) -> Preview {
+    let (set, dict, when) = (snap.set.clone(), snap.dict.clone(), def.when.clone());
+    let days = out.days;
+    let today = now.div_euclid(86_400_000);
+    let counted = tokio::task::spawn_blocking(move || {
+        let mut alerts = Vec::new();
+        for day in today - days..today {
+            for (t, q) in touchpoint_analytics::health::family(&set, dict.touchpoints.len(), day, day - 1) {
+                let key = &dict.touchpoints[t.tp as usize].key;
+                if super::health::wanted(&when, &t, q, key) {
+                    alerts.push((day, key.clone(), t.metric.as_str()));
+                }
+            }
+        }
+        alerts
+    })
+    .await
+    .unwrap_or_default();
+    out.fired = counted.len() as u64;
+    let examples: Vec<String> = counted
+        .iter()
+        .rev()
+        .take(5)
+        .map(|(day, key, metric)| {
+            let date = touchpoint_core::event::format_time(day * 86_400_000);
+            format!("{} {key} {metric}", date.get(..10).unwrap_or_default())
+        })
+        .collect();
+    out.notes.push(format!(
+        "a health alert is about touchpoints, not customers: {} alerts to the team over {days} days, each day tested the morning after against its 28 days before{}",
+        counted.len(),
+        if examples.is_empty() { String::new() } else { format!(" (the latest: {})", examples.join("; ")) }
+    ));
+    out
+}
+
 /// The occurrences of a rule's event in a journey set: (customer, unix s, properties?).
 struct Found {
     customer: CustomerId,
@@ -93,6 +137,9 @@ pub async fn preview(
         ..Preview::default()
     };
     let Some(snap) = s.journeys.index.snapshot(project) else { return Ok(out) };
+    if matches!(def.when, When::HealthAlert { .. }) {
+        return Ok(preview_health(&snap, &def, out, now).await);
+    }
     let (set, dict) = (&snap.set, &snap.dict);
     let find_tp = |k: &str| dict.find(k);
     let starts: HashSet<Tp> = match &def.when {
@@ -104,6 +151,7 @@ pub async fn preview(
             .filter(|&i| dict.touchpoints[i].stage.as_deref() == Some(stage))
             .map(|i| i as Tp)
             .collect(),
+        When::HealthAlert { .. } => HashSet::new(),
     };
     let follow: HashSet<Tp> = match &def.when {
         When::NotFollowed { followed_by, .. } => followed_by.iter().filter_map(|k| find_tp(k)).collect(),
@@ -141,7 +189,7 @@ pub async fn preview(
     let needs_properties = match &def.when {
         When::Happens { conditions, .. } | When::NotFollowed { conditions, .. } => !conditions.is_empty(),
         When::SurveyScore { .. } => true,
-        When::StageEntered { .. } => false,
+        When::StageEntered { .. } | When::HealthAlert { .. } => false,
     };
     if needs_properties {
         let mut customers: Vec<CustomerId> = found.iter().map(|f| f.customer).collect();
@@ -329,14 +377,16 @@ pub async fn report(s: &Engine, project: ProjectId, key: &str) -> Result<Report>
         }
         c
     };
-    // Each customer's first firing that was sent or held out: (at, held out).
+    // Each customer's first firing that was sent or held out: (at, held out). An in-page
+    // survey waiting for the customer's page counts as sent (as meant to be shown: the
+    // held-out side is everyone who would have been, whether they came back or not).
     let mut first: HashMap<CustomerId, (i64, bool)> = HashMap::new();
     let mut before = None;
     loop {
         let filter = FiringFilter { rule_id: Some(row.id), before_seq: before, ..Default::default() };
         let page = store.firings(project, &filter, 1000).await?;
         for f in &page {
-            if !matches!(f.firing.state, FiringState::Delivered | FiringState::HeldOut) {
+            if !matches!(f.firing.state, FiringState::Delivered | FiringState::HeldOut | FiringState::Ready) {
                 continue;
             }
             let at = f.done_ms.unwrap_or(f.firing.decided_ms);

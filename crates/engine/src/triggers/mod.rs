@@ -14,6 +14,8 @@
 
 pub mod decider;
 pub mod deliver;
+pub mod health;
+pub mod in_page;
 pub mod measure;
 
 use crate::error::{Code, Error, Result};
@@ -78,7 +80,7 @@ pub struct TriggerView {
     #[schema(value_type = Object)]
     pub definition: Value,
     /// Firings in each state (`delivered`, `held_out`, `waiting`, `pending`, `suppressed`,
-    /// `cancelled`, `dead`).
+    /// `cancelled`, `dead`, `ready`).
     pub firings: BTreeMap<String, i64>,
     /// Created (RFC 3339).
     pub created: String,
@@ -316,9 +318,7 @@ pub async fn firings(
             Error::invalid(
                 Code::InvalidQuery,
                 Some("state".into()),
-                format!(
-                    "state: {s:?} is not one of waiting, pending, delivered, held_out, suppressed, cancelled, dead"
-                ),
+                format!("state: {s:?} is not one of {}", FiringState::ALL.map(FiringState::as_str).join(", ")),
             )
         })?),
     };
