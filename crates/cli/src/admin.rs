@@ -95,6 +95,16 @@ pub enum KeyCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Revoke a key: every request with it is refused from then on (a running server
+    /// within 10 seconds). Not the project's last secret key: make another first.
+    Revoke {
+        /// The project, and where its data directory is.
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// The key's id (`touchpoint key list`).
+        #[arg(long)]
+        id: i64,
+    },
 }
 
 /// Open an existing data directory for administration.
@@ -262,6 +272,11 @@ pub async fn key(cmd: KeyCmd) -> Result<()> {
                 println!("Created a {} key for {:?}: {token}", kind.as_str(), p.name);
                 println!("It is shown only now.");
             }
+        }
+        KeyCmd::Revoke { project, id } => {
+            let (store, p) = project.open().await?;
+            let k = touchpoint_engine::read::revoke_key(&*store, p.id, id).await?;
+            println!("Revoked the {} key {}… of {:?}.", k.kind.as_str(), k.prefix, p.name);
         }
         KeyCmd::List { project, json } => {
             let (store, p) = project.open().await?;

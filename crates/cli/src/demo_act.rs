@@ -1,15 +1,21 @@
-//! The demo's trigger rule, as a draft to preview and switch on: the issue's own example —
+//! The demo's trigger rules, as drafts to preview and switch on: the issue's own example —
 //! a late delivery not followed by a call, chat or complaint within two days gets a
 //! Czech or Polish apology by e-mail with a CSAT invitation, one customer in ten held out,
-//! measured on the next order within 30 days, quiet at night.
+//! measured on the next order within 30 days, quiet at night —; a failed payment that
+//! opens the CSAT survey in the customer's page (the capture snippet shows it); and the
+//! checkout's health (its volume or exit rate off its baseline) as an alert to the team.
 
 use crate::anyhow_lite::Result;
 use serde_json::json;
 use touchpoint_store::listen::SurveyStatus;
 use touchpoint_store::Store;
 
-/// The rule's key.
+/// The main rule's key.
 pub const KEY: &str = "late-delivery-apology";
+/// The in-page rule's key.
+pub const IN_PAGE_KEY: &str = "ask-after-failed-payment";
+/// The health rule's key.
+pub const HEALTH_KEY: &str = "checkout-health";
 
 /// Create the CSAT survey the apology invites to, and the rule as a draft.
 pub async fn load(store: &dyn Store, project: i64) -> Result<()> {
@@ -35,5 +41,20 @@ pub async fn load(store: &dyn Store, project: i64) -> Result<()> {
         "guard": {"quiet_hours": {"from": "21:00", "to": "08:00"}, "reentry": {"once_per": "30d"}}
     });
     touchpoint_engine::triggers::create(store, project, KEY, &rule, false).await?;
+    let in_page = json!({
+        "name": "Ask in the page after a failed payment",
+        "when": {"kind": "happens", "touchpoint": "payment-failed"},
+        "then": {"kind": "in_page", "survey": "csat-late-delivery"},
+        "holdout": 0.1,
+        "goal": {"touchpoint": "order-completed", "within": "7d"},
+        "guard": {"reentry": {"once_per": "30d"}}
+    });
+    touchpoint_engine::triggers::create(store, project, IN_PAGE_KEY, &in_page, false).await?;
+    let health = json!({
+        "name": "Checkout health",
+        "when": {"kind": "health_alert", "touchpoint": "checkout"},
+        "then": {"kind": "team_alert", "email": "provoz@zahradka.example"}
+    });
+    touchpoint_engine::triggers::create(store, project, HEALTH_KEY, &health, false).await?;
     Ok(())
 }

@@ -112,7 +112,7 @@ enum Command {
         #[command(subcommand)]
         cmd: user::UserCmd,
     },
-    /// Create and list API keys.
+    /// Create, list and revoke API keys.
     Key {
         #[command(subcommand)]
         cmd: admin::KeyCmd,

@@ -37,6 +37,36 @@ pub struct ProjectSettings {
     pub site_origins: Option<String>,
 }
 
+/// Revoke a project's key (shared with the CLI): from then on it is refused everywhere
+/// (servers re-check a key they know at least every [`KEY_RECHECK_S`] seconds). Not the
+/// project's last secret key: make another first, or nothing could administer the
+/// project with a key.
+pub async fn revoke_key(store: &dyn Store, project: i64, id: i64) -> Result<touchpoint_store::KeyInfo, Error> {
+    let keys = store.keys(project).await?;
+    let Some(key) = keys.iter().find(|k| k.id == id) else {
+        let ids: Vec<String> = keys.iter().map(|k| format!("{} ({}…)", k.id, k.prefix)).collect();
+        return Err(Error::missing(
+            "id",
+            format!("no key {id} in this project (or it was revoked already); its keys: {}", ids.join(", ")),
+        ));
+    };
+    let secrets = keys.iter().filter(|k| k.kind == touchpoint_core::KeyKind::Secret).count();
+    if key.kind == touchpoint_core::KeyKind::Secret && secrets == 1 {
+        return Err(Error::new(
+            Code::Conflict,
+            "this is the project's last secret key: make another first (POST /api/keys, or touchpoint key create --kind secret), then revoke this one",
+        ));
+    }
+    match store.revoke_key(project, id, touchpoint_store::now_ms()).await? {
+        Some(k) => Ok(k),
+        None => Err(Error::missing("id", format!("no key {id} in this project (or it was revoked already)"))),
+    }
+}
+
+/// How long a server trusts a key it has seen before asking the store again: a key
+/// revoked elsewhere (the CLI, another node) is refused within this.
+pub const KEY_RECHECK_S: u64 = 10;
+
 /// Check and apply project settings (shared with the CLI).
 pub async fn update_project(store: &dyn Store, project: &Project, set: ProjectSettings) -> Result<Project, Error> {
     let timezone = match &set.timezone {

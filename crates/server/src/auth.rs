@@ -1,6 +1,9 @@
 //! API keys on requests: HTTP Basic with the key as user name (what Segment SDKs send),
 //! `Authorization: Bearer <key>`, or `writeKey` in a capture request's body. Keys are
-//! looked up by their SHA-256 hash; found keys are cached for the life of the process.
+//! looked up by their SHA-256 hash; a found key is trusted for
+//! [`KEY_RECHECK_S`](touchpoint_engine::read::KEY_RECHECK_S) seconds before the store is
+//! asked again (a key revoked by another process is refused within that), and one revoked
+//! through this server is forgotten at once.
 
 use crate::error::{ApiError, Code, Error};
 use crate::AppState;
@@ -10,10 +13,17 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use touchpoint_store::{hash_token, KeyInfo};
 
-/// Found keys by token hash.
+/// Found keys by token hash, with when they were found.
 #[derive(Debug, Default)]
 pub struct KeyCache {
-    found: RwLock<HashMap<String, KeyInfo>>,
+    found: RwLock<HashMap<String, (KeyInfo, std::time::Instant)>>,
+}
+
+impl KeyCache {
+    /// Forget a key (it was revoked).
+    pub fn forget(&self, id: i64) {
+        self.found.write().expect("key cache lock").retain(|_, (k, _)| k.id != id);
+    }
 }
 
 /// The token a request carries in its headers, if any.
@@ -51,15 +61,21 @@ impl AppState {
             )
         })?;
         let hash = hash_token(token);
-        if let Some(k) = self.keys.found.read().expect("key cache lock").get(&hash) {
-            return Ok(k.clone());
+        let fresh = std::time::Duration::from_secs(touchpoint_engine::read::KEY_RECHECK_S);
+        if let Some((k, at)) = self.keys.found.read().expect("key cache lock").get(&hash) {
+            if at.elapsed() < fresh {
+                return Ok(k.clone());
+            }
         }
         match self.store.key_by_hash(&hash).await? {
             Some(k) => {
-                self.keys.found.write().expect("key cache lock").insert(hash, k.clone());
+                self.keys.found.write().expect("key cache lock").insert(hash, (k.clone(), std::time::Instant::now()));
                 Ok(k)
             }
-            None => Err(Error::new(Code::InvalidKey, "this API key is not known (or was revoked)").into()),
+            None => {
+                self.keys.found.write().expect("key cache lock").remove(&hash);
+                Err(Error::new(Code::InvalidKey, "this API key is not known (or was revoked)").into())
+            }
         }
     }
 

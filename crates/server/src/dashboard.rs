@@ -70,7 +70,7 @@ pub fn permission(method: &Method, path: &str) -> Permission {
         return Permission::Admin;
     }
     // Keys read and administer the project: seeing them too is the owners'.
-    if path == "/api/keys" {
+    if path == "/api/keys" || path.starts_with("/api/keys/") {
         return Permission::Admin;
     }
     if method == Method::GET || method == Method::HEAD {
@@ -739,6 +739,7 @@ mod tests {
         check(Method::POST, "/api/rules/test", Permission::Read);
         check(Method::GET, "/api/keys", Permission::Admin);
         check(Method::POST, "/api/keys", Permission::Admin);
+        check(Method::DELETE, "/api/keys/7", Permission::Admin);
         check(Method::POST, "/api/surveys/nps/publish", Permission::Edit);
         check(Method::POST, "/api/benchmarks", Permission::Edit);
         check(Method::PUT, "/api/project", Permission::Admin);

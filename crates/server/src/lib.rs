@@ -165,6 +165,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/project", get(read::project).put(read::put_project))
         .route("/api/keys", get(read::keys).post(read::add_key))
+        .route("/api/keys/{id}", axum::routing::delete(read::revoke_key))
         .route("/api/touchpoints", get(read::touchpoints).post(read::post_touchpoint))
         .route("/api/touchpoints/{key}", put(read::put_touchpoint))
         .route("/api/rules", get(read::rules).post(read::add_rule))

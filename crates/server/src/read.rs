@@ -91,6 +91,21 @@ pub async fn add_key(
     Ok(Json(serde_json::json!({"token": token, "key": info})))
 }
 
+/// `DELETE /api/keys/{id}`: revoke a key; every request with it is refused from then on.
+/// Not the project's last secret key (409: make another first). Owners only.
+#[utoipa::path(delete, path = "/api/keys/{id}", tag = "read", params(("id" = i64, Path, description = "The key's id (GET /api/keys)")),
+    responses((status = 200, body = Object, description = "The key as it was: id, kind, prefix, created_ms"), (status = 404, description = "No such key in the project, or revoked already"), (status = 409, description = "The project's last secret key")),
+    security(("bearer" = [])))]
+pub async fn revoke_key(
+    State(s): State<AppState>,
+    ApiCaller(key): ApiCaller,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<touchpoint_store::KeyInfo>, ApiError> {
+    let revoked = touchpoint_engine::read::revoke_key(&*s.store, key.project_id, id).await?;
+    s.keys.forget(revoked.id);
+    Ok(Json(revoked))
+}
+
 /// `PUT /api/touchpoints/{key}`: classify a touchpoint; fields not sent stay as they are.
 #[utoipa::path(put, path = "/api/touchpoints/{key}", tag = "catalog", params(("key" = String, Path, description = "Touchpoint key")), request_body = TouchpointInput,
     responses((status = 200, body = TouchpointView), (status = 400, description = "Unknown stage or invalid field"), (status = 404, description = "No such touchpoint; the message names the nearest keys")), security(("bearer" = [])))]

@@ -88,6 +88,70 @@ async fn keys_are_checked() {
     app.stop().await;
 }
 
+/// Revoking keys: a leaked write key is refused from the next request on (also when the
+/// CLI revokes it beside the server, within the re-check time); another project's key, an
+/// unknown id and the project's last secret key are refused with their reason; a write key
+/// cannot revoke anything.
+#[tokio::test]
+async fn a_revoked_key_is_refused() {
+    let app = spawn_app().await;
+    let track = |key: String| {
+        let url = format!("{}/v1/track", app.base);
+        async move {
+            let ev = json!({"userId": "u", "event": "E"});
+            reqwest::Client::new().post(url).basic_auth(key, Some("")).json(&ev).send().await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(track(app.write_key.clone()).await, 200);
+    let (_, keys) = app.get("/api/keys").await;
+    let id_of =
+        |kind: &str| keys.as_array().unwrap().iter().find(|k| k["kind"] == kind).unwrap()["id"].as_i64().unwrap();
+    let (write, secret) = (id_of("write"), id_of("secret"));
+    // A write key may not; the last secret key may not go; nor an unknown id.
+    let r =
+        app.client.delete(format!("{}/api/keys/{write}", app.base)).bearer_auth(&app.write_key).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let (st, e) = app.send(reqwest::Method::DELETE, &format!("/api/keys/{secret}"), None).await;
+    assert_eq!((st, e["error"]["code"].as_str()), (409, Some("conflict")), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("make another first"), "{e}");
+    let (st, e) = app.send(reqwest::Method::DELETE, "/api/keys/9999", None).await;
+    assert_eq!((st, e["error"]["field"].as_str()), (404, Some("id")), "{e}");
+    let (st, e) = app.send(reqwest::Method::DELETE, "/api/keys/abc", None).await;
+    assert_eq!(st, 400, "{e}");
+    // The other project's write key is not this project's to revoke.
+    let other = app.store.key_by_hash(&touchpoint_store::hash_token(&app.other_write_key)).await.unwrap().unwrap();
+    let (st, _) = app.send(reqwest::Method::DELETE, &format!("/api/keys/{}", other.id), None).await;
+    assert_eq!(st, 404);
+    assert_eq!(track(app.other_write_key.clone()).await, 200);
+    // Revoked: refused on the next request, gone from the list, not revoked twice.
+    let (st, k) = app.send(reqwest::Method::DELETE, &format!("/api/keys/{write}"), None).await;
+    assert_eq!((st, k["id"].as_i64(), k["kind"].as_str()), (200, Some(write), Some("write")), "{k}");
+    let r = app
+        .client
+        .post(format!("{}/v1/track", app.base))
+        .basic_auth(&app.write_key, Some(""))
+        .json(&json!({"userId": "u", "event": "E"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid_key");
+    let (_, keys) = app.get("/api/keys").await;
+    assert!(keys.as_array().unwrap().iter().all(|k| k["id"] != write), "{keys}");
+    assert_eq!(app.send(reqwest::Method::DELETE, &format!("/api/keys/{write}"), None).await.0, 404);
+    // Revoked by another process (straight in the store, as `touchpoint key revoke` does):
+    // refused once the server re-checks it.
+    let (st, made) = app.send(reqwest::Method::POST, "/api/keys", Some(&json!({"kind": "write"}))).await;
+    assert_eq!(st, 200, "{made}");
+    let token = made["token"].as_str().unwrap().to_string();
+    assert_eq!(track(token.clone()).await, 200);
+    let id = made["key"]["id"].as_i64().unwrap();
+    touchpoint_engine::read::revoke_key(&*app.store, 1, id).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(touchpoint_engine::read::KEY_RECHECK_S)).await;
+    assert_eq!(track(token).await, 401);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn browsers_can_send_cors_beacons_and_gzip() {
     let app = spawn_app().await;
@@ -648,7 +712,7 @@ async fn operations_endpoints() {
     // Every JSON route is documented, each analysis (7) and listening analysis (9) as its own
     // path with its own query; the survey and unsubscribe pages (/s, /o, /u, /widget.js) are HTML for people,
     // and the browser SDK's short capture routes (/v1/t …) are the long ones' aliases.
-    assert_eq!(paths.len(), 65, "every documented path is a route and every route is documented");
+    assert_eq!(paths.len(), 66, "every documented path is a route and every route is documented");
     let (s, v) = app.get("/nope").await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("not_found")));
     let (s, v) = app.get("/api/project").await;

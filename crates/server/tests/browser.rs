@@ -1266,6 +1266,31 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     browser.wait_for_text("Copy it now").await;
     let token = browser.eval("return document.getElementById('new-key-token').textContent").await;
     assert!(token.as_str().unwrap().starts_with("tpw_"), "{token}");
+    // The new key sends events; revoked (after a confirmation), it is refused at once.
+    let token = token.as_str().unwrap().to_string();
+    let send_with = |t: String| {
+        let url = format!("{}/v1/track", app.base);
+        async move {
+            let body = json!({"userId": "k1", "event": "Key Check"});
+            reqwest::Client::new().post(url).basic_auth(t, Some("")).json(&body).send().await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(send_with(token.clone()).await, 200);
+    // Opened again, the view lists the new key.
+    browser.eval("location.reload(); return true").await;
+    browser.wait_for_text("Arriving now").await;
+    drawn(&browser).await;
+    let found = browser
+        .eval(&format!(
+            "return [...document.querySelectorAll('[data-revoke-key]')].find((b) => '{token}'.startsWith(b.dataset.prefix))?.dataset.prefix;"
+        ))
+        .await;
+    let prefix = found.as_str().unwrap_or_else(|| panic!("the new key is listed with its button: {found}"));
+    browser.click(&format!("[data-revoke-key][data-prefix='{prefix}']")).await;
+    let accepted = browser.call(reqwest::Method::POST, "/alert/accept", json!({})).await;
+    assert!(accepted.is_null(), "a confirmation was asked: {accepted}");
+    browser.wait_for_text("Revoked the key").await;
+    assert_eq!(send_with(token).await, 401, "a revoked key is refused at once");
 
     // Her account: she invites a colleague and gets the link to send.
     browser.go(&view("view=account")).await;

@@ -137,6 +137,18 @@ pub async fn projects_and_keys(s: Arc<dyn Store>) {
     assert_eq!(s.key_by_hash(&touchpoint_store::hash_token(&secret)).await.unwrap().unwrap().project_id, q.id);
     assert_eq!(s.keys(p.id).await.unwrap().len(), 1);
     assert!(matches!(s.create_key(999, KeyKind::Write, "h", "p").await, Err(StoreError::NotFound(_))));
+
+    // Revoking: the key is found no more and not listed; once only; a project's own only.
+    let (second, kept) = touchpoint_store::issue_key(&*s, p.id, KeyKind::Secret).await.unwrap();
+    assert_eq!(s.keys(p.id).await.unwrap(), [info.clone(), kept.clone()]);
+    assert_eq!(s.revoke_key(q.id, info.id, 1_800_000_000_000).await.unwrap(), None, "another project's key");
+    assert_eq!(s.revoke_key(p.id, info.id, 1_800_000_000_000).await.unwrap(), Some(info.clone()));
+    assert!(s.key_by_hash(&touchpoint_store::hash_token(&token)).await.unwrap().is_none(), "revoked");
+    assert_eq!(s.keys(p.id).await.unwrap(), std::slice::from_ref(&kept));
+    assert_eq!(s.revoke_key(p.id, info.id, 1_800_000_000_001).await.unwrap(), None, "revoked already");
+    assert_eq!(s.revoke_key(p.id, 9_999, 1_800_000_000_001).await.unwrap(), None);
+    assert_eq!(s.key_by_hash(&touchpoint_store::hash_token(&second)).await.unwrap(), Some(kept), "the others stay");
+    assert_eq!(s.key_by_hash(&touchpoint_store::hash_token(&secret)).await.unwrap().unwrap().project_id, q.id);
 }
 
 /// Touchpoints (upsert, ensure) and rules (in priority order; add, edit, delete).

@@ -356,6 +356,20 @@ impl MetaStore for PgMetaStore {
         rows.iter().map(key_row).collect()
     }
 
+    async fn revoke_key(&self, project: ProjectId, id: i64, at_ms: i64) -> Result<Option<KeyInfo>> {
+        let rows = sqlx::query(
+            "UPDATE api_keys SET revoked_ms = $1 WHERE id = $2 AND project_id = $3 AND revoked_ms IS NULL
+             RETURNING id, project_id, kind, prefix, created_ms",
+        )
+        .bind(at_ms)
+        .bind(id)
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await
+        .db()?;
+        rows.first().map(key_row).transpose()
+    }
+
     async fn touchpoints(&self, project: ProjectId) -> Result<Vec<StoredTouchpoint>> {
         let rows = sqlx::query("SELECT * FROM touchpoints WHERE project_id = $1 ORDER BY id")
             .bind(project)

@@ -227,6 +227,10 @@ impl MetaStore for SplitStore {
         self.meta.keys(project).await
     }
 
+    async fn revoke_key(&self, project: ProjectId, id: i64, at_ms: i64) -> Result<Option<KeyInfo>> {
+        self.meta.revoke_key(project, id, at_ms).await
+    }
+
     async fn touchpoints(&self, project: ProjectId) -> Result<Vec<StoredTouchpoint>> {
         self.meta.touchpoints(project).await
     }

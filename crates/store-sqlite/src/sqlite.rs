@@ -569,6 +569,21 @@ impl MetaStore for SqliteStore {
         rows.iter().map(key_row).collect()
     }
 
+    async fn revoke_key(&self, project: ProjectId, id: i64, at_ms: i64) -> Result<Option<KeyInfo>> {
+        // Read to its end (`fetch_all`): an unfinished write statement keeps the lock.
+        let rows = sqlx::query(
+            "UPDATE api_keys SET revoked_ms = ? WHERE id = ? AND project_id = ? AND revoked_ms IS NULL
+             RETURNING id, project_id, kind, prefix, created_ms",
+        )
+        .bind(at_ms)
+        .bind(id)
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await
+        .db()?;
+        rows.first().map(key_row).transpose()
+    }
+
     async fn touchpoints(&self, project: ProjectId) -> Result<Vec<StoredTouchpoint>> {
         let rows = sqlx::query("SELECT * FROM touchpoints WHERE project_id = ? ORDER BY id")
             .bind(project)

@@ -387,8 +387,11 @@ pub trait MetaStore: Send + Sync {
     async fn create_key(&self, project: ProjectId, kind: KeyKind, token_hash: &str, prefix: &str) -> Result<KeyInfo>;
     /// Find a live key by the hash of its token.
     async fn key_by_hash(&self, token_hash: &str) -> Result<Option<KeyInfo>>;
-    /// Keys of a project.
+    /// Keys of a project (not the revoked ones).
     async fn keys(&self, project: ProjectId) -> Result<Vec<KeyInfo>>;
+    /// Revoke a project's key at `at_ms`: it is found by its hash no more. The key as it
+    /// was; `None` when the project has no such key, or it is revoked already.
+    async fn revoke_key(&self, project: ProjectId, id: i64, at_ms: i64) -> Result<Option<KeyInfo>>;
     /// Touchpoints of a project.
     async fn touchpoints(&self, project: ProjectId) -> Result<Vec<StoredTouchpoint>>;
     /// Insert or replace a touchpoint by key; returns its id.
