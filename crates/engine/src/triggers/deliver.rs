@@ -505,14 +505,7 @@ async fn send(
             let l = RuleDef::pick_language(templates, None, None).unwrap_or("en").to_string();
             let t = templates.get(&l).cloned().unwrap_or_else(|| match payload.get("alert") {
                 Some(_) => health_template(&def.name, &base),
-                None => touchpoint_act::rule::Template {
-                subject: format!("{}: {{{{ customer.user_id or customer.id }}}}", def.name),
-                text: format!(
-                    "{}\n\nCustomer: {{{{ customer.user_id or customer.id }}}} {{{{ customer.email }}}}\nWhat happened: {{{{ event_name }}}} at {{{{ event_time }}}}\nProfile: {base}/#view=customers&customer={}",
-                    def.name, f.firing.customer_id
-                ),
-                html: None,
-            },
+                None => team_template(&def.name, f.firing.customer_id, &base),
             });
             email(sh, to, &f, &t, &l, &context(&traits, &payload, None), None).await
         }
@@ -530,6 +523,19 @@ enum Outcome {
     Retry(String, Option<i64>),
     Gone,
     Failed(String),
+}
+
+/// A team alert's e-mail about a customer when the rule has no template of its own.
+fn team_template(rule: &str, customer: i64, base: &str) -> touchpoint_act::rule::Template {
+    touchpoint_act::rule::Template {
+        subject: format!("{rule}: {{{{ customer.user_id or customer.id }}}}"),
+        text: format!(
+            "{rule}\n\nCustomer: {{{{ customer.user_id or customer.id }}}} {{{{ customer.email }}}}\n\
+             What happened: {{{{ event_name }}}} at {{{{ event_time }}}}\n\
+             Profile: {base}/#view=customers&customer={customer}"
+        ),
+        html: None,
+    }
 }
 
 /// A health alert's e-mail when the rule has no template of its own.

@@ -22,7 +22,7 @@ use touchpoint_store::{now_ms, StoreError};
 
 /// How often the projects are checked.
 const EVERY: Duration = Duration::from_secs(600);
-/// Days since 1970 of a time in ms.
+/// Milliseconds in a (UTC) day.
 const DAY_MS: i64 = 86_400_000;
 
 /// The outbox's "triggering event" of an alert: one per day, touchpoint and metric (never
@@ -67,17 +67,35 @@ pub fn spawn(engine: Engine, mut stop: tokio::sync::watch::Receiver<bool>) -> to
                 continue;
             }
             match check(&engine, now_ms()).await {
-                Ok(n) if n > 0 => engine.triggers_wake(),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "the touchpoint health check failed"),
+                Ok(c) => {
+                    if c.recorded > 0 {
+                        engine.triggers_wake();
+                    }
+                    // A project whose journeys are still loading is checked again soon.
+                    if c.unloaded == 0 {
+                        checked = Some((std::time::Instant::now(), version));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the touchpoint health check failed");
+                    checked = Some((std::time::Instant::now(), version));
+                }
             }
-            checked = Some((std::time::Instant::now(), version));
         }
     })
 }
 
-/// Check every project with a live health rule at `now`: the firings recorded.
-pub async fn check(engine: &Engine, now: i64) -> Result<usize, StoreError> {
+/// What a check did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// Firings recorded (new alerts).
+    pub recorded: usize,
+    /// Projects with a live health rule not checked: their journeys are not loaded yet.
+    pub unloaded: usize,
+}
+
+/// Check every project with a live health rule at `now`.
+pub async fn check(engine: &Engine, now: i64) -> Result<Checked, StoreError> {
     let store = &*engine.store;
     let mut by_project: HashMap<i64, Vec<(i64, String, RuleDef)>> = HashMap::new();
     for row in store.trigger_rules(None).await? {
@@ -89,9 +107,12 @@ pub async fn check(engine: &Engine, now: i64) -> Result<usize, StoreError> {
             by_project.entry(row.project_id).or_default().push((row.id, row.key, def));
         }
     }
-    let mut recorded = 0;
+    let mut out = Checked::default();
     for (project, rules) in by_project {
-        let Some(snap) = engine.journeys.index.snapshot(project) else { continue };
+        let Some(snap) = engine.journeys.index.snapshot(project) else {
+            out.unloaded += 1;
+            continue;
+        };
         let ids: HashMap<String, i64> =
             store.touchpoints(project).await?.into_iter().map(|t| (t.touchpoint.key, t.id)).collect();
         let day = now.div_euclid(DAY_MS) - 1;
@@ -157,8 +178,8 @@ pub async fn check(engine: &Engine, now: i64) -> Result<usize, StoreError> {
         }
         if !firings.is_empty() {
             let new = store.decide_firings(&firings, None).await?;
-            recorded += new.iter().filter(|&&b| b).count();
+            out.recorded += new.iter().filter(|&&b| b).count();
         }
     }
-    Ok(recorded)
+    Ok(out)
 }
