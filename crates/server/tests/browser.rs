@@ -312,7 +312,8 @@ async fn the_widget_opens_a_survey_in_a_frame_on_another_site_and_takes_an_answe
 /// with their UTM campaign and referrer, the identify and consent the page queued before it
 /// loaded; and when a live rule with an in-page action fires at the pricing page, the
 /// survey opens in the page in the customer's language, takes an answer that lands at the
-/// rule's touchpoint, and is not shown again.
+/// rule's touchpoint, and is not shown again; a single-page app's move to another address
+/// is a page view whose referrer is the page it moved from.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_snippet_captures_the_visit_and_shows_the_survey_a_rule_decides() {
     let Some(browser) = Driver::start().await else { return };
@@ -404,6 +405,8 @@ async fn the_snippet_captures_the_visit_and_shows_the_survey_a_rule_decides() {
 
     // Shown once: another view of the pricing page opens nothing (the rule enters once).
     browser.go(&format!("{site}/cenik")).await;
+    // A single-page app's move to another address is a page view; a #fragment is not.
+    browser.eval("history.pushState({}, '', '/cenik/sazenice'); location.hash = 'top'; return true").await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(browser.eval("return document.querySelectorAll('[role=dialog]').length").await, json!(0));
     browser.quit().await;
@@ -456,7 +459,9 @@ async fn the_snippet_captures_the_visit_and_shows_the_survey_a_rule_decides() {
     assert_eq!(kinds.iter().filter(|k| **k == "identify").count(), 6, "{kinds:?}");
     let tracked = bodies.iter().filter(|b| b["type"] == "track").map(|b| b["event"].clone()).collect::<Vec<_>>();
     assert_eq!(tracked, [json!("Survey Answered")], "the answer is in the visitor's journey");
-    assert_eq!(kinds.iter().filter(|k| **k == "page").count(), 3, "home, pricing, pricing again: {kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "page").count(), 4, "home, pricing, pricing again, seedlings: {kinds:?}");
+    let moved = page("/cenik/sazenice");
+    assert_eq!(moved["context"]["page"]["referrer"], format!("{site}/cenik"), "the page it moved from");
     let (st, profile) = app.get("/api/customers/lookup?user_id=jana").await;
     assert_eq!((st, profile["traits"]["language"].as_str()), (200, Some("cs")), "{profile}");
 }

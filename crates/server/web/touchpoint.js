@@ -10,7 +10,8 @@
  *
  * Calls made before it loads are kept if the page starts with
  *   window.touchpoint = window.touchpoint || [];  touchpoint.push(['identify', 'u-42']);
- * data-page="false" turns off the page view sent on load. */
+ * A page view is sent on load and whenever a single-page app moves to another address
+ * (history.pushState, back and forward); data-page="false" turns both off. */
 (function (w, d) {
   'use strict';
   var me = d.currentScript;
@@ -41,6 +42,9 @@
   if (typeof anon !== 'string' || !anon) { anon = uuid(); put('ajs_anonymous_id', anon); }
   var user = get('ajs_user_id');
   var consent = get('tp_consent');
+  // The page before this one: the document's referrer, then (in a single-page app) the
+  // address it moved from.
+  var referrer = d.referrer;
 
   function campaign() {
     var q = new URLSearchParams(location.search), c = null;
@@ -51,7 +55,7 @@
     return c;
   }
   function pageFacts() {
-    return { path: location.pathname, referrer: d.referrer, search: location.search, title: d.title, url: location.href };
+    return { path: location.pathname, referrer: referrer, search: location.search, title: d.title, url: location.href };
   }
   function context() {
     var c = { library: { name: 'touchpoint.js', version: '1' }, page: pageFacts(), locale: navigator.language, userAgent: navigator.userAgent };
@@ -161,6 +165,19 @@
   };
   w.touchpoint = api;
   if (early && early.length) early.forEach(api.push);
-  if (me.getAttribute('data-page') !== 'false') api.page();
-  else ask();
+  if (me.getAttribute('data-page') !== 'false') {
+    api.page();
+    // Single-page apps: a new address (not a new #fragment) is a new page view.
+    var where = location.pathname + location.search, was = location.href;
+    var moved = function () {
+      var now = location.pathname + location.search;
+      if (now !== where) { where = now; referrer = was; api.page(); }
+      was = location.href;
+    };
+    ['pushState', 'replaceState'].forEach(function (m) {
+      var original = history[m];
+      history[m] = function () { var r = original.apply(this, arguments); moved(); return r; };
+    });
+    w.addEventListener('popstate', moved);
+  } else ask();
 })(window, document);
