@@ -440,3 +440,93 @@ mod tests {
             .is_ok());
     }
 }
+
+/// An invitation e-mailed to a colleague.
+#[derive(Debug, Clone)]
+pub struct InvitationMail<'a> {
+    /// Their address.
+    pub to: &'a str,
+    /// Who invites them.
+    pub from_person: &'a str,
+    /// The project's name.
+    pub project: &'a str,
+    /// The role they get.
+    pub role: Role,
+    /// The set-password link.
+    pub link: &'a str,
+    /// The language to write in (the inviter's dashboard language).
+    pub lang: touchpoint_core::Lang,
+}
+
+/// E-mail an invitation over the configured SMTP server (`smtp_url`, `smtp_from`): in
+/// the inviter's language, plain text and HTML. `Ok(false)` when no SMTP server is
+/// configured (the link is then for the inviter to send); the server's refusal in words.
+pub async fn email_invitation(
+    config: &crate::config::Config,
+    m: &InvitationMail<'_>,
+) -> std::result::Result<bool, String> {
+    use touchpoint_act::email::send::{Mailer, Outcome};
+    use touchpoint_act::email::SmtpConfig;
+    use touchpoint_core::Lang;
+    if config.smtp_url.is_empty() {
+        return Ok(false);
+    }
+    let mailer = Mailer::new(&SmtpConfig { url: config.smtp_url.clone(), from: config.smtp_from.clone() })?;
+    let role = |r: Role| -> &'static str {
+        match (m.lang, r) {
+            (Lang::Cs, Role::Owner) => "vlastník",
+            (Lang::Cs, Role::Analyst) => "analytik",
+            (Lang::Cs, Role::Viewer) => "čtenář",
+            (Lang::Pl, Role::Owner) => "właściciel",
+            (Lang::Pl, Role::Analyst) => "analityk",
+            (Lang::Pl, Role::Viewer) => "czytelnik",
+            (Lang::En, Role::Owner) => "owner",
+            (Lang::En, Role::Analyst) => "analyst",
+            (Lang::En, Role::Viewer) => "viewer",
+        }
+    };
+    let (who, project, link, as_role) = (m.from_person, m.project, m.link, role(m.role));
+    let (subject, body) = match m.lang {
+        Lang::Cs => (
+            format!("{who} vás zve do Touchpointu: {project}"),
+            format!(
+                "Dobrý den,\n\n{who} vás zve k projektu {project} v Touchpointu jako {as_role}. \
+                 Heslo si nastavíte tímto odkazem (platí jednou, 7 dní):\n\n{link}\n\n\
+                 Pokud jste pozvánku nečekali, e-mail můžete ignorovat."
+            ),
+        ),
+        Lang::Pl => (
+            format!("{who} zaprasza Cię do Touchpointu: {project}"),
+            format!(
+                "Dzień dobry,\n\n{who} zaprasza Cię do projektu {project} w Touchpoincie jako {as_role}. \
+                 Hasło ustawisz tym linkiem (działa raz, przez 7 dni):\n\n{link}\n\n\
+                 Jeśli nie spodziewałeś się zaproszenia, zignoruj tę wiadomość."
+            ),
+        ),
+        Lang::En => (
+            format!("{who} invites you to Touchpoint: {project}"),
+            format!(
+                "Hello,\n\n{who} invites you to the project {project} in Touchpoint as {as_role}. \
+                 Choose your password with this link (it works once, for 7 days):\n\n{link}\n\n\
+                 If you did not expect this invitation, you can ignore this e-mail."
+            ),
+        ),
+    };
+    let html = body
+        .split("\n\n")
+        .map(|p| {
+            let p = p.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+            if p == link.replace('&', "&amp;") {
+                format!("<p><a href=\"{p}\">{p}</a></p>")
+            } else {
+                format!("<p>{p}</p>")
+            }
+        })
+        .collect::<String>();
+    let rendered = touchpoint_act::email::template::Rendered { subject, text: body, html };
+    let id = format!("invite_{}", hash_token(link).get(..24).unwrap_or_default());
+    match mailer.send(m.to, &id, &rendered, None).await {
+        Outcome::Delivered => Ok(true),
+        Outcome::Retry(e) | Outcome::Failed(e) => Err(e),
+    }
+}

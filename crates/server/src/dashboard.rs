@@ -620,19 +620,45 @@ pub struct Invitation {
     email: String,
     /// Their role there.
     role: Role,
+    /// The language of the e-mail (`en`, `cs`, `pl`; the dashboard's), when one is sent.
+    #[serde(default)]
+    lang: Option<String>,
 }
 
 /// `POST /account/invitations`: an owner invites a colleague; the answer has the
-/// set-password link to send them when the account has no password yet.
+/// set-password link when the account has no password yet, and it is e-mailed to them
+/// when an SMTP server is configured (`emailed`; `email_error` says why it was not, and
+/// the link is then for the owner to send).
 pub async fn invite(
     State(s): State<AppState>,
     headers: HeaderMap,
     crate::extract::ApiJson(i): crate::extract::ApiJson<Invitation>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let (_, grants) = account_caller(&s, &headers, true).await?;
+    let (user, grants) = account_caller(&s, &headers, true).await?;
     let made = accounts::invite(&*s.store, &grants, &i.email, i.project, i.role).await?;
     let link = made.link.map(|t| format!("{}/set-password?link={t}", crate::surveys::base_url(&s, &headers)));
-    Ok(axum::Json(serde_json::json!({"email": made.user.email, "role": i.role, "project": i.project, "link": link})))
+    let (mut emailed, mut email_error) = (false, None);
+    if let Some(link) = &link {
+        let project = s.store.project(i.project).await?.map(|p| p.name).unwrap_or_default();
+        let lang = i.lang.as_deref().and_then(touchpoint_core::Lang::parse).unwrap_or(touchpoint_core::Lang::En);
+        let mail = accounts::InvitationMail {
+            to: &made.user.email,
+            from_person: &user.email,
+            project: &project,
+            role: i.role,
+            link,
+            lang,
+        };
+        match accounts::email_invitation(&s.config, &mail).await {
+            Ok(sent) => emailed = sent,
+            Err(e) => {
+                tracing::warn!(error = %e, "an invitation could not be e-mailed");
+                email_error = Some(e);
+            }
+        }
+    }
+    Ok(axum::Json(serde_json::json!({"email": made.user.email, "role": i.role, "project": i.project, "link": link,
+        "emailed": emailed, "email_error": email_error})))
 }
 
 /// `?project=` of the people list.

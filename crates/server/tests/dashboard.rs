@@ -4,6 +4,8 @@
 //! header on changes, and signing out. A real server on a fresh data directory.
 
 mod common;
+#[path = "../../act/tests/common/receivers.rs"]
+mod receivers;
 
 use common::spawn_app;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
@@ -414,4 +416,56 @@ async fn owners_make_keys_in_the_page_and_only_they_see_them() {
         .await
         .unwrap();
     assert_eq!(sent.status(), 200, "the new write key sends events");
+}
+
+/// With an SMTP server configured, an invitation is e-mailed to the colleague in the
+/// inviter's language (a real `aiosmtpd` receives it; Python's parser reads it): the link
+/// in the mail is the one the answer gives, and it works. Without a reachable server, the
+/// answer says why and still gives the link to send by hand.
+#[tokio::test]
+async fn an_invitation_is_e_mailed_in_the_inviters_language() {
+    if !receivers::available("an_invitation_is_e_mailed_in_the_inviters_language") {
+        return;
+    }
+    let smtp = receivers::Receiver::smtp();
+    let port = smtp.port;
+    let app = common::spawn_app_with(|c| {
+        c.smtp_url = format!("smtp://127.0.0.1:{port}");
+        c.smtp_from = "Touchpoint <touchpoint@zahrada.example>".into();
+    })
+    .await;
+    let base = app.base.clone();
+    account(&app, "ana@eshop.cz", Role::Owner).await;
+    let (owner, csrf) = session(&base, "ana@eshop.cz", "a long enough password").await;
+    let invite = |body: Value| {
+        client()
+            .post(format!("{base}/account/invitations"))
+            .header(COOKIE, format!("tp_dash={owner}"))
+            .header("x-csrf-token", csrf.clone())
+            .json(&body)
+            .send()
+    };
+    let r = invite(json!({"project": 1, "email": "bo@eshop.cz", "role": "analyst", "lang": "cs"})).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let made: Value = r.json().await.unwrap();
+    assert_eq!((made["emailed"].as_bool(), made["email_error"].as_str()), (Some(true), None), "{made}");
+    let link = made["link"].as_str().unwrap().to_string();
+    let mail = smtp.wait_for(10, |r| r.messages().into_iter().next()).await.expect("the invitation arrives");
+    assert_eq!(mail["envelope"]["to"], json!(["bo@eshop.cz"]), "{mail}");
+    assert_eq!(mail["subject"], "ana@eshop.cz vás zve do Touchpointu: test");
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains("jako analytik") && text.contains(&link), "{text}");
+    assert!(mail["html"].as_str().unwrap().contains(&format!("<a href=\"{}\"", link.replace('&', "&amp;"))), "{mail}");
+    let r = client().get(&link).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the link in the mail opens the set-password page");
+    // The SMTP server gone: the owner is told, and has the link all the same.
+    drop(smtp);
+    let r = invite(json!({"project": 1, "email": "cy@eshop.cz", "role": "viewer", "lang": "pl"})).await.unwrap();
+    let made: Value = r.json().await.unwrap();
+    assert_eq!(made["emailed"], false, "{made}");
+    assert!(made["email_error"].is_string() && made["link"].is_string(), "{made}");
+    let r = invite(json!({"project": 1, "email": "dy@eshop.cz", "role": "viewer", "lang": "xx", "surprise": 1}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "an unknown field is named");
 }
