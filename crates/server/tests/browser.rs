@@ -1190,11 +1190,18 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     browser.wait_for_text("How likely are you to recommend us").await;
 
     // Listening, with answers over three weeks: the score is the API's, the charts are
-    // drawn and accessible.
+    // drawn and accessible; a pair question added to the live survey (a new version) gives
+    // the expectation gap the API gives.
+    let (_, live) = app.get("/api/surveys/nps-after-gift").await;
+    let mut def = live["definition"].clone();
+    def["questions"].as_array_mut().unwrap().push(json!({"id": "speed", "type": "pair", "area": "delivery-speed",
+        "text": {"en": "Delivery speed", "cs": "Rychlost doručení", "pl": "Szybkość dostawy"}}));
+    let (st, v) = app.send(reqwest::Method::PUT, "/api/surveys/nps-after-gift", Some(&def)).await;
+    assert_eq!(st, 200, "{v}");
     let answers: Vec<Value> = (0..60)
         .map(|i| {
             let score = (i * 7) % 11;
-            let mut said = json!({"nps": score});
+            let mut said = json!({"nps": score, "speed": {"expectation": 8, "experience": 5 + i % 3}});
             if score <= 6 {
                 said["wrong"] = json!("Delivery was late again");
             }
@@ -1214,7 +1221,22 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     let score = nps["result"]["result"]["score"].as_f64().unwrap_or_else(|| panic!("{nps}"));
     let shown = browser.eval("return document.getElementById('score').textContent").await;
     assert_eq!(shown, json!(format!("{}", score.round() as i64)), "{nps}");
+    browser.wait_for_text("Expectations and experience").await;
+    let (_, gaps) = app.send(reqwest::Method::POST, "/api/listening/gaps", Some(&listen)).await;
+    let gap = gaps["result"]["areas"][0]["gap"]["gap"].as_f64().unwrap_or_else(|| panic!("{gaps}"));
+    assert!((gap + 2.0).abs() < 1e-9, "experience 5–7 against 8: {gaps}");
+    let shown = browser.eval("return Number(document.querySelector('#gaps-table td[data-v]').dataset.v)").await;
+    assert_eq!(shown.as_f64(), Some(gap), "the chart's table says what the API says");
+    let named = browser.eval("return document.querySelector('#gaps-table td').textContent").await;
+    assert_eq!(named, json!("Delivery speed"), "the area in the survey's words");
     look(&browser, "listening").await;
+    for (w, h) in [(1280, 900), (360, 800)] {
+        browser.size(w, h).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        browser.eval("document.getElementById('l6').scrollIntoView(); return true").await;
+        browser.screenshot(&format!("dashboard-gaps-{w}")).await;
+    }
+    browser.size(1280, 900).await;
 
     // Trigger rules: a draft is previewed with the numbers the API gives, switched on, and
     // its effect asked for (nothing to compare yet, said so).

@@ -172,7 +172,7 @@ Object.assign(T.en, {
   trendHelp: "The line is the score of each week, the band its 95 % interval.", weekOf: "Week of",
   detractorsSay: "What detractors say that promoters do not", detractorsHelp: (a, b) => `Words and phrases in ${a} detractors' answers, compared with ${b} promoters'; z above 2 is significant. Each with an answer that says it.`,
   term: "Word or phrase", amongDetractors: "Detractors", amongPromoters: "Promoters", quote: "In their words",
-  driversTitle: "Key drivers", driversQuadrantHelp: (r2) => `Each area's share of what explains the overall rating (relative weights, ${r2} % explained) against how it is rated. Red: above-median importance, below-median rating.`,
+  gapsTitle: "Expectations and experience", gapsHelp: "Experience minus expectation in each area (both 0–10), with its 95 % interval (paired t). Below zero, customers got less than they expected; a pale bar's interval crosses zero.", expected: "Expected", experienced: "Experienced", gap: "Gap", driversTitle: "Key drivers", driversQuadrantHelp: (r2) => `Each area's share of what explains the overall rating (relative weights, ${r2} % explained) against how it is rated. Red: above-median importance, below-median rating.`,
   fixFirst: "Fix first", importance: "Importance", performance: "Rating", area: "Area", rank: "Rank",
   benchHeat: "Benchmark: categories × areas", benchHelp: (n) => `Mean rating of each area in each category, ${n} answers; darker is better within this table.`, category: "Category", index: "Index",
   brandRanking: "Brands by index", intervalsHelp2: "Each line is a 95 % interval; brands whose lines overlap are not told apart by the data.",
@@ -182,7 +182,7 @@ Object.assign(T.cs, {
   trendHelp: "Čára je skóre každého týdne, pás jeho 95% interval.", weekOf: "Týden od",
   detractorsSay: "Co říkají kritici a propagátoři ne", detractorsHelp: (a, b) => `Slova a fráze v odpovědích ${a} kritiků ve srovnání s ${b} propagátory; z nad 2 je významné. U každého odpověď, která to říká.`,
   term: "Slovo nebo fráze", amongDetractors: "Kritici", amongPromoters: "Propagátoři", quote: "Jejich slovy",
-  driversTitle: "Klíčové faktory", driversQuadrantHelp: (r2) => `Podíl každé oblasti na vysvětlení celkového hodnocení (relativní váhy, vysvětleno ${r2} %) proti tomu, jak je hodnocena. Červeně: nadprůměrně důležité, podprůměrně hodnocené.`,
+  gapsTitle: "Očekávání a zkušenost", gapsHelp: "Zkušenost minus očekávání v každé oblasti (obojí 0–10) s 95% intervalem (párový t-test). Pod nulou dostali zákazníci méně, než čekali; u světlého pruhu interval zasahuje přes nulu.", expected: "Očekávání", experienced: "Zkušenost", gap: "Rozdíl", driversTitle: "Klíčové faktory", driversQuadrantHelp: (r2) => `Podíl každé oblasti na vysvětlení celkového hodnocení (relativní váhy, vysvětleno ${r2} %) proti tomu, jak je hodnocena. Červeně: nadprůměrně důležité, podprůměrně hodnocené.`,
   fixFirst: "Opravit nejdřív", importance: "Důležitost", performance: "Hodnocení", area: "Oblast", rank: "Pořadí",
   benchHeat: "Benchmark: kategorie × oblasti", benchHelp: (n) => `Průměrné hodnocení každé oblasti v každé kategorii, ${n} odpovědí; tmavší je v této tabulce lepší.`, category: "Kategorie", index: "Index",
   brandRanking: "Značky podle indexu", intervalsHelp2: "Každá úsečka je 95% interval; značky, jejichž úsečky se překrývají, data nerozliší.",
@@ -192,7 +192,7 @@ Object.assign(T.pl, {
   trendHelp: "Linia to wynik każdego tygodnia, pasmo jego 95% przedział.", weekOf: "Tydzień od",
   detractorsSay: "Co mówią krytycy, a promotorzy nie", detractorsHelp: (a, b) => `Słowa i frazy w odpowiedziach ${a} krytyków w porównaniu z ${b} promotorami; z powyżej 2 jest istotne. Przy każdym odpowiedź, która to mówi.`,
   term: "Słowo lub fraza", amongDetractors: "Krytycy", amongPromoters: "Promotorzy", quote: "Ich słowami",
-  driversTitle: "Kluczowe czynniki", driversQuadrantHelp: (r2) => `Udział każdego obszaru w wyjaśnieniu oceny ogólnej (wagi względne, wyjaśniono ${r2} %) wobec jego oceny. Na czerwono: ważność powyżej mediany, ocena poniżej.`,
+  gapsTitle: "Oczekiwania i doświadczenie", gapsHelp: "Doświadczenie minus oczekiwania w każdym obszarze (oba 0–10) z 95-procentowym przedziałem (test t dla par). Poniżej zera klienci dostali mniej, niż oczekiwali; przedział bladego paska obejmuje zero.", expected: "Oczekiwania", experienced: "Doświadczenie", gap: "Różnica", driversTitle: "Kluczowe czynniki", driversQuadrantHelp: (r2) => `Udział każdego obszaru w wyjaśnieniu oceny ogólnej (wagi względne, wyjaśniono ${r2} %) wobec jego oceny. Na czerwono: ważność powyżej mediany, ocena poniżej.`,
   fixFirst: "Napraw najpierw", importance: "Ważność", performance: "Ocena", area: "Obszar", rank: "Miejsce",
   benchHeat: "Benchmark: kategorie × obszary", benchHelp: (n) => `Średnia ocena każdego obszaru w każdej kategorii, ${n} odpowiedzi; ciemniej znaczy lepiej w tej tabeli.`, category: "Kategoria", index: "Indeks",
   brandRanking: "Marki według indeksu", intervalsHelp2: "Każdy odcinek to 95% przedział; marek, których odcinki się nakładają, dane nie rozróżniają.",
@@ -834,6 +834,32 @@ function driversSection(drivers) {
     <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="drivers-q-table"><thead><tr><th>${esc(t("area"))}</th><th class="n">${esc(t("importance"))}</th><th class="n">${esc(t("performance"))}</th><th class="n">${esc(t("rank"))}</th></tr></thead><tbody>
     ${[...a].sort((p, q) => p.rank - q.rank).map((x) => `<tr><td>${esc(x.name)}</td><td class="n" data-v="${x.share_pct}">${fmt(x.share_pct, 1)} %</td><td class="n" data-v="${x.performance}">${fmt(x.performance, 2)}</td><td class="n">${x.rank}</td></tr>`).join("")}</tbody></table></div></details>${toolButtons("drivers-q")}</section>`;
 }
+// Expectations against experience: each area's gap (experience − expectation) with its
+// paired-t 95 % interval, as bars from zero; pale when the interval crosses zero.
+function gapsSection(gaps, areaName) {
+  const a = (gaps?.areas || []).filter((x) => x.gap?.interval);
+  if (!a.length) return "";
+  const W = chartWidth(), row = 34, left = Math.round(Math.min(220, W * 0.38)), H = row * a.length + 30;
+  const lo = Math.min(0, ...a.map((x) => x.gap.interval.low)), hi = Math.max(0, ...a.map((x) => x.gap.interval.high));
+  const X = (v) => left + ((W - left - 20) * (v - lo)) / Math.max(hi - lo, 1e-9);
+  const fit = Math.floor((left - 16) / 7.5), short = (l) => (l.length > fit ? l.slice(0, fit - 1) + "…" : l);
+  const label = (x) => areaName[x.area] || x.area;
+  const bars = a.map((x, i) => {
+    const y = 16 + i * row, g = x.gap, clear = g.interval.high < 0 || g.interval.low > 0;
+    return `<text x="${left - 8}" y="${y + 5}" text-anchor="end" font-size="14" fill="#1a1a1a">${esc(short(label(x)))}</text>
+      <rect x="${Math.min(X(0), X(g.gap)).toFixed(1)}" y="${y - 8}" width="${Math.max(1, Math.abs(X(g.gap) - X(0))).toFixed(1)}" height="16" fill="${g.gap < 0 ? "#a4001d" : "#0b5cad"}" fill-opacity="${clear ? 1 : 0.4}"><title>${esc(label(x))}: ${fmt(g.gap, 2)} (${fmt(g.interval.low, 2)} – ${fmt(g.interval.high, 2)}, n = ${g.n})</title></rect>
+      <line x1="${X(g.interval.low).toFixed(1)}" x2="${X(g.interval.high).toFixed(1)}" y1="${y}" y2="${y}" stroke="#1a1a1a" stroke-width="2"/>`;
+  }).join("");
+  const table = a.map((x) => `<tr><td>${esc(label(x))}</td><td class="n">${fmt(x.gap.expectation, 2)}</td><td class="n">${fmt(x.gap.experience, 2)}</td>
+    <td class="n" data-v="${x.gap.gap}">${fmt(x.gap.gap, 2)}</td><td class="n">${fmt(x.gap.interval.low, 2)} – ${fmt(x.gap.interval.high, 2)}</td><td class="n">${fmt(x.gap.n)}</td><td class="n">${x.gap.p == null ? "" : qv(x.gap.p)}</td></tr>`).join("");
+  return `<section class="panel chart" aria-labelledby="l6"><h2 id="l6">${esc(t("gapsTitle"))}</h2><p class="muted">${esc(t("gapsHelp"))}</p>
+    <svg id="gaps-svg" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(t("gapsTitle"))}" xmlns="http://www.w3.org/2000/svg">
+    <line x1="${X(0).toFixed(1)}" x2="${X(0).toFixed(1)}" y1="0" y2="${H - 22}" stroke="#8a8a8a" stroke-dasharray="4 4"/>${bars}
+    ${lo < 0 ? `<text x="${left}" y="${H - 4}" font-size="12" fill="#4d4d4d">${fmt(lo, 1)}</text>` : ""}<text x="${X(0).toFixed(1)}" y="${H - 4}" text-anchor="${lo < 0 && hi > 0 ? "middle" : lo < 0 ? "end" : "start"}" font-size="12" fill="#4d4d4d">0</text>${hi > 0 ? `<text x="${W - 20}" y="${H - 4}" text-anchor="end" font-size="12" fill="#4d4d4d">${fmt(hi, 1)}</text>` : ""}</svg>
+    <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="gaps-table"><thead><tr><th>${esc(t("area"))}</th><th class="n">${esc(t("expected"))}</th><th class="n">${esc(t("experienced"))}</th><th class="n">${esc(t("gap"))}</th><th class="n">95 %</th><th class="n">n</th><th class="n">${esc(t("pValue"))}</th></tr></thead><tbody>${table}</tbody></table></div></details>
+    ${toolButtons("gaps")}</section>`;
+}
+
 function benchmarkSection(bench, areaName) {
   const r = bench?.report;
   if (!r?.categories?.length) return "";
@@ -875,14 +901,18 @@ async function listening(main) {
   const now = period(state.range);
   const answered = { survey, from: new Date(now.fromS * 1000).toISOString(), to: new Date(now.toS * 1000).toISOString() };
   const optional = (p) => p.catch(() => null);
-  const [week, text, drivers, bench] = await Promise.all([
+  const pairs = (usable.find((x) => x.key === survey)?.definition?.questions || []).filter((q) => q.type === "pair");
+  const [week, text, drivers, bench, gaps] = await Promise.all([
     optional(api(`/api/listening/${metric}`, { ...answered, by: "week" })),
     metric === "nps" ? optional(api("/api/listening/text", answered)) : null,
     optional(api("/api/listening/drivers", answered)),
     optional(api("/api/listening/benchmark", answered)),
+    pairs.length ? optional(api("/api/listening/gaps", answered)) : null,
     api(`/api/listening/${metric}`, { ...answered, by: "touchpoint" }).then((x) => { res = x; }, (e) => { failure = e.message; }),
   ]);
   const areaName = Object.fromEntries((drivers?.result?.areas || []).map((x) => [x.area, x.name]));
+  // A pair question names its area in the survey's words.
+  const pairName = Object.fromEntries(pairs.map((q) => [q.area || q.id, q.text?.[state.lang] || q.text?.en || Object.values(q.text || {})[0] || q.id]));
   const r = res?.result;
   const score = (x) => (metric === "nps" ? fmt(x, 0) : fmt(x, 2));
   const segs = (r?.segments || []).filter((x) => x.result?.score != null && x.segment !== "(none)");
@@ -915,13 +945,14 @@ async function listening(main) {
     ${toolButtons("segments")}</section>` : ""}
   ${r?.distribution?.length ? `<section class="panel chart" aria-labelledby="l2a"><h2 id="l2a">${esc(t("distribution"))}</h2>${distributionChart(r.distribution, metric)}${toolButtons("dist")}</section>` : ""}
   ${trendChart(week?.result?.segments, metric) ? `<section class="panel chart" aria-labelledby="l3"><h2 id="l3">${esc(t("trend"))}</h2><p class="muted">${esc(t("trendHelp"))}</p>${trendChart(week.result.segments, metric)}${toolButtons("trend")}</section>` : ""}
-  ${saySection(text?.result)}${driversSection(drivers?.result)}${benchmarkSection(bench?.result, areaName)}`}`;
+  ${saySection(text?.result)}${driversSection(drivers?.result)}${gapsSection(gaps?.result, { ...pairName, ...areaName })}${benchmarkSection(bench?.result, areaName)}`}`;
   main.querySelector("#survey").addEventListener("change", (e) => { const p = new URLSearchParams(location.hash.slice(1)); p.set("survey", e.target.value); p.delete("metric"); location.hash = p; });
   main.querySelector("#metric").addEventListener("change", (e) => { const p = new URLSearchParams(location.hash.slice(1)); p.set("metric", e.target.value); location.hash = p; });
   chartTools(main, "segments", ".chart svg", "#segments-table", `${metric}-${survey}-by-touchpoint`);
   chartTools(main, "dist", "#dist-svg", "#dist-table", `${metric}-${survey}-answers`);
   chartTools(main, "trend", "#trend-svg", "#trend-table", `${metric}-${survey}-by-week`);
   chartTools(main, "bench", null, "#bench-table", `${survey}-benchmark`);
+  chartTools(main, "gaps", "#gaps-svg", "#gaps-table", `${survey}-expectation-gaps`);
   chartTools(main, "drivers-q", "#drivers-svg", "#drivers-q-table", `${survey}-drivers`);
   chartTools(main, "brands", "#brands-svg", "#brands-table", `${survey}-brands`);
 }
