@@ -348,12 +348,12 @@ impl Then {
         }
     }
 
-    /// The survey whose invitation it carries.
+    /// The survey whose signed invitation it carries (an in-page survey carries none: the
+    /// page opens the survey's open link).
     pub fn survey(&self) -> Option<&str> {
         match self {
             Then::Webhook { survey, .. } | Then::Email { survey, .. } => survey.as_deref(),
-            Then::InPage { survey } => Some(survey),
-            Then::TeamAlert { .. } => None,
+            Then::InPage { .. } | Then::TeamAlert { .. } => None,
         }
     }
 
@@ -912,8 +912,10 @@ mod tests {
         let def = RuleDef::parse(&v, &Demo).unwrap();
         assert_eq!(
             (def.then.channel(), def.then.category(), def.then.survey()),
-            ("in_page", Some("surveys"), Some("csat-delivery"))
+            ("in_page", Some("surveys"), None),
+            "no invitation: the page opens the open link"
         );
+        assert_eq!(def.then, Then::InPage { survey: "csat-delivery".into() });
     }
 
     /// A health alert: about a touchpoint, so only the team hears of it; its fields checked.

@@ -29,6 +29,8 @@ use serde::Serialize;
 
 /// Seconds in a day.
 const DAY_S: i64 = 86_400;
+/// The baseline a day is tested against by default: the days before it.
+pub const BASELINE_DAYS: i64 = 28;
 
 /// What is tested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -67,7 +69,7 @@ pub struct HealthQuery {
 
 impl Default for HealthQuery {
     fn default() -> Self {
-        HealthQuery { day: 0, baseline_days: 28, exit_within_s: DAY_S, min_expected: 5.0, min_reach: 20 }
+        HealthQuery { day: 0, baseline_days: BASELINE_DAYS, exit_within_s: DAY_S, min_expected: 5.0, min_reach: 20 }
     }
 }
 
@@ -194,16 +196,43 @@ pub fn tests(c: &Counts, q: &HealthQuery) -> Vec<Test> {
     out
 }
 
-/// One project's family of tests: volume on `volume_day`, exit rate on `exit_day` (a day
-/// whose exits are known), each with its Benjamini–Hochberg q-value over the family.
-pub fn family(set: &JourneySet, n_tps: usize, volume_day: i64, exit_day: i64) -> Vec<(Test, f64)> {
-    let vq = HealthQuery { day: volume_day, ..Default::default() };
-    let eq = HealthQuery { day: exit_day, ..Default::default() };
-    let mut all: Vec<Test> =
-        tests(&count(set, n_tps, &vq), &vq).into_iter().filter(|t| t.metric == Metric::Volume).collect();
-    all.extend(tests(&count(set, n_tps, &eq), &eq).into_iter().filter(|t| t.metric == Metric::ExitRate));
-    let q = crate::stats::benjamini_hochberg(&all.iter().map(|t| t.p).collect::<Vec<_>>());
-    all.into_iter().zip(q).collect()
+/// The columns `end + 1 − width ..= end` of every touchpoint's counts.
+fn columns(c: &Counts, end: usize, width: usize) -> Counts {
+    let cut = |rows: &Vec<Vec<u64>>| rows.iter().map(|r| r[end + 1 - width..=end].to_vec()).collect();
+    Counts { events: cut(&c.events), reach: cut(&c.reach), exits: cut(&c.exits) }
+}
+
+/// One project's family of tests for each day of `days`, as the check the morning after
+/// sees it — volume that day, exit rate the day before (its exits are known by then) —
+/// each test with its Benjamini–Hochberg q-value over the day's family. The journeys are
+/// counted once for every day.
+pub fn families(set: &JourneySet, n_tps: usize, days: std::ops::Range<i64>) -> Vec<(i64, Vec<(Test, f64)>)> {
+    families_with(set, n_tps, days, &HealthQuery::default())
+}
+
+/// [`families`] with `q`'s baseline, exit window and minimums (its `day` is ignored).
+fn families_with(
+    set: &JourneySet,
+    n_tps: usize,
+    days: std::ops::Range<i64>,
+    q: &HealthQuery,
+) -> Vec<(i64, Vec<(Test, f64)>)> {
+    if days.is_empty() {
+        return Vec::new();
+    }
+    let q = *q;
+    let first = days.start - 1 - q.baseline_days;
+    let all = count(set, n_tps, &HealthQuery { day: days.end - 1, baseline_days: days.end - 1 - first, ..q });
+    let width = (q.baseline_days + 1) as usize;
+    days.map(|day| {
+        let end = (day - first) as usize;
+        let mut family: Vec<Test> =
+            tests(&columns(&all, end, width), &q).into_iter().filter(|t| t.metric == Metric::Volume).collect();
+        family.extend(tests(&columns(&all, end - 1, width), &q).into_iter().filter(|t| t.metric == Metric::ExitRate));
+        let qs = crate::stats::benjamini_hochberg(&family.iter().map(|t| t.p).collect::<Vec<_>>());
+        (day, family.into_iter().zip(qs).collect())
+    })
+    .collect()
 }
 
 #[cfg(test)]
@@ -265,6 +294,33 @@ mod tests {
             let s = set(&customers);
             let q = HealthQuery { day: D0 + 4, baseline_days: 3, exit_within_s: within, ..Default::default() };
             prop_assert_eq!(count(&s, 4, &q), reference(&s, 4, &q));
+        }
+    }
+
+    proptest! {
+        /// Counting once for a run of days gives each day what counting that day alone does.
+        #[test]
+        fn families_count_once_what_each_day_counts_alone(
+            journeys in proptest::collection::vec(
+                proptest::collection::vec((0i64..40, 0i64..DAY_S, 0u16..3), 0..30), 0..40),
+        ) {
+            let customers: Vec<(i64, Events)> = journeys
+                .into_iter()
+                .enumerate()
+                .map(|(c, evs)| (c as i64 + 1, evs.into_iter().map(|(d, s, tp)| (D0 + d, s, tp)).collect()))
+                .collect();
+            let s = set(&customers);
+            let q = HealthQuery { min_expected: 0.5, min_reach: 1, ..Default::default() };
+            let alone = |day: i64| {
+                let (v, e) = (HealthQuery { day, ..q }, HealthQuery { day: day - 1, ..q });
+                let mut t: Vec<Test> = tests(&count(&s, 3, &v), &v).into_iter().filter(|t| t.metric == Metric::Volume).collect();
+                t.extend(tests(&count(&s, 3, &e), &e).into_iter().filter(|t| t.metric == Metric::ExitRate));
+                t
+            };
+            for (day, family) in families_with(&s, 3, D0 + 30..D0 + 40, &q) {
+                let tests: Vec<Test> = family.into_iter().map(|(t, _)| t).collect();
+                prop_assert_eq!(tests, alone(day));
+            }
         }
     }
 

@@ -218,7 +218,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
             println!("Try:");
             println!("  curl -s -H 'Authorization: Bearer {secret}' http://{addr}/api/touchpoints?lang=cs");
             // The last month of the history, which ends now.
-            let day = |ms: i64| touchpoint_core::event::format_time(ms).get(..10).unwrap_or_default().to_string();
+            let day = touchpoint_core::event::format_date;
             let (from, to) = (day(now_ms() - 30 * 86_400_000), day(now_ms()));
             println!("  curl -s -H 'Authorization: Bearer {secret}' 'http://{addr}/api/volume?from={from}&to={to}'");
             println!("  curl -s -u '{write}:' -d '{{\"userId\":\"jana\",\"event\":\"Order Completed\"}}' http://{addr}/v1/track");

@@ -557,10 +557,24 @@ pub fn format_time(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
+/// The UTC date of unix milliseconds, `YYYY-MM-DD`.
+pub fn format_date(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn dates_are_utc_days() {
+        assert_eq!(format_date(0), "1970-01-01");
+        assert_eq!(format_date(20_000 * 86_400_000 - 1), "2024-10-03");
+        assert_eq!(format_date(20_000 * 86_400_000), "2024-10-04");
+    }
 
     const NOW: i64 = 1_790_000_000_000;
 

@@ -485,46 +485,32 @@ pub async fn email_invitation(
             (Lang::En, Role::Viewer) => "viewer",
         }
     };
-    let (who, project, link, as_role) = (m.from_person, m.project, m.link, role(m.role));
-    let (subject, body) = match m.lang {
+    // Names and addresses are the context, never the template: a project called `{{ x }}`
+    // stays that text. The HTML is the text as paragraphs, the link clickable.
+    let (subject, text) = match m.lang {
         Lang::Cs => (
-            format!("{who} vás zve do Touchpointu: {project}"),
-            format!(
-                "Dobrý den,\n\n{who} vás zve k projektu {project} v Touchpointu jako {as_role}. \
-                 Heslo si nastavíte tímto odkazem (platí jednou, 7 dní):\n\n{link}\n\n\
-                 Pokud jste pozvánku nečekali, e-mail můžete ignorovat."
-            ),
+            "{{ who }} vás zve do Touchpointu: {{ project }}",
+            "Dobrý den,\n\n{{ who }} vás zve k projektu {{ project }} v Touchpointu jako {{ role }}. \
+             Heslo si nastavíte tímto odkazem (platí jednou, 7 dní):\n\n{{ link }}\n\n\
+             Pokud jste pozvánku nečekali, e-mail můžete ignorovat.",
         ),
         Lang::Pl => (
-            format!("{who} zaprasza Cię do Touchpointu: {project}"),
-            format!(
-                "Dzień dobry,\n\n{who} zaprasza Cię do projektu {project} w Touchpoincie jako {as_role}. \
-                 Hasło ustawisz tym linkiem (działa raz, przez 7 dni):\n\n{link}\n\n\
-                 Jeśli nie spodziewałeś się zaproszenia, zignoruj tę wiadomość."
-            ),
+            "{{ who }} zaprasza Cię do Touchpointu: {{ project }}",
+            "Dzień dobry,\n\n{{ who }} zaprasza Cię do projektu {{ project }} w Touchpoincie jako {{ role }}. \
+             Hasło ustawisz tym linkiem (działa raz, przez 7 dni):\n\n{{ link }}\n\n\
+             Jeśli nie spodziewałeś się zaproszenia, zignoruj tę wiadomość.",
         ),
         Lang::En => (
-            format!("{who} invites you to Touchpoint: {project}"),
-            format!(
-                "Hello,\n\n{who} invites you to the project {project} in Touchpoint as {as_role}. \
-                 Choose your password with this link (it works once, for 7 days):\n\n{link}\n\n\
-                 If you did not expect this invitation, you can ignore this e-mail."
-            ),
+            "{{ who }} invites you to Touchpoint: {{ project }}",
+            "Hello,\n\n{{ who }} invites you to the project {{ project }} in Touchpoint as {{ role }}. \
+             Choose your password with this link (it works once, for 7 days):\n\n{{ link }}\n\n\
+             If you did not expect this invitation, you can ignore this e-mail.",
         ),
     };
-    let html = body
-        .split("\n\n")
-        .map(|p| {
-            let p = p.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-            if p == link.replace('&', "&amp;") {
-                format!("<p><a href=\"{p}\">{p}</a></p>")
-            } else {
-                format!("<p>{p}</p>")
-            }
-        })
-        .collect::<String>();
-    let rendered = touchpoint_act::email::template::Rendered { subject, text: body, html };
-    let id = format!("invite_{}", hash_token(link).get(..24).unwrap_or_default());
+    let template = touchpoint_act::rule::Template { subject: subject.into(), text: text.into(), html: None };
+    let ctx = serde_json::json!({"who": m.from_person, "project": m.project, "role": role(m.role), "link": m.link});
+    let rendered = touchpoint_act::email::template::render(&template, crate::brand::lang_code(m.lang), &ctx, None)?;
+    let id = format!("invite_{}", hash_token(m.link).get(..24).unwrap_or_default());
     match mailer.send(m.to, &id, &rendered, None).await {
         Outcome::Delivered => Ok(true),
         Outcome::Retry(e) | Outcome::Failed(e) => Err(e),

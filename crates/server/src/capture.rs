@@ -316,10 +316,6 @@ pub struct InPageQuery {
     #[serde(rename = "anonymousId", default)]
     #[param(rename = "anonymousId", required = true, min_length = 1, max_length = 200)]
     pub anonymous_id: String,
-    /// The visitor's user id, once identified: at most 200 characters.
-    #[serde(rename = "userId")]
-    #[param(rename = "userId", max_length = 200)]
-    pub user_id: Option<String>,
     /// The page's language, used when the customer's is not known.
     pub lang: Option<String>,
 }
@@ -354,7 +350,7 @@ pub async fn in_page(
         Some(t) => s.write_key(Some(&t)).await?,
         None => s.write_key(q.write_key.as_deref()).await?,
     };
-    let visitor = in_page::Visitor::parse(Some(&q.anonymous_id), q.user_id.as_deref(), q.lang.as_deref())?;
+    let visitor = in_page::Visitor::parse(Some(&q.anonymous_id), q.lang.as_deref())?;
     if let Err(retry_after) = s.limiter.take(key.id, 1) {
         return Err(Error::rate_limited(retry_after).into());
     }

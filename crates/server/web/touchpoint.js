@@ -98,7 +98,7 @@
   function ask() {
     if (showing || d.hidden) return;
     var q = '?writeKey=' + encodeURIComponent(key) + '&anonymousId=' + encodeURIComponent(anon) +
-      (user ? '&userId=' + encodeURIComponent(user) : '') + '&lang=' + encodeURIComponent(navigator.language || '');
+      '&lang=' + encodeURIComponent(navigator.language || '');
     fetch(base + '/v1/in-page' + q, { credentials: 'omit', cache: 'no-store' })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (j) { if (j && j.actions && j.actions.length) show(j.actions[0]); })

@@ -462,15 +462,6 @@ async fn send(
     let base = base_url(&sh.engine);
     let lang = language(&traits, &f.firing.payload);
     let mut payload = f.firing.payload.clone();
-    // An in-page survey waits for the customer's page to ask (`super::in_page`).
-    if let Then::InPage { survey } = &def.then {
-        payload["in_page"] = json!({"survey": survey, "lang": lang});
-        let mut up = update(&f, FiringState::Ready);
-        up.attempts = f.attempts + 1;
-        up.payload = Some(payload);
-        store.update_firing(&f.firing.id, &up).await?;
-        return Ok((f, up));
-    }
     // The survey invitation is made once and kept in the payload, so every retry sends the
     // same link.
     if let (Some(survey), None) = (def.then.survey(), payload.get("survey_url").filter(|v| !v.is_null())) {
@@ -510,8 +501,15 @@ async fn send(
             email(sh, to, &f, &t, &l, &context(&traits, &payload, None), None).await
         }
         Then::TeamAlert { .. } => Outcome::Failed("the team alert has no address".into()),
-        // Made ready above, never sent from here.
-        Then::InPage { .. } => return Ok((f.clone(), update(&f, FiringState::Ready))),
+        // An in-page survey waits for the customer's page to ask (`super::in_page`).
+        Then::InPage { survey } => {
+            payload["in_page"] = json!({"survey": survey, "lang": lang});
+            let mut up = update(&f, FiringState::Ready);
+            up.attempts = f.attempts + 1;
+            up.payload = Some(payload);
+            store.update_firing(&f.firing.id, &up).await?;
+            return Ok((f, up));
+        }
     };
     let up = finish(sh, row, &f, outcome, payload).await?;
     Ok((f, up))
@@ -548,9 +546,9 @@ fn health_template(rule: &str, base: &str) -> touchpoint_act::rule::Template {
         text: format!(
             "{{{{ alert.name }}}} ({{{{ alert.touchpoint }}}}) on {{{{ alert.day }}}} (UTC):\n\
              {{% if alert.metric == 'volume' %}}{{{{ alert.n }}}} events, against {{{{ alert.expected | round(1) }}}} a day \
-             over the {{{{ alert.baseline_n }}}} days before.\
+             over the {{{{ alert.baseline_days }}}} days before.\
              {{% else %}}{{{{ (alert.observed * 100) | round(1) }}}} % of its {{{{ alert.n }}}} customers left there, \
-             against {{{{ (alert.expected * 100) | round(1) }}}} % of {{{{ alert.baseline_n }}}} over the 28 days before.{{% endif %}}\n\
+             against {{{{ (alert.expected * 100) | round(1) }}}} % of {{{{ alert.baseline_n }}}} over the {{{{ alert.baseline_days }}}} days before.{{% endif %}}\n\
              p = {{{{ alert.p_text }}}}, corrected for every touchpoint tested: q = {{{{ alert.q_text }}}}.\n\n\
              The touchpoint's volume: {base}/#view=overview"
         ),

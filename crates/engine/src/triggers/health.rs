@@ -118,9 +118,12 @@ pub async fn check(engine: &Engine, now: i64) -> Result<Checked, StoreError> {
         let day = now.div_euclid(DAY_MS) - 1;
         let n = snap.dict.touchpoints.len();
         let (set, dict) = (snap.set.clone(), snap.dict.clone());
-        let family = tokio::task::spawn_blocking(move || health::family(&set, n, day, day - 1))
+        let family = tokio::task::spawn_blocking(move || health::families(&set, n, day..day + 1))
             .await
-            .map_err(|e| StoreError::Backend(format!("the health check stopped: {e}")))?;
+            .map_err(|e| StoreError::Backend(format!("the health check stopped: {e}")))?
+            .pop()
+            .map(|(_, f)| f)
+            .unwrap_or_default();
         let mut firings = Vec::new();
         for (rule_id, key, def) in &rules {
             for (t, q) in &family {
@@ -132,8 +135,7 @@ pub async fn check(engine: &Engine, now: i64) -> Result<Checked, StoreError> {
                 }
                 let Some(&tp_id) = ids.get(&tp.key) else { continue };
                 let tested_day = if t.metric == Metric::Volume { day } else { day - 1 };
-                let date =
-                    touchpoint_core::event::format_time(tested_day * DAY_MS).get(..10).unwrap_or_default().to_string();
+                let date = touchpoint_core::event::format_date(tested_day * DAY_MS);
                 firings.push(NewFiring {
                     id: new_id(),
                     project_id: project,
@@ -158,6 +160,7 @@ pub async fn check(engine: &Engine, now: i64) -> Result<Checked, StoreError> {
                             "expected": t.expected,
                             "n": t.n,
                             "baseline_n": t.baseline_n,
+                            "baseline_days": health::BASELINE_DAYS,
                             "z": t.z,
                             "p": t.p,
                             "q": q,

@@ -3,8 +3,9 @@
 //!
 //! The delivery loop puts such a firing past its guards (consent, caps, hold-out) and
 //! leaves it **ready**; the snippet asks after every event it sends and when a page opens,
-//! naming its visitor by anonymous id (and user id once identified). The ready firings of
-//! that person — every customer merged into them — decided within
+//! naming its visitor by the anonymous id it keeps (once the page identifies them, that
+//! id belongs to the known customer too). The ready firings of that person — every
+//! customer merged into them — decided within
 //! [`IN_PAGE_DAYS`](touchpoint_act::rule::IN_PAGE_DAYS) are taken one at a time, and each
 //! becomes delivered in the same write, so two tabs asking at once never both show it.
 //!
@@ -13,7 +14,9 @@
 //! journey, at that touchpoint, in the customer's language.
 //!
 //! Who may ask: anyone with the project's public write key and a visitor's anonymous id
-//! (a random id kept in that visitor's browser). What they learn is which survey to show.
+//! (a random id kept in that visitor's browser). A user id is not taken: user ids are
+//! often guessable (an e-mail address, an order number), and the write key is public.
+//! What one learns is which survey to show.
 
 use crate::error::{Code, Error, Result};
 use serde::Serialize;
@@ -21,7 +24,7 @@ use touchpoint_act::rule::IN_PAGE_DAYS;
 use touchpoint_core::{IdentityKind, ProjectId};
 use touchpoint_store::{now_ms, Store};
 
-/// Longest anonymous or user id a page may name (the survey page keeps up to 200).
+/// Longest anonymous id a page may name (the survey page keeps up to 200).
 const MAX_ID: usize = 200;
 
 /// The visitor a page names.
@@ -29,16 +32,14 @@ const MAX_ID: usize = 200;
 pub struct Visitor {
     /// The browser's anonymous id (Segment's `ajs_anonymous_id`).
     pub anonymous_id: String,
-    /// The user id, once the page identified them.
-    pub user_id: Option<String>,
     /// The page's language (`navigator.language`), when the customer's is not known.
     pub lang: Option<String>,
 }
 
 impl Visitor {
-    /// Parse what a page sent: an anonymous id of 1 to 200 characters, an optional user id
-    /// and language; errors name the parameter.
-    pub fn parse(anonymous_id: Option<&str>, user_id: Option<&str>, lang: Option<&str>) -> Result<Visitor> {
+    /// Parse what a page sent: an anonymous id of 1 to 200 characters and an optional
+    /// language; errors name the parameter.
+    pub fn parse(anonymous_id: Option<&str>, lang: Option<&str>) -> Result<Visitor> {
         let bad = |field: &str, message: String| Error::invalid(Code::InvalidQuery, Some(field.into()), message);
         let anonymous_id = anonymous_id.unwrap_or("");
         if anonymous_id.is_empty() || anonymous_id.chars().count() > MAX_ID {
@@ -47,17 +48,13 @@ impl Visitor {
                 format!("anonymousId: the visitor's anonymous id, 1 to {MAX_ID} characters"),
             ));
         }
-        let user_id = user_id.filter(|u| !u.is_empty());
-        if user_id.is_some_and(|u| u.chars().count() > MAX_ID) {
-            return Err(bad("userId", format!("userId: at most {MAX_ID} characters")));
-        }
         let lang = lang
             .map(str::trim)
             .filter(|l| {
                 !l.is_empty() && l.len() <= 35 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             })
             .map(str::to_owned);
-        Ok(Visitor { anonymous_id: anonymous_id.to_string(), user_id: user_id.map(str::to_owned), lang })
+        Ok(Visitor { anonymous_id: anonymous_id.to_string(), lang })
     }
 }
 
@@ -77,14 +74,8 @@ pub struct InPageAction {
 /// Take the next action for `visitor`'s page in `project`, if one is ready; links start
 /// with `base`.
 pub async fn take(store: &dyn Store, project: ProjectId, visitor: &Visitor, base: &str) -> Result<Vec<InPageAction>> {
-    let mut customer = None;
-    if let Some(u) = &visitor.user_id {
-        customer = store.find_identity(project, IdentityKind::User, u).await?;
-    }
-    if customer.is_none() {
-        customer = store.find_identity(project, IdentityKind::Anonymous, &visitor.anonymous_id).await?;
-    }
-    let Some(customer) = customer else { return Ok(Vec::new()) };
+    let found = store.find_identity(project, IdentityKind::Anonymous, &visitor.anonymous_id).await?;
+    let Some(customer) = found else { return Ok(Vec::new()) };
     let ids = super::person_ids(store, customer).await?;
     let now = now_ms();
     let since = now - IN_PAGE_DAYS * 86_400_000;

@@ -73,8 +73,8 @@ async fn preview_health(
     let today = now.div_euclid(86_400_000);
     let counted = tokio::task::spawn_blocking(move || {
         let mut alerts = Vec::new();
-        for day in today - days..today {
-            for (t, q) in touchpoint_analytics::health::family(&set, dict.touchpoints.len(), day, day - 1) {
+        for (day, family) in touchpoint_analytics::health::families(&set, dict.touchpoints.len(), today - days..today) {
+            for (t, q) in family {
                 let key = &dict.touchpoints[t.tp as usize].key;
                 if super::health::wanted(&when, &t, q, key) {
                     alerts.push((day, key.clone(), t.metric.as_str()));
@@ -90,14 +90,12 @@ async fn preview_health(
         .iter()
         .rev()
         .take(5)
-        .map(|(day, key, metric)| {
-            let date = touchpoint_core::event::format_time(day * 86_400_000);
-            format!("{} {key} {metric}", date.get(..10).unwrap_or_default())
-        })
+        .map(|(day, key, metric)| format!("{} {key} {metric}", touchpoint_core::event::format_date(day * 86_400_000)))
         .collect();
     out.notes.push(format!(
-        "a health alert is about touchpoints, not customers: {} alerts to the team over {days} days, each day tested the morning after against its 28 days before{}",
+        "a health alert is about touchpoints, not customers: {} alerts to the team over {days} days, each day tested the morning after against its {} days before{}",
         counted.len(),
+        touchpoint_analytics::health::BASELINE_DAYS,
         if examples.is_empty() { String::new() } else { format!(" (the latest: {})", examples.join("; ")) }
     ));
     out
