@@ -1316,7 +1316,14 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     browser.click(&format!("[data-revoke-key][data-prefix='{prefix}']")).await;
     let accepted = browser.call(reqwest::Method::POST, "/alert/accept", json!({})).await;
     assert!(accepted.is_null(), "a confirmation was asked: {accepted}");
-    browser.wait_for_text("Revoked the key").await;
+    browser.wait_for_text("Revoked: tpw_").await;
+    for (w, h) in [(1280, 900), (360, 800)] {
+        browser.size(w, h).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        browser.eval("document.getElementById('he3').scrollIntoView(); return true").await;
+        browser.screenshot(&format!("dashboard-keys-{w}")).await;
+    }
+    browser.size(1280, 900).await;
     assert_eq!(send_with(token).await, 401, "a revoked key is refused at once");
 
     // Her account: she invites a colleague and gets the link to send.

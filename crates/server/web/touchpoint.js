@@ -114,17 +114,18 @@
     box.setAttribute('role', 'dialog');
     box.setAttribute('aria-label', title);
     box.setAttribute('data-touchpoint', a.id);
-    box.style.cssText = 'position:fixed;right:1rem;bottom:1rem;z-index:2147483000;width:min(26rem,calc(100vw - 2rem));background:#fff;border:1px solid #8a8a8a;border-radius:.5rem;box-shadow:0 4px 18px rgba(0,0,0,.2);overflow:hidden';
+    box.style.cssText = 'position:fixed;right:1rem;bottom:1rem;z-index:2147483000;width:min(26rem,calc(100vw - 2rem));background:#fff;border:1px solid #8a8a8a;border-radius:.5rem;box-shadow:0 4px 18px rgba(0,0,0,.2);overflow:hidden;padding-top:2.75rem';
     var x = d.createElement('button');
     x.type = 'button';
     x.textContent = '×';
     x.setAttribute('aria-label', close);
-    x.style.cssText = 'position:absolute;top:.25rem;right:.25rem;width:2.75rem;height:2.75rem;border:0;background:transparent;font:1.6rem/1 system-ui,sans-serif;color:#333;cursor:pointer';
+    // Above the frame, in a bar of its own: it never covers the survey's title.
+    x.style.cssText = 'position:absolute;top:0;right:.25rem;width:2.75rem;height:2.75rem;border:0;background:transparent;font:1.6rem/1 system-ui,sans-serif;color:#333;cursor:pointer';
     x.addEventListener('click', function () { box.remove(); });
     var f = d.createElement('iframe');
     f.src = a.url;
     f.title = title;
-    f.style.cssText = 'display:block;width:100%;height:min(28rem,calc(100vh - 4rem));border:0';
+    f.style.cssText = 'display:block;width:100%;height:min(28rem,calc(100vh - 6.75rem));border:0';
     box.appendChild(f);
     box.appendChild(x);
     (d.body || d.documentElement).appendChild(box);
