@@ -102,6 +102,18 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// The knowledge base's search: N synthetic articles, customers' queries, p50/p99.
+    Kb {
+        /// Articles in the knowledge base.
+        #[arg(long, default_value_t = 10_000)]
+        articles: usize,
+        /// Timed searches.
+        #[arg(long, default_value_t = 5_000)]
+        queries: usize,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// `touchpoint import` of the demo NDJSON against DuckDB on the same file.
     Import {
         /// Events in the file.
@@ -119,6 +131,7 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
             ingest(events, batch, connections, durable, meta_store, json).await
         }
         BenchCmd::Import { events, json } => import(events, json).await,
+        BenchCmd::Kb { articles, queries, json } => crate::bench_kb::run(articles, queries, json).await,
         BenchCmd::Triggers { events, batch, connections, json } => {
             crate::bench_triggers::run(events, batch, connections, json).await
         }
@@ -130,7 +143,8 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
     }
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
+/// The `p` quantile of sorted microseconds, in ms.
+pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

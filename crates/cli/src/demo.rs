@@ -177,6 +177,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
     let s = load(&state.writer, project.id, cfg, a.json).await?;
     let listening = crate::demo_listen::load(&*state.store, project.id, a.seed).await?;
     crate::demo_act::load(&*state.store, project.id).await?;
+    let articles = crate::kb::load_demo(&*state.store, project.id).await?;
     // A person to sign in to the dashboard as: an owner of every project, with a fresh
     // random password (written beside the keys, and printed).
     let demo_password: String = {
@@ -233,6 +234,10 @@ pub async fn run(a: DemoArgs) -> Result<()> {
             );
             println!(
                 "  or Touchpoint's snippet (page views, identify, consent, in-page surveys): <script src=\"http://{addr}/touchpoint.js\" data-key=\"{write}\" async></script>"
+            );
+            println!(
+                "The customer portal's help centre ({articles} articles in cs/pl/en), in Czech: http://{addr}/portal/{}?lang=cs",
+                project.id
             );
             let rule = crate::demo_act::KEY;
             println!("A trigger rule, a draft: what it would have done over the last 30 days, then switch it on:");

@@ -8,6 +8,7 @@ mod args;
 mod bench;
 mod bench_analytics;
 mod bench_dashboard;
+mod bench_kb;
 mod bench_triggers;
 mod catalog;
 mod customer;
@@ -16,6 +17,7 @@ mod demo_act;
 mod demo_listen;
 mod export;
 mod import;
+mod kb;
 mod listen_tables;
 mod report;
 mod survey;
@@ -146,6 +148,11 @@ enum Command {
         #[command(subcommand)]
         cmd: trigger::TriggerCmd,
     },
+    /// The knowledge base of the customer portal: articles in cs/pl/en and their search.
+    Kb {
+        #[command(subcommand)]
+        cmd: kb::KbCmd,
+    },
     /// External benchmark tables.
     Benchmark {
         #[command(subcommand)]
@@ -238,6 +245,7 @@ fn main() {
             Command::Report(a) => report::run(*a).await,
             Command::Survey { cmd } => survey::run(cmd).await,
             Command::Trigger { cmd } => trigger::run(cmd).await,
+            Command::Kb { cmd } => kb::run(cmd).await,
             Command::Benchmark { cmd: BenchmarkCmd::Import { project, source, file } } => {
                 survey::import_benchmark(&project, &source, &file).await
             }

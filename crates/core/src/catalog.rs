@@ -822,6 +822,18 @@ pub fn default_catalog() -> Catalog {
     );
     order.conversion = true;
     touchpoints.push(order);
+    // The self-service portal's own touchpoints (`touchpoint_engine::portal` sends them).
+    let service = |key: &str, names: Localized| tp(key, names, SelfService, Direct, "service", "customer-service");
+    touchpoints.extend([
+        service(PORTAL_VISIT_TP, Localized::new("Portal visit", "Návštěva portálu", "Wizyta w portalu")),
+        service(KB_SEARCH_TP, Localized::new("Help search", "Hledání v nápovědě", "Wyszukiwanie w pomocy")),
+        service(
+            KB_ARTICLE_TP,
+            Localized::new("Help article read", "Přečtený článek nápovědy", "Przeczytany artykuł pomocy"),
+        ),
+        service(KB_HELPFUL_TP, Localized::new("Article helped", "Článek pomohl", "Artykuł pomógł")),
+        service(KB_NOT_HELPFUL_TP, Localized::new("Article did not help", "Článek nepomohl", "Artykuł nie pomógł")),
+    ]);
 
     let page_rule = |n: i32, key: &str, field: Field, op: Op, value: &str| Rule {
         id: 0,
@@ -831,7 +843,7 @@ pub fn default_catalog() -> Catalog {
         event_name: None,
         conditions: vec![Condition { field, op, value: value.into() }],
     };
-    let rules = vec![
+    let mut rules = vec![
         page_rule(10, "email-campaign", Field::UtmMedium, Op::OneOf, "email|e-mail|newsletter|mail"),
         page_rule(20, "paid-ads", Field::UtmMedium, Op::OneOf, "cpc|ppc|paid|paidsearch|display|banner|cpm"),
         page_rule(30, "social-campaign", Field::UtmMedium, Op::OneOf, "social|paid_social|paidsocial|social-paid"),
@@ -866,8 +878,45 @@ pub fn default_catalog() -> Catalog {
             conditions: vec![],
         },
     ];
+    let track_rule = |n: i32, key: &str, event: &str| Rule {
+        id: 0,
+        priority: DEFAULT_RULE_PRIORITY + n,
+        touchpoint: key.into(),
+        event_type: Some(EventType::Track),
+        event_name: Some(event.into()),
+        conditions: vec![],
+    };
+    rules.extend([
+        track_rule(210, PORTAL_VISIT_TP, PORTAL_VISIT_EVENT),
+        track_rule(211, KB_SEARCH_TP, KB_SEARCH_EVENT),
+        track_rule(212, KB_ARTICLE_TP, KB_ARTICLE_EVENT),
+        track_rule(213, KB_HELPFUL_TP, KB_HELPFUL_EVENT),
+        track_rule(214, KB_NOT_HELPFUL_TP, KB_NOT_HELPFUL_EVENT),
+    ]);
     Catalog { stages: Stage::defaults(), touchpoints, rules }
 }
+
+/// The portal's events and the touchpoints the default catalog maps them to.
+pub const PORTAL_VISIT_EVENT: &str = "Portal Visited";
+/// A knowledge-base search (`query`, `results`, `lang`).
+pub const KB_SEARCH_EVENT: &str = "Knowledge Base Searched";
+/// An article opened (`article_id`, `title`, `lang`).
+pub const KB_ARTICLE_EVENT: &str = "Article Viewed";
+/// An article's "did this help?" answered yes (`article_id`). Two event names rather than
+/// one with a property: a rule that reads properties turns the classifier's memo off.
+pub const KB_HELPFUL_EVENT: &str = "Article Helpful";
+/// An article's "did this help?" answered no (`article_id`).
+pub const KB_NOT_HELPFUL_EVENT: &str = "Article Not Helpful";
+/// Touchpoint of [`PORTAL_VISIT_EVENT`].
+pub const PORTAL_VISIT_TP: &str = "portal-visit";
+/// Touchpoint of [`KB_SEARCH_EVENT`].
+pub const KB_SEARCH_TP: &str = "kb-search";
+/// Touchpoint of [`KB_ARTICLE_EVENT`].
+pub const KB_ARTICLE_TP: &str = "kb-article";
+/// Touchpoint of [`KB_HELPFUL_EVENT`].
+pub const KB_HELPFUL_TP: &str = "kb-helpful";
+/// Touchpoint of [`KB_NOT_HELPFUL_EVENT`].
+pub const KB_NOT_HELPFUL_TP: &str = "kb-not-helpful";
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A language the product is translated into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     /// English, the fallback.
@@ -27,6 +27,15 @@ impl Lang {
             "cs" | "cz" => Some(Lang::Cs),
             "pl" => Some(Lang::Pl),
             _ => None,
+        }
+    }
+
+    /// The language's tag (`en`, `cs`, `pl`), as it is written everywhere.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Cs => "cs",
+            Lang::Pl => "pl",
         }
     }
 }

@@ -509,7 +509,7 @@ pub async fn email_invitation(
     };
     let template = touchpoint_act::rule::Template { subject: subject.into(), text: text.into(), html: None };
     let ctx = serde_json::json!({"who": m.from_person, "project": m.project, "role": role(m.role), "link": m.link});
-    let rendered = touchpoint_act::email::template::render(&template, crate::brand::lang_code(m.lang), &ctx, None)?;
+    let rendered = touchpoint_act::email::template::render(&template, m.lang.code(), &ctx, None)?;
     let id = format!("invite_{}", hash_token(m.link).get(..24).unwrap_or_default());
     match mailer.send(m.to, &id, &rendered, None).await {
         Outcome::Delivered => Ok(true),

@@ -81,7 +81,7 @@ impl ProjectSettings {
             privacy_url: set("privacy_url", &brand.privacy_url, &self.privacy_url, https)?,
             default_lang: set("default_lang", &brand.default_lang, &self.default_lang, |v| {
                 match Lang::parse(v).filter(|_| v.len() <= 16) {
-                    Some(l) => Ok(lang_code(l).to_string()),
+                    Some(l) => Ok(l.code().to_string()),
                     None => Err("en, cs or pl".into()),
                 }
             })?,
@@ -94,13 +94,5 @@ impl ProjectSettings {
                 }
             })?,
         })
-    }
-}
-
-pub fn lang_code(l: Lang) -> &'static str {
-    match l {
-        Lang::En => "en",
-        Lang::Cs => "cs",
-        Lang::Pl => "pl",
     }
 }

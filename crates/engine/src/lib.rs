@@ -11,7 +11,7 @@
 //!   [`catalog`] (mapping rules with re-classification), [`privacy`] (a customer's
 //!   export and erasure), [`analyses`] (journey analyses
 //!   with their clock), [`listening`] (survey analyses), [`surveys`] (definitions,
-//!   invitations, responses), [`respond`] (a respondent answering page by page), with
+//!   invitations, responses), [`kb`] (the knowledge base's articles and search), [`portal`] (the customer portal, every step a touchpoint), [`selfservice`] (the self-service report), [`respond`] (a respondent answering page by page), with
 //!   the runtime pieces [`journeys`] (the live index), [`live`] (the live stream of
 //!   arriving events for the dashboard) and [`tz`] (time zones), and [`brand`] (the
 //!   checks of a project's brand settings).
@@ -26,11 +26,14 @@ pub mod config;
 pub mod error;
 pub mod import;
 pub mod journeys;
+pub mod kb;
 pub mod listening;
 pub mod live;
+pub mod portal;
 pub mod privacy;
 pub mod read;
 pub mod respond;
+pub mod selfservice;
 pub mod surveys;
 pub mod triggers;
 pub mod tz;
@@ -62,6 +65,8 @@ pub struct Engine {
     pub live: Arc<live::Streams>,
     /// Tells the trigger tasks that rules changed or firings are due.
     pub triggers: Arc<TriggerSignals>,
+    /// The knowledge base's search indexes.
+    pub kb: Arc<kb::Indexes>,
 }
 
 /// What the trigger use cases tell the trigger tasks ([`triggers::decider`],
@@ -166,7 +171,8 @@ impl Node {
         let ticker = live.then(|| journeys.spawn_ticker());
         let live = Arc::new(live::Streams::new(config.live_streams));
         let triggers = Arc::new(TriggerSignals::default());
-        let engine = Engine { store, writer, config: Arc::new(config), journeys, bus, live, triggers };
+        let engine =
+            Engine { store, writer, config: Arc::new(config), journeys, bus, live, triggers, kb: Default::default() };
         Ok(Node { engine, writer_task, ticker, follower, triggers: None })
     }
 

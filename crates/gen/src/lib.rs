@@ -6,7 +6,8 @@
 //! Segment-spec events (track, page, screen, identify): arriving from search, ads, social
 //! networks, review sites, forums, the blog or the newsletter; browsing; the app; cart,
 //! checkout, payment and orders; delivery on time or late, click-and-collect; chat, phone,
-//! help centre, returns and complaints; surveys and reviews; coming back, going quiet or
+//! help centre (searches of its knowledge base, `kb`, whose 30 articles have none about a
+//! late delivery), returns and complaints; surveys and reviews; coming back, going quiet or
 //! leaving for a competitor. [`brand_catalog`] is the touchpoint catalog that classifies
 //! every one of these events, and [`PAIN_POINTS`] names the pain points planted in the
 //! data for the analyses to find.
@@ -30,6 +31,7 @@ mod catalog;
 pub mod chi;
 mod classify;
 mod json;
+pub mod kb;
 mod render;
 mod sim;
 

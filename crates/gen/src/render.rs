@@ -113,6 +113,11 @@ fn track_name(t: &Track) -> &'static str {
         Track::PushOpened => PUSH_OPENED,
         Track::AccountDeleted { .. } => ACCOUNT_DELETED,
         Track::SwitchedToCompetitor { .. } => SWITCHED_TO_COMPETITOR,
+        Track::PortalVisited => touchpoint_core::catalog::PORTAL_VISIT_EVENT,
+        Track::KbSearched { .. } => touchpoint_core::catalog::KB_SEARCH_EVENT,
+        Track::ArticleViewed { .. } => touchpoint_core::catalog::KB_ARTICLE_EVENT,
+        Track::ArticleRated { helpful: true, .. } => touchpoint_core::catalog::KB_HELPFUL_EVENT,
+        Track::ArticleRated { helpful: false, .. } => touchpoint_core::catalog::KB_NOT_HELPFUL_EVENT,
     }
 }
 
@@ -427,6 +432,21 @@ fn track_props<O: Out>(o: &mut O, p: &Profile, t: &Track, time: i64) {
             o.kv("competitor", competitor);
             o.kv("reason", reason);
             o.kv("source", "exit-survey");
+        }
+        Track::PortalVisited => {}
+        Track::KbSearched { query, results, lang } => {
+            o.kv("query", query);
+            o.ki("results", i64::from(results));
+            o.kv("lang", lang);
+        }
+        Track::ArticleViewed { article } => {
+            o.ki("article_id", i64::from(article));
+            o.kv("title", crate::kb::title(article));
+        }
+        Track::ArticleRated { article, helpful } => {
+            o.ki("article_id", i64::from(article));
+            o.key("helpful");
+            o.bool(helpful);
         }
     }
     o.end();

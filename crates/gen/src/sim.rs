@@ -171,6 +171,26 @@ pub(crate) enum Track {
     AccountDeleted { reason: &'static str },
     /// The exit survey names a competitor (`Switched To Competitor`): a churn signal.
     SwitchedToCompetitor { competitor: &'static str, reason: &'static str },
+    /// The help centre opened (`Portal Visited`).
+    PortalVisited,
+    /// A search of the help centre (`Knowledge Base Searched`), with how many of the demo's
+    /// articles it finds (`crate::kb::results`).
+    KbSearched { query: &'static str, results: u8, lang: &'static str },
+    /// A help article read (`Article Viewed`); `article` is its id in the demo (1–30).
+    ArticleViewed { article: u8 },
+    /// "Did this help?" answered (`Article Helpful` / `Article Not Helpful`).
+    ArticleRated { article: u8, helpful: bool },
+}
+
+/// Why a customer opens the help centre.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Need {
+    /// A parcel that is late (no article answers it: the planted failure).
+    Late,
+    /// A return or a complaint, before contacting support.
+    Return,
+    /// Anything else, helped by an article.
+    Other,
 }
 
 /// What happened.
@@ -526,6 +546,54 @@ impl<'a> Sim<'a> {
     /// Seconds to a minute or two between clicks.
     fn click_gap(&mut self) -> i64 {
         6 * SECOND + exp(self.rng, 45_000.0) as i64
+    }
+
+    /// A random stream of its own for the help centre's events, derived from where the
+    /// customer's stream is without drawing from it: adding the portal left every other
+    /// event of the brand as it was.
+    fn rng_side(&self) -> ChaCha8Rng {
+        use rand::SeedableRng;
+        let mut seed = self.rng.get_seed();
+        for (s, p) in seed.iter_mut().zip(self.rng.get_word_pos().to_le_bytes()) {
+            *s ^= p;
+        }
+        seed[31] ^= 0xa5;
+        ChaCha8Rng::from_seed(seed)
+    }
+
+    /// The help centre at `t`: sometimes a search for what the customer `need`s, the best
+    /// article it finds read, and sometimes "did this help?" answered. The planted failure:
+    /// a late delivery has no article, so its searches find nothing. `alone`: the customer
+    /// will not contact support (only some of them use the portal at all), and `t` is when
+    /// their parcel arrived.
+    fn portal(&mut self, t: i64, dev: u8, need: Need, alone: bool) {
+        let mut r = self.rng_side();
+        if !r.gen_bool(if alone { 0.08 } else { 0.7 }) {
+            return;
+        }
+        let c = self.country.idx();
+        let lang = ["cs", "pl"][c];
+        let query = match need {
+            Need::Late => one(&mut r, crate::kb::LATE_QUERIES[c]),
+            Need::Return => one(&mut r, crate::kb::RETURN_QUERIES[c]),
+            Need::Other => one(&mut r, crate::kb::OTHER_QUERIES[c]),
+        };
+        let (results, best) = crate::kb::results(lang, query);
+        let who = Who::Known(dev);
+        // Before a contact: in the minute before it; alone: within two days.
+        let t = t + if alone { r.gen_range(HOUR..2 * DAY) } else { r.gen_range(5 * SECOND..15 * SECOND) };
+        self.track(t - 4 * SECOND, who, Track::PortalVisited);
+        self.track(t, who, Track::KbSearched { query, results, lang });
+        let Some(article) = best else { return };
+        if !r.gen_bool(0.85) {
+            return;
+        }
+        self.track(t + r.gen_range(10 * SECOND..20 * SECOND), who, Track::ArticleViewed { article });
+        let p_answer = if alone { 0.5 } else { 0.35 };
+        if r.gen_bool(p_answer) {
+            let helpful = r.gen_bool(if alone { 0.85 } else { 0.3 });
+            self.track(t + r.gen_range(25 * SECOND..40 * SECOND), who, Track::ArticleRated { article, helpful });
+        }
     }
 
     /// Run the whole life of the customer, first arriving somewhere in `[start, end)`.
@@ -933,6 +1001,8 @@ impl<'a> Sim<'a> {
                 self.push(at, Who::Known(dev), What::Page(Page::Help(help), Via::Direct));
                 at += self.rng.gen_range(MINUTE..10 * MINUTE);
             }
+            // The help centre first, for many: a minute before the contact.
+            self.portal(at - MINUTE, dev, if late { Need::Late } else { Need::Return }, false);
             let how = self.rng.gen_range(0..100u32);
             let mut trigger = "";
             if how < 40 {
@@ -965,6 +1035,9 @@ impl<'a> Sim<'a> {
                 );
             }
             last = last.max(at);
+        } else {
+            // Some customers help themselves in the help centre and never call.
+            self.portal(done, dev, Need::Other, true);
         }
         let complaint = self.rng.gen_bool(if late { 0.12 } else { 0.02 });
         if complaint {

@@ -168,14 +168,6 @@ fn page_lang(query: Option<&str>, headers: &HeaderMap) -> Lang {
         .unwrap_or(Lang::En)
 }
 
-fn code(lang: Lang) -> &'static str {
-    match lang {
-        Lang::En => "en",
-        Lang::Cs => "cs",
-        Lang::Pl => "pl",
-    }
-}
-
 /// The sign-in page's texts.
 fn text(lang: Lang, key: &str) -> &'static str {
     let t: [&'static str; 3] = match key {
@@ -294,9 +286,9 @@ fn login_page(
     let body = render(
         "login.html",
         context! {
-            lang => code(lang), title => t("title"), email_label => t("email"), password_label => t("password"),
+            lang => lang.code(), title => t("title"), email_label => t("email"), password_label => t("password"),
             submit => t("submit"), language => t("language"), next => next, email => email, error => error, csrf => csrf,
-            langs => Lang::ALL.iter().map(|l| code(*l)).collect::<Vec<_>>(),
+            langs => Lang::ALL.iter().map(|l| l.code()).collect::<Vec<_>>(),
             lang_path => "/login", lang_param => "next", lang_value => query_escape(next),
         },
     );
@@ -412,7 +404,7 @@ pub async fn dashboard(State(s): State<AppState>, headers: HeaderMap, Query(q): 
     };
     let Some((token, (user, grants))) = session else {
         let to = match q.lang.as_deref().and_then(Lang::parse) {
-            Some(l) => format!("/login?lang={}", code(l)),
+            Some(l) => format!("/login?lang={}", l.code()),
             None => "/login".to_string(),
         };
         return Redirect::to(&to).into_response();
@@ -433,11 +425,11 @@ pub async fn dashboard(State(s): State<AppState>, headers: HeaderMap, Query(q): 
         .collect();
     let lang = page_lang(q.lang.as_deref(), &headers);
     let boot = serde_json::json!({
-        "user": {"email": user.email}, "projects": visible, "csrf": csrf_of(&token), "lang": code(lang),
+        "user": {"email": user.email}, "projects": visible, "csrf": csrf_of(&token), "lang": lang.code(),
     });
     // JSON inside <script type="application/json">: `<` escaped so no text ends the element.
     let boot = boot.to_string().replace('<', "\\u003c");
-    html(StatusCode::OK, render("dashboard.html", context! { lang => code(lang), boot => boot }), &[])
+    html(StatusCode::OK, render("dashboard.html", context! { lang => lang.code(), boot => boot }), &[])
 }
 
 // ---- Accounts: setting a password by link, changing it, inviting colleagues ------------
@@ -498,9 +490,9 @@ fn link_page(
     let body = render(
         "set_password.html",
         context! {
-            lang => code(lang), title => t("title"), password_label => t("password"), submit => t("submit"),
+            lang => lang.code(), title => t("title"), password_label => t("password"), submit => t("submit"),
             language => t("language"), link => link, error => error, csrf => csrf,
-            langs => Lang::ALL.iter().map(|l| code(*l)).collect::<Vec<_>>(),
+            langs => Lang::ALL.iter().map(|l| l.code()).collect::<Vec<_>>(),
             lang_path => "/set-password", lang_param => "link", lang_value => query_escape(link),
         },
     );

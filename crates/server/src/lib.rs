@@ -12,11 +12,13 @@ pub mod capture;
 pub mod dashboard;
 pub mod error;
 pub mod extract;
+pub mod kb;
 pub mod listening;
 pub mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
+pub mod portal;
 pub mod ratelimit;
 pub mod read;
 pub mod surveys;
@@ -195,6 +197,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/triggers/{key}/report", get(triggers::report))
         .route("/api/triggers/{key}/firings", get(triggers::firings))
         .route("/api/triggers/{key}/replay", post(triggers::replay))
+        .route("/api/kb/articles", get(kb::list).post(kb::create))
+        .route("/api/kb/articles/{id}", get(kb::get_one).put(kb::edit))
+        .route("/api/kb/articles/{id}/versions", get(kb::versions))
+        .route("/api/kb/search", get(kb::search))
+        .route("/api/self-service", get(kb::report))
         .route("/api/surveys", get(surveys::list).post(surveys::create))
         .route("/api/surveys/{key}", get(surveys::get_one).put(surveys::edit))
         .route("/api/surveys/{key}/publish", post(surveys::publish))
@@ -214,6 +221,9 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .route("/widget.js", get(pages::widget_js))
         .route("/touchpoint.js", get(dashboard::snippet))
+        .route("/portal/{project}", get(portal::home))
+        .route("/portal/{project}/kb/{article}", get(portal::article))
+        .route("/portal/{project}/kb/{article}/helpful", axum::routing::post(portal::rate))
         .route("/", get(dashboard::dashboard))
         .route("/login", get(dashboard::login_form).post(dashboard::login))
         .route("/logout", axum::routing::post(dashboard::logout))

@@ -99,6 +99,7 @@ impl Modify for CommonAnswers {
         crate::triggers::pause, crate::triggers::resume, crate::triggers::rotate, crate::triggers::preview,
         crate::triggers::preview_definition, crate::triggers::report, crate::triggers::firings, crate::triggers::replay,
         crate::triggers::preferences, crate::triggers::put_preferences,
+        crate::kb::list, crate::kb::create, crate::kb::get_one, crate::kb::edit, crate::kb::versions, crate::kb::search, crate::kb::report,
         crate::healthz, crate::readyz, crate::metrics::metrics, openapi_json,
     ),
     components(schemas(

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use touchpoint_core::Lang;
-use touchpoint_engine::brand::{https_origin, lang_code, parse_color};
+use touchpoint_engine::brand::{https_origin, parse_color};
 use touchpoint_engine::respond::{self, progress, Respondent, Step};
 use touchpoint_engine::surveys::{definition, verify_link};
 use touchpoint_listen::invite::{self, LinkError};
@@ -61,6 +61,8 @@ fn templates() -> &'static Environment<'static> {
             ("base.html", include_str!("../templates/base.html")),
             ("survey.html", include_str!("../templates/survey.html")),
             ("message.html", include_str!("../templates/message.html")),
+            ("portal.html", include_str!("../templates/portal.html")),
+            ("portal_article.html", include_str!("../templates/portal_article.html")),
         ] {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(error = %e, name, "survey template does not parse");
@@ -200,7 +202,7 @@ fn message_form(
     let body = templates()
         .get_template("message.html")
         .and_then(|t| {
-            t.render(context! { lang => lang_code(lang), title, heading, message => text, embed => look.embed, brand, action, button })
+            t.render(context! { lang => lang.code(), title, heading, message => text, embed => look.embed, brand, action, button })
         })
         .unwrap_or_else(|e| {
             tracing::error!(error = %e, "message page did not render");
@@ -351,7 +353,7 @@ fn valid_session(s: &str) -> bool {
     (16..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
-fn session_of(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn session_of(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -362,12 +364,12 @@ fn session_of(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn new_session() -> String {
+pub(crate) fn new_session() -> String {
     use rand::{distributions::Alphanumeric, Rng};
     rand::thread_rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect()
 }
 
-fn session_cookie(s: &AppState, session: &str) -> String {
+pub(crate) fn session_cookie(s: &AppState, session: &str) -> String {
     let secure = s.config.public_url.starts_with("https://");
     format!(
         "{SESSION_COOKIE}={session}; Path=/; Max-Age=31536000; HttpOnly; {}",
@@ -925,7 +927,7 @@ async fn submit(s: &AppState, mut ctx: Ctx, client: ClientAddr, body: Bytes) -> 
     }
 }
 
-fn ip_key(ip: std::net::IpAddr) -> i64 {
+pub(crate) fn ip_key(ip: std::net::IpAddr) -> i64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     ip.hash(&mut h);
@@ -1052,6 +1054,39 @@ pub async fn frame_ancestors(
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     r
+}
+
+/// A page of another part of the binary (the portal) in the survey pages' look: the
+/// template `name` (extending `base.html`) rendered with `ctx` and the brand, served with
+/// the pages' headers (no script, the brand's logo origin only).
+pub(crate) fn branded_page(
+    status: StatusCode,
+    name: &str,
+    lang: Lang,
+    title: &str,
+    brand: Option<&Brand>,
+    ctx: minijinja::Value,
+) -> Response {
+    let look = Look { embed: false, brand };
+    let page = context! { lang => lang.code(), title => title_with_brand(title, look), embed => false, brand => page_brand(look, lang), ..ctx };
+    match templates().get_template(name).and_then(|t| t.render(page)) {
+        Ok(body) => html(status, body, None, look),
+        Err(e) => {
+            tracing::error!(error = %e, name, "page did not render");
+            message(StatusCode::INTERNAL_SERVER_ERROR, lang, "error", look)
+        }
+    }
+}
+
+/// A message page in the survey pages' look (heading and text), for the portal.
+pub(crate) fn branded_message(
+    status: StatusCode,
+    lang: Lang,
+    heading: &str,
+    text: &str,
+    brand: Option<&Brand>,
+) -> Response {
+    message_form(status, lang, heading, text, None, Look { embed: false, brand })
 }
 
 /// The page an e-mail's unsubscribe link opens: `done` false asks (a button that posts

@@ -335,7 +335,7 @@ async fn unsubscribe(s: AppState, headers: HeaderMap, token: String, q: Unsubscr
         }
     }
     let action = match &q.lang {
-        Some(l) if Lang::parse(l).is_some() => format!("/u/{token}?lang={}", touchpoint_engine::brand::lang_code(lang)),
+        Some(l) if Lang::parse(l).is_some() => format!("/u/{token}?lang={}", lang.code()),
         _ => format!("/u/{token}"),
     };
     crate::pages::unsubscribe_page(lang, p.as_ref().map(|p| &p.brand), post, &action)

@@ -706,13 +706,19 @@ async fn operations_endpoints() {
         "/api/triggers/{key}/firings",
         "/api/triggers/{key}/replay",
         "/api/customers/{id}/preferences",
+        "/api/kb/articles",
+        "/api/kb/articles/{id}",
+        "/api/kb/articles/{id}/versions",
+        "/api/kb/search",
+        "/api/self-service",
     ] {
         assert!(paths.contains_key(p), "OpenAPI lacks {p}");
     }
     // Every JSON route is documented, each analysis (7) and listening analysis (9) as its own
-    // path with its own query; the survey and unsubscribe pages (/s, /o, /u, /widget.js) are HTML for people,
+    // path with its own query; the survey, unsubscribe and portal pages (/s, /o, /u,
+    // /widget.js, /portal) are HTML for people,
     // and the browser SDK's short capture routes (/v1/t …) are the long ones' aliases.
-    assert_eq!(paths.len(), 66, "every documented path is a route and every route is documented");
+    assert_eq!(paths.len(), 71, "every documented path is a route and every route is documented");
     let (s, v) = app.get("/nope").await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("not_found")));
     let (s, v) = app.get("/api/project").await;

@@ -1277,6 +1277,31 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     browser.click("button[data-act=report]").await;
     browser.wait_for_text("Not enough to compare yet").await;
 
+    // Self-service: the report, and an article written and changed in the dashboard.
+    browser.go(&view("view=selfservice")).await;
+    browser.wait_for_text("Knowledge base").await;
+    look(&browser, "selfservice").await;
+    browser.click("#kb-new").await;
+    browser.type_into("#kb-title", "Returns within 14 days").await;
+    browser.type_into("#kb-body", "Send it back free of charge.").await;
+    browser.click("#kb-editor button[type=submit]").await;
+    browser.wait_for_text("Saved as version 1.").await;
+    browser.wait_for_text("Returns within 14 days").await;
+    let (_, list) = app.get("/api/kb/articles").await;
+    let id = list[0]["id"].as_i64().unwrap();
+    assert_eq!(
+        (list[0]["title"].as_str(), list[0]["lang"].as_str()),
+        (Some("Returns within 14 days"), Some("en")),
+        "{list}"
+    );
+    browser.click(&format!("button[data-edit='{id}']")).await;
+    browser.type_into("#kb-body", " Refunds in 5 days.").await;
+    browser.click("#kb-editor button[type=submit]").await;
+    browser.wait_for_text("Saved as version 2.").await;
+    let (_, found) = app.get("/api/kb/search?q=refund&lang=en").await;
+    assert_eq!(found["hits"][0]["id"].as_i64(), Some(id), "the edit is searched: {found}");
+    look(&browser, "selfservice-edited").await;
+
     // Data health: an event sent now is on screen in under 2 s.
     browser.go(&view("view=health")).await;
     browser.wait_for_text("Arriving now").await;
@@ -1339,15 +1364,39 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
 
     // Every view has its title in Czech and Polish.
     for (lang, titles) in [
-        ("cs", ["Cesty", "Udržení", "Atribuce", "Katalog", "Průzkumy", "Pravidla akcí", "Stav dat", "Váš účet"]),
+        (
+            "cs",
+            [
+                "Cesty",
+                "Udržení",
+                "Atribuce",
+                "Katalog",
+                "Průzkumy",
+                "Pravidla akcí",
+                "Samoobsluha",
+                "Stav dat",
+                "Váš účet",
+            ],
+        ),
         (
             "pl",
-            ["Ścieżki", "Retencja", "Atrybucja", "Katalog", "Ankiety", "Reguły działań", "Stan danych", "Twoje konto"],
+            [
+                "Ścieżki",
+                "Retencja",
+                "Atrybucja",
+                "Katalog",
+                "Ankiety",
+                "Reguły działań",
+                "Samoobsługa",
+                "Stan danych",
+                "Twoje konto",
+            ],
         ),
     ] {
-        for (v, title) in ["paths", "retention", "attribution", "catalog", "surveys", "triggers", "health", "account"]
-            .iter()
-            .zip(titles)
+        for (v, title) in
+            ["paths", "retention", "attribution", "catalog", "surveys", "triggers", "selfservice", "health", "account"]
+                .iter()
+                .zip(titles)
         {
             browser.go(&format!("{}/#project=1&view={v}&lang={lang}", app.base)).await;
             drawn(&browser).await;
@@ -1356,4 +1405,98 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
         }
     }
     browser.quit().await;
+}
+
+/// The help centre in Chromium: a Czech customer searches with an inflected word, finds
+/// the article, opens it and says it helped; a Polish search; axe-core on each page and
+/// screenshots at 1280 and 360 px; every step in the visitor's journey.
+#[tokio::test]
+async fn a_czech_customer_finds_an_article_in_the_help_centre_and_rates_it() {
+    let Some(browser) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    let admin = |path: &str, body: Value| {
+        app.client.post(format!("{}{path}", app.base)).bearer_auth(&app.secret_key).json(&body).send()
+    };
+    let put = app.client.put(format!("{}/api/project", app.base)).bearer_auth(&app.secret_key);
+    let r = put.json(&json!({"brand_name": "Zahrádka", "brand_color": "#2e7d32"})).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    for a in touchpoint_gen::kb::articles() {
+        let r = admin("/api/kb/articles", json!({"lang": a.lang, "title": a.title, "body": a.body})).await.unwrap();
+        assert!(r.status().is_success());
+    }
+    let shots = |name: &'static str| {
+        let browser = &browser;
+        async move {
+            if let Some(found) = browser.axe().await {
+                assert!(found.is_empty(), "axe-core on {name}: {found:?}");
+            }
+            browser.screenshot(&format!("portal-{name}-1280")).await;
+            browser.size(360, 800).await;
+            if let Some(found) = browser.axe().await {
+                assert!(found.is_empty(), "axe-core on {name} at 360 px: {found:?}");
+            }
+            browser.screenshot(&format!("portal-{name}-360")).await;
+            browser.size(1280, 900).await;
+        }
+    };
+
+    browser.size(1280, 900).await;
+    browser.go(&format!("{}/portal/1?lang=cs", app.base)).await;
+    browser.wait_for_text("Centrum nápovědy").await;
+    shots("home").await;
+    browser.type_into("#q", "reklamaci").await;
+    browser.click("form.search button").await;
+    let page = browser.wait_for_text("1 článek pro „reklamaci“").await;
+    assert!(page.contains("<mark>Reklamace</mark> zboží"), "{page}");
+    let url = browser.eval("return location.href").await;
+    assert!(url.as_str().unwrap().contains("q=reklamaci"), "a shareable address: {url}");
+    shots("search").await;
+    browser.click("ol.hits a").await;
+    browser.wait_for_text("Pomohl vám tento článek?").await;
+    shots("article").await;
+    browser.click("button[value=yes]").await;
+    browser.wait_for_text("Děkujeme za zpětnou vazbu.").await;
+
+    // In Polish, through the language switch, and a search that finds nothing.
+    browser.click("a.back").await;
+    browser.click("a[hreflang=pl]").await;
+    browser.wait_for_text("Centrum pomocy").await;
+    browser.type_into("#q", "zwrotu").await;
+    browser.click("form.search button").await;
+    let page = browser.wait_for_text("1 artykuł dla „zwrotu”").await;
+    assert!(page.contains("<mark>Zwroty</mark> towaru"), "{page}");
+    browser.find("#q").await;
+    browser.eval("document.querySelector('#q').value = ''; return true").await;
+    browser.type_into("#q", "opóźnienie dostawy").await;
+    browser.click("form.search button").await;
+    browser.wait_for_text("Żaden artykuł nie pasuje").await;
+    shots("nothing-found").await;
+    let session: Value = browser.call(reqwest::Method::GET, "/cookie/tp_session", Value::Null).await;
+    let anonymous = session["value"].as_str().expect("the visitor's cookie").to_string();
+    browser.quit().await;
+
+    // Every step is in the journey.
+    let mut names = vec![];
+    for _ in 0..100 {
+        let (s, profile) = app.get(&format!("/api/customers/lookup?anonymous_id={anonymous}")).await;
+        if s == 200 {
+            let (_, t) = app.get(&format!("/api/customers/{}/timeline", profile["id"])).await;
+            names = t["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .rev()
+                .map(|e| e["touchpoint"].as_str().unwrap().to_string())
+                .collect();
+            if names.len() >= 6 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        names,
+        ["portal-visit", "kb-search", "kb-article", "kb-helpful", "kb-search", "kb-search"],
+        "one visit; the thank-you page and the language link are no steps of their own"
+    );
 }

@@ -256,6 +256,14 @@ Object.assign(T.pl, {
 });
 Object.assign(T.en, {
   triggers: "Trigger rules", triggersHelp: "Messages sent at the key moments, each rule with a hold-out group so its effect can be measured.",
+  selfservice: "Self-service", ssHelp: "Does the help centre help? Help-centre visits over the period's length up to today, with who still called or chatted afterwards.",
+  ssScore: "Self-service score", ssScoreHelp: (a, b) => `${a} customers helped themselves, ${b} needed a call or chat`,
+  ssDeflection: "Deflection", ssDeflectionHelp: (d) => `visits with no call or chat within ${d} days`, ssResolved: "… and resolved", ssResolvedHelp: "the same, and an article helped",
+  ssSuccess: "Search success", ssSuccessHelp: "searches followed by an article read", ssNoResults: "No results", ssCost: "Cost saved", ssCostHelp: (n, c) => `${n} visits deflected × ${c}`,
+  ssFailed: "Searches that failed", ssFailedHelp: "Nothing found, or nothing read after: what the help centre is missing, most first.", ssQuery: "Query", ssSearches: "Failed", ssNone: "No results", ssThen: "Then called or chatted",
+  ssArticles: "Articles", ssReads: "Reads", ssHelped: "Helped", ssNoData: "No help-centre visits in this period yet.",
+  kbArticles: "Knowledge base", kbNew: "New article", kbEdit: "Edit", kbTitle: "Title", kbBody: "Text (paragraphs separated by a blank line; lines starting with - are a list)", kbPublished: "Published (customers see it)",
+  kbSave: "Save", kbCancel: "Cancel", kbSaved: (v) => `Saved as version ${v}.`, kbDraft: "draft", kbVersion: "Version", kbState: "State", kbOpen: "Open in the portal", kbNone: "No articles yet.",
   noTriggers: "No trigger rules yet. Create one with the API (/api/triggers) or `touchpoint trigger create`, then preview it here.",
   tstatus: { draft: "Draft", live: "Live", paused: "Paused" }, whenLabel: "When", thenLabel: "Then", holdoutLabel: "Held out",
   when: { happens: (k) => `${k} happens`, not_followed: (k, f, w) => `${k} not followed by ${f} within ${w}`, stage_entered: (s) => `stage ${s} entered`, survey_score: (s) => `a score of survey ${s} arrives`, health_alert: (k) => `${k || "any touchpoint"} strays from its baseline (volume or exits)` },
@@ -272,6 +280,14 @@ Object.assign(T.en, {
 });
 Object.assign(T.cs, {
   triggers: "Pravidla akcí", triggersHelp: "Zprávy odeslané v klíčových chvílích; každé pravidlo má kontrolní skupinu, aby šel jeho účinek změřit.",
+  selfservice: "Samoobsluha", ssHelp: "Pomáhá centrum nápovědy? Návštěvy nápovědy za délku zvoleného období do dneška a kdo potom přesto volal nebo psal do chatu.",
+  ssScore: "Skóre samoobsluhy", ssScoreHelp: (a, b) => `${a} zákazníků si pomohlo samo, ${b} potřebovalo hovor nebo chat`,
+  ssDeflection: "Odklon", ssDeflectionHelp: (d) => `návštěvy bez hovoru či chatu do ${d} dnů`, ssResolved: "… a vyřešeno", ssResolvedHelp: "totéž a článek pomohl",
+  ssSuccess: "Úspěšnost hledání", ssSuccessHelp: "hledání, po kterém zákazník četl článek", ssNoResults: "Bez výsledků", ssCost: "Ušetřené náklady", ssCostHelp: (n, c) => `${n} odkloněných návštěv × ${c}`,
+  ssFailed: "Neúspěšná hledání", ssFailedHelp: "Nic nenalezeno nebo nic nepřečteno: co v nápovědě chybí, od nejčastějšího.", ssQuery: "Dotaz", ssSearches: "Neúspěšných", ssNone: "Bez výsledků", ssThen: "Potom volali nebo psali",
+  ssArticles: "Články", ssReads: "Přečtení", ssHelped: "Pomohlo", ssNoData: "V tomto období zatím žádné návštěvy nápovědy.",
+  kbArticles: "Znalostní báze", kbNew: "Nový článek", kbEdit: "Upravit", kbTitle: "Název", kbBody: "Text (odstavce oddělené prázdným řádkem; řádky začínající - jsou seznam)", kbPublished: "Zveřejněno (zákazníci ho vidí)",
+  kbSave: "Uložit", kbCancel: "Zrušit", kbSaved: (v) => `Uloženo jako verze ${v}.`, kbDraft: "koncept", kbVersion: "Verze", kbState: "Stav", kbOpen: "Otevřít v portálu", kbNone: "Zatím žádné články.",
   noTriggers: "Zatím žádná pravidla akcí. Vytvořte je přes API (/api/triggers) nebo `touchpoint trigger create` a tady si je vyzkoušejte.",
   tstatus: { draft: "Koncept", live: "Zapnuté", paused: "Pozastavené" }, whenLabel: "Kdy", thenLabel: "Co", holdoutLabel: "Kontrolní skupina",
   when: { happens: (k) => `nastane ${k}`, not_followed: (k, f, w) => `po ${k} nenásleduje ${f} do ${w}`, stage_entered: (s) => `zákazník vstoupí do fáze ${s}`, survey_score: (s) => `přijde hodnocení z průzkumu ${s}`, health_alert: (k) => `${k || "kterýkoli kontaktní bod"} se odchýlí od svého obvyklého stavu (objem nebo odchody)` },
@@ -288,6 +304,14 @@ Object.assign(T.cs, {
 });
 Object.assign(T.pl, {
   triggers: "Reguły działań", triggersHelp: "Wiadomości wysyłane w kluczowych momentach; każda reguła ma grupę kontrolną, by dało się zmierzyć jej skutek.",
+  selfservice: "Samoobsługa", ssHelp: "Czy centrum pomocy pomaga? Wizyty w centrum pomocy w okresie o wybranej długości do dziś i kto mimo to potem dzwonił lub pisał na czacie.",
+  ssScore: "Wskaźnik samoobsługi", ssScoreHelp: (a, b) => `${a} klientów poradziło sobie samych, ${b} potrzebowało rozmowy lub czatu`,
+  ssDeflection: "Odciążenie", ssDeflectionHelp: (d) => `wizyty bez rozmowy ani czatu w ciągu ${d} dni`, ssResolved: "… i rozwiązane", ssResolvedHelp: "to samo, a artykuł pomógł",
+  ssSuccess: "Skuteczność wyszukiwania", ssSuccessHelp: "wyszukiwania, po których klient przeczytał artykuł", ssNoResults: "Bez wyników", ssCost: "Zaoszczędzone koszty", ssCostHelp: (n, c) => `${n} odciążonych wizyt × ${c}`,
+  ssFailed: "Nieudane wyszukiwania", ssFailedHelp: "Nic nie znaleziono lub nic nie przeczytano: czego brakuje w centrum pomocy, od najczęstszego.", ssQuery: "Zapytanie", ssSearches: "Nieudanych", ssNone: "Bez wyników", ssThen: "Potem dzwonili lub pisali",
+  ssArticles: "Artykuły", ssReads: "Odczyty", ssHelped: "Pomógł", ssNoData: "W tym okresie nie było jeszcze wizyt w centrum pomocy.",
+  kbArticles: "Baza wiedzy", kbNew: "Nowy artykuł", kbEdit: "Edytuj", kbTitle: "Tytuł", kbBody: "Tekst (akapity oddzielone pustym wierszem; wiersze zaczynające się od - to lista)", kbPublished: "Opublikowany (klienci go widzą)",
+  kbSave: "Zapisz", kbCancel: "Anuluj", kbSaved: (v) => `Zapisano jako wersję ${v}.`, kbDraft: "szkic", kbVersion: "Wersja", kbState: "Stan", kbOpen: "Otwórz w portalu", kbNone: "Brak artykułów.",
   noTriggers: "Brak reguł działań. Utwórz je przez API (/api/triggers) lub `touchpoint trigger create`, a tutaj je wypróbuj.",
   tstatus: { draft: "Szkic", live: "Włączona", paused: "Wstrzymana" }, whenLabel: "Kiedy", thenLabel: "Co", holdoutLabel: "Grupa kontrolna",
   when: { happens: (k) => `następuje ${k}`, not_followed: (k, f, w) => `po ${k} nie następuje ${f} w ciągu ${w}`, stage_entered: (s) => `klient wchodzi w etap ${s}`, survey_score: (s) => `przychodzi ocena z ankiety ${s}`, health_alert: (k) => `${k || "dowolny punkt styku"} odbiega od swojej normy (liczba zdarzeń lub odejścia)` },
@@ -304,7 +328,7 @@ Object.assign(T.pl, {
 });
 const CHANNELS = ["web", "app", "email", "ads", "search", "social", "review", "forum", "blog", "phone", "store", "chat", "self-service", "survey", "other"];
 const LANGS = { en: "English", cs: "Čeština", pl: "Polski" };
-const VIEWS = ["overview", "journey", "funnel", "paths", "retention", "churn", "attribution", "listening", "customers", "catalog", "surveys", "triggers", "health"];
+const VIEWS = ["overview", "journey", "funnel", "paths", "retention", "churn", "attribution", "listening", "customers", "catalog", "surveys", "triggers", "selfservice", "health"];
 // Views reached from elsewhere than the list of views.
 const OTHER_VIEWS = ["account"];
 const RANGES = [7, 30, 90, 180, 365];
@@ -1412,6 +1436,58 @@ async function triggers(main) {
   }));
 }
 
+// ---- Self-service: does the help centre help, and its knowledge base ---------------------------
+async function selfservice(main) {
+  const days = rangeDays();
+  const [r, arts] = await Promise.all([api(`/api/self-service?days=${days}`), api("/api/kb/articles")]);
+  const edit = can("edit"), within = Math.round((r.options?.within_ms || 7 * 864e5) / 864e5);
+  const rate = (x) => (x?.rate == null ? "–" : `${pct(x.rate)} (${pct(x.low)} – ${pct(x.high)}, n = ${fmt(x.n)})`);
+  const sc = r.self_service_score;
+  const facts = [
+    [t("ssScore"), sc.ratio == null ? "–" : `${fmt(sc.ratio, 2)}${sc.low == null ? "" : ` (${fmt(sc.low, 2)} – ${fmt(sc.high, 2)})`}`, t("ssScoreHelp", fmt(sc.a), fmt(sc.b)), "score"],
+    [t("ssDeflection"), rate(r.deflection), t("ssDeflectionHelp", within), "deflection"],
+    [t("ssResolved"), rate(r.deflection_resolved), t("ssResolvedHelp"), "resolved"],
+    [t("ssSuccess"), rate(r.search_success), t("ssSuccessHelp"), "success"],
+    [t("ssNoResults"), rate(r.no_results), "", "no_results"],
+    [t("ssCost"), fmt(r.cost_saved, 2), t("ssCostHelp", fmt(r.deflection.k), fmt(r.options.cost_assisted - r.options.cost_self, 2)), "cost"],
+  ].map(([k, v, help, id]) => `<tr><th scope="row">${esc(k)}</th><td data-k="${id}">${esc(v)}</td><td class="muted">${esc(help)}</td></tr>`).join("");
+  const failed = r.failed_searches.map((f) => `<tr><td>${esc(f.query)}</td><td>${esc(f.lang || "")}</td><td class="n">${fmt(f.searches)}</td><td class="n">${fmt(f.no_results)}</td><td class="n">${fmt(f.customers)}</td><td class="n" data-v="${f.then_assisted.rate ?? ""}">${esc(rate(f.then_assisted))}</td></tr>`).join("");
+  const title = Object.fromEntries(arts.map((a) => [a.id, a.title]));
+  const helped = r.articles.map((a) => `<tr><td>${esc(title[a.id] || r.titles?.[a.id] || a.id)}</td><td class="n">${fmt(a.views)}</td><td class="n" data-v="${a.helpful.rate ?? ""}">${esc(rate(a.helpful))}</td></tr>`).join("");
+  const list = arts.map((a) => `<tr><td><a href="/portal/${encodeURIComponent(state.project)}/kb/${a.id}-${esc(a.slug)}?lang=${esc(a.lang)}" target="_blank" rel="noopener">${esc(a.title)}</a></td><td>${esc(a.lang)}</td><td class="n">${fmt(a.version)}</td><td>${a.published ? "" : esc(t("kbDraft"))}</td>
+    <td>${edit ? `<button class="quiet" type="button" data-edit="${a.id}">${esc(t("kbEdit"))}</button>` : ""}</td></tr>`).join("");
+  main.innerHTML = `<h1>${esc(t("selfservice"))}</h1><p class="muted">${esc(t("ssHelp"))}</p>
+    <section class="panel" aria-labelledby="ss1"><h2 id="ss1">${esc(t("selfservice"))}</h2>${r.episodes || sc.b ? `<div class="scroll"><table class="report"><tbody>${facts}</tbody></table></div>` : `<p>${esc(t("ssNoData"))}</p>`}</section>
+    ${failed ? `<section class="panel" aria-labelledby="ss2"><h2 id="ss2">${esc(t("ssFailed"))}</h2><p class="muted">${esc(t("ssFailedHelp"))}</p><div class="scroll"><table id="ss-failed"><thead><tr><th>${esc(t("ssQuery"))}</th><th>${esc(t("language"))}</th><th class="n">${esc(t("ssSearches"))}</th><th class="n">${esc(t("ssNone"))}</th><th class="n">${esc(t("customersView"))}</th><th class="n">${esc(t("ssThen"))}</th></tr></thead><tbody>${failed}</tbody></table></div>${toolButtons("failed", false)}</section>` : ""}
+    ${helped ? `<section class="panel" aria-labelledby="ss3"><h2 id="ss3">${esc(t("ssArticles"))}</h2><div class="scroll"><table id="ss-articles"><thead><tr><th>${esc(t("kbTitle"))}</th><th class="n">${esc(t("ssReads"))}</th><th class="n">${esc(t("ssHelped"))}</th></tr></thead><tbody>${helped}</tbody></table></div>${toolButtons("helped", false)}</section>` : ""}
+    <section class="panel" aria-labelledby="ss4"><h2 id="ss4">${esc(t("kbArticles"))}</h2>${edit ? `<div class="tools"><button type="button" id="kb-new">${esc(t("kbNew"))}</button></div>` : `<p class="muted">${esc(t("readOnly"))}</p>`}
+      <div id="kb-form"></div>${list ? `<div class="scroll"><table id="kb-list"><thead><tr><th>${esc(t("kbTitle"))}</th><th>${esc(t("language"))}</th><th class="n">${esc(t("kbVersion"))}</th><th>${esc(t("kbState"))}</th><th></th></tr></thead><tbody>${list}</tbody></table></div>` : `<p>${esc(t("kbNone"))}</p>`}</section>`;
+  chartTools(main, "failed", null, "#ss-failed", "failed-searches");
+  chartTools(main, "helped", null, "#ss-articles", "article-helpfulness");
+  const form = (a) => {
+    const box = main.querySelector("#kb-form");
+    box.innerHTML = `<form class="panel" id="kb-editor">${select("kb-lang", t("language"), [["cs", "Čeština"], ["pl", "Polski"], ["en", "English"]], a?.lang || state.lang)}
+      <div class="field"><label for="kb-title">${esc(t("kbTitle"))}</label><input id="kb-title" type="text" maxlength="200" required value="${esc(a?.title || "")}"></div>
+      <div class="field"><label for="kb-body">${esc(t("kbBody"))}</label><textarea id="kb-body" rows="10">${esc(a?.body || "")}</textarea></div>
+      <div class="field check"><input id="kb-pub" type="checkbox"${a && !a.published ? "" : " checked"}><label for="kb-pub">${esc(t("kbPublished"))}</label></div>
+      <div class="tools"><button type="submit">${esc(t("kbSave"))}</button><button class="quiet" type="button" id="kb-cancel">${esc(t("kbCancel"))}</button></div><p role="status" class="muted"></p></form>`;
+    box.querySelector("#kb-cancel").addEventListener("click", () => { box.innerHTML = ""; });
+    box.querySelector("form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const body = { lang: box.querySelector("#kb-lang").value, title: box.querySelector("#kb-title").value, body: box.querySelector("#kb-body").value, published: box.querySelector("#kb-pub").checked };
+      const out = box.querySelector("[role=status]");
+      try {
+        const saved = a ? await send("PUT", `/api/kb/articles/${a.id}`, { ...body, base_version: a.version }) : await send("POST", "/api/kb/articles", body);
+        out.textContent = t("kbSaved", saved.version);
+        setTimeout(render, 600);
+      } catch (err) { out.textContent = err.message; }
+    });
+    box.querySelector("#kb-title").focus();
+  };
+  main.querySelector("#kb-new")?.addEventListener("click", () => form(null));
+  main.querySelectorAll("[data-edit]").forEach((b) => b.addEventListener("click", () => form(arts.find((a) => String(a.id) === b.dataset.edit))));
+}
+
 // ---- Data health: volume, failed events, and the events arriving now ----------------------------
 async function health(main) {
   const now = period(state.range);
@@ -1526,7 +1602,7 @@ async function render() {
   main.setAttribute("aria-busy", "true");
   try {
     const el = document.createElement("div");
-    await ({ overview, journey, funnel, paths, retention, churn, attribution, listening, customers, catalog, surveys, triggers, health, account }[state.view] || overview)(el);
+    await ({ overview, journey, funnel, paths, retention, churn, attribution, listening, customers, catalog, surveys, triggers, selfservice, health, account }[state.view] || overview)(el);
     if (mine !== generation) return;
     // Widths and colours set through the DOM: the Content-Security-Policy forbids inline
     // style attributes.

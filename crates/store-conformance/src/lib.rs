@@ -18,6 +18,7 @@ use touchpoint_core::catalog::{default_catalog, Catalog, Condition, Field, Op};
 use touchpoint_core::event::ParseContext;
 use touchpoint_core::{CustomerId, Event, IdentityGraph, IdentityKind, KeyKind, Limits, ProjectId, Rule, Touchpoint};
 use touchpoint_store::erasure::ErasureReceipt;
+use touchpoint_store::kb::ArticleDraft;
 use touchpoint_store::listen::{NewInvitation, NewResponse, ResponseFilter, ResponseKey};
 use touchpoint_store::writer::{Submission, Writer, WriterConfig};
 use touchpoint_store::Grant;
@@ -45,6 +46,7 @@ where
     accounts(make().await).await;
     triggers(make().await).await;
     in_page_firings(make().await).await;
+    knowledge_base(make().await).await;
 }
 
 /// One `#[tokio::test]` per conformance check (every check [`run_all`] runs, by the same
@@ -65,7 +67,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $make;
             projects_and_keys catalog identity events_and_dedup failed_events timelines
             volumes_and_reclassification many_events surveys_and_versions responses_once
-            export_and_erasure erasure_through_the_writer accounts triggers in_page_firings);
+            export_and_erasure erasure_through_the_writer accounts triggers in_page_firings
+            knowledge_base);
     };
     (@each $make:path; $($check:ident)*) => {
         $(
@@ -1547,4 +1550,72 @@ pub async fn in_page_firings(s: Arc<dyn Store>) {
         ]
     );
     assert_eq!(take(vec![22], 5).await, [delivered("ip_other")]);
+}
+
+/// The knowledge base: articles with every version, the newest one current, edits that
+/// started from an old version refused (also when two race), and projects apart.
+pub async fn knowledge_base(s: Arc<dyn Store>) {
+    let p = s.create_project("kb", &default_catalog()).await.unwrap().id;
+    let q = s.create_project("kb-other", &default_catalog()).await.unwrap().id;
+    let draft = |lang: &str, title: &str, published: bool| ArticleDraft {
+        lang: lang.into(),
+        title: title.into(),
+        body: format!("{title}: the text, with ř, ą and \"quotes\"."),
+        published,
+        author: Some("ana@example.com".into()),
+    };
+    assert_eq!(s.kb_stamp(p).await.unwrap(), (0, 0));
+    assert!(s.articles(p).await.unwrap().is_empty());
+    let a = s.create_article(p, &draft("cs", "Reklamace zboží", true), 1_000).await.unwrap();
+    assert_eq!((a.project_id, a.version, a.created_ms, a.updated_ms), (p, 1, 1_000, 1_000));
+    assert_eq!(a.draft, draft("cs", "Reklamace zboží", true), "kept as given");
+    let b = s.create_article(p, &draft("pl", "Zwroty towaru", false), 2_000).await.unwrap();
+    let other = s.create_article(q, &draft("en", "Returns", true), 2_500).await.unwrap();
+    assert!(b.id != a.id && other.id != b.id);
+    assert_eq!(s.kb_stamp(p).await.unwrap(), (2, 2_000));
+
+    let a2 = s.update_article(p, a.id, &draft("cs", "Reklamace a vrácení", true), Some(1), 3_000).await.unwrap();
+    assert_eq!((a2.id, a2.version, a2.created_ms, a2.updated_ms), (a.id, 2, 1_000, 3_000));
+    let stale = s.update_article(p, a.id, &draft("cs", "Stale", true), Some(1), 3_500).await.unwrap_err();
+    assert!(matches!(stale, StoreError::Exists(_)), "an edit from version 1 after version 2: {stale:?}");
+    let a3 = s.update_article(p, a.id, &draft("cs", "Reklamace", false), None, 4_000).await.unwrap();
+    assert_eq!(a3.version, 3, "no base: always the next version");
+    assert_eq!(s.kb_stamp(p).await.unwrap(), (4, 4_000));
+
+    let current = s.articles(p).await.unwrap();
+    assert_eq!(
+        current.iter().map(|a| (a.id, a.version, a.draft.title.as_str())).collect::<Vec<_>>(),
+        [(a.id, 3, "Reklamace"), (b.id, 1, "Zwroty towaru")]
+    );
+    assert_eq!(s.article(p, a.id).await.unwrap().unwrap(), a3);
+    let versions: Vec<i64> = s.article_versions(p, a.id).await.unwrap().iter().map(|v| v.version).collect();
+    assert_eq!(versions, [3, 2, 1]);
+    assert_eq!(s.article_versions(p, a.id).await.unwrap()[1], a2);
+
+    // Another project's article is not found through this one, in any call.
+    assert_eq!(s.article(p, other.id).await.unwrap(), None);
+    assert!(s.article_versions(p, other.id).await.unwrap().is_empty());
+    let e = s.update_article(p, other.id, &draft("en", "Taken", true), None, 5_000).await.unwrap_err();
+    assert!(matches!(e, StoreError::NotFound(_)), "{e:?}");
+    assert_eq!(s.article(q, other.id).await.unwrap().unwrap().draft.title, "Returns", "untouched");
+    assert_eq!(s.articles(q).await.unwrap().len(), 1);
+
+    // Eight edits from the same base at once: exactly one is written.
+    let racers = (0..8).map(|i| {
+        let s = s.clone();
+        let d = draft("pl", &format!("Zwroty {i}"), true);
+        tokio::spawn(async move { s.update_article(p, b.id, &d, Some(1), 6_000 + i).await })
+    });
+    let mut results = Vec::new();
+    for r in racers.collect::<Vec<_>>() {
+        results.push(r.await);
+    }
+    let won = results.iter().filter(|r| r.as_ref().unwrap().is_ok()).count();
+    assert_eq!(won, 1, "{results:?}");
+    for r in results {
+        if let Err(e) = r.unwrap() {
+            assert!(matches!(e, StoreError::Exists(_)), "{e:?}");
+        }
+    }
+    assert_eq!(s.article(p, b.id).await.unwrap().unwrap().version, 2);
 }

@@ -25,6 +25,7 @@
 mod accounts;
 mod erasure;
 mod identity;
+mod kb;
 mod listen;
 mod meta;
 pub mod split;

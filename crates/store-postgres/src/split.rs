@@ -46,6 +46,7 @@ use touchpoint_store::accounts::{AccountStore, Grant, Session, User};
 use touchpoint_store::erasure::{
     ErasureReceipt, EventErasure, ListenErasure, MetaErasure, PurgeReport, Subject, SuppressionList, SuppressionStats,
 };
+use touchpoint_store::kb::{Article, ArticleDraft, KbStore};
 use touchpoint_store::listen::{
     BenchmarkRow, InvitationRow, NewInvitation, NewResponse, ResponseFilter, ResponseKey, ResponseRow, SaveOutcome,
     SurveyRow, SurveyStatus,
@@ -482,6 +483,40 @@ impl ListenStore for SplitStore {
 
     async fn erase_subject_listen(&self, subject: &Subject) -> Result<ListenErasure> {
         self.meta.erase_subject_listen(subject).await
+    }
+}
+
+#[async_trait]
+impl KbStore for SplitStore {
+    async fn create_article(&self, project: ProjectId, draft: &ArticleDraft, now_ms: i64) -> Result<Article> {
+        self.meta.create_article(project, draft, now_ms).await
+    }
+
+    async fn update_article(
+        &self,
+        project: ProjectId,
+        id: i64,
+        draft: &ArticleDraft,
+        base: Option<i64>,
+        now_ms: i64,
+    ) -> Result<Article> {
+        self.meta.update_article(project, id, draft, base, now_ms).await
+    }
+
+    async fn articles(&self, project: ProjectId) -> Result<Vec<Article>> {
+        self.meta.articles(project).await
+    }
+
+    async fn article(&self, project: ProjectId, id: i64) -> Result<Option<Article>> {
+        self.meta.article(project, id).await
+    }
+
+    async fn article_versions(&self, project: ProjectId, id: i64) -> Result<Vec<Article>> {
+        self.meta.article_versions(project, id).await
+    }
+
+    async fn kb_stamp(&self, project: ProjectId) -> Result<(i64, i64)> {
+        self.meta.kb_stamp(project).await
     }
 }
 

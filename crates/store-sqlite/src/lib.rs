@@ -16,11 +16,13 @@
 mod error;
 pub mod migrate;
 pub mod segment;
+pub mod sql_kb;
 pub mod sql_triggers;
 mod sqlite;
 mod sqlite_accounts;
 mod sqlite_erasure;
 mod sqlite_events;
+mod sqlite_kb;
 mod sqlite_listen;
 mod sqlite_triggers;
 

@@ -40,7 +40,7 @@ pub struct TriggerSql<'a, DB: Database>(
 );
 
 /// A driver error as a store error (see the module documentation).
-fn store_error(e: sqlx::Error) -> StoreError {
+pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(d) if d.is_unique_violation() => {
             StoreError::Exists(d.constraint().map_or_else(|| "a unique value".to_string(), str::to_string))
@@ -53,7 +53,7 @@ fn store_error(e: sqlx::Error) -> StoreError {
 }
 
 /// `.sql()`: a driver result as a store result ([`store_error`]).
-trait Sql<T> {
+pub(crate) trait Sql<T> {
     /// The result with its error mapped.
     fn sql(self) -> Result<T>;
 }

@@ -21,6 +21,7 @@
 pub mod accounts;
 pub mod bus;
 pub mod erasure;
+pub mod kb;
 pub mod listen;
 pub mod migrate;
 pub mod triggers;
@@ -31,6 +32,7 @@ pub use erasure::{
     CustomerExport, ErasureCounts, ErasureReceipt, EventErasure, ListenErasure, MetaErasure, PurgeReport, Subject,
     SuppressionList, SuppressionStats,
 };
+pub use kb::{Article, ArticleDraft, KbStore};
 pub use listen::ListenStore;
 pub use triggers::TriggerStore;
 
@@ -472,7 +474,7 @@ pub trait MetaStore: Send + Sync {
 
 /// All stores, and the write the ingest path makes per group commit.
 #[async_trait]
-pub trait Store: EventStore + MetaStore + ListenStore + AccountStore + TriggerStore {
+pub trait Store: EventStore + MetaStore + ListenStore + AccountStore + TriggerStore + KbStore {
     /// Write one group commit. A backend with both halves in one database does it in one
     /// transaction; the default writes the metadata first, then the events.
     async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {

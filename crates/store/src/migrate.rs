@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "erasure", include_str!("../migrations/0007_erasure.sql")),
     (8, "accounts", include_str!("../migrations/0008_accounts.sql")),
     (9, "triggers", include_str!("../migrations/0009_triggers.sql")),
+    (10, "kb", include_str!("../migrations/0010_kb.sql")),
 ];
 
 /// A migration's SQL for a dialect.

@@ -734,6 +734,47 @@ pub fn refine(doc: &mut Value) {
     add_answer(doc, "post", "/api/touchpoints", "409", "A touchpoint with this key exists");
     add_answer(doc, "put", "/api/touchpoints/{key}", "404", "No touchpoint by that key, or no stage by that key");
 
+    // The knowledge base.
+    let article = |edit: bool| {
+        let mut props = json!({
+            "lang": {"type": "string", "enum": ["cs", "pl", "en"]},
+            "title": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+                "description": "1–200 characters, not only white space (trimmed)."},
+            "body": {"type": "string", "maxLength": 100_000, "pattern": "^[^\\u0000]*$",
+                "description": "Paragraphs separated by a blank line; `- ` list items."},
+            "published": {"type": ["boolean", "null"], "description": "Default true."},
+        });
+        if edit {
+            props["base_version"] = json!({"type": ["integer", "null"], "minimum": 1, "maximum": I64_MAX,
+                "description": "The version the edit started from: 409 when a newer one exists."});
+        }
+        json!({"type": "object", "required": ["lang", "title", "body"], "additionalProperties": false, "properties": props})
+    };
+    set_body(doc, "post", "/api/kb/articles", article(false), true);
+    set_body(doc, "put", "/api/kb/articles/{id}", article(true), true);
+    for (method, path) in
+        [("get", "/api/kb/articles/{id}"), ("put", "/api/kb/articles/{id}"), ("get", "/api/kb/articles/{id}/versions")]
+    {
+        set_param(doc, method, path, "id", json!({"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX}));
+    }
+    add_answer(doc, "put", "/api/kb/articles/{id}", "409", "A newer version than base_version exists");
+    set_param(doc, "get", "/api/kb/search", "q", json!({"type": "string", "maxLength": 200}));
+    set_param(doc, "get", "/api/kb/search", "lang", json!({"type": "string", "enum": ["cs", "pl", "en"]}));
+    set_param(doc, "get", "/api/kb/search", "limit", json!({"type": "integer", "minimum": 1, "maximum": 50}));
+    set_param(doc, "get", "/api/kb/search", "prefix", json!({"type": "boolean"}));
+    set_param(doc, "get", "/api/self-service", "days", json!({"type": "integer", "minimum": 1, "maximum": 3660}));
+    set_param(doc, "get", "/api/self-service", "within_days", json!({"type": "integer", "minimum": 1, "maximum": 365}));
+    for p in ["cost_assisted", "cost_self"] {
+        set_param(
+            doc,
+            "get",
+            "/api/self-service",
+            p,
+            json!({"type": "number", "minimum": 0, "maximum": 1_000_000_000}),
+        );
+    }
+    set_param(doc, "get", "/api/self-service", "top", json!({"type": "integer", "minimum": 1, "maximum": 100}));
+
     // Analyses: one operation per kind, each with its own query.
     split(
         doc,

@@ -1,0 +1,179 @@
+//! The self-service report's use case: the project's help-centre steps and assisted
+//! contacts put through `touchpoint_selfserve::report` (self-service score, deflection,
+//! search success, the top failed searches, article helpfulness, the cost saved).
+//!
+//! Where the steps come from: the live journey index says which customers used the help
+//! centre (`kb-search`, `kb-article`, `kb-helpful`, `kb-not-helpful`) and when every
+//! customer had an assisted contact (a touchpoint of the phone or chat channel); the
+//! events of the customers who used the help centre (theirs and those merged into them)
+//! give each step's query, result count and article.
+
+use crate::error::{Code, Error};
+use crate::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use touchpoint_core::catalog::{Channel, KB_ARTICLE_TP, KB_HELPFUL_TP, KB_NOT_HELPFUL_TP, KB_SEARCH_TP};
+use touchpoint_core::ProjectId;
+use touchpoint_selfserve::report::{report, Options, Report, Step, StepKind};
+use touchpoint_store::now_ms;
+
+/// The longest period a report covers, in days.
+pub const MAX_DAYS: i64 = 3660;
+/// Customers whose events are read at once.
+const BATCH: usize = 256;
+
+/// What the report takes (the API's query string, the CLI's flags).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportInput {
+    /// The last N days (default 90).
+    pub days: Option<i64>,
+    /// An episode is deflected when no assisted contact follows within this many days
+    /// (default 7).
+    pub within_days: Option<i64>,
+    /// What an assisted contact costs (default 8.0).
+    pub cost_assisted: Option<f64>,
+    /// What a self-service episode costs (default 0.10).
+    pub cost_self: Option<f64>,
+    /// How many failed searches to list (default 10, at most 100).
+    pub top: Option<usize>,
+}
+
+/// The report with the titles of its articles.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SelfServiceReport {
+    /// The report (see `touchpoint_selfserve::report`).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub report: Report,
+    /// The article titles by id, for the articles listed.
+    pub titles: HashMap<i64, String>,
+    /// The period's first moment, ms since the epoch.
+    pub from_ms: i64,
+    /// Its end (now).
+    pub to_ms: i64,
+}
+
+/// Check the input into options and the period's start.
+fn options(input: &ReportInput, now: i64) -> Result<(Options, i64), Error> {
+    let bad = |field: &str, msg: &str| Error::invalid(Code::InvalidQuery, Some(field.into()), msg.to_string());
+    let days = input.days.unwrap_or(90);
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(bad("days", "days is 1 to 3660"));
+    }
+    let within = input.within_days.unwrap_or(7);
+    if !(1..=365).contains(&within) {
+        return Err(bad("within_days", "within_days is 1 to 365"));
+    }
+    let cost = |field: &str, v: Option<f64>, default: f64| match v {
+        None => Ok(default),
+        Some(c) if c.is_finite() && (0.0..=1e9).contains(&c) => Ok(c),
+        Some(_) => Err(bad(field, "a cost is a number from 0 to 1 000 000 000")),
+    };
+    let top = input.top.unwrap_or(10);
+    if !(1..=100).contains(&top) {
+        return Err(bad("top", "top is 1 to 100"));
+    }
+    let o = Options {
+        within_ms: within * 86_400_000,
+        cost_assisted: cost("cost_assisted", input.cost_assisted, 8.0)?,
+        cost_self: cost("cost_self", input.cost_self, 0.10)?,
+        top,
+        ..Options::default()
+    };
+    Ok((o, now - days * 86_400_000))
+}
+
+/// The self-service report of a project.
+pub async fn self_service(s: &Engine, project: ProjectId, input: &ReportInput) -> Result<SelfServiceReport, Error> {
+    let now = now_ms();
+    let (o, from_ms) = options(input, now)?;
+    let mut steps: Vec<Step> = vec![];
+    let mut portal_customers: Vec<i64> = vec![];
+    if let Some(snap) = s.journeys.index.snapshot(project) {
+        let dict = &snap.dict;
+        let portal: HashSet<_> = [KB_SEARCH_TP, KB_ARTICLE_TP, KB_HELPFUL_TP, KB_NOT_HELPFUL_TP]
+            .iter()
+            .filter_map(|k| dict.find(k))
+            .collect();
+        let assisted: HashSet<_> = (0..dict.touchpoints.len())
+            .map(|i| i as touchpoint_analytics::Tp)
+            .filter(|&t| matches!(dict.get(t).channel, Channel::Phone | Channel::Chat))
+            .collect();
+        for j in snap.set.iter() {
+            let mut used = false;
+            for (&t, tp) in j.times.iter().zip(j.touchpoints) {
+                let ms = (snap.set.epoch_s + i64::from(t)) * 1000;
+                if ms < from_ms {
+                    continue;
+                }
+                if assisted.contains(tp) {
+                    steps.push(Step { customer: j.customer, t_ms: ms, kind: StepKind::Assisted });
+                }
+                used |= portal.contains(tp);
+            }
+            if used {
+                portal_customers.push(j.customer);
+            }
+        }
+    }
+    // The help-centre steps, with what they were about, from the events.
+    let kinds: HashMap<i64, &str> = s
+        .store
+        .touchpoints(project)
+        .await?
+        .into_iter()
+        .filter(|t| {
+            [KB_SEARCH_TP, KB_ARTICLE_TP, KB_HELPFUL_TP, KB_NOT_HELPFUL_TP].contains(&t.touchpoint.key.as_str())
+        })
+        .map(|t| {
+            let k = [KB_SEARCH_TP, KB_ARTICLE_TP, KB_HELPFUL_TP, KB_NOT_HELPFUL_TP]
+                .into_iter()
+                .find(|k| *k == t.touchpoint.key)
+                .unwrap_or(KB_SEARCH_TP);
+            (t.id, k)
+        })
+        .collect();
+    for batch in portal_customers.chunks(BATCH) {
+        let mut owner: HashMap<i64, i64> = HashMap::new();
+        for &c in batch {
+            for id in s.store.merged_ids(c).await? {
+                owner.insert(id, c);
+            }
+        }
+        let ids: Vec<i64> = owner.keys().copied().collect();
+        for e in s.store.customer_events(&ids, None, usize::MAX).await? {
+            let Some(kind) = e.touchpoint_id.and_then(|t| kinds.get(&t)) else { continue };
+            if e.timestamp < from_ms {
+                continue;
+            }
+            let props: Value =
+                serde_json::from_str::<Value>(&e.body).ok().map(|b| b["properties"].clone()).unwrap_or_default();
+            let article = props["article_id"].as_i64().unwrap_or(0);
+            let kind = match *kind {
+                KB_SEARCH_TP => StepKind::Search {
+                    query: props["query"].as_str().unwrap_or_default().to_string(),
+                    results: props["results"].as_u64().unwrap_or(0),
+                    lang: props["lang"].as_str().and_then(touchpoint_core::Lang::parse),
+                },
+                KB_ARTICLE_TP => StepKind::Article { id: article },
+                KB_HELPFUL_TP => StepKind::Rated { id: article, helpful: true },
+                _ => StepKind::Rated { id: article, helpful: false },
+            };
+            let customer = owner.get(&e.customer_id).copied().unwrap_or(e.customer_id);
+            steps.push(Step { customer, t_ms: e.timestamp, kind });
+        }
+    }
+    let r =
+        tokio::task::spawn_blocking(move || report(&steps, &o)).await.map_err(|e| Error::internal(e.to_string()))?;
+    let titles = s
+        .store
+        .articles(project)
+        .await?
+        .into_iter()
+        .filter(|a| r.articles.iter().any(|x| x.id == a.id))
+        .map(|a| (a.id, a.draft.title))
+        .collect();
+    Ok(SelfServiceReport { report: r, titles, from_ms, to_ms: now })
+}

@@ -1,0 +1,250 @@
+//! The knowledge base and the customer portal through a real server: articles written and
+//! versioned over the API (two authors never overwrite each other), searched as the issue
+//! asks (`reklamaci` finds "Reklamace zboží", `zwrotu` finds "Zwroty towaru"), bad input
+//! named; the portal's pages without JavaScript, its "did this help?" form behind CSRF,
+//! drafts and other projects' articles never shown, and every step in the visitor's
+//! journey as a self-service touchpoint.
+
+mod common;
+
+use common::{spawn_app, TestApp};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::Method;
+use serde_json::{json, Value};
+use touchpoint_core::KeyKind;
+
+/// Write an article over the API; its id.
+async fn article(app: &TestApp, lang: &str, title: &str, body: &str, published: bool) -> i64 {
+    let (status, a) = app
+        .send(
+            Method::POST,
+            "/api/kb/articles",
+            Some(&json!({"lang": lang, "title": title, "body": body, "published": published})),
+        )
+        .await;
+    assert_eq!(status, 200, "{a}");
+    a["id"].as_i64().unwrap()
+}
+
+/// Ids of a search's hits.
+fn ids(v: &Value) -> Vec<i64> {
+    v["hits"].as_array().unwrap().iter().map(|h| h["id"].as_i64().unwrap()).collect()
+}
+
+/// One bad request: its status and the field the error names.
+async fn check(app: &TestApp, method: Method, path: &str, body: Option<Value>, status: u16, field: &str) {
+    let (got, v) = app.send(method.clone(), path, body.as_ref()).await;
+    assert_eq!((got, v["error"]["field"].as_str().unwrap_or("")), (status, field), "{method} {path}: {v}");
+}
+
+#[tokio::test]
+async fn articles_are_versioned_searched_and_checked() {
+    let app = spawn_app().await;
+    let claim = article(&app, "cs", "Reklamace zboží", "Jak podat reklamaci: vyplňte formulář.", true).await;
+    let returns = article(&app, "pl", "Zwroty towaru", "Zwrotu dokonasz w ciągu 14 dni.", true).await;
+    let draft = article(&app, "cs", "Zpoždění zásilky", "Koncept.", false).await;
+
+    // The issue's cases, and a draft is never found.
+    let (_, v) = app.get("/api/kb/search?q=reklamaci&lang=cs").await;
+    assert_eq!(ids(&v), [claim], "{v}");
+    let marked: Vec<&str> = v["hits"][0]["title"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["hit"] == true)
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(marked, ["Reklamace"]);
+    assert_eq!((v["hits"][0]["slug"].as_str(), v["total"].as_u64()), (Some("reklamace-zbozi"), Some(1)));
+    let (_, v) = app.get("/api/kb/search?q=zwrotu&lang=pl").await;
+    assert_eq!(ids(&v), [returns]);
+    let (_, v) = app.get("/api/kb/search?q=zpo%C5%BEd%C4%9Bn%C3%AD").await;
+    assert_eq!(ids(&v), Vec::<i64>::new(), "a draft is not searched: {v}");
+    let (_, v) = app.get("/api/kb/search?q=rekl&lang=cs&prefix=true").await;
+    assert_eq!(ids(&v), [claim], "as the customer types");
+
+    // Each edit is a version; an edit from an old version is refused, not lost.
+    let edit = |base: i64, title: &str| json!({"lang": "cs", "title": title, "body": "Nový text o reklamaci.", "base_version": base});
+    let (s, v) =
+        app.send(Method::PUT, &format!("/api/kb/articles/{claim}"), Some(&edit(1, "Reklamace a záruka"))).await;
+    assert_eq!((s, v["version"].as_i64()), (200, Some(2)), "{v}");
+    check(&app, Method::PUT, &format!("/api/kb/articles/{claim}"), Some(edit(1, "Mine")), 409, "base_version").await;
+    let (_, v) = app.get(&format!("/api/kb/articles/{claim}/versions")).await;
+    let versions: Vec<(i64, &str)> =
+        v.as_array().unwrap().iter().map(|a| (a["version"].as_i64().unwrap(), a["title"].as_str().unwrap())).collect();
+    assert_eq!(versions, [(2, "Reklamace a záruka"), (1, "Reklamace zboží")]);
+    assert!(v[0]["author"].as_str().unwrap().starts_with("key "), "{v}");
+    let (_, v) = app.get("/api/kb/search?q=z%C3%A1ruky&lang=cs").await;
+    assert_eq!(ids(&v), [claim], "the new version is searched at once");
+    // Publishing the draft makes it found.
+    let (s, _) = app
+        .send(
+            Method::PUT,
+            &format!("/api/kb/articles/{draft}"),
+            Some(&json!({"lang": "cs", "title": "Zpoždění zásilky", "body": "Hotovo.", "published": true})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, v) = app.get("/api/kb/search?q=zpozdeni&lang=cs").await;
+    assert_eq!(ids(&v), [draft], "without diacritics too: {v}");
+
+    // Bad input is named.
+    let post = |body: Value| (Method::POST, "/api/kb/articles", Some(body));
+    for (body, field) in [
+        (json!({"lang": "de", "title": "T", "body": ""}), "lang"),
+        (json!({"lang": "cs", "title": "  ", "body": ""}), "title"),
+        (json!({"lang": "cs", "title": "x".repeat(201), "body": ""}), "title"),
+        (json!({"lang": "cs", "title": "T", "body": "x".repeat(100_001)}), "body"),
+        (json!({"lang": "cs", "title": "T", "body": "", "base_version": 3}), "base_version"),
+        (json!({"lang": "CS", "title": "T", "body": ""}), "lang"),
+        (json!({"lang": "cs", "title": "a\u{0}b", "body": ""}), "title"),
+    ] {
+        let (m, p, b) = post(body);
+        check(&app, m, p, b, 400, field).await;
+    }
+    let (s, v) = app
+        .send(Method::POST, "/api/kb/articles", Some(&json!({"lang": "cs", "title": "T", "body": "", "colour": 1})))
+        .await;
+    assert_eq!(s, 400, "an unknown field: {v}");
+    check(&app, Method::GET, "/api/kb/search?q=x&lang=xx", None, 400, "lang").await;
+    check(&app, Method::GET, &format!("/api/kb/search?q={}", "a".repeat(201)), None, 400, "q").await;
+    check(&app, Method::GET, "/api/kb/search?q=x&limit=500", None, 400, "limit").await;
+    check(&app, Method::GET, "/api/kb/articles/999", None, 404, "id").await;
+    check(&app, Method::PUT, "/api/kb/articles/999", Some(edit(1, "x")), 404, "id").await;
+    check(&app, Method::PUT, &format!("/api/kb/articles/{claim}"), Some(edit(0, "x")), 400, "base_version").await;
+
+    // Another project's key sees none of it.
+    let (other, _) = touchpoint_store::issue_key(&*app.store, 2, KeyKind::Secret).await.unwrap();
+    let get = |path: String| app.client.get(format!("{}{path}", app.base)).bearer_auth(&other).send();
+    assert_eq!(get(format!("/api/kb/articles/{claim}")).await.unwrap().status(), 404);
+    let v: Value = get("/api/kb/search?q=reklamaci".into()).await.unwrap().json().await.unwrap();
+    assert_eq!(v["total"], 0, "{v}");
+    // A write key may not write articles.
+    let r = app.client.get(format!("{}/api/kb/articles", app.base)).bearer_auth(&app.write_key).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    app.stop().await;
+}
+
+/// The `name=value` of a response's cookie.
+fn cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap().to_string())
+}
+
+/// The value of a page's hidden `_csrf` field.
+fn csrf(html: &str) -> String {
+    let at = html.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn the_portal_works_without_script_and_every_step_is_a_touchpoint() {
+    let app = spawn_app().await;
+    let claim = article(&app, "cs", "Reklamace zboží", "Reklamaci podáte v sekci Moje objednávky.", true).await;
+    let hidden = article(&app, "cs", "Interní postup", "Jen pro nás.", false).await;
+    let (other_secret, _) = touchpoint_store::issue_key(&*app.store, 2, KeyKind::Secret).await.unwrap();
+    let foreign: Value = app
+        .client
+        .post(format!("{}/api/kb/articles", app.base))
+        .bearer_auth(&other_secret)
+        .json(&json!({"lang": "cs", "title": "Cizí článek", "body": "Jiný projekt."}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = |path: String, jar: Option<&str>| {
+        let mut r = c.get(format!("{}{path}", app.base));
+        if let Some(j) = jar {
+            r = r.header(COOKIE, j);
+        }
+        r.send()
+    };
+
+    // A search: a shareable address, the count in Czech, the matched word marked.
+    let r = page("/portal/1?lang=cs&q=reklamaci".into(), None).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let session = cookie(&r, "tp_session").expect("a visitor id");
+    let visit = cookie(&r, "tp_portal_visit").expect("a visit");
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(!csp.contains("script-src"), "no script: {csp}");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<mark>Reklamace</mark> zboží"), "{html}");
+    assert!(html.contains("1 článek pro „reklamaci“"), "{html}");
+    assert!(!html.contains("Interní postup"), "a draft is not listed");
+    assert!(!html.contains("Cizí článek"), "another project's article is not listed");
+    let jar = format!("{session}; {visit}");
+    let html = page("/portal/1?lang=pl&q=opóźnienie".into(), Some(&jar)).await.unwrap().text().await.unwrap();
+    assert!(html.contains("0 artykułów dla „opóźnienie”") && html.contains("Żaden artykuł"), "{html}");
+
+    // The article, and "did this help?" behind its CSRF token.
+    let r = page(format!("/portal/1/kb/{claim}-reklamace-zbozi?lang=cs"), Some(&jar)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<h1>Reklamace zboží</h1>") && html.contains("Pomohl vám tento článek?"), "{html}");
+    let token = csrf(&html);
+    let rate = |body: String, jar: Option<String>| {
+        let mut r = c
+            .post(format!("{}/portal/1/kb/{claim}-reklamace-zbozi/helpful?lang=cs", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(j) = jar {
+            r = r.header(COOKIE, j);
+        }
+        r.send()
+    };
+    assert_eq!(rate(format!("_csrf={token}&helpful=yes"), None).await.unwrap().status(), 403, "no cookie");
+    assert_eq!(rate("_csrf=forged&helpful=yes".into(), Some(jar.clone())).await.unwrap().status(), 403);
+    assert_eq!(rate(format!("_csrf={token}&helpful=maybe"), Some(jar.clone())).await.unwrap().status(), 400);
+    let r = rate(format!("_csrf={token}&helpful=no"), Some(jar.clone())).await.unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(to.ends_with("thanks=1"), "{to}");
+    let html = page(to, Some(&jar)).await.unwrap().text().await.unwrap();
+    assert!(html.contains("Děkujeme za zpětnou vazbu."), "{html}");
+
+    // Nothing that is not this project's published article is shown.
+    for path in [
+        format!("/portal/1/kb/{hidden}-x"),
+        format!("/portal/1/kb/{}-x", foreign["id"]),
+        "/portal/1/kb/abc".to_string(),
+        "/portal/999".to_string(),
+        "/portal/abc".to_string(),
+    ] {
+        let r = page(path.clone(), Some(&jar)).await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+
+    // Every step is in the visitor's journey, in order, as the portal's touchpoints.
+    let anonymous = session.trim_start_matches("tp_session=");
+    let mut steps = vec![];
+    for _ in 0..100 {
+        let (s, profile) = app.get(&format!("/api/customers/lookup?anonymous_id={anonymous}")).await;
+        if s == 200 {
+            let (_, t) = app.get(&format!("/api/customers/{}/timeline", profile["id"])).await;
+            steps = t["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| (e["touchpoint"].as_str().unwrap_or("").to_string(), e["properties"].clone()))
+                .collect();
+            if steps.len() >= 5 {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    steps.reverse(); // the timeline is newest first
+    let names: Vec<&str> = steps.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(names, ["portal-visit", "kb-search", "kb-search", "kb-article", "kb-not-helpful"], "{steps:?}");
+    assert_eq!((steps[1].1["query"].as_str(), steps[1].1["results"].as_u64()), (Some("reklamaci"), Some(1)));
+    assert_eq!((steps[2].1["query"].as_str(), steps[2].1["results"].as_u64()), (Some("opóźnienie"), Some(0)));
+    assert_eq!(steps[4].1["article_id"].as_i64(), Some(claim));
+    app.stop().await;
+}
