@@ -2,9 +2,10 @@
 //! articles (`touchpoint_gen::kb`, seeded; 10 000 by default) are written into a real
 //! embedded store through the engine, then customers' queries — one and two inflected
 //! words, words without diacritics, unfinished words as typed, words no article has — are
-//! run through the same use case the portal and the API call (`kb::search`: the store's
-//! stamp check, the ranked search, the snippets), and their latencies reported. Budget:
-//! p99 under 20 ms.
+//! run through the same use case the portal and the API call (`kb::search`: the ranked
+//! search and the snippets, with the store asked whether the articles changed at most once
+//! a second), and their latencies reported, with the time to build the index (what the
+//! first search after a change waits for). Budget: p99 under 20 ms.
 
 use crate::anyhow_lite::Result;
 use rand::{Rng, SeedableRng};
@@ -31,7 +32,7 @@ pub async fn run(articles: usize, queries: usize, json: bool) -> Result<()> {
             published: Some(true),
             base_version: None,
         };
-        kb::create(&store, project, &input, None).await?;
+        kb::create(&store, None, project, &input, None).await?;
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -84,7 +85,7 @@ pub async fn run(articles: usize, queries: usize, json: bool) -> Result<()> {
             100.0 * found as f64 / queries as f64
         );
         println!("  index built in {build_ms:.0} ms (once, and after each change)");
-        println!("  per search (stamp check, ranking, snippets): p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms");
+        println!("  per search (ranking, snippets; the store asked for changes at most once a second): p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms");
         let verdict = if p99 < BUDGET_P99_MS { "within" } else { "OVER" };
         println!("  budget p99 < {BUDGET_P99_MS} ms: {verdict}");
     }

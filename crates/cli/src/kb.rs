@@ -146,7 +146,7 @@ pub async fn run(cmd: KbCmd) -> Result<()> {
             let (store, p) = project.open().await?;
             let input =
                 ArticleInput { lang, title, body: read_text(&file)?, published: Some(!draft), base_version: None };
-            let a = kb::create(&*store, p.id, &input, Some("cli".into())).await?;
+            let a = kb::create(&*store, None, p.id, &input, Some("cli".into())).await?;
             let state = if a.published { "published" } else { "a draft" };
             println!("Added article {} ({}, {state}): {}", a.id, a.lang, a.title);
             println!("Customers find it at /portal/{}/kb/{}-{}?lang={}", p.id, a.id, a.slug, a.lang);
@@ -170,7 +170,7 @@ pub async fn run(cmd: KbCmd) -> Result<()> {
                 }),
                 base_version: Some(now.version),
             };
-            let a = kb::update(&*store, p.id, id, &input, Some("cli".into())).await?;
+            let a = kb::update(&*store, None, p.id, id, &input, Some("cli".into())).await?;
             println!(
                 "Article {} is now version {} ({}).",
                 a.id,
@@ -354,7 +354,7 @@ pub async fn load_demo(store: &dyn touchpoint_store::Store, project: i64) -> Res
             published: Some(true),
             base_version: None,
         };
-        kb::create(store, project, &input, Some("demo".into())).await?;
+        kb::create(store, None, project, &input, Some("demo".into())).await?;
     }
     Ok(all.len())
 }

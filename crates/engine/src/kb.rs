@@ -1,13 +1,15 @@
 //! The knowledge base's use cases: write articles (each edit a new version), list and read
 //! them, and search them — for the API, the CLI, the dashboard and the portal alike. The
 //! search runs on an index of each project's published articles
-//! ([`touchpoint_selfserve::search`]), kept here and rebuilt when the store says they
-//! changed, through this node, another one or the CLI ([`Indexes`]).
+//! ([`touchpoint_selfserve::search`]), kept here ([`Indexes`]): rebuilt at once after a
+//! write through the same `Indexes`, and within [`STAMP_RECHECK`] after one through
+//! another node or the CLI.
 
 use crate::error::{Code, Error};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use touchpoint_core::{Lang, ProjectId};
 use touchpoint_selfserve::search::{Doc, Found, Index, Query};
 use touchpoint_selfserve::stem::slug;
@@ -22,6 +24,9 @@ pub const MAX_BODY: usize = 100_000;
 pub const MAX_QUERY: usize = 200;
 /// The most results a search returns.
 pub const MAX_RESULTS: usize = 50;
+/// How long an index is used before the store is asked whether the articles changed
+/// elsewhere (a write through the same [`Indexes`] rebuilds it at once).
+pub const STAMP_RECHECK: Duration = Duration::from_secs(1);
 
 /// What an author sends: a new article or its next version.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -118,9 +123,10 @@ pub fn draft(input: &ArticleInput, author: Option<String>) -> Result<ArticleDraf
     })
 }
 
-/// Create an article.
+/// Create an article; `indexes` (the node's) searches it at once.
 pub async fn create(
     store: &dyn Store,
+    indexes: Option<&Indexes>,
     project: ProjectId,
     input: &ArticleInput,
     author: Option<String>,
@@ -133,12 +139,17 @@ pub async fn create(
         ));
     }
     let d = draft(input, author)?;
-    Ok(store.create_article(project, &d, now_ms()).await?.into())
+    let a = store.create_article(project, &d, now_ms()).await?;
+    if let Some(i) = indexes {
+        i.forget(project);
+    }
+    Ok(a.into())
 }
 
-/// Write the next version of an article.
+/// Write the next version of an article; `indexes` (the node's) searches it at once.
 pub async fn update(
     store: &dyn Store,
+    indexes: Option<&Indexes>,
     project: ProjectId,
     id: i64,
     input: &ArticleInput,
@@ -154,6 +165,9 @@ pub async fn update(
         .at("base_version"),
         other => other.into(),
     })?;
+    if let Some(i) = indexes {
+        i.forget(project);
+    }
     Ok(a.into())
 }
 
@@ -183,7 +197,8 @@ pub async fn versions(store: &dyn Store, project: ProjectId, id: i64) -> Result<
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchInput {
-    /// The words (up to 200 characters).
+    /// The words (up to 200 characters; none finds nothing).
+    #[serde(default)]
     pub q: String,
     /// `cs`, `pl` or `en`: that language's articles and stemmer; none: every language.
     pub lang: Option<String>,
@@ -264,11 +279,13 @@ struct Cached {
     index: Arc<Index>,
     /// The store's [`KbStore::kb_stamp`](touchpoint_store::KbStore::kb_stamp) it was built at.
     stamp: (i64, i64),
+    /// When the stamp was last compared with the store's.
+    checked: Instant,
 }
 
-/// Each project's search index, built on first use and rebuilt when its articles change.
-/// Every search asks the store for the articles' stamp (one small query) first, so an edit
-/// through any node or the CLI is searched at once.
+/// Each project's search index, built on first use and rebuilt when its articles change:
+/// at once after a write through these indexes, within [`STAMP_RECHECK`] after one
+/// elsewhere (the store's stamp, one small query, is compared at most that often).
 #[derive(Default)]
 pub struct Indexes {
     /// By project.
@@ -276,34 +293,44 @@ pub struct Indexes {
 }
 
 impl Indexes {
+    /// Forget a project's index (its articles changed).
+    pub fn forget(&self, project: ProjectId) {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&project);
+    }
+
     /// A project's current index.
     pub async fn index(&self, store: &dyn Store, project: ProjectId) -> Result<Arc<Index>, Error> {
-        let stamp = store.kb_stamp(project).await?;
         let cached = {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            cache.get(&project).filter(|c| c.stamp == stamp).map(|c| c.index.clone())
+            cache.get(&project).map(|c| (c.index.clone(), c.stamp, c.checked))
         };
-        if let Some(index) = cached {
-            return Ok(index);
+        if let Some((index, _, checked)) = &cached {
+            if checked.elapsed() < STAMP_RECHECK {
+                return Ok(index.clone());
+            }
         }
-        let docs: Vec<Doc> = store
-            .articles(project)
-            .await?
-            .into_iter()
-            .filter(|a| a.draft.published)
-            .map(|a| Doc {
-                id: a.id,
-                lang: Lang::parse(&a.draft.lang).unwrap_or(Lang::En),
-                title: a.draft.title,
-                body: a.draft.body,
-            })
-            .collect();
-        let index = tokio::task::spawn_blocking(move || Index::build(docs))
-            .await
-            .map_err(|e| Error::internal(e.to_string()))?;
-        let index = Arc::new(index);
+        let stamp = store.kb_stamp(project).await?;
+        let index = match cached {
+            Some((index, was, _)) if was == stamp => index,
+            _ => {
+                let docs: Vec<Doc> = store
+                    .articles(project)
+                    .await?
+                    .into_iter()
+                    .filter(|a| a.draft.published)
+                    .map(|a| Doc {
+                        id: a.id,
+                        lang: Lang::parse(&a.draft.lang).unwrap_or(Lang::En),
+                        title: a.draft.title,
+                        body: a.draft.body,
+                    })
+                    .collect();
+                let built = tokio::task::spawn_blocking(move || Index::build(docs));
+                Arc::new(built.await.map_err(|e| Error::internal(e.to_string()))?)
+            }
+        };
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.insert(project, Cached { index: index.clone(), stamp });
+        cache.insert(project, Cached { index: index.clone(), stamp, checked: Instant::now() });
         Ok(index)
     }
 }

@@ -31,6 +31,7 @@
 use crate::stem::{fold, term};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
 use touchpoint_core::i18n::Lang;
 use touchpoint_listen::text::StopWords;
 use unicode_normalization::char::is_combining_mark;
@@ -197,29 +198,38 @@ impl Index {
     /// The index of these articles.
     pub fn build(docs: Vec<Doc>) -> Index {
         let mut langs: [LangIndex; 3] = Default::default();
+        // Each distinct word of a language is folded and stemmed once.
+        let mut seen: [HashMap<String, u32>; 3] = Default::default();
+        let mut tf: HashMap<u32, f64> = HashMap::new();
         for (i, d) in docs.iter().enumerate() {
             let li = &mut langs[slot(d.lang)];
+            let cache = &mut seen[slot(d.lang)];
             let local = li.docs.len() as u32;
             li.docs.push(i);
-            let mut tf: HashMap<u32, f64> = HashMap::new();
+            tf.clear();
             let mut length = 0.0;
             for (text, weight) in [(&d.title, TITLE_WEIGHT), (&d.body, 1.0)] {
                 for w in words(text) {
-                    let folded = fold(&w.lower);
-                    let t = term(d.lang, &w.lower);
-                    let next = li.terms.len() as u32;
-                    let id = *li.terms.entry(t).or_insert(next);
-                    if id == next {
-                        li.postings.push(Vec::new());
-                    }
-                    li.surface.entry(folded).or_insert(id);
+                    let id = match cache.get(&w.lower) {
+                        Some(&id) => id,
+                        None => {
+                            let next = li.terms.len() as u32;
+                            let id = *li.terms.entry(term(d.lang, &w.lower)).or_insert(next);
+                            if id == next {
+                                li.postings.push(Vec::new());
+                            }
+                            li.surface.entry(fold(&w.lower)).or_insert(id);
+                            cache.insert(w.lower, id);
+                            id
+                        }
+                    };
                     *tf.entry(id).or_default() += weight;
                     length += weight;
                 }
             }
-            let mut tf: Vec<(u32, f64)> = tf.into_iter().collect();
-            tf.sort_unstable_by_key(|&(id, _)| id);
-            for (id, f) in tf {
+            let mut counts: Vec<(u32, f64)> = tf.iter().map(|(&id, &f)| (id, f)).collect();
+            counts.sort_unstable_by_key(|&(id, _)| id);
+            for (id, f) in counts {
                 li.postings[id as usize].push(Posting { doc: local, tf: f as f32 });
             }
             li.lens.push(length as f32);
@@ -250,45 +260,60 @@ impl Index {
             Some(l) => vec![l],
             None => Lang::ALL.to_vec(),
         };
-        let mut scored: Vec<(f64, usize, Lang, HashSet<String>)> = Vec::new();
+        // (score, article, the language's position in `marked`).
+        let mut scored: Vec<(f64, usize, usize)> = Vec::new();
+        let mut marked: Vec<(Lang, HashSet<String>)> = Vec::new();
         for lang in langs {
             let li = &self.langs[slot(lang)];
             let (slots, matched) = li.query_terms(lang, q);
             if slots.is_empty() {
                 continue;
             }
-            let mut scores = vec![0.0f64; li.docs.len()];
-            let mut hit = vec![false; li.docs.len()];
+            let n = li.docs.len();
+            let mut scores = vec![0.0f64; n];
+            let mut hit = vec![false; n];
+            // The best of a slot's terms per article, and which articles it touched.
+            let mut best = vec![0.0f64; n];
+            let mut touched: Vec<u32> = Vec::new();
             for terms in &slots {
-                let mut best: HashMap<u32, f64> = HashMap::new();
                 for &t in terms {
                     let postings = &li.postings[t as usize];
-                    let idf = idf(li.docs.len(), postings.len());
+                    let idf = idf(n, postings.len());
                     for p in postings {
-                        let s = idf * bm25_tf(p.tf as f64, li.lens[p.doc as usize] as f64, li.avg_len);
-                        let e = best.entry(p.doc).or_insert(0.0);
-                        if s > *e {
-                            *e = s;
+                        let d = p.doc as usize;
+                        let s = idf * bm25_tf(p.tf as f64, li.lens[d] as f64, li.avg_len);
+                        // Every score is positive: 0 is "not touched by this slot yet".
+                        if best[d] == 0.0 {
+                            touched.push(p.doc);
+                        }
+                        if s > best[d] {
+                            best[d] = s;
                         }
                     }
                 }
-                for (d, s) in best {
-                    scores[d as usize] += s;
-                    hit[d as usize] = true;
+                for &d in &touched {
+                    let d = d as usize;
+                    scores[d] += best[d];
+                    hit[d] = true;
+                    best[d] = 0.0;
                 }
+                touched.clear();
             }
+            let at = marked.len();
             for (d, s) in scores.into_iter().enumerate() {
                 if hit[d] {
-                    scored.push((s, li.docs[d], lang, matched.clone()));
+                    scored.push((s, li.docs[d], at));
                 }
             }
+            marked.push((lang, matched));
         }
         let total = scored.len();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(self.docs[a.1].id.cmp(&self.docs[b.1].id)));
         scored.truncate(q.limit);
         let hits = scored
             .into_iter()
-            .map(|(score, i, lang, matched)| {
+            .map(|(score, i, at)| {
+                let (lang, matched) = (marked[at].0, &marked[at].1);
                 let d = &self.docs[i];
                 let marks = |text: &str| -> Vec<(usize, usize, bool)> {
                     words(text)
@@ -315,7 +340,7 @@ impl LangIndex {
     /// in titles and snippets (a surface word as `\0word` when the prefix matched it).
     fn query_terms(&self, lang: Lang, q: &Query) -> (Vec<Vec<u32>>, HashSet<String>) {
         let all = words(&q.text);
-        let stop = StopWords::new(&[lang]);
+        let stop = stop_words(lang);
         let open_end = q.prefix && all.last().is_some_and(|w| w.end == q.text.len());
         let content: Vec<usize> = (0..all.len()).filter(|&i| !stop.contains(&all[i].lower)).collect();
         let keep: Vec<usize> = if content.is_empty() { (0..all.len()).collect() } else { content };
@@ -356,6 +381,12 @@ impl LangIndex {
         }
         (slots, matched)
     }
+}
+
+/// A language's stop words, made once.
+fn stop_words(lang: Lang) -> &'static StopWords {
+    static STOP: OnceLock<[StopWords; 3]> = OnceLock::new();
+    &STOP.get_or_init(|| Lang::ALL.map(|l| StopWords::new(&[l])))[slot(lang)]
 }
 
 /// BM25's idf (non-negative).

@@ -37,7 +37,7 @@ pub async fn create(
     ApiJson(input): ApiJson<ArticleInput>,
 ) -> Result<Json<ArticleView>, ApiError> {
     let by = author(&s, c.by).await?;
-    Ok(Json(kb::create(&*s.store, c.project_id, &input, by).await?))
+    Ok(Json(kb::create(&*s.store, Some(&s.kb), c.project_id, &input, by).await?))
 }
 
 /// `GET /api/kb/articles/{id}`: an article's newest version.
@@ -60,7 +60,7 @@ pub async fn edit(
     ApiJson(input): ApiJson<ArticleInput>,
 ) -> Result<Json<ArticleView>, ApiError> {
     let by = author(&s, c.by).await?;
-    Ok(Json(kb::update(&*s.store, c.project_id, id, &input, by).await?))
+    Ok(Json(kb::update(&*s.store, Some(&s.kb), c.project_id, id, &input, by).await?))
 }
 
 /// `GET /api/kb/articles/{id}/versions`: every version, newest first.
