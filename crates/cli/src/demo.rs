@@ -239,6 +239,8 @@ pub async fn run(a: DemoArgs) -> Result<()> {
                 "The customer portal's help centre ({articles} articles in cs/pl/en), in Czech: http://{addr}/portal/{}?lang=cs",
                 project.id
             );
+            println!("Does it help? The self-service report, its failed searches first:");
+            println!("  curl -s -H 'Authorization: Bearer {secret}' 'http://{addr}/api/self-service?days=365'");
             let rule = crate::demo_act::KEY;
             println!("A trigger rule, a draft: what it would have done over the last 30 days, then switch it on:");
             println!("  curl -s -H 'Authorization: Bearer {secret}' http://{addr}/api/triggers/{rule}/preview");

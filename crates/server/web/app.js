@@ -1450,7 +1450,7 @@ async function selfservice(main) {
     [t("ssSuccess"), rate(r.search_success), t("ssSuccessHelp"), "success"],
     [t("ssNoResults"), rate(r.no_results), "", "no_results"],
     [t("ssCost"), fmt(r.cost_saved, 2), t("ssCostHelp", fmt(r.deflection.k), fmt(r.options.cost_assisted - r.options.cost_self, 2)), "cost"],
-  ].map(([k, v, help, id]) => `<tr><th scope="row">${esc(k)}</th><td data-k="${id}">${esc(v)}</td><td class="muted">${esc(help)}</td></tr>`).join("");
+  ].map(([k, v, help, id]) => `<tr><th scope="row">${esc(k)}</th><td><span data-k="${id}">${esc(v)}</span>${help ? `<br><span class="muted">${esc(help)}</span>` : ""}</td></tr>`).join("");
   const failed = r.failed_searches.map((f) => `<tr><td>${esc(f.query)}</td><td>${esc(f.lang || "")}</td><td class="n">${fmt(f.searches)}</td><td class="n">${fmt(f.no_results)}</td><td class="n">${fmt(f.customers)}</td><td class="n" data-v="${f.then_assisted.rate ?? ""}">${esc(rate(f.then_assisted))}</td></tr>`).join("");
   const title = Object.fromEntries(arts.map((a) => [a.id, a.title]));
   const helped = r.articles.map((a) => `<tr><td>${esc(title[a.id] || r.titles?.[a.id] || a.id)}</td><td class="n">${fmt(a.views)}</td><td class="n" data-v="${a.helpful.rate ?? ""}">${esc(rate(a.helpful))}</td></tr>`).join("");
