@@ -492,6 +492,33 @@ pub trait Names {
     fn stage(&self, key: &str) -> bool;
     /// Whether a survey key exists.
     fn survey(&self, key: &str) -> bool;
+    /// Every key of a kind, for the "did you mean" of an unknown one (none by default).
+    fn keys(&self, _kind: NameKind) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// The kinds of names a rule uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    /// Touchpoint keys.
+    Touchpoint,
+    /// Stage keys.
+    Stage,
+    /// Survey keys.
+    Survey,
+}
+
+/// "no touchpoint "x" in this project; did you mean …?"
+fn unknown(names: &dyn Names, kind: NameKind, key: &str) -> String {
+    let what = match kind {
+        NameKind::Touchpoint => "touchpoint",
+        NameKind::Stage => "stage",
+        NameKind::Survey => "survey",
+    };
+    let known = names.keys(kind);
+    let hint = touchpoint_core::suggest::hint(key, known.iter().map(String::as_str));
+    format!("no {what} {key:?} in this project{hint}")
 }
 
 impl RuleDef {
@@ -525,7 +552,7 @@ impl RuleDef {
             if names.touchpoint(key) {
                 Ok(())
             } else {
-                Err(err(field, format!("no touchpoint {key:?} in this project")))
+                Err(err(field, unknown(names, NameKind::Touchpoint, key)))
             }
         };
         match &self.when {
@@ -545,12 +572,12 @@ impl RuleDef {
             }
             When::StageEntered { stage } => {
                 if !names.stage(stage) {
-                    return Err(err("when.stage", format!("no stage {stage:?} in this project")));
+                    return Err(err("when.stage", unknown(names, NameKind::Stage, stage)));
                 }
             }
             When::SurveyScore { survey, min, max } => {
                 if !names.survey(survey) {
-                    return Err(err("when.survey", format!("no survey {survey:?} in this project")));
+                    return Err(err("when.survey", unknown(names, NameKind::Survey, survey)));
                 }
                 if min.is_none() && max.is_none() {
                     return Err(err("when.min", "give min, max or both (0 to 6 for NPS detractors)"));
@@ -579,7 +606,7 @@ impl RuleDef {
         check_conditions("who.traits", &self.who.traits)?;
         for (i, stage) in self.who.stage.iter().enumerate() {
             if !names.stage(stage) {
-                return Err(err(format!("who.stage[{i}]"), format!("no stage {stage:?} in this project")));
+                return Err(err(format!("who.stage[{i}]"), unknown(names, NameKind::Stage, stage)));
             }
         }
         if let Some(goal) = &self.goal {
@@ -600,7 +627,7 @@ impl RuleDef {
                 check_endpoint("then.endpoint", endpoint)?;
                 if let Some(s) = survey {
                     if !names.survey(s) {
-                        return Err(err("then.survey", format!("no survey {s:?} in this project")));
+                        return Err(err("then.survey", unknown(names, NameKind::Survey, s)));
                     }
                 }
             }
@@ -619,7 +646,7 @@ impl RuleDef {
                 }
                 if let Some(s) = survey {
                     if !names.survey(s) {
-                        return Err(err("then.survey", format!("no survey {s:?} in this project")));
+                        return Err(err("then.survey", unknown(names, NameKind::Survey, s)));
                     }
                 }
             }
@@ -637,7 +664,7 @@ impl RuleDef {
             }
             Then::InPage { survey } => {
                 if !names.survey(survey) {
-                    return Err(err("then.survey", format!("no survey {survey:?} in this project")));
+                    return Err(err("then.survey", unknown(names, NameKind::Survey, survey)));
                 }
                 if self.guard.quiet_hours.is_some() {
                     return Err(err(
@@ -844,6 +871,35 @@ mod tests {
         fn survey(&self, key: &str) -> bool {
             key == "csat-delivery"
         }
+        fn keys(&self, kind: NameKind) -> Vec<String> {
+            let all: &[&str] = match kind {
+                NameKind::Touchpoint => {
+                    &["delivery-late", "support-contact", "order-completed", "cart-add", "checkout"]
+                }
+                NameKind::Stage => &["purchase"],
+                NameKind::Survey => &["csat-delivery"],
+            };
+            all.iter().map(|k| k.to_string()).collect()
+        }
+    }
+
+    /// A mistyped name is answered with the nearest ones.
+    #[test]
+    fn unknown_names_suggest_the_nearest() {
+        let mut v = late_delivery();
+        merge(&mut v, &json!({"when": {"touchpoint": "delivery-lat"}}));
+        let e = RuleDef::parse(&v, &Demo).unwrap_err();
+        assert_eq!(e.field, "when.touchpoint");
+        assert!(e.to_string().contains("did you mean delivery-late?"), "{e}");
+        let mut v = late_delivery();
+        merge(&mut v, &json!({"then": {"survey": "csat-delivry"}}));
+        let e = RuleDef::parse(&v, &Demo).unwrap_err();
+        assert!(e.to_string().contains("did you mean csat-delivery?"), "{e}");
+        // Nothing near: no hint.
+        let mut v = late_delivery();
+        merge(&mut v, &json!({"when": {"touchpoint": "zzzzzzzzzz"}}));
+        let e = RuleDef::parse(&v, &Demo).unwrap_err();
+        assert!(!e.to_string().contains("did you mean"), "{e}");
     }
 
     fn late_delivery() -> Value {

@@ -22,7 +22,7 @@ use crate::error::{Code, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
-use touchpoint_act::rule::Names;
+use touchpoint_act::rule::{NameKind, Names};
 use touchpoint_act::RuleDef;
 use touchpoint_core::{CustomerId, ProjectId};
 use touchpoint_store::triggers::{
@@ -46,6 +46,16 @@ impl Names for ProjectNames {
     }
     fn survey(&self, key: &str) -> bool {
         self.surveys.contains(key)
+    }
+    fn keys(&self, kind: NameKind) -> Vec<String> {
+        let set = match kind {
+            NameKind::Touchpoint => &self.touchpoints,
+            NameKind::Stage => &self.stages,
+            NameKind::Survey => &self.surveys,
+        };
+        let mut all: Vec<String> = set.iter().cloned().collect();
+        all.sort();
+        all
     }
 }
 
