@@ -158,10 +158,10 @@ pub async fn update(
     let d = draft(input, author)?;
     let a = store.update_article(project, id, &d, input.base_version, now_ms()).await.map_err(|e| match e {
         touchpoint_store::StoreError::NotFound(_) => Error::missing("id", format!("no article {id}")),
-        touchpoint_store::StoreError::Exists(_) => Error::conflict(format!(
-            "article {id} was changed after version {} by someone else; reload it and edit again",
-            input.base_version.unwrap_or_default()
-        ))
+        touchpoint_store::StoreError::Exists(_) => Error::conflict(match input.base_version {
+            Some(b) => format!("article {id} was changed after version {b} by someone else; reload it and edit again"),
+            None => format!("article {id} was changed by someone else at the same moment; send the edit again"),
+        })
         .at("base_version"),
         other => other.into(),
     })?;

@@ -20,6 +20,8 @@ use touchpoint_store::now_ms;
 
 /// The longest period a report covers, in days.
 pub const MAX_DAYS: i64 = 3660;
+/// The help centre's touchpoints the report reads.
+const PORTAL_KEYS: [&str; 4] = [KB_SEARCH_TP, KB_ARTICLE_TP, KB_HELPFUL_TP, KB_NOT_HELPFUL_TP];
 /// Customers whose events are read at once.
 const BATCH: usize = 256;
 
@@ -93,10 +95,7 @@ pub async fn self_service(s: &Engine, project: ProjectId, input: &ReportInput) -
     let mut portal_customers: Vec<i64> = vec![];
     if let Some(snap) = s.journeys.index.snapshot(project) {
         let dict = &snap.dict;
-        let portal: HashSet<_> = [KB_SEARCH_TP, KB_ARTICLE_TP, KB_HELPFUL_TP, KB_NOT_HELPFUL_TP]
-            .iter()
-            .filter_map(|k| dict.find(k))
-            .collect();
+        let portal: HashSet<_> = PORTAL_KEYS.iter().filter_map(|k| dict.find(k)).collect();
         let assisted: HashSet<_> = (0..dict.touchpoints.len())
             .map(|i| i as touchpoint_analytics::Tp)
             .filter(|&t| matches!(dict.get(t).channel, Channel::Phone | Channel::Chat))
@@ -124,16 +123,7 @@ pub async fn self_service(s: &Engine, project: ProjectId, input: &ReportInput) -
         .touchpoints(project)
         .await?
         .into_iter()
-        .filter(|t| {
-            [KB_SEARCH_TP, KB_ARTICLE_TP, KB_HELPFUL_TP, KB_NOT_HELPFUL_TP].contains(&t.touchpoint.key.as_str())
-        })
-        .map(|t| {
-            let k = [KB_SEARCH_TP, KB_ARTICLE_TP, KB_HELPFUL_TP, KB_NOT_HELPFUL_TP]
-                .into_iter()
-                .find(|k| *k == t.touchpoint.key)
-                .unwrap_or(KB_SEARCH_TP);
-            (t.id, k)
-        })
+        .filter_map(|t| PORTAL_KEYS.into_iter().find(|k| *k == t.touchpoint.key).map(|k| (t.id, k)))
         .collect();
     for batch in portal_customers.chunks(BATCH) {
         let mut owner: HashMap<i64, i64> = HashMap::new();

@@ -9,8 +9,9 @@
 //!   than [`Options::session_ms`] between them) not followed by an assisted contact within
 //!   [`Options::within_ms`] of its last step, as a share of episodes; and the **strict**
 //!   form that counts only episodes where the customer said an article helped;
-//! - **search success**: searches followed by an article read within
-//!   [`Options::session_ms`];
+//! - **search success**: searches that found something and were followed by an article
+//!   read within [`Options::session_ms`], before the next search that found something (a
+//!   read belongs to that search; one that found nothing led to no article);
 //! - the **top failed searches**: searches that found nothing, or whose customer read no
 //!   article after them, grouped by the query's terms as the search matches them (folded
 //!   and stemmed in the language searched: `Zpoždění`, `zpozdeni` and `zpožděním` are one),
@@ -269,10 +270,14 @@ pub fn report(steps: &[Step], o: &Options) -> Report {
                 StepKind::Search { query, results, lang } => {
                     searches += 1;
                     empty += u64::from(*results == 0);
-                    let read = own[k + 1..]
-                        .iter()
-                        .take_while(|n| n.t_ms - s.t_ms < o.session_ms && !matches!(n.kind, StepKind::Search { .. }))
-                        .any(|n| matches!(n.kind, StepKind::Article { .. }));
+                    // A read belongs to the last search before it that found something: a
+                    // search that found nothing led to no article.
+                    let found = |n: &Step| matches!(n.kind, StepKind::Search { results, .. } if results > 0);
+                    let read = *results > 0
+                        && own[k + 1..]
+                            .iter()
+                            .take_while(|n| n.t_ms - s.t_ms < o.session_ms && !found(n))
+                            .any(|n| matches!(n.kind, StepKind::Article { .. }));
                     if read {
                         successes += 1;
                     } else {

@@ -57,8 +57,14 @@ fn episodes_split_on_a_pause_and_contacts_count_within_the_window() {
     check(&[search(1, 0, "heslo", 1), search(1, 2 * 60 * MIN, "heslo", 1), call(1, 8 * DAY)], (2, 2, 0, 2, 0));
     // A call before the visit does not undo it.
     check(&[call(1, 0), search(1, MIN, "faktura", 1), read(1, 2 * MIN, 3)], (1, 1, 0, 1, 1));
-    // A read after the next search is that search's, not the first one's.
-    check(&[search(1, 0, "a", 1), search(1, MIN, "b", 1), read(1, 2 * MIN, 3)], (1, 1, 0, 2, 1));
+    // A read after the next search is that search's, not the first one's …
+    let r = check(&[search(1, 0, "a", 1), search(1, MIN, "b", 1), read(1, 2 * MIN, 3)], (1, 1, 0, 2, 1));
+    assert_eq!(r.failed_searches[0].query, "a");
+    // … unless that one found nothing: then it is the earlier one's, and the empty search failed.
+    let r = check(&[search(1, 0, "a", 1), search(1, MIN, "b", 0), read(1, 2 * MIN, 3)], (1, 1, 0, 2, 1));
+    assert_eq!((r.failed_searches[0].query.as_str(), r.failed_searches[0].no_results), ("b", 1));
+    // A search that found nothing never succeeds, whatever is read after it.
+    check(&[search(1, 0, "b", 0), read(1, MIN, 3)], (1, 1, 0, 1, 0));
     // Only calls and chats: nobody self-served.
     let r = check(&[call(1, 0), call(2, 0)], (0, 0, 0, 0, 0));
     assert_eq!((r.self_service_score.a, r.self_service_score.b, r.self_service_score.ratio), (0, 2, Some(0.0)));

@@ -41,8 +41,8 @@ const LOGIN_COOKIE: &str = "tp_login";
 /// The language the person chose (set by the dashboard's script).
 const LANG_COOKIE: &str = "tp_lang";
 
-/// A cookie's value.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// A cookie's value (not empty).
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
         let (k, v) = kv.trim().split_once('=')?;
         (k == name && !v.is_empty()).then(|| v.to_string())

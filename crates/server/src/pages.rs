@@ -280,7 +280,7 @@ fn project_lang(p: Option<&Project>) -> Option<Lang> {
 
 /// The language of a page shown before a survey's texts are known: `?lang=`, the
 /// project's default, `Accept-Language`, English.
-fn fallback_lang(query: Option<&str>, headers: &HeaderMap, project: Option<&Project>) -> Lang {
+pub(crate) fn fallback_lang(query: Option<&str>, headers: &HeaderMap, project: Option<&Project>) -> Lang {
     query
         .and_then(Lang::parse)
         .or_else(|| project_lang(project))

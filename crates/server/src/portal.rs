@@ -7,7 +7,10 @@
 //! a 429 page. Each step goes into the visitor's journey
 //! through `touchpoint_engine::portal`; this module only translates.
 
-use crate::pages::{branded_message, branded_page, ip_key, new_session, session_cookie, session_of, ClientAddr};
+use crate::dashboard::cookie;
+use crate::pages::{
+    branded_message, branded_page, fallback_lang, ip_key, new_session, session_cookie, session_of, ClientAddr,
+};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -26,11 +29,16 @@ use touchpoint_store::Project;
 /// A session cookie (no `Max-Age`): present, the browser's visit is under way.
 const VISIT_COOKIE: &str = "tp_portal_visit";
 
+/// The help centre's name in a language.
+fn heading(lang: Lang) -> &'static str {
+    ["Help centre", "Centrum nápovědy", "Centrum pomocy"][lang as usize]
+}
+
 /// The portal's texts in a language.
 fn t(lang: Lang) -> minijinja::Value {
     let pick = |x: [&'static str; 3]| x[lang as usize];
     context! {
-        heading => pick(["Help centre", "Centrum nápovědy", "Centrum pomocy"]),
+        heading => heading(lang),
         language => pick(["Language", "Jazyk", "Język"]),
         search_label => pick(["Search the help centre", "Hledat v nápovědě", "Szukaj w centrum pomocy"]),
         placeholder => pick(["What do you need help with?", "S čím potřebujete pomoct?", "W czym możemy pomóc?"]),
@@ -41,7 +49,7 @@ fn t(lang: Lang) -> minijinja::Value {
             "Żaden artykuł nie pasuje do tych słów. Spróbuj innych słów lub skontaktuj się z nami.",
         ]),
         all => pick(["All articles", "Všechny články", "Wszystkie artykuły"]),
-        back => pick(["Help centre", "Centrum nápovědy", "Centrum pomocy"]),
+        back => heading(lang),
         helped => pick(["Did this article help you?", "Pomohl vám tento článek?", "Czy ten artykuł Ci pomógł?"]),
         yes => pick(["Yes", "Ano", "Tak"]),
         no => pick(["No", "Ne", "Nie"]),
@@ -134,7 +142,7 @@ impl Ctx {
 
 /// The project of a portal address, its language and the visitor; or the page to answer.
 async fn context(s: &AppState, project: &str, lang: Option<&str>, headers: &HeaderMap) -> Result<Ctx, Response> {
-    let guess = lang.and_then(Lang::parse).or_else(|| crate::pages::accept_language(headers)).unwrap_or(Lang::En);
+    let guess = fallback_lang(lang, headers, None);
     let missing = || {
         let pick = |x: [&'static str; 3]| x[guess as usize];
         branded_message(
@@ -158,11 +166,7 @@ async fn context(s: &AppState, project: &str, lang: Option<&str>, headers: &Head
             return Err(error_page(guess, None));
         }
     };
-    let lang = lang
-        .and_then(Lang::parse)
-        .or_else(|| project.brand.default_lang.as_deref().and_then(Lang::parse))
-        .or_else(|| crate::pages::accept_language(headers))
-        .unwrap_or(Lang::En);
+    let lang = fallback_lang(lang, headers, Some(&project));
     let mut cookies = vec![];
     let (anonymous_id, fresh) = match session_of(headers) {
         Some(id) => (id, false),
@@ -172,21 +176,11 @@ async fn context(s: &AppState, project: &str, lang: Option<&str>, headers: &Head
             (id, true)
         }
     };
-    let new_visit = !has_cookie(headers, VISIT_COOKIE);
+    let new_visit = cookie(headers, VISIT_COOKIE).is_none();
     if new_visit {
         cookies.push(format!("{VISIT_COOKIE}=1; Path=/portal/; HttpOnly; SameSite=Lax"));
     }
     Ok(Ctx { project, visitor: Visitor { anonymous_id, lang }, cookies, new_visit, fresh })
-}
-
-/// Whether the request carries a cookie by that name.
-fn has_cookie(headers: &HeaderMap, name: &str) -> bool {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .any(|kv| kv.trim().split_once('=').is_some_and(|(k, _)| k == name))
 }
 
 /// The page of a failure inside.
@@ -323,7 +317,7 @@ pub async fn home(
         .map(|(l, label)| LangLink { code: l.code(), label, url: query(l), current: l == lang })
         .collect();
     let texts = t(lang);
-    let heading = texts.get_attr("heading").map(|v| v.to_string()).unwrap_or_default();
+    let heading = heading(lang).to_string();
     let title = if q.is_empty() { heading.clone() } else { format!("{q} – {heading}") };
     let ctx = context! {
         t => texts, heading, q, action => format!("/portal/{pid}"), langs, hits,

@@ -246,5 +246,39 @@ async fn the_portal_works_without_script_and_every_step_is_a_touchpoint() {
     assert_eq!((steps[1].1["query"].as_str(), steps[1].1["results"].as_u64()), (Some("reklamaci"), Some(1)));
     assert_eq!((steps[2].1["query"].as_str(), steps[2].1["results"].as_u64()), (Some("opóźnienie"), Some(0)));
     assert_eq!(steps[4].1["article_id"].as_i64(), Some(claim));
+
+    // The self-service report counts them: two searches, one read after; the Polish one
+    // found nothing and is the failed search; the article was not helpful.
+    let mut report = Value::Null;
+    for _ in 0..100 {
+        report = app.get("/api/self-service?days=1").await.1;
+        if report["search_success"]["n"] == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        (report["search_success"]["k"].as_u64(), report["search_success"]["n"].as_u64()),
+        (Some(1), Some(2)),
+        "{report}"
+    );
+    assert_eq!(report["failed_searches"][0]["query"], "opóźnienie", "{report}");
+    assert_eq!(
+        (report["failed_searches"][0]["lang"].as_str(), report["failed_searches"][0]["no_results"].as_u64()),
+        (Some("pl"), Some(1))
+    );
+    assert_eq!(
+        (
+            report["articles"][0]["id"].as_i64(),
+            report["articles"][0]["helpful"]["k"].as_u64(),
+            report["articles"][0]["helpful"]["n"].as_u64()
+        ),
+        (Some(claim), Some(0), Some(1))
+    );
+    assert_eq!(report["titles"][claim.to_string()], "Reklamace zboží");
+    assert_eq!((report["customers_self_served"].as_u64(), report["deflection"]["n"].as_u64()), (Some(1), Some(1)));
+    // Bad options are named.
+    check(&app, Method::GET, "/api/self-service?days=0", None, 400, "days").await;
+    check(&app, Method::GET, "/api/self-service?cost_assisted=-1", None, 400, "cost_assisted").await;
     app.stop().await;
 }
