@@ -20,6 +20,7 @@ mod import;
 mod kb;
 mod listen_tables;
 mod report;
+mod request;
 mod survey;
 mod tables;
 mod trigger;
@@ -153,6 +154,17 @@ enum Command {
         #[command(subcommand)]
         cmd: kb::KbCmd,
     },
+    /// The service team's requests from the customer portal: list, read, reply, move,
+    /// assign, mirror to a helpdesk.
+    Request {
+        #[command(subcommand)]
+        cmd: request::RequestCmd,
+    },
+    /// The customer portal: sign-in links.
+    Portal {
+        #[command(subcommand)]
+        cmd: request::PortalCmd,
+    },
     /// External benchmark tables.
     Benchmark {
         #[command(subcommand)]
@@ -246,6 +258,8 @@ fn main() {
             Command::Survey { cmd } => survey::run(cmd).await,
             Command::Trigger { cmd } => trigger::run(cmd).await,
             Command::Kb { cmd } => kb::run(cmd).await,
+            Command::Request { cmd } => request::run(cmd).await,
+            Command::Portal { cmd } => request::run_portal(cmd).await,
             Command::Benchmark { cmd: BenchmarkCmd::Import { project, source, file } } => {
                 survey::import_benchmark(&project, &source, &file).await
             }

@@ -833,6 +833,16 @@ pub fn default_catalog() -> Catalog {
         ),
         service(KB_HELPFUL_TP, Localized::new("Article helped", "Článek pomohl", "Artykuł pomógł")),
         service(KB_NOT_HELPFUL_TP, Localized::new("Article did not help", "Článek nepomohl", "Artykuł nie pomógł")),
+        service(REQUEST_OPENED_TP, Localized::new("Request opened", "Otevřený požadavek", "Otwarte zgłoszenie")),
+        service(
+            REQUEST_UPDATED_TP,
+            Localized::new(
+                "Request answered or changed",
+                "Odpověď nebo změna požadavku",
+                "Odpowiedź lub zmiana zgłoszenia",
+            ),
+        ),
+        service(REQUEST_RESOLVED_TP, Localized::new("Request resolved", "Vyřešený požadavek", "Rozwiązane zgłoszenie")),
     ]);
 
     let page_rule = |n: i32, key: &str, field: Field, op: Op, value: &str| Rule {
@@ -892,6 +902,9 @@ pub fn default_catalog() -> Catalog {
         track_rule(212, KB_ARTICLE_TP, KB_ARTICLE_EVENT),
         track_rule(213, KB_HELPFUL_TP, KB_HELPFUL_EVENT),
         track_rule(214, KB_NOT_HELPFUL_TP, KB_NOT_HELPFUL_EVENT),
+        track_rule(215, REQUEST_OPENED_TP, REQUEST_OPENED_EVENT),
+        track_rule(216, REQUEST_UPDATED_TP, REQUEST_UPDATED_EVENT),
+        track_rule(217, REQUEST_RESOLVED_TP, REQUEST_RESOLVED_EVENT),
     ]);
     Catalog { stages: Stage::defaults(), touchpoints, rules }
 }
@@ -907,6 +920,19 @@ pub const KB_ARTICLE_EVENT: &str = "Article Viewed";
 pub const KB_HELPFUL_EVENT: &str = "Article Helpful";
 /// An article's "did this help?" answered no (`article_id`).
 pub const KB_NOT_HELPFUL_EVENT: &str = "Article Not Helpful";
+/// A customer opened a service request (`request_id`, `subject`, `lang`).
+pub const REQUEST_OPENED_EVENT: &str = "Request Opened";
+/// A request changed other than by opening or resolving it (`request_id`, `change`:
+/// `reply` from the team, `customer_reply`, `status`, `assign`; `status`).
+pub const REQUEST_UPDATED_EVENT: &str = "Request Updated";
+/// A request was resolved (`request_id`, `resolution_hours`).
+pub const REQUEST_RESOLVED_EVENT: &str = "Request Resolved";
+/// Touchpoint of [`REQUEST_OPENED_EVENT`].
+pub const REQUEST_OPENED_TP: &str = "request-opened";
+/// Touchpoint of [`REQUEST_UPDATED_EVENT`].
+pub const REQUEST_UPDATED_TP: &str = "request-updated";
+/// Touchpoint of [`REQUEST_RESOLVED_EVENT`].
+pub const REQUEST_RESOLVED_TP: &str = "request-resolved";
 /// Touchpoint of [`PORTAL_VISIT_EVENT`].
 pub const PORTAL_VISIT_TP: &str = "portal-visit";
 /// Touchpoint of [`KB_SEARCH_EVENT`].

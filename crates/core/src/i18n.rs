@@ -4,10 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 /// A language the product is translated into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     /// English, the fallback.
+    #[default]
     En,
     /// Czech.
     Cs,

@@ -465,13 +465,7 @@ pub async fn email_invitation(
     config: &crate::config::Config,
     m: &InvitationMail<'_>,
 ) -> std::result::Result<bool, String> {
-    use touchpoint_act::email::send::{Mailer, Outcome};
-    use touchpoint_act::email::SmtpConfig;
     use touchpoint_core::Lang;
-    if config.smtp_url.is_empty() {
-        return Ok(false);
-    }
-    let mailer = Mailer::new(&SmtpConfig { url: config.smtp_url.clone(), from: config.smtp_from.clone() })?;
     let role = |r: Role| -> &'static str {
         match (m.lang, r) {
             (Lang::Cs, Role::Owner) => "vlastník",
@@ -485,9 +479,7 @@ pub async fn email_invitation(
             (Lang::En, Role::Viewer) => "viewer",
         }
     };
-    // Names and addresses are the context, never the template: a project called `{{ x }}`
-    // stays that text. The HTML is the text as paragraphs, the link clickable.
-    let (subject, text) = match m.lang {
+    let texts = match m.lang {
         Lang::Cs => (
             "{{ who }} vás zve do Touchpointu: {{ project }}",
             "Dobrý den,\n\n{{ who }} vás zve k projektu {{ project }} v Touchpointu jako {{ role }}. \
@@ -507,12 +499,7 @@ pub async fn email_invitation(
              If you did not expect this invitation, you can ignore this e-mail.",
         ),
     };
-    let template = touchpoint_act::rule::Template { subject: subject.into(), text: text.into(), html: None };
     let ctx = serde_json::json!({"who": m.from_person, "project": m.project, "role": role(m.role), "link": m.link});
-    let rendered = touchpoint_act::email::template::render(&template, m.lang.code(), &ctx, None)?;
     let id = format!("invite_{}", hash_token(m.link).get(..24).unwrap_or_default());
-    match mailer.send(m.to, &id, &rendered, None).await {
-        Outcome::Delivered => Ok(true),
-        Outcome::Retry(e) | Outcome::Failed(e) => Err(e),
-    }
+    crate::mail::send(config, m.to, &id, m.lang, texts, &ctx).await
 }

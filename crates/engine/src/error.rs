@@ -105,6 +105,8 @@ codes! {
     InvalidTrigger = "invalid_trigger" => Invalid,
     /// An e-mail address or password that is not acceptable.
     InvalidAccount = "invalid_account" => Invalid,
+    /// A service request or a change of one that is not acceptable.
+    InvalidRequest = "invalid_request" => Invalid,
     /// No key was given.
     MissingKey = "missing_key" => Unauthenticated,
     /// The e-mail address and password do not match an account.

@@ -5,44 +5,74 @@
 //! like every other touchpoint. The portal's pages (the server) only translate.
 //!
 //! A visitor is known by the anonymous id of their browser (the pages' session cookie),
-//! as Segment's SDKs know one; signing in will tie it to the customer.
+//! as Segment's SDKs know one. Signing in ties the browser to a customer:
+//!
+//! - **Magic links.** A sign-in link carries its claims — project, customer (or, for an
+//!   address no customer has yet, the address), a random nonce, the expiry and the
+//!   request to open — signed with the project's secret (HMAC-SHA256), so a changed byte
+//!   is refused before the store is asked. It is single use: using it inserts its nonce
+//!   into the store, whose primary key refuses a second use, also by two browsers at
+//!   once. A link is e-mailed to an address typed into the portal ([`email_link`], 30
+//!   minutes), made for the brand's own site or app to hand over ([`link_url`], through
+//!   the API with a secret key), or put into the team's reply e-mail (3 days).
+//! - **Sessions.** A signed-in browser holds a signed cookie naming the customer and its
+//!   expiry ([`session_value`], 12 hours); it is checked against the store on every page
+//!   (an erased customer is signed out).
+//! - **Who the steps belong to.** Signing in with a link for a customer with a user id
+//!   sends an `identify` of the browser's anonymous id with that user id, so the visits
+//!   before signing in join their journey; a link for a new address sends an `identify`
+//!   of the browser with the address as its `email` trait — that browser's customer is
+//!   the new customer. Signed in, every step carries the customer's ids.
 
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::kb::{self, ArticleView, SearchAnswer, SearchInput};
 use crate::Engine;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use touchpoint_core::catalog::{
     KB_ARTICLE_EVENT, KB_HELPFUL_EVENT, KB_NOT_HELPFUL_EVENT, KB_SEARCH_EVENT, PORTAL_VISIT_EVENT,
 };
 use touchpoint_core::event::{format_time, ParseContext};
-use touchpoint_core::{Event, Lang, Limits, ProjectId};
+use touchpoint_core::{CustomerId, Event, IdentityKind, Lang, Limits, ProjectId};
+use touchpoint_listen::invite;
 use touchpoint_selfserve::stem::fold;
-use touchpoint_store::now_ms;
+use touchpoint_store::{now_ms, Project, Store};
 
 /// The most results a portal search shows.
 pub const PORTAL_RESULTS: usize = 20;
 
 /// Who is on the portal.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Visitor {
-    /// Their browser's anonymous id.
+    /// Their browser's anonymous id (signed in: the customer's, when they have no user id).
     pub anonymous_id: String,
     /// The language the portal shows.
     pub lang: Lang,
+    /// Signed in: the customer.
+    pub customer: Option<CustomerId>,
+    /// Signed in: the customer's user id, if they have one.
+    pub user_id: Option<String>,
+    /// Signed in: the customer's e-mail address (their `email` trait), if known.
+    pub email: Option<String>,
 }
 
 /// Put a portal step into the visitor's journey (through the writer; a full queue waits,
 /// the step is not lost).
-async fn record(s: &Engine, project: ProjectId, v: &Visitor, event: &str, props: Map<String, Value>) {
-    let body = json!({
+pub(crate) async fn record(s: &Engine, project: ProjectId, v: &Visitor, event: &str, props: Map<String, Value>) {
+    let mut body = json!({
         "type": "track",
         "event": event,
-        "anonymousId": v.anonymous_id,
         "messageId": format!("portal-{:032x}", rand::random::<u128>()),
         "timestamp": format_time(now_ms()),
         "properties": props,
         "context": {"locale": v.lang.code(), "channel": "self-service"},
     });
+    if !v.anonymous_id.is_empty() {
+        body["anonymousId"] = json!(v.anonymous_id);
+    }
+    if let Some(u) = &v.user_id {
+        body["userId"] = json!(u);
+    }
     match Event::parse(body, &ParseContext { received_at: now_ms(), ..Default::default() }, &Limits::default()) {
         Ok(e) => crate::surveys::submit_events(s, project, vec![e]).await,
         Err(e) => tracing::error!(error = %e, "a portal event did not parse"),
@@ -103,4 +133,325 @@ pub async fn rate(s: &Engine, project: ProjectId, v: &Visitor, id: i64, helpful:
     let event = if helpful { KB_HELPFUL_EVENT } else { KB_NOT_HELPFUL_EVENT };
     record(s, project, v, event, props).await;
     Ok(a)
+}
+
+/// How long an e-mailed sign-in link works, seconds.
+pub const EMAIL_LINK_TTL_S: i64 = 30 * 60;
+/// How long the sign-in link in a reply e-mail works, seconds.
+pub const REPLY_LINK_TTL_S: i64 = 3 * 86_400;
+/// The longest a link for the brand's site may work, seconds.
+pub const MAX_LINK_TTL_S: i64 = 86_400;
+/// How long a portal session lasts, seconds.
+pub const SESSION_TTL_S: i64 = 12 * 3600;
+
+/// What a sign-in link says, signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkClaims {
+    /// The project.
+    #[serde(rename = "p")]
+    pub project: ProjectId,
+    /// The customer, when the link is for one.
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<CustomerId>,
+    /// The e-mail address, for a link to an address no customer has yet.
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// A random nonce: the link's identity for single use.
+    #[serde(rename = "n")]
+    pub nonce: String,
+    /// Expiry, unix seconds.
+    #[serde(rename = "x")]
+    pub expires_s: i64,
+    /// The request to open after signing in.
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<i64>,
+}
+
+/// The prefix of a link token's signed value (a cookie's value never starts with it).
+const LINK_PREFIX: &str = "ml1.";
+/// The prefix of a session cookie's signed value.
+const SESSION_PREFIX: &str = "ps1.";
+
+/// Sign claims into a link token: `ml1.` base64url(JSON) `.` MAC.
+pub fn link_token(secret: &[u8], claims: &LinkClaims) -> String {
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
+    invite::sign_value(secret, &format!("{LINK_PREFIX}{body}"))
+}
+
+/// Why a sign-in link was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LinkRefused {
+    /// Not a link we made, or changed since.
+    #[error("the link is damaged or has been altered")]
+    Tampered,
+    /// Past its expiry.
+    #[error("the link has expired")]
+    Expired,
+    /// Used already.
+    #[error("the link has been used already")]
+    Used,
+    /// Its customer is no longer there (erased).
+    #[error("the link's customer is no longer there")]
+    Gone,
+}
+
+/// Check a link token's signature and expiry (not its single use).
+pub fn read_link(secret: &[u8], project: ProjectId, token: &str, now_s: i64) -> Result<LinkClaims, LinkRefused> {
+    use base64::Engine as _;
+    let value = invite::unsign_value(secret, token).ok_or(LinkRefused::Tampered)?;
+    let body = value.strip_prefix(LINK_PREFIX).ok_or(LinkRefused::Tampered)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body).map_err(|_| LinkRefused::Tampered)?;
+    let claims: LinkClaims = serde_json::from_slice(&bytes).map_err(|_| LinkRefused::Tampered)?;
+    if claims.project != project {
+        return Err(LinkRefused::Tampered);
+    }
+    if now_s >= claims.expires_s {
+        return Err(LinkRefused::Expired);
+    }
+    Ok(claims)
+}
+
+/// A new link's claims.
+fn claims(
+    project: ProjectId,
+    customer: Option<CustomerId>,
+    email: Option<String>,
+    ttl_s: i64,
+    request: Option<i64>,
+) -> LinkClaims {
+    LinkClaims {
+        project,
+        customer,
+        email,
+        nonce: format!("{:032x}", rand::random::<u128>()),
+        expires_s: now_ms() / 1000 + ttl_s,
+        request,
+    }
+}
+
+/// A sign-in link's address (`base_url/portal/{project}/signin/{token}`).
+pub async fn link_url(
+    store: &dyn Store,
+    project: &Project,
+    customer: Option<CustomerId>,
+    email: Option<String>,
+    ttl_s: i64,
+    request: Option<i64>,
+    base_url: &str,
+) -> Result<String, Error> {
+    let secret = store.project_secret(project.id).await?;
+    let token = link_token(&secret, &claims(project.id, customer, email, ttl_s, request));
+    Ok(format!("{}/portal/{}/signin/{token}", base_url.trim_end_matches('/'), project.id))
+}
+
+/// An e-mail address as typed, checked: trimmed, lowercase, one `@` with text on both
+/// sides, a dot in the domain, at most 254 characters, no spaces or control characters.
+pub fn email_address(field: &str, raw: &str) -> Result<String, Error> {
+    let e = raw.trim().to_lowercase();
+    let ok = e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
+        && e.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.') && !d.contains('@')
+        });
+    if ok {
+        Ok(e)
+    } else {
+        Err(Error::invalid(
+            Code::InvalidField,
+            Some(field.into()),
+            format!("{:?} is not an e-mail address", raw.trim()),
+        ))
+    }
+}
+
+/// The customer (canonical) whose `email` trait is this address, if any: the newest.
+pub async fn customer_by_email(
+    store: &dyn Store,
+    project: ProjectId,
+    email: &str,
+) -> Result<Option<CustomerId>, Error> {
+    let mut found = None;
+    for (c, v) in store.trait_values(project, "email").await? {
+        if v.trim().eq_ignore_ascii_case(email) {
+            found = Some(found.map_or(c, |f: CustomerId| f.max(c)));
+        }
+    }
+    match found {
+        Some(c) => Ok(store.customer(c).await?.map(|row| row.merged_into.unwrap_or(row.id))),
+        None => Ok(None),
+    }
+}
+
+/// Where a sign-in link was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkSent {
+    /// E-mailed.
+    Sent,
+    /// No SMTP server is configured: nothing was sent.
+    NoSmtp,
+}
+
+/// E-mail a sign-in link to an address typed into the portal, in the portal's language:
+/// for the customer with that `email` trait, or for a new customer with that address.
+/// Whether a customer has the address is never told (the page says the same either way).
+pub async fn email_link(
+    s: &Engine,
+    project: &Project,
+    email: &str,
+    lang: Lang,
+    base_url: &str,
+) -> Result<LinkSent, Error> {
+    let email = email_address("email", email)?;
+    if !crate::mail::configured(&s.config) {
+        return Ok(LinkSent::NoSmtp);
+    }
+    let customer = customer_by_email(&*s.store, project.id, &email).await?;
+    let pinned = if customer.is_some() { None } else { Some(email.clone()) };
+    let link = link_url(&*s.store, project, customer, pinned, EMAIL_LINK_TTL_S, None, base_url).await?;
+    let texts = match lang {
+        Lang::Cs => (
+            "Přihlášení do centra nápovědy {{ brand }}",
+            "Dobrý den,\n\npřihlásíte se tímto odkazem (platí jednou, 30 minut):\n\n{{ link }}\n\n             Pokud jste o přihlášení nežádali, e-mail ignorujte.",
+        ),
+        Lang::Pl => (
+            "Logowanie do centrum pomocy {{ brand }}",
+            "Dzień dobry,\n\nzalogujesz się tym linkiem (działa raz, przez 30 minut):\n\n{{ link }}\n\n             Jeśli nie prosiłeś o logowanie, zignoruj tę wiadomość.",
+        ),
+        Lang::En => (
+            "Sign in to the {{ brand }} help centre",
+            "Hello,\n\nsign in with this link (it works once, for 30 minutes):\n\n{{ link }}\n\n             If you did not ask to sign in, you can ignore this e-mail.",
+        ),
+    };
+    let brand = project.brand.brand_name.clone().unwrap_or_else(|| project.name.clone());
+    let id = format!("signin_{:016x}", rand::random::<u64>());
+    match crate::mail::send(&s.config, &email, &id, lang, texts, &json!({"brand": brand, "link": link})).await {
+        Ok(true) => Ok(LinkSent::Sent),
+        Ok(false) => Ok(LinkSent::NoSmtp),
+        Err(e) => {
+            tracing::warn!(error = %e, "a sign-in link could not be e-mailed");
+            Err(Error::overloaded(60, "the e-mail could not be sent; try again in a minute"))
+        }
+    }
+}
+
+/// A customer signed in: who, and where to go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The customer (canonical).
+    pub customer: CustomerId,
+    /// The request the link was for.
+    pub request: Option<i64>,
+}
+
+/// Sign in with a link token from the browser holding `browser` (its anonymous id):
+/// check the signature and expiry, use the link once, find or make the customer and tie
+/// the browser to them (see the module documentation).
+pub async fn sign_in(
+    s: &Engine,
+    project: ProjectId,
+    token: &str,
+    browser: &str,
+) -> Result<Result<SignedIn, LinkRefused>, Error> {
+    let secret = s.store.project_secret(project).await?;
+    let c = match read_link(&secret, project, token, now_ms() / 1000) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    if !s.store.use_portal_link(project, &c.nonce, c.expires_s * 1000, now_ms()).await? {
+        return Ok(Err(LinkRefused::Used));
+    }
+    let customer = match (c.customer, &c.email) {
+        (Some(id), _) => match s.store.customer(id).await? {
+            Some(row) if row.project_id == project => row.merged_into.unwrap_or(row.id),
+            _ => return Ok(Err(LinkRefused::Gone)),
+        },
+        (None, Some(email)) => match customer_by_email(&*s.store, project, email).await? {
+            Some(id) => id,
+            None => {
+                identify(s, project, None, browser, Some(email)).await;
+                match s.store.find_identity(project, IdentityKind::Anonymous, browser).await? {
+                    Some(id) => crate::read::canonical(&*s.store, project, id).await?,
+                    None => return Err(Error::internal("the new customer was not recorded")),
+                }
+            }
+        },
+        (None, None) => return Ok(Err(LinkRefused::Tampered)),
+    };
+    if let Some(user) = s.store.customer(customer).await?.and_then(|r| r.user_id) {
+        identify(s, project, Some(&user), browser, None).await;
+    }
+    Ok(Ok(SignedIn { customer, request: c.request }))
+}
+
+/// Send an `identify` of the browser (with a user id, or an e-mail trait) and wait for it
+/// to be stored.
+async fn identify(s: &Engine, project: ProjectId, user: Option<&str>, browser: &str, email: Option<&str>) {
+    let mut body = json!({
+        "type": "identify",
+        "anonymousId": browser,
+        "messageId": format!("portal-{:032x}", rand::random::<u128>()),
+        "timestamp": format_time(now_ms()),
+        "context": {"channel": "self-service"},
+    });
+    if let Some(u) = user {
+        body["userId"] = json!(u);
+    }
+    if let Some(e) = email {
+        body["traits"] = json!({"email": e});
+    }
+    match Event::parse(body, &ParseContext { received_at: now_ms(), ..Default::default() }, &Limits::default()) {
+        Ok(e) => crate::surveys::submit_events(s, project, vec![e]).await,
+        Err(e) => tracing::error!(error = %e, "a portal identify did not parse"),
+    }
+}
+
+/// A session cookie's value for a signed-in customer.
+pub fn session_value(secret: &[u8], customer: CustomerId) -> String {
+    invite::sign_value(secret, &format!("{SESSION_PREFIX}{customer}.{}", now_ms() / 1000 + SESSION_TTL_S))
+}
+
+/// The customer a session cookie names, if its signature holds and it has not expired.
+pub fn read_session(secret: &[u8], value: &str) -> Option<CustomerId> {
+    let v = invite::unsign_value(secret, value)?.strip_prefix(SESSION_PREFIX)?;
+    let (c, exp) = v.split_once('.')?;
+    let exp: i64 = exp.parse().ok()?;
+    (now_ms() / 1000 < exp).then_some(())?;
+    c.parse().ok()
+}
+
+/// The visitor a signed-in customer is on the portal: their ids for the steps, their
+/// address; `None` when the customer is no longer there (erased) or another project's.
+pub async fn signed_visitor(
+    s: &Engine,
+    project: ProjectId,
+    customer: CustomerId,
+    browser: &str,
+    lang: Lang,
+) -> Option<Visitor> {
+    let row = s.store.customer(customer).await.ok()??;
+    if row.project_id != project {
+        return None;
+    }
+    let id = row.merged_into.unwrap_or(row.id);
+    let mut v = customer_visitor(&*s.store, id, lang).await?;
+    if v.user_id.is_some() {
+        v.anonymous_id = browser.to_string();
+    }
+    Some(v)
+}
+
+/// The ids a customer's steps are recorded with (their user id, else one of their
+/// anonymous ids) and their address; `None` without the customer.
+pub async fn customer_visitor(store: &dyn Store, customer: CustomerId, lang: Lang) -> Option<Visitor> {
+    let row = store.customer(customer).await.ok()??;
+    let id = row.merged_into.unwrap_or(row.id);
+    let row = if id == row.id { row } else { store.customer(id).await.ok()?? };
+    let anonymous =
+        store.identities(id).await.ok()?.into_iter().find(|i| i.kind == IdentityKind::Anonymous).map(|i| i.value);
+    if row.user_id.is_none() && anonymous.is_none() {
+        return None;
+    }
+    let email = row.traits.get("email").and_then(Value::as_str).map(str::to_string);
+    Some(Visitor { anonymous_id: anonymous.unwrap_or_default(), lang, customer: Some(id), user_id: row.user_id, email })
 }

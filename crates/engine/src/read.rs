@@ -338,7 +338,7 @@ pub struct Profile {
 
 /// A customer of `project` by id, as their canonical id (a merged-away id names the
 /// customer it was merged into).
-pub(crate) async fn canonical(store: &dyn Store, project: i64, id: i64) -> Result<i64, Error> {
+pub async fn canonical(store: &dyn Store, project: i64, id: i64) -> Result<i64, Error> {
     let c = store
         .customer(id)
         .await?

@@ -4,19 +4,24 @@
 //!
 //! Where the steps come from: the live journey index says which customers used the help
 //! centre (`kb-search`, `kb-article`, `kb-helpful`, `kb-not-helpful`) and when every
-//! customer had an assisted contact (a touchpoint of the phone or chat channel); the
+//! customer had an assisted contact (a touchpoint of the phone or chat channel, or a
+//! request opened in the portal); the
 //! events of the customers who used the help centre (theirs and those merged into them)
-//! give each step's query, result count and article.
+//! give each step's query, result count and article. The requests opened in the period
+//! give the time to resolution (median and 90th percentile).
 
 use crate::error::{Code, Error};
 use crate::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use touchpoint_core::catalog::{Channel, KB_ARTICLE_TP, KB_HELPFUL_TP, KB_NOT_HELPFUL_TP, KB_SEARCH_TP};
+use touchpoint_core::catalog::{
+    Channel, KB_ARTICLE_TP, KB_HELPFUL_TP, KB_NOT_HELPFUL_TP, KB_SEARCH_TP, REQUEST_OPENED_TP,
+};
 use touchpoint_core::ProjectId;
 use touchpoint_selfserve::report::{report, Options, Report, Step, StepKind};
 use touchpoint_store::now_ms;
+use touchpoint_store::service::RequestFilter;
 
 /// The longest period a report covers, in days.
 pub const MAX_DAYS: i64 = 3660;
@@ -51,10 +56,52 @@ pub struct SelfServiceReport {
     pub report: Report,
     /// The article titles by id, for the articles listed.
     pub titles: HashMap<i64, String>,
+    /// The service requests opened in the period and how long they took to resolve.
+    pub resolution: Resolution,
     /// The period's first moment, ms since the epoch.
     pub from_ms: i64,
     /// Its end (now).
     pub to_ms: i64,
+}
+
+/// Time to resolution of the requests opened in a period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Resolution {
+    /// Requests opened.
+    pub requests: u64,
+    /// Of them, resolved (or closed after being resolved).
+    pub resolved: u64,
+    /// Of them, not resolved yet.
+    pub unresolved: u64,
+    /// The median hours from opening to resolution (nearest rank), with at least one.
+    pub median_hours: Option<f64>,
+    /// The 90th percentile (nearest rank).
+    pub p90_hours: Option<f64>,
+}
+
+/// The `q`-quantile of sorted values by nearest rank (the smallest value with at least
+/// `q` of the values at or below it).
+fn nearest_rank(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
+
+/// Time to resolution of requests (each its opening and resolution, ms).
+pub fn resolution(requests: &[(i64, Option<i64>)]) -> Resolution {
+    let mut hours: Vec<f64> =
+        requests.iter().filter_map(|&(o, r)| r.map(|r| (r - o).max(0) as f64 / 3_600_000.0)).collect();
+    hours.sort_by(f64::total_cmp);
+    let round = |h: f64| (h * 100.0).round() / 100.0;
+    Resolution {
+        requests: requests.len() as u64,
+        resolved: hours.len() as u64,
+        unresolved: (requests.len() - hours.len()) as u64,
+        median_hours: nearest_rank(&hours, 0.5).map(round),
+        p90_hours: nearest_rank(&hours, 0.9).map(round),
+    }
 }
 
 /// Check the input into options and the period's start.
@@ -98,7 +145,9 @@ pub async fn self_service(s: &Engine, project: ProjectId, input: &ReportInput) -
         let portal: HashSet<_> = PORTAL_KEYS.iter().filter_map(|k| dict.find(k)).collect();
         let assisted: HashSet<_> = (0..dict.touchpoints.len())
             .map(|i| i as touchpoint_analytics::Tp)
-            .filter(|&t| matches!(dict.get(t).channel, Channel::Phone | Channel::Chat))
+            .filter(|&t| {
+                matches!(dict.get(t).channel, Channel::Phone | Channel::Chat) || dict.get(t).key == REQUEST_OPENED_TP
+            })
             .collect();
         for j in snap.set.iter() {
             let mut used = false;
@@ -165,5 +214,40 @@ pub async fn self_service(s: &Engine, project: ProjectId, input: &ReportInput) -
         .filter(|a| r.articles.iter().any(|x| x.id == a.id))
         .map(|a| (a.id, a.draft.title))
         .collect();
-    Ok(SelfServiceReport { report: r, titles, from_ms, to_ms: now })
+    let mut requests = vec![];
+    let mut before = None;
+    loop {
+        let filter = RequestFilter { before_id: before, ..Default::default() };
+        let page = s.store.requests(project, &filter, 1000).await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.id);
+        let done = page.len() < 1000 || last.created_ms < from_ms;
+        requests.extend(page.iter().filter(|r| r.created_ms >= from_ms).map(|r| (r.created_ms, r.resolved_ms)));
+        if done {
+            break;
+        }
+    }
+    Ok(SelfServiceReport { report: r, titles, resolution: resolution(&requests), from_ms, to_ms: now })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolution_times_by_nearest_rank() {
+        let h = 3_600_000;
+        let check = |reqs: &[(i64, Option<i64>)], want: (u64, u64, Option<f64>, Option<f64>)| {
+            let r = resolution(reqs);
+            assert_eq!((r.requests, r.resolved, r.median_hours, r.p90_hours), want, "{reqs:?}");
+            assert_eq!(r.unresolved, r.requests - r.resolved);
+        };
+        check(&[], (0, 0, None, None));
+        check(&[(0, None)], (1, 0, None, None));
+        check(&[(0, Some(2 * h))], (1, 1, Some(2.0), Some(2.0)));
+        let ten: Vec<(i64, Option<i64>)> = (1..=10).map(|i| (0, Some(i * h))).collect();
+        check(&ten, (10, 10, Some(5.0), Some(9.0)));
+        check(&[(0, Some(h)), (0, Some(3 * h)), (5, None)], (3, 2, Some(1.0), Some(3.0)));
+        check(&[(h, Some(0))], (1, 1, Some(0.0), Some(0.0)));
+    }
 }

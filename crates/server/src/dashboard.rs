@@ -83,7 +83,8 @@ pub fn permission(method: &Method, path: &str) -> Permission {
     {
         return Permission::Read;
     }
-    if path == "/api/project" || path == "/api/failed-events" {
+    // A sign-in link signs a customer in: an owner's.
+    if path == "/api/project" || path == "/api/failed-events" || path == "/api/portal/links" {
         return Permission::Admin;
     }
     Permission::Edit
@@ -761,6 +762,9 @@ mod tests {
         check(Method::POST, "/api/surveys/nps/publish", Permission::Edit);
         check(Method::POST, "/api/benchmarks", Permission::Edit);
         check(Method::PUT, "/api/project", Permission::Admin);
+        check(Method::POST, "/api/portal/links", Permission::Admin);
+        check(Method::PATCH, "/api/requests/4", Permission::Edit);
+        check(Method::GET, "/api/requests", Permission::Read);
         check(Method::DELETE, "/api/failed-events", Permission::Admin);
         check(Method::DELETE, "/api/customers/42", Permission::Admin);
         check(Method::GET, "/api/customers/42/export", Permission::Admin);

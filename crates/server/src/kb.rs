@@ -13,7 +13,7 @@ use touchpoint_engine::kb::{self, ArticleInput, ArticleView, SearchAnswer, Searc
 use touchpoint_engine::selfservice::{self, ReportInput, SelfServiceReport};
 
 /// Who wrote a version: the person's e-mail address, or the key.
-async fn author(s: &AppState, by: By) -> Result<Option<String>, ApiError> {
+pub(crate) async fn author(s: &AppState, by: By) -> Result<Option<String>, ApiError> {
     Ok(Some(match by {
         By::Key(id) => format!("key {id}"),
         By::Person { user_id, .. } => match s.store.user(user_id).await? {

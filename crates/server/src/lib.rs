@@ -19,8 +19,10 @@ pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod portal;
+pub mod portal_me;
 pub mod ratelimit;
 pub mod read;
+pub mod requests;
 pub mod surveys;
 pub mod triggers;
 
@@ -202,6 +204,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/kb/articles/{id}/versions", get(kb::versions))
         .route("/api/kb/search", get(kb::search))
         .route("/api/self-service", get(kb::report))
+        .route("/api/requests", get(requests::list))
+        .route("/api/requests/mirror", axum::routing::post(requests::mirror))
+        .route("/api/requests/{id}", get(requests::get_one).patch(requests::change))
+        .route("/api/portal/links", axum::routing::post(requests::link))
         .route("/api/surveys", get(surveys::list).post(surveys::create))
         .route("/api/surveys/{key}", get(surveys::get_one).put(surveys::edit))
         .route("/api/surveys/{key}/publish", post(surveys::publish))
@@ -224,6 +230,15 @@ pub fn router(state: AppState) -> Router {
         .route("/portal/{project}", get(portal::home))
         .route("/portal/{project}/kb/{article}", get(portal::article))
         .route("/portal/{project}/kb/{article}/helpful", axum::routing::post(portal::rate))
+        .route("/portal/{project}/signin", get(portal_me::signin_form).post(portal_me::signin_post))
+        .route("/portal/{project}/signin/{token}", get(portal_me::link_page).post(portal_me::link_post))
+        .route("/portal/{project}/signout", axum::routing::post(portal_me::signout))
+        .route("/portal/{project}/requests", get(portal_me::requests).post(portal_me::open_request))
+        .route("/portal/{project}/requests/{id}", get(portal_me::request).post(portal_me::reply))
+        .route("/portal/{project}/account", get(portal_me::account))
+        .route("/portal/{project}/account/preferences", axum::routing::post(portal_me::preferences))
+        .route("/portal/{project}/account/export", get(portal_me::export))
+        .route("/portal/{project}/account/erase", axum::routing::post(portal_me::erase))
         .route("/", get(dashboard::dashboard))
         .route("/login", get(dashboard::login_form).post(dashboard::login))
         .route("/logout", axum::routing::post(dashboard::logout))

@@ -100,6 +100,7 @@ impl Modify for CommonAnswers {
         crate::triggers::preview_definition, crate::triggers::report, crate::triggers::firings, crate::triggers::replay,
         crate::triggers::preferences, crate::triggers::put_preferences,
         crate::kb::list, crate::kb::create, crate::kb::get_one, crate::kb::edit, crate::kb::versions, crate::kb::search, crate::kb::report,
+        crate::requests::list, crate::requests::get_one, crate::requests::change, crate::requests::mirror, crate::requests::link,
         crate::healthz, crate::readyz, crate::metrics::metrics, openapi_json,
     ),
     components(schemas(

@@ -63,6 +63,8 @@ fn templates() -> &'static Environment<'static> {
             ("message.html", include_str!("../templates/message.html")),
             ("portal.html", include_str!("../templates/portal.html")),
             ("portal_article.html", include_str!("../templates/portal_article.html")),
+            ("portal_nav.html", include_str!("../templates/portal_nav.html")),
+            ("portal_me.html", include_str!("../templates/portal_me.html")),
         ] {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(error = %e, name, "survey template does not parse");

@@ -54,6 +54,7 @@ fn t(lang: Lang) -> minijinja::Value {
         yes => pick(["Yes", "Ano", "Tak"]),
         no => pick(["No", "Ne", "Nie"]),
         thanks => pick(["Thank you for telling us.", "Děkujeme za zpětnou vazbu.", "Dziękujemy za opinię."]),
+        menu => pick(["Help centre menu", "Nabídka centra nápovědy", "Menu centrum pomocy"]),
     }
 }
 
@@ -107,20 +108,51 @@ pub struct PortalQuery {
 }
 
 /// The page's project, language and visitor, and the cookies to set.
-struct Ctx {
-    project: Project,
-    visitor: Visitor,
+pub(crate) struct Ctx {
+    /// The project.
+    pub project: Project,
+    /// Who is on the page (signed in: the customer's ids).
+    pub visitor: Visitor,
+    /// The browser's own anonymous id (the pages' session cookie).
+    pub browser: String,
+    /// The project's secret (signs CSRF tokens, links and the sign-in cookie).
+    pub secret: Vec<u8>,
     /// `Set-Cookie` values.
-    cookies: Vec<String>,
+    pub cookies: Vec<String>,
     /// The visit began with this page.
-    new_visit: bool,
+    pub new_visit: bool,
     /// The browser brought no session cookie (this page gives it one).
-    fresh: bool,
+    pub fresh: bool,
 }
 
+/// The cookie of a signed-in customer (`touchpoint_engine::portal::session_value`),
+/// valid on one project's portal.
+pub(crate) const AUTH_COOKIE: &str = "tp_portal_auth";
+
 impl Ctx {
+    /// The signed-in customer, if any.
+    pub fn customer(&self) -> Option<touchpoint_core::CustomerId> {
+        self.visitor.customer
+    }
+
+    /// A CSRF token for a form of this page (bound to the browser's session cookie).
+    pub fn csrf(&self, scope: &str) -> String {
+        invite::csrf_token(&self.secret, &self.browser, scope)
+    }
+
+    /// Whether a posted form's CSRF token holds (a fresh browser cannot hold one).
+    pub fn csrf_ok(&self, scope: &str, token: Option<&str>) -> bool {
+        !self.fresh && invite::check_csrf(&self.secret, &self.browser, scope, token.unwrap_or(""))
+    }
+
+    /// An address of this portal, in the page's language (`path` after the project,
+    /// starting with `/`, or empty).
+    pub fn url(&self, path: &str) -> String {
+        format!("/portal/{}{path}?lang={}", self.project.id, self.visitor.lang.code())
+    }
+
     /// The portal's root address, in the page's language.
-    fn home(&self) -> String {
+    pub fn home(&self) -> String {
         format!("/portal/{}?lang={}", self.project.id, self.visitor.lang.code())
     }
 
@@ -130,7 +162,7 @@ impl Ctx {
     }
 
     /// A response with the cookies this page sets.
-    fn respond(&self, mut r: Response) -> Response {
+    pub fn respond(&self, mut r: Response) -> Response {
         for c in &self.cookies {
             if let Ok(v) = HeaderValue::from_str(c) {
                 r.headers_mut().append(header::SET_COOKIE, v);
@@ -140,8 +172,14 @@ impl Ctx {
     }
 }
 
-/// The project of a portal address, its language and the visitor; or the page to answer.
-async fn context(s: &AppState, project: &str, lang: Option<&str>, headers: &HeaderMap) -> Result<Ctx, Response> {
+/// The project of a portal address, its language and the visitor (signed in when the
+/// browser holds a valid sign-in cookie for this project); or the page to answer.
+pub(crate) async fn context(
+    s: &AppState,
+    project: &str,
+    lang: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Ctx, Response> {
     let guess = fallback_lang(lang, headers, None);
     let missing = || {
         let pick = |x: [&'static str; 3]| x[guess as usize];
@@ -180,11 +218,23 @@ async fn context(s: &AppState, project: &str, lang: Option<&str>, headers: &Head
     if new_visit {
         cookies.push(format!("{VISIT_COOKIE}=1; Path=/portal/; HttpOnly; SameSite=Lax"));
     }
-    Ok(Ctx { project, visitor: Visitor { anonymous_id, lang }, cookies, new_visit, fresh })
+    let secret = match s.store.project_secret(project.id).await {
+        Ok(secret) => secret,
+        Err(e) => {
+            tracing::error!(error = %e, "project secret unavailable");
+            return Err(error_page(lang, Some(&project)));
+        }
+    };
+    let signed = match cookie(headers, AUTH_COOKIE).and_then(|v| portal::read_session(&secret, &v)) {
+        Some(c) => portal::signed_visitor(s, project.id, c, &anonymous_id, lang).await,
+        None => None,
+    };
+    let visitor = signed.unwrap_or(Visitor { anonymous_id: anonymous_id.clone(), lang, ..Default::default() });
+    Ok(Ctx { project, visitor, browser: anonymous_id, secret, cookies, new_visit, fresh })
 }
 
 /// The page of a failure inside.
-fn error_page(lang: Lang, p: Option<&Project>) -> Response {
+pub(crate) fn error_page(lang: Lang, p: Option<&Project>) -> Response {
     let pick = |x: [&'static str; 3]| x[lang as usize];
     branded_message(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -200,7 +250,7 @@ fn error_page(lang: Lang, p: Option<&Project>) -> Response {
 }
 
 /// The page of too many requests from one address.
-fn slow_page(c: &Ctx) -> Response {
+pub(crate) fn slow_page(c: &Ctx) -> Response {
     let lang = c.visitor.lang;
     let pick = |x: [&'static str; 3]| x[lang as usize];
     let mut r = branded_message(
@@ -221,7 +271,7 @@ fn slow_page(c: &Ctx) -> Response {
 /// The 429 page when the visitor's address has used up its page budget (the survey pages'
 /// limiter: every portal page that writes a step takes from it, so a script cannot fill
 /// the store through the portal); `None` while it has some left.
-fn over_budget(s: &AppState, client: &ClientAddr, c: &Ctx) -> Option<Response> {
+pub(crate) fn over_budget(s: &AppState, client: &ClientAddr, c: &Ctx) -> Option<Response> {
     let addr = client.0?;
     s.page_limiter.take(ip_key(addr.ip()), 1).is_err().then(|| c.respond(slow_page(c)))
 }
@@ -321,7 +371,7 @@ pub async fn home(
     let title = if q.is_empty() { heading.clone() } else { format!("{q} – {heading}") };
     let ctx = context! {
         t => texts, heading, q, action => format!("/portal/{pid}"), langs, hits,
-        count_text => count_text(lang, total, &q), articles,
+        count_text => count_text(lang, total, &q), articles, nav => nav(&c, "help"),
     };
     c.respond(branded_page(StatusCode::OK, "portal.html", lang, &title, Some(&c.project.brand), ctx))
 }
@@ -393,18 +443,11 @@ pub async fn article(
             return c.respond(error_page(lang, Some(&c.project)));
         }
     };
-    let secret = match s.store.project_secret(pid).await {
-        Ok(secret) => secret,
-        Err(e) => {
-            tracing::error!(error = %e, "project secret unavailable");
-            return c.respond(error_page(lang, Some(&c.project)));
-        }
-    };
     let ctx = context! {
         t => t(lang), heading => a.title.clone(), blocks => blocks(&a.body), back => c.home(),
         updated => updated_text(lang, a.updated_ms), thanks => pq.thanks.is_some(),
         rate_action => format!("/portal/{pid}/kb/{}-{}/helpful?lang={}", a.id, a.slug, lang.code()),
-        csrf => invite::csrf_token(&secret, &c.visitor.anonymous_id, &rate_scope(a.id)),
+        csrf => c.csrf(&rate_scope(a.id)), nav => nav(&c, ""),
     };
     c.respond(branded_page(StatusCode::OK, "portal_article.html", lang, &a.title, Some(&c.project.brand), ctx))
 }
@@ -447,12 +490,8 @@ pub async fn rate(
     let Some(id) = article_id(&path) else { return c.respond(article_missing(&c)) };
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let field = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let secret = match s.store.project_secret(pid).await {
-        Ok(secret) => secret,
-        Err(_) => return c.respond(error_page(lang, Some(&c.project))),
-    };
     // A fresh visitor (no cookie came) cannot hold this page's token.
-    if c.fresh || !invite::check_csrf(&secret, &c.visitor.anonymous_id, &rate_scope(id), field("_csrf").unwrap_or("")) {
+    if !c.csrf_ok(&rate_scope(id), field("_csrf")) {
         let pick = |x: [&'static str; 3]| x[lang as usize];
         return c.respond(branded_message(
             StatusCode::FORBIDDEN,
@@ -534,4 +573,38 @@ mod tests {
         assert_eq!(article_id("12-reklamace"), Some(12));
         assert_eq!(article_id("x12"), None);
     }
+}
+
+/// A link of the portal's navigation.
+#[derive(Serialize)]
+pub(crate) struct NavLink {
+    label: &'static str,
+    url: String,
+    current: bool,
+}
+
+/// The portal's navigation: the help centre, and signed in, my requests and my data (or
+/// signing in).
+pub(crate) fn nav(c: &Ctx, current: &str) -> Vec<NavLink> {
+    let pick = |x: [&'static str; 3]| x[c.visitor.lang as usize];
+    let mut links = vec![NavLink { label: heading(c.visitor.lang), url: c.home(), current: current == "help" }];
+    if c.customer().is_some() {
+        links.push(NavLink {
+            label: pick(["My requests", "Moje požadavky", "Moje zgłoszenia"]),
+            url: c.url("/requests"),
+            current: current == "requests",
+        });
+        links.push(NavLink {
+            label: pick(["My data and messages", "Moje údaje a zprávy", "Moje dane i wiadomości"]),
+            url: c.url("/account"),
+            current: current == "account",
+        });
+    } else {
+        links.push(NavLink {
+            label: pick(["Sign in", "Přihlásit se", "Zaloguj się"]),
+            url: c.url("/signin"),
+            current: current == "signin",
+        });
+    }
+    links
 }

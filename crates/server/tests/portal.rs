@@ -6,8 +6,10 @@
 //! journey as a self-service touchpoint.
 
 mod common;
+#[path = "../../act/tests/common/receivers.rs"]
+mod receivers;
 
-use common::{spawn_app, TestApp};
+use common::{spawn_app, spawn_app_with, TestApp};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -280,5 +282,247 @@ async fn the_portal_works_without_script_and_every_step_is_a_touchpoint() {
     // Bad options are named.
     check(&app, Method::GET, "/api/self-service?days=0", None, 400, "days").await;
     check(&app, Method::GET, "/api/self-service?cost_assisted=-1", None, 400, "cost_assisted").await;
+    app.stop().await;
+}
+
+/// A browser of the portal without script: its cookies kept by hand, redirects not followed.
+struct Browser<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    jar: Vec<String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { app, client, jar: vec![] }
+    }
+
+    /// Keep the cookies a response sets (a `Max-Age=0` one removes).
+    fn keep(&mut self, r: &reqwest::Response) {
+        for v in r.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()) {
+            let pair = v.split(';').next().unwrap().to_string();
+            let name = pair.split('=').next().unwrap().to_string();
+            self.jar.retain(|c| !c.starts_with(&format!("{name}=")));
+            if !v.contains("Max-Age=0") {
+                self.jar.push(pair);
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
+        let url = if path.starts_with("http") { path.to_string() } else { format!("{}{path}", self.app.base) };
+        let r = self.client.get(url).header(COOKIE, self.jar.join("; ")).send().await.unwrap();
+        self.keep(&r);
+        let to = r.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_string());
+        (r.status().as_u16(), r.text().await.unwrap(), to)
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, Option<String>) {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let r = self
+            .client
+            .post(format!("{}{path}", self.app.base))
+            .header(COOKIE, self.jar.join("; "))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.keep(&r);
+        let to = r.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_string());
+        (r.status().as_u16(), r.text().await.unwrap(), to)
+    }
+
+    /// Open a sign-in link (its page) and press its button: where it leads, and the page.
+    async fn sign_in(&mut self, link: &str) -> (u16, String, Option<String>) {
+        let path = link.split_once("/portal/").map(|(_, p)| format!("/portal/{p}")).unwrap();
+        let (status, html, _) = self.get(&path).await;
+        if status != 200 {
+            return (status, html, None);
+        }
+        let token = csrf(&html);
+        self.post(&path, &[("_csrf", &token)]).await
+    }
+}
+
+/// The CSRF token of the form whose action starts with `action`.
+fn form_csrf(html: &str, action: &str) -> String {
+    let html = html.replace("&#x2f;", "/");
+    let at = html.find(&format!("action=\"{action}")).unwrap_or_else(|| panic!("a form to {action}: {html}"));
+    csrf(&html[at..])
+}
+
+/// The sign-in link in a message's text.
+fn link_in(text: &str) -> String {
+    let at = text.find("http").expect("a link");
+    text[at..].split_whitespace().next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_customer_signs_in_opens_a_request_and_sees_the_teams_reply_and_nothing_of_others() {
+    if !receivers::available("a_customer_signs_in_opens_a_request_and_sees_the_teams_reply_and_nothing_of_others") {
+        return;
+    }
+    let smtp = receivers::Receiver::smtp();
+    let port = smtp.port;
+    let app = spawn_app_with(|c| {
+        c.smtp_url = format!("smtp://127.0.0.1:{port}");
+        c.smtp_from = "Zahrádka <pomoc@zahradka.example>".into();
+    })
+    .await;
+    article(&app, "cs", "Zpoždění zásilky", "Když se zásilka zpozdí, zkontrolujte sledování zásilky.", true).await;
+    for (user, email) in [("jana", "jana@example.cz"), ("petr", "petr@example.cz")] {
+        let (s, v) = app.post("/v1/identify", &json!({"userId": user, "traits": {"email": email}})).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    while app.store.find_identity(1, touchpoint_core::IdentityKind::User, "petr").await.unwrap().is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // The brand's site hands Jana a link: it signs her in once.
+    let (s, link) =
+        app.send(Method::POST, "/api/portal/links", Some(&json!({"user_id": "jana", "ttl_minutes": 5}))).await;
+    assert_eq!(s, 200, "{link}");
+    let url = link["url"].as_str().unwrap().to_string();
+    let mut jana = Browser::new(&app);
+    let (s, _, to) = jana.sign_in(&url).await;
+    assert_eq!((s, to.as_deref()), (303, Some("/portal/1/requests?lang=en")));
+    let mut thief = Browser::new(&app);
+    let (s, html, _) = thief.sign_in(&url).await;
+    assert_eq!(s, 403, "a used link: {html}");
+    assert!(html.contains("This link has been used"), "{html}");
+    let mut tampered = url.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let (s, html, _) = thief.sign_in(&tampered).await;
+    assert_eq!(s, 403);
+    assert!(html.contains("This link is not valid"), "{html}");
+    let (s, _, to) = thief.get("/portal/1/requests").await;
+    assert_eq!((s, to.as_deref()), (303, Some("/portal/1/signin?lang=en")), "not signed in");
+
+    // She writes a request in Czech: an article that matches is suggested first.
+    let (s, html, _) = jana.get("/portal/1/requests?lang=cs").await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Zatím nemáte žádné požadavky."), "{html}");
+    let token = form_csrf(&html, "/portal/1/requests?");
+    let draft =
+        [("_csrf", token.as_str()), ("subject", "Zpožděná zásilka"), ("body", "Moje zásilka se zpozdila, kde je?")];
+    let (s, html, _) = jana.post("/portal/1/requests?lang=cs", &draft).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Než požadavek odešlete") && html.contains("Zpoždění zásilky"), "{html}");
+    assert!(html.contains("Moje zásilka se zpozdila, kde je?"), "the draft is kept");
+    let (s, _, _) =
+        jana.post("/portal/1/requests?lang=cs", &[("_csrf", "forged"), ("subject", "x"), ("body", "y")]).await;
+    assert_eq!(s, 403, "a forged form");
+    let mut sent = draft.to_vec();
+    sent.push(("confirm", "1"));
+    let (s, _, to) = jana.post("/portal/1/requests?lang=cs", &sent).await;
+    assert_eq!(s, 303);
+    let to = to.unwrap();
+    let id: i64 = to.trim_start_matches("/portal/1/requests/").split('?').next().unwrap().parse().unwrap();
+
+    // The team sees it, replies through the API; Jana gets the reply by e-mail in Czech.
+    let (_, list) = app.get("/api/requests?status=new").await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!((list[0]["id"].as_i64(), list[0]["lang"].as_str()), (Some(id), Some("cs")));
+    assert_eq!(list[0]["email"], "jana@example.cz");
+    let (s, v) = app
+        .send(
+            Method::PATCH,
+            &format!("/api/requests/{id}"),
+            Some(&json!({"body": "Zásilka je na cestě, dorazí zítra.", "assignee": "eva@zahradka.cz"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((v["email"].as_str(), v["request"]["status"].as_str()), (Some("sent"), Some("waiting")), "{v}");
+    assert_eq!(v["request"]["assignee"], "eva@zahradka.cz");
+    let mail = smtp.wait_for(10, |r| r.messages().into_iter().next()).await.expect("the reply arrives");
+    assert_eq!(mail["envelope"]["to"], json!(["jana@example.cz"]));
+    assert_eq!(mail["subject"], "Odpověď na váš požadavek: Zpožděná zásilka");
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains("Zásilka je na cestě, dorazí zítra."), "{text}");
+    let (s, html, _) = jana.get(&to).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Zásilka je na cestě, dorazí zítra.") && html.contains("Čeká na vás"), "{html}");
+    assert!(!html.contains("eva@zahradka.cz"), "the team's names and assignments stay inside");
+
+    // Her answer opens it again; the reply e-mail's own link signs in on another device.
+    let token = form_csrf(&html, &format!("/portal/1/requests/{id}?"));
+    let (s, _, _) = jana.post(&to, &[("_csrf", &token), ("body", "Děkuji, počkám.")]).await;
+    assert_eq!(s, 303);
+    let (_, v) = app.get(&format!("/api/requests/{id}")).await;
+    assert_eq!(v["status"], "open");
+    let kinds: Vec<&str> = v["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["message", "message", "assign", "message"], "{v}");
+    let mut phone = Browser::new(&app);
+    let (s, _, to_req) = phone.sign_in(&link_in(text)).await;
+    assert_eq!((s, to_req.as_deref()), (303, Some(format!("/portal/1/requests/{id}?lang=en").as_str())));
+
+    // Petr signs in by e-mail; he never sees Jana's request.
+    let mut petr = Browser::new(&app);
+    let (_, html, _) = petr.get("/portal/1/signin?lang=pl").await;
+    let token = form_csrf(&html, "/portal/1/signin?");
+    let (s, html, _) = petr.post("/portal/1/signin?lang=pl", &[("_csrf", &token), ("email", "nie-adres")]).await;
+    assert_eq!(s, 400);
+    assert!(html.contains("To nie jest adres e-mail."), "{html}");
+    let (s, html, _) =
+        petr.post("/portal/1/signin?lang=pl", &[("_csrf", &token), ("email", " Petr@Example.cz ")]).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Wysłaliśmy link do logowania na petr@example.cz"), "{html}");
+    let mail = smtp.wait_for(10, |r| r.messages().into_iter().nth(1)).await.expect("the link arrives");
+    assert_eq!(
+        (mail["envelope"]["to"].clone(), mail["subject"].clone()),
+        (json!(["petr@example.cz"]), json!("Logowanie do centrum pomocy test"))
+    );
+    let (s, _, _) = petr.sign_in(&link_in(mail["text"].as_str().unwrap())).await;
+    assert_eq!(s, 303);
+    let (s, html, _) = petr.get(&format!("/portal/1/requests/{id}")).await;
+    assert_eq!(s, 404, "{html}");
+    let (_, html, _) = petr.get("/portal/1/requests").await;
+    assert!(!html.contains("Zpožděná zásilka"), "{html}");
+    let (s, _, _) = petr
+        .post(
+            &format!("/portal/1/requests/{id}"),
+            &[("_csrf", &form_csrf(&html, "/portal/1/requests?")), ("body", "mine?")],
+        )
+        .await;
+    assert!(s == 403 || s == 404, "{s}");
+
+    // Resolved: the journey has every step, the report the resolution time.
+    let (s, v) = app.send(Method::PATCH, &format!("/api/requests/{id}"), Some(&json!({"status": "resolved"}))).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["request"]["resolution_hours"].as_f64().unwrap() >= 0.0);
+    let (s, v) = app.send(Method::PATCH, &format!("/api/requests/{id}"), Some(&json!({"status": "done"}))).await;
+    assert_eq!((s, v["error"]["field"].as_str()), (400, Some("status")), "{v}");
+    let (s, v) = app.send(Method::PATCH, &format!("/api/requests/{id}"), Some(&json!({}))).await;
+    assert_eq!(s, 400, "{v}");
+    let (s, _) = app.send(Method::PATCH, "/api/requests/99999", Some(&json!({"status": "open"}))).await;
+    assert_eq!(s, 404);
+    let jana_id = app.store.find_identity(1, touchpoint_core::IdentityKind::User, "jana").await.unwrap().unwrap();
+    let mut names = vec![];
+    for _ in 0..100 {
+        let (_, t) = app.get(&format!("/api/customers/{jana_id}/timeline")).await;
+        names = t["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .filter_map(|e| e["touchpoint"].as_str().map(str::to_string))
+            .filter(|n| n.starts_with("request-"))
+            .collect();
+        if names.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(names, ["request-opened", "request-updated", "request-updated", "request-resolved"]);
+    let (_, report) = app.get("/api/self-service?days=1").await;
+    assert_eq!(
+        (report["resolution"]["requests"].as_u64(), report["resolution"]["resolved"].as_u64()),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    drop(smtp);
     app.stop().await;
 }

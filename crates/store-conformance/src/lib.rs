@@ -20,6 +20,7 @@ use touchpoint_core::{CustomerId, Event, IdentityGraph, IdentityKind, KeyKind, L
 use touchpoint_store::erasure::ErasureReceipt;
 use touchpoint_store::kb::ArticleDraft;
 use touchpoint_store::listen::{NewInvitation, NewResponse, ResponseFilter, ResponseKey};
+use touchpoint_store::service::{NewEntry, NewRequest, RequestFilter};
 use touchpoint_store::writer::{Submission, Writer, WriterConfig};
 use touchpoint_store::Grant;
 use touchpoint_store::{Brand, CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Store, StoreError, StoredEvent};
@@ -47,6 +48,7 @@ where
     triggers(make().await).await;
     in_page_firings(make().await).await;
     knowledge_base(make().await).await;
+    service_requests(make().await).await;
 }
 
 /// One `#[tokio::test]` per conformance check (every check [`run_all`] runs, by the same
@@ -68,7 +70,7 @@ macro_rules! conformance_tests {
             projects_and_keys catalog identity events_and_dedup failed_events timelines
             volumes_and_reclassification many_events surveys_and_versions responses_once
             export_and_erasure erasure_through_the_writer accounts triggers in_page_firings
-            knowledge_base);
+            knowledge_base service_requests);
     };
     (@each $make:path; $($check:ident)*) => {
         $(
@@ -797,6 +799,26 @@ pub async fn erasure_scenario(s: &dyn Store) -> ErasureScenario {
     s.insert_responses(&[NewResponse { external_id: Some("crm-1".into()), ..answer(&alice_user, "imported") }])
         .await
         .unwrap();
+    // Service requests: alice's from her second device (with the marker, and the team's
+    // reply quoting it), and bob's.
+    let request = |customer_id: CustomerId, body: &str| NewRequest {
+        customer_id,
+        subject: "Zásilka".into(),
+        body: body.into(),
+        lang: "cs".into(),
+        email: Some(format!("c{customer_id}@example.test")),
+    };
+    let r = s.create_request(p, &request(alice_merged, &marker), 10).await.unwrap();
+    let reply = NewEntry {
+        kind: "message".into(),
+        author: "team".into(),
+        author_name: Some("eva@brand.test".into()),
+        body: format!("About {marker}: on its way."),
+        status: Some("waiting".into()),
+        assignee: None,
+    };
+    s.add_request_entry(p, r.id, &reply, 11).await.unwrap();
+    s.create_request(p, &request(bob, "Where is my parcel?"), 12).await.unwrap();
     ErasureScenario {
         project: p,
         other_project: q,
@@ -845,6 +867,9 @@ pub async fn export_and_erasure(s: Arc<dyn Store>) {
     assert!(export.responses.iter().any(|r| r.response.answers["why"]["text"] == sc.marker.as_str()));
     assert_eq!(export.invitations.iter().map(|i| i.id).collect::<Vec<_>>(), [sc.alice_invitation]);
     assert_eq!(export.conflicts.len(), 1, "the refused merge from her device");
+    assert_eq!(export.requests.len(), 1, "her request, not bob's");
+    assert_eq!(export.requests[0].entries.len(), 2);
+    assert_eq!(export.requests[0].entries[0].body, sc.marker, "her message");
     let doc = serde_json::to_value(&export).unwrap();
     assert_eq!(doc["profile"]["traits"]["note"], sc.marker.as_str(), "one JSON document");
     assert!(doc["events"].as_array().unwrap().len() == alices.len());
@@ -862,6 +887,7 @@ pub async fn export_and_erasure(s: Arc<dyn Store>) {
     assert_eq!(r.removed.traits, 3, "note, email, plan");
     assert_eq!((r.removed.failed_events, r.removed.responses, r.removed.invitations), (1, 2, 1));
     assert_eq!((r.removed.suppressed_ids, r.identity_values), (3, 3));
+    assert_eq!((r.removed.requests, r.removed.request_entries), (1, 2));
     let text = serde_json::to_string(&r).unwrap();
     assert!(!text.contains(&sc.alice_user) && !text.contains(&sc.alice_cookies[0]), "the receipt names no id");
 
@@ -898,6 +924,8 @@ pub async fn export_and_erasure(s: Arc<dyn Store>) {
     let responses = s.responses(p, all(&sc), 0, 100).await.unwrap();
     assert_eq!(responses.iter().map(|r| r.response.customer.as_deref()).collect::<Vec<_>>(), [Some("user-1")]);
     assert!(s.invitation(sc.alice_invitation).await.unwrap().is_none());
+    let left = s.requests(p, &RequestFilter::default(), 10).await.unwrap();
+    assert_eq!(left.iter().map(|r| r.customer_id).collect::<Vec<_>>(), [sc.bob], "bob's request stays");
     assert!(s.find_identity(q, IdentityKind::User, &sc.alice_user).await.unwrap().is_some(), "the other project's");
     assert!(matches!(s.export_customer(sc.alice).await, Err(StoreError::NotFound(_))));
     assert!(matches!(s.erase_customer(sc.alice).await, Err(StoreError::NotFound(_))), "erased: unknown now");
@@ -1618,4 +1646,101 @@ pub async fn knowledge_base(s: Arc<dyn Store>) {
         }
     }
     assert_eq!(s.article(p, b.id).await.unwrap().unwrap().version, 2);
+}
+
+/// Service requests: opened with a first message, a timeline of entries each with its
+/// change (status, assignee) made at once, resolution time kept and cleared on reopening,
+/// filters, projects apart; a sign-in link used once, also when eight browsers race.
+pub async fn service_requests(s: Arc<dyn Store>) {
+    let p = s.create_project("service", &default_catalog()).await.unwrap().id;
+    let q = s.create_project("service-other", &default_catalog()).await.unwrap().id;
+    let new = |customer_id: CustomerId, subject: &str| NewRequest {
+        customer_id,
+        subject: subject.into(),
+        body: format!("{subject}: \"ř\", ą, and a quote's end"),
+        lang: "pl".into(),
+        email: None,
+    };
+    let a = s.create_request(p, &new(7, "Zwrot towaru"), 1_000).await.unwrap();
+    assert_eq!((a.project_id, a.customer_id, a.status.as_str()), (p, 7, "new"));
+    assert_eq!((a.created_ms, a.updated_ms, a.resolved_ms, a.assignee.clone()), (1_000, 1_000, None, None));
+    let b = s.create_request(p, &new(8, "Reklamacja"), 2_000).await.unwrap();
+    let other = s.create_request(q, &new(7, "Elsewhere"), 2_500).await.unwrap();
+    let first = s.request_entries(p, a.id).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!((first[0].kind.as_str(), first[0].author.as_str()), ("message", "customer"));
+    assert_eq!(first[0].body, "Zwrot towaru: \"ř\", ą, and a quote's end");
+
+    let entry = |kind: &str, body: &str, status: Option<&str>, assignee: Option<Option<&str>>| NewEntry {
+        kind: kind.into(),
+        author: "team".into(),
+        author_name: Some("ana@brand.test".into()),
+        body: body.into(),
+        status: status.map(str::to_string),
+        assignee: assignee.map(|a| a.map(str::to_string)),
+    };
+    let assign = entry("assign", "ana@brand.test", None, Some(Some("ana@brand.test")));
+    let r = s.add_request_entry(p, a.id, &assign, 3_000).await.unwrap();
+    assert_eq!((r.assignee.as_deref(), r.status.as_str(), r.updated_ms), (Some("ana@brand.test"), "new", 3_000));
+    let r = s.add_request_entry(p, a.id, &entry("message", "Hotovo.", Some("resolved"), None), 4_000).await.unwrap();
+    assert_eq!(
+        (r.status.as_str(), r.resolved_ms, r.assignee.as_deref()),
+        ("resolved", Some(4_000), Some("ana@brand.test"))
+    );
+    let r = s.add_request_entry(p, a.id, &entry("status", "closed", Some("closed"), None), 5_000).await.unwrap();
+    assert_eq!((r.status.as_str(), r.resolved_ms), ("closed", Some(4_000)), "closing keeps the resolution time");
+    let r = s.add_request_entry(p, b.id, &entry("status", "resolved", Some("resolved"), None), 5_500).await.unwrap();
+    assert_eq!(r.resolved_ms, Some(5_500));
+    let reopen = entry("message", "Still broken", Some("open"), Some(None));
+    let r = s.add_request_entry(p, b.id, &reopen, 6_000).await.unwrap();
+    assert_eq!((r.status.as_str(), r.resolved_ms, r.assignee), ("open", None, None), "reopened");
+    let kinds: Vec<(String, String)> =
+        s.request_entries(p, a.id).await.unwrap().into_iter().map(|e| (e.kind, e.body)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("message".to_string(), first[0].body.clone()),
+            ("assign".to_string(), "ana@brand.test".to_string()),
+            ("message".to_string(), "Hotovo.".to_string()),
+            ("status".to_string(), "closed".to_string())
+        ]
+    );
+
+    // Lists, newest first, narrowed by each filter.
+    let ids = |v: Vec<touchpoint_store::service::Request>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let list = |f: RequestFilter| {
+        let s = s.clone();
+        async move { ids(s.requests(p, &f, 10).await.unwrap()) }
+    };
+    assert_eq!(list(RequestFilter::default()).await, [b.id, a.id]);
+    assert_eq!(list(RequestFilter { customers: Some(vec![7, 99]), ..Default::default() }).await, [a.id]);
+    assert!(list(RequestFilter { customers: Some(vec![]), ..Default::default() }).await.is_empty());
+    assert_eq!(list(RequestFilter { status: Some("open".into()), ..Default::default() }).await, [b.id]);
+    assert_eq!(list(RequestFilter { assignee: Some("ana@brand.test".into()), ..Default::default() }).await, [a.id]);
+    assert_eq!(list(RequestFilter { assignee: Some(String::new()), ..Default::default() }).await, [b.id]);
+    assert_eq!(list(RequestFilter { before_id: Some(b.id), ..Default::default() }).await, [a.id]);
+    assert_eq!(ids(s.requests(p, &RequestFilter::default(), 1).await.unwrap()), [b.id]);
+
+    // Another project's request is not found through this one, in any call.
+    assert_eq!(s.request(p, other.id).await.unwrap(), None);
+    assert!(s.request_entries(p, other.id).await.unwrap().is_empty());
+    let e = s.add_request_entry(p, other.id, &entry("message", "x", None, None), 7_000).await.unwrap_err();
+    assert!(matches!(e, StoreError::NotFound(_)), "{e:?}");
+    assert_eq!(s.request_entries(q, other.id).await.unwrap().len(), 1, "untouched");
+
+    // A sign-in link: once. Eight racing uses of a new one: exactly one.
+    assert!(s.use_portal_link(p, "n-1", 10_000, 8_000).await.unwrap());
+    assert!(!s.use_portal_link(p, "n-1", 10_000, 8_001).await.unwrap(), "a second use");
+    assert!(s.use_portal_link(q, "n-1", 10_000, 8_002).await.unwrap(), "projects apart");
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move { s.use_portal_link(p, "n-race", 20_000, 9_000 + i).await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for r in racers {
+        won += usize::from(r.await.unwrap());
+    }
+    assert_eq!(won, 1);
 }

@@ -28,6 +28,7 @@ mod identity;
 mod kb;
 mod listen;
 mod meta;
+mod service;
 pub mod split;
 #[cfg(feature = "testing")]
 pub mod testing;

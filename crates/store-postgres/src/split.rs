@@ -51,6 +51,9 @@ use touchpoint_store::listen::{
     BenchmarkRow, InvitationRow, NewInvitation, NewResponse, ResponseFilter, ResponseKey, ResponseRow, SaveOutcome,
     SurveyRow, SurveyStatus,
 };
+use touchpoint_store::service::{
+    NewEntry, NewRequest, Request, RequestEntry, RequestFilter, RequestWithEntries, ServiceStore,
+};
 use touchpoint_store::triggers::{
     FiringBrief, FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Preference, TriggerRuleRow,
     TriggerStatus, TriggerStore,
@@ -517,6 +520,41 @@ impl KbStore for SplitStore {
 
     async fn kb_stamp(&self, project: ProjectId) -> Result<(i64, i64)> {
         self.meta.kb_stamp(project).await
+    }
+}
+
+#[async_trait]
+impl ServiceStore for SplitStore {
+    async fn create_request(&self, project: ProjectId, new: &NewRequest, now_ms: i64) -> Result<Request> {
+        self.meta.create_request(project, new, now_ms).await
+    }
+
+    async fn request(&self, project: ProjectId, id: i64) -> Result<Option<Request>> {
+        self.meta.request(project, id).await
+    }
+
+    async fn requests(&self, project: ProjectId, filter: &RequestFilter, limit: usize) -> Result<Vec<Request>> {
+        self.meta.requests(project, filter, limit).await
+    }
+
+    async fn request_entries(&self, project: ProjectId, id: i64) -> Result<Vec<RequestEntry>> {
+        self.meta.request_entries(project, id).await
+    }
+
+    async fn add_request_entry(&self, project: ProjectId, id: i64, entry: &NewEntry, now_ms: i64) -> Result<Request> {
+        self.meta.add_request_entry(project, id, entry, now_ms).await
+    }
+
+    async fn use_portal_link(&self, project: ProjectId, nonce: &str, expires_ms: i64, now_ms: i64) -> Result<bool> {
+        self.meta.use_portal_link(project, nonce, expires_ms, now_ms).await
+    }
+
+    async fn subject_requests(&self, subject: &Subject) -> Result<Vec<RequestWithEntries>> {
+        self.meta.subject_requests(subject).await
+    }
+
+    async fn erase_subject_requests(&self, subject: &Subject) -> Result<(u64, u64)> {
+        self.meta.erase_subject_requests(subject).await
     }
 }
 

@@ -17,6 +17,7 @@ mod error;
 pub mod migrate;
 pub mod segment;
 pub mod sql_kb;
+pub mod sql_service;
 pub mod sql_triggers;
 mod sqlite;
 mod sqlite_accounts;
@@ -24,6 +25,7 @@ mod sqlite_erasure;
 mod sqlite_events;
 mod sqlite_kb;
 mod sqlite_listen;
+mod sqlite_service;
 mod sqlite_triggers;
 
 pub use sqlite::{OpenMode, SqliteOptions, SqliteStore, DB_FILE, DEFAULT_DEDUP_WINDOW, LOCK_FILE};

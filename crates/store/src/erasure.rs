@@ -16,7 +16,9 @@
 //! - its customer rows (with their traits) and identities, and every identity conflict that
 //!   names one of its customers or identity values;
 //! - survey invitations addressed to one of its identity values and responses given by one
-//!   (or through such an invitation).
+//!   (or through such an invitation);
+//! - trigger firings and message preferences of its customers, and the service requests
+//!   its customers opened, with every entry of their timelines (the team's replies too).
 //!
 //! **Erasure** runs in this order, so that an erasure cut short (a crash, an error) is
 //! completed by running it again: suppress the identity values, remove the events and
@@ -35,8 +37,8 @@
 //! writer's dedup window is bounded; suppression is not).
 //!
 //! **What is guaranteed.** After a verified receipt, no store holds the subject's events,
-//! failed events naming its ids, customers, traits, identities, conflicts, invitations or
-//! responses, and (embedded store) no file in the data directory holds their bytes: the
+//! failed events naming its ids, customers, traits, identities, conflicts, invitations,
+//! responses, firings, preferences or requests, and (embedded store) no file in the data directory holds their bytes: the
 //! database is rebuilt (`VACUUM`) with `secure_delete` on and its write-ahead log truncated.
 //! Erased customer ids are never given to a new customer.
 //!
@@ -409,6 +411,12 @@ pub struct ErasureCounts {
     /// Message preferences.
     #[serde(default)]
     pub preferences: u64,
+    /// Service requests the customer opened.
+    #[serde(default)]
+    pub requests: u64,
+    /// Entries of those requests' timelines (messages, status changes).
+    #[serde(default)]
+    pub request_entries: u64,
     /// Removed: identity values added to the suppression list. Re-read: identity values
     /// that are *not* suppressed.
     pub suppressed_ids: u64,
@@ -502,6 +510,9 @@ pub struct CustomerExport {
     /// The customer's message preferences.
     #[serde(default)]
     pub preferences: Vec<crate::triggers::Preference>,
+    /// The customer's service requests, each with its timeline.
+    #[serde(default)]
+    pub requests: Vec<crate::service::RequestWithEntries>,
 }
 
 /// Trait patches per customer, as a commit carries them ([`crate::CommitBatch::traits`]).
@@ -637,6 +648,7 @@ pub async fn export_customer<S: Store + ?Sized>(store: &S, id: CustomerId) -> Re
         responses: store.subject_responses(&subject).await?,
         firings: store.subject_firings(&subject).await?,
         preferences: store.subject_preferences(&subject).await?,
+        requests: store.subject_requests(&subject).await?,
     })
 }
 
@@ -655,6 +667,7 @@ pub async fn erase_customer<S: Store + ?Sized>(store: &S, id: CustomerId) -> Res
     let events = store.erase_subject_events(&subject).await?;
     let listen = store.erase_subject_listen(&subject).await?;
     let (firings, preferences) = store.erase_subject_triggers(&subject).await?;
+    let (requests, request_entries) = store.erase_subject_requests(&subject).await?;
     let meta = store.erase_subject_meta(&subject).await?;
     let purge = store.purge_erased().await?;
     let removed = ErasureCounts {
@@ -669,6 +682,8 @@ pub async fn erase_customer<S: Store + ?Sized>(store: &S, id: CustomerId) -> Res
         invitations: listen.invitations,
         firings,
         preferences,
+        requests,
+        request_entries,
         suppressed_ids: suppressed,
     };
     let found = reread(store, &subject).await?;
@@ -709,6 +724,9 @@ pub async fn reread<S: Store + ?Sized>(store: &S, subject: &Subject) -> Result<E
     found.responses = store.subject_responses(subject).await?.len() as u64;
     found.firings = store.subject_firings(subject).await?.len() as u64;
     found.preferences = store.subject_preferences(subject).await?.len() as u64;
+    let requests = store.subject_requests(subject).await?;
+    found.requests = requests.len() as u64;
+    found.request_entries = requests.iter().map(|r| r.entries.len() as u64).sum();
     let list = store.suppression_list(subject.project).await?;
     found.suppressed_ids = subject.values.iter().filter(|v| !list.contains(v)).count() as u64;
     Ok(found)

@@ -24,6 +24,7 @@ pub mod erasure;
 pub mod kb;
 pub mod listen;
 pub mod migrate;
+pub mod service;
 pub mod triggers;
 pub mod writer;
 
@@ -34,6 +35,7 @@ pub use erasure::{
 };
 pub use kb::{Article, ArticleDraft, KbStore};
 pub use listen::ListenStore;
+pub use service::ServiceStore;
 pub use triggers::TriggerStore;
 
 use async_trait::async_trait;
@@ -474,7 +476,7 @@ pub trait MetaStore: Send + Sync {
 
 /// All stores, and the write the ingest path makes per group commit.
 #[async_trait]
-pub trait Store: EventStore + MetaStore + ListenStore + AccountStore + TriggerStore + KbStore {
+pub trait Store: EventStore + MetaStore + ListenStore + AccountStore + TriggerStore + KbStore + ServiceStore {
     /// Write one group commit. A backend with both halves in one database does it in one
     /// transaction; the default writes the metadata first, then the events.
     async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {

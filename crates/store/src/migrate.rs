@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "accounts", include_str!("../migrations/0008_accounts.sql")),
     (9, "triggers", include_str!("../migrations/0009_triggers.sql")),
     (10, "kb", include_str!("../migrations/0010_kb.sql")),
+    (11, "service", include_str!("../migrations/0011_service.sql")),
 ];
 
 /// A migration's SQL for a dialect.
