@@ -178,6 +178,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
     let listening = crate::demo_listen::load(&*state.store, project.id, a.seed).await?;
     crate::demo_act::load(&*state.store, project.id).await?;
     let articles = crate::kb::load_demo(&*state.store, project.id).await?;
+    let service = crate::demo_service::load(&state, &project, a.seed).await?;
     // A person to sign in to the dashboard as: an owner of every project, with a fresh
     // random password (written beside the keys, and printed).
     let demo_password: String = {
@@ -238,6 +239,24 @@ pub async fn run(a: DemoArgs) -> Result<()> {
             println!(
                 "The customer portal's help centre ({articles} articles in cs/pl/en), in Czech: http://{addr}/portal/{}?lang=cs",
                 project.id
+            );
+            if let Some((who, email, id)) = &service.czech {
+                let base = format!("http://{addr}");
+                let day = touchpoint_engine::portal::MAX_LINK_TTL_S;
+                let link =
+                    touchpoint_engine::portal::link_url(&*state.store, &project, Some(*id), None, day, None, &base)
+                        .await?;
+                println!("Sign in to the portal as {who} ({email}), a Czech customer with a request (the link works once, for 24 hours):");
+                println!("  {link}?lang=cs");
+                println!(
+                    "  another link: touchpoint portal link --data-dir {} --project {} --email {email} --base-url {base}",
+                    dir.display(),
+                    project.id
+                );
+            }
+            println!(
+                "The service team's {} requests: the dashboard's Requests view, or curl -s -H 'Authorization: Bearer {secret}' http://{addr}/api/requests",
+                service.requests
             );
             println!("Does it help? The self-service report, its failed searches first:");
             println!("  curl -s -H 'Authorization: Bearer {secret}' 'http://{addr}/api/self-service?days=365'");

@@ -15,6 +15,7 @@ mod customer;
 mod demo;
 mod demo_act;
 mod demo_listen;
+mod demo_service;
 mod export;
 mod import;
 mod kb;

@@ -174,6 +174,7 @@ pub async fn run(cmd: RequestCmd) -> Result<()> {
     match cmd {
         RequestCmd::List { project, status, assignee, limit, json } => {
             let (store, p) = project.open().await?;
+            let status = status.map(|s| s.trim().to_lowercase());
             let input = ListInput { status, assignee, customer: None, before: None, limit: Some(limit) };
             let all = service::list(&*store, p.id, &input).await?;
             if json {
@@ -205,6 +206,7 @@ pub async fn run(cmd: RequestCmd) -> Result<()> {
                 (None, Some(t)) => t,
                 (None, None) => return Err(msg("give the reply: --text TEXT or --file FILE")),
             };
+            let status = status.map(|s| s.trim().to_lowercase());
             let change = TeamChange { body: Some(body), status, assignee: None };
             let out = change_request(&project, id, &by, &change, &base_url).await?;
             let mail = match out.email.as_deref() {
@@ -217,6 +219,7 @@ pub async fn run(cmd: RequestCmd) -> Result<()> {
             println!("Replied to request {id} ({mail}); it is now {}.", out.request.status);
         }
         RequestCmd::Set { project, id, status, assignee, by } => {
+            let status = status.map(|s| s.trim().to_lowercase());
             let change = TeamChange { body: None, status, assignee };
             let out = change_request(&project, id, &by, &change, "").await?;
             let r = out.request;

@@ -212,6 +212,23 @@ pub fn read_link(secret: &[u8], project: ProjectId, token: &str, now_s: i64) -> 
     Ok(claims)
 }
 
+/// Check a link as its page opens: signature, expiry, and not used yet.
+pub async fn check_link(
+    store: &dyn Store,
+    project: ProjectId,
+    token: &str,
+) -> Result<Result<LinkClaims, LinkRefused>, Error> {
+    let secret = store.project_secret(project).await?;
+    let c = match read_link(&secret, project, token, now_ms() / 1000) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    if store.portal_link_used(project, &c.nonce).await? {
+        return Ok(Err(LinkRefused::Used));
+    }
+    Ok(Ok(c))
+}
+
 /// A new link's claims.
 fn claims(
     project: ProjectId,
@@ -249,7 +266,7 @@ pub async fn link_url(
 /// sides, a dot in the domain, at most 254 characters, no spaces or control characters.
 pub fn email_address(field: &str, raw: &str) -> Result<String, Error> {
     let e = raw.trim().to_lowercase();
-    let ok = e.len() <= 254
+    let ok = e.chars().count() <= 254
         && !e.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
         && e.split_once('@').is_some_and(|(l, d)| {
             !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.') && !d.contains('@')
@@ -309,6 +326,7 @@ pub async fn email_link(
     let customer = customer_by_email(&*s.store, project.id, &email).await?;
     let pinned = if customer.is_some() { None } else { Some(email.clone()) };
     let link = link_url(&*s.store, project, customer, pinned, EMAIL_LINK_TTL_S, None, base_url).await?;
+    let link = format!("{link}?lang={}", lang.code());
     let texts = match lang {
         Lang::Cs => (
             "Přihlášení do centra nápovědy {{ brand }}",

@@ -8,7 +8,8 @@
 //! request opened in the portal); the
 //! events of the customers who used the help centre (theirs and those merged into them)
 //! give each step's query, result count and article. The requests opened in the period
-//! give the time to resolution (median and 90th percentile).
+//! give the time to resolution (median and 90th percentile), and the answers to a CES
+//! survey asked when a request was resolved the customer effort.
 
 use crate::error::{Code, Error};
 use crate::Engine;
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use touchpoint_core::catalog::{
-    Channel, KB_ARTICLE_TP, KB_HELPFUL_TP, KB_NOT_HELPFUL_TP, KB_SEARCH_TP, REQUEST_OPENED_TP,
+    Channel, KB_ARTICLE_TP, KB_HELPFUL_TP, KB_NOT_HELPFUL_TP, KB_SEARCH_TP, REQUEST_OPENED_TP, REQUEST_RESOLVED_TP,
 };
 use touchpoint_core::ProjectId;
 use touchpoint_selfserve::report::{report, Options, Report, Step, StepKind};
@@ -58,6 +59,12 @@ pub struct SelfServiceReport {
     pub titles: HashMap<i64, String>,
     /// The service requests opened in the period and how long they took to resolve.
     pub resolution: Resolution,
+    /// Customer effort after a resolved request: the CES (1–7, lower is easier) of the
+    /// answers to every survey with a CES question asked at `request-resolved` (a trigger
+    /// rule on that touchpoint sends it) in the period, with its n and 95 % interval;
+    /// `null` without an answer.
+    #[schema(value_type = Option<Object>)]
+    pub effort: Option<touchpoint_listen::metrics::MetricResult>,
     /// The period's first moment, ms since the epoch.
     pub from_ms: i64,
     /// Its end (now).
@@ -227,7 +234,34 @@ pub async fn self_service(s: &Engine, project: ProjectId, input: &ReportInput) -
             break;
         }
     }
-    Ok(SelfServiceReport { report: r, titles, resolution: resolution(&requests), from_ms, to_ms: now })
+    let effort = effort_after_resolution(s, project, from_ms).await?;
+    Ok(SelfServiceReport { report: r, titles, resolution: resolution(&requests), effort, from_ms, to_ms: now })
+}
+
+/// The CES of the answers given at `request-resolved` since `from_ms` (see
+/// [`SelfServiceReport::effort`]).
+async fn effort_after_resolution(
+    s: &Engine,
+    project: ProjectId,
+    from_ms: i64,
+) -> Result<Option<touchpoint_listen::metrics::MetricResult>, Error> {
+    use touchpoint_listen::metrics::{compute, Metric, Obs};
+    use touchpoint_listen::survey::{QuestionKind, SurveyDef};
+    let mut obs = vec![];
+    for row in s.store.surveys(project).await? {
+        let Ok(def) = SurveyDef::parse(row.definition.clone()) else { continue };
+        let Some(q) = def.questions.iter().find(|q| matches!(q.kind, QuestionKind::Ces)) else { continue };
+        for r in crate::surveys::all_responses(&*s.store, &row, true).await? {
+            let at = r.response.at_ms.unwrap_or(r.created_ms);
+            if at < from_ms || r.response.touchpoint.as_deref() != Some(REQUEST_RESOLVED_TP) {
+                continue;
+            }
+            if let Some(v) = r.response.answers[&q.id]["score"].as_f64() {
+                obs.push(Obs { value: v, weight: r.response.weight });
+            }
+        }
+    }
+    Ok(compute(Metric::Ces, &obs))
 }
 
 #[cfg(test)]

@@ -37,6 +37,9 @@ pub const MAX_BODY: usize = 10_000;
 pub const MAX_ASSIGNEE: usize = 254;
 /// The most requests a list answers.
 pub const MAX_LIST: usize = 500;
+/// The most requests one customer may open in 24 hours (a signed-in script cannot fill
+/// the team's queue or the store).
+pub const MAX_OPENED_PER_DAY: usize = 10;
 
 /// A request as the API, the CLI, the dashboard and the portal show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -137,11 +140,10 @@ fn invalid(field: &str, message: impl Into<String>) -> Error {
     Error::invalid(Code::InvalidRequest, Some(field.into()), message)
 }
 
-/// A status as given, checked.
+/// A status as given, checked (exactly as spelled in [`STATUSES`]).
 fn status(field: &str, s: &str) -> Result<String, Error> {
-    let s = s.trim().to_ascii_lowercase();
-    if STATUSES.contains(&s.as_str()) {
-        Ok(s)
+    if STATUSES.contains(&s) {
+        Ok(s.to_string())
     } else {
         Err(invalid(field, format!("{s:?} is not a status; one of: {}", STATUSES.join(", "))))
     }
@@ -234,13 +236,21 @@ pub struct OpenInput {
 /// e-mail address when one is known).
 pub async fn open(s: &Engine, project: ProjectId, v: &Visitor, input: &OpenInput) -> Result<RequestView, Error> {
     let customer = v.customer.ok_or_else(|| Error::forbidden("sign in to open a request"))?;
+    // A subject is one line: line breaks and tabs become spaces.
+    let subject = input.subject.split_whitespace().collect::<Vec<_>>().join(" ");
     let new = NewRequest {
         customer_id: customer,
-        subject: text("subject", &input.subject, MAX_SUBJECT)?,
+        subject: text("subject", &subject, MAX_SUBJECT)?,
         body: text("body", &input.body, MAX_BODY)?,
         lang: v.lang.code().into(),
         email: v.email.clone(),
     };
+    let day_ago = now_ms() - 86_400_000;
+    let filter = RequestFilter { customers: Some(person(&*s.store, customer).await?), ..Default::default() };
+    let recent = s.store.requests(project, &filter, MAX_OPENED_PER_DAY).await?;
+    if recent.len() >= MAX_OPENED_PER_DAY && recent.iter().all(|r| r.created_ms > day_ago) {
+        return Err(Error::rate_limited(3600));
+    }
     let r = s.store.create_request(project, &new, now_ms()).await?;
     let mut props = Map::new();
     props.insert("request_id".into(), json!(r.id));
@@ -423,6 +433,7 @@ async fn email_reply(s: &Engine, r: &Request, body: &str, base_url: &str) -> Str
         Err(e) => return format!("failed: {e}"),
     };
     let lang = Lang::parse(&r.lang).unwrap_or_default();
+    let link = format!("{link}?lang={}", lang.code());
     let texts = match lang {
         Lang::Cs => (
             "Odpověď na váš požadavek: {{ subject }}",

@@ -350,7 +350,7 @@ mod tests {
         let cat = brand_catalog();
         let keys: HashSet<&str> = cat.touchpoints.iter().map(|t| t.key.as_str()).collect();
         assert_eq!(keys.len(), cat.touchpoints.len(), "touchpoint keys are unique");
-        assert!((28..=40).contains(&cat.touchpoints.len()), "{}", cat.touchpoints.len());
+        assert!((28..=45).contains(&cat.touchpoints.len()), "{}", cat.touchpoints.len());
         for r in &cat.rules {
             assert!(keys.contains(r.touchpoint.as_str()), "rule maps to unknown {}", r.touchpoint);
         }

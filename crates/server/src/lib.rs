@@ -50,6 +50,9 @@ pub struct AppState {
     pub metrics: Arc<metrics::HttpMetrics>,
     /// Survey form submissions per client address.
     pub page_limiter: Arc<ratelimit::RateLimiter>,
+    /// Portal sign-in links e-mailed per address: three at once, then one every five
+    /// minutes (nobody's inbox can be flooded through the portal).
+    pub link_limiter: Arc<ratelimit::RateLimiter>,
     /// Failed dashboard sign-ins per address and per client.
     pub sign_in: Arc<touchpoint_engine::accounts::SignInLimiter>,
 }
@@ -97,6 +100,7 @@ impl Server {
                 config.survey_posts_per_minute / 60.0,
                 config.survey_posts_per_minute,
             )),
+            link_limiter: Arc::new(ratelimit::RateLimiter::new(1.0 / 300.0, 3.0)),
             keys: Arc::default(),
             metrics: Arc::default(),
             sign_in: Arc::default(),

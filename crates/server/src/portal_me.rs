@@ -281,9 +281,9 @@ pub async fn signin_post(
         Ok(e) => e,
         Err(e) => return signin_page(&s, &c, StatusCode::BAD_REQUEST, &typed, Some(bad_email(c.visitor.lang, &e))),
     };
-    // Each address a few links a minute: a script cannot flood someone's inbox.
+    // Each address a few links: a script cannot flood someone's inbox.
     let key = limiter_key(&format!("signin:{}:{email}", c.project.id));
-    if s.page_limiter.take(key, 10).is_err() {
+    if s.link_limiter.take(key, 1).is_err() {
         return c.respond(crate::portal::slow_page(&c));
     }
     match portal::email_link(&s, &c.project, &email, c.visitor.lang, &mail_base(&s)).await {
@@ -348,7 +348,7 @@ fn refused_page(c: &Ctx, why: LinkRefused) -> Response {
             ]),
         ),
     };
-    let ctx = context! { text, again => c.url("/signin") };
+    let ctx = context! { text, again => c.url("/signin"), mine => c.url("/requests") };
     page(c, StatusCode::FORBIDDEN, "refused", "signin", heading, ctx)
 }
 
@@ -365,8 +365,13 @@ pub async fn link_page(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(why) = portal::read_link(&c.secret, c.project.id, &token, touchpoint_store::now_ms() / 1000) {
-        return refused_page(&c, why);
+    match portal::check_link(&*s.store, c.project.id, &token).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(why)) => return refused_page(&c, why),
+        Err(e) => {
+            tracing::error!(error = %e, "a sign-in link could not be checked");
+            return c.respond(error_page(c.visitor.lang, Some(&c.project)));
+        }
     }
     let title = t(c.visitor.lang).get_attr("continue_label").map(|v| v.to_string()).unwrap_or_default();
     let action = format!("/portal/{}/signin/{token}?lang={}", c.project.id, c.visitor.lang.code());
@@ -570,6 +575,7 @@ pub async fn open_request(
     }
     match service::open(&s, c.project.id, &c.visitor, &input).await {
         Ok(r) => c.respond(see_other(&c.url(&format!("/requests/{}", r.id)))),
+        Err(e) if e.class() == Class::RateLimited => c.respond(crate::portal::slow_page(&c)),
         Err(e) if e.class() == Class::Invalid => {
             let msg = e.message.clone();
             requests_page(&s, &c, StatusCode::BAD_REQUEST, (&input.subject, &input.body), vec![], Some(&msg)).await

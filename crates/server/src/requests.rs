@@ -78,7 +78,15 @@ pub async fn mirror(
     ApiCaller(c): ApiCaller,
     ApiJson(input): ApiJson<MirrorInput>,
 ) -> Result<Json<MirrorAnswer>, ApiError> {
-    let (rules, secret) = service::mirror(&s, c.project_id, &input.url).await?;
+    let url = &input.url;
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && (9..=2000).contains(&url.chars().count())
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        let msg = "url: an http(s) address of 9 to 2000 characters, without spaces";
+        return Err(Error::invalid(Code::InvalidField, Some("url".into()), msg).into());
+    }
+    let (rules, secret) = service::mirror(&s, c.project_id, url).await?;
     Ok(Json(MirrorAnswer { rules, secret }))
 }
 
@@ -101,6 +109,9 @@ pub struct LinkInput {
     /// A request of the customer's to open after signing in.
     #[serde(default)]
     pub request_id: Option<i64>,
+    /// The language the portal opens in (`cs`, `pl`, `en`; default: the visitor's browser's).
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
 /// A sign-in link.
@@ -148,7 +159,13 @@ pub async fn link(
     }
     let project = s.store.project(p).await?.ok_or_else(|| Error::not_found("no such project"))?;
     let base = crate::surveys::base_url(&s, &headers);
-    let url = portal::link_url(&*s.store, &project, customer, email, ttl * 60, input.request_id, &base).await?;
+    let mut url = portal::link_url(&*s.store, &project, customer, email, ttl * 60, input.request_id, &base).await?;
+    if let Some(l) = &input.lang {
+        if !matches!(l.as_str(), "cs" | "pl" | "en") {
+            return Err(bad("lang", "lang is cs, pl or en").into());
+        }
+        url = format!("{url}?lang={l}");
+    }
     let expires = touchpoint_core::event::format_time(touchpoint_store::now_ms() + ttl * 60_000);
     Ok(Json(LinkAnswer { url, expires }))
 }

@@ -5,6 +5,8 @@
 //! `TOUCHPOINT_REQUIRE_SERVERS` is set (CI), where that is a failure.
 
 mod common;
+#[path = "../../act/tests/common/receivers.rs"]
+mod receivers;
 
 use common::{spawn_app, spawn_app_with};
 use serde_json::{json, Value};
@@ -1374,6 +1376,7 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
                 "Průzkumy",
                 "Pravidla akcí",
                 "Samoobsluha",
+                "Požadavky",
                 "Stav dat",
                 "Váš účet",
             ],
@@ -1388,15 +1391,26 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
                 "Ankiety",
                 "Reguły działań",
                 "Samoobsługa",
+                "Zgłoszenia",
                 "Stan danych",
                 "Twoje konto",
             ],
         ),
     ] {
-        for (v, title) in
-            ["paths", "retention", "attribution", "catalog", "surveys", "triggers", "selfservice", "health", "account"]
-                .iter()
-                .zip(titles)
+        for (v, title) in [
+            "paths",
+            "retention",
+            "attribution",
+            "catalog",
+            "surveys",
+            "triggers",
+            "selfservice",
+            "requests",
+            "health",
+            "account",
+        ]
+        .iter()
+        .zip(titles)
         {
             browser.go(&format!("{}/#project=1&view={v}&lang={lang}", app.base)).await;
             drawn(&browser).await;
@@ -1499,4 +1513,220 @@ async fn a_czech_customer_finds_an_article_in_the_help_centre_and_rates_it() {
         ["portal-visit", "kb-search", "kb-article", "kb-helpful", "kb-search", "kb-search"],
         "one visit; the thank-you page and the language link are no steps of their own"
     );
+}
+
+/// Every file under a directory that holds `needle`.
+fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = vec![];
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// The portal from sign-in to erasure in Chromium, with a real SMTP server: a Czech
+/// customer signs in by a link e-mailed to her, searches with an inflected word, opens a
+/// request (an article suggested first), the team replies through the API and she reads
+/// the reply on the page and in her e-mail; a Polish search; another customer's request,
+/// a reused link and a tampered one are refused with a clear page; she erases her data
+/// and no file of the store holds her marker. axe-core and screenshots at 1280 and 360 px.
+#[tokio::test]
+async fn a_czech_customer_signs_in_by_e_mail_gets_an_answer_and_erases_her_data() {
+    if !receivers::available("a_czech_customer_signs_in_by_e_mail_gets_an_answer_and_erases_her_data") {
+        return;
+    }
+    let Some(browser) = Driver::start().await else { return };
+    let smtp = receivers::Receiver::smtp();
+    let port = smtp.port;
+    let app = spawn_app_with(|c| {
+        c.smtp_url = format!("smtp://127.0.0.1:{port}");
+        c.smtp_from = "Zahrádka <pomoc@zahradka.example>".into();
+    })
+    .await;
+    let put = app.client.put(format!("{}/api/project", app.base)).bearer_auth(&app.secret_key);
+    let r = put.json(&json!({"brand_name": "Zahrádka", "brand_color": "#2e7d32"})).send().await.unwrap();
+    assert!(r.status().is_success());
+    for a in touchpoint_gen::kb::articles() {
+        let (s, v) = app
+            .send(
+                reqwest::Method::POST,
+                "/api/kb/articles",
+                Some(&json!({"lang": a.lang, "title": a.title, "body": a.body})),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let marker = "qz-portal-marker-51c7";
+    for (user, email) in [("jana-77", "jana@zahradka.example"), ("petr-78", "petr@zahradka.example")] {
+        let (s, v) = app
+            .post(
+                "/v1/identify",
+                &json!({"userId": user, "traits": {"email": email, "note": format!("{marker}-{user}")}}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let petr = loop {
+        if let Some(c) = app.store.find_identity(1, touchpoint_core::IdentityKind::User, "petr-78").await.unwrap() {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let jana = app.store.find_identity(1, touchpoint_core::IdentityKind::User, "jana-77").await.unwrap().unwrap();
+    let others = touchpoint_store::service::NewRequest {
+        customer_id: petr,
+        subject: "Petrova objednávka".into(),
+        body: "Jen pro Petra.".into(),
+        lang: "cs".into(),
+        email: None,
+    };
+    let petrs = app.store.create_request(1, &others, touchpoint_store::now_ms()).await.unwrap().id;
+    let shots = |name: &'static str| {
+        let browser = &browser;
+        async move {
+            if let Some(found) = browser.axe().await {
+                assert!(found.is_empty(), "axe-core on {name}: {found:?}");
+            }
+            browser.screenshot(&format!("portal-{name}-1280")).await;
+            browser.size(360, 800).await;
+            if let Some(found) = browser.axe().await {
+                assert!(found.is_empty(), "axe-core on {name} at 360 px: {found:?}");
+            }
+            browser.screenshot(&format!("portal-{name}-360")).await;
+            browser.size(1280, 900).await;
+        }
+    };
+    // A link from an e-mail, on this test's server (the mail names the configured address).
+    let here = |link: &str| format!("{}/portal/{}", app.base, link.split_once("/portal/").unwrap().1);
+    let link_in = |text: &str| {
+        let at = text.find("http").expect("a link");
+        text[at..].split_whitespace().next().unwrap().to_string()
+    };
+
+    // Sign in by e-mail.
+    browser.size(1280, 900).await;
+    browser.go(&format!("{}/portal/1?lang=cs", app.base)).await;
+    browser.wait_for_text("Centrum nápovědy").await;
+    browser.click("nav.pnav a[href*=signin]").await;
+    browser.wait_for_text("pošleme vám odkaz").await;
+    shots("signin").await;
+    browser.type_into("#email", "jana@zahradka.example").await;
+    browser.click("main form button").await;
+    browser.wait_for_text("Poslali jsme odkaz pro přihlášení na jana@zahradka.example").await;
+    let mail = smtp.wait_for(10, |r| r.messages().into_iter().next()).await.expect("the sign-in link arrives");
+    assert_eq!(mail["envelope"]["to"], json!(["jana@zahradka.example"]));
+    assert_eq!(mail["subject"], "Přihlášení do centra nápovědy Zahrádka");
+    let link = here(&link_in(mail["text"].as_str().unwrap()));
+    browser.go(&link).await;
+    browser.wait_for_text("Stisknutím tlačítka se přihlásíte").await;
+    browser.click("main form button").await;
+    browser.wait_for_text("Zatím nemáte žádné požadavky.").await;
+    shots("requests-empty").await;
+
+    // A search with an inflected word, signed in.
+    browser.click("nav.pnav a[aria-current] ~ a, nav.pnav a:first-child").await;
+    browser.type_into("#q", "reklamaci").await;
+    browser.click("form.search button").await;
+    browser.wait_for_text("<mark>Reklamace</mark> zboží").await;
+
+    // A request: the matching article first, then sent.
+    browser.go(&format!("{}/portal/1/requests?lang=cs", app.base)).await;
+    browser.type_into("#subject", "Zpožděná zásilka").await;
+    browser.type_into("#body", &format!("Moje zásilka se zpozdila. Kód {marker}.")).await;
+    browser.click("main form:not(.out) button").await;
+    browser.wait_for_text("Než požadavek odešlete").await;
+    shots("request-suggestions").await;
+    browser.click("main form:not(.out) button").await;
+    let page = browser.wait_for_text("Přijato").await;
+    assert!(page.contains(&format!("Kód {marker}.")), "{page}");
+    let (_, list) = app.get("/api/requests").await;
+    let id = list[0]["id"].as_i64().unwrap();
+    assert_eq!(list[0]["customer_id"].as_i64(), Some(jana), "{list}");
+
+    // The team replies through the API: on the page, and by e-mail in Czech.
+    let (s, v) = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/requests/{id}"),
+            Some(&json!({"body": "Zásilka je na cestě, dorazí zítra."})),
+        )
+        .await;
+    assert_eq!((s, v["email"].as_str()), (200, Some("sent")), "{v}");
+    let mail = smtp.wait_for(10, |r| r.messages().into_iter().nth(1)).await.expect("the reply arrives");
+    assert_eq!(mail["subject"], "Odpověď na váš požadavek: Zpožděná zásilka");
+    assert!(mail["text"].as_str().unwrap().contains("Zásilka je na cestě, dorazí zítra."));
+    browser.go(&format!("{}/portal/1/requests/{id}?lang=cs", app.base)).await;
+    browser.wait_for_text("Zásilka je na cestě, dorazí zítra.").await;
+    browser.wait_for_text("Čeká na vás").await;
+    shots("request").await;
+    browser.type_into("#body", "Děkuji, počkám.").await;
+    browser.click("main form:not(.out) button").await;
+    browser.wait_for_text("Děkuji, počkám.").await;
+    let (s, _) =
+        app.send(reqwest::Method::PATCH, &format!("/api/requests/{id}"), Some(&json!({"status": "resolved"}))).await;
+    assert_eq!(s, 200);
+    browser.go(&format!("{}/portal/1/requests?lang=cs", app.base)).await;
+    browser.wait_for_text("Vyřešeno").await;
+
+    // In Polish.
+    browser.go(&format!("{}/portal/1?lang=pl&q=zwrotu", app.base)).await;
+    browser.wait_for_text("<mark>Zwroty</mark> towaru").await;
+
+    // Another customer's request, a used link, a tampered one: refused, clearly.
+    browser.go(&format!("{}/portal/1/requests/{petrs}?lang=cs", app.base)).await;
+    let page = browser.wait_for_text("Požadavek nenalezen").await;
+    assert!(!page.contains("Jen pro Petra."));
+    assert!(link.ends_with("?lang=cs"), "the link opens the portal in her language: {link}");
+    browser.go(&link).await;
+    browser.wait_for_text("Tento odkaz už byl použit").await;
+    let pressed = browser.source().await;
+    assert!(!pressed.contains("Stisknutím tlačítka"), "a used link offers no button");
+    shots("link-used").await;
+    let (token, query) = link.split_once('?').unwrap();
+    let mut tampered = token.to_string();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'x' { 'y' } else { 'x' });
+    browser.go(&format!("{tampered}?{query}")).await;
+    browser.wait_for_text("Tento odkaz není platný").await;
+
+    // My data: preferences saved, then everything erased after the confirmation.
+    browser.go(&format!("{}/portal/1/account?lang=cs", app.base)).await;
+    browser.wait_for_text("E-maily, které od nás chcete").await;
+    shots("account").await;
+    browser.click("input[value=marketing]").await;
+    browser.click("form.prefs button").await;
+    browser.wait_for_text("Vaše volby jsou uložené.").await;
+    let (_, prefs) = app.get(&format!("/api/customers/{jana}/preferences")).await;
+    assert!(prefs.to_string().contains("portal"), "{prefs}");
+    browser.click("form.danger input[name=confirm]").await;
+    browser.click("form.danger button").await;
+    browser.wait_for_text("Vaše údaje byly smazány").await;
+    shots("erased").await;
+    browser.go(&format!("{}/portal/1/requests?lang=cs", app.base)).await;
+    browser.wait_for_text("pošleme vám odkaz").await;
+    browser.quit().await;
+
+    let jana_marker = format!("{marker}-jana-77");
+    assert!(app.store.customer(jana).await.unwrap().is_none());
+    let (_, list) = app.get("/api/requests").await;
+    assert_eq!(
+        list.as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect::<Vec<_>>(),
+        [petrs],
+        "{list}"
+    );
+    // Let the server's page cache go: the store's files are what is checked.
+    let dir = app.dir.path().to_path_buf();
+    for needle in [jana_marker.as_str(), "jana@zahradka.example", "Moje zásilka se zpozdila"] {
+        let holding = files_holding(&dir, needle.as_bytes());
+        assert!(holding.is_empty(), "{needle} is still in {holding:?}");
+    }
+    assert!(!files_holding(&dir, format!("{marker}-petr-78").as_bytes()).is_empty(), "petr's data is kept");
+    drop(smtp);
 }

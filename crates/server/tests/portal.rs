@@ -369,6 +369,8 @@ async fn a_customer_signs_in_opens_a_request_and_sees_the_teams_reply_and_nothin
     let app = spawn_app_with(|c| {
         c.smtp_url = format!("smtp://127.0.0.1:{port}");
         c.smtp_from = "Zahrádka <pomoc@zahradka.example>".into();
+        // This test is one client making many steps; the caps below are the subject.
+        c.survey_posts_per_minute = 1000.0;
     })
     .await;
     article(&app, "cs", "Zpoždění zásilky", "Když se zásilka zpozdí, zkontrolujte sledování zásilky.", true).await;
@@ -457,7 +459,7 @@ async fn a_customer_signs_in_opens_a_request_and_sees_the_teams_reply_and_nothin
     assert_eq!(kinds, ["message", "message", "assign", "message"], "{v}");
     let mut phone = Browser::new(&app);
     let (s, _, to_req) = phone.sign_in(&link_in(text)).await;
-    assert_eq!((s, to_req.as_deref()), (303, Some(format!("/portal/1/requests/{id}?lang=en").as_str())));
+    assert_eq!((s, to_req.as_deref()), (303, Some(format!("/portal/1/requests/{id}?lang=cs").as_str())));
 
     // Petr signs in by e-mail; he never sees Jana's request.
     let mut petr = Browser::new(&app);
@@ -517,12 +519,50 @@ async fn a_customer_signs_in_opens_a_request_and_sees_the_teams_reply_and_nothin
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(names, ["request-opened", "request-updated", "request-updated", "request-resolved"]);
+    // Effort after resolution: a CES survey's answers given at request-resolved.
+    let def = json!({"title": {"en": "Effort"}, "questions": [
+        {"id": "effort", "type": "ces", "required": true, "text": {"en": "It was easy to get my request solved"}}]});
+    let (s, v) = app.send(Method::POST, "/api/surveys", Some(&json!({"key": "ces-request", "definition": def}))).await;
+    assert_eq!(s, 200, "{v}");
+    let answers = json!([
+        {"answers": {"effort": 6}, "customer": "jana", "touchpoint": "request-resolved"},
+        {"answers": {"effort": 2}, "customer": "petr", "touchpoint": "request-resolved"},
+        {"answers": {"effort": 1}, "customer": "petr", "touchpoint": "checkout"}
+    ]);
+    let (s, v) = app.send(Method::POST, "/api/surveys/ces-request/responses", Some(&answers)).await;
+    assert_eq!((s, v["stored"].as_u64()), (200, Some(3)), "{v}");
     let (_, report) = app.get("/api/self-service?days=1").await;
     assert_eq!(
         (report["resolution"]["requests"].as_u64(), report["resolution"]["resolved"].as_u64()),
         (Some(1), Some(1)),
         "{report}"
     );
+    assert_eq!((report["effort"]["n"].as_u64(), report["effort"]["score"].as_f64()), (Some(2), Some(4.0)), "{report}");
+
+    // Hostile: a signed-in script opening requests is stopped at ten a day; a script
+    // asking for sign-in links to one address gets three, then waits.
+    let (_, html, _) = petr.get("/portal/1/requests").await;
+    let token = form_csrf(&html, "/portal/1/requests?");
+    let mut statuses = vec![];
+    for i in 0..11 {
+        let subject = format!("Spam\n{i}");
+        let (s, _, _) = petr
+            .post("/portal/1/requests", &[("_csrf", &token), ("subject", &subject), ("body", "x"), ("confirm", "1")])
+            .await;
+        statuses.push(s);
+    }
+    assert_eq!(statuses, [vec![303; 10], vec![429]].concat());
+    let (_, list) = app.get("/api/requests?limit=500").await;
+    assert!(list.as_array().unwrap().iter().any(|r| r["subject"] == "Spam 3"), "a subject is one line: {list}");
+    let mut bomber = Browser::new(&app);
+    let (_, html, _) = bomber.get("/portal/1/signin").await;
+    let token = form_csrf(&html, "/portal/1/signin?");
+    let mut statuses = vec![];
+    for _ in 0..4 {
+        let (s, _, _) = bomber.post("/portal/1/signin", &[("_csrf", &token), ("email", "victim@example.cz")]).await;
+        statuses.push(s);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
     drop(smtp);
     app.stop().await;
 }

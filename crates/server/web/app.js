@@ -255,6 +255,12 @@ Object.assign(T.pl, {
   shownWhen: (q, c) => `Pokazane, gdy ${q}: ${c}`, noText: (l) => `brak tekstu w języku ${l}`,
 });
 Object.assign(T.en, {
+  requests: "Requests", reqHelp: "What customers asked in the portal: reply (they get it by e-mail in their language), assign, and move each from new to closed.",
+  reqAll: "All", reqSubject: "Subject", reqStatus: "Status", reqCustomer: "Customer", reqAssignee: "Assignee", reqUpdated: "Last change", reqNone: "No requests here.",
+  rstatus: { new: "New", open: "Open", waiting: "Waiting for the customer", resolved: "Resolved", closed: "Closed" },
+  reqReply: "Reply to the customer", reqSend: "Save", reqBack: "All requests", reqFromCustomer: "Customer", reqFromTeam: "Team", reqResolvedIn: (h) => `Resolved in ${h} h`,
+  reqAssigned: (a) => (a ? `Assigned to ${a}` : "Unassigned"), reqStatusTo: (s) => `Status: ${s}`, reqMailed: { sent: "The reply was e-mailed to the customer.", no_address: "Saved; the customer gave no e-mail address.", no_smtp: "Saved; no SMTP server is configured, so nothing was e-mailed." },
+  reqOpened: "Opened", reqLang: "Language", reqSaved: "Saved.", reqEmail: "E-mail",
   triggers: "Trigger rules", triggersHelp: "Messages sent at the key moments, each rule with a hold-out group so its effect can be measured.",
   selfservice: "Self-service", ssHelp: "Does the help centre help? Help-centre visits over the period's length up to today, with who still called or chatted afterwards.",
   ssScore: "Self-service score", ssScoreHelp: (a, b) => `${a} customers helped themselves, ${b} needed a call or chat`,
@@ -279,6 +285,12 @@ Object.assign(T.en, {
   significantUp: "The message made a significant difference.", notSignificant: "No significant difference so far.",
 });
 Object.assign(T.cs, {
+  requests: "Požadavky", reqHelp: "Co zákazníci napsali v portálu: odpovězte (dostanou to e-mailem ve svém jazyce), přidělte a posouvejte od nového po uzavřený.",
+  reqAll: "Všechny", reqSubject: "Předmět", reqStatus: "Stav", reqCustomer: "Zákazník", reqAssignee: "Řeší", reqUpdated: "Poslední změna", reqNone: "Žádné požadavky.",
+  rstatus: { new: "Nový", open: "Otevřený", waiting: "Čeká na zákazníka", resolved: "Vyřešený", closed: "Uzavřený" },
+  reqReply: "Odpověď zákazníkovi", reqSend: "Uložit", reqBack: "Všechny požadavky", reqFromCustomer: "Zákazník", reqFromTeam: "Tým", reqResolvedIn: (h) => `Vyřešeno za ${h} h`,
+  reqAssigned: (a) => (a ? `Přiděleno: ${a}` : "Nepřiděleno"), reqStatusTo: (s) => `Stav: ${s}`, reqMailed: { sent: "Odpověď odešla zákazníkovi e-mailem.", no_address: "Uloženo; zákazník nezadal e-mail.", no_smtp: "Uloženo; není nastavený SMTP server, e-mail neodešel." },
+  reqOpened: "Otevřeno", reqLang: "Jazyk", reqSaved: "Uloženo.", reqEmail: "E-mail",
   triggers: "Pravidla akcí", triggersHelp: "Zprávy odeslané v klíčových chvílích; každé pravidlo má kontrolní skupinu, aby šel jeho účinek změřit.",
   selfservice: "Samoobsluha", ssHelp: "Pomáhá centrum nápovědy? Návštěvy nápovědy za délku zvoleného období do dneška a kdo potom přesto volal nebo psal do chatu.",
   ssScore: "Skóre samoobsluhy", ssScoreHelp: (a, b) => `${a} zákazníků si pomohlo samo, ${b} potřebovalo hovor nebo chat`,
@@ -303,6 +315,12 @@ Object.assign(T.cs, {
   significantUp: "Zpráva měla významný účinek.", notSignificant: "Zatím bez významného rozdílu.",
 });
 Object.assign(T.pl, {
+  requests: "Zgłoszenia", reqHelp: "O co klienci pytali w portalu: odpowiedz (dostaną to e-mailem w swoim języku), przydziel i przesuwaj od nowego do zamkniętego.",
+  reqAll: "Wszystkie", reqSubject: "Temat", reqStatus: "Status", reqCustomer: "Klient", reqAssignee: "Przydzielone", reqUpdated: "Ostatnia zmiana", reqNone: "Brak zgłoszeń.",
+  rstatus: { new: "Nowe", open: "Otwarte", waiting: "Czeka na klienta", resolved: "Rozwiązane", closed: "Zamknięte" },
+  reqReply: "Odpowiedź dla klienta", reqSend: "Zapisz", reqBack: "Wszystkie zgłoszenia", reqFromCustomer: "Klient", reqFromTeam: "Zespół", reqResolvedIn: (h) => `Rozwiązane w ${h} h`,
+  reqAssigned: (a) => (a ? `Przydzielone: ${a}` : "Nieprzydzielone"), reqStatusTo: (s) => `Status: ${s}`, reqMailed: { sent: "Odpowiedź wysłano klientowi e-mailem.", no_address: "Zapisano; klient nie podał adresu e-mail.", no_smtp: "Zapisano; brak serwera SMTP, e-mail nie wyszedł." },
+  reqOpened: "Otwarte", reqLang: "Język", reqSaved: "Zapisano.", reqEmail: "E-mail",
   triggers: "Reguły działań", triggersHelp: "Wiadomości wysyłane w kluczowych momentach; każda reguła ma grupę kontrolną, by dało się zmierzyć jej skutek.",
   selfservice: "Samoobsługa", ssHelp: "Czy centrum pomocy pomaga? Wizyty w centrum pomocy w okresie o wybranej długości do dziś i kto mimo to potem dzwonił lub pisał na czacie.",
   ssScore: "Wskaźnik samoobsługi", ssScoreHelp: (a, b) => `${a} klientów poradziło sobie samych, ${b} potrzebowało rozmowy lub czatu`,
@@ -328,7 +346,7 @@ Object.assign(T.pl, {
 });
 const CHANNELS = ["web", "app", "email", "ads", "search", "social", "review", "forum", "blog", "phone", "store", "chat", "self-service", "survey", "other"];
 const LANGS = { en: "English", cs: "Čeština", pl: "Polski" };
-const VIEWS = ["overview", "journey", "funnel", "paths", "retention", "churn", "attribution", "listening", "customers", "catalog", "surveys", "triggers", "selfservice", "health"];
+const VIEWS = ["overview", "journey", "funnel", "paths", "retention", "churn", "attribution", "listening", "customers", "catalog", "surveys", "triggers", "selfservice", "requests", "health"];
 // Views reached from elsewhere than the list of views.
 const OTHER_VIEWS = ["account"];
 const RANGES = [7, 30, 90, 180, 365];
@@ -365,7 +383,7 @@ function go(change) {
   if (state.range === "custom") { h.set("from", state.from); h.set("to", state.to); }
   for (const k of ["ch", "ftc", "trait"]) if (state[k]) h.set(k, state[k]);
   const old = new URLSearchParams(location.hash.slice(1));
-  const own = { listening: ["survey", "metric"], funnel: ["steps", "window", "strict", "by", "dropped"], customers: ["customer", "q"], paths: ["dir", "at", "steps"], retention: ["cohort", "returning"], attribution: ["goal", "by"], surveys: ["edit"] }[state.view] || [];
+  const own = { listening: ["survey", "metric"], funnel: ["steps", "window", "strict", "by", "dropped"], customers: ["customer", "q"], requests: ["request", "status"], paths: ["dir", "at", "steps"], retention: ["cohort", "returning"], attribution: ["goal", "by"], surveys: ["edit"] }[state.view] || [];
   for (const k of own) if (old.get(k)) h.set(k, old.get(k));
   if ("#" + h.toString() !== location.hash) location.hash = h.toString(); else render();
 }
@@ -1488,6 +1506,57 @@ async function selfservice(main) {
   main.querySelectorAll("[data-edit]").forEach((b) => b.addEventListener("click", () => form(arts.find((a) => String(a.id) === b.dataset.edit))));
 }
 
+// ---- Requests: what customers asked in the portal, answered by the team ------------------------
+async function requests(main) {
+  const id = hashParam("request"), status = hashParam("status") || "";
+  const statuses = ["new", "open", "waiting", "resolved", "closed"];
+  const edit = can("edit");
+  const when = (ts) => new Date(ts).toLocaleString(state.lang, { dateStyle: "short", timeStyle: "short" });
+  const badge = (s) => `<span class="badge s-${esc(s)}">${esc(t("rstatus")[s] || s)}</span>`;
+  if (!id) {
+    const list = await api(`/api/requests?limit=200${status ? `&status=${status}` : ""}`);
+    const tabs = [["", t("reqAll")], ...statuses.map((s) => [s, t("rstatus")[s]])]
+      .map(([s, label]) => `<a href="#" data-status="${s}"${s === status ? ' aria-current="true"' : ""}>${esc(label)}</a>`).join("");
+    main.innerHTML = `<h1>${esc(t("requests"))}</h1><p class="muted">${esc(t("reqHelp"))}</p>
+      <nav class="tabs" aria-label="${esc(t("reqStatus"))}">${tabs}</nav>
+      <section class="panel">${list.length ? `<div class="scroll"><table id="req-list"><thead><tr><th>#</th><th>${esc(t("reqSubject"))}</th><th>${esc(t("reqStatus"))}</th><th>${esc(t("reqCustomer"))}</th><th>${esc(t("reqAssignee"))}</th><th>${esc(t("reqUpdated"))}</th></tr></thead><tbody>
+      ${list.map((r) => `<tr><td>${r.id}</td><td><a href="#" data-request="${r.id}">${esc(r.subject)}</a></td><td>${badge(r.status)}</td><td><a href="#project=${esc(state.project)}&view=customers&customer=${r.customer_id}&lang=${state.lang}">#${r.customer_id}</a></td><td>${esc(r.assignee || "–")}</td><td>${esc(when(r.updated))}</td></tr>`).join("")}</tbody></table></div>` : `<p>${esc(t("reqNone"))}</p>`}</section>`;
+    main.querySelectorAll("[data-status]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); setParams({ status: a.dataset.status || null, request: null }); }));
+    main.querySelectorAll("[data-request]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); setParams({ request: a.dataset.request }); }));
+    return;
+  }
+  const r = await api(`/api/requests/${encodeURIComponent(id)}`);
+  const entry = (e) => {
+    const who = e.author === "customer" ? t("reqFromCustomer") : `${t("reqFromTeam")}${e.author_name ? ` · ${e.author_name}` : ""}`;
+    if (e.kind === "status") return `<li class="change">${esc(when(e.at))} · ${esc(who)} · ${esc(t("reqStatusTo", t("rstatus")[e.body] || e.body))}</li>`;
+    if (e.kind === "assign") return `<li class="change">${esc(when(e.at))} · ${esc(who)} · ${esc(t("reqAssigned", e.body))}</li>`;
+    return `<li class="${e.author === "customer" ? "mine" : "team"}"><b>${esc(who)}</b> <span class="muted">${esc(when(e.at))}</span><p class="text">${esc(e.body)}</p></li>`;
+  };
+  main.innerHTML = `<p><a href="#" id="req-back">← ${esc(t("reqBack"))}</a></p><h1>${esc(r.subject)}</h1>
+    <p>${badge(r.status)} <span class="muted">${esc(t("reqOpened"))} ${esc(when(r.created))} · <a href="#project=${esc(state.project)}&view=customers&customer=${r.customer_id}&lang=${state.lang}">${esc(t("reqCustomer"))} #${r.customer_id}</a> · ${esc(t("reqLang"))} ${esc(r.lang)}${r.email ? ` · ${esc(r.email)}` : ""}${r.resolution_hours != null ? ` · ${esc(t("reqResolvedIn", fmt(r.resolution_hours, 1)))}` : ""}</span></p>
+    <section class="panel"><ol class="thread" id="req-thread">${(r.entries || []).map(entry).join("")}</ol></section>
+    ${edit ? `<form class="panel" id="req-form"><div class="field"><label for="req-body">${esc(t("reqReply"))}</label><textarea id="req-body" rows="5" maxlength="10000"></textarea></div>
+      <div class="controls">${select("req-status", t("reqStatus"), statuses.map((s) => [s, t("rstatus")[s]]), r.status)}
+      <div class="field"><label for="req-assignee">${esc(t("reqAssignee"))}</label><input id="req-assignee" type="text" maxlength="254" value="${esc(r.assignee || "")}"></div>
+      <div class="field"><button type="submit">${esc(t("reqSend"))}</button></div></div><p role="status" class="muted" id="req-out"></p></form>` : `<p class="muted">${esc(t("readOnly"))}</p>`}`;
+  main.querySelector("#req-back").addEventListener("click", (e) => { e.preventDefault(); setParams({ request: null }); });
+  main.querySelector("#req-form")?.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = main.querySelector("#req-out");
+    const body = main.querySelector("#req-body").value.trim(), st = main.querySelector("#req-status").value, who = main.querySelector("#req-assignee").value.trim();
+    const change = {};
+    if (body) change.body = body;
+    if (st !== r.status) change.status = st;
+    if (who !== (r.assignee || "")) change.assignee = who;
+    if (!Object.keys(change).length) { out.textContent = t("reqSaved"); return; }
+    try {
+      const done = await send("PATCH", `/api/requests/${r.id}`, change);
+      out.textContent = done.email ? (t("reqMailed")[done.email] || done.email) : t("reqSaved");
+      setTimeout(render, 900);
+    } catch (err) { out.textContent = err.message; }
+  });
+}
+
 // ---- Data health: volume, failed events, and the events arriving now ----------------------------
 async function health(main) {
   const now = period(state.range);
@@ -1602,7 +1671,7 @@ async function render() {
   main.setAttribute("aria-busy", "true");
   try {
     const el = document.createElement("div");
-    await ({ overview, journey, funnel, paths, retention, churn, attribution, listening, customers, catalog, surveys, triggers, selfservice, health, account }[state.view] || overview)(el);
+    await ({ overview, journey, funnel, paths, retention, churn, attribution, listening, customers, catalog, surveys, triggers, selfservice, requests, health, account }[state.view] || overview)(el);
     if (mine !== generation) return;
     // Widths and colours set through the DOM: the Content-Security-Policy forbids inline
     // style attributes.

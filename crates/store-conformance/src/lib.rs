@@ -1729,7 +1729,9 @@ pub async fn service_requests(s: Arc<dyn Store>) {
     assert_eq!(s.request_entries(q, other.id).await.unwrap().len(), 1, "untouched");
 
     // A sign-in link: once. Eight racing uses of a new one: exactly one.
+    assert!(!s.portal_link_used(p, "n-1").await.unwrap());
     assert!(s.use_portal_link(p, "n-1", 10_000, 8_000).await.unwrap());
+    assert!(s.portal_link_used(p, "n-1").await.unwrap() && !s.portal_link_used(q, "n-1").await.unwrap());
     assert!(!s.use_portal_link(p, "n-1", 10_000, 8_001).await.unwrap(), "a second use");
     assert!(s.use_portal_link(q, "n-1", 10_000, 8_002).await.unwrap(), "projects apart");
     let racers: Vec<_> = (0..8)

@@ -549,6 +549,10 @@ impl ServiceStore for SplitStore {
         self.meta.use_portal_link(project, nonce, expires_ms, now_ms).await
     }
 
+    async fn portal_link_used(&self, project: ProjectId, nonce: &str) -> Result<bool> {
+        self.meta.portal_link_used(project, nonce).await
+    }
+
     async fn subject_requests(&self, subject: &Subject) -> Result<Vec<RequestWithEntries>> {
         self.meta.subject_requests(subject).await
     }

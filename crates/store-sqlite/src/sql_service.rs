@@ -242,6 +242,17 @@ where
         Ok(!rows.is_empty())
     }
 
+    /// [`ServiceStore::portal_link_used`](touchpoint_store::ServiceStore::portal_link_used).
+    pub async fn portal_link_used(&self, project: ProjectId, nonce: &str) -> Result<bool> {
+        let rows = sqlx::query("SELECT nonce FROM portal_links WHERE project_id = $1 AND nonce = $2")
+            .bind(project)
+            .bind(nonce.to_string())
+            .fetch_all(self.0)
+            .await
+            .sql()?;
+        Ok(!rows.is_empty())
+    }
+
     /// [`ServiceStore::subject_requests`](touchpoint_store::ServiceStore::subject_requests).
     pub async fn subject_requests(&self, subject: &Subject) -> Result<Vec<RequestWithEntries>> {
         let filter = RequestFilter { customers: Some(subject.customers.clone()), ..Default::default() };

@@ -45,6 +45,10 @@ impl ServiceStore for SqliteStore {
         self.service().use_portal_link(project, nonce, expires_ms, now_ms).await
     }
 
+    async fn portal_link_used(&self, project: ProjectId, nonce: &str) -> Result<bool> {
+        self.service().portal_link_used(project, nonce).await
+    }
+
     async fn subject_requests(&self, subject: &Subject) -> Result<Vec<RequestWithEntries>> {
         self.service().subject_requests(subject).await
     }

@@ -131,6 +131,8 @@ pub trait ServiceStore: Send + Sync {
     /// after (until `expires_ms`, after which the link is refused by its signature's expiry
     /// and the record may go).
     async fn use_portal_link(&self, project: ProjectId, nonce: &str, expires_ms: i64, now_ms: i64) -> Result<bool>;
+    /// Whether a sign-in link's nonce has been used.
+    async fn portal_link_used(&self, project: ProjectId, nonce: &str) -> Result<bool>;
     /// A subject's requests with their timelines.
     async fn subject_requests(&self, subject: &Subject) -> Result<Vec<RequestWithEntries>>;
     /// Remove a subject's requests and timelines: (requests, entries) removed.

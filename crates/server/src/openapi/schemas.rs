@@ -775,6 +775,75 @@ pub fn refine(doc: &mut Value) {
     }
     set_param(doc, "get", "/api/self-service", "top", json!({"type": "integer", "minimum": 1, "maximum": 100}));
 
+    // The service team's requests, and sign-in links (exactly what the server takes: the
+    // texts' control characters, the statuses' spelling, nulls where a field may be absent).
+    let status = json!({"type": "string", "enum": ["new", "open", "waiting", "resolved", "closed"]});
+    set_param(doc, "get", "/api/requests", "status", status.clone());
+    set_param(doc, "get", "/api/requests", "limit", json!({"type": "integer", "minimum": 1, "maximum": 500}));
+    for p in ["customer", "before"] {
+        set_param(doc, "get", "/api/requests", p, json!({"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX}));
+    }
+    add_answer(doc, "get", "/api/requests", "404", "No customer by that id");
+    for (method, path) in [("get", "/api/requests/{id}"), ("patch", "/api/requests/{id}")] {
+        set_param(doc, method, path, "id", json!({"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX}));
+        add_answer(doc, method, path, "404", "No request by that id in the project");
+    }
+    let reply = json!({"type": "string", "minLength": 1, "maxLength": 10_000,
+        "pattern": "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$"});
+    let assignee = json!({"type": "string", "maxLength": 254, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"});
+    let or_null = |mut v: Value| {
+        v["type"] = json!([v["type"].clone(), "null"]);
+        v
+    };
+    set_body(
+        doc,
+        "patch",
+        "/api/requests/{id}",
+        json!({"type": "object", "additionalProperties": false,
+        "description": "At least one of: a reply (`body`, e-mailed to the customer), a `status`, an `assignee` (empty unassigns).",
+        "properties": {"body": or_null(reply.clone()), "status": {"enum": ["new", "open", "waiting", "resolved", "closed", null]}, "assignee": or_null(assignee.clone())},
+        "anyOf": [
+            {"required": ["body"], "properties": {"body": reply}},
+            {"required": ["status"], "properties": {"status": status}},
+            {"required": ["assignee"], "properties": {"assignee": assignee}},
+        ]}),
+        true,
+    );
+    set_body(
+        doc,
+        "post",
+        "/api/requests/mirror",
+        json!({"type": "object", "additionalProperties": false, "required": ["url"],
+            "properties": {"url": {"type": "string", "minLength": 9, "maxLength": 2000,
+                "pattern": "^https?://[^\\s\\u0000-\\u001f\\u007f-\\u009f]+$"}}}),
+        true,
+    );
+    add_answer(doc, "post", "/api/requests/mirror", "409", "The requests are mirrored already");
+    let whom = [
+        ("user_id", json!({"type": "string", "minLength": 1, "maxLength": 1000})),
+        ("customer_id", json!({"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX})),
+        (
+            "email",
+            json!({"type": "string", "maxLength": 254, "pattern": "^[^\\s\\u0000-\\u001f\\u007f-\\u009f<>,;\"@]+@[^\\s\\u0000-\\u001f\\u007f-\\u009f<>,;\"@.][^\\s\\u0000-\\u001f\\u007f-\\u009f<>,;\"@]*\\.[^\\s\\u0000-\\u001f\\u007f-\\u009f<>,;\"@]*[^\\s\\u0000-\\u001f\\u007f-\\u009f<>,;\"@.]$"}),
+        ),
+    ];
+    let variants: Vec<Value> = whom
+        .iter()
+        .map(|(who, schema)| {
+            let mut props = json!({
+                "ttl_minutes": {"type": ["integer", "null"], "minimum": 1, "maximum": 1440},
+                "request_id": {"type": ["integer", "null"], "minimum": I64_MIN, "maximum": I64_MAX},
+                "lang": {"enum": ["cs", "pl", "en", null]},
+            });
+            for (other, _) in &whom {
+                props[*other] = if other == who { schema.clone() } else { json!({"type": "null"}) };
+            }
+            json!({"type": "object", "additionalProperties": false, "required": [who], "properties": props})
+        })
+        .collect();
+    set_body(doc, "post", "/api/portal/links", json!({"oneOf": variants}), true);
+    add_answer(doc, "post", "/api/portal/links", "404", "No customer by that id, or no request of theirs by that id");
+
     // Analyses: one operation per kind, each with its own query.
     split(
         doc,
