@@ -683,10 +683,11 @@ pub async fn people(
 }
 
 /// The dashboard's files, embedded in the binary: name, text, type.
-const ASSETS: [(&str, &str, &str); 3] = [
+const ASSETS: [(&str, &str, &str); 4] = [
     ("app.js", include_str!("../web/app.js"), "text/javascript; charset=utf-8"),
     ("app.css", include_str!("../web/app.css"), "text/css; charset=utf-8"),
     ("touchpoint.js", include_str!("../web/touchpoint.js"), "text/javascript; charset=utf-8"),
+    ("portal.js", include_str!("../web/portal.js"), "text/javascript; charset=utf-8"),
 ];
 
 /// Each asset gzipped, once, on its first request.

@@ -238,6 +238,7 @@ pub fn router(state: AppState) -> Router {
         .route("/portal/{project}/signin/{token}", get(portal_me::link_page).post(portal_me::link_post))
         .route("/portal/{project}/signout", axum::routing::post(portal_me::signout))
         .route("/portal/{project}/requests", get(portal_me::requests).post(portal_me::open_request))
+        .route("/portal/{project}/suggest", get(portal_me::suggestions))
         .route("/portal/{project}/requests/{id}", get(portal_me::request).post(portal_me::reply))
         .route("/portal/{project}/account", get(portal_me::account))
         .route("/portal/{project}/account/preferences", axum::routing::post(portal_me::preferences))

@@ -148,6 +148,8 @@ fn ui(lang: Lang, key: &str) -> &'static str {
 struct Look<'a> {
     embed: bool,
     brand: Option<&'a Brand>,
+    /// The page loads the portal's script (`/assets/portal.js`) and it may ask this server.
+    script: bool,
 }
 
 /// A page's HTML response. Its CSP allows inline styles and, when the brand has a logo,
@@ -159,12 +161,15 @@ fn html(status: StatusCode, body: String, set_cookie: Option<String>, look: Look
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     let img = look.brand.and_then(|b| b.brand_logo_url.as_deref()).and_then(https_origin);
-    let csp = match img {
+    let mut csp = match img {
         Some(origin) => format!(
             "default-src 'none'; style-src 'unsafe-inline'; img-src {origin}; form-action 'self'; base-uri 'none'"
         ),
         None => "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'".to_string(),
     };
+    if look.script {
+        csp.push_str("; script-src 'self'; connect-src 'self'");
+    }
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
@@ -407,7 +412,7 @@ struct Ctx {
 
 impl Ctx {
     fn look(&self) -> Look<'_> {
-        Look { embed: self.embed, brand: Some(&self.brand) }
+        Look { embed: self.embed, brand: Some(&self.brand), script: false }
     }
 }
 
@@ -444,7 +449,7 @@ async fn invitation_ctx(s: &AppState, token: &str, q: &PageQuery, headers: &Head
                 Some(l) => l,
                 None => fallback_lang(None, headers, project.as_ref()),
             };
-            let look = Look { embed, brand: project.as_ref().map(|p| &p.brand) };
+            let look = Look { embed, brand: project.as_ref().map(|p| &p.brand), script: false };
             return Entry::Stop(match e {
                 LinkError::Expired => message(StatusCode::GONE, lang, "expired", look),
                 LinkError::Malformed | LinkError::Tampered => message(StatusCode::FORBIDDEN, lang, "invalid", look),
@@ -456,7 +461,12 @@ async fn invitation_ctx(s: &AppState, token: &str, q: &PageQuery, headers: &Head
         let invited = claims.lang.as_deref().and_then(Lang::parse);
         let lang = q.lang.as_deref().and_then(Lang::parse).or(invited);
         let lang = lang.unwrap_or_else(|| fallback_lang(None, headers, project.as_ref()));
-        Entry::Stop(message(status, lang, key, Look { embed, brand: project.as_ref().map(|p| &p.brand) }))
+        Entry::Stop(message(
+            status,
+            lang,
+            key,
+            Look { embed, brand: project.as_ref().map(|p| &p.brand), script: false },
+        ))
     };
     let survey = match s.store.survey(claims.survey).await {
         Ok(Some(r)) if r.project_id == claims.project => r,
@@ -492,10 +502,17 @@ async fn open_ctx(s: &AppState, public_id: &str, q: &PageQuery, headers: &Header
     let lang = fallback_lang(q.lang.as_deref(), headers, None);
     let survey = match s.store.survey_by_public_id(public_id).await {
         Ok(Some(r)) => r,
-        Ok(None) => return Entry::Stop(message(StatusCode::NOT_FOUND, lang, "missing", Look { embed, brand: None })),
+        Ok(None) => {
+            return Entry::Stop(message(
+                StatusCode::NOT_FOUND,
+                lang,
+                "missing",
+                Look { embed, brand: None, script: false },
+            ))
+        }
         Err(e) => {
             tracing::error!(error = %e, "survey lookup failed");
-            let look = Look { embed, brand: None };
+            let look = Look { embed, brand: None, script: false };
             return Entry::Stop(message(StatusCode::SERVICE_UNAVAILABLE, lang, "error", look));
         }
     };
@@ -531,7 +548,7 @@ fn build_ctx(
 ) -> Entry {
     let embed = q.embed.is_some();
     let brand = project.as_ref().map(|p| p.brand.clone()).unwrap_or_default();
-    let look = Look { embed, brand: Some(&brand) };
+    let look = Look { embed, brand: Some(&brand), script: false };
     let def = match definition(&survey) {
         Ok(d) => d,
         Err(_) => {
@@ -1069,7 +1086,22 @@ pub(crate) fn branded_page(
     brand: Option<&Brand>,
     ctx: minijinja::Value,
 ) -> Response {
-    let look = Look { embed: false, brand };
+    branded_page_with(status, name, lang, title, brand, ctx, false)
+}
+
+/// [`branded_page`], and with `script` the page may load the portal's own script from
+/// this server (its CSP then allows `script-src 'self'` and `connect-src 'self'`, nothing
+/// inline).
+pub(crate) fn branded_page_with(
+    status: StatusCode,
+    name: &str,
+    lang: Lang,
+    title: &str,
+    brand: Option<&Brand>,
+    ctx: minijinja::Value,
+    script: bool,
+) -> Response {
+    let look = Look { embed: false, brand, script };
     let page = context! { lang => lang.code(), title => title_with_brand(title, look), embed => false, brand => page_brand(look, lang), ..ctx };
     match templates().get_template(name).and_then(|t| t.render(page)) {
         Ok(body) => html(status, body, None, look),
@@ -1088,13 +1120,13 @@ pub(crate) fn branded_message(
     text: &str,
     brand: Option<&Brand>,
 ) -> Response {
-    message_form(status, lang, heading, text, None, Look { embed: false, brand })
+    message_form(status, lang, heading, text, None, Look { embed: false, brand, script: false })
 }
 
 /// The page an e-mail's unsubscribe link opens: `done` false asks (a button that posts
 /// back, since mail scanners follow links), true confirms.
 pub(crate) fn unsubscribe_page(lang: Lang, brand: Option<&Brand>, done: bool, action: &str) -> Response {
-    let look = Look { embed: false, brand };
+    let look = Look { embed: false, brand, script: false };
     let pick = |t: [&'static str; 3]| t[lang as usize];
     if done {
         let h = pick(["You are unsubscribed", "Odhlášení proběhlo", "Wypisano Cię"]);
@@ -1128,7 +1160,7 @@ pub(crate) fn unsubscribe_invalid(lang: Lang) -> Response {
             "Być może program pocztowy go podzielił. Otwórz cały link z wiadomości.",
         ]),
         None,
-        Look { embed: false, brand: None },
+        Look { embed: false, brand: None, script: false },
     )
 }
 

@@ -1,11 +1,13 @@
 //! The signed-in part of the customer portal (`/portal/{project}/…`): signing in by a
 //! magic link (typed address → e-mailed link; a link from the brand's site; the link in a
 //! reply e-mail), the customer's requests (list, open one — with matching articles
-//! suggested before it is sent —, read the replies and answer), and "my data and
-//! messages": message preferences per category (the consent trigger rules obey), the
-//! export of everything stored about them and the verified erase, after a confirmation.
+//! suggested while it is written and before it is sent —, read the replies and answer),
+//! and "my data and messages": message preferences per category (the consent trigger rules
+//! obey), the export of everything stored about them and the verified erase, after a
+//! confirmation.
 //!
-//! Plain HTML forms, no script, as the help centre's pages: a link opens a page with a
+//! Plain HTML forms, as the help centre's pages (the one script, `web/portal.js` on the
+//! requests page, only adds the suggestions while typing): a link opens a page with a
 //! button (mail scanners follow links; only a person presses the button), every form
 //! carries a CSRF token bound to the browser, every write takes from the address's page
 //! budget, and a customer is only ever shown their own requests and data (another's
@@ -13,7 +15,7 @@
 //! `touchpoint_engine::service`, `touchpoint_engine::triggers` and
 //! `touchpoint_engine::privacy`; one template (`portal_me.html`) draws every view.
 
-use crate::pages::{branded_message, branded_page, ClientAddr, SESSION_COOKIE};
+use crate::pages::{branded_message, branded_page_with, ClientAddr, SESSION_COOKIE};
 use crate::portal::{context, error_page, nav, over_budget, Ctx, PortalQuery, AUTH_COOKIE};
 use crate::AppState;
 use axum::body::Bytes;
@@ -211,7 +213,8 @@ fn expired_form(c: &Ctx) -> Response {
     ))
 }
 
-/// Render the template's `view` with the page's common parts.
+/// Render the template's `view` with the page's common parts (the requests view with the
+/// portal's script, which suggests articles while a request is written).
 fn page(c: &Ctx, status: StatusCode, view: &str, current: &str, title: &str, ctx: minijinja::Value) -> Response {
     let lang = c.visitor.lang;
     let common = context! {
@@ -220,7 +223,8 @@ fn page(c: &Ctx, status: StatusCode, view: &str, current: &str, title: &str, ctx
         signed_in => c.customer().is_some(),
     };
     let merged = context! { ..ctx, ..common };
-    c.respond(branded_page(status, "portal_me.html", lang, title, Some(&c.project.brand), merged))
+    let script = view == "requests";
+    c.respond(branded_page_with(status, "portal_me.html", lang, title, Some(&c.project.brand), merged, script))
 }
 
 /// The page for a visitor who must sign in first: to the sign-in page.
@@ -501,7 +505,7 @@ async fn requests_page(
     let title = t(lang).get_attr("requests").map(|v| v.to_string()).unwrap_or_default();
     let ctx = context! {
         rows, action => c.url("/requests"), csrf => c.csrf("portal-request"),
-        subject => draft.0, body => draft.1, suggestions, error,
+        subject => draft.0, body => draft.1, suggestions, error, suggest_url => c.url("/suggest"),
     };
     page(c, status, "requests", "requests", &title, ctx)
 }
@@ -585,6 +589,54 @@ pub async fn open_request(
             c.respond(error_page(c.visitor.lang, Some(&c.project)))
         }
     }
+}
+
+/// The articles (at most three, in the page's language) that match what a customer is
+/// writing; `prefix`: its last word is still being typed.
+async fn suggest(s: &AppState, c: &Ctx, text: &str, prefix: bool) -> Vec<Suggestion> {
+    let q: String = text.chars().take(touchpoint_engine::kb::MAX_QUERY).collect();
+    let search = SearchInput { q, lang: Some(c.visitor.lang.code().into()), limit: Some(3), prefix };
+    match touchpoint_engine::kb::search(&*s.store, &s.kb, c.project.id, &search).await {
+        Ok(a) => a
+            .hits
+            .into_iter()
+            .map(|h| Suggestion {
+                url: c.url(&format!("/kb/{}-{}", h.id, h.slug)),
+                title: h.hit.title.into_iter().map(|s| s.text).collect(),
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "no suggestions");
+            vec![]
+        }
+    }
+}
+
+/// What the suggestions answer.
+#[derive(Serialize)]
+struct Suggestions {
+    hits: Vec<Suggestion>,
+}
+
+/// `GET /portal/{project}/suggest?q=&lang=`: the articles that match a request being
+/// written (for the portal's script; signed-in customers only, JSON).
+pub async fn suggestions(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    Query(pq): Query<PortalQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if c.customer().is_none() {
+        return (StatusCode::UNAUTHORIZED, axum::Json(Suggestions { hits: vec![] })).into_response();
+    }
+    let hits = suggest(&s, &c, pq.q.as_deref().unwrap_or(""), true).await;
+    let mut r = axum::Json(Suggestions { hits }).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 /// The page of a request that is not the customer's (or not there).

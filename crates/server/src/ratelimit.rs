@@ -1,10 +1,15 @@
 //! Per-key rate limiting of events: a token bucket per key that refills at `rate` events
 //! per second up to `burst`. A request that would overdraw its bucket is refused whole with
-//! 429 and a `Retry-After` saying when it would fit.
+//! 429 and a `Retry-After` saying when it would fit. A bucket that has refilled is the same
+//! as no bucket, so when there are many, the full ones are forgotten: clients that come and
+//! go (addresses, e-mail addresses) do not grow the map for ever.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
+
+/// Past this many buckets, the full ones are dropped before a new one is added.
+const PRUNE_AT: usize = 50_000;
 
 /// Token buckets by key id.
 #[derive(Debug)]
@@ -31,6 +36,10 @@ impl RateLimiter {
         }
         let cost = (n as f64).min(self.burst);
         let mut buckets = self.buckets.lock().expect("rate limiter lock");
+        if buckets.len() >= PRUNE_AT && !buckets.contains_key(&key) {
+            let (rate, burst) = (self.rate, self.burst);
+            buckets.retain(|_, (t, at)| *t + now.saturating_duration_since(*at).as_secs_f64() * rate < burst);
+        }
         let (tokens, at) = buckets.entry(key).or_insert((self.burst, now));
         *tokens = (*tokens + now.saturating_duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
         *at = now;
@@ -58,5 +67,20 @@ mod tests {
         assert!(l.take_at(1, 10, t0 + Duration::from_secs(1)).is_ok());
         assert_eq!(l.take_at(1, 20, t0 + Duration::from_secs(1)), Err(2));
         assert!(RateLimiter::new(0.0, 0.0).take_at(1, 1_000_000, t0).is_ok(), "0 means no limit");
+    }
+
+    #[test]
+    fn refilled_buckets_are_forgotten_when_there_are_many() {
+        let l = RateLimiter::new(1.0, 2.0);
+        let t0 = Instant::now();
+        for k in 0..PRUNE_AT as i64 {
+            assert!(l.take_at(k, 1, t0).is_ok());
+        }
+        assert!(l.take_at(0, 1, t0).is_ok() && l.take_at(0, 1, t0).is_err(), "key 0 is empty now");
+        // Two seconds on, every bucket but key 0's is full again: all but one are dropped.
+        let later = t0 + Duration::from_millis(1500);
+        assert!(l.take_at(PRUNE_AT as i64, 1, later).is_ok());
+        assert_eq!(l.buckets.lock().unwrap().len(), 2, "key 0 (still refilling) and the new key");
+        assert_eq!(l.take_at(0, 2, later), Err(1), "key 0 kept its state");
     }
 }

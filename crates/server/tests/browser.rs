@@ -1304,6 +1304,36 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     assert_eq!(found["hits"][0]["id"].as_i64(), Some(id), "the edit is searched: {found}");
     look(&browser, "selfservice-edited").await;
 
+    // Requests: a customer's request answered, assigned and resolved from the dashboard.
+    let c3 = app.store.find_identity(1, touchpoint_core::IdentityKind::User, "c3").await.unwrap().unwrap();
+    let asked = touchpoint_store::service::NewRequest {
+        customer_id: c3,
+        subject: "Where is my parcel?".into(),
+        body: "It should have arrived on Monday.".into(),
+        lang: "en".into(),
+        email: None,
+    };
+    let rid = app.store.create_request(1, &asked, touchpoint_store::now_ms()).await.unwrap().id;
+    browser.go(&view("view=requests")).await;
+    browser.wait_for_text("Where is my parcel?").await;
+    look(&browser, "requests").await;
+    browser.click(&format!("a[data-request='{rid}']")).await;
+    browser.wait_for_text("It should have arrived on Monday.").await;
+    browser.type_into("#req-body", "It is on its way and arrives tomorrow.").await;
+    browser.type_into("#req-assignee", "eva@eshop.cz").await;
+    browser.click("#req-form button[type=submit]").await;
+    browser.wait_for_text("the customer gave no e-mail address").await;
+    browser.wait_for_text("Assigned to eva@eshop.cz").await;
+    let (_, r) = app.get(&format!("/api/requests/{rid}")).await;
+    assert_eq!((r["status"].as_str(), r["assignee"].as_str()), (Some("waiting"), Some("eva@eshop.cz")), "{r}");
+    assert_eq!(r["entries"][1]["body"], "It is on its way and arrives tomorrow.");
+    look(&browser, "request").await;
+    browser.eval("const s = document.querySelector('#req-status'); s.value = 'resolved'; return true").await;
+    browser.click("#req-form button[type=submit]").await;
+    browser.wait_for_text("Status: Resolved").await;
+    let (_, r) = app.get(&format!("/api/requests/{rid}")).await;
+    assert_eq!(r["status"], "resolved", "{r}");
+
     // Data health: an event sent now is on screen in under 2 s.
     browser.go(&view("view=health")).await;
     browser.wait_for_text("Arriving now").await;
@@ -1438,21 +1468,7 @@ async fn a_czech_customer_finds_an_article_in_the_help_centre_and_rates_it() {
         let r = admin("/api/kb/articles", json!({"lang": a.lang, "title": a.title, "body": a.body})).await.unwrap();
         assert!(r.status().is_success());
     }
-    let shots = |name: &'static str| {
-        let browser = &browser;
-        async move {
-            if let Some(found) = browser.axe().await {
-                assert!(found.is_empty(), "axe-core on {name}: {found:?}");
-            }
-            browser.screenshot(&format!("portal-{name}-1280")).await;
-            browser.size(360, 800).await;
-            if let Some(found) = browser.axe().await {
-                assert!(found.is_empty(), "axe-core on {name} at 360 px: {found:?}");
-            }
-            browser.screenshot(&format!("portal-{name}-360")).await;
-            browser.size(1280, 900).await;
-        }
-    };
+    let shots = |name: &'static str| portal_look(&browser, name);
 
     browser.size(1280, 900).await;
     browser.go(&format!("{}/portal/1?lang=cs", app.base)).await;
@@ -1513,6 +1529,20 @@ async fn a_czech_customer_finds_an_article_in_the_help_centre_and_rates_it() {
         ["portal-visit", "kb-search", "kb-article", "kb-helpful", "kb-search", "kb-search"],
         "one visit; the thank-you page and the language link are no steps of their own"
     );
+}
+
+/// axe-core on a portal page and its screenshots at 1280 and 360 px.
+async fn portal_look(browser: &Driver, name: &str) {
+    if let Some(found) = browser.axe().await {
+        assert!(found.is_empty(), "axe-core on {name}: {found:?}");
+    }
+    browser.screenshot(&format!("portal-{name}-1280")).await;
+    browser.size(360, 800).await;
+    if let Some(found) = browser.axe().await {
+        assert!(found.is_empty(), "axe-core on {name} at 360 px: {found:?}");
+    }
+    browser.screenshot(&format!("portal-{name}-360")).await;
+    browser.size(1280, 900).await;
 }
 
 /// Every file under a directory that holds `needle`.
@@ -1588,21 +1618,7 @@ async fn a_czech_customer_signs_in_by_e_mail_gets_an_answer_and_erases_her_data(
         email: None,
     };
     let petrs = app.store.create_request(1, &others, touchpoint_store::now_ms()).await.unwrap().id;
-    let shots = |name: &'static str| {
-        let browser = &browser;
-        async move {
-            if let Some(found) = browser.axe().await {
-                assert!(found.is_empty(), "axe-core on {name}: {found:?}");
-            }
-            browser.screenshot(&format!("portal-{name}-1280")).await;
-            browser.size(360, 800).await;
-            if let Some(found) = browser.axe().await {
-                assert!(found.is_empty(), "axe-core on {name} at 360 px: {found:?}");
-            }
-            browser.screenshot(&format!("portal-{name}-360")).await;
-            browser.size(1280, 900).await;
-        }
-    };
+    let shots = |name: &'static str| portal_look(&browser, name);
     // A link from an e-mail, on this test's server (the mail names the configured address).
     let here = |link: &str| format!("{}/portal/{}", app.base, link.split_once("/portal/").unwrap().1);
     let link_in = |text: &str| {
@@ -1640,6 +1656,20 @@ async fn a_czech_customer_signs_in_by_e_mail_gets_an_answer_and_erases_her_data(
     browser.go(&format!("{}/portal/1/requests?lang=cs", app.base)).await;
     browser.type_into("#subject", "Zpožděná zásilka").await;
     browser.type_into("#body", &format!("Moje zásilka se zpozdila. Kód {marker}.")).await;
+    // Suggested while she writes (the portal's script), before anything is sent.
+    let mut live = Value::Null;
+    for _ in 0..100 {
+        live = browser
+            .eval("const b = document.querySelector('#live-suggest'); return b.hidden ? null : b.textContent")
+            .await;
+        if live.is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let live = live.as_str().expect("articles suggested while typing").to_string();
+    assert!(live.starts_with("Než požadavek odešlete") && live.contains("zásilk"), "{live}");
+    shots("request-typing").await;
     browser.click("main form:not(.out) button").await;
     browser.wait_for_text("Než požadavek odešlete").await;
     shots("request-suggestions").await;

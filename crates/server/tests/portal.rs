@@ -414,6 +414,11 @@ async fn a_customer_signs_in_opens_a_request_and_sees_the_teams_reply_and_nothin
     assert_eq!(s, 200);
     assert!(html.contains("Než požadavek odešlete") && html.contains("Zpoždění zásilky"), "{html}");
     assert!(html.contains("Moje zásilka se zpozdila, kde je?"), "the draft is kept");
+    // The same while typing, for the page's script (a word still being typed: `zásil`).
+    let (s, json_text, _) = jana.get("/portal/1/suggest?lang=cs&q=zpo%C5%BEd%C4%9Bn%C3%A1%20z%C3%A1sil").await;
+    let hits: Value = serde_json::from_str(&json_text).unwrap();
+    assert_eq!((s, hits["hits"][0]["title"].as_str()), (200, Some("Zpoždění zásilky")), "{hits}");
+    assert_eq!(thief.get("/portal/1/suggest?q=zasilka").await.0, 401, "signed-in customers only");
     let (s, _, _) =
         jana.post("/portal/1/requests?lang=cs", &[("_csrf", "forged"), ("subject", "x"), ("body", "y")]).await;
     assert_eq!(s, 403, "a forged form");
@@ -564,5 +569,111 @@ async fn a_customer_signs_in_opens_a_request_and_sees_the_teams_reply_and_nothin
     }
     assert_eq!(statuses, [200, 200, 200, 429]);
     drop(smtp);
+    app.stop().await;
+}
+
+/// A helpdesk's webhook receiver: a real HTTP server that keeps every request.
+async fn helpdesk() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(reqwest::header::HeaderMap, Vec<u8>)>>>) {
+    use axum::{body::Bytes, http::HeaderMap, routing::post, Router};
+    let got = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+    let keep = got.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: Bytes| {
+            let keep = keep.clone();
+            async move {
+                let mut h = reqwest::header::HeaderMap::new();
+                for (k, v) in &headers {
+                    if let (Ok(k), Ok(v)) = (
+                        reqwest::header::HeaderName::from_bytes(k.as_str().as_bytes()),
+                        reqwest::header::HeaderValue::from_bytes(v.as_bytes()),
+                    ) {
+                        h.insert(k, v);
+                    }
+                }
+                keep.lock().unwrap().push((h, body.to_vec()));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+#[tokio::test]
+async fn every_change_of_a_request_is_mirrored_to_a_helpdesk_signed() {
+    let app = spawn_app().await;
+    let (url, got) = helpdesk().await;
+    let (s, v) = app.send(Method::POST, "/api/requests/mirror", Some(&json!({"url": url}))).await;
+    assert_eq!(s, 200, "{v}");
+    let secret = v["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"), "{v}");
+    let (s, v) = app.send(Method::POST, "/api/requests/mirror", Some(&json!({"url": url}))).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (409, Some("conflict")), "mirrored once: {v}");
+    let (s, v) = app.send(Method::POST, "/api/requests/mirror", Some(&json!({"url": "ftp://x.example"}))).await;
+    assert_eq!((s, v["error"]["field"].as_str()), (400, Some("url")), "{v}");
+
+    let (s, v) = app.post("/v1/identify", &json!({"userId": "olga", "traits": {"email": "olga@example.pl"}})).await;
+    assert_eq!(s, 200, "{v}");
+    while app.store.find_identity(1, touchpoint_core::IdentityKind::User, "olga").await.unwrap().is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (_, link) = app.send(Method::POST, "/api/portal/links", Some(&json!({"user_id": "olga", "lang": "pl"}))).await;
+    let mut olga = Browser::new(&app);
+    let (s, _, to) = olga.sign_in(link["url"].as_str().unwrap()).await;
+    assert_eq!((s, to.as_deref()), (303, Some("/portal/1/requests?lang=pl")));
+    let (_, html, _) = olga.get("/portal/1/requests?lang=pl").await;
+    let token = form_csrf(&html, "/portal/1/requests?");
+    let form = [("_csrf", token.as_str()), ("subject", "Zwrot"), ("body", "Chcę zwrócić towar."), ("confirm", "1")];
+    let (s, _, _) = olga.post("/portal/1/requests?lang=pl", &form).await;
+    assert_eq!(s, 303);
+    let (_, list) = app.get("/api/requests").await;
+    let id = list[0]["id"].as_i64().unwrap();
+    for change in [json!({"assignee": "eva"}), json!({"body": "Etykieta w załączniku."}), json!({"status": "resolved"})]
+    {
+        let (s, v) = app.send(Method::PATCH, &format!("/api/requests/{id}"), Some(&change)).await;
+        assert_eq!(s, 200, "{v}");
+    }
+
+    // Four changes, four signed webhooks, in order, each naming the request.
+    let mut seen = vec![];
+    for _ in 0..200 {
+        seen = got.lock().unwrap().clone();
+        if seen.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut changes = vec![];
+    for (h, body) in &seen {
+        let header = |k: &str| h.get(k).unwrap().to_str().unwrap().to_string();
+        let ts: i64 = header("webhook-timestamp").parse().unwrap();
+        let ok = touchpoint_act::webhook::sign::verify(
+            &secret,
+            &header("webhook-id"),
+            ts,
+            body,
+            &header("webhook-signature"),
+        );
+        assert!(ok, "signed with the mirror's secret");
+        let v: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(v["data"]["event"]["properties"]["request_id"].as_i64(), Some(id), "{v}");
+        changes.push((
+            v["data"]["event"]["touchpoint"].as_str().unwrap().to_string(),
+            v["data"]["event"]["properties"]["change"].as_str().unwrap_or("").to_string(),
+        ));
+    }
+    changes.sort();
+    assert_eq!(
+        changes,
+        [
+            ("request-opened".to_string(), String::new()),
+            ("request-resolved".to_string(), String::new()),
+            ("request-updated".to_string(), "assign".to_string()),
+            ("request-updated".to_string(), "reply".to_string()),
+        ]
+    );
     app.stop().await;
 }
