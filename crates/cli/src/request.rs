@@ -117,7 +117,7 @@ pub enum PortalCmd {
         /// The customer's Touchpoint id.
         #[arg(long, group = "who")]
         customer: Option<i64>,
-        /// An e-mail address (the customer with it, or a new customer).
+        /// An e-mail address: its own portal account (made on first use).
         #[arg(long, group = "who")]
         email: Option<String>,
         /// Minutes the link works (1–1440).
@@ -274,13 +274,7 @@ pub async fn run_portal(cmd: PortalCmd) -> Result<()> {
                     None => return Err(msg(format!("no customer of {} has the user id {u:?}", p.name))),
                 },
                 (None, Some(c), None) => (Some(touchpoint_engine::read::canonical(&*store, p.id, c).await?), None),
-                (None, None, Some(e)) => {
-                    let e = portal::email_address("--email", &e)?;
-                    match portal::customer_by_email(&*store, p.id, &e).await? {
-                        Some(c) => (Some(c), None),
-                        None => (None, Some(e)),
-                    }
-                }
+                (None, None, Some(e)) => (None, Some(portal::email_address("--email", &e)?)),
                 _ => return Err(msg("name the customer: --user-id, --customer or --email")),
             };
             let url = portal::link_url(&*store, &p, who, pinned, ttl_minutes * 60, None, &base_url).await?;

@@ -7,9 +7,9 @@
 //! A visitor is known by the anonymous id of their browser (the pages' session cookie),
 //! as Segment's SDKs know one. Signing in ties the browser to a customer:
 //!
-//! - **Magic links.** A sign-in link carries its claims — project, customer (or, for an
-//!   address no customer has yet, the address), a random nonce, the expiry and the
-//!   request to open — signed with the project's secret (HMAC-SHA256), so a changed byte
+//! - **Magic links.** A sign-in link carries its claims — project, and a customer or an
+//!   e-mail address, a random nonce, the expiry and the request to open — signed with the
+//!   project's secret (HMAC-SHA256), so a changed byte
 //!   is refused before the store is asked. It is single use: using it inserts its nonce
 //!   into the store, whose primary key refuses a second use, also by two browsers at
 //!   once. A link is e-mailed to an address typed into the portal ([`email_link`], 30
@@ -18,11 +18,14 @@
 //! - **Sessions.** A signed-in browser holds a signed cookie naming the customer and its
 //!   expiry ([`session_value`], 12 hours); it is checked against the store on every page
 //!   (an erased customer is signed out).
-//! - **Who the steps belong to.** Signing in with a link for a customer with a user id
-//!   sends an `identify` of the browser's anonymous id with that user id, so the visits
-//!   before signing in join their journey; a link for a new address sends an `identify`
-//!   of the browser with the address as its `email` trait — that browser's customer is
-//!   the new customer. Signed in, every step carries the customer's ids.
+//! - **Who signs in.** A link for a customer (from the brand's site, which knows its
+//!   customers, or in a reply) signs in as that customer, and sends an `identify` of the
+//!   browser's anonymous id with their user id, so the visits before signing in join their
+//!   journey. A link for an address (typed into the portal) signs in to that address's
+//!   own portal account — a customer of its own, made on first use, whose anonymous id is
+//!   a MAC of the address — never to a customer found by an `email` trait: anyone holding
+//!   the public write key can give any customer any trait. Signed in, every step carries
+//!   the customer's ids.
 
 use crate::error::{Code, Error};
 use crate::kb::{self, ArticleView, SearchAnswer, SearchInput};
@@ -282,22 +285,34 @@ pub fn email_address(field: &str, raw: &str) -> Result<String, Error> {
     }
 }
 
-/// The customer (canonical) whose `email` trait is this address, if any: the newest.
-pub async fn customer_by_email(
-    store: &dyn Store,
-    project: ProjectId,
-    email: &str,
-) -> Result<Option<CustomerId>, Error> {
-    let mut found = None;
-    for (c, v) in store.trait_values(project, "email").await? {
-        if v.trim().eq_ignore_ascii_case(email) {
-            found = Some(found.map_or(c, |f: CustomerId| f.max(c)));
+/// The anonymous id of an e-mail address's portal account, generation `generation`: a
+/// MAC of the address with the project's secret, so nobody without the secret can send
+/// events as it. An erased account's id is suppressed; signing in again with the address
+/// makes the next generation.
+fn email_account_id(secret: &[u8], email: &str, generation: u32) -> String {
+    let signed = invite::sign_value(secret, &format!("pe.{email}.{generation}"));
+    let tag = signed.rsplit_once('.').map_or("", |(_, t)| t);
+    format!("portal-{tag}")
+}
+
+/// The customer of an e-mail address's portal account, made (an `identify` of its
+/// anonymous id with the address as the `email` trait) the first time. Only a used sign-in
+/// link leads here: the address is proven, and no `email` trait anyone could send with the
+/// public write key decides whose data it opens.
+async fn email_account(s: &Engine, project: ProjectId, email: &str) -> Result<CustomerId, Error> {
+    let secret = s.store.project_secret(project).await?;
+    for generation in 0..20 {
+        let id = email_account_id(&secret, email, generation);
+        if let Some(c) = s.store.find_identity(project, IdentityKind::Anonymous, &id).await? {
+            return crate::read::canonical(&*s.store, project, c).await;
         }
+        identify(s, project, None, &id, Some(email)).await;
+        if let Some(c) = s.store.find_identity(project, IdentityKind::Anonymous, &id).await? {
+            return crate::read::canonical(&*s.store, project, c).await;
+        }
+        // Refused: this generation was erased.
     }
-    match found {
-        Some(c) => Ok(store.customer(c).await?.map(|row| row.merged_into.unwrap_or(row.id))),
-        None => Ok(None),
-    }
+    Err(Error::internal("no portal account could be made for the address"))
 }
 
 /// Where a sign-in link was sent.
@@ -309,9 +324,9 @@ pub enum LinkSent {
     NoSmtp,
 }
 
-/// E-mail a sign-in link to an address typed into the portal, in the portal's language:
-/// for the customer with that `email` trait, or for a new customer with that address.
-/// Whether a customer has the address is never told (the page says the same either way).
+/// E-mail a sign-in link to an address typed into the portal, in the portal's language.
+/// It opens the address's own portal account (see [`email_account`]), never a customer
+/// found by an `email` trait. Nothing is told about who has the address.
 pub async fn email_link(
     s: &Engine,
     project: &Project,
@@ -323,22 +338,20 @@ pub async fn email_link(
     if !crate::mail::configured(&s.config) {
         return Ok(LinkSent::NoSmtp);
     }
-    let customer = customer_by_email(&*s.store, project.id, &email).await?;
-    let pinned = if customer.is_some() { None } else { Some(email.clone()) };
-    let link = link_url(&*s.store, project, customer, pinned, EMAIL_LINK_TTL_S, None, base_url).await?;
+    let link = link_url(&*s.store, project, None, Some(email.clone()), EMAIL_LINK_TTL_S, None, base_url).await?;
     let link = format!("{link}?lang={}", lang.code());
     let texts = match lang {
         Lang::Cs => (
             "Přihlášení do centra nápovědy {{ brand }}",
-            "Dobrý den,\n\npřihlásíte se tímto odkazem (platí jednou, 30 minut):\n\n{{ link }}\n\n             Pokud jste o přihlášení nežádali, e-mail ignorujte.",
+            "Dobrý den,\n\npřihlásíte se tímto odkazem (platí jednou, 30 minut):\n\n{{ link }}\n\nPokud jste o přihlášení nežádali, e-mail ignorujte.",
         ),
         Lang::Pl => (
             "Logowanie do centrum pomocy {{ brand }}",
-            "Dzień dobry,\n\nzalogujesz się tym linkiem (działa raz, przez 30 minut):\n\n{{ link }}\n\n             Jeśli nie prosiłeś o logowanie, zignoruj tę wiadomość.",
+            "Dzień dobry,\n\nzalogujesz się tym linkiem (działa raz, przez 30 minut):\n\n{{ link }}\n\nJeśli nie prosiłeś o logowanie, zignoruj tę wiadomość.",
         ),
         Lang::En => (
             "Sign in to the {{ brand }} help centre",
-            "Hello,\n\nsign in with this link (it works once, for 30 minutes):\n\n{{ link }}\n\n             If you did not ask to sign in, you can ignore this e-mail.",
+            "Hello,\n\nsign in with this link (it works once, for 30 minutes):\n\n{{ link }}\n\nIf you did not ask to sign in, you can ignore this e-mail.",
         ),
     };
     let brand = project.brand.brand_name.clone().unwrap_or_else(|| project.name.clone());
@@ -384,16 +397,7 @@ pub async fn sign_in(
             Some(row) if row.project_id == project => row.merged_into.unwrap_or(row.id),
             _ => return Ok(Err(LinkRefused::Gone)),
         },
-        (None, Some(email)) => match customer_by_email(&*s.store, project, email).await? {
-            Some(id) => id,
-            None => {
-                identify(s, project, None, browser, Some(email)).await;
-                match s.store.find_identity(project, IdentityKind::Anonymous, browser).await? {
-                    Some(id) => crate::read::canonical(&*s.store, project, id).await?,
-                    None => return Err(Error::internal("the new customer was not recorded")),
-                }
-            }
-        },
+        (None, Some(email)) => email_account(s, project, email).await?,
         (None, None) => return Ok(Err(LinkRefused::Tampered)),
     };
     if let Some(user) = s.store.customer(customer).await?.and_then(|r| r.user_id) {
@@ -402,12 +406,12 @@ pub async fn sign_in(
     Ok(Ok(SignedIn { customer, request: c.request }))
 }
 
-/// Send an `identify` of the browser (with a user id, or an e-mail trait) and wait for it
-/// to be stored.
-async fn identify(s: &Engine, project: ProjectId, user: Option<&str>, browser: &str, email: Option<&str>) {
+/// Send an `identify` of an anonymous id (a browser's, with a user id; an e-mail
+/// account's, with its address) and wait for it to be stored.
+async fn identify(s: &Engine, project: ProjectId, user: Option<&str>, anonymous: &str, email: Option<&str>) {
     let mut body = json!({
         "type": "identify",
-        "anonymousId": browser,
+        "anonymousId": anonymous,
         "messageId": format!("portal-{:032x}", rand::random::<u128>()),
         "timestamp": format_time(now_ms()),
         "context": {"channel": "self-service"},

@@ -100,7 +100,8 @@ pub struct LinkInput {
     /// The customer's Touchpoint id.
     #[serde(default)]
     pub customer_id: Option<CustomerId>,
-    /// An e-mail address: the customer with that `email` trait, or a new one.
+    /// An e-mail address: its own portal account (made on first use; never a customer
+    /// found by an `email` trait).
     #[serde(default)]
     pub email: Option<String>,
     /// Minutes the link works (default 10, at most 1440).
@@ -145,13 +146,7 @@ pub async fn link(
             None => return Err(Error::not_found(format!("no customer has the user id {u:?}")).at("user_id").into()),
         },
         (None, Some(id), None) => (Some(touchpoint_engine::read::canonical(&*s.store, p, id).await?), None),
-        (None, None, Some(e)) => {
-            let e = portal::email_address("email", e)?;
-            match portal::customer_by_email(&*s.store, p, &e).await? {
-                Some(c) => (Some(c), None),
-                None => (None, Some(e)),
-            }
-        }
+        (None, None, Some(e)) => (None, Some(portal::email_address("email", e)?)),
         _ => return Err(bad("user_id", "give exactly one of user_id, customer_id, email").into()),
     };
     if let (Some(r), Some(c)) = (input.request_id, customer) {

@@ -496,6 +496,26 @@ async fn a_customer_signs_in_opens_a_request_and_sees_the_teams_reply_and_nothin
         .await;
     assert!(s == 403 || s == 404, "{s}");
 
+    // Hostile: with the public write key, Mallory gives Jana's customer her own address;
+    // signing in with it opens Mallory's own account, not Jana's requests.
+    let (s, _) = app.post("/v1/identify", &json!({"userId": "jana", "traits": {"email": "mallory@example.cz"}})).await;
+    assert_eq!(s, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut mallory = Browser::new(&app);
+    let (_, html, _) = mallory.get("/portal/1/signin").await;
+    let token = form_csrf(&html, "/portal/1/signin?");
+    let (s, _, _) = mallory.post("/portal/1/signin", &[("_csrf", &token), ("email", "mallory@example.cz")]).await;
+    assert_eq!(s, 200);
+    let mail = smtp
+        .wait_for(10, |r| r.messages().into_iter().find(|m| m["envelope"]["to"] == json!(["mallory@example.cz"])))
+        .await
+        .expect("mallory's link arrives");
+    let (s, _, _) = mallory.sign_in(&link_in(mail["text"].as_str().unwrap())).await;
+    assert_eq!(s, 303);
+    let (_, html, _) = mallory.get("/portal/1/requests").await;
+    assert!(!html.contains("Zpožděná zásilka") && html.contains("You have no requests yet."), "{html}");
+    assert_eq!(mallory.get(&format!("/portal/1/requests/{id}")).await.0, 404);
+
     // Resolved: the journey has every step, the report the resolution time.
     let (s, v) = app.send(Method::PATCH, &format!("/api/requests/{id}"), Some(&json!({"status": "resolved"}))).await;
     assert_eq!(s, 200, "{v}");
@@ -675,5 +695,53 @@ async fn every_change_of_a_request_is_mirrored_to_a_helpdesk_signed() {
             ("request-updated".to_string(), "reply".to_string()),
         ]
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_address_whose_account_was_erased_signs_in_again_to_a_new_one() {
+    if !receivers::available("an_address_whose_account_was_erased_signs_in_again_to_a_new_one") {
+        return;
+    }
+    let smtp = receivers::Receiver::smtp();
+    let port = smtp.port;
+    let app = spawn_app_with(|c| c.smtp_url = format!("smtp://127.0.0.1:{port}")).await;
+    let sign_in_by_mail = |n: usize| {
+        let (app, smtp) = (&app, &smtp);
+        async move {
+            let mut b = Browser::new(app);
+            let (_, html, _) = b.get("/portal/1/signin").await;
+            let token = form_csrf(&html, "/portal/1/signin?");
+            let (s, _, _) = b.post("/portal/1/signin", &[("_csrf", &token), ("email", "ida@example.cz")]).await;
+            assert_eq!(s, 200);
+            let mail = smtp.wait_for(10, |r| r.messages().into_iter().nth(n)).await.expect("a link arrives");
+            let (s, _, _) = b.sign_in(&link_in(mail["text"].as_str().unwrap())).await;
+            assert_eq!(s, 303);
+            b
+        }
+    };
+    let mut ida = sign_in_by_mail(0).await;
+    let (_, html, _) = ida.get("/portal/1/requests").await;
+    let token = form_csrf(&html, "/portal/1/requests?");
+    let form = [("_csrf", token.as_str()), ("subject", "Faktura"), ("body", "Prosím o fakturu."), ("confirm", "1")];
+    assert_eq!(ida.post("/portal/1/requests", &form).await.0, 303);
+    let (_, list) = app.get("/api/requests").await;
+    let first = list[0]["customer_id"].as_i64().unwrap();
+    // Signing in again is the same account.
+    let mut again = sign_in_by_mail(1).await;
+    let (_, html, _) = again.get("/portal/1/requests").await;
+    assert!(html.contains("Faktura"), "{html}");
+    // Erased, then signed in once more: a new, empty account.
+    let (_, html, _) = again.get("/portal/1/account").await;
+    let token = form_csrf(&html, "/portal/1/account/erase?");
+    let (s, html, _) = again.post("/portal/1/account/erase", &[("_csrf", &token), ("confirm", "yes")]).await;
+    assert_eq!(s, 200, "{html}");
+    assert!(app.store.customer(first).await.unwrap().is_none());
+    let mut later = sign_in_by_mail(2).await;
+    let (s, html, _) = later.get("/portal/1/requests").await;
+    assert_eq!(s, 200);
+    assert!(html.contains("You have no requests yet."), "{html}");
+    assert_eq!(later.get(&format!("/portal/1/requests/{}", list[0]["id"])).await.0, 404);
+    drop(smtp);
     app.stop().await;
 }
