@@ -249,7 +249,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
                 println!("Sign in to the portal as {who} ({email}), a Czech customer with a request (the link works once, for 24 hours):");
                 println!("  {link}?lang=cs");
                 println!(
-                    "  another link: touchpoint portal link --data-dir {} --project {} --customer {id} --base-url {base}",
+                    "  another link: touchpoint portal link --data-dir {} --project {} --customer {id} --email {email} --base-url {base}",
                     dir.display(),
                     project.id
                 );

@@ -117,8 +117,9 @@ pub enum PortalCmd {
         /// The customer's Touchpoint id.
         #[arg(long, group = "who")]
         customer: Option<i64>,
-        /// An e-mail address: its own portal account (made on first use).
-        #[arg(long, group = "who")]
+        /// With --user-id or --customer: their address (replies are e-mailed there).
+        /// Alone: the address's own portal account (made on first use).
+        #[arg(long)]
         email: Option<String>,
         /// Minutes the link works (1–1440).
         #[arg(long, default_value_t = 10)]
@@ -268,16 +269,17 @@ pub async fn run_portal(cmd: PortalCmd) -> Result<()> {
                 return Err(msg("--ttl-minutes is 1 to 1440"));
             }
             let (store, p) = project.open().await?;
-            let (who, pinned) = match (user_id, customer, email) {
-                (Some(u), None, None) => match store.find_identity(p.id, IdentityKind::User, &u).await? {
-                    Some(c) => (Some(c), None),
+            let email = email.map(|e| portal::email_address("--email", &e)).transpose()?;
+            let who = match (user_id, customer) {
+                (Some(u), None) => match store.find_identity(p.id, IdentityKind::User, &u).await? {
+                    Some(c) => Some(c),
                     None => return Err(msg(format!("no customer of {} has the user id {u:?}", p.name))),
                 },
-                (None, Some(c), None) => (Some(touchpoint_engine::read::canonical(&*store, p.id, c).await?), None),
-                (None, None, Some(e)) => (None, Some(portal::email_address("--email", &e)?)),
-                _ => return Err(msg("name the customer: --user-id, --customer or --email")),
+                (None, Some(c)) => Some(touchpoint_engine::read::canonical(&*store, p.id, c).await?),
+                (None, None) if email.is_some() => None,
+                _ => return Err(msg("name the customer: --user-id or --customer (with --email or not), or --email")),
             };
-            let url = portal::link_url(&*store, &p, who, pinned, ttl_minutes * 60, None, &base_url).await?;
+            let url = portal::link_url(&*store, &p, who, email, ttl_minutes * 60, None, &base_url).await?;
             println!("{url}");
             eprintln!("(works once, for {ttl_minutes} minutes)");
         }

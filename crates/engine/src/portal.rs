@@ -55,7 +55,7 @@ pub struct Visitor {
     pub customer: Option<CustomerId>,
     /// Signed in: the customer's user id, if they have one.
     pub user_id: Option<String>,
-    /// Signed in: the customer's e-mail address (their `email` trait), if known.
+    /// Signed in: the customer's proven e-mail address (see [`signed_visitor`]), if any.
     pub email: Option<String>,
 }
 
@@ -156,7 +156,8 @@ pub struct LinkClaims {
     /// The customer, when the link is for one.
     #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     pub customer: Option<CustomerId>,
-    /// The e-mail address, for a link to an address no customer has yet.
+    /// The e-mail address: alone, the address's own portal account; with a customer,
+    /// their address as the brand's site vouched for it (replies are e-mailed there).
     #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// A random nonce: the link's identity for single use.
@@ -373,6 +374,9 @@ pub struct SignedIn {
     pub customer: CustomerId,
     /// The request the link was for.
     pub request: Option<i64>,
+    /// Their proven address: the one the link was e-mailed to, or the one the brand's
+    /// site vouched for with its secret key.
+    pub email: Option<String>,
 }
 
 /// Sign in with a link token from the browser holding `browser` (its anonymous id):
@@ -403,7 +407,7 @@ pub async fn sign_in(
     if let Some(user) = s.store.customer(customer).await?.and_then(|r| r.user_id) {
         identify(s, project, Some(&user), browser, None).await;
     }
-    Ok(Ok(SignedIn { customer, request: c.request }))
+    Ok(Ok(SignedIn { customer, request: c.request, email: c.email }))
 }
 
 /// Send an `identify` of an anonymous id (a browser's, with a user id; an e-mail
@@ -429,25 +433,37 @@ async fn identify(s: &Engine, project: ProjectId, user: Option<&str>, anonymous:
 }
 
 /// A session cookie's value for a signed-in customer.
-pub fn session_value(secret: &[u8], customer: CustomerId) -> String {
-    invite::sign_value(secret, &format!("{SESSION_PREFIX}{customer}.{}", now_ms() / 1000 + SESSION_TTL_S))
+pub fn session_value(secret: &[u8], customer: CustomerId, email: Option<&str>) -> String {
+    use base64::Engine as _;
+    let exp = now_ms() / 1000 + SESSION_TTL_S;
+    let email = email.map(|e| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(e)).unwrap_or_default();
+    invite::sign_value(secret, &format!("{SESSION_PREFIX}{customer}.{exp}.{email}"))
 }
 
-/// The customer a session cookie names, if its signature holds and it has not expired.
-pub fn read_session(secret: &[u8], value: &str) -> Option<CustomerId> {
+/// The customer a session cookie names and their proven address, if its signature holds
+/// and it has not expired.
+pub fn read_session(secret: &[u8], value: &str) -> Option<(CustomerId, Option<String>)> {
+    use base64::Engine as _;
     let v = invite::unsign_value(secret, value)?.strip_prefix(SESSION_PREFIX)?;
-    let (c, exp) = v.split_once('.')?;
+    let mut parts = v.splitn(3, '.');
+    let (c, exp, email) = (parts.next()?, parts.next()?, parts.next()?);
     let exp: i64 = exp.parse().ok()?;
     (now_ms() / 1000 < exp).then_some(())?;
-    c.parse().ok()
+    let email = match email {
+        "" => None,
+        e => Some(String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(e).ok()?).ok()?),
+    };
+    Some((c.parse().ok()?, email))
 }
 
-/// The visitor a signed-in customer is on the portal: their ids for the steps, their
-/// address; `None` when the customer is no longer there (erased) or another project's.
+/// The visitor a signed-in customer is on the portal: their ids for the steps, and the
+/// proven address their session carries (never an `email` trait, which the public write
+/// key can set: replies are e-mailed to it, with a sign-in link); `None` when the
+/// customer is no longer there (erased) or another project's.
 pub async fn signed_visitor(
     s: &Engine,
     project: ProjectId,
-    customer: CustomerId,
+    (customer, email): (CustomerId, Option<String>),
     browser: &str,
     lang: Lang,
 ) -> Option<Visitor> {
@@ -457,6 +473,7 @@ pub async fn signed_visitor(
     }
     let id = row.merged_into.unwrap_or(row.id);
     let mut v = customer_visitor(&*s.store, id, lang).await?;
+    v.email = email;
     if v.user_id.is_some() {
         v.anonymous_id = browser.to_string();
     }
@@ -464,7 +481,7 @@ pub async fn signed_visitor(
 }
 
 /// The ids a customer's steps are recorded with (their user id, else one of their
-/// anonymous ids) and their address; `None` without the customer.
+/// anonymous ids), without an address; `None` without the customer.
 pub async fn customer_visitor(store: &dyn Store, customer: CustomerId, lang: Lang) -> Option<Visitor> {
     let row = store.customer(customer).await.ok()??;
     let id = row.merged_into.unwrap_or(row.id);
@@ -474,6 +491,11 @@ pub async fn customer_visitor(store: &dyn Store, customer: CustomerId, lang: Lan
     if row.user_id.is_none() && anonymous.is_none() {
         return None;
     }
-    let email = row.traits.get("email").and_then(Value::as_str).map(str::to_string);
-    Some(Visitor { anonymous_id: anonymous.unwrap_or_default(), lang, customer: Some(id), user_id: row.user_id, email })
+    Some(Visitor {
+        anonymous_id: anonymous.unwrap_or_default(),
+        lang,
+        customer: Some(id),
+        user_id: row.user_id,
+        email: None,
+    })
 }

@@ -418,11 +418,12 @@ async fn email_reply(s: &Engine, r: &Request, body: &str, base_url: &str) -> Str
         Ok(Some(p)) => p,
         _ => return "failed: the project is unavailable".into(),
     };
+    // Whoever uses the link reads this mailbox: the address is proven for the session.
     let link = match portal::link_url(
         &*s.store,
         &project,
         Some(r.customer_id),
-        None,
+        Some(to.to_string()),
         portal::REPLY_LINK_TTL_S,
         Some(r.id),
         base_url,

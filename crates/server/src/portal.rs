@@ -226,7 +226,7 @@ pub(crate) async fn context(
         }
     };
     let signed = match cookie(headers, AUTH_COOKIE).and_then(|v| portal::read_session(&secret, &v)) {
-        Some(c) => portal::signed_visitor(s, project.id, c, &anonymous_id, lang).await,
+        Some(session) => portal::signed_visitor(s, project.id, session, &anonymous_id, lang).await,
         None => None,
     };
     let visitor = signed.unwrap_or(Visitor { anonymous_id: anonymous_id.clone(), lang, ..Default::default() });

@@ -408,7 +408,7 @@ pub async fn link_post(
                 Some(r) => c.url(&format!("/requests/{r}")),
                 None => c.url("/requests"),
             };
-            let value = portal::session_value(&c.secret, signed.customer);
+            let value = portal::session_value(&c.secret, signed.customer, signed.email.as_deref());
             let mut r = c.respond(see_other(&to));
             if let Ok(v) = HeaderValue::from_str(&auth_cookie(&s, c.project.id, Some(&value))) {
                 r.headers_mut().append(header::SET_COOKIE, v);

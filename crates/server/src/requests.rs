@@ -90,7 +90,9 @@ pub async fn mirror(
     Ok(Json(MirrorAnswer { rules, secret }))
 }
 
-/// Whom a sign-in link is for (exactly one of the three), and for how long.
+/// Whom a sign-in link is for, and for how long: a customer (`user_id` or `customer_id`),
+/// with the address replies are e-mailed to if the site vouches for one (`email`); or an
+/// address alone (its own portal account).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkInput {
@@ -100,8 +102,9 @@ pub struct LinkInput {
     /// The customer's Touchpoint id.
     #[serde(default)]
     pub customer_id: Option<CustomerId>,
-    /// An e-mail address: its own portal account (made on first use; never a customer
-    /// found by an `email` trait).
+    /// With a customer: their address, as the site knows it (replies are e-mailed there).
+    /// Alone: the address's own portal account (made on first use; never a customer found
+    /// by an `email` trait).
     #[serde(default)]
     pub email: Option<String>,
     /// Minutes the link works (default 10, at most 1440).
@@ -140,14 +143,17 @@ pub async fn link(
     if !(1..=portal::MAX_LINK_TTL_S / 60).contains(&ttl) {
         return Err(bad("ttl_minutes", "ttl_minutes is 1 to 1440").into());
     }
-    let (customer, email) = match (&input.user_id, input.customer_id, &input.email) {
-        (Some(u), None, None) => match s.store.find_identity(p, IdentityKind::User, u).await? {
-            Some(c) => (Some(c), None),
+    let email = input.email.as_deref().map(|e| portal::email_address("email", e)).transpose()?;
+    let customer = match (&input.user_id, input.customer_id) {
+        (Some(u), None) => match s.store.find_identity(p, IdentityKind::User, u).await? {
+            Some(c) => Some(c),
             None => return Err(Error::not_found(format!("no customer has the user id {u:?}")).at("user_id").into()),
         },
-        (None, Some(id), None) => (Some(touchpoint_engine::read::canonical(&*s.store, p, id).await?), None),
-        (None, None, Some(e)) => (None, Some(portal::email_address("email", e)?)),
-        _ => return Err(bad("user_id", "give exactly one of user_id, customer_id, email").into()),
+        (None, Some(id)) => Some(touchpoint_engine::read::canonical(&*s.store, p, id).await?),
+        (None, None) if email.is_some() => None,
+        _ => {
+            return Err(bad("user_id", "give one of user_id or customer_id (with an email or not), or an email").into())
+        }
     };
     if let (Some(r), Some(c)) = (input.request_id, customer) {
         service::my_request(&*s.store, p, c, r).await.map_err(|e| e.at("request_id"))?;

@@ -383,8 +383,13 @@ async fn a_customer_signs_in_opens_a_request_and_sees_the_teams_reply_and_nothin
     }
 
     // The brand's site hands Jana a link: it signs her in once.
-    let (s, link) =
-        app.send(Method::POST, "/api/portal/links", Some(&json!({"user_id": "jana", "ttl_minutes": 5}))).await;
+    let (s, link) = app
+        .send(
+            Method::POST,
+            "/api/portal/links",
+            Some(&json!({"user_id": "jana", "email": "jana@example.cz", "ttl_minutes": 5})),
+        )
+        .await;
     assert_eq!(s, 200, "{link}");
     let url = link["url"].as_str().unwrap().to_string();
     let mut jana = Browser::new(&app);

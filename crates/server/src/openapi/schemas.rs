@@ -835,8 +835,17 @@ pub fn refine(doc: &mut Value) {
                 "request_id": {"type": ["integer", "null"], "minimum": I64_MIN, "maximum": I64_MAX},
                 "lang": {"enum": ["cs", "pl", "en", null]},
             });
-            for (other, _) in &whom {
-                props[*other] = if other == who { schema.clone() } else { json!({"type": "null"}) };
+            for (other, other_schema) in &whom {
+                props[*other] = if other == who {
+                    schema.clone()
+                } else if *other == "email" {
+                    // A customer's address, as the site vouches for it.
+                    let mut e = other_schema.clone();
+                    e["type"] = json!(["string", "null"]);
+                    e
+                } else {
+                    json!({"type": "null"})
+                };
             }
             json!({"type": "object", "additionalProperties": false, "required": [who], "properties": props})
         })
