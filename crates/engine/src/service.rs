@@ -232,8 +232,10 @@ pub struct OpenInput {
     pub body: String,
 }
 
-/// A signed-in customer opens a request (in the portal's language; replies go to their
-/// e-mail address when one is known).
+/// A signed-in customer opens a request (in the portal's language; replies are e-mailed
+/// to their proven address when their session has one, see
+/// [`portal::signed_visitor`]). At most [`MAX_OPENED_PER_DAY`] a day: two opened at the
+/// very same moment may both pass the check.
 pub async fn open(s: &Engine, project: ProjectId, v: &Visitor, input: &OpenInput) -> Result<RequestView, Error> {
     let customer = v.customer.ok_or_else(|| Error::forbidden("sign in to open a request"))?;
     // A subject is one line: line breaks and tabs become spaces.
@@ -314,7 +316,7 @@ pub struct TeamChange {
 pub struct ChangeAnswer {
     /// The request as it is now, with its timeline.
     pub request: RequestView,
-    /// The reply's e-mail: `sent`, `no_address` (the customer gave none), `no_smtp` (no
+    /// The reply's e-mail: `sent`, `no_address` (no proven address), `no_smtp` (no
     /// SMTP server configured), `failed: …` (the server's refusal), or absent without a
     /// reply.
     #[serde(skip_serializing_if = "Option::is_none")]
