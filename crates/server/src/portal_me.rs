@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use serde::Serialize;
 use touchpoint_core::Lang;
-use touchpoint_engine::error::{Class, Error};
+use touchpoint_engine::error::Class;
 use touchpoint_engine::kb::SearchInput;
 use touchpoint_engine::portal::{self, LinkRefused, LinkSent};
 use touchpoint_engine::service::{self, OpenInput, RequestView};
@@ -283,7 +283,7 @@ pub async fn signin_post(
     let typed = field(&f, "email").unwrap_or("").to_string();
     let email = match portal::email_address("email", &typed) {
         Ok(e) => e,
-        Err(e) => return signin_page(&s, &c, StatusCode::BAD_REQUEST, &typed, Some(bad_email(c.visitor.lang, &e))),
+        Err(_) => return signin_page(&s, &c, StatusCode::BAD_REQUEST, &typed, Some(bad_email(c.visitor.lang))),
     };
     // Each address a few links: a script cannot flood someone's inbox.
     let key = limiter_key(&format!("signin:{}:{email}", c.project.id));
@@ -303,7 +303,7 @@ pub async fn signin_post(
         }
         Ok(LinkSent::NoSmtp) => signin_page(&s, &c, StatusCode::SERVICE_UNAVAILABLE, &typed, None),
         Err(e) if e.class() == Class::Invalid => {
-            signin_page(&s, &c, StatusCode::BAD_REQUEST, &typed, Some(bad_email(c.visitor.lang, &e)))
+            signin_page(&s, &c, StatusCode::BAD_REQUEST, &typed, Some(bad_email(c.visitor.lang)))
         }
         Err(e) => {
             tracing::warn!(error = %e, "a sign-in link was not sent");
@@ -317,8 +317,8 @@ fn limiter_key(text: &str) -> i64 {
     i64::from_str_radix(&touchpoint_store::hash_token(text)[..15], 16).unwrap_or(0)
 }
 
-/// "… is not an e-mail address" in a language.
-fn bad_email(lang: Lang, _e: &Error) -> String {
+/// "This is not an e-mail address" in a language.
+fn bad_email(lang: Lang) -> String {
     ["This is not an e-mail address.", "Toto není e-mailová adresa.", "To nie jest adres e-mail."][lang as usize]
         .to_string()
 }
