@@ -118,8 +118,7 @@ pub struct History {
 /// Consent as the customer gave it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Consent {
-    /// Nothing said: allowed for `service`, and for other categories only when the
-    /// project does not require opt-in.
+    /// Nothing said: allowed (consent is opt-out; there is no per-project opt-in mode).
     Unknown,
     /// Yes.
     Given,

@@ -270,6 +270,10 @@ pub enum Then {
         /// Attach a signed single-use invitation to this survey.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         survey: Option<String>,
+        /// The preference category it belongs to (default `service`): the brand's own
+        /// systems may send offers as text messages, which a customer may refuse.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
     },
     /// An e-mail to the customer, in their language, with an unsubscribe link.
     Email {
@@ -303,6 +307,9 @@ pub enum Then {
     InPage {
         /// The survey to show (its open link, in the visitor's journey and language).
         survey: String,
+        /// The preference category it belongs to (default `surveys`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
     },
 }
 
@@ -315,6 +322,19 @@ pub const CATEGORY_RULE: &str = "1 to 40 characters, not only spaces (service, m
 /// Whether `category` is one ([`CATEGORY_RULE`]).
 pub fn category_ok(category: &str) -> bool {
     !category.trim().is_empty() && category.len() <= 40
+}
+
+/// The channels a customer can say yes or no to, each as [`Then::channel`] names it (a
+/// webhook is how a brand's own systems reach the customer: text messages, app
+/// notifications); `all` in a preference means every one.
+pub const CUSTOMER_CHANNELS: [&str; 3] = ["email", "webhook", "in_page"];
+
+/// What a preference's channel must be.
+pub const CHANNEL_RULE: &str = "all, email, webhook or in_page";
+
+/// Whether `channel` is one ([`CHANNEL_RULE`]).
+pub fn channel_ok(channel: &str) -> bool {
+    channel == "all" || CUSTOMER_CHANNELS.contains(&channel)
 }
 
 fn default_category() -> String {
@@ -342,8 +362,8 @@ impl Then {
     pub fn category(&self) -> Option<&str> {
         match self {
             Then::Email { category, .. } => Some(category),
-            Then::Webhook { .. } => Some("service"),
-            Then::InPage { .. } => Some("surveys"),
+            Then::Webhook { category, .. } => Some(category.as_deref().unwrap_or("service")),
+            Then::InPage { category, .. } => Some(category.as_deref().unwrap_or("surveys")),
             Then::TeamAlert { .. } => None,
         }
     }
@@ -623,8 +643,11 @@ impl RuleDef {
             }
         }
         match &self.then {
-            Then::Webhook { endpoint, survey } => {
+            Then::Webhook { endpoint, survey, category } => {
                 check_endpoint("then.endpoint", endpoint)?;
+                if category.as_deref().is_some_and(|c| !category_ok(c)) {
+                    return Err(err("then.category", CATEGORY_RULE));
+                }
                 if let Some(s) = survey {
                     if !names.survey(s) {
                         return Err(err("then.survey", unknown(names, NameKind::Survey, s)));
@@ -662,7 +685,10 @@ impl RuleDef {
                 }
                 check_templates(templates)?;
             }
-            Then::InPage { survey } => {
+            Then::InPage { survey, category } => {
+                if category.as_deref().is_some_and(|c| !category_ok(c)) {
+                    return Err(err("then.category", CATEGORY_RULE));
+                }
                 if !names.survey(survey) {
                     return Err(err("then.survey", unknown(names, NameKind::Survey, survey)));
                 }
@@ -971,7 +997,7 @@ mod tests {
             ("in_page", Some("surveys"), None),
             "no invitation: the page opens the open link"
         );
-        assert_eq!(def.then, Then::InPage { survey: "csat-delivery".into() });
+        assert_eq!(def.then, Then::InPage { survey: "csat-delivery".into(), category: None });
     }
 
     /// A health alert: about a touchpoint, so only the team hears of it; its fields checked.

@@ -1131,17 +1131,17 @@ pub(crate) fn unsubscribe_page(lang: Lang, brand: Option<&Brand>, done: bool, ac
     if done {
         let h = pick(["You are unsubscribed", "Odhlášení proběhlo", "Wypisano Cię"]);
         let m = pick([
-            "You will not get these messages any more.",
-            "Tyto zprávy už vám nebudeme posílat.",
-            "Nie będziemy już wysyłać Ci tych wiadomości.",
+            "You will not get these e-mails any more.",
+            "Tyto e-maily už vám nebudeme posílat.",
+            "Nie będziemy już wysyłać Ci tych e-maili.",
         ]);
         return message_form(StatusCode::OK, lang, h, m, None, look);
     }
     let h = pick(["Unsubscribe", "Odhlásit odběr", "Wypisz się"]);
     let m = pick([
-        "Do you want to stop getting these messages?",
-        "Opravdu už nechcete tyto zprávy dostávat?",
-        "Czy na pewno nie chcesz już otrzymywać tych wiadomości?",
+        "Do you want to stop getting these e-mails?",
+        "Opravdu už nechcete tyto e-maily dostávat?",
+        "Czy na pewno nie chcesz już otrzymywać tych e-maili?",
     ]);
     let b = pick(["Unsubscribe", "Odhlásit", "Wypisz mnie"]);
     message_form(StatusCode::OK, lang, h, m, Some((action, b)), look)

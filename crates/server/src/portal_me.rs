@@ -29,7 +29,7 @@ use touchpoint_engine::error::Class;
 use touchpoint_engine::kb::SearchInput;
 use touchpoint_engine::portal::{self, LinkRefused, LinkSent};
 use touchpoint_engine::service::{self, OpenInput, RequestView};
-use touchpoint_engine::triggers::{self, PreferenceChange};
+use touchpoint_engine::triggers::{self, PreferenceChange, CUSTOMER_CHANNELS};
 
 /// The preference categories the portal offers (a rule's `then.category`).
 const CATEGORIES: [&str; 3] = ["service", "surveys", "marketing"];
@@ -90,7 +90,13 @@ fn t(lang: Lang) -> minijinja::Value {
         back => pick(["All my requests", "Všechny moje požadavky", "Wszystkie moje zgłoszenia"]),
         status_changed => pick(["Status changed to", "Stav změněn na", "Status zmieniony na"]),
         account => pick(["My data and messages", "Moje údaje a zprávy", "Moje dane i wiadomości"]),
-        prefs => pick(["E-mails you want from us", "E-maily, které od nás chcete", "E-maile, które chcesz od nas dostawać"]),
+        prefs => pick(["Messages you want from us", "Zprávy, které od nás chcete", "Wiadomości, które chcesz od nas dostawać"]),
+        prefs_intro => pick([
+            "Tick what you want to get, and how.",
+            "Zaškrtněte, co chcete dostávat a jak.",
+            "Zaznacz, co chcesz otrzymywać i jak.",
+        ]),
+        topic => pick(["Topic", "Téma", "Temat"]),
         save => pick(["Save", "Uložit", "Zapisz"]),
         saved => pick(["Your choices are saved.", "Vaše volby jsou uložené.", "Twoje wybory zostały zapisane."]),
         export_heading => pick(["Download my data", "Stáhnout moje údaje", "Pobierz moje dane"]),
@@ -143,6 +149,16 @@ fn category_name(lang: Lang, category: &str) -> &'static str {
             "Pytania o moje doświadczenia (ankiety)",
         ]),
         _ => pick(["Offers and news", "Nabídky a novinky", "Oferty i nowości"]),
+    }
+}
+
+/// A channel's label in a language ([`CUSTOMER_CHANNELS`]).
+fn channel_name(lang: Lang, channel: &str) -> &'static str {
+    let pick = |x: [&'static str; 3]| x[lang as usize];
+    match channel {
+        "email" => pick(["E-mail", "E-mail", "E-mail"]),
+        "webhook" => pick(["Text & app", "SMS a aplikace", "SMS i aplikacja"]),
+        _ => pick(["On our website", "Na našem webu", "Na naszej stronie"]),
     }
 }
 
@@ -749,11 +765,24 @@ pub async fn reply(
     }
 }
 
-/// A preference as the form shows it.
+/// A category's row of the preferences form: one checkbox per channel.
 #[derive(Serialize)]
 struct PrefRow {
-    category: &'static str,
+    /// The category's label.
     label: &'static str,
+    /// Its channels, in [`CUSTOMER_CHANNELS`] order.
+    cells: Vec<PrefCell>,
+}
+
+/// One checkbox: a category on a channel.
+#[derive(Serialize)]
+struct PrefCell {
+    /// The form value, `category/channel`.
+    value: String,
+    /// The channel's label.
+    channel: &'static str,
+    /// Whether messages of the category go on the channel: no stored no for it (the
+    /// category's or `all`'s, on the channel or on `all`), as the delivery obeys.
     allowed: bool,
 }
 
@@ -777,18 +806,29 @@ pub async fn account(
             return c.respond(error_page(lang, Some(&c.project)));
         }
     };
-    let all_refused = prefs.iter().any(|p| p.category == "all" && !p.allowed);
+    let refused = |cat: &str, ch: &str| {
+        prefs.iter().any(|p| {
+            (p.category == cat || p.category == "all") && (p.channel == ch || p.channel == "all") && !p.allowed
+        })
+    };
     let rows: Vec<PrefRow> = CATEGORIES
         .iter()
         .map(|&cat| PrefRow {
-            category: cat,
             label: category_name(lang, cat),
-            allowed: !all_refused && prefs.iter().find(|p| p.category == cat).map_or(cat == "service", |p| p.allowed),
+            cells: CUSTOMER_CHANNELS
+                .iter()
+                .map(|&ch| PrefCell {
+                    value: format!("{cat}/{ch}"),
+                    channel: channel_name(lang, ch),
+                    allowed: !refused(cat, ch),
+                })
+                .collect(),
         })
         .collect();
+    let channels: Vec<&str> = CUSTOMER_CHANNELS.iter().map(|&ch| channel_name(lang, ch)).collect();
     let title = t(lang).get_attr("account").map(|v| v.to_string()).unwrap_or_default();
     let ctx = context! {
-        prefs => rows, saved => pq.thanks.is_some(), email => c.visitor.email.clone(),
+        prefs => rows, channels, saved => pq.thanks.is_some(), email => c.visitor.email.clone(),
         prefs_action => c.url("/account/preferences"), prefs_csrf => c.csrf("portal-prefs"),
         export_url => c.url("/account/export"),
         erase_action => c.url("/account/erase"), erase_csrf => c.csrf("portal-erase"),
@@ -796,8 +836,9 @@ pub async fn account(
     page(&c, StatusCode::OK, "account", "account", &title, ctx)
 }
 
-/// `POST /portal/{project}/account/preferences`: the checked categories are allowed, the
-/// others refused (as said in the portal).
+/// `POST /portal/{project}/account/preferences`: the checked categories on the checked
+/// channels are allowed, the others refused (as said in the portal); the broader choices
+/// (a category on every channel, every category) are set to yes so that the boxes decide.
 pub async fn preferences(
     State(s): State<AppState>,
     Path(project): Path<String>,
@@ -818,12 +859,24 @@ pub async fn preferences(
     if !c.csrf_ok("portal-prefs", field(&f, "_csrf")) {
         return expired_form(&c);
     }
-    let mut changes: Vec<PreferenceChange> = CATEGORIES
-        .iter()
-        .map(|&cat| PreferenceChange { category: cat.into(), allowed: f.iter().any(|(k, v)| k == "allow" && v == cat) })
-        .collect();
+    let change = |category: &str, channel: &str, allowed: bool| PreferenceChange {
+        category: category.into(),
+        channel: channel.into(),
+        allowed,
+    };
+    let mut changes = vec![];
+    for cat in CATEGORIES {
+        for ch in CUSTOMER_CHANNELS {
+            let checked = f.iter().any(|(k, v)| k == "allow" && *v == format!("{cat}/{ch}"));
+            changes.push(change(cat, ch, checked));
+        }
+        changes.push(change(cat, "all", true));
+    }
     // An earlier "nothing at all" (an unsubscribe from everything) gives way to the choices.
-    changes.push(PreferenceChange { category: "all".into(), allowed: true });
+    for ch in CUSTOMER_CHANNELS {
+        changes.push(change("all", ch, true));
+    }
+    changes.push(change("all", "all", true));
     match triggers::set_customer_preferences(&*s.store, c.project.id, customer, &changes, "portal").await {
         Ok(_) => c.respond(see_other(&format!("{}&thanks=1", c.url("/account")))),
         Err(e) => {

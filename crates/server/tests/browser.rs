@@ -1723,13 +1723,23 @@ async fn a_czech_customer_signs_in_by_e_mail_gets_an_answer_and_erases_her_data(
 
     // My data: preferences saved, then everything erased after the confirmation.
     browser.go(&format!("{}/portal/1/account?lang=cs", app.base)).await;
-    browser.wait_for_text("E-maily, které od nás chcete").await;
+    browser.wait_for_text("Zprávy, které od nás chcete").await;
     shots("account").await;
-    browser.click("input[value=marketing]").await;
+    // Offers by e-mail yes, as text messages no: one box, one channel.
+    browser.click("input[value='marketing/webhook']").await;
     browser.click("form.prefs button").await;
     browser.wait_for_text("Vaše volby jsou uložené.").await;
     let (_, prefs) = app.get(&format!("/api/customers/{jana}/preferences")).await;
-    assert!(prefs.to_string().contains("portal"), "{prefs}");
+    let said = |cat: &str, ch: &str| {
+        prefs.as_array().unwrap().iter().find(|p| p["category"] == cat && p["channel"] == ch).map(|p| {
+            assert_eq!(p["source"], "portal", "{p}");
+            p["allowed"].as_bool().unwrap()
+        })
+    };
+    assert_eq!((said("marketing", "webhook"), said("marketing", "email")), (Some(false), Some(true)), "{prefs}");
+    let shown = browser.eval("return [...document.querySelectorAll('form.prefs input[type=checkbox]')].map(x => x.value + '=' + x.checked).join(' ')").await;
+    let shown = shown.as_str().unwrap().to_string();
+    assert!(shown.contains("marketing/webhook=false") && shown.contains("marketing/email=true"), "shown back: {shown}");
     browser.click("form.danger input[name=confirm]").await;
     browser.click("form.danger button").await;
     browser.wait_for_text("Vaše údaje byly smazány").await;

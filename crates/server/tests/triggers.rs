@@ -498,8 +498,9 @@ async fn one_event_three_rules_one_message_under_the_channel_cap() {
 }
 
 /// A customer's preferences through the API: recorded, read back, obeyed by the next
-/// firing (suppressed for consent); a category that is not one is named with where it
-/// is, and a customer of no one is not found.
+/// firing (suppressed for consent) on the channel they are about and no other; a category
+/// or channel that is not one is named with where it is, and a customer of no one is not
+/// found.
 #[tokio::test]
 async fn preferences_set_through_the_api_are_obeyed() {
     if !available("preferences_set_through_the_api_are_obeyed") {
@@ -529,12 +530,23 @@ async fn preferences_set_through_the_api_are_obeyed() {
     assert_eq!((st, e["error"]["field"].as_str()), (400, Some("preferences[1].category")), "{e}");
     let (_, p) = api(&app, Method::GET, &path, None).await;
     assert_eq!(p, json!([]), "all or nothing");
+    let sms = json!({"preferences": [{"category": "service", "allowed": false}, {"category": "service", "channel": "sms", "allowed": false}]});
+    let (st, e) = api(&app, Method::PUT, &path, Some(sms)).await;
+    assert_eq!((st, e["error"]["field"].as_str()), (400, Some("preferences[1].channel")), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("email, webhook or in_page"), "{e}");
+    // Ida refuses service e-mails only: the rule's webhook (the brand's text messages) still goes.
+    identify(&app, "ida", json!({"email": "ida@example.cz"})).await;
+    let (_, ida) = api(&app, Method::GET, "/api/customers/lookup?user_id=ida", None).await;
+    let ida = ida["id"].as_i64().unwrap();
+    let only_email = json!({"preferences": [{"category": "service", "channel": "email", "allowed": false}]});
+    let (st, p) = api(&app, Method::PUT, &format!("/api/customers/{ida}/preferences"), Some(only_email)).await;
+    assert_eq!((st, p[0]["channel"].as_str(), p[0]["allowed"].as_bool()), (200, Some("email"), Some(false)), "{p}");
     let (st, p) =
         api(&app, Method::PUT, &path, Some(json!({"preferences": [{"category": "service", "allowed": false}]}))).await;
     assert_eq!(st, 200, "{p}");
     assert_eq!(
-        (p[0]["category"].as_str(), p[0]["allowed"].as_bool(), p[0]["source"].as_str()),
-        (Some("service"), Some(false), Some("api")),
+        (p[0]["category"].as_str(), p[0]["channel"].as_str(), p[0]["allowed"].as_bool(), p[0]["source"].as_str()),
+        (Some("service"), Some("all"), Some(false), Some("api")),
         "{p}"
     );
     let (st, _) = api(&app, Method::GET, "/api/customers/999999/preferences", None).await;
@@ -549,16 +561,18 @@ async fn preferences_set_through_the_api_are_obeyed() {
     api(&app, Method::POST, "/api/triggers", Some(json!({"key": "pay", "definition": rule, "live": true}))).await;
     track(&app, "vera", "Payment Failed", json!({}), &now_iso(0)).await;
     track(&app, "otto", "Payment Failed", json!({}), &now_iso(0)).await;
+    track(&app, "ida", "Payment Failed", json!({}), &now_iso(0)).await;
     let done = async || {
         let (_, f) = api(&app, Method::GET, "/api/triggers/pay/firings", None).await;
         f.as_array().unwrap().iter().filter(|x| x["state"] != "pending").cloned().collect::<Vec<_>>()
     };
-    assert!(wait_until(15, async || done().await.len() == 2).await, "{:?}", done().await);
+    assert!(wait_until(15, async || done().await.len() == 3).await, "{:?}", done().await);
     let f = done().await;
     let vera = f.iter().find(|x| x["customer_id"] == id).unwrap();
     assert_eq!((vera["state"].as_str(), vera["reason"].as_str()), (Some("suppressed"), Some("consent")), "{vera}");
-    assert!(f.iter().any(|x| x["customer_id"] != id && x["state"] == "delivered"), "{f:?}");
-    assert_eq!(hook.requests().len(), 1, "otto's only");
+    assert_eq!(f.iter().filter(|x| x["customer_id"] != id && x["state"] == "delivered").count(), 2, "{f:?}");
+    assert!(f.iter().any(|x| x["customer_id"] == ida && x["state"] == "delivered"), "{f:?}");
+    assert_eq!(hook.requests().len(), 2, "Otto's and Ida's");
     app.stop().await;
 }
 

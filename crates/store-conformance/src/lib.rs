@@ -1440,9 +1440,10 @@ pub async fn triggers(s: Arc<dyn Store>) {
     assert_eq!(s.firings(q, &raced, 10).await.unwrap().len(), 1);
     assert_eq!(s.trigger_cursor().await.unwrap(), Some(151), "no cursor given, none moved");
 
-    // Preferences: one per category, replaced, per customer and project.
+    // Preferences: one per category and channel, replaced, per customer and project.
     let pref = |category: &str, allowed: bool, updated_ms: i64, source: &str| Preference {
         category: category.into(),
+        channel: "all".into(),
         allowed,
         updated_ms,
         source: source.into(),
@@ -1476,7 +1477,22 @@ pub async fn triggers(s: Arc<dyn Store>) {
         ],
         "replaced, not added"
     );
-    assert_eq!(s.preferences(p, 11).await.unwrap(), [pref("marketing", true, 103, "event")]);
+    // A channel's choice is its own row beside the category's, listed after it.
+    let on = |channel: &str, p: Preference| Preference { channel: channel.into(), ..p };
+    s.set_preference(p, 11, &on("webhook", pref("marketing", false, 105, "portal"))).await.unwrap();
+    s.set_preference(p, 11, &on("email", pref("marketing", true, 106, "portal"))).await.unwrap();
+    s.set_preference(p, 11, &on("webhook", pref("marketing", true, 107, "portal"))).await.unwrap();
+    assert_eq!(
+        s.preferences(p, 11).await.unwrap(),
+        [
+            pref("marketing", true, 103, "event"),
+            on("email", pref("marketing", true, 106, "portal")),
+            on("webhook", pref("marketing", true, 107, "portal")),
+        ],
+        "by category, then channel; a channel's choice replaced"
+    );
+    let per_channel = touchpoint_store::erasure::Subject::new(p, 11, vec![11], Vec::<String>::new());
+    assert_eq!(s.subject_preferences(&per_channel).await.unwrap().len(), 3);
     assert_eq!(s.preferences(q, 10).await.unwrap(), [pref("surveys", false, 104, "api")]);
     assert!(s.preferences(q, 11).await.unwrap().is_empty());
     // Erasure: a subject's firings and preferences go; another customer's, and the same
@@ -1493,7 +1509,22 @@ pub async fn triggers(s: Arc<dyn Store>) {
     assert!(s.subject_preferences(&subject).await.unwrap().is_empty());
     assert_eq!(s.erase_subject_triggers(&subject).await.unwrap(), (0, 0), "nothing left to remove");
     assert_eq!(s.firings(q, &elsewhere, 100).await.unwrap().len(), kept_elsewhere);
-    assert_eq!(s.preferences(p, 11).await.unwrap(), [pref("marketing", true, 103, "event")]);
+    // A channel's choice is its own row beside the category's, listed after it.
+    let on = |channel: &str, p: Preference| Preference { channel: channel.into(), ..p };
+    s.set_preference(p, 11, &on("webhook", pref("marketing", false, 105, "portal"))).await.unwrap();
+    s.set_preference(p, 11, &on("email", pref("marketing", true, 106, "portal"))).await.unwrap();
+    s.set_preference(p, 11, &on("webhook", pref("marketing", true, 107, "portal"))).await.unwrap();
+    assert_eq!(
+        s.preferences(p, 11).await.unwrap(),
+        [
+            pref("marketing", true, 103, "event"),
+            on("email", pref("marketing", true, 106, "portal")),
+            on("webhook", pref("marketing", true, 107, "portal")),
+        ],
+        "by category, then channel; a channel's choice replaced"
+    );
+    let per_channel = touchpoint_store::erasure::Subject::new(p, 11, vec![11], Vec::<String>::new());
+    assert_eq!(s.subject_preferences(&per_channel).await.unwrap().len(), 3);
     assert_eq!(s.preferences(q, 10).await.unwrap(), [pref("surveys", false, 104, "api")]);
 }
 

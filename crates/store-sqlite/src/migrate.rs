@@ -30,3 +30,42 @@ pub async fn run_sqlite(pool: &sqlx::SqlitePool) -> touchpoint_store::Result<()>
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made before a migration keeps its rows through it: the preferences of
+    /// a store from before channels (version 11) are every channel's after version 12.
+    #[tokio::test]
+    async fn preferences_from_before_channels_become_every_channels() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
+        for (_, _, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v <= 11) {
+            sqlx::raw_sql(&render(sql, Dialect::Sqlite)).execute(&pool).await.unwrap();
+        }
+        sqlx::raw_sql(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL);
+             INSERT INTO schema_migrations (version, name, applied_ms)
+                 VALUES (1,'',0),(2,'',0),(3,'',0),(4,'',0),(5,'',0),(6,'',0),(7,'',0),(8,'',0),(9,'',0),(10,'',0),(11,'',0);
+             INSERT INTO preferences (project_id, customer_id, category, allowed, updated_ms, source)
+                 VALUES (1, 7, 'marketing', 0, 100, 'unsubscribe_link'), (1, 7, 'all', 1, 101, 'portal');",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        run_sqlite(&pool).await.unwrap();
+        let rows: Vec<(String, String, bool, i64, String)> = sqlx::query_as(
+            "SELECT category, channel, allowed, updated_ms, source FROM preferences ORDER BY category",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("all".into(), "all".into(), true, 101, "portal".into()),
+                ("marketing".into(), "all".into(), false, 100, "unsubscribe_link".into())
+            ]
+        );
+    }
+}

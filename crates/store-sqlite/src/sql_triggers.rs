@@ -507,17 +507,18 @@ where
         Ok(counts)
     }
 
-    /// Record a customer's choice for a category, replacing an earlier one.
+    /// Record a customer's choice for a category on a channel, replacing an earlier one.
     pub async fn set_preference(&self, project: ProjectId, customer: CustomerId, pref: &Preference) -> Result<()> {
         sqlx::query(
-            "INSERT INTO preferences (project_id, customer_id, category, allowed, updated_ms, source)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (project_id, customer_id, category) DO UPDATE SET
+            "INSERT INTO preferences (project_id, customer_id, category, channel, allowed, updated_ms, source)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (project_id, customer_id, category, channel) DO UPDATE SET
                  allowed = excluded.allowed, updated_ms = excluded.updated_ms, source = excluded.source",
         )
         .bind(project)
         .bind(customer)
         .bind(pref.category.clone())
+        .bind(pref.channel.clone())
         .bind(pref.allowed)
         .bind(pref.updated_ms)
         .bind(pref.source.clone())
@@ -527,11 +528,11 @@ where
         Ok(())
     }
 
-    /// A customer's choices, by category (sorted here, byte-wise: the databases would sort
-    /// text each its own way).
+    /// A customer's choices, by category and channel (sorted here, byte-wise: the databases
+    /// would sort text each its own way).
     pub async fn preferences(&self, project: ProjectId, customer: CustomerId) -> Result<Vec<Preference>> {
         let rows = sqlx::query(
-            "SELECT category, allowed, updated_ms, source FROM preferences WHERE project_id = $1 AND customer_id = $2",
+            "SELECT category, channel, allowed, updated_ms, source FROM preferences WHERE project_id = $1 AND customer_id = $2",
         )
         .bind(project)
         .bind(customer)
@@ -543,13 +544,14 @@ where
             .map(|r| {
                 Ok(Preference {
                     category: Self::get(r, "category")?,
+                    channel: Self::get(r, "channel")?,
                     allowed: Self::get(r, "allowed")?,
                     updated_ms: Self::get(r, "updated_ms")?,
                     source: Self::get(r, "source")?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        prefs.sort_by(|a, b| a.category.cmp(&b.category));
+        prefs.sort_by(|a, b| (&a.category, &a.channel).cmp(&(&b.category, &b.channel)));
         Ok(prefs)
     }
 

@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "triggers", include_str!("../migrations/0009_triggers.sql")),
     (10, "kb", include_str!("../migrations/0010_kb.sql")),
     (11, "service", include_str!("../migrations/0011_service.sql")),
+    (12, "preference_channels", include_str!("../migrations/0012_preference_channels.sql")),
 ];
 
 /// A migration's SQL for a dialect.

@@ -232,6 +232,8 @@ pub struct FiringFilter {
 pub struct Preference {
     /// The category (`marketing`, `service`, `surveys` …), or `all`.
     pub category: String,
+    /// The channel (`email`, `webhook`, `in_page`: a rule's `then` sends on one), or `all`.
+    pub channel: String,
     /// Whether they accept it.
     pub allowed: bool,
     /// When they said so, ms.

@@ -361,14 +361,21 @@ async fn followed(
     Ok(false)
 }
 
-/// Consent for a category: a stored preference wins, then the triggering event's
-/// `context.consent.categoryPreferences` (Segment's consent), else unknown.
-async fn consent(store: &dyn Store, f: &FiringRow, category: &str, about: &mut Turn) -> Result<Consent, StoreError> {
+/// Consent for a category on a channel: a stored no (for the category or `all`, on the
+/// channel or `all`) wins, then the triggering event's `context.consent.categoryPreferences`
+/// (Segment's consent), else unknown.
+async fn consent(
+    store: &dyn Store,
+    f: &FiringRow,
+    (category, channel): (&str, &str),
+    about: &mut Turn,
+) -> Result<Consent, StoreError> {
     if about.preferences.is_none() {
         about.preferences = Some(super::person_preferences(store, f.firing.project_id, &about.ids).await?);
     }
     for p in about.preferences.iter().flatten() {
-        if (p.category == category || p.category == "all") && !p.allowed {
+        let about_it = (p.category == category || p.category == "all") && (p.channel == channel || p.channel == "all");
+        if about_it && !p.allowed {
             return Ok(Consent::Refused);
         }
     }
@@ -399,7 +406,7 @@ async fn guards(
     if !def.then.to_customer() {
         return Ok(Verdict::Go);
     }
-    let consent = consent(store, f, def.then.category().unwrap_or("service"), about).await?;
+    let consent = consent(store, f, (def.then.category().unwrap_or("service"), def.then.channel()), about).await?;
     // What was sent (or held out) to the customer within the caps' reach, by every rule:
     // read once in the customer's turn, then kept up to date by `note`.
     if about.sent.is_none() {
@@ -502,7 +509,7 @@ async fn send(
         }
         Then::TeamAlert { .. } => Outcome::Failed("the team alert has no address".into()),
         // An in-page survey waits for the customer's page to ask (`super::in_page`).
-        Then::InPage { survey } => {
+        Then::InPage { survey, .. } => {
             payload["in_page"] = json!({"survey": survey, "lang": lang});
             let mut up = update(&f, FiringState::Ready);
             up.attempts = f.attempts + 1;

@@ -403,16 +403,24 @@ pub async fn read_unsubscribe(store: &dyn Store, token: &str) -> Result<(Project
     Ok((project, customer, cat.to_string()))
 }
 
-/// Record a customer's choice for a category.
+pub use touchpoint_act::rule::CUSTOMER_CHANNELS;
+
+/// Record a customer's choice for a category on a channel (`all`: every one).
 pub async fn set_preference(
     store: &dyn Store,
     project: ProjectId,
     customer: CustomerId,
-    category: &str,
+    (category, channel): (&str, &str),
     allowed: bool,
     source: &str,
 ) -> Result<()> {
-    let pref = Preference { category: category.into(), allowed, updated_ms: now_ms(), source: source.into() };
+    let pref = Preference {
+        category: category.into(),
+        channel: channel.into(),
+        allowed,
+        updated_ms: now_ms(),
+        source: source.into(),
+    };
     store.set_preference(project, customer, &pref).await?;
     Ok(())
 }
@@ -425,8 +433,19 @@ pub struct PreferenceChange {
     /// its `then.category` says), or `all`: 1 to 40 characters, not only spaces.
     #[schema(min_length = 1, max_length = 40)]
     pub category: String,
+    /// The channel: `email`, `webhook` (the brand's own systems: text messages, app
+    /// notifications), `in_page` (a survey on the brand's site), or `all` (the default):
+    /// a message is sent only when neither its category's nor `all`'s choice, on its
+    /// channel or on `all`, is a no.
+    #[serde(default = "every_channel")]
+    #[schema(default = "all", pattern = "^(all|email|webhook|in_page)$")]
+    pub channel: String,
     /// Whether the customer accepts these messages.
     pub allowed: bool,
+}
+
+fn every_channel() -> String {
+    "all".into()
 }
 
 /// A customer's choice about one category of messages, as the API shows it.
@@ -434,6 +453,8 @@ pub struct PreferenceChange {
 pub struct PreferenceView {
     /// The category, or `all`.
     pub category: String,
+    /// The channel (`email`, `webhook`, `in_page`), or `all`.
+    pub channel: String,
     /// Whether they accept it.
     pub allowed: bool,
     /// When they said so (RFC 3339, UTC).
@@ -447,6 +468,7 @@ fn preference_views(prefs: Vec<Preference>) -> Vec<PreferenceView> {
         .into_iter()
         .map(|p| PreferenceView {
             category: p.category,
+            channel: p.channel,
             allowed: p.allowed,
             updated: touchpoint_core::event::format_time(p.updated_ms),
             source: p.source,
@@ -456,17 +478,19 @@ fn preference_views(prefs: Vec<Preference>) -> Vec<PreferenceView> {
 
 /// A person's preferences: those stored for each of their customer ids (the customer they
 /// are now, and those merged into it — an unsubscribe link names the customer the message
-/// went to), the latest choice per category. What the delivery loop obeys and the API shows.
+/// went to), the latest choice per category and channel. What the delivery loop obeys and
+/// the API shows.
 pub async fn person_preferences(
     store: &dyn Store,
     project: ProjectId,
     ids: &[CustomerId],
 ) -> touchpoint_store::Result<Vec<Preference>> {
-    let mut latest: BTreeMap<String, Preference> = BTreeMap::new();
+    let mut latest: BTreeMap<(String, String), Preference> = BTreeMap::new();
     for &id in ids {
         for p in store.preferences(project, id).await? {
-            if latest.get(&p.category).is_none_or(|q| q.updated_ms < p.updated_ms) {
-                latest.insert(p.category.clone(), p);
+            let key = (p.category.clone(), p.channel.clone());
+            if latest.get(&key).is_none_or(|q| q.updated_ms < p.updated_ms) {
+                latest.insert(key, p);
             }
         }
     }
@@ -521,9 +545,16 @@ pub async fn set_customer_preferences(
                 format!("{:?} is not a category: {}", c.category, touchpoint_act::rule::CATEGORY_RULE),
             ));
         }
+        if !touchpoint_act::rule::channel_ok(&c.channel) {
+            return Err(Error::invalid(
+                Code::InvalidField,
+                Some(format!("preferences[{i}].channel")),
+                format!("{:?} is not a channel: {}", c.channel, touchpoint_act::rule::CHANNEL_RULE),
+            ));
+        }
     }
     for c in changes {
-        set_preference(store, project, ids[0], &c.category, c.allowed, source).await?;
+        set_preference(store, project, ids[0], (&c.category, &c.channel), c.allowed, source).await?;
     }
     Ok(preference_views(person_preferences(store, project, &ids).await?))
 }
