@@ -1279,6 +1279,82 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     browser.click("button[data-act=report]").await;
     browser.wait_for_text("Not enough to compare yet").await;
 
+    // A rule written in the dashboard's form: not followed within 2 days → a Czech and a
+    // Polish e-mail about offers with a survey invitation, 10 % held out; previewed with
+    // the numbers the API gives for the JSON the form wrote, saved as a draft.
+    let pick = |css: &str, values: &[&str]| {
+        format!(
+            "const s = document.querySelector('{css}'); const want = {};
+             [...s.options].forEach(o => {{ o.selected = want.includes(o.value); }});
+             s.dispatchEvent(new Event('change', {{bubbles: true}})); return s.value;",
+            json!(values)
+        )
+    };
+    let (_, surveys) = app.get("/api/surveys").await;
+    let survey = surveys[0]["key"].as_str().expect("the dashboard data has a survey").to_string();
+    browser.click("#rule-new").await;
+    browser.wait_for_text("Kind of message").await;
+    browser.type_into("#re-name", "Viewed, not ordered: a nudge").await;
+    assert_eq!(browser.eval("return document.querySelector('#re-key').value").await, "viewed-not-ordered-a-nudge");
+    browser.eval(&pick("#re-tp", &[&viewed])).await;
+    browser.eval(&pick("#re-followed", &[&ordered])).await;
+    browser.eval(&pick("#re-category", &["marketing"])).await;
+    browser.eval(&pick("#re-invite", &[&survey])).await;
+    browser.eval(&pick("#re-goal", &[&ordered])).await;
+    browser.type_into("#re-subj-cs", "Zapomněli jste na něco?").await;
+    browser.type_into("#re-text-cs", "Dobrý den, {{ first_name }}: {{ survey_url }}").await;
+    browser.type_into("#re-subj-pl", "Czy o czymś zapomniałeś?").await;
+    browser.type_into("#re-text-pl", "Dzień dobry: {{ survey_url }}").await;
+    let hidden = |css: &str| format!("return document.querySelector('{css}').closest('[data-show]').hidden");
+    assert_eq!(browser.eval(&hidden("#re-url")).await, json!(true), "a webhook's URL is not asked for an e-mail");
+    assert_eq!(browser.eval(&hidden("#re-within")).await, json!(false));
+    look(&browser, "triggers-editor").await;
+    let written: Value =
+        serde_json::from_str(browser.eval("return document.querySelector('#re-json').value").await.as_str().unwrap())
+            .unwrap();
+    browser.click("#re-preview").await;
+    browser.wait_for_text("Over the last 30 days").await;
+    let (st, p) = app
+        .send(reqwest::Method::POST, "/api/triggers/preview", Some(&json!({"definition": written, "days": 30})))
+        .await;
+    assert_eq!(st, 200, "{p}");
+    let shown = browser.eval("return document.querySelector('#rule-editor [data-k=preview]').textContent").await;
+    let want = format!("fired {} times for {} customers", p["fired"], p["customers"]);
+    assert!(shown.as_str().unwrap().contains(&want), "{shown} against {p}");
+    // A wait that is not one is named, with where, and nothing is saved.
+    browser.eval("const w = document.querySelector('#re-within'); w.value = 'soon'; w.dispatchEvent(new Event('input', {bubbles: true}));").await;
+    browser.click("#rule-editor button[type=submit]").await;
+    browser.wait_for_text("\"soon\" is not a length of time").await;
+    assert_eq!(app.get("/api/triggers/viewed-not-ordered-a-nudge").await.0, 404);
+    browser.eval("const w = document.querySelector('#re-within'); w.value = '2d'; w.dispatchEvent(new Event('input', {bubbles: true}));").await;
+    browser.click("#rule-editor button[type=submit]").await;
+    browser.wait_for_text("Saved. Preview it, then switch it on.").await;
+    let (st, r) = app.get("/api/triggers/viewed-not-ordered-a-nudge").await;
+    assert_eq!((st, r["status"].as_str()), (200, Some("draft")), "{r}");
+    let d = &r["definition"];
+    assert_eq!(
+        (&d["when"]["kind"], &d["when"]["touchpoint"], &d["when"]["followed_by"], &d["when"]["within"]),
+        (&json!("not_followed"), &json!(viewed), &json!([ordered]), &json!("2d")),
+        "{d}"
+    );
+    assert_eq!(
+        (&d["then"]["kind"], &d["then"]["category"], &d["then"]["survey"], &d["holdout"], &d["goal"]["touchpoint"]),
+        (&json!("email"), &json!("marketing"), &json!(survey), &json!(0.1), &json!(ordered)),
+        "{d}"
+    );
+    assert_eq!(d["then"]["templates"]["cs"]["subject"], "Zapomněli jste na něco?", "{d}");
+    assert_eq!(d["then"]["templates"]["pl"]["text"], "Dzień dobry: {{ survey_url }}", "{d}");
+    assert!(d["then"]["templates"].get("en").is_none(), "an empty language is not written: {d}");
+    // Changed in the same form: the hold-out, and what the form does not show is kept.
+    browser.click("button[data-act=edit][data-key=viewed-not-ordered-a-nudge]").await;
+    browser.wait_for_text("Save the changes").await;
+    browser.eval("const h = document.querySelector('#re-holdout'); h.value = '20'; h.dispatchEvent(new Event('input', {bubbles: true}));").await;
+    browser.click("#rule-editor button[type=submit]").await;
+    browser.wait_for_text("Saved. Preview it, then switch it on.").await;
+    let (_, r) = app.get("/api/triggers/viewed-not-ordered-a-nudge").await;
+    assert_eq!((&r["definition"]["holdout"], &r["status"]), (&json!(0.2), &json!("draft")), "{r}");
+    assert_eq!(r["definition"]["then"]["templates"], d["then"]["templates"], "{r}");
+
     // Self-service: the report, and an article written and changed in the dashboard.
     browser.go(&view("view=selfservice")).await;
     browser.wait_for_text("Knowledge base").await;

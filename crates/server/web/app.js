@@ -270,7 +270,18 @@ Object.assign(T.en, {
   ssArticles: "Articles", ssReads: "Reads", ssHelped: "Helped", ssNoData: "No help-centre visits in this period yet.",
   kbArticles: "Knowledge base", kbNew: "New article", kbEdit: "Edit", kbTitle: "Title", kbBody: "Text (paragraphs separated by a blank line; lines starting with - are a list)", kbPublished: "Published (customers see it)",
   kbSave: "Save", kbCancel: "Cancel", kbSaved: (v) => `Saved as version ${v}.`, kbDraft: "draft", kbVersion: "Version", kbState: "State", kbOpen: "Open in the portal", kbNone: "No articles yet.",
-  noTriggers: "No trigger rules yet. Create one with the API (/api/triggers) or `touchpoint trigger create`, then preview it here.",
+  noTriggers: "No trigger rules yet. Create one with New rule (or the API, /api/triggers), preview it, then switch it on.",
+  newRule: "New rule", reName: "Name", reStarts: "What starts it", reSends: "What it sends", reKey: "Key (in the API and the CLI)",
+  whenKinds: { happens: "A touchpoint happens", not_followed: "A touchpoint is not followed by another", stage_entered: "A stage is entered", survey_score: "A survey score arrives", health_alert: "A touchpoint strays from its baseline" },
+  reTouchpoint: "Touchpoint", reFollowedBy: "… and none of these follows (hold Ctrl to pick several)", reWithin: "Within (30m, 2h, 2d)", reStage: "Stage", reSurvey: "Survey", reMin: "Lowest score", reMax: "Highest score",
+  thenKinds: { email: "An e-mail to the customer", webhook: "A webhook to your systems (text messages, apps)", team_alert: "An alert to the team", in_page: "A survey in the customer's page" },
+  reCategory: "Kind of message (the customer's choices apply)", categories: { service: "Service", surveys: "Surveys", marketing: "Offers" },
+  reLangHelp: "Write the message in the languages you serve (leave the others empty): each customer gets theirs, else English, else the first written. {{ first_name }} (any trait), {{ event.carrier }} (the event's properties) and {{ survey_url }} fill in.",
+  reSubject: "Subject", reText: "Text", reInvite: "Attach an invitation to a survey", reNone: "None", reUrl: "Webhook URL", reTeam: "The team's e-mail address", reShow: "Survey to show",
+  reHoldout: "Hold-out group (%)", reGoal: "Goal (to measure the effect)", reGoalWithin: "Goal within", reQuiet: "Quiet hours in the customer's time (empty: none)", reCap: "At most this many messages per customer (empty: no cap)", reCapPer: "… per (1d, 7d)",
+  reReentry: "How often one customer", reentries: { every_time: "Every time", once: "Once ever", once_per: "Once per period" }, rePer: "Period (30d)",
+  reJson: "The rule as JSON: everything, including who it is for and conditions on properties", reBadJson: (m) => `The JSON is not valid: ${m}`,
+  reSave: "Save as a draft", reSaveEdit: "Save the changes", reSaved: "Saved. Preview it, then switch it on.", reSecret: (x) => `The webhook's signing secret, shown this once: ${x}`,
   tstatus: { draft: "Draft", live: "Live", paused: "Paused" }, whenLabel: "When", thenLabel: "Then", holdoutLabel: "Held out",
   when: { happens: (k) => `${k} happens`, not_followed: (k, f, w) => `${k} not followed by ${f} within ${w}`, stage_entered: (s) => `stage ${s} entered`, survey_score: (s) => `a score of survey ${s} arrives`, health_alert: (k) => `${k || "any touchpoint"} strays from its baseline (volume or exits)` },
   thenKind: { webhook: "a webhook", email: "an e-mail", team_alert: "an alert to the team", in_page: "a frame in the customer's page" }, withSurvey: (s) => ` with survey ${s}`,
@@ -300,7 +311,18 @@ Object.assign(T.cs, {
   ssArticles: "Články", ssReads: "Přečtení", ssHelped: "Pomohlo", ssNoData: "V tomto období zatím žádné návštěvy nápovědy.",
   kbArticles: "Znalostní báze", kbNew: "Nový článek", kbEdit: "Upravit", kbTitle: "Název", kbBody: "Text (odstavce oddělené prázdným řádkem; řádky začínající - jsou seznam)", kbPublished: "Zveřejněno (zákazníci ho vidí)",
   kbSave: "Uložit", kbCancel: "Zrušit", kbSaved: (v) => `Uloženo jako verze ${v}.`, kbDraft: "koncept", kbVersion: "Verze", kbState: "Stav", kbOpen: "Otevřít v portálu", kbNone: "Zatím žádné články.",
-  noTriggers: "Zatím žádná pravidla akcí. Vytvořte je přes API (/api/triggers) nebo `touchpoint trigger create` a tady si je vyzkoušejte.",
+  noTriggers: "Zatím žádná pravidla akcí. Vytvořte je tlačítkem Nové pravidlo (nebo přes API, /api/triggers), vyzkoušejte a zapněte.",
+  newRule: "Nové pravidlo", reName: "Název", reStarts: "Co ho spustí", reSends: "Co pošle", reKey: "Klíč (v API a v CLI)",
+  whenKinds: { happens: "Nastane kontaktní bod", not_followed: "Po kontaktním bodu nenásleduje jiný", stage_entered: "Zákazník vstoupí do fáze", survey_score: "Přijde skóre z průzkumu", health_alert: "Kontaktní bod se vychýlí od obvyklého stavu" },
+  reTouchpoint: "Kontaktní bod", reFollowedBy: "… a nenásleduje žádný z těchto (více vyberete s Ctrl)", reWithin: "Do (30m, 2h, 2d)", reStage: "Fáze", reSurvey: "Průzkum", reMin: "Nejnižší skóre", reMax: "Nejvyšší skóre",
+  thenKinds: { email: "E-mail zákazníkovi", webhook: "Webhook do vašich systémů (SMS, aplikace)", team_alert: "Upozornění týmu", in_page: "Průzkum na stránce zákazníka" },
+  reCategory: "Druh zprávy (platí volby zákazníka)", categories: { service: "Servisní", surveys: "Průzkumy", marketing: "Nabídky" },
+  reLangHelp: "Napište zprávu v jazycích, ve kterých komunikujete (ostatní nechte prázdné): každý zákazník dostane svůj, jinak angličtinu, jinak první napsaný. Doplní se {{ first_name }} (jakákoli vlastnost), {{ event.carrier }} (vlastnosti události) a {{ survey_url }}.",
+  reSubject: "Předmět", reText: "Text", reInvite: "Přiložit pozvánku do průzkumu", reNone: "Žádná", reUrl: "URL webhooku", reTeam: "E-mailová adresa týmu", reShow: "Zobrazit průzkum",
+  reHoldout: "Kontrolní skupina (%)", reGoal: "Cíl (pro měření účinku)", reGoalWithin: "Cíl do", reQuiet: "Klidové hodiny v čase zákazníka (prázdné: žádné)", reCap: "Nejvýše tolik zpráv na zákazníka (prázdné: bez limitu)", reCapPer: "… za (1d, 7d)",
+  reReentry: "Jak často jeden zákazník", reentries: { every_time: "Pokaždé", once: "Jen jednou", once_per: "Jednou za období" }, rePer: "Období (30d)",
+  reJson: "Pravidlo jako JSON: vše, i pro koho je a podmínky na vlastnosti", reBadJson: (m) => `JSON není platný: ${m}`,
+  reSave: "Uložit jako koncept", reSaveEdit: "Uložit změny", reSaved: "Uloženo. Vyzkoušejte ho a pak zapněte.", reSecret: (x) => `Tajný klíč k podpisu webhooku, zobrazený jen teď: ${x}`,
   tstatus: { draft: "Koncept", live: "Zapnuté", paused: "Pozastavené" }, whenLabel: "Kdy", thenLabel: "Co", holdoutLabel: "Kontrolní skupina",
   when: { happens: (k) => `nastane ${k}`, not_followed: (k, f, w) => `po ${k} nenásleduje ${f} do ${w}`, stage_entered: (s) => `zákazník vstoupí do fáze ${s}`, survey_score: (s) => `přijde hodnocení z průzkumu ${s}`, health_alert: (k) => `${k || "kterýkoli kontaktní bod"} se odchýlí od svého obvyklého stavu (objem nebo odchody)` },
   thenKind: { webhook: "webhook", email: "e-mail", team_alert: "upozornění týmu", in_page: "okno na stránce zákazníka" }, withSurvey: (s) => ` s průzkumem ${s}`,
@@ -330,7 +352,18 @@ Object.assign(T.pl, {
   ssArticles: "Artykuły", ssReads: "Odczyty", ssHelped: "Pomógł", ssNoData: "W tym okresie nie było jeszcze wizyt w centrum pomocy.",
   kbArticles: "Baza wiedzy", kbNew: "Nowy artykuł", kbEdit: "Edytuj", kbTitle: "Tytuł", kbBody: "Tekst (akapity oddzielone pustym wierszem; wiersze zaczynające się od - to lista)", kbPublished: "Opublikowany (klienci go widzą)",
   kbSave: "Zapisz", kbCancel: "Anuluj", kbSaved: (v) => `Zapisano jako wersję ${v}.`, kbDraft: "szkic", kbVersion: "Wersja", kbState: "Stan", kbOpen: "Otwórz w portalu", kbNone: "Brak artykułów.",
-  noTriggers: "Brak reguł działań. Utwórz je przez API (/api/triggers) lub `touchpoint trigger create`, a tutaj je wypróbuj.",
+  noTriggers: "Brak reguł działań. Utwórz regułę przyciskiem Nowa reguła (lub przez API, /api/triggers), wypróbuj ją i włącz.",
+  newRule: "Nowa reguła", reName: "Nazwa", reStarts: "Co ją uruchamia", reSends: "Co wyśle", reKey: "Klucz (w API i w CLI)",
+  whenKinds: { happens: "Wystąpi punkt styku", not_followed: "Po punkcie styku nie nastąpi inny", stage_entered: "Klient wejdzie w etap", survey_score: "Przyjdzie wynik ankiety", health_alert: "Punkt styku odbiega od swojej normy" },
+  reTouchpoint: "Punkt styku", reFollowedBy: "… i nie nastąpi żaden z tych (kilka wybierzesz z Ctrl)", reWithin: "W ciągu (30m, 2h, 2d)", reStage: "Etap", reSurvey: "Ankieta", reMin: "Najniższy wynik", reMax: "Najwyższy wynik",
+  thenKinds: { email: "E-mail do klienta", webhook: "Webhook do Twoich systemów (SMS, aplikacje)", team_alert: "Powiadomienie zespołu", in_page: "Ankieta na stronie klienta" },
+  reCategory: "Rodzaj wiadomości (obowiązują wybory klienta)", categories: { service: "Obsługa", surveys: "Ankiety", marketing: "Oferty" },
+  reLangHelp: "Napisz wiadomość w językach, w których się komunikujesz (pozostałe zostaw puste): każdy klient dostanie swój, inaczej angielski, inaczej pierwszy napisany. Uzupełniane są {{ first_name }} (dowolna cecha), {{ event.carrier }} (właściwości zdarzenia) i {{ survey_url }}.",
+  reSubject: "Temat", reText: "Treść", reInvite: "Dołącz zaproszenie do ankiety", reNone: "Brak", reUrl: "URL webhooka", reTeam: "Adres e-mail zespołu", reShow: "Pokaż ankietę",
+  reHoldout: "Grupa kontrolna (%)", reGoal: "Cel (do pomiaru efektu)", reGoalWithin: "Cel w ciągu", reQuiet: "Godziny ciszy w czasie klienta (puste: brak)", reCap: "Najwyżej tyle wiadomości na klienta (puste: bez limitu)", reCapPer: "… na (1d, 7d)",
+  reReentry: "Jak często jeden klient", reentries: { every_time: "Za każdym razem", once: "Tylko raz", once_per: "Raz na okres" }, rePer: "Okres (30d)",
+  reJson: "Reguła jako JSON: wszystko, także dla kogo jest i warunki na właściwości", reBadJson: (m) => `JSON jest nieprawidłowy: ${m}`,
+  reSave: "Zapisz jako szkic", reSaveEdit: "Zapisz zmiany", reSaved: "Zapisano. Wypróbuj ją, a potem włącz.", reSecret: (x) => `Sekret podpisu webhooka, pokazany tylko teraz: ${x}`,
   tstatus: { draft: "Szkic", live: "Włączona", paused: "Wstrzymana" }, whenLabel: "Kiedy", thenLabel: "Co", holdoutLabel: "Grupa kontrolna",
   when: { happens: (k) => `następuje ${k}`, not_followed: (k, f, w) => `po ${k} nie następuje ${f} w ciągu ${w}`, stage_entered: (s) => `klient wchodzi w etap ${s}`, survey_score: (s) => `przychodzi ocena z ankiety ${s}`, health_alert: (k) => `${k || "dowolny punkt styku"} odbiega od swojej normy (liczba zdarzeń lub odejścia)` },
   thenKind: { webhook: "webhook", email: "e-mail", team_alert: "powiadomienie zespołu", in_page: "okno na stronie klienta" }, withSurvey: (s) => ` z ankietą ${s}`,
@@ -1256,7 +1289,7 @@ async function catalog(main) {
 async function send(method, path, body) {
   const r = await fetch(path, { method, credentials: "same-origin", headers: { "X-Touchpoint-Project": state.project, "X-CSRF-Token": boot.csrf, ...(body === undefined ? {} : { "Content-Type": "application/json" }) }, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(data.error?.message || r.statusText);
+  if (!r.ok) throw Object.assign(new Error(data.error?.message || r.statusText), { field: data.error?.field });
   return data;
 }
 
@@ -1401,9 +1434,148 @@ async function surveys(main) {
 }
 
 // ---- Trigger rules: what each does, its firings, a preview, its measured effect ------------------
+// ---- The trigger rule editor: the common rule as a form, all of it as JSON ----------------------
+const RULE_LANGS = [["cs", "Čeština"], ["pl", "Polski"], ["en", "English"]];
+const slug = (x) => x.toLowerCase().replace(/ł/g, "l").normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 64);
+// A new rule starts as the issue's example: a late delivery not followed by a support contact.
+const NEW_RULE = { name: "", when: { kind: "not_followed", within: "2d" }, then: { kind: "email", category: "service", templates: {} }, holdout: 0.1, guard: { reentry: "every_time" } };
+
+// The editor in `box`: a form for what most rules say, and the JSON it writes, which holds
+// the rest (who the rule is for, conditions on properties, HTML bodies) and can be edited.
+// The form only sets what it shows; the JSON keeps everything else. `rule` is null for a new one.
+function ruleEditor(box, rule, ctx, saved) {
+  const { tps, name, stages, surveys } = ctx;
+  const opts = (list, none) => (none ? [["", t("reNone")]] : []).concat(list).map(([k, l]) => `<option value="${esc(k)}">${esc(l)}</option>`).join("");
+  const tpList = tps.map((x) => [x.key, name[x.key]]), svList = surveys.map((x) => [x.key, x.definition?.title?.[state.lang] || x.definition?.title?.en || x.key]);
+  const stList = stages.map((x) => [x.key, x.names?.[state.lang] || x.key]);
+  const f = (id, label, control, show = "") => `<div class="field"${show ? ` data-show="${show}"` : ""}><label for="${id}">${esc(label)}</label>${control}</div>`;
+  const sel = (id, list, none) => `<select id="${id}">${opts(list, none)}</select>`;
+  const txt = (id, extra = "") => `<input id="${id}" type="text" ${extra}>`;
+  const kinds = (o) => Object.entries(o);
+  box.innerHTML = `<form class="panel" id="rule-editor" novalidate><h2>${esc(rule ? t("editingRule", rule.key) : t("newRule"))}</h2>
+    <div class="row">${f("re-name", t("reName"), txt("re-name", 'maxlength="200" required'))}${f("re-key", t("reKey"), txt("re-key", `maxlength="64" pattern="[a-z0-9][a-z0-9-]*"${rule ? " readonly" : ""}`))}</div>
+    <fieldset><legend>${esc(t("whenLabel"))}</legend>${f("re-when", t("reStarts"), sel("re-when", kinds(t("whenKinds"))))}
+      ${f("re-tp", t("reTouchpoint"), sel("re-tp", tpList), "happens not_followed")}
+      ${f("re-followed", t("reFollowedBy"), `<select id="re-followed" multiple size="5">${opts(tpList)}</select>`, "not_followed")}
+      ${f("re-within", t("reWithin"), txt("re-within", 'maxlength="10"'), "not_followed")}
+      ${f("re-stage", t("reStage"), sel("re-stage", stList), "stage_entered")}
+      ${f("re-wsurvey", t("reSurvey"), sel("re-wsurvey", svList), "survey_score")}
+      <div class="row" data-show="survey_score">${f("re-min", t("reMin"), '<input id="re-min" type="number" step="any">')}${f("re-max", t("reMax"), '<input id="re-max" type="number" step="any">')}</div></fieldset>
+    <fieldset><legend>${esc(t("thenLabel"))}</legend>${f("re-then", t("reSends"), sel("re-then", kinds(t("thenKinds"))))}
+      ${f("re-category", t("reCategory"), sel("re-category", kinds(t("categories"))), "email webhook")}
+      ${f("re-url", t("reUrl"), '<input id="re-url" type="url" maxlength="2000">', "webhook")}
+      ${f("re-team", t("reTeam"), '<input id="re-team" type="email" maxlength="320">', "team_alert")}
+      ${f("re-show", t("reShow"), sel("re-show", svList), "in_page")}
+      ${f("re-invite", t("reInvite"), sel("re-invite", svList, true), "email webhook")}
+      <p class="muted" data-show="email team_alert">${esc(t("reLangHelp"))}</p>
+      ${RULE_LANGS.map(([l, label]) => `<fieldset class="lang" data-show="email team_alert"><legend>${esc(label)}</legend>${f(`re-subj-${l}`, t("reSubject"), txt(`re-subj-${l}`, 'maxlength="300"'))}${f(`re-text-${l}`, t("reText"), `<textarea id="re-text-${l}" rows="4"></textarea>`)}</fieldset>`).join("")}</fieldset>
+    <fieldset><legend>${esc(t("holdoutLabel"))}</legend><div class="row">${f("re-holdout", t("reHoldout"), '<input id="re-holdout" type="number" min="0" max="50" step="1">')}
+      ${f("re-goal", t("reGoal"), sel("re-goal", tpList, true))}${f("re-goal-within", t("reGoalWithin"), txt("re-goal-within", 'maxlength="10" placeholder="14d"'))}</div>
+      <div class="row">${f("re-quiet-from", t("reQuiet") + " – " + t("dateFrom"), '<input id="re-quiet-from" type="time">')}${f("re-quiet-to", t("dateTo"), '<input id="re-quiet-to" type="time">')}</div>
+      <div class="row">${f("re-cap-max", t("reCap"), '<input id="re-cap-max" type="number" min="1" step="1">')}${f("re-cap-per", t("reCapPer"), txt("re-cap-per", 'maxlength="10" placeholder="1d"'))}</div>
+      <div class="row">${f("re-reentry", t("reReentry"), sel("re-reentry", kinds(t("reentries"))))}${f("re-reentry-per", t("rePer"), txt("re-reentry-per", 'maxlength="10" placeholder="30d"'), "once_per")}</div></fieldset>
+    <details><summary>JSON</summary>${f("re-json", t("reJson"), '<textarea id="re-json" rows="14" spellcheck="false"></textarea>')}</details>
+    <div class="tools"><button class="quiet" type="button" id="re-preview">${esc(t("previewRule"))}</button><button type="submit">${esc(t(rule ? "reSaveEdit" : "reSave"))}</button><button class="quiet" type="button" id="re-cancel">${esc(t("kbCancel"))}</button></div>
+    <div class="answer" aria-live="polite"></div><p role="status" class="muted"></p></form>`;
+  const $ = (id) => box.querySelector("#" + id), val = (id) => $(id).value.trim(), out = box.querySelector("[role=status]");
+  const json = $("re-json");
+  // What the JSON says now (or the rule as it was, while the JSON does not parse).
+  const current = () => { try { const v = JSON.parse(json.value); return v && typeof v === "object" && !Array.isArray(v) ? v : {}; } catch { return null; } };
+  function show() {
+    const on = new Set([val("re-when"), val("re-then"), val("re-reentry")]);
+    box.querySelectorAll("[data-show]").forEach((el) => { el.hidden = !el.dataset.show.split(" ").some((k) => on.has(k)); });
+  }
+  function fill(d) {
+    const w = d.when || {}, th = d.then || {}, g = d.guard || {}, set = (id, v) => { $(id).value = v ?? ""; };
+    set("re-name", d.name); set("re-when", w.kind || "happens");
+    if (w.touchpoint) set("re-tp", w.touchpoint);
+    [...$("re-followed").options].forEach((o) => { o.selected = (w.followed_by || []).includes(o.value); });
+    set("re-within", w.within); if (w.stage) set("re-stage", w.stage); if (w.survey) set("re-wsurvey", w.survey); set("re-min", w.min); set("re-max", w.max);
+    set("re-then", th.kind || "email"); set("re-category", th.category || (th.kind === "in_page" ? "surveys" : "service"));
+    set("re-url", th.endpoint?.url); set("re-team", th.email); if (th.kind === "in_page") set("re-show", th.survey); set("re-invite", th.kind === "in_page" ? "" : th.survey);
+    for (const [l] of RULE_LANGS) { set(`re-subj-${l}`, th.templates?.[l]?.subject); set(`re-text-${l}`, th.templates?.[l]?.text); }
+    set("re-holdout", Math.round((d.holdout ?? 0.1) * 100)); set("re-goal", d.goal?.touchpoint); set("re-goal-within", d.goal?.within);
+    set("re-quiet-from", g.quiet_hours?.from); set("re-quiet-to", g.quiet_hours?.to); set("re-cap-max", g.cap?.max); set("re-cap-per", g.cap?.per);
+    const re = g.reentry || "every_time";
+    set("re-reentry", typeof re === "object" ? "once_per" : re); set("re-reentry-per", re.once_per);
+    show();
+  }
+  // The JSON with the form's fields written over it.
+  function build() {
+    const base = current() || structuredClone(rule?.definition || NEW_RULE), d = { ...base, name: val("re-name") };
+    const oldW = base.when || {}, oldT = base.then || {}, wk = val("re-when"), tk = val("re-then");
+    const when = { kind: wk };
+    if (wk === "happens" || wk === "not_followed") { when.touchpoint = val("re-tp"); if (oldW.where) when.where = oldW.where; }
+    if (wk === "not_followed") { when.followed_by = [...$("re-followed").selectedOptions].map((o) => o.value); when.within = val("re-within"); }
+    if (wk === "stage_entered") when.stage = val("re-stage");
+    if (wk === "survey_score") { when.survey = val("re-wsurvey"); if (val("re-min") !== "") when.min = Number(val("re-min")); if (val("re-max") !== "") when.max = Number(val("re-max")); }
+    if (wk === "health_alert") Object.assign(when, oldW.kind === wk ? oldW : {});
+    const then = { kind: tk }, invite = val("re-invite");
+    const templates = () => Object.fromEntries(RULE_LANGS.map(([l]) => [l, { ...(oldT.templates?.[l] || {}), subject: val(`re-subj-${l}`), text: $(`re-text-${l}`).value }]).filter(([, x]) => x.subject || x.text.trim()));
+    if (tk === "email") { then.category = val("re-category"); then.templates = templates(); if (oldT.fallback && then.templates[oldT.fallback]) then.fallback = oldT.fallback; }
+    if (tk === "webhook") { then.endpoint = { ...(oldT.endpoint || {}), url: val("re-url") }; if (val("re-category") !== "service") then.category = val("re-category"); }
+    if (tk === "email" || tk === "webhook") { if (invite) then.survey = invite; }
+    if (tk === "team_alert") {
+      if (val("re-team") || !oldT.endpoint) then.email = val("re-team"); else then.endpoint = oldT.endpoint;
+      const tt = templates(); if (Object.keys(tt).length) then.templates = tt;
+    }
+    if (tk === "in_page") { then.survey = val("re-show"); if (oldT.kind === "in_page" && oldT.category) then.category = oldT.category; }
+    d.when = when; d.then = then; d.holdout = Number(val("re-holdout") || 0) / 100;
+    if (val("re-goal")) d.goal = { ...(base.goal || {}), touchpoint: val("re-goal"), within: val("re-goal-within") || "14d" }; else delete d.goal;
+    const guard = { ...(base.guard || {}) };
+    if (val("re-quiet-from") && val("re-quiet-to")) guard.quiet_hours = { from: val("re-quiet-from"), to: val("re-quiet-to") }; else delete guard.quiet_hours;
+    if (val("re-cap-max")) guard.cap = { max: Number(val("re-cap-max")), per: val("re-cap-per") || "1d" }; else delete guard.cap;
+    guard.reentry = val("re-reentry") === "once_per" ? { once_per: val("re-reentry-per") || "30d" } : val("re-reentry");
+    d.guard = guard;
+    return d;
+  }
+  const write = () => { json.value = JSON.stringify(build(), null, 2); };
+  fill(rule?.definition || NEW_RULE);
+  $("re-key").value = rule?.key || "";
+  write();
+  let keyTouched = !!rule;
+  $("re-key").addEventListener("input", () => { keyTouched = true; });
+  box.querySelector("form").addEventListener("input", (e) => {
+    if (e.target === json) { const v = current(); if (v) fill(v); return; }
+    if (e.target.id === "re-name" && !keyTouched) $("re-key").value = slug(val("re-name"));
+    if (e.target.id !== "re-key") { show(); write(); }
+  });
+  box.querySelector("form").addEventListener("change", (e) => { if (e.target.tagName === "SELECT") { show(); write(); } });
+  // The definition to send: the JSON as it stands, or a clear error.
+  const definition = () => {
+    try { return JSON.parse(json.value); } catch (err) { out.textContent = t("reBadJson", err.message); box.querySelector("details").open = true; json.focus(); return null; }
+  };
+  const failed = (err) => { out.textContent = err.field && !err.message.includes(err.field) ? `${err.field}: ${err.message}` : err.message; };
+  $("re-cancel").addEventListener("click", () => { box.innerHTML = ""; });
+  $("re-preview").addEventListener("click", async () => {
+    const d = definition(), answer = box.querySelector(".answer");
+    if (!d) return;
+    out.textContent = ""; answer.innerHTML = "";
+    try {
+      const p = await send("POST", "/api/triggers/preview", { definition: d, days: 30 });
+      answer.innerHTML = `<p data-k="preview">${esc(t("wouldHave", fmt(p.fired), fmt(p.customers)))}</p><p class="muted">${esc(t("heldBack", fmt(p.held_by_quiet_hours), fmt(p.suppressed_by_caps), fmt(p.held_out)))}</p>`;
+    } catch (err) { failed(err); }
+  });
+  box.querySelector("form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const d = definition();
+    if (!d) return;
+    out.textContent = "";
+    try {
+      if (rule) { await send("PUT", `/api/triggers/${encodeURIComponent(rule.key)}`, d); saved(t("reSaved")); }
+      else {
+        const c = await send("POST", "/api/triggers", { key: val("re-key"), definition: d, live: false });
+        saved(c.secret ? `${t("reSaved")} ${t("reSecret", c.secret)}` : t("reSaved"));
+      }
+    } catch (err) { failed(err); }
+  });
+  $("re-name").focus();
+}
+
+let triggerNotice = "";
 async function triggers(main) {
-  const [list, { name }] = await Promise.all([api("/api/triggers"), names()]);
   const edit = can("edit");
+  const [list, { tps, name }, project, surveys] = await Promise.all([api("/api/triggers"), names(), edit ? api("/api/project") : {}, edit ? api("/api/surveys") : []]);
   const tp = (k) => name[k] || k;
   const said = (d) => {
     const w = d.when || {}, f = T[state.lang].when?.[w.kind] ?? T.en.when[w.kind];
@@ -1422,10 +1594,17 @@ async function triggers(main) {
     <div class="tools"><button class="quiet" type="button" data-act="preview" data-key="${esc(r.key)}">${esc(t("previewRule"))}</button>
       <button class="quiet" type="button" data-act="report" data-key="${esc(r.key)}">${esc(t("report"))}</button>
       ${edit && r.status === "live" ? `<button class="quiet" type="button" data-act="pause" data-key="${esc(r.key)}">${esc(t("pause"))}</button>` : ""}
-      ${edit && r.status !== "live" ? `<button type="button" data-act="resume" data-key="${esc(r.key)}">${esc(t("resume"))}</button>` : ""}</div>
+      ${edit && r.status !== "live" ? `<button type="button" data-act="resume" data-key="${esc(r.key)}">${esc(t("resume"))}</button>` : ""}
+      ${edit ? `<button class="quiet" type="button" data-act="edit" data-key="${esc(r.key)}">${esc(t("editRule"))}</button>` : ""}</div>
     <div class="answer" aria-live="polite"></div><p role="status" class="muted"></p></section>`;
   }).join("");
-  main.innerHTML = `<h1>${esc(t("triggers"))}</h1><p class="muted">${esc(t("triggersHelp"))}</p>${edit ? "" : `<p class="muted">${esc(t("readOnly"))}</p>`}${items || `<p class="panel">${esc(t("noTriggers"))}</p>`}`;
+  const notice = triggerNotice;
+  triggerNotice = "";
+  main.innerHTML = `<h1>${esc(t("triggers"))}</h1><p class="muted">${esc(t("triggersHelp"))}</p>${edit ? `<div class="tools"><button type="button" id="rule-new">${esc(t("newRule"))}</button></div>` : `<p class="muted">${esc(t("readOnly"))}</p>`}
+    ${notice ? `<p class="panel saved" role="status" id="rule-notice">${esc(notice)}</p>` : ""}<div id="rule-form"></div>${items || `<p class="panel">${esc(t("noTriggers"))}</p>`}`;
+  const ctx = { tps, name, stages: project.stages || [], surveys };
+  const open = (rule) => { ruleEditor(main.querySelector("#rule-form"), rule, ctx, (msg) => { triggerNotice = msg; render(); }); main.querySelector("#rule-form").scrollIntoView({ block: "start" }); };
+  main.querySelector("#rule-new")?.addEventListener("click", () => open(null));
   const report = (r) => {
     const u = r.uplift;
     if (!r.goal) return `<p>${esc(t("noGoal"))}</p>`;
@@ -1441,6 +1620,7 @@ async function triggers(main) {
       <p>${esc(t(u.significant ? "significantUp" : "notSignificant"))}</p>`;
   };
   main.querySelectorAll("[data-act]").forEach((b) => b.addEventListener("click", async () => {
+    if (b.dataset.act === "edit") return open(list.find((r) => r.key === b.dataset.key));
     const sec = b.closest("section"), out = sec.querySelector("[role=status]"), answer = sec.querySelector(".answer"), key = encodeURIComponent(b.dataset.key);
     out.textContent = "";
     try {
@@ -1694,10 +1874,12 @@ function focusableScrolls() {
     if (x.scrollWidth > x.clientWidth + 1) x.setAttribute("tabindex", "0"); else x.removeAttribute("tabindex");
   });
 }
-// Charts are drawn for a width: drawn again when the window's width changes much.
+// Charts are drawn for a width: drawn again when the window's width changes much — but
+// not while an editor is open, whose unsaved text a redraw would throw away.
 let drawnFor = chartWidth(), resizing = 0;
 window.addEventListener("resize", () => {
   clearTimeout(resizing);
-  resizing = setTimeout(() => { if (Math.abs(chartWidth() - drawnFor) > 40) { drawnFor = chartWidth(); render(); } else focusableScrolls(); }, 250);
+  const editing = () => document.querySelector("#rule-editor, #kb-editor");
+  resizing = setTimeout(() => { if (Math.abs(chartWidth() - drawnFor) > 40 && !editing()) { drawnFor = chartWidth(); render(); } else focusableScrolls(); }, 250);
 });
 render();
