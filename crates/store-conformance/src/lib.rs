@@ -49,6 +49,7 @@ where
     in_page_firings(make().await).await;
     knowledge_base(make().await).await;
     service_requests(make().await).await;
+    trait_search(make().await).await;
 }
 
 /// One `#[tokio::test]` per conformance check (every check [`run_all`] runs, by the same
@@ -70,7 +71,7 @@ macro_rules! conformance_tests {
             projects_and_keys catalog identity events_and_dedup failed_events timelines
             volumes_and_reclassification many_events surveys_and_versions responses_once
             export_and_erasure erasure_through_the_writer accounts triggers in_page_firings
-            knowledge_base service_requests);
+            knowledge_base service_requests trait_search);
     };
     (@each $make:path; $($check:ident)*) => {
         $(
@@ -237,6 +238,53 @@ pub async fn identity(s: Arc<dyn Store>) {
     let conflicts = s.conflicts(p, 10).await.unwrap();
     assert_eq!(conflicts.len(), 1);
     assert_eq!((conflicts[0].customer_id, conflicts[0].other_customer_id), (bob, alice));
+}
+
+/// A customer search by a trait's value: trimmed (of every Unicode space), ASCII case
+/// ignored and no other, canonical customers of the project only, numbers as text; the
+/// same through the index of an e-mail or phone as by reading every customer's traits.
+pub async fn trait_search(s: Arc<dyn Store>) {
+    let p = s.create_project("p", &default_catalog()).await.unwrap().id;
+    let q = s.create_project("q", &default_catalog()).await.unwrap().id;
+    let mut g = IdentityGraph::new();
+    let mut ops = vec![];
+    let mut traits = vec![];
+    let mut customer = |project: i64, user: &str, t: serde_json::Value| {
+        let id = g.resolve(project, Some(user), None, &mut ops);
+        traits.push((id, t.as_object().unwrap().clone()));
+        id
+    };
+    let padded = customer(p, "padded", json!({"email": " Jana.Novakova@Seznam.CZ\t", "city": " brno "}));
+    let plain = customer(p, "plain", json!({"email": "jana.novakova@seznam.cz", "city": "Brno"}));
+    let nbsp = customer(p, "nbsp", json!({"email": "\u{a0}jana.novakova@seznam.cz\u{3000}"}));
+    let accents = customer(p, "accents", json!({"email": "JANA.NOVÁKOVÁ@seznam.cz"}));
+    let phone = customer(p, "phone", json!({"phone": 420_777_123_456_i64, "email": "petr@example.cz"}));
+    let _elsewhere = customer(q, "elsewhere", json!({"email": "jana.novakova@seznam.cz", "phone": "420777123456"}));
+    let anon = g.resolve(p, None, Some("cookie"), &mut ops);
+    traits.push((anon, json!({"email": "jana.novakova@seznam.cz"}).as_object().unwrap().clone()));
+    s.apply_identity(&ops, &traits).await.unwrap();
+    let mut ops = vec![];
+    g.resolve(p, Some("plain"), Some("cookie"), &mut ops); // merges the anonymous one away
+    s.apply_identity(&ops, &[]).await.unwrap();
+
+    let ids = |v: Vec<(i64, String)>| v.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    let cases: [(&str, &str, Vec<i64>); 8] = [
+        ("email", "jana.novakova@seznam.cz", vec![padded, plain, nbsp]),
+        ("email", "  JANA.novakova@seznam.cz ", vec![padded, plain, nbsp]),
+        ("email", "jana.nováková@seznam.cz", vec![]),
+        ("email", "JANA.NOVÁKOVÁ@SEZNAM.CZ", vec![accents]),
+        ("phone", "420777123456", vec![phone]),
+        ("phone", "nobody", vec![]),
+        ("city", "BRNO", vec![padded, plain]),
+        ("email\"; DROP TABLE customers; --", "x", vec![]),
+    ];
+    for (key, value, want) in cases {
+        let found = s.customers_with_trait(p, key, value).await.unwrap();
+        assert_eq!(ids(found.clone()), want, "{key} = {value:?}");
+        let reference = touchpoint_store::matching_trait_values(s.trait_values(p, key).await.unwrap(), value);
+        assert_eq!(found, reference, "{key} = {value:?}: as reading every customer's");
+    }
+    assert_eq!(s.customers_with_trait(p, "phone", "420777123456").await.unwrap()[0].1, "420777123456");
 }
 
 fn new_event(project: i64, e: Event, customer: i64, tp: Option<i64>) -> NewEvent {

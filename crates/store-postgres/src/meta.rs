@@ -522,6 +522,35 @@ impl MetaStore for PgMetaStore {
         Ok(out)
     }
 
+    async fn customers_with_trait(
+        &self,
+        project: ProjectId,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<(CustomerId, String)>> {
+        use touchpoint_store::migrate::{trait_expr, Dialect, INDEXED_TRAITS};
+        if !INDEXED_TRAITS.contains(&key) {
+            return Ok(touchpoint_store::matching_trait_values(self.trait_values(project, key).await?, value));
+        }
+        // The index's expression, written as it is so that PostgreSQL uses the index; its
+        // lower() knows every letter, so the rows are narrowed once more as SQLite would.
+        let sql = format!(
+            "SELECT id, traits FROM customers WHERE project_id = $1 AND {} = lower($2) AND merged_into IS NULL
+             ORDER BY id",
+            trait_expr(Dialect::Postgres, key)
+        );
+        let rows: Vec<(CustomerId, String)> =
+            sqlx::query_as(&sql).bind(project).bind(value.trim()).fetch_all(&self.pool).await.db()?;
+        let values = rows
+            .into_iter()
+            .filter_map(|(id, text)| {
+                let traits = serde_json::from_str::<Map<String, Value>>(&text).ok()?;
+                Some((id, traits.get(key).and_then(sqlite_text)?))
+            })
+            .collect();
+        Ok(touchpoint_store::matching_trait_values(values, value))
+    }
+
     async fn merged_ids(&self, id: CustomerId) -> Result<Vec<CustomerId>> {
         sqlx::query_scalar("SELECT id FROM customers WHERE id = $1 OR merged_into = $1 ORDER BY id")
             .bind(id)

@@ -291,6 +291,15 @@ impl MetaStore for SplitStore {
         self.meta.trait_values(project, key).await
     }
 
+    async fn customers_with_trait(
+        &self,
+        project: ProjectId,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<(CustomerId, String)>> {
+        self.meta.customers_with_trait(project, key, value).await
+    }
+
     async fn merged_ids(&self, id: CustomerId) -> Result<Vec<CustomerId>> {
         self.meta.merged_ids(id).await
     }

@@ -31,9 +31,37 @@ pub async fn run_sqlite(pool: &sqlx::SqlitePool) -> touchpoint_store::Result<()>
     Ok(())
 }
 
+/// The customer search by an indexed trait (`INDEXED_TRAITS`): the index's expression,
+/// written as it is so that SQLite uses the index; binds the project and the value, trimmed.
+pub(crate) fn trait_search_sql(key: &str) -> String {
+    format!(
+        "SELECT id, CAST(json_extract(traits, '$.\"{key}\"') AS TEXT) FROM customers
+         WHERE project_id = ? AND {} = lower(?) AND merged_into IS NULL ORDER BY id",
+        touchpoint_store::migrate::trait_expr(Dialect::Sqlite, key)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A search by an e-mail address or a phone goes through its index, not every row.
+    #[tokio::test]
+    async fn a_search_by_an_indexed_trait_uses_its_index() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
+        run_sqlite(&pool).await.unwrap();
+        for key in touchpoint_store::migrate::INDEXED_TRAITS {
+            let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", trait_search_sql(key)))
+                .bind(1)
+                .bind("x")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            let plan = plan.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ");
+            assert!(plan.contains(&format!("USING INDEX customers_trait_{key}")), "{key}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "in id order as the index keeps it: {plan}");
+        }
+    }
 
     /// A database made before a migration keeps its rows through it: the preferences of
     /// a store from before channels (version 11) are every channel's after version 12.

@@ -764,6 +764,19 @@ impl MetaStore for SqliteStore {
         .db()?)
     }
 
+    async fn customers_with_trait(
+        &self,
+        project: ProjectId,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<(CustomerId, String)>> {
+        if !touchpoint_store::migrate::INDEXED_TRAITS.contains(&key) {
+            return Ok(touchpoint_store::matching_trait_values(self.trait_values(project, key).await?, value));
+        }
+        let sql = crate::migrate::trait_search_sql(key);
+        Ok(sqlx::query_as(&sql).bind(project).bind(value.trim()).fetch_all(&self.pool).await.db()?)
+    }
+
     async fn merged_ids(&self, id: CustomerId) -> Result<Vec<CustomerId>> {
         Ok(sqlx::query_scalar("SELECT id FROM customers WHERE id = ? OR merged_into = ? ORDER BY id")
             .bind(id)

@@ -424,6 +424,19 @@ pub trait MetaStore: Send + Sync {
     async fn merged_customers(&self, project: ProjectId) -> Result<Vec<(CustomerId, CustomerId)>>;
     /// The value of one trait for every customer of a project that has it (as text).
     async fn trait_values(&self, project: ProjectId, key: &str) -> Result<Vec<(CustomerId, String)>>;
+    /// The customers of a project (canonical ones) whose trait `key`, as text (as
+    /// [`MetaStore::trait_values`] gives it) and trimmed, equals `value` trimmed, ignoring
+    /// ASCII case: [`matching_trait_values`] of the trait's values. `(id, value as text)`
+    /// in id order. Through an index for [`migrate::INDEXED_TRAITS`]; by reading every
+    /// customer's traits (this default) for the others.
+    async fn customers_with_trait(
+        &self,
+        project: ProjectId,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<(CustomerId, String)>> {
+        Ok(matching_trait_values(self.trait_values(project, key).await?, value))
+    }
     /// A customer and every customer merged into it.
     async fn merged_ids(&self, id: CustomerId) -> Result<Vec<CustomerId>>;
     /// Identities of a customer and of those merged into it.
@@ -475,6 +488,15 @@ pub trait MetaStore: Send + Sync {
 }
 
 /// All stores, and the write the ingest path makes per group commit.
+/// The customers among `values` whose value, trimmed, equals `value` trimmed, ignoring
+/// ASCII case, in id order: what [`Store::customers_with_trait`] answers.
+pub fn matching_trait_values(values: Vec<(CustomerId, String)>, value: &str) -> Vec<(CustomerId, String)> {
+    let value = value.trim();
+    let mut found: Vec<_> = values.into_iter().filter(|(_, v)| v.trim().eq_ignore_ascii_case(value)).collect();
+    found.sort_by_key(|(id, _)| *id);
+    found
+}
+
 #[async_trait]
 pub trait Store: EventStore + MetaStore + ListenStore + AccountStore + TriggerStore + KbStore + ServiceStore {
     /// Write one group commit. A backend with both halves in one database does it in one
