@@ -990,12 +990,19 @@ mod tests {
         check(json!({"then": {"kind": "in_page", "url": "x", "templates": null, "category": null}}), "url");
         let hook = json!({"kind": "webhook", "endpoint": {"url": "https://x.example"}, "templates": null, "survey": null, "category": " "});
         check(json!({"then": hook}), "then.category");
-        check(json!({"then": {"kind": "in_page", "survey": "csat-delivery", "templates": null, "category": ""}}), "then.category");
+        check(
+            json!({"then": {"kind": "in_page", "survey": "csat-delivery", "templates": null, "category": ""}}),
+            "then.category",
+        );
         let mut sms = late_delivery();
         let offers = json!({"kind": "webhook", "endpoint": {"url": "https://sms.example/send"}, "templates": null, "survey": null, "category": "marketing"});
         merge(&mut sms, &json!({"then": offers}));
         let def = RuleDef::parse(&sms, &Demo).unwrap();
-        assert_eq!((def.then.channel(), def.then.category()), ("webhook", Some("marketing")), "a webhook's own category");
+        assert_eq!(
+            (def.then.channel(), def.then.category()),
+            ("webhook", Some("marketing")),
+            "a webhook's own category"
+        );
 
         let mut v = late_delivery();
         merge(&mut v, &json!({"then": in_page, "guard": {"quiet_hours": null}}));

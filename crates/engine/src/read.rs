@@ -492,7 +492,8 @@ pub async fn customers_with_trait(
             "trait and value: a trait's name (up to 200 characters) and the value to find (up to 1000)",
         ));
     }
-    let mut ids: Vec<i64> = s.store.customers_with_trait(project, key, value).await?.into_iter().map(|(id, _)| id).collect();
+    let mut ids: Vec<i64> =
+        s.store.customers_with_trait(project, key, value).await?.into_iter().map(|(id, _)| id).collect();
     ids.dedup();
     let mut out = vec![];
     for id in ids.into_iter().take(limit) {

@@ -328,7 +328,9 @@ async fn unsubscribe(s: AppState, headers: HeaderMap, token: String, q: Unsubscr
         .or_else(|| p.as_ref().and_then(|p| p.brand.default_lang.as_deref()).and_then(Lang::parse))
         .unwrap_or(Lang::En);
     if post {
-        if let Err(e) = t::set_preference(&*s.store, project, customer, (&category, "email"), false, "unsubscribe_link").await {
+        if let Err(e) =
+            t::set_preference(&*s.store, project, customer, (&category, "email"), false, "unsubscribe_link").await
+        {
             tracing::error!(error = %e.message, "an unsubscribe could not be recorded");
             let text = "Unsubscribing did not work this time. Please try again in a minute.";
             return (axum::http::StatusCode::SERVICE_UNAVAILABLE, text).into_response();

@@ -1164,9 +1164,14 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     browser.type_into(&format!("#q{i}-choices"), "fast | Fast delivery | Rychlé doručení | Szybka dostawa").await;
     browser.type_into(&format!("#q{i}-text-en"), "What pleased you?").await;
     browser.type_into(&format!("#q{i}-text-cs"), "Co vás potěšilo?").await;
+    browser.type_into(&format!("#q{i}-help-cs"), "Vyberte jednu možnost.").await;
+    browser.type_into(&format!("#q{i}-area"), "delivery").await;
+    browser.eval("const x = document.querySelector('#b-thanks-cs'); x.value = 'Díky, že jste nám pomohli!'; x.dispatchEvent(new Event('input', {bubbles: true}));").await;
     browser.click("#b-lang option[value=cs]").await;
     browser.wait_for_text("Co vás potěšilo?").await;
     browser.wait_for_text("Rychlé doručení").await;
+    browser.wait_for_text("Vyberte jednu možnost.").await;
+    browser.wait_for_text("Díky, že jste nám pomohli!").await;
     browser.click("#b-save").await;
     // Saved: the builder closes.
     for _ in 0..50 {
@@ -1183,6 +1188,9 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
         (&json!("single"), &json!("Co vás potěšilo?"), &json!("Rychlé doručení")),
         "{saved}"
     );
+    assert_eq!((&q["help"], &q["area"]), (&json!({"cs": "Vyberte jednu možnost."}), &json!("delivery")), "{saved}");
+    assert_eq!(saved["definition"]["thank_you"]["cs"], "Díky, že jste nám pomohli!", "{saved}");
+    assert!(saved["definition"]["intro"]["en"].is_string(), "the template's intro is kept: {saved}");
     browser.click("button[data-act=publish][data-key=nps-after-gift]").await;
     browser.wait_for_text("Open link").await;
     let (_, survey) = app.get("/api/surveys/nps-after-gift").await;

@@ -239,19 +239,19 @@ Object.assign(T.pl, {
 Object.assign(T.en, {
   editSurvey: "Edit", questionN: (n) => `Question ${n}`, questionType: "Kind", required: "Must be answered", questionText: "Question", choicesHelp: "Options, one a line: key | English | Czech | Polish",
   expectation: "Expected", experience: "Experienced", showIf: "Show only when", always: "Always", atLeast: "it is at least", atMost: "it is at most", anyOf: "or one of (keys, commas)",
-  removeQuestion: "Remove", surveyTitle: "Title", addQuestion: "Add a question", cancel: "Cancel", previewIn: "Preview in",
+  removeQuestion: "Remove", surveyTitle: "Title", surveyIntro: "Text above the first question", surveyThanks: "Thank-you text", questionHelp: "Hint under the question", questionArea: "Area it measures (drivers and benchmarks group by it)", thanksPreview: "After the last answer:", addQuestion: "Add a question", cancel: "Cancel", previewIn: "Preview in",
   shownWhen: (q, c) => `Shown when ${q}: ${c}`, noText: (l) => `no text in ${l} yet`,
 });
 Object.assign(T.cs, {
   editSurvey: "Upravit", questionN: (n) => `Otázka ${n}`, questionType: "Druh", required: "Povinná", questionText: "Otázka", choicesHelp: "Možnosti, jedna na řádek: klíč | anglicky | česky | polsky",
   expectation: "Očekávání", experience: "Zkušenost", showIf: "Zobrazit jen když", always: "Vždy", atLeast: "je alespoň", atMost: "je nejvýš", anyOf: "nebo jedno z (klíče, čárky)",
-  removeQuestion: "Odebrat", surveyTitle: "Název", addQuestion: "Přidat otázku", cancel: "Zrušit", previewIn: "Náhled v jazyce",
+  removeQuestion: "Odebrat", surveyTitle: "Název", surveyIntro: "Text nad první otázkou", surveyThanks: "Poděkování", questionHelp: "Nápověda pod otázkou", questionArea: "Oblast, kterou měří (podle ní se seskupují hnací faktory a srovnání)", thanksPreview: "Po poslední odpovědi:", addQuestion: "Přidat otázku", cancel: "Zrušit", previewIn: "Náhled v jazyce",
   shownWhen: (q, c) => `Zobrazí se, když ${q}: ${c}`, noText: (l) => `zatím bez textu v jazyce ${l}`,
 });
 Object.assign(T.pl, {
   editSurvey: "Edytuj", questionN: (n) => `Pytanie ${n}`, questionType: "Rodzaj", required: "Obowiązkowe", questionText: "Pytanie", choicesHelp: "Opcje, jedna w wierszu: klucz | angielski | czeski | polski",
   expectation: "Oczekiwanie", experience: "Doświadczenie", showIf: "Pokaż tylko gdy", always: "Zawsze", atLeast: "wynosi co najmniej", atMost: "wynosi co najwyżej", anyOf: "lub jedno z (klucze, przecinki)",
-  removeQuestion: "Usuń", surveyTitle: "Tytuł", addQuestion: "Dodaj pytanie", cancel: "Anuluj", previewIn: "Podgląd w języku",
+  removeQuestion: "Usuń", surveyTitle: "Tytuł", surveyIntro: "Tekst nad pierwszym pytaniem", surveyThanks: "Podziękowanie", questionHelp: "Podpowiedź pod pytaniem", questionArea: "Obszar, który mierzy (według niego grupowane są czynniki i porównania)", thanksPreview: "Po ostatniej odpowiedzi:", addQuestion: "Dodaj pytanie", cancel: "Anuluj", previewIn: "Podgląd w języku",
   shownWhen: (q, c) => `Pokazane, gdy ${q}: ${c}`, noText: (l) => `brak tekstu w języku ${l}`,
 });
 Object.assign(T.en, {
@@ -1316,7 +1316,8 @@ function previewSurvey(def, lang) {
   };
   const when = (s) => (!s?.question ? "" : `<p class="muted">${esc(t("shownWhen", s.question, [s.min != null ? `≥ ${s.min}` : "", s.max != null ? `≤ ${s.max}` : "", (s.any_of || []).length ? s.any_of.join(" / ") : ""].filter(Boolean).join(", ")))}</p>`);
   return `<div class="preview" lang="${lang}"><h3>${esc(tx(def.title))}</h3>${tx(def.intro) ? `<p>${esc(tx(def.intro))}</p>` : ""}
-    <ol>${def.questions.map((q) => `<li>${when(q.show_if)}<p><strong>${esc(tx(q.text)) || `<span class="notice">${esc(t("noText", lang))}</span>`}</strong>${q.required ? " *" : ""}</p>${body(q)}</li>`).join("")}</ol></div>`;
+    <ol>${def.questions.map((q) => `<li>${when(q.show_if)}<p><strong>${esc(tx(q.text)) || `<span class="notice">${esc(t("noText", lang))}</span>`}</strong>${q.required ? " *" : ""}</p>${tx(q.help) ? `<p class="muted">${esc(tx(q.help))}</p>` : ""}${body(q)}</li>`).join("")}</ol>
+    ${tx(def.thank_you) ? `<p class="muted">${esc(t("thanksPreview"))}</p><p>${esc(tx(def.thank_you))}</p>` : ""}</div>`;
 }
 function surveyBuilder(host, survey, done) {
   const def = JSON.parse(JSON.stringify(survey.definition));
@@ -1331,6 +1332,7 @@ function surveyBuilder(host, survey, done) {
       <div class="field"><label for="q${i}-type">${esc(t("questionType"))}</label><select id="q${i}-type" data-f="type">${opts(KINDS, q.type)}</select></div>
       <div class="field check"><input type="checkbox" id="q${i}-req" data-f="required"${q.required ? " checked" : ""}><label for="q${i}-req">${esc(t("required"))}</label></div></div>
       <div class="controls">${texts(`q${i}-text`, t("questionText"), q.text, 'data-f="text"')}</div>
+      <div class="controls">${texts(`q${i}-help`, t("questionHelp"), q.help, 'data-f="help"')}${input(`q${i}-area`, t("questionArea"), q.area, 'data-f="area" maxlength="64"')}</div>
       ${q.type === "rating" ? `<div class="controls">${input(`q${i}-min`, "min", q.min ?? 0, 'data-f="min" inputmode="numeric"')}${input(`q${i}-max`, "max", q.max ?? 10, 'data-f="max" inputmode="numeric"')}</div>` : ""}
       ${["single", "multiple", "matrix"].includes(q.type) ? `<div class="field"><label for="q${i}-choices">${esc(t("choicesHelp"))}</label><textarea id="q${i}-choices" data-f="choices" rows="4">${esc(choiceLines(q.type === "matrix" ? q.areas : q.options))}</textarea></div>` : ""}
       ${q.type === "pair" ? `<div class="controls">${texts(`q${i}-exp`, t("expectation"), q.expectation, 'data-f="expectation"')}${texts(`q${i}-got`, t("experience"), q.experience, 'data-f="experience"')}</div>` : ""}
@@ -1343,13 +1345,17 @@ function surveyBuilder(host, survey, done) {
   // The form's fields, read back into the definition.
   const read = () => {
     const v = (id) => host.querySelector("#" + id);
-    for (const l of Object.keys(LANGS)) { const x = v(`b-title-${l}`).value.trim(); if (x) def.title[l] = x; else delete def.title[l]; }
+    for (const [field, id] of [["title", "b-title"], ["intro", "b-intro"], ["thank_you", "b-thanks"]]) {
+      def[field] = def[field] || {};
+      for (const l of Object.keys(LANGS)) { const x = v(`${id}-${l}`).value.trim(); if (x) def[field][l] = x; else delete def[field][l]; }
+    }
     def.questions = def.questions.map((q, i) => {
       const f = (name) => host.querySelector(`fieldset[data-i="${i}"] [data-f="${name}"]`);
       const loc = (name) => Object.fromEntries([...host.querySelectorAll(`fieldset[data-i="${i}"] [data-f="${name}"]`)].map((x) => [x.dataset.lang, x.value.trim()]).filter(([, x]) => x));
       const type = f("type").value, out = { id: f("id").value.trim(), type, text: loc("text"), required: f("required").checked };
-      if (q.help && Object.keys(q.help).length) out.help = q.help;
-      if (q.area) out.area = q.area;
+      const help = loc("help"), area = f("area").value.trim();
+      if (Object.keys(help).length) out.help = help;
+      if (area) out.area = area;
       if (type === "rating") { out.min = Number(f("min")?.value ?? 0); out.max = Number(f("max")?.value ?? 10); }
       if (type === "text") out.multiline = q.multiline ?? true;
       if (type === "single" || type === "multiple") out.options = f("choices") ? parseChoices(f("choices").value) : q.options || [];
@@ -1366,6 +1372,7 @@ function surveyBuilder(host, survey, done) {
   const preview = () => { host.querySelector("#b-preview").innerHTML = previewSurvey(def, lang); };
   const draw = () => {
     host.innerHTML = `<div class="builder"><div class="builder-form"><div class="controls">${texts("b-title", t("surveyTitle"), def.title, "")}</div>
+      <div class="controls">${texts("b-intro", t("surveyIntro"), def.intro, "")}</div><div class="controls">${texts("b-thanks", t("surveyThanks"), def.thank_you, "")}</div>
       ${def.questions.map(card).join("")}
       <div class="tools"><button class="quiet" type="button" id="b-add">${esc(t("addQuestion"))}</button><button type="button" id="b-save">${esc(t("save"))}</button><button class="quiet" type="button" id="b-cancel">${esc(t("cancel"))}</button></div>
       <p role="status" class="muted" id="b-status"></p></div>

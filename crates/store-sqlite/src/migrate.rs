@@ -51,12 +51,13 @@ mod tests {
         let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
         run_sqlite(&pool).await.unwrap();
         for key in touchpoint_store::migrate::INDEXED_TRAITS {
-            let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", trait_search_sql(key)))
-                .bind(1)
-                .bind("x")
-                .fetch_all(&pool)
-                .await
-                .unwrap();
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", trait_search_sql(key)))
+                    .bind(1)
+                    .bind("x")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
             let plan = plan.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ");
             assert!(plan.contains(&format!("USING INDEX customers_trait_{key}")), "{key}: {plan}");
             assert!(!plan.contains("TEMP B-TREE"), "in id order as the index keeps it: {plan}");
@@ -82,12 +83,11 @@ mod tests {
         .await
         .unwrap();
         run_sqlite(&pool).await.unwrap();
-        let rows: Vec<(String, String, bool, i64, String)> = sqlx::query_as(
-            "SELECT category, channel, allowed, updated_ms, source FROM preferences ORDER BY category",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+        let rows: Vec<(String, String, bool, i64, String)> =
+            sqlx::query_as("SELECT category, channel, allowed, updated_ms, source FROM preferences ORDER BY category")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
         assert_eq!(
             rows,
             [

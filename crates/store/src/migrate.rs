@@ -67,7 +67,9 @@ pub fn render(sql: &str, dialect: Dialect) -> String {
     };
     let trait_indexes: String = INDEXED_TRAITS
         .iter()
-        .map(|k| format!("CREATE INDEX customers_trait_{k} ON customers (project_id, {}, id);\n", trait_expr(dialect, k)))
+        .map(|k| {
+            format!("CREATE INDEX customers_trait_{k} ON customers (project_id, {}, id);\n", trait_expr(dialect, k))
+        })
         .collect();
     sql.replace("{{id}}", id)
         .replace("{{blob}}", blob)
