@@ -1,180 +1,73 @@
-//! [`AccountStore`] on PostgreSQL: people who sign in to the dashboard (the same SQL as
-//! the embedded store's, in PostgreSQL's placeholders).
+//! [`AccountStore`] on PostgreSQL: people who sign in to the dashboard. The SQL is the
+//! embedded store's ([`touchpoint_store_sqlite::sql_accounts`]), written once for both;
+//! this is only the pool handed to it.
 
-use crate::{Db, PgMetaStore};
+use crate::PgMetaStore;
 use async_trait::async_trait;
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 use touchpoint_core::access::Role;
 use touchpoint_core::ProjectId;
 use touchpoint_store::accounts::{AccountStore, Grant, Session, User};
-use touchpoint_store::{now_ms, Result, StoreError};
+use touchpoint_store::Result;
+use touchpoint_store_sqlite::sql_accounts::AccountSql;
 
-fn user_row(r: &PgRow) -> Result<User> {
-    Ok(User {
-        id: r.try_get("id").db()?,
-        email: r.try_get("email").db()?,
-        password_hash: r.try_get("password_hash").db()?,
-        created_ms: r.try_get("created_ms").db()?,
-    })
+impl PgMetaStore {
+    /// The shared account and key SQL on this store's pool.
+    pub(crate) fn accounts(&self) -> AccountSql<'_, sqlx::Postgres> {
+        AccountSql(&self.pool)
+    }
 }
 
 #[async_trait]
 impl AccountStore for PgMetaStore {
     async fn create_user(&self, email: &str, password_hash: Option<&str>) -> Result<User> {
-        let row = sqlx::query(
-            "INSERT INTO users (email, password_hash, created_ms) VALUES ($1, $2, $3)
-             ON CONFLICT (email) DO NOTHING RETURNING id, email, password_hash, created_ms",
-        )
-        .bind(email)
-        .bind(password_hash)
-        .bind(now_ms())
-        .fetch_optional(&self.pool)
-        .await
-        .db()?;
-        match row {
-            Some(r) => user_row(&r),
-            None => Err(StoreError::Exists(format!("an account for {email:?}"))),
-        }
+        self.accounts().create_user(email, password_hash).await
     }
 
     async fn user(&self, id: i64) -> Result<Option<User>> {
-        let row = sqlx::query("SELECT id, email, password_hash, created_ms FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .db()?;
-        row.as_ref().map(user_row).transpose()
+        self.accounts().user(id).await
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
-        let row = sqlx::query("SELECT id, email, password_hash, created_ms FROM users WHERE email = $1")
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await
-            .db()?;
-        row.as_ref().map(user_row).transpose()
+        self.accounts().user_by_email(email).await
     }
 
     async fn users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query("SELECT id, email, password_hash, created_ms FROM users ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .db()?;
-        rows.iter().map(user_row).collect()
+        self.accounts().users().await
     }
 
     async fn set_password(&self, user: i64, password_hash: &str) -> Result<()> {
-        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(password_hash)
-            .bind(user)
-            .execute(&self.pool)
-            .await
-            .db()?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("account {user}")));
-        }
-        Ok(())
+        self.accounts().set_password(user, password_hash).await
     }
 
     async fn set_role(&self, user: i64, project: Option<ProjectId>, role: Option<Role>) -> Result<()> {
-        if self.user(user).await?.is_none() {
-            return Err(StoreError::NotFound(format!("account {user}")));
-        }
-        let project = project.unwrap_or(0);
-        match role {
-            Some(role) => sqlx::query(
-                "INSERT INTO user_roles (user_id, project_id, role) VALUES ($1, $2, $3)
-                 ON CONFLICT (user_id, project_id) DO UPDATE SET role = excluded.role",
-            )
-            .bind(user)
-            .bind(project)
-            .bind(role.as_str())
-            .execute(&self.pool)
-            .await
-            .db()?,
-            None => sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND project_id = $2")
-                .bind(user)
-                .bind(project)
-                .execute(&self.pool)
-                .await
-                .db()?,
-        };
-        Ok(())
+        self.accounts().set_role(user, project, role).await
     }
 
     async fn grants(&self, user: i64) -> Result<Vec<Grant>> {
-        let rows = sqlx::query("SELECT project_id, role FROM user_roles WHERE user_id = $1 ORDER BY project_id")
-            .bind(user)
-            .fetch_all(&self.pool)
-            .await
-            .db()?;
-        rows.iter()
-            .map(|r| {
-                let (project, role): (i64, String) = (r.try_get(0).db()?, r.try_get(1).db()?);
-                let role = Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?;
-                Ok(Grant { project: (project != 0).then_some(project), role })
-            })
-            .collect()
+        self.accounts().grants(user).await
     }
 
     async fn create_session(&self, token_hash: &str, user: i64, expires_ms: i64) -> Result<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash)
-            .bind(user)
-            .bind(now_ms())
-            .bind(expires_ms)
-            .execute(&self.pool)
-            .await
-            .db()?;
-        Ok(())
+        self.accounts().create_session(token_hash, user, expires_ms).await
     }
 
     async fn session(&self, token_hash: &str, now_ms: i64) -> Result<Option<Session>> {
-        let row = sqlx::query(
-            "SELECT user_id, created_ms, expires_ms FROM sessions WHERE token_hash = $1 AND expires_ms > $2",
-        )
-        .bind(token_hash)
-        .bind(now_ms)
-        .fetch_optional(&self.pool)
-        .await
-        .db()?;
-        row.map(|r| {
-            Ok(Session { user_id: r.try_get(0).db()?, created_ms: r.try_get(1).db()?, expires_ms: r.try_get(2).db()? })
-        })
-        .transpose()
+        self.accounts().session(token_hash, now_ms).await
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await.db()?;
-        Ok(())
+        self.accounts().delete_session(token_hash).await
     }
 
     async fn delete_sessions(&self, user: i64) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user).execute(&self.pool).await.db()?;
-        Ok(done.rows_affected())
+        self.accounts().delete_sessions(user).await
     }
 
     async fn create_password_link(&self, token_hash: &str, user: i64, expires_ms: i64) -> Result<()> {
-        sqlx::query("INSERT INTO password_links (token_hash, user_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash)
-            .bind(user)
-            .bind(now_ms())
-            .bind(expires_ms)
-            .execute(&self.pool)
-            .await
-            .db()?;
-        Ok(())
+        self.accounts().create_password_link(token_hash, user, expires_ms).await
     }
 
     async fn take_password_link(&self, token_hash: &str, now_ms: i64) -> Result<Option<i64>> {
-        let row = sqlx::query("DELETE FROM password_links WHERE token_hash = $1 RETURNING user_id, expires_ms")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await
-            .db()?;
-        let Some(r) = row else { return Ok(None) };
-        let (user, expires): (i64, i64) = (r.try_get(0).db()?, r.try_get(1).db()?);
-        Ok((expires > now_ms).then_some(user))
+        self.accounts().take_password_link(token_hash, now_ms).await
     }
 }

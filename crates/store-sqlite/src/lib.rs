@@ -16,6 +16,7 @@
 mod error;
 pub mod migrate;
 pub mod segment;
+pub mod sql_accounts;
 pub mod sql_kb;
 pub mod sql_service;
 pub mod sql_triggers;

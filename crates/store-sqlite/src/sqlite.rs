@@ -256,17 +256,6 @@ pub(crate) fn conflict_row(r: &SqliteRow) -> Result<Conflict> {
     })
 }
 
-fn key_row(r: &SqliteRow) -> Result<KeyInfo> {
-    let kind: String = r.try_get("kind").db()?;
-    Ok(KeyInfo {
-        id: r.try_get("id").db()?,
-        project_id: r.try_get("project_id").db()?,
-        kind: KeyKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("key kind {kind}")))?,
-        prefix: r.try_get("prefix").db()?,
-        created_ms: r.try_get("created_ms").db()?,
-    })
-}
-
 fn touchpoint_row(r: &SqliteRow) -> Result<StoredTouchpoint> {
     let channel: String = r.try_get("channel").db()?;
     let kind: String = r.try_get("kind").db()?;
@@ -526,62 +515,19 @@ impl MetaStore for SqliteStore {
     }
 
     async fn create_key(&self, project: ProjectId, kind: KeyKind, token_hash: &str, prefix: &str) -> Result<KeyInfo> {
-        if self.project(project).await?.is_none() {
-            return Err(StoreError::NotFound(format!("project {project}")));
-        }
-        let row = sqlx::query(
-            "INSERT INTO api_keys (project_id, kind, token_hash, prefix, created_ms) VALUES (?, ?, ?, ?, ?)
-             RETURNING id, project_id, kind, prefix, created_ms",
-        )
-        .bind(project)
-        .bind(kind.as_str())
-        .bind(token_hash)
-        .bind(prefix)
-        .bind(now_ms())
-        // Not fetch_one: a write statement left unfinished keeps the write lock (see
-        // `sql_triggers`).
-        .fetch_all(&self.pool)
-        .await
-        .db()?
-        .pop()
-        .ok_or_else(|| StoreError::Backend("a new key returned no row".into()))?;
-        key_row(&row)
+        self.accounts().create_key(project, kind, token_hash, prefix).await
     }
 
     async fn key_by_hash(&self, token_hash: &str) -> Result<Option<KeyInfo>> {
-        let row = sqlx::query(
-            "SELECT id, project_id, kind, prefix, created_ms FROM api_keys WHERE token_hash = ? AND revoked_ms IS NULL",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .db()?;
-        row.as_ref().map(key_row).transpose()
+        self.accounts().key_by_hash(token_hash).await
     }
 
     async fn keys(&self, project: ProjectId) -> Result<Vec<KeyInfo>> {
-        let rows = sqlx::query(
-            "SELECT id, project_id, kind, prefix, created_ms FROM api_keys WHERE project_id = ? AND revoked_ms IS NULL ORDER BY id",
-        )
-        .bind(project)
-        .fetch_all(&self.pool)
-        .await.db()?;
-        rows.iter().map(key_row).collect()
+        self.accounts().keys(project).await
     }
 
     async fn revoke_key(&self, project: ProjectId, id: i64, at_ms: i64) -> Result<Option<KeyInfo>> {
-        // Read to its end (`fetch_all`): an unfinished write statement keeps the lock.
-        let rows = sqlx::query(
-            "UPDATE api_keys SET revoked_ms = ? WHERE id = ? AND project_id = ? AND revoked_ms IS NULL
-             RETURNING id, project_id, kind, prefix, created_ms",
-        )
-        .bind(at_ms)
-        .bind(id)
-        .bind(project)
-        .fetch_all(&self.pool)
-        .await
-        .db()?;
-        rows.first().map(key_row).transpose()
+        self.accounts().revoke_key(project, id, at_ms).await
     }
 
     async fn touchpoints(&self, project: ProjectId) -> Result<Vec<StoredTouchpoint>> {
