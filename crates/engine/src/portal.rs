@@ -173,8 +173,9 @@ pub struct LinkClaims {
 
 /// The prefix of a link token's signed value (a cookie's value never starts with it).
 const LINK_PREFIX: &str = "ml1.";
-/// The prefix of a session cookie's signed value.
-const SESSION_PREFIX: &str = "ps1.";
+/// The prefix of a session cookie's signed value (`ps1.` cookies, whose expiry was in
+/// seconds, are no longer read: their holders sign in again).
+const SESSION_PREFIX: &str = "ps2.";
 
 /// Sign claims into a link token: `ml1.` base64url(JSON) `.` MAC.
 pub fn link_token(secret: &[u8], claims: &LinkClaims) -> String {
@@ -435,45 +436,69 @@ async fn identify(s: &Engine, project: ProjectId, user: Option<&str>, anonymous:
 /// A session cookie's value for a signed-in customer.
 pub fn session_value(secret: &[u8], customer: CustomerId, email: Option<&str>) -> String {
     use base64::Engine as _;
-    let exp = now_ms() / 1000 + SESSION_TTL_S;
+    let exp_ms = now_ms() + SESSION_TTL_S * 1000;
     let email = email.map(|e| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(e)).unwrap_or_default();
-    invite::sign_value(secret, &format!("{SESSION_PREFIX}{customer}.{exp}.{email}"))
+    invite::sign_value(secret, &format!("{SESSION_PREFIX}{customer}.{exp_ms}.{email}"))
 }
 
-/// The customer a session cookie names and their proven address, if its signature holds
-/// and it has not expired.
-pub fn read_session(secret: &[u8], value: &str) -> Option<(CustomerId, Option<String>)> {
+/// A portal session as its cookie says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalSession {
+    /// The customer signed in.
+    pub customer: CustomerId,
+    /// Their proven address (see [`signed_visitor`]).
+    pub email: Option<String>,
+    /// When it was signed, ms (its expiry less [`SESSION_TTL_S`]).
+    pub signed_ms: i64,
+}
+
+/// The session a cookie holds, if its signature holds and it has not expired (whether
+/// the customer has signed out everywhere since is [`signed_visitor`]'s to ask).
+pub fn read_session(secret: &[u8], value: &str) -> Option<PortalSession> {
     use base64::Engine as _;
     let v = invite::unsign_value(secret, value)?.strip_prefix(SESSION_PREFIX)?;
     let mut parts = v.splitn(3, '.');
     let (c, exp, email) = (parts.next()?, parts.next()?, parts.next()?);
-    let exp: i64 = exp.parse().ok()?;
-    (now_ms() / 1000 < exp).then_some(())?;
+    let exp_ms: i64 = exp.parse().ok()?;
+    (now_ms() < exp_ms).then_some(())?;
     let email = match email {
         "" => None,
         e => Some(String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(e).ok()?).ok()?),
     };
-    Some((c.parse().ok()?, email))
+    Some(PortalSession { customer: c.parse().ok()?, email, signed_ms: exp_ms - SESSION_TTL_S * 1000 })
+}
+
+/// "Sign out everywhere": every session of the customer (the person they are now)
+/// signed until now is refused from now on, this browser's included.
+pub async fn sign_out_everywhere(s: &Engine, project: ProjectId, customer: CustomerId) -> Result<(), Error> {
+    s.store.sign_out_portal(project, customer, now_ms()).await?;
+    Ok(())
 }
 
 /// The visitor a signed-in customer is on the portal: their ids for the steps, and the
 /// proven address their session carries (never an `email` trait, which the public write
 /// key can set: replies are e-mailed to it, with a sign-in link); `None` when the
-/// customer is no longer there (erased) or another project's.
+/// customer is no longer there (erased) or another project's, or has signed out
+/// everywhere since the session was signed (or that cannot be read: refused).
 pub async fn signed_visitor(
     s: &Engine,
     project: ProjectId,
-    (customer, email): (CustomerId, Option<String>),
+    session: PortalSession,
     browser: &str,
     lang: Lang,
 ) -> Option<Visitor> {
-    let row = s.store.customer(customer).await.ok()??;
+    let row = s.store.customer(session.customer).await.ok()??;
     if row.project_id != project {
         return None;
     }
     let id = row.merged_into.unwrap_or(row.id);
+    if let Some(cut_ms) = s.store.portal_signed_out(project, id).await.ok()? {
+        if session.signed_ms <= cut_ms {
+            return None;
+        }
+    }
     let mut v = customer_visitor(&*s.store, id, lang).await?;
-    v.email = email;
+    v.email = session.email;
     if v.user_id.is_some() {
         v.anonymous_id = browser.to_string();
     }

@@ -242,6 +242,7 @@ pub fn router(state: AppState) -> Router {
         .route("/portal/{project}/requests/{id}", get(portal_me::request).post(portal_me::reply))
         .route("/portal/{project}/account", get(portal_me::account))
         .route("/portal/{project}/account/preferences", axum::routing::post(portal_me::preferences))
+        .route("/portal/{project}/account/signout-everywhere", axum::routing::post(portal_me::signout_everywhere))
         .route("/portal/{project}/account/export", get(portal_me::export))
         .route("/portal/{project}/account/erase", axum::routing::post(portal_me::erase))
         .route("/", get(dashboard::dashboard))

@@ -107,6 +107,18 @@ fn t(lang: Lang) -> minijinja::Value {
         ]),
         export_link => pick(["Download (JSON)", "Stáhnout (JSON)", "Pobierz (JSON)"]),
         erase_heading => pick(["Erase my data", "Smazat moje údaje", "Usuń moje dane"]),
+        everywhere_heading => pick(["Signed in elsewhere?", "Přihlášeni jinde?", "Zalogowano gdzie indziej?"]),
+        everywhere_intro => pick([
+            "If you signed in on a computer that is not yours, or lost a phone, sign out on every device at once.",
+            "Pokud jste se přihlásili na cizím počítači nebo ztratili telefon, odhlaste se na všech zařízeních najednou.",
+            "Jeśli logowałeś się na cudzym komputerze lub zgubiłeś telefon, wyloguj się na wszystkich urządzeniach naraz.",
+        ]),
+        everywhere_button => pick(["Sign out everywhere", "Odhlásit všude", "Wyloguj wszędzie"]),
+        signed_out_everywhere => pick([
+            "You are signed out on every device. To come back, ask for a new link.",
+            "Jste odhlášeni na všech zařízeních. Pro návrat si nechte poslat nový odkaz.",
+            "Wylogowano Cię na wszystkich urządzeniach. Aby wrócić, poproś o nowy link.",
+        ]),
         erase_intro => pick([
             "This erases everything we keep about you — your requests, answers and history — and cannot be undone.",
             "Tím smažete vše, co o vás uchováváme – požadavky, odpovědi i historii. Nelze to vrátit zpět.",
@@ -262,14 +274,22 @@ pub async fn signin_form(
     if c.customer().is_some() {
         return c.respond(see_other(&c.url("/requests")));
     }
-    signin_page(&s, &c, StatusCode::OK, "", None)
+    signin_page(&s, &c, StatusCode::OK, "", None, pq.thanks.as_deref() == Some("everywhere"))
 }
 
-/// The sign-in form with what was typed and what is wrong with it.
-fn signin_page(s: &AppState, c: &Ctx, status: StatusCode, email: &str, error: Option<String>) -> Response {
+/// The sign-in form with what was typed and what is wrong with it (and, after "sign out
+/// everywhere", a note saying it is done).
+fn signin_page(
+    s: &AppState,
+    c: &Ctx,
+    status: StatusCode,
+    email: &str,
+    error: Option<String>,
+    signed_out: bool,
+) -> Response {
     let title = t(c.visitor.lang).get_attr("signin").map(|v| v.to_string()).unwrap_or_default();
     let ctx = context! {
-        action => c.url("/signin"), csrf => c.csrf("portal-signin"), email, error,
+        action => c.url("/signin"), csrf => c.csrf("portal-signin"), email, error, signed_out,
         can_mail => touchpoint_engine::mail::configured(&s.config),
     };
     page(c, status, "signin", "signin", &title, ctx)
@@ -299,7 +319,7 @@ pub async fn signin_post(
     let typed = field(&f, "email").unwrap_or("").to_string();
     let email = match portal::email_address("email", &typed) {
         Ok(e) => e,
-        Err(_) => return signin_page(&s, &c, StatusCode::BAD_REQUEST, &typed, Some(bad_email(c.visitor.lang))),
+        Err(_) => return signin_page(&s, &c, StatusCode::BAD_REQUEST, &typed, Some(bad_email(c.visitor.lang)), false),
     };
     // Each address a few links: a script cannot flood someone's inbox.
     let key = limiter_key(&format!("signin:{}:{email}", c.project.id));
@@ -317,9 +337,9 @@ pub async fn signin_post(
             let title = pick(["Check your e-mail", "Zkontrolujte e-mail", "Sprawdź skrzynkę e-mail"]);
             page(&c, StatusCode::OK, "sent", "signin", title, context! { text })
         }
-        Ok(LinkSent::NoSmtp) => signin_page(&s, &c, StatusCode::SERVICE_UNAVAILABLE, &typed, None),
+        Ok(LinkSent::NoSmtp) => signin_page(&s, &c, StatusCode::SERVICE_UNAVAILABLE, &typed, None, false),
         Err(e) if e.class() == Class::Invalid => {
-            signin_page(&s, &c, StatusCode::BAD_REQUEST, &typed, Some(bad_email(c.visitor.lang)))
+            signin_page(&s, &c, StatusCode::BAD_REQUEST, &typed, Some(bad_email(c.visitor.lang)), false)
         }
         Err(e) => {
             tracing::warn!(error = %e, "a sign-in link was not sent");
@@ -455,6 +475,38 @@ pub async fn signout(
         return expired_form(&c);
     }
     let mut r = c.respond(see_other(&c.home()));
+    if let Ok(v) = HeaderValue::from_str(&auth_cookie(&s, c.project.id, None)) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// `POST /portal/{project}/account/signout-everywhere`: end every session of the customer
+/// (this one too), then the sign-in page says so.
+pub async fn signout_everywhere(
+    State(s): State<AppState>,
+    Path(project): Path<String>,
+    Query(pq): Query<PortalQuery>,
+    headers: HeaderMap,
+    client: ClientAddr,
+    body: Bytes,
+) -> Response {
+    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(customer) = c.customer() else { return must_sign_in(&c) };
+    if let Some(r) = over_budget(&s, &client, &c) {
+        return r;
+    }
+    if !c.csrf_ok("portal-everywhere", field(&fields(&body), "_csrf")) {
+        return expired_form(&c);
+    }
+    if let Err(e) = portal::sign_out_everywhere(&s, c.project.id, customer).await {
+        tracing::error!(error = %e, "a portal sign-out everywhere was not saved");
+        return c.respond(error_page(c.visitor.lang, Some(&c.project)));
+    }
+    let mut r = c.respond(see_other(&format!("{}&thanks=everywhere", c.url("/signin"))));
     if let Ok(v) = HeaderValue::from_str(&auth_cookie(&s, c.project.id, None)) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -832,6 +884,7 @@ pub async fn account(
         prefs_action => c.url("/account/preferences"), prefs_csrf => c.csrf("portal-prefs"),
         export_url => c.url("/account/export"),
         erase_action => c.url("/account/erase"), erase_csrf => c.csrf("portal-erase"),
+        everywhere_action => c.url("/account/signout-everywhere"), everywhere_csrf => c.csrf("portal-everywhere"),
     };
     page(&c, StatusCode::OK, "account", "account", &title, ctx)
 }

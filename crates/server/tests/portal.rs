@@ -750,3 +750,44 @@ async fn an_address_whose_account_was_erased_signs_in_again_to_a_new_one() {
     drop(smtp);
     app.stop().await;
 }
+
+/// "Sign out everywhere": a customer signed in on two browsers ends both sessions from
+/// one; the copied cookie of the other is refused too; a new link signs in again.
+#[tokio::test]
+async fn signing_out_everywhere_ends_every_session_of_the_customer() {
+    let app = spawn_app().await;
+    let (s, v) = app.post("/v1/identify", &json!({"userId": "vit", "traits": {"email": "vit@example.cz"}})).await;
+    assert_eq!(s, 200, "{v}");
+    while app.store.find_identity(1, touchpoint_core::IdentityKind::User, "vit").await.unwrap().is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let link = async || {
+        let (s, v) = app.send(Method::POST, "/api/portal/links", Some(&json!({"user_id": "vit", "lang": "cs"}))).await;
+        assert_eq!(s, 200, "{v}");
+        v["url"].as_str().unwrap().to_string()
+    };
+    let (mut phone, mut laptop) = (Browser::new(&app), Browser::new(&app));
+    assert_eq!(phone.sign_in(&link().await).await.0, 303);
+    assert_eq!(laptop.sign_in(&link().await).await.0, 303);
+    let stolen = laptop.jar.clone();
+    for b in [&mut phone, &mut laptop] {
+        assert_eq!(b.get("/portal/1/account?lang=cs").await.0, 200, "signed in");
+    }
+    let (_, html, _) = phone.get("/portal/1/account?lang=cs").await;
+    assert!(html.contains("Odhlásit všude"), "{html}");
+    let token = form_csrf(&html, "/portal/1/account/signout-everywhere?");
+    let (s, _, to) = phone.post("/portal/1/account/signout-everywhere?lang=cs", &[("_csrf", &token)]).await;
+    assert_eq!((s, to.as_deref()), (303, Some("/portal/1/signin?lang=cs&thanks=everywhere")));
+    let (_, html, _) = phone.get("/portal/1/signin?lang=cs&thanks=everywhere").await;
+    assert!(html.contains("Jste odhlášeni na všech zařízeních"), "{html}");
+    let (s, _, to) = laptop.get("/portal/1/account?lang=cs").await;
+    assert_eq!((s, to.as_deref()), (303, Some("/portal/1/signin?lang=cs")), "the other browser is signed out");
+    laptop.jar = stolen;
+    assert_eq!(laptop.get("/portal/1/account?lang=cs").await.0, 303, "and a copy of its old cookie is refused");
+    // A form without its token changes nothing.
+    let mut fresh = Browser::new(&app);
+    assert_eq!(fresh.sign_in(&link().await).await.0, 303);
+    assert_ne!(fresh.post("/portal/1/account/signout-everywhere?lang=cs", &[("_csrf", "x")]).await.0, 303);
+    assert_eq!(fresh.get("/portal/1/account?lang=cs").await.0, 200, "a new sign-in holds");
+    app.stop().await;
+}

@@ -1824,4 +1824,19 @@ pub async fn service_requests(s: Arc<dyn Store>) {
         won += usize::from(r.await.unwrap());
     }
     assert_eq!(won, 1);
+
+    // "Sign out everywhere": a cut-off per customer that only moves forward, gone with
+    // the customer's erasure.
+    assert_eq!(s.portal_signed_out(p, 77).await.unwrap(), None);
+    s.sign_out_portal(p, 77, 100).await.unwrap();
+    s.sign_out_portal(p, 77, 50).await.unwrap();
+    assert_eq!(s.portal_signed_out(p, 77).await.unwrap(), Some(100), "never moved back");
+    s.sign_out_portal(p, 77, 200).await.unwrap();
+    s.sign_out_portal(p, 78, 300).await.unwrap();
+    assert_eq!(s.portal_signed_out(p, 77).await.unwrap(), Some(200));
+    assert_eq!(s.portal_signed_out(q, 77).await.unwrap(), None, "projects apart");
+    let subject = touchpoint_store::erasure::Subject::new(p, 77, vec![77], Vec::<String>::new());
+    s.erase_subject_requests(&subject).await.unwrap();
+    assert_eq!(s.portal_signed_out(p, 77).await.unwrap(), None);
+    assert_eq!(s.portal_signed_out(p, 78).await.unwrap(), Some(300), "another customer's stays");
 }

@@ -562,6 +562,14 @@ impl ServiceStore for SplitStore {
         self.meta.portal_link_used(project, nonce).await
     }
 
+    async fn sign_out_portal(&self, project: ProjectId, customer: CustomerId, at_ms: i64) -> Result<()> {
+        self.meta.sign_out_portal(project, customer, at_ms).await
+    }
+
+    async fn portal_signed_out(&self, project: ProjectId, customer: CustomerId) -> Result<Option<i64>> {
+        self.meta.portal_signed_out(project, customer).await
+    }
+
     async fn subject_requests(&self, subject: &Subject) -> Result<Vec<RequestWithEntries>> {
         self.meta.subject_requests(subject).await
     }

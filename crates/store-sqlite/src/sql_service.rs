@@ -10,7 +10,7 @@
 
 use crate::sql_triggers::Sql;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
-use touchpoint_core::ProjectId;
+use touchpoint_core::{CustomerId, ProjectId};
 use touchpoint_store::erasure::Subject;
 use touchpoint_store::service::{NewEntry, NewRequest, Request, RequestEntry, RequestFilter, RequestWithEntries};
 use touchpoint_store::{Result, StoreError};
@@ -253,6 +253,33 @@ where
         Ok(!rows.is_empty())
     }
 
+    /// [`ServiceStore::sign_out_portal`](touchpoint_store::ServiceStore::sign_out_portal).
+    pub async fn sign_out_portal(&self, project: ProjectId, customer: CustomerId, at_ms: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO portal_signouts (project_id, customer_id, before_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (project_id, customer_id) DO UPDATE SET before_ms = excluded.before_ms \
+             WHERE excluded.before_ms > portal_signouts.before_ms",
+        )
+        .bind(project)
+        .bind(customer)
+        .bind(at_ms)
+        .execute(self.0)
+        .await
+        .sql()?;
+        Ok(())
+    }
+
+    /// [`ServiceStore::portal_signed_out`](touchpoint_store::ServiceStore::portal_signed_out).
+    pub async fn portal_signed_out(&self, project: ProjectId, customer: CustomerId) -> Result<Option<i64>> {
+        let rows = sqlx::query("SELECT before_ms FROM portal_signouts WHERE project_id = $1 AND customer_id = $2")
+            .bind(project)
+            .bind(customer)
+            .fetch_all(self.0)
+            .await
+            .sql()?;
+        rows.first().map(|r| Self::get(r, "before_ms")).transpose()
+    }
+
     /// [`ServiceStore::subject_requests`](touchpoint_store::ServiceStore::subject_requests).
     pub async fn subject_requests(&self, subject: &Subject) -> Result<Vec<RequestWithEntries>> {
         let filter = RequestFilter { customers: Some(subject.customers.clone()), ..Default::default() };
@@ -286,6 +313,12 @@ where
                 .await
                 .sql()?
                 .len() as u64;
+            sqlx::query("DELETE FROM portal_signouts WHERE project_id = $1 AND customer_id = $2")
+                .bind(subject.project)
+                .bind(c)
+                .execute(&mut *tx)
+                .await
+                .sql()?;
         }
         tx.commit().await.sql()?;
         Ok((requests, entries))

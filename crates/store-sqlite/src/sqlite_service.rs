@@ -5,7 +5,7 @@
 use crate::sql_service::ServiceSql;
 use crate::sqlite::SqliteStore;
 use async_trait::async_trait;
-use touchpoint_core::ProjectId;
+use touchpoint_core::{CustomerId, ProjectId};
 use touchpoint_store::erasure::Subject;
 use touchpoint_store::service::{
     NewEntry, NewRequest, Request, RequestEntry, RequestFilter, RequestWithEntries, ServiceStore,
@@ -47,6 +47,14 @@ impl ServiceStore for SqliteStore {
 
     async fn portal_link_used(&self, project: ProjectId, nonce: &str) -> Result<bool> {
         self.service().portal_link_used(project, nonce).await
+    }
+
+    async fn sign_out_portal(&self, project: ProjectId, customer: CustomerId, at_ms: i64) -> Result<()> {
+        self.service().sign_out_portal(project, customer, at_ms).await
+    }
+
+    async fn portal_signed_out(&self, project: ProjectId, customer: CustomerId) -> Result<Option<i64>> {
+        self.service().portal_signed_out(project, customer).await
     }
 
     async fn subject_requests(&self, subject: &Subject) -> Result<Vec<RequestWithEntries>> {

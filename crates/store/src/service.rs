@@ -133,8 +133,14 @@ pub trait ServiceStore: Send + Sync {
     async fn use_portal_link(&self, project: ProjectId, nonce: &str, expires_ms: i64, now_ms: i64) -> Result<bool>;
     /// Whether a sign-in link's nonce has been used.
     async fn portal_link_used(&self, project: ProjectId, nonce: &str) -> Result<bool>;
+    /// End every portal session of a customer signed before `at_ms` ("sign out
+    /// everywhere"); a later cut-off replaces an earlier one, never the other way.
+    async fn sign_out_portal(&self, project: ProjectId, customer: CustomerId, at_ms: i64) -> Result<()>;
+    /// The customer's cut-off: sessions signed before it are refused.
+    async fn portal_signed_out(&self, project: ProjectId, customer: CustomerId) -> Result<Option<i64>>;
     /// A subject's requests with their timelines.
     async fn subject_requests(&self, subject: &Subject) -> Result<Vec<RequestWithEntries>>;
-    /// Remove a subject's requests and timelines: (requests, entries) removed.
+    /// Remove a subject's requests and timelines (and their portal cut-offs): (requests,
+    /// entries) removed.
     async fn erase_subject_requests(&self, subject: &Subject) -> Result<(u64, u64)>;
 }
