@@ -17,15 +17,21 @@
 //!   the API with a secret key), or put into the team's reply e-mail (3 days).
 //! - **Sessions.** A signed-in browser holds a signed cookie naming the customer and its
 //!   expiry ([`session_value`], 12 hours); it is checked against the store on every page
-//!   (an erased customer is signed out).
+//!   (an erased customer is signed out, and so is every session signed before the
+//!   customer's "sign out everywhere": [`sign_out_everywhere`]).
 //! - **Who signs in.** A link for a customer (from the brand's site, which knows its
 //!   customers, or in a reply) signs in as that customer, and sends an `identify` of the
 //!   browser's anonymous id with their user id, so the visits before signing in join their
 //!   journey. A link for an address (typed into the portal) signs in to that address's
 //!   own portal account — a customer of its own, made on first use, whose anonymous id is
 //!   a MAC of the address — never to a customer found by an `email` trait: anyone holding
-//!   the public write key can give any customer any trait. Signed in, every step carries
-//!   the customer's ids.
+//!   the public write key can give any customer any trait. Once a link naming a known
+//!   customer *and* an address is used (the brand's site vouched for the address with its
+//!   secret key, or it is the address a reply went to), the address's account is joined
+//!   to the customer (an `identify` of its anonymous id with their user id, which the
+//!   identity graph merges as any other): from then on, typing the address signs in as
+//!   that customer, with their requests and history. Signed in, every step carries the
+//!   customer's ids.
 
 use crate::error::{Code, Error};
 use crate::kb::{self, ArticleView, SearchAnswer, SearchInput};
@@ -298,17 +304,23 @@ fn email_account_id(secret: &[u8], email: &str, generation: u32) -> String {
 }
 
 /// The customer of an e-mail address's portal account, made (an `identify` of its
-/// anonymous id with the address as the `email` trait) the first time. Only a used sign-in
-/// link leads here: the address is proven, and no `email` trait anyone could send with the
-/// public write key decides whose data it opens.
-async fn email_account(s: &Engine, project: ProjectId, email: &str) -> Result<CustomerId, Error> {
+/// anonymous id with the address as the `email` trait) the first time — or, with `user`,
+/// joined to that known customer (an `identify` of the anonymous id with their user id:
+/// the account, if it was one of its own, is merged into theirs; one already joined to
+/// another known customer stays so, a conflict as the identity graph records one). Only a
+/// used sign-in link leads here: the address is proven (or vouched for by the brand's
+/// secret key, with `user`), and no `email` trait anyone could send with the public write
+/// key decides whose data it opens.
+async fn email_account(s: &Engine, project: ProjectId, email: &str, user: Option<&str>) -> Result<CustomerId, Error> {
     let secret = s.store.project_secret(project).await?;
     for generation in 0..20 {
         let id = email_account_id(&secret, email, generation);
-        if let Some(c) = s.store.find_identity(project, IdentityKind::Anonymous, &id).await? {
-            return crate::read::canonical(&*s.store, project, c).await;
+        if user.is_none() {
+            if let Some(c) = s.store.find_identity(project, IdentityKind::Anonymous, &id).await? {
+                return crate::read::canonical(&*s.store, project, c).await;
+            }
         }
-        identify(s, project, None, &id, Some(email)).await;
+        identify(s, project, user, &id, user.is_none().then_some(email)).await;
         if let Some(c) = s.store.find_identity(project, IdentityKind::Anonymous, &id).await? {
             return crate::read::canonical(&*s.store, project, c).await;
         }
@@ -402,11 +414,16 @@ pub async fn sign_in(
             Some(row) if row.project_id == project => row.merged_into.unwrap_or(row.id),
             _ => return Ok(Err(LinkRefused::Gone)),
         },
-        (None, Some(email)) => email_account(s, project, email).await?,
+        (None, Some(email)) => email_account(s, project, email, None).await?,
         (None, None) => return Ok(Err(LinkRefused::Tampered)),
     };
     if let Some(user) = s.store.customer(customer).await?.and_then(|r| r.user_id) {
         identify(s, project, Some(&user), browser, None).await;
+        // A known customer with an address the brand vouched for (or a reply went to):
+        // typing that address signs in as them from now on.
+        if let (Some(_), Some(email)) = (c.customer, &c.email) {
+            email_account(s, project, email, Some(&user)).await?;
+        }
     }
     Ok(Ok(SignedIn { customer, request: c.request, email: c.email }))
 }

@@ -13,7 +13,7 @@ use crate::pages::{
 };
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
@@ -172,6 +172,21 @@ impl Ctx {
     }
 }
 
+/// Every portal page begins so: its [`context`] from the path's `{project}`, the
+/// `?lang=` and the headers; a page of its own (an unknown project …) when there is none.
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, s: &AppState) -> Result<Self, Response> {
+        let Path(params) =
+            Path::<Vec<(String, String)>>::from_request_parts(parts, s).await.map_err(IntoResponse::into_response)?;
+        let project = params.into_iter().find(|(k, _)| k == "project").map(|(_, v)| v).unwrap_or_default();
+        let Query(pq) =
+            Query::<PortalQuery>::from_request_parts(parts, s).await.map_err(IntoResponse::into_response)?;
+        context(s, &project, pq.lang.as_deref(), &parts.headers).await
+    }
+}
+
 /// The project of a portal address, its language and the visitor (signed in when the
 /// browser holds a valid sign-in cookie for this project); or the page to answer.
 pub(crate) async fn context(
@@ -303,17 +318,12 @@ struct ArticleLink {
 }
 
 /// `GET /portal/{project}?q=&lang=`: the help centre, and a search's results.
-pub async fn home(
+pub(crate) async fn home(
     State(s): State<AppState>,
-    Path(project): Path<String>,
+    c: Ctx,
     Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
     client: ClientAddr,
 ) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (lang, pid) = (c.visitor.lang, c.project.id);
     let q: String = pq.q.unwrap_or_default().trim().chars().take(touchpoint_engine::kb::MAX_QUERY).collect();
     if c.new_visit || !q.is_empty() {
@@ -411,17 +421,13 @@ fn rate_scope(id: i64) -> String {
 }
 
 /// `GET /portal/{project}/kb/{id}-{slug}`: an article.
-pub async fn article(
+pub(crate) async fn article(
     State(s): State<AppState>,
-    Path((project, path)): Path<(String, String)>,
+    c: Ctx,
+    Path((_, path)): Path<(String, String)>,
     Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
     client: ClientAddr,
 ) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (lang, pid) = (c.visitor.lang, c.project.id);
     if pq.thanks.is_none() {
         if let Some(r) = over_budget(&s, &client, &c) {
@@ -471,18 +477,13 @@ fn article_missing(c: &Ctx) -> Response {
 
 /// `POST /portal/{project}/kb/{id}-{slug}/helpful`: "did this help?" answered
 /// (`helpful=yes|no`, with the page's CSRF token); then back to the article, thanked.
-pub async fn rate(
+pub(crate) async fn rate(
     State(s): State<AppState>,
-    Path((project, path)): Path<(String, String)>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
+    c: Ctx,
+    Path((_, path)): Path<(String, String)>,
     client: ClientAddr,
     body: Bytes,
 ) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (lang, pid) = (c.visitor.lang, c.project.id);
     if let Some(r) = over_budget(&s, &client, &c) {
         return r;

@@ -16,11 +16,11 @@
 //! `touchpoint_engine::privacy`; one template (`portal_me.html`) draws every view.
 
 use crate::pages::{branded_message, branded_page_with, ClientAddr, SESSION_COOKIE};
-use crate::portal::{context, error_page, nav, over_budget, Ctx, PortalQuery, AUTH_COOKIE};
+use crate::portal::{error_page, nav, over_budget, Ctx, PortalQuery, AUTH_COOKIE};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use serde::Serialize;
@@ -261,16 +261,7 @@ fn must_sign_in(c: &Ctx) -> Response {
 }
 
 /// `GET /portal/{project}/signin`: the sign-in form.
-pub async fn signin_form(
-    State(s): State<AppState>,
-    Path(project): Path<String>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn signin_form(State(s): State<AppState>, c: Ctx, Query(pq): Query<PortalQuery>) -> Response {
     if c.customer().is_some() {
         return c.respond(see_other(&c.url("/requests")));
     }
@@ -297,18 +288,7 @@ fn signin_page(
 
 /// `POST /portal/{project}/signin`: e-mail a sign-in link to the typed address (the page
 /// says the same whether a customer has the address or not).
-pub async fn signin_post(
-    State(s): State<AppState>,
-    Path(project): Path<String>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
-    client: ClientAddr,
-    body: Bytes,
-) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn signin_post(State(s): State<AppState>, c: Ctx, client: ClientAddr, body: Bytes) -> Response {
     if let Some(r) = over_budget(&s, &client, &c) {
         return r;
     }
@@ -395,16 +375,7 @@ fn refused_page(c: &Ctx, why: LinkRefused) -> Response {
 /// `GET /portal/{project}/signin/{token}`: the link's page — a button that signs in (a
 /// mail scanner that follows the link uses nothing up). A link that cannot work says so
 /// here already.
-pub async fn link_page(
-    State(s): State<AppState>,
-    Path((project, token)): Path<(String, String)>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn link_page(State(s): State<AppState>, c: Ctx, Path((_, token)): Path<(String, String)>) -> Response {
     match portal::check_link(&*s.store, c.project.id, &token).await {
         Ok(Ok(_)) => {}
         Ok(Err(why)) => return refused_page(&c, why),
@@ -420,18 +391,13 @@ pub async fn link_page(
 
 /// `POST /portal/{project}/signin/{token}`: sign in with the link (once), then to the
 /// customer's requests (or the request the link was for).
-pub async fn link_post(
+pub(crate) async fn link_post(
     State(s): State<AppState>,
-    Path((project, token)): Path<(String, String)>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
+    c: Ctx,
+    Path((_, token)): Path<(String, String)>,
     client: ClientAddr,
     body: Bytes,
 ) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     if let Some(r) = over_budget(&s, &client, &c) {
         return r;
     }
@@ -460,17 +426,7 @@ pub async fn link_post(
 }
 
 /// `POST /portal/{project}/signout`: forget the sign-in cookie.
-pub async fn signout(
-    State(s): State<AppState>,
-    Path(project): Path<String>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn signout(State(s): State<AppState>, c: Ctx, body: Bytes) -> Response {
     if !c.csrf_ok("portal-signout", field(&fields(&body), "_csrf")) {
         return expired_form(&c);
     }
@@ -483,18 +439,7 @@ pub async fn signout(
 
 /// `POST /portal/{project}/account/signout-everywhere`: end every session of the customer
 /// (this one too), then the sign-in page says so.
-pub async fn signout_everywhere(
-    State(s): State<AppState>,
-    Path(project): Path<String>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
-    client: ClientAddr,
-    body: Bytes,
-) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn signout_everywhere(State(s): State<AppState>, c: Ctx, client: ClientAddr, body: Bytes) -> Response {
     let Some(customer) = c.customer() else { return must_sign_in(&c) };
     if let Some(r) = over_budget(&s, &client, &c) {
         return r;
@@ -579,33 +524,13 @@ async fn requests_page(
 }
 
 /// `GET /portal/{project}/requests`: the signed-in customer's requests.
-pub async fn requests(
-    State(s): State<AppState>,
-    Path(project): Path<String>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn requests(State(s): State<AppState>, c: Ctx) -> Response {
     requests_page(&s, &c, StatusCode::OK, ("", ""), vec![], None).await
 }
 
 /// `POST /portal/{project}/requests`: open a request. Without `confirm`, the articles
 /// that match it are shown first (with the draft kept), and the customer sends it or not.
-pub async fn open_request(
-    State(s): State<AppState>,
-    Path(project): Path<String>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
-    client: ClientAddr,
-    body: Bytes,
-) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn open_request(State(s): State<AppState>, c: Ctx, client: ClientAddr, body: Bytes) -> Response {
     if c.customer().is_none() {
         return must_sign_in(&c);
     }
@@ -688,16 +613,7 @@ struct Suggestions {
 
 /// `GET /portal/{project}/suggest?q=&lang=`: the articles that match a request being
 /// written (for the portal's script; signed-in customers only, JSON).
-pub async fn suggestions(
-    State(s): State<AppState>,
-    Path(project): Path<String>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn suggestions(State(s): State<AppState>, c: Ctx, Query(pq): Query<PortalQuery>) -> Response {
     if c.customer().is_none() {
         return (StatusCode::UNAUTHORIZED, axum::Json(Suggestions { hits: vec![] })).into_response();
     }
@@ -752,16 +668,7 @@ fn request_page(c: &Ctx, status: StatusCode, r: RequestView, error: Option<&str>
 }
 
 /// `GET /portal/{project}/requests/{id}`: one of the customer's requests.
-pub async fn request(
-    State(s): State<AppState>,
-    Path((project, id)): Path<(String, String)>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn request(State(s): State<AppState>, c: Ctx, Path((_, id)): Path<(String, String)>) -> Response {
     let Some(customer) = c.customer() else { return must_sign_in(&c) };
     let Ok(id) = id.parse::<i64>() else { return request_missing(&c) };
     match service::my_request(&*s.store, c.project.id, customer, id).await {
@@ -775,18 +682,13 @@ pub async fn request(
 }
 
 /// `POST /portal/{project}/requests/{id}`: the customer answers their request.
-pub async fn reply(
+pub(crate) async fn reply(
     State(s): State<AppState>,
-    Path((project, id)): Path<(String, String)>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
+    c: Ctx,
+    Path((_, id)): Path<(String, String)>,
     client: ClientAddr,
     body: Bytes,
 ) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let Some(customer) = c.customer() else { return must_sign_in(&c) };
     if let Some(r) = over_budget(&s, &client, &c) {
         return r;
@@ -839,16 +741,7 @@ struct PrefCell {
 }
 
 /// `GET /portal/{project}/account?saved=`: preferences, export, erase.
-pub async fn account(
-    State(s): State<AppState>,
-    Path(project): Path<String>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn account(State(s): State<AppState>, c: Ctx, Query(pq): Query<PortalQuery>) -> Response {
     let Some(customer) = c.customer() else { return must_sign_in(&c) };
     let lang = c.visitor.lang;
     let prefs = match triggers::customer_preferences(&*s.store, c.project.id, customer).await {
@@ -892,18 +785,7 @@ pub async fn account(
 /// `POST /portal/{project}/account/preferences`: the checked categories on the checked
 /// channels are allowed, the others refused (as said in the portal); the broader choices
 /// (a category on every channel, every category) are set to yes so that the boxes decide.
-pub async fn preferences(
-    State(s): State<AppState>,
-    Path(project): Path<String>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
-    client: ClientAddr,
-    body: Bytes,
-) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn preferences(State(s): State<AppState>, c: Ctx, client: ClientAddr, body: Bytes) -> Response {
     let Some(customer) = c.customer() else { return must_sign_in(&c) };
     if let Some(r) = over_budget(&s, &client, &c) {
         return r;
@@ -941,17 +823,7 @@ pub async fn preferences(
 
 /// `GET /portal/{project}/account/export`: everything stored about the customer, as a
 /// JSON file to download.
-pub async fn export(
-    State(s): State<AppState>,
-    Path(project): Path<String>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
-    client: ClientAddr,
-) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn export(State(s): State<AppState>, c: Ctx, client: ClientAddr) -> Response {
     let Some(customer) = c.customer() else { return must_sign_in(&c) };
     if let Some(r) = over_budget(&s, &client, &c) {
         return r;
@@ -978,18 +850,7 @@ pub async fn export(
 
 /// `POST /portal/{project}/account/erase`: erase the customer (with `confirm=yes`), sign
 /// them out and forget the browser's id; the page says whether the erasure was verified.
-pub async fn erase(
-    State(s): State<AppState>,
-    Path(project): Path<String>,
-    Query(pq): Query<PortalQuery>,
-    headers: HeaderMap,
-    client: ClientAddr,
-    body: Bytes,
-) -> Response {
-    let c = match context(&s, &project, pq.lang.as_deref(), &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub(crate) async fn erase(State(s): State<AppState>, c: Ctx, client: ClientAddr, body: Bytes) -> Response {
     let Some(customer) = c.customer() else { return must_sign_in(&c) };
     if let Some(r) = over_budget(&s, &client, &c) {
         return r;

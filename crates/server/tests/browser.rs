@@ -972,6 +972,20 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
     browser.type_into("#q", "jana.novakova@eshop.cz").await;
     browser.click("#find button[type=submit]").await;
     browser.wait_for_text(&format!("Customer #{}", c7["id"])).await;
+    // A colleague notes on the phone that she wants no offers as text messages: one box.
+    browser.wait_for_text("Messages they accept").await;
+    let all_yes = "return [...document.querySelectorAll('[data-pref]')].every(x => x.checked)";
+    assert_eq!(browser.eval(all_yes).await, json!(true), "nothing said is a yes");
+    browser.click("input[data-pref='marketing/webhook']").await;
+    browser.click("#prefs-save").await;
+    browser.wait_for_text("Saved.").await;
+    let (_, prefs) = app.get(&format!("/api/customers/{}/preferences", c7["id"])).await;
+    let no: Vec<_> = prefs.as_array().unwrap().iter().filter(|p| p["allowed"] == false).collect();
+    assert_eq!(
+        no.iter().map(|p| (p["category"].as_str(), p["channel"].as_str())).collect::<Vec<_>>(),
+        [(Some("marketing"), Some("webhook"))],
+        "{prefs}"
+    );
 
     // A filter: customers who first came through the web. The funnel's counts change and
     // are the API's for the same plan.

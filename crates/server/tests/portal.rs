@@ -791,3 +791,70 @@ async fn signing_out_everywhere_ends_every_session_of_the_customer() {
     assert_eq!(fresh.get("/portal/1/account?lang=cs").await.0, 200, "a new sign-in holds");
     app.stop().await;
 }
+
+/// A known customer who types their address: before the brand vouched for it, the
+/// address's own account; once a link of the brand's site naming both the customer and
+/// the address is used, the two are one — the address account's request is theirs, and
+/// typing the address signs in as them. Mallory's `email` trait, sent with the public
+/// write key, changes nothing.
+#[tokio::test]
+async fn an_address_the_brand_vouched_for_signs_in_as_its_customer() {
+    if !receivers::available("an_address_the_brand_vouched_for_signs_in_as_its_customer") {
+        return;
+    }
+    let smtp = receivers::Receiver::smtp();
+    let port = smtp.port;
+    let app = spawn_app_with(|c| c.smtp_url = format!("smtp://127.0.0.1:{port}")).await;
+    for (user, email) in [("kamil", "kamil@example.cz"), ("mallory", "kamil@example.cz")] {
+        let (s, v) = app.post("/v1/identify", &json!({"userId": user, "traits": {"email": email}})).await;
+        assert_eq!(s, 200, "{v}");
+        while app.store.find_identity(1, touchpoint_core::IdentityKind::User, user).await.unwrap().is_none() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    let (_, kamil) = app.get("/api/customers/lookup?user_id=kamil").await;
+    let kamil = kamil["id"].as_i64().unwrap();
+    let mut mails = 0;
+    let mut typed = async || {
+        let mut b = Browser::new(&app);
+        let (_, html, _) = b.get("/portal/1/signin").await;
+        let token = form_csrf(&html, "/portal/1/signin?");
+        let (s, _, _) = b.post("/portal/1/signin", &[("_csrf", &token), ("email", "Kamil@Example.cz")]).await;
+        assert_eq!(s, 200);
+        let n = mails;
+        mails += 1;
+        let mail = smtp.wait_for(10, |r| r.messages().into_iter().nth(n)).await.expect("a link arrives");
+        assert_eq!(b.sign_in(&link_in(mail["text"].as_str().unwrap())).await.0, 303);
+        b
+    };
+    let open = async |b: &mut Browser<'_>, subject: &str| {
+        let (_, html, _) = b.get("/portal/1/requests").await;
+        let token = form_csrf(&html, "/portal/1/requests?");
+        let form = [("_csrf", token.as_str()), ("subject", subject), ("body", "Dobrý den."), ("confirm", "1")];
+        assert_eq!(b.post("/portal/1/requests", &form).await.0, 303);
+        let (_, list) = app.get("/api/requests").await;
+        list.as_array().unwrap().iter().find(|r| r["subject"] == subject).unwrap()["customer_id"].as_i64().unwrap()
+    };
+    // Typed before the brand vouched: the address's own account, not Kamil (nor Mallory).
+    let mut before = typed().await;
+    let own = open(&mut before, "Reklamace").await;
+    assert_ne!(own, kamil);
+    // The brand's site signs Kamil in, vouching for his address.
+    let body = json!({"user_id": "kamil", "email": "kamil@example.cz", "lang": "cs"});
+    let (s, link) = app.send(Method::POST, "/api/portal/links", Some(&body)).await;
+    assert_eq!(s, 200, "{link}");
+    let mut site = Browser::new(&app);
+    assert_eq!(site.sign_in(link["url"].as_str().unwrap()).await.0, 303);
+    let (_, html, _) = site.get("/portal/1/requests").await;
+    assert!(html.contains("Reklamace"), "the address account's request is Kamil's now: {html}");
+    // Typed again: Kamil himself.
+    let mut after = typed().await;
+    assert_eq!(open(&mut after, "Faktura").await, kamil);
+    let (_, html, _) = after.get("/portal/1/requests").await;
+    assert!(html.contains("Reklamace") && html.contains("Faktura"), "{html}");
+    let (_, mallory) = app.get("/api/customers/lookup?user_id=mallory").await;
+    let (_, list) = app.get("/api/requests").await;
+    assert!(list.as_array().unwrap().iter().all(|r| r["customer_id"] != mallory["id"]), "{list}");
+    drop(smtp);
+    app.stop().await;
+}

@@ -271,6 +271,8 @@ Object.assign(T.en, {
   kbArticles: "Knowledge base", kbNew: "New article", kbEdit: "Edit", kbTitle: "Title", kbBody: "Text (paragraphs separated by a blank line; lines starting with - are a list)", kbPublished: "Published (customers see it)",
   kbSave: "Save", kbCancel: "Cancel", kbSaved: (v) => `Saved as version ${v}.`, kbDraft: "draft", kbVersion: "Version", kbState: "State", kbOpen: "Open in the portal", kbNone: "No articles yet.",
   noTriggers: "No trigger rules yet. Create one with New rule (or the API, /api/triggers), preview it, then switch it on.",
+  prefsTitle: "Messages they accept", prefsHelp: "What trigger rules may send them, by topic and channel, as they or a colleague said (in the portal, an unsubscribe link, the API).", prefsSave: "Save the choices", prefsSaved: "Saved.", prefTopic: "Topic",
+  prefChannels: { email: "E-mail", webhook: "Text & app", in_page: "On the site" },
   newRule: "New rule", reName: "Name", reStarts: "What starts it", reSends: "What it sends", reKey: "Key (in the API and the CLI)",
   whenKinds: { happens: "A touchpoint happens", not_followed: "A touchpoint is not followed by another", stage_entered: "A stage is entered", survey_score: "A survey score arrives", health_alert: "A touchpoint strays from its baseline" },
   reTouchpoint: "Touchpoint", reFollowedBy: "… and none of these follows (hold Ctrl to pick several)", reWithin: "Within (30m, 2h, 2d)", reStage: "Stage", reSurvey: "Survey", reMin: "Lowest score", reMax: "Highest score",
@@ -312,6 +314,8 @@ Object.assign(T.cs, {
   kbArticles: "Znalostní báze", kbNew: "Nový článek", kbEdit: "Upravit", kbTitle: "Název", kbBody: "Text (odstavce oddělené prázdným řádkem; řádky začínající - jsou seznam)", kbPublished: "Zveřejněno (zákazníci ho vidí)",
   kbSave: "Uložit", kbCancel: "Zrušit", kbSaved: (v) => `Uloženo jako verze ${v}.`, kbDraft: "koncept", kbVersion: "Verze", kbState: "Stav", kbOpen: "Otevřít v portálu", kbNone: "Zatím žádné články.",
   noTriggers: "Zatím žádná pravidla akcí. Vytvořte je tlačítkem Nové pravidlo (nebo přes API, /api/triggers), vyzkoušejte a zapněte.",
+  prefsTitle: "Zprávy, které přijímá", prefsHelp: "Co mu smějí poslat pravidla akcí, podle tématu a kanálu, jak to řekl on nebo kolega (v portálu, odkazem pro odhlášení, přes API).", prefsSave: "Uložit volby", prefsSaved: "Uloženo.", prefTopic: "Téma",
+  prefChannels: { email: "E-mail", webhook: "SMS a aplikace", in_page: "Na webu" },
   newRule: "Nové pravidlo", reName: "Název", reStarts: "Co ho spustí", reSends: "Co pošle", reKey: "Klíč (v API a v CLI)",
   whenKinds: { happens: "Nastane kontaktní bod", not_followed: "Po kontaktním bodu nenásleduje jiný", stage_entered: "Zákazník vstoupí do fáze", survey_score: "Přijde skóre z průzkumu", health_alert: "Kontaktní bod se vychýlí od obvyklého stavu" },
   reTouchpoint: "Kontaktní bod", reFollowedBy: "… a nenásleduje žádný z těchto (více vyberete s Ctrl)", reWithin: "Do (30m, 2h, 2d)", reStage: "Fáze", reSurvey: "Průzkum", reMin: "Nejnižší skóre", reMax: "Nejvyšší skóre",
@@ -353,6 +357,8 @@ Object.assign(T.pl, {
   kbArticles: "Baza wiedzy", kbNew: "Nowy artykuł", kbEdit: "Edytuj", kbTitle: "Tytuł", kbBody: "Tekst (akapity oddzielone pustym wierszem; wiersze zaczynające się od - to lista)", kbPublished: "Opublikowany (klienci go widzą)",
   kbSave: "Zapisz", kbCancel: "Anuluj", kbSaved: (v) => `Zapisano jako wersję ${v}.`, kbDraft: "szkic", kbVersion: "Wersja", kbState: "Stan", kbOpen: "Otwórz w portalu", kbNone: "Brak artykułów.",
   noTriggers: "Brak reguł działań. Utwórz regułę przyciskiem Nowa reguła (lub przez API, /api/triggers), wypróbuj ją i włącz.",
+  prefsTitle: "Wiadomości, które przyjmuje", prefsHelp: "Co mogą mu wysłać reguły działań, według tematu i kanału, jak powiedział on lub kolega (w portalu, linkiem wypisania, przez API).", prefsSave: "Zapisz wybory", prefsSaved: "Zapisano.", prefTopic: "Temat",
+  prefChannels: { email: "E-mail", webhook: "SMS i aplikacja", in_page: "Na stronie" },
   newRule: "Nowa reguła", reName: "Nazwa", reStarts: "Co ją uruchamia", reSends: "Co wyśle", reKey: "Klucz (w API i w CLI)",
   whenKinds: { happens: "Wystąpi punkt styku", not_followed: "Po punkcie styku nie nastąpi inny", stage_entered: "Klient wejdzie w etap", survey_score: "Przyjdzie wynik ankiety", health_alert: "Punkt styku odbiega od swojej normy" },
   reTouchpoint: "Punkt styku", reFollowedBy: "… i nie nastąpi żaden z tych (kilka wybierzesz z Ctrl)", reWithin: "W ciągu (30m, 2h, 2d)", reStage: "Etap", reSurvey: "Ankieta", reMin: "Najniższy wynik", reMax: "Najwyższy wynik",
@@ -789,7 +795,18 @@ async function customers(main) {
     main.querySelectorAll("[data-customer]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); setParams({ customer: a.dataset.customer }); }));
     return;
   }
-  const [c, tl] = await Promise.all([api(`/api/customers/${encodeURIComponent(id)}`), api(`/api/customers/${encodeURIComponent(id)}/timeline?limit=100&lang=${state.lang}`)]);
+  const [c, tl, prefs] = await Promise.all([api(`/api/customers/${encodeURIComponent(id)}`), api(`/api/customers/${encodeURIComponent(id)}/timeline?limit=100&lang=${state.lang}`), api(`/api/customers/${encodeURIComponent(id)}/preferences`)]);
+  // Their choices as the delivery obeys them: a no for the topic or for all, on the
+  // channel or on all, refuses; nothing said is a yes.
+  const CHANNELS = ["email", "webhook", "in_page"];
+  const topics = [...new Set(["service", "surveys", "marketing", ...prefs.map((p) => p.category).filter((x) => x !== "all")])];
+  const refused = (cat, ch) => prefs.find((p) => (p.category === cat || p.category === "all") && (p.channel === ch || p.channel === "all") && !p.allowed);
+  const editPrefs = can("edit");
+  const prefRows = topics.map((cat) => `<tr><th scope="row">${esc(t("categories")[cat] || cat)}</th>${CHANNELS.map((ch) => {
+    const no = refused(cat, ch), label = `${t("categories")[cat] || cat}: ${t("prefChannels")[ch]}`;
+    const why = no ? ` title="${esc(`${no.source}, ${no.updated.slice(0, 10)}`)}"` : "";
+    return `<td${why}>${editPrefs ? `<input type="checkbox" data-pref="${esc(cat)}/${ch}" aria-label="${esc(label)}"${no ? "" : " checked"}>` : `<span class="vh">${esc(label)}: </span>${no ? "✗" : "✓"}`}</td>`;
+  }).join("")}</tr>`).join("");
   const traits = Object.entries(c.traits || {}).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(typeof v === "object" ? JSON.stringify(v) : v)}</td></tr>`).join("");
   const ids = (c.identities || []).map((x) => `<li>${esc(x.kind)}: <code>${esc(x.value)}</code></li>`).join("");
   const when = (ts) => new Date(ts).toLocaleString(state.lang, { dateStyle: "medium", timeStyle: "short" });
@@ -804,9 +821,20 @@ async function customers(main) {
         <div id="done" role="status"></div></section>
       <section class="panel" aria-labelledby="cu2"><h2 id="cu2">${esc(t("identities"))}</h2><ul>${ids}</ul>
         ${(c.conflicts || []).length ? `<p class="notice">${esc(t("conflicts", c.conflicts.length))}</p>` : ""}</section>
+      <section class="panel" aria-labelledby="cu4"><h2 id="cu4">${esc(t("prefsTitle"))}</h2><p class="muted">${esc(t("prefsHelp"))}</p>
+        <div class="scroll"><table class="prefs" id="prefs"><thead><tr><th scope="col">${esc(t("prefTopic"))}</th>${CHANNELS.map((ch) => `<th scope="col">${esc(t("prefChannels")[ch])}</th>`).join("")}</tr></thead><tbody>${prefRows}</tbody></table></div>
+        ${editPrefs ? `<div class="tools"><button class="quiet" type="button" id="prefs-save">${esc(t("prefsSave"))}</button></div>` : ""}<p role="status" class="muted" id="prefs-done"></p></section>
     </div>
     <section class="panel" aria-labelledby="cu3"><h2 id="cu3">${esc(t("timeline"))}</h2>${events ? `<ol class="timeline">${events}</ol>` : `<p>${esc(t("noEvents"))}</p>`}</section>`;
   bind();
+  // Saved as the portal saves them: each box, and the broader choices set to yes so the boxes decide.
+  main.querySelector("#prefs-save")?.addEventListener("click", async () => {
+    const changes = [...main.querySelectorAll("[data-pref]")].map((x) => { const [category, channel] = x.dataset.pref.split("/"); return { category, channel, allowed: x.checked }; });
+    for (const cat of topics) changes.push({ category: cat, channel: "all", allowed: true });
+    for (const ch of [...CHANNELS, "all"]) changes.push({ category: "all", channel: ch, allowed: true });
+    const out = main.querySelector("#prefs-done");
+    try { await send("PUT", `/api/customers/${c.id}/preferences`, { preferences: changes }); out.textContent = t("prefsSaved"); } catch (err) { out.textContent = err.message; }
+  });
   main.querySelector("#export")?.addEventListener("click", async () => {
     const doc = await api(`/api/customers/${c.id}/export`);
     download(`customer-${c.id}.json`, JSON.stringify(doc, null, 2), "application/json");
