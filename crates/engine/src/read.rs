@@ -43,23 +43,24 @@ pub struct ProjectSettings {
 /// project with a key.
 pub async fn revoke_key(store: &dyn Store, project: i64, id: i64) -> Result<touchpoint_store::KeyInfo, Error> {
     let keys = store.keys(project).await?;
-    let Some(key) = keys.iter().find(|k| k.id == id) else {
+    if !keys.iter().any(|k| k.id == id) {
         let ids: Vec<String> = keys.iter().map(|k| format!("{} ({}…)", k.id, k.prefix)).collect();
         return Err(Error::missing(
             "id",
             format!("no key {id} in this project (or it was revoked already); its keys: {}", ids.join(", ")),
         ));
-    };
-    let secrets = keys.iter().filter(|k| k.kind == touchpoint_core::KeyKind::Secret).count();
-    if key.kind == touchpoint_core::KeyKind::Secret && secrets == 1 {
-        return Err(Error::new(
+    }
+    // The store decides, in one turn per project: two revocations of the last two secret
+    // keys at once (two nodes) leave one.
+    match store.revoke_key(project, id, touchpoint_store::now_ms()).await? {
+        touchpoint_store::Revoked::Done(k) => Ok(k),
+        touchpoint_store::Revoked::LastSecret => Err(Error::new(
             Code::Conflict,
             "this is the project's last secret key: make another first (POST /api/keys, or touchpoint key create --kind secret), then revoke this one",
-        ));
-    }
-    match store.revoke_key(project, id, touchpoint_store::now_ms()).await? {
-        Some(k) => Ok(k),
-        None => Err(Error::missing("id", format!("no key {id} in this project (or it was revoked already)"))),
+        )),
+        touchpoint_store::Revoked::NoSuchKey => {
+            Err(Error::missing("id", format!("no key {id} in this project (or it was revoked already)")))
+        }
     }
 }
 

@@ -23,7 +23,9 @@ use touchpoint_store::listen::{NewInvitation, NewResponse, ResponseFilter, Respo
 use touchpoint_store::service::{NewEntry, NewRequest, RequestFilter};
 use touchpoint_store::writer::{Submission, Writer, WriterConfig};
 use touchpoint_store::Grant;
-use touchpoint_store::{Brand, CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Store, StoreError, StoredEvent};
+use touchpoint_store::{
+    Brand, CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Revoked, Store, StoreError, StoredEvent,
+};
 
 /// Run every check, each on a fresh store from `make` (the same checks, in the same order,
 /// as [`conformance_tests!`](crate::conformance_tests) makes tests of).
@@ -147,14 +149,42 @@ pub async fn projects_and_keys(s: Arc<dyn Store>) {
     // Revoking: the key is found no more and not listed; once only; a project's own only.
     let (second, kept) = touchpoint_store::issue_key(&*s, p.id, KeyKind::Secret).await.unwrap();
     assert_eq!(s.keys(p.id).await.unwrap(), [info.clone(), kept.clone()]);
-    assert_eq!(s.revoke_key(q.id, info.id, 1_800_000_000_000).await.unwrap(), None, "another project's key");
-    assert_eq!(s.revoke_key(p.id, info.id, 1_800_000_000_000).await.unwrap(), Some(info.clone()));
+    assert_eq!(
+        s.revoke_key(q.id, info.id, 1_800_000_000_000).await.unwrap(),
+        Revoked::NoSuchKey,
+        "another project's key"
+    );
+    assert_eq!(s.revoke_key(p.id, info.id, 1_800_000_000_000).await.unwrap(), Revoked::Done(info.clone()));
     assert!(s.key_by_hash(&touchpoint_store::hash_token(&token)).await.unwrap().is_none(), "revoked");
     assert_eq!(s.keys(p.id).await.unwrap(), std::slice::from_ref(&kept));
-    assert_eq!(s.revoke_key(p.id, info.id, 1_800_000_000_001).await.unwrap(), None, "revoked already");
-    assert_eq!(s.revoke_key(p.id, 9_999, 1_800_000_000_001).await.unwrap(), None);
-    assert_eq!(s.key_by_hash(&touchpoint_store::hash_token(&second)).await.unwrap(), Some(kept), "the others stay");
+    assert_eq!(s.revoke_key(p.id, info.id, 1_800_000_000_001).await.unwrap(), Revoked::NoSuchKey, "revoked already");
+    assert_eq!(s.revoke_key(p.id, 9_999, 1_800_000_000_001).await.unwrap(), Revoked::NoSuchKey);
+    assert_eq!(s.revoke_key(999, 9_999, 1_800_000_000_001).await.unwrap(), Revoked::NoSuchKey, "no such project");
+    assert_eq!(
+        s.key_by_hash(&touchpoint_store::hash_token(&second)).await.unwrap(),
+        Some(kept.clone()),
+        "the others stay"
+    );
     assert_eq!(s.key_by_hash(&touchpoint_store::hash_token(&secret)).await.unwrap().unwrap().project_id, q.id);
+    // The last secret key stays; two revocations of the last two at once leave one.
+    assert_eq!(s.revoke_key(p.id, kept.id, 1_800_000_000_002).await.unwrap(), Revoked::LastSecret);
+    assert_eq!(s.keys(p.id).await.unwrap(), std::slice::from_ref(&kept));
+    for round in 0..5 {
+        let (_, a) = touchpoint_store::issue_key(&*s, p.id, KeyKind::Secret).await.unwrap();
+        let live: Vec<_> = s.keys(p.id).await.unwrap().into_iter().filter(|k| k.kind == KeyKind::Secret).collect();
+        assert_eq!(live.len(), 2, "round {round}");
+        let (x, y) = (live[0].id, live[1].id);
+        let (s1, s2) = (s.clone(), s.clone());
+        let (r1, r2) = tokio::join!(
+            tokio::spawn(async move { s1.revoke_key(p.id, x, 1_800_000_000_003).await.unwrap() }),
+            tokio::spawn(async move { s2.revoke_key(p.id, y, 1_800_000_000_003).await.unwrap() })
+        );
+        let mut got = [r1.unwrap(), r2.unwrap()];
+        got.sort_by_key(|r| matches!(r, Revoked::Done(_)));
+        assert!(matches!(got, [Revoked::LastSecret, Revoked::Done(_)]), "round {round}: {got:?}");
+        assert_eq!(s.keys(p.id).await.unwrap().len(), 1, "round {round}: one secret key left");
+        let _ = a;
+    }
 }
 
 /// Touchpoints (upsert, ensure) and rules (in priority order; add, edit, delete).

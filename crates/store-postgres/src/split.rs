@@ -231,7 +231,7 @@ impl MetaStore for SplitStore {
         self.meta.keys(project).await
     }
 
-    async fn revoke_key(&self, project: ProjectId, id: i64, at_ms: i64) -> Result<Option<KeyInfo>> {
+    async fn revoke_key(&self, project: ProjectId, id: i64, at_ms: i64) -> Result<touchpoint_store::Revoked> {
         self.meta.revoke_key(project, id, at_ms).await
     }
 

@@ -12,7 +12,7 @@ use touchpoint_core::access::Role;
 use touchpoint_core::keys::KeyKind;
 use touchpoint_core::ProjectId;
 use touchpoint_store::accounts::{Grant, Session, User};
-use touchpoint_store::{now_ms, KeyInfo, Result, StoreError};
+use touchpoint_store::{now_ms, KeyInfo, Result, Revoked, StoreError};
 
 /// The account tables' SQL on one pool. Cheap: a borrow of the backend's pool.
 #[derive(Debug)]
@@ -297,19 +297,40 @@ where
         rows.iter().map(Self::key_row).collect()
     }
 
-    /// Revoke a project's key at `at_ms`: the key, or `None` when the project has no such
-    /// key that is not revoked.
-    pub async fn revoke_key(&self, project: ProjectId, id: i64, at_ms: i64) -> Result<Option<KeyInfo>> {
-        let rows = sqlx::query(&format!(
-            "UPDATE api_keys SET revoked_ms = $1 WHERE id = $2 AND project_id = $3 AND revoked_ms IS NULL
-             RETURNING {KEY}"
-        ))
-        .bind(at_ms)
-        .bind(id)
-        .bind(project)
-        .fetch_all(self.0)
-        .await
-        .sql()?;
-        rows.first().map(Self::key_row).transpose()
+    /// [`MetaStore::revoke_key`](touchpoint_store::MetaStore::revoke_key): the project's
+    /// row is updated first (to itself), which locks it — PostgreSQL's row lock, SQLite's
+    /// write lock — so revocations of one project's keys take turns; then the key, the
+    /// count of live secret keys and the revocation are read and written in that turn.
+    pub async fn revoke_key(&self, project: ProjectId, id: i64, at_ms: i64) -> Result<Revoked> {
+        let mut tx = self.0.begin().await.sql()?;
+        let found = sqlx::query("UPDATE projects SET id = id WHERE id = $1 RETURNING id")
+            .bind(project)
+            .fetch_all(&mut *tx)
+            .await
+            .sql()?;
+        if found.is_empty() {
+            return Ok(Revoked::NoSuchKey);
+        }
+        let live = sqlx::query(&format!("SELECT {KEY} FROM api_keys WHERE project_id = $1 AND revoked_ms IS NULL"))
+            .bind(project)
+            .fetch_all(&mut *tx)
+            .await
+            .sql()?
+            .iter()
+            .map(Self::key_row)
+            .collect::<Result<Vec<_>>>()?;
+        let Some(key) = live.iter().find(|k| k.id == id) else { return Ok(Revoked::NoSuchKey) };
+        if key.kind == KeyKind::Secret && live.iter().filter(|k| k.kind == KeyKind::Secret).count() == 1 {
+            return Ok(Revoked::LastSecret);
+        }
+        sqlx::query("UPDATE api_keys SET revoked_ms = $1 WHERE id = $2 AND project_id = $3 RETURNING id")
+            .bind(at_ms)
+            .bind(id)
+            .bind(project)
+            .fetch_all(&mut *tx)
+            .await
+            .sql()?;
+        tx.commit().await.sql()?;
+        Ok(Revoked::Done(key.clone()))
     }
 }

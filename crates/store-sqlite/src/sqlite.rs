@@ -526,7 +526,7 @@ impl MetaStore for SqliteStore {
         self.accounts().keys(project).await
     }
 
-    async fn revoke_key(&self, project: ProjectId, id: i64, at_ms: i64) -> Result<Option<KeyInfo>> {
+    async fn revoke_key(&self, project: ProjectId, id: i64, at_ms: i64) -> Result<touchpoint_store::Revoked> {
         self.accounts().revoke_key(project, id, at_ms).await
     }
 

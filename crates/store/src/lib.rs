@@ -393,9 +393,11 @@ pub trait MetaStore: Send + Sync {
     async fn key_by_hash(&self, token_hash: &str) -> Result<Option<KeyInfo>>;
     /// Keys of a project (not the revoked ones).
     async fn keys(&self, project: ProjectId) -> Result<Vec<KeyInfo>>;
-    /// Revoke a project's key at `at_ms`: it is found by its hash no more. The key as it
-    /// was; `None` when the project has no such key, or it is revoked already.
-    async fn revoke_key(&self, project: ProjectId, id: i64, at_ms: i64) -> Result<Option<KeyInfo>>;
+    /// Revoke a project's key at `at_ms`: it is found by its hash no more — unless it is
+    /// the project's last secret key (nothing could administer the project with a key),
+    /// decided in one transaction with the project's row locked, so two revocations of
+    /// its last two secret keys at once leave one.
+    async fn revoke_key(&self, project: ProjectId, id: i64, at_ms: i64) -> Result<Revoked>;
     /// Touchpoints of a project.
     async fn touchpoints(&self, project: ProjectId) -> Result<Vec<StoredTouchpoint>>;
     /// Insert or replace a touchpoint by key; returns its id.
@@ -488,6 +490,17 @@ pub trait MetaStore: Send + Sync {
 }
 
 /// All stores, and the write the ingest path makes per group commit.
+/// What revoking a key did ([`MetaStore::revoke_key`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Revoked {
+    /// Revoked: the key as it was.
+    Done(KeyInfo),
+    /// The project has no such key, or it is revoked already.
+    NoSuchKey,
+    /// It is the project's last secret key: kept.
+    LastSecret,
+}
+
 /// The customers among `values` whose value, trimmed, equals `value` trimmed, ignoring
 /// ASCII case, in id order: what [`Store::customers_with_trait`] answers.
 pub fn matching_trait_values(values: Vec<(CustomerId, String)>, value: &str) -> Vec<(CustomerId, String)> {
