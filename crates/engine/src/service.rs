@@ -24,7 +24,7 @@ use serde_json::{json, Map};
 use touchpoint_core::catalog::{REQUEST_OPENED_EVENT, REQUEST_RESOLVED_EVENT, REQUEST_UPDATED_EVENT};
 use touchpoint_core::event::format_time;
 use touchpoint_core::{CustomerId, Lang, ProjectId};
-use touchpoint_store::service::{NewEntry, NewRequest, Request, RequestEntry, RequestFilter};
+use touchpoint_store::service::{NewEntry, NewRequest, OpenCap, Request, RequestEntry, RequestFilter};
 use touchpoint_store::{now_ms, Store};
 
 /// The statuses, in the order a request moves through them.
@@ -234,8 +234,8 @@ pub struct OpenInput {
 
 /// A signed-in customer opens a request (in the portal's language; replies are e-mailed
 /// to their proven address when their session has one, see
-/// [`portal::signed_visitor`]). At most [`MAX_OPENED_PER_DAY`] a day: two opened at the
-/// very same moment may both pass the check.
+/// [`portal::signed_visitor`]). At most [`MAX_OPENED_PER_DAY`] a day, counted by the
+/// store in the same transaction as the new one (requests opened at once take turns).
 pub async fn open(s: &Engine, project: ProjectId, v: &Visitor, input: &OpenInput) -> Result<RequestView, Error> {
     let customer = v.customer.ok_or_else(|| Error::forbidden("sign in to open a request"))?;
     // A subject is one line: line breaks and tabs become spaces.
@@ -247,13 +247,12 @@ pub async fn open(s: &Engine, project: ProjectId, v: &Visitor, input: &OpenInput
         lang: v.lang.code().into(),
         email: v.email.clone(),
     };
-    let day_ago = now_ms() - 86_400_000;
-    let filter = RequestFilter { customers: Some(person(&*s.store, customer).await?), ..Default::default() };
-    let recent = s.store.requests(project, &filter, MAX_OPENED_PER_DAY).await?;
-    if recent.len() >= MAX_OPENED_PER_DAY && recent.iter().all(|r| r.created_ms > day_ago) {
+    let now = now_ms();
+    let cap =
+        OpenCap { customers: person(&*s.store, customer).await?, since_ms: now - 86_400_000, max: MAX_OPENED_PER_DAY };
+    let Some(r) = s.store.create_request_within(project, &new, now, &cap).await? else {
         return Err(Error::rate_limited(3600));
-    }
-    let r = s.store.create_request(project, &new, now_ms()).await?;
+    };
     let mut props = Map::new();
     props.insert("request_id".into(), json!(r.id));
     props.insert("subject".into(), json!(r.subject));

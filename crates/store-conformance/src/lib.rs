@@ -1869,4 +1869,27 @@ pub async fn service_requests(s: Arc<dyn Store>) {
     s.erase_subject_requests(&subject).await.unwrap();
     assert_eq!(s.portal_signed_out(p, 77).await.unwrap(), None);
     assert_eq!(s.portal_signed_out(p, 78).await.unwrap(), Some(300), "another customer's stays");
+
+    // A cap on opening, for a person of two customer ids: one request before the window,
+    // one in it; then twelve at once with room for ten: nine more open, three are refused.
+    let cap = touchpoint_store::service::OpenCap { customers: vec![90, 91], since_ms: 5_000, max: 10 };
+    s.create_request(p, &new(91, "Before the window"), 4_000).await.unwrap();
+    s.create_request(p, &new(91, "In the window"), 6_000).await.unwrap();
+    let racers: Vec<_> = (0..12)
+        .map(|i| {
+            let (s, cap, req) = (s.clone(), cap.clone(), new(90, &format!("Race {i}")));
+            tokio::spawn(async move { s.create_request_within(p, &req, 7_000 + i, &cap).await.unwrap() })
+        })
+        .collect();
+    let mut opened = 0;
+    for r in racers {
+        opened += usize::from(r.await.unwrap().is_some());
+    }
+    assert_eq!(opened, 9, "ten in the window, not one more");
+    let filter = RequestFilter { customers: Some(vec![90]), ..Default::default() };
+    assert_eq!(s.requests(p, &filter, 100).await.unwrap().len(), 9);
+    let own = touchpoint_store::service::OpenCap { customers: vec![92], ..cap.clone() };
+    assert!(s.create_request_within(p, &new(92, "Mine"), 8_000, &own).await.unwrap().is_some(), "another person's cap");
+    let elsewhere = s.create_request_within(q, &new(90, "Elsewhere"), 8_000, &cap).await.unwrap();
+    assert!(elsewhere.is_some(), "another project's requests do not count");
 }

@@ -12,7 +12,9 @@ use crate::sql_triggers::Sql;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 use touchpoint_core::{CustomerId, ProjectId};
 use touchpoint_store::erasure::Subject;
-use touchpoint_store::service::{NewEntry, NewRequest, Request, RequestEntry, RequestFilter, RequestWithEntries};
+use touchpoint_store::service::{
+    NewEntry, NewRequest, OpenCap, Request, RequestEntry, RequestFilter, RequestWithEntries,
+};
 use touchpoint_store::{Result, StoreError};
 
 /// The service tables' SQL on one pool. Cheap: a borrow of the backend's pool.
@@ -82,6 +84,55 @@ where
     /// [`ServiceStore::create_request`](touchpoint_store::ServiceStore::create_request).
     pub async fn create_request(&self, project: ProjectId, new: &NewRequest, now_ms: i64) -> Result<Request> {
         let mut tx = self.0.begin().await.sql()?;
+        let request = Self::insert_request(&mut tx, project, new, now_ms).await?;
+        tx.commit().await.sql()?;
+        Ok(request)
+    }
+
+    /// [`ServiceStore::create_request_within`](touchpoint_store::ServiceStore::create_request_within):
+    /// the project's row is updated (to itself) first, which locks it — PostgreSQL's row
+    /// lock, SQLite's write lock, taken before anything is read —, then the count and the
+    /// insert.
+    pub async fn create_request_within(
+        &self,
+        project: ProjectId,
+        new: &NewRequest,
+        now_ms: i64,
+        cap: &OpenCap,
+    ) -> Result<Option<Request>> {
+        let mut tx = self.0.begin().await.sql()?;
+        sqlx::query("UPDATE projects SET id = id WHERE id = $1 RETURNING id")
+            .bind(project)
+            .fetch_all(&mut *tx)
+            .await
+            .sql()?;
+        let mut opened = 0;
+        for &c in &cap.customers {
+            opened +=
+                sqlx::query("SELECT id FROM requests WHERE project_id = $1 AND customer_id = $2 AND created_ms > $3")
+                    .bind(project)
+                    .bind(c)
+                    .bind(cap.since_ms)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .sql()?
+                    .len();
+        }
+        if opened >= cap.max {
+            return Ok(None);
+        }
+        let request = Self::insert_request(&mut tx, project, new, now_ms).await?;
+        tx.commit().await.sql()?;
+        Ok(Some(request))
+    }
+
+    /// A request and its first entry, in a transaction.
+    async fn insert_request(
+        tx: &mut sqlx::Transaction<'_, DB>,
+        project: ProjectId,
+        new: &NewRequest,
+        now_ms: i64,
+    ) -> Result<Request> {
         let rows = sqlx::query(&format!(
             "INSERT INTO requests (project_id, customer_id, subject, status, lang, email, assignee, created_ms, \
              updated_ms, resolved_ms) VALUES ($1, $2, $3, 'new', $4, $5, NULL, $6, $6, NULL) RETURNING {REQUEST}"
@@ -92,7 +143,7 @@ where
         .bind(new.lang.clone())
         .bind(new.email.clone())
         .bind(now_ms)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await
         .sql()?;
         let request = rows
@@ -107,10 +158,9 @@ where
         .bind(request.id)
         .bind(new.body.clone())
         .bind(now_ms)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .sql()?;
-        tx.commit().await.sql()?;
         Ok(request)
     }
 

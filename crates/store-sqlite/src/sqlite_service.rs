@@ -25,6 +25,16 @@ impl ServiceStore for SqliteStore {
         self.service().create_request(project, new, now_ms).await
     }
 
+    async fn create_request_within(
+        &self,
+        project: ProjectId,
+        new: &NewRequest,
+        now_ms: i64,
+        cap: &touchpoint_store::service::OpenCap,
+    ) -> Result<Option<Request>> {
+        self.service().create_request_within(project, new, now_ms, cap).await
+    }
+
     async fn request(&self, project: ProjectId, id: i64) -> Result<Option<Request>> {
         self.service().request(project, id).await
     }

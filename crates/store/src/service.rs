@@ -25,6 +25,17 @@ pub struct NewRequest {
     pub email: Option<String>,
 }
 
+/// How many requests a person may open in a window ([`ServiceStore::create_request_within`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenCap {
+    /// The person's customer ids (the customer and those merged into it).
+    pub customers: Vec<CustomerId>,
+    /// The window's start, ms: requests opened after it count.
+    pub since_ms: i64,
+    /// The most they may have opened in it.
+    pub max: usize,
+}
+
 /// A stored request, as it is now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
@@ -117,6 +128,16 @@ pub struct RequestWithEntries {
 pub trait ServiceStore: Send + Sync {
     /// Open a request (status `new`) with its first message.
     async fn create_request(&self, project: ProjectId, new: &NewRequest, now_ms: i64) -> Result<Request>;
+    /// Open a request as [`Self::create_request`] does, unless the person has opened
+    /// `cap.max` since `cap.since_ms` (then `None`): counted and added in one transaction
+    /// with the project's row locked, so requests opened at the same moment take turns.
+    async fn create_request_within(
+        &self,
+        project: ProjectId,
+        new: &NewRequest,
+        now_ms: i64,
+        cap: &OpenCap,
+    ) -> Result<Option<Request>>;
     /// One request; `None` when it is not the project's.
     async fn request(&self, project: ProjectId, id: i64) -> Result<Option<Request>>;
     /// A project's requests, newest first, at most `limit`.
