@@ -329,6 +329,13 @@ pub fn category_ok(category: &str) -> bool {
 /// notifications); `all` in a preference means every one.
 pub const CUSTOMER_CHANNELS: [&str; 3] = ["email", "webhook", "in_page"];
 
+/// Whether a customer's choice about (`pref_category`, `pref_channel`) speaks for a
+/// message of `category` on `channel`: its category's or `all`, on its channel or `all`.
+/// A "no" that covers a message stops it.
+pub fn covers(pref_category: &str, pref_channel: &str, category: &str, channel: &str) -> bool {
+    (pref_category == category || pref_category == "all") && (pref_channel == channel || pref_channel == "all")
+}
+
 /// What a preference's channel must be.
 pub const CHANNEL_RULE: &str = "all, email, webhook or in_page";
 
@@ -950,6 +957,22 @@ mod tests {
         assert_eq!(def.guard.quiet_hours, Some(QuietHours { from: 21 * 60, to: 8 * 60 }));
         let again = RuleDef::parse(&serde_json::to_value(&def).unwrap(), &Demo).unwrap();
         assert_eq!(again, def);
+    }
+
+    /// Which choices speak for a marketing e-mail: the category's or all's, on e-mail or all.
+    #[test]
+    fn a_choice_covers_its_category_and_channel_and_all() {
+        for (cat, ch, want) in [
+            ("marketing", "email", true),
+            ("marketing", "all", true),
+            ("all", "email", true),
+            ("all", "all", true),
+            ("marketing", "webhook", false),
+            ("service", "email", false),
+            ("all", "in_page", false),
+        ] {
+            assert_eq!(covers(cat, ch, "marketing", "email"), want, "{cat}/{ch}");
+        }
     }
 
     /// One bad definition per row: the change, and the field the error must name.

@@ -42,14 +42,6 @@ pub struct ProjectSettings {
 /// project's last secret key: make another first, or nothing could administer the
 /// project with a key.
 pub async fn revoke_key(store: &dyn Store, project: i64, id: i64) -> Result<touchpoint_store::KeyInfo, Error> {
-    let keys = store.keys(project).await?;
-    if !keys.iter().any(|k| k.id == id) {
-        let ids: Vec<String> = keys.iter().map(|k| format!("{} ({}…)", k.id, k.prefix)).collect();
-        return Err(Error::missing(
-            "id",
-            format!("no key {id} in this project (or it was revoked already); its keys: {}", ids.join(", ")),
-        ));
-    }
     // The store decides, in one turn per project: two revocations of the last two secret
     // keys at once (two nodes) leave one.
     match store.revoke_key(project, id, touchpoint_store::now_ms()).await? {
@@ -59,7 +51,12 @@ pub async fn revoke_key(store: &dyn Store, project: i64, id: i64) -> Result<touc
             "this is the project's last secret key: make another first (POST /api/keys, or touchpoint key create --kind secret), then revoke this one",
         )),
         touchpoint_store::Revoked::NoSuchKey => {
-            Err(Error::missing("id", format!("no key {id} in this project (or it was revoked already)")))
+            let keys = store.keys(project).await?;
+            let ids: Vec<String> = keys.iter().map(|k| format!("{} ({}…)", k.id, k.prefix)).collect();
+            Err(Error::missing(
+                "id",
+                format!("no key {id} in this project (or it was revoked already); its keys: {}", ids.join(", ")),
+            ))
         }
     }
 }

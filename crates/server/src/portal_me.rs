@@ -425,16 +425,21 @@ pub(crate) async fn link_post(
     }
 }
 
+/// A redirect to `to` that removes the sign-in cookie.
+fn signed_out(s: &AppState, c: &Ctx, to: &str) -> Response {
+    let mut r = c.respond(see_other(to));
+    if let Ok(v) = HeaderValue::from_str(&auth_cookie(s, c.project.id, None)) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
 /// `POST /portal/{project}/signout`: forget the sign-in cookie.
 pub(crate) async fn signout(State(s): State<AppState>, c: Ctx, body: Bytes) -> Response {
     if !c.csrf_ok("portal-signout", field(&fields(&body), "_csrf")) {
         return expired_form(&c);
     }
-    let mut r = c.respond(see_other(&c.home()));
-    if let Ok(v) = HeaderValue::from_str(&auth_cookie(&s, c.project.id, None)) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
+    signed_out(&s, &c, &c.home())
 }
 
 /// `POST /portal/{project}/account/signout-everywhere`: end every session of the customer
@@ -451,11 +456,7 @@ pub(crate) async fn signout_everywhere(State(s): State<AppState>, c: Ctx, client
         tracing::error!(error = %e, "a portal sign-out everywhere was not saved");
         return c.respond(error_page(c.visitor.lang, Some(&c.project)));
     }
-    let mut r = c.respond(see_other(&format!("{}&thanks=everywhere", c.url("/signin"))));
-    if let Ok(v) = HeaderValue::from_str(&auth_cookie(&s, c.project.id, None)) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
+    signed_out(&s, &c, &format!("{}&thanks=everywhere", c.url("/signin")))
 }
 
 /// A request as a row of the list.
@@ -751,11 +752,8 @@ pub(crate) async fn account(State(s): State<AppState>, c: Ctx, Query(pq): Query<
             return c.respond(error_page(lang, Some(&c.project)));
         }
     };
-    let refused = |cat: &str, ch: &str| {
-        prefs.iter().any(|p| {
-            (p.category == cat || p.category == "all") && (p.channel == ch || p.channel == "all") && !p.allowed
-        })
-    };
+    let refused =
+        |cat: &str, ch: &str| prefs.iter().any(|p| !p.allowed && triggers::covers(&p.category, &p.channel, cat, ch));
     let rows: Vec<PrefRow> = CATEGORIES
         .iter()
         .map(|&cat| PrefRow {

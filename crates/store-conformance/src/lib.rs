@@ -170,7 +170,7 @@ pub async fn projects_and_keys(s: Arc<dyn Store>) {
     assert_eq!(s.revoke_key(p.id, kept.id, 1_800_000_000_002).await.unwrap(), Revoked::LastSecret);
     assert_eq!(s.keys(p.id).await.unwrap(), std::slice::from_ref(&kept));
     for round in 0..5 {
-        let (_, a) = touchpoint_store::issue_key(&*s, p.id, KeyKind::Secret).await.unwrap();
+        touchpoint_store::issue_key(&*s, p.id, KeyKind::Secret).await.unwrap();
         let live: Vec<_> = s.keys(p.id).await.unwrap().into_iter().filter(|k| k.kind == KeyKind::Secret).collect();
         assert_eq!(live.len(), 2, "round {round}");
         let (x, y) = (live[0].id, live[1].id);
@@ -183,7 +183,6 @@ pub async fn projects_and_keys(s: Arc<dyn Store>) {
         got.sort_by_key(|r| matches!(r, Revoked::Done(_)));
         assert!(matches!(got, [Revoked::LastSecret, Revoked::Done(_)]), "round {round}: {got:?}");
         assert_eq!(s.keys(p.id).await.unwrap().len(), 1, "round {round}: one secret key left");
-        let _ = a;
     }
 }
 
@@ -1555,22 +1554,7 @@ pub async fn triggers(s: Arc<dyn Store>) {
         ],
         "replaced, not added"
     );
-    // A channel's choice is its own row beside the category's, listed after it.
-    let on = |channel: &str, p: Preference| Preference { channel: channel.into(), ..p };
-    s.set_preference(p, 11, &on("webhook", pref("marketing", false, 105, "portal"))).await.unwrap();
-    s.set_preference(p, 11, &on("email", pref("marketing", true, 106, "portal"))).await.unwrap();
-    s.set_preference(p, 11, &on("webhook", pref("marketing", true, 107, "portal"))).await.unwrap();
-    assert_eq!(
-        s.preferences(p, 11).await.unwrap(),
-        [
-            pref("marketing", true, 103, "event"),
-            on("email", pref("marketing", true, 106, "portal")),
-            on("webhook", pref("marketing", true, 107, "portal")),
-        ],
-        "by category, then channel; a channel's choice replaced"
-    );
-    let per_channel = touchpoint_store::erasure::Subject::new(p, 11, vec![11], Vec::<String>::new());
-    assert_eq!(s.subject_preferences(&per_channel).await.unwrap().len(), 3);
+    assert_eq!(s.preferences(p, 11).await.unwrap(), [pref("marketing", true, 103, "event")]);
     assert_eq!(s.preferences(q, 10).await.unwrap(), [pref("surveys", false, 104, "api")]);
     assert!(s.preferences(q, 11).await.unwrap().is_empty());
     // Erasure: a subject's firings and preferences go; another customer's, and the same

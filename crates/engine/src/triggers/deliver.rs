@@ -374,8 +374,7 @@ async fn consent(
         about.preferences = Some(super::person_preferences(store, f.firing.project_id, &about.ids).await?);
     }
     for p in about.preferences.iter().flatten() {
-        let about_it = (p.category == category || p.category == "all") && (p.channel == channel || p.channel == "all");
-        if about_it && !p.allowed {
+        if !p.allowed && touchpoint_act::rule::covers(&p.category, &p.channel, category, channel) {
             return Ok(Consent::Refused);
         }
     }

@@ -403,7 +403,7 @@ pub async fn read_unsubscribe(store: &dyn Store, token: &str) -> Result<(Project
     Ok((project, customer, cat.to_string()))
 }
 
-pub use touchpoint_act::rule::CUSTOMER_CHANNELS;
+pub use touchpoint_act::rule::{covers, CUSTOMER_CHANNELS};
 
 /// Record a customer's choice for a category on a channel (`all`: every one).
 pub async fn set_preference(
