@@ -82,11 +82,13 @@ pub struct ServeFlags {
     rate_limit: Option<f64>,
     /// Keep the metadata (projects, keys, catalog, customers, surveys) in PostgreSQL,
     /// e.g. postgres://user:password@host:5432/touchpoint; events stay in the data
-    /// directory. Unset: everything in the data directory.
+    /// directory unless --event-store says otherwise. Unset: everything in the data
+    /// directory.
     #[arg(long, value_name = "URL")]
     meta_store: Option<String>,
-    /// Where the events are kept: `embedded` (the default, in the data directory) is the
-    /// only event store so far.
+    /// Where the events are kept: `embedded` (the default, in the data directory) or
+    /// ClickHouse, e.g. clickhouse://user:password@host:8123/touchpoint (its HTTP port;
+    /// needs --meta-store on PostgreSQL).
     #[arg(long, value_name = "URL")]
     event_store: Option<String>,
 }

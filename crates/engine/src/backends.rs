@@ -2,13 +2,15 @@
 //! in the data directory (everything in one file); with `meta_store` set to a PostgreSQL
 //! URL, the metadata on that server and the events still in the embedded store in the
 //! data directory ([`touchpoint_store_postgres::SplitStore`], whose documentation gives
-//! what a group commit guarantees across the two). [`open_store`] opens the data
+//! what a group commit guarantees across the two); with `event_store` set to a ClickHouse
+//! URL as well, the events on ClickHouse (`touchpoint_store_clickhouse`). [`open_store`] opens the data
 //! directory as the writer (its lock keeps a second writing process out);
 //! [`open_shared_store`] opens the same store for administration beside it.
 
 use crate::Config;
 use std::sync::Arc;
 use touchpoint_store::{Store, StoreError};
+use touchpoint_store_clickhouse::{ClickHouseEvents, Role};
 use touchpoint_store_postgres::{PgMetaStore, PgOptions, SplitStore};
 use touchpoint_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
 
@@ -38,20 +40,37 @@ pub fn meta_backend(meta_store: Option<&str>) -> Result<MetaBackend, StoreError>
     }
 }
 
+/// Where the events go, as [`Config::event_store`] says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventBackend {
+    /// The embedded store in the data directory (no `event_store`, or `embedded`).
+    Embedded,
+    /// A ClickHouse server at this URL (`clickhouse://`, or `http://` / `https://` to its
+    /// HTTP port), with the metadata on PostgreSQL.
+    ClickHouse(String),
+}
+
 /// The values `event_store` takes, for messages.
 pub const SUPPORTED_EVENTS: &str =
-    "leave event_store unset (or set it to `embedded`) for the embedded event store in the data directory; \
-     it is the only event store so far";
+    "leave event_store unset (or set it to `embedded`) for the embedded event store in the data directory, \
+     or give a ClickHouse URL: clickhouse://[user[:password]@]host[:port][/database] (or http:// or https://)";
 
-/// Read [`Config::event_store`]: the embedded event store is the only one so far, so any
-/// other value is an error that says so (and never repeats the URL).
-pub fn event_backend(event_store: Option<&str>) -> Result<(), StoreError> {
+/// Read [`Config::event_store`]. Anything else is an error that names what is taken (and
+/// never repeats the URL, which may hold a password).
+pub fn event_backend(event_store: Option<&str>) -> Result<EventBackend, StoreError> {
     match event_store.map(str::trim).filter(|u| !u.is_empty()) {
-        None => Ok(()),
-        Some(v) if v.eq_ignore_ascii_case("embedded") => Ok(()),
+        None => Ok(EventBackend::Embedded),
+        Some(v) if v.eq_ignore_ascii_case("embedded") => Ok(EventBackend::Embedded),
         Some(url) => {
             let what = match url.split_once("://") {
-                Some((scheme, _)) => format!("event_store: unsupported URL scheme {:?}", scheme.to_ascii_lowercase()),
+                Some((scheme, _)) => match scheme.to_ascii_lowercase().as_str() {
+                    "clickhouse" | "http" | "https" => {
+                        // Read it now, so that a bad database name is an error at start.
+                        touchpoint_store_clickhouse::http::ChUrl::parse(url)?;
+                        return Ok(EventBackend::ClickHouse(url.to_string()));
+                    }
+                    other => format!("event_store: unsupported URL scheme {other:?}"),
+                },
                 None => "event_store: not `embedded` nor a URL".to_string(),
             };
             Err(StoreError::Backend(format!("{what}; {SUPPORTED_EVENTS}")))
@@ -59,39 +78,85 @@ pub fn event_backend(event_store: Option<&str>) -> Result<(), StoreError> {
     }
 }
 
+/// The backends the configuration names, checked together: events on ClickHouse need the
+/// metadata on PostgreSQL.
+fn backends(config: &Config) -> Result<(MetaBackend, EventBackend), StoreError> {
+    let meta = meta_backend(config.meta_store.as_deref())?;
+    let events = event_backend(config.event_store.as_deref())?;
+    if meta == MetaBackend::Embedded && matches!(events, EventBackend::ClickHouse(_)) {
+        return Err(StoreError::Backend(
+            "event_store on ClickHouse needs meta_store on PostgreSQL (postgres://…): customers, identities and \
+             the catalog are shared by every node there"
+                .into(),
+        ));
+    }
+    Ok((meta, events))
+}
+
 /// Open the store the configuration names (see the module documentation), with dedup
 /// remembering `dedup_window` events per project (`None`: every stored event).
 pub async fn open_store(config: &Config, dedup_window: Option<usize>) -> Result<Arc<dyn Store>, StoreError> {
-    let backend = meta_backend(config.meta_store.as_deref())?;
-    event_backend(config.event_store.as_deref())?;
-    let options = SqliteOptions { durable: config.durable, cache_mib: config.cache_mib, dedup_window };
-    // The data directory first: its lock says whether another process writes here.
-    let events = SqliteStore::open(&config.data_dir, OpenMode::Writer, &options).await?;
-    match backend {
-        MetaBackend::Embedded => Ok(Arc::new(events)),
-        MetaBackend::Postgres(url) => {
-            let meta = PgMetaStore::connect(&url, &PgOptions::default()).await?;
-            tracing::info!("metadata on PostgreSQL, events in {}", config.data_dir.display());
+    let (meta, events) = backends(config)?;
+    match (meta, events) {
+        (meta, EventBackend::Embedded) => {
+            let options = SqliteOptions { durable: config.durable, cache_mib: config.cache_mib, dedup_window };
+            // The data directory first: its lock says whether another process writes here.
+            let events = SqliteStore::open(&config.data_dir, OpenMode::Writer, &options).await?;
+            match meta {
+                MetaBackend::Embedded => Ok(Arc::new(events)),
+                MetaBackend::Postgres(url) => {
+                    let meta = PgMetaStore::connect(&url, &PgOptions::default()).await?;
+                    tracing::info!("metadata on PostgreSQL, events in {}", config.data_dir.display());
+                    Ok(Arc::new(SplitStore::open(meta, Arc::new(events)).await?))
+                }
+            }
+        }
+        (MetaBackend::Postgres(meta_url), EventBackend::ClickHouse(url)) => {
+            let meta = PgMetaStore::connect(&meta_url, &PgOptions::default()).await?;
+            let events = ClickHouseEvents::open(&url, Role::Writer).await?;
+            // One writing node per ClickHouse database: its ids come from the writer.
+            let Some(lock) = meta.try_hold_lock(&events.writer_lock_name()).await? else {
+                return Err(StoreError::Locked(format!(
+                    "another Touchpoint node writes events to the ClickHouse database {} at {}; one node may \
+                     write to a database for now (stop it, or give this node its own database)",
+                    events.url().database,
+                    events.url().base
+                )));
+            };
+            let events = events.hold(Box::new(lock));
+            tracing::info!("metadata on PostgreSQL, events on ClickHouse at {}", events.url().base);
             Ok(Arc::new(SplitStore::open(meta, Arc::new(events)).await?))
         }
+        (MetaBackend::Embedded, EventBackend::ClickHouse(_)) => unreachable!("refused by backends()"),
     }
 }
 
 /// Open the configured store for administration and reading beside a running writer
 /// (what the CLI's `project`, `key`, catalog and survey commands need): the embedded store
-/// without the writer's lock, joined to PostgreSQL when `meta_store` names it. Erasing
-/// through such a handle takes the data directory's lock (refused while a writer runs).
+/// without the writer's lock, joined to PostgreSQL when `meta_store` names it, or
+/// PostgreSQL and ClickHouse. Erasing through such a handle takes the data directory's
+/// lock when the events are there (refused while a writer runs).
 pub async fn open_shared_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
-    let backend = meta_backend(config.meta_store.as_deref())?;
-    event_backend(config.event_store.as_deref())?;
-    let options = SqliteOptions { durable: true, cache_mib: 16, ..Default::default() };
-    let events = SqliteStore::open(&config.data_dir, OpenMode::Shared, &options).await?;
-    match backend {
-        MetaBackend::Embedded => Ok(Arc::new(events)),
-        MetaBackend::Postgres(url) => {
-            let meta = PgMetaStore::connect(&url, &PgOptions { max_connections: 2, ..Default::default() }).await?;
+    let (meta, events) = backends(config)?;
+    let pg_options = PgOptions { max_connections: 2, ..Default::default() };
+    match (meta, events) {
+        (meta, EventBackend::Embedded) => {
+            let options = SqliteOptions { durable: true, cache_mib: 16, ..Default::default() };
+            let events = SqliteStore::open(&config.data_dir, OpenMode::Shared, &options).await?;
+            match meta {
+                MetaBackend::Embedded => Ok(Arc::new(events)),
+                MetaBackend::Postgres(url) => {
+                    let meta = PgMetaStore::connect(&url, &pg_options).await?;
+                    Ok(Arc::new(SplitStore::shared(meta, Arc::new(events)).await?))
+                }
+            }
+        }
+        (MetaBackend::Postgres(meta_url), EventBackend::ClickHouse(url)) => {
+            let meta = PgMetaStore::connect(&meta_url, &pg_options).await?;
+            let events = ClickHouseEvents::open(&url, Role::Shared).await?;
             Ok(Arc::new(SplitStore::shared(meta, Arc::new(events)).await?))
         }
+        (MetaBackend::Embedded, EventBackend::ClickHouse(_)) => unreachable!("refused by backends()"),
     }
 }
 
@@ -117,14 +182,58 @@ mod tests {
     }
 
     #[test]
-    fn the_embedded_event_store_is_the_only_one_so_far() {
+    fn event_store_values_are_read_and_unknown_ones_named() {
         for ok in [None, Some(""), Some("embedded"), Some(" Embedded ")] {
-            assert!(event_backend(ok).is_ok(), "{ok:?}");
+            assert_eq!(event_backend(ok).unwrap(), EventBackend::Embedded, "{ok:?}");
         }
-        let e = event_backend(Some("clickhouse://u:secret@ch:8123/tp")).unwrap_err().to_string();
-        assert!(e.contains("\"clickhouse\"") && e.contains("embedded") && !e.contains("secret"), "{e}");
+        for url in ["clickhouse://u:secret@ch:8123/tp", "http://ch:8123", "HTTPS://ch/tp"] {
+            assert_eq!(event_backend(Some(url)).unwrap(), EventBackend::ClickHouse(url.into()));
+        }
+        let e = event_backend(Some("kafka://u:secret@k:9092/tp")).unwrap_err().to_string();
+        assert!(e.contains("\"kafka\"") && e.contains("embedded") && e.contains("clickhouse://"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+        let e = event_backend(Some("clickhouse://u:secret@ch/tp;drop")).unwrap_err().to_string();
+        assert!(e.contains("may hold only") && !e.contains("secret"), "{e}");
         let e = event_backend(Some("embeded")).unwrap_err().to_string();
         assert!(e.contains("not `embedded`") && e.contains("event_store"), "{e}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn clickhouse_events_with_postgres_metadata() {
+        use touchpoint_store::writer::{Submission, Writer, WriterConfig};
+        let Some(ch) = touchpoint_store_clickhouse::testing::fresh_url() else { return };
+        let Some(pg) = touchpoint_store_postgres::testing::fresh_database().await else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            meta_store: Some(pg),
+            event_store: Some(ch.clone()),
+            ..Config::default()
+        };
+        let store = open_store(&config, None).await.unwrap();
+        let p = store.create_project("scale", &default_catalog()).await.unwrap().id;
+        let (writer, _task) = Writer::start(store.clone(), WriterConfig::default(), None).await.unwrap();
+        let event = touchpoint_core::Event::parse(
+            serde_json::json!({"type":"track","messageId":"m-1","userId":"u1","event":"Order Completed"}),
+            &Default::default(),
+            &Default::default(),
+        )
+        .unwrap();
+        for _ in 0..2 {
+            writer.submit(Submission { project: p, events: vec![event.clone()], failed: vec![] }).await.unwrap();
+        }
+        let admin = open_shared_store(&config).await.unwrap();
+        assert_eq!(admin.count_events(p).await.unwrap(), 1, "a repeat is stored once, seen beside the writer");
+        let err = open_store(&config, None).await.err().expect("a second writing node is refused");
+        assert!(err.to_string().contains("another Touchpoint node writes events"), "{err}");
+        assert!(!SqliteStore::exists(dir.path()), "nothing in the data directory");
+        let events = ClickHouseEvents::open(&ch, Role::Shared).await.unwrap();
+        let n = events.http().number(&format!("SELECT toInt64(count()) AS n FROM events WHERE project = {p}")).await;
+        assert_eq!(n.unwrap(), 1, "the event is in ClickHouse");
+        drop(writer);
+        drop(store);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(open_store(&config, None).await.is_ok(), "the next node writes once the first is gone");
     }
 
     #[tokio::test]

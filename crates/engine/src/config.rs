@@ -19,8 +19,9 @@ pub struct Config {
     /// embedded store. See [`crate::backends`].
     pub meta_store: Option<String>,
     /// Where the events are kept: unset, empty or `embedded`: the embedded event store in
-    /// `data_dir` (the only event store so far; any other value is refused, naming what
-    /// is supported). See [`crate::backends`].
+    /// `data_dir`; a `clickhouse://` (or `http://`, `https://`) URL: a ClickHouse server's
+    /// HTTP interface, with `meta_store` on PostgreSQL (anything else is refused, naming
+    /// what is supported). See [`crate::backends`].
     pub event_store: Option<String>,
     /// Address to listen on.
     pub listen: String,

@@ -369,7 +369,8 @@ async fn hold_out_and_the_report() {
     let u = &report["uplift"];
     assert_eq!(
         (u["treated"]["converted"].as_u64(), u["held_out"]["converted"].as_u64()),
-        (Some(treated_x), Some(held_x))
+        (Some(treated_x), Some(held_x)),
+        "{report}"
     );
     let want = touchpoint_act::uplift::uplift(treated_x, treated_n, held_x, held_n).unwrap();
     assert!((u["interval"]["low"].as_f64().unwrap() - want.interval.low).abs() < 1e-12);

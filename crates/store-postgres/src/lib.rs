@@ -120,6 +120,16 @@ pub(crate) fn limit(n: usize) -> i64 {
 
 /// The advisory lock migrations run under (any fixed number; "touchpoi").
 const MIGRATION_LOCK: i64 = 0x746f_7563_6870_6f69;
+/// The first half of the two-part advisory locks [`PgMetaStore::try_hold_lock`] takes
+/// ("tpnl"); the second is the hash of the lock's name.
+const NAMED_LOCKS: i32 = 0x7470_6e6c;
+
+/// An advisory lock held on a connection of its own ([`PgMetaStore::try_hold_lock`]);
+/// dropping it closes the connection, which releases the lock.
+#[derive(Debug)]
+pub struct HeldLock {
+    _conn: sqlx::PgConnection,
+}
 
 impl PgMetaStore {
     /// Connect to a database (`postgres://user:password@host:port/database`) and bring its
@@ -152,6 +162,21 @@ impl PgMetaStore {
     /// How many erasures this handle has committed ([`touchpoint_store::Store::erasures`]).
     pub fn erasures(&self) -> u64 {
         self.erasures.load(Ordering::SeqCst)
+    }
+
+    /// Take the session-level advisory lock named `name` on a connection of its own,
+    /// held until the returned [`HeldLock`] is dropped (or the process ends: the server
+    /// drops a closed session's locks); `None` when another session holds it. What keeps a
+    /// second node from writing to the same ClickHouse database.
+    pub async fn try_hold_lock(&self, name: &str) -> Result<Option<HeldLock>> {
+        let mut conn = self.pool.acquire().await.db()?.detach();
+        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+            .bind(NAMED_LOCKS)
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await
+            .db()?;
+        Ok(held.then_some(HeldLock { _conn: conn }))
     }
 
     /// Close the pool (its connections end once they are returned).

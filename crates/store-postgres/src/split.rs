@@ -1,5 +1,8 @@
-//! [`SplitStore`]: metadata on PostgreSQL ([`PgMetaStore`]), events in the embedded store
-//! in the data directory ([`SqliteStore`]) — one [`Store`] for the writer and the server.
+//! [`SplitStore`]: metadata on PostgreSQL ([`PgMetaStore`]), events in an [`EventHalf`] —
+//! the embedded store in the data directory ([`SqliteStore`], the default type) or
+//! ClickHouse (`touchpoint-store-clickhouse`) — one [`Store`] for the writer and the
+//! server. What follows says "SQLite" for the event half; ClickHouse's writes are not one
+//! transaction, and its crate says how a write cut short is made whole.
 //! Reads and administration go to the half that keeps the data; a group commit and an
 //! erasure use both.
 //!
@@ -59,26 +62,28 @@ use touchpoint_store::triggers::{
     TriggerStatus, TriggerStore,
 };
 use touchpoint_store::{
-    Brand, CommitBatch, Conflict, Customer, EventStore, FailedEvent, FailedUsage, Identity, KeyInfo, ListenStore,
-    MetaStore, NewEvent, NewFailedEvent, Prepared, Project, Result, Store, StoredEvent, StoredTouchpoint, VolumeRow,
+    Brand, CommitBatch, Conflict, Customer, EventHalf, EventStore, FailedEvent, FailedUsage, Identity, KeyInfo,
+    ListenStore, MetaStore, NewEvent, NewFailedEvent, Prepared, Project, Result, Store, StoredEvent, StoredTouchpoint,
+    VolumeRow,
 };
 use touchpoint_store_sqlite::SqliteStore;
 
 /// Metadata on PostgreSQL, events in the embedded store (see the module documentation).
 #[derive(Debug, Clone)]
-pub struct SplitStore {
+pub struct SplitStore<E: EventHalf = SqliteStore> {
     /// The metadata half.
     pub meta: PgMetaStore,
-    /// The event half: the embedded store in the data directory, of which only the events,
-    /// failed events, volumes and (a copy of) the suppression lists are used.
-    pub events: Arc<SqliteStore>,
+    /// The event half: the embedded store in the data directory (of which only the events,
+    /// failed events, volumes and a copy of the suppression lists are used), or ClickHouse
+    /// (`touchpoint-store-clickhouse`).
+    pub events: Arc<E>,
 }
 
-impl SplitStore {
+impl<E: EventHalf> SplitStore<E> {
     /// Join the halves for the process that writes (the event store opened as the
     /// writer): [`SplitStore::shared`], then finish a purge PostgreSQL has pending (left
     /// by an erasure cut short), as the embedded store does when a writer opens it.
-    pub async fn open(meta: PgMetaStore, events: Arc<SqliteStore>) -> Result<SplitStore> {
+    pub async fn open(meta: PgMetaStore, events: Arc<E>) -> Result<SplitStore<E>> {
         let store = SplitStore::shared(meta, events).await?;
         if store.meta.purge_pending().await? {
             let report = store.meta.purge_erased().await?;
@@ -90,7 +95,7 @@ impl SplitStore {
     /// Join the halves (for administration beside a running writer, too): copy
     /// PostgreSQL's suppression lists into the event store, so that its writes refuse
     /// what they name even if an erasure was cut short between the copies.
-    pub async fn shared(meta: PgMetaStore, events: Arc<SqliteStore>) -> Result<SplitStore> {
+    pub async fn shared(meta: PgMetaStore, events: Arc<E>) -> Result<SplitStore<E>> {
         let store = SplitStore { meta, events };
         for project in store.meta.suppressing_projects().await? {
             store.copy_suppression(project).await?;
@@ -108,7 +113,7 @@ impl SplitStore {
 }
 
 #[async_trait]
-impl EventStore for SplitStore {
+impl<E: EventHalf> EventStore for SplitStore<E> {
     async fn append_events(&self, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<Option<i64>>> {
         self.events.append_events(events, failed).await
     }
@@ -194,7 +199,7 @@ impl EventStore for SplitStore {
 }
 
 #[async_trait]
-impl MetaStore for SplitStore {
+impl<E: EventHalf> MetaStore for SplitStore<E> {
     async fn create_project(&self, name: &str, catalog: &Catalog) -> Result<Project> {
         self.meta.create_project(name, catalog).await
     }
@@ -345,8 +350,8 @@ impl MetaStore for SplitStore {
     async fn suppression_stats(&self, project: ProjectId) -> Result<SuppressionStats> {
         let meta = self.meta.suppression_stats(project).await?;
         // Events the event store's writes refused were counted there.
-        let events = self.events.suppression_stats(project).await?;
-        Ok(SuppressionStats { ids: meta.ids, refused_events: meta.refused_events + events.refused_events })
+        let events = self.events.refused_events(project).await?;
+        Ok(SuppressionStats { ids: meta.ids, refused_events: meta.refused_events + events })
     }
 
     async fn count_refused(&self, project: ProjectId, n: u64) -> Result<()> {
@@ -355,7 +360,7 @@ impl MetaStore for SplitStore {
 }
 
 #[async_trait]
-impl AccountStore for SplitStore {
+impl<E: EventHalf> AccountStore for SplitStore<E> {
     async fn create_user(&self, email: &str, password_hash: Option<&str>) -> Result<User> {
         self.meta.create_user(email, password_hash).await
     }
@@ -410,7 +415,7 @@ impl AccountStore for SplitStore {
 }
 
 #[async_trait]
-impl ListenStore for SplitStore {
+impl<E: EventHalf> ListenStore for SplitStore<E> {
     async fn project_secret(&self, project: ProjectId) -> Result<Vec<u8>> {
         self.meta.project_secret(project).await
     }
@@ -499,7 +504,7 @@ impl ListenStore for SplitStore {
 }
 
 #[async_trait]
-impl KbStore for SplitStore {
+impl<E: EventHalf> KbStore for SplitStore<E> {
     async fn create_article(&self, project: ProjectId, draft: &ArticleDraft, now_ms: i64) -> Result<Article> {
         self.meta.create_article(project, draft, now_ms).await
     }
@@ -533,7 +538,7 @@ impl KbStore for SplitStore {
 }
 
 #[async_trait]
-impl ServiceStore for SplitStore {
+impl<E: EventHalf> ServiceStore for SplitStore<E> {
     async fn create_request(&self, project: ProjectId, new: &NewRequest, now_ms: i64) -> Result<Request> {
         self.meta.create_request(project, new, now_ms).await
     }
@@ -590,7 +595,7 @@ impl ServiceStore for SplitStore {
 }
 
 #[async_trait]
-impl TriggerStore for SplitStore {
+impl<E: EventHalf> TriggerStore for SplitStore<E> {
     async fn create_trigger_rule(
         &self,
         project: ProjectId,
@@ -698,7 +703,7 @@ impl TriggerStore for SplitStore {
 }
 
 #[async_trait]
-impl Store for SplitStore {
+impl<E: EventHalf> Store for SplitStore<E> {
     async fn commit(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {
         // Metadata first: see the module documentation for why this order.
         self.meta.commit_identity(&batch.identity_ops, &batch.traits, &batch.refused).await?;
@@ -711,7 +716,7 @@ impl Store for SplitStore {
 
     async fn erase_customer(&self, id: CustomerId) -> Result<ErasureReceipt> {
         // No writer may run on the data directory meanwhile (a shared handle's erasure).
-        let _lock = self.events.erasure_lock()?;
+        let _lock = self.events.erasure_guard()?;
         touchpoint_store::erasure::erase_customer(self, id).await
     }
 

@@ -33,8 +33,8 @@ use touchpoint_store::erasure::{
     ErasureReceipt, MetaErasure, PurgeReport, Subject, SuppressionList, SuppressionStats, TraitPatches,
 };
 use touchpoint_store::{
-    now_ms, Brand, CommitBatch, Conflict, Customer, Identity, KeyInfo, MetaStore, Prepared, Project, Result, Store,
-    StoreError, StoredTouchpoint,
+    now_ms, Brand, CommitBatch, Conflict, Customer, EventHalf, Identity, KeyInfo, MetaStore, Prepared, Project, Result,
+    Store, StoreError, StoredTouchpoint,
 };
 
 /// The database file in a data directory.
@@ -837,6 +837,38 @@ impl SqliteStore {
     /// another key is replaced.
     pub async fn adopt_suppression(&self, project: ProjectId, key: &[u8], hashes: &[[u8; 32]]) -> Result<()> {
         sqlite_erasure::adopt_suppression(self, project, key, hashes).await
+    }
+}
+
+/// The embedded store as the event half of a store whose metadata is elsewhere.
+#[async_trait]
+impl EventHalf for SqliteStore {
+    async fn commit_events(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {
+        SqliteStore::commit_events(self, batch).await
+    }
+
+    fn prepare(&self, batch: &CommitBatch) -> Option<Prepared> {
+        Store::prepare(self, batch)
+    }
+
+    async fn adopt_suppression(&self, project: ProjectId, key: &[u8], hashes: &[[u8; 32]]) -> Result<()> {
+        SqliteStore::adopt_suppression(self, project, key, hashes).await
+    }
+
+    async fn refused_events(&self, project: ProjectId) -> Result<u64> {
+        Ok(MetaStore::suppression_stats(self, project).await?.refused_events)
+    }
+
+    fn erasure_guard(&self) -> Result<Option<Box<dyn std::any::Any + Send>>> {
+        Ok(self.erasure_lock()?.map(|f| Box::new(f) as Box<dyn std::any::Any + Send>))
+    }
+
+    async fn purge_erased(&self) -> Result<PurgeReport> {
+        Store::purge_erased(self).await
+    }
+
+    fn erasures(&self) -> u64 {
+        Store::erasures(self)
     }
 }
 

@@ -372,6 +372,36 @@ pub trait EventStore: Send + Sync {
     async fn erase_subject_events(&self, subject: &Subject) -> Result<EventErasure>;
 }
 
+/// An event store that can be the event half of a store whose metadata lives elsewhere
+/// (PostgreSQL: `touchpoint-store-postgres`'s `SplitStore`): what such a store needs of its
+/// event half besides [`EventStore`]. The embedded SQLite store and the ClickHouse event
+/// store implement it.
+#[async_trait]
+pub trait EventHalf: EventStore {
+    /// Write a group commit's events and failed events (its metadata is committed
+    /// elsewhere, first), with what [`EventHalf::prepare`] made of it.
+    async fn commit_events(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>>;
+    /// Work on a batch ahead of its commit ([`Store::prepare`]). None by default.
+    fn prepare(&self, _batch: &CommitBatch) -> Option<Prepared> {
+        None
+    }
+    /// Take a project's suppression list (its key and hashes, as the metadata half keeps
+    /// them): the half's writes refuse what it names from now on.
+    async fn adopt_suppression(&self, project: ProjectId, key: &[u8], hashes: &[[u8; 32]]) -> Result<()>;
+    /// How many events and failed events of a project this half's writes refused.
+    async fn refused_events(&self, project: ProjectId) -> Result<u64>;
+    /// Keep other processes from writing while a shared handle erases (the embedded
+    /// store's data directory lock), held until the guard is dropped; `None` when nothing
+    /// needs holding.
+    fn erasure_guard(&self) -> Result<Option<Box<dyn std::any::Any + Send>>> {
+        Ok(None)
+    }
+    /// Make the half's storage forget what was removed ([`Store::purge_erased`]).
+    async fn purge_erased(&self) -> Result<PurgeReport>;
+    /// How many erasures this handle has committed ([`Store::erasures`]).
+    fn erasures(&self) -> u64;
+}
+
 /// Projects, keys, the catalog, customers and identities.
 #[async_trait]
 pub trait MetaStore: Send + Sync {

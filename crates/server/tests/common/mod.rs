@@ -1,7 +1,9 @@
 //! `spawn_app()`: a real Touchpoint server on port 0 over a real SQLite file in a temporary
 //! directory, with one project and its keys, for the API tests. With
 //! `TOUCHPOINT_TEST_META_STORE=postgres` the metadata goes to a real, throwaway PostgreSQL
-//! instead (the events stay in the SQLite file): the same tests, the second backend.
+//! instead (the events stay in the SQLite file): the same tests, the second backend; with
+//! `TOUCHPOINT_TEST_EVENT_STORE=clickhouse` as well, the events go to a real, throwaway
+//! ClickHouse server (the scale-out configuration).
 
 #![allow(dead_code)]
 
@@ -34,10 +36,21 @@ pub struct TestApp {
 }
 
 /// The store of a test server: SQLite, or PostgreSQL metadata with SQLite events when
-/// `TOUCHPOINT_TEST_META_STORE=postgres` (and PostgreSQL is here; else the harness says
-/// SKIPPED, or fails when servers are required).
+/// `TOUCHPOINT_TEST_META_STORE=postgres`, or with ClickHouse events when
+/// `TOUCHPOINT_TEST_EVENT_STORE=clickhouse` too (and the servers are here; else the harness
+/// says SKIPPED, or fails when servers are required).
 async fn open_store(dir: &std::path::Path, config: &Config) -> Arc<dyn Store> {
-    if std::env::var("TOUCHPOINT_TEST_META_STORE").as_deref() == Ok("postgres") {
+    let postgres = std::env::var("TOUCHPOINT_TEST_META_STORE").as_deref() == Ok("postgres");
+    if postgres && std::env::var("TOUCHPOINT_TEST_EVENT_STORE").as_deref() == Ok("clickhouse") {
+        use touchpoint_store_clickhouse::{testing, ClickHouseEvents, Role};
+        if let (Some(ch), Some(pg)) = (testing::fresh_url(), touchpoint_store_postgres::testing::fresh_database().await)
+        {
+            let meta = touchpoint_store_postgres::PgMetaStore::connect(&pg, &Default::default()).await.unwrap();
+            let events = ClickHouseEvents::open(&ch, Role::Writer).await.unwrap();
+            return Arc::new(touchpoint_store_postgres::SplitStore::open(meta, Arc::new(events)).await.unwrap());
+        }
+    }
+    if postgres {
         if let Some(split) = touchpoint_store_postgres::testing::split_store(dir).await {
             return Arc::new(split);
         }

@@ -1,0 +1,722 @@
+//! ClickHouse as Touchpoint's event store: [`ClickHouseEvents`], an [`EventStore`] (and the
+//! [`EventHalf`] of `touchpoint-store-postgres`'s `SplitStore`, whose metadata is on
+//! PostgreSQL) on one ClickHouse server, through its HTTP interface ([`http`]). Chosen by
+//! `event_store = "clickhouse://host:8123/database"` in the configuration.
+//!
+//! **Tables** ([`schema`]): events in a `ReplacingMergeTree` ordered by project, customer
+//! and time and partitioned by month; a `(project, messageId) → id` table for dedup;
+//! re-classifications as an overlay mapped at query time (history is not rewritten);
+//! failed events; refusal counts.
+//!
+//! **Writes.** Only the writer of one node appends (the group commits of
+//! `touchpoint_store::writer`). A write: refuses what the adopted suppression lists name
+//! and the events of customers this handle erased; drops repeats within the batch; looks
+//! the rest up in `message_ids` (so a repeat of any stored event, however old, answers
+//! `None`); gives the new ones ids after the highest stored; inserts the events, then their
+//! messageIds, then failed events and refusal counts. An `INSERT` that fails part-way
+//! (a server restarted mid-write) leaves events whose messageIds were not recorded: the
+//! next write first *reconciles* (records the messageIds of every event above the highest
+//! recorded id, and takes the next id from the stored maximum), so the client's retry of
+//! the unacknowledged batch finds its stored events and stores only the rest — every
+//! acknowledged event once. A row stored twice with the same key by a retried `INSERT`
+//! would collapse at the next merge (`ReplacingMergeTree`).
+//!
+//! **Ids.** Ids grow in the order events were stored (a cursor for the journey index) and
+//! are unique because one process allocates them: the engine opens a writer only while
+//! it holds a PostgreSQL advisory lock named after the server and database
+//! ([`ClickHouseEvents::writer_lock_name`]), so a second node is refused. *Not done yet:* several writing nodes (ids from a PostgreSQL
+//! sequence, a lease), sharding over a `Distributed` table, and a SQL executor — the
+//! analyses run on the node's in-memory journey index, loaded from ClickHouse.
+//!
+//! **Erasure.** [`EventStore::erase_subject_events`] deletes the subject's events, their
+//! messageIds and re-classifications and the failed events that name the subject with
+//! `ALTER TABLE … DELETE` mutations, waits until ClickHouse reports them done, and notes
+//! the data parts they replace; [`EventHalf::purge_erased`] waits until those parts have
+//! left the disk (a few seconds, `old_parts_lifetime`) and says so.
+
+pub mod http;
+pub mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use async_trait::async_trait;
+use http::{number_list, quote, quote_list, ChUrl, Http};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+use touchpoint_core::{CustomerId, EventType, ProjectId};
+use touchpoint_store::erasure::{EventErasure, PurgeReport, Subject, SuppressionList};
+use touchpoint_store::{
+    CommitBatch, EventHalf, EventStore, FailedEvent, FailedUsage, NewEvent, NewFailedEvent, Result, StoreError,
+    StoredEvent, VolumeRow,
+};
+
+const DAY_MS: i64 = 86_400_000;
+/// At most this many bytes of values in one statement's `IN (…)` list (ClickHouse's
+/// `max_query_size` is 256 KiB).
+const LIST_BYTES: usize = 128 * 1024;
+/// How long a mutation or a purge may take before the store gives up waiting.
+const MUTATION_WAIT: Duration = Duration::from_secs(600);
+const PURGE_WAIT: Duration = Duration::from_secs(90);
+
+/// How a handle is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The node's writer: reconciles at open and allocates ids from memory.
+    Writer,
+    /// Administration beside a running writer (reads, erasure); a write reads the highest
+    /// id first.
+    Shared,
+}
+
+/// The ClickHouse event store (see the crate documentation).
+pub struct ClickHouseEvents {
+    http: Http,
+    role: Role,
+    state: Mutex<State>,
+    erasures: AtomicU64,
+    /// What keeps other writers out while this handle lives ([`ClickHouseEvents::hold`]).
+    guard: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for ClickHouseEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseEvents").field("url", &self.http.url).field("role", &self.role).finish()
+    }
+}
+
+/// What a handle keeps between writes.
+#[derive(Debug, Default)]
+struct State {
+    /// The next event id (writer).
+    next_id: i64,
+    /// The next failed-event id (writer).
+    next_failed: i64,
+    /// The last re-classification version given.
+    version: u64,
+    /// Suppression lists adopted from the metadata store, per project.
+    suppression: HashMap<ProjectId, Arc<SuppressionList>>,
+    /// Customers this handle erased: their events are refused.
+    erased: HashSet<CustomerId>,
+    /// A write failed part-way: reconcile before the next.
+    reconcile: bool,
+    /// Data parts that erasures replaced and that may still be on disk.
+    replaced_parts: Vec<(String, String)>,
+}
+
+/// A row of `events`, as written and read.
+#[derive(Debug, Serialize, Deserialize)]
+struct EventRow {
+    project: i64,
+    id: i64,
+    message_id: String,
+    kind: String,
+    name: Option<String>,
+    user_id: Option<String>,
+    anonymous_id: Option<String>,
+    customer: i64,
+    touchpoint: i64,
+    ts: i64,
+    received_at: i64,
+    flags: u32,
+    body: String,
+}
+
+impl EventRow {
+    fn of(e: &NewEvent, id: i64) -> EventRow {
+        let ev = &e.event;
+        EventRow {
+            project: e.project,
+            id,
+            message_id: ev.message_id.clone(),
+            kind: ev.kind.as_str().to_string(),
+            name: ev.name.clone(),
+            user_id: ev.user_id.clone(),
+            anonymous_id: ev.anonymous_id.clone(),
+            customer: e.customer,
+            touchpoint: e.touchpoint.unwrap_or(0),
+            ts: ev.timestamp,
+            received_at: ev.received_at,
+            flags: ev.flags.0,
+            body: ev.body_json.clone(),
+        }
+    }
+
+    fn stored(self) -> Result<StoredEvent> {
+        let kind = EventType::parse(&self.kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("event {}: unknown type {:?}", self.id, self.kind)))?;
+        Ok(StoredEvent {
+            id: self.id,
+            project_id: self.project,
+            message_id: self.message_id,
+            kind,
+            name: self.name,
+            user_id: self.user_id,
+            anonymous_id: self.anonymous_id,
+            customer_id: self.customer,
+            touchpoint_id: (self.touchpoint != 0).then_some(self.touchpoint),
+            timestamp: self.ts,
+            received_at: self.received_at,
+            flags: self.flags,
+            body: self.body,
+        })
+    }
+}
+
+/// A row of `failed_events`.
+#[derive(Debug, Serialize, Deserialize)]
+struct FailedRow {
+    project: i64,
+    id: i64,
+    received_at: i64,
+    source: String,
+    field: String,
+    reason: String,
+    raw_hex: String,
+    raw_len: u64,
+}
+
+impl FailedRow {
+    fn failed(self) -> Result<FailedEvent> {
+        let raw = hex::decode(&self.raw_hex)
+            .map_err(|e| StoreError::Corrupt(format!("failed event {}: raw bytes: {e}", self.id)))?;
+        Ok(FailedEvent {
+            id: self.id,
+            event: NewFailedEvent {
+                project: self.project,
+                received_at: self.received_at,
+                source: self.source,
+                field: self.field,
+                reason: self.reason,
+                raw,
+            },
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct MessageIdRow {
+    message_id: String,
+}
+
+#[derive(Serialize)]
+struct NewMessageId<'a> {
+    project: i64,
+    message_id: &'a str,
+    id: i64,
+}
+
+/// The columns of [`EventRow`], in order.
+const EVENT_COLUMNS: &str =
+    "project, id, message_id, kind, name, user_id, anonymous_id, customer, touchpoint, ts, received_at, flags, body";
+
+/// Split values into lists of at most [`LIST_BYTES`] when written out.
+fn chunks_by_size<T>(values: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut out = vec![];
+    let (mut start, mut bytes) = (0, 0);
+    for (i, v) in values.iter().enumerate() {
+        let n = size(v) + 4;
+        if bytes + n > LIST_BYTES && i > start {
+            out.push(&values[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += n;
+    }
+    if start < values.len() {
+        out.push(&values[start..]);
+    }
+    out
+}
+
+impl ClickHouseEvents {
+    /// Connect to the server a URL names ([`ChUrl::parse`]), make the database and the
+    /// tables when missing and, for the writer, reconcile what a write cut short left.
+    pub async fn open(url: &str, role: Role) -> Result<ClickHouseEvents> {
+        let http = Http::new(ChUrl::parse(url)?)?;
+        http.exec_server(&format!("CREATE DATABASE IF NOT EXISTS {}", http.url.database)).await?;
+        for sql in schema::create_tables() {
+            http.exec(&sql).await?;
+        }
+        let store = ClickHouseEvents {
+            http,
+            role,
+            state: Mutex::new(State::default()),
+            erasures: AtomicU64::new(0),
+            guard: None,
+        };
+        {
+            let mut state = store.state.lock().await;
+            store.reconcile(&mut state).await?;
+            state.version = store.http.number("SELECT toInt64(max(version)) AS n FROM reclassified").await? as u64;
+        }
+        Ok(store)
+    }
+
+    /// Keep `guard` (a lock that keeps other writers out) for as long as this handle lives.
+    pub fn hold(mut self, guard: Box<dyn std::any::Any + Send + Sync>) -> ClickHouseEvents {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// The name of the lock a writer of this database holds: the server and the database.
+    pub fn writer_lock_name(&self) -> String {
+        format!("clickhouse-writer {} {}", self.http.url.base, self.http.url.database)
+    }
+
+    /// Where the store is (for messages; no password).
+    pub fn url(&self) -> &ChUrl {
+        &self.http.url
+    }
+
+    /// The HTTP client (tests look at the tables with it).
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    /// Record the messageIds of stored events whose ids are above the highest recorded,
+    /// and take the next ids from what is stored (see the crate documentation).
+    async fn reconcile(&self, state: &mut State) -> Result<()> {
+        if self.role == Role::Writer {
+            self.http
+                .exec(
+                    "INSERT INTO message_ids SELECT project, message_id, id FROM events
+                     WHERE id > (SELECT max(id) FROM message_ids)",
+                )
+                .await?;
+        }
+        state.next_id = self.http.number("SELECT max(id) AS n FROM events").await? + 1;
+        state.next_failed = self.http.number("SELECT max(id) AS n FROM failed_events").await? + 1;
+        state.reconcile = false;
+        Ok(())
+    }
+
+    /// The messageIds among `ids` that a project has stored.
+    async fn stored_message_ids(&self, project: ProjectId, ids: &[&str]) -> Result<HashSet<String>> {
+        let mut found = HashSet::new();
+        for chunk in chunks_by_size(ids, |s| s.len()) {
+            let rows: Vec<MessageIdRow> = self
+                .http
+                .rows(&format!(
+                    "SELECT message_id FROM message_ids WHERE project = {project} AND message_id IN ({})",
+                    quote_list(chunk.iter().copied())
+                ))
+                .await?;
+            found.extend(rows.into_iter().map(|r| r.message_id));
+        }
+        Ok(found)
+    }
+
+    async fn append(
+        &self,
+        state: &mut State,
+        events: &[NewEvent],
+        failed: &[NewFailedEvent],
+    ) -> Result<Vec<Option<i64>>> {
+        if state.reconcile || self.role == Role::Shared {
+            self.reconcile(state).await?;
+        }
+        // Refusals (suppression lists, erased customers), counted per project.
+        let mut refused_counts: HashMap<ProjectId, u64> = HashMap::new();
+        let refuses = |state: &State, project: ProjectId| state.suppression.get(&project).cloned();
+        let mut candidate = vec![false; events.len()];
+        let mut in_batch: HashSet<(ProjectId, &str)> = HashSet::new();
+        for (i, e) in events.iter().enumerate() {
+            let suppressed = refuses(state, e.project).is_some_and(|l| l.refuses_event(&e.event));
+            if suppressed || state.erased.contains(&e.customer) {
+                *refused_counts.entry(e.project).or_default() += 1;
+            } else if in_batch.insert((e.project, e.event.message_id.as_str())) {
+                candidate[i] = true;
+            }
+        }
+        let keep_failed: Vec<&NewFailedEvent> = failed
+            .iter()
+            .filter(|f| {
+                let refused = refuses(state, f.project).is_some_and(|l| l.refuses_raw(&f.raw));
+                if refused {
+                    *refused_counts.entry(f.project).or_default() += 1;
+                }
+                !refused
+            })
+            .collect();
+        // Dedup against what is stored.
+        let mut by_project: HashMap<ProjectId, Vec<&str>> = HashMap::new();
+        for (i, e) in events.iter().enumerate().filter(|(i, _)| candidate[*i]) {
+            let _ = i;
+            by_project.entry(e.project).or_default().push(&e.event.message_id);
+        }
+        let mut stored: HashMap<ProjectId, HashSet<String>> = HashMap::new();
+        for (project, ids) in &by_project {
+            stored.insert(*project, self.stored_message_ids(*project, ids).await?);
+        }
+        let mut out = vec![None; events.len()];
+        let mut rows = vec![];
+        let mut next = state.next_id;
+        for (i, e) in events.iter().enumerate() {
+            if candidate[i] && !stored.get(&e.project).is_some_and(|s| s.contains(&e.event.message_id)) {
+                out[i] = Some(next);
+                rows.push(EventRow::of(e, next));
+                next += 1;
+            }
+        }
+        let failed_rows: Vec<FailedRow> = keep_failed
+            .iter()
+            .enumerate()
+            .map(|(k, f)| FailedRow {
+                project: f.project,
+                id: state.next_failed + k as i64,
+                received_at: f.received_at,
+                source: f.source.clone(),
+                field: f.field.clone(),
+                reason: f.reason.clone(),
+                raw_hex: hex::encode(&f.raw),
+                raw_len: f.raw.len() as u64,
+            })
+            .collect();
+        let written = self.write(&rows, &failed_rows, &refused_counts).await;
+        if written.is_err() {
+            state.reconcile = true;
+            return written.map(|_| vec![]);
+        }
+        state.next_id = next;
+        state.next_failed += failed_rows.len() as i64;
+        Ok(out)
+    }
+
+    /// The inserts of one write, in the order the crate documentation gives.
+    async fn write(&self, rows: &[EventRow], failed: &[FailedRow], refused: &HashMap<ProjectId, u64>) -> Result<()> {
+        self.http.insert("events", rows).await?;
+        let ids: Vec<NewMessageId<'_>> =
+            rows.iter().map(|r| NewMessageId { project: r.project, message_id: &r.message_id, id: r.id }).collect();
+        self.http.insert("message_ids", &ids).await?;
+        self.http.insert("failed_events", failed).await?;
+        #[derive(Serialize)]
+        struct Refused {
+            project: i64,
+            n: u64,
+        }
+        let refused: Vec<Refused> = refused.iter().map(|(&project, &n)| Refused { project, n }).collect();
+        self.http.insert("refused", &refused).await
+    }
+
+    /// Events read through [`schema::events_view`].
+    async fn events_where(&self, filter: &str, tail: &str) -> Result<Vec<StoredEvent>> {
+        let rows: Vec<EventRow> =
+            self.http.rows(&format!("SELECT {EVENT_COLUMNS} FROM {} {tail}", schema::events_view(filter))).await?;
+        rows.into_iter().map(EventRow::stored).collect()
+    }
+
+    /// Wait until every mutation of the store's database is done.
+    async fn wait_for_mutations(&self) -> Result<()> {
+        let started = Instant::now();
+        let sql = format!(
+            "SELECT count() AS n FROM system.mutations WHERE database = {} AND is_done = 0",
+            quote(&self.http.url.database)
+        );
+        while self.http.number(&sql).await? > 0 {
+            if started.elapsed() > MUTATION_WAIT {
+                return Err(StoreError::Backend(format!(
+                    "ClickHouse has not finished deleting after {} s (see system.mutations)",
+                    MUTATION_WAIT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    /// The data parts (table, name) of the tables, active or not.
+    async fn parts(&self) -> Result<Vec<(String, String)>> {
+        #[derive(Deserialize)]
+        struct Part {
+            table: String,
+            name: String,
+        }
+        let rows: Vec<Part> = self
+            .http
+            .rows(&format!("SELECT table, name FROM system.parts WHERE database = {}", quote(&self.http.url.database)))
+            .await?;
+        Ok(rows.into_iter().map(|p| (p.table, p.name)).collect())
+    }
+
+    /// Run `ALTER TABLE table DELETE WHERE filter AND id IN (…)` over `ids` in chunks.
+    async fn delete_ids(&self, table: &str, filter: &str, ids: &[i64]) -> Result<u64> {
+        let mut mutations = 0;
+        for chunk in chunks_by_size(ids, |_| 20) {
+            self.http
+                .exec(&format!(
+                    "ALTER TABLE {table} DELETE WHERE {filter} id IN ({})",
+                    number_list(chunk.iter().copied())
+                ))
+                .await?;
+            mutations += 1;
+        }
+        Ok(mutations)
+    }
+}
+
+#[async_trait]
+impl EventStore for ClickHouseEvents {
+    async fn append_events(&self, events: &[NewEvent], failed: &[NewFailedEvent]) -> Result<Vec<Option<i64>>> {
+        let mut state = self.state.lock().await;
+        self.append(&mut state, events, failed).await
+    }
+
+    async fn scan_events(&self, project: Option<ProjectId>, after_id: i64, limit: usize) -> Result<Vec<StoredEvent>> {
+        let filter = match project {
+            Some(p) => format!("project = {p} AND id > {after_id}"),
+            None => format!("id > {after_id}"),
+        };
+        self.events_where(&filter, &format!("ORDER BY id LIMIT {limit}")).await
+    }
+
+    async fn recent_events(&self, project: ProjectId, limit: usize) -> Result<Vec<StoredEvent>> {
+        self.events_where(&format!("project = {project}"), &format!("ORDER BY id DESC LIMIT {limit}")).await
+    }
+
+    async fn customer_events(
+        &self,
+        customers: &[CustomerId],
+        before: Option<(i64, i64)>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
+        if customers.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut filter = format!("customer IN ({})", number_list(customers.iter().copied()));
+        if let Some((ts, id)) = before {
+            filter.push_str(&format!(" AND (ts < {ts} OR (ts = {ts} AND id < {id}))"));
+        }
+        self.events_where(&filter, &format!("ORDER BY ts DESC, id DESC LIMIT {limit}")).await
+    }
+
+    async fn scan_points(
+        &self,
+        project: ProjectId,
+        after_id: i64,
+        upto_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, CustomerId, i64, i64)>> {
+        #[derive(Deserialize)]
+        struct Point {
+            id: i64,
+            customer: i64,
+            ts: i64,
+            touchpoint: i64,
+        }
+        let mut filter = format!("project = {project} AND id > {after_id}");
+        if let Some(upto) = upto_id {
+            filter.push_str(&format!(" AND id <= {upto}"));
+        }
+        let rows: Vec<Point> = self
+            .http
+            .rows(&format!(
+                "SELECT id, customer, ts, touchpoint FROM {} WHERE touchpoint != 0 ORDER BY id LIMIT {limit}",
+                schema::events_view(&filter)
+            ))
+            .await?;
+        Ok(rows.into_iter().map(|p| (p.id, p.customer, p.ts, p.touchpoint)).collect())
+    }
+
+    async fn event_id_range(&self, project: ProjectId) -> Result<Option<(i64, i64)>> {
+        #[derive(Deserialize)]
+        struct Range {
+            lo: i64,
+            hi: i64,
+            n: u64,
+        }
+        let rows: Vec<Range> = self
+            .http
+            .rows(&format!("SELECT min(id) AS lo, max(id) AS hi, count() AS n FROM events WHERE project = {project}"))
+            .await?;
+        Ok(rows.first().filter(|r| r.n > 0).map(|r| (r.lo, r.hi)))
+    }
+
+    async fn count_events(&self, project: ProjectId) -> Result<i64> {
+        self.http.number(&format!("SELECT toInt64(count()) AS n FROM events WHERE project = {project}")).await
+    }
+
+    async fn failed_events(
+        &self,
+        project: ProjectId,
+        before_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<FailedEvent>> {
+        let before = before_id.unwrap_or(i64::MAX);
+        let rows: Vec<FailedRow> = self
+            .http
+            .rows(&format!(
+                "SELECT * FROM failed_events WHERE project = {project} AND id < {before} ORDER BY id DESC LIMIT {limit}"
+            ))
+            .await?;
+        rows.into_iter().map(FailedRow::failed).collect()
+    }
+
+    async fn failed_usage(&self, project: ProjectId) -> Result<FailedUsage> {
+        #[derive(Deserialize)]
+        struct Usage {
+            events: u64,
+            bytes: u64,
+        }
+        let rows: Vec<Usage> = self
+            .http
+            .rows(&format!(
+                "SELECT count() AS events, sum(raw_len) AS bytes FROM failed_events WHERE project = {project}"
+            ))
+            .await?;
+        Ok(rows.first().map(|u| FailedUsage { events: u.events, bytes: u.bytes }).unwrap_or_default())
+    }
+
+    async fn clear_failed_events(&self, project: ProjectId) -> Result<u64> {
+        let n = self
+            .http
+            .number(&format!("SELECT toInt64(count()) AS n FROM failed_events WHERE project = {project}"))
+            .await?;
+        if n > 0 {
+            self.http.exec(&format!("ALTER TABLE failed_events DELETE WHERE project = {project}")).await?;
+            self.wait_for_mutations().await?;
+        }
+        Ok(n as u64)
+    }
+
+    async fn set_touchpoints(&self, updates: &[(i64, Option<i64>)]) -> Result<()> {
+        #[derive(Serialize)]
+        struct Reclassified {
+            id: i64,
+            touchpoint: i64,
+            version: u64,
+        }
+        let mut state = self.state.lock().await;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let first = now.max(state.version + 1);
+        let rows: Vec<Reclassified> = updates
+            .iter()
+            .enumerate()
+            .map(|(k, &(id, tp))| Reclassified { id, touchpoint: tp.unwrap_or(0), version: first + k as u64 })
+            .collect();
+        self.http.insert("reclassified", &rows).await?;
+        state.version = first + rows.len() as u64;
+        Ok(())
+    }
+
+    async fn rebuild_volume(&self, _project: ProjectId) -> Result<()> {
+        // Volumes are counted from the events when asked for: nothing to rebuild.
+        Ok(())
+    }
+
+    async fn daily_volume(&self, project: ProjectId, from_day: i64, to_day: i64) -> Result<Vec<VolumeRow>> {
+        let (from_ms, to_ms) = (from_day.saturating_mul(DAY_MS), to_day.saturating_add(1).saturating_mul(DAY_MS));
+        self.http
+            .rows(&format!(
+                "SELECT intDiv(ts - if(ts < 0, {last}, 0), {DAY_MS}) AS day, touchpoint AS touchpoint_id,
+                        toInt64(count()) AS events
+                 FROM {} GROUP BY day, touchpoint_id ORDER BY day, touchpoint_id",
+                schema::events_view(&format!("project = {project} AND ts >= {from_ms} AND ts < {to_ms}")),
+                last = DAY_MS - 1,
+            ))
+            .await
+    }
+
+    async fn subject_events(&self, subject: &Subject) -> Result<Vec<StoredEvent>> {
+        let mut any = vec![format!("customer IN ({})", number_list(subject.customers.iter().copied()))];
+        if !subject.values.is_empty() {
+            let values = quote_list(subject.values.iter().map(String::as_str));
+            any.push(format!("user_id IN ({values}) OR anonymous_id IN ({values})"));
+        }
+        any.push(format!("kind = {}", quote(EventType::Alias.as_str())));
+        let filter = format!("project = {} AND ({})", subject.project, any.join(" OR "));
+        let events = self.events_where(&filter, "ORDER BY id").await?;
+        Ok(events.into_iter().filter(|e| subject.owns(e)).collect())
+    }
+
+    async fn subject_failed_events(&self, subject: &Subject) -> Result<Vec<FailedEvent>> {
+        let rows: Vec<FailedRow> = self
+            .http
+            .rows(&format!("SELECT * FROM failed_events WHERE project = {} ORDER BY id", subject.project))
+            .await?;
+        let mut out = vec![];
+        for r in rows {
+            let f = r.failed()?;
+            if subject.mentions(&f.event.raw) {
+                out.push(f);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn erase_subject_events(&self, subject: &Subject) -> Result<EventErasure> {
+        // From here on this handle's writes refuse the subject's events; a write that
+        // finished before is in what the reads below find.
+        self.state.lock().await.erased.extend(subject.customers.iter().copied());
+        let before = self.parts().await?;
+        let events: Vec<i64> = self.subject_events(subject).await?.iter().map(|e| e.id).collect();
+        let failed: Vec<i64> = self.subject_failed_events(subject).await?.iter().map(|f| f.id).collect();
+        let in_project = format!("project = {} AND", subject.project);
+        let mut mutations = 0;
+        mutations += self.delete_ids("events", &in_project, &events).await?;
+        mutations += self.delete_ids("message_ids", &in_project, &events).await?;
+        mutations += self.delete_ids("reclassified", "", &events).await?;
+        mutations += self.delete_ids("failed_events", &in_project, &failed).await?;
+        self.wait_for_mutations().await?;
+        if mutations > 0 {
+            self.state.lock().await.replaced_parts.extend(before);
+        }
+        self.erasures.fetch_add(1, Ordering::SeqCst);
+        Ok(EventErasure {
+            events: events.len() as u64,
+            segments_rewritten: mutations,
+            failed_events: failed.len() as u64,
+        })
+    }
+}
+
+#[async_trait]
+impl EventHalf for ClickHouseEvents {
+    async fn commit_events(&self, batch: &CommitBatch) -> Result<Vec<Option<i64>>> {
+        self.append_events(&batch.events, &batch.failed).await
+    }
+
+    async fn adopt_suppression(&self, project: ProjectId, key: &[u8], hashes: &[[u8; 32]]) -> Result<()> {
+        let list = SuppressionList::new(key, hashes.iter().copied());
+        self.state.lock().await.suppression.insert(project, Arc::new(list));
+        Ok(())
+    }
+
+    async fn refused_events(&self, project: ProjectId) -> Result<u64> {
+        Ok(self.http.number(&format!("SELECT toInt64(sum(n)) AS n FROM refused WHERE project = {project}")).await?
+            as u64)
+    }
+
+    async fn purge_erased(&self) -> Result<PurgeReport> {
+        self.wait_for_mutations().await?;
+        let replaced: HashSet<(String, String)> =
+            std::mem::take(&mut self.state.lock().await.replaced_parts).into_iter().collect();
+        let mut steps = vec![format!("ClickHouse {}: every mutation done", self.http.url.database)];
+        let started = Instant::now();
+        loop {
+            let left: Vec<(String, String)> =
+                self.parts().await?.into_iter().filter(|p| replaced.contains(p)).collect();
+            if left.is_empty() {
+                steps.push(format!("{} replaced data parts removed from disk", replaced.len()));
+                return Ok(PurgeReport { purged: true, steps });
+            }
+            if started.elapsed() > PURGE_WAIT {
+                steps.push(format!(
+                    "{} replaced data parts still on disk after {} s (ClickHouse removes them after old_parts_lifetime)",
+                    left.len(),
+                    PURGE_WAIT.as_secs()
+                ));
+                self.state.lock().await.replaced_parts.extend(left);
+                return Ok(PurgeReport { purged: false, steps });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    fn erasures(&self) -> u64 {
+        self.erasures.load(Ordering::SeqCst)
+    }
+}

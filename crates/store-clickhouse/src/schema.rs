@@ -1,0 +1,71 @@
+//! The tables of the ClickHouse event store, made when missing (`CREATE … IF NOT EXISTS`,
+//! so two nodes starting together both succeed). Written for ClickHouse 18.16 (Debian's)
+//! and current releases alike: no `DateTime64`, no `LowCardinality`, no query parameters.
+//!
+//! - `events`: one row per stored event, `ReplacingMergeTree` ordered by
+//!   `(project, customer, ts, message_id)` and partitioned by the month of the event, so a
+//!   customer's events lie together and a row written twice with the same key (a batch
+//!   retried after a failed insert) collapses at the next merge. `touchpoint` is the id the
+//!   event had when it was stored (0: none); re-classification does not rewrite it.
+//! - `message_ids`: `(project, message_id) → id`, what dedup looks up before a write,
+//!   ordered by its key so a lookup reads a few granules.
+//! - `reclassified`: `(id, touchpoint, version)`, the touchpoint an event has since a
+//!   re-classification; readers take the newest version per id (`argMax`) and fall back
+//!   to the stored one, so history is mapped at query time instead of rewritten.
+//! - `failed_events`: rejected events with their raw bytes in hex (they need not be UTF-8).
+//! - `refused`: how many events this store's writes refused per project (suppression).
+//!
+//! `old_parts_lifetime` is a few seconds instead of eight minutes, so that the data parts
+//! an erasure's mutation replaced leave the disk soon after it ([`crate::ClickHouseEvents`]'s
+//! purge waits for them). The cost: a power failure within those seconds of a merge may
+//! lose the merged part's unsynced pages (a process crash does not).
+
+/// Seconds ClickHouse keeps a replaced data part on disk.
+pub const OLD_PARTS_LIFETIME_S: u32 = 5;
+
+/// The tables, in order of creation.
+pub const TABLES: [&str; 5] = ["events", "message_ids", "reclassified", "failed_events", "refused"];
+
+/// The statements that make the tables.
+pub fn create_tables() -> Vec<String> {
+    let settings = format!("SETTINGS index_granularity = 8192, old_parts_lifetime = {OLD_PARTS_LIFETIME_S}");
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS events (
+                project Int64, id Int64, message_id String, kind String, name Nullable(String),
+                user_id Nullable(String), anonymous_id Nullable(String), customer Int64, touchpoint Int64,
+                ts Int64, received_at Int64, flags UInt32, body String
+            ) ENGINE = ReplacingMergeTree()
+            PARTITION BY toYYYYMM(toDateTime(least(greatest(intDiv(ts, 1000), 0), 4294967295)))
+            ORDER BY (project, customer, ts, message_id) {settings}"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS message_ids (project Int64, message_id String, id Int64)
+            ENGINE = ReplacingMergeTree() ORDER BY (project, message_id) {settings}"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS reclassified (id Int64, touchpoint Int64, version UInt64)
+            ENGINE = ReplacingMergeTree(version) ORDER BY id {settings}"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS failed_events (
+                project Int64, id Int64, received_at Int64, source String, field String, reason String,
+                raw_hex String, raw_len UInt64
+            ) ENGINE = MergeTree() ORDER BY (project, id) {settings}"
+        ),
+        format!("CREATE TABLE IF NOT EXISTS refused (project Int64, n UInt64) ENGINE = MergeTree() ORDER BY project {settings}"),
+    ]
+}
+
+/// The stored events with their current touchpoints, as a subquery: the columns of
+/// `events` with `touchpoint` replaced by the newest re-classification of the event, if
+/// any. `filter` is a condition on `events`' own columns, applied before the join.
+pub fn events_view(filter: &str) -> String {
+    format!(
+        "(SELECT project, id, message_id, kind, name, user_id, anonymous_id, customer,
+                 if(r_set = 1, r_touchpoint, touchpoint) AS touchpoint, ts, received_at, flags, body
+          FROM (SELECT * FROM events WHERE {filter})
+          ANY LEFT JOIN (SELECT id, argMax(touchpoint, version) AS r_touchpoint, toUInt8(1) AS r_set
+                         FROM reclassified GROUP BY id) USING id)"
+    )
+}
