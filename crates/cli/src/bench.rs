@@ -44,6 +44,10 @@ pub enum BenchCmd {
         /// data directory, to measure ingest with the split store.
         #[arg(long, value_name = "URL")]
         meta_store: Option<String>,
+        /// Keep the events on this ClickHouse database (`clickhouse://host:8123/db`, a new
+        /// one; needs --meta-store), to measure ingest in the scale-out configuration.
+        #[arg(long, value_name = "URL")]
+        event_store: Option<String>,
         /// Print the result as JSON too.
         #[arg(long)]
         json: bool,
@@ -127,8 +131,8 @@ pub enum BenchCmd {
 
 pub async fn run(cmd: BenchCmd) -> Result<()> {
     match cmd {
-        BenchCmd::Ingest { events, batch, connections, durable, meta_store, json } => {
-            ingest(events, batch, connections, durable, meta_store, json).await
+        BenchCmd::Ingest { events, batch, connections, durable, meta_store, event_store, json } => {
+            ingest(events, batch, connections, durable, (meta_store, event_store), json).await
         }
         BenchCmd::Import { events, json } => import(events, json).await,
         BenchCmd::Kb { articles, queries, json } => crate::bench_kb::run(articles, queries, json).await,
@@ -226,12 +230,19 @@ async fn ingest(
     batch: usize,
     connections: usize,
     durable: bool,
-    meta_store: Option<String>,
+    (meta_store, event_store): (Option<String>, Option<String>),
     json: bool,
 ) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let config =
-        Config { data_dir: dir.path().to_path_buf(), durable, rate_limit: 0.0, meta_store, ..Config::default() };
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        durable,
+        rate_limit: 0.0,
+        meta_store,
+        event_store,
+        ..Config::default()
+    };
+    let stores = touchpoint_engine::backends::describe(&config);
     let server = Server::open(config).await?;
     let (project, write, _) = crate::admin::create_project(&*server.state().store, "bench", &brand_catalog()).await?;
     let _ = project;
@@ -266,6 +277,7 @@ async fn ingest(
     let sent: usize = bodies.iter().map(|(n, _)| n).sum();
     let rate = sent as f64 / secs;
     println!("HTTP ingest, batches of {batch}, {connections} connections, durable={durable}, 127.0.0.1");
+    println!("  stores           {stores}");
     println!("  events sent      {sent:>12}");
     println!("  events stored    {stored:>12}");
     println!("  failed requests  {errors:>12}");

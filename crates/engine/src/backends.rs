@@ -93,6 +93,25 @@ fn backends(config: &Config) -> Result<(MetaBackend, EventBackend), StoreError> 
     Ok((meta, events))
 }
 
+/// Where a node keeps its data, for people: "data in DIR", or which servers hold what
+/// (without user names or passwords).
+pub fn describe(config: &Config) -> String {
+    let dir = config.data_dir.display();
+    let host = |url: &str| {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        rest.rsplit_once('@').map_or(rest, |(_, h)| h).split('?').next().unwrap_or("").to_string()
+    };
+    match backends(config) {
+        Ok((MetaBackend::Embedded, _)) | Err(_) => format!("data in {dir}"),
+        Ok((MetaBackend::Postgres(m), EventBackend::Embedded)) => {
+            format!("metadata on PostgreSQL at {}, events in {dir}", host(&m))
+        }
+        Ok((MetaBackend::Postgres(m), EventBackend::ClickHouse(e))) => {
+            format!("metadata on PostgreSQL at {}, events on ClickHouse at {}", host(&m), host(&e))
+        }
+    }
+}
+
 /// Open the store the configuration names (see the module documentation), with dedup
 /// remembering `dedup_window` events per project (`None`: every stored event).
 pub async fn open_store(config: &Config, dedup_window: Option<usize>) -> Result<Arc<dyn Store>, StoreError> {
@@ -222,6 +241,15 @@ mod tests {
         for _ in 0..2 {
             writer.submit(Submission { project: p, events: vec![event.clone()], failed: vec![] }).await.unwrap();
         }
+        let said = describe(&Config {
+            event_store: Some("clickhouse://tp:secret@ch.example:8123/ev".into()),
+            ..config.clone()
+        });
+        assert!(
+            said.starts_with("metadata on PostgreSQL at 127.0.0.1:")
+                && said.ends_with("events on ClickHouse at ch.example:8123/ev"),
+            "{said}"
+        );
         let admin = open_shared_store(&config).await.unwrap();
         assert_eq!(admin.count_events(p).await.unwrap(), 1, "a repeat is stored once, seen beside the writer");
         let err = open_store(&config, None).await.err().expect("a second writing node is refused");

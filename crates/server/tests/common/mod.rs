@@ -77,6 +77,35 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
     tweak(&mut config);
     let store = open_store(dir.path(), &config).await;
+    start(config, store, dir).await
+}
+
+/// Start a server on the embedded store, whatever the environment asks for.
+pub async fn spawn_embedded_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+    let options = SqliteOptions { durable: config.durable, cache_mib: 16, ..Default::default() };
+    let store = Arc::new(SqliteStore::open(dir.path(), OpenMode::Writer, &options).await.unwrap());
+    start(config, store, dir).await
+}
+
+/// Start a server on PostgreSQL metadata and ClickHouse events (the scale-out
+/// configuration), whatever the environment asks for; `None` after the skip when either
+/// server is not installed.
+pub async fn spawn_scaled_out_app() -> Option<TestApp> {
+    use touchpoint_store_clickhouse::{testing, ClickHouseEvents, Role};
+    let ch = testing::fresh_url()?;
+    let pg = touchpoint_store_postgres::testing::fresh_database().await?;
+    let meta = touchpoint_store_postgres::PgMetaStore::connect(&pg, &Default::default()).await.unwrap();
+    let events = ClickHouseEvents::open(&ch, Role::Writer).await.unwrap();
+    let store = Arc::new(touchpoint_store_postgres::SplitStore::open(meta, Arc::new(events)).await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+    Some(start(config, store, dir).await)
+}
+
+/// Make the test projects and keys on `store` and serve it.
+async fn start(config: Config, store: Arc<dyn Store>, dir: tempfile::TempDir) -> TestApp {
     let p = store.create_project("test", &default_catalog()).await.unwrap();
     let q = store.create_project("other", &default_catalog()).await.unwrap();
     let (write_key, _) = issue_key(&*store, p.id, KeyKind::Write).await.unwrap();

@@ -1,0 +1,145 @@
+//! The scale-out configuration gives the same answers as the embedded store: one server
+//! on the embedded store and one on PostgreSQL + a real ClickHouse server are fed the same
+//! generated events (the demo's generator, with repeats of a batch as a client's retry),
+//! and every stored event and every journey analysis is compared, field by field.
+
+mod common;
+
+use common::{spawn_embedded_app, spawn_scaled_out_app, TestApp};
+use serde_json::{json, Value};
+use std::time::Duration;
+use touchpoint_gen::{GenConfig, Generator};
+
+/// The analyses compared, as the dashboard asks for them.
+fn analyses() -> Vec<(&'static str, Value)> {
+    let steps = json!(["cart", "checkout", "order-completed"]);
+    vec![
+        ("journey-map", json!({"query": {"goal": "order-completed"}})),
+        ("funnel", json!({"query": {"steps": steps, "window_s": 604_800}})),
+        ("funnel", json!({"query": {"steps": steps, "window_s": 604_800}, "breakdown": {"by": "first_touch_channel"}})),
+        (
+            "funnel",
+            json!({"query": {"steps": ["organic-search", "cart", "order-completed"], "window_s": 86_400, "mode": "strict"}}),
+        ),
+        ("transitions", json!({"query": {"top": 30}})),
+        ("sankey", json!({"query": {"end": "order-completed", "steps": 4, "min_share": 0.01}})),
+        ("retention", json!({"query": {"period": "week", "periods": 8}})),
+        ("retention", json!({"query": {"period": "day", "periods": 14}, "filter": {"channels": ["web", "email"]}})),
+        ("churn", json!({})),
+        ("attribution", json!({"query": {"goal": "order-completed", "by": "channel"}})),
+        ("attribution", json!({"query": {"goal": "order-completed", "by": "touchpoint"}})),
+    ]
+}
+
+/// An analysis's answer without what may differ between two runs (timings).
+async fn analysis(app: &TestApp, kind: &str, body: &Value) -> (u16, Value) {
+    let (status, mut v) = app.send(reqwest::Method::POST, &format!("/api/analytics/{kind}"), Some(body)).await;
+    strip(&mut v);
+    (status, v)
+}
+
+fn strip(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|k, _| !k.ends_with("_ms") || k == "window_ms");
+            m.values_mut().for_each(strip);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scaled_out_store_answers_as_the_embedded_one() {
+    let Some(scaled) = spawn_scaled_out_app().await else { return };
+    let embedded = spawn_embedded_app().await;
+    let generator = Generator::new(GenConfig::for_events(3_000, 11));
+    let mut batch: Vec<Value> = vec![];
+    let mut sent = 0;
+    for i in 0..generator.config().customers {
+        batch.extend(generator.customer(i));
+        if batch.len() >= 250 || i + 1 == generator.config().customers {
+            for app in [&embedded, &scaled] {
+                let (status, v) = app.post("/v1/batch", &json!({"batch": batch})).await;
+                assert_eq!(status, 200, "{v}");
+            }
+            // A client's retry of the first batch: stored once on both.
+            if sent == 0 {
+                for app in [&embedded, &scaled] {
+                    assert_eq!(app.post("/v1/batch", &json!({"batch": batch})).await.0, 200);
+                }
+            }
+            sent += batch.len();
+            batch.clear();
+        }
+    }
+    assert!(sent > 2_000, "{sent} events");
+
+    let stored = compare_events(&embedded, &scaled).await;
+    assert!(stored < sent + 250, "the retried batch was stored once");
+
+    // Every analysis. The journey index follows the commit bus: give both a moment.
+    compare_analyses(&embedded, &scaled).await;
+    // A rule that re-classifies stored events (ClickHouse maps them at query time; the
+    // embedded store rewrites them), and every analysis again.
+    let rule = json!({"priority": 1, "touchpoint": "cart", "event_name": "Product Added"});
+    let mut changed = vec![];
+    for app in [&embedded, &scaled] {
+        let (status, v) = app.send(reqwest::Method::POST, "/api/rules", Some(&rule)).await;
+        assert_eq!(status, 200, "{v}");
+        changed.push(v["reclassified"]["changed"].as_u64().unwrap());
+    }
+    assert!(changed[0] > 0 && changed[0] == changed[1], "{changed:?}");
+    compare_events(&embedded, &scaled).await;
+    compare_analyses(&embedded, &scaled).await;
+    embedded.stop().await;
+    scaled.stop().await;
+}
+
+/// Every analysis of [`analyses`] on both servers, until they agree (the journey index
+/// follows the commit bus) or for five seconds.
+async fn compare_analyses(embedded: &TestApp, scaled: &TestApp) {
+    for (kind, body) in analyses() {
+        let mut last = None;
+        for _ in 0..50 {
+            let (x, y) = (analysis(embedded, kind, &body).await, analysis(scaled, kind, &body).await);
+            assert_eq!(x.0, 200, "{kind} {body}: {}", x.1);
+            if x == y {
+                last = None;
+                break;
+            }
+            last = Some((x, y));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if let Some((x, y)) = last {
+            panic!("{kind} {body} differs:\nembedded: {}\nscaled out: {}", x.1, y.1);
+        }
+    }
+}
+
+/// Every stored event of both servers, as each store keeps it: the same ids, messageIds,
+/// customers, touchpoints, times and bodies. Returns how many.
+async fn compare_events(embedded: &TestApp, scaled: &TestApp) -> usize {
+    let events = |app: &TestApp| {
+        let store = app.store.clone();
+        async move {
+            let mut all = vec![];
+            let mut after = 0;
+            loop {
+                let page = store.scan_events(None, after, 1000).await.unwrap();
+                let Some(last) = page.last() else { break };
+                after = last.id;
+                all.extend(page.into_iter().map(|e| {
+                    (e.id, e.message_id, e.kind, e.name, e.customer_id, e.touchpoint_id, e.timestamp, e.flags, e.body)
+                }));
+            }
+            all
+        }
+    };
+    let (a, b) = (events(embedded).await, events(scaled).await);
+    assert_eq!(a.len(), b.len(), "as many events stored");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y, "the same event, customer and touchpoint");
+    }
+    a.len()
+}
