@@ -66,7 +66,7 @@ pub fn event_backend(event_store: Option<&str>) -> Result<EventBackend, StoreErr
                 Some((scheme, _)) => match scheme.to_ascii_lowercase().as_str() {
                     "clickhouse" | "http" | "https" => {
                         // Read it now, so that a bad database name is an error at start.
-                        touchpoint_store_clickhouse::http::ChUrl::parse(url)?;
+                        touchpoint_store_clickhouse::http::parse_shards(url)?;
                         return Ok(EventBackend::ClickHouse(url.to_string()));
                     }
                     other => format!("event_store: unsupported URL scheme {other:?}"),
@@ -107,7 +107,15 @@ pub fn describe(config: &Config) -> String {
             format!("metadata on PostgreSQL at {}, events in {dir}", host(&m))
         }
         Ok((MetaBackend::Postgres(m), EventBackend::ClickHouse(e))) => {
-            format!("metadata on PostgreSQL at {}, events on ClickHouse at {}", host(&m), host(&e))
+            let shards: Vec<String> = e.split(',').map(str::trim).filter(|u| !u.is_empty()).map(host).collect();
+            match shards.len() {
+                1 => format!("metadata on PostgreSQL at {}, events on ClickHouse at {}", host(&m), shards[0]),
+                n => format!(
+                    "metadata on PostgreSQL at {}, events on {n} ClickHouse shards: {}",
+                    host(&m),
+                    shards.join(", ")
+                ),
+            }
         }
     }
 }
@@ -205,7 +213,12 @@ mod tests {
         for ok in [None, Some(""), Some("embedded"), Some(" Embedded ")] {
             assert_eq!(event_backend(ok).unwrap(), EventBackend::Embedded, "{ok:?}");
         }
-        for url in ["clickhouse://u:secret@ch:8123/tp", "http://ch:8123", "HTTPS://ch/tp"] {
+        for url in [
+            "clickhouse://u:secret@ch:8123/tp",
+            "http://ch:8123",
+            "HTTPS://ch/tp",
+            "clickhouse://a/tp,clickhouse://b/tp",
+        ] {
             assert_eq!(event_backend(Some(url)).unwrap(), EventBackend::ClickHouse(url.into()));
         }
         let e = event_backend(Some("kafka://u:secret@k:9092/tp")).unwrap_err().to_string();

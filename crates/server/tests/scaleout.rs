@@ -1,7 +1,8 @@
 //! The scale-out configuration gives the same answers as the embedded store: one server
-//! on the embedded store and one on PostgreSQL + a real ClickHouse server are fed the same
-//! generated events (the demo's generator, with repeats of a batch as a client's retry),
-//! and every stored event and every journey analysis is compared, field by field.
+//! on the embedded store and one on PostgreSQL + real ClickHouse servers (one shard, then
+//! two) are fed the same generated events (the demo's generator, with repeats of a batch
+//! as a client's retry), and every stored event and every journey analysis is compared,
+//! field by field.
 
 mod common;
 
@@ -50,8 +51,17 @@ fn strip(v: &mut Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_scaled_out_store_answers_as_the_embedded_one() {
-    let Some(scaled) = spawn_scaled_out_app().await else { return };
+async fn one_clickhouse_shard_answers_as_the_embedded_store() {
+    same_answers(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clickhouse_shards_answer_as_the_embedded_store() {
+    same_answers(2).await;
+}
+
+async fn same_answers(shards: usize) {
+    let Some(scaled) = spawn_scaled_out_app(shards).await else { return };
     let embedded = spawn_embedded_app().await;
     let generator = Generator::new(GenConfig::for_events(3_000, 11));
     let mut batch: Vec<Value> = vec![];

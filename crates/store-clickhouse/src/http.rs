@@ -73,6 +73,25 @@ impl ChUrl {
     }
 }
 
+/// Read an `event_store` value: one URL, or a comma-separated list of URLs, one per shard
+/// (each as [`ChUrl::parse`] reads it; none twice).
+pub fn parse_shards(urls: &str) -> Result<Vec<ChUrl>> {
+    let shards =
+        urls.split(',').map(str::trim).filter(|u| !u.is_empty()).map(ChUrl::parse).collect::<Result<Vec<_>>>()?;
+    if shards.is_empty() {
+        return Err(StoreError::Backend("event_store: no ClickHouse URL".into()));
+    }
+    for (i, a) in shards.iter().enumerate() {
+        if shards[..i].iter().any(|b| (&b.base, &b.database) == (&a.base, &a.database)) {
+            return Err(StoreError::Backend(format!(
+                "event_store: the shard {}/{} is listed twice",
+                a.base, a.database
+            )));
+        }
+    }
+    Ok(shards)
+}
+
 /// `%XX` decoding of a URL's user or password.
 fn percent_decode(s: &str) -> Vec<u8> {
     let b = s.as_bytes();
@@ -237,6 +256,11 @@ mod tests {
         let u = ChUrl::parse("http://127.0.0.1").unwrap();
         assert_eq!((u.base.as_str(), u.database.as_str(), u.user), ("http://127.0.0.1:8123", DEFAULT_DATABASE, None));
         assert_eq!(ChUrl::parse("https://ch.example/x").unwrap().base, "https://ch.example:8443");
+        let two = parse_shards("clickhouse://a/tp, clickhouse://b:9000/tp").unwrap();
+        assert_eq!(two.iter().map(|u| u.base.as_str()).collect::<Vec<_>>(), ["http://a:8123", "http://b:9000"]);
+        let e = parse_shards("clickhouse://a/tp,clickhouse://a:8123/tp").unwrap_err().to_string();
+        assert!(e.contains("listed twice"), "{e}");
+        assert!(parse_shards(" , ").unwrap_err().to_string().contains("no ClickHouse URL"));
         for (bad, says) in [
             ("mysql://h/db", "unsupported scheme"),
             ("clickhouse://h/drop;table", "may hold only"),

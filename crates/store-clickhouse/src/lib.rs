@@ -1,7 +1,16 @@
 //! ClickHouse as Touchpoint's event store: [`ClickHouseEvents`], an [`EventStore`] (and the
 //! [`EventHalf`] of `touchpoint-store-postgres`'s `SplitStore`, whose metadata is on
-//! PostgreSQL) on one ClickHouse server, through its HTTP interface ([`http`]). Chosen by
-//! `event_store = "clickhouse://host:8123/database"` in the configuration.
+//! PostgreSQL) on one ClickHouse server or several (shards), through their HTTP interface
+//! ([`http`]). Chosen by `event_store = "clickhouse://host:8123/database"` in the
+//! configuration, or a comma-separated list of such URLs, one per shard.
+//!
+//! **Shards.** An event goes to the shard its customer hashes to ([`shard_of`]), with its
+//! messageId row, so a customer's events lie on one shard (a customer merged into another
+//! keeps its own id, so its events may lie on another shard). Reads ask every shard at once
+//! and merge the small results in order (by id, by time, sums); failed events and refusal
+//! counts live on the first shard; re-classifications are written to every shard, so each
+//! maps its own events. The list of shards is fixed once events are stored: adding one
+//! would move customers (resharding is not done).
 //!
 //! **Tables** ([`schema`]): events in a `ReplacingMergeTree` ordered by project, customer
 //! and time and partitioned by month; a `(project, messageId) → id` table for dedup;
@@ -18,21 +27,25 @@
 //! next write first *reconciles* (records the messageIds of every event above the highest
 //! recorded id, and takes the next id from the stored maximum), so the client's retry of
 //! the unacknowledged batch finds its stored events and stores only the rest — every
-//! acknowledged event once. A row stored twice with the same key by a retried `INSERT`
-//! would collapse at the next merge (`ReplacingMergeTree`).
+//! acknowledged event once. A shard that is down fails the write the same way (the events
+//! of the other shards are stored, the request is not acknowledged, the retry finds them).
+//! A row stored twice with the same key by a retried `INSERT` would collapse at the next
+//! merge (`ReplacingMergeTree`).
 //!
 //! **Ids.** Ids grow in the order events were stored (a cursor for the journey index) and
 //! are unique because one process allocates them: the engine opens a writer only while
 //! it holds a PostgreSQL advisory lock named after the server and database
-//! ([`ClickHouseEvents::writer_lock_name`]), so a second node is refused. *Not done yet:* several writing nodes (ids from a PostgreSQL
-//! sequence, a lease), sharding over a `Distributed` table, and a SQL executor — the
-//! analyses run on the node's in-memory journey index, loaded from ClickHouse.
+//! ([`ClickHouseEvents::writer_lock_name`]), so a second node is refused. *Not done yet:*
+//! several writing nodes (ids from a PostgreSQL sequence and a low watermark for the
+//! readers' cursors), a `Distributed` table for hand-written queries, and a SQL executor —
+//! the analyses run on the node's in-memory journey index, loaded from ClickHouse.
 //!
 //! **Erasure.** [`EventStore::erase_subject_events`] deletes the subject's events, their
 //! messageIds and re-classifications and the failed events that name the subject with
-//! `ALTER TABLE … DELETE` mutations, waits until ClickHouse reports them done, and notes
-//! the data parts they replace; [`EventHalf::purge_erased`] waits until those parts have
-//! left the disk (a few seconds, `old_parts_lifetime`) and says so.
+//! `ALTER TABLE … DELETE` mutations on every shard, waits until each reports them done, and
+//! notes the data parts they replace; [`EventHalf::purge_erased`] waits until those parts
+//! have left every shard's disk (a few seconds, `old_parts_lifetime`) and says so, shard
+//! by shard.
 
 pub mod http;
 pub mod schema;
@@ -40,9 +53,11 @@ pub mod schema;
 pub mod testing;
 
 use async_trait::async_trait;
+use futures::future::try_join_all;
 use http::{number_list, quote, quote_list, ChUrl, Http};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,9 +87,20 @@ pub enum Role {
     Shared,
 }
 
+/// The shard (index into the list of shards) of a customer's events: a fixed mix of its
+/// id, so customers spread evenly whatever their ids look like.
+pub fn shard_of(customer: CustomerId, shards: usize) -> usize {
+    let mut x = customer as u64;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    (x % shards.max(1) as u64) as usize
+}
+
 /// The ClickHouse event store (see the crate documentation).
 pub struct ClickHouseEvents {
-    http: Http,
+    /// One client per shard, in the configured order.
+    shards: Vec<Http>,
     role: Role,
     state: Mutex<State>,
     erasures: AtomicU64,
@@ -84,7 +110,8 @@ pub struct ClickHouseEvents {
 
 impl std::fmt::Debug for ClickHouseEvents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClickHouseEvents").field("url", &self.http.url).field("role", &self.role).finish()
+        let urls: Vec<&ChUrl> = self.shards.iter().map(|h| &h.url).collect();
+        f.debug_struct("ClickHouseEvents").field("shards", &urls).field("role", &self.role).finish()
     }
 }
 
@@ -103,8 +130,8 @@ struct State {
     erased: HashSet<CustomerId>,
     /// A write failed part-way: reconcile before the next.
     reconcile: bool,
-    /// Data parts that erasures replaced and that may still be on disk.
-    replaced_parts: Vec<(String, String)>,
+    /// Data parts (shard, table, name) that erasures replaced and that may still be on disk.
+    replaced_parts: Vec<(usize, String, String)>,
 }
 
 /// A row of `events`, as written and read.
@@ -209,6 +236,11 @@ struct NewMessageId<'a> {
     id: i64,
 }
 
+#[derive(Deserialize)]
+struct One {
+    n: i64,
+}
+
 /// The columns of [`EventRow`], in order.
 const EVENT_COLUMNS: &str =
     "project, id, message_id, kind, name, user_id, anonymous_id, customer, touchpoint, ts, received_at, flags, body";
@@ -233,16 +265,21 @@ fn chunks_by_size<T>(values: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
 }
 
 impl ClickHouseEvents {
-    /// Connect to the server a URL names ([`ChUrl::parse`]), make the database and the
-    /// tables when missing and, for the writer, reconcile what a write cut short left.
+    /// Connect to the servers a URL (or a comma-separated list of URLs, one per shard)
+    /// names ([`ChUrl::parse`]), make the database and the tables where missing and, for
+    /// the writer, reconcile what a write cut short left.
     pub async fn open(url: &str, role: Role) -> Result<ClickHouseEvents> {
-        let http = Http::new(ChUrl::parse(url)?)?;
-        http.exec_server(&format!("CREATE DATABASE IF NOT EXISTS {}", http.url.database)).await?;
-        for sql in schema::create_tables() {
-            http.exec(&sql).await?;
-        }
+        let shards = http::parse_shards(url)?.into_iter().map(Http::new).collect::<Result<Vec<Http>>>()?;
+        try_join_all(shards.iter().map(|h| async move {
+            h.exec_server(&format!("CREATE DATABASE IF NOT EXISTS {}", h.url.database)).await?;
+            for sql in schema::create_tables() {
+                h.exec(&sql).await?;
+            }
+            Ok::<_, StoreError>(())
+        }))
+        .await?;
         let store = ClickHouseEvents {
-            http,
+            shards,
             role,
             state: Mutex::new(State::default()),
             erasures: AtomicU64::new(0),
@@ -251,7 +288,8 @@ impl ClickHouseEvents {
         {
             let mut state = store.state.lock().await;
             store.reconcile(&mut state).await?;
-            state.version = store.http.number("SELECT toInt64(max(version)) AS n FROM reclassified").await? as u64;
+            let versions = store.numbers("SELECT toInt64(max(version)) AS n FROM reclassified").await?;
+            state.version = versions.into_iter().max().unwrap_or(0) as u64;
         }
         Ok(store)
     }
@@ -262,45 +300,64 @@ impl ClickHouseEvents {
         self
     }
 
-    /// The name of the lock a writer of this database holds: the server and the database.
+    /// The name of the lock a writer of these shards holds: the first shard's server and
+    /// database (a shard belongs to one list).
     pub fn writer_lock_name(&self) -> String {
-        format!("clickhouse-writer {} {}", self.http.url.base, self.http.url.database)
+        format!("clickhouse-writer {} {}", self.shards[0].url.base, self.shards[0].url.database)
     }
 
-    /// Where the store is (for messages; no password).
+    /// Where the first shard is (for messages; no password).
     pub fn url(&self) -> &ChUrl {
-        &self.http.url
+        &self.shards[0].url
     }
 
-    /// The HTTP client (tests look at the tables with it).
+    /// The shards' clients, in order (tests look at the tables with them).
+    pub fn shards(&self) -> &[Http] {
+        &self.shards
+    }
+
+    /// The first shard's client (tests look at the tables with it).
     pub fn http(&self) -> &Http {
-        &self.http
+        &self.shards[0]
     }
 
-    /// Record the messageIds of stored events whose ids are above the highest recorded,
-    /// and take the next ids from what is stored (see the crate documentation).
+    /// Run a `SELECT` on every shard at once; the rows of all.
+    async fn rows_all<T: DeserializeOwned + Send>(&self, sql: &str) -> Result<Vec<T>> {
+        let parts = try_join_all(self.shards.iter().map(|h| h.rows::<T>(sql))).await?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+
+    /// Run a `SELECT … AS n` on every shard at once; each shard's number.
+    async fn numbers(&self, sql: &str) -> Result<Vec<i64>> {
+        Ok(self.rows_all::<One>(sql).await?.into_iter().map(|r| r.n).collect())
+    }
+
+    /// Record, on every shard, the messageIds of stored events whose ids are above the
+    /// highest recorded there, and take the next ids from what is stored (see the crate
+    /// documentation).
     async fn reconcile(&self, state: &mut State) -> Result<()> {
         if self.role == Role::Writer {
-            self.http
-                .exec(
+            try_join_all(self.shards.iter().map(|h| {
+                h.exec(
                     "INSERT INTO message_ids SELECT project, message_id, id FROM events
                      WHERE id > (SELECT max(id) FROM message_ids)",
                 )
-                .await?;
+            }))
+            .await?;
         }
-        state.next_id = self.http.number("SELECT max(id) AS n FROM events").await? + 1;
-        state.next_failed = self.http.number("SELECT max(id) AS n FROM failed_events").await? + 1;
+        state.next_id = self.numbers("SELECT max(id) AS n FROM events").await?.into_iter().max().unwrap_or(0) + 1;
+        state.next_failed = self.shards[0].number("SELECT max(id) AS n FROM failed_events").await? + 1;
         state.reconcile = false;
         Ok(())
     }
 
-    /// The messageIds among `ids` that a project has stored.
+    /// The messageIds among `ids` that a project has stored (on any shard: a customer
+    /// merged since may have sent the first copy under its old id).
     async fn stored_message_ids(&self, project: ProjectId, ids: &[&str]) -> Result<HashSet<String>> {
         let mut found = HashSet::new();
         for chunk in chunks_by_size(ids, |s| s.len()) {
             let rows: Vec<MessageIdRow> = self
-                .http
-                .rows(&format!(
+                .rows_all(&format!(
                     "SELECT message_id FROM message_ids WHERE project = {project} AND message_id IN ({})",
                     quote_list(chunk.iter().copied())
                 ))
@@ -321,21 +378,21 @@ impl ClickHouseEvents {
         }
         // Refusals (suppression lists, erased customers), counted per project.
         let mut refused_counts: HashMap<ProjectId, u64> = HashMap::new();
-        let refuses = |state: &State, project: ProjectId| state.suppression.get(&project).cloned();
+        let list = |state: &State, project: ProjectId| state.suppression.get(&project).cloned();
         let mut candidate = vec![false; events.len()];
         let mut in_batch: HashSet<(ProjectId, &str)> = HashSet::new();
         for (i, e) in events.iter().enumerate() {
-            let suppressed = refuses(state, e.project).is_some_and(|l| l.refuses_event(&e.event));
+            let suppressed = list(state, e.project).is_some_and(|l| l.refuses_event(&e.event));
             if suppressed || state.erased.contains(&e.customer) {
                 *refused_counts.entry(e.project).or_default() += 1;
             } else if in_batch.insert((e.project, e.event.message_id.as_str())) {
                 candidate[i] = true;
             }
         }
-        let keep_failed: Vec<&NewFailedEvent> = failed
+        let kept_failed: Vec<&NewFailedEvent> = failed
             .iter()
             .filter(|f| {
-                let refused = refuses(state, f.project).is_some_and(|l| l.refuses_raw(&f.raw));
+                let refused = list(state, f.project).is_some_and(|l| l.refuses_raw(&f.raw));
                 if refused {
                     *refused_counts.entry(f.project).or_default() += 1;
                 }
@@ -343,26 +400,27 @@ impl ClickHouseEvents {
             })
             .collect();
         // Dedup against what is stored.
-        let mut by_project: HashMap<ProjectId, Vec<&str>> = HashMap::new();
-        for (i, e) in events.iter().enumerate().filter(|(i, _)| candidate[*i]) {
-            let _ = i;
-            by_project.entry(e.project).or_default().push(&e.event.message_id);
+        let mut by_project: BTreeMap<ProjectId, Vec<&str>> = BTreeMap::new();
+        for (i, e) in events.iter().enumerate() {
+            if candidate[i] {
+                by_project.entry(e.project).or_default().push(&e.event.message_id);
+            }
         }
         let mut stored: HashMap<ProjectId, HashSet<String>> = HashMap::new();
         for (project, ids) in &by_project {
             stored.insert(*project, self.stored_message_ids(*project, ids).await?);
         }
         let mut out = vec![None; events.len()];
-        let mut rows = vec![];
+        let mut rows: Vec<Vec<EventRow>> = (0..self.shards.len()).map(|_| vec![]).collect();
         let mut next = state.next_id;
         for (i, e) in events.iter().enumerate() {
             if candidate[i] && !stored.get(&e.project).is_some_and(|s| s.contains(&e.event.message_id)) {
                 out[i] = Some(next);
-                rows.push(EventRow::of(e, next));
+                rows[shard_of(e.customer, self.shards.len())].push(EventRow::of(e, next));
                 next += 1;
             }
         }
-        let failed_rows: Vec<FailedRow> = keep_failed
+        let failed_rows: Vec<FailedRow> = kept_failed
             .iter()
             .enumerate()
             .map(|(k, f)| FailedRow {
@@ -376,86 +434,127 @@ impl ClickHouseEvents {
                 raw_len: f.raw.len() as u64,
             })
             .collect();
-        let written = self.write(&rows, &failed_rows, &refused_counts).await;
-        if written.is_err() {
+        if let Err(e) = self.write(&rows, &failed_rows, &refused_counts).await {
             state.reconcile = true;
-            return written.map(|_| vec![]);
+            return Err(e);
         }
         state.next_id = next;
         state.next_failed += failed_rows.len() as i64;
         Ok(out)
     }
 
-    /// The inserts of one write, in the order the crate documentation gives.
-    async fn write(&self, rows: &[EventRow], failed: &[FailedRow], refused: &HashMap<ProjectId, u64>) -> Result<()> {
-        self.http.insert("events", rows).await?;
-        let ids: Vec<NewMessageId<'_>> =
-            rows.iter().map(|r| NewMessageId { project: r.project, message_id: &r.message_id, id: r.id }).collect();
-        self.http.insert("message_ids", &ids).await?;
-        self.http.insert("failed_events", failed).await?;
+    /// The inserts of one write: on each shard (at once) its events, then their
+    /// messageIds; then, on the first shard, failed events and refusal counts.
+    async fn write(
+        &self,
+        rows: &[Vec<EventRow>],
+        failed: &[FailedRow],
+        refused: &HashMap<ProjectId, u64>,
+    ) -> Result<()> {
+        try_join_all(self.shards.iter().zip(rows).map(|(h, rows)| async move {
+            h.insert("events", rows).await?;
+            let ids: Vec<NewMessageId<'_>> =
+                rows.iter().map(|r| NewMessageId { project: r.project, message_id: &r.message_id, id: r.id }).collect();
+            h.insert("message_ids", &ids).await
+        }))
+        .await?;
+        let first = &self.shards[0];
+        first.insert("failed_events", failed).await?;
         #[derive(Serialize)]
         struct Refused {
             project: i64,
             n: u64,
         }
         let refused: Vec<Refused> = refused.iter().map(|(&project, &n)| Refused { project, n }).collect();
-        self.http.insert("refused", &refused).await
+        first.insert("refused", &refused).await
     }
 
-    /// Events read through [`schema::events_view`].
-    async fn events_where(&self, filter: &str, tail: &str) -> Result<Vec<StoredEvent>> {
+    /// Events read through [`schema::events_view`] on every shard, merged by `order` and
+    /// cut at `limit`.
+    async fn events_where(&self, filter: &str, order: Order, limit: usize) -> Result<Vec<StoredEvent>> {
+        let tail = match order {
+            Order::IdAsc => format!("ORDER BY id LIMIT {limit}"),
+            Order::IdDesc => format!("ORDER BY id DESC LIMIT {limit}"),
+            Order::TimeDesc => format!("ORDER BY ts DESC, id DESC LIMIT {limit}"),
+        };
         let rows: Vec<EventRow> =
-            self.http.rows(&format!("SELECT {EVENT_COLUMNS} FROM {} {tail}", schema::events_view(filter))).await?;
-        rows.into_iter().map(EventRow::stored).collect()
+            self.rows_all(&format!("SELECT {EVENT_COLUMNS} FROM {} {tail}", schema::events_view(filter))).await?;
+        let mut events = rows.into_iter().map(EventRow::stored).collect::<Result<Vec<_>>>()?;
+        match order {
+            Order::IdAsc => events.sort_by_key(|e| e.id),
+            Order::IdDesc => events.sort_by_key(|e| std::cmp::Reverse(e.id)),
+            Order::TimeDesc => events.sort_by_key(|e| std::cmp::Reverse((e.timestamp, e.id))),
+        }
+        events.truncate(limit);
+        Ok(events)
     }
 
-    /// Wait until every mutation of the store's database is done.
+    /// Wait until every mutation of the store's database is done on every shard.
     async fn wait_for_mutations(&self) -> Result<()> {
         let started = Instant::now();
-        let sql = format!(
-            "SELECT count() AS n FROM system.mutations WHERE database = {} AND is_done = 0",
-            quote(&self.http.url.database)
-        );
-        while self.http.number(&sql).await? > 0 {
-            if started.elapsed() > MUTATION_WAIT {
-                return Err(StoreError::Backend(format!(
-                    "ClickHouse has not finished deleting after {} s (see system.mutations)",
-                    MUTATION_WAIT.as_secs()
-                )));
+        for h in &self.shards {
+            let sql = format!(
+                "SELECT count() AS n FROM system.mutations WHERE database = {} AND is_done = 0",
+                quote(&h.url.database)
+            );
+            while h.number(&sql).await? > 0 {
+                if started.elapsed() > MUTATION_WAIT {
+                    return Err(StoreError::Backend(format!(
+                        "ClickHouse at {} has not finished deleting after {} s (see system.mutations)",
+                        h.url.base,
+                        MUTATION_WAIT.as_secs()
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok(())
     }
 
-    /// The data parts (table, name) of the tables, active or not.
-    async fn parts(&self) -> Result<Vec<(String, String)>> {
+    /// The data parts (shard, table, name) of the tables, active or not.
+    async fn parts(&self) -> Result<Vec<(usize, String, String)>> {
         #[derive(Deserialize)]
         struct Part {
             table: String,
             name: String,
         }
-        let rows: Vec<Part> = self
-            .http
-            .rows(&format!("SELECT table, name FROM system.parts WHERE database = {}", quote(&self.http.url.database)))
-            .await?;
-        Ok(rows.into_iter().map(|p| (p.table, p.name)).collect())
+        let per_shard = try_join_all(self.shards.iter().map(|h| async move {
+            h.rows::<Part>(&format!("SELECT table, name FROM system.parts WHERE database = {}", quote(&h.url.database)))
+                .await
+        }))
+        .await?;
+        Ok(per_shard
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, parts)| parts.into_iter().map(move |p| (i, p.table, p.name)))
+            .collect())
     }
 
-    /// Run `ALTER TABLE table DELETE WHERE filter AND id IN (…)` over `ids` in chunks.
-    async fn delete_ids(&self, table: &str, filter: &str, ids: &[i64]) -> Result<u64> {
+    /// Run `ALTER TABLE table DELETE WHERE filter id IN (…)` over `ids` in chunks, on the
+    /// given shards; how many mutations.
+    async fn delete_ids(&self, shards: &[usize], table: &str, filter: &str, ids: &[i64]) -> Result<u64> {
         let mut mutations = 0;
         for chunk in chunks_by_size(ids, |_| 20) {
-            self.http
-                .exec(&format!(
-                    "ALTER TABLE {table} DELETE WHERE {filter} id IN ({})",
-                    number_list(chunk.iter().copied())
-                ))
-                .await?;
-            mutations += 1;
+            let sql =
+                format!("ALTER TABLE {table} DELETE WHERE {filter} id IN ({})", number_list(chunk.iter().copied()));
+            try_join_all(shards.iter().map(|&i| self.shards[i].exec(&sql))).await?;
+            mutations += shards.len() as u64;
         }
         Ok(mutations)
     }
+
+    /// Every shard's index.
+    fn all(&self) -> Vec<usize> {
+        (0..self.shards.len()).collect()
+    }
+}
+
+/// How [`ClickHouseEvents::events_where`] orders what it merges.
+#[derive(Debug, Clone, Copy)]
+enum Order {
+    IdAsc,
+    IdDesc,
+    TimeDesc,
 }
 
 #[async_trait]
@@ -470,11 +569,11 @@ impl EventStore for ClickHouseEvents {
             Some(p) => format!("project = {p} AND id > {after_id}"),
             None => format!("id > {after_id}"),
         };
-        self.events_where(&filter, &format!("ORDER BY id LIMIT {limit}")).await
+        self.events_where(&filter, Order::IdAsc, limit).await
     }
 
     async fn recent_events(&self, project: ProjectId, limit: usize) -> Result<Vec<StoredEvent>> {
-        self.events_where(&format!("project = {project}"), &format!("ORDER BY id DESC LIMIT {limit}")).await
+        self.events_where(&format!("project = {project}"), Order::IdDesc, limit).await
     }
 
     async fn customer_events(
@@ -490,7 +589,7 @@ impl EventStore for ClickHouseEvents {
         if let Some((ts, id)) = before {
             filter.push_str(&format!(" AND (ts < {ts} OR (ts = {ts} AND id < {id}))"));
         }
-        self.events_where(&filter, &format!("ORDER BY ts DESC, id DESC LIMIT {limit}")).await
+        self.events_where(&filter, Order::TimeDesc, limit).await
     }
 
     async fn scan_points(
@@ -512,13 +611,15 @@ impl EventStore for ClickHouseEvents {
             filter.push_str(&format!(" AND id <= {upto}"));
         }
         let rows: Vec<Point> = self
-            .http
-            .rows(&format!(
+            .rows_all(&format!(
                 "SELECT id, customer, ts, touchpoint FROM {} WHERE touchpoint != 0 ORDER BY id LIMIT {limit}",
                 schema::events_view(&filter)
             ))
             .await?;
-        Ok(rows.into_iter().map(|p| (p.id, p.customer, p.ts, p.touchpoint)).collect())
+        let mut points: Vec<_> = rows.into_iter().map(|p| (p.id, p.customer, p.ts, p.touchpoint)).collect();
+        points.sort_by_key(|p| p.0);
+        points.truncate(limit);
+        Ok(points)
     }
 
     async fn event_id_range(&self, project: ProjectId) -> Result<Option<(i64, i64)>> {
@@ -529,14 +630,22 @@ impl EventStore for ClickHouseEvents {
             n: u64,
         }
         let rows: Vec<Range> = self
-            .http
-            .rows(&format!("SELECT min(id) AS lo, max(id) AS hi, count() AS n FROM events WHERE project = {project}"))
+            .rows_all(&format!(
+                "SELECT min(id) AS lo, max(id) AS hi, count() AS n FROM events WHERE project = {project}"
+            ))
             .await?;
-        Ok(rows.first().filter(|r| r.n > 0).map(|r| (r.lo, r.hi)))
+        Ok(rows.iter().filter(|r| r.n > 0).fold(None, |acc, r| match acc {
+            None => Some((r.lo, r.hi)),
+            Some((lo, hi)) => Some((r.lo.min(lo), r.hi.max(hi))),
+        }))
     }
 
     async fn count_events(&self, project: ProjectId) -> Result<i64> {
-        self.http.number(&format!("SELECT toInt64(count()) AS n FROM events WHERE project = {project}")).await
+        Ok(self
+            .numbers(&format!("SELECT toInt64(count()) AS n FROM events WHERE project = {project}"))
+            .await?
+            .iter()
+            .sum())
     }
 
     async fn failed_events(
@@ -546,8 +655,7 @@ impl EventStore for ClickHouseEvents {
         limit: usize,
     ) -> Result<Vec<FailedEvent>> {
         let before = before_id.unwrap_or(i64::MAX);
-        let rows: Vec<FailedRow> = self
-            .http
+        let rows: Vec<FailedRow> = self.shards[0]
             .rows(&format!(
                 "SELECT * FROM failed_events WHERE project = {project} AND id < {before} ORDER BY id DESC LIMIT {limit}"
             ))
@@ -561,8 +669,7 @@ impl EventStore for ClickHouseEvents {
             events: u64,
             bytes: u64,
         }
-        let rows: Vec<Usage> = self
-            .http
+        let rows: Vec<Usage> = self.shards[0]
             .rows(&format!(
                 "SELECT count() AS events, sum(raw_len) AS bytes FROM failed_events WHERE project = {project}"
             ))
@@ -571,12 +678,11 @@ impl EventStore for ClickHouseEvents {
     }
 
     async fn clear_failed_events(&self, project: ProjectId) -> Result<u64> {
-        let n = self
-            .http
-            .number(&format!("SELECT toInt64(count()) AS n FROM failed_events WHERE project = {project}"))
-            .await?;
+        let first = &self.shards[0];
+        let n =
+            first.number(&format!("SELECT toInt64(count()) AS n FROM failed_events WHERE project = {project}")).await?;
         if n > 0 {
-            self.http.exec(&format!("ALTER TABLE failed_events DELETE WHERE project = {project}")).await?;
+            first.exec(&format!("ALTER TABLE failed_events DELETE WHERE project = {project}")).await?;
             self.wait_for_mutations().await?;
         }
         Ok(n as u64)
@@ -597,7 +703,8 @@ impl EventStore for ClickHouseEvents {
             .enumerate()
             .map(|(k, &(id, tp))| Reclassified { id, touchpoint: tp.unwrap_or(0), version: first + k as u64 })
             .collect();
-        self.http.insert("reclassified", &rows).await?;
+        // Every shard maps its own events; an id of another shard's event matches nothing.
+        try_join_all(self.shards.iter().map(|h| h.insert("reclassified", &rows))).await?;
         state.version = first + rows.len() as u64;
         Ok(())
     }
@@ -609,15 +716,20 @@ impl EventStore for ClickHouseEvents {
 
     async fn daily_volume(&self, project: ProjectId, from_day: i64, to_day: i64) -> Result<Vec<VolumeRow>> {
         let (from_ms, to_ms) = (from_day.saturating_mul(DAY_MS), to_day.saturating_add(1).saturating_mul(DAY_MS));
-        self.http
-            .rows(&format!(
+        let rows: Vec<VolumeRow> = self
+            .rows_all(&format!(
                 "SELECT intDiv(ts - if(ts < 0, {last}, 0), {DAY_MS}) AS day, touchpoint AS touchpoint_id,
                         toInt64(count()) AS events
-                 FROM {} GROUP BY day, touchpoint_id ORDER BY day, touchpoint_id",
+                 FROM {} GROUP BY day, touchpoint_id",
                 schema::events_view(&format!("project = {project} AND ts >= {from_ms} AND ts < {to_ms}")),
                 last = DAY_MS - 1,
             ))
-            .await
+            .await?;
+        let mut sums: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+        for r in rows {
+            *sums.entry((r.day, r.touchpoint_id)).or_default() += r.events;
+        }
+        Ok(sums.into_iter().map(|((day, touchpoint_id), events)| VolumeRow { day, touchpoint_id, events }).collect())
     }
 
     async fn subject_events(&self, subject: &Subject) -> Result<Vec<StoredEvent>> {
@@ -628,13 +740,12 @@ impl EventStore for ClickHouseEvents {
         }
         any.push(format!("kind = {}", quote(EventType::Alias.as_str())));
         let filter = format!("project = {} AND ({})", subject.project, any.join(" OR "));
-        let events = self.events_where(&filter, "ORDER BY id").await?;
+        let events = self.events_where(&filter, Order::IdAsc, usize::MAX).await?;
         Ok(events.into_iter().filter(|e| subject.owns(e)).collect())
     }
 
     async fn subject_failed_events(&self, subject: &Subject) -> Result<Vec<FailedEvent>> {
-        let rows: Vec<FailedRow> = self
-            .http
+        let rows: Vec<FailedRow> = self.shards[0]
             .rows(&format!("SELECT * FROM failed_events WHERE project = {} ORDER BY id", subject.project))
             .await?;
         let mut out = vec![];
@@ -655,11 +766,12 @@ impl EventStore for ClickHouseEvents {
         let events: Vec<i64> = self.subject_events(subject).await?.iter().map(|e| e.id).collect();
         let failed: Vec<i64> = self.subject_failed_events(subject).await?.iter().map(|f| f.id).collect();
         let in_project = format!("project = {} AND", subject.project);
+        let all = self.all();
         let mut mutations = 0;
-        mutations += self.delete_ids("events", &in_project, &events).await?;
-        mutations += self.delete_ids("message_ids", &in_project, &events).await?;
-        mutations += self.delete_ids("reclassified", "", &events).await?;
-        mutations += self.delete_ids("failed_events", &in_project, &failed).await?;
+        mutations += self.delete_ids(&all, "events", &in_project, &events).await?;
+        mutations += self.delete_ids(&all, "message_ids", &in_project, &events).await?;
+        mutations += self.delete_ids(&all, "reclassified", "", &events).await?;
+        mutations += self.delete_ids(&[0], "failed_events", &in_project, &failed).await?;
         self.wait_for_mutations().await?;
         if mutations > 0 {
             self.state.lock().await.replaced_parts.extend(before);
@@ -686,29 +798,40 @@ impl EventHalf for ClickHouseEvents {
     }
 
     async fn refused_events(&self, project: ProjectId) -> Result<u64> {
-        Ok(self.http.number(&format!("SELECT toInt64(sum(n)) AS n FROM refused WHERE project = {project}")).await?
-            as u64)
+        let sql = format!("SELECT toInt64(sum(n)) AS n FROM refused WHERE project = {project}");
+        Ok(self.shards[0].number(&sql).await? as u64)
     }
 
     async fn purge_erased(&self) -> Result<PurgeReport> {
         self.wait_for_mutations().await?;
-        let replaced: HashSet<(String, String)> =
+        let replaced: HashSet<(usize, String, String)> =
             std::mem::take(&mut self.state.lock().await.replaced_parts).into_iter().collect();
-        let mut steps = vec![format!("ClickHouse {}: every mutation done", self.http.url.database)];
+        let name = |i: usize| {
+            format!("ClickHouse shard {} ({}/{})", i + 1, self.shards[i].url.base, self.shards[i].url.database)
+        };
+        let mut steps: Vec<String> =
+            (0..self.shards.len()).map(|i| format!("{}: every mutation done", name(i))).collect();
         let started = Instant::now();
         loop {
-            let left: Vec<(String, String)> =
+            let left: Vec<(usize, String, String)> =
                 self.parts().await?.into_iter().filter(|p| replaced.contains(p)).collect();
             if left.is_empty() {
-                steps.push(format!("{} replaced data parts removed from disk", replaced.len()));
+                for i in 0..self.shards.len() {
+                    let n = replaced.iter().filter(|p| p.0 == i).count();
+                    steps.push(format!("{}: {n} replaced data parts removed from disk", name(i)));
+                }
                 return Ok(PurgeReport { purged: true, steps });
             }
             if started.elapsed() > PURGE_WAIT {
-                steps.push(format!(
-                    "{} replaced data parts still on disk after {} s (ClickHouse removes them after old_parts_lifetime)",
-                    left.len(),
-                    PURGE_WAIT.as_secs()
-                ));
+                for i in 0..self.shards.len() {
+                    let n = left.iter().filter(|p| p.0 == i).count();
+                    steps.push(format!(
+                        "{}: {n} replaced data parts still on disk after {} s (ClickHouse removes them after \
+                         old_parts_lifetime)",
+                        name(i),
+                        PURGE_WAIT.as_secs()
+                    ));
+                }
                 self.state.lock().await.replaced_parts.extend(left);
                 return Ok(PurgeReport { purged: false, steps });
             }
@@ -718,5 +841,25 @@ impl EventHalf for ClickHouseEvents {
 
     fn erasures(&self) -> u64 {
         self.erasures.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customers_spread_over_the_shards_and_stay_put() {
+        for shards in [1, 2, 3, 5] {
+            let mut counts = vec![0usize; shards];
+            for c in 1..=10_000 {
+                let s = shard_of(c, shards);
+                assert_eq!(s, shard_of(c, shards), "stable");
+                counts[s] += 1;
+            }
+            let even = 10_000 / shards;
+            assert!(counts.iter().all(|&n| n.abs_diff(even) < even / 10), "{shards} shards: {counts:?}");
+        }
+        assert_eq!(shard_of(42, 0), 0, "no shards is one");
     }
 }

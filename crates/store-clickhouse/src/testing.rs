@@ -29,6 +29,8 @@ pub const REQUIRE_ENV: &str = "TOUCHPOINT_REQUIRE_SERVERS";
 pub struct ChServer {
     /// `config.xml`, `users.xml`, `data/`, the logs.
     dir: Option<tempfile::TempDir>,
+    /// The server program, and whether it is the single `clickhouse` binary.
+    bin: (PathBuf, bool),
     /// The HTTP port on 127.0.0.1.
     port: u16,
     /// The server process.
@@ -64,7 +66,7 @@ fn free_port() -> std::io::Result<u16> {
 impl ChServer {
     /// Start a server; `Err((absent, why))`.
     pub fn start() -> Result<ChServer, (bool, String)> {
-        let (bin, single) = find_bin().ok_or_else(|| {
+        let bin = find_bin().ok_or_else(|| {
             (
                 true,
                 format!(
@@ -79,38 +81,79 @@ impl ChServer {
             .tempdir_in("/tmp")
             .map_err(|e| failed(format!("cannot make a temporary directory: {e}")))?;
         let mut last = String::new();
+        let mut dir = Some(dir);
+        // A free port may be taken between the look and the start: try a few.
         for _ in 0..5 {
             let port = free_port().map_err(|e| failed(format!("no free port: {e}")))?;
             let tcp = free_port().map_err(|e| failed(format!("no free port: {e}")))?;
-            write_config(dir.path(), port, tcp).map_err(|e| failed(format!("cannot write the configuration: {e}")))?;
-            let mut cmd = Command::new(&bin);
-            if single {
-                cmd.arg("server");
-            }
-            let child = cmd
-                .arg(format!("--config-file={}", dir.path().join("config.xml").display()))
-                .current_dir(dir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(dir.path().join("stderr.log")).map_err(|e| failed(e.to_string()))?)
-                .spawn()
-                .map_err(|e| failed(format!("could not run {}: {e}", bin.display())))?;
-            let mut server =
-                ChServer { dir: None, port, child: Some(child), databases: AtomicUsize::new(0), watchdog: None };
-            match server.wait_ready() {
+            let path = dir.as_ref().expect("kept between tries").path();
+            write_config(path, port, tcp).map_err(|e| failed(format!("cannot write the configuration: {e}")))?;
+            let mut server = ChServer {
+                dir: dir.take(),
+                bin: bin.clone(),
+                port,
+                child: None,
+                databases: AtomicUsize::new(0),
+                watchdog: None,
+            };
+            match server.spawn() {
                 Ok(()) => {
-                    server.dir = Some(dir);
                     server.watchdog = server.spawn_watchdog();
                     return Ok(server);
                 }
                 Err(e) => {
+                    last = e;
                     server.kill();
-                    let log = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap_or_default();
-                    last = format!("{e}\nstderr:\n{}\nerror log:\n{}", log("stderr.log"), log("err.log"));
+                    dir = server.dir.take();
                 }
             }
         }
         Err(failed(format!("the ClickHouse server did not start: {last}")))
+    }
+
+    /// Run the server program on this server's directory and wait until it answers.
+    fn spawn(&mut self) -> Result<(), String> {
+        let dir = self.path().to_path_buf();
+        let mut cmd = Command::new(&self.bin.0);
+        if self.bin.1 {
+            cmd.arg("server");
+        }
+        let stderr = std::fs::File::create(dir.join("stderr.log")).map_err(|e| e.to_string())?;
+        let child = cmd
+            .arg(format!("--config-file={}", dir.join("config.xml").display()))
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| format!("could not run {}: {e}", self.bin.0.display()))?;
+        self.child = Some(child);
+        self.wait_ready().map_err(|e| {
+            let log = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+            format!("{e}\nstderr:\n{}\nerror log:\n{}", log("stderr.log"), log("err.log"))
+        })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.as_ref().expect("the directory lives as long as the server").path()
+    }
+
+    /// Kill the server with SIGKILL (a crash), and start it again on the same directory
+    /// and port once it is gone.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn().expect("the ClickHouse server starts again");
+        if let Some(mut w) = self.watchdog.take() {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        self.watchdog = self.spawn_watchdog();
+    }
+
+    /// Kill the server with SIGKILL and wait for it to end (start it with
+    /// [`ChServer::restart`]).
+    pub fn crash(&mut self) {
+        self.kill();
     }
 
     /// Wait until `/ping` answers.
@@ -258,4 +301,21 @@ pub fn shared() -> Option<&'static ChServer> {
 /// The URL of a fresh database on the shared server, or `None` after the skip.
 pub fn fresh_url() -> Option<String> {
     Some(shared()?.fresh_url())
+}
+
+/// A second server every test of this process shares (the second shard).
+pub fn shared_second() -> Option<&'static ChServer> {
+    shared()?;
+    static SECOND: OnceLock<Result<ChServer, (bool, String)>> = OnceLock::new();
+    match SECOND.get_or_init(ChServer::start) {
+        Ok(server) => Some(server),
+        Err((_, why)) => panic!("the second test ClickHouse server did not start: {why}"),
+    }
+}
+
+/// The `event_store` value of a fresh database on two shards (the two shared servers),
+/// or `None` after the skip.
+pub fn fresh_sharded_url() -> Option<String> {
+    let (a, b) = (shared()?, shared_second()?);
+    Some(format!("{},{}", a.fresh_url(), b.fresh_url()))
 }

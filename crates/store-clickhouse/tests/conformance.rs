@@ -2,7 +2,9 @@
 //! against the conformance suite — one test per check, each on a fresh database of a
 //! throwaway ClickHouse server and a fresh database of a throwaway PostgreSQL server — and
 //! what ClickHouse adds: hostile messageIds kept inside their literals, a write cut short
-//! and reconciled, re-classification mapped at query time.
+//! and reconciled, re-classification mapped at query time, erasure, and two shards — the
+//! suite again on two servers, a customer's events on one shard, and a shard killed and
+//! restarted under traffic.
 
 use std::sync::Arc;
 use touchpoint_store::Store;
@@ -11,7 +13,15 @@ use touchpoint_store_postgres::{PgMetaStore, PgOptions, SplitStore};
 
 /// A split store on fresh databases: events in ClickHouse, the rest in PostgreSQL.
 async fn split() -> Option<SplitStore<ClickHouseEvents>> {
-    let ch = testing::fresh_url()?;
+    split_on(testing::fresh_url()?).await
+}
+
+/// The same with the events on two shards (two ClickHouse servers).
+async fn split_sharded() -> Option<SplitStore<ClickHouseEvents>> {
+    split_on(testing::fresh_sharded_url()?).await
+}
+
+async fn split_on(ch: String) -> Option<SplitStore<ClickHouseEvents>> {
     let pg = touchpoint_store_postgres::testing::fresh_database().await?;
     let meta = PgMetaStore::connect(&pg, &PgOptions::default()).await.expect("connect to PostgreSQL");
     let events = ClickHouseEvents::open(&ch, Role::Writer).await.expect("open the ClickHouse event store");
@@ -22,8 +32,17 @@ async fn fresh_store() -> Option<(Arc<dyn Store>, ())> {
     Some((Arc::new(split().await?) as Arc<dyn Store>, ()))
 }
 
+async fn fresh_sharded_store() -> Option<(Arc<dyn Store>, ())> {
+    Some((Arc::new(split_sharded().await?) as Arc<dyn Store>, ()))
+}
+
 mod checks {
     touchpoint_store_conformance::conformance_tests!(super::fresh_store);
+}
+
+/// The same checks with the events on two shards.
+mod sharded {
+    touchpoint_store_conformance::conformance_tests!(super::fresh_sharded_store);
 }
 
 use serde_json::json;
@@ -185,4 +204,85 @@ async fn an_erasure_leaves_no_row_in_any_table() {
 
 fn quote_sql(s: &str) -> String {
     touchpoint_store_clickhouse::http::quote(s)
+}
+
+/// Two shards: the suite's many-events data lands on both, each customer's events on the
+/// one its id hashes to, and the merged reads see them all in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customers_events_lie_on_one_shard() {
+    let Some(url) = testing::fresh_sharded_url() else { return };
+    let s = ClickHouseEvents::open(&url, Role::Writer).await.unwrap();
+    let batch: Vec<NewEvent> = (0..200)
+        .map(|i| new(1, 1 + i % 20, Some(3), event(&format!("m{i}"), &format!("u{}", i % 20), "2026-11-02T10:00:00Z")))
+        .collect();
+    s.append_events(&batch, &[]).await.unwrap();
+    #[derive(serde::Deserialize)]
+    struct Row {
+        customer: i64,
+    }
+    let mut on = vec![];
+    for (i, shard) in s.shards().iter().enumerate() {
+        let rows: Vec<Row> = shard.rows("SELECT customer FROM events").await.unwrap();
+        assert!(rows.len() > 20, "shard {i} holds {} events", rows.len());
+        assert!(rows.iter().all(|r| touchpoint_store_clickhouse::shard_of(r.customer, 2) == i), "shard {i}");
+        on.push(rows.len());
+    }
+    assert_eq!(on.iter().sum::<usize>(), 200);
+    let all = s.scan_events(Some(1), 0, 1000).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), (1..=200).collect::<Vec<_>>(), "merged in id order");
+    let page = s.scan_events(Some(1), 50, 10).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), (51..=60).collect::<Vec<_>>());
+    assert_eq!(s.count_events(1).await.unwrap(), 200);
+    assert_eq!(s.event_id_range(1).await.unwrap(), Some((1, 200)));
+}
+
+/// A shard killed with SIGKILL under traffic and restarted: the writes that reach it fail
+/// (not acknowledged), the client retries, and every event is stored exactly once, on its
+/// customer's shard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_killed_under_traffic_loses_and_doubles_nothing() {
+    use touchpoint_store::writer::{Submission, Writer, WriterConfig};
+    use touchpoint_store::MetaStore;
+    let Some(first) = testing::shared() else { return };
+    let Some(pg) = touchpoint_store_postgres::testing::fresh_database().await else { return };
+    let mut second = testing::ChServer::start().expect("a second ClickHouse server");
+    let url = format!("{},{}", first.fresh_url(), second.fresh_url());
+    let meta = PgMetaStore::connect(&pg, &PgOptions::default()).await.unwrap();
+    let events = ClickHouseEvents::open(&url, Role::Writer).await.unwrap();
+    let store = Arc::new(SplitStore::open(meta, Arc::new(events)).await.unwrap());
+    let p = store.create_project("p", &touchpoint_core::catalog::default_catalog()).await.unwrap().id;
+    let (writer, _task) = Writer::start(store.clone(), WriterConfig::default(), None).await.unwrap();
+    let (mut failures, mut crashed, mut sent) = (0, false, 0);
+    for b in 0..30 {
+        let batch: Vec<Event> = (0..25)
+            .map(|i| event(&format!("b{b}-{i}"), &format!("u{}", (b * 7 + i) % 60), "2026-11-02T10:00:00Z"))
+            .collect();
+        if b == 10 {
+            second.crash();
+            crashed = true;
+        }
+        loop {
+            match writer.submit_wait(Submission { project: p, events: batch.clone(), failed: vec![] }).await {
+                Ok(_) => break,
+                Err(_) => {
+                    failures += 1;
+                    if crashed && failures >= 3 {
+                        second.restart();
+                        crashed = false;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+        sent += batch.len();
+    }
+    assert!(failures >= 3, "the crash failed writes: {failures}");
+    assert_eq!(store.count_events(p).await.unwrap(), sent as i64, "every event once");
+    let all = store.scan_events(Some(p), 0, 10_000).await.unwrap();
+    let ids: std::collections::HashSet<&str> = all.iter().map(|e| e.message_id.as_str()).collect();
+    assert_eq!(ids.len(), sent, "no messageId twice");
+    for (i, shard) in store.events.shards().iter().enumerate() {
+        let n = shard.number("SELECT toInt64(count()) AS n FROM events").await.unwrap();
+        assert!(n > 0, "shard {i} holds events");
+    }
 }

@@ -90,11 +90,11 @@ pub async fn spawn_embedded_app() -> TestApp {
 }
 
 /// Start a server on PostgreSQL metadata and ClickHouse events (the scale-out
-/// configuration), whatever the environment asks for; `None` after the skip when either
-/// server is not installed.
-pub async fn spawn_scaled_out_app() -> Option<TestApp> {
+/// configuration) on one shard or two, whatever the environment asks for; `None` after
+/// the skip when either server is not installed.
+pub async fn spawn_scaled_out_app(shards: usize) -> Option<TestApp> {
     use touchpoint_store_clickhouse::{testing, ClickHouseEvents, Role};
-    let ch = testing::fresh_url()?;
+    let ch = if shards > 1 { testing::fresh_sharded_url()? } else { testing::fresh_url()? };
     let pg = touchpoint_store_postgres::testing::fresh_database().await?;
     let meta = touchpoint_store_postgres::PgMetaStore::connect(&pg, &Default::default()).await.unwrap();
     let events = ClickHouseEvents::open(&ch, Role::Writer).await.unwrap();
