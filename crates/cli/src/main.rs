@@ -20,6 +20,7 @@ mod export;
 mod import;
 mod kb;
 mod listen_tables;
+mod migrate;
 mod report;
 mod request;
 mod survey;
@@ -108,6 +109,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Export a project's events as NDJSON or CSV.
     Export(export::ExportArgs),
+    /// Move an embedded data directory to PostgreSQL and ClickHouse (resumable, verified).
+    Migrate(migrate::MigrateArgs),
     /// Create, list and set up projects (time zone, churn horizon, survey brand).
     Project {
         #[command(subcommand)]
@@ -250,6 +253,7 @@ fn main() {
             Command::Demo(a) => demo::run(a).await,
             Command::Import(a) => import::run(a).await,
             Command::Export(a) => export::run(a).await,
+            Command::Migrate(a) => migrate::run(a).await,
             Command::Project { cmd } => admin::project(cmd).await,
             Command::User { cmd } => user::run(cmd).await,
             Command::Key { cmd } => admin::key(cmd).await,

@@ -267,6 +267,11 @@ mod tests {
         assert_eq!(admin.count_events(p).await.unwrap(), 1, "a repeat is stored once, seen beside the writer");
         let err = open_store(&config, None).await.err().expect("a second writing node is refused");
         assert!(err.to_string().contains("another Touchpoint node writes events"), "{err}");
+        // Erasing through the administration handle waits for the writer to stop: the
+        // writer would not learn of it and keep taking the erased ids' events.
+        let customer = admin.customers(p, 0, 10).await.unwrap()[0].id;
+        let err = admin.erase_customer(customer).await.unwrap_err();
+        assert!(err.to_string().contains("erase through it"), "{err}");
         assert!(!SqliteStore::exists(dir.path()), "nothing in the data directory");
         let events = ClickHouseEvents::open(&ch, Role::Shared).await.unwrap();
         let n = events.http().number(&format!("SELECT toInt64(count()) AS n FROM events WHERE project = {p}")).await;
@@ -274,6 +279,8 @@ mod tests {
         drop(writer);
         drop(store);
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let receipt = admin.erase_customer(customer).await.unwrap();
+        assert!(receipt.verified, "{receipt:?}");
         assert!(open_store(&config, None).await.is_ok(), "the next node writes once the first is gone");
     }
 

@@ -30,6 +30,7 @@ pub mod kb;
 pub mod listening;
 pub mod live;
 pub mod mail;
+pub mod migrate;
 pub mod portal;
 pub mod privacy;
 pub mod read;

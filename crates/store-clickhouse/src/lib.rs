@@ -85,6 +85,20 @@ pub enum Role {
     /// Administration beside a running writer (reads, erasure); a write reads the highest
     /// id first.
     Shared,
+    /// A copy from an embedded store (`touchpoint migrate`): a writer that may open a
+    /// database whose copy has not finished.
+    Copy,
+}
+
+/// Where a copy into this store stands ([`ClickHouseEvents::copy_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyState {
+    /// No copy was started here.
+    None,
+    /// A copy was started; events up to this id are in.
+    InProgress(i64),
+    /// A copy finished and was verified.
+    Done,
 }
 
 /// The shard (index into the list of shards) of a customer's events: a fixed mix of its
@@ -285,6 +299,14 @@ impl ClickHouseEvents {
             erasures: AtomicU64::new(0),
             guard: None,
         };
+        if role == Role::Writer {
+            if let CopyState::InProgress(_) = store.copy_state().await? {
+                return Err(StoreError::Locked(
+                    "a migration into these stores has not finished; run `touchpoint migrate` again to finish it"
+                        .into(),
+                ));
+            }
+        }
         {
             let mut state = store.state.lock().await;
             store.reconcile(&mut state).await?;
@@ -336,7 +358,7 @@ impl ClickHouseEvents {
     /// highest recorded there, and take the next ids from what is stored (see the crate
     /// documentation).
     async fn reconcile(&self, state: &mut State) -> Result<()> {
-        if self.role == Role::Writer {
+        if self.role != Role::Shared {
             try_join_all(self.shards.iter().map(|h| {
                 h.exec(
                     "INSERT INTO message_ids SELECT project, message_id, id FROM events
@@ -541,6 +563,136 @@ impl ClickHouseEvents {
             mutations += shards.len() as u64;
         }
         Ok(mutations)
+    }
+
+    /// The highest stored event id on any shard (0 without events): where a copy
+    /// ([`ClickHouseEvents::copy_in`]) resumes.
+    pub async fn max_event_id(&self) -> Result<i64> {
+        Ok(self.numbers("SELECT max(id) AS n FROM events").await?.into_iter().max().unwrap_or(0))
+    }
+
+    /// The highest stored failed-event id (0 without any).
+    pub async fn max_failed_id(&self) -> Result<i64> {
+        self.shards[0].number("SELECT max(id) AS n FROM failed_events").await
+    }
+
+    /// Store events copied from another store as they are there — same ids, customers,
+    /// touchpoints — each on its customer's shard, with its messageId for dedup
+    /// (`touchpoint migrate`). The events must be new here and in id order, and no writer
+    /// may run meanwhile; the next write takes its ids after them.
+    pub async fn copy_in(&self, events: &[StoredEvent]) -> Result<()> {
+        let mut rows: Vec<Vec<EventRow>> = (0..self.shards.len()).map(|_| vec![]).collect();
+        for e in events {
+            rows[shard_of(e.customer_id, self.shards.len())].push(EventRow {
+                project: e.project_id,
+                id: e.id,
+                message_id: e.message_id.clone(),
+                kind: e.kind.as_str().to_string(),
+                name: e.name.clone(),
+                user_id: e.user_id.clone(),
+                anonymous_id: e.anonymous_id.clone(),
+                customer: e.customer_id,
+                touchpoint: e.touchpoint_id.unwrap_or(0),
+                ts: e.timestamp,
+                received_at: e.received_at,
+                flags: e.flags,
+                body: e.body.clone(),
+            });
+        }
+        let mut state = self.state.lock().await;
+        if let Err(e) = self.write(&rows, &[], &HashMap::new()).await {
+            state.reconcile = true;
+            return Err(e);
+        }
+        let upto = events.iter().map(|e| e.id).max().unwrap_or(0);
+        self.checkpoint(upto).await?;
+        state.next_id = state.next_id.max(upto + 1);
+        Ok(())
+    }
+
+    async fn checkpoint(&self, upto: i64) -> Result<()> {
+        #[derive(Serialize)]
+        struct Checkpoint {
+            upto: i64,
+        }
+        self.shards[0].insert("copy_progress", &[Checkpoint { upto }]).await
+    }
+
+    /// Where a copy into this store stands.
+    pub async fn copy_state(&self) -> Result<CopyState> {
+        #[derive(Deserialize)]
+        struct Progress {
+            n: u64,
+            upto: i64,
+        }
+        let rows: Vec<Progress> =
+            self.shards[0].rows("SELECT count() AS n, max(upto) AS upto FROM copy_progress").await?;
+        Ok(match rows.first() {
+            Some(p) if p.n == 0 => CopyState::None,
+            Some(p) if p.upto == i64::MAX => CopyState::Done,
+            Some(p) => CopyState::InProgress(p.upto),
+            None => CopyState::None,
+        })
+    }
+
+    /// Start a copy, or take up one cut short: the rows a page being written left above
+    /// the last checkpoint are removed (on every shard), and the copy goes on after it;
+    /// returns the last id copied (0 for a new copy). A new copy needs a database without
+    /// events.
+    pub async fn copy_resume(&self) -> Result<i64> {
+        match self.copy_state().await? {
+            CopyState::Done => Err(StoreError::Exists("a finished copy in this ClickHouse database".into())),
+            CopyState::None => {
+                if self.max_event_id().await? > 0 {
+                    return Err(StoreError::Exists(
+                        "events in this ClickHouse database (not from a migration); migrate into an empty one".into(),
+                    ));
+                }
+                self.checkpoint(0).await?;
+                Ok(0)
+            }
+            CopyState::InProgress(upto) => {
+                if self.max_event_id().await? > upto {
+                    let sql = |t: &str| format!("ALTER TABLE {t} DELETE WHERE id > {upto}");
+                    try_join_all(self.shards.iter().map(|h| async move {
+                        h.exec(&sql("events")).await?;
+                        h.exec(&sql("message_ids")).await
+                    }))
+                    .await?;
+                    self.wait_for_mutations().await?;
+                }
+                let mut state = self.state.lock().await;
+                self.reconcile(&mut state).await?;
+                Ok(upto)
+            }
+        }
+    }
+
+    /// Mark the copy finished (after it was verified): writers may open the database.
+    pub async fn copy_finish(&self) -> Result<()> {
+        self.checkpoint(i64::MAX).await
+    }
+
+    /// Store failed events copied from another store, with their ids (see
+    /// [`ClickHouseEvents::copy_in`]).
+    pub async fn copy_failed_in(&self, failed: &[FailedEvent]) -> Result<()> {
+        let rows: Vec<FailedRow> = failed
+            .iter()
+            .map(|f| FailedRow {
+                project: f.event.project,
+                id: f.id,
+                received_at: f.event.received_at,
+                source: f.event.source.clone(),
+                field: f.event.field.clone(),
+                reason: f.event.reason.clone(),
+                raw_hex: hex::encode(&f.event.raw),
+                raw_len: f.event.raw.len() as u64,
+            })
+            .collect();
+        let mut state = self.state.lock().await;
+        self.shards[0].insert("failed_events", &rows).await?;
+        state.next_failed = state.next_failed.max(failed.iter().map(|f| f.id + 1).max().unwrap_or(0));
+        Ok(())
     }
 
     /// Every shard's index.
@@ -795,6 +947,10 @@ impl EventHalf for ClickHouseEvents {
         let list = SuppressionList::new(key, hashes.iter().copied());
         self.state.lock().await.suppression.insert(project, Arc::new(list));
         Ok(())
+    }
+
+    fn writer_lock(&self) -> Option<String> {
+        (self.role == Role::Shared).then(|| self.writer_lock_name())
     }
 
     async fn refused_events(&self, project: ProjectId) -> Result<u64> {

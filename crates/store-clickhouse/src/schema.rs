@@ -14,6 +14,8 @@
 //!   to the stored one, so history is mapped at query time instead of rewritten.
 //! - `failed_events`: rejected events with their raw bytes in hex (they need not be UTF-8).
 //! - `refused`: how many events this store's writes refused per project (suppression).
+//! - `copy_progress`: the checkpoints of a copy from an embedded store (`touchpoint
+//!   migrate`): the highest id copied, and `i64::MAX` once the copy is verified.
 //!
 //! `old_parts_lifetime` is a few seconds instead of eight minutes, so that the data parts
 //! an erasure's mutation replaced leave the disk soon after it ([`crate::ClickHouseEvents`]'s
@@ -24,7 +26,7 @@
 pub const OLD_PARTS_LIFETIME_S: u32 = 5;
 
 /// The tables, in order of creation.
-pub const TABLES: [&str; 5] = ["events", "message_ids", "reclassified", "failed_events", "refused"];
+pub const TABLES: [&str; 6] = ["events", "message_ids", "reclassified", "failed_events", "refused", "copy_progress"];
 
 /// The statements that make the tables.
 pub fn create_tables() -> Vec<String> {
@@ -54,6 +56,7 @@ pub fn create_tables() -> Vec<String> {
             ) ENGINE = MergeTree() ORDER BY (project, id) {settings}"
         ),
         format!("CREATE TABLE IF NOT EXISTS refused (project Int64, n UInt64) ENGINE = MergeTree() ORDER BY project {settings}"),
+        format!("CREATE TABLE IF NOT EXISTS copy_progress (upto Int64) ENGINE = MergeTree() ORDER BY upto {settings}"),
     ]
 }
 

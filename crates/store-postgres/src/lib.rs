@@ -23,6 +23,7 @@
 //! stores it.
 
 mod accounts;
+mod copy;
 mod erasure;
 mod identity;
 mod kb;
@@ -34,6 +35,7 @@ pub mod split;
 pub mod testing;
 mod triggers;
 
+pub use copy::CopyReport;
 pub use split::SplitStore;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

@@ -63,8 +63,8 @@ use touchpoint_store::triggers::{
 };
 use touchpoint_store::{
     Brand, CommitBatch, Conflict, Customer, EventHalf, EventStore, FailedEvent, FailedUsage, Identity, KeyInfo,
-    ListenStore, MetaStore, NewEvent, NewFailedEvent, Prepared, Project, Result, Store, StoredEvent, StoredTouchpoint,
-    VolumeRow,
+    ListenStore, MetaStore, NewEvent, NewFailedEvent, Prepared, Project, Result, Store, StoreError, StoredEvent,
+    StoredTouchpoint, VolumeRow,
 };
 use touchpoint_store_sqlite::SqliteStore;
 
@@ -715,8 +715,19 @@ impl<E: EventHalf> Store for SplitStore<E> {
     }
 
     async fn erase_customer(&self, id: CustomerId) -> Result<ErasureReceipt> {
-        // No writer may run on the data directory meanwhile (a shared handle's erasure).
+        // No writer may run meanwhile (a shared handle's erasure): the data directory's
+        // lock, or the lock the event half's writer holds in PostgreSQL.
         let _lock = self.events.erasure_guard()?;
+        let _held = match self.events.writer_lock() {
+            Some(name) => Some(self.meta.try_hold_lock(&name).await?.ok_or_else(|| {
+                StoreError::Locked(
+                    "a Touchpoint node is writing to these stores; erase through it (DELETE /api/customers/{id} or \
+                     the dashboard), or stop it first"
+                        .into(),
+                )
+            })?),
+            None => None,
+        };
         touchpoint_store::erasure::erase_customer(self, id).await
     }
 

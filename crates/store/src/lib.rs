@@ -396,6 +396,13 @@ pub trait EventHalf: EventStore {
     fn erasure_guard(&self) -> Result<Option<Box<dyn std::any::Any + Send>>> {
         Ok(None)
     }
+    /// The name of the lock in the metadata store that this half's writer holds, when this
+    /// handle is not the writer: a store whose metadata is elsewhere takes it for an
+    /// erasure through this handle, so none runs beside a writer that would not learn of
+    /// it. `None` by default (nothing to take, or this handle is the writer).
+    fn writer_lock(&self) -> Option<String> {
+        None
+    }
     /// Make the half's storage forget what was removed ([`Store::purge_erased`]).
     async fn purge_erased(&self) -> Result<PurgeReport>;
     /// How many erasures this handle has committed ([`Store::erasures`]).
