@@ -52,6 +52,7 @@ pub async fn run(a: MigrateArgs) -> Result<()> {
         )));
     }
     let target = Config::load(Some(&a.to), std::iter::empty(), &[])?;
+    touchpoint_engine::migrate::target_stores(&target).map_err(|e| msg(format!("{}: {e}", a.to.display())))?;
     let quiet = !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bar = Bar(crate::progress_bar(0, "{spinner} copying events [{bar:40}] {pos}/{len} ({eta} left)", quiet));
     eprintln!(

@@ -52,6 +52,19 @@ pub struct MigrateReport {
     pub projects: Vec<(String, i64, u64)>,
 }
 
+/// The PostgreSQL and ClickHouse URLs a target configuration names, or what is wrong
+/// with it, in words.
+pub fn target_stores(target: &Config) -> Result<(String, String), String> {
+    let meta = meta_backend(target.meta_store.as_deref()).map_err(|e| e.to_string())?;
+    let events = crate::backends::event_backend(target.event_store.as_deref()).map_err(|e| e.to_string())?;
+    match (meta, events) {
+        (MetaBackend::Postgres(m), EventBackend::ClickHouse(e)) => Ok((m, e)),
+        _ => Err("the target configuration must name meta_store = \"postgres://…\" and event_store = \
+                  \"clickhouse://…\" (the stores to move to)"
+            .into()),
+    }
+}
+
 /// Move the embedded store in `data_dir` to the stores `target` names (see the module
 /// documentation).
 pub async fn migrate(
@@ -59,19 +72,7 @@ pub async fn migrate(
     target: &Config,
     progress: &dyn MigrateProgress,
 ) -> Result<MigrateReport, StoreError> {
-    let (meta_url, events_url) = match (
-        meta_backend(target.meta_store.as_deref())?,
-        crate::backends::event_backend(target.event_store.as_deref())?,
-    ) {
-        (MetaBackend::Postgres(m), EventBackend::ClickHouse(e)) => (m, e),
-        _ => {
-            return Err(StoreError::Backend(
-                "the target configuration must name meta_store = \"postgres://…\" and event_store = \
-                 \"clickhouse://…\" (the stores to move to)"
-                    .into(),
-            ))
-        }
-    };
+    let (meta_url, events_url) = target_stores(target).map_err(StoreError::Backend)?;
     if !SqliteStore::exists(data_dir) {
         return Err(StoreError::NotFound(format!("Touchpoint data in {}", data_dir.display())));
     }
