@@ -76,6 +76,9 @@ const LIST_BYTES: usize = 128 * 1024;
 /// How long a mutation or a purge may take before the store gives up waiting.
 const MUTATION_WAIT: Duration = Duration::from_secs(600);
 const PURGE_WAIT: Duration = Duration::from_secs(90);
+/// How long the writer lets answered clients send again before it builds the next group
+/// ([`touchpoint_store::Store::gather`]).
+const GATHER: Duration = Duration::from_millis(2);
 
 /// How a handle is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -997,6 +1000,11 @@ impl EventHalf for ClickHouseEvents {
 
     fn erasures(&self) -> u64 {
         self.erasures.load(Ordering::SeqCst)
+    }
+
+    fn gather(&self) -> Option<Duration> {
+        // Every insert is a data part per shard and table: fewer, larger ones.
+        Some(GATHER)
     }
 }
 

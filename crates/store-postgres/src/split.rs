@@ -742,4 +742,8 @@ impl<E: EventHalf> Store for SplitStore<E> {
     fn erasures(&self) -> u64 {
         self.meta.erasures() + self.events.erasures()
     }
+
+    fn gather(&self) -> Option<std::time::Duration> {
+        self.events.gather()
+    }
 }

@@ -407,6 +407,10 @@ pub trait EventHalf: EventStore {
     async fn purge_erased(&self) -> Result<PurgeReport>;
     /// How many erasures this handle has committed ([`Store::erasures`]).
     fn erasures(&self) -> u64;
+    /// [`Store::gather`] for a store with this event half. None by default.
+    fn gather(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// Projects, keys, the catalog, customers and identities.
@@ -592,6 +596,15 @@ pub trait Store: EventStore + MetaStore + ListenStore + AccountStore + TriggerSt
     /// graph and suppression lists when the number changes.
     fn erasures(&self) -> u64 {
         0
+    }
+
+    /// For a store whose group commits are slow and cost about the same whatever their
+    /// size: the writer then builds the next group only after the last one committed, and
+    /// this long after (what the clients it answered send meanwhile joins the group),
+    /// instead of building it while the last one commits. `None` (the default): build
+    /// beside the commit.
+    fn gather(&self) -> Option<std::time::Duration> {
+        None
     }
 }
 

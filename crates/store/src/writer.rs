@@ -547,6 +547,17 @@ impl Task {
             if to_commit.send(built).await.is_err() {
                 break;
             }
+            if let Some(gather) = self.store.gather() {
+                // A store whose commits are slow and cost the same small or large
+                // (ClickHouse: a data part per insert): build the next group only once this
+                // one is in, and after the clients it answered had a moment to send again,
+                // so one group carries what many small ones would.
+                let (tx, rx) = oneshot::channel();
+                if to_commit.send(Built::Barrier(tx)).await.is_ok() {
+                    let _ = rx.await;
+                }
+                tokio::time::sleep(gather).await;
+            }
         }
         drop(to_commit);
         let _ = committer.await;
