@@ -30,7 +30,14 @@
 //! acknowledged event once. A shard that is down fails the write the same way (the events
 //! of the other shards are stored, the request is not acknowledged, the retry finds them).
 //! A row stored twice with the same key by a retried `INSERT` would collapse at the next
-//! merge (`ReplacingMergeTree`).
+//! merge (`ReplacingMergeTree`). Every insert is a data part per shard and table, so the
+//! store asks the writer to gather ([`EventHalf::gather`]): one larger group after each
+//! commit rather than a small one built beside it.
+//!
+//! **Copies** (`touchpoint migrate`): [`ClickHouseEvents::copy_in`] stores events with the
+//! ids they had, a page at a time, each page checkpointed in `copy_progress`;
+//! [`ClickHouseEvents::copy_resume`] takes up a copy cut short (removing the rows above the
+//! last checkpoint), and a writer refuses a database whose copy has not finished.
 //!
 //! **Ids.** Ids grow in the order events were stored (a cursor for the journey index) and
 //! are unique because one process allocates them: the engine opens a writer only while

@@ -310,10 +310,11 @@ impl std::fmt::Debug for Prepared {
 /// and ids grow in the order events were stored, so an id is a cursor (`after_id`, the
 /// last one read). Ids are not dense (nothing counts events by subtracting ids, and the
 /// "last n events" are [`EventStore::recent_events`]), and an id says nothing about a
-/// project or a time. What is not abstracted yet, and a columnar, eventually
-/// deduplicating store (ClickHouse) will need: dedup answers at append time (`None` for a
-/// duplicate; the journey index trusts it), and re-classification rewrites an event's
-/// touchpoint in place ([`EventStore::set_touchpoints`]).
+/// project or a time. Dedup answers at append time (`None` for a duplicate; the journey
+/// index trusts it): the embedded store from its messageId hashes, ClickHouse from its
+/// messageId table. Re-classification is [`EventStore::set_touchpoints`]: the embedded
+/// store rewrites the events, ClickHouse keeps an overlay read at query time; readers see
+/// the new touchpoint either way.
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// Store events; returns for each its new id, or `None` when its messageId was already
