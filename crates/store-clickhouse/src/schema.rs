@@ -25,9 +25,6 @@
 /// Seconds ClickHouse keeps a replaced data part on disk.
 pub const OLD_PARTS_LIFETIME_S: u32 = 5;
 
-/// The tables, in order of creation.
-pub const TABLES: [&str; 6] = ["events", "message_ids", "reclassified", "failed_events", "refused", "copy_progress"];
-
 /// The statements that make the tables.
 pub fn create_tables() -> Vec<String> {
     let settings = format!("SETTINGS index_granularity = 8192, old_parts_lifetime = {OLD_PARTS_LIFETIME_S}");
