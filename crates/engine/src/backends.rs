@@ -7,7 +7,7 @@
 //! directory as the writer (its lock keeps a second writing process out);
 //! [`open_shared_store`] opens the same store for administration beside it.
 
-use crate::Config;
+use crate::{cluster, Config};
 use std::sync::Arc;
 use touchpoint_store::{Store, StoreError};
 use touchpoint_store_clickhouse::{ClickHouseEvents, Role};
@@ -120,6 +120,43 @@ pub fn describe(config: &Config) -> String {
     }
 }
 
+/// Open the store a serving node uses, and its part in a cluster: as [`open_store`], but
+/// with the events on ClickHouse a node that finds another writing to the same database
+/// joins it as a relaying node ([`crate::cluster`]) instead of stopping; the node holding
+/// the writer lock is [`cluster::Role::Writer`].
+pub async fn open_node_store(
+    config: &Config,
+    dedup_window: Option<usize>,
+) -> Result<(Arc<dyn Store>, Option<cluster::Role>), StoreError> {
+    let (MetaBackend::Postgres(meta_url), EventBackend::ClickHouse(url)) = backends(config)? else {
+        return Ok((open_store(config, dedup_window).await?, None));
+    };
+    let (store, role) = open_clickhouse_node(&meta_url, &url).await?;
+    Ok((store, Some(role)))
+}
+
+/// A node on PostgreSQL + ClickHouse: the writer if it can take the lock, else relaying.
+async fn open_clickhouse_node(meta_url: &str, url: &str) -> Result<(Arc<dyn Store>, cluster::Role), StoreError> {
+    let meta = PgMetaStore::connect(meta_url, &PgOptions::default()).await?;
+    // Opened to read first: the writer's handle reconciles what a write cut short left,
+    // which only the node holding the lock may do.
+    let shared = ClickHouseEvents::open(url, Role::Shared).await?;
+    match meta.try_hold_lock(&shared.writer_lock_name()).await? {
+        Some(lock) => {
+            drop(shared);
+            let events = ClickHouseEvents::open(url, Role::Writer).await?.hold(Box::new(lock));
+            tracing::info!("metadata on PostgreSQL, events on ClickHouse at {}; this node writes", events.url().base);
+            let store = SplitStore::open(meta.clone(), Arc::new(events)).await?;
+            Ok((Arc::new(store), cluster::Role::Writer(meta)))
+        }
+        None => {
+            tracing::info!("another node writes events to {}; this node relays to it", shared.url().base);
+            let store = SplitStore::shared(meta.clone(), Arc::new(shared)).await?;
+            Ok((Arc::new(store), cluster::Role::Relaying(meta)))
+        }
+    }
+}
+
 /// Open the store the configuration names (see the module documentation), with dedup
 /// remembering `dedup_window` events per project (`None`: every stored event).
 pub async fn open_store(config: &Config, dedup_window: Option<usize>) -> Result<Arc<dyn Store>, StoreError> {
@@ -139,20 +176,19 @@ pub async fn open_store(config: &Config, dedup_window: Option<usize>) -> Result<
             }
         }
         (MetaBackend::Postgres(meta_url), EventBackend::ClickHouse(url)) => {
-            let meta = PgMetaStore::connect(&meta_url, &PgOptions::default()).await?;
-            let events = ClickHouseEvents::open(&url, Role::Writer).await?;
-            // One writing node per ClickHouse database: its ids come from the writer.
-            let Some(lock) = meta.try_hold_lock(&events.writer_lock_name()).await? else {
-                return Err(StoreError::Locked(format!(
-                    "another Touchpoint node writes events to the ClickHouse database {} at {}; one node may \
-                     write to a database for now (stop it, or give this node its own database)",
-                    events.url().database,
-                    events.url().base
-                )));
-            };
-            let events = events.hold(Box::new(lock));
-            tracing::info!("metadata on PostgreSQL, events on ClickHouse at {}", events.url().base);
-            Ok(Arc::new(SplitStore::open(meta, Arc::new(events)).await?))
+            // One node writes to a database: the others relay to it, which only a serving
+            // node does (`open_node_store`); anything else waits for it to stop.
+            match open_clickhouse_node(&meta_url, &url).await? {
+                (store, cluster::Role::Writer(_)) => Ok(store),
+                _ => {
+                    let url = touchpoint_store_clickhouse::http::parse_shards(&url)?.remove(0);
+                    Err(StoreError::Locked(format!(
+                        "another Touchpoint node writes events to the ClickHouse database {} at {}; serve beside \
+                         it (a second `touchpoint serve` relays its writes to that node), or stop it first",
+                        url.database, url.base
+                    )))
+                }
+            }
         }
         (MetaBackend::Embedded, EventBackend::ClickHouse(_)) => unreachable!("refused by backends()"),
     }

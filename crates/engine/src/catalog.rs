@@ -9,6 +9,7 @@ use crate::Engine;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use touchpoint_core::{Classifier, Rule};
+use touchpoint_store::relay::Notice;
 use touchpoint_store::writer::ReclassifyReport;
 use touchpoint_store::{Project, Store};
 
@@ -39,11 +40,22 @@ pub async fn check_rule(store: &dyn Store, project: i64, rule: &Rule) -> Result<
     Ok(())
 }
 
-/// Re-classify a project's events with its current rules and rebuild its journeys.
-async fn reclassify(s: &Engine, project: i64) -> Result<ReclassifyReport, Error> {
+/// Re-classify a project's events with its current rules and rebuild its journeys (on
+/// every node of a cluster).
+pub async fn reclassify(s: &Engine, project: i64) -> Result<ReclassifyReport, Error> {
     let report = s.writer.reclassify(project).await?;
     s.journeys.reload(project).await?;
+    s.announce(Notice { reload: vec![project], ..Default::default() }).await;
     Ok(report)
+}
+
+/// A project's touchpoints changed (added, renamed, moved to another stage): the writer
+/// classifies with them from now on and the journey index names them so, on every node.
+pub async fn touchpoints_changed(s: &Engine, project: i64) -> Result<(), Error> {
+    s.writer.reload(project).await;
+    s.journeys.refresh_dictionary(project).await?;
+    s.announce(Notice { refresh: vec![project], ..Default::default() }).await;
+    Ok(())
 }
 
 /// Add a rule; past events are re-classified.

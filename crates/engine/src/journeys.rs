@@ -46,6 +46,11 @@ pub struct Journeys {
     busy: tokio::sync::Mutex<()>,
     /// The last commit (bus sequence number) taken into the queue.
     seen: tokio::sync::watch::Sender<u64>,
+    /// Every event with an id up to this one is committed in full (`None`: whatever the
+    /// store holds is): loads read no further. A commit to several ClickHouse shards is
+    /// seen on one before the other; a load that read past this could hold a later event
+    /// and miss an earlier one, which its queue would then skip.
+    complete: Mutex<Option<i64>>,
 }
 
 /// A project's dictionary (touchpoints in id order, so new ones append) and the map from
@@ -64,13 +69,15 @@ pub async fn dictionary(store: &dyn Store, project: ProjectId) -> Result<(Dictio
 pub async fn load(
     store: &Arc<dyn Store>,
     project: ProjectId,
+    cap: Option<i64>,
 ) -> Result<(JourneySet, Dictionary, HashMap<i64, Tp>, i64), StoreError> {
     let (dict, ids) = dictionary(&**store, project).await?;
     let merged: Arc<HashMap<CustomerId, CustomerId>> =
         Arc::new(store.merged_customers(project).await?.into_iter().collect());
     let ids = Arc::new(ids);
-    let Some((lo, hi)) = store.event_id_range(project).await? else {
-        return Ok((JourneySet::from_events(EPOCH_S, Vec::new()), dict, Arc::unwrap_or_clone(ids), 0));
+    let range = store.event_id_range(project).await?.map(|(lo, hi)| (lo, cap.map_or(hi, |c| hi.min(c))));
+    let Some((lo, hi)) = range.filter(|(lo, hi)| lo <= hi) else {
+        return Ok((JourneySet::from_events(EPOCH_S, Vec::new()), dict, Arc::unwrap_or_clone(ids), cap.unwrap_or(0)));
     };
     let mid = lo + (hi - lo) / 2;
     let part = |after: i64, upto: i64| {
@@ -100,7 +107,7 @@ pub async fn load(
     let mut events = join(first)?;
     events.extend(join(second)?);
     // Millisecond order within a second, whatever the order events arrived in.
-    Ok((JourneySet::from_events_ms(EPOCH_S, events), dict, Arc::unwrap_or_clone(ids), hi))
+    Ok((JourneySet::from_events_ms(EPOCH_S, events), dict, Arc::unwrap_or_clone(ids), cap.unwrap_or(hi)))
 }
 
 impl Journeys {
@@ -129,7 +136,41 @@ impl Journeys {
             dir,
             busy: tokio::sync::Mutex::new(()),
             seen: tokio::sync::watch::Sender::new(0),
+            complete: Mutex::new(None),
         })
+    }
+
+    /// Load every project no further than event `upto` (what the writing node of a
+    /// cluster says is committed in full), and read no further than what is taken later
+    /// says ([`Journeys::take_points`]).
+    pub async fn open_upto(store: Arc<dyn Store>, dir: Option<PathBuf>, upto: i64) -> Result<Journeys, StoreError> {
+        let j = Journeys::empty(store, dir)?;
+        *j.complete.lock().expect("lock") = Some(upto);
+        for p in j.store.projects().await? {
+            if j.load(p.id).await? {
+                j.save(p.id)?;
+            }
+        }
+        Ok(j)
+    }
+
+    /// From now on, loads read no further than what is taken from the commit bus: call
+    /// once the index is loaded and before the writer starts.
+    pub fn follow_commits(&self) {
+        let max = self.loaded_max();
+        *self.complete.lock().expect("lock") = Some(max);
+    }
+
+    /// The id every event up to which is committed in full, if known.
+    pub fn complete(&self) -> Option<i64> {
+        *self.complete.lock().expect("lock")
+    }
+
+    fn completed(&self, upto: i64) {
+        let mut c = self.complete.lock().expect("lock");
+        if let Some(c) = c.as_mut() {
+            *c = (*c).max(upto);
+        }
     }
 
     /// Load a project from its file and what was stored after it, or else from the store;
@@ -188,10 +229,11 @@ impl Journeys {
         self.index.install(project, set, dict, ids, now_ms());
         // Replay what was stored after the file, and every merge (old ones are no-ops).
         let merges = self.store.merged_customers(project).await?;
+        let cap = self.complete();
         let mut after = upto;
         let mut replayed = 0;
         loop {
-            let page = self.store.scan_points(project, after, None, 100_000).await?;
+            let page = self.store.scan_points(project, after, cap, 100_000).await?;
             let Some(last) = page.last() else { break };
             after = last.0;
             let points: Vec<Point> = page
@@ -205,7 +247,7 @@ impl Journeys {
         }
         self.index.add(project, &[], &merges);
         self.index.compact(now_ms());
-        self.loaded_upto.lock().expect("lock").insert(project, after);
+        self.loaded_upto.lock().expect("lock").insert(project, cap.map_or(after, |c| c.max(upto)));
         tracing::info!(
             project,
             replayed,
@@ -248,7 +290,7 @@ impl Journeys {
 
     async fn reload_now(&self, project: ProjectId) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
-        let (set, dict, ids, upto) = load(&self.store, project).await?;
+        let (set, dict, ids, upto) = load(&self.store, project, self.complete()).await?;
         tracing::info!(
             project,
             events = set.event_count(),
@@ -295,7 +337,6 @@ impl Journeys {
             return Ok(0);
         }
         let mut by_project: HashMap<ProjectId, Vec<Point>> = HashMap::new();
-        let upto = self.loaded_upto.lock().expect("lock").clone();
         for (project, id, customer, ms, tp_id) in incoming.points {
             if !self.index.has(project) {
                 // A project created after start-up: it had no events before this server.
@@ -308,13 +349,15 @@ impl Journeys {
                 );
                 self.refresh_dictionary(project).await?;
             }
-            if upto.get(&project).is_some_and(|&u| id <= u) {
-                continue;
-            }
+            // Ids come in ascending order per project (a commit's, a page of the store's):
+            // one at or below the last taken is in already (loaded, or taken twice).
             {
                 let mut up = self.loaded_upto.lock().expect("lock");
                 let e = up.entry(project).or_insert(0);
-                *e = (*e).max(id);
+                if id <= *e {
+                    continue;
+                }
+                *e = id;
             }
             let tp = match self.index.tp_of(project, tp_id) {
                 Some(tp) => tp,
@@ -373,6 +416,30 @@ impl Journeys {
                 inc.points.push((e.project, *id, e.customer, e.event.timestamp, tp));
             }
         }
+        if let Some(&max) = inserted.iter().flatten().max() {
+            self.completed(max);
+        }
+    }
+
+    /// Take events and merges committed by another node (a relaying node follows the
+    /// writing node's notices, [`crate::cluster`]): `(project, event id, customer, ms,
+    /// store touchpoint id)`, folded in at the next tick like a commit's.
+    /// `upto`: every event up to it is committed in full (and taken).
+    pub fn take_points(
+        &self,
+        points: Vec<(ProjectId, i64, CustomerId, i64, i64)>,
+        merges: &[(CustomerId, CustomerId)],
+        upto: i64,
+    ) {
+        let mut inc = self.incoming.lock().expect("lock");
+        inc.merges.extend_from_slice(merges);
+        inc.points.extend(points);
+        self.completed(upto);
+    }
+
+    /// The highest event id a project's snapshot holds, over every project (0: none).
+    pub fn loaded_max(&self) -> i64 {
+        self.loaded_upto.lock().expect("lock").values().copied().max().unwrap_or(0)
     }
 
     /// Follow the writer's commits on the bus until it closes: each commit goes into the

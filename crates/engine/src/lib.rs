@@ -22,6 +22,7 @@ pub mod backends;
 pub mod brand;
 pub mod capture;
 pub mod catalog;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod import;
@@ -70,6 +71,9 @@ pub struct Engine {
     pub triggers: Arc<TriggerSignals>,
     /// The knowledge base's search indexes.
     pub kb: Arc<kb::Indexes>,
+    /// This node's part in a cluster of nodes on one PostgreSQL + ClickHouse deployment
+    /// (`None`: it is alone).
+    pub cluster: Option<Arc<cluster::Role>>,
 }
 
 /// What the trigger use cases tell the trigger tasks ([`triggers::decider`],
@@ -110,6 +114,13 @@ pub struct Node {
     follower: Option<tokio::task::JoinHandle<()>>,
     /// The trigger tasks, once started ([`Node::start_triggers`]).
     triggers: Option<Triggers>,
+    /// A cluster node's task that ends on `cluster_stop` ([`cluster`]): answering relayed
+    /// commands (the writing node), or following the notices (the others).
+    cluster: Option<tokio::task::JoinHandle<()>>,
+    /// The writing node's publisher of its commits, which ends with the bus.
+    publisher: Option<tokio::task::JoinHandle<()>>,
+    /// Stops the cluster tasks that do not end with the writer.
+    cluster_stop: tokio::sync::watch::Sender<bool>,
 }
 
 /// The running trigger tasks.
@@ -125,8 +136,8 @@ impl Node {
     /// or the metadata on PostgreSQL with the events there) and start the writer.
     pub async fn open(config: Config) -> Result<Node, StoreError> {
         let window = (config.dedup_window > 0).then_some(config.dedup_window);
-        let store = backends::open_store(&config, window).await?;
-        Node::with_store(config, store).await
+        let (store, role) = backends::open_node_store(&config, window).await?;
+        Node::start(config, store, true, role).await
     }
 
     /// Open for a bulk load that nothing reads while it runs (`touchpoint import`): the
@@ -142,47 +153,105 @@ impl Node {
 
     /// [`Node::open_bulk`] on a store that is already open.
     pub async fn bulk_with_store(config: Config, store: Arc<dyn Store>) -> Result<Node, StoreError> {
-        Node::start(config, store, false).await
+        Node::start(config, store, false, None).await
     }
 
     /// Start the writer on a store that is already open.
     pub async fn with_store(config: Config, store: Arc<dyn Store>) -> Result<Node, StoreError> {
-        Node::start(config, store, true).await
+        Node::start(config, store, true, None).await
     }
 
-    async fn start(config: Config, store: Arc<dyn Store>, live: bool) -> Result<Node, StoreError> {
+    /// Start a cluster node on a store that is already open, in `role`
+    /// ([`backends::open_node_store`] says which).
+    pub async fn in_cluster(config: Config, store: Arc<dyn Store>, role: cluster::Role) -> Result<Node, StoreError> {
+        Node::start(config, store, true, Some(role)).await
+    }
+
+    async fn start(
+        config: Config,
+        store: Arc<dyn Store>,
+        live: bool,
+        role: Option<cluster::Role>,
+    ) -> Result<Node, StoreError> {
+        // A relaying node loads its index no further than the writing node says is
+        // committed in full, and follows the notices after that.
+        let position = match &role {
+            Some(cluster::Role::Relaying(meta)) => Some(meta.log_position().await?),
+            _ => None,
+        };
         let dir = Some(config.data_dir.join("journeys"));
-        let journeys = Arc::new(match live {
-            true => journeys::Journeys::open(store.clone(), dir).await?,
-            false => journeys::Journeys::empty(store.clone(), dir)?,
+        let journeys = Arc::new(match (live, position) {
+            (true, Some((_, upto))) => journeys::Journeys::open_upto(store.clone(), dir, upto.unwrap_or(0)).await?,
+            (true, None) => journeys::Journeys::open(store.clone(), dir).await?,
+            (false, _) => journeys::Journeys::empty(store.clone(), dir)?,
         });
+        if live && position.is_none() {
+            journeys.follow_commits();
+        }
+        if let Some(cluster::Role::Writer(meta)) = &role {
+            // What the relaying nodes may load: everything stored now (the writer's store
+            // finished what a write cut short when it opened).
+            let upto = journeys.loaded_max();
+            if upto > 0 {
+                meta.log_publish(&touchpoint_store::relay::Notice { upto: Some(upto), ..Default::default() }).await?;
+            }
+        }
         // Every commit goes on the bus; the live journey index follows it with a queue of
         // its own (a bulk load's index is built at its end instead).
         let bus = CommitBus::new();
         let follower = live.then(|| journeys.spawn_follower(bus.subscribe("journeys", JOURNEY_QUEUE_COMMITS)));
-        let (writer, writer_task) = Writer::start(
-            store.clone(),
-            WriterConfig {
-                queue_events: config.queue_events,
-                max_group_events: config.max_group_events,
-                failed: config.failed_quota(),
-                max_touchpoints: config.max_touchpoints,
-            },
-            Some(bus.clone()),
-        )
-        .await?;
+        let writer_config = WriterConfig {
+            queue_events: config.queue_events,
+            max_group_events: config.max_group_events,
+            failed: config.failed_quota(),
+            max_touchpoints: config.max_touchpoints,
+        };
+        let mut publisher = None;
+        let (writer, writer_task) = match &role {
+            Some(cluster::Role::Relaying(meta)) => {
+                let relay = touchpoint_store_postgres::cluster::PgRelay::new(meta).await?;
+                Writer::relayed(store.clone(), writer_config, Arc::new(relay))
+            }
+            Some(cluster::Role::Writer(meta)) => {
+                publisher =
+                    Some(cluster::publish_commits(meta.clone(), bus.subscribe("cluster", JOURNEY_QUEUE_COMMITS)));
+                Writer::start(store.clone(), writer_config, Some(bus.clone())).await?
+            }
+            None => Writer::start(store.clone(), writer_config, Some(bus.clone())).await?,
+        };
         let ticker = live.then(|| journeys.spawn_ticker());
         let live = Arc::new(live::Streams::new(config.live_streams));
         let triggers = Arc::new(TriggerSignals::default());
-        let engine =
-            Engine { store, writer, config: Arc::new(config), journeys, bus, live, triggers, kb: Default::default() };
-        Ok(Node { engine, writer_task, ticker, follower, triggers: None })
+        let engine = Engine {
+            store,
+            writer,
+            config: Arc::new(config),
+            journeys,
+            bus,
+            live,
+            triggers,
+            kb: Default::default(),
+            cluster: role.clone().map(Arc::new),
+        };
+        let (cluster_stop, stop) = tokio::sync::watch::channel(false);
+        let cluster = role.map(|role| match role {
+            cluster::Role::Writer(meta) => cluster::serve_relay(engine.clone(), meta, stop),
+            cluster::Role::Relaying(meta) => {
+                cluster::follow(engine.clone(), meta, position.map_or(0, |(p, _)| p), stop)
+            }
+        });
+        Ok(Node { engine, writer_task, ticker, follower, triggers: None, cluster, cluster_stop, publisher })
     }
 
     /// Start acting on trigger rules: the decider (on the commit bus) and the delivery
     /// loop. Only the process that serves does this (`serve`, `demo`), so a command run
     /// beside it never sends a message.
     pub fn start_triggers(&mut self) {
+        // In a cluster only the writing node acts: it sees every commit, and one node
+        // decides each firing.
+        if self.engine.cluster.as_deref().is_some_and(|r| !r.writes()) {
+            return;
+        }
         if self.triggers.is_none() {
             let (stop, rx) = tokio::sync::watch::channel(false);
             let decider = triggers::decider::spawn(self.engine.clone(), rx.clone());
@@ -201,7 +270,7 @@ impl Node {
     /// quick. Every clone of the engine must be dropped first: the writer stops when its
     /// last handle goes.
     pub async fn close(self) -> Result<(), StoreError> {
-        let Node { engine, writer_task, ticker, follower, triggers } = self;
+        let Node { engine, writer_task, ticker, follower, triggers, cluster, cluster_stop, publisher } = self;
         // Live streams end first: nothing waits for a dashboard that is still open.
         engine.live.shut_down();
         // The trigger tasks hold engine clones, so they stop before the writer can: the
@@ -216,9 +285,18 @@ impl Node {
             let _ = health.await;
             let _ = tokio::time::timeout(std::time::Duration::from_secs(6), deliver).await;
         }
+        // The cluster tasks hold engine clones too: the relay answers what it took, the
+        // follower ends; the commit publisher ends with the bus, after the writer.
+        let _ = cluster_stop.send(true);
+        if let Some(t) = cluster {
+            let _ = t.await;
+        }
         let journeys = engine.journeys.clone();
         drop(engine);
         let _ = writer_task.await;
+        if let Some(p) = publisher {
+            let _ = p.await;
+        }
         // The writer is gone, and with it the bus: the follower takes what is left and ends.
         if let Some(f) = follower {
             let _ = f.await;

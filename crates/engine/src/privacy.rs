@@ -16,6 +16,7 @@ use crate::error::{Code, Error};
 use crate::Engine;
 use serde::Serialize;
 use touchpoint_core::{CustomerId, IdentityKind, ProjectId};
+use touchpoint_store::relay::Notice;
 use touchpoint_store::{CustomerExport, ErasureReceipt, Store};
 
 /// How a request names a customer.
@@ -95,6 +96,8 @@ pub async fn erase(engine: &Engine, project: ProjectId, who: &Who) -> Result<Era
     engine.journeys.forget(&stores.customer_ids);
     engine.journeys.reload(project).await?;
     engine.journeys.save(project)?;
+    let notice = Notice { reload: vec![project], forget: stores.customer_ids.clone(), ..Default::default() };
+    engine.announce(notice).await;
     let file_rewritten = engine.journeys.keeps_files();
     let still_present = engine
         .journeys

@@ -118,8 +118,7 @@ pub async fn put_touchpoint(
 ) -> Result<Json<TouchpointView>, ApiError> {
     let project = s.store.project(key.project_id).await?.ok_or_else(|| Error::not_found("project not found"))?;
     let tp = update_touchpoint(&*s.store, &project, &tp_key, input).await?;
-    s.writer.reload(project.id).await;
-    s.journeys.refresh_dictionary(project.id).await?;
+    touchpoint_engine::catalog::touchpoints_changed(&s, project.id).await?;
     Ok(Json(view(&tp, lang(None, &headers))))
 }
 
@@ -134,8 +133,7 @@ pub async fn post_touchpoint(
 ) -> Result<Json<TouchpointView>, ApiError> {
     let project = s.store.project(key.project_id).await?.ok_or_else(|| Error::not_found("project not found"))?;
     let tp = create_touchpoint(&*s.store, &project, input).await?;
-    s.writer.reload(project.id).await;
-    s.journeys.refresh_dictionary(project.id).await?;
+    touchpoint_engine::catalog::touchpoints_changed(&s, project.id).await?;
     Ok(Json(view(&tp, lang(None, &headers))))
 }
 

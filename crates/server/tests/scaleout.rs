@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{spawn_embedded_app, spawn_scaled_out_app, TestApp};
+use common::{spawn_cluster, spawn_embedded_app, spawn_scaled_out_app, TestApp};
 use serde_json::{json, Value};
 use std::time::Duration;
 use touchpoint_gen::{GenConfig, Generator};
@@ -104,6 +104,77 @@ async fn same_answers(shards: usize) {
     compare_analyses(&embedded, &scaled).await;
     embedded.stop().await;
     scaled.stop().await;
+}
+
+/// Two nodes in front of two ClickHouse shards, the batches alternating between them and
+/// the first retried on the other node: the same stored events and the same answers, on
+/// either node, as one embedded node fed the same events; a rule added through the
+/// relaying node re-classifies on both; a customer erased through it is gone from both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_answer_as_one_embedded_node() {
+    let Some((writing, relaying)) = spawn_cluster(2).await else { return };
+    let embedded = spawn_embedded_app().await;
+    let generator = Generator::new(GenConfig::for_events(3_000, 12));
+    let mut batch: Vec<Value> = vec![];
+    let mut sent = 0;
+    let mut n = 0;
+    for i in 0..generator.config().customers {
+        batch.extend(generator.customer(i));
+        if batch.len() >= 250 || i + 1 == generator.config().customers {
+            let (node, other) = if n % 2 == 0 { (&writing, &relaying) } else { (&relaying, &writing) };
+            for app in [&embedded, node] {
+                let (status, v) = app.post("/v1/batch", &json!({"batch": batch})).await;
+                assert_eq!(status, 200, "{v}");
+                assert_eq!(v["stored"].as_u64(), Some(batch.len() as u64), "committed before the answer: {v}");
+            }
+            if n == 1 {
+                // The client's retry reaches the other node: nothing stored twice.
+                let (status, v) = other.post("/v1/batch", &json!({"batch": batch})).await;
+                assert_eq!(
+                    (status, v["stored"].as_u64(), v["duplicates"].as_u64()),
+                    (200, Some(0), Some(batch.len() as u64)),
+                    "{v}"
+                );
+            }
+            n += 1;
+            sent += batch.len();
+            batch.clear();
+        }
+    }
+    assert!(n > 4 && sent > 2_000, "{sent} events in {n} batches");
+    assert_eq!(compare_events(&embedded, &writing).await, sent);
+    compare_events(&embedded, &relaying).await;
+    compare_analyses(&embedded, &writing).await;
+    compare_analyses(&embedded, &relaying).await;
+
+    // A rule through the relaying node: the writing node re-classifies, both reload.
+    let rule = json!({"priority": 1, "touchpoint": "cart", "event_name": "Product Added"});
+    let mut changed = vec![];
+    for app in [&embedded, &relaying] {
+        let (status, v) = app.send(reqwest::Method::POST, "/api/rules", Some(&rule)).await;
+        assert_eq!(status, 200, "{v}");
+        changed.push(v["reclassified"]["changed"].as_u64().unwrap());
+    }
+    assert!(changed[0] > 0 && changed[0] == changed[1], "{changed:?}");
+    compare_analyses(&embedded, &writing).await;
+    compare_analyses(&embedded, &relaying).await;
+
+    // A customer erased through the relaying node, on the embedded node too.
+    let user = generator.customer(3).iter().find_map(|e| e["userId"].as_str().map(str::to_string)).unwrap();
+    for app in [&embedded, &relaying] {
+        let (status, v) = app.send(reqwest::Method::GET, &format!("/api/customers/lookup?user_id={user}"), None).await;
+        assert_eq!(status, 200, "{v}");
+        let id = v["id"].as_i64().or(v["customer_id"].as_i64()).unwrap_or_else(|| panic!("an id: {v}"));
+        let (status, v) = app.send(reqwest::Method::DELETE, &format!("/api/customers/{id}"), None).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["verified"], json!(true), "{v}");
+    }
+    compare_events(&embedded, &relaying).await;
+    compare_analyses(&embedded, &writing).await;
+    compare_analyses(&embedded, &relaying).await;
+    for app in [embedded, relaying, writing] {
+        app.stop().await;
+    }
 }
 
 /// Every analysis of [`analyses`] on both servers, until they agree (the journey index

@@ -23,6 +23,7 @@
 //! stores it.
 
 mod accounts;
+pub mod cluster;
 mod copy;
 mod erasure;
 mod identity;

@@ -24,6 +24,7 @@ pub mod erasure;
 pub mod kb;
 pub mod listen;
 pub mod migrate;
+pub mod relay;
 pub mod service;
 pub mod triggers;
 pub mod writer;

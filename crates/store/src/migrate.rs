@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "preference_channels", include_str!("../migrations/0012_preference_channels.sql")),
     (13, "trait_search", include_str!("../migrations/0013_trait_search.sql")),
     (14, "portal_signouts", include_str!("../migrations/0014_portal_signouts.sql")),
+    (15, "cluster", include_str!("../migrations/0015_cluster.sql")),
 ];
 
 /// The traits a customer search finds through an index: those people look a customer up

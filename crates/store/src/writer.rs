@@ -28,8 +28,9 @@
 
 use crate::bus::CommitBus;
 use crate::erasure::{ErasureReceipt, SuppressionList};
+use crate::relay::{Command, Relay};
 use crate::{CommitBatch, FailedUsage, NewEvent, NewFailedEvent, Store, StoreError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -117,7 +118,7 @@ pub struct Submission {
 }
 
 /// What became of a submission, once committed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
     /// Events stored now.
     pub stored: usize,
@@ -130,6 +131,11 @@ pub struct Receipt {
     /// Events and failed events refused because they name an erased customer's identity
     /// value (suppressed): neither stored nor kept.
     pub suppressed: usize,
+    /// Events and failed events a relaying node kept durably for the writing node, which
+    /// has not committed them yet ([`crate::relay`]): stored (or found to be repeats) when
+    /// it does.
+    #[serde(default)]
+    pub queued: usize,
 }
 
 /// A queued submission ([`Writer::queue_wait`]): await its receipt.
@@ -229,6 +235,8 @@ pub struct Writer {
     stats: Arc<WriterStats>,
     store: Arc<dyn Store>,
     max_touchpoints: usize,
+    /// Set on a relaying node ([`Writer::relayed`]): where its commands go.
+    relay: Option<Arc<dyn Relay>>,
 }
 
 impl Writer {
@@ -264,9 +272,41 @@ impl Writer {
         let capacity = config.queue_events.max(1);
         let max_touchpoints = config.max_touchpoints.min(1 << 16);
         Ok((
-            Writer { tx, permits: Arc::new(Semaphore::new(capacity)), capacity, stats, store, max_touchpoints },
+            Writer {
+                tx,
+                permits: Arc::new(Semaphore::new(capacity)),
+                capacity,
+                stats,
+                store,
+                max_touchpoints,
+                relay: None,
+            },
             handle,
         ))
+    }
+
+    /// A writer for a node that does not write events itself ([`crate::relay`]): every
+    /// submission, reload, erasure and re-classification is handed to `relay`, in the
+    /// order they come, and answered with the writing node's answer. The same bound on
+    /// queued events holds (a submission keeps its permits until it is answered). The task
+    /// runs until every handle is dropped.
+    pub fn relayed(
+        store: Arc<dyn Store>,
+        config: WriterConfig,
+        relay: Arc<dyn Relay>,
+    ) -> (Writer, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(WriterStats::default());
+        let handle = tokio::spawn(relay_run(rx, relay.clone(), stats.clone()));
+        let capacity = config.queue_events.max(1);
+        let max_touchpoints = config.max_touchpoints.min(1 << 16);
+        let permits = Arc::new(Semaphore::new(capacity));
+        (Writer { tx, permits, capacity, stats, store, max_touchpoints, relay: Some(relay) }, handle)
+    }
+
+    /// Whether this node hands its writes to another ([`Writer::relayed`]).
+    pub fn is_relayed(&self) -> bool {
+        self.relay.is_some()
     }
 
     /// The writer's counters.
@@ -339,6 +379,10 @@ impl Writer {
     /// Re-classify a project's stored events with its current rules: reload the writer,
     /// then rewrite every event whose touchpoint changed, then recount the daily volumes.
     pub async fn reclassify(&self, project: ProjectId) -> Result<ReclassifyReport, StoreError> {
+        if let Some(relay) = &self.relay {
+            let seq = relay.send(&Command::Reclassify { project }).await?;
+            return crate::relay::reclassify_of(relay.reply(seq, crate::relay::LONG_WAIT).await?);
+        }
         self.reload(project).await;
         let store = &self.store;
         let classifier = Classifier::new(store.rules(project).await?);
@@ -413,12 +457,73 @@ pub fn stored_as_event(e: &mut crate::StoredEvent) -> Result<Event, StoreError> 
 }
 
 /// What a re-classification did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReclassifyReport {
     /// Events looked at.
     pub scanned: u64,
     /// Events whose touchpoint changed.
     pub changed: u64,
+}
+
+/// A relaying node's writer task: each message handed on in the order it came (so an
+/// import keeps its order), the answers awaited beside it.
+async fn relay_run(mut rx: mpsc::UnboundedReceiver<Msg>, relay: Arc<dyn Relay>, stats: Arc<WriterStats>) {
+    use crate::relay::{erasure_of, receipt_of, LONG_WAIT, RELOAD_WAIT, SUBMIT_WAIT};
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Write(job) => {
+                let Job { sub, reply, _permit, .. } = job;
+                let (events, failed) = (sub.events.len(), sub.failed.len());
+                let command = Command::Submit { project: sub.project, events: sub.events, failed: sub.failed };
+                let seq = match relay.send(&command).await {
+                    Ok(seq) => seq,
+                    Err(e) => {
+                        stats.commit_errors.fetch_add(1, Relaxed);
+                        let _ = reply.send(Err(e.to_string()));
+                        continue;
+                    }
+                };
+                let (relay, stats) = (relay.clone(), stats.clone());
+                tokio::spawn(async move {
+                    let answer = match relay.reply(seq, SUBMIT_WAIT).await {
+                        Ok(r) => receipt_of(r, events, failed),
+                        // The command is kept: the events are queued, not lost.
+                        Err(e) => {
+                            tracing::warn!(error = %e, seq, "no answer from the writing node; the events are queued");
+                            receipt_of(None, events, failed)
+                        }
+                    };
+                    if let Ok(r) = &answer {
+                        stats.stored.fetch_add(r.stored as u64, Relaxed);
+                        stats.duplicates.fetch_add(r.duplicates as u64, Relaxed);
+                        stats.failed.fetch_add(r.failed as u64, Relaxed);
+                    }
+                    let _ = reply.send(answer);
+                    drop(_permit);
+                });
+            }
+            Msg::Reload(project, done) => match relay.send(&Command::Reload { project }).await {
+                Ok(seq) => {
+                    let relay = relay.clone();
+                    tokio::spawn(async move {
+                        let _ = relay.reply(seq, RELOAD_WAIT).await;
+                        let _ = done.send(());
+                    });
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, project, "could not ask the writing node to reload");
+                    let _ = done.send(());
+                }
+            },
+            Msg::Erase(customer, done) => {
+                let answer = match relay.send(&Command::Erase { customer }).await {
+                    Ok(seq) => relay.reply(seq, LONG_WAIT).await.and_then(erasure_of),
+                    Err(e) => Err(e),
+                };
+                let _ = done.send(answer);
+            }
+        }
+    }
 }
 
 struct ProjectState {
@@ -754,6 +859,7 @@ async fn commit_loop(
                                 failed: job.failed_kept,
                                 failed_dropped: job.sub.failed.len() - job.failed_kept - job.failed_refused,
                                 suppressed: job.suppressed,
+                                queued: 0,
                             };
                             stats.stored.fetch_add(receipt.stored as u64, Relaxed);
                             stats.duplicates.fetch_add(receipt.duplicates as u64, Relaxed);

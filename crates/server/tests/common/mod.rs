@@ -104,14 +104,58 @@ pub async fn spawn_scaled_out_app(shards: usize) -> Option<TestApp> {
     Some(start(config, store, dir).await)
 }
 
-/// Make the test projects and keys on `store` and serve it.
-async fn start(config: Config, store: Arc<dyn Store>, dir: tempfile::TempDir) -> TestApp {
+/// Two nodes on one PostgreSQL and ClickHouse (two shards when `shards` is 2), as
+/// `touchpoint serve` opens them: the first writes, the second relays to it
+/// ([`touchpoint_engine::cluster`]); `None` after the skip when a server is not installed.
+pub async fn spawn_cluster(shards: usize) -> Option<(TestApp, TestApp)> {
+    use touchpoint_store_clickhouse::testing;
+    let ch = if shards > 1 { testing::fresh_sharded_url()? } else { testing::fresh_url()? };
+    let pg = touchpoint_store_postgres::testing::fresh_database().await?;
+    let open = |dir: &tempfile::TempDir| {
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            meta_store: Some(pg.clone()),
+            event_store: Some(ch.clone()),
+            ..Config::default()
+        };
+        async move {
+            let (store, role) = touchpoint_engine::backends::open_node_store(&config, None).await.unwrap();
+            let node = Node::in_cluster(config, store.clone(), role.expect("a cluster role")).await.unwrap();
+            (store, node)
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (store, node) = open(&dir).await;
+    assert!(node.engine().cluster.as_deref().is_some_and(|r| r.writes()), "the first node writes");
+    let keys = make_projects(&*store).await;
+    let first = serve(node, store, dir, keys.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, node) = open(&dir).await;
+    assert!(node.engine().writer.is_relayed(), "the second node relays");
+    Some((first, serve(node, store, dir, keys).await))
+}
+
+/// The test projects' keys: write, secret, and the other project's write key.
+async fn make_projects(store: &dyn Store) -> (String, String, String) {
     let p = store.create_project("test", &default_catalog()).await.unwrap();
     let q = store.create_project("other", &default_catalog()).await.unwrap();
-    let (write_key, _) = issue_key(&*store, p.id, KeyKind::Write).await.unwrap();
-    let (secret_key, _) = issue_key(&*store, p.id, KeyKind::Secret).await.unwrap();
-    let (other_write_key, _) = issue_key(&*store, q.id, KeyKind::Write).await.unwrap();
-    let server = Server::new(Node::with_store(config, store.clone()).await.unwrap());
+    let (write_key, _) = issue_key(store, p.id, KeyKind::Write).await.unwrap();
+    let (secret_key, _) = issue_key(store, p.id, KeyKind::Secret).await.unwrap();
+    let (other_write_key, _) = issue_key(store, q.id, KeyKind::Write).await.unwrap();
+    (write_key, secret_key, other_write_key)
+}
+
+/// Make the test projects and keys on `store` and serve it.
+async fn start(config: Config, store: Arc<dyn Store>, dir: tempfile::TempDir) -> TestApp {
+    let keys = make_projects(&*store).await;
+    let node = Node::with_store(config, store.clone()).await.unwrap();
+    serve(node, store, dir, keys).await
+}
+
+/// Serve `node` on a free port.
+async fn serve(node: Node, store: Arc<dyn Store>, dir: tempfile::TempDir, keys: (String, String, String)) -> TestApp {
+    let (write_key, secret_key, other_write_key) = keys;
+    let server = Server::new(node);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,0 +1,295 @@
+//! Several nodes on one PostgreSQL + ClickHouse deployment ([`touchpoint_store::relay`]
+//! says how they share the work): the node holding the writer lock writes every event,
+//! answers what the other nodes relay to it ([`serve_relay`]) and publishes a notice
+//! after each commit and each change that invalidates what others hold
+//! ([`publish_commits`], [`Engine::announce`]); every other node relays its writes and
+//! keeps its journey index current from those notices ([`follow`]), so it answers
+//! analyses like the writing node a moment later.
+//!
+//! Which node writes is decided at start: the first to take the lock. A node that starts
+//! while another writes relays; it does not take over when the writing node stops (its
+//! captures are then acknowledged as queued, kept in PostgreSQL, and stored when a
+//! writing node starts again).
+
+use crate::Engine;
+use std::time::Duration;
+use touchpoint_core::IdentityOp;
+use touchpoint_store::bus::{Delivery, Subscription};
+use touchpoint_store::relay::{Command, Notice, Reply};
+use touchpoint_store::writer::{Queued, Submission};
+use touchpoint_store::{now_ms, StoreError};
+use touchpoint_store_postgres::cluster::{LOG_CHANNEL, POLL, RELAY_CHANNEL};
+use touchpoint_store_postgres::PgMetaStore;
+
+/// Relayed commands taken at a time.
+const TAKE: usize = 256;
+/// Answers and notices are kept this long (a node away longer reads everything again).
+const KEEP_MS: i64 = 15 * 60 * 1000;
+
+/// A node's part in a cluster.
+#[derive(Clone)]
+pub enum Role {
+    /// It holds the writer lock: it writes events, answers relayed commands, publishes
+    /// notices.
+    Writer(PgMetaStore),
+    /// Another node writes: this one relays its writes and follows the notices.
+    Relaying(PgMetaStore),
+}
+
+impl Role {
+    /// The database the cluster shares.
+    pub fn meta(&self) -> &PgMetaStore {
+        match self {
+            Role::Writer(m) | Role::Relaying(m) => m,
+        }
+    }
+
+    /// Whether this node writes.
+    pub fn writes(&self) -> bool {
+        matches!(self, Role::Writer(_))
+    }
+}
+
+impl Engine {
+    /// Tell every other node of a change to what it holds (re-classified events, an
+    /// erased customer, changed touchpoints); nothing unless this node writes in a
+    /// cluster. A notice that cannot be published is logged: the other nodes hold stale
+    /// journeys until the next reload.
+    pub async fn announce(&self, notice: Notice) {
+        if let Some(Role::Writer(meta)) = self.cluster.as_deref() {
+            if let Err(e) = meta.log_publish(&notice).await {
+                tracing::error!(error = %e, ?notice, "could not tell the other nodes of a change");
+            }
+        }
+    }
+}
+
+/// The writing node: publish a notice for each commit the bus carries (the ids committed,
+/// the merges), in commit order, until the bus closes. A commit missed (the queue was
+/// full) or a notice not published is followed by a notice to read everything again.
+pub fn publish_commits(meta: PgMetaStore, mut sub: Subscription) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut lost = false;
+        while let Some(d) = sub.recv().await {
+            let mut notice = match d {
+                Delivery::Commit(c) => Notice {
+                    upto: c.inserted.iter().flatten().max().copied(),
+                    merges: c
+                        .batch
+                        .identity_ops
+                        .iter()
+                        .filter_map(|op| match op {
+                            IdentityOp::Merge { from, into } => Some((*from, *into)),
+                            _ => None,
+                        })
+                        .collect(),
+                    ..Default::default()
+                },
+                Delivery::Lagged { .. } => Notice { reload_all: true, ..Default::default() },
+            };
+            if notice.upto.is_none() && notice.merges.is_empty() && !notice.reload_all && !lost {
+                continue;
+            }
+            notice.reload_all |= lost;
+            lost = false;
+            let mut tries = 0;
+            while let Err(e) = meta.log_publish(&notice).await {
+                tries += 1;
+                if tries == 5 {
+                    tracing::error!(error = %e, "could not publish a commit to the other nodes; they will reload");
+                    lost = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+            }
+        }
+    })
+}
+
+/// The writing node: carry out what the other nodes relay, in order, and answer, until
+/// `stop`; drop old answers and notices now and then.
+pub fn serve_relay(
+    engine: Engine,
+    meta: PgMetaStore,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut listener = meta.listen(RELAY_CHANNEL).await.map_err(|e| tracing::warn!(error = %e, "no LISTEN")).ok();
+        let mut pruned = 0;
+        while !*stop.borrow() {
+            if now_ms() - pruned > 60_000 {
+                pruned = now_ms();
+                if let Err(e) = meta.cluster_prune(pruned - KEEP_MS).await {
+                    tracing::warn!(error = %e, "could not prune the relay");
+                }
+            }
+            let taken = match meta.relay_take(TAKE).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read relayed commands");
+                    Vec::new()
+                }
+            };
+            if !taken.is_empty() {
+                let answers = carry_out(&engine, taken).await;
+                if let Err(e) = meta.relay_answer(&answers).await {
+                    // Not answered: taken again and carried out again (a submission is
+                    // then found to be repeats).
+                    tracing::error!(error = %e, "could not answer relayed commands");
+                    tokio::time::sleep(POLL).await;
+                }
+                continue;
+            }
+            let woken = async {
+                match listener.as_mut() {
+                    Some(l) => {
+                        let _ = l.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = woken => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    })
+}
+
+/// Carry out relayed commands in order: consecutive submissions are queued together (the
+/// writer commits them in the order they were queued), anything else waits for them.
+async fn carry_out(engine: &Engine, taken: Vec<(i64, Result<Command, String>)>) -> Vec<(i64, Reply)> {
+    let mut answers = Vec::with_capacity(taken.len());
+    let mut pending: Vec<(i64, Queued)> = Vec::new();
+    async fn settle(pending: &mut Vec<(i64, Queued)>, answers: &mut Vec<(i64, Reply)>) {
+        for (seq, q) in pending.drain(..) {
+            answers.push((seq, Reply::of(q.receipt().await)));
+        }
+    }
+    for (seq, command) in taken {
+        match command {
+            Ok(Command::Submit { project, events, failed }) => {
+                match engine.writer.queue_wait(Submission { project, events, failed }).await {
+                    Ok(q) => pending.push((seq, q)),
+                    Err(e) => answers.push((seq, Reply::Error(e.to_string()))),
+                }
+            }
+            Ok(other) => {
+                settle(&mut pending, &mut answers).await;
+                answers.push((seq, command_reply(engine, other).await));
+            }
+            Err(e) => answers.push((seq, Reply::Error(e))),
+        }
+    }
+    settle(&mut pending, &mut answers).await;
+    answers
+}
+
+/// Carry out one command other than a submission, on this (the writing) node.
+async fn command_reply(engine: &Engine, command: Command) -> Reply {
+    match command {
+        Command::Submit { .. } => Reply::Error("a submission is queued, not carried out alone".into()),
+        Command::Reload { project } => Reply::of(crate::catalog::touchpoints_changed(engine, project).await),
+        Command::Reclassify { project } => Reply::of(crate::catalog::reclassify(engine, project).await),
+        Command::Erase { customer } => {
+            let project = match engine.store.customer(customer).await {
+                Ok(Some(c)) => c.project_id,
+                Ok(None) => return Reply::Error(format!("customer {customer} not found")),
+                Err(e) => return Reply::Error(e.to_string()),
+            };
+            let who = crate::privacy::Who::Customer(customer);
+            Reply::of(crate::privacy::erase(engine, project, &who).await.map(|e| e.stores))
+        }
+    }
+}
+
+/// A relaying node: fold the writing node's commits into the journey index as its notices
+/// come, from notice `after` on (read before the index was loaded), until `stop`.
+pub fn follow(
+    engine: Engine,
+    meta: PgMetaStore,
+    after: i64,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut listener = meta.listen(LOG_CHANNEL).await.map_err(|e| tracing::warn!(error = %e, "no LISTEN")).ok();
+        let mut position = after;
+        // Events up to this id are in the index (it was loaded no further).
+        let mut scanned = engine.journeys.complete().unwrap_or_else(|| engine.journeys.loaded_max());
+        while !*stop.borrow() {
+            match catch_up(&engine, &meta, position, scanned).await {
+                Ok((p, s)) => (position, scanned) = (p, s),
+                Err(e) => tracing::warn!(error = %e, "could not follow the writing node"),
+            }
+            let woken = async {
+                match listener.as_mut() {
+                    Some(l) => {
+                        let _ = l.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = woken => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    })
+}
+
+/// Read the notices after `position` and take what they say; the new position and the
+/// last event id taken.
+async fn catch_up(engine: &Engine, meta: &PgMetaStore, position: i64, scanned: i64) -> Result<(i64, i64), StoreError> {
+    let notices = meta.log_since(position, 10_000).await?;
+    let Some(&(last, _)) = notices.last() else { return Ok((position, scanned)) };
+    let (_, first_kept) = meta.log_bounds().await?;
+    // Notices this node never read were dropped: read everything again.
+    let mut reload_all = position > 0 && first_kept > position + 1;
+    let mut upto = scanned;
+    let mut merges = Vec::new();
+    let mut reload = Vec::new();
+    let mut refresh = Vec::new();
+    let mut forget = Vec::new();
+    for (_, n) in notices {
+        upto = upto.max(n.upto.unwrap_or(0));
+        merges.extend(n.merges);
+        reload.extend(n.reload);
+        refresh.extend(n.refresh);
+        forget.extend(n.forget);
+        reload_all |= n.reload_all;
+    }
+    let j = &engine.journeys;
+    if upto > scanned {
+        for p in engine.store.projects().await? {
+            let mut after = scanned;
+            loop {
+                let page = engine.store.scan_points(p.id, after, Some(upto), 100_000).await?;
+                let Some(&(id, ..)) = page.last() else { break };
+                after = id;
+                j.take_points(page.into_iter().map(|(id, c, ms, tp)| (p.id, id, c, ms, tp)).collect(), &[], scanned);
+            }
+        }
+    }
+    j.take_points(Vec::new(), &merges, upto);
+    if !forget.is_empty() {
+        j.forget(&forget);
+    }
+    if reload_all {
+        reload = engine.store.projects().await?.into_iter().map(|p| p.id).collect();
+    }
+    reload.sort_unstable();
+    reload.dedup();
+    refresh.sort_unstable();
+    refresh.dedup();
+    for p in refresh {
+        if !reload.contains(&p) {
+            j.refresh_dictionary(p).await?;
+        }
+    }
+    for p in reload {
+        j.reload(p).await?;
+    }
+    Ok((last, upto))
+}
