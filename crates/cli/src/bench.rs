@@ -45,7 +45,9 @@ pub enum BenchCmd {
         #[arg(long, value_name = "URL")]
         meta_store: Option<String>,
         /// Keep the events on this ClickHouse database (`clickhouse://host:8123/db`, a new
-        /// one; needs --meta-store), to measure ingest in the scale-out configuration.
+        /// one; needs --meta-store), to measure ingest in the scale-out configuration:
+        /// through one node, then the same events through two (the second relays to the
+        /// first), side by side.
         #[arg(long, value_name = "URL")]
         event_store: Option<String>,
         /// Print the result as JSON too.
@@ -225,6 +227,64 @@ pub fn send_all(
         .collect()
 }
 
+/// One ingest run's measurements.
+struct Run {
+    secs: f64,
+    lat: Vec<u64>,
+    errors: usize,
+    stored: i64,
+}
+
+/// Send every body to the `urls` in turn (the connections split between them) and wait
+/// until the project holds them all (a relaying node may acknowledge some as queued).
+async fn run_ingest(
+    bodies: &Arc<Vec<(usize, Vec<u8>)>>,
+    urls: &[String],
+    write: &str,
+    connections: usize,
+    store: &Arc<dyn touchpoint_store::Store>,
+    project: i64,
+) -> Result<Run> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let per = connections.div_ceil(urls.len()).max(1);
+    let tasks: Vec<_> = urls.iter().flat_map(|url| send_all(bodies, url, write, per, &next)).collect();
+    let mut lat = vec![];
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.map_err(|e| msg(e.to_string()))?;
+        lat.extend(l);
+        errors += e;
+    }
+    let sent: usize = bodies.iter().map(|(n, _)| n).sum();
+    let mut stored = touchpoint_store::EventStore::count_events(&**store, project).await?;
+    let waiting = Instant::now();
+    while (stored as usize) < sent && errors == 0 && waiting.elapsed() < std::time::Duration::from_secs(60) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        stored = touchpoint_store::EventStore::count_events(&**store, project).await?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    Ok(Run { secs, lat, errors, stored })
+}
+
+/// Serve `server` on a free port of loopback: its `/v1/batch` URL, the stop signal and the task.
+async fn serve_bench(
+    server: Server,
+) -> Result<(
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::result::Result<(), touchpoint_server::ServerError>>,
+)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/v1/batch", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    Ok((url, stop, serving))
+}
+
 async fn ingest(
     events: usize,
     batch: usize,
@@ -234,8 +294,9 @@ async fn ingest(
     json: bool,
 ) -> Result<()> {
     let dir = tempfile::tempdir()?;
+    let two_nodes = event_store.is_some();
     let config = Config {
-        data_dir: dir.path().to_path_buf(),
+        data_dir: dir.path().join("one"),
         durable,
         rate_limit: 0.0,
         meta_store,
@@ -243,60 +304,77 @@ async fn ingest(
         ..Config::default()
     };
     let stores = touchpoint_engine::backends::describe(&config);
-    let server = Server::open(config).await?;
-    let (project, write, _) = crate::admin::create_project(&*server.state().store, "bench", &brand_catalog()).await?;
-    let _ = project;
+    let server = Server::open(config.clone()).await?;
+    let store = server.state().store.clone();
+    let (project, write, _) = crate::admin::create_project(&*store, "bench", &brand_catalog()).await?;
 
     eprintln!("Preparing {events} events in batches of {batch}…");
-    let bodies = batches(events, batch, None)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/v1/batch", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let store = server.state().store.clone();
-    let serving = tokio::spawn(server.serve(listener, async {
-        let _ = stopped.await;
-    }));
-
+    let bodies = Arc::new(batches(events, batch, None)?);
+    let sent: usize = bodies.iter().map(|(n, _)| n).sum();
+    let (url, stop, serving) = serve_bench(server).await?;
     eprintln!("Sending over {connections} connections (durable acks: {durable})…");
-    let bodies = Arc::new(bodies);
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let tasks = send_all(&bodies, &url, &write, connections, &next);
-    let mut lat = vec![];
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await.map_err(|e| msg(e.to_string()))?;
-        lat.extend(l);
-        errors += e;
+    let mut runs = vec![(
+        "one node",
+        run_ingest(&bodies, std::slice::from_ref(&url), &write, connections, &store, project.id).await?,
+    )];
+    let mut second = None;
+    if two_nodes {
+        // The same events into a second project, half the connections through a second
+        // node, which relays to the first.
+        let (project2, write2, _) = crate::admin::create_project(&*store, "bench-two-nodes", &brand_catalog()).await?;
+        let relaying = Server::open(Config { data_dir: dir.path().join("two"), ..config.clone() }).await?;
+        if !relaying.state().engine.writer.is_relayed() {
+            return Err(msg("the second node did not join as a relaying node"));
+        }
+        let (url2, stop2, serving2) = serve_bench(relaying).await?;
+        eprintln!("Sending again through two nodes…");
+        let urls = [url.clone(), url2];
+        runs.push(("two nodes", run_ingest(&bodies, &urls, &write2, connections, &store, project2.id).await?));
+        second = Some((stop2, serving2));
     }
-    let secs = started.elapsed().as_secs_f64();
-    lat.sort_unstable();
+    if let Some((stop2, serving2)) = second {
+        let _ = stop2.send(());
+        serving2.await.map_err(|e| msg(e.to_string()))??;
+    }
     let _ = stop.send(());
     serving.await.map_err(|e| msg(e.to_string()))??;
-    let stored = touchpoint_store::EventStore::count_events(&*store, 1).await?;
-    let sent: usize = bodies.iter().map(|(n, _)| n).sum();
-    let rate = sent as f64 / secs;
     println!("HTTP ingest, batches of {batch}, {connections} connections, durable={durable}, 127.0.0.1");
     println!("  stores           {stores}");
     println!("  events sent      {sent:>12}");
-    println!("  events stored    {stored:>12}");
-    println!("  failed requests  {errors:>12}");
-    println!("  wall time        {secs:>12.2} s");
-    println!("  throughput       {rate:>12.0} events/s   ({:.0} requests/s)", bodies.len() as f64 / secs);
-    println!("  latency p50      {:>12.2} ms", percentile(&lat, 0.50));
-    println!("  latency p90      {:>12.2} ms", percentile(&lat, 0.90));
-    println!("  latency p99      {:>12.2} ms", percentile(&lat, 0.99));
-    println!("  latency max      {:>12.2} ms", percentile(&lat, 1.0));
+    for (name, r) in &runs {
+        let rate = sent as f64 / r.secs;
+        println!("  {name}:");
+        println!("    events stored    {:>12}", r.stored);
+        println!("    failed requests  {:>12}", r.errors);
+        println!("    wall time        {:>12.2} s", r.secs);
+        println!("    throughput       {rate:>12.0} events/s   ({:.0} requests/s)", bodies.len() as f64 / r.secs);
+        println!("    latency p50      {:>12.2} ms", percentile(&r.lat, 0.50));
+        println!("    latency p90      {:>12.2} ms", percentile(&r.lat, 0.90));
+        println!("    latency p99      {:>12.2} ms", percentile(&r.lat, 0.99));
+        println!("    latency max      {:>12.2} ms", percentile(&r.lat, 1.0));
+    }
+    let rate = sent as f64 / runs[0].1.secs;
+    if let [(_, one), (_, two)] = &runs[..] {
+        println!("  two nodes / one node throughput: {:.2}", one.secs / two.secs);
+    }
     println!("  vs the published RudderStack gateway figure (1,700 events/s on 2 cores): {:.0}×", rate / 1700.0);
     if json {
-        println!(
-            "{}",
-            serde_json::json!({"bench":"ingest","events":sent,"stored":stored,"errors":errors,"seconds":secs,"events_per_s":rate,
-                "p50_ms":percentile(&lat,0.5),"p99_ms":percentile(&lat,0.99),"durable":durable,"batch":batch,"connections":connections})
-        );
+        for (name, r) in &runs {
+            println!(
+                "{}",
+                serde_json::json!({"bench":"ingest","nodes":name,"events":sent,"stored":r.stored,"errors":r.errors,"seconds":r.secs,
+                    "events_per_s":sent as f64 / r.secs,"p50_ms":percentile(&r.lat,0.5),"p99_ms":percentile(&r.lat,0.99),
+                    "durable":durable,"batch":batch,"connections":connections})
+            );
+        }
     }
-    if stored as usize != sent || errors > 0 {
-        return Err(msg(format!("{sent} events sent but {stored} stored and {errors} requests failed")));
+    for (name, r) in &runs {
+        if r.stored as usize != sent || r.errors > 0 {
+            return Err(msg(format!(
+                "{name}: {sent} events sent but {} stored and {} requests failed",
+                r.stored, r.errors
+            )));
+        }
     }
     Ok(())
 }

@@ -339,7 +339,12 @@ async fn serve(common: Common, flags: ServeFlags) -> anyhow_lite::Result<()> {
         .map_err(|e| anyhow_lite::msg(format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr()?;
     let server = touchpoint_server::Server::open(config.clone()).await?;
-    eprintln!("touchpoint listening on http://{addr} ({})", touchpoint_engine::backends::describe(&config));
+    let role = match server.state().engine.cluster.as_deref() {
+        Some(touchpoint_engine::cluster::Role::Writer(_)) => "; this node writes",
+        Some(touchpoint_engine::cluster::Role::Relaying(_)) => "; another node writes, this node relays to it",
+        None => "",
+    };
+    eprintln!("touchpoint listening on http://{addr} ({}{role})", touchpoint_engine::backends::describe(&config));
     // A line on stdout that scripts and tests can wait for.
     println!("listening on http://{addr}");
     server.serve(listener, shutdown_signal()).await?;

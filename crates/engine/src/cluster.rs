@@ -262,15 +262,7 @@ async fn catch_up(engine: &Engine, meta: &PgMetaStore, position: i64, scanned: i
     }
     let j = &engine.journeys;
     if upto > scanned {
-        for p in engine.store.projects().await? {
-            let mut after = scanned;
-            loop {
-                let page = engine.store.scan_points(p.id, after, Some(upto), 100_000).await?;
-                let Some(&(id, ..)) = page.last() else { break };
-                after = id;
-                j.take_points(page.into_iter().map(|(id, c, ms, tp)| (p.id, id, c, ms, tp)).collect(), &[], scanned);
-            }
-        }
+        j.take_stored(scanned, upto).await?;
     }
     j.take_points(Vec::new(), &merges, upto);
     if !forget.is_empty() {

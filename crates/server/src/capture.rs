@@ -34,9 +34,18 @@ pub struct CaptureResponse {
     pub stored: usize,
     /// Events already stored before (same messageId): acknowledged, not stored twice.
     pub duplicates: usize,
+    /// Events a node that does not write itself kept for the writing node, which did not
+    /// answer in time (it is restarting): acknowledged, stored once it takes them (only in
+    /// a scale-out cluster; absent when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub queued: usize,
     /// Batch items that were rejected and kept as failed events.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<ItemError>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 macro_rules! endpoint {
@@ -300,6 +309,7 @@ async fn capture(
         success: true,
         stored: receipt.stored,
         duplicates: receipt.duplicates,
+        queued: receipt.queued,
         failed: item_errors,
     }))
 }
