@@ -125,8 +125,10 @@ async fn two_nodes_lose_nothing_when_either_node_or_a_shard_is_killed() {
     a.kill().unwrap();
     a.wait().unwrap();
     let ids: Vec<String> = (0..40).map(|k| format!("queued-{k}")).collect();
-    let batch: Vec<Value> =
-        ids.iter().map(|id| json!({"type": "track", "userId": "u-queued", "event": "Order Completed", "messageId": id})).collect();
+    let batch: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"type": "track", "userId": "u-queued", "event": "Order Completed", "messageId": id}))
+        .collect();
     let base_b = bases.lock().unwrap()[1].clone();
     let r = reqwest::Client::new()
         .post(format!("{base_b}/v1/batch"))

@@ -18,6 +18,7 @@ use touchpoint_store::bus::{Delivery, Subscription};
 use touchpoint_store::relay::{Command, Notice, Reply};
 use touchpoint_store::writer::{Queued, Submission};
 use touchpoint_store::{now_ms, StoreError};
+use touchpoint_store_postgres::cluster::Wakeups;
 use touchpoint_store_postgres::cluster::{LOG_CHANNEL, POLL, RELAY_CHANNEL};
 use touchpoint_store_postgres::PgMetaStore;
 
@@ -140,21 +141,32 @@ pub fn serve_relay(
                 }
                 continue;
             }
-            let woken = async {
-                match listener.as_mut() {
-                    Some(l) => {
-                        let _ = l.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = woken => {}
-                _ = tokio::time::sleep(POLL) => {}
-                _ = stop.changed() => {}
+            if !wait(&mut listener, &mut stop).await {
+                break;
             }
         }
     })
+}
+
+/// Wait for a notification on `listener`, for [`POLL`] or for `stop`, whichever comes
+/// first; false when the node is gone without saying stop.
+async fn wait(listener: &mut Option<Wakeups>, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    let woken = async {
+        match listener.as_mut() {
+            Some(l) => {
+                // A lost connection is tried again at the next wait, not at once.
+                if l.next().await.is_err() {
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = woken => true,
+        _ = tokio::time::sleep(POLL) => true,
+        changed = stop.changed() => changed.is_ok(),
+    }
 }
 
 /// Carry out relayed commands in order: consecutive submissions are queued together (the
@@ -222,18 +234,8 @@ pub fn follow(
                 Ok((p, s)) => (position, scanned) = (p, s),
                 Err(e) => tracing::warn!(error = %e, "could not follow the writing node"),
             }
-            let woken = async {
-                match listener.as_mut() {
-                    Some(l) => {
-                        let _ = l.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = woken => {}
-                _ = tokio::time::sleep(POLL) => {}
-                _ = stop.changed() => {}
+            if !wait(&mut listener, &mut stop).await {
+                break;
             }
         }
     })

@@ -240,11 +240,22 @@ impl PgMetaStore {
         Ok(())
     }
 
-    /// A listener on `channel` (one of this module's), for a waiting loop.
-    pub async fn listen(&self, channel: &str) -> Result<PgListener> {
+    /// The notifications on `channel` (one of this module's), for a waiting loop.
+    pub async fn listen(&self, channel: &str) -> Result<Wakeups> {
         let mut l = PgListener::connect_with(self.pool()).await.db()?;
         l.listen(channel).await.db()?;
-        Ok(l)
+        Ok(Wakeups(l))
+    }
+}
+
+/// Notifications on one channel ([`PgMetaStore::listen`]).
+pub struct Wakeups(PgListener);
+
+impl Wakeups {
+    /// The next notification; an error when the connection was lost (the next call
+    /// connects again; notifications sent meanwhile are lost).
+    pub async fn next(&mut self) -> Result<()> {
+        self.0.recv().await.map(|_| ()).db()
     }
 }
 
