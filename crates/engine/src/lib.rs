@@ -179,7 +179,9 @@ impl Node {
             Some(cluster::Role::Relaying(meta)) => Some(meta.log_position().await?),
             _ => None,
         };
-        let dir = Some(config.data_dir.join("journeys"));
+        // A relaying node keeps no journey files: it may share its data directory with the
+        // writing node (both on one machine), and loads from the events at start.
+        let dir = position.is_none().then(|| config.data_dir.join("journeys"));
         let journeys = Arc::new(match (live, position) {
             (true, Some((_, upto))) => journeys::Journeys::open_upto(store.clone(), dir, upto.unwrap_or(0)).await?,
             (true, None) => journeys::Journeys::open(store.clone(), dir).await?,

@@ -147,20 +147,23 @@ impl PgMetaStore {
             return Ok(());
         }
         let now = now_ms();
-        let mut tx = self.pool().begin().await.db()?;
-        for (seq, reply) in answers {
-            let text = serde_json::to_string(reply).map_err(|e| StoreError::Backend(e.to_string()))?;
-            sqlx::query(
-                "INSERT INTO relay_replies (seq, reply, created_ms) VALUES ($1, $2, $3) ON CONFLICT (seq) DO NOTHING",
-            )
-            .bind(seq)
-            .bind(text)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        }
         let seqs: Vec<i64> = answers.iter().map(|(s, _)| *s).collect();
+        let texts = answers
+            .iter()
+            .map(|(_, r)| serde_json::to_string(r).map_err(|e| StoreError::Backend(e.to_string())))
+            .collect::<Result<Vec<String>>>()?;
+        let mut tx = self.pool().begin().await.db()?;
+        // One statement for them all: a round trip per answer would pace every relaying node.
+        sqlx::query(
+            "INSERT INTO relay_replies (seq, reply, created_ms) SELECT s, r, $3 FROM UNNEST($1::bigint[], $2::text[]) \
+             AS a(s, r) ON CONFLICT (seq) DO NOTHING",
+        )
+        .bind(&seqs)
+        .bind(&texts)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .db()?;
         sqlx::query("DELETE FROM relay_inbox WHERE seq = ANY($1)").bind(&seqs).execute(&mut *tx).await.db()?;
         // A notification's payload holds under 8000 bytes: 400 numbers a piece.
         for chunk in seqs.chunks(400) {
