@@ -19,6 +19,29 @@ use touchpoint_store::EventStore;
 use touchpoint_store_clickhouse::testing::{skip, ChServer};
 use touchpoint_store_clickhouse::{ClickHouseEvents, Role};
 
+/// A `touchpoint serve` process, killed when dropped (also when the test fails).
+struct Node(std::process::Child);
+
+impl Node {
+    /// Start one on `dir`; with the address it listens at.
+    fn start(binary: Command, dir: &std::path::Path) -> (Node, String) {
+        let (child, base) = serve(binary, dir);
+        (Node(child), base)
+    }
+
+    /// SIGKILL, and wait until it is gone.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Wait until `acked` holds `n` more events than `from` (or a minute).
 async fn until(acked: &Mutex<Vec<String>>, n: usize) {
     let from = acked.lock().unwrap().len();
@@ -49,8 +72,8 @@ async fn two_nodes_lose_nothing_when_either_node_or_a_shard_is_killed() {
     let (write, secret) =
         (keys["write_key"].as_str().unwrap().to_string(), keys["secret_key"].as_str().unwrap().to_string());
 
-    let (mut a, base_a) = serve(bin(), dir_a.path());
-    let (mut b, base_b) = serve(bin(), dir_b.path());
+    let (mut a, base_a) = Node::start(bin(), dir_a.path());
+    let (mut b, base_b) = Node::start(bin(), dir_b.path());
     let bases = Arc::new(Mutex::new([base_a, base_b]));
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let queued = Arc::new(Mutex::new(0usize));
@@ -100,17 +123,15 @@ async fn two_nodes_lose_nothing_when_either_node_or_a_shard_is_killed() {
         }));
     }
     until(&acked, 2_000).await;
-    b.kill().unwrap(); // SIGKILL, the relaying node
-    b.wait().unwrap();
+    b.kill(); // SIGKILL, the relaying node
     until(&acked, 1_000).await;
-    let (b2, base_b) = serve(bin(), dir_b.path());
+    let (b2, base_b) = Node::start(bin(), dir_b.path());
     b = b2;
     bases.lock().unwrap()[1] = base_b;
     until(&acked, 2_000).await;
-    a.kill().unwrap(); // SIGKILL, the writing node
-    a.wait().unwrap();
+    a.kill(); // SIGKILL, the writing node
     until(&acked, 500).await;
-    let (a2, base_a) = serve(bin(), dir_a.path());
+    let (a2, base_a) = Node::start(bin(), dir_a.path());
     a = a2;
     bases.lock().unwrap()[0] = base_a;
     until(&acked, 2_000).await;
@@ -122,8 +143,7 @@ async fn two_nodes_lose_nothing_when_either_node_or_a_shard_is_killed() {
     }
     // No node writes: the relaying node keeps what it takes, and says so; the writing node
     // stores it when it starts again.
-    a.kill().unwrap();
-    a.wait().unwrap();
+    a.kill();
     let ids: Vec<String> = (0..40).map(|k| format!("queued-{k}")).collect();
     let batch: Vec<Value> = ids
         .iter()
@@ -141,7 +161,7 @@ async fn two_nodes_lose_nothing_when_either_node_or_a_shard_is_killed() {
     let v: Value = r.json().await.unwrap();
     assert_eq!((v["stored"].as_u64(), v["queued"].as_u64()), (Some(0), Some(40)), "{v}");
     acked.lock().unwrap().extend(ids);
-    let (a2, base_a) = serve(bin(), dir_a.path());
+    let (a2, base_a) = Node::start(bin(), dir_a.path());
     a = a2;
     bases.lock().unwrap()[0] = base_a;
     let acked = acked.lock().unwrap().clone();
@@ -219,8 +239,5 @@ async fn two_nodes_lose_nothing_when_either_node_or_a_shard_is_killed() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    for mut child in [a, b] {
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
+    drop((a, b));
 }

@@ -313,4 +313,45 @@ mod tests {
         assert_eq!(node.log_bounds().await.unwrap(), (s1, s1));
         assert_eq!(node.log_position().await.unwrap(), (s1, Some(10)));
     }
+
+    /// While no node writes, a relaying node queues what it takes — up to its queue's
+    /// size, then refuses (a write key must not fill PostgreSQL) — and takes submissions
+    /// again once a writing node has answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_relaying_node_bounds_what_waits_for_a_writing_node() {
+        use touchpoint_store::writer::{Receipt, Submission, Writer, WriterConfig};
+        use touchpoint_store_sqlite::{OpenMode, SqliteOptions, SqliteStore};
+        let Some(url) = testing::fresh_database().await else { return };
+        let meta = PgMetaStore::connect(&url, &PgOptions::default()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let events = SqliteStore::open(dir.path(), OpenMode::Shared, &SqliteOptions::default()).await.unwrap();
+        let store = Arc::new(crate::SplitStore::shared(meta.clone(), Arc::new(events)).await.unwrap());
+        let relay = Arc::new(PgRelay::new(&meta).await.unwrap());
+        let config = WriterConfig { queue_events: 50, ..Default::default() };
+        let (writer, _task) = Writer::relayed(store, config, relay);
+        let sub = |n: usize, tag: &str| {
+            Submission {
+            project: 1,
+            events: (0..n)
+                .map(|i| {
+                    let e = serde_json::json!({"type": "track", "userId": "u", "event": "E", "messageId": format!("{tag}-{i}")});
+                    touchpoint_core::Event::parse(e, &Default::default(), &Default::default()).unwrap()
+                })
+                .collect(),
+            failed: vec![],
+        }
+        };
+        assert_eq!(writer.submit(sub(30, "a")).await.unwrap(), Receipt { queued: 30, ..Default::default() });
+        assert_eq!(writer.submit(sub(30, "b")).await.unwrap().queued, 30);
+        let refused = writer.submit(sub(1, "c")).await.unwrap_err().to_string();
+        assert!(refused.contains("60 wait") && refused.contains("nothing was stored"), "{refused}");
+        // A writing node answers what waits (as `serve_relay` does).
+        let taken = meta.relay_take(10).await.unwrap();
+        assert_eq!(taken.len(), 2, "the refused one was never sent");
+        let receipt = Receipt { stored: 30, ..Default::default() };
+        let answers: Vec<(i64, Reply)> =
+            taken.iter().map(|(s, _)| (*s, Reply::of::<_, String>(Ok(&receipt)))).collect();
+        meta.relay_answer(&answers).await.unwrap();
+        assert_eq!(writer.submit(sub(1, "d")).await.unwrap().queued, 1, "taken again");
+    }
 }

@@ -35,7 +35,7 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use touchpoint_core::catalog::{Classifier, Memo};
 use touchpoint_core::event::merge_patch;
@@ -288,8 +288,10 @@ impl Writer {
     /// A writer for a node that does not write events itself ([`crate::relay`]): every
     /// submission, reload, erasure and re-classification is handed to `relay`, in the
     /// order they come, and answered with the writing node's answer. The same bound on
-    /// queued events holds (a submission keeps its permits until it is answered). The task
-    /// runs until every handle is dropped.
+    /// queued events holds (a submission keeps its permits until it is answered), and it
+    /// bounds what waits unanswered in the relay too: past `queue_events` events queued
+    /// while no node answers, submissions are refused until one does. The task runs until
+    /// every handle is dropped.
     pub fn relayed(
         store: Arc<dyn Store>,
         config: WriterConfig,
@@ -297,8 +299,8 @@ impl Writer {
     ) -> (Writer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(WriterStats::default());
-        let handle = tokio::spawn(relay_run(rx, relay.clone(), stats.clone()));
         let capacity = config.queue_events.max(1);
+        let handle = tokio::spawn(relay_run(rx, relay.clone(), stats.clone(), capacity as u64));
         let max_touchpoints = config.max_touchpoints.min(1 << 16);
         let permits = Arc::new(Semaphore::new(capacity));
         (Writer { tx, permits, capacity, stats, store, max_touchpoints, relay: Some(relay) }, handle)
@@ -467,13 +469,33 @@ pub struct ReclassifyReport {
 
 /// A relaying node's writer task: each message handed on in the order it came (so an
 /// import keeps its order), the answers awaited beside it.
-async fn relay_run(mut rx: mpsc::UnboundedReceiver<Msg>, relay: Arc<dyn Relay>, stats: Arc<WriterStats>) {
+/// `limit`: events this node may leave queued for a writing node that does not answer;
+/// past it, submissions are refused (a public write key must not fill PostgreSQL while no
+/// node writes).
+async fn relay_run(mut rx: mpsc::UnboundedReceiver<Msg>, relay: Arc<dyn Relay>, stats: Arc<WriterStats>, limit: u64) {
     use crate::relay::{erasure_of, receipt_of, LONG_WAIT, RELOAD_WAIT, SUBMIT_WAIT};
+    // Events queued unanswered since the writing node last answered, and the last such
+    // command.
+    let waiting = Arc::new(AtomicU64::new(0));
+    let last_queued = Arc::new(std::sync::atomic::AtomicI64::new(0));
     while let Some(msg) = rx.recv().await {
         match msg {
             Msg::Write(job) => {
                 let Job { sub, reply, _permit, .. } = job;
                 let (events, failed) = (sub.events.len(), sub.failed.len());
+                let mut queued = waiting.load(Relaxed);
+                // Answered since? Then a writing node is back.
+                if queued >= limit
+                    && matches!(relay.reply(last_queued.load(Relaxed), Duration::ZERO).await, Ok(Some(_)))
+                {
+                    waiting.store(0, Relaxed);
+                    queued = 0;
+                }
+                if queued >= limit {
+                    let _ = reply
+                        .send(Err(format!("no node writes events now and {queued} wait for one; nothing was stored")));
+                    continue;
+                }
                 let command = Command::Submit { project: sub.project, events: sub.events, failed: sub.failed };
                 let seq = match relay.send(&command).await {
                     Ok(seq) => seq,
@@ -483,13 +505,19 @@ async fn relay_run(mut rx: mpsc::UnboundedReceiver<Msg>, relay: Arc<dyn Relay>, 
                         continue;
                     }
                 };
-                let (relay, stats) = (relay.clone(), stats.clone());
+                let (relay, stats, waiting, last_queued) =
+                    (relay.clone(), stats.clone(), waiting.clone(), last_queued.clone());
                 tokio::spawn(async move {
                     let answer = match relay.reply(seq, SUBMIT_WAIT).await {
-                        Ok(r) => receipt_of(r, events, failed),
+                        Ok(Some(r)) => {
+                            waiting.store(0, Relaxed);
+                            receipt_of(Some(r), events, failed)
+                        }
                         // The command is kept: the events are queued, not lost.
-                        Err(e) => {
-                            tracing::warn!(error = %e, seq, "no answer from the writing node; the events are queued");
+                        Ok(None) | Err(_) => {
+                            waiting.fetch_add((events + failed) as u64, Relaxed);
+                            last_queued.fetch_max(seq, Relaxed);
+                            tracing::warn!(seq, "no answer from the writing node; the events are queued");
                             receipt_of(None, events, failed)
                         }
                     };
