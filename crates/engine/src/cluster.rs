@@ -38,13 +38,6 @@ pub enum Role {
 }
 
 impl Role {
-    /// The database the cluster shares.
-    pub fn meta(&self) -> &PgMetaStore {
-        match self {
-            Role::Writer(m) | Role::Relaying(m) => m,
-        }
-    }
-
     /// Whether this node writes.
     pub fn writes(&self) -> bool {
         matches!(self, Role::Writer(_))
@@ -112,12 +105,12 @@ pub fn publish_commits(meta: PgMetaStore, mut sub: Subscription) -> tokio::task:
 pub fn serve_relay(
     engine: Engine,
     meta: PgMetaStore,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut listener = meta.listen(RELAY_CHANNEL).await.map_err(|e| tracing::warn!(error = %e, "no LISTEN")).ok();
+        let mut waiting = Waiting::new(&meta, RELAY_CHANNEL, stop).await;
         let mut pruned = 0;
-        while !*stop.borrow() {
+        while !waiting.stopped() {
             if now_ms() - pruned > 60_000 {
                 pruned = now_ms();
                 if let Err(e) = meta.cluster_prune(pruned - KEEP_MS).await {
@@ -141,31 +134,50 @@ pub fn serve_relay(
                 }
                 continue;
             }
-            if !wait(&mut listener, &mut stop).await {
+            if !waiting.next().await {
                 break;
             }
         }
     })
 }
 
-/// Wait for a notification on `listener`, for [`POLL`] or for `stop`, whichever comes
-/// first; false when the node is gone without saying stop.
-async fn wait(listener: &mut Option<Wakeups>, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
-    let woken = async {
-        match listener.as_mut() {
-            Some(l) => {
-                // A lost connection is tried again at the next wait, not at once.
-                if l.next().await.is_err() {
-                    tokio::time::sleep(POLL).await;
+/// A task's wait between rounds: for a notification on its channel, for [`POLL`], or for
+/// the node to stop.
+struct Waiting {
+    /// `None` when LISTEN failed: the task polls.
+    listener: Option<Wakeups>,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Waiting {
+    async fn new(meta: &PgMetaStore, channel: &str, stop: tokio::sync::watch::Receiver<bool>) -> Waiting {
+        let listener = meta.listen(channel).await.map_err(|e| tracing::warn!(error = %e, channel, "no LISTEN")).ok();
+        Waiting { listener, stop }
+    }
+
+    fn stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Wait; false when the node is gone without saying stop.
+    async fn next(&mut self) -> bool {
+        let listener = &mut self.listener;
+        let woken = async {
+            match listener.as_mut() {
+                Some(l) => {
+                    // A lost connection is tried again at the next wait, not at once.
+                    if l.next().await.is_err() {
+                        tokio::time::sleep(POLL).await;
+                    }
                 }
+                None => std::future::pending().await,
             }
-            None => std::future::pending().await,
+        };
+        tokio::select! {
+            _ = woken => true,
+            _ = tokio::time::sleep(POLL) => true,
+            changed = self.stop.changed() => changed.is_ok(),
         }
-    };
-    tokio::select! {
-        _ = woken => true,
-        _ = tokio::time::sleep(POLL) => true,
-        changed = stop.changed() => changed.is_ok(),
     }
 }
 
@@ -222,33 +234,35 @@ pub fn follow(
     engine: Engine,
     meta: PgMetaStore,
     after: i64,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut listener = meta.listen(LOG_CHANNEL).await.map_err(|e| tracing::warn!(error = %e, "no LISTEN")).ok();
+        let mut waiting = Waiting::new(&meta, LOG_CHANNEL, stop).await;
         let mut position = after;
-        // Events up to this id are in the index (it was loaded no further).
-        let mut scanned = engine.journeys.complete().unwrap_or_else(|| engine.journeys.loaded_max());
-        while !*stop.borrow() {
-            match catch_up(&engine, &meta, position, scanned).await {
-                Ok((p, s)) => (position, scanned) = (p, s),
+        while !waiting.stopped() {
+            match catch_up(&engine, &meta, position).await {
+                Ok(p) => position = p,
                 Err(e) => tracing::warn!(error = %e, "could not follow the writing node"),
             }
-            if !wait(&mut listener, &mut stop).await {
+            if !waiting.next().await {
                 break;
             }
         }
     })
 }
 
-/// Read the notices after `position` and take what they say; the new position and the
-/// last event id taken.
-async fn catch_up(engine: &Engine, meta: &PgMetaStore, position: i64, scanned: i64) -> Result<(i64, i64), StoreError> {
+/// Read the notices after `position` and take what they say; the new position. The index
+/// holds every event up to its [`crate::journeys::Journeys::complete`] (it was loaded no
+/// further, and takes the rest from here).
+async fn catch_up(engine: &Engine, meta: &PgMetaStore, position: i64) -> Result<i64, StoreError> {
     let notices = meta.log_since(position, 10_000).await?;
-    let Some(&(last, _)) = notices.last() else { return Ok((position, scanned)) };
-    let (_, first_kept) = meta.log_bounds().await?;
-    // Notices this node never read were dropped: read everything again.
-    let mut reload_all = position > 0 && first_kept > position + 1;
+    let Some(&(first, _)) = notices.first() else { return Ok(position) };
+    let last = notices.last().map_or(first, |n| n.0);
+    // Notices this node never read were dropped (or a sequence number was skipped): read
+    // everything again.
+    let mut reload_all = position > 0 && first > position + 1 && meta.log_bounds().await?.1 > position + 1;
+    let j = &engine.journeys;
+    let scanned = j.complete().unwrap_or(0);
     let mut upto = scanned;
     let mut merges = Vec::new();
     let mut reload = Vec::new();
@@ -262,7 +276,6 @@ async fn catch_up(engine: &Engine, meta: &PgMetaStore, position: i64, scanned: i
         forget.extend(n.forget);
         reload_all |= n.reload_all;
     }
-    let j = &engine.journeys;
     if upto > scanned {
         j.take_stored(scanned, upto).await?;
     }
@@ -285,5 +298,5 @@ async fn catch_up(engine: &Engine, meta: &PgMetaStore, position: i64, scanned: i
     for p in reload {
         j.reload(p).await?;
     }
-    Ok((last, upto))
+    Ok(last)
 }

@@ -112,14 +112,28 @@ pub async fn load(
 }
 
 impl Journeys {
-    /// Load every project, from its journey file in `dir` where there is a usable one.
+    /// Load every project, from its journey file in `dir` where there is a usable one; from
+    /// then on, loads read no further than the commits taken say ([`Journeys::complete`]).
     pub async fn open(store: Arc<dyn Store>, dir: Option<PathBuf>) -> Result<Journeys, StoreError> {
+        Journeys::opened(store, dir, None).await
+    }
+
+    /// [`Journeys::open`], loading no further than event `upto` (what the writing node of
+    /// a cluster says is committed in full).
+    pub async fn open_upto(store: Arc<dyn Store>, dir: Option<PathBuf>, upto: i64) -> Result<Journeys, StoreError> {
+        Journeys::opened(store, dir, Some(upto)).await
+    }
+
+    async fn opened(store: Arc<dyn Store>, dir: Option<PathBuf>, upto: Option<i64>) -> Result<Journeys, StoreError> {
         let j = Journeys::empty(store, dir)?;
+        *j.complete.lock().expect("lock") = upto;
         for p in j.store.projects().await? {
             if j.load(p.id).await? {
                 j.save(p.id)?;
             }
         }
+        let loaded = upto.unwrap_or_else(|| j.loaded_max());
+        *j.complete.lock().expect("lock") = Some(loaded);
         Ok(j)
     }
 
@@ -139,27 +153,6 @@ impl Journeys {
             seen: tokio::sync::watch::Sender::new(0),
             complete: Mutex::new(None),
         })
-    }
-
-    /// Load every project no further than event `upto` (what the writing node of a
-    /// cluster says is committed in full), and read no further than what is taken later
-    /// says ([`Journeys::take_points`]).
-    pub async fn open_upto(store: Arc<dyn Store>, dir: Option<PathBuf>, upto: i64) -> Result<Journeys, StoreError> {
-        let j = Journeys::empty(store, dir)?;
-        *j.complete.lock().expect("lock") = Some(upto);
-        for p in j.store.projects().await? {
-            if j.load(p.id).await? {
-                j.save(p.id)?;
-            }
-        }
-        Ok(j)
-    }
-
-    /// From now on, loads read no further than what is taken from the commit bus: call
-    /// once the index is loaded and before the writer starts.
-    pub fn follow_commits(&self) {
-        let max = self.loaded_max();
-        *self.complete.lock().expect("lock") = Some(max);
     }
 
     /// The id every event up to which is committed in full, if known.

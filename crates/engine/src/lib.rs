@@ -187,9 +187,6 @@ impl Node {
             (true, None) => journeys::Journeys::open(store.clone(), dir).await?,
             (false, _) => journeys::Journeys::empty(store.clone(), dir)?,
         });
-        if live && position.is_none() {
-            journeys.follow_commits();
-        }
         if let Some(cluster::Role::Writer(meta)) = &role {
             // What the relaying nodes may load: everything stored now (the writer's store
             // finished what a write cut short when it opened).

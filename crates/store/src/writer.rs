@@ -269,20 +269,20 @@ impl Writer {
             erasures: store.erasures(),
         };
         let handle = tokio::spawn(task.run(rx));
+        Ok((Writer::handle(tx, stats, store, &config, None), handle))
+    }
+
+    /// The handle on a writer task fed by `tx`.
+    fn handle(
+        tx: mpsc::UnboundedSender<Msg>,
+        stats: Arc<WriterStats>,
+        store: Arc<dyn Store>,
+        config: &WriterConfig,
+        relay: Option<Arc<dyn Relay>>,
+    ) -> Writer {
         let capacity = config.queue_events.max(1);
-        let max_touchpoints = config.max_touchpoints.min(1 << 16);
-        Ok((
-            Writer {
-                tx,
-                permits: Arc::new(Semaphore::new(capacity)),
-                capacity,
-                stats,
-                store,
-                max_touchpoints,
-                relay: None,
-            },
-            handle,
-        ))
+        let permits = Arc::new(Semaphore::new(capacity));
+        Writer { tx, permits, capacity, stats, store, max_touchpoints: config.max_touchpoints.min(1 << 16), relay }
     }
 
     /// A writer for a node that does not write events itself ([`crate::relay`]): every
@@ -299,11 +299,9 @@ impl Writer {
     ) -> (Writer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(WriterStats::default());
-        let capacity = config.queue_events.max(1);
-        let handle = tokio::spawn(relay_run(rx, relay.clone(), stats.clone(), capacity as u64));
-        let max_touchpoints = config.max_touchpoints.min(1 << 16);
-        let permits = Arc::new(Semaphore::new(capacity));
-        (Writer { tx, permits, capacity, stats, store, max_touchpoints, relay: Some(relay) }, handle)
+        let writer = Writer::handle(tx, stats.clone(), store, &config, Some(relay.clone()));
+        let handle = tokio::spawn(relay_run(rx, relay, stats, writer.capacity as u64));
+        (writer, handle)
     }
 
     /// Whether this node hands its writes to another ([`Writer::relayed`]).
