@@ -338,15 +338,23 @@ async fn serve(common: Common, flags: ServeFlags) -> anyhow_lite::Result<()> {
         .await
         .map_err(|e| anyhow_lite::msg(format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr()?;
-    let server = touchpoint_server::Server::open(config.clone()).await?;
-    let role = match server.state().engine.cluster.as_deref() {
-        Some(touchpoint_engine::cluster::Role::Writer(_)) => "; this node writes",
-        Some(touchpoint_engine::cluster::Role::Relaying(_)) => "; another node writes, this node relays to it",
-        None => "",
+    let backends = touchpoint_engine::backends::describe(&config);
+    let opened = |server: &touchpoint_server::Server, change: Option<touchpoint_engine::cluster::Change>| {
+        let role = match server.state().engine.cluster.as_deref() {
+            Some(role) if role.writes() => "this node writes",
+            Some(_) => "another node writes, this node relays to it",
+            None => "",
+        };
+        match change {
+            None => {
+                let role = if role.is_empty() { String::new() } else { format!("; {role}") };
+                eprintln!("touchpoint listening on http://{addr} ({backends}{role})");
+                // A line on stdout that scripts and tests can wait for.
+                println!("listening on http://{addr}");
+            }
+            Some(change) => eprintln!("{change}: opened again; {role}"),
+        }
     };
-    eprintln!("touchpoint listening on http://{addr} ({}{role})", touchpoint_engine::backends::describe(&config));
-    // A line on stdout that scripts and tests can wait for.
-    println!("listening on http://{addr}");
-    server.serve(listener, shutdown_signal()).await?;
+    touchpoint_server::run_node(listener, config, shutdown_signal(), opened).await?;
     Ok(())
 }

@@ -1,9 +1,11 @@
 //! A real cluster on this machine: PostgreSQL, two ClickHouse servers as two shards and
 //! two real `touchpoint serve` processes in front. Clients send Segment batches to the
 //! nodes in turn and retry a batch on the other node when one fails; meanwhile the
-//! relaying node is killed with SIGKILL and started again, then the writing node, then
-//! one shard is killed and started again. Every acknowledged event is stored exactly
-//! once, and both nodes give the same answers.
+//! relaying node is killed with SIGKILL and started again; the writing node is killed and
+//! the other node takes over its work; one shard is killed and started again; the writing
+//! node's PostgreSQL session is ended under it (it stops writing, and one node writes
+//! again); the writing node is killed while a batch is on its way to the other one.
+//! Every acknowledged event is stored exactly once, and both nodes give the same answers.
 
 #[path = "common/serve.rs"]
 mod serve;
@@ -39,6 +41,48 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The part a node says it has (`writes`, `relays`), or why it does not answer.
+async fn role(base: &str) -> String {
+    let r = reqwest::Client::new().get(format!("{base}/readyz")).timeout(Duration::from_secs(5)).send().await;
+    match r {
+        Ok(r) => match r.json::<Value>().await {
+            Ok(v) => v["role"].as_str().unwrap_or("none").to_string(),
+            Err(e) => format!("{e}"),
+        },
+        Err(e) => format!("{e}"),
+    }
+}
+
+/// Wait until the nodes at `bases` have the parts `want` (`""`: any, a node that is down)
+/// or fail after a minute; how long it took.
+async fn until_roles(bases: &Mutex<[String; 2]>, want: [&str; 2]) -> Duration {
+    let t = Instant::now();
+    loop {
+        let bases = bases.lock().unwrap().clone();
+        let now = [role(&bases[0]).await, role(&bases[1]).await];
+        if now.iter().zip(want).all(|(n, w)| w.is_empty() || n == w) {
+            return t.elapsed();
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "the nodes are {now:?}, not {want:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Wait until one node writes and the other relays (or fail after a minute): which one
+/// writes.
+async fn until_one_writes(bases: &Mutex<[String; 2]>) -> usize {
+    let t = Instant::now();
+    loop {
+        let bases = bases.lock().unwrap().clone();
+        match [role(&bases[0]).await.as_str(), role(&bases[1]).await.as_str()] {
+            ["writes", "relays"] => return 0,
+            ["relays", "writes"] => return 1,
+            now => assert!(t.elapsed() < Duration::from_secs(60), "the nodes are {now:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -122,36 +166,48 @@ async fn two_nodes_lose_nothing_when_either_node_or_a_shard_is_killed() {
             }
         }));
     }
+    until_roles(&bases, ["writes", "relays"]).await;
     until(&acked, 2_000).await;
     b.kill(); // SIGKILL, the relaying node
     until(&acked, 1_000).await;
     let (b2, base_b) = Node::start(bin(), dir_b.path());
     b = b2;
     bases.lock().unwrap()[1] = base_b;
+    until_roles(&bases, ["writes", "relays"]).await;
     until(&acked, 2_000).await;
-    a.kill(); // SIGKILL, the writing node
+    a.kill(); // SIGKILL, the writing node: the other one takes over
+    bases.lock().unwrap()[0] = "http://127.0.0.1:9".into();
+    let took = until_roles(&bases, ["", "writes"]).await;
+    eprintln!("the relaying node wrote {took:?} after the writing node was killed");
     until(&acked, 500).await;
     let (a2, base_a) = Node::start(bin(), dir_a.path());
     a = a2;
     bases.lock().unwrap()[0] = base_a;
+    until_roles(&bases, ["relays", "writes"]).await;
     until(&acked, 2_000).await;
     one.restart(); // SIGKILL and start again, one shard
+    until(&acked, 2_000).await;
+    // The writing node's session ends (PostgreSQL restarted, the connection cut): it stops
+    // writing, both nodes open again, and one of them writes.
+    assert_eq!(touchpoint_store_postgres::testing::end_lock_sessions(&pg).await, 1);
+    let writer = until_one_writes(&bases).await;
     until(&acked, 2_000).await;
     stop.store(true, Ordering::SeqCst);
     for c in clients {
         c.await.unwrap();
     }
-    // No node writes: the relaying node keeps what it takes, and says so; the writing node
-    // stores it when it starts again.
-    a.kill();
+    // The writing node dies with a batch on its way to the other node: acknowledged (stored
+    // or queued, depending on whether the other node has taken over yet), stored once.
+    let mut nodes = [a, b];
+    nodes[writer].kill();
     let ids: Vec<String> = (0..40).map(|k| format!("queued-{k}")).collect();
     let batch: Vec<Value> = ids
         .iter()
         .map(|id| json!({"type": "track", "userId": "u-queued", "event": "Order Completed", "messageId": id}))
         .collect();
-    let base_b = bases.lock().unwrap()[1].clone();
+    let other = bases.lock().unwrap()[1 - writer].clone();
     let r = reqwest::Client::new()
-        .post(format!("{base_b}/v1/batch"))
+        .post(format!("{other}/v1/batch"))
         .basic_auth(&write, Some(""))
         .json(&json!({"batch": batch}))
         .send()
@@ -159,11 +215,14 @@ async fn two_nodes_lose_nothing_when_either_node_or_a_shard_is_killed() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
-    assert_eq!((v["stored"].as_u64(), v["queued"].as_u64()), (Some(0), Some(40)), "{v}");
+    assert_eq!(v["stored"].as_u64().unwrap() + v["queued"].as_u64().unwrap_or(0), 40, "{v}");
+    *queued.lock().unwrap() += v["queued"].as_u64().unwrap_or(0) as usize;
     acked.lock().unwrap().extend(ids);
-    let (a2, base_a) = Node::start(bin(), dir_a.path());
-    a = a2;
-    bases.lock().unwrap()[0] = base_a;
+    let (node, base) = Node::start(bin(), [dir_a.path(), dir_b.path()][writer]);
+    nodes[writer] = node;
+    bases.lock().unwrap()[writer] = base;
+    // Either node may write now: the one started again may have taken the lock first.
+    until_one_writes(&bases).await;
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= 8_000, "{} acknowledged", acked.len());
 
@@ -239,5 +298,5 @@ async fn two_nodes_lose_nothing_when_either_node_or_a_shard_is_killed() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    drop((a, b));
+    drop(nodes);
 }

@@ -135,6 +135,11 @@ pub async fn open_node_store(
     Ok((store, Some(role)))
 }
 
+/// How long after the last published commit a node that takes the writer lock waits
+/// before it writes: longer than the previous writer's last write may take to finish once
+/// it lost its lock.
+const TAKEOVER_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A node on PostgreSQL + ClickHouse: the writer if it can take the lock, else relaying.
 async fn open_clickhouse_node(meta_url: &str, url: &str) -> Result<(Arc<dyn Store>, cluster::Role), StoreError> {
     let meta = PgMetaStore::connect(meta_url, &PgOptions::default()).await?;
@@ -144,15 +149,26 @@ async fn open_clickhouse_node(meta_url: &str, url: &str) -> Result<(Arc<dyn Stor
     match meta.try_hold_lock(&shared.writer_lock_name()).await? {
         Some(lock) => {
             drop(shared);
+            // A node that lost its lock a moment ago may be finishing a write it began
+            // while it held it: the first write here waits until that one is done (a writer
+            // asks its lock before each write, `FENCE_FRESH` at most before it begins).
+            if let Some(newest) = meta.log_newest_ms().await? {
+                let wait = newest + TAKEOVER_GRACE.as_millis() as i64 - touchpoint_store::now_ms();
+                if wait > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+                }
+            }
+            let probe = lock.probe();
             let events = ClickHouseEvents::open(url, Role::Writer).await?.hold(Box::new(lock));
             tracing::info!("metadata on PostgreSQL, events on ClickHouse at {}; this node writes", events.url().base);
             let store = SplitStore::open(meta.clone(), Arc::new(events)).await?;
-            Ok((Arc::new(store), cluster::Role::Writer(meta)))
+            Ok((Arc::new(store), cluster::Role::Writer(meta, probe)))
         }
         None => {
             tracing::info!("another node writes events to {}; this node relays to it", shared.url().base);
+            let lock = shared.writer_lock_name();
             let store = SplitStore::shared(meta.clone(), Arc::new(shared)).await?;
-            Ok((Arc::new(store), cluster::Role::Relaying(meta)))
+            Ok((Arc::new(store), cluster::Role::Relaying(meta, lock)))
         }
     }
 }
@@ -179,7 +195,7 @@ pub async fn open_store(config: &Config, dedup_window: Option<usize>) -> Result<
             // One node writes to a database: the others relay to it, which only a serving
             // node does (`open_node_store`); anything else waits for it to stop.
             match open_clickhouse_node(&meta_url, &url).await? {
-                (store, cluster::Role::Writer(_)) => Ok(store),
+                (store, cluster::Role::Writer(..)) => Ok(store),
                 _ => {
                     let url = touchpoint_store_clickhouse::http::parse_shards(&url)?.remove(0);
                     Err(StoreError::Locked(format!(

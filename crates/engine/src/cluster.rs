@@ -6,41 +6,90 @@
 //! keeps its journey index current from those notices ([`follow`]), so it answers
 //! analyses like the writing node a moment later.
 //!
-//! Which node writes is decided at start: the first to take the lock. A node that starts
-//! while another writes relays; it does not take over when the writing node stops (its
-//! captures are then acknowledged as queued, kept in PostgreSQL, and stored when a
-//! writing node starts again).
+//! Which node writes is decided when nodes open: the first to take the lock. A node that
+//! starts while another writes relays. When the writing node stops or dies (its session
+//! ends and PostgreSQL lets its lock go), a relaying node sees the lock free
+//! ([`Role::change`]) and opens again: the first to take the lock writes, the others
+//! relay to it. A writing node whose session ends under it (PostgreSQL restarted, the
+//! connection cut) stops writing and opens again the same way, so two nodes do not write
+//! at once for longer than one check ([`WATCH`]) takes. Until a node writes again, the
+//! others acknowledge captures as queued, kept in PostgreSQL for the next writing node.
 
 use crate::Engine;
 use std::time::Duration;
 use touchpoint_core::IdentityOp;
 use touchpoint_store::bus::{Delivery, Subscription};
 use touchpoint_store::relay::{Command, Notice, Reply};
-use touchpoint_store::writer::{Queued, Submission};
-use touchpoint_store::{now_ms, StoreError};
+use touchpoint_store::writer::{stored_as_event, Queued, Submission};
+use touchpoint_store::{now_ms, CommitBatch, NewEvent, StoreError};
 use touchpoint_store_postgres::cluster::Wakeups;
 use touchpoint_store_postgres::cluster::{LOG_CHANNEL, POLL, RELAY_CHANNEL};
-use touchpoint_store_postgres::PgMetaStore;
+use touchpoint_store_postgres::{LockProbe, PgMetaStore};
 
 /// Relayed commands taken at a time.
 const TAKE: usize = 256;
 /// Answers and notices are kept this long (a node away longer reads everything again).
 const KEEP_MS: i64 = 15 * 60 * 1000;
 
+/// How often a node checks that its part still holds: the writing node that its lock's
+/// session answers, a relaying node that some node holds the lock.
+pub const WATCH: Duration = Duration::from_secs(1);
+
 /// A node's part in a cluster.
 #[derive(Clone)]
 pub enum Role {
     /// It holds the writer lock: it writes events, answers relayed commands, publishes
-    /// notices.
-    Writer(PgMetaStore),
-    /// Another node writes: this one relays its writes and follows the notices.
-    Relaying(PgMetaStore),
+    /// notices. The probe tells whether it still holds the lock.
+    Writer(PgMetaStore, LockProbe),
+    /// Another node writes: this one relays its writes and follows the notices. The name
+    /// is the writer lock's, to see when no node holds it.
+    Relaying(PgMetaStore, String),
+}
+
+/// Why a node opens again in another part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// No node holds the writer lock: the writing node stopped or died.
+    WriterGone,
+    /// This node wrote and lost its lock (its PostgreSQL session ended).
+    LockLost,
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Change::WriterGone => "the writing node is gone",
+            Change::LockLost => "this node lost its writer lock (its PostgreSQL session ended)",
+        })
+    }
 }
 
 impl Role {
     /// Whether this node writes.
     pub fn writes(&self) -> bool {
-        matches!(self, Role::Writer(_))
+        matches!(self, Role::Writer(..))
+    }
+
+    /// Wait until this node's part no longer holds ([`WATCH`] by [`WATCH`]): for the
+    /// writing node, until its lock's session does not answer; for a relaying node, until
+    /// no node holds the lock. A relaying node that cannot ask PostgreSQL keeps waiting
+    /// (it cannot relay either, and changes nothing by opening again).
+    pub async fn change(&self) -> Change {
+        loop {
+            tokio::time::sleep(WATCH).await;
+            match self {
+                Role::Writer(_, probe) => {
+                    if !probe.held(WATCH * 5).await {
+                        return Change::LockLost;
+                    }
+                }
+                Role::Relaying(meta, lock) => match meta.lock_is_free(lock).await {
+                    Ok(true) => return Change::WriterGone,
+                    Ok(false) => {}
+                    Err(e) => tracing::debug!(error = %e, "cannot see who writes"),
+                },
+            }
+        }
     }
 }
 
@@ -50,7 +99,7 @@ impl Engine {
     /// cluster. A notice that cannot be published is logged: the other nodes hold stale
     /// journeys until the next reload.
     pub async fn announce(&self, notice: Notice) {
-        if let Some(Role::Writer(meta)) = self.cluster.as_deref() {
+        if let Some(Role::Writer(meta, _)) = self.cluster.as_deref() {
             if let Err(e) = meta.log_publish(&notice).await {
                 tracing::error!(error = %e, ?notice, "could not tell the other nodes of a change");
             }
@@ -251,6 +300,41 @@ pub fn follow(
     })
 }
 
+/// Events read at a time for a relaying node's live streams.
+const ARRIVALS_PAGE: usize = 5_000;
+
+/// A relaying node with live streams open: put the events committed in `(after, upto]` on
+/// its own bus, which nothing else publishes to, so its streams show what arrives through
+/// any node. The journey index's follower on that bus skips them (it took them from the
+/// store already: ids at or below the last taken are skipped).
+async fn show_arrivals(engine: &Engine, after: i64, upto: i64) -> Result<(), StoreError> {
+    for p in engine.store.projects().await? {
+        let mut from = after;
+        loop {
+            let page = engine.store.scan_events(Some(p.id), from, ARRIVALS_PAGE).await?;
+            // More to read: a full page, all of it in the range.
+            let more = page.len() == ARRIVALS_PAGE && page.last().is_some_and(|e| e.id < upto);
+            let mut batch = CommitBatch::default();
+            let mut inserted = Vec::new();
+            for mut e in page.into_iter().take_while(|e| e.id <= upto) {
+                from = e.id;
+                let (project, customer, touchpoint) = (e.project_id, e.customer_id, e.touchpoint_id);
+                if let Ok(event) = stored_as_event(&mut e) {
+                    batch.events.push(NewEvent { project, event, customer, touchpoint });
+                    inserted.push(Some(from));
+                }
+            }
+            if !batch.events.is_empty() {
+                engine.bus.publish(batch, inserted);
+            }
+            if !more {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Read the notices after `position` and take what they say; the new position. The index
 /// holds every event up to its [`crate::journeys::Journeys::complete`] (it was loaded no
 /// further, and takes the rest from here).
@@ -278,6 +362,9 @@ async fn catch_up(engine: &Engine, meta: &PgMetaStore, position: i64) -> Result<
     }
     if upto > scanned {
         j.take_stored(scanned, upto).await?;
+        if engine.live.open_now() > 0 {
+            show_arrivals(engine, scanned, upto).await?;
+        }
     }
     j.take_points(Vec::new(), &merges, upto);
     if !forget.is_empty() {

@@ -176,7 +176,7 @@ impl Node {
         // A relaying node loads its index no further than the writing node says is
         // committed in full, and follows the notices after that.
         let position = match &role {
-            Some(cluster::Role::Relaying(meta)) => Some(meta.log_position().await?),
+            Some(cluster::Role::Relaying(meta, _)) => Some(meta.log_position().await?),
             _ => None,
         };
         // A relaying node keeps no journey files: it may share its data directory with the
@@ -187,7 +187,7 @@ impl Node {
             (true, None) => journeys::Journeys::open(store.clone(), dir).await?,
             (false, _) => journeys::Journeys::empty(store.clone(), dir)?,
         });
-        if let Some(cluster::Role::Writer(meta)) = &role {
+        if let Some(cluster::Role::Writer(meta, _)) = &role {
             // What the relaying nodes may load: everything stored now (the writer's store
             // finished what a write cut short when it opened).
             let upto = journeys.loaded_max();
@@ -207,11 +207,11 @@ impl Node {
         };
         let mut publisher = None;
         let (writer, writer_task) = match &role {
-            Some(cluster::Role::Relaying(meta)) => {
+            Some(cluster::Role::Relaying(meta, _)) => {
                 let relay = touchpoint_store_postgres::cluster::PgRelay::new(meta).await?;
                 Writer::relayed(store.clone(), writer_config, Arc::new(relay))
             }
-            Some(cluster::Role::Writer(meta)) => {
+            Some(cluster::Role::Writer(meta, _)) => {
                 publisher =
                     Some(cluster::publish_commits(meta.clone(), bus.subscribe("cluster", JOURNEY_QUEUE_COMMITS)));
                 Writer::start(store.clone(), writer_config, Some(bus.clone())).await?
@@ -234,8 +234,8 @@ impl Node {
         };
         let (cluster_stop, stop) = tokio::sync::watch::channel(false);
         let cluster = role.map(|role| match role {
-            cluster::Role::Writer(meta) => cluster::serve_relay(engine.clone(), meta, stop),
-            cluster::Role::Relaying(meta) => {
+            cluster::Role::Writer(meta, _) => cluster::serve_relay(engine.clone(), meta, stop),
+            cluster::Role::Relaying(meta, _) => {
                 cluster::follow(engine.clone(), meta, position.map_or(0, |(p, _)| p), stop)
             }
         });

@@ -5,6 +5,8 @@
 //! A server is [`run`]`(listener, config, shutdown)`: tests bind port 0 and pass a future
 //! that ends the server. [`Server`] splits that in two for callers that need the store
 //! and the writer before serving (the demo loads its data through the same writer).
+//! [`run_node`] is `run` for a node of a cluster, whose part may change while it serves:
+//! it closes the node and opens it again on the same socket.
 
 pub mod analytics;
 pub mod auth;
@@ -26,7 +28,7 @@ pub mod requests;
 pub mod surveys;
 pub mod triggers;
 
-pub use touchpoint_engine::{config, Config, Engine, Node};
+pub use touchpoint_engine::{cluster, config, Config, Engine, Node};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -144,6 +146,81 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     Server::open(config).await?.serve(listener, shutdown).await
+}
+
+/// How long a node whose part changed tries to open again (PostgreSQL restarting, say)
+/// before it gives up.
+const REOPEN_TRIES: u32 = 60;
+
+/// [`run`] for a node that may be part of a cluster: serve until `shutdown`, and when the
+/// node's part changes ([`cluster::Role::change`]: the writing node is gone, or this node
+/// lost its writer lock) close it — queued writes finished, requests in flight answered —
+/// and open it again on the same socket, in whatever part it can take then; connections
+/// made meanwhile wait in the socket's queue. `opened` is told of each opening, with the
+/// change that led to it after the first (the command line says which part the node has).
+pub async fn run_node(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    mut opened: impl FnMut(&Server, Option<cluster::Change>),
+) -> Result<(), ServerError> {
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let socket = listener.into_std()?;
+    let mut change = None;
+    loop {
+        let server = match change {
+            None => Server::open(config.clone()).await?,
+            Some(_) => match reopen(&config, stop.clone()).await? {
+                Some(server) => server,
+                None => return Ok(()),
+            },
+        };
+        opened(&server, change);
+        let role = server.state.engine.cluster.clone();
+        let changed = Arc::new(std::sync::Mutex::new(None));
+        let (mut stopped, changed_in) = (stop.clone(), changed.clone());
+        let until = async move {
+            let part = async {
+                match role {
+                    Some(role) => role.change().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = stopped.wait_for(|s| *s) => {}
+                c = part => *changed_in.lock().unwrap() = Some(c),
+            }
+        };
+        server.serve(TcpListener::from_std(socket.try_clone()?)?, until).await?;
+        change = changed.lock().unwrap().take();
+        if change.is_none() {
+            return Ok(());
+        }
+    }
+}
+
+/// Open a node again after its part changed, trying for a while; `None` when told to stop
+/// meanwhile.
+async fn reopen(config: &Config, mut stop: tokio::sync::watch::Receiver<bool>) -> Result<Option<Server>, ServerError> {
+    let mut tries = 0;
+    loop {
+        match Server::open(config.clone()).await {
+            Ok(server) => return Ok(Some(server)),
+            Err(e) if tries + 1 < REOPEN_TRIES => {
+                tries += 1;
+                tracing::warn!(error = %e, "cannot open the node again; trying again");
+            }
+            Err(e) => return Err(e),
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return Ok(None),
+            _ = tokio::time::sleep(cluster::WATCH) => {}
+        }
+    }
 }
 
 /// Every route of the API.
@@ -276,7 +353,14 @@ pub async fn healthz() -> Json<serde_json::Value> {
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready"), (status = 503, description = "Not ready")))]
 pub async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     match s.store.projects().await {
-        Ok(p) => (StatusCode::OK, Json(serde_json::json!({"status": "ready", "projects": p.len()}))),
+        Ok(p) => {
+            let mut ready = serde_json::json!({"status": "ready", "projects": p.len()});
+            // In a cluster, which part this node has (the test of a failover watches it).
+            if let Some(role) = s.cluster.as_deref() {
+                ready["role"] = serde_json::json!(if role.writes() { "writes" } else { "relays" });
+            }
+            (StatusCode::OK, Json(ready))
+        }
         Err(e) => {
             tracing::error!(error = %e, "not ready");
             (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable"})))

@@ -4,11 +4,12 @@
 //! 64 streams and refuses the next with `too_many_streams`, and a stream whose client went
 //! away gives its place back and leaves the commit bus; signed-in people watch with
 //! `?project=` (an `EventSource` sends no headers), viewers included, and only projects
-//! they have a role on. A real server on a fresh data directory.
+//! they have a role on. A real server on a fresh data directory; and a node that relays to
+//! another (PostgreSQL + ClickHouse) streams what arrives through either node.
 
 mod common;
 
-use common::{spawn_app, TestApp};
+use common::{spawn_app, spawn_cluster, TestApp};
 use reqwest::header::{CONTENT_TYPE, COOKIE, RETRY_AFTER};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -163,6 +164,41 @@ async fn an_acknowledged_event_is_on_the_stream_within_two_seconds_once_and_alon
     // An open stream does not hold the server's shutdown.
     tokio::time::timeout(Duration::from_secs(10), app.stop()).await.expect("the server stops with a stream open");
     assert_eq!(live.next(Duration::from_secs(2)).await, None, "and the stream ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relaying_node_streams_what_arrives_through_any_node_once() {
+    let Some((writing, relaying)) = spawn_cluster(1).await else { return };
+    let mut live = Stream::open(with_key(&relaying)).await;
+    let hello = live.tick(Duration::from_secs(2)).await;
+    assert_eq!(hello["events"].as_u64(), Some(0), "{hello}");
+    track(&writing, &writing.write_key.clone(), "Through The Writer", "w-1").await;
+    track(&relaying, &relaying.write_key.clone(), "Through The Relay", "r-1").await;
+    // A retry of the first through the other node: acknowledged, not counted.
+    track(&relaying, &relaying.write_key.clone(), "Through The Writer", "w-1").await;
+    track(&writing, &writing.other_write_key.clone(), "Elsewhere", "o-1").await;
+    track(&writing, &writing.write_key.clone(), "Marker", "w-2").await;
+    let (mut counted, mut seen) = (0, vec![]);
+    while !seen.contains(&"Marker".to_string()) {
+        let t = live.tick(Duration::from_secs(10)).await;
+        counted += t["events"].as_u64().unwrap();
+        seen.extend(names(&t));
+    }
+    seen.sort();
+    assert_eq!(seen, vec!["Marker", "Through The Relay", "Through The Writer"]);
+    assert_eq!(counted, 3, "each event once, not the retry nor another project's");
+    // The stream's events are not counted again in the relaying node's journeys.
+    let body = json!({"query": {"goal": "order-completed"}});
+    for app in [&writing, &relaying] {
+        let ok = eventually(Duration::from_secs(10), || async {
+            let (status, v) = app.send(reqwest::Method::POST, "/api/analytics/journey-map", Some(&body)).await;
+            status == 200 && v["groups"][0]["events"].as_u64() == Some(3)
+        })
+        .await;
+        assert!(ok, "three events in the journeys of {}", app.base);
+    }
+    tokio::time::timeout(Duration::from_secs(10), relaying.stop()).await.expect("the relaying node stops");
+    writing.stop().await;
 }
 
 #[tokio::test]

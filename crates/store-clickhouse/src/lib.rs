@@ -72,7 +72,7 @@ use tokio::sync::Mutex;
 use touchpoint_core::{CustomerId, EventType, ProjectId};
 use touchpoint_store::erasure::{EventErasure, PurgeReport, Subject, SuppressionList};
 use touchpoint_store::{
-    CommitBatch, EventHalf, EventStore, FailedEvent, FailedUsage, NewEvent, NewFailedEvent, Result, StoreError,
+    CommitBatch, EventHalf, EventStore, FailedEvent, FailedUsage, Fence, NewEvent, NewFailedEvent, Result, StoreError,
     StoredEvent, VolumeRow,
 };
 
@@ -86,6 +86,10 @@ const PURGE_WAIT: Duration = Duration::from_secs(90);
 /// How long the writer lets answered clients send again before it builds the next group
 /// ([`touchpoint_store::Store::gather`]).
 const GATHER: Duration = Duration::from_millis(2);
+
+/// How long the guard's answer holds ([`ClickHouseEvents::hold`]): a writer that lost its
+/// lock writes nothing this long after it was last seen held.
+pub const FENCE_FRESH: Duration = Duration::from_millis(200);
 
 /// How a handle is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +133,7 @@ pub struct ClickHouseEvents {
     state: Mutex<State>,
     erasures: AtomicU64,
     /// What keeps other writers out while this handle lives ([`ClickHouseEvents::hold`]).
-    guard: Option<Box<dyn std::any::Any + Send + Sync>>,
+    guard: Option<Box<dyn Fence>>,
 }
 
 impl std::fmt::Debug for ClickHouseEvents {
@@ -154,6 +158,8 @@ struct State {
     erased: HashSet<CustomerId>,
     /// A write failed part-way: reconcile before the next.
     reconcile: bool,
+    /// When the guard last said it was held ([`ClickHouseEvents::hold`]).
+    fenced: Option<Instant>,
     /// Data parts (shard, table, name) that erasures replaced and that may still be on disk.
     replaced_parts: Vec<(usize, String, String)>,
 }
@@ -326,8 +332,10 @@ impl ClickHouseEvents {
         Ok(store)
     }
 
-    /// Keep `guard` (a lock that keeps other writers out) for as long as this handle lives.
-    pub fn hold(mut self, guard: Box<dyn std::any::Any + Send + Sync>) -> ClickHouseEvents {
+    /// Keep `guard` (a lock that keeps other writers out) for as long as this handle lives,
+    /// and write only while it is held: asked before a write when it last answered more
+    /// than [`FENCE_FRESH`] ago.
+    pub fn hold(mut self, guard: Box<dyn Fence>) -> ClickHouseEvents {
         self.guard = Some(guard);
         self
     }
@@ -405,6 +413,16 @@ impl ClickHouseEvents {
         events: &[NewEvent],
         failed: &[NewFailedEvent],
     ) -> Result<Vec<Option<i64>>> {
+        if let Some(guard) = &self.guard {
+            if state.fenced.is_none_or(|t| t.elapsed() > FENCE_FRESH) {
+                if !guard.held().await {
+                    return Err(StoreError::Locked(
+                        "this node lost its writer lock (its PostgreSQL session ended); another node writes now".into(),
+                    ));
+                }
+                state.fenced = Some(Instant::now());
+            }
+        }
         if state.reconcile || self.role == Role::Shared {
             self.reconcile(state).await?;
         }

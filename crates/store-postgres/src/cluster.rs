@@ -215,6 +215,12 @@ impl PgMetaStore {
         Ok((last.unwrap_or(0), first.unwrap_or(0)))
     }
 
+    /// When the newest notice was published (unix ms; `None`: none kept): whether a node
+    /// wrote a moment ago.
+    pub async fn log_newest_ms(&self) -> Result<Option<i64>> {
+        sqlx::query_scalar("SELECT max(created_ms) FROM commit_log").fetch_one(self.pool()).await.db()
+    }
+
     /// Where a node that starts following stands: the last notice's sequence number (0:
     /// none) and the highest event id any notice says is committed in full (`None`: none
     /// says).
@@ -266,6 +272,43 @@ impl Wakeups {
 mod tests {
     use super::*;
     use crate::{testing, PgOptions};
+
+    /// The writer lock as other nodes see it: taken, seen held, and seen free again once
+    /// its holder is dropped or its session is terminated — which the holder's probe also
+    /// sees, so it stops writing before another node starts.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lock_is_seen_free_once_its_session_ends() {
+        let Some(url) = testing::fresh_database().await else { return };
+        let a = PgMetaStore::connect(&url, &PgOptions::default()).await.unwrap();
+        let b = PgMetaStore::connect(&url, &PgOptions::default()).await.unwrap();
+        let patience = Duration::from_secs(2);
+        assert!(b.lock_is_free("events@x").await.unwrap());
+        let held = a.try_hold_lock("events@x").await.unwrap().expect("free");
+        let probe = held.probe();
+        assert!(probe.held(patience).await);
+        assert!(!b.lock_is_free("events@x").await.unwrap());
+        assert!(b.lock_is_free("events@y").await.unwrap(), "another name is another lock");
+        assert!(b.try_hold_lock("events@x").await.unwrap().is_none());
+        drop(held);
+        assert!(!probe.held(patience).await, "dropped");
+        let t = std::time::Instant::now();
+        while !b.lock_is_free("events@x").await.unwrap() {
+            assert!(t.elapsed() < Duration::from_secs(5), "the closed session's lock stays");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The session ends under the holder (PostgreSQL restarted, the connection cut).
+        let held = b.try_hold_lock("events@x").await.unwrap().expect("free again");
+        let probe = held.probe();
+        assert!(!a.lock_is_free("events@x").await.unwrap());
+        assert_eq!(testing::end_lock_sessions(&url).await, 1);
+        let t = std::time::Instant::now();
+        while !a.lock_is_free("events@x").await.unwrap() {
+            assert!(t.elapsed() < Duration::from_secs(5), "the terminated session's lock stays");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!probe.held(patience).await, "the holder sees its session is gone");
+        drop(held);
+    }
 
     /// A relaying node's command reaches the writing node, whose answer reaches the
     /// sender; a command not answered in time is still there to be taken; notices come in

@@ -131,7 +131,46 @@ const NAMED_LOCKS: i32 = 0x7470_6e6c;
 /// dropping it closes the connection, which releases the lock.
 #[derive(Debug)]
 pub struct HeldLock {
-    _conn: sqlx::PgConnection,
+    conn: Arc<tokio::sync::Mutex<sqlx::PgConnection>>,
+}
+
+impl HeldLock {
+    /// A handle that tells whether the lock is still held, to keep after the lock itself
+    /// has been handed to a store.
+    pub fn probe(&self) -> LockProbe {
+        LockProbe(Arc::downgrade(&self.conn))
+    }
+}
+
+#[async_trait::async_trait]
+impl touchpoint_store::Fence for HeldLock {
+    async fn held(&self) -> bool {
+        self.probe().held(FENCE_PATIENCE).await
+    }
+}
+
+/// How long a writer waits for its lock's session to answer before it takes the lock as
+/// lost.
+pub const FENCE_PATIENCE: Duration = Duration::from_secs(2);
+
+/// Tells whether a [`HeldLock`] is still held: the session that took it still answers
+/// (PostgreSQL drops a session's advisory locks only when the session ends — the server
+/// restarted, the connection was cut or terminated).
+#[derive(Debug, Clone)]
+pub struct LockProbe(std::sync::Weak<tokio::sync::Mutex<sqlx::PgConnection>>);
+
+impl LockProbe {
+    /// Whether the lock is held: its session answers within `patience`. `false` once the
+    /// lock was dropped, and when the session is gone or does not answer — another node
+    /// may take the lock then, so its holder must stop acting on it.
+    pub async fn held(&self, patience: std::time::Duration) -> bool {
+        let Some(conn) = self.0.upgrade() else { return false };
+        let ask = async {
+            let mut conn = conn.lock().await;
+            sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok()
+        };
+        tokio::time::timeout(patience, ask).await.unwrap_or(false)
+    }
 }
 
 impl PgMetaStore {
@@ -179,7 +218,23 @@ impl PgMetaStore {
             .fetch_one(&mut conn)
             .await
             .db()?;
-        Ok(held.then_some(HeldLock { _conn: conn }))
+        Ok(held.then(|| HeldLock { conn: Arc::new(tokio::sync::Mutex::new(conn)) }))
+    }
+
+    /// Whether no session holds the lock named `name` now: a node's way to see that the
+    /// node holding it is gone. Only reads `pg_locks`, so it never holds the lock itself,
+    /// also when the question is abandoned half-way.
+    pub async fn lock_is_free(&self, name: &str) -> Result<bool> {
+        sqlx::query_scalar(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND classid = $1::oid AND objid = hashtext($2)::oid AND objsubid = 2)",
+        )
+        .bind(NAMED_LOCKS)
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await
+        .db()
     }
 
     /// Close the pool (its connections end once they are returned).

@@ -385,3 +385,19 @@ pub async fn split_store(dir: &Path) -> Option<crate::SplitStore> {
         SqliteStore::open(dir, OpenMode::Writer, &SqliteOptions::default()).await.expect("open the event store");
     Some(crate::SplitStore::open(meta, std::sync::Arc::new(events)).await.expect("join the stores"))
 }
+
+/// End every session of the database at `url` that holds a named lock
+/// ([`crate::PgMetaStore::try_hold_lock`]), the way a PostgreSQL restart or a cut
+/// connection would end the writing node's: how many were ended.
+pub async fn end_lock_sessions(url: &str) -> i64 {
+    let meta = crate::PgMetaStore::connect(url, &crate::PgOptions::default()).await.expect("connect to PostgreSQL");
+    let ended = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2
+           AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(meta.pool())
+    .await
+    .expect("end the sessions");
+    meta.close().await;
+    ended
+}

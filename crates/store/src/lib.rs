@@ -305,6 +305,15 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
+/// A lock that keeps other writers out of a store several processes share, held in
+/// another database (the writer lock in PostgreSQL of a ClickHouse event store): the
+/// store asks it before it writes, so a writer that lost its lock stops writing.
+#[async_trait]
+pub trait Fence: Send + Sync {
+    /// Whether the lock is still held.
+    async fn held(&self) -> bool;
+}
+
 /// Raw events, failed events and their volumes.
 ///
 /// What callers may assume of event ids, and nothing more: an id is unique in the store
