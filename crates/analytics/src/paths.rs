@@ -129,13 +129,27 @@ pub fn transitions(
     dict: &Dictionary,
     q: &TransitionsQuery,
 ) -> Result<TransitionsReport, QueryError> {
-    if q.top == 0 {
-        return Err(QueryError::new("top: ask for at least 1 transition"));
+    q.check()?;
+    let pairs = transition_counts(set, dict, q.collapse_repeats);
+    Ok(transitions_report(dict, pairs, q))
+}
+
+impl TransitionsQuery {
+    /// Whether the query can run at all.
+    pub fn check(&self) -> Result<(), QueryError> {
+        if self.top == 0 {
+            return Err(QueryError::new("top: ask for at least 1 transition"));
+        }
+        Ok(())
     }
+}
+
+/// Every `(from, to, count)` of the journeys, in no order (no pair of the same touchpoint
+/// with `collapse`).
+pub fn transition_counts(set: &impl Journeys, dict: &Dictionary, collapse: bool) -> Vec<(Tp, Tp, u64)> {
     let n = dict.touchpoints.len();
     // Touchpoints the dictionary does not have are counted, under their index.
     let n = n.max(set.max_touchpoint().map_or(0, |m| usize::from(m) + 1));
-    let collapse = q.collapse_repeats;
     let dense = n <= DENSE_UP_TO;
     let counts = set.fold(
         || if dense { Counts::Dense(Vec::new()) } else { Counts::Sparse(IntMap::default()) },
@@ -191,7 +205,14 @@ pub fn transitions(
             .collect(),
         Counts::Sparse(m) => m.into_iter().map(|(k, c)| ((k >> 32) as Tp, k as u32 as Tp, c)).collect(),
     };
+    pairs
+}
+
+/// The report of counted pairs (each pair once, wherever it was counted): the total and
+/// the top `q.top`, count descending, then `from` key, then `to` key.
+pub fn transitions_report(dict: &Dictionary, pairs: Vec<(Tp, Tp, u64)>, q: &TransitionsQuery) -> TransitionsReport {
     let total: u64 = pairs.iter().map(|p| p.2).sum();
+    let n = pairs.iter().map(|p| usize::from(p.0.max(p.1)) + 1).max().unwrap_or(0).max(dict.touchpoints.len());
     let names = Names::new(dict, n);
     let mut pairs = pairs;
     let order =
@@ -210,7 +231,7 @@ pub fn transitions(
             share: count as f64 / total as f64,
         })
         .collect();
-    Ok(TransitionsReport { total, transitions })
+    TransitionsReport { total, transitions }
 }
 
 /// Touchpoint keys, including a made-up `#index` key for indexes the dictionary lacks, and
@@ -360,19 +381,48 @@ fn link_key(step: usize, from: u32, to: u32) -> u64 {
 
 /// Draw the paths after (or before) a touchpoint.
 pub fn sankey(set: &impl Journeys, dict: &Dictionary, q: &SankeyQuery) -> Result<SankeyReport, QueryError> {
-    let (anchor, forward) = match (&q.start, &q.end) {
-        (Some(k), None) => (resolve(dict, "start", k)?, true),
-        (None, Some(k)) => (resolve(dict, "end", k)?, false),
-        _ => return Err(QueryError::new("start, end: give exactly one of them")),
-    };
-    if q.steps == 0 || q.steps > MAX_SANKEY_STEPS {
-        return Err(QueryError::new(format!("steps: must be from 1 to {MAX_SANKEY_STEPS}, not {}", q.steps)));
+    let (anchor, forward) = q.check(dict)?;
+    let (customers, links) = sankey_counts(set, anchor, forward, q.steps, q.collapse_repeats);
+    Ok(sankey_report(dict, q, anchor, forward, customers, links))
+}
+
+impl SankeyQuery {
+    /// The anchor touchpoint, and whether paths go forward from it; or why the query
+    /// cannot run.
+    pub fn check(&self, dict: &Dictionary) -> Result<(Tp, bool), QueryError> {
+        let anchor = match (&self.start, &self.end) {
+            (Some(k), None) => (resolve(dict, "start", k)?, true),
+            (None, Some(k)) => (resolve(dict, "end", k)?, false),
+            _ => return Err(QueryError::new("start, end: give exactly one of them")),
+        };
+        if self.steps == 0 || self.steps > MAX_SANKEY_STEPS {
+            return Err(QueryError::new(format!("steps: must be from 1 to {MAX_SANKEY_STEPS}, not {}", self.steps)));
+        }
+        if !(0.0..=1.0).contains(&self.min_share) {
+            return Err(QueryError::new(format!("min_share: must be between 0 and 1, not {}", self.min_share)));
+        }
+        Ok(anchor)
     }
-    if !(0.0..=1.0).contains(&q.min_share) {
-        return Err(QueryError::new(format!("min_share: must be between 0 and 1, not {}", q.min_share)));
-    }
-    let n = q.steps;
-    let collapse = q.collapse_repeats;
+}
+
+/// A Sankey link before grouping: step, from node, to node, customers. Nodes are touchpoint
+/// indexes, or [`SANKEY_END`] and [`SANKEY_START`].
+pub type SankeyLinkCount = (usize, u32, u32, u64);
+
+/// The node after the last touchpoint of a forward path that ended early.
+pub const SANKEY_END: u32 = END;
+/// The node before the first touchpoint of a backward path that began late.
+pub const SANKEY_START: u32 = START;
+
+/// The customers with `anchor`, and their paths' links counted (`n` steps after the
+/// anchor's first occurrence, or before its last).
+pub fn sankey_counts(
+    set: &impl Journeys,
+    anchor: Tp,
+    forward: bool,
+    n: usize,
+    collapse: bool,
+) -> (u64, Vec<SankeyLinkCount>) {
     // Per range: customers with the anchor, and link counts by (step, from, to).
     let (customers, links) = set.fold(
         || (0u64, IntMap::<u64>::default()),
@@ -442,10 +492,24 @@ pub fn sankey(set: &impl Journeys, dict: &Dictionary, q: &SankeyQuery) -> Result
             (c1 + c2, big)
         },
     );
-    let links: Vec<(usize, u32, u32, u64)> = links
+    let links = links
         .into_iter()
         .map(|(k, c)| ((k >> 40) as usize, (k >> 20 & 0xF_FFFF) as u32, (k & 0xF_FFFF) as u32, c))
         .collect();
+    (customers, links)
+}
+
+/// The report of counted paths (each link once, wherever it was counted): nodes grouped
+/// by `q.min_share`, ordered, and linked.
+pub fn sankey_report(
+    dict: &Dictionary,
+    q: &SankeyQuery,
+    anchor: Tp,
+    forward: bool,
+    customers: u64,
+    links: Vec<SankeyLinkCount>,
+) -> SankeyReport {
+    let n = q.steps;
 
     // Customers per node: paths into it (forward) or out of it (backward); the anchor has all.
     let mut nodes: HashMap<(usize, u32), u64> = HashMap::new();
@@ -510,5 +574,5 @@ pub fn sankey(set: &impl Journeys, dict: &Dictionary, q: &SankeyQuery) -> Result
         .map(|((s, a, b), customers)| SankeyLink { source: id[&(s, a)], target: id[&(s + 1, b)], customers })
         .collect();
     links.sort_by_key(|l| (l.source, l.target));
-    Ok(SankeyReport { customers, steps: n, nodes, links })
+    SankeyReport { customers, steps: n, nodes, links }
 }

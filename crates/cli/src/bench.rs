@@ -12,6 +12,8 @@
 //!   view's bytes (`bench_dashboard.rs`).
 //! - `triggers`: ingest with 50 live trigger rules against none in one run, and the
 //!   firing latency (`bench_triggers.rs`).
+//! - `sql`: the SQL executor on ClickHouse against a hand-written query for the same
+//!   analysis on the same servers, and against the journey index (`bench_sql.rs`).
 
 use crate::anyhow_lite::{msg, Result};
 use clap::Subcommand;
@@ -84,6 +86,24 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The SQL executor on ClickHouse against a hand-written ClickHouse query and the
+    /// journey index, on the same generated journeys.
+    Sql {
+        /// About how many events.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// The ClickHouse database to store them in (`clickhouse://host:8123/db`, an empty
+        /// one, or one an earlier run of the same size filled; a comma-separated list for
+        /// shards).
+        #[arg(long, value_name = "URL")]
+        event_store: String,
+        /// Timed runs per query (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Print the result as JSON too.
+        #[arg(long)]
+        json: bool,
+    },
     /// A server restarted on a large store: start-up, first write, resident memory.
     Restart {
         /// Events in the store (made once through the writer if the directory is empty).
@@ -143,6 +163,9 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
         }
         BenchCmd::Restart { events, data_dir, runs } => restart(events, &data_dir, runs).await,
         BenchCmd::Dashboard { events, data_dir, runs } => crate::bench_dashboard::run(events, &data_dir, runs).await,
+        BenchCmd::Sql { events, event_store, runs, json } => {
+            crate::bench_sql::run(events, &event_store, runs, json).await
+        }
         BenchCmd::Analytics { events, runs, peers, json } => {
             crate::bench_analytics::run(events, runs, &peers, json).await
         }

@@ -9,6 +9,7 @@ mod bench;
 mod bench_analytics;
 mod bench_dashboard;
 mod bench_kb;
+mod bench_sql;
 mod bench_triggers;
 mod catalog;
 mod customer;

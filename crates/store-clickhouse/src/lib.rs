@@ -56,6 +56,7 @@
 
 pub mod http;
 pub mod schema;
+pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -793,7 +794,7 @@ impl EventStore for ClickHouseEvents {
         let rows: Vec<Point> = self
             .rows_all(&format!(
                 "SELECT id, customer, ts, touchpoint FROM {} WHERE touchpoint != 0 ORDER BY id LIMIT {limit}",
-                schema::events_view(&filter)
+                schema::points_view(&filter)
             ))
             .await?;
         let mut points: Vec<_> = rows.into_iter().map(|p| (p.id, p.customer, p.ts, p.touchpoint)).collect();

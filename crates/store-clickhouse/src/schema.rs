@@ -61,11 +61,33 @@ pub fn create_tables() -> Vec<String> {
 /// `events` with `touchpoint` replaced by the newest re-classification of the event, if
 /// any. `filter` is a condition on `events`' own columns, applied before the join.
 pub fn events_view(filter: &str) -> String {
+    overlaid(
+        "project, id, message_id, kind, name, user_id, anonymous_id, customer",
+        "ts, received_at, flags, body",
+        filter,
+    )
+}
+
+/// The same with only what a journey is made of: `id`, `customer`, the current
+/// `touchpoint` and `ts`. Reading the bodies and the ids' strings would cost more than
+/// the rest of a journey query.
+pub fn points_view(filter: &str) -> String {
+    overlaid("id, customer", "ts", filter)
+}
+
+/// `before`, the current touchpoint, `after`, of the rows of `events` that pass `filter`.
+/// The rows no re-classification names are read as they are, and only the others are
+/// joined to the overlay: a join over every row took twice as long as the query without it
+/// (5 M events on 18.16). The joined subqueries are named: current releases refuse them
+/// otherwise.
+fn overlaid(before: &str, after: &str, filter: &str) -> String {
     format!(
-        "(SELECT project, id, message_id, kind, name, user_id, anonymous_id, customer,
-                 if(r_set = 1, r_touchpoint, touchpoint) AS touchpoint, ts, received_at, flags, body
-          FROM (SELECT * FROM events WHERE {filter})
-          ANY LEFT JOIN (SELECT id, argMax(touchpoint, version) AS r_touchpoint, toUInt8(1) AS r_set
-                         FROM reclassified GROUP BY id) USING id)"
+        "(SELECT {before}, touchpoint, {after} FROM events
+          WHERE ({filter}) AND id NOT IN (SELECT id FROM reclassified)
+          UNION ALL
+          SELECT {before}, r_touchpoint AS touchpoint, {after}
+          FROM (SELECT {before}, {after} FROM events WHERE ({filter}) AND id IN (SELECT id FROM reclassified)) AS stored
+          ANY INNER JOIN (SELECT id, argMax(touchpoint, version) AS r_touchpoint FROM reclassified GROUP BY id) AS overlay
+          USING id)"
     )
 }

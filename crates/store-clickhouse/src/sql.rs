@@ -1,0 +1,326 @@
+//! The SQL executor: analyses computed on the ClickHouse shards, so that only small results
+//! (counts per touchpoint pair) come back to the node, held to the same answers as the
+//! in-memory journey index (`tests/sql_parity.rs` runs random journeys through both).
+//!
+//! **The journeys, in SQL.** An analysis sees what the journey index holds: a project's
+//! events that have a touchpoint of its dictionary (after re-classification, which
+//! [`schema::events_view`] maps at query time), each under its customer *after identity
+//! merges* (`transform` over the merges the metadata store keeps), in the index's order:
+//! by time in milliseconds since the index's epoch, clamped to what the index can hold,
+//! then by id (arrival order). A row a retried write left twice is read once (dropped
+//! next to itself in the sorted journey).
+//!
+//! **Customers across shards.** A customer's events lie on the shard its id hashes to, so
+//! each shard computes its customers' journeys alone — except for a customer merged from
+//! customers on different shards. Those few ("split" customers) are left out of the shard
+//! queries; their events are read back (a few rows) and run through the Rust kernel, and
+//! the two parts are added up.
+//!
+//! **What is here.** Transitions. The other analyses run on the journey index; they follow
+//! the same pattern (the per-customer arrays below, then the kernel's own SQL). Plans with
+//! a filter or a breakdown are not taken here yet. So many merges or split customers that
+//! the statement would pass ClickHouse's query size are refused with
+//! [`SqlError::TooLarge`], and the caller runs the journey index instead.
+
+use crate::http::number_list;
+use crate::{schema, shard_of, ClickHouseEvents};
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+use touchpoint_analytics::journeys::{Dictionary, JourneySet, Tp};
+use touchpoint_analytics::paths::{self, SankeyQuery, SankeyReport, TransitionsQuery, TransitionsReport};
+use touchpoint_core::{CustomerId, ProjectId};
+use touchpoint_store::StoreError;
+
+/// The `(end)` node in the shards' Sankey links.
+const END: i64 = -1;
+/// The `(start)` node in the shards' Sankey links.
+const START: i64 = -2;
+
+/// At most this many merges or split customers go into one statement (each is a number
+/// or two of the statement's text; ClickHouse takes 256 KiB of it).
+pub const MAX_LISTED: usize = 5_000;
+
+/// What a project's journeys are made of, as the journey index loads them.
+#[derive(Debug, Clone)]
+pub struct JourneySource {
+    /// The project.
+    pub project: ProjectId,
+    /// Its touchpoints, by index.
+    pub dict: Dictionary,
+    /// Store touchpoint id → index in `dict`; events of other touchpoints are not in the
+    /// journeys.
+    pub ids: HashMap<i64, Tp>,
+    /// Merged customer → the customer it was merged into (the end of the chain).
+    pub merged: HashMap<CustomerId, CustomerId>,
+    /// Unix seconds the index's times count from.
+    pub epoch_s: i64,
+}
+
+/// Why the SQL executor did not answer.
+#[derive(Debug)]
+pub enum SqlError {
+    /// Too many merges or split customers for one statement; run the journey index.
+    TooLarge(String),
+    /// The query is wrong (the same message the journey index gives).
+    Query(String),
+    /// ClickHouse did not answer.
+    Store(StoreError),
+}
+
+impl From<StoreError> for SqlError {
+    fn from(e: StoreError) -> SqlError {
+        SqlError::Store(e)
+    }
+}
+
+impl std::fmt::Display for SqlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SqlError::TooLarge(m) | SqlError::Query(m) => f.write_str(m),
+            SqlError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// A project's journeys as SQL on one shard: the customers (after merges), each with the
+/// array of its touchpoints (store ids) in the index's order.
+struct Journeys {
+    /// `SELECT c, s` with `s` the touchpoints in order, one row per customer.
+    sql: String,
+    /// Customers left to the Rust kernel, with the customers merged into each.
+    split: Vec<(CustomerId, Vec<CustomerId>)>,
+}
+
+impl ClickHouseEvents {
+    /// The top transitions of a project, computed on the shards.
+    pub async fn sql_transitions(
+        &self,
+        source: &JourneySource,
+        q: &TransitionsQuery,
+    ) -> Result<TransitionsReport, SqlError> {
+        let (sql, journeys) = self.transitions_sql(source, q)?;
+        #[derive(Deserialize)]
+        struct Pair {
+            a: i64,
+            b: i64,
+            n: u64,
+        }
+        let rows: Vec<Pair> = self.rows_all(&sql).await?;
+        let mut pairs: HashMap<(Tp, Tp), u64> = HashMap::new();
+        for p in rows {
+            if let (Some(&a), Some(&b)) = (source.ids.get(&p.a), source.ids.get(&p.b)) {
+                *pairs.entry((a, b)).or_default() += p.n;
+            }
+        }
+        let split = self.split_journeys(source, &journeys.split).await?;
+        for (a, b, n) in paths::transition_counts(&split, &source.dict, q.collapse_repeats) {
+            *pairs.entry((a, b)).or_default() += n;
+        }
+        let pairs = pairs.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+        Ok(paths::transitions_report(&source.dict, pairs, q))
+    }
+
+    /// The paths after (or before) a touchpoint, computed on the shards.
+    pub async fn sql_sankey(&self, source: &JourneySource, q: &SankeyQuery) -> Result<SankeyReport, SqlError> {
+        let (sql, journeys, (anchor, forward)) = self.sankey_sql(source, q)?;
+        #[derive(Deserialize)]
+        struct Link {
+            step: i64,
+            a: i64,
+            b: i64,
+            n: u64,
+        }
+        let code = |id: i64| match id {
+            END => Some(paths::SANKEY_END),
+            START => Some(paths::SANKEY_START),
+            id => source.ids.get(&id).map(|&tp| u32::from(tp)),
+        };
+        let mut links: HashMap<(usize, u32, u32), u64> = HashMap::new();
+        for l in self.rows_all::<Link>(&sql).await? {
+            if let (Some(a), Some(b), Ok(step)) = (code(l.a), code(l.b), usize::try_from(l.step)) {
+                *links.entry((step, a, b)).or_default() += l.n;
+            }
+        }
+        // Every path has a link at the anchor (to `(end)` or from `(start)` at least): the
+        // shards' customers are those links.
+        let (edge, anchor_code) = (if forward { 0 } else { q.steps - 1 }, u32::from(anchor));
+        let shards_customers: u64 = links
+            .iter()
+            .filter(|((step, a, b), _)| *step == edge && anchor_code == if forward { *a } else { *b })
+            .map(|(_, n)| n)
+            .sum();
+        let split = self.split_journeys(source, &journeys.split).await?;
+        let (split_customers, split_links) = paths::sankey_counts(&split, anchor, forward, q.steps, q.collapse_repeats);
+        for (step, a, b, n) in split_links {
+            *links.entry((step, a, b)).or_default() += n;
+        }
+        let links = links.into_iter().map(|((step, a, b), n)| (step, a, b, n)).collect();
+        Ok(paths::sankey_report(&source.dict, q, anchor, forward, shards_customers + split_customers, links))
+    }
+
+    /// The statement each shard runs for [`ClickHouseEvents::sql_sankey`] (`step`, `a`,
+    /// `b`, `n`: store touchpoint ids, [`END`] or [`START`]), the journeys it leaves out,
+    /// the anchor and the direction.
+    fn sankey_sql(&self, source: &JourneySource, q: &SankeyQuery) -> Result<(String, Journeys, (Tp, bool)), SqlError> {
+        let (anchor, forward) = q.check(&source.dict).map_err(|e| SqlError::Query(e.message))?;
+        let Some(a) = source.ids.iter().find(|(_, &tp)| tp == anchor).map(|(&id, _)| id) else {
+            return Err(SqlError::Query(format!("touchpoint {} has no store id", source.dict.key(anchor))));
+        };
+        let journeys = self.journeys(source)?;
+        let n = q.steps;
+        // From the anchor's first occurrence on (forward), or from its last back (backward).
+        let from_anchor = if forward {
+            format!("arraySlice(s, indexOf(s, {a}))")
+        } else {
+            format!("arraySlice(arrayReverse(s), indexOf(arrayReverse(s), {a}))")
+        };
+        let collapsed = if q.collapse_repeats {
+            "arrayFilter((x, y) -> x != y, f, arrayPushFront(arrayPopBack(f), toInt64(-9)))"
+        } else {
+            "f"
+        };
+        let (marker, path, first) = if forward {
+            (END, "t", "0".to_string())
+        } else {
+            (START, "arrayReverse(t)", format!("{} - length(p)", n + 1))
+        };
+        let sql = format!(
+            "SELECT {first} + i - 1 AS step, p[i] AS a, p[i + 1] AS b, toUInt64(count()) AS n
+             FROM (SELECT {path} AS p
+                   FROM (SELECT if(length(c) <= {n}, arrayPushBack(c, toInt64({marker})), c) AS t
+                         FROM (SELECT arraySlice({collapsed}, 1, {n1}) AS c
+                               FROM (SELECT {from_anchor} AS f FROM ({}) WHERE has(s, {a})))))
+             ARRAY JOIN arrayEnumerate(arrayPopBack(p)) AS i
+             GROUP BY step, a, b",
+            journeys.sql,
+            n1 = n + 1,
+        );
+        Ok((sql, journeys, (anchor, forward)))
+    }
+
+    /// The statement each shard runs for the Sankey paths, for tests that run it elsewhere.
+    pub fn sankey_statement(&self, source: &JourneySource, q: &SankeyQuery) -> Result<String, SqlError> {
+        Ok(self.sankey_sql(source, q)?.0)
+    }
+
+    /// The statement each shard runs for [`ClickHouseEvents::sql_transitions`] (`a`, `b`,
+    /// `n`: store touchpoint ids and a count), and the journeys it leaves out.
+    fn transitions_sql(&self, source: &JourneySource, q: &TransitionsQuery) -> Result<(String, Journeys), SqlError> {
+        q.check().map_err(|e| SqlError::Query(e.message))?;
+        let journeys = self.journeys(source)?;
+        let same = if q.collapse_repeats { "WHERE a != b" } else { "" };
+        let sql = format!(
+            "SELECT a, b, toUInt64(count()) AS n FROM ({})
+             ARRAY JOIN arrayPopBack(s) AS a, arrayPopFront(s) AS b {same} GROUP BY a, b",
+            journeys.sql
+        );
+        Ok((sql, journeys))
+    }
+
+    /// The statement each shard runs for the transitions, for tests that run it elsewhere
+    /// (on a current ClickHouse, to see that it means the same there).
+    pub fn transitions_statement(&self, source: &JourneySource, q: &TransitionsQuery) -> Result<String, SqlError> {
+        Ok(self.transitions_sql(source, q)?.0)
+    }
+
+    /// The per-customer journeys of `source` as SQL, the same on every shard.
+    fn journeys(&self, source: &JourneySource) -> Result<Journeys, SqlError> {
+        if source.merged.len() > MAX_LISTED {
+            return Err(SqlError::TooLarge(format!(
+                "{} merged customers: more than one statement holds ({MAX_LISTED})",
+                source.merged.len()
+            )));
+        }
+        // The customers whose merged parts lie on more than one shard.
+        let mut parts: HashMap<CustomerId, Vec<CustomerId>> = HashMap::new();
+        for (&from, &into) in &source.merged {
+            parts.entry(into).or_insert_with(|| vec![into]).push(from);
+        }
+        let shards = self.shards.len();
+        let mut split: Vec<(CustomerId, Vec<CustomerId>)> = parts
+            .into_iter()
+            .filter(|(_, members)| members.iter().map(|&c| shard_of(c, shards)).collect::<HashSet<_>>().len() > 1)
+            .collect();
+        split.sort_unstable();
+        if split.len() > MAX_LISTED {
+            return Err(SqlError::TooLarge(format!(
+                "{} customers merged across shards: more than one statement holds ({MAX_LISTED})",
+                split.len()
+            )));
+        }
+        let mut ids: Vec<i64> = source.ids.keys().copied().collect();
+        ids.sort_unstable();
+        let customer = if source.merged.is_empty() {
+            "customer".to_string()
+        } else {
+            let mut m: Vec<(CustomerId, CustomerId)> = source.merged.iter().map(|(&a, &b)| (a, b)).collect();
+            m.sort_unstable();
+            let from: Vec<i64> = m.iter().map(|p| p.0).collect();
+            let into: Vec<i64> = m.iter().map(|p| p.1).collect();
+            format!("transform(customer, {}, {}, customer)", typed(&from), typed(&into))
+        };
+        let epoch_ms = source.epoch_s.saturating_mul(1000);
+        let max_ms = i64::from(u32::MAX) * 1000 + 999;
+        let leave_out = if split.is_empty() {
+            String::new()
+        } else {
+            let c: Vec<i64> = split.iter().map(|s| s.0).collect();
+            format!("WHERE c NOT IN ({})", number_list(c))
+        };
+        let touchpoints = if ids.is_empty() { "0".to_string() } else { number_list(ids) };
+        // Sorted by time, then id; a row read twice (a retried write's, before ClickHouse
+        // merged it away) is next to itself then, and dropped.
+        let sql = format!(
+            "SELECT c, arrayMap(x -> x.2, arrayFilter((x, previous) -> x.3 != previous, o,
+                                  arrayPushFront(arrayPopBack(arrayMap(x -> x.3, o)), toInt64(-1)))) AS s
+             FROM (SELECT c, arraySort(x -> (x.1, x.3), groupArray((t, tp, id))) AS o
+                   FROM (SELECT id, {customer} AS c, greatest(least(ts - {epoch_ms}, {max_ms}), 0) AS t,
+                                touchpoint AS tp
+                         FROM {} WHERE touchpoint IN ({touchpoints}))
+                   {leave_out}
+                   GROUP BY c)",
+            schema::points_view(&format!("project = {}", source.project))
+        );
+        Ok(Journeys { sql, split })
+    }
+
+    /// The journeys of the split customers, read back from every shard and put together
+    /// the way the journey index does.
+    async fn split_journeys(
+        &self,
+        source: &JourneySource,
+        split: &[(CustomerId, Vec<CustomerId>)],
+    ) -> Result<JourneySet, SqlError> {
+        if split.is_empty() {
+            return Ok(JourneySet::from_events(source.epoch_s, []));
+        }
+        let members: Vec<i64> = split.iter().flat_map(|s| s.1.iter().copied()).collect();
+        #[derive(Deserialize)]
+        struct Point {
+            id: i64,
+            c: i64,
+            t: i64,
+            tp: i64,
+        }
+        let filter = format!("project = {} AND customer IN ({})", source.project, number_list(members));
+        let mut rows: Vec<Point> = self
+            .rows_all(&format!(
+                "SELECT id, customer AS c, ts AS t, touchpoint AS tp FROM {} WHERE touchpoint != 0",
+                schema::points_view(&filter)
+            ))
+            .await?;
+        rows.sort_unstable_by_key(|p| p.id);
+        rows.dedup_by_key(|p| p.id);
+        let events = rows.into_iter().filter_map(|p| {
+            let tp = *source.ids.get(&p.tp)?;
+            Some((source.merged.get(&p.c).copied().unwrap_or(p.c), p.t, tp))
+        });
+        Ok(JourneySet::from_events_ms(source.epoch_s, events))
+    }
+}
+
+/// An `Array(Int64)` of `values` (a bare list of small numbers would be read as
+/// `Array(UInt8)`, which `transform` does not match with an `Int64` column).
+fn typed(values: &[i64]) -> String {
+    format!("CAST([{}] AS Array(Int64))", number_list(values.iter().copied()))
+}
