@@ -25,10 +25,10 @@
 //! starts that follow.
 
 use crate::funnel::{resolve, QueryError};
-use crate::journeys::{Dictionary, Journeys};
+use crate::journeys::{Dictionary, Journeys, Tp};
 use crate::paths::IntMap;
 use serde::{Deserialize, Serialize};
-use touchpoint_core::calendar::{civil_from_days, days_from_civil};
+use touchpoint_core::calendar::{civil_from_days, days_from_civil, Clock};
 
 /// The default number of periods after the entry period.
 pub const DEFAULT_PERIODS: usize = 8;
@@ -70,7 +70,7 @@ pub enum Period {
 impl Period {
     /// The period that contains a local time (seconds since 1970-01-01T00:00 local), as a
     /// number that grows by one from each period to the next.
-    fn index(self, local_s: i64) -> i64 {
+    pub fn index(self, local_s: i64) -> i64 {
         let day = local_s.div_euclid(DAY);
         match self {
             Period::Day => day,
@@ -255,35 +255,89 @@ pub fn run_groups(
     dict: &Dictionary,
     q: &RetentionQuery,
 ) -> Result<Vec<RetentionReport>, QueryError> {
-    let entry_tp = match &q.cohort {
-        CohortBy::FirstSeen => None,
-        CohortBy::FirstTouchpoint(key) => Some(resolve(dict, "cohort.first_touchpoint", key)?),
-    };
-    let returning = q.returning.as_deref().map(|key| resolve(dict, "returning", key)).transpose()?;
-    if q.periods == 0 || q.periods > MAX_PERIODS {
-        return Err(QueryError::new(format!("periods: must be from 1 to {MAX_PERIODS}, not {}", q.periods)));
-    }
-    if !(-MAX_TZ_OFFSET_S..=MAX_TZ_OFFSET_S).contains(&q.tz_offset_s) {
-        return Err(QueryError::new(format!(
-            "tz_offset_s: a time-zone offset is less than a day (±{MAX_TZ_OFFSET_S} s), not {}",
-            q.tz_offset_s
-        )));
-    }
-    for (i, &(at, off)) in q.tz_transitions.iter().enumerate() {
-        if !(-MAX_TZ_OFFSET_S..=MAX_TZ_OFFSET_S).contains(&off) {
-            return Err(QueryError::new(format!("tz_transitions[{i}]: an offset is less than a day, not {off}")));
+    let plan = q.check(dict)?;
+    let accs = fold(set, q, &plan);
+    Ok(accs.into_iter().map(|acc| report(q, &plan, set.epoch_s(), acc.into_counts())).collect())
+}
+
+/// A retention query checked against a dictionary: what the kernel (and a SQL executor)
+/// works with.
+#[derive(Debug, Clone)]
+pub struct RetentionPlan {
+    /// The touchpoint that starts a cohort (`None`: the first event).
+    pub entry: Option<Tp>,
+    /// The touchpoint that counts as coming back (`None`: any).
+    pub returning: Option<Tp>,
+    /// The project's local time.
+    pub clock: Clock,
+}
+
+/// Retention counted, before the report: per cohort (its period's index, see
+/// [`Period::index`]), the customers retained in periods 0..=`periods` (0: the cohort's
+/// size); and the set's last event time (seconds since its epoch).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RetentionCounts {
+    /// `(entry period, counts)`, in no order, each entry period once.
+    pub rows: Vec<(i64, Vec<u64>)>,
+    /// The latest event time of the set.
+    pub last: Option<u32>,
+}
+
+impl RetentionQuery {
+    /// The query checked against `dict`, or why it cannot run.
+    pub fn check(&self, dict: &Dictionary) -> Result<RetentionPlan, QueryError> {
+        let q = self;
+        let entry_tp = match &q.cohort {
+            CohortBy::FirstSeen => None,
+            CohortBy::FirstTouchpoint(key) => Some(resolve(dict, "cohort.first_touchpoint", key)?),
+        };
+        let returning = q.returning.as_deref().map(|key| resolve(dict, "returning", key)).transpose()?;
+        if q.periods == 0 || q.periods > MAX_PERIODS {
+            return Err(QueryError::new(format!("periods: must be from 1 to {MAX_PERIODS}, not {}", q.periods)));
         }
-        if i > 0 && q.tz_transitions[i - 1].0 >= at {
-            return Err(QueryError::new(format!("tz_transitions[{i}]: transitions must be in time order")));
+        if !(-MAX_TZ_OFFSET_S..=MAX_TZ_OFFSET_S).contains(&q.tz_offset_s) {
+            return Err(QueryError::new(format!(
+                "tz_offset_s: a time-zone offset is less than a day (±{MAX_TZ_OFFSET_S} s), not {}",
+                q.tz_offset_s
+            )));
+        }
+        for (i, &(at, off)) in q.tz_transitions.iter().enumerate() {
+            if !(-MAX_TZ_OFFSET_S..=MAX_TZ_OFFSET_S).contains(&off) {
+                return Err(QueryError::new(format!("tz_transitions[{i}]: an offset is less than a day, not {off}")));
+            }
+            if i > 0 && q.tz_transitions[i - 1].0 >= at {
+                return Err(QueryError::new(format!("tz_transitions[{i}]: transitions must be in time order")));
+            }
+        }
+        let clock = Clock { base_s: q.tz_offset_s, changes: q.tz_transitions.clone() };
+        if let (Some(from), Some(to)) = (q.from, q.to) {
+            if from >= to {
+                return Err(QueryError::new(format!("from, to: the range is empty ({from} is not before {to})")));
+            }
+        }
+        Ok(RetentionPlan { entry: entry_tp, returning, clock })
+    }
+}
+
+/// The counts of a journey set (one group), for a SQL executor's customers it runs here.
+pub fn counts(set: &impl Journeys, q: &RetentionQuery, plan: &RetentionPlan) -> RetentionCounts {
+    fold(set, q, plan).swap_remove(0).into_counts()
+}
+
+impl Acc {
+    fn into_counts(self) -> RetentionCounts {
+        let stride = self.rows.len() / self.keys.len().max(1);
+        RetentionCounts {
+            rows: self.keys.iter().copied().zip(self.rows.chunks_exact(stride.max(1)).map(<[u64]>::to_vec)).collect(),
+            last: self.last,
         }
     }
-    let clock = touchpoint_core::calendar::Clock { base_s: q.tz_offset_s, changes: q.tz_transitions.clone() };
+}
+
+/// One pass over the set's customers: an accumulator per group.
+fn fold(set: &impl Journeys, q: &RetentionQuery, plan: &RetentionPlan) -> Vec<Acc> {
+    let (entry_tp, returning, clock) = (plan.entry, plan.returning, &plan.clock);
     let exact = !clock.changes.is_empty();
-    if let (Some(from), Some(to)) = (q.from, q.to) {
-        if from >= to {
-            return Err(QueryError::new(format!("from, to: the range is empty ({from} is not before {to})")));
-        }
-    }
     let periods = q.periods as i64;
     let period = q.period;
     // Local time of an event = its set time + shift.
@@ -371,44 +425,47 @@ pub fn run_groups(
             a
         },
     );
-    let report = |acc: Acc| {
-        let last_local = acc.last.map_or(i64::MIN, |t| {
-            let abs = set.epoch_s() + i64::from(t);
-            abs + clock.offset_at(abs)
-        });
-        let observable = |p0: i64, n: usize| period.first_day(p0 + n as i64) * DAY <= last_local;
-        let mut overall_size = 0u64;
-        let mut sums = vec![(0u64, 0u64, false); q.periods + 1];
-        let mut order: Vec<(i64, &[u64])> = acc.keys.iter().copied().zip(acc.rows.chunks_exact(stride)).collect();
-        order.sort_unstable_by_key(|x| x.0);
-        let cohorts = order
-            .into_iter()
-            .map(|(p0, row)| {
-                let size = row[0];
-                overall_size += size;
-                let retained: Vec<Option<u64>> =
-                    row.iter().enumerate().map(|(n, &c)| observable(p0, n).then_some(c)).collect();
-                for (sum, r) in sums.iter_mut().zip(&retained) {
-                    if let Some(c) = r {
-                        *sum = (sum.0 + c, sum.1 + size, true);
-                    }
+    accs
+}
+
+/// The report of counted cohorts (each entry period once, wherever it was counted).
+pub fn report(q: &RetentionQuery, plan: &RetentionPlan, epoch_s: i64, counts: RetentionCounts) -> RetentionReport {
+    let (period, clock) = (q.period, &plan.clock);
+    let last_local = counts.last.map_or(i64::MIN, |t| {
+        let abs = epoch_s + i64::from(t);
+        abs + clock.offset_at(abs)
+    });
+    let observable = |p0: i64, n: usize| period.first_day(p0 + n as i64) * DAY <= last_local;
+    let mut overall_size = 0u64;
+    let mut sums = vec![(0u64, 0u64, false); q.periods + 1];
+    let mut order: Vec<(i64, &[u64])> = counts.rows.iter().map(|(p0, row)| (*p0, row.as_slice())).collect();
+    order.sort_unstable_by_key(|x| x.0);
+    let cohorts = order
+        .into_iter()
+        .map(|(p0, row)| {
+            let size = row[0];
+            overall_size += size;
+            let retained: Vec<Option<u64>> =
+                row.iter().enumerate().map(|(n, &c)| observable(p0, n).then_some(c)).collect();
+            for (sum, r) in sums.iter_mut().zip(&retained) {
+                if let Some(c) = r {
+                    *sum = (sum.0 + c, sum.1 + size, true);
                 }
-                RetentionCohort {
-                    start: iso_date(period.first_day(p0)),
-                    size,
-                    rates: retained.iter().map(|r| r.map(|c| c as f64 / size as f64)).collect(),
-                    retained,
-                }
-            })
-            .collect();
-        let overall = RetentionOverall {
-            size: overall_size,
-            retained: sums.iter().map(|&(c, _, seen)| seen.then_some(c)).collect(),
-            rates: sums.iter().map(|&(c, size, seen)| seen.then(|| c as f64 / size as f64)).collect(),
-        };
-        RetentionReport { period, cohorts, overall }
+            }
+            RetentionCohort {
+                start: iso_date(period.first_day(p0)),
+                size,
+                rates: retained.iter().map(|r| r.map(|c| c as f64 / size as f64)).collect(),
+                retained,
+            }
+        })
+        .collect();
+    let overall = RetentionOverall {
+        size: overall_size,
+        retained: sums.iter().map(|&(c, _, seen)| seen.then_some(c)).collect(),
+        rates: sums.iter().map(|&(c, size, seen)| seen.then(|| c as f64 / size as f64)).collect(),
     };
-    Ok(accs.into_iter().map(report).collect())
+    RetentionReport { period, cohorts, overall }
 }
 
 #[cfg(test)]

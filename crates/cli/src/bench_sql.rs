@@ -8,7 +8,7 @@
 //! a progress bar, and kept there: a later run on the same database and size reuses them.
 //!
 //! The hand-written queries are what an analyst would write over the `events` table for
-//! the same answers (transitions, and Sankey paths from a touchpoint): each customer's
+//! the same answers (transitions, Sankey paths from a touchpoint, weekly retention): each customer's
 //! touchpoints in time order (ties by id), then the analysis' own array work, on every
 //! shard at once. The executor does more for the same answer: it reads
 //! re-classified touchpoints through the overlay, reads a row a retried write left twice
@@ -20,6 +20,7 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::time::Instant;
 use touchpoint_analytics::paths::{self, SankeyQuery, TransitionsQuery};
+use touchpoint_analytics::retention::{self, Period, RetentionQuery};
 use touchpoint_analytics::Tp;
 use touchpoint_core::EventType;
 use touchpoint_store::{EventStore, StoredEvent};
@@ -95,6 +96,32 @@ pub async fn run(events: usize, event_store: &str, runs: usize, json_out: bool) 
         return Err(msg("sankey: the hand-written query and the SQL executor disagree"));
     }
     rows.push(("sankey", ours_s, hand_s, memory_s));
+
+    let q = RetentionQuery { period: Period::Week, periods: 8, ..RetentionQuery::default() };
+    let (ours_s, ours) = time(runs, || async { ch.sql_retention(&source, &q).await }).await;
+    let ours = ours.map_err(|e| msg(format!("the SQL executor: {e}")))?;
+    let by_hand = retention_by_hand(q.periods);
+    let (hand_s, hand) = time(runs, || hand_written(&ch, &by_hand)).await;
+    let hand = hand?;
+    let (memory_s, memory) = time(runs, || async { retention::run(&set, &dict, &q) }).await;
+    if Ok(&ours) != memory.as_ref() {
+        return Err(msg("retention: the SQL executor and the journey index disagree"));
+    }
+    // The hand-written cohorts, oldest first, against ours wherever ours can be observed.
+    let mut cohorts: Vec<i64> = hand.keys().map(|k| k[0]).collect();
+    cohorts.sort_unstable();
+    cohorts.dedup();
+    let agree = cohorts.len() == ours.cohorts.len()
+        && cohorts.iter().zip(&ours.cohorts).all(|(w0, c)| {
+            c.retained
+                .iter()
+                .enumerate()
+                .all(|(n, r)| r.is_none_or(|r| hand.get(&vec![*w0, n as i64]).copied().unwrap_or(0) == r))
+        });
+    if !agree {
+        return Err(msg("retention: the hand-written query and the SQL executor disagree"));
+    }
+    rows.push(("retention", ours_s, hand_s, memory_s));
 
     println!(
         "{} events, {} customers, ClickHouse {} ({shards} shard{}), median of {runs} runs, seconds:",
@@ -213,6 +240,20 @@ fn sankey_by_hand(anchor: i64, steps: usize) -> String {
                AS c FROM (SELECT arraySlice(s, indexOf(s, {anchor})) AS f FROM ({JOURNEYS_BY_HAND}) WHERE has(s, {anchor}))))
          ARRAY JOIN arrayEnumerate(arrayPopBack(p)) AS i GROUP BY k",
         steps + 1
+    )
+}
+
+/// Weekly retention in UTC, cohorts by the first event, by hand: `k` is `[entry week, weeks
+/// after it]`.
+fn retention_by_hand(periods: usize) -> String {
+    format!(
+        "SELECT [w0, off] AS k, toUInt64(count()) AS n FROM (
+           SELECT w0, arrayJoin(arrayFilter(x -> x <= {periods}, arrayMap(w -> w - w0, ws))) AS off FROM (
+             SELECT min(w) AS w0, groupUniqArray(w) AS ws
+             FROM (SELECT customer, intDiv(intDiv(intDiv(ts, 1000), 86400) + 3, 7) AS w
+                   FROM events WHERE project = 1 AND touchpoint != 0)
+             GROUP BY customer))
+         GROUP BY k"
     )
 }
 

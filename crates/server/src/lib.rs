@@ -197,7 +197,8 @@ pub async fn run_node(
         };
         server.serve(TcpListener::from_std(socket.try_clone()?)?, until).await?;
         change = changed.lock().unwrap().take();
-        if change.is_none() {
+        // Told to stop meanwhile (the change and the signal at once): no second opening.
+        if change.is_none() || *stop.borrow() {
             return Ok(());
         }
     }

@@ -75,6 +75,16 @@ pub fn points_view(filter: &str) -> String {
     overlaid("id, customer", "ts", filter)
 }
 
+/// [`points_view`], or `events` as they are when `overlay` is false (no event was
+/// re-classified).
+pub fn points(filter: &str, overlay: bool) -> String {
+    if overlay {
+        points_view(filter)
+    } else {
+        format!("(SELECT id, customer, touchpoint, ts FROM events WHERE {filter})")
+    }
+}
+
 /// `before`, the current touchpoint, `after`, of the rows of `events` that pass `filter`.
 /// The rows no re-classification names are read as they are, and only the others are
 /// joined to the overlay: a join over every row took twice as long as the query without it

@@ -1,10 +1,12 @@
 //! The SQL executor: analyses computed on the ClickHouse shards, so that only small results
-//! (counts per touchpoint pair) come back to the node, held to the same answers as the
-//! in-memory journey index (`tests/sql_parity.rs` runs random journeys through both).
+//! (counts per touchpoint pair, per path link, per cohort period) come back to the node,
+//! held to the same answers as the in-memory journey index (`tests/sql_parity.rs` runs
+//! random journeys through both, and the statements on a current ClickHouse too).
 //!
 //! **The journeys, in SQL.** An analysis sees what the journey index holds: a project's
 //! events that have a touchpoint of its dictionary (after re-classification, which
-//! [`schema::events_view`] maps at query time), each under its customer *after identity
+//! [`schema::points_view`] maps at query time; the events as they are while nothing was
+//! re-classified), each under its customer *after identity
 //! merges* (`transform` over the merges the metadata store keeps), in the index's order:
 //! by time in milliseconds since the index's epoch, clamped to what the index can hold,
 //! then by id (arrival order). A row a retried write left twice is read once (dropped
@@ -16,11 +18,16 @@
 //! queries; their events are read back (a few rows) and run through the Rust kernel, and
 //! the two parts are added up.
 //!
-//! **What is here.** Transitions. The other analyses run on the journey index; they follow
-//! the same pattern (the per-customer arrays below, then the kernel's own SQL). Plans with
-//! a filter or a breakdown are not taken here yet. So many merges or split customers that
-//! the statement would pass ClickHouse's query size are refused with
-//! [`SqlError::TooLarge`], and the caller runs the journey index instead.
+//! **What is here.** Transitions, Sankey paths and retention cohorts (retention needs no
+//! sorted journeys: per customer its entry and the periods it came back in, the periods
+//! written out in SQL for the project's local time, its clock changes included). The
+//! journey map, funnels, churn and attribution run on the journey index only; they would
+//! follow the same pattern (the per-customer arrays, the kernel's own counting in SQL, its
+//! `*_report` function in Rust). Plans with a filter or a breakdown are not taken here
+//! yet, and the API answers from the journey index: this executor is held to it by the
+//! parity tests and measured by `touchpoint bench sql`. So many merges or split customers
+//! that the statement would pass ClickHouse's query size are refused with
+//! [`SqlError::TooLarge`] (the caller would run the journey index instead).
 
 use crate::http::number_list;
 use crate::{schema, shard_of, ClickHouseEvents};
@@ -28,6 +35,7 @@ use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use touchpoint_analytics::journeys::{Dictionary, JourneySet, Tp};
 use touchpoint_analytics::paths::{self, SankeyQuery, SankeyReport, TransitionsQuery, TransitionsReport};
+use touchpoint_analytics::retention::{self, Period, RetentionCounts, RetentionPlan, RetentionQuery, RetentionReport};
 use touchpoint_core::{CustomerId, ProjectId};
 use touchpoint_store::StoreError;
 
@@ -85,8 +93,12 @@ impl std::fmt::Display for SqlError {
 /// A project's journeys as SQL on one shard: the customers (after merges), each with the
 /// array of its touchpoints (store ids) in the index's order.
 struct Journeys {
-    /// `SELECT c, s` with `s` the touchpoints in order, one row per customer.
+    /// `SELECT c, s, t` with `s` the touchpoints in order and `t` their times (ms since the
+    /// index's epoch, clamped as it clamps them), one row per customer.
     sql: String,
+    /// `SELECT id, c, t, tp`: the same events one per row, in no order (a row a retried
+    /// write left twice may be read twice).
+    events: String,
     /// Customers left to the Rust kernel, with the customers merged into each.
     split: Vec<(CustomerId, Vec<CustomerId>)>,
 }
@@ -98,7 +110,7 @@ impl ClickHouseEvents {
         source: &JourneySource,
         q: &TransitionsQuery,
     ) -> Result<TransitionsReport, SqlError> {
-        let (sql, journeys) = self.transitions_sql(source, q)?;
+        let (sql, journeys) = self.transitions_sql(source, q, self.overlay().await?)?;
         #[derive(Deserialize)]
         struct Pair {
             a: i64,
@@ -122,7 +134,7 @@ impl ClickHouseEvents {
 
     /// The paths after (or before) a touchpoint, computed on the shards.
     pub async fn sql_sankey(&self, source: &JourneySource, q: &SankeyQuery) -> Result<SankeyReport, SqlError> {
-        let (sql, journeys, (anchor, forward)) = self.sankey_sql(source, q)?;
+        let (sql, journeys, (anchor, forward)) = self.sankey_sql(source, q, self.overlay().await?)?;
         #[derive(Deserialize)]
         struct Link {
             step: i64,
@@ -161,12 +173,17 @@ impl ClickHouseEvents {
     /// The statement each shard runs for [`ClickHouseEvents::sql_sankey`] (`step`, `a`,
     /// `b`, `n`: store touchpoint ids, [`END`] or [`START`]), the journeys it leaves out,
     /// the anchor and the direction.
-    fn sankey_sql(&self, source: &JourneySource, q: &SankeyQuery) -> Result<(String, Journeys, (Tp, bool)), SqlError> {
+    fn sankey_sql(
+        &self,
+        source: &JourneySource,
+        q: &SankeyQuery,
+        overlay: bool,
+    ) -> Result<(String, Journeys, (Tp, bool)), SqlError> {
         let (anchor, forward) = q.check(&source.dict).map_err(|e| SqlError::Query(e.message))?;
         let Some(a) = source.ids.iter().find(|(_, &tp)| tp == anchor).map(|(&id, _)| id) else {
             return Err(SqlError::Query(format!("touchpoint {} has no store id", source.dict.key(anchor))));
         };
-        let journeys = self.journeys(source)?;
+        let journeys = self.journeys(source, overlay)?;
         let n = q.steps;
         // From the anchor's first occurrence on (forward), or from its last back (backward).
         let from_anchor = if forward {
@@ -199,15 +216,165 @@ impl ClickHouseEvents {
     }
 
     /// The statement each shard runs for the Sankey paths, for tests that run it elsewhere.
-    pub fn sankey_statement(&self, source: &JourneySource, q: &SankeyQuery) -> Result<String, SqlError> {
-        Ok(self.sankey_sql(source, q)?.0)
+    pub async fn sankey_statement(&self, source: &JourneySource, q: &SankeyQuery) -> Result<String, SqlError> {
+        Ok(self.sankey_sql(source, q, self.overlay().await?)?.0)
+    }
+
+    /// Retention cohorts, computed on the shards.
+    pub async fn sql_retention(&self, source: &JourneySource, q: &RetentionQuery) -> Result<RetentionReport, SqlError> {
+        let plan = q.check(&source.dict).map_err(|e| SqlError::Query(e.message))?;
+        let (sql, journeys) = self.retention_sql(source, q, &plan, self.overlay().await?)?;
+        #[derive(Deserialize)]
+        struct Count {
+            p0: i64,
+            n: i64,
+            k: u64,
+            last: i64,
+        }
+        let stride = q.periods + 1;
+        let mut rows: HashMap<i64, Vec<u64>> = HashMap::new();
+        let mut last: Option<u32> = None;
+        for r in self.rows_all::<Count>(&sql).await? {
+            last = last.max(u32::try_from(r.last / 1000).ok());
+            // `n = -1`: customers outside the cohorts, read for their latest time only.
+            if let Some(n) = usize::try_from(r.n).ok().filter(|&n| n < stride) {
+                rows.entry(r.p0).or_insert_with(|| vec![0; stride])[n] += r.k;
+            }
+        }
+        let split = self.split_journeys(source, &journeys.split).await?;
+        let here = retention::counts(&split, q, &plan);
+        for (p0, row) in here.rows {
+            let sum = rows.entry(p0).or_insert_with(|| vec![0; stride]);
+            sum.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+        }
+        let counts = RetentionCounts { rows: rows.into_iter().collect(), last: last.max(here.last) };
+        Ok(retention::report(q, &plan, source.epoch_s, counts))
+    }
+
+    /// The statement each shard runs for [`ClickHouseEvents::sql_retention`] (`p0`, `n`,
+    /// `k`, `last`: an entry period, a period after it — 0 for the cohort, −1 for the
+    /// customers outside the cohorts —, its customers and their latest time), and the
+    /// journeys it leaves out.
+    fn retention_sql(
+        &self,
+        source: &JourneySource,
+        q: &RetentionQuery,
+        plan: &RetentionPlan,
+        overlay: bool,
+    ) -> Result<(String, Journeys), SqlError> {
+        let journeys = self.journeys(source, overlay)?;
+        let store_id =
+            |tp: Tp, what: &str| {
+                source.ids.iter().find(|(_, &t)| t == tp).map(|(&id, _)| id).ok_or_else(|| {
+                    SqlError::Query(format!("{what}: touchpoint {} has no store id", source.dict.key(tp)))
+                })
+            };
+        // The period of a unix second (numbered as `Period::index` numbers them), written
+        // out for the column `x` names: local seconds are `x` plus the offset of the last
+        // change at or before it.
+        let period_of = |x: &str| {
+            let offset = if plan.clock.changes.is_empty() {
+                plan.clock.base_s.to_string()
+            } else {
+                let mut m = String::from("multiIf(");
+                for (at, off) in plan.clock.changes.iter().rev() {
+                    m.push_str(&format!("{x} >= {at}, {off}, "));
+                }
+                m + &format!("{})", plan.clock.base_s)
+            };
+            let day = format!("intDiv({x} + {offset}, 86400)");
+            match q.period {
+                Period::Day => day,
+                Period::Week => format!("intDiv({day} + 3, 7)"),
+                Period::Month => {
+                    format!("(toYear(toDate(toUInt16({day}))) * 12 + toMonth(toDate(toUInt16({day}))) - 1)")
+                }
+            }
+        };
+        // An event counts from the journey's entry on: in the journey's order, an event
+        // before the entry has no later time (and one of the same second lies in the entry's
+        // period), so "at or after the entry's second" is the same — no sorting needed.
+        // The entry: the first second of any event, or of the cohort's touchpoint (`0`
+        // names none: no event has it).
+        let (first, has, entry_tp) = match plan.entry {
+            None => ("min(first_any)", "1", 0),
+            Some(a) => ("minIf(first_a, entries > 0)", "max(entries > 0)", store_id(a, "cohort.first_touchpoint")?),
+        };
+        let returns = match plan.returning {
+            None => "1".to_string(),
+            Some(b) => format!("tp = {}", store_id(b, "returning")?),
+        };
+        let mut range = String::new();
+        if let Some(from) = q.from {
+            range.push_str(&format!(" AND entered >= {from}"));
+        }
+        if let Some(to) = q.to {
+            range.push_str(&format!(" AND entered < {to}"));
+        }
+        let (n, epoch_s) = (q.periods, source.epoch_s);
+        // The periods after the entry with a return: `ns` per customer, 0 for the cohort; a
+        // customer outside the cohorts gives one row `n = -1` instead, so that the latest
+        // time of every customer (`latest`: what can be observed yet) comes back from the
+        // same pass. (The lambdas read `entered` and `p0` in the query that has them: 18.16
+        // drops a column from a subquery when only a lambda of the query around it reads
+        // it.)
+        let counted = |entered_and_periods: String| {
+            format!(
+                "SELECT p0, n, toUInt64(count()) AS k, max(latest) AS last
+                 FROM (SELECT if(kept, p0, 0) AS p0, latest, arrayJoin(if(kept, ns, [-1])) AS n
+                       FROM (SELECT {entered_period} AS p0, latest, has = 1{range} AS kept,
+                                    arrayConcat([0], arrayFilter(x -> x >= 1 AND x <= {n}, arrayMap(p -> p - p0, back))) AS ns
+                             FROM ({entered_and_periods})))
+                 GROUP BY p0, n",
+                entered_period = period_of("entered"),
+            )
+        };
+        let events = format!(
+            "SELECT c, tp, t, {epoch_s} + intDiv(t, 1000) AS u, {event_period} AS p FROM ({})",
+            journeys.events,
+            event_period = period_of("u"),
+        );
+        let sql = if plan.clock.changes.is_empty() {
+            // Local time never steps back: every event of a later period is after the entry.
+            let first = if entry_tp == 0 { "min(u)".to_string() } else { format!("minIf(u, tp = {entry_tp})") };
+            let has = if entry_tp == 0 { "1".to_string() } else { format!("max(tp = {entry_tp})") };
+            counted(format!(
+                "SELECT c, {first} AS entered, {has} AS has, groupUniqArrayIf(p, {returns}) AS back, max(t) AS latest
+                 FROM ({events}) GROUP BY c"
+            ))
+        } else {
+            // Per customer and period: its first second (of the entry touchpoint), its last
+            // second of a return; then the periods with a return at or after the entry.
+            counted(format!(
+                "SELECT c, {first} AS entered, {has} AS has,
+                        arrayMap(r -> r.1, arrayFilter(r -> r.2 >= entered, groupArrayIf((p, last_back), backs > 0))) AS back,
+                        max(latest_here) AS latest
+                 FROM (SELECT c, p, min(u) AS first_any, minIf(u, tp = {entry_tp}) AS first_a,
+                              countIf(tp = {entry_tp}) AS entries, maxIf(u, {returns}) AS last_back,
+                              countIf({returns}) AS backs, max(t) AS latest_here
+                       FROM ({events}) GROUP BY c, p)
+                 GROUP BY c"
+            ))
+        };
+        Ok((sql, journeys))
+    }
+
+    /// The statement each shard runs for retention, for tests that run it elsewhere.
+    pub async fn retention_statement(&self, source: &JourneySource, q: &RetentionQuery) -> Result<String, SqlError> {
+        let plan = q.check(&source.dict).map_err(|e| SqlError::Query(e.message))?;
+        Ok(self.retention_sql(source, q, &plan, self.overlay().await?)?.0)
     }
 
     /// The statement each shard runs for [`ClickHouseEvents::sql_transitions`] (`a`, `b`,
     /// `n`: store touchpoint ids and a count), and the journeys it leaves out.
-    fn transitions_sql(&self, source: &JourneySource, q: &TransitionsQuery) -> Result<(String, Journeys), SqlError> {
+    fn transitions_sql(
+        &self,
+        source: &JourneySource,
+        q: &TransitionsQuery,
+        overlay: bool,
+    ) -> Result<(String, Journeys), SqlError> {
         q.check().map_err(|e| SqlError::Query(e.message))?;
-        let journeys = self.journeys(source)?;
+        let journeys = self.journeys(source, overlay)?;
         let same = if q.collapse_repeats { "WHERE a != b" } else { "" };
         let sql = format!(
             "SELECT a, b, toUInt64(count()) AS n FROM ({})
@@ -219,12 +386,22 @@ impl ClickHouseEvents {
 
     /// The statement each shard runs for the transitions, for tests that run it elsewhere
     /// (on a current ClickHouse, to see that it means the same there).
-    pub fn transitions_statement(&self, source: &JourneySource, q: &TransitionsQuery) -> Result<String, SqlError> {
-        Ok(self.transitions_sql(source, q)?.0)
+    pub async fn transitions_statement(
+        &self,
+        source: &JourneySource,
+        q: &TransitionsQuery,
+    ) -> Result<String, SqlError> {
+        Ok(self.transitions_sql(source, q, self.overlay().await?)?.0)
+    }
+
+    /// Whether any event was re-classified (the overlay has rows; every shard holds them
+    /// all): a query reads the events as they are when none was.
+    async fn overlay(&self) -> Result<bool, SqlError> {
+        Ok(self.shards[0].number("SELECT toInt64(count()) AS n FROM reclassified").await? > 0)
     }
 
     /// The per-customer journeys of `source` as SQL, the same on every shard.
-    fn journeys(&self, source: &JourneySource) -> Result<Journeys, SqlError> {
+    fn journeys(&self, source: &JourneySource, overlay: bool) -> Result<Journeys, SqlError> {
         if source.merged.len() > MAX_LISTED {
             return Err(SqlError::TooLarge(format!(
                 "{} merged customers: more than one statement holds ({MAX_LISTED})",
@@ -268,20 +445,22 @@ impl ClickHouseEvents {
             format!("WHERE c NOT IN ({})", number_list(c))
         };
         let touchpoints = if ids.is_empty() { "0".to_string() } else { number_list(ids) };
+        let events = format!(
+            "SELECT id, c, t, tp
+             FROM (SELECT id, {customer} AS c, greatest(least(ts - {epoch_ms}, {max_ms}), 0) AS t, touchpoint AS tp
+                   FROM {} WHERE touchpoint IN ({touchpoints}))
+             {leave_out}",
+            schema::points(&format!("project = {}", source.project), overlay)
+        );
         // Sorted by time, then id; a row read twice (a retried write's, before ClickHouse
         // merged it away) is next to itself then, and dropped.
         let sql = format!(
-            "SELECT c, arrayMap(x -> x.2, arrayFilter((x, previous) -> x.3 != previous, o,
-                                  arrayPushFront(arrayPopBack(arrayMap(x -> x.3, o)), toInt64(-1)))) AS s
-             FROM (SELECT c, arraySort(x -> (x.1, x.3), groupArray((t, tp, id))) AS o
-                   FROM (SELECT id, {customer} AS c, greatest(least(ts - {epoch_ms}, {max_ms}), 0) AS t,
-                                touchpoint AS tp
-                         FROM {} WHERE touchpoint IN ({touchpoints}))
-                   {leave_out}
-                   GROUP BY c)",
-            schema::points_view(&format!("project = {}", source.project))
+            "SELECT c, arrayMap(x -> x.2, d) AS s, arrayMap(x -> x.1, d) AS t
+             FROM (SELECT c, arrayFilter((x, previous) -> x.3 != previous, o,
+                                         arrayPushFront(arrayPopBack(arrayMap(x -> x.3, o)), toInt64(-1))) AS d
+             FROM (SELECT c, arraySort(x -> (x.1, x.3), groupArray((t, tp, id))) AS o FROM ({events}) GROUP BY c))"
         );
-        Ok(Journeys { sql, split })
+        Ok(Journeys { sql, events, split })
     }
 
     /// The journeys of the split customers, read back from every shard and put together

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use touchpoint_analytics::journeys::{Dictionary, JourneySet, Tp};
 use touchpoint_analytics::paths::{self, SankeyQuery, TransitionsQuery};
+use touchpoint_analytics::retention::{self, CohortBy, Period, RetentionQuery};
 use touchpoint_core::catalog::Touchpoint;
 use touchpoint_core::{Channel, CustomerId, EventType};
 use touchpoint_store::{EventStore, StoredEvent};
@@ -72,7 +73,18 @@ fn case(seed: u64) -> Case {
             merged.insert(from, into);
         }
     }
-    let seconds = [EPOCH_S - 50, EPOCH_S, EPOCH_S + 1, EPOCH_S + 2, EPOCH_S + 3_600, EPOCH_S + 86_400];
+    // Ties, times before the epoch, the next hour and day, and weeks and months later.
+    let seconds = [
+        EPOCH_S - 50,
+        EPOCH_S,
+        EPOCH_S + 1,
+        EPOCH_S + 2,
+        EPOCH_S + 3_600,
+        EPOCH_S + 86_400,
+        EPOCH_S + 86_400 * 8 + 1_800,
+        EPOCH_S + 86_400 * 40,
+        EPOCH_S + 86_400 * 75 + 3_599,
+    ];
     let mut events = Vec::new();
     let mut id = 0;
     for _ in 0..r.below(250) {
@@ -209,6 +221,11 @@ async fn parity(url: impl Fn() -> Option<String>, shards: usize, seeds: std::ops
                 }
             }
         }
+        for q in retention_queries(seed) {
+            let sql = events.sql_retention(&source, &q).await.unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            let memory = retention::run(&set, &dict, &q).unwrap();
+            assert_eq!(sql, memory, "seed {seed}, {q:?}: the SQL executor and the journey index differ");
+        }
         for q in sankey_queries(seed) {
             let sql = events.sql_sankey(&source, &q).await.unwrap_or_else(|e| panic!("seed {seed}: {e}"));
             let memory = paths::sankey(&set, &dict, &q).unwrap();
@@ -239,13 +256,42 @@ fn sankey_queries(seed: u64) -> Vec<SankeyQuery> {
     out
 }
 
+/// Retention queries of a case: each period length, cohorts by the first event or the first
+/// `cart`, coming back with anything or with `browse`, in UTC, a fixed zone, or a zone whose
+/// clocks change (also back across midnight), with and without an entry range.
+fn retention_queries(seed: u64) -> Vec<RetentionQuery> {
+    let mut r = Rng(seed ^ 0xa5);
+    let mut out = vec![];
+    for period in [Period::Day, Period::Week, Period::Month] {
+        let (tz_offset_s, tz_transitions) = match r.below(3) {
+            0 => (0, vec![]),
+            1 => (r.pick(&[3_600, -18_000, 19_800]), vec![]),
+            _ => (
+                3_600,
+                vec![(EPOCH_S + 1_800, 7_200), (EPOCH_S + 86_400 * 8 + 600, -3_600), (EPOCH_S + 86_400 * 40, 3_600)],
+            ),
+        };
+        out.push(RetentionQuery {
+            cohort: if r.below(2) == 0 { CohortBy::FirstSeen } else { CohortBy::FirstTouchpoint("cart".into()) },
+            returning: (r.below(2) == 0).then(|| "browse".to_string()),
+            period,
+            periods: 1 + r.below(5) as usize,
+            tz_offset_s,
+            tz_transitions,
+            from: (r.below(3) == 0).then_some(EPOCH_S),
+            to: (r.below(3) == 0).then_some(EPOCH_S + 86_400 * 41),
+        });
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paths_on_one_shard_equal_the_journey_index() {
+async fn analyses_on_one_shard_equal_the_journey_index() {
     parity(testing::fresh_url, 1, 0..12).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paths_on_two_shards_equal_the_journey_index() {
+async fn analyses_on_two_shards_equal_the_journey_index() {
     parity(testing::fresh_sharded_url, 2, 100..112).await;
 }
 
@@ -344,10 +390,13 @@ async fn the_statements_mean_the_same_on_a_current_clickhouse() {
         let mut statements = vec![];
         for collapse in [false, true] {
             let q = TransitionsQuery { top: 10, collapse_repeats: collapse };
-            statements.push(events.transitions_statement(&source, &q).unwrap());
+            statements.push(events.transitions_statement(&source, &q).await.unwrap());
         }
         for q in sankey_queries(seed) {
-            statements.push(events.sankey_statement(&source, &q).unwrap());
+            statements.push(events.sankey_statement(&source, &q).await.unwrap());
+        }
+        for q in retention_queries(seed) {
+            statements.push(events.retention_statement(&source, &q).await.unwrap());
         }
         for sql in statements {
             let here: Vec<serde_json::Value> = shard.rows(&sql).await.unwrap();
@@ -374,4 +423,63 @@ async fn the_statements_mean_the_same_on_a_current_clickhouse() {
             assert_eq!(numbers(here), numbers(there), "seed {seed}: ClickHouse 18.16 and chdb differ on {sql}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clock_set_back_across_midnight_keeps_earlier_events_out_of_later_periods() {
+    let Some(url) = testing::fresh_url() else { return };
+    let (dict, ids) = dictionary();
+    // Local time is UTC+1 until 00:30 local, when the clocks go back two hours (to 22:30 of
+    // the day before): an event at 00:20 local, then one at 23:00 local of the previous day.
+    let midnight = (EPOCH_S / 86_400 + 2) * 86_400;
+    let change = midnight - 1_800;
+    let event = |id: i64, customer: i64, at_s: i64, touchpoint: i64| StoredEvent {
+        id,
+        project_id: PROJECT,
+        message_id: format!("dst-{id}"),
+        kind: EventType::Track,
+        name: None,
+        user_id: None,
+        anonymous_id: None,
+        customer_id: customer,
+        touchpoint_id: Some(touchpoint),
+        timestamp: at_s * 1000,
+        received_at: at_s * 1000,
+        flags: 0,
+        body: "{}".into(),
+    };
+    let c = Case {
+        events: vec![
+            event(1, 5, change - 600, 12),          // browse, 00:20 local
+            event(2, 5, change + 1_800, 14),        // cart, 23:00 local the day before
+            event(3, 6, midnight + 86_400 * 2, 11), // someone else, later: the next days can be observed
+        ],
+        reclassify: vec![],
+        twice: vec![],
+        merged: HashMap::new(),
+    };
+    let events = store(&c, &url).await;
+    let source = JourneySource {
+        project: PROJECT,
+        dict: dict.clone(),
+        ids: ids.clone(),
+        merged: HashMap::new(),
+        epoch_s: EPOCH_S,
+    };
+    let q = RetentionQuery {
+        cohort: CohortBy::FirstTouchpoint("cart".into()),
+        period: Period::Day,
+        periods: 2,
+        tz_offset_s: 3_600,
+        tz_transitions: vec![(change, -3_600)],
+        ..RetentionQuery::default()
+    };
+    let memory = retention::run(&journey_set(&c, &ids), &dict, &q).unwrap();
+    assert_eq!(memory.cohorts.len(), 1);
+    assert_eq!(
+        memory.cohorts[0].retained,
+        vec![Some(1), Some(0), Some(0)],
+        "the browse before the cart is not a return"
+    );
+    assert_eq!(events.sql_retention(&source, &q).await.unwrap(), memory);
 }
