@@ -168,6 +168,11 @@ fn journey_set(c: &Case, ids: &HashMap<i64, Tp>) -> JourneySet {
     )
 }
 
+/// What the executor is given for a case: the dictionary, the store ids and the merges.
+fn source(c: &Case, dict: &Dictionary, ids: &HashMap<i64, Tp>) -> JourneySource {
+    JourneySource { project: PROJECT, dict: dict.clone(), ids: ids.clone(), merged: c.merged.clone(), epoch_s: EPOCH_S }
+}
+
 async fn store(c: &Case, url: &str) -> ClickHouseEvents {
     let events = ClickHouseEvents::open(url, Role::Writer).await.expect("open");
     events.copy_in(&c.events).await.expect("copy in");
@@ -190,13 +195,7 @@ async fn parity(url: impl Fn() -> Option<String>, shards: usize, seeds: std::ops
         let Some(url) = url() else { return };
         let c = case(seed);
         let events = store(&c, &url).await;
-        let source = JourneySource {
-            project: PROJECT,
-            dict: dict.clone(),
-            ids: ids.clone(),
-            merged: c.merged.clone(),
-            epoch_s: EPOCH_S,
-        };
+        let source = source(&c, &dict, &ids);
         let mut parts: HashMap<CustomerId, Vec<usize>> = HashMap::new();
         for (&from, &into) in &c.merged {
             parts.entry(into).or_insert_with(|| vec![shard_of(into, shards)]).push(shard_of(from, shards));
@@ -374,13 +373,7 @@ async fn the_statements_mean_the_same_on_a_current_clickhouse() {
         let url = url.take().or_else(testing::fresh_url).expect("a ClickHouse database");
         let c = case(seed);
         let events = store(&c, &url).await;
-        let source = JourneySource {
-            project: PROJECT,
-            dict: dict.clone(),
-            ids: ids.clone(),
-            merged: c.merged.clone(),
-            epoch_s: EPOCH_S,
-        };
+        let source = source(&c, &dict, &ids);
         let shard = &events.shards()[0];
         let mut rows = serde_json::Map::new();
         for table in ["events", "reclassified"] {
@@ -459,13 +452,7 @@ async fn a_clock_set_back_across_midnight_keeps_earlier_events_out_of_later_peri
         merged: HashMap::new(),
     };
     let events = store(&c, &url).await;
-    let source = JourneySource {
-        project: PROJECT,
-        dict: dict.clone(),
-        ids: ids.clone(),
-        merged: HashMap::new(),
-        epoch_s: EPOCH_S,
-    };
+    let source = source(&c, &dict, &ids);
     let q = RetentionQuery {
         cohort: CohortBy::FirstTouchpoint("cart".into()),
         period: Period::Day,
