@@ -151,16 +151,19 @@ pub async fn run(events: usize, event_store: &str, runs: usize, json_out: bool) 
 /// whose copy was cut short is taken up where it stopped).
 async fn store(ch: &ClickHouseEvents, set: &touchpoint_analytics::JourneySet) -> Result<()> {
     let n = set.event_count() as i64;
-    if let CopyState::Done = ch.copy_state().await? {
-        if ch.max_event_id().await? == n {
-            return Ok(());
-        }
-        return Err(msg(format!(
+    let other = || {
+        msg(format!(
             "the ClickHouse database holds other events than these {n}; give an empty one (or the one an earlier run \
              with the same --events filled)"
-        )));
+        ))
+    };
+    match ch.copy_state().await? {
+        CopyState::Done if ch.max_event_id().await? == n => return Ok(()),
+        CopyState::Done => return Err(other()),
+        CopyState::None if ch.max_event_id().await? > 0 => return Err(other()),
+        _ => {}
     }
-    let from = ch.copy_resume().await.map_err(|e| msg(format!("{e}; give an empty ClickHouse database")))?;
+    let from = ch.copy_resume().await?;
     let bar = crate::progress_bar(n as u64, "{spinner} storing [{bar:40}] {pos}/{len} events ({eta} left)", false);
     bar.set_position(from as u64);
     let mut page = Vec::with_capacity(PAGE);
