@@ -79,7 +79,7 @@ impl Role {
             tokio::time::sleep(WATCH).await;
             match self {
                 Role::Writer(_, probe) => {
-                    if !probe.held(WATCH * 5).await {
+                    if !probe.held(touchpoint_store_postgres::FENCE_PATIENCE).await {
                         return Change::LockLost;
                     }
                 }

@@ -64,6 +64,18 @@ pub struct JourneySource {
     pub epoch_s: i64,
 }
 
+impl JourneySource {
+    /// The store id of a touchpoint of the dictionary, which the query's field `what`
+    /// names.
+    fn store_id(&self, tp: Tp, what: &str) -> Result<i64, SqlError> {
+        self.ids
+            .iter()
+            .find(|(_, &t)| t == tp)
+            .map(|(&id, _)| id)
+            .ok_or_else(|| SqlError::Query(format!("{what}: touchpoint {} has no store id", self.dict.key(tp))))
+    }
+}
+
 /// Why the SQL executor did not answer.
 #[derive(Debug)]
 pub enum SqlError {
@@ -180,9 +192,7 @@ impl ClickHouseEvents {
         overlay: bool,
     ) -> Result<(String, Journeys, (Tp, bool)), SqlError> {
         let (anchor, forward) = q.check(&source.dict).map_err(|e| SqlError::Query(e.message))?;
-        let Some(a) = source.ids.iter().find(|(_, &tp)| tp == anchor).map(|(&id, _)| id) else {
-            return Err(SqlError::Query(format!("touchpoint {} has no store id", source.dict.key(anchor))));
-        };
+        let a = source.store_id(anchor, if forward { "start" } else { "end" })?;
         let journeys = self.journeys(source, overlay)?;
         let n = q.steps;
         // From the anchor's first occurrence on (forward), or from its last back (backward).
@@ -263,12 +273,6 @@ impl ClickHouseEvents {
         overlay: bool,
     ) -> Result<(String, Journeys), SqlError> {
         let journeys = self.journeys(source, overlay)?;
-        let store_id =
-            |tp: Tp, what: &str| {
-                source.ids.iter().find(|(_, &t)| t == tp).map(|(&id, _)| id).ok_or_else(|| {
-                    SqlError::Query(format!("{what}: touchpoint {} has no store id", source.dict.key(tp)))
-                })
-            };
         // The period of a unix second (numbered as `Period::index` numbers them), written
         // out for the column `x` names: local seconds are `x` plus the offset of the last
         // change at or before it.
@@ -298,11 +302,13 @@ impl ClickHouseEvents {
         // names none: no event has it).
         let (first, has, entry_tp) = match plan.entry {
             None => ("min(first_any)", "1", 0),
-            Some(a) => ("minIf(first_a, entries > 0)", "max(entries > 0)", store_id(a, "cohort.first_touchpoint")?),
+            Some(a) => {
+                ("minIf(first_a, entries > 0)", "max(entries > 0)", source.store_id(a, "cohort.first_touchpoint")?)
+            }
         };
         let returns = match plan.returning {
             None => "1".to_string(),
-            Some(b) => format!("tp = {}", store_id(b, "returning")?),
+            Some(b) => format!("tp = {}", source.store_id(b, "returning")?),
         };
         let mut range = String::new();
         if let Some(from) = q.from {
