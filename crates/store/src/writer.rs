@@ -220,6 +220,16 @@ struct Job {
     _permit: OwnedSemaphorePermit,
 }
 
+impl Job {
+    /// Answer the request, its permits given back first: a caller that submits again
+    /// as soon as it is answered finds them free (not a spurious "busy").
+    fn answer(self, answer: Result<Receipt, String>) {
+        let Job { reply, _permit, .. } = self;
+        drop(_permit);
+        let _ = reply.send(answer);
+    }
+}
+
 enum Msg {
     Write(Job),
     Reload(ProjectId, oneshot::Sender<()>),
@@ -478,9 +488,8 @@ async fn relay_run(mut rx: mpsc::UnboundedReceiver<Msg>, relay: Arc<dyn Relay>, 
     let last_queued = Arc::new(std::sync::atomic::AtomicI64::new(0));
     while let Some(msg) = rx.recv().await {
         match msg {
-            Msg::Write(job) => {
-                let Job { sub, reply, _permit, .. } = job;
-                let (events, failed) = (sub.events.len(), sub.failed.len());
+            Msg::Write(mut job) => {
+                let (events, failed) = (job.sub.events.len(), job.sub.failed.len());
                 let mut queued = waiting.load(Relaxed);
                 // Answered since? Then a writing node is back.
                 if queued >= limit
@@ -490,19 +499,23 @@ async fn relay_run(mut rx: mpsc::UnboundedReceiver<Msg>, relay: Arc<dyn Relay>, 
                     queued = 0;
                 }
                 if queued >= limit {
-                    let _ = reply
-                        .send(Err(format!("no node writes events now and {queued} wait for one; nothing was stored")));
+                    job.answer(Err(format!("no node writes events now and {queued} wait for one; nothing was stored")));
                     continue;
                 }
-                let command = Command::Submit { project: sub.project, events: sub.events, failed: sub.failed };
+                let command = Command::Submit {
+                    project: job.sub.project,
+                    events: std::mem::take(&mut job.sub.events),
+                    failed: std::mem::take(&mut job.sub.failed),
+                };
                 let seq = match relay.send(&command).await {
                     Ok(seq) => seq,
                     Err(e) => {
                         stats.commit_errors.fetch_add(1, Relaxed);
-                        let _ = reply.send(Err(e.to_string()));
+                        job.answer(Err(e.to_string()));
                         continue;
                     }
                 };
+                drop(command);
                 let (relay, stats, waiting, last_queued) =
                     (relay.clone(), stats.clone(), waiting.clone(), last_queued.clone());
                 tokio::spawn(async move {
@@ -524,8 +537,7 @@ async fn relay_run(mut rx: mpsc::UnboundedReceiver<Msg>, relay: Arc<dyn Relay>, 
                         stats.duplicates.fetch_add(r.duplicates as u64, Relaxed);
                         stats.failed.fetch_add(r.failed as u64, Relaxed);
                     }
-                    let _ = reply.send(answer);
-                    drop(_permit);
+                    job.answer(answer);
                 });
             }
             Msg::Reload(project, done) => match relay.send(&Command::Reload { project }).await {
@@ -843,7 +855,7 @@ async fn commit_loop(
             }
             Built::Failed { jobs, error } => {
                 for job in jobs {
-                    let _ = job.reply.send(Err(error.clone()));
+                    job.answer(Err(error.clone()));
                 }
             }
             Built::Group { epoch, batch, jobs, slots } => {
@@ -858,9 +870,7 @@ async fn commit_loop(
                 if failed.load(Relaxed) >= epoch {
                     // Built on the state of a group whose commit failed.
                     for job in jobs {
-                        let _ = job
-                            .reply
-                            .send(Err("an earlier group commit failed; nothing of this request was stored".into()));
+                        job.answer(Err("an earlier group commit failed; nothing of this request was stored".into()));
                     }
                     continue;
                 }
@@ -892,7 +902,7 @@ async fn commit_loop(
                             stats.failed.fetch_add(receipt.failed as u64, Relaxed);
                             stats.failed_dropped.fetch_add(receipt.failed_dropped as u64, Relaxed);
                             stats.suppressed.fetch_add(receipt.suppressed as u64, Relaxed);
-                            let _ = job.reply.send(Ok(receipt));
+                            job.answer(Ok(receipt));
                         }
                     }
                     Err(e) => {
@@ -911,6 +921,6 @@ fn fail_group(stats: &WriterStats, failed: &AtomicU64, epoch: u64, jobs: Vec<Job
     stats.commit_errors.fetch_add(1, Relaxed);
     failed.fetch_max(epoch, Relaxed);
     for job in jobs {
-        let _ = job.reply.send(Err(error.to_string()));
+        job.answer(Err(error.to_string()));
     }
 }
