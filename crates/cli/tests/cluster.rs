@@ -4,7 +4,9 @@
 //! relaying node is killed with SIGKILL and started again; the writing node is killed and
 //! the other node takes over its work; one shard is killed and started again; the writing
 //! node's PostgreSQL session is ended under it (it stops writing, and one node writes
-//! again); the writing node is killed while a batch is on its way to the other one.
+//! again); the writing node stops running but stays alive (SIGSTOP: the other node ends
+//! its silent session and takes over; running again, it relays); the writing node is
+//! killed while a batch is on its way to the other one.
 //! Every acknowledged event is stored exactly once, and both nodes give the same answers.
 
 #[path = "common/serve.rs"]
@@ -29,6 +31,12 @@ impl Node {
     fn start(binary: Command, dir: &std::path::Path) -> (Node, String) {
         let (child, base) = serve(binary, dir);
         (Node(child), base)
+    }
+
+    /// Send it a signal (`STOP`, `CONT`).
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").arg(format!("-{name}")).arg(self.0.id().to_string()).status().unwrap();
+        assert!(status.success(), "kill -{name}");
     }
 
     /// SIGKILL, and wait until it is gone.
@@ -192,13 +200,26 @@ async fn two_nodes_lose_nothing_when_either_node_or_a_shard_is_killed() {
     assert_eq!(touchpoint_store_postgres::testing::end_lock_sessions(&pg).await, 1);
     let writer = until_one_writes(&bases).await;
     until(&acked, 2_000).await;
+    // The writing node stops running but stays alive (SIGSTOP: a frozen process keeps its
+    // connections, so its session and its lock): the other node ends its silent session
+    // and writes; the stopped node, running again, finds its lock gone and relays.
+    let mut nodes = [a, b];
+    nodes[writer].signal("STOP");
+    let mut want = ["", ""];
+    want[1 - writer] = "writes";
+    let took = until_roles(&bases, want).await;
+    eprintln!("the relaying node wrote {took:?} after the writing node stopped running");
+    until(&acked, 200).await;
+    nodes[writer].signal("CONT");
+    assert_eq!(until_one_writes(&bases).await, 1 - writer, "the node that was stopped relays");
+    let writer = 1 - writer;
+    until(&acked, 2_000).await;
     stop.store(true, Ordering::SeqCst);
     for c in clients {
         c.await.unwrap();
     }
     // The writing node dies with a batch on its way to the other node: acknowledged (stored
     // or queued, depending on whether the other node has taken over yet), stored once.
-    let mut nodes = [a, b];
     nodes[writer].kill();
     let ids: Vec<String> = (0..40).map(|k| format!("queued-{k}")).collect();
     let batch: Vec<Value> = ids
@@ -206,13 +227,24 @@ async fn two_nodes_lose_nothing_when_either_node_or_a_shard_is_killed() {
         .map(|id| json!({"type": "track", "userId": "u-queued", "event": "Order Completed", "messageId": id}))
         .collect();
     let other = bases.lock().unwrap()[1 - writer].clone();
-    let r = reqwest::Client::new()
-        .post(format!("{other}/v1/batch"))
-        .basic_auth(&write, Some(""))
-        .json(&json!({"batch": batch}))
-        .send()
-        .await
-        .unwrap();
+    // Sent as an SDK sends it: again, the same batch, when the connection fails (the node
+    // may be opening again just then: the writing node is gone).
+    let mut attempts = 0;
+    let r = loop {
+        let r = reqwest::Client::new()
+            .post(format!("{other}/v1/batch"))
+            .basic_auth(&write, Some(""))
+            .json(&json!({"batch": batch}))
+            .send()
+            .await;
+        attempts += 1;
+        match r {
+            Ok(r) => break r,
+            Err(e) if attempts < 20 => eprintln!("sent again after {e}"),
+            Err(e) => panic!("{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["stored"].as_u64().unwrap() + v["queued"].as_u64().unwrap_or(0), 40, "{v}");

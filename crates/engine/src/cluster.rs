@@ -10,7 +10,10 @@
 //! starts while another writes relays. When the writing node stops or dies (its session
 //! ends and PostgreSQL lets its lock go), a relaying node sees the lock free
 //! ([`Role::change`]) and opens again: the first to take the lock writes, the others
-//! relay to it. A writing node whose session ends under it (PostgreSQL restarted, the
+//! relay to it. A writing node that is alive but does not run (stopped, frozen) keeps its
+//! connection and so its lock: when its lock's session has been silent for
+//! [`SILENT_WRITER`], a relaying node ends that session and the same follows. A writing
+//! node whose session ends under it (PostgreSQL restarted, the
 //! connection cut) stops writing and opens again the same way, so two nodes do not write
 //! at once for longer than one check ([`WATCH`]) takes. Until a node writes again, the
 //! others acknowledge captures as queued, kept in PostgreSQL for the next writing node.
@@ -35,6 +38,11 @@ const KEEP_MS: i64 = 15 * 60 * 1000;
 /// session answers, a relaying node that some node holds the lock.
 pub const WATCH: Duration = Duration::from_secs(1);
 
+/// A writing node whose lock's session has been silent this long is taken for hung (alive
+/// but not running: stopped, frozen) and its session is ended, so that another node can
+/// write. A running writing node asks its lock every [`WATCH`].
+pub const SILENT_WRITER: Duration = Duration::from_secs(10);
+
 /// A node's part in a cluster.
 #[derive(Clone)]
 pub enum Role {
@@ -51,6 +59,8 @@ pub enum Role {
 pub enum Change {
     /// No node holds the writer lock: the writing node stopped or died.
     WriterGone,
+    /// The writing node did not answer for [`SILENT_WRITER`]: its session was ended.
+    WriterSilent,
     /// This node wrote and lost its lock (its PostgreSQL session ended).
     LockLost,
 }
@@ -59,6 +69,7 @@ impl std::fmt::Display for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Change::WriterGone => "the writing node is gone",
+            Change::WriterSilent => "the writing node stopped answering and its session was ended",
             Change::LockLost => "this node lost its writer lock (its PostgreSQL session ended)",
         })
     }
@@ -72,7 +83,8 @@ impl Role {
 
     /// Wait until this node's part no longer holds ([`WATCH`] by [`WATCH`]): for the
     /// writing node, until its lock's session does not answer; for a relaying node, until
-    /// no node holds the lock. A relaying node that cannot ask PostgreSQL keeps waiting
+    /// no node holds the lock — or the node holding it has been silent for
+    /// [`SILENT_WRITER`], and this node ended its session. A relaying node that cannot ask PostgreSQL keeps waiting
     /// (it cannot relay either, and changes nothing by opening again).
     pub async fn change(&self) -> Change {
         loop {
@@ -85,7 +97,21 @@ impl Role {
                 }
                 Role::Relaying(meta, lock) => match meta.lock_is_free(lock).await {
                     Ok(true) => return Change::WriterGone,
-                    Ok(false) => {}
+                    Ok(false) => match meta.end_silent_holder(lock, SILENT_WRITER).await {
+                        Ok(true) => {
+                            // Its lock goes with its session: open again once it is seen
+                            // free (or after a few seconds; the lock decides then).
+                            for _ in 0..50 {
+                                if matches!(meta.lock_is_free(lock).await, Ok(true)) {
+                                    break;
+                                }
+                                tokio::time::sleep(WATCH / 10).await;
+                            }
+                            return Change::WriterSilent;
+                        }
+                        Ok(false) => {}
+                        Err(e) => tracing::debug!(error = %e, "cannot see whether the writing node answers"),
+                    },
                     Err(e) => tracing::debug!(error = %e, "cannot see who writes"),
                 },
             }

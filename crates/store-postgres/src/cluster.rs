@@ -357,6 +357,53 @@ mod tests {
         assert_eq!(node.log_position().await.unwrap(), (s1, Some(10)));
     }
 
+    /// A holder silent longer than asked has its session ended (a stopped process keeps
+    /// its TCP connection, so PostgreSQL alone would never let its lock go); a held lock
+    /// keeps its session talking, so a live holder is never taken for silent.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_silent_holder_is_ended_and_a_live_one_kept() {
+        let Some(url) = testing::fresh_database().await else { return };
+        let a = PgMetaStore::connect(&url, &PgOptions::default()).await.unwrap();
+        let b = PgMetaStore::connect(&url, &PgOptions::default()).await.unwrap();
+        let free = |name: &'static str| {
+            let b = b.clone();
+            async move {
+                let t = std::time::Instant::now();
+                while !b.lock_is_free(name).await.unwrap() {
+                    assert!(t.elapsed() < Duration::from_secs(5), "the lock of {name} stays");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        // Held and left alone by its holder: its session still talks.
+        let held = a.try_hold_lock("events@x").await.unwrap().expect("free");
+        let silent = Duration::from_secs(2) + crate::KEEP_TALKING;
+        let t = std::time::Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            assert!(!b.end_silent_holder("events@x", silent).await.unwrap(), "a live holder was ended");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        drop(held);
+        free("events@x").await;
+        // A process that took the lock and stopped running: its session says nothing more.
+        let mut stopped = a.pool().acquire().await.unwrap().detach();
+        let took: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext('events@x'))")
+            .bind(crate::NAMED_LOCKS)
+            .fetch_one(&mut stopped)
+            .await
+            .unwrap();
+        assert!(took);
+        assert!(!b.lock_is_free("events@x").await.unwrap());
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        let second = Duration::from_secs(1);
+        assert!(!b.end_silent_holder("events@y", second).await.unwrap(), "another name is another lock");
+        assert!(!b.end_silent_holder("events@x", Duration::from_secs(60)).await.unwrap(), "not silent that long");
+        assert!(b.end_silent_holder("events@x", second).await.unwrap());
+        free("events@x").await;
+        assert!(sqlx::query("SELECT 1").execute(&mut stopped).await.is_err(), "its session is gone");
+        assert!(!b.end_silent_holder("events@x", second).await.unwrap(), "nothing left to end");
+    }
+
     /// While no node writes, a relaying node queues what it takes — up to its queue's
     /// size, then refuses (a write key must not fill PostgreSQL) — and takes submissions
     /// again once a writing node has answered.

@@ -128,13 +128,34 @@ const MIGRATION_LOCK: i64 = 0x746f_7563_6870_6f69;
 const NAMED_LOCKS: i32 = 0x7470_6e6c;
 
 /// An advisory lock held on a connection of its own ([`PgMetaStore::try_hold_lock`]);
-/// dropping it closes the connection, which releases the lock.
+/// dropping it closes the connection, which releases the lock. While it is held, its
+/// session answers a statement every [`KEEP_TALKING`], so that a session silent for much
+/// longer means its process does not run ([`PgMetaStore::end_silent_holder`]).
 #[derive(Debug)]
 pub struct HeldLock {
     conn: Arc<tokio::sync::Mutex<sqlx::PgConnection>>,
 }
 
+/// How often a held lock's session is asked something.
+pub const KEEP_TALKING: Duration = Duration::from_secs(1);
+
 impl HeldLock {
+    /// Hold the lock taken on `conn`, and keep its session talking until it is dropped
+    /// (or its session does not answer).
+    fn new(conn: sqlx::PgConnection) -> HeldLock {
+        let conn = Arc::new(tokio::sync::Mutex::new(conn));
+        let probe = LockProbe(Arc::downgrade(&conn));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(KEEP_TALKING).await;
+                if !probe.held(FENCE_PATIENCE).await {
+                    return;
+                }
+            }
+        });
+        HeldLock { conn }
+    }
+
     /// A handle that tells whether the lock is still held, to keep after the lock itself
     /// has been handed to a store.
     pub fn probe(&self) -> LockProbe {
@@ -218,7 +239,7 @@ impl PgMetaStore {
             .fetch_one(&mut conn)
             .await
             .db()?;
-        Ok(held.then(|| HeldLock { conn: Arc::new(tokio::sync::Mutex::new(conn)) }))
+        Ok(held.then(|| HeldLock::new(conn)))
     }
 
     /// Whether no session holds the lock named `name` now: a node's way to see that the
@@ -232,6 +253,33 @@ impl PgMetaStore {
         )
         .bind(NAMED_LOCKS)
         .bind(name)
+        .fetch_one(&self.pool)
+        .await
+        .db()
+    }
+
+    /// End the session holding the lock named `name` when it has been silent for
+    /// `silent` or longer (no statement begun or ended on it), and say whether one was
+    /// ended. A held lock's session answers a statement every [`KEEP_TALKING`]
+    /// ([`HeldLock`]), so a session silent much longer belongs to a process that
+    /// is alive but not running (stopped, frozen, its machine suspended): its TCP
+    /// connection does not break, and without this its lock would never be let go. Once
+    /// its session ends, that process refuses to write when it runs again (its fence asks
+    /// the session) and steps down. The nodes must connect as one PostgreSQL role (or as
+    /// roles allowed to signal each other, `pg_signal_backend`).
+    pub async fn end_silent_holder(&self, name: &str, silent: Duration) -> Result<bool> {
+        sqlx::query_scalar(
+            "SELECT coalesce(bool_or(pg_terminate_backend(a.pid)), false)
+               FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+              WHERE l.locktype = 'advisory' AND l.granted
+                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                AND l.classid = $1::oid AND l.objid = hashtext($2)::oid AND l.objsubid = 2
+                AND a.state IS DISTINCT FROM 'active'
+                AND coalesce(a.state_change, a.backend_start) < clock_timestamp() - make_interval(secs => $3)",
+        )
+        .bind(NAMED_LOCKS)
+        .bind(name)
+        .bind(silent.as_secs_f64())
         .fetch_one(&self.pool)
         .await
         .db()
