@@ -157,8 +157,9 @@ pub enum When {
     /// A touchpoint's day significantly off its own baseline: its volume or its exit rate
     /// (`touchpoint_analytics::health`), every touchpoint and metric of the project tested
     /// together with a Benjamini–Hochberg correction. Checked every few minutes on the
-    /// last complete day (the day before it for exits); fires once per touchpoint, metric
-    /// and day. Only a team alert can follow: it is about a touchpoint, not a customer.
+    /// last complete day in the project's time zone (the day before it for exits); fires
+    /// once per touchpoint, metric and day. Only a team alert can follow: it is about a
+    /// touchpoint, not a customer.
     HealthAlert {
         /// Only this touchpoint (every touchpoint when absent).
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,8 +4,10 @@
 //!
 //! # Definitions
 //!
-//! Days are UTC days (days since 1970-01-01), as the daily volumes are. The **baseline**
-//! of a day is the `baseline_days` days before it.
+//! Days are the project's own days: day numbers (days since 1970-01-01) of its local
+//! time, by a [`Clock`] (its offset and every change, daylight saving time included, so a
+//! day may have 23 or 25 hours); UTC days with the UTC clock. The **baseline** of a day is
+//! the `baseline_days` days before it.
 //!
 //! * **Volume**: the touchpoint's events on the day, `x`, against the baseline days'
 //!   counts, mean `m` and sample variance `s²`. Daily counts vary more than a Poisson
@@ -26,6 +28,7 @@
 use crate::journeys::{JourneySet, Tp};
 use crate::stats::normal_sf;
 use serde::Serialize;
+use touchpoint_core::calendar::Clock;
 
 /// Seconds in a day.
 const DAY_S: i64 = 86_400;
@@ -55,7 +58,7 @@ impl Metric {
 /// The test's settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HealthQuery {
-    /// The day tested, days since 1970-01-01 (UTC).
+    /// The day tested, days since 1970-01-01 (local, by the clock counted with).
     pub day: i64,
     /// Days before it that make the baseline.
     pub baseline_days: i64,
@@ -106,8 +109,8 @@ pub struct Counts {
 }
 
 /// Count each touchpoint's events, reach and exits per day of the window `[day −
-/// baseline_days, day]` (`n_tps` touchpoints).
-pub fn count(set: &JourneySet, n_tps: usize, q: &HealthQuery) -> Counts {
+/// baseline_days, day]` (`n_tps` touchpoints), days by `clock`.
+pub fn count(set: &JourneySet, n_tps: usize, q: &HealthQuery, clock: &Clock) -> Counts {
     let width = (q.baseline_days.max(0) + 1) as usize;
     let first = q.day - q.baseline_days.max(0);
     let mut c = Counts {
@@ -120,7 +123,7 @@ pub fn count(set: &JourneySet, n_tps: usize, q: &HealthQuery) -> Counts {
     for j in set.iter() {
         last.clear();
         for (i, (&t, &tp)) in j.times.iter().zip(j.touchpoints).enumerate() {
-            let day = (set.epoch_s + t as i64).div_euclid(DAY_S);
+            let day = clock.day_of(set.epoch_s + t as i64);
             if day < first || day > q.day || tp as usize >= n_tps {
                 continue;
             }
@@ -205,9 +208,14 @@ fn columns(c: &Counts, end: usize, width: usize) -> Counts {
 /// One project's family of tests for each day of `days`, as the check the morning after
 /// sees it — volume that day, exit rate the day before (its exits are known by then) —
 /// each test with its Benjamini–Hochberg q-value over the day's family. The journeys are
-/// counted once for every day.
-pub fn families(set: &JourneySet, n_tps: usize, days: std::ops::Range<i64>) -> Vec<(i64, Vec<(Test, f64)>)> {
-    families_with(set, n_tps, days, &HealthQuery::default())
+/// counted once for every day; days by `clock`.
+pub fn families(
+    set: &JourneySet,
+    n_tps: usize,
+    days: std::ops::Range<i64>,
+    clock: &Clock,
+) -> Vec<(i64, Vec<(Test, f64)>)> {
+    families_with(set, n_tps, days, &HealthQuery::default(), clock)
 }
 
 /// [`families`] with `q`'s baseline, exit window and minimums (its `day` is ignored).
@@ -216,13 +224,14 @@ fn families_with(
     n_tps: usize,
     days: std::ops::Range<i64>,
     q: &HealthQuery,
+    clock: &Clock,
 ) -> Vec<(i64, Vec<(Test, f64)>)> {
     if days.is_empty() {
         return Vec::new();
     }
     let q = *q;
     let first = days.start - 1 - q.baseline_days;
-    let all = count(set, n_tps, &HealthQuery { day: days.end - 1, baseline_days: days.end - 1 - first, ..q });
+    let all = count(set, n_tps, &HealthQuery { day: days.end - 1, baseline_days: days.end - 1 - first, ..q }, clock);
     let width = (q.baseline_days + 1) as usize;
     days.map(|day| {
         let end = (day - first) as usize;
@@ -252,7 +261,7 @@ mod tests {
     }
 
     /// The obviously correct count: every (customer, tp, day) looked up among all events.
-    fn reference(set: &JourneySet, n_tps: usize, q: &HealthQuery) -> Counts {
+    fn reference(set: &JourneySet, n_tps: usize, q: &HealthQuery, clock: &Clock) -> Counts {
         let width = (q.baseline_days + 1) as usize;
         let first = q.day - q.baseline_days;
         let mut c = Counts {
@@ -266,7 +275,7 @@ mod tests {
                 for d in 0..width {
                     let day = first + d as i64;
                     let idx: Vec<usize> =
-                        (0..at.len()).filter(|&i| at[i].1 == tp && at[i].0.div_euclid(DAY_S) == day).collect();
+                        (0..at.len()).filter(|&i| at[i].1 == tp && clock.day_of(at[i].0) == day).collect();
                     c.events[tp as usize][d] += idx.len() as u64;
                     if let Some(&i) = idx.last() {
                         c.reach[tp as usize][d] += 1;
@@ -285,6 +294,13 @@ mod tests {
             journeys in proptest::collection::vec(
                 proptest::collection::vec((0i64..6, 0i64..DAY_S, 0u16..4), 0..12), 0..30),
             within in prop_oneof![Just(60i64), Just(3_600), Just(DAY_S)],
+            clock in prop_oneof![
+                Just(Clock::default()),
+                Just(Clock::fixed(3_600)),
+                Just(Clock::fixed(-5 * 3_600)),
+                // Summer time for two of the days, in the middle of a day.
+                Just(Clock { base_s: 3_600, changes: vec![((D0 + 1) * DAY_S + 3_600, 7_200), ((D0 + 3) * DAY_S + 3_600, 3_600)] }),
+            ],
         ) {
             let customers: Vec<(i64, Events)> = journeys
                 .into_iter()
@@ -293,7 +309,7 @@ mod tests {
                 .collect();
             let s = set(&customers);
             let q = HealthQuery { day: D0 + 4, baseline_days: 3, exit_within_s: within, ..Default::default() };
-            prop_assert_eq!(count(&s, 4, &q), reference(&s, 4, &q));
+            prop_assert_eq!(count(&s, 4, &q, &clock), reference(&s, 4, &q, &clock));
         }
     }
 
@@ -303,7 +319,9 @@ mod tests {
         fn families_count_once_what_each_day_counts_alone(
             journeys in proptest::collection::vec(
                 proptest::collection::vec((0i64..40, 0i64..DAY_S, 0u16..3), 0..30), 0..40),
+            offset_h in -12i64..14,
         ) {
+            let clock = Clock::fixed(offset_h * 3_600);
             let customers: Vec<(i64, Events)> = journeys
                 .into_iter()
                 .enumerate()
@@ -313,15 +331,32 @@ mod tests {
             let q = HealthQuery { min_expected: 0.5, min_reach: 1, ..Default::default() };
             let alone = |day: i64| {
                 let (v, e) = (HealthQuery { day, ..q }, HealthQuery { day: day - 1, ..q });
-                let mut t: Vec<Test> = tests(&count(&s, 3, &v), &v).into_iter().filter(|t| t.metric == Metric::Volume).collect();
-                t.extend(tests(&count(&s, 3, &e), &e).into_iter().filter(|t| t.metric == Metric::ExitRate));
+                let mut t: Vec<Test> = tests(&count(&s, 3, &v, &clock), &v).into_iter().filter(|t| t.metric == Metric::Volume).collect();
+                t.extend(tests(&count(&s, 3, &e, &clock), &e).into_iter().filter(|t| t.metric == Metric::ExitRate));
                 t
             };
-            for (day, family) in families_with(&s, 3, D0 + 30..D0 + 40, &q) {
+            for (day, family) in families_with(&s, 3, D0 + 30..D0 + 40, &q, &clock) {
                 let tests: Vec<Test> = family.into_iter().map(|(t, _)| t).collect();
                 prop_assert_eq!(tests, alone(day));
             }
         }
+    }
+
+    /// An event at 23:30 UTC is on the next day in Prague (UTC+1) and on the same day in
+    /// New York (UTC−5); with summer time from noon, 22:30 UTC is the next day (UTC+2).
+    #[test]
+    fn days_are_the_projects_own() {
+        let s = set(&[(1, vec![(D0, 23 * 3_600 + 1_800, 0)]), (2, vec![(D0, 22 * 3_600 + 1_800, 0)])]);
+        let on = |clock: &Clock, day: i64| {
+            let q = HealthQuery { day, baseline_days: 0, ..Default::default() };
+            count(&s, 1, &q, clock).events[0][0]
+        };
+        let prague = Clock::fixed(3_600);
+        assert_eq!((on(&prague, D0), on(&prague, D0 + 1)), (1, 1));
+        assert_eq!((on(&Clock::default(), D0), on(&Clock::default(), D0 + 1)), (2, 0));
+        assert_eq!((on(&Clock::fixed(-5 * 3_600), D0), on(&Clock::fixed(-5 * 3_600), D0 + 1)), (2, 0));
+        let summer = Clock { base_s: 3_600, changes: vec![(D0 * DAY_S + 12 * 3_600, 7_200)] };
+        assert_eq!((on(&summer, D0), on(&summer, D0 + 1)), (0, 2));
     }
 
     /// A steady touchpoint, then one day: (baseline per day, that day, what the test says).
@@ -338,7 +373,7 @@ mod tests {
                 }
             }
             let q = HealthQuery { day: D0 + 28, ..Default::default() };
-            let c = count(&set(&customers), 1, &q);
+            let c = count(&set(&customers), 1, &q, &Clock::default());
             let t = tests(&c, &q);
             let v = t.iter().find(|t| t.metric == Metric::Volume).unwrap();
             assert_eq!(v.observed, today as f64);
@@ -368,7 +403,7 @@ mod tests {
             }
         }
         let q = HealthQuery { day: D0 + 28, ..Default::default() };
-        let t = tests(&count(&set(&customers), 2, &q), &q);
+        let t = tests(&count(&set(&customers), 2, &q, &Clock::default()), &q);
         let exit = t.iter().find(|t| t.metric == Metric::ExitRate && t.tp == 1).unwrap();
         assert_eq!((exit.n, exit.baseline_n, exit.observed), (50, 1_400, 0.6));
         assert!((exit.expected - 0.1).abs() < 1e-12);

@@ -823,7 +823,8 @@ async fn the_in_page_endpoint_gives_each_visitor_their_survey_once() {
 /// `touchpoint.health_alert` webhook and one e-mail to the team (the default text, into a
 /// real SMTP server) about the checkouts, none about the steady page views though every
 /// touchpoint was tested; checking again (a rule change) records nothing new; the preview
-/// counts the alert.
+/// counts the alert. Days are the project's own: in Tokyo (UTC+9, no summer time) every
+/// event is at 05:00 local, 20:00 UTC the day before, and the alert names the local day.
 #[tokio::test]
 async fn a_touchpoint_off_its_baseline_alerts_the_team_once() {
     if !available("a_touchpoint_off_its_baseline_alerts_the_team_once") {
@@ -834,12 +835,17 @@ async fn a_touchpoint_off_its_baseline_alerts_the_team_once() {
     let smtp = Receiver::smtp();
     let port = smtp.port;
     let app = spawn_app_with(|c| c.smtp_url = format!("smtp://127.0.0.1:{port}")).await;
-    let today = chrono::Utc::now().timestamp_millis().div_euclid(86_400_000);
+    let (st, v) = api(&app, Method::PUT, "/api/project", Some(json!({"timezone": "Asia/Tokyo"}))).await;
+    assert_eq!(st, 200, "{v}");
+    const TOKYO_MS: i64 = 9 * 3_600_000;
+    let today = (chrono::Utc::now().timestamp_millis() + TOKYO_MS).div_euclid(86_400_000);
     for d in (today - 29)..today {
         let checkouts = if d == today - 1 { 8 } else { 40 + d % 3 };
         let mut batch = Vec::new();
         for k in 0..checkouts.max(30) {
-            let at = chrono::DateTime::from_timestamp_millis(d * 86_400_000 + 43_200_000 + k * 1000).unwrap();
+            // 05:00 in Tokyo on local day `d`.
+            let at =
+                chrono::DateTime::from_timestamp_millis(d * 86_400_000 + 5 * 3_600_000 - TOKYO_MS + k * 1000).unwrap();
             let ts = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             let user = format!("c-{d}-{k}");
             if k < checkouts {

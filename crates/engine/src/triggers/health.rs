@@ -1,7 +1,7 @@
 //! The health check: every few minutes, each project with a live `health_alert` rule has
 //! its touchpoints tested against their own baseline (`touchpoint_analytics::health`) on
-//! the journey index — volume on the last complete UTC day, exit rate on the day before it
-//! (a customer's exit is known a day later) — all tests of the project in one
+//! the journey index — volume on the last complete day, exit rate on the day before it
+//! (a customer's exit is known a day later), days in the project's time zone — all tests of the project in one
 //! Benjamini–Hochberg family. Each finding a rule asks for becomes a firing in the outbox,
 //! delivered by the delivery loop like any team alert.
 //!
@@ -17,13 +17,25 @@ use std::time::Duration;
 use touchpoint_act::rule::{Direction, HealthMetric, When};
 use touchpoint_act::RuleDef;
 use touchpoint_analytics::health::{self, Metric, Test};
+use touchpoint_core::calendar::Clock;
 use touchpoint_store::triggers::{FiringState, NewFiring, TriggerStatus};
 use touchpoint_store::{now_ms, StoreError};
 
 /// How often the projects are checked.
 const EVERY: Duration = Duration::from_secs(600);
-/// Milliseconds in a (UTC) day.
+/// Milliseconds in a day of 24 hours.
 const DAY_MS: i64 = 86_400_000;
+
+/// The clock of a project in `timezone` over the days a check at `now` (unix ms) counts —
+/// `days` days back from yesterday, each with its baseline — and today's day number by it
+/// (days since 1970-01-01 of the local date).
+pub fn days_clock(timezone: &str, now: i64, days: i64) -> (Clock, i64) {
+    let now_s = now.div_euclid(1000);
+    let from_s = now_s - (days + health::BASELINE_DAYS + 3) * 86_400;
+    let clock = crate::tz::clock(timezone, from_s, now_s + 86_400);
+    let today = clock.day_of(now_s);
+    (clock, today)
+}
 
 /// The outbox's "triggering event" of an alert: one per day, touchpoint and metric (never
 /// a real event's id for customer 0, who has no events).
@@ -115,10 +127,12 @@ pub async fn check(engine: &Engine, now: i64) -> Result<Checked, StoreError> {
         };
         let ids: HashMap<String, i64> =
             store.touchpoints(project).await?.into_iter().map(|t| (t.touchpoint.key, t.id)).collect();
-        let day = now.div_euclid(DAY_MS) - 1;
+        let Some(p) = store.project(project).await? else { continue };
+        let (clock, today) = days_clock(&p.timezone, now, 1);
+        let day = today - 1;
         let n = snap.dict.touchpoints.len();
         let (set, dict) = (snap.set.clone(), snap.dict.clone());
-        let family = tokio::task::spawn_blocking(move || health::families(&set, n, day..day + 1))
+        let family = tokio::task::spawn_blocking(move || health::families(&set, n, day..day + 1, &clock))
             .await
             .map_err(|e| StoreError::Backend(format!("the health check stopped: {e}")))?
             .pop()

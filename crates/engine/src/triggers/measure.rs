@@ -67,13 +67,15 @@ async fn preview_health(
     def: &touchpoint_act::RuleDef,
     mut out: Preview,
     now: i64,
+    timezone: &str,
 ) -> Preview {
     let (set, dict, when) = (snap.set.clone(), snap.dict.clone(), def.when.clone());
     let days = out.days;
-    let today = now.div_euclid(86_400_000);
+    let (clock, today) = super::health::days_clock(timezone, now, days);
     let counted = tokio::task::spawn_blocking(move || {
         let mut alerts = Vec::new();
-        for (day, family) in touchpoint_analytics::health::families(&set, dict.touchpoints.len(), today - days..today) {
+        let n = dict.touchpoints.len();
+        for (day, family) in touchpoint_analytics::health::families(&set, n, today - days..today, &clock) {
             for (t, q) in family {
                 let key = &dict.touchpoints[t.tp as usize].key;
                 if super::health::wanted(&when, &t, q, key) {
@@ -136,7 +138,7 @@ pub async fn preview(
     };
     let Some(snap) = s.journeys.index.snapshot(project) else { return Ok(out) };
     if matches!(def.when, When::HealthAlert { .. }) {
-        return Ok(preview_health(&snap, &def, out, now).await);
+        return Ok(preview_health(&snap, &def, out, now, &p.timezone).await);
     }
     let (set, dict) = (&snap.set, &snap.dict);
     let find_tp = |k: &str| dict.find(k);
