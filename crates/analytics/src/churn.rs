@@ -276,9 +276,59 @@ impl Acc {
     }
 }
 
-/// Who churned as of `query.now_s`, and the churn drivers. Touchpoint indexes outside the
-/// dictionary count as events (for silence) but are not analysed.
-pub fn churn(set: &impl Journeys, dict: &Dictionary, query: &ChurnQuery) -> ChurnReport {
+/// What a churn report is counted from: per customer, whether and why they churned, and
+/// per touchpoint (dictionary index) the customers with it in their last k. Counts of two
+/// disjoint sets of customers add up ([`ChurnCounts::merge`]); the SQL executor counts
+/// on the shards and merges.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChurnCounts {
+    /// Customers with an event at or before "now".
+    pub customers: u64,
+    /// Churned by a churn signal.
+    pub by_signal: u64,
+    /// Churned by silence.
+    pub by_silence: u64,
+    /// Per touchpoint: churned customers with it in their last k.
+    pub churned_with: Vec<u64>,
+    /// Per touchpoint: stayers with it in their last k.
+    pub stayed_with: Vec<u64>,
+    /// Per touchpoint: customers whose first churn signal it was.
+    pub first_signal: Vec<u64>,
+    /// The smallest churned customer ids, ascending, at most `max_customer_ids`.
+    pub ids: Vec<CustomerId>,
+}
+
+impl ChurnCounts {
+    /// Nothing counted, for `n` touchpoints.
+    pub fn new(n: usize) -> ChurnCounts {
+        ChurnCounts {
+            churned_with: vec![0; n],
+            stayed_with: vec![0; n],
+            first_signal: vec![0; n],
+            ..Default::default()
+        }
+    }
+
+    /// Add the counts of other customers; the ids stay the smallest `max_ids`.
+    pub fn merge(&mut self, other: ChurnCounts, max_ids: usize) {
+        self.customers += other.customers;
+        self.by_signal += other.by_signal;
+        self.by_silence += other.by_silence;
+        for (a, b) in [
+            (&mut self.churned_with, &other.churned_with),
+            (&mut self.stayed_with, &other.stayed_with),
+            (&mut self.first_signal, &other.first_signal),
+        ] {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        }
+        self.ids.extend(other.ids);
+        self.ids.sort_unstable();
+        self.ids.truncate(max_ids);
+    }
+}
+
+/// Count a journey set for [`report`]: one parallel pass.
+pub fn counts(set: &impl Journeys, dict: &Dictionary, query: &ChurnQuery) -> ChurnCounts {
     let n = dict.touchpoints.len();
     let signal: Vec<bool> = dict.touchpoints.iter().map(|t| t.churn).collect();
     let now_rel = query.now_s.saturating_sub(set.epoch_s());
@@ -291,7 +341,20 @@ pub fn churn(set: &impl Journeys, dict: &Dictionary, query: &ChurnQuery) -> Chur
         },
         |a, b| Box::new(a.merge(*b, query.max_customer_ids)),
     );
+    let Acc { customers, by_signal, by_silence, churned_with, stayed_with, first_signal, ids, .. } = *acc;
+    ChurnCounts { customers, by_signal, by_silence, churned_with, stayed_with, first_signal, ids }
+}
 
+/// Who churned as of `query.now_s`, and the churn drivers. Touchpoint indexes outside the
+/// dictionary count as events (for silence) but are not analysed.
+pub fn churn(set: &impl Journeys, dict: &Dictionary, query: &ChurnQuery) -> ChurnReport {
+    report(dict, query, counts(set, dict, query))
+}
+
+/// The churn report of counted customers: the signals, the drivers tested and ranked.
+pub fn report(dict: &Dictionary, query: &ChurnQuery, acc: ChurnCounts) -> ChurnReport {
+    let n = dict.touchpoints.len();
+    let signal: Vec<bool> = dict.touchpoints.iter().map(|t| t.churn).collect();
     let churned = acc.by_signal + acc.by_silence;
     let stayed = acc.customers - churned;
     let share = |x: u64, of: u64| if of == 0 { 0.0 } else { x as f64 / of as f64 };

@@ -8,7 +8,8 @@
 //! a progress bar, and kept there: a later run on the same database and size reuses them.
 //!
 //! The hand-written queries are what an analyst would write over the `events` table for
-//! the same answers (transitions, Sankey paths from a touchpoint, weekly retention): each customer's
+//! the same answers (transitions, Sankey paths from a touchpoint, weekly retention, churn
+//! and its drivers): each customer's
 //! touchpoints in time order (ties by id), then the analysis' own array work, on every
 //! shard at once. The executor does more for the same answer: it reads
 //! re-classified touchpoints through the overlay, reads a row a retried write left twice
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::Instant;
+use touchpoint_analytics::churn::{self, ChurnQuery};
 use touchpoint_analytics::paths::{self, SankeyQuery, TransitionsQuery};
 use touchpoint_analytics::retention::{self, Period, RetentionQuery};
 use touchpoint_analytics::Tp;
@@ -122,6 +124,35 @@ pub async fn run(events: usize, event_store: &str, runs: usize, json_out: bool) 
         return Err(msg("retention: the hand-written query and the SQL executor disagree"));
     }
     rows.push(("retention", ours_s, hand_s, memory_s));
+
+    // Churn as of a second after the last event (every event observed).
+    let last = set.times.iter().max().map_or(0, |&t| i64::from(t));
+    let q = ChurnQuery::new(set.epoch_s + last + 1);
+    let (ours_s, ours) = time(runs, || async { ch.sql_churn(&source, &q).await }).await;
+    let ours = ours.map_err(|e| msg(format!("the SQL executor: {e}")))?;
+    let signals: Vec<i64> =
+        (0..dict.touchpoints.len()).filter(|&i| dict.touchpoints[i].churn).map(|i| i as i64 + 1).collect();
+    let by_hand = churn_by_hand(&q, &signals);
+    let (hand_s, hand) = time(runs, || hand_written(&ch, &by_hand)).await;
+    let hand = hand?;
+    let (memory_s, memory) = time(runs, || async { churn::churn(&set, &dict, &q) }).await;
+    // The events are stored under customer + 1.
+    let mut shifted = ours.clone();
+    shifted.churned_customers.iter_mut().for_each(|c| *c -= 1);
+    if shifted != memory {
+        return Err(msg("churn: the SQL executor and the journey index disagree"));
+    }
+    // The hand-written counts of each tested touchpoint: `[reason, touchpoint]`.
+    let agree = !ours.drivers.is_empty()
+        && ours.drivers.iter().all(|d| {
+            let tp = dict.find(&d.touchpoint).map_or(0, |x| x as i64 + 1);
+            let n = |reason: i64| hand.get(&vec![reason, tp]).copied().unwrap_or(0) as usize;
+            n(1) + n(2) == d.churned_with && n(0) == d.stayed_with
+        });
+    if !agree {
+        return Err(msg("churn: the hand-written query and the SQL executor disagree"));
+    }
+    rows.push(("churn", ours_s, hand_s, memory_s));
 
     println!(
         "{} events, {} customers, ClickHouse {} ({shards} shard{}), median of {runs} runs, seconds:",
@@ -257,6 +288,33 @@ fn retention_by_hand(periods: usize) -> String {
                    FROM events WHERE project = 1 AND touchpoint != 0)
              GROUP BY customer))
          GROUP BY k"
+    )
+}
+
+/// Churn by hand, as of `q.now_s` (every event at or before it): each customer's journey,
+/// its first churn signal, why it churned (1 a signal, 2 silence, 0 stayed) and the
+/// touchpoints among its last k before the churn point: `k` is `[reason, touchpoint]`.
+fn churn_by_hand(q: &ChurnQuery, signals: &[i64]) -> String {
+    let first = if signals.is_empty() {
+        "toUInt32(0)".to_string()
+    } else {
+        let list: Vec<String> = signals.iter().map(|s| s.to_string()).collect();
+        format!("arrayFirstIndex(x -> has(CAST([{}] AS Array(Int64)), x), s)", list.join(", "))
+    };
+    format!(
+        "SELECT [r, x] AS k, toUInt64(count()) AS n FROM (
+           SELECT r, arrayJoin(arrayDistinct(arraySlice(s, greatest(e - {k}, 0) + 1, e - greatest(e - {k}, 0)))) AS x
+           FROM (SELECT s, if(f > 0, toInt64(f) - 1, toInt64(length(s))) AS e,
+                        multiIf(f > 0, 1, {now} - intDiv(last, 1000) > {horizon}, 2, 0) AS r
+                 FROM (SELECT s, last, {first} AS f FROM (
+                         SELECT arrayMap(x -> x.2, arraySort(x -> (x.1, x.3), groupArray((ts, touchpoint, id)))) AS s,
+                                max(ts) AS last
+                         FROM events WHERE project = 1 AND touchpoint != 0 AND ts < {until_ms} GROUP BY customer))))
+         GROUP BY k",
+        k = q.last_k,
+        now = q.now_s,
+        horizon = q.churn_horizon_s,
+        until_ms = (q.now_s + 1) * 1000,
     )
 }
 

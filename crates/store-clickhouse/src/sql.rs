@@ -18,11 +18,13 @@
 //! queries; their events are read back (a few rows) and run through the Rust kernel, and
 //! the two parts are added up.
 //!
-//! **What is here.** Transitions, Sankey paths and retention cohorts (retention needs no
+//! **What is here.** Transitions, Sankey paths, retention cohorts (retention needs no
 //! sorted journeys: per customer its entry and the periods it came back in, the periods
-//! written out in SQL for the project's local time, its clock changes included). The
-//! journey map, funnels, churn and attribution run on the journey index only; they would
-//! follow the same pattern (the per-customer arrays, the kernel's own counting in SQL, its
+//! written out in SQL for the project's local time, its clock changes included) and churn
+//! with its drivers (each shard sends one row: its counts, its smallest churned ids, and a
+//! `sumMap` of keys that say touchpoint and what it counts; the tests in Rust). The
+//! journey map, funnels and attribution run on the journey index only; they would follow
+//! the same pattern (the per-customer arrays, the kernel's own counting in SQL, its
 //! `*_report` function in Rust). Plans with a filter or a breakdown are not taken here
 //! yet, and the API answers from the journey index: this executor is held to it by the
 //! parity tests and measured by `touchpoint bench sql`. So many merges or split customers
@@ -33,6 +35,7 @@ use crate::http::number_list;
 use crate::{schema, shard_of, ClickHouseEvents};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
+use touchpoint_analytics::churn::{self, ChurnCounts, ChurnQuery, ChurnReport};
 use touchpoint_analytics::journeys::{Dictionary, JourneySet, Tp};
 use touchpoint_analytics::paths::{self, SankeyQuery, SankeyReport, TransitionsQuery, TransitionsReport};
 use touchpoint_analytics::retention::{self, Period, RetentionCounts, RetentionPlan, RetentionQuery, RetentionReport};
@@ -193,7 +196,7 @@ impl ClickHouseEvents {
     ) -> Result<(String, Journeys, (Tp, bool)), SqlError> {
         let (anchor, forward) = q.check(&source.dict).map_err(|e| SqlError::Query(e.message))?;
         let a = source.store_id(anchor, if forward { "start" } else { "end" })?;
-        let journeys = self.journeys(source, overlay)?;
+        let journeys = self.journeys(source, overlay, None)?;
         let n = q.steps;
         // From the anchor's first occurrence on (forward), or from its last back (backward).
         let from_anchor = if forward {
@@ -272,7 +275,7 @@ impl ClickHouseEvents {
         plan: &RetentionPlan,
         overlay: bool,
     ) -> Result<(String, Journeys), SqlError> {
-        let journeys = self.journeys(source, overlay)?;
+        let journeys = self.journeys(source, overlay, None)?;
         // The period of a unix second (numbered as `Period::index` numbers them), written
         // out for the column `x` names: local seconds are `x` plus the offset of the last
         // change at or before it.
@@ -380,7 +383,7 @@ impl ClickHouseEvents {
         overlay: bool,
     ) -> Result<(String, Journeys), SqlError> {
         q.check().map_err(|e| SqlError::Query(e.message))?;
-        let journeys = self.journeys(source, overlay)?;
+        let journeys = self.journeys(source, overlay, None)?;
         let same = if q.collapse_repeats { "WHERE a != b" } else { "" };
         let sql = format!(
             "SELECT a, b, toUInt64(count()) AS n FROM ({})
@@ -400,14 +403,97 @@ impl ClickHouseEvents {
         Ok(self.transitions_sql(source, q, self.overlay().await?)?.0)
     }
 
+    /// Who churned and what preceded it, counted on the shards: per shard the customers,
+    /// churned by signal and by silence, the smallest churned ids, and per touchpoint the
+    /// customers with it in their last k (churned, stayed) and whose first churn signal it
+    /// was; the test of each touchpoint in Rust ([`churn::report`]).
+    pub async fn sql_churn(&self, source: &JourneySource, q: &ChurnQuery) -> Result<ChurnReport, SqlError> {
+        let (sql, journeys) = self.churn_sql(source, q, self.overlay().await?)?;
+        #[derive(Deserialize)]
+        struct Shard {
+            customers: u64,
+            by_signal: u64,
+            by_silence: u64,
+            ids: Vec<i64>,
+            keys: Vec<i64>,
+            counts: Vec<u64>,
+        }
+        let n = source.dict.touchpoints.len();
+        let mut counts = ChurnCounts::new(n);
+        for r in self.rows_all::<Shard>(&sql).await? {
+            let mut part = ChurnCounts::new(n);
+            (part.customers, part.by_signal, part.by_silence, part.ids) =
+                (r.customers, r.by_signal, r.by_silence, r.ids);
+            for (key, count) in r.keys.into_iter().zip(r.counts) {
+                let Some(&tp) = source.ids.get(&key.div_euclid(4)) else { continue };
+                let column = match key.rem_euclid(4) {
+                    0 => &mut part.churned_with,
+                    1 => &mut part.stayed_with,
+                    _ => &mut part.first_signal,
+                };
+                column[usize::from(tp)] += count;
+            }
+            counts.merge(part, q.max_customer_ids);
+        }
+        let split = self.split_journeys(source, &journeys.split).await?;
+        counts.merge(churn::counts(&split, &source.dict, q), q.max_customer_ids);
+        Ok(churn::report(&source.dict, q, counts))
+    }
+
+    /// The statement each shard runs for [`ClickHouseEvents::sql_churn`]: one row. Each
+    /// customer's journey up to "now" (`o`, the times `u`), its first churn signal `f`
+    /// (1-based, 0: none), the events before the churn point `e`, why it churned `r` (1
+    /// signal, 2 silence, 0 stayed); then its keys — `store id × 4 + 0` for a touchpoint
+    /// in a churned customer's last k, `+ 1` in a stayer's, `+ 2` for the first signal —
+    /// summed over the customers.
+    fn churn_sql(&self, source: &JourneySource, q: &ChurnQuery, overlay: bool) -> Result<(String, Journeys), SqlError> {
+        let now_rel = q.now_s.saturating_sub(source.epoch_s);
+        let journeys = self.journeys(source, overlay, Some(now_rel))?;
+        let mut signals: Vec<i64> = source
+            .ids
+            .iter()
+            .filter(|(_, &tp)| source.dict.touchpoints.get(usize::from(tp)).is_some_and(|t| t.churn))
+            .map(|(&id, _)| id)
+            .collect();
+        signals.sort_unstable();
+        let first = if signals.is_empty() {
+            "toUInt32(0)".to_string()
+        } else {
+            format!("arrayFirstIndex(x -> has({}, x), s)", typed(&signals))
+        };
+        let (k, horizon, max_ids) = (q.last_k, q.churn_horizon_s, q.max_customer_ids);
+        let sql = format!(
+            "SELECT customers, by_signal, by_silence, ids, tupleElement(m, 1) AS keys, tupleElement(m, 2) AS counts
+             FROM (SELECT toUInt64(count()) AS customers, toUInt64(countIf(r = 1)) AS by_signal,
+                          toUInt64(countIf(r = 2)) AS by_silence,
+                          arraySlice(arraySort(groupArrayIf(c, r > 0)), 1, {max_ids}) AS ids,
+                          sumMap(k, arrayMap(x -> toUInt64(1), k)) AS m
+             FROM (SELECT c, r, arrayConcat(
+                          arrayMap(x -> x * 4 + if(r > 0, 0, 1), arrayDistinct(arraySlice(s, b + 1, e - b))),
+                          if(r = 1, [s[greatest(f, 1)] * 4 + 2], emptyArrayInt64())) AS k
+             FROM (SELECT c, s, f, e, greatest(e - {k}, 0) AS b,
+                          multiIf(f > 0, 1, {now_rel} - intDiv(t[length(t)], 1000) > {horizon}, 2, 0) AS r
+             FROM (SELECT c, s, t, f, if(f > 0, toInt64(f) - 1, toInt64(length(s))) AS e
+             FROM (SELECT c, s, t, {first} AS f FROM ({}))))))",
+            journeys.sql
+        );
+        Ok((sql, journeys))
+    }
+
+    /// The statement each shard runs for churn, for tests that run it elsewhere.
+    pub async fn churn_statement(&self, source: &JourneySource, q: &ChurnQuery) -> Result<String, SqlError> {
+        Ok(self.churn_sql(source, q, self.overlay().await?)?.0)
+    }
+
     /// Whether any event was re-classified (the overlay has rows; every shard holds them
     /// all): a query reads the events as they are when none was.
     async fn overlay(&self) -> Result<bool, SqlError> {
         Ok(self.shards[0].number("SELECT toInt64(count()) AS n FROM reclassified").await? > 0)
     }
 
-    /// The per-customer journeys of `source` as SQL, the same on every shard.
-    fn journeys(&self, source: &JourneySource, overlay: bool) -> Result<Journeys, SqlError> {
+    /// The per-customer journeys of `source` as SQL, the same on every shard; with `until`,
+    /// only their events at or before that second since the epoch.
+    fn journeys(&self, source: &JourneySource, overlay: bool, until: Option<i64>) -> Result<Journeys, SqlError> {
         if source.merged.len() > MAX_LISTED {
             return Err(SqlError::TooLarge(format!(
                 "{} merged customers: more than one statement holds ({MAX_LISTED})",
@@ -444,12 +530,16 @@ impl ClickHouseEvents {
         };
         let epoch_ms = source.epoch_s.saturating_mul(1000);
         let max_ms = i64::from(u32::MAX) * 1000 + 999;
-        let leave_out = if split.is_empty() {
-            String::new()
-        } else {
+        let mut keep = vec![];
+        if !split.is_empty() {
             let c: Vec<i64> = split.iter().map(|s| s.0).collect();
-            format!("WHERE c NOT IN ({})", number_list(c))
-        };
+            keep.push(format!("c NOT IN ({})", number_list(c)));
+        }
+        if let Some(until) = until {
+            // `t` is at least 0: nothing is kept before the epoch.
+            keep.push(format!("t < {}", until.saturating_add(1).saturating_mul(1000)));
+        }
+        let leave_out = if keep.is_empty() { String::new() } else { format!("WHERE {}", keep.join(" AND ")) };
         let touchpoints = if ids.is_empty() { "0".to_string() } else { number_list(ids) };
         let events = format!(
             "SELECT id, c, t, tp

@@ -7,6 +7,7 @@
 //! equal, field by field.
 
 use std::collections::{BTreeMap, HashMap};
+use touchpoint_analytics::churn::{self, ChurnQuery};
 use touchpoint_analytics::journeys::{Dictionary, JourneySet, Tp};
 use touchpoint_analytics::paths::{self, SankeyQuery, TransitionsQuery};
 use touchpoint_analytics::retention::{self, CohortBy, Period, RetentionQuery};
@@ -191,6 +192,9 @@ async fn store(c: &Case, url: &str) -> ClickHouseEvents {
 async fn parity(url: impl Fn() -> Option<String>, shards: usize, seeds: std::ops::Range<u64>) {
     let (dict, ids) = dictionary();
     let mut split_cases = 0;
+    // What the churn cases reached: customers churned by a signal, by silence, stayers,
+    // touchpoints tested, ids cut to the first few.
+    let mut churn_seen = [0usize; 5];
     for seed in seeds {
         let Some(url) = url() else { return };
         let c = case(seed);
@@ -230,10 +234,61 @@ async fn parity(url: impl Fn() -> Option<String>, shards: usize, seeds: std::ops
             let memory = paths::sankey(&set, &dict, &q).unwrap();
             assert_eq!(sql, memory, "seed {seed}, {q:?}: the SQL executor and the journey index differ");
         }
+        for (signal, q) in churn_queries(seed) {
+            let source = with_signal(&source, signal);
+            let sql = events.sql_churn(&source, &q).await.unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            let memory = churn::churn(&set, &source.dict, &q);
+            assert_eq!(sql, memory, "seed {seed}, {signal:?}, {q:?}: the SQL executor and the journey index differ");
+            let cut = sql.churned > sql.churned_customers.len();
+            for (seen, reached) in churn_seen.iter_mut().zip([sql.by_signal, sql.by_silence, sql.stayed, sql.tested]) {
+                *seen += usize::from(reached > 0);
+            }
+            churn_seen[4] += usize::from(cut);
+        }
     }
     if shards > 1 {
         assert!(split_cases > 0, "no case merged customers across shards");
     }
+    assert!(churn_seen.iter().all(|&n| n > 0), "churn cases by signal, silence, stayed, tested, cut: {churn_seen:?}");
+}
+
+/// Churn queries of a case, each with the touchpoint that is a churn signal (none, or
+/// one of the dictionary's): "now" before every event, between them, on an event's second,
+/// with the last event exactly one horizon before it (not yet silence), and after them all;
+/// last k of 1 to 4, every touchpoint tested or only common ones, few ids listed or all.
+fn churn_queries(seed: u64) -> Vec<(Option<usize>, ChurnQuery)> {
+    let mut r = Rng(seed ^ 0xc4);
+    let nows = [
+        EPOCH_S - 100,
+        EPOCH_S + 86_400 * 8 + 1_800,
+        EPOCH_S + 86_400 * 40 - 1,
+        EPOCH_S + 86_400 * 70,
+        EPOCH_S + 86_400 * 200,
+    ];
+    let mut out = vec![];
+    for now_s in nows {
+        out.push((
+            r.pick(&[None, Some(0), Some(2), Some(3)]),
+            ChurnQuery {
+                now_s,
+                churn_horizon_s: r.pick(&[86_400 * 5, 86_400 * 30, churn::DEFAULT_CHURN_HORIZON_S]),
+                last_k: 1 + r.below(4) as usize,
+                alpha: r.pick(&[0.05, 0.5]),
+                min_customers: r.pick(&[0, 1, 3]),
+                max_customer_ids: r.pick(&[2, 1_000]),
+            },
+        ));
+    }
+    out
+}
+
+/// `source` with the dictionary's touchpoint `signal` a churn signal.
+fn with_signal(source: &JourneySource, signal: Option<usize>) -> JourneySource {
+    let mut source = source.clone();
+    if let Some(i) = signal {
+        source.dict.touchpoints[i].churn = true;
+    }
+    source
 }
 
 /// Sankey queries of a case: forward and backward, from each of two anchors, with and
@@ -329,20 +384,26 @@ print(s.query(job["sql"], "JSONEachRow"))
 print("version", s.query("SELECT version()", "CSV"), file=sys.stderr)
 "#;
 
-/// Rows as sorted lists of numbers (a current ClickHouse quotes 64-bit ones; 18.16 does
-/// not).
+/// Rows as sorted lists of numbers, arrays written out in place (a current ClickHouse
+/// quotes 64-bit numbers; 18.16 does not).
 fn numbers(rows: Vec<serde_json::Value>) -> Vec<Vec<i64>> {
+    fn flat(v: &serde_json::Value, out: &mut Vec<i64>) {
+        match v {
+            serde_json::Value::Array(items) => {
+                out.push(items.len() as i64);
+                items.iter().for_each(|x| flat(x, out));
+            }
+            v => out.push(v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap()),
+        }
+    }
     let mut out: Vec<Vec<i64>> = rows
         .iter()
         .map(|r| {
-            let mut row: Vec<(String, i64)> = r
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap()))
-                .collect();
-            row.sort();
-            row.into_iter().map(|(_, v)| v).collect()
+            let mut row: Vec<(&String, &serde_json::Value)> = r.as_object().unwrap().iter().collect();
+            row.sort_by_key(|(k, _)| *k);
+            let mut numbers = vec![];
+            row.into_iter().for_each(|(_, v)| flat(v, &mut numbers));
+            numbers
         })
         .collect();
     out.sort();
@@ -390,6 +451,9 @@ async fn the_statements_mean_the_same_on_a_current_clickhouse() {
         }
         for q in retention_queries(seed) {
             statements.push(events.retention_statement(&source, &q).await.unwrap());
+        }
+        for (signal, q) in churn_queries(seed) {
+            statements.push(events.churn_statement(&with_signal(&source, signal), &q).await.unwrap());
         }
         for sql in statements {
             let here: Vec<serde_json::Value> = shard.rows(&sql).await.unwrap();
