@@ -19,6 +19,7 @@ async fn czech_and_polish_messages_arrive_intact() {
     let mailer = Mailer::new(&SmtpConfig {
         url: format!("smtp://127.0.0.1:{}", r.port),
         from: "Zahrada & dům <obchod@zahrada.example>".into(),
+        ca_pem: None,
     })
     .unwrap();
     let cases = [
@@ -55,7 +56,9 @@ async fn czech_and_polish_messages_arrive_intact() {
 
 #[tokio::test]
 async fn a_server_that_is_not_there_is_a_retry() {
-    let mailer = Mailer::new(&SmtpConfig { url: "smtp://127.0.0.1:9".into(), from: "a@b.example".into() }).unwrap();
+    let mailer =
+        Mailer::new(&SmtpConfig { url: "smtp://127.0.0.1:9".into(), from: "a@b.example".into(), ca_pem: None })
+            .unwrap();
     let msg = template::Rendered { subject: "s".into(), text: "t".into(), html: "<p>t</p>".into() };
     assert!(matches!(mailer.send("x@y.example", "msg_z", &msg, None).await, Outcome::Retry(_)));
     assert!(matches!(mailer.send("not an address", "msg_z", &msg, None).await, Outcome::Failed(_)));

@@ -1,7 +1,7 @@
 """Real receivers for Touchpoint's trigger tests, independent of Touchpoint's code.
 
-webhook PORTFILE LOG SECRET [PLAN]
-    An HTTP server that checks every request's Standard Webhooks signature with the
+webhook PORTFILE LOG SECRET [PLAN [CERT KEY]]
+    An HTTP server (HTTPS with CERT and KEY, PEM files) that checks every request's Standard Webhooks signature with the
     reference implementation (the `standardwebhooks` PyPI package) and appends one JSON
     line per request to LOG: {"id", "valid", "attempt", "status", "body"}. PLAN (JSON)
     says what to answer: {"fail_first": N, "fail_status": 503, "retry_after": S,
@@ -9,9 +9,10 @@ webhook PORTFILE LOG SECRET [PLAN]
     Retry-After of S seconds when given), later ones `status` (410 makes it gone). A
     request whose signature does not verify gets 400.
 
-smtp PORTFILE OUTDIR
+smtp PORTFILE OUTDIR [starttls|implicit CERT KEY]
     An SMTP server (aiosmtpd) that writes every message it accepts to OUTDIR/N.eml and
-    its envelope to OUTDIR/N.json.
+    its envelope to OUTDIR/N.json; with TLS, either STARTTLS required before MAIL or TLS
+    from the first byte (SMTPS), with the certificate CERT and its key KEY (PEM files).
 
 parse FILE
     Prints a message Python's own e-mail parser read: {"subject", "from", "to",
@@ -34,7 +35,15 @@ def write_port(path, port):
     os.replace(tmp, path)
 
 
-def webhook(portfile, log, secret, plan_text="{}"):
+def server_tls(cert, key):
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def webhook(portfile, log, secret, plan_text="{}", cert=None, key=None):
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -86,11 +95,13 @@ def webhook(portfile, log, secret, plan_text="{}"):
             self.end_headers()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if cert:
+        server.socket = server_tls(cert, key).wrap_socket(server.socket, server_side=True)
     write_port(portfile, server.server_address[1])
     server.serve_forever()
 
 
-def smtp(portfile, outdir):
+def smtp(portfile, outdir, mode=None, cert=None, key=None):
     import socket
 
     from aiosmtpd.controller import Controller
@@ -114,7 +125,13 @@ def smtp(portfile, outdir):
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    if mode == "starttls":
+        controller = Controller(Handler(), hostname="127.0.0.1", port=port,
+                                tls_context=server_tls(cert, key), require_starttls=True)
+    elif mode == "implicit":
+        controller = Controller(Handler(), hostname="127.0.0.1", port=port, ssl_context=server_tls(cert, key))
+    else:
+        controller = Controller(Handler(), hostname="127.0.0.1", port=port)
     controller.start()
     write_port(portfile, port)
     while True:

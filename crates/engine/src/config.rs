@@ -76,6 +76,10 @@ pub struct Config {
     pub smtp_url: String,
     /// The sender of those e-mails (`Shop <hello@shop.example>`).
     pub smtp_from: String,
+    /// Certificate authorities to trust besides the public ones for SMTP over TLS and
+    /// https webhooks: a PEM file (a mail relay or a receiver with a certificate of the
+    /// company's own CA); empty: the public ones only.
+    pub tls_ca_file: String,
     /// Messages one customer may get per channel (e-mail, webhook) per day from all
     /// trigger rules together (0: no cap across rules).
     pub messages_per_customer_per_day: u32,
@@ -111,6 +115,7 @@ impl Default for Config {
             live_streams: crate::live::DEFAULT_MAX_STREAMS,
             smtp_url: String::new(),
             smtp_from: "Touchpoint <touchpoint@localhost>".into(),
+            tls_ca_file: String::new(),
             messages_per_customer_per_day: 3,
             retry_speedup: 1.0,
         }
@@ -208,7 +213,44 @@ impl Config {
         for (k, raw) in flags {
             overlay(k, raw, &format!("--{}", k.replace('_', "-")))?;
         }
-        serde_json::from_value(Value::Object(merged)).map_err(|e| ConfigError::Invalid(e.to_string()))
+        let config: Config =
+            serde_json::from_value(Value::Object(merged)).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.tls_roots().map_err(ConfigError::Invalid)?;
+        Ok(config)
+    }
+
+    /// The certificate authorities of `tls_ca_file` (PEM text), when one is set; an error
+    /// names the file and what is wrong with it.
+    pub fn tls_roots(&self) -> Result<Option<String>, String> {
+        if self.tls_ca_file.is_empty() {
+            return Ok(None);
+        }
+        let pem = std::fs::read_to_string(&self.tls_ca_file)
+            .map_err(|e| format!("tls_ca_file: cannot read {}: {e}", self.tls_ca_file))?;
+        if !pem.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(format!(
+                "tls_ca_file: {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                self.tls_ca_file
+            ));
+        }
+        Ok(Some(pem))
+    }
+
+    /// The SMTP server to send through, trusting `tls_ca_file`'s authorities too.
+    pub fn smtp(&self) -> Result<touchpoint_act::email::SmtpConfig, String> {
+        Ok(touchpoint_act::email::SmtpConfig {
+            url: self.smtp_url.clone(),
+            from: self.smtp_from.clone(),
+            ca_pem: self.tls_roots()?,
+        })
+    }
+
+    /// The HTTP client webhooks are posted with, trusting `tls_ca_file`'s authorities too.
+    pub fn webhook_client(&self) -> Result<reqwest::Client, String> {
+        match self.tls_roots()? {
+            Some(pem) => touchpoint_act::webhook::send::client_trusting(&pem),
+            None => Ok(touchpoint_act::webhook::send::client()),
+        }
     }
 
     /// The failed-event quota in the writer's terms.
@@ -335,5 +377,26 @@ mod tests {
         std::fs::write(&file, "listen = [").unwrap();
         let e = Config::load(Some(&file), vec![], &[]).unwrap_err().to_string();
         assert!(e.contains("not valid TOML"), "{e}");
+    }
+
+    /// A CA file that is not there, or holds no certificate, stops the configuration from
+    /// loading, naming the file; one that holds a certificate is what SMTP trusts.
+    #[test]
+    fn a_ca_file_is_checked_when_the_configuration_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = |path: &std::path::Path| vec![("TOUCHPOINT_TLS_CA_FILE".to_string(), path.display().to_string())];
+        let missing = dir.path().join("missing.pem");
+        let e = Config::load(None, ca(&missing), &[]).unwrap_err().to_string();
+        assert!(e.contains("tls_ca_file") && e.contains("missing.pem") && e.contains("cannot read"), "{e}");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
+        let e = Config::load(None, ca(&key), &[]).unwrap_err().to_string();
+        assert!(e.contains("no PEM certificate") && e.contains("key.pem"), "{e}");
+        let good = dir.path().join("ca.pem");
+        let pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        std::fs::write(&good, pem).unwrap();
+        let c = Config::load(None, ca(&good), &[]).unwrap();
+        assert_eq!(c.smtp().unwrap().ca_pem.as_deref(), Some(pem));
+        assert_eq!(Config::default().smtp().unwrap().ca_pem, None);
     }
 }

@@ -7,7 +7,6 @@
 
 use crate::config::Config;
 use touchpoint_act::email::send::{Mailer, Outcome};
-use touchpoint_act::email::SmtpConfig;
 use touchpoint_core::Lang;
 
 /// Whether e-mail can be sent at all (an SMTP server is configured).
@@ -29,7 +28,7 @@ pub async fn send(
     if !configured(config) {
         return Ok(false);
     }
-    let mailer = Mailer::new(&SmtpConfig { url: config.smtp_url.clone(), from: config.smtp_from.clone() })?;
+    let mailer = Mailer::new(&config.smtp()?)?;
     let template = touchpoint_act::rule::Template { subject: subject.into(), text: text.into(), html: None };
     let rendered = touchpoint_act::email::template::render(&template, lang.code(), ctx, None)?;
     match mailer.send(to, id, &rendered, None).await {

@@ -9,7 +9,7 @@ mod common;
 mod receivers;
 
 use common::{spawn_app_with, TestApp};
-use receivers::{available, Receiver};
+use receivers::{available, Receiver, TestCa};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -514,6 +514,54 @@ async fn one_event_three_rules_one_message_under_the_channel_cap() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(hook.requests().len(), 1, "one message: {:?}", hook.requests());
+    app.stop().await;
+}
+
+/// Messages over TLS to servers whose certificate the company's own CA signed, trusted
+/// through `tls_ca_file`: one failed payment, a signed webhook to an HTTPS receiver and an
+/// e-mail through an SMTP relay that requires STARTTLS, both delivered.
+#[tokio::test]
+async fn rules_send_over_tls_to_servers_of_the_companys_own_ca() {
+    let test = "rules_send_over_tls_to_servers_of_the_companys_own_ca";
+    if !available(test) {
+        return;
+    }
+    let Some(ca) = TestCa::new(test) else { return };
+    let secret = touchpoint_act::webhook::sign::new_secret();
+    let hook = Receiver::webhook_tls(&secret, &json!({}), &ca);
+    let smtp = Receiver::smtp_tls("starttls", &ca);
+    let ca_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca_file.path(), &ca.ca_pem).unwrap();
+    let port = smtp.port;
+    let app = spawn_app_with(|c| {
+        c.smtp_url = format!("smtp://127.0.0.1:{port}?tls=required");
+        c.tls_ca_file = ca_file.path().display().to_string();
+    })
+    .await;
+    warm_up(&app, &["Payment Failed"]).await;
+    let rules = [
+        (
+            "hook",
+            json!({"kind": "webhook", "endpoint": {"url": format!("https://127.0.0.1:{}/hook", hook.port), "secret": secret}}),
+        ),
+        (
+            "mail",
+            json!({"kind": "email", "templates": {"cs": {"subject": "Platba neprošla, {{ first_name }}", "text": "Zkuste to prosím znovu."}}}),
+        ),
+    ];
+    for (key, then) in rules {
+        let rule = json!({"name": key, "when": {"kind": "happens", "touchpoint": "track:Payment Failed"}, "then": then, "holdout": 0});
+        let (st, v) =
+            api(&app, Method::POST, "/api/triggers", Some(json!({"key": key, "definition": rule, "live": true}))).await;
+        assert_eq!(st, 200, "{v}");
+    }
+    identify(&app, "eva", json!({"email": "eva@example.cz", "first_name": "Eva", "language": "cs"})).await;
+    track(&app, "eva", "Payment Failed", json!({}), &now_iso(0)).await;
+    let got = hook.wait_for(15, |r| r.requests().into_iter().next()).await.expect("the webhook arrives over HTTPS");
+    assert_eq!((got["valid"].as_bool(), got["status"].as_u64()), (Some(true), Some(200)), "{got}");
+    let mail = smtp.wait_for(15, |r| r.messages().into_iter().next()).await.expect("the e-mail arrives over STARTTLS");
+    assert_eq!(mail["subject"], "Platba neprošla, Eva");
+    assert_eq!(mail["envelope"]["to"], json!(["eva@example.cz"]));
     app.stop().await;
 }
 

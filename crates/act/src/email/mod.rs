@@ -14,8 +14,13 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     /// The SMTP server: `smtp://host:port` (plain, for a relay on the same machine or
-    /// network).
+    /// network), `smtps://host:port` (TLS from the first byte) or
+    /// `smtp://host:port?tls=required` (STARTTLS).
     pub url: String,
     /// The sender, `Name <address>`.
     pub from: String,
+    /// Certificate authorities to trust besides the public ones, PEM (a relay with a
+    /// certificate of the company's own CA); `None`: the public ones only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
 }

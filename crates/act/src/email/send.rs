@@ -5,6 +5,7 @@ use super::SmtpConfig;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// What an attempt came to.
@@ -25,6 +26,31 @@ pub struct Mailer {
     from: Mailbox,
 }
 
+/// The TLS of an `smtps://` or `?tls=` URL that also trusts the certificate authorities in
+/// `pem`: implicit for `smtps://`, STARTTLS when the server offers it for
+/// `tls=opportunistic`, else STARTTLS required.
+fn tls_trusting(url: &str, pem: &str) -> Result<Tls, String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match hostport.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or(v6, |(h, _)| h),
+        None => hostport.split_once(':').map_or(hostport, |(h, _)| h),
+    };
+    let roots = Certificate::from_pem(pem.as_bytes()).map_err(|e| format!("the CA certificates: {e}"))?;
+    let params = TlsParameters::builder(host.to_string())
+        .add_root_certificate(roots)
+        .build()
+        .map_err(|e| format!("TLS for {host}: {e}"))?;
+    Ok(if url.starts_with("smtps://") {
+        Tls::Wrapper(params)
+    } else if url.contains("tls=opportunistic") {
+        Tls::Opportunistic(params)
+    } else {
+        Tls::Required(params)
+    })
+}
+
 impl Mailer {
     /// A sender for a configuration; an error names what is wrong with it.
     pub fn new(config: &SmtpConfig) -> Result<Mailer, String> {
@@ -38,11 +64,13 @@ impl Mailer {
         };
         // TLS (implicit, or STARTTLS when asked) as lettre reads it from the URL.
         if config.url.starts_with("smtps://") || config.url.contains("?tls=") {
-            let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&config.url)
+            let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&config.url)
                 .map_err(|e| format!("{} ({e})", bad()))?
-                .timeout(Some(std::time::Duration::from_secs(30)))
-                .build();
-            return Ok(Mailer { transport, from });
+                .timeout(Some(std::time::Duration::from_secs(30)));
+            if let Some(pem) = &config.ca_pem {
+                builder = builder.tls(tls_trusting(&config.url, pem).map_err(|e| format!("{} ({e})", bad()))?);
+            }
+            return Ok(Mailer { transport: builder.build(), from });
         }
         let rest = config.url.strip_prefix("smtp://").ok_or_else(bad)?;
         let rest = rest.trim_end_matches('/');
@@ -125,8 +153,9 @@ mod tests {
 
     #[test]
     fn configurations() {
-        let ok =
-            |url: &str| Mailer::new(&SmtpConfig { url: url.into(), from: "Shop <shop@example.cz>".into() }).is_ok();
+        let ok = |url: &str| {
+            Mailer::new(&SmtpConfig { url: url.into(), from: "Shop <shop@example.cz>".into(), ca_pem: None }).is_ok()
+        };
         assert!(ok("smtp://localhost:2525"));
         assert!(ok("smtp://user:p%40ss@mail.example.cz:587"));
         assert!(ok("smtp://mail.example.cz"));
@@ -135,7 +164,7 @@ mod tests {
         assert!(!ok("http://x"));
         assert!(!ok("smtp://host:port"));
         assert!(!ok("smtp://"));
-        assert!(Mailer::new(&SmtpConfig { url: "smtp://h".into(), from: "nobody".into() })
+        assert!(Mailer::new(&SmtpConfig { url: "smtp://h".into(), from: "nobody".into(), ca_pem: None })
             .err()
             .unwrap()
             .starts_with("smtp.from"));

@@ -23,12 +23,25 @@ pub enum Outcome {
 /// A client for webhooks: a 15 s timeout per attempt, no redirects (a redirected webhook
 /// is a failure, as in the spec), and a user agent naming Touchpoint.
 pub fn client() -> reqwest::Client {
+    builder().build().unwrap_or_default()
+}
+
+/// [`client`], trusting the certificate authorities in `pem` besides the public ones (a
+/// receiver with a certificate of the company's own CA).
+pub fn client_trusting(pem: &str) -> Result<reqwest::Client, String> {
+    let roots =
+        reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| format!("the CA certificates: {e}"))?;
+    if roots.is_empty() {
+        return Err("the CA certificates: no certificate in the PEM text".into());
+    }
+    roots.into_iter().fold(builder(), |b, c| b.add_root_certificate(c)).build().map_err(|e| e.to_string())
+}
+
+fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("Touchpoint-Webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default()
 }
 
 /// The secrets to sign with at `now_ms`: the current one, and the previous one while the
@@ -62,7 +75,12 @@ pub async fn post(client: &reqwest::Client, endpoint: &Endpoint, id: &str, body:
             let what = if e.is_timeout() {
                 "no answer within 15 s".to_string()
             } else if e.is_connect() {
-                "could not connect".to_string()
+                // The innermost cause says why (refused, a certificate not trusted, …).
+                let mut cause: &dyn std::error::Error = &e;
+                while let Some(inner) = cause.source() {
+                    cause = inner;
+                }
+                format!("could not connect: {cause}")
             } else {
                 format!("request failed: {e}")
             };

@@ -84,7 +84,111 @@ fn start(args: &[&str], dir: tempfile::TempDir) -> Receiver {
     }
 }
 
+/// A throwaway certificate authority and a certificate it signed for `127.0.0.1` and
+/// `localhost`, made with the `openssl` command; `None` after a line saying why (a panic
+/// under `TOUCHPOINT_REQUIRE_SERVERS`) where it cannot run.
+pub struct TestCa {
+    /// The CA's certificate (PEM): what a client is told to trust.
+    pub ca_pem: String,
+    /// The server's certificate and key files.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Keeps the files.
+    _dir: tempfile::TempDir,
+}
+
+impl TestCa {
+    pub fn new(test: &str) -> Option<TestCa> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+        std::fs::write(
+            p("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let steps: Vec<Vec<String>> = vec![
+            [
+                &["req", "-x509"][..],
+                &ec,
+                &["-keyout", &p("ca.key"), "-out", &p("ca.pem"), "-days", "2"],
+                &[
+                    "-subj",
+                    "/CN=Touchpoint test CA",
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                ],
+            ]
+            .concat()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            [&["req"][..], &ec, &["-keyout", &p("server.key"), "-out", &p("server.csr"), "-subj", "/CN=127.0.0.1"]]
+                .concat()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            [
+                "x509",
+                "-req",
+                "-in",
+                &p("server.csr"),
+                "-CA",
+                &p("ca.pem"),
+                "-CAkey",
+                &p("ca.key"),
+                "-CAcreateserial",
+                "-out",
+                &p("server.pem"),
+                "-days",
+                "2",
+                "-extfile",
+                &p("server.ext"),
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        ];
+        for args in steps {
+            let ok = Command::new("openssl").args(&args).output().is_ok_and(|o| o.status.success());
+            if !ok {
+                let why = format!("the openssl command cannot make test certificates (openssl {})", args.join(" "));
+                if std::env::var_os("TOUCHPOINT_REQUIRE_SERVERS").is_some() {
+                    panic!("TOUCHPOINT_REQUIRE_SERVERS is set but {why}");
+                }
+                eprintln!("skipping {test}: {why}");
+                return None;
+            }
+        }
+        Some(TestCa {
+            ca_pem: std::fs::read_to_string(p("ca.pem")).unwrap(),
+            cert: dir.path().join("server.pem"),
+            key: dir.path().join("server.key"),
+            _dir: dir,
+        })
+    }
+}
+
 impl Receiver {
+    /// An HTTPS webhook receiver with `ca`'s server certificate, verifying with `secret`,
+    /// answering by `plan` (see receivers.py).
+    pub fn webhook_tls(secret: &str, plan: &Value, ca: &TestCa) -> Receiver {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log.jsonl");
+        let (cert, key) = (ca.cert.to_str().unwrap(), ca.key.to_str().unwrap());
+        start(&["webhook", log.to_str().unwrap(), secret, &plan.to_string(), cert, key], dir)
+    }
+
+    /// An SMTP server with `ca`'s server certificate: STARTTLS required (`mode`
+    /// `"starttls"`) or TLS from the first byte (`"implicit"`).
+    pub fn smtp_tls(mode: &str, ca: &TestCa) -> Receiver {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("mail");
+        start(&["smtp", out.to_str().unwrap(), mode, ca.cert.to_str().unwrap(), ca.key.to_str().unwrap()], dir)
+    }
+
     /// A webhook receiver verifying with `secret`, answering by `plan` (see receivers.py).
     pub fn webhook(secret: &str, plan: &Value) -> Receiver {
         let dir = tempfile::tempdir().unwrap();

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use touchpoint_act::decide::{self, ChannelCap, Consent, History, Verdict};
-use touchpoint_act::email::{send::Mailer, template, SmtpConfig};
+use touchpoint_act::email::{send::Mailer, template};
 use touchpoint_act::rule::{Endpoint, Then, When};
 use touchpoint_act::webhook::{send as hook, Schedule};
 use touchpoint_act::RuleDef;
@@ -56,10 +56,15 @@ struct Shared {
 /// Start the delivery loop; it ends when `stop` fires.
 pub fn spawn(engine: Engine, mut stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     let c = &engine.config;
-    let mailer = (!c.smtp_url.is_empty())
-        .then(|| Mailer::new(&SmtpConfig { url: c.smtp_url.clone(), from: c.smtp_from.clone() }));
+    let mailer = (!c.smtp_url.is_empty()).then(|| c.smtp().and_then(|smtp| Mailer::new(&smtp)));
     let schedule = Schedule::default().scaled(c.retry_speedup.max(1.0));
-    let shared = Arc::new(Shared { engine: engine.clone(), http: hook::client(), mailer, schedule });
+    // The configuration was checked when it was read: a CA file gone since is logged, and
+    // webhooks trust the public authorities only.
+    let http = c.webhook_client().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "webhooks trust the public certificate authorities only");
+        hook::client()
+    });
+    let shared = Arc::new(Shared { engine: engine.clone(), http, mailer, schedule });
     tokio::spawn(async move {
         let limit = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
         let mut rules = None;
