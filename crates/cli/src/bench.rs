@@ -494,10 +494,16 @@ async fn import(events: usize, json: bool) -> Result<()> {
 /// A `touchpoint serve` process on the data directory `dir`, at a free port of loopback,
 /// and the address it said it listens at (once it is listening).
 pub fn serve_on(dir: &Path) -> Result<(std::process::Child, String)> {
+    serve_on_with(dir, &[])
+}
+
+/// [`serve_on`] with these environment variables set (`TOUCHPOINT_…` settings).
+pub fn serve_on_with(dir: &Path, env: &[(&str, &str)]) -> Result<(std::process::Child, String)> {
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env_remove("TOUCHPOINT_CONFIG")
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()?;

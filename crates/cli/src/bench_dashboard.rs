@@ -114,6 +114,9 @@ fn views(last_day: chrono::NaiveDate) -> Vec<(&'static str, Vec<Call>)> {
         ),
         ("customers", vec![get("/api/customers?limit=50")]),
         ("customer search by a trait", vec![get("/api/customers/search?trait=email&value=nobody@example.com")]),
+        // `city` is in the server's `searchable_traits`, `segment` is not.
+        ("customer search, a searchable trait", vec![get("/api/customers/search?trait=city&value=Nowhere")]),
+        ("customer search, any other trait", vec![get("/api/customers/search?trait=segment&value=nobody")]),
         ("catalog", vec![tps(), get("/api/project"), get("/api/rules")]),
         ("surveys", vec![get("/api/surveys"), tps()]),
         ("data health", vec![get(&volume), get("/api/failed-events?limit=100")]),
@@ -140,7 +143,7 @@ pub async fn run(events: usize, dir: &Path, runs: usize) -> Result<()> {
     }
     let keys: Value = serde_json::from_str(&std::fs::read_to_string(&keys_file)?)?;
     let secret = keys["secret_key"].as_str().unwrap_or_default().to_string();
-    let (mut child, base) = crate::bench::serve_on(dir)?;
+    let (mut child, base) = crate::bench::serve_on_with(dir, &[("TOUCHPOINT_SEARCHABLE_TRAITS", "city")])?;
     let result = measure(&base, &secret, &keys, runs).await;
     let _ = child.kill();
     let _ = child.wait();

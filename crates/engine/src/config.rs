@@ -80,6 +80,10 @@ pub struct Config {
     /// https webhooks: a PEM file (a mail relay or a receiver with a certificate of the
     /// company's own CA); empty: the public ones only.
     pub tls_ca_file: String,
+    /// Traits customers are searched by besides `email` and `phone`, which get an index
+    /// each when the node opens (`country, plan`; comma- or space-separated): a search by
+    /// any other trait reads every customer's traits.
+    pub searchable_traits: String,
     /// Messages one customer may get per channel (e-mail, webhook) per day from all
     /// trigger rules together (0: no cap across rules).
     pub messages_per_customer_per_day: u32,
@@ -116,6 +120,7 @@ impl Default for Config {
             smtp_url: String::new(),
             smtp_from: "Touchpoint <touchpoint@localhost>".into(),
             tls_ca_file: String::new(),
+            searchable_traits: String::new(),
             messages_per_customer_per_day: 3,
             retry_speedup: 1.0,
         }
@@ -216,7 +221,14 @@ impl Config {
         let config: Config =
             serde_json::from_value(Value::Object(merged)).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.tls_roots().map_err(ConfigError::Invalid)?;
+        touchpoint_store::check_trait_keys(&config.searchable_traits())
+            .map_err(|e| ConfigError::Invalid(format!("searchable_traits: {e}")))?;
         Ok(config)
+    }
+
+    /// The keys of `searchable_traits`.
+    pub fn searchable_traits(&self) -> Vec<String> {
+        self.searchable_traits.split([',', ' ', '\t', '\n']).filter(|k| !k.is_empty()).map(String::from).collect()
     }
 
     /// The certificate authorities of `tls_ca_file` (PEM text), when one is set; an error
@@ -398,5 +410,15 @@ mod tests {
         let c = Config::load(None, ca(&good), &[]).unwrap();
         assert_eq!(c.smtp().unwrap().ca_pem.as_deref(), Some(pem));
         assert_eq!(Config::default().smtp().unwrap().ca_pem, None);
+    }
+
+    #[test]
+    fn searchable_traits_are_keys_that_can_be_indexed() {
+        let env = |v: &str| vec![("TOUCHPOINT_SEARCHABLE_TRAITS".to_string(), v.to_string())];
+        let c = Config::load(None, env("country, plan\tfirst.name"), &[]).unwrap();
+        assert_eq!(c.searchable_traits(), ["country", "plan", "first.name"]);
+        assert!(Config::default().searchable_traits().is_empty());
+        let e = Config::load(None, env("country, plan'; DROP TABLE customers"), &[]).unwrap_err().to_string();
+        assert!(e.contains("searchable_traits") && e.contains("\"plan';\"") && e.contains("cannot be indexed"), "{e}");
     }
 }

@@ -242,6 +242,7 @@ impl From<StoreError> for Error {
         match e {
             StoreError::NotFound(what) => Error::not_found(format!("{what} not found")),
             StoreError::Exists(what) => Error::conflict(format!("{what} already exists")),
+            StoreError::Invalid(what) => Error::invalid(Code::InvalidQuery, None, what),
             other => Error::internal(other.to_string()),
         }
     }

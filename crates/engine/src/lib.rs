@@ -173,6 +173,11 @@ impl Node {
         live: bool,
         role: Option<cluster::Role>,
     ) -> Result<Node, StoreError> {
+        // The traits customers are searched by get their indexes (made once).
+        let searchable = config.searchable_traits();
+        if !searchable.is_empty() {
+            store.index_traits(&searchable).await?;
+        }
         // A relaying node loads its index no further than the writing node says is
         // committed in full, and follows the notices after that.
         let position = match &role {

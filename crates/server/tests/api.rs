@@ -946,3 +946,32 @@ async fn a_customer_is_exported_and_erased_through_the_api() {
     assert_eq!(app.send(reqwest::Method::DELETE, &format!("/api/customers/{id}"), None).await.0, 404);
     app.stop().await;
 }
+
+/// A trait named in `searchable_traits` is searched through its index (made when the
+/// server opened) with the same answers as any other: trimmed, ASCII case ignored, the
+/// project's own canonical customers, in id order.
+#[tokio::test]
+async fn customers_are_found_by_a_searchable_trait() {
+    let app = spawn_app_with(|c| c.searchable_traits = "country, plan".into()).await;
+    for (user, country, plan) in [("a", "CZ", "pro"), ("b", " cz ", "free"), ("c", "PL", "pro")] {
+        let identify = json!({"userId": user, "traits": {"country": country, "plan": plan, "city": "Brno"}});
+        assert_eq!(app.post("/v1/identify", &identify).await.0, 200);
+    }
+    let id = |user: &str| {
+        let app = &app;
+        let user = user.to_string();
+        async move { app.get(&format!("/api/customers/lookup?user_id={user}")).await.1["id"].clone() }
+    };
+    let (a, b, c) = (id("a").await, id("b").await, id("c").await);
+    for (key, value, want) in [
+        ("country", "cz", vec![a.clone(), b.clone()]),
+        ("plan", "PRO", vec![a.clone(), c.clone()]),
+        ("city", "brno", vec![a.clone(), b.clone(), c.clone()]),
+        ("country", "SK", vec![]),
+    ] {
+        let (status, found) = app.get(&format!("/api/customers/search?trait={key}&value={value}")).await;
+        assert_eq!(status, 200, "{found}");
+        let ids: Vec<Value> = found["items"].as_array().unwrap().iter().map(|x| x["id"].clone()).collect();
+        assert_eq!(ids, want, "{key} = {value}: {found}");
+    }
+}

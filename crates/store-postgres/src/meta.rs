@@ -477,8 +477,17 @@ impl MetaStore for PgMetaStore {
         key: &str,
         value: &str,
     ) -> Result<Vec<(CustomerId, String)>> {
-        use touchpoint_store::migrate::{trait_expr, Dialect, INDEXED_TRAITS};
-        if !INDEXED_TRAITS.contains(&key) {
+        use touchpoint_store::migrate::{indexable_trait, trait_expr, trait_index_name, Dialect};
+        let indexed = indexable_trait(key)
+            && sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1",
+            )
+            .bind(trait_index_name(key))
+            .fetch_one(&self.pool)
+            .await
+            .db()?
+                > 0;
+        if !indexed {
             return Ok(touchpoint_store::matching_trait_values(self.trait_values(project, key).await?, value));
         }
         // The index's expression, written as it is so that PostgreSQL uses the index; its
@@ -498,6 +507,28 @@ impl MetaStore for PgMetaStore {
             })
             .collect();
         Ok(touchpoint_store::matching_trait_values(values, value))
+    }
+
+    async fn index_traits(&self, keys: &[String]) -> Result<()> {
+        touchpoint_store::check_trait_keys(keys)?;
+        for key in keys {
+            let sql = touchpoint_store::migrate::trait_index_sql(touchpoint_store::migrate::Dialect::Postgres, key);
+            // Nodes opening at once may make the same index: the one that loses finds it
+            // there (or made by the other) the next time.
+            if let Err(e) = sqlx::query(&sql).execute(&self.pool).await {
+                let made_meanwhile =
+                    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_indexes WHERE indexname = $1")
+                        .bind(touchpoint_store::migrate::trait_index_name(key))
+                        .fetch_one(&self.pool)
+                        .await
+                        .db()?
+                        > 0;
+                if !made_meanwhile {
+                    return Err(crate::store_error(e));
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn merged_ids(&self, id: CustomerId) -> Result<Vec<CustomerId>> {

@@ -296,6 +296,10 @@ impl<E: EventHalf> MetaStore for SplitStore<E> {
         self.meta.trait_values(project, key).await
     }
 
+    async fn index_traits(&self, keys: &[String]) -> Result<()> {
+        self.meta.index_traits(keys).await
+    }
+
     async fn customers_with_trait(
         &self,
         project: ProjectId,

@@ -50,7 +50,10 @@ mod tests {
     async fn a_search_by_an_indexed_trait_uses_its_index() {
         let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
         run_sqlite(&pool).await.unwrap();
-        for key in touchpoint_store::migrate::INDEXED_TRAITS {
+        // And a trait indexed on request, whose index is named in hexadecimal.
+        let asked = touchpoint_store::migrate::trait_index_sql(Dialect::Sqlite, "City");
+        sqlx::query(&asked).execute(&pool).await.unwrap();
+        for key in touchpoint_store::migrate::INDEXED_TRAITS.into_iter().chain(["City"]) {
             let plan: Vec<(i64, i64, i64, String)> =
                 sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", trait_search_sql(key)))
                     .bind(1)
@@ -59,7 +62,8 @@ mod tests {
                     .await
                     .unwrap();
             let plan = plan.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ");
-            assert!(plan.contains(&format!("USING INDEX customers_trait_{key}")), "{key}: {plan}");
+            let index = touchpoint_store::migrate::trait_index_name(key);
+            assert!(plan.contains(&format!("USING INDEX {index}")), "{key}: {plan}");
             assert!(!plan.contains("TEMP B-TREE"), "in id order as the index keeps it: {plan}");
         }
     }

@@ -716,11 +716,28 @@ impl MetaStore for SqliteStore {
         key: &str,
         value: &str,
     ) -> Result<Vec<(CustomerId, String)>> {
-        if !touchpoint_store::migrate::INDEXED_TRAITS.contains(&key) {
+        use touchpoint_store::migrate::{indexable_trait, trait_index_name};
+        let indexed = indexable_trait(key)
+            && sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?")
+                .bind(trait_index_name(key))
+                .fetch_one(&self.pool)
+                .await
+                .db()?
+                > 0;
+        if !indexed {
             return Ok(touchpoint_store::matching_trait_values(self.trait_values(project, key).await?, value));
         }
         let sql = crate::migrate::trait_search_sql(key);
         Ok(sqlx::query_as(&sql).bind(project).bind(value.trim()).fetch_all(&self.pool).await.db()?)
+    }
+
+    async fn index_traits(&self, keys: &[String]) -> Result<()> {
+        touchpoint_store::check_trait_keys(keys)?;
+        for key in keys {
+            let sql = touchpoint_store::migrate::trait_index_sql(touchpoint_store::migrate::Dialect::Sqlite, key);
+            sqlx::query(&sql).execute(&self.pool).await.db()?;
+        }
+        Ok(())
     }
 
     async fn merged_ids(&self, id: CustomerId) -> Result<Vec<CustomerId>> {

@@ -65,6 +65,9 @@ pub enum StoreError {
     /// The data directory is in use by another process.
     #[error("{0}")]
     Locked(String),
+    /// What was asked for cannot be: the message says what and why.
+    #[error("{0}")]
+    Invalid(String),
     /// I/O outside the database.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
@@ -481,8 +484,9 @@ pub trait MetaStore: Send + Sync {
     /// The customers of a project (canonical ones) whose trait `key`, as text (as
     /// [`MetaStore::trait_values`] gives it) and trimmed, equals `value` trimmed, ignoring
     /// ASCII case: [`matching_trait_values`] of the trait's values. `(id, value as text)`
-    /// in id order. Through an index for [`migrate::INDEXED_TRAITS`]; by reading every
-    /// customer's traits (this default) for the others.
+    /// in id order. Through an index for [`migrate::INDEXED_TRAITS`] and the traits
+    /// [`MetaStore::index_traits`] indexed; by reading every customer's traits (this
+    /// default) for the others.
     async fn customers_with_trait(
         &self,
         project: ProjectId,
@@ -491,6 +495,11 @@ pub trait MetaStore: Send + Sync {
     ) -> Result<Vec<(CustomerId, String)>> {
         Ok(matching_trait_values(self.trait_values(project, key).await?, value))
     }
+    /// Keep an index for finding customers by each of these traits (besides
+    /// [`migrate::INDEXED_TRAITS`]), made now where it is not there yet; a key that is not
+    /// a [`migrate::indexable_trait`] is refused, naming it, and nothing is made.
+    /// [`MetaStore::customers_with_trait`] uses a trait's index whenever it exists.
+    async fn index_traits(&self, keys: &[String]) -> Result<()>;
     /// A customer and every customer merged into it.
     async fn merged_ids(&self, id: CustomerId) -> Result<Vec<CustomerId>>;
     /// Identities of a customer and of those merged into it.
@@ -551,6 +560,17 @@ pub enum Revoked {
     NoSuchKey,
     /// It is the project's last secret key: kept.
     LastSecret,
+}
+
+/// `keys` as [`MetaStore::index_traits`] takes them: an error naming the first key that is
+/// not a [`migrate::indexable_trait`].
+pub fn check_trait_keys(keys: &[String]) -> Result<()> {
+    match keys.iter().find(|k| !migrate::indexable_trait(k)) {
+        Some(k) => Err(StoreError::Invalid(format!(
+            "trait {k:?} cannot be indexed: a key of 1 to 64 letters, digits, '_', '-' or '.' can"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The customers among `values` whose value, trimmed, equals `value` trimmed, ignoring

@@ -34,16 +34,45 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
 ];
 
 /// The traits a customer search finds through an index: those people look a customer up
-/// by. Any other trait is found by reading every customer's.
+/// by. A deployment may index more (`searchable_traits`, [`crate::MetaStore::index_traits`]);
+/// any other trait is found by reading every customer's.
 pub const INDEXED_TRAITS: [&str; 2] = ["email", "phone"];
+
+/// Whether a trait key can have an index: 1 to 64 ASCII letters, digits, `_`, `-` and `.`
+/// (it is written into the index's SQL).
+pub fn indexable_trait(key: &str) -> bool {
+    (1..=64).contains(&key.len()) && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// The name of the index of trait `key` (one of [`INDEXED_TRAITS`], or another
+/// [`indexable_trait`], whose name is written in hexadecimal so that keys differing only
+/// in case or punctuation get indexes of their own).
+pub fn trait_index_name(key: &str) -> String {
+    if INDEXED_TRAITS.contains(&key) {
+        format!("customers_trait_{key}")
+    } else {
+        let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("customers_trait_x{hex}")
+    }
+}
+
+/// The statement that makes the index of trait `key` (an [`indexable_trait`]) when it is
+/// not there.
+pub fn trait_index_sql(dialect: Dialect, key: &str) -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS {} ON customers (project_id, {}, id)",
+        trait_index_name(key),
+        trait_expr(dialect, key)
+    )
+}
 
 /// An indexed trait's value as a search compares it, in a dialect: as text (SQLite's
 /// `CAST … AS TEXT` of the JSON value), the whitespace Rust's `str::trim` removes removed
 /// from both ends, in lower case (ASCII only on SQLite; every letter on PostgreSQL, whose
 /// rows are then narrowed to ASCII case as SQLite's). A query must write it exactly so for
-/// the database to use the index; `key` is one of [`INDEXED_TRAITS`].
+/// the database to use the index; `key` is an [`indexable_trait`].
 pub fn trait_expr(dialect: Dialect, key: &str) -> String {
-    debug_assert!(INDEXED_TRAITS.contains(&key));
+    assert!(indexable_trait(key), "not an indexable trait key: {key:?}");
     // Unicode's White_Space, as `char::is_whitespace`.
     const SPACES: [u32; 25] = [
         32, 9, 10, 11, 12, 13, 0x85, 0xA0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007,
