@@ -191,16 +191,7 @@ pub struct ChurnReport {
 
 /// Per-chunk counts and scratch.
 struct Acc {
-    customers: u64,
-    by_signal: u64,
-    by_silence: u64,
-    /// Per touchpoint: churned customers with it in their last k.
-    churned_with: Vec<u64>,
-    /// Per touchpoint: stayers with it in their last k.
-    stayed_with: Vec<u64>,
-    /// Per touchpoint: customers whose first churn signal it was.
-    first_signal: Vec<u64>,
-    ids: Vec<CustomerId>,
+    c: ChurnCounts,
     /// Scratch: the journey number that last counted each touchpoint.
     stamp: Vec<u32>,
     journey: u32,
@@ -208,33 +199,11 @@ struct Acc {
 
 impl Acc {
     fn new(n: usize) -> Acc {
-        Acc {
-            customers: 0,
-            by_signal: 0,
-            by_silence: 0,
-            churned_with: vec![0; n],
-            stayed_with: vec![0; n],
-            first_signal: vec![0; n],
-            ids: Vec::new(),
-            stamp: vec![0; n],
-            journey: 0,
-        }
+        Acc { c: ChurnCounts::new(n), stamp: vec![0; n], journey: 0 }
     }
 
     fn merge(mut self, other: Acc, max_ids: usize) -> Acc {
-        self.customers += other.customers;
-        self.by_signal += other.by_signal;
-        self.by_silence += other.by_silence;
-        for (a, b) in [
-            (&mut self.churned_with, &other.churned_with),
-            (&mut self.stayed_with, &other.stayed_with),
-            (&mut self.first_signal, &other.first_signal),
-        ] {
-            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
-        }
-        // Chunks are reduced in customer order, so the first ids stay the smallest.
-        let room = max_ids.saturating_sub(self.ids.len());
-        self.ids.extend(other.ids.into_iter().take(room));
+        self.c.merge(other.c, max_ids);
         self
     }
 
@@ -246,25 +215,25 @@ impl Acc {
         let tps = &j.touchpoints[..len];
         let first = tps.iter().position(|&tp| signal.get(tp as usize).copied().unwrap_or(false));
         let reason = churn_reason(first.is_some(), j.times[len - 1], now_rel, q.churn_horizon_s);
-        self.customers += 1;
+        self.c.customers += 1;
         let end = first.unwrap_or(len);
         match reason {
             Some(ChurnReason::Signal) => {
-                self.by_signal += 1;
-                self.first_signal[tps[end] as usize] += 1;
+                self.c.by_signal += 1;
+                self.c.first_signal[tps[end] as usize] += 1;
             }
-            Some(ChurnReason::Silence) => self.by_silence += 1,
+            Some(ChurnReason::Silence) => self.c.by_silence += 1,
             None => {}
         }
-        if reason.is_some() && self.ids.len() < q.max_customer_ids {
-            self.ids.push(j.customer);
+        if reason.is_some() && self.c.ids.len() < q.max_customer_ids {
+            self.c.ids.push(j.customer);
         }
         if self.journey == u32::MAX {
             self.stamp.iter_mut().for_each(|s| *s = 0);
             self.journey = 0;
         }
         self.journey += 1;
-        let counts = if reason.is_some() { &mut self.churned_with } else { &mut self.stayed_with };
+        let counts = if reason.is_some() { &mut self.c.churned_with } else { &mut self.c.stayed_with };
         for &tp in &tps[end.saturating_sub(q.last_k)..end] {
             if let Some(s) = self.stamp.get_mut(tp as usize) {
                 if *s != self.journey {
@@ -341,8 +310,7 @@ pub fn counts(set: &impl Journeys, dict: &Dictionary, query: &ChurnQuery) -> Chu
         },
         |a, b| Box::new(a.merge(*b, query.max_customer_ids)),
     );
-    let Acc { customers, by_signal, by_silence, churned_with, stayed_with, first_signal, ids, .. } = *acc;
-    ChurnCounts { customers, by_signal, by_silence, churned_with, stayed_with, first_signal, ids }
+    acc.c
 }
 
 /// Who churned as of `query.now_s`, and the churn drivers. Touchpoint indexes outside the
