@@ -60,12 +60,16 @@ impl Drop for Receiver {
 #[allow(clippy::zombie_processes)]
 fn start(args: &[&str], dir: tempfile::TempDir) -> Receiver {
     let portfile = dir.path().join("port");
+    // What the server says (a handshake a test meant to fail, say) goes to a file of its
+    // own, shown if it does not start.
+    let log = dir.path().join("stderr.log");
     let mut child = Command::new(python())
         .arg(script())
         .arg(args[0])
         .arg(&portfile)
         .args(&args[1..])
         .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("the receiver's log"))
         .spawn()
         .expect("start receivers.py");
     let t0 = Instant::now();
@@ -78,7 +82,8 @@ fn start(args: &[&str], dir: tempfile::TempDir) -> Receiver {
         if t0.elapsed() > Duration::from_secs(20) {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("receivers.py {} did not start", args[0]);
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("receivers.py {} did not start: {said}", args[0]);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
