@@ -40,7 +40,8 @@ pub const WATCH: Duration = Duration::from_secs(1);
 
 /// A writing node whose lock's session has been silent this long is taken for hung (alive
 /// but not running: stopped, frozen) and its session is ended, so that another node can
-/// write. A running writing node asks its lock every [`WATCH`].
+/// write. A running node's held lock has its session answer a statement every second
+/// (`touchpoint_store_postgres::KEEP_TALKING`).
 pub const SILENT_WRITER: Duration = Duration::from_secs(10);
 
 /// A node's part in a cluster.
@@ -84,8 +85,9 @@ impl Role {
     /// Wait until this node's part no longer holds ([`WATCH`] by [`WATCH`]): for the
     /// writing node, until its lock's session does not answer; for a relaying node, until
     /// no node holds the lock — or the node holding it has been silent for
-    /// [`SILENT_WRITER`], and this node ended its session. A relaying node that cannot ask PostgreSQL keeps waiting
-    /// (it cannot relay either, and changes nothing by opening again).
+    /// [`SILENT_WRITER`], and this node ended its session. A relaying node that cannot ask
+    /// PostgreSQL keeps waiting (it cannot relay either, and changes nothing by opening
+    /// again).
     pub async fn change(&self) -> Change {
         loop {
             tokio::time::sleep(WATCH).await;
