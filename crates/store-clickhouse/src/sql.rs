@@ -441,7 +441,7 @@ impl ClickHouseEvents {
     }
 
     /// The statement each shard runs for [`ClickHouseEvents::sql_churn`]: one row. Each
-    /// customer's journey up to "now" (`o`, the times `u`), its first churn signal `f`
+    /// customer's journey up to "now" (`s`, the times `t`), its first churn signal `f`
     /// (1-based, 0: none), the events before the churn point `e`, why it churned `r` (1
     /// signal, 2 silence, 0 stayed); then its keys — `store id × 4 + 0` for a touchpoint
     /// in a churned customer's last k, `+ 1` in a stayer's, `+ 2` for the first signal —
