@@ -45,10 +45,13 @@ async fn track_all(app: &TestApp, users: impl IntoIterator<Item = (String, Value
     assert_eq!(st, 200, "{body}");
 }
 
-/// Make the touchpoints the rules name exist (discovery names them `track:<event>`).
+/// Make the touchpoints the rules name exist (discovery names them `track:<event>`), all
+/// at one time a day ago (events a few milliseconds apart could fall in two seconds, and
+/// one would then follow the other in a rule's preview).
 async fn warm_up(app: &TestApp, events: &[&str]) {
+    let at = now_iso(-86_400_000);
     for e in events {
-        track(app, "warm-up", e, json!({}), &now_iso(-86_400_000)).await;
+        track(app, "warm-up", e, json!({}), &at).await;
     }
 }
 
