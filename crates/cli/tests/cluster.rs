@@ -198,17 +198,23 @@ async fn two_nodes_lose_nothing_when_either_node_or_a_shard_is_killed() {
     // The writing node's session ends (PostgreSQL restarted, the connection cut): it stops
     // writing, both nodes open again, and one of them writes.
     assert_eq!(touchpoint_store_postgres::testing::end_lock_sessions(&pg).await, 1);
-    let writer = until_one_writes(&bases).await;
+    // Both notice within a check and a fence's patience (until then each still says the
+    // part it had); then one writes.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    until_one_writes(&bases).await;
     until(&acked, 2_000).await;
     // The writing node stops running but stays alive (SIGSTOP: a frozen process keeps its
     // connections, so its session and its lock): the other node ends its silent session
     // and writes; the stopped node, running again, finds its lock gone and relays.
     let mut nodes = [a, b];
+    // Which node writes now (the parts have settled: nothing changes them here).
+    let writer = until_one_writes(&bases).await;
     nodes[writer].signal("STOP");
     let mut want = ["", ""];
     want[1 - writer] = "writes";
     let took = until_roles(&bases, want).await;
     eprintln!("the relaying node wrote {took:?} after the writing node stopped running");
+    assert!(took > Duration::from_secs(8), "taken over before the stopped node was silent for 10 s: {took:?}");
     until(&acked, 200).await;
     nodes[writer].signal("CONT");
     assert_eq!(until_one_writes(&bases).await, 1 - writer, "the node that was stopped relays");
