@@ -477,17 +477,8 @@ impl MetaStore for PgMetaStore {
         key: &str,
         value: &str,
     ) -> Result<Vec<(CustomerId, String)>> {
-        use touchpoint_store::migrate::{indexable_trait, trait_expr, trait_index_name, Dialect};
-        let indexed = indexable_trait(key)
-            && sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1",
-            )
-            .bind(trait_index_name(key))
-            .fetch_one(&self.pool)
-            .await
-            .db()?
-                > 0;
-        if !indexed {
+        use touchpoint_store::migrate::{indexable_trait, trait_expr, Dialect};
+        if !(indexable_trait(key) && self.has_trait_index(key).await?) {
             return Ok(touchpoint_store::matching_trait_values(self.trait_values(project, key).await?, value));
         }
         // The index's expression, written as it is so that PostgreSQL uses the index; its
@@ -516,14 +507,7 @@ impl MetaStore for PgMetaStore {
             // Nodes opening at once may make the same index: the one that loses finds it
             // there (or made by the other) the next time.
             if let Err(e) = sqlx::query(&sql).execute(&self.pool).await {
-                let made_meanwhile =
-                    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_indexes WHERE indexname = $1")
-                        .bind(touchpoint_store::migrate::trait_index_name(key))
-                        .fetch_one(&self.pool)
-                        .await
-                        .db()?
-                        > 0;
-                if !made_meanwhile {
+                if !self.has_trait_index(key).await? {
                     return Err(crate::store_error(e));
                 }
             }
@@ -596,6 +580,21 @@ impl MetaStore for PgMetaStore {
     async fn count_refused(&self, project: ProjectId, n: u64) -> Result<()> {
         let mut c = self.pool.acquire().await.db()?;
         crate::erasure::count_refused_in(&mut c, project, n).await
+    }
+}
+
+impl PgMetaStore {
+    /// Whether the index of trait `key` ([`touchpoint_store::migrate::trait_index_name`])
+    /// exists in this schema.
+    async fn has_trait_index(&self, key: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1",
+        )
+        .bind(touchpoint_store::migrate::trait_index_name(key))
+        .fetch_one(&self.pool)
+        .await
+        .db()?;
+        Ok(n > 0)
     }
 }
 

@@ -28,26 +28,21 @@ pub struct Mailer {
 
 /// The TLS of an `smtps://` or `?tls=` URL that also trusts the certificate authorities in
 /// `pem`: implicit for `smtps://`, STARTTLS when the server offers it for
-/// `tls=opportunistic`, else STARTTLS required.
+/// `tls=opportunistic`, else STARTTLS required (as lettre reads the URL).
 fn tls_trusting(url: &str, pem: &str) -> Result<Tls, String> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match hostport.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').map_or(v6, |(h, _)| h),
-        None => hostport.split_once(':').map_or(hostport, |(h, _)| h),
-    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+    // An IPv6 address comes in brackets.
+    let host = parsed.host_str().ok_or("no host")?.trim_start_matches('[').trim_end_matches(']').to_string();
     let roots = Certificate::from_pem(pem.as_bytes()).map_err(|e| format!("the CA certificates: {e}"))?;
-    let params = TlsParameters::builder(host.to_string())
+    let params = TlsParameters::builder(host.clone())
         .add_root_certificate(roots)
         .build()
         .map_err(|e| format!("TLS for {host}: {e}"))?;
-    Ok(if url.starts_with("smtps://") {
-        Tls::Wrapper(params)
-    } else if url.contains("tls=opportunistic") {
-        Tls::Opportunistic(params)
-    } else {
-        Tls::Required(params)
+    let mode = parsed.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
+    Ok(match (parsed.scheme(), mode.as_deref()) {
+        ("smtps", _) => Tls::Wrapper(params),
+        (_, Some("opportunistic")) => Tls::Opportunistic(params),
+        _ => Tls::Required(params),
     })
 }
 

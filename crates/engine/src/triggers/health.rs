@@ -1,8 +1,8 @@
 //! The health check: every few minutes, each project with a live `health_alert` rule has
 //! its touchpoints tested against their own baseline (`touchpoint_analytics::health`) on
 //! the journey index — volume on the last complete day, exit rate on the day before it
-//! (a customer's exit is known a day later), days in the project's time zone — all tests of the project in one
-//! Benjamini–Hochberg family. Each finding a rule asks for becomes a firing in the outbox,
+//! (a customer's exit is known a day later), days in the project's time zone — all tests
+//! of the project in one Benjamini–Hochberg family. Each finding a rule asks for becomes a firing in the outbox,
 //! delivered by the delivery loop like any team alert.
 //!
 //! Nothing is decided twice: the firing's key is (rule, customer 0 — no customer —,
