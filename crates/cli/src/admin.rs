@@ -79,7 +79,9 @@ pub enum KeyCmd {
         /// The project, and where its data directory is.
         #[command(flatten)]
         project: ProjectArgs,
-        /// write (send events) or secret (read and administer).
+        /// write (send events from pages and apps: public), server (send events from your own
+        /// servers: the e-mail addresses they give are believed) or secret (read and
+        /// administer).
         #[arg(long, default_value = "write")]
         kind: String,
         /// Print JSON.
@@ -263,7 +265,8 @@ pub async fn project(cmd: ProjectCmd) -> Result<()> {
 pub async fn key(cmd: KeyCmd) -> Result<()> {
     match cmd {
         KeyCmd::Create { project, kind, json } => {
-            let kind = KeyKind::parse(&kind).ok_or_else(|| msg(format!("--kind {kind:?}: use write or secret")))?;
+            let kind =
+                KeyKind::parse(&kind).ok_or_else(|| msg(format!("--kind {kind:?}: use write, server or secret")))?;
             let (store, p) = project.open().await?;
             let (token, info) = issue_key(&*store, p.id, kind).await?;
             if json {

@@ -57,15 +57,18 @@ fn projects_and_keys_for_scripts() {
     assert!(p["secret_key"].as_str().unwrap().starts_with("tps_"));
     let k = ok_json(dir.path(), &["key", "create", "--project", "Kavárna", "--kind", "secret", "--json"]);
     assert!(k["key"].as_str().unwrap().starts_with("tps_"));
+    let k = ok_json(dir.path(), &["key", "create", "--project", "Kavárna", "--kind", "server", "--json"]);
+    assert!(k["key"].as_str().unwrap().starts_with("tpsrv_"));
     let list = ok_json(dir.path(), &["key", "list", "--project", "1", "--json"]);
-    assert_eq!(list.as_array().unwrap().len(), 3);
+    assert_eq!(list.as_array().unwrap().len(), 4);
+    assert_eq!(list[3]["kind"], "server", "{list}");
     let out = run(dir.path(), &["project", "create", "Kavárna"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     let out = run(dir.path(), &["key", "create", "--project", "nope"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no project \"nope\"; projects here: Kavárna"));
     let out = run(dir.path(), &["key", "create", "--project", "Kavárna", "--kind", "god"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("use write or secret"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use write, server or secret"));
 }
 
 #[test]

@@ -169,6 +169,40 @@ pub struct ParseContext<'a> {
     pub derive_message_id: bool,
     /// Mark events as imported.
     pub imported: bool,
+    /// The sender is believed (a server key, an import, the customer's own portal): an
+    /// identify's `email` trait is also kept as [`VERIFIED_EMAIL`], the address e-mails go
+    /// to. Whatever a sender writes into [`VERIFIED_EMAIL`] itself is dropped either way.
+    pub vouched: bool,
+}
+
+/// The trait that holds the address e-mail rules send to: the `email` an identify gave
+/// through a sender that is believed ([`ParseContext::vouched`]). A public write key can
+/// set `email` to anyone's address; it cannot set this, so a stranger holding the write
+/// key cannot make Touchpoint mail an address of their choosing.
+pub const VERIFIED_EMAIL: &str = "$verified_email";
+
+/// An identify's traits as stored: [`VERIFIED_EMAIL`] only from a believed sender's
+/// `email` (a `null` or blank `email` removes it), never as sent; `None` when nothing is
+/// left.
+pub fn seal_traits(traits: Option<Map<String, Value>>, vouched: bool) -> Option<Map<String, Value>> {
+    let mut t = traits?;
+    t.shift_remove(VERIFIED_EMAIL);
+    if vouched {
+        match t.get("email") {
+            Some(Value::String(e)) if e.contains('@') => {
+                let e = e.trim().to_string();
+                t.insert(VERIFIED_EMAIL.into(), Value::String(e));
+            }
+            Some(Value::Null) => {
+                t.insert(VERIFIED_EMAIL.into(), Value::Null);
+            }
+            Some(Value::String(e)) if e.trim().is_empty() => {
+                t.insert(VERIFIED_EMAIL.into(), Value::Null);
+            }
+            _ => {}
+        }
+    }
+    (!t.is_empty()).then_some(t)
 }
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -355,6 +389,7 @@ impl Event {
             },
             _ => None,
         };
+        let traits = seal_traits(traits, cx.vouched);
         // Serializing a map of JSON values cannot fail.
         let body_json = serde_json::to_string(&obj).unwrap_or_default();
         let size = body_json.len();
@@ -647,6 +682,26 @@ mod tests {
             Event::parse_fast(text, &cx(), &Limits::default()).is_none(),
             "the fast path leaves it to the full one"
         );
+    }
+
+    #[test]
+    fn only_a_believed_sender_verifies_an_address() {
+        let traits = |v: Value, vouched: bool| {
+            let cx = ParseContext { vouched, ..cx() };
+            let e = json!({"type": "identify", "userId": "u", "traits": v});
+            Event::parse(e, &cx, &Limits::default()).unwrap().traits.map(Value::Object)
+        };
+        let forged = json!({"email": "victim@b.cz", "$verified_email": "victim@b.cz", "plan": "pro"});
+        assert_eq!(traits(forged.clone(), false), Some(json!({"email": "victim@b.cz", "plan": "pro"})));
+        assert_eq!(traits(json!({"$verified_email": "x@b.cz"}), false), None, "nothing left");
+        let own = json!({"email": " Jana@b.cz ", "$verified_email": "other@b.cz"});
+        assert_eq!(traits(own, true), Some(json!({"email": " Jana@b.cz ", "$verified_email": "Jana@b.cz"})));
+        // A believed sender taking the address away takes the verified one too.
+        assert_eq!(traits(json!({"email": null}), true), Some(json!({"email": null, "$verified_email": null})));
+        assert_eq!(traits(json!({"email": ""}), true), Some(json!({"email": "", "$verified_email": null})));
+        // What is not an address verifies nothing.
+        assert_eq!(traits(json!({"email": "none"}), true), Some(json!({"email": "none"})));
+        assert_eq!(traits(json!({"email": 5}), true), Some(json!({"email": 5})));
     }
 
     #[test]

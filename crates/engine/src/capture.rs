@@ -23,9 +23,10 @@ pub fn failed(project: ProjectId, at: i64, field: &str, reason: &str, raw: Vec<u
     NewFailedEvent { project, received_at: at, source: "api".into(), field: field.into(), reason: reason.into(), raw }
 }
 
-/// One event of a single-event route (`/v1/track` …), received at `at`.
-pub fn parse_one(value: Value, endpoint: EventType, at: i64, limits: &Limits) -> Result<Event, Error> {
-    let cx = ParseContext { endpoint_type: Some(endpoint), received_at: at, ..Default::default() };
+/// One event of a single-event route (`/v1/track` …), received at `at`; `vouched` when
+/// the sender is believed ([`ParseContext::vouched`]: a server key).
+pub fn parse_one(value: Value, endpoint: EventType, at: i64, limits: &Limits, vouched: bool) -> Result<Event, Error> {
+    let cx = ParseContext { endpoint_type: Some(endpoint), received_at: at, vouched, ..Default::default() };
     Event::parse(value, &cx, limits)
         .map_err(|e| Error::invalid(Code::InvalidEvent, Some(e.field.clone()), e.to_string()))
 }
@@ -33,12 +34,13 @@ pub fn parse_one(value: Value, endpoint: EventType, at: i64, limits: &Limits) ->
 /// A batch body (`{"batch": [...], "sentAt", "context"}`) of `project`, received at `at`:
 /// the submission (the items that parse, and the failed ones with their raw bytes) and the
 /// rejected items. An error is about the body as a whole (no `batch` array, a bad
-/// `sentAt`): nothing of it is stored.
+/// `sentAt`): nothing of it is stored. `vouched` as for [`parse_one`].
 pub fn parse_batch(
     body: &BatchBody<'_>,
     project: ProjectId,
     at: i64,
     limits: &Limits,
+    vouched: bool,
 ) -> Result<(Submission, Vec<ItemError>), Error> {
     let items: Vec<&RawValue> = match body.get("batch").map(|b| serde_json::from_str::<Vec<&RawValue>>(b.get())) {
         Some(Ok(items)) => items,
@@ -73,6 +75,7 @@ pub fn parse_batch(
             received_at: at,
             batch_sent_at: sent_at.as_ref(),
             batch_context: context.as_ref(),
+            vouched,
             ..Default::default()
         };
         let parsed = match Event::parse_fast(item.get(), &cx, limits) {

@@ -444,7 +444,9 @@ async fn identify(s: &Engine, project: ProjectId, user: Option<&str>, anonymous:
     if let Some(e) = email {
         body["traits"] = json!({"email": e});
     }
-    match Event::parse(body, &ParseContext { received_at: now_ms(), ..Default::default() }, &Limits::default()) {
+    // An address here is one the customer signed in with a link sent to it: believed.
+    let cx = ParseContext { received_at: now_ms(), vouched: true, ..Default::default() };
+    match Event::parse(body, &cx, &Limits::default()) {
         Ok(e) => crate::surveys::submit_events(s, project, vec![e]).await,
         Err(e) => tracing::error!(error = %e, "a portal identify did not parse"),
     }

@@ -53,7 +53,7 @@ fn every_generated_event_parses_the_same_both_ways_and_almost_all_take_the_fast_
     let cfg = GenConfig::for_events(20_000, 11);
     let gen = Generator::new(cfg);
     let cx = common::context(&cfg);
-    let import = ParseContext { derive_message_id: true, imported: true, ..common::context(&cfg) };
+    let import = ParseContext { derive_message_id: true, imported: true, vouched: true, ..common::context(&cfg) };
     let (mut total, mut fast_n) = (0usize, 0usize);
     for events in common::customers(&gen) {
         for v in events {
@@ -185,4 +185,20 @@ fn edge_cases_agree_or_take_the_full_path() {
     let bc = serde_json::Map::from_iter([("locale".to_string(), json!("cs-CZ"))]);
     let with_context = ParseContext { batch_context: Some(&bc), ..cx.clone() };
     check(&base.to_string(), &with_context, Some(false));
+    // An address is verified only by a believed sender, both ways; one sent as verified
+    // is dropped, and an identify with nothing else left has no traits.
+    let vouched = ParseContext { vouched: true, ..cx.clone() };
+    let identify =
+        |traits: Value| json!({"type": "identify", "userId": "u", "messageId": "m", "traits": traits}).to_string();
+    for traits in [
+        json!({"email": "a@b.cz", "$verified_email": "x@y.cz"}),
+        json!({"$verified_email": "x@y.cz"}),
+        json!({"email": null}),
+        json!({"email": "  "}),
+        json!({"email": 7}),
+        json!({"email": " A@b.cz "}),
+    ] {
+        check(&identify(traits.clone()), &cx, Some(true));
+        check(&identify(traits), &vouched, Some(true));
+    }
 }

@@ -183,15 +183,15 @@ impl AppState {
         err.into()
     }
 
-    /// The write key a capture request names: a secret key is refused, since a key sent
-    /// from a web page or an app is public.
+    /// The write or server key a capture request names: a secret key is refused, since a
+    /// key sent from a web page or an app is public.
     async fn write_key(&self, token: Option<&str>) -> Result<KeyInfo, ApiError> {
         let key = self.key(token).await?;
-        if key.kind != touchpoint_core::KeyKind::Write {
+        if !key.kind.can_send() {
             return Err(Error::forbidden(
-                "this is a secret key (tps_…): it must never be sent from a web page or an app; send events with the project's write key (tpw_…)"
-                    ,
-            ).into());
+                "this is a secret key (tps_…): it must never be sent from a web page or an app; send events with the project's write key (tpw_…), or from your own servers with a server key (tpsrv_…)",
+            )
+            .into());
         }
         Ok(key)
     }
@@ -254,7 +254,7 @@ async fn capture(
                 Some(k) => k,
                 None => s.write_key(value.get("writeKey").and_then(Value::as_str)).await?,
             };
-            match capture::parse_one(value, ty, at, &limits) {
+            match capture::parse_one(value, ty, at, &limits, key.kind.vouches()) {
                 Ok(e) => (key.clone(), Submission { project: key.project_id, events: vec![e], failed: vec![] }),
                 Err(err) => return Err(s.reject(Some(&key), at, err, bytes.to_vec()).await),
             }
@@ -286,7 +286,7 @@ async fn capture(
                     s.write_key(body.get("writeKey").and_then(|v| serde_json::from_str::<&str>(v.get()).ok())).await?
                 }
             };
-            match capture::parse_batch(&body, key.project_id, at, &limits) {
+            match capture::parse_batch(&body, key.project_id, at, &limits, key.kind.vouches()) {
                 Ok((sub, errors)) => {
                     item_errors = errors;
                     (key, sub)

@@ -64,8 +64,9 @@ pub async fn touchpoints(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
-    /// `write` (sends events; public, in web pages and apps) or `secret` (reads and
-    /// administers).
+    /// `write` (sends events; public, in web pages and apps), `server` (sends events from
+    /// the brand's own servers; the `email` an identify gives through it is an address
+    /// e-mail rules send to) or `secret` (reads and administers).
     #[schema(value_type = String)]
     pub kind: touchpoint_core::KeyKind,
 }

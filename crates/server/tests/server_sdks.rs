@@ -40,7 +40,8 @@ async fn segment_and_rudderstack_node_sdks_send_every_call_once() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/node_sdks.js");
     let out = tokio::process::Command::new("node")
         .arg(script)
-        .env("WK", &app.write_key)
+        // A server SDK runs on the brand's servers: it sends with a server key.
+        .env("WK", &app.server_key)
         .env("TP", &app.base)
         .env("NODE_PATH", &modules)
         .output()
@@ -63,11 +64,12 @@ async fn segment_and_rudderstack_node_sdks_send_every_call_once() {
     );
     assert_eq!(app.failed().await, 0);
     for e in &events {
-        assert!(!e.body.contains(&app.write_key), "no write key in a stored body: {}", e.body);
+        assert!(!e.body.contains(&app.server_key), "no key in a stored body: {}", e.body);
     }
     for (user, email) in [("node-seg", "seg@example.cz"), ("node-rs", "rs@example.pl")] {
         let (s, p) = app.get(&format!("/api/customers/lookup?user_id={user}")).await;
         assert_eq!((s, p["traits"]["email"].as_str()), (200, Some(email)), "{p}");
+        assert_eq!(p["traits"]["$verified_email"].as_str(), Some(email), "a server key's address is believed: {p}");
         let ids: Vec<&str> = p["identities"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
         assert!(ids.contains(&format!("{user}-2").as_str()), "the alias joined the new id: {ids:?}");
     }

@@ -22,7 +22,14 @@ fn now_iso(offset_ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// An identify from the brand's servers (a server key: its e-mail addresses are believed).
 async fn identify(app: &TestApp, user: &str, traits: Value) {
+    let (st, body) = app.post_from_server("/v1/identify", &json!({"userId": user, "traits": traits})).await;
+    assert_eq!(st, 200, "{body}");
+}
+
+/// An identify through the public write key, as anyone holding it can send.
+async fn identify_in_page(app: &TestApp, user: &str, traits: Value) {
     let (st, body) = app.post("/v1/identify", &json!({"userId": user, "traits": traits})).await;
     assert_eq!(st, 200, "{body}");
 }
@@ -147,7 +154,13 @@ async fn late_delivery_without_support_gets_an_apology_in_the_customers_language
         json!({"email": "hans@example.de", "first_name": "Hans", "country": "DE", "language": "de"}),
     )
     .await;
-    for u in ["jana", "lukasz", "petr", "hans"] {
+    // A stranger with the page's write key makes up a customer with someone else's address
+    // (and claims it is verified), and changes Łukasz's: neither address gets mail.
+    let forged = json!({"email": "victim@example.cz", "$verified_email": "victim@example.cz", "first_name": "Eva",
+        "country": "CZ", "language": "cs"});
+    identify_in_page(&app, "eve", forged).await;
+    identify_in_page(&app, "lukasz", json!({"email": "attacker@example.cz"})).await;
+    for u in ["jana", "lukasz", "petr", "hans", "eve"] {
         track(&app, u, "Delivery Late", json!({"carrier": "PPL"}), &now_iso(0)).await;
     }
     // Petr calls support within the window: no apology for him.
@@ -162,6 +175,9 @@ async fn late_delivery_without_support_gets_an_apology_in_the_customers_language
     let got = got.expect("two e-mails within 20 s");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(smtp.messages().len(), 2, "only Jana and Łukasz");
+    let (_, eve) = app.get("/api/customers/lookup?user_id=eve").await;
+    assert_eq!(eve["traits"]["email"], "victim@example.cz", "the trait is kept for analyses: {eve}");
+    assert!(eve["traits"].get("$verified_email").is_none(), "a write key cannot say an address is verified: {eve}");
     let by_to = |to: &str| got.iter().find(|m| m["envelope"]["to"][0] == to).cloned().unwrap();
     let cs = by_to("jana@example.cz");
     assert_eq!(cs["subject"], "Omlouváme se za zpoždění, Jana");
@@ -179,9 +195,13 @@ async fn late_delivery_without_support_gets_an_apology_in_the_customers_language
     let page = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
     assert_eq!(page.status(), 200);
 
-    // The rule's firings: two delivered, Petr's cancelled by his call, Hans not for the rule.
-    let (_, v) = api(&app, Method::GET, "/api/triggers/late-delivery-apology", None).await;
-    assert_eq!(counts(&v), json!({"cancelled": 1, "delivered": 2}), "{v}");
+    // The rule's firings: two delivered, Petr's cancelled by his call, Hans not for the rule,
+    // Eve's suppressed: her address came only through the public write key.
+    let want = json!({"cancelled": 1, "delivered": 2, "suppressed": 1});
+    let rule_now = async || api(&app, Method::GET, "/api/triggers/late-delivery-apology", None).await.1;
+    assert!(wait_until(10, async || counts(&rule_now().await) == want).await, "{}", rule_now().await);
+    let (_, f) = api(&app, Method::GET, "/api/triggers/late-delivery-apology/firings?state=suppressed", None).await;
+    assert_eq!(f[0]["reason"], "unverified_email", "{f}");
 
     // One click on the unsubscribe link (as a mail client does), then Jana gets no more.
     let unsub = cs["list_unsubscribe"]
@@ -210,7 +230,7 @@ async fn late_delivery_without_support_gets_an_apology_in_the_customers_language
     track(&app, "jana", "Delivery Late", json!({"carrier": "DPD"}), &now_iso(0)).await;
     let suppressed = wait_until(15, async || {
         let (_, f) = api(&app, Method::GET, "/api/triggers/late-delivery-apology/firings?state=suppressed", None).await;
-        f.as_array().is_some_and(|a| a.len() == 1 && a[0]["reason"] == "consent")
+        f.as_array().is_some_and(|a| a.iter().filter(|x| x["reason"] == "consent").count() == 1)
     })
     .await;
     assert!(suppressed, "Jana's second firing is suppressed for consent");
@@ -226,7 +246,7 @@ async fn late_delivery_without_support_gets_an_apology_in_the_customers_language
     assert_eq!(receipt["verified"], true, "{receipt}");
     let (_, f) = api(&app, Method::GET, "/api/triggers/late-delivery-apology/firings", None).await;
     assert!(f.as_array().unwrap().iter().all(|x| x["customer_id"] != jana), "{f}");
-    assert_eq!(f.as_array().unwrap().len(), 2, "Łukasz's and Petr's stay: {f}");
+    assert_eq!(f.as_array().unwrap().len(), 3, "Łukasz's, Petr's and Eve's stay: {f}");
     app.stop().await;
 }
 

@@ -42,7 +42,10 @@
 //! **Ids.** Ids grow in the order events were stored (a cursor for the journey index) and
 //! are unique because one process allocates them: the engine opens a writer only while
 //! it holds a PostgreSQL advisory lock named after the server and database
-//! ([`ClickHouseEvents::writer_lock_name`]), so a second node is refused. *Not done yet:*
+//! ([`ClickHouseEvents::writer_lock_name`]), so a second node is refused; and a writer
+//! that lost the lock while frozen mid-write stores nothing when it runs again, since the
+//! servers themselves drop what an older writer sends once a newer one raised the fence
+//! ([`schema`]: `writer_fence`, the `…_in` tables). *Not done yet:*
 //! several writing nodes (ids from a PostgreSQL sequence and a low watermark for the
 //! readers' cursors), a `Distributed` table for hand-written queries, and a SQL executor —
 //! the analyses run on the node's in-memory journey index, loaded from ClickHouse.
@@ -91,6 +94,14 @@ const GATHER: Duration = Duration::from_millis(2);
 /// How long the guard's answer holds ([`ClickHouseEvents::hold`]): a writer that lost its
 /// lock writes nothing this long after it was last seen held.
 pub const FENCE_FRESH: Duration = Duration::from_millis(200);
+
+/// The tables an erasure deletes rows from.
+const ERASED_TABLES: [&str; 4] = ["events", "message_ids", "reclassified", "failed_events"];
+
+/// How long a writer that raised the fence waits before it reads what is stored: an insert
+/// the servers let through the old fence just before (decided as its block arrived)
+/// finishes meanwhile, being the servers' own work from then on.
+const FENCE_SETTLE: Duration = Duration::from_millis(500);
 
 /// How a handle is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +170,10 @@ struct State {
     erased: HashSet<CustomerId>,
     /// A write failed part-way: reconcile before the next.
     reconcile: bool,
+    /// The fence epoch this handle writes with ([`schema`]'s `writer_fence`): a writer's
+    /// own, raised when it opened; 0 for a shared handle, which reads the newest before
+    /// each write.
+    epoch: u64,
     /// When the guard last said it was held ([`ClickHouseEvents::hold`]).
     fenced: Option<Instant>,
     /// Data parts (shard, table, name) that erasures replaced and that may still be on disk.
@@ -276,6 +291,19 @@ struct One {
 const EVENT_COLUMNS: &str =
     "project, id, message_id, kind, name, user_id, anonymous_id, customer, touchpoint, ts, received_at, flags, body";
 
+/// A row on its way through the fence: its columns and the writer's epoch.
+#[derive(Serialize)]
+struct Fenced<'a, T> {
+    #[serde(flatten)]
+    row: &'a T,
+    writer: u64,
+}
+
+/// `rows` with the writer's epoch.
+fn fenced<T>(rows: &[T], writer: u64) -> Vec<Fenced<'_, T>> {
+    rows.iter().map(|row| Fenced { row, writer }).collect()
+}
+
 /// Split values into lists of at most [`LIST_BYTES`] when written out.
 fn chunks_by_size<T>(values: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
     let mut out = vec![];
@@ -326,11 +354,34 @@ impl ClickHouseEvents {
         }
         {
             let mut state = store.state.lock().await;
+            if role != Role::Shared {
+                state.epoch = store.raise_fence().await?;
+            }
             store.reconcile(&mut state).await?;
             let versions = store.numbers("SELECT toInt64(max(version)) AS n FROM reclassified").await?;
             state.version = versions.into_iter().max().unwrap_or(0) as u64;
         }
         Ok(store)
+    }
+
+    /// Put a new epoch in the fence on every shard: from now on the servers store nothing
+    /// a writer with an older one sends, even an insert already on its way (see
+    /// [`schema`]); then let what got through just before settle. The new epoch.
+    async fn raise_fence(&self) -> Result<u64> {
+        let newest = self.fence_epoch().await?;
+        let epoch = newest + 1;
+        let sql = format!("INSERT INTO writer_fence VALUES ({epoch})");
+        try_join_all(self.shards.iter().map(|h| h.exec(&sql))).await?;
+        if newest > 0 {
+            tokio::time::sleep(FENCE_SETTLE).await;
+        }
+        Ok(epoch)
+    }
+
+    /// The newest epoch in the fence on any shard (0: none yet).
+    async fn fence_epoch(&self) -> Result<u64> {
+        let newest = self.numbers("SELECT toInt64(max(epoch)) AS n FROM writer_fence").await?;
+        Ok(newest.into_iter().max().unwrap_or(0).max(0) as u64)
     }
 
     /// Keep `guard` (a lock that keeps other writers out) for as long as this handle lives,
@@ -485,7 +536,7 @@ impl ClickHouseEvents {
                 raw_len: f.raw.len() as u64,
             })
             .collect();
-        if let Err(e) = self.write(&rows, &failed_rows, &refused_counts).await {
+        if let Err(e) = self.write(state, &rows, &failed_rows, &refused_counts).await {
             state.reconcile = true;
             return Err(e);
         }
@@ -494,30 +545,46 @@ impl ClickHouseEvents {
         Ok(out)
     }
 
-    /// The inserts of one write: on each shard (at once) its events, then their
-    /// messageIds; then, on the first shard, failed events and refusal counts.
+    /// The inserts of one write, through the fence with the handle's epoch (a shared
+    /// handle's: the newest): on each shard (at once) its events, then their messageIds;
+    /// then, on the first shard, failed events and refusal counts. A newer epoch in the
+    /// fence after them means another writer took over meanwhile and the servers may have
+    /// dropped any of it: refused, so nothing of it is acknowledged.
     async fn write(
         &self,
+        state: &State,
         rows: &[Vec<EventRow>],
         failed: &[FailedRow],
         refused: &HashMap<ProjectId, u64>,
     ) -> Result<()> {
+        let epoch = match state.epoch {
+            0 => self.fence_epoch().await?,
+            e => e,
+        };
         try_join_all(self.shards.iter().zip(rows).map(|(h, rows)| async move {
-            h.insert("events", rows).await?;
+            h.insert("events_in", &fenced(rows, epoch)).await?;
             let ids: Vec<NewMessageId<'_>> =
                 rows.iter().map(|r| NewMessageId { project: r.project, message_id: &r.message_id, id: r.id }).collect();
-            h.insert("message_ids", &ids).await
+            h.insert("message_ids_in", &fenced(&ids, epoch)).await
         }))
         .await?;
         let first = &self.shards[0];
-        first.insert("failed_events", failed).await?;
+        first.insert("failed_events_in", &fenced(failed, epoch)).await?;
         #[derive(Serialize)]
         struct Refused {
             project: i64,
             n: u64,
         }
         let refused: Vec<Refused> = refused.iter().map(|(&project, &n)| Refused { project, n }).collect();
-        first.insert("refused", &refused).await
+        first.insert("refused_in", &fenced(&refused, epoch)).await?;
+        if self.fence_epoch().await? > epoch {
+            return Err(StoreError::Locked(
+                "another node took over writing events while this one was writing (it was stopped or cut off); \
+                 nothing of this write is acknowledged"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Events read through [`schema::events_view`] on every shard, merged by `order` and
@@ -562,7 +629,8 @@ impl ClickHouseEvents {
         Ok(())
     }
 
-    /// The data parts (shard, table, name) of the tables, active or not.
+    /// The data parts (shard, table, name) of the tables an erasure rewrites, active or not
+    /// (the others, `writer_fence` among them, keep theirs).
     async fn parts(&self) -> Result<Vec<(usize, String, String)>> {
         #[derive(Deserialize)]
         struct Part {
@@ -570,8 +638,12 @@ impl ClickHouseEvents {
             name: String,
         }
         let per_shard = try_join_all(self.shards.iter().map(|h| async move {
-            h.rows::<Part>(&format!("SELECT table, name FROM system.parts WHERE database = {}", quote(&h.url.database)))
-                .await
+            let sql = format!(
+                "SELECT table, name FROM system.parts WHERE database = {} AND table IN ({})",
+                quote(&h.url.database),
+                quote_list(ERASED_TABLES)
+            );
+            h.rows::<Part>(&sql).await
         }))
         .await?;
         Ok(per_shard
@@ -629,7 +701,7 @@ impl ClickHouseEvents {
             });
         }
         let mut state = self.state.lock().await;
-        if let Err(e) = self.write(&rows, &[], &HashMap::new()).await {
+        if let Err(e) = self.write(&state, &rows, &[], &HashMap::new()).await {
             state.reconcile = true;
             return Err(e);
         }
@@ -949,10 +1021,11 @@ impl EventStore for ClickHouseEvents {
         let in_project = format!("project = {} AND", subject.project);
         let all = self.all();
         let mut mutations = 0;
-        mutations += self.delete_ids(&all, "events", &in_project, &events).await?;
-        mutations += self.delete_ids(&all, "message_ids", &in_project, &events).await?;
-        mutations += self.delete_ids(&all, "reclassified", "", &events).await?;
-        mutations += self.delete_ids(&[0], "failed_events", &in_project, &failed).await?;
+        let [events_table, message_ids, reclassified, failed_events] = ERASED_TABLES;
+        mutations += self.delete_ids(&all, events_table, &in_project, &events).await?;
+        mutations += self.delete_ids(&all, message_ids, &in_project, &events).await?;
+        mutations += self.delete_ids(&all, reclassified, "", &events).await?;
+        mutations += self.delete_ids(&[0], failed_events, &in_project, &failed).await?;
         self.wait_for_mutations().await?;
         if mutations > 0 {
             self.state.lock().await.replaced_parts.extend(before);

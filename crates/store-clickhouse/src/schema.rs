@@ -16,6 +16,13 @@
 //! - `refused`: how many events this store's writes refused per project (suppression).
 //! - `copy_progress`: the checkpoints of a copy from an embedded store (`touchpoint
 //!   migrate`): the highest id copied, and `i64::MAX` once the copy is verified.
+//! - `writer_fence`: the epoch of each writer that took over, one row each. A writer
+//!   writes `events`, `message_ids`, `failed_events` and `refused` through `<table>_in`
+//!   (a `Null` table, with the writer's epoch in a `writer` column) and a materialized
+//!   view that passes a block on only while no newer epoch is in the fence, decided by the
+//!   server as the block arrives: an `INSERT` of a writer that was frozen mid-write and
+//!   runs again after another node took over stores nothing (and its writer learns so from
+//!   the fence after the insert, so it acknowledges nothing).
 //!
 //! `old_parts_lifetime` is a few seconds instead of eight minutes, so that the data parts
 //! an erasure's mutation replaced leave the disk soon after it ([`crate::ClickHouseEvents`]'s
@@ -28,18 +35,14 @@ pub const OLD_PARTS_LIFETIME_S: u32 = 5;
 /// The statements that make the tables.
 pub fn create_tables() -> Vec<String> {
     let settings = format!("SETTINGS index_granularity = 8192, old_parts_lifetime = {OLD_PARTS_LIFETIME_S}");
-    vec![
+    let mut tables = vec![
         format!(
-            "CREATE TABLE IF NOT EXISTS events (
-                project Int64, id Int64, message_id String, kind String, name Nullable(String),
-                user_id Nullable(String), anonymous_id Nullable(String), customer Int64, touchpoint Int64,
-                ts Int64, received_at Int64, flags UInt32, body String
-            ) ENGINE = ReplacingMergeTree()
+            "CREATE TABLE IF NOT EXISTS events ({EVENTS_COLUMNS}) ENGINE = ReplacingMergeTree()
             PARTITION BY toYYYYMM(toDateTime(least(greatest(intDiv(ts, 1000), 0), 4294967295)))
             ORDER BY (project, customer, ts, message_id) {settings}"
         ),
         format!(
-            "CREATE TABLE IF NOT EXISTS message_ids (project Int64, message_id String, id Int64)
+            "CREATE TABLE IF NOT EXISTS message_ids ({MESSAGE_IDS_COLUMNS})
             ENGINE = ReplacingMergeTree() ORDER BY (project, message_id) {settings}"
         ),
         format!(
@@ -47,15 +50,44 @@ pub fn create_tables() -> Vec<String> {
             ENGINE = ReplacingMergeTree(version) ORDER BY id {settings}"
         ),
         format!(
-            "CREATE TABLE IF NOT EXISTS failed_events (
-                project Int64, id Int64, received_at Int64, source String, field String, reason String,
-                raw_hex String, raw_len UInt64
-            ) ENGINE = MergeTree() ORDER BY (project, id) {settings}"
+            "CREATE TABLE IF NOT EXISTS failed_events ({FAILED_COLUMNS}) ENGINE = MergeTree() ORDER BY (project, id) {settings}"
         ),
-        format!("CREATE TABLE IF NOT EXISTS refused (project Int64, n UInt64) ENGINE = MergeTree() ORDER BY project {settings}"),
+        format!("CREATE TABLE IF NOT EXISTS refused ({REFUSED_COLUMNS}) ENGINE = MergeTree() ORDER BY project {settings}"),
         format!("CREATE TABLE IF NOT EXISTS copy_progress (upto Int64) ENGINE = MergeTree() ORDER BY upto {settings}"),
-    ]
+        format!("CREATE TABLE IF NOT EXISTS writer_fence (epoch UInt64) ENGINE = MergeTree() ORDER BY epoch {settings}"),
+    ];
+    for (table, columns) in FENCED {
+        let names: Vec<&str> = columns.split(',').filter_map(|c| c.split_whitespace().next()).collect();
+        let names = names.join(", ");
+        tables.push(format!("CREATE TABLE IF NOT EXISTS {table}_in ({columns}, writer UInt64) ENGINE = Null"));
+        tables.push(format!(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_fenced TO {table} AS
+             SELECT {names} FROM {table}_in WHERE writer >= (SELECT max(epoch) FROM writer_fence)"
+        ));
+    }
+    tables
 }
+
+/// The tables a writer writes through the fence (see the module documentation), with
+/// their columns.
+const FENCED: [(&str, &str); 4] = [
+    ("events", EVENTS_COLUMNS),
+    ("message_ids", MESSAGE_IDS_COLUMNS),
+    ("failed_events", FAILED_COLUMNS),
+    ("refused", REFUSED_COLUMNS),
+];
+
+/// The columns of `events`.
+const EVENTS_COLUMNS: &str = "project Int64, id Int64, message_id String, kind String, name Nullable(String), \
+    user_id Nullable(String), anonymous_id Nullable(String), customer Int64, touchpoint Int64, ts Int64, \
+    received_at Int64, flags UInt32, body String";
+/// The columns of `message_ids`.
+const MESSAGE_IDS_COLUMNS: &str = "project Int64, message_id String, id Int64";
+/// The columns of `failed_events`.
+const FAILED_COLUMNS: &str =
+    "project Int64, id Int64, received_at Int64, source String, field String, reason String, raw_hex String, raw_len UInt64";
+/// The columns of `refused`.
+const REFUSED_COLUMNS: &str = "project Int64, n UInt64";
 
 /// The stored events with their current touchpoints, as a subquery: the columns of
 /// `events` with `touchpoint` replaced by the newest re-classification of the event, if

@@ -133,6 +133,65 @@ async fn a_write_cut_short_is_reconciled_by_the_next_writer() {
     assert_eq!(count(&s, "SELECT toInt64(uniqExact(message_id)) AS n FROM message_ids").await, 7);
 }
 
+/// A writer frozen in the middle of an insert (SIGSTOP, a paused VM) while another node
+/// takes over, and running again: its insert reaches the server after the new writer
+/// raised the fence, and the server stores none of it (the event, its messageId); its
+/// next write is refused after the fact, so it acknowledges nothing; the new writer's ids
+/// never meet the old one's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_frozen_mid_insert_stores_nothing_once_another_took_over() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some((old, url)) = events_alone().await else { return };
+    let a: Vec<NewEvent> =
+        (0..3).map(|i| new(1, 1, Some(3), event(&format!("a{i}"), "u", "2026-11-02T10:00:00Z"))).collect();
+    assert!(old.append_events(&a, &[]).await.unwrap().iter().all(Option::is_some));
+    // The old writer's insert of event 4 and its messageId, as its client sends them, cut
+    // after the first half of the body: the process froze there.
+    let rows = [
+        (
+            "events_in",
+            r#"{"project":1,"id":4,"message_id":"late","kind":"track","name":"Viewed","user_id":"u","anonymous_id":null,"customer":1,"touchpoint":3,"ts":1793613600000,"received_at":1793613600000,"flags":0,"body":"{}","writer":1}"#,
+        ),
+        ("message_ids_in", r#"{"project":1,"message_id":"late","id":4,"writer":1}"#),
+    ];
+    let ch = old.url().clone();
+    let mut frozen = vec![];
+    for (table, row) in rows {
+        let addr = ch.base.trim_start_matches("http://").to_string();
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let body = format!("{row}\n");
+        let head = format!(
+            "POST /?database={}&query=INSERT%20INTO%20{table}%20FORMAT%20JSONEachRow HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
+            ch.database,
+            body.len()
+        );
+        let (first, rest) = body.split_at(body.len() / 2);
+        tcp.write_all(format!("{head}{first}").as_bytes()).await.unwrap();
+        frozen.push((tcp, rest.to_string()));
+    }
+    // Another node takes over, and the frozen one runs again and finishes its inserts.
+    let new_writer = ClickHouseEvents::open(&url, Role::Writer).await.unwrap();
+    for (mut tcp, rest) in frozen {
+        tcp.write_all(rest.as_bytes()).await.unwrap();
+        let mut answer = vec![0; 1024];
+        let n = tcp.read(&mut answer).await.unwrap();
+        let status = String::from_utf8_lossy(&answer[..n]).lines().next().unwrap_or_default().to_string();
+        assert!(status.contains("200"), "the server takes the insert and drops its rows: {status}");
+    }
+    let late = |table: &str| format!("SELECT toInt64(count()) AS n FROM {table} WHERE message_id = 'late'");
+    assert_eq!(count(&new_writer, &late("events")).await, 0, "the frozen writer's event");
+    assert_eq!(count(&new_writer, &late("message_ids")).await, 0, "its messageId");
+    // The old writer's next write is refused; the new writer stores it, past the old ids.
+    let b: Vec<NewEvent> =
+        (0..2).map(|i| new(1, 2, Some(3), event(&format!("b{i}"), "v", "2026-11-03T10:00:00Z"))).collect();
+    let refused = old.append_events(&b, &[]).await.unwrap_err().to_string();
+    assert!(refused.contains("another node took over"), "{refused}");
+    assert_eq!(count(&new_writer, "SELECT toInt64(count()) AS n FROM events WHERE message_id LIKE 'b%'").await, 0);
+    let ids = new_writer.append_events(&b, &[]).await.unwrap();
+    assert_eq!(ids, [Some(4), Some(5)], "the new writer's ids follow what is stored");
+    assert_eq!(new_writer.count_events(1).await.unwrap(), 5);
+}
+
 /// Re-classification is an overlay mapped at query time: the readers see the newest
 /// touchpoint (or none), volumes follow, and the stored rows keep the one they had.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,9 @@
 //! gives the error. So both paths accept the same events and make the same [`Event`]
 //! (tested on every generated event and on edge cases in `tests/fast_parse.rs`).
 
-use super::{nfc, parse_time, parse_time_str, settle_time, Event, EventFlags, EventType, Limits, ParseContext};
+use super::{
+    nfc, parse_time, parse_time_str, seal_traits, settle_time, Event, EventFlags, EventType, Limits, ParseContext,
+};
 use crate::catalog::{FactSources, Facts};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -272,6 +274,7 @@ impl Event {
             }
             _ => None,
         };
+        let traits = seal_traits(traits, cx.vouched);
         Some(Event {
             message_id,
             kind,

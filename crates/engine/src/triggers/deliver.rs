@@ -33,6 +33,7 @@ use touchpoint_act::email::{send::Mailer, template};
 use touchpoint_act::rule::{Endpoint, Then, When};
 use touchpoint_act::webhook::{send as hook, Schedule};
 use touchpoint_act::RuleDef;
+use touchpoint_core::event::VERIFIED_EMAIL;
 use touchpoint_store::triggers::{
     FiringBrief, FiringRow, FiringState, FiringUpdate, Preference, TriggerRuleRow, TriggerStatus,
 };
@@ -487,9 +488,12 @@ async fn send(
         Then::Webhook { endpoint, .. } => webhook(sh, endpoint, row, &f, &payload, &traits).await,
         Then::TeamAlert { endpoint: Some(endpoint), .. } => webhook(sh, endpoint, row, &f, &payload, &traits).await,
         Then::Email { templates, fallback, category, .. } => {
-            let Some(to) = traits.get("email").and_then(Value::as_str) else {
+            // Only an address a believed sender gave (a server key, an import, the portal);
+            // one only a public write key set could be anyone's.
+            let Some(to) = traits.get(VERIFIED_EMAIL).and_then(Value::as_str) else {
                 let mut up = update(&f, FiringState::Suppressed);
-                up.reason = Some("no_email_address".into());
+                let unverified = traits.get("email").and_then(Value::as_str).is_some();
+                up.reason = Some(if unverified { "unverified_email" } else { "no_email_address" }.into());
                 store.update_firing(&f.firing.id, &up).await?;
                 return Ok((f, up));
             };

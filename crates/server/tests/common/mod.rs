@@ -25,6 +25,8 @@ pub struct TestApp {
     pub write_key: String,
     /// Secret key of the test project.
     pub secret_key: String,
+    /// Server key of the test project (sends events whose e-mail addresses are believed).
+    pub server_key: String,
     /// Write key of a second project.
     pub other_write_key: String,
     /// The store, for looking behind the API.
@@ -135,14 +137,17 @@ pub async fn spawn_cluster(shards: usize) -> Option<(TestApp, TestApp)> {
     Some((first, serve(node, store, dir, keys).await))
 }
 
-/// The test projects' keys: write, secret, and the other project's write key.
-async fn make_projects(store: &dyn Store) -> (String, String, String) {
+/// The test projects' keys: write, secret, server, and the other project's write key.
+type Keys = (String, String, String, String);
+
+async fn make_projects(store: &dyn Store) -> Keys {
     let p = store.create_project("test", &default_catalog()).await.unwrap();
     let q = store.create_project("other", &default_catalog()).await.unwrap();
     let (write_key, _) = issue_key(store, p.id, KeyKind::Write).await.unwrap();
     let (secret_key, _) = issue_key(store, p.id, KeyKind::Secret).await.unwrap();
+    let (server_key, _) = issue_key(store, p.id, KeyKind::Server).await.unwrap();
     let (other_write_key, _) = issue_key(store, q.id, KeyKind::Write).await.unwrap();
-    (write_key, secret_key, other_write_key)
+    (write_key, secret_key, server_key, other_write_key)
 }
 
 /// Make the test projects and keys on `store` and serve it.
@@ -153,8 +158,8 @@ async fn start(config: Config, store: Arc<dyn Store>, dir: tempfile::TempDir) ->
 }
 
 /// Serve `node` on a free port.
-async fn serve(node: Node, store: Arc<dyn Store>, dir: tempfile::TempDir, keys: (String, String, String)) -> TestApp {
-    let (write_key, secret_key, other_write_key) = keys;
+async fn serve(node: Node, store: Arc<dyn Store>, dir: tempfile::TempDir, keys: Keys) -> TestApp {
+    let (write_key, secret_key, server_key, other_write_key) = keys;
     let server = Server::new(node);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -172,6 +177,7 @@ async fn serve(node: Node, store: Arc<dyn Store>, dir: tempfile::TempDir, keys: 
         client: reqwest::Client::new(),
         write_key,
         secret_key,
+        server_key,
         other_write_key,
         store,
         dir,
@@ -197,6 +203,14 @@ impl TestApp {
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)), headers)
+    }
+
+    /// POST JSON to a capture route with the server key.
+    pub async fn post_from_server(&self, path: &str, body: &Value) -> (u16, Value) {
+        let resp = self.client.post(format!("{}{path}", self.base)).basic_auth(&self.server_key, Some("")).json(body);
+        let resp = resp.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
     }
 
     /// POST JSON to a capture route with the write key.
