@@ -1458,6 +1458,11 @@ async fn every_view_opens_answers_like_the_api_and_acts() {
         }
     };
     assert_eq!(send_with(token.clone()).await, 200);
+    // A server key (for the brand's own servers) sends events too.
+    browser.click("button[data-key-kind=server]").await;
+    browser.wait_for_text("tpsrv_").await;
+    let server = browser.eval("return document.getElementById('new-key-token').textContent").await;
+    assert_eq!(send_with(server.as_str().unwrap().to_string()).await, 200, "{server}");
     // Opened again, the view lists the new key.
     browser.eval("location.reload(); return true").await;
     browser.wait_for_text("Arriving now").await;
