@@ -157,6 +157,8 @@ pub async fn run(a: DemoArgs) -> Result<()> {
     let state = node.engine().clone();
     let name = format!("{} (demo)", touchpoint_gen::BRAND_NAME);
     let (project, write, secret) = crate::admin::create_project(&*state.store, &name, &brand_catalog()).await?;
+    // The key the brand's own servers send with: the addresses it gives get rule e-mails.
+    let (server, _) = touchpoint_store::issue_key(&*state.store, project.id, touchpoint_core::KeyKind::Server).await?;
     // The brand on its survey pages, which open in Czech unless the respondent asks otherwise.
     let brand = touchpoint_engine::read::ProjectSettings {
         brand_name: Some(touchpoint_gen::BRAND_NAME.into()),
@@ -191,7 +193,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
         .await
         .map_err(|e| msg(e.message))?;
     let keys = serde_json::json!({"project": name, "project_id": project.id, "write_key": write, "secret_key": secret,
-        "login": {"email": DEMO_EMAIL, "password": demo_password}});
+        "server_key": server, "login": {"email": DEMO_EMAIL, "password": demo_password}});
     std::fs::write(dir.join("demo-keys.json"), serde_json::to_string_pretty(&keys)?)?;
     let addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
     let state_smtp = state.config.smtp_url.clone();
@@ -214,6 +216,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
         println!("Project:    {name}");
         println!("Write key:  {write}");
         println!("Secret key: {secret}");
+        println!("Server key: {server} (for your own servers and CRM: rule e-mails go only to addresses it gives)");
         println!("(also saved in {})", dir.join("demo-keys.json").display());
         if let Some(addr) = addr {
             println!();
@@ -226,6 +229,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
             let (from, to) = (day(now_ms() - 30 * 86_400_000), day(now_ms()));
             println!("  curl -s -H 'Authorization: Bearer {secret}' 'http://{addr}/api/volume?from={from}&to={to}'");
             println!("  curl -s -u '{write}:' -d '{{\"userId\":\"jana\",\"event\":\"Order Completed\"}}' http://{addr}/v1/track");
+            println!("  curl -s -u '{server}:' -d '{{\"userId\":\"jana\",\"traits\":{{\"email\":\"jana@example.cz\"}}}}' http://{addr}/v1/identify");
             println!("  curl -s -H 'Authorization: Bearer {secret}' -d '{{\"survey\":\"nps-after-delivery\",\"by\":\"touchpoint\"}}' http://{addr}/api/listening/nps");
             println!("  curl -s -H 'Authorization: Bearer {secret}' -d '{{}}' http://{addr}/api/analytics/journey-map");
             println!(

@@ -220,6 +220,7 @@ fn the_demo_loads_the_brand() {
     let stored = v["events"].as_u64().unwrap();
     assert!((15_000..=25_000).contains(&stored), "{v}");
     assert!(dir.join("demo-keys.json").exists());
+    assert!(v["server_key"].as_str().unwrap().starts_with("tpsrv_"), "{v}");
     // A second run wipes its own directory; a foreign one is refused.
     ok_json(&dir, &["demo", "--events", "3000", "--no-serve", "--json"]);
     let foreign = root.path().join("mine");

@@ -83,9 +83,10 @@ impl AppState {
     async fn secret_key(&self, headers: &HeaderMap) -> Result<KeyInfo, ApiError> {
         let key = self.key(header_token(headers)?.as_deref()).await?;
         if !key.kind.can_read() {
-            return Err(Error::forbidden(
-                "a write key can only send events; use a secret key (tps_…) to read and administer",
-            )
+            let kind = key.kind.as_str();
+            return Err(Error::forbidden(format!(
+                "a {kind} key can only send events; use a secret key (tps_…) to read and administer"
+            ))
             .into());
         }
         Ok(key)

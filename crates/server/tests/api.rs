@@ -74,15 +74,14 @@ async fn keys_are_checked() {
     with_key["writeKey"] = json!(app.write_key);
     assert_eq!(app.client.post(&url).json(&with_key).send().await.unwrap().status(), 200);
     assert_eq!(app.client.post(&url).bearer_auth(&app.write_key).json(&ev).send().await.unwrap().status(), 200);
-    // A write key cannot read.
-    let r = app
-        .client
-        .get(format!("{}/api/touchpoints", app.base))
-        .basic_auth(&app.write_key, Some(""))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
+    // Neither a write key nor a server key can read; the answer names the key's kind.
+    for (key, kind) in [(&app.write_key, "write"), (&app.server_key, "server")] {
+        let r = app.client.get(format!("{}/api/touchpoints", app.base)).basic_auth(key, Some("")).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        let e: Value = r.json().await.unwrap();
+        let message = e["error"]["message"].as_str().unwrap_or_default().to_string();
+        assert!(message.starts_with(&format!("a {kind} key can only send events")), "{e}");
+    }
     let r = app.client.get(format!("{}/api/touchpoints", app.base)).send().await.unwrap();
     assert_eq!(r.status(), 401);
     app.stop().await;
