@@ -381,7 +381,7 @@ impl ClickHouseEvents {
     /// The newest epoch in the fence on any shard (0: none yet).
     async fn fence_epoch(&self) -> Result<u64> {
         let newest = self.numbers("SELECT toInt64(max(epoch)) AS n FROM writer_fence").await?;
-        Ok(newest.into_iter().max().unwrap_or(0).max(0) as u64)
+        Ok(newest.into_iter().max().unwrap_or(0) as u64)
     }
 
     /// Keep `guard` (a lock that keeps other writers out) for as long as this handle lives,
@@ -557,6 +557,10 @@ impl ClickHouseEvents {
         failed: &[FailedRow],
         refused: &HashMap<ProjectId, u64>,
     ) -> Result<()> {
+        // Nothing new (a retried batch, every event found): nothing to write or to fence.
+        if rows.iter().all(Vec::is_empty) && failed.is_empty() && refused.is_empty() {
+            return Ok(());
+        }
         let epoch = match state.epoch {
             0 => self.fence_epoch().await?,
             e => e,

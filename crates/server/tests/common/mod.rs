@@ -194,7 +194,18 @@ impl TestApp {
         body: impl Into<reqwest::Body>,
         headers: &[(&str, &str)],
     ) -> (u16, Value, reqwest::header::HeaderMap) {
-        let mut req = self.client.post(format!("{}{path}", self.base)).basic_auth(&self.write_key, Some("")).body(body);
+        self.post_as(&self.write_key, path, body, headers).await
+    }
+
+    /// POST raw bytes to a capture route with `key` as Basic user.
+    async fn post_as(
+        &self,
+        key: &str,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut req = self.client.post(format!("{}{path}", self.base)).basic_auth(key, Some("")).body(body);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -207,10 +218,10 @@ impl TestApp {
 
     /// POST JSON to a capture route with the server key.
     pub async fn post_from_server(&self, path: &str, body: &Value) -> (u16, Value) {
-        let resp = self.client.post(format!("{}{path}", self.base)).basic_auth(&self.server_key, Some("")).json(body);
-        let resp = resp.send().await.unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        let (s, v, _) = self
+            .post_as(&self.server_key, path, serde_json::to_vec(body).unwrap(), &[("content-type", "application/json")])
+            .await;
+        (s, v)
     }
 
     /// POST JSON to a capture route with the write key.
