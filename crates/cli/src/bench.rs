@@ -58,9 +58,13 @@ pub enum BenchCmd {
     },
     /// HTTP ingest with 50 live trigger rules against none, in one run; firing latency.
     Triggers {
-        /// Events to send (twice).
+        /// Events to send (in each send).
         #[arg(long, default_value_t = 300_000)]
         events: usize,
+        /// Rounds of two sends, without and with the rules, the order alternating
+        /// (without-with, with-without, …) so that neither gains from going first.
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
         /// Events per request.
         #[arg(long, default_value_t = 100)]
         batch: usize,
@@ -158,8 +162,8 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
         }
         BenchCmd::Import { events, json } => import(events, json).await,
         BenchCmd::Kb { articles, queries, json } => crate::bench_kb::run(articles, queries, json).await,
-        BenchCmd::Triggers { events, batch, connections, json } => {
-            crate::bench_triggers::run(events, batch, connections, json).await
+        BenchCmd::Triggers { events, rounds, batch, connections, json } => {
+            crate::bench_triggers::run(events, rounds, batch, connections, json).await
         }
         BenchCmd::Restart { events, data_dir, runs } => restart(events, &data_dir, runs).await,
         BenchCmd::Dashboard { events, data_dir, runs } => crate::bench_dashboard::run(events, &data_dir, runs).await,

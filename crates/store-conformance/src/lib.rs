@@ -1301,7 +1301,7 @@ pub async fn triggers(s: Arc<dyn Store>) {
             FiringState::HeldOut => Some("holdout".into()),
             _ => None,
         },
-        payload: json!({"event": event, "text": "Omlouváme se 🙏", "customer": {"id": customer}}),
+        payload: json!({"event": event, "text": "Omlouváme se 🙏", "customer": {"id": customer}}).into(),
         decided_ms: 5_000 + event,
     };
     assert_eq!(s.trigger_cursor().await.unwrap(), None, "no cursor before the first decision");
@@ -1406,7 +1406,7 @@ pub async fn triggers(s: Arc<dyn Store>) {
         state: FiringState::Pending,
         next_ms: 8_000,
         reason: Some("quiet_hours".into()),
-        payload: retry.payload.clone().unwrap(),
+        payload: retry.payload.clone().unwrap().into(),
         ..first[1].clone()
     };
     assert_eq!((j2.firing, j2.attempts, j2.last_error, j2.done_ms), (expected, 2, retry.last_error.clone(), None));
@@ -1632,7 +1632,7 @@ pub async fn in_page_firings(s: Arc<dyn Store>) {
         held_out: false,
         next_ms: 0,
         reason: None,
-        payload: json!({"in_page": {"survey": "csat", "lang": "cs"}}),
+        payload: json!({"in_page": {"survey": "csat", "lang": "cs"}}).into(),
         decided_ms: event * 1_000 + 5,
     };
     let all = [

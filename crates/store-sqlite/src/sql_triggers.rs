@@ -26,7 +26,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 use touchpoint_core::{CustomerId, ProjectId};
 use touchpoint_store::erasure::Subject;
 use touchpoint_store::triggers::{
-    FiringBrief, FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Preference, TriggerRuleRow,
+    FiringBrief, FiringFilter, FiringRow, FiringState, FiringUpdate, NewFiring, Payload, Preference, TriggerRuleRow,
     TriggerStatus,
 };
 use touchpoint_store::{now_ms, Result, StoreError};
@@ -89,7 +89,9 @@ const FIRING_COLUMNS: &str =
 /// then [`INSERT_FIRINGS_END`].
 pub(crate) const INSERT_FIRINGS: &str = "INSERT INTO firings (id, project_id, rule_id, customer_id, event_id, \
      event_ms, state, held_out, next_ms, reason, payload, decided_ms) VALUES";
-/// A decision whose key is recorded already is not recorded again; the new ones are listed.
+/// A decision whose key is recorded already is not recorded again.
+pub(crate) const INSERT_FIRINGS_KEEP: &str = "ON CONFLICT (rule_id, customer_id, event_id) DO NOTHING";
+/// [`INSERT_FIRINGS_KEEP`], listing the new ones.
 pub(crate) const INSERT_FIRINGS_END: &str = "ON CONFLICT (rule_id, customer_id, event_id) DO NOTHING RETURNING id";
 /// Move the decider's cursor to `$1`, never back.
 pub(crate) const MOVE_CURSOR: &str = "INSERT INTO trigger_cursor (id, event_id) VALUES (1, $1) \
@@ -168,7 +170,8 @@ where
                 held_out: Self::get(r, "held_out")?,
                 next_ms: Self::get(r, "next_ms")?,
                 reason: Self::get(r, "reason")?,
-                payload: Self::json(r, "payload")?,
+                payload: Payload::from_json(Self::get(r, "payload")?)
+                    .map_err(|e| StoreError::Corrupt(format!("payload: {e}")))?,
                 decided_ms: Self::get(r, "decided_ms")?,
             },
             attempts: Self::get(r, "attempts")?,
@@ -300,7 +303,7 @@ where
                     .bind(f.held_out)
                     .bind(f.next_ms)
                     .bind(f.reason.clone())
-                    .bind(f.payload.to_string())
+                    .bind(f.payload.get().to_owned())
                     .bind(f.decided_ms);
             }
             for r in q.fetch_all(&mut *tx).await.sql()? {

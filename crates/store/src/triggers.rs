@@ -132,6 +132,43 @@ impl FiringState {
     }
 }
 
+/// A firing's payload, JSON text as the decider wrote it: stored and read back as text, so
+/// the decider — which writes one for every decision, at ingest's pace — serializes it once
+/// from borrowed parts, and only a reader that needs its fields parses it ([`Payload::value`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Payload(Box<serde_json::value::RawValue>);
+
+impl Payload {
+    /// The payload of this JSON text (an error if it is not JSON).
+    pub fn from_json(text: String) -> Result<Payload, serde_json::Error> {
+        serde_json::value::RawValue::from_string(text).map(Payload)
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The payload parsed.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+}
+
+impl From<Value> for Payload {
+    fn from(v: Value) -> Payload {
+        Payload(serde_json::value::to_raw_value(&v).expect("a JSON value serializes"))
+    }
+}
+
+/// Equal when the JSON is (spacing and the text's own spelling aside).
+impl PartialEq for Payload {
+    fn eq(&self, other: &Payload) -> bool {
+        self.get() == other.get() || self.value() == other.value()
+    }
+}
+
 /// A decision to record in the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewFiring {
@@ -157,7 +194,7 @@ pub struct NewFiring {
     /// Why it is suppressed or held (`cap`, `quiet_hours`, `consent` …), if it is.
     pub reason: Option<String>,
     /// What to deliver (the event's facts, the customer's, the rendered message) as JSON.
-    pub payload: Value,
+    pub payload: Payload,
     /// When decided, ms.
     pub decided_ms: i64,
 }

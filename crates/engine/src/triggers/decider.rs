@@ -17,15 +17,21 @@
 //!
 //! The cursor moves with each decision; when a commit decides nothing it is written at
 //! most once a second, so a busy ingest does not pay a write per group commit.
+//!
+//! From each commit it keeps only the events a live rule could start (by touchpoint, stage
+//! or name) and lets the commit go, so a busy ingest does not pay for memory the decider
+//! holds; commits that come less than 20 ms apart are gathered for up to 100 ms and
+//! decided in one outbox transaction (after a pause a commit is decided at once).
 
 use crate::Engine;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use touchpoint_act::decide::{self, CustomerFacts, History, Occurrence, Start};
 use touchpoint_act::RuleDef;
 use touchpoint_core::{CustomerId, ProjectId};
-use touchpoint_store::bus::Delivery;
+use touchpoint_store::bus::{Commit, Delivery};
 use touchpoint_store::triggers::{FiringFilter, FiringState, NewFiring, TriggerStatus};
 use touchpoint_store::{now_ms, Store, StoreError, StoredTouchpoint};
 
@@ -34,6 +40,15 @@ use touchpoint_store::{now_ms, Store, StoreError, StoredTouchpoint};
 pub(super) const RULES_TTL: Duration = Duration::from_secs(2);
 /// Events read per step when catching up from the store.
 const CATCH_UP_PAGE: usize = 2_000;
+/// At most this many events a rule could start are decided in one step (one outbox
+/// transaction) when commits queued up for the decider.
+const GATHER: usize = 5_000;
+/// How long the decider gathers commits for one step when the stream is busy: fewer,
+/// larger outbox transactions (each holds the writer's gate) at a small delay, well within
+/// the second a firing may take.
+const GATHER_FOR: Duration = Duration::from_millis(100);
+/// A commit that arrives sooner than this after the last step means the stream is busy.
+const BUSY_GAP: Duration = Duration::from_millis(20);
 /// Longest the cursor may lag behind what was decided when nothing fired.
 const CURSOR_EVERY: Duration = Duration::from_secs(1);
 
@@ -56,6 +71,39 @@ pub struct Seen<'a> {
     pub body: &'a str,
 }
 
+/// What the decider took from the commits queued for it, to decide in one step: the
+/// commits that hold an event a rule could start (kept for the step only), and where.
+#[derive(Debug, Default)]
+struct Taken {
+    /// Those commits.
+    commits: Vec<Arc<Commit>>,
+    /// (commit, event in it, event id) of each such event, ids ascending.
+    events: Vec<(usize, usize, i64)>,
+    /// The last new event id among all the commits taken (the cursor's next place).
+    last: Option<i64>,
+}
+
+impl Taken {
+    /// The events taken, as the decider reads them.
+    fn seen(&self) -> Vec<Seen<'_>> {
+        self.events
+            .iter()
+            .map(|&(c, i, id)| {
+                let e = &self.commits[c].batch.events[i];
+                Seen {
+                    id,
+                    project: e.project,
+                    customer: e.customer,
+                    touchpoint_id: e.touchpoint,
+                    name: e.event.name.as_deref(),
+                    time_ms: e.event.timestamp,
+                    body: &e.event.body_json,
+                }
+            })
+            .collect()
+    }
+}
+
 /// A live rule, parsed.
 struct Live {
     id: i64,
@@ -74,6 +122,11 @@ pub struct Decider {
     cursor: i64,
     written_cursor: i64,
     written_at: Instant,
+    /// When the last step from the bus ended.
+    stepped: Option<Instant>,
+    /// Whether any live rule could start for an event of (project, touchpoint, named as a
+    /// survey answer), as [`may_start`] answers; forgotten with the rules and touchpoints.
+    could: HashMap<(ProjectId, Option<i64>, bool), bool>,
 }
 
 /// Start the decider; it ends when `stop` fires or the bus closes.
@@ -91,6 +144,8 @@ pub fn spawn(engine: Engine, stop: tokio::sync::watch::Receiver<bool>) -> tokio:
             cursor: 0,
             written_cursor: 0,
             written_at: Instant::now(),
+            stepped: None,
+            could: HashMap::new(),
         };
         if let Err(e) = d.run(sub, stop).await {
             tracing::error!(error = %e, "the trigger decider stopped");
@@ -129,32 +184,83 @@ impl Decider {
                     None => break,
                     Some(Delivery::Lagged { .. }) => self.catch_up().await?,
                     Some(Delivery::Commit(c)) => {
-                        let seen: Vec<Seen<'_>> = c
-                            .batch
-                            .events
-                            .iter()
-                            .zip(&c.inserted)
-                            .filter_map(|(e, id)| {
-                                let id = (*id)?;
-                                (id > self.cursor).then_some(Seen {
-                                    id,
-                                    project: e.project,
-                                    customer: e.customer,
-                                    touchpoint_id: e.touchpoint,
-                                    name: e.event.name.as_deref(),
-                                    time_ms: e.event.timestamp,
-                                    body: &e.event.body_json,
-                                })
-                            })
-                            .collect();
-                        if let Some(last) = seen.iter().map(|s| s.id).max() {
+                        // Take what the rules could start and let the commit go at once
+                        // (a queue of whole commits kept while ingest runs is memory
+                        // the writer pays for), then whatever else is queued already:
+                        // one outbox transaction for all of it.
+                        let mut taken = Taken::default();
+                        self.take(&c, &mut taken).await?;
+                        drop(c);
+                        let mut lagged = false;
+                        // A commit soon after the last step means a busy stream: gather for a
+                        // while. After a pause decide at once (what is queued only).
+                        let busy = self.stepped.is_some_and(|t| t.elapsed() < BUSY_GAP);
+                        let until = tokio::time::Instant::now() + if busy { GATHER_FOR } else { Duration::ZERO };
+                        while taken.events.len() < GATHER {
+                            let next = match busy {
+                                true => tokio::time::timeout_at(until, sub.recv()).await,
+                                false => Ok(sub.try_recv()),
+                            };
+                            match next {
+                                Ok(Some(Delivery::Commit(c))) => self.take(&c, &mut taken).await?,
+                                Ok(Some(Delivery::Lagged { .. })) => {
+                                    lagged = true;
+                                    break;
+                                }
+                                Ok(None) | Err(_) => break,
+                            }
+                        }
+                        if let Some(last) = taken.last {
+                            let seen = taken.seen();
                             self.step(&seen, last).await?;
+                        }
+                        self.stepped = Some(Instant::now());
+                        if lagged {
+                            self.catch_up().await?;
                         }
                     }
                 },
             }
         }
         self.write_cursor(true).await
+    }
+
+    /// Add the events of `c` after the cursor that a live rule could start (by touchpoint,
+    /// stage or name) to `taken`, and move `taken.last` past all of them.
+    /// The rules are those live when the commit is taken (read again if they changed).
+    async fn take(&mut self, c: &Arc<Commit>, taken: &mut Taken) -> Result<(), StoreError> {
+        self.reload().await?;
+        let before = taken.events.len();
+        for (i, (e, id)) in c.batch.events.iter().zip(&c.inserted).enumerate() {
+            let Some(id) = *id else { continue };
+            if id <= self.cursor.max(taken.last.unwrap_or(0)) {
+                continue;
+            }
+            taken.last = Some(id);
+            if !self.rules.contains_key(&e.project) {
+                continue;
+            }
+            let survey = e.event.name.as_deref() == Some(decide::SURVEY_EVENT);
+            let key = (e.project, e.touchpoint, survey);
+            let could = match self.could.get(&key) {
+                Some(&could) => could,
+                None => {
+                    self.touchpoints(e.project, e.touchpoint).await?;
+                    let tp = e.touchpoint.and_then(|t| self.touchpoints[&e.project].get(&t));
+                    let name = e.event.name.as_deref();
+                    let could = self.rules[&e.project].iter().any(|r| may_start(r, tp, name));
+                    self.could.insert(key, could);
+                    could
+                }
+            };
+            if could {
+                taken.events.push((taken.commits.len(), i, id));
+            }
+        }
+        if taken.events.len() > before {
+            taken.commits.push(c.clone());
+        }
+        Ok(())
     }
 
     /// Read every event after the cursor from the store and decide on it.
@@ -206,6 +312,7 @@ impl Decider {
         }
         self.rules = rules;
         self.touchpoints.clear();
+        self.could.clear();
         self.loaded = Some(Instant::now());
         Ok(())
     }
@@ -217,6 +324,7 @@ impl Decider {
         if !known {
             let all = self.engine.store.touchpoints(project).await?;
             self.touchpoints.insert(project, all.into_iter().map(|t| (t.id, t)).collect());
+            self.could.retain(|k, _| k.0 != project);
         }
         Ok(())
     }
@@ -250,16 +358,7 @@ impl Decider {
         let store = self.engine.store.clone();
         let Some(rules) = self.rules.get(&e.project) else { return Ok(()) };
         // Cheap first: which rules could this event start, by touchpoint, stage or name?
-        let candidates: Vec<&Live> = rules
-            .iter()
-            .filter(|r| match &r.def.when {
-                touchpoint_act::rule::When::StageEntered { stage } => {
-                    tp.as_ref().is_some_and(|t| t.touchpoint.stage.as_deref() == Some(stage))
-                }
-                touchpoint_act::rule::When::SurveyScore { .. } => e.name == Some(decide::SURVEY_EVENT),
-                w => w.touchpoint().is_some() && tp.as_ref().map(|t| t.touchpoint.key.as_str()) == w.touchpoint(),
-            })
-            .collect();
+        let candidates: Vec<&Live> = rules.iter().filter(|r| may_start(r, tp, e.name)).collect();
         if candidates.is_empty() {
             return Ok(());
         }
@@ -341,21 +440,24 @@ impl Decider {
                 held_out: decide::held_out(r.id, e.customer, r.def.holdout),
                 next_ms,
                 reason: None,
-                payload: json!({
-                    "rule": r.key,
-                    "event": {
-                        "id": e.id,
-                        "name": e.name,
-                        "touchpoint": occ.touchpoint,
-                        "time": touchpoint_core::event::format_time(e.time_ms),
-                        "properties": properties,
+                payload: payload(&Payload {
+                    rule: &r.key,
+                    event: PayloadEvent {
+                        id: e.id,
+                        name: e.name,
+                        touchpoint: occ.touchpoint,
+                        time: touchpoint_core::event::format_time(e.time_ms),
+                        properties,
                     },
-                    "customer": {
-                        "id": e.customer,
-                        "user_id": body.get("userId").and_then(Value::as_str).map(str::to_owned).or_else(|| c.and_then(|c| c.user_id.clone())),
+                    customer: PayloadCustomer {
+                        id: e.customer,
+                        user_id: body
+                            .get("userId")
+                            .and_then(Value::as_str)
+                            .or_else(|| c.and_then(|c| c.user_id.as_deref())),
                     },
-                    "consent": context.and_then(|c| c.get("consent")).and_then(|c| c.get("categoryPreferences")),
-                    "locale": context.and_then(|c| c.get("locale")),
+                    consent: context.and_then(|c| c.get("consent")).and_then(|c| c.get("categoryPreferences")),
+                    locale: context.and_then(|c| c.get("locale")),
                 }),
                 decided_ms: now,
             });
@@ -364,18 +466,72 @@ impl Decider {
     }
 }
 
+/// Whether `r` could start for an event of touchpoint `tp` named `name` — the cheap test
+/// by touchpoint, stage or name, before conditions, the customer and the guards.
+fn may_start(r: &Live, tp: Option<&StoredTouchpoint>, name: Option<&str>) -> bool {
+    match &r.def.when {
+        touchpoint_act::rule::When::StageEntered { stage } => {
+            tp.is_some_and(|t| t.touchpoint.stage.as_deref() == Some(stage))
+        }
+        touchpoint_act::rule::When::SurveyScore { .. } => name == Some(decide::SURVEY_EVENT),
+        w => w.touchpoint().is_some() && tp.map(|t| t.touchpoint.key.as_str()) == w.touchpoint(),
+    }
+}
+
+/// A firing's payload as the decider writes it, borrowed from the event: serialized once,
+/// straight to the text the outbox stores (building it as a `Value` — a copy of the
+/// event's properties, then its text, then freeing it — was half the decider's time at a
+/// high firing rate).
+#[derive(serde::Serialize)]
+struct Payload<'a> {
+    rule: &'a str,
+    event: PayloadEvent<'a>,
+    customer: PayloadCustomer<'a>,
+    consent: Option<&'a Value>,
+    locale: Option<&'a Value>,
+}
+
+/// The triggering event in a [`Payload`].
+#[derive(serde::Serialize)]
+struct PayloadEvent<'a> {
+    id: i64,
+    name: Option<&'a str>,
+    touchpoint: Option<&'a str>,
+    time: String,
+    properties: &'a Map<String, Value>,
+}
+
+/// The customer in a [`Payload`].
+#[derive(serde::Serialize)]
+struct PayloadCustomer<'a> {
+    id: CustomerId,
+    user_id: Option<&'a str>,
+}
+
+/// The payload's text, as the store keeps it.
+fn payload(p: &Payload<'_>) -> touchpoint_store::triggers::Payload {
+    let text = serde_json::to_string(p).expect("a payload serializes");
+    touchpoint_store::triggers::Payload::from_json(text).expect("serde_json writes JSON")
+}
+
 /// Whether an earlier firing counts as the customer having gone through the rule.
 pub fn counts_as_entry(s: FiringState) -> bool {
     !matches!(s, FiringState::Cancelled | FiringState::Suppressed)
 }
 
-/// A firing id: `msg_` and 26 random base-32 characters (128 bits).
+/// A firing id: `msg_` and 26 base-32 characters, a ULID — 48 bits of the time in ms, then
+/// 80 random bits — so ids are hard to guess and each new one lands at the end of the
+/// outbox's index of ids instead of at a random place in it.
 pub fn new_id() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
-    let mut rng = rand::thread_rng();
-    let s: String = (0..26).map(|_| ALPHABET[rng.gen_range(0..32)] as char).collect();
-    format!("msg_{s}")
+    let value = ((now_ms().max(0) as u128 & 0xffff_ffff_ffff) << 80) | (rand::thread_rng().gen::<u128>() >> 48);
+    let mut id = String::with_capacity(30);
+    id.push_str("msg_");
+    for i in (0..26).rev() {
+        id.push(ALPHABET[((value >> (5 * i)) & 31) as usize] as char);
+    }
+    id
 }
 
 /// Whether `e` is its customer's first event of `stage`.

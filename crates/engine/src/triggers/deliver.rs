@@ -384,7 +384,7 @@ async fn consent(
             return Ok(Consent::Refused);
         }
     }
-    if let Some(prefs) = f.firing.payload["consent"].as_object() {
+    if let Some(prefs) = f.firing.payload.value()["consent"].as_object() {
         for (k, v) in prefs {
             if k.eq_ignore_ascii_case(category) {
                 return Ok(match v.as_bool() {
@@ -472,8 +472,8 @@ async fn send(
 ) -> Result<(FiringRow, FiringUpdate), StoreError> {
     let store = &*sh.engine.store;
     let base = base_url(&sh.engine);
-    let lang = language(&traits, &f.firing.payload);
-    let mut payload = f.firing.payload.clone();
+    let mut payload = f.firing.payload.value();
+    let lang = language(&traits, &payload);
     // The survey invitation is made once and kept in the payload, so every retry sends the
     // same link.
     if let (Some(survey), None) = (def.then.survey(), payload.get("survey_url").filter(|v| !v.is_null())) {

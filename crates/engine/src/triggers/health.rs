@@ -188,7 +188,8 @@ pub async fn check(engine: &Engine, now: i64) -> Result<Checked, StoreError> {
                             "properties": {},
                         },
                         "customer": {"id": null, "user_id": null},
-                    }),
+                    })
+                    .into(),
                     decided_ms: now,
                 });
             }

@@ -82,7 +82,8 @@ pub async fn take(store: &dyn Store, project: ProjectId, visitor: &Visitor, base
     let taken = store.take_ready_firings(project, &ids, since, now, 1).await?;
     let mut out = Vec::new();
     for f in taken {
-        let survey_key = f.firing.payload["in_page"]["survey"].as_str().unwrap_or_default();
+        let payload = f.firing.payload.value();
+        let survey_key = payload["in_page"]["survey"].as_str().unwrap_or_default();
         let survey = match store.survey_by_key(project, survey_key).await? {
             Some(s) => s,
             None => {
@@ -90,19 +91,19 @@ pub async fn take(store: &dyn Store, project: ProjectId, visitor: &Visitor, base
                 continue;
             }
         };
-        let lang = f.firing.payload["in_page"]["lang"].as_str().map(str::to_owned).or_else(|| visitor.lang.clone());
+        let lang = payload["in_page"]["lang"].as_str().map(str::to_owned).or_else(|| visitor.lang.clone());
         let mut query = form_urlencoded::Serializer::new(String::new());
         query.append_pair("embed", "1");
         if let Some(l) = &lang {
             query.append_pair("lang", l);
         }
         query.append_pair("aid", &visitor.anonymous_id);
-        if let Some(t) = f.firing.payload["event"]["touchpoint"].as_str() {
+        if let Some(t) = payload["event"]["touchpoint"].as_str() {
             query.append_pair("touchpoint", t);
         }
         out.push(InPageAction {
             id: f.firing.id.clone(),
-            rule: f.firing.payload["rule"].as_str().unwrap_or_default().to_string(),
+            rule: payload["rule"].as_str().unwrap_or_default().to_string(),
             kind: "survey".into(),
             url: format!("{base}/o/{}?{}", survey.public_id, query.finish()),
         });
