@@ -202,6 +202,8 @@ async fn late_delivery_without_support_gets_an_apology_in_the_customers_language
     assert!(wait_until(10, async || counts(&rule_now().await) == want).await, "{}", rule_now().await);
     let (_, f) = api(&app, Method::GET, "/api/triggers/late-delivery-apology/firings?state=suppressed", None).await;
     assert_eq!(f[0]["reason"], "unverified_email", "{f}");
+    // The rule's view counts every suppressed firing by reason.
+    assert_eq!(rule_now().await["suppressed_reasons"], json!([{"reason": "unverified_email", "count": 1}]));
 
     // One click on the unsubscribe link (as a mail client does), then Jana gets no more.
     let unsub = cs["list_unsubscribe"]

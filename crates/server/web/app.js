@@ -288,7 +288,7 @@ Object.assign(T.en, {
   when: { happens: (k) => `${k} happens`, not_followed: (k, f, w) => `${k} not followed by ${f} within ${w}`, stage_entered: (s) => `stage ${s} entered`, survey_score: (s) => `a score of survey ${s} arrives`, health_alert: (k) => `${k || "any touchpoint"} strays from its baseline (volume or exits)` },
   thenKind: { webhook: "a webhook", email: "an e-mail", team_alert: "an alert to the team", in_page: "a frame in the customer's page" }, withSurvey: (s) => ` with survey ${s}`,
   fstate: { delivered: "Sent", held_out: "Held out", waiting: "Waiting", pending: "Due", suppressed: "Suppressed", cancelled: "Cancelled", dead: "Failed", ready: "Waiting for the page" },
-  whySuppressed: "Why suppressed", ofLast: (n) => `of the last ${n}`,
+  whySuppressed: "Why suppressed",
   sreason: { consent: "the customer said no", cap: "over the rule's cap", channel_cap: "over the daily cap across rules", too_late: "too late to send (over a day)", no_email_address: "no e-mail address", unverified_email: "address not verified (only the public write key gave it)" },
   previewRule: "Preview the last 30 days", report: "Effect", pause: "Pause", resume: "Switch on",
   wouldHave: (n, m) => `Over the last 30 days this rule would have fired ${n} times for ${m} customers.`,
@@ -333,7 +333,7 @@ Object.assign(T.cs, {
   when: { happens: (k) => `nastane ${k}`, not_followed: (k, f, w) => `po ${k} nenásleduje ${f} do ${w}`, stage_entered: (s) => `zákazník vstoupí do fáze ${s}`, survey_score: (s) => `přijde hodnocení z průzkumu ${s}`, health_alert: (k) => `${k || "kterýkoli kontaktní bod"} se odchýlí od svého obvyklého stavu (objem nebo odchody)` },
   thenKind: { webhook: "webhook", email: "e-mail", team_alert: "upozornění týmu", in_page: "okno na stránce zákazníka" }, withSurvey: (s) => ` s průzkumem ${s}`,
   fstate: { delivered: "Odesláno", held_out: "Kontrolní skupina", waiting: "Čeká", pending: "K odeslání", suppressed: "Potlačeno", cancelled: "Zrušeno", dead: "Selhalo", ready: "Čeká na stránku" },
-  whySuppressed: "Proč potlačeno", ofLast: (n) => `z posledních ${n}`,
+  whySuppressed: "Proč potlačeno",
   sreason: { consent: "zákazník nesouhlasí", cap: "nad limitem pravidla", channel_cap: "nad denním limitem všech pravidel", too_late: "příliš pozdě (víc než den)", no_email_address: "bez e-mailové adresy", unverified_email: "neověřená adresa (zadal ji jen veřejný zapisovací klíč)" },
   previewRule: "Vyzkoušet na posledních 30 dnech", report: "Účinek", pause: "Pozastavit", resume: "Zapnout",
   wouldHave: (n, m) => `Za posledních 30 dní by pravidlo zasáhlo ${n}krát u ${m} zákazníků.`,
@@ -378,7 +378,7 @@ Object.assign(T.pl, {
   when: { happens: (k) => `następuje ${k}`, not_followed: (k, f, w) => `po ${k} nie następuje ${f} w ciągu ${w}`, stage_entered: (s) => `klient wchodzi w etap ${s}`, survey_score: (s) => `przychodzi ocena z ankiety ${s}`, health_alert: (k) => `${k || "dowolny punkt styku"} odbiega od swojej normy (liczba zdarzeń lub odejścia)` },
   thenKind: { webhook: "webhook", email: "e-mail", team_alert: "powiadomienie zespołu", in_page: "okno na stronie klienta" }, withSurvey: (s) => ` z ankietą ${s}`,
   fstate: { delivered: "Wysłane", held_out: "Grupa kontrolna", waiting: "Czeka", pending: "Do wysłania", suppressed: "Wstrzymane", cancelled: "Anulowane", dead: "Nieudane", ready: "Czeka na stronę" },
-  whySuppressed: "Dlaczego wstrzymane", ofLast: (n) => `z ostatnich ${n}`,
+  whySuppressed: "Dlaczego wstrzymane",
   sreason: { consent: "klient się nie zgodził", cap: "ponad limit reguły", channel_cap: "ponad dzienny limit wszystkich reguł", too_late: "za późno (ponad dzień)", no_email_address: "brak adresu e-mail", unverified_email: "adres niezweryfikowany (podał go tylko publiczny klucz zapisu)" },
   previewRule: "Wypróbuj na ostatnich 30 dniach", report: "Skutek", pause: "Wstrzymaj", resume: "Włącz",
   wouldHave: (n, m) => `W ostatnich 30 dniach reguła zadziałałaby ${n} razy dla ${m} klientów.`,
@@ -1632,7 +1632,7 @@ async function triggers(main) {
     <dl class="facts"><dt>${esc(t("whenLabel"))}</dt><dd>${esc(what)}</dd><dt>${esc(t("thenLabel"))}</dt><dd>${esc(then)}</dd>
       <dt>${esc(t("holdoutLabel"))}</dt><dd>${pct(d.holdout ?? 0.1, 0)}</dd></dl>
     ${states.length ? `<ul class="counts">${states.map(([k, n]) => `<li>${esc(t("fstate")[k] || k)} <b data-state="${esc(k)}">${fmt(n)}</b></li>`).join("")}</ul>` : ""}
-    ${r.firings?.suppressed ? `<details class="why" data-key="${esc(r.key)}"><summary>${esc(t("whySuppressed"))}</summary><ul class="counts" aria-live="polite"></ul></details>` : ""}
+    ${r.suppressed_reasons?.length ? `<details class="why" data-key="${esc(r.key)}"><summary>${esc(t("whySuppressed"))}</summary><ul class="counts">${r.suppressed_reasons.map((x) => `<li>${esc(t("sreason")[x.reason] || x.reason || "?")} <b data-reason="${esc(x.reason)}">${fmt(x.count)}</b></li>`).join("")}</ul></details>` : ""}
     <div class="tools"><button class="quiet" type="button" data-act="preview" data-key="${esc(r.key)}">${esc(t("previewRule"))}</button>
       <button class="quiet" type="button" data-act="report" data-key="${esc(r.key)}">${esc(t("report"))}</button>
       ${edit && r.status === "live" ? `<button class="quiet" type="button" data-act="pause" data-key="${esc(r.key)}">${esc(t("pause"))}</button>` : ""}
@@ -1647,19 +1647,6 @@ async function triggers(main) {
   const ctx = { tps, name, stages: project.stages || [], surveys };
   const open = (rule) => { ruleEditor(main.querySelector("#rule-form"), rule, ctx, (msg) => { triggerNotice = msg; render(); }); main.querySelector("#rule-form").scrollIntoView({ block: "start" }); };
   main.querySelector("#rule-new")?.addEventListener("click", () => open(null));
-  // Why a rule's firings were suppressed: the reasons of its most recent ones, on demand.
-  main.querySelectorAll("details.why").forEach((d) => d.addEventListener("toggle", async () => {
-    if (!d.open || d.dataset.done) return;
-    d.dataset.done = "1";
-    const list = d.querySelector("ul");
-    try {
-      const got = await api(`/api/triggers/${encodeURIComponent(d.dataset.key)}/firings?state=suppressed&limit=1000`);
-      const by = {};
-      for (const f of got) by[f.reason || "?"] = (by[f.reason || "?"] || 0) + 1;
-      const rows = Object.entries(by).sort((a, b) => b[1] - a[1]);
-      list.innerHTML = rows.map(([k, n]) => `<li>${esc(t("sreason")[k] || k)} <b data-reason="${esc(k)}">${fmt(n)}</b></li>`).join("") + `<li class="muted">${esc(t("ofLast", fmt(got.length)))}</li>`;
-    } catch (err) { list.innerHTML = `<li>${esc(err.message)}</li>`; }
-  }));
   const report = (r) => {
     const u = r.uplift;
     if (!r.goal) return `<p>${esc(t("noGoal"))}</p>`;

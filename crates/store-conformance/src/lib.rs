@@ -1527,6 +1527,10 @@ pub async fn triggers(s: Arc<dyn Store>) {
     assert_eq!(counts(p, rb).await, BTreeMap::from([("suppressed", 1)]));
     assert_eq!(counts(q, other.id).await, BTreeMap::from([("pending", 1)]));
     assert!(counts(q, ra).await.is_empty(), "per project");
+    // Suppressed firings by reason: every one counted, of one rule in one project.
+    assert_eq!(s.suppressed_reasons(p, rb).await.unwrap(), [("cap".to_string(), 1)]);
+    assert!(s.suppressed_reasons(p, ra).await.unwrap().is_empty(), "none suppressed");
+    assert!(s.suppressed_reasons(q, rb).await.unwrap().is_empty(), "per project");
 
     // Two deciders at once: one records the firing, the other finds it there.
     let race = |id: &str| NewFiring { project_id: q, ..f(id, other.id, 20, 200, FiringState::Pending, 0) };

@@ -685,6 +685,10 @@ impl<E: EventHalf> TriggerStore for SplitStore<E> {
         self.meta.firing_counts(project, rule_id).await
     }
 
+    async fn suppressed_reasons(&self, project: ProjectId, rule_id: i64) -> Result<Vec<(String, i64)>> {
+        self.meta.suppressed_reasons(project, rule_id).await
+    }
+
     async fn set_preference(&self, project: ProjectId, customer: CustomerId, pref: &Preference) -> Result<()> {
         self.meta.set_preference(project, customer, pref).await
     }

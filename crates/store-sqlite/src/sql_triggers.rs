@@ -510,6 +510,22 @@ where
         Ok(counts)
     }
 
+    /// How many of a rule's suppressed firings were suppressed for each reason, the
+    /// commonest first.
+    pub async fn suppressed_reasons(&self, project: ProjectId, rule_id: i64) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT COALESCE(reason, '') AS reason, COUNT(*) AS n FROM firings \
+             WHERE project_id = $1 AND rule_id = $2 AND state = 'suppressed' \
+             GROUP BY COALESCE(reason, '') ORDER BY n DESC, reason",
+        )
+        .bind(project)
+        .bind(rule_id)
+        .fetch_all(self.0)
+        .await
+        .sql()?;
+        rows.iter().map(|r| Ok((Self::get::<String>(r, "reason")?, Self::get::<i64>(r, "n")?))).collect()
+    }
+
     /// Record a customer's choice for a category on a channel, replacing an earlier one.
     pub async fn set_preference(&self, project: ProjectId, customer: CustomerId, pref: &Preference) -> Result<()> {
         sqlx::query(

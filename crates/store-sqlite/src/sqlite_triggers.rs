@@ -153,6 +153,10 @@ impl TriggerStore for SqliteStore {
         self.triggers().firing_counts(project, rule_id).await
     }
 
+    async fn suppressed_reasons(&self, project: ProjectId, rule_id: i64) -> Result<Vec<(String, i64)>> {
+        self.triggers().suppressed_reasons(project, rule_id).await
+    }
+
     async fn set_preference(&self, project: ProjectId, customer: CustomerId, pref: &Preference) -> Result<()> {
         self.triggers().set_preference(project, customer, pref).await
     }

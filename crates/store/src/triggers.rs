@@ -346,6 +346,9 @@ pub trait TriggerStore: Send + Sync {
     ) -> Result<Vec<FiringRow>>;
     /// How many of a rule's firings are in each state.
     async fn firing_counts(&self, project: ProjectId, rule_id: i64) -> Result<Vec<(FiringState, i64)>>;
+    /// How many of a rule's suppressed firings were suppressed for each reason, the
+    /// commonest first (ties by reason).
+    async fn suppressed_reasons(&self, project: ProjectId, rule_id: i64) -> Result<Vec<(String, i64)>>;
     /// Record a customer's choice for a category (replacing an earlier one).
     async fn set_preference(&self, project: ProjectId, customer: CustomerId, pref: &Preference) -> Result<()>;
     /// A customer's choices.

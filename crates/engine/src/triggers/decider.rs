@@ -597,3 +597,29 @@ async fn first_channel(
     }
     Ok(first)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn firing_ids_are_ulids_that_sort_by_time_and_differ() {
+        const ALPHABET: &str = "0123456789abcdefghjkmnpqrstvwxyz";
+        let first = new_id();
+        std::thread::sleep(Duration::from_millis(2));
+        let ids: Vec<String> = (0..1_000).map(|_| new_id()).collect();
+        for id in std::iter::once(&first).chain(&ids) {
+            let tail = id.strip_prefix("msg_").expect("msg_ prefix");
+            assert_eq!(tail.len(), 26, "{id}");
+            assert!(tail.chars().all(|c| ALPHABET.contains(c)), "{id}");
+            // The first character carries the top 3 of 130 bits: 0–7.
+            assert!(tail.as_bytes()[0] <= b'7', "{id}");
+        }
+        assert!(ids.iter().all(|id| *id > first), "a later millisecond sorts later");
+        // The time is the first 10 characters (48 bits); now, give or take the test's run.
+        let ms = first[4..14].chars().fold(0i64, |v, c| v * 32 + ALPHABET.find(c).unwrap() as i64);
+        assert!((ms - now_ms()).abs() < 60_000, "{ms}");
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len(), "80 random bits each");
+    }
+}

@@ -92,10 +92,23 @@ pub struct TriggerView {
     /// Firings in each state (`delivered`, `held_out`, `waiting`, `pending`, `suppressed`,
     /// `cancelled`, `dead`, `ready`).
     pub firings: BTreeMap<String, i64>,
+    /// Why its suppressed firings were suppressed (`consent`, `cap`, `channel_cap`,
+    /// `too_late`, `no_email_address`, `unverified_email` …): each reason with its count,
+    /// the commonest first; every suppressed firing is counted.
+    pub suppressed_reasons: Vec<ReasonCount>,
     /// Created (RFC 3339).
     pub created: String,
     /// Last changed (RFC 3339).
     pub updated: String,
+}
+
+/// How many firings were suppressed for one reason.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReasonCount {
+    /// The reason.
+    pub reason: String,
+    /// Firings suppressed for it.
+    pub count: i64,
 }
 
 /// A webhook secret as a view shows it.
@@ -122,11 +135,17 @@ fn masked(def: &Value) -> Value {
 /// The view of a stored rule.
 pub async fn view(store: &dyn Store, row: &TriggerRuleRow) -> Result<TriggerView> {
     let counts = store.firing_counts(row.project_id, row.id).await?;
+    let suppressed = counts.iter().any(|(s, n)| *s == FiringState::Suppressed && *n > 0);
+    let reasons = match suppressed {
+        true => store.suppressed_reasons(row.project_id, row.id).await?,
+        false => vec![],
+    };
     Ok(TriggerView {
         key: row.key.clone(),
         status: row.status.as_str().into(),
         definition: masked(&row.definition),
         firings: counts.into_iter().map(|(s, n)| (s.as_str().to_string(), n)).collect(),
+        suppressed_reasons: reasons.into_iter().map(|(reason, count)| ReasonCount { reason, count }).collect(),
         created: touchpoint_core::event::format_time(row.created_ms),
         updated: touchpoint_core::event::format_time(row.updated_ms),
     })
