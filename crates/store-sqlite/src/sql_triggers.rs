@@ -86,13 +86,11 @@ const FIRING_COLUMNS: &str =
      reason, payload, decided_ms, attempts, last_error, done_ms";
 
 /// Recording decisions: this, the rows' `VALUES` (twelve parameters each, in this order),
-/// then [`INSERT_FIRINGS_END`].
+/// then [`INSERT_FIRINGS_KEEP`].
 pub(crate) const INSERT_FIRINGS: &str = "INSERT INTO firings (id, project_id, rule_id, customer_id, event_id, \
      event_ms, state, held_out, next_ms, reason, payload, decided_ms) VALUES";
 /// A decision whose key is recorded already is not recorded again.
 pub(crate) const INSERT_FIRINGS_KEEP: &str = "ON CONFLICT (rule_id, customer_id, event_id) DO NOTHING";
-/// [`INSERT_FIRINGS_KEEP`], listing the new ones.
-pub(crate) const INSERT_FIRINGS_END: &str = "ON CONFLICT (rule_id, customer_id, event_id) DO NOTHING RETURNING id";
 /// Move the decider's cursor to `$1`, never back.
 pub(crate) const MOVE_CURSOR: &str = "INSERT INTO trigger_cursor (id, event_id) VALUES (1, $1) \
      ON CONFLICT (id) DO UPDATE SET event_id = CASE \
@@ -289,7 +287,8 @@ where
                     )
                 })
                 .collect();
-            let sql = format!("{INSERT_FIRINGS} {} {INSERT_FIRINGS_END}", rows.join(", "));
+            // The new ones are listed.
+            let sql = format!("{INSERT_FIRINGS} {} {INSERT_FIRINGS_KEEP} RETURNING id", rows.join(", "));
             let mut q = sqlx::query(&sql);
             for f in chunk {
                 q = q

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use touchpoint_act::decide::{self, CustomerFacts, History, Occurrence, Start};
 use touchpoint_act::RuleDef;
 use touchpoint_core::{CustomerId, ProjectId};
-use touchpoint_store::bus::{Commit, Delivery};
+use touchpoint_store::bus::{Commit, Delivery, Subscription};
 use touchpoint_store::triggers::{FiringFilter, FiringState, NewFiring, TriggerStatus};
 use touchpoint_store::{now_ms, Store, StoreError, StoredTouchpoint};
 
@@ -156,7 +156,7 @@ pub fn spawn(engine: Engine, stop: tokio::sync::watch::Receiver<bool>) -> tokio:
 impl Decider {
     async fn run(
         &mut self,
-        mut sub: touchpoint_store::bus::Subscription,
+        mut sub: Subscription,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) -> Result<(), StoreError> {
         self.cursor = match self.engine.store.trigger_cursor().await? {
@@ -184,35 +184,9 @@ impl Decider {
                     None => break,
                     Some(Delivery::Lagged { .. }) => self.catch_up().await?,
                     Some(Delivery::Commit(c)) => {
-                        // Take what the rules could start and let the commit go at once
-                        // (a queue of whole commits kept while ingest runs is memory
-                        // the writer pays for), then whatever else is queued already:
-                        // one outbox transaction for all of it.
-                        let mut taken = Taken::default();
-                        self.take(&c, &mut taken).await?;
-                        drop(c);
-                        let mut lagged = false;
-                        // A commit soon after the last step means a busy stream: gather for a
-                        // while. After a pause decide at once (what is queued only).
-                        let busy = self.stepped.is_some_and(|t| t.elapsed() < BUSY_GAP);
-                        let until = tokio::time::Instant::now() + if busy { GATHER_FOR } else { Duration::ZERO };
-                        while taken.events.len() < GATHER {
-                            let next = match busy {
-                                true => tokio::time::timeout_at(until, sub.recv()).await,
-                                false => Ok(sub.try_recv()),
-                            };
-                            match next {
-                                Ok(Some(Delivery::Commit(c))) => self.take(&c, &mut taken).await?,
-                                Ok(Some(Delivery::Lagged { .. })) => {
-                                    lagged = true;
-                                    break;
-                                }
-                                Ok(None) | Err(_) => break,
-                            }
-                        }
+                        let (taken, lagged) = self.gather(c, &mut sub).await?;
                         if let Some(last) = taken.last {
-                            let seen = taken.seen();
-                            self.step(&seen, last).await?;
+                            self.step(&taken.seen(), last).await?;
                         }
                         self.stepped = Some(Instant::now());
                         if lagged {
@@ -223,6 +197,32 @@ impl Decider {
             }
         }
         self.write_cursor(true).await
+    }
+
+    /// What to decide in one step, starting from commit `first`: what the rules could start
+    /// in it, then in the commits queued after it — for up to [`GATHER_FOR`] when the stream
+    /// is busy (a commit soon after the last step), else only what is queued already — so
+    /// that one outbox transaction takes all of it. Whole commits are not kept: only those
+    /// holding an event a rule could start, until the step. Also whether a lag notice came
+    /// (to catch up after the step).
+    async fn gather(&mut self, first: Arc<Commit>, sub: &mut Subscription) -> Result<(Taken, bool), StoreError> {
+        let mut taken = Taken::default();
+        self.take(&first, &mut taken).await?;
+        drop(first);
+        let busy = self.stepped.is_some_and(|t| t.elapsed() < BUSY_GAP);
+        let until = tokio::time::Instant::now() + if busy { GATHER_FOR } else { Duration::ZERO };
+        while taken.events.len() < GATHER {
+            let next = match busy {
+                true => tokio::time::timeout_at(until, sub.recv()).await,
+                false => Ok(sub.try_recv()),
+            };
+            match next {
+                Ok(Some(Delivery::Commit(c))) => self.take(&c, &mut taken).await?,
+                Ok(Some(Delivery::Lagged { .. })) => return Ok((taken, true)),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok((taken, false))
     }
 
     /// Add the events of `c` after the cursor that a live rule could start (by touchpoint,

@@ -274,6 +274,8 @@ async fn act(sh: &Shared, round: &Round, mut f: FiringRow, about: &mut Turn) -> 
         f.firing.state = FiringState::Pending;
     }
     let traits = about.traits.clone().unwrap_or_default();
+    // Parsed once for the guards (consent) and the message.
+    let payload = f.firing.payload.value();
     if f.attempts == 0 {
         let now = now_ms();
         // Decided in time but not sent in time (the server was down for days): too late.
@@ -286,7 +288,7 @@ async fn act(sh: &Shared, round: &Round, mut f: FiringRow, about: &mut Turn) -> 
             up.reason = Some("too_late".into());
             return store.update_firing(&f.firing.id, &up).await;
         }
-        let verdict = guards(sh, round, &f, def, &traits, now, about).await?;
+        let verdict = guards(sh, round, &f, &payload, def, now, about).await?;
         match verdict {
             Verdict::Suppress(why) => {
                 let mut up = update(&f, FiringState::Suppressed);
@@ -313,7 +315,7 @@ async fn act(sh: &Shared, round: &Round, mut f: FiringRow, about: &mut Turn) -> 
         up.last_error = Some(format!("the endpoint is disabled ({why}); fix it, switch the rule on and replay"));
         return store.update_firing(&f.firing.id, &up).await;
     }
-    let (f, up) = send(sh, row, def, f, traits).await?;
+    let (f, up) = send(sh, row, def, f, payload, traits).await?;
     note(about, &f, &up);
     Ok(())
 }
@@ -373,6 +375,7 @@ async fn followed(
 async fn consent(
     store: &dyn Store,
     f: &FiringRow,
+    payload: &Value,
     (category, channel): (&str, &str),
     about: &mut Turn,
 ) -> Result<Consent, StoreError> {
@@ -384,7 +387,7 @@ async fn consent(
             return Ok(Consent::Refused);
         }
     }
-    if let Some(prefs) = f.firing.payload.value()["consent"].as_object() {
+    if let Some(prefs) = payload["consent"].as_object() {
         for (k, v) in prefs {
             if k.eq_ignore_ascii_case(category) {
                 return Ok(match v.as_bool() {
@@ -402,8 +405,8 @@ async fn guards(
     sh: &Shared,
     round: &Round,
     f: &FiringRow,
+    payload: &Value,
     def: &RuleDef,
-    traits: &Map<String, Value>,
     now: i64,
     about: &mut Turn,
 ) -> Result<Verdict, StoreError> {
@@ -411,7 +414,8 @@ async fn guards(
     if !def.then.to_customer() {
         return Ok(Verdict::Go);
     }
-    let consent = consent(store, f, (def.then.category().unwrap_or("service"), def.then.channel()), about).await?;
+    let consent =
+        consent(store, f, payload, (def.then.category().unwrap_or("service"), def.then.channel()), about).await?;
     // What was sent (or held out) to the customer within the caps' reach, by every rule:
     // read once in the customer's turn, then kept up to date by `note`.
     if about.sent.is_none() {
@@ -436,7 +440,12 @@ async fn guards(
     }
     let cap = sh.engine.config.messages_per_customer_per_day;
     let channel_cap = (cap > 0).then_some(ChannelCap { max: cap, per_ms: 86_400_000 });
-    let zone = match traits.get("timezone").and_then(Value::as_str).filter(|z| crate::tz::parse_zone(z).is_ok()) {
+    let traits = about.traits.as_ref();
+    let zone = match traits
+        .and_then(|t| t.get("timezone"))
+        .and_then(Value::as_str)
+        .filter(|z| crate::tz::parse_zone(z).is_ok())
+    {
         Some(z) => z.to_string(),
         None => round.zones.get(&f.firing.project_id).cloned().unwrap_or_else(|| "UTC".into()),
     };
@@ -468,11 +477,11 @@ async fn send(
     row: &TriggerRuleRow,
     def: &RuleDef,
     f: FiringRow,
+    mut payload: Value,
     traits: Map<String, Value>,
 ) -> Result<(FiringRow, FiringUpdate), StoreError> {
     let store = &*sh.engine.store;
     let base = base_url(&sh.engine);
-    let mut payload = f.firing.payload.value();
     let lang = language(&traits, &payload);
     // The survey invitation is made once and kept in the payload, so every retry sends the
     // same link.
