@@ -137,19 +137,50 @@ pub fn require_store(dir: &Path) -> Result<()> {
         return Ok(());
     }
     let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let mut nearby: Vec<String> = std::fs::read_dir(".")
+    let hint = match store_dirs_in(Path::new(".")).as_slice() {
+        [] => "create one with `touchpoint project create NAME --data-dir DIR` (or run `touchpoint demo`)".to_string(),
+        found => format!("data directories here: {} (pass one with --data-dir)", found.join(", ")),
+    };
+    Err(msg(format!("no Touchpoint data in {} (nothing was created there); {hint}", shown.display())))
+}
+
+/// The directories in `parent` that hold a Touchpoint store, by name, sorted.
+pub fn store_dirs_in(parent: &Path) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(parent)
         .into_iter()
         .flatten()
         .flatten()
         .filter(|e| SqliteStore::exists(&e.path()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    nearby.sort();
-    let hint = match nearby.as_slice() {
-        [] => "create one with `touchpoint project create NAME --data-dir DIR` (or run `touchpoint demo`)".to_string(),
-        found => format!("data directories here: {} (pass one with --data-dir)", found.join(", ")),
-    };
-    Err(msg(format!("no Touchpoint data in {} (nothing was created there); {hint}", shown.display())))
+    found.sort();
+    found
+}
+
+/// Before `serve` makes a new embedded store: refuse a data directory that does not exist
+/// when store directories are beside it (a mistyped `--data-dir` would otherwise start an
+/// empty server in silence). Returns whether the store will be new, so that the server
+/// can say so and what to do next.
+pub fn check_new_store(dir: &Path) -> Result<bool> {
+    if SqliteStore::exists(dir) {
+        return Ok(false);
+    }
+    if !dir.exists() {
+        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let beside = store_dirs_in(parent);
+        if !beside.is_empty() {
+            let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            return Err(msg(format!(
+                "no Touchpoint data in {} (nothing was created there); data directories beside it: {} \
+                 (pass one with --data-dir); to start a new, empty store there, make the directory first \
+                 (mkdir {})",
+                shown.display(),
+                beside.join(", "),
+                dir.display()
+            )));
+        }
+    }
+    Ok(true)
 }
 
 /// Find a project by name or id.

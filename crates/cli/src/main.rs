@@ -335,6 +335,9 @@ pub async fn shutdown_signal() {
 
 async fn serve(common: Common, flags: ServeFlags) -> anyhow_lite::Result<()> {
     let config = load_config(&common, &flags)?;
+    let embedded_meta = config.meta_store.as_deref().is_none_or(|m| m.trim().is_empty());
+    let new_store = embedded_meta && admin::check_new_store(&config.data_dir)?;
+    let data_dir = config.data_dir.display().to_string();
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow_lite::msg(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -350,8 +353,19 @@ async fn serve(common: Common, flags: ServeFlags) -> anyhow_lite::Result<()> {
             None => {
                 let role = if role.is_empty() { String::new() } else { format!("; {role}") };
                 eprintln!("touchpoint listening on http://{addr} ({backends}{role})");
-                // A line on stdout that scripts and tests can wait for.
-                println!("listening on http://{addr}");
+                if new_store {
+                    let dir = &data_dir;
+                    eprintln!(
+                        "This is a new, empty store. Make a project and its first owner (the server may keep running):\n  \
+                         touchpoint project create NAME --data-dir {dir}\n  \
+                         touchpoint user create --email YOU@EXAMPLE.COM --role owner --project NAME --data-dir {dir}"
+                    );
+                }
+                // A line on stdout that scripts and tests can wait for (a person at a
+                // terminal has just read the line above).
+                if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                    println!("listening on http://{addr}");
+                }
             }
             Some(change) => eprintln!("{change}: opened again; {role}"),
         }

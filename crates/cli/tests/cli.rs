@@ -213,6 +213,52 @@ fn bad_configuration_is_explained() {
 }
 
 #[test]
+fn serve_refuses_a_mistyped_directory_and_explains_a_new_one() {
+    let root = tempfile::tempdir().unwrap();
+    let real = root.path().join("touchpoint-data");
+    ok_json(&real, &["project", "create", "shop", "--json"]);
+    // A typo of a directory that exists beside it: refused, named, nothing made.
+    let typo = root.path().join("touchpont-data");
+    let o = run(&typo, &["serve", "--listen", "127.0.0.1:0"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("touchpont-data") && err.contains("beside it: touchpoint-data") && err.contains("mkdir"),
+        "{err}"
+    );
+    assert!(!typo.exists(), "nothing was created");
+    // A directory made first (or one with nothing beside it) gets a new store, said in
+    // a few lines a person can act on, without the schema's log lines.
+    std::fs::create_dir(&typo).unwrap();
+    let err = serve_and_stop(&typo);
+    assert!(err.contains("new, empty store") && err.contains("touchpoint project create NAME --data-dir"), "{err}");
+    assert!(!err.contains("migration") && err.lines().count() <= 6, "{err}");
+    // A directory with a store serves without that advice.
+    let err = serve_and_stop(&real);
+    assert!(err.contains("listening on") && !err.contains("new, empty store"), "{err}");
+}
+
+/// Start `touchpoint serve` on `dir`, stop it once it listens, and return what it wrote
+/// to standard error (with no log settings from the environment).
+fn serve_and_stop(dir: &Path) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env_remove("TOUCHPOINT_CONFIG")
+        .env_remove("RUST_LOG")
+        .env_remove("TOUCHPOINT_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    assert!(line.starts_with("listening on"), "{line}");
+    child.kill().unwrap();
+    String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).into_owned()
+}
+
+#[test]
 fn the_demo_loads_the_brand() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("demo");

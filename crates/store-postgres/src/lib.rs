@@ -326,7 +326,12 @@ async fn migrate_locked(conn: &mut sqlx::PgConnection) -> Result<()> {
             .await
             .db()?;
         tx.commit().await.db()?;
-        tracing::info!(version, name, "applied migration (PostgreSQL)");
+        // A new database's schema is made, not upgraded: nothing to note for a person.
+        if done.is_empty() {
+            tracing::debug!(version, name, "applied migration (PostgreSQL)");
+        } else {
+            tracing::info!(version, name, "applied migration (PostgreSQL)");
+        }
     }
     Ok(())
 }

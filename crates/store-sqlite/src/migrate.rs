@@ -26,7 +26,12 @@ pub async fn run_sqlite(pool: &sqlx::SqlitePool) -> touchpoint_store::Result<()>
             .await
             .db()?;
         tx.commit().await.db()?;
-        tracing::info!(version, name, "applied migration");
+        // A new store's schema is made, not upgraded: nothing to note for a person.
+        if done.is_empty() {
+            tracing::debug!(version, name, "applied migration");
+        } else {
+            tracing::info!(version, name, "applied migration");
+        }
     }
     Ok(())
 }
