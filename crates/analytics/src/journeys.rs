@@ -99,6 +99,32 @@ pub struct JourneySet {
     pub touchpoints: Vec<Tp>,
 }
 
+/// How many customers ahead of the one folded a fold prefetches ([`JourneySet::prefetch`]):
+/// 1 to 16 all gave the same at 10 M events; 0 (none) cost the funnel a third.
+pub(crate) const AHEAD: usize = 2;
+/// The most events of one journey a prefetch asks for.
+const PREFETCH_EVENTS: usize = 256;
+
+/// Prefetch the cache lines of a slice.
+#[inline(always)]
+fn prefetch_lines<T>(s: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = std::mem::size_of_val(s);
+        let p = s.as_ptr().cast::<i8>();
+        let mut at = 0;
+        while at < bytes {
+            // SAFETY: a prefetch is a hint to the cache; it reads nothing into the program
+            // and never faults, and `p + at` is inside the slice.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(at)) };
+            at += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = s;
+}
+
 impl JourneySet {
     /// Build from events in arrival order: `(customer, unix seconds, touchpoint)`. Events
     /// before `epoch_s` are clamped to it.
@@ -189,8 +215,27 @@ impl JourneySet {
         let chunks = self.chunks(rayon::current_num_threads() * 4);
         chunks
             .into_par_iter()
-            .map(|r| r.fold(identity(), |acc, i| fold(acc, self.journey(i))))
+            .map(|r| {
+                let end = r.end;
+                r.fold(identity(), |acc, i| {
+                    if i + AHEAD < end {
+                        self.prefetch(i + AHEAD);
+                    }
+                    fold(acc, self.journey(i))
+                })
+            })
             .reduce(&identity, &reduce)
+    }
+
+    /// Ask the processor to bring customer `i`'s times into the cache (a hint: nothing is
+    /// read, nothing can fault), [`AHEAD`] customers before a fold reaches them. Kernels
+    /// that read only some of a journey's times (the funnel reads its step events') would
+    /// otherwise wait for memory at each customer: the hardware's own prefetcher follows
+    /// sequential reads only, such as every kernel's pass over the touchpoints.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, i: usize) {
+        let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        prefetch_lines(&self.times[a..b.min(a + PREFETCH_EVENTS)]);
     }
 
     /// The set as bytes (little-endian columns behind a small header), to persist it.

@@ -262,14 +262,21 @@ impl<'a> Selection<'a> {
             Some(j) => f(acc, j),
             None => acc,
         };
+        let ahead = crate::journeys::AHEAD;
         match self.group {
             Some(members) => {
-                for &i in &members[range] {
-                    acc = visit(i as usize, acc);
+                for p in range.clone() {
+                    if let Some(&next) = members[..range.end].get(p + ahead) {
+                        self.set.prefetch(next as usize);
+                    }
+                    acc = visit(members[p] as usize, acc);
                 }
             }
             None => {
-                for i in range {
+                for i in range.clone() {
+                    if i + ahead < range.end {
+                        self.set.prefetch(i + ahead);
+                    }
                     acc = visit(i, acc);
                 }
             }
@@ -391,7 +398,11 @@ impl Journeys for Selection<'_> {
             .map(|r| {
                 let mut part = none();
                 let mut buf = Buffer::default();
+                let end = r.end;
                 for i in r {
+                    if i + crate::journeys::AHEAD < end {
+                        self.set.prefetch(i + crate::journeys::AHEAD);
+                    }
                     let j = self.set.journey(i);
                     let Some(j) = (if whole { Some(j) } else { self.keep.journey(j, &mut buf) }) else { continue };
                     if j.is_empty() {
