@@ -144,6 +144,17 @@ pub fn require_store(dir: &Path) -> Result<()> {
     Err(msg(format!("no Touchpoint data in {} (nothing was created there); {hint}", shown.display())))
 }
 
+/// A path as one shell word for a command a person copies: as it is when it needs no
+/// quoting, else in single quotes (a `'` inside written `'\''`).
+pub fn shell_word(path: &Path) -> String {
+    let s = path.display().to_string();
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c)) {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// The directories in `parent` that hold a Touchpoint store, by name, sorted.
 pub fn store_dirs_in(parent: &Path) -> Vec<String> {
     let mut found: Vec<String> = std::fs::read_dir(parent)
@@ -176,7 +187,7 @@ pub fn check_new_store(dir: &Path) -> Result<bool> {
                  (mkdir {})",
                 shown.display(),
                 beside.join(", "),
-                dir.display()
+                shell_word(dir)
             )));
         }
     }
@@ -331,4 +342,24 @@ pub async fn key(cmd: KeyCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+    use std::path::Path;
+
+    #[test]
+    fn paths_are_quoted_only_when_a_shell_needs_it() {
+        for (path, word) in [
+            ("touchpoint-data", "touchpoint-data"),
+            ("/srv/tp/data_1", "/srv/tp/data_1"),
+            ("./my data", "'./my data'"),
+            ("Zahrádka", "'Zahrádka'"),
+            ("it's", "'it'\\''s'"),
+            ("$HOME/x", "'$HOME/x'"),
+        ] {
+            assert_eq!(shell_word(Path::new(path)), word, "{path}");
+        }
+    }
 }

@@ -256,7 +256,7 @@ pub async fn run(a: DemoArgs) -> Result<()> {
                 println!("  {link}?lang=cs");
                 println!(
                     "  another link: touchpoint portal link --data-dir {} --project {} --customer {id} --email {email} --base-url {base}",
-                    dir.display(),
+                    crate::admin::shell_word(&dir),
                     project.id
                 );
             }

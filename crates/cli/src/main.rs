@@ -337,7 +337,7 @@ async fn serve(common: Common, flags: ServeFlags) -> anyhow_lite::Result<()> {
     let config = load_config(&common, &flags)?;
     let embedded_meta = config.meta_store.as_deref().is_none_or(|m| m.trim().is_empty());
     let new_store = embedded_meta && admin::check_new_store(&config.data_dir)?;
-    let data_dir = config.data_dir.display().to_string();
+    let data_dir = admin::shell_word(&config.data_dir);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow_lite::msg(format!("cannot listen on {}: {e}", config.listen)))?;

@@ -490,11 +490,10 @@ pub async fn customers_with_trait(
             "trait and value: a trait's name (up to 200 characters) and the value to find (up to 1000)",
         ));
     }
-    let mut ids: Vec<i64> =
-        s.store.customers_with_trait(project, key, value).await?.into_iter().map(|(id, _)| id).collect();
-    ids.dedup();
+    let ids: Vec<i64> =
+        s.store.customers_with_trait(project, key, value, limit).await?.into_iter().map(|(id, _)| id).collect();
     let mut out = vec![];
-    for id in ids.into_iter().take(limit) {
+    for id in ids {
         if let Some(c) = s.store.customer(id).await?.filter(|c| c.project_id == project) {
             out.push(serde_json::json!({"id": c.id, "user_id": c.user_id, "traits": c.traits, "created_at": format_time(c.created_ms)}));
         }

@@ -283,9 +283,12 @@ pub async fn trait_search(s: Arc<dyn Store>) {
         traits.push((id, t.as_object().unwrap().clone()));
         id
     };
-    let padded = customer(p, "padded", json!({"email": " Jana.Novakova@Seznam.CZ\t", "city": " brno "}));
-    let plain =
-        customer(p, "plain", json!({"email": "jana.novakova@seznam.cz", "city": "Brno", "first.name": " Jana "}));
+    let padded = customer(p, "padded", json!({"email": " Jana.Novakova@Seznam.CZ\t", "city": " brno ", "age": "42 "}));
+    let plain = customer(
+        p,
+        "plain",
+        json!({"email": "jana.novakova@seznam.cz", "city": "Brno", "first.name": " Jana ", "age": 42, "code": "50%_off", "vip": true, "score": 1e20}),
+    );
     let nbsp = customer(p, "nbsp", json!({"email": "\u{a0}jana.novakova@seznam.cz\u{3000}"}));
     let accents = customer(p, "accents", json!({"email": "JANA.NOVÁKOVÁ@seznam.cz"}));
     let phone = customer(p, "phone", json!({"phone": 420_777_123_456_i64, "email": "petr@example.cz"}));
@@ -298,7 +301,7 @@ pub async fn trait_search(s: Arc<dyn Store>) {
     s.apply_identity(&ops, &[]).await.unwrap();
 
     let ids = |v: Vec<(i64, String)>| v.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
-    let cases: [(&str, &str, Vec<i64>); 8] = [
+    let cases: [(&str, &str, Vec<i64>); 11] = [
         ("email", "jana.novakova@seznam.cz", vec![padded, plain, nbsp]),
         ("email", "  JANA.novakova@seznam.cz ", vec![padded, plain, nbsp]),
         ("email", "jana.nováková@seznam.cz", vec![]),
@@ -306,15 +309,33 @@ pub async fn trait_search(s: Arc<dyn Store>) {
         ("phone", "420777123456", vec![phone]),
         ("phone", "nobody", vec![]),
         ("city", "BRNO", vec![padded, plain]),
+        // Not indexed: a number and a string compared as text.
+        ("age", " 42", vec![padded, plain]),
+        ("age", "4", vec![]),
+        ("code", " 50%_OFF", vec![plain]),
         ("email\"; DROP TABLE customers; --", "x", vec![]),
     ];
     for (key, value, want) in cases {
-        let found = s.customers_with_trait(p, key, value).await.unwrap();
+        let found = s.customers_with_trait(p, key, value, usize::MAX).await.unwrap();
         assert_eq!(ids(found.clone()), want, "{key} = {value:?}");
         let reference = touchpoint_store::matching_trait_values(s.trait_values(p, key).await.unwrap(), value);
         assert_eq!(found, reference, "{key} = {value:?}: as reading every customer's");
     }
-    assert_eq!(s.customers_with_trait(p, "phone", "420777123456").await.unwrap()[0].1, "420777123456");
+    assert_eq!(s.customers_with_trait(p, "phone", "420777123456", 50).await.unwrap()[0].1, "420777123456");
+    // Values whose stored text is not the text compared (a boolean, a large number) and
+    // look-alikes of a `LIKE` pattern: found exactly as by reading every customer's.
+    for (key, value) in [("vip", "1"), ("vip", "true"), ("score", "1.0e+20"), ("score", "1e20"), ("code", "50x_off")] {
+        let found = s.customers_with_trait(p, key, value, usize::MAX).await.unwrap();
+        let reference = touchpoint_store::matching_trait_values(s.trait_values(p, key).await.unwrap(), value);
+        assert_eq!(found, reference, "{key} = {value:?}: as reading every customer's");
+    }
+    assert!(s.customers_with_trait(p, "code", "50x_off", 50).await.unwrap().is_empty());
+    // A limit keeps the smallest ids, through an index or not.
+    for (key, value, limit, want) in
+        [("email", "jana.novakova@seznam.cz", 2, vec![padded, plain]), ("city", "brno", 1, vec![padded])]
+    {
+        assert_eq!(ids(s.customers_with_trait(p, key, value, limit).await.unwrap()), want, "{key}, limit {limit}");
+    }
 
     // More traits indexed on request (again: nothing to do): the same answers through
     // their indexes; a key that cannot be indexed is refused by name.
@@ -330,12 +351,12 @@ pub async fn trait_search(s: Arc<dyn Store>) {
         ("city", "Praha", vec![]),
     ];
     for (key, value, want) in cases {
-        let found = s.customers_with_trait(p, key, value).await.unwrap();
+        let found = s.customers_with_trait(p, key, value, usize::MAX).await.unwrap();
         assert_eq!(ids(found.clone()), want, "indexed {key} = {value:?}");
         let reference = touchpoint_store::matching_trait_values(s.trait_values(p, key).await.unwrap(), value);
         assert_eq!(found, reference, "indexed {key} = {value:?}: as reading every customer's");
     }
-    assert!(s.customers_with_trait(q, "city", "brno").await.unwrap().is_empty(), "another project's");
+    assert!(s.customers_with_trait(q, "city", "brno", 50).await.unwrap().is_empty(), "another project's");
 }
 
 fn new_event(project: i64, e: Event, customer: i64, tp: Option<i64>) -> NewEvent {

@@ -476,10 +476,13 @@ impl MetaStore for PgMetaStore {
         project: ProjectId,
         key: &str,
         value: &str,
+        limit: usize,
     ) -> Result<Vec<(CustomerId, String)>> {
         use touchpoint_store::migrate::{indexable_trait, trait_expr, Dialect};
         if !(indexable_trait(key) && self.has_trait_index(key).await?) {
-            return Ok(touchpoint_store::matching_trait_values(self.trait_values(project, key).await?, value));
+            let mut found = touchpoint_store::matching_trait_values(self.trait_values(project, key).await?, value);
+            found.truncate(limit);
+            return Ok(found);
         }
         // The index's expression, written as it is so that PostgreSQL uses the index; its
         // lower() knows every letter, so the rows are narrowed once more as SQLite would.
@@ -497,7 +500,10 @@ impl MetaStore for PgMetaStore {
                 Some((id, traits.get(key).and_then(sqlite_text)?))
             })
             .collect();
-        Ok(touchpoint_store::matching_trait_values(values, value))
+        // Narrowed after the query, so the limit too.
+        let mut found = touchpoint_store::matching_trait_values(values, value);
+        found.truncate(limit);
+        Ok(found)
     }
 
     async fn index_traits(&self, keys: &[String]) -> Result<()> {

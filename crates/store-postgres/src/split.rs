@@ -305,8 +305,9 @@ impl<E: EventHalf> MetaStore for SplitStore<E> {
         project: ProjectId,
         key: &str,
         value: &str,
+        limit: usize,
     ) -> Result<Vec<(CustomerId, String)>> {
-        self.meta.customers_with_trait(project, key, value).await
+        self.meta.customers_with_trait(project, key, value, limit).await
     }
 
     async fn merged_ids(&self, id: CustomerId) -> Result<Vec<CustomerId>> {

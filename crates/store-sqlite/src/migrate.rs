@@ -36,14 +36,44 @@ pub async fn run_sqlite(pool: &sqlx::SqlitePool) -> touchpoint_store::Result<()>
     Ok(())
 }
 
-/// The customer search by an indexed trait (`INDEXED_TRAITS`): the index's expression,
-/// written as it is so that SQLite uses the index; binds the project and the value, trimmed.
+/// The customer search by a trait that can have an index (`indexable_trait`): the index's
+/// expression, written as it is so that SQLite uses the index when the trait has one (and
+/// otherwise compares inside SQLite, row by row); binds the project, a `LIKE` pattern the
+/// row's whole traits text must match first ([`trait_prefilter`]: most rows are then
+/// dropped without reading their JSON), the value, trimmed, and the most rows to return
+/// (the first in id order: a scan stops there).
 pub(crate) fn trait_search_sql(key: &str) -> String {
     format!(
         "SELECT id, CAST(json_extract(traits, '$.\"{key}\"') AS TEXT) FROM customers
-         WHERE project_id = ? AND {} = lower(?) AND merged_into IS NULL ORDER BY id",
+         WHERE project_id = ? AND traits LIKE ? ESCAPE '\\' AND {} = lower(?) AND merged_into IS NULL ORDER BY id LIMIT ?",
         touchpoint_store::migrate::trait_expr(Dialect::Sqlite, key)
     )
+}
+
+/// The `LIKE` pattern a customer's traits text must match for a trait to equal `value`
+/// (trimmed, ASCII case ignored), or `%` (every row) when that cannot be told from the
+/// text. A matching value is a JSON string whose text holds the value as it is — the
+/// traits are written by serde_json and `json_patch`, which escape only `"`, `\` and
+/// control characters — or a number or boolean, whose text is not the one compared
+/// (`true` compares as `1`, `1e20` as `1.0e+20`): a value with any of those escaped
+/// characters, or made only of characters a number's text can have, gets `%`. `LIKE`
+/// ignores ASCII case only, as the comparison does.
+pub(crate) fn trait_prefilter(value: &str) -> String {
+    let value = value.trim();
+    let numeric = value.chars().all(|c| c.is_ascii_digit() || ".+-eEInf".contains(c));
+    if numeric || value.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+        return "%".into();
+    }
+    let mut pattern = String::with_capacity(value.len() + 2);
+    pattern.push('%');
+    for c in value.chars() {
+        if matches!(c, '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 #[cfg(test)]
@@ -62,7 +92,9 @@ mod tests {
             let plan: Vec<(i64, i64, i64, String)> =
                 sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", trait_search_sql(key)))
                     .bind(1)
+                    .bind("%x%")
                     .bind("x")
+                    .bind(50)
                     .fetch_all(&pool)
                     .await
                     .unwrap();
@@ -70,6 +102,24 @@ mod tests {
             let index = touchpoint_store::migrate::trait_index_name(key);
             assert!(plan.contains(&format!("USING INDEX {index}")), "{key}: {plan}");
             assert!(!plan.contains("TEMP B-TREE"), "in id order as the index keeps it: {plan}");
+        }
+    }
+
+    #[test]
+    fn the_prefilter_keeps_every_row_it_cannot_judge() {
+        for (value, pattern) in [
+            ("  Brno ", "%Brno%"),
+            ("50%_off", "%50\\%\\_off%"),
+            ("Plzeň", "%Plzeň%"),
+            ("42", "%"),
+            ("1.0e+20", "%"),
+            ("Inf", "%"),
+            ("a\"b", "%"),
+            ("a\\b", "%"),
+            ("a\tb", "%"),
+            ("", "%"),
+        ] {
+            assert_eq!(trait_prefilter(value), pattern, "{value:?}");
         }
     }
 

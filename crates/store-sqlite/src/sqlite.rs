@@ -715,20 +715,25 @@ impl MetaStore for SqliteStore {
         project: ProjectId,
         key: &str,
         value: &str,
+        limit: usize,
     ) -> Result<Vec<(CustomerId, String)>> {
-        use touchpoint_store::migrate::{indexable_trait, trait_index_name};
-        let indexed = indexable_trait(key)
-            && sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?")
-                .bind(trait_index_name(key))
-                .fetch_one(&self.pool)
-                .await
-                .db()?
-                > 0;
-        if !indexed {
-            return Ok(touchpoint_store::matching_trait_values(self.trait_values(project, key).await?, value));
+        // A key that can have an index is compared in SQL by the index's expression,
+        // through the index when there is one, else by reading the project's customers
+        // inside SQLite (only the matches come out); any other key, in Rust.
+        if !touchpoint_store::migrate::indexable_trait(key) {
+            let mut found = touchpoint_store::matching_trait_values(self.trait_values(project, key).await?, value);
+            found.truncate(limit);
+            return Ok(found);
         }
         let sql = crate::migrate::trait_search_sql(key);
-        Ok(sqlx::query_as(&sql).bind(project).bind(value.trim()).fetch_all(&self.pool).await.db()?)
+        Ok(sqlx::query_as(&sql)
+            .bind(project)
+            .bind(crate::migrate::trait_prefilter(value))
+            .bind(value.trim())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .db()?)
     }
 
     async fn index_traits(&self, keys: &[String]) -> Result<()> {

@@ -484,16 +484,21 @@ pub trait MetaStore: Send + Sync {
     /// The customers of a project (canonical ones) whose trait `key`, as text (as
     /// [`MetaStore::trait_values`] gives it) and trimmed, equals `value` trimmed, ignoring
     /// ASCII case: [`matching_trait_values`] of the trait's values. `(id, value as text)`
-    /// in id order. Through an index for [`migrate::INDEXED_TRAITS`] and the traits
-    /// [`MetaStore::index_traits`] indexed; by reading every customer's traits (this
-    /// default) for the others.
+    /// in id order, the first `limit` of them. Through an index for
+    /// [`migrate::INDEXED_TRAITS`] and the traits [`MetaStore::index_traits`] indexed; by
+    /// reading every customer's traits (this default) for the others — inside the database
+    /// on SQLite for a key that could have an index, in id order until `limit` are found,
+    /// so that only those matches come out.
     async fn customers_with_trait(
         &self,
         project: ProjectId,
         key: &str,
         value: &str,
+        limit: usize,
     ) -> Result<Vec<(CustomerId, String)>> {
-        Ok(matching_trait_values(self.trait_values(project, key).await?, value))
+        let mut found = matching_trait_values(self.trait_values(project, key).await?, value);
+        found.truncate(limit);
+        Ok(found)
     }
     /// Keep an index for finding customers by each of these traits (besides
     /// [`migrate::INDEXED_TRAITS`]), made now where it is not there yet; a key that is not
