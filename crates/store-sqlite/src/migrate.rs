@@ -56,12 +56,16 @@ pub(crate) fn trait_search_sql(key: &str) -> String {
 /// traits are written by serde_json and `json_patch`, which escape only `"`, `\` and
 /// control characters — or a number or boolean, whose text is not the one compared
 /// (`true` compares as `1`, `1e20` as `1.0e+20`): a value with any of those escaped
-/// characters, or made only of characters a number's text can have, gets `%`. `LIKE`
+/// characters, or made only of characters a number's text can have, gets `%` — except a
+/// whole number other than `0` and `1` (an integer's text is its digits, and a real's
+/// always has a point or an exponent), so that a numeric CRM id is found quickly. `LIKE`
 /// ignores ASCII case only, as the comparison does.
 pub(crate) fn trait_prefilter(value: &str) -> String {
     let value = value.trim();
     let numeric = value.chars().all(|c| c.is_ascii_digit() || ".+-eEInf".contains(c));
-    if numeric || value.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+    let digits = value.strip_prefix('-').unwrap_or(value);
+    let whole = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && !matches!(value, "0" | "1");
+    if (numeric && !whole) || value.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
         return "%".into();
     }
     let mut pattern = String::with_capacity(value.len() + 2);
@@ -111,7 +115,12 @@ mod tests {
             ("  Brno ", "%Brno%"),
             ("50%_off", "%50\\%\\_off%"),
             ("Plzeň", "%Plzeň%"),
-            ("42", "%"),
+            ("42", "%42%"),
+            ("-7", "%-7%"),
+            ("0", "%"),
+            ("1", "%"),
+            ("-", "%"),
+            ("4.2", "%"),
             ("1.0e+20", "%"),
             ("Inf", "%"),
             ("a\"b", "%"),
