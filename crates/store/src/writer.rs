@@ -258,11 +258,14 @@ impl Writer {
         bus: Option<Arc<CommitBus>>,
     ) -> Result<(Writer, tokio::task::JoinHandle<()>), StoreError> {
         let graph = store.load_identity_graph().await?;
-        tracing::info!(
-            customers = graph.customer_count(),
-            identities = graph.identity_count(),
-            "identity graph loaded"
-        );
+        // An empty graph (a new store) is nothing to note for a person.
+        if graph.customer_count() > 0 {
+            tracing::info!(
+                customers = graph.customer_count(),
+                identities = graph.identity_count(),
+                "identity graph loaded"
+            );
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(WriterStats::default());
         let task = Task {
