@@ -1636,6 +1636,20 @@ pub async fn triggers(s: Arc<dyn Store>) {
     let per_channel = touchpoint_store::erasure::Subject::new(p, 11, vec![11], Vec::<String>::new());
     assert_eq!(s.subject_preferences(&per_channel).await.unwrap().len(), 3);
     assert_eq!(s.preferences(q, 10).await.unwrap(), [pref("surveys", false, 104, "api")]);
+    // Suppressed firings by reason, the commonest first, ties by reason.
+    let why = |id: &str, customer: CustomerId, reason: &str| NewFiring {
+        reason: Some(reason.into()),
+        ..f(id, rb, customer, 300, FiringState::Suppressed, 0)
+    };
+    let more = [
+        why("msg_s1", 13, "too_late"),
+        why("msg_s2", 14, "consent"),
+        why("msg_s3", 15, "cap"),
+        why("msg_s4", 16, "consent"),
+    ];
+    assert_eq!(s.decide_firings(&more, None).await.unwrap(), [true; 4]);
+    let reasons = s.suppressed_reasons(p, rb).await.unwrap();
+    assert_eq!(reasons, [("consent".to_string(), 2), ("cap".to_string(), 1), ("too_late".to_string(), 1)]);
 }
 
 /// In-page actions: a person's ready firings are taken once (delivered in the same
