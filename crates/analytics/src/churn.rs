@@ -12,6 +12,13 @@
 //!   before `now_s` is not yet silence. Everyone else *stayed*.
 //! * **Churn point.** For a signal, the customer's first churn-signal event; for silence,
 //!   the end of the journey. Events from a first churn signal on are after the churn point.
+//! * **Left when.** A signal churner left at their first churn signal; a silent one when
+//!   the silence reached the horizon (last event + `churn_horizon_s`). With `left_from_s`
+//!   (a period's start), a customer who had left before it is not counted at all — they
+//!   were gone before the period began —, so the report is "who left during the period"
+//!   among the customers still there at its start or arriving in it. The plan of a period
+//!   reads the horizon before it too ([`crate::plan::AnalysisPlan::new`]): silence needs
+//!   the history that shows it.
 //! * **Last k.** The last `last_k` events before the churn point (for a stayer: the last
 //!   `last_k` events of the journey); the churn signal itself is never among them. A
 //!   touchpoint is *in* a customer's last k when at least one of those events is it.
@@ -80,6 +87,10 @@ pub struct ChurnQuery {
     /// At most this many churned customer ids are listed (the smallest ids). Default 1000.
     #[serde(default = "default_max_ids")]
     pub max_customer_ids: usize,
+    /// Only customers who left at or after this (unix seconds) count as churned; those who
+    /// had left before it are not counted at all. `None`: everyone who left, ever.
+    #[serde(default)]
+    pub left_from_s: Option<i64>,
 }
 
 impl ChurnQuery {
@@ -92,6 +103,7 @@ impl ChurnQuery {
             alpha: DEFAULT_ALPHA,
             min_customers: DEFAULT_MIN_CUSTOMERS,
             max_customer_ids: DEFAULT_MAX_CUSTOMER_IDS,
+            left_from_s: None,
         }
     }
 }
@@ -125,6 +137,15 @@ pub(crate) fn churn_reason(has_signal: bool, last: u32, now_rel: i64, horizon_s:
         Some(ChurnReason::Silence)
     } else {
         None
+    }
+}
+
+/// When a churned customer left (relative to the epoch, as `last`): at the first churn
+/// signal (`signal_at`) or when the silence after `last` reached the horizon.
+pub(crate) fn left_at(reason: ChurnReason, signal_at: u32, last: u32, horizon_s: i64) -> i64 {
+    match reason {
+        ChurnReason::Signal => i64::from(signal_at),
+        ChurnReason::Silence => i64::from(last).saturating_add(horizon_s),
     }
 }
 
@@ -167,7 +188,8 @@ pub struct ChurnDriver {
 /// Who churned as of `now_s`, and which touchpoints precede churn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChurnReport {
-    /// Customers with at least one event at or before `now_s`.
+    /// Customers with at least one event at or before `now_s`, but for those who had left
+    /// before `left_from_s`.
     pub customers: usize,
     /// Customers who churned.
     pub churned: usize,
@@ -187,6 +209,10 @@ pub struct ChurnReport {
     pub drivers: Vec<ChurnDriver>,
     /// How many touchpoints were tested (the Benjamini–Hochberg family).
     pub tested: usize,
+    /// The silence (seconds) that counted as churn.
+    pub churn_horizon_s: i64,
+    /// Only who left at or after this (unix seconds) counted, if set.
+    pub left_from_s: Option<i64>,
 }
 
 /// Per-chunk counts and scratch.
@@ -207,7 +233,7 @@ impl Acc {
         self
     }
 
-    fn add(&mut self, j: Journey<'_>, signal: &[bool], q: &ChurnQuery, now_rel: i64) {
+    fn add(&mut self, j: Journey<'_>, signal: &[bool], q: &ChurnQuery, now_rel: i64, left_from_rel: Option<i64>) {
         let len = observed_len(j.times, now_rel);
         if len == 0 {
             return;
@@ -215,8 +241,14 @@ impl Acc {
         let tps = &j.touchpoints[..len];
         let first = tps.iter().position(|&tp| signal.get(tp as usize).copied().unwrap_or(false));
         let reason = churn_reason(first.is_some(), j.times[len - 1], now_rel, q.churn_horizon_s);
-        self.c.customers += 1;
         let end = first.unwrap_or(len);
+        if let (Some(from), Some(r)) = (left_from_rel, reason) {
+            let signal_at = j.times[end.min(len - 1)];
+            if left_at(r, signal_at, j.times[len - 1], q.churn_horizon_s) < from {
+                return;
+            }
+        }
+        self.c.customers += 1;
         match reason {
             Some(ChurnReason::Signal) => {
                 self.c.by_signal += 1;
@@ -251,7 +283,8 @@ impl Acc {
 /// on the shards and merges.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ChurnCounts {
-    /// Customers with an event at or before "now".
+    /// Customers with an event at or before "now" (but for those who had left before
+    /// `left_from_s`).
     pub customers: u64,
     /// Churned by a churn signal.
     pub by_signal: u64,
@@ -301,11 +334,12 @@ pub fn counts(set: &impl Journeys, dict: &Dictionary, query: &ChurnQuery) -> Chu
     let n = dict.touchpoints.len();
     let signal: Vec<bool> = dict.touchpoints.iter().map(|t| t.churn).collect();
     let now_rel = query.now_s.saturating_sub(set.epoch_s());
+    let left_from_rel = query.left_from_s.map(|s| s.saturating_sub(set.epoch_s()));
     // Boxed: the accumulator moves through the fold once per journey.
     let acc = set.fold(
         || Box::new(Acc::new(n)),
         |mut acc, j| {
-            acc.add(j, &signal, query, now_rel);
+            acc.add(j, &signal, query, now_rel, left_from_rel);
             acc
         },
         |a, b| Box::new(a.merge(*b, query.max_customer_ids)),
@@ -379,5 +413,7 @@ pub fn report(dict: &Dictionary, query: &ChurnQuery, acc: ChurnCounts) -> ChurnR
         churned_customers: acc.ids,
         tested: drivers.len(),
         drivers,
+        churn_horizon_s: query.churn_horizon_s,
+        left_from_s: query.left_from_s,
     }
 }

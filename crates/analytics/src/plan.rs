@@ -171,6 +171,9 @@ pub enum NowFrom {
     WallClock,
     /// The query's `now_s`.
     Query,
+    /// The end of the filter's period (`to`), when that is before the wall clock: a past
+    /// period is counted as it stood then.
+    PeriodEnd,
 }
 
 /// What a plan is typed with: "now" and the project's calendar.
@@ -181,6 +184,9 @@ pub struct Context<'a> {
     /// analyses that count calendar periods when the query names no offset; `None` is
     /// UTC. Called only when an analysis needs it.
     pub clock: &'a dyn Fn() -> Option<Clock>,
+    /// The project's churn horizon (seconds of silence that are churn), for the analyses
+    /// that count churn when the query names none.
+    pub churn_horizon_s: i64,
 }
 
 impl Analysis {
@@ -208,9 +214,16 @@ impl Analysis {
 
     /// Type `kind` with its JSON query in `ctx`: "now" goes into the analyses that count
     /// against it unless the query names `now_s` (any plan may name it; the others do not
-    /// keep it), and the project's clock into retention unless the query names an offset.
-    /// Returns "now" and where it came from, too.
-    pub fn parse(kind: &str, query: &Value, ctx: &Context<'_>) -> Result<(Analysis, i64, NowFrom), PlanError> {
+    /// keep it) — the wall clock, or the last second of a period that ends before it
+    /// (`period_end`, the filter's `to`) —, with the project's churn horizon unless the
+    /// query names one, and the project's clock into retention unless the query names an
+    /// offset. Returns "now" and where it came from, too.
+    pub fn parse(
+        kind: &str,
+        query: &Value,
+        period_end: Option<i64>,
+        ctx: &Context<'_>,
+    ) -> Result<(Analysis, i64, NowFrom), PlanError> {
         if !Analysis::NAMES.contains(&kind) {
             return Err(PlanError {
                 kind: PlanErrorKind::Unknown,
@@ -226,12 +239,16 @@ impl Analysis {
             true => q.get("now_s").and_then(Value::as_i64),
             false => q.remove("now_s").and_then(|v| v.as_i64()),
         };
-        let (now_s, now_from) = match named {
-            Some(n) => (n, NowFrom::Query),
-            None => (ctx.now_s, NowFrom::WallClock),
+        let (now_s, now_from) = match (named, period_end) {
+            (Some(n), _) => (n, NowFrom::Query),
+            (None, Some(to)) if Analysis::counts_against_now(kind) && to.saturating_sub(1) < ctx.now_s => {
+                (to.saturating_sub(1), NowFrom::PeriodEnd)
+            }
+            _ => (ctx.now_s, NowFrom::WallClock),
         };
         if Analysis::counts_against_now(kind) {
             q.entry("now_s").or_insert(now_s.into());
+            q.entry("churn_horizon_s").or_insert(ctx.churn_horizon_s.into());
         }
         if kind == "retention" && !q.contains_key("tz_offset_s") && !q.contains_key("tz_transitions") {
             if let Some(c) = (ctx.clock)() {
@@ -323,6 +340,10 @@ impl AnalysisPlan {
     /// Type `plan` as analysis `kind` in `ctx`, and check the query at once, on no
     /// journeys: a bad query is an error before any work, whatever the data. `traits`
     /// are the values of [`Plan::trait_keys`].
+    ///
+    /// Churn over a period is who left *during* it: the customers who left from its start
+    /// on (`left_from_s`, unless the query names it), judged on their events since one
+    /// churn horizon before the start — silence is only seen with the history before it.
     pub fn new(
         kind: &str,
         plan: Plan,
@@ -330,13 +351,20 @@ impl AnalysisPlan {
         dict: &Dictionary,
         traits: Traits,
     ) -> Result<AnalysisPlan, PlanError> {
-        let (analysis, now_s, now_from) = Analysis::parse(kind, &plan.query, ctx)?;
+        let mut filter = plan.filter;
+        let (mut analysis, now_s, now_from) = Analysis::parse(kind, &plan.query, filter.to, ctx)?;
+        if let (Analysis::Churn(q), Some(from)) = (&mut analysis, filter.from) {
+            if q.left_from_s.is_none() {
+                q.left_from_s = Some(from);
+                filter.from = Some(from.saturating_sub(q.churn_horizon_s.max(0)));
+            }
+        }
         analysis.run(&JourneySet { offsets: vec![0], ..Default::default() }, dict)?;
         Ok(AnalysisPlan {
             analysis,
             now_s,
             now_from,
-            filter: plan.filter,
+            filter,
             breakdown: plan.breakdown,
             max_groups: plan.max_groups,
             traits,
@@ -415,7 +443,7 @@ pub fn execute(
     now_s: i64,
     traits: &Traits,
 ) -> Result<Vec<GroupResult>, PlanError> {
-    let ctx = Context { now_s, clock: &|| None };
+    let ctx = Context { now_s, clock: &|| None, churn_horizon_s: crate::churn::DEFAULT_CHURN_HORIZON_S };
     execute_on(set, dict, &AnalysisPlan::new(kind, plan.clone(), &ctx, dict, traits.clone())?)
 }
 
@@ -433,11 +461,13 @@ mod tests {
     #[test]
     fn plans_are_typed_with_their_context() {
         let warsaw = || Some(Clock { base_s: 3_600, changes: vec![(1_774_746_000, 7_200)] });
-        let ctx = Context { now_s: 1_000, clock: &warsaw };
-        let check = |kind: &str, query: Value| {
-            AnalysisPlan::new(kind, Plan { query, ..Default::default() }, &ctx, &dict(), Traits::new())
-                .map(|p| (serde_json::to_value(&p.analysis).unwrap()["query"].clone(), p.now_s, p.now_from))
+        let ctx = Context { now_s: 1_000, clock: &warsaw, churn_horizon_s: 60 };
+        let in_period = |kind: &str, query: Value, from: Option<i64>, to: Option<i64>| {
+            let filter = Filter { from, to, ..Default::default() };
+            AnalysisPlan::new(kind, Plan { query, filter, ..Default::default() }, &ctx, &dict(), Traits::new())
+                .map(|p| (serde_json::to_value(&p.analysis).unwrap()["query"].clone(), p.now_s, p.now_from, p.filter))
         };
+        let check = |kind: &str, query: Value| in_period(kind, query, None, None).map(|(q, n, f, _)| (q, n, f));
         // "Now": the wall clock unless named; only churn and the journey map keep it.
         let (q, now, from) = check("churn", json!({})).unwrap();
         assert_eq!((q["now_s"].as_i64(), now, from), (Some(1_000), 1_000, NowFrom::WallClock));
@@ -445,6 +475,29 @@ mod tests {
         assert_eq!((q["now_s"].as_i64(), now, from), (Some(7), 7, NowFrom::Query));
         let (q, now, from) = check("transitions", json!({"now_s": 7})).unwrap();
         assert_eq!((q.get("now_s"), now, from), (None, 7, NowFrom::Query));
+        // A period that ends before the wall clock is counted as of its last second; one
+        // that ends later, as of now.
+        let (q, now, from, _) = in_period("journey-map", json!({}), None, Some(500)).unwrap();
+        assert_eq!((q["now_s"].as_i64(), now, from), (Some(499), 499, NowFrom::PeriodEnd));
+        let (_, now, from, _) = in_period("churn", json!({}), None, Some(5_000)).unwrap();
+        assert_eq!((now, from), (1_000, NowFrom::WallClock));
+        let (_, now, from, _) = in_period("churn", json!({"now_s": 800}), None, Some(500)).unwrap();
+        assert_eq!((now, from), (800, NowFrom::Query));
+        let (_, now, from, _) = in_period("transitions", json!({}), None, Some(500)).unwrap();
+        assert_eq!((now, from), (1_000, NowFrom::WallClock), "transitions do not count against now");
+        // The churn horizon: the project's unless named.
+        let (q, _, _) = check("churn", json!({})).unwrap();
+        assert_eq!(q["churn_horizon_s"].as_i64(), Some(60));
+        let (q, _, _) = check("journey-map", json!({"churn_horizon_s": 9})).unwrap();
+        assert_eq!(q["churn_horizon_s"].as_i64(), Some(9));
+        // Churn over a period: who left from its start on, read from one horizon before it.
+        let (q, _, _, f) = in_period("churn", json!({}), Some(300), Some(500)).unwrap();
+        assert_eq!((q["left_from_s"].as_i64(), f.from, f.to), (Some(300), Some(240), Some(500)));
+        let (q, _, _, f) =
+            in_period("churn", json!({"left_from_s": 100, "churn_horizon_s": 7}), Some(300), None).unwrap();
+        assert_eq!((q["left_from_s"].as_i64(), f.from), (Some(100), Some(300)), "named: the filter is the user's");
+        let (q, _, _, f) = in_period("journey-map", json!({}), Some(300), Some(500)).unwrap();
+        assert_eq!((q.get("left_from_s"), f.from), (None, Some(300)), "only churn reads before the period");
         // The calendar: the project's, unless the query names an offset.
         let (q, _, _) = check("retention", json!({})).unwrap();
         assert_eq!(
@@ -466,7 +519,11 @@ mod tests {
     /// The calendar is not computed for analyses that do not count periods.
     #[test]
     fn the_calendar_is_asked_for_only_by_retention() {
-        let ctx = Context { now_s: 0, clock: &|| unreachable!("only retention counts calendar periods") };
+        let ctx = Context {
+            now_s: 0,
+            clock: &|| unreachable!("only retention counts calendar periods"),
+            churn_horizon_s: crate::churn::DEFAULT_CHURN_HORIZON_S,
+        };
         for kind in ["funnel", "transitions", "churn", "journey-map", "attribution"] {
             let query = match kind {
                 "funnel" => json!({"steps": ["page:Home"]}),

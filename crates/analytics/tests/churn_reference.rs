@@ -2,7 +2,8 @@
 //! definitions (per customer: observed events, first churn signal, silence, the last k
 //! events before the churn point as a set), on a hand-checked golden case and on random
 //! journey sets with random dictionaries: ties, one-event customers, events after `now`,
-//! customers exactly at the churn-horizon edge, touchpoints outside the dictionary.
+//! customers exactly at the churn-horizon edge, touchpoints outside the dictionary, a
+//! period's start (`left_from_s`) before, at and after the moments customers left.
 
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,6 +97,17 @@ fn golden_churn() {
     let parsed: ChurnQuery = serde_json::from_str(r#"{"now_s": 1000, "last_k": 2}"#).unwrap();
     assert_eq!(parsed, ChurnQuery { last_k: 2, ..ChurnQuery::new(1000) });
     assert!(serde_json::to_string(&r).is_ok());
+    // Who left from 600 on: 1 left at its signal (200) and 2 when its silence reached the
+    // horizon (5 + 500): both had gone before, and are not counted at all; 5 left at
+    // 300 + 500 = 800, within the period.
+    let r = churn(&set, &dict, &ChurnQuery { left_from_s: Some(600), ..q.clone() });
+    assert_eq!((r.customers, r.churned, r.by_silence, r.by_signal, r.stayed), (3, 1, 1, 0, 2));
+    assert_eq!(r.churned_customers, vec![5]);
+    // Exactly at the start of the period is within it.
+    let r = churn(&set, &dict, &ChurnQuery { left_from_s: Some(800), ..q.clone() });
+    assert_eq!(r.churned_customers, vec![5]);
+    let r = churn(&set, &dict, &ChurnQuery { left_from_s: Some(801), ..q.clone() });
+    assert_eq!((r.customers, r.churned), (2, 0));
     // Now before the epoch: nobody.
     let r = churn(&set, &dict, &ChurnQuery::new(-1));
     assert_eq!((r.customers, r.churned, r.churn_rate), (0, 0, 0.0));
@@ -121,10 +133,18 @@ fn compare(set: &JourneySet, dict: &Dictionary, q: &ChurnQuery) -> Result<ChurnR
         if ev.is_empty() {
             continue;
         }
-        customers += 1;
         let fs = ev.iter().position(|&(_, tp)| known(tp) && dict.get(tp).churn);
         let silent = q.now_s - ev.last().unwrap().0 > q.churn_horizon_s;
         let churned = fs.is_some() || silent;
+        // When they left: at the signal, or when the silence reached the horizon.
+        let left = match fs {
+            Some(f) => ev[f].0,
+            None => ev.last().unwrap().0 + q.churn_horizon_s,
+        };
+        if churned && q.left_from_s.is_some_and(|from| left < from) {
+            continue;
+        }
+        customers += 1;
         if let Some(f) = fs {
             signal += 1;
             *first_signals.entry(dict.key(ev[f].1).to_string()).or_default() += 1;
@@ -201,9 +221,10 @@ fn arb_case() -> impl Strategy<Value = (JourneySet, Dictionary, ChurnQuery)> {
         .prop_flat_map(|n| {
             let flags = prop::collection::vec(prop::bool::weighted(0.2), n);
             let events = prop::collection::vec((0i64..25, 0i64..40, 0..n as u16 + 1), 0..120);
-            (flags, events, 0i64..50, 0i64..40, 0usize..6, 0usize..4, 0usize..30, 0.01f64..0.9)
+            let left_from = prop::option::of(-5i64..50);
+            (flags, events, 0i64..50, 0i64..40, 0usize..6, 0usize..4, 0usize..30, (0.01f64..0.9, left_from))
         })
-        .prop_map(|(flags, events, now, horizon, k, min, max_ids, alpha)| {
+        .prop_map(|(flags, events, now, horizon, k, min, max_ids, (alpha, left_from))| {
             let dict = Dictionary {
                 touchpoints: flags.iter().enumerate().map(|(i, &c)| tp(&format!("t{i}"), None, c)).collect(),
                 stages: vec![],
@@ -216,6 +237,7 @@ fn arb_case() -> impl Strategy<Value = (JourneySet, Dictionary, ChurnQuery)> {
                 alpha,
                 min_customers: min,
                 max_customer_ids: max_ids,
+                left_from_s: left_from.map(|f| epoch + f),
                 ..ChurnQuery::new(epoch + now)
             };
             (set, dict, q)

@@ -100,7 +100,17 @@ fn check(set: &JourneySet, kind: &str, query: Value, f: &Filter, b: Option<Break
     let (d, traits) = (dict(), traits());
     let p = Plan { query: query.clone(), filter: f.clone(), breakdown: b.clone(), max_groups };
     let got = plan::execute(kind, set, &d, &p, NOW, &traits);
-    // The slow way: groups of copies.
+    // The slow way: groups of copies. Churn over a period is who left from its start on,
+    // read from one churn horizon before it.
+    let (mut f, mut query) = (f.clone(), query);
+    if kind == "churn" && query.get("left_from_s").is_none() {
+        if let Some(from) = f.from {
+            let horizon = query.get("churn_horizon_s").and_then(Value::as_i64).unwrap_or(90 * DAY);
+            query["left_from_s"] = json!(from);
+            f.from = Some(from - horizon);
+        }
+    }
+    let f = &f;
     let kept = filtered(set, &d, f, &traits);
     let mut groups: BTreeMap<String, Vec<Kept>> = BTreeMap::new();
     match &b {

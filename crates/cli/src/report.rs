@@ -62,7 +62,7 @@ pub struct ReportArgs {
     /// Listening, text: see --a.
     #[arg(long)]
     pub b: Option<String>,
-    /// "Now" for churn and exits (2026-11-01 or 2026-11-01T12:00:00Z); default: the wall clock.
+    /// "Now" for churn and exits (2026-11-01 or 2026-11-01T12:00:00Z); default: the wall clock, or the end of the --filter period when earlier.
     #[arg(long)]
     pub now: Option<String>,
     /// Print JSON instead of tables.
@@ -222,6 +222,7 @@ fn clock_line(c: &touchpoint_engine::analyses::ClockInfo) -> String {
     let now = c.now.get(..16).unwrap_or(&c.now).replace('T', " ");
     let from = match c.now_from.as_str() {
         "query" => "as asked",
+        "period_end" => "the end of the period",
         _ => "the current time",
     };
     match (day(&c.events_from), day(&c.events_to)) {

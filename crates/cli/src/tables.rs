@@ -309,13 +309,21 @@ pub fn print(kind: &str, r: &Value) {
             }
         }
         "churn" => {
+            let since = r["left_from_s"]
+                .as_i64()
+                .map(|t| format!(" from {} on", touchpoint_core::event::format_time(t * 1000).get(..10).unwrap_or("")))
+                .unwrap_or_default();
+            let horizon = match r["churn_horizon_s"].as_i64().unwrap_or(0) {
+                h if h % 86_400 == 0 => format!("{} days", h / 86_400),
+                h => format!("{h} s"),
+            };
             println!(
-                "{} of {} customers churned ({}): {} by a churn signal, {} by silence.",
+                "{} of {} customers left{since} ({}): {} by a churn signal, {} by silence (no event for over {horizon}).",
                 s(&r["churned"]),
                 s(&r["customers"]),
                 pct(&r["churn_rate"]),
                 s(&r["by_signal"]),
-                s(&r["by_silence"])
+                s(&r["by_silence"]),
             );
             println!("Churn drivers: touchpoints seen more often just before customers left than among");
             println!("those who stayed (the test's q-values are in --json):");

@@ -5,8 +5,10 @@
 //! over customers; ingest goes on meanwhile.
 //!
 //! **The clock.** "Now" (what churn and exits are counted against) is the wall clock
-//! unless the query names it (`now_s`). It is never taken from the data: one test event
-//! dated in the future must not change every churn figure.
+//! unless the query names it (`now_s`) or the filter's period ends before it (then its
+//! last second). It is never taken from the data: one test event dated in the future must
+//! not change every churn figure. Churn is silence longer than the project's horizon
+//! (`churn_horizon_days`) unless the query names its own.
 
 use crate::error::{Code, Error};
 use serde::Serialize;
@@ -24,7 +26,8 @@ use touchpoint_store::Store;
 pub struct ClockInfo {
     /// "Now" (ISO 8601, UTC): only events at or before it count; churn is silence up to it.
     pub now: String,
-    /// Where "now" came from: `wall_clock`, or `query` (the query's `now_s`).
+    /// Where "now" came from: `wall_clock`, `query` (the query's `now_s`) or `period_end`
+    /// (the last second of a filter's period that ends before the wall clock).
     pub now_from: String,
     /// The project's time zone, in which days, weeks and months are counted.
     pub timezone: String,
@@ -68,7 +71,11 @@ pub async fn run_plan(
             Some((from_s, to_s)) if zone != "UTC" => Some(crate::tz::clock(zone, from_s, to_s)),
             _ => None,
         };
-        let ctx = Context { now_s: wall_now_s, clock: &calendar };
+        let ctx = Context {
+            now_s: wall_now_s,
+            clock: &calendar,
+            churn_horizon_s: project.churn_horizon_days.saturating_mul(86_400),
+        };
         AnalysisPlan::new(kind, plan, &ctx, &snap.dict, Traits::new()).map_err(plan_error)?
     };
     typed.traits = traits_for(store, project.id, &keys).await?;
@@ -77,6 +84,7 @@ pub async fn run_plan(
         now_from: match typed.now_from {
             NowFrom::WallClock => "wall_clock",
             NowFrom::Query => "query",
+            NowFrom::PeriodEnd => "period_end",
         }
         .into(),
         timezone: project.timezone.clone(),

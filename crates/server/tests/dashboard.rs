@@ -157,6 +157,10 @@ async fn people_sign_in_and_their_role_decides_what_the_api_lets_them_do() {
     assert_eq!(s, 403);
     let (s, e) = call(Method::PUT, "/api/project", &owner, Some(&owner_csrf), Some("1"), Some(settings)).await;
     assert_eq!(s, 200, "{e}");
+    // The analyses count silence against the project's horizon from then on.
+    let (s, r) =
+        call(Method::POST, "/api/analytics/churn", &viewer, Some(&viewer_csrf), Some("1"), Some(json!({}))).await;
+    assert_eq!((s, r["groups"][0]["report"]["churn_horizon_s"].as_i64()), (200, Some(60 * 86_400)), "{r}");
     // Keys keep working for machines, whatever cookie comes along.
     let r = client()
         .get(format!("{base}/api/touchpoints"))

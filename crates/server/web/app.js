@@ -16,7 +16,7 @@ const T = {
     fromPrevious: "from the previous step", fromFirst: "from step 1", median: "median time", whoDropped: "Who dropped here",
     droppedAfter: (s, n) => `Dropped after step ${s}: ${n} customers (the first 100 ids)`, allCustomers: "All customers",
     churnView: "Churn", listening: "Listening", churned: "Customers who left", ofCustomers: (n) => `of ${n} customers`, how: "How they left",
-    bySignal: "Said so (a churn touchpoint)", bySilence: "Went silent", drivers: "What preceded leaving",
+    bySignal: "Said so (a churn touchpoint)", bySilence: "Went silent", churnHelp: (d) => `Who left in this period: by a churn touchpoint, or by going ${d} days without any touchpoint; out of everyone who had not left before it began.`, silenceNote: (d) => `In a period this recent, churn counts only the customers who said so (a churn touchpoint): going ${d} days without a touchpoint cannot be seen yet. A longer period shows both.`, drivers: "What preceded leaving",
     driversHelp: "Touchpoints more common among customers who left than among those who stayed, significant after correcting for the number of tests.",
     amongChurned: "Among those who left", amongStayed: "Among those who stayed", lift: "Lift", noDrivers: "No touchpoint is significantly more common before leaving.",
     signals: "Churn touchpoints", survey: "Survey", metric: "Metric", noSurveys: "No surveys yet.", byTouchpoint: "By the touchpoint asked about",
@@ -43,7 +43,7 @@ const T = {
     fromPrevious: "z předchozího kroku", fromFirst: "z kroku 1", median: "medián času", whoDropped: "Kdo tu odpadl",
     droppedAfter: (s, n) => `Odpadli po kroku ${s}: ${n} zákazníků (prvních 100 id)`, allCustomers: "Všichni zákazníci",
     churnView: "Odchody", listening: "Naslouchání", churned: "Zákazníci, kteří odešli", ofCustomers: (n) => `z ${n} zákazníků`, how: "Jak odešli",
-    bySignal: "Řekli to (kontaktní bod odchodu)", bySilence: "Odmlčeli se", drivers: "Co odchodu předcházelo",
+    bySignal: "Řekli to (kontaktní bod odchodu)", bySilence: "Odmlčeli se", churnHelp: (d) => `Kdo v tomto období odešel: kontaktním bodem odchodu, nebo tím, že ${d} dní neměl žádný kontaktní bod; ze všech, kdo neodešli už před jeho začátkem.`, silenceNote: (d) => `V tak nedávném období se za odchod počítají jen zákazníci, kteří to řekli (kontaktní bod odchodu): ${d} dní bez kontaktního bodu zatím nelze poznat. Delší období ukáže obojí.`, drivers: "Co odchodu předcházelo",
     driversHelp: "Kontaktní body častější u zákazníků, kteří odešli, než u těch, kteří zůstali, významné i po korekci na počet testů.",
     amongChurned: "U odešlých", amongStayed: "U zůstávajících", lift: "Násobek", noDrivers: "Žádný kontaktní bod není před odchodem významně častější.",
     signals: "Kontaktní body odchodu", survey: "Průzkum", metric: "Metrika", noSurveys: "Zatím žádné průzkumy.", byTouchpoint: "Podle kontaktního bodu, na který se ptáme",
@@ -70,7 +70,7 @@ const T = {
     fromPrevious: "z poprzedniego kroku", fromFirst: "z kroku 1", median: "mediana czasu", whoDropped: "Kto tu odpadł",
     droppedAfter: (s, n) => `Odpadli po kroku ${s}: ${n} klientów (pierwsze 100 id)`, allCustomers: "Wszyscy klienci",
     churnView: "Odejścia", listening: "Słuchanie klientów", churned: "Klienci, którzy odeszli", ofCustomers: (n) => `z ${n} klientów`, how: "Jak odeszli",
-    bySignal: "Powiedzieli to (punkt styku odejścia)", bySilence: "Zamilkli", drivers: "Co poprzedzało odejście",
+    bySignal: "Powiedzieli to (punkt styku odejścia)", bySilence: "Zamilkli", churnHelp: (d) => `Kto odszedł w tym okresie: przez punkt styku odejścia albo przez ${d} dni bez żadnego punktu styku; spośród wszystkich, którzy nie odeszli przed jego początkiem.`, silenceNote: (d) => `W tak niedawnym okresie za odejście liczą się tylko klienci, którzy to powiedzieli (punkt styku odejścia): ${d} dni bez punktu styku nie da się jeszcze zobaczyć. Dłuższy okres pokaże jedno i drugie.`, drivers: "Co poprzedzało odejście",
     driversHelp: "Punkty styku częstsze u klientów, którzy odeszli, niż u tych, którzy zostali, istotne także po korekcie na liczbę testów.",
     amongChurned: "Wśród odchodzących", amongStayed: "Wśród pozostających", lift: "Krotność", noDrivers: "Żaden punkt styku nie jest istotnie częstszy przed odejściem.",
     signals: "Punkty styku odejścia", survey: "Ankieta", metric: "Miara", noSurveys: "Brak ankiet.", byTouchpoint: "Według punktu styku, o który pytamy",
@@ -395,8 +395,8 @@ const VIEWS = ["overview", "journey", "funnel", "paths", "retention", "churn", "
 // Views reached from elsewhere than the list of views.
 const OTHER_VIEWS = ["account"];
 const RANGES = [7, 30, 90, 180, 365];
-// Ninety days by default: churn is silence, and a shorter period has not had the time to
-// show who left (the journey map's exits and churn drivers would be empty).
+// Ninety days by default: a quarter, long enough for the journey map's exits and pain points
+// to be significant (churn reads the horizon before the period too, whatever its length).
 const DEFAULT_RANGE = 90;
 const COLOURS = ["#0b5cad", "#d9480f", "#2b8a3e", "#862e9c", "#c92a2a", "#1098ad", "#5c940d", "#e67700", "#495057"];
 
@@ -442,6 +442,13 @@ function planFilter(now) {
   if (state.ftc) f.first_touch_channels = [state.ftc];
   if (state.trait) { const i = state.trait.indexOf("="); f.traits = { [state.trait.slice(0, i).trim()]: state.trait.slice(i + 1).trim() }; }
   return f;
+}
+
+// A journey map's churn over a period that began less than one churn horizon ago is only
+// the churn touchpoints: nobody in it can have been silent for the horizon yet. Said so.
+function silenceNote(report, fromS) {
+  if (!report || report.now_s == null || fromS <= report.now_s - report.churn_horizon_s) return "";
+  return `<p class="muted silence-note">${esc(t("silenceNote", fmt(report.churn_horizon_s / 86400)))}</p>`;
 }
 
 // ---- Talking to the API -----------------------------------------------------------------
@@ -647,7 +654,7 @@ async function overview(main) {
     <details><summary>${esc(t("asTable"))}</summary><div class="scroll">${table}</div></details>
     <div class="tools"><button class="quiet" id="csv-volume" type="button">${esc(t("csv"))}</button>${total ? `<button class="quiet" id="png-volume" type="button">${esc(t("png"))}</button>` : ""}</div>
   </section>
-  <section class="panel" aria-labelledby="p1"><h2 id="p1">${esc(t("painPoints"))}</h2>
+  <section class="panel" aria-labelledby="p1"><h2 id="p1">${esc(t("painPoints"))}</h2>${silenceNote(report, now.fromS)}
     ${pains.length ? `<div class="scroll"><table id="pain-table"><thead><tr><th>${esc(t("touchpoint"))}</th><th>${esc(t("stage"))}</th><th class="n">${esc(t("reach"))}</th><th class="n">${esc(t("lost"))}</th><th>${esc(t("why"))}</th><th class="n">${esc(t("significance"))}</th></tr></thead><tbody>${painRows}</tbody></table></div>` : `<p>${esc(t("noPain"))}</p>`}
     <div class="tools"><a href="#" id="to-journey">${esc(t("openJourney"))}</a></div>
   </section>
@@ -692,6 +699,7 @@ async function journey(main) {
     <td class="n" data-v="${x.reach}">${fmt(x.reach)}</td><td class="n" data-v="${x.exit_rate}">${pct(x.exit_rate)}</td>
     <td class="n" data-v="${x.conversion_rate ?? ""}">${pct(x.conversion_rate)}</td><td class="n" data-v="${x.churn_rate ?? ""}">${pct(x.churn_rate)}</td></tr>`)).join("");
   main.innerHTML = `<h1>${esc(t("journey"))}</h1><p class="muted">${now.from} – ${now.to} · ${esc(t("customers"))}: ${fmt(map.groups?.[0]?.customers ?? 0)}</p>
+    ${silenceNote(map.groups?.[0]?.report, now.fromS)}
     ${report.stages.length ? `<div class="stages">${stages}</div>` : `<p class="panel">${esc(t("noData"))}</p>`}
     <section class="panel"><details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="journey-table">
       <thead><tr><th>${esc(t("stage"))}</th><th>${esc(t("touchpoint"))}</th><th class="n">${esc(t("reach"))}</th><th class="n">${esc(t("exitRate"))}</th><th class="n">${esc(t("conversion"))}</th><th class="n">${esc(t("churn"))}</th></tr></thead>
@@ -869,11 +877,12 @@ async function churn(main) {
     <td class="n" data-v="${d.q}">${d.q < 0.001 ? "&lt; " + fmt(0.001, 3) : fmt(d.q, 3)}</td></tr>`).join("");
   const signals = (r.signals || []).map((x) => `<tr><td>${esc(name[x.touchpoint] || x.touchpoint)}</td><td class="n">${fmt(x.customers)}</td></tr>`).join("");
   main.innerHTML = `<h1>${esc(t("churnView"))}</h1><p class="muted">${now.from} – ${now.to}</p>
+  <p class="muted" id="churn-help">${esc(t("churnHelp", fmt((r.churn_horizon_s || 0) / 86400)))}</p>
   <div class="grid">
     <section class="panel" aria-labelledby="ch1"><h2 id="ch1">${esc(t("churned"))}</h2><p class="kpi" data-v="${r.churned}">${fmt(r.churned)}</p>
       <p class="muted">${pct(r.churn_rate)} ${esc(t("ofCustomers", fmt(r.customers)))}</p></section>
     <section class="panel" aria-labelledby="ch2"><h2 id="ch2">${esc(t("how"))}</h2>
-      <p>${esc(t("bySignal"))}: <strong>${fmt(r.by_signal)}</strong><br>${esc(t("bySilence"))}: <strong>${fmt(r.by_silence)}</strong></p></section>
+      <p>${esc(t("bySignal"))}: <strong>${fmt(r.by_signal)}</strong><br>${esc(t("bySilence"))}: <strong id="by-silence" data-v="${r.by_silence}">${fmt(r.by_silence)}</strong></p></section>
   </div>
   <section class="panel" aria-labelledby="ch3"><h2 id="ch3">${esc(t("drivers"))}</h2><p class="muted">${esc(t("driversHelp"))}</p>
     ${drivers.length ? `<div class="scroll"><table id="drivers-table"><thead><tr><th>${esc(t("touchpoint"))}</th><th class="n">${esc(t("amongChurned"))}</th><th class="n">${esc(t("amongStayed"))}</th><th class="n">${esc(t("lift"))}</th><th class="n">${esc(t("significance"))}</th></tr></thead><tbody>${rows}</tbody></table></div>

@@ -445,7 +445,8 @@ impl ClickHouseEvents {
     /// (1-based, 0: none), the events before the churn point `e`, why it churned `r` (1
     /// signal, 2 silence, 0 stayed); then its keys — `store id × 4 + 0` for a touchpoint
     /// in a churned customer's last k, `+ 1` in a stayer's, `+ 2` for the first signal —
-    /// summed over the customers.
+    /// summed over the customers. With a period's start, the customers who had left before
+    /// it (`l`, when they left) are left out first.
     fn churn_sql(&self, source: &JourneySource, q: &ChurnQuery, overlay: bool) -> Result<(String, Journeys), SqlError> {
         let now_rel = q.now_s.saturating_sub(source.epoch_s);
         let journeys = self.journeys(source, overlay, Some(now_rel))?;
@@ -462,6 +463,11 @@ impl ClickHouseEvents {
             format!("arrayFirstIndex(x -> has({}, x), s)", typed(&signals))
         };
         let (k, horizon, max_ids) = (q.last_k, q.churn_horizon_s, q.max_customer_ids);
+        // Who had left before the period (`left_from_s`) is not counted at all.
+        let gone = match q.left_from_s {
+            Some(from) => format!("WHERE r = 0 OR l >= {}", from.saturating_sub(source.epoch_s)),
+            None => String::new(),
+        };
         let sql = format!(
             "SELECT customers, by_signal, by_silence, ids, tupleElement(m, 1) AS keys, tupleElement(m, 2) AS counts
              FROM (SELECT toUInt64(count()) AS customers, toUInt64(countIf(r = 1)) AS by_signal,
@@ -472,9 +478,11 @@ impl ClickHouseEvents {
                           arrayMap(x -> x * 4 + if(r > 0, 0, 1), arrayDistinct(arraySlice(s, b + 1, e - b))),
                           if(r = 1, [s[greatest(f, 1)] * 4 + 2], emptyArrayInt64())) AS k
              FROM (SELECT c, s, f, e, greatest(e - {k}, 0) AS b,
-                          multiIf(f > 0, 1, {now_rel} - intDiv(t[length(t)], 1000) > {horizon}, 2, 0) AS r
+                          multiIf(f > 0, 1, {now_rel} - intDiv(t[length(t)], 1000) > {horizon}, 2, 0) AS r,
+                          if(f > 0, intDiv(t[greatest(f, 1)], 1000), intDiv(t[length(t)], 1000) + {horizon}) AS l
              FROM (SELECT c, s, t, f, if(f > 0, toInt64(f) - 1, toInt64(length(s))) AS e
-             FROM (SELECT c, s, t, {first} AS f FROM ({}))))))",
+             FROM (SELECT c, s, t, {first} AS f FROM ({}))))
+             {gone}))",
             journeys.sql
         );
         Ok((sql, journeys))

@@ -194,7 +194,7 @@ async fn parity(url: impl Fn() -> Option<String>, shards: usize, seeds: std::ops
     let mut split_cases = 0;
     // What the churn cases reached: customers churned by a signal, by silence, stayers,
     // touchpoints tested, ids cut to the first few.
-    let mut churn_seen = [0usize; 5];
+    let mut churn_seen = [0usize; 6];
     for seed in seeds {
         let Some(url) = url() else { return };
         let c = case(seed);
@@ -244,18 +244,26 @@ async fn parity(url: impl Fn() -> Option<String>, shards: usize, seeds: std::ops
                 *seen += usize::from(reached > 0);
             }
             churn_seen[4] += usize::from(cut);
+            if q.left_from_s.is_some() {
+                let ever = churn::churn(&set, &source.dict, &ChurnQuery { left_from_s: None, ..q.clone() });
+                churn_seen[5] += usize::from(ever.customers > sql.customers);
+            }
         }
     }
     if shards > 1 {
         assert!(split_cases > 0, "no case merged customers across shards");
     }
-    assert!(churn_seen.iter().all(|&n| n > 0), "churn cases by signal, silence, stayed, tested, cut: {churn_seen:?}");
+    assert!(
+        churn_seen.iter().all(|&n| n > 0),
+        "churn cases by signal, silence, stayed, tested, cut, gone before the period: {churn_seen:?}"
+    );
 }
 
 /// Churn queries of a case, each with the touchpoint that is a churn signal (none, or
 /// one of the dictionary's): "now" before every event, between them, on an event's second,
 /// with the last event exactly one horizon before it (not yet silence), and after them all;
-/// last k of 1 to 4, every touchpoint tested or only common ones, few ids listed or all.
+/// last k of 1 to 4, every touchpoint tested or only common ones, few ids listed or all;
+/// everyone who ever left, or only who left from a period's start on.
 fn churn_queries(seed: u64) -> Vec<(Option<usize>, ChurnQuery)> {
     let mut r = Rng(seed ^ 0xc4);
     let nows = [
@@ -276,6 +284,7 @@ fn churn_queries(seed: u64) -> Vec<(Option<usize>, ChurnQuery)> {
                 alpha: r.pick(&[0.05, 0.5]),
                 min_customers: r.pick(&[0, 1, 3]),
                 max_customer_ids: r.pick(&[2, 1_000]),
+                left_from_s: r.pick(&[None, Some(now_s - 86_400 * 20), Some(EPOCH_S + 86_400 * 10)]),
             },
         ));
     }

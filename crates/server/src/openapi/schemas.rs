@@ -439,12 +439,14 @@ fn survey_definition() -> Value {
 /// the query's schema.
 fn analyses() -> Vec<(&'static str, bool, Value)> {
     let key = || json!({"type": "string", "description": "A touchpoint key."});
-    let horizon = int(I64_MIN, I64_MAX);
+    let mut horizon = int(I64_MIN, I64_MAX);
+    horizon["description"] =
+        json!("Seconds without an event that are churn (default: the project's `churn_horizon_days`).");
     let journey_map = object(
         &[],
         json!({
             "goal": {"type": ["string", "null"], "description": "The goal touchpoint's key (default: the first conversion touchpoint)."},
-            "now_s": {"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX, "description": "End of observation, unix seconds (default: now)."},
+            "now_s": {"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX, "description": "End of observation, unix seconds (default: now, or the last second of the filter's period when it ends earlier)."},
             "churn_horizon_s": horizon,
             "alpha": {"type": "number"},
             "min_customers": uint(),
@@ -508,12 +510,14 @@ fn analyses() -> Vec<(&'static str, bool, Value)> {
     let churn = object(
         &[],
         json!({
-            "now_s": {"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX, "description": "End of observation, unix seconds (default: now)."},
+            "now_s": {"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX, "description": "End of observation, unix seconds (default: now, or the last second of the filter's period when it ends earlier)."},
             "churn_horizon_s": horizon,
             "last_k": uint(),
             "alpha": {"type": "number"},
             "min_customers": uint(),
-            "max_customer_ids": uint()
+            "max_customer_ids": uint(),
+            "left_from_s": {"type": ["integer", "null"], "minimum": I64_MIN, "maximum": I64_MAX,
+                "description": "Only who left at or after this (unix seconds) counts; those who had left before are not counted at all. Default: the filter's `from`, and the events of one churn horizon before it are read too."}
         }),
         false,
     );
