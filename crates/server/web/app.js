@@ -24,7 +24,7 @@ const T = {
     intervalsLabel: (m) => `${m} by touchpoint with 95 % intervals`, worse: "significantly worse", better: "significantly better", vsRest: "Against the rest",
     overview: "Overview", journey: "Journey map", project: "Project", period: "Period", compare: "Compare to the previous period",
     language: "Language", signout: "Sign out", days: (n) => `Last ${n} days`, events: "Events", touchpointEvents: "Touchpoint events",
-    vsPrevious: "vs the previous period", noPrevious: "no events in the previous period", perDay: "Events per day and channel",
+    vsPrevious: "vs the previous period", points: "pp", partialPrev: (d) => `The data begin on ${d}: not every customer of the previous period who went silent can be seen.`, noPrevious: "no events in the previous period", perDay: "Events per day and channel",
     asTable: "Show as a table", day: "Day", channel: "Channel", total: "Total", csv: "Download CSV", png: "Download PNG",
     painPoints: "Top pain points", touchpoint: "Touchpoint", stage: "Stage", reach: "Reach", lost: "Customers lost",
     exitRate: "Exit rate", conversion: "Conversion", churn: "Churn", significance: "q-value", customers: "Customers",
@@ -51,7 +51,7 @@ const T = {
     intervalsLabel: (m) => `${m} podle kontaktního bodu s 95% intervaly`, worse: "významně horší", better: "významně lepší", vsRest: "Oproti ostatním",
     overview: "Přehled", journey: "Mapa cesty", project: "Projekt", period: "Období", compare: "Porovnat s předchozím obdobím",
     language: "Jazyk", signout: "Odhlásit se", days: (n) => `Posledních ${n} dní`, events: "Události", touchpointEvents: "Události kontaktních bodů",
-    vsPrevious: "oproti předchozímu období", noPrevious: "v předchozím období žádné události", perDay: "Události po dnech a kanálech",
+    vsPrevious: "oproti předchozímu období", points: "p. b.", partialPrev: (d) => `Data začínají ${d}: ne všichni zákazníci předchozího období, kteří se odmlčeli, jsou vidět.`, noPrevious: "v předchozím období žádné události", perDay: "Události po dnech a kanálech",
     asTable: "Zobrazit jako tabulku", day: "Den", channel: "Kanál", total: "Celkem", csv: "Stáhnout CSV", png: "Stáhnout PNG",
     painPoints: "Hlavní problémová místa", touchpoint: "Kontaktní bod", stage: "Fáze", reach: "Dosah", lost: "Ztracení zákazníci",
     exitRate: "Míra odchodu", conversion: "Konverze", churn: "Odchod", significance: "q-hodnota", customers: "Zákazníci",
@@ -78,7 +78,7 @@ const T = {
     intervalsLabel: (m) => `${m} według punktu styku z 95% przedziałami`, worse: "istotnie gorszy", better: "istotnie lepszy", vsRest: "Względem pozostałych",
     overview: "Przegląd", journey: "Mapa ścieżki", project: "Projekt", period: "Okres", compare: "Porównaj z poprzednim okresem",
     language: "Język", signout: "Wyloguj", days: (n) => `Ostatnie ${n} dni`, events: "Zdarzenia", touchpointEvents: "Zdarzenia punktów styku",
-    vsPrevious: "względem poprzedniego okresu", noPrevious: "brak zdarzeń w poprzednim okresie", perDay: "Zdarzenia dziennie według kanału",
+    vsPrevious: "względem poprzedniego okresu", points: "p.p.", partialPrev: (d) => `Dane zaczynają się ${d}: nie wszyscy klienci poprzedniego okresu, którzy zamilkli, są widoczni.`, noPrevious: "brak zdarzeń w poprzednim okresie", perDay: "Zdarzenia dziennie według kanału",
     asTable: "Pokaż jako tabelę", day: "Dzień", channel: "Kanał", total: "Razem", csv: "Pobierz CSV", png: "Pobierz PNG",
     painPoints: "Główne punkty bólu", touchpoint: "Punkt styku", stage: "Etap", reach: "Zasięg", lost: "Utraceni klienci",
     exitRate: "Odsetek wyjść", conversion: "Konwersja", churn: "Odejścia", significance: "wartość q", customers: "Klienci",
@@ -451,6 +451,14 @@ function silenceNote(report, fromS) {
   return `<p class="muted silence-note">${esc(t("silenceNote", fmt(report.churn_horizon_s / 86400)))}</p>`;
 }
 
+// A rate against the previous period's, in percentage points, coloured by whether the
+// change is good (`higherIsBetter`: conversion yes, churn no); nothing without one.
+function rateChange(x, was, higherIsBetter = true) {
+  if (x == null || was == null) return "";
+  const d = x - was, good = higherIsBetter ? d >= 0 : d <= 0;
+  return `<p class="delta ${good ? "up" : "down"}">${d >= 0 ? "▲" : "▼"} ${fmt(Math.abs(100 * d), 1)} ${esc(t("points"))} <span class="muted">${esc(t("vsPrevious"))} (${pct(was)})</span></p>`;
+}
+
 // ---- Talking to the API -----------------------------------------------------------------
 async function api(path, body) {
   const r = await fetch(path, {
@@ -741,14 +749,19 @@ async function funnel(main) {
   </form>`;
   const query = { steps, window_s: win, mode: strict ? "strict" : "default" };
   if (dropped && dropped < steps.length) query.dropped_step = dropped;
-  const res = await api("/api/analytics/funnel", { filter: planFilter(now), ...(by ? { breakdown: { by } } : {}), max_groups: 6, query });
+  const [res, before] = await Promise.all([
+    api("/api/analytics/funnel", { filter: planFilter(now), ...(by ? { breakdown: { by } } : {}), max_groups: 6, query }),
+    state.compare && !by ? api("/api/analytics/funnel", { filter: planFilter(period(state.range, 1)), query: { steps, window_s: win, mode: query.mode } }) : Promise.resolve(null),
+  ]);
+  // The previous period's conversion from step 1, by step (the whole funnel only).
+  const was = (gi, step) => (gi === 0 && before ? before.groups?.[0]?.report?.steps?.[step - 1]?.from_first : null);
   const dur = (s) => (s == null ? "–" : s < 3600 ? fmt(s / 60, 0) + " min" : s < 86400 ? fmt(s / 3600, 1) + " h" : fmt(s / 86400, 1) + " d");
   const groups = res.groups || [];
   const body = groups.map((g, gi) => {
     const st = g.report.steps;
     const first = st[0]?.customers || 0;
     const bars = st.map((x) => `<li><div class="tp">${esc(name[x.key] || x.key)}</div><div class="meter big" aria-hidden="true"><span data-w="${first ? ((100 * x.customers) / first).toFixed(1) : 0}"></span></div>
-      <div class="muted">${fmt(x.customers)} · ${pct(x.from_first)}${x.step > 1 ? ` · ${esc(t("fromPrevious"))} ${pct(x.from_previous)} · ${esc(t("median"))} ${dur(x.median_s)}` : ""}${gi === 0 && !by && x.step < st.length ? ` · <a href="#" data-dropped="${x.step}">${esc(t("whoDropped"))}</a>` : ""}</div></li>`).join("");
+      <div class="muted">${fmt(x.customers)} · ${pct(x.from_first)}${x.step > 1 ? ` · ${esc(t("fromPrevious"))} ${pct(x.from_previous)} · ${esc(t("median"))} ${dur(x.median_s)}` : ""}${gi === 0 && !by && x.step < st.length ? ` · <a href="#" data-dropped="${x.step}">${esc(t("whoDropped"))}</a>` : ""}</div>${x.step > 1 ? rateChange(x.from_first, was(gi, x.step)) : ""}</li>`).join("");
     const rows = st.map((x) => `<tr><td>${x.step}</td><td>${esc(name[x.key] || x.key)}</td><td class="n" data-v="${x.customers}">${fmt(x.customers)}</td>
       <td class="n" data-v="${x.from_previous}">${pct(x.from_previous)}</td><td class="n" data-v="${x.from_first}">${pct(x.from_first)}</td><td class="n" data-v="${x.median_s ?? ""}">${dur(x.median_s)}</td><td class="n" data-v="${x.p90_s ?? ""}">${dur(x.p90_s)}</td>
       <td>${gi === 0 && !by && x.step < st.length ? `<a href="#" data-dropped="${x.step}">${esc(t("whoDropped"))}</a>` : ""}</td></tr>`).join("");
@@ -862,11 +875,15 @@ async function customers(main) {
 
 // ---- Churn ------------------------------------------------------------------------------
 async function churn(main) {
-  const now = period(state.range);
-  const [res, tps] = await Promise.all([
+  const now = period(state.range), prev = period(state.range, 1);
+  const [res, tps, before] = await Promise.all([
     api("/api/analytics/churn", { filter: planFilter(now), query: {} }),
     api(`/api/touchpoints?lang=${state.lang}`),
+    state.compare ? api("/api/analytics/churn", { filter: planFilter(prev), query: {} }) : Promise.resolve(null),
   ]);
+  // Silence in the previous period is seen only if the data reach one horizon before it.
+  const dataFrom = before?.clock?.events_from;
+  const partial = dataFrom && Date.parse(dataFrom) / 1000 > prev.fromS - (before.groups?.[0]?.report?.churn_horizon_s || 0);
   const name = Object.fromEntries(tps.map((x) => [x.key, x.names?.[state.lang] || x.key]));
   const r = res.groups?.[0]?.report || { drivers: [], signals: [] };
   const drivers = (r.drivers || []).filter((d) => d.driver).slice(0, 12);
@@ -880,7 +897,7 @@ async function churn(main) {
   <p class="muted" id="churn-help">${esc(t("churnHelp", fmt((r.churn_horizon_s || 0) / 86400)))}</p>
   <div class="grid">
     <section class="panel" aria-labelledby="ch1"><h2 id="ch1">${esc(t("churned"))}</h2><p class="kpi" data-v="${r.churned}">${fmt(r.churned)}</p>
-      <p class="muted">${pct(r.churn_rate)} ${esc(t("ofCustomers", fmt(r.customers)))}</p></section>
+      <p class="muted">${pct(r.churn_rate)} ${esc(t("ofCustomers", fmt(r.customers)))}</p>${rateChange(r.churn_rate, before?.groups?.[0]?.report?.churn_rate, false)}${partial ? `<p class="muted" id="partial-previous">${esc(t("partialPrev", dataFrom.slice(0, 10)))}</p>` : ""}</section>
     <section class="panel" aria-labelledby="ch2"><h2 id="ch2">${esc(t("how"))}</h2>
       <p>${esc(t("bySignal"))}: <strong>${fmt(r.by_signal)}</strong><br>${esc(t("bySilence"))}: <strong id="by-silence" data-v="${r.by_silence}">${fmt(r.by_silence)}</strong></p></section>
   </div>
