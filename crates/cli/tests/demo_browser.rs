@@ -132,5 +132,10 @@ async fn a_new_user_finds_the_late_deliveries_in_czech() {
         }
         look(&browser, &format!("demo-{v}-compare-cs")).await;
     }
+    // And the NPS beside the previous quarter's, with its interval.
+    browser.go(&format!("{}&survey=nps-after-delivery&metric=nps&compare=1", view("listening"))).await;
+    let shown = browser.wait_for_text("score-change").await;
+    assert!(shown.contains("oproti předchozímu období"), "the NPS against the quarter before");
+    look(&browser, "demo-listening-compare-cs").await;
     browser.quit().await;
 }

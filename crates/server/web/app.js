@@ -1037,14 +1037,19 @@ async function listening(main) {
   const answered = { survey, from: new Date(now.fromS * 1000).toISOString(), to: new Date(now.toS * 1000).toISOString() };
   const optional = (p) => p.catch(() => null);
   const pairs = (usable.find((x) => x.key === survey)?.definition?.questions || []).filter((q) => q.type === "pair");
-  const [week, text, drivers, bench, gaps] = await Promise.all([
+  const prev = period(state.range, 1);
+  const [week, text, drivers, bench, gaps, before] = await Promise.all([
     optional(api(`/api/listening/${metric}`, { ...answered, by: "week" })),
     metric === "nps" ? optional(api("/api/listening/text", answered)) : null,
     optional(api("/api/listening/drivers", answered)),
     optional(api("/api/listening/benchmark", answered)),
     pairs.length ? optional(api("/api/listening/gaps", answered)) : null,
+    // The previous period's score with its interval, beside this one (the two intervals
+    // say how sure each is).
+    state.compare ? optional(api(`/api/listening/${metric}`, { survey, from: new Date(prev.fromS * 1000).toISOString(), to: new Date(prev.toS * 1000).toISOString() })) : null,
     api(`/api/listening/${metric}`, { ...answered, by: "touchpoint" }).then((x) => { res = x; }, (e) => { failure = e.message; }),
   ]);
+  const was = before?.result?.result;
   const areaName = Object.fromEntries((drivers?.result?.areas || []).map((x) => [x.area, x.name]));
   // A pair question names its area in the survey's words.
   const pairName = Object.fromEntries(pairs.map((q) => [q.area || q.id, q.text?.[state.lang] || q.text?.en || Object.values(q.text || {})[0] || q.id]));
@@ -1073,7 +1078,8 @@ async function listening(main) {
   ${failure ? `<p class="notice" role="alert">${esc(failure)}</p>` : `
   <div class="grid">
     <section class="panel" aria-labelledby="l1"><h2 id="l1">${metric.toUpperCase()}</h2><p class="kpi" id="score">${score(r.result.score)}</p>
-      <p class="muted">95 %: ${score(r.result.interval.low)} – ${score(r.result.interval.high)} · n = ${fmt(r.result.n)}</p></section>
+      <p class="muted">95 %: ${score(r.result.interval.low)} – ${score(r.result.interval.high)} · n = ${fmt(r.result.n)}</p>
+      ${was?.score != null && r.result.score != null ? `<p class="delta ${r.result.score >= was.score ? "up" : "down"}" id="score-change">${r.result.score >= was.score ? "▲" : "▼"} ${score(Math.abs(r.result.score - was.score))} <span class="muted">${esc(t("vsPrevious"))} (${score(was.score)}${was.interval ? `, 95 %: ${score(was.interval.low)} – ${score(was.interval.high)}` : ""})</span></p>` : ""}</section>
   </div>
   ${segs.length ? `<section class="panel chart" aria-labelledby="l2"><h2 id="l2">${esc(t("byTouchpoint"))}</h2><p class="muted">${esc(t("intervalsHelp"))}</p>${chart}
     <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="segments-table"><thead><tr><th>${esc(t("touchpoint"))}</th><th class="n">${metric.toUpperCase()}</th><th class="n">95 %</th><th class="n">n</th><th>${esc(t("vsRest"))}</th></tr></thead><tbody>${rows}</tbody></table></div></details>
