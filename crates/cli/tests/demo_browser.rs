@@ -110,9 +110,9 @@ async fn a_new_user_finds_the_late_deliveries_in_czech() {
     assert!(worse[0].contains("významně horší"), "{worse:?}");
     look(&browser, "demo-listening-cs").await;
 
-    // Against the quarter before: the churn rate, and each step's conversion in a funnel,
-    // in percentage points.
-    for (v, title) in [("churn", "Co odchodu předcházelo"), ("funnel", "Okno konverze")] {
+    // Against the quarter before: the churn rate, each step's conversion in a funnel and
+    // each stage's on the journey map, in percentage points.
+    for (v, title) in [("churn", "Co odchodu předcházelo"), ("funnel", "Okno konverze"), ("journey", "Mapa cesty")] {
         browser.go(&format!("{}&compare=1", view(v))).await;
         browser.wait_for_text(title).await;
         browser.wait_for_text("p. b.").await;

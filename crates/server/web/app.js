@@ -684,11 +684,14 @@ async function overview(main) {
 // ---- Journey map ------------------------------------------------------------------------
 async function journey(main) {
   const now = period(state.range);
-  const [map, tps, project] = await Promise.all([
+  const [map, tps, project, before] = await Promise.all([
     api("/api/analytics/journey-map", { filter: planFilter(now), query: {} }),
     api(`/api/touchpoints?lang=${state.lang}`),
     api("/api/project"),
+    state.compare ? api("/api/analytics/journey-map", { filter: planFilter(period(state.range, 1)), query: {} }) : Promise.resolve(null),
   ]);
+  // Each stage's conversion beside the previous period's.
+  const wasStage = Object.fromEntries((before?.groups?.[0]?.report?.stages || []).map((s) => [s.key, s]));
   const name = Object.fromEntries(tps.map((x) => [x.key, x.names?.[state.lang] || x.key]));
   const stageName = Object.fromEntries((project.stages || []).map((s) => [s.key, s.names?.[state.lang] || s.key]));
   stageName.unclassified ??= t("unclassified");
@@ -698,6 +701,7 @@ async function journey(main) {
   const stat = (label, value) => `<div><dt>${esc(label)}</dt><dd>${value}</dd></div>`;
   const stages = report.stages.map((s) => `<section class="panel stage" aria-labelledby="st-${esc(s.key)}">
     <h2 id="st-${esc(s.key)}"><span>${esc(stageName[s.key] || s.key)}</span><span class="muted" title="${esc(t("customers"))}">${fmt(s.customers)}</span></h2>
+    ${before ? `<p class="muted">${esc(t("conversion"))}: ${pct(s.conversion_rate)}</p>${rateChange(s.conversion_rate, wasStage[s.key]?.conversion_rate)}` : ""}
     ${s.touchpoints.length ? `<ul class="tps">${s.touchpoints.map((x) => `<li>
       <p class="tp">${painful.has(x.key) ? `<span class="pain" role="img" aria-label="${esc(t("painPoint"))}">⚠</span> ` : ""}${esc(name[x.key] || x.key)}</p>
       <div class="meter" aria-hidden="true"><span data-w="${((100 * x.reach) / maxReach).toFixed(1)}"></span></div>
