@@ -7,6 +7,7 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use touchpoint_analytics::churn::DEFAULT_CHURN_HORIZON_S;
 use touchpoint_analytics::plan::{self, Plan};
 use touchpoint_analytics::select::{self, Breakdown, Filter, Selection, Traits};
 use touchpoint_analytics::{funnel, retention, Dictionary, JourneySet, Tp};
@@ -105,7 +106,7 @@ fn check(set: &JourneySet, kind: &str, query: Value, f: &Filter, b: Option<Break
     let (mut f, mut query) = (f.clone(), query);
     if kind == "churn" && query.get("left_from_s").is_none() {
         if let Some(from) = f.from {
-            let horizon = query.get("churn_horizon_s").and_then(Value::as_i64).unwrap_or(90 * DAY);
+            let horizon = query.get("churn_horizon_s").and_then(Value::as_i64).unwrap_or(DEFAULT_CHURN_HORIZON_S);
             query["left_from_s"] = json!(from);
             f.from = Some(from - horizon);
         }

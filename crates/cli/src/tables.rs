@@ -311,7 +311,7 @@ pub fn print(kind: &str, r: &Value) {
         "churn" => {
             let since = r["left_from_s"]
                 .as_i64()
-                .map(|t| format!(" from {} on", touchpoint_core::event::format_time(t * 1000).get(..10).unwrap_or("")))
+                .map(|t| format!(" from {} on", touchpoint_core::event::format_date(t.saturating_mul(1000))))
                 .unwrap_or_default();
             let horizon = match r["churn_horizon_s"].as_i64().unwrap_or(0) {
                 h if h % 86_400 == 0 => format!("{} days", h / 86_400),

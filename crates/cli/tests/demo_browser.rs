@@ -132,6 +132,14 @@ async fn a_new_user_finds_the_late_deliveries_in_czech() {
         }
         look(&browser, &format!("demo-{v}-compare-cs")).await;
     }
+    // The overview's events and conversions against the quarter before, as shares of it.
+    browser.go(&format!("{}&compare=1", view("overview"))).await;
+    browser.wait_for_text("Události po dnech a kanálech").await;
+    drawn(&browser).await;
+    let deltas = browser.eval("return [...document.querySelectorAll('#view .delta')].map((d) => d.textContent)").await;
+    let deltas: Vec<&str> = deltas.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(deltas.len(), 2, "events and conversions: {deltas:?}");
+    assert!(deltas.iter().all(|d| d.contains('%') && d.contains("oproti předchozímu období")), "{deltas:?}");
     // And the NPS beside the previous quarter's, with its interval.
     browser.go(&format!("{}&survey=nps-after-delivery&metric=nps&compare=1", view("listening"))).await;
     let shown = browser.wait_for_text("score-change").await;

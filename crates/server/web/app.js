@@ -451,13 +451,16 @@ function silenceNote(report, fromS) {
   return `<p class="muted silence-note">${esc(t("silenceNote", fmt(report.churn_horizon_s / 86400)))}</p>`;
 }
 
-// A rate against the previous period's, in percentage points, coloured by whether the
-// change is good (`higherIsBetter`: conversion yes, churn no); nothing without one.
-function rateChange(x, was, higherIsBetter = true) {
+// A value against the previous period's: the change as `show` writes it, coloured by
+// whether it is good (`higherIsBetter`: conversion yes, churn no), the previous value as
+// `said` writes it; nothing without both.
+function changeLine(x, was, show, said, higherIsBetter = true, id = "") {
   if (x == null || was == null) return "";
   const d = x - was, good = higherIsBetter ? d >= 0 : d <= 0;
-  return `<p class="delta ${good ? "up" : "down"}">${d >= 0 ? "▲" : "▼"} ${fmt(Math.abs(100 * d), 1)} ${esc(t("points"))} <span class="muted">${esc(t("vsPrevious"))} (${pct(was)})</span></p>`;
+  return `<p class="delta ${good ? "up" : "down"}"${id ? ` id="${id}"` : ""}>${d >= 0 ? "▲" : "▼"} ${show(Math.abs(d))} <span class="muted">${esc(t("vsPrevious"))} (${said(was)})</span></p>`;
 }
+// A rate against the previous period's, in percentage points.
+const rateChange = (x, was, higherIsBetter = true) => changeLine(x, was, (d) => `${fmt(100 * d, 1)} ${esc(t("points"))}`, pct, higherIsBetter);
 
 // ---- Talking to the API -----------------------------------------------------------------
 async function api(path, body) {
@@ -609,12 +612,10 @@ async function overview(main) {
   const goals = new Set(tps.filter((x) => x.conversion).map((x) => x.key));
   const conversions = rows.filter((r) => goals.has(r.touchpoint)).reduce((a, r) => a + r.events, 0);
   const prevConversions = before ? before.filter((r) => goals.has(r.touchpoint)).reduce((a, r) => a + r.events, 0) : null;
-  const change = (x, was) => (was == null ? "" : !was ? `<p class="muted">${esc(t("noPrevious"))}</p>`
-    : `<p class="delta ${x >= was ? "up" : "down"}">${x >= was ? "▲" : "▼"} ${pct(Math.abs(x - was) / was)} <span class="muted">${esc(t("vsPrevious"))} (${fmt(was)})</span></p>`);
+  // A count against the previous period's, as a share of it.
+  const change = (x, was) => (was == null ? "" : !was ? `<p class="muted">${esc(t("noPrevious"))}</p>` : changeLine(x, was, (d) => pct(d / was), fmt));
   const prevTotal = before ? before.reduce((s, r) => s + r.events, 0) : null;
-  const delta = prevTotal ? (total - prevTotal) / prevTotal : null;
-  const deltaText = before == null ? "" : delta == null ? `<p class="muted">${esc(t("noPrevious"))}</p>`
-    : `<p class="delta ${delta >= 0 ? "up" : "down"}">${delta >= 0 ? "▲" : "▼"} ${pct(Math.abs(delta))} <span class="muted">${esc(t("vsPrevious"))} (${fmt(prevTotal)})</span></p>`;
+  const deltaText = change(total, prevTotal);
 
   // The stacked bars, drawn as SVG.
   const W = chartWidth(), H = Math.round(Math.min(260, W * 0.45)), pad = 56, bw = (W - pad) / Math.max(days.length, 1);
@@ -1083,7 +1084,7 @@ async function listening(main) {
   <div class="grid">
     <section class="panel" aria-labelledby="l1"><h2 id="l1">${metric.toUpperCase()}</h2><p class="kpi" id="score">${score(r.result.score)}</p>
       <p class="muted">95 %: ${score(r.result.interval.low)} – ${score(r.result.interval.high)} · n = ${fmt(r.result.n)}</p>
-      ${was?.score != null && r.result.score != null ? `<p class="delta ${r.result.score >= was.score ? "up" : "down"}" id="score-change">${r.result.score >= was.score ? "▲" : "▼"} ${score(Math.abs(r.result.score - was.score))} <span class="muted">${esc(t("vsPrevious"))} (${score(was.score)}${was.interval ? `, 95 %: ${score(was.interval.low)} – ${score(was.interval.high)}` : ""})</span></p>` : ""}</section>
+      ${changeLine(r.result.score, was?.score, score, (w) => `${score(w)}${was.interval ? `, 95 %: ${score(was.interval.low)} – ${score(was.interval.high)}` : ""}`, true, "score-change")}</section>
   </div>
   ${segs.length ? `<section class="panel chart" aria-labelledby="l2"><h2 id="l2">${esc(t("byTouchpoint"))}</h2><p class="muted">${esc(t("intervalsHelp"))}</p>${chart}
     <details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="segments-table"><thead><tr><th>${esc(t("touchpoint"))}</th><th class="n">${metric.toUpperCase()}</th><th class="n">95 %</th><th class="n">n</th><th>${esc(t("vsRest"))}</th></tr></thead><tbody>${rows}</tbody></table></div></details>
