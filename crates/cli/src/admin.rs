@@ -61,6 +61,15 @@ pub enum ProjectCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Print the project's identity secret: its web servers compute, with it, the HMAC of
+    /// a signed-in customer's user id and e-mail address and put it in the page, so the
+    /// address a page sends through the public write key is one rule e-mails may go to.
+    IdentitySecret {
+        /// Project name or id.
+        name: String,
+        #[command(flatten)]
+        common: Common,
+    },
     /// List projects.
     List {
         /// Print JSON.
@@ -284,6 +293,15 @@ pub async fn project(cmd: ProjectCmd) -> Result<()> {
             if let Some(sites) = &b.site_origins {
                 println!("They may be shown in a frame on: {sites}.");
             }
+        }
+        ProjectCmd::IdentitySecret { name, common } => {
+            let store = open_shared(&common).await?;
+            let p = find_project(&*store, &name).await?;
+            let secret = touchpoint_engine::capture::identity_secret(&*store, p.id).await?;
+            println!("{secret}");
+            eprintln!(
+                "Keep it on your servers only. For a signed-in customer, put hex(HMAC-SHA256(this secret, user id + \"\\n\" + e-mail address)) in the page and send it with the identify call as context.email_hmac."
+            );
         }
         ProjectCmd::List { json, common } => {
             let store = open_shared(&common).await?;

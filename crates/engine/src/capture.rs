@@ -10,8 +10,9 @@ use crate::Engine;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use touchpoint_core::event::{json_kind, ParseContext};
+use touchpoint_core::event::{json_kind, ParseContext, VERIFIED_EMAIL};
 use touchpoint_core::{Event, EventType, Limits, ProjectId};
+use touchpoint_listen::invite;
 use touchpoint_store::writer::{Receipt, Submission, SubmitError};
 use touchpoint_store::NewFailedEvent;
 
@@ -95,9 +96,50 @@ pub fn parse_batch(
     Ok((sub, item_errors))
 }
 
+/// A project's identity secret, for its admins to put in their servers' configuration
+/// (`GET /api/project/identity-secret`, `touchpoint project identity-secret`): see
+/// [`vouch_page_addresses`].
+pub async fn identity_secret(store: &dyn touchpoint_store::Store, project: ProjectId) -> Result<String, Error> {
+    Ok(invite::identity_secret(&store.project_secret(project).await?))
+}
+
+/// The identify calls of a submission whose `email` the brand's own server vouched for in
+/// the page (identity verification): `context.email_hmac` is the HMAC-SHA256 of the user
+/// id and the address under the project's identity secret ([`invite::email_hmac`]; only
+/// the brand's servers hold the secret), so the address becomes one rule e-mails may go to
+/// ([`VERIFIED_EMAIL`]), as if a server key had sent it. Anything else is left as sent: a
+/// missing or wrong HMAC only means the address is not vouched for, never a rejected event.
+pub async fn vouch_page_addresses(engine: &Engine, sub: &mut Submission) -> Result<(), Error> {
+    let mut secret: Option<String> = None;
+    for e in &mut sub.events {
+        // Cheap tests first: most events are no identify with an address and an HMAC.
+        if e.kind != EventType::Identify || !e.body_json.contains("email_hmac") {
+            continue;
+        }
+        let (Some(user), Some(traits)) = (e.user_id.as_deref(), e.traits.as_mut()) else { continue };
+        if traits.contains_key(VERIFIED_EMAIL) {
+            continue;
+        }
+        let Some(email) = traits.get("email").and_then(Value::as_str).map(str::trim).filter(|a| a.contains('@')) else {
+            continue;
+        };
+        let body: Value = serde_json::from_str(&e.body_json).unwrap_or_default();
+        let Some(sent) = body.pointer("/context/email_hmac").and_then(Value::as_str) else { continue };
+        if secret.is_none() {
+            secret = Some(invite::identity_secret(&engine.store.project_secret(sub.project).await?));
+        }
+        if secret.as_deref().is_some_and(|k| invite::check_email_hmac(k, user, email, sent)) {
+            let email = email.to_string();
+            traits.insert(VERIFIED_EMAIL.into(), Value::String(email));
+        }
+    }
+    Ok(())
+}
+
 /// Hand a submission to the writer and wait for the group commit that holds it; a writer
 /// that cannot keep up (or a store that is down) is `overloaded`: nothing was stored.
-pub async fn submit(engine: &Engine, sub: Submission) -> Result<Receipt, Error> {
+pub async fn submit(engine: &Engine, mut sub: Submission) -> Result<Receipt, Error> {
+    vouch_page_addresses(engine, &mut sub).await?;
     engine.writer.submit(sub).await.map_err(|e| match e {
         SubmitError::Busy => Error::overloaded(
             1,

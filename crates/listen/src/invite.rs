@@ -111,3 +111,72 @@ pub fn unsign_value<'a>(secret: &[u8], signed: &'a str) -> Option<&'a str> {
     (tag.len() == 18 && mac(secret, &[b"cookie", value.as_bytes()]).verify_truncated_left(&tag).is_ok())
         .then_some(value)
 }
+
+/// The secret a brand's own servers hold to vouch, in a web page, for a customer's e-mail
+/// address (identity verification, as Intercom's `user_hash`): derived from the project's
+/// secret under its own label, so it signs nothing but addresses, and it is the same on
+/// every node. `tpiv_` and 64 hex digits.
+pub fn identity_secret(project_secret: &[u8]) -> String {
+    format!("tpiv_{}", hex(&mac(project_secret, &[b"identity-verification"]).finalize().into_bytes()))
+}
+
+/// The HMAC-SHA256 that vouches for a customer's address: of their user id, a newline
+/// and the address, under an identity secret ([`identity_secret`], the whole text as the
+/// key), as lowercase hex — what the brand's server computes and the page sends as
+/// `context.email_hmac`. The user id is in it so that an HMAC copied out of one customer's
+/// page cannot give their address to another customer.
+pub fn email_hmac(identity_secret: &str, user_id: &str, email: &str) -> String {
+    hex(&email_mac(identity_secret, user_id, email).finalize().into_bytes())
+}
+
+/// Whether `sent` is [`email_hmac`] (hex, either case), compared in constant time.
+pub fn check_email_hmac(identity_secret: &str, user_id: &str, email: &str, sent: &str) -> bool {
+    let Some(tag) = unhex(sent.trim()) else { return false };
+    email_mac(identity_secret, user_id, email).verify_slice(&tag).is_ok()
+}
+
+fn email_mac(identity_secret: &str, user_id: &str, email: &str) -> HmacSha256 {
+    let mut m = <HmacSha256 as Mac>::new_from_slice(identity_secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+    m.update(user_id.as_bytes());
+    m.update(b"\n");
+    m.update(email.as_bytes());
+    m
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_email_hmac_binds_the_secret_the_user_and_the_address() {
+        let k = identity_secret(b"project secret");
+        assert!(k.starts_with("tpiv_") && k.len() == 69, "{k}");
+        assert_eq!(k, identity_secret(b"project secret"));
+        assert_ne!(k, identity_secret(b"another project's secret"));
+        let mac = email_hmac(&k, "u-42", "jana@example.cz");
+        assert!(check_email_hmac(&k, "u-42", "jana@example.cz", &mac));
+        assert!(check_email_hmac(&k, "u-42", "jana@example.cz", &format!(" {} ", mac.to_uppercase())));
+        for (key, user, email, sent) in [
+            (k.as_str(), "u-43", "jana@example.cz", mac.as_str()),
+            (k.as_str(), "u-42", "eve@example.cz", mac.as_str()),
+            ("tpiv_other", "u-42", "jana@example.cz", mac.as_str()),
+            (k.as_str(), "u-42", "jana@example.cz", &mac[..62]),
+            (k.as_str(), "u-42", "jana@example.cz", "zz"),
+            (k.as_str(), "u-42", "jana@example.cz", ""),
+            (k.as_str(), "u-42\njana@example.cz", "", mac.as_str()),
+        ] {
+            assert!(!check_email_hmac(key, user, email, sent), "{key} {user} {email} {sent}");
+        }
+    }
+}

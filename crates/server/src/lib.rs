@@ -250,6 +250,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::cors::CorsLayer::very_permissive().max_age(std::time::Duration::from_secs(86_400)));
     let api = Router::new()
         .route("/api/project", get(read::project).put(read::put_project))
+        .route("/api/project/identity-secret", get(read::identity_secret))
         .route("/api/keys", get(read::keys).post(read::add_key))
         .route("/api/keys/{id}", axum::routing::delete(read::revoke_key))
         .route("/api/touchpoints", get(read::touchpoints).post(read::post_touchpoint))

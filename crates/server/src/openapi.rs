@@ -87,7 +87,7 @@ impl Modify for CommonAnswers {
     paths(
         crate::capture::track, crate::capture::page, crate::capture::screen, crate::capture::identify,
         crate::capture::group, crate::capture::alias, crate::capture::batch, crate::capture::sdk_settings, crate::capture::source_config, crate::capture::in_page,
-        crate::read::project, crate::read::put_project, crate::read::touchpoints, crate::read::put_touchpoint, crate::read::post_touchpoint,
+        crate::read::project, crate::read::put_project, crate::read::identity_secret, crate::read::touchpoints, crate::read::put_touchpoint, crate::read::post_touchpoint,
         crate::read::rules, crate::read::add_rule, crate::read::test_rule, crate::read::keys, crate::read::add_key, crate::read::revoke_key, crate::read::put_rule, crate::read::delete_rule,
         crate::read::customers, crate::read::lookup, crate::read::search_customers, crate::read::customer, crate::read::erase_customer,
         crate::read::export_customer, crate::read::timeline,

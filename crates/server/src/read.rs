@@ -40,6 +40,29 @@ pub async fn put_project(
     Ok(Json(update_project(&*s.store, &project, set).await?))
 }
 
+/// The project's identity secret.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct IdentitySecret {
+    /// `tpiv_` and 64 hex digits: the key of the HMAC-SHA256 a brand's server computes of
+    /// a signed-in customer's user id, a newline and their e-mail address, sent from the
+    /// page as `context.email_hmac` with the identify call.
+    pub identity_secret: String,
+}
+
+/// `GET /api/project/identity-secret`: the secret with which the brand's own servers vouch,
+/// in a page, for a customer's e-mail address (identity verification): an identify sent
+/// through the public write key whose `context.email_hmac` is the HMAC-SHA256 of its
+/// `userId`, a newline and its `email` under this secret makes the address one rule
+/// e-mails may go to.
+#[utoipa::path(get, path = "/api/project/identity-secret", tag = "read", responses((status = 200, body = IdentitySecret)), security(("bearer" = [])))]
+pub async fn identity_secret(
+    State(s): State<AppState>,
+    ApiCaller(key): ApiCaller,
+) -> Result<Json<IdentitySecret>, ApiError> {
+    let identity_secret = touchpoint_engine::capture::identity_secret(&*s.store, key.project_id).await?;
+    Ok(Json(IdentitySecret { identity_secret }))
+}
+
 /// `?lang=`
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -158,9 +158,12 @@ async fn the_snippet_captures_the_visit_and_shows_the_survey_a_rule_decides() {
             .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 
+    // The shop's server vouches for Jana's address with the project's identity secret.
+    let (_, secret) = app.get("/api/project/identity-secret").await;
+    let mac = common::python_hmac(secret["identity_secret"].as_str().unwrap(), "jana\njana@example.cz");
     let snippet = format!(
         r#"<script>window.touchpoint = window.touchpoint || [];
-        touchpoint.push(['identify', 'jana', {{ email: 'jana@example.cz', language: 'cs' }}]);
+        touchpoint.push(['identify', 'jana', {{ email: 'jana@example.cz', language: 'cs' }}, {{ emailHmac: '{mac}' }}]);
         touchpoint.push(['consent', {{ surveys: true, marketing: false }}]);</script>
         <script src="{tp}/touchpoint.js" data-key="{wk}" async></script>"#
     );
@@ -271,6 +274,7 @@ async fn the_snippet_captures_the_visit_and_shows_the_survey_a_rule_decides() {
     assert_eq!(moved["context"]["page"]["referrer"], format!("{site}/cenik"), "the page it moved from");
     let (st, profile) = app.get("/api/customers/lookup?user_id=jana").await;
     assert_eq!((st, profile["traits"]["language"].as_str()), (200, Some("cs")), "{profile}");
+    assert_eq!(profile["traits"]["$verified_email"], "jana@example.cz", "the shop vouched for it: {profile}");
 }
 
 /// Where `.ci/run` installs the browser SDKs from npm (`TOUCHPOINT_NPM_DIR`, or
@@ -352,12 +356,16 @@ async fn segment_and_rudderstack_browser_sdks_send_every_event_exactly_once() {
     let Some((segment_js, rudder_js)) = sdk_bundles() else { return };
     let app = spawn_app().await;
     let (tp, wk) = (app.base.clone(), app.write_key.clone());
+    // The shop's server vouches for Jana's address (identity verification): Segment's SDK
+    // moves an identify's options into its context.
+    let (_, secret) = app.get("/api/project/identity-secret").await;
+    let mac = common::python_hmac(secret["identity_secret"].as_str().unwrap(), "seg-jana\njana@example.cz");
     // Each page loads its SDK with nothing but the write key and Touchpoint's address.
     let segment_page = format!(
         r#"<!doctype html><html><body><h1>Zahrádka</h1><script src="/segment.js"></script><script>
         const analytics = AnalyticsNext.AnalyticsBrowser.load({{ writeKey: "{wk}", cdnURL: "{tp}" }});
         analytics.page("Home");
-        analytics.identify("seg-jana", {{ email: "jana@example.cz" }});
+        analytics.identify("seg-jana", {{ email: "jana@example.cz" }}, {{ email_hmac: "{mac}" }});
         analytics.track("Segment Clicked", {{ n: 1 }});
         analytics.group("acme", {{ name: "ACME s.r.o." }});
         analytics.screen("Basket");
@@ -412,6 +420,8 @@ async fn segment_and_rudderstack_browser_sdks_send_every_event_exactly_once() {
         let (s, profile) = app.get(&format!("/api/customers/lookup?user_id={user}")).await;
         assert_eq!(s, 200, "{user}: {profile}");
         assert_eq!(profile["traits"]["email"], email, "{profile}");
+        let verified = profile["traits"]["$verified_email"].as_str();
+        assert_eq!(verified, (user == "seg-jana").then_some(email), "only the address the shop vouched for: {profile}");
     }
 }
 

@@ -985,3 +985,63 @@ async fn a_touchpoint_off_its_baseline_alerts_the_team_once() {
     assert_eq!(hook.requests().len(), 1);
     assert_eq!(smtp.messages().len(), 1);
 }
+
+/// Identity verification in the page: an address sent through the public write key is one
+/// rule e-mails may go to only with the HMAC the brand's server computed of it with the
+/// project's identity secret; a wrong, borrowed or malformed HMAC is stored as sent and
+/// vouches for nothing, and never makes the event fail.
+#[tokio::test]
+async fn an_address_the_brand_signed_in_the_page_is_verified() {
+    let app = spawn_app_with(|_| {}).await;
+    let (st, s) = app.get("/api/project/identity-secret").await;
+    assert_eq!(st, 200, "{s}");
+    let secret = s["identity_secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("tpiv_") && secret.len() == 69, "{secret}");
+    assert_eq!(app.get("/api/project/identity-secret").await.1, s, "the same secret every time");
+    // Only a secret key reads it.
+    let page = app
+        .client
+        .get(format!("{}/api/project/identity-secret", app.base))
+        .bearer_auth(&app.write_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 403, "a write key cannot read the identity secret");
+
+    let verified = async |user: &str| {
+        let (_, c) = app.get(&format!("/api/customers/lookup?user_id={user}")).await;
+        c["traits"].get("$verified_email").and_then(Value::as_str).map(str::to_string)
+    };
+    let send = async |body: Value| {
+        let (st, r) = app.post("/v1/identify", &body).await;
+        assert_eq!(st, 200, "{r}");
+    };
+    let mac = common::python_hmac(&secret, "jana\njana@example.cz");
+    // Jana's page, as the brand's server rendered it (the snippet and Segment's SDK send
+    // the HMAC in the identify's context).
+    send(json!({"userId": "jana", "traits": {"email": "jana@example.cz"}, "context": {"email_hmac": mac}})).await;
+    // A stranger copies Jana's HMAC to give another customer her address, or his own
+    // address with her HMAC, or sends an HMAC made with another key, or junk.
+    send(json!({"userId": "eve", "traits": {"email": "jana@example.cz"}, "context": {"email_hmac": mac}})).await;
+    send(json!({"userId": "mallory", "traits": {"email": "mallory@example.cz"}, "context": {"email_hmac": mac}})).await;
+    let other = common::python_hmac("tpiv_not-the-secret", "oskar\noskar@example.cz");
+    send(json!({"userId": "oskar", "traits": {"email": "oskar@example.cz"}, "context": {"email_hmac": other}})).await;
+    send(json!({"userId": "zoe", "traits": {"email": "zoe@example.cz"}, "context": {"email_hmac": [1, 2]}})).await;
+    send(json!({"userId": "yan", "traits": {"email": "yan@example.cz"}, "context": {"email_hmac": "zz"}})).await;
+    // In a batch, with the address padded as a form might send it.
+    let petr = common::python_hmac(&secret, "petr\npetr@example.cz");
+    let (st, r) = app
+        .post(
+            "/v1/batch",
+            &json!({"batch": [{"type": "identify", "userId": "petr", "traits": {"email": " petr@example.cz "},
+                "context": {"email_hmac": petr.to_uppercase()}}]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+
+    assert_eq!(verified("jana").await.as_deref(), Some("jana@example.cz"));
+    assert_eq!(verified("petr").await.as_deref(), Some("petr@example.cz"));
+    for u in ["eve", "mallory", "oskar", "zoe", "yan"] {
+        assert_eq!(verified(u).await, None, "{u}'s address is not vouched for");
+    }
+}

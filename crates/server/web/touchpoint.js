@@ -73,6 +73,7 @@
     body.messageId = 'tpjs-' + uuid();
     body.timestamp = new Date().toISOString();
     body.context = context();
+    if (body.emailHmac) { body.context.email_hmac = String(body.emailHmac); delete body.emailHmac; }
     body.writeKey = key;
     var text = JSON.stringify(body), tries = 0;
     (function attempt() {
@@ -143,11 +144,14 @@
     },
     /** An action the visitor took. */
     track: function (event, properties) { send('track', { event: String(event), properties: properties || {} }); },
-    /** Who the visitor is: a user id (kept in this browser) and traits. */
-    identify: function (userId, traits) {
-      if (userId && typeof userId === 'object') { traits = userId; userId = null; }
+    /** Who the visitor is: a user id (kept in this browser) and traits. Options:
+     * {emailHmac: '…'}, the HMAC-SHA256 your server computed of the user id, a newline and
+     * traits.email with the project's identity secret: the address is then one rule
+     * e-mails may go to. */
+    identify: function (userId, traits, options) {
+      if (userId && typeof userId === 'object') { options = traits; traits = userId; userId = null; }
       if (userId) { user = String(userId); put('ajs_user_id', user); }
-      send('identify', { traits: traits || {} });
+      send('identify', { traits: traits || {}, emailHmac: options && options.emailHmac });
     },
     /** The visitor's consent by category ({marketing: false, surveys: true}): kept in this
      * browser, sent with every event (context.consent.categoryPreferences) and now. */

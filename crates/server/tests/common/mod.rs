@@ -269,3 +269,15 @@ impl TestApp {
         }
     }
 }
+
+/// The HMAC-SHA256 of `message` under `key`, hex, computed by Python's `hmac` module (an
+/// implementation independent of the server's), as a brand's server would.
+pub fn python_hmac(key: &str, message: &str) -> String {
+    let py = std::env::var("TOUCHPOINT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = std::process::Command::new(py)
+        .args(["-c", "import hmac,hashlib,sys; print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())", key, message])
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
