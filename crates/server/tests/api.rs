@@ -710,6 +710,7 @@ async fn operations_endpoints() {
         "/api/kb/articles/{id}/versions",
         "/api/kb/search",
         "/api/self-service",
+        "/api/project/identity-secret",
     ] {
         assert!(paths.contains_key(p), "OpenAPI lacks {p}");
     }
@@ -717,7 +718,7 @@ async fn operations_endpoints() {
     // path with its own query; the survey, unsubscribe and portal pages (/s, /o, /u,
     // /widget.js, /portal) are HTML for people,
     // and the browser SDK's short capture routes (/v1/t …) are the long ones' aliases.
-    assert_eq!(paths.len(), 75, "every documented path is a route and every route is documented");
+    assert_eq!(paths.len(), 76, "every documented path is a route and every route is documented");
     let (s, v) = app.get("/nope").await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("not_found")));
     let (s, v) = app.get("/api/project").await;
