@@ -105,8 +105,8 @@ pub async fn identity_secret(store: &dyn touchpoint_store::Store, project: Proje
 
 /// The identify calls of a submission whose `email` the brand's own server vouched for in
 /// the page (identity verification): `context.email_hmac` is the HMAC-SHA256 of the user
-/// id and the address under the project's identity secret ([`invite::email_hmac`]; only
-/// the brand's servers hold the secret), so the address becomes one rule e-mails may go to
+/// id and the address under the project's identity secret ([`invite::check_email_hmac`];
+/// only the brand's servers hold the secret), so the address becomes one rule e-mails may go to
 /// ([`VERIFIED_EMAIL`]), as if a server key had sent it. Anything else is left as sent: a
 /// missing or wrong HMAC only means the address is not vouched for, never a rejected event.
 pub async fn vouch_page_addresses(engine: &Engine, sub: &mut Submission) -> Result<(), Error> {
@@ -126,7 +126,7 @@ pub async fn vouch_page_addresses(engine: &Engine, sub: &mut Submission) -> Resu
         let body: Value = serde_json::from_str(&e.body_json).unwrap_or_default();
         let Some(sent) = body.pointer("/context/email_hmac").and_then(Value::as_str) else { continue };
         if secret.is_none() {
-            secret = Some(invite::identity_secret(&engine.store.project_secret(sub.project).await?));
+            secret = Some(identity_secret(&*engine.store, sub.project).await?);
         }
         if secret.as_deref().is_some_and(|k| invite::check_email_hmac(k, user, email, sent)) {
             let email = email.to_string();
