@@ -104,12 +104,23 @@ impl EventFlags {
 
 /// Why an event was rejected; `field` is a path such as `batch[3].properties`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[error("{field}: {message}")]
 pub struct EventError {
     /// The field that is wrong, as a path from the request body's root.
     pub field: String,
     /// What is wrong with it, in words a person understands.
     pub message: String,
+}
+
+/// `field: message`, or the message alone when the field is the body itself (a
+/// single-event route's body has no path).
+impl std::fmt::Display for EventError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.field, self.message)
+        }
+    }
 }
 
 impl EventError {
@@ -733,6 +744,17 @@ mod tests {
         check(json!({"type":"track","event":"A","userId":"u","properties":deep}), "levels deep");
         let big = "x".repeat(40 * 1024);
         check(json!({"type":"track","event":"A","userId":"u","properties":{"b":big}}), "bytes; at most 32768");
+        // A single event's body is the root: no empty field before the message.
+        let e = Event::parse(
+            json!({"type":"track","event":"A","userId":"u","properties":{"b":big}}),
+            &cx(),
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("the event is "), "{e}");
+        let c = ParseContext { path: "batch[2]".into(), ..cx() };
+        let e = Event::parse(json!([1]), &c, &Limits::default()).unwrap_err();
+        assert_eq!(e.to_string(), "batch[2]: an event must be a JSON object, not an array");
     }
 
     #[test]
