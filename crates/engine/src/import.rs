@@ -121,7 +121,6 @@ pub async fn import_file(
     progress: Arc<dyn Progress>,
 ) -> Result<Summary> {
     let started = Instant::now();
-    no_huge_pages();
     let file = std::fs::File::open(path).map_err(|e| msg(format!("cannot open {}: {e}", path.display())))?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Submission>(QUEUED);
     let opts2 = opts.clone();
@@ -154,19 +153,6 @@ fn lower_priority() {
     // SAFETY: setpriority on the calling thread's own id; no memory is touched.
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 5);
-    }
-}
-
-/// A bulk load frees and allocates hundreds of megabytes, and the allocator asks the kernel
-/// for huge pages: each first touch then zeroes 2 MB, most of it never used. Turning them
-/// off for this process cut the import's kernel time by a third and its wall time by 4–7 %
-/// (paired runs). It stays off for the rest of the process, which is harmless for `demo`
-/// serving afterwards.
-fn no_huge_pages() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: prctl(PR_SET_THP_DISABLE) only sets a flag of the calling process.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }
 
