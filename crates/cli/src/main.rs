@@ -248,9 +248,10 @@ fn main() {
     // No transparent huge pages for this process. mimalloc asks for them for its arenas,
     // and then a small page touched in a fresh 2 MiB region has the kernel zero the whole
     // 2 MiB, again after each purge: a fifth to a third of HTTP ingest's samples were in
-    // `clear_page_erms` (17 % of an import's). Without them HTTP ingest takes ~1.4× the
-    // events per second at a quarter of the p99 latency, imports are faster, and the
-    // kernels over the journey index are unchanged (docs/performance.md, "Huge pages").
+    // `clear_page_erms` (17 % of an import's, which turned them off for itself before).
+    // Without them HTTP ingest takes ~1.3× the events per second at a quarter of the p99
+    // latency, and the kernels over the journey index are unchanged (docs/performance.md,
+    // "Huge pages round"; tests/cli.rs checks the flag).
     #[cfg(target_os = "linux")]
     // SAFETY: prctl(PR_SET_THP_DISABLE) only sets a flag of the calling process.
     unsafe {

@@ -57,6 +57,22 @@ fn ok_json(dir: &Path, args: &[&str]) -> Value {
     serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
 }
 
+/// The server runs without transparent huge pages (they cost ingest a fifth of its CPU in
+/// the kernel zeroing 2 MiB pages; docs/performance.md, "Huge pages round").
+#[cfg(target_os = "linux")]
+#[test]
+fn the_server_runs_without_transparent_huge_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    ok_json(dir.path(), &["project", "create", "Kavárna", "--json"]);
+    let mut server = serve(dir.path());
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.id())).unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    // Linux reports the flag since 5.0.
+    let line = status.lines().find(|l| l.starts_with("THP_enabled:")).expect("THP_enabled in /proc/PID/status");
+    assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+}
+
 #[test]
 fn projects_and_keys_for_scripts() {
     let dir = tempfile::tempdir().unwrap();
