@@ -203,11 +203,20 @@ pub fn serve_relay(
             };
             if !taken.is_empty() {
                 let answers = carry_out(&engine, taken).await;
-                if let Err(e) = meta.relay_answer(&answers).await {
-                    // Not answered: taken again and carried out again (a submission is
-                    // then found to be repeats).
-                    tracing::error!(error = %e, "could not answer relayed commands");
-                    tokio::time::sleep(POLL).await;
+                // Answer until the answer is kept, without taking the commands again:
+                // carried out twice, a submission's events would be found to be repeats,
+                // but its failed events (which have no messageId to be found by) would be
+                // kept twice. Only a node that stops (or dies) here leaves its commands to
+                // be carried out again by the next writing node.
+                let mut logged = false;
+                while let Err(e) = meta.relay_answer(&answers).await {
+                    if !logged {
+                        tracing::error!(error = %e, "could not answer relayed commands; trying again");
+                        logged = true;
+                    }
+                    if !waiting.pause(POLL).await {
+                        break;
+                    }
                 }
                 continue;
             }
@@ -234,6 +243,14 @@ impl Waiting {
 
     fn stopped(&self) -> bool {
         *self.stop.borrow()
+    }
+
+    /// Wait `d`; false when the node stops (or is gone) meanwhile.
+    async fn pause(&mut self, d: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => !self.stopped(),
+            changed = self.stop.changed() => changed.is_ok() && !self.stopped(),
+        }
     }
 
     /// Wait; false when the node is gone without saying stop.

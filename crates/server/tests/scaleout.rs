@@ -177,6 +177,46 @@ async fn two_nodes_answer_as_one_embedded_node() {
     }
 }
 
+/// A relayed batch whose answer cannot be written for a while (PostgreSQL refuses it) is
+/// carried out once: the writing node keeps trying to answer instead of taking the batch
+/// again, so its failed event is kept once, not once per try, and the sender gets the
+/// answer when it can be written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_batch_is_carried_out_once_while_its_answer_cannot_be_written() {
+    use touchpoint_store_postgres::testing::execute;
+    let Some((writing, relaying)) = spawn_cluster(1).await else { return };
+    let url = writing.meta_url.clone().expect("the cluster's database");
+    execute(
+        &url,
+        "CREATE FUNCTION hold_answers() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'answers held by the test'; END $$; \
+         CREATE TRIGGER hold_answers BEFORE INSERT ON relay_replies FOR EACH ROW EXECUTE FUNCTION hold_answers();",
+    )
+    .await;
+    let batch = json!({"batch": [
+        {"type": "track", "event": "Product Viewed", "userId": "u-relay", "messageId": "relay-1"},
+        {"type": "track", "userId": "u-relay", "messageId": "relay-2"},
+    ]});
+    // Mended well over a poll of the relay (250 ms) later: the old loop took the batch
+    // again at each one.
+    let mend = async {
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        execute(&url, "DROP TRIGGER hold_answers ON relay_replies").await;
+    };
+    let ((status, v), ()) = tokio::join!(relaying.post("/v1/batch", &batch), mend);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (v["stored"].as_u64(), v["failed"].as_array().map(Vec::len)),
+        (Some(1), Some(1)),
+        "answered once mended: {v}"
+    );
+    assert_eq!(writing.stored().await, 1);
+    assert_eq!(writing.failed().await, 1, "the failed event is kept once");
+    for app in [relaying, writing] {
+        app.stop().await;
+    }
+}
+
 /// Every analysis of [`analyses`] on both servers, until they agree (the journey index
 /// follows the commit bus) or for five seconds.
 async fn compare_analyses(embedded: &TestApp, scaled: &TestApp) {

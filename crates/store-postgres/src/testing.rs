@@ -401,3 +401,11 @@ pub async fn end_lock_sessions(url: &str) -> i64 {
     meta.close().await;
     ended
 }
+
+/// Run one statement on the database at `url`, as an operator at `psql` would (a test's
+/// way to break or mend what a node relies on).
+pub async fn execute(url: &str, sql: &str) {
+    let meta = crate::PgMetaStore::connect(url, &crate::PgOptions::default()).await.expect("connect to PostgreSQL");
+    sqlx::raw_sql(sql).execute(meta.pool()).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    meta.close().await;
+}

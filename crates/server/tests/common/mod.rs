@@ -33,6 +33,8 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     /// Keeps the data directory alive.
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL database of a cluster's nodes ([`spawn_cluster`]).
+    pub meta_url: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -130,11 +132,13 @@ pub async fn spawn_cluster(shards: usize) -> Option<(TestApp, TestApp)> {
     let (store, node) = open(&dir).await;
     assert!(node.engine().cluster.as_deref().is_some_and(|r| r.writes()), "the first node writes");
     let keys = make_projects(&*store).await;
-    let first = serve(node, store, dir, keys.clone()).await;
+    let mut first = serve(node, store, dir, keys.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let (store, node) = open(&dir).await;
     assert!(node.engine().writer.is_relayed(), "the second node relays");
-    Some((first, serve(node, store, dir, keys).await))
+    let mut second = serve(node, store, dir, keys).await;
+    (first.meta_url, second.meta_url) = (Some(pg.clone()), Some(pg));
+    Some((first, second))
 }
 
 /// The test projects' keys: write, secret, server, and the other project's write key.
@@ -181,6 +185,7 @@ async fn serve(node: Node, store: Arc<dyn Store>, dir: tempfile::TempDir, keys: 
         other_write_key,
         store,
         dir,
+        meta_url: None,
         stop: Some(stop),
         task: Some(task),
     }
