@@ -225,11 +225,23 @@ fn clock_line(c: &touchpoint_engine::analyses::ClockInfo) -> String {
         "period_end" => "the end of the period",
         _ => "the current time",
     };
+    use touchpoint_engine::analyses::SilenceSeen;
+    let silence = match c.silence_seen {
+        Some(SilenceSeen::None) => {
+            "\nThe period began less than one churn horizon ago: nobody in it can have been silent that long \
+             yet, so its churn is only the churn touchpoints."
+        }
+        Some(SilenceSeen::Partly) => {
+            "\nThe data begin less than one churn horizon before the period: customers silent since before \
+             they began are not seen, so churn by silence is too low."
+        }
+        Some(SilenceSeen::All) | None => "",
+    };
     match (day(&c.events_from), day(&c.events_to)) {
         (Some(a), Some(b)) => {
-            format!("As of {now} UTC ({from}); events from {a} to {b}; days counted in {}.", c.timezone)
+            format!("As of {now} UTC ({from}); events from {a} to {b}; days counted in {}.{silence}", c.timezone)
         }
-        _ => format!("As of {now} UTC ({from}); no events yet; days counted in {}.", c.timezone),
+        _ => format!("As of {now} UTC ({from}); no events yet; days counted in {}.{silence}", c.timezone),
     }
 }
 

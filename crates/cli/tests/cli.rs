@@ -426,6 +426,13 @@ fn commands_are_quiet_unless_asked() {
     assert!(o.status.success(), "{err}");
     assert!(!err.contains("INFO") && !out.contains('\u{1b}') && !err.contains('\u{1b}'), "{err}");
     assert!(out.contains("As of ") && out.contains("(the current time)"), "the report says its clock: {out}");
+    assert!(!out.contains("churn horizon"), "churn as of now sees every silence: {out}");
+    // A journey map over the last week: too recent for anyone to have been silent 90 days.
+    let week = format!(r#"{{"from": {}}}"#, chrono::Utc::now().timestamp() - 7 * 86_400);
+    let o = run(&dir, &["report", "journey-map", "--project", "1", "--filter", &week]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("began less than one churn horizon ago"), "the report says its churn is partial: {out}");
     for asked in [vec!["-v"], vec![]] {
         let mut c = Command::new(env!("CARGO_BIN_EXE_touchpoint"));
         c.args(["report", "churn", "--project", "1", "--data-dir"]).arg(&dir).args(&asked);

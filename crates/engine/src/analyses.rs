@@ -35,6 +35,42 @@ pub struct ClockInfo {
     pub events_from: Option<String>,
     /// The last event the data holds (ISO 8601, UTC); none without events.
     pub events_to: Option<String>,
+    /// How much of churn by silence this answer can see (churn and the journey map only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silence_seen: Option<SilenceSeen>,
+}
+
+/// How much of churn by silence (no touchpoint for the churn horizon) an answer can see:
+/// what a reader must be told before comparing its churn with another period's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SilenceSeen {
+    /// Everyone who went silent for the horizon can be seen.
+    All,
+    /// Churn over a period whose data begin less than one horizon before it: customers
+    /// silent since before the data began are not seen, so churn by silence is too low.
+    Partly,
+    /// A journey map over a period that began less than one horizon before "now": nobody
+    /// in it can have been silent that long yet, so its churn is only the churn
+    /// touchpoints.
+    None,
+}
+
+/// [`SilenceSeen`] for a typed plan on data that begin at `data_from_s`; `None` for the
+/// analyses that do not count churn.
+pub fn silence_seen(plan: &AnalysisPlan, data_from_s: Option<i64>) -> Option<SilenceSeen> {
+    use touchpoint_analytics::plan::Analysis;
+    match &plan.analysis {
+        Analysis::JourneyMap(q) => Some(match plan.filter.from {
+            Some(from) if from > q.now_s.saturating_sub(q.churn_horizon_s) => SilenceSeen::None,
+            _ => SilenceSeen::All,
+        }),
+        Analysis::Churn(q) => Some(match (q.left_from_s, data_from_s) {
+            (Some(from), Some(data)) if data > from.saturating_sub(q.churn_horizon_s) => SilenceSeen::Partly,
+            _ => SilenceSeen::All,
+        }),
+        _ => None,
+    }
 }
 
 /// An analysis run: its groups, the data it saw and the clock it used.
@@ -90,6 +126,7 @@ pub async fn run_plan(
         timezone: project.timezone.clone(),
         events_from: span.map(|(from, _)| format_time(from * 1000)),
         events_to: snap.set.times.iter().max().map(|&t| format_time((snap.set.epoch_s + i64::from(t)) * 1000)),
+        silence_seen: silence_seen(&typed, span.map(|(from, _)| from)),
     };
     let journey_map = matches!(typed.analysis, touchpoint_analytics::plan::Analysis::JourneyMap(_));
     let (groups, customers, events) = tokio::task::spawn_blocking(move || {
@@ -140,6 +177,40 @@ mod tests {
     use crate::error::Class;
     use serde_json::json;
     use touchpoint_analytics::journeys::{Dictionary, JourneySet};
+
+    /// What an answer says of churn by silence, from the period's start, the data's first
+    /// event, "now" and the horizon (a day here): the journey map sees none of it over a
+    /// period that began less than a horizon ago; churn sees part of it when the data
+    /// begin less than a horizon before the period; the other analyses say nothing.
+    #[test]
+    fn silence_seen_says_what_a_period_can_show() {
+        use touchpoint_analytics::plan::{AnalysisPlan, Context};
+        const DAY: i64 = 86_400;
+        let dict = Dictionary::from_catalog(&touchpoint_core::catalog::default_catalog());
+        let now = 100 * DAY;
+        let check = |kind: &str, from: Option<i64>, data_from: Option<i64>| {
+            let mut plan = Plan::default();
+            plan.filter.from = from;
+            let ctx = Context { now_s: now, clock: &|| None, churn_horizon_s: DAY };
+            let typed = AnalysisPlan::new(kind, plan, &ctx, &dict, Traits::new()).unwrap();
+            silence_seen(&typed, data_from)
+        };
+        use SilenceSeen::{All, None as Nothing, Partly};
+        for (kind, from, data_from, want) in [
+            ("journey-map", None, Some(0), Some(All)),
+            ("journey-map", Some(now - 2 * DAY), Some(0), Some(All)),
+            ("journey-map", Some(now - DAY), Some(0), Some(All)),
+            ("journey-map", Some(now - DAY + 1), Some(0), Some(Nothing)),
+            ("churn", None, Some(90 * DAY), Some(All)),
+            ("churn", Some(50 * DAY), Some(49 * DAY), Some(All)),
+            ("churn", Some(50 * DAY), Some(49 * DAY + 1), Some(Partly)),
+            ("churn", Some(50 * DAY), None, Some(All)),
+            ("transitions", Some(50 * DAY), Some(49 * DAY + 1), None),
+            ("retention", Some(now - 1), Some(0), None),
+        ] {
+            assert_eq!(check(kind, from, data_from), want, "{kind} from {from:?}, data from {data_from:?}");
+        }
+    }
 
     /// The kernels' own messages, classified: a key the project lacks is not found, what its
     /// data does not allow a conflict, the rest invalid.

@@ -656,6 +656,8 @@ async fn operations_endpoints() {
         assert!(metrics.contains(line), "metrics lack {line:?}:\n{metrics}");
     }
     let doc: Value = app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let silence = doc["components"]["schemas"]["SilenceSeen"].to_string();
+    assert!(["\"all\"", "\"partly\"", "\"none\""].iter().all(|v| silence.contains(v)), "{silence}");
     let paths = doc["paths"].as_object().unwrap();
     for p in [
         "/v1/track",
@@ -875,6 +877,12 @@ async fn now_is_the_wall_clock_unless_the_query_names_it() {
     assert!((clock_now - now_s).abs() < 60, "{v}");
     assert_eq!(v["clock"]["timezone"], "UTC");
     assert!(v["clock"]["events_from"].as_str().is_some());
+    assert_eq!(v["clock"]["silence_seen"], "all", "churn as of now, no period: {v}");
+    // Over the last day, with data from 89½ days ago (less than a horizon before the
+    // period): who went silent before the data began is not seen.
+    let yesterday = json!({"filter": {"from": now_s - 86_400}});
+    let (s, got) = app.send(reqwest::Method::POST, "/api/analytics/churn", Some(&yesterday)).await;
+    assert_eq!((s, &got["clock"]["silence_seen"]), (200, &json!("partly")), "{got}");
     // One test event dated 20 hours ahead (kept: within the day of clock skew allowed) must
     // not move "now": with now taken from the newest event, all twenty would have churned.
     let (s, _) =

@@ -593,6 +593,18 @@ async fn the_dashboard_signs_in_and_shows_the_numbers_the_api_gives() {
     assert!(want >= 90, "{volume}");
     let shown = browser.eval("return document.getElementById('total-events').dataset.v").await;
     assert_eq!(shown.as_str().and_then(|v| v.parse::<i64>().ok()), Some(want));
+    // 30 days began less than the 90-day churn horizon ago: the server says no silence can
+    // be seen yet, and the pain points say their churn is only the churn touchpoints.
+    let (_, map) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/analytics/journey-map",
+            Some(&json!({"filter": {"from": (now - chrono::Duration::days(29)).timestamp()}})),
+        )
+        .await;
+    assert_eq!(map["clock"]["silence_seen"], "none", "{map}");
+    let note = browser.eval("return document.querySelector('.silence-note')?.textContent || ''").await;
+    assert!(note.as_str().is_some_and(|n| n.contains("90 days")), "{note}");
     if let Some(found) = browser.axe().await {
         assert!(found.is_empty(), "axe-core on the overview: {found:?}");
     }
@@ -606,6 +618,8 @@ async fn the_dashboard_signs_in_and_shows_the_numbers_the_api_gives() {
     browser.click("nav.views a[data-view=journey]").await;
     browser.wait_for_text("Mapa cesty").await;
     browser.wait_for_text("Dosah").await;
+    let note = browser.eval("return document.querySelector('.silence-note')?.textContent || ''").await;
+    assert!(note.as_str().is_some_and(|n| n.contains("90 dní")), "{note}");
     let url = browser.eval("return location.href").await;
     let url = url.as_str().unwrap().to_string();
     assert!(url.contains("view=journey") && url.contains("lang=cs"), "{url}");

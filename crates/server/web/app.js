@@ -445,9 +445,10 @@ function planFilter(now) {
 }
 
 // A journey map's churn over a period that began less than one churn horizon ago is only
-// the churn touchpoints: nobody in it can have been silent for the horizon yet. Said so.
-function silenceNote(report, fromS) {
-  if (!report || report.now_s == null || fromS <= report.now_s - report.churn_horizon_s) return "";
+// the churn touchpoints (the server says so in `clock.silence_seen`). Said so.
+function silenceNote(map) {
+  const report = map?.groups?.[0]?.report;
+  if (!report || map.clock?.silence_seen !== "none") return "";
   return `<p class="muted silence-note">${esc(t("silenceNote", fmt(report.churn_horizon_s / 86400)))}</p>`;
 }
 
@@ -663,7 +664,7 @@ async function overview(main) {
     <details><summary>${esc(t("asTable"))}</summary><div class="scroll">${table}</div></details>
     <div class="tools"><button class="quiet" id="csv-volume" type="button">${esc(t("csv"))}</button>${total ? `<button class="quiet" id="png-volume" type="button">${esc(t("png"))}</button>` : ""}</div>
   </section>
-  <section class="panel" aria-labelledby="p1"><h2 id="p1">${esc(t("painPoints"))}</h2>${silenceNote(report, now.fromS)}
+  <section class="panel" aria-labelledby="p1"><h2 id="p1">${esc(t("painPoints"))}</h2>${silenceNote(map)}
     ${pains.length ? `<div class="scroll"><table id="pain-table"><thead><tr><th>${esc(t("touchpoint"))}</th><th>${esc(t("stage"))}</th><th class="n">${esc(t("reach"))}</th><th class="n">${esc(t("lost"))}</th><th>${esc(t("why"))}</th><th class="n">${esc(t("significance"))}</th></tr></thead><tbody>${painRows}</tbody></table></div>` : `<p>${esc(t("noPain"))}</p>`}
     <div class="tools"><a href="#" id="to-journey">${esc(t("openJourney"))}</a></div>
   </section>
@@ -712,7 +713,7 @@ async function journey(main) {
     <td class="n" data-v="${x.reach}">${fmt(x.reach)}</td><td class="n" data-v="${x.exit_rate}">${pct(x.exit_rate)}</td>
     <td class="n" data-v="${x.conversion_rate ?? ""}">${pct(x.conversion_rate)}</td><td class="n" data-v="${x.churn_rate ?? ""}">${pct(x.churn_rate)}</td></tr>`)).join("");
   main.innerHTML = `<h1>${esc(t("journey"))}</h1><p class="muted">${now.from} – ${now.to} · ${esc(t("customers"))}: ${fmt(map.groups?.[0]?.customers ?? 0)}</p>
-    ${silenceNote(map.groups?.[0]?.report, now.fromS)}
+    ${silenceNote(map)}
     ${report.stages.length ? `<div class="stages">${stages}</div>` : `<p class="panel">${esc(t("noData"))}</p>`}
     <section class="panel"><details><summary>${esc(t("asTable"))}</summary><div class="scroll"><table id="journey-table">
       <thead><tr><th>${esc(t("stage"))}</th><th>${esc(t("touchpoint"))}</th><th class="n">${esc(t("reach"))}</th><th class="n">${esc(t("exitRate"))}</th><th class="n">${esc(t("conversion"))}</th><th class="n">${esc(t("churn"))}</th></tr></thead>
@@ -888,7 +889,7 @@ async function churn(main) {
   ]);
   // Silence in the previous period is seen only if the data reach one horizon before it.
   const dataFrom = before?.clock?.events_from;
-  const partial = dataFrom && Date.parse(dataFrom) / 1000 > prev.fromS - (before.groups?.[0]?.report?.churn_horizon_s || 0);
+  const partial = dataFrom && before.clock.silence_seen === "partly";
   const name = Object.fromEntries(tps.map((x) => [x.key, x.names?.[state.lang] || x.key]));
   const r = res.groups?.[0]?.report || { drivers: [], signals: [] };
   const drivers = (r.drivers || []).filter((d) => d.driver).slice(0, 12);

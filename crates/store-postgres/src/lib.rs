@@ -74,6 +74,10 @@ pub struct PgMetaStore {
     admission: Arc<tokio::sync::Mutex<Admission>>,
     /// Erasures committed through this handle ([`touchpoint_store::Store::erasures`]).
     erasures: Arc<AtomicU64>,
+    /// Trait keys whose expression index this handle has seen made (indexes are never
+    /// dropped, so a key found once is not asked about again; one not found is asked at
+    /// each search, as another node may make it).
+    trait_indexes: Arc<std::sync::Mutex<HashSet<String>>>,
 }
 
 /// What [`touchpoint_store::erasure::admitted_identity`] needs: the customers this handle
@@ -214,6 +218,7 @@ impl PgMetaStore {
                 version: -1,
             })),
             erasures: Default::default(),
+            trait_indexes: Default::default(),
         })
     }
 

@@ -593,6 +593,9 @@ impl PgMetaStore {
     /// Whether the index of trait `key` ([`touchpoint_store::migrate::trait_index_name`])
     /// exists in this schema.
     async fn has_trait_index(&self, key: &str) -> Result<bool> {
+        if self.trait_indexes.lock().expect("trait indexes").contains(key) {
+            return Ok(true);
+        }
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1",
         )
@@ -600,6 +603,9 @@ impl PgMetaStore {
         .fetch_one(&self.pool)
         .await
         .db()?;
+        if n > 0 {
+            self.trait_indexes.lock().expect("trait indexes").insert(key.to_string());
+        }
         Ok(n > 0)
     }
 }
