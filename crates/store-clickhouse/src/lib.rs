@@ -561,10 +561,7 @@ impl ClickHouseEvents {
         if rows.iter().all(Vec::is_empty) && failed.is_empty() && refused.is_empty() {
             return Ok(());
         }
-        let epoch = match state.epoch {
-            0 => self.fence_epoch().await?,
-            e => e,
-        };
+        let epoch = self.write_epoch(state).await?;
         try_join_all(self.shards.iter().zip(rows).map(|(h, rows)| async move {
             h.insert("events_in", &fenced(rows, epoch)).await?;
             let ids: Vec<NewMessageId<'_>> =
@@ -581,6 +578,21 @@ impl ClickHouseEvents {
         }
         let refused: Vec<Refused> = refused.iter().map(|(&project, &n)| Refused { project, n }).collect();
         first.insert("refused_in", &fenced(&refused, epoch)).await?;
+        self.still_fenced_in(epoch).await
+    }
+
+    /// The epoch this handle's writes go through the fence with: its own, or a shared
+    /// handle's, the newest.
+    async fn write_epoch(&self, state: &State) -> Result<u64> {
+        match state.epoch {
+            0 => self.fence_epoch().await,
+            e => Ok(e),
+        }
+    }
+
+    /// After inserts through the fence with `epoch`: refused when a newer epoch is in the
+    /// fence, as the servers may have dropped any of them.
+    async fn still_fenced_in(&self, epoch: u64) -> Result<()> {
         if self.fence_epoch().await? > epoch {
             return Err(StoreError::Locked(
                 "another node took over writing events while this one was writing (it was stopped or cut off); \
@@ -961,7 +973,13 @@ impl EventStore for ClickHouseEvents {
             .map(|(k, &(id, tp))| Reclassified { id, touchpoint: tp.unwrap_or(0), version: first + k as u64 })
             .collect();
         // Every shard maps its own events; an id of another shard's event matches nothing.
-        try_join_all(self.shards.iter().map(|h| h.insert("reclassified", &rows))).await?;
+        // Through the fence: a writer frozen while another took over and re-classified
+        // must not put its older rules' touchpoints over the newer ones (its versions,
+        // taken from its clock when it runs again, would be the newest).
+        let epoch = self.write_epoch(&state).await?;
+        let rows = fenced(&rows, epoch);
+        try_join_all(self.shards.iter().map(|h| h.insert("reclassified_in", &rows))).await?;
+        self.still_fenced_in(epoch).await?;
         state.version = first + rows.len() as u64;
         Ok(())
     }

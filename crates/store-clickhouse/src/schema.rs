@@ -17,12 +17,12 @@
 //! - `copy_progress`: the checkpoints of a copy from an embedded store (`touchpoint
 //!   migrate`): the highest id copied, and `i64::MAX` once the copy is verified.
 //! - `writer_fence`: the epoch of each writer that took over, one row each. A writer
-//!   writes `events`, `message_ids`, `failed_events` and `refused` through `<table>_in`
-//!   (a `Null` table, with the writer's epoch in a `writer` column) and a materialized
-//!   view that passes a block on only while no newer epoch is in the fence, decided by the
-//!   server as the block arrives: an `INSERT` of a writer that was frozen mid-write and
-//!   runs again after another node took over stores nothing (and its writer learns so from
-//!   the fence after the insert, so it acknowledges nothing).
+//!   writes `events`, `message_ids`, `reclassified`, `failed_events` and `refused`
+//!   through `<table>_in` (a `Null` table, with the writer's epoch in a `writer` column)
+//!   and a materialized view that passes a block on only while no newer epoch is in the
+//!   fence, decided by the server as the block arrives: an `INSERT` of a writer that was
+//!   frozen mid-write and runs again after another node took over stores nothing (and its
+//!   writer learns so from the fence after the insert, so it acknowledges nothing).
 //!
 //! `old_parts_lifetime` is a few seconds instead of eight minutes, so that the data parts
 //! an erasure's mutation replaced leave the disk soon after it ([`crate::ClickHouseEvents`]'s
@@ -46,7 +46,7 @@ pub fn create_tables() -> Vec<String> {
             ENGINE = ReplacingMergeTree() ORDER BY (project, message_id) {settings}"
         ),
         format!(
-            "CREATE TABLE IF NOT EXISTS reclassified (id Int64, touchpoint Int64, version UInt64)
+            "CREATE TABLE IF NOT EXISTS reclassified ({RECLASSIFIED_COLUMNS})
             ENGINE = ReplacingMergeTree(version) ORDER BY id {settings}"
         ),
         format!(
@@ -70,9 +70,10 @@ pub fn create_tables() -> Vec<String> {
 
 /// The tables a writer writes through the fence (see the module documentation), with
 /// their columns.
-const FENCED: [(&str, &str); 4] = [
+const FENCED: [(&str, &str); 5] = [
     ("events", EVENTS_COLUMNS),
     ("message_ids", MESSAGE_IDS_COLUMNS),
+    ("reclassified", RECLASSIFIED_COLUMNS),
     ("failed_events", FAILED_COLUMNS),
     ("refused", REFUSED_COLUMNS),
 ];
@@ -83,6 +84,8 @@ const EVENTS_COLUMNS: &str = "project Int64, id Int64, message_id String, kind S
     received_at Int64, flags UInt32, body String";
 /// The columns of `message_ids`.
 const MESSAGE_IDS_COLUMNS: &str = "project Int64, message_id String, id Int64";
+/// The columns of `reclassified`.
+const RECLASSIFIED_COLUMNS: &str = "id Int64, touchpoint Int64, version UInt64";
 /// The columns of `failed_events`.
 const FAILED_COLUMNS: &str =
     "project Int64, id Int64, received_at Int64, source String, field String, reason String, raw_hex String, raw_len UInt64";

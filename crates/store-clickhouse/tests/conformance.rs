@@ -192,6 +192,23 @@ async fn a_writer_frozen_mid_insert_stores_nothing_once_another_took_over() {
     assert_eq!(new_writer.count_events(1).await.unwrap(), 5);
 }
 
+/// A writer that was frozen while another took over and re-classified, running again with
+/// its older rules: its re-classification is refused and stores nothing (its versions,
+/// from its clock, would otherwise be the newest and win); the new writer's stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_lost_the_fence_cannot_reclassify() {
+    let Some((old, url)) = events_alone().await else { return };
+    let batch: Vec<NewEvent> =
+        (0..2).map(|i| new(1, 1, Some(5), event(&format!("m{i}"), "u", "2026-11-02T10:00:00Z"))).collect();
+    let ids: Vec<i64> = old.append_events(&batch, &[]).await.unwrap().into_iter().flatten().collect();
+    let new_writer = ClickHouseEvents::open(&url, Role::Writer).await.unwrap();
+    new_writer.set_touchpoints(&[(ids[0], Some(9))]).await.unwrap();
+    let refused = old.set_touchpoints(&[(ids[0], Some(7)), (ids[1], Some(7))]).await.unwrap_err().to_string();
+    assert!(refused.contains("another node took over"), "{refused}");
+    let points = new_writer.scan_points(1, 0, None, 10).await.unwrap();
+    assert_eq!(points.iter().map(|p| (p.0, p.3)).collect::<Vec<_>>(), [(ids[0], 9), (ids[1], 5)]);
+}
+
 /// Re-classification is an overlay mapped at query time: the readers see the newest
 /// touchpoint (or none), volumes follow, and the stored rows keep the one they had.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
