@@ -461,10 +461,7 @@ pub struct InvitationMail<'a> {
 /// E-mail an invitation over the configured SMTP server (`smtp_url`, `smtp_from`): in
 /// the inviter's language, plain text and HTML. `Ok(false)` when no SMTP server is
 /// configured (the link is then for the inviter to send); the server's refusal in words.
-pub async fn email_invitation(
-    config: &crate::config::Config,
-    m: &InvitationMail<'_>,
-) -> std::result::Result<bool, String> {
+pub async fn email_invitation(engine: &crate::Engine, m: &InvitationMail<'_>) -> std::result::Result<bool, String> {
     use touchpoint_core::Lang;
     let role = |r: Role| -> &'static str {
         match (m.lang, r) {
@@ -501,5 +498,5 @@ pub async fn email_invitation(
     };
     let ctx = serde_json::json!({"who": m.from_person, "project": m.project, "role": role(m.role), "link": m.link});
     let id = format!("invite_{}", hash_token(m.link).get(..24).unwrap_or_default());
-    crate::mail::send(config, m.to, &id, m.lang, texts, &ctx).await
+    crate::mail::send(engine, m.to, &id, m.lang, texts, &ctx).await
 }

@@ -74,6 +74,10 @@ pub struct Engine {
     /// This node's part in a cluster of nodes on one PostgreSQL + ClickHouse deployment
     /// (`None`: it is alone).
     pub cluster: Option<Arc<cluster::Role>>,
+    /// The SMTP sender every e-mail goes through (rules' messages, invitations, sign-in
+    /// links, replies), made at its first use ([`mail::mailer`]): one pool of connections,
+    /// the certificate authorities read once.
+    mailer: Arc<std::sync::OnceLock<std::result::Result<touchpoint_act::email::send::Mailer, String>>>,
 }
 
 /// What the trigger use cases tell the trigger tasks ([`triggers::decider`],
@@ -236,6 +240,7 @@ impl Node {
             triggers,
             kb: Default::default(),
             cluster: role.clone().map(Arc::new),
+            mailer: Default::default(),
         };
         let (cluster_stop, stop) = tokio::sync::watch::channel(false);
         let cluster = role.map(|role| match role {

@@ -6,6 +6,7 @@
 //! text and HTML (the text as paragraphs, links clickable).
 
 use crate::config::Config;
+use crate::Engine;
 use touchpoint_act::email::send::{Mailer, Outcome};
 use touchpoint_core::Lang;
 
@@ -14,21 +15,30 @@ pub fn configured(config: &Config) -> bool {
     !config.smtp_url.is_empty()
 }
 
+/// The engine's SMTP sender, made at the first e-mail from `smtp_url`, `smtp_from` and
+/// `tls_ca_file` and kept (a configuration that cannot make one says why at each use);
+/// `None` when no SMTP server is configured.
+pub fn mailer(engine: &Engine) -> Option<Result<&Mailer, String>> {
+    if !configured(&engine.config) {
+        return None;
+    }
+    let made = engine.mailer.get_or_init(|| engine.config.smtp().and_then(|smtp| Mailer::new(&smtp)));
+    Some(made.as_ref().map_err(Clone::clone))
+}
+
 /// Send one e-mail: `subject` and `text` are templates over `ctx`; `id` makes its
 /// `Message-ID` (a repeat is recognisable). `Ok(false)` when no SMTP server is
 /// configured; the server's refusal in words.
 pub async fn send(
-    config: &Config,
+    engine: &Engine,
     to: &str,
     id: &str,
     lang: Lang,
     (subject, text): (&str, &str),
     ctx: &serde_json::Value,
 ) -> Result<bool, String> {
-    if !configured(config) {
-        return Ok(false);
-    }
-    let mailer = Mailer::new(&config.smtp()?)?;
+    let Some(mailer) = mailer(engine) else { return Ok(false) };
+    let mailer = mailer?;
     let template = touchpoint_act::rule::Template { subject: subject.into(), text: text.into(), html: None };
     let rendered = touchpoint_act::email::template::render(&template, lang.code(), ctx, None)?;
     match mailer.send(to, id, &rendered, None).await {

@@ -370,7 +370,7 @@ pub async fn email_link(
     };
     let brand = project.brand.brand_name.clone().unwrap_or_else(|| project.name.clone());
     let id = format!("signin_{:016x}", rand::random::<u64>());
-    match crate::mail::send(&s.config, &email, &id, lang, texts, &json!({"brand": brand, "link": link})).await {
+    match crate::mail::send(s, &email, &id, lang, texts, &json!({"brand": brand, "link": link})).await {
         Ok(true) => Ok(LinkSent::Sent),
         Ok(false) => Ok(LinkSent::NoSmtp),
         Err(e) => {

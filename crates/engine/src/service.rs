@@ -456,7 +456,7 @@ async fn email_reply(s: &Engine, r: &Request, body: &str, base_url: &str) -> Str
     let brand = project.brand.brand_name.clone().unwrap_or_else(|| project.name.clone());
     let ctx = json!({"brand": brand, "subject": r.subject, "body": body, "link": link});
     let id = format!("request_{}_{}", r.id, r.updated_ms);
-    match crate::mail::send(&s.config, to, &id, lang, texts, &ctx).await {
+    match crate::mail::send(s, to, &id, lang, texts, &ctx).await {
         Ok(true) => "sent".into(),
         Ok(false) => "no_smtp".into(),
         Err(e) => {

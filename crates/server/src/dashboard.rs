@@ -642,7 +642,7 @@ pub async fn invite(
             link,
             lang,
         };
-        match accounts::email_invitation(&s.config, &mail).await {
+        match accounts::email_invitation(&s, &mail).await {
             Ok(sent) => emailed = sent,
             Err(e) => {
                 tracing::warn!(error = %e, "an invitation could not be e-mailed");

@@ -593,8 +593,9 @@ async fn the_dashboard_signs_in_and_shows_the_numbers_the_api_gives() {
     assert!(want >= 90, "{volume}");
     let shown = browser.eval("return document.getElementById('total-events').dataset.v").await;
     assert_eq!(shown.as_str().and_then(|v| v.parse::<i64>().ok()), Some(want));
-    // 30 days began less than the 90-day churn horizon ago: the server says no silence can
-    // be seen yet, and the pain points say their churn is only the churn touchpoints.
+    // A period that began less than the 90-day churn horizon ago (the dashboard's: the last
+    // 90 days, today included): the server says no silence can be seen in it yet, and the
+    // pain points say their churn is only the churn touchpoints.
     let (_, map) = app
         .send(
             reqwest::Method::POST,

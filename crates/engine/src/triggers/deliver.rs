@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use touchpoint_act::decide::{self, ChannelCap, Consent, History, Verdict};
-use touchpoint_act::email::{send::Mailer, template};
+use touchpoint_act::email::template;
 use touchpoint_act::rule::{Endpoint, Then, When};
 use touchpoint_act::webhook::{send as hook, Schedule};
 use touchpoint_act::RuleDef;
@@ -50,14 +50,12 @@ const IDLE: Duration = Duration::from_secs(1);
 struct Shared {
     engine: Engine,
     http: reqwest::Client,
-    mailer: Option<Result<Mailer, String>>,
     schedule: Schedule,
 }
 
 /// Start the delivery loop; it ends when `stop` fires.
 pub fn spawn(engine: Engine, mut stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     let c = &engine.config;
-    let mailer = (!c.smtp_url.is_empty()).then(|| c.smtp().and_then(|smtp| Mailer::new(&smtp)));
     let schedule = Schedule::default().scaled(c.retry_speedup.max(1.0));
     // The configuration was checked when it was read: a CA file gone since is logged, and
     // webhooks trust the public authorities only.
@@ -65,7 +63,7 @@ pub fn spawn(engine: Engine, mut stop: tokio::sync::watch::Receiver<bool>) -> to
         tracing::error!(error = %e, "webhooks trust the public certificate authorities only");
         hook::client()
     });
-    let shared = Arc::new(Shared { engine: engine.clone(), http, mailer, schedule });
+    let shared = Arc::new(Shared { engine: engine.clone(), http, schedule });
     tokio::spawn(async move {
         let limit = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
         let mut rules = None;
@@ -669,9 +667,9 @@ async fn email(
     ctx: &Value,
     unsubscribe: Option<&str>,
 ) -> Outcome {
-    let mailer = match &sh.mailer {
+    let mailer = match crate::mail::mailer(&sh.engine) {
         None => return Outcome::Failed("no SMTP server is configured (set smtp_url and smtp_from)".into()),
-        Some(Err(e)) => return Outcome::Failed(e.clone()),
+        Some(Err(e)) => return Outcome::Failed(e),
         Some(Ok(m)) => m,
     };
     let msg = match template::render(t, lang, ctx, unsubscribe) {
