@@ -278,12 +278,18 @@ impl Analysis {
             serde_json::to_value(r).map_err(|e| PlanError::invalid(format!("report: {e}")))
         }
         match self {
-            Analysis::JourneyMap(q) => json(crate::journey_map::journey_map(set, dict, q)),
+            Analysis::JourneyMap(q) => {
+                churn_terms(q.churn_horizon_s, q.alpha)?;
+                json(crate::journey_map::journey_map(set, dict, q))
+            }
             Analysis::Funnel(q) => json(crate::funnel::run(set, dict, q)),
             Analysis::Transitions(q) => json(crate::paths::transitions(set, dict, q)),
             Analysis::Sankey(q) => json(crate::paths::sankey(set, dict, q)),
             Analysis::Retention(q) => json(crate::retention::run(set, dict, q)),
-            Analysis::Churn(q) => json(Ok::<_, QueryError>(crate::churn::churn(set, dict, q))),
+            Analysis::Churn(q) => {
+                churn_terms(q.churn_horizon_s, q.alpha)?;
+                json(Ok::<_, QueryError>(crate::churn::churn(set, dict, q)))
+            }
             Analysis::Attribution(q) => json(crate::attribution::run(set, dict, q)),
         }
     }
@@ -370,6 +376,20 @@ impl AnalysisPlan {
             traits,
         })
     }
+}
+
+/// The terms churn is counted in (the journey map's and churn's): a silence of at least a
+/// second, a false-discovery rate above 0 and at most 1.
+fn churn_terms(horizon_s: i64, alpha: f64) -> Result<(), PlanError> {
+    if horizon_s < 1 {
+        return Err(PlanError::invalid(format!(
+            "churn_horizon_s: must be at least 1 (the seconds of silence that are churn), not {horizon_s}"
+        )));
+    }
+    if !(alpha > 0.0 && alpha <= 1.0) {
+        return Err(PlanError::invalid(format!("alpha: must be above 0 and at most 1, not {alpha}")));
+    }
+    Ok(())
 }
 
 /// Runs typed plans where the data is.
@@ -514,6 +534,18 @@ mod tests {
         assert_eq!(kind("funnel", json!([1])), PlanErrorKind::Invalid);
         assert_eq!(kind("transitions", json!({"top": 0})), PlanErrorKind::Invalid);
         assert_eq!(kind("sankey", json!({"colour": 1})), PlanErrorKind::Invalid);
+        // Churn's terms: a silence of a second or more, a false-discovery rate in (0, 1].
+        for (k, q, field) in [
+            ("churn", json!({"churn_horizon_s": 0}), "churn_horizon_s"),
+            ("journey-map", json!({"churn_horizon_s": i64::MIN}), "churn_horizon_s"),
+            ("churn", json!({"alpha": 0.0}), "alpha"),
+            ("journey-map", json!({"alpha": 1.5}), "alpha"),
+        ] {
+            let e = check(k, q.clone()).map(|_| ()).unwrap_err();
+            assert_eq!(e.kind, PlanErrorKind::Invalid, "{k} {q}");
+            assert!(e.message.starts_with(&format!("{field}: must be")), "{k} {q}: {}", e.message);
+        }
+        assert!(check("churn", json!({"churn_horizon_s": 1, "alpha": 1.0})).is_ok());
     }
 
     /// The calendar is not computed for analyses that do not count periods.

@@ -19,12 +19,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .await
             .map_err(|e| Error::invalid(Code::InvalidBody, None, e.body_text()))?;
         let text = if bytes.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { &bytes[..] };
-        let bad = |e: serde_json::Error| {
-            Error::invalid(Code::InvalidJson, None, format!("the body is not a valid request: {e}"))
-        };
-        let mut value: serde_json::Value = serde_json::from_slice(text).map_err(bad)?;
+        let mut value: serde_json::Value = serde_json::from_slice(text)
+            .map_err(|e| Error::invalid(Code::InvalidJson, None, format!("the body is not a valid request: {e}")))?;
         whole_numbers(&mut value);
-        Ok(T::deserialize(Body(value)).map(ApiJson).map_err(bad)?)
+        Ok(serde_path_to_error::deserialize(Body(value)).map(ApiJson).map_err(misfit)?)
+    }
+}
+
+/// A body that is JSON but not the request: the field that is wrong (`filter.from`,
+/// `steps[2]`) in the error and first in its message; none when the body as a whole is.
+fn misfit(e: serde_path_to_error::Error<serde_json::Error>) -> Error {
+    let path = e.path().to_string();
+    match path.as_str() {
+        "." => Error::invalid(Code::InvalidJson, None, format!("the body is not a valid request: {}", e.inner())),
+        _ => Error::invalid(Code::InvalidJson, Some(path.clone()), format!("{path}: {}", e.inner())),
     }
 }
 

@@ -552,7 +552,17 @@ async fn changing_a_rule_reclassifies_past_events() {
     assert!(v["error"]["message"].as_str().unwrap().contains("not one of this project's stages"));
     let (s, v) =
         app.send(reqwest::Method::PUT, "/api/touchpoints/long-wait-call", Some(&json!({"channel":"pigeon"}))).await;
-    assert_eq!((s, v["error"]["code"].as_str()), (400, Some("invalid_json")), "{v}");
+    assert_eq!(
+        (s, v["error"]["code"].as_str(), v["error"]["field"].as_str()),
+        (400, Some("invalid_json"), Some("channel")),
+        "{v}"
+    );
+    assert!(v["error"]["message"].as_str().unwrap().starts_with("channel: "), "{v}");
+    // Where in a nested body the wrong value is.
+    let (s, v) =
+        app.send(reqwest::Method::POST, "/api/analytics/churn", Some(&json!({"filter": {"from": "yesterday"}}))).await;
+    assert_eq!((s, v["error"]["field"].as_str()), (400, Some("filter.from")), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("filter.from: invalid type: string \"yesterday\""), "{v}");
 
     let rule = json!({"priority":1,"touchpoint":"long-wait-call","event_name":"Support Call",
         "conditions":[{"field":"property","name":"wait_minutes","op":"one_of","value":"25|40|60"}]});

@@ -439,7 +439,7 @@ fn survey_definition() -> Value {
 /// the query's schema.
 fn analyses() -> Vec<(&'static str, bool, Value)> {
     let key = || json!({"type": "string", "description": "A touchpoint key."});
-    let mut horizon = int(I64_MIN, I64_MAX);
+    let mut horizon = int(1, I64_MAX);
     horizon["description"] =
         json!("Seconds without an event that are churn (default: the project's `churn_horizon_days`).");
     let journey_map = object(
@@ -448,7 +448,7 @@ fn analyses() -> Vec<(&'static str, bool, Value)> {
             "goal": {"type": ["string", "null"], "description": "The goal touchpoint's key (default: the first conversion touchpoint)."},
             "now_s": {"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX, "description": "End of observation, unix seconds (default: now, or the last second of the filter's period when it ends earlier)."},
             "churn_horizon_s": horizon,
-            "alpha": {"type": "number"},
+            "alpha": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "description": "False-discovery rate (default 0.05)."},
             "min_customers": uint(),
             "compare": {"enum": ["stage", "all"]}
         }),
@@ -513,7 +513,7 @@ fn analyses() -> Vec<(&'static str, bool, Value)> {
             "now_s": {"type": "integer", "minimum": I64_MIN, "maximum": I64_MAX, "description": "End of observation, unix seconds (default: now, or the last second of the filter's period when it ends earlier)."},
             "churn_horizon_s": horizon,
             "last_k": uint(),
-            "alpha": {"type": "number"},
+            "alpha": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "description": "False-discovery rate (default 0.05)."},
             "min_customers": uint(),
             "max_customer_ids": uint(),
             "left_from_s": {"type": ["integer", "null"], "minimum": I64_MIN, "maximum": I64_MAX,
