@@ -123,19 +123,7 @@ fn query_of(a: &ReportArgs) -> Result<Value> {
 }
 
 fn breakdown_of(s: &str) -> Result<Breakdown> {
-    match s {
-        "first_touch_channel" | "channel" => Ok(Breakdown::FirstTouchChannel),
-        "first_touch_stage" | "stage" => Ok(Breakdown::FirstTouchStage),
-        "first_touch_kind" | "kind" => Ok(Breakdown::FirstTouchKind),
-        "first_touch_department" | "department" => Ok(Breakdown::FirstTouchDepartment),
-        other => match other.strip_prefix("trait:") {
-            Some(k) if !k.is_empty() => Ok(Breakdown::Trait(k.to_string())),
-            _ => Err(msg(format!(
-                "--breakdown {other:?}: use first_touch_channel, first_touch_stage, first_touch_kind, \
-                 first_touch_department or trait:NAME"
-            ))),
-        },
-    }
+    s.parse().map_err(|e| msg(format!("--breakdown {e}")))
 }
 
 async fn listening(a: &ReportArgs, store: &dyn touchpoint_store::Store, project: i64) -> Result<()> {

@@ -563,6 +563,12 @@ async fn changing_a_rule_reclassifies_past_events() {
         app.send(reqwest::Method::POST, "/api/analytics/churn", Some(&json!({"filter": {"from": "yesterday"}}))).await;
     assert_eq!((s, v["error"]["field"].as_str()), (400, Some("filter.from")), "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("filter.from: invalid type: string \"yesterday\""), "{v}");
+    // A breakdown as the command line writes it; a wrong one says the forms there are.
+    let (s, v) = app.send(reqwest::Method::POST, "/api/analytics/churn", Some(&json!({"breakdown": "channel"}))).await;
+    assert_eq!((s, v["groups"].is_array()), (200, true), "{v}");
+    let (s, v) = app.send(reqwest::Method::POST, "/api/analytics/churn", Some(&json!({"breakdown": "country"}))).await;
+    assert_eq!((s, v["error"]["field"].as_str()), (400, Some("breakdown")), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("or trait:NAME"), "{v}");
 
     let rule = json!({"priority":1,"touchpoint":"long-wait-call","event_name":"Support Call",
         "conditions":[{"field":"property","name":"wait_minutes","op":"one_of","value":"25|40|60"}]});

@@ -218,10 +218,11 @@ fn components() -> Vec<(&'static str, Value)> {
         (
             "Breakdown",
             json!({
-                "description": "How to split the customers: by their first touchpoint's channel, stage, kind or department, or by a trait (`{\"by\": \"trait\", \"name\": \"country\"}`).",
+                "description": "How to split the customers: by their first touchpoint's channel, stage, kind or department, or by a trait (`{\"by\": \"trait\", \"name\": \"country\"}`), or the same as the command line writes it (`\"trait:country\"`, `\"first_touch_channel\"`, `\"channel\"`).",
                 "anyOf": [
                     object(&["by"], json!({"by": {"enum": ["first_touch_channel", "first_touch_stage", "first_touch_kind", "first_touch_department"]}, "name": {"type": "null"}}), false),
                     object(&["by", "name"], json!({"by": {"const": "trait"}, "name": {"type": "string"}}), false),
+                    {"type": "string", "pattern": "^(first_touch_(channel|stage|kind|department)|channel|stage|kind|department|trait:.+)$"},
                     {"type": "null"}
                 ]
             }),
