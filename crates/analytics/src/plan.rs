@@ -30,7 +30,7 @@ pub struct Plan {
     #[serde(default, deserialize_with = "an_object")]
     pub filter: Filter,
     /// How to split the customers (none: one group, `all`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "written_or_typed")]
     pub breakdown: Option<Breakdown>,
     /// Most groups of a breakdown; the rest are `(other)`.
     #[serde(default = "default_groups")]
@@ -58,6 +58,28 @@ fn an_object<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Res
         }
     }
     d.deserialize_map(Object(std::marker::PhantomData))
+}
+
+/// A breakdown as written (an object) or as the command line writes it (a string,
+/// [`Breakdown::from_str`](std::str::FromStr)); `null` is none.
+fn written_or_typed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Breakdown>, D::Error> {
+    struct Either;
+    impl<'de> serde::de::Visitor<'de> for Either {
+        type Value = Option<Breakdown>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a breakdown: {}, or {{\"by\": \"trait\", \"name\": NAME}}", select::BREAKDOWN_FORMS)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            s.parse().map(Some).map_err(E::custom)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            Breakdown::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+    d.deserialize_any(Either)
 }
 
 /// The result of one group.
@@ -546,6 +568,31 @@ mod tests {
             assert!(e.message.starts_with(&format!("{field}: must be")), "{k} {q}: {}", e.message);
         }
         assert!(check("churn", json!({"churn_horizon_s": 1, "alpha": 1.0})).is_ok());
+    }
+
+    /// A plan's breakdown read as written (`{"by": …, "name": …}`) or as the command line
+    /// writes it; anything else named, with the forms there are.
+    #[test]
+    fn breakdowns_are_read_in_either_form() {
+        let read = |v: Value| {
+            serde_json::from_value::<Plan>(json!({ "breakdown": v })).map(|p| p.breakdown).map_err(|e| e.to_string())
+        };
+        for (v, want) in [
+            (json!({"by": "trait", "name": "country"}), Breakdown::Trait("country".into())),
+            (json!("trait:country"), Breakdown::Trait("country".into())),
+            (json!({"by": "first_touch_channel"}), Breakdown::FirstTouchChannel),
+            (json!("first_touch_stage"), Breakdown::FirstTouchStage),
+            (json!("kind"), Breakdown::FirstTouchKind),
+            (json!("department"), Breakdown::FirstTouchDepartment),
+        ] {
+            assert_eq!(read(v.clone()), Ok(Some(want.clone())), "{v}");
+            assert_eq!(read(serde_json::to_value(&want).unwrap()), Ok(Some(want)), "written and read again");
+        }
+        assert_eq!(read(Value::Null), Ok(None));
+        for v in [json!("trait:"), json!("country"), json!({"by": "weather"}), json!(7)] {
+            let e = read(v.clone()).unwrap_err();
+            assert!(e.contains("first_touch_channel"), "{v}: {e}");
+        }
     }
 
     /// The calendar is not computed for analyses that do not count periods.

@@ -37,10 +37,10 @@ pub struct Filter {
     pub traits: BTreeMap<String, String>,
 }
 
-/// How to split the customers into groups. Written `{"by": "trait", "name": "country"}`
-/// (`{"by": "first_touch_channel"}` …); read that way or as the command line writes it,
-/// `"trait:country"`, `"first_touch_channel"` or `"channel"` ([`Breakdown::from_str`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// How to split the customers into groups: `{"by": "trait", "name": "country"}`,
+/// `{"by": "first_touch_channel"}` …, or as the command line writes it
+/// ([`Breakdown::from_str`]; a plan reads either).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "by", content = "name")]
 pub enum Breakdown {
     /// By the channel of the customer's first touchpoint.
@@ -56,7 +56,7 @@ pub enum Breakdown {
 }
 
 /// The forms a breakdown is written in, for messages.
-const BREAKDOWN_FORMS: &str =
+pub(crate) const BREAKDOWN_FORMS: &str =
     "first_touch_channel, first_touch_stage, first_touch_kind, first_touch_department or trait:NAME";
 
 impl std::str::FromStr for Breakdown {
@@ -75,42 +75,6 @@ impl std::str::FromStr for Breakdown {
                 _ => Err(format!("{other:?}: use {BREAKDOWN_FORMS}")),
             },
         }
-    }
-}
-
-impl<'de> Deserialize<'de> for Breakdown {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Breakdown, D::Error> {
-        use serde::de::{self, MapAccess, Visitor};
-        /// The written form.
-        #[derive(Deserialize)]
-        #[serde(rename_all = "snake_case", tag = "by", content = "name")]
-        enum Tagged {
-            FirstTouchChannel,
-            FirstTouchStage,
-            FirstTouchKind,
-            FirstTouchDepartment,
-            Trait(String),
-        }
-        struct Either;
-        impl<'de> Visitor<'de> for Either {
-            type Value = Breakdown;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "a breakdown: {BREAKDOWN_FORMS}, or {{\"by\": \"trait\", \"name\": NAME}}")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Breakdown, E> {
-                s.parse().map_err(E::custom)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Breakdown, A::Error> {
-                Ok(match Tagged::deserialize(de::value::MapAccessDeserializer::new(map))? {
-                    Tagged::FirstTouchChannel => Breakdown::FirstTouchChannel,
-                    Tagged::FirstTouchStage => Breakdown::FirstTouchStage,
-                    Tagged::FirstTouchKind => Breakdown::FirstTouchKind,
-                    Tagged::FirstTouchDepartment => Breakdown::FirstTouchDepartment,
-                    Tagged::Trait(k) => Breakdown::Trait(k),
-                })
-            }
-        }
-        d.deserialize_any(Either)
     }
 }
 
@@ -682,29 +646,6 @@ mod tests {
 
     fn filter(set: &JourneySet, d: &Dictionary, f: &Filter, traits: &Traits) -> JourneySet {
         Selection::new(set, d, f, traits).to_set()
-    }
-
-    /// A breakdown read as written (`{"by": …, "name": …}`) or as the command line
-    /// writes it; anything else named, with the forms there are.
-    #[test]
-    fn breakdowns_are_read_in_either_form() {
-        use serde_json::json;
-        let read = |v: serde_json::Value| serde_json::from_value::<Breakdown>(v).map_err(|e| e.to_string());
-        for (v, want) in [
-            (json!({"by": "trait", "name": "country"}), Breakdown::Trait("country".into())),
-            (json!("trait:country"), Breakdown::Trait("country".into())),
-            (json!({"by": "first_touch_channel"}), Breakdown::FirstTouchChannel),
-            (json!("first_touch_stage"), Breakdown::FirstTouchStage),
-            (json!("kind"), Breakdown::FirstTouchKind),
-            (json!("department"), Breakdown::FirstTouchDepartment),
-        ] {
-            assert_eq!(read(v.clone()), Ok(want.clone()), "{v}");
-            assert_eq!(read(serde_json::to_value(&want).unwrap()), Ok(want), "written and read again");
-        }
-        for v in [json!("trait:"), json!("country"), json!({"by": "weather"}), json!(7)] {
-            let e = read(v.clone()).unwrap_err();
-            assert!(e.contains("first_touch_channel"), "{v}: {e}");
-        }
     }
 
     #[test]
